@@ -1,0 +1,68 @@
+#!/usr/bin/env node
+// Checks the dependency direction of src/ (see STYLE: core ← lightning, mpp,
+// ratelimit, store, adapters, client ← proxy, admin ← cli) and that core uses
+// nothing Node-specific but node:crypto. Exits non-zero listing every violation.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+
+const root = resolve(new URL('..', import.meta.url).pathname);
+const src = join(root, 'src');
+
+const rank = {
+  core: 0,
+  lightning: 1, mpp: 1, ratelimit: 1, store: 1, adapters: 1, client: 1,
+  proxy: 2, admin: 2,
+  cli: 3,
+};
+// Lateral imports allowed between same-rank areas, each with its reason.
+const lateral = new Set([
+  'adapters->ratelimit', // adapters may apply rate-limit rules
+  'adapters->mpp', // adapters may offer the Payment scheme
+  'client->mpp', // the client pays Payment challenges too
+  'store->mpp', // the store persists MPP charges and sessions
+]);
+
+function files(dir) {
+  return readdirSync(dir).flatMap((name) => {
+    const full = join(dir, name);
+    return statSync(full).isDirectory() ? files(full) : full.endsWith('.ts') ? [full] : [];
+  });
+}
+
+function areaOf(file) {
+  const rel = relative(src, file).split('/');
+  return rel.length > 1 ? rel[0] : 'index';
+}
+
+const problems = [];
+const importRe = /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
+for (const file of files(src)) {
+  const area = areaOf(file);
+  const text = readFileSync(file, 'utf8');
+  for (const m of text.matchAll(importRe)) {
+    const spec = m[1] ?? m[2];
+    const where = `${relative(root, file)}: '${spec}'`;
+    if (spec.startsWith('.')) {
+      const target = resolve(dirname(file), spec);
+      if (!target.startsWith(src)) { problems.push(`${where} leaves src/`); continue; }
+      const targetArea = areaOf(target.replace(/\.js$/, '.ts'));
+      if (targetArea === area || targetArea === 'index' && area === 'index') continue;
+      if (area === 'index') continue;
+      const from = rank[area];
+      const to = rank[targetArea];
+      if (from === undefined) { problems.push(`${where}: unknown area '${area}' (add it to scripts/lint.mjs)`); continue; }
+      if (to === undefined) { problems.push(`${where}: imports the package root or unknown area '${targetArea}'`); continue; }
+      if (to > from || (to === from && !lateral.has(`${area}->${targetArea}`))) {
+        problems.push(`${where}: ${area} may not depend on ${targetArea}`);
+      }
+    } else if (area === 'core' && spec !== 'node:crypto') {
+      problems.push(`${where}: core may import only node:crypto and core files`);
+    }
+  }
+}
+
+if (problems.length > 0) {
+  console.error(`lint: ${problems.length} problem(s)\n  ${problems.join('\n  ')}`);
+  process.exit(1);
+}
+console.log('lint: dependency direction ok');
