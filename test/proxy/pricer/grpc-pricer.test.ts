@@ -1,0 +1,93 @@
+// The dynamic pricer client against a real grpc-js price server on loopback,
+// speaking the reference's pricesrpc.Prices wire format.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import protobuf from 'protobufjs';
+import { GrpcPricer } from '../../../src/proxy/pricer/grpc-pricer.js';
+import { L402Error } from '../../../src/core/errors.js';
+
+// The server side is defined independently here (same field numbers as the
+// reference's prices.proto), so a wrong number in the client would show.
+const SERVER_PROTO = `
+syntax = "proto3";
+package pricesrpc;
+service Prices { rpc GetPrice (GetPriceRequest) returns (GetPriceResponse); }
+message GetPriceRequest { string path = 1; string http_request_text = 2; }
+message GetPriceResponse { int64 price_sats = 1; }
+`;
+
+async function startPriceServer(
+  price: (path: string, text: string) => number | Error,
+): Promise<{ address: string; seen: Array<{ path: string; text: string }>; stop: () => Promise<void> }> {
+  const root = protobuf.parse(SERVER_PROTO, { keepCase: true }).root;
+  const def = protoLoader.fromJSON(root.toJSON(), { keepCase: true, longs: String });
+  const pkg = grpc.loadPackageDefinition(def) as unknown as { pricesrpc: { Prices: grpc.ServiceClientConstructor } };
+  const server = new grpc.Server();
+  const seen: Array<{ path: string; text: string }> = [];
+  server.addService(pkg.pricesrpc.Prices.service, {
+    GetPrice(call: grpc.ServerUnaryCall<{ path: string; http_request_text: string }, unknown>, callback: grpc.sendUnaryData<unknown>) {
+      seen.push({ path: call.request.path, text: call.request.http_request_text });
+      const result = price(call.request.path, call.request.http_request_text);
+      if (result instanceof Error) callback({ code: grpc.status.INTERNAL, details: result.message });
+      else callback(null, { price_sats: String(result) });
+    },
+  });
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+  );
+  return {
+    address: `127.0.0.1:${port}`,
+    seen,
+    stop: () => new Promise((resolve) => server.tryShutdown(() => resolve())),
+  };
+}
+
+test('GetPrice sends path and request text and returns the price', async () => {
+  const server = await startPriceServer((path) => (path === '/v1/cheap' ? 3 : 250));
+  const pricer = new GrpcPricer({ address: server.address, insecure: true });
+  try {
+    assert.equal(await pricer.getPrice('/v1/cheap', 'GET /v1/cheap HTTP/1.1\r\n\r\n'), 3);
+    assert.equal(await pricer.getPrice('/v1/dear', 'POST /v1/dear HTTP/1.1\r\n\r\n{"model":"big"}'), 250);
+    assert.deepEqual(server.seen[1], { path: '/v1/dear', text: 'POST /v1/dear HTTP/1.1\r\n\r\n{"model":"big"}' });
+  } finally {
+    pricer.close();
+    await server.stop();
+  }
+});
+
+test('a failing price server gives a coded 503 error', async () => {
+  const server = await startPriceServer(() => new Error('database down'));
+  const pricer = new GrpcPricer({ address: server.address, insecure: true });
+  try {
+    await assert.rejects(pricer.getPrice('/x', ''), (err: unknown) => {
+      assert.ok(err instanceof L402Error);
+      assert.equal(err.code, 'L402_ERR_PRICER_UNAVAILABLE');
+      assert.equal(err.status, 503);
+      assert.match(err.message, /database down/);
+      return true;
+    });
+  } finally {
+    pricer.close();
+    await server.stop();
+  }
+});
+
+test('an unreachable price server fails within the deadline', async () => {
+  const server = await startPriceServer(() => 1);
+  const address = server.address;
+  await server.stop();
+  const pricer = new GrpcPricer({ address, insecure: true, timeoutMs: 300 });
+  try {
+    await assert.rejects(pricer.getPrice('/x', ''), { code: 'L402_ERR_PRICER_UNAVAILABLE' });
+  } finally {
+    pricer.close();
+  }
+});
+
+test('a missing certificate file is a coded error', () => {
+  assert.throws(() => new GrpcPricer({ address: '127.0.0.1:1', tlsCertPath: '/nonexistent/tls.cert' }), {
+    code: 'L402_ERR_PRICER_TLS',
+  });
+});
