@@ -1,0 +1,17 @@
+/**
+ * The dev Lightning backend: real signed regtest invoices, paid in process or
+ * through `POST /api/dev/pay`. For development and tests only.
+ * @packageDocumentation
+ */
+export { DevInvoicer, DEV_BACKEND_WARNING } from './dev-invoicer.js';
+export type { DevInvoicerOptions, DevNetwork } from './dev-invoicer.js';
+export { DevPayer } from './dev-payer.js';
+export { DevHttpPayer } from './dev-http-payer.js';
+export type { DevHttpPayerOptions } from './dev-http-payer.js';
+export { createDevPayHandler } from './dev-pay-handler.js';
+export type { DevPayHandler, DevPayResponse } from './dev-pay-handler.js';
+export { createDevPayListener } from './dev-pay-listener.js';
+export { isLoopback } from './loopback.js';
+export { decodeInvoice } from '../decode-invoice.js';
+export type { DecodedInvoice } from '../decode-invoice.js';
+export type { LightningNetwork } from '../network.js';
