@@ -1,0 +1,81 @@
+import { Redis } from 'ioredis';
+import { L402Error } from '../core/errors.js';
+
+/** How the rate-limit and freebie stores reach Redis. */
+export interface RedisConnectionOptions {
+  /**
+   * An ioredis client to use (not closed by the store). Give it a short
+   * `commandTimeout` and `enableOfflineQueue: false`, or requests wait on Redis.
+   */
+  redis?: Redis;
+  /** URL to connect to when no client is given, e.g. `redis://127.0.0.1:6379/0`. */
+  url?: string;
+  /** Milliseconds before a command counts as failed; 250 by default. */
+  commandTimeoutMs?: number;
+  /** Milliseconds to wait for a TCP connection; 2000 by default. */
+  connectTimeoutMs?: number;
+  /** Told about connection errors of a client the store created (ioredis reconnects by itself). */
+  onConnectionError?: (error: Error) => void;
+}
+
+/** A client and whether the store owns it. @internal */
+export interface RedisHandle {
+  client: Redis;
+  owned: boolean;
+}
+
+/**
+ * Opens (or adopts) a Redis client with settings that never make a request
+ * wait: no offline queue (commands fail at once while disconnected), a short
+ * command timeout, one attempt per command, and capped reconnection backoff.
+ * @internal
+ */
+export function openRedis(options: RedisConnectionOptions): RedisHandle {
+  if (options.redis !== undefined) return { client: options.redis, owned: false };
+  const client = new Redis(options.url ?? 'redis://127.0.0.1:6379', {
+    enableOfflineQueue: false,
+    commandTimeout: options.commandTimeoutMs ?? 250,
+    connectTimeout: options.connectTimeoutMs ?? 2000,
+    maxRetriesPerRequest: 0,
+    retryStrategy: (attempt) => Math.min(100 * 2 ** Math.min(attempt, 5), 2000),
+  });
+  // Without a listener ioredis prints every reconnection failure itself.
+  client.on('error', (error: Error) => options.onConnectionError?.(error));
+  return { client, owned: true };
+}
+
+/**
+ * Resolves once the client is ready, rejects after `timeoutMs`.
+ * @internal
+ */
+export function redisReady(client: Redis, timeoutMs: number): Promise<void> {
+  if (client.status === 'ready') return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const done = (error?: Error) => {
+      clearTimeout(timer);
+      client.off('ready', onReady);
+      if (error === undefined) resolve();
+      else reject(new L402Error('L402_ERR_RATELIMIT_STORE_UNAVAILABLE', `Redis not ready: ${error.message}`, { cause: error }));
+    };
+    const onReady = () => done();
+    const timer = setTimeout(() => done(new Error(`no connection within ${timeoutMs} ms`)), timeoutMs);
+    client.on('ready', onReady);
+  });
+}
+
+/** Wraps a failed Redis command. @internal */
+export function storeUnavailable(what: string, cause: unknown): L402Error {
+  const detail = cause instanceof Error ? cause.message : String(cause);
+  return new L402Error('L402_ERR_RATELIMIT_STORE_UNAVAILABLE', `${what}: Redis unavailable (${detail})`, { cause });
+}
+
+/** Closes a client the store owns; adopted clients are left alone. @internal */
+export async function closeRedis(handle: RedisHandle): Promise<void> {
+  if (!handle.owned) return;
+  try {
+    await handle.client.quit();
+  } catch {
+    // quit fails when the connection is already down; disconnect stops the reconnection loop then.
+    handle.client.disconnect();
+  }
+}
