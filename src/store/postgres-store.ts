@@ -1,0 +1,579 @@
+/**
+ * The PostgreSQL store (`pg` Pool), for many proxy instances sharing one
+ * database. Revocations are announced with NOTIFY inside the revoking
+ * transaction and received by every instance's LISTEN connection; after that
+ * connection drops, it reconnects and replays the revocations it missed from
+ * the `revocations` table.
+ *
+ * Connection failures never crash the process: pool and client `error` events
+ * are caught, methods throw `L402_ERR_STORE_UNAVAILABLE`, and the pool opens
+ * fresh connections once the database is back.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { L402Error } from '../core/errors.js';
+import type { Clock } from '../core/types.js';
+import { systemClock } from '../core/types.js';
+import type {
+  ApertureStore,
+  ChallengeRecord,
+  ChargeDetails,
+  GarbageReport,
+  RevenueStats,
+  RevocationEvent,
+  ServiceRecord,
+  SessionPatch,
+  SessionRecord,
+  StoreHealth,
+  TokenFilter,
+  TransactionFilter,
+  TransactionPage,
+  TransactionRecord,
+} from './aperture-store.js';
+import { LATEST_VERSION, MIGRATIONS, MIGRATIONS_TABLE } from './migrations.js';
+import { STORE_SCHEMA_TOO_NEW, fromPgError, invalidArgument, unavailable } from './store-errors.js';
+import {
+  RevocationListeners,
+  checkChallenge,
+  checkDebit,
+  checkFilter,
+  checkHash,
+  checkIdHash,
+  checkPage,
+  checkSession,
+  checkSessionPatch,
+  identifierHash,
+  serviceJson,
+} from './store-support.js';
+import {
+  SESSION_COLUMNS,
+  TX_COLUMNS,
+  pgPlaceholder,
+  revenueQuery,
+  sessionUpdate,
+  toService,
+  toSession,
+  toTransaction,
+  tokenQueries,
+  transactionQueries,
+  type Query,
+} from './sql-queries.js';
+
+/** NOTIFY channel of revocations (payload names the schema, so schemas sharing a database stay apart). */
+export const REVOCATION_CHANNEL = 'aperture_revocations';
+
+// Any fixed number: serialises migrations of instances starting together.
+const MIGRATION_LOCK = 4_020_402;
+
+/**
+ * Options of {@link PostgresStore}. The connection keys are the reference
+ * proxy's `postgres` section (`host`, `port`, `user`, `password`, `dbname`,
+ * `maxconnections`, `requiressl`); a `connectionString` may be given instead.
+ */
+export interface PostgresStoreOptions {
+  /** `postgres://user:pass@host:port/db`; other connection keys override its parts. */
+  connectionString?: string;
+  /** Host; default `localhost` (or the connection string's). */
+  host?: string;
+  /** Port; default 5432. */
+  port?: number;
+  /** User name. */
+  user?: string;
+  /** Password. */
+  password?: string;
+  /** Database name. */
+  dbname?: string;
+  /** Pool size; default 10. */
+  maxconnections?: number;
+  /** Require TLS to the server. */
+  requiressl?: boolean;
+  /** Schema for every table (created when missing); default the server's search_path. */
+  schema?: string;
+  /** Give up connecting after this long; default 5000 ms. */
+  connectTimeoutMs?: number;
+  /** Give up on a query after this long (client side); default 15000 ms. */
+  queryTimeoutMs?: number;
+  /** Do not apply migrations (the schema is managed elsewhere). */
+  skipMigrations?: boolean;
+  /** Clock for timestamps and the default "now"; default the wall clock. */
+  clock?: Clock;
+}
+
+type Row = Record<string, unknown>;
+
+/**
+ * {@link ApertureStore} on PostgreSQL. Create it with {@link PostgresStore.open}.
+ * @example
+ * const store = await PostgresStore.open({ host: 'db', user: 'aperture', dbname: 'aperture' });
+ */
+export class PostgresStore implements ApertureStore {
+  /** Always `postgres`. */
+  readonly backend = 'postgres' as const;
+  readonly #pool: pg.Pool;
+  readonly #clientConfig: pg.ClientConfig;
+  readonly #clock: Clock;
+  readonly #origin = randomUUID();
+  readonly #listeners = new RevocationListeners();
+  #schema = '';
+  #lastSeq = 0;
+  readonly #seen = new Set<number>();
+  #listener: pg.Client | undefined;
+  #reconnect: NodeJS.Timeout | undefined;
+  #backoffMs = 100;
+  #lastError: string | undefined;
+  #closed = false;
+
+  private constructor(config: pg.ClientConfig, max: number, clock: Clock) {
+    this.#clientConfig = config;
+    this.#clock = clock;
+    this.#pool = new pg.Pool({ ...config, max });
+    // An idle client losing its connection emits 'error' on the pool; without a
+    // listener that would be an uncaught exception. The next query reports it.
+    this.#pool.on('error', (error) => {
+      this.#lastError = error.message;
+    });
+  }
+
+  /**
+   * Connects, applies pending migrations and starts listening for revocations.
+   * @param options - connection and behaviour
+   * @returns the open store
+   * @throws L402Error `L402_ERR_STORE_UNAVAILABLE` when the database cannot be reached,
+   *   `L402_ERR_STORE_SCHEMA_TOO_NEW`, `L402_ERR_STORE_INVALID_ARGUMENT` for a bad schema name
+   */
+  static async open(options: PostgresStoreOptions = {}): Promise<PostgresStore> {
+    if (options.schema !== undefined && !/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(options.schema)) {
+      throw invalidArgument('schema must be a plain identifier (letters, digits, underscore)');
+    }
+    const config: pg.ClientConfig = {
+      connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
+      query_timeout: options.queryTimeoutMs ?? 15000,
+      keepAlive: true,
+    };
+    if (options.connectionString !== undefined) config.connectionString = options.connectionString;
+    if (options.host !== undefined) config.host = options.host;
+    if (options.port !== undefined) config.port = options.port;
+    if (options.user !== undefined) config.user = options.user;
+    if (options.password !== undefined) config.password = options.password;
+    if (options.dbname !== undefined) config.database = options.dbname;
+    if (options.requiressl === true) config.ssl = true;
+    if (options.schema !== undefined) config.options = `-c search_path=${options.schema}`;
+    const store = new PostgresStore(config, options.maxconnections ?? 10, options.clock ?? systemClock);
+    try {
+      if (options.schema !== undefined) await store.#query({ text: `CREATE SCHEMA IF NOT EXISTS "${options.schema}"`, values: [] }, 'create schema');
+      if (options.skipMigrations !== true) await store.#migrate();
+      const info = await store.#query({ text: 'SELECT current_schema() AS s', values: [] }, 'open');
+      store.#schema = String(info[0]?.['s'] ?? '');
+      const max = await store.#query({ text: 'SELECT COALESCE(MAX(seq), 0) AS n FROM revocations', values: [] }, 'open');
+      store.#lastSeq = Number(max[0]?.['n'] ?? 0);
+      await store.#listen();
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
+    return store;
+  }
+
+  async #query(q: Query, what: string): Promise<Row[]> {
+    if (this.#closed) throw unavailable('the PostgreSQL store is closed');
+    try {
+      const result = await this.#pool.query(q.text, q.values);
+      return result.rows as Row[];
+    } catch (error) {
+      throw fromPgError(error, what);
+    }
+  }
+
+  async #count(q: Query, what: string): Promise<number> {
+    if (this.#closed) throw unavailable('the PostgreSQL store is closed');
+    try {
+      return (await this.#pool.query(q.text, q.values)).rowCount ?? 0;
+    } catch (error) {
+      throw fromPgError(error, what);
+    }
+  }
+
+  // Runs `body` in one transaction on one pooled client. A client whose
+  // connection broke is destroyed rather than returned to the pool.
+  async #transaction<T>(what: string, body: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    if (this.#closed) throw unavailable('the PostgreSQL store is closed');
+    let client: pg.PoolClient;
+    try {
+      client = await this.#pool.connect();
+    } catch (error) {
+      throw fromPgError(error, what);
+    }
+    const onError = (): void => {};
+    client.on('error', onError);
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      const result = await body(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      broken = error instanceof Error ? error : new Error(String(error));
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw fromPgError(error, what);
+    } finally {
+      client.off('error', onError);
+      client.release(broken);
+    }
+  }
+
+  async #migrate(): Promise<void> {
+    await this.#transaction('migration', async (c) => {
+      await c.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+      await c.query(MIGRATIONS_TABLE);
+      const current = Number((await c.query('SELECT COALESCE(MAX(version), 0) AS v FROM aperture_migrations')).rows[0]?.v ?? 0);
+      if (current > LATEST_VERSION) {
+        throw new L402Error(STORE_SCHEMA_TOO_NEW, `the database is at schema version ${current}; this version of aperture-ts knows up to ${LATEST_VERSION}`);
+      }
+      for (const m of MIGRATIONS) {
+        if (m.version <= current) continue;
+        await c.query(m.postgres);
+        await c.query('INSERT INTO aperture_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, this.#clock.now()]);
+      }
+    });
+  }
+
+  // Opens the LISTEN connection and replays revocations missed while it was
+  // down. On failure it schedules another attempt with capped backoff.
+  async #listen(): Promise<void> {
+    const client = new pg.Client(this.#clientConfig);
+    client.on('error', (error) => this.#listenerLost(client, error));
+    client.on('end', () => this.#listenerLost(client, new Error('LISTEN connection ended')));
+    client.on('notification', (message) => this.#onNotification(message.payload));
+    this.#listener = client;
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${REVOCATION_CHANNEL}`);
+      const missed = await client.query('SELECT seq, id_hash, token_id, origin FROM revocations WHERE seq > $1 ORDER BY seq', [this.#lastSeq]);
+      for (const row of missed.rows as Row[]) this.#receive(Number(row['seq']), String(row['origin']), String(row['id_hash']), row['token_id']);
+      this.#backoffMs = 100;
+    } catch (error) {
+      this.#listenerLost(client, error instanceof Error ? error : new Error(String(error)));
+      throw fromPgError(error, 'LISTEN');
+    }
+  }
+
+  #listenerLost(client: pg.Client, error: Error): void {
+    if (this.#listener !== client) return;
+    this.#listener = undefined;
+    this.#lastError = error.message;
+    client.end().catch(() => undefined);
+    if (this.#closed) return;
+    const delay = this.#backoffMs;
+    this.#backoffMs = Math.min(this.#backoffMs * 2, 5000);
+    this.#reconnect = setTimeout(() => {
+      this.#reconnect = undefined;
+      if (!this.#closed) this.#listen().catch(() => undefined);
+    }, delay);
+    this.#reconnect.unref();
+  }
+
+  #onNotification(payload: string | undefined): void {
+    if (payload === undefined) return;
+    let message: { schema?: unknown; origin?: unknown; seq?: unknown; idHash?: unknown; tokenId?: unknown };
+    try {
+      message = JSON.parse(payload) as typeof message;
+    } catch {
+      return;
+    }
+    if (message.schema !== this.#schema) return;
+    this.#receive(Number(message.seq), String(message.origin), String(message.idHash), message.tokenId);
+  }
+
+  #receive(seq: number, origin: string, idHash: string, tokenId: unknown): void {
+    // Sequence values may commit out of order, so deduplicate by value rather
+    // than trusting the high-water mark alone.
+    if (this.#seen.has(seq)) return;
+    this.#seen.add(seq);
+    if (this.#seen.size > 10_000) this.#seen.delete(this.#seen.values().next().value as number);
+    this.#lastSeq = Math.max(this.#lastSeq, seq);
+    if (origin === this.#origin) return;
+    this.#listeners.emit({ idHash, tokenId: typeof tokenId === 'string' ? tokenId : undefined, remote: true });
+  }
+
+  /** {@inheritDoc ApertureStore.newSecret} */
+  async newSecret(idHash: Uint8Array): Promise<Uint8Array> {
+    checkIdHash(idHash);
+    const key = new Uint8Array(randomBytes(32));
+    await this.#query(
+      {
+        text: 'INSERT INTO root_keys (id_hash, root_key, created_at) VALUES ($1, $2, $3) ON CONFLICT (id_hash) DO UPDATE SET root_key = EXCLUDED.root_key, created_at = EXCLUDED.created_at',
+        values: [Buffer.from(idHash), Buffer.from(key), this.#clock.now()],
+      },
+      'newSecret',
+    );
+    return key;
+  }
+
+  /** {@inheritDoc ApertureStore.getSecret} */
+  async getSecret(idHash: Uint8Array): Promise<Uint8Array | undefined> {
+    checkIdHash(idHash);
+    const rows = await this.#query({ text: 'SELECT root_key FROM root_keys WHERE id_hash = $1', values: [Buffer.from(idHash)] }, 'getSecret');
+    const key = rows[0]?.['root_key'];
+    return key === undefined ? undefined : new Uint8Array(key as Buffer);
+  }
+
+  /** {@inheritDoc ApertureStore.revokeSecret} */
+  async revokeSecret(idHash: Uint8Array): Promise<boolean> {
+    checkIdHash(idHash);
+    const hex = Buffer.from(idHash).toString('hex');
+    return (await this.#revoke(hex, undefined)).deleted;
+  }
+
+  /** {@inheritDoc ApertureStore.revokeToken} */
+  async revokeToken(tokenId: string): Promise<boolean> {
+    const rows = await this.#query({ text: 'SELECT payment_hash, auth_type FROM transactions WHERE token_id = $1', values: [tokenId] }, 'revokeToken');
+    const row = rows[0];
+    if (row === undefined) return false;
+    const idHash = row['auth_type'] === 'l402' ? identifierHash(String(row['payment_hash']), tokenId) : undefined;
+    if (idHash === undefined) {
+      return (await this.#count({ text: 'UPDATE transactions SET revoked_at = $1 WHERE token_id = $2 AND revoked_at IS NULL', values: [this.#clock.now(), tokenId] }, 'revokeToken')) > 0;
+    }
+    const r = await this.#revoke(idHash, tokenId);
+    return r.deleted || r.marked;
+  }
+
+  // Deletes the root key, marks the ledger row, logs and announces the
+  // revocation in one transaction (NOTIFY is delivered only on commit).
+  async #revoke(idHash: string, knownTokenId: string | undefined): Promise<{ deleted: boolean; marked: boolean }> {
+    const now = this.#clock.now();
+    const result = await this.#transaction('revocation', async (c) => {
+      const deleted = ((await c.query('DELETE FROM root_keys WHERE id_hash = $1', [Buffer.from(idHash, 'hex')])).rowCount ?? 0) > 0;
+      const marked = await c.query('UPDATE transactions SET revoked_at = $1 WHERE id_hash = $2 AND revoked_at IS NULL RETURNING token_id', [now, idHash]);
+      const tokenId = knownTokenId ?? (marked.rows[0]?.token_id as string | undefined) ?? (await c.query('SELECT token_id FROM transactions WHERE id_hash = $1', [idHash])).rows[0]?.token_id as string | undefined;
+      const wasMarked = (marked.rowCount ?? 0) > 0;
+      if (!deleted && !wasMarked) return { deleted, marked: wasMarked, tokenId, seq: 0 };
+      const inserted = await c.query('INSERT INTO revocations (id_hash, token_id, origin, revoked_at) VALUES ($1, $2, $3, $4) RETURNING seq', [idHash, tokenId ?? null, this.#origin, now]);
+      const seq = Number(inserted.rows[0]?.seq);
+      await c.query(`SELECT pg_notify($1, json_build_object('schema', current_schema(), 'origin', $2::text, 'seq', $3::bigint, 'idHash', $4::text, 'tokenId', $5::text)::text)`, [
+        REVOCATION_CHANNEL,
+        this.#origin,
+        seq,
+        idHash,
+        tokenId ?? null,
+      ]);
+      return { deleted, marked: wasMarked, tokenId, seq };
+    });
+    if (result.seq > 0) this.#listeners.emit({ idHash, tokenId: result.tokenId, remote: false });
+    return result;
+  }
+
+  /** {@inheritDoc ApertureStore.onRevoked} */
+  onRevoked(listener: (event: RevocationEvent) => void): () => void {
+    return this.#listeners.add(listener);
+  }
+
+  /** {@inheritDoc ApertureStore.recordChallenge} */
+  async recordChallenge(record: ChallengeRecord): Promise<boolean> {
+    checkChallenge(record);
+    const idHash = record.authType === 'l402' ? identifierHash(record.paymentHash, record.tokenId) : undefined;
+    return (
+      (await this.#count(
+        {
+          text: `INSERT INTO transactions (token_id, payment_hash, id_hash, service, price_sats, auth_type, state, created_at, expires_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8) ON CONFLICT (token_id) DO NOTHING`,
+          values: [record.tokenId, record.paymentHash, idHash ?? null, record.service, record.priceSats, record.authType, record.createdAt, record.expiresAt],
+        },
+        'recordChallenge',
+      )) > 0
+    );
+  }
+
+  /** {@inheritDoc ApertureStore.markSettled} */
+  async markSettled(paymentHash: string, settledAt: number, amountPaidSats: number): Promise<boolean> {
+    checkHash(paymentHash, 'paymentHash');
+    return (
+      (await this.#count(
+        {
+          text: `UPDATE transactions SET state = 'settled', settled_at = $1, amount_paid_sats = $2 WHERE payment_hash = $3 AND state = 'pending'`,
+          values: [settledAt, amountPaidSats, paymentHash],
+        },
+        'markSettled',
+      )) > 0
+    );
+  }
+
+  /** {@inheritDoc ApertureStore.getTransaction} */
+  async getTransaction(tokenId: string, now?: number): Promise<TransactionRecord | undefined> {
+    const rows = await this.#query({ text: `SELECT ${TX_COLUMNS} FROM transactions WHERE token_id = $1`, values: [tokenId] }, 'getTransaction');
+    return rows[0] === undefined ? undefined : toTransaction(rows[0], now ?? this.#clock.now());
+  }
+
+  /** {@inheritDoc ApertureStore.listTransactions} */
+  async listTransactions(filter: TransactionFilter = {}): Promise<TransactionPage> {
+    const page = checkFilter(filter);
+    const now = filter.now ?? this.#clock.now();
+    return this.#page(transactionQueries(filter, page, now, pgPlaceholder), now, 'listTransactions');
+  }
+
+  /** {@inheritDoc ApertureStore.listTokens} */
+  async listTokens(filter: TokenFilter = {}): Promise<TransactionPage> {
+    const page = checkPage(filter.limit, filter.offset);
+    return this.#page(tokenQueries(filter, page, pgPlaceholder), this.#clock.now(), 'listTokens');
+  }
+
+  async #page(q: { rows: Query; count: Query }, now: number, what: string): Promise<TransactionPage> {
+    // One snapshot for the page and its count.
+    return this.#transaction(what, async (c) => {
+      await c.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const rows = await c.query(q.rows.text, q.rows.values);
+      const count = await c.query(q.count.text, q.count.values);
+      return { items: (rows.rows as Row[]).map((r) => toTransaction(r, now)), total: Number(count.rows[0]?.n ?? 0) };
+    });
+  }
+
+  /** {@inheritDoc ApertureStore.revenueStats} */
+  async revenueStats(range: { start?: number; end?: number } = {}): Promise<RevenueStats> {
+    const rows = await this.#query(revenueQuery(range, pgPlaceholder), 'revenueStats');
+    const services = rows.map((r) => ({ service: String(r['service']), totalSats: Number(r['total']), count: Number(r['n']) }));
+    return {
+      totalSats: services.reduce((sum, s) => sum + s.totalSats, 0),
+      count: services.reduce((sum, s) => sum + s.count, 0),
+      services,
+    };
+  }
+
+  /** {@inheritDoc ApertureStore.listPendingUnexpired} */
+  async listPendingUnexpired(now: number, limit = 1000): Promise<TransactionRecord[]> {
+    checkPage(limit, 0);
+    const rows = await this.#query(
+      { text: `SELECT ${TX_COLUMNS} FROM transactions WHERE state = 'pending' AND expires_at > $1 ORDER BY created_at, id LIMIT $2`, values: [now, limit] },
+      'listPendingUnexpired',
+    );
+    return rows.map((r) => toTransaction(r, now));
+  }
+
+  /** {@inheritDoc ApertureStore.listServices} */
+  async listServices(): Promise<ServiceRecord[]> {
+    return (await this.#query({ text: 'SELECT name, config, created_at, updated_at FROM services ORDER BY name COLLATE "C"', values: [] }, 'listServices')).map(toService);
+  }
+
+  /** {@inheritDoc ApertureStore.getService} */
+  async getService(name: string): Promise<ServiceRecord | undefined> {
+    const rows = await this.#query({ text: 'SELECT name, config, created_at, updated_at FROM services WHERE name = $1', values: [name] }, 'getService');
+    return rows[0] === undefined ? undefined : toService(rows[0]);
+  }
+
+  /** {@inheritDoc ApertureStore.createService} */
+  async createService(name: string, config: unknown): Promise<boolean> {
+    const json = serviceJson(name, config);
+    const now = this.#clock.now();
+    return (
+      (await this.#count(
+        { text: 'INSERT INTO services (name, config, created_at, updated_at) VALUES ($1, $2, $3, $3) ON CONFLICT (name) DO NOTHING', values: [name, json, now] },
+        'createService',
+      )) > 0
+    );
+  }
+
+  /** {@inheritDoc ApertureStore.updateService} */
+  async updateService(name: string, config: unknown): Promise<boolean> {
+    const json = serviceJson(name, config);
+    return (await this.#count({ text: 'UPDATE services SET config = $1, updated_at = $2 WHERE name = $3', values: [json, this.#clock.now(), name] }, 'updateService')) > 0;
+  }
+
+  /** {@inheritDoc ApertureStore.deleteService} */
+  async deleteService(name: string): Promise<boolean> {
+    return (await this.#count({ text: 'DELETE FROM services WHERE name = $1', values: [name] }, 'deleteService')) > 0;
+  }
+
+  /** {@inheritDoc ApertureStore.consumeCharge} */
+  async consumeCharge(paymentHash: string, details: ChargeDetails = {}): Promise<boolean> {
+    checkHash(paymentHash, 'paymentHash');
+    return (
+      (await this.#count(
+        {
+          text: 'INSERT INTO mpp_charges (payment_hash, challenge_id, expires_at, consumed_at) VALUES ($1, $2, $3, $4) ON CONFLICT (payment_hash) DO NOTHING',
+          values: [paymentHash, details.challengeId ?? null, details.expiresAt ?? null, details.consumedAt ?? this.#clock.now()],
+        },
+        'consumeCharge',
+      )) > 0
+    );
+  }
+
+  /** {@inheritDoc ApertureStore.createSession} */
+  async createSession(s: SessionRecord): Promise<boolean> {
+    checkSession(s);
+    return (
+      (await this.#count(
+        {
+          text: `INSERT INTO mpp_sessions (${SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING`,
+          values: [s.id, s.paymentHash, s.depositSats, s.balanceSats, s.returnInvoice, s.state, s.createdAt, s.updatedAt],
+        },
+        'createSession',
+      )) > 0
+    );
+  }
+
+  /** {@inheritDoc ApertureStore.getSession} */
+  async getSession(id: string): Promise<SessionRecord | undefined> {
+    const rows = await this.#query({ text: `SELECT ${SESSION_COLUMNS} FROM mpp_sessions WHERE id = $1`, values: [id] }, 'getSession');
+    return rows[0] === undefined ? undefined : toSession(rows[0]);
+  }
+
+  /** {@inheritDoc ApertureStore.updateSession} */
+  async updateSession(id: string, patch: SessionPatch, now: number): Promise<SessionRecord | undefined> {
+    checkSessionPatch(patch);
+    const rows = await this.#query(sessionUpdate(patch, id, now, pgPlaceholder), 'updateSession');
+    return rows[0] === undefined ? undefined : toSession(rows[0]);
+  }
+
+  /** {@inheritDoc ApertureStore.debitSession} */
+  async debitSession(id: string, amountSats: number, now: number): Promise<SessionRecord | undefined> {
+    checkDebit(amountSats);
+    const rows = await this.#query(
+      {
+        text: `UPDATE mpp_sessions SET balance_sats = balance_sats - $1, updated_at = $2 WHERE id = $3 AND state = 'open' AND balance_sats >= $1 RETURNING ${SESSION_COLUMNS}`,
+        values: [amountSats, now, id],
+      },
+      'debitSession',
+    );
+    return rows[0] === undefined ? undefined : toSession(rows[0]);
+  }
+
+  /** {@inheritDoc ApertureStore.deleteSession} */
+  async deleteSession(id: string): Promise<boolean> {
+    return (await this.#count({ text: 'DELETE FROM mpp_sessions WHERE id = $1', values: [id] }, 'deleteSession')) > 0;
+  }
+
+  /** {@inheritDoc ApertureStore.collectGarbage} */
+  async collectGarbage(now: number, graceMs: number): Promise<GarbageReport> {
+    const cutoff = now - graceMs;
+    return this.#transaction('collectGarbage', async (c) => {
+      const keys = await c.query(
+        `DELETE FROM root_keys WHERE id_hash IN (SELECT decode(id_hash, 'hex') FROM transactions WHERE state = 'pending' AND expires_at < $1 AND id_hash IS NOT NULL)`,
+        [cutoff],
+      );
+      const rows = await c.query(`DELETE FROM transactions WHERE state = 'pending' AND expires_at < $1`, [cutoff]);
+      const charges = await c.query('DELETE FROM mpp_charges WHERE expires_at IS NOT NULL AND expires_at < $1', [cutoff]);
+      return { rootKeys: keys.rowCount ?? 0, transactions: rows.rowCount ?? 0, charges: charges.rowCount ?? 0 };
+    });
+  }
+
+  /** {@inheritDoc ApertureStore.health} */
+  async health(): Promise<StoreHealth> {
+    if (this.#closed) return { ok: false, backend: 'postgres', detail: 'closed' };
+    try {
+      await this.#query({ text: 'SELECT 1', values: [] }, 'health');
+      if (this.#listener === undefined) return { ok: false, backend: 'postgres', detail: `revocation listener reconnecting: ${this.#lastError ?? 'unknown error'}` };
+      return { ok: true, backend: 'postgres' };
+    } catch (error) {
+      return { ok: false, backend: 'postgres', detail: (error as Error).message };
+    }
+  }
+
+  /** {@inheritDoc ApertureStore.close} */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#listeners.clear();
+    if (this.#reconnect !== undefined) clearTimeout(this.#reconnect);
+    const listener = this.#listener;
+    this.#listener = undefined;
+    await Promise.all([listener?.end().catch(() => undefined), this.#pool.end().catch(() => undefined)]);
+  }
+}
