@@ -1,0 +1,11 @@
+/**
+ * `aperture-ts/node`: L402 for plain `node:http` and `node:http2` servers,
+ * and the shared pieces the Node framework adapters are built on.
+ * @packageDocumentation
+ */
+export { nodeL402 } from './node-l402.js';
+export type { NodeL402Options } from './node-l402.js';
+export { L402Policy } from './l402-policy.js';
+export { writeNodeDecision, groupHeaders } from './write-node-decision.js';
+export type { NodeResponse } from './write-node-decision.js';
+export type { L402MiddlewareOptions, L402GateSource, L402RouteSettings, L402FreePaths } from './l402-middleware-options.js';

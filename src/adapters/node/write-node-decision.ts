@@ -1,0 +1,48 @@
+/**
+ * Writes a challenge or reject decision onto a Node response, HTTP/1.1
+ * (`http.ServerResponse`, which Express extends) or HTTP/2 compatibility
+ * (`http2.Http2ServerResponse`).
+ */
+import type { ServerResponse } from 'node:http';
+import type { Http2ServerResponse } from 'node:http2';
+import type { ChallengeDecision, HeaderList, RejectDecision } from '../../core/types.js';
+
+/** A Node response of either protocol. */
+export type NodeResponse = ServerResponse | Http2ServerResponse;
+
+/**
+ * Groups a header list by lower-case name, keeping the order of repeated
+ * names, so that two `WWW-Authenticate` lines stay two lines on the wire.
+ * @param headers - ordered name/value pairs
+ * @returns a map from lower-case name to its values in order
+ */
+export function groupHeaders(headers: HeaderList): Map<string, string[]> {
+  const grouped = new Map<string, string[]>();
+  for (const [name, value] of headers) {
+    const key = name.toLowerCase();
+    const values = grouped.get(key);
+    if (values === undefined) grouped.set(key, [value]);
+    else values.push(value);
+  }
+  return grouped;
+}
+
+/**
+ * Ends `res` with the decision's status, headers and plain-text body.
+ * Headers already set on `res` (CORS, by other middleware) are kept unless the
+ * decision names them. Does nothing when the response has already started.
+ * @param res - the response to write
+ * @param decision - a challenge or reject decision from the Gate
+ */
+export function writeNodeDecision(res: NodeResponse, decision: ChallengeDecision | RejectDecision): void {
+  if (res.headersSent) return;
+  const grouped = groupHeaders(decision.headers);
+  for (const [name, values] of grouped) {
+    (res as ServerResponse).setHeader(name, values.length === 1 ? (values[0] as string) : values);
+  }
+  const body = Buffer.from(decision.body, 'utf8');
+  if (!grouped.has('content-type')) (res as ServerResponse).setHeader('content-type', 'text/plain; charset=utf-8');
+  (res as ServerResponse).setHeader('content-length', body.length);
+  res.statusCode = decision.status;
+  (res as ServerResponse).end(body);
+}
