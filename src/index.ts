@@ -36,3 +36,34 @@ export type {
   Payer,
   SecretStore,
 } from './core/types.js';
+export { Macaroon, deriveMacaroonKey, signatureChain, MAX_PACKET_BYTES, MAX_MACAROON_BYTES } from './core/macaroon.js';
+export type { MacaroonCaveat } from './core/macaroon.js';
+export { encodeIdentifier, decodeIdentifier, newTokenId, IDENTIFIER_V0_LENGTH } from './core/identifier.js';
+export type { TokenIdentifier } from './core/identifier.js';
+export {
+  servicesCaveat,
+  capabilitiesCaveat,
+  validUntilCaveat,
+  parseServices,
+  checkCaveats,
+  SERVICES_CONDITION,
+  CAPABILITIES_SUFFIX,
+  VALID_UNTIL_SUFFIX,
+  PREIMAGE_CONDITION,
+} from './core/caveats.js';
+export type { Satisfier, SatisfierContext, CaveatCheckResult } from './core/caveats.js';
+export { MemorySecretStore } from './core/memory-secret-store.js';
+export type { MemorySecretStoreOptions } from './core/memory-secret-store.js';
+export { Minter } from './core/minter.js';
+export type { MintOptions, MintedToken, MinterOptions } from './core/minter.js';
+export { readCredential, formatAuthorization, MAX_MACAROONS_PER_CREDENTIAL } from './core/credentials.js';
+export type { L402Credential, CredentialResult } from './core/credentials.js';
+export { Verifier } from './core/verifier.js';
+export type { VerifyTarget, VerifyResult, VerifierOptions, VerifierCacheOptions } from './core/verifier.js';
+export { formatChallenge, parseChallenges } from './core/challenge.js';
+export type { ChallengeForm, ParsedChallenge } from './core/challenge.js';
+export { Gate } from './core/gate.js';
+export type { RouteOptions, GateOptions } from './core/gate.js';
+export { grpcStatusFor, GrpcCode } from './core/grpc-status.js';
+export type { GrpcStatus } from './core/grpc-status.js';
+export { BoundedCache } from './core/bounded-cache.js';

@@ -1,0 +1,137 @@
+/**
+ * Byte helpers shared by the core codecs: strict hex and base64 decoding (Node's
+ * own decoders silently skip bad characters, which a parser of untrusted headers
+ * must not do), hex encoding and a constant-time comparison.
+ */
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+
+const HEX_VALUE = new Int8Array(128).fill(-1);
+for (let i = 0; i < 10; i++) HEX_VALUE[48 + i] = i;
+for (let i = 0; i < 6; i++) {
+  HEX_VALUE[65 + i] = 10 + i;
+  HEX_VALUE[97 + i] = 10 + i;
+}
+
+/** 1 for characters of either base64 alphabet (standard and URL-safe), 0 otherwise. */
+const B64_CHAR = new Uint8Array(128);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_') B64_CHAR[c.charCodeAt(0)] = 1;
+
+/**
+ * Views a byte array as a Buffer without copying.
+ * @param bytes - the bytes
+ * @returns a Buffer over the same memory
+ */
+export function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/**
+ * Lower-case hex of some bytes.
+ * @param bytes - the bytes
+ * @returns lower-case hex, two characters per byte
+ */
+export function toHex(bytes: Uint8Array): string {
+  return asBuffer(bytes).toString('hex');
+}
+
+/**
+ * Strict hex decoding: even length, `0-9a-fA-F` only.
+ * @param text - hex text
+ * @returns the bytes, or `undefined` when `text` is not hex
+ */
+export function fromHexStrict(text: string): Uint8Array | undefined {
+  const n = text.length;
+  if ((n & 1) !== 0) return undefined;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 128 || HEX_VALUE[c] === -1) return undefined;
+  }
+  return Buffer.from(text, 'hex');
+}
+
+/**
+ * Whether `text` is exactly `length` hex characters.
+ * @param text - candidate
+ * @param length - required number of characters
+ * @returns `true` when it is
+ */
+export function isHex(text: string, length: number): boolean {
+  if (text.length !== length) return false;
+  for (let i = 0; i < length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 128 || HEX_VALUE[c] === -1) return false;
+  }
+  return true;
+}
+
+/**
+ * Strict base64 decoding of either alphabet (standard `+/` or URL-safe `-_`),
+ * padded or not. Padding, when present, must be complete and only at the end.
+ * @param text - base64 text
+ * @returns the bytes, or `undefined` when `text` is not base64
+ */
+export function fromBase64Strict(text: string): Uint8Array | undefined {
+  let n = text.length;
+  let pad = 0;
+  while (n > 0 && text.charCodeAt(n - 1) === 61 /* = */) {
+    n--;
+    pad++;
+  }
+  if (pad > 2) return undefined;
+  if (pad > 0 && text.length % 4 !== 0) return undefined;
+  if (n % 4 === 1) return undefined;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 128 || B64_CHAR[c] === 0) return undefined;
+  }
+  return Buffer.from(pad === 0 ? text : text.slice(0, n), 'base64');
+}
+
+/**
+ * SHA-256 of some bytes.
+ * @param bytes - input
+ * @returns the 32-byte digest
+ */
+export function sha256(bytes: Uint8Array): Buffer {
+  return createHash('sha256').update(bytes).digest();
+}
+
+/**
+ * HMAC-SHA256.
+ * @param key - the key
+ * @param data - the message
+ * @returns the 32-byte tag
+ */
+export function hmac(key: Uint8Array, data: Uint8Array): Buffer {
+  return createHmac('sha256', key).update(data).digest();
+}
+
+/**
+ * Constant-time equality of two byte arrays (lengths are not secret).
+ * @param a - first
+ * @param b - second
+ * @returns `true` when equal
+ */
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * UTF-8 encoding.
+ * @param text - a string
+ * @returns its UTF-8 bytes
+ */
+export function utf8(text: string): Uint8Array {
+  return encoder.encode(text);
+}
+
+/**
+ * UTF-8 decoding (invalid sequences become U+FFFD).
+ * @param bytes - UTF-8 bytes
+ * @returns the string
+ */
+export function fromUtf8(bytes: Uint8Array): string {
+  return asBuffer(bytes).toString('utf8');
+}

@@ -1,0 +1,158 @@
+/**
+ * The whole per-request L402 decision, shared by every adapter and the proxy:
+ * verify the credential, or price the route, mint a token and answer with a
+ * challenge.
+ */
+import { L402Error } from './errors.js';
+import { capabilitiesCaveat, validUntilCaveat } from './caveats.js';
+import { formatChallenge } from './challenge.js';
+import type { ChallengeForm } from './challenge.js';
+import type { Minter } from './minter.js';
+import type { Verifier, VerifyResult, VerifyTarget } from './verifier.js';
+import { systemClock } from './types.js';
+import type { Clock, Decision, MaybePromise, RequestView } from './types.js';
+
+/** How one route is protected. */
+export interface RouteOptions {
+  /** Service name, used in the `services` caveat and checked on verification. */
+  service: string;
+  /** Price in satoshis, or a function of the request; 0 lets the request through as `free`. */
+  priceSats: number | ((request: RequestView) => MaybePromise<number>);
+  /** Tier in the `services` caveat, default 0. */
+  tier?: number;
+  /** Capabilities granted by minted tokens: caveat `<service>_capabilities=…`. */
+  capabilities?: readonly string[];
+  /** The capability this route needs; tokens with a capabilities caveat must list it. */
+  requiredCapability?: string;
+  /** Lifetime of minted tokens in seconds: caveat `<service>_valid_until=now+timeout`. */
+  timeoutSeconds?: number;
+  /** Extra `key=value` caveats on minted tokens (checked by custom satisfiers, passed to the backend). */
+  constraints?: Readonly<Record<string, string>>;
+  /** Further raw caveats on minted tokens, added last. */
+  caveats?: readonly string[];
+  /** Answer unauthenticated requests with 401 `unauthorized\n` instead of minting (first calls of streaming RPCs). */
+  skipInvoiceCreation?: boolean;
+  /** Invoice memo. */
+  memo?: string;
+  /** Invoice expiry in seconds; the backend's default when absent. */
+  invoiceExpirySeconds?: number;
+}
+
+/** Options of {@link Gate}. */
+export interface GateOptions {
+  /** Mints challenge tokens. */
+  minter: Minter;
+  /** Verifies credentials. */
+  verifier: Verifier;
+  /** Challenge form, default `reference`. */
+  challengeForm?: ChallengeForm;
+  /** Clock for `_valid_until` caveats. */
+  clock?: Clock;
+}
+
+const TEXT_PLAIN = 'text/plain; charset=utf-8';
+
+function reject(status: number, body: string, code: string): Decision {
+  return { kind: 'reject', status, headers: [['Content-Type', TEXT_PLAIN], ['Cache-Control', 'no-store']], body, code };
+}
+
+function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
+  return typeof (value as { then?: unknown } | undefined)?.then === 'function';
+}
+
+/**
+ * Decides each request: `allow` (paid or free), `challenge` (402 with a fresh
+ * token and invoice) or `reject` (401 for skip-invoice routes, 503 when the
+ * Lightning backend fails). Like the reference proxy, any bad credential is
+ * answered with a fresh 402; the decision's `code` says what was wrong.
+ *
+ * @example
+ * ```ts
+ * const gate = new Gate({ minter, verifier });
+ * const decision = await gate.decide(request, { service: 'api', priceSats: 10 });
+ * ```
+ */
+export class Gate {
+  private readonly minter: Minter;
+  private readonly verifier: Verifier;
+  private readonly form: ChallengeForm;
+  private readonly clock: Clock;
+
+  /** @param options - minter, verifier, challenge form, clock */
+  constructor(options: GateOptions) {
+    this.minter = options.minter;
+    this.verifier = options.verifier;
+    this.form = options.challengeForm ?? 'reference';
+    this.clock = options.clock ?? systemClock;
+  }
+
+  /**
+   * Decides one request.
+   * @param request - the request view
+   * @param route - how the route is protected
+   * @returns the decision; never rejects for bad credentials or backend failures
+   * @throws L402Error `L402_ERR_TOKEN_BAD_CAVEAT` when the route's service, capabilities or
+   *   timeout cannot form caveats (a configuration error)
+   */
+  async decide(request: RequestView, route: RouteOptions): Promise<Decision> {
+    const target: VerifyTarget = route.requiredCapability === undefined
+      ? { service: route.service }
+      : { service: route.service, capability: route.requiredCapability };
+    let verified: VerifyResult;
+    try {
+      const v = this.verifier.verify(request, target);
+      verified = isPromise(v) ? await v : v;
+    } catch (err) {
+      return reject(503, 'service unavailable\n', err instanceof L402Error ? err.code : 'L402_ERR_TOKEN_VERIFY_UNAVAILABLE');
+    }
+    if (verified.ok) return { kind: 'allow', reason: 'paid', token: verified.token };
+    if (route.skipInvoiceCreation === true) return reject(401, 'unauthorized\n', verified.code);
+
+    let price: number;
+    try {
+      const p = typeof route.priceSats === 'function' ? route.priceSats(request) : route.priceSats;
+      price = isPromise(p) ? await p : p;
+    } catch (err) {
+      return reject(503, 'service unavailable\n', err instanceof L402Error ? err.code : 'L402_ERR_GATE_PRICE_UNAVAILABLE');
+    }
+    if (price === 0) return { kind: 'allow', reason: 'free' };
+    if (!Number.isSafeInteger(price) || price < 0) return reject(503, 'service unavailable\n', 'L402_ERR_GATE_PRICE_UNAVAILABLE');
+
+    const caveats: string[] = [];
+    if (route.capabilities !== undefined && route.capabilities.length > 0) caveats.push(capabilitiesCaveat(route.service, route.capabilities));
+    if (route.timeoutSeconds !== undefined && route.timeoutSeconds > 0) {
+      caveats.push(validUntilCaveat(route.service, Math.floor(this.clock.now() / 1000) + Math.floor(route.timeoutSeconds)));
+    }
+    if (route.constraints !== undefined) for (const [k, v] of Object.entries(route.constraints)) caveats.push(`${k}=${v}`);
+    if (route.caveats !== undefined) caveats.push(...route.caveats);
+
+    let minted;
+    try {
+      const options: Parameters<Minter['mint']>[0] = {
+        services: [{ name: route.service, tier: route.tier ?? 0 }],
+        priceSats: price,
+        caveats,
+      };
+      if (route.memo !== undefined) options.memo = route.memo;
+      if (route.invoiceExpirySeconds !== undefined) options.invoiceExpirySeconds = route.invoiceExpirySeconds;
+      minted = await this.minter.mint(options);
+    } catch (err) {
+      if (err instanceof L402Error && err.code === 'L402_ERR_TOKEN_BAD_CAVEAT') throw err;
+      return reject(503, 'service unavailable\n', err instanceof L402Error ? err.code : 'L402_ERR_LN_UNAVAILABLE');
+    }
+    return {
+      kind: 'challenge',
+      status: 402,
+      headers: [
+        ...formatChallenge(minted.macaroonBase64, minted.invoice.paymentRequest, this.form),
+        ['Content-Type', TEXT_PLAIN],
+        ['Cache-Control', 'no-store'],
+      ],
+      body: 'payment required\n',
+      code: verified.code,
+      paymentHash: minted.paymentHash,
+      tokenId: minted.tokenId,
+      priceSats: price,
+    };
+  }
+}

@@ -1,0 +1,244 @@
+/**
+ * Verifies L402 credentials: the macaroon signature against the root key in the
+ * SecretStore, the preimage against the payment hash in the identifier, and the
+ * caveats against the request. Bad input is a result, never an exception.
+ */
+import { L402Error } from './errors.js';
+import { bytesEqual, sha256, toHex } from './bytes.js';
+import { decodeIdentifier } from './identifier.js';
+import { deriveMacaroonKey, signatureChain } from './macaroon.js';
+import type { Macaroon } from './macaroon.js';
+import { checkCaveats } from './caveats.js';
+import type { Satisfier } from './caveats.js';
+import { readCredential } from './credentials.js';
+import type { L402Credential } from './credentials.js';
+import { BoundedCache } from './bounded-cache.js';
+import { systemClock } from './types.js';
+import type { Clock, MaybePromise, RequestView, SecretStore, VerifiedToken } from './types.js';
+
+/** What a request wants access to. */
+export interface VerifyTarget {
+  /** The service name. */
+  service: string;
+  /** The capability the route requires, if any. */
+  capability?: string;
+}
+
+/** Outcome of a verification. */
+export type VerifyResult = { ok: true; token: VerifiedToken } | { ok: false; code: string; reason: string };
+
+/** Options of the verified-credential cache. */
+export interface VerifierCacheOptions {
+  /** Most cached verifications, default 10,000. */
+  maxEntries?: number;
+  /** How long a verification is reused, default 5,000 ms: the bound on how late a revocation elsewhere takes effect. */
+  ttlMs?: number;
+}
+
+/** Options of {@link Verifier}. */
+export interface VerifierOptions {
+  /** Where the root keys are. */
+  secrets: SecretStore;
+  /** Clock for expiry caveats and the cache. */
+  clock?: Clock;
+  /** Custom caveat checks, e.g. for configured constraints. */
+  satisfiers?: readonly Satisfier[];
+  /** The verified-credential cache, or `false` to verify every request in full. */
+  cache?: VerifierCacheOptions | false;
+  /** Strict verification: also ask whether the invoice is settled (e.g. the Invoicer or a store). */
+  isSettled?: (paymentHash: string) => MaybePromise<boolean>;
+}
+
+interface CacheEntry {
+  result: VerifyResult;
+  tokenId: string;
+  /** Reuse until then, ms since the epoch: the earlier of insertion + ttl and the token's expiry. */
+  until: number;
+}
+
+const MISSING: VerifyResult = { ok: false, code: 'L402_ERR_TOKEN_MISSING', reason: 'no L402 credential' };
+const SEP = '\u0000';
+
+function failure(code: string, reason: string): VerifyResult {
+  return { ok: false, code, reason };
+}
+
+function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
+  return typeof (value as { then?: unknown } | undefined)?.then === 'function';
+}
+
+/**
+ * Checks credentials. `verify` returns a plain value (no Promise) when the
+ * SecretStore answers synchronously and no `isSettled` hook is set.
+ *
+ * A bounded LRU cache remembers successful verifications keyed by the exact
+ * credential text, service and capability. A hit still re-checks the token's
+ * `_valid_until` against the clock, and an entry lives at most `ttlMs`, so a
+ * revocation in another process takes effect within `ttlMs`; {@link Verifier.forget}
+ * drops a token at once in this process.
+ *
+ * @example
+ * ```ts
+ * const verifier = new Verifier({ secrets });
+ * const result = verifier.verify(request, { service: 'api' });
+ * ```
+ */
+export class Verifier {
+  private readonly secrets: SecretStore;
+  private readonly clock: Clock;
+  private readonly satisfiers: ReadonlyMap<string, Satisfier> | undefined;
+  private readonly isSettled: ((paymentHash: string) => MaybePromise<boolean>) | undefined;
+  private readonly cache: BoundedCache<string, CacheEntry> | undefined;
+  private readonly ttlMs: number;
+  /** Derived keys by root-key object: stores that hand out the same array skip one HMAC. */
+  private readonly derived = new WeakMap<Uint8Array, Buffer>();
+
+  /**
+   * @param options - secret store, clock, satisfiers, cache, strict-verification hook
+   * @throws L402Error `L402_ERR_CONFIG_INVALID` for a negative ttl or capacity
+   */
+  constructor(options: VerifierOptions) {
+    this.secrets = options.secrets;
+    this.clock = options.clock ?? systemClock;
+    this.isSettled = options.isSettled;
+    if (options.satisfiers !== undefined && options.satisfiers.length > 0) {
+      this.satisfiers = new Map(options.satisfiers.map((s) => [s.condition, s]));
+    }
+    const cache = options.cache ?? {};
+    this.ttlMs = cache === false ? 0 : (cache.ttlMs ?? 5000);
+    const maxEntries = cache === false ? 0 : (cache.maxEntries ?? 10_000);
+    if (!(this.ttlMs >= 0) || !(maxEntries >= 0)) {
+      throw new L402Error('L402_ERR_CONFIG_INVALID', 'verifier cache ttlMs and maxEntries must be non-negative');
+    }
+    if (cache !== false && this.ttlMs > 0 && maxEntries > 0) this.cache = new BoundedCache(maxEntries);
+  }
+
+  /**
+   * Reads and verifies the request's credential for a target.
+   * @param request - the request view
+   * @param target - service and required capability
+   * @returns `ok` with the token, or the failure code (`L402_ERR_TOKEN_MISSING`,
+   *   `L402_ERR_TOKEN_MALFORMED`, `L402_ERR_TOKEN_CONFLICTING`, `L402_ERR_MACAROON_…`, and those of
+   *   {@link Verifier.verifyCredential})
+   * @throws whatever the SecretStore or the `isSettled` hook throw (infrastructure faults)
+   */
+  verify(request: RequestView, target: VerifyTarget): MaybePromise<VerifyResult> {
+    let key: string | undefined;
+    if (this.cache !== undefined) {
+      const auth = request.headerValues('authorization');
+      const mac = request.headerValues('macaroon');
+      const grpc = request.headerValues('grpc-metadata-macaroon');
+      if (auth.length === 0 && mac.length === 0 && grpc.length === 0) return MISSING;
+      let text = auth.length === 1 ? (auth[0] as string) : auth.join(SEP);
+      if (mac.length > 0) text += `${SEP}M${mac.join(SEP)}`;
+      if (grpc.length > 0) text += `${SEP}G${grpc.join(SEP)}`;
+      key = `${text}${SEP}${target.service}${SEP}${target.capability ?? ''}`;
+      const hit = this.cache.get(key);
+      if (hit !== undefined) {
+        if (this.clock.now() < hit.until) return hit.result;
+        this.cache.delete(key);
+      }
+    }
+    const read = readCredential(request);
+    if (read.kind === 'none') return MISSING;
+    if (read.kind === 'invalid') return failure(read.code, read.reason);
+    return this.check(read.credential, target, key);
+  }
+
+  /**
+   * Verifies an already-parsed credential (no cache).
+   * @param credential - macaroons and preimage
+   * @param target - service and required capability
+   * @returns `ok` with the token, or the failure code: `L402_ERR_TOKEN_THIRD_PARTY_CAVEAT`,
+   *   `L402_ERR_TOKEN_UNKNOWN_VERSION`, `L402_ERR_TOKEN_BAD_IDENTIFIER`, `L402_ERR_TOKEN_BAD_PREIMAGE`,
+   *   `L402_ERR_TOKEN_REVOKED`, `L402_ERR_TOKEN_BAD_SIGNATURE`, `L402_ERR_TOKEN_UNPAID`, or a caveat
+   *   failure (`L402_ERR_TOKEN_WRONG_SERVICE`, `L402_ERR_TOKEN_EXPIRED`, `L402_ERR_TOKEN_MISSING_CAPABILITY`,
+   *   `L402_ERR_TOKEN_BAD_CAVEAT`, `L402_ERR_TOKEN_CAVEAT_WIDENED`, `L402_ERR_TOKEN_CAVEAT_UNSATISFIED`)
+   * @throws whatever the SecretStore or the `isSettled` hook throw
+   */
+  verifyCredential(credential: L402Credential, target: VerifyTarget): MaybePromise<VerifyResult> {
+    return this.check(credential, target, undefined);
+  }
+
+  /**
+   * Drops cached verifications of a token, e.g. right after revoking it here.
+   * @param tokenId - token ID, hex
+   */
+  forget(tokenId: string): void {
+    const id = tokenId.toLowerCase();
+    this.cache?.deleteWhere((e) => e.tokenId === id);
+  }
+
+  /** Drops every cached verification. */
+  clearCache(): void {
+    this.cache?.clear();
+  }
+
+  private check(credential: L402Credential, target: VerifyTarget, key: string | undefined): MaybePromise<VerifyResult> {
+    const mac = credential.macaroons[0];
+    if (mac === undefined) return failure('L402_ERR_TOKEN_MALFORMED', 'credential without a macaroon');
+    if (mac.hasThirdPartyCaveats()) {
+      return failure('L402_ERR_TOKEN_THIRD_PARTY_CAVEAT', 'third-party caveats are not supported in L402 tokens');
+    }
+    let paymentHash: Uint8Array;
+    let tokenIdBytes: Uint8Array;
+    try {
+      const id = decodeIdentifier(mac.identifier);
+      paymentHash = id.paymentHash;
+      tokenIdBytes = id.tokenId;
+    } catch (err) {
+      return failure(err instanceof L402Error ? err.code : 'L402_ERR_TOKEN_BAD_IDENTIFIER', err instanceof Error ? err.message : 'bad identifier');
+    }
+    if (credential.preimage.length !== 32 || !bytesEqual(sha256(credential.preimage), paymentHash)) {
+      return failure('L402_ERR_TOKEN_BAD_PREIMAGE', 'the preimage does not match the payment hash');
+    }
+    const secret = this.secrets.getSecret(sha256(mac.identifier));
+    if (isPromise(secret)) return secret.then((s) => this.afterSecret(mac, s, paymentHash, tokenIdBytes, credential, target, key));
+    return this.afterSecret(mac, secret, paymentHash, tokenIdBytes, credential, target, key);
+  }
+
+  private afterSecret(
+    mac: Macaroon,
+    rootKey: Uint8Array | undefined,
+    paymentHashBytes: Uint8Array,
+    tokenIdBytes: Uint8Array,
+    credential: L402Credential,
+    target: VerifyTarget,
+    key: string | undefined,
+  ): MaybePromise<VerifyResult> {
+    if (rootKey === undefined) return failure('L402_ERR_TOKEN_REVOKED', 'unknown or revoked token');
+    let derived = this.derived.get(rootKey);
+    if (derived === undefined) {
+      derived = deriveMacaroonKey(rootKey);
+      this.derived.set(rootKey, derived);
+    }
+    if (!bytesEqual(signatureChain(derived, mac.identifier, mac.caveats), mac.signature)) {
+      return failure('L402_ERR_TOKEN_BAD_SIGNATURE', 'macaroon signature does not verify');
+    }
+    const caveats = mac.firstPartyCaveats();
+    const tokenId = toHex(tokenIdBytes);
+    const now = this.clock.now();
+    const checked = checkCaveats(caveats, target.service, target.capability, now, this.satisfiers, tokenId);
+    if (!checked.ok) return failure(checked.code, checked.reason);
+    if (checked.preimage !== undefined && checked.preimage !== toHex(credential.preimage)) {
+      return failure('L402_ERR_TOKEN_BAD_PREIMAGE', 'the preimage caveat differs from the credential preimage');
+    }
+    const paymentHash = toHex(paymentHashBytes);
+    const result: VerifyResult = { ok: true, token: { tokenId, paymentHash, caveats, services: checked.services } };
+    const expiresAt = checked.expiresAt;
+    if (this.isSettled !== undefined) {
+      const settled = this.isSettled(paymentHash);
+      if (isPromise(settled)) return settled.then((s) => this.finish(s, result, tokenId, expiresAt, now, key));
+      return this.finish(settled, result, tokenId, expiresAt, now, key);
+    }
+    return this.finish(true, result, tokenId, expiresAt, now, key);
+  }
+
+  private finish(settled: boolean, result: VerifyResult, tokenId: string, expiresAt: number, now: number, key: string | undefined): VerifyResult {
+    if (!settled) return failure('L402_ERR_TOKEN_UNPAID', 'the invoice of this token is not settled');
+    if (key !== undefined && this.cache !== undefined) {
+      this.cache.set(key, { result, tokenId, until: Math.min(now + this.ttlMs, expiresAt) });
+    }
+    return result;
+  }
+}
