@@ -84,6 +84,11 @@ export class RedisFreebieCounter implements FreebieCounter {
     this.command = (client[COMMAND] as UseCommand).bind(client);
   }
 
+  /** The ioredis client, e.g. for health checks. */
+  get redis(): Redis {
+    return this.handle.client;
+  }
+
   /**
    * Waits until the connection is ready.
    * @param timeoutMs - how long to wait (default 2000)
