@@ -1,0 +1,217 @@
+/**
+ * The validated configuration of the `aperture` binary: what an aperture.yaml
+ * means once every key has been checked, every default applied, every regular
+ * expression compiled, every duration converted to milliseconds and every
+ * header value resolved. See docs/configuration.md for each key.
+ */
+
+/** A regular expression from the config: the text as written, and the compiled JavaScript form. */
+export interface ConfigPattern {
+  /** The expression as written in the file (Go RE2 syntax). */
+  source: string;
+  /** The compiled equivalent. Has no `g`/`y` flag, so `test()` is stateless. */
+  regexp: RegExp;
+}
+
+/** An IP address or CIDR range (`blocklist`, `trustedproxies`). */
+export interface IpRange {
+  /** As written in the file. */
+  text: string;
+  /** Network address, normalised. */
+  address: string;
+  /** Prefix length: 32 / 128 for a single address. */
+  prefixLength: number;
+  /** Address family. */
+  family: 'ipv4' | 'ipv6';
+}
+
+/** `auth` of a service: always pay, never pay, or N free requests per masked client IP. */
+export type ServiceAuth = { mode: 'on' } | { mode: 'off' } | { mode: 'freebie'; count: number };
+
+/** One `ratelimits` rule of a service: a token bucket of `requests` per `perMs`, capacity `burst`. */
+export interface ServiceRateLimitConfig {
+  /** Paths the rule applies to; undefined = every path of the service. */
+  pathRegexp: ConfigPattern | undefined;
+  /** Requests allowed per window (positive). */
+  requests: number;
+  /** Window length in milliseconds (positive). */
+  perMs: number;
+  /** Bucket capacity; `requests` when not configured. */
+  burst: number;
+}
+
+/** `dynamicprice` of a service: ask a pricesrpc.Prices gRPC server for each price. */
+export interface DynamicPriceConfig {
+  enabled: boolean;
+  /** host:port of the pricer. */
+  grpcAddress: string;
+  /** Plaintext gRPC (no TLS) to the pricer. */
+  insecure: boolean;
+  /** The pricer's TLS certificate (used when not insecure). */
+  tlsCertPath: string | undefined;
+  /** Metered mode of the reference (accepted, not built here: a warning says so). */
+  metered: boolean;
+  /** Metered mode: trailing response bytes captured for usage reports (default 16384). */
+  usageTailBytes: number;
+}
+
+/** Payment schemes a service offers. */
+export type AuthScheme = 'l402' | 'mpp' | 'l402+mpp';
+
+/** One entry of `services`. */
+export interface ServiceConfig {
+  /** Unique name; used in the `services` caveat and `<name>_capabilities`. */
+  name: string;
+  /** Matched against the Host header (with port); the empty expression matches every host. */
+  hostRegexp: ConfigPattern;
+  /** Matched against the URL path, when set. */
+  pathRegexp: ConfigPattern | undefined;
+  /** host:port of the backend. */
+  address: string;
+  /** Scheme used to reach the backend. */
+  protocol: 'http' | 'https';
+  /** CA / certificate the backend's TLS is verified against (in addition to the system roots). */
+  tlsCertPath: string | undefined;
+  /** Extension: skip verification of the backend's TLS certificate (the reference never verified it). */
+  tlsInsecureSkipVerify: boolean;
+  auth: ServiceAuth;
+  /** Paths that need no payment. */
+  authWhitelistPaths: ConfigPattern[];
+  /** Paths where an unauthenticated request gets 401 instead of a fresh invoice. */
+  authSkipInvoiceCreationPaths: ConfigPattern[];
+  /** Static price in satoshis (0 in the file means the reference's default of 1). */
+  price: number;
+  /** Seconds a token stays valid (`<name>_valid_until` caveat); 0 = no expiry. */
+  timeoutSeconds: number;
+  /** Capabilities granted at the base tier (`<name>_capabilities` caveat). */
+  capabilities: string[];
+  /** Extra `key=value` caveats. */
+  constraints: Record<string, string>;
+  /** Headers set on every upstream request, already resolved (`${ENV}`, `!file+hex:`, `!file+base64:`). */
+  headers: Record<string, string>;
+  /** Absolute path prefix prepended to the forwarded path. */
+  rewritePrefix: string | undefined;
+  dynamicPrice: DynamicPriceConfig;
+  authScheme: AuthScheme;
+  rateLimits: ServiceRateLimitConfig[];
+  /** Extension: window after which freebie counters reset, in ms; 0 = never (the reference). */
+  freebieWindowMs: number;
+  /** Extension: how long to wait for the backend's response headers, in ms; 0 = no limit. */
+  upstreamTimeoutMs: number;
+}
+
+/** Which Lightning backend issues invoices. */
+export type LightningBackendKind = 'lnd' | 'dev' | 'none';
+
+/** `authenticator`: the Lightning node that issues invoices. */
+export interface AuthenticatorConfig {
+  /** Chain network (regtest, simnet, testnet, mainnet, signet), if set. */
+  network: string | undefined;
+  /** No payments at all: every request is forwarded. */
+  disable: boolean;
+  /** Extension: the backend in use; `none` only when `disable` is set. */
+  backend: LightningBackendKind;
+  lndHost: string | undefined;
+  /** lnd's tls.cert, `~` expanded. */
+  tlsPath: string | undefined;
+  /** lnd's macaroon directory (invoice.macaroon is read from it), `~` expanded. */
+  macDir: string | undefined;
+  /** LNC fields: accepted, not built here. */
+  passphrase: string | undefined;
+  mailboxAddress: string;
+  devServer: boolean;
+  /** MPP fields: accepted, not built here. */
+  enableMpp: boolean;
+  mppRealm: string;
+  enableSessions: boolean;
+  sessionDepositMultiplier: number;
+  sessionIdleTimeoutSeconds: number;
+}
+
+/** `ratelimitstore` (extension): where token buckets live. */
+export interface RateLimitStoreConfig {
+  backend: 'memory' | 'redis';
+  /** redis://… URL, required for the redis backend. */
+  redisUrl: string | undefined;
+  /** What to do when the store cannot be reached: let requests through, or refuse them (503). */
+  onStoreError: 'allow' | 'deny';
+}
+
+/** The complete, validated configuration of the `aperture` binary. */
+export interface ApertureConfig {
+  /** The config file that was read, or that would have been read when absent. */
+  configFile: string;
+  /** Whether that file existed. */
+  configFileFound: boolean;
+  /** Directory for aperture's own files, `~` expanded. */
+  baseDir: string;
+  /** Self-signed TLS certificate and key used when no other is configured: `<basedir>/tls.cert`, `tls.key`. */
+  tlsCertPath: string;
+  tlsKeyPath: string;
+  listenAddr: string;
+  serverName: string;
+  autoCert: boolean;
+  /** Plaintext (h2c and HTTP/1.1) instead of TLS on the listener. */
+  insecure: boolean;
+  staticRoot: string;
+  serveStatic: boolean;
+  /** `debuglevel` as written (a level, optionally with `SUBSYSTEM=level` parts). */
+  debugLevel: string;
+  /** The global level from `debuglevel`. */
+  logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'critical' | 'off';
+  idleTimeoutMs: number;
+  readTimeoutMs: number;
+  writeTimeoutMs: number;
+  wsPingIntervalMs: number;
+  wsPongWaitMs: number;
+  invoiceBatchSize: number;
+  strictVerify: boolean;
+  /** pprof port of the reference (not built here); 0 = off. */
+  profile: number;
+  dbBackend: 'sqlite' | 'postgres' | 'etcd';
+  sqlite: { dbFile: string; skipMigrations: boolean };
+  postgres: {
+    host: string; port: number; user: string; password: string; dbName: string;
+    maxConnections: number; requireSsl: boolean; skipMigrations: boolean;
+  };
+  etcd: { host: string; user: string; password: string };
+  authenticator: AuthenticatorConfig;
+  admin: { enabled: boolean; macaroonPath: string; corsOrigins: string[] };
+  hashmail: { enabled: boolean; messageRateMs: number; messageBurstAllowance: number; staleTimeoutMs: number };
+  tor: { control: string; listenPort: number; virtualPort: number; v3: boolean };
+  prometheus: { enabled: boolean; listenAddr: string };
+  /** Clients refused with 403. */
+  blocklist: IpRange[];
+  logging: { console: { disable: boolean; level: string | undefined; noTimestamps: boolean }; fileDisable: boolean };
+  services: ServiceConfig[];
+  /** Extension: form of the 402 challenge (`reference` two lines LSAT + L402, or the spec's `L402 version="0", token=…`). */
+  challengeForm: 'reference' | 'spec';
+  /** Extension: peers whose `X-Forwarded-For` / `Forwarded` is believed. */
+  trustedProxies: IpRange[];
+  rateLimitStore: RateLimitStoreConfig;
+  /** Extension: default freebie window (per-service `freebiewindow` overrides), ms. */
+  freebieWindowMs: number;
+  /** Extension: default upstream response-header timeout (per-service overrides), ms. */
+  upstreamTimeoutMs: number;
+}
+
+/** What a {@link ConfigWarning} is about, so tools can filter or count them. */
+export type ConfigWarningKind =
+  | 'unknown-key'      // not a key of the reference nor an extension (a typo?)
+  | 'not-built'        // a reference feature this implementation does not have
+  | 'ignored'          // a key with no effect where it is
+  | 'conflict'         // two settings disagree; the message says which wins
+  | 'address'          // an address that cannot resolve or looks wrong
+  | 'missing-file'     // a referenced file does not exist (yet)
+  | 'behaviour-change';// the same setting behaves differently from the reference
+
+/** A problem that does not stop aperture from starting. */
+export interface ConfigWarning {
+  /** Path of the key, e.g. `services[2].dynamicprice.enbled`. */
+  path: string;
+  kind: ConfigWarningKind;
+  message: string;
+  /** For unknown keys: the closest known key at that place. */
+  suggestion?: string;
+  line?: number;
+}

@@ -1,0 +1,121 @@
+/**
+ * `aperture --check-config`: validate a configuration without connecting to
+ * anything, and report every issue and warning.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import type { ApertureConfig, ConfigWarning } from './aperture-config.js';
+import { overlayRaw, parseYamlConfig, rawFromValue, type LocatedConfigIssue, type RawNode } from './raw-node.js';
+import { CONFIG_DEFAULTS, expandPath, resolveConfig } from './resolve-config.js';
+
+/** Where the configuration comes from; every field is optional. */
+export interface LoadConfigOptions {
+  /** `--configfile`: this file must exist. Default `<basedir>/aperture.yaml`, which may be absent. */
+  configFile?: string;
+  /** `--basedir`. Default `~/.aperture`. */
+  baseDir?: string;
+  /** YAML text to use instead of reading a file (embedding, tests). */
+  text?: string;
+  /**
+   * Values that win over the file, as command-line flags do in the Go aperture.
+   * Keys are config keys, nested or dotted: `{ listenaddr: ':8081', 'authenticator.lndhost': 'h:10009' }`.
+   * Strings are accepted for booleans, numbers and durations.
+   */
+  overrides?: Record<string, unknown>;
+  /** Environment for `${NAME}` in headers and `$NAME`/`~` in paths. Default `process.env`. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Directory relative paths are resolved against. Default `process.cwd()`. */
+  cwd?: string;
+  /** Home directory for `~`. Default `$HOME`, then `os.homedir()`. */
+  home?: string;
+  /** File access, injectable for tests. */
+  readFile?: (path: string) => Uint8Array;
+  fileExists?: (path: string) => boolean;
+}
+
+/** The outcome of {@link checkConfig}. */
+export interface ConfigReport {
+  /** True when there are no issues (warnings are allowed). */
+  ok: boolean;
+  /** The config file read or looked for. */
+  configFile: string;
+  /** Whether it existed (an absent default file is not an issue). */
+  configFileFound: boolean;
+  /** Problems that stop aperture from starting, each with its path. */
+  issues: LocatedConfigIssue[];
+  /** Problems that do not. */
+  warnings: ConfigWarning[];
+  /** The configuration, when `ok`. */
+  config: ApertureConfig | undefined;
+}
+
+/**
+ * Validates a configuration completely, offline: no connection is opened and no
+ * name is resolved (addresses are checked for plausibility only).
+ *
+ * @param options - where the configuration comes from
+ * @returns the report; never throws for a bad configuration
+ * @example
+ * ```ts
+ * const report = checkConfig({ configFile: 'aperture.yaml' });
+ * process.stdout.write(formatConfigReport(report));
+ * process.exitCode = report.ok ? 0 : 1;
+ * ```
+ */
+export function checkConfig(options: LoadConfigOptions = {}): ConfigReport {
+  const env = options.env ?? process.env;
+  const home = options.home ?? (env['HOME'] || homedir());
+  const cwd = options.cwd ?? process.cwd();
+  const readFile = options.readFile ?? ((p: string) => readFileSync(p));
+  const fileExists = options.fileExists ?? ((p: string) => existsSync(p));
+  const expand = (p: string): string => {
+    const e = expandPath(p, home, env);
+    return isAbsolute(e) ? e : resolve(cwd, e);
+  };
+
+  const overridesRaw = rawFromValue(options.overrides ?? {});
+  const overrideText = (key: string): string | undefined => {
+    const entry = overridesRaw?.kind === 'map' ? overridesRaw.entries.get(key) : undefined;
+    return entry?.value.kind === 'scalar' && typeof entry.value.value === 'string' && entry.value.value !== '' ? entry.value.value : undefined;
+  };
+  const explicitFile = options.configFile ?? overrideText('configfile');
+  const baseDirFlag = options.baseDir ?? overrideText('basedir');
+  const configFile = explicitFile !== undefined ? expand(explicitFile) : join(expand(baseDirFlag ?? CONFIG_DEFAULTS.baseDir), CONFIG_DEFAULTS.configFileName);
+
+  const issues: LocatedConfigIssue[] = [];
+  let fileRoot: RawNode | undefined;
+  let found = false;
+  let text = options.text;
+  if (text === undefined) {
+    try {
+      text = Buffer.from(readFile(configFile)).toString('utf8');
+      found = true;
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (code !== 'ENOENT' || explicitFile !== undefined) {
+        issues.push({ path: 'configfile', message: code === 'ENOENT' ? `config file ${configFile} does not exist` : `config file ${configFile} cannot be read (${String(code ?? err)})` });
+      }
+    }
+  } else {
+    found = true;
+  }
+  if (text !== undefined) {
+    const parsed = parseYamlConfig(text);
+    issues.push(...parsed.issues);
+    if (parsed.ok) fileRoot = parsed.root;
+  }
+  if (issues.length > 0) return { ok: false, configFile, configFileFound: found, issues, warnings: [], config: undefined };
+
+  let root = overlayRaw(fileRoot, overridesRaw);
+  if (baseDirFlag !== undefined) root = overlayRaw(root, rawFromValue({ basedir: baseDirFlag }));
+  const resolved = resolveConfig(root, { env, cwd, home, configFile, configFileFound: found, readFile, fileExists });
+  return {
+    ok: resolved.issues.length === 0,
+    configFile,
+    configFileFound: found,
+    issues: resolved.issues,
+    warnings: resolved.warnings,
+    config: resolved.config,
+  };
+}
