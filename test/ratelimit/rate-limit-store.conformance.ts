@@ -140,7 +140,7 @@ export function rateLimitStoreConformance(name: string, factory: StoreFactory): 
       await fc.assert(
         fc.asyncProperty(params, steps, async (p, gaps) => {
           const clock = new FakeClock();
-          const raw = p.burst === undefined ? { requests: p.requests, per: p.per } : p;
+          const raw = p.burst === undefined ? { requests: p.requests, per: p.per } : { requests: p.requests, per: p.per, burst: p.burst };
           const r = rules([raw]);
           const model = new TokenBucket({ ...raw, clock });
           const client = `model-${run++}`;
