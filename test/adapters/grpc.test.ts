@@ -1,0 +1,160 @@
+/**
+ * grpcL402Interceptor with a real grpc-js server and client: unary and
+ * server-streaming calls, every credential metadata key, challenge as status 13
+ * with the challenge in the trailers.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
+import { GRPC_TOKEN_ID_METADATA_KEY, grpcL402Interceptor, grpcL402Token } from '../../src/adapters/grpc/index.js';
+import { toHex } from '../../src/core/bytes.js';
+import { parseChallenges } from '../../src/core/challenge.js';
+import { formatAuthorization } from '../../src/core/credentials.js';
+import { decodeIdentifier } from '../../src/core/identifier.js';
+import { Macaroon } from '../../src/core/macaroon.js';
+import { MemorySecretStore } from '../../src/core/memory-secret-store.js';
+import { DevInvoicer, DevPayer } from '../../src/lightning/dev/index.js';
+
+interface Reply {
+  tokenId: string | null;
+  tokenIdMetadata: string | null;
+  n?: number;
+}
+
+const json = {
+  serialize: (value: unknown): Buffer => Buffer.from(JSON.stringify(value)),
+  deserialize: (bytes: Buffer): unknown => JSON.parse(bytes.toString('utf8')),
+};
+const method = (path: string, responseStream: boolean) => ({
+  path,
+  requestStream: false,
+  responseStream,
+  requestSerialize: json.serialize,
+  requestDeserialize: json.deserialize,
+  responseSerialize: json.serialize,
+  responseDeserialize: json.deserialize,
+});
+const definition = {
+  getQuote: method('/quotes.Quotes/GetQuote', false),
+  streamQuotes: method('/quotes.Quotes/StreamQuotes', true),
+  health: method('/quotes.Quotes/Health', false),
+};
+const QuotesClient = grpc.makeGenericClientConstructor(definition, 'Quotes');
+
+function reply(call: { metadata: grpc.Metadata }, extra: Partial<Reply> = {}): Reply {
+  const fromMetadata = call.metadata.get(GRPC_TOKEN_ID_METADATA_KEY)[0];
+  return { tokenId: grpcL402Token(call)?.tokenId ?? null, tokenIdMetadata: typeof fromMetadata === 'string' ? fromMetadata : null, ...extra };
+}
+
+describe('grpcL402Interceptor over grpc-js', () => {
+  const invoicer = new DevInvoicer({ onWarning: () => {} });
+  const payer = new DevPayer(invoicer);
+  const server = new grpc.Server({
+    interceptors: [
+      grpcL402Interceptor({
+        invoicer,
+        secrets: new MemorySecretStore(),
+        service: 'quotes',
+        priceSats: 10,
+        freePaths: [/^\/quotes\.Quotes\/Health$/],
+      }),
+    ],
+  });
+  let client: grpc.Client & Record<string, (...args: unknown[]) => unknown>;
+
+  before(async () => {
+    server.addService(definition, {
+      getQuote: (call: grpc.ServerUnaryCall<unknown, Reply>, callback: grpc.sendUnaryData<Reply>) => callback(null, reply(call)),
+      health: (call: grpc.ServerUnaryCall<unknown, Reply>, callback: grpc.sendUnaryData<Reply>) => callback(null, reply(call)),
+      streamQuotes: (call: grpc.ServerWritableStream<unknown, Reply>) => {
+        for (let n = 0; n < 3; n++) call.write(reply(call, { n }));
+        call.end();
+      },
+    });
+    const port = await new Promise<number>((resolve, reject) => {
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound)));
+    });
+    client = new QuotesClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as typeof client;
+  });
+  after(async () => {
+    client.close();
+    await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+    await invoicer.close();
+  });
+
+  const unary = (name: 'getQuote' | 'health', metadata = new grpc.Metadata()): Promise<Reply> =>
+    new Promise((resolve, reject) => {
+      client[name]?.({}, metadata, (error: grpc.ServiceError | null, value: Reply) => (error ? reject(error) : resolve(value)));
+    });
+
+  const stream = (metadata = new grpc.Metadata()): Promise<Reply[]> =>
+    new Promise((resolve, reject) => {
+      const call = client.streamQuotes?.({}, metadata) as grpc.ClientReadableStream<Reply>;
+      const out: Reply[] = [];
+      call.on('data', (value: Reply) => out.push(value));
+      call.on('error', reject);
+      call.on('end', () => resolve(out));
+    });
+
+  /** Asserts status 13 `payment required` with the challenge in the trailers; returns it. */
+  const expectChallenge = async (pending: Promise<unknown>): Promise<{ macaroon: string; invoice: string }> => {
+    const error = await pending.then(
+      () => assert.fail('expected the call to fail with payment required'),
+      (e: unknown) => e as grpc.ServiceError,
+    );
+    assert.equal(error.code, grpc.status.INTERNAL);
+    assert.equal(error.details, 'payment required');
+    const values = error.metadata.get('www-authenticate').map(String);
+    const challenges = parseChallenges(values);
+    assert.deepEqual(challenges.map((c) => c.scheme), ['LSAT', 'L402']);
+    const [first] = challenges as [(typeof challenges)[0]];
+    assert.match(first.invoice, /^lnbcrt100n1/);
+    return first;
+  };
+
+  const buy = async (): Promise<{ macaroon: string; preimage: string; tokenId: string }> => {
+    const { macaroon, invoice } = await expectChallenge(unary('getQuote'));
+    const { preimage } = await payer.payInvoice(invoice);
+    return { macaroon, preimage, tokenId: toHex(decodeIdentifier(Macaroon.fromBase64(macaroon).identifier).tokenId) };
+  };
+  const withHeader = (key: string, value: string): grpc.Metadata => {
+    const metadata = new grpc.Metadata();
+    metadata.set(key, value);
+    return metadata;
+  };
+
+  it('answers a unary call without credentials with status 13 and the challenge in the trailers', async () => {
+    await expectChallenge(unary('getQuote'));
+  });
+
+  it('lets a paid unary call through; the handler sees the token by getter and metadata', async () => {
+    const token = await buy();
+    const value = await unary('getQuote', withHeader('authorization', formatAuthorization(token.macaroon, token.preimage)));
+    assert.deepEqual(value, { tokenId: token.tokenId, tokenIdMetadata: token.tokenId });
+  });
+
+  it('reads a hex macaroon with a preimage caveat from the macaroon and token metadata', async () => {
+    const token = await buy();
+    const hex = Macaroon.fromBase64(token.macaroon).withFirstPartyCaveat(`preimage=${token.preimage}`).toHex();
+    assert.equal((await unary('getQuote', withHeader('macaroon', hex))).tokenId, token.tokenId);
+    assert.equal((await unary('getQuote', withHeader('token', hex))).tokenId, token.tokenId);
+  });
+
+  it('answers a wrong preimage with a fresh challenge', async () => {
+    const token = await buy();
+    const fresh = await expectChallenge(unary('getQuote', withHeader('authorization', formatAuthorization(token.macaroon, 'ab'.repeat(32)))));
+    assert.notEqual(fresh.macaroon, token.macaroon);
+  });
+
+  it('gates server-streaming calls before any message', async () => {
+    await expectChallenge(stream());
+    const token = await buy();
+    const values = await stream(withHeader('authorization', formatAuthorization(token.macaroon, token.preimage)));
+    assert.deepEqual(values.map((v) => [v.n, v.tokenId]), [[0, token.tokenId], [1, token.tokenId], [2, token.tokenId]]);
+  });
+
+  it('lets a free method through without a token and drops a client-sent token ID', async () => {
+    const value = await unary('health', withHeader(GRPC_TOKEN_ID_METADATA_KEY, 'f'.repeat(64)));
+    assert.deepEqual(value, { tokenId: null, tokenIdMetadata: null });
+  });
+});
