@@ -126,7 +126,11 @@ export class SqliteStore implements ApertureStore {
       db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
       if (options.skipMigrations !== true) migrate(db, this.#clock.now());
       this.#db = db;
-      this.#lastSeq = Number((this.#get('SELECT COALESCE(MAX(seq), 0) AS n FROM revocations', []) as Row)['n']);
+      // With skipMigrations the table may not exist yet; polling then starts from 0.
+      const max = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'revocations'").get() === undefined
+        ? undefined
+        : (db.prepare('SELECT COALESCE(MAX(seq), 0) AS n FROM revocations').get() as Row);
+      this.#lastSeq = Number(max?.['n'] ?? 0);
     } catch (error) {
       db?.close();
       if (error instanceof L402Error) throw error;
