@@ -95,6 +95,13 @@ export function translateGoRegexp(goSource: string): GoRegexpResult {
         i = close + 1;
         continue;
       }
+      if (n === 'x') {
+        const hex = rest.slice(i + 2, i + 4);
+        if (!/^[0-9a-fA-F]{2}$/.test(hex)) return fail(`invalid escape \\x${hex}`);
+        out += `\\x${hex}`;
+        i += 4;
+        continue;
+      }
       if (n >= '0' && n <= '7') {
         // Go: \0 starts an octal escape; \1-\7 only when followed by another octal digit.
         const m = /^[0-7]{1,3}/.exec(rest.slice(i + 1)) ?? [''];

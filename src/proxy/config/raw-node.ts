@@ -46,7 +46,7 @@ export function parseYamlConfig(text: string): ParsedYaml {
     return {
       ok: false,
       issues: doc.errors.map((e) => {
-        const at = e.linePos?.[0];
+        const at = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
         const where = at === undefined ? '' : ` at line ${at.line}, column ${at.col}`;
         const firstLine = e.message.split('\n')[0] ?? e.message;
         const issue: LocatedConfigIssue = { path: '$', message: `YAML syntax error${where}: ${firstLine.replace(/ at line \d+, column \d+:?$/, '')}` };
