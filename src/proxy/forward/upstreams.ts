@@ -1,0 +1,184 @@
+/**
+ * Connections to backends: one undici `Pool` per origin for REST, one
+ * `ClientHttp2Session` per origin for gRPC (undici does not speak h2c), both
+ * with the backend's TLS verified unless the service opts out.
+ */
+import { readFileSync } from 'node:fs';
+import { connect as http2Connect, type ClientHttp2Session } from 'node:http2';
+import { isIP } from 'node:net';
+import type { ConnectionOptions } from 'node:tls';
+import { Pool } from 'undici';
+import { UpstreamError } from '../../core/errors.js';
+import type { ProxyService } from '../proxy-service.js';
+
+/** Timeouts towards backends, in milliseconds. */
+export interface UpstreamTimeouts {
+  /** Establishing the TCP (and TLS) connection. Default 10 s. */
+  connectMs?: number;
+  /** From sending the request until the response head arrives (REST). Default 60 s. */
+  headersMs?: number;
+  /** Longest silence between two body chunks of a response (REST). Default 300 s. */
+  bodyIdleMs?: number;
+}
+
+/** Resolved timeouts. */
+export interface ResolvedTimeouts {
+  connectMs: number;
+  headersMs: number;
+  bodyIdleMs: number;
+}
+
+/** Fills in the defaults. */
+export function resolveTimeouts(t: UpstreamTimeouts | undefined): ResolvedTimeouts {
+  return { connectMs: t?.connectMs ?? 10_000, headersMs: t?.headersMs ?? 60_000, bodyIdleMs: t?.bodyIdleMs ?? 300_000 };
+}
+
+/** The key of an upstream: everything that makes two connections interchangeable. */
+export function upstreamKey(service: ProxyService): string {
+  return `${service.protocol ?? 'http'}://${service.address}|${service.tlsCertPath ?? ''}|${service.tlsInsecureSkipVerify === true ? 1 : 0}`;
+}
+
+function hostOf(address: string): string {
+  const bracket = /^\[([^\]]+)\]/.exec(address);
+  if (bracket?.[1] !== undefined) return bracket[1];
+  const colon = address.lastIndexOf(':');
+  return colon > 0 && address.indexOf(':') === colon ? address.slice(0, colon) : address;
+}
+
+/** TLS options for a backend: its CA file or the system roots, verification on unless opted out. */
+function tlsOptions(service: ProxyService): ConnectionOptions {
+  const options: ConnectionOptions = { rejectUnauthorized: service.tlsInsecureSkipVerify !== true };
+  const host = hostOf(service.address);
+  if (isIP(host) === 0) options.servername = host;
+  if (service.tlsCertPath !== undefined && service.tlsCertPath !== '') {
+    try {
+      options.ca = readFileSync(service.tlsCertPath);
+    } catch (cause) {
+      throw new UpstreamError(
+        'L402_ERR_UPSTREAM_TLS',
+        `service ${service.name}: cannot read tlsCertPath ${service.tlsCertPath}`,
+        { cause },
+      );
+    }
+  }
+  return options;
+}
+
+/**
+ * The proxy's connections to backends, shared by every request to the same
+ * origin and TLS settings.
+ */
+export class Upstreams {
+  readonly #pools = new Map<string, Pool>();
+  readonly #sessions = new Map<string, ClientHttp2Session>();
+  readonly #timeouts: ResolvedTimeouts;
+  readonly #connections: number | undefined;
+
+  /**
+   * @param timeouts - resolved timeouts
+   * @param connections - most sockets per REST origin (unlimited when absent)
+   */
+  constructor(timeouts: ResolvedTimeouts, connections?: number) {
+    this.#timeouts = timeouts;
+    this.#connections = connections;
+  }
+
+  /**
+   * The REST pool of a service's origin, created on first use.
+   * @throws UpstreamError `L402_ERR_UPSTREAM_TLS` when the CA file cannot be read
+   */
+  pool(service: ProxyService): Pool {
+    const key = upstreamKey(service);
+    let pool = this.#pools.get(key);
+    if (pool === undefined) {
+      const https = service.protocol === 'https';
+      const options: Pool.Options = {
+        // undici's connect options are node:tls options plus `timeout`.
+        connect: { timeout: this.#timeouts.connectMs, ...(https ? tlsOptions(service) : {}) } as NonNullable<Pool.Options['connect']>,
+        headersTimeout: this.#timeouts.headersMs,
+        bodyTimeout: this.#timeouts.bodyIdleMs,
+      };
+      if (this.#connections !== undefined) options.connections = this.#connections;
+      pool = new Pool(`${https ? 'https' : 'http'}://${service.address}`, options);
+      this.#pools.set(key, pool);
+    }
+    return pool;
+  }
+
+  /**
+   * The HTTP/2 session of a service's origin for gRPC, reconnected when the
+   * previous one closed, failed or received GOAWAY.
+   * @throws UpstreamError `L402_ERR_UPSTREAM_TLS` when the CA file cannot be read
+   */
+  session(service: ProxyService): ClientHttp2Session {
+    const key = upstreamKey(service);
+    const existing = this.#sessions.get(key);
+    if (existing !== undefined && !existing.closed && !existing.destroyed) return existing;
+    const https = service.protocol === 'https';
+    const session = http2Connect(`${https ? 'https' : 'http'}://${service.address}`, https ? tlsOptions(service) : {});
+    const forget = (): void => {
+      if (this.#sessions.get(key) === session) this.#sessions.delete(key);
+    };
+    // Errors reach the streams of this session; the session itself must not crash the process.
+    session.on('error', forget);
+    session.on('goaway', forget);
+    session.on('close', forget);
+    const timer = setTimeout(() => {
+      const error = new UpstreamError('L402_ERR_UPSTREAM_TIMEOUT', `service ${service.name}: connect timed out`, {
+        status: 504,
+      });
+      session.destroy(error);
+    }, this.#timeouts.connectMs);
+    timer.unref();
+    session.once('connect', () => clearTimeout(timer));
+    session.once('close', () => clearTimeout(timer));
+    // An idle session must not keep the process alive; streams ref it while active.
+    session.unref();
+    this.#sessions.set(key, session);
+    return session;
+  }
+
+  /**
+   * Drops connections to origins that none of `services` uses any more, after
+   * their in-flight requests complete.
+   * @param services - the services still routed to
+   */
+  retain(services: readonly ProxyService[]): void {
+    const keep = new Set(services.map(upstreamKey));
+    for (const [key, pool] of this.#pools) {
+      if (!keep.has(key)) {
+        this.#pools.delete(key);
+        pool.close().catch(() => undefined);
+      }
+    }
+    for (const [key, session] of this.#sessions) {
+      if (!keep.has(key)) {
+        this.#sessions.delete(key);
+        session.close();
+      }
+    }
+  }
+
+  /**
+   * Closes every connection: gracefully (in-flight requests finish), or at once with `force`.
+   * @param force - destroy instead of waiting
+   */
+  async close(force = false): Promise<void> {
+    const pools = [...this.#pools.values()];
+    const sessions = [...this.#sessions.values()];
+    this.#pools.clear();
+    this.#sessions.clear();
+    await Promise.all([
+      ...pools.map((p) => (force ? p.destroy() : p.close()).catch(() => undefined)),
+      ...sessions.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            if (s.destroyed) return resolve();
+            s.once('close', () => resolve());
+            if (force) s.destroy();
+            else s.close();
+          }),
+      ),
+    ]);
+  }
+}

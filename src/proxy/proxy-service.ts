@@ -1,0 +1,26 @@
+/**
+ * The per-service options the proxy forwards by. The configuration loader
+ * produces these from YAML; embedders may build them by hand.
+ */
+
+/** One backend service behind the proxy, matched first-come by host and path. */
+export interface ProxyService {
+  /** Service name, used in logs, errors and by the authorization hook. */
+  readonly name: string;
+  /** Regular expression matched (unanchored, like Go's `MatchString`) against the Host, port included. */
+  readonly hostRegexp: string | RegExp;
+  /** Optional regular expression matched (unanchored) against the path and query. */
+  readonly pathRegexp?: string | RegExp | undefined;
+  /** Backend address, `host:port`. Also sent as the backend's `Host`. */
+  readonly address: string;
+  /** Scheme towards the backend; `http` by default. */
+  readonly protocol?: 'http' | 'https' | undefined;
+  /** CA or certificate file (PEM) the backend's TLS certificate must chain to; system roots when absent. */
+  readonly tlsCertPath?: string | undefined;
+  /** Accept any backend certificate. Off by default: backends are verified. */
+  readonly tlsInsecureSkipVerify?: boolean | undefined;
+  /** Headers set on every upstream request, values already resolved (no `${ENV}` or `!file` left). */
+  readonly headers?: Readonly<Record<string, string>> | undefined;
+  /** Prepended to the request path before forwarding, e.g. `/api`. */
+  readonly rewritePrefix?: string | undefined;
+}
