@@ -41,7 +41,7 @@ export interface FreebieCounterOptions {
   limit: number;
   /**
    * Window in ms after which a network's count starts over, measured from its
-   * first free request. Absent: counts never reset, as the reference (where
+   * first free request. Absent or 0: counts never reset, as the reference (where
    * they are also lost on restart; with Redis they persist).
    */
   windowMs?: number;
@@ -52,8 +52,8 @@ export interface FreebieCounterOptions {
 /** Validates the shared options. @internal */
 export function freebieOptionProblems(options: FreebieCounterOptions): string | undefined {
   if (!Number.isInteger(options.limit) || options.limit < 0) return `freebie limit must be a non-negative integer, got ${options.limit}`;
-  if (options.windowMs !== undefined && !(Number.isFinite(options.windowMs) && options.windowMs > 0)) {
-    return `freebie window must be a positive number of ms, got ${options.windowMs}`;
+  if (options.windowMs !== undefined && !(Number.isFinite(options.windowMs) && options.windowMs >= 0)) {
+    return `freebie window must be a non-negative number of ms (0 = never reset), got ${options.windowMs}`;
   }
   return undefined;
 }

@@ -47,7 +47,7 @@ export class MemoryFreebieCounter implements FreebieCounter {
     const problem = freebieOptionProblems(options);
     if (problem !== undefined) throw new ConfigError([{ path: 'auth', message: problem }]);
     this.limit = options.limit;
-    this.windowMs = options.windowMs;
+    this.windowMs = options.windowMs === 0 ? undefined : options.windowMs;
     this.clock = options.clock ?? systemClock;
     this.entries = new LRUCache({
       max: Math.max(1, Math.floor(options.maxNetworks ?? 100_000)),

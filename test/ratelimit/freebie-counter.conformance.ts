@@ -39,12 +39,13 @@ export function freebieCounterConformance(name: string, factory: FreebieFactory)
       assert.equal(await c.tryUse('::ffff:203.0.113.10'), false);
     });
 
-    test('without a window counts never reset', async () => {
+    test('without a window (absent or 0) counts never reset', async () => {
       const clock = new FakeClock();
-      const c = await make({ limit: 1, clock });
-      assert.equal(await c.tryUse('192.0.2.1'), true);
-      clock.advance(10 * 365 * 86_400_000);
-      assert.equal(await c.tryUse('192.0.2.1'), false);
+      for (const c of [await make({ limit: 1, clock }), await make({ limit: 1, windowMs: 0, clock })]) {
+        assert.equal(await c.tryUse('192.0.2.1'), true);
+        clock.advance(10 * 365 * 86_400_000);
+        assert.equal(await c.tryUse('192.0.2.1'), false);
+      }
     });
 
     test('with a window the count starts over one window after the first free request', async () => {
@@ -76,7 +77,7 @@ export function freebieCounterConformance(name: string, factory: FreebieFactory)
     test('invalid limits and windows are configuration errors', async () => {
       await assert.rejects(async () => factory.make({ limit: -1 }), { code: 'L402_ERR_CONFIG_INVALID' });
       await assert.rejects(async () => factory.make({ limit: 1.5 }), { code: 'L402_ERR_CONFIG_INVALID' });
-      await assert.rejects(async () => factory.make({ limit: 1, windowMs: 0 }), { code: 'L402_ERR_CONFIG_INVALID' });
+      await assert.rejects(async () => factory.make({ limit: 1, windowMs: -1 }), { code: 'L402_ERR_CONFIG_INVALID' });
     });
   });
 }
