@@ -281,3 +281,18 @@ test('property: random YAML-ish junk never throws anything but ConfigError', () 
     }
   }), { numRuns: 1500 });
 });
+
+test('property: arbitrary values under every known key never throw anything but ConfigError', () => {
+  const key = fc.constantFrom('listenaddr', 'services', 'authenticator', 'blocklist', 'readtimeout', 'postgres', 'ratelimitstore', 'logging', 'debuglevel', 'freebiewindow');
+  const serviceKey = fc.constantFrom('name', 'address', 'auth', 'price', 'headers', 'ratelimits', 'hostregexp', 'constraints', 'capabilities', 'dynamicprice', 'rewrite', 'timeout');
+  const value = fc.oneof(fc.string({ maxLength: 8 }), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.array(fc.string({ maxLength: 4 }), { maxLength: 3 }), fc.dictionary(fc.string({ maxLength: 5 }), fc.oneof(fc.string({ maxLength: 5 }), fc.integer()), { maxKeys: 3 }));
+  const service = fc.dictionary(serviceKey, value, { maxKeys: 6 });
+  fc.assert(fc.property(fc.dictionary(key, value, { maxKeys: 5 }), fc.array(service, { maxLength: 3 }), (top, services) => {
+    try {
+      loadConfig(base({ text: '', overrides: { ...top, services } }));
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      assert.ok(err.issues.length > 0 && err.issues.every((i) => typeof i.path === 'string' && i.path !== ''));
+    }
+  }), { numRuns: 1000 });
+});
