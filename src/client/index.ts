@@ -1,0 +1,28 @@
+/**
+ * Clients that pay L402 challenges automatically: `wrapFetch` for the Fetch
+ * API, an undici interceptor, token stores, budgets. The gRPC interceptor is
+ * a separate entry (`aperture-ts/client/grpc`) so that this one never loads
+ * grpc-js.
+ * @packageDocumentation
+ */
+export { wrapFetch } from './wrap-fetch.js';
+export type { FetchLike } from './wrap-fetch.js';
+export { undiciL402Interceptor } from './undici-l402-interceptor.js';
+export { L402Client, L402Call } from './l402-client.js';
+export type { L402ClientOptions, ChallengeInfo, ChallengeResponse, Quote } from './l402-client.js';
+export { ChallengeParseError } from './challenge-parse-error.js';
+export { clientErrorContext, withClientContext } from './client-error-context.js';
+export type { ClientErrorContext } from './client-error-context.js';
+export { tokenKey } from './token-store.js';
+export type { TokenStore, StoredToken } from './token-store.js';
+export { MemoryTokenStore } from './memory-token-store.js';
+export { FileTokenStore } from './file-token-store.js';
+export type { FileTokenStoreOptions } from './file-token-store.js';
+export { encodeTokenFile, decodeTokenFile } from './token-file-codec.js';
+export { Budget } from './budget.js';
+export type { BudgetOptions, BudgetSnapshot, BudgetReservation } from './budget.js';
+export { toPayer } from './to-payer.js';
+export type { PayerLike, PayInvoiceFunction, PayInvoiceLike, PayInvoiceAnswer } from './to-payer.js';
+export { readInvoice } from './read-invoice.js';
+export type { InvoiceDetails } from './read-invoice.js';
+export { PaymentError, BudgetExceededError, L402Error } from '../core/errors.js';

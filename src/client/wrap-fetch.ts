@@ -1,0 +1,89 @@
+/**
+ * Wraps a Fetch API function (the global `fetch`, undici's `fetch`) so that it
+ * pays L402 challenges: send the stored token, and on a 402 with an L402
+ * challenge pay (within the limits) and retry once with the new token.
+ */
+import { L402Client, type L402ClientOptions } from './l402-client.js';
+
+/** The part of the Fetch API `wrapFetch` needs; matches the global `fetch` and undici's. */
+export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
+
+function isRequest(input: unknown): input is Request {
+  return typeof input === 'object' && input !== null && !(input instanceof URL) && typeof (input as Request).clone === 'function' && typeof (input as Request).url === 'string';
+}
+
+/** Bodies that can be sent twice. Streams and async iterables are consumed by the first attempt. */
+function isReplayable(body: unknown): boolean {
+  if (body === undefined || body === null || typeof body === 'string') return true;
+  if (body instanceof ArrayBuffer || ArrayBuffer.isView(body) || body instanceof URLSearchParams) return true;
+  if (typeof Blob !== 'undefined' && body instanceof Blob) return true;
+  if (typeof FormData !== 'undefined' && body instanceof FormData) return true;
+  return false;
+}
+
+/**
+ * Returns a fetch that pays L402 challenges.
+ *
+ * - A stored token for the origin is sent as `Authorization: L402 <mac>:<preimage>`.
+ * - On a 402 carrying an L402/LSAT challenge: the invoice is checked (payment
+ *   hash equal to the macaroon's, price ≤ `maxPriceSats`, budgets), paid once
+ *   (concurrent calls share one payment), stored, and the request retried.
+ * - A request that already has an `Authorization` header is passed through untouched.
+ * - A body that cannot be replayed (a `ReadableStream` or async iterable in
+ *   `init.body`) is sent once: a 402 for it is returned as is (a stored token is
+ *   still sent). `Request` objects are replayable (they are cloned, which
+ *   buffers the body in memory).
+ *
+ * @param fetch - the fetch to wrap
+ * @param options - client options, or an {@link L402Client} to share tokens and budgets with other helpers
+ * @returns a function with the same signature as `fetch`
+ * @throws (from the returned function) ChallengeParseError, PaymentError, BudgetExceededError
+ *   with `url`, `responseStatus` and `responseHeaders`; nothing is paid when a check fails
+ * @example
+ * ```ts
+ * const pay = wrapFetch(fetch, { payer: new LndPayer({ … }), maxPriceSats: 100 });
+ * const res = await pay('https://api.example.com/quote');
+ * ```
+ */
+export function wrapFetch<F extends FetchLike>(fetch: F, options: L402ClientOptions | L402Client = {}): F {
+  const client = options instanceof L402Client ? options : new L402Client(options);
+  const wrapped = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    const request = isRequest(input) ? input : undefined;
+    const baseHeaders = new Headers(init?.headers ?? request?.headers);
+    if (baseHeaders.has('authorization')) return fetch(input, init);
+    const replayable = init?.body !== undefined ? isReplayable(init.body) : true;
+    const call = await client.begin(request?.url ?? String(input));
+    // Keep one unused copy of a Request so that its body can be sent again.
+    let spare = request;
+    const send = (): Promise<Response> => {
+      const headers = new Headers(baseHeaders);
+      if (call.authorization !== undefined) headers.set('authorization', call.authorization);
+      let target: string | URL | Request = input;
+      if (spare !== undefined) {
+        target = spare;
+        spare = replayable ? spare.clone() : undefined;
+      }
+      return fetch(target, { ...init, headers });
+    };
+    let response = await send();
+    while (response.status === 402 && replayable) {
+      const challenges = response.headers.get('www-authenticate');
+      let retry: boolean;
+      try {
+        retry = await call.retryAfterChallenge({
+          status: response.status,
+          headers: Object.fromEntries(response.headers),
+          challenges: challenges === null ? [] : [challenges],
+        });
+      } catch (error) {
+        await response.body?.cancel().catch(() => undefined);
+        throw error;
+      }
+      if (!retry) break;
+      await response.body?.cancel().catch(() => undefined);
+      response = await send();
+    }
+    return response;
+  };
+  return wrapped as F;
+}

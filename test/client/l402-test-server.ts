@@ -1,0 +1,158 @@
+// A small L402 server for the client tests: node:http + the core Gate + the dev
+// Lightning backend, speaking the reference challenge form or only the spec
+// form, with switches to misbehave in the ways a client must survive.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Gate } from '../../src/core/gate.js';
+import { Minter } from '../../src/core/minter.js';
+import { Verifier } from '../../src/core/verifier.js';
+import { MemorySecretStore } from '../../src/core/memory-secret-store.js';
+import { formatChallenge, type ChallengeForm } from '../../src/core/challenge.js';
+import type { HeaderList, RequestView } from '../../src/core/types.js';
+import { DevInvoicer } from '../../src/lightning/dev/dev-invoicer.js';
+import { createDevPayListener } from '../../src/lightning/dev/dev-pay-listener.js';
+
+export interface TestServerOptions {
+  form?: ChallengeForm;
+  priceSats?: number;
+  /** Rewrites the WWW-Authenticate lines of every challenge (dialect tests). */
+  rewrite?: (lines: Array<[string, string]>) => Array<[string, string]>;
+  /** Pair the macaroon with the invoice of a different payment hash. */
+  mismatchedInvoice?: boolean;
+  /** Challenge every request, whatever it carries. */
+  alwaysChallenge?: boolean;
+}
+
+export interface TestServer {
+  url: string;
+  invoicer: DevInvoicer;
+  /** Invoices settled so far (payments made). */
+  payments(): number;
+  /** Challenges sent so far. */
+  challenges(): number;
+  /** Requests that reached the protected handler. */
+  served(): number;
+  /** Authorization headers seen, in order (undefined for none). */
+  authorizations: Array<string | undefined>;
+  /** Forget every root key: tokens issued so far are rejected from now on. */
+  rotate(): void;
+  /** Bodies received by the protected handler. */
+  bodies: string[];
+  options: TestServerOptions;
+  close(): Promise<void>;
+}
+
+function view(req: IncomingMessage): RequestView {
+  const all = (name: string): string[] => {
+    const out: string[] = [];
+    for (let i = 0; i < req.rawHeaders.length; i += 2) {
+      if (req.rawHeaders[i]?.toLowerCase() === name) out.push(req.rawHeaders[i + 1] ?? '');
+    }
+    return out;
+  };
+  return {
+    method: req.method ?? 'GET',
+    host: req.headers.host ?? '',
+    path: req.url ?? '/',
+    remoteAddress: req.socket.remoteAddress ?? '',
+    header: (name) => all(name)[0],
+    headerValues: all,
+  };
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
+  const invoicer = new DevInvoicer({ onWarning: () => undefined });
+  let payments = 0;
+  let challenges = 0;
+  let served = 0;
+  invoicer.onSettled(() => payments++);
+  const build = (): Gate => {
+    const secrets = new MemorySecretStore();
+    return new Gate({
+      minter: new Minter({ invoicer, secrets }),
+      verifier: new Verifier({ secrets }),
+      challengeForm: options.form ?? 'reference',
+    });
+  };
+  let gate = build();
+  const pay = createDevPayListener(invoicer);
+  const authorizations: Array<string | undefined> = [];
+  const bodies: string[] = [];
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if (req.url === '/api/dev/pay') {
+      pay(req, res);
+      return;
+    }
+    authorizations.push(req.headers.authorization);
+    const body = await readBody(req);
+    if (req.url === '/free') {
+      res.end('free\n');
+      return;
+    }
+    if (req.url === '/missing') {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+      return;
+    }
+    const request = view(req);
+    let decision = await gate.decide(request, { service: 'quotes', priceSats: options.priceSats ?? 100 });
+    if (decision.kind === 'allow' && options.alwaysChallenge === true) {
+      decision = await gate.decide({ ...request, header: () => undefined, headerValues: () => [] }, { service: 'quotes', priceSats: options.priceSats ?? 100 });
+    }
+    if (decision.kind === 'allow') {
+      served++;
+      bodies.push(body);
+      res.writeHead(200, { 'content-type': 'text/plain' }).end(`paid content for ${decision.token?.tokenId ?? '?'}\n`);
+      return;
+    }
+    let headers: HeaderList = decision.headers;
+    if (decision.kind === 'challenge') {
+      challenges++;
+      let lines = headers.filter(([n]) => n.toLowerCase() === 'www-authenticate').map(([n, v]) => [n, v] as [string, string]);
+      if (options.mismatchedInvoice === true) {
+        const other = await invoicer.createInvoice({ amountSats: options.priceSats ?? 100 });
+        const macaroon = /(?:macaroon|token)="([^"]+)"/.exec(lines[0]?.[1] ?? '')?.[1] ?? '';
+        lines = formatChallenge(macaroon, other.paymentRequest, options.form ?? 'reference').map(([n, v]) => [n, v]);
+      }
+      if (options.rewrite !== undefined) lines = options.rewrite(lines);
+      headers = [...headers.filter(([n]) => n.toLowerCase() !== 'www-authenticate'), ...lines];
+    }
+    res.statusCode = decision.status;
+    for (const [name, value] of headers) res.appendHeader(name, value);
+    res.end(decision.body);
+  };
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      res.statusCode = 500;
+      res.end(String(error));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    invoicer,
+    payments: () => payments,
+    challenges: () => challenges,
+    served: () => served,
+    authorizations,
+    bodies,
+    options,
+    rotate: () => {
+      gate = build();
+    },
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await invoicer.close();
+    },
+  };
+}
