@@ -47,7 +47,27 @@ export function deriveMacaroonKey(rootKey: Uint8Array): Buffer {
  * @returns the final 32-byte signature
  */
 export function signatureChain(derivedKey: Uint8Array, identifier: Uint8Array, caveats: readonly MacaroonCaveat[]): Buffer {
-  let sig = hmac(derivedKey, identifier);
+  return caveatChain(hmac(derivedKey, identifier), caveats);
+}
+
+/**
+ * The first link of the signature chain: `HMAC(derivedKey, identifier)`.
+ * @param derivedKey - the output of {@link deriveMacaroonKey}
+ * @param identifier - the macaroon identifier
+ * @returns the 32-byte signature of a macaroon without caveats
+ */
+export function hmacStart(derivedKey: Uint8Array, identifier: Uint8Array): Buffer {
+  return hmac(derivedKey, identifier);
+}
+
+/**
+ * Continues a signature chain over caveats.
+ * @param start - the signature so far (after the identifier)
+ * @param caveats - the caveats in order
+ * @returns the final 32-byte signature
+ */
+export function caveatChain(start: Buffer, caveats: readonly MacaroonCaveat[]): Buffer {
+  let sig = start;
   for (let i = 0; i < caveats.length; i++) {
     const cav = caveats[i] as MacaroonCaveat;
     if (cav.verificationId === undefined) {
@@ -57,6 +77,17 @@ export function signatureChain(derivedKey: Uint8Array, identifier: Uint8Array, c
     }
   }
   return sig;
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Locations are strings; bytes that are not UTF-8 would not survive a round trip. */
+function locationOf(bytes: Uint8Array): string {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch (cause) {
+    throw new L402Error('L402_ERR_MACAROON_MALFORMED', 'malformed macaroon: location is not UTF-8', { status: 400, cause });
+  }
 }
 
 function malformed(message: string): L402Error {
@@ -203,12 +234,9 @@ export class Macaroon {
    *   `L402_ERR_MACAROON_TOO_LARGE`, `L402_ERR_MACAROON_UNSUPPORTED_VERSION`
    */
   static fromBinary(bytes: Uint8Array): Macaroon {
-    if (bytes.length === 0) throw malformed('empty');
     if (bytes.length > MAX_MACAROON_BYTES) throw tooLarge(`${bytes.length} bytes`);
-    const first = bytes[0] as number;
-    if (first === 2) return parseV2(bytes);
-    if ((first >= 0x30 && first <= 0x39) || (first >= 0x61 && first <= 0x66)) return parseV1(bytes);
-    throw new L402Error('L402_ERR_MACAROON_UNSUPPORTED_VERSION', `unsupported macaroon version byte 0x${first.toString(16).padStart(2, '0')}`, { status: 400 });
+    // Copy once so that the macaroon's fields cannot change under it.
+    return parseOwned(Buffer.from(bytes));
   }
 
   /**
@@ -221,7 +249,7 @@ export class Macaroon {
     if (text.length > (MAX_MACAROON_BYTES / 3) * 4 + 4) throw tooLarge(`${text.length} characters`);
     const bytes = fromBase64Strict(text);
     if (bytes === undefined) throw badEncoding('not base64');
-    return Macaroon.fromBinary(bytes);
+    return parseOwned(bytes);
   }
 
   /**
@@ -234,7 +262,7 @@ export class Macaroon {
     if (text.length > MAX_MACAROON_BYTES * 2) throw tooLarge(`${text.length} characters`);
     const bytes = fromHexStrict(text);
     if (bytes === undefined) throw badEncoding('not hex');
-    return Macaroon.fromBinary(bytes);
+    return parseOwned(bytes);
   }
 
   /**
@@ -292,93 +320,85 @@ function pushPacket(parts: Uint8Array[], fieldType: number, data: Uint8Array): v
   parts.push(header, data);
 }
 
-/** A cursor over V2 packets. */
-class V2Reader {
-  pos = 1;
-  constructor(readonly bytes: Uint8Array) {}
-
-  private uvarint(): number {
+/**
+ * Parses V2 in one pass over `bytes`, which the caller owns: fields are
+ * sub-arrays of it, not copies (one allocation per macaroon, not one per field).
+ */
+function parseV2(bytes: Uint8Array): Macaroon {
+  const n = bytes.length;
+  let pos = 1;
+  const uvarint = (): number => {
     let result = 0;
-    let shift = 0;
+    let mul = 1;
     for (let i = 0; i < 5; i++) {
-      if (this.pos >= this.bytes.length) throw malformed('truncated varint');
-      const b = this.bytes[this.pos++] as number;
-      result += (b & 0x7f) * 2 ** shift;
+      if (pos >= n) throw malformed('truncated');
+      const b = bytes[pos++] as number;
+      result += (b & 0x7f) * mul;
       if (b < 0x80) {
         if (i > 0 && b === 0) throw malformed('non-minimal varint');
         return result;
       }
-      shift += 7;
+      mul *= 128;
     }
     throw tooLarge('varint over 32 bits');
-  }
-
-  /** Reads a field type; 0 is the end of a section. */
-  fieldType(): number {
-    if (this.pos >= this.bytes.length) throw malformed('truncated: missing field');
-    const t = this.uvarint();
-    return t;
-  }
-
-  data(): Uint8Array {
-    const len = this.uvarint();
+  };
+  const data = (): Uint8Array => {
+    const len = uvarint();
     if (len > MAX_PACKET_BYTES) throw tooLarge(`packet of ${len} bytes`);
-    if (this.pos + len > this.bytes.length) throw malformed('truncated packet');
-    const out = this.bytes.subarray(this.pos, this.pos + len);
-    this.pos += len;
+    if (pos + len > n) throw malformed('truncated packet');
+    const out = bytes.subarray(pos, pos + len);
+    pos += len;
     return out;
-  }
-
-  /** Reads one section: packets in strictly increasing field order up to EOS. */
-  section(): Array<[number, Uint8Array]> {
-    const fields: Array<[number, Uint8Array]> = [];
-    let last = 0;
-    for (;;) {
-      const t = this.fieldType();
-      if (t === FIELD_EOS) return fields;
-      if (t <= last) throw malformed('fields out of order');
-      if (t !== FIELD_LOCATION && t !== FIELD_IDENTIFIER && t !== FIELD_VID && t !== FIELD_SIGNATURE) throw malformed(`unknown field type ${t}`);
-      last = t;
-      fields.push([t, this.data()]);
-    }
-  }
-}
-
-function parseV2(bytes: Uint8Array): Macaroon {
-  const r = new V2Reader(bytes);
-  const header = r.section();
-  let i = 0;
+  };
+  // Header section: [location] identifier EOS.
+  let t = uvarint();
   let location = '';
-  if (header[i]?.[0] === FIELD_LOCATION) location = fromUtf8((header[i++] as [number, Uint8Array])[1]);
-  const idField = header[i++];
-  if (idField === undefined || idField[0] !== FIELD_IDENTIFIER || i !== header.length) throw malformed('invalid header section');
+  if (t === FIELD_LOCATION) {
+    location = locationOf(data());
+    t = uvarint();
+  }
+  if (t !== FIELD_IDENTIFIER) throw malformed('invalid header section');
+  const identifier = data();
+  if (uvarint() !== FIELD_EOS) throw malformed('invalid header section');
+  // Caveat sections: [location] identifier [vid] EOS, until an empty section.
   const caveats: MacaroonCaveat[] = [];
   for (;;) {
-    const section = r.section();
-    if (section.length === 0) break;
-    let j = 0;
+    t = uvarint();
+    if (t === FIELD_EOS) break;
     let cavLocation: string | undefined;
-    if (section[j]?.[0] === FIELD_LOCATION) cavLocation = fromUtf8((section[j++] as [number, Uint8Array])[1]);
-    const cid = section[j++];
-    if (cid === undefined || cid[0] !== FIELD_IDENTIFIER) throw malformed('caveat without identifier');
-    const vid = section[j++];
-    if (j < section.length) throw malformed('extra fields in caveat');
-    if (vid === undefined) {
-      if (cavLocation !== undefined && cavLocation.length > 0) throw malformed('location in a first-party caveat');
-      caveats.push({ id: Uint8Array.from(cid[1]) });
-    } else {
-      if (vid[0] !== FIELD_VID) throw malformed('invalid field in caveat');
-      const cav: MacaroonCaveat = { id: Uint8Array.from(cid[1]), verificationId: Uint8Array.from(vid[1]) };
-      if (cavLocation !== undefined) cav.location = cavLocation;
-      caveats.push(cav);
+    if (t === FIELD_LOCATION) {
+      cavLocation = locationOf(data());
+      t = uvarint();
     }
+    if (t !== FIELD_IDENTIFIER) throw malformed('caveat without identifier');
+    const id = data();
+    t = uvarint();
+    if (t === FIELD_EOS) {
+      if (cavLocation !== undefined && cavLocation.length > 0) throw malformed('location in a first-party caveat');
+      caveats.push({ id });
+      continue;
+    }
+    if (t !== FIELD_VID) throw malformed('invalid field in caveat');
+    const cav: MacaroonCaveat = { id, verificationId: data() };
+    if (cavLocation !== undefined) cav.location = cavLocation;
+    if (uvarint() !== FIELD_EOS) throw malformed('extra fields in caveat');
+    caveats.push(cav);
   }
-  const t = r.fieldType();
-  if (t !== FIELD_SIGNATURE) throw malformed('expected signature');
-  const sig = r.data();
+  if (uvarint() !== FIELD_SIGNATURE) throw malformed('expected signature');
+  const sig = data();
   if (sig.length !== SIG_LEN) throw malformed(`signature of ${sig.length} bytes`);
-  if (r.pos !== bytes.length) throw malformed(`${bytes.length - r.pos} trailing bytes`);
-  return Macaroon.fromParts(location, Uint8Array.from(idField[1]), caveats, Uint8Array.from(sig));
+  if (pos !== n) throw malformed(`${n - pos} trailing bytes`);
+  return Macaroon.fromParts(location, identifier, caveats, sig);
+}
+
+/** Parses bytes that nothing else holds a reference to. */
+function parseOwned(bytes: Uint8Array): Macaroon {
+  if (bytes.length === 0) throw malformed('empty');
+  if (bytes.length > MAX_MACAROON_BYTES) throw tooLarge(`${bytes.length} bytes`);
+  const first = bytes[0] as number;
+  if (first === 2) return parseV2(bytes);
+  if ((first >= 0x30 && first <= 0x39) || (first >= 0x61 && first <= 0x66)) return parseV1(bytes);
+  throw new L402Error('L402_ERR_MACAROON_UNSUPPORTED_VERSION', `unsupported macaroon version byte 0x${first.toString(16).padStart(2, '0')}`, { status: 400 });
 }
 
 function hexDigit(b: number): number {
@@ -418,17 +438,17 @@ function parseV1(bytes: Uint8Array): Macaroon {
       if (cav !== undefined) caveats.push(cav);
       if (data.length !== SIG_LEN) throw malformed(`signature of ${data.length} bytes`);
       if (pos !== bytes.length) throw malformed(`${bytes.length - pos} trailing bytes`);
-      return Macaroon.fromParts(fromUtf8(loc[1]), Uint8Array.from(id[1]), caveats, Uint8Array.from(data));
+      return Macaroon.fromParts(locationOf(loc[1]), id[1], caveats, data);
     }
     if (field === 'cid') {
       if (cav !== undefined) caveats.push(cav);
-      cav = { id: Uint8Array.from(data) };
+      cav = { id: data };
     } else if (field === 'vid') {
       if (cav === undefined || cav.verificationId !== undefined) throw malformed('V1: misplaced vid');
-      cav.verificationId = Uint8Array.from(data);
+      cav.verificationId = data;
     } else if (field === 'cl') {
       if (cav === undefined || cav.location !== undefined) throw malformed('V1: misplaced cl');
-      cav.location = fromUtf8(data);
+      cav.location = locationOf(data);
     } else {
       throw malformed(`V1: unexpected field ${JSON.stringify(field)}`);
     }

@@ -6,7 +6,7 @@
 import { L402Error } from './errors.js';
 import { bytesEqual, sha256, toHex } from './bytes.js';
 import { decodeIdentifier } from './identifier.js';
-import { deriveMacaroonKey, signatureChain } from './macaroon.js';
+import { caveatChain, deriveMacaroonKey, hmacStart } from './macaroon.js';
 import type { Macaroon } from './macaroon.js';
 import { checkCaveats } from './caveats.js';
 import type { Satisfier } from './caveats.js';
@@ -90,8 +90,12 @@ export class Verifier {
   private readonly isSettled: ((paymentHash: string) => MaybePromise<boolean>) | undefined;
   private readonly cache: BoundedCache<string, CacheEntry> | undefined;
   private readonly ttlMs: number;
-  /** Derived keys by root-key object: stores that hand out the same array skip one HMAC. */
-  private readonly derived = new WeakMap<Uint8Array, Buffer>();
+  /**
+   * Per root-key object, the signature after the identifier (a pure function of
+   * the root key and the identifier): stores that hand out the same array, like
+   * MemorySecretStore, skip two HMACs. Held weakly, so revoked keys go with the store's entry.
+   */
+  private readonly idSigs = new WeakMap<Uint8Array, { idHash: Uint8Array; sig: Buffer }>();
 
   /**
    * @param options - secret store, clock, satisfiers, cache, strict-verification hook
@@ -192,13 +196,15 @@ export class Verifier {
     if (credential.preimage.length !== 32 || !bytesEqual(sha256(credential.preimage), paymentHash)) {
       return failure('L402_ERR_TOKEN_BAD_PREIMAGE', 'the preimage does not match the payment hash');
     }
-    const secret = this.secrets.getSecret(sha256(mac.identifier));
-    if (isPromise(secret)) return secret.then((s) => this.afterSecret(mac, s, paymentHash, tokenIdBytes, credential, target, key));
-    return this.afterSecret(mac, secret, paymentHash, tokenIdBytes, credential, target, key);
+    const idHash = sha256(mac.identifier);
+    const secret = this.secrets.getSecret(idHash);
+    if (isPromise(secret)) return secret.then((s) => this.afterSecret(mac, idHash, s, paymentHash, tokenIdBytes, credential, target, key));
+    return this.afterSecret(mac, idHash, secret, paymentHash, tokenIdBytes, credential, target, key);
   }
 
   private afterSecret(
     mac: Macaroon,
+    idHash: Uint8Array,
     rootKey: Uint8Array | undefined,
     paymentHashBytes: Uint8Array,
     tokenIdBytes: Uint8Array,
@@ -207,12 +213,12 @@ export class Verifier {
     key: string | undefined,
   ): MaybePromise<VerifyResult> {
     if (rootKey === undefined) return failure('L402_ERR_TOKEN_REVOKED', 'unknown or revoked token');
-    let derived = this.derived.get(rootKey);
-    if (derived === undefined) {
-      derived = deriveMacaroonKey(rootKey);
-      this.derived.set(rootKey, derived);
+    let start = this.idSigs.get(rootKey);
+    if (start === undefined || !bytesEqual(start.idHash, idHash)) {
+      start = { idHash, sig: hmacStart(deriveMacaroonKey(rootKey), mac.identifier) };
+      this.idSigs.set(rootKey, start);
     }
-    if (!bytesEqual(signatureChain(derived, mac.identifier, mac.caveats), mac.signature)) {
+    if (!bytesEqual(caveatChain(start.sig, mac.caveats), mac.signature)) {
       return failure('L402_ERR_TOKEN_BAD_SIGNATURE', 'macaroon signature does not verify');
     }
     const caveats = mac.firstPartyCaveats();

@@ -1,0 +1,104 @@
+// Micro-benchmarks of the token core: mint, verify (uncached and cached),
+// credential parsing and challenge formatting. Single process, one core.
+// Run: node --import tsx bench/micro/core.ts [--seconds 2]
+import { createHash, randomBytes } from 'node:crypto';
+import { cpus } from 'node:os';
+import { Minter } from '../../src/core/minter.js';
+import { Verifier } from '../../src/core/verifier.js';
+import { MemorySecretStore } from '../../src/core/memory-secret-store.js';
+import { readCredential, formatAuthorization } from '../../src/core/credentials.js';
+import { formatChallenge } from '../../src/core/challenge.js';
+import { capabilitiesCaveat, validUntilCaveat } from '../../src/core/caveats.js';
+import type { Invoice, Invoicer, RequestView } from '../../src/core/types.js';
+
+const secondsArg = process.argv.indexOf('--seconds');
+const SECONDS = secondsArg > 0 ? Number(process.argv[secondsArg + 1]) : 2;
+
+/** Creates invoices in memory; the preimage is kept so the bench can "pay". */
+class BenchInvoicer implements Invoicer {
+  readonly preimages = new Map<string, string>();
+  createInvoice(req: { amountSats: number }): Promise<Invoice> {
+    const preimage = randomBytes(32);
+    const paymentHash = createHash('sha256').update(preimage).digest('hex');
+    this.preimages.set(paymentHash, preimage.toString('hex'));
+    return Promise.resolve({ paymentRequest: `lnbc${req.amountSats}n1bench`, paymentHash, amountSats: req.amountSats, expiresAt: 0 });
+  }
+  lookupInvoice(paymentHash: string) {
+    return Promise.resolve({ paymentHash, state: 'settled' as const });
+  }
+  onSettled() {
+    return () => undefined;
+  }
+  health() {
+    return { ok: true, since: 0 };
+  }
+  close() {
+    return Promise.resolve();
+  }
+}
+
+function view(authorization: string): RequestView {
+  const values = [authorization];
+  const none: string[] = [];
+  return {
+    method: 'GET',
+    host: 'h',
+    path: '/',
+    remoteAddress: '127.0.0.1',
+    header: (n) => (n === 'authorization' ? authorization : undefined),
+    headerValues: (n) => (n === 'authorization' ? values : none),
+  };
+}
+
+function measureSync(name: string, fn: () => unknown): number {
+  for (let i = 0; i < 2000; i++) fn();
+  let ops = 0;
+  const end = performance.now() + SECONDS * 1000;
+  while (performance.now() < end) {
+    for (let i = 0; i < 500; i++) fn();
+    ops += 500;
+  }
+  const rate = ops / SECONDS;
+  console.log(`${name.padEnd(40)} ${Math.round(rate).toLocaleString('en-US').padStart(12)} ops/s`);
+  return rate;
+}
+
+async function measureAsync(name: string, fn: () => Promise<unknown>): Promise<number> {
+  for (let i = 0; i < 500; i++) await fn();
+  let ops = 0;
+  const end = performance.now() + SECONDS * 1000;
+  while (performance.now() < end) {
+    for (let i = 0; i < 100; i++) await fn();
+    ops += 100;
+  }
+  const rate = ops / SECONDS;
+  console.log(`${name.padEnd(40)} ${Math.round(rate).toLocaleString('en-US').padStart(12)} ops/s`);
+  return rate;
+}
+
+const invoicer = new BenchInvoicer();
+const secrets = new MemorySecretStore({ maxEntries: 100_000 });
+const minter = new Minter({ invoicer, secrets });
+const now = Math.floor(Date.now() / 1000);
+const caveats = [capabilitiesCaveat('api', ['read', 'write']), validUntilCaveat('api', now + 3600)];
+
+console.log(`node ${process.version}, ${cpus()[0]?.model ?? 'unknown cpu'}, ${SECONDS}s per case`);
+const token = await minter.mint({ services: [{ name: 'api', tier: 0 }], priceSats: 10, caveats });
+const auth = formatAuthorization(token.macaroonBase64, invoicer.preimages.get(token.paymentHash) as string);
+console.log(`token: ${token.macaroon.caveats.length} caveats, ${token.macaroonBase64.length} base64 chars`);
+const req = view(auth);
+const target = { service: 'api', capability: 'read' };
+
+const uncached = new Verifier({ secrets, cache: false });
+const cached = new Verifier({ secrets });
+const check = (r: unknown) => {
+  if (!(r as { ok: boolean }).ok) throw new Error(`verification failed: ${JSON.stringify(r)}`);
+};
+check(uncached.verify(req, target));
+check(cached.verify(req, target));
+
+await measureAsync('mint (3 caveats, memory store)', () => minter.mint({ services: [{ name: 'api', tier: 0 }], priceSats: 10, caveats }));
+measureSync('verify, 3-caveat token, uncached', () => uncached.verify(req, target));
+measureSync('verify, 3-caveat token, cached', () => cached.verify(req, target));
+measureSync('readCredential (parse header)', () => readCredential(req));
+measureSync('formatChallenge (reference form)', () => formatChallenge(token.macaroonBase64, token.invoice.paymentRequest));
