@@ -87,7 +87,7 @@ export interface PostgresStoreOptions {
   maxconnections?: number;
   /** Require TLS to the server. */
   requiressl?: boolean;
-  /** Schema for every table (created when missing); default the server's search_path. */
+  /** Schema for every table (created when missing, unless `skipMigrations`); default the server's search_path. */
   schema?: string;
   /** Give up connecting after this long; default 5000 ms. */
   connectTimeoutMs?: number;
@@ -160,8 +160,7 @@ export class PostgresStore implements ApertureStore {
     if (options.schema !== undefined) config.options = `-c search_path=${options.schema}`;
     const store = new PostgresStore(config, options.maxconnections ?? 10, options.clock ?? systemClock);
     try {
-      if (options.schema !== undefined) await store.#query({ text: `CREATE SCHEMA IF NOT EXISTS "${options.schema}"`, values: [] }, 'create schema');
-      if (options.skipMigrations !== true) await store.#migrate();
+      if (options.skipMigrations !== true) await store.#migrate(options.schema);
       const info = await store.#query({ text: 'SELECT current_schema() AS s', values: [] }, 'open');
       store.#schema = String(info[0]?.['s'] ?? '');
       const max = await store.#query({ text: 'SELECT COALESCE(MAX(seq), 0) AS n FROM revocations', values: [] }, 'open');
@@ -221,9 +220,12 @@ export class PostgresStore implements ApertureStore {
     }
   }
 
-  async #migrate(): Promise<void> {
+  // Under an advisory lock, so that instances starting together neither race
+  // to create the schema nor apply a version twice.
+  async #migrate(schema: string | undefined): Promise<void> {
     await this.#transaction('migration', async (c) => {
       await c.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+      if (schema !== undefined) await c.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
       await c.query(MIGRATIONS_TABLE);
       const current = Number((await c.query('SELECT COALESCE(MAX(version), 0) AS v FROM aperture_migrations')).rows[0]?.v ?? 0);
       if (current > LATEST_VERSION) {
