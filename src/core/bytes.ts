@@ -107,6 +107,34 @@ export function hmac(key: Uint8Array, data: Uint8Array): Buffer {
   return createHmac('sha256', key).update(data).digest();
 }
 
+const HMAC_SCRATCH = Buffer.alloc(64 + 1024);
+const HMAC_OUTER = Buffer.alloc(96);
+
+/**
+ * HMAC-SHA256 with a 32-byte key, built from two one-shot hashes over
+ * preallocated buffers. Same result as {@link hmac}; on Node 20 it avoids the
+ * per-call setup of an Hmac object, which dominates for the short messages of a
+ * macaroon signature chain. Falls back to {@link hmac} for long messages.
+ * @param key - a 32-byte key
+ * @param data - the message
+ * @returns the 32-byte tag
+ */
+export function hmac32(key: Uint8Array, data: Uint8Array): Buffer {
+  if (key.length !== 32 || data.length > 1024) return hmac(key, data);
+  const inner = HMAC_SCRATCH;
+  const outer = HMAC_OUTER;
+  for (let i = 0; i < 32; i++) {
+    const k = key[i] as number;
+    inner[i] = k ^ 0x36;
+    outer[i] = k ^ 0x5c;
+  }
+  inner.fill(0x36, 32, 64);
+  outer.fill(0x5c, 32, 64);
+  inner.set(data, 64);
+  outer.set(hash('sha256', inner.subarray(0, 64 + data.length), 'buffer'), 64);
+  return hash('sha256', outer, 'buffer');
+}
+
 /**
  * Constant-time equality of two byte arrays (lengths are not secret).
  * @param a - first

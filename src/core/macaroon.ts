@@ -4,7 +4,7 @@
  * chain, V2 binary encoding, and reading V1 binary and V1/V2 JSON.
  */
 import { L402Error } from './errors.js';
-import { asBuffer, bytesEqual, fromBase64Strict, fromHexStrict, fromUtf8, hmac, toHex, utf8 } from './bytes.js';
+import { asBuffer, bytesEqual, fromBase64Strict, fromHexStrict, fromUtf8, hmac, hmac32, toHex, utf8 } from './bytes.js';
 
 /** One caveat. First-party caveats have no `verificationId`. */
 export interface MacaroonCaveat {
@@ -71,9 +71,9 @@ export function caveatChain(start: Buffer, caveats: readonly MacaroonCaveat[]): 
   for (let i = 0; i < caveats.length; i++) {
     const cav = caveats[i] as MacaroonCaveat;
     if (cav.verificationId === undefined) {
-      sig = hmac(sig, cav.id);
+      sig = hmac32(sig, cav.id);
     } else {
-      sig = hmac(sig, Buffer.concat([hmac(sig, cav.verificationId), hmac(sig, cav.id)]));
+      sig = hmac32(sig, Buffer.concat([hmac32(sig, cav.verificationId), hmac32(sig, cav.id)]));
     }
   }
   return sig;
@@ -320,74 +320,94 @@ function pushPacket(parts: Uint8Array[], fieldType: number, data: Uint8Array): v
   parts.push(header, data);
 }
 
+/*
+ * The V2 parser walks `v2Bytes` with a cursor kept at module level: parsing is
+ * synchronous, and plain functions cost less per call than closures.
+ */
+let v2Bytes: Uint8Array = new Uint8Array(0);
+let v2Pos = 0;
+
+function v2Uvarint(): number {
+  const bytes = v2Bytes;
+  let result = 0;
+  let mul = 1;
+  for (let i = 0; i < 5; i++) {
+    if (v2Pos >= bytes.length) throw malformed('truncated');
+    const b = bytes[v2Pos++] as number;
+    result += (b & 0x7f) * mul;
+    if (b < 0x80) {
+      if (i > 0 && b === 0) throw malformed('non-minimal varint');
+      return result;
+    }
+    mul *= 128;
+  }
+  throw tooLarge('varint over 32 bits');
+}
+
+function v2Data(): Uint8Array {
+  const len = v2Uvarint();
+  if (len > MAX_PACKET_BYTES) throw tooLarge(`packet of ${len} bytes`);
+  if (v2Pos + len > v2Bytes.length) throw malformed('truncated packet');
+  const out = v2Bytes.subarray(v2Pos, v2Pos + len);
+  v2Pos += len;
+  return out;
+}
+
 /**
  * Parses V2 in one pass over `bytes`, which the caller owns: fields are
  * sub-arrays of it, not copies (one allocation per macaroon, not one per field).
  */
 function parseV2(bytes: Uint8Array): Macaroon {
-  const n = bytes.length;
-  let pos = 1;
-  const uvarint = (): number => {
-    let result = 0;
-    let mul = 1;
-    for (let i = 0; i < 5; i++) {
-      if (pos >= n) throw malformed('truncated');
-      const b = bytes[pos++] as number;
-      result += (b & 0x7f) * mul;
-      if (b < 0x80) {
-        if (i > 0 && b === 0) throw malformed('non-minimal varint');
-        return result;
-      }
-      mul *= 128;
-    }
-    throw tooLarge('varint over 32 bits');
-  };
-  const data = (): Uint8Array => {
-    const len = uvarint();
-    if (len > MAX_PACKET_BYTES) throw tooLarge(`packet of ${len} bytes`);
-    if (pos + len > n) throw malformed('truncated packet');
-    const out = bytes.subarray(pos, pos + len);
-    pos += len;
-    return out;
-  };
+  v2Bytes = bytes;
+  v2Pos = 1;
+  try {
+    return parseV2Sections();
+  } finally {
+    v2Bytes = EMPTY;
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+function parseV2Sections(): Macaroon {
   // Header section: [location] identifier EOS.
-  let t = uvarint();
+  let t = v2Uvarint();
   let location = '';
   if (t === FIELD_LOCATION) {
-    location = locationOf(data());
-    t = uvarint();
+    location = locationOf(v2Data());
+    t = v2Uvarint();
   }
   if (t !== FIELD_IDENTIFIER) throw malformed('invalid header section');
-  const identifier = data();
-  if (uvarint() !== FIELD_EOS) throw malformed('invalid header section');
+  const identifier = v2Data();
+  if (v2Uvarint() !== FIELD_EOS) throw malformed('invalid header section');
   // Caveat sections: [location] identifier [vid] EOS, until an empty section.
   const caveats: MacaroonCaveat[] = [];
   for (;;) {
-    t = uvarint();
+    t = v2Uvarint();
     if (t === FIELD_EOS) break;
     let cavLocation: string | undefined;
     if (t === FIELD_LOCATION) {
-      cavLocation = locationOf(data());
-      t = uvarint();
+      cavLocation = locationOf(v2Data());
+      t = v2Uvarint();
     }
     if (t !== FIELD_IDENTIFIER) throw malformed('caveat without identifier');
-    const id = data();
-    t = uvarint();
+    const id = v2Data();
+    t = v2Uvarint();
     if (t === FIELD_EOS) {
       if (cavLocation !== undefined && cavLocation.length > 0) throw malformed('location in a first-party caveat');
       caveats.push({ id });
       continue;
     }
     if (t !== FIELD_VID) throw malformed('invalid field in caveat');
-    const cav: MacaroonCaveat = { id, verificationId: data() };
+    const cav: MacaroonCaveat = { id, verificationId: v2Data() };
     if (cavLocation !== undefined) cav.location = cavLocation;
-    if (uvarint() !== FIELD_EOS) throw malformed('extra fields in caveat');
+    if (v2Uvarint() !== FIELD_EOS) throw malformed('extra fields in caveat');
     caveats.push(cav);
   }
-  if (uvarint() !== FIELD_SIGNATURE) throw malformed('expected signature');
-  const sig = data();
+  if (v2Uvarint() !== FIELD_SIGNATURE) throw malformed('expected signature');
+  const sig = v2Data();
   if (sig.length !== SIG_LEN) throw malformed(`signature of ${sig.length} bytes`);
-  if (pos !== n) throw malformed(`${n - pos} trailing bytes`);
+  if (v2Pos !== v2Bytes.length) throw malformed(`${v2Bytes.length - v2Pos} trailing bytes`);
   return Macaroon.fromParts(location, identifier, caveats, sig);
 }
 
