@@ -124,6 +124,10 @@ export function h1(
 ): Promise<SimpleResponse> {
   return new Promise((resolve, reject) => {
     const u = new URL(url);
+    // Node adds no Host of its own to a raw header array.
+    if (Array.isArray(options.headers) && !options.headers.some((h, i) => i % 2 === 0 && h.toLowerCase() === 'host')) {
+      options = { ...options, headers: [...options.headers, 'Host', u.host] };
+    }
     const request = u.protocol === 'https:' ? httpsRequest : httpRequest;
     const req = request(
       {

@@ -177,8 +177,21 @@ export class ProxyServer {
       });
     }
     clearTimeout(timer);
-    for (const socket of this.#sockets) socket.destroy();
+    // Let the last responses flush: end what is left and give it a moment before destroying.
+    const left = [...this.#sockets].filter((s) => !s.destroyed);
+    if (left.length > 0) {
+      let grace: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all(left.map((s) => (s.closed ? undefined : once(s, 'close').catch(() => undefined)))),
+        new Promise<void>((resolve) => {
+          grace = setTimeout(resolve, Math.min(1000, deadline));
+          for (const s of left) s.end();
+        }),
+      ]);
+      clearTimeout(grace);
+    }
     for (const session of this.#sessions) session.destroy();
+    for (const socket of this.#sockets) socket.destroy();
     await closed;
     this.#h1?.close();
     this.#h2?.close();
