@@ -3,7 +3,18 @@ import { defineConfig } from 'tsup';
 // One entry per public subpath of package.json "exports". Keep the two lists in
 // step: test/package/exports.test.ts checks that they agree.
 export const entries: Record<string, string> = {
-  index: 'src/index.ts',
+  'index': 'src/index.ts',
+  'ratelimit': 'src/ratelimit/index.ts',
+  'store': 'src/store/index.ts',
+  'express': 'src/adapters/express/index.ts',
+  'koa': 'src/adapters/koa/index.ts',
+  'node': 'src/adapters/node/index.ts',
+  'fastify': 'src/adapters/fastify/index.ts',
+  'hono': 'src/adapters/hono/index.ts',
+  'grpc': 'src/adapters/grpc/index.ts',
+  'client': 'src/client/index.ts',
+  'client/grpc': 'src/client/grpc.ts',
+  'lightning/dev': 'src/lightning/dev/index.ts',
 };
 
 export default defineConfig({

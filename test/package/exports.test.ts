@@ -1,0 +1,38 @@
+// package.json "exports", tsup's entries and typedoc's entry points describe the
+// same public API; they must not drift apart.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { entries } from '../../tsup.config.js';
+
+const root = new URL('../../', import.meta.url).pathname;
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+  exports: Record<string, unknown>;
+};
+const typedoc = JSON.parse(readFileSync(join(root, 'typedoc.json'), 'utf8')) as { entryPoints: string[] };
+
+function subpathOf(entry: string): string {
+  return entry === 'index' ? '.' : `./${entry}`;
+}
+
+test('every tsup entry is an export with ESM, CJS and types, and vice versa', () => {
+  const subpaths = Object.keys(pkg.exports).filter((k) => k !== './package.json').sort();
+  assert.deepEqual(subpaths, Object.keys(entries).map(subpathOf).sort());
+  for (const [entry, source] of Object.entries(entries)) {
+    assert.ok(existsSync(join(root, source)), `${source} exists`);
+    assert.deepEqual(pkg.exports[subpathOf(entry)], {
+      types: { import: `./dist/${entry}.d.ts`, require: `./dist/${entry}.d.cts` },
+      import: `./dist/${entry}.js`,
+      require: `./dist/${entry}.cjs`,
+    });
+  }
+});
+
+test('typedoc documents every public entry point', () => {
+  const publicSources = Object.entries(entries)
+    .filter(([entry]) => !entry.startsWith('cli/'))
+    .map(([, source]) => source)
+    .sort();
+  assert.deepEqual([...typedoc.entryPoints].sort(), publicSources);
+});
