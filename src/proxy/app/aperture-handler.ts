@@ -1,0 +1,187 @@
+/**
+ * What sits between the listener and the `Proxy` in the `aperture` program:
+ * the blocklist (before anything else, as the reference), the dev backend's
+ * `POST /api/dev/pay`, and per-request metrics.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Http2ServerRequest } from 'node:http2';
+import { performance } from 'node:perf_hooks';
+import type { Duplex } from 'node:stream';
+import { normalizePeerAddress, type NodeRequest } from '../../adapters/node/request-view.js';
+import type { DevPayHandler } from '../../lightning/dev/dev-pay-handler.js';
+import { clientIp } from '../../ratelimit/client-ip.js';
+import type { IpSet } from '../../ratelimit/ip-set.js';
+import type { NodeResponse } from '../forward/forward-http.js';
+import { writeRawResponse } from '../forward/forward-websocket.js';
+import type { ProxyMetrics, RequestOutcome } from '../ops/metrics.js';
+import { writeHttpDecision, type Proxy } from '../proxy.js';
+import type { ProxyRequestHandler } from '../server/proxy-server.js';
+import type { AppService } from './app-service.js';
+
+/** Path of the dev backend's pay endpoint on the proxy listener. */
+export const DEV_PAY_PATH = '/api/dev/pay';
+
+const MAX_DEV_PAY_BODY = 64 * 1024;
+
+/** What the pipeline recorded about one request. */
+export interface RequestNote {
+  /** Matched service. */
+  service?: string;
+  /** Outcome, when the pipeline decided it. */
+  outcome?: RequestOutcome;
+}
+
+/** Options of {@link ApertureHandler}. */
+export interface ApertureHandlerOptions {
+  /** The proxy that routes, authorizes and forwards. */
+  proxy: Proxy<AppService>;
+  /** Metrics to count requests on. */
+  metrics: ProxyMetrics;
+  /** Client IPs answered 403; `undefined` or empty for none. */
+  blocklist: IpSet | undefined;
+  /** Peers whose `X-Forwarded-For` is believed. */
+  trustedProxies: IpSet | undefined;
+  /** Notes the pipeline wrote about requests (service, outcome). */
+  notes: WeakMap<NodeRequest, RequestNote>;
+  /** The dev backend's pay handler, when the dev backend is in use. */
+  devPay?: DevPayHandler;
+  /** Waits until a settlement seen by `devPay` is durably recorded. */
+  settled?: (paymentHash: string) => Promise<void>;
+  /** Told about each blocked client (for logs). */
+  onBlocked?: (ip: string) => void;
+}
+
+function outcomeFromStatus(status: number): RequestOutcome {
+  if (status === 402) return 'challenged';
+  if (status === 429) return 'rate_limited';
+  if (status === 403) return 'blocked';
+  if (status === 404) return 'not_found';
+  if (status === 502 || status === 504) return 'upstream_error';
+  if (status === 503) return 'unavailable';
+  if (status === 401) return 'rejected';
+  return 'forwarded';
+}
+
+/**
+ * The `aperture` program's request handler: blocklist → dev pay endpoint →
+ * {@link Proxy} (OPTIONS, routing, the authorize pipeline, forwarding), with
+ * request counts and latency recorded per service and outcome.
+ */
+export class ApertureHandler implements ProxyRequestHandler {
+  readonly #o: ApertureHandlerOptions;
+
+  /** @param options - proxy, metrics, blocklist, dev pay handler */
+  constructor(options: ApertureHandlerOptions) {
+    this.#o = options;
+  }
+
+  #clientOf(req: NodeRequest): string {
+    const peer = normalizePeerAddress(req.socket?.remoteAddress);
+    const xff = req.headers['x-forwarded-for'];
+    return clientIp(peer, xff, this.#o.trustedProxies);
+  }
+
+  #blocked(req: NodeRequest): boolean {
+    const list = this.#o.blocklist;
+    if (list === undefined || list.size === 0) return false;
+    const ip = this.#clientOf(req);
+    if (!list.has(ip)) return false;
+    this.#o.onBlocked?.(ip);
+    return true;
+  }
+
+  /** Handles an HTTP/1.1 or HTTP/2 request. Never throws. */
+  readonly handleRequest = (req: IncomingMessage | Http2ServerRequest, res: NodeResponse): void => {
+    const o = this.#o;
+    const started = performance.now();
+    let observed = false;
+    const note: RequestNote = {};
+    o.notes.set(req, note);
+    const observe = (status: number): void => {
+      if (observed) return;
+      observed = true;
+      const outcome = note.outcome ?? outcomeFromStatus(status);
+      const service = note.service ?? '';
+      o.metrics.latency.observe({ service, outcome }, (performance.now() - started) / 1000);
+      o.metrics.requests.inc({ service, outcome });
+    };
+    const writeHead = res.writeHead as (...args: unknown[]) => unknown;
+    (res as { writeHead: (...args: unknown[]) => unknown }).writeHead = function patched(this: unknown, ...args: unknown[]) {
+      observe(typeof args[0] === 'number' ? args[0] : res.statusCode);
+      return writeHead.apply(this, args);
+    };
+    res.once('close', () => observe(res.statusCode));
+
+    if (this.#blocked(req)) {
+      note.outcome = 'blocked';
+      writeHttpDecision(req, res, {
+        kind: 'reject',
+        status: 403,
+        headers: [],
+        body: 'access denied\n',
+        code: 'L402_ERR_APP_BLOCKED',
+      });
+      return;
+    }
+    if (o.devPay !== undefined && (req.url ?? '').split('?')[0] === DEV_PAY_PATH) {
+      this.#devPay(req, res, o.devPay);
+      return;
+    }
+    o.proxy.handleRequest(req, res);
+  };
+
+  /** Handles an HTTP/1.1 upgrade (WebSocket). Never throws. */
+  readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    if (this.#blocked(req)) {
+      socket.on('error', () => undefined);
+      writeRawResponse(socket, 403, 'Forbidden', 'access denied\n');
+      return;
+    }
+    this.#o.proxy.handleUpgrade(req, socket, head);
+  };
+
+  /** Closes the proxy's backend connections. */
+  close(force?: boolean): Promise<void> {
+    return this.#o.proxy.close(force);
+  }
+
+  #devPay(req: NodeRequest, res: NodeResponse, pay: DevPayHandler): void {
+    const send = (status: number, body: object): void => {
+      if (res.headersSent || res.destroyed) return;
+      const text = JSON.stringify(body);
+      res.setHeader('content-type', 'application/json');
+      res.setHeader('cache-control', 'no-store');
+      res.setHeader('content-length', Buffer.byteLength(text));
+      res.writeHead(status);
+      res.end(text);
+    };
+    const fail = (status: number, code: string, message: string): void => send(status, { error: { code, message } });
+    if (req.method !== 'POST') {
+      fail(405, 'L402_ERR_DEV_BAD_REQUEST', `${DEV_PAY_PATH} only accepts POST`);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_DEV_PAY_BODY) tooLarge = true;
+      else chunks.push(chunk);
+    });
+    req.on('error', () => undefined);
+    req.on('end', () => {
+      if (tooLarge) {
+        fail(413, 'L402_ERR_DEV_BAD_REQUEST', `body over ${MAX_DEV_PAY_BODY} bytes`);
+        return;
+      }
+      // The loopback check must see the socket peer: X-Forwarded-For is never believed here.
+      const peer = normalizePeerAddress(req.socket?.remoteAddress);
+      pay(Buffer.concat(chunks).toString('utf8'), peer).then(async (answer) => {
+        const hash = (answer.body as { payment_hash?: unknown }).payment_hash;
+        // Answer only once the settlement is in the ledger, so that a crash right after cannot lose it.
+        if (answer.status === 200 && typeof hash === 'string' && this.#o.settled !== undefined) await this.#o.settled(hash);
+        send(answer.status, answer.body);
+      }, (error: unknown) => fail(500, 'L402_ERR_DEV_PAY_FAILED', String(error)));
+    });
+  }
+}

@@ -1,0 +1,266 @@
+/**
+ * The per-request pipeline of the `aperture` program, in the reference's
+ * order: whitelist → auth mode → verify → rate limit → (skip-invoice 401 |
+ * price → challenge rate limit → mint → ledger → 402).
+ *
+ * Blocklist, OPTIONS, `/api/dev/pay` and routing happen before this hook (see
+ * `ApertureHandler` and `Proxy`).
+ */
+import { capabilitiesCaveat, validUntilCaveat } from '../../core/caveats.js';
+import { formatChallenge, type ChallengeForm } from '../../core/challenge.js';
+import { L402Error } from '../../core/errors.js';
+import type { Minter } from '../../core/minter.js';
+import type { Verifier, VerifyResult } from '../../core/verifier.js';
+import { systemClock, type Clock, type Decision, type MaybePromise, type RejectDecision, type RequestView } from '../../core/types.js';
+import type { ApertureStore } from '../../store/aperture-store.js';
+import { rateLimitedDecision } from '../../ratelimit/rate-limited-decision.js';
+import { ipRateLimitKey, tokenRateLimitKey, type RateLimiter, type RateLimitResult } from '../../ratelimit/rate-limiter.js';
+import type { ProxyMetrics } from '../ops/metrics.js';
+import type { AuthorizeContext, AuthorizeResult } from '../proxy.js';
+import type { AppService } from './app-service.js';
+
+/** What a request ended as, for metrics and logs; set by the pipeline on the raw request. */
+export type PipelineOutcome = 'forwarded' | 'challenged' | 'rejected' | 'rate_limited' | 'unavailable';
+
+/** Options of {@link createAuthorize}. */
+export interface CreateAuthorizeOptions {
+  /** Mints challenge tokens (its secret store is `store`); `undefined` without a Lightning backend. */
+  minter: Minter | undefined;
+  /** Verifies credentials. */
+  verifier: Verifier;
+  /** Ledger of challenges. */
+  store: ApertureStore;
+  /** `authenticator.disable`: every request passes (rate limits by IP still apply). */
+  authDisabled: boolean;
+  /** Challenge form (`challengeform`). */
+  challengeForm: ChallengeForm;
+  /**
+   * Limits how fast one masked client IP may obtain fresh challenges (each mints
+   * an invoice), across all services; `undefined` = unlimited, as the reference.
+   */
+  challengeLimiter: RateLimiter | undefined;
+  /** Metrics. */
+  metrics: ProxyMetrics;
+  /** Remembers which service a payment hash belongs to, for the `tokens paid` metric. */
+  onChallenge?: (paymentHash: string, service: string) => void;
+  /** Receives infrastructure failures (store, Lightning, pricer), for logs. */
+  onError?: (error: L402Error, service: string) => void;
+  /** Clock for `_valid_until` caveats and ledger times. */
+  clock?: Clock;
+  /** Records what each request ended as. */
+  setOutcome?: (context: AuthorizeContext<AppService>, outcome: PipelineOutcome) => void;
+}
+
+const TEXT = 'text/plain; charset=utf-8';
+
+function reject(status: number, body: string, code: string): RejectDecision {
+  return { kind: 'reject', status, headers: [['Content-Type', TEXT], ['Cache-Control', 'no-store']], body, code };
+}
+
+/** 503 naming the coded cause, so that operators and clients see why. */
+function unavailable(error: unknown, fallback: string): RejectDecision {
+  const code = error instanceof L402Error ? error.code : fallback;
+  return reject(503, `service unavailable (${code})\n`, code);
+}
+
+function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
+}
+
+function pathOnly(path: string): string {
+  const q = path.indexOf('?');
+  return q < 0 ? path : path.slice(0, q);
+}
+
+function anyMatch(patterns: readonly { regexp: RegExp }[], path: string): boolean {
+  for (const p of patterns) if (p.regexp.test(path)) return true;
+  return false;
+}
+
+/** Headers never sent to a price server: they carry credentials. */
+const PRIVATE_HEADERS = new Set(['authorization', 'macaroon', 'grpc-metadata-macaroon', 'cookie', 'proxy-authorization']);
+
+/**
+ * The request text given to a dynamic pricer: request line and headers. The
+ * body prefix the reference adds is not sent (the proxy streams bodies to the
+ * backend untouched; see docs/operations.md), nor are credential headers.
+ * @param context - the request
+ * @returns `METHOD path HTTP/x.y\r\nName: value\r\n…\r\n`
+ */
+export function pricerRequestText(context: Pick<AuthorizeContext, 'raw' | 'request'>): string {
+  const raw = context.raw;
+  const lines = [`${context.request.method} ${context.request.path} HTTP/${raw.httpVersion}`];
+  const headers = raw.rawHeaders;
+  for (let i = 0; i + 1 < headers.length; i += 2) {
+    const name = headers[i] as string;
+    if (name.startsWith(':') || PRIVATE_HEADERS.has(name.toLowerCase())) continue;
+    lines.push(`${name}: ${headers[i + 1] as string}`);
+  }
+  if (!lines.some((l) => /^host:/i.test(l))) lines.splice(1, 0, `Host: ${context.request.host}`);
+  return `${lines.join('\r\n')}\r\n\r\n`;
+}
+
+/**
+ * Builds the `authorize` hook of the `aperture` proxy.
+ *
+ * Per request, after routing: `authwhitelistpaths` and `auth: off` (or
+ * `authenticator.disable`) pass, rate limited by masked IP. Otherwise the
+ * credential is verified; a valid one is rate limited by `token:<id>` and
+ * forwarded. Without one, `auth: freebie N` lets the request pass while the
+ * masked IP has freebies left; `authskipinvoicecreationpaths` answer 401;
+ * else the price is taken (static, or from the dynamic pricer where 0 is a
+ * free pass), the masked IP's challenge rate is checked (the reference has no
+ * such limit), a token and invoice are minted, the challenge is recorded as
+ * pending in the ledger, and a 402 goes out. Infrastructure failures answer
+ * 503 naming their code; a request is never failed by a bad credential.
+ *
+ * @param options - the parts of the pipeline
+ * @returns the hook for `new Proxy({ authorize })`
+ */
+export function createAuthorize(options: CreateAuthorizeOptions): (context: AuthorizeContext<AppService>) => MaybePromise<AuthorizeResult> {
+  const clock = options.clock ?? systemClock;
+  const { metrics, verifier } = options;
+  const setOutcome = options.setOutcome ?? (() => undefined);
+  const onError = options.onError ?? (() => undefined);
+
+  const limited = (
+    context: AuthorizeContext<AppService>,
+    limiter: RateLimiter | undefined,
+    key: string,
+    path: string,
+    then: () => MaybePromise<Decision>,
+  ): MaybePromise<Decision> => {
+    if (limiter === undefined || limiter.rules.length === 0) return then();
+    const finish = (r: RateLimitResult): MaybePromise<Decision> => {
+      metrics.rateLimit.inc({ service: context.service.name, result: r.allowed ? 'allowed' : 'denied' });
+      if (r.allowed) return then();
+      setOutcome(context, r.storeError === true ? 'unavailable' : 'rate_limited');
+      return rateLimitedDecision(r);
+    };
+    const result = limiter.check(key, path);
+    return isPromise(result) ? result.then(finish) : finish(result);
+  };
+
+  const pass = (context: AuthorizeContext<AppService>, reason: 'free' | 'whitelist' | 'freebie' | 'auth-off', path: string): MaybePromise<Decision> =>
+    limited(context, context.service.limiter, ipRateLimitKey(context.request.remoteAddress), path, () => {
+      setOutcome(context, 'forwarded');
+      return { kind: 'allow', reason };
+    });
+
+  const challenge = async (context: AuthorizeContext<AppService>, verified: Extract<VerifyResult, { ok: false }>, path: string): Promise<Decision> => {
+    const { service, request } = context;
+    const config = service.config;
+    if (anyMatch(config.authSkipInvoiceCreationPaths, path)) {
+      setOutcome(context, 'rejected');
+      return reject(401, 'unauthorized\n', verified.code);
+    }
+    let price: number;
+    if (service.pricer !== undefined) {
+      try {
+        price = await service.pricer.getPrice(path, pricerRequestText(context));
+      } catch (error) {
+        onError(error instanceof L402Error ? error : new L402Error('L402_ERR_PRICER_UNAVAILABLE', String(error), { status: 503, cause: error }), service.name);
+        setOutcome(context, 'unavailable');
+        return unavailable(error, 'L402_ERR_PRICER_UNAVAILABLE');
+      }
+      if (price === 0) return pass(context, 'free', path);
+    } else {
+      price = config.price;
+    }
+    const ipKey = ipRateLimitKey(request.remoteAddress);
+    // Minting costs an invoice: limit it per masked IP before anything is created.
+    const gate = await limited(context, options.challengeLimiter, ipKey, path, () => ({ kind: 'allow', reason: 'free' }));
+    if (gate.kind !== 'allow') return gate;
+    const serviceGate = await limited(context, service.limiter, ipKey, path, () => ({ kind: 'allow', reason: 'free' }));
+    if (serviceGate.kind !== 'allow') return serviceGate;
+
+    const caveats: string[] = [];
+    if (config.capabilities.length > 0) caveats.push(capabilitiesCaveat(service.name, config.capabilities));
+    if (config.timeoutSeconds > 0) caveats.push(validUntilCaveat(service.name, Math.floor(clock.now() / 1000) + config.timeoutSeconds));
+    for (const [k, v] of Object.entries(config.constraints)) caveats.push(`${k}=${v}`);
+
+    let minted;
+    try {
+      if (options.minter === undefined) throw new L402Error('L402_ERR_LN_UNAVAILABLE', 'no Lightning backend is configured', { status: 503 });
+      minted = await options.minter.mint({ services: [{ name: service.name, tier: 0 }], priceSats: price, caveats, memo: `aperture: ${service.name}` });
+    } catch (error) {
+      if (error instanceof L402Error) onError(error, service.name);
+      setOutcome(context, 'unavailable');
+      return unavailable(error, 'L402_ERR_LN_UNAVAILABLE');
+    }
+    try {
+      await options.store.recordChallenge({
+        tokenId: minted.tokenId,
+        paymentHash: minted.paymentHash,
+        service: service.name,
+        priceSats: price,
+        authType: 'l402',
+        createdAt: clock.now(),
+        expiresAt: minted.invoice.expiresAt,
+      });
+    } catch (error) {
+      if (error instanceof L402Error) onError(error, service.name);
+      setOutcome(context, 'unavailable');
+      return unavailable(error, 'L402_ERR_STORE_UNAVAILABLE');
+    }
+    options.onChallenge?.(minted.paymentHash, service.name);
+    metrics.challenges.inc({ service: service.name });
+    setOutcome(context, 'challenged');
+    return {
+      kind: 'challenge',
+      status: 402,
+      headers: [
+        ...formatChallenge(minted.macaroonBase64, minted.invoice.paymentRequest, options.challengeForm),
+        ['Content-Type', TEXT],
+        ['Cache-Control', 'no-store'],
+      ],
+      body: 'payment required\n',
+      code: verified.code,
+      paymentHash: minted.paymentHash,
+      tokenId: minted.tokenId,
+      priceSats: price,
+    };
+  };
+
+  const afterVerify = (context: AuthorizeContext<AppService>, verified: VerifyResult, path: string): MaybePromise<Decision> => {
+    const { service } = context;
+    if (verified.ok) {
+      return limited(context, service.limiter, tokenRateLimitKey(verified.token.tokenId), path, () => {
+        setOutcome(context, 'forwarded');
+        return { kind: 'allow', reason: 'paid', token: verified.token };
+      });
+    }
+    const freebies = service.freebies;
+    if (freebies !== undefined) {
+      const use = (free: boolean): MaybePromise<Decision> => (free ? pass(context, 'freebie', path) : challenge(context, verified, path));
+      const granted = freebies.tryUse(context.request.remoteAddress);
+      return isPromise(granted) ? granted.then(use) : use(granted);
+    }
+    return challenge(context, verified, path);
+  };
+
+  return (context) => {
+    const { service, request } = context;
+    const path = pathOnly(request.path);
+    const config = service.config;
+    if (options.authDisabled || config.auth.mode === 'off') return pass(context, 'auth-off', path);
+    if (anyMatch(config.authWhitelistPaths, path)) return pass(context, 'whitelist', path);
+    let verified: MaybePromise<VerifyResult>;
+    try {
+      verified = verifier.verify(request as RequestView, { service: service.name });
+    } catch (error) {
+      setOutcome(context, 'unavailable');
+      return unavailable(error, 'L402_ERR_TOKEN_VERIFY_UNAVAILABLE');
+    }
+    if (isPromise(verified)) {
+      return verified.then(
+        (v) => afterVerify(context, v, path),
+        (error: unknown) => {
+          setOutcome(context, 'unavailable');
+          return unavailable(error, 'L402_ERR_TOKEN_VERIFY_UNAVAILABLE');
+        },
+      );
+    }
+    return afterVerify(context, verified, path);
+  };
+}

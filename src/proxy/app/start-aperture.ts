@@ -1,0 +1,554 @@
+/**
+ * The `aperture` program as one function: every part (store, Lightning
+ * backend, Minter/Verifier, rate limits, freebies, pricers, proxy, listener,
+ * metrics) built from a validated configuration and wired together.
+ */
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { L402Error } from '../../core/errors.js';
+import { Minter } from '../../core/minter.js';
+import { systemClock, type Clock, type InvoiceStatus, type Invoicer } from '../../core/types.js';
+import { Verifier } from '../../core/verifier.js';
+import { BoundedCache } from '../../core/bounded-cache.js';
+import { DevInvoicer } from '../../lightning/dev/dev-invoicer.js';
+import { createDevPayHandler } from '../../lightning/dev/dev-pay-handler.js';
+import { LndInvoicer } from '../../lightning/lnd/lnd-invoicer.js';
+import { SettledInvoiceIndex } from '../../lightning/settled-invoice-index.js';
+import type { LightningNetwork } from '../../lightning/network.js';
+import { clientIp } from '../../ratelimit/client-ip.js';
+import type { FreebieCounter } from '../../ratelimit/freebie-counter.js';
+import { IpSet } from '../../ratelimit/ip-set.js';
+import { MemoryFreebieCounter } from '../../ratelimit/memory-freebie-counter.js';
+import type { CompiledRateLimitRule } from '../../ratelimit/rate-limit-rules.js';
+import type { RateLimitStore } from '../../ratelimit/rate-limit-store.js';
+import { RateLimiter } from '../../ratelimit/rate-limiter.js';
+import { RedisFreebieCounter } from '../../ratelimit/redis-freebie-counter.js';
+import { RedisRateLimitStore } from '../../ratelimit/redis-rate-limit-store.js';
+import type { ApertureStore, GarbageReport } from '../../store/aperture-store.js';
+import { openStore, type StoreConfig } from '../../store/open-store.js';
+import type { ApertureConfig, ServiceConfig } from '../config/aperture-config.js';
+import { createLogger } from '../ops/logger.js';
+import { ProxyMetrics } from '../ops/metrics.js';
+import { GrpcPricer } from '../pricer/grpc-pricer.js';
+import { Proxy } from '../proxy.js';
+import { ProxyServer } from '../server/proxy-server.js';
+import { ApertureHandler, type RequestNote } from './aperture-handler.js';
+import type { AppService } from './app-service.js';
+import { createAuthorize } from './create-authorize.js';
+import type { NodeRequest } from '../../adapters/node/request-view.js';
+
+/** A token-bucket setting: `requests` per `perMs`, capacity `burst` (default `requests`). */
+export interface BucketSetting {
+  requests: number;
+  perMs: number;
+  burst?: number;
+}
+
+/** Options of {@link startAperture}: what the configuration file does not say. */
+export interface StartApertureOptions {
+  /** Logger; by default pino on standard output at the config's `debuglevel`. */
+  logger?: Logger;
+  /** Clock for token expiry, ledger times, rate limits and freebies (tests). */
+  clock?: Clock;
+  /** Lightning backend to use instead of the configured one (embedding, tests). Not closed by `close()`. */
+  invoicer?: Invoicer;
+  /** Store to use instead of opening the configured one. Not closed by `close()`. */
+  store?: ApertureStore;
+  /** PostgreSQL schema for every table (created when missing); default the server's `search_path`. */
+  postgresSchema?: string;
+  /** How often unpaid, expired challenges are garbage-collected; default 15 min, 0 = never. */
+  gcIntervalMs?: number;
+  /** How long past its invoice expiry an unpaid challenge is kept; default 1 h. */
+  gcGraceMs?: number;
+  /**
+   * Fresh challenges (each mints an invoice) per masked client IP, across all
+   * services; default 20 per second with a burst of 100. `false` = unlimited,
+   * as the reference.
+   */
+  challengeRateLimit?: BucketSetting | false;
+  /** How long a verified credential is reused before its root key is read again; default 5000 ms. */
+  verifierCacheTtlMs?: number;
+  /** How long shutdown waits for in-flight requests; default 10 s. */
+  drainTimeoutMs?: number;
+  /** Also export Node process metrics (`aperture_process_…`); default true. */
+  defaultMetrics?: boolean;
+}
+
+/** A running `aperture`. */
+export interface RunningAperture {
+  /** Base URL of the proxy listener, e.g. `https://127.0.0.1:8081`. */
+  readonly url: string;
+  /** Bound addresses: the proxy, and the metrics listener when Prometheus is enabled. */
+  readonly addresses: { proxy: AddressInfo; metrics: AddressInfo | undefined };
+  /** The configuration it runs. */
+  readonly config: ApertureConfig;
+  /** The store (root keys and ledger). */
+  readonly store: ApertureStore;
+  /** The Lightning backend; `undefined` when `authenticator.disable`. */
+  readonly invoicer: Invoicer | undefined;
+  /** The verifier (its cache is dropped for revoked tokens). */
+  readonly verifier: Verifier;
+  /** The metrics registry. */
+  readonly metrics: ProxyMetrics;
+  /** The logger. */
+  readonly logger: Logger;
+  /** The services, as configured. */
+  readonly services: readonly AppService[];
+  /** Resolves with the number of pending ledger rows found settled by the start-up reconciliation. */
+  readonly reconciled: Promise<number>;
+  /** Requests in flight right now. */
+  readonly activeRequests: number;
+  /** Runs one garbage collection now (the timer does it every `gcIntervalMs`). */
+  collectGarbage(): Promise<GarbageReport>;
+  /** Stops accepting, drains in-flight requests, closes everything it opened. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Default garbage-collection interval: 15 minutes. */
+export const DEFAULT_GC_INTERVAL_MS = 15 * 60_000;
+/** Default grace after invoice expiry before an unpaid challenge is collected: 1 hour. */
+export const DEFAULT_GC_GRACE_MS = 60 * 60_000;
+/** Default challenge rate per masked client IP. */
+export const DEFAULT_CHALLENGE_RATE_LIMIT: BucketSetting = { requests: 20, perMs: 1000, burst: 100 };
+
+function compiledRules(config: ServiceConfig): CompiledRateLimitRule[] {
+  return config.rateLimits.map((rule, index) => ({
+    index,
+    id: `${index}:${rule.requests}/${rule.perMs}/${rule.burst}`,
+    pattern: rule.pathRegexp?.regexp,
+    requests: rule.requests,
+    per: rule.perMs,
+    burst: rule.burst,
+  }));
+}
+
+function storeConfig(config: ApertureConfig, options: StartApertureOptions, clock: Clock): StoreConfig {
+  if (config.dbBackend === 'postgres') {
+    const p = config.postgres;
+    const out: StoreConfig = {
+      backend: 'postgres',
+      host: p.host,
+      port: p.port,
+      user: p.user,
+      password: p.password,
+      dbname: p.dbName,
+      requiressl: p.requireSsl,
+      skipMigrations: p.skipMigrations,
+      clock,
+    };
+    if (p.maxConnections > 0) out.maxconnections = p.maxConnections;
+    if (options.postgresSchema !== undefined) out.schema = options.postgresSchema;
+    return out;
+  }
+  if (config.dbBackend === 'etcd') {
+    throw new L402Error('L402_ERR_CONFIG_INVALID', 'dbbackend etcd is not built; use sqlite or postgres');
+  }
+  return { backend: 'sqlite', path: config.sqlite.dbFile, skipMigrations: config.sqlite.skipMigrations, clock };
+}
+
+async function openInvoicer(config: ApertureConfig, logger: Logger, clock: Clock): Promise<Invoicer | undefined> {
+  const a = config.authenticator;
+  if (a.disable) return undefined;
+  const network = a.network as LightningNetwork | undefined;
+  if (a.backend === 'dev') {
+    return new DevInvoicer({
+      keyFile: join(config.baseDir, 'dev-node.key'),
+      ...(network === undefined ? {} : { network: network as Exclude<LightningNetwork, 'mainnet'> }),
+      clock,
+      onWarning: (message) => logger.warn(message),
+    });
+  }
+  if (a.lndHost === undefined || a.macDir === undefined || a.tlsPath === undefined) {
+    throw new L402Error('L402_ERR_CONFIG_INVALID', 'authenticator: lndhost, tlspath and macdir are required for the lnd backend');
+  }
+  return LndInvoicer.connect({
+    host: a.lndHost,
+    tlsCertPath: a.tlsPath,
+    // The reference reads the invoice macaroon by this file name from macdir.
+    macaroonPath: join(a.macDir, 'invoice.macaroon'),
+    ...(network === undefined ? {} : { network }),
+    clock,
+    onConnectionChange: (health) => {
+      if (health.ok) logger.info({ lnd: a.lndHost }, 'lnd connection up');
+      else logger.warn({ lnd: a.lndHost, detail: health.detail }, 'lnd connection lost; challenges answer 503 until it is back');
+    },
+  });
+}
+
+function listen(server: Server, addr: string): Promise<AddressInfo> {
+  const v6 = /^\[([^\]]+)\]:(\d+)$/.exec(addr);
+  const m = v6 ?? /^([^:]*):(\d+)$/.exec(addr);
+  if (m === null) return Promise.reject(new L402Error('L402_ERR_PROXY_LISTEN_FAILED', `listen address ${JSON.stringify(addr)} is not host:port`));
+  server.listen({ host: m[1] === '' ? undefined : m[1], port: Number(m[2]) });
+  return once(server, 'listening').then(
+    () => server.address() as AddressInfo,
+    (cause: unknown) => {
+      const code = (cause as { code?: unknown }).code;
+      throw new L402Error(
+        code === 'EADDRINUSE' ? 'L402_ERR_PROXY_ADDRESS_IN_USE' : 'L402_ERR_PROXY_LISTEN_FAILED',
+        `cannot listen on ${addr} (prometheus.listenaddr): ${code === 'EADDRINUSE' ? 'address already in use' : String(cause)}`,
+        { cause },
+      );
+    },
+  );
+}
+
+function urlOf(address: AddressInfo, tls: boolean): string {
+  const unspecified = address.address === '0.0.0.0' || address.address === '::';
+  const host = unspecified ? 'localhost' : address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `${tls ? 'https' : 'http'}://${host}:${address.port}`;
+}
+
+function upstreamKind(code: string): string {
+  if (code === 'L402_ERR_UPSTREAM_TIMEOUT') return 'timeout';
+  if (code === 'L402_ERR_UPSTREAM_TLS') return 'tls';
+  if (code === 'L402_ERR_UPSTREAM_UNREACHABLE') return 'unreachable';
+  if (code === 'L402_ERR_UPSTREAM_FAILED') return 'failed';
+  return 'other';
+}
+
+/**
+ * Starts `aperture` from a validated configuration (see `loadConfig`): opens
+ * the store, connects the Lightning backend, builds the request pipeline,
+ * listens, and starts the background jobs (ledger reconciliation, garbage
+ * collection).
+ *
+ * @param config - the configuration, from `loadConfig` or `checkConfig`
+ * @param options - logger, clock, injected parts, intervals
+ * @returns the running proxy; `close()` drains and stops it
+ * @throws L402Error `L402_ERR_PROXY_ADDRESS_IN_USE` when a listen address is taken,
+ *   `L402_ERR_STORE_UNAVAILABLE` when the database cannot be opened,
+ *   `L402_ERR_LN_UNAVAILABLE` when lnd cannot be reached at start,
+ *   `L402_ERR_PROXY_TLS_CERT`, `L402_ERR_PRICER_TLS`, `L402_ERR_CONFIG_INVALID`
+ * @example
+ * ```ts
+ * const { config } = loadConfig({ configFile: 'aperture.yaml' });
+ * const aperture = await startAperture(config);
+ * process.once('SIGTERM', () => void aperture.close());
+ * ```
+ */
+export async function startAperture(config: ApertureConfig, options: StartApertureOptions = {}): Promise<RunningAperture> {
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const cleanups: (() => Promise<void> | void)[] = [];
+  const cleanup = async (): Promise<void> => {
+    for (const fn of cleanups.splice(0).reverse()) {
+      try {
+        await fn();
+      } catch (error) {
+        logger.warn({ err: error }, 'error while shutting down');
+      }
+    }
+  };
+
+  try {
+    // Settlements being written when the listener closed are awaited before the store closes.
+    const settling = new Map<string, Promise<void>>();
+    const store = options.store ?? (await openStore(storeConfig(config, options, clock)));
+    cleanups.push(async () => {
+      await Promise.allSettled([...settling.values()]);
+      if (options.store === undefined) await store.close();
+    });
+    logger.info({ backend: store.backend }, 'store open');
+
+    const invoicer = options.invoicer ?? (await openInvoicer(config, logger, clock));
+    if (options.invoicer === undefined && invoicer !== undefined) cleanups.push(() => invoicer.close());
+
+    let isSettled: ((hash: string) => boolean | Promise<boolean>) | undefined;
+    if (config.strictVerify && invoicer !== undefined) {
+      if (invoicer instanceof LndInvoicer) {
+        const index = await SettledInvoiceIndex.load(invoicer, { batchSize: config.invoiceBatchSize });
+        cleanups.push(() => index.close());
+        isSettled = (hash) => index.isSettled(hash);
+      } else {
+        isSettled = (hash) => invoicer.lookupInvoice(hash).then((s) => s.state === 'settled', () => false);
+      }
+    }
+
+    const verifier = new Verifier({
+      secrets: store,
+      clock,
+      cache: { ttlMs: options.verifierCacheTtlMs ?? 5000 },
+      ...(isSettled === undefined ? {} : { isSettled }),
+    });
+    const stopRevoked = store.onRevoked((event) => {
+      if (event.tokenId !== undefined) verifier.forget(event.tokenId);
+      else verifier.clearCache();
+      logger.info({ tokenId: event.tokenId, remote: event.remote }, 'token revoked');
+    });
+    cleanups.push(stopRevoked);
+
+    const metrics = new ProxyMetrics({ defaultMetrics: options.defaultMetrics ?? true });
+    const serviceOfHash = new BoundedCache<string, string>(100_000);
+    if (invoicer !== undefined) {
+      const health = (): void => metrics.lightningUp.set(invoicer.health().ok ? 1 : 0);
+      health();
+      const stopSettled = invoicer.onSettled((status: InvoiceStatus) => {
+        if (status.state !== 'settled') return;
+        const hash = status.paymentHash;
+        const write = store
+          .markSettled(hash, status.settledAt ?? clock.now(), status.amountPaidSats ?? 0)
+          .then((changed) => {
+            if (changed) metrics.tokensPaid.inc({ service: serviceOfHash.get(hash) ?? 'unknown' });
+            logger.info({ paymentHash: hash }, 'invoice settled');
+          }, (error: unknown) => logger.error({ err: error, paymentHash: hash }, 'could not record a settlement; it is reconciled at the next start'))
+          .finally(() => settling.delete(hash));
+        settling.set(hash, write);
+      });
+      cleanups.push(stopSettled);
+    }
+
+    // Rate limits: one shared store for every service when Redis is configured.
+    const rl = config.rateLimitStore;
+    let sharedStore: RateLimitStore | undefined;
+    if (rl.backend === 'redis') {
+      const redisStore = new RedisRateLimitStore({ url: rl.redisUrl as string, onConnectionError: (e) => logger.warn({ err: e.message }, 'redis rate-limit store') });
+      sharedStore = redisStore;
+      cleanups.push(() => redisStore.close());
+    }
+    const limiterOf = (service: string, rules: CompiledRateLimitRule[]): RateLimiter =>
+      new RateLimiter({
+        service,
+        rules,
+        ...(sharedStore === undefined ? {} : { store: sharedStore }),
+        clock,
+        onStoreError: rl.onStoreError,
+        onError: (e) => logger.warn({ service, code: e.code }, e.message),
+      });
+
+    const services: AppService[] = [];
+    for (const s of config.services) {
+      let freebies: FreebieCounter | undefined;
+      if (s.auth.mode === 'freebie') {
+        const base = { limit: s.auth.count, windowMs: s.freebieWindowMs, clock };
+        const counter: FreebieCounter = rl.backend === 'redis'
+          ? new RedisFreebieCounter({ ...base, url: rl.redisUrl as string, onError: (e) => logger.warn({ service: s.name, code: e.code }, e.message) })
+          : new MemoryFreebieCounter(base);
+        freebies = counter;
+        cleanups.push(() => counter.close());
+      }
+      let pricer: GrpcPricer | undefined;
+      if (s.dynamicPrice.enabled) {
+        const p = new GrpcPricer({
+          address: s.dynamicPrice.grpcAddress,
+          insecure: s.dynamicPrice.insecure,
+          ...(s.dynamicPrice.tlsCertPath === undefined ? {} : { tlsCertPath: s.dynamicPrice.tlsCertPath }),
+        });
+        pricer = p;
+        cleanups.push(() => p.close());
+      }
+      const rules = compiledRules(s);
+      services.push({
+        name: s.name,
+        hostRegexp: s.hostRegexp.regexp,
+        pathRegexp: s.pathRegexp?.regexp,
+        address: s.address,
+        protocol: s.protocol,
+        tlsCertPath: s.tlsCertPath,
+        tlsInsecureSkipVerify: s.tlsInsecureSkipVerify,
+        headers: s.headers,
+        rewritePrefix: s.rewritePrefix,
+        config: s,
+        limiter: rules.length > 0 ? limiterOf(s.name, rules) : undefined,
+        freebies,
+        pricer,
+      });
+      if (s.upstreamTimeoutMs !== config.upstreamTimeoutMs) {
+        logger.warn({ service: s.name }, `services[].upstreamtimeout is not applied per service; the top-level upstreamtimeout (${config.upstreamTimeoutMs} ms) is used`);
+      }
+    }
+
+    const bucket = options.challengeRateLimit ?? DEFAULT_CHALLENGE_RATE_LIMIT;
+    const challengeLimiter = bucket === false
+      ? undefined
+      : limiterOf('challenges', [{
+        index: 0,
+        id: `0:${bucket.requests}/${bucket.perMs}/${bucket.burst ?? bucket.requests}`,
+        pattern: undefined,
+        requests: bucket.requests,
+        per: bucket.perMs,
+        burst: bucket.burst ?? bucket.requests,
+      }]);
+
+    const notes = new WeakMap<NodeRequest, RequestNote>();
+    const trusted = config.trustedProxies.length > 0 ? new IpSet(config.trustedProxies.map((r) => r.text), 'trustedproxies') : undefined;
+    const blocklist = config.blocklist.length > 0 ? new IpSet(config.blocklist.map((r) => r.text), 'blocklist') : undefined;
+    const minter = invoicer === undefined ? undefined : new Minter({ invoicer, secrets: store, clock });
+
+    const authorize = createAuthorize({
+      minter,
+      verifier,
+      store,
+      authDisabled: config.authenticator.disable,
+      challengeForm: config.challengeForm,
+      challengeLimiter,
+      metrics,
+      clock,
+      onChallenge: (hash, service) => serviceOfHash.set(hash, service),
+      onError: (error, service) => logger.warn({ service, code: error.code }, error.message),
+      setOutcome: (context, outcome) => {
+        const note = notes.get(context.raw);
+        if (note !== undefined) {
+          note.service = context.service.name;
+          note.outcome = outcome;
+        }
+      },
+    });
+
+    const proxy = new Proxy<AppService>({
+      services,
+      authorize,
+      resolveClientIp: (peer, xff) => clientIp(peer, xff, trusted),
+      timeouts: { headersMs: config.upstreamTimeoutMs },
+      ...(config.serveStatic ? { staticRoot: config.staticRoot } : {}),
+      onError: (error, service) => {
+        if (error.code.startsWith('L402_ERR_UPSTREAM_')) metrics.upstreamErrors.inc({ service: service ?? '', kind: upstreamKind(error.code) });
+        logger.warn({ service, code: error.code }, error.message);
+      },
+    });
+
+    const handler = new ApertureHandler({
+      proxy,
+      metrics,
+      blocklist,
+      trustedProxies: trusted,
+      notes,
+      ...(invoicer instanceof DevInvoicer
+        ? {
+          devPay: createDevPayHandler(invoicer),
+          settled: async (hash: string) => {
+            await settling.get(hash);
+          },
+        }
+        : {}),
+      onBlocked: (ip) => logger.debug({ ip }, 'blocked request'),
+    });
+
+    const server = new ProxyServer({
+      handler,
+      listenAddr: config.listenAddr,
+      insecure: config.insecure,
+      baseDir: config.baseDir,
+      ...(config.serverName === '' ? {} : { serverName: config.serverName }),
+      idleTimeoutMs: config.idleTimeoutMs,
+      readTimeoutMs: config.readTimeoutMs,
+      writeTimeoutMs: config.writeTimeoutMs,
+      drainTimeoutMs: options.drainTimeoutMs ?? 10_000,
+    });
+    const proxyAddress = await server.listen();
+    cleanups.push(() => server.close());
+    const url = urlOf(proxyAddress, !config.insecure);
+    logger.info({ url, services: services.map((s) => s.name) }, 'aperture listening');
+
+    let metricsAddress: AddressInfo | undefined;
+    if (config.prometheus.enabled) {
+      const metricsServer = createServer((req, res) => {
+        const path = (req.url ?? '/').split('?')[0];
+        if (req.method === 'GET' && path === '/metrics') {
+          if (invoicer !== undefined) metrics.lightningUp.set(invoicer.health().ok ? 1 : 0);
+          metrics.render().then(({ contentType, body }) => {
+            res.writeHead(200, { 'content-type': contentType });
+            res.end(body);
+          }, () => {
+            res.writeHead(500);
+            res.end();
+          });
+          return;
+        }
+        if (req.method === 'GET' && path === '/healthz') {
+          store.health().then((db) => {
+            const ln = invoicer?.health();
+            const ok = db.ok && (ln === undefined || ln.ok);
+            const body = JSON.stringify({ ok, store: db, lightning: ln ?? { ok: true, detail: 'authenticator disabled' } });
+            res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
+            res.end(body);
+          }, () => {
+            res.writeHead(503);
+            res.end();
+          });
+          return;
+        }
+        res.writeHead(404, { 'content-type': 'text/plain' });
+        res.end('not found\n');
+      });
+      metricsServer.on('error', () => undefined);
+      metricsAddress = await listen(metricsServer, config.prometheus.listenAddr);
+      cleanups.push(() => new Promise<void>((resolve) => {
+        metricsServer.close(() => resolve());
+        metricsServer.closeAllConnections();
+      }));
+      logger.info({ url: urlOf(metricsAddress, false) + '/metrics' }, 'prometheus metrics listening');
+    }
+
+    // Challenges paid while aperture was down: ask the backend about every pending, unexpired row.
+    const reconciled = (async (): Promise<number> => {
+      if (invoicer === undefined) return 0;
+      let found = 0;
+      try {
+        const pending = await store.listPendingUnexpired(clock.now());
+        for (const row of pending) {
+          try {
+            const status = await invoicer.lookupInvoice(row.paymentHash);
+            if (status.state === 'settled' && (await store.markSettled(row.paymentHash, status.settledAt ?? clock.now(), status.amountPaidSats ?? row.priceSats))) {
+              found++;
+              metrics.tokensPaid.inc({ service: row.service });
+            }
+          } catch {
+            // Unknown to the backend (e.g. the dev backend after a restart) or not reachable: left pending.
+          }
+        }
+        if (pending.length > 0) logger.info({ pending: pending.length, settled: found }, 'reconciled pending challenges');
+      } catch (error) {
+        logger.warn({ err: error }, 'could not reconcile pending challenges');
+      }
+      return found;
+    })();
+
+    const gcGrace = options.gcGraceMs ?? DEFAULT_GC_GRACE_MS;
+    const collectGarbage = async (): Promise<GarbageReport> => {
+      const report = await store.collectGarbage(clock.now(), gcGrace);
+      if (report.rootKeys + report.transactions + report.charges > 0) logger.info(report, 'garbage collected');
+      return report;
+    };
+    const gcInterval = options.gcIntervalMs ?? DEFAULT_GC_INTERVAL_MS;
+    if (gcInterval > 0) {
+      const timer = setInterval(() => {
+        collectGarbage().catch((error: unknown) => logger.warn({ err: error }, 'garbage collection failed'));
+      }, gcInterval);
+      timer.unref();
+      cleanups.push(() => clearInterval(timer));
+    }
+
+    let closing: Promise<void> | undefined;
+    return {
+      url,
+      addresses: { proxy: proxyAddress, metrics: metricsAddress },
+      config,
+      store,
+      invoicer,
+      verifier,
+      metrics,
+      logger,
+      services,
+      reconciled,
+      get activeRequests() {
+        return server.activeRequests;
+      },
+      collectGarbage,
+      close: () => {
+        closing ??= (async () => {
+          await reconciled;
+          await cleanup();
+          logger.info('aperture stopped');
+        })();
+        return closing;
+      },
+    };
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+}
