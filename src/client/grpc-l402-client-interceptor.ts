@@ -36,6 +36,13 @@ function metadataRecord(metadata: Metadata): Record<string, string> {
   return out;
 }
 
+interface OutgoingMessage {
+  context: MessageContext;
+  message: unknown;
+  /** Whether the caller's write callback has been called (exactly once, on the first successful write). */
+  acknowledged: boolean;
+}
+
 /** One logical gRPC call, possibly made of two attempts (before and after paying). */
 class L402GrpcCall implements CallLike {
   readonly #options: InterceptorOptions;
@@ -44,9 +51,19 @@ class L402GrpcCall implements CallLike {
   #attempt: CallLike | undefined;
   #listener: Listener = {};
   #metadata = new Metadata();
-  /** Messages sent so far, kept for a retry until the first response message arrives. */
-  #sent: Array<[MessageContext, unknown]> | undefined = [];
+  /**
+   * Outgoing messages. grpc-js lower layers take one message at a time (the
+   * next only after the previous one's write callback), so they are pumped in
+   * order; sent ones are kept for a retry until the first response message
+   * arrives (`#keep`), then dropped once written.
+   */
+  #queue: OutgoingMessage[] = [];
+  /** Index in `#queue` of the next message to hand to the current attempt. */
+  #cursor = 0;
+  #writing = false;
+  #keep = true;
   #halfClosed = false;
+  #halfClosedAttempt: CallLike | undefined;
   #readStarted = false;
   #done = false;
 
@@ -74,6 +91,9 @@ class L402GrpcCall implements CallLike {
     this.#attempt = attempt;
     let heldMetadata: Metadata | undefined;
     let received = false;
+    // grpc-js hands unary-response calls a `null` message just before a status without one; not a real message.
+    let heldNull = false;
+    const unaryResponse = this.#options.method_definition.responseStream !== true;
     attempt.start(metadata, {
       onReceiveMetadata: (md: Metadata) => {
         // Hold response headers back until we know this attempt is not a challenge to retry.
@@ -81,9 +101,13 @@ class L402GrpcCall implements CallLike {
       },
       onReceiveMessage: (message: unknown) => {
         if (this.#attempt !== attempt) return;
+        if (message === null && unaryResponse && !received) {
+          heldNull = true;
+          return;
+        }
         if (!received) {
           received = true;
-          this.#sent = undefined;
+          this.#stopKeeping();
           if (heldMetadata !== undefined) this.#listener.onReceiveMetadata?.(heldMetadata);
           heldMetadata = undefined;
         }
@@ -92,30 +116,34 @@ class L402GrpcCall implements CallLike {
       onReceiveStatus: (status: StatusObject) => {
         if (this.#attempt !== attempt) return;
         const challenges = status.metadata.get('www-authenticate').map(String);
-        if (status.code === Status.INTERNAL && challenges.length > 0 && !received && this.#sent !== undefined && !this.#done) {
+        if (status.code === Status.INTERNAL && challenges.length > 0 && !received && this.#keep && !this.#done) {
           const response = { status: status.code, headers: metadataRecord(status.metadata), challenges };
           call.retryAfterChallenge(response).then(
             (retry) => {
               if (this.#done) return;
               if (retry) this.#startAttempt(call);
-              else this.#finish(status, heldMetadata);
+              else this.#finish(status, heldMetadata, heldNull);
             },
             (error: unknown) => this.#fail(error, status),
           );
           return;
         }
-        this.#finish(status, received ? undefined : heldMetadata);
+        this.#finish(status, received ? undefined : heldMetadata, heldNull);
       },
     });
-    for (const [context, message] of this.#sent ?? []) attempt.sendMessageWithContext(context, message);
-    if (this.#halfClosed) attempt.halfClose();
+    this.#cursor = 0;
+    this.#writing = false;
+    this.#pump();
     if (this.#readStarted) attempt.startRead();
   }
 
-  #finish(status: StatusObject, heldMetadata: Metadata | undefined): void {
+  #finish(status: StatusObject, heldMetadata: Metadata | undefined, heldNull = false): void {
     if (this.#done) return;
     this.#done = true;
     if (heldMetadata !== undefined) this.#listener.onReceiveMetadata?.(heldMetadata);
+    if (heldNull || (this.#attempt === undefined && this.#options.method_definition.responseStream !== true)) {
+      this.#listener.onReceiveMessage?.(null);
+    }
     this.#listener.onReceiveStatus?.(status);
   }
 
@@ -128,9 +156,51 @@ class L402GrpcCall implements CallLike {
     this.#finish({ code: challenge?.code ?? Status.UNAVAILABLE, details: `${code}: ${message}`, metadata }, undefined);
   }
 
+  /** Hands the next queued message to the current attempt, or half-closes it when all are written. */
+  #pump(): void {
+    const attempt = this.#attempt;
+    if (attempt === undefined || this.#writing || this.#done) return;
+    const entry = this.#queue[this.#cursor];
+    if (entry === undefined) {
+      if (this.#halfClosed && this.#halfClosedAttempt !== attempt) {
+        this.#halfClosedAttempt = attempt;
+        attempt.halfClose();
+      }
+      return;
+    }
+    this.#writing = true;
+    attempt.sendMessageWithContext(
+      {
+        ...entry.context,
+        callback: (error?: Error | null) => {
+          // A late callback of an abandoned attempt changes nothing.
+          if (this.#attempt !== attempt) return;
+          this.#writing = false;
+          // Advance first: the caller's callback may synchronously send the next message.
+          if (this.#keep) this.#cursor++;
+          else this.#queue.shift();
+          if (!entry.acknowledged) {
+            entry.acknowledged = true;
+            entry.context.callback?.(error ?? undefined);
+          }
+          this.#pump();
+        },
+      },
+      entry.message,
+    );
+  }
+
+  /** No retry is possible any more: forget messages already written. */
+  #stopKeeping(): void {
+    if (!this.#keep) return;
+    this.#keep = false;
+    this.#queue.splice(0, this.#cursor);
+    this.#cursor = 0;
+  }
+
   sendMessageWithContext(context: MessageContext, message: unknown): void {
-    this.#sent?.push([context, message]);
-    this.#attempt?.sendMessageWithContext(context, message);
+    this.#queue.push({ context, message, acknowledged: false });
+    this.#pump();
   }
 
   sendMessage(message: unknown): void {
@@ -139,7 +209,7 @@ class L402GrpcCall implements CallLike {
 
   halfClose(): void {
     this.#halfClosed = true;
-    this.#attempt?.halfClose();
+    this.#pump();
   }
 
   startRead(): void {

@@ -57,7 +57,7 @@ export function decodeTokenFile(bytes: Uint8Array): StoredToken {
   if (macLen === 0 || macLen > MAX_MACAROON) throw invalid(`macaroon length ${macLen} out of range`);
   if (buf.length !== 4 + macLen + TAIL) throw invalid(`expected ${4 + macLen + TAIL} bytes, found ${buf.length}`);
   let at = 4;
-  const macaroon = Uint8Array.prototype.slice.call(buf, at, at + macLen);
+  const macaroon = new Uint8Array(buf.subarray(at, at + macLen));
   at += macLen;
   const paymentHash = buf.toString('hex', at, at + 32);
   at += 32;
