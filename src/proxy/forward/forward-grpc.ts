@@ -97,6 +97,8 @@ export function forwardGrpc(down: ServerHttp2Stream, forward: GrpcForward): void
     endWithStatus(grpcCodeForUpstream(error), `${error.message} [${error.code}]`);
   };
 
+  // The HTTP/2 compatibility response sends its own (empty) trailers; the backend's must win.
+  down.removeAllListeners('wantTrailers');
   down.on('wantTrailers', () => {
     const out = trailers ?? {
       'grpc-status': '14',
