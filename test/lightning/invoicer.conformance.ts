@@ -65,10 +65,11 @@ export function invoicerConformance(harness: InvoicerHarness): void {
       assert.equal(raw.complete, true);
     });
 
-    it('uses the default expiry of one hour when none is given', async () => {
+    it("uses the backend's default expiry when none is given", async () => {
       const invoice = await subject.invoicer.createInvoice({ amountSats: 1 });
       const decoded = decodeInvoice(invoice.paymentRequest);
-      assert.equal(decoded.expiresAt - decoded.timestampSeconds * 1000, 3600_000);
+      assert.equal(invoice.expiresAt, decoded.expiresAt);
+      assert.ok(decoded.expiresAt - decoded.timestampSeconds * 1000 >= 3600_000, 'at least an hour');
     });
 
     it('gives every invoice its own payment hash', async () => {
@@ -115,7 +116,14 @@ export function invoicerConformance(harness: InvoicerHarness): void {
       });
       const invoice = await subject.invoicer.createInvoice({ amountSats: 8 });
       const settled = nextSettlement(subject.invoicer, invoice.paymentHash);
-      const warned = new Promise<void>((resolve) => process.once('warning', () => resolve()));
+      const warned = new Promise<void>((resolve) => {
+        const onWarning = (warning: Error): void => {
+          if (!warning.message.includes('listener bug')) return;
+          process.off('warning', onWarning);
+          resolve();
+        };
+        process.on('warning', onWarning);
+      });
       await subject.settle(invoice);
       assert.equal((await settled).state, 'settled');
       await warned;

@@ -1,0 +1,330 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import lightning from 'lightning';
+import type { BackendHealth, InvoiceStatus } from '../../src/core/types.js';
+import { DevInvoicer } from '../../src/lightning/dev/index.js';
+import { LndInvoicer, LndPayer, SettledInvoiceIndex, type LndInvoicerOptions } from '../../src/lightning/lnd/index.js';
+import { FakeLnd } from '../fixtures/fake-lnd.js';
+import { invoicerConformance } from './invoicer.conformance.js';
+import { payerConformance } from './payer.conformance.js';
+
+function optionsFor(fake: FakeLnd, extra: Partial<LndInvoicerOptions> = {}): LndInvoicerOptions {
+  return { host: fake.host, tlsCert: fake.cert, macaroon: fake.macaroon, backoff: { initialMs: 20, maxMs: 200 }, ...extra };
+}
+
+function nextHealth(invoicer: LndInvoicer, ok: boolean): Promise<BackendHealth> {
+  return new Promise((resolve) => {
+    const off = invoicer.onHealthChange((health) => {
+      if (health.ok !== ok) return;
+      off();
+      resolve(health);
+    });
+  });
+}
+
+function nextSettlement(invoicer: LndInvoicer, hash: string): Promise<InvoiceStatus> {
+  return new Promise((resolve) => {
+    const off = invoicer.onSettled((status) => {
+      if (status.paymentHash !== hash) return;
+      off();
+      resolve(status);
+    });
+  });
+}
+
+invoicerConformance({
+  name: 'LndInvoicer against the fake lnd',
+  async create() {
+    const fake = await FakeLnd.start();
+    const invoicer = await LndInvoicer.connect(optionsFor(fake, { network: 'regtest' }));
+    return {
+      invoicer,
+      settle: async (invoice) => fake.settle(invoice.paymentHash),
+      cleanup: async () => {
+        await invoicer.close();
+        await fake.stop();
+      },
+    };
+  },
+});
+
+payerConformance({
+  name: 'LndPayer against the fake lnd (paying a dev node)',
+  async create() {
+    const payee = new DevInvoicer({ onWarning: () => {} });
+    const fake = await FakeLnd.start({ payee: async (request) => (await payee.pay(request)).preimage, feeMsat: 1000n });
+    const payer = new LndPayer({ host: fake.host, tlsCert: fake.cert, macaroon: fake.macaroon });
+    return {
+      payer,
+      issue: (amountSats) => payee.createInvoice({ amountSats }),
+      cleanup: async () => {
+        await payer.close();
+        await fake.stop();
+      },
+    };
+  },
+});
+
+describe('LndInvoicer start-up', () => {
+  it('fails with L402_ERR_LN_CONNECT_FAILED naming host and cause when lnd is unreachable', async () => {
+    const fake = await FakeLnd.start();
+    const options = optionsFor(fake);
+    await fake.stop();
+    await assert.rejects(LndInvoicer.connect({ ...options, connectTimeoutMs: 5000 }), (error: unknown) => {
+      const e = error as { code: string; message: string };
+      assert.equal(e.code, 'L402_ERR_LN_CONNECT_FAILED');
+      assert.ok(e.message.includes(fake.host), e.message);
+      assert.match(e.message, /UNAVAILABLE|ECONNREFUSED/);
+      return true;
+    });
+  });
+
+  it('refuses a macaroon lnd does not accept, with lnd\'s reason', async () => {
+    const fake = await FakeLnd.start();
+    try {
+      await assert.rejects(LndInvoicer.connect(optionsFor(fake, { macaroon: fake.foreignMacaroon() })), {
+        code: 'L402_ERR_LN_CONNECT_FAILED',
+        message: /verification failed/,
+      });
+    } finally {
+      await fake.stop();
+    }
+  });
+
+  it('verifies the TLS certificate: another certificate is refused', async () => {
+    const fake = await FakeLnd.start();
+    const other = await FakeLnd.start();
+    try {
+      await assert.rejects(LndInvoicer.connect(optionsFor(fake, { tlsCert: other.cert })), {
+        code: 'L402_ERR_LN_CONNECT_FAILED',
+        message: /UNAVAILABLE/,
+      });
+    } finally {
+      await fake.stop();
+      await other.stop();
+    }
+  });
+
+  it('checks the server name given in serverName against the certificate', async () => {
+    const fake = await FakeLnd.start();
+    try {
+      const good = await LndInvoicer.connect(optionsFor(fake, { serverName: 'fake-lnd' }));
+      assert.equal(good.info.pubkey, fake.pubkey);
+      await good.close();
+      await assert.rejects(LndInvoicer.connect(optionsFor(fake, { serverName: 'not-in-cert.example' })), { code: 'L402_ERR_LN_CONNECT_FAILED' });
+    } finally {
+      await fake.stop();
+    }
+  });
+
+  it('reads the certificate and macaroon from files, and names a missing one', async () => {
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'lnd-creds-'));
+    const fake = await FakeLnd.start();
+    try {
+      writeFileSync(join(dir, 'tls.cert'), fake.cert);
+      writeFileSync(join(dir, 'invoice.macaroon'), fake.macaroon);
+      const invoicer = await LndInvoicer.connect({ host: fake.host, tlsCertPath: join(dir, 'tls.cert'), macaroonPath: join(dir, 'invoice.macaroon') });
+      assert.equal(invoicer.health().ok, true);
+      await invoicer.close();
+      await assert.rejects(
+        LndInvoicer.connect({ host: fake.host, tlsCertPath: join(dir, 'tls.cert'), macaroonPath: join(dir, 'missing.macaroon') }),
+        { code: 'L402_ERR_LN_CREDENTIALS', message: /missing\.macaroon/ },
+      );
+    } finally {
+      await fake.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses an lnd on another network than configured', async () => {
+    const fake = await FakeLnd.start({ network: 'testnet' });
+    try {
+      await assert.rejects(LndInvoicer.connect(optionsFor(fake, { network: 'regtest' })), { code: 'L402_ERR_CONFIG_INVALID', message: /testnet/ });
+      const ok = await LndInvoicer.connect(optionsFor(fake, { network: 'testnet' }));
+      assert.equal(ok.info.network, 'testnet');
+      await ok.close();
+    } finally {
+      await fake.stop();
+    }
+  });
+});
+
+describe('LndInvoicer when lnd goes away', () => {
+  it('answers 503 L402_ERR_LN_UNAVAILABLE, recovers on the same port, and delivers a settlement missed meanwhile', async () => {
+    const fake = await FakeLnd.start();
+    const invoicer = await LndInvoicer.connect(optionsFor(fake));
+    try {
+      const invoice = await invoicer.createInvoice({ amountSats: 100 });
+      const lost = nextHealth(invoicer, false);
+      await fake.stop();
+      const down = await lost;
+      assert.match(down.detail ?? '', new RegExp(fake.host));
+      assert.equal(invoicer.health().ok, false);
+      await assert.rejects(invoicer.createInvoice({ amountSats: 1 }), { name: 'InvoiceError', code: 'L402_ERR_LN_UNAVAILABLE', status: 503 });
+      // Paid while we were away: no subscriber saw it.
+      fake.settle(invoice.paymentHash);
+      const settled = nextSettlement(invoicer, invoice.paymentHash);
+      const back = nextHealth(invoicer, true);
+      await fake.restart();
+      await back;
+      const status = await settled;
+      assert.equal(status.state, 'settled');
+      assert.equal(status.amountPaidSats, 100);
+      const again = await invoicer.createInvoice({ amountSats: 2 });
+      assert.equal((await invoicer.lookupInvoice(again.paymentHash)).state, 'open');
+    } finally {
+      await invoicer.close();
+      await fake.stop();
+    }
+  });
+
+  it('resumes the subscription from the last settle index after a dropped connection', async () => {
+    const fake = await FakeLnd.start();
+    const invoicer = await LndInvoicer.connect(optionsFor(fake));
+    try {
+      const first = await invoicer.createInvoice({ amountSats: 1 });
+      const firstSettled = nextSettlement(invoicer, first.paymentHash);
+      fake.settle(first.paymentHash);
+      await firstSettled;
+      // An invoice made by someone else on the node: only the settle-index resume can find it.
+      const otherInvoicer = await LndInvoicer.connect(optionsFor(fake));
+      const foreign = await otherInvoicer.createInvoice({ amountSats: 3 });
+      await otherInvoicer.close();
+      const lost = nextHealth(invoicer, false);
+      await fake.stop();
+      await lost;
+      fake.settle(foreign.paymentHash);
+      const settled = nextSettlement(invoicer, foreign.paymentHash);
+      await fake.restart();
+      assert.equal((await settled).amountPaidSats, 3);
+      const subscriptions = fake.calls.filter((c) => c === 'SubscribeInvoices').length;
+      assert.ok(subscriptions >= 3, `resubscribed (${subscriptions})`);
+    } finally {
+      await invoicer.close();
+      await fake.stop();
+    }
+  });
+
+  it('delivers each settlement once even when lookup and stream both report it', async () => {
+    const fake = await FakeLnd.start();
+    const invoicer = await LndInvoicer.connect(optionsFor(fake));
+    try {
+      const seen: string[] = [];
+      invoicer.onSettled((s) => seen.push(s.paymentHash));
+      const invoice = await invoicer.createInvoice({ amountSats: 5 });
+      const settled = nextSettlement(invoicer, invoice.paymentHash);
+      fake.settle(invoice.paymentHash);
+      await settled;
+      await invoicer.lookupInvoice(invoice.paymentHash);
+      assert.deepEqual(seen, [invoice.paymentHash]);
+    } finally {
+      await invoicer.close();
+      await fake.stop();
+    }
+  });
+});
+
+describe('SettledInvoiceIndex (strict verification)', () => {
+  it('loads settled invoices in batches and follows new settlements', async () => {
+    const fake = await FakeLnd.start();
+    const invoicer = await LndInvoicer.connect(optionsFor(fake));
+    try {
+      const invoices = [];
+      for (let i = 0; i < 7; i++) invoices.push(await invoicer.createInvoice({ amountSats: 1 + i }));
+      for (const i of [0, 2, 3, 6]) {
+        const s = nextSettlement(invoicer, invoices[i]!.paymentHash);
+        fake.settle(invoices[i]!.paymentHash);
+        await s;
+      }
+      const before = fake.calls.filter((c) => c === 'ListInvoices').length;
+      const index = await SettledInvoiceIndex.load(invoicer, { batchSize: 2 });
+      // 7 invoices in pages of 2: 4 pages with invoices and one empty one.
+      assert.equal(fake.calls.filter((c) => c === 'ListInvoices').length - before, 5);
+      assert.equal(index.size, 4);
+      assert.equal(index.isSettled(invoices[2]!.paymentHash), true);
+      assert.equal(index.isSettled(invoices[1]!.paymentHash), false);
+      const s = nextSettlement(invoicer, invoices[1]!.paymentHash);
+      fake.settle(invoices[1]!.paymentHash);
+      await s;
+      assert.equal(index.isSettled(invoices[1]!.paymentHash.toUpperCase()), true);
+      index.close();
+    } finally {
+      await invoicer.close();
+      await fake.stop();
+    }
+  });
+});
+
+describe('LndPayer failures', () => {
+  it('maps lnd failure reasons to codes', async () => {
+    const fake = await FakeLnd.start();
+    const payer = new LndPayer({ host: fake.host, tlsCert: fake.cert, macaroon: fake.macaroon });
+    const invoicer = await LndInvoicer.connect(optionsFor(fake));
+    try {
+      const cases = [
+        ['FAILURE_REASON_NO_ROUTE', 'L402_ERR_PAY_NO_ROUTE'],
+        ['FAILURE_REASON_TIMEOUT', 'L402_ERR_PAY_TIMEOUT'],
+        ['FAILURE_REASON_INSUFFICIENT_BALANCE', 'L402_ERR_PAY_INSUFFICIENT_BALANCE'],
+        ['FAILURE_REASON_INCORRECT_PAYMENT_DETAILS', 'L402_ERR_PAY_INCORRECT_DETAILS'],
+        ['FAILURE_REASON_ERROR', 'L402_ERR_PAY_FAILED'],
+        ['FAILURE_REASON_CANCELED', 'L402_ERR_PAY_CANCELED'],
+      ] as const;
+      for (const [reason, code] of cases) {
+        const invoice = await invoicer.createInvoice({ amountSats: 10 });
+        fake.failNextPayment(reason);
+        await assert.rejects(payer.payInvoice(invoice.paymentRequest), { name: 'PaymentError', code });
+        assert.equal(await payer.trackPayment(invoice.paymentHash), undefined, 'a failed payment tracks as undefined');
+      }
+    } finally {
+      await invoicer.close();
+      await payer.close();
+      await fake.stop();
+    }
+  });
+
+  it('reports an unreachable lnd as L402_ERR_PAY_UNAVAILABLE', async () => {
+    const fake = await FakeLnd.start();
+    const invoicer = await LndInvoicer.connect(optionsFor(fake));
+    const invoice = await invoicer.createInvoice({ amountSats: 10 });
+    await invoicer.close();
+    await fake.stop();
+    const payer = new LndPayer({ host: fake.host, tlsCert: fake.cert, macaroon: fake.macaroon });
+    await assert.rejects(payer.payInvoice(invoice.paymentRequest), { code: 'L402_ERR_PAY_UNAVAILABLE' });
+    await assert.rejects(payer.trackPayment(invoice.paymentHash), { code: 'L402_ERR_PAY_UNAVAILABLE' });
+    await payer.close();
+  });
+});
+
+describe('the fake lnd speaks lnd\'s wire format', () => {
+  it('serves the independent `lightning` client: createInvoice, getInvoice, subscribeToInvoices', async () => {
+    const fake = await FakeLnd.start();
+    try {
+      const { lnd } = lightning.authenticatedLndGrpc({ cert: Buffer.from(fake.cert).toString('base64'), macaroon: fake.macaroon.toString('hex'), socket: fake.host });
+      const created = await lightning.createInvoice({ lnd, tokens: 12, description: 'wire' });
+      assert.ok(created.request.startsWith('lnbcrt120n1'));
+      const got = await lightning.getInvoice({ lnd, id: created.id });
+      assert.equal(got.tokens, 12);
+      assert.equal(got.is_confirmed, false);
+      const sub = lightning.subscribeToInvoices({ lnd });
+      const confirmed = new Promise<string>((resolve) => {
+        sub.on('invoice_updated', (i: { id: string; is_confirmed: boolean }) => {
+          if (i.is_confirmed) resolve(i.id);
+        });
+      });
+      // Our own client sees the invoice the other client created, and settles through the same node.
+      const ours = await LndInvoicer.connect(optionsFor(fake));
+      assert.equal((await ours.lookupInvoice(created.id)).state, 'open');
+      await ours.close();
+      fake.settle(created.id);
+      assert.equal(await confirmed, created.id);
+      sub.removeAllListeners();
+      const wrong = lightning.authenticatedLndGrpc({ cert: Buffer.from(fake.cert).toString('base64'), macaroon: fake.foreignMacaroon().toString('hex'), socket: fake.host });
+      await assert.rejects(lightning.getInvoice({ lnd: wrong.lnd, id: created.id }), (error: unknown) => JSON.stringify(error).includes('verification failed'));
+    } finally {
+      await fake.stop();
+    }
+  });
+});
