@@ -1,0 +1,210 @@
+/**
+ * The `aperture` program: what operators run instead of the Go aperture, with
+ * the same aperture.yaml. `bin/aperture.js` calls {@link main}.
+ */
+import { readFileSync } from 'node:fs';
+import { L402Error } from '../core/errors.js';
+import { checkConfig, type LoadConfigOptions } from '../proxy/config/check-config.js';
+import { formatConfigReport } from '../proxy/config/format-config-report.js';
+import { startAperture, type RunningAperture, type StartApertureOptions } from '../proxy/app/start-aperture.js';
+
+/** Where `main` writes and what it reads from the process; every field defaults to the real process. */
+export interface CliIo {
+  /** Human-readable output and logs. */
+  stdout?: { write(text: string): unknown };
+  /** Errors. */
+  stderr?: { write(text: string): unknown };
+  /** Environment (`${VAR}` in headers, `APERTURE_POSTGRES_SCHEMA`). */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Directory relative paths are resolved against. */
+  cwd?: string;
+  /** Stops the proxy (drain, then exit 0) when aborted, like SIGTERM. */
+  signal?: AbortSignal;
+  /** Listen for SIGTERM and SIGINT; default true. */
+  handleSignals?: boolean;
+  /** Told once the proxy listens (tests, embedding). */
+  onStarted?: (aperture: RunningAperture) => void;
+  /** Extra options of `startAperture` (tests). */
+  startOptions?: StartApertureOptions;
+}
+
+/** Parsed command line. */
+interface Args {
+  configFile?: string;
+  baseDir?: string;
+  checkConfig: boolean;
+  help: boolean;
+  version: boolean;
+  overrides: Record<string, string>;
+}
+
+const USAGE = `Usage: aperture [options]
+
+  --config FILE, --configfile FILE   configuration file (default <basedir>/aperture.yaml)
+  --basedir DIR                      base directory (default ~/.aperture)
+  --check-config                     validate the configuration without connecting; exit 0 when valid
+  --<key> VALUE, --<key>=VALUE       override a configuration key, e.g. --listenaddr=:8081
+                                     or --authenticator.lndhost=localhost:10009
+  --version                          print the version
+  -h, --help                         print this help
+
+Signals: SIGTERM or SIGINT drains in-flight requests and exits 0.
+Environment: APERTURE_POSTGRES_SCHEMA selects the PostgreSQL schema (default: search_path).
+`;
+
+function parseArgs(argv: readonly string[]): Args {
+  const args: Args = { checkConfig: false, help: false, version: false, overrides: {} };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '-h' || arg === '--help') {
+      args.help = true;
+      continue;
+    }
+    if (!arg.startsWith('--') || arg === '--') {
+      throw new L402Error('L402_ERR_CLI_BAD_ARGUMENT', `unexpected argument ${JSON.stringify(arg)}`);
+    }
+    const eq = arg.indexOf('=');
+    const name = (eq < 0 ? arg.slice(2) : arg.slice(2, eq)).toLowerCase();
+    if (!/^[a-z][a-z0-9_.-]*$/.test(name)) throw new L402Error('L402_ERR_CLI_BAD_ARGUMENT', `malformed flag ${JSON.stringify(arg)}`);
+    if (name === 'check-config' || name === 'checkconfig') {
+      args.checkConfig = true;
+      continue;
+    }
+    if (name === 'version') {
+      args.version = true;
+      continue;
+    }
+    let value: string | undefined = eq < 0 ? undefined : arg.slice(eq + 1);
+    if (value === undefined) {
+      const next = argv[i + 1];
+      if (next !== undefined && !next.startsWith('--')) {
+        value = next;
+        i++;
+      }
+    }
+    if (name === 'config' || name === 'configfile') {
+      if (value === undefined || value === '') throw new L402Error('L402_ERR_CLI_BAD_ARGUMENT', `--${name} needs a file`);
+      args.configFile = value;
+    } else if (name === 'basedir') {
+      if (value === undefined || value === '') throw new L402Error('L402_ERR_CLI_BAD_ARGUMENT', '--basedir needs a directory');
+      args.baseDir = value;
+    } else {
+      // A bare boolean flag (`--insecure`) means true, as in the Go aperture.
+      args.overrides[name] = value ?? 'true';
+    }
+  }
+  return args;
+}
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/**
+ * Runs `aperture`.
+ *
+ * @param argv - the arguments after the program name
+ * @param io - output streams, environment, stop signal (defaults: the process)
+ * @returns the exit code: 0 after a clean shutdown or a valid `--check-config`,
+ *   1 for an invalid configuration or a start-up failure (address in use,
+ *   database or Lightning unreachable), 2 for a bad command line
+ */
+export async function main(argv: readonly string[], io: CliIo = {}): Promise<number> {
+  const stdout = io.stdout ?? process.stdout;
+  const stderr = io.stderr ?? process.stderr;
+  const env = io.env ?? process.env;
+  let args: Args;
+  try {
+    args = parseArgs(argv);
+  } catch (error) {
+    stderr.write(`aperture: ${(error as Error).message} [${(error as L402Error).code}]\n\n${USAGE}`);
+    return 2;
+  }
+  if (args.help) {
+    stdout.write(USAGE);
+    return 0;
+  }
+  if (args.version) {
+    stdout.write(`aperture ${version()} (aperture-ts)\n`);
+    return 0;
+  }
+
+  const load: LoadConfigOptions = { env, overrides: args.overrides };
+  if (args.configFile !== undefined) load.configFile = args.configFile;
+  if (args.baseDir !== undefined) load.baseDir = args.baseDir;
+  if (io.cwd !== undefined) load.cwd = io.cwd;
+  const report = checkConfig(load);
+  if (args.checkConfig) {
+    (report.ok ? stdout : stderr).write(formatConfigReport(report));
+    return report.ok ? 0 : 1;
+  }
+  if (!report.ok || report.config === undefined) {
+    stderr.write(formatConfigReport(report));
+    stderr.write('aperture: not started; fix the errors above (aperture --check-config lists them without starting)\n');
+    return 1;
+  }
+  const config = report.config;
+  stdout.write(`aperture ${version()}: config ${report.configFileFound ? report.configFile : `${report.configFile} (not found: defaults and flags only)`}\n`);
+  for (const w of report.warnings) {
+    stdout.write(`warning: ${w.path}${w.line === undefined ? '' : ` (line ${w.line})`} [${w.kind}]: ${w.message}${w.suggestion === undefined ? '' : ` (did you mean ${w.suggestion}?)`}\n`);
+  }
+
+  const options: StartApertureOptions = { ...io.startOptions };
+  const schema = env['APERTURE_POSTGRES_SCHEMA'];
+  if (schema !== undefined && schema !== '' && options.postgresSchema === undefined) options.postgresSchema = schema;
+
+  let aperture: RunningAperture;
+  try {
+    aperture = await startAperture(config, options);
+  } catch (error) {
+    const code = error instanceof L402Error ? ` [${error.code}]` : '';
+    stderr.write(`aperture: cannot start: ${error instanceof Error ? error.message : String(error)}${code}\n`);
+    return 1;
+  }
+  const tls = config.insecure ? 'plaintext HTTP/1.1 and h2c' : `TLS, HTTP/1.1 and HTTP/2 (certificate ${config.tlsCertPath})`;
+  stdout.write(`aperture listening on ${aperture.url} (${tls}); ${config.services.length} service(s): ${config.services.map((s) => s.name).join(', ') || 'none'}\n`);
+  stdout.write(`lightning: ${config.authenticator.disable ? 'disabled (every request is forwarded)' : config.authenticator.backend === 'dev' ? 'dev backend (not for production); POST /api/dev/pay pays invoices for loopback clients' : `lnd at ${config.authenticator.lndHost ?? ''}`}\n`);
+  stdout.write(`store: ${config.dbBackend === 'postgres' ? `postgres ${config.postgres.host}:${config.postgres.port}/${config.postgres.dbName}` : `sqlite ${config.sqlite.dbFile}`}\n`);
+  if (aperture.addresses.metrics !== undefined) {
+    stdout.write(`metrics on http://${config.prometheus.listenAddr.startsWith(':') ? 'localhost' : config.prometheus.listenAddr.replace(/:\d+$/, '')}:${aperture.addresses.metrics.port}/metrics (health: /healthz)\n`);
+  }
+  io.onStarted?.(aperture);
+
+  const code = await new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (why: string): void => {
+      if (stopping) {
+        stderr.write(`aperture: ${why} again; exiting without waiting for in-flight requests\n`);
+        resolve(1);
+        return;
+      }
+      stopping = true;
+      stdout.write(`aperture: ${why}; draining in-flight requests\n`);
+      aperture.close().then(() => resolve(0), (error: unknown) => {
+        stderr.write(`aperture: error while stopping: ${String(error)}\n`);
+        resolve(1);
+      });
+    };
+    const onTerm = (): void => stop('SIGTERM received');
+    const onInt = (): void => stop('SIGINT received');
+    if (io.handleSignals !== false) {
+      process.on('SIGTERM', onTerm);
+      process.on('SIGINT', onInt);
+    }
+    if (io.signal !== undefined) {
+      if (io.signal.aborted) stop('stop requested');
+      else io.signal.addEventListener('abort', () => stop('stop requested'), { once: true });
+    }
+  });
+  if (io.handleSignals !== false) {
+    process.removeAllListeners('SIGTERM');
+    process.removeAllListeners('SIGINT');
+  }
+  if (code === 0) stdout.write('aperture: stopped\n');
+  return code;
+}

@@ -1,0 +1,98 @@
+// The `aperture` program as operators run it: bin/aperture.js as a child process.
+import assert from 'node:assert/strict';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { h1, startBackend } from '../proxy/support.js';
+import { spawnNode } from './spawn.js';
+import { freePort, repoRoot, tempBaseDir } from './support.js';
+
+const sample = join(repoRoot, '..', 'shared', 'vectors', 'aperture-sample-conf.yaml');
+
+test('--check-config accepts the reference sample unchanged (warnings printed, exit 0)', { skip: existsSync(sample) ? false : `reference sample not found at ${sample}` }, async () => {
+  const p = spawnNode('bin/aperture.js', ['--check-config', '--config', sample]);
+  assert.equal(await p.exited, 0, p.output());
+  assert.match(p.output(), /OK: configuration is valid \(3 services, \d+ warnings\)/);
+  assert.match(p.output(), /enbled/);
+});
+
+test('a configuration with many mistakes: every one listed, non-zero exit, nothing started', async () => {
+  const dir = tempBaseDir();
+  const file = join(dir, 'bad.yaml');
+  writeFileSync(file, `
+listenaddr: nonsense
+dbbackend: etcd
+readtimeout: 15
+authenticator:
+  backend: dev
+services:
+  - name: a b
+    address: 127.0.0.1:8080
+    auth: sometimes
+    price: -1
+    ratelimits:
+      - requests: 0
+        per: 1s
+`);
+  for (const flag of ['--check-config', undefined]) {
+    const p = spawnNode('bin/aperture.js', ['--config', file, '--basedir', dir, ...(flag === undefined ? [] : [flag])]);
+    const code = await p.exited;
+    assert.equal(code, 1, p.output());
+    const out = p.output();
+    for (const path of ['listenaddr', 'dbbackend', 'readtimeout', 'services[0].name', 'services[0].auth', 'services[0].price', 'services[0].ratelimits[0].requests']) {
+      assert.ok(out.includes(path), `${path} missing from:\n${out}`);
+    }
+    assert.match(out, /FAILED/);
+    if (flag === undefined) assert.match(out, /not started/);
+  }
+});
+
+test('a bad flag exits 2 with usage', async () => {
+  const p = spawnNode('bin/aperture.js', ['oops']);
+  assert.equal(await p.exited, 2);
+  assert.match(p.output(), /L402_ERR_CLI_BAD_ARGUMENT/);
+  assert.match(p.output(), /Usage: aperture/);
+});
+
+test('SIGTERM drains an in-flight request, then exits 0; a second instance on the same port fails clearly', async () => {
+  let release: (() => void) | undefined;
+  let arrived: () => void = () => undefined;
+  const reached = new Promise<void>((resolve) => {
+    arrived = resolve;
+  });
+  const backend = await startBackend((_req, res) => {
+    release = () => res.end('finished after SIGTERM\n');
+    arrived();
+  });
+  const dir = tempBaseDir();
+  const port = await freePort();
+  writeFileSync(join(dir, 'aperture.yaml'), `
+listenaddr: 127.0.0.1:${port}
+insecure: true
+debuglevel: warn
+authenticator:
+  disable: true
+services:
+  - name: slow
+    hostregexp: '.*'
+    address: ${backend.address}
+`);
+  const p = spawnNode('bin/aperture.js', ['--basedir', dir]);
+  await p.waitFor(/aperture listening on http:\/\/127\.0\.0\.1:\d+/);
+
+  const second = spawnNode('bin/aperture.js', ['--basedir', dir]);
+  assert.equal(await second.exited, 1);
+  assert.match(second.output(), new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: address already in use \\[L402_ERR_PROXY_ADDRESS_IN_USE\\]`));
+
+  const pending = h1(`http://127.0.0.1:${port}/work`);
+  await reached;
+  p.child.kill('SIGTERM');
+  await p.waitFor(/draining in-flight requests/);
+  release?.();
+  const res = await pending;
+  assert.equal(res.status, 200);
+  assert.equal(res.body, 'finished after SIGTERM\n');
+  assert.equal(await p.exited, 0, p.output());
+  assert.match(p.output(), /aperture: stopped/);
+  await backend.close();
+});

@@ -1,0 +1,48 @@
+// `npm start` (src/cli/start-dev.ts) as a child process: start, the printed curl flow done with fetch, SIGTERM.
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { once } from 'node:events';
+import { test } from 'node:test';
+import { parseChallenges } from '../../src/core/challenge.js';
+import { spawnNode } from './spawn.js';
+import { freePort, tempBaseDir } from './support.js';
+
+test('npm start: 402 → POST /api/dev/pay → retry with Authorization: L402 → 200, then a clean SIGTERM', async () => {
+  const port = await freePort();
+  const p = spawnNode('src/cli/start-dev.ts', [], { APERTURE_BASEDIR: tempBaseDir(), APERTURE_PORT: String(port) });
+  await p.waitFor(/Ctrl-C stops it/);
+  const base = `http://127.0.0.1:${port}`;
+  assert.ok(p.output().includes(`curl -si ${base}/api/quote`));
+
+  const challenged = await fetch(`${base}/api/quote`);
+  assert.equal(challenged.status, 402);
+  const c = parseChallenges(challenged.headers.get('www-authenticate') ?? '')[0];
+  assert.ok(c !== undefined);
+  const paid = await fetch(`${base}/api/dev/pay`, { method: 'POST', body: JSON.stringify({ invoice: c.invoice }) });
+  assert.equal(paid.status, 200);
+  const { preimage } = (await paid.json()) as { preimage: string };
+  const ok = await fetch(`${base}/api/quote`, { headers: { authorization: `L402 ${c.macaroon}:${preimage}` } });
+  assert.equal(ok.status, 200);
+  assert.equal(((await ok.json()) as { paid: boolean }).paid, true);
+  assert.equal((await fetch(`${base}/api/free`)).status, 200);
+  const stream = await fetch(`${base}/api/stream`, { headers: { authorization: `L402 ${c.macaroon}:${preimage}` } });
+  assert.equal(stream.headers.get('content-type'), 'text/event-stream');
+  const reader = stream.body?.getReader();
+  const first = await reader?.read();
+  assert.match(Buffer.from(first?.value ?? []).toString(), /event: tick/);
+  await reader?.cancel();
+
+  p.child.kill('SIGTERM');
+  assert.equal(await p.exited, 0, p.output());
+});
+
+test('npm start fails clearly when the port is taken', async () => {
+  const blocker = createServer();
+  blocker.listen(0, '127.0.0.1');
+  await once(blocker, 'listening');
+  const port = (blocker.address() as { port: number }).port;
+  const p = spawnNode('src/cli/start-dev.ts', ['--port', String(port)], { APERTURE_BASEDIR: tempBaseDir() });
+  assert.equal(await p.exited, 1);
+  assert.match(p.output(), /address already in use/);
+  blocker.close();
+});
