@@ -1,0 +1,185 @@
+// `aperturecli fetch` end to end, in process through main(argv, io) and once
+// through the bin shim, against a server with the dev backend's /api/dev/pay.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createServer as createHttpsServer } from 'node:https';
+import { createServer } from 'node:net';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { generate } from 'selfsigned';
+import { startTestServer, type TestServer } from './l402-test-server.js';
+import { main, type CliIo } from '../../src/cli/aperturecli.js';
+import { decodeTokenFile } from '../../src/client/token-file-codec.js';
+
+const servers: TestServer[] = [];
+const dir = mkdtempSync(join(tmpdir(), 'aperturecli-'));
+after(async () => {
+  await Promise.all(servers.map((s) => s.close()));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function server(options: Parameters<typeof startTestServer>[0] = {}): Promise<TestServer> {
+  const s = await startTestServer(options);
+  servers.push(s);
+  return s;
+}
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+  json: () => Record<string, unknown>;
+  errJson: () => Record<string, unknown>;
+}
+
+async function cli(args: string[], tty = false): Promise<Run> {
+  let stdout = '';
+  let stderr = '';
+  const io: CliIo = {
+    stdout: { write: (c) => (stdout += Buffer.from(c).toString('utf8')), isTTY: tty },
+    stderr: { write: (c) => (stderr += Buffer.from(c).toString('utf8')) },
+    env: { HOME: dir },
+  };
+  const code = await main(args, io);
+  return {
+    code,
+    stdout,
+    stderr,
+    json: () => JSON.parse(stdout) as Record<string, unknown>,
+    errJson: () => JSON.parse(stderr.trim().split('\n').at(-1) ?? '') as Record<string, unknown>,
+  };
+}
+
+let files = 0;
+const tokenFile = (): string => join(dir, `t${++files}.token`);
+
+test('pays through the server\'s /api/dev/pay, prints the body, a JSON summary without the preimage, then reuses the token', async () => {
+  const s = await server();
+  const file = tokenFile();
+  const first = await cli(['fetch', `${s.url}/quote`, '--payer', 'dev', '--token-file', file]);
+  assert.equal(first.code, 0, first.stderr);
+  assert.match(first.stdout, /^paid content for [0-9a-f]{64}\n$/);
+  const summary = first.errJson();
+  assert.equal(summary['status'], 200);
+  assert.equal(summary['paid'], true);
+  assert.equal(summary['paidSats'], 100);
+  assert.equal(summary['feeSats'], 0);
+  assert.match(String(summary['tokenId']), /^[0-9a-f]{64}$/);
+  const token = decodeTokenFile(readFileSync(file));
+  assert.equal(summary['paymentHash'], token.paymentHash);
+  assert.ok(token.preimage !== undefined);
+  assert.ok(!first.stderr.includes(token.preimage) && !first.stdout.includes(token.preimage), 'the preimage is never printed');
+  assert.equal(first.stdout, `paid content for ${String(summary['tokenId'])}\n`);
+
+  const second = await cli(['fetch', `${s.url}/quote`, '--payer', 'dev', '--token-file', file]);
+  assert.equal(second.code, 0);
+  assert.equal(second.errJson()['paid'], false);
+  assert.equal(second.errJson()['reusedToken'], true);
+  assert.equal(s.payments(), 1);
+});
+
+test('on a terminal the summary is a human line, and only when something was paid', async () => {
+  const s = await server();
+  const run = await cli(['fetch', `${s.url}/quote`, '--payer', 'dev', '--token-dir', join(dir, 'tty-tokens')], true);
+  assert.equal(run.code, 0);
+  assert.match(run.stderr, /^aperturecli: paid 100 sat \(fee 0 sat\) for token [0-9a-f]{64}\n$/);
+  const again = await cli(['fetch', `${s.url}/quote`, '--payer', 'dev', '--token-dir', join(dir, 'tty-tokens')], true);
+  assert.equal(again.stderr, '');
+  const json = await cli(['fetch', `${s.url}/quote`, '--json', '--token-dir', join(dir, 'tty-tokens')], true);
+  assert.equal(json.errJson()['reusedToken'], true);
+});
+
+test('--dry-run reports what would be paid and pays nothing (exit 10)', async () => {
+  const s = await server({ priceSats: 42 });
+  const run = await cli(['fetch', `${s.url}/quote`, '--payer', 'dev', '--dry-run', '--token-file', tokenFile()]);
+  assert.equal(run.code, 10, run.stderr);
+  const out = run.json();
+  assert.equal(out['wouldPay'], true);
+  assert.equal(out['priceSats'], 42);
+  assert.equal(out['maxFeeSats'], 10);
+  assert.match(String(out['paymentHash']), /^[0-9a-f]{64}$/);
+  assert.equal(s.payments(), 0);
+
+  const tooMuch = await cli(['fetch', `${s.url}/quote`, '--dry-run', '--max-price', '41', '--token-file', tokenFile()]);
+  assert.equal(tooMuch.code, 4);
+  assert.equal((tooMuch.errJson()['error'] as Record<string, unknown>)['code'], 'L402_ERR_CLIENT_BUDGET_EXCEEDED');
+});
+
+test('limits and missing payer: exit 4 with a structured error, nothing paid', async () => {
+  const s = await server({ priceSats: 100 });
+  const over = await cli(['fetch', `${s.url}/quote`, '--payer', 'dev', '--max-price', '99', '--token-file', tokenFile()]);
+  assert.equal(over.code, 4);
+  const error = over.errJson()['error'] as Record<string, unknown>;
+  assert.equal(error['code'], 'L402_ERR_CLIENT_BUDGET_EXCEEDED');
+  assert.equal(error['exitCode'], 4);
+  assert.equal(error['url'], `${s.url}/quote`);
+  assert.equal(error['status'], 402);
+  const none = await cli(['fetch', `${s.url}/quote`, '--token-file', tokenFile()]);
+  assert.equal(none.code, 4);
+  assert.equal((none.errJson()['error'] as Record<string, unknown>)['code'], 'L402_ERR_CLIENT_NO_PAYER');
+  assert.equal(s.payments(), 0);
+});
+
+test('method, headers and body are sent (and replayed after paying)', async () => {
+  const s = await server();
+  const run = await cli(['fetch', `${s.url}/quote`, '--payer', 'dev', '-X', 'PUT', '-H', 'X-Test: yes', '-d', 'the body', '--token-file', tokenFile()]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.deepEqual(s.bodies, ['the body']);
+});
+
+test('exit codes: 5 not found, 2 invalid arguments or unknown command, 3 connection refused', async () => {
+  const s = await server();
+  const missing = await cli(['fetch', `${s.url}/missing`, '--token-file', tokenFile()]);
+  assert.equal(missing.code, 5);
+  assert.equal(missing.stdout, 'not found\n');
+  assert.equal((missing.errJson()['error'] as Record<string, unknown>)['code'], 'L402_ERR_CLI_HTTP_STATUS');
+
+  for (const args of [['fetch'], ['fetch', 'not a url'], ['fetch', `${s.url}/`, '--max-fee', '-1'], ['fetch', `${s.url}/`, '--payer', 'cash'], ['fetch', `${s.url}/`, '--payer', 'lnd'], ['fetch', `${s.url}/`, '-H', 'no colon'], ['frobnicate']]) {
+    const run = await cli(args);
+    assert.equal(run.code, 2, args.join(' '));
+    assert.equal((run.errJson()['error'] as Record<string, unknown>)['code'], 'L402_ERR_CLI_USAGE', args.join(' '));
+  }
+
+  const port = await new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const p = (probe.address() as AddressInfo).port;
+      probe.close(() => resolve(p));
+    });
+  });
+  const refused = await cli(['fetch', `http://127.0.0.1:${port}/`, '--token-file', tokenFile()]);
+  assert.equal(refused.code, 3);
+  assert.equal((refused.errJson()['error'] as Record<string, unknown>)['code'], 'L402_ERR_CLI_CONNECTION');
+});
+
+test('--insecure accepts a self-signed certificate; without it the connection fails (exit 3)', async () => {
+  const pems = await generate([{ name: 'commonName', value: '127.0.0.1' }], { keySize: 2048 });
+  const https = createHttpsServer({ key: pems.private, cert: pems.cert }, (_req, res) => res.end('secure\n'));
+  await new Promise<void>((resolve) => https.listen(0, '127.0.0.1', resolve));
+  try {
+    const url = `https://127.0.0.1:${(https.address() as AddressInfo).port}/`;
+    const strict = await cli(['fetch', url, '--token-file', tokenFile()]);
+    assert.equal(strict.code, 3, strict.stderr);
+    const insecure = await cli(['fetch', url, '-k', '--token-file', tokenFile()]);
+    assert.equal(insecure.code, 0, insecure.stderr);
+    assert.equal(insecure.stdout, 'secure\n');
+  } finally {
+    https.closeAllConnections();
+    await new Promise<void>((resolve) => https.close(() => resolve()));
+  }
+});
+
+test('the bin shim runs the command in a checkout', async () => {
+  const s = await server();
+  const bin = new URL('../../bin/aperturecli.js', import.meta.url).pathname;
+  const result = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    execFile(process.execPath, [bin, 'fetch', `${s.url}/quote`, '--payer', 'dev', '--token-file', tokenFile()], (error, stdout, stderr) => {
+      resolve({ code: error === null ? 0 : Number((error as { code?: number }).code), stdout, stderr });
+    });
+  });
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, /^paid content for /);
+  assert.equal((JSON.parse(result.stderr) as Record<string, unknown>)['paid'], true);
+});
