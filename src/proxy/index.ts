@@ -1,0 +1,16 @@
+/**
+ * `aperture-ts/proxy`: the reverse proxy's forwarding part (routing,
+ * authorization hook, REST/gRPC/SSE/WebSocket forwarding, the TLS/h2c
+ * listener).
+ */
+export { Router } from './router.js';
+export type { ProxyService } from './proxy-service.js';
+export { Proxy, writeHttpDecision } from './proxy.js';
+export type { AuthorizeContext, AuthorizeOutcome, AuthorizeResult, ProxyOptions } from './proxy.js';
+export type { UpstreamTimeouts } from './forward/upstreams.js';
+export { ProxyServer } from './server/proxy-server.js';
+export type { ProxyRequestHandler, ProxyServerOptions } from './server/proxy-server.js';
+export { ensureTlsCertificate } from './server/tls-certificate.js';
+export type { EnsureTlsCertificateOptions, TlsCertificate } from './server/tls-certificate.js';
+export { canonicalAuthorization } from './canonical-authorization.js';
+export { CORS_HEADERS } from './cors.js';
