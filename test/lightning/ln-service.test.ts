@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import lightning from 'lightning';
+import type { InvoiceStatus } from '../../src/core/types.js';
+import { DevInvoicer } from '../../src/lightning/dev/index.js';
+import { LnServiceInvoicer, LnServicePayer, type LnServiceFunctions } from '../../src/lightning/ln-service/index.js';
+import { FakeLnd } from '../fixtures/fake-lnd.js';
+import { invoicerConformance } from './invoicer.conformance.js';
+import { payerConformance } from './payer.conformance.js';
+
+function lndFor(fake: FakeLnd): object {
+  return lightning.authenticatedLndGrpc({ cert: Buffer.from(fake.cert).toString('base64'), macaroon: fake.macaroon.toString('hex'), socket: fake.host }).lnd;
+}
+
+invoicerConformance({
+  name: 'LnServiceInvoicer (lightning package, imported dynamically) against the fake lnd',
+  async create() {
+    const fake = await FakeLnd.start();
+    const invoicer = await LnServiceInvoicer.create({ lnd: lndFor(fake) });
+    return {
+      invoicer,
+      settle: async (invoice) => fake.settle(invoice.paymentHash),
+      cleanup: async () => {
+        await invoicer.close();
+        await fake.stop();
+      },
+    };
+  },
+});
+
+payerConformance({
+  name: 'LnServicePayer (lightning package, injected) against the fake lnd',
+  async create() {
+    const payee = new DevInvoicer({ onWarning: () => {} });
+    const fake = await FakeLnd.start({ payee: async (request) => (await payee.pay(request)).preimage, feeMsat: 2000n });
+    const payer = await LnServicePayer.create({ lnd: lndFor(fake), functions: lightning as unknown as LnServiceFunctions });
+    return {
+      payer,
+      issue: (amountSats) => payee.createInvoice({ amountSats }),
+      cleanup: () => fake.stop(),
+    };
+  },
+});
+
+describe('LnServiceInvoicer', () => {
+  it('goes not-ok when the node is lost and picks a settlement up after it returns', async () => {
+    const fake = await FakeLnd.start();
+    const invoicer = await LnServiceInvoicer.create({ lnd: lndFor(fake), restartDelayMs: 20 });
+    try {
+      const invoice = await invoicer.createInvoice({ amountSats: 11 });
+      await fake.stop();
+      await assert.rejects(invoicer.createInvoice({ amountSats: 1 }), { code: 'L402_ERR_LN_UNAVAILABLE', status: 503 });
+      assert.equal(invoicer.health().ok, false);
+      fake.settle(invoice.paymentHash);
+      const settled = new Promise<InvoiceStatus>((resolve) => invoicer.onSettled(resolve));
+      await fake.restart();
+      // Found by the adapter's own lookups of pending invoices, which also detect recovery.
+      const status = await settled;
+      assert.equal(status.paymentHash, invoice.paymentHash);
+      assert.equal(status.amountPaidSats, 11);
+      assert.equal(invoicer.health().ok, true);
+    } finally {
+      await invoicer.close();
+      await fake.stop();
+    }
+  });
+});
