@@ -175,6 +175,7 @@ export async function main(argv: readonly string[], io: CliIo = {}): Promise<num
   }
   io.onStarted?.(aperture);
 
+  let detach = (): void => undefined;
   const code = await new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (why: string): void => {
@@ -195,16 +196,17 @@ export async function main(argv: readonly string[], io: CliIo = {}): Promise<num
     if (io.handleSignals !== false) {
       process.on('SIGTERM', onTerm);
       process.on('SIGINT', onInt);
+      detach = () => {
+        process.off('SIGTERM', onTerm);
+        process.off('SIGINT', onInt);
+      };
     }
     if (io.signal !== undefined) {
       if (io.signal.aborted) stop('stop requested');
       else io.signal.addEventListener('abort', () => stop('stop requested'), { once: true });
     }
   });
-  if (io.handleSignals !== false) {
-    process.removeAllListeners('SIGTERM');
-    process.removeAllListeners('SIGINT');
-  }
+  detach();
   if (code === 0) stdout.write('aperture: stopped\n');
   return code;
 }
