@@ -15,6 +15,9 @@ export const entries: Record<string, string> = {
   'client': 'src/client/index.ts',
   'client/grpc': 'src/client/grpc.ts',
   'lightning/dev': 'src/lightning/dev/index.ts',
+  'proxy': 'src/proxy/index.ts',
+  // Programs behind bin/, not public subpaths.
+  'cli/aperturecli': 'src/cli/aperturecli.ts',
 };
 
 export default defineConfig({
