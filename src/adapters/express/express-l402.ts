@@ -10,7 +10,6 @@ import { writeNodeDecision } from '../node/write-node-decision.js';
 
 declare global {
   // Express's own augmentation point: `req.l402` is typed in every handler.
-  // eslint-disable-next-line @typescript-eslint/no-namespace
   namespace Express {
     interface Request {
       /** The verified L402 token, set by `expressL402()` when the request paid; absent on free paths. */

@@ -9,3 +9,5 @@ export { L402Policy } from './l402-policy.js';
 export { writeNodeDecision, groupHeaders } from './write-node-decision.js';
 export type { NodeResponse } from './write-node-decision.js';
 export type { L402MiddlewareOptions, L402GateSource, L402RouteSettings, L402FreePaths } from './l402-middleware-options.js';
+export { nodeRequestView, http2StreamRequestView, normalizePeerAddress } from './request-view.js';
+export type { NodeRequest, NodeRequestViewOptions } from './request-view.js';
