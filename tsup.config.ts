@@ -15,8 +15,11 @@ export const entries: Record<string, string> = {
   'client': 'src/client/index.ts',
   'client/grpc': 'src/client/grpc.ts',
   'lightning/dev': 'src/lightning/dev/index.ts',
+  'lightning/lnd': 'src/lightning/lnd/index.ts',
+  'lightning/ln-service': 'src/lightning/ln-service/index.ts',
   'proxy': 'src/proxy/index.ts',
   // Programs behind bin/, not public subpaths.
+  'cli/aperture': 'src/cli/aperture.ts',
   'cli/aperturecli': 'src/cli/aperturecli.ts',
 };
 

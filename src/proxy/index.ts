@@ -6,6 +6,7 @@
 export { Router } from './router.js';
 export type { ProxyService } from './proxy-service.js';
 export { Proxy, writeHttpDecision } from './proxy.js';
+export type { NodeResponse } from './forward/forward-http.js';
 export type { AuthorizeContext, AuthorizeOutcome, AuthorizeResult, ProxyOptions } from './proxy.js';
 export type { UpstreamTimeouts } from './forward/upstreams.js';
 export { ProxyServer } from './server/proxy-server.js';
@@ -21,3 +22,4 @@ export { ProxyMetrics } from './ops/metrics.js';
 export type { RequestOutcome } from './ops/metrics.js';
 export { createLogger, REDACTED_PATHS } from './ops/logger.js';
 export type { DebugLevel } from './ops/logger.js';
+export * from './app/index.js';
