@@ -1,0 +1,87 @@
+// Child processes of the benchmark: servers and load generators each run in
+// their own Node process (through tsx), report on IPC, and are measured from
+// the outside through /proc (peak RSS, CPU time).
+import { fork, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/** The bench folder, for child scripts. */
+export const BENCH_DIR = fileURLToPath(new URL('..', import.meta.url));
+
+/** A running child with its first `ready` message. */
+export interface Child {
+  readonly process: ChildProcess;
+  readonly pid: number;
+  /** Resolves with the first message of `type`. */
+  message(type: string, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /** Asks the child to stop and waits for it to exit (killed after `graceMs`). */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** Options of {@link spawnChild}. */
+export interface SpawnOptions {
+  /** Extra Node flags, e.g. `--cpu-prof`. */
+  nodeFlags?: readonly string[];
+  /** Working directory (where `--cpu-prof` writes). */
+  cwd?: string;
+}
+
+/**
+ * Forks `bench/<script>` with its parameters as one JSON argument.
+ * @param script - path under bench/, e.g. `servers/upstream.ts`
+ * @param params - serialisable parameters
+ */
+export function spawnChild(script: string, params: object, options: SpawnOptions = {}): Child {
+  const child = fork(`${BENCH_DIR}${script}`, [JSON.stringify(params)], {
+    execArgv: ['--import', 'tsx', ...(options.nodeFlags ?? [])],
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+  });
+  const inbox: Record<string, unknown>[] = [];
+  const waiting: { type: string; resolve: (m: Record<string, unknown>) => void }[] = [];
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  child.on('message', (m: Record<string, unknown>) => {
+    const i = waiting.findIndex((w) => w.type === m['type']);
+    if (i >= 0) waiting.splice(i, 1)[0]?.resolve(m);
+    else inbox.push(m);
+  });
+  return {
+    process: child,
+    pid: child.pid as number,
+    message(type, timeoutMs = 120_000) {
+      const i = inbox.findIndex((m) => m['type'] === type);
+      if (i >= 0) return Promise.resolve(inbox.splice(i, 1)[0] as Record<string, unknown>);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`${script}: no '${type}' message within ${timeoutMs} ms`)), timeoutMs);
+        waiting.push({ type, resolve: (m) => { clearTimeout(timer); resolve(m); } });
+        void exited.then((code) => {
+          clearTimeout(timer);
+          reject(new Error(`${script} exited (code ${String(code)}) before sending '${type}'`));
+        });
+      });
+    },
+    async stop(graceMs = 15_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      if (child.connected) child.send({ type: 'stop' });
+      else child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Peak and current resident set size of a process, in MB (from /proc/<pid>/status). */
+export function memoryOf(pid: number): { peakMb: number; currentMb: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
+  return { peakMb: kb('VmHWM') / 1024, currentMb: kb('VmRSS') / 1024 };
+}
+
+/** CPU seconds (user + system) a process has used so far (from /proc/<pid>/stat). */
+export function cpuSecondsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name, which is in parentheses and may contain spaces.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}

@@ -1,0 +1,179 @@
+// Result entries (bench/results/latest.json), the targets of the issue, and
+// their markdown rendering for bench/README.md.
+import { readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import type { MicroRow } from './micro.js';
+import type { LoadSettings, Measurement } from './scenarios.js';
+
+/** One line of bench/results/latest.json. */
+export interface Entry {
+  name: string;
+  kind: 'http' | 'grpc' | 'micro';
+  description: string;
+  /** Requests (or operations) per second. */
+  rps: number;
+  /** Latency percentiles; `null` for micro-benchmarks (no per-request latency). */
+  p50_ms: number | null;
+  p99_ms: number | null;
+  p999_ms: number | null;
+  /** Peak RSS (VmHWM) of the server process, or of the micro-benchmark process. */
+  rss_mb: number;
+  /** The entry this one is compared with, measured in the same run; `null` for baselines. */
+  baseline: string | null;
+  baseline_rps: number | null;
+  /** rps / baseline rps. */
+  ratio: number | null;
+  /** p99 minus the baseline's p99. */
+  p99_added_ms: number | null;
+  requests: number | null;
+  errors: number | null;
+  /** CPU seconds the server process used during the measured phase. */
+  server_cpu_s: number | null;
+  params: Record<string, unknown>;
+}
+
+/** One target of the issue, evaluated on this run. */
+export interface Target {
+  target: string;
+  measured: string;
+  met: boolean;
+}
+
+/** The machine and run parameters, for the README table heading. */
+export interface RunInfo {
+  node: string;
+  cpu: string;
+  cores: number;
+  date: string;
+  mode: 'quick' | 'full';
+  settings: LoadSettings;
+  loadAverage: string;
+}
+
+/** Machine facts: CPU model from /proc/cpuinfo (os.cpus() as a fallback). */
+export function runInfo(mode: 'quick' | 'full', settings: LoadSettings): RunInfo {
+  let cpu = cpus()[0]?.model ?? 'unknown';
+  try {
+    cpu = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? cpu;
+  } catch {
+    // Not Linux: os.cpus() it is.
+  }
+  let loadAverage = '';
+  try {
+    loadAverage = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  } catch {
+    loadAverage = 'unknown';
+  }
+  return { node: process.version, cpu, cores: cpus().length, date: new Date().toISOString(), mode, settings, loadAverage };
+}
+
+/** Builds the entries, filling baseline figures from the same run. */
+export function toEntries(load: readonly Measurement[], micro: readonly MicroRow[]): Entry[] {
+  const entries: Entry[] = [];
+  for (const m of load) {
+    entries.push({
+      name: m.name, kind: m.kind, description: m.description, rps: m.rps, p50_ms: m.p50_ms, p99_ms: m.p99_ms, p999_ms: m.p999_ms,
+      rss_mb: m.rss_mb, baseline: m.baseline ?? null, baseline_rps: null, ratio: null, p99_added_ms: null,
+      requests: m.requests, errors: m.errors, server_cpu_s: m.server_cpu_s,
+      params: { ...m.params, rss_end_mb: m.rss_end_mb, ...(m.statuses === undefined ? {} : { statuses: m.statuses }) },
+    });
+  }
+  for (const r of micro) {
+    entries.push({
+      name: `micro: ${r.name}`, kind: 'micro', description: r.note, rps: r.opsPerSec, p50_ms: null, p99_ms: null, p999_ms: null,
+      rss_mb: r.rssMb, baseline: r.baseline === undefined ? null : `micro: ${r.baseline}`, baseline_rps: null, ratio: null, p99_added_ms: null,
+      requests: null, errors: null, server_cpu_s: null,
+      params: r.opsPerCpuSec === undefined ? {} : { ops_per_cpu_s: r.opsPerCpuSec },
+    });
+  }
+  const byName = new Map(entries.map((e) => [e.name, e]));
+  for (const e of entries) {
+    const b = e.baseline === null ? undefined : byName.get(e.baseline);
+    if (b === undefined) continue;
+    e.baseline_rps = b.rps;
+    e.ratio = e.rps / b.rps;
+    if (e.p99_ms !== null && b.p99_ms !== null) e.p99_added_ms = e.p99_ms - b.p99_ms;
+  }
+  return entries;
+}
+
+const f2 = (n: number): string => n.toFixed(2);
+
+/** The issue's targets, evaluated on what this run measured (absent scenarios are skipped). */
+export function evaluateTargets(entries: readonly Entry[]): Target[] {
+  const get = (name: string): Entry | undefined => entries.find((e) => e.name === name);
+  const out: Target[] = [];
+  const l402 = get('proxy-l402');
+  const off = get('proxy-auth-off');
+  const peer = get('peer-proxy');
+  if (l402 !== undefined && off !== undefined) {
+    const ratio = l402.rps / off.rps;
+    out.push({ target: 'L402-authenticated proxying ≥ 0.9× auth off', measured: `${f2(ratio)}× (${Math.round(l402.rps)} vs ${Math.round(off.rps)} req/s)`, met: ratio >= 0.9 });
+  }
+  if (off !== undefined && peer !== undefined) {
+    const ratio = off.rps / peer.rps;
+    out.push({ target: 'auth off ≥ 1.5× http-proxy-3', measured: `${f2(ratio)}× (${Math.round(off.rps)} vs ${Math.round(peer.rps)} req/s)`, met: ratio >= 1.5 });
+  }
+  const fl = get('proxy-l402-fixed-rate');
+  const fo = get('proxy-auth-off-fixed-rate');
+  if (fl?.p99_ms != null && fo?.p99_ms != null) {
+    const added = fl.p99_ms - fo.p99_ms;
+    out.push({
+      target: 'p99 added by verification ≤ 0.5 ms (fixed rate)',
+      measured: `${f2(added)} ms (p99 ${f2(fl.p99_ms)} vs ${f2(fo.p99_ms)} ms at ${String(fl.params['rate'])} req/s)`,
+      met: added <= 0.5,
+    });
+  }
+  if (l402?.p99_ms != null && off?.p99_ms != null) {
+    const added = l402.p99_ms - off.p99_ms;
+    out.push({
+      target: 'p99 added by verification ≤ 0.5 ms (saturated, for information)',
+      measured: `${f2(added)} ms (p99 ${f2(l402.p99_ms)} vs ${f2(off.p99_ms)} ms at ${String(l402.params['connections'])} connections)`,
+      met: added <= 0.5,
+    });
+  }
+  const mem = get('proxy-l402-100k-tokens');
+  if (mem !== undefined) {
+    out.push({
+      target: 'RSS < 200 MB after 1M requests over 100k tokens',
+      measured: `${mem.rss_mb.toFixed(0)} MB peak after ${String(mem.requests)} requests over ${String(mem.params['tokens'])} tokens`,
+      met: mem.rss_mb < 200 && (mem.requests ?? 0) >= 1_000_000 && Number(mem.params['tokens']) >= 100_000,
+    });
+  }
+  return out;
+}
+
+/** The README section: parameters, load table, micro table, targets. */
+export function renderMarkdown(info: RunInfo, entries: readonly Entry[], targets: readonly Target[]): string {
+  const s = info.settings;
+  const fmt = (n: number | null, digits = 0): string => (n === null ? '' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
+  const lines: string[] = [];
+  lines.push(`Node ${info.node}, ${info.cpu} (${info.cores} cores, /proc/cpuinfo), linux/${process.arch}; ${info.mode} run of ${info.date.slice(0, 16).replace('T', ' ')} UTC; load average at the end ${info.loadAverage}.`);
+  lines.push('');
+  lines.push(`Load: autocannon 9 in its own process, ${s.connections} keep-alive connections, 1 request in flight each, ${s.warmupSec} s warm-up then ${s.durationSec} s measured; ` +
+    `fixed-rate rows ${s.fixedRate} req/s over ${s.fixedConnections} connections; gRPC: one grpc-js channel, ${s.grpcConcurrency} calls in flight; ` +
+    `${s.tokens} distinct tokens in the L402 rows, ${s.memTokens.toLocaleString('en-US')} tokens and ${s.memRequests.toLocaleString('en-US')} requests in the memory row. ` +
+    'Upstream, server under test and load generator are three processes sharing the 2 cores.');
+  lines.push('');
+  lines.push('| scenario | req/s | p50 ms | p99 ms | peak RSS MB | baseline | ratio | p99 added ms | errors |');
+  lines.push('|---|---:|---:|---:|---:|---|---:|---:|---:|');
+  for (const e of entries.filter((x) => x.kind !== 'micro')) {
+    lines.push(`| ${e.name} | ${fmt(e.rps)} | ${fmt(e.p50_ms, 2)} | ${fmt(e.p99_ms, 2)} | ${fmt(e.rss_mb)} | ${e.baseline ?? ''} | ${e.ratio === null ? '' : `${fmt(e.ratio, 2)}×`} | ${fmt(e.p99_added_ms, 2)} | ${String(e.errors ?? '')} |`);
+  }
+  const micro = entries.filter((x) => x.kind === 'micro');
+  if (micro.length > 0) {
+    lines.push('');
+    lines.push('| micro-benchmark | ops/s | peak RSS MB | baseline | ratio |');
+    lines.push('|---|---:|---:|---|---:|');
+    for (const e of micro) {
+      lines.push(`| ${e.name.replace(/^micro: /, '')} | ${fmt(e.rps)} | ${fmt(e.rss_mb)} | ${(e.baseline ?? '').replace(/^micro: /, '')} | ${e.ratio === null ? '' : `${fmt(e.ratio, 2)}×`} |`);
+    }
+  }
+  if (targets.length > 0) {
+    lines.push('');
+    lines.push('| target | measured | met |');
+    lines.push('|---|---|---|');
+    for (const t of targets) lines.push(`| ${t.target} | ${t.measured} | ${t.met ? 'yes' : '**no**'} |`);
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,383 @@
+// The load-test scenarios: which processes to start, what to send, and which
+// process is "the server" whose memory and CPU are reported. Every scenario
+// starts fresh processes, so peak RSS belongs to that scenario alone.
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { mintIntoSqlite, writeTokenFile } from './bench-tokens.js';
+import { cpuSecondsOf, memoryOf, spawnChild, type Child } from './processes.js';
+
+/** Parameters of a load run. */
+export interface LoadSettings {
+  /** Measured seconds per scenario. */
+  durationSec: number;
+  /** Unmeasured seconds before it (JIT, connection set-up). */
+  warmupSec: number;
+  /** HTTP keep-alive connections of the load generator. */
+  connections: number;
+  /** gRPC calls in flight on one channel. */
+  grpcConcurrency: number;
+  /** Distinct valid tokens in the ordinary L402 scenarios. */
+  tokens: number;
+  /** Distinct tokens and total requests of the memory scenario. */
+  memTokens: number;
+  memRequests: number;
+  /** Fixed request rate and connections of the latency scenarios. */
+  fixedRate: number;
+  fixedConnections: number;
+  /** Write a CPU profile of the aperture process of these scenarios into `profileDir`. */
+  profile?: { scenarios: readonly string[]; dir: string };
+}
+
+/** One measured scenario, before baselines are applied. */
+export interface Measurement {
+  name: string;
+  kind: 'http' | 'grpc';
+  description: string;
+  baseline: string | undefined;
+  requests: number;
+  errors: number;
+  rps: number;
+  p50_ms: number;
+  p99_ms: number;
+  p999_ms: number;
+  rss_mb: number;
+  rss_end_mb: number;
+  server_cpu_s: number;
+  params: Record<string, unknown>;
+  statuses?: Record<string, number>;
+}
+
+interface ScenarioContext {
+  settings: LoadSettings;
+  workDir: string;
+  /** Authorization values valid for the shared aperture base directory. */
+  tokenFile: string;
+  apertureBaseDir: string;
+  /** Authorization values valid for the memory scenario's base directory. */
+  memTokenFile: string;
+  memBaseDir: string;
+}
+
+/** A scenario: how to run it. */
+export interface Scenario {
+  name: string;
+  description: string;
+  baseline?: string;
+  run(ctx: ScenarioContext): Promise<Measurement>;
+}
+
+async function started(child: Child): Promise<number> {
+  const ready = await child.message('ready');
+  return ready['port'] as number;
+}
+
+function upstream(kind: 'http' | 'grpc'): Child {
+  return spawnChild('servers/upstream.ts', { kind });
+}
+
+function aperture(ctx: ScenarioContext, name: string, params: object, baseDir = ctx.apertureBaseDir): Child {
+  const profile = ctx.settings.profile;
+  if (profile !== undefined && profile.scenarios.includes(name)) {
+    // tsx's loader thread writes a profile too; the default file names keep
+    // them apart (…<pid>.<thread id>…; the main thread is 0).
+    const dir = join(profile.dir, name);
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    return spawnChild('servers/aperture-server.ts', { baseDir, ...params }, { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
+  }
+  return spawnChild('servers/aperture-server.ts', { baseDir, ...params });
+}
+
+interface LoadRun {
+  script: 'load/http-load.ts' | 'load/grpc-load.ts';
+  params: Record<string, unknown>;
+}
+
+/** Runs the load generator against a started server and measures the server process. */
+async function measure(
+  scenario: Pick<Scenario, 'name' | 'description' | 'baseline'>,
+  kind: 'http' | 'grpc',
+  server: Child,
+  load: LoadRun,
+): Promise<Measurement> {
+  const generator = spawnChild(load.script, load.params);
+  await generator.message('measuring');
+  const cpu0 = cpuSecondsOf(server.pid);
+  const result = await generator.message('result', 1_800_000);
+  const cpu1 = cpuSecondsOf(server.pid);
+  const memory = memoryOf(server.pid);
+  await generator.stop();
+  const m: Measurement = {
+    name: scenario.name,
+    kind,
+    description: scenario.description,
+    baseline: scenario.baseline,
+    requests: result['requests'] as number,
+    errors: result['errors'] as number,
+    rps: result['rps'] as number,
+    p50_ms: result['p50_ms'] as number,
+    p99_ms: result['p99_ms'] as number,
+    p999_ms: result['p999_ms'] as number,
+    rss_mb: memory.peakMb,
+    rss_end_mb: memory.currentMb,
+    server_cpu_s: cpu1 - cpu0,
+    params: Object.fromEntries(Object.entries(load.params).filter(([k]) => k !== 'tokenFile' && k !== 'url' && k !== 'target')),
+  };
+  if (result['statuses'] !== undefined) m.statuses = result['statuses'] as Record<string, number>;
+  if (result['firstError'] !== undefined) m.params['firstError'] = result['firstError'];
+  return m;
+}
+
+function httpLoad(ctx: ScenarioContext, port: number, extra: Record<string, unknown> = {}): LoadRun {
+  const s = ctx.settings;
+  return {
+    script: 'load/http-load.ts',
+    params: {
+      url: `http://127.0.0.1:${port}/`,
+      connections: s.connections,
+      durationSec: s.durationSec,
+      warmupSec: s.warmupSec,
+      tokenFile: ctx.tokenFile,
+      expectStatus: 200,
+      ...extra,
+    },
+  };
+}
+
+function grpcLoad(ctx: ScenarioContext, port: number): LoadRun {
+  const s = ctx.settings;
+  return {
+    script: 'load/grpc-load.ts',
+    params: {
+      target: `127.0.0.1:${port}`,
+      concurrency: s.grpcConcurrency,
+      durationSec: s.durationSec,
+      warmupSec: s.warmupSec,
+      tokenFile: ctx.tokenFile,
+    },
+  };
+}
+
+/** Starts `children` in order, runs `body`, and always stops them in reverse order. */
+async function withChildren<T>(children: Child[], body: (ports: number[]) => Promise<T>): Promise<T> {
+  try {
+    const ports: number[] = [];
+    for (const c of children) ports.push(await started(c));
+    return await body(ports);
+  } finally {
+    for (const c of [...children].reverse()) await c.stop();
+  }
+}
+
+/**
+ * The scenarios, in run order. Every HTTP scenario except `proxy-challenge`
+ * sends the same request: `GET /` with an `Authorization: L402 …` header
+ * rotating over the token set, so that the load generator does the same work
+ * in each and a server that ignores the header (the upstream, a peer proxy,
+ * aperture with auth off) forwards the same bytes.
+ */
+export const SCENARIOS: readonly Scenario[] = [
+  {
+    name: 'direct',
+    description: 'the upstream node:http server, no proxy',
+    run: (ctx) => {
+      const up = upstream('http');
+      return withChildren([up], ([port]) => measure(scenario('direct'), 'http', up, httpLoad(ctx, port as number)));
+    },
+  },
+  {
+    name: 'peer-proxy',
+    description: 'http-proxy-3 1.23 (keep-alive agent, xfwd) in front of the upstream',
+    baseline: 'direct',
+    run: (ctx) => peer(ctx, 'peer-proxy', 'http-proxy-3'),
+  },
+  {
+    name: 'peer-proxy-fastify',
+    description: 'Fastify 5 + @fastify/reply-from (undici) in front of the upstream',
+    baseline: 'direct',
+    run: (ctx) => peer(ctx, 'peer-proxy-fastify', 'fastify-reply-from'),
+  },
+  {
+    name: 'proxy-auth-off',
+    description: 'aperture, service `auth: off`: routing, pipeline, metrics, forwarding',
+    baseline: 'peer-proxy',
+    run: (ctx) => proxied(ctx, 'proxy-auth-off', 'off'),
+  },
+  {
+    name: 'proxy-l402',
+    description: 'aperture, every request with a valid L402 token (verified, then forwarded)',
+    baseline: 'proxy-auth-off',
+    run: (ctx) => proxied(ctx, 'proxy-l402', 'l402'),
+  },
+  {
+    name: 'proxy-auth-off-fixed-rate',
+    description: 'aperture with auth off at a fixed request rate (latency without queueing)',
+    baseline: 'direct-fixed-rate',
+    run: (ctx) => proxied(ctx, 'proxy-auth-off-fixed-rate', 'off', true),
+  },
+  {
+    name: 'proxy-l402-fixed-rate',
+    description: 'aperture with valid L402 tokens at the same fixed rate',
+    baseline: 'proxy-auth-off-fixed-rate',
+    run: (ctx) => proxied(ctx, 'proxy-l402-fixed-rate', 'l402', true),
+  },
+  {
+    name: 'direct-fixed-rate',
+    description: 'the upstream alone at the same fixed rate',
+    run: (ctx) => {
+      const up = upstream('http');
+      const s = ctx.settings;
+      return withChildren([up], ([port]) =>
+        measure(scenario('direct-fixed-rate'), 'http', up, httpLoad(ctx, port as number, { rate: s.fixedRate, connections: s.fixedConnections })));
+    },
+  },
+  {
+    name: 'proxy-challenge',
+    description: 'aperture answering 402: mint (dev backend invoice, SQLite root key and ledger row) and challenge',
+    baseline: 'proxy-auth-off',
+    run: (ctx) => {
+      const up = upstream('http');
+      return withChildren([up], async ([upPort]) => {
+        const proxy = aperture(ctx, 'proxy-challenge', { auth: 'l402', httpPort: upPort });
+        return withChildren([proxy], ([port]) => {
+          const load = httpLoad(ctx, port as number, { expectStatus: 402 });
+          delete load.params['tokenFile'];
+          return measure(scenario('proxy-challenge'), 'http', proxy, load);
+        });
+      });
+    },
+  },
+  {
+    name: 'grpc-direct',
+    description: 'grpc-js unary call to the grpc-js upstream, no proxy',
+    run: (ctx) => {
+      const up = upstream('grpc');
+      return withChildren([up], ([port]) => measure(scenario('grpc-direct'), 'grpc', up, grpcLoad(ctx, port as number)));
+    },
+  },
+  {
+    name: 'grpc-proxy',
+    description: 'the same call through aperture (h2c), valid L402 token in `authorization` metadata',
+    baseline: 'grpc-direct',
+    run: (ctx) => {
+      const up = upstream('grpc');
+      return withChildren([up], async ([upPort]) => {
+        const proxy = aperture(ctx, 'grpc-proxy', { auth: 'l402', grpcPort: upPort });
+        return withChildren([proxy], ([port]) => measure(scenario('grpc-proxy'), 'grpc', proxy, grpcLoad(ctx, port as number)));
+      });
+    },
+  },
+  {
+    name: 'express-bare',
+    description: 'Express 5, one route, no middleware',
+    baseline: 'direct',
+    run: (ctx) => express(ctx, 'express-bare', false),
+  },
+  {
+    name: 'express-l402',
+    description: 'Express 5 with expressL402() on every request, valid token',
+    baseline: 'express-bare',
+    run: (ctx) => express(ctx, 'express-l402', true),
+  },
+  {
+    name: 'proxy-l402-100k-tokens',
+    description: 'aperture, valid tokens round-robin over a large token set (verifier cache of 10,000 entries defeated): memory',
+    baseline: 'proxy-l402',
+    run: (ctx) => {
+      const s = ctx.settings;
+      const up = upstream('http');
+      return withChildren([up], async ([upPort]) => {
+        const proxy = aperture(ctx, 'proxy-l402-100k-tokens', { auth: 'l402', httpPort: upPort }, ctx.memBaseDir);
+        return withChildren([proxy], ([port]) => {
+          const load = httpLoad(ctx, port as number, { amount: s.memRequests, tokenFile: ctx.memTokenFile });
+          return measure(scenario('proxy-l402-100k-tokens'), 'http', proxy, load).then((m) => {
+            m.params['tokens'] = s.memTokens;
+            return m;
+          });
+        });
+      });
+    },
+  },
+];
+
+function scenario(name: string): Scenario {
+  const s = SCENARIOS.find((x) => x.name === name);
+  if (s === undefined) throw new Error(`unknown scenario ${name}`);
+  return s;
+}
+
+function proxied(ctx: ScenarioContext, name: string, auth: 'off' | 'l402', fixedRate = false): Promise<Measurement> {
+  const up = upstream('http');
+  const s = ctx.settings;
+  return withChildren([up], async ([upPort]) => {
+    const proxy = aperture(ctx, name, { auth, httpPort: upPort });
+    return withChildren([proxy], ([port]) =>
+      measure(scenario(name), 'http', proxy, httpLoad(ctx, port as number, fixedRate ? { rate: s.fixedRate, connections: s.fixedConnections } : {})));
+  });
+}
+
+function peer(ctx: ScenarioContext, name: string, kind: 'http-proxy-3' | 'fastify-reply-from'): Promise<Measurement> {
+  const up = upstream('http');
+  return withChildren([up], async ([upPort]) => {
+    const proxy = spawnChild('servers/peer-proxy.ts', { kind, upstreamPort: upPort });
+    return withChildren([proxy], ([port]) => measure(scenario(name), 'http', proxy, httpLoad(ctx, port as number)));
+  });
+}
+
+function express(ctx: ScenarioContext, name: string, l402: boolean): Promise<Measurement> {
+  const tokenFile = join(ctx.workDir, `${name}.tokens`);
+  const app = spawnChild('servers/express-server.ts', { l402, tokens: ctx.settings.tokens, tokenFile });
+  return withChildren([app], ([port]) =>
+    measure(scenario(name), 'http', app, httpLoad(ctx, port as number, l402 ? { tokenFile } : {})));
+}
+
+/**
+ * Runs the selected scenarios in order (their baselines too, unless told not to).
+ * @param settings - durations, connections, token counts
+ * @param only - scenario names; all when empty
+ * @param log - progress lines
+ * @param withBaselines - also run the baselines of the selected scenarios
+ */
+export async function runScenarios(
+  settings: LoadSettings,
+  only: readonly string[],
+  log: (line: string) => void,
+  withBaselines = true,
+): Promise<Measurement[]> {
+  const wanted = new Set(only.length === 0 ? SCENARIOS.map((s) => s.name) : only);
+  for (const name of withBaselines ? [...wanted] : []) {
+    let s: Scenario | undefined = scenario(name);
+    while (s?.baseline !== undefined) {
+      wanted.add(s.baseline);
+      s = scenario(s.baseline);
+    }
+  }
+  const workDir = mkdtempSync(join(tmpdir(), 'aperture-bench-'));
+  try {
+    const apertureBaseDir = join(workDir, 'aperture');
+    const memBaseDir = join(workDir, 'aperture-mem');
+    mkdirSync(apertureBaseDir);
+    mkdirSync(memBaseDir);
+    const tokenFile = join(workDir, 'tokens');
+    const memTokenFile = join(workDir, 'mem-tokens');
+    const t0 = performance.now();
+    writeTokenFile(tokenFile, await mintIntoSqlite(join(apertureBaseDir, 'aperture.db'), 'bench', settings.tokens));
+    if (wanted.has('proxy-l402-100k-tokens')) {
+      writeTokenFile(memTokenFile, await mintIntoSqlite(join(memBaseDir, 'aperture.db'), 'bench', settings.memTokens));
+    }
+    log(`minted tokens in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    const ctx: ScenarioContext = { settings, workDir, tokenFile, apertureBaseDir, memTokenFile, memBaseDir };
+    const out: Measurement[] = [];
+    for (const s of SCENARIOS) {
+      if (!wanted.has(s.name)) continue;
+      const started = performance.now();
+      const m = await s.run(ctx);
+      out.push(m);
+      log(`${s.name.padEnd(28)} ${Math.round(m.rps).toString().padStart(7)} req/s  p50 ${m.p50_ms.toFixed(2)} ms  p99 ${m.p99_ms.toFixed(2)} ms  rss ${m.rss_mb.toFixed(0)} MB  errors ${m.errors}  (${((performance.now() - started) / 1000).toFixed(1)} s)`);
+    }
+    return out;
+  } finally {
+    rmSync(workDir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,87 @@
+// Micro-benchmarks of the per-request work of the proxy outside the token core:
+// routing, the request view, the upstream header rewrite, re-emitting the
+// credential, the token bucket. One process, one core; JSON lines with --json.
+// Run: node --import tsx bench/micro/proxy-path.ts [--seconds 1] [--json]
+import type { IncomingMessage } from 'node:http';
+import { Socket } from 'node:net';
+import { nodeRequestView } from '../../src/adapters/node/request-view.js';
+import { MemorySecretStore } from '../../src/core/memory-secret-store.js';
+import { canonicalAuthorization } from '../../src/proxy/canonical-authorization.js';
+import { upstreamHeaders } from '../../src/proxy/forward/forward-headers.js';
+import { Router } from '../../src/proxy/router.js';
+import { TokenBucket } from '../../src/ratelimit/token-bucket.js';
+import { mintAuthorizations } from '../lib/bench-tokens.js';
+
+const secondsArg = process.argv.indexOf('--seconds');
+const SECONDS = secondsArg > 0 ? Number(process.argv[secondsArg + 1]) : 1;
+const JSON_OUT = process.argv.includes('--json');
+
+interface Row {
+  name: string;
+  opsPerSec: number;
+  baseline: string;
+  note: string;
+}
+const rows: Row[] = [];
+
+function measure(name: string, baseline: string, note: string, fn: () => unknown): void {
+  for (let i = 0; i < 20_000; i++) fn();
+  let ops = 0;
+  const start = performance.now();
+  const end = start + SECONDS * 1000;
+  while (performance.now() < end) {
+    for (let i = 0; i < 1000; i++) fn();
+    ops += 1000;
+  }
+  rows.push({ name, opsPerSec: (ops * 1000) / (performance.now() - start), baseline, note });
+}
+
+const [authorization] = await mintAuthorizations(new MemorySecretStore(), 'bench', 1);
+const rawHeaders = [
+  'Host', 'api.example.com:8081',
+  'User-Agent', 'bench/1.0',
+  'Accept', '*/*',
+  'Authorization', authorization as string,
+  'Connection', 'keep-alive',
+];
+const headers: Record<string, string> = {};
+for (let i = 0; i < rawHeaders.length; i += 2) headers[(rawHeaders[i] as string).toLowerCase()] = rawHeaders[i + 1] as string;
+const socket = new Socket();
+Object.defineProperty(socket, 'remoteAddress', { value: '::ffff:127.0.0.1' });
+const req = { method: 'GET', url: '/v1/quotes?x=1', headers, rawHeaders, httpVersionMajor: 1, socket } as unknown as IncomingMessage;
+
+// Five services, the request matching the last: the routing cost grows with the table.
+const services = [
+  { name: 'a', hostRegexp: '^admin\\.', address: '127.0.0.1:1' },
+  { name: 'b', hostRegexp: '.*', pathRegexp: '^/static/', address: '127.0.0.1:2' },
+  { name: 'c', hostRegexp: '.*', pathRegexp: '^/v2/', address: '127.0.0.1:3' },
+  { name: 'd', hostRegexp: '^other\\.', address: '127.0.0.1:4' },
+  { name: 'e', hostRegexp: '^api\\.example\\.com', pathRegexp: '^/v1/', address: '127.0.0.1:5' },
+];
+const router = new Router(services);
+const oneService = new Router([{ name: 'api', hostRegexp: '.*', address: '127.0.0.1:5' }]);
+const bucket = new TokenBucket({ requests: 1e9, per: 1000 });
+const canonical = canonicalAuthorization(nodeRequestView(req));
+
+measure('TokenBucket.take (baseline)', '', 'one bucket, always allowed', () => bucket.take());
+measure('Router.match, 1 service', 'TokenBucket.take (baseline)', "hostregexp '.*'", () => oneService.match('api.example.com:8081', '/v1/quotes'));
+measure('Router.match, 5th of 5 services', 'TokenBucket.take (baseline)', 'host and path regexps', () => router.match('api.example.com:8081', '/v1/quotes'));
+measure('nodeRequestView + header(authorization)', 'TokenBucket.take (baseline)', '5 request headers', () => nodeRequestView(req).header('authorization'));
+measure('canonicalAuthorization', 'TokenBucket.take (baseline)', 'parse and re-emit an L402 credential', () => canonicalAuthorization(nodeRequestView(req)));
+measure('upstreamHeaders', 'TokenBucket.take (baseline)', '5 headers in, X-Forwarded-* out', () =>
+  upstreamHeaders(rawHeaders, {
+    clientIp: '127.0.0.1',
+    proto: 'http',
+    originalHost: 'api.example.com:8081',
+    backendHost: '127.0.0.1:5',
+    grpc: false,
+    upgrade: false,
+    inject: undefined,
+    authorization: canonical,
+  }));
+
+if (JSON_OUT) {
+  for (const r of rows) console.log(JSON.stringify(r));
+} else {
+  for (const r of rows) console.log(`${r.name.padEnd(42)} ${Math.round(r.opsPerSec).toLocaleString('en-US').padStart(14)} ops/s  ${r.note}`);
+}

@@ -1,0 +1,46 @@
+// The benchmark harness works end to end (processes, tokens, load generator,
+// result file), with tiny parameters. No performance is asserted here.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+
+const root = new URL('../..', import.meta.url).pathname;
+
+function runCli(args: readonly string[]): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'bench/run.ts'), ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    child.once('error', reject);
+    child.once('exit', (code) => resolve({ code, output }));
+  });
+}
+
+test('npm run bench runs a scenario through aperture and writes the result entries', { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-harness-'));
+  try {
+    const out = join(dir, 'result.json');
+    const { code, output } = await runCli([
+      '--only', 'proxy-l402', '--no-baselines', '--no-micro',
+      '--duration', '1', '--warmup', '0', '--connections', '2', '--tokens', '5', '--out', out,
+    ]);
+    assert.equal(code, 0, output);
+    const entries = JSON.parse(readFileSync(out, 'utf8')) as Record<string, unknown>[];
+    assert.equal(entries.length, 1, output);
+    const e = entries[0] as Record<string, unknown>;
+    assert.equal(e['name'], 'proxy-l402');
+    for (const field of ['rps', 'p50_ms', 'p99_ms', 'rss_mb']) assert.equal(typeof e[field], 'number', `${field} in ${JSON.stringify(e)}`);
+    for (const field of ['baseline', 'baseline_rps', 'ratio', 'p99_added_ms']) assert.ok(field in e, `${field} missing`);
+    assert.equal(e['baseline'], 'proxy-auth-off');
+    assert.ok((e['rps'] as number) > 0, 'no request completed');
+    assert.ok((e['rss_mb'] as number) > 0);
+    assert.equal(e['errors'], 0, `every request must pass verification: ${JSON.stringify(e)}`);
+    assert.match(readFileSync(join(dir, 'result.md'), 'utf8'), /\| proxy-l402 \| [\d,]+ \|/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
