@@ -1,9 +1,9 @@
 // Express with L402: GET /quote costs 10 sats. Run: npx tsx examples/express/server.ts
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { expressL402 } from '../../src/adapters/express/index.js';
-import { MemorySecretStore } from '../../src/core/memory-secret-store.js';
-import { DevInvoicer, createDevPayListener } from '../../src/lightning/dev/index.js';
+import { expressL402 } from 'aperture-ts/express';
+import { MemorySecretStore } from 'aperture-ts';
+import { DevInvoicer, createDevPayListener } from 'aperture-ts/lightning/dev';
 
 const invoicer = new DevInvoicer(); // dev Lightning backend: no node, no real money
 const paywall = expressL402({ invoicer, secrets: new MemorySecretStore(), service: 'quotes', priceSats: 10 });

@@ -1,8 +1,8 @@
 // Fastify with L402: GET /quote costs 10 sats, GET /health is free. Run: npx tsx examples/fastify/server.ts
 import Fastify from 'fastify';
-import { fastifyL402 } from '../../src/adapters/fastify/index.js';
-import { MemorySecretStore } from '../../src/core/memory-secret-store.js';
-import { DevInvoicer, createDevPayHandler } from '../../src/lightning/dev/index.js';
+import { fastifyL402 } from 'aperture-ts/fastify';
+import { MemorySecretStore } from 'aperture-ts';
+import { DevInvoicer, createDevPayHandler } from 'aperture-ts/lightning/dev';
 
 const invoicer = new DevInvoicer(); // dev Lightning backend: no node, no real money
 const payDev = createDevPayHandler(invoicer); // the dev backend's "wallet"

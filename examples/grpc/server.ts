@@ -3,9 +3,9 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
-import { grpcL402Interceptor, grpcL402Token } from '../../src/adapters/grpc/index.js';
-import { MemorySecretStore } from '../../src/core/memory-secret-store.js';
-import { DevInvoicer, createDevPayListener } from '../../src/lightning/dev/index.js';
+import { grpcL402Interceptor, grpcL402Token } from 'aperture-ts/grpc';
+import { MemorySecretStore } from 'aperture-ts';
+import { DevInvoicer, createDevPayListener } from 'aperture-ts/lightning/dev';
 
 const invoicer = new DevInvoicer(); // dev Lightning backend: no node, no real money
 const server = new grpc.Server({

@@ -2,9 +2,9 @@
 import { serve } from '@hono/node-server';
 import type { HttpBindings } from '@hono/node-server';
 import { Hono } from 'hono';
-import { honoL402 } from '../../src/adapters/hono/index.js';
-import { MemorySecretStore } from '../../src/core/memory-secret-store.js';
-import { DevInvoicer, createDevPayHandler } from '../../src/lightning/dev/index.js';
+import { honoL402 } from 'aperture-ts/hono';
+import { MemorySecretStore } from 'aperture-ts';
+import { DevInvoicer, createDevPayHandler } from 'aperture-ts/lightning/dev';
 
 const invoicer = new DevInvoicer(); // dev Lightning backend: no node, no real money
 const payDev = createDevPayHandler(invoicer); // the dev backend's "wallet"

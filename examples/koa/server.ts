@@ -2,9 +2,9 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
-import { koaL402 } from '../../src/adapters/koa/index.js';
-import { MemorySecretStore } from '../../src/core/memory-secret-store.js';
-import { DevInvoicer, createDevPayListener } from '../../src/lightning/dev/index.js';
+import { koaL402 } from 'aperture-ts/koa';
+import { MemorySecretStore } from 'aperture-ts';
+import { DevInvoicer, createDevPayListener } from 'aperture-ts/lightning/dev';
 
 const invoicer = new DevInvoicer(); // dev Lightning backend: no node, no real money
 const payDev = createDevPayListener(invoicer); // the dev backend's "wallet"

@@ -1,9 +1,9 @@
 // Plain node:http with L402: every path but /api/dev/pay costs 10 sats. Run: npx tsx examples/node-http/server.ts
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { nodeL402 } from '../../src/adapters/node/index.js';
-import { MemorySecretStore } from '../../src/core/memory-secret-store.js';
-import { DevInvoicer, createDevPayListener } from '../../src/lightning/dev/index.js';
+import { nodeL402 } from 'aperture-ts/node';
+import { MemorySecretStore } from 'aperture-ts';
+import { DevInvoicer, createDevPayListener } from 'aperture-ts/lightning/dev';
 
 const invoicer = new DevInvoicer(); // dev Lightning backend: no node, no real money
 const payDev = createDevPayListener(invoicer); // the dev backend's "wallet"

@@ -38,6 +38,16 @@ test('every program behind bin/ has its source', () => {
   }
 });
 
+test('tsconfig maps every public subpath to its source, so examples import the package by name', () => {
+  const tsconfig = JSON.parse(readFileSync(join(root, 'tsconfig.json'), 'utf8')) as {
+    compilerOptions: { paths: Record<string, string[]> };
+  };
+  const expected = Object.fromEntries(
+    publicEntries.map(([entry, source]) => [entry === 'index' ? 'aperture-ts' : `aperture-ts/${entry}`, [`./${source}`]]),
+  );
+  assert.deepEqual(tsconfig.compilerOptions.paths, expected);
+});
+
 test('typedoc documents every public entry point', () => {
   const publicSources = publicEntries.map(([, source]) => source).sort();
   assert.deepEqual([...typedoc.entryPoints].sort(), publicSources);
