@@ -221,7 +221,7 @@ function upstreamKind(code: string): string {
  * @returns the running proxy; `close()` drains and stops it
  * @throws L402Error `L402_ERR_PROXY_ADDRESS_IN_USE` when a listen address is taken,
  *   `L402_ERR_STORE_UNAVAILABLE` when the database cannot be opened,
- *   `L402_ERR_LN_UNAVAILABLE` when lnd cannot be reached at start,
+ *   `L402_ERR_LN_CONNECT_FAILED` (naming the host and the cause) when lnd cannot be reached at start,
  *   `L402_ERR_PROXY_TLS_CERT`, `L402_ERR_PRICER_TLS`, `L402_ERR_CONFIG_INVALID`
  * @example
  * ```ts
@@ -490,12 +490,19 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
       try {
         const pending = await store.listPendingUnexpired(clock.now());
         for (const row of pending) {
+          // Settlements of these rows may also arrive through onSettled (after a restart the
+          // challenge-time mapping is empty): label them with the row's service, not 'unknown'.
+          serviceOfHash.set(row.paymentHash, row.service);
           try {
             const status = await invoicer.lookupInvoice(row.paymentHash);
-            if (status.state === 'settled' && (await store.markSettled(row.paymentHash, status.settledAt ?? clock.now(), status.amountPaidSats ?? row.priceSats))) {
-              found++;
+            if (status.state !== 'settled') continue;
+            // A backend may report a looked-up settlement through onSettled too (LndInvoicer does),
+            // whose write then wins the row and counts the payment: wait for it, count the row once.
+            await settling.get(row.paymentHash);
+            if (await store.markSettled(row.paymentHash, status.settledAt ?? clock.now(), status.amountPaidSats ?? row.priceSats)) {
               metrics.tokensPaid.inc({ service: row.service });
             }
+            found++;
           } catch {
             // Unknown to the backend (e.g. the dev backend after a restart) or not reachable: left pending.
           }
