@@ -75,6 +75,31 @@ for (const dir of ['express', 'koa', 'node-http', 'fastify', 'hono']) {
   });
 }
 
+test('examples/client: pays once, then reuses the token', async () => {
+  const { child, match } = await startExample('express', /listening on (http:\/\/127\.0\.0\.1:\d+)/);
+  try {
+    const client = spawn(process.execPath, ['--import', 'tsx', 'examples/client/fetch.ts', `${match[1]}/quote`], {
+      cwd: root,
+      env: { ...process.env, NODE_NO_WARNINGS: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    client.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    client.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const [code] = (await once(client, 'exit')) as [number | null];
+    assert.equal(code, 0, output);
+    const lines = output.trim().split('\n');
+    assert.equal(lines.length, 2, output);
+    const tokens = lines.map((line) => {
+      assert.match(line, /^200 \{/);
+      return (JSON.parse(line.slice(4)) as { tokenId: string }).tokenId;
+    });
+    assert.equal(tokens[0], tokens[1], 'the second call reuses the paid token');
+  } finally {
+    await stop(child);
+  }
+});
+
 test('examples/grpc: status 13 with a challenge, pay, then the call succeeds', async () => {
   const { child, match } = await startExample(
     'grpc',
