@@ -7,6 +7,8 @@ export { Router } from './router.js';
 export type { ProxyService } from './proxy-service.js';
 export { Proxy, writeHttpDecision } from './proxy.js';
 export type { NodeResponse } from './forward/forward-http.js';
+export { readBodyPrefix } from './forward/body-prefix.js';
+export type { BodyPrefix } from './forward/body-prefix.js';
 export type { AuthorizeContext, AuthorizeOutcome, AuthorizeResult, ProxyOptions } from './proxy.js';
 export type { UpstreamTimeouts } from './forward/upstreams.js';
 export { ProxyServer } from './server/proxy-server.js';

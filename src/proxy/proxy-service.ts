@@ -23,4 +23,11 @@ export interface ProxyService {
   readonly headers?: Readonly<Record<string, string>> | undefined;
   /** Prepended to the request path before forwarding, e.g. `/api`. */
   readonly rewritePrefix?: string | undefined;
+  /**
+   * Longest wait, in ms, from sending a request until the backend's response
+   * head (REST, WebSocket upgrade), then 504 `L402_ERR_UPSTREAM_TIMEOUT`;
+   * `0` = no limit. The proxy's `timeouts.headersMs` when absent. gRPC calls
+   * are bounded by their own deadline instead.
+   */
+  readonly upstreamTimeoutMs?: number | undefined;
 }

@@ -12,6 +12,7 @@ import { grpcStatusFor } from '../core/grpc-status.js';
 import type { Decision, MaybePromise, RequestView } from '../core/types.js';
 import { canonicalAuthorization } from './canonical-authorization.js';
 import { applyCors } from './cors.js';
+import { resumedBody } from './forward/body-prefix.js';
 import { upstreamHeaders } from './forward/forward-headers.js';
 import { forwardGrpc } from './forward/forward-grpc.js';
 import { forwardHttp, type NodeResponse } from './forward/forward-http.js';
@@ -28,7 +29,11 @@ export interface AuthorizeContext<S extends ProxyService = ProxyService> {
   service: S;
   /** The core view of the request. */
   request: RequestView;
-  /** The raw Node request (HTTP/1.1 or HTTP/2 compatibility); its body must not be read. */
+  /**
+   * The raw Node request (HTTP/1.1 or HTTP/2 compatibility). Its body may only
+   * be read through `readBodyPrefix`, which hands the bytes read back to the
+   * forwarder; reading it otherwise loses them.
+   */
   raw: NodeRequest;
   /** Whether this is a gRPC call (HTTP/2, `content-type: application/grpc…`). */
   grpc: boolean;
@@ -255,7 +260,7 @@ export class Proxy<S extends ProxyService = ProxyService> {
           authorization,
         }),
         connectMs: this.#timeouts.connectMs,
-        headersMs: this.#timeouts.headersMs,
+        headersMs: service.upstreamTimeoutMs ?? this.#timeouts.headersMs,
         onError: (error) => this.#onError(error, service.name),
       });
     }, (error) => {
@@ -332,6 +337,8 @@ export class Proxy<S extends ProxyService = ProxyService> {
     });
     const onError = (error: UpstreamError): void => this.#onError(error, service.name);
     const upstreamPath = rewritePath(service, path);
+    // Set when the hook read the start of the body (a dynamic price): those bytes go first.
+    const body = resumedBody(req);
     if (grpc) {
       forwardGrpc((req as Http2ServerRequest).stream, {
         session: () => this.#upstreams.session(service),
@@ -341,6 +348,7 @@ export class Proxy<S extends ProxyService = ProxyService> {
         path: upstreamPath,
         headers,
         onError,
+        body,
       });
       return;
     }
@@ -353,7 +361,16 @@ export class Proxy<S extends ProxyService = ProxyService> {
       writeHttpDecision(req, res, { kind: 'reject', status: 502, headers: [], body: `bad gateway (${error.code})\n`, code: error.code });
       return;
     }
-    forwardHttp(req, res, { pool, service: service.name, method: req.method ?? 'GET', path: upstreamPath, headers, onError });
+    forwardHttp(req, res, {
+      pool,
+      service: service.name,
+      method: req.method ?? 'GET',
+      path: upstreamPath,
+      headers,
+      onError,
+      body,
+      headersTimeoutMs: service.upstreamTimeoutMs,
+    });
   }
 
   #unmatched(req: NodeRequest, res: NodeResponse, grpc: boolean, host: string, path: string): void {

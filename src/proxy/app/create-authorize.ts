@@ -15,7 +15,9 @@ import { systemClock, type Clock, type Decision, type MaybePromise, type RejectD
 import type { ApertureStore } from '../../store/aperture-store.js';
 import { rateLimitedDecision } from '../../ratelimit/rate-limited-decision.js';
 import { ipRateLimitKey, tokenRateLimitKey, type RateLimiter, type RateLimitResult } from '../../ratelimit/rate-limiter.js';
+import { readBodyPrefix } from '../forward/body-prefix.js';
 import type { ProxyMetrics } from '../ops/metrics.js';
+import { MAX_PRICER_BODY_BYTES } from '../pricer/grpc-pricer.js';
 import type { AuthorizeContext, AuthorizeResult } from '../proxy.js';
 import type { AppService } from './app-service.js';
 
@@ -81,13 +83,13 @@ function anyMatch(patterns: readonly { regexp: RegExp }[], path: string): boolea
 const PRIVATE_HEADERS = new Set(['authorization', 'macaroon', 'grpc-metadata-macaroon', 'cookie', 'proxy-authorization']);
 
 /**
- * The request text given to a dynamic pricer: request line and headers. The
- * body prefix the reference adds is not sent (the proxy streams bodies to the
- * backend untouched; see docs/operations.md), nor are credential headers.
+ * The request text given to a dynamic pricer, as the reference: request line,
+ * headers (without the credential ones) and the start of the body.
  * @param context - the request
- * @returns `METHOD path HTTP/x.y\r\nName: value\r\n…\r\n`
+ * @param body - the first bytes of the body (at most `MAX_PRICER_BODY_BYTES`), decoded as UTF-8
+ * @returns `METHOD path HTTP/x.y\r\nName: value\r\n…\r\n\r\n<body prefix>`
  */
-export function pricerRequestText(context: Pick<AuthorizeContext, 'raw' | 'request'>): string {
+export function pricerRequestText(context: Pick<AuthorizeContext, 'raw' | 'request'>, body?: Buffer): string {
   const raw = context.raw;
   const lines = [`${context.request.method} ${context.request.path} HTTP/${raw.httpVersion}`];
   const headers = raw.rawHeaders;
@@ -97,7 +99,8 @@ export function pricerRequestText(context: Pick<AuthorizeContext, 'raw' | 'reque
     lines.push(`${name}: ${headers[i + 1] as string}`);
   }
   if (!lines.some((l) => /^host:/i.test(l))) lines.splice(1, 0, `Host: ${context.request.host}`);
-  return `${lines.join('\r\n')}\r\n\r\n`;
+  const head = `${lines.join('\r\n')}\r\n\r\n`;
+  return body === undefined || body.length === 0 ? head : head + body.toString('utf8');
 }
 
 /**
@@ -157,7 +160,9 @@ export function createAuthorize(options: CreateAuthorizeOptions): (context: Auth
     let price: number;
     if (service.pricer !== undefined) {
       try {
-        price = await service.pricer.getPrice(path, pricerRequestText(context));
+        // The bytes read here are forwarded first if the request passes (price 0); the rest is streamed.
+        const prefix = await readBodyPrefix(context.raw, MAX_PRICER_BODY_BYTES);
+        price = await service.pricer.getPrice(path, pricerRequestText(context, prefix.bytes));
       } catch (error) {
         onError(error instanceof L402Error ? error : new L402Error('L402_ERR_PRICER_UNAVAILABLE', String(error), { status: 503, cause: error }), service.name);
         setOutcome(context, 'unavailable');

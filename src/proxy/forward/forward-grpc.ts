@@ -12,6 +12,7 @@ import {
   type OutgoingHttpHeaders,
   type ServerHttp2Stream,
 } from 'node:http2';
+import type { Readable } from 'node:stream';
 import type { UpstreamError } from '../../core/errors.js';
 import { CORS_HEADERS } from '../cors.js';
 import { downstreamHeaders } from './forward-headers.js';
@@ -34,6 +35,8 @@ export interface GrpcForward {
   headers: string[];
   /** Called with every upstream failure, for logs and metrics. */
   onError: (error: UpstreamError) => void;
+  /** The request messages to send instead of the client's stream (when part was already read, see `resumedBody`). */
+  body?: Readable | undefined;
 }
 
 function toHeaderObject(forward: GrpcForward): OutgoingHttpHeaders {
@@ -60,7 +63,7 @@ function toHeaderObject(forward: GrpcForward): OutgoingHttpHeaders {
  * (DEADLINE_EXCEEDED); failures mid-call end the call with status 14.
  * A cancelled client call cancels the backend stream.
  *
- * @param down - the client's stream (its body must not have been read)
+ * @param down - the client's stream (its body must not have been read, unless `forward.body` carries it)
  * @param forward - backend and headers
  */
 export function forwardGrpc(down: ServerHttp2Stream, forward: GrpcForward): void {
@@ -78,6 +81,7 @@ export function forwardGrpc(down: ServerHttp2Stream, forward: GrpcForward): void
     failBeforeHead(error);
     return;
   }
+  const source: Readable = forward.body ?? down;
   let trailers: OutgoingHttpHeaders | undefined;
   const endWithStatus = (code: number, message: string): void => {
     trailers = { 'grpc-status': String(code), 'grpc-message': encodeGrpcMessage(message) };
@@ -86,7 +90,7 @@ export function forwardGrpc(down: ServerHttp2Stream, forward: GrpcForward): void
   const onFailure = (cause: unknown): void => {
     if (finished) return;
     finished = true;
-    down.unpipe(up);
+    source.unpipe(up);
     if (!down.headersSent) {
       failBeforeHead(cause);
       return;
@@ -145,7 +149,8 @@ export function forwardGrpc(down: ServerHttp2Stream, forward: GrpcForward): void
   });
 
   // Client → backend: messages as they come; a cancelled call cancels the backend stream.
-  if (!down.endAfterHeaders) down.pipe(up);
+  if (!down.endAfterHeaders) source.pipe(up);
+  source.on('error', () => undefined);
   down.on('error', () => undefined);
   down.on('close', () => {
     finished = true;

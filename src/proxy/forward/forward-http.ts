@@ -5,9 +5,11 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { Readable } from 'node:stream';
 import type { Dispatcher, Pool } from 'undici';
 import type { UpstreamError } from '../../core/errors.js';
 import { applyCors } from '../cors.js';
+import { requestHasBody } from './body-prefix.js';
 import { downstreamHeaders } from './forward-headers.js';
 import { classifyUpstreamError } from './upstream-failure.js';
 
@@ -15,13 +17,6 @@ import { classifyUpstreamError } from './upstream-failure.js';
 export type NodeResponse = ServerResponse | Http2ServerResponse;
 /** A Node request of either protocol. */
 export type NodeIncoming = IncomingMessage | Http2ServerRequest;
-
-/** Whether the client's request has a body to forward. */
-function hasBody(req: NodeIncoming): boolean {
-  if (req.httpVersionMajor === 2) return !(req as Http2ServerRequest).stream.endAfterHeaders;
-  const length = req.headers['content-length'];
-  return (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
-}
 
 /**
  * Writes an upstream failure as a short plain-text response.
@@ -57,6 +52,13 @@ export interface HttpForward {
   headers: string[];
   /** Called with every upstream failure, for logs and metrics. */
   onError: (error: UpstreamError) => void;
+  /**
+   * The body to send instead of `req` (when part of it was already read, see
+   * `resumedBody`); `req` itself by default.
+   */
+  body?: Readable | undefined;
+  /** Longest wait for the backend's response head, in ms (0 = none); the pool's setting by default. */
+  headersTimeoutMs?: number | undefined;
 }
 
 /**
@@ -126,8 +128,9 @@ export function forwardHttp(req: NodeIncoming, res: NodeResponse, forward: HttpF
     method: forward.method as Dispatcher.HttpMethod,
     path: forward.path,
     headers: forward.headers,
-    body: hasBody(req) ? req : null,
+    body: forward.body ?? (requestHasBody(req) ? req : null),
   };
+  if (forward.headersTimeoutMs !== undefined) options.headersTimeout = forward.headersTimeoutMs;
   try {
     forward.pool.dispatch(options, handler);
   } catch (error) {
