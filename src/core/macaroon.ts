@@ -4,7 +4,7 @@
  * chain, V2 binary encoding, and reading V1 binary and V1/V2 JSON.
  */
 import { L402Error } from './errors.js';
-import { asBuffer, bytesEqual, fromBase64Strict, fromHexStrict, fromUtf8, hmac, hmac32, toHex, utf8 } from './bytes.js';
+import { asBuffer, bytesEqual, fromBase64Strict, fromHexStrict, fromUtf8, hmac, hmac32Into, toHex, utf8 } from './bytes.js';
 
 /** One caveat. First-party caveats have no `verificationId`. */
 export interface MacaroonCaveat {
@@ -60,22 +60,36 @@ export function hmacStart(derivedKey: Uint8Array, identifier: Uint8Array): Buffe
   return hmac(derivedKey, identifier);
 }
 
+/** The two inner tags of a third-party caveat, `HMAC(sig, vid) ‖ HMAC(sig, cid)`. */
+const THIRD_PARTY_SCRATCH = Buffer.alloc(64);
+
+/**
+ * Continues a signature chain over caveats in place, allocating nothing.
+ * @param sig - 32 bytes: the signature so far on entry, the final signature on return
+ * @param caveats - the caveats in order
+ */
+export function caveatChainInto(sig: Uint8Array, caveats: readonly MacaroonCaveat[]): void {
+  for (let i = 0; i < caveats.length; i++) {
+    const cav = caveats[i] as MacaroonCaveat;
+    if (cav.verificationId === undefined) {
+      hmac32Into(sig, cav.id, sig, 0);
+    } else {
+      hmac32Into(sig, cav.verificationId, THIRD_PARTY_SCRATCH, 0);
+      hmac32Into(sig, cav.id, THIRD_PARTY_SCRATCH, 32);
+      hmac32Into(sig, THIRD_PARTY_SCRATCH, sig, 0);
+    }
+  }
+}
+
 /**
  * Continues a signature chain over caveats.
  * @param start - the signature so far (after the identifier)
  * @param caveats - the caveats in order
  * @returns the final 32-byte signature
  */
-export function caveatChain(start: Buffer, caveats: readonly MacaroonCaveat[]): Buffer {
-  let sig = start;
-  for (let i = 0; i < caveats.length; i++) {
-    const cav = caveats[i] as MacaroonCaveat;
-    if (cav.verificationId === undefined) {
-      sig = hmac32(sig, cav.id);
-    } else {
-      sig = hmac32(sig, Buffer.concat([hmac32(sig, cav.verificationId), hmac32(sig, cav.id)]));
-    }
-  }
+export function caveatChain(start: Uint8Array, caveats: readonly MacaroonCaveat[]): Buffer {
+  const sig = Buffer.from(start);
+  caveatChainInto(sig, caveats);
   return sig;
 }
 

@@ -4,9 +4,9 @@
  * caveats against the request. Bad input is a result, never an exception.
  */
 import { L402Error } from './errors.js';
-import { bytesEqual, sha256, toHex } from './bytes.js';
+import { bytesEqual, digestBytes, sha256Into, sha256Latin1, toHex } from './bytes.js';
 import { decodeIdentifier } from './identifier.js';
-import { caveatChain, deriveMacaroonKey, hmacStart } from './macaroon.js';
+import { caveatChainInto, deriveMacaroonKey, hmacStart } from './macaroon.js';
 import type { Macaroon } from './macaroon.js';
 import { checkCaveats } from './caveats.js';
 import type { Satisfier } from './caveats.js';
@@ -56,6 +56,22 @@ interface CacheEntry {
   until: number;
 }
 
+/** The first link of a token's signature chain, and the root key it was computed from. */
+interface ChainStart {
+  /** A copy of the root key, compared in constant time with what the SecretStore returns. */
+  rootKey: Buffer;
+  /** `HMAC(HMAC("macaroons-key-generator", rootKey), identifier)`. */
+  sig: Buffer;
+}
+
+/** Most chain starts kept per verifier (about 200 bytes each). */
+const CHAIN_STARTS_MAX = 4096;
+
+/** Scratch for sha256(preimage); used synchronously only. */
+const PREIMAGE_HASH = Buffer.alloc(32);
+/** Scratch for the signature chain; used synchronously only. */
+const CHAIN_SIG = Buffer.alloc(32);
+
 const MISSING: VerifyResult = { ok: false, code: 'L402_ERR_TOKEN_MISSING', reason: 'no L402 credential' };
 const SEP = '\u0000';
 
@@ -91,11 +107,14 @@ export class Verifier {
   private readonly cache: BoundedCache<string, CacheEntry> | undefined;
   private readonly ttlMs: number;
   /**
-   * Per root-key object, the signature after the identifier (a pure function of
-   * the root key and the identifier): stores that hand out the same array, like
-   * MemorySecretStore, skip two HMACs. Held weakly, so revoked keys go with the store's entry.
+   * The signature after the identifier (derived key, then HMAC over the
+   * identifier: two HMACs, a pure function of root key and identifier), keyed by
+   * sha256(identifier) as latin1. The SecretStore is still asked on every
+   * verification; an entry is used only when the root key it returns has the
+   * same bytes as the one the entry was computed from, so a revoked or rotated
+   * key is never used, and a revoked token's entry is dropped.
    */
-  private readonly idSigs = new WeakMap<Uint8Array, { idHash: Uint8Array; sig: Buffer }>();
+  private readonly chainStarts = new BoundedCache<string, ChainStart>(CHAIN_STARTS_MAX);
 
   /**
    * @param options - secret store, clock, satisfiers, cache, strict-verification hook
@@ -193,18 +212,21 @@ export class Verifier {
     } catch (err) {
       return failure(err instanceof L402Error ? err.code : 'L402_ERR_TOKEN_BAD_IDENTIFIER', err instanceof Error ? err.message : 'bad identifier');
     }
-    if (credential.preimage.length !== 32 || !bytesEqual(sha256(credential.preimage), paymentHash)) {
+    if (credential.preimage.length !== 32) return failure('L402_ERR_TOKEN_BAD_PREIMAGE', 'the preimage does not match the payment hash');
+    sha256Into(credential.preimage, PREIMAGE_HASH, 0);
+    if (!bytesEqual(PREIMAGE_HASH, paymentHash)) {
       return failure('L402_ERR_TOKEN_BAD_PREIMAGE', 'the preimage does not match the payment hash');
     }
-    const idHash = sha256(mac.identifier);
-    const secret = this.secrets.getSecret(idHash);
-    if (isPromise(secret)) return secret.then((s) => this.afterSecret(mac, idHash, s, paymentHash, tokenIdBytes, credential, target, key));
-    return this.afterSecret(mac, idHash, secret, paymentHash, tokenIdBytes, credential, target, key);
+    const idKey = sha256Latin1(mac.identifier);
+    // A fresh array: the store may keep it (e.g. across an await).
+    const secret = this.secrets.getSecret(digestBytes(idKey));
+    if (isPromise(secret)) return secret.then((s) => this.afterSecret(mac, idKey, s, paymentHash, tokenIdBytes, credential, target, key));
+    return this.afterSecret(mac, idKey, secret, paymentHash, tokenIdBytes, credential, target, key);
   }
 
   private afterSecret(
     mac: Macaroon,
-    idHash: Uint8Array,
+    idKey: string,
     rootKey: Uint8Array | undefined,
     paymentHashBytes: Uint8Array,
     tokenIdBytes: Uint8Array,
@@ -212,13 +234,19 @@ export class Verifier {
     target: VerifyTarget,
     key: string | undefined,
   ): MaybePromise<VerifyResult> {
-    if (rootKey === undefined) return failure('L402_ERR_TOKEN_REVOKED', 'unknown or revoked token');
-    let start = this.idSigs.get(rootKey);
-    if (start === undefined || !bytesEqual(start.idHash, idHash)) {
-      start = { idHash, sig: hmacStart(deriveMacaroonKey(rootKey), mac.identifier) };
-      this.idSigs.set(rootKey, start);
+    if (rootKey === undefined) {
+      this.chainStarts.delete(idKey);
+      return failure('L402_ERR_TOKEN_REVOKED', 'unknown or revoked token');
     }
-    if (!bytesEqual(caveatChain(start.sig, mac.caveats), mac.signature)) {
+    let start = this.chainStarts.get(idKey);
+    if (start === undefined || !bytesEqual(start.rootKey, rootKey)) {
+      start = { rootKey: Buffer.from(rootKey), sig: hmacStart(deriveMacaroonKey(rootKey), mac.identifier) };
+      this.chainStarts.set(idKey, start);
+    }
+    const sig = CHAIN_SIG;
+    sig.set(start.sig);
+    caveatChainInto(sig, mac.caveats);
+    if (!bytesEqual(sig, mac.signature)) {
       return failure('L402_ERR_TOKEN_BAD_SIGNATURE', 'macaroon signature does not verify');
     }
     const caveats = mac.firstPartyCaveats();
