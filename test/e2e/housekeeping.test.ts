@@ -4,7 +4,6 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
@@ -13,34 +12,11 @@ import { Macaroon } from '../../src/core/macaroon.js';
 import type { DevInvoicer } from '../../src/lightning/dev/dev-invoicer.js';
 import { DevPayer } from '../../src/lightning/dev/dev-payer.js';
 import { startAperture } from '../../src/proxy/app/start-aperture.js';
-import { createLogger } from '../../src/proxy/ops/logger.js';
+import { watchedLogger } from './log-support.js';
 import { h1, startBackend } from '../proxy/support.js';
 import { ledgerRow, settledInLedger } from './lnd-support.js';
 import { challengeOf, configFrom, quiet, tempBaseDir, TestClock, wwwAuthenticate } from './support.js';
 import { decodeInvoice } from '../../src/lightning/decode-invoice.js';
-
-/** A logger whose JSON lines the test can wait on. */
-function watchedLogger(): { logger: ReturnType<typeof createLogger>; next: (msg: string) => Promise<Record<string, unknown>> } {
-  const waiters: { msg: string; resolve: (line: Record<string, unknown>) => void }[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      for (const text of chunk.toString().split('\n')) {
-        if (text === '') continue;
-        const line = JSON.parse(text) as Record<string, unknown>;
-        for (const w of [...waiters]) {
-          if (line['msg'] !== w.msg) continue;
-          waiters.splice(waiters.indexOf(w), 1);
-          w.resolve(line);
-        }
-      }
-      callback();
-    },
-  });
-  return {
-    logger: createLogger('info', sink),
-    next: (msg) => new Promise((resolve) => waiters.push({ msg, resolve })),
-  };
-}
 
 function idHashOf(macaroonBase64: string): Uint8Array {
   return createHash('sha256').update(Macaroon.fromBase64(macaroonBase64).identifier).digest();

@@ -11,8 +11,9 @@ import { decodeInvoice } from '../../src/lightning/decode-invoice.js';
 import { startAperture, type RunningAperture } from '../../src/proxy/app/start-aperture.js';
 import { TcpForwarder } from '../fixtures/tcp-forwarder.js';
 import { h1, startBackend } from '../proxy/support.js';
-import { settledInLedger } from './lnd-support.js';
-import { challengeOf, configFrom, quiet, tempBaseDir, wwwAuthenticate } from './support.js';
+import { ledgerRow, settledInLedger } from './lnd-support.js';
+import { watchedLogger } from './log-support.js';
+import { challengeOf, configFrom, tempBaseDir, wwwAuthenticate } from './support.js';
 
 const PG = 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -39,7 +40,7 @@ async function paidToken(aperture: RunningAperture): Promise<{ authorization: st
   return { authorization: `L402 ${macaroon}:${paid.preimage}`, paymentHash: paid.paymentHash };
 }
 
-test('PostgreSQL outage: 503 L402_ERR_STORE_UNAVAILABLE for what needs the store, the process keeps running, recovery without restart', async (t) => {
+test('PostgreSQL outage: 503 L402_ERR_STORE_UNAVAILABLE for what needs the store, the process keeps running, recovery without restart', { timeout: 60_000 }, async (t) => {
   const problem = await postgresProblem();
   if (problem !== undefined) {
     t.skip(problem);
@@ -71,7 +72,8 @@ services:
     address: ${backend.address}
     price: 10
 `, dir);
-  const aperture = await startAperture(config, { logger: quiet, gcIntervalMs: 0, defaultMetrics: false, postgresSchema: schema, verifierCacheTtlMs: 60_000 });
+  const { logger, next } = watchedLogger();
+  const aperture = await startAperture(config, { logger, gcIntervalMs: 0, defaultMetrics: false, postgresSchema: schema, verifierCacheTtlMs: 60_000 });
   try {
     const seen = await paidToken(aperture);
     await settledInLedger(aperture, seen.paymentHash);
@@ -79,6 +81,12 @@ services:
     // Paid but never presented: verifying it needs its root key from the database.
     const unseen = await paidToken(aperture);
     await settledInLedger(aperture, unseen.paymentHash);
+
+    // Issued before the outage, paid during it: the settlement cannot be written yet.
+    const duringRes = await h1(`${aperture.url}/api/x`);
+    assert.equal(duringRes.status, 402);
+    const during = challengeOf(wwwAuthenticate(duringRes.rawHeaders));
+    const duringHash = decodeInvoice(during.invoice).paymentHash;
 
     forwarder.cut();
 
@@ -97,7 +105,17 @@ services:
     const metrics = await h1(`http://127.0.0.1:${aperture.addresses.metrics?.port}/metrics`);
     assert.match(metrics.body, /aperture_requests_total\{service="api",outcome="unavailable"\} 2/);
 
+    const failed = next('could not record a settlement; retrying', { paymentHash: duringHash });
+    const duringPaid = await new DevPayer(aperture.invoicer as DevInvoicer).payInvoice(during.invoice);
+    await failed;
+    const recorded = next('invoice settled', { paymentHash: duringHash });
+
     forwarder.restore();
+
+    // Recorded by the retry, without a restart.
+    await recorded;
+    assert.equal((await ledgerRow(aperture, duringHash))?.state, 'settled');
+    assert.equal((await h1(`${aperture.url}/api/x`, { headers: { authorization: `L402 ${during.macaroon}:${duringPaid.preimage}` } })).status, 200);
 
     assert.equal((await h1(`${aperture.url}/api/x`, { headers: { authorization: unseen.authorization } })).status, 200, 'verification works again');
     const fresh = await paidToken(aperture);

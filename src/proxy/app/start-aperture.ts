@@ -75,6 +75,12 @@ export interface StartApertureOptions {
   drainTimeoutMs?: number;
   /** Also export Node process metrics (`aperture_process_…`); default true. */
   defaultMetrics?: boolean;
+  /**
+   * Prefix of every Redis key (rate limits under `<prefix>rl:`, freebies under
+   * `<prefix>freebie:`) when `ratelimitstore.backend` is `redis`; default
+   * `aperture:`. Deployments sharing one Redis for separate limits use different prefixes.
+   */
+  redisKeyPrefix?: string;
 }
 
 /** A running `aperture`. */
@@ -111,6 +117,10 @@ export interface RunningAperture {
 export const DEFAULT_GC_INTERVAL_MS = 15 * 60_000;
 /** Default grace after invoice expiry before an unpaid challenge is collected: 1 hour. */
 export const DEFAULT_GC_GRACE_MS = 60 * 60_000;
+/** First delay before a settlement the store could not record is written again; doubles per attempt. */
+const SETTLEMENT_RETRY_INITIAL_MS = 250;
+/** Longest delay between attempts to record a settlement. */
+const SETTLEMENT_RETRY_MAX_MS = 30_000;
 /** Default challenge rate per masked client IP. */
 export const DEFAULT_CHALLENGE_RATE_LIMIT: BucketSetting = { requests: 20, perMs: 1000, burst: 100 };
 
@@ -286,28 +296,70 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
     if (invoicer !== undefined) {
       const health = (): void => metrics.lightningUp.set(invoicer.health().ok ? 1 : 0);
       health();
-      const stopSettled = invoicer.onSettled((status: InvoiceStatus) => {
-        if (status.state !== 'settled') return;
-        const hash = status.paymentHash;
+      // A settlement the store could not record (database down) is retried with backoff while
+      // the process runs: left pending, its row would be garbage-collected (root key and all)
+      // once the invoice expired, and a paid token would stop working.
+      let settlementsStopped = false;
+      const retryTimers = new Set<NodeJS.Timeout>();
+      const record = (hash: string, settledAt: number, amountSats: number, attempt: number): void => {
         const write = store
-          .markSettled(hash, status.settledAt ?? clock.now(), status.amountPaidSats ?? 0)
+          .markSettled(hash, settledAt, amountSats)
           .then((changed) => {
             if (changed) metrics.tokensPaid.inc({ service: serviceOfHash.get(hash) ?? 'unknown' });
-            logger.info({ paymentHash: hash }, 'invoice settled');
-          }, (error: unknown) => logger.error({ err: error, paymentHash: hash }, 'could not record a settlement; it is reconciled at the next start'))
-          .finally(() => settling.delete(hash));
+            logger.info({ paymentHash: hash, attempt }, 'invoice settled');
+          }, (error: unknown) => {
+            if (settlementsStopped) {
+              logger.error({ err: error, paymentHash: hash }, 'could not record a settlement; it is reconciled at the next start');
+              return;
+            }
+            const delayMs = Math.min(SETTLEMENT_RETRY_INITIAL_MS * 2 ** attempt, SETTLEMENT_RETRY_MAX_MS);
+            logger.warn({ err: error, paymentHash: hash, attempt, retryInMs: delayMs }, 'could not record a settlement; retrying');
+            const timer = setTimeout(() => {
+              retryTimers.delete(timer);
+              if (!settlementsStopped) record(hash, settledAt, amountSats, attempt + 1);
+            }, delayMs);
+            timer.unref();
+            retryTimers.add(timer);
+          })
+          .finally(() => {
+            if (settling.get(hash) === write) settling.delete(hash);
+          });
         settling.set(hash, write);
+      };
+      const stopSettled = invoicer.onSettled((status: InvoiceStatus) => {
+        if (status.state !== 'settled') return;
+        record(status.paymentHash, status.settledAt ?? clock.now(), status.amountPaidSats ?? 0, 0);
       });
-      cleanups.push(stopSettled);
+      cleanups.push(() => {
+        settlementsStopped = true;
+        stopSettled();
+        for (const timer of retryTimers) clearTimeout(timer);
+        if (retryTimers.size > 0) logger.warn({ unrecorded: retryTimers.size }, 'settlements not yet recorded are reconciled at the next start');
+        retryTimers.clear();
+      });
     }
 
     // Rate limits: one shared store for every service when Redis is configured.
     const rl = config.rateLimitStore;
     let sharedStore: RateLimitStore | undefined;
+    let redisStore: RedisRateLimitStore | undefined;
     if (rl.backend === 'redis') {
-      const redisStore = new RedisRateLimitStore({ url: rl.redisUrl as string, onConnectionError: (e) => logger.warn({ err: e.message }, 'redis rate-limit store') });
-      sharedStore = redisStore;
-      cleanups.push(() => redisStore.close());
+      const opened = new RedisRateLimitStore({
+        url: rl.redisUrl as string,
+        keyPrefix: `${options.redisKeyPrefix ?? 'aperture:'}rl:`,
+        onConnectionError: (e) => logger.warn({ err: e.message }, 'redis rate-limit store'),
+      });
+      redisStore = opened;
+      sharedStore = opened;
+      cleanups.push(() => opened.close());
+      // Without an offline queue, commands sent before the connection is up fail: wait for it
+      // (briefly) so that the first requests are not answered per `onstoreerror`.
+      try {
+        await opened.ready();
+      } catch (error) {
+        logger.warn({ err: (error as Error).message, onstoreerror: rl.onStoreError }, 'Redis not reachable at start; rate limits follow onstoreerror until it is');
+      }
+    }
     }
     const limiterOf = (service: string, rules: CompiledRateLimitRule[]): RateLimiter =>
       new RateLimiter({
@@ -325,9 +377,16 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
       if (s.auth.mode === 'freebie') {
         const base = { limit: s.auth.count, windowMs: s.freebieWindowMs, clock };
         const counter: FreebieCounter = rl.backend === 'redis'
-          ? new RedisFreebieCounter({ ...base, url: rl.redisUrl as string, onError: (e) => logger.warn({ service: s.name, code: e.code }, e.message) })
+          ? new RedisFreebieCounter({
+            ...base,
+            // One connection for every counter and the rate limits; the rate-limit store closes it.
+            redis: (redisStore as RedisRateLimitStore).redis,
+            keyPrefix: `${options.redisKeyPrefix ?? 'aperture:'}freebie:`,
+            onError: (e) => logger.warn({ service: s.name, code: e.code }, e.message),
+          })
           : new MemoryFreebieCounter(base);
         freebies = counter;
+        metrics.trackFreebies(s.name, counter);
         cleanups.push(() => counter.close());
       }
       let pricer: GrpcPricer | undefined;
@@ -341,6 +400,8 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
         cleanups.push(() => p.close());
       }
       const rules = compiledRules(s);
+      const limiter = rules.length > 0 ? limiterOf(s.name, rules) : undefined;
+      if (limiter !== undefined) metrics.trackRateLimiter(s.name, limiter);
       services.push({
         name: s.name,
         hostRegexp: s.hostRegexp.regexp,
@@ -351,14 +412,12 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
         tlsInsecureSkipVerify: s.tlsInsecureSkipVerify,
         headers: s.headers,
         rewritePrefix: s.rewritePrefix,
+        upstreamTimeoutMs: s.upstreamTimeoutMs,
         config: s,
-        limiter: rules.length > 0 ? limiterOf(s.name, rules) : undefined,
+        limiter,
         freebies,
         pricer,
       });
-      if (s.upstreamTimeoutMs !== config.upstreamTimeoutMs) {
-        logger.warn({ service: s.name }, `services[].upstreamtimeout is not applied per service; the top-level upstreamtimeout (${config.upstreamTimeoutMs} ms) is used`);
-      }
     }
 
     const bucket = options.challengeRateLimit ?? DEFAULT_CHALLENGE_RATE_LIMIT;
@@ -372,6 +431,7 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
         per: bucket.perMs,
         burst: bucket.burst ?? bucket.requests,
       }]);
+    if (challengeLimiter !== undefined) metrics.trackRateLimiter('challenges', challengeLimiter);
 
     const notes = new WeakMap<NodeRequest, RequestNote>();
     const trusted = config.trustedProxies.length > 0 ? new IpSet(config.trustedProxies.map((r) => r.text), 'trustedproxies') : undefined;
