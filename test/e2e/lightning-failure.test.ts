@@ -10,7 +10,7 @@ import { FakeLnd } from '../fixtures/fake-lnd.js';
 import { h1, startBackend } from '../proxy/support.js';
 import { spawnNode } from './spawn.js';
 import { authorizationFor, challenge, ledgerRow, lndFiles, metricValue, nextHealth, nextSettlement, settledInLedger } from './lnd-support.js';
-import { configFrom, freePort, quiet, tempBaseDir } from './support.js';
+import { configFrom, freePort, quiet, tempBaseDir, TestClock } from './support.js';
 
 type Backend = Awaited<ReturnType<typeof startBackend>>;
 
@@ -174,7 +174,7 @@ describe('aperture with lnd', () => {
     }
   });
 
-  test('reconcile at start: a challenge paid while aperture was down is marked settled at the next start', async () => {
+  test('reconcile at start: a challenge paid while aperture was down is marked settled at the next start, even just past its expiry', async () => {
     const fake = await FakeLnd.start();
     const dir = tempBaseDir();
     const yaml = apertureYaml(fake, dir, backend);
@@ -189,12 +189,16 @@ describe('aperture with lnd', () => {
     }
     fake.settle(paid.paymentHash);
 
-    const second = await startAperture(configFrom(yaml, dir), { logger: quiet, gcIntervalMs: 0, defaultMetrics: false });
+    // Restarted a day later: both invoices (lnd's default expiry, 24 h) expired a minute ago, within
+    // the garbage-collection grace (1 h), so the paid one must still be found.
+    const clock = new TestClock();
+    clock.advance(86_400_000 + 60_000);
+    const second = await startAperture(configFrom(yaml, dir), { logger: quiet, clock, gcIntervalMs: 0, defaultMetrics: false });
     try {
       assert.equal(await second.reconciled, 1);
       assert.equal((await ledgerRow(second, paid.paymentHash))?.state, 'settled');
       assert.equal((await ledgerRow(second, paid.paymentHash))?.amountPaidSats, 10);
-      assert.equal((await ledgerRow(second, unpaid.paymentHash))?.state, 'pending');
+      assert.equal((await ledgerRow(second, unpaid.paymentHash))?.state, 'expired', 'unpaid: left in the ledger, expired');
       const metrics = await h1(`http://127.0.0.1:${second.addresses.metrics?.port}/metrics`);
       assert.match(metrics.body, /aperture_tokens_paid_total\{service="api"\} 1/);
     } finally {

@@ -515,12 +515,16 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
       logger.info({ url: urlOf(metricsAddress, false) + '/metrics' }, 'prometheus metrics listening');
     }
 
+    const gcGrace = options.gcGraceMs ?? DEFAULT_GC_GRACE_MS;
     // Challenges paid while aperture was down: ask the backend about every pending, unexpired row.
     const reconciled = (async (): Promise<number> => {
       if (invoicer === undefined) return 0;
       let found = 0;
       try {
-        const pending = await store.listPendingUnexpired(clock.now());
+        // Rows whose invoice expired less than the GC grace ago are still in the ledger and may
+        // have been paid just before expiry, while aperture was down: look them up too, or
+        // garbage collection would take the root key of a paid token.
+        const pending = await store.listPendingUnexpired(clock.now() - gcGrace);
         for (const row of pending) {
           // Settlements of these rows may also arrive through onSettled (after a restart the
           // challenge-time mapping is empty): label them with the row's service, not 'unknown'.
@@ -546,7 +550,6 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
       return found;
     })();
 
-    const gcGrace = options.gcGraceMs ?? DEFAULT_GC_GRACE_MS;
     const collectGarbage = async (): Promise<GarbageReport> => {
       const report = await store.collectGarbage(clock.now(), gcGrace);
       if (report.rootKeys + report.transactions + report.charges > 0) logger.info(report, 'garbage collected');
