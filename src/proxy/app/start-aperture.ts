@@ -75,6 +75,12 @@ export interface StartApertureOptions {
   drainTimeoutMs?: number;
   /** Also export Node process metrics (`aperture_process_…`); default true. */
   defaultMetrics?: boolean;
+  /**
+   * Prefix of every Redis key (rate limits under `<prefix>rl:`, freebies under
+   * `<prefix>freebie:`) when `ratelimitstore.backend` is `redis`; default
+   * `aperture:`. Deployments sharing one Redis for separate limits use different prefixes.
+   */
+  redisKeyPrefix?: string;
 }
 
 /** A running `aperture`. */
@@ -336,10 +342,23 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
     // Rate limits: one shared store for every service when Redis is configured.
     const rl = config.rateLimitStore;
     let sharedStore: RateLimitStore | undefined;
+    let redisStore: RedisRateLimitStore | undefined;
     if (rl.backend === 'redis') {
-      const redisStore = new RedisRateLimitStore({ url: rl.redisUrl as string, onConnectionError: (e) => logger.warn({ err: e.message }, 'redis rate-limit store') });
-      sharedStore = redisStore;
-      cleanups.push(() => redisStore.close());
+      const opened = new RedisRateLimitStore({
+        url: rl.redisUrl as string,
+        keyPrefix: `${options.redisKeyPrefix ?? 'aperture:'}rl:`,
+        onConnectionError: (e) => logger.warn({ err: e.message }, 'redis rate-limit store'),
+      });
+      redisStore = opened;
+      sharedStore = opened;
+      cleanups.push(() => opened.close());
+      // Without an offline queue, commands sent before the connection is up fail: wait for it
+      // (briefly) so that the first requests are not answered per `onstoreerror`.
+      try {
+        await opened.ready();
+      } catch (error) {
+        logger.warn({ err: (error as Error).message, onstoreerror: rl.onStoreError }, 'Redis not reachable at start; rate limits follow onstoreerror until it is');
+      }
     }
     const limiterOf = (service: string, rules: CompiledRateLimitRule[]): RateLimiter =>
       new RateLimiter({
@@ -357,9 +376,16 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
       if (s.auth.mode === 'freebie') {
         const base = { limit: s.auth.count, windowMs: s.freebieWindowMs, clock };
         const counter: FreebieCounter = rl.backend === 'redis'
-          ? new RedisFreebieCounter({ ...base, url: rl.redisUrl as string, onError: (e) => logger.warn({ service: s.name, code: e.code }, e.message) })
+          ? new RedisFreebieCounter({
+            ...base,
+            // One connection for every counter and the rate limits; the rate-limit store closes it.
+            redis: (redisStore as RedisRateLimitStore).redis,
+            keyPrefix: `${options.redisKeyPrefix ?? 'aperture:'}freebie:`,
+            onError: (e) => logger.warn({ service: s.name, code: e.code }, e.message),
+          })
           : new MemoryFreebieCounter(base);
         freebies = counter;
+        metrics.trackFreebies(s.name, counter);
         cleanups.push(() => counter.close());
       }
       let pricer: GrpcPricer | undefined;
@@ -373,6 +399,8 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
         cleanups.push(() => p.close());
       }
       const rules = compiledRules(s);
+      const limiter = rules.length > 0 ? limiterOf(s.name, rules) : undefined;
+      if (limiter !== undefined) metrics.trackRateLimiter(s.name, limiter);
       services.push({
         name: s.name,
         hostRegexp: s.hostRegexp.regexp,
@@ -383,14 +411,12 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
         tlsInsecureSkipVerify: s.tlsInsecureSkipVerify,
         headers: s.headers,
         rewritePrefix: s.rewritePrefix,
+        upstreamTimeoutMs: s.upstreamTimeoutMs,
         config: s,
-        limiter: rules.length > 0 ? limiterOf(s.name, rules) : undefined,
+        limiter,
         freebies,
         pricer,
       });
-      if (s.upstreamTimeoutMs !== config.upstreamTimeoutMs) {
-        logger.warn({ service: s.name }, `services[].upstreamtimeout is not applied per service; the top-level upstreamtimeout (${config.upstreamTimeoutMs} ms) is used`);
-      }
     }
 
     const bucket = options.challengeRateLimit ?? DEFAULT_CHALLENGE_RATE_LIMIT;
@@ -404,6 +430,7 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
         per: bucket.perMs,
         burst: bucket.burst ?? bucket.requests,
       }]);
+    if (challengeLimiter !== undefined) metrics.trackRateLimiter('challenges', challengeLimiter);
 
     const notes = new WeakMap<NodeRequest, RequestNote>();
     const trusted = config.trustedProxies.length > 0 ? new IpSet(config.trustedProxies.map((r) => r.text), 'trustedproxies') : undefined;

@@ -5,6 +5,8 @@
  * embedding) never share or double-register metrics.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { FreebieStats } from '../../ratelimit/freebie-counter.js';
+import type { RateLimiterStats } from '../../ratelimit/rate-limiter.js';
 
 /** What happened to a request, as a bounded set of label values. */
 export type RequestOutcome =
@@ -33,8 +35,20 @@ export class ProxyMetrics {
   readonly upstreamErrors: Counter<'service' | 'kind'>;
   /** 1 when the Lightning backend can create invoices, else 0. */
   readonly lightningUp: Gauge;
-  /** Rate-limit decisions by service and result (allowed, denied). */
+  /**
+   * Rate-limit decisions by service and result: `allowed` and `denied` counted
+   * by the pipeline, `store_error` (the store failed; answered per
+   * `onstoreerror`) read from the tracked limiters at each scrape.
+   */
   readonly rateLimit: Counter<'service' | 'result'>;
+  /** Clients dropped by a memory rate-limit store to stay within its bound, by service. */
+  readonly rateLimitEvictions: Counter<'service'>;
+  /** Freebie decisions by service and result (granted, exhausted, store_error). */
+  readonly freebies: Counter<'service' | 'result'>;
+  /** Networks dropped by a memory freebie counter to stay within its bound, by service. */
+  readonly freebieEvictions: Counter<'service'>;
+  readonly #limiters: { service: string; source: { stats(): RateLimiterStats }; seen: RateLimiterStats }[] = [];
+  readonly #freebieCounters: { service: string; source: { stats(): FreebieStats }; seen: FreebieStats }[] = [];
 
   /** @param options - `defaultMetrics` adds Node process metrics (memory, event loop lag). */
   constructor(options: { defaultMetrics?: boolean } = {}) {
@@ -77,11 +91,76 @@ export class ProxyMetrics {
     });
     this.rateLimit = new Counter({
       name: 'aperture_rate_limit_total',
-      help: 'Rate-limit decisions.',
+      help: 'Rate-limit decisions: allowed, denied, or store_error.',
       labelNames: ['service', 'result'] as const,
       registers,
+      collect: () => syncRateLimits(),
+    });
+    // Counters kept by the rate-limit module are read at scrape time and added as deltas.
+    const limiters = this.#limiters;
+    const freebieCounters = this.#freebieCounters;
+    const syncRateLimits = (): void => {
+      for (const entry of limiters) {
+        const now = entry.source.stats();
+        const errors = now.storeErrors - entry.seen.storeErrors;
+        if (errors > 0) this.rateLimit.inc({ service: entry.service, result: 'store_error' }, errors);
+        const evicted = now.evictions - entry.seen.evictions;
+        if (evicted > 0) this.rateLimitEvictions.inc({ service: entry.service }, evicted);
+        entry.seen = now;
+      }
+    };
+    const syncFreebies = (): void => {
+      for (const entry of freebieCounters) {
+        const now = entry.source.stats();
+        for (const result of ['granted', 'exhausted', 'storeErrors'] as const) {
+          const delta = now[result] - entry.seen[result];
+          if (delta > 0) this.freebies.inc({ service: entry.service, result: result === 'storeErrors' ? 'store_error' : result }, delta);
+        }
+        const evicted = now.evictions - entry.seen.evictions;
+        if (evicted > 0) this.freebieEvictions.inc({ service: entry.service }, evicted);
+        entry.seen = now;
+      }
+    };
+    this.rateLimitEvictions = new Counter({
+      name: 'aperture_rate_limit_evictions_total',
+      help: 'Clients dropped by an in-memory rate-limit store to stay within its bound.',
+      labelNames: ['service'] as const,
+      registers,
+      collect: syncRateLimits,
+    });
+    this.freebies = new Counter({
+      name: 'aperture_freebies_total',
+      help: 'Freebie decisions: granted, exhausted, or store_error.',
+      labelNames: ['service', 'result'] as const,
+      registers,
+      collect: syncFreebies,
+    });
+    this.freebieEvictions = new Counter({
+      name: 'aperture_freebie_evictions_total',
+      help: 'Networks dropped by an in-memory freebie counter to stay within its bound.',
+      labelNames: ['service'] as const,
+      registers,
+      collect: syncFreebies,
     });
     if (options.defaultMetrics === true) collectDefaultMetrics({ register: this.registry, prefix: 'aperture_' });
+  }
+
+  /**
+   * Exports a rate limiter's store errors and evictions (read at each scrape).
+   * @param service - the `service` label
+   * @param limiter - anything with `stats()`, e.g. a `RateLimiter`
+   */
+  trackRateLimiter(service: string, limiter: { stats(): RateLimiterStats }): void {
+    this.#limiters.push({ service, source: limiter, seen: { allowed: 0, denied: 0, evictions: 0, storeErrors: 0 } });
+  }
+
+  /**
+   * Exports a freebie counter's grants, exhaustions, store errors and evictions (read at each scrape).
+   * @param service - the `service` label
+   * @param counter - a `FreebieCounter`
+   */
+  trackFreebies(service: string, counter: { stats(): FreebieStats }): void {
+    this.#freebieCounters.push({ service, source: counter, seen: { granted: 0, exhausted: 0, evictions: 0, storeErrors: 0 } });
   }
 
   /** The text exposition format, for a `/metrics` response. */
