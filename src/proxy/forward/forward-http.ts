@@ -106,8 +106,11 @@ export function forwardHttp(req: NodeIncoming, res: NodeResponse, forward: HttpF
       applyCors(res);
       if (h1 && statusMessage !== undefined && statusMessage !== '') (res as ServerResponse).statusMessage = statusMessage;
       res.writeHead(statusCode);
-      // Send the head now: an event stream's client must see it before the first event.
-      if (h1) (res as ServerResponse).flushHeaders();
+      // A body of unknown length (an event stream, a long poll) may be slow to
+      // come: send the head now. Otherwise it goes out with the first chunk, in
+      // one write instead of two (the separate write cost a syscall and a
+      // packet per response).
+      if (h1 && out['content-length'] === undefined) (res as ServerResponse).flushHeaders();
     },
     onResponseData(c, chunk) {
       if (!(res as ServerResponse).write(chunk)) c.pause();
