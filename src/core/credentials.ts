@@ -85,8 +85,8 @@ function pieces(value: string, out: Piece[]): void {
     const scheme = schemeAt(value, schemeStart, i);
     // Find the end of this credential: a comma followed by OWS, a token and a space.
     let end = n;
-    for (let j = i; j < n; j++) {
-      if (value.charCodeAt(j) !== 44) continue;
+    // indexOf runs natively; a charCodeAt loop over a 300-character macaroon costs more.
+    for (let j = value.indexOf(',', i); j !== -1; j = value.indexOf(',', j + 1)) {
       let k = j + 1;
       while (k < n && isSpace(value.charCodeAt(k))) k++;
       const tokenStart = k;
