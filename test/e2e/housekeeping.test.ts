@@ -22,7 +22,7 @@ function idHashOf(macaroonBase64: string): Uint8Array {
   return createHash('sha256').update(Macaroon.fromBase64(macaroonBase64).identifier).digest();
 }
 
-test('garbage collection on its timer: unpaid expired challenges lose root key and ledger row; paid tokens stay valid', async () => {
+test('garbage collection on its timer: unpaid expired challenges lose root key and ledger row; paid tokens stay valid', { timeout: 30_000 }, async () => {
   const backend = await startBackend((req, res) => res.end(`ok ${req.url}`));
   const clock = new TestClock();
   const { logger, next } = watchedLogger();

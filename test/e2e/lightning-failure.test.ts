@@ -31,7 +31,7 @@ services:
 `;
 }
 
-describe('aperture with lnd', () => {
+describe('aperture with lnd', { timeout: 120_000 }, () => {
   let backend: Backend;
   before(async () => {
     backend = await startBackend((req, res) => res.end(`ok ${req.url}`));
