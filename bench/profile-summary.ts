@@ -67,8 +67,10 @@ for (const [k, us] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, TOP))
 console.log('\nself time by file:');
 for (const [k, us] of [...byFile].sort((a, b) => b[1] - a[1]).slice(0, TOP)) console.log(`${pct(us)}  ${k}`);
 
-// --callers NAME: where the self time of functions named NAME comes from (stacks, 4 frames up).
+// --callers NAME: where the self time of functions named NAME comes from (stacks, --depth frames up, default 8).
 const callersArg = process.argv.indexOf('--callers');
+const depthArg = process.argv.indexOf('--depth');
+const DEPTH = depthArg > 0 ? Number(process.argv[depthArg + 1]) : 8;
 if (callersArg > 0) {
   const name = process.argv[callersArg + 1];
   const parent = new Map<number, number>();
@@ -78,7 +80,7 @@ if (callersArg > 0) {
     const n = byId.get(id);
     if (n?.callFrame.functionName !== name) continue;
     const frames: string[] = [];
-    for (let p = parent.get(id); p !== undefined && frames.length < 4; p = parent.get(p)) {
+    for (let p = parent.get(id); p !== undefined && frames.length < DEPTH; p = parent.get(p)) {
       const f = byId.get(p)?.callFrame;
       if (f !== undefined) frames.push(`${f.functionName || '(anonymous)'} ${shortUrl(f.url)}:${f.lineNumber + 1}`);
     }

@@ -1,6 +1,6 @@
 // `npm run bench [-- --quick] [--only a,b] [--no-baselines] [--profile name,…]
 //   [--no-micro] [--no-load] [--duration S] [--warmup S] [--connections N]
-//   [--tokens N] [--out FILE] [--update-readme]`
+//   [--tokens N] [--repeat N] [--server-flags "--node-flag …"] [--out FILE] [--update-readme]`
 //
 // Micro-benchmarks (bench/micro/*), then load tests in which the load
 // generator, the server under test and the upstream are separate processes.
@@ -32,6 +32,10 @@ async function main(argv: readonly string[]): Promise<void> {
   if (connections !== undefined) settings.connections = Number(connections);
   const warmup = argValue(argv, '--warmup');
   if (warmup !== undefined) settings.warmupSec = Number(warmup);
+  const repeat = argValue(argv, '--repeat');
+  if (repeat !== undefined) settings.repeat = Number(repeat);
+  const serverFlags = argValue(argv, '--server-flags');
+  if (serverFlags !== undefined) settings.serverNodeFlags = serverFlags.split(' ').filter((f) => f !== '');
   const tokens = argValue(argv, '--tokens');
   if (tokens !== undefined) settings.tokens = Number(tokens);
   const profile = argValue(argv, '--profile');

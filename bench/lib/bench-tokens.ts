@@ -32,15 +32,16 @@ export class BenchInvoicer implements Invoicer {
 }
 
 /**
- * Mints `count` distinct paid tokens for `service` and returns their
+ * Mints `count` distinct paid tokens for `service` (one or several) and returns their
  * `Authorization` header values (`L402 <macaroon>:<preimage>`).
  */
-export async function mintAuthorizations(secrets: SecretStore, service: string, count: number): Promise<string[]> {
+export async function mintAuthorizations(secrets: SecretStore, service: string | readonly string[], count: number): Promise<string[]> {
+  const services = (typeof service === 'string' ? [service] : service).map((name) => ({ name, tier: 0 }));
   const invoicer = new BenchInvoicer();
   const minter = new Minter({ invoicer, secrets });
   const out: string[] = [];
   for (let i = 0; i < count; i++) {
-    const token = await minter.mint({ services: [{ name: service, tier: 0 }], priceSats: 10 });
+    const token = await minter.mint({ services, priceSats: 10 });
     out.push(formatAuthorization(token.macaroonBase64, invoicer.preimages.get(token.paymentHash) as string));
     invoicer.preimages.delete(token.paymentHash);
   }
@@ -60,7 +61,7 @@ export function writeTokenFile(path: string, authorizations: readonly string[]):
  * is then read back through `SqliteStore.getSecret` so that a schema change
  * fails loudly instead of producing tokens the proxy rejects.
  */
-export async function mintIntoSqlite(path: string, service: string, count: number): Promise<string[]> {
+export async function mintIntoSqlite(path: string, service: string | readonly string[], count: number): Promise<string[]> {
   const { SqliteStore } = await import('../../src/store/sqlite-store.js');
   const { default: Database } = await import('better-sqlite3');
   new SqliteStore({ path, revocationPollMs: 0 }).close(); // creates the file and the schema

@@ -33,6 +33,8 @@ export function onStop(stop: () => Promise<void> | void): void {
   };
   process.on('message', (m: { type?: string }) => {
     if (m?.type === 'stop') run();
+    // Where the memory is, for the memory scenario's report.
+    if (m?.type === 'memory') report({ type: 'memory', ...process.memoryUsage() });
   });
   process.on('disconnect', run);
   process.on('SIGTERM', run);

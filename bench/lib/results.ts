@@ -29,6 +29,8 @@ export interface Entry {
   errors: number | null;
   /** CPU seconds the server process used during the measured phase. */
   server_cpu_s: number | null;
+  /** Server CPU microseconds per request: steadier than req/s on a shared machine. */
+  cpu_us_per_req: number | null;
   params: Record<string, unknown>;
 }
 
@@ -75,6 +77,7 @@ export function toEntries(load: readonly Measurement[], micro: readonly MicroRow
       name: m.name, kind: m.kind, description: m.description, rps: m.rps, p50_ms: m.p50_ms, p99_ms: m.p99_ms, p999_ms: m.p999_ms,
       rss_mb: m.rss_mb, baseline: m.baseline ?? null, baseline_rps: null, ratio: null, p99_added_ms: null,
       requests: m.requests, errors: m.errors, server_cpu_s: m.server_cpu_s,
+      cpu_us_per_req: m.requests > 0 ? (m.server_cpu_s * 1e6) / m.requests : null,
       params: { ...m.params, rss_end_mb: m.rss_end_mb, ...(m.statuses === undefined ? {} : { statuses: m.statuses }) },
     });
   }
@@ -82,7 +85,7 @@ export function toEntries(load: readonly Measurement[], micro: readonly MicroRow
     entries.push({
       name: `micro: ${r.name}`, kind: 'micro', description: r.note, rps: r.opsPerSec, p50_ms: null, p99_ms: null, p999_ms: null,
       rss_mb: r.rssMb, baseline: r.baseline === undefined ? null : `micro: ${r.baseline}`, baseline_rps: null, ratio: null, p99_added_ms: null,
-      requests: null, errors: null, server_cpu_s: null,
+      requests: null, errors: null, server_cpu_s: null, cpu_us_per_req: null,
       params: r.opsPerCpuSec === undefined ? {} : { ops_per_cpu_s: r.opsPerCpuSec },
     });
   }
@@ -152,13 +155,16 @@ export function renderMarkdown(info: RunInfo, entries: readonly Entry[], targets
   lines.push('');
   lines.push(`Load: autocannon 9 in its own process, ${s.connections} keep-alive connections, 1 request in flight each, ${s.warmupSec} s warm-up then ${s.durationSec} s measured; ` +
     `fixed-rate rows ${s.fixedRate} req/s over ${s.fixedConnections} connections; gRPC: one grpc-js channel, ${s.grpcConcurrency} calls in flight; ` +
+    `throughput rows marked with several figures are the median of ${s.repeat} interleaved runs (all runs in parentheses); ` +
     `${s.tokens} distinct tokens in the L402 rows, ${s.memTokens.toLocaleString('en-US')} tokens and ${s.memRequests.toLocaleString('en-US')} requests in the memory row. ` +
-    'Upstream, server under test and load generator are three processes sharing the 2 cores.');
+    `Upstream, server under test and load generator are three processes sharing the 2 cores, each run as ${String(entries.find((e) => e.kind !== 'micro')?.params['runtime'] ?? 'node')}.`);
   lines.push('');
-  lines.push('| scenario | req/s | p50 ms | p99 ms | peak RSS MB | baseline | ratio | p99 added ms | errors |');
-  lines.push('|---|---:|---:|---:|---:|---|---:|---:|---:|');
+  lines.push('| scenario | req/s | p50 ms | p99 ms | peak RSS MB | server CPU µs/req | baseline | ratio | p99 added ms | errors |');
+  lines.push('|---|---:|---:|---:|---:|---:|---|---:|---:|---:|');
   for (const e of entries.filter((x) => x.kind !== 'micro')) {
-    lines.push(`| ${e.name} | ${fmt(e.rps)} | ${fmt(e.p50_ms, 2)} | ${fmt(e.p99_ms, 2)} | ${fmt(e.rss_mb)} | ${e.baseline ?? ''} | ${e.ratio === null ? '' : `${fmt(e.ratio, 2)}×`} | ${fmt(e.p99_added_ms, 2)} | ${String(e.errors ?? '')} |`);
+    const runs = e.params['runs'] as { rps: number }[] | undefined;
+    const rps = runs === undefined ? fmt(e.rps) : `${fmt(e.rps)} (${runs.map((r) => fmt(r.rps)).join(' / ')})`;
+    lines.push(`| ${e.name} | ${rps} | ${fmt(e.p50_ms, 2)} | ${fmt(e.p99_ms, 2)} | ${fmt(e.rss_mb)} | ${fmt(e.cpu_us_per_req)} | ${e.baseline ?? ''} | ${e.ratio === null ? '' : `${fmt(e.ratio, 2)}×`} | ${fmt(e.p99_added_ms, 2)} | ${String(e.errors ?? '')} |`);
   }
   const micro = entries.filter((x) => x.kind === 'micro');
   if (micro.length > 0) {

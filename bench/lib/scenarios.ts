@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mintIntoSqlite, writeTokenFile } from './bench-tokens.js';
-import { cpuSecondsOf, memoryOf, spawnChild, type Child } from './processes.js';
+import { bundleChildren, cpuSecondsOf, memoryOf, spawnChild, type Child } from './processes.js';
 
 /** Parameters of a load run. */
 export interface LoadSettings {
@@ -25,6 +25,10 @@ export interface LoadSettings {
   /** Fixed request rate and connections of the latency scenarios. */
   fixedRate: number;
   fixedConnections: number;
+  /** Runs of the throughput scenarios (direct, peer-proxy, proxy-auth-off, proxy-l402); the median is reported. */
+  repeat: number;
+  /** Extra Node flags of the aperture process (experiments, e.g. `--max-semi-space-size=4`). */
+  serverNodeFlags?: readonly string[];
   /** Write a CPU profile of the aperture process of these scenarios into `profileDir`. */
   profile?: { scenarios: readonly string[]; dir: string };
 }
@@ -78,15 +82,16 @@ function upstream(kind: 'http' | 'grpc'): Child {
 
 function aperture(ctx: ScenarioContext, name: string, params: object, baseDir = ctx.apertureBaseDir): Child {
   const profile = ctx.settings.profile;
+  const flags = ctx.settings.serverNodeFlags ?? [];
   if (profile !== undefined && profile.scenarios.includes(name)) {
     // tsx's loader thread writes a profile too; the default file names keep
     // them apart (…<pid>.<thread id>…; the main thread is 0).
     const dir = join(profile.dir, name);
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
-    return spawnChild('servers/aperture-server.ts', { baseDir, ...params }, { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
+    return spawnChild('servers/aperture-server.ts', { baseDir, ...params }, { nodeFlags: [...flags, '--cpu-prof', `--cpu-prof-dir=${dir}`] });
   }
-  return spawnChild('servers/aperture-server.ts', { baseDir, ...params });
+  return spawnChild('servers/aperture-server.ts', { baseDir, ...params }, { nodeFlags: flags });
 }
 
 interface LoadRun {
@@ -107,6 +112,8 @@ async function measure(
   const result = await generator.message('result', 1_800_000);
   const cpu1 = cpuSecondsOf(server.pid);
   const memory = memoryOf(server.pid);
+  server.process.send({ type: 'memory' });
+  const usage = await server.message('memory', 10_000);
   await generator.stop();
   const m: Measurement = {
     name: scenario.name,
@@ -124,6 +131,10 @@ async function measure(
     server_cpu_s: cpu1 - cpu0,
     params: Object.fromEntries(Object.entries(load.params).filter(([k]) => k !== 'tokenFile' && k !== 'url' && k !== 'target')),
   };
+  const mb = (v: unknown): number => Math.round((v as number) / 1048576);
+  m.params['heap_used_mb'] = mb(usage['heapUsed']);
+  m.params['heap_total_mb'] = mb(usage['heapTotal']);
+  m.params['external_mb'] = mb(usage['external']);
   if (result['statuses'] !== undefined) m.statuses = result['statuses'] as Record<string, number>;
   if (result['firstError'] !== undefined) m.params['firstError'] = result['firstError'];
   return m;
@@ -301,6 +312,21 @@ export const SCENARIOS: readonly Scenario[] = [
   },
 ];
 
+/** Scenarios run `repeat` times (the throughput targets compare them); the others once. */
+const REPEATED = new Set(['direct', 'peer-proxy', 'proxy-auth-off', 'proxy-l402']);
+
+/** The run with the median throughput, with every run's figures kept in `params.runs`. */
+function median(list: readonly Measurement[]): Measurement {
+  const sorted = [...list].sort((a, b) => a.rps - b.rps);
+  const m = { ...(sorted[Math.floor((sorted.length - 1) / 2)] as Measurement) };
+  m.errors = list.reduce((n, x) => n + x.errors, 0);
+  m.rss_mb = Math.max(...list.map((x) => x.rss_mb));
+  if (list.length > 1) {
+    m.params = { ...m.params, runs: list.map((x) => ({ rps: Math.round(x.rps), p50_ms: x.p50_ms, p99_ms: x.p99_ms, cpu_us_per_req: (x.server_cpu_s * 1e6) / Math.max(1, x.requests) })) };
+  }
+  return m;
+}
+
 function scenario(name: string): Scenario {
   const s = SCENARIOS.find((x) => x.name === name);
   if (s === undefined) throw new Error(`unknown scenario ${name}`);
@@ -361,20 +387,37 @@ export async function runScenarios(
     mkdirSync(memBaseDir);
     const tokenFile = join(workDir, 'tokens');
     const memTokenFile = join(workDir, 'mem-tokens');
+    const runtime = (await bundleChildren()) ? 'node (esbuild bundle)' : 'node --import tsx';
+    log(`children run as: ${runtime}`);
     const t0 = performance.now();
-    writeTokenFile(tokenFile, await mintIntoSqlite(join(apertureBaseDir, 'aperture.db'), 'bench', settings.tokens));
+    // Valid for both services of aperture-server.ts: `bench` (REST) and `bench-grpc`.
+    writeTokenFile(tokenFile, await mintIntoSqlite(join(apertureBaseDir, 'aperture.db'), ['bench', 'bench-grpc'], settings.tokens));
     if (wanted.has('proxy-l402-100k-tokens')) {
       writeTokenFile(memTokenFile, await mintIntoSqlite(join(memBaseDir, 'aperture.db'), 'bench', settings.memTokens));
     }
     log(`minted tokens in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     const ctx: ScenarioContext = { settings, workDir, tokenFile, apertureBaseDir, memTokenFile, memBaseDir };
+    const runs = new Map<string, Measurement[]>();
+    const rounds = Math.max(1, settings.repeat);
+    for (let round = 1; round <= rounds; round++) {
+      // Repeated scenarios run in interleaved rounds, so that a burst of load
+      // from elsewhere on the machine hits the compared scenarios alike.
+      for (const s of SCENARIOS) {
+        if (!wanted.has(s.name) || (round > 1 && !REPEATED.has(s.name))) continue;
+        const started = performance.now();
+        const m = await s.run(ctx);
+        m.params['runtime'] = runtime;
+        runs.set(s.name, [...(runs.get(s.name) ?? []), m]);
+        const ms = (v: number | null): string => (typeof v === 'number' ? v.toFixed(2) : '-');
+        const firstError = m.params['firstError'] === undefined ? '' : ` first error: ${String(m.params['firstError'])}`;
+        log(`${s.name.padEnd(28)} ${Math.round(m.rps).toString().padStart(7)} req/s  p50 ${ms(m.p50_ms)} ms  p99 ${ms(m.p99_ms)} ms  rss ${m.rss_mb.toFixed(0)} MB  ` +
+          `cpu ${((m.server_cpu_s * 1e6) / Math.max(1, m.requests)).toFixed(0)} us/req  errors ${m.errors}${firstError}  (${((performance.now() - started) / 1000).toFixed(1)} s)`);
+      }
+    }
     const out: Measurement[] = [];
     for (const s of SCENARIOS) {
-      if (!wanted.has(s.name)) continue;
-      const started = performance.now();
-      const m = await s.run(ctx);
-      out.push(m);
-      log(`${s.name.padEnd(28)} ${Math.round(m.rps).toString().padStart(7)} req/s  p50 ${m.p50_ms.toFixed(2)} ms  p99 ${m.p99_ms.toFixed(2)} ms  rss ${m.rss_mb.toFixed(0)} MB  errors ${m.errors}  (${((performance.now() - started) / 1000).toFixed(1)} s)`);
+      const list = runs.get(s.name);
+      if (list !== undefined) out.push(median(list));
     }
     return out;
   } finally {
