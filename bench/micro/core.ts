@@ -100,11 +100,23 @@ const req = view(auth);
 const target = { service: 'api', capability: 'read' };
 
 const uncached = new Verifier({ secrets, cache: false });
+// Stores backed by SQLite, PostgreSQL or Redis hand out a new array per
+// getSecret call; this wrapper behaves the same over the memory store.
+const copyingStore = {
+  getSecret: (idHash: Uint8Array) => {
+    const k = secrets.getSecret(idHash);
+    return k === undefined ? undefined : Uint8Array.from(k);
+  },
+  newSecret: (idHash: Uint8Array) => secrets.newSecret(idHash),
+  revokeSecret: (idHash: Uint8Array) => secrets.revokeSecret(idHash),
+};
+const uncachedCopying = new Verifier({ secrets: copyingStore, cache: false });
 const cached = new Verifier({ secrets });
 const check = (r: unknown) => {
   if (!(r as { ok: boolean }).ok) throw new Error(`verification failed: ${JSON.stringify(r)}`);
 };
 check(uncached.verify(req, target));
+check(uncachedCopying.verify(req, target));
 check(cached.verify(req, target));
 
 // Baseline: the hashing a 3-caveat verification cannot avoid (sha256 of the
@@ -121,6 +133,7 @@ measureSync('baseline: crypto floor of a verify', () => {
 });
 await measureAsync('mint (3 caveats, memory store)', () => minter.mint({ services: [{ name: 'api', tier: 0 }], priceSats: 10, caveats }));
 measureSync('verify, 3-caveat token, uncached', () => uncached.verify(req, target));
+measureSync('verify, uncached, key copied per call', () => uncachedCopying.verify(req, target));
 measureSync('verify, 3-caveat token, cached', () => cached.verify(req, target));
 measureSync('readCredential (parse header)', () => readCredential(req));
 measureSync('formatChallenge (reference form)', () => formatChallenge(token.macaroonBase64, token.invoice.paymentRequest));

@@ -159,11 +159,12 @@ const HMAC_OUTER = Buffer.alloc(96, 0x5c);
 const HMAC_INNER_VIEWS: Array<Uint8Array | undefined> = [];
 
 /**
- * HMAC-SHA256 with a 32-byte key, written into `out` at `offset`, allocating
- * nothing: two one-shot hashes over preallocated pads. Bytes 32–64 of each pad
- * are constant and never rewritten. `out` may be `key` itself (the key is read
- * into the pads before anything is written). Other key lengths and messages
- * over 1024 bytes go through {@link hmac}, with the same result.
+ * HMAC-SHA256 written into `out` at `offset`, allocating nothing: two one-shot
+ * hashes over preallocated pads. Bytes 32–64 of each pad are constant for the
+ * usual 32-byte keys and are only rewritten (and restored) for other key
+ * lengths. `out` may be `key` itself (the key is read into the pads before
+ * anything is written). Keys over 64 bytes and messages over 1024 bytes go
+ * through {@link hmac}, with the same result.
  * @param key - the key, normally 32 bytes
  * @param data - the message
  * @param out - destination, at least `offset + 32` bytes
@@ -171,16 +172,25 @@ const HMAC_INNER_VIEWS: Array<Uint8Array | undefined> = [];
  */
 export function hmac32Into(key: Uint8Array, data: Uint8Array, out: Uint8Array, offset: number): void {
   const len = data.length;
-  if (key.length !== 32 || len > HMAC_MAX_DATA) {
+  const keyLen = key.length;
+  if (keyLen > 64 || len > HMAC_MAX_DATA) {
     out.set(hmac(key, data), offset);
     return;
   }
   const inner = HMAC_INNER;
   const outer = HMAC_OUTER;
-  for (let i = 0; i < 32; i++) {
-    const k = key[i] as number;
-    inner[i] = k ^ 0x36;
-    outer[i] = k ^ 0x5c;
+  if (keyLen === 32) {
+    for (let i = 0; i < 32; i++) {
+      const k = key[i] as number;
+      inner[i] = k ^ 0x36;
+      outer[i] = k ^ 0x5c;
+    }
+  } else {
+    for (let i = 0; i < 64; i++) {
+      const k = i < keyLen ? (key[i] as number) : 0;
+      inner[i] = k ^ 0x36;
+      outer[i] = k ^ 0x5c;
+    }
   }
   inner.set(data, 64);
   let view = HMAC_INNER_VIEWS[len];
@@ -190,19 +200,23 @@ export function hmac32Into(key: Uint8Array, data: Uint8Array, out: Uint8Array, o
   }
   putDigest(hash('sha256', view, 'binary'), outer, 64);
   putDigest(hash('sha256', outer, 'binary'), out, offset);
+  if (keyLen !== 32) {
+    inner.fill(0x36, 32, 64);
+    outer.fill(0x5c, 32, 64);
+  }
 }
 
 /**
- * HMAC-SHA256 with a 32-byte key, built from two one-shot hashes over
- * preallocated buffers. Same result as {@link hmac}; on Node 20 it avoids the
- * per-call setup of an Hmac object, which dominates for the short messages of a
- * macaroon signature chain. Falls back to {@link hmac} for other key lengths and long messages.
- * @param key - a 32-byte key
+ * HMAC-SHA256 built from two one-shot hashes over preallocated buffers. Same
+ * result as {@link hmac}; on Node 20 it avoids the per-call setup of an Hmac
+ * object, which dominates for the short messages of a macaroon signature chain.
+ * Falls back to {@link hmac} for keys over 64 bytes and messages over 1024 bytes.
+ * @param key - the key, normally 32 bytes
  * @param data - the message
  * @returns the 32-byte tag
  */
 export function hmac32(key: Uint8Array, data: Uint8Array): Buffer {
-  if (key.length !== 32 || data.length > HMAC_MAX_DATA) return hmac(key, data);
+  if (key.length > 64 || data.length > HMAC_MAX_DATA) return hmac(key, data);
   const out = Buffer.alloc(32);
   hmac32Into(key, data, out, 0);
   return out;

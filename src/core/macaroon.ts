@@ -4,7 +4,7 @@
  * chain, V2 binary encoding, and reading V1 binary and V1/V2 JSON.
  */
 import { L402Error } from './errors.js';
-import { asBuffer, bytesEqual, fromBase64Strict, fromHexStrict, fromUtf8, hmac, hmac32Into, toHex, utf8 } from './bytes.js';
+import { asBuffer, bytesEqual, fromBase64Strict, fromHexStrict, fromUtf8, hmac32, hmac32Into, toHex, utf8 } from './bytes.js';
 
 /** One caveat. First-party caveats have no `verificationId`. */
 export interface MacaroonCaveat {
@@ -36,7 +36,7 @@ const SIG_LEN = 32;
  * @returns the 32-byte derived key
  */
 export function deriveMacaroonKey(rootKey: Uint8Array): Buffer {
-  return hmac(KEY_GENERATOR, rootKey);
+  return hmac32(KEY_GENERATOR, rootKey);
 }
 
 /**
@@ -47,7 +47,7 @@ export function deriveMacaroonKey(rootKey: Uint8Array): Buffer {
  * @returns the final 32-byte signature
  */
 export function signatureChain(derivedKey: Uint8Array, identifier: Uint8Array, caveats: readonly MacaroonCaveat[]): Buffer {
-  return caveatChain(hmac(derivedKey, identifier), caveats);
+  return caveatChain(hmac32(derivedKey, identifier), caveats);
 }
 
 /**
@@ -57,7 +57,7 @@ export function signatureChain(derivedKey: Uint8Array, identifier: Uint8Array, c
  * @returns the 32-byte signature of a macaroon without caveats
  */
 export function hmacStart(derivedKey: Uint8Array, identifier: Uint8Array): Buffer {
-  return hmac(derivedKey, identifier);
+  return hmac32(derivedKey, identifier);
 }
 
 /** The two inner tags of a third-party caveat, `HMAC(sig, vid) ‖ HMAC(sig, cid)`. */
@@ -156,7 +156,7 @@ export class Macaroon {
     if (identifier.length > MAX_PACKET_BYTES) throw tooLarge('identifier');
     if (Buffer.byteLength(location) > MAX_PACKET_BYTES) throw tooLarge('location');
     const id = Uint8Array.from(identifier);
-    return new Macaroon(location, id, [], hmac(deriveMacaroonKey(rootKey), id));
+    return new Macaroon(location, id, [], hmac32(deriveMacaroonKey(rootKey), id));
   }
 
   /**
@@ -168,7 +168,7 @@ export class Macaroon {
   withFirstPartyCaveat(condition: string | Uint8Array): Macaroon {
     const id = typeof condition === 'string' ? utf8(condition) : Uint8Array.from(condition);
     if (id.length > MAX_PACKET_BYTES) throw tooLarge('caveat');
-    return new Macaroon(this.location, this.identifier, [...this.caveats, { id }], hmac(this.signature, id));
+    return new Macaroon(this.location, this.identifier, [...this.caveats, { id }], hmac32(this.signature, id));
   }
 
   /**
