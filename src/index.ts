@@ -63,6 +63,8 @@ export type { VerifyTarget, VerifyResult, VerifierOptions, VerifierCacheOptions 
 export { formatChallenge, parseChallenges } from './core/challenge.js';
 export type { ChallengeForm, ParsedChallenge } from './core/challenge.js';
 export { Gate } from './core/gate.js';
+export { challengeDecision } from './core/challenge-decision.js';
+export { rejectDecision, TEXT_PLAIN } from './core/reject-decision.js';
 export type { RouteOptions, GateOptions } from './core/gate.js';
 export { grpcStatusFor, GrpcCode } from './core/grpc-status.js';
 export type { GrpcStatus } from './core/grpc-status.js';

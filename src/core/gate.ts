@@ -5,9 +5,10 @@
  */
 import { L402Error } from './errors.js';
 import { capabilitiesCaveat, validUntilCaveat } from './caveats.js';
-import { formatChallenge } from './challenge.js';
 import type { ChallengeForm } from './challenge.js';
+import { challengeDecision } from './challenge-decision.js';
 import type { Minter } from './minter.js';
+import { rejectDecision as reject } from './reject-decision.js';
 import type { Verifier, VerifyResult, VerifyTarget } from './verifier.js';
 import { systemClock } from './types.js';
 import type { Clock, Decision, MaybePromise, RequestView } from './types.js';
@@ -48,12 +49,6 @@ export interface GateOptions {
   challengeForm?: ChallengeForm;
   /** Clock for `_valid_until` caveats. */
   clock?: Clock;
-}
-
-const TEXT_PLAIN = 'text/plain; charset=utf-8';
-
-function reject(status: number, body: string, code: string): Decision {
-  return { kind: 'reject', status, headers: [['Content-Type', TEXT_PLAIN], ['Cache-Control', 'no-store']], body, code };
 }
 
 function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
@@ -140,19 +135,6 @@ export class Gate {
       if (err instanceof L402Error && err.code === 'L402_ERR_TOKEN_BAD_CAVEAT') throw err;
       return reject(503, 'service unavailable\n', err instanceof L402Error ? err.code : 'L402_ERR_LN_UNAVAILABLE');
     }
-    return {
-      kind: 'challenge',
-      status: 402,
-      headers: [
-        ...formatChallenge(minted.macaroonBase64, minted.invoice.paymentRequest, this.form),
-        ['Content-Type', TEXT_PLAIN],
-        ['Cache-Control', 'no-store'],
-      ],
-      body: 'payment required\n',
-      code: verified.code,
-      paymentHash: minted.paymentHash,
-      tokenId: minted.tokenId,
-      priceSats: price,
-    };
+    return challengeDecision(minted, verified.code, price, this.form);
   }
 }

@@ -7,9 +7,11 @@
  * `ApertureHandler` and `Proxy`).
  */
 import { capabilitiesCaveat, validUntilCaveat } from '../../core/caveats.js';
-import { formatChallenge, type ChallengeForm } from '../../core/challenge.js';
+import type { ChallengeForm } from '../../core/challenge.js';
+import { challengeDecision } from '../../core/challenge-decision.js';
 import { L402Error } from '../../core/errors.js';
 import type { Minter } from '../../core/minter.js';
+import { rejectDecision as reject } from '../../core/reject-decision.js';
 import type { Verifier, VerifyResult } from '../../core/verifier.js';
 import { systemClock, type Clock, type Decision, type MaybePromise, type RejectDecision, type RequestView } from '../../core/types.js';
 import type { ApertureStore } from '../../store/aperture-store.js';
@@ -51,12 +53,6 @@ export interface CreateAuthorizeOptions {
   clock?: Clock;
   /** Records what each request ended as. */
   setOutcome?: (context: AuthorizeContext<AppService>, outcome: PipelineOutcome) => void;
-}
-
-const TEXT = 'text/plain; charset=utf-8';
-
-function reject(status: number, body: string, code: string): RejectDecision {
-  return { kind: 'reject', status, headers: [['Content-Type', TEXT], ['Cache-Control', 'no-store']], body, code };
 }
 
 /** 503 naming the coded cause, so that operators and clients see why. */
@@ -211,20 +207,7 @@ export function createAuthorize(options: CreateAuthorizeOptions): (context: Auth
     options.onChallenge?.(minted.paymentHash, service.name);
     metrics.challenges.inc({ service: service.name });
     setOutcome(context, 'challenged');
-    return {
-      kind: 'challenge',
-      status: 402,
-      headers: [
-        ...formatChallenge(minted.macaroonBase64, minted.invoice.paymentRequest, options.challengeForm),
-        ['Content-Type', TEXT],
-        ['Cache-Control', 'no-store'],
-      ],
-      body: 'payment required\n',
-      code: verified.code,
-      paymentHash: minted.paymentHash,
-      tokenId: minted.tokenId,
-      priceSats: price,
-    };
+    return challengeDecision(minted, verified.code, price, options.challengeForm);
   };
 
   const afterVerify = (context: AuthorizeContext<AppService>, verified: VerifyResult, path: string): MaybePromise<Decision> => {
