@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -220,6 +220,7 @@ describe('createDevPayHandler', () => {
     try {
       const get = await fetch(`${base}/api/dev/pay`);
       assert.equal(get.status, 405);
+      assert.equal(get.headers.get('allow'), 'POST');
       assert.equal(((await get.json()) as { error: { code: string } }).error.code, 'L402_ERR_DEV_BAD_REQUEST');
       const invoice = await invoicer.createInvoice({ amountSats: 3 });
       const response = await fetch(`${base}/api/dev/pay`, { method: 'POST', body: JSON.stringify({ invoice: invoice.paymentRequest }) });
@@ -228,6 +229,54 @@ describe('createDevPayHandler', () => {
       assert.equal(((await response.json()) as { payment_hash: string }).payment_hash, invoice.paymentHash);
       const big = await fetch(`${base}/api/dev/pay`, { method: 'POST', body: 'x'.repeat(70_000) });
       assert.equal(big.status, 413);
+    } finally {
+      await close(server);
+    }
+  });
+
+  it('createDevPayListener answers only after afterPay settles, and 500 when it fails', async () => {
+    const invoicer = new DevInvoicer(quiet);
+    const seen: Array<{ paymentHash: string; amountSats: number }> = [];
+    const sentBeforeAfterPayEnded: boolean[] = [];
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => { release = resolve; });
+    let called: () => void = () => undefined;
+    const calledOnce = new Promise<void>((resolve) => { called = resolve; });
+    let failing = false;
+    let current: ServerResponse | undefined;
+    const listener = createDevPayListener(createDevPayHandler(invoicer), {
+      afterPay: async (paid) => {
+        seen.push(paid);
+        called();
+        if (failing) throw new Error('ledger down');
+        await gate;
+        sentBeforeAfterPayEnded.push(current?.headersSent ?? true);
+      },
+    });
+    const server = createServer((req, res) => {
+      current = res;
+      listener(req, res);
+    });
+    const base = await listen(server);
+    try {
+      const invoice = await invoicer.createInvoice({ amountSats: 7 });
+      const pending = fetch(`${base}/api/dev/pay`, { method: 'POST', body: JSON.stringify({ invoice: invoice.paymentRequest }) });
+      await calledOnce;
+      assert.deepEqual(seen, [{ paymentHash: invoice.paymentHash, amountSats: 7 }]);
+      release();
+      const response = await pending;
+      assert.equal(response.status, 200);
+      assert.equal(((await response.json()) as { payment_hash: string }).payment_hash, invoice.paymentHash);
+      assert.deepEqual(sentBeforeAfterPayEnded, [false], 'the answer waits for afterPay');
+
+      failing = true;
+      const second = await invoicer.createInvoice({ amountSats: 2 });
+      const failed = await fetch(`${base}/api/dev/pay`, { method: 'POST', body: JSON.stringify({ invoice: second.paymentRequest }) });
+      assert.equal(failed.status, 500);
+      assert.equal(((await failed.json()) as { error: { code: string } }).error.code, 'L402_ERR_DEV_PAY_FAILED');
+      const refused = await fetch(`${base}/api/dev/pay`, { method: 'POST', body: '{}' });
+      assert.equal(refused.status, 400);
+      assert.equal(seen.length, 2, 'afterPay runs only for payments');
     } finally {
       await close(server);
     }

@@ -1,31 +1,63 @@
 /**
- * A node:http request listener around {@link createDevPayHandler}, for servers
- * that mount `/api/dev/pay` on a plain `http.Server` or Express/Connect stack.
+ * A node:http / node:http2 request listener around {@link createDevPayHandler},
+ * for servers that mount `/api/dev/pay` on a plain `http.Server`, an
+ * Express/Connect stack or the `aperture` proxy listener.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { DevInvoicer } from './dev-invoicer.js';
-import { createDevPayHandler } from './dev-pay-handler.js';
+import { createDevPayHandler, type DevPayHandler } from './dev-pay-handler.js';
 
 /** Largest request body read, bytes: a BOLT11 invoice is well under 8 KiB. */
-const MAX_BODY = 64 * 1024;
+export const MAX_DEV_PAY_BODY = 64 * 1024;
+
+/** A payment `/api/dev/pay` made, as {@link DevPayListenerOptions.afterPay} sees it. */
+export interface DevPaid {
+  /** Payment hash of the paid invoice, lower-case hex. */
+  paymentHash: string;
+  /** Amount paid in satoshis. */
+  amountSats: number;
+}
+
+/** Options of {@link createDevPayListener}. */
+export interface DevPayListenerOptions {
+  /**
+   * Runs after each successful payment, before the answer is sent: the client
+   * gets its preimage only once this settles (e.g. once the settlement is in a
+   * ledger, so that a crash right after cannot lose it). When it throws or
+   * rejects, the answer is 500 `L402_ERR_DEV_PAY_FAILED`.
+   */
+  afterPay?: (paid: DevPaid) => void | Promise<void>;
+}
 
 /**
- * Creates a node:http listener serving `POST /api/dev/pay`. It does not look at
- * the path: mount it where it belongs.
- * @param invoicer - the dev backend whose invoices are paid
- * @returns `(req, res) => void`; answers 405 to anything but POST and 413 to bodies over 64 KiB
+ * Creates a listener serving `POST /api/dev/pay` on HTTP/1.1 or HTTP/2. It does
+ * not look at the path: mount it where it belongs. Only loopback socket peers
+ * are served (`X-Forwarded-For` is never believed); others get 403.
+ * @param payer - the dev backend whose invoices are paid, or a handler from {@link createDevPayHandler}
+ * @param options - `afterPay`, awaited before each successful answer
+ * @returns `(req, res) => void`; answers JSON, 405 to anything but POST and 413 to bodies over 64 KiB
  */
-export function createDevPayListener(invoicer: DevInvoicer): (req: IncomingMessage, res: ServerResponse) => void {
-  const handle = createDevPayHandler(invoicer);
+export function createDevPayListener(
+  payer: DevInvoicer | DevPayHandler,
+  options: DevPayListenerOptions = {},
+): (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => void {
+  const handle = typeof payer === 'function' ? payer : createDevPayHandler(payer);
+  const { afterPay } = options;
   return (req, res) => {
     const send = (status: number, body: object): void => {
+      if (res.headersSent || res.destroyed) return;
       const text = JSON.stringify(body);
-      res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+      res.setHeader('content-type', 'application/json');
+      res.setHeader('cache-control', 'no-store');
+      res.setHeader('content-length', Buffer.byteLength(text));
+      res.writeHead(status);
       res.end(text);
     };
+    const fail = (status: number, code: string, message: string): void => send(status, { error: { code, message } });
     if (req.method !== 'POST') {
       res.setHeader('allow', 'POST');
-      send(405, { error: { code: 'L402_ERR_DEV_BAD_REQUEST', message: 'use POST' } });
+      fail(405, 'L402_ERR_DEV_BAD_REQUEST', '/api/dev/pay only accepts POST');
       return;
     }
     const chunks: Buffer[] = [];
@@ -33,19 +65,25 @@ export function createDevPayListener(invoicer: DevInvoicer): (req: IncomingMessa
     let tooLarge = false;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > MAX_BODY) tooLarge = true;
+      if (size > MAX_DEV_PAY_BODY) tooLarge = true;
       else chunks.push(chunk);
     });
     req.on('error', () => res.destroy());
     req.on('end', () => {
       if (tooLarge) {
-        send(413, { error: { code: 'L402_ERR_DEV_BAD_REQUEST', message: 'body too large' } });
+        fail(413, 'L402_ERR_DEV_BAD_REQUEST', `body over ${MAX_DEV_PAY_BODY} bytes`);
         return;
       }
-      handle(Buffer.concat(chunks).toString('utf8'), req.socket.remoteAddress ?? '').then(
-        (answer) => send(answer.status, answer.body),
-        () => send(500, { error: { code: 'L402_ERR_DEV_PAY_FAILED', message: 'internal error' } }),
-      );
+      // The loopback check must see the socket peer: X-Forwarded-For is never believed here.
+      handle(Buffer.concat(chunks).toString('utf8'), req.socket?.remoteAddress ?? '')
+        .then(async (answer) => {
+          const paid = answer.body as { payment_hash?: unknown; amount_sats?: unknown };
+          if (answer.status === 200 && afterPay !== undefined && typeof paid.payment_hash === 'string') {
+            await afterPay({ paymentHash: paid.payment_hash, amountSats: typeof paid.amount_sats === 'number' ? paid.amount_sats : 0 });
+          }
+          send(answer.status, answer.body);
+        })
+        .catch((error: unknown) => fail(500, 'L402_ERR_DEV_PAY_FAILED', `paying failed: ${String(error)}`));
     });
   };
 }

@@ -9,6 +9,7 @@ import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import { normalizePeerAddress, type NodeRequest } from '../../adapters/node/request-view.js';
 import type { DevPayHandler } from '../../lightning/dev/dev-pay-handler.js';
+import { createDevPayListener } from '../../lightning/dev/dev-pay-listener.js';
 import { clientIp } from '../../ratelimit/client-ip.js';
 import type { IpSet } from '../../ratelimit/ip-set.js';
 import type { NodeResponse } from '../forward/forward-http.js';
@@ -20,8 +21,6 @@ import type { AppService } from './app-service.js';
 
 /** Path of the dev backend's pay endpoint on the proxy listener. */
 export const DEV_PAY_PATH = '/api/dev/pay';
-
-const MAX_DEV_PAY_BODY = 64 * 1024;
 
 /** What the pipeline recorded about one request. */
 export interface RequestNote {
@@ -69,10 +68,16 @@ function outcomeFromStatus(status: number): RequestOutcome {
  */
 export class ApertureHandler implements ProxyRequestHandler {
   readonly #o: ApertureHandlerOptions;
+  readonly #devPay: ((req: NodeRequest, res: NodeResponse) => void) | undefined;
 
   /** @param options - proxy, metrics, blocklist, dev pay handler */
   constructor(options: ApertureHandlerOptions) {
     this.#o = options;
+    const settled = options.settled;
+    // Answer only once the settlement is in the ledger, so that a crash right after cannot lose it.
+    this.#devPay = options.devPay === undefined
+      ? undefined
+      : createDevPayListener(options.devPay, settled === undefined ? {} : { afterPay: (paid) => settled(paid.paymentHash) });
   }
 
   #clientOf(req: NodeRequest): string {
@@ -123,8 +128,8 @@ export class ApertureHandler implements ProxyRequestHandler {
       });
       return;
     }
-    if (o.devPay !== undefined && (req.url ?? '').split('?')[0] === DEV_PAY_PATH) {
-      this.#devPay(req, res, o.devPay);
+    if (this.#devPay !== undefined && (req.url ?? '').split('?')[0] === DEV_PAY_PATH) {
+      this.#devPay(req, res);
       return;
     }
     o.proxy.handleRequest(req, res);
@@ -143,45 +148,5 @@ export class ApertureHandler implements ProxyRequestHandler {
   /** Closes the proxy's backend connections. */
   close(force?: boolean): Promise<void> {
     return this.#o.proxy.close(force);
-  }
-
-  #devPay(req: NodeRequest, res: NodeResponse, pay: DevPayHandler): void {
-    const send = (status: number, body: object): void => {
-      if (res.headersSent || res.destroyed) return;
-      const text = JSON.stringify(body);
-      res.setHeader('content-type', 'application/json');
-      res.setHeader('cache-control', 'no-store');
-      res.setHeader('content-length', Buffer.byteLength(text));
-      res.writeHead(status);
-      res.end(text);
-    };
-    const fail = (status: number, code: string, message: string): void => send(status, { error: { code, message } });
-    if (req.method !== 'POST') {
-      fail(405, 'L402_ERR_DEV_BAD_REQUEST', `${DEV_PAY_PATH} only accepts POST`);
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let tooLarge = false;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_DEV_PAY_BODY) tooLarge = true;
-      else chunks.push(chunk);
-    });
-    req.on('error', () => undefined);
-    req.on('end', () => {
-      if (tooLarge) {
-        fail(413, 'L402_ERR_DEV_BAD_REQUEST', `body over ${MAX_DEV_PAY_BODY} bytes`);
-        return;
-      }
-      // The loopback check must see the socket peer: X-Forwarded-For is never believed here.
-      const peer = normalizePeerAddress(req.socket?.remoteAddress);
-      pay(Buffer.concat(chunks).toString('utf8'), peer).then(async (answer) => {
-        const hash = (answer.body as { payment_hash?: unknown }).payment_hash;
-        // Answer only once the settlement is in the ledger, so that a crash right after cannot lose it.
-        if (answer.status === 200 && typeof hash === 'string' && this.#o.settled !== undefined) await this.#o.settled(hash);
-        send(answer.status, answer.body);
-      }, (error: unknown) => fail(500, 'L402_ERR_DEV_PAY_FAILED', String(error)));
-    });
   }
 }
