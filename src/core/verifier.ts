@@ -192,9 +192,10 @@ export class Verifier {
     this.cache?.deleteWhere((e) => e.tokenId === id);
   }
 
-  /** Drops every cached verification. */
+  /** Drops every cached verification, and the remembered first links of the signature chains (with their root-key copies). */
   clearCache(): void {
     this.cache?.clear();
+    this.chainStarts.clear();
   }
 
   private check(credential: L402Credential, target: VerifyTarget, key: string | undefined): MaybePromise<VerifyResult> {
