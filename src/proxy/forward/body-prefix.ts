@@ -40,7 +40,7 @@ export function requestHasBody(req: NodeIncoming): boolean {
 /**
  * Reads the body of a request until `maxBytes` bytes or its end, whichever
  * comes first, then pauses it. The proxy forwards the bytes read before the
- * rest of the stream (see {@link resumedBody}), so reading a prefix never
+ * rest of the stream (the proxy does this when it forwards), so reading a prefix never
  * changes what the backend receives and never buffers more than one chunk
  * past `maxBytes`. Calling it twice returns the same prefix.
  *
