@@ -222,3 +222,42 @@ test('an async secret store and the isSettled hook give a Promise', async () => 
   settled.add(t.paymentHash);
   assert.ok((strict.verify(request({ authorization: t.header }), { service: 'api' }) as VerifyResult).ok);
 });
+
+/** A store that answers a fresh copy of the key each time, as SQLite and PostgreSQL do, and whose key can be swapped. */
+class CopyingSecretStore implements SecretStore {
+  readonly keys = new Map<string, Uint8Array>();
+  async newSecret(idHash: Uint8Array): Promise<Uint8Array> {
+    const key = new Uint8Array(32).map(() => Math.floor(Math.random() * 256));
+    this.keys.set(Buffer.from(idHash).toString('hex'), key);
+    return Uint8Array.from(key);
+  }
+  getSecret(idHash: Uint8Array): Uint8Array | undefined {
+    const key = this.keys.get(Buffer.from(idHash).toString('hex'));
+    return key === undefined ? undefined : Uint8Array.from(key);
+  }
+  async revokeSecret(idHash: Uint8Array): Promise<boolean> {
+    return this.keys.delete(Buffer.from(idHash).toString('hex'));
+  }
+}
+
+test('the derived-key cache never outlives a changed or deleted root key (store answering copies)', async () => {
+  const secrets = new CopyingSecretStore();
+  const { paid, verifier } = setup({ secrets, cache: false });
+  const t = await paid();
+  const idHex = Buffer.from(sha256(t.macaroon.identifier)).toString('hex');
+  const original = secrets.keys.get(idHex) as Uint8Array;
+  const view = request({ authorization: t.header });
+  assert.equal(code(await verifier.verify(view, { service: 'api' })), 'ok');
+  assert.equal(code(await verifier.verify(view, { service: 'api' })), 'ok', 'second verification, cache warm');
+
+  const rotated = Uint8Array.from(original);
+  rotated[31] = (rotated[31] ?? 0) ^ 1; // one bit differs
+  secrets.keys.set(idHex, rotated);
+  assert.equal(code(await verifier.verify(view, { service: 'api' })), 'L402_ERR_TOKEN_BAD_SIGNATURE');
+
+  secrets.keys.set(idHex, original);
+  assert.equal(code(await verifier.verify(view, { service: 'api' })), 'ok', 'the original key verifies again');
+
+  await secrets.revokeSecret(sha256(t.macaroon.identifier));
+  assert.equal(code(await verifier.verify(view, { service: 'api' })), 'L402_ERR_TOKEN_REVOKED', 'a revoked key is never served from the cache');
+});
