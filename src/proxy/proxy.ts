@@ -7,6 +7,7 @@ import type { Http2ServerRequest } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { nodeRequestView, normalizePeerAddress, type NodeRequest } from '../adapters/node/request-view.js';
+import { writeNodeDecision } from '../adapters/node/write-node-decision.js';
 import { L402Error, type UpstreamError } from '../core/errors.js';
 import { grpcStatusFor } from '../core/grpc-status.js';
 import type { Decision, MaybePromise, RequestView } from '../core/types.js';
@@ -86,20 +87,10 @@ function outcomeOf(result: AuthorizeResult): AuthorizeOutcome {
   return 'kind' in result ? { decision: result } : result;
 }
 
-function grouped(headers: Decision extends never ? never : ReadonlyArray<readonly [string, string]>): Map<string, string[]> {
-  const map = new Map<string, string[]>();
-  for (const [name, value] of headers) {
-    const key = name.toLowerCase();
-    const list = map.get(key);
-    if (list === undefined) map.set(key, [value]);
-    else list.push(value);
-  }
-  return map;
-}
-
 /**
- * Writes a challenge or reject decision as an HTTP response: status, every
- * header (repeated names kept), CORS, and the plain-text body.
+ * Writes a challenge or reject decision as an HTTP response: the proxy's CORS
+ * headers, then {@link writeNodeDecision} (status, every header with repeated
+ * names kept, plain-text body, none for HEAD).
  * @param req - the client request (HEAD gets no body)
  * @param res - the client response
  * @param decision - what to write
@@ -107,12 +98,7 @@ function grouped(headers: Decision extends never ? never : ReadonlyArray<readonl
 export function writeHttpDecision(req: NodeRequest, res: NodeResponse, decision: Exclude<Decision, { kind: 'allow' }>): void {
   if (res.headersSent || res.destroyed) return;
   applyCors(res);
-  for (const [name, values] of grouped(decision.headers)) res.setHeader(name, values.length === 1 ? (values[0] as string) : values);
-  if (!res.hasHeader('content-type')) res.setHeader('content-type', 'text/plain; charset=utf-8');
-  res.setHeader('content-length', Buffer.byteLength(decision.body));
-  res.writeHead(decision.status);
-  if (req.method === 'HEAD') res.end();
-  else res.end(decision.body);
+  writeNodeDecision(res, decision, req);
 }
 
 /**

@@ -28,21 +28,25 @@ export function groupHeaders(headers: HeaderList): Map<string, string[]> {
 }
 
 /**
- * Ends `res` with the decision's status, headers and plain-text body.
- * Headers already set on `res` (CORS, by other middleware) are kept unless the
- * decision names them. Does nothing when the response has already started.
+ * Ends `res` with the decision's status, headers and plain-text body (no body
+ * for a `HEAD` request when `req` is given). Headers already set on `res`
+ * (CORS, by other middleware) are kept unless the decision names them; the
+ * content type is the decision's, else `text/plain; charset=utf-8`. Does
+ * nothing when the response has already started or is destroyed.
  * @param res - the response to write
  * @param decision - a challenge or reject decision from the Gate
+ * @param req - the request, when known: its method decides whether a body is sent
  */
-export function writeNodeDecision(res: NodeResponse, decision: ChallengeDecision | RejectDecision): void {
-  if (res.headersSent) return;
+export function writeNodeDecision(res: NodeResponse, decision: ChallengeDecision | RejectDecision, req?: { readonly method?: string | undefined }): void {
+  if (res.headersSent || res.destroyed) return;
   const grouped = groupHeaders(decision.headers);
   for (const [name, values] of grouped) {
     (res as ServerResponse).setHeader(name, values.length === 1 ? (values[0] as string) : values);
   }
-  const body = Buffer.from(decision.body, 'utf8');
   if (!grouped.has('content-type')) (res as ServerResponse).setHeader('content-type', 'text/plain; charset=utf-8');
-  (res as ServerResponse).setHeader('content-length', body.length);
-  res.statusCode = decision.status;
-  (res as ServerResponse).end(body);
+  (res as ServerResponse).setHeader('content-length', Buffer.byteLength(decision.body));
+  // writeHead, not statusCode: wrappers that observe the status (metrics) hook it.
+  (res as ServerResponse).writeHead(decision.status);
+  if (req?.method === 'HEAD') (res as ServerResponse).end();
+  else (res as ServerResponse).end(decision.body);
 }
