@@ -3,6 +3,12 @@
  * network is taken from the invoice's own prefix, so invoices of any chain
  * (mainnet, testnet, signet, regtest, simnet, others) decode; which network the
  * payer can actually pay on is the payer's business.
+ *
+ * Not `decodeInvoice` from the lightning area on purpose: that one accepts
+ * only the networks a backend of this project runs on (and throws
+ * `PaymentError` codes of the paying side), while a client must read any
+ * invoice a server sends, also of chains it does not know, and report it
+ * under its own codes. The client also stays free of the lightning area.
  */
 import bolt11 from 'bolt11';
 
