@@ -35,6 +35,7 @@ import {
   checkSessionPatch,
   deriveState,
   identifierHash,
+  revenueTotals,
   serviceJson,
 } from './store-support.js';
 
@@ -222,14 +223,9 @@ export class MemoryStore implements ApertureStore {
       entry.count += 1;
       per.set(r.service, entry);
     }
-    const services = [...per.entries()]
+    return revenueTotals([...per.entries()]
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([service, v]) => ({ service, totalSats: v.totalSats, count: v.count }));
-    return {
-      totalSats: services.reduce((sum, s) => sum + s.totalSats, 0),
-      count: services.reduce((sum, s) => sum + s.count, 0),
-      services,
-    };
+      .map(([service, v]) => ({ service, totalSats: v.totalSats, count: v.count })));
   }
 
   /** {@inheritDoc ApertureStore.listPendingUnexpired} */

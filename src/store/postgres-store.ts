@@ -51,6 +51,7 @@ import {
   pgPlaceholder,
   revenueQuery,
   sessionUpdate,
+  toRevenueStats,
   toService,
   toSession,
   toTransaction,
@@ -431,12 +432,7 @@ export class PostgresStore implements ApertureStore {
   /** {@inheritDoc ApertureStore.revenueStats} */
   async revenueStats(range: { start?: number; end?: number } = {}): Promise<RevenueStats> {
     const rows = await this.#query(revenueQuery(range, pgPlaceholder), 'revenueStats');
-    const services = rows.map((r) => ({ service: String(r['service']), totalSats: Number(r['total']), count: Number(r['n']) }));
-    return {
-      totalSats: services.reduce((sum, s) => sum + s.totalSats, 0),
-      count: services.reduce((sum, s) => sum + s.count, 0),
-      services,
-    };
+    return toRevenueStats(rows);
   }
 
   /** {@inheritDoc ApertureStore.listPendingUnexpired} */

@@ -4,6 +4,7 @@
  * returns BIGINT as strings, SQLite as numbers; both pass through `Number`.
  */
 import type {
+  RevenueStats,
   ServiceRecord,
   SessionRecord,
   SessionState,
@@ -11,7 +12,7 @@ import type {
   TransactionFilter,
   TransactionRecord,
 } from './aperture-store.js';
-import { deriveState, type Page } from './store-support.js';
+import { deriveState, revenueTotals, type Page } from './store-support.js';
 
 /** A query with its parameters. */
 export interface Query {
@@ -116,6 +117,15 @@ export function revenueQuery(range: { start?: number; end?: number }, ph: Placeh
     text: `SELECT service, SUM(COALESCE(amount_paid_sats, price_sats)) AS total, COUNT(*) AS n FROM transactions${b.where()} GROUP BY service ORDER BY service`,
     values: b.values,
   };
+}
+
+/**
+ * Decodes the rows of {@link revenueQuery} into the revenue summary.
+ * @param rows - rows with `service`, `total` and `n`
+ * @returns per-service sums and their totals
+ */
+export function toRevenueStats(rows: readonly Record<string, unknown>[]): RevenueStats {
+  return revenueTotals(rows.map((r) => ({ service: String(r['service']), totalSats: Number(r['total']), count: Number(r['n']) })));
 }
 
 function optionalNumber(value: unknown): number | undefined {

@@ -49,6 +49,7 @@ import {
   revenueQuery,
   sessionUpdate,
   sqlitePlaceholder,
+  toRevenueStats,
   toService,
   toSession,
   toTransaction,
@@ -334,12 +335,7 @@ export class SqliteStore implements ApertureStore {
   /** {@inheritDoc ApertureStore.revenueStats} */
   async revenueStats(range: { start?: number; end?: number } = {}): Promise<RevenueStats> {
     const rows = this.#do('revenueStats', () => this.#all(revenueQuery(range, sqlitePlaceholder)));
-    const services = rows.map((r) => ({ service: String(r['service']), totalSats: Number(r['total']), count: Number(r['n']) }));
-    return {
-      totalSats: services.reduce((sum, s) => sum + s.totalSats, 0),
-      count: services.reduce((sum, s) => sum + s.count, 0),
-      services,
-    };
+    return toRevenueStats(rows);
   }
 
   /** {@inheritDoc ApertureStore.listPendingUnexpired} */

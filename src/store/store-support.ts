@@ -6,7 +6,9 @@ import { createHash } from 'node:crypto';
 import {
   MAX_PAGE_SIZE,
   type ChallengeRecord,
+  type RevenueStats,
   type RevocationEvent,
+  type ServiceRevenue,
   type SessionPatch,
   type SessionRecord,
   type TransactionFilter,
@@ -220,4 +222,19 @@ export class RevocationListeners {
 export function deriveState(stored: string, expiresAt: number, now: number): TransactionState {
   if (stored === 'settled') return 'settled';
   return expiresAt <= now ? 'expired' : 'pending';
+}
+
+/**
+ * The revenue summary of per-service sums: the grand totals over `services`.
+ * @param services - per-service revenue, sorted by name
+ * @returns `{ totalSats, count, services }`
+ */
+export function revenueTotals(services: ServiceRevenue[]): RevenueStats {
+  let totalSats = 0;
+  let count = 0;
+  for (const s of services) {
+    totalSats += s.totalSats;
+    count += s.count;
+  }
+  return { totalSats, count, services };
 }
