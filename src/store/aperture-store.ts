@@ -129,6 +129,14 @@ export interface RevenueStats {
   services: ServiceRevenue[];
 }
 
+/** Where a page of {@link ApertureStore.listPendingUnexpired} starts: after the row with these values. */
+export interface PendingCursor {
+  /** `createdAt` of the last row of the previous page. */
+  createdAt: number;
+  /** `tokenId` of the last row of the previous page. */
+  tokenId: string;
+}
+
 /** A revocation, as delivered to {@link ApertureStore.onRevoked} listeners. */
 export interface RevocationEvent {
   /** sha256 of the identifier whose root key was deleted, hex. */
@@ -282,12 +290,16 @@ export interface ApertureStore extends SecretStore {
   revenueStats(range?: { start?: number; end?: number }): Promise<RevenueStats>;
 
   /**
-   * Pending rows whose invoice has not expired at `now`, oldest first: what a
-   * restarted proxy should look up with its Lightning backend.
+   * Pending rows whose invoice has not expired at `now`, oldest first (ties by
+   * token ID): what a restarted proxy should look up with its Lightning backend.
+   * Page through all of them by passing the last row of a page as `after`; the
+   * pages stay right while rows of earlier pages get settled.
    * @param now - the current time
    * @param limit - at most this many rows; default 1000
+   * @param after - start after this row (its `createdAt` and `tokenId`); from the oldest when absent
+   * @throws L402Error `L402_ERR_STORE_INVALID_ARGUMENT` for a bad limit or cursor
    */
-  listPendingUnexpired(now: number, limit?: number): Promise<TransactionRecord[]>;
+  listPendingUnexpired(now: number, limit?: number, after?: PendingCursor): Promise<TransactionRecord[]>;
 
   /**
    * Revokes a token: deletes its root key (sha256 of the identifier rebuilt

@@ -10,6 +10,7 @@ export type {
   ChallengeRecord,
   ChargeDetails,
   GarbageReport,
+  PendingCursor,
   RevenueStats,
   RevocationEvent,
   ServiceRecord,

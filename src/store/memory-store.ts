@@ -11,6 +11,7 @@ import type {
   ChallengeRecord,
   ChargeDetails,
   GarbageReport,
+  PendingCursor,
   RevenueStats,
   RevocationEvent,
   ServiceRecord,
@@ -31,6 +32,7 @@ import {
   checkHash,
   checkIdHash,
   checkPage,
+  checkPendingPage,
   checkSession,
   checkSessionPatch,
   deriveState,
@@ -229,12 +231,14 @@ export class MemoryStore implements ApertureStore {
   }
 
   /** {@inheritDoc ApertureStore.listPendingUnexpired} */
-  async listPendingUnexpired(now: number, limit = 1000): Promise<TransactionRecord[]> {
+  async listPendingUnexpired(now: number, limit = 1000, after?: PendingCursor): Promise<TransactionRecord[]> {
     this.#open();
-    checkPage(limit, 0);
+    checkPendingPage(limit, after);
+    const byToken = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
     return [...this.#rows.values()]
       .filter((r) => r.stored === 'pending' && r.expiresAt > now)
-      .sort((a, b) => a.createdAt - b.createdAt || a.id - b.id)
+      .filter((r) => after === undefined || r.createdAt > after.createdAt || (r.createdAt === after.createdAt && byToken(r.tokenId, after.tokenId) > 0))
+      .sort((a, b) => a.createdAt - b.createdAt || byToken(a.tokenId, b.tokenId))
       .slice(0, limit)
       .map((r) => toRecord(r, now));
   }

@@ -19,6 +19,7 @@ import type {
   ChallengeRecord,
   ChargeDetails,
   GarbageReport,
+  PendingCursor,
   RevenueStats,
   RevocationEvent,
   ServiceRecord,
@@ -40,6 +41,7 @@ import {
   checkHash,
   checkIdHash,
   checkPage,
+  checkPendingPage,
   checkSession,
   checkSessionPatch,
   identifierHash,
@@ -48,6 +50,7 @@ import {
 import {
   SESSION_COLUMNS,
   TX_COLUMNS,
+  pendingQuery,
   pgPlaceholder,
   revenueQuery,
   sessionUpdate,
@@ -436,12 +439,9 @@ export class PostgresStore implements ApertureStore {
   }
 
   /** {@inheritDoc ApertureStore.listPendingUnexpired} */
-  async listPendingUnexpired(now: number, limit = 1000): Promise<TransactionRecord[]> {
-    checkPage(limit, 0);
-    const rows = await this.#query(
-      { text: `SELECT ${TX_COLUMNS} FROM transactions WHERE state = 'pending' AND expires_at > $1 ORDER BY created_at, id LIMIT $2`, values: [now, limit] },
-      'listPendingUnexpired',
-    );
+  async listPendingUnexpired(now: number, limit = 1000, after?: PendingCursor): Promise<TransactionRecord[]> {
+    checkPendingPage(limit, after);
+    const rows = await this.#query(pendingQuery(now, limit, after, pgPlaceholder), 'listPendingUnexpired');
     return rows.map((r) => toTransaction(r, now));
   }
 

@@ -4,6 +4,7 @@
  * returns BIGINT as strings, SQLite as numbers; both pass through `Number`.
  */
 import type {
+  PendingCursor,
   RevenueStats,
   ServiceRecord,
   SessionRecord,
@@ -116,6 +117,30 @@ export function revenueQuery(range: { start?: number; end?: number }, ph: Placeh
   return {
     text: `SELECT service, SUM(COALESCE(amount_paid_sats, price_sats)) AS total, COUNT(*) AS n FROM transactions${b.where()} GROUP BY service ORDER BY service`,
     values: b.values,
+  };
+}
+
+/**
+ * Pending, unexpired rows oldest first (ties by token ID), after a cursor:
+ * keyset paging, so rows settled meanwhile do not shift later pages. The
+ * comparison and the order use the same collation, so pages never overlap.
+ * @param now - rows whose invoice expires after this instant
+ * @param limit - page size
+ * @param after - the last row of the previous page, when any
+ * @param ph - placeholder style
+ * @returns the query
+ */
+export function pendingQuery(now: number, limit: number, after: PendingCursor | undefined, ph: Placeholder): Query {
+  const values: unknown[] = [now];
+  let where = `state = 'pending' AND expires_at > ${ph(1)}`;
+  if (after !== undefined) {
+    values.push(after.createdAt, after.createdAt, after.tokenId);
+    where += ` AND (created_at > ${ph(2)} OR (created_at = ${ph(3)} AND token_id > ${ph(4)}))`;
+  }
+  values.push(limit);
+  return {
+    text: `SELECT ${TX_COLUMNS} FROM transactions WHERE ${where} ORDER BY created_at, token_id LIMIT ${ph(values.length)}`,
+    values,
   };
 }
 

@@ -16,6 +16,7 @@ import type {
   ChallengeRecord,
   ChargeDetails,
   GarbageReport,
+  PendingCursor,
   RevenueStats,
   RevocationEvent,
   ServiceRecord,
@@ -38,6 +39,7 @@ import {
   checkHash,
   checkIdHash,
   checkPage,
+  checkPendingPage,
   checkSession,
   checkSessionPatch,
   identifierHash,
@@ -46,6 +48,7 @@ import {
 import {
   SESSION_COLUMNS,
   TX_COLUMNS,
+  pendingQuery,
   revenueQuery,
   sessionUpdate,
   sqlitePlaceholder,
@@ -339,11 +342,9 @@ export class SqliteStore implements ApertureStore {
   }
 
   /** {@inheritDoc ApertureStore.listPendingUnexpired} */
-  async listPendingUnexpired(now: number, limit = 1000): Promise<TransactionRecord[]> {
-    checkPage(limit, 0);
-    const rows = this.#do('listPendingUnexpired', () =>
-      this.#all({ text: `SELECT ${TX_COLUMNS} FROM transactions WHERE state = 'pending' AND expires_at > ? ORDER BY created_at, id LIMIT ?`, values: [now, limit] }),
-    );
+  async listPendingUnexpired(now: number, limit = 1000, after?: PendingCursor): Promise<TransactionRecord[]> {
+    checkPendingPage(limit, after);
+    const rows = this.#do('listPendingUnexpired', () => this.#all(pendingQuery(now, limit, after, sqlitePlaceholder)));
     return rows.map((r) => toTransaction(r, now));
   }
 

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import {
   MAX_PAGE_SIZE,
   type ChallengeRecord,
+  type PendingCursor,
   type RevenueStats,
   type RevocationEvent,
   type ServiceRevenue,
@@ -102,6 +103,22 @@ export function checkPage(limit: number | undefined, offset: number | undefined)
   if (!Number.isSafeInteger(l) || l < 1 || l > MAX_PAGE_SIZE) throw invalidArgument(`limit must be 1-${MAX_PAGE_SIZE}`);
   if (!Number.isSafeInteger(o) || o < 0) throw invalidArgument('offset must be a non-negative integer');
   return { limit: l, offset: o };
+}
+
+/**
+ * Validates the paging input of `listPendingUnexpired`.
+ * @param limit - page size, default 1000
+ * @param after - the cursor, when given
+ * @returns the page size
+ * @throws L402Error `L402_ERR_STORE_INVALID_ARGUMENT`
+ */
+export function checkPendingPage(limit: number, after: PendingCursor | undefined): number {
+  checkPage(limit, 0);
+  if (after !== undefined) {
+    checkTime(after.createdAt, 'after.createdAt');
+    checkText(after.tokenId, 'after.tokenId', 200);
+  }
+  return limit;
 }
 
 /**

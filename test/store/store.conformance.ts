@@ -211,6 +211,38 @@ export function storeConformance(name: string, harness: ConformanceHarness): voi
       assert.deepEqual((await store.listPendingUnexpired(T0 + HOUR)).map((r) => r.tokenId), [live2.tokenId]);
     });
 
+    it('pages through every pending row with a cursor, ties by token ID, while earlier rows get settled', async (store) => {
+      // 7 rows, three of them created at the same instant, plus rows that must not show.
+      const rows = [];
+      for (const [i, createdAt] of [T0, T0 + 1, T0 + 1, T0 + 1, T0 + 2, T0 + 3, T0 + 4].entries()) {
+        rows.push({ ...(await challenge(store, { createdAt, expiresAt: T0 + HOUR })), createdAt, i });
+      }
+      await challenge(store, { createdAt: T0 + 1, expiresAt: T0 + 10 });
+      const settledEarly = await challenge(store, { createdAt: T0 + 1, expiresAt: T0 + HOUR });
+      await store.markSettled(settledEarly.paymentHash, T0 + 2, 10);
+      const expected = [...rows]
+        .sort((a, b) => a.createdAt - b.createdAt || (a.tokenId < b.tokenId ? -1 : 1))
+        .map((r) => r.tokenId);
+      const seen: string[] = [];
+      let after: { createdAt: number; tokenId: string } | undefined;
+      for (;;) {
+        const page = await store.listPendingUnexpired(T0 + 100, 2, after);
+        assert.ok(page.length <= 2);
+        if (page.length === 0) break;
+        for (const r of page) {
+          seen.push(r.tokenId);
+          // As the start-up reconciliation does: settle some rows of the page before asking for the next.
+          if (seen.length % 2 === 1) await store.markSettled(r.paymentHash, T0 + 200, 10);
+        }
+        const last = page[page.length - 1] as { createdAt: number; tokenId: string };
+        after = { createdAt: last.createdAt, tokenId: last.tokenId };
+      }
+      assert.deepEqual(seen, expected);
+      assert.deepEqual((await store.listPendingUnexpired(T0 + 100)).map((r) => r.tokenId), expected.filter((_, i) => i % 2 === 1));
+      await rejectsWith(store.listPendingUnexpired(T0, 0), 'L402_ERR_STORE_INVALID_ARGUMENT');
+      await rejectsWith(store.listPendingUnexpired(T0, 10, { createdAt: Number.NaN, tokenId: 'x' }), 'L402_ERR_STORE_INVALID_ARGUMENT');
+    });
+
     it('revokes a token by id: root key gone, row marked, listeners told', async (store) => {
       const { tokenId, paymentHash, idHash } = await challenge(store);
       // The minter stores the key under sha256(identifier) before recording the challenge.

@@ -27,7 +27,7 @@ import type { RateLimitStore } from '../../ratelimit/rate-limit-store.js';
 import { RateLimiter } from '../../ratelimit/rate-limiter.js';
 import { RedisFreebieCounter } from '../../ratelimit/redis-freebie-counter.js';
 import { RedisRateLimitStore } from '../../ratelimit/redis-rate-limit-store.js';
-import type { ApertureStore, GarbageReport } from '../../store/aperture-store.js';
+import type { ApertureStore, GarbageReport, PendingCursor } from '../../store/aperture-store.js';
 import { openStore, type StoreConfig } from '../../store/open-store.js';
 import type { ApertureConfig, ServiceConfig } from '../config/aperture-config.js';
 import { createLogger } from '../ops/logger.js';
@@ -121,6 +121,8 @@ export const DEFAULT_GC_GRACE_MS = 60 * 60_000;
 const SETTLEMENT_RETRY_INITIAL_MS = 250;
 /** Longest delay between attempts to record a settlement. */
 const SETTLEMENT_RETRY_MAX_MS = 30_000;
+/** Pending ledger rows read per page by the start-up reconciliation (it reads every page). */
+const PENDING_PAGE_SIZE = 1000;
 /** Default challenge rate per masked client IP. */
 export const DEFAULT_CHALLENGE_RATE_LIMIT: BucketSetting = { requests: 20, perMs: 1000, burst: 100 };
 
@@ -551,26 +553,36 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
         // Rows whose invoice expired less than the GC grace ago are still in the ledger and may
         // have been paid just before expiry, while aperture was down: look them up too, or
         // garbage collection would take the root key of a paid token.
-        const pending = await store.listPendingUnexpired(clock.now() - gcGrace);
-        for (const row of pending) {
-          // Settlements of these rows may also arrive through onSettled (after a restart the
-          // challenge-time mapping is empty): label them with the row's service, not 'unknown'.
-          serviceOfHash.set(row.paymentHash, row.service);
-          try {
-            const status = await invoicer.lookupInvoice(row.paymentHash);
-            if (status.state !== 'settled') continue;
-            // A backend may report a looked-up settlement through onSettled too (LndInvoicer does),
-            // whose write then wins the row and counts the payment: wait for it, count the row once.
-            await settling.get(row.paymentHash);
-            if (await store.markSettled(row.paymentHash, status.settledAt ?? clock.now(), status.amountPaidSats ?? row.priceSats)) {
-              metrics.tokensPaid.inc({ service: row.service });
+        const since = clock.now() - gcGrace;
+        let pending = 0;
+        let after: PendingCursor | undefined;
+        for (;;) {
+          const page = await store.listPendingUnexpired(since, PENDING_PAGE_SIZE, after);
+          const last = page[page.length - 1];
+          if (last === undefined) break;
+          pending += page.length;
+          after = { createdAt: last.createdAt, tokenId: last.tokenId };
+          for (const row of page) {
+            // Settlements of these rows may also arrive through onSettled (after a restart the
+            // challenge-time mapping is empty): label them with the row's service, not 'unknown'.
+            serviceOfHash.set(row.paymentHash, row.service);
+            try {
+              const status = await invoicer.lookupInvoice(row.paymentHash);
+              if (status.state !== 'settled') continue;
+              // A backend may report a looked-up settlement through onSettled too (LndInvoicer does),
+              // whose write then wins the row and counts the payment: wait for it, count the row once.
+              await settling.get(row.paymentHash);
+              if (await store.markSettled(row.paymentHash, status.settledAt ?? clock.now(), status.amountPaidSats ?? row.priceSats)) {
+                metrics.tokensPaid.inc({ service: row.service });
+              }
+              found++;
+            } catch {
+              // Unknown to the backend (e.g. the dev backend after a restart) or not reachable: left pending.
             }
-            found++;
-          } catch {
-            // Unknown to the backend (e.g. the dev backend after a restart) or not reachable: left pending.
           }
+          if (page.length < PENDING_PAGE_SIZE) break;
         }
-        if (pending.length > 0) logger.info({ pending: pending.length, settled: found }, 'reconciled pending challenges');
+        if (pending > 0) logger.info({ pending, settled: found }, 'reconciled pending challenges');
       } catch (error) {
         logger.warn({ err: error }, 'could not reconcile pending challenges');
       }
