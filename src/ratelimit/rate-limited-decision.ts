@@ -8,7 +8,9 @@ import { retryAfterSeconds, type RateLimitResult } from './rate-limiter.js';
  *
  * A denial that comes from a store failure under `onStoreError: 'deny'` is
  * not the client's fault, so it is a 503 with code
- * `L402_ERR_RATELIMIT_STORE_UNAVAILABLE` (and the same `Retry-After`) instead.
+ * `L402_ERR_RATELIMIT_STORE_UNAVAILABLE`, body
+ * `service unavailable (L402_ERR_RATELIMIT_STORE_UNAVAILABLE)\n` (and the same
+ * `Retry-After`) instead.
  *
  * @param result - the denied result
  * @returns the reject decision for an adapter or the proxy to write out
@@ -22,7 +24,8 @@ export function rateLimitedDecision(result: Pick<RateLimitResult, 'retryAfterMs'
       ['Retry-After', String(retryAfterSeconds(result.retryAfterMs))],
       ['Content-Type', 'text/plain; charset=utf-8'],
     ],
-    body: unavailable ? 'rate limiter unavailable\n' : 'rate limit exceeded\n',
+    // Named like the app's other 503s, so that operators and clients see which part failed.
+    body: unavailable ? 'service unavailable (L402_ERR_RATELIMIT_STORE_UNAVAILABLE)\n' : 'rate limit exceeded\n',
     code: unavailable ? 'L402_ERR_RATELIMIT_STORE_UNAVAILABLE' : 'L402_ERR_RATELIMIT_EXCEEDED',
   };
 }

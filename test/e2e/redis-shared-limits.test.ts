@@ -142,7 +142,7 @@ describe('Redis-shared rate limits and freebies through the aperture config', ()
       const res = await h1(`${aperture.url}/limited/1`);
       assert.equal(res.status, 503);
       assert.equal(res.headers['retry-after'], '1');
-      assert.equal(res.body, 'rate limiter unavailable\n');
+      assert.equal(res.body, 'service unavailable (L402_ERR_RATELIMIT_STORE_UNAVAILABLE)\n');
       assert.ok(lines.some((l) => l.includes('L402_ERR_RATELIMIT_STORE_UNAVAILABLE')));
       const text = await scrape(aperture);
       assert.ok(sample(text, 'aperture_rate_limit_total', 'service="limited",result="store_error"') >= 1);

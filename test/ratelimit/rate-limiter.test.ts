@@ -81,6 +81,6 @@ describe('RateLimiter', () => {
     assert.equal(d.code, 'L402_ERR_RATELIMIT_EXCEEDED');
     assert.deepEqual(d.headers.find(([n]) => n === 'Retry-After'), ['Retry-After', '2']);
     const down = rateLimitedDecision({ retryAfterMs: 1000, storeError: true });
-    assert.deepEqual([down.status, down.code, down.body], [503, 'L402_ERR_RATELIMIT_STORE_UNAVAILABLE', 'rate limiter unavailable\n']);
+    assert.deepEqual([down.status, down.code, down.body], [503, 'L402_ERR_RATELIMIT_STORE_UNAVAILABLE', 'service unavailable (L402_ERR_RATELIMIT_STORE_UNAVAILABLE)\n']);
   });
 });
