@@ -4,6 +4,7 @@
  * challenge.
  */
 import { L402Error } from './errors.js';
+import { isPromise } from './is-promise.js';
 import { capabilitiesCaveat, validUntilCaveat } from './caveats.js';
 import type { ChallengeForm } from './challenge.js';
 import { challengeDecision } from './challenge-decision.js';
@@ -49,10 +50,6 @@ export interface GateOptions {
   challengeForm?: ChallengeForm;
   /** Clock for `_valid_until` caveats. */
   clock?: Clock;
-}
-
-function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
-  return typeof (value as { then?: unknown } | undefined)?.then === 'function';
 }
 
 /**

@@ -10,6 +10,7 @@ import { nodeRequestView, normalizePeerAddress, type NodeRequest } from '../adap
 import { writeNodeDecision } from '../adapters/node/write-node-decision.js';
 import { L402Error, type UpstreamError } from '../core/errors.js';
 import { grpcStatusFor } from '../core/grpc-status.js';
+import { isPromise } from '../core/is-promise.js';
 import type { Decision, MaybePromise, RequestView } from '../core/types.js';
 import { canonicalAuthorization } from './canonical-authorization.js';
 import { applyCors } from './cors.js';
@@ -78,10 +79,6 @@ export interface ProxyOptions<S extends ProxyService = ProxyService> {
 }
 
 const GRPC = /^application\/grpc/i;
-
-function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
-  return typeof (value as { then?: unknown } | null)?.then === 'function';
-}
 
 function outcomeOf(result: AuthorizeResult): AuthorizeOutcome {
   return 'kind' in result ? { decision: result } : result;

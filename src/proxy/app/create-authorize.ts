@@ -10,6 +10,7 @@ import { capabilitiesCaveat, validUntilCaveat } from '../../core/caveats.js';
 import type { ChallengeForm } from '../../core/challenge.js';
 import { challengeDecision } from '../../core/challenge-decision.js';
 import { L402Error } from '../../core/errors.js';
+import { isPromise } from '../../core/is-promise.js';
 import type { Minter } from '../../core/minter.js';
 import { rejectDecision as reject } from '../../core/reject-decision.js';
 import type { Verifier, VerifyResult } from '../../core/verifier.js';
@@ -59,10 +60,6 @@ export interface CreateAuthorizeOptions {
 function unavailable(error: unknown, fallback: string): RejectDecision {
   const code = error instanceof L402Error ? error.code : fallback;
   return reject(503, `service unavailable (${code})\n`, code);
-}
-
-function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
-  return typeof (value as { then?: unknown } | null)?.then === 'function';
 }
 
 function pathOnly(path: string): string {
