@@ -44,6 +44,7 @@ export {
   servicesCaveat,
   capabilitiesCaveat,
   validUntilCaveat,
+  serviceCaveats,
   parseServices,
   checkCaveats,
   SERVICES_CONDITION,
@@ -51,7 +52,7 @@ export {
   VALID_UNTIL_SUFFIX,
   PREIMAGE_CONDITION,
 } from './core/caveats.js';
-export type { Satisfier, SatisfierContext, CaveatCheckResult } from './core/caveats.js';
+export type { Satisfier, SatisfierContext, CaveatCheckResult, ServiceGrant } from './core/caveats.js';
 export { MemorySecretStore } from './core/memory-secret-store.js';
 export type { MemorySecretStoreOptions } from './core/memory-secret-store.js';
 export { Minter } from './core/minter.js';

@@ -111,6 +111,35 @@ export function validUntilCaveat(service: string, unixSeconds: number): string {
   return `${service}${VALID_UNTIL_SUFFIX}=${unixSeconds}`;
 }
 
+/** What a service grants in its tokens, keyed by its name so that nothing is lost between services. */
+export interface ServiceGrant {
+  /** Capabilities granted: caveat `<service>_capabilities=a,b`. */
+  capabilities?: readonly string[] | undefined;
+  /** Seconds the token stays valid after minting: caveat `<service>_valid_until`. */
+  timeoutSeconds?: number | undefined;
+  /** Extra `key=value` caveats (the reference's `constraints`). */
+  constraints?: Readonly<Record<string, string>> | undefined;
+}
+
+/**
+ * The caveats a service puts in a fresh token besides `services=`: its
+ * capabilities, its expiry and its constraints, in that order.
+ * @param service - the service name
+ * @param grant - what the service grants
+ * @param nowMs - the minting time, ms since the epoch
+ * @returns the caveats, possibly none
+ * @throws L402Error `L402_ERR_TOKEN_BAD_CAVEAT` for an invalid service name
+ */
+export function serviceCaveats(service: string, grant: ServiceGrant, nowMs: number): string[] {
+  const caveats: string[] = [];
+  if (grant.capabilities !== undefined && grant.capabilities.length > 0) caveats.push(capabilitiesCaveat(service, grant.capabilities));
+  if (grant.timeoutSeconds !== undefined && grant.timeoutSeconds > 0) {
+    caveats.push(validUntilCaveat(service, Math.floor(nowMs / 1000) + Math.floor(grant.timeoutSeconds)));
+  }
+  if (grant.constraints !== undefined) for (const [k, v] of Object.entries(grant.constraints)) caveats.push(`${k}=${v}`);
+  return caveats;
+}
+
 /**
  * Parses the value of a `services` caveat strictly: `name:tier[,name:tier…]`,
  * tier a decimal 0–255.

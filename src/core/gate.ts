@@ -5,7 +5,7 @@
  */
 import { L402Error } from './errors.js';
 import { isPromise } from './is-promise.js';
-import { capabilitiesCaveat, validUntilCaveat } from './caveats.js';
+import { serviceCaveats } from './caveats.js';
 import type { ChallengeForm } from './challenge.js';
 import { challengeDecision } from './challenge-decision.js';
 import type { Minter } from './minter.js';
@@ -110,12 +110,7 @@ export class Gate {
     if (price === 0) return { kind: 'allow', reason: 'free' };
     if (!Number.isSafeInteger(price) || price < 0) return reject(503, 'service unavailable\n', 'L402_ERR_GATE_PRICE_UNAVAILABLE');
 
-    const caveats: string[] = [];
-    if (route.capabilities !== undefined && route.capabilities.length > 0) caveats.push(capabilitiesCaveat(route.service, route.capabilities));
-    if (route.timeoutSeconds !== undefined && route.timeoutSeconds > 0) {
-      caveats.push(validUntilCaveat(route.service, Math.floor(this.clock.now() / 1000) + Math.floor(route.timeoutSeconds)));
-    }
-    if (route.constraints !== undefined) for (const [k, v] of Object.entries(route.constraints)) caveats.push(`${k}=${v}`);
+    const caveats = serviceCaveats(route.service, route, this.clock.now());
     if (route.caveats !== undefined) caveats.push(...route.caveats);
 
     let minted;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { capabilitiesCaveat, checkCaveats, parseServices, servicesCaveat, validUntilCaveat } from '../../src/core/caveats.js';
+import { capabilitiesCaveat, checkCaveats, parseServices, serviceCaveats, servicesCaveat, validUntilCaveat } from '../../src/core/caveats.js';
 import { decodeIdentifier, encodeIdentifier, newTokenId } from '../../src/core/identifier.js';
 
 test('services grammar: the invalid forms of PROTOCOL §1 are rejected', () => {
@@ -62,4 +62,15 @@ test('identifier v0: layout, unknown version, wrong length', () => {
   assert.throws(() => decodeIdentifier(Buffer.alloc(1)), { code: 'L402_ERR_TOKEN_BAD_IDENTIFIER' });
   assert.throws(() => encodeIdentifier({ version: 0, paymentHash: h.subarray(1), tokenId: t }), { code: 'L402_ERR_TOKEN_BAD_IDENTIFIER' });
   assert.notDeepEqual(Buffer.from(newTokenId()), Buffer.from(newTokenId()));
+});
+
+test('serviceCaveats: capabilities, expiry and constraints keyed by the service, in order', () => {
+  const now = 1_800_000_000_500;
+  assert.deepEqual(serviceCaveats('api', {}, now), []);
+  assert.deepEqual(
+    serviceCaveats('api', { capabilities: ['read', 'write'], timeoutSeconds: 60.9, constraints: { tier: 'gold', valid_until: '1682483169' } }, now),
+    ['api_capabilities=read,write', 'api_valid_until=1800000060', 'tier=gold', 'valid_until=1682483169'],
+  );
+  assert.deepEqual(serviceCaveats('api', { capabilities: [], timeoutSeconds: 0 }, now), []);
+  assert.throws(() => serviceCaveats('bad name', { timeoutSeconds: 5 }, now), { code: 'L402_ERR_TOKEN_BAD_CAVEAT' });
 });

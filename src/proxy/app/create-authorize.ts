@@ -6,7 +6,7 @@
  * Blocklist, OPTIONS, `/api/dev/pay` and routing happen before this hook (see
  * `ApertureHandler` and `Proxy`).
  */
-import { capabilitiesCaveat, validUntilCaveat } from '../../core/caveats.js';
+import { serviceCaveats } from '../../core/caveats.js';
 import type { ChallengeForm } from '../../core/challenge.js';
 import { challengeDecision } from '../../core/challenge-decision.js';
 import { L402Error } from '../../core/errors.js';
@@ -172,10 +172,7 @@ export function createAuthorize(options: CreateAuthorizeOptions): (context: Auth
     const serviceGate = await limited(context, service.limiter, ipKey, path, () => ({ kind: 'allow', reason: 'free' }));
     if (serviceGate.kind !== 'allow') return serviceGate;
 
-    const caveats: string[] = [];
-    if (config.capabilities.length > 0) caveats.push(capabilitiesCaveat(service.name, config.capabilities));
-    if (config.timeoutSeconds > 0) caveats.push(validUntilCaveat(service.name, Math.floor(clock.now() / 1000) + config.timeoutSeconds));
-    for (const [k, v] of Object.entries(config.constraints)) caveats.push(`${k}=${v}`);
+    const caveats = serviceCaveats(service.name, config, clock.now());
 
     let minted;
     try {
