@@ -67,7 +67,18 @@ measure('TokenBucket.take (baseline)', '', 'one bucket, always allowed', () => b
 measure('Router.match, 1 service', 'TokenBucket.take (baseline)', "hostregexp '.*'", () => oneService.match('api.example.com:8081', '/v1/quotes'));
 measure('Router.match, 5th of 5 services', 'TokenBucket.take (baseline)', 'host and path regexps', () => router.match('api.example.com:8081', '/v1/quotes'));
 measure('nodeRequestView + header(authorization)', 'TokenBucket.take (baseline)', '5 request headers', () => nodeRequestView(req).header('authorization'));
-measure('canonicalAuthorization', 'TokenBucket.take (baseline)', 'parse and re-emit an L402 credential', () => canonicalAuthorization(nodeRequestView(req)));
+measure('canonicalAuthorization, same header', 'TokenBucket.take (baseline)', 'one client: the re-emitted credential is remembered', () => canonicalAuthorization(nodeRequestView(req)));
+// More distinct headers than canonicalAuthorization remembers (4,096): every call parses and re-encodes.
+const many = await mintAuthorizations(new MemorySecretStore(), 'bench', 5000);
+const views = many.map((a) => {
+  const raw = rawHeaders.map((v, i) => (i > 0 && rawHeaders[i - 1] === 'Authorization' ? a : v));
+  return nodeRequestView({ ...req, rawHeaders: raw, headers: { ...headers, authorization: a } } as unknown as IncomingMessage);
+});
+let next = 0;
+measure('canonicalAuthorization, 5,000 headers', 'TokenBucket.take (baseline)', 'round-robin: parse and re-encode each time', () => {
+  next = next + 1 === views.length ? 0 : next + 1;
+  return canonicalAuthorization(views[next] as ReturnType<typeof nodeRequestView>);
+});
 measure('upstreamHeaders', 'TokenBucket.take (baseline)', '5 headers in, X-Forwarded-* out', () =>
   upstreamHeaders(rawHeaders, {
     clientIp: '127.0.0.1',
