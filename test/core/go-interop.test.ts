@@ -3,7 +3,7 @@
 // and the same inputs give the same bytes — with more caveats than the npm
 // `macaroon` package can handle. Needs `go` and Debian's
 // golang-gopkg-macaroon.v2-dev (.ci/run installs them); skips visibly without.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -64,12 +64,10 @@ function startGoTool(dir: string): { call: (req: object) => Promise<GoReply>; st
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
-const caveatArb = fc.oneof(
-  fc.constantFrom('services=svc:0', 'svc_capabilities=add,subtract', 'svc_valid_until=1900000000', 'expiration=1337='),
-  fc.string({ minLength: 1, maxLength: 80, unit: 'grapheme' }),
-);
+type GoTool = ReturnType<typeof startGoTool>;
 
-test('our macaroons verify in Go, Go macaroons verify here, byte for byte', async (t) => {
+/** Runs `body` with the Go tool built in a temporary folder, or skips saying what is missing. */
+async function withGoTool(t: TestContext, body: (go: GoTool) => Promise<void>): Promise<void> {
   const missing = goMissing();
   if (missing !== undefined) {
     t.skip(missing);
@@ -78,6 +76,20 @@ test('our macaroons verify in Go, Go macaroons verify here, byte for byte', asyn
   const dir = mkdtempSync(join(tmpdir(), 'go-macaroon-'));
   const go = startGoTool(dir);
   try {
+    await body(go);
+  } finally {
+    go.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const caveatArb = fc.oneof(
+  fc.constantFrom('services=svc:0', 'svc_capabilities=add,subtract', 'svc_valid_until=1900000000', 'expiration=1337='),
+  fc.string({ minLength: 1, maxLength: 80, unit: 'grapheme' }),
+);
+
+test('our macaroons verify in Go, Go macaroons verify here, byte for byte', (t) =>
+  withGoTool(t, async (go) => {
     await fc.assert(
       fc.asyncProperty(
         fc.uint8Array({ minLength: 32, maxLength: 32 }),
@@ -111,21 +123,10 @@ test('our macaroons verify in Go, Go macaroons verify here, byte for byte', asyn
       .withFirstPartyCaveat('services=svc:0');
     const wrong = await go.call({ op: 'verify', rootKeyHex: hex(randomBytes(32)), macHex: mac.toHex() });
     assert.equal(wrong.ok, false);
-  } finally {
-    go.stop();
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('a token minted by our Minter verifies in Go with the stored root key', async (t) => {
-  const missing = goMissing();
-  if (missing !== undefined) {
-    t.skip(missing);
-    return;
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'go-macaroon-'));
-  const go = startGoTool(dir);
-  try {
+test('a token minted by our Minter verifies in Go with the stored root key', (t) =>
+  withGoTool(t, async (go) => {
     const secrets = new MemorySecretStore();
     const minter = new Minter({ invoicer: new FakeInvoicer(), secrets });
     const token = await minter.mint({
@@ -137,8 +138,4 @@ test('a token minted by our Minter verifies in Go with the stored root key', asy
     const reply = await go.call({ op: 'verify', rootKeyHex: hex(rootKey), macHex: token.macaroon.toHex() });
     assert.ok(reply.ok, reply.error);
     assert.equal(reply.caveats?.length, 6);
-  } finally {
-    go.stop();
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));
