@@ -79,6 +79,7 @@ export interface ProxyOptions<S extends ProxyService = ProxyService> {
 }
 
 const GRPC = /^application\/grpc/i;
+const AUTH_OFF: Decision = { kind: 'allow', reason: 'auth-off' };
 
 function outcomeOf(result: AuthorizeResult): AuthorizeOutcome {
   return 'kind' in result ? { decision: result } : result;
@@ -184,23 +185,29 @@ export class Proxy<S extends ProxyService = ProxyService> {
       this.#unmatched(req, res, grpc, host, path);
       return;
     }
-    this.#authorized(req, service, grpc, (outcome) => {
-      if (res.destroyed || res.writableEnded) return;
-      const decision = outcome.decision;
-      if (decision.kind !== 'allow') {
-        if (grpc) {
-          const status = grpcStatusFor(decision);
-          writeGrpcTrailersOnly((req as Http2ServerRequest).stream, status.code, status.message, status.metadata);
-        } else {
-          writeHttpDecision(req, res, decision);
-        }
-        return;
-      }
-      this.#forward(req, res, service, grpc, host, path, outcome, decision.token !== undefined);
-    }, (error) => {
-      if (grpc) writeGrpcTrailersOnly((req as Http2ServerRequest).stream, 13, `authorization failed [${error.code}]`);
-      else writeHttpDecision(req, res, { kind: 'reject', status: 500, headers: [], body: `internal error (${error.code})\n`, code: error.code });
-    });
+    const authorize = this.#authorize;
+    if (authorize === undefined) {
+      this.#decided(req, res, service, grpc, host, path, undefined, AUTH_OFF);
+      return;
+    }
+    // The paid path stays synchronous when the hook answers synchronously (a
+    // cached verification, an in-memory rate limit): no closures, no microtask.
+    const view = nodeRequestView(req, this.#viewOptions);
+    let result: MaybePromise<AuthorizeResult>;
+    try {
+      result = authorize({ service, request: view, raw: req, grpc });
+    } catch (cause) {
+      this.#hookFailed(req, res, service, grpc, cause);
+      return;
+    }
+    if (isPromise(result)) {
+      result.then(
+        (value) => this.#decided(req, res, service, grpc, host, path, view, value),
+        (cause: unknown) => this.#hookFailed(req, res, service, grpc, cause),
+      );
+      return;
+    }
+    this.#decided(req, res, service, grpc, host, path, view, result);
   };
 
   /**
@@ -259,6 +266,49 @@ export class Proxy<S extends ProxyService = ProxyService> {
     await this.#upstreams.close(force);
   }
 
+  /** Applies the hook's answer to a request; a throw while doing so answers 500 like a failing hook. */
+  #decided(
+    req: NodeRequest,
+    res: NodeResponse,
+    service: S,
+    grpc: boolean,
+    host: string,
+    path: string,
+    view: RequestView | undefined,
+    result: AuthorizeResult,
+  ): void {
+    try {
+      if (res.destroyed || res.writableEnded) return;
+      const outcome = 'kind' in result ? undefined : result;
+      const decision = outcome === undefined ? (result as Decision) : outcome.decision;
+      if (decision.kind !== 'allow') {
+        if (grpc) {
+          const status = grpcStatusFor(decision);
+          writeGrpcTrailersOnly((req as Http2ServerRequest).stream, status.code, status.message, status.metadata);
+        } else {
+          writeHttpDecision(req, res, decision);
+        }
+        return;
+      }
+      const authorization = outcome?.upstreamAuthorization
+        ?? (decision.token !== undefined ? canonicalAuthorization(view ?? nodeRequestView(req)) : undefined);
+      this.#forward(req, res, service, grpc, host, path, authorization);
+    } catch (cause) {
+      this.#hookFailed(req, res, service, grpc, cause);
+    }
+  }
+
+  /** A hook that threw or rejected (or a throw applying its answer): 500, or gRPC status 13. */
+  #hookFailed(req: NodeRequest, res: NodeResponse, service: S, grpc: boolean, cause: unknown): void {
+    const error = new L402Error('L402_ERR_PROXY_AUTHORIZE_FAILED', `service ${service.name}: authorization hook failed`, {
+      status: 500,
+      cause,
+    });
+    this.#onError(error, service.name);
+    if (grpc) writeGrpcTrailersOnly((req as Http2ServerRequest).stream, 13, `authorization failed [${error.code}]`);
+    else writeHttpDecision(req, res, { kind: 'reject', status: 500, headers: [], body: `internal error (${error.code})\n`, code: error.code });
+  }
+
   #authorized(
     req: NodeRequest,
     service: S,
@@ -304,10 +354,8 @@ export class Proxy<S extends ProxyService = ProxyService> {
     grpc: boolean,
     host: string,
     path: string,
-    outcome: AuthorizeOutcome,
-    hasToken: boolean,
+    authorization: string | undefined,
   ): void {
-    const authorization = outcome.upstreamAuthorization ?? (hasToken ? canonicalAuthorization(nodeRequestView(req)) : undefined);
     const headers = upstreamHeaders(req.rawHeaders, {
       clientIp: normalizePeerAddress(req.socket?.remoteAddress),
       proto: isEncrypted(req) ? 'https' : 'http',

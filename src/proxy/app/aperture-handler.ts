@@ -61,6 +61,52 @@ function outcomeFromStatus(status: number): RequestOutcome {
   return 'forwarded';
 }
 
+/** Where a response keeps its request's {@link RequestTrack}. */
+const TRACK = Symbol('aperture.track');
+
+type WriteHead = (...args: unknown[]) => unknown;
+type TrackedResponse = { [TRACK]?: RequestTrack; writeHead: WriteHead; statusCode: number };
+
+/** Per-request state of {@link ApertureHandler}: when it started, what the pipeline noted, whether it was counted. */
+class RequestTrack {
+  readonly started = performance.now();
+  readonly note: RequestNote = {};
+  readonly writeHead: WriteHead;
+  observed = false;
+
+  constructor(readonly metrics: ProxyMetrics, res: NodeResponse) {
+    this.writeHead = res.writeHead as WriteHead;
+  }
+
+  observe(status: number): void {
+    if (this.observed) return;
+    this.observed = true;
+    const note = this.note;
+    const labels = { service: note.service ?? '', outcome: note.outcome ?? outcomeFromStatus(status) };
+    this.metrics.latency.observe(labels, (performance.now() - this.started) / 1000);
+    this.metrics.requests.inc(labels);
+  }
+}
+
+/** Replaces `writeHead` on tracked responses: counts the request, then writes the head. */
+function trackedWriteHead(this: TrackedResponse, ...args: unknown[]): unknown {
+  const track = this[TRACK];
+  if (track === undefined) throw new TypeError('writeHead of an untracked response');
+  track.observe(typeof args[0] === 'number' ? args[0] : this.statusCode);
+  return track.writeHead.apply(this, args);
+}
+
+/** A response closed before (or without) its head being written is counted then. */
+function onTrackedClose(this: TrackedResponse): void {
+  this[TRACK]?.observe(this.statusCode);
+}
+
+function isDevPayPath(url: string | undefined): boolean {
+  if (url === undefined || !url.startsWith(DEV_PAY_PATH)) return false;
+  const next = url.charCodeAt(DEV_PAY_PATH.length);
+  return Number.isNaN(next) || next === 63 /* ? */;
+}
+
 /**
  * The `aperture` program's request handler: blocklist → dev pay endpoint →
  * {@link Proxy} (OPTIONS, routing, the authorize pipeline, forwarding), with
@@ -98,27 +144,18 @@ export class ApertureHandler implements ProxyRequestHandler {
   /** Handles an HTTP/1.1 or HTTP/2 request. Never throws. */
   readonly handleRequest = (req: IncomingMessage | Http2ServerRequest, res: NodeResponse): void => {
     const o = this.#o;
-    const started = performance.now();
-    let observed = false;
-    const note: RequestNote = {};
-    o.notes.set(req, note);
-    const observe = (status: number): void => {
-      if (observed) return;
-      observed = true;
-      const outcome = note.outcome ?? outcomeFromStatus(status);
-      const service = note.service ?? '';
-      o.metrics.latency.observe({ service, outcome }, (performance.now() - started) / 1000);
-      o.metrics.requests.inc({ service, outcome });
-    };
-    const writeHead = res.writeHead as (...args: unknown[]) => unknown;
-    (res as { writeHead: (...args: unknown[]) => unknown }).writeHead = function patched(this: unknown, ...args: unknown[]) {
-      observe(typeof args[0] === 'number' ? args[0] : res.statusCode);
-      return writeHead.apply(this, args);
-    };
-    res.once('close', () => observe(res.statusCode));
+    const track = new RequestTrack(o.metrics, res);
+    o.notes.set(req, track.note);
+    // The latency observed is the time until the response head: writeHead is
+    // wrapped on this response only, by one shared function that finds the
+    // request's state on the response (no closures per request).
+    const tracked = res as unknown as TrackedResponse;
+    tracked[TRACK] = track;
+    tracked.writeHead = trackedWriteHead;
+    (res as NodeJS.EventEmitter).on('close', onTrackedClose);
 
     if (this.#blocked(req)) {
-      note.outcome = 'blocked';
+      track.note.outcome = 'blocked';
       writeHttpDecision(req, res, {
         kind: 'reject',
         status: 403,
@@ -128,7 +165,7 @@ export class ApertureHandler implements ProxyRequestHandler {
       });
       return;
     }
-    if (this.#devPay !== undefined && (req.url ?? '').split('?')[0] === DEV_PAY_PATH) {
+    if (this.#devPay !== undefined && isDevPayPath(req.url)) {
       this.#devPay(req, res);
       return;
     }

@@ -59,46 +59,86 @@ export interface UpstreamHeaderOptions {
  * @returns a flat `[name, value, …]` list; duplicates other than the rewritten ones are kept
  */
 export function upstreamHeaders(raw: readonly string[], options: UpstreamHeaderOptions): string[] {
-  const connection: string[] = [];
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    if ((raw[i] as string).toLowerCase() === 'connection') connection.push(raw[i + 1] as string);
-  }
-  const named = connectionTokens(connection);
   const inject = options.inject;
-  const injected = inject === undefined ? undefined : new Set(Object.keys(inject).map((k) => k.toLowerCase()));
+  const injected = inject === undefined ? undefined : injectedNames(inject);
+  const replaceAuthorization = options.authorization !== undefined;
+  // One pass over the raw list, each name lower-cased once. Headers named by a
+  // `Connection` value are hop-by-hop too, but may come before it: the rare
+  // request whose `Connection` names anything not already dropped gets a second,
+  // filtering pass at the end. `lowers` remembers the lower-case name of each
+  // kept entry for that pass.
   const out: string[] = [];
+  const lowers: string[] = [];
+  let connection: string[] | undefined;
   let xff: string | undefined;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i] as string;
     const value = raw[i + 1] as string;
     if (name.charCodeAt(0) === 58 /* ':' */) continue;
     const lower = name.toLowerCase();
+    if (lower === 'connection') (connection ??= []).push(value);
     if (lower === 'host' || lower === 'expect' || lower === 'x-forwarded-proto' || lower === 'x-forwarded-host') continue;
     if (lower === 'x-forwarded-for') {
       xff = xff === undefined ? value : `${xff}, ${value}`;
       continue;
     }
-    if (lower === 'authorization' && options.authorization !== undefined) continue;
+    if (replaceAuthorization && lower === 'authorization') continue;
     if (injected?.has(lower) === true) continue;
     if (options.upgrade && (lower === 'upgrade' || lower === 'connection')) {
       out.push(name, value);
+      lowers.push('');
       continue;
     }
-    if (isHopByHop(lower, named)) {
-      if (options.grpc && lower === 'te' && value.trim().toLowerCase() === 'trailers') out.push('te', 'trailers');
+    if (HOP_BY_HOP.has(lower) || lower.startsWith('proxy-')) {
+      if (options.grpc && lower === 'te' && value.trim().toLowerCase() === 'trailers') {
+        out.push('te', 'trailers');
+        lowers.push('');
+      }
       continue;
     }
     out.push(name, value);
+    lowers.push(lower);
   }
-  out.push('host', options.backendHost);
-  out.push('x-forwarded-for', xff === undefined || xff === '' ? options.clientIp : `${xff}, ${options.clientIp}`);
-  out.push('x-forwarded-proto', options.proto);
-  if (options.originalHost !== '') out.push('x-forwarded-host', options.originalHost);
-  if (options.authorization !== undefined) out.push('authorization', options.authorization);
+  const named = connection === undefined ? undefined : connectionTokens(connection);
+  const filtered = named === undefined || !namesOther(named) ? out : dropNamed(out, lowers, named);
+  filtered.push('host', options.backendHost);
+  filtered.push('x-forwarded-for', xff === undefined || xff === '' ? options.clientIp : `${xff}, ${options.clientIp}`);
+  filtered.push('x-forwarded-proto', options.proto);
+  if (options.originalHost !== '') filtered.push('x-forwarded-host', options.originalHost);
+  if (options.authorization !== undefined) filtered.push('authorization', options.authorization);
   if (inject !== undefined) {
-    for (const key of Object.keys(inject)) out.push(key, inject[key] as string);
+    for (const key of Object.keys(inject)) filtered.push(key, inject[key] as string);
   }
-  return out;
+  return filtered;
+}
+
+/** Whether `Connection` names a header that the fixed rules keep. */
+function namesOther(named: Set<string>): boolean {
+  for (const token of named) if (!HOP_BY_HOP.has(token) && !token.startsWith('proxy-')) return true;
+  return false;
+}
+
+/** `out` without the entries whose name `Connection` lists (entries marked '' are kept on purpose). */
+function dropNamed(out: readonly string[], lowers: readonly string[], named: Set<string>): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < lowers.length; i++) {
+    const lower = lowers[i] as string;
+    if (lower !== '' && named.has(lower)) continue;
+    kept.push(out[2 * i] as string, out[2 * i + 1] as string);
+  }
+  return kept;
+}
+
+// Lower-cased names of a service's injected headers, computed once per headers object.
+const injectedCache = new WeakMap<Readonly<Record<string, string>>, Set<string>>();
+
+function injectedNames(inject: Readonly<Record<string, string>>): Set<string> {
+  let names = injectedCache.get(inject);
+  if (names === undefined) {
+    names = new Set(Object.keys(inject).map((k) => k.toLowerCase()));
+    injectedCache.set(inject, names);
+  }
+  return names;
 }
 
 /**

@@ -72,61 +72,9 @@ export interface HttpForward {
  * @param forward - backend, path and headers
  */
 export function forwardHttp(req: NodeIncoming, res: NodeResponse, forward: HttpForward): void {
-  let controller: Dispatcher.DispatchController | undefined;
-  let done = false;
-  const h1 = req.httpVersionMajor !== 2;
-  const fail = (cause: unknown): void => {
-    done = true;
-    const error = classifyUpstreamError(cause, forward.service);
-    forward.onError(error);
-    writeUpstreamFailure(res, error);
-  };
-  const onDrain = (): void => controller?.resume();
-  res.on('drain', onDrain);
-  res.once('close', () => {
-    res.off('drain', onDrain);
-    if (!done) {
-      done = true;
-      controller?.abort(Object.assign(new Error('client closed the request'), { code: 'L402_CLIENT_ABORTED' }));
-    }
-  });
-  const handler: Dispatcher.DispatchHandler = {
-    onRequestStart(c) {
-      controller = c;
-      if (done) c.abort(new Error('client closed the request'));
-    },
-    onResponseStart(c, statusCode, headers, statusMessage) {
-      if (statusCode < 200) return;
-      if (res.destroyed) {
-        c.abort(new Error('client closed the request'));
-        return;
-      }
-      const out = downstreamHeaders(headers as Record<string, string | string[] | undefined>);
-      for (const name of Object.keys(out)) res.setHeader(name, out[name] as string | string[]);
-      applyCors(res);
-      if (h1 && statusMessage !== undefined && statusMessage !== '') (res as ServerResponse).statusMessage = statusMessage;
-      res.writeHead(statusCode);
-      // A body of unknown length (an event stream, a long poll) may be slow to
-      // come: send the head now. Otherwise it goes out with the first chunk, in
-      // one write instead of two (the separate write cost a syscall and a
-      // packet per response).
-      if (h1 && out['content-length'] === undefined) (res as ServerResponse).flushHeaders();
-    },
-    onResponseData(c, chunk) {
-      if (!(res as ServerResponse).write(chunk)) c.pause();
-    },
-    onResponseEnd(_c, trailers) {
-      done = true;
-      if (trailers !== null && typeof trailers === 'object' && Object.keys(trailers).length > 0 && !h1) {
-        res.addTrailers(downstreamHeaders(trailers as Record<string, string | string[] | undefined>));
-      }
-      res.end();
-    },
-    onResponseError(_c, error) {
-      if (done) return;
-      fail(error);
-    },
-  };
+  const handler = new ForwardHandler(res, forward, req.httpVersionMajor !== 2);
+  res.on('drain', handler.onDrain);
+  res.once('close', handler.onClose);
   const options: Dispatcher.DispatchOptions = {
     method: forward.method as Dispatcher.HttpMethod,
     path: forward.path,
@@ -137,6 +85,93 @@ export function forwardHttp(req: NodeIncoming, res: NodeResponse, forward: HttpF
   try {
     forward.pool.dispatch(options, handler);
   } catch (error) {
-    fail(error);
+    handler.fail(error);
+  }
+}
+
+const clientClosed = (): Error => new Error('client closed the request');
+
+/**
+ * undici's handler for one forwarded request: a class rather than an object of
+ * closures, so that a request allocates one object and two bound listeners.
+ */
+class ForwardHandler implements Dispatcher.DispatchHandler {
+  #controller: Dispatcher.DispatchController | undefined;
+  #done = false;
+  readonly #res: NodeResponse;
+  readonly #forward: HttpForward;
+  readonly #h1: boolean;
+
+  constructor(res: NodeResponse, forward: HttpForward, h1: boolean) {
+    this.#res = res;
+    this.#forward = forward;
+    this.#h1 = h1;
+  }
+
+  readonly onDrain = (): void => {
+    this.#controller?.resume();
+  };
+
+  readonly onClose = (): void => {
+    this.#res.off('drain', this.onDrain);
+    if (!this.#done) {
+      this.#done = true;
+      this.#controller?.abort(Object.assign(clientClosed(), { code: 'L402_CLIENT_ABORTED' }));
+    }
+  };
+
+  fail(cause: unknown): void {
+    this.#done = true;
+    const error = classifyUpstreamError(cause, this.#forward.service);
+    this.#forward.onError(error);
+    writeUpstreamFailure(this.#res, error);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    if (this.#done) controller.abort(clientClosed());
+  }
+
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[]>,
+    statusMessage?: string,
+  ): void {
+    if (statusCode < 200) return;
+    const res = this.#res;
+    if (res.destroyed) {
+      controller.abort(clientClosed());
+      return;
+    }
+    const out = downstreamHeaders(headers as Record<string, string | string[] | undefined>);
+    for (const name of Object.keys(out)) res.setHeader(name, out[name] as string | string[]);
+    applyCors(res);
+    const h1 = this.#h1;
+    if (h1 && statusMessage !== undefined && statusMessage !== '') (res as ServerResponse).statusMessage = statusMessage;
+    res.writeHead(statusCode);
+    // A body of unknown length (an event stream, a long poll) may be slow to
+    // come: send the head now. Otherwise it goes out with the first chunk, in
+    // one write instead of two (the separate write cost a syscall and a
+    // packet per response).
+    if (h1 && out['content-length'] === undefined) (res as ServerResponse).flushHeaders();
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (!(this.#res as ServerResponse).write(chunk)) controller.pause();
+  }
+
+  onResponseEnd(_controller: Dispatcher.DispatchController, trailers: Record<string, string | string[]>): void {
+    this.#done = true;
+    const res = this.#res;
+    if (!this.#h1 && trailers !== null && typeof trailers === 'object' && Object.keys(trailers).length > 0) {
+      res.addTrailers(downstreamHeaders(trailers as Record<string, string | string[] | undefined>));
+    }
+    res.end();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    if (this.#done) return;
+    this.fail(error);
   }
 }
