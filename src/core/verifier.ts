@@ -49,11 +49,47 @@ export interface VerifierOptions {
   isSettled?: (paymentHash: string) => MaybePromise<boolean>;
 }
 
+/**
+ * One cached verification. The cache is keyed by the credential text alone
+ * (the request's own header string, when it is one Authorization line: no key
+ * is built per request); the target is checked in the entry, and the few
+ * targets verified with the same credential are chained through `next`.
+ */
 interface CacheEntry {
   result: VerifyResult;
   tokenId: string;
+  service: string;
+  capability: string | undefined;
   /** Reuse until then, ms since the epoch: the earlier of insertion + ttl and the token's expiry. */
   until: number;
+  /** The entry of another target verified with the same credential. */
+  next: CacheEntry | undefined;
+}
+
+/** Most targets (service, capability) remembered per credential. */
+const TARGETS_PER_CREDENTIAL = 8;
+
+function entryFor(head: CacheEntry | undefined, target: VerifyTarget): CacheEntry | undefined {
+  for (let e = head; e !== undefined; e = e.next) {
+    if (e.service === target.service && e.capability === target.capability) return e;
+  }
+  return undefined;
+}
+
+/** A copy of the chain without the entries of one target, at most `max` entries long. */
+function chainWithout(head: CacheEntry | undefined, service: string, capability: string | undefined, max: number): CacheEntry | undefined {
+  if (head === undefined) return undefined;
+  const kept: CacheEntry[] = [];
+  for (let e: CacheEntry | undefined = head; e !== undefined && kept.length < max; e = e.next) {
+    if (e.service !== service || e.capability !== capability) kept.push(e);
+  }
+  let chain: CacheEntry | undefined;
+  for (let i = kept.length - 1; i >= 0; i--) {
+    const e = kept[i] as CacheEntry;
+    const copy: CacheEntry = { result: e.result, tokenId: e.tokenId, service: e.service, capability: e.capability, until: e.until, next: chain };
+    chain = copy;
+  }
+  return chain;
 }
 
 /** The first link of a token's signature chain, and the root key it was computed from. */
@@ -88,7 +124,7 @@ function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
  * SecretStore answers synchronously and no `isSettled` hook is set.
  *
  * A bounded LRU cache remembers successful verifications keyed by the exact
- * credential text, service and capability. A hit still re-checks the token's
+ * credential text, then by service and capability. A hit still re-checks the token's
  * `_valid_until` against the clock, and an entry lives at most `ttlMs`, so a
  * revocation in another process takes effect within `ttlMs`; {@link Verifier.forget}
  * drops a token at once in this process.
@@ -152,14 +188,17 @@ export class Verifier {
       const mac = request.headerValues('macaroon');
       const grpc = request.headerValues('grpc-metadata-macaroon');
       if (auth.length === 0 && mac.length === 0 && grpc.length === 0) return MISSING;
-      let text = auth.length === 1 ? (auth[0] as string) : auth.join(SEP);
-      if (mac.length > 0) text += `${SEP}M${mac.join(SEP)}`;
-      if (grpc.length > 0) text += `${SEP}G${grpc.join(SEP)}`;
-      key = `${text}${SEP}${target.service}${SEP}${target.capability ?? ''}`;
-      const hit = this.cache.get(key);
+      // A header value cannot contain NUL, so a single line never equals a joined key.
+      key = auth.length === 1 ? (auth[0] as string) : auth.join(SEP);
+      if (mac.length > 0) key += `${SEP}M${mac.join(SEP)}`;
+      if (grpc.length > 0) key += `${SEP}G${grpc.join(SEP)}`;
+      const head = this.cache.get(key);
+      const hit = entryFor(head, target);
       if (hit !== undefined) {
         if (this.clock.now() < hit.until) return hit.result;
-        this.cache.delete(key);
+        const rest = chainWithout(head, target.service, target.capability, TARGETS_PER_CREDENTIAL);
+        if (rest === undefined) this.cache.delete(key);
+        else this.cache.set(key, rest);
       }
     }
     const read = readCredential(request);
@@ -189,6 +228,7 @@ export class Verifier {
    */
   forget(tokenId: string): void {
     const id = tokenId.toLowerCase();
+    // Every entry of a chain belongs to the same credential, hence the same token.
     this.cache?.deleteWhere((e) => e.tokenId === id);
   }
 
@@ -263,16 +303,27 @@ export class Verifier {
     const expiresAt = checked.expiresAt;
     if (this.isSettled !== undefined) {
       const settled = this.isSettled(paymentHash);
-      if (isPromise(settled)) return settled.then((s) => this.finish(s, result, tokenId, expiresAt, now, key));
-      return this.finish(settled, result, tokenId, expiresAt, now, key);
+      if (isPromise(settled)) return settled.then((s) => this.finish(s, result, tokenId, expiresAt, now, target, key));
+      return this.finish(settled, result, tokenId, expiresAt, now, target, key);
     }
-    return this.finish(true, result, tokenId, expiresAt, now, key);
+    return this.finish(true, result, tokenId, expiresAt, now, target, key);
   }
 
-  private finish(settled: boolean, result: VerifyResult, tokenId: string, expiresAt: number, now: number, key: string | undefined): VerifyResult {
+  private finish(
+    settled: boolean,
+    result: VerifyResult,
+    tokenId: string,
+    expiresAt: number,
+    now: number,
+    target: VerifyTarget,
+    key: string | undefined,
+  ): VerifyResult {
     if (!settled) return failure('L402_ERR_TOKEN_UNPAID', 'the invoice of this token is not settled');
     if (key !== undefined && this.cache !== undefined) {
-      this.cache.set(key, { result, tokenId, until: Math.min(now + this.ttlMs, expiresAt) });
+      const service = target.service;
+      const capability = target.capability;
+      const others = chainWithout(this.cache.get(key), service, capability, TARGETS_PER_CREDENTIAL - 1);
+      this.cache.set(key, { result, tokenId, service, capability, until: Math.min(now + this.ttlMs, expiresAt), next: others });
     }
     return result;
   }

@@ -193,6 +193,29 @@ test('cache: hits skip the store, re-check expiry, expire after ttl, and forget(
   assert.equal(code(verifier.verify(req3, { service: 'api' }) as VerifyResult), 'L402_ERR_TOKEN_REVOKED');
 });
 
+test('cache: one credential used for several targets keeps each cached; expiry and forget() act per target and per token', async () => {
+  const { paid, verifier, clock, secrets } = setup({ cache: { ttlMs: 5000 } });
+  const t = await paid([], [{ name: 'api', tier: 0 }, { name: 'other', tier: 0 }]);
+  const req = request({ authorization: t.header });
+  const api = { service: 'api' };
+  const other = { service: 'other' };
+  assert.ok((verifier.verify(req, api) as VerifyResult).ok);
+  clock.ms += 2000;
+  assert.ok((verifier.verify(req, other) as VerifyResult).ok);
+  await secrets.revokeSecret(sha256(t.macaroon.identifier));
+  // Both targets answered from the cache, alternately: neither pushes the other out.
+  for (let i = 0; i < 3; i++) {
+    assert.ok((verifier.verify(req, api) as VerifyResult).ok);
+    assert.ok((verifier.verify(req, other) as VerifyResult).ok);
+  }
+  assert.equal(code(verifier.verify(req, { service: 'third' }) as VerifyResult), 'L402_ERR_TOKEN_REVOKED');
+  clock.ms += 3000; // api's entry (5 s) has expired, other's (3 s old) has not
+  assert.equal(code(verifier.verify(req, api) as VerifyResult), 'L402_ERR_TOKEN_REVOKED');
+  assert.ok((verifier.verify(req, other) as VerifyResult).ok);
+  verifier.forget(t.tokenId);
+  assert.equal(code(verifier.verify(req, other) as VerifyResult), 'L402_ERR_TOKEN_REVOKED');
+});
+
 test('cache is bounded', async () => {
   const { paid, verifier, secrets } = setup({ cache: { maxEntries: 2 } });
   const tokens = [await paid(), await paid(), await paid()];

@@ -33,14 +33,20 @@ function firstValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** Every value of `name` (lower-case) in a flat `[name, value, …]` list, duplicates kept. */
-function rawValues(raw: readonly string[], name: string): string[] {
-  const out: string[] = [];
+const NONE: readonly string[] = Object.freeze([]);
+
+/**
+ * Every value of `name` (lower-case) in a flat `[name, value, …]` list,
+ * duplicates kept; the shared empty list when there is none (the usual answer
+ * for `macaroon` and `grpc-metadata-macaroon`, asked on every paid request).
+ */
+function rawValues(raw: readonly string[], name: string): readonly string[] {
+  let out: string[] | undefined;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const key = raw[i] as string;
-    if (key.length === name.length && key.toLowerCase() === name) out.push(raw[i + 1] as string);
+    if (key.length === name.length && key.toLowerCase() === name) (out ??= []).push(raw[i + 1] as string);
   }
-  return out;
+  return out ?? NONE;
 }
 
 class NodeRequestView implements RequestView {
@@ -48,6 +54,8 @@ class NodeRequestView implements RequestView {
   readonly host: string;
   readonly path: string;
   #remote: string | undefined;
+  /** Every Authorization line, read once: the verifier and the credential re-emission both ask. */
+  #authorization: readonly string[] | undefined;
   readonly #headers: IncomingHttpHeaders | Http2Headers;
   readonly #raw: readonly string[];
   readonly #peer: string | undefined;
@@ -80,11 +88,16 @@ class NodeRequestView implements RequestView {
 
   header(name: string): string | undefined {
     // Node keeps only the first Authorization line in `headers`; the raw list has them all.
-    if (name === 'authorization') return rawValues(this.#raw, name)[0] ?? firstValue(this.#headers[name]);
+    if (name === 'authorization') return this.headerValues(name)[0];
     return firstValue(this.#headers[name]);
   }
 
   headerValues(name: string): readonly string[] {
+    if (name === 'authorization') return (this.#authorization ??= this.#values(name));
+    return this.#values(name);
+  }
+
+  #values(name: string): readonly string[] {
     const values = rawValues(this.#raw, name);
     if (values.length > 0) return values;
     const joined = this.#headers[name];
