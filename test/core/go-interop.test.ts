@@ -2,7 +2,8 @@
 // uses: macaroons minted here verify in Go, macaroons minted in Go verify here,
 // and the same inputs give the same bytes — with more caveats than the npm
 // `macaroon` package can handle. Needs `go` and Debian's
-// golang-gopkg-macaroon.v2-dev (.ci/run installs them); skips visibly without.
+// golang-gopkg-macaroon.v2-dev (.ci/run installs them); skips visibly without,
+// except under CI, where it fails.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
@@ -70,6 +71,8 @@ type GoTool = ReturnType<typeof startGoTool>;
 async function withGoTool(t: TestContext, body: (go: GoTool) => Promise<void>): Promise<void> {
   const missing = goMissing();
   if (missing !== undefined) {
+    // Under CI the cross-check must run: .ci/run installs Go and the library.
+    if (process.env['CI'] !== undefined) assert.fail(`${missing}; CI must run the Go cross-check`);
     t.skip(missing);
     return;
   }
