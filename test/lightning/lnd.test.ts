@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import lightning from 'lightning';
+import { PaymentError } from '../../src/core/errors.js';
 import type { BackendHealth, InvoiceStatus } from '../../src/core/types.js';
 import { DevInvoicer } from '../../src/lightning/dev/index.js';
 import { LndInvoicer, LndPayer, SettledInvoiceIndex, type LndInvoicerOptions } from '../../src/lightning/lnd/index.js';
@@ -295,6 +297,92 @@ describe('LndPayer failures', () => {
     await assert.rejects(payer.payInvoice(invoice.paymentRequest), { code: 'L402_ERR_PAY_UNAVAILABLE' });
     await assert.rejects(payer.trackPayment(invoice.paymentHash), { code: 'L402_ERR_PAY_UNAVAILABLE' });
     await payer.close();
+  });
+});
+
+describe('LndPayer fee limit and timeout', () => {
+  it('refuses a route whose fee exceeds maxFeeSats: L402_ERR_PAY_NO_ROUTE, no preimage, payee unpaid', async () => {
+    const payee = new DevInvoicer({ onWarning: () => {} });
+    let payeeCalls = 0;
+    // Every route costs 5 sat: lnd's path finding finds none within a 4 sat limit (FAILURE_REASON_NO_ROUTE).
+    const fake = await FakeLnd.start({
+      feeMsat: 5000n,
+      payee: async (request) => {
+        payeeCalls++;
+        return (await payee.pay(request)).preimage;
+      },
+    });
+    const payer = new LndPayer({ host: fake.host, tlsCert: fake.cert, macaroon: fake.macaroon, defaultMaxFeeSats: 3 });
+    try {
+      const invoice = await payee.createInvoice({ amountSats: 50 });
+      await assert.rejects(payer.payInvoice(invoice.paymentRequest, { maxFeeSats: 4 }), (error: unknown) => {
+        assert.ok(error instanceof PaymentError, String(error));
+        assert.equal(error.code, 'L402_ERR_PAY_NO_ROUTE');
+        assert.ok(!('preimage' in error), 'no preimage on the error');
+        return true;
+      });
+      assert.equal(fake.lastPaymentRequest?.['fee_limit_sat'], '4', 'the fee limit reached lnd');
+      // The call's default applies when maxFeeSats is not given.
+      await assert.rejects(payer.payInvoice(invoice.paymentRequest), { code: 'L402_ERR_PAY_NO_ROUTE' });
+      assert.equal(fake.lastPaymentRequest?.['fee_limit_sat'], '3');
+      assert.equal(payeeCalls, 0, 'nothing was paid');
+      assert.equal(await payer.trackPayment(invoice.paymentHash), undefined);
+      assert.equal((await payee.lookupInvoice(invoice.paymentHash)).state, 'open');
+      // At the limit the same invoice is paid.
+      const paid = await payer.payInvoice(invoice.paymentRequest, { maxFeeSats: 5 });
+      assert.equal(paid.feeSats, 5);
+      assert.equal(createHash('sha256').update(Buffer.from(paid.preimage, 'hex')).digest('hex'), invoice.paymentHash);
+      assert.equal(payeeCalls, 1);
+    } finally {
+      await payer.close();
+      await fake.stop();
+    }
+  });
+
+  it('sends timeoutMs as whole timeout_seconds and surfaces lnd\'s timeout as L402_ERR_PAY_TIMEOUT', async () => {
+    const fake = await FakeLnd.start();
+    const payer = new LndPayer({ host: fake.host, tlsCert: fake.cert, macaroon: fake.macaroon });
+    const invoicer = await LndInvoicer.connect(optionsFor(fake));
+    try {
+      const invoice = await invoicer.createInvoice({ amountSats: 10 });
+      fake.hangNextPayment();
+      const started = Date.now();
+      const arrived = fake.nextPayment();
+      const paying = payer.payInvoice(invoice.paymentRequest, { timeoutMs: 700 });
+      assert.equal((await arrived)['timeout_seconds'], 1, '700 ms is rounded up to 1 s');
+      // While lnd still tries, a second payment of the same hash is refused and tracking waits.
+      await assert.rejects(payer.payInvoice(invoice.paymentRequest), { code: 'L402_ERR_PAY_IN_FLIGHT' });
+      const tracked = payer.trackPayment(invoice.paymentHash);
+      await assert.rejects(paying, { name: 'PaymentError', code: 'L402_ERR_PAY_TIMEOUT' });
+      assert.ok(Date.now() - started >= 950, `lnd waited the whole (rounded up) second: ${Date.now() - started}ms`);
+      assert.equal(await tracked, undefined, 'the timed-out payment tracks as not made');
+      assert.equal((await invoicer.lookupInvoice(invoice.paymentHash)).state, 'open', 'the invoice was not paid');
+      const requests = fake.calls.filter((c) => c === 'SendPaymentV2').length;
+      assert.equal(requests, 2);
+    } finally {
+      await invoicer.close();
+      await payer.close();
+      await fake.stop();
+    }
+  });
+
+  it('never sends timeout_seconds 0 (lnd would refuse it): a sub-second default becomes 1 s', async () => {
+    const fake = await FakeLnd.start();
+    const invoicer = await LndInvoicer.connect(optionsFor(fake));
+    const payer = new LndPayer({ host: fake.host, tlsCert: fake.cert, macaroon: fake.macaroon, defaultTimeoutMs: 1 });
+    try {
+      const invoice = await invoicer.createInvoice({ amountSats: 3 });
+      fake.hangNextPayment();
+      await assert.rejects(payer.payInvoice(invoice.paymentRequest), { code: 'L402_ERR_PAY_TIMEOUT' });
+      assert.equal(fake.lastPaymentRequest?.['timeout_seconds'], 1, 'a sub-second default is sent as 1 s, never 0');
+      // The hang was one payment only: paying again succeeds.
+      const paid = await payer.payInvoice(invoice.paymentRequest);
+      assert.equal(paid.paymentHash, invoice.paymentHash);
+    } finally {
+      await invoicer.close();
+      await payer.close();
+      await fake.stop();
+    }
   });
 });
 
