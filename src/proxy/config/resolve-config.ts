@@ -147,6 +147,15 @@ export function resolveConfig(root: RawNode | undefined, context: Partial<Resolv
     if (serverName === '') r.issue('servername', 'autocert needs servername');
   }
   const insecure = top.bool('insecure', false);
+  if (!insecure) {
+    // Start-up creates a missing pair but refuses a lone certificate or key (it cannot tell which one is stale).
+    const certPath = join(baseDir, 'tls.cert');
+    const keyPath = join(baseDir, 'tls.key');
+    const haveCert = ctx.fileExists(certPath);
+    if (haveCert !== ctx.fileExists(keyPath)) {
+      r.issue('basedir', `found ${haveCert ? certPath : keyPath} without ${haveCert ? keyPath : certPath}; remove it to have a new pair created, or add the missing file`, top.node('basedir'));
+    }
+  }
   const serveStatic = top.bool('servestatic', false);
   const staticRoot = top.string('staticroot', '');
   if (serveStatic && staticRoot === '') r.issue('staticroot', 'servestatic is true but staticroot is empty');
@@ -360,6 +369,10 @@ function readAuthenticator(r: ConfigReader, a: ConfigSection, path: (p: string) 
     return result;
   }
   result.backend = backend;
+  if (backend === 'dev' && result.network === 'mainnet') {
+    // DevInvoicer refuses mainnet at start-up; say so here too, so --check-config does not pass a config that cannot start.
+    r.issue(a.path('network'), 'the dev backend refuses mainnet: it gives invoices away for free; use lnd (lndhost, tlspath, macdir) for real payments, or a test network (regtest, testnet, signet, simnet)', a.node('network'));
+  }
   if (backend === 'lnd') {
     if (lndHost === undefined) r.issue(a.path('lndhost'), 'lnd host required (host:port of lnd\'s gRPC)');
     else checkAddress(r, a, 'lndhost', lndHost, true, 'issue');
