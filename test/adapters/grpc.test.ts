@@ -13,6 +13,7 @@ import { formatAuthorization } from '../../src/core/credentials.js';
 import { decodeIdentifier } from '../../src/core/identifier.js';
 import { Macaroon } from '../../src/core/macaroon.js';
 import { MemorySecretStore } from '../../src/core/memory-secret-store.js';
+import { decodeInvoice } from '../../src/lightning/decode-invoice.js';
 import { DevInvoicer, DevPayer } from '../../src/lightning/dev/index.js';
 
 interface Reply {
@@ -156,5 +157,131 @@ describe('grpcL402Interceptor over grpc-js', () => {
   it('lets a free method through without a token and drops a client-sent token ID', async () => {
     const value = await unary('health', withHeader(GRPC_TOKEN_ID_METADATA_KEY, 'f'.repeat(64)));
     assert.deepEqual(value, { tokenId: null, tokenIdMetadata: null });
+  });
+});
+
+/**
+ * The conformance cases the HTTP adapters run (test/adapters/conformance-suite.ts),
+ * over gRPC: an injected clock for expiry, a route function giving another
+ * service and a required capability per method.
+ */
+describe('grpcL402Interceptor conformance: expiry, other service, capabilities, token in the handler', () => {
+  let nowMs = Date.UTC(2030, 0, 1);
+  const clock = { now: () => nowMs };
+  const invoicer = new DevInvoicer({ clock, onWarning: () => {} });
+  const payer = new DevPayer(invoicer);
+  const conformanceDefinition = {
+    getQuote: method('/quotes.Quotes/GetQuote', false),
+    admin: method('/quotes.Quotes/Admin', false),
+    other: method('/other.Other/Get', false),
+  };
+  const Client = grpc.makeGenericClientConstructor(conformanceDefinition, 'Conformance');
+  const server = new grpc.Server({
+    interceptors: [
+      grpcL402Interceptor({
+        invoicer,
+        secrets: new MemorySecretStore(),
+        clock,
+        service: 'quotes',
+        priceSats: 10,
+        capabilities: ['read'],
+        timeoutSeconds: 60,
+        route: (request) => {
+          if (request.path === '/quotes.Quotes/Admin') return { capabilities: ['write'], requiredCapability: 'write' };
+          if (request.path.startsWith('/other.Other/')) return { service: 'other', priceSats: () => 5, capabilities: [], timeoutSeconds: 0 };
+          return undefined;
+        },
+      }),
+    ],
+  });
+  let client: grpc.Client & Record<string, (...args: unknown[]) => unknown>;
+  interface Seen {
+    tokenId: string | null;
+    caveats: readonly string[];
+  }
+  const seen = (call: { metadata: grpc.Metadata }, callback: grpc.sendUnaryData<Seen>): void => {
+    const token = grpcL402Token(call);
+    callback(null, { tokenId: token?.tokenId ?? null, caveats: token?.caveats ?? [] });
+  };
+
+  before(async () => {
+    server.addService(conformanceDefinition, { getQuote: seen, admin: seen, other: seen });
+    const port = await new Promise<number>((resolve, reject) => {
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound)));
+    });
+    client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as typeof client;
+  });
+  after(async () => {
+    client.close();
+    await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+    await invoicer.close();
+  });
+
+  const call = (name: 'getQuote' | 'admin' | 'other', authorization?: string): Promise<Seen> =>
+    new Promise((resolve, reject) => {
+      const metadata = new grpc.Metadata();
+      if (authorization !== undefined) metadata.set('authorization', authorization);
+      client[name]?.({}, metadata, (error: grpc.ServiceError | null, value: Seen) => (error ? reject(error) : resolve(value)));
+    });
+
+  /** Status 13 with a fresh LSAT + L402 challenge in the trailers; returns the L402 one. */
+  const expectChallenge = async (pending: Promise<unknown>): Promise<{ macaroon: string; invoice: string }> => {
+    const error = await pending.then(
+      () => assert.fail('expected payment required'),
+      (e: unknown) => e as grpc.ServiceError,
+    );
+    assert.equal(error.code, grpc.status.INTERNAL, error.message);
+    assert.equal(error.details, 'payment required');
+    const challenges = parseChallenges(error.metadata.get('www-authenticate').map(String));
+    assert.deepEqual(challenges.map((c) => c.scheme), ['LSAT', 'L402']);
+    return challenges[1] as (typeof challenges)[1] & object;
+  };
+
+  const buy = async (name: 'getQuote' | 'admin' | 'other'): Promise<{ authorization: string; tokenId: string; macaroon: string }> => {
+    const { macaroon, invoice } = await expectChallenge(call(name));
+    const { preimage } = await payer.payInvoice(invoice);
+    return { authorization: formatAuthorization(macaroon, preimage), tokenId: toHex(decodeIdentifier(Macaroon.fromBase64(macaroon).identifier).tokenId), macaroon };
+  };
+
+  it('the handler sees the verified token (ID and caveats) through grpcL402Token', async () => {
+    const token = await buy('getQuote');
+    const value = await call('getQuote', token.authorization);
+    assert.equal(value.tokenId, token.tokenId);
+    assert.ok(value.caveats.includes('services=quotes:0'), JSON.stringify(value.caveats));
+    assert.ok(value.caveats.includes('quotes_capabilities=read'), JSON.stringify(value.caveats));
+    assert.ok(value.caveats.some((c) => c.startsWith('quotes_valid_until=')), JSON.stringify(value.caveats));
+  });
+
+  it('answers an expired token (injected clock) with a fresh challenge', async () => {
+    const token = await buy('getQuote');
+    assert.equal((await call('getQuote', token.authorization)).tokenId, token.tokenId);
+    nowMs += 61_000;
+    try {
+      const fresh = await expectChallenge(call('getQuote', token.authorization));
+      assert.notEqual(fresh.macaroon, token.macaroon);
+    } finally {
+      nowMs -= 61_000;
+    }
+    assert.equal((await call('getQuote', token.authorization)).tokenId, token.tokenId, 'valid again before its expiry');
+  });
+
+  it('answers a token of another service with a challenge for that service', async () => {
+    const token = await buy('getQuote');
+    const { invoice } = await expectChallenge(call('other', token.authorization));
+    assert.equal(decodeInvoice(invoice).amountMsat, 5_000n, 'price from the route function');
+    const other = await buy('other');
+    const value = await call('other', other.authorization);
+    assert.equal(value.tokenId, other.tokenId);
+    assert.ok(value.caveats.includes('services=other:0'), JSON.stringify(value.caveats));
+  });
+
+  it('answers a token without the required capability with a fresh challenge', async () => {
+    const read = await buy('getQuote');
+    const fresh = await expectChallenge(call('admin', read.authorization));
+    assert.notEqual(fresh.macaroon, read.macaroon);
+    const write = await buy('admin');
+    const value = await call('admin', write.authorization);
+    assert.equal(value.tokenId, write.tokenId);
+    assert.ok(value.caveats.includes('quotes_capabilities=write'), JSON.stringify(value.caveats));
   });
 });
