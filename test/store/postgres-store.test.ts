@@ -6,8 +6,12 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import pg from 'pg';
-import { LATEST_VERSION, PostgresStore, openStore, type RevocationEvent } from '../../src/store/index.js';
+import { LATEST_VERSION, PostgresStore, SqliteStore, openStore, type RevocationEvent } from '../../src/store/index.js';
 import { L402Error } from '../../src/core/errors.js';
 import { hex, idHashOf, storeConformance } from './store.conformance.js';
 
@@ -224,5 +228,73 @@ pgTest('opening against an unreachable database is L402_ERR_STORE_UNAVAILABLE', 
     await assert.rejects(PostgresStore.open({ host: '127.0.0.1', port, user: 'postgres', dbname: 'test', schema: newSchema(), connectTimeoutMs: 1000 }), isCode('L402_ERR_STORE_UNAVAILABLE'));
   } finally {
     await forwarder.close();
+  }
+});
+
+pgTest('skipMigrations on an absent schema: open fails with L402_ERR_STORE_QUERY_FAILED naming the missing table, and creates nothing', async () => {
+  const schema = newSchema();
+  await assert.rejects(open(schema, { skipMigrations: true }), (error: unknown) => {
+    assert.ok(isCode('L402_ERR_STORE_QUERY_FAILED')(error), String(error));
+    assert.match((error as Error).message, /revocations.*does not exist/);
+    return true;
+  });
+  const found = await admin!.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
+  assert.equal(found.rowCount, 0, 'skipMigrations did not create the schema');
+});
+
+pgTest('skipMigrations on a migrated schema works and applies nothing', async () => {
+  const schema = newSchema();
+  const migrated = await open(schema);
+  await migrated.close();
+  // A re-run of the migrations would add or change rows here.
+  const before = await admin!.query(`SELECT version, applied_at FROM "${schema}".aperture_migrations ORDER BY version`);
+  const store = await open(schema, { skipMigrations: true });
+  try {
+    const idHash = randomBytes(32);
+    const key = await store.newSecret(idHash);
+    assert.deepEqual(Buffer.from((await store.getSecret(idHash))!), Buffer.from(key));
+    assert.equal(await store.createService('skip-migrations', { price: 1 }), true);
+    assert.deepEqual((await store.listServices()).map((s) => s.name), ['skip-migrations']);
+    const after = await admin!.query(`SELECT version, applied_at FROM "${schema}".aperture_migrations ORDER BY version`);
+    assert.deepEqual(after.rows, before.rows);
+  } finally {
+    await store.close();
+  }
+});
+
+pgTest('after every migration, SQLite and PostgreSQL have the same tables with the same columns', async () => {
+  const schema = newSchema();
+  const store = await open(schema);
+  await store.close();
+  const pgRows = await admin!.query(
+    'SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = $1 ORDER BY table_name, column_name',
+    [schema],
+  );
+  const pgTables = new Map<string, string[]>();
+  for (const r of pgRows.rows as Array<{ table_name: string; column_name: string }>) {
+    pgTables.set(r.table_name, [...(pgTables.get(r.table_name) ?? []), r.column_name]);
+  }
+
+  const dir = mkdtempSync(join(tmpdir(), 'schema-parity-'));
+  try {
+    const path = join(dir, 'parity.db');
+    await new SqliteStore({ path, revocationPollMs: 0 }).close();
+    const db = new Database(path, { readonly: true });
+    const sqliteTables = new Map<string, string[]>();
+    try {
+      const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").all() as Array<{ name: string }>;
+      for (const { name } of tables) {
+        const columns = db.prepare('SELECT name FROM pragma_table_info(?) ORDER BY name').all(name) as Array<{ name: string }>;
+        sqliteTables.set(name, columns.map((c) => c.name));
+      }
+    } finally {
+      db.close();
+    }
+    assert.ok(sqliteTables.has('aperture_migrations') && sqliteTables.size >= 5, `sqlite tables: ${[...sqliteTables.keys()].join(', ')}`);
+    // Sorted the same way on both sides (JS code-unit order), whatever the server's collation.
+    const sorted = (m: Map<string, string[]>) => Object.fromEntries([...m].map(([t, c]) => [t, [...c].sort()] as const).sort(([a], [b]) => (a < b ? -1 : 1)));
+    assert.deepEqual(sorted(pgTables), sorted(sqliteTables));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
