@@ -15,21 +15,27 @@ import type { ClientErrorContext } from './client-error-context.js';
 export class ChallengeParseError extends L402Error implements ClientErrorContext {
   /** The URL of the request. */
   readonly url: string;
+  /** Method of the request, when the transport knows it (`wrapFetch`, the undici interceptor). */
+  readonly requestMethod?: string;
   /** HTTP status (or gRPC status code) of the response carrying the challenge. */
   readonly responseStatus?: number;
   /** Headers (or gRPC trailing metadata) of that response, lower-case names. */
   readonly responseHeaders?: Readonly<Record<string, string>>;
+  /** `wrapFetch` only: the response carrying the challenge, its body still readable (see {@link ClientErrorContext.response}). */
+  readonly response?: Response;
 
   /**
    * @param message - what is wrong with the challenge
-   * @param context - request URL, response status and headers
+   * @param context - request URL (and method), response status, headers (and `Response`)
    * @param options - the underlying error, when there is one
    */
   constructor(message: string, context: ClientErrorContext, options: { cause?: unknown } = {}) {
     super('L402_ERR_CLIENT_CHALLENGE_INVALID', message, options);
     this.name = 'ChallengeParseError';
     this.url = context.url;
+    if (context.requestMethod !== undefined) this.requestMethod = context.requestMethod;
     if (context.responseStatus !== undefined) this.responseStatus = context.responseStatus;
     if (context.responseHeaders !== undefined) this.responseHeaders = context.responseHeaders;
+    if (context.response !== undefined) this.response = context.response;
   }
 }

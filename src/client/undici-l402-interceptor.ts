@@ -5,6 +5,8 @@
  */
 import type { Dispatcher } from 'undici';
 import { parseChallenges } from '../core/challenge.js';
+import { L402Error } from '../core/errors.js';
+import { clientErrorContext, withClientContext } from './client-error-context.js';
 import { L402Client, type L402Call, type L402ClientOptions } from './l402-client.js';
 
 type Headers = Dispatcher.DispatchOptions['headers'];
@@ -43,6 +45,12 @@ function lowerCaseHeaders(headers: Record<string, string | string[] | undefined>
     if (value !== undefined) out[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
   }
   return out;
+}
+
+/** Adds the request method to a client error (status and headers of the response are already on it). */
+function withMethod(error: unknown, url: URL, method: string): Error {
+  if (!(error instanceof L402Error)) return error as Error;
+  return withClientContext(error, { ...(clientErrorContext(error) ?? { url: url.href }), requestMethod: method.toUpperCase() });
 }
 
 function values(header: string | string[] | undefined): string[] {
@@ -109,7 +117,7 @@ class L402Handler implements Dispatcher.DispatchHandler {
         if (!retry) throw new Error('unreachable: the challenge was parsed before');
         this.send();
       },
-      (error: unknown) => this.#handler.onResponseError?.(controller, error as Error),
+      (error: unknown) => this.#handler.onResponseError?.(controller, withMethod(error, this.#call.url, this.#opts.method)),
     );
   }
 
@@ -130,7 +138,7 @@ class L402Handler implements Dispatcher.DispatchHandler {
  * @param options - client options, or an {@link L402Client} shared with other helpers
  * @returns the interceptor, for `new Agent().compose(undiciL402Interceptor({ payer }))`
  * @throws (through the handler's `onResponseError`) ChallengeParseError, PaymentError,
- *   BudgetExceededError with `url`, `responseStatus` and `responseHeaders`
+ *   BudgetExceededError with `url`, `requestMethod`, `responseStatus` and `responseHeaders`
  * @example
  * ```ts
  * const agent = new Agent().compose(undiciL402Interceptor({ payer, maxPriceSats: 100 }));
@@ -155,7 +163,7 @@ export function undiciL402Interceptor(options: L402ClientOptions | L402Client = 
           pause: () => undefined,
           resume: () => undefined,
         };
-        handler.onResponseError?.(controller, error as Error);
+        handler.onResponseError?.(controller, withMethod(error, url, opts.method));
       },
     );
     return true;

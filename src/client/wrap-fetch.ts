@@ -3,6 +3,8 @@
  * pays L402 challenges: send the stored token, and on a 402 with an L402
  * challenge pay (within the limits) and retry once with the new token.
  */
+import { L402Error } from '../core/errors.js';
+import { clientErrorContext, withClientContext } from './client-error-context.js';
 import { L402Client, type L402ClientOptions } from './l402-client.js';
 
 /** The part of the Fetch API `wrapFetch` needs; matches the global `fetch` and undici's. */
@@ -19,6 +21,55 @@ function isReplayable(body: unknown): boolean {
   if (typeof Blob !== 'undefined' && body instanceof Blob) return true;
   if (typeof FormData !== 'undefined' && body instanceof FormData) return true;
   return false;
+}
+
+/** Most of a refused response's body kept on the error. */
+const KEPT_BODY_BYTES = 64 * 1024;
+/** How long to wait for that body: a server that stalls it must not hold the error back. */
+const KEPT_BODY_WAIT_MS = 1000;
+
+/**
+ * A copy of a response whose body can still be read, for the error thrown
+ * about it; the original body is consumed (or cancelled), which frees the
+ * connection. A body over {@link KEPT_BODY_BYTES} or slower than
+ * {@link KEPT_BODY_WAIT_MS} is dropped rather than truncated.
+ */
+async function keptCopy(response: Response): Promise<Response> {
+  const init = { status: response.status, statusText: response.statusText, headers: response.headers };
+  if (response.body === null) return new Response(null, init);
+  const reader = response.body.getReader();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<'expired'>((resolve) => {
+    timer = setTimeout(() => resolve('expired'), KEPT_BODY_WAIT_MS);
+    timer.unref?.();
+  });
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for (;;) {
+      const next = await Promise.race([reader.read(), expired]);
+      if (next === 'expired') return new Response(null, init);
+      if (next.done) return new Response(Buffer.concat(chunks), init);
+      size += next.value.byteLength;
+      if (size > KEPT_BODY_BYTES) return new Response(null, init);
+      chunks.push(next.value);
+    }
+  } catch {
+    return new Response(null, init);
+  } finally {
+    clearTimeout(timer);
+    await reader.cancel().catch(() => undefined);
+  }
+}
+
+/** Adds the request method (and the response, when there is one) to a client error. */
+async function decorate(error: unknown, url: string, requestMethod: string, response?: Response): Promise<unknown> {
+  if (!(error instanceof L402Error)) {
+    await response?.body?.cancel().catch(() => undefined);
+    return error;
+  }
+  const context = clientErrorContext(error) ?? { url };
+  return withClientContext(error, { ...context, requestMethod, ...(response === undefined ? {} : { response: await keptCopy(response) }) });
 }
 
 /**
@@ -38,7 +89,8 @@ function isReplayable(body: unknown): boolean {
  * @param options - client options, or an {@link L402Client} to share tokens and budgets with other helpers
  * @returns a function with the same signature as `fetch`
  * @throws (from the returned function) ChallengeParseError, PaymentError, BudgetExceededError
- *   with `url`, `responseStatus` and `responseHeaders`; nothing is paid when a check fails
+ *   with `url`, `requestMethod`, `responseStatus`, `responseHeaders` and `response` (the 402 as a
+ *   `Response` whose body is still readable); nothing is paid when a check fails
  * @example
  * ```ts
  * const pay = wrapFetch(fetch, { payer: new LndPayer({ … }), maxPriceSats: 100 });
@@ -52,7 +104,14 @@ export function wrapFetch<F extends FetchLike>(fetch: F, options: L402ClientOpti
     const baseHeaders = new Headers(init?.headers ?? request?.headers);
     if (baseHeaders.has('authorization')) return fetch(input, init);
     const replayable = init?.body !== undefined ? isReplayable(init.body) : true;
-    const call = await client.begin(request?.url ?? String(input));
+    const url = request?.url ?? String(input);
+    const method = (init?.method ?? request?.method ?? 'GET').toUpperCase();
+    let call;
+    try {
+      call = await client.begin(url);
+    } catch (error) {
+      throw await decorate(error, url, method);
+    }
     // Keep one unused copy of a Request so that its body can be sent again.
     let spare = request;
     const send = (): Promise<Response> => {
@@ -76,8 +135,7 @@ export function wrapFetch<F extends FetchLike>(fetch: F, options: L402ClientOpti
           challenges: challenges === null ? [] : [challenges],
         });
       } catch (error) {
-        await response.body?.cancel().catch(() => undefined);
-        throw error;
+        throw await decorate(error, url, method, response);
       }
       if (!retry) break;
       await response.body?.cancel().catch(() => undefined);

@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { Agent, request } from 'undici';
 import { main, type CliIo } from '../../src/cli/aperturecli.js';
+import { clientErrorContext } from '../../src/client/client-error-context.js';
 import { grpcL402ClientInterceptor } from '../../src/client/grpc-l402-client-interceptor.js';
 import { L402Client } from '../../src/client/l402-client.js';
 import { MemoryTokenStore } from '../../src/client/memory-token-store.js';
@@ -17,6 +18,7 @@ import { decodeTokenFile } from '../../src/client/token-file-codec.js';
 import type { PayInvoiceLike } from '../../src/client/to-payer.js';
 import { undiciL402Interceptor } from '../../src/client/undici-l402-interceptor.js';
 import { wrapFetch } from '../../src/client/wrap-fetch.js';
+import { BudgetExceededError } from '../../src/core/errors.js';
 import { DevHttpPayer } from '../../src/lightning/dev/dev-http-payer.js';
 import { startAperture, type RunningAperture } from '../../src/proxy/app/start-aperture.js';
 import { startBackend } from '../proxy/support.js';
@@ -252,6 +254,24 @@ services:
     assert.equal(reused['paid'], false);
     assert.equal(reused['reusedToken'], true);
     assert.equal(settlements - before, 1, 'no second payment');
+  });
+
+  test('a refused challenge from aperture: the error carries the request method and aperture\'s 402 response', async () => {
+    const payer = countingPayer(aperture);
+    const error = await wrapFetch(fetch, { payer, maxPriceSats: 20 })(`${aperture.url}/api/too-dear`, { method: 'POST', body: '{}' }).then(
+      () => assert.fail('a 21-sat invoice over maxPriceSats 20 must be refused'),
+      (e: unknown) => e,
+    );
+    assert.ok(error instanceof BudgetExceededError);
+    const ctx = clientErrorContext(error);
+    assert.equal(ctx?.url, `${aperture.url}/api/too-dear`);
+    assert.equal(ctx.requestMethod, 'POST');
+    assert.equal(ctx.responseStatus, 402);
+    assert.match(ctx.responseHeaders?.['www-authenticate'] ?? '', /L402 /);
+    assert.equal(ctx.response?.status, 402);
+    assert.match(ctx.response.headers.get('www-authenticate') ?? '', /L402 /);
+    assert.match(await ctx.response.text(), /payment required/i);
+    assert.equal(payer.paid(), 0);
   });
 
   test('an L402Client shared by wrapFetch and the undici interceptor pays aperture once for both', async () => {
