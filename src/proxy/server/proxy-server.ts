@@ -273,9 +273,16 @@ export class ProxyServer {
     // Node checks these timeouts on an interval, 30 s by default: too coarse for a 15 s limit.
     target.connectionsCheckingInterval = Math.max(250, Math.min(30_000, Math.floor(read / 4)));
     server.on('upgrade', this.#onUpgrade);
-    server.on('clientError', (_err: Error, socket: Duplex) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-      else socket.destroy();
+    server.on('clientError', (err: Error, socket: Duplex) => {
+      // A response already under way cannot be replaced by an error head: only close.
+      const started = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
+      if (!socket.writable || started) {
+        socket.destroy();
+        return;
+      }
+      // `readtimeout` ran out (head or body too slow): 408, as Node's own handler answers.
+      const timedOut = (err as { code?: unknown }).code === 'ERR_HTTP_REQUEST_TIMEOUT';
+      socket.end(`HTTP/1.1 ${timedOut ? '408 Request Timeout' : '400 Bad Request'}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
     });
   }
 
@@ -309,6 +316,10 @@ export class ProxyServer {
     const h2 = createH2cServer();
     h2.on('request', this.#onRequest);
     h2.on('session', this.#onSession as (session: Http2Session) => void);
+    // Node enforces requestTimeout/headersTimeout from a connection list it sets up on the
+    // server's 'listening' event; this server never listens itself (the net server below hands it
+    // sockets), so without this event `readtimeout` would never be enforced in plaintext.
+    h1.emit('listening');
     this.#h1 = h1;
     this.#h2 = h2;
     const read = o.readTimeoutMs ?? 15_000;
