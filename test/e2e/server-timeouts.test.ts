@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import { startAperture, type RunningAperture } from '../../src/proxy/app/start-aperture.js';
 import { startBackend } from '../proxy/support.js';
@@ -100,4 +101,45 @@ services:
     assert.ok(elapsed < 5_000, `closed only after ${elapsed.toFixed(0)} ms`);
     assert.match(c.received(), /^HTTP\/1\.1 408 /);
   });
+});
+
+test('readtimeout over TLS (HTTP/1.1 by ALPN): a trickling body is answered 408 and the connection closed', async () => {
+  const backend = await startBackend((req, res) => {
+    req.resume();
+    req.on('end', () => res.end('done'));
+  });
+  const aperture = await startAperture(configFrom(`
+listenaddr: 127.0.0.1:0
+readtimeout: 300ms
+authenticator:
+  backend: dev
+services:
+  - name: open
+    hostregexp: '.*'
+    address: ${backend.address}
+    auth: 'off'
+`, tempBaseDir()), { logger: quiet, gcIntervalMs: 0, defaultMetrics: false });
+  try {
+    const socket = tlsConnect({ port: aperture.addresses.proxy.port, host: '127.0.0.1', rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] });
+    socket.on('error', () => undefined);
+    await once(socket, 'secureConnect');
+    let text = '';
+    socket.on('data', (c: Buffer) => {
+      text += c.toString();
+    });
+    const opened = performance.now();
+    const closed = once(socket, 'close');
+    socket.write('POST /slow-body HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n');
+    const trickle = setInterval(() => {
+      if (!socket.destroyed) socket.write('x');
+    }, 50);
+    await closed;
+    clearInterval(trickle);
+    const elapsed = performance.now() - opened;
+    assert.ok(elapsed >= 250 && elapsed < 5_000, `closed after ${elapsed.toFixed(0)} ms`);
+    assert.match(text, /^HTTP\/1\.1 408 /);
+  } finally {
+    await aperture.close();
+    await backend.close();
+  }
 });
