@@ -63,6 +63,12 @@ class L402Handler implements Dispatcher.DispatchHandler {
   readonly #pairs: Array<[string, string]>;
   readonly #handler: Dispatcher.DispatchHandler;
   readonly #call: L402Call;
+  /**
+   * Set when a redirect interceptor composed inside this one followed a
+   * redirect: the response then comes from a URL this handler cannot see, so
+   * a 402 for it is not paid under this call's key.
+   */
+  #redirected = false;
   /** Set while the current response is a challenge being answered (not forwarded). */
   #challenge: { status: number; headers: Record<string, string>; challenges: string[] } | undefined;
 
@@ -81,6 +87,9 @@ class L402Handler implements Dispatcher.DispatchHandler {
   }
 
   onRequestStart(controller: Dispatcher.DispatchController, context: unknown): void {
+    // undici's redirect handler passes the URLs it has left in `context.history`.
+    const history = (context as { history?: unknown } | null | undefined)?.history;
+    if (Array.isArray(history) && history.length > 0) this.#redirected = true;
     this.#handler.onRequestStart?.(controller, context);
   }
 
@@ -89,7 +98,7 @@ class L402Handler implements Dispatcher.DispatchHandler {
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>, statusMessage?: string): void {
-    if (statusCode === 402 && isReplayable(this.#opts.body)) {
+    if (statusCode === 402 && isReplayable(this.#opts.body) && !this.#redirected) {
       const challenges = values(headers['www-authenticate']);
       // Only take over responses that do carry an L402 challenge; anything else goes to the caller as is.
       if (parseChallenges(challenges).length > 0) {
@@ -134,6 +143,15 @@ class L402Handler implements Dispatcher.DispatchHandler {
  * dispatcher) is sent once and a 402 for it reaches the caller unchanged (the
  * stored token is still sent, so it succeeds once a token exists). Requests
  * that carry their own `authorization` header are passed through.
+ *
+ * Redirects: compose undici's redirect interceptor outside this one
+ * (`agent.compose(undiciL402Interceptor(…), interceptors.redirect())`) so that
+ * every hop is its own call, with its origin's token, budget and payment.
+ * Composed inside (`compose(interceptors.redirect(), undiciL402Interceptor(…))`),
+ * a 402 reached after a redirect is passed to the caller unpaid: its URL is
+ * not visible here, and paying it would store the token and charge the budget
+ * under the first origin's key. The redirect handler drops `authorization` on
+ * a cross-origin hop, so the first origin's token is not sent to another.
  *
  * @param options - client options, or an {@link L402Client} shared with other helpers
  * @returns the interceptor, for `new Agent().compose(undiciL402Interceptor({ payer }))`

@@ -62,6 +62,25 @@ async function keptCopy(response: Response): Promise<Response> {
   }
 }
 
+/**
+ * Whether fetch followed redirects to a URL with another token key (another
+ * origin, or another `service`). Such a 402 is not answered: paying it would
+ * store the token and charge the budget under the original origin's key and
+ * replace that origin's token, and replaying the request there is not what
+ * the caller asked for. An empty `response.url` (a synthetic response) means
+ * no redirect is known.
+ */
+function redirectedElsewhere(client: L402Client, key: string, response: Response): boolean {
+  if (response.url === '') return false;
+  let finalUrl: URL;
+  try {
+    finalUrl = new URL(response.url);
+  } catch {
+    return true;
+  }
+  return client.keyOf(finalUrl) !== key;
+}
+
 /** Adds the request method (and the response, when there is one) to a client error. */
 async function decorate(error: unknown, url: string, requestMethod: string, response?: Response): Promise<unknown> {
   if (!(error instanceof L402Error)) {
@@ -80,6 +99,13 @@ async function decorate(error: unknown, url: string, requestMethod: string, resp
  *   hash equal to the macaroon's, price ≤ `maxPriceSats`, budgets), paid once
  *   (concurrent calls share one payment), stored, and the request retried.
  * - A request that already has an `Authorization` header is passed through untouched.
+ * - Redirects: a 402 reached after fetch followed a redirect to another origin
+ *   (or another `service` key) is returned as is, unpaid: the token, the
+ *   payment and the per-origin budget belong to the origin that was called,
+ *   and a token of one origin is never sent to another (fetch drops
+ *   `Authorization` on a cross-origin redirect, per the Fetch standard; a
+ *   fetch that does not must not be wrapped, or use `redirect: 'manual'`).
+ *   Call the final URL yourself to pay it under its own key and budget.
  * - A body that cannot be replayed (a `ReadableStream` or async iterable in
  *   `init.body`) is sent once: a 402 for it is returned as is (a stored token is
  *   still sent). `Request` objects are replayable (they are cloned, which
@@ -125,7 +151,7 @@ export function wrapFetch<F extends FetchLike>(fetch: F, options: L402ClientOpti
       return fetch(target, { ...init, headers });
     };
     let response = await send();
-    while (response.status === 402 && replayable) {
+    while (response.status === 402 && replayable && !redirectedElsewhere(client, call.key, response)) {
       const challenges = response.headers.get('www-authenticate');
       let retry: boolean;
       try {

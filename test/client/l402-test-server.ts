@@ -21,6 +21,8 @@ export interface TestServerOptions {
   mismatchedInvoice?: boolean;
   /** Challenge every request, whatever it carries. */
   alwaysChallenge?: boolean;
+  /** Open redirects: `/go?to=<url>` answers 302 to `<url>` (redirect tests). */
+  openRedirect?: boolean;
 }
 
 export interface TestServer {
@@ -94,6 +96,11 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     }
     authorizations.push(req.headers.authorization);
     const body = await readBody(req);
+    if (options.openRedirect === true && req.url?.startsWith('/go?') === true) {
+      const to = new URL(req.url, 'http://x').searchParams.get('to') ?? '/';
+      res.writeHead(302, { location: to }).end();
+      return;
+    }
     if (req.url === '/free') {
       res.end('free\n');
       return;

@@ -3,12 +3,13 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
-import { Agent, request, fetch as undiciFetch } from 'undici';
+import { Agent, interceptors, request, fetch as undiciFetch } from 'undici';
 import { startTestServer, type TestServer } from './l402-test-server.js';
 import { undiciL402Interceptor } from '../../src/client/undici-l402-interceptor.js';
 import { clientErrorContext } from '../../src/client/client-error-context.js';
 import { DevPayer } from '../../src/lightning/dev/dev-payer.js';
 import { PaymentError } from '../../src/core/errors.js';
+import { L402Client } from '../../src/client/l402-client.js';
 
 const servers: TestServer[] = [];
 const agents: Agent[] = [];
@@ -88,4 +89,42 @@ test('a 402 without an L402 challenge and other statuses pass through unchanged'
   const missing = await request(`${s.url}/missing`, { dispatcher });
   assert.equal(missing.statusCode, 404);
   assert.equal(await missing.body.text(), 'not found\n');
+});
+
+test('redirects: composed inside, a 402 from another origin passes unpaid; composed outside, each origin pays its own', async () => {
+  const a = await startTestServer({ priceSats: 10, openRedirect: true });
+  const b = await startTestServer({ priceSats: 20 });
+  servers.push(a, b);
+  const payA = new DevPayer(a.invoicer);
+  const payB = new DevPayer(b.invoicer);
+  const payer = (invoice: string): ReturnType<DevPayer['payInvoice']> => payA.payInvoice(invoice).catch(() => payB.payInvoice(invoice));
+  const target = `${a.url}/go?to=${encodeURIComponent(`${b.url}/x`)}`;
+
+  const inside = new L402Client({ payer });
+  const agent1 = new Agent();
+  agents.push(agent1);
+  const d1 = agent1.compose(interceptors.redirect({ maxRedirections: 3 }), undiciL402Interceptor(inside));
+  const warm = await request(`${a.url}/quote`, { dispatcher: d1 });
+  assert.equal(warm.statusCode, 200);
+  await warm.body.text();
+  const tokenA = await inside.store.get(inside.keyOf(new URL(a.url)));
+  assert.ok(tokenA !== undefined);
+  const res = await request(target, { dispatcher: d1 });
+  assert.equal(res.statusCode, 402);
+  await res.body.text();
+  assert.equal(b.payments(), 0);
+  assert.deepEqual(b.authorizations, [undefined]);
+  assert.deepEqual(await inside.store.get(inside.keyOf(new URL(a.url))), tokenA);
+  assert.deepEqual(inside.spent().byOrigin, { [inside.keyOf(new URL(a.url))]: 10 });
+
+  const outside = new L402Client({ payer });
+  const agent2 = new Agent();
+  agents.push(agent2);
+  const d2 = agent2.compose(undiciL402Interceptor(outside), interceptors.redirect({ maxRedirections: 3 }));
+  const paid = await request(target, { dispatcher: d2 });
+  assert.equal(paid.statusCode, 200);
+  await paid.body.text();
+  assert.equal(b.payments(), 1);
+  assert.deepEqual(outside.spent().byOrigin, { [outside.keyOf(new URL(b.url))]: 20 });
+  assert.equal(await outside.store.get(outside.keyOf(new URL(a.url))), undefined);
 });

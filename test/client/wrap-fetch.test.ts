@@ -260,3 +260,35 @@ test('a request with its own Authorization header is passed through', async () =
   await res.text();
   assert.equal(s.payments(), 0);
 });
+
+test('a 402 after a redirect to another origin is returned unpaid; the first origin keeps its token and budget', async () => {
+  const a = await server({ priceSats: 10, openRedirect: true });
+  const b = await server({ priceSats: 900 });
+  const payA = new DevPayer(a.invoicer);
+  const payB = new DevPayer(b.invoicer);
+  // A payer that could pay either server's invoice: only the client's checks stand in the way.
+  const client = new L402Client({ payer: (invoice: string) => payA.payInvoice(invoice).catch(() => payB.payInvoice(invoice)), budget: { perOriginSats: 2000 } });
+  const f = wrapFetch(fetch, client);
+  const first = await f(`${a.url}/quote`);
+  assert.equal(first.status, 200);
+  await first.text();
+  const keyA = client.keyOf(new URL(a.url));
+  const tokenA = await client.store.get(keyA);
+  assert.ok(tokenA !== undefined);
+
+  const res = await f(`${a.url}/go?to=${encodeURIComponent(`${b.url}/x`)}`);
+  assert.equal(res.status, 402);
+  assert.equal(res.url, `${b.url}/x`);
+  assert.equal(await res.text(), 'payment required\n');
+  assert.equal(b.payments(), 0);
+  assert.deepEqual(b.authorizations, [undefined], "A's token never reaches B");
+  assert.deepEqual(await client.store.get(keyA), tokenA, "A's token is kept");
+  assert.equal(await client.store.get(client.keyOf(new URL(b.url))), undefined);
+  assert.deepEqual(client.spent().byOrigin, { [keyA]: 10 });
+
+  // A redirect within the same origin is still paid (here with A's stored token).
+  const same = await f(`${a.url}/go?to=${encodeURIComponent('/quote')}`);
+  assert.equal(same.status, 200);
+  await same.text();
+  assert.equal(a.payments(), 1);
+});
