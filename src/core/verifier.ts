@@ -13,6 +13,7 @@ import type { Satisfier } from './caveats.js';
 import { readCredential } from './credentials.js';
 import type { L402Credential } from './credentials.js';
 import { BoundedCache } from './bounded-cache.js';
+import { fingerprintTail, Sightings } from './sightings.js';
 import { systemClock } from './types.js';
 import type { Clock, MaybePromise, RequestView, SecretStore, VerifiedToken } from './types.js';
 
@@ -33,6 +34,19 @@ export interface VerifierCacheOptions {
   maxEntries?: number;
   /** How long a verification is reused, default 5,000 ms: the bound on how late a revocation elsewhere takes effect. */
   ttlMs?: number;
+  /**
+   * Which verifications enter the cache. `always` (default): every successful
+   * one, evicting the least recently used entry when full. `repeat`: the same
+   * while the cache has room; once it is full, only a token verified before
+   * within about the last `maxEntries` to 2 × `maxEntries` distinct tokens (its
+   * first verification is not cached, the next one is). With more active
+   * tokens than entries, visited in turn, `always` replaces an entry on every
+   * request and no entry is ever reused; `repeat` then leaves the cache to the
+   * tokens that come back, and keeps the memory (and garbage collection) of
+   * the churn away. The first link of each token's signature chain is
+   * remembered under the same rule.
+   */
+  admission?: 'always' | 'repeat';
 }
 
 /** Options of {@link Verifier}. */
@@ -151,6 +165,8 @@ export class Verifier {
    * key is never used, and a revoked token's entry is dropped.
    */
   private readonly chainStarts = new BoundedCache<string, ChainStart>(CHAIN_STARTS_MAX);
+  /** Tokens verified recently, for `admission: 'repeat'`. */
+  private readonly sightings: Sightings | undefined;
 
   /**
    * @param options - secret store, clock, satisfiers, cache, strict-verification hook
@@ -170,6 +186,7 @@ export class Verifier {
       throw new L402Error('L402_ERR_CONFIG_INVALID', 'verifier cache ttlMs and maxEntries must be non-negative');
     }
     if (cache !== false && this.ttlMs > 0 && maxEntries > 0) this.cache = new BoundedCache(maxEntries);
+    if (cache !== false && cache.admission === 'repeat') this.sightings = new Sightings(Math.max(maxEntries, CHAIN_STARTS_MAX));
   }
 
   /**
@@ -196,9 +213,10 @@ export class Verifier {
       const hit = entryFor(head, target);
       if (hit !== undefined) {
         if (this.clock.now() < hit.until) return hit.result;
-        const rest = chainWithout(head, target.service, target.capability, TARGETS_PER_CREDENTIAL);
-        if (rest === undefined) this.cache.delete(key);
-        else this.cache.set(key, rest);
+        // Expired: verified again in full. The entry stays meanwhile and is
+        // renewed in place on success (no new entry, nothing for the garbage
+        // collector); any other outcome drops it.
+        return this.renew(request, target, key);
       }
     }
     const read = readCredential(request);
@@ -236,6 +254,43 @@ export class Verifier {
   clearCache(): void {
     this.cache?.clear();
     this.chainStarts.clear();
+    this.sightings?.clear();
+  }
+
+  /** Verifies a credential whose cache entry for `target` has expired; drops the entry unless it was renewed. */
+  private renew(request: RequestView, target: VerifyTarget, key: string): MaybePromise<VerifyResult> {
+    let result: MaybePromise<VerifyResult>;
+    try {
+      const read = readCredential(request);
+      result = read.kind === 'credential' ? this.check(read.credential, target, key) : read.kind === 'none' ? MISSING : failure(read.code, read.reason);
+    } catch (error) {
+      this.dropEntry(key, target);
+      throw error;
+    }
+    if (isPromise(result)) {
+      return result.then(
+        (r) => this.keptIfOk(r, key, target),
+        (error: unknown) => {
+          this.dropEntry(key, target);
+          throw error;
+        },
+      );
+    }
+    return this.keptIfOk(result, key, target);
+  }
+
+  private keptIfOk(result: VerifyResult, key: string, target: VerifyTarget): VerifyResult {
+    if (!result.ok) this.dropEntry(key, target);
+    return result;
+  }
+
+  /** Removes the cache entry of one target of a credential. */
+  private dropEntry(key: string, target: VerifyTarget): void {
+    const cache = this.cache;
+    if (cache === undefined) return;
+    const rest = chainWithout(cache.get(key), target.service, target.capability, TARGETS_PER_CREDENTIAL);
+    if (rest === undefined) cache.delete(key);
+    else cache.set(key, rest);
   }
 
   private check(credential: L402Credential, target: VerifyTarget, key: string | undefined): MaybePromise<VerifyResult> {
@@ -279,11 +334,16 @@ export class Verifier {
       this.chainStarts.delete(idKey);
       return failure('L402_ERR_TOKEN_REVOKED', 'unknown or revoked token');
     }
+    // idKey is a sha256 digest: its last characters are as good a fingerprint as any.
+    const repeat = this.sightings === undefined || this.sightings.sight(fingerprintTail(idKey));
     let start = this.chainStarts.get(idKey);
     if (start === undefined || !bytesEqual(start.rootKey, rootKey)) {
       start = { rootKey: Buffer.from(rootKey), sig: hmacStart(deriveMacaroonKey(rootKey), mac.identifier) };
-      this.chainStarts.set(idKey, start);
+      if (repeat || this.chainStarts.size < this.chainStarts.maxEntries) this.chainStarts.set(idKey, start);
+      else this.chainStarts.delete(idKey);
     }
+    const cache = this.cache;
+    const admit = repeat || (cache !== undefined && cache.size < cache.maxEntries);
     const sig = CHAIN_SIG;
     sig.set(start.sig);
     caveatChainInto(sig, mac.caveats);
@@ -303,10 +363,10 @@ export class Verifier {
     const expiresAt = checked.expiresAt;
     if (this.isSettled !== undefined) {
       const settled = this.isSettled(paymentHash);
-      if (isPromise(settled)) return settled.then((s) => this.finish(s, result, tokenId, expiresAt, now, target, key));
-      return this.finish(settled, result, tokenId, expiresAt, now, target, key);
+      if (isPromise(settled)) return settled.then((s) => this.finish(s, result, tokenId, expiresAt, now, target, key, admit));
+      return this.finish(settled, result, tokenId, expiresAt, now, target, key, admit);
     }
-    return this.finish(true, result, tokenId, expiresAt, now, target, key);
+    return this.finish(true, result, tokenId, expiresAt, now, target, key, admit);
   }
 
   private finish(
@@ -317,14 +377,28 @@ export class Verifier {
     now: number,
     target: VerifyTarget,
     key: string | undefined,
+    admit: boolean,
   ): VerifyResult {
     if (!settled) return failure('L402_ERR_TOKEN_UNPAID', 'the invoice of this token is not settled');
-    if (key !== undefined && this.cache !== undefined) {
+    const cache = this.cache;
+    if (key !== undefined && cache !== undefined) {
+      const until = Math.min(now + this.ttlMs, expiresAt);
       const service = target.service;
       const capability = target.capability;
-      const others = chainWithout(this.cache.get(key), service, capability, TARGETS_PER_CREDENTIAL - 1);
-      this.cache.set(key, { result, tokenId, service, capability, until: Math.min(now + this.ttlMs, expiresAt), next: others });
+      const head = cache.get(key);
+      const existing = entryFor(head, target);
+      // The same credential text verified for the same target gives the same
+      // result: renew the entry rather than replace it.
+      if (existing !== undefined && existing.tokenId === tokenId) {
+        existing.until = until;
+        return existing.result;
+      }
+      if (admit) {
+        const others = chainWithout(head, service, capability, TARGETS_PER_CREDENTIAL - 1);
+        cache.set(key, { result, tokenId, service, capability, until, next: others });
+      }
     }
     return result;
   }
+
 }

@@ -5,6 +5,7 @@
  */
 import { toHex } from '../core/bytes.js';
 import { formatAuthorization, readCredential } from '../core/credentials.js';
+import { fingerprintTail, Sightings } from '../core/sightings.js';
 import type { RequestView } from '../core/types.js';
 
 // Re-emitting costs a base64 decode, a macaroon parse and a base64 encode
@@ -15,8 +16,12 @@ import type { RequestView } from '../core/types.js';
 // plain maps rather than an LRU: a miss costs two lookups and one insert, with
 // no per-entry deletes (an LRU over a Map made misses twice as slow as
 // re-emitting when clients outnumber the entries). At most 2 × 2,048 entries
-// of ~0.7 KB.
+// of ~0.7 KB. A header enters only on its second sighting within the last
+// 2,048–4,096 distinct headers: when clients outnumber the entries and come in
+// turn, remembering every header would replace an entry per request, reuse
+// none, and fill the old generation of the heap with the dropped ones.
 const GENERATION = 2048;
+const sightings = new Sightings(GENERATION);
 let young = new Map<string, string>();
 let old = new Map<string, string>();
 
@@ -58,6 +63,10 @@ export function canonicalAuthorization(request: RequestView): string | undefined
   if (known !== undefined) return known;
   const canonical = emit(request);
   // Only valid credentials are kept: garbage headers must not push them out.
-  if (canonical !== undefined) remember(header, canonical);
+  // A header usually ends in the hex preimage: its tail is a good fingerprint.
+  if (canonical !== undefined && sightings.sight(fingerprintTail(header))) {
+    // Most clients already send the canonical form: keep one string, not two equal ones.
+    remember(header, canonical === header ? header : canonical);
+  }
   return canonical;
 }

@@ -12,7 +12,7 @@ import { sha256 } from '../../src/core/bytes.js';
 import type { SecretStore } from '../../src/core/types.js';
 import { FakeInvoicer, TestClock, request } from './support.js';
 
-function setup(opts: { cache?: false | { ttlMs?: number; maxEntries?: number }; secrets?: SecretStore } = {}) {
+function setup(opts: { cache?: false | { ttlMs?: number; maxEntries?: number; admission?: 'always' | 'repeat' }; secrets?: SecretStore } = {}) {
   const clock = new TestClock();
   const invoicer = new FakeInvoicer();
   const secrets = opts.secrets ?? new MemorySecretStore();
@@ -224,6 +224,27 @@ test('cache is bounded', async () => {
   // The first was evicted; the last two are still cached.
   assert.equal(code(verifier.verify(request({ authorization: tokens[0]!.header }), { service: 'api' }) as VerifyResult), 'L402_ERR_TOKEN_REVOKED');
   assert.ok((verifier.verify(request({ authorization: tokens[2]!.header }), { service: 'api' }) as VerifyResult).ok);
+});
+
+test("cache admission 'repeat': first verifications are cached while there is room; once full, only a token seen again enters", async () => {
+  const { paid, verifier, secrets } = setup({ cache: { maxEntries: 2, admission: 'repeat' } });
+  const [a, b, c] = [await paid(), await paid(), await paid()];
+  const ok = (t: { header: string }) => code(verifier.verify(request({ authorization: t.header }), { service: 'api' }) as VerifyResult);
+  assert.equal(ok(a), 'ok');
+  assert.equal(ok(b), 'ok');
+  assert.equal(ok(c), 'ok'); // full, first sighting: verified but not cached, nothing evicted
+  await secrets.revokeSecret(sha256(c.macaroon.identifier));
+  assert.equal(ok(c), 'L402_ERR_TOKEN_REVOKED');
+  await secrets.revokeSecret(sha256(a.macaroon.identifier));
+  assert.equal(ok(a), 'ok', 'a is still cached');
+
+  const d = await paid();
+  assert.equal(ok(d), 'ok'); // first sighting: not cached
+  assert.equal(ok(d), 'ok'); // seen again: cached, evicting the least recently used (b)
+  await secrets.revokeSecret(sha256(d.macaroon.identifier));
+  await secrets.revokeSecret(sha256(b.macaroon.identifier));
+  assert.equal(ok(d), 'ok', 'd is cached');
+  assert.equal(ok(b), 'L402_ERR_TOKEN_REVOKED', 'b was evicted');
 });
 
 test('an async secret store and the isSettled hook give a Promise', async () => {

@@ -12,6 +12,7 @@ import { L402Error } from '../../core/errors.js';
 import { Minter } from '../../core/minter.js';
 import { systemClock, type Clock, type InvoiceStatus, type Invoicer } from '../../core/types.js';
 import { Verifier } from '../../core/verifier.js';
+import { equalitySatisfiers } from '../../core/caveats.js';
 import { BoundedCache } from '../../core/bounded-cache.js';
 import { DevInvoicer } from '../../lightning/dev/dev-invoicer.js';
 import { createDevPayHandler } from '../../lightning/dev/dev-pay-handler.js';
@@ -283,8 +284,11 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
     const verifier = new Verifier({
       secrets: store,
       clock,
-      cache: { ttlMs: options.verifierCacheTtlMs ?? 5000 },
+      // 'repeat': with more active tokens than cache entries, the cache would churn on every request.
+      cache: { ttlMs: options.verifierCacheTtlMs ?? 5000, admission: 'repeat' },
       ...(isSettled === undefined ? {} : { isSettled }),
+      // Constraints are fixed values: a token may not repeat one with another value (max_size=100, then max_size=999999).
+      satisfiers: equalitySatisfiers(config.services.flatMap((s) => Object.keys(s.constraints))),
     });
     const stopRevoked = store.onRevoked((event) => {
       if (event.tokenId !== undefined) verifier.forget(event.tokenId);
