@@ -1,6 +1,6 @@
 // `npm run bench [-- --quick] [--only a,b] [--no-baselines] [--profile name,…]
 //   [--no-micro] [--no-load] [--duration S] [--warmup S] [--connections N]
-//   [--tokens N] [--repeat N] [--server-flags "--node-flag …"] [--out FILE] [--update-readme]`
+//   [--tokens N] [--mem-tokens N] [--mem-requests N] [--repeat N] [--server-flags "--node-flag …"] [--out FILE] [--update-readme]`
 //
 // Micro-benchmarks (bench/micro/*), then load tests in which the load
 // generator, the server under test and the upstream are separate processes.
@@ -38,6 +38,10 @@ async function main(argv: readonly string[]): Promise<void> {
   if (serverFlags !== undefined) settings.serverNodeFlags = serverFlags.split(' ').filter((f) => f !== '');
   const tokens = argValue(argv, '--tokens');
   if (tokens !== undefined) settings.tokens = Number(tokens);
+  const memTokens = argValue(argv, '--mem-tokens');
+  if (memTokens !== undefined) settings.memTokens = Number(memTokens);
+  const memRequests = argValue(argv, '--mem-requests');
+  if (memRequests !== undefined) settings.memRequests = Number(memRequests);
   const profile = argValue(argv, '--profile');
   if (profile !== undefined) settings.profile = { scenarios: profile.split(','), dir: join(BENCH_DIR, 'results', 'profiles') };
   const started = performance.now();
