@@ -141,6 +141,37 @@ export function serviceCaveats(service: string, grant: ServiceGrant, nowMs: numb
 }
 
 /**
+ * A satisfier for one constraint condition (a `constraints` key). Constraints
+ * are fixed values, not limits the holder may lower: a token carries the value
+ * it was minted with, and a repeat of the condition must keep that exact value.
+ * Without this satisfier a repeat is accepted and the last value wins, so a
+ * holder could append `max_size=999999` after a minted `max_size=100`.
+ * @param condition - the constraint key, e.g. `max_size`
+ * @returns a satisfier whose `satisfyPrevious` accepts only an equal value and
+ *   whose `satisfyFinal` accepts any value (the minted one, which the backend reads)
+ * @throws L402Error `L402_ERR_TOKEN_BAD_CAVEAT` for an empty key or one containing `=`
+ */
+export function constraintSatisfier(condition: string): Satisfier {
+  if (condition.length === 0 || condition.includes('=')) throw badCaveat(`invalid constraint key ${JSON.stringify(condition)}`);
+  return {
+    condition,
+    satisfyPrevious: (previous, current) => previous === current,
+    satisfyFinal: () => true,
+  };
+}
+
+/**
+ * {@link constraintSatisfier} for each distinct key, e.g. every constraint key
+ * of every service, for `new Verifier({ satisfiers })`.
+ * @param keys - constraint keys (duplicates are dropped)
+ * @returns one satisfier per key
+ * @throws L402Error `L402_ERR_TOKEN_BAD_CAVEAT` for an empty key or one containing `=`
+ */
+export function equalitySatisfiers(keys: Iterable<string>): Satisfier[] {
+  return [...new Set(keys)].map(constraintSatisfier);
+}
+
+/**
  * Parses the value of a `services` caveat strictly: `name:tier[,name:tier…]`,
  * tier a decimal 0–255.
  * @param value - the text after `services=`

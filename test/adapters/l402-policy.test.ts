@@ -93,3 +93,27 @@ describe('L402Policy', () => {
     await assert.rejects(policy.decide(view('/a')), (e: unknown) => e instanceof L402Error && e.code === 'L402_ERR_ADAPTER_ROUTE_INCOMPLETE');
   });
 });
+
+describe('L402Policy: static constraints are fixed values', () => {
+  it('a token with max_size appended after the minted max_size=100 is challenged again', async () => {
+    const { parseChallenges } = await import('../../src/core/challenge.js');
+    const { Macaroon } = await import('../../src/core/macaroon.js');
+    const { DevPayer } = await import('../../src/lightning/dev/index.js');
+    const invoicer = new DevInvoicer({ onWarning: () => undefined });
+    const policy = new L402Policy({ invoicer, secrets: new MemorySecretStore(), service: 'api', priceSats: 3, constraints: { max_size: '100' } });
+    const first = await policy.decide(view('/x'));
+    assert.equal(first.kind, 'challenge');
+    const lines = first.headers.filter(([n]) => n.toLowerCase() === 'www-authenticate').map(([, v]) => v);
+    const challenge = parseChallenges(lines)[0];
+    assert.ok(challenge !== undefined);
+    const { preimage } = await new DevPayer(invoicer).payInvoice(challenge.invoice);
+    const withAuth = (mac: string): RequestView => {
+      const value = `L402 ${mac}:${preimage}`;
+      return { ...view('/x'), header: (n) => (n === 'authorization' ? value : undefined), headerValues: (n) => (n === 'authorization' ? [value] : []) };
+    };
+    assert.equal((await policy.decide(withAuth(challenge.macaroon))).kind, 'allow');
+    const widened = Macaroon.fromBase64(challenge.macaroon).withFirstPartyCaveat('max_size=999999').toBase64();
+    assert.equal((await policy.decide(withAuth(widened))).kind, 'challenge');
+    await invoicer.close();
+  });
+});

@@ -4,6 +4,7 @@
  */
 import { ConfigError, L402Error } from '../../core/errors.js';
 import type { ConfigIssue } from '../../core/errors.js';
+import { equalitySatisfiers } from '../../core/caveats.js';
 import { Gate } from '../../core/gate.js';
 import type { RouteOptions } from '../../core/gate.js';
 import { Minter } from '../../core/minter.js';
@@ -120,7 +121,10 @@ function buildGate(options: L402MiddlewareOptions, issues: ConfigIssue[]): Gate 
     return new Gate({ minter: options.minter, verifier: options.verifier, ...form, ...extra });
   } else if (options.invoicer !== undefined && options.secrets !== undefined) {
     const minter = new Minter({ invoicer: options.invoicer, secrets: options.secrets, ...extra });
-    const verifier = new Verifier({ secrets: options.secrets, ...extra });
+    // Constraints are fixed values: a token may not repeat one with another value. Keys known
+    // here (the static `constraints`) get that check; a `route` function's keys are not known in advance.
+    const keys = options.constraints === undefined ? [] : Object.keys(options.constraints);
+    const verifier = new Verifier({ secrets: options.secrets, ...extra, ...(keys.length === 0 ? {} : { satisfiers: equalitySatisfiers(keys) }) });
     return new Gate({ minter, verifier, ...form, ...extra });
   } else {
     issues.push({
