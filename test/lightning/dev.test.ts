@@ -234,6 +234,27 @@ describe('createDevPayHandler', () => {
     }
   });
 
+  it('createDevPayListener refuses requests relayed by a reverse proxy (X-Forwarded-For, Forwarded, X-Real-IP) and pays nothing', async () => {
+    const invoicer = new DevInvoicer(quiet);
+    const server = createServer(createDevPayListener(invoicer));
+    const base = await listen(server);
+    try {
+      const invoice = await invoicer.createInvoice({ amountSats: 3 });
+      const body = JSON.stringify({ invoice: invoice.paymentRequest });
+      for (const headers of [{ 'x-forwarded-for': '203.0.113.9' }, { forwarded: 'for=203.0.113.9' }, { 'x-real-ip': '203.0.113.9' }, { 'X-Forwarded-For': '127.0.0.1' }]) {
+        const refused = await fetch(`${base}/api/dev/pay`, { method: 'POST', headers, body });
+        assert.equal(refused.status, 403, JSON.stringify(headers));
+        assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'L402_ERR_DEV_FORBIDDEN');
+      }
+      assert.equal((await invoicer.lookupInvoice(invoice.paymentHash)).state, 'open');
+      const paid = await fetch(`${base}/api/dev/pay`, { method: 'POST', body });
+      assert.equal(paid.status, 200);
+      await paid.json();
+    } finally {
+      await close(server);
+    }
+  });
+
   it('createDevPayListener answers only after afterPay settles, and 500 when it fails', async () => {
     const invoicer = new DevInvoicer(quiet);
     const seen: Array<{ paymentHash: string; amountSats: number }> = [];

@@ -11,6 +11,12 @@ import { createDevPayHandler, type DevPayHandler } from './dev-pay-handler.js';
 /** Largest request body read, bytes: a BOLT11 invoice is well under 8 KiB. */
 export const MAX_DEV_PAY_BODY = 64 * 1024;
 
+/**
+ * Headers a reverse proxy adds. A request carrying any of them is refused: a
+ * proxy on the same host connects from loopback for every client it relays.
+ */
+const FORWARDING_HEADERS = ['x-forwarded-for', 'forwarded', 'x-real-ip'] as const;
+
 /** A payment `/api/dev/pay` made, as {@link DevPayListenerOptions.afterPay} sees it. */
 export interface DevPaid {
   /** Payment hash of the paid invoice, lower-case hex. */
@@ -33,7 +39,9 @@ export interface DevPayListenerOptions {
 /**
  * Creates a listener serving `POST /api/dev/pay` on HTTP/1.1 or HTTP/2. It does
  * not look at the path: mount it where it belongs. Only loopback socket peers
- * are served (`X-Forwarded-For` is never believed); others get 403.
+ * are served (`X-Forwarded-For` is never believed); others get 403. A request
+ * carrying `X-Forwarded-For`, `Forwarded` or `X-Real-IP` gets 403 too: behind
+ * a reverse proxy on the same host every client would be a loopback peer.
  * @param payer - the dev backend whose invoices are paid, or a handler from {@link createDevPayHandler}
  * @param options - `afterPay`, awaited before each successful answer
  * @returns `(req, res) => void`; answers JSON, 405 to anything but POST and 413 to bodies over 64 KiB
@@ -58,6 +66,12 @@ export function createDevPayListener(
     if (req.method !== 'POST') {
       res.setHeader('allow', 'POST');
       fail(405, 'L402_ERR_DEV_BAD_REQUEST', '/api/dev/pay only accepts POST');
+      return;
+    }
+    if (FORWARDING_HEADERS.some((name) => req.headers[name] !== undefined)) {
+      // A reverse proxy on the same host makes every client a loopback socket peer: refuse whatever came through one.
+      req.resume();
+      fail(403, 'L402_ERR_DEV_FORBIDDEN', '/api/dev/pay does not serve requests relayed by a proxy (X-Forwarded-For, Forwarded or X-Real-IP present)');
       return;
     }
     const chunks: Buffer[] = [];
