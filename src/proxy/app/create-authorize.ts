@@ -54,6 +54,11 @@ export interface CreateAuthorizeOptions {
   clock?: Clock;
   /** Records what each request ended as. */
   setOutcome?: (context: AuthorizeContext<AppService>, outcome: PipelineOutcome) => void;
+  /**
+   * Longest wait for the body prefix a dynamic pricer sees, ms (`readtimeout`);
+   * the pricer then gets what arrived. `undefined` or 0 waits as long as the body takes.
+   */
+  pricerBodyTimeoutMs?: number;
 }
 
 /** 503 naming the coded cause, so that operators and clients see why. */
@@ -104,9 +109,9 @@ export function pricerRequestText(context: Pick<AuthorizeContext, 'raw' | 'reque
  * credential is verified; a valid one is rate limited by `token:<id>` and
  * forwarded. Without one, `auth: freebie N` lets the request pass while the
  * masked IP has freebies left; `authskipinvoicecreationpaths` answer 401;
- * else the price is taken (static, or from the dynamic pricer where 0 is a
- * free pass), the masked IP's challenge rate is checked (the reference has no
- * such limit), a token and invoice are minted, the challenge is recorded as
+ * else the masked IP's challenge rate (the reference has no such limit) and
+ * the service's rate limits are checked, the price is taken (static, or from
+ * the dynamic pricer where 0 is a free pass), a token and invoice are minted, the challenge is recorded as
  * pending in the ledger, and a 402 goes out. Infrastructure failures answer
  * 503 naming their code; a request is never failed by a bad credential.
  *
@@ -150,27 +155,31 @@ export function createAuthorize(options: CreateAuthorizeOptions): (context: Auth
       setOutcome(context, 'rejected');
       return reject(401, 'unauthorized\n', verified.code);
     }
+    const ipKey = ipRateLimitKey(request.remoteAddress);
+    // Minting costs an invoice and dynamic pricing a pricer call: limit both per masked IP before
+    // either happens. A request the pricer then lets through (price 0) has passed the service limit here.
+    const gate = await limited(context, options.challengeLimiter, ipKey, path, () => ({ kind: 'allow', reason: 'free' }));
+    if (gate.kind !== 'allow') return gate;
+    const serviceGate = await limited(context, service.limiter, ipKey, path, () => ({ kind: 'allow', reason: 'free' }));
+    if (serviceGate.kind !== 'allow') return serviceGate;
     let price: number;
     if (service.pricer !== undefined) {
       try {
         // The bytes read here are forwarded first if the request passes (price 0); the rest is streamed.
-        const prefix = await readBodyPrefix(context.raw, MAX_PRICER_BODY_BYTES);
+        const prefix = await readBodyPrefix(context.raw, MAX_PRICER_BODY_BYTES, options.pricerBodyTimeoutMs);
         price = await service.pricer.getPrice(path, pricerRequestText(context, prefix.bytes));
       } catch (error) {
         onError(error instanceof L402Error ? error : new L402Error('L402_ERR_PRICER_UNAVAILABLE', String(error), { status: 503, cause: error }), service.name);
         setOutcome(context, 'unavailable');
         return unavailable(error, 'L402_ERR_PRICER_UNAVAILABLE');
       }
-      if (price === 0) return pass(context, 'free', path);
+      if (price === 0) {
+        setOutcome(context, 'forwarded');
+        return { kind: 'allow', reason: 'free' };
+      }
     } else {
       price = config.price;
     }
-    const ipKey = ipRateLimitKey(request.remoteAddress);
-    // Minting costs an invoice: limit it per masked IP before anything is created.
-    const gate = await limited(context, options.challengeLimiter, ipKey, path, () => ({ kind: 'allow', reason: 'free' }));
-    if (gate.kind !== 'allow') return gate;
-    const serviceGate = await limited(context, service.limiter, ipKey, path, () => ({ kind: 'allow', reason: 'free' }));
-    if (serviceGate.kind !== 'allow') return serviceGate;
 
     const caveats = serviceCaveats(service.name, config, clock.now());
 

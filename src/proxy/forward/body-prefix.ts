@@ -45,13 +45,17 @@ export function requestHasBody(req: NodeIncoming): boolean {
  * past `maxBytes`. Calling it twice returns the same prefix.
  *
  * A client that goes away or fails mid-body resolves with what arrived
- * (`complete: false`); the request is then not forwarded anyway.
+ * (`complete: false`); the request is then not forwarded anyway. So does a
+ * body that has not reached `maxBytes` or its end within `timeoutMs`: HTTP/2
+ * streams have no read timeout of their own, and a stalled body must not
+ * hold the caller forever (the rest is still forwarded if the request passes).
  *
  * @param req - the client request (HTTP/1.1 or HTTP/2 compatibility request)
  * @param maxBytes - most bytes to return
+ * @param timeoutMs - longest wait for the prefix, ms; `undefined` or 0 waits as long as the body takes
  * @returns the prefix and whether it is the whole body; never rejects
  */
-export function readBodyPrefix(req: NodeIncoming, maxBytes: number): Promise<BodyPrefix> {
+export function readBodyPrefix(req: NodeIncoming, maxBytes: number, timeoutMs?: number): Promise<BodyPrefix> {
   const known = consumed.get(req);
   if (known !== undefined) return Promise.resolve(prefixOf(known, maxBytes));
   if (!requestHasBody(req) || req.readableEnded) return Promise.resolve(EMPTY);
@@ -59,7 +63,9 @@ export function readBodyPrefix(req: NodeIncoming, maxBytes: number): Promise<Bod
   consumed.set(req, state);
   return new Promise((resolve) => {
     let size = 0;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const finish = (): void => {
+      clearTimeout(timer);
       req.off('data', onData);
       req.off('end', onEnd);
       req.off('error', finish);
@@ -81,6 +87,7 @@ export function readBodyPrefix(req: NodeIncoming, maxBytes: number): Promise<Bod
     req.once('end', onEnd);
     req.once('error', finish);
     req.once('close', finish);
+    if (timeoutMs !== undefined && timeoutMs > 0) timer = setTimeout(finish, timeoutMs);
   });
 }
 
