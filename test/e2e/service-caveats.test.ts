@@ -84,4 +84,18 @@ services:
     clock.advance(2_000);
     assert.equal((await h1(`${aperture.url}/alpha/x`, { headers: { authorization } })).status, 402);
   });
+
+  test('a constraint appended with another value (max_size=999999 after max_size=100) gets a fresh challenge', async () => {
+    const { macaroon, invoice } = await challenge('/alpha/x');
+    const { preimage } = await new DevPayer(aperture.invoicer as DevInvoicer).payInvoice(invoice);
+    const widened = Macaroon.fromBase64(macaroon).withFirstPartyCaveat('max_size=999999').toBase64();
+    const res = await h1(`${aperture.url}/alpha/x`, { headers: { authorization: `L402 ${widened}:${preimage}` } });
+    assert.equal(res.status, 402);
+    const fresh = challengeOf(wwwAuthenticate(res.rawHeaders));
+    assert.notEqual(fresh.macaroon, macaroon);
+    // Repeating the minted value narrows nothing and widens nothing: still accepted.
+    const same = Macaroon.fromBase64(macaroon).withFirstPartyCaveat('max_size=100').toBase64();
+    const ok = await h1(`${aperture.url}/alpha/x`, { headers: { authorization: `L402 ${same}:${preimage}` } });
+    assert.equal(ok.status, 200);
+  });
 });

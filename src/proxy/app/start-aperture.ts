@@ -452,6 +452,7 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
       challengeLimiter,
       metrics,
       clock,
+      pricerBodyTimeoutMs: config.readTimeoutMs,
       onChallenge: (hash, service) => serviceOfHash.set(hash, service),
       onError: (error, service) => logger.warn({ service, code: error.code }, error.message),
       setOutcome: (context, outcome) => {
