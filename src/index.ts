@@ -45,6 +45,8 @@ export {
   capabilitiesCaveat,
   validUntilCaveat,
   serviceCaveats,
+  constraintSatisfier,
+  equalitySatisfiers,
   parseServices,
   checkCaveats,
   SERVICES_CONDITION,
