@@ -251,6 +251,7 @@ export class Proxy<S extends ProxyService = ProxyService> {
         }),
         connectMs: this.#timeouts.connectMs,
         headersMs: service.upstreamTimeoutMs ?? this.#timeouts.headersMs,
+        idleMs: this.#timeouts.websocketIdleMs,
         onError: (error) => this.#onError(error, service.name),
       });
     }, (error) => {

@@ -1,11 +1,13 @@
 /**
  * WebSocket (HTTP/1.1 `Upgrade`) passthrough: the upgrade request is sent to
- * the backend on a fresh TCP or TLS socket, and from then on bytes are piped
- * both ways untouched, the backend's `101 Switching Protocols` included.
+ * the backend on a fresh TCP or TLS socket; only when the backend answers
+ * `101 Switching Protocols` with a WebSocket upgrade are bytes piped both
+ * ways untouched, with an idle timeout.
  */
-import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
-import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
+import { request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import { request as httpsRequest, type RequestOptions as HttpsRequestOptions } from 'node:https';
+import { isIP, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { UpstreamError } from '../../core/errors.js';
 import type { ProxyService } from '../proxy-service.js';
@@ -25,6 +27,8 @@ export interface WebSocketForward {
   connectMs: number;
   /** Longest silence in the answer to the upgrade request. */
   headersMs: number;
+  /** Longest silence (both directions) of an established tunnel; `0` or absent = no limit. */
+  idleMs?: number;
   /** Called with every upstream failure, for logs and metrics. */
   onError: (error: UpstreamError) => void;
   /** Called when both sides are closed, for connection tracking. */
@@ -61,10 +65,57 @@ export function writeRawResponse(
   socket.end(head + body);
 }
 
+/** Hop-by-hop response headers that are not relayed with a refused upgrade. */
+const HOP_BY_HOP_RESPONSE = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'trailer', 'te', 'proxy-connection']);
+
+/** Whether a comma-separated header (or list of them) contains `token`, case-insensitively. */
+function hasToken(value: string | string[] | undefined, token: string): boolean {
+  if (value === undefined) return false;
+  for (const v of Array.isArray(value) ? value : [value]) {
+    for (const part of v.split(',')) if (part.trim().toLowerCase() === token) return true;
+  }
+  return false;
+}
+
 /**
- * Tunnels one WebSocket upgrade to the backend. Never throws: a backend that
- * cannot be reached gets the client a 502 or 504 before any byte of the
- * backend was sent; later failures close both sockets.
+ * The upgrade request's headers: whatever `Connection` and `Upgrade` the client
+ * sent are replaced by exactly `Connection: upgrade` and `Upgrade: websocket`,
+ * so no other hop-by-hop token (`keep-alive`, a header name) reaches the backend.
+ */
+function upgradeRequestHeaders(headers: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < headers.length; i += 2) {
+    const lower = (headers[i] as string).toLowerCase();
+    if (lower === 'connection' || lower === 'upgrade') continue;
+    out.push(headers[i] as string, (headers[i + 1] as string).replace(/[\r\n]/g, ' '));
+  }
+  out.push('connection', 'upgrade', 'upgrade', 'websocket');
+  return out;
+}
+
+/** A response head for the raw client socket from a parsed backend response. */
+function responseHead(res: IncomingMessage, keep: (lower: string) => boolean, extra: string): string {
+  let head = `HTTP/1.1 ${res.statusCode ?? 502} ${(res.statusMessage ?? '').replace(/[\r\n]/g, ' ')}\r\n`;
+  const raw = res.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (!keep(name.toLowerCase())) continue;
+    head += `${name}: ${(raw[i + 1] as string).replace(/[\r\n]/g, ' ')}\r\n`;
+  }
+  return `${head}${extra}\r\n`;
+}
+
+/**
+ * Tunnels one WebSocket upgrade to the backend. Never throws.
+ *
+ * The backend's answer is parsed first. Only a `101 Switching Protocols`
+ * carrying `Upgrade: websocket` and `Connection: upgrade` opens the byte
+ * tunnel (with the idle timeout `idleMs`); the client's bytes are not sent to
+ * the backend before that. Any other answer (a backend without WebSocket
+ * support answering 200, 404, …) is relayed to the client with
+ * `Connection: close` and both sockets are closed, so nothing the client
+ * writes afterwards can reach the backend as a further, unauthorized request.
+ * A backend that cannot be reached gets the client a 502 or 504.
  *
  * @param client - the client socket from the server's `'upgrade'` event
  * @param head - bytes the client sent after the request head
@@ -73,30 +124,12 @@ export function writeRawResponse(
 export function forwardWebSocket(client: Duplex, head: Buffer, forward: WebSocketForward): void {
   const { service } = forward;
   const { host, port } = splitAddress(service.address);
-  let upstream: Socket;
-  try {
-    if (service.protocol === 'https') {
-      const tls: ConnectionOptions = { host, port, rejectUnauthorized: service.tlsInsecureSkipVerify !== true, ALPNProtocols: ['http/1.1'] };
-      if (isIP(host) === 0) tls.servername = host;
-      if (service.tlsCertPath !== undefined && service.tlsCertPath !== '') tls.ca = readFileSync(service.tlsCertPath);
-      upstream = tlsConnect(tls);
-    } else {
-      upstream = netConnect({ host, port });
-    }
-  } catch (cause) {
-    const error = classifyUpstreamError(
-      cause instanceof UpstreamError ? cause : new UpstreamError('L402_ERR_UPSTREAM_TLS', String(cause), { cause }),
-      service.name,
-    );
-    forward.onError(error);
-    writeRawResponse(client, 502, 'Bad Gateway', `bad gateway (${error.code})\n`);
-    return;
-  }
   let answered = false;
   let closed = 0;
   const onClosed = (): void => {
     if (++closed === 2) forward.onClose?.();
   };
+  let upstream: ClientRequest;
   const fail = (cause: unknown): void => {
     if (answered) {
       client.destroy();
@@ -110,34 +143,95 @@ export function forwardWebSocket(client: Duplex, head: Buffer, forward: WebSocke
     const status = error.status ?? 502;
     writeRawResponse(client, status, status === 504 ? 'Gateway Timeout' : 'Bad Gateway', `${status === 504 ? 'gateway timeout' : 'bad gateway'} (${error.code})\n`);
   };
-  upstream.setTimeout(forward.connectMs, () => {
-    fail(Object.assign(new Error('no answer from upstream'), { code: 'ETIMEDOUT' }));
-  });
-  upstream.once(service.protocol === 'https' ? 'secureConnect' : 'connect', () => {
-    upstream.setTimeout(forward.headersMs);
-    let text = `${forward.method} ${forward.path} HTTP/1.1\r\n`;
-    const h = forward.headers;
-    for (let i = 0; i + 1 < h.length; i += 2) text += `${h[i] as string}: ${(h[i + 1] as string).replace(/[\r\n]/g, ' ')}\r\n`;
-    upstream.write(`${text}\r\n`);
-    if (head.length > 0) upstream.write(head);
-  });
-  upstream.once('data', () => {
-    // The backend answered; from here on it is a byte tunnel with no timeout of ours.
-    answered = true;
-    upstream.setTimeout(0);
+  try {
+    const options: RequestOptions = {
+      host,
+      port,
+      method: forward.method,
+      path: forward.path,
+      headers: upgradeRequestHeaders(forward.headers) as unknown as RequestOptions['headers'],
+      setHost: false,
+      agent: false,
+    };
+    if (service.protocol === 'https') {
+      const tls: HttpsRequestOptions & { ALPNProtocols: string[] } = {
+        ...options,
+        rejectUnauthorized: service.tlsInsecureSkipVerify !== true,
+        ALPNProtocols: ['http/1.1'],
+      };
+      if (isIP(host) === 0) tls.servername = host;
+      if (service.tlsCertPath !== undefined && service.tlsCertPath !== '') tls.ca = readFileSync(service.tlsCertPath);
+      upstream = httpsRequest(tls);
+    } else {
+      upstream = httpRequest(options);
+    }
+  } catch (cause) {
+    const error = classifyUpstreamError(
+      cause instanceof UpstreamError ? cause : new UpstreamError('L402_ERR_UPSTREAM_TLS', String(cause), { cause }),
+      service.name,
+    );
+    forward.onError(error);
+    writeRawResponse(client, 502, 'Bad Gateway', `bad gateway (${error.code})\n`);
+    return;
+  }
+  const timedOut = (): void => {
+    upstream.destroy(Object.assign(new Error('no answer from upstream'), { code: 'ETIMEDOUT' }));
+  };
+  upstream.setTimeout(forward.connectMs, timedOut);
+  upstream.once('socket', (socket: Socket) => {
+    socket.once('close', onClosed);
+    socket.once(service.protocol === 'https' ? 'secureConnect' : 'connect', () => {
+      if (!answered) upstream.setTimeout(forward.headersMs, timedOut);
+    });
   });
   upstream.on('error', fail);
   client.on('error', () => upstream.destroy());
-  upstream.on('close', () => {
-    // Before an answer, fail() ends the client with an error response; destroying it would cut that off.
-    if (!answered) fail(Object.assign(new Error('upstream closed before answering'), { code: 'UND_ERR_SOCKET' }));
-    else client.destroy();
-    onClosed();
-  });
-  client.on('close', () => {
+  client.once('close', () => {
     upstream.destroy();
     onClosed();
   });
-  upstream.pipe(client);
-  client.pipe(upstream);
+  upstream.on('response', (res: IncomingMessage) => {
+    // Not an upgrade: relay the answer, then close both sides.
+    answered = true;
+    upstream.setTimeout(0);
+    const chunked = res.headers['transfer-encoding'] !== undefined;
+    const keep = (lower: string): boolean => !HOP_BY_HOP_RESPONSE.has(lower) && !(chunked && lower === 'content-length');
+    if (client.destroyed) {
+      upstream.destroy();
+      return;
+    }
+    client.write(responseHead(res, keep, 'connection: close\r\n'));
+    res.on('error', () => client.destroy());
+    res.on('end', () => {
+      client.end();
+      upstream.destroy();
+    });
+    res.pipe(client, { end: false });
+  });
+  upstream.on('upgrade', (res: IncomingMessage, socket: Socket, upgradeHead: Buffer) => {
+    const valid = res.statusCode === 101 && hasToken(res.headers.upgrade, 'websocket') && hasToken(res.headers.connection, 'upgrade');
+    if (!valid) {
+      socket.destroy();
+      fail(new UpstreamError('L402_ERR_UPSTREAM_FAILED', `service ${service.name}: backend answered ${res.statusCode ?? 0} without a WebSocket upgrade`));
+      return;
+    }
+    answered = true;
+    if (client.destroyed) {
+      socket.destroy();
+      return;
+    }
+    // An idle tunnel is closed; activity in either direction passes through the backend socket.
+    socket.setTimeout(forward.idleMs ?? 0, () => {
+      socket.destroy();
+      client.destroy();
+    });
+    socket.on('error', () => client.destroy());
+    socket.once('close', () => client.destroy());
+    client.write(responseHead(res, () => true, ''));
+    if (upgradeHead.length > 0) client.write(upgradeHead);
+    if (head.length > 0) socket.write(head);
+    socket.pipe(client);
+    client.pipe(socket);
+  });
+  upstream.end();
 }

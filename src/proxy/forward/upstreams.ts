@@ -19,6 +19,8 @@ export interface UpstreamTimeouts {
   headersMs?: number;
   /** Longest silence between two body chunks of a response (REST). Default 300 s. */
   bodyIdleMs?: number;
+  /** Longest silence, in both directions, of an established WebSocket tunnel; `0` = no limit. Default 120 s. */
+  websocketIdleMs?: number;
 }
 
 /** Resolved timeouts. */
@@ -26,11 +28,17 @@ export interface ResolvedTimeouts {
   connectMs: number;
   headersMs: number;
   bodyIdleMs: number;
+  websocketIdleMs: number;
 }
 
 /** Fills in the defaults. */
 export function resolveTimeouts(t: UpstreamTimeouts | undefined): ResolvedTimeouts {
-  return { connectMs: t?.connectMs ?? 10_000, headersMs: t?.headersMs ?? 60_000, bodyIdleMs: t?.bodyIdleMs ?? 300_000 };
+  return {
+    connectMs: t?.connectMs ?? 10_000,
+    headersMs: t?.headersMs ?? 60_000,
+    bodyIdleMs: t?.bodyIdleMs ?? 300_000,
+    websocketIdleMs: t?.websocketIdleMs ?? 120_000,
+  };
 }
 
 /** The key of an upstream: everything that makes two connections interchangeable. */
