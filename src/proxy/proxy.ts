@@ -13,6 +13,7 @@ import { grpcStatusFor } from '../core/grpc-status.js';
 import { isPromise } from '../core/is-promise.js';
 import type { Decision, MaybePromise, RequestView } from '../core/types.js';
 import { canonicalAuthorization } from './canonical-authorization.js';
+import { canonicalTarget } from './canonical-target.js';
 import { applyCors } from './cors.js';
 import { resumedBody } from './forward/body-prefix.js';
 import { upstreamHeaders } from './forward/forward-headers.js';
@@ -178,9 +179,17 @@ export class Proxy<S extends ProxyService = ProxyService> {
     const h2 = req.httpVersionMajor === 2;
     const headers = req.headers;
     const host = (h2 ? (headers[':authority'] as string | undefined) : undefined) ?? headers.host ?? '';
-    const path = req.url ?? '/';
-    const service = this.router.match(host, path);
     const grpc = h2 && GRPC.test(headers['content-type'] ?? '');
+    const raw = req.url ?? '/';
+    const target = canonicalTarget(raw, host);
+    if (!('path' in target)) {
+      this.#badTarget(req, res, grpc, target.reason);
+      return;
+    }
+    // Routed, authorized, rate-limited and forwarded: the same origin-form target.
+    const path = target.query === '' ? target.path : target.path + target.query;
+    if (path !== raw) req.url = path;
+    const service = this.router.match(host, target.path);
     if (service === undefined) {
       this.#unmatched(req, res, grpc, host, path);
       return;
@@ -217,12 +226,19 @@ export class Proxy<S extends ProxyService = ProxyService> {
   readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     socket.on('error', ignore);
     const host = req.headers.host ?? '';
-    const path = req.url ?? '/';
     if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
       writeRawResponse(socket, 400, 'Bad Request', 'unsupported upgrade\n');
       return;
     }
-    const service = this.router.match(host, path);
+    const raw = req.url ?? '/';
+    const target = canonicalTarget(raw, host);
+    if (!('path' in target)) {
+      writeRawResponse(socket, 400, 'Bad Request', `bad request target: ${target.reason} (L402_ERR_PROXY_BAD_TARGET)\n`);
+      return;
+    }
+    const path = target.query === '' ? target.path : target.path + target.query;
+    if (path !== raw) req.url = path;
+    const service = this.router.match(host, target.path);
     if (service === undefined) {
       writeRawResponse(socket, 404, 'Not Found', 'no service for this host and path\n');
       return;
@@ -403,6 +419,16 @@ export class Proxy<S extends ProxyService = ProxyService> {
       body,
       headersTimeoutMs: service.upstreamTimeoutMs,
     });
+  }
+
+  /** A request target refused by {@link canonicalTarget}: 400, or gRPC status 3 INVALID_ARGUMENT. */
+  #badTarget(req: NodeRequest, res: NodeResponse, grpc: boolean, reason: string): void {
+    const code = 'L402_ERR_PROXY_BAD_TARGET';
+    if (grpc) {
+      writeGrpcTrailersOnly((req as Http2ServerRequest).stream, 3, `bad request target: ${reason} [${code}]`);
+      return;
+    }
+    writeHttpDecision(req, res, { kind: 'reject', status: 400, headers: [], body: `bad request target: ${reason} (${code})\n`, code });
   }
 
   #unmatched(req: NodeRequest, res: NodeResponse, grpc: boolean, host: string, path: string): void {

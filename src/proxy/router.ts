@@ -66,7 +66,7 @@ export class Router<S extends ProxyService = ProxyService> {
   /**
    * Finds the first matching service.
    * @param host - Host header or `:authority`, port included
-   * @param path - path and query
+   * @param path - the canonical path without the query (the proxy passes `canonicalTarget(...).path`)
    * @returns the matched service, or `undefined`
    */
   match(host: string, path: string): S | undefined {
