@@ -468,7 +468,8 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
       services,
       authorize,
       resolveClientIp: (peer, xff) => clientIp(peer, xff, trusted),
-      timeouts: { headersMs: config.upstreamTimeoutMs },
+      // An established WebSocket tunnel is closed after the same silence as an idle connection (`idletimeout`).
+      timeouts: { headersMs: config.upstreamTimeoutMs, websocketIdleMs: config.idleTimeoutMs },
       ...(config.serveStatic ? { staticRoot: config.staticRoot } : {}),
       onError: (error, service) => {
         if (error.code.startsWith('L402_ERR_UPSTREAM_')) metrics.upstreamErrors.inc({ service: service ?? '', kind: upstreamKind(error.code) });
