@@ -5,7 +5,7 @@
  */
 export { Router } from './router.js';
 export type { ProxyService } from './proxy-service.js';
-export { Proxy, writeHttpDecision } from './proxy.js';
+export { Proxy, writeDecision, writeHttpDecision } from './proxy.js';
 export type { NodeIncoming, NodeResponse } from './forward/forward-http.js';
 export { readBodyPrefix } from './forward/body-prefix.js';
 export type { BodyPrefix } from './forward/body-prefix.js';

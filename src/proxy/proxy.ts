@@ -101,6 +101,24 @@ export function writeHttpDecision(req: NodeRequest, res: NodeResponse, decision:
 }
 
 /**
+ * Writes a challenge or rejection in the form the client speaks: a gRPC call
+ * (HTTP/2 with `content-type: application/grpc…`) gets a trailers-only reply
+ * with the mapped grpc-status, anything else {@link writeHttpDecision}.
+ * @param req - the request being answered
+ * @param res - its response
+ * @param decision - what to write
+ */
+export function writeDecision(req: NodeRequest, res: NodeResponse, decision: Exclude<Decision, { kind: 'allow' }>): void {
+  if (req.httpVersionMajor === 2 && GRPC.test(String(req.headers['content-type'] ?? ''))) {
+    if (res.headersSent || res.destroyed) return;
+    const status = grpcStatusFor(decision);
+    writeGrpcTrailersOnly((req as Http2ServerRequest).stream, status.code, status.message, status.metadata);
+  } else {
+    writeHttpDecision(req, res, decision);
+  }
+}
+
+/**
  * The reverse proxy's request handler: matches a service, asks the
  * authorization hook, and forwards REST (undici), gRPC (node:http2),
  * server-sent events and WebSocket upgrades to the backend.

@@ -329,9 +329,9 @@ services:
     const xff = new grpc.Metadata();
     xff.set('x-forwarded-for', '203.0.113.50');
     const blocked = await unary(c, '/demo.Chat/Get', xff);
-    // The blocklist answers before the gRPC-aware pipeline, with a plain HTTP 403 that grpc-js
-    // maps to PERMISSION_DENIED itself (no grpc-status, so no 'access denied' message).
+    // A real gRPC reply (grpc-status 7 with its message), not an HTTP 403 that grpc-js would map.
     assert.equal(blocked.error?.code, grpc.status.PERMISSION_DENIED);
+    assert.equal(blocked.error?.details, 'access denied');
 
     const down = await unary(c, '/demo.Down/Any');
     assert.equal(down.error?.code, grpc.status.UNAVAILABLE);

@@ -15,7 +15,7 @@ import type { IpSet } from '../../ratelimit/ip-set.js';
 import type { NodeResponse } from '../forward/forward-http.js';
 import { writeRawResponse } from '../forward/forward-websocket.js';
 import type { ProxyMetrics, RequestOutcome } from '../ops/metrics.js';
-import { writeHttpDecision, type Proxy } from '../proxy.js';
+import { writeDecision, type Proxy } from '../proxy.js';
 import type { ProxyRequestHandler } from '../server/proxy-server.js';
 import type { AppService } from './app-service.js';
 
@@ -156,7 +156,7 @@ export class ApertureHandler implements ProxyRequestHandler {
 
     if (this.#blocked(req)) {
       track.note.outcome = 'blocked';
-      writeHttpDecision(req, res, {
+      writeDecision(req, res, {
         kind: 'reject',
         status: 403,
         headers: [],
