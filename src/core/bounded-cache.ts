@@ -28,6 +28,26 @@ export class BoundedCache<K, V> {
   }
 
   /**
+   * The value for `key`, leaving its recency as it is.
+   * @param key - the key
+   * @returns the value, or `undefined`
+   */
+  peek(key: K): V | undefined {
+    return this.map.get(key);
+  }
+
+  /**
+   * Marks an entry most recently used.
+   * @param key - the key (nothing happens when it is absent)
+   */
+  touch(key: K): void {
+    const value = this.map.get(key);
+    if (value === undefined) return;
+    this.map.delete(key);
+    this.map.set(key, value);
+  }
+
+  /**
    * Stores a value, evicting the least recently used entry when full.
    * @param key - the key
    * @param value - the value

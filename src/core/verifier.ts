@@ -78,6 +78,8 @@ interface CacheEntry {
   until: number;
   /** The entry of another target verified with the same credential. */
   next: CacheEntry | undefined;
+  /** The verifier's tick when this chain was last made most recently used. */
+  touched: number;
 }
 
 /** Most targets (service, capability) remembered per credential. */
@@ -100,7 +102,7 @@ function chainWithout(head: CacheEntry | undefined, service: string, capability:
   let chain: CacheEntry | undefined;
   for (let i = kept.length - 1; i >= 0; i--) {
     const e = kept[i] as CacheEntry;
-    const copy: CacheEntry = { result: e.result, tokenId: e.tokenId, service: e.service, capability: e.capability, until: e.until, next: chain };
+    const copy: CacheEntry = { result: e.result, tokenId: e.tokenId, service: e.service, capability: e.capability, until: e.until, next: chain, touched: e.touched };
     chain = copy;
   }
   return chain;
@@ -165,6 +167,9 @@ export class Verifier {
    * key is never used, and a revoked token's entry is dropped.
    */
   private readonly chainStarts = new BoundedCache<string, ChainStart>(CHAIN_STARTS_MAX);
+  /** Cache hits and inserts so far, for the approximate recency of {@link CacheEntry.touched}. */
+  private ticks = 0;
+  private readonly recentTicks: number;
   /** Tokens verified recently, for `admission: 'repeat'`. */
   private readonly sightings: Sightings | undefined;
 
@@ -186,6 +191,7 @@ export class Verifier {
       throw new L402Error('L402_ERR_CONFIG_INVALID', 'verifier cache ttlMs and maxEntries must be non-negative');
     }
     if (cache !== false && this.ttlMs > 0 && maxEntries > 0) this.cache = new BoundedCache(maxEntries);
+    this.recentTicks = Math.floor(maxEntries / 4);
     if (cache !== false && cache.admission === 'repeat') this.sightings = new Sightings(Math.max(maxEntries, CHAIN_STARTS_MAX));
   }
 
@@ -209,10 +215,20 @@ export class Verifier {
       key = auth.length === 1 ? (auth[0] as string) : auth.join(SEP);
       if (mac.length > 0) key += `${SEP}M${mac.join(SEP)}`;
       if (grpc.length > 0) key += `${SEP}G${grpc.join(SEP)}`;
-      const head = this.cache.get(key);
+      const head = this.cache.peek(key);
       const hit = entryFor(head, target);
-      if (hit !== undefined) {
-        if (this.clock.now() < hit.until) return hit.result;
+      if (hit !== undefined && head !== undefined) {
+        if (this.clock.now() < hit.until) {
+          // Making an entry most recently used costs a Map delete and insert
+          // keyed by a long string; one moved within the last quarter of the
+          // capacity is among the most recent already, and stays put.
+          const tick = ++this.ticks;
+          if (tick - head.touched > this.recentTicks) {
+            head.touched = tick;
+            this.cache.touch(key);
+          }
+          return hit.result;
+        }
         // Expired: verified again in full. The entry stays meanwhile and is
         // renewed in place on success (no new entry, nothing for the garbage
         // collector); any other outcome drops it.
@@ -288,7 +304,7 @@ export class Verifier {
   private dropEntry(key: string, target: VerifyTarget): void {
     const cache = this.cache;
     if (cache === undefined) return;
-    const rest = chainWithout(cache.get(key), target.service, target.capability, TARGETS_PER_CREDENTIAL);
+    const rest = chainWithout(cache.peek(key), target.service, target.capability, TARGETS_PER_CREDENTIAL);
     if (rest === undefined) cache.delete(key);
     else cache.set(key, rest);
   }
@@ -385,7 +401,7 @@ export class Verifier {
       const until = Math.min(now + this.ttlMs, expiresAt);
       const service = target.service;
       const capability = target.capability;
-      const head = cache.get(key);
+      const head = cache.peek(key);
       const existing = entryFor(head, target);
       // The same credential text verified for the same target gives the same
       // result: renew the entry rather than replace it.
@@ -395,7 +411,7 @@ export class Verifier {
       }
       if (admit) {
         const others = chainWithout(head, service, capability, TARGETS_PER_CREDENTIAL - 1);
-        cache.set(key, { result, tokenId, service, capability, until, next: others });
+        cache.set(key, { result, tokenId, service, capability, until, next: others, touched: ++this.ticks });
       }
     }
     return result;
