@@ -11,7 +11,11 @@ import { startBackend } from '../proxy/support.js';
 import { spawnNode, type Spawned } from './spawn.js';
 import { freePort, tempBaseDir } from './support.js';
 
-test('SIGKILL mid-burst: after a restart every paid token verifies and no settled ledger row is lost', async () => {
+/**
+ * A backend, a base directory with an aperture.yaml (SQLite, dev backend, one
+ * paid service) and a way to start `aperture` on it as a child process.
+ */
+async function durableSetup() {
   const backend = await startBackend((_req, res) => res.end('ok'));
   const dir = tempBaseDir();
   const port = await freePort();
@@ -27,12 +31,16 @@ services:
     address: ${backend.address}
     price: 1
 `);
-  const base = `http://127.0.0.1:${port}`;
   const start = async (): Promise<Spawned> => {
     const p = spawnNode('bin/aperture.js', ['--basedir', dir]);
     await p.waitFor(/aperture listening/);
     return p;
   };
+  return { backend, dir, base: `http://127.0.0.1:${port}`, start };
+}
+
+test('SIGKILL mid-burst: after a restart every paid token verifies and no settled ledger row is lost', async () => {
+  const { backend, dir, base, start } = await durableSetup();
   const first = await start();
   const paid: { authorization: string; hash: string }[] = [];
   let stop = false;
@@ -75,27 +83,7 @@ services:
 });
 
 test('SIGKILL during a burst of paid-token requests interleaved with new payments: integrity_check ok, every token verifies, no settled row lost', async () => {
-  const backend = await startBackend((_req, res) => res.end('ok'));
-  const dir = tempBaseDir();
-  const port = await freePort();
-  writeFileSync(join(dir, 'aperture.yaml'), `
-listenaddr: 127.0.0.1:${port}
-insecure: true
-debuglevel: error
-authenticator:
-  backend: dev
-services:
-  - name: api
-    hostregexp: '.*'
-    address: ${backend.address}
-    price: 1
-`);
-  const base = `http://127.0.0.1:${port}`;
-  const start = async (): Promise<Spawned> => {
-    const p = spawnNode('bin/aperture.js', ['--basedir', dir]);
-    await p.waitFor(/aperture listening/);
-    return p;
-  };
+  const { backend, dir, base, start } = await durableSetup();
   const buy = async (): Promise<{ authorization: string; hash: string } | undefined> => {
     const r = await fetch(`${base}/q`);
     const c = parseChallenges(r.headers.get('www-authenticate') ?? '')[0];
