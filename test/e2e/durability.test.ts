@@ -39,6 +39,30 @@ services:
   return { backend, dir, base: `http://127.0.0.1:${port}`, start };
 }
 
+/**
+ * After the crash: every paid token has its settled ledger row, and after a
+ * restart every one of them gets 200; the restarted proxy stops cleanly.
+ */
+async function assertPaidTokensSurvived(
+  dir: string,
+  base: string,
+  start: () => Promise<Spawned>,
+  paid: ReadonlyArray<{ hash: string; authorization: string }>,
+): Promise<void> {
+  const store = new SqliteStore({ baseDir: dir, revocationPollMs: 0 });
+  const settled = new Set((await store.listTransactions({ state: 'settled', limit: 1000 })).items.map((r) => r.paymentHash));
+  await store.close();
+  for (const p of paid) assert.ok(settled.has(p.hash), `settled row of ${p.hash} lost`);
+
+  const second = await start();
+  for (const p of paid) {
+    const r = await fetch(`${base}/q`, { headers: { authorization: p.authorization } });
+    assert.equal(r.status, 200);
+  }
+  second.child.kill('SIGTERM');
+  assert.equal(await second.exited, 0, second.output());
+}
+
 test('SIGKILL mid-burst: after a restart every paid token verifies and no settled ledger row is lost', async () => {
   const { backend, dir, base, start } = await durableSetup();
   const first = await start();
@@ -67,18 +91,7 @@ test('SIGKILL mid-burst: after a restart every paid token verifies and no settle
   await Promise.all(workers);
   await first.exited;
 
-  const store = new SqliteStore({ baseDir: dir, revocationPollMs: 0 });
-  const settled = new Set((await store.listTransactions({ state: 'settled', limit: 1000 })).items.map((r) => r.paymentHash));
-  await store.close();
-  for (const p of paid) assert.ok(settled.has(p.hash), `settled row of ${p.hash} lost`);
-
-  const second = await start();
-  for (const p of paid) {
-    const r = await fetch(`${base}/q`, { headers: { authorization: p.authorization } });
-    assert.equal(r.status, 200);
-  }
-  second.child.kill('SIGTERM');
-  assert.equal(await second.exited, 0, second.output());
+  await assertPaidTokensSurvived(dir, base, start, paid);
   await backend.close();
 });
 
@@ -142,17 +155,6 @@ test('SIGKILL during a burst of paid-token requests interleaved with new payment
   } finally {
     db.close();
   }
-  const store = new SqliteStore({ baseDir: dir, revocationPollMs: 0 });
-  const settled = new Set((await store.listTransactions({ state: 'settled', limit: 1000 })).items.map((r) => r.paymentHash));
-  await store.close();
-  for (const p of paid) assert.ok(settled.has(p.hash), `settled row of ${p.hash} lost`);
-
-  const second = await start();
-  for (const p of paid) {
-    const r = await fetch(`${base}/q`, { headers: { authorization: p.authorization } });
-    assert.equal(r.status, 200);
-  }
-  second.child.kill('SIGTERM');
-  assert.equal(await second.exited, 0, second.output());
+  await assertPaidTokensSurvived(dir, base, start, paid);
   await backend.close();
 });
