@@ -22,6 +22,8 @@ export { GrpcPricer, MAX_PRICER_BODY_BYTES } from './pricer/grpc-pricer.js';
 export type { GrpcPricerOptions } from './pricer/grpc-pricer.js';
 export { ProxyMetrics } from './ops/metrics.js';
 export type { RequestOutcome } from './ops/metrics.js';
+export { RequestSeries } from './ops/request-series.js';
+export type { MetricData, RegistryMetric, RequestSeriesNames, MetricSample } from './ops/request-series.js';
 export { createLogger, REDACTED_PATHS } from './ops/logger.js';
 export type { DebugLevel } from './ops/logger.js';
 export * from './app/index.js';

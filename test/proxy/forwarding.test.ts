@@ -86,6 +86,46 @@ test('HTTP/1.1 and HTTP/2 over TLS and over h2c reach the backend with Host, X-F
   assert.equal(plain.server.connections, 0);
 });
 
+test('a backend with its own CORS headers: one Allow-Origin (ours), its list entries kept first and ours added once (HTTP/1.1 and HTTP/2)', async () => {
+  const backend = await startBackend((_req, res) => {
+    res.setHeader('access-control-allow-origin', 'https://app.example');
+    res.setHeader('access-control-allow-methods', 'GET, PURGE');
+    res.setHeader('access-control-allow-headers', ['content-type', 'X-Trace']);
+    res.setHeader('access-control-expose-headers', 'X-Request-Id, www-authenticate');
+    res.setHeader('x-request-id', 'abc123');
+    res.end('ok');
+  });
+  const p = await startProxy({ services: [service(backend.address)] });
+  try {
+    const r1 = await h1(`${p.url}/x`);
+    assert.equal(r1.status, 200);
+    const session = await h2Session(p.url);
+    const r2 = await h2(session, { ':method': 'GET', ':path': '/x' });
+    session.close();
+    for (const headers of [r1.headers, r2.headers]) {
+      assert.equal(headers['access-control-allow-origin'], '*');
+      assert.equal(headers['access-control-allow-methods'], 'GET, PURGE, HEAD, POST, PUT, PATCH, DELETE, OPTIONS');
+      assert.equal(
+        headers['access-control-allow-headers'],
+        'content-type, X-Trace, Authorization, Grpc-Metadata-Macaroon, Macaroon, WWW-Authenticate, Payment-Receipt, X-Grpc-Web, X-User-Agent',
+      );
+      assert.equal(
+        headers['access-control-expose-headers'],
+        'X-Request-Id, www-authenticate, Payment-Receipt, Grpc-Metadata-Macaroon, Retry-After, Grpc-Status, Grpc-Message',
+      );
+      assert.equal(headers['x-request-id'], 'abc123');
+    }
+    // One field line each on HTTP/1.1 (two Allow-Origin lines make a browser reject the response).
+    const names = r1.rawHeaders.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
+    for (const name of ['access-control-allow-origin', 'access-control-allow-methods', 'access-control-allow-headers', 'access-control-expose-headers']) {
+      assert.equal(names.filter((n) => n === name).length, 1, name);
+    }
+  } finally {
+    await p.close();
+    await backend.close();
+  }
+});
+
 test('hop-by-hop headers are stripped both ways; X-Forwarded-For is appended; service headers injected; prefix prepended', async () => {
   const backend = await echoBackend();
   const p = await startProxy({

@@ -82,9 +82,7 @@ class RequestTrack {
     if (this.observed) return;
     this.observed = true;
     const note = this.note;
-    const labels = { service: note.service ?? '', outcome: note.outcome ?? outcomeFromStatus(status) };
-    this.metrics.latency.observe(labels, (performance.now() - this.started) / 1000);
-    this.metrics.requests.inc(labels);
+    this.metrics.recordRequest(note.service ?? '', note.outcome ?? outcomeFromStatus(status), (performance.now() - this.started) / 1000);
   }
 }
 

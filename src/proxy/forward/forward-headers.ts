@@ -146,6 +146,23 @@ function injectedNames(inject: Readonly<Record<string, string>>): Set<string> {
   return names;
 }
 
+/** The header names a backend's `Connection` lists (hop-by-hop for this response too). */
+function namedByConnection(headers: Readonly<Record<string, string | string[] | number | undefined>>): Set<string> | undefined {
+  const connection = headers.connection;
+  return connection === undefined ? undefined : connectionTokens(Array.isArray(connection) ? connection : [String(connection)]);
+}
+
+/**
+ * The lower-case name under which a backend header goes to the client, or
+ * `undefined` when it must not: absent values, HTTP/2 pseudo-headers and
+ * hop-by-hop headers.
+ */
+function downstreamName(name: string, value: unknown, named: Set<string> | undefined): string | undefined {
+  if (value === undefined || name.charCodeAt(0) === 58) return undefined;
+  const lower = name.toLowerCase();
+  return isHopByHop(lower, named) ? undefined : lower;
+}
+
 /**
  * Filters backend response headers (or trailers) for the client: hop-by-hop
  * headers and HTTP/2 pseudo-headers removed.
@@ -154,17 +171,41 @@ function injectedNames(inject: Readonly<Record<string, string>>): Set<string> {
  * @returns headers safe to set on an HTTP/1.1 or HTTP/2 response
  */
 export function downstreamHeaders(headers: Readonly<Record<string, string | string[] | number | undefined>>): OutgoingHttpHeaders {
-  const connection = headers.connection;
-  const named = connectionTokens(
-    connection === undefined ? [] : Array.isArray(connection) ? connection : [String(connection)],
-  );
+  const named = namedByConnection(headers);
   const out: OutgoingHttpHeaders = {};
   for (const name of Object.keys(headers)) {
     const value = headers[name];
-    if (value === undefined || name.charCodeAt(0) === 58) continue;
-    const lower = name.toLowerCase();
-    if (isHopByHop(lower, named)) continue;
-    out[lower] = value;
+    const lower = downstreamName(name, value, named);
+    if (lower !== undefined) out[lower] = value;
   }
+  return out;
+}
+
+/**
+ * The same filter as {@link downstreamHeaders}, written as the flat
+ * `[name, value, …]` list that `ServerResponse.writeHead` takes, with
+ * `extra` appended and any backend header of the same (lower-case) name
+ * dropped. One list instead of a `setHeader` call per header: the HTTP/1.1
+ * response head is built in one pass.
+ *
+ * @param headers - parsed headers from the backend (lower-case names)
+ * @param extra - pairs that replace the backend's headers of the same name (the proxy's CORS headers)
+ * @param extraNames - the lower-case names of `extra`
+ * @returns the list; a header with several values (Set-Cookie) keeps its array
+ */
+export function downstreamHeaderList(
+  headers: Readonly<Record<string, string | string[] | number | undefined>>,
+  extra: readonly string[],
+  extraNames: ReadonlySet<string>,
+): (string | string[])[] {
+  const named = namedByConnection(headers);
+  const out: (string | string[])[] = [];
+  for (const name of Object.keys(headers)) {
+    const value = headers[name];
+    const lower = downstreamName(name, value, named);
+    if (lower === undefined || extraNames.has(lower)) continue;
+    out.push(lower, typeof value === 'number' ? String(value) : (value as string | string[]));
+  }
+  for (let i = 0; i < extra.length; i++) out.push(extra[i] as string);
   return out;
 }

@@ -8,9 +8,9 @@ import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Readable } from 'node:stream';
 import type { Dispatcher, Pool } from 'undici';
 import type { UpstreamError } from '../../core/errors.js';
-import { applyCors } from '../cors.js';
+import { applyCors, corsHeadersFor, CORS_HEADER_NAMES } from '../cors.js';
 import { requestHasBody } from './body-prefix.js';
-import { downstreamHeaders } from './forward-headers.js';
+import { downstreamHeaderList, downstreamHeaders } from './forward-headers.js';
 import { classifyUpstreamError } from './upstream-failure.js';
 
 /** A Node response of either protocol. */
@@ -73,8 +73,8 @@ export interface HttpForward {
  */
 export function forwardHttp(req: NodeIncoming, res: NodeResponse, forward: HttpForward): void {
   const handler = new ForwardHandler(res, forward, req.httpVersionMajor !== 2);
-  res.on('drain', handler.onDrain);
-  res.once('close', handler.onClose);
+  // 'drain' is listened for only once a write is refused (see onResponseData).
+  res.on('close', handler.onClose);
   const options: Dispatcher.DispatchOptions = {
     method: forward.method as Dispatcher.HttpMethod,
     path: forward.path,
@@ -98,6 +98,8 @@ const clientClosed = (): Error => new Error('client closed the request');
 class ForwardHandler implements Dispatcher.DispatchHandler {
   #controller: Dispatcher.DispatchController | undefined;
   #done = false;
+  /** Whether `onDrain` listens on the response (added at the first refused write). */
+  #draining = false;
   readonly #res: NodeResponse;
   readonly #forward: HttpForward;
   readonly #h1: boolean;
@@ -113,7 +115,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   };
 
   readonly onClose = (): void => {
-    this.#res.off('drain', this.onDrain);
+    if (this.#draining) this.#res.off('drain', this.onDrain);
     if (!this.#done) {
       this.#done = true;
       this.#controller?.abort(Object.assign(clientClosed(), { code: 'L402_CLIENT_ABORTED' }));
@@ -144,21 +146,33 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
       controller.abort(clientClosed());
       return;
     }
-    const out = downstreamHeaders(headers as Record<string, string | string[] | undefined>);
-    for (const name of Object.keys(out)) res.setHeader(name, out[name] as string | string[]);
-    applyCors(res);
-    const h1 = this.#h1;
-    if (h1 && statusMessage !== undefined && statusMessage !== '') (res as ServerResponse).statusMessage = statusMessage;
-    res.writeHead(statusCode);
+    const backend = headers as Record<string, string | string[] | undefined>;
+    const cors = corsHeadersFor(backend);
+    if (!this.#h1) {
+      const out = downstreamHeaders(backend);
+      for (const name of Object.keys(out)) res.setHeader(name, out[name] as string | string[]);
+      for (let i = 0; i < cors.length; i += 2) res.setHeader(cors[i] as string, cors[i + 1] as string);
+      res.writeHead(statusCode);
+      return;
+    }
+    // HTTP/1.1: the whole head from one list (no setHeader per header).
+    const h1res = res as ServerResponse;
+    if (statusMessage !== undefined && statusMessage !== '') h1res.statusMessage = statusMessage;
+    h1res.writeHead(statusCode, downstreamHeaderList(backend, cors, CORS_HEADER_NAMES) as string[]);
     // A body of unknown length (an event stream, a long poll) may be slow to
     // come: send the head now. Otherwise it goes out with the first chunk, in
     // one write instead of two (the separate write cost a syscall and a
     // packet per response).
-    if (h1 && out['content-length'] === undefined) (res as ServerResponse).flushHeaders();
+    if (backend['content-length'] === undefined) h1res.flushHeaders();
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (!(this.#res as ServerResponse).write(chunk)) controller.pause();
+    if ((this.#res as ServerResponse).write(chunk)) return;
+    controller.pause();
+    if (!this.#draining) {
+      this.#draining = true;
+      this.#res.on('drain', this.onDrain);
+    }
   }
 
   onResponseEnd(_controller: Dispatcher.DispatchController, trailers: Record<string, string | string[]>): void {

@@ -78,6 +78,8 @@ function tlsOptions(service: ProxyService): ConnectionOptions {
  */
 export class Upstreams {
   readonly #pools = new Map<string, Pool>();
+  /** The pool each service object last used, checked against `#pools` (a retired pool is never reused). */
+  readonly #poolOf = new WeakMap<ProxyService, { key: string; pool: Pool }>();
   readonly #sessions = new Map<string, ClientHttp2Session>();
   readonly #timeouts: ResolvedTimeouts;
   readonly #connections: number | undefined;
@@ -96,6 +98,9 @@ export class Upstreams {
    * @throws UpstreamError `L402_ERR_UPSTREAM_TLS` when the CA file cannot be read
    */
   pool(service: ProxyService): Pool {
+    // Per request: the service object finds its pool without building the key string.
+    const known = this.#poolOf.get(service);
+    if (known !== undefined && this.#pools.get(known.key) === known.pool) return known.pool;
     const key = upstreamKey(service);
     let pool = this.#pools.get(key);
     if (pool === undefined) {
@@ -110,6 +115,7 @@ export class Upstreams {
       pool = new Pool(`${https ? 'https' : 'http'}://${service.address}`, options);
       this.#pools.set(key, pool);
     }
+    this.#poolOf.set(service, { key, pool });
     return pool;
   }
 

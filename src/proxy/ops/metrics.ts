@@ -4,9 +4,13 @@
  * One registry per proxy instance, so that several proxies in one process (tests,
  * embedding) never share or double-register metrics.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import type { FreebieStats } from '../../ratelimit/freebie-counter.js';
 import type { RateLimiterStats } from '../../ratelimit/rate-limiter.js';
+import { RequestSeries } from './request-series.js';
+
+/** Upper bounds of the latency histogram's buckets, in seconds. */
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /** What happened to a request, as a bounded set of label values. */
 export type RequestOutcome =
@@ -23,14 +27,16 @@ export type RequestOutcome =
 export class ProxyMetrics {
   /** The registry to expose on `/metrics`. */
   readonly registry = new Registry();
-  /** Requests by service and outcome. */
-  readonly requests: Counter<'service' | 'outcome'>;
+  /**
+   * Requests by service and outcome (`aperture_requests_total`) and the time
+   * until their response head (`aperture_request_duration_seconds`): see
+   * {@link ProxyMetrics.recordRequest}.
+   */
+  readonly requests: RequestSeries;
   /** 402 challenges issued (fresh invoices), by service. */
   readonly challenges: Counter<'service'>;
   /** Invoices of challenges that were paid (settled), by service. */
   readonly tokensPaid: Counter<'service'>;
-  /** Time from the first byte of a request to the response headers, by service and outcome. */
-  readonly latency: Histogram<'service' | 'outcome'>;
   /** Upstream failures by service and kind (unreachable, timeout, tls, reset). */
   readonly upstreamErrors: Counter<'service' | 'kind'>;
   /** 1 when the Lightning backend can create invoices, else 0. */
@@ -53,12 +59,11 @@ export class ProxyMetrics {
   /** @param options - `defaultMetrics` adds Node process metrics (memory, event loop lag). */
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
-    this.requests = new Counter({
-      name: 'aperture_requests_total',
-      help: 'Requests by service and outcome.',
-      labelNames: ['service', 'outcome'] as const,
-      registers,
+    this.requests = new RequestSeries(LATENCY_BUCKETS, {
+      counter: { name: 'aperture_requests_total', help: 'Requests by service and outcome.' },
+      histogram: { name: 'aperture_request_duration_seconds', help: 'Time until the response headers were sent.' },
     });
+    this.registry.registerMetric(this.requests.counter as unknown as Metric);
     this.challenges = new Counter({
       name: 'aperture_challenges_total',
       help: 'Payment challenges issued, each with a fresh invoice.',
@@ -71,13 +76,7 @@ export class ProxyMetrics {
       labelNames: ['service'] as const,
       registers,
     });
-    this.latency = new Histogram({
-      name: 'aperture_request_duration_seconds',
-      help: 'Time until the response headers were sent.',
-      labelNames: ['service', 'outcome'] as const,
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers,
-    });
+    this.registry.registerMetric(this.requests.histogram as unknown as Metric);
     this.upstreamErrors = new Counter({
       name: 'aperture_upstream_errors_total',
       help: 'Failures reaching or reading from a backend.',
@@ -143,6 +142,16 @@ export class ProxyMetrics {
       collect: syncFreebies,
     });
     if (options.defaultMetrics === true) collectDefaultMetrics({ register: this.registry, prefix: 'aperture_' });
+  }
+
+  /**
+   * Counts one request and its latency.
+   * @param service - matched service ('' when none)
+   * @param outcome - what it ended as
+   * @param seconds - time until its response head
+   */
+  recordRequest(service: string, outcome: RequestOutcome, seconds: number): void {
+    this.requests.record(service, outcome, seconds);
   }
 
   /**
