@@ -7,6 +7,7 @@ import { L402Error } from '../core/errors.js';
 import { checkConfig, type LoadConfigOptions } from '../proxy/config/check-config.js';
 import { formatConfigReport } from '../proxy/config/format-config-report.js';
 import { startAperture, type RunningAperture, type StartApertureOptions } from '../proxy/app/start-aperture.js';
+import { limitHeapGrowth } from './heap-growth.js';
 
 /** Where `main` writes and what it reads from the process; every field defaults to the real process. */
 export interface CliIo {
@@ -24,6 +25,12 @@ export interface CliIo {
   handleSignals?: boolean;
   /** Told once the proxy listens (tests, embedding). */
   onStarted?: (aperture: RunningAperture) => void;
+  /**
+   * Apply the program's limit on V8 heap growth to this process (see
+   * `limitHeapGrowth`); default true. V8 flags are process-wide: a program
+   * embedding `main` may prefer its own.
+   */
+  limitHeapGrowth?: boolean;
   /** Extra options of `startAperture` (tests). */
   startOptions?: StartApertureOptions;
 }
@@ -49,7 +56,9 @@ const USAGE = `Usage: aperture [options]
   -h, --help                         print this help
 
 Signals: SIGTERM or SIGINT drains in-flight requests and exits 0.
-Environment: APERTURE_POSTGRES_SCHEMA selects the PostgreSQL schema (default: search_path).
+Environment: APERTURE_POSTGRES_SCHEMA selects the PostgreSQL schema (default: search_path);
+  APERTURE_HEAP_GROWING_PERCENT lets V8's old generation grow to (1 + N/100)× the live heap
+  between full collections (default 50; 0 keeps V8's own heuristics).
 `;
 
 function parseArgs(argv: readonly string[]): Args {
@@ -158,6 +167,14 @@ export async function main(argv: readonly string[], io: CliIo = {}): Promise<num
   const schema = env['APERTURE_POSTGRES_SCHEMA'];
   if (schema !== undefined && schema !== '' && options.postgresSchema === undefined) options.postgresSchema = schema;
 
+  let heap: string;
+  try {
+    heap = io.limitHeapGrowth === false ? 'heap: V8 defaults (left to the embedding program)' : limitHeapGrowth(process.execArgv, env);
+  } catch (error) {
+    stderr.write(`aperture: ${(error as Error).message} [L402_ERR_CONFIG_INVALID]\n`);
+    return 1;
+  }
+
   let aperture: RunningAperture;
   try {
     aperture = await startAperture(config, options);
@@ -170,6 +187,7 @@ export async function main(argv: readonly string[], io: CliIo = {}): Promise<num
   stdout.write(`aperture listening on ${aperture.url} (${tls}); ${config.services.length} service(s): ${config.services.map((s) => s.name).join(', ') || 'none'}\n`);
   stdout.write(`lightning: ${config.authenticator.disable ? 'disabled (every request is forwarded)' : config.authenticator.backend === 'dev' ? 'dev backend (not for production); POST /api/dev/pay pays invoices for loopback clients' : `lnd at ${config.authenticator.lndHost ?? ''}`}\n`);
   stdout.write(`store: ${config.dbBackend === 'postgres' ? `postgres ${config.postgres.host}:${config.postgres.port}/${config.postgres.dbName}` : `sqlite ${config.sqlite.dbFile}`}\n`);
+  stdout.write(`${heap}\n`);
   if (aperture.addresses.metrics !== undefined) {
     stdout.write(`metrics on http://${config.prometheus.listenAddr.startsWith(':') ? 'localhost' : config.prometheus.listenAddr.replace(/:\d+$/, '')}:${aperture.addresses.metrics.port}/metrics (health: /healthz)\n`);
   }

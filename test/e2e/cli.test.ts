@@ -79,6 +79,7 @@ services:
 `);
   const p = spawnNode('bin/aperture.js', ['--basedir', dir]);
   await p.waitFor(/aperture listening on http:\/\/127\.0\.0\.1:\d+/);
+  await p.waitFor(/heap: the old generation grows to 1\.50× the live heap between full collections \(APERTURE_HEAP_GROWING_PERCENT=50\)/);
 
   const second = spawnNode('bin/aperture.js', ['--basedir', dir]);
   assert.equal(await second.exited, 1);
@@ -95,4 +96,19 @@ services:
   assert.equal(await p.exited, 0, p.output());
   assert.match(p.output(), /aperture: stopped/);
   await backend.close();
+});
+
+test('a bad APERTURE_HEAP_GROWING_PERCENT is refused with a coded error before anything starts', async () => {
+  const dir = tempBaseDir();
+  writeFileSync(join(dir, 'aperture.yaml'), `
+listenaddr: 127.0.0.1:1
+insecure: true
+authenticator:
+  disable: true
+services: []
+`);
+  const p = spawnNode('bin/aperture.js', ['--basedir', dir], { APERTURE_HEAP_GROWING_PERCENT: 'lots' });
+  assert.equal(await p.exited, 1, p.output());
+  assert.match(p.output(), /APERTURE_HEAP_GROWING_PERCENT must be an integer from 0 to 1000 \(got "lots"\) \[L402_ERR_CONFIG_INVALID\]/);
+  assert.doesNotMatch(p.output(), /listening/);
 });
