@@ -1,6 +1,6 @@
 // `npm run bench [-- --quick] [--only a,b] [--no-baselines] [--profile name,…]
 //   [--no-micro] [--no-load] [--duration S] [--warmup S] [--connections N]
-//   [--tokens N] [--mem-tokens N] [--mem-requests N] [--repeat N] [--server-flags "--node-flag …"] [--out FILE] [--update-readme]`
+//   [--tokens N] [--mem-tokens N] [--mem-requests N] [--repeat N] [--no-pin] [--server-flags "--node-flag …"] [--out FILE] [--update-readme]`
 //
 // Micro-benchmarks (bench/micro/*), then load tests in which the load
 // generator, the server under test and the upstream are separate processes.
@@ -42,6 +42,7 @@ async function main(argv: readonly string[]): Promise<void> {
   if (memTokens !== undefined) settings.memTokens = Number(memTokens);
   const memRequests = argValue(argv, '--mem-requests');
   if (memRequests !== undefined) settings.memRequests = Number(memRequests);
+  if (argv.includes('--no-pin')) settings.pin = false;
   const profile = argValue(argv, '--profile');
   if (profile !== undefined) settings.profile = { scenarios: profile.split(','), dir: join(BENCH_DIR, 'results', 'profiles') };
   const started = performance.now();

@@ -31,3 +31,12 @@ export class Samples {
     });
   }
 }
+
+/**
+ * The median of some numbers (the lower middle one for an even count).
+ * @param values - at least one number
+ */
+export function medianOf(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor((sorted.length - 1) / 2)] as number;
+}

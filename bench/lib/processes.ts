@@ -2,7 +2,8 @@
 // their own Node process (through tsx), report on IPC, and are measured from
 // the outside through /proc (peak RSS, CPU time).
 import { fork, type ChildProcess } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -17,12 +18,31 @@ const CHILD_SCRIPTS = [
   'servers/upstream.ts',
   'servers/aperture-server.ts',
   'servers/peer-proxy.ts',
+  'servers/minimal-proxy.ts',
   'servers/express-server.ts',
   'load/http-load.ts',
   'load/grpc-load.ts',
 ];
 
 let bundled = false;
+
+/** util-linux's taskset, which pins a process (and the threads it starts) to CPUs. */
+const TASKSET = '/usr/bin/taskset';
+
+/**
+ * Where the processes of a load scenario run. On a machine with two or more
+ * CPUs (and taskset), the server under test gets the last CPU to itself and
+ * everything else (load generator, upstream behind a proxy, this process)
+ * shares the others, so that the compared servers do not fight the load
+ * generator for a core and the scheduler does not move them between runs.
+ * @param enabled - false to leave placement to the scheduler (`--no-pin`)
+ * @returns CPU lists for `server` and `others`, or undefined when not pinning
+ */
+export function cpuPlan(enabled: boolean): { server: string; others: string } | undefined {
+  const count = availableParallelism();
+  if (!enabled || count < 2 || !existsSync(TASKSET)) return undefined;
+  return { server: String(count - 1), others: count === 2 ? '0' : `0-${count - 2}` };
+}
 
 /**
  * Bundles the child scripts (our TypeScript sources included, npm packages
@@ -73,6 +93,8 @@ export interface SpawnOptions {
   nodeFlags?: readonly string[];
   /** Working directory (where `--cpu-prof` writes). */
   cwd?: string;
+  /** CPU list for `taskset -c` (e.g. `1`), or undefined to let the scheduler place it. */
+  cpus?: string;
 }
 
 /**
@@ -82,8 +104,12 @@ export interface SpawnOptions {
  */
 export function spawnChild(script: string, params: object, options: SpawnOptions = {}): Child {
   const path = bundled ? join(BUILD_DIR, script.replace(/\.ts$/, '.mjs')) : join(BENCH_DIR, script);
+  const nodeArgs = [...(bundled ? [] : ['--import', 'tsx']), ...(options.nodeFlags ?? [])];
+  // Pinned children run as `taskset -c <cpus> node …`: fork keeps the IPC channel through the exec.
+  const pinned = options.cpus === undefined ? {} : { execPath: TASKSET, execArgv: ['-c', options.cpus, process.execPath, ...nodeArgs] };
   const child = fork(path, [JSON.stringify(params)], {
-    execArgv: [...(bundled ? [] : ['--import', 'tsx']), ...(options.nodeFlags ?? [])],
+    execArgv: nodeArgs,
+    ...pinned,
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
   });

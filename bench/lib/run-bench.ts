@@ -22,7 +22,7 @@ export interface BenchOptions {
 export function defaultSettings(quick: boolean): LoadSettings {
   return quick
     ? { durationSec: 3, warmupSec: 1, connections: 32, grpcConcurrency: 32, tokens: 1000, memTokens: 20_000, memRequests: 100_000, fixedRate: 2000, fixedConnections: 8, repeat: 1 }
-    : { durationSec: 5, warmupSec: 2, connections: 32, grpcConcurrency: 32, tokens: 1000, memTokens: 100_000, memRequests: 1_000_000, fixedRate: 2000, fixedConnections: 8, repeat: 3 };
+    : { durationSec: 5, warmupSec: 2, connections: 32, grpcConcurrency: 32, tokens: 1000, memTokens: 100_000, memRequests: 1_000_000, fixedRate: 2000, fixedConnections: 8, repeat: 5 };
 }
 
 /** Runs the benchmark and returns the entries and evaluated targets. */

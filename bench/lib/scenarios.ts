@@ -5,7 +5,8 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mintIntoSqlite, writeTokenFile } from './bench-tokens.js';
-import { bundleChildren, cpuSecondsOf, memoryOf, spawnChild, type Child } from './processes.js';
+import { medianOf } from './percentiles.js';
+import { bundleChildren, cpuPlan, cpuSecondsOf, memoryOf, spawnChild, type Child } from './processes.js';
 
 /** Parameters of a load run. */
 export interface LoadSettings {
@@ -29,6 +30,8 @@ export interface LoadSettings {
   repeat: number;
   /** Extra Node flags of the aperture process (experiments, e.g. `--max-semi-space-size=4`). */
   serverNodeFlags?: readonly string[];
+  /** Pin the server under test to its own CPU (see `cpuPlan`); default true. */
+  pin?: boolean;
   /** Write a CPU profile of the aperture process of these scenarios into `profileDir`. */
   profile?: { scenarios: readonly string[]; dir: string };
 }
@@ -61,6 +64,8 @@ interface ScenarioContext {
   /** Authorization values valid for the memory scenario's base directory. */
   memTokenFile: string;
   memBaseDir: string;
+  /** CPU lists of the server under test and of the other processes; undefined when not pinned. */
+  cpus: { server: string; others: string } | undefined;
 }
 
 /** A scenario: how to run it. */
@@ -76,8 +81,18 @@ async function started(child: Child): Promise<number> {
   return ready['port'] as number;
 }
 
-function upstream(kind: 'http' | 'grpc'): Child {
-  return spawnChild('servers/upstream.ts', { kind });
+/** Which CPUs a process runs on: the server under test's, or the one the others share. */
+type Role = 'server' | 'other';
+
+function placement(ctx: ScenarioContext, role: Role): { cpus?: string } {
+  const plan = ctx.cpus;
+  if (plan === undefined) return {};
+  return { cpus: role === 'server' ? plan.server : plan.others };
+}
+
+/** The upstream: the server under test in the direct scenarios, a bystander behind a proxy. */
+function upstream(ctx: ScenarioContext, kind: 'http' | 'grpc', role: Role = 'other'): Child {
+  return spawnChild('servers/upstream.ts', { kind }, placement(ctx, role));
 }
 
 function aperture(ctx: ScenarioContext, name: string, params: object, baseDir = ctx.apertureBaseDir): Child {
@@ -89,9 +104,12 @@ function aperture(ctx: ScenarioContext, name: string, params: object, baseDir = 
     const dir = join(profile.dir, name);
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
-    return spawnChild('servers/aperture-server.ts', { baseDir, ...params }, { nodeFlags: [...flags, '--cpu-prof', `--cpu-prof-dir=${dir}`] });
+    return spawnChild('servers/aperture-server.ts', { baseDir, ...params }, {
+      nodeFlags: [...flags, '--cpu-prof', `--cpu-prof-dir=${dir}`],
+      ...placement(ctx, 'server'),
+    });
   }
-  return spawnChild('servers/aperture-server.ts', { baseDir, ...params }, { nodeFlags: flags });
+  return spawnChild('servers/aperture-server.ts', { baseDir, ...params }, { nodeFlags: flags, ...placement(ctx, 'server') });
 }
 
 interface LoadRun {
@@ -101,12 +119,13 @@ interface LoadRun {
 
 /** Runs the load generator against a started server and measures the server process. */
 async function measure(
+  ctx: ScenarioContext,
   scenario: Pick<Scenario, 'name' | 'description' | 'baseline'>,
   kind: 'http' | 'grpc',
   server: Child,
   load: LoadRun,
 ): Promise<Measurement> {
-  const generator = spawnChild(load.script, load.params);
+  const generator = spawnChild(load.script, load.params, placement(ctx, 'other'));
   await generator.message('measuring');
   const cpu0 = cpuSecondsOf(server.pid);
   const result = await generator.message('result', 1_800_000);
@@ -193,8 +212,8 @@ export const SCENARIOS: readonly Scenario[] = [
     name: 'direct',
     description: 'the upstream node:http server, no proxy',
     run: (ctx) => {
-      const up = upstream('http');
-      return withChildren([up], ([port]) => measure(scenario('direct'), 'http', up, httpLoad(ctx, port as number)));
+      const up = upstream(ctx, 'http', 'server');
+      return withChildren([up], ([port]) => measure(ctx, scenario('direct'), 'http', up, httpLoad(ctx, port as number)));
     },
   },
   {
@@ -208,6 +227,18 @@ export const SCENARIOS: readonly Scenario[] = [
     description: 'Fastify 5 + @fastify/reply-from (undici) in front of the upstream',
     baseline: 'direct',
     run: (ctx) => peer(ctx, 'peer-proxy-fastify', 'fastify-reply-from'),
+  },
+  {
+    name: 'minimal-proxy',
+    description: 'a floor, not a proxy: node:http + one undici Pool, hop-by-hop filter, the X-Forwarded-* and CORS headers aperture adds; nothing else',
+    baseline: 'direct',
+    run: (ctx) => {
+      const up = upstream(ctx, 'http');
+      return withChildren([up], async ([upPort]) => {
+        const proxy = spawnChild('servers/minimal-proxy.ts', { upstreamPort: upPort }, placement(ctx, 'server'));
+        return withChildren([proxy], ([port]) => measure(ctx, scenario('minimal-proxy'), 'http', proxy, httpLoad(ctx, port as number)));
+      });
+    },
   },
   {
     name: 'proxy-auth-off',
@@ -237,10 +268,10 @@ export const SCENARIOS: readonly Scenario[] = [
     name: 'direct-fixed-rate',
     description: 'the upstream alone at the same fixed rate',
     run: (ctx) => {
-      const up = upstream('http');
+      const up = upstream(ctx, 'http', 'server');
       const s = ctx.settings;
       return withChildren([up], ([port]) =>
-        measure(scenario('direct-fixed-rate'), 'http', up, httpLoad(ctx, port as number, { rate: s.fixedRate, connections: s.fixedConnections })));
+        measure(ctx, scenario('direct-fixed-rate'), 'http', up, httpLoad(ctx, port as number, { rate: s.fixedRate, connections: s.fixedConnections })));
     },
   },
   {
@@ -248,13 +279,13 @@ export const SCENARIOS: readonly Scenario[] = [
     description: 'aperture answering 402: mint (dev backend invoice, SQLite root key and ledger row) and challenge',
     baseline: 'proxy-auth-off',
     run: (ctx) => {
-      const up = upstream('http');
+      const up = upstream(ctx, 'http');
       return withChildren([up], async ([upPort]) => {
         const proxy = aperture(ctx, 'proxy-challenge', { auth: 'l402', httpPort: upPort });
         return withChildren([proxy], ([port]) => {
           const load = httpLoad(ctx, port as number, { expectStatus: 402 });
           delete load.params['tokenFile'];
-          return measure(scenario('proxy-challenge'), 'http', proxy, load);
+          return measure(ctx, scenario('proxy-challenge'), 'http', proxy, load);
         });
       });
     },
@@ -263,8 +294,8 @@ export const SCENARIOS: readonly Scenario[] = [
     name: 'grpc-direct',
     description: 'grpc-js unary call to the grpc-js upstream, no proxy',
     run: (ctx) => {
-      const up = upstream('grpc');
-      return withChildren([up], ([port]) => measure(scenario('grpc-direct'), 'grpc', up, grpcLoad(ctx, port as number)));
+      const up = upstream(ctx, 'grpc', 'server');
+      return withChildren([up], ([port]) => measure(ctx, scenario('grpc-direct'), 'grpc', up, grpcLoad(ctx, port as number)));
     },
   },
   {
@@ -272,10 +303,10 @@ export const SCENARIOS: readonly Scenario[] = [
     description: 'the same call through aperture (h2c), valid L402 token in `authorization` metadata',
     baseline: 'grpc-direct',
     run: (ctx) => {
-      const up = upstream('grpc');
+      const up = upstream(ctx, 'grpc');
       return withChildren([up], async ([upPort]) => {
         const proxy = aperture(ctx, 'grpc-proxy', { auth: 'l402', grpcPort: upPort });
-        return withChildren([proxy], ([port]) => measure(scenario('grpc-proxy'), 'grpc', proxy, grpcLoad(ctx, port as number)));
+        return withChildren([proxy], ([port]) => measure(ctx, scenario('grpc-proxy'), 'grpc', proxy, grpcLoad(ctx, port as number)));
       });
     },
   },
@@ -297,12 +328,12 @@ export const SCENARIOS: readonly Scenario[] = [
     baseline: 'proxy-l402',
     run: (ctx) => {
       const s = ctx.settings;
-      const up = upstream('http');
+      const up = upstream(ctx, 'http');
       return withChildren([up], async ([upPort]) => {
         const proxy = aperture(ctx, 'proxy-l402-100k-tokens', { auth: 'l402', httpPort: upPort }, ctx.memBaseDir);
         return withChildren([proxy], ([port]) => {
           const load = httpLoad(ctx, port as number, { amount: s.memRequests, tokenFile: ctx.memTokenFile });
-          return measure(scenario('proxy-l402-100k-tokens'), 'http', proxy, load).then((m) => {
+          return measure(ctx, scenario('proxy-l402-100k-tokens'), 'http', proxy, load).then((m) => {
             m.params['tokens'] = s.memTokens;
             return m;
           });
@@ -313,12 +344,19 @@ export const SCENARIOS: readonly Scenario[] = [
 ];
 
 /** Scenarios run `repeat` times (the throughput targets compare them); the others once. */
-const REPEATED = new Set(['direct', 'peer-proxy', 'proxy-auth-off', 'proxy-l402']);
+const REPEATED = new Set(['direct', 'peer-proxy', 'minimal-proxy', 'proxy-auth-off', 'proxy-l402', 'proxy-auth-off-fixed-rate', 'proxy-l402-fixed-rate', 'direct-fixed-rate']);
 
-/** The run with the median throughput, with every run's figures kept in `params.runs`. */
+/**
+ * The run with the median throughput, its latency percentiles replaced by the
+ * medians of every run's (at a fixed rate the throughputs are all equal), with
+ * every run's figures kept in `params.runs`.
+ */
 function median(list: readonly Measurement[]): Measurement {
   const sorted = [...list].sort((a, b) => a.rps - b.rps);
   const m = { ...(sorted[Math.floor((sorted.length - 1) / 2)] as Measurement) };
+  m.p50_ms = medianOf(list.map((x) => x.p50_ms));
+  m.p99_ms = medianOf(list.map((x) => x.p99_ms));
+  m.p999_ms = medianOf(list.map((x) => x.p999_ms));
   m.errors = list.reduce((n, x) => n + x.errors, 0);
   m.rss_mb = Math.max(...list.map((x) => x.rss_mb));
   if (list.length > 1) {
@@ -334,28 +372,28 @@ function scenario(name: string): Scenario {
 }
 
 function proxied(ctx: ScenarioContext, name: string, auth: 'off' | 'l402', fixedRate = false): Promise<Measurement> {
-  const up = upstream('http');
+  const up = upstream(ctx, 'http');
   const s = ctx.settings;
   return withChildren([up], async ([upPort]) => {
     const proxy = aperture(ctx, name, { auth, httpPort: upPort });
     return withChildren([proxy], ([port]) =>
-      measure(scenario(name), 'http', proxy, httpLoad(ctx, port as number, fixedRate ? { rate: s.fixedRate, connections: s.fixedConnections } : {})));
+      measure(ctx, scenario(name), 'http', proxy, httpLoad(ctx, port as number, fixedRate ? { rate: s.fixedRate, connections: s.fixedConnections } : {})));
   });
 }
 
 function peer(ctx: ScenarioContext, name: string, kind: 'http-proxy-3' | 'fastify-reply-from'): Promise<Measurement> {
-  const up = upstream('http');
+  const up = upstream(ctx, 'http');
   return withChildren([up], async ([upPort]) => {
-    const proxy = spawnChild('servers/peer-proxy.ts', { kind, upstreamPort: upPort });
-    return withChildren([proxy], ([port]) => measure(scenario(name), 'http', proxy, httpLoad(ctx, port as number)));
+    const proxy = spawnChild('servers/peer-proxy.ts', { kind, upstreamPort: upPort }, placement(ctx, 'server'));
+    return withChildren([proxy], ([port]) => measure(ctx, scenario(name), 'http', proxy, httpLoad(ctx, port as number)));
   });
 }
 
 function express(ctx: ScenarioContext, name: string, l402: boolean): Promise<Measurement> {
   const tokenFile = join(ctx.workDir, `${name}.tokens`);
-  const app = spawnChild('servers/express-server.ts', { l402, tokens: ctx.settings.tokens, tokenFile });
+  const app = spawnChild('servers/express-server.ts', { l402, tokens: ctx.settings.tokens, tokenFile }, placement(ctx, 'server'));
   return withChildren([app], ([port]) =>
-    measure(scenario(name), 'http', app, httpLoad(ctx, port as number, l402 ? { tokenFile } : {})));
+    measure(ctx, scenario(name), 'http', app, httpLoad(ctx, port as number, l402 ? { tokenFile } : {})));
 }
 
 /**
@@ -396,7 +434,12 @@ export async function runScenarios(
       writeTokenFile(memTokenFile, await mintIntoSqlite(join(memBaseDir, 'aperture.db'), 'bench', settings.memTokens));
     }
     log(`minted tokens in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-    const ctx: ScenarioContext = { settings, workDir, tokenFile, apertureBaseDir, memTokenFile, memBaseDir };
+    const cpus = cpuPlan(settings.pin ?? true);
+    const placement = cpus === undefined
+      ? 'not pinned: the scheduler places them'
+      : `the server under test pinned to CPU ${cpus.server}, the load generator and the upstream behind a proxy to CPU ${cpus.others}`;
+    log(`processes: ${placement}`);
+    const ctx: ScenarioContext = { settings, workDir, tokenFile, apertureBaseDir, memTokenFile, memBaseDir, cpus };
     const runs = new Map<string, Measurement[]>();
     const rounds = Math.max(1, settings.repeat);
     for (let round = 1; round <= rounds; round++) {
@@ -407,6 +450,7 @@ export async function runScenarios(
         const started = performance.now();
         const m = await s.run(ctx);
         m.params['runtime'] = runtime;
+        m.params['placement'] = placement;
         runs.set(s.name, [...(runs.get(s.name) ?? []), m]);
         const ms = (v: number | null): string => (typeof v === 'number' ? v.toFixed(2) : '-');
         const firstError = m.params['firstError'] === undefined ? '' : ` first error: ${String(m.params['firstError'])}`;

@@ -1,11 +1,13 @@
 // HTTP load generator, run in its own process: autocannon with a fixed number
-// of keep-alive connections, one request in flight per connection. Latency is
+// of keep-alive connections, one request in flight per connection; at a fixed
+// rate, evenly paced requests (paced-load.ts). Latency is
 // taken from autocannon's per-response event (hrtime, sub-millisecond) rather
 // than its histogram, whose resolution is 1 ms.
 import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 import { childParams, report } from '../lib/child.js';
 import { Samples } from '../lib/percentiles.js';
+import { pacedRun } from './paced-load.js';
 
 interface Params {
   url: string;
@@ -60,7 +62,6 @@ function run(durationSec: number, record: boolean, amount?: number): Promise<Out
       requests: requests(),
       timeout: 10,
     };
-    if (params.rate !== undefined) options.overallRate = params.rate;
     const instance = autocannon(options, (error, result) => {
       if (error !== null && error !== undefined) {
         reject(error);
@@ -77,9 +78,16 @@ function run(durationSec: number, record: boolean, amount?: number): Promise<Out
   });
 }
 
-if (params.warmupSec > 0) await run(params.warmupSec, false);
+// A fixed rate is paced by our own loop (autocannon's overallRate sends each
+// second's quota in one burst); everything else is autocannon.
+const measureRun = (durationSec: number, record: boolean, amount?: number): Promise<Outcome> =>
+  params.rate === undefined
+    ? run(durationSec, record, amount)
+    : pacedRun({ url: params.url, rate: params.rate, connections: params.connections, durationSec, authorizations: tokens, record })
+      .then((o) => ({ ...o, timeouts: 0 }));
+if (params.warmupSec > 0) await measureRun(params.warmupSec, false);
 report({ type: 'measuring' });
-const outcome = await run(params.durationSec, true, params.amount);
+const outcome = await measureRun(params.durationSec, true, params.amount);
 const [p50, p99, p999] = outcome.samples.percentiles([50, 99, 99.9]);
 const wrong = Object.entries(outcome.statuses).filter(([s]) => Number(s) !== params.expectStatus).reduce((n, [, c]) => n + c, 0);
 report({

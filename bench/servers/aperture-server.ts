@@ -1,9 +1,11 @@
 // The `aperture` proxy under test, started exactly as the program starts it:
-// a configuration validated by checkConfig, then startAperture (SQLite store
-// in a temporary base directory, dev Lightning backend, h2c listener).
+// a configuration validated by checkConfig, the program's limit on V8 heap
+// growth (limitHeapGrowth), then startAperture (SQLite store in a temporary
+// base directory, dev Lightning backend, h2c listener).
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startAperture } from '../../src/proxy/app/start-aperture.js';
+import { limitHeapGrowth } from '../../src/cli/heap-growth.js';
 import { checkConfig } from '../../src/proxy/config/check-config.js';
 import { formatConfigReport } from '../../src/proxy/config/format-config-report.js';
 import { createLogger } from '../../src/proxy/ops/logger.js';
@@ -52,6 +54,7 @@ const checked = checkConfig({ text: yaml, baseDir: params.baseDir });
 if (!checked.ok || checked.config === undefined) throw new Error(formatConfigReport(checked));
 const config = checked.config;
 config.listenAddr = '127.0.0.1:0';
+limitHeapGrowth();
 const aperture = await startAperture(config, {
   logger: createLogger('error'),
   gcIntervalMs: 0,

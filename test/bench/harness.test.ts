@@ -5,7 +5,9 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { test } from 'node:test';
+import { cpuPlan } from '../../bench/lib/processes.js';
 
 const root = new URL('../..', import.meta.url).pathname;
 
@@ -40,7 +42,22 @@ test('npm run bench runs a scenario through aperture and writes the result entri
     assert.ok((e['rss_mb'] as number) > 0);
     assert.equal(e['errors'], 0, `every request must pass verification: ${JSON.stringify(e)}`);
     assert.match(readFileSync(join(dir, 'result.md'), 'utf8'), /\| proxy-l402 \| [\d,]+ /);
+    const params = e['params'] as Record<string, unknown>;
+    if (cpuPlan(true) !== undefined) assert.match(String(params['placement']), /server under test pinned to CPU \d+/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('the server under test gets the last CPU to itself, the other processes the rest', () => {
+  assert.equal(cpuPlan(false), undefined);
+  const plan = cpuPlan(true);
+  if (availableParallelism() < 2) {
+    assert.equal(plan, undefined);
+    return;
+  }
+  if (plan === undefined) return; // no taskset on this machine
+  assert.equal(plan.server, String(availableParallelism() - 1));
+  const lastOther = Number(plan.others.split('-').at(-1));
+  assert.equal(lastOther, availableParallelism() - 2, `others: ${plan.others}`);
 });
