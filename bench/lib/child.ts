@@ -18,6 +18,18 @@ export function report(message: Record<string, unknown>): void {
 }
 
 /**
+ * Sends a child's last message and exits once it is handed to the channel:
+ * exiting right after `process.send` may drop the message.
+ */
+export function reportAndExit(message: Record<string, unknown>): void {
+  if (process.send === undefined) {
+    console.log(JSON.stringify(message));
+    process.exit(0);
+  }
+  process.send(message, () => process.exit(0));
+}
+
+/**
  * Runs `stop` when the parent asks (`{type:'stop'}`), disconnects or sends
  * SIGTERM, then exits. With `--cpu-prof`, a normal exit is what writes the profile.
  */

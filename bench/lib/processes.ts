@@ -138,7 +138,10 @@ export function spawnChild(script: string, params: object, options: SpawnOptions
     },
     async stop(graceMs = 15_000) {
       if (child.exitCode !== null || child.signalCode !== null) return;
-      if (child.connected) child.send({ type: 'stop' });
+      // The child may exit on its own between the check above and the send
+      // (a load generator does once it has reported): a refused send then
+      // falls back to a signal instead of an unhandled 'error' event.
+      if (child.connected) child.send({ type: 'stop' }, (error) => { if (error !== null) child.kill('SIGTERM'); });
       else child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
       await exited;

@@ -3,7 +3,7 @@
 // calls in flight, each restarted when it completes.
 import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
-import { childParams, report } from '../lib/child.js';
+import { childParams, report, reportAndExit } from '../lib/child.js';
 import { Samples } from '../lib/percentiles.js';
 
 interface Params {
@@ -85,7 +85,8 @@ if (params.warmupSec > 0) await run(params.warmupSec);
 report({ type: 'measuring' });
 const outcome = await run(params.durationSec);
 const [p50, p99, p999] = outcome.samples.percentiles([50, 99, 99.9]);
-report({
+client.close();
+reportAndExit({
   type: 'result',
   requests: outcome.samples.size,
   rps: outcome.samples.size / outcome.seconds,
@@ -95,5 +96,3 @@ report({
   errors: outcome.errors,
   ...(outcome.firstError !== undefined ? { firstError: outcome.firstError } : {}),
 });
-client.close();
-process.exit(0);

@@ -5,7 +5,7 @@
 // than its histogram, whose resolution is 1 ms.
 import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
-import { childParams, report } from '../lib/child.js';
+import { childParams, report, reportAndExit } from '../lib/child.js';
 import { Samples } from '../lib/percentiles.js';
 import { pacedRun } from './paced-load.js';
 
@@ -90,7 +90,7 @@ report({ type: 'measuring' });
 const outcome = await measureRun(params.durationSec, true, params.amount);
 const [p50, p99, p999] = outcome.samples.percentiles([50, 99, 99.9]);
 const wrong = Object.entries(outcome.statuses).filter(([s]) => Number(s) !== params.expectStatus).reduce((n, [, c]) => n + c, 0);
-report({
+reportAndExit({
   type: 'result',
   requests: outcome.samples.size,
   rps: outcome.samples.size / outcome.durationSec,
@@ -100,4 +100,3 @@ report({
   statuses: outcome.statuses,
   errors: outcome.errors + outcome.timeouts + wrong,
 });
-process.exit(0);
