@@ -1,6 +1,6 @@
 // `npm run bench [-- --quick] [--only a,b] [--no-baselines] [--profile name,…]
 //   [--no-micro] [--no-load] [--duration S] [--warmup S] [--connections N]
-//   [--tokens N] [--mem-tokens N] [--mem-requests N] [--repeat N] [--no-pin] [--server-flags "--node-flag …"] [--out FILE] [--update-readme]`
+//   [--tokens N] [--mem-tokens N] [--mem-requests N] [--repeat N] [--no-pin] [--load-generator wrk|autocannon] [--server-flags "--node-flag …"] [--out FILE] [--update-readme]`
 //
 // Micro-benchmarks (bench/micro/*), then load tests in which the load
 // generator, the server under test and the upstream are separate processes.
@@ -43,6 +43,11 @@ async function main(argv: readonly string[]): Promise<void> {
   const memRequests = argValue(argv, '--mem-requests');
   if (memRequests !== undefined) settings.memRequests = Number(memRequests);
   if (argv.includes('--no-pin')) settings.pin = false;
+  const generator = argValue(argv, '--load-generator');
+  if (generator !== undefined) {
+    if (generator !== 'wrk' && generator !== 'autocannon') throw new Error(`--load-generator: wrk or autocannon, not ${generator}`);
+    settings.loadGenerator = generator;
+  }
   const profile = argValue(argv, '--profile');
   if (profile !== undefined) settings.profile = { scenarios: profile.split(','), dir: join(BENCH_DIR, 'results', 'profiles') };
   const started = performance.now();

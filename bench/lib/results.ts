@@ -104,6 +104,24 @@ export function toEntries(load: readonly Measurement[], micro: readonly MicroRow
 
 const f2 = (n: number): string => n.toFixed(2);
 
+/**
+ * How busy the server under test was during the measured phase, in % of one
+ * CPU (CPU per request × requests per second). Well below 100 % in a
+ * saturating row, the load side (generator or upstream), not the server, set
+ * the throughput, and a throughput ratio with it understates the difference.
+ */
+export function serverBusyPct(e: Pick<Entry, 'cpu_us_per_req' | 'rps'>): number | null {
+  return e.cpu_us_per_req === null ? null : (e.cpu_us_per_req * e.rps) / 1e4;
+}
+
+/** A warning for a saturating comparison whose servers were not saturated. */
+function unsaturated(...entries: Entry[]): string {
+  const low = entries.filter((e) => (serverBusyPct(e) ?? 100) < 90);
+  return low.length === 0
+    ? ''
+    : `; not saturated (${low.map((e) => `${e.name} ${Math.round(serverBusyPct(e) ?? 0)} % busy`).join(', ')}): the load side set that throughput, compare CPU per request`;
+}
+
 /** One run of a repeated scenario, as `params.runs` keeps it. */
 interface Run {
   rps: number;
@@ -152,7 +170,7 @@ export function evaluateTargets(entries: readonly Entry[]): Target[] {
     const measured = rounds === undefined
       ? `${f2(ratio)}× (${Math.round(l402.rps)} vs ${Math.round(off.rps)} req/s)${cpuRatio(l402, off)}`
       : `${f2(ratio)}×, median of the rounds (${list(rounds.rounds)}); by server CPU per request ${f2(cpuRounds?.median ?? Number.NaN)}× (${list(cpuRounds?.rounds ?? [])})`;
-    out.push({ target: 'L402-authenticated proxying ≥ 0.9× auth off', measured, met: ratio >= 0.9 });
+    out.push({ target: 'L402-authenticated proxying ≥ 0.9× auth off', measured: `${measured}${unsaturated(l402, off)}`, met: ratio >= 0.9 });
   }
   if (off !== undefined && peer !== undefined) {
     const rounds = paired(off, peer, (x, y) => x.rps / y.rps);
@@ -166,7 +184,7 @@ export function evaluateTargets(entries: readonly Entry[]): Target[] {
     const measured = rounds === undefined
       ? `${f2(ratio)}× (${Math.round(off.rps)} vs ${Math.round(peer.rps)} req/s)${cpuRatio(off, peer)}`
       : `${f2(ratio)}×, median of the rounds (${list(rounds.rounds)}); by server CPU per request ${f2(cpuRounds?.median ?? Number.NaN)}× (${list(cpuRounds?.rounds ?? [])})`;
-    out.push({ target: 'auth off ≥ 1.5× http-proxy-3', measured: `${measured}${floor}`, met: ratio >= 1.5 });
+    out.push({ target: 'auth off ≥ 1.5× http-proxy-3', measured: `${measured}${floor}${unsaturated(off, peer)}`, met: ratio >= 1.5 });
   }
   const fl = get('proxy-l402-fixed-rate');
   const fo = get('proxy-auth-off-fixed-rate');
@@ -212,18 +230,21 @@ export function renderMarkdown(info: RunInfo, entries: readonly Entry[], targets
   const load = entries.find((e) => e.kind !== 'micro');
   lines.push(`Node ${info.node}, ${info.cpu} (${info.cores} cores, /proc/cpuinfo), linux/${process.arch}; ${info.mode} run of ${info.date.slice(0, 16).replace('T', ' ')} UTC; load average at the end ${info.loadAverage}.`);
   lines.push('');
-  lines.push(`Load: autocannon 9 in its own process, ${s.connections} keep-alive connections, 1 request in flight each, ${s.warmupSec} s warm-up then ${s.durationSec} s measured; ` +
+  const generator = entries.some((e) => e.params['generator'] === 'wrk')
+    ? 'wrk 4 (one thread; autocannon 9 for the 402 and memory rows, which need per-status counts or a request count)'
+    : 'autocannon 9';
+  lines.push(`Load: ${generator} in its own process, ${s.connections} keep-alive connections, 1 request in flight each, ${s.warmupSec} s warm-up then ${s.durationSec} s measured; ` +
     `fixed-rate rows ${s.fixedRate} req/s evenly paced over ${s.fixedConnections} keep-alive connections (bench/load/paced-load.ts); gRPC: one grpc-js channel, ${s.grpcConcurrency} calls in flight; ` +
     `rows marked with several figures ran ${s.repeat} times, interleaved: the median req/s (all runs in parentheses) and the median p50 and p99 of the runs; ` +
     `${s.tokens} distinct tokens in the L402 rows, ${s.memTokens.toLocaleString('en-US')} tokens and ${s.memRequests.toLocaleString('en-US')} requests in the memory row. ` +
     `Upstream, server under test and load generator are three processes (${String(load?.params['placement'] ?? 'not pinned')}), each run as ${String(load?.params['runtime'] ?? 'node')}.`);
   lines.push('');
-  lines.push('| scenario | req/s | p50 ms | p99 ms | peak RSS MB | server CPU µs/req | baseline | ratio | p99 added ms | errors |');
-  lines.push('|---|---:|---:|---:|---:|---:|---|---:|---:|---:|');
+  lines.push('| scenario | req/s | p50 ms | p99 ms | peak RSS MB | server CPU µs/req | server busy | baseline | ratio | p99 added ms | errors |');
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|');
   for (const e of entries.filter((x) => x.kind !== 'micro')) {
     const runs = e.params['runs'] as { rps: number }[] | undefined;
     const rps = runs === undefined ? fmt(e.rps) : `${fmt(e.rps)} (${runs.map((r) => fmt(r.rps)).join(' / ')})`;
-    lines.push(`| ${e.name} | ${rps} | ${fmt(e.p50_ms, 2)} | ${fmt(e.p99_ms, 2)} | ${fmt(e.rss_mb)} | ${fmt(e.cpu_us_per_req)} | ${e.baseline ?? ''} | ${e.ratio === null ? '' : `${fmt(e.ratio, 2)}×`} | ${fmt(e.p99_added_ms, 2)} | ${String(e.errors ?? '')} |`);
+    lines.push(`| ${e.name} | ${rps} | ${fmt(e.p50_ms, 2)} | ${fmt(e.p99_ms, 2)} | ${fmt(e.rss_mb)} | ${fmt(e.cpu_us_per_req)} | ${serverBusyPct(e) === null ? '' : `${fmt(serverBusyPct(e))} %`} | ${e.baseline ?? ''} | ${e.ratio === null ? '' : `${fmt(e.ratio, 2)}×`} | ${fmt(e.p99_added_ms, 2)} | ${String(e.errors ?? '')} |`);
   }
   const micro = entries.filter((x) => x.kind === 'micro');
   if (micro.length > 0) {

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mintIntoSqlite, writeTokenFile } from './bench-tokens.js';
 import { medianOf } from './percentiles.js';
+import { findWrk } from '../load/wrk-load.js';
 import { bundleChildren, cpuPlan, cpuSecondsOf, memoryOf, spawnChild, type Child } from './processes.js';
 
 /** Parameters of a load run. */
@@ -32,6 +33,11 @@ export interface LoadSettings {
   serverNodeFlags?: readonly string[];
   /** Pin the server under test to its own CPU (see `cpuPlan`); default true. */
   pin?: boolean;
+  /**
+   * The saturating HTTP load generator: `wrk` when installed (default), or
+   * `autocannon` (`--load-generator autocannon`; always used when wrk is missing).
+   */
+  loadGenerator?: 'wrk' | 'autocannon';
   /** Write a CPU profile of the aperture process of these scenarios into `profileDir`. */
   profile?: { scenarios: readonly string[]; dir: string };
 }
@@ -66,6 +72,8 @@ interface ScenarioContext {
   memBaseDir: string;
   /** CPU lists of the server under test and of the other processes; undefined when not pinned. */
   cpus: { server: string; others: string } | undefined;
+  /** wrk's path when saturating HTTP runs use it. */
+  wrk: string | undefined;
 }
 
 /** A scenario: how to run it. */
@@ -156,6 +164,7 @@ async function measure(
   m.params['external_mb'] = mb(usage['external']);
   if (result['statuses'] !== undefined) m.statuses = result['statuses'] as Record<string, number>;
   if (result['firstError'] !== undefined) m.params['firstError'] = result['firstError'];
+  if (result['generator'] !== undefined) m.params['generator'] = result['generator'];
   return m;
 }
 
@@ -170,6 +179,7 @@ function httpLoad(ctx: ScenarioContext, port: number, extra: Record<string, unkn
       warmupSec: s.warmupSec,
       tokenFile: ctx.tokenFile,
       expectStatus: 200,
+      ...(ctx.wrk === undefined ? {} : { wrk: ctx.wrk }),
       ...extra,
     },
   };
@@ -439,7 +449,10 @@ export async function runScenarios(
       ? 'not pinned: the scheduler places them'
       : `the server under test pinned to CPU ${cpus.server}, the load generator and the upstream behind a proxy to CPU ${cpus.others}`;
     log(`processes: ${placement}`);
-    const ctx: ScenarioContext = { settings, workDir, tokenFile, apertureBaseDir, memTokenFile, memBaseDir, cpus };
+    const wrk = settings.loadGenerator === 'autocannon' ? undefined : findWrk();
+    if (wrk === undefined && settings.loadGenerator === 'wrk') throw new Error('--load-generator wrk: wrk is not installed (Debian: apt install wrk; macOS: brew install wrk)');
+    log(`saturating HTTP load: ${wrk === undefined ? `autocannon${settings.loadGenerator === 'autocannon' ? '' : ' (wrk not installed)'}` : `wrk (${wrk})`}; fixed-rate rows paced by bench/load/paced-load.ts`);
+    const ctx: ScenarioContext = { settings, workDir, tokenFile, apertureBaseDir, memTokenFile, memBaseDir, cpus, wrk };
     const runs = new Map<string, Measurement[]>();
     const rounds = Math.max(1, settings.repeat);
     for (let round = 1; round <= rounds; round++) {

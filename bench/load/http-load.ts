@@ -1,13 +1,15 @@
-// HTTP load generator, run in its own process: autocannon with a fixed number
-// of keep-alive connections, one request in flight per connection; at a fixed
-// rate, evenly paced requests (paced-load.ts). Latency is
-// taken from autocannon's per-response event (hrtime, sub-millisecond) rather
-// than its histogram, whose resolution is 1 ms.
+// HTTP load generator, run in its own process: a fixed number of keep-alive
+// connections, one request in flight per connection, driven by wrk when the
+// harness found it (wrk-load.ts) and by autocannon otherwise; at a fixed rate,
+// evenly paced requests (paced-load.ts). autocannon's latency is taken from
+// its per-response event (hrtime, sub-millisecond) rather than its histogram,
+// whose resolution is 1 ms.
 import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 import { childParams, report, reportAndExit } from '../lib/child.js';
 import { Samples } from '../lib/percentiles.js';
 import { pacedRun } from './paced-load.js';
+import { wrkRun } from './wrk-load.js';
 
 interface Params {
   url: string;
@@ -22,6 +24,11 @@ interface Params {
   amount?: number;
   /** Status every response must have; others are counted as errors. */
   expectStatus: number;
+  /**
+   * wrk's path: saturating runs of `expectStatus` 200 use it (wrk counts only
+   * statuses outside 2xx/3xx, which is enough there); autocannon when absent.
+   */
+  wrk?: string;
 }
 
 const params = childParams<Params>();
@@ -79,24 +86,50 @@ function run(durationSec: number, record: boolean, amount?: number): Promise<Out
 }
 
 // A fixed rate is paced by our own loop (autocannon's overallRate sends each
-// second's quota in one burst); everything else is autocannon.
-const measureRun = (durationSec: number, record: boolean, amount?: number): Promise<Outcome> =>
-  params.rate === undefined
-    ? run(durationSec, record, amount)
-    : pacedRun({ url: params.url, rate: params.rate, connections: params.connections, durationSec, authorizations: tokens, record })
-      .then((o) => ({ ...o, timeouts: 0 }));
+// second's quota in one burst); a saturating run of a known length goes to
+// wrk when there is one; everything else is autocannon.
+const wrk = params.wrk !== undefined && params.rate === undefined && params.amount === undefined && params.expectStatus === 200
+  ? params.wrk
+  : undefined;
+
+interface Measured {
+  requests: number;
+  durationSec: number;
+  percentiles: number[];
+  statuses?: Record<string, number>;
+  errors: number;
+}
+
+async function measureRun(durationSec: number, record: boolean, amount?: number): Promise<Measured> {
+  if (wrk !== undefined) {
+    const r = await wrkRun({ wrk, url: params.url, connections: params.connections, durationSec, tokenFile: params.tokenFile });
+    return { requests: r.requests, durationSec: r.durationSec, percentiles: [r.p50_ms, r.p99_ms, r.p999_ms], errors: r.errors + r.nonSuccess };
+  }
+  const o = params.rate === undefined
+    ? await run(durationSec, record, amount)
+    : { ...(await pacedRun({ url: params.url, rate: params.rate, connections: params.connections, durationSec, authorizations: tokens, record })), timeouts: 0 };
+  const wrong = Object.entries(o.statuses).filter(([s]) => Number(s) !== params.expectStatus).reduce((n, [, c]) => n + c, 0);
+  return {
+    requests: o.samples.size,
+    durationSec: o.durationSec,
+    percentiles: o.samples.percentiles([50, 99, 99.9]),
+    statuses: o.statuses,
+    errors: o.errors + o.timeouts + wrong,
+  };
+}
+
 if (params.warmupSec > 0) await measureRun(params.warmupSec, false);
 report({ type: 'measuring' });
 const outcome = await measureRun(params.durationSec, true, params.amount);
-const [p50, p99, p999] = outcome.samples.percentiles([50, 99, 99.9]);
-const wrong = Object.entries(outcome.statuses).filter(([s]) => Number(s) !== params.expectStatus).reduce((n, [, c]) => n + c, 0);
+const [p50, p99, p999] = outcome.percentiles;
 reportAndExit({
   type: 'result',
-  requests: outcome.samples.size,
-  rps: outcome.samples.size / outcome.durationSec,
+  generator: wrk === undefined ? 'autocannon' : 'wrk',
+  requests: outcome.requests,
+  rps: outcome.requests / outcome.durationSec,
   p50_ms: p50,
   p99_ms: p99,
   p999_ms: p999,
-  statuses: outcome.statuses,
-  errors: outcome.errors + outcome.timeouts + wrong,
+  ...(outcome.statuses === undefined ? {} : { statuses: outcome.statuses }),
+  errors: outcome.errors,
 });

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { test } from 'node:test';
+import { findWrk } from '../../bench/load/wrk-load.js';
 import { cpuPlan } from '../../bench/lib/processes.js';
 
 const root = new URL('../..', import.meta.url).pathname;
@@ -44,6 +45,9 @@ test('npm run bench runs a scenario through aperture and writes the result entri
     assert.match(readFileSync(join(dir, 'result.md'), 'utf8'), /\| proxy-l402 \| [\d,]+ /);
     const params = e['params'] as Record<string, unknown>;
     if (cpuPlan(true) !== undefined) assert.match(String(params['placement']), /server under test pinned to CPU \d+/);
+    // The saturating rows use wrk where it is installed (.ci/run installs it), autocannon otherwise.
+    assert.equal(params['generator'], findWrk() === undefined ? 'autocannon' : 'wrk');
+    assert.match(readFileSync(join(dir, 'result.md'), 'utf8'), findWrk() === undefined ? /Load: autocannon 9/ : /Load: wrk 4 \(one thread/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
