@@ -165,6 +165,7 @@ async function measure(
   if (result['statuses'] !== undefined) m.statuses = result['statuses'] as Record<string, number>;
   if (result['firstError'] !== undefined) m.params['firstError'] = result['firstError'];
   if (result['generator'] !== undefined) m.params['generator'] = result['generator'];
+  if (result['by_path'] !== undefined) m.params['by_path'] = result['by_path'];
   return m;
 }
 
@@ -209,6 +210,10 @@ async function withChildren<T>(children: Child[], body: (ports: number[]) => Pro
     for (const c of [...children].reverse()) await c.stop();
   }
 }
+
+/** The two paths of `proxy-mixed-fixed-rate`: the paid service answers every path but `/free…`. */
+export const MIXED_PAID_PATH = '/paid';
+export const MIXED_FREE_PATH = '/free';
 
 /**
  * The scenarios, in run order. Every HTTP scenario except `proxy-challenge`
@@ -273,6 +278,21 @@ export const SCENARIOS: readonly Scenario[] = [
     description: 'aperture with valid L402 tokens at the same fixed rate',
     baseline: 'proxy-auth-off-fixed-rate',
     run: (ctx) => proxied(ctx, 'proxy-l402-fixed-rate', 'l402', true),
+  },
+  {
+    name: 'proxy-mixed-fixed-rate',
+    description: 'one aperture at the same fixed rate, requests alternating between a paid path (valid L402 token) and a free one (`auth: off`) on the same connections: what verification adds, with the machine\'s noise shared',
+    run: (ctx) => {
+      const up = upstream(ctx, 'http');
+      const s = ctx.settings;
+      return withChildren([up], async ([upPort]) => {
+        const proxy = aperture(ctx, 'proxy-mixed-fixed-rate', { auth: 'mixed', httpPort: upPort });
+        return withChildren([proxy], ([port]) =>
+          measure(ctx, scenario('proxy-mixed-fixed-rate'), 'http', proxy, httpLoad(ctx, port as number, {
+            rate: s.fixedRate, connections: s.fixedConnections, paths: [MIXED_PAID_PATH, MIXED_FREE_PATH],
+          })));
+      });
+    },
   },
   {
     name: 'direct-fixed-rate',
@@ -353,8 +373,16 @@ export const SCENARIOS: readonly Scenario[] = [
   },
 ];
 
+/** Latency of one path of a run that interleaved several (see `paths` in http-load.ts). */
+interface PathFigures {
+  requests: number;
+  p50_ms: number;
+  p99_ms: number;
+  p999_ms: number;
+}
+
 /** Scenarios run `repeat` times (the throughput targets compare them); the others once. */
-const REPEATED = new Set(['direct', 'peer-proxy', 'minimal-proxy', 'proxy-auth-off', 'proxy-l402', 'proxy-auth-off-fixed-rate', 'proxy-l402-fixed-rate', 'direct-fixed-rate']);
+const REPEATED = new Set(['direct', 'peer-proxy', 'minimal-proxy', 'proxy-auth-off', 'proxy-l402', 'proxy-auth-off-fixed-rate', 'proxy-l402-fixed-rate', 'proxy-mixed-fixed-rate', 'direct-fixed-rate']);
 
 /**
  * The run with the median throughput, its latency percentiles replaced by the
@@ -369,8 +397,25 @@ function median(list: readonly Measurement[]): Measurement {
   m.p999_ms = medianOf(list.map((x) => x.p999_ms));
   m.errors = list.reduce((n, x) => n + x.errors, 0);
   m.rss_mb = Math.max(...list.map((x) => x.rss_mb));
+  const byPath = list.map((x) => x.params['by_path'] as Record<string, PathFigures> | undefined);
+  if (list.length > 1 && byPath.every((b) => b !== undefined)) {
+    const paths = Object.keys(byPath[0] as Record<string, PathFigures>);
+    m.params = {
+      ...m.params,
+      by_path: Object.fromEntries(paths.map((path) => {
+        const of = (field: keyof PathFigures): number => medianOf(byPath.map((b) => (b as Record<string, PathFigures>)[path]?.[field] ?? Number.NaN));
+        return [path, { requests: of('requests'), p50_ms: of('p50_ms'), p99_ms: of('p99_ms'), p999_ms: of('p999_ms') }];
+      })),
+    };
+  }
   if (list.length > 1) {
-    m.params = { ...m.params, runs: list.map((x) => ({ rps: Math.round(x.rps), p50_ms: x.p50_ms, p99_ms: x.p99_ms, cpu_us_per_req: (x.server_cpu_s * 1e6) / Math.max(1, x.requests) })) };
+    m.params = {
+      ...m.params,
+      runs: list.map((x) => ({
+        rps: Math.round(x.rps), p50_ms: x.p50_ms, p99_ms: x.p99_ms, cpu_us_per_req: (x.server_cpu_s * 1e6) / Math.max(1, x.requests),
+        ...(x.params['by_path'] === undefined ? {} : { by_path: x.params['by_path'] }),
+      })),
+    };
   }
   return m;
 }

@@ -20,6 +20,8 @@ interface Params {
   tokenFile?: string;
   /** Fixed total request rate instead of as fast as possible. */
   rate?: number;
+  /** At a fixed rate: paths sent in turn, each reported on its own (`by_path`). */
+  paths?: string[];
   /** Send exactly this many requests (after the warm-up) instead of running for `durationSec`. */
   amount?: number;
   /** Status every response must have; others are counted as errors. */
@@ -98,6 +100,8 @@ interface Measured {
   percentiles: number[];
   statuses?: Record<string, number>;
   errors: number;
+  /** Per path, at a fixed rate with `paths`. */
+  byPath?: Record<string, { requests: number; p50_ms: number; p99_ms: number; p999_ms: number }>;
 }
 
 async function measureRun(durationSec: number, record: boolean, amount?: number): Promise<Measured> {
@@ -105,17 +109,26 @@ async function measureRun(durationSec: number, record: boolean, amount?: number)
     const r = await wrkRun({ wrk, url: params.url, connections: params.connections, durationSec, tokenFile: params.tokenFile });
     return { requests: r.requests, durationSec: r.durationSec, percentiles: [r.p50_ms, r.p99_ms, r.p999_ms], errors: r.errors + r.nonSuccess };
   }
-  const o = params.rate === undefined
-    ? await run(durationSec, record, amount)
-    : { ...(await pacedRun({ url: params.url, rate: params.rate, connections: params.connections, durationSec, authorizations: tokens, record })), timeouts: 0 };
+  const paced = params.rate === undefined
+    ? undefined
+    : await pacedRun({ url: params.url, rate: params.rate, connections: params.connections, durationSec, authorizations: tokens, record, ...(params.paths === undefined ? {} : { paths: params.paths }) });
+  const o = paced === undefined ? await run(durationSec, record, amount) : { ...paced, timeouts: 0 };
   const wrong = Object.entries(o.statuses).filter(([s]) => Number(s) !== params.expectStatus).reduce((n, [, c]) => n + c, 0);
-  return {
+  const measured: Measured = {
     requests: o.samples.size,
     durationSec: o.durationSec,
     percentiles: o.samples.percentiles([50, 99, 99.9]),
     statuses: o.statuses,
     errors: o.errors + o.timeouts + wrong,
   };
+  if (paced !== undefined && params.paths !== undefined) {
+    measured.byPath = Object.fromEntries(params.paths.map((path, i) => {
+      const samples = paced.byPath[i] as Samples;
+      const [p50, p99, p999] = samples.percentiles([50, 99, 99.9]) as [number, number, number];
+      return [path, { requests: samples.size, p50_ms: p50, p99_ms: p99, p999_ms: p999 }];
+    }));
+  }
+  return measured;
 }
 
 if (params.warmupSec > 0) await measureRun(params.warmupSec, false);
@@ -131,5 +144,6 @@ reportAndExit({
   p99_ms: p99,
   p999_ms: p999,
   ...(outcome.statuses === undefined ? {} : { statuses: outcome.statuses }),
+  ...(outcome.byPath === undefined ? {} : { by_path: outcome.byPath }),
   errors: outcome.errors,
 });

@@ -22,13 +22,23 @@ export interface PacedOptions {
   durationSec: number;
   /** Authorization values, used in turn; none when empty. */
   authorizations: readonly string[];
+  /**
+   * Paths sent in turn (the first request to the first path), each with its
+   * own latency samples; the URL's path alone by default. Two paths of one
+   * server interleaved on the same connections see the same moments of the
+   * machine, so their latencies compare without run-to-run noise.
+   */
+  paths?: readonly string[];
   /** Record latencies and statuses (false during the warm-up). */
   record: boolean;
 }
 
 /** What a run measured. */
 export interface PacedOutcome {
+  /** Every request's latency. */
   samples: Samples;
+  /** The latencies per path, in the order of `paths`. */
+  byPath: Samples[];
   statuses: Record<string, number>;
   errors: number;
   durationSec: number;
@@ -43,6 +53,8 @@ export function pacedRun(o: PacedOptions): Promise<PacedOutcome> {
   const url = new URL(o.url);
   const agent = new Agent({ keepAlive: true, maxSockets: o.connections });
   const samples = new Samples();
+  const paths = o.paths ?? [url.pathname];
+  const byPath = paths.map(() => new Samples());
   const statuses: Record<string, number> = {};
   const total = Math.round(o.rate * o.durationSec);
   const intervalMs = 1000 / o.rate;
@@ -50,25 +62,30 @@ export function pacedRun(o: PacedOptions): Promise<PacedOutcome> {
   let done = 0;
   let errors = 0;
   let next = 0;
+  let nextPath = 0;
   const started = performance.now();
   return new Promise((resolve) => {
     const finish = (): void => {
       clearInterval(timer);
       agent.destroy();
-      resolve({ samples, statuses, errors, durationSec: (performance.now() - started) / 1000 });
+      resolve({ samples, byPath, statuses, errors, durationSec: (performance.now() - started) / 1000 });
     };
     const send = (): void => {
       const sentAt = performance.now();
+      const pathIndex = nextPath;
+      nextPath = nextPath + 1 === paths.length ? 0 : nextPath + 1;
       const headers: Record<string, string> = {};
       if (o.authorizations.length > 0) {
         headers['authorization'] = o.authorizations[next] as string;
         next = next + 1 === o.authorizations.length ? 0 : next + 1;
       }
-      const req = request({ agent, host: url.hostname, port: url.port, path: url.pathname, method: 'GET', headers }, (res) => {
+      const req = request({ agent, host: url.hostname, port: url.port, path: paths[pathIndex], method: 'GET', headers }, (res) => {
         res.resume();
         res.once('end', () => {
           if (o.record) {
-            samples.add(performance.now() - sentAt);
+            const ms = performance.now() - sentAt;
+            samples.add(ms);
+            (byPath[pathIndex] as Samples).add(ms);
             statuses[String(res.statusCode)] = (statuses[String(res.statusCode)] ?? 0) + 1;
           }
           settle();

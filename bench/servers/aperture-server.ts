@@ -13,8 +13,13 @@ import { childParams, onStop, report } from '../lib/child.js';
 
 interface Params {
   baseDir: string;
-  /** `off`: the services have `auth: off`; `l402`: they charge. */
-  auth: 'off' | 'l402';
+  /**
+   * `off`: the services have `auth: off`; `l402`: they charge; `mixed`: the
+   * REST backend is also reachable free under `/free` (service `bench-free`,
+   * `auth: off`), so that paid and free requests can be interleaved on one
+   * process.
+   */
+  auth: 'off' | 'l402' | 'mixed';
   /** Backends: a REST one for every path, and a gRPC one for `/bench.Echo/`. */
   httpPort?: number;
   grpcPort?: number;
@@ -31,6 +36,14 @@ if (params.grpcPort !== undefined) {
     protocol: http
     price: 10
     auth: ${auth}`);
+}
+if (params.httpPort !== undefined && params.auth === 'mixed') {
+  services.push(`  - name: bench-free
+    hostregexp: '.*'
+    pathregexp: '^/free'
+    address: 127.0.0.1:${params.httpPort}
+    protocol: http
+    auth: 'off'`);
 }
 if (params.httpPort !== undefined) {
   services.push(`  - name: bench

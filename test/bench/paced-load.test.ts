@@ -44,3 +44,31 @@ test('pacedRun sends rate x duration requests, spread out, with the credentials 
     server.close();
   }
 });
+
+test('pacedRun with paths sends them in turn and keeps each one\'s latencies apart', async () => {
+  const byPath = new Map<string, number>();
+  const server = createServer((req, res) => {
+    byPath.set(String(req.url), (byPath.get(String(req.url)) ?? 0) + 1);
+    // The slow path answers after 20 ms: its samples must not mix with the fast one's.
+    if (req.url === '/slow') setTimeout(() => res.end('ok'), 20);
+    else res.end('ok');
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  try {
+    const { port } = server.address() as AddressInfo;
+    const outcome = await pacedRun({
+      url: `http://127.0.0.1:${port}/`, rate: 200, connections: 8, durationSec: 0.5, authorizations: [], record: true, paths: ['/slow', '/fast'],
+    });
+    assert.deepEqual(Object.fromEntries(byPath), { '/slow': 50, '/fast': 50 });
+    assert.equal(outcome.byPath.length, 2);
+    assert.equal(outcome.byPath[0]?.size, 50);
+    assert.equal(outcome.byPath[1]?.size, 50);
+    const [slowP50] = outcome.byPath[0]?.percentiles([50]) ?? [];
+    const [fastP50] = outcome.byPath[1]?.percentiles([50]) ?? [];
+    assert.ok((slowP50 as number) >= 19, `slow p50 ${slowP50}`);
+    assert.ok((fastP50 as number) < 10, `fast p50 ${fastP50}`);
+  } finally {
+    server.close();
+  }
+});
