@@ -14,14 +14,12 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 
-/** Where wrk is looked for (Debian's `wrk` package, Homebrew, a local build). */
-const WRK_PATHS = ['/usr/bin/wrk', '/usr/local/bin/wrk', '/opt/homebrew/bin/wrk'];
-
-/** The wrk binary, or undefined when none is installed. */
+/** The wrk binary on the `PATH`, or undefined when none is installed. */
 export function findWrk(): string | undefined {
-  return WRK_PATHS.find((p) => existsSync(p));
+  const dirs = (process.env['PATH'] ?? '').split(delimiter).filter((d) => d !== '');
+  return dirs.map((d) => join(d, 'wrk')).find((p) => existsSync(p));
 }
 
 /** What {@link wrkRun} needs. */
