@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import type { MicroRow } from './micro.js';
-import type { LoadSettings, Measurement } from './scenarios.js';
+import type { LoadSettings, Measurement, PathFigures } from './scenarios.js';
 import { medianOf } from './percentiles.js';
 
 /** One line of bench/results/latest.json. */
@@ -129,7 +129,7 @@ interface Run {
   p99_ms: number;
   cpu_us_per_req: number;
   /** Per path, in a run that interleaved paths. */
-  by_path?: Record<string, { p50_ms: number; p99_ms: number }>;
+  by_path?: Record<string, PathFigures>;
 }
 
 function runsOf(e: Entry): Run[] | undefined {
@@ -189,7 +189,7 @@ export function evaluateTargets(entries: readonly Entry[]): Target[] {
     out.push({ target: 'auth off ≥ 1.5× http-proxy-3', measured: `${measured}${floor}${unsaturated(off, peer)}`, met: ratio >= 1.5 });
   }
   const mixed = get('proxy-mixed-fixed-rate');
-  const mixedPaths = mixed?.params['by_path'] as Record<string, { p50_ms: number; p99_ms: number }> | undefined;
+  const mixedPaths = mixed?.params['by_path'] as Record<string, PathFigures> | undefined;
   const paid = mixedPaths?.['/paid'];
   const free = mixedPaths?.['/free'];
   if (mixed !== undefined && paid !== undefined && free !== undefined) {

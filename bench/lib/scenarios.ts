@@ -374,7 +374,7 @@ export const SCENARIOS: readonly Scenario[] = [
 ];
 
 /** Latency of one path of a run that interleaved several (see `paths` in http-load.ts). */
-interface PathFigures {
+export interface PathFigures {
   requests: number;
   p50_ms: number;
   p99_ms: number;

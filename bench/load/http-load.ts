@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 import { childParams, report, reportAndExit } from '../lib/child.js';
+import type { PathFigures } from '../lib/scenarios.js';
 import { Samples } from '../lib/percentiles.js';
 import { pacedRun } from './paced-load.js';
 import { wrkRun } from './wrk-load.js';
@@ -16,7 +17,7 @@ interface Params {
   connections: number;
   durationSec: number;
   warmupSec: number;
-  /** One `Authorization` value per line, sent round-robin (each connection starts at its own offset). */
+  /** One `Authorization` value per line, sent round-robin (autocannon: each connection from its own offset; wrk: from one random offset). */
   tokenFile?: string;
   /** Fixed total request rate instead of as fast as possible. */
   rate?: number;
@@ -101,7 +102,7 @@ interface Measured {
   statuses?: Record<string, number>;
   errors: number;
   /** Per path, at a fixed rate with `paths`. */
-  byPath?: Record<string, { requests: number; p50_ms: number; p99_ms: number; p999_ms: number }>;
+  byPath?: Record<string, PathFigures>;
 }
 
 async function measureRun(durationSec: number, record: boolean, amount?: number): Promise<Measured> {
