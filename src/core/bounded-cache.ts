@@ -71,6 +71,19 @@ export class BoundedCache<K, V> {
   }
 
   /**
+   * Replaces every value with what `update` returns for it, leaving recency as
+   * it is; an entry for which it returns `undefined` is removed.
+   * @param update - the new value of each entry, or `undefined` to remove it
+   */
+  updateAll(update: (value: V) => V | undefined): void {
+    for (const [key, value] of this.map) {
+      const next = update(value);
+      if (next === undefined) this.map.delete(key);
+      else if (next !== value) this.map.set(key, next);
+    }
+  }
+
+  /**
    * Removes every entry whose value matches.
    * @param predicate - test on each value
    * @returns how many were removed

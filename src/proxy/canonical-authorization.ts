@@ -20,25 +20,37 @@ import type { RequestView } from '../core/types.js';
 // 2,048–4,096 distinct headers: when clients outnumber the entries and come in
 // turn, remembering every header would replace an entry per request, reuse
 // none, and fill the old generation of the heap with the dropped ones.
+// The maps are keyed by a fingerprint of the header's end (the hex preimage):
+// hashing the whole ~600-character header for a string key cost ~0.9 µs, the
+// fingerprint and the compare of the whole text ~0.1 µs. Headers sharing a
+// fingerprint replace each other.
 const GENERATION = 2048;
 const sightings = new Sightings(GENERATION);
-let young = new Map<string, string>();
-let old = new Map<string, string>();
 
-function remembered(header: string): string | undefined {
-  const value = young.get(header);
-  if (value !== undefined) return value;
-  const aging = old.get(header);
-  if (aging !== undefined) remember(header, aging);
-  return aging;
+/** A remembered header and its canonical form. */
+interface Memo {
+  header: string;
+  canonical: string;
 }
 
-function remember(header: string, canonical: string): void {
+let young = new Map<number, Memo>();
+let old = new Map<number, Memo>();
+
+function remembered(header: string, fingerprint: number): string | undefined {
+  const memo = young.get(fingerprint);
+  if (memo !== undefined) return memo.header === header ? memo.canonical : undefined;
+  const aging = old.get(fingerprint);
+  if (aging === undefined || aging.header !== header) return undefined;
+  remember(fingerprint, aging);
+  return aging.canonical;
+}
+
+function remember(fingerprint: number, memo: Memo): void {
   if (young.size >= GENERATION) {
     old = young;
     young = new Map();
   }
-  young.set(header, canonical);
+  young.set(fingerprint, memo);
 }
 
 function emit(request: RequestView): string | undefined {
@@ -59,14 +71,15 @@ export function canonicalAuthorization(request: RequestView): string | undefined
     return emit(request);
   }
   const header = auth[0] as string;
-  const known = remembered(header);
+  // A header usually ends in the hex preimage: its tail is a good fingerprint.
+  const fingerprint = fingerprintTail(header);
+  const known = remembered(header, fingerprint);
   if (known !== undefined) return known;
   const canonical = emit(request);
   // Only valid credentials are kept: garbage headers must not push them out.
-  // A header usually ends in the hex preimage: its tail is a good fingerprint.
-  if (canonical !== undefined && sightings.sight(fingerprintTail(header))) {
+  if (canonical !== undefined && sightings.sight(fingerprint)) {
     // Most clients already send the canonical form: keep one string, not two equal ones.
-    remember(header, canonical === header ? header : canonical);
+    remember(fingerprint, { header, canonical: canonical === header ? header : canonical });
   }
   return canonical;
 }

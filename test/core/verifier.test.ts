@@ -216,6 +216,42 @@ test('cache: one credential used for several targets keeps each cached; expiry a
   assert.equal(code(verifier.verify(req, other) as VerifyResult), 'L402_ERR_TOKEN_REVOKED');
 });
 
+test('cache: credentials ending alike (attenuations of one token share the preimage) are told apart by their whole text', async () => {
+  const { paid, verifier, clock, secrets, invoicer } = setup({ cache: { ttlMs: 5000 } });
+  const now = Math.floor(clock.ms / 1000);
+  const t = await paid();
+  const preimage = invoicer.preimageOf(t.paymentHash);
+  const header = (m: Macaroon) => formatAuthorization(m.toBase64(), preimage);
+  const narrow = t.macaroon.withFirstPartyCaveat(validUntilCaveat('api', now + 60));
+  const expired = t.macaroon.withFirstPartyCaveat(validUntilCaveat('api', now - 1));
+  // The three headers end with the same preimage, hence the same cache fingerprint.
+  const v = (h: string) => code(verifier.verify(request({ authorization: h }), { service: 'api' }) as VerifyResult);
+  assert.equal(v(t.header), 'ok');
+  assert.equal(v(header(expired)), 'L402_ERR_TOKEN_EXPIRED', 'not answered by the cached entry of another credential');
+  assert.equal(v(header(narrow)), 'ok');
+  await secrets.revokeSecret(sha256(t.macaroon.identifier));
+  assert.equal(v(t.header), 'ok', 'both valid credentials are cached side by side');
+  assert.equal(v(header(narrow)), 'ok');
+  assert.equal(v(header(expired)), 'L402_ERR_TOKEN_REVOKED');
+
+  // Once the ttl is over, each credential is verified in full again.
+  clock.ms += 5000;
+  assert.equal(v(t.header), 'L402_ERR_TOKEN_REVOKED', 'the ttl is over: verified in full');
+  assert.equal(v(header(narrow)), 'L402_ERR_TOKEN_REVOKED');
+
+  // forget() drops every credential of the token under the shared fingerprint.
+  const u = await paid();
+  const uPre = invoicer.preimageOf(u.paymentHash);
+  const uNarrow = formatAuthorization(u.macaroon.withFirstPartyCaveat('x=1').toBase64(), uPre);
+  assert.equal(v(u.header), 'ok');
+  assert.equal(v(uNarrow), 'ok');
+  await secrets.revokeSecret(sha256(u.macaroon.identifier));
+  assert.equal(v(uNarrow), 'ok', 'cached');
+  verifier.forget(u.tokenId);
+  assert.equal(v(u.header), 'L402_ERR_TOKEN_REVOKED');
+  assert.equal(v(uNarrow), 'L402_ERR_TOKEN_REVOKED');
+});
+
 test('cache is bounded', async () => {
   const { paid, verifier, secrets } = setup({ cache: { maxEntries: 2 } });
   const tokens = [await paid(), await paid(), await paid()];

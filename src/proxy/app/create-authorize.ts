@@ -235,7 +235,13 @@ export function createAuthorize(options: CreateAuthorizeOptions): (context: Auth
   const afterVerify = (context: AuthorizeContext<AppService>, verified: VerifyResult, path: string): MaybePromise<Decision> => {
     const { service } = context;
     if (verified.ok) {
-      return limited(context, service.limiter, tokenRateLimitKey(verified.token.tokenId), path, () => {
+      const limiter = service.limiter;
+      // As in `pass`: without rules, no key string and no closure per paid request.
+      if (limiter === undefined || limiter.rules.length === 0) {
+        setOutcome(context, 'forwarded');
+        return { kind: 'allow', reason: 'paid', token: verified.token };
+      }
+      return limited(context, limiter, tokenRateLimitKey(verified.token.tokenId), path, () => {
         setOutcome(context, 'forwarded');
         return { kind: 'allow', reason: 'paid', token: verified.token };
       });
