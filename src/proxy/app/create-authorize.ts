@@ -14,7 +14,7 @@ import { isPromise } from '../../core/is-promise.js';
 import type { Minter } from '../../core/minter.js';
 import { rejectDecision as reject } from '../../core/reject-decision.js';
 import type { Verifier, VerifyResult } from '../../core/verifier.js';
-import { systemClock, type Clock, type Decision, type MaybePromise, type RejectDecision, type RequestView } from '../../core/types.js';
+import { systemClock, type Clock, type Decision, type MaybePromise, type RejectDecision, type RequestView, type VerifiedToken } from '../../core/types.js';
 import type { ApertureStore } from '../../store/aperture-store.js';
 import { rateLimitedDecision } from '../../ratelimit/rate-limited-decision.js';
 import { ipRateLimitKey, tokenRateLimitKey, type RateLimiter, type RateLimitResult } from '../../ratelimit/rate-limiter.js';
@@ -232,19 +232,18 @@ export function createAuthorize(options: CreateAuthorizeOptions): (context: Auth
     return challengeDecision(minted, verified.code, price, options.challengeForm);
   };
 
+  const forwardPaid = (context: AuthorizeContext<AppService>, token: VerifiedToken): Decision => {
+    setOutcome(context, 'forwarded');
+    return { kind: 'allow', reason: 'paid', token };
+  };
+
   const afterVerify = (context: AuthorizeContext<AppService>, verified: VerifyResult, path: string): MaybePromise<Decision> => {
     const { service } = context;
     if (verified.ok) {
       const limiter = service.limiter;
       // As in `pass`: without rules, no key string and no closure per paid request.
-      if (limiter === undefined || limiter.rules.length === 0) {
-        setOutcome(context, 'forwarded');
-        return { kind: 'allow', reason: 'paid', token: verified.token };
-      }
-      return limited(context, limiter, tokenRateLimitKey(verified.token.tokenId), path, () => {
-        setOutcome(context, 'forwarded');
-        return { kind: 'allow', reason: 'paid', token: verified.token };
-      });
+      if (limiter === undefined || limiter.rules.length === 0) return forwardPaid(context, verified.token);
+      return limited(context, limiter, tokenRateLimitKey(verified.token.tokenId), path, () => forwardPaid(context, verified.token));
     }
     const freebies = service.freebies;
     if (freebies !== undefined) {
