@@ -185,7 +185,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
     io[name === undefined ? 'stderr' : 'stdout'].write(topUsage());
     return name === undefined ? EXIT_CODES.usage : EXIT_CODES.ok;
   }
-  const command = commands[name];
+  // Own keys only: `aperturecli constructor` must not find what every object inherits.
+  const command = Object.hasOwn(commands, name) ? commands[name] : undefined;
   if (command === undefined) {
     return context.fail(usageError(`unknown command '${name}'; commands: ${Object.keys(commands).join(', ')}`));
   }

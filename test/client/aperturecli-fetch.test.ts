@@ -137,7 +137,7 @@ test('exit codes: 5 not found, 2 invalid arguments or unknown command, 3 connect
   assert.equal(missing.stdout, 'not found\n');
   assert.equal((missing.errJson()['error'] as Record<string, unknown>)['code'], 'L402_ERR_CLI_HTTP_STATUS');
 
-  for (const args of [['fetch'], ['fetch', 'not a url'], ['fetch', `${s.url}/`, '--max-fee', '-1'], ['fetch', `${s.url}/`, '--payer', 'cash'], ['fetch', `${s.url}/`, '--payer', 'lnd'], ['fetch', `${s.url}/`, '-H', 'no colon'], ['frobnicate']]) {
+  for (const args of [['fetch'], ['fetch', 'not a url'], ['fetch', `${s.url}/`, '--max-fee', '-1'], ['fetch', `${s.url}/`, '--payer', 'cash'], ['fetch', `${s.url}/`, '--payer', 'lnd'], ['fetch', `${s.url}/`, '-H', 'no colon'], ['frobnicate'], ['constructor'], ['toString']]) {
     const run = await cli(args);
     assert.equal(run.code, 2, args.join(' '));
     assert.equal((run.errJson()['error'] as Record<string, unknown>)['code'], 'L402_ERR_CLI_USAGE', args.join(' '));

@@ -8,16 +8,18 @@ export type GoDurationResult =
   | { ok: true; /** milliseconds, possibly fractional (`1500us` → 1.5) */ ms: number; /** exact nanoseconds */ nanoseconds: bigint }
   | { ok: false; reason: string };
 
-const UNIT_NS: Readonly<Record<string, number>> = {
-  ns: 1,
-  us: 1e3,
-  'µs': 1e3, // U+00B5 micro sign
-  'μs': 1e3, // U+03BC Greek small letter mu
-  ms: 1e6,
-  s: 1e9,
-  m: 60e9,
-  h: 3600e9,
-};
+// A Map, not an object literal: a unit such as `valueOf` or `__proto__` must
+// not find what every object inherits.
+const UNIT_NS: ReadonlyMap<string, number> = new Map([
+  ['ns', 1],
+  ['us', 1e3],
+  ['µs', 1e3], // U+00B5 micro sign
+  ['μs', 1e3], // U+03BC Greek small letter mu
+  ['ms', 1e6],
+  ['s', 1e9],
+  ['m', 60e9],
+  ['h', 3600e9],
+]);
 
 const INT64_MAX = (1n << 63n) - 1n;
 
@@ -52,7 +54,7 @@ export function parseGoDuration(text: string): GoDurationResult {
     const unitMatch = /^[^0-9.]+/.exec(s);
     if (unitMatch === null) return { ok: false, reason: `missing unit in duration "${original}" (use ns, us, ms, s, m or h)` };
     const unitName = unitMatch[0];
-    const unit = UNIT_NS[unitName];
+    const unit = UNIT_NS.get(unitName);
     if (unit === undefined) return { ok: false, reason: `unknown unit "${unitName}" in duration "${original}" (use ns, us, ms, s, m or h)` };
     s = s.slice(unitName.length);
     const whole = BigInt(intDigits === '' ? '0' : intDigits) * BigInt(unit);

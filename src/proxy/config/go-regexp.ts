@@ -145,7 +145,8 @@ export function translateGoRegexp(goSource: string): GoRegexpResult {
         if (close !== -1) {
           let name = rest.slice(i + 2, close);
           if (name.startsWith('^')) return fail(`negated POSIX class [:${name}:] has no direct JavaScript equivalent; use a negated class`);
-          const body = POSIX_CLASSES[name];
+          // Own keys only: `[[:toString:]]` must not find what every object inherits.
+          const body = Object.hasOwn(POSIX_CLASSES, name) ? POSIX_CLASSES[name] : undefined;
           if (body === undefined) return fail(`unknown POSIX class [:${name}:]`);
           name = body;
           out += name;

@@ -16,7 +16,7 @@ test('Go durations: the table of time.ParseDuration', () => {
   }
   const exact = parseGoDuration('1h2m3s4ms5us6ns');
   assert.ok(exact.ok && exact.nanoseconds === 3_723_004_005_006n);
-  for (const bad of ['', '-', '1', '15', 's', '.s', '1x', '1 s', '1s ', 'ms1', '1..5s', '9999999999h', '1e3s']) {
+  for (const bad of ['', '-', '1', '15', 's', '.s', '1x', '1 s', '1s ', 'ms1', '1..5s', '9999999999h', '1e3s', '0valueOf', '1__proto__', '2constructor', '3toString']) {
     assert.equal(parseGoDuration(bad).ok, false, JSON.stringify(bad));
   }
 });
@@ -54,7 +54,7 @@ test('Go regexps: common constructs are translated to the same meaning', () => {
 });
 
 test('Go regexps: constructs Go rejects or JS cannot express are reported', () => {
-  for (const bad of ['(?=a)', 'a(?!b)', '(?<=a)b', '(a)\\1', 'a\\Z', '\\C', 'a(?i)b', '(?i:a)b', '(?U)a+', '[[:^alpha:]]', '[[:nope:]]', '(unclosed', 'x)', '[abc', '\\', '\\q']) {
+  for (const bad of ['(?=a)', 'a(?!b)', '(?<=a)b', '(a)\\1', 'a\\Z', '\\C', 'a(?i)b', '(?i:a)b', '(?U)a+', '[[:^alpha:]]', '[[:nope:]]', '[[:toString:]]', '[[:constructor:]]', '(unclosed', 'x)', '[abc', '\\', '\\q']) {
     const t = translateGoRegexp(bad);
     assert.equal(t.ok, false, bad);
   }
