@@ -1,13 +1,13 @@
 // Cross-check against Go's gopkg.in/macaroon.v2, the library the reference proxy
 // uses: macaroons minted here verify in Go, macaroons minted in Go verify here,
 // and the same inputs give the same bytes — with more caveats than the npm
-// `macaroon` package can handle. Needs `go` and Debian's
-// golang-gopkg-macaroon.v2-dev (.ci/run installs them); skips visibly without,
-// except under CI, where it fails.
+// `macaroon` package can handle. Needs `go` (1.22 or newer) and the Go module
+// proxy (test/fixtures/go-macaroon/go.mod pins the library); skips visibly
+// without Go, except under CI, where it fails.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -20,17 +20,13 @@ import { MemorySecretStore } from '../../src/core/memory-secret-store.js';
 import { sha256 } from '../../src/core/bytes.js';
 import { FakeInvoicer } from './support.js';
 
-const GOPATH = '/usr/share/gocode';
-const source = new URL('../fixtures/go-macaroon/main.go', import.meta.url).pathname;
+const moduleDir = new URL('../fixtures/go-macaroon/', import.meta.url).pathname;
 
 function goMissing(): string | undefined {
   try {
     execFileSync('go', ['version'], { stdio: 'ignore' });
   } catch {
-    return 'Go is not installed (apt-get install golang-go golang-gopkg-macaroon.v2-dev)';
-  }
-  if (!existsSync(join(GOPATH, 'src/gopkg.in/macaroon.v2'))) {
-    return 'gopkg.in/macaroon.v2 is not installed (apt-get install golang-gopkg-macaroon.v2-dev)';
+    return 'Go is not installed (https://go.dev/doc/install; the module proxy fetches gopkg.in/macaroon.v2)';
   }
   return undefined;
 }
@@ -45,8 +41,10 @@ interface GoReply {
 /** Builds the Go tool and talks to it one JSON line at a time. */
 function startGoTool(dir: string): { call: (req: object) => Promise<GoReply>; stop: () => void } {
   const binary = join(dir, 'mactool');
-  execFileSync('go', ['build', '-o', binary, source], {
-    env: { ...process.env, GO111MODULE: 'off', GOPATH, GOCACHE: join(dir, 'cache'), GOFLAGS: '' },
+  // Module mode with the pinned go.sum; the build and module caches are Go's own (shared across runs).
+  execFileSync('go', ['build', '-o', binary, '.'], {
+    cwd: moduleDir,
+    env: { ...process.env, GO111MODULE: 'on', GOFLAGS: '-mod=readonly' },
     stdio: 'pipe',
   });
   const child = spawn(binary, [], { stdio: ['pipe', 'pipe', 'inherit'] });
