@@ -66,7 +66,9 @@ export type { VerifyTarget, VerifyResult, VerifierOptions, VerifierCacheOptions 
 export { formatChallenge, parseChallenges } from './core/challenge.js';
 export type { ChallengeForm, ParsedChallenge } from './core/challenge.js';
 export { Gate } from './core/gate.js';
-export { challengeDecision } from './core/challenge-decision.js';
+export { challengeDecision, unauthorizedDecision } from './core/challenge-decision.js';
+export { refusalOf, REFUSAL_REASONS } from './core/refusal.js';
+export type { Refusal, RefusalReason } from './core/refusal.js';
 export { rejectDecision, TEXT_PLAIN } from './core/reject-decision.js';
 export type { RouteOptions, GateOptions } from './core/gate.js';
 export { grpcStatusFor, GrpcCode } from './core/grpc-status.js';

@@ -3,7 +3,8 @@
  * the rest of the client (its own entry, `aperture-ts/client/grpc`) so that
  * users of `fetch` or undici never load grpc-js.
  *
- * A challenge is gRPC status 13 (`Internal`, message `payment required`) with
+ * A challenge is gRPC status 13 (`Internal`, message `payment required`, or
+ * `payment required (<code>)` when the server refused the token sent) with
  * the `WWW-Authenticate` values in the trailing metadata. The interceptor pays
  * it and retries the call with `authorization` metadata. The request messages
  * are kept until the first response message arrives, so unary, server-,

@@ -48,6 +48,13 @@ export interface ChallengeInfo {
   maxFeeSats: number;
   /** First-party caveats of the macaroon (e.g. `services=…`), in order. */
   caveats: readonly string[];
+  /**
+   * Why the server refused the token the request carried: the challenge's
+   * `error` parameter (`expired`, `revoked`, … see the core's
+   * `REFUSAL_REASONS`). Absent when the request carried no token, or the
+   * server does not say (the reference proxy does not).
+   */
+  refusal?: string;
 }
 
 /** Options of {@link L402Client} (and of `wrapFetch`, the undici and gRPC interceptors). */
@@ -330,9 +337,10 @@ export class L402Client {
     const selected = this.#select(call.key, response, context);
     if (selected === undefined) return false;
     call.rounds++;
+    const said = selected.error === undefined ? '' : ` (the server says: ${JSON.stringify(selected.error.slice(0, 64))})`;
     if (call.paid || call.rounds > MAX_ROUNDS) {
       throw withClientContext(
-        new PaymentError('L402_ERR_CLIENT_TOKEN_REJECTED', `the server answered ${response.status} again to a freshly paid token for ${call.key}`),
+        new PaymentError('L402_ERR_CLIENT_TOKEN_REJECTED', `the server answered ${response.status} again to a freshly paid token for ${call.key}${said}`),
         context,
       );
     }
@@ -351,7 +359,7 @@ export class L402Client {
       }
       if (own) {
         // Our own flight paid this challenge and got back the very token the server just refused.
-        throw withClientContext(new PaymentError('L402_ERR_CLIENT_TOKEN_REJECTED', `the server keeps challenging the token for ${call.key}`), context);
+        throw withClientContext(new PaymentError('L402_ERR_CLIENT_TOKEN_REJECTED', `the server keeps challenging the token for ${call.key}${said}`), context);
       }
     }
   }
@@ -557,6 +565,7 @@ export class L402Client {
       maxFeeSats: this.#maxFeeSats,
       caveats: macaroon.firstPartyCaveats(),
     };
+    if (challenge.error !== undefined) info.refusal = challenge.error;
     return { info, macaroon: macaroon.toBinary(), context };
   }
 }

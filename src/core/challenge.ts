@@ -21,13 +21,30 @@ export interface ParsedChallenge {
   invoice: string;
   /** The `version` parameter, when present. */
   version?: string;
+  /**
+   * The `error` parameter, when present: why the server refused the credential
+   * the request carried (`expired`, `revoked`…, see
+   * `REFUSAL_REASONS`). Absent on the answer to a request without one.
+   */
+  error?: string;
+}
+
+/** A quoted-string of RFC 9110: `\` and `"` escaped, control characters dropped. */
+function quoted(value: string): string {
+  return `"${value.replace(/[\u0000-\u001f\u007f]/g, '').replace(/[\\"]/g, '\\$&')}"`;
 }
 
 /**
  * Formats the challenge header lines.
+ *
+ * With `error`, each line ends in `, error="<error>"` after the parameters
+ * deployed clients read, which keep their order and quoting: the reference's
+ * clients match `(LSAT|L402) macaroon="(.*?)", invoice="(.*?)"` and are not
+ * disturbed by a parameter after `invoice`.
  * @param macaroonBase64 - the macaroon, standard padded base64
  * @param invoice - the BOLT11 invoice
  * @param form - `reference` (default) or `spec`
+ * @param error - why the request's credential was refused (a `RefusalReason`), if it carried one
  * @returns `WWW-Authenticate` name/value pairs, in order
  * @example
  * ```ts
@@ -36,9 +53,10 @@ export interface ParsedChallenge {
  * //  ['WWW-Authenticate', 'L402 macaroon="…", invoice="lnbc…"']]
  * ```
  */
-export function formatChallenge(macaroonBase64: string, invoice: string, form: ChallengeForm = 'reference'): HeaderList {
-  if (form === 'spec') return [['WWW-Authenticate', `L402 version="0", token="${macaroonBase64}", invoice="${invoice}"`]];
-  const params = `macaroon="${macaroonBase64}", invoice="${invoice}"`;
+export function formatChallenge(macaroonBase64: string, invoice: string, form: ChallengeForm = 'reference', error?: string): HeaderList {
+  const tail = error === undefined ? '' : `, error=${quoted(error)}`;
+  if (form === 'spec') return [['WWW-Authenticate', `L402 version="0", token="${macaroonBase64}", invoice="${invoice}"${tail}`]];
+  const params = `macaroon="${macaroonBase64}", invoice="${invoice}"${tail}`;
   return [
     ['WWW-Authenticate', `LSAT ${params}`],
     ['WWW-Authenticate', `L402 ${params}`],
@@ -153,6 +171,8 @@ function parseOne(value: string, out: ParsedChallenge[]): void {
     const parsed: ParsedChallenge = { scheme: lower === 'l402' ? 'L402' : 'LSAT', macaroon, invoice };
     const version = params.get('version');
     if (version !== undefined) parsed.version = version;
+    const error = params.get('error');
+    if (error !== undefined && error.length > 0) parsed.error = error;
     out.push(parsed);
   }
 }

@@ -7,8 +7,9 @@ import { L402Error } from './errors.js';
 import { isPromise } from './is-promise.js';
 import { serviceCaveats } from './caveats.js';
 import type { ChallengeForm } from './challenge.js';
-import { challengeDecision } from './challenge-decision.js';
+import { challengeDecision, unauthorizedDecision } from './challenge-decision.js';
 import type { Minter } from './minter.js';
+import { refusalOf, type Refusal } from './refusal.js';
 import { rejectDecision as reject } from './reject-decision.js';
 import type { Verifier, VerifyResult, VerifyTarget } from './verifier.js';
 import { systemClock } from './types.js';
@@ -50,13 +51,21 @@ export interface GateOptions {
   challengeForm?: ChallengeForm;
   /** Clock for `_valid_until` caveats. */
   clock?: Clock;
+  /**
+   * Told about every refused credential (not about requests without one), for
+   * logs and metrics: the reason, the code, the token ID when known, and the
+   * verifier's text, which never contains a secret. Its errors are ignored.
+   */
+  onRefusal?: (refusal: Refusal, request: RequestView, route: RouteOptions) => void;
 }
 
 /**
  * Decides each request: `allow` (paid or free), `challenge` (402 with a fresh
  * token and invoice) or `reject` (401 for skip-invoice routes, 503 when the
  * Lightning backend fails). Like the reference proxy, any bad credential is
- * answered with a fresh 402; the decision's `code` says what was wrong.
+ * answered with a fresh 402; the decision's `code` says what was wrong, and
+ * for a refused credential the answer says it too (`error="<reason>"` on the
+ * challenge lines, the code in the body; see `refusalOf`).
  *
  * @example
  * ```ts
@@ -69,13 +78,15 @@ export class Gate {
   private readonly verifier: Verifier;
   private readonly form: ChallengeForm;
   private readonly clock: Clock;
+  private readonly onRefusal: GateOptions['onRefusal'];
 
-  /** @param options - minter, verifier, challenge form, clock */
+  /** @param options - minter, verifier, challenge form, clock, refusal hook */
   constructor(options: GateOptions) {
     this.minter = options.minter;
     this.verifier = options.verifier;
     this.form = options.challengeForm ?? 'reference';
     this.clock = options.clock ?? systemClock;
+    this.onRefusal = options.onRefusal;
   }
 
   /**
@@ -98,7 +109,15 @@ export class Gate {
       return reject(503, 'service unavailable\n', err instanceof L402Error ? err.code : 'L402_ERR_TOKEN_VERIFY_UNAVAILABLE');
     }
     if (verified.ok) return { kind: 'allow', reason: 'paid', token: verified.token };
-    if (route.skipInvoiceCreation === true) return reject(401, 'unauthorized\n', verified.code);
+    const refusal = refusalOf(verified);
+    if (refusal !== undefined && this.onRefusal !== undefined) {
+      try {
+        this.onRefusal(refusal, request, route);
+      } catch {
+        // A logging hook must not change the answer.
+      }
+    }
+    if (route.skipInvoiceCreation === true) return unauthorizedDecision(verified.code, refusal);
 
     let price: number;
     try {
@@ -127,6 +146,6 @@ export class Gate {
       if (err instanceof L402Error && err.code === 'L402_ERR_TOKEN_BAD_CAVEAT') throw err;
       return reject(503, 'service unavailable\n', err instanceof L402Error ? err.code : 'L402_ERR_LN_UNAVAILABLE');
     }
-    return challengeDecision(minted, verified.code, price, this.form);
+    return challengeDecision(minted, verified.code, price, this.form, refusal);
   }
 }

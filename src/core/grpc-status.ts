@@ -42,7 +42,10 @@ function messageOf(body: string, fallback: string): string {
 
 /**
  * The gRPC status for a decision: challenge → 13 INTERNAL `payment required` with
- * the `www-authenticate` values (what deployed clients detect); 401 → 16
+ * the `www-authenticate` values (what deployed clients detect; the reference's
+ * client looks for `payment required` within the message, so a refused
+ * credential's code follows it: `payment required (L402_ERR_TOKEN_EXPIRED)`,
+ * and the `error="…"` parameter is in the `www-authenticate` values); 401 → 16
  * UNAUTHENTICATED; 429 → 8 RESOURCE_EXHAUSTED `rate limit exceeded` (with
  * `retry-after`); 403 → 7 PERMISSION_DENIED; 503 → 14 UNAVAILABLE; anything
  * else → 2 UNKNOWN.
@@ -52,7 +55,10 @@ function messageOf(body: string, fallback: string): string {
  */
 export function grpcStatusFor(decision: ChallengeDecision | RejectDecision): GrpcStatus {
   const metadata = metadataOf(decision.headers);
-  if (decision.kind === 'challenge') return { code: GrpcCode.INTERNAL, message: 'payment required', metadata };
+  if (decision.kind === 'challenge') {
+    const refusal = decision.refusal;
+    return { code: GrpcCode.INTERNAL, message: refusal === undefined ? 'payment required' : `payment required (${refusal.code})`, metadata };
+  }
   switch (decision.status) {
     case 401:
       return { code: GrpcCode.UNAUTHENTICATED, message: messageOf(decision.body, 'unauthorized'), metadata };

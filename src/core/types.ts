@@ -5,6 +5,7 @@
  *
  * Nothing here touches the network, a framework or a Lightning SDK.
  */
+import type { Refusal } from './refusal.js';
 
 /** A value or a promise of it. Synchronous implementations keep the hot path free of awaits. */
 export type MaybePromise<T> = T | Promise<T>;
@@ -90,6 +91,8 @@ export interface ChallengeDecision {
   tokenId: string;
   /** Price of the invoice in satoshis. */
   priceSats: number;
+  /** Why the request's credential was refused, when it carried one (for logs and metrics; `tokenId` above is the new token's). */
+  refusal?: Refusal;
 }
 
 /** Refuse the request without a challenge (401, 403, 429, 503…). */
@@ -103,6 +106,8 @@ export interface RejectDecision {
   body: string;
   /** Stable code, `L402_ERR_…`. */
   code: string;
+  /** Why the request's credential was refused, when this answers a refused credential (401 of a skip-invoice route). */
+  refusal?: Refusal;
 }
 
 /** What the core tells an adapter to do. Adapters only write it out. */

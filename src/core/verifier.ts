@@ -25,8 +25,8 @@ export interface VerifyTarget {
   capability?: string;
 }
 
-/** Outcome of a verification. */
-export type VerifyResult = { ok: true; token: VerifiedToken } | { ok: false; code: string; reason: string };
+/** Outcome of a verification; a failure names its token when the identifier could be read. */
+export type VerifyResult = { ok: true; token: VerifiedToken } | { ok: false; code: string; reason: string; tokenId?: string };
 
 /** Options of the verified-credential cache. */
 export interface VerifierCacheOptions {
@@ -146,6 +146,11 @@ const SEP = '\u0000';
 
 function failure(code: string, reason: string): VerifyResult {
   return { ok: false, code, reason };
+}
+
+/** A failure of a token whose identifier was read. */
+function failureOf(tokenIdBytes: Uint8Array, code: string, reason: string): VerifyResult {
+  return { ok: false, code, reason, tokenId: toHex(tokenIdBytes) };
 }
 
 function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
@@ -349,10 +354,10 @@ export class Verifier {
     } catch (err) {
       return failure(err instanceof L402Error ? err.code : 'L402_ERR_TOKEN_BAD_IDENTIFIER', err instanceof Error ? err.message : 'bad identifier');
     }
-    if (credential.preimage.length !== 32) return failure('L402_ERR_TOKEN_BAD_PREIMAGE', 'the preimage does not match the payment hash');
+    if (credential.preimage.length !== 32) return failureOf(tokenIdBytes, 'L402_ERR_TOKEN_BAD_PREIMAGE', 'the preimage does not match the payment hash');
     sha256Into(credential.preimage, PREIMAGE_HASH, 0);
     if (!bytesEqual(PREIMAGE_HASH, paymentHash)) {
-      return failure('L402_ERR_TOKEN_BAD_PREIMAGE', 'the preimage does not match the payment hash');
+      return failureOf(tokenIdBytes, 'L402_ERR_TOKEN_BAD_PREIMAGE', 'the preimage does not match the payment hash');
     }
     const idKey = sha256Latin1(mac.identifier);
     // A fresh array: the store may keep it (e.g. across an await).
@@ -373,7 +378,7 @@ export class Verifier {
   ): MaybePromise<VerifyResult> {
     if (rootKey === undefined) {
       this.chainStarts.delete(idKey);
-      return failure('L402_ERR_TOKEN_REVOKED', 'unknown or revoked token');
+      return failureOf(tokenIdBytes, 'L402_ERR_TOKEN_REVOKED', 'unknown or revoked token');
     }
     // idKey is a sha256 digest: its last characters are as good a fingerprint as any.
     const repeat = this.sightings === undefined || this.sightings.sight(fingerprintTail(idKey));
@@ -389,15 +394,15 @@ export class Verifier {
     sig.set(start.sig);
     caveatChainInto(sig, mac.caveats);
     if (!bytesEqual(sig, mac.signature)) {
-      return failure('L402_ERR_TOKEN_BAD_SIGNATURE', 'macaroon signature does not verify');
+      return failureOf(tokenIdBytes, 'L402_ERR_TOKEN_BAD_SIGNATURE', 'macaroon signature does not verify');
     }
     const caveats = mac.firstPartyCaveats();
     const tokenId = toHex(tokenIdBytes);
     const now = this.clock.now();
     const checked = checkCaveats(caveats, target.service, target.capability, now, this.satisfiers, tokenId);
-    if (!checked.ok) return failure(checked.code, checked.reason);
+    if (!checked.ok) return { ok: false, code: checked.code, reason: checked.reason, tokenId };
     if (checked.preimage !== undefined && checked.preimage !== toHex(credential.preimage)) {
-      return failure('L402_ERR_TOKEN_BAD_PREIMAGE', 'the preimage caveat differs from the credential preimage');
+      return { ok: false, code: 'L402_ERR_TOKEN_BAD_PREIMAGE', reason: 'the preimage caveat differs from the credential preimage', tokenId };
     }
     const paymentHash = toHex(paymentHashBytes);
     const result: VerifyResult = { ok: true, token: { tokenId, paymentHash, caveats, services: checked.services } };
@@ -420,7 +425,7 @@ export class Verifier {
     slot: CacheSlot | undefined,
     admit: boolean,
   ): VerifyResult {
-    if (!settled) return failure('L402_ERR_TOKEN_UNPAID', 'the invoice of this token is not settled');
+    if (!settled) return { ok: false, code: 'L402_ERR_TOKEN_UNPAID', reason: 'the invoice of this token is not settled', tokenId };
     const cache = this.cache;
     if (slot !== undefined && cache !== undefined) {
       const until = Math.min(now + this.ttlMs, expiresAt);
@@ -435,7 +440,9 @@ export class Verifier {
       }
       if (admit) {
         const others = chainWithout(head, sameVerification(credential, target), ENTRIES_PER_FINGERPRINT - 1);
-        const entry: CacheEntry = { credential, result, tokenId, service: target.service, capability: target.capability, until, next: others, touched: ++this.ticks };
+        const entry: CacheEntry = {
+          credential, result, tokenId, service: target.service, capability: target.capability, until, next: others, touched: ++this.ticks,
+        };
         cache.set(key, entry);
       }
     }

@@ -8,6 +8,7 @@
  * exposes (`req.l402`, `ctx.state.l402`, …), or `tokenId: null` without one.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { connect as http2Connect, constants as h2 } from 'node:http2';
 import type { IncomingHttpHeaders, IncomingHttpStatusHeader } from 'node:http2';
@@ -189,23 +190,28 @@ export function runConformance(adapter: AdapterUnderTest): void {
       const get = (path: string, headers: Record<string, string | string[]> = {}): Promise<Reply> =>
         protocol === 'http1' ? http1Get(server.port, path, headers) : http2Get(server.port, ca, path, headers);
 
-      /** Asserts a reference-form challenge and returns its macaroon and invoice. */
-      const expectChallenge = (reply: Reply): { macaroon: string; invoice: string } => {
+      /**
+       * Asserts a reference-form challenge and returns its macaroon and invoice. With `refused`, the
+       * request's credential was refused: each line ends in `, error="<reason>"` and the body names the code.
+       */
+      const expectChallenge = (reply: Reply, refused?: { reason: string; code: string }): { macaroon: string; invoice: string } => {
         assert.equal(reply.status, 402, reply.body);
-        assert.equal(reply.body, 'payment required\n');
+        assert.equal(reply.body, refused === undefined ? 'payment required\n' : `payment required (${refused.code})\n`);
         assert.match(reply.headers.get('content-type')?.[0] ?? '', /^text\/plain/);
         assert.equal(reply.headers.get('cache-control')?.[0], 'no-store');
         const lines = reply.headers.get('www-authenticate') ?? [];
+        const tail = refused === undefined ? '' : `, error="${refused.reason}"`;
         if (adapter.joinsChallengeLines !== true || lines.length !== 1) {
           assert.equal(lines.length, 2, `two WWW-Authenticate lines, got ${JSON.stringify(lines)}`);
-          assert.match(lines[0] as string, /^LSAT macaroon="[A-Za-z0-9+/]+=*", invoice="lnbcrt[0-9a-z]+"$/);
-          assert.match(lines[1] as string, /^L402 macaroon="[A-Za-z0-9+/]+=*", invoice="lnbcrt[0-9a-z]+"$/);
+          assert.match(lines[0] as string, new RegExp(`^LSAT macaroon="[A-Za-z0-9+/]+=*", invoice="lnbcrt[0-9a-z]+"${tail}$`));
+          assert.match(lines[1] as string, new RegExp(`^L402 macaroon="[A-Za-z0-9+/]+=*", invoice="lnbcrt[0-9a-z]+"${tail}$`));
         }
         const parsed = parseChallenges(lines);
         assert.deepEqual(parsed.map((c) => c.scheme), ['LSAT', 'L402']);
         const [lsat, l402] = parsed as [(typeof parsed)[0], (typeof parsed)[0]];
         assert.equal(lsat.macaroon, l402.macaroon);
         assert.equal(lsat.invoice, l402.invoice);
+        assert.equal(l402.error, refused?.reason);
         return { macaroon: l402.macaroon, invoice: l402.invoice };
       };
 
@@ -250,14 +256,14 @@ export function runConformance(adapter: AdapterUnderTest): void {
         const same = await get('/quote', { authorization: [lsat, token.authorization] });
         assert.equal(same.status, 200, same.body);
         const other = await buyToken('/quote');
-        expectChallenge(await get('/quote', { authorization: [lsat, other.authorization] }));
+        expectChallenge(await get('/quote', { authorization: [lsat, other.authorization] }), { reason: 'conflicting', code: 'L402_ERR_TOKEN_CONFLICTING' });
       });
 
       it('answers a wrong preimage with a fresh challenge', async () => {
         const token = await buyToken('/quote');
         const wrong = formatAuthorization(token.macaroon, '00'.repeat(32));
         const reply = await get('/quote', { authorization: wrong });
-        const fresh = expectChallenge(reply);
+        const fresh = expectChallenge(reply, { reason: 'bad_preimage', code: 'L402_ERR_TOKEN_BAD_PREIMAGE' });
         assert.notEqual(fresh.macaroon, token.macaroon);
       });
 
@@ -266,7 +272,7 @@ export function runConformance(adapter: AdapterUnderTest): void {
         assert.equal((await get('/quote', { authorization: token.authorization })).status, 200);
         nowMs += 61_000;
         try {
-          expectChallenge(await get('/quote', { authorization: token.authorization }));
+          expectChallenge(await get('/quote', { authorization: token.authorization }), { reason: 'expired', code: 'L402_ERR_TOKEN_EXPIRED' });
         } finally {
           nowMs -= 61_000;
         }
@@ -274,7 +280,7 @@ export function runConformance(adapter: AdapterUnderTest): void {
 
       it('answers a token of another service with a challenge for this one', async () => {
         const token = await buyToken('/quote');
-        const { invoice } = expectChallenge(await get('/other', { authorization: token.authorization }));
+        const { invoice } = expectChallenge(await get('/other', { authorization: token.authorization }), { reason: 'wrong_service', code: 'L402_ERR_TOKEN_WRONG_SERVICE' });
         assert.equal(decodeInvoice(invoice).amountMsat, 5_000n, 'price from the route function');
         const other = await buyToken('/other');
         const reply = await get('/other', { authorization: other.authorization });
@@ -284,11 +290,23 @@ export function runConformance(adapter: AdapterUnderTest): void {
 
       it('answers a token without the required capability with a fresh challenge', async () => {
         const read = await buyToken('/quote');
-        expectChallenge(await get('/admin', { authorization: read.authorization }));
+        expectChallenge(await get('/admin', { authorization: read.authorization }), { reason: 'missing_capability', code: 'L402_ERR_TOKEN_MISSING_CAPABILITY' });
         const write = await buyToken('/admin');
         const reply = await get('/admin', { authorization: write.authorization });
         assert.equal(reply.status, 200, reply.body);
         assert.ok((JSON.parse(reply.body) as HandlerBody).caveats.includes('quotes_capabilities=write'));
+      });
+
+      it('says why a credential was refused: malformed, revoked, bad signature', async () => {
+        expectChallenge(await get('/quote', { authorization: 'L402 bm90IGEgbWFjYXJvb24=:zz' }), { reason: 'malformed', code: 'L402_ERR_TOKEN_MALFORMED' });
+        const revoked = await buyToken('/quote');
+        await secrets.revokeSecret(createHash('sha256').update(Macaroon.fromBase64(revoked.macaroon).identifier).digest());
+        expectChallenge(await get('/quote', { authorization: revoked.authorization }), { reason: 'revoked', code: 'L402_ERR_TOKEN_REVOKED' });
+        const token = await buyToken('/quote');
+        const bytes = Macaroon.fromBase64(token.macaroon).toBinary();
+        bytes[bytes.length - 1] = (bytes[bytes.length - 1] as number) ^ 1;
+        const forged = formatAuthorization(Buffer.from(bytes).toString('base64'), token.preimage);
+        expectChallenge(await get('/quote', { authorization: forged }), { reason: 'bad_signature', code: 'L402_ERR_TOKEN_BAD_SIGNATURE' });
       });
 
       it('lets a free path through without a token', async () => {

@@ -97,17 +97,18 @@ describe('grpcL402Interceptor over grpc-js', () => {
       call.on('end', () => resolve(out));
     });
 
-  /** Asserts status 13 `payment required` with the challenge in the trailers; returns it. */
-  const expectChallenge = async (pending: Promise<unknown>): Promise<{ macaroon: string; invoice: string }> => {
+  /** Asserts status 13 `payment required` (naming the code of a refused credential) with the challenge in the trailers; returns it. */
+  const expectChallenge = async (pending: Promise<unknown>, refused?: { reason: string; code: string }): Promise<{ macaroon: string; invoice: string }> => {
     const error = await pending.then(
       () => assert.fail('expected the call to fail with payment required'),
       (e: unknown) => e as grpc.ServiceError,
     );
     assert.equal(error.code, grpc.status.INTERNAL);
-    assert.equal(error.details, 'payment required');
+    assert.equal(error.details, refused === undefined ? 'payment required' : `payment required (${refused.code})`);
     const values = error.metadata.get('www-authenticate').map(String);
     const challenges = parseChallenges(values);
     assert.deepEqual(challenges.map((c) => c.scheme), ['LSAT', 'L402']);
+    assert.deepEqual(challenges.map((c) => c.error), [refused?.reason, refused?.reason]);
     const [first] = challenges as [(typeof challenges)[0]];
     assert.match(first.invoice, /^lnbcrt100n1/);
     return first;
@@ -143,7 +144,10 @@ describe('grpcL402Interceptor over grpc-js', () => {
 
   it('answers a wrong preimage with a fresh challenge', async () => {
     const token = await buy();
-    const fresh = await expectChallenge(unary('getQuote', withHeader('authorization', formatAuthorization(token.macaroon, 'ab'.repeat(32)))));
+    const fresh = await expectChallenge(unary('getQuote', withHeader('authorization', formatAuthorization(token.macaroon, 'ab'.repeat(32)))), {
+      reason: 'bad_preimage',
+      code: 'L402_ERR_TOKEN_BAD_PREIMAGE',
+    });
     assert.notEqual(fresh.macaroon, token.macaroon);
   });
 
@@ -224,16 +228,17 @@ describe('grpcL402Interceptor conformance: expiry, other service, capabilities, 
       client[name]?.({}, metadata, (error: grpc.ServiceError | null, value: Seen) => (error ? reject(error) : resolve(value)));
     });
 
-  /** Status 13 with a fresh LSAT + L402 challenge in the trailers; returns the L402 one. */
-  const expectChallenge = async (pending: Promise<unknown>): Promise<{ macaroon: string; invoice: string }> => {
+  /** Status 13 with a fresh LSAT + L402 challenge in the trailers (and the refusal, if any); returns the L402 one. */
+  const expectChallenge = async (pending: Promise<unknown>, refused?: { reason: string; code: string }): Promise<{ macaroon: string; invoice: string }> => {
     const error = await pending.then(
       () => assert.fail('expected payment required'),
       (e: unknown) => e as grpc.ServiceError,
     );
     assert.equal(error.code, grpc.status.INTERNAL, error.message);
-    assert.equal(error.details, 'payment required');
+    assert.equal(error.details, refused === undefined ? 'payment required' : `payment required (${refused.code})`);
     const challenges = parseChallenges(error.metadata.get('www-authenticate').map(String));
     assert.deepEqual(challenges.map((c) => c.scheme), ['LSAT', 'L402']);
+    assert.deepEqual(challenges.map((c) => c.error), [refused?.reason, refused?.reason]);
     return challenges[1] as (typeof challenges)[1] & object;
   };
 
@@ -257,7 +262,7 @@ describe('grpcL402Interceptor conformance: expiry, other service, capabilities, 
     assert.equal((await call('getQuote', token.authorization)).tokenId, token.tokenId);
     nowMs += 61_000;
     try {
-      const fresh = await expectChallenge(call('getQuote', token.authorization));
+      const fresh = await expectChallenge(call('getQuote', token.authorization), { reason: 'expired', code: 'L402_ERR_TOKEN_EXPIRED' });
       assert.notEqual(fresh.macaroon, token.macaroon);
     } finally {
       nowMs -= 61_000;
@@ -267,7 +272,7 @@ describe('grpcL402Interceptor conformance: expiry, other service, capabilities, 
 
   it('answers a token of another service with a challenge for that service', async () => {
     const token = await buy('getQuote');
-    const { invoice } = await expectChallenge(call('other', token.authorization));
+    const { invoice } = await expectChallenge(call('other', token.authorization), { reason: 'wrong_service', code: 'L402_ERR_TOKEN_WRONG_SERVICE' });
     assert.equal(decodeInvoice(invoice).amountMsat, 5_000n, 'price from the route function');
     const other = await buy('other');
     const value = await call('other', other.authorization);
@@ -277,7 +282,7 @@ describe('grpcL402Interceptor conformance: expiry, other service, capabilities, 
 
   it('answers a token without the required capability with a fresh challenge', async () => {
     const read = await buy('getQuote');
-    const fresh = await expectChallenge(call('admin', read.authorization));
+    const fresh = await expectChallenge(call('admin', read.authorization), { reason: 'missing_capability', code: 'L402_ERR_TOKEN_MISSING_CAPABILITY' });
     assert.notEqual(fresh.macaroon, read.macaroon);
     const write = await buy('admin');
     const value = await call('admin', write.authorization);

@@ -274,6 +274,41 @@ services:
     assert.equal(payer.paid(), 0);
   });
 
+  test("a token aperture refuses is dropped and paid for again, once; the reason reaches the hooks and the error", async () => {
+    const payer = countingPayer(aperture);
+    const seenChallenges: { tokenId: string; refusal: string | undefined }[] = [];
+    let revokeOnPay = false;
+    const client = new L402Client({
+      payer,
+      onChallenge: (info) => {
+        seenChallenges.push({ tokenId: info.tokenId, refusal: info.refusal });
+      },
+      afterPay: async (info) => {
+        if (revokeOnPay) await aperture.store.revokeToken(info.tokenId);
+      },
+    });
+    const fetch402 = wrapFetch(fetch, client);
+    assert.equal((await fetch402(`${aperture.url}/api/r1`)).status, 200);
+    assert.deepEqual(seenChallenges.map((c) => c.refusal), [undefined]);
+    // Revoked behind the client's back: the next request is refused as revoked, the client pays once more and goes on.
+    assert.equal(await aperture.store.revokeToken(seenChallenges[0]!.tokenId), true);
+    assert.equal((await fetch402(`${aperture.url}/api/r2`)).status, 200);
+    assert.deepEqual(seenChallenges.map((c) => c.refusal), [undefined, 'revoked']);
+    assert.equal(payer.paid(), 2);
+    assert.equal((await fetch402(`${aperture.url}/api/r3`)).status, 200);
+    assert.equal(payer.paid(), 2, 'the new token is reused');
+    // A token refused right after it was paid for: no loop, one payment, the error says why.
+    revokeOnPay = true;
+    await aperture.store.revokeToken(seenChallenges[1]!.tokenId);
+    const error = await fetch402(`${aperture.url}/api/r4`).then(
+      () => assert.fail('a token refused right after payment must fail the call'),
+      (e: unknown) => e as Error & { code?: string },
+    );
+    assert.equal(error.code, 'L402_ERR_CLIENT_TOKEN_REJECTED');
+    assert.match(error.message, /the server says: "revoked"/);
+    assert.equal(payer.paid(), 3);
+  });
+
   test('an L402Client shared by wrapFetch and the undici interceptor pays aperture once for both', async () => {
     const payer = countingPayer(aperture);
     const client = new L402Client({ payer });

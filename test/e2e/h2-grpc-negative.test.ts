@@ -272,7 +272,7 @@ services:
 
     const wrong = await unary(c, '/demo.Chat/Talk', withAuth(`L402 ${macaroon}:${'11'.repeat(32)}`));
     assert.equal(wrong.error?.code, grpc.status.INTERNAL);
-    assert.equal(wrong.error?.details, 'payment required');
+    assert.equal(wrong.error?.details, 'payment required (L402_ERR_TOKEN_BAD_PREIMAGE)');
     assertBothSchemes(wrong.error?.metadata);
 
     const otherInvoicer = new DevInvoicer({ onWarning: () => undefined });
@@ -284,7 +284,7 @@ services:
     await otherInvoicer.close();
     const alien = await unary(c, '/demo.Chat/Talk', withAuth(`L402 ${foreign.macaroonBase64}:${foreignPaid.preimage}`));
     assert.equal(alien.error?.code, grpc.status.INTERNAL);
-    assert.equal(alien.error?.details, 'payment required');
+    assert.equal(alien.error?.details, 'payment required (L402_ERR_TOKEN_REVOKED)');
 
     // The chat service has no timeout: expire the token through a service that has one.
     const session = await h2Session(origin(), ca);
@@ -298,7 +298,7 @@ services:
     clock.advance(61_000);
     const expired = await unary(c, '/y', withAuth(`L402 ${restToken.macaroon}:${restPreimage}`));
     assert.equal(expired.error?.code, grpc.status.INTERNAL);
-    assert.equal(expired.error?.details, 'payment required');
+    assert.equal(expired.error?.details, 'payment required (L402_ERR_TOKEN_EXPIRED)');
     assertBothSchemes(expired.error?.metadata);
 
     // The paid chat token (the service sets no expiry) still opens a call after the clock moved.

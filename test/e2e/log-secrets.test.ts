@@ -90,7 +90,7 @@ services:
 
       for (const m of [macaroon, g.macaroon]) {
         const mac = Macaroon.fromBase64(m);
-        secrets.push(m, m.replace(/=+$/, ''), mac.toHex());
+        secrets.push(m, m.replace(/=+$/, ''), mac.toHex(), Buffer.from(mac.signature).toString('hex'), Buffer.from(mac.signature).toString('base64'));
         tokenIds.push(Buffer.from(decodeIdentifier(mac.identifier).tokenId).toString('hex'));
       }
       secrets.push(preimage, gPreimage, badPreimage, authorization, garbage, 'bm90LWEtbWFjYXJvb24tYXQtYWxs', gHex);
@@ -109,7 +109,12 @@ services:
       // Also no long fragment of it (a truncated macaroon is still a leak of its signature-bearing tail).
       if (secret.length > 64) assert.equal(lower.includes(secret.slice(-48).toLowerCase()), false, `a credential tail (${secret.slice(-12)}) appears in the log`);
     }
-    // Token ids are not secrets; whether they are logged is up to the proxy, so no assertion either way.
+    // Token ids are not secrets: a refused credential is logged at debug with its token ID and which check failed.
     assert.ok(tokenIds.length === 2);
+    const refused = text.split('\n').filter((l) => l.includes('"msg":"credential refused"')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.deepEqual(refused.map((l) => [l['reason'], l['code'], l['tokenId']]), [
+      ['bad_preimage', 'L402_ERR_TOKEN_BAD_PREIMAGE', tokenIds[0]],
+      ['malformed', 'L402_ERR_TOKEN_MALFORMED', undefined],
+    ]);
   });
 }

@@ -60,7 +60,8 @@ export function grpcRequestView(path: string, metadata: Metadata, call: ServerIn
  *
  * Payment required is answered before any message is read, trailers-only:
  * status 13 (`INTERNAL`) with message `payment required` and the challenge in
- * the `www-authenticate` trailers, as the reference proxy does; other
+ * the `www-authenticate` trailers, as the reference proxy does (for a refused
+ * credential, `payment required (<code>)` and `error="<reason>"`); other
  * rejections map as the core's `grpcStatusFor` says (e.g. rate limited → 8).
  * The route's `path` is the method path, so `freePaths` and `route` select
  * methods. Handlers get the token with {@link grpcL402Token} or the token ID in

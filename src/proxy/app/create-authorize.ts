@@ -8,10 +8,11 @@
  */
 import { serviceCaveats } from '../../core/caveats.js';
 import type { ChallengeForm } from '../../core/challenge.js';
-import { challengeDecision } from '../../core/challenge-decision.js';
+import { challengeDecision, unauthorizedDecision } from '../../core/challenge-decision.js';
 import { L402Error } from '../../core/errors.js';
 import { isPromise } from '../../core/is-promise.js';
 import type { Minter } from '../../core/minter.js';
+import { refusalOf, type Refusal } from '../../core/refusal.js';
 import { rejectDecision as reject } from '../../core/reject-decision.js';
 import type { Verifier, VerifyResult } from '../../core/verifier.js';
 import { systemClock, type Clock, type Decision, type MaybePromise, type RejectDecision, type RequestView, type VerifiedToken } from '../../core/types.js';
@@ -50,6 +51,8 @@ export interface CreateAuthorizeOptions {
   onChallenge?: (paymentHash: string, service: string) => void;
   /** Receives infrastructure failures (store, Lightning, pricer), for logs. */
   onError?: (error: L402Error, service: string) => void;
+  /** Told about every refused credential (after it is counted in `metrics.refusals`), for logs. */
+  onRefusal?: (refusal: Refusal, service: string) => void;
   /** Clock for `_valid_until` caveats and ledger times. */
   clock?: Clock;
   /** Records what each request ended as. */
@@ -126,6 +129,10 @@ export function pricerRequestText(context: Pick<AuthorizeContext, 'raw' | 'reque
  * pending in the ledger, and a 402 goes out. Infrastructure failures answer
  * 503 naming their code; a request is never failed by a bad credential.
  *
+ * A refused credential (not a missing one) is counted in `metrics.refusals`,
+ * told to `onRefusal`, and named in the answer (`error="<reason>"` on the
+ * challenge, the code in the body), as the Gate does.
+ *
  * @param options - the parts of the pipeline
  * @returns the hook for `new Proxy({ authorize })`
  */
@@ -134,6 +141,7 @@ export function createAuthorize(options: CreateAuthorizeOptions): (context: Auth
   const { metrics, verifier } = options;
   const setOutcome = options.setOutcome ?? (() => undefined);
   const onError = options.onError ?? (() => undefined);
+  const onRefusal = options.onRefusal ?? (() => undefined);
 
   const limited = (
     context: AuthorizeContext<AppService>,
@@ -167,12 +175,17 @@ export function createAuthorize(options: CreateAuthorizeOptions): (context: Auth
     });
   };
 
-  const challenge = async (context: AuthorizeContext<AppService>, verified: Extract<VerifyResult, { ok: false }>, path: string): Promise<Decision> => {
+  const challenge = async (
+    context: AuthorizeContext<AppService>,
+    verified: Extract<VerifyResult, { ok: false }>,
+    refusal: Refusal | undefined,
+    path: string,
+  ): Promise<Decision> => {
     const { service, request } = context;
     const config = service.config;
     if (anyMatch(config.authSkipInvoiceCreationPaths, path)) {
       setOutcome(context, 'rejected');
-      return reject(401, 'unauthorized\n', verified.code);
+      return unauthorizedDecision(verified.code, refusal);
     }
     const ipKey = ipRateLimitKey(request.remoteAddress);
     // Minting costs an invoice and dynamic pricing a pricer call: limit both per masked IP before
@@ -229,7 +242,7 @@ export function createAuthorize(options: CreateAuthorizeOptions): (context: Auth
     options.onChallenge?.(minted.paymentHash, service.name);
     metrics.challenges.inc({ service: service.name });
     setOutcome(context, 'challenged');
-    return challengeDecision(minted, verified.code, price, options.challengeForm);
+    return challengeDecision(minted, verified.code, price, options.challengeForm, refusal);
   };
 
   const forwardPaid = (context: AuthorizeContext<AppService>, token: VerifiedToken): Decision => {
@@ -245,13 +258,18 @@ export function createAuthorize(options: CreateAuthorizeOptions): (context: Auth
       if (limiter === undefined || limiter.rules.length === 0) return forwardPaid(context, verified.token);
       return limited(context, limiter, tokenRateLimitKey(verified.token.tokenId), path, () => forwardPaid(context, verified.token));
     }
+    const refusal = refusalOf(verified);
+    if (refusal !== undefined) {
+      metrics.refusals.inc({ service: service.name, reason: refusal.reason });
+      onRefusal(refusal, service.name);
+    }
     const freebies = service.freebies;
     if (freebies !== undefined) {
-      const use = (free: boolean): MaybePromise<Decision> => (free ? pass(context, 'freebie', path) : challenge(context, verified, path));
+      const use = (free: boolean): MaybePromise<Decision> => (free ? pass(context, 'freebie', path) : challenge(context, verified, refusal, path));
       const granted = freebies.tryUse(context.request.remoteAddress);
       return isPromise(granted) ? granted.then(use) : use(granted);
     }
-    return challenge(context, verified, path);
+    return challenge(context, verified, refusal, path);
   };
 
   return (context) => {

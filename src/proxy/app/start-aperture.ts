@@ -455,6 +455,10 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
       pricerBodyTimeoutMs: config.readTimeoutMs,
       onChallenge: (hash, service) => serviceOfHash.set(hash, service),
       onError: (error, service) => logger.warn({ service, code: error.code }, error.message),
+      // The token ID and which check failed; never the credential itself.
+      onRefusal: (refusal, service) => {
+        if (logger.isLevelEnabled('debug')) logger.debug({ service, tokenId: refusal.tokenId, reason: refusal.reason, code: refusal.code, detail: refusal.detail }, 'credential refused');
+      },
       setOutcome: (context, outcome) => {
         const note = notes.get(context.raw);
         if (note !== undefined) {

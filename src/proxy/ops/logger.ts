@@ -24,6 +24,7 @@ export const REDACTED_PATHS = [
   'authorization',
   'macaroon',
   'preimage',
+  'signature',
   'password',
   'headers.authorization',
   'headers.macaroon',
@@ -34,6 +35,7 @@ export const REDACTED_PATHS = [
   '*.authorization',
   '*.macaroon',
   '*.preimage',
+  '*.signature',
   '*.password',
 ];
 

@@ -37,6 +37,12 @@ export class ProxyMetrics {
   readonly challenges: Counter<'service'>;
   /** Invoices of challenges that were paid (settled), by service. */
   readonly tokensPaid: Counter<'service'>;
+  /**
+   * Refused credentials by service and reason (`aperture_credential_refusals_total`):
+   * the reason is one of the core's `REFUSAL_REASONS` (`RefusalReason`), a closed set; requests
+   * without a credential are not counted here.
+   */
+  readonly refusals: Counter<'service' | 'reason'>;
   /** Upstream failures by service and kind (unreachable, timeout, tls, reset). */
   readonly upstreamErrors: Counter<'service' | 'kind'>;
   /** 1 when the Lightning backend can create invoices, else 0. */
@@ -74,6 +80,12 @@ export class ProxyMetrics {
       name: 'aperture_tokens_paid_total',
       help: 'Challenge invoices that were paid.',
       labelNames: ['service'] as const,
+      registers,
+    });
+    this.refusals = new Counter({
+      name: 'aperture_credential_refusals_total',
+      help: 'Credentials refused, by service and reason (expired, revoked, bad_preimage, wrong_service, …).',
+      labelNames: ['service', 'reason'] as const,
       registers,
     });
     this.registry.registerMetric(this.requests.histogram as unknown as Metric);
