@@ -49,6 +49,7 @@ export {
   equalitySatisfiers,
   parseServices,
   checkCaveats,
+  resourceName,
   SERVICES_CONDITION,
   CAPABILITIES_SUFFIX,
   VALID_UNTIL_SUFFIX,

@@ -50,7 +50,7 @@ export interface ChallengeInfo {
   caveats: readonly string[];
   /**
    * Why the server refused the token the request carried: the challenge's
-   * `error` parameter (`expired`, `revoked`, … see the core's
+   * `error` parameter (`expired`, `revoked`, `wrong_resource`, … see the core's
    * `REFUSAL_REASONS`). Absent when the request carried no token, or the
    * server does not say (the reference proxy does not).
    */

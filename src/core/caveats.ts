@@ -12,6 +12,8 @@ import type { ServiceTier } from './types.js';
 export interface SatisfierContext {
   /** The service the request is for. */
   service: string;
+  /** The resource the request is for, on a route whose tokens are scoped to one (see {@link resourceName}). */
+  resource?: string | undefined;
   /** The capability the route requires, if any. */
   capability: string | undefined;
   /** Current time, ms since the epoch, from the verifier's clock. */
@@ -64,6 +66,110 @@ function badCaveat(message: string): L402Error {
 
 function isServiceName(name: string): boolean {
   return name.length > 0 && !/[,:=\s]/.test(name);
+}
+
+/** Characters a `services` caveat entry cannot hold (or that would make two paths one name), kept percent-encoded. */
+function keptEncoded(code: number): boolean {
+  return code <= 0x20 || code === 0x7f || code === 0x25 /* % */ || code === 0x2c /* , */ || code === 0x3a /* : */ ||
+    code === 0x3d /* = */ || code === 0x2f /* / */ || code === 0x5c /* \ */ || code === 0x3f /* ? */ || code === 0x23 /* # */;
+}
+
+function hexDigit(code: number): number {
+  if (code >= 0x30 && code <= 0x39) return code - 0x30;
+  const lower = code | 0x20;
+  return lower >= 0x61 && lower <= 0x66 ? lower - 0x61 + 10 : -1;
+}
+
+function escapeOctet(byte: number): string {
+  return `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+}
+
+const utf8Fatal = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The name a token scoped to one resource carries in its `services` caveat,
+ * as the reference proxy names the resources of a dynamically priced service
+ * (`Service.ResourceName`): the service name followed by the request path
+ * without its query, percent-decoded. Two kinds of character stay
+ * percent-encoded (upper-case hex), so that the name fits a `services` entry
+ * and distinct paths keep distinct names: those a `services` entry cannot hold
+ * or that are structural in a path (`%`, `,`, `:`, `=`, `/`, `\`, `?`, `#`,
+ * space, control characters) and byte sequences that are not UTF-8. A literal
+ * `,` `:` `=` in the path is encoded the same way. For every other path
+ * (`/v1/quote`, a gRPC `/pkg.Service/Method`, non-ASCII text) the name equals
+ * the reference's, so tokens minted by either proxy open the same resource.
+ *
+ * @param service - the service name
+ * @param path - the request path, with or without `?query`
+ * @returns e.g. `resourceName('api', '/v1/quote?x=1')` → `api/v1/quote`
+ */
+export function resourceName(service: string, path: string): string {
+  let end = path.indexOf('?');
+  if (end === -1) end = path.length;
+  const hash = path.indexOf('#');
+  if (hash !== -1 && hash < end) end = hash;
+  const raw = end === path.length ? path : path.slice(0, end);
+  // Fast path: nothing to decode or encode.
+  if (!/[%,:=\s\u0000-\u001f\u007f]/.test(raw)) return service + raw;
+  let out = service;
+  let i = 0;
+  while (i < end) {
+    const c = raw.charCodeAt(i);
+    if (c === 0x25 /* % */) {
+      // A run of escapes: decoded as UTF-8 where that is what it is.
+      const bytes: number[] = [];
+      let j = i;
+      while (j + 2 < end) {
+        if (raw.charCodeAt(j) !== 0x25) break;
+        const hi = hexDigit(raw.charCodeAt(j + 1));
+        const lo = hexDigit(raw.charCodeAt(j + 2));
+        if (hi < 0 || lo < 0) break;
+        bytes.push(hi * 16 + lo);
+        j += 3;
+      }
+      if (bytes.length === 0) {
+        // A `%` that starts no escape is a literal percent sign.
+        out += '%25';
+        i++;
+        continue;
+      }
+      out += decodeRun(bytes);
+      i = j;
+      continue;
+    }
+    const ch = raw[i] as string;
+    if (c === 0x2c || c === 0x3a || c === 0x3d || c < 0x20 || c === 0x7f || /\s/.test(ch)) out += c < 0x100 ? escapeOctet(c) : encodeURIComponent(ch);
+    else out += ch;
+    i++;
+  }
+  return out;
+}
+
+/** A run of percent-decoded bytes as name text: ASCII decoded unless kept encoded, UTF-8 sequences decoded when valid. */
+function decodeRun(bytes: readonly number[]): string {
+  let out = '';
+  let k = 0;
+  while (k < bytes.length) {
+    const b = bytes[k] as number;
+    if (b < 0x80) {
+      out += keptEncoded(b) ? escapeOctet(b) : String.fromCharCode(b);
+      k++;
+      continue;
+    }
+    let m = k;
+    while (m < bytes.length && (bytes[m] as number) >= 0x80) m++;
+    const run = bytes.slice(k, m);
+    let text: string | undefined;
+    try {
+      text = utf8Fatal.decode(Uint8Array.from(run));
+    } catch {
+      text = undefined;
+    }
+    // Text a `services` entry cannot hold (Unicode white space) stays encoded too.
+    out += text !== undefined && !/\s/.test(text) ? text : run.map(escapeOctet).join('');
+    k = m;
+  }
+  return out;
 }
 
 /**
@@ -237,9 +343,14 @@ function fail(code: string, reason: string): CaveatCheckResult {
  * @param now - current time, ms since the epoch
  * @param satisfiers - custom checks by condition
  * @param tokenId - token ID for the satisfier context
+ * @param resource - on a route whose tokens are scoped to one resource (see {@link resourceName}):
+ *   the resource, which the `services` caveat must list instead of the service. The
+ *   `<service>_…` caveats still apply, and so do `<resource>_valid_until` and
+ *   `<resource>_capabilities` (what a holder of a reference token may add)
  * @returns `ok` with the effective services, or the failure code:
  *   `L402_ERR_TOKEN_BAD_CAVEAT`, `L402_ERR_TOKEN_CAVEAT_WIDENED`, `L402_ERR_TOKEN_WRONG_SERVICE`,
- *   `L402_ERR_TOKEN_EXPIRED`, `L402_ERR_TOKEN_MISSING_CAPABILITY`, `L402_ERR_TOKEN_CAVEAT_UNSATISFIED`
+ *   `L402_ERR_TOKEN_WRONG_RESOURCE`, `L402_ERR_TOKEN_EXPIRED`, `L402_ERR_TOKEN_MISSING_CAPABILITY`,
+ *   `L402_ERR_TOKEN_CAVEAT_UNSATISFIED`
  */
 export function checkCaveats(
   conditions: readonly string[],
@@ -248,6 +359,7 @@ export function checkCaveats(
   now: number,
   satisfiers: ReadonlyMap<string, Satisfier> | undefined,
   tokenId: string,
+  resource?: string,
 ): CaveatCheckResult {
   let services: ServiceTier[] | undefined;
   let caps: string[] | undefined;
@@ -255,7 +367,11 @@ export function checkCaveats(
   let preimage: string | undefined;
   let custom: Map<string, string> | undefined;
   let context: SatisfierContext | undefined;
+  // The resource's own expiry and capabilities, kept apart from the service's: two conditions.
+  let resourceCaps: string[] | undefined;
+  let resourceValidUntil: number | undefined;
   const svcLen = service.length;
+  const resLen = resource === undefined ? -1 : resource.length;
   for (let i = 0; i < conditions.length; i++) {
     const c = conditions[i] as string;
     const eq = c.indexOf('=');
@@ -293,6 +409,26 @@ export function checkCaveats(
         continue;
       }
     }
+    if (resource !== undefined && eq > resLen && c.charCodeAt(resLen) === 95 /* _ */ && c.startsWith(resource)) {
+      const suffixLen = eq - resLen;
+      if (suffixLen === CAPABILITIES_SUFFIX.length && c.startsWith(CAPABILITIES_SUFFIX, resLen)) {
+        const parsed = parseCapabilities(c.slice(eq + 1));
+        if (parsed === undefined) return fail('L402_ERR_TOKEN_BAD_CAVEAT', `invalid capabilities caveat ${JSON.stringify(c.slice(0, 128))}`);
+        if (resourceCaps !== undefined) {
+          const prev = resourceCaps;
+          for (const cap of parsed) if (!prev.includes(cap)) return fail('L402_ERR_TOKEN_CAVEAT_WIDENED', `capabilities caveat adds ${cap}`);
+        }
+        resourceCaps = parsed;
+        continue;
+      }
+      if (suffixLen === VALID_UNTIL_SUFFIX.length && c.startsWith(VALID_UNTIL_SUFFIX, resLen)) {
+        const parsed = parseUnixSeconds(c.slice(eq + 1));
+        if (parsed === undefined) return fail('L402_ERR_TOKEN_BAD_CAVEAT', `invalid expiry caveat ${JSON.stringify(c.slice(0, 128))}`);
+        if (resourceValidUntil !== undefined && parsed > resourceValidUntil) return fail('L402_ERR_TOKEN_CAVEAT_WIDENED', 'expiry caveat extends an earlier one');
+        resourceValidUntil = parsed;
+        continue;
+      }
+    }
     if (eq === 8 && c.startsWith(PREIMAGE_CONDITION)) {
       const value = c.slice(eq + 1);
       if (!isHex(value, 64)) return fail('L402_ERR_TOKEN_BAD_CAVEAT', 'preimage caveat must be 64 hex characters');
@@ -306,7 +442,7 @@ export function checkCaveats(
       const sat = satisfiers.get(cond);
       if (sat !== undefined) {
         custom ??= new Map();
-        context ??= { service, capability, now, tokenId };
+        context ??= resource === undefined ? { service, capability, now, tokenId } : { service, resource, capability, now, tokenId };
         const value = c.slice(eq + 1);
         const prev = custom.get(cond);
         if (prev !== undefined && sat.satisfyPrevious !== undefined && !sat.satisfyPrevious(prev, value, context)) {
@@ -317,16 +453,31 @@ export function checkCaveats(
     }
   }
   if (services !== undefined) {
+    const wanted = resource ?? service;
     let listed = false;
-    for (const s of services) if (s.name === service) listed = true;
-    if (!listed) return fail('L402_ERR_TOKEN_WRONG_SERVICE', `token not valid for service ${service}`);
+    for (const s of services) if (s.name === wanted) listed = true;
+    if (!listed) {
+      if (resource !== undefined) {
+        // Bought for another path of this service (the reference's `<service>/<path>` names), or for something else.
+        const prefix = `${service}/`;
+        if (services.some((s) => s.name.startsWith(prefix))) return fail('L402_ERR_TOKEN_WRONG_RESOURCE', `token not valid for ${resource}`);
+      }
+      return fail('L402_ERR_TOKEN_WRONG_SERVICE', `token not valid for ${resource ?? `service ${service}`}`);
+    }
   }
   let expiresAt = Infinity;
   if (validUntil !== undefined) {
     expiresAt = validUntil * 1000;
     if (now >= expiresAt) return fail('L402_ERR_TOKEN_EXPIRED', `token expired at ${validUntil}`);
   }
+  if (resourceValidUntil !== undefined) {
+    expiresAt = Math.min(expiresAt, resourceValidUntil * 1000);
+    if (now >= resourceValidUntil * 1000) return fail('L402_ERR_TOKEN_EXPIRED', `token expired at ${resourceValidUntil}`);
+  }
   if (capability !== undefined && caps !== undefined && !caps.includes(capability)) {
+    return fail('L402_ERR_TOKEN_MISSING_CAPABILITY', `token lacks capability ${capability}`);
+  }
+  if (capability !== undefined && resourceCaps !== undefined && !resourceCaps.includes(capability)) {
     return fail('L402_ERR_TOKEN_MISSING_CAPABILITY', `token lacks capability ${capability}`);
   }
   if (custom !== undefined && context !== undefined) {

@@ -23,7 +23,7 @@ export interface ParsedChallenge {
   version?: string;
   /**
    * The `error` parameter, when present: why the server refused the credential
-   * the request carried (`expired`, `revoked`…, see
+   * the request carried (`expired`, `revoked`, `wrong_resource`…, see
    * `REFUSAL_REASONS`). Absent on the answer to a request without one.
    */
   error?: string;

@@ -5,7 +5,7 @@
  */
 import { L402Error } from './errors.js';
 import { isPromise } from './is-promise.js';
-import { serviceCaveats } from './caveats.js';
+import { resourceName, serviceCaveats } from './caveats.js';
 import type { ChallengeForm } from './challenge.js';
 import { challengeDecision, unauthorizedDecision } from './challenge-decision.js';
 import type { Minter } from './minter.js';
@@ -21,6 +21,17 @@ export interface RouteOptions {
   service: string;
   /** Price in satoshis, or a function of the request; 0 lets the request through as `free`. */
   priceSats: number | ((request: RequestView) => MaybePromise<number>);
+  /**
+   * What a minted token opens. `service`: every request of the service.
+   * `path`: only the request path it was priced for (without the query), as
+   * the reference scopes dynamically priced tokens: its `services` caveat names
+   * `resourceName(service, path)`, e.g. `api/v1/quote`, and verification asks
+   * for that name. Default: `path` when `priceSats` is a function (a price
+   * that may differ by request must not buy what costs more), `service` when
+   * it is a number. Routes that give one service different fixed prices by
+   * path (through an adapter's `route`) should set `path` too.
+   */
+  scope?: 'service' | 'path';
   /** Tier in the `services` caveat, default 0. */
   tier?: number;
   /** Capabilities granted by minted tokens: caveat `<service>_capabilities=…`. */
@@ -101,6 +112,8 @@ export class Gate {
     const target: VerifyTarget = route.requiredCapability === undefined
       ? { service: route.service }
       : { service: route.service, capability: route.requiredCapability };
+    const scope = route.scope ?? (typeof route.priceSats === 'function' ? 'path' : 'service');
+    if (scope === 'path') target.resource = resourceName(route.service, request.path);
     let verified: VerifyResult;
     try {
       const v = this.verifier.verify(request, target);
@@ -135,7 +148,7 @@ export class Gate {
     let minted;
     try {
       const options: Parameters<Minter['mint']>[0] = {
-        services: [{ name: route.service, tier: route.tier ?? 0 }],
+        services: [{ name: target.resource ?? route.service, tier: route.tier ?? 0 }],
         priceSats: price,
         caveats,
       };

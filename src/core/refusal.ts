@@ -19,6 +19,7 @@
  * - `bad_signature`: the signature does not verify with the stored root key;
  * - `bad_caveat`: an unreadable or widening caveat, or a third-party caveat;
  * - `wrong_service`: the `services` caveat does not list the service;
+ * - `wrong_resource`: the token was priced for another path of a dynamically priced service;
  * - `expired`: the `<service>_valid_until` time has passed;
  * - `missing_capability`: the route needs a capability the token does not grant;
  * - `caveat_unsatisfied`: a custom satisfier (e.g. a constraint) refused a caveat;
@@ -33,6 +34,7 @@ export const REFUSAL_REASONS = [
   'bad_signature',
   'bad_caveat',
   'wrong_service',
+  'wrong_resource',
   'expired',
   'missing_capability',
   'caveat_unsatisfied',
@@ -67,6 +69,7 @@ const BY_CODE: ReadonlyMap<string, RefusalReason> = new Map(Object.entries({
   L402_ERR_TOKEN_BAD_CAVEAT: 'bad_caveat',
   L402_ERR_TOKEN_CAVEAT_WIDENED: 'bad_caveat',
   L402_ERR_TOKEN_WRONG_SERVICE: 'wrong_service',
+  L402_ERR_TOKEN_WRONG_RESOURCE: 'wrong_resource',
   L402_ERR_TOKEN_EXPIRED: 'expired',
   L402_ERR_TOKEN_MISSING_CAPABILITY: 'missing_capability',
   L402_ERR_TOKEN_CAVEAT_UNSATISFIED: 'caveat_unsatisfied',

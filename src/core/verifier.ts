@@ -23,6 +23,12 @@ export interface VerifyTarget {
   service: string;
   /** The capability the route requires, if any. */
   capability?: string;
+  /**
+   * The resource, when the route's tokens are scoped to one (a dynamically
+   * priced route: `resourceName(service, path)`): the token's `services`
+   * caveat must list it rather than the service.
+   */
+  resource?: string;
 }
 
 /** Outcome of a verification; a failure names its token when the identifier could be read. */
@@ -78,6 +84,7 @@ interface CacheEntry {
   tokenId: string;
   service: string;
   capability: string | undefined;
+  resource: string | undefined;
   /** Reuse until then, ms since the epoch: the earlier of insertion + ttl and the token's expiry. */
   until: number;
   /** Another entry under the same fingerprint. */
@@ -97,7 +104,7 @@ interface CacheSlot {
 
 function entryFor(head: CacheEntry | undefined, credential: string, target: VerifyTarget): CacheEntry | undefined {
   for (let e = head; e !== undefined; e = e.next) {
-    if (e.service === target.service && e.capability === target.capability && e.credential === credential) return e;
+    if (e.service === target.service && e.capability === target.capability && e.resource === target.resource && e.credential === credential) return e;
   }
   return undefined;
 }
@@ -122,7 +129,7 @@ function chainWithout(head: CacheEntry | undefined, drop: (entry: CacheEntry) =>
 
 /** Selects the entries of one credential and target. */
 function sameVerification(credential: string, target: VerifyTarget): (entry: CacheEntry) => boolean {
-  return (e) => e.credential === credential && e.service === target.service && e.capability === target.capability;
+  return (e) => e.credential === credential && e.service === target.service && e.capability === target.capability && e.resource === target.resource;
 }
 
 /** The first link of a token's signature chain, and the root key it was computed from. */
@@ -276,7 +283,7 @@ export class Verifier {
    * @returns `ok` with the token, or the failure code: `L402_ERR_TOKEN_THIRD_PARTY_CAVEAT`,
    *   `L402_ERR_TOKEN_UNKNOWN_VERSION`, `L402_ERR_TOKEN_BAD_IDENTIFIER`, `L402_ERR_TOKEN_BAD_PREIMAGE`,
    *   `L402_ERR_TOKEN_REVOKED`, `L402_ERR_TOKEN_BAD_SIGNATURE`, `L402_ERR_TOKEN_UNPAID`, or a caveat
-   *   failure (`L402_ERR_TOKEN_WRONG_SERVICE`, `L402_ERR_TOKEN_EXPIRED`, `L402_ERR_TOKEN_MISSING_CAPABILITY`,
+   *   failure (`L402_ERR_TOKEN_WRONG_SERVICE`, `L402_ERR_TOKEN_WRONG_RESOURCE`, `L402_ERR_TOKEN_EXPIRED`, `L402_ERR_TOKEN_MISSING_CAPABILITY`,
    *   `L402_ERR_TOKEN_BAD_CAVEAT`, `L402_ERR_TOKEN_CAVEAT_WIDENED`, `L402_ERR_TOKEN_CAVEAT_UNSATISFIED`)
    * @throws whatever the SecretStore or the `isSettled` hook throw
    */
@@ -399,7 +406,7 @@ export class Verifier {
     const caveats = mac.firstPartyCaveats();
     const tokenId = toHex(tokenIdBytes);
     const now = this.clock.now();
-    const checked = checkCaveats(caveats, target.service, target.capability, now, this.satisfiers, tokenId);
+    const checked = checkCaveats(caveats, target.service, target.capability, now, this.satisfiers, tokenId, target.resource);
     if (!checked.ok) return { ok: false, code: checked.code, reason: checked.reason, tokenId };
     if (checked.preimage !== undefined && checked.preimage !== toHex(credential.preimage)) {
       return { ok: false, code: 'L402_ERR_TOKEN_BAD_PREIMAGE', reason: 'the preimage caveat differs from the credential preimage', tokenId };
@@ -441,7 +448,7 @@ export class Verifier {
       if (admit) {
         const others = chainWithout(head, sameVerification(credential, target), ENTRIES_PER_FINGERPRINT - 1);
         const entry: CacheEntry = {
-          credential, result, tokenId, service: target.service, capability: target.capability, until, next: others, touched: ++this.ticks,
+          credential, result, tokenId, service: target.service, capability: target.capability, resource: target.resource, until, next: others, touched: ++this.ticks,
         };
         cache.set(key, entry);
       }

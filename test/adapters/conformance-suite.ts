@@ -309,6 +309,12 @@ export function runConformance(adapter: AdapterUnderTest): void {
         expectChallenge(await get('/quote', { authorization: forged }), { reason: 'bad_signature', code: 'L402_ERR_TOKEN_BAD_SIGNATURE' });
       });
 
+      it('scopes a token priced by a function to the path it was priced for', async () => {
+        const cheap = await buyToken('/other/cheap');
+        assert.equal((await get('/other/cheap?x=1', { authorization: cheap.authorization })).status, 200);
+        expectChallenge(await get('/other/expensive', { authorization: cheap.authorization }), { reason: 'wrong_resource', code: 'L402_ERR_TOKEN_WRONG_RESOURCE' });
+      });
+
       it('lets a free path through without a token', async () => {
         const reply = await get('/free/ping');
         assert.equal(reply.status, 200, reply.body);

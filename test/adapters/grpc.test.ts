@@ -277,7 +277,8 @@ describe('grpcL402Interceptor conformance: expiry, other service, capabilities, 
     const other = await buy('other');
     const value = await call('other', other.authorization);
     assert.equal(value.tokenId, other.tokenId);
-    assert.ok(value.caveats.includes('services=other:0'), JSON.stringify(value.caveats));
+    // Priced by a function: the token opens the method it was priced for (the gRPC path), as the reference's dynamic prices.
+    assert.ok(value.caveats.includes('services=other/other.Other/Get:0'), JSON.stringify(value.caveats));
   });
 
   it('answers a token without the required capability with a fresh challenge', async () => {

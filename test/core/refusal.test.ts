@@ -1,9 +1,11 @@
 // Why a credential was refused, in the core every front end shares: the reason set, the
-// challenge's `error` parameter (after what deployed clients parse), the body's code and the
-// Gate's refusal hook.
+// challenge's `error` parameter (after what deployed clients parse), the body's code, the
+// Gate's refusal hook, and tokens scoped to the resource a function price was asked for.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import fc from 'fast-check';
+import { checkCaveats, parseServices, resourceName, servicesCaveat } from '../../src/core/caveats.js';
 import { challengeDecision, unauthorizedDecision } from '../../src/core/challenge-decision.js';
 import { formatChallenge, parseChallenges } from '../../src/core/challenge.js';
 import { formatAuthorization } from '../../src/core/credentials.js';
@@ -81,6 +83,7 @@ test('every code the verifier refuses with has its own reason; a missing credent
     L402_ERR_TOKEN_BAD_CAVEAT: 'bad_caveat',
     L402_ERR_TOKEN_CAVEAT_WIDENED: 'bad_caveat',
     L402_ERR_TOKEN_WRONG_SERVICE: 'wrong_service',
+    L402_ERR_TOKEN_WRONG_RESOURCE: 'wrong_resource',
     L402_ERR_TOKEN_EXPIRED: 'expired',
     L402_ERR_TOKEN_MISSING_CAPABILITY: 'missing_capability',
     L402_ERR_TOKEN_CAVEAT_UNSATISFIED: 'caveat_unsatisfied',
@@ -207,4 +210,84 @@ test('strict verification refuses an unpaid token as unpaid', async () => {
   const { gate, buy } = setup({ isSettled: () => false });
   const t = await buy({ service: 'api', priceSats: 1 });
   expectRefused(await gate.decide(request({ authorization: t.authorization }), { service: 'api', priceSats: 1 }), 'unpaid', 'L402_ERR_TOKEN_UNPAID');
+});
+
+test('a token priced by a function opens the path it was priced for, at any query, and nothing dearer', async () => {
+  const { gate, buy } = setup();
+  const prices: Record<string, number> = { '/dyn/cheap': 1, '/dyn/expensive': 1000 };
+  const route: RouteOptions = { service: 'dyn', priceSats: (r) => prices[r.path.split('?')[0]!] ?? 50 };
+  const cheap = await buy(route, '/dyn/cheap');
+  assert.deepEqual(Macaroon.fromBase64(cheap.macaroon).firstPartyCaveats(), ['services=dyn/dyn/cheap:0']);
+  // Twice, so that the second answer comes from the verifier's cache; then on the dear path.
+  for (const path of ['/dyn/cheap', '/dyn/cheap', '/dyn/cheap?page=2']) {
+    assert.equal((await gate.decide(at(path, { authorization: cheap.authorization }), route)).kind, 'allow', path);
+  }
+  const dear = expectRefused(await gate.decide(at('/dyn/expensive', { authorization: cheap.authorization }), route), 'wrong_resource', 'L402_ERR_TOKEN_WRONG_RESOURCE');
+  assert.equal(dear.priceSats, 1000);
+  // A token with the reference's form for that resource (what its proxy mints) opens it.
+  const expensive = await buy(route, '/dyn/expensive');
+  assert.equal((await gate.decide(at('/dyn/expensive', { authorization: expensive.authorization }), route)).kind, 'allow');
+  expectRefused(await gate.decide(at('/dyn/cheap', { authorization: expensive.authorization }), route), 'wrong_resource', 'L402_ERR_TOKEN_WRONG_RESOURCE');
+  // A fixed price keeps service-wide tokens; `scope` overrides either default.
+  const flat = await buy({ service: 'flat', priceSats: 3 }, '/a');
+  assert.equal((await gate.decide(at('/b', { authorization: flat.authorization }), { service: 'flat', priceSats: 3 })).kind, 'allow');
+  const wide = await buy({ service: 'wide', priceSats: () => 3, scope: 'service' }, '/a');
+  assert.deepEqual(Macaroon.fromBase64(wide.macaroon).firstPartyCaveats(), ['services=wide:0']);
+  assert.equal((await gate.decide(at('/b', { authorization: wide.authorization }), { service: 'wide', priceSats: () => 3, scope: 'service' })).kind, 'allow');
+  const narrow = await buy({ service: 'narrow', priceSats: 3, scope: 'path' }, '/a');
+  expectRefused(await gate.decide(at('/b', { authorization: narrow.authorization }), { service: 'narrow', priceSats: 3, scope: 'path' }), 'wrong_resource', 'L402_ERR_TOKEN_WRONG_RESOURCE');
+  // A service-wide token of the same service does not open a path-scoped route (as the reference).
+  expectRefused(await gate.decide(at('/a', { authorization: flat.authorization }), { service: 'flat', priceSats: () => 3 }), 'wrong_service', 'L402_ERR_TOKEN_WRONG_SERVICE');
+});
+
+test('resourceName: the reference name for ordinary paths, percent-encoding where a services entry could not hold it', () => {
+  assert.equal(resourceName('dyn', '/dyn/cheap'), 'dyn/dyn/cheap');
+  assert.equal(resourceName('dyn', '/dyn/cheap?x=1&y=2'), 'dyn/dyn/cheap');
+  assert.equal(resourceName('dyn', '/dyn/cheap#frag'), 'dyn/dyn/cheap');
+  assert.equal(resourceName('g', '/pkg.Service/Method'), 'g/pkg.Service/Method');
+  // Decoded like Go's URL.Path where the result fits: unreserved characters and UTF-8 text.
+  assert.equal(resourceName('s', '/caf%C3%A9/%7euser'), 's/café/~user');
+  // Kept encoded: what a services entry cannot hold, and what would merge two paths into one name.
+  assert.equal(resourceName('s', '/a%2Fb'), 's/a%2Fb');
+  assert.notEqual(resourceName('s', '/a%2Fb'), resourceName('s', '/a/b'));
+  assert.equal(resourceName('s', '/a%20b%2c%3A%3d%25'), 's/a%20b%2C%3A%3D%25');
+  assert.equal(resourceName('s', '/a,b:c=d'), 's/a%2Cb%3Ac%3Dd');
+  assert.equal(resourceName('s', '/a,b'), resourceName('s', '/a%2Cb'));
+  assert.equal(resourceName('s', '/%FF%FE'), 's/%FF%FE');
+  assert.equal(resourceName('s', '/%C2%A0'), 's/%C2%A0');
+  assert.equal(resourceName('s', '/100%'), 's/100%25');
+  assert.equal(resourceName('s', '/100%25'), 's/100%25');
+});
+
+test('resourceName: any path gives a name that fits a services caveat and reads back the same', () => {
+  fc.assert(
+    fc.property(fc.string({ maxLength: 40 }), fc.array(fc.integer({ min: 0, max: 255 }), { maxLength: 6 }), (text, bytes) => {
+      const path = `/${text}${bytes.map((b) => `%${b.toString(16).padStart(2, '0')}`).join('')}`;
+      const name = resourceName('svc', path);
+      const caveat = servicesCaveat([{ name, tier: 0 }]);
+      assert.deepEqual(parseServices(caveat.slice('services='.length)), [{ name, tier: 0 }]);
+    }),
+    { numRuns: 500 },
+  );
+});
+
+test('checkCaveats with a resource: the services caveat must list it; service and resource expiry and capabilities both apply', () => {
+  const target = ['dyn', undefined, 10_000, undefined, 't'] as const;
+  const res = 'dyn/dyn/cheap';
+  assert.equal(checkCaveats(['services=dyn/dyn/cheap:0'], ...target, res).ok, true);
+  const dear = checkCaveats(['services=dyn/dyn/cheap:0'], ...target, 'dyn/dyn/expensive');
+  assert.equal(dear.ok ? '' : dear.code, 'L402_ERR_TOKEN_WRONG_RESOURCE');
+  const whole = checkCaveats(['services=dyn:0'], ...target, res);
+  assert.equal(whole.ok ? '' : whole.code, 'L402_ERR_TOKEN_WRONG_SERVICE');
+  // The expiry this proxy mints (by service name) and one a holder adds for the resource (as the reference checks).
+  const svcExpired = checkCaveats(['services=dyn/dyn/cheap:0', 'dyn_valid_until=10'], ...target, res);
+  assert.equal(svcExpired.ok ? '' : svcExpired.code, 'L402_ERR_TOKEN_EXPIRED');
+  const resExpired = checkCaveats(['services=dyn/dyn/cheap:0', 'dyn/dyn/cheap_valid_until=10'], ...target, res);
+  assert.equal(resExpired.ok ? '' : resExpired.code, 'L402_ERR_TOKEN_EXPIRED');
+  const both = checkCaveats(['services=dyn/dyn/cheap:0', 'dyn_valid_until=100', 'dyn/dyn/cheap_valid_until=50'], ...target, res);
+  assert.equal(both.ok && both.expiresAt, 50_000);
+  const widened = checkCaveats(['dyn/dyn/cheap_valid_until=50', 'dyn/dyn/cheap_valid_until=60'], ...target, res);
+  assert.equal(widened.ok ? '' : widened.code, 'L402_ERR_TOKEN_CAVEAT_WIDENED');
+  const caps = checkCaveats(['dyn/dyn/cheap_capabilities=read'], 'dyn', 'write', 0, undefined, 't', res);
+  assert.equal(caps.ok ? '' : caps.code, 'L402_ERR_TOKEN_MISSING_CAPABILITY');
 });

@@ -6,7 +6,7 @@
  * Blocklist, OPTIONS, `/api/dev/pay` and routing happen before this hook (see
  * `ApertureHandler` and `Proxy`).
  */
-import { serviceCaveats } from '../../core/caveats.js';
+import { resourceName, serviceCaveats } from '../../core/caveats.js';
 import type { ChallengeForm } from '../../core/challenge.js';
 import { challengeDecision, unauthorizedDecision } from '../../core/challenge-decision.js';
 import { L402Error } from '../../core/errors.js';
@@ -14,7 +14,7 @@ import { isPromise } from '../../core/is-promise.js';
 import type { Minter } from '../../core/minter.js';
 import { refusalOf, type Refusal } from '../../core/refusal.js';
 import { rejectDecision as reject } from '../../core/reject-decision.js';
-import type { Verifier, VerifyResult } from '../../core/verifier.js';
+import type { Verifier, VerifyResult, VerifyTarget } from '../../core/verifier.js';
 import { systemClock, type Clock, type Decision, type MaybePromise, type RejectDecision, type RequestView, type VerifiedToken } from '../../core/types.js';
 import type { ApertureStore } from '../../store/aperture-store.js';
 import { rateLimitedDecision } from '../../ratelimit/rate-limited-decision.js';
@@ -129,6 +129,9 @@ export function pricerRequestText(context: Pick<AuthorizeContext, 'raw' | 'reque
  * pending in the ledger, and a 402 goes out. Infrastructure failures answer
  * 503 naming their code; a request is never failed by a bad credential.
  *
+ * With `dynamicprice.enabled`, tokens are minted for and verified against the
+ * resource `<service><path>` (the core's `resourceName`, the reference's
+ * `Service.ResourceName`), so that a token opens only what it was priced for.
  * A refused credential (not a missing one) is counted in `metrics.refusals`,
  * told to `onRefusal`, and named in the answer (`error="<reason>"` on the
  * challenge, the code in the body), as the Gate does.
@@ -179,6 +182,7 @@ export function createAuthorize(options: CreateAuthorizeOptions): (context: Auth
     context: AuthorizeContext<AppService>,
     verified: Extract<VerifyResult, { ok: false }>,
     refusal: Refusal | undefined,
+    target: VerifyTarget,
     path: string,
   ): Promise<Decision> => {
     const { service, request } = context;
@@ -218,7 +222,8 @@ export function createAuthorize(options: CreateAuthorizeOptions): (context: Auth
     let minted;
     try {
       if (options.minter === undefined) throw new L402Error('L402_ERR_LN_UNAVAILABLE', 'no Lightning backend is configured', { status: 503 });
-      minted = await options.minter.mint({ services: [{ name: service.name, tier: 0 }], priceSats: price, caveats, memo: `aperture: ${service.name}` });
+      // A dynamically priced token opens the resource it was priced for (target.resource), as the reference's.
+      minted = await options.minter.mint({ services: [{ name: target.resource ?? service.name, tier: 0 }], priceSats: price, caveats, memo: `aperture: ${service.name}` });
     } catch (error) {
       if (error instanceof L402Error) onError(error, service.name);
       setOutcome(context, 'unavailable');
@@ -250,7 +255,7 @@ export function createAuthorize(options: CreateAuthorizeOptions): (context: Auth
     return { kind: 'allow', reason: 'paid', token };
   };
 
-  const afterVerify = (context: AuthorizeContext<AppService>, verified: VerifyResult, path: string): MaybePromise<Decision> => {
+  const afterVerify = (context: AuthorizeContext<AppService>, verified: VerifyResult, target: VerifyTarget, path: string): MaybePromise<Decision> => {
     const { service } = context;
     if (verified.ok) {
       const limiter = service.limiter;
@@ -265,11 +270,11 @@ export function createAuthorize(options: CreateAuthorizeOptions): (context: Auth
     }
     const freebies = service.freebies;
     if (freebies !== undefined) {
-      const use = (free: boolean): MaybePromise<Decision> => (free ? pass(context, 'freebie', path) : challenge(context, verified, refusal, path));
+      const use = (free: boolean): MaybePromise<Decision> => (free ? pass(context, 'freebie', path) : challenge(context, verified, refusal, target, path));
       const granted = freebies.tryUse(context.request.remoteAddress);
       return isPromise(granted) ? granted.then(use) : use(granted);
     }
-    return challenge(context, verified, refusal, path);
+    return challenge(context, verified, refusal, target, path);
   };
 
   return (context) => {
@@ -278,22 +283,24 @@ export function createAuthorize(options: CreateAuthorizeOptions): (context: Auth
     const config = service.config;
     if (options.authDisabled || config.auth.mode === 'off') return pass(context, 'auth-off', path);
     if (anyMatch(config.authWhitelistPaths, path)) return pass(context, 'whitelist', path);
+    // A dynamically priced token opens only the resource it was priced for: `<service><path>`, as the reference's.
+    const target: VerifyTarget = config.dynamicPrice.enabled ? { service: service.name, resource: resourceName(service.name, path) } : { service: service.name };
     let verified: MaybePromise<VerifyResult>;
     try {
-      verified = verifier.verify(request as RequestView, { service: service.name });
+      verified = verifier.verify(request as RequestView, target);
     } catch (error) {
       setOutcome(context, 'unavailable');
       return unavailable(error, 'L402_ERR_TOKEN_VERIFY_UNAVAILABLE');
     }
     if (isPromise(verified)) {
       return verified.then(
-        (v) => afterVerify(context, v, path),
+        (v) => afterVerify(context, v, target, path),
         (error: unknown) => {
           setOutcome(context, 'unavailable');
           return unavailable(error, 'L402_ERR_TOKEN_VERIFY_UNAVAILABLE');
         },
       );
     }
-    return afterVerify(context, verified, path);
+    return afterVerify(context, verified, target, path);
   };
 }

@@ -84,7 +84,7 @@ export class ProxyMetrics {
     });
     this.refusals = new Counter({
       name: 'aperture_credential_refusals_total',
-      help: 'Credentials refused, by service and reason (expired, revoked, bad_preimage, wrong_service, …).',
+      help: 'Credentials refused, by service and reason (expired, revoked, bad_preimage, wrong_resource, …).',
       labelNames: ['service', 'reason'] as const,
       registers,
     });
