@@ -2,6 +2,7 @@
 // expensive one. Tokens are scoped as the reference's are (`services=<service><path>:0`), over
 // HTTP/1.1, HTTP/2 and gRPC, and the reference's own tokens keep working here.
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
@@ -46,6 +47,7 @@ describe('dynamic prices: a token opens the resource it was priced for', () => {
   const priceServer = new grpc.Server();
   const grpcBackend = new grpc.Server();
   const clock = new TestClock();
+  const baseDir = tempBaseDir();
 
   before(async () => {
     priceServer.addService(Prices.service, {
@@ -87,7 +89,7 @@ services:
       enabled: true
       grpcaddress: 127.0.0.1:${pricePort}
       insecure: true
-`, tempBaseDir());
+`, baseDir);
     aperture = await startAperture(config, { logger: quiet, clock, gcIntervalMs: 0, defaultMetrics: false, challengeRateLimit: false });
   });
 
@@ -96,6 +98,7 @@ services:
     priceServer.forceShutdown();
     grpcBackend.forceShutdown();
     await backend.close();
+    rmSync(baseDir, { recursive: true, force: true });
   });
 
   const pay = async (invoice: string): Promise<string> => (await new DevPayer(aperture.invoicer as DevInvoicer).payInvoice(invoice)).preimage;

@@ -3,6 +3,7 @@
 // code in the body; gRPC: the code in grpc-message and the parameter in the trailers. Each
 // refusal is counted by reason in /metrics and logged at debug with the token ID, no secret.
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
@@ -29,6 +30,7 @@ describe('aperture says why a credential was refused', () => {
   let backend: Awaited<ReturnType<typeof startBackend>>;
   const grpcBackend = new grpc.Server();
   const clock = new TestClock();
+  const baseDir = tempBaseDir();
   const logLines: Record<string, unknown>[] = [];
   let logText = '';
   /** Every credential the tests send, none of which may reach a log line. */
@@ -74,7 +76,7 @@ services:
     price: 3
     timeout: 60
     authskipinvoicecreationpaths: ['^/stream']
-`, tempBaseDir());
+`, baseDir);
     aperture = await startAperture(config, { logger: createLogger('debug', sink), clock, gcIntervalMs: 0, defaultMetrics: false, challengeRateLimit: false });
   });
 
@@ -82,6 +84,7 @@ services:
     await aperture.close();
     grpcBackend.forceShutdown();
     await backend.close();
+    rmSync(baseDir, { recursive: true, force: true });
   });
 
   function tokenOf(macaroon: string, preimage: string): Token {
