@@ -19,7 +19,8 @@ export interface BadTarget {
 }
 
 const ABSOLUTE = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//;
-const HEX = /^[0-9A-Fa-f]{2}$/;
+/** Anything the slow path must look at: an escape, a backslash, a `;`, or a segment starting with `.`. */
+const SUSPECT = /[%;\\]|\/\./;
 
 /** Unreserved characters (RFC 3986 §2.3), `/` and `\`, whose percent-encoding would let one path look like another. */
 function isAmbiguousOctet(code: number): boolean {
@@ -36,17 +37,34 @@ function isAmbiguousOctet(code: number): boolean {
   );
 }
 
+function hexDigit(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  const lower = c | 0x20;
+  return lower >= 0x61 && lower <= 0x66 ? lower - 0x57 : -1;
+}
+
+/** The octet of the two hex digits at `text[at]`, or -1. */
+function hexOctet(text: string, at: number): number {
+  const high = hexDigit(text.charCodeAt(at));
+  const low = hexDigit(text.charCodeAt(at + 1));
+  return high === -1 || low === -1 ? -1 : (high << 4) | low;
+}
+
 /**
  * Canonicalizes a request target. The strict choice is made: instead of
- * decoding, targets that have more than one spelling are refused, so the
- * accepted path is matched and forwarded byte for byte.
+ * decoding, targets that have more than one spelling (for the proxy or for a
+ * backend) are refused, so the accepted path is matched and forwarded byte for byte.
  *
  * - absolute-form (`http://host/path`) becomes its path; refused when its
  *   authority differs from `Host` (case-insensitive);
  * - the query is split off (path regular expressions never see it);
  * - refused: a path not starting with `/`, a malformed `%` escape, a
  *   percent-encoded unreserved character (`%61` for `a`, `%2E` for `.`), an
- *   encoded `/` or `\` (`%2F`, `%5C`), a `.` or `..` segment.
+ *   encoded `/` or `\` (`%2F`, `%5C`), a raw `\` (URL parsers such as WHATWG
+ *   `new URL()` read it as `/`), a raw `;` (Servlet containers drop `;params`
+ *   from every segment, so `/free/..;/api` is `/api` to them), an encoded `%`
+ *   before an escape that is refused itself (`%252e`, `%255C`, `%2525`: a
+ *   backend that decodes twice would see `.`, `\`, `%`), a `.` or `..` segment.
  *
  * @param target - the raw request target (`req.url`; `:path` for HTTP/2)
  * @param host - the request's Host (or `:authority`)
@@ -72,15 +90,30 @@ export function canonicalTarget(target: string, host: string): CanonicalTarget |
   const q = rest.indexOf('?');
   const path = q === -1 ? rest : rest.slice(0, q);
   const query = q === -1 ? '' : rest.slice(q);
-  // Fast path: nothing encoded and no dot segment possible.
-  if (path.indexOf('%') === -1 && path.indexOf('/.') === -1) return { path, query };
-  for (let i = path.indexOf('%'); i !== -1; i = path.indexOf('%', i + 1)) {
-    const hex = path.slice(i + 1, i + 3);
-    if (!HEX.test(hex)) return { reason: 'malformed percent-encoding in path' };
-    if (isAmbiguousOctet(parseInt(hex, 16))) return { reason: 'percent-encoded unreserved character, / or \\ in path' };
+  // Fast path (nearly every request): one scan, no allocation.
+  if (!SUSPECT.test(path)) return { path, query };
+  const bad = ambiguity(path);
+  return bad === undefined ? { path, query } : { reason: bad };
+}
+
+/** Why a path that the fast path could not pass is refused, or `undefined` when it is fine after all. */
+function ambiguity(path: string): string | undefined {
+  for (let i = 0; i < path.length; i++) {
+    const c = path.charCodeAt(i);
+    if (c === 0x5c) return 'backslash in path';
+    if (c === 0x3b) return 'path parameter (;) in path';
+    if (c !== 0x25) continue;
+    const octet = hexOctet(path, i + 1);
+    if (octet === -1) return 'malformed percent-encoding in path';
+    if (isAmbiguousOctet(octet)) return 'percent-encoded unreserved character, / or \\ in path';
+    if (octet === 0x25) {
+      const next = hexOctet(path, i + 3);
+      if (next !== -1 && (next === 0x25 || isAmbiguousOctet(next))) return 'double percent-encoding in path';
+    }
+    i += 2;
   }
   for (const segment of path.split('/')) {
-    if (segment === '.' || segment === '..') return { reason: 'dot segment in path' };
+    if (segment === '.' || segment === '..') return 'dot segment in path';
   }
-  return { path, query };
+  return undefined;
 }

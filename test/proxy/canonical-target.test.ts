@@ -58,6 +58,10 @@ test('canonicalTarget: query split off, absolute-form reduced or refused, ambigu
   assert.deepEqual(canonicalTarget('/caf%C3%A9/%20x', 'h'), { path: '/caf%C3%A9/%20x', query: '' });
   assert.deepEqual(canonicalTarget('/a.b/.well-known/..x', 'h'), { path: '/a.b/.well-known/..x', query: '' });
   assert.deepEqual(canonicalTarget('/x?a=%2F&b=/../', 'h'), { path: '/x', query: '?a=%2F&b=/../' });
+  // A `;` or `\` in the query, an encoded `;`, an encoded `%` before text or before an escape that is kept: unchanged.
+  assert.deepEqual(canonicalTarget('/x?a=;b\\c', 'h'), { path: '/x', query: '?a=;b\\c' });
+  assert.deepEqual(canonicalTarget('/x%3Bv=1/y%3b', 'h'), { path: '/x%3Bv=1/y%3b', query: '' });
+  assert.deepEqual(canonicalTarget('/100%25/50%25off/a%2520b/%25C3%25A9', 'h'), { path: '/100%25/50%25off/a%2520b/%25C3%25A9', query: '' });
   for (const bad of [
     'http://evil.example/api/x',
     'http://user@h/api/x',
@@ -72,6 +76,19 @@ test('canonicalTarget: query split off, absolute-form reduced or refused, ambigu
     '/api/..',
     '/bad%zz',
     '/bad%4',
+    '/free/..\\api/secret',
+    '/free\\..\\api',
+    '/api\\secret',
+    '/free/..;/api/secret',
+    '/free/.;x/api',
+    '/api;jsessionid=1/secret',
+    '/api/secret;',
+    '/free/%252e%252e/api',
+    '/free/..%252Fapi',
+    '/free%255capi',
+    '/free/%252E',
+    '/x/%25252e',
+    '/x/%25%2e',
   ]) {
     assert.ok(!('path' in canonicalTarget(bad, 'h')), bad);
   }
