@@ -70,35 +70,83 @@ interface Piece {
 }
 
 /**
- * Splits an Authorization value into L402/LSAT credentials. A comma starts a new
- * credential only when a scheme and a space follow it, so the commas between
- * macaroons stay inside their credential. Other schemes are dropped.
+ * Where the credential that starts at `from` ends in an Authorization value: at
+ * the first comma followed by OWS, a token and a space (the next credential's
+ * scheme), else at the end. The commas between macaroons and between a
+ * scheme's auth-params (`, realm="x"`) stay inside their credential.
+ */
+function credentialEnd(value: string, from: number): number {
+  const n = value.length;
+  // indexOf runs natively; a charCodeAt loop over a 300-character macaroon costs more.
+  for (let j = value.indexOf(',', from); j !== -1; j = value.indexOf(',', j + 1)) {
+    let k = j + 1;
+    while (k < n && isSpace(value.charCodeAt(k))) k++;
+    const tokenStart = k;
+    while (k < n && isTokenChar(value.charCodeAt(k))) k++;
+    if (k > tokenStart && k < n && isSpace(value.charCodeAt(k))) return j;
+  }
+  return n;
+}
+
+/** Skips the spaces and commas before a credential. */
+function credentialStart(value: string, from: number): number {
+  let i = from;
+  while (i < value.length && (isSpace(value.charCodeAt(i)) || value.charCodeAt(i) === 44)) i++;
+  return i;
+}
+
+/** Where the scheme that starts at `from` ends. */
+function schemeEnd(value: string, from: number): number {
+  let i = from;
+  while (i < value.length && !isSpace(value.charCodeAt(i)) && value.charCodeAt(i) !== 44) i++;
+  return i;
+}
+
+/**
+ * Splits an Authorization value into L402/LSAT credentials (see
+ * {@link credentialEnd} for where one ends). Other schemes are dropped.
  */
 function pieces(value: string, out: Piece[]): void {
   const n = value.length;
-  let i = 0;
-  while (i < n) {
-    while (i < n && (isSpace(value.charCodeAt(i)) || value.charCodeAt(i) === 44)) i++;
-    if (i >= n) return;
-    const schemeStart = i;
-    while (i < n && !isSpace(value.charCodeAt(i)) && value.charCodeAt(i) !== 44) i++;
-    const scheme = schemeAt(value, schemeStart, i);
-    // Find the end of this credential: a comma followed by OWS, a token and a space.
-    let end = n;
-    // indexOf runs natively; a charCodeAt loop over a 300-character macaroon costs more.
-    for (let j = value.indexOf(',', i); j !== -1; j = value.indexOf(',', j + 1)) {
-      let k = j + 1;
-      while (k < n && isSpace(value.charCodeAt(k))) k++;
-      const tokenStart = k;
-      while (k < n && isTokenChar(value.charCodeAt(k))) k++;
-      if (k > tokenStart && k < n && isSpace(value.charCodeAt(k))) {
-        end = j;
-        break;
-      }
-    }
-    if (scheme !== undefined) out.push({ scheme, rest: value.slice(i, end).trim() });
+  for (let i = credentialStart(value, 0); i < n; i = credentialStart(value, i)) {
+    const schemeStop = schemeEnd(value, i);
+    const scheme = schemeAt(value, i, schemeStop);
+    const end = credentialEnd(value, schemeStop);
+    if (scheme !== undefined) out.push({ scheme, rest: value.slice(schemeStop, end).trim() });
     i = end;
   }
+}
+
+/**
+ * An `Authorization` value without its L402 and LSAT credentials, split
+ * exactly as {@link readCredential} splits it, so that nothing it would read
+ * as a credential is left: `Bearer x, L402 <mac>:<preimage>` becomes
+ * `Bearer x`. What proxies do with a client's value when they did not verify
+ * its credential.
+ *
+ * @param value - one `Authorization` field value
+ * @returns `value` itself when it has no L402/LSAT credential, the other
+ *   credentials joined by `, ` when it has, `undefined` when nothing else is left
+ */
+export function withoutL402Credentials(value: string): string | undefined {
+  const n = value.length;
+  let kept: string | undefined;
+  let found = false;
+  for (let i = credentialStart(value, 0); i < n; i = credentialStart(value, i)) {
+    const schemeStop = schemeEnd(value, i);
+    const end = credentialEnd(value, schemeStop);
+    if (schemeAt(value, i, schemeStop) !== undefined) found = true;
+    else {
+      // Only the spaces and tabs before the comma go: String#trim would also take a
+      // leading U+00A0, and `\u00a0L402 …` would become a credential once rejoined.
+      let stop = end;
+      while (stop > i && isSpace(value.charCodeAt(stop - 1))) stop--;
+      const other = value.slice(i, stop);
+      kept = kept === undefined ? other : `${kept}, ${other}`;
+    }
+    i = end;
+  }
+  return found ? kept : value;
 }
 
 function isTokenChar(c: number): boolean {

@@ -273,20 +273,16 @@ export class Proxy<S extends ProxyService = ProxyService> {
         service,
         method: req.method ?? 'GET',
         path: rewritePath(service, path),
-        headers: withoutUnverifiedCredentials(
-          upstreamHeaders(req.rawHeaders, {
-            clientIp: normalizePeerAddress(req.socket.remoteAddress),
-            proto: isEncrypted(req) ? 'https' : 'http',
-            originalHost: host,
-            backendHost: service.address,
-            grpc: false,
-            upgrade: true,
-            inject: service.headers,
-            authorization,
-          }),
-          authorization !== undefined,
-          service.headers,
-        ),
+        headers: upstreamHeaders(req.rawHeaders, {
+          clientIp: normalizePeerAddress(req.socket.remoteAddress),
+          proto: isEncrypted(req) ? 'https' : 'http',
+          originalHost: host,
+          backendHost: service.address,
+          grpc: false,
+          upgrade: true,
+          inject: service.headers,
+          authorization,
+        }),
         connectMs: this.#timeouts.connectMs,
         headersMs: service.upstreamTimeoutMs ?? this.#timeouts.headersMs,
         idleMs: this.#timeouts.websocketIdleMs,
@@ -395,20 +391,16 @@ export class Proxy<S extends ProxyService = ProxyService> {
     path: string,
     authorization: string | undefined,
   ): void {
-    const headers = withoutUnverifiedCredentials(
-      upstreamHeaders(req.rawHeaders, {
-        clientIp: normalizePeerAddress(req.socket?.remoteAddress),
-        proto: isEncrypted(req) ? 'https' : 'http',
-        originalHost: host,
-        backendHost: service.address,
-        grpc,
-        upgrade: false,
-        inject: service.headers,
-        authorization,
-      }),
-      authorization !== undefined,
-      service.headers,
-    );
+    const headers = upstreamHeaders(req.rawHeaders, {
+      clientIp: normalizePeerAddress(req.socket?.remoteAddress),
+      proto: isEncrypted(req) ? 'https' : 'http',
+      originalHost: host,
+      backendHost: service.address,
+      grpc,
+      upgrade: false,
+      inject: service.headers,
+      authorization,
+    });
     const onError = (error: UpstreamError): void => this.#onError(error, service.name);
     const upstreamPath = rewritePath(service, path);
     // Set when the hook read the start of the body (a dynamic price): those bytes go first.
@@ -477,36 +469,6 @@ export class Proxy<S extends ProxyService = ProxyService> {
 }
 
 function ignore(): void {}
-
-const L402_SCHEME = /^\s*(?:L402|LSAT)(?:\s|$)/i;
-
-/**
- * Drops credentials the proxy did not verify from the upstream headers, so a
- * backend never mistakes a forged one for a paid token: `Macaroon` and
- * `Grpc-Metadata-Macaroon` always, and, when no verified credential was
- * re-emitted (freebie, whitelist, auth off, price 0), an `Authorization` with
- * the L402 or LSAT scheme. Other schemes (Bearer, Basic) stay for the backend,
- * and the service's injected headers win over everything.
- */
-function withoutUnverifiedCredentials(headers: string[], reemitted: boolean, inject: Readonly<Record<string, string>> | undefined): string[] {
-  let out: string[] | undefined;
-  for (let i = 0; i + 1 < headers.length; i += 2) {
-    const lower = (headers[i] as string).toLowerCase();
-    const drop =
-      ((lower === 'macaroon' || lower === 'grpc-metadata-macaroon') ||
-        (!reemitted && lower === 'authorization' && L402_SCHEME.test(headers[i + 1] as string))) &&
-      !isInjected(inject, lower);
-    if (drop && out === undefined) out = headers.slice(0, i);
-    else if (!drop && out !== undefined) out.push(headers[i] as string, headers[i + 1] as string);
-  }
-  return out ?? headers;
-}
-
-function isInjected(inject: Readonly<Record<string, string>> | undefined, lower: string): boolean {
-  if (inject === undefined) return false;
-  for (const key of Object.keys(inject)) if (key.toLowerCase() === lower) return true;
-  return false;
-}
 
 function isEncrypted(req: NodeRequest): boolean {
   return (req.socket as TLSSocket | undefined)?.encrypted === true;

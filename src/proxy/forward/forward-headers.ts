@@ -1,8 +1,10 @@
 /**
  * Header rewriting between client and backend: hop-by-hop headers removed
- * (RFC 9110 §7.6.1), `X-Forwarded-*` added, `Host` set to the backend.
+ * (RFC 9110 §7.6.1), `X-Forwarded-*` added, `Host` set to the backend,
+ * credentials the proxy did not verify dropped.
  */
 import type { OutgoingHttpHeaders } from 'node:http';
+import { withoutL402Credentials } from '../../core/credentials.js';
 
 const HOP_BY_HOP = new Set([
   'connection',
@@ -52,12 +54,24 @@ export interface UpstreamHeaderOptions {
   upgrade: boolean;
   /** Per-service headers, set over whatever the client sent. */
   inject: Readonly<Record<string, string>> | undefined;
-  /** Canonical credential to send as `Authorization`, replacing the client's. */
+  /**
+   * Canonical credential to send as `Authorization`, replacing the client's.
+   * Without it the client's credential was not verified, and the L402/LSAT
+   * credentials are taken out of its `Authorization` values.
+   */
   authorization: string | undefined;
 }
 
 /**
  * Builds the upstream request headers from the client's raw header list.
+ *
+ * Credentials the proxy did not verify never reach the backend: the client's
+ * `Macaroon` and `Grpc-Metadata-Macaroon` are always dropped, and without
+ * `options.authorization` every L402/LSAT credential is taken out of its
+ * `Authorization` values, split by the parser the verifier reads them with
+ * (`Bearer x, L402 <mac>:<preimage>` goes as `Bearer x`; a value left empty
+ * goes not at all). Other schemes stay for the backend; the service's
+ * injected headers are set over all of this.
  *
  * @param raw - the client's flat `[name, value, …]` list (HTTP/2 pseudo-headers are skipped)
  * @param options - what to add
@@ -87,8 +101,17 @@ export function upstreamHeaders(raw: readonly string[], options: UpstreamHeaderO
       xff = xff === undefined ? value : `${xff}, ${value}`;
       continue;
     }
-    if (replaceAuthorization && lower === 'authorization') continue;
     if (injected?.has(lower) === true) continue;
+    if (lower === 'authorization') {
+      if (replaceAuthorization) continue;
+      const kept = withoutL402Credentials(value);
+      if (kept !== undefined) {
+        out.push(name, kept);
+        lowers.push(lower);
+      }
+      continue;
+    }
+    if (lower === 'macaroon' || lower === 'grpc-metadata-macaroon') continue;
     if (options.upgrade && (lower === 'upgrade' || lower === 'connection')) {
       out.push(name, value);
       lowers.push('');
