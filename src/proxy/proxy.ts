@@ -7,6 +7,7 @@ import type { Http2ServerRequest } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { nodeRequestView, normalizePeerAddress, type NodeRequest } from '../adapters/node/request-view.js';
+import { discardUnreadBody } from '../adapters/node/discard-unread-body.js';
 import { writeNodeDecision } from '../adapters/node/write-node-decision.js';
 import { L402Error, type UpstreamError } from '../core/errors.js';
 import { grpcStatusFor } from '../core/grpc-status.js';
@@ -188,6 +189,7 @@ export class Proxy<S extends ProxyService = ProxyService> {
     req.on('error', ignore);
     (res as NodeJS.EventEmitter).on('error', ignore);
     if (req.method === 'OPTIONS') {
+      discardUnreadBody(req, res);
       applyCors(res);
       res.setHeader('content-length', 0);
       res.writeHead(200);
@@ -455,6 +457,8 @@ export class Proxy<S extends ProxyService = ProxyService> {
       return;
     }
     if (this.#staticRoot !== undefined) {
+      // No file answer reads the body.
+      discardUnreadBody(req, res);
       serveStatic(this.#staticRoot, req, res);
       return;
     }

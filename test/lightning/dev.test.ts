@@ -16,6 +16,7 @@ import {
   DevPayer,
   isLoopback,
 } from '../../src/lightning/dev/index.js';
+import { endlessUpload } from '../proxy/endless-body.js';
 import { invoicerConformance } from './invoicer.conformance.js';
 import { payerConformance } from './payer.conformance.js';
 
@@ -352,4 +353,24 @@ describe('DevHttpPayer', () => {
       await close(liar);
     }
   });
+});
+
+describe('createDevPayListener and bodies it does not read', () => {
+  for (const [name, head, status] of [
+    ['over 64 KiB: 413 once the limit is passed', 'POST /api/dev/pay HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000000\r\n\r\n', 413],
+    ['relayed by a proxy: 403 without reading it', 'POST /api/dev/pay HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 203.0.113.9\r\nContent-Length: 10000000000\r\n\r\n', 403],
+  ] as const) {
+    it(`a 10 GB body ${name}, and the connection closed`, async () => {
+      const invoicer = new DevInvoicer(quiet);
+      const server = createServer(createDevPayListener(invoicer));
+      await listen(server);
+      try {
+        const r = await endlessUpload((server.address() as AddressInfo).port, head, 64 * 1024 * 1024);
+        assert.match(r.received, new RegExp(`^HTTP/1\\.1 ${status} `));
+        assert.ok(r.closed, `the server read on: ${r.written} bytes sent`);
+      } finally {
+        await close(server);
+      }
+    });
+  }
 });

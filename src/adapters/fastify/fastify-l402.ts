@@ -6,6 +6,7 @@ import type { VerifiedToken } from '../../core/types.js';
 import type { L402MiddlewareOptions, L402RouteSettings } from '../node/l402-middleware-options.js';
 import { L402Policy } from '../node/l402-policy.js';
 import { nodeRequestView } from '../node/request-view.js';
+import { discardUnreadBody } from '../node/discard-unread-body.js';
 import { groupHeaders } from '../node/write-node-decision.js';
 
 declare module 'fastify' {
@@ -55,6 +56,8 @@ export const fastifyL402: FastifyPluginCallback<L402MiddlewareOptions> = (fastif
       if (decision.token !== undefined) request.l402 = decision.token;
       return;
     }
+    // The answer does not read the body: a large one still to come is not read either.
+    discardUnreadBody(request.raw, reply.raw);
     reply.code(decision.status);
     const grouped = groupHeaders(decision.headers);
     for (const [name, values] of grouped) reply.header(name, values.length === 1 ? values[0] : values);

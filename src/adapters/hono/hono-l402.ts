@@ -2,10 +2,12 @@
  * `honoL402()`: L402 middleware for Hono 4.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { MiddlewareHandler } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { VerifiedToken } from '../../core/types.js';
 import type { L402MiddlewareOptions } from '../node/l402-middleware-options.js';
+import { discardUnreadBody } from '../node/discard-unread-body.js';
 import { L402Policy } from '../node/l402-policy.js';
 import { groupHeaders } from '../node/write-node-decision.js';
 import { fetchRequestView } from './fetch-request-view.js';
@@ -54,6 +56,10 @@ export function honoL402(options: L402MiddlewareOptions): MiddlewareHandler<{ Va
       c.set('l402', decision.token);
       await next();
       return undefined;
+    }
+    // On Node (@hono/node-server) a large body the answer does not use is not read either.
+    if (node !== undefined && !node.outgoing.headersSent) {
+      discardUnreadBody(node.incoming as IncomingMessage | Http2ServerRequest, node.outgoing as ServerResponse | Http2ServerResponse);
     }
     const headers: Record<string, string | string[]> = {};
     for (const [name, values] of groupHeaders(decision.headers)) {

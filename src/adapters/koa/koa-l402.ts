@@ -9,6 +9,7 @@ import type { L402MiddlewareOptions } from '../node/l402-middleware-options.js';
 import type {} from 'koa';
 import { L402Policy } from '../node/l402-policy.js';
 import { nodeRequestView } from '../node/request-view.js';
+import { discardUnreadBody } from '../node/discard-unread-body.js';
 import { groupHeaders } from '../node/write-node-decision.js';
 
 declare module 'koa' {
@@ -58,6 +59,8 @@ export function koaL402(options: L402MiddlewareOptions): KoaL402Middleware {
       await next();
       return;
     }
+    // The answer does not read the body: a large one still to come is not read either.
+    discardUnreadBody(ctx.req, ctx.res);
     ctx.status = decision.status;
     for (const [name, values] of groupHeaders(decision.headers)) {
       ctx.set(name, values.length === 1 ? (values[0] as string) : values);

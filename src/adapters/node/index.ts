@@ -8,6 +8,7 @@ export type { NodeL402Options } from './node-l402.js';
 export { L402Policy } from './l402-policy.js';
 export { writeNodeDecision, groupHeaders } from './write-node-decision.js';
 export type { NodeResponse } from './write-node-decision.js';
+export { discardUnreadBody, closeRequestStream, closeAfterAnswer, UNREAD_BODY_DRAIN_BYTES, UNREAD_BODY_LINGER_MS } from './discard-unread-body.js';
 export type { L402MiddlewareOptions, L402GateSource, L402RouteSettings, L402FreePaths } from './l402-middleware-options.js';
 export { nodeRequestView, http2StreamRequestView, normalizePeerAddress } from './request-view.js';
 export type { NodeRequest, NodeRequestViewOptions } from './request-view.js';

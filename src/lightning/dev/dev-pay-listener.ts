@@ -70,24 +70,27 @@ export function createDevPayListener(
     }
     if (FORWARDING_HEADERS.some((name) => req.headers[name] !== undefined)) {
       // A reverse proxy on the same host makes every client a loopback socket peer: refuse whatever came through one.
-      req.resume();
+      // The body is not read (HTTP/1.1 closes the connection instead; HTTP/2 resets the stream).
+      if (req.httpVersionMajor < 2) res.setHeader('connection', 'close');
       fail(403, 'L402_ERR_DEV_FORBIDDEN', '/api/dev/pay does not serve requests relayed by a proxy (X-Forwarded-For, Forwarded or X-Real-IP present)');
       return;
     }
     const chunks: Buffer[] = [];
     let size = 0;
-    let tooLarge = false;
-    req.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer): void => {
       size += chunk.length;
-      if (size > MAX_DEV_PAY_BODY) tooLarge = true;
-      else chunks.push(chunk);
-    });
-    req.on('error', () => res.destroy());
-    req.on('end', () => {
-      if (tooLarge) {
-        fail(413, 'L402_ERR_DEV_BAD_REQUEST', `body over ${MAX_DEV_PAY_BODY} bytes`);
+      if (size <= MAX_DEV_PAY_BODY) {
+        chunks.push(chunk);
         return;
       }
+      // Too large: answer now and read no further (HTTP/1.1 closes the connection rather than reading the rest).
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.pause();
+      if (req.httpVersionMajor < 2 && !res.headersSent) res.setHeader('connection', 'close');
+      fail(413, 'L402_ERR_DEV_BAD_REQUEST', `body over ${MAX_DEV_PAY_BODY} bytes`);
+    };
+    const onEnd = (): void => {
       // The loopback check must see the socket peer: X-Forwarded-For is never believed here.
       handle(Buffer.concat(chunks).toString('utf8'), req.socket?.remoteAddress ?? '')
         .then(async (answer) => {
@@ -98,6 +101,9 @@ export function createDevPayListener(
           send(answer.status, answer.body);
         })
         .catch((error: unknown) => fail(500, 'L402_ERR_DEV_PAY_FAILED', `paying failed: ${String(error)}`));
-    });
+    };
+    req.on('data', onData);
+    req.on('error', () => res.destroy());
+    req.on('end', onEnd);
   };
 }

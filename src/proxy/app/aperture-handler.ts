@@ -7,6 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
+import { discardUnreadBody } from '../../adapters/node/discard-unread-body.js';
 import { normalizePeerAddress, type NodeRequest } from '../../adapters/node/request-view.js';
 import type { DevPayHandler } from '../../lightning/dev/dev-pay-handler.js';
 import { createDevPayListener } from '../../lightning/dev/dev-pay-listener.js';
@@ -164,6 +165,8 @@ export class ApertureHandler implements ProxyRequestHandler {
       return;
     }
     if (this.#devPay !== undefined && isDevPayPath(req.url)) {
+      // Only a POST is read (at most 64 KiB of it); anything else is answered 405 without its body.
+      if (req.method !== 'POST') discardUnreadBody(req, res);
       this.#devPay(req, res);
       return;
     }

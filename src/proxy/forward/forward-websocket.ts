@@ -9,6 +9,7 @@ import { request as httpRequest, type ClientRequest, type IncomingMessage, type 
 import { request as httpsRequest, type RequestOptions as HttpsRequestOptions } from 'node:https';
 import { isIP, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { closeAfterAnswer } from '../../adapters/node/discard-unread-body.js';
 import { UpstreamError } from '../../core/errors.js';
 import type { ProxyService } from '../proxy-service.js';
 import { classifyUpstreamError } from './upstream-failure.js';
@@ -44,7 +45,9 @@ function splitAddress(address: string): { host: string; port: number } {
 }
 
 /**
- * Writes a minimal HTTP/1.1 error response on a raw client socket and closes it.
+ * Writes a minimal HTTP/1.1 error response on a raw client socket and closes
+ * it: what the client sends afterwards is not read beyond a bounded drain
+ * (see `closeAfterAnswer`).
  * @param socket - the client socket of an upgrade request
  * @param status - HTTP status
  * @param reason - reason phrase
@@ -62,7 +65,8 @@ export function writeRawResponse(
   let head = `HTTP/1.1 ${status} ${reason}\r\n`;
   for (const [name, value] of headers) head += `${name}: ${value.replace(/[\r\n]/g, ' ')}\r\n`;
   head += `content-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n`;
-  socket.end(head + body);
+  socket.write(head + body);
+  closeAfterAnswer(socket);
 }
 
 /** Hop-by-hop response headers that are not relayed with a refused upgrade. */

@@ -4,6 +4,7 @@
  * rejections and upstream failures.
  */
 import type { OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import { closeRequestStream } from '../../adapters/node/discard-unread-body.js';
 import type { HeaderList } from '../../core/types.js';
 import { CORS_HEADERS } from '../cors.js';
 
@@ -33,8 +34,10 @@ export function addHeaderList(target: OutgoingHttpHeaders, list: HeaderList): vo
 }
 
 /**
- * Writes a trailers-only gRPC response and ends the stream. Does nothing when
- * the stream is already closed or answered.
+ * Writes a trailers-only gRPC response and ends the stream; messages the
+ * client is still sending are not read (the request side is reset with
+ * `NO_ERROR` once the answer is out). Does nothing when the stream is already
+ * closed or answered.
  *
  * @param stream - the client's HTTP/2 stream
  * @param code - gRPC status code
@@ -50,6 +53,7 @@ export function writeGrpcTrailersOnly(stream: ServerHttp2Stream, code: number, m
   headers['grpc-message'] = encodeGrpcMessage(message);
   try {
     stream.respond(headers, { endStream: true });
+    closeRequestStream(stream);
   } catch {
     stream.destroy();
   }
