@@ -1,10 +1,13 @@
 // Micro-benchmarks of the per-request work of the proxy outside the token core:
-// routing, the request view, the upstream header rewrite, re-emitting the
-// credential, the token bucket. One process, one core; JSON lines with --json.
+// routing (and the Go regular expressions it is made of), the request view, the
+// upstream header rewrite, re-emitting the credential, the token bucket. One
+// process, one core; JSON lines with --json.
 // Run: node --import tsx bench/micro/proxy-path.ts [--seconds 1] [--json]
 import type { IncomingMessage } from 'node:http';
 import { Socket } from 'node:net';
+import { RE2JS } from 're2js';
 import { nodeRequestView } from '../../src/adapters/node/request-view.js';
+import { compileGoRegexp } from '../../src/core/go-regexp.js';
 import { MemorySecretStore } from '../../src/core/memory-secret-store.js';
 import { canonicalAuthorization } from '../../src/proxy/canonical-authorization.js';
 import { upstreamHeaders } from '../../src/proxy/forward/forward-headers.js';
@@ -66,6 +69,25 @@ const canonical = canonicalAuthorization(nodeRequestView(req));
 measure('TokenBucket.take (baseline)', '', 'one bucket, always allowed', () => bucket.take());
 measure('Router.match, 1 service', 'TokenBucket.take (baseline)', "hostregexp '.*'", () => oneService.match('api.example.com:8081', '/v1/quotes'));
 measure('Router.match, 5th of 5 services', 'TokenBucket.take (baseline)', 'host and path regexps', () => router.match('api.example.com:8081', '/v1/quotes'));
+// One expression against one input: a V8 RegExp (what routing used before it matched in linear
+// time), GoRegexp (what it uses: string operations for these shapes, RE2 otherwise) and the
+// RE2 engine alone (re2js), for the shapes routing tables are made of and one that needs RE2.
+const expressions: [string, string][] = [
+  ['^/api/.*$', '/api/v1/quote'],
+  ['^/api/v1/quote$', '/api/v1/quote'],
+  ['^(www\\.)?example\\.com$', 'www.example.com'],
+  ['.*', '/api/v1/quote'],
+  ['^/v[0-9]+/quote$', '/v1/quote'],
+];
+for (const [source, input] of expressions) {
+  const v8 = new RegExp(source);
+  const go = compileGoRegexp(source);
+  const re2 = RE2JS.compile(source);
+  const before = `RegExp.test (V8) '${source}'`;
+  measure(before, 'TokenBucket.take (baseline)', `input ${input}; what routing used before`, () => v8.test(input));
+  measure(`GoRegexp.test '${source}'`, before, `${go.fastPath ? 'string operations' : 'RE2 (re2js)'}; what routing uses`, () => go.test(input));
+  measure(`re2js test '${source}'`, before, 'the RE2 engine alone', () => re2.test(input));
+}
 measure('nodeRequestView + header(authorization)', 'TokenBucket.take (baseline)', '5 request headers', () => nodeRequestView(req).header('authorization'));
 measure('canonicalAuthorization, same header', 'TokenBucket.take (baseline)', 'one client: the re-emitted credential is remembered', () => canonicalAuthorization(nodeRequestView(req)));
 /** The request above with another Authorization value. */

@@ -2,15 +2,19 @@
  * The per-service options the proxy forwards by. The configuration loader
  * produces these from YAML; embedders may build them by hand.
  */
+import type { GoRegexp } from '../core/go-regexp.js';
 
 /** One backend service behind the proxy, matched first-come by host and path. */
 export interface ProxyService {
   /** Service name, used in logs, errors and by the authorization hook. */
   readonly name: string;
-  /** Regular expression matched (unanchored, like Go's `MatchString`) against the Host, port included. */
-  readonly hostRegexp: string | RegExp;
-  /** Optional regular expression matched (unanchored) against the path and query. */
-  readonly pathRegexp?: string | RegExp | undefined;
+  /**
+   * Regular expression matched (unanchored, like Go's `MatchString`) against the Host, port included:
+   * Go (RE2) syntax when a string or a {@link GoRegexp} (linear-time matching); a `RegExp` runs as given.
+   */
+  readonly hostRegexp: string | GoRegexp | RegExp;
+  /** Optional regular expression matched (unanchored) against the path, typed as `hostRegexp`. */
+  readonly pathRegexp?: string | GoRegexp | RegExp | undefined;
   /** Backend address, `host:port`. Also sent as the backend's `Host`. */
   readonly address: string;
   /** Scheme towards the backend; `http` by default. */

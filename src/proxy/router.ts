@@ -3,23 +3,31 @@
  * swapped atomically while requests are in flight.
  */
 import { L402Error } from '../core/errors.js';
+import { GoRegexp } from '../core/go-regexp.js';
 import type { ProxyService } from './proxy-service.js';
+
+/** What a route tests a Host or path with. */
+interface Matcher {
+  test(input: string): boolean;
+}
 
 interface CompiledRoute<S> {
   readonly service: S;
-  readonly host: RegExp;
-  readonly path: RegExp | undefined;
+  readonly host: Matcher;
+  readonly path: Matcher | undefined;
 }
 
-function compile(source: string | RegExp, what: string, name: string): RegExp {
+function compile(source: string | RegExp | GoRegexp, what: string, name: string): Matcher {
+  if (source instanceof GoRegexp) return source;
   if (source instanceof RegExp) {
     // A global or sticky regexp keeps `lastIndex` between calls and would match every other time.
     return source.global || source.sticky ? new RegExp(source.source, source.flags.replace(/[gy]/g, '')) : source;
   }
   try {
-    return new RegExp(source);
+    return new GoRegexp(source);
   } catch (cause) {
-    throw new L402Error('L402_ERR_PROXY_BAD_REGEXP', `service ${name}: invalid ${what} ${JSON.stringify(source)}`, { cause });
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    throw new L402Error('L402_ERR_PROXY_BAD_REGEXP', `service ${name}: invalid ${what}: ${reason}`, { cause });
   }
 }
 
@@ -41,6 +49,11 @@ function compileAll<S extends ProxyService>(services: readonly S[]): readonly Co
  * the Host (port included; `:authority` for HTTP/2) and whose optional
  * `pathRegexp` matches the path wins.
  *
+ * Expressions given as strings are Go (RE2) syntax, compiled with
+ * {@link GoRegexp}: matching is linear in the Host or path, so no request
+ * can make routing backtrack. A `RegExp` object is used as given (its
+ * `g`/`y` flags dropped): its author answers for its run time.
+ *
  * Regular expressions are compiled once per table. {@link Router.replace}
  * swaps the whole table in one assignment: a request that already matched
  * keeps the service object it got, so nothing in flight is dropped.
@@ -57,7 +70,7 @@ export class Router<S extends ProxyService = ProxyService> {
 
   /**
    * @param services - services in priority order
-   * @throws L402Error `L402_ERR_PROXY_BAD_REGEXP` when a regular expression does not compile
+   * @throws L402Error `L402_ERR_PROXY_BAD_REGEXP` when a regular expression does not compile (Go syntax and limits)
    */
   constructor(services: readonly S[] = []) {
     this.#routes = compileAll(services);

@@ -1,9 +1,13 @@
-import { ConfigError, type ConfigIssue } from '../core/errors.js';
+import { ConfigError, L402Error, type ConfigIssue } from '../core/errors.js';
+import { GoRegexp } from '../core/go-regexp.js';
 import { validateBucketParams } from './token-bucket.js';
 
 /** One `ratelimits` entry of a service, as written in the configuration. */
 export interface RateLimitRuleConfig {
-  /** Regular expression tested (unanchored, like Go's `MatchString`) against the path; absent = every path. */
+  /**
+   * Regular expression (Go syntax, linear-time matching) tested, unanchored like Go's
+   * `MatchString`, against the path; absent = every path.
+   */
   pathregexp?: string;
   /** Requests allowed per window; positive. */
   requests: number;
@@ -22,8 +26,8 @@ export interface CompiledRateLimitRule {
    * reordered or edited configuration does not inherit another rule's buckets.
    */
   readonly id: string;
-  /** The path pattern, `undefined` for every path. */
-  readonly pattern: RegExp | undefined;
+  /** The path pattern (a {@link GoRegexp} when compiled here), `undefined` for every path. */
+  readonly pattern: { readonly source: string; test(path: string): boolean } | undefined;
   /** Requests per window. */
   readonly requests: number;
   /** Window in milliseconds. */
@@ -56,6 +60,16 @@ export function parseDurationMs(text: string): number | undefined {
   return pos === 0 || !Number.isFinite(total) ? undefined : total;
 }
 
+/** The compiled expression, or the issue that explains why Go would refuse it. */
+function compilePath(pattern: string, at: string): GoRegexp | ConfigIssue {
+  try {
+    return new GoRegexp(pattern);
+  } catch (error) {
+    if (!(error instanceof L402Error)) throw error;
+    return { path: at, message: error.message };
+  }
+}
+
 /**
  * Checks a service's raw `ratelimits` list and reports every problem.
  *
@@ -81,11 +95,8 @@ export function validateRateLimitRules(raw: unknown, path: string): ConfigIssue[
       if (typeof pattern !== 'string') {
         issues.push({ path: `${at}.pathregexp`, message: 'must be a regular expression string' });
       } else {
-        try {
-          new RegExp(pattern);
-        } catch (err) {
-          issues.push({ path: `${at}.pathregexp`, message: `invalid regular expression: ${(err as Error).message}` });
-        }
+        const compiled = compilePath(pattern, `${at}.pathregexp`);
+        if (!(compiled instanceof GoRegexp)) issues.push(compiled);
       }
     }
   });
@@ -110,7 +121,7 @@ export function compileRateLimitRules(raw: unknown, path = 'ratelimits'): Compil
     return {
       index,
       id: `${index}:${rule.requests}/${per}/${burst}`,
-      pattern: rule.pathregexp === undefined ? undefined : new RegExp(rule.pathregexp),
+      pattern: rule.pathregexp === undefined ? undefined : new GoRegexp(rule.pathregexp),
       requests: rule.requests,
       per,
       burst,

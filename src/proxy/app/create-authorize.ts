@@ -86,7 +86,7 @@ function pathOnly(path: string): string {
   return q < 0 ? path : path.slice(0, q);
 }
 
-function anyMatch(patterns: readonly { regexp: RegExp }[], path: string): boolean {
+function anyMatch(patterns: readonly { regexp: { test(path: string): boolean } }[], path: string): boolean {
   for (const p of patterns) if (p.regexp.test(path)) return true;
   return false;
 }

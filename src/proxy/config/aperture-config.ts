@@ -4,13 +4,14 @@
  * expression compiled, every duration converted to milliseconds and every
  * header value resolved. See docs/configuration.md for each key.
  */
+import type { GoRegexp } from '../../core/go-regexp.js';
 
-/** A regular expression from the config: the text as written, and the compiled JavaScript form. */
+/** A regular expression from the config: the text as written, and the compiled form. */
 export interface ConfigPattern {
   /** The expression as written in the file (Go RE2 syntax). */
   source: string;
-  /** The compiled equivalent. Has no `g`/`y` flag, so `test()` is stateless. */
-  regexp: RegExp;
+  /** The compiled expression: `test()` is stateless, unanchored like Go's `MatchString`, and linear in the input. */
+  regexp: GoRegexp;
 }
 
 /** An IP address or CIDR range (`blocklist`, `trustedproxies`). */

@@ -10,8 +10,7 @@ export { resolveConfig, expandPath, CONFIG_DEFAULTS } from './resolve-config.js'
 export type { ResolveConfigContext, ResolvedConfig } from './resolve-config.js';
 export { parseGoDuration } from './go-duration.js';
 export type { GoDurationResult } from './go-duration.js';
-export { translateGoRegexp } from './go-regexp.js';
-export type { GoRegexpResult } from './go-regexp.js';
+export { compileGoRegexp, GoRegexp } from '../../core/go-regexp.js';
 export { parseIpRange } from './ip-range.js';
 export { checkHostPort } from './check-host-port.js';
 export { resolveHeaderValue } from './resolve-header-value.js';

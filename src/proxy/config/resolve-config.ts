@@ -12,7 +12,8 @@ import type {
 } from './aperture-config.js';
 import { checkHostPort } from './check-host-port.js';
 import { ConfigReader, type ConfigSection, describe, scalarText } from './config-reader.js';
-import { translateGoRegexp } from './go-regexp.js';
+import { compileGoRegexp } from '../../core/go-regexp.js';
+import { L402Error } from '../../core/errors.js';
 import { parseIpRange } from './ip-range.js';
 import type { LocatedConfigIssue, RawNode } from './raw-node.js';
 import { resolveHeaderValue } from './resolve-header-value.js';
@@ -395,10 +396,13 @@ function readAuthenticator(r: ConfigReader, a: ConfigSection, path: (p: string) 
 }
 
 function compilePattern(r: ConfigReader, source: string, at: string, node: RawNode | undefined): ConfigPattern | undefined {
-  const t = translateGoRegexp(source);
-  if (t.ok) return { source, regexp: t.regexp };
-  r.issue(at, `invalid regular expression ${JSON.stringify(source)}: ${t.reason}`, node);
-  return undefined;
+  try {
+    return { source, regexp: compileGoRegexp(source) };
+  } catch (error) {
+    if (!(error instanceof L402Error)) throw error;
+    r.issue(at, error.message, node);
+    return undefined;
+  }
 }
 
 function readServices(

@@ -296,3 +296,30 @@ test('property: arbitrary values under every known key never throw anything but 
     }
   }), { numRuns: 1000 });
 });
+
+test('every regular expression of a config is compiled as Go compiles it: Go\'s refusals are ConfigError issues at their key', () => {
+  const issues = issuesOf(`${minimal}services:
+  - name: api
+    address: 127.0.0.1:8080
+    hostregexp: 'a{1001}'
+    pathregexp: '(?<=x)'
+    authwhitelistpaths: ['^/ok$', '(a{100}){11}']
+    authskipinvoicecreationpaths: ['\\1']
+    ratelimits:
+      - pathregexp: '['
+        requests: 1
+        per: 1s
+`);
+  assert.deepEqual([...issues.keys()].sort(), [
+    'services[0].authskipinvoicecreationpaths[0]',
+    'services[0].authwhitelistpaths[1]',
+    'services[0].hostregexp',
+    'services[0].pathregexp',
+    'services[0].ratelimits[0].pathregexp',
+  ]);
+  assert.match(issues.get('services[0].hostregexp') ?? '', /invalid repeat count/);
+  assert.match(issues.get('services[0].authwhitelistpaths[1]') ?? '', /invalid repeat count/);
+  // What Go accepts and a JavaScript RegExp would not: flag groups anywhere.
+  const { config } = loadConfig(base({ text: `${minimal}services:\n  - name: api\n    address: 127.0.0.1:8080\n    hostregexp: 'a(?i)pi'\n` }));
+  assert.equal(config.services[0]?.hostRegexp.regexp.test('aPI'), true);
+});
