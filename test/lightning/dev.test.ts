@@ -10,6 +10,7 @@ import { decodeInvoice } from '../../src/lightning/decode-invoice.js';
 import {
   createDevPayHandler,
   createDevPayListener,
+  DEFAULT_MAX_UNPAID_DEV_INVOICES,
   DEV_BACKEND_WARNING,
   DevHttpPayer,
   DevInvoicer,
@@ -148,6 +149,27 @@ describe('DevInvoicer', () => {
     now += 10 * 60_000;
     await invoicer.createInvoice({ amountSats: 1 });
     await assert.rejects(invoicer.lookupInvoice(invoice.paymentHash), { code: 'L402_ERR_LN_INVOICE_NOT_FOUND' });
+  });
+
+  it('keeps at most maxUnpaidInvoices unpaid invoices, forgetting the oldest; paid ones stay', async () => {
+    const invoicer = new DevInvoicer({ maxUnpaidInvoices: 3, ...quiet });
+    assert.equal(DEFAULT_MAX_UNPAID_DEV_INVOICES, 10_000);
+    assert.throws(() => new DevInvoicer({ maxUnpaidInvoices: 0, ...quiet }), { code: 'L402_ERR_CONFIG_INVALID' });
+    const first = await invoicer.createInvoice({ amountSats: 1 });
+    const paid = await invoicer.createInvoice({ amountSats: 2 });
+    await invoicer.pay(paid.paymentRequest);
+    const later = [];
+    for (let i = 0; i < 4; i++) later.push(await invoicer.createInvoice({ amountSats: 10 + i }));
+    assert.equal(invoicer.unpaidInvoices, 3);
+    assert.equal(invoicer.evictedInvoices, 2, 'the first invoice and the oldest of the later ones');
+    for (const gone of [first, later[0]]) {
+      await assert.rejects(invoicer.lookupInvoice(gone!.paymentHash), { code: 'L402_ERR_LN_INVOICE_NOT_FOUND' });
+      await assert.rejects(invoicer.pay(gone!.paymentRequest), { code: 'L402_ERR_DEV_UNKNOWN_INVOICE' });
+    }
+    assert.equal((await invoicer.lookupInvoice(paid.paymentHash)).state, 'settled', 'a paid invoice is never forgotten');
+    for (const kept of later.slice(1)) assert.equal((await invoicer.lookupInvoice(kept.paymentHash)).state, 'open');
+    await invoicer.pay(later[1]!.paymentRequest);
+    assert.equal(invoicer.unpaidInvoices, 2);
   });
 
   it('refuses a second payment and an invoice of another node', async () => {

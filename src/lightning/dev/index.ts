@@ -3,7 +3,7 @@
  * through `POST /api/dev/pay`. For development and tests only.
  * @packageDocumentation
  */
-export { DevInvoicer, DEV_BACKEND_WARNING } from './dev-invoicer.js';
+export { DevInvoicer, DEV_BACKEND_WARNING, DEFAULT_MAX_UNPAID_DEV_INVOICES } from './dev-invoicer.js';
 export type { DevInvoicerOptions, DevNetwork } from './dev-invoicer.js';
 export { DevPayer } from './dev-payer.js';
 export { DevHttpPayer } from './dev-http-payer.js';
