@@ -17,6 +17,7 @@ export type { RedisConnectionOptions } from './redis-connection.js';
 export { RateLimiter, tokenRateLimitKey, ipRateLimitKey, retryAfterSeconds } from './rate-limiter.js';
 export type { RateLimiterOptions, RateLimitResult, RateLimiterStats, StoreErrorPolicy } from './rate-limiter.js';
 export { rateLimitedDecision } from './rate-limited-decision.js';
+export { globalLimitDecision } from './global-limit-decision.js';
 export type { FreebieCounter, FreebieCounterOptions, FreebieStats } from './freebie-counter.js';
 export { MemoryFreebieCounter } from './memory-freebie-counter.js';
 export type { MemoryFreebieCounterOptions } from './memory-freebie-counter.js';

@@ -25,10 +25,18 @@ export interface RateLimiterOptions {
   clock?: Clock;
   /**
    * When the store fails (Redis down or slow): `allow` (default) lets the
-   * request through, so that a Redis outage does not take the API down;
+   * request through, so that a Redis outage does not take the API down
+   * (or, with `fallbackStore`, limits it by that store instead);
    * `deny` answers 429, so that limits hold even then.
    */
   onStoreError?: StoreErrorPolicy;
+  /**
+   * With `onStoreError: 'allow'`: where buckets are taken while `store` fails,
+   * typically a {@link MemoryRateLimitStore}, so that a Redis outage falls back to
+   * per-process limits instead of none. The `aperture` program gives its challenge
+   * limits one (an outage must not let anyone mint unlimited invoices).
+   */
+  fallbackStore?: RateLimitStore;
   /** Told about each store failure (e.g. log it); failures are also counted in `storeErrors`. */
   onError?: (error: L402Error) => void;
   /** `Retry-After` to suggest when denying because of a store failure, in ms; 1000 by default. */
@@ -85,6 +93,7 @@ export class RateLimiter {
   private readonly store: RateLimitStore;
   private readonly clock: Clock;
   private readonly policy: StoreErrorPolicy;
+  private readonly fallback: RateLimitStore | undefined;
   private readonly onError: ((error: L402Error) => void) | undefined;
   private readonly deniedOnError: RateLimitResult;
   /** Rules without a path pattern: when every rule is one, matching allocates nothing. */
@@ -103,6 +112,7 @@ export class RateLimiter {
     this.store = options.store ?? new MemoryRateLimitStore(options.maxClients === undefined ? {} : { maxClients: options.maxClients });
     this.clock = options.clock ?? systemClock;
     this.policy = options.onStoreError ?? 'allow';
+    this.fallback = options.fallbackStore;
     this.onError = options.onError;
     this.deniedOnError = Object.freeze({ allowed: false, retryAfterMs: Math.max(1, options.storeErrorRetryAfterMs ?? 1000), storeError: true });
     this.everyPath = this.rules.every((r) => r.pattern === undefined) ? this.rules : undefined;
@@ -125,9 +135,9 @@ export class RateLimiter {
     try {
       outcome = this.store.take(this.service, key, matching, this.clock.now());
     } catch (error) {
-      return this.failed(error);
+      return this.failed(error, key, matching);
     }
-    if (outcome instanceof Promise) return outcome.then((r) => this.record(r), (error: unknown) => this.failed(error));
+    if (outcome instanceof Promise) return outcome.then((r) => this.record(r), (error: unknown) => this.failed(error, key, matching));
     return this.record(outcome);
   }
 
@@ -153,7 +163,7 @@ export class RateLimiter {
     return result;
   }
 
-  private failed(error: unknown): RateLimitResult {
+  private failed(error: unknown, key: string, matching: readonly CompiledRateLimitRule[]): MaybePromise<RateLimitResult> {
     this.storeErrorCount++;
     const coded = error instanceof L402Error
       ? error
@@ -163,7 +173,19 @@ export class RateLimiter {
     } catch {
       // A failing logger must not turn a store outage into a crash.
     }
-    return this.record(this.policy === 'allow' ? ALLOWED_ON_ERROR : this.deniedOnError);
+    if (this.policy === 'deny') return this.record(this.deniedOnError);
+    if (this.fallback === undefined) return this.record(ALLOWED_ON_ERROR);
+    // The local limit's refusal is a plain 429 (the client is over it); its pass is still marked
+    // as a store error. A failing fallback lets the request through, as without one.
+    const local = (r: RateLimitResult): RateLimitResult => this.record(r.allowed ? ALLOWED_ON_ERROR : { allowed: false, retryAfterMs: r.retryAfterMs });
+    let outcome: MaybePromise<RateLimitResult>;
+    try {
+      outcome = this.fallback.take(this.service, key, matching, this.clock.now());
+    } catch {
+      return this.record(ALLOWED_ON_ERROR);
+    }
+    if (outcome instanceof Promise) return outcome.then(local, () => this.record(ALLOWED_ON_ERROR));
+    return local(outcome);
   }
 }
 

@@ -4,6 +4,7 @@ import { L402Error } from '../../src/core/errors.js';
 import { rateLimitedDecision } from '../../src/ratelimit/rate-limited-decision.js';
 import { ipRateLimitKey, RateLimiter, retryAfterSeconds, tokenRateLimitKey } from '../../src/ratelimit/rate-limiter.js';
 import type { RateLimitStore } from '../../src/ratelimit/rate-limit-store.js';
+import { MemoryRateLimitStore } from '../../src/ratelimit/memory-rate-limit-store.js';
 import { FakeClock } from './fake-clock.js';
 
 const readme = [
@@ -56,6 +57,28 @@ describe('RateLimiter', () => {
     assert.deepEqual({ ...r }, { allowed: true, retryAfterMs: 0, storeError: true });
     assert.equal(seen[0]?.code, 'L402_ERR_RATELIMIT_STORE_UNAVAILABLE');
     assert.match(seen[0]?.message ?? '', /boom/);
+  });
+
+  test('with a fallback store, a failing store under onStoreError allow limits by the fallback instead of letting everything through', async () => {
+    const down: RateLimitStore = { evictions: 0, take: () => Promise.reject(new L402Error('L402_ERR_RATELIMIT_STORE_UNAVAILABLE', 'redis down')), close: async () => {} };
+    const clock = new FakeClock();
+    const rules = [{ requests: 1, per: 60_000, burst: 2 }];
+    const local = new RateLimiter({ service: 's', rules, store: down, fallbackStore: new MemoryRateLimitStore(), clock });
+    const answers = [];
+    for (let i = 0; i < 3; i++) answers.push({ ...(await local.check('net-a', '/')) });
+    assert.deepEqual(answers, [
+      { allowed: true, retryAfterMs: 0, storeError: true },
+      { allowed: true, retryAfterMs: 0, storeError: true },
+      { allowed: false, retryAfterMs: 60_000 },
+    ]);
+    assert.equal(rateLimitedDecision(answers[2] as { retryAfterMs: number }).status, 429, 'over the local limit: the client\'s fault, not the store\'s');
+    assert.deepEqual({ ...(await local.check('net-b', '/')) }, { allowed: true, retryAfterMs: 0, storeError: true }, 'per client, as the shared store');
+    assert.equal(local.stats().storeErrors, 4);
+    // Without a fallback, `allow` lets every request through; `deny` ignores the fallback.
+    const open = new RateLimiter({ service: 's', rules, store: down, clock });
+    for (let i = 0; i < 3; i++) assert.equal((await open.check('net-a', '/')).allowed, true);
+    const strict = new RateLimiter({ service: 's', rules, store: down, fallbackStore: new MemoryRateLimitStore(), onStoreError: 'deny', clock });
+    assert.deepEqual({ ...(await strict.check('net-a', '/')) }, { allowed: false, retryAfterMs: 1000, storeError: true });
   });
 
   test('invalid rules throw a ConfigError with the configured path', () => {

@@ -1,7 +1,7 @@
 /**
  * The per-request pipeline of the `aperture` program, in the reference's
  * order: whitelist → auth mode → verify → rate limit → (skip-invoice 401 |
- * price → challenge rate limit → mint → ledger → 402).
+ * price → challenge rate limits → mint → ledger → 402).
  *
  * Blocklist, OPTIONS, `/api/dev/pay` and routing happen before this hook (see
  * `ApertureHandler` and `Proxy`).
@@ -17,6 +17,7 @@ import { rejectDecision as reject } from '../../core/reject-decision.js';
 import type { Verifier, VerifyResult, VerifyTarget } from '../../core/verifier.js';
 import { systemClock, type Clock, type Decision, type MaybePromise, type RejectDecision, type RequestView, type VerifiedToken } from '../../core/types.js';
 import type { ApertureStore } from '../../store/aperture-store.js';
+import { globalLimitDecision } from '../../ratelimit/global-limit-decision.js';
 import { rateLimitedDecision } from '../../ratelimit/rate-limited-decision.js';
 import { ipRateLimitKey, tokenRateLimitKey, type RateLimiter, type RateLimitResult } from '../../ratelimit/rate-limiter.js';
 import { readBodyPrefix } from '../forward/body-prefix.js';
@@ -45,6 +46,12 @@ export interface CreateAuthorizeOptions {
    * an invoice), across all services; `undefined` = unlimited, as the reference.
    */
   challengeLimiter: RateLimiter | undefined;
+  /**
+   * Limits how fast fresh challenges are minted across every client together
+   * (`globalchallengelimit`), after `challengeLimiter`; refusals answer 503
+   * `L402_ERR_RATELIMIT_GLOBAL_EXCEEDED`. `undefined` = no global limit.
+   */
+  globalChallengeLimiter?: RateLimiter | undefined;
   /** Metrics. */
   metrics: ProxyMetrics;
   /** Remembers which service a payment hash belongs to, for the `tokens paid` metric. */
@@ -91,6 +98,9 @@ function anyMatch(patterns: readonly { regexp: { test(path: string): boolean } }
   return false;
 }
 
+/** The one client key of the global challenge limit. */
+const GLOBAL_CHALLENGE_KEY = 'all';
+
 /** Headers never sent to a price server: they carry credentials. */
 const PRIVATE_HEADERS = new Set(['authorization', 'macaroon', 'grpc-metadata-macaroon', 'cookie', 'proxy-authorization']);
 
@@ -123,8 +133,8 @@ export function pricerRequestText(context: Pick<AuthorizeContext, 'raw' | 'reque
  * credential is verified; a valid one is rate limited by `token:<id>` and
  * forwarded. Without one, `auth: freebie N` lets the request pass while the
  * masked IP has freebies left; `authskipinvoicecreationpaths` answer 401;
- * else the masked IP's challenge rate (the reference has no such limit) and
- * the service's rate limits are checked, the price is taken (static, or from
+ * else the masked IP's challenge rate (the reference has no such limit), the
+ * challenge rate of all clients together, and the service's rate limits are checked, the price is taken (static, or from
  * the dynamic pricer where 0 is a free pass), a token and invoice are minted, the challenge is recorded as
  * pending in the ledger, and a 402 goes out. Infrastructure failures answer
  * 503 naming their code; a request is never failed by a bad credential.
@@ -152,13 +162,14 @@ export function createAuthorize(options: CreateAuthorizeOptions): (context: Auth
     key: string,
     path: string,
     then: () => MaybePromise<Decision>,
+    refuse: (r: RateLimitResult) => Decision = rateLimitedDecision,
   ): MaybePromise<Decision> => {
     if (limiter === undefined || limiter.rules.length === 0) return then();
     const finish = (r: RateLimitResult): MaybePromise<Decision> => {
       metrics.rateLimit.inc({ service: context.service.name, result: r.allowed ? 'allowed' : 'denied' });
       if (r.allowed) return then();
       setOutcome(context, r.storeError === true ? 'unavailable' : 'rate_limited');
-      return rateLimitedDecision(r);
+      return refuse(r);
     };
     const result = limiter.check(key, path);
     return isPromise(result) ? result.then(finish) : finish(result);
@@ -196,6 +207,10 @@ export function createAuthorize(options: CreateAuthorizeOptions): (context: Auth
     // either happens. A request the pricer then lets through (price 0) has passed the service limit here.
     const gate = await limited(context, options.challengeLimiter, ipKey, path, () => ({ kind: 'allow', reason: 'free' }));
     if (gate.kind !== 'allow') return gate;
+    // Many networks, each within its own limit, may not mint without bound together. Checked
+    // after the per-network limit, so that a network over its own limit spends none of it.
+    const globalGate = await limited(context, options.globalChallengeLimiter, GLOBAL_CHALLENGE_KEY, path, () => ({ kind: 'allow', reason: 'free' }), globalLimitDecision);
+    if (globalGate.kind !== 'allow') return globalGate;
     const serviceGate = await limited(context, service.limiter, ipKey, path, () => ({ kind: 'allow', reason: 'free' }));
     if (serviceGate.kind !== 'allow') return serviceGate;
     let price: number;

@@ -23,6 +23,7 @@ import { clientIp } from '../../ratelimit/client-ip.js';
 import type { FreebieCounter } from '../../ratelimit/freebie-counter.js';
 import { IpSet } from '../../ratelimit/ip-set.js';
 import { MemoryFreebieCounter } from '../../ratelimit/memory-freebie-counter.js';
+import { MemoryRateLimitStore } from '../../ratelimit/memory-rate-limit-store.js';
 import type { CompiledRateLimitRule } from '../../ratelimit/rate-limit-rules.js';
 import type { RateLimitStore } from '../../ratelimit/rate-limit-store.js';
 import { RateLimiter } from '../../ratelimit/rate-limiter.js';
@@ -366,15 +367,26 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
         logger.warn({ err: (error as Error).message, onstoreerror: rl.onStoreError }, 'Redis not reachable at start; rate limits follow onstoreerror until it is');
       }
     }
-    const limiterOf = (service: string, rules: CompiledRateLimitRule[]): RateLimiter =>
+    const limiterOf = (service: string, rules: CompiledRateLimitRule[], localFallback = false): RateLimiter =>
       new RateLimiter({
         service,
         rules,
         ...(sharedStore === undefined ? {} : { store: sharedStore }),
+        // Challenge limits hold while Redis is down (`onstoreerror: allow`), per process:
+        // an outage must not let anyone mint unlimited invoices.
+        ...(sharedStore !== undefined && localFallback ? { fallbackStore: new MemoryRateLimitStore() } : {}),
         clock,
         onStoreError: rl.onStoreError,
         onError: (e) => logger.warn({ service, code: e.code }, e.message),
       });
+    const bucketRule = (bucket: BucketSetting): CompiledRateLimitRule[] => [{
+      index: 0,
+      id: `0:${bucket.requests}/${bucket.perMs}/${bucket.burst ?? bucket.requests}`,
+      pattern: undefined,
+      requests: bucket.requests,
+      per: bucket.perMs,
+      burst: bucket.burst ?? bucket.requests,
+    }];
 
     const services: AppService[] = [];
     for (const s of config.services) {
@@ -426,17 +438,11 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
     }
 
     const bucket = options.challengeRateLimit ?? DEFAULT_CHALLENGE_RATE_LIMIT;
-    const challengeLimiter = bucket === false
-      ? undefined
-      : limiterOf('challenges', [{
-        index: 0,
-        id: `0:${bucket.requests}/${bucket.perMs}/${bucket.burst ?? bucket.requests}`,
-        pattern: undefined,
-        requests: bucket.requests,
-        per: bucket.perMs,
-        burst: bucket.burst ?? bucket.requests,
-      }]);
+    const challengeLimiter = bucket === false ? undefined : limiterOf('challenges', bucketRule(bucket), true);
     if (challengeLimiter !== undefined) metrics.trackRateLimiter('challenges', challengeLimiter);
+    const globalBucket = config.globalChallengeLimit;
+    const globalChallengeLimiter = globalBucket === undefined ? undefined : limiterOf('challenges-global', bucketRule(globalBucket), true);
+    if (globalChallengeLimiter !== undefined) metrics.trackRateLimiter('challenges-global', globalChallengeLimiter);
 
     const notes = new WeakMap<NodeRequest, RequestNote>();
     const trusted = config.trustedProxies.length > 0 ? new IpSet(config.trustedProxies.map((r) => r.text), 'trustedproxies') : undefined;
@@ -450,6 +456,7 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
       authDisabled: config.authenticator.disable,
       challengeForm: config.challengeForm,
       challengeLimiter,
+      globalChallengeLimiter,
       metrics,
       clock,
       pricerBodyTimeoutMs: config.readTimeoutMs,

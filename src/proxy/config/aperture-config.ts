@@ -194,6 +194,12 @@ export interface ApertureConfig {
   freebieWindowMs: number;
   /** Extension: default upstream response-header timeout (per-service overrides), ms. */
   upstreamTimeoutMs: number;
+  /**
+   * Extension `globalchallengelimit`: a token bucket of fresh challenges (each mints an
+   * invoice and a ledger row) shared by every client, on top of the per-network limit;
+   * `undefined` with `requests: 0` (no global limit).
+   */
+  globalChallengeLimit: { requests: number; perMs: number; burst: number } | undefined;
 }
 
 /** What a {@link ConfigWarning} is about, so tools can filter or count them. */

@@ -42,7 +42,7 @@ export interface ResolvedConfig {
 
 /** Lower-case key names of the Go reference, by section. */
 const REFERENCE_TOP = ['listenaddr', 'servername', 'autocert', 'insecure', 'staticroot', 'servestatic', 'dbbackend', 'sqlite', 'postgres', 'etcd', 'authenticator', 'tor', 'services', 'hashmail', 'prometheus', 'admin', 'debuglevel', 'configfile', 'basedir', 'profile', 'idletimeout', 'readtimeout', 'writetimeout', 'invoicebatchsize', 'strictverify', 'logging', 'wspinginterval', 'wspongwait', 'blocklist'] as const;
-const EXTENSION_TOP = ['challengeform', 'trustedproxies', 'ratelimitstore', 'freebiewindow', 'upstreamtimeout'] as const;
+const EXTENSION_TOP = ['challengeform', 'trustedproxies', 'ratelimitstore', 'freebiewindow', 'upstreamtimeout', 'globalchallengelimit'] as const;
 const AUTH_KEYS = ['network', 'disable', 'lndhost', 'tlspath', 'macdir', 'passphrase', 'mailboxaddress', 'devserver', 'enablempp', 'mpprealm', 'enablesessions', 'sessiondepositmultiplier', 'sessionidletimeout', 'wavelengthgateway', 'wavelengthmacaroonpath', 'backend'];
 const SERVICE_KEYS = ['name', 'tlscertpath', 'address', 'protocol', 'auth', 'authscheme', 'hostregexp', 'pathregexp', 'headers', 'timeout', 'capabilities', 'constraints', 'price', 'dynamicprice', 'authwhitelistpaths', 'authskipinvoicecreationpaths', 'ratelimits', 'rewrite', 'tlsinsecureskipverify', 'freebiewindow', 'upstreamtimeout'];
 const DYNAMIC_PRICE_KEYS = ['enabled', 'grpcaddress', 'insecure', 'tlscertpath', 'metered', 'usagetailbytes'];
@@ -67,6 +67,8 @@ export const CONFIG_DEFAULTS = {
   servicePrice: 1,
   freebieWindowMs: 86_400_000,
   upstreamTimeoutMs: 60_000,
+  /** `globalchallengelimit`: fresh challenges across every client, 50 per second, burst 500. */
+  globalChallengeLimit: { requests: 50, perMs: 1000, burst: 500 },
 } as const;
 
 const MAX_PRICE_SATS = 100_000_000 * 100_000; // the reference's cap: 100,000 BTC
@@ -265,6 +267,7 @@ export function resolveConfig(root: RawNode | undefined, context: Partial<Resolv
   };
   const freebieWindowMs = top.duration('freebiewindow', CONFIG_DEFAULTS.freebieWindowMs, 0);
   const upstreamTimeoutMs = top.duration('upstreamtimeout', CONFIG_DEFAULTS.upstreamTimeoutMs, 0);
+  const globalChallengeLimit = readGlobalChallengeLimit(r, top);
 
   const services = readServices(r, top, ctx, path, { freebieWindowMs, upstreamTimeoutMs });
 
@@ -276,9 +279,23 @@ export function resolveConfig(root: RawNode | undefined, context: Partial<Resolv
     debugLevel, logLevel, idleTimeoutMs, readTimeoutMs, writeTimeoutMs, wsPingIntervalMs, wsPongWaitMs,
     invoiceBatchSize, strictVerify, profile, dbBackend, sqlite, postgres, etcd, authenticator, admin,
     hashmail, tor, prometheus, blocklist, logging, services, challengeForm, trustedProxies, rateLimitStore,
-    freebieWindowMs, upstreamTimeoutMs,
+    freebieWindowMs, upstreamTimeoutMs, globalChallengeLimit,
   };
   return { config, issues: [], warnings: r.warnings };
+}
+
+function readGlobalChallengeLimit(r: ConfigReader, top: ConfigSection): ApertureConfig['globalChallengeLimit'] {
+  if (!top.has('globalchallengelimit')) return { ...CONFIG_DEFAULTS.globalChallengeLimit };
+  const s = top.section('globalchallengelimit', ['requests', 'per', 'burst']);
+  const before = r.issues.length;
+  if (!s.has('requests')) r.issue(s.path('requests'), 'requests is required: fresh challenges per window across all clients, or 0 for no global limit', top.node('globalchallengelimit'));
+  const requests = s.int('requests', 0, 0, 2 ** 31 - 1);
+  const beforePer = r.issues.length;
+  const perMs = s.duration('per', CONFIG_DEFAULTS.globalChallengeLimit.perMs);
+  if (perMs <= 0 && r.issues.length === beforePer) r.issue(s.path('per'), 'per must be a positive duration such as 1s', s.node('per'));
+  const burst = s.int('burst', 0, 0, 2 ** 31 - 1);
+  if (r.issues.length > before || requests === 0) return undefined;
+  return { requests, perMs, burst: burst === 0 ? requests : burst };
 }
 
 function parseDebugLevel(r: ConfigReader, s: ConfigSection, text: string, key = 'debuglevel'): ApertureConfig['logLevel'] {
