@@ -6,8 +6,10 @@
  * few comparisons instead of a run of the automaton.
  *
  * Every matcher built here is a fixed number (at most {@link MAX_ALTERNATIVES})
- * of `startsWith`/`indexOf`-like scans of the input, each linear in the
- * input times the length of a literal: there is no backtracking to blow up.
+ * of `startsWith`/`indexOf` scans of the input and comparisons at fixed
+ * positions, each linear in the input times the length of a literal: there is
+ * no backtracking to blow up. A `.` is only ever compared at a fixed position
+ * (`^a.c`, `a.c$`); an unanchored `a.c` runs on RE2.
  * Anything outside the recognised subset (classes, repeats other than a
  * top-level `.*`, `(?m)`, non-ASCII literals, …) gets no fast path and runs
  * on the RE2 engine.
@@ -30,8 +32,12 @@ interface Plan {
   readonly ignoreCase: boolean;
 }
 
-/** Most literal alternatives a fast path expands to (the product over optional parts and groups). */
-export const MAX_ALTERNATIVES = 64;
+/**
+ * Most literal alternatives a fast path expands to (the product over optional parts and
+ * groups, head times tail). Each is one scan of the input: beyond a few, RE2's automaton,
+ * which follows all alternatives in one pass, is the better engine.
+ */
+export const MAX_ALTERNATIVES = 16;
 
 const EMPTY: Piece = { text: '', wild: undefined };
 const NON_ASCII = /[^\x00-\x7f]/;
@@ -185,6 +191,16 @@ function plan(source: string): Plan | undefined {
   return { start, end, head: head.map(lower), tail: tail?.map(lower), dotAll, ignoreCase };
 }
 
+/** The pieces {@link general} searches for (rather than compares at a fixed position). */
+function searched(pl: Plan): readonly Piece[] {
+  const { start, end, head, tail } = pl;
+  if (tail === undefined) return start || end ? [] : head;
+  if (start && end) return [];
+  if (start) return tail;
+  if (end) return head;
+  return [...head, ...tail];
+}
+
 /** Whether `p` matches `s` at `i` (fully inside `s`). */
 function at(s: string, i: number, p: Piece, dotAll: boolean): boolean {
   const n = p.text.length;
@@ -313,6 +329,9 @@ export function goRegexpFastPath(source: string, fallback: (s: string) => boolea
   const pl = plan(source);
   if (pl === undefined) return undefined;
   const hasWild = [...pl.head, ...(pl.tail ?? [])].some((p) => p.wild !== undefined);
+  // A literal is searched for with indexOf; a piece with `.` would be searched for character by
+  // character, slower than RE2 (whose prefilter skips to a required literal): leave those to RE2.
+  if (searched(pl).some((p) => p.wild !== undefined)) return undefined;
   if (pl.ignoreCase) {
     const match = general(pl);
     return { kind: 'function', match: (s) => (NON_ASCII.test(s) ? fallback(s) : match(s.toLowerCase())) };
