@@ -4,7 +4,7 @@
  * backpressure both ways and nothing buffered whole.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import { constants as h2constants, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import type { Readable } from 'node:stream';
 import type { Dispatcher, Pool } from 'undici';
 import type { UpstreamError } from '../../core/errors.js';
@@ -19,13 +19,31 @@ export type NodeResponse = ServerResponse | Http2ServerResponse;
 export type NodeIncoming = IncomingMessage | Http2ServerRequest;
 
 /**
- * Writes an upstream failure as a short plain-text response.
- * @param res - the client response, head not yet sent
+ * Cuts a response whose head was already sent, so that the client cannot take
+ * what it got for a complete answer: HTTP/1.1 loses the connection (a body
+ * shorter than its `content-length`, or a chunked body without its last
+ * chunk), HTTP/2 gets `RST_STREAM(INTERNAL_ERROR)` (destroying the compatibility
+ * response would reset with NO_ERROR, which clients read as a clean end).
+ * @param res - the client response
+ */
+export function abortResponse(res: NodeResponse): void {
+  const stream = (res as Http2ServerResponse).stream as Http2ServerResponse['stream'] | undefined;
+  if (stream !== undefined && !stream.destroyed) {
+    stream.close(h2constants.NGHTTP2_INTERNAL_ERROR);
+    return;
+  }
+  res.destroy();
+}
+
+/**
+ * Writes an upstream failure as a short plain-text response, or cuts the
+ * response (see {@link abortResponse}) when its head was already sent.
+ * @param res - the client response
  * @param error - the classified failure
  */
 export function writeUpstreamFailure(res: NodeResponse, error: UpstreamError): void {
   if (res.headersSent || res.destroyed) {
-    res.destroy();
+    abortResponse(res);
     return;
   }
   const status = error.status ?? 502;
