@@ -72,8 +72,16 @@ export interface ProxyOptions<S extends ProxyService = ProxyService> {
   resolveClientIp?: (peer: string, xff: string | undefined) => string;
   /** Timeouts towards backends. */
   timeouts?: UpstreamTimeouts;
-  /** Most sockets per REST backend origin; unlimited by default. */
+  /**
+   * Most connections per REST backend origin; requests beyond them wait for a
+   * free one. Default 256; 0 = no limit.
+   */
   maxConnectionsPerOrigin?: number;
+  /**
+   * Most requests waiting for a connection per REST backend origin; one more
+   * is answered 503 `L402_ERR_UPSTREAM_BUSY`. Default 1024; 0 = no limit.
+   */
+  maxQueuedPerOrigin?: number;
   /** Serve files from this directory when no service matches (`servestatic`); 404 otherwise. */
   staticRoot?: string;
   /** Receives every upstream failure and hook error, for logs and metrics. */
@@ -157,7 +165,7 @@ export class Proxy<S extends ProxyService = ProxyService> {
     const services = options.services;
     this.router = services instanceof Router ? services : new Router<S>(services ?? []);
     this.#timeouts = resolveTimeouts(options.timeouts);
-    this.#upstreams = new Upstreams(this.#timeouts, options.maxConnectionsPerOrigin);
+    this.#upstreams = new Upstreams(this.#timeouts, { connections: options.maxConnectionsPerOrigin, queue: options.maxQueuedPerOrigin });
     this.#authorize = options.authorize;
     this.#viewOptions = options.resolveClientIp === undefined ? {} : { resolveClientIp: options.resolveClientIp };
     this.#onError = options.onError ?? (() => undefined);

@@ -221,6 +221,7 @@ function upstreamKind(code: string): string {
   if (code === 'L402_ERR_UPSTREAM_TLS') return 'tls';
   if (code === 'L402_ERR_UPSTREAM_UNREACHABLE') return 'unreachable';
   if (code === 'L402_ERR_UPSTREAM_FAILED') return 'failed';
+  if (code === 'L402_ERR_UPSTREAM_BUSY') return 'busy';
   return 'other';
 }
 
@@ -481,6 +482,8 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
       resolveClientIp: (peer, xff) => clientIp(peer, xff, trusted),
       // An established WebSocket tunnel is closed after the same silence as an idle connection (`idletimeout`).
       timeouts: { headersMs: config.upstreamTimeoutMs, websocketIdleMs: config.idleTimeoutMs },
+      maxConnectionsPerOrigin: config.upstreamConnections,
+      maxQueuedPerOrigin: config.upstreamQueue,
       ...(config.serveStatic ? { staticRoot: config.staticRoot } : {}),
       onError: (error, service) => {
         if (error.code.startsWith('L402_ERR_UPSTREAM_')) metrics.upstreamErrors.inc({ service: service ?? '', kind: upstreamKind(error.code) });
@@ -514,6 +517,7 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
       idleTimeoutMs: config.idleTimeoutMs,
       readTimeoutMs: config.readTimeoutMs,
       writeTimeoutMs: config.writeTimeoutMs,
+      maxConcurrentStreams: config.maxConcurrentStreams,
       drainTimeoutMs: options.drainTimeoutMs ?? 10_000,
     });
     const proxyAddress = await server.listen();

@@ -200,6 +200,12 @@ export interface ApertureConfig {
    * `undefined` with `requests: 0` (no global limit).
    */
   globalChallengeLimit: { requests: number; perMs: number; burst: number } | undefined;
+  /** Extension: HTTP/2 streams a client connection may have open at once (advertised in SETTINGS). */
+  maxConcurrentStreams: number;
+  /** Extension: most connections to one REST backend origin; 0 = no limit. */
+  upstreamConnections: number;
+  /** Extension: most requests waiting for a connection to one REST backend origin (then 503); 0 = no limit. */
+  upstreamQueue: number;
 }
 
 /** What a {@link ConfigWarning} is about, so tools can filter or count them. */

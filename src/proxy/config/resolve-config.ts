@@ -42,7 +42,7 @@ export interface ResolvedConfig {
 
 /** Lower-case key names of the Go reference, by section. */
 const REFERENCE_TOP = ['listenaddr', 'servername', 'autocert', 'insecure', 'staticroot', 'servestatic', 'dbbackend', 'sqlite', 'postgres', 'etcd', 'authenticator', 'tor', 'services', 'hashmail', 'prometheus', 'admin', 'debuglevel', 'configfile', 'basedir', 'profile', 'idletimeout', 'readtimeout', 'writetimeout', 'invoicebatchsize', 'strictverify', 'logging', 'wspinginterval', 'wspongwait', 'blocklist'] as const;
-const EXTENSION_TOP = ['challengeform', 'trustedproxies', 'ratelimitstore', 'freebiewindow', 'upstreamtimeout', 'globalchallengelimit'] as const;
+const EXTENSION_TOP = ['challengeform', 'trustedproxies', 'ratelimitstore', 'freebiewindow', 'upstreamtimeout', 'globalchallengelimit', 'maxconcurrentstreams', 'upstreamconnections', 'upstreamqueue'] as const;
 const AUTH_KEYS = ['network', 'disable', 'lndhost', 'tlspath', 'macdir', 'passphrase', 'mailboxaddress', 'devserver', 'enablempp', 'mpprealm', 'enablesessions', 'sessiondepositmultiplier', 'sessionidletimeout', 'wavelengthgateway', 'wavelengthmacaroonpath', 'backend'];
 const SERVICE_KEYS = ['name', 'tlscertpath', 'address', 'protocol', 'auth', 'authscheme', 'hostregexp', 'pathregexp', 'headers', 'timeout', 'capabilities', 'constraints', 'price', 'dynamicprice', 'authwhitelistpaths', 'authskipinvoicecreationpaths', 'ratelimits', 'rewrite', 'tlsinsecureskipverify', 'freebiewindow', 'upstreamtimeout'];
 const DYNAMIC_PRICE_KEYS = ['enabled', 'grpcaddress', 'insecure', 'tlscertpath', 'metered', 'usagetailbytes'];
@@ -69,6 +69,9 @@ export const CONFIG_DEFAULTS = {
   upstreamTimeoutMs: 60_000,
   /** `globalchallengelimit`: fresh challenges across every client, 50 per second, burst 500. */
   globalChallengeLimit: { requests: 50, perMs: 1000, burst: 500 },
+  maxConcurrentStreams: 250,
+  upstreamConnections: 256,
+  upstreamQueue: 1024,
 } as const;
 
 const MAX_PRICE_SATS = 100_000_000 * 100_000; // the reference's cap: 100,000 BTC
@@ -268,6 +271,10 @@ export function resolveConfig(root: RawNode | undefined, context: Partial<Resolv
   const freebieWindowMs = top.duration('freebiewindow', CONFIG_DEFAULTS.freebieWindowMs, 0);
   const upstreamTimeoutMs = top.duration('upstreamtimeout', CONFIG_DEFAULTS.upstreamTimeoutMs, 0);
   const globalChallengeLimit = readGlobalChallengeLimit(r, top);
+  // HTTP/2 streams per client connection (SETTINGS_MAX_CONCURRENT_STREAMS); connections and wait list per backend origin.
+  const maxConcurrentStreams = top.int('maxconcurrentstreams', CONFIG_DEFAULTS.maxConcurrentStreams, 1, 2 ** 31 - 1);
+  const upstreamConnections = top.int('upstreamconnections', CONFIG_DEFAULTS.upstreamConnections, 0, 1_000_000);
+  const upstreamQueue = top.int('upstreamqueue', CONFIG_DEFAULTS.upstreamQueue, 0, 1_000_000);
 
   const services = readServices(r, top, ctx, path, { freebieWindowMs, upstreamTimeoutMs });
 
@@ -279,7 +286,7 @@ export function resolveConfig(root: RawNode | undefined, context: Partial<Resolv
     debugLevel, logLevel, idleTimeoutMs, readTimeoutMs, writeTimeoutMs, wsPingIntervalMs, wsPongWaitMs,
     invoiceBatchSize, strictVerify, profile, dbBackend, sqlite, postgres, etcd, authenticator, admin,
     hashmail, tor, prometheus, blocklist, logging, services, challengeForm, trustedProxies, rateLimitStore,
-    freebieWindowMs, upstreamTimeoutMs, globalChallengeLimit,
+    freebieWindowMs, upstreamTimeoutMs, globalChallengeLimit, maxConcurrentStreams, upstreamConnections, upstreamQueue,
   };
   return { config, issues: [], warnings: r.warnings };
 }

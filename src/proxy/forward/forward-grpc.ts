@@ -67,6 +67,8 @@ function toHeaderObject(forward: GrpcForward): OutgoingHttpHeaders {
  * @param forward - backend and headers
  */
 export function forwardGrpc(down: ServerHttp2Stream, forward: GrpcForward): void {
+  // Reset by the client before it got here: no backend stream (its 'close' would never cancel it).
+  if (down.destroyed) return;
   let up: ClientHttp2Stream;
   let finished = false;
   const failBeforeHead = (cause: unknown): UpstreamError => {

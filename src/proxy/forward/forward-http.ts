@@ -7,11 +7,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { constants as h2constants, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import type { Readable } from 'node:stream';
 import type { Dispatcher, Pool } from 'undici';
-import type { UpstreamError } from '../../core/errors.js';
+import { UpstreamError } from '../../core/errors.js';
 import { applyCors, corsHeadersFor, CORS_HEADER_NAMES } from '../cors.js';
 import { requestHasBody } from './body-prefix.js';
 import { downstreamHeaderList, downstreamHeaders } from './forward-headers.js';
 import { classifyUpstreamError } from './upstream-failure.js';
+import { UpstreamPool } from './upstreams.js';
 
 /** A Node response of either protocol. */
 export type NodeResponse = ServerResponse | Http2ServerResponse;
@@ -47,11 +48,12 @@ export function writeUpstreamFailure(res: NodeResponse, error: UpstreamError): v
     return;
   }
   const status = error.status ?? 502;
-  const body = `${status === 504 ? 'gateway timeout' : 'bad gateway'} (${error.code})\n`;
+  const body = `${status === 504 ? 'gateway timeout' : status === 503 ? 'service unavailable' : 'bad gateway'} (${error.code})\n`;
   applyCors(res);
   res.setHeader('content-type', 'text/plain; charset=utf-8');
   res.setHeader('content-length', Buffer.byteLength(body));
   res.setHeader('cache-control', 'no-store');
+  if (status === 503) res.setHeader('retry-after', '1');
   res.writeHead(status);
   res.end(body);
 }
@@ -90,7 +92,27 @@ export interface HttpForward {
  * @param forward - backend, path and headers
  */
 export function forwardHttp(req: NodeIncoming, res: NodeResponse, forward: HttpForward): void {
-  const handler = new ForwardHandler(res, forward, req.httpVersionMajor !== 2);
+  const h1 = req.httpVersionMajor !== 2;
+  // An HTTP/2 stream the client already reset (HEADERS then RST_STREAM, the "rapid reset"
+  // pattern) must not cost a backend connection. The compatibility response has no `destroyed`.
+  if (!h1 && (res as Http2ServerResponse).stream.destroyed) return;
+  const pool = forward.pool;
+  let counted: UpstreamPool | undefined;
+  if (pool instanceof UpstreamPool) {
+    if (pool.inFlight >= pool.capacity) {
+      const error = new UpstreamError(
+        'L402_ERR_UPSTREAM_BUSY',
+        `service ${forward.service}: all ${pool.connections} connections to the backend are busy and ${pool.capacity - pool.connections} requests already wait for one`,
+        { status: 503 },
+      );
+      forward.onError(error);
+      writeUpstreamFailure(res, error);
+      return;
+    }
+    pool.inFlight++;
+    counted = pool;
+  }
+  const handler = new ForwardHandler(res, forward, h1, counted);
   // 'drain' is listened for only once a write is refused (see onResponseData).
   res.on('close', handler.onClose);
   const options: Dispatcher.DispatchOptions = {
@@ -121,11 +143,23 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   readonly #res: NodeResponse;
   readonly #forward: HttpForward;
   readonly #h1: boolean;
+  /** The pool whose in-flight count this request holds, until undici is done with it. */
+  #pool: UpstreamPool | undefined;
 
-  constructor(res: NodeResponse, forward: HttpForward, h1: boolean) {
+  constructor(res: NodeResponse, forward: HttpForward, h1: boolean, pool: UpstreamPool | undefined) {
     this.#res = res;
     this.#forward = forward;
     this.#h1 = h1;
+    this.#pool = pool;
+  }
+
+  /** Gives the request's place in the pool back (once: undici's last callback, or a failed dispatch). */
+  #release(): void {
+    const pool = this.#pool;
+    if (pool !== undefined) {
+      pool.inFlight--;
+      this.#pool = undefined;
+    }
   }
 
   readonly onDrain = (): void => {
@@ -141,6 +175,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   };
 
   fail(cause: unknown): void {
+    this.#release();
     this.#done = true;
     const error = classifyUpstreamError(cause, this.#forward.service);
     this.#forward.onError(error);
@@ -160,7 +195,8 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   ): void {
     if (statusCode < 200) return;
     const res = this.#res;
-    if (res.destroyed) {
+    // Gone, or already answered by the listener (a `readtimeout`/`writetimeout` answer).
+    if (res.destroyed || res.headersSent) {
       controller.abort(clientClosed());
       return;
     }
@@ -194,6 +230,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseEnd(_controller: Dispatcher.DispatchController, trailers: Record<string, string | string[]>): void {
+    this.#release();
     this.#done = true;
     const res = this.#res;
     if (!this.#h1 && trailers !== null && typeof trailers === 'object' && Object.keys(trailers).length > 0) {
@@ -203,6 +240,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    this.#release();
     if (this.#done) return;
     this.fail(error);
   }

@@ -1,7 +1,8 @@
 /**
- * Connections to backends: one undici `Pool` per origin for REST, one
- * `ClientHttp2Session` per origin for gRPC (undici does not speak h2c), both
- * with the backend's TLS verified unless the service opts out.
+ * Connections to backends: one undici `Pool` per origin for REST, bounded in
+ * connections and in requests waiting for one, and one `ClientHttp2Session`
+ * per origin for gRPC (undici does not speak h2c), both with the backend's
+ * TLS verified unless the service opts out.
  */
 import { readFileSync } from 'node:fs';
 import { connect as http2Connect, type ClientHttp2Session } from 'node:http2';
@@ -29,6 +30,44 @@ export interface ResolvedTimeouts {
   headersMs: number;
   bodyIdleMs: number;
   websocketIdleMs: number;
+}
+
+/** Most connections to one REST backend origin by default. */
+export const DEFAULT_UPSTREAM_CONNECTIONS = 256;
+/** Most requests waiting for a connection to one REST backend origin by default. */
+export const DEFAULT_UPSTREAM_QUEUE = 1024;
+
+/** Bounds of each REST backend origin's pool. */
+export interface UpstreamLimits {
+  /** Most open connections; 0 = no limit. Default {@link DEFAULT_UPSTREAM_CONNECTIONS}. */
+  connections?: number | undefined;
+  /** Most requests waiting for a free connection, beyond which requests get 503; 0 = no limit. Default {@link DEFAULT_UPSTREAM_QUEUE}. */
+  queue?: number | undefined;
+}
+
+/**
+ * An undici `Pool` that counts the requests it holds (sent or waiting for a
+ * connection), so that the proxy can refuse one more when the wait list is
+ * full instead of letting it grow without bound.
+ */
+export class UpstreamPool extends Pool {
+  /** Requests dispatched and not yet finished (see `forwardHttp`). */
+  inFlight = 0;
+  /** Connections plus wait-list places: a request arriving when `inFlight` has reached this is refused. */
+  readonly capacity: number;
+  /** The connection limit (0 = none), for messages. */
+  readonly connections: number;
+
+  /**
+   * @param origin - `http(s)://host:port`
+   * @param options - undici's pool options; `connections` is set from `limits`
+   * @param limits - connections and wait list (0 = no limit)
+   */
+  constructor(origin: string, options: Pool.Options, limits: { connections: number; queue: number }) {
+    super(origin, limits.connections > 0 ? { ...options, connections: limits.connections } : options);
+    this.connections = limits.connections;
+    this.capacity = limits.connections > 0 && limits.queue > 0 ? limits.connections + limits.queue : Infinity;
+  }
 }
 
 /** Fills in the defaults. */
@@ -77,27 +116,30 @@ function tlsOptions(service: ProxyService): ConnectionOptions {
  * origin and TLS settings.
  */
 export class Upstreams {
-  readonly #pools = new Map<string, Pool>();
+  readonly #pools = new Map<string, UpstreamPool>();
   /** The pool each service object last used, checked against `#pools` (a retired pool is never reused). */
-  readonly #poolOf = new WeakMap<ProxyService, { key: string; pool: Pool }>();
+  readonly #poolOf = new WeakMap<ProxyService, { key: string; pool: UpstreamPool }>();
   readonly #sessions = new Map<string, ClientHttp2Session>();
   readonly #timeouts: ResolvedTimeouts;
-  readonly #connections: number | undefined;
+  readonly #limits: { connections: number; queue: number };
 
   /**
    * @param timeouts - resolved timeouts
-   * @param connections - most sockets per REST origin (unlimited when absent)
+   * @param limits - connections and wait list per REST origin (defaults 256 and 1024)
    */
-  constructor(timeouts: ResolvedTimeouts, connections?: number) {
+  constructor(timeouts: ResolvedTimeouts, limits: UpstreamLimits = {}) {
     this.#timeouts = timeouts;
-    this.#connections = connections;
+    this.#limits = {
+      connections: limits.connections ?? DEFAULT_UPSTREAM_CONNECTIONS,
+      queue: limits.queue ?? DEFAULT_UPSTREAM_QUEUE,
+    };
   }
 
   /**
    * The REST pool of a service's origin, created on first use.
    * @throws UpstreamError `L402_ERR_UPSTREAM_TLS` when the CA file cannot be read
    */
-  pool(service: ProxyService): Pool {
+  pool(service: ProxyService): UpstreamPool {
     // Per request: the service object finds its pool without building the key string.
     const known = this.#poolOf.get(service);
     if (known !== undefined && this.#pools.get(known.key) === known.pool) return known.pool;
@@ -111,8 +153,7 @@ export class Upstreams {
         headersTimeout: this.#timeouts.headersMs,
         bodyTimeout: this.#timeouts.bodyIdleMs,
       };
-      if (this.#connections !== undefined) options.connections = this.#connections;
-      pool = new Pool(`${https ? 'https' : 'http'}://${service.address}`, options);
+      pool = new UpstreamPool(`${https ? 'https' : 'http'}://${service.address}`, options, this.#limits);
       this.#pools.set(key, pool);
     }
     this.#poolOf.set(service, { key, pool });

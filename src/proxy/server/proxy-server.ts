@@ -20,6 +20,7 @@ import { createServer as createNetServer, type AddressInfo, type Server as NetSe
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { L402Error } from '../../core/errors.js';
+import { watchHttp2Request } from './request-timeouts.js';
 import { ensureTlsCertificate } from './tls-certificate.js';
 
 /** What the listener hands requests to; a `Proxy` is one. */
@@ -48,10 +49,20 @@ export interface ProxyServerOptions {
   serverName?: string;
   /** Idle keep-alive connection (HTTP/1.1) or session without streams (HTTP/2) is closed after this long. Default 2 min. */
   idleTimeoutMs?: number;
-  /** Receiving a whole HTTP/1.1 request (head and body) may take this long. Default 15 s. */
+  /**
+   * Receiving a whole request (head and body) may take this long; HTTP/1.1 gets
+   * 408 and loses the connection, an HTTP/2 stream gets 408 (gRPC: status 4) or
+   * is reset. Default 15 s; 0 = no limit.
+   */
   readTimeoutMs?: number;
   /** An HTTP/1.1 connection with a request in progress may be silent this long. Default 30 s. */
   writeTimeoutMs?: number;
+  /**
+   * HTTP/2 streams one connection may have open at once, advertised in
+   * SETTINGS_MAX_CONCURRENT_STREAMS; streams beyond it are refused with
+   * `RST_STREAM(REFUSED_STREAM)`. Default 250.
+   */
+  maxConcurrentStreams?: number;
   /** How long {@link ProxyServer.close} waits for in-flight requests before destroying connections. Default 10 s. */
   drainTimeoutMs?: number;
 }
@@ -69,6 +80,9 @@ function parseListenAddr(addr: string): { host: string | undefined; port: number
 }
 
 const PREFACE = Buffer.from('PRI ');
+
+/** HTTP/2 streams per connection by default: what the reference's Go HTTP/2 server advertises. */
+export const DEFAULT_MAX_CONCURRENT_STREAMS = 250;
 
 /**
  * Listens for clients and hands their requests to a {@link ProxyRequestHandler}.
@@ -216,6 +230,8 @@ export class ProxyServer {
       if (write > 0) (req.socket as Socket).setTimeout(write);
       // While draining, answer and close rather than keep the connection alive.
       if (this.#draining) res.setHeader('connection', 'close');
+    } else {
+      watchHttp2Request(req as Http2ServerRequest, res as Http2ServerResponse, this.#options.readTimeoutMs ?? 15_000);
     }
     res.once('close', () => {
       this.#active--;
@@ -286,6 +302,11 @@ export class ProxyServer {
     });
   }
 
+  /** HTTP/2 limits beyond Node's defaults (see docs/proxy.md, "HTTP/2 limits"). */
+  #http2Options(): { settings: { maxConcurrentStreams: number } } {
+    return { settings: { maxConcurrentStreams: this.#options.maxConcurrentStreams ?? DEFAULT_MAX_CONCURRENT_STREAMS } };
+  }
+
   async #secure(): Promise<Http2SecureServer> {
     const o = this.#options;
     let tls = o.tls;
@@ -295,7 +316,7 @@ export class ProxyServer {
       }
       tls = await ensureTlsCertificate(o.baseDir, o.serverName === undefined ? {} : { serverName: o.serverName });
     }
-    const server = createSecureServer({ cert: tls.cert, key: tls.key, allowHTTP1: true, ALPNProtocols: ['h2', 'http/1.1'] });
+    const server = createSecureServer({ cert: tls.cert, key: tls.key, allowHTTP1: true, ALPNProtocols: ['h2', 'http/1.1'], ...this.#http2Options() });
     server.on('request', this.#onRequest);
     server.on('session', this.#onSession);
     server.on('connection', (socket: Socket) => this.#track(socket));
@@ -313,7 +334,7 @@ export class ProxyServer {
     const h1 = createHttpServer();
     h1.on('request', this.#onRequest);
     this.#configureHttp1(h1);
-    const h2 = createH2cServer();
+    const h2 = createH2cServer(this.#http2Options());
     h2.on('request', this.#onRequest);
     h2.on('session', this.#onSession as (session: Http2Session) => void);
     // Node enforces requestTimeout/headersTimeout from a connection list it sets up on the
