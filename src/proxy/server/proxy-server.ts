@@ -20,7 +20,7 @@ import { createServer as createNetServer, type AddressInfo, type Server as NetSe
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { L402Error } from '../../core/errors.js';
-import { watchHttp2Request } from './request-timeouts.js';
+import { onHttp1Timeout, watchHttp2Request } from './request-timeouts.js';
 import { ensureTlsCertificate } from './tls-certificate.js';
 
 /** What the listener hands requests to; a `Proxy` is one. */
@@ -55,7 +55,12 @@ export interface ProxyServerOptions {
    * is reset. Default 15 s; 0 = no limit.
    */
   readTimeoutMs?: number;
-  /** An HTTP/1.1 connection with a request in progress may be silent this long. Default 30 s. */
+  /**
+   * A request in progress whose connection (HTTP/1.1) or stream (HTTP/2) sends
+   * and receives nothing for this long is ended: 504 (gRPC: status 4) when its
+   * response has not started, else the connection is closed or the stream
+   * reset. Default 30 s; 0 = no limit.
+   */
   writeTimeoutMs?: number;
   /**
    * HTTP/2 streams one connection may have open at once, advertised in
@@ -231,7 +236,8 @@ export class ProxyServer {
       // While draining, answer and close rather than keep the connection alive.
       if (this.#draining) res.setHeader('connection', 'close');
     } else {
-      watchHttp2Request(req as Http2ServerRequest, res as Http2ServerResponse, this.#options.readTimeoutMs ?? 15_000);
+      const o = this.#options;
+      watchHttp2Request(req as Http2ServerRequest, res as Http2ServerResponse, o.readTimeoutMs ?? 15_000, o.writeTimeoutMs ?? 30_000);
     }
     res.once('close', () => {
       this.#active--;
@@ -289,6 +295,8 @@ export class ProxyServer {
     // Node checks these timeouts on an interval, 30 s by default: too coarse for a 15 s limit.
     target.connectionsCheckingInterval = Math.max(250, Math.min(30_000, Math.floor(read / 4)));
     server.on('upgrade', this.#onUpgrade);
+    // `writetimeout` on HTTP/1.1: the socket timeout set per request; answered when nothing was sent yet.
+    server.on('timeout', onHttp1Timeout);
     server.on('clientError', (err: Error, socket: Duplex) => {
       // A response already under way cannot be replaced by an error head: only close.
       const started = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
@@ -350,7 +358,11 @@ export class ProxyServer {
     return createNetServer({ noDelay: true }, (socket) => {
       this.#track(socket);
       socket.on('error', () => undefined);
-      if (read > 0) socket.setTimeout(read, () => socket.destroy());
+      // Until the first bytes tell the protocol apart, `readtimeout` bounds the wait.
+      const silent = (): void => {
+        socket.destroy();
+      };
+      if (read > 0) socket.setTimeout(read, silent);
       let seen: Buffer = Buffer.alloc(0);
       const sniff = (chunk: Buffer): void => {
         seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
@@ -358,6 +370,8 @@ export class ProxyServer {
         socket.off('data', sniff);
         socket.pause();
         socket.setTimeout(0);
+        // The HTTP servers set timeouts of their own on this socket; this listener must not answer them.
+        socket.off('timeout', silent);
         socket.unshift(seen);
         const h2c = seen.subarray(0, PREFACE.length).equals(PREFACE);
         this.#kinds.set(socket, h2c ? 'h2' : 'h1');
