@@ -6,7 +6,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import { nodeRequestView, normalizePeerAddress, type NodeRequest } from '../adapters/node/request-view.js';
+import { nodeRequestView, normalizePeerAddress, type NodeRequest, type NodeRequestViewOptions } from '../adapters/node/request-view.js';
 import { discardUnreadBody } from '../adapters/node/discard-unread-body.js';
 import { writeNodeDecision } from '../adapters/node/write-node-decision.js';
 import { L402Error, type UpstreamError } from '../core/errors.js';
@@ -69,7 +69,7 @@ export interface ProxyOptions<S extends ProxyService = ProxyService> {
    */
   authorize?: (context: AuthorizeContext<S>) => MaybePromise<AuthorizeResult>;
   /** Trusted-proxy handling of the client address seen by `authorize` (see `clientIp` in the rate-limit module). */
-  resolveClientIp?: (peer: string, xff: string | undefined) => string;
+  resolveClientIp?: (peer: string, xff: string | undefined, forwarded: string | undefined) => string;
   /** Timeouts towards backends. */
   timeouts?: UpstreamTimeouts;
   /**
@@ -152,7 +152,7 @@ export class Proxy<S extends ProxyService = ProxyService> {
   readonly #upstreams: Upstreams;
   readonly #timeouts: ResolvedTimeouts;
   readonly #authorize: ProxyOptions<S>['authorize'];
-  readonly #viewOptions: { resolveClientIp?: (peer: string, xff: string | undefined) => string };
+  readonly #viewOptions: NodeRequestViewOptions;
   readonly #staticRoot: string | undefined;
   readonly #onError: (error: L402Error, service: string | undefined) => void;
 

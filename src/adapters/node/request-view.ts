@@ -13,11 +13,12 @@ export type NodeRequest = IncomingMessage | Http2ServerRequest;
 /** Options of {@link nodeRequestView} and {@link http2StreamRequestView}. */
 export interface NodeRequestViewOptions {
   /**
-   * Turns the socket peer address and the `X-Forwarded-For` header into the
-   * client address the core should see (trusted-proxy handling). Without it
-   * the socket peer is used and `X-Forwarded-For` is ignored.
+   * Turns the socket peer address and the `X-Forwarded-For` and `Forwarded`
+   * headers into the client address the core should see (trusted-proxy
+   * handling, e.g. `clientIp` of `aperture-ts/ratelimit`). Without it the
+   * socket peer is used and both headers are ignored.
    */
-  resolveClientIp?: (peer: string, xff: string | undefined) => string;
+  resolveClientIp?: (peer: string, xff: string | undefined, forwarded: string | undefined) => string;
 }
 
 /**
@@ -81,7 +82,7 @@ class NodeRequestView implements RequestView {
   get remoteAddress(): string {
     if (this.#remote === undefined) {
       const peer = normalizePeerAddress(this.#peer);
-      this.#remote = this.#resolve === undefined ? peer : this.#resolve(peer, this.header('x-forwarded-for'));
+      this.#remote = this.#resolve === undefined ? peer : this.#resolve(peer, this.header('x-forwarded-for'), this.header('forwarded'));
     }
     return this.#remote;
   }

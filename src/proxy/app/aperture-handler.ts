@@ -127,8 +127,7 @@ export class ApertureHandler implements ProxyRequestHandler {
 
   #clientOf(req: NodeRequest): string {
     const peer = normalizePeerAddress(req.socket?.remoteAddress);
-    const xff = req.headers['x-forwarded-for'];
-    return clientIp(peer, xff, this.#o.trustedProxies);
+    return clientIp(peer, req.headers['x-forwarded-for'], this.#o.trustedProxies, req.headers.forwarded as string | undefined);
   }
 
   #blocked(req: NodeRequest): boolean {

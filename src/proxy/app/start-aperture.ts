@@ -479,7 +479,7 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
     const proxy = new Proxy<AppService>({
       services,
       authorize,
-      resolveClientIp: (peer, xff) => clientIp(peer, xff, trusted),
+      resolveClientIp: (peer, xff, forwarded) => clientIp(peer, xff, trusted, forwarded),
       // An established WebSocket tunnel is closed after the same silence as an idle connection (`idletimeout`).
       timeouts: { headersMs: config.upstreamTimeoutMs, websocketIdleMs: config.idleTimeoutMs },
       maxConnectionsPerOrigin: config.upstreamConnections,

@@ -1,7 +1,8 @@
 /**
  * Header rewriting between client and backend: hop-by-hop headers removed
- * (RFC 9110 §7.6.1), `X-Forwarded-*` added, `Host` set to the backend,
- * credentials the proxy did not verify dropped.
+ * (RFC 9110 §7.6.1), `X-Forwarded-*` added (and this hop appended to a
+ * client's RFC 7239 `Forwarded`), `Host` set to the backend, credentials the
+ * proxy did not verify dropped.
  */
 import type { OutgoingHttpHeaders } from 'node:http';
 import { withoutL402Credentials } from '../../core/credentials.js';
@@ -90,6 +91,7 @@ export function upstreamHeaders(raw: readonly string[], options: UpstreamHeaderO
   const lowers: string[] = [];
   let connection: string[] | undefined;
   let xff: string | undefined;
+  let forwarded: string | undefined;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i] as string;
     const value = raw[i + 1] as string;
@@ -99,6 +101,10 @@ export function upstreamHeaders(raw: readonly string[], options: UpstreamHeaderO
     if (lower === 'host' || lower === 'expect' || lower === 'x-forwarded-proto' || lower === 'x-forwarded-host') continue;
     if (lower === 'x-forwarded-for') {
       xff = xff === undefined ? value : `${xff}, ${value}`;
+      continue;
+    }
+    if (lower === 'forwarded') {
+      forwarded = forwarded === undefined ? value : `${forwarded}, ${value}`;
       continue;
     }
     if (injected?.has(lower) === true) continue;
@@ -133,11 +139,22 @@ export function upstreamHeaders(raw: readonly string[], options: UpstreamHeaderO
   filtered.push('x-forwarded-for', xff === undefined || xff === '' ? options.clientIp : `${xff}, ${options.clientIp}`);
   filtered.push('x-forwarded-proto', options.proto);
   if (options.originalHost !== '') filtered.push('x-forwarded-host', options.originalHost);
+  // A client's `Forwarded` gets this hop appended, so that its last element, like the last
+  // `X-Forwarded-For` entry, is what this proxy saw. None is added when the client sent none.
+  if (forwarded !== undefined) filtered.push('forwarded', `${forwarded}, ${forwardedElement(options)}`);
   if (options.authorization !== undefined) filtered.push('authorization', options.authorization);
   if (inject !== undefined) {
     for (const key of Object.keys(inject)) filtered.push(key, inject[key] as string);
   }
   return filtered;
+}
+
+/** This hop as an RFC 7239 `Forwarded` element: `for` (IPv6 quoted in brackets), `proto`, `host`. */
+function forwardedElement(options: UpstreamHeaderOptions): string {
+  const ip = options.clientIp;
+  const node = ip === '' ? 'unknown' : ip.includes(':') ? `"[${ip}]"` : ip;
+  const host = options.originalHost === '' ? '' : `;host="${options.originalHost.replace(/["\\]/g, '\\$&')}"`;
+  return `for=${node};proto=${options.proto}${host}`;
 }
 
 /** Whether `Connection` names a header that the fixed rules keep. */
