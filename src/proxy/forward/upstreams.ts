@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { connect as http2Connect, type ClientHttp2Session } from 'node:http2';
 import { isIP } from 'node:net';
+import * as tls from 'node:tls';
 import type { ConnectionOptions } from 'node:tls';
 import { Pool } from 'undici';
 import { UpstreamError } from '../../core/errors.js';
@@ -92,21 +93,77 @@ function hostOf(address: string): string {
   return colon > 0 && address.indexOf(':') === colon ? address.slice(0, colon) : address;
 }
 
-/** TLS options for a backend: its CA file or the system roots, verification on unless opted out. */
+/**
+ * The CA certificates a backend's TLS is verified against: the default roots
+ * of this Node (`tls.getCACertificates('default')` where it exists, else
+ * `tls.rootCertificates` plus the file named by `NODE_EXTRA_CA_CERTS`) and,
+ * when given, every certificate in `tlsCertPath`. Node's `ca` option replaces
+ * the default roots, so they are listed here explicitly.
+ *
+ * @param tlsCertPath - the service's `tlscertpath` (PEM, one or more certificates), or undefined
+ * @param serviceName - for the error message
+ * @returns PEM certificates, the default roots first
+ * @throws UpstreamError `L402_ERR_UPSTREAM_TLS` when the file cannot be read
+ * @internal
+ */
+export function backendCaCertificates(tlsCertPath: string | undefined, serviceName = ''): string[] {
+  const out = [...defaultRoots()];
+  if (tlsCertPath !== undefined && tlsCertPath !== '') {
+    try {
+      out.push(readFileSync(tlsCertPath, 'utf8'));
+    } catch (cause) {
+      throw new UpstreamError('L402_ERR_UPSTREAM_TLS', `service ${serviceName}: cannot read tlsCertPath ${tlsCertPath}`, { cause });
+    }
+  }
+  return out;
+}
+
+let roots: readonly string[] | undefined;
+
+function defaultRoots(): readonly string[] {
+  if (roots !== undefined) return roots;
+  const get = (tls as { getCACertificates?: (kind: 'default') => string[] }).getCACertificates;
+  if (typeof get === 'function') {
+    roots = get('default');
+    return roots;
+  }
+  // Node before 22.15: what a context without `ca` trusts is the bundled roots plus NODE_EXTRA_CA_CERTS.
+  const extra: string[] = [];
+  const file = process.env['NODE_EXTRA_CA_CERTS'];
+  if (file !== undefined && file !== '') {
+    try {
+      extra.push(readFileSync(file, 'utf8'));
+    } catch {
+      // Node itself only warns about an unreadable file at start-up; its roots stay in force.
+    }
+  }
+  roots = [...tls.rootCertificates, ...extra];
+  return roots;
+}
+
+// Secure contexts by CA file content: building one parses every root (tens of ms), so
+// pools and reconnecting gRPC sessions share it; a changed file makes a new one.
+const contexts = new Map<string, tls.SecureContext>();
+
+/**
+ * TLS options for a backend: verification on unless opted out, against the
+ * default roots and, when set, the service's CA file (in addition, as the docs
+ * say).
+ */
 function tlsOptions(service: ProxyService): ConnectionOptions {
   const options: ConnectionOptions = { rejectUnauthorized: service.tlsInsecureSkipVerify !== true };
   const host = hostOf(service.address);
   if (isIP(host) === 0) options.servername = host;
   if (service.tlsCertPath !== undefined && service.tlsCertPath !== '') {
-    try {
-      options.ca = readFileSync(service.tlsCertPath);
-    } catch (cause) {
-      throw new UpstreamError(
-        'L402_ERR_UPSTREAM_TLS',
-        `service ${service.name}: cannot read tlsCertPath ${service.tlsCertPath}`,
-        { cause },
-      );
+    const ca = backendCaCertificates(service.tlsCertPath, service.name);
+    const own = ca[ca.length - 1] as string;
+    let context = contexts.get(own);
+    if (context === undefined) {
+      if (contexts.size >= 64) contexts.clear();
+      context = tls.createSecureContext({ ca });
+      contexts.set(own, context);
     }
+    options.secureContext = context;
   }
   return options;
 }
