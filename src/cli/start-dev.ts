@@ -68,7 +68,8 @@ export async function runDev(argv: readonly string[], io: StartDevIo = {}): Prom
     '',
   ].join('\n');
   const { writeFileSync, mkdirSync } = await import('node:fs');
-  mkdirSync(baseDir, { recursive: true });
+  // The base directory will hold root keys (aperture.db) and the dev node key: private.
+  mkdirSync(baseDir, { recursive: true, mode: 0o700 });
   const configFile = resolve(baseDir, 'aperture.yaml');
   writeFileSync(configFile, `# Written by npm start (src/cli/start-dev.ts) on every start; edits are overwritten.\n${yaml}`);
   const base = `http://${listen}`;

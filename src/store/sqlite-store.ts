@@ -5,7 +5,7 @@
  * same file, and a poll of the revocations table so that revocations made by
  * another process reach this one's listeners.
  */
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
@@ -66,7 +66,7 @@ export const DEFAULT_SQLITE_FILE = 'aperture.db';
 
 /** Options of {@link SqliteStore}. */
 export interface SqliteStoreOptions {
-  /** Path of the database file; its directory is created. */
+  /** Path of the database file; its directory is created (mode 0700) and a new file is mode 0600. */
   path?: string;
   /** Base directory; the file is `<baseDir>/aperture.db` when `path` is absent. */
   baseDir?: string;
@@ -84,6 +84,15 @@ export interface SqliteStoreOptions {
 }
 
 type Row = Record<string, unknown>;
+
+/** Creates an empty file with mode 0600 (never wider, whatever the umask) unless it exists. */
+function createPrivateFile(path: string): void {
+  try {
+    closeSync(openSync(path, 'wx', 0o600));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+}
 
 // Stores of this process by database file, so that a revocation through one
 // reaches the others at once rather than at the next poll.
@@ -123,7 +132,10 @@ export class SqliteStore implements ApertureStore {
     this.#clock = options.clock ?? systemClock;
     let db: Database.Database | undefined;
     try {
-      mkdirSync(dirname(this.path), { recursive: true });
+      // The file holds root keys: a directory created here is 0700, a new file 0600, and
+      // SQLite creates its -wal, -shm and -journal files with the database file's mode.
+      mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
+      createPrivateFile(this.path);
       db = new Database(this.path);
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = FULL');

@@ -40,6 +40,7 @@ import { ProxyServer } from '../server/proxy-server.js';
 import { ApertureHandler, type RequestNote } from './aperture-handler.js';
 import type { AppService } from './app-service.js';
 import { createAuthorize } from './create-authorize.js';
+import { findOpenSecretFiles, formatMode, secretPaths } from './secret-file-modes.js';
 import type { NodeRequest } from '../../adapters/node/request-view.js';
 
 /** A token-bucket setting: `requests` per `perMs`, capacity `burst` (default `requests`). */
@@ -260,6 +261,16 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
   };
 
   try {
+    // Files holding secrets are created private; existing ones are left as they are, and reported.
+    for (const open of findOpenSecretFiles(secretPaths(config, options.store === undefined))) {
+      const mode = formatMode(open.mode);
+      logger.warn(
+        { path: open.path, mode },
+        open.kind === 'file'
+          ? `${open.path} holds secrets and is open to group or others (mode ${mode}); restrict it: chmod 600 ${open.path}`
+          : `${open.path} holds aperture's secret files and is open to group or others (mode ${mode}); restrict it: chmod 700 ${open.path}`,
+      );
+    }
     // Settlements being written when the listener closed are awaited before the store closes.
     const settling = new Map<string, Promise<void>>();
     const store = options.store ?? (await openStore(storeConfig(config, options, clock)));
