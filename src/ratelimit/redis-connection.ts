@@ -5,7 +5,8 @@ import { L402Error } from '../core/errors.js';
 export interface RedisConnectionOptions {
   /**
    * An ioredis client to use (not closed by the store). Give it a short
-   * `commandTimeout` and `enableOfflineQueue: false`, or requests wait on Redis.
+   * `commandTimeout` and `enableOfflineQueue: false`, or requests wait on Redis,
+   * and a `socketTimeout`, or a connection whose replies are lost is never recovered.
    */
   redis?: Redis;
   /** URL to connect to when no client is given, e.g. `redis://127.0.0.1:6379/0`. */
@@ -14,6 +15,15 @@ export interface RedisConnectionOptions {
   commandTimeoutMs?: number;
   /** Milliseconds to wait for a TCP connection; 2000 by default. */
   connectTimeoutMs?: number;
+  /**
+   * Milliseconds a connection with commands outstanding may go without any
+   * reply before it is dropped and opened again; 4 × `commandTimeoutMs` (1000)
+   * by default. Replies lost on a connection that stays open (a hung server, a
+   * path that black-holes packets) would otherwise make every later command
+   * time out until a restart: after about four command timeouts in a row the
+   * client reconnects instead.
+   */
+  socketTimeoutMs?: number;
   /** Told about connection errors of a client the store created (ioredis reconnects by itself). */
   onConnectionError?: (error: Error) => void;
 }
@@ -27,14 +37,20 @@ export interface RedisHandle {
 /**
  * Opens (or adopts) a Redis client with settings that never make a request
  * wait: no offline queue (commands fail at once while disconnected), a short
- * command timeout, one attempt per command, and capped reconnection backoff.
+ * command timeout, one attempt per command, capped reconnection backoff, and a
+ * socket timeout that drops (and so reconnects) a connection that stopped
+ * answering while staying open.
  * @internal
  */
 export function openRedis(options: RedisConnectionOptions): RedisHandle {
   if (options.redis !== undefined) return { client: options.redis, owned: false };
+  const commandTimeout = options.commandTimeoutMs ?? 250;
   const client = new Redis(options.url ?? 'redis://127.0.0.1:6379', {
     enableOfflineQueue: false,
-    commandTimeout: options.commandTimeoutMs ?? 250,
+    commandTimeout,
+    // ioredis destroys the socket when no byte arrives for this long while commands are
+    // outstanding (commands that timed out stay outstanding), then reconnects per retryStrategy.
+    socketTimeout: options.socketTimeoutMs ?? 4 * commandTimeout,
     connectTimeout: options.connectTimeoutMs ?? 2000,
     maxRetriesPerRequest: 0,
     retryStrategy: (attempt) => Math.min(100 * 2 ** Math.min(attempt, 5), 2000),

@@ -8,6 +8,7 @@ import { RateLimiter } from '../../src/ratelimit/rate-limiter.js';
 import { RedisRateLimitStore } from '../../src/ratelimit/redis-rate-limit-store.js';
 import { FakeClock } from './fake-clock.js';
 import { rateLimitStoreConformance } from './rate-limit-store.conformance.js';
+import { TcpForwarder } from '../fixtures/tcp-forwarder.js';
 import { REDIS_URL, redisSkipReason, uniquePrefix } from './redis-available.js';
 
 const skip = await redisSkipReason();
@@ -133,5 +134,47 @@ describe('RedisRateLimitStore when Redis stops answering mid-connection', { skip
     for (const s of sockets) s.destroy();
     relay.close();
     await once(relay, 'close');
+  });
+});
+
+describe('RedisRateLimitStore when the replies of an open connection are lost', { skip }, () => {
+  test('after a few command timeouts the client reconnects (through the forwarder) and commands succeed again', { timeout: 15_000 }, async () => {
+    const forwarder = new TcpForwarder(6379);
+    const port = await forwarder.listen();
+    const connectionErrors: string[] = [];
+    // Default timeouts: 250 ms per command, the connection is dropped after 1 s without a reply.
+    const store = new RedisRateLimitStore({
+      url: `redis://127.0.0.1:${port}`,
+      keyPrefix: uniquePrefix('blackhole'),
+      onConnectionError: (e) => connectionErrors.push(e.message),
+    });
+    const rules = compileRateLimitRules([{ requests: 1000, per: 1000 }]);
+    try {
+      await store.ready();
+      assert.equal((await store.take('svc', 'k', rules, 1000)).allowed, true);
+      assert.equal(forwarder.accepted, 1);
+      const reconnected = new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no reconnection; connection errors: ${JSON.stringify(connectionErrors)}`)), 8000);
+        store.redis.once('ready', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      reconnected.catch(() => undefined);
+      assert.equal(forwarder.blackhole(), 1);
+      // The connection stays open; every command now times out.
+      for (let i = 0; i < 3; i++) {
+        await assert.rejects(store.take('svc', 'k', rules, 1000 + i), (e: unknown) =>
+          e instanceof L402Error && e.code === 'L402_ERR_RATELIMIT_STORE_UNAVAILABLE' && /timed out/.test(e.message));
+      }
+      // Dropped for its silence and opened again through the forwarder, which passes new connections.
+      await reconnected;
+      assert.equal(forwarder.accepted, 2);
+      assert.ok(connectionErrors.some((m) => /Socket timeout/.test(m)), JSON.stringify(connectionErrors));
+      assert.equal((await store.take('svc', 'k', rules, 2000)).allowed, true);
+    } finally {
+      await store.close();
+      await forwarder.close();
+    }
   });
 });
