@@ -37,6 +37,7 @@ import { ProxyMetrics } from '../ops/metrics.js';
 import { GrpcPricer } from '../pricer/grpc-pricer.js';
 import { Proxy } from '../proxy.js';
 import { ProxyServer } from '../server/proxy-server.js';
+import type { TlsCertificateEvent } from '../server/tls-certificate.js';
 import { ApertureHandler, type RequestNote } from './aperture-handler.js';
 import type { AppService } from './app-service.js';
 import { createAuthorize } from './create-authorize.js';
@@ -54,7 +55,7 @@ export interface BucketSetting {
 export interface StartApertureOptions {
   /** Logger; by default pino on standard output at the config's `debuglevel`. */
   logger?: Logger;
-  /** Clock for token expiry, ledger times, rate limits and freebies (tests). */
+  /** Clock for token expiry, ledger times, rate limits, freebies and the TLS certificate's validity (tests). */
   clock?: Clock;
   /** Lightning backend to use instead of the configured one (embedding, tests). Not closed by `close()`. */
   invoicer?: Invoicer;
@@ -215,6 +216,27 @@ function urlOf(address: AddressInfo, tls: boolean): string {
   const unspecified = address.address === '0.0.0.0' || address.address === '::';
   const host = unspecified ? 'localhost' : address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return `${tls ? 'https' : 'http'}://${host}:${address.port}`;
+}
+
+function logCertificateEvent(logger: Logger, event: TlsCertificateEvent): void {
+  if (event.kind === 'error') {
+    logger.warn({ err: event.error, retryInMs: event.retryInMs }, `cannot read or renew the TLS certificate: ${event.error.message}`);
+    return;
+  }
+  const c = event.certificate;
+  const fields = { certPath: c.certPath, notAfter: new Date(c.notAfter).toISOString() };
+  if (event.kind === 'created') logger.info(fields, 'TLS certificate created (self-signed)');
+  else if (event.kind === 'renewed') {
+    logger.info(
+      { ...fields, ...(c.previousNotAfter === undefined ? {} : { previousNotAfter: new Date(c.previousNotAfter).toISOString() }) },
+      'TLS certificate renewed (self-signed, past half of its validity)',
+    );
+  } else if (event.kind === 'reloaded') logger.info(fields, 'TLS certificate changed on disk; now served');
+  else if (event.kind === 'expiring') {
+    logger.warn(fields, `TLS certificate ${c.certPath} expires on ${fields.notAfter}; aperture did not create it and does not renew it: put a new tls.cert and tls.key in place and restart`);
+  } else {
+    logger.error(fields, `TLS certificate ${c.certPath} expired on ${fields.notAfter}; aperture did not create it and does not renew it: put a new tls.cert and tls.key in place and restart`);
+  }
 }
 
 function upstreamKind(code: string): string {
@@ -530,6 +552,7 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
       writeTimeoutMs: config.writeTimeoutMs,
       maxConcurrentStreams: config.maxConcurrentStreams,
       drainTimeoutMs: options.drainTimeoutMs ?? 10_000,
+      certificate: { clock, onEvent: (event) => logCertificateEvent(logger, event) },
     });
     const proxyAddress = await server.listen();
     cleanups.push(() => server.close());

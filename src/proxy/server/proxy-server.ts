@@ -20,8 +20,9 @@ import { createServer as createNetServer, type AddressInfo, type Server as NetSe
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { L402Error } from '../../core/errors.js';
+import type { Clock } from '../../core/types.js';
 import { onHttp1Timeout, watchHttp2Request } from './request-timeouts.js';
-import { ensureTlsCertificate } from './tls-certificate.js';
+import { certificateEvents, ensureTlsCertificate, watchTlsCertificate, type TlsCertificateEvent } from './tls-certificate.js';
 
 /** What the listener hands requests to; a `Proxy` is one. */
 export interface ProxyRequestHandler {
@@ -47,6 +48,13 @@ export interface ProxyServerOptions {
   baseDir?: string;
   /** Extra DNS name of a created certificate. */
   serverName?: string;
+  /**
+   * The self-signed certificate in `baseDir`: validity of one created or renewed
+   * here (default 365 days; it is renewed, also while running, at half of it),
+   * the clock its dates are judged by, and a listener told when it is created,
+   * renewed or reloaded, and when an operator's certificate there nears its expiry.
+   */
+  certificate?: { validityMs?: number; clock?: Clock; onEvent?: (event: TlsCertificateEvent) => void };
   /** Idle keep-alive connection (HTTP/1.1) or session without streams (HTTP/2) is closed after this long. Default 2 min. */
   idleTimeoutMs?: number;
   /**
@@ -118,6 +126,7 @@ export class ProxyServer {
   #draining = false;
   #drained: (() => void) | undefined;
   #closing: Promise<void> | undefined;
+  #stopCertificateWatch: (() => void) | undefined;
 
   /** @param options - handler, address, TLS and timeouts */
   constructor(options: ProxyServerOptions) {
@@ -159,6 +168,7 @@ export class ProxyServer {
       await once(listener, 'listening');
     } catch (cause) {
       this.#listener = undefined;
+      this.#stopCertificateWatch?.();
       const code = (cause as { code?: unknown }).code;
       if (code === 'EADDRINUSE') {
         throw new L402Error('L402_ERR_PROXY_ADDRESS_IN_USE', `cannot listen on ${addr}: address already in use`, { cause });
@@ -183,6 +193,7 @@ export class ProxyServer {
   async #close(): Promise<void> {
     const listener = this.#listener;
     this.#draining = true;
+    this.#stopCertificateWatch?.();
     const closed = listener === undefined ? Promise.resolve() : new Promise<void>((resolve) => listener.close(() => resolve()));
     // HTTP/2: GOAWAY, open streams finish. HTTP/1.1: idle connections close now, busy ones after their response.
     for (const session of this.#sessions) session.close();
@@ -318,13 +329,26 @@ export class ProxyServer {
   async #secure(): Promise<Http2SecureServer> {
     const o = this.#options;
     let tls = o.tls;
+    let watch: ((server: Http2SecureServer) => () => void) | undefined;
     if (tls === undefined) {
-      if (o.baseDir === undefined) {
+      const baseDir = o.baseDir;
+      if (baseDir === undefined) {
         throw new L402Error('L402_ERR_PROXY_TLS_CERT', 'TLS needs either `tls` (certificate and key) or `baseDir` for tls.cert/tls.key');
       }
-      tls = await ensureTlsCertificate(o.baseDir, o.serverName === undefined ? {} : { serverName: o.serverName });
+      const c = o.certificate;
+      const options = {
+        ...(o.serverName === undefined ? {} : { serverName: o.serverName }),
+        ...(c?.validityMs === undefined ? {} : { validityMs: c.validityMs }),
+        ...(c?.clock === undefined ? {} : { clock: c.clock }),
+      };
+      const current = await ensureTlsCertificate(baseDir, options);
+      for (const event of certificateEvents(current, options)) c?.onEvent?.(event);
+      tls = current;
+      // Renewed while running: new connections get the new pair, open ones keep theirs.
+      watch = (server) => watchTlsCertificate(baseDir, current, options, (next) => server.setSecureContext({ cert: next.cert, key: next.key }), c?.onEvent);
     }
     const server = createSecureServer({ cert: tls.cert, key: tls.key, allowHTTP1: true, ALPNProtocols: ['h2', 'http/1.1'], ...this.#http2Options() });
+    this.#stopCertificateWatch = watch?.(server);
     server.on('request', this.#onRequest);
     server.on('session', this.#onSession);
     server.on('connection', (socket: Socket) => this.#track(socket));
