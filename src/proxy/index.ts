@@ -13,8 +13,8 @@ export type { AuthorizeContext, AuthorizeOutcome, AuthorizeResult, ProxyOptions 
 export type { UpstreamTimeouts } from './forward/upstreams.js';
 export { ProxyServer } from './server/proxy-server.js';
 export type { ProxyRequestHandler, ProxyServerOptions } from './server/proxy-server.js';
-export { ensureTlsCertificate } from './server/tls-certificate.js';
-export type { EnsureTlsCertificateOptions, TlsCertificate } from './server/tls-certificate.js';
+export { ensureTlsCertificate, SELF_SIGNED_ORGANIZATION } from './server/tls-certificate.js';
+export type { EnsureTlsCertificateOptions, TlsCertificate, TlsCertificateEvent } from './server/tls-certificate.js';
 export { canonicalAuthorization } from './canonical-authorization.js';
 export { CORS_HEADERS } from './cors.js';
 export * from './config/index.js';
