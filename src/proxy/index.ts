@@ -24,6 +24,6 @@ export { ProxyMetrics } from './ops/metrics.js';
 export type { RequestOutcome } from './ops/metrics.js';
 export { RequestSeries } from './ops/request-series.js';
 export type { MetricData, RegistryMetric, RequestSeriesNames, MetricSample } from './ops/request-series.js';
-export { createLogger, REDACTED_PATHS } from './ops/logger.js';
-export type { DebugLevel } from './ops/logger.js';
+export { createLogger, subsystemLogger, LOG_SUBSYSTEMS, REDACTED_PATHS } from './ops/logger.js';
+export type { DebugLevel, LogSettings, LogSubsystem } from './ops/logger.js';
 export * from './app/index.js';

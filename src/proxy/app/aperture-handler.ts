@@ -8,6 +8,7 @@ import type { Http2ServerRequest } from 'node:http2';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import { discardUnreadBody } from '../../adapters/node/discard-unread-body.js';
+import type { Logger } from 'pino';
 import { normalizePeerAddress, type NodeRequest } from '../../adapters/node/request-view.js';
 import type { DevPayHandler } from '../../lightning/dev/dev-pay-handler.js';
 import { createDevPayListener } from '../../lightning/dev/dev-pay-listener.js';
@@ -49,6 +50,21 @@ export interface ApertureHandlerOptions {
   settled?: (paymentHash: string) => Promise<void>;
   /** Told about each blocked client (for logs). */
   onBlocked?: (ip: string) => void;
+  /**
+   * Where the access log goes: one `info` line per request, when its response
+   * closes, in the reference's form `<client IP> - - "<method> <target>
+   * <protocol>" "<Referer>" "<User-Agent>"` (with the status as a field).
+   * Nothing is done per request when absent or when `info` is not enabled.
+   */
+  accessLog?: Logger;
+}
+
+/** The reference's access-log line (its proxy's `formatPattern`, prefixed with the peer's IP). */
+function accessLine(req: NodeRequest): string {
+  const ip = normalizePeerAddress(req.socket?.remoteAddress) || '0.0.0.0';
+  const referer = req.headers['referer'] ?? '';
+  const agent = req.headers['user-agent'] ?? '';
+  return `${ip} - - "${req.method} ${req.url} HTTP/${req.httpVersion}" "${referer}" "${agent}"`;
 }
 
 function outcomeFromStatus(status: number): RequestOutcome {
@@ -74,6 +90,9 @@ class RequestTrack {
   readonly note: RequestNote = {};
   readonly writeHead: WriteHead;
   observed = false;
+  /** Set only when the access log is on: the request and where its line goes. */
+  request: NodeRequest | undefined = undefined;
+  accessLog: Logger | undefined = undefined;
 
   constructor(readonly metrics: ProxyMetrics, res: NodeResponse) {
     this.writeHead = res.writeHead as WriteHead;
@@ -95,9 +114,12 @@ function trackedWriteHead(this: TrackedResponse, ...args: unknown[]): unknown {
   return track.writeHead.apply(this, args);
 }
 
-/** A response closed before (or without) its head being written is counted then. */
+/** A response closed before (or without) its head being written is counted then; the access log line is written. */
 function onTrackedClose(this: TrackedResponse): void {
-  this[TRACK]?.observe(this.statusCode);
+  const track = this[TRACK];
+  if (track === undefined) return;
+  track.observe(this.statusCode);
+  if (track.accessLog !== undefined && track.request !== undefined) track.accessLog.info({ status: this.statusCode }, accessLine(track.request));
 }
 
 function isDevPayPath(url: string | undefined): boolean {
@@ -114,10 +136,12 @@ function isDevPayPath(url: string | undefined): boolean {
 export class ApertureHandler implements ProxyRequestHandler {
   readonly #o: ApertureHandlerOptions;
   readonly #devPay: ((req: NodeRequest, res: NodeResponse) => void) | undefined;
+  readonly #accessLog: Logger | undefined;
 
   /** @param options - proxy, metrics, blocklist, dev pay handler */
   constructor(options: ApertureHandlerOptions) {
     this.#o = options;
+    this.#accessLog = options.accessLog?.isLevelEnabled('info') === true ? options.accessLog : undefined;
     const settled = options.settled;
     // Answer only once the settlement is in the ledger, so that a crash right after cannot lose it.
     this.#devPay = options.devPay === undefined
@@ -143,6 +167,10 @@ export class ApertureHandler implements ProxyRequestHandler {
   readonly handleRequest = (req: IncomingMessage | Http2ServerRequest, res: NodeResponse): void => {
     const o = this.#o;
     const track = new RequestTrack(o.metrics, res);
+    if (this.#accessLog !== undefined) {
+      track.request = req;
+      track.accessLog = this.#accessLog;
+    }
     o.notes.set(req, track.note);
     // The latency observed is the time until the response head: writeHead is
     // wrapped on this response only, by one shared function that finds the
@@ -174,6 +202,7 @@ export class ApertureHandler implements ProxyRequestHandler {
 
   /** Handles an HTTP/1.1 upgrade (WebSocket). Never throws. */
   readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    this.#accessLog?.info(accessLine(req));
     if (this.#blocked(req)) {
       socket.on('error', () => undefined);
       writeRawResponse(socket, 403, 'Forbidden', 'access denied\n');

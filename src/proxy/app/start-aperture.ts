@@ -32,7 +32,7 @@ import { RedisRateLimitStore } from '../../ratelimit/redis-rate-limit-store.js';
 import type { ApertureStore, GarbageReport, PendingCursor } from '../../store/aperture-store.js';
 import { openStore, type StoreConfig } from '../../store/open-store.js';
 import type { ApertureConfig, ServiceConfig } from '../config/aperture-config.js';
-import { createLogger } from '../ops/logger.js';
+import { createLogger, subsystemLogger, type LogSettings } from '../ops/logger.js';
 import { ProxyMetrics } from '../ops/metrics.js';
 import { GrpcPricer } from '../pricer/grpc-pricer.js';
 import { Proxy } from '../proxy.js';
@@ -53,7 +53,11 @@ export interface BucketSetting {
 
 /** Options of {@link startAperture}: what the configuration file does not say. */
 export interface StartApertureOptions {
-  /** Logger; by default pino on standard output at the config's `debuglevel`. */
+  /**
+   * Logger; by default pino on standard output at the config's `debuglevel`
+   * (with its subsystem levels) and `logging.console` settings. Each subsystem
+   * (`APER`, `PRXY`, `AUTH`, `CHLL`) logs through a child of it.
+   */
   logger?: Logger;
   /** Clock for token expiry, ledger times, rate limits, freebies and the TLS certificate's validity (tests). */
   clock?: Clock;
@@ -239,6 +243,18 @@ function logCertificateEvent(logger: Logger, event: TlsCertificateEvent): void {
   }
 }
 
+/** The logger settings a configuration asks for (`debuglevel`, `logging.console`). */
+function logSettings(config: ApertureConfig): LogSettings {
+  const c = config.logging.console;
+  return {
+    level: config.logLevel,
+    subsystems: config.logSubsystems,
+    ...(c.level === undefined ? {} : { consoleLevel: c.level }),
+    disable: c.disable,
+    noTimestamps: c.noTimestamps,
+  };
+}
+
 function upstreamKind(code: string): string {
   if (code === 'L402_ERR_UPSTREAM_TIMEOUT') return 'timeout';
   if (code === 'L402_ERR_UPSTREAM_TLS') return 'tls';
@@ -270,7 +286,12 @@ function upstreamKind(code: string): string {
  */
 export async function startAperture(config: ApertureConfig, options: StartApertureOptions = {}): Promise<RunningAperture> {
   const clock = options.clock ?? systemClock;
-  const logger = options.logger ?? createLogger(config.logLevel);
+  const rootLogger = options.logger ?? createLogger(logSettings(config));
+  // One logger per subsystem of the reference (`debuglevel: info,PRXY=debug` sets one of them).
+  const logger = subsystemLogger(rootLogger, 'APER');
+  const proxyLog = subsystemLogger(rootLogger, 'PRXY');
+  const authLog = subsystemLogger(rootLogger, 'AUTH');
+  const lnLog = subsystemLogger(rootLogger, 'CHLL');
   const cleanups: (() => Promise<void> | void)[] = [];
   const cleanup = async (): Promise<void> => {
     for (const fn of cleanups.splice(0).reverse()) {
@@ -302,7 +323,7 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
     });
     logger.info({ backend: store.backend }, 'store open');
 
-    const invoicer = options.invoicer ?? (await openInvoicer(config, logger, clock));
+    const invoicer = options.invoicer ?? (await openInvoicer(config, lnLog, clock));
     if (options.invoicer === undefined && invoicer !== undefined) cleanups.push(() => invoicer.close());
 
     let isSettled: ((hash: string) => boolean | Promise<boolean>) | undefined;
@@ -328,7 +349,7 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
     const stopRevoked = store.onRevoked((event) => {
       if (event.tokenId !== undefined) verifier.forget(event.tokenId);
       else verifier.clearCache();
-      logger.info({ tokenId: event.tokenId, remote: event.remote }, 'token revoked');
+      authLog.info({ tokenId: event.tokenId, remote: event.remote }, 'token revoked');
     });
     cleanups.push(stopRevoked);
 
@@ -347,14 +368,14 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
           .markSettled(hash, settledAt, amountSats)
           .then((changed) => {
             if (changed) metrics.tokensPaid.inc({ service: serviceOfHash.get(hash) ?? 'unknown' });
-            logger.info({ paymentHash: hash, attempt }, 'invoice settled');
+            lnLog.info({ paymentHash: hash, attempt }, 'invoice settled');
           }, (error: unknown) => {
             if (settlementsStopped) {
-              logger.error({ err: error, paymentHash: hash }, 'could not record a settlement; it is reconciled at the next start');
+              lnLog.error({ err: error, paymentHash: hash }, 'could not record a settlement; it is reconciled at the next start');
               return;
             }
             const delayMs = Math.min(SETTLEMENT_RETRY_INITIAL_MS * 2 ** attempt, SETTLEMENT_RETRY_MAX_MS);
-            logger.warn({ err: error, paymentHash: hash, attempt, retryInMs: delayMs }, 'could not record a settlement; retrying');
+            lnLog.warn({ err: error, paymentHash: hash, attempt, retryInMs: delayMs }, 'could not record a settlement; retrying');
             const timer = setTimeout(() => {
               retryTimers.delete(timer);
               if (!settlementsStopped) record(hash, settledAt, amountSats, attempt + 1);
@@ -375,7 +396,7 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
         settlementsStopped = true;
         stopSettled();
         for (const timer of retryTimers) clearTimeout(timer);
-        if (retryTimers.size > 0) logger.warn({ unrecorded: retryTimers.size }, 'settlements not yet recorded are reconciled at the next start');
+        if (retryTimers.size > 0) lnLog.warn({ unrecorded: retryTimers.size }, 'settlements not yet recorded are reconciled at the next start');
         retryTimers.clear();
       });
     }
@@ -388,7 +409,7 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
       const opened = new RedisRateLimitStore({
         url: rl.redisUrl as string,
         keyPrefix: `${options.redisKeyPrefix ?? 'aperture:'}rl:`,
-        onConnectionError: (e) => logger.warn({ err: e.message }, 'redis rate-limit store'),
+        onConnectionError: (e) => proxyLog.warn({ err: e.message }, 'redis rate-limit store'),
       });
       redisStore = opened;
       sharedStore = opened;
@@ -411,7 +432,7 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
         ...(sharedStore !== undefined && localFallback ? { fallbackStore: new MemoryRateLimitStore() } : {}),
         clock,
         onStoreError: rl.onStoreError,
-        onError: (e) => logger.warn({ service, code: e.code }, e.message),
+        onError: (e) => proxyLog.warn({ service, code: e.code }, e.message),
       });
     const bucketRule = (bucket: BucketSetting): CompiledRateLimitRule[] => [{
       index: 0,
@@ -433,7 +454,7 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
             // One connection for every counter and the rate limits; the rate-limit store closes it.
             redis: (redisStore as RedisRateLimitStore).redis,
             keyPrefix: `${options.redisKeyPrefix ?? 'aperture:'}freebie:`,
-            onError: (e) => logger.warn({ service: s.name, code: e.code }, e.message),
+            onError: (e) => proxyLog.warn({ service: s.name, code: e.code }, e.message),
           })
           : new MemoryFreebieCounter(base);
         freebies = counter;
@@ -495,10 +516,10 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
       clock,
       pricerBodyTimeoutMs: config.readTimeoutMs,
       onChallenge: (hash, service) => serviceOfHash.set(hash, service),
-      onError: (error, service) => logger.warn({ service, code: error.code }, error.message),
+      onError: (error, service) => authLog.warn({ service, code: error.code }, error.message),
       // The token ID and which check failed; never the credential itself.
       onRefusal: (refusal, service) => {
-        if (logger.isLevelEnabled('debug')) logger.debug({ service, tokenId: refusal.tokenId, reason: refusal.reason, code: refusal.code, detail: refusal.detail }, 'credential refused');
+        if (authLog.isLevelEnabled('debug')) authLog.debug({ service, tokenId: refusal.tokenId, reason: refusal.reason, code: refusal.code, detail: refusal.detail }, 'credential refused');
       },
       setOutcome: (context, outcome) => {
         const note = notes.get(context.raw);
@@ -520,7 +541,7 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
       ...(config.serveStatic ? { staticRoot: config.staticRoot } : {}),
       onError: (error, service) => {
         if (error.code.startsWith('L402_ERR_UPSTREAM_')) metrics.upstreamErrors.inc({ service: service ?? '', kind: upstreamKind(error.code) });
-        logger.warn({ service, code: error.code }, error.message);
+        proxyLog.warn({ service, code: error.code }, error.message);
       },
     });
 
@@ -538,7 +559,8 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
           },
         }
         : {}),
-      onBlocked: (ip) => logger.debug({ ip }, 'blocked request'),
+      onBlocked: (ip) => proxyLog.debug({ ip }, 'blocked request'),
+      ...(config.logging.accessLog ? { accessLog: proxyLog } : {}),
     });
 
     const server = new ProxyServer({
@@ -637,9 +659,9 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
           }
           if (page.length < PENDING_PAGE_SIZE) break;
         }
-        if (pending > 0) logger.info({ pending, settled: found }, 'reconciled pending challenges');
+        if (pending > 0) lnLog.info({ pending, settled: found }, 'reconciled pending challenges');
       } catch (error) {
-        logger.warn({ err: error }, 'could not reconcile pending challenges');
+        lnLog.warn({ err: error }, 'could not reconcile pending challenges');
       }
       return found;
     })();
@@ -667,7 +689,7 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
       invoicer,
       verifier,
       metrics,
-      logger,
+      logger: rootLogger,
       services,
       reconciled,
       get activeRequests() {

@@ -6,6 +6,11 @@
  */
 import type { GoRegexp } from '../../core/go-regexp.js';
 
+import type { LogSubsystem } from '../ops/logger.js';
+
+/** A log level of the reference (`debuglevel`, `logging.console.level`). */
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'critical' | 'off';
+
 /** A regular expression from the config: the text as written, and the compiled form. */
 export interface ConfigPattern {
   /** The expression as written in the file (Go RE2 syntax). */
@@ -159,7 +164,9 @@ export interface ApertureConfig {
   /** `debuglevel` as written (a level, optionally with `SUBSYSTEM=level` parts). */
   debugLevel: string;
   /** The global level from `debuglevel`. */
-  logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'critical' | 'off';
+  logLevel: LogLevel;
+  /** Levels of single subsystems from `debuglevel` (`PRXY=debug`), for those this implementation has. */
+  logSubsystems: Partial<Record<LogSubsystem, LogLevel>>;
   idleTimeoutMs: number;
   readTimeoutMs: number;
   writeTimeoutMs: number;
@@ -183,7 +190,20 @@ export interface ApertureConfig {
   prometheus: { enabled: boolean; listenAddr: string };
   /** Clients refused with 403. */
   blocklist: IpRange[];
-  logging: { console: { disable: boolean; level: string | undefined; noTimestamps: boolean }; fileDisable: boolean };
+  logging: {
+    /** `logging.console`: the only log output here (standard output). */
+    console: {
+      /** No log lines at all. */
+      disable: boolean;
+      /** Threshold of the console on top of `debuglevel`; undefined = none. */
+      level: LogLevel | undefined;
+      /** Lines without the `time` field. */
+      noTimestamps: boolean;
+    };
+    fileDisable: boolean;
+    /** Extension (`logging.accesslog`, default true): one `PRXY` info line per request, as the reference writes. */
+    accessLog: boolean;
+  };
   services: ServiceConfig[];
   /** Extension: form of the 402 challenge (`reference` two lines LSAT + L402, or the spec's `L402 version="0", token=…`). */
   challengeForm: 'reference' | 'spec';

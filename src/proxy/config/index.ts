@@ -20,5 +20,5 @@ export type { RawNode, RawMap, RawSeq, RawScalar, RawEntry, RawPosition, Located
 export type {
   ApertureConfig, ServiceConfig, ServiceAuth, ServiceRateLimitConfig, DynamicPriceConfig, AuthScheme,
   AuthenticatorConfig, LightningBackendKind, RateLimitStoreConfig, ConfigPattern, IpRange,
-  ConfigWarning, ConfigWarningKind,
+  ConfigWarning, ConfigWarningKind, LogLevel,
 } from './aperture-config.js';

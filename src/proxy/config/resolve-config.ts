@@ -8,8 +8,9 @@ import { homedir } from 'node:os';
 import { isAbsolute, join, normalize, resolve } from 'node:path';
 import type {
   ApertureConfig, AuthenticatorConfig, AuthScheme, ConfigPattern, ConfigWarning, IpRange,
-  LightningBackendKind, ServiceAuth, ServiceConfig, ServiceRateLimitConfig,
+  LightningBackendKind, LogLevel, ServiceAuth, ServiceConfig, ServiceRateLimitConfig,
 } from './aperture-config.js';
+import type { LogSubsystem } from '../ops/logger.js';
 import { checkHostPort } from './check-host-port.js';
 import { ConfigReader, type ConfigSection, describe, scalarText } from './config-reader.js';
 import { compileGoRegexp } from '../../core/go-regexp.js';
@@ -48,6 +49,16 @@ const SERVICE_KEYS = ['name', 'tlscertpath', 'address', 'protocol', 'auth', 'aut
 const DYNAMIC_PRICE_KEYS = ['enabled', 'grpcaddress', 'insecure', 'tlscertpath', 'metered', 'usagetailbytes'];
 const LOGGER_KEYS = ['disable', 'notimestamps', 'callsite', 'level'];
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'critical', 'off'] as const;
+/** The reference's log subsystems this implementation has (see `LogSubsystem`). */
+const BUILT_SUBSYSTEMS: readonly LogSubsystem[] = ['APER', 'PRXY', 'AUTH', 'CHLL'];
+/** The reference's other log subsystems: accepted with a warning saying why they have no lines here. */
+const OTHER_SUBSYSTEMS: Record<string, string> = {
+  L402: 'token parsing has no log lines of its own here (refusals are logged under AUTH)',
+  MINT: 'minting has no log lines of its own here (its errors are logged under AUTH)',
+  LNDC: 'the lnd client logs under CHLL here',
+  ADMN: 'the admin API is not built here',
+  MPAY: 'MPP (the Payment scheme) is not built here',
+};
 const NETWORKS = ['regtest', 'simnet', 'testnet', 'mainnet', 'signet'];
 
 /** Reference defaults. */
@@ -126,7 +137,7 @@ export function resolveConfig(root: RawNode | undefined, context: Partial<Resolv
   else checkAddress(r, top, 'listenaddr', listenAddr, true, 'issue');
 
   const debugLevel = top.string('debuglevel', 'info');
-  const logLevel = parseDebugLevel(r, top, debugLevel);
+  const { global: logLevel, subsystems: logSubsystems } = parseDebugLevel(r, top, debugLevel);
 
   const idleTimeoutMs = top.duration('idletimeout', CONFIG_DEFAULTS.idleTimeoutMs, 0);
   const readTimeoutMs = top.duration('readtimeout', CONFIG_DEFAULTS.readTimeoutMs, 0);
@@ -191,6 +202,11 @@ export function resolveConfig(root: RawNode | undefined, context: Partial<Resolv
   if (dbBackend === 'postgres' && postgres.dbName === '') r.issue('postgres.dbname', 'dbbackend is postgres but postgres.dbname is empty');
   const etcdSection = top.section('etcd', ['host', 'user', 'password']);
   const etcd = { host: etcdSection.string('host', ''), user: etcdSection.string('user', ''), password: etcdSection.string('password', '') };
+  if (dbBackend !== 'etcd') {
+    for (const key of ['host', 'user', 'password']) {
+      if (etcdSection.has(key)) r.warn(etcdSection.path(key), 'not-built', `etcd.${key} is only used by dbbackend: etcd, which is not built here; it has no effect`, etcdSection.node(key));
+    }
+  }
 
   const authenticator = readAuthenticator(r, top.section('authenticator', AUTH_KEYS), path, ctx, listenAddr);
 
@@ -201,6 +217,9 @@ export function resolveConfig(root: RawNode | undefined, context: Partial<Resolv
     corsOrigins: adminSection.stringList('corsorigin').map((o) => o.value),
   };
   if (admin.enabled) r.warn('admin.enabled', 'not-built', 'the admin API is not built here yet; admin is ignored', adminSection.node('enabled'));
+  for (const key of ['macaroonpath', 'corsorigin']) {
+    if (adminSection.has(key)) r.warn(adminSection.path(key), 'not-built', `the admin API is not built here yet; admin.${key} has no effect`, adminSection.node(key));
+  }
 
   const hm = top.section('hashmail', ['enabled', 'messagerate', 'messageburstallowance', 'staletimeout']);
   const hashmail = {
@@ -210,6 +229,9 @@ export function resolveConfig(root: RawNode | undefined, context: Partial<Resolv
     staleTimeoutMs: hm.duration('staletimeout', 0),
   };
   if (hashmail.enabled) r.warn('hashmail.enabled', 'not-built', 'the LNC hashmail server is not built here; hashmail is ignored', hm.node('enabled'));
+  for (const key of ['messagerate', 'messageburstallowance', 'staletimeout']) {
+    if (hm.has(key)) r.warn(hm.path(key), 'not-built', `the LNC hashmail server is not built here; hashmail.${key} has no effect`, hm.node(key));
+  }
 
   const torSection = top.section('tor', ['control', 'listenport', 'virtualport', 'v3']);
   const tor = {
@@ -219,6 +241,9 @@ export function resolveConfig(root: RawNode | undefined, context: Partial<Resolv
     v3: torSection.bool('v3', false),
   };
   if (tor.control !== '' || tor.v3) r.warn('tor', 'not-built', 'Tor onion services are not built here; tor is ignored', top.node('tor'));
+  for (const key of ['listenport', 'virtualport']) {
+    if (torSection.has(key)) r.warn(torSection.path(key), 'not-built', `Tor onion services are not built here; tor.${key} has no effect (nothing listens on it)`, torSection.node(key));
+  }
 
   const prom = top.section('prometheus', ['enabled', 'listenaddr']);
   const prometheus = { enabled: prom.bool('enabled', false), listenAddr: prom.string('listenaddr', '') };
@@ -230,19 +255,24 @@ export function resolveConfig(root: RawNode | undefined, context: Partial<Resolv
   const blocklist = readIpList(r, top, 'blocklist');
   const trustedProxies = readIpList(r, top, 'trustedproxies');
 
-  const logSection = top.section('logging', ['console', 'file', 'nocommithash']);
+  const logSection = top.section('logging', ['console', 'file', 'nocommithash', 'accesslog']);
   const consoleSection = logSection.section('console', [...LOGGER_KEYS, 'style']);
   const fileSection = logSection.section('file', [...LOGGER_KEYS, 'compressor', 'maxlogfiles', 'maxlogfilesize']);
-  const consoleLevel = consoleSection.optString('level');
-  if (consoleLevel !== undefined) parseDebugLevel(r, consoleSection, consoleLevel, 'level');
+  const consoleLevelText = consoleSection.optString('level');
+  const consoleLevel = consoleLevelText === undefined ? undefined : parseLevel(r, consoleSection, 'level', consoleLevelText);
   const fileLevel = fileSection.optString('level');
-  if (fileLevel !== undefined) parseDebugLevel(r, fileSection, fileLevel, 'level');
-  consoleSection.bool('style', false);
-  consoleSection.string('callsite', '');
+  if (fileLevel !== undefined) parseLevel(r, fileSection, 'level', fileLevel);
+  if (consoleSection.bool('style', false)) {
+    r.warn(consoleSection.path('style'), 'not-built', 'styled (coloured) console lines are not built here; log lines are JSON', consoleSection.node('style'));
+  }
+  const callSite = consoleSection.string('callsite', 'off').toLowerCase();
+  if (!['off', 'short', 'long'].includes(callSite)) r.issue(consoleSection.path('callsite'), `must be off, short or long, not "${callSite}"`, consoleSection.node('callsite'));
+  else if (callSite !== 'off') r.warn(consoleSection.path('callsite'), 'not-built', 'call sites in log lines are not built here; lines carry a subsystem field instead', consoleSection.node('callsite'));
   fileSection.string('callsite', '');
-  const logging = {
+  const logging: ApertureConfig['logging'] = {
     console: { disable: consoleSection.bool('disable', false), level: consoleLevel, noTimestamps: consoleSection.bool('notimestamps', false) },
     fileDisable: fileSection.bool('disable', false),
+    accessLog: logSection.bool('accesslog', true),
   };
   if (logSection.has('file') && !logging.fileDisable) {
     r.warn('logging.file', 'not-built', 'file logging is not built here; logs go to stdout (redirect or use a log collector)', logSection.node('file'));
@@ -283,7 +313,7 @@ export function resolveConfig(root: RawNode | undefined, context: Partial<Resolv
     configFile: ctx.configFile, configFileFound: ctx.configFileFound, baseDir,
     tlsCertPath: join(baseDir, 'tls.cert'), tlsKeyPath: join(baseDir, 'tls.key'),
     listenAddr, serverName, autoCert, insecure, staticRoot: staticRoot === '' ? '' : abs(staticRoot), serveStatic,
-    debugLevel, logLevel, idleTimeoutMs, readTimeoutMs, writeTimeoutMs, wsPingIntervalMs, wsPongWaitMs,
+    debugLevel, logLevel, logSubsystems, idleTimeoutMs, readTimeoutMs, writeTimeoutMs, wsPingIntervalMs, wsPongWaitMs,
     invoiceBatchSize, strictVerify, profile, dbBackend, sqlite, postgres, etcd, authenticator, admin,
     hashmail, tor, prometheus, blocklist, logging, services, challengeForm, trustedProxies, rateLimitStore,
     freebieWindowMs, upstreamTimeoutMs, globalChallengeLimit, maxConcurrentStreams, upstreamConnections, upstreamQueue,
@@ -305,24 +335,39 @@ function readGlobalChallengeLimit(r: ConfigReader, top: ConfigSection): Aperture
   return { requests, perMs, burst: burst === 0 ? requests : burst };
 }
 
-function parseDebugLevel(r: ConfigReader, s: ConfigSection, text: string, key = 'debuglevel'): ApertureConfig['logLevel'] {
-  // "info" or "info,PRXY=debug" or "PRXY=debug,AUTH=trace" (subsystem levels of the reference).
-  let global: ApertureConfig['logLevel'] = 'info';
-  const subsystems: string[] = [];
+function parseLevel(r: ConfigReader, s: ConfigSection, key: string, text: string): LogLevel | undefined {
+  const lower = text.trim().toLowerCase();
+  if ((LOG_LEVELS as readonly string[]).includes(lower)) return lower as LogLevel;
+  r.issue(s.path(key), `unknown log level "${text}" (${LOG_LEVELS.join(', ')})`, s.node(key));
+  return undefined;
+}
+
+/**
+ * `debuglevel` as lnd reads it: "info", "info,PRXY=debug" or "PRXY=debug,AUTH=trace" (a level
+ * without a subsystem is the global one). Subsystems this implementation has get their level; the
+ * reference's others are accepted with a warning naming them; unknown ones are refused, as the
+ * reference refuses them.
+ */
+function parseDebugLevel(r: ConfigReader, s: ConfigSection, text: string): { global: LogLevel; subsystems: Partial<Record<LogSubsystem, LogLevel>> } {
+  let global: LogLevel = 'info';
+  const subsystems: Partial<Record<LogSubsystem, LogLevel>> = {};
   for (const part of text.split(',').map((p) => p.trim()).filter((p) => p !== '')) {
-    const [name, level] = part.includes('=') ? part.split('=', 2) : [undefined, part];
-    const lower = (level ?? '').toLowerCase();
-    if (!(LOG_LEVELS as readonly string[]).includes(lower)) {
-      r.issue(s.path(key), `unknown log level "${level ?? ''}" (${LOG_LEVELS.join(', ')})`, s.node(key));
+    const eq = part.indexOf('=');
+    const level = parseLevel(r, s, 'debuglevel', eq < 0 ? part : part.slice(eq + 1));
+    if (eq < 0) {
+      if (level !== undefined) global = level;
       continue;
     }
-    if (name === undefined) global = lower as ApertureConfig['logLevel'];
-    else subsystems.push(name);
+    const name = part.slice(0, eq).trim().toUpperCase();
+    if ((BUILT_SUBSYSTEMS as readonly string[]).includes(name)) {
+      if (level !== undefined) subsystems[name as LogSubsystem] = level;
+    } else if (Object.hasOwn(OTHER_SUBSYSTEMS, name)) {
+      r.warn(s.path('debuglevel'), 'not-built', `subsystem ${name}: ${OTHER_SUBSYSTEMS[name] ?? ''}; its level has no effect`, s.node('debuglevel'));
+    } else {
+      r.issue(s.path('debuglevel'), `unknown subsystem "${part.slice(0, eq).trim()}" (${[...BUILT_SUBSYSTEMS, ...Object.keys(OTHER_SUBSYSTEMS)].join(', ')})`, s.node('debuglevel'));
+    }
   }
-  if (subsystems.length > 0) {
-    r.warn(s.path(key), 'not-built', `per-subsystem levels (${subsystems.join(', ')}) are not built here; only the global level applies`, s.node(key));
-  }
-  return global;
+  return { global, subsystems };
 }
 
 function checkAddress(r: ConfigReader, s: ConfigSection, key: string, value: string, portRequired: boolean, severity: 'issue' | 'warn'): void {
@@ -377,6 +422,10 @@ function readAuthenticator(r: ConfigReader, a: ConfigSection, path: (p: string) 
   if (enableSessions && !enableMpp) r.issue(a.path('enablesessions'), 'enablesessions requires enablempp');
   else if (enableSessions) r.warn(a.path('enablesessions'), 'not-built', 'MPP sessions are not built here yet', a.node('enablesessions'));
   if (wavelength !== undefined) r.warn(a.path('wavelengthgateway'), 'not-built', 'the Wavelength invoice backend is not built here', a.node('wavelengthgateway'));
+  if (a.has('wavelengthmacaroonpath')) r.warn(a.path('wavelengthmacaroonpath'), 'not-built', 'the Wavelength invoice backend is not built here; wavelengthmacaroonpath has no effect', a.node('wavelengthmacaroonpath'));
+  for (const key of ['mpprealm', 'sessiondepositmultiplier', 'sessionidletimeout']) {
+    if (a.has(key)) r.warn(a.path(key), 'not-built', `MPP (the Payment scheme) is not built here yet; ${key} has no effect`, a.node(key));
+  }
   if (disable) return result;
 
   let backend: LightningBackendKind;
@@ -498,6 +547,7 @@ function readServices(
     };
     if (dynamicPrice.metered && !dynamicPrice.enabled) r.issue(dp.path('metered'), 'dynamicprice.metered requires dynamicprice.enabled');
     else if (dynamicPrice.metered) r.warn(dp.path('metered'), 'not-built', 'metered pricing is not built here; the pricer is asked for prices only', dp.node('metered'));
+    if (dp.has('usagetailbytes')) r.warn(dp.path('usagetailbytes'), 'not-built', 'metered pricing is not built here; usagetailbytes has no effect', dp.node('usagetailbytes'));
     if (dynamicPrice.enabled) {
       if (dynamicPrice.grpcAddress === '') r.issue(dp.path('grpcaddress'), 'dynamicprice is enabled but grpcaddress is empty');
       else checkAddress(r, dp, 'grpcaddress', dynamicPrice.grpcAddress, true, 'warn');

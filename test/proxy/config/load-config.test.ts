@@ -38,10 +38,19 @@ test('the reference sample config passes --check-config unchanged, with each exp
     'missing-file authenticator.tlspath',
     'missing-file services[0].dynamicprice.tlscertpath',
     'missing-file services[0].tlscertpath',
+    'not-built etcd.host',
+    'not-built etcd.password',
+    'not-built etcd.user',
     'not-built hashmail.enabled',
+    'not-built hashmail.messageburstallowance',
+    'not-built hashmail.messagerate',
+    'not-built hashmail.staletimeout',
+    'not-built logging.console.style',
     'not-built logging.file',
     'not-built profile',
     'not-built tor',
+    'not-built tor.listenport',
+    'not-built tor.virtualport',
     'not-built wspinginterval',
     'not-built wspongwait',
     'unknown-key services[2].dynamicprice.enbled',
@@ -74,7 +83,7 @@ test('the reference sample config passes --check-config unchanged, with each exp
   assert.equal(s3.dynamicPrice.enabled, false, 'the misspelt "enbled" does not enable it');
   assert.equal(s3.price, 1, 'no price = the reference default of 1 sat');
   assert.deepEqual(c.blocklist.map((b) => `${b.address}/${b.prefixLength}`), ['1.1.1.1/32', '1.0.0.1/32']);
-  assert.match(formatConfigReport(report), /OK: configuration is valid \(3 services, 17 warnings\)/);
+  assert.match(formatConfigReport(report), /OK: configuration is valid \(3 services, 26 warnings\)/);
 });
 
 test('a config with many mistakes lists every one at once, each with its path', () => {
