@@ -6,7 +6,7 @@
  * only reported when group or others may access them.
  */
 import { statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { ApertureConfig } from '../config/aperture-config.js';
 
 /** A file or directory holding secrets that group or others can access. */
@@ -20,7 +20,8 @@ export interface OpenSecretFile {
 }
 
 /**
- * The paths of the configuration that hold secrets: files, then directories.
+ * The paths of the configuration that hold secrets: files, and the base
+ * directory when one of them is in it.
  * @param config - the configuration
  * @param ownStore - whether `startAperture` opens the configured store (not an injected one)
  * @returns files and directories to check
@@ -33,7 +34,9 @@ export function secretPaths(config: ApertureConfig, ownStore: boolean): { files:
   }
   if (!config.insecure) files.push(join(config.baseDir, 'tls.key'));
   if (!config.authenticator.disable && config.authenticator.backend === 'dev') files.push(join(config.baseDir, 'dev-node.key'));
-  return { files, directories: [config.baseDir] };
+  // The base directory matters only when a secret lives in it (not with PostgreSQL, plaintext and lnd).
+  const inBaseDir = files.some((f) => dirname(f) === config.baseDir);
+  return { files, directories: inBaseDir ? [config.baseDir] : [] };
 }
 
 /**
