@@ -61,10 +61,11 @@ function endStream(req: Http2ServerRequest, res: Http2ServerResponse, status: 40
   try {
     if (GRPC.test(req.headers['content-type'] ?? '')) {
       const what = status === 408 ? 'request not received within readtimeout' : 'no response within writetimeout';
+      // Resets the request side itself (NO_ERROR) once the trailers are out.
       writeGrpcTrailersOnly(stream, 4, `${what} [${code}]`);
-    } else {
-      answer(res, status, code, false);
+      return;
     }
+    answer(res, status, code, false);
     stream.close(constants.NGHTTP2_NO_ERROR);
   } catch {
     stream.close(constants.NGHTTP2_INTERNAL_ERROR);
