@@ -75,7 +75,7 @@ services:
     assert.equal(asked.filter((a) => a.path === '/limited/x').length, 2);
   });
 
-  test('HTTP/2: a body that stalls is priced on what arrived once readtimeout runs out', { timeout: 10_000 }, async () => {
+  test('HTTP/2: a body that stalls is priced on what arrived within three quarters of readtimeout, before the 408', { timeout: 10_000 }, async () => {
     asked.length = 0;
     const session = await h2Session(aperture.url);
     try {

@@ -65,8 +65,9 @@ export interface CreateAuthorizeOptions {
   /** Records what each request ended as. */
   setOutcome?: (context: AuthorizeContext<AppService>, outcome: PipelineOutcome) => void;
   /**
-   * Longest wait for the body prefix a dynamic pricer sees, ms (`readtimeout`);
-   * the pricer then gets what arrived. `undefined` or 0 waits as long as the body takes.
+   * Longest wait for the body prefix a dynamic pricer sees, ms (the program
+   * uses three quarters of `readtimeout`, so that the challenge goes out before
+   * `readtimeout` ends the request); the pricer then gets what arrived. `undefined` or 0 waits as long as the body takes.
    */
   pricerBodyTimeoutMs?: number;
 }

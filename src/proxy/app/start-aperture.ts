@@ -514,7 +514,9 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
       globalChallengeLimiter,
       metrics,
       clock,
-      pricerBodyTimeoutMs: config.readTimeoutMs,
+      // Three quarters of readtimeout: the 402 priced on what arrived goes out before readtimeout
+      // cuts the request with 408 (HTTP/2 streams are timed from their headers, like this wait).
+      pricerBodyTimeoutMs: Math.floor(config.readTimeoutMs * 0.75),
       onChallenge: (hash, service) => serviceOfHash.set(hash, service),
       onError: (error, service) => authLog.warn({ service, code: error.code }, error.message),
       // The token ID and which check failed; never the credential itself.
