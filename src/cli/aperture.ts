@@ -2,12 +2,13 @@
  * The `aperture` program: what operators run instead of the Go aperture, with
  * the same aperture.yaml. `bin/aperture.js` calls {@link main}.
  */
-import { readFileSync } from 'node:fs';
 import { L402Error } from '../core/errors.js';
 import { checkConfig, type LoadConfigOptions } from '../proxy/config/check-config.js';
+import { closestKey } from '../proxy/config/closest-key.js';
 import { formatConfigReport } from '../proxy/config/format-config-report.js';
 import { startAperture, type RunningAperture, type StartApertureOptions } from '../proxy/app/start-aperture.js';
 import { limitHeapGrowth } from './heap-growth.js';
+import { packageVersion } from './package-version.js';
 
 /** Where `main` writes and what it reads from the process; every field defaults to the real process. */
 export interface CliIo {
@@ -50,7 +51,8 @@ const USAGE = `Usage: aperture [options]
   --config FILE, --configfile FILE   configuration file (default <basedir>/aperture.yaml)
   --basedir DIR                      base directory (default ~/.aperture)
   --check-config                     validate the configuration without connecting; exit 0 when valid
-  --<key> VALUE, --<key>=VALUE       override a configuration key, e.g. --listenaddr=:8081
+  --<key> VALUE, --<key>=VALUE       override a configuration key (see docs/configuration.md; a flag that
+                                     names no key is an error), e.g. --listenaddr=:8081
                                      or --authenticator.lndhost=localhost:10009
   --version                          print the version
   -h, --help                         print this help
@@ -105,13 +107,29 @@ function parseArgs(argv: readonly string[]): Args {
   return args;
 }
 
-function version(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
-    return pkg.version ?? 'unknown';
-  } catch {
-    return 'unknown';
+/** The flags of the program itself; every other `--<key>` must be a configuration key. */
+const PROGRAM_FLAGS = ['config', 'configfile', 'basedir', 'check-config', 'checkconfig', 'version', 'help'];
+
+/**
+ * The `--<key>` flags that name no configuration key (`--chek-config`), each
+ * with the closest known flag. A flag is a key when the configuration reader
+ * knows it, so the list of keys is never kept twice.
+ */
+function unknownFlags(overrides: Record<string, string>, load: LoadConfigOptions): string[] {
+  const names = Object.keys(overrides);
+  if (names.length === 0) return [];
+  // The flags alone, without the file: whatever the file holds, a flag is known or not.
+  const probe = checkConfig({ ...load, text: '' });
+  const problems: string[] = [];
+  for (const name of names) {
+    const warning = probe.warnings.find((w) => w.kind === 'unknown-key' && (name === w.path.toLowerCase() || name.startsWith(`${w.path.toLowerCase()}.`)));
+    if (warning === undefined) continue;
+    const parent = warning.path.includes('.') ? warning.path.slice(0, warning.path.lastIndexOf('.') + 1) : '';
+    const candidates = [...(parent === '' ? PROGRAM_FLAGS : []), ...(warning.suggestion === undefined ? [] : [`${parent}${warning.suggestion}`])];
+    const suggestion = closestKey(warning.path.toLowerCase(), candidates) ?? (warning.suggestion === undefined ? undefined : `${parent}${warning.suggestion}`);
+    problems.push(`unknown flag --${name}${suggestion === undefined ? '' : ` (did you mean --${suggestion}?)`}`);
   }
+  return problems;
 }
 
 /**
@@ -139,7 +157,7 @@ export async function main(argv: readonly string[], io: CliIo = {}): Promise<num
     return 0;
   }
   if (args.version) {
-    stdout.write(`aperture ${version()} (aperture-ts)\n`);
+    stdout.write(`aperture ${packageVersion()} (aperture-ts)\n`);
     return 0;
   }
 
@@ -147,6 +165,11 @@ export async function main(argv: readonly string[], io: CliIo = {}): Promise<num
   if (args.configFile !== undefined) load.configFile = args.configFile;
   if (args.baseDir !== undefined) load.baseDir = args.baseDir;
   if (io.cwd !== undefined) load.cwd = io.cwd;
+  const unknown = unknownFlags(args.overrides, load);
+  if (unknown.length > 0) {
+    stderr.write(`${unknown.map((u) => `aperture: ${u} [L402_ERR_CLI_BAD_ARGUMENT]\n`).join('')}\n${USAGE}`);
+    return 2;
+  }
   const report = checkConfig(load);
   if (args.checkConfig) {
     (report.ok ? stdout : stderr).write(formatConfigReport(report));
@@ -158,7 +181,7 @@ export async function main(argv: readonly string[], io: CliIo = {}): Promise<num
     return 1;
   }
   const config = report.config;
-  stdout.write(`aperture ${version()}: config ${report.configFileFound ? report.configFile : `${report.configFile} (not found: defaults and flags only)`}\n`);
+  stdout.write(`aperture ${packageVersion()}: config ${report.configFileFound ? report.configFile : `${report.configFile} (not found: defaults and flags only)`}\n`);
   for (const w of report.warnings) {
     stdout.write(`warning: ${w.path}${w.line === undefined ? '' : ` (line ${w.line})`} [${w.kind}]: ${w.message}${w.suggestion === undefined ? '' : ` (did you mean ${w.suggestion}?)`}\n`);
   }

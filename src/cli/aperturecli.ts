@@ -12,6 +12,7 @@
 import { ConfigError, L402Error, PaymentError } from '../core/errors.js';
 import { clientErrorContext } from '../client/client-error-context.js';
 import { fetchCommand } from './fetch-command.js';
+import { packageVersion } from './package-version.js';
 
 /** Where a command reads and writes; `process` streams by default, captured ones in tests. */
 export interface CliIo {
@@ -94,18 +95,73 @@ const CONNECTION_CODES = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE',
   'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT',
   'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CERT_HAS_EXPIRED',
-  'ERR_TLS_CERT_ALTNAME_INVALID', 'ERR_SSL_WRONG_VERSION_NUMBER',
+  'ERR_TLS_CERT_ALTNAME_INVALID', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'ERR_SSL_WRONG_VERSION_NUMBER',
 ]);
+
+/** The errors under `error`: its `cause` chain and, for an `AggregateError`, its first error. */
+function causesOf(error: unknown): object[] {
+  const out: object[] = [];
+  let current: unknown = error;
+  for (let depth = 0; depth < 6 && typeof current === 'object' && current !== null; depth++) {
+    out.push(current);
+    const errors = (current as { errors?: unknown }).errors;
+    current = (current as { cause?: unknown }).cause ?? (Array.isArray(errors) ? errors[0] : undefined);
+  }
+  return out;
+}
 
 /** The network-level code of an error or of one of its causes. */
 function connectionCode(error: unknown): string | undefined {
-  let current: unknown = error;
-  for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth++) {
-    const code = (current as { code?: unknown }).code;
+  for (const e of causesOf(error)) {
+    const code = (e as { code?: unknown }).code;
     if (typeof code === 'string' && CONNECTION_CODES.has(code)) return code;
-    current = (current as { cause?: unknown }).cause;
   }
   return undefined;
+}
+
+const TLS_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CERT_HAS_EXPIRED',
+  'ERR_TLS_CERT_ALTNAME_INVALID', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+]);
+
+/**
+ * What went wrong on the network, in words, from the innermost error that
+ * says: who refused the connection, which name did not resolve, which
+ * certificate was not trusted (with the flag that accepts it).
+ * @param error - any thrown value
+ * @returns the reason and, for certificate errors, a hint; undefined when no network error is in the chain
+ */
+function networkFailure(error: unknown): { reason: string; hint?: string } | undefined {
+  for (const e of causesOf(error)) {
+    const { code, address, port, hostname } = e as { code?: unknown; address?: unknown; port?: unknown; hostname?: unknown };
+    if (typeof code !== 'string' || !CONNECTION_CODES.has(code)) continue;
+    const where = typeof address === 'string' ? (typeof port === 'number' ? `${address.includes(':') ? `[${address}]` : address}:${port}` : address) : 'the server';
+    if (code === 'ECONNREFUSED') return { reason: `connection refused by ${where}: nothing listens there` };
+    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return { reason: `no such host${typeof hostname === 'string' ? ` ${hostname}` : ''} (${code})` };
+    if (code === 'ETIMEDOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') return { reason: `no connection to ${where} in time (${code})` };
+    if (TLS_CODES.has(code)) {
+      return {
+        reason: `the server's TLS certificate is not trusted (${code})`,
+        hint: 'pass --insecure (-k) to accept a self-signed certificate, such as the one aperture creates',
+      };
+    }
+    if (code === 'ERR_SSL_WRONG_VERSION_NUMBER') return { reason: `TLS handshake failed (${code})`, hint: 'is the server plain HTTP? then use an http:// URL' };
+    return { reason: code };
+  }
+  return undefined;
+}
+
+/**
+ * An error's message followed by those of its causes that it does not already
+ * contain (`fetch failed` alone says nothing; `fetch failed: bad port` does).
+ */
+function messageWithCauses(error: unknown): string {
+  let text = error instanceof Error ? error.message : String(error);
+  for (const e of causesOf(error).slice(1)) {
+    const m = (e as { message?: unknown }).message;
+    if (typeof m === 'string' && m !== '' && !text.includes(m)) text += `: ${m}`;
+  }
+  return text;
 }
 
 /**
@@ -139,14 +195,13 @@ function makeContext(io: CliIo): CliContext {
     fail(error: unknown, extra: Record<string, unknown> = {}): number {
       const exitCode = exitCodeFor(error);
       const network = connectionCode(error);
-      let code = error instanceof L402Error ? error.code : network !== undefined ? 'L402_ERR_CLI_CONNECTION' : 'L402_ERR_CLI_FAILED';
-      let message = error instanceof Error ? error.message : String(error);
-      if (network !== undefined && !(error instanceof L402Error)) {
-        code = 'L402_ERR_CLI_CONNECTION';
-        message = `${message} (${network})`;
-      }
+      const code = error instanceof L402Error ? error.code : network !== undefined ? 'L402_ERR_CLI_CONNECTION' : 'L402_ERR_CLI_FAILED';
+      let message = messageWithCauses(error);
+      const failure = networkFailure(error);
+      if (failure !== undefined && !message.includes(failure.reason)) message += `; ${failure.reason}`;
       const context = clientErrorContext(error);
       const body: Record<string, unknown> = { code, message, exitCode };
+      if (failure?.hint !== undefined) body['hint'] = failure.hint;
       if (context !== undefined) {
         body['url'] = context.url;
         if (context.responseStatus !== undefined) body['status'] = context.responseStatus;
@@ -160,7 +215,7 @@ function makeContext(io: CliIo): CliContext {
 
 function topUsage(): string {
   const lines = Object.values(commands).map((c) => `  ${c.name.padEnd(10)} ${c.summary}`);
-  return `usage: aperturecli <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nRun 'aperturecli <command> --help' for a command's options.\n`;
+  return `usage: aperturecli <command> [options]\n       aperturecli --version\n\ncommands:\n${lines.join('\n')}\n\nRun 'aperturecli <command> --help' for a command's options.\n`;
 }
 
 /** The process's own streams and environment. */
@@ -184,6 +239,10 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     io[name === undefined ? 'stderr' : 'stdout'].write(topUsage());
     return name === undefined ? EXIT_CODES.usage : EXIT_CODES.ok;
+  }
+  if (name === '--version' || name === '-V') {
+    io.stdout.write(`aperturecli ${packageVersion()} (aperture-ts)\n`);
+    return EXIT_CODES.ok;
   }
   // Own keys only: `aperturecli constructor` must not find what every object inherits.
   const command = Object.hasOwn(commands, name) ? commands[name] : undefined;

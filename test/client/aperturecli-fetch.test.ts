@@ -151,7 +151,19 @@ test('exit codes: 5 not found, 2 invalid arguments or unknown command, 3 connect
   });
   const refused = await cli(['fetch', `http://127.0.0.1:${port}/`, '--token-file', tokenFile()]);
   assert.equal(refused.code, 3);
-  assert.equal((refused.errJson()['error'] as Record<string, unknown>)['code'], 'L402_ERR_CLI_CONNECTION');
+  const error = refused.errJson()['error'] as Record<string, unknown>;
+  assert.equal(error['code'], 'L402_ERR_CLI_CONNECTION');
+  // The cause is kept: not a bare "fetch failed", but who refused.
+  assert.match(String(error['message']), new RegExp(`^fetch failed: connect ECONNREFUSED 127\\.0\\.0\\.1:${port}; connection refused by 127\\.0\\.0\\.1:${port}`));
+});
+
+test('errors name their cause: a port fetch refuses to use, a host that does not resolve', async () => {
+  const badPort = await cli(['fetch', 'http://127.0.0.1:1/', '--token-file', tokenFile()]);
+  assert.equal(badPort.code, 1);
+  assert.equal((badPort.errJson()['error'] as Record<string, unknown>)['message'], 'fetch failed: bad port');
+  const nxdomain = await cli(['fetch', 'http://aperture-test.invalid/', '--token-file', tokenFile()]);
+  assert.equal(nxdomain.code, 3);
+  assert.match(String((nxdomain.errJson()['error'] as Record<string, unknown>)['message']), /no such host aperture-test\.invalid/);
 });
 
 test('--insecure accepts a self-signed certificate; without it the connection fails (exit 3)', async () => {
@@ -162,6 +174,9 @@ test('--insecure accepts a self-signed certificate; without it the connection fa
     const url = `https://127.0.0.1:${(https.address() as AddressInfo).port}/`;
     const strict = await cli(['fetch', url, '--token-file', tokenFile()]);
     assert.equal(strict.code, 3, strict.stderr);
+    const error = strict.errJson()['error'] as Record<string, unknown>;
+    assert.match(String(error['message']), /^fetch failed: self-signed certificate; the server's TLS certificate is not trusted \(DEPTH_ZERO_SELF_SIGNED_CERT\)$/);
+    assert.match(String(error['hint']), /--insecure \(-k\)/);
     const insecure = await cli(['fetch', url, '-k', '--token-file', tokenFile()]);
     assert.equal(insecure.code, 0, insecure.stderr);
     assert.equal(insecure.stdout, 'secure\n');
@@ -169,6 +184,16 @@ test('--insecure accepts a self-signed certificate; without it the connection fa
     https.closeAllConnections();
     await new Promise<void>((resolve) => https.close(() => resolve()));
   }
+});
+
+test('aperturecli --version prints the package version (the bin, as installed programs run it)', async () => {
+  const bin = new URL('../../bin/aperturecli.js', import.meta.url).pathname;
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const result = await new Promise<{ code: number; stdout: string }>((resolve) => {
+    execFile(process.execPath, [bin, '--version'], (error, stdout) => resolve({ code: error === null ? 0 : Number((error as { code?: number }).code), stdout }));
+  });
+  assert.equal(result.code, 0);
+  assert.equal(result.stdout, `aperturecli ${pkg.version} (aperture-ts)\n`);
 });
 
 test('the bin shim runs the command in a checkout', async () => {

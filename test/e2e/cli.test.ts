@@ -1,6 +1,6 @@
 // The `aperture` program as operators run it: bin/aperture.js as a child process.
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { h1, startBackend } from '../proxy/support.js';
@@ -52,6 +52,51 @@ test('a bad flag exits 2 with usage', async () => {
   assert.equal(await p.exited, 2);
   assert.match(p.output(), /L402_ERR_CLI_BAD_ARGUMENT/);
   assert.match(p.output(), /Usage: aperture/);
+});
+
+test('an unknown --flag is refused before anything starts, naming the closest known flag', async () => {
+  const dir = tempBaseDir();
+  const port = await freePort();
+  // A valid configuration: without the check, --chek-config would start the proxy on it.
+  writeFileSync(join(dir, 'aperture.yaml'), `
+listenaddr: 127.0.0.1:${port}
+insecure: true
+authenticator:
+  disable: true
+services: []
+`);
+  const cases: Array<[string[], RegExp]> = [
+    [['--chek-config'], /unknown flag --chek-config \(did you mean --check-config\?\)/],
+    [['--lisenaddr=127.0.0.1:1'], /unknown flag --lisenaddr \(did you mean --listenaddr\?\)/],
+    [['--authenticator.lndhots', 'localhost:10009'], /unknown flag --authenticator\.lndhots \(did you mean --authenticator\.lndhost\?\)/],
+    [['--verison'], /unknown flag --verison \(did you mean --version\?\)/],
+    [['--no-such-thing'], /unknown flag --no-such-thing \[/],
+  ];
+  for (const [args, message] of cases) {
+    const p = spawnNode('bin/aperture.js', ['--basedir', dir, ...args]);
+    // Without the check the proxy starts: stop it then, and fail.
+    const started = p.waitFor(/aperture listening/).then(() => 'started', () => 'exited');
+    if ((await Promise.race([started, p.exited])) === 'started') {
+      p.child.kill('SIGKILL');
+      await p.exited;
+      assert.fail(`${args.join(' ')} started the proxy:\n${p.output()}`);
+    }
+    assert.equal(await p.exited, 2, p.output());
+    assert.match(p.output(), message);
+    assert.match(p.output(), /L402_ERR_CLI_BAD_ARGUMENT/);
+    assert.match(p.output(), /Usage: aperture/);
+    assert.doesNotMatch(p.output(), /listening/);
+  }
+  // Known keys still override, as in the Go aperture (here one that keeps it from starting).
+  const known = spawnNode('bin/aperture.js', ['--basedir', dir, '--check-config', '--debuglevel=trace', '--authenticator.disable']);
+  assert.equal(await known.exited, 0, known.output());
+});
+
+test('aperture --version prints the package version', async () => {
+  const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string };
+  const p = spawnNode('bin/aperture.js', ['--version']);
+  assert.equal(await p.exited, 0);
+  assert.equal(p.output(), `aperture ${pkg.version} (aperture-ts)\n`);
 });
 
 test('SIGTERM drains an in-flight request, then exits 0; a second instance on the same port fails clearly', async () => {
