@@ -31,6 +31,8 @@ export default defineConfig({
   clean: true,
   target: 'node20',
   platform: 'node',
+  // import.meta.url in the CJS build (createRequire of the optional packages, the package version).
+  shims: true,
   splitting: true,
   treeshake: true,
 });

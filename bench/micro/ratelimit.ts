@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { RateLimiter } from '../../src/ratelimit/rate-limiter.js';
 import { RedisRateLimitStore } from '../../src/ratelimit/redis-rate-limit-store.js';
 import { TokenBucket } from '../../src/ratelimit/token-bucket.js';
+import type { Redis } from 'ioredis';
 
 const CLIENTS = 10_000;
 const keys = Array.from({ length: CLIENTS }, (_, i) => `token:${i.toString(16).padStart(64, '0')}`);
@@ -64,8 +65,9 @@ try {
   await timeAsync('RateLimiter.check, Redis, 2 rules, 64 in flight', 200_000, 64, 'pipelined on one connection', (i) => Promise.resolve(red2.check(keys[i % CLIENTS] as string, '/api/v1/expensive')));
   const errors = red1.stats().storeErrors + red2.stats().storeErrors;
   if (errors > 0) redisNote = `${errors} store errors during the Redis runs`;
-  const leftovers = await store.redis.keys(`${prefix}*`);
-  if (leftovers.length > 0) await store.redis.del(...leftovers);
+  const redis = store.redis as Redis;
+  const leftovers = await redis.keys(`${prefix}*`);
+  if (leftovers.length > 0) await redis.del(...leftovers);
 } catch (error) {
   redisNote = `Redis runs skipped: ${(error as Error).message}`;
 } finally {

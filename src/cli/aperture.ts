@@ -7,6 +7,7 @@ import { checkConfig, type LoadConfigOptions } from '../proxy/config/check-confi
 import { closestKey } from '../proxy/config/closest-key.js';
 import { formatConfigReport } from '../proxy/config/format-config-report.js';
 import { startAperture, type RunningAperture, type StartApertureOptions } from '../proxy/app/start-aperture.js';
+import { missingPackagesError } from '../proxy/app/required-packages.js';
 import { limitHeapGrowth } from './heap-growth.js';
 import { packageVersion } from './package-version.js';
 
@@ -107,6 +108,8 @@ function parseArgs(argv: readonly string[]): Args {
   return args;
 }
 
+const GLOBAL_INSTALL_NOTE = '(install them where aperture-ts is: in the same project, or with npm install -g when aperture-ts was installed with -g)\n';
+
 /** The flags of the program itself; every other `--<key>` must be a configuration key. */
 const PROGRAM_FLAGS = ['config', 'configfile', 'basedir', 'check-config', 'checkconfig', 'version', 'help'];
 
@@ -173,6 +176,9 @@ export async function main(argv: readonly string[], io: CliIo = {}): Promise<num
   const report = checkConfig(load);
   if (args.checkConfig) {
     (report.ok ? stdout : stderr).write(formatConfigReport(report));
+    // The configuration is valid either way; say now what a start would miss.
+    const missing = report.config === undefined ? undefined : missingPackagesError(report.config);
+    if (missing !== undefined) stdout.write(`note: to start, ${missing.message} [${missing.code}]\n${GLOBAL_INSTALL_NOTE}`);
     return report.ok ? 0 : 1;
   }
   if (!report.ok || report.config === undefined) {
@@ -204,6 +210,7 @@ export async function main(argv: readonly string[], io: CliIo = {}): Promise<num
   } catch (error) {
     const code = error instanceof L402Error ? ` [${error.code}]` : '';
     stderr.write(`aperture: cannot start: ${error instanceof Error ? error.message : String(error)}${code}\n`);
+    if (error instanceof L402Error && error.code === 'L402_ERR_DEPENDENCY_MISSING') stderr.write(GLOBAL_INSTALL_NOTE);
     return 1;
   }
   const tls = config.insecure ? 'plaintext HTTP/1.1 and h2c' : `TLS, HTTP/1.1 and HTTP/2 (certificate ${config.tlsCertPath})`;

@@ -13,7 +13,7 @@ export { MemoryRateLimitStore } from './memory-rate-limit-store.js';
 export type { MemoryRateLimitStoreOptions } from './memory-rate-limit-store.js';
 export { RedisRateLimitStore } from './redis-rate-limit-store.js';
 export type { RedisRateLimitStoreOptions } from './redis-rate-limit-store.js';
-export type { RedisConnectionOptions } from './redis-connection.js';
+export type { RedisConnectionOptions, RedisClient } from './redis-connection.js';
 export { RateLimiter, tokenRateLimitKey, ipRateLimitKey, retryAfterSeconds } from './rate-limiter.js';
 export type { RateLimiterOptions, RateLimitResult, RateLimiterStats, StoreErrorPolicy } from './rate-limiter.js';
 export { rateLimitedDecision } from './rate-limited-decision.js';

@@ -1,5 +1,26 @@
-import { Redis } from 'ioredis';
+import { createRequire } from 'node:module';
+import type { Redis } from 'ioredis';
 import { L402Error } from '../core/errors.js';
+import { requireOptional } from '../core/optional-dependency.js';
+
+/**
+ * What the stores need of a Redis client: an ioredis `Redis` is one. Spelt out
+ * here so that the types of `aperture-ts/ratelimit` do not need ioredis installed.
+ */
+export interface RedisClient {
+  /** Connection state, `ready` when commands can be sent. */
+  readonly status: string;
+  /** Registers a Lua script as a command. */
+  defineCommand(name: string, definition: { lua: string; numberOfKeys?: number }): void;
+  /** Adds an event listener. */
+  on(event: string, listener: (...args: any[]) => void): unknown;
+  /** Removes an event listener. */
+  off(event: string, listener: (...args: any[]) => void): unknown;
+  /** Closes the connection after pending replies. */
+  quit(): Promise<unknown>;
+  /** Closes the connection at once. */
+  disconnect(): void;
+}
 
 /** How the rate-limit and freebie stores reach Redis. */
 export interface RedisConnectionOptions {
@@ -8,7 +29,7 @@ export interface RedisConnectionOptions {
    * `commandTimeout` and `enableOfflineQueue: false`, or requests wait on Redis,
    * and a `socketTimeout`, or a connection whose replies are lost is never recovered.
    */
-  redis?: Redis;
+  redis?: RedisClient;
   /** URL to connect to when no client is given, e.g. `redis://127.0.0.1:6379/0`. */
   url?: string;
   /** Milliseconds before a command counts as failed; 250 by default. */
@@ -39,11 +60,17 @@ export interface RedisHandle {
  * wait: no offline queue (commands fail at once while disconnected), a short
  * command timeout, one attempt per command, capped reconnection backoff, and a
  * socket timeout that drops (and so reconnects) a connection that stopped
- * answering while staying open.
+ * answering while staying open. ioredis is loaded here, when a store creates
+ * its client (an adopted client needs nothing loaded).
+ * @param options - the connection options
+ * @param feature - the store, for the error when ioredis is missing
+ * @throws L402Error `L402_ERR_DEPENDENCY_MISSING` when ioredis is not installed
  * @internal
  */
-export function openRedis(options: RedisConnectionOptions): RedisHandle {
-  if (options.redis !== undefined) return { client: options.redis, owned: false };
+export function openRedis(options: RedisConnectionOptions, feature: string): RedisHandle {
+  // An adopted client is an ioredis client; the option's type is structural only for the declarations.
+  if (options.redis !== undefined) return { client: options.redis as Redis, owned: false };
+  const [{ Redis }] = requireOptional(createRequire(import.meta.url), feature, ['ioredis']) as [typeof import('ioredis')];
   const commandTimeout = options.commandTimeoutMs ?? 250;
   const client = new Redis(options.url ?? 'redis://127.0.0.1:6379', {
     enableOfflineQueue: false,

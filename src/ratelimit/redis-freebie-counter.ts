@@ -3,7 +3,7 @@ import { ConfigError, type L402Error } from '../core/errors.js';
 import { systemClock, type Clock } from '../core/types.js';
 import { freebieOptionProblems, type FreebieCounter, type FreebieCounterOptions, type FreebieStats } from './freebie-counter.js';
 import { maskIp } from './mask-ip.js';
-import { closeRedis, openRedis, redisReady, storeUnavailable, type RedisConnectionOptions, type RedisHandle } from './redis-connection.js';
+import { closeRedis, openRedis, redisReady, storeUnavailable, type RedisClient, type RedisConnectionOptions, type RedisHandle } from './redis-connection.js';
 import type { StoreErrorPolicy } from './rate-limiter.js';
 
 /** Options of {@link RedisFreebieCounter}. */
@@ -67,7 +67,8 @@ export class RedisFreebieCounter implements FreebieCounter {
 
   /**
    * @param options - limit, window, connection, prefix and failure policy
-   * @throws ConfigError `L402_ERR_CONFIG_INVALID` when the limit or window is invalid
+   * @throws ConfigError `L402_ERR_CONFIG_INVALID` when the limit or window is invalid;
+   *   L402Error `L402_ERR_DEPENDENCY_MISSING` when no client is given and ioredis is not installed
    */
   constructor(options: RedisFreebieCounterOptions) {
     const problem = freebieOptionProblems(options);
@@ -75,7 +76,7 @@ export class RedisFreebieCounter implements FreebieCounter {
     this.limit = options.limit;
     this.windowMs = options.windowMs ?? 0;
     this.clock = options.clock ?? systemClock;
-    this.handle = openRedis(options);
+    this.handle = openRedis(options, 'RedisFreebieCounter');
     this.prefix = options.keyPrefix ?? 'aperture:freebie:';
     this.policy = options.onStoreError ?? 'deny';
     this.onError = options.onError;
@@ -84,8 +85,8 @@ export class RedisFreebieCounter implements FreebieCounter {
     this.command = (client[COMMAND] as UseCommand).bind(client);
   }
 
-  /** The ioredis client, e.g. for health checks. */
-  get redis(): Redis {
+  /** The ioredis client, e.g. for health checks (cast it to ioredis's `Redis` for its full type). */
+  get redis(): RedisClient {
     return this.handle.client;
   }
 

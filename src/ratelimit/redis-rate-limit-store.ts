@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { CompiledRateLimitRule } from './rate-limit-rules.js';
 import type { RateLimitStore } from './rate-limit-store.js';
-import { closeRedis, openRedis, redisReady, storeUnavailable, type RedisConnectionOptions, type RedisHandle } from './redis-connection.js';
+import { closeRedis, openRedis, redisReady, storeUnavailable, type RedisClient, type RedisConnectionOptions, type RedisHandle } from './redis-connection.js';
 import { ALLOWED, type TakeResult } from './token-bucket.js';
 
 /** Options of {@link RedisRateLimitStore}. */
@@ -97,9 +97,10 @@ export class RedisRateLimitStore implements RateLimitStore {
 
   /**
    * @param options - connection, key prefix and idle slack
+   * @throws L402Error `L402_ERR_DEPENDENCY_MISSING` when no client is given and ioredis is not installed
    */
   constructor(options: RedisRateLimitStoreOptions = {}) {
-    this.handle = openRedis(options);
+    this.handle = openRedis(options, 'RedisRateLimitStore');
     this.prefix = options.keyPrefix ?? 'aperture:rl:';
     this.slack = Math.max(0, Math.ceil(options.idleSlackMs ?? 1000));
     const client = this.handle.client as Redis & Record<string, unknown>;
@@ -107,8 +108,8 @@ export class RedisRateLimitStore implements RateLimitStore {
     this.command = (client[COMMAND] as TakeCommand).bind(client);
   }
 
-  /** The ioredis client, e.g. for health checks. */
-  get redis(): Redis {
+  /** The ioredis client, e.g. for health checks (cast it to ioredis's `Redis` for its full type). */
+  get redis(): RedisClient {
     return this.handle.client;
   }
 

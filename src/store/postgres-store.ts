@@ -10,8 +10,10 @@
  * fresh connections once the database is back.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import pg from 'pg';
+import { createRequire } from 'node:module';
+import type pg from 'pg';
 import { L402Error } from '../core/errors.js';
+import { requireOptional } from '../core/optional-dependency.js';
 import type { Clock } from '../core/types.js';
 import { systemClock } from '../core/types.js';
 import type {
@@ -127,10 +129,13 @@ export class PostgresStore implements ApertureStore {
   #lastError: string | undefined;
   #closed = false;
 
-  private constructor(config: pg.ClientConfig, max: number, clock: Clock) {
+  readonly #pg: typeof pg;
+
+  private constructor(driver: typeof pg, config: pg.ClientConfig, max: number, clock: Clock) {
+    this.#pg = driver;
     this.#clientConfig = config;
     this.#clock = clock;
-    this.#pool = new pg.Pool({ ...config, max });
+    this.#pool = new driver.Pool({ ...config, max });
     // An idle client losing its connection emits 'error' on the pool; without a
     // listener that would be an uncaught exception. The next query reports it.
     this.#pool.on('error', (error) => {
@@ -143,9 +148,11 @@ export class PostgresStore implements ApertureStore {
    * @param options - connection and behaviour
    * @returns the open store
    * @throws L402Error `L402_ERR_STORE_UNAVAILABLE` when the database cannot be reached,
-   *   `L402_ERR_STORE_SCHEMA_TOO_NEW`, `L402_ERR_STORE_INVALID_ARGUMENT` for a bad schema name
+   *   `L402_ERR_STORE_SCHEMA_TOO_NEW`, `L402_ERR_STORE_INVALID_ARGUMENT` for a bad schema name,
+   *   `L402_ERR_DEPENDENCY_MISSING` when the package pg is not installed
    */
   static async open(options: PostgresStoreOptions = {}): Promise<PostgresStore> {
+    const [driver] = requireOptional(createRequire(import.meta.url), 'PostgresStore', ['pg']) as [typeof pg];
     if (options.schema !== undefined && !/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(options.schema)) {
       throw invalidArgument('schema must be a plain identifier (letters, digits, underscore)');
     }
@@ -162,7 +169,7 @@ export class PostgresStore implements ApertureStore {
     if (options.dbname !== undefined) config.database = options.dbname;
     if (options.requiressl === true) config.ssl = true;
     if (options.schema !== undefined) config.options = `-c search_path=${options.schema}`;
-    const store = new PostgresStore(config, options.maxconnections ?? 10, options.clock ?? systemClock);
+    const store = new PostgresStore(driver, config, options.maxconnections ?? 10, options.clock ?? systemClock);
     try {
       if (options.skipMigrations !== true) await store.#migrate(options.schema);
       const info = await store.#query({ text: 'SELECT current_schema() AS s', values: [] }, 'open');
@@ -246,7 +253,7 @@ export class PostgresStore implements ApertureStore {
   // Opens the LISTEN connection and replays revocations missed while it was
   // down. On failure it schedules another attempt with capped backoff.
   async #listen(): Promise<void> {
-    const client = new pg.Client(this.#clientConfig);
+    const client = new this.#pg.Client(this.#clientConfig);
     client.on('error', (error) => this.#listenerLost(client, error));
     client.on('end', () => this.#listenerLost(client, new Error('LISTEN connection ended')));
     client.on('notification', (message) => this.#onNotification(message.payload));

@@ -8,7 +8,8 @@
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
-import Database from 'better-sqlite3';
+import { createRequire } from 'node:module';
+import type Database from 'better-sqlite3';
 import type { Clock } from '../core/types.js';
 import { systemClock } from '../core/types.js';
 import type {
@@ -31,6 +32,7 @@ import type {
 import { LATEST_VERSION, MIGRATIONS, MIGRATIONS_TABLE } from './migrations.js';
 import { STORE_SCHEMA_TOO_NEW, fromSqliteError, invalidArgument, unavailable } from './store-errors.js';
 import { L402Error } from '../core/errors.js';
+import { requireOptional } from '../core/optional-dependency.js';
 import {
   RevocationListeners,
   checkChallenge,
@@ -122,12 +124,14 @@ export class SqliteStore implements ApertureStore {
    * @param options - where the file is and how to open it
    * @throws L402Error `L402_ERR_STORE_UNAVAILABLE` when the file cannot be opened,
    *   `L402_ERR_STORE_SCHEMA_TOO_NEW` when a newer version migrated it,
-   *   `L402_ERR_STORE_INVALID_ARGUMENT` when neither `path` nor `baseDir` is given
+   *   `L402_ERR_STORE_INVALID_ARGUMENT` when neither `path` nor `baseDir` is given,
+   *   `L402_ERR_DEPENDENCY_MISSING` when the package better-sqlite3 is not installed
    */
   constructor(options: SqliteStoreOptions) {
     if (options.path === undefined && options.baseDir === undefined) {
       throw invalidArgument('SqliteStore needs path or baseDir');
     }
+    const [BetterSqlite3] = requireOptional(createRequire(import.meta.url), 'SqliteStore', ['better-sqlite3']) as [typeof Database];
     this.path = resolve(options.path ?? join(options.baseDir ?? '.', DEFAULT_SQLITE_FILE));
     this.#clock = options.clock ?? systemClock;
     let db: Database.Database | undefined;
@@ -136,7 +140,7 @@ export class SqliteStore implements ApertureStore {
       // SQLite creates its -wal, -shm and -journal files with the database file's mode.
       mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
       createPrivateFile(this.path);
-      db = new Database(this.path);
+      db = new BetterSqlite3(this.path);
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = FULL');
       db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);

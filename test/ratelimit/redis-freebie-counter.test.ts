@@ -6,6 +6,7 @@ import type { L402Error } from '../../src/core/errors.js';
 import { RedisFreebieCounter } from '../../src/ratelimit/redis-freebie-counter.js';
 import { freebieCounterConformance } from './freebie-counter.conformance.js';
 import { REDIS_URL, redisSkipReason, uniquePrefix } from './redis-available.js';
+import type { Redis } from 'ioredis';
 
 const skip = await redisSkipReason();
 
@@ -26,7 +27,7 @@ test('redis freebies: windowed counts expire in Redis too; unwindowed ones do no
   await forever.ready();
   await windowed.tryUse('192.0.2.1');
   await forever.tryUse('192.0.2.1');
-  const redis = windowed.redis;
+  const redis = windowed.redis as Redis;
   const wTtl = await redis.pttl(`${prefix}w:192.0.2.0/24`);
   const fTtl = await redis.pttl(`${prefix}f:192.0.2.0/24`);
   await redis.del(`${prefix}w:192.0.2.0/24`, `${prefix}f:192.0.2.0/24`);

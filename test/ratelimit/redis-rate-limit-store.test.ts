@@ -2,6 +2,7 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
+import type { Redis } from 'ioredis';
 import { L402Error } from '../../src/core/errors.js';
 import { compileRateLimitRules } from '../../src/ratelimit/rate-limit-rules.js';
 import { RateLimiter } from '../../src/ratelimit/rate-limiter.js';
@@ -32,9 +33,9 @@ describe('RedisRateLimitStore with Redis running', { skip }, () => {
     await store.ready();
     const r = compileRateLimitRules([{ requests: 1, per: 10_000 }, { requests: 5, per: 1000 }]);
     assert.equal((await store.take('svc', 'token:ab', r, 1_000_000)).allowed, true);
-    const keys = (await store.redis.keys(`${prefix}*`)).sort();
+    const keys = (await (store.redis as Redis).keys(`${prefix}*`)).sort();
     assert.deepEqual(keys, [`${prefix}{svc|token:ab}:0:1/10000/1`, `${prefix}{svc|token:ab}:1:5/1000/5`]);
-    const ttls = await Promise.all(keys.map((k) => store.redis.pttl(k)));
+    const ttls = await Promise.all(keys.map((k) => (store.redis as Redis).pttl(k)));
     // Empty 1-per-10s bucket: 10 s to refill; 5-per-second bucket short one token: 200 ms.
     assert.ok((ttls[0] ?? 0) > 10_000 && (ttls[0] ?? 0) <= 10_500, `ttl ${ttls[0]}`);
     assert.ok((ttls[1] ?? 0) > 200 && (ttls[1] ?? 0) <= 700, `ttl ${ttls[1]}`);
@@ -45,9 +46,9 @@ describe('RedisRateLimitStore with Redis running', { skip }, () => {
     const r = compileRateLimitRules([{ requests: 1, per: 60_000 }]);
     await store.take('svc', 'deny-check', r, 5_000);
     const key = `${prefix}{svc|deny-check}:0:1/60000/1`;
-    const before = await store.redis.hgetall(key);
+    const before = await (store.redis as Redis).hgetall(key);
     assert.equal((await store.take('svc', 'deny-check', r, 6_000)).allowed, false);
-    assert.deepEqual(await store.redis.hgetall(key), before);
+    assert.deepEqual(await (store.redis as Redis).hgetall(key), before);
   });
 });
 
@@ -130,7 +131,7 @@ describe('RedisRateLimitStore when Redis stops answering mid-connection', { skip
     assert.equal(r.storeError, true);
     assert.equal(r.allowed, false);
     assert.ok(elapsed >= 90 && elapsed < 1500, `answered after ${elapsed} ms`);
-    store.redis.disconnect();
+    (store.redis as Redis).disconnect();
     for (const s of sockets) s.destroy();
     relay.close();
     await once(relay, 'close');
@@ -155,7 +156,7 @@ describe('RedisRateLimitStore when the replies of an open connection are lost', 
       assert.equal(forwarder.accepted, 1);
       const reconnected = new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`no reconnection; connection errors: ${JSON.stringify(connectionErrors)}`)), 8000);
-        store.redis.once('ready', () => {
+        (store.redis as Redis).once('ready', () => {
           clearTimeout(timer);
           resolve();
         });

@@ -5,10 +5,12 @@
  * and promise helpers for unary calls.
  */
 import { readFileSync } from 'node:fs';
-import * as grpc from '@grpc/grpc-js';
-import { fromJSON } from '@grpc/proto-loader';
-import protobuf from 'protobufjs';
+import { createRequire } from 'node:module';
+import type * as grpc from '@grpc/grpc-js';
+import type * as protoLoader from '@grpc/proto-loader';
+import type protobufjs from 'protobufjs';
 import { L402Error } from '../../core/errors.js';
+import { requireOptional } from '../../core/optional-dependency.js';
 import { LND_PROTO, ROUTER_PROTO } from './lnd-proto.js';
 
 /** How to reach and authenticate to lnd. */
@@ -37,19 +39,51 @@ export interface ChannelBackoff {
   maxMs: number;
 }
 
+/** The gRPC packages, loaded when a gRPC client is first made. */
+export interface GrpcModules {
+  /** `@grpc/grpc-js`. */
+  grpc: typeof grpc;
+  /** `@grpc/proto-loader`. */
+  protoLoader: typeof protoLoader;
+  /** `protobufjs`. */
+  protobuf: typeof protobufjs;
+}
+
+/**
+ * Loads the gRPC packages (optional peer dependencies): at start-up of what
+ * needs them, never per call.
+ * @param feature - what needs them, for the error (`LndInvoicer`)
+ * @returns the three modules
+ * @throws L402Error `L402_ERR_DEPENDENCY_MISSING` naming every one not installed
+ */
+export function loadGrpc(feature: string): GrpcModules {
+  const [grpcJs, loader, protobuf] = requireOptional(createRequire(import.meta.url), feature, ['@grpc/grpc-js', '@grpc/proto-loader', 'protobufjs']);
+  return { grpc: grpcJs as typeof grpc, protoLoader: loader as typeof protoLoader, protobuf: protobuf as typeof protobufjs };
+}
+
+/** gRPC status codes, by name (from the gRPC specification; grpc-js's `status` enum has the same values). */
+export const GRPC_STATUS_NAMES = [
+  'OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND', 'ALREADY_EXISTS', 'PERMISSION_DENIED',
+  'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION', 'ABORTED', 'OUT_OF_RANGE', 'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE',
+  'DATA_LOSS', 'UNAUTHENTICATED',
+] as const;
+
+/** The gRPC status codes this package acts on. */
+export const GrpcStatusCode = { DEADLINE_EXCEEDED: 4, NOT_FOUND: 5, ALREADY_EXISTS: 6, UNAVAILABLE: 14 } as const;
+
 /** Decoded-message options: snake_case names, int64 as decimal strings, enums as names. */
 const LOADER_OPTIONS = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true } as const;
 
 let services: { Lightning: grpc.ServiceClientConstructor; Router: grpc.ServiceClientConstructor } | undefined;
 
 /** Parses the embedded protos once. */
-function lndServices(): { Lightning: grpc.ServiceClientConstructor; Router: grpc.ServiceClientConstructor } {
+function lndServices({ grpc, protoLoader, protobuf }: GrpcModules): { Lightning: grpc.ServiceClientConstructor; Router: grpc.ServiceClientConstructor } {
   if (services === undefined) {
     const root = new protobuf.Root();
     protobuf.parse(LND_PROTO, root, { keepCase: true });
     protobuf.parse(ROUTER_PROTO, root, { keepCase: true });
     root.resolveAll();
-    const loaded = grpc.loadPackageDefinition(fromJSON(root.toJSON(), LOADER_OPTIONS)) as unknown as {
+    const loaded = grpc.loadPackageDefinition(protoLoader.fromJSON(root.toJSON(), LOADER_OPTIONS)) as unknown as {
       lnrpc: { Lightning: grpc.ServiceClientConstructor };
       routerrpc: { Router: grpc.ServiceClientConstructor };
     };
@@ -113,10 +147,14 @@ export interface LndClients {
  * Connects (lazily, as gRPC does) to lnd.
  * @param options - host, TLS certificate, macaroon, server name
  * @param backoff - reconnect backoff of the channel
+ * @param feature - what connects, for the error when the gRPC packages are missing
  * @returns the clients
- * @throws L402Error `L402_ERR_LN_CREDENTIALS` when the certificate or macaroon cannot be read
+ * @throws L402Error `L402_ERR_LN_CREDENTIALS` when the certificate or macaroon cannot be read,
+ *   `L402_ERR_DEPENDENCY_MISSING` when the gRPC packages are not installed
  */
-export function createLndClients(options: LndConnectionOptions, backoff: ChannelBackoff): LndClients {
+export function createLndClients(options: LndConnectionOptions, backoff: ChannelBackoff, feature: string): LndClients {
+  const modules = loadGrpc(feature);
+  const { grpc } = modules;
   if (typeof options.host !== 'string' || options.host.length === 0) {
     throw new L402Error('L402_ERR_LN_CREDENTIALS', 'lnd host is required, e.g. localhost:10009');
   }
@@ -141,7 +179,7 @@ export function createLndClients(options: LndConnectionOptions, backoff: Channel
       : {}),
   };
   const credentials = grpc.credentials.combineChannelCredentials(ssl, macaroon);
-  const { Lightning, Router } = lndServices();
+  const { Lightning, Router } = lndServices(modules);
   const lightning = new Lightning(options.host, credentials, channelOptions);
   const router = new Router(options.host, credentials, channelOptions);
   return {
@@ -176,7 +214,7 @@ export function isGrpcError(value: unknown): value is GrpcError {
  * @returns `true` for UNAVAILABLE, DEADLINE_EXCEEDED and CANCELLED-by-transport
  */
 export function isConnectivityError(error: unknown): boolean {
-  return isGrpcError(error) && (error.code === grpc.status.UNAVAILABLE || error.code === grpc.status.DEADLINE_EXCEEDED);
+  return isGrpcError(error) && (error.code === GrpcStatusCode.UNAVAILABLE || error.code === GrpcStatusCode.DEADLINE_EXCEEDED);
 }
 
 /**
@@ -220,6 +258,6 @@ export function serverStream(client: grpc.Client, method: string, request: objec
  * @returns e.g. `UNAVAILABLE: No connection established…`
  */
 export function describeGrpcError(error: unknown): string {
-  if (isGrpcError(error)) return `${grpc.status[error.code] ?? error.code}: ${error.details || error.message}`;
+  if (isGrpcError(error)) return `${GRPC_STATUS_NAMES[error.code] ?? error.code}: ${error.details || error.message}`;
   return error instanceof Error ? error.message : String(error);
 }

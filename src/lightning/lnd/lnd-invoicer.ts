@@ -4,7 +4,6 @@
  * meanwhile, and never takes the process down.
  */
 import type { ClientReadableStream } from '@grpc/grpc-js';
-import * as grpc from '@grpc/grpc-js';
 import { ConfigError, InvoiceError, L402Error } from '../../core/errors.js';
 import {
   systemClock,
@@ -23,6 +22,7 @@ import type { InvoicePage } from '../settled-invoice-index.js';
 import { SettlementListeners } from '../settlement-listeners.js';
 import { normalizePaymentHash, validateInvoiceRequest } from '../validate-invoice-request.js';
 import {
+  GrpcStatusCode,
   createLndClients,
   describeGrpcError,
   isConnectivityError,
@@ -144,14 +144,15 @@ export class LndInvoicer implements Invoicer {
    * @returns a connected invoicer
    * @throws L402Error `L402_ERR_LN_CONNECT_FAILED` naming host and cause when lnd cannot be reached
    *   or refuses the macaroon; `L402_ERR_LN_CREDENTIALS` when the certificate or macaroon cannot be
-   *   read; ConfigError `L402_ERR_CONFIG_INVALID` when lnd is on another network than `network`
+   *   read; ConfigError `L402_ERR_CONFIG_INVALID` when lnd is on another network than `network`;
+   *   L402Error `L402_ERR_DEPENDENCY_MISSING` when the gRPC packages are not installed
    */
   static async connect(options: LndInvoicerOptions): Promise<LndInvoicer> {
     if (options.network !== undefined && !isLightningNetwork(options.network)) {
       throw new ConfigError([{ path: 'authenticator.network', message: `unknown network ${JSON.stringify(options.network)}` }]);
     }
     const backoff = new Backoff(options.backoff);
-    const clients = createLndClients(options, { initialMs: backoff.initialMs, maxMs: backoff.maxMs });
+    const clients = createLndClients(options, { initialMs: backoff.initialMs, maxMs: backoff.maxMs }, 'LndInvoicer');
     let info: LndNodeInfo;
     try {
       info = toNodeInfo(await unary<RpcGetInfo>(clients.lightning, 'GetInfo', {}, options.connectTimeoutMs ?? 10_000));
@@ -296,7 +297,7 @@ export class LndInvoicer implements Invoicer {
         this.#lost(cause);
         throw new InvoiceError('L402_ERR_LN_UNAVAILABLE', `lnd at ${this.#clients.host} is unavailable: ${describeGrpcError(cause)}`, { cause });
       }
-      if (isGrpcError(cause) && (cause.code === grpc.status.NOT_FOUND || /unable to locate invoice|no existing invoices/i.test(cause.details))) {
+      if (isGrpcError(cause) && (cause.code === GrpcStatusCode.NOT_FOUND || /unable to locate invoice|no existing invoices/i.test(cause.details))) {
         throw new InvoiceError('L402_ERR_LN_INVOICE_NOT_FOUND', `lnd does not know that invoice: ${cause.details}`, { status: 404, cause });
       }
       throw new InvoiceError('L402_ERR_LN_RPC_FAILED', `lnd ${method} failed: ${describeGrpcError(cause)}`, { cause });

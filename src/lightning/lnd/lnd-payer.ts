@@ -3,11 +3,11 @@
  * (`routerrpc.Router.SendPaymentV2`), and finds earlier payments again with
  * `TrackPaymentV2` after a crash.
  */
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import { PaymentError } from '../../core/errors.js';
 import type { Payer, PaymentResult, PayOptions } from '../../core/types.js';
 import { decodeInvoice } from '../decode-invoice.js';
-import { createLndClients, describeGrpcError, isConnectivityError, isGrpcError, serverStream, type LndClients, type LndConnectionOptions } from './lnd-grpc.js';
+import { GrpcStatusCode, createLndClients, describeGrpcError, isConnectivityError, isGrpcError, serverStream, type LndClients, type LndConnectionOptions } from './lnd-grpc.js';
 
 /** Options of {@link LndPayer}. */
 export interface LndPayerOptions extends LndConnectionOptions {
@@ -56,10 +56,11 @@ export class LndPayer implements Payer {
   /**
    * Creates the payer; the connection is made on the first payment.
    * @param options - host, TLS certificate, macaroon (one allowed to send payments), defaults
-   * @throws L402Error `L402_ERR_LN_CREDENTIALS` when the certificate or macaroon cannot be read
+   * @throws L402Error `L402_ERR_LN_CREDENTIALS` when the certificate or macaroon cannot be read,
+   *   `L402_ERR_DEPENDENCY_MISSING` when the gRPC packages are not installed
    */
   constructor(options: LndPayerOptions) {
-    this.#clients = createLndClients(options, { initialMs: 250, maxMs: 30_000 });
+    this.#clients = createLndClients(options, { initialMs: 250, maxMs: 30_000 }, 'LndPayer');
     this.#defaultMaxFeeSats = options.defaultMaxFeeSats ?? 10;
     this.#defaultTimeoutMs = options.defaultTimeoutMs ?? 60_000;
   }
@@ -159,12 +160,12 @@ export class LndPayer implements Payer {
 function mapStreamError(error: unknown, paymentHash: string): PaymentError {
   const detail = describeGrpcError(error);
   if (isConnectivityError(error)) return new PaymentError('L402_ERR_PAY_UNAVAILABLE', `lnd is unavailable: ${detail}`, { status: 503, cause: error });
-  if (isGrpcError(error) && error.code === grpc.status.ALREADY_EXISTS) {
+  if (isGrpcError(error) && error.code === GrpcStatusCode.ALREADY_EXISTS) {
     return /already paid/i.test(error.details)
       ? new PaymentError('L402_ERR_PAY_ALREADY_PAID', `invoice ${paymentHash} is already paid`, { status: 409, cause: error })
       : new PaymentError('L402_ERR_PAY_IN_FLIGHT', `a payment of ${paymentHash} is already under way`, { status: 409, cause: error });
   }
-  if (isGrpcError(error) && error.code === grpc.status.NOT_FOUND) {
+  if (isGrpcError(error) && error.code === GrpcStatusCode.NOT_FOUND) {
     return new PaymentError('L402_ERR_PAY_NOT_FOUND', `lnd knows no payment ${paymentHash}`, { status: 404, cause: error });
   }
   return new PaymentError('L402_ERR_PAY_FAILED', `lnd refused the payment of ${paymentHash}: ${detail}`, { cause: error });

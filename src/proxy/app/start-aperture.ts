@@ -42,6 +42,7 @@ import { ApertureHandler, type RequestNote } from './aperture-handler.js';
 import type { AppService } from './app-service.js';
 import { createAuthorize } from './create-authorize.js';
 import { findOpenSecretFiles, formatMode, secretPaths } from './secret-file-modes.js';
+import { missingPackagesError } from './required-packages.js';
 import type { NodeRequest } from '../../adapters/node/request-view.js';
 
 /** A token-bucket setting: `requests` per `perMs`, capacity `burst` (default `requests`). */
@@ -276,7 +277,9 @@ function upstreamKind(code: string): string {
  * @throws L402Error `L402_ERR_PROXY_ADDRESS_IN_USE` when a listen address is taken,
  *   `L402_ERR_STORE_UNAVAILABLE` when the database cannot be opened,
  *   `L402_ERR_LN_CONNECT_FAILED` (naming the host and the cause) when lnd cannot be reached at start,
- *   `L402_ERR_PROXY_TLS_CERT`, `L402_ERR_PRICER_TLS`, `L402_ERR_CONFIG_INVALID`
+ *   `L402_ERR_PROXY_TLS_CERT`, `L402_ERR_PRICER_TLS`, `L402_ERR_CONFIG_INVALID`,
+ *   `L402_ERR_DEPENDENCY_MISSING` (before anything starts) naming every optional package the
+ *   configuration needs and cannot find (better-sqlite3, pg, ioredis, the gRPC packages)
  * @example
  * ```ts
  * const { config } = loadConfig({ configFile: 'aperture.yaml' });
@@ -285,6 +288,8 @@ function upstreamKind(code: string): string {
  * ```
  */
 export async function startAperture(config: ApertureConfig, options: StartApertureOptions = {}): Promise<RunningAperture> {
+  const missing = missingPackagesError(config, { store: options.store !== undefined, invoicer: options.invoicer !== undefined });
+  if (missing !== undefined) throw missing;
   const clock = options.clock ?? systemClock;
   const rootLogger = options.logger ?? createLogger(logSettings(config));
   // One logger per subsystem of the reference (`debuglevel: info,PRXY=debug` sets one of them).

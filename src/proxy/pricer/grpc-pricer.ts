@@ -4,10 +4,9 @@
  * operators keep the price servers they run for the Go aperture.
  */
 import { readFileSync } from 'node:fs';
-import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-import protobuf from 'protobufjs';
+import type * as grpc from '@grpc/grpc-js';
 import { L402Error } from '../../core/errors.js';
+import { loadGrpc, type GrpcModules } from '../../lightning/lnd/lnd-grpc.js';
 
 // Only the RPC we call, with the reference's field numbers. Embedded rather
 // than loaded from a file so it works from src/ and from the bundled dist/.
@@ -53,7 +52,7 @@ type PricesClient = grpc.Client & {
 
 let pricesService: grpc.ServiceClientConstructor | undefined;
 
-function loadPricesService(): grpc.ServiceClientConstructor {
+function loadPricesService({ grpc, protoLoader, protobuf }: GrpcModules): grpc.ServiceClientConstructor {
   if (pricesService === undefined) {
     const root = protobuf.parse(PRICES_PROTO, { keepCase: true }).root;
     const definition = protoLoader.fromJSON(root.toJSON(), { keepCase: true, longs: String, defaults: true });
@@ -80,13 +79,18 @@ export const MAX_PRICER_BODY_BYTES = 64 * 1024;
 export class GrpcPricer {
   private readonly client: PricesClient;
   private readonly timeoutMs: number;
+  private readonly grpc: typeof grpc;
 
   /**
    * @param options - address and transport security of the price server
-   * @throws L402Error `L402_ERR_PRICER_TLS` when the certificate file cannot be read
+   * @throws L402Error `L402_ERR_PRICER_TLS` when the certificate file cannot be read,
+   *   `L402_ERR_DEPENDENCY_MISSING` when the gRPC packages are not installed
    */
   constructor(options: GrpcPricerOptions) {
-    const Prices = loadPricesService();
+    const modules = loadGrpc('GrpcPricer (dynamicprice)');
+    const { grpc } = modules;
+    this.grpc = grpc;
+    const Prices = loadPricesService(modules);
     let credentials: grpc.ChannelCredentials;
     if (options.insecure === true) {
       credentials = grpc.credentials.createInsecure();
@@ -118,7 +122,7 @@ export class GrpcPricer {
       const deadline = Date.now() + this.timeoutMs;
       this.client.GetPrice(
         { path, http_request_text: requestText },
-        new grpc.Metadata(),
+        new this.grpc.Metadata(),
         { deadline },
         (error, response) => {
           if (error !== null || response === undefined) {
