@@ -14,6 +14,7 @@ export const entries: Record<string, string> = {
   'grpc': 'src/adapters/grpc/index.ts',
   'client': 'src/client/index.ts',
   'client/grpc': 'src/client/grpc.ts',
+  'client/file-token-store': 'src/client/file-token-store-entry.ts',
   'lightning/dev': 'src/lightning/dev/index.ts',
   'lightning/lnd': 'src/lightning/lnd/index.ts',
   'lightning/ln-service': 'src/lightning/ln-service/index.ts',

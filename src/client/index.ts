@@ -1,8 +1,10 @@
 /**
  * Clients that pay L402 challenges automatically: `wrapFetch` for the Fetch
- * API, an undici interceptor, token stores, budgets. The gRPC interceptor is
- * a separate entry (`aperture-ts/client/grpc`) so that this one never loads
- * grpc-js.
+ * API, an undici interceptor, the memory token store, budgets. Nothing here
+ * imports a Node module, so it runs in browsers and edge runtimes too. The
+ * gRPC interceptor (`aperture-ts/client/grpc`, loads grpc-js) and the file
+ * token store (`aperture-ts/client/file-token-store`, uses `node:fs`) are
+ * entries of their own.
  * @packageDocumentation
  */
 export { wrapFetch } from './wrap-fetch.js';
@@ -16,9 +18,6 @@ export type { ClientErrorContext } from './client-error-context.js';
 export { tokenKey } from './token-store.js';
 export type { TokenStore, StoredToken } from './token-store.js';
 export { MemoryTokenStore } from './memory-token-store.js';
-export { FileTokenStore } from './file-token-store.js';
-export type { FileTokenStoreOptions } from './file-token-store.js';
-export { encodeTokenFile, decodeTokenFile } from './token-file-codec.js';
 export { Budget } from './budget.js';
 export type { BudgetOptions, BudgetSnapshot, BudgetReservation } from './budget.js';
 export { toPayer } from './to-payer.js';

@@ -9,18 +9,18 @@
  * and pending entries are resolved with the payer's `trackPayment`, so one
  * recorded challenge is never paid twice, even across a crash.
  */
-import { createHash } from 'node:crypto';
 import { parseChallenges, type ParsedChallenge } from '../core/challenge.js';
-import { formatAuthorization } from '../core/credentials.js';
 import { BudgetExceededError, ConfigError, L402Error, PaymentError } from '../core/errors.js';
 import { decodeIdentifier } from '../core/identifier.js';
-import { Macaroon } from '../core/macaroon.js';
 import { systemClock, type Clock, type Payer, type PaymentResult } from '../core/types.js';
 import { Budget, type BudgetOptions, type BudgetSnapshot } from './budget.js';
 import { ChallengeParseError } from './challenge-parse-error.js';
 import { withClientContext, type ClientErrorContext } from './client-error-context.js';
 import { MemoryTokenStore } from './memory-token-store.js';
+import { base64Of, bytesOfHex, hexOf } from './encoding.js';
 import { readInvoice } from './read-invoice.js';
+import { readMacaroon, type ClientMacaroon } from './read-macaroon.js';
+import { sha256 } from './sha256.js';
 import { toPayer, type PayerLike } from './to-payer.js';
 import { tokenKey, type StoredToken, type TokenStore } from './token-store.js';
 
@@ -171,8 +171,9 @@ export class L402Call {
   }
 }
 
+/** sha256 of a preimage given as 64 hex digits (checked by the caller), as hex. */
 function sha256Hex(hex: string): string {
-  return createHash('sha256').update(Buffer.from(hex, 'hex')).digest('hex');
+  return hexOf(sha256(bytesOfHex(hex) ?? new Uint8Array(0)));
 }
 
 function mentionsL402(values: readonly string[]): boolean {
@@ -328,7 +329,8 @@ export class L402Client {
   authorizationOf(key: string, token: StoredToken): string {
     if (token.preimage === undefined) throw new L402Error('L402_ERR_CLIENT_PAYMENT_PENDING', 'a pending token cannot be sent');
     const scheme = this.#options.scheme ?? (this.#lsatOnly.has(key) ? 'LSAT' : 'L402');
-    return formatAuthorization(Buffer.from(token.macaroon).toString('base64'), token.preimage, scheme);
+    if (!/^[0-9a-fA-F]{64}$/.test(token.preimage)) throw new L402Error('L402_ERR_TOKEN_MALFORMED', 'preimage must be 64 hex characters');
+    return `${scheme} ${base64Of(token.macaroon)}:${token.preimage.toLowerCase()}`;
   }
 
   /** @internal See {@link L402Call.retryAfterChallenge}. */
@@ -526,14 +528,14 @@ export class L402Client {
 
   /** Decodes macaroon, identifier and invoice and checks that their payment hashes agree. */
   #prepare(url: string, key: string, challenge: ParsedChallenge, context: ClientErrorContext): Prepared {
-    let macaroon: Macaroon;
+    let macaroon: ClientMacaroon;
     let paymentHash: string;
     let tokenId: string;
     try {
-      macaroon = Macaroon.fromBase64(challenge.macaroon);
+      macaroon = readMacaroon(challenge.macaroon);
       const id = decodeIdentifier(macaroon.identifier);
-      paymentHash = Buffer.from(id.paymentHash).toString('hex');
-      tokenId = Buffer.from(id.tokenId).toString('hex');
+      paymentHash = hexOf(id.paymentHash);
+      tokenId = hexOf(id.tokenId);
     } catch (cause) {
       throw new ChallengeParseError(`the challenge's macaroon does not decode: ${(cause as Error).message}`, context, { cause });
     }
@@ -563,9 +565,9 @@ export class L402Client {
       amountMsat: invoice.amountMsat,
       priceSats: Number((invoice.amountMsat + 999n) / 1000n),
       maxFeeSats: this.#maxFeeSats,
-      caveats: macaroon.firstPartyCaveats(),
+      caveats: macaroon.firstPartyCaveats,
     };
     if (challenge.error !== undefined) info.refusal = challenge.error;
-    return { info, macaroon: macaroon.toBinary(), context };
+    return { info, macaroon: macaroon.binary, context };
   }
 }

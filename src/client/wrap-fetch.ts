@@ -49,7 +49,7 @@ async function keptCopy(response: Response): Promise<Response> {
     for (;;) {
       const next = await Promise.race([reader.read(), expired]);
       if (next === 'expired') return new Response(null, init);
-      if (next.done) return new Response(Buffer.concat(chunks), init);
+      if (next.done) return new Response(new Blob(chunks), init);
       size += next.value.byteLength;
       if (size > KEPT_BODY_BYTES) return new Response(null, init);
       chunks.push(next.value);

@@ -2,7 +2,6 @@
  * The L402 token identifier, version 0: `uint16 version ‖ payment_hash[32] ‖ token_id[32]`,
  * big-endian, 66 bytes.
  */
-import { randomBytes } from 'node:crypto';
 import { L402Error } from './errors.js';
 
 /** Length of a v0 identifier in bytes. */
@@ -30,7 +29,7 @@ export function encodeIdentifier(id: TokenIdentifier): Uint8Array {
   if (id.paymentHash.length !== 32 || id.tokenId.length !== 32) {
     throw new L402Error('L402_ERR_TOKEN_BAD_IDENTIFIER', 'payment hash and token id must be 32 bytes each', { status: 400 });
   }
-  const out = Buffer.alloc(IDENTIFIER_V0_LENGTH);
+  const out = new Uint8Array(IDENTIFIER_V0_LENGTH);
   out.set(id.paymentHash, 2);
   out.set(id.tokenId, 34);
   return out;
@@ -58,5 +57,6 @@ export function decodeIdentifier(bytes: Uint8Array): TokenIdentifier {
  * @returns 32 random bytes
  */
 export function newTokenId(): Uint8Array {
-  return randomBytes(32);
+  // Web Crypto's generator (Node's own CSPRNG): this module has no Node imports, so that clients in browsers can decode identifiers.
+  return globalThis.crypto.getRandomValues(new Uint8Array(32));
 }

@@ -5,29 +5,26 @@
  */
 import { L402Error } from './errors.js';
 import { asBuffer, bytesEqual, fromBase64Strict, fromHexStrict, fromUtf8, hmac32, hmac32Into, toHex, utf8 } from './bytes.js';
+import {
+  FIELD_EOS,
+  FIELD_IDENTIFIER,
+  FIELD_LOCATION,
+  FIELD_SIGNATURE,
+  FIELD_VID,
+  MAX_MACAROON_BYTES,
+  MAX_PACKET_BYTES,
+  SIG_LEN,
+  badEncoding,
+  malformed,
+  parseMacaroonBinary,
+  tooLarge,
+  type MacaroonCaveat,
+} from './macaroon-binary.js';
 
-/** One caveat. First-party caveats have no `verificationId`. */
-export interface MacaroonCaveat {
-  /** The caveat identifier: for first-party caveats the UTF-8 condition `name=value`. */
-  id: Uint8Array;
-  /** Verification id of a third-party caveat. */
-  verificationId?: Uint8Array;
-  /** Location of a third-party caveat's discharger. */
-  location?: string;
-}
-
-/** Largest data field accepted in any packet; larger fields are rejected, not allocated. */
-export const MAX_PACKET_BYTES = 0xffff;
-/** Largest serialized macaroon accepted by the parsers. */
-export const MAX_MACAROON_BYTES = 1 << 20;
+export { MAX_MACAROON_BYTES, MAX_PACKET_BYTES } from './macaroon-binary.js';
+export type { MacaroonCaveat } from './macaroon-binary.js';
 
 const KEY_GENERATOR = utf8('macaroons-key-generator');
-const FIELD_EOS = 0;
-const FIELD_LOCATION = 1;
-const FIELD_IDENTIFIER = 2;
-const FIELD_VID = 4;
-const FIELD_SIGNATURE = 6;
-const SIG_LEN = 32;
 
 /**
  * Derives the signing key from a root key, as go-macaroon does:
@@ -91,29 +88,6 @@ export function caveatChain(start: Uint8Array, caveats: readonly MacaroonCaveat[
   const sig = Buffer.from(start);
   caveatChainInto(sig, caveats);
   return sig;
-}
-
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
-
-/** Locations are strings; bytes that are not UTF-8 would not survive a round trip. */
-function locationOf(bytes: Uint8Array): string {
-  try {
-    return strictUtf8.decode(bytes);
-  } catch (cause) {
-    throw new L402Error('L402_ERR_MACAROON_MALFORMED', 'malformed macaroon: location is not UTF-8', { status: 400, cause });
-  }
-}
-
-function malformed(message: string): L402Error {
-  return new L402Error('L402_ERR_MACAROON_MALFORMED', `malformed macaroon: ${message}`, { status: 400 });
-}
-
-function tooLarge(message: string): L402Error {
-  return new L402Error('L402_ERR_MACAROON_TOO_LARGE', `macaroon too large: ${message}`, { status: 400 });
-}
-
-function badEncoding(message: string): L402Error {
-  return new L402Error('L402_ERR_MACAROON_BAD_ENCODING', `macaroon encoding invalid: ${message}`, { status: 400 });
 }
 
 /**
@@ -250,7 +224,7 @@ export class Macaroon {
   static fromBinary(bytes: Uint8Array): Macaroon {
     if (bytes.length > MAX_MACAROON_BYTES) throw tooLarge(`${bytes.length} bytes`);
     // Copy once so that the macaroon's fields cannot change under it.
-    return parseOwned(Buffer.from(bytes));
+    return parseMacaroonBinary(Buffer.from(bytes), Macaroon.fromParts);
   }
 
   /**
@@ -263,7 +237,7 @@ export class Macaroon {
     if (text.length > (MAX_MACAROON_BYTES / 3) * 4 + 4) throw tooLarge(`${text.length} characters`);
     const bytes = fromBase64Strict(text);
     if (bytes === undefined) throw badEncoding('not base64');
-    return parseOwned(bytes);
+    return parseMacaroonBinary(bytes, Macaroon.fromParts);
   }
 
   /**
@@ -276,7 +250,7 @@ export class Macaroon {
     if (text.length > MAX_MACAROON_BYTES * 2) throw tooLarge(`${text.length} characters`);
     const bytes = fromHexStrict(text);
     if (bytes === undefined) throw badEncoding('not hex');
-    return parseOwned(bytes);
+    return parseMacaroonBinary(bytes, Macaroon.fromParts);
   }
 
   /**
@@ -332,161 +306,6 @@ function pushPacket(parts: Uint8Array[], fieldType: number, data: Uint8Array): v
   }
   header[i] = n;
   parts.push(header, data);
-}
-
-/*
- * The V2 parser walks `v2Bytes` with a cursor kept at module level: parsing is
- * synchronous, and plain functions cost less per call than closures.
- */
-let v2Bytes: Uint8Array = new Uint8Array(0);
-let v2Pos = 0;
-
-function v2Uvarint(): number {
-  const bytes = v2Bytes;
-  let result = 0;
-  let mul = 1;
-  for (let i = 0; i < 5; i++) {
-    if (v2Pos >= bytes.length) throw malformed('truncated');
-    const b = bytes[v2Pos++] as number;
-    result += (b & 0x7f) * mul;
-    if (b < 0x80) {
-      if (i > 0 && b === 0) throw malformed('non-minimal varint');
-      return result;
-    }
-    mul *= 128;
-  }
-  throw tooLarge('varint over 32 bits');
-}
-
-function v2Data(): Uint8Array {
-  const len = v2Uvarint();
-  if (len > MAX_PACKET_BYTES) throw tooLarge(`packet of ${len} bytes`);
-  if (v2Pos + len > v2Bytes.length) throw malformed('truncated packet');
-  const out = v2Bytes.subarray(v2Pos, v2Pos + len);
-  v2Pos += len;
-  return out;
-}
-
-/**
- * Parses V2 in one pass over `bytes`, which the caller owns: fields are
- * sub-arrays of it, not copies (one allocation per macaroon, not one per field).
- */
-function parseV2(bytes: Uint8Array): Macaroon {
-  v2Bytes = bytes;
-  v2Pos = 1;
-  try {
-    return parseV2Sections();
-  } finally {
-    v2Bytes = EMPTY;
-  }
-}
-
-const EMPTY = new Uint8Array(0);
-
-function parseV2Sections(): Macaroon {
-  // Header section: [location] identifier EOS.
-  let t = v2Uvarint();
-  let location = '';
-  if (t === FIELD_LOCATION) {
-    location = locationOf(v2Data());
-    t = v2Uvarint();
-  }
-  if (t !== FIELD_IDENTIFIER) throw malformed('invalid header section');
-  const identifier = v2Data();
-  if (v2Uvarint() !== FIELD_EOS) throw malformed('invalid header section');
-  // Caveat sections: [location] identifier [vid] EOS, until an empty section.
-  const caveats: MacaroonCaveat[] = [];
-  for (;;) {
-    t = v2Uvarint();
-    if (t === FIELD_EOS) break;
-    let cavLocation: string | undefined;
-    if (t === FIELD_LOCATION) {
-      cavLocation = locationOf(v2Data());
-      t = v2Uvarint();
-    }
-    if (t !== FIELD_IDENTIFIER) throw malformed('caveat without identifier');
-    const id = v2Data();
-    t = v2Uvarint();
-    if (t === FIELD_EOS) {
-      if (cavLocation !== undefined && cavLocation.length > 0) throw malformed('location in a first-party caveat');
-      caveats.push({ id });
-      continue;
-    }
-    if (t !== FIELD_VID) throw malformed('invalid field in caveat');
-    const cav: MacaroonCaveat = { id, verificationId: v2Data() };
-    if (cavLocation !== undefined) cav.location = cavLocation;
-    if (v2Uvarint() !== FIELD_EOS) throw malformed('extra fields in caveat');
-    caveats.push(cav);
-  }
-  if (v2Uvarint() !== FIELD_SIGNATURE) throw malformed('expected signature');
-  const sig = v2Data();
-  if (sig.length !== SIG_LEN) throw malformed(`signature of ${sig.length} bytes`);
-  if (v2Pos !== v2Bytes.length) throw malformed(`${v2Bytes.length - v2Pos} trailing bytes`);
-  return Macaroon.fromParts(location, identifier, caveats, sig);
-}
-
-/** Parses bytes that nothing else holds a reference to. */
-function parseOwned(bytes: Uint8Array): Macaroon {
-  if (bytes.length === 0) throw malformed('empty');
-  if (bytes.length > MAX_MACAROON_BYTES) throw tooLarge(`${bytes.length} bytes`);
-  const first = bytes[0] as number;
-  if (first === 2) return parseV2(bytes);
-  if ((first >= 0x30 && first <= 0x39) || (first >= 0x61 && first <= 0x66)) return parseV1(bytes);
-  throw new L402Error('L402_ERR_MACAROON_UNSUPPORTED_VERSION', `unsupported macaroon version byte 0x${first.toString(16).padStart(2, '0')}`, { status: 400 });
-}
-
-function hexDigit(b: number): number {
-  if (b >= 0x30 && b <= 0x39) return b - 0x30;
-  if (b >= 0x61 && b <= 0x66) return b - 0x61 + 10;
-  return -1;
-}
-
-function parseV1(bytes: Uint8Array): Macaroon {
-  let pos = 0;
-  const next = (): [string, Uint8Array] => {
-    if (bytes.length - pos < 6) throw malformed('truncated V1 packet');
-    let size = 0;
-    for (let k = 0; k < 4; k++) {
-      const d = hexDigit(bytes[pos + k] as number);
-      if (d < 0) throw malformed('bad V1 packet size');
-      size = size * 16 + d;
-    }
-    if (size < 6) throw malformed('bad V1 packet size');
-    if (pos + size > bytes.length) throw malformed('truncated V1 packet');
-    const body = bytes.subarray(pos + 4, pos + size);
-    pos += size;
-    const space = body.indexOf(0x20);
-    if (space <= 0) throw malformed('V1 packet without field name');
-    if (body[body.length - 1] !== 0x0a) throw malformed('V1 packet without newline');
-    return [fromUtf8(body.subarray(0, space)), body.subarray(space + 1, body.length - 1)];
-  };
-  const loc = next();
-  if (loc[0] !== 'location') throw malformed('V1: expected location');
-  const id = next();
-  if (id[0] !== 'identifier') throw malformed('V1: expected identifier');
-  const caveats: MacaroonCaveat[] = [];
-  let cav: MacaroonCaveat | undefined;
-  for (;;) {
-    const [field, data] = next();
-    if (field === 'signature') {
-      if (cav !== undefined) caveats.push(cav);
-      if (data.length !== SIG_LEN) throw malformed(`signature of ${data.length} bytes`);
-      if (pos !== bytes.length) throw malformed(`${bytes.length - pos} trailing bytes`);
-      return Macaroon.fromParts(locationOf(loc[1]), id[1], caveats, data);
-    }
-    if (field === 'cid') {
-      if (cav !== undefined) caveats.push(cav);
-      cav = { id: data };
-    } else if (field === 'vid') {
-      if (cav === undefined || cav.verificationId !== undefined) throw malformed('V1: misplaced vid');
-      cav.verificationId = data;
-    } else if (field === 'cl') {
-      if (cav === undefined || cav.location !== undefined) throw malformed('V1: misplaced cl');
-      cav.location = locationOf(data);
-    } else {
-      throw malformed(`V1: unexpected field ${JSON.stringify(field)}`);
-    }
-  }
 }
 
 function optionalString(obj: Record<string, unknown>, key: string): string {

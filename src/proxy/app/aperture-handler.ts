@@ -16,6 +16,7 @@ import { clientIp } from '../../ratelimit/client-ip.js';
 import type { IpSet } from '../../ratelimit/ip-set.js';
 import type { NodeResponse } from '../forward/forward-http.js';
 import { writeRawResponse } from '../forward/forward-websocket.js';
+import { applyCors } from '../cors.js';
 import type { ProxyMetrics, RequestOutcome } from '../ops/metrics.js';
 import { writeDecision, type Proxy } from '../proxy.js';
 import type { ProxyRequestHandler } from '../server/proxy-server.js';
@@ -192,6 +193,14 @@ export class ApertureHandler implements ProxyRequestHandler {
       return;
     }
     if (this.#devPay !== undefined && isDevPayPath(req.url)) {
+      // A page of another origin (a browser client of the dev backend) pays here too: the
+      // proxy's CORS headers, and its answer to a preflight. Only loopback peers are paid.
+      applyCors(res);
+      if (req.method === 'OPTIONS') {
+        res.writeHead(204);
+        res.end();
+        return;
+      }
       // Only a POST is read (at most 64 KiB of it); anything else is answered 405 without its body.
       if (req.method !== 'POST') discardUnreadBody(req, res);
       this.#devPay(req, res);
