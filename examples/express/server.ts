@@ -6,7 +6,8 @@ import { MemorySecretStore } from 'aperture-ts';
 import { DevInvoicer, createDevPayListener } from 'aperture-ts/lightning/dev';
 
 const invoicer = new DevInvoicer(); // dev Lightning backend: no node, no real money
-const paywall = expressL402({ invoicer, secrets: new MemorySecretStore(), service: 'quotes', priceSats: 10 });
+// A paid token is a pass for 'quotes': any number of requests for an hour, then pay again.
+const paywall = expressL402({ invoicer, secrets: new MemorySecretStore(), service: 'quotes', priceSats: 10, timeoutSeconds: 3600 });
 
 const app = express();
 app.post('/api/dev/pay', createDevPayListener(invoicer)); // the dev backend's "wallet"

@@ -8,7 +8,7 @@ const invoicer = new DevInvoicer(); // dev Lightning backend: no node, no real m
 const payDev = createDevPayHandler(invoicer); // the dev backend's "wallet"
 
 const app = Fastify();
-await app.register(fastifyL402, { invoicer, secrets: new MemorySecretStore(), service: 'quotes', priceSats: 10 });
+await app.register(fastifyL402, { invoicer, secrets: new MemorySecretStore(), service: 'quotes', priceSats: 10, timeoutSeconds: 3600 });
 app.get('/quote', async (request) => ({ quote: 'Stay humble, stack sats.', tokenId: request.l402?.tokenId }));
 app.get('/health', { config: { l402: false } }, async () => ({ ok: true }));
 app.post('/api/dev/pay', { config: { l402: false } }, async (request, reply) => {

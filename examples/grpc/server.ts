@@ -9,7 +9,7 @@ import { DevInvoicer, createDevPayListener } from 'aperture-ts/lightning/dev';
 
 const invoicer = new DevInvoicer(); // dev Lightning backend: no node, no real money
 const server = new grpc.Server({
-  interceptors: [grpcL402Interceptor({ invoicer, secrets: new MemorySecretStore(), service: 'quotes', priceSats: 10 })],
+  interceptors: [grpcL402Interceptor({ invoicer, secrets: new MemorySecretStore(), service: 'quotes', priceSats: 10, timeoutSeconds: 3600 })],
 });
 
 const json = { serialize: (v: unknown) => Buffer.from(JSON.stringify(v)), deserialize: (b: Buffer) => JSON.parse(b.toString()) as unknown };

@@ -10,7 +10,7 @@ const invoicer = new DevInvoicer(); // dev Lightning backend: no node, no real m
 const payDev = createDevPayHandler(invoicer); // the dev backend's "wallet"
 
 const app = new Hono<{ Bindings: HttpBindings }>();
-app.use('/quote', honoL402({ invoicer, secrets: new MemorySecretStore(), service: 'quotes', priceSats: 10 }));
+app.use('/quote', honoL402({ invoicer, secrets: new MemorySecretStore(), service: 'quotes', priceSats: 10, timeoutSeconds: 3600 }));
 app.get('/quote', (c) => c.json({ quote: 'Stay humble, stack sats.', tokenId: c.get('l402')?.tokenId }));
 app.post('/api/dev/pay', async (c) => {
   const { status, body } = await payDev(await c.req.text(), c.env.incoming.socket.remoteAddress ?? '');

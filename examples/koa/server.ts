@@ -10,7 +10,7 @@ const invoicer = new DevInvoicer(); // dev Lightning backend: no node, no real m
 const payDev = createDevPayListener(invoicer); // the dev backend's "wallet"
 
 const app = new Koa();
-app.use(koaL402({ invoicer, secrets: new MemorySecretStore(), service: 'quotes', priceSats: 10 }));
+app.use(koaL402({ invoicer, secrets: new MemorySecretStore(), service: 'quotes', priceSats: 10, timeoutSeconds: 3600 }));
 app.use((ctx) => {
   ctx.body = { quote: 'Stay humble, stack sats.', tokenId: ctx.state.l402?.tokenId };
 });

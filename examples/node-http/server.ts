@@ -7,7 +7,7 @@ import { DevInvoicer, createDevPayListener } from 'aperture-ts/lightning/dev';
 
 const invoicer = new DevInvoicer(); // dev Lightning backend: no node, no real money
 const payDev = createDevPayListener(invoicer); // the dev backend's "wallet"
-const paywall = { invoicer, secrets: new MemorySecretStore(), service: 'quotes', priceSats: 10, freePaths: [/^\/api\/dev\/pay$/] };
+const paywall = { invoicer, secrets: new MemorySecretStore(), service: 'quotes', priceSats: 10, timeoutSeconds: 3600, freePaths: [/^\/api\/dev\/pay$/] };
 
 const server = createServer(nodeL402(paywall, (req, res) => {
   if (req.url === '/api/dev/pay') return payDev(req, res);

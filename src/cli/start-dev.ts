@@ -3,6 +3,10 @@
  * the dev Lightning backend, so that the whole 402 → pay → 200 flow can be
  * tried with curl in a few seconds. Not for production.
  *
+ * A paid token is a pass: it opens the service for any number of requests
+ * until its `timeout`. The demo sets one ({@link DEMO_TOKEN_TIMEOUT_SECONDS}),
+ * so that a configuration copied from it does not sell lifetime passes.
+ *
  * Base directory `./.aperture-dev` (or `APERTURE_BASEDIR`), SQLite there, the
  * proxy on 127.0.0.1:8081 in plaintext (`APERTURE_PORT` or `--port N`).
  */
@@ -21,6 +25,9 @@ export interface StartDevIo {
   /** Listen for SIGTERM and SIGINT; default true. */
   handleSignals?: boolean;
 }
+
+/** How long a token bought from the demo stays valid: the service's `timeout`, seconds. */
+export const DEMO_TOKEN_TIMEOUT_SECONDS = 3600;
 
 function portFrom(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): string | undefined {
   for (let i = 0; i < argv.length; i++) {
@@ -64,6 +71,9 @@ export async function runDev(argv: readonly string[], io: StartDevIo = {}): Prom
     `    address: "${upstream.address}"`,
     '    protocol: http',
     '    price: 10',
+    '    # A paid token is a pass for this service until it expires: any number of requests',
+    `    # for ${DEMO_TOKEN_TIMEOUT_SECONDS / 60} minutes. Without a timeout it never expires.`,
+    `    timeout: ${DEMO_TOKEN_TIMEOUT_SECONDS}`,
     "    authwhitelistpaths: ['^/api/free$']",
     '',
   ].join('\n');
@@ -85,6 +95,11 @@ export async function runDev(argv: readonly string[], io: StartDevIo = {}): Prom
         stdout.write(`
 demo API (upstream) on http://${upstream.address}: /api/quote (10 sats), /api/free (free), /api/stream (SSE, 10 sats)
 
+What 10 sats buy: a token (a pass) for the demo service, good for any number of requests
+to /api/quote and /api/stream for ${DEMO_TOKEN_TIMEOUT_SECONDS / 60} minutes (timeout: ${DEMO_TOKEN_TIMEOUT_SECONDS} in ${configFile}).
+After that the token is refused and a new one must be bought. A service without a timeout
+sells tokens that never expire.
+
 Try it:
 
   # 1. no token: 402 Payment Required with a macaroon and an invoice
@@ -93,7 +108,7 @@ Try it:
   # 2. pay the invoice with the dev backend (loopback only); answers the preimage
   curl -s -X POST ${base}/api/dev/pay -d '{"invoice":"<invoice from step 1>"}'
 
-  # 3. retry with the token: 200
+  # 3. retry with the token: 200 (and again, as often as you like, for ${DEMO_TOKEN_TIMEOUT_SECONDS / 60} minutes)
   curl -s ${base}/api/quote -H 'Authorization: L402 <macaroon from step 1>:<preimage from step 2>'
 
   # free route, no token needed; and a paid event stream

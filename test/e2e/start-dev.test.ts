@@ -4,20 +4,33 @@ import { createServer } from 'node:net';
 import { once } from 'node:events';
 import { test } from 'node:test';
 import { parseChallenges } from '../../src/core/challenge.js';
+import { Macaroon } from '../../src/core/macaroon.js';
 import { spawnNode } from './spawn.js';
 import { freePort, tempBaseDir } from './support.js';
 
-test('npm start: 402 → POST /api/dev/pay → retry with Authorization: L402 → 200, then a clean SIGTERM', async () => {
+test('npm start: 402 → POST /api/dev/pay → retry with Authorization: L402 → 200, then a clean SIGTERM', async (t) => {
   const port = await freePort();
   const p = spawnNode('src/cli/start-dev.ts', [], { APERTURE_BASEDIR: tempBaseDir(), APERTURE_PORT: String(port) });
+  // A failed assertion must not leave the child running (the test would never end).
+  t.after(() => {
+    if (p.child.exitCode === null) p.child.kill('SIGKILL');
+  });
   await p.waitFor(/Ctrl-C stops it/);
   const base = `http://127.0.0.1:${port}`;
   assert.ok(p.output().includes(`curl -si ${base}/api/quote`));
 
+  // What a payment buys is said, and is not a lifetime pass.
+  assert.match(p.output(), /a token \(a pass\) for the demo service, good for any number of requests\nto \/api\/quote and \/api\/stream for 60 minutes \(timeout: 3600 in /);
+
+  const before = Math.floor(Date.now() / 1000);
   const challenged = await fetch(`${base}/api/quote`);
   assert.equal(challenged.status, 402);
   const c = parseChallenges(challenged.headers.get('www-authenticate') ?? '')[0];
   assert.ok(c !== undefined);
+  const validUntil = Macaroon.fromBase64(c.macaroon).firstPartyCaveats().find((cav) => cav.startsWith('demo_valid_until='));
+  assert.ok(validUntil !== undefined, 'the demo token expires');
+  const expires = Number(validUntil.slice('demo_valid_until='.length));
+  assert.ok(expires >= before + 3600 && expires <= Math.ceil(Date.now() / 1000) + 3600, `expires ${expires}, now ${before}`);
   const paid = await fetch(`${base}/api/dev/pay`, { method: 'POST', body: JSON.stringify({ invoice: c.invoice }) });
   assert.equal(paid.status, 200);
   const { preimage } = (await paid.json()) as { preimage: string };
