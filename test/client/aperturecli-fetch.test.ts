@@ -186,6 +186,25 @@ test('--insecure accepts a self-signed certificate; without it the connection fa
   }
 });
 
+test('through the bin: a refused connection names who refused (exit 3)', async () => {
+  const bin = new URL('../../bin/aperturecli.js', import.meta.url).pathname;
+  const port = await new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const p = (probe.address() as AddressInfo).port;
+      probe.close(() => resolve(p));
+    });
+  });
+  const result = await new Promise<{ code: number; stderr: string }>((resolve) => {
+    execFile(process.execPath, [bin, 'fetch', `http://127.0.0.1:${port}/`, '--token-file', tokenFile()], (error, _stdout, stderr) => {
+      resolve({ code: error === null ? 0 : Number((error as { code?: number }).code), stderr });
+    });
+  });
+  assert.equal(result.code, 3);
+  const error = (JSON.parse(result.stderr) as { error: Record<string, unknown> }).error;
+  assert.equal(error['code'], 'L402_ERR_CLI_CONNECTION');
+  assert.match(String(error['message']), new RegExp(`connection refused by 127\\.0\\.0\\.1:${port}`));
+});
+
 test('aperturecli --version prints the package version (the bin, as installed programs run it)', async () => {
   const bin = new URL('../../bin/aperturecli.js', import.meta.url).pathname;
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
