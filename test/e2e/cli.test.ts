@@ -1,6 +1,6 @@
 // The `aperture` program as operators run it: bin/aperture.js as a child process.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { h1, startBackend } from '../proxy/support.js';
@@ -54,8 +54,9 @@ test('a bad flag exits 2 with usage', async () => {
   assert.match(p.output(), /Usage: aperture/);
 });
 
-test('an unknown --flag is refused before anything starts, naming the closest known flag', async () => {
+test('an unknown --flag is refused before anything starts, naming the closest known flag', async (t) => {
   const dir = tempBaseDir();
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const port = await freePort();
   // A valid configuration: without the check, --chek-config would start the proxy on it.
   writeFileSync(join(dir, 'aperture.yaml'), `
