@@ -1,5 +1,6 @@
 // `npm start` (src/cli/start-dev.ts) as a child process: start, the printed curl flow done with fetch, SIGTERM.
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { once } from 'node:events';
 import { test } from 'node:test';
@@ -10,10 +11,13 @@ import { freePort, tempBaseDir } from './support.js';
 
 test('npm start: 402 → POST /api/dev/pay → retry with Authorization: L402 → 200, then a clean SIGTERM', async (t) => {
   const port = await freePort();
-  const p = spawnNode('src/cli/start-dev.ts', [], { APERTURE_BASEDIR: tempBaseDir(), APERTURE_PORT: String(port) });
-  // A failed assertion must not leave the child running (the test would never end).
-  t.after(() => {
+  const baseDir = tempBaseDir();
+  const p = spawnNode('src/cli/start-dev.ts', [], { APERTURE_BASEDIR: baseDir, APERTURE_PORT: String(port) });
+  // A failed assertion must not leave the child running (the test would never end), nor its files.
+  t.after(async () => {
     if (p.child.exitCode === null) p.child.kill('SIGKILL');
+    await p.exited;
+    rmSync(baseDir, { recursive: true, force: true });
   });
   await p.waitFor(/Ctrl-C stops it/);
   const base = `http://127.0.0.1:${port}`;
