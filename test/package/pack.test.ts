@@ -45,7 +45,10 @@ before(async () => {
   rmSync(join(root, 'dist'), { recursive: true, force: true });
   const pack = await run(npm, ['pack', '--json', '--pack-destination', work], root);
   assert.equal(pack.code, 0, pack.stderr);
-  const [info] = JSON.parse(pack.stdout.slice(pack.stdout.indexOf('['))) as Array<{ filename: string; files: Array<{ path: string }> }>;
+  // The prepack build writes its own lines (some with `[`) before npm's JSON, which starts on a line of its own.
+  const start = pack.stdout.search(/^\[\s*$/m);
+  assert.ok(start !== -1, `no JSON in npm pack's output:\n${pack.stdout}`);
+  const [info] = JSON.parse(pack.stdout.slice(start)) as Array<{ filename: string; files: Array<{ path: string }> }>;
   assert.ok(info !== undefined);
   packed = info.files;
   app = join(work, 'app');
