@@ -19,8 +19,8 @@ export interface BadTarget {
 }
 
 const ABSOLUTE = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//;
-/** Anything the slow path must look at: an escape, a backslash, a `;`, or a segment starting with `.`. */
-const SUSPECT = /[%;\\]|\/\./;
+/** Anything the slow path must look at: an escape, a backslash, a `;`, a segment starting with `.`, or an empty segment. */
+const SUSPECT = /[%;\\]|\/[./]/;
 
 /** Unreserved characters (RFC 3986 §2.3), `/` and `\`, whose percent-encoding would let one path look like another. */
 function isAmbiguousOctet(code: number): boolean {
@@ -64,7 +64,9 @@ function hexOctet(text: string, at: number): number {
  *   `new URL()` read it as `/`), a raw `;` (Servlet containers drop `;params`
  *   from every segment, so `/free/..;/api` is `/api` to them), an encoded `%`
  *   before an escape that is refused itself (`%252e`, `%255C`, `%2525`: a
- *   backend that decodes twice would see `.`, `\`, `%`), a `.` or `..` segment.
+ *   backend that decodes twice would see `.`, `\`, `%`), a `.` or `..` segment,
+ *   an empty segment (`//`: nginx, Tomcat and others merge slashes, so
+ *   `//api/secret` is `/api/secret` to them while it misses a `^/api/` route).
  *
  * @param target - the raw request target (`req.url`; `:path` for HTTP/2)
  * @param host - the request's Host (or `:authority`)
@@ -112,6 +114,7 @@ function ambiguity(path: string): string | undefined {
     }
     i += 2;
   }
+  if (path.includes('//')) return 'empty segment (//) in path';
   for (const segment of path.split('/')) {
     if (segment === '.' || segment === '..') return 'dot segment in path';
   }

@@ -1,6 +1,7 @@
 // Paths that a backend reads as another path must not reach paid content through a free route:
 // `GET /free/..\api/secret` (a backend parsing like `new URL()` turns `\` into `/`), `..;` (Servlet
-// containers drop `;params`), double encoding (a backend that decodes twice). Each is refused 400
+// containers drop `;params`), double encoding (a backend that decodes twice), `//` (backends that merge
+// slashes). Each is refused 400
 // over HTTP/1.1, HTTP/2 (h2c) and a WebSocket upgrade, and the backend never sees it.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
@@ -21,6 +22,7 @@ const BYPASSES = [
   '/free/%252e%252e/api/secret',
   '/free/..%252Fapi/secret',
   '/free/..%255capi/secret',
+  '//api/secret',
 ];
 
 /** Sends one raw HTTP/1.1 request on a fresh connection; resolves with everything received when the server has answered. */

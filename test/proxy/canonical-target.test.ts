@@ -89,6 +89,9 @@ test('canonicalTarget: query split off, absolute-form reduced or refused, ambigu
     '/free/%252E',
     '/x/%25252e',
     '/x/%25%2e',
+    '//api/secret',
+    '/free//api',
+    '/api//',
   ]) {
     assert.ok(!('path' in canonicalTarget(bad, 'h')), bad);
   }
