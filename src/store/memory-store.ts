@@ -1,42 +1,54 @@
 /**
- * The in-memory store: the whole {@link ApertureStore} in Maps, for the library
- * and tests. Nothing survives the process; revocations reach only this
- * instance's listeners.
+ * The in-memory store: every role of {@link ApertureStore} in Maps, for the
+ * library and tests. Nothing survives the process; revocations reach only this
+ * instance's listeners. Every method changes its Maps without an `await` in
+ * between, so each operation is atomic against the others.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { Clock } from '../core/types.js';
 import { systemClock } from '../core/types.js';
+import type { ApertureStore, GarbageReport, StoreHealth } from './aperture-store.js';
+import type { ChargeClaim, ChargeDetails, ChargeRecord } from './charge-store.js';
 import type {
-  ApertureStore,
   ChallengeRecord,
-  ChargeDetails,
-  GarbageReport,
   PendingCursor,
   RevenueStats,
-  RevocationEvent,
-  ServiceRecord,
-  SessionPatch,
-  SessionRecord,
-  StoreHealth,
   TokenFilter,
   TransactionFilter,
   TransactionPage,
   TransactionRecord,
-} from './aperture-store.js';
+} from './ledger.js';
+import type { RevocationEvent } from './root-key-store.js';
+import type { ServiceRecord } from './service-registry.js';
+import type {
+  CreditOutcome,
+  NewSession,
+  OpenOutcome,
+  RefundOutcome,
+  RefundTiming,
+  SessionCursor,
+  SessionRecord,
+} from './session-store.js';
 import { unavailable } from './store-errors.js';
 import {
   RevocationListeners,
   checkChallenge,
-  checkDebit,
+  checkChargeDetails,
+  checkDelta,
   checkFilter,
   checkHash,
+  checkId,
   checkIdHash,
+  checkIdlePage,
+  checkNewSession,
   checkPage,
   checkPendingPage,
-  checkSession,
-  checkSessionPatch,
+  checkPositive,
+  checkedTime,
   deriveState,
   identifierHash,
+  refundError,
+  refundTiming,
   revenueTotals,
   serviceJson,
 } from './store-support.js';
@@ -75,9 +87,11 @@ export class MemoryStore implements ApertureStore {
   readonly #clock: Clock;
   readonly #keys = new Map<string, Uint8Array>();
   readonly #rows = new Map<string, Row>();
-  readonly #services = new Map<string, { json: string; createdAt: number; updatedAt: number }>();
-  readonly #charges = new Map<string, number | undefined>();
+  readonly #services = new Map<string, { json: string; version: number; createdAt: number; updatedAt: number }>();
+  #registryVersion = 0;
+  readonly #charges = new Map<string, ChargeRecord & { claimId: string }>();
   readonly #sessions = new Map<string, SessionRecord>();
+  readonly #credits = new Map<string, string>();
   readonly #listeners = new RevocationListeners();
   #nextId = 1;
   #closed = false;
@@ -226,7 +240,7 @@ export class MemoryStore implements ApertureStore {
       per.set(r.service, entry);
     }
     return revenueTotals([...per.entries()]
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .sort(([a], [b]) => byCodeUnit(a, b))
       .map(([service, v]) => ({ service, totalSats: v.totalSats, count: v.count })));
   }
 
@@ -234,11 +248,10 @@ export class MemoryStore implements ApertureStore {
   async listPendingUnexpired(now: number, limit = 1000, after?: PendingCursor): Promise<TransactionRecord[]> {
     this.#open();
     checkPendingPage(limit, after);
-    const byToken = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
     return [...this.#rows.values()]
       .filter((r) => r.stored === 'pending' && r.expiresAt > now)
-      .filter((r) => after === undefined || r.createdAt > after.createdAt || (r.createdAt === after.createdAt && byToken(r.tokenId, after.tokenId) > 0))
-      .sort((a, b) => a.createdAt - b.createdAt || byToken(a.tokenId, b.tokenId))
+      .filter((r) => after === undefined || r.createdAt > after.createdAt || (r.createdAt === after.createdAt && byCodeUnit(r.tokenId, after.tokenId) > 0))
+      .sort((a, b) => a.createdAt - b.createdAt || byCodeUnit(a.tokenId, b.tokenId))
       .slice(0, limit)
       .map((r) => toRecord(r, now));
   }
@@ -264,12 +277,12 @@ export class MemoryStore implements ApertureStore {
   /** {@inheritDoc ApertureStore.listServices} */
   async listServices(): Promise<ServiceRecord[]> {
     this.#open();
-    return [...this.#services.keys()].sort().map((name) => this.#service(name)).filter((s) => s !== undefined);
+    return [...this.#services.keys()].sort(byCodeUnit).map((name) => this.#service(name)).filter((s) => s !== undefined);
   }
 
   #service(name: string): ServiceRecord | undefined {
     const s = this.#services.get(name);
-    return s === undefined ? undefined : { name, config: JSON.parse(s.json) as unknown, createdAt: s.createdAt, updatedAt: s.updatedAt };
+    return s === undefined ? undefined : { name, config: JSON.parse(s.json) as unknown, version: s.version, createdAt: s.createdAt, updatedAt: s.updatedAt };
   }
 
   /** {@inheritDoc ApertureStore.getService} */
@@ -284,7 +297,7 @@ export class MemoryStore implements ApertureStore {
     const json = serviceJson(name, config);
     if (this.#services.has(name)) return false;
     const now = this.#clock.now();
-    this.#services.set(name, { json, createdAt: now, updatedAt: now });
+    this.#services.set(name, { json, version: ++this.#registryVersion, createdAt: now, updatedAt: now });
     return true;
   }
 
@@ -294,70 +307,201 @@ export class MemoryStore implements ApertureStore {
     const json = serviceJson(name, config);
     const s = this.#services.get(name);
     if (s === undefined) return false;
-    this.#services.set(name, { json, createdAt: s.createdAt, updatedAt: this.#clock.now() });
+    this.#services.set(name, { json, version: ++this.#registryVersion, createdAt: s.createdAt, updatedAt: this.#clock.now() });
     return true;
   }
 
   /** {@inheritDoc ApertureStore.deleteService} */
   async deleteService(name: string): Promise<boolean> {
     this.#open();
-    return this.#services.delete(name);
+    if (!this.#services.delete(name)) return false;
+    this.#registryVersion += 1;
+    return true;
+  }
+
+  /** {@inheritDoc ApertureStore.servicesVersion} */
+  async servicesVersion(): Promise<number> {
+    this.#open();
+    return this.#registryVersion;
   }
 
   /** {@inheritDoc ApertureStore.consumeCharge} */
-  async consumeCharge(paymentHash: string, details: ChargeDetails = {}): Promise<boolean> {
+  async consumeCharge(paymentHash: string, details: ChargeDetails = {}): Promise<ChargeClaim | undefined> {
     this.#open();
     checkHash(paymentHash, 'paymentHash');
-    if (this.#charges.has(paymentHash)) return false;
-    this.#charges.set(paymentHash, details.expiresAt);
-    return true;
+    checkChargeDetails(details);
+    if (this.#charges.has(paymentHash)) return undefined;
+    const claim: ChargeClaim = { paymentHash, claimId: randomUUID(), consumedAt: details.consumedAt ?? this.#clock.now() };
+    const row: ChargeRecord & { claimId: string } = { paymentHash, consumedAt: claim.consumedAt, claimId: claim.claimId };
+    if (details.challengeId !== undefined) row.challengeId = details.challengeId;
+    if (details.expiresAt !== undefined) row.expiresAt = details.expiresAt;
+    this.#charges.set(paymentHash, row);
+    return claim;
   }
 
-  /** {@inheritDoc ApertureStore.createSession} */
-  async createSession(session: SessionRecord): Promise<boolean> {
+  /** {@inheritDoc ApertureStore.releaseCharge} */
+  async releaseCharge(claim: ChargeClaim): Promise<boolean> {
     this.#open();
-    checkSession(session);
-    if (this.#sessions.has(session.id)) return false;
-    this.#sessions.set(session.id, { ...session });
-    return true;
+    checkHash(claim.paymentHash, 'paymentHash');
+    if (this.#charges.get(claim.paymentHash)?.claimId !== claim.claimId) return false;
+    return this.#charges.delete(claim.paymentHash);
+  }
+
+  /** {@inheritDoc ApertureStore.getCharge} */
+  async getCharge(paymentHash: string): Promise<ChargeRecord | undefined> {
+    this.#open();
+    const row = this.#charges.get(paymentHash);
+    if (row === undefined) return undefined;
+    const { claimId: _claimId, ...record } = row;
+    return record;
+  }
+
+  /** {@inheritDoc ApertureStore.pruneCharges} */
+  async pruneCharges(expiredBefore: number): Promise<number> {
+    this.#open();
+    return this.#pruneCharges(expiredBefore);
+  }
+
+  #pruneCharges(expiredBefore: number): number {
+    let pruned = 0;
+    for (const [hash, row] of this.#charges) {
+      if (row.expiresAt !== undefined && row.expiresAt < expiredBefore) {
+        this.#charges.delete(hash);
+        pruned += 1;
+      }
+    }
+    return pruned;
+  }
+
+  /** {@inheritDoc ApertureStore.openSession} */
+  async openSession(session: NewSession): Promise<OpenOutcome> {
+    this.#open();
+    const now = checkNewSession(session, this.#clock.now());
+    const owner = this.#credits.get(session.paymentHash);
+    if (owner !== undefined) return owner === session.id ? 'replayed' : 'foreign';
+    if (this.#sessions.has(session.id)) return 'foreign';
+    this.#credits.set(session.paymentHash, session.id);
+    this.#sessions.set(session.id, {
+      id: session.id,
+      paymentHash: session.paymentHash,
+      depositSats: session.depositSats,
+      spentSats: 0,
+      balanceSats: session.depositSats,
+      returnInvoice: session.returnInvoice,
+      status: 'open',
+      createdAt: now,
+      updatedAt: now,
+    });
+    return 'opened';
   }
 
   /** {@inheritDoc ApertureStore.getSession} */
   async getSession(id: string): Promise<SessionRecord | undefined> {
     this.#open();
-    const s = this.#sessions.get(id);
-    return s === undefined ? undefined : { ...s };
+    return copySession(this.#sessions.get(id));
   }
 
-  /** {@inheritDoc ApertureStore.updateSession} */
-  async updateSession(id: string, patch: SessionPatch, now: number): Promise<SessionRecord | undefined> {
+  /** {@inheritDoc ApertureStore.creditSession} */
+  async creditSession(id: string, paymentHash: string, amountSats: number, now?: number): Promise<CreditOutcome> {
     this.#open();
-    checkSessionPatch(patch);
+    checkId(id, 'session id');
+    checkHash(paymentHash, 'paymentHash');
+    checkPositive(amountSats, 'amountSats');
+    const at = checkedTime(now, this.#clock.now(), 'now');
+    const owner = this.#credits.get(paymentHash);
+    if (owner !== undefined) return owner === id ? 'replayed' : 'foreign';
     const s = this.#sessions.get(id);
-    if (s === undefined) return undefined;
-    if (patch.depositSats !== undefined) s.depositSats = patch.depositSats;
-    if (patch.balanceSats !== undefined) s.balanceSats = patch.balanceSats;
-    if (patch.returnInvoice !== undefined) s.returnInvoice = patch.returnInvoice;
-    if (patch.state !== undefined) s.state = patch.state;
-    s.updatedAt = now;
-    return { ...s };
+    if (s === undefined || s.status !== 'open') return 'not-open';
+    this.#credits.set(paymentHash, id);
+    s.depositSats += amountSats;
+    s.balanceSats = s.depositSats - s.spentSats;
+    s.updatedAt = at;
+    return 'applied';
   }
 
   /** {@inheritDoc ApertureStore.debitSession} */
-  async debitSession(id: string, amountSats: number, now: number): Promise<SessionRecord | undefined> {
+  async debitSession(id: string, amountSats: number, now?: number): Promise<SessionRecord | undefined> {
     this.#open();
-    checkDebit(amountSats);
+    checkPositive(amountSats, 'amountSats');
+    const at = checkedTime(now, this.#clock.now(), 'now');
     const s = this.#sessions.get(id);
-    if (s === undefined || s.state !== 'open' || s.balanceSats < amountSats) return undefined;
-    s.balanceSats -= amountSats;
-    s.updatedAt = now;
-    return { ...s };
+    if (s === undefined || s.status !== 'open' || s.depositSats - s.spentSats < amountSats) return undefined;
+    s.spentSats += amountSats;
+    s.balanceSats = s.depositSats - s.spentSats;
+    s.updatedAt = at;
+    return copySession(s);
   }
 
-  /** {@inheritDoc ApertureStore.deleteSession} */
-  async deleteSession(id: string): Promise<boolean> {
+  /** {@inheritDoc ApertureStore.settleSession} */
+  async settleSession(id: string, deltaSats: number, now?: number): Promise<SessionRecord | undefined> {
     this.#open();
-    return this.#sessions.delete(id);
+    checkDelta(deltaSats);
+    const at = checkedTime(now, this.#clock.now(), 'now');
+    const s = this.#sessions.get(id);
+    if (s === undefined || s.status !== 'open') return undefined;
+    s.spentSats = Math.min(Math.max(s.spentSats + deltaSats, 0), s.depositSats);
+    s.balanceSats = s.depositSats - s.spentSats;
+    s.updatedAt = at;
+    return copySession(s);
+  }
+
+  /** {@inheritDoc ApertureStore.closeSession} */
+  async closeSession(id: string, now?: number): Promise<SessionRecord | undefined> {
+    this.#open();
+    const at = checkedTime(now, this.#clock.now(), 'now');
+    const s = this.#sessions.get(id);
+    if (s === undefined || s.status !== 'open') return undefined;
+    s.status = 'closed';
+    s.closedAt = at;
+    s.updatedAt = at;
+    s.refund = { status: 'pending', attempts: 0, updatedAt: at };
+    return copySession(s);
+  }
+
+  /** {@inheritDoc ApertureStore.listIdleSessions} */
+  async listIdleSessions(idleBefore: number, limit = 100, after?: SessionCursor): Promise<SessionRecord[]> {
+    this.#open();
+    checkIdlePage(idleBefore, limit, after);
+    return [...this.#sessions.values()]
+      .filter((s) => s.status === 'open' && s.updatedAt < idleBefore)
+      .filter((s) => after === undefined || s.updatedAt > after.updatedAt || (s.updatedAt === after.updatedAt && byCodeUnit(s.id, after.id) > 0))
+      .sort((a, b) => a.updatedAt - b.updatedAt || byCodeUnit(a.id, b.id))
+      .slice(0, limit)
+      .map((s) => copySession(s) as SessionRecord);
+  }
+
+  /** {@inheritDoc ApertureStore.beginRefund} */
+  async beginRefund(id: string, timing: RefundTiming = {}): Promise<SessionRecord | undefined> {
+    this.#open();
+    const { now, staleBefore } = refundTiming(timing, this.#clock.now());
+    const s = this.#sessions.get(id);
+    if (s?.status !== 'closed' || s.refund === undefined || !refundDue(s, staleBefore)) return undefined;
+    s.refund = { ...s.refund, status: 'in-flight', attempts: s.refund.attempts + 1, updatedAt: now };
+    return copySession(s);
+  }
+
+  /** {@inheritDoc ApertureStore.finishRefund} */
+  async finishRefund(id: string, outcome: RefundOutcome, now?: number): Promise<SessionRecord | undefined> {
+    this.#open();
+    const error = refundError(outcome);
+    const at = checkedTime(now, this.#clock.now(), 'now');
+    const s = this.#sessions.get(id);
+    if (s?.refund?.status !== 'in-flight') return undefined;
+    s.refund = { status: outcome.status, attempts: s.refund.attempts, updatedAt: at };
+    if (error !== null) s.refund.lastError = error;
+    return copySession(s);
+  }
+
+  /** {@inheritDoc ApertureStore.listRefundsDue} */
+  async listRefundsDue(limit = 100, timing: RefundTiming = {}): Promise<SessionRecord[]> {
+    this.#open();
+    checkPage(limit, 0);
+    const { staleBefore } = refundTiming(timing, this.#clock.now());
+    return [...this.#sessions.values()]
+      .filter((s) => s.status === 'closed' && refundDue(s, staleBefore))
+      .sort((a, b) => (a.refund?.updatedAt ?? 0) - (b.refund?.updatedAt ?? 0) || byCodeUnit(a.id, b.id))
+      .slice(0, limit)
+      .map((s) => copySession(s) as SessionRecord);
   }
 
   /** {@inheritDoc ApertureStore.collectGarbage} */
@@ -371,12 +515,7 @@ export class MemoryStore implements ApertureStore {
       this.#rows.delete(tokenId);
       report.transactions += 1;
     }
-    for (const [hash, expiresAt] of this.#charges) {
-      if (expiresAt !== undefined && expiresAt < cutoff) {
-        this.#charges.delete(hash);
-        report.charges += 1;
-      }
-    }
+    report.charges = this.#pruneCharges(cutoff);
     return report;
   }
 
@@ -408,4 +547,21 @@ function toRecord(r: Row, now: number): TransactionRecord {
   if (r.amountPaidSats !== undefined) rec.amountPaidSats = r.amountPaidSats;
   if (r.revokedAt !== undefined) rec.revokedAt = r.revokedAt;
   return rec;
+}
+
+function byCodeUnit(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function refundDue(s: SessionRecord, staleBefore: number): boolean {
+  const r = s.refund;
+  if (r === undefined) return false;
+  return r.status === 'pending' || r.status === 'failed' || (r.status === 'in-flight' && r.updatedAt <= staleBefore);
+}
+
+function copySession(s: SessionRecord | undefined): SessionRecord | undefined {
+  if (s === undefined) return undefined;
+  const copy: SessionRecord = { ...s };
+  if (s.refund !== undefined) copy.refund = { ...s.refund };
+  return copy;
 }

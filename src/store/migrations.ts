@@ -4,6 +4,16 @@
  * a change is a new version. Applied versions are recorded in
  * `aperture_migrations`.
  *
+ * A database at version 0 (new, or holding only other programs' tables) gets
+ * {@link BASELINE}, the schema of version 4 in one step, recorded as versions
+ * 1–4, then any later migration; a database at a lower version gets the
+ * missing migrations in order. A test checks that both paths give the same
+ * schema.
+ * Versions 2 and 3 created `services`, `mpp_charges` and `mpp_sessions`, names
+ * the Go aperture uses in its own database; version 4 moved them to
+ * `aperture_`-prefixed tables, and the baseline never creates them, so our
+ * tables can share a database with the Go aperture's.
+ *
  * Conventions of both dialects: times are integer milliseconds since the epoch
  * (BIGINT), hashes and token IDs are lower-case hex text, root keys are bytes.
  */
@@ -19,6 +29,103 @@ export interface Migration {
   /** PostgreSQL statements. */
   postgres: string;
 }
+
+/**
+ * The tables version 4 creates, which are also the latest schema of these
+ * roles (part of {@link BASELINE}).
+ */
+const ROLE_TABLES = {
+  sqlite: `
+      CREATE TABLE aperture_services (
+        name TEXT PRIMARY KEY,
+        config TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+      CREATE TABLE aperture_service_registry (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        version INTEGER NOT NULL
+      );
+      CREATE TABLE aperture_charges (
+        payment_hash TEXT PRIMARY KEY,
+        claim_id TEXT NOT NULL,
+        challenge_id TEXT,
+        expires_at INTEGER,
+        consumed_at INTEGER NOT NULL
+      );
+      CREATE INDEX aperture_charges_expires_at_idx ON aperture_charges (expires_at);
+      CREATE TABLE aperture_sessions (
+        id TEXT PRIMARY KEY,
+        payment_hash TEXT NOT NULL,
+        deposit_sats INTEGER NOT NULL CHECK (deposit_sats >= 0),
+        spent_sats INTEGER NOT NULL CHECK (spent_sats >= 0 AND spent_sats <= deposit_sats),
+        return_invoice TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('open', 'closed')),
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        closed_at INTEGER,
+        refund_status TEXT CHECK (refund_status IN ('pending', 'in-flight', 'succeeded', 'failed', 'skipped')),
+        refund_attempts INTEGER NOT NULL DEFAULT 0,
+        refund_error TEXT,
+        refund_updated_at INTEGER
+      );
+      CREATE INDEX aperture_sessions_idle_idx ON aperture_sessions (status, updated_at);
+      CREATE INDEX aperture_sessions_refund_idx ON aperture_sessions (refund_status, refund_updated_at);
+      CREATE TABLE aperture_session_credits (
+        payment_hash TEXT PRIMARY KEY,
+        session_id TEXT NOT NULL,
+        amount_sats INTEGER NOT NULL CHECK (amount_sats >= 0),
+        created_at INTEGER NOT NULL
+      );
+      CREATE INDEX aperture_session_credits_session_idx ON aperture_session_credits (session_id);
+      INSERT INTO aperture_service_registry (id, version) VALUES (1, 0);`,
+  postgres: `
+      CREATE TABLE aperture_services (
+        name TEXT PRIMARY KEY,
+        config TEXT NOT NULL,
+        version BIGINT NOT NULL,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL
+      );
+      CREATE TABLE aperture_service_registry (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        version BIGINT NOT NULL
+      );
+      CREATE TABLE aperture_charges (
+        payment_hash TEXT PRIMARY KEY,
+        claim_id TEXT NOT NULL,
+        challenge_id TEXT,
+        expires_at BIGINT,
+        consumed_at BIGINT NOT NULL
+      );
+      CREATE INDEX aperture_charges_expires_at_idx ON aperture_charges (expires_at);
+      CREATE TABLE aperture_sessions (
+        id TEXT PRIMARY KEY,
+        payment_hash TEXT NOT NULL,
+        deposit_sats BIGINT NOT NULL CHECK (deposit_sats >= 0),
+        spent_sats BIGINT NOT NULL CHECK (spent_sats >= 0 AND spent_sats <= deposit_sats),
+        return_invoice TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('open', 'closed')),
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        closed_at BIGINT,
+        refund_status TEXT CHECK (refund_status IN ('pending', 'in-flight', 'succeeded', 'failed', 'skipped')),
+        refund_attempts BIGINT NOT NULL DEFAULT 0,
+        refund_error TEXT,
+        refund_updated_at BIGINT
+      );
+      CREATE INDEX aperture_sessions_idle_idx ON aperture_sessions (status, updated_at);
+      CREATE INDEX aperture_sessions_refund_idx ON aperture_sessions (refund_status, refund_updated_at);
+      CREATE TABLE aperture_session_credits (
+        payment_hash TEXT PRIMARY KEY,
+        session_id TEXT NOT NULL,
+        amount_sats BIGINT NOT NULL CHECK (amount_sats >= 0),
+        created_at BIGINT NOT NULL
+      );
+      CREATE INDEX aperture_session_credits_session_idx ON aperture_session_credits (session_id);
+      INSERT INTO aperture_service_registry (id, version) VALUES (1, 0);`,
+};
 
 /** Every migration, in order. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -150,6 +257,52 @@ export const MIGRATIONS: readonly Migration[] = [
         updated_at BIGINT NOT NULL
       );`,
   },
+  {
+    version: 4,
+    name: 'store by role: services, charges and sessions under aperture_ names; atomic sessions',
+    sqlite: `${ROLE_TABLES.sqlite}
+      INSERT INTO aperture_services (name, config, version, created_at, updated_at)
+        SELECT name, config, 1, created_at, updated_at FROM services;
+      UPDATE aperture_service_registry SET version = 1 WHERE EXISTS (SELECT 1 FROM aperture_services);
+      DROP TABLE services;
+      INSERT INTO aperture_charges (payment_hash, claim_id, challenge_id, expires_at, consumed_at)
+        SELECT payment_hash, 'v3:' || payment_hash, challenge_id, expires_at, consumed_at FROM mpp_charges;
+      DROP TABLE mpp_charges;
+      INSERT INTO aperture_sessions (id, payment_hash, deposit_sats, spent_sats, return_invoice, status,
+          created_at, updated_at, closed_at, refund_status, refund_updated_at)
+        SELECT id, payment_hash, MAX(deposit_sats, balance_sats), MAX(deposit_sats, balance_sats) - balance_sats, return_invoice,
+          CASE WHEN state = 'open' THEN 'open' ELSE 'closed' END,
+          created_at, updated_at,
+          CASE WHEN state = 'open' THEN NULL ELSE updated_at END,
+          CASE WHEN state = 'closing' THEN 'pending' ELSE NULL END,
+          CASE WHEN state = 'closing' THEN updated_at ELSE NULL END
+        FROM mpp_sessions;
+      INSERT INTO aperture_session_credits (payment_hash, session_id, amount_sats, created_at)
+        SELECT m.payment_hash, m.id, MAX(m.deposit_sats, m.balance_sats), m.created_at FROM mpp_sessions m
+        WHERE m.id = (SELECT MIN(o.id) FROM mpp_sessions o WHERE o.payment_hash = m.payment_hash);
+      DROP TABLE mpp_sessions;`,
+    postgres: `${ROLE_TABLES.postgres}
+      INSERT INTO aperture_services (name, config, version, created_at, updated_at)
+        SELECT name, config, 1, created_at, updated_at FROM services;
+      UPDATE aperture_service_registry SET version = 1 WHERE EXISTS (SELECT 1 FROM aperture_services);
+      DROP TABLE services;
+      INSERT INTO aperture_charges (payment_hash, claim_id, challenge_id, expires_at, consumed_at)
+        SELECT payment_hash, 'v3:' || payment_hash, challenge_id, expires_at, consumed_at FROM mpp_charges;
+      DROP TABLE mpp_charges;
+      INSERT INTO aperture_sessions (id, payment_hash, deposit_sats, spent_sats, return_invoice, status,
+          created_at, updated_at, closed_at, refund_status, refund_updated_at)
+        SELECT id, payment_hash, GREATEST(deposit_sats, balance_sats), GREATEST(deposit_sats, balance_sats) - balance_sats, return_invoice,
+          CASE WHEN state = 'open' THEN 'open' ELSE 'closed' END,
+          created_at, updated_at,
+          CASE WHEN state = 'open' THEN NULL ELSE updated_at END,
+          CASE WHEN state = 'closing' THEN 'pending' ELSE NULL END,
+          CASE WHEN state = 'closing' THEN updated_at ELSE NULL END
+        FROM mpp_sessions;
+      INSERT INTO aperture_session_credits (payment_hash, session_id, amount_sats, created_at)
+        SELECT m.payment_hash, m.id, GREATEST(m.deposit_sats, m.balance_sats), m.created_at FROM mpp_sessions m
+        WHERE m.id = (SELECT MIN(o.id) FROM mpp_sessions o WHERE o.payment_hash = m.payment_hash);
+      DROP TABLE mpp_sessions;`,
+  },
 ];
 
 /** The newest schema version this code knows. */
@@ -161,3 +314,33 @@ export const MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS aperture_migrations 
   name TEXT NOT NULL,
   applied_at BIGINT NOT NULL
 )`;
+
+/**
+ * The schema of {@link LATEST_VERSION} in one step, for a database at version
+ * 0: what versions 1 to 4 leave behind, without ever creating the tables that
+ * versions 2 and 3 created and version 4 dropped (their names belong to the Go
+ * aperture's schema). Later versions apply on top of it as on any database;
+ * the migration tests compare both paths.
+ */
+export const BASELINE: { readonly version: number; readonly sqlite: string; readonly postgres: string } = {
+  version: 4,
+  sqlite: `${MIGRATIONS[0]?.sqlite ?? ''}${ROLE_TABLES.sqlite}`,
+  postgres: `${MIGRATIONS[0]?.postgres ?? ''}${ROLE_TABLES.postgres}`,
+};
+
+/**
+ * The steps that bring a database from `current` to {@link LATEST_VERSION}:
+ * the baseline for a new database, then every later migration in order.
+ * @param current - the version recorded in the database
+ * @returns the SQL to run and the versions to record, in order
+ */
+export function pendingSteps(current: number): Array<{ sqlite: string; postgres: string; record: readonly Migration[] }> {
+  const steps: Array<{ sqlite: string; postgres: string; record: readonly Migration[] }> = [];
+  let from = current;
+  if (current === 0) {
+    steps.push({ sqlite: BASELINE.sqlite, postgres: BASELINE.postgres, record: MIGRATIONS.filter((m) => m.version <= BASELINE.version) });
+    from = BASELINE.version;
+  }
+  for (const m of MIGRATIONS) if (m.version > from) steps.push({ sqlite: m.sqlite, postgres: m.postgres, record: [m] });
+  return steps;
+}

@@ -3,7 +3,8 @@
  * database. Revocations are announced with NOTIFY inside the revoking
  * transaction and received by every instance's LISTEN connection; after that
  * connection drops, it reconnects and replays the revocations it missed from
- * the `revocations` table.
+ * the `revocations` table. Every operation is one statement or one
+ * transaction (READ COMMITTED), so it is atomic against every other instance.
  *
  * Connection failures never crash the process: pool and client `error` events
  * are caught, methods throw `L402_ERR_STORE_UNAVAILABLE`, and the pool opens
@@ -16,46 +17,62 @@ import { L402Error } from '../core/errors.js';
 import { requireOptional } from '../core/optional-dependency.js';
 import type { Clock } from '../core/types.js';
 import { systemClock } from '../core/types.js';
+import type { ApertureStore, GarbageReport, StoreHealth } from './aperture-store.js';
+import type { ChargeClaim, ChargeDetails, ChargeRecord } from './charge-store.js';
 import type {
-  ApertureStore,
   ChallengeRecord,
-  ChargeDetails,
-  GarbageReport,
   PendingCursor,
   RevenueStats,
-  RevocationEvent,
-  ServiceRecord,
-  SessionPatch,
-  SessionRecord,
-  StoreHealth,
   TokenFilter,
   TransactionFilter,
   TransactionPage,
   TransactionRecord,
-} from './aperture-store.js';
-import { LATEST_VERSION, MIGRATIONS, MIGRATIONS_TABLE } from './migrations.js';
+} from './ledger.js';
+import type { RevocationEvent } from './root-key-store.js';
+import type { ServiceRecord } from './service-registry.js';
+import type {
+  CreditOutcome,
+  NewSession,
+  OpenOutcome,
+  RefundOutcome,
+  RefundTiming,
+  SessionCursor,
+  SessionRecord,
+} from './session-store.js';
+import { LATEST_VERSION, MIGRATIONS_TABLE, pendingSteps } from './migrations.js';
 import { STORE_SCHEMA_TOO_NEW, fromPgError, invalidArgument, unavailable } from './store-errors.js';
 import {
   RevocationListeners,
   checkChallenge,
-  checkDebit,
+  checkChargeDetails,
+  checkDelta,
   checkFilter,
   checkHash,
+  checkId,
   checkIdHash,
+  checkIdlePage,
+  checkNewSession,
   checkPage,
   checkPendingPage,
-  checkSession,
-  checkSessionPatch,
+  checkPositive,
+  checkedTime,
   identifierHash,
+  refundError,
+  refundTiming,
   serviceJson,
 } from './store-support.js';
 import {
-  SESSION_COLUMNS,
-  TX_COLUMNS,
+  Rollback,
+  creditSessionScript,
+  garbageScript,
+  idleSessionsQuery,
+  openSessionScript,
   pendingQuery,
-  pgPlaceholder,
   revenueQuery,
-  sessionUpdate,
+  revokeScript,
+  serviceChangeScript,
+  sqlFor,
+  toCharge,
   toRevenueStats,
   toService,
   toSession,
@@ -63,7 +80,11 @@ import {
   tokenQueries,
   transactionQueries,
   type Query,
+  type Row,
+  type Script,
 } from './sql-queries.js';
+
+const SQL = sqlFor('postgres');
 
 /** NOTIFY channel of revocations (payload names the schema, so schemas sharing a database stay apart). */
 export const REVOCATION_CHANNEL = 'aperture_revocations';
@@ -104,8 +125,6 @@ export interface PostgresStoreOptions {
   /** Clock for timestamps and the default "now"; default the wall clock. */
   clock?: Clock;
 }
-
-type Row = Record<string, unknown>;
 
 /**
  * {@link ApertureStore} on PostgreSQL. Create it with {@link PostgresStore.open}.
@@ -174,7 +193,7 @@ export class PostgresStore implements ApertureStore {
       if (options.skipMigrations !== true) await store.#migrate(options.schema);
       const info = await store.#query({ text: 'SELECT current_schema() AS s', values: [] }, 'open');
       store.#schema = String(info[0]?.['s'] ?? '');
-      const max = await store.#query({ text: 'SELECT COALESCE(MAX(seq), 0) AS n FROM revocations', values: [] }, 'open');
+      const max = await store.#query({ text: SQL.lastRevocation, values: [] }, 'open');
       store.#lastSeq = Number(max[0]?.['n'] ?? 0);
       await store.#listen();
     } catch (error) {
@@ -222,12 +241,34 @@ export class PostgresStore implements ApertureStore {
       await client.query('COMMIT');
       return result;
     } catch (error) {
-      broken = error instanceof Error ? error : new Error(String(error));
       await client.query('ROLLBACK').catch(() => undefined);
+      if (error instanceof Rollback) throw error;
+      broken = error instanceof Error ? error : new Error(String(error));
       throw fromPgError(error, what);
     } finally {
       client.off('error', onError);
       client.release(broken);
+    }
+  }
+
+  // Runs a script inside one READ COMMITTED transaction, whatever the server's
+  // default: the scripts rely on a statement seeing rows committed while an
+  // earlier one of the same transaction waited for them.
+  async #script<T>(what: string, script: Script<T>): Promise<T> {
+    try {
+      return await this.#transaction(what, async (c) => {
+        await c.query('SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
+        let next = script.next();
+        while (next.done !== true) {
+          const result = await c.query(next.value.text, next.value.values);
+          next = script.next({ rows: result.rows as Row[], changes: result.rowCount ?? 0 });
+        }
+        if (next.value instanceof Rollback) throw next.value;
+        return next.value;
+      });
+    } catch (error) {
+      if (error instanceof Rollback) return error.value as T;
+      throw error;
     }
   }
 
@@ -242,10 +283,11 @@ export class PostgresStore implements ApertureStore {
       if (current > LATEST_VERSION) {
         throw new L402Error(STORE_SCHEMA_TOO_NEW, `the database is at schema version ${current}; this version of aperture-ts knows up to ${LATEST_VERSION}`);
       }
-      for (const m of MIGRATIONS) {
-        if (m.version <= current) continue;
-        await c.query(m.postgres);
-        await c.query('INSERT INTO aperture_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, this.#clock.now()]);
+      for (const step of pendingSteps(current)) {
+        await c.query(step.postgres);
+        for (const m of step.record) {
+          await c.query('INSERT INTO aperture_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, this.#clock.now()]);
+        }
       }
     });
   }
@@ -261,7 +303,7 @@ export class PostgresStore implements ApertureStore {
     try {
       await client.connect();
       await client.query(`LISTEN ${REVOCATION_CHANNEL}`);
-      const missed = await client.query('SELECT seq, id_hash, token_id, origin FROM revocations WHERE seq > $1 ORDER BY seq', [this.#lastSeq]);
+      const missed = await client.query(SQL.revocationsAfter, [this.#lastSeq]);
       for (const row of missed.rows as Row[]) this.#receive(Number(row['seq']), String(row['origin']), String(row['id_hash']), row['token_id']);
       this.#backoffMs = 100;
     } catch (error) {
@@ -312,20 +354,14 @@ export class PostgresStore implements ApertureStore {
   async newSecret(idHash: Uint8Array): Promise<Uint8Array> {
     checkIdHash(idHash);
     const key = new Uint8Array(randomBytes(32));
-    await this.#query(
-      {
-        text: 'INSERT INTO root_keys (id_hash, root_key, created_at) VALUES ($1, $2, $3) ON CONFLICT (id_hash) DO UPDATE SET root_key = EXCLUDED.root_key, created_at = EXCLUDED.created_at',
-        values: [Buffer.from(idHash), Buffer.from(key), this.#clock.now()],
-      },
-      'newSecret',
-    );
+    await this.#query({ text: SQL.newSecret, values: [Buffer.from(idHash), Buffer.from(key), this.#clock.now()] }, 'newSecret');
     return key;
   }
 
   /** {@inheritDoc ApertureStore.getSecret} */
   async getSecret(idHash: Uint8Array): Promise<Uint8Array | undefined> {
     checkIdHash(idHash);
-    const rows = await this.#query({ text: 'SELECT root_key FROM root_keys WHERE id_hash = $1', values: [Buffer.from(idHash)] }, 'getSecret');
+    const rows = await this.#query({ text: SQL.getSecret, values: [Buffer.from(idHash)] }, 'getSecret');
     const key = rows[0]?.['root_key'];
     return key === undefined ? undefined : new Uint8Array(key as Buffer);
   }
@@ -333,19 +369,15 @@ export class PostgresStore implements ApertureStore {
   /** {@inheritDoc ApertureStore.revokeSecret} */
   async revokeSecret(idHash: Uint8Array): Promise<boolean> {
     checkIdHash(idHash);
-    const hex = Buffer.from(idHash).toString('hex');
-    return (await this.#revoke(hex, undefined)).deleted;
+    return (await this.#revoke(Buffer.from(idHash).toString('hex'), undefined)).deleted;
   }
 
   /** {@inheritDoc ApertureStore.revokeToken} */
   async revokeToken(tokenId: string): Promise<boolean> {
-    const rows = await this.#query({ text: 'SELECT payment_hash, auth_type FROM transactions WHERE token_id = $1', values: [tokenId] }, 'revokeToken');
-    const row = rows[0];
+    const row = (await this.#query({ text: SQL.revocationTarget, values: [tokenId] }, 'revokeToken'))[0];
     if (row === undefined) return false;
     const idHash = row['auth_type'] === 'l402' ? identifierHash(String(row['payment_hash']), tokenId) : undefined;
-    if (idHash === undefined) {
-      return (await this.#count({ text: 'UPDATE transactions SET revoked_at = $1 WHERE token_id = $2 AND revoked_at IS NULL', values: [this.#clock.now(), tokenId] }, 'revokeToken')) > 0;
-    }
+    if (idHash === undefined) return (await this.#count({ text: SQL.markRevokedByToken, values: [this.#clock.now(), tokenId] }, 'revokeToken')) > 0;
     const r = await this.#revoke(idHash, tokenId);
     return r.deleted || r.marked;
   }
@@ -353,24 +385,11 @@ export class PostgresStore implements ApertureStore {
   // Deletes the root key, marks the ledger row, logs and announces the
   // revocation in one transaction (NOTIFY is delivered only on commit).
   async #revoke(idHash: string, knownTokenId: string | undefined): Promise<{ deleted: boolean; marked: boolean }> {
-    const now = this.#clock.now();
-    const result = await this.#transaction('revocation', async (c) => {
-      const deleted = ((await c.query('DELETE FROM root_keys WHERE id_hash = $1', [Buffer.from(idHash, 'hex')])).rowCount ?? 0) > 0;
-      const marked = await c.query('UPDATE transactions SET revoked_at = $1 WHERE id_hash = $2 AND revoked_at IS NULL RETURNING token_id', [now, idHash]);
-      const tokenId = knownTokenId ?? (marked.rows[0]?.token_id as string | undefined) ?? (await c.query('SELECT token_id FROM transactions WHERE id_hash = $1', [idHash])).rows[0]?.token_id as string | undefined;
-      const wasMarked = (marked.rowCount ?? 0) > 0;
-      if (!deleted && !wasMarked) return { deleted, marked: wasMarked, tokenId, seq: 0 };
-      const inserted = await c.query('INSERT INTO revocations (id_hash, token_id, origin, revoked_at) VALUES ($1, $2, $3, $4) RETURNING seq', [idHash, tokenId ?? null, this.#origin, now]);
-      const seq = Number(inserted.rows[0]?.seq);
-      await c.query(`SELECT pg_notify($1, json_build_object('schema', current_schema(), 'origin', $2::text, 'seq', $3::bigint, 'idHash', $4::text, 'tokenId', $5::text)::text)`, [
-        REVOCATION_CHANNEL,
-        this.#origin,
-        seq,
-        idHash,
-        tokenId ?? null,
-      ]);
-      return { deleted, marked: wasMarked, tokenId, seq };
+    const notify = (seq: number, tokenId: string | undefined): Query => ({
+      text: `SELECT pg_notify($1, json_build_object('schema', current_schema(), 'origin', $2::text, 'seq', $3::bigint, 'idHash', $4::text, 'tokenId', $5::text)::text)`,
+      values: [REVOCATION_CHANNEL, this.#origin, seq, idHash, tokenId ?? null],
     });
+    const result = await this.#script('revocation', revokeScript(SQL, idHash, knownTokenId, this.#origin, this.#clock.now(), notify));
     if (result.seq > 0) this.#listeners.emit({ idHash, tokenId: result.tokenId, remote: false });
     return result;
   }
@@ -384,35 +403,19 @@ export class PostgresStore implements ApertureStore {
   async recordChallenge(record: ChallengeRecord): Promise<boolean> {
     checkChallenge(record);
     const idHash = record.authType === 'l402' ? identifierHash(record.paymentHash, record.tokenId) : undefined;
-    return (
-      (await this.#count(
-        {
-          text: `INSERT INTO transactions (token_id, payment_hash, id_hash, service, price_sats, auth_type, state, created_at, expires_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8) ON CONFLICT (token_id) DO NOTHING`,
-          values: [record.tokenId, record.paymentHash, idHash ?? null, record.service, record.priceSats, record.authType, record.createdAt, record.expiresAt],
-        },
-        'recordChallenge',
-      )) > 0
-    );
+    const values = [record.tokenId, record.paymentHash, idHash ?? null, record.service, record.priceSats, record.authType, record.createdAt, record.expiresAt];
+    return (await this.#count({ text: SQL.recordChallenge, values }, 'recordChallenge')) > 0;
   }
 
   /** {@inheritDoc ApertureStore.markSettled} */
   async markSettled(paymentHash: string, settledAt: number, amountPaidSats: number): Promise<boolean> {
     checkHash(paymentHash, 'paymentHash');
-    return (
-      (await this.#count(
-        {
-          text: `UPDATE transactions SET state = 'settled', settled_at = $1, amount_paid_sats = $2 WHERE payment_hash = $3 AND state = 'pending'`,
-          values: [settledAt, amountPaidSats, paymentHash],
-        },
-        'markSettled',
-      )) > 0
-    );
+    return (await this.#count({ text: SQL.markSettled, values: [settledAt, amountPaidSats, paymentHash] }, 'markSettled')) > 0;
   }
 
   /** {@inheritDoc ApertureStore.getTransaction} */
   async getTransaction(tokenId: string, now?: number): Promise<TransactionRecord | undefined> {
-    const rows = await this.#query({ text: `SELECT ${TX_COLUMNS} FROM transactions WHERE token_id = $1`, values: [tokenId] }, 'getTransaction');
+    const rows = await this.#query({ text: SQL.getTransaction, values: [tokenId] }, 'getTransaction');
     return rows[0] === undefined ? undefined : toTransaction(rows[0], now ?? this.#clock.now());
   }
 
@@ -420,13 +423,13 @@ export class PostgresStore implements ApertureStore {
   async listTransactions(filter: TransactionFilter = {}): Promise<TransactionPage> {
     const page = checkFilter(filter);
     const now = filter.now ?? this.#clock.now();
-    return this.#page(transactionQueries(filter, page, now, pgPlaceholder), now, 'listTransactions');
+    return this.#page(transactionQueries(filter, page, now), now, 'listTransactions');
   }
 
   /** {@inheritDoc ApertureStore.listTokens} */
   async listTokens(filter: TokenFilter = {}): Promise<TransactionPage> {
     const page = checkPage(filter.limit, filter.offset);
-    return this.#page(tokenQueries(filter, page, pgPlaceholder), this.#clock.now(), 'listTokens');
+    return this.#page(tokenQueries(filter, page), this.#clock.now(), 'listTokens');
   }
 
   async #page(q: { rows: Query; count: Query }, now: number, what: string): Promise<TransactionPage> {
@@ -441,25 +444,24 @@ export class PostgresStore implements ApertureStore {
 
   /** {@inheritDoc ApertureStore.revenueStats} */
   async revenueStats(range: { start?: number; end?: number } = {}): Promise<RevenueStats> {
-    const rows = await this.#query(revenueQuery(range, pgPlaceholder), 'revenueStats');
-    return toRevenueStats(rows);
+    return toRevenueStats(await this.#query(revenueQuery(range), 'revenueStats'));
   }
 
   /** {@inheritDoc ApertureStore.listPendingUnexpired} */
   async listPendingUnexpired(now: number, limit = 1000, after?: PendingCursor): Promise<TransactionRecord[]> {
     checkPendingPage(limit, after);
-    const rows = await this.#query(pendingQuery(now, limit, after, pgPlaceholder), 'listPendingUnexpired');
+    const rows = await this.#query(pendingQuery(now, limit, after), 'listPendingUnexpired');
     return rows.map((r) => toTransaction(r, now));
   }
 
   /** {@inheritDoc ApertureStore.listServices} */
   async listServices(): Promise<ServiceRecord[]> {
-    return (await this.#query({ text: 'SELECT name, config, created_at, updated_at FROM services ORDER BY name COLLATE "C"', values: [] }, 'listServices')).map(toService);
+    return (await this.#query({ text: SQL.listServices, values: [] }, 'listServices')).map(toService);
   }
 
   /** {@inheritDoc ApertureStore.getService} */
   async getService(name: string): Promise<ServiceRecord | undefined> {
-    const rows = await this.#query({ text: 'SELECT name, config, created_at, updated_at FROM services WHERE name = $1', values: [name] }, 'getService');
+    const rows = await this.#query({ text: SQL.getService, values: [name] }, 'getService');
     return rows[0] === undefined ? undefined : toService(rows[0]);
   }
 
@@ -467,96 +469,128 @@ export class PostgresStore implements ApertureStore {
   async createService(name: string, config: unknown): Promise<boolean> {
     const json = serviceJson(name, config);
     const now = this.#clock.now();
-    return (
-      (await this.#count(
-        { text: 'INSERT INTO services (name, config, created_at, updated_at) VALUES ($1, $2, $3, $3) ON CONFLICT (name) DO NOTHING', values: [name, json, now] },
-        'createService',
-      )) > 0
-    );
+    return this.#script('createService', serviceChangeScript(SQL, (v) => ({ text: SQL.insertService, values: [name, json, v, now] })));
   }
 
   /** {@inheritDoc ApertureStore.updateService} */
   async updateService(name: string, config: unknown): Promise<boolean> {
     const json = serviceJson(name, config);
-    return (await this.#count({ text: 'UPDATE services SET config = $1, updated_at = $2 WHERE name = $3', values: [json, this.#clock.now(), name] }, 'updateService')) > 0;
+    const now = this.#clock.now();
+    return this.#script('updateService', serviceChangeScript(SQL, (v) => ({ text: SQL.updateService, values: [json, v, now, name] })));
   }
 
   /** {@inheritDoc ApertureStore.deleteService} */
   async deleteService(name: string): Promise<boolean> {
-    return (await this.#count({ text: 'DELETE FROM services WHERE name = $1', values: [name] }, 'deleteService')) > 0;
+    return this.#script('deleteService', serviceChangeScript(SQL, () => ({ text: SQL.deleteService, values: [name] })));
+  }
+
+  /** {@inheritDoc ApertureStore.servicesVersion} */
+  async servicesVersion(): Promise<number> {
+    const rows = await this.#query({ text: SQL.registryVersion, values: [] }, 'servicesVersion');
+    return Number(rows[0]?.['version'] ?? 0);
   }
 
   /** {@inheritDoc ApertureStore.consumeCharge} */
-  async consumeCharge(paymentHash: string, details: ChargeDetails = {}): Promise<boolean> {
+  async consumeCharge(paymentHash: string, details: ChargeDetails = {}): Promise<ChargeClaim | undefined> {
     checkHash(paymentHash, 'paymentHash');
-    return (
-      (await this.#count(
-        {
-          text: 'INSERT INTO mpp_charges (payment_hash, challenge_id, expires_at, consumed_at) VALUES ($1, $2, $3, $4) ON CONFLICT (payment_hash) DO NOTHING',
-          values: [paymentHash, details.challengeId ?? null, details.expiresAt ?? null, details.consumedAt ?? this.#clock.now()],
-        },
-        'consumeCharge',
-      )) > 0
-    );
+    checkChargeDetails(details);
+    const claim: ChargeClaim = { paymentHash, claimId: randomUUID(), consumedAt: details.consumedAt ?? this.#clock.now() };
+    const values = [paymentHash, claim.claimId, details.challengeId ?? null, details.expiresAt ?? null, claim.consumedAt];
+    return (await this.#count({ text: SQL.consumeCharge, values }, 'consumeCharge')) > 0 ? claim : undefined;
   }
 
-  /** {@inheritDoc ApertureStore.createSession} */
-  async createSession(s: SessionRecord): Promise<boolean> {
-    checkSession(s);
-    return (
-      (await this.#count(
-        {
-          text: `INSERT INTO mpp_sessions (${SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING`,
-          values: [s.id, s.paymentHash, s.depositSats, s.balanceSats, s.returnInvoice, s.state, s.createdAt, s.updatedAt],
-        },
-        'createSession',
-      )) > 0
-    );
+  /** {@inheritDoc ApertureStore.releaseCharge} */
+  async releaseCharge(claim: ChargeClaim): Promise<boolean> {
+    checkHash(claim.paymentHash, 'paymentHash');
+    return (await this.#count({ text: SQL.releaseCharge, values: [claim.paymentHash, claim.claimId] }, 'releaseCharge')) > 0;
+  }
+
+  /** {@inheritDoc ApertureStore.getCharge} */
+  async getCharge(paymentHash: string): Promise<ChargeRecord | undefined> {
+    const rows = await this.#query({ text: SQL.getCharge, values: [paymentHash] }, 'getCharge');
+    return rows[0] === undefined ? undefined : toCharge(rows[0]);
+  }
+
+  /** {@inheritDoc ApertureStore.pruneCharges} */
+  async pruneCharges(expiredBefore: number): Promise<number> {
+    return this.#count({ text: SQL.pruneCharges, values: [expiredBefore] }, 'pruneCharges');
+  }
+
+  /** {@inheritDoc ApertureStore.openSession} */
+  async openSession(session: NewSession): Promise<OpenOutcome> {
+    const now = checkNewSession(session, this.#clock.now());
+    return this.#script('openSession', openSessionScript(SQL, { ...session, now }));
   }
 
   /** {@inheritDoc ApertureStore.getSession} */
   async getSession(id: string): Promise<SessionRecord | undefined> {
-    const rows = await this.#query({ text: `SELECT ${SESSION_COLUMNS} FROM mpp_sessions WHERE id = $1`, values: [id] }, 'getSession');
+    const rows = await this.#query({ text: SQL.getSession, values: [id] }, 'getSession');
     return rows[0] === undefined ? undefined : toSession(rows[0]);
   }
 
-  /** {@inheritDoc ApertureStore.updateSession} */
-  async updateSession(id: string, patch: SessionPatch, now: number): Promise<SessionRecord | undefined> {
-    checkSessionPatch(patch);
-    const rows = await this.#query(sessionUpdate(patch, id, now, pgPlaceholder), 'updateSession');
+  /** {@inheritDoc ApertureStore.creditSession} */
+  async creditSession(id: string, paymentHash: string, amountSats: number, now?: number): Promise<CreditOutcome> {
+    checkId(id, 'session id');
+    checkHash(paymentHash, 'paymentHash');
+    checkPositive(amountSats, 'amountSats');
+    const at = checkedTime(now, this.#clock.now(), 'now');
+    return this.#script('creditSession', creditSessionScript(SQL, id, paymentHash, amountSats, at));
+  }
+
+  async #sessionUpdate(what: string, text: string, values: unknown[]): Promise<SessionRecord | undefined> {
+    const rows = await this.#query({ text, values }, what);
     return rows[0] === undefined ? undefined : toSession(rows[0]);
   }
 
   /** {@inheritDoc ApertureStore.debitSession} */
-  async debitSession(id: string, amountSats: number, now: number): Promise<SessionRecord | undefined> {
-    checkDebit(amountSats);
-    const rows = await this.#query(
-      {
-        text: `UPDATE mpp_sessions SET balance_sats = balance_sats - $1, updated_at = $2 WHERE id = $3 AND state = 'open' AND balance_sats >= $1 RETURNING ${SESSION_COLUMNS}`,
-        values: [amountSats, now, id],
-      },
-      'debitSession',
-    );
-    return rows[0] === undefined ? undefined : toSession(rows[0]);
+  async debitSession(id: string, amountSats: number, now?: number): Promise<SessionRecord | undefined> {
+    checkPositive(amountSats, 'amountSats');
+    const at = checkedTime(now, this.#clock.now(), 'now');
+    return this.#sessionUpdate('debitSession', SQL.debitSession, [amountSats, at, id]);
   }
 
-  /** {@inheritDoc ApertureStore.deleteSession} */
-  async deleteSession(id: string): Promise<boolean> {
-    return (await this.#count({ text: 'DELETE FROM mpp_sessions WHERE id = $1', values: [id] }, 'deleteSession')) > 0;
+  /** {@inheritDoc ApertureStore.settleSession} */
+  async settleSession(id: string, deltaSats: number, now?: number): Promise<SessionRecord | undefined> {
+    checkDelta(deltaSats);
+    const at = checkedTime(now, this.#clock.now(), 'now');
+    return this.#sessionUpdate('settleSession', SQL.settleSession, [deltaSats, at, id]);
+  }
+
+  /** {@inheritDoc ApertureStore.closeSession} */
+  async closeSession(id: string, now?: number): Promise<SessionRecord | undefined> {
+    const at = checkedTime(now, this.#clock.now(), 'now');
+    return this.#sessionUpdate('closeSession', SQL.closeSession, [at, id]);
+  }
+
+  /** {@inheritDoc ApertureStore.listIdleSessions} */
+  async listIdleSessions(idleBefore: number, limit = 100, after?: SessionCursor): Promise<SessionRecord[]> {
+    checkIdlePage(idleBefore, limit, after);
+    return (await this.#query(idleSessionsQuery(SQL, idleBefore, limit, after), 'listIdleSessions')).map(toSession);
+  }
+
+  /** {@inheritDoc ApertureStore.beginRefund} */
+  async beginRefund(id: string, timing: RefundTiming = {}): Promise<SessionRecord | undefined> {
+    const { now, staleBefore } = refundTiming(timing, this.#clock.now());
+    return this.#sessionUpdate('beginRefund', SQL.beginRefund, [now, id, staleBefore]);
+  }
+
+  /** {@inheritDoc ApertureStore.finishRefund} */
+  async finishRefund(id: string, outcome: RefundOutcome, now?: number): Promise<SessionRecord | undefined> {
+    const error = refundError(outcome);
+    const at = checkedTime(now, this.#clock.now(), 'now');
+    return this.#sessionUpdate('finishRefund', SQL.finishRefund, [outcome.status, error, at, id]);
+  }
+
+  /** {@inheritDoc ApertureStore.listRefundsDue} */
+  async listRefundsDue(limit = 100, timing: RefundTiming = {}): Promise<SessionRecord[]> {
+    checkPage(limit, 0);
+    const { staleBefore } = refundTiming(timing, this.#clock.now());
+    return (await this.#query({ text: SQL.refundsDue, values: [staleBefore, limit] }, 'listRefundsDue')).map(toSession);
   }
 
   /** {@inheritDoc ApertureStore.collectGarbage} */
   async collectGarbage(now: number, graceMs: number): Promise<GarbageReport> {
-    const cutoff = now - graceMs;
-    return this.#transaction('collectGarbage', async (c) => {
-      const keys = await c.query(
-        `DELETE FROM root_keys WHERE id_hash IN (SELECT decode(id_hash, 'hex') FROM transactions WHERE state = 'pending' AND expires_at < $1 AND id_hash IS NOT NULL)`,
-        [cutoff],
-      );
-      const rows = await c.query(`DELETE FROM transactions WHERE state = 'pending' AND expires_at < $1`, [cutoff]);
-      const charges = await c.query('DELETE FROM mpp_charges WHERE expires_at IS NOT NULL AND expires_at < $1', [cutoff]);
-      return { rootKeys: keys.rowCount ?? 0, transactions: rows.rowCount ?? 0, charges: charges.rowCount ?? 0 };
-    });
+    return this.#script('collectGarbage', garbageScript(SQL, now - graceMs));
   }
 
   /** {@inheritDoc ApertureStore.health} */

@@ -3,7 +3,9 @@
  * answers without an await on the hot path. WAL journal with `synchronous=FULL`
  * (a commit survives power loss), a busy timeout for other processes on the
  * same file, and a poll of the revocations table so that revocations made by
- * another process reach this one's listeners.
+ * another process reach this one's listeners. Every operation is one statement
+ * or one `BEGIN IMMEDIATE` transaction, so it is atomic against every other
+ * connection to the file, in this process or another.
  */
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -12,48 +14,65 @@ import { createRequire } from 'node:module';
 import type Database from 'better-sqlite3';
 import type { Clock } from '../core/types.js';
 import { systemClock } from '../core/types.js';
+import type { ApertureStore, GarbageReport, StoreHealth } from './aperture-store.js';
+import type { ChargeClaim, ChargeDetails, ChargeRecord } from './charge-store.js';
 import type {
-  ApertureStore,
   ChallengeRecord,
-  ChargeDetails,
-  GarbageReport,
   PendingCursor,
   RevenueStats,
-  RevocationEvent,
-  ServiceRecord,
-  SessionPatch,
-  SessionRecord,
-  StoreHealth,
   TokenFilter,
   TransactionFilter,
   TransactionPage,
   TransactionRecord,
-} from './aperture-store.js';
-import { LATEST_VERSION, MIGRATIONS, MIGRATIONS_TABLE } from './migrations.js';
+} from './ledger.js';
+import type { RevocationEvent } from './root-key-store.js';
+import type { ServiceRecord } from './service-registry.js';
+import type {
+  CreditOutcome,
+  NewSession,
+  OpenOutcome,
+  RefundOutcome,
+  RefundTiming,
+  SessionCursor,
+  SessionRecord,
+} from './session-store.js';
+import { MIGRATIONS_TABLE, LATEST_VERSION, pendingSteps } from './migrations.js';
 import { STORE_SCHEMA_TOO_NEW, fromSqliteError, invalidArgument, unavailable } from './store-errors.js';
 import { L402Error } from '../core/errors.js';
 import { requireOptional } from '../core/optional-dependency.js';
 import {
   RevocationListeners,
   checkChallenge,
-  checkDebit,
+  checkChargeDetails,
+  checkDelta,
   checkFilter,
   checkHash,
+  checkId,
   checkIdHash,
+  checkIdlePage,
+  checkNewSession,
   checkPage,
   checkPendingPage,
-  checkSession,
-  checkSessionPatch,
+  checkPositive,
+  checkedTime,
   identifierHash,
+  refundError,
+  refundTiming,
   serviceJson,
 } from './store-support.js';
 import {
-  SESSION_COLUMNS,
-  TX_COLUMNS,
+  Rollback,
+  creditSessionScript,
+  garbageScript,
+  idleSessionsQuery,
+  openSessionScript,
   pendingQuery,
+  positional,
   revenueQuery,
-  sessionUpdate,
-  sqlitePlaceholder,
+  revokeScript,
+  serviceChangeScript,
+  sqlFor,
+  toCharge,
   toRevenueStats,
   toService,
   toSession,
@@ -61,7 +80,12 @@ import {
   tokenQueries,
   transactionQueries,
   type Query,
+  type Row,
+  type Script,
+  type StepResult,
 } from './sql-queries.js';
+
+const SQL = sqlFor('sqlite');
 
 /** File name of the database in the base directory, as in the reference proxy. */
 export const DEFAULT_SQLITE_FILE = 'aperture.db';
@@ -84,8 +108,6 @@ export interface SqliteStoreOptions {
   /** Clock for timestamps and the default "now"; default the wall clock. */
   clock?: Clock;
 }
-
-type Row = Record<string, unknown>;
 
 /** Creates an empty file with mode 0600 (never wider, whatever the umask) unless it exists. */
 function createPrivateFile(path: string): void {
@@ -114,7 +136,7 @@ export class SqliteStore implements ApertureStore {
   readonly #clock: Clock;
   readonly #origin = randomUUID();
   readonly #listeners = new RevocationListeners();
-  readonly #statements = new Map<string, Database.Statement>();
+  readonly #statements = new Map<string, { stmt: Database.Statement; order: number[] | undefined }>();
   #poll: NodeJS.Timeout | undefined;
   #lastSeq = 0;
   #closed = false;
@@ -170,26 +192,41 @@ export class SqliteStore implements ApertureStore {
     }
   }
 
-  #stmt(sql: string): Database.Statement {
+  // Prepared statements by their `$n` text; SQLite gets `?` placeholders and
+  // the values in the order those appear.
+  #stmt(sql: string): { stmt: Database.Statement; order: number[] | undefined } {
     if (this.#closed) throw unavailable('the SQLite store is closed');
     let s = this.#statements.get(sql);
     if (s === undefined) {
-      s = this.#db.prepare(sql);
+      const p = positional(sql);
+      s = { stmt: this.#db.prepare(p.text), order: p.order };
       this.#statements.set(sql, s);
     }
     return s;
   }
 
-  #run(sql: string, values: readonly unknown[]): Database.RunResult {
-    return this.#stmt(sql).run(...values);
+  #step(q: Query): StepResult {
+    const { stmt, order } = this.#stmt(q.text);
+    const values = order === undefined ? q.values : order.map((i) => q.values[i]);
+    if (stmt.reader) {
+      const rows = stmt.all(...values) as Row[];
+      return { rows, changes: rows.length };
+    }
+    return { rows: [], changes: stmt.run(...values).changes };
   }
 
-  #get(sql: string, values: readonly unknown[]): Row | undefined {
-    return this.#stmt(sql).get(...values) as Row | undefined;
+  #run(text: string, values: unknown[]): number {
+    return this.#step({ text, values }).changes;
+  }
+
+  // One row: `get` rather than `all`, so that the hot path (getSecret) builds no array.
+  #get(text: string, values: unknown[]): Row | undefined {
+    const { stmt, order } = this.#stmt(text);
+    return stmt.get(...(order === undefined ? values : order.map((i) => values[i]))) as Row | undefined;
   }
 
   #all(q: Query): Row[] {
-    return this.#stmt(q.text).all(...q.values) as Row[];
+    return this.#step(q).rows;
   }
 
   // Runs `body` and maps any driver error to a coded L402Error.
@@ -201,64 +238,61 @@ export class SqliteStore implements ApertureStore {
     }
   }
 
+  // Runs a script inside one IMMEDIATE transaction (the write lock taken at
+  // BEGIN, so that scripts of other connections queue instead of failing).
+  #script<T>(what: string, script: Script<T>): T {
+    return this.#do(what, () => {
+      try {
+        return this.#db.transaction(() => {
+          let next = script.next();
+          while (next.done !== true) next = script.next(this.#step(next.value));
+          if (next.value instanceof Rollback) throw next.value;
+          return next.value;
+        }).immediate();
+      } catch (error) {
+        if (error instanceof Rollback) return error.value as T;
+        throw error;
+      }
+    });
+  }
+
   /** {@inheritDoc ApertureStore.newSecret} */
   async newSecret(idHash: Uint8Array): Promise<Uint8Array> {
     checkIdHash(idHash);
     const key = new Uint8Array(randomBytes(32));
-    this.#do('newSecret', () =>
-      this.#run(
-        'INSERT INTO root_keys (id_hash, root_key, created_at) VALUES (?, ?, ?) ON CONFLICT (id_hash) DO UPDATE SET root_key = excluded.root_key, created_at = excluded.created_at',
-        [Buffer.from(idHash), Buffer.from(key), this.#clock.now()],
-      ),
-    );
+    this.#do('newSecret', () => this.#run(SQL.newSecret, [Buffer.from(idHash), Buffer.from(key), this.#clock.now()]));
     return key;
   }
 
   /** {@inheritDoc ApertureStore.getSecret} */
   getSecret(idHash: Uint8Array): Uint8Array | undefined {
     checkIdHash(idHash);
-    const row = this.#do('getSecret', () => this.#get('SELECT root_key FROM root_keys WHERE id_hash = ?', [Buffer.from(idHash)]));
+    const row = this.#do('getSecret', () => this.#get(SQL.getSecret, [Buffer.from(idHash)]));
     return row === undefined ? undefined : new Uint8Array(row['root_key'] as Buffer);
   }
 
   /** {@inheritDoc ApertureStore.revokeSecret} */
   async revokeSecret(idHash: Uint8Array): Promise<boolean> {
     checkIdHash(idHash);
-    const hex = Buffer.from(idHash).toString('hex');
-    const row = this.#do('revokeSecret', () => this.#get('SELECT token_id FROM transactions WHERE id_hash = ?', [hex]));
-    const tokenId = row === undefined ? undefined : String(row['token_id']);
-    return this.#revoke(hex, tokenId).deleted;
+    return this.#revoke(Buffer.from(idHash).toString('hex'), undefined).deleted;
   }
 
   /** {@inheritDoc ApertureStore.revokeToken} */
   async revokeToken(tokenId: string): Promise<boolean> {
-    const row = this.#do('revokeToken', () => this.#get('SELECT payment_hash, auth_type FROM transactions WHERE token_id = ?', [tokenId]));
+    const row = this.#do('revokeToken', () => this.#get(SQL.revocationTarget, [tokenId]));
     if (row === undefined) return false;
     const idHash = row['auth_type'] === 'l402' ? identifierHash(String(row['payment_hash']), tokenId) : undefined;
-    if (idHash === undefined) {
-      const now = this.#clock.now();
-      return this.#do('revokeToken', () => this.#run('UPDATE transactions SET revoked_at = ? WHERE token_id = ? AND revoked_at IS NULL', [now, tokenId]).changes > 0);
-    }
+    if (idHash === undefined) return this.#do('revokeToken', () => this.#run(SQL.markRevokedByToken, [this.#clock.now(), tokenId]) > 0);
     const r = this.#revoke(idHash, tokenId);
     return r.deleted || r.marked;
   }
 
   // Deletes the root key, marks the ledger row and logs the revocation in one
   // transaction, then tells listeners here and in this process's other stores.
-  #revoke(idHash: string, tokenId: string | undefined): { deleted: boolean; marked: boolean } {
-    const now = this.#clock.now();
-    const result = this.#do('revocation', () =>
-      this.#db.transaction(() => {
-        const deleted = this.#run('DELETE FROM root_keys WHERE id_hash = ?', [Buffer.from(idHash, 'hex')]).changes > 0;
-        const marked = tokenId !== undefined && this.#run('UPDATE transactions SET revoked_at = ? WHERE token_id = ? AND revoked_at IS NULL', [now, tokenId]).changes > 0;
-        let seq = 0;
-        if (deleted || marked) {
-          seq = Number(this.#run('INSERT INTO revocations (id_hash, token_id, origin, revoked_at) VALUES (?, ?, ?, ?)', [idHash, tokenId ?? null, this.#origin, now]).lastInsertRowid);
-        }
-        return { deleted, marked, seq };
-      }).immediate(),
-    );
+  #revoke(idHash: string, knownTokenId: string | undefined): { deleted: boolean; marked: boolean } {
+    const result = this.#script('revocation', revokeScript(SQL, idHash, knownTokenId, this.#origin, this.#clock.now()));
     if (result.seq > 0) {
+      const tokenId = result.tokenId;
       this.#listeners.emit({ idHash, tokenId, remote: false });
       for (const peer of sameFile.get(this.path) ?? []) {
         if (peer !== this) peer.#deliver(result.seq, { idHash, tokenId, remote: true });
@@ -281,7 +315,7 @@ export class SqliteStore implements ApertureStore {
     if (this.#closed) return;
     let rows: Row[];
     try {
-      rows = this.#all({ text: 'SELECT seq, id_hash, token_id, origin FROM revocations WHERE seq > ? ORDER BY seq', values: [this.#lastSeq] });
+      rows = this.#all({ text: SQL.revocationsAfter, values: [this.#lastSeq] });
     } catch {
       // The file is busy or failing; the next poll tries again and health() reports it.
       return;
@@ -304,28 +338,21 @@ export class SqliteStore implements ApertureStore {
     checkChallenge(record);
     const idHash = record.authType === 'l402' ? identifierHash(record.paymentHash, record.tokenId) : undefined;
     return this.#do('recordChallenge', () =>
-      this.#run(
-        `INSERT INTO transactions (token_id, payment_hash, id_hash, service, price_sats, auth_type, state, created_at, expires_at)
-         VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT (token_id) DO NOTHING`,
-        [record.tokenId, record.paymentHash, idHash ?? null, record.service, record.priceSats, record.authType, record.createdAt, record.expiresAt],
-      ).changes > 0,
+      this.#run(SQL.recordChallenge, [
+        record.tokenId, record.paymentHash, idHash ?? null, record.service, record.priceSats, record.authType, record.createdAt, record.expiresAt,
+      ]) > 0,
     );
   }
 
   /** {@inheritDoc ApertureStore.markSettled} */
   async markSettled(paymentHash: string, settledAt: number, amountPaidSats: number): Promise<boolean> {
     checkHash(paymentHash, 'paymentHash');
-    return this.#do('markSettled', () =>
-      this.#run(
-        `UPDATE transactions SET state = 'settled', settled_at = ?, amount_paid_sats = ? WHERE payment_hash = ? AND state = 'pending'`,
-        [settledAt, amountPaidSats, paymentHash],
-      ).changes > 0,
-    );
+    return this.#do('markSettled', () => this.#run(SQL.markSettled, [settledAt, amountPaidSats, paymentHash]) > 0);
   }
 
   /** {@inheritDoc ApertureStore.getTransaction} */
   async getTransaction(tokenId: string, now?: number): Promise<TransactionRecord | undefined> {
-    const row = this.#do('getTransaction', () => this.#get(`SELECT ${TX_COLUMNS} FROM transactions WHERE token_id = ?`, [tokenId]));
+    const row = this.#do('getTransaction', () => this.#get(SQL.getTransaction, [tokenId]));
     return row === undefined ? undefined : toTransaction(row, now ?? this.#clock.now());
   }
 
@@ -333,15 +360,13 @@ export class SqliteStore implements ApertureStore {
   async listTransactions(filter: TransactionFilter = {}): Promise<TransactionPage> {
     const page = checkFilter(filter);
     const now = filter.now ?? this.#clock.now();
-    const q = transactionQueries(filter, page, now, sqlitePlaceholder);
-    return this.#do('listTransactions', () => this.#page(q, now));
+    return this.#do('listTransactions', () => this.#page(transactionQueries(filter, page, now), now));
   }
 
   /** {@inheritDoc ApertureStore.listTokens} */
   async listTokens(filter: TokenFilter = {}): Promise<TransactionPage> {
     const page = checkPage(filter.limit, filter.offset);
-    const q = tokenQueries(filter, page, sqlitePlaceholder);
-    return this.#do('listTokens', () => this.#page(q, this.#clock.now()));
+    return this.#do('listTokens', () => this.#page(tokenQueries(filter, page), this.#clock.now()));
   }
 
   #page(q: { rows: Query; count: Query }, now: number): TransactionPage {
@@ -353,25 +378,24 @@ export class SqliteStore implements ApertureStore {
 
   /** {@inheritDoc ApertureStore.revenueStats} */
   async revenueStats(range: { start?: number; end?: number } = {}): Promise<RevenueStats> {
-    const rows = this.#do('revenueStats', () => this.#all(revenueQuery(range, sqlitePlaceholder)));
-    return toRevenueStats(rows);
+    return toRevenueStats(this.#do('revenueStats', () => this.#all(revenueQuery(range))));
   }
 
   /** {@inheritDoc ApertureStore.listPendingUnexpired} */
   async listPendingUnexpired(now: number, limit = 1000, after?: PendingCursor): Promise<TransactionRecord[]> {
     checkPendingPage(limit, after);
-    const rows = this.#do('listPendingUnexpired', () => this.#all(pendingQuery(now, limit, after, sqlitePlaceholder)));
+    const rows = this.#do('listPendingUnexpired', () => this.#all(pendingQuery(now, limit, after)));
     return rows.map((r) => toTransaction(r, now));
   }
 
   /** {@inheritDoc ApertureStore.listServices} */
   async listServices(): Promise<ServiceRecord[]> {
-    return this.#do('listServices', () => this.#all({ text: 'SELECT name, config, created_at, updated_at FROM services ORDER BY name', values: [] })).map(toService);
+    return this.#do('listServices', () => this.#all({ text: SQL.listServices, values: [] })).map(toService);
   }
 
   /** {@inheritDoc ApertureStore.getService} */
   async getService(name: string): Promise<ServiceRecord | undefined> {
-    const row = this.#do('getService', () => this.#get('SELECT name, config, created_at, updated_at FROM services WHERE name = ?', [name]));
+    const row = this.#do('getService', () => this.#get(SQL.getService, [name]));
     return row === undefined ? undefined : toService(row);
   }
 
@@ -379,91 +403,129 @@ export class SqliteStore implements ApertureStore {
   async createService(name: string, config: unknown): Promise<boolean> {
     const json = serviceJson(name, config);
     const now = this.#clock.now();
-    return this.#do('createService', () =>
-      this.#run('INSERT INTO services (name, config, created_at, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING', [name, json, now, now]).changes > 0,
-    );
+    return this.#script('createService', serviceChangeScript(SQL, (v) => ({ text: SQL.insertService, values: [name, json, v, now] })));
   }
 
   /** {@inheritDoc ApertureStore.updateService} */
   async updateService(name: string, config: unknown): Promise<boolean> {
     const json = serviceJson(name, config);
-    return this.#do('updateService', () =>
-      this.#run('UPDATE services SET config = ?, updated_at = ? WHERE name = ?', [json, this.#clock.now(), name]).changes > 0,
-    );
+    const now = this.#clock.now();
+    return this.#script('updateService', serviceChangeScript(SQL, (v) => ({ text: SQL.updateService, values: [json, v, now, name] })));
   }
 
   /** {@inheritDoc ApertureStore.deleteService} */
   async deleteService(name: string): Promise<boolean> {
-    return this.#do('deleteService', () => this.#run('DELETE FROM services WHERE name = ?', [name]).changes > 0);
+    return this.#script('deleteService', serviceChangeScript(SQL, () => ({ text: SQL.deleteService, values: [name] })));
+  }
+
+  /** {@inheritDoc ApertureStore.servicesVersion} */
+  async servicesVersion(): Promise<number> {
+    return Number(this.#do('servicesVersion', () => this.#get(SQL.registryVersion, []))?.['version'] ?? 0);
   }
 
   /** {@inheritDoc ApertureStore.consumeCharge} */
-  async consumeCharge(paymentHash: string, details: ChargeDetails = {}): Promise<boolean> {
+  async consumeCharge(paymentHash: string, details: ChargeDetails = {}): Promise<ChargeClaim | undefined> {
     checkHash(paymentHash, 'paymentHash');
-    return this.#do('consumeCharge', () =>
-      this.#run(
-        'INSERT INTO mpp_charges (payment_hash, challenge_id, expires_at, consumed_at) VALUES (?, ?, ?, ?) ON CONFLICT (payment_hash) DO NOTHING',
-        [paymentHash, details.challengeId ?? null, details.expiresAt ?? null, details.consumedAt ?? this.#clock.now()],
-      ).changes > 0,
+    checkChargeDetails(details);
+    const claim: ChargeClaim = { paymentHash, claimId: randomUUID(), consumedAt: details.consumedAt ?? this.#clock.now() };
+    const inserted = this.#do('consumeCharge', () =>
+      this.#run(SQL.consumeCharge, [paymentHash, claim.claimId, details.challengeId ?? null, details.expiresAt ?? null, claim.consumedAt]),
     );
+    return inserted > 0 ? claim : undefined;
   }
 
-  /** {@inheritDoc ApertureStore.createSession} */
-  async createSession(s: SessionRecord): Promise<boolean> {
-    checkSession(s);
-    return this.#do('createSession', () =>
-      this.#run(
-        `INSERT INTO mpp_sessions (${SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-        [s.id, s.paymentHash, s.depositSats, s.balanceSats, s.returnInvoice, s.state, s.createdAt, s.updatedAt],
-      ).changes > 0,
-    );
+  /** {@inheritDoc ApertureStore.releaseCharge} */
+  async releaseCharge(claim: ChargeClaim): Promise<boolean> {
+    checkHash(claim.paymentHash, 'paymentHash');
+    return this.#do('releaseCharge', () => this.#run(SQL.releaseCharge, [claim.paymentHash, claim.claimId]) > 0);
+  }
+
+  /** {@inheritDoc ApertureStore.getCharge} */
+  async getCharge(paymentHash: string): Promise<ChargeRecord | undefined> {
+    const row = this.#do('getCharge', () => this.#get(SQL.getCharge, [paymentHash]));
+    return row === undefined ? undefined : toCharge(row);
+  }
+
+  /** {@inheritDoc ApertureStore.pruneCharges} */
+  async pruneCharges(expiredBefore: number): Promise<number> {
+    return this.#do('pruneCharges', () => this.#run(SQL.pruneCharges, [expiredBefore]));
+  }
+
+  /** {@inheritDoc ApertureStore.openSession} */
+  async openSession(session: NewSession): Promise<OpenOutcome> {
+    const now = checkNewSession(session, this.#clock.now());
+    return this.#script('openSession', openSessionScript(SQL, { ...session, now }));
   }
 
   /** {@inheritDoc ApertureStore.getSession} */
   async getSession(id: string): Promise<SessionRecord | undefined> {
-    const row = this.#do('getSession', () => this.#get(`SELECT ${SESSION_COLUMNS} FROM mpp_sessions WHERE id = ?`, [id]));
+    const row = this.#do('getSession', () => this.#get(SQL.getSession, [id]));
     return row === undefined ? undefined : toSession(row);
   }
 
-  /** {@inheritDoc ApertureStore.updateSession} */
-  async updateSession(id: string, patch: SessionPatch, now: number): Promise<SessionRecord | undefined> {
-    checkSessionPatch(patch);
-    const q = sessionUpdate(patch, id, now, sqlitePlaceholder);
-    const row = this.#do('updateSession', () => this.#get(q.text, q.values));
+  /** {@inheritDoc ApertureStore.creditSession} */
+  async creditSession(id: string, paymentHash: string, amountSats: number, now?: number): Promise<CreditOutcome> {
+    checkId(id, 'session id');
+    checkHash(paymentHash, 'paymentHash');
+    checkPositive(amountSats, 'amountSats');
+    const at = checkedTime(now, this.#clock.now(), 'now');
+    return this.#script('creditSession', creditSessionScript(SQL, id, paymentHash, amountSats, at));
+  }
+
+  #sessionUpdate(what: string, text: string, values: unknown[]): SessionRecord | undefined {
+    const row = this.#do(what, () => this.#get(text, values));
     return row === undefined ? undefined : toSession(row);
   }
 
   /** {@inheritDoc ApertureStore.debitSession} */
-  async debitSession(id: string, amountSats: number, now: number): Promise<SessionRecord | undefined> {
-    checkDebit(amountSats);
-    const row = this.#do('debitSession', () =>
-      this.#get(
-        `UPDATE mpp_sessions SET balance_sats = balance_sats - ?, updated_at = ? WHERE id = ? AND state = 'open' AND balance_sats >= ? RETURNING ${SESSION_COLUMNS}`,
-        [amountSats, now, id, amountSats],
-      ),
-    );
-    return row === undefined ? undefined : toSession(row);
+  async debitSession(id: string, amountSats: number, now?: number): Promise<SessionRecord | undefined> {
+    checkPositive(amountSats, 'amountSats');
+    const at = checkedTime(now, this.#clock.now(), 'now');
+    return this.#sessionUpdate('debitSession', SQL.debitSession, [amountSats, at, id]);
   }
 
-  /** {@inheritDoc ApertureStore.deleteSession} */
-  async deleteSession(id: string): Promise<boolean> {
-    return this.#do('deleteSession', () => this.#run('DELETE FROM mpp_sessions WHERE id = ?', [id]).changes > 0);
+  /** {@inheritDoc ApertureStore.settleSession} */
+  async settleSession(id: string, deltaSats: number, now?: number): Promise<SessionRecord | undefined> {
+    checkDelta(deltaSats);
+    const at = checkedTime(now, this.#clock.now(), 'now');
+    return this.#sessionUpdate('settleSession', SQL.settleSession, [deltaSats, at, id]);
+  }
+
+  /** {@inheritDoc ApertureStore.closeSession} */
+  async closeSession(id: string, now?: number): Promise<SessionRecord | undefined> {
+    const at = checkedTime(now, this.#clock.now(), 'now');
+    return this.#sessionUpdate('closeSession', SQL.closeSession, [at, id]);
+  }
+
+  /** {@inheritDoc ApertureStore.listIdleSessions} */
+  async listIdleSessions(idleBefore: number, limit = 100, after?: SessionCursor): Promise<SessionRecord[]> {
+    checkIdlePage(idleBefore, limit, after);
+    return this.#do('listIdleSessions', () => this.#all(idleSessionsQuery(SQL, idleBefore, limit, after))).map(toSession);
+  }
+
+  /** {@inheritDoc ApertureStore.beginRefund} */
+  async beginRefund(id: string, timing: RefundTiming = {}): Promise<SessionRecord | undefined> {
+    const { now, staleBefore } = refundTiming(timing, this.#clock.now());
+    return this.#sessionUpdate('beginRefund', SQL.beginRefund, [now, id, staleBefore]);
+  }
+
+  /** {@inheritDoc ApertureStore.finishRefund} */
+  async finishRefund(id: string, outcome: RefundOutcome, now?: number): Promise<SessionRecord | undefined> {
+    const error = refundError(outcome);
+    const at = checkedTime(now, this.#clock.now(), 'now');
+    return this.#sessionUpdate('finishRefund', SQL.finishRefund, [outcome.status, error, at, id]);
+  }
+
+  /** {@inheritDoc ApertureStore.listRefundsDue} */
+  async listRefundsDue(limit = 100, timing: RefundTiming = {}): Promise<SessionRecord[]> {
+    checkPage(limit, 0);
+    const { staleBefore } = refundTiming(timing, this.#clock.now());
+    return this.#do('listRefundsDue', () => this.#all({ text: SQL.refundsDue, values: [staleBefore, limit] })).map(toSession);
   }
 
   /** {@inheritDoc ApertureStore.collectGarbage} */
   async collectGarbage(now: number, graceMs: number): Promise<GarbageReport> {
-    const cutoff = now - graceMs;
-    return this.#do('collectGarbage', () =>
-      this.#db.transaction(() => {
-        const rootKeys = this.#run(
-          `DELETE FROM root_keys WHERE id_hash IN (SELECT unhex(id_hash) FROM transactions WHERE state = 'pending' AND expires_at < ? AND id_hash IS NOT NULL)`,
-          [cutoff],
-        ).changes;
-        const transactions = this.#run(`DELETE FROM transactions WHERE state = 'pending' AND expires_at < ?`, [cutoff]).changes;
-        const charges = this.#run('DELETE FROM mpp_charges WHERE expires_at IS NOT NULL AND expires_at < ?', [cutoff]).changes;
-        return { rootKeys, transactions, charges };
-      }).immediate(),
-    );
+    return this.#script('collectGarbage', garbageScript(SQL, now - graceMs));
   }
 
   /** {@inheritDoc ApertureStore.health} */
@@ -492,8 +554,9 @@ export class SqliteStore implements ApertureStore {
 }
 
 /**
- * Applies pending migrations inside one IMMEDIATE transaction, so that two
- * processes opening a new file at once do not both apply them.
+ * Applies pending migrations (the baseline on a new file) inside one IMMEDIATE
+ * transaction, so that two processes opening a new file at once do not both
+ * apply them.
  * @param db - the connection
  * @param now - time recorded with each version
  * @throws L402Error `L402_ERR_STORE_SCHEMA_TOO_NEW` when the file is newer than this code
@@ -505,10 +568,10 @@ function migrate(db: Database.Database, now: number): void {
     if (current > LATEST_VERSION) {
       throw new L402Error(STORE_SCHEMA_TOO_NEW, `the database is at schema version ${current}; this version of aperture-ts knows up to ${LATEST_VERSION}`);
     }
-    for (const m of MIGRATIONS) {
-      if (m.version <= current) continue;
-      db.exec(m.sqlite);
-      db.prepare('INSERT INTO aperture_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, now);
+    const record = db.prepare('INSERT INTO aperture_migrations (version, name, applied_at) VALUES (?, ?, ?)');
+    for (const step of pendingSteps(current)) {
+      db.exec(step.sqlite);
+      for (const m of step.record) record.run(m.version, m.name, now);
     }
   }).immediate();
 }

@@ -3,23 +3,22 @@
  * store implementations, so that they accept and reject exactly the same input.
  */
 import { createHash } from 'node:crypto';
+import type { ChargeDetails } from './charge-store.js';
 import {
   MAX_PAGE_SIZE,
   type ChallengeRecord,
   type PendingCursor,
   type RevenueStats,
-  type RevocationEvent,
   type ServiceRevenue,
-  type SessionPatch,
-  type SessionRecord,
   type TransactionFilter,
   type TransactionState,
-} from './aperture-store.js';
+} from './ledger.js';
+import type { RevocationEvent } from './root-key-store.js';
+import type { NewSession, RefundOutcome, RefundTiming, SessionCursor } from './session-store.js';
 import { invalidArgument } from './store-errors.js';
 
 const HEX64 = /^[0-9a-f]{64}$/;
 const STATES: readonly TransactionState[] = ['pending', 'settled', 'expired'];
-const SESSION_STATES = ['open', 'closing', 'closed'];
 
 /**
  * Checks a 64-character lower-case hex value.
@@ -136,40 +135,117 @@ export function checkFilter(filter: TransactionFilter): Page {
 }
 
 /**
- * Checks a new session.
- * @param s - the session
+ * Checks a session id (and any other short key text).
+ * @param id - the id
+ * @param what - its name, for the message
  * @throws L402Error `L402_ERR_STORE_INVALID_ARGUMENT`
  */
-export function checkSession(s: SessionRecord): void {
+export function checkId(id: string, what: string): void {
+  checkText(id, what, 200);
+}
+
+/**
+ * Checks a session to open.
+ * @param s - the session
+ * @param now - the default time
+ * @returns the session's time
+ * @throws L402Error `L402_ERR_STORE_INVALID_ARGUMENT`
+ */
+export function checkNewSession(s: NewSession, now: number): number {
   checkText(s.id, 'session id', 200);
   checkHash(s.paymentHash, 'paymentHash');
   checkAmount(s.depositSats, 'depositSats');
-  checkAmount(s.balanceSats, 'balanceSats');
-  if (typeof s.returnInvoice !== 'string') throw invalidArgument('returnInvoice must be a string');
-  if (!SESSION_STATES.includes(s.state)) throw invalidArgument('state must be open, closing or closed');
-  checkTime(s.createdAt, 'createdAt');
-  checkTime(s.updatedAt, 'updatedAt');
+  checkText(s.returnInvoice, 'returnInvoice', 8000);
+  return checkedTime(s.now, now, 'now');
 }
 
 /**
- * Checks a session patch.
- * @param p - the patch
+ * Checks a positive amount of satoshis (a credit or a debit).
+ * @param value - satoshis
+ * @param what - its name, for the message
  * @throws L402Error `L402_ERR_STORE_INVALID_ARGUMENT`
  */
-export function checkSessionPatch(p: SessionPatch): void {
-  if (p.depositSats !== undefined) checkAmount(p.depositSats, 'depositSats');
-  if (p.balanceSats !== undefined) checkAmount(p.balanceSats, 'balanceSats');
-  if (p.returnInvoice !== undefined && typeof p.returnInvoice !== 'string') throw invalidArgument('returnInvoice must be a string');
-  if (p.state !== undefined && !SESSION_STATES.includes(p.state)) throw invalidArgument('state must be open, closing or closed');
+export function checkPositive(value: number, what: string): void {
+  if (!Number.isSafeInteger(value) || value <= 0) throw invalidArgument(`${what} must be a positive integer`);
 }
 
 /**
- * Checks a debit amount.
- * @param amountSats - satoshis
+ * Checks a settlement delta: any safe integer.
+ * @param value - satoshis
  * @throws L402Error `L402_ERR_STORE_INVALID_ARGUMENT`
  */
-export function checkDebit(amountSats: number): void {
-  checkAmount(amountSats, 'amountSats');
+export function checkDelta(value: number): void {
+  if (!Number.isSafeInteger(value)) throw invalidArgument('deltaSats must be an integer');
+}
+
+/**
+ * An optional time argument, checked, or its default.
+ * @param value - the argument
+ * @param fallback - the default (the store's clock)
+ * @param what - its name, for the message
+ * @returns the time
+ * @throws L402Error `L402_ERR_STORE_INVALID_ARGUMENT`
+ */
+export function checkedTime(value: number | undefined, fallback: number, what: string): number {
+  if (value === undefined) return fallback;
+  checkTime(value, what);
+  return value;
+}
+
+/**
+ * Checks charge details.
+ * @param details - challenge id, expiry, consumption time
+ * @throws L402Error `L402_ERR_STORE_INVALID_ARGUMENT`
+ */
+export function checkChargeDetails(details: ChargeDetails): void {
+  if (details.challengeId !== undefined) checkText(details.challengeId, 'challengeId', 200);
+  if (details.expiresAt !== undefined) checkTime(details.expiresAt, 'expiresAt');
+  if (details.consumedAt !== undefined) checkTime(details.consumedAt, 'consumedAt');
+}
+
+/** Default of {@link RefundTiming.staleAfterMs}: 10 minutes. */
+export const DEFAULT_REFUND_STALE_MS = 600_000;
+
+/**
+ * Resolves refund timing.
+ * @param timing - now and the staleness limit
+ * @param now - the store's clock
+ * @returns now, and the instant before which an in-flight refund counts as abandoned
+ * @throws L402Error `L402_ERR_STORE_INVALID_ARGUMENT`
+ */
+export function refundTiming(timing: RefundTiming, now: number): { now: number; staleBefore: number } {
+  const at = checkedTime(timing.now, now, 'now');
+  const stale = timing.staleAfterMs ?? DEFAULT_REFUND_STALE_MS;
+  if (!Number.isSafeInteger(stale) || stale < 0) throw invalidArgument('staleAfterMs must be a non-negative integer');
+  return { now: at, staleBefore: at - stale };
+}
+
+/**
+ * Checks a refund outcome and returns the error to store.
+ * @param outcome - status and error
+ * @returns the error text, at most 1000 characters, or null
+ * @throws L402Error `L402_ERR_STORE_INVALID_ARGUMENT`
+ */
+export function refundError(outcome: RefundOutcome): string | null {
+  if (!['succeeded', 'failed', 'skipped'].includes(outcome.status)) throw invalidArgument('refund status must be succeeded, failed or skipped');
+  if (outcome.error !== undefined && typeof outcome.error !== 'string') throw invalidArgument('refund error must be a string');
+  return outcome.error === undefined ? null : outcome.error.slice(0, 1000);
+}
+
+/**
+ * Checks the paging input of `listIdleSessions`.
+ * @param idleBefore - the instant
+ * @param limit - page size
+ * @param after - the cursor, when given
+ * @throws L402Error `L402_ERR_STORE_INVALID_ARGUMENT`
+ */
+export function checkIdlePage(idleBefore: number, limit: number, after: SessionCursor | undefined): void {
+  checkTime(idleBefore, 'idleBefore');
+  checkPage(limit, 0);
+  if (after !== undefined) {
+    checkTime(after.updatedAt, 'after.updatedAt');
+    checkText(after.id, 'after.id', 200);
+  }
 }
 
 /**

@@ -3,13 +3,19 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryStore, openStore } from '../../src/store/index.js';
 import { L402Error } from '../../src/core/errors.js';
-import { storeConformance } from './store.conformance.js';
+import { storeConformance } from './conformance/index.js';
 
 storeConformance('MemoryStore', {
   syncGetSecret: true,
+  separateInstances: false,
   async open() {
     const store = new MemoryStore();
     return { store, cleanup: () => store.close() };
+  },
+  // A memory store is one instance: "two instances" is the same one twice.
+  async openPair() {
+    const store = new MemoryStore();
+    return { a: store, b: store, cleanup: () => store.close() };
   },
 });
 

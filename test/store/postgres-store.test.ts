@@ -13,7 +13,7 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { LATEST_VERSION, PostgresStore, SqliteStore, openStore, type RevocationEvent } from '../../src/store/index.js';
 import { L402Error } from '../../src/core/errors.js';
-import { hex, idHashOf, storeConformance } from './store.conformance.js';
+import { hex, idHashOf, storeConformance } from './conformance/index.js';
 
 const URL = 'postgres://postgres@127.0.0.1:5432/test';
 const prefix = `aperture_test_${randomBytes(4).toString('hex')}`;
@@ -47,10 +47,18 @@ const isCode = (code: string) => (e: unknown) => e instanceof L402Error && e.cod
 
 storeConformance('PostgresStore', {
   syncGetSecret: false,
+  separateInstances: true,
   skip: () => unreachable,
   async open() {
     const store = await open(newSchema());
     return { store, cleanup: () => store.close() };
+  },
+  // Two pools on one schema.
+  async openPair() {
+    const schema = newSchema();
+    const a = await open(schema, { maxconnections: 5 });
+    const b = await open(schema, { maxconnections: 5 });
+    return { a, b, cleanup: () => Promise.all([a.close(), b.close()]).then(() => undefined) };
   },
 });
 

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { LATEST_VERSION, SqliteStore, openStore, type RevocationEvent } from '../../src/store/index.js';
 import { L402Error } from '../../src/core/errors.js';
-import { hex, idHashOf, storeConformance } from './store.conformance.js';
+import { hex, idHashOf, storeConformance } from './conformance/index.js';
 
 const root = mkdtempSync(join(tmpdir(), 'aperture-sqlite-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -19,10 +19,18 @@ const freshDir = (): string => join(root, `case-${++n}`);
 
 storeConformance('SqliteStore', {
   syncGetSecret: true,
+  separateInstances: true,
   async open() {
     const dir = freshDir();
     const store = new SqliteStore({ path: join(dir, 'store.db'), revocationPollMs: 0 });
     return { store, cleanup: () => store.close() };
+  },
+  // Two connections to one file.
+  async openPair() {
+    const path = join(freshDir(), 'shared.db');
+    const a = new SqliteStore({ path, revocationPollMs: 0 });
+    const b = new SqliteStore({ path, revocationPollMs: 0 });
+    return { a, b, cleanup: async () => { await a.close(); await b.close(); } };
   },
 });
 

@@ -1,117 +1,55 @@
-// The ApertureStore conformance suite, run against every implementation by
-// memory-store.test.ts, sqlite-store.test.ts and postgres-store.test.ts.
-import { describe, test, afterEach } from 'node:test';
+// Conformance of the ledger role: challenges, settlement, listings, revenue,
+// reconciliation, revocation marks and garbage collection.
+import { describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
-import type { ApertureStore, RevocationEvent } from '../../src/store/index.js';
-import { L402Error } from '../../src/core/errors.js';
+import type { Ledger, RevocationEvent, RootKeyStore } from '../../../src/store/index.js';
+import { HOUR, T0, bind, hex, idHashOf, race, rejectsWith, type RoleHarness } from './harness.js';
 
-/** How a test file gives the suite a fresh, empty store. */
-export interface ConformanceHarness {
-  /** A fresh empty store, and how to get rid of it afterwards. */
-  open(): Promise<{ store: ApertureStore; cleanup(): Promise<void> }>;
-  /** Whether getSecret answers synchronously. */
-  syncGetSecret: boolean;
-  /** Reason to skip the whole suite (database unreachable), or undefined. */
-  skip?: () => string | undefined;
-}
+/** The ledger revokes and collects root keys, so its suite needs them too. */
+export type LedgerUnderTest = Ledger & RootKeyStore;
 
-export const hex = (n = 32): string => randomBytes(n).toString('hex');
+type Over = Partial<{ tokenId: string; paymentHash: string; service: string; priceSats: number; authType: 'l402' | 'mpp'; createdAt: number; expiresAt: number }>;
 
-/** sha256(0x0000 ‖ payment_hash ‖ token_id), computed independently of the store. */
-export function idHashOf(paymentHash: string, tokenId: string): Uint8Array {
-  const identifier = Buffer.concat([Buffer.from([0, 0]), Buffer.from(paymentHash, 'hex'), Buffer.from(tokenId, 'hex')]);
-  return new Uint8Array(createHash('sha256').update(identifier).digest());
-}
-
-async function rejectsWith(promise: Promise<unknown> | (() => unknown), code: string): Promise<void> {
-  await assert.rejects(
-    async () => (typeof promise === 'function' ? promise() : promise),
-    (e: unknown) => e instanceof L402Error && e.code === code,
+async function challenge(store: Ledger, over: Over = {}): Promise<{ tokenId: string; paymentHash: string; idHash: Uint8Array }> {
+  const tokenId = over.tokenId ?? hex();
+  const paymentHash = over.paymentHash ?? hex();
+  assert.equal(
+    await store.recordChallenge({
+      tokenId,
+      paymentHash,
+      service: over.service ?? 'svc',
+      priceSats: over.priceSats ?? 10,
+      authType: over.authType ?? 'l402',
+      createdAt: over.createdAt ?? T0,
+      expiresAt: over.expiresAt ?? T0 + HOUR,
+    }),
+    true,
   );
+  return { tokenId, paymentHash, idHash: idHashOf(paymentHash, tokenId) };
 }
-
-const T0 = 1_700_000_000_000;
-const HOUR = 3_600_000;
 
 /**
- * Registers the suite.
- * @param name - implementation name for the describe block
- * @param harness - how to open stores
+ * Registers the Ledger suite.
+ * @param name - implementation name
+ * @param harness - stores
  */
-export function storeConformance(name: string, harness: ConformanceHarness): void {
-  describe(`ApertureStore conformance: ${name}`, () => {
-    const opened: Array<() => Promise<void>> = [];
-    afterEach(async () => {
-      for (const cleanup of opened.splice(0)) await cleanup();
-    });
-
-    // Each test gets its own store; the skip reason is read when the test runs
-    // (after the file's `before` hook probed the database).
-    function it(title: string, body: (store: ApertureStore) => Promise<void>): void {
-      test(title, async (t) => {
-        const reason = harness.skip?.();
-        if (reason !== undefined) {
-          t.skip(reason);
-          return;
-        }
-        const { store, cleanup } = await harness.open();
-        opened.push(cleanup);
-        await body(store);
-      });
-    }
-
-    async function challenge(
-      store: ApertureStore,
-      over: Partial<{ tokenId: string; paymentHash: string; service: string; priceSats: number; authType: 'l402' | 'mpp'; createdAt: number; expiresAt: number }> = {},
-    ): Promise<{ tokenId: string; paymentHash: string; idHash: Uint8Array }> {
-      const tokenId = over.tokenId ?? hex();
-      const paymentHash = over.paymentHash ?? hex();
-      assert.equal(
-        await store.recordChallenge({
-          tokenId,
-          paymentHash,
-          service: over.service ?? 'svc',
-          priceSats: over.priceSats ?? 10,
-          authType: over.authType ?? 'l402',
-          createdAt: over.createdAt ?? T0,
-          expiresAt: over.expiresAt ?? T0 + HOUR,
-        }),
-        true,
-      );
-      return { tokenId, paymentHash, idHash: idHashOf(paymentHash, tokenId) };
-    }
-
-    it('stores, returns and revokes root keys', async (store) => {
-      const idHash = randomBytes(32);
-      const key = await store.newSecret(idHash);
-      assert.equal(key.length, 32);
-      const got = store.getSecret(idHash);
-      assert.equal(got instanceof Promise, !harness.syncGetSecret);
-      assert.deepEqual(Buffer.from((await got)!), Buffer.from(key));
-      assert.notDeepEqual(Buffer.from(await store.newSecret(randomBytes(32))), Buffer.from(key));
-      assert.equal(await store.getSecret(randomBytes(32)), undefined);
-      assert.equal(await store.revokeSecret(idHash), true);
-      assert.equal(await store.getSecret(idHash), undefined);
-      assert.equal(await store.revokeSecret(idHash), false);
-    });
+export function ledgerConformance(name: string, harness: RoleHarness<LedgerUnderTest>): void {
+  describe(`Ledger conformance: ${name}`, () => {
+    const { it, itPair } = bind(harness);
 
     it('rejects malformed input with L402_ERR_STORE_INVALID_ARGUMENT', async (store) => {
-      await rejectsWith(store.newSecret(randomBytes(31)), 'L402_ERR_STORE_INVALID_ARGUMENT');
-      await rejectsWith(() => store.getSecret(new Uint8Array(33)), 'L402_ERR_STORE_INVALID_ARGUMENT');
       const base = { tokenId: hex(), paymentHash: hex(), service: 's', priceSats: 1, authType: 'l402' as const, createdAt: T0, expiresAt: T0 + 1 };
       await rejectsWith(store.recordChallenge({ ...base, tokenId: 'XYZ' }), 'L402_ERR_STORE_INVALID_ARGUMENT');
       await rejectsWith(store.recordChallenge({ ...base, paymentHash: hex().toUpperCase() }), 'L402_ERR_STORE_INVALID_ARGUMENT');
       await rejectsWith(store.recordChallenge({ ...base, priceSats: -1 }), 'L402_ERR_STORE_INVALID_ARGUMENT');
       await rejectsWith(store.recordChallenge({ ...base, authType: 'x' as 'l402' }), 'L402_ERR_STORE_INVALID_ARGUMENT');
+      await rejectsWith(store.recordChallenge({ ...base, authType: 'mpp', tokenId: '' }), 'L402_ERR_STORE_INVALID_ARGUMENT');
+      await rejectsWith(store.markSettled('nothex', T0, 1), 'L402_ERR_STORE_INVALID_ARGUMENT');
       await rejectsWith(store.listTransactions({ limit: 0 }), 'L402_ERR_STORE_INVALID_ARGUMENT');
       await rejectsWith(store.listTransactions({ limit: 1001 }), 'L402_ERR_STORE_INVALID_ARGUMENT');
       await rejectsWith(store.listTransactions({ offset: -1 }), 'L402_ERR_STORE_INVALID_ARGUMENT');
       await rejectsWith(store.listTransactions({ state: 'paid' as 'settled' }), 'L402_ERR_STORE_INVALID_ARGUMENT');
       await rejectsWith(store.listTokens({ limit: 5000 }), 'L402_ERR_STORE_INVALID_ARGUMENT');
-      await rejectsWith(store.consumeCharge('nothex'), 'L402_ERR_STORE_INVALID_ARGUMENT');
-      await rejectsWith(store.createService('', {}), 'L402_ERR_STORE_INVALID_ARGUMENT');
-      await rejectsWith(store.debitSession('x', -5, T0), 'L402_ERR_STORE_INVALID_ARGUMENT');
     });
 
     it('records a challenge as pending and settles it once', async (store) => {
@@ -141,7 +79,7 @@ export function storeConformance(name: string, harness: ConformanceHarness): voi
       const m = await challenge(store, { service: 'b', createdAt: T0 + 3000, expiresAt: T0 + 10 * HOUR, authType: 'mpp', tokenId: 'challenge-id_1' });
       await store.markSettled(b.paymentHash, T0 + 1500, 10);
       const now = T0 + 90 * 60_000; // a expired, c and m pending, b settled
-      const ids = async (f: Parameters<ApertureStore['listTransactions']>[0]): Promise<string[]> =>
+      const ids = async (f: Parameters<Ledger['listTransactions']>[0]): Promise<string[]> =>
         (await store.listTransactions({ now, ...f })).items.map((r) => r.tokenId);
       assert.deepEqual(await ids({}), [m.tokenId, c.tokenId, b.tokenId, a.tokenId], 'newest first');
       assert.deepEqual(await ids({ service: 'a' }), [c.tokenId, a.tokenId]);
@@ -174,6 +112,8 @@ export function storeConformance(name: string, harness: ConformanceHarness): voi
       const all = await store.listTokens({ includeRevoked: true });
       assert.deepEqual(all.items.map((r) => r.tokenId), [y.tokenId, x.tokenId]);
       assert.equal(typeof all.items[1]?.revokedAt, 'number');
+      assert.equal(await store.revokeToken(mpp.tokenId), true, 'an MPP row is marked revoked (it has no root key)');
+      assert.equal(await store.revokeToken(mpp.tokenId), false);
     });
 
     it('computes revenue from settled rows, in all and per service', async (store) => {
@@ -249,22 +189,13 @@ export function storeConformance(name: string, harness: ConformanceHarness): voi
       await store.newSecret(idHash);
       await store.markSettled(paymentHash, T0 + 1, 10);
       const events: RevocationEvent[] = [];
-      const off = store.onRevoked((e) => events.push(e));
-      const throwing = store.onRevoked(() => {
-        throw new Error('a broken listener must not break revocation');
-      });
+      store.onRevoked((e) => events.push(e));
       assert.equal(await store.revokeToken(tokenId), true);
       assert.equal(await store.getSecret(idHash), undefined);
       assert.deepEqual(events, [{ idHash: Buffer.from(idHash).toString('hex'), tokenId, remote: false }]);
       assert.equal(typeof (await store.getTransaction(tokenId))?.revokedAt, 'number');
       assert.equal(await store.revokeToken(tokenId), false, 'revoking twice revokes nothing');
       assert.equal(await store.revokeToken(hex()), false, 'unknown token');
-      off();
-      throwing();
-      const other = await challenge(store);
-      await store.newSecret(other.idHash);
-      assert.equal(await store.revokeToken(other.tokenId), true);
-      assert.equal(events.length, 1, 'a removed listener hears nothing');
     });
 
     it('revokeSecret on a recorded token marks the row and reports its token id', async (store) => {
@@ -277,54 +208,6 @@ export function storeConformance(name: string, harness: ConformanceHarness): voi
       assert.equal(typeof (await store.getTransaction(tokenId))?.revokedAt, 'number');
     });
 
-    it('keeps services: create, read, update, delete', async (store) => {
-      assert.deepEqual(await store.listServices(), []);
-      assert.equal(await store.createService('b-svc', { price: 5, hosts: ['x'] }), true);
-      assert.equal(await store.createService('a-svc', { price: 1 }), true);
-      assert.equal(await store.createService('a-svc', { price: 2 }), false, 'name taken');
-      assert.deepEqual((await store.listServices()).map((s) => [s.name, s.config]), [
-        ['a-svc', { price: 1 }],
-        ['b-svc', { price: 5, hosts: ['x'] }],
-      ]);
-      assert.equal(await store.updateService('a-svc', { price: 3, nested: { ok: true } }), true);
-      assert.deepEqual((await store.getService('a-svc'))?.config, { price: 3, nested: { ok: true } });
-      assert.equal(await store.updateService('nope', {}), false);
-      assert.equal(await store.deleteService('a-svc'), true);
-      assert.equal(await store.deleteService('a-svc'), false);
-      assert.equal(await store.getService('a-svc'), undefined);
-      const b = await store.getService('b-svc');
-      assert.equal(typeof b?.createdAt, 'number');
-      assert.ok(b !== undefined && b.updatedAt >= b.createdAt);
-    });
-
-    it('consumes an MPP charge exactly once, even under concurrency', async (store) => {
-      const ph = hex();
-      assert.equal(await store.consumeCharge(ph, { challengeId: 'abc', expiresAt: T0 + HOUR }), true);
-      assert.equal(await store.consumeCharge(ph), false);
-      const racing = hex();
-      const results = await Promise.all(Array.from({ length: 20 }, () => store.consumeCharge(racing)));
-      assert.equal(results.filter(Boolean).length, 1);
-    });
-
-    it('keeps MPP sessions and debits them atomically', async (store) => {
-      const s = { id: 'sess-1', paymentHash: hex(), depositSats: 100, balanceSats: 100, returnInvoice: 'lnbc1...', state: 'open' as const, createdAt: T0, updatedAt: T0 };
-      assert.equal(await store.createSession(s), true);
-      assert.equal(await store.createSession({ ...s, depositSats: 1 }), false);
-      assert.deepEqual(await store.getSession('sess-1'), s);
-      assert.equal(await store.getSession('none'), undefined);
-      const debited = await Promise.all(Array.from({ length: 15 }, () => store.debitSession('sess-1', 10, T0 + 1)));
-      assert.equal(debited.filter((d) => d !== undefined).length, 10, 'no overdraft under concurrency');
-      assert.equal((await store.getSession('sess-1'))?.balanceSats, 0);
-      const topped = await store.updateSession('sess-1', { depositSats: 150, balanceSats: 50 }, T0 + 2);
-      assert.deepEqual(topped, { ...s, depositSats: 150, balanceSats: 50, updatedAt: T0 + 2 });
-      assert.equal(await store.updateSession('none', { state: 'closed' }, T0), undefined);
-      await store.updateSession('sess-1', { state: 'closing' }, T0 + 3);
-      assert.equal(await store.debitSession('sess-1', 1, T0 + 4), undefined, 'a closing session cannot be spent');
-      assert.equal(await store.debitSession('none', 1, T0 + 4), undefined);
-      assert.equal(await store.deleteSession('sess-1'), true);
-      assert.equal(await store.deleteSession('sess-1'), false);
-    });
-
     it('collects garbage of unpaid expired challenges and keeps settled tokens', async (store) => {
       const grace = 10 * 60_000;
       const unpaid = await challenge(store, { expiresAt: T0 + HOUR });
@@ -333,31 +216,45 @@ export function storeConformance(name: string, harness: ConformanceHarness): voi
       const mpp = await challenge(store, { authType: 'mpp', tokenId: 'mpp-gc', expiresAt: T0 + HOUR });
       for (const r of [unpaid, paid, inGrace]) await store.newSecret(r.idHash);
       await store.markSettled(paid.paymentHash, T0 + 1, 10);
-      const oldCharge = hex();
-      const keptCharge = hex();
-      await store.consumeCharge(oldCharge, { expiresAt: T0 + HOUR });
-      await store.consumeCharge(keptCharge);
       const now = T0 + 2 * HOUR + grace - 1; // inGrace expired less than `grace` ago
-      assert.deepEqual(await store.collectGarbage(now, grace), { rootKeys: 1, transactions: 2, charges: 1 });
+      const report = await store.collectGarbage(now, grace);
+      assert.deepEqual({ rootKeys: report.rootKeys, transactions: report.transactions }, { rootKeys: 1, transactions: 2 });
       assert.equal(await store.getSecret(unpaid.idHash), undefined);
       assert.equal(await store.getTransaction(unpaid.tokenId), undefined);
       assert.equal(await store.getTransaction(mpp.tokenId), undefined);
       assert.ok(await store.getSecret(paid.idHash), 'settled tokens keep their root key');
       assert.equal((await store.getTransaction(paid.tokenId))?.state, 'settled');
       assert.ok(await store.getSecret(inGrace.idHash), 'within grace: kept');
-      assert.equal(await store.consumeCharge(keptCharge), false, 'charges without expiry are kept');
-      assert.equal(await store.consumeCharge(oldCharge), true, 'pruned charge row is gone');
-      assert.deepEqual(await store.collectGarbage(now, grace), { rootKeys: 0, transactions: 0, charges: 0 });
+      const again = await store.collectGarbage(now, grace);
+      assert.deepEqual({ rootKeys: again.rootKeys, transactions: again.transactions }, { rootKeys: 0, transactions: 0 });
     });
 
-    it('reports health, and after close throws L402_ERR_STORE_UNAVAILABLE', async (store) => {
-      assert.deepEqual(await store.health(), { ok: true, backend: store.backend });
-      await store.close();
-      assert.equal((await store.health()).ok, false);
-      await rejectsWith(store.newSecret(randomBytes(32)), 'L402_ERR_STORE_UNAVAILABLE');
-      await rejectsWith(async () => store.getSecret(randomBytes(32)), 'L402_ERR_STORE_UNAVAILABLE');
-      await rejectsWith(store.listTransactions(), 'L402_ERR_STORE_UNAVAILABLE');
-      await store.close(); // idempotent
+    itPair('one payment hash settles once across instances, one token id records once', async (pair) => {
+      const { paymentHash } = await challenge(pair.a);
+      const settled = await race(pair, 50, (s, i) => s.markSettled(paymentHash, T0 + i, 10));
+      assert.equal(settled.filter(Boolean).length, 1);
+      const tokenId = hex();
+      const recorded = await race(pair, 20, (s) =>
+        s.recordChallenge({ tokenId, paymentHash: hex(), service: 's', priceSats: 1, authType: 'l402', createdAt: T0, expiresAt: T0 + HOUR }),
+      );
+      assert.equal(recorded.filter(Boolean).length, 1);
+      assert.equal((await pair.b.getTransaction(tokenId))?.tokenId, tokenId, 'b reads what a wrote');
+    });
+
+    itPair('a token revoked on one instance is revoked for the other and its listeners', async ({ a, b }) => {
+      const { tokenId, paymentHash, idHash } = await challenge(a);
+      await a.newSecret(idHash);
+      await b.markSettled(paymentHash, T0 + 1, 10);
+      const onB = new Promise<RevocationEvent>((resolve) => {
+        const off = b.onRevoked((e) => {
+          off();
+          resolve(e);
+        });
+      });
+      assert.equal(await a.revokeToken(tokenId), true);
+      assert.deepEqual(await onB, { idHash: Buffer.from(idHash).toString('hex'), tokenId, remote: harness.separateInstances });
+      assert.equal(await b.getSecret(idHash), undefined);
+      assert.equal(await b.revokeToken(tokenId), false);
     });
   });
 }
