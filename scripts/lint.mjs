@@ -68,8 +68,34 @@ for (const file of files(src)) {
   }
 }
 
+// Nothing under src/, test/ or examples/ reads outside the repository: not the
+// folder beside it (`../shared`: copy the data into test/fixtures/), not a path
+// of one machine (a checkout must pass its tests wherever it is).
+const outside = [
+  [/\.\.\/shared\b|['"]\.\.['"]\s*,\s*['"]shared['"]/, 'refers to ../shared (copy the data into test/fixtures/)'],
+  [/(?<![\w.~-])\/(?:work|home|Users|root)\/|\b[A-Za-z]:\\{1,2}Users\\/, 'names an absolute path of one machine'],
+];
+const textFile = /\.(?:[cm]?[jt]s|tsx|json|ya?ml|md|proto|go|mod|sum)$/;
+for (const dir of ['src', 'test', 'examples']) {
+  for (const file of allFiles(join(root, dir))) {
+    if (!textFile.test(file)) continue;
+    const lines = readFileSync(file, 'utf8').split('\n');
+    for (const [i, line] of lines.entries()) {
+      for (const [re, what] of outside) if (re.test(line)) problems.push(`${relative(root, file)}:${i + 1}: ${what}`);
+    }
+  }
+}
+
+function allFiles(dir) {
+  return readdirSync(dir).flatMap((name) => {
+    const full = join(dir, name);
+    if (name === 'node_modules') return [];
+    return statSync(full).isDirectory() ? allFiles(full) : [full];
+  });
+}
+
 if (problems.length > 0) {
   console.error(`lint: ${problems.length} problem(s)\n  ${problems.join('\n  ')}`);
   process.exit(1);
 }
-console.log('lint: dependency direction ok');
+console.log('lint: dependency direction ok; nothing reads outside the repository');

@@ -6,7 +6,7 @@ import { readCredential, formatAuthorization } from '../../src/core/credentials.
 import { Macaroon } from '../../src/core/macaroon.js';
 import { request } from './support.js';
 
-const vectors = JSON.parse(readFileSync(new URL('../../../shared/vectors/macaroon-vectors.json', import.meta.url), 'utf8')) as {
+const vectors = JSON.parse(readFileSync(new URL('../fixtures/vectors/macaroon-vectors.json', import.meta.url), 'utf8')) as {
   macaroons: Array<{ base64: string; hex: string; rootKeyHex: string; idHex: string }>;
 };
 const B64 = vectors.macaroons[0]!.base64;

@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import { Macaroon } from '../../src/core/macaroon.js';
 import { L402Error } from '../../src/core/errors.js';
 
-const vectors = JSON.parse(readFileSync(new URL('../../../shared/vectors/macaroon-vectors.json', import.meta.url), 'utf8')) as {
+const vectors = JSON.parse(readFileSync(new URL('../fixtures/vectors/macaroon-vectors.json', import.meta.url), 'utf8')) as {
   macaroons: Array<{ rootKeyHex: string; idHex: string; location: string; caveats: string[]; base64: string; hex: string; signatureHex: string }>;
   libmacaroonsV1Json: { json: string };
 };

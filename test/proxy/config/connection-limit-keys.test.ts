@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { ConfigError } from '../../../src/core/errors.js';
 import { checkConfig, loadConfig, type LoadConfigOptions } from '../../../src/proxy/config/index.js';
 
-const HOME = '/home/operator';
+const HOME = '/srv/operator';
 const base = (text: string): LoadConfigOptions => ({ text, env: { HOME }, home: HOME, fileExists: () => true });
 const minimal = 'listenaddr: "localhost:8081"\nauthenticator:\n  backend: dev\n';
 

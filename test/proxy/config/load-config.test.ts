@@ -2,13 +2,14 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { ConfigError } from '../../../src/core/errors.js';
 import { checkConfig, formatConfigReport, loadConfig, type LoadConfigOptions } from '../../../src/proxy/config/index.js';
 
-const SAMPLE = '/work/shared/vectors/aperture-sample-conf.yaml';
-const HOME = '/home/operator';
+const SAMPLE = fileURLToPath(new URL('../../fixtures/reference/sample-conf.yaml', import.meta.url));
+const HOME = '/srv/operator';
 const base = (extra: Partial<LoadConfigOptions> = {}): LoadConfigOptions => ({ env: { HOME }, home: HOME, fileExists: () => true, ...extra });
 const minimal = 'listenaddr: "localhost:8081"\nauthenticator:\n  backend: dev\n';
 

@@ -12,7 +12,7 @@ import { DevInvoicer } from '../../../src/lightning/dev/index.js';
 import { checkConfig, formatConfigReport } from '../../../src/proxy/config/index.js';
 import { ensureTlsCertificate } from '../../../src/proxy/server/tls-certificate.js';
 
-const HOME = '/home/operator';
+const HOME = '/srv/operator';
 
 function check(text: string, fileExists: (path: string) => boolean = () => false) {
   return checkConfig({ text, env: { HOME }, home: HOME, fileExists });
