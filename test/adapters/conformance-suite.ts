@@ -25,6 +25,7 @@ import { MemorySecretStore } from '../../src/core/memory-secret-store.js';
 import { decodeInvoice } from '../../src/lightning/decode-invoice.js';
 import { DevInvoicer, DevPayer } from '../../src/lightning/dev/index.js';
 import { endlessUpload } from '../proxy/endless-body.js';
+import { TestClock } from '../fixtures/test-clock.js';
 
 /** How the adapter's server is to listen. */
 export type Transport = { protocol: 'http1' } | { protocol: 'http2'; key: string; cert: string };
@@ -151,8 +152,7 @@ function http2Get(port: number, ca: string, path: string, headers: Record<string
 export function runConformance(adapter: AdapterUnderTest): void {
   for (const protocol of adapter.protocols) {
     describe(`${adapter.name} over ${protocol === 'http1' ? 'HTTP/1.1' : 'HTTP/2 (TLS)'}`, () => {
-      let nowMs = Date.UTC(2030, 0, 1);
-      const clock = { now: () => nowMs };
+      const clock = new TestClock(Date.UTC(2030, 0, 1));
       const invoicer = new DevInvoicer({ clock, onWarning: () => {} });
       const payer = new DevPayer(invoicer);
       const secrets = new MemorySecretStore();
@@ -279,11 +279,11 @@ export function runConformance(adapter: AdapterUnderTest): void {
       it('answers an expired token with a fresh challenge', async () => {
         const token = await buyToken('/quote');
         assert.equal((await get('/quote', { authorization: token.authorization })).status, 200);
-        nowMs += 61_000;
+        clock.advance(61_000);
         try {
           expectChallenge(await get('/quote', { authorization: token.authorization }), { reason: 'expired', code: 'L402_ERR_TOKEN_EXPIRED' });
         } finally {
-          nowMs -= 61_000;
+          clock.advance(-61_000);
         }
       });
 

@@ -15,6 +15,7 @@ import { Macaroon } from '../../src/core/macaroon.js';
 import { MemorySecretStore } from '../../src/core/memory-secret-store.js';
 import { decodeInvoice } from '../../src/lightning/decode-invoice.js';
 import { DevInvoicer, DevPayer } from '../../src/lightning/dev/index.js';
+import { TestClock } from '../fixtures/test-clock.js';
 
 interface Reply {
   tokenId: string | null;
@@ -170,8 +171,7 @@ describe('grpcL402Interceptor over grpc-js', () => {
  * service and a required capability per method.
  */
 describe('grpcL402Interceptor conformance: expiry, other service, capabilities, token in the handler', () => {
-  let nowMs = Date.UTC(2030, 0, 1);
-  const clock = { now: () => nowMs };
+  const clock = new TestClock(Date.UTC(2030, 0, 1));
   const invoicer = new DevInvoicer({ clock, onWarning: () => {} });
   const payer = new DevPayer(invoicer);
   const conformanceDefinition = {
@@ -260,12 +260,12 @@ describe('grpcL402Interceptor conformance: expiry, other service, capabilities, 
   it('answers an expired token (injected clock) with a fresh challenge', async () => {
     const token = await buy('getQuote');
     assert.equal((await call('getQuote', token.authorization)).tokenId, token.tokenId);
-    nowMs += 61_000;
+    clock.advance(61_000);
     try {
       const fresh = await expectChallenge(call('getQuote', token.authorization), { reason: 'expired', code: 'L402_ERR_TOKEN_EXPIRED' });
       assert.notEqual(fresh.macaroon, token.macaroon);
     } finally {
-      nowMs -= 61_000;
+      clock.advance(-61_000);
     }
     assert.equal((await call('getQuote', token.authorization)).tokenId, token.tokenId, 'valid again before its expiry');
   });

@@ -11,6 +11,7 @@ import { clientErrorContext } from '../../src/client/client-error-context.js';
 import { DevPayer } from '../../src/lightning/dev/dev-payer.js';
 import { readInvoice } from '../../src/client/read-invoice.js';
 import { BudgetExceededError, PaymentError } from '../../src/core/errors.js';
+import { TestClock } from '../fixtures/test-clock.js';
 
 const servers: TestServer[] = [];
 async function server(options: Parameters<typeof startTestServer>[0] = {}): Promise<TestServer> {
@@ -154,15 +155,15 @@ test('budgets: per origin, rolling window and total, each refusing before paying
   await assert.rejects(perOrigin(`${s.url}/quote`), BudgetExceededError);
   assert.equal(s.payments(), 1);
 
-  let now = 1_000_000;
+  const clock = new TestClock(1_000_000);
   const w = await server({ priceSats: 100 });
-  const windowed = new L402Client({ payer: new DevPayer(w.invoicer), budget: { window: { sats: 150, windowMs: 60_000 } }, clock: { now: () => now } });
+  const windowed = new L402Client({ payer: new DevPayer(w.invoicer), budget: { window: { sats: 150, windowMs: 60_000 } }, clock });
   const f = wrapFetch(fetch, windowed);
   assert.equal((await f(`${w.url}/quote`)).status, 200);
   w.rotate();
   await assert.rejects(f(`${w.url}/quote`), BudgetExceededError);
   assert.equal(w.payments(), 1);
-  now += 60_001;
+  clock.advance(60_001);
   assert.equal((await f(`${w.url}/quote`)).status, 200);
   assert.equal(w.payments(), 2);
   assert.equal(windowed.spent().totalSats, 200);

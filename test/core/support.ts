@@ -1,7 +1,7 @@
-// Test helpers for the core: a RequestView over a header table, a deterministic
-// clock, and an in-process Invoicer fake that creates real payment hashes.
+// Test helpers for the core: a RequestView over a header table, the test clock,
+// and an in-process Invoicer fake that creates real payment hashes.
 import { createHash, randomBytes } from 'node:crypto';
-import type { Clock, CreateInvoiceRequest, Invoice, InvoiceStatus, Invoicer, RequestView } from '../../src/core/types.js';
+import type { CreateInvoiceRequest, Invoice, InvoiceStatus, Invoicer, RequestView } from '../../src/core/types.js';
 
 export function request(headers: Record<string, string | readonly string[]> = {}): RequestView {
   const table = new Map<string, readonly string[]>();
@@ -16,12 +16,8 @@ export function request(headers: Record<string, string | readonly string[]> = {}
   };
 }
 
-export class TestClock implements Clock {
-  constructor(public ms = 1_800_000_000_000) {}
-  now(): number {
-    return this.ms;
-  }
-}
+/** The tests' one clock (test/fixtures/test-clock.ts), here for the core tests that import it from this file. */
+export { TestClock } from '../fixtures/test-clock.js';
 
 /** An Invoicer fake: remembers preimages so that tests can "pay". */
 export class FakeInvoicer implements Invoicer {

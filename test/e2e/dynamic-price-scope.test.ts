@@ -13,7 +13,8 @@ import { DevInvoicer } from '../../src/lightning/dev/dev-invoicer.js';
 import { DevPayer } from '../../src/lightning/dev/dev-payer.js';
 import { startAperture, type RunningAperture } from '../../src/proxy/app/start-aperture.js';
 import { h1, h2, h2Session, startBackend } from '../proxy/support.js';
-import { challengeOf, configFrom, quiet, tempBaseDir, TestClock, wwwAuthenticate } from './support.js';
+import { challengeOf, configFrom, quiet, tempBaseDir, wwwAuthenticate } from './support.js';
+import { TestClock } from '../fixtures/test-clock.js';
 
 const PRICES = `
 syntax = "proto3";
@@ -46,7 +47,7 @@ describe('dynamic prices: a token opens the resource it was priced for', () => {
   let backend: Awaited<ReturnType<typeof startBackend>>;
   const priceServer = new grpc.Server();
   const grpcBackend = new grpc.Server();
-  const clock = new TestClock();
+  const clock = new TestClock(Date.now());
   const baseDir = tempBaseDir();
 
   before(async () => {

@@ -13,7 +13,8 @@ import { DevInvoicer } from '../../src/lightning/dev/dev-invoicer.js';
 import { DevPayer } from '../../src/lightning/dev/dev-payer.js';
 import { startAperture, type RunningAperture } from '../../src/proxy/app/start-aperture.js';
 import { h2Session, startBackend } from '../proxy/support.js';
-import { challengeOf, configFrom, freePort, quiet, tempBaseDir, TestClock, wwwAuthenticate } from './support.js';
+import { challengeOf, configFrom, freePort, quiet, tempBaseDir, wwwAuthenticate } from './support.js';
+import { TestClock } from '../fixtures/test-clock.js';
 
 /** An HTTP/2 request whose raw header list is kept (node:http2 joins repeated headers in the object). */
 function h2(session: ClientHttp2Session, headers: OutgoingHttpHeaders): Promise<{ headers: IncomingHttpHeaders; rawHeaders: string[]; body: string }> {
@@ -78,7 +79,7 @@ describe('aperture over TLS: HTTP/2 and gRPC refusals', () => {
   let slow: Awaited<ReturnType<typeof startBackend>>;
   const held: (() => void)[] = [];
   const grpcBackend = new grpc.Server();
-  const clock = new TestClock();
+  const clock = new TestClock(Date.now());
 
   before(async () => {
     grpcBackend.addService(chatService, {

@@ -15,7 +15,8 @@ import { startAperture } from '../../src/proxy/app/start-aperture.js';
 import { watchedLogger } from './log-support.js';
 import { h1, startBackend } from '../proxy/support.js';
 import { ledgerRow, settledInLedger } from './lnd-support.js';
-import { challengeOf, configFrom, quiet, tempBaseDir, TestClock, wwwAuthenticate } from './support.js';
+import { challengeOf, configFrom, quiet, tempBaseDir, wwwAuthenticate } from './support.js';
+import { TestClock } from '../fixtures/test-clock.js';
 import { decodeInvoice } from '../../src/lightning/decode-invoice.js';
 
 function idHashOf(macaroonBase64: string): Uint8Array {
@@ -24,7 +25,7 @@ function idHashOf(macaroonBase64: string): Uint8Array {
 
 test('garbage collection on its timer: unpaid expired challenges lose root key and ledger row; paid tokens stay valid', { timeout: 30_000 }, async () => {
   const backend = await startBackend((req, res) => res.end(`ok ${req.url}`));
-  const clock = new TestClock();
+  const clock = new TestClock(Date.now());
   const { logger, next } = watchedLogger();
   const dir = tempBaseDir();
   const config = configFrom(`

@@ -8,14 +8,15 @@ import { DevInvoicer } from '../../src/lightning/dev/dev-invoicer.js';
 import { DevPayer } from '../../src/lightning/dev/dev-payer.js';
 import { startAperture, type RunningAperture } from '../../src/proxy/app/start-aperture.js';
 import { h1, startBackend } from '../proxy/support.js';
-import { challengeOf, configFrom, freePort, quiet, tempBaseDir, TestClock, wwwAuthenticate } from './support.js';
+import { challengeOf, configFrom, freePort, quiet, tempBaseDir, wwwAuthenticate } from './support.js';
+import { TestClock } from '../fixtures/test-clock.js';
 
 describe('aperture over HTTP/1.1', () => {
   let aperture: RunningAperture;
   let backend: Awaited<ReturnType<typeof startBackend>>;
   let slow: Awaited<ReturnType<typeof startBackend>>;
   const seen: IncomingHttpHeaders[] = [];
-  const clock = new TestClock();
+  const clock = new TestClock(Date.now());
   const held: (() => void)[] = [];
 
   before(async () => {

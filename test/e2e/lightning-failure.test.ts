@@ -10,7 +10,8 @@ import { FakeLnd } from '../fixtures/fake-lnd.js';
 import { h1, startBackend } from '../proxy/support.js';
 import { spawnNode } from './spawn.js';
 import { authorizationFor, challenge, ledgerRow, lndFiles, metricValue, nextHealth, nextSettlement, settledInLedger } from './lnd-support.js';
-import { configFrom, freePort, quiet, tempBaseDir, TestClock } from './support.js';
+import { configFrom, freePort, quiet, tempBaseDir } from './support.js';
+import { TestClock } from '../fixtures/test-clock.js';
 
 type Backend = Awaited<ReturnType<typeof startBackend>>;
 
@@ -191,7 +192,7 @@ describe('aperture with lnd', { timeout: 120_000 }, () => {
 
     // Restarted a day later: both invoices (lnd's default expiry, 24 h) expired a minute ago, within
     // the garbage-collection grace (1 h), so the paid one must still be found.
-    const clock = new TestClock();
+    const clock = new TestClock(Date.now());
     clock.advance(86_400_000 + 60_000);
     const second = await startAperture(configFrom(yaml, dir), { logger: quiet, clock, gcIntervalMs: 0, defaultMetrics: false });
     try {

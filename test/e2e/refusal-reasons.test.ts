@@ -14,7 +14,8 @@ import { DevPayer } from '../../src/lightning/dev/dev-payer.js';
 import { startAperture, type RunningAperture } from '../../src/proxy/app/start-aperture.js';
 import { createLogger } from '../../src/proxy/ops/logger.js';
 import { h1, startBackend } from '../proxy/support.js';
-import { challengeOf, configFrom, tempBaseDir, TestClock, wwwAuthenticate } from './support.js';
+import { challengeOf, configFrom, tempBaseDir, wwwAuthenticate } from './support.js';
+import { TestClock } from '../fixtures/test-clock.js';
 
 const identity = (b: Buffer): Buffer => b;
 
@@ -29,7 +30,7 @@ describe('aperture says why a credential was refused', () => {
   let aperture: RunningAperture;
   let backend: Awaited<ReturnType<typeof startBackend>>;
   const grpcBackend = new grpc.Server();
-  const clock = new TestClock();
+  const clock = new TestClock(Date.now());
   const baseDir = tempBaseDir();
   const logLines: Record<string, unknown>[] = [];
   let logText = '';

@@ -7,12 +7,13 @@ import { DevInvoicer } from '../../src/lightning/dev/dev-invoicer.js';
 import { DevPayer } from '../../src/lightning/dev/dev-payer.js';
 import { startAperture, type RunningAperture } from '../../src/proxy/app/start-aperture.js';
 import { h1, startBackend } from '../proxy/support.js';
-import { challengeOf, configFrom, quiet, tempBaseDir, TestClock, wwwAuthenticate } from './support.js';
+import { challengeOf, configFrom, quiet, tempBaseDir, wwwAuthenticate } from './support.js';
+import { TestClock } from '../fixtures/test-clock.js';
 
 describe('service caveats through aperture', () => {
   let aperture: RunningAperture;
   let backend: Awaited<ReturnType<typeof startBackend>>;
-  const clock = new TestClock();
+  const clock = new TestClock(Date.now());
 
   before(async () => {
     backend = await startBackend((req, res) => res.end(`ok ${req.url}`));

@@ -33,14 +33,8 @@ export function configFrom(yaml: string, baseDir: string): ApertureConfig {
 /** A logger that writes nothing. */
 export const quiet = createLogger('off');
 
-/** A clock the test moves. */
-export class TestClock {
-  t = Date.now();
-  now = (): number => this.t;
-  advance(ms: number): void {
-    this.t += ms;
-  }
-}
+/** The tests' one clock (test/fixtures/test-clock.ts); the end-to-end tests start it at `Date.now()`. */
+export { TestClock } from '../fixtures/test-clock.js';
 
 /** The first L402 challenge of a response's `WWW-Authenticate` values. */
 export function challengeOf(values: string | string[] | undefined): { macaroon: string; invoice: string } {

@@ -20,6 +20,7 @@ import {
 import { endlessUpload } from '../proxy/endless-body.js';
 import { invoicerConformance } from './invoicer.conformance.js';
 import { payerConformance } from './payer.conformance.js';
+import { TestClock } from '../fixtures/test-clock.js';
 
 const quiet = { onWarning: () => {} };
 
@@ -136,17 +137,17 @@ describe('DevInvoicer', () => {
   });
 
   it('honours expiry: an expired invoice reports canceled and cannot be paid', async () => {
-    let now = Date.UTC(2030, 0, 1);
-    const invoicer = new DevInvoicer({ clock: { now: () => now }, ...quiet });
+    const clock = new TestClock(Date.UTC(2030, 0, 1));
+    const invoicer = new DevInvoicer({ clock, ...quiet });
     const invoice = await invoicer.createInvoice({ amountSats: 5, expirySeconds: 60 });
-    assert.equal(invoice.expiresAt, now + 60_000);
-    now += 59_999;
+    assert.equal(invoice.expiresAt, clock.now() + 60_000);
+    clock.advance(59_999);
     assert.equal((await invoicer.lookupInvoice(invoice.paymentHash)).state, 'open');
-    now += 1;
+    clock.advance(1);
     assert.equal((await invoicer.lookupInvoice(invoice.paymentHash)).state, 'canceled');
     await assert.rejects(invoicer.pay(invoice.paymentRequest), { name: 'PaymentError', code: 'L402_ERR_DEV_INVOICE_EXPIRED', status: 410 });
     // Ten minutes after expiry an unpaid invoice is forgotten.
-    now += 10 * 60_000;
+    clock.advance(10 * 60_000);
     await invoicer.createInvoice({ amountSats: 1 });
     await assert.rejects(invoicer.lookupInvoice(invoice.paymentHash), { code: 'L402_ERR_LN_INVOICE_NOT_FOUND' });
   });

@@ -21,9 +21,10 @@ import {
 } from '../../src/proxy/server/tls-certificate.js';
 import { configFrom } from '../e2e/support.js';
 import { h2 } from './support.js';
+import { TestClock } from '../fixtures/test-clock.js';
 
 const DAY = 86_400_000;
-const at = (ms: number) => ({ now: () => ms });
+const at = (ms: number) => new TestClock(ms);
 
 /** The promise's value, or a rejection after `ms` (so that the test's cleanup still runs). */
 function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {

@@ -2,7 +2,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FreebieCounter, FreebieCounterOptions } from '../../src/ratelimit/freebie-counter.js';
-import { FakeClock } from './fake-clock.js';
+import { TestClock } from '../fixtures/test-clock.js';
 
 export interface FreebieFactory {
   make(options: FreebieCounterOptions): Promise<FreebieCounter>;
@@ -40,7 +40,7 @@ export function freebieCounterConformance(name: string, factory: FreebieFactory)
     });
 
     test('without a window (absent or 0) counts never reset', async () => {
-      const clock = new FakeClock();
+      const clock = new TestClock();
       for (const c of [await make({ limit: 1, clock }), await make({ limit: 1, windowMs: 0, clock })]) {
         assert.equal(await c.tryUse('192.0.2.1'), true);
         clock.advance(10 * 365 * 86_400_000);
@@ -49,7 +49,7 @@ export function freebieCounterConformance(name: string, factory: FreebieFactory)
     });
 
     test('with a window the count starts over one window after the first free request', async () => {
-      const clock = new FakeClock();
+      const clock = new TestClock();
       const c = await make({ limit: 2, windowMs: 60_000, clock });
       assert.equal(await c.tryUse('192.0.2.1'), true);
       clock.advance(30_000);

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { compileRateLimitRules, type CompiledRateLimitRule } from '../../src/ratelimit/rate-limit-rules.js';
 import type { RateLimitStore } from '../../src/ratelimit/rate-limit-store.js';
 import { TokenBucket } from '../../src/ratelimit/token-bucket.js';
-import { FakeClock } from './fake-clock.js';
+import { TestClock } from '../fixtures/test-clock.js';
 
 export interface StoreFactory {
   /** A store with no state shared with any other store the factory made. */
@@ -35,7 +35,7 @@ export function rateLimitStoreConformance(name: string, factory: StoreFactory): 
 
     test('a fresh bucket allows burst requests at once, then denies with the time to the next token', async () => {
       const store = await make();
-      const clock = new FakeClock();
+      const clock = new TestClock();
       const r = rules([{ requests: 5, per: 1000, burst: 3 }]);
       for (let i = 0; i < 3; i++) assert.equal((await store.take('svc', 'c', r, clock.now())).allowed, true, `request ${i}`);
       const denied = await store.take('svc', 'c', r, clock.now());
@@ -44,7 +44,7 @@ export function rateLimitStoreConformance(name: string, factory: StoreFactory): 
 
     test('tokens refill continuously at requests/per', async () => {
       const store = await make();
-      const clock = new FakeClock();
+      const clock = new TestClock();
       const r = rules([{ requests: 2, per: 1000 }]);
       await store.take('svc', 'c', r, clock.now());
       await store.take('svc', 'c', r, clock.now());
@@ -59,7 +59,7 @@ export function rateLimitStoreConformance(name: string, factory: StoreFactory): 
 
     test('a long idle period refills no more than burst', async () => {
       const store = await make();
-      const clock = new FakeClock();
+      const clock = new TestClock();
       const r = rules([{ requests: 10, per: 1000, burst: 4 }]);
       await store.take('svc', 'c', r, clock.now());
       clock.advance(3_600_000);
@@ -70,7 +70,7 @@ export function rateLimitStoreConformance(name: string, factory: StoreFactory): 
 
     test('when one matching rule denies, no bucket is charged', async () => {
       const store = await make();
-      const clock = new FakeClock();
+      const clock = new TestClock();
       const both = rules([{ requests: 3, per: 1000 }, { pathregexp: '^/x', requests: 1, per: 60_000 }]);
       const global = [both[0] as CompiledRateLimitRule];
       assert.equal((await store.take('svc', 'c', both, clock.now())).allowed, true); // global 2 left, strict 0
@@ -86,7 +86,7 @@ export function rateLimitStoreConformance(name: string, factory: StoreFactory): 
 
     test('retryAfterMs is the longest wait among the denying rules', async () => {
       const store = await make();
-      const clock = new FakeClock();
+      const clock = new TestClock();
       const r = rules([{ requests: 1, per: 1000 }, { requests: 1, per: 60_000 }]);
       await store.take('svc', 'c', r, clock.now());
       clock.advance(400);
@@ -99,7 +99,7 @@ export function rateLimitStoreConformance(name: string, factory: StoreFactory): 
 
     test('clients and scopes have separate buckets', async () => {
       const store = await make();
-      const clock = new FakeClock();
+      const clock = new TestClock();
       const r = rules([{ requests: 1, per: 1000 }]);
       assert.equal((await store.take('svc', 'a', r, clock.now())).allowed, true);
       assert.equal((await store.take('svc', 'a', r, clock.now())).allowed, false);
@@ -109,7 +109,7 @@ export function rateLimitStoreConformance(name: string, factory: StoreFactory): 
 
     test('a clock that steps back adds no tokens', async () => {
       const store = await make();
-      const clock = new FakeClock();
+      const clock = new TestClock();
       const r = rules([{ requests: 1, per: 1000 }]);
       await store.take('svc', 'c', r, clock.now());
       clock.advance(-10_000);
@@ -122,7 +122,7 @@ export function rateLimitStoreConformance(name: string, factory: StoreFactory): 
 
     test('concurrent requests never get more than burst', async () => {
       const store = await make();
-      const clock = new FakeClock();
+      const clock = new TestClock();
       const r = rules([{ requests: 7, per: 60_000 }]);
       const results = await Promise.all(Array.from({ length: 40 }, () => store.take('svc', 'race', r, clock.now())));
       assert.equal(results.filter((x) => x.allowed).length, 7);
@@ -139,7 +139,7 @@ export function rateLimitStoreConformance(name: string, factory: StoreFactory): 
       const store = await make();
       await fc.assert(
         fc.asyncProperty(params, steps, async (p, gaps) => {
-          const clock = new FakeClock();
+          const clock = new TestClock();
           const raw = p.burst === undefined ? { requests: p.requests, per: p.per } : { requests: p.requests, per: p.per, burst: p.burst };
           const r = rules([raw]);
           const model = new TokenBucket({ ...raw, clock });

@@ -5,7 +5,7 @@ import { rateLimitedDecision } from '../../src/ratelimit/rate-limited-decision.j
 import { ipRateLimitKey, RateLimiter, retryAfterSeconds, tokenRateLimitKey } from '../../src/ratelimit/rate-limiter.js';
 import type { RateLimitStore } from '../../src/ratelimit/rate-limit-store.js';
 import { MemoryRateLimitStore } from '../../src/ratelimit/memory-rate-limit-store.js';
-import { FakeClock } from './fake-clock.js';
+import { TestClock } from '../fixtures/test-clock.js';
 
 const readme = [
   { requests: 100, per: '1s', burst: 100 },
@@ -14,7 +14,7 @@ const readme = [
 
 describe('RateLimiter', () => {
   test('the reference example: expensive paths must satisfy both rules, others only the global one', () => {
-    const clock = new FakeClock();
+    const clock = new TestClock();
     const limiter = new RateLimiter({ service: 'svc', rules: readme, clock });
     for (let i = 0; i < 5; i++) assert.equal((limiter.check('k', '/api/v1/expensive/x') as { allowed: boolean }).allowed, true);
     const denied = limiter.check('k', '/api/v1/expensive/x?q=1');
@@ -27,7 +27,7 @@ describe('RateLimiter', () => {
   });
 
   test('the query string is not part of the matched path', () => {
-    const limiter = new RateLimiter({ service: 's', rules: [{ pathregexp: 'x$', requests: 1, per: 60_000 }], clock: new FakeClock() });
+    const limiter = new RateLimiter({ service: 's', rules: [{ pathregexp: 'x$', requests: 1, per: 60_000 }], clock: new TestClock() });
     limiter.check('k', '/x?a=b');
     assert.equal((limiter.check('k', '/x?a=b') as { allowed: boolean }).allowed, false);
     assert.equal((limiter.check('k', '/y?x') as { allowed: boolean }).allowed, true, 'no rule matches /y');
@@ -44,7 +44,7 @@ describe('RateLimiter', () => {
   });
 
   test('maxClients bounds the default memory store and evictions are counted', () => {
-    const limiter = new RateLimiter({ service: 's', rules: [{ requests: 1, per: 60_000 }], maxClients: 3, clock: new FakeClock() });
+    const limiter = new RateLimiter({ service: 's', rules: [{ requests: 1, per: 60_000 }], maxClients: 3, clock: new TestClock() });
     for (let i = 0; i < 10; i++) limiter.check(`c${i}`, '/');
     assert.equal(limiter.stats().evictions, 7);
   });
@@ -61,7 +61,7 @@ describe('RateLimiter', () => {
 
   test('with a fallback store, a failing store under onStoreError allow limits by the fallback instead of letting everything through', async () => {
     const down: RateLimitStore = { evictions: 0, take: () => Promise.reject(new L402Error('L402_ERR_RATELIMIT_STORE_UNAVAILABLE', 'redis down')), close: async () => {} };
-    const clock = new FakeClock();
+    const clock = new TestClock();
     const rules = [{ requests: 1, per: 60_000, burst: 2 }];
     const local = new RateLimiter({ service: 's', rules, store: down, fallbackStore: new MemoryRateLimitStore(), clock });
     const answers = [];

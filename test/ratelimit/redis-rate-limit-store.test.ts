@@ -7,7 +7,7 @@ import { L402Error } from '../../src/core/errors.js';
 import { compileRateLimitRules } from '../../src/ratelimit/rate-limit-rules.js';
 import { RateLimiter } from '../../src/ratelimit/rate-limiter.js';
 import { RedisRateLimitStore } from '../../src/ratelimit/redis-rate-limit-store.js';
-import { FakeClock } from './fake-clock.js';
+import { TestClock } from '../fixtures/test-clock.js';
 import { rateLimitStoreConformance } from './rate-limit-store.conformance.js';
 import { TcpForwarder } from '../fixtures/tcp-forwarder.js';
 import { REDIS_URL, redisSkipReason, uniquePrefix } from './redis-available.js';
@@ -121,7 +121,7 @@ describe('RedisRateLimitStore when Redis stops answering mid-connection', { skip
     const { port } = relay.address() as AddressInfo;
     const store = new RedisRateLimitStore({ url: `redis://127.0.0.1:${port}`, keyPrefix: uniquePrefix('hang'), commandTimeoutMs: 100 });
     await store.ready();
-    const clock = new FakeClock();
+    const clock = new TestClock();
     const limiter = new RateLimiter({ service: 's', rules: [{ requests: 1, per: 60_000 }], store, clock, onStoreError: 'deny' });
     assert.deepEqual({ ...(await limiter.check('k', '/')) }, { allowed: true, retryAfterMs: 0 }, 'works while the relay forwards');
     frozen = true;

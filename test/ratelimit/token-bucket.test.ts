@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { ConfigError } from '../../src/core/errors.js';
 import { TokenBucket } from '../../src/ratelimit/token-bucket.js';
-import { FakeClock } from './fake-clock.js';
+import { TestClock } from '../fixtures/test-clock.js';
 
 const params = fc.record({
   requests: fc.integer({ min: 1, max: 1000 }),
@@ -13,7 +13,7 @@ const params = fc.record({
 
 describe('TokenBucket', () => {
   test('starts full with burst defaulting to requests', () => {
-    const clock = new FakeClock();
+    const clock = new TestClock();
     const b = new TokenBucket({ requests: 5, per: 60_000, clock });
     assert.equal(b.burst, 5);
     assert.equal(b.tokens(), 5);
@@ -24,7 +24,7 @@ describe('TokenBucket', () => {
   });
 
   test('take(n) takes all n or none', () => {
-    const clock = new FakeClock();
+    const clock = new TestClock();
     const b = new TokenBucket({ requests: 10, per: 1000, burst: 10, clock });
     assert.equal(b.take(7).allowed, true);
     const r = b.take(4);
@@ -45,7 +45,7 @@ describe('TokenBucket', () => {
 
   test('property: never more than burst allowed in zero time', () => {
     fc.assert(fc.property(params, fc.integer({ min: 1, max: 2000 }), (p, attempts) => {
-      const b = new TokenBucket({ ...p, clock: new FakeClock() });
+      const b = new TokenBucket({ ...p, clock: new TestClock() });
       let allowed = 0;
       for (let i = 0; i < attempts; i++) if (b.take().allowed) allowed++;
       assert.equal(allowed, Math.min(attempts, p.burst));
@@ -54,7 +54,7 @@ describe('TokenBucket', () => {
 
   test('property: over any schedule, allowed ≤ burst + elapsed × requests / per', () => {
     fc.assert(fc.property(params, fc.array(fc.integer({ min: 0, max: 10_000 }), { maxLength: 200 }), (p, gaps) => {
-      const clock = new FakeClock();
+      const clock = new TestClock();
       const b = new TokenBucket({ ...p, clock });
       const start = clock.now();
       let allowed = 0;
@@ -70,7 +70,7 @@ describe('TokenBucket', () => {
 
   test('property: a denial is exact — one ms early still denied, on time allowed', () => {
     fc.assert(fc.property(params, fc.integer({ min: 0, max: 100_000 }), (p, gap) => {
-      const clock = new FakeClock();
+      const clock = new TestClock();
       const b = new TokenBucket({ ...p, clock });
       while (b.take().allowed) { /* drain */ }
       clock.advance(gap);
