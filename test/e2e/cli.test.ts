@@ -1,6 +1,6 @@
 // The `aperture` program as operators run it: bin/aperture.js as a child process.
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { h1, startBackend } from '../proxy/support.js';
@@ -16,8 +16,8 @@ test('--check-config accepts the reference sample unchanged (warnings printed, e
   assert.match(p.output(), /enbled/);
 });
 
-test('a configuration with many mistakes: every one listed, non-zero exit, nothing started', async () => {
-  const dir = tempBaseDir();
+test('a configuration with many mistakes: every one listed, non-zero exit, nothing started', async (t) => {
+  const dir = tempBaseDir(t);
   const file = join(dir, 'bad.yaml');
   writeFileSync(file, `
 listenaddr: nonsense
@@ -55,8 +55,7 @@ test('a bad flag exits 2 with usage', async () => {
 });
 
 test('an unknown --flag is refused before anything starts, naming the closest known flag', async (t) => {
-  const dir = tempBaseDir();
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempBaseDir(t);
   const port = await freePort();
   // A valid configuration: without the check, --chek-config would start the proxy on it.
   writeFileSync(join(dir, 'aperture.yaml'), `
@@ -100,7 +99,7 @@ test('aperture --version prints the package version', async () => {
   assert.equal(p.output(), `aperture ${pkg.version} (aperture-ts)\n`);
 });
 
-test('SIGTERM drains an in-flight request, then exits 0; a second instance on the same port fails clearly', async () => {
+test('SIGTERM drains an in-flight request, then exits 0; a second instance on the same port fails clearly', async (t) => {
   let release: (() => void) | undefined;
   let arrived: () => void = () => undefined;
   const reached = new Promise<void>((resolve) => {
@@ -110,7 +109,7 @@ test('SIGTERM drains an in-flight request, then exits 0; a second instance on th
     release = () => res.end('finished after SIGTERM\n');
     arrived();
   });
-  const dir = tempBaseDir();
+  const dir = tempBaseDir(t);
   const port = await freePort();
   writeFileSync(join(dir, 'aperture.yaml'), `
 listenaddr: 127.0.0.1:${port}
@@ -123,11 +122,11 @@ services:
     hostregexp: '.*'
     address: ${backend.address}
 `);
-  const p = spawnNode('bin/aperture.js', ['--basedir', dir]);
+  const p = spawnNode('bin/aperture.js', ['--basedir', dir], {}, t);
   await p.waitFor(/aperture listening on http:\/\/127\.0\.0\.1:\d+/);
   await p.waitFor(/heap: the old generation grows to 1\.50× the live heap between full collections \(APERTURE_HEAP_GROWING_PERCENT=50\)/);
 
-  const second = spawnNode('bin/aperture.js', ['--basedir', dir]);
+  const second = spawnNode('bin/aperture.js', ['--basedir', dir], {}, t);
   assert.equal(await second.exited, 1);
   assert.match(second.output(), new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: address already in use \\[L402_ERR_PROXY_ADDRESS_IN_USE\\]`));
 
@@ -144,8 +143,8 @@ services:
   await backend.close();
 });
 
-test('a bad APERTURE_HEAP_GROWING_PERCENT is refused with a coded error before anything starts', async () => {
-  const dir = tempBaseDir();
+test('a bad APERTURE_HEAP_GROWING_PERCENT is refused with a coded error before anything starts', async (t) => {
+  const dir = tempBaseDir(t);
   writeFileSync(join(dir, 'aperture.yaml'), `
 listenaddr: 127.0.0.1:1
 insecure: true

@@ -9,15 +9,15 @@ import Database from 'better-sqlite3';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
 import { startBackend } from '../proxy/support.js';
 import { spawnNode, type Spawned } from './spawn.js';
-import { freePort, tempBaseDir } from './support.js';
+import { freePort, tempBaseDir, type CleanupScope } from './support.js';
 
 /**
  * A backend, a base directory with an aperture.yaml (SQLite, dev backend, one
  * paid service) and a way to start `aperture` on it as a child process.
  */
-async function durableSetup() {
+async function durableSetup(t: CleanupScope) {
   const backend = await startBackend((_req, res) => res.end('ok'));
-  const dir = tempBaseDir();
+  const dir = tempBaseDir(t);
   const port = await freePort();
   writeFileSync(join(dir, 'aperture.yaml'), `
 listenaddr: 127.0.0.1:${port}
@@ -32,7 +32,7 @@ services:
     price: 1
 `);
   const start = async (): Promise<Spawned> => {
-    const p = spawnNode('bin/aperture.js', ['--basedir', dir]);
+    const p = spawnNode('bin/aperture.js', ['--basedir', dir], {}, t);
     await p.waitFor(/aperture listening/);
     return p;
   };
@@ -63,8 +63,8 @@ async function assertPaidTokensSurvived(
   assert.equal(await second.exited, 0, second.output());
 }
 
-test('SIGKILL mid-burst: after a restart every paid token verifies and no settled ledger row is lost', async () => {
-  const { backend, dir, base, start } = await durableSetup();
+test('SIGKILL mid-burst: after a restart every paid token verifies and no settled ledger row is lost', async (t) => {
+  const { backend, dir, base, start } = await durableSetup(t);
   const first = await start();
   const paid: { authorization: string; hash: string }[] = [];
   let stop = false;
@@ -95,8 +95,8 @@ test('SIGKILL mid-burst: after a restart every paid token verifies and no settle
   await backend.close();
 });
 
-test('SIGKILL during a burst of paid-token requests interleaved with new payments: integrity_check ok, every token verifies, no settled row lost', async () => {
-  const { backend, dir, base, start } = await durableSetup();
+test('SIGKILL during a burst of paid-token requests interleaved with new payments: integrity_check ok, every token verifies, no settled row lost', async (t) => {
+  const { backend, dir, base, start } = await durableSetup(t);
   const buy = async (): Promise<{ authorization: string; hash: string } | undefined> => {
     const r = await fetch(`${base}/q`);
     const c = parseChallenges(r.headers.get('www-authenticate') ?? '')[0];

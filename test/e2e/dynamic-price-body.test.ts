@@ -11,7 +11,7 @@ import protobuf from 'protobufjs';
 import { startAperture, type RunningAperture } from '../../src/proxy/app/start-aperture.js';
 import { MAX_PRICER_BODY_BYTES } from '../../src/proxy/pricer/grpc-pricer.js';
 import { h1, h2Session, startBackend } from '../proxy/support.js';
-import { challengeOf, configFrom, quiet, tempBaseDir, wwwAuthenticate } from './support.js';
+import { challengeOf, configFrom, quiet, removeDir, tempBaseDir, wwwAuthenticate } from './support.js';
 
 // The reference's pricesrpc wire format, defined independently of the client.
 const PRICES = `
@@ -40,6 +40,7 @@ describe('dynamic price from the request body', () => {
   const priceServer = new grpc.Server();
   const asked: string[] = [];
 
+  const baseDir = tempBaseDir();
   before(async () => {
     // Prices by a JSON field at the start of the body: {"tier":"free",…} is free, {"units":N} costs N.
     priceServer.addService(Prices.service, {
@@ -80,7 +81,7 @@ services:
       enabled: true
       grpcaddress: 127.0.0.1:${port}
       insecure: true
-`, tempBaseDir());
+`, baseDir);
     aperture = await startAperture(config, { logger: quiet, gcIntervalMs: 0, defaultMetrics: false });
   });
 
@@ -88,6 +89,7 @@ services:
     await aperture.close();
     priceServer.forceShutdown();
     await backend.close();
+    removeDir(baseDir);
   });
 
   test('a JSON field in the body sets the price: {"units":7} → 402 for 7 sats, body seen by the pricer', async () => {

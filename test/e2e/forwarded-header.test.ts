@@ -7,7 +7,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { startAperture, type RunningAperture } from '../../src/proxy/app/start-aperture.js';
 import { h1, h2, h2Session, startBackend } from '../proxy/support.js';
-import { configFrom, quiet, tempBaseDir } from './support.js';
+import { configFrom, quiet, removeDir, tempBaseDir } from './support.js';
 
 function config(backend: string, trusted: string): string {
   return `
@@ -33,12 +33,13 @@ describe('Forwarded from a trusted proxy', () => {
   let backend: Awaited<ReturnType<typeof startBackend>>;
   const seen: IncomingHttpHeaders[] = [];
 
+  const baseDir = tempBaseDir();
   before(async () => {
     backend = await startBackend((req, res) => {
       seen.push(req.headers);
       res.end('ok');
     });
-    aperture = await startAperture(configFrom(config(backend.address, "'127.0.0.1'"), tempBaseDir()), {
+    aperture = await startAperture(configFrom(config(backend.address, "'127.0.0.1'"), baseDir), {
       logger: quiet,
       gcIntervalMs: 0,
       defaultMetrics: false,
@@ -48,6 +49,7 @@ describe('Forwarded from a trusted proxy', () => {
   after(async () => {
     await aperture.close();
     await backend.close();
+    removeDir(baseDir);
   });
 
   test('blocklist: a client named by for= (IPv4, quoted IPv6 with a port) is refused 403, on HTTP/1.1 and HTTP/2', async () => {
@@ -85,9 +87,9 @@ describe('Forwarded from a trusted proxy', () => {
   });
 });
 
-test('Forwarded from a peer that is not a trusted proxy is ignored', async () => {
+test('Forwarded from a peer that is not a trusted proxy is ignored', async (t) => {
   const backend = await startBackend((_req, res) => res.end('ok'));
-  const aperture = await startAperture(configFrom(config(backend.address, "'10.9.9.9'"), tempBaseDir()), {
+  const aperture = await startAperture(configFrom(config(backend.address, "'10.9.9.9'"), tempBaseDir(t)), {
     logger: quiet,
     gcIntervalMs: 0,
     defaultMetrics: false,

@@ -11,7 +11,7 @@ import { DevInvoicer } from '../../src/lightning/dev/dev-invoicer.js';
 import { DevPayer } from '../../src/lightning/dev/dev-payer.js';
 import { startAperture, type RunningAperture } from '../../src/proxy/app/start-aperture.js';
 import { h2, h2Session, startBackend } from '../proxy/support.js';
-import { challengeOf, configFrom, quiet, tempBaseDir } from './support.js';
+import { challengeOf, configFrom, quiet, removeDir, tempBaseDir } from './support.js';
 
 const PROTO = `
 syntax = "proto3";
@@ -63,6 +63,7 @@ describe('aperture over TLS: HTTP/2 and gRPC', () => {
   const asked: string[] = [];
   let rest: Awaited<ReturnType<typeof startBackend>>;
 
+  const baseDir = tempBaseDir();
   before(async () => {
     grpcBackend.addService(pkg.demo.Quotes.service, {
       Get: (_call: unknown, cb: grpc.sendUnaryData<unknown>) => cb(null, { symbol: 'BTC', price: '100000' }),
@@ -80,7 +81,6 @@ describe('aperture over TLS: HTTP/2 and gRPC', () => {
     const grpcAddress = await bind(grpcBackend);
     const priceAddress = await bind(priceServer);
     rest = await startBackend((req, res) => res.end(`rest ${req.url}`));
-    const baseDir = tempBaseDir();
     const config = configFrom(`
 listenaddr: 127.0.0.1:0
 authenticator:
@@ -114,6 +114,7 @@ services:
     grpcBackend.forceShutdown();
     priceServer.forceShutdown();
     await rest.close();
+    removeDir(baseDir);
   });
 
   function client(): QuotesClient {

@@ -13,7 +13,7 @@ import { DevInvoicer } from '../../src/lightning/dev/dev-invoicer.js';
 import { DevPayer } from '../../src/lightning/dev/dev-payer.js';
 import { startAperture, type RunningAperture } from '../../src/proxy/app/start-aperture.js';
 import { h2Session, startBackend } from '../proxy/support.js';
-import { challengeOf, configFrom, freePort, quiet, tempBaseDir, wwwAuthenticate } from './support.js';
+import { challengeOf, configFrom, freePort, quiet, removeDir, tempBaseDir, wwwAuthenticate } from './support.js';
 import { TestClock } from '../fixtures/test-clock.js';
 
 /** An HTTP/2 request whose raw header list is kept (node:http2 joins repeated headers in the object). */
@@ -81,6 +81,7 @@ describe('aperture over TLS: HTTP/2 and gRPC refusals', () => {
   const grpcBackend = new grpc.Server();
   const clock = new TestClock(Date.now());
 
+  const baseDir = tempBaseDir();
   before(async () => {
     grpcBackend.addService(chatService, {
       Talk: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
@@ -99,7 +100,6 @@ describe('aperture over TLS: HTTP/2 and gRPC refusals', () => {
       held.push(() => res.end('late'));
     });
     const downPort = await freePort();
-    const baseDir = tempBaseDir();
     const config = configFrom(`
 listenaddr: 127.0.0.1:0
 blocklist: ['203.0.113.0/24']
@@ -158,6 +158,7 @@ services:
     grpcBackend.forceShutdown();
     await rest.close();
     await slow.close();
+    removeDir(baseDir);
   });
 
   const origin = (): string => `https://localhost:${aperture.addresses.proxy.port}`;

@@ -14,7 +14,7 @@ import { DevInvoicer } from '../../src/lightning/dev/dev-invoicer.js';
 import { DevPayer } from '../../src/lightning/dev/dev-payer.js';
 import { startAperture, type RunningAperture } from '../../src/proxy/app/start-aperture.js';
 import { h2, h2Session, startBackend } from '../proxy/support.js';
-import { challengeOf, configFrom, quiet, tempBaseDir } from './support.js';
+import { challengeOf, configFrom, quiet, removeDir, tempBaseDir } from './support.js';
 
 const PROTO = `
 syntax = "proto3";
@@ -41,6 +41,7 @@ describe('HTTP/2 and gRPC, 10 MB with a paid token', { timeout: 120_000 }, () =>
   let ca: string;
   let rest: Awaited<ReturnType<typeof startBackend>>;
   const feed = new grpc.Server();
+  const baseDir = tempBaseDir();
 
   before(async () => {
     rest = await startBackend((req, res) => {
@@ -75,7 +76,6 @@ describe('HTTP/2 and gRPC, 10 MB with a paid token', { timeout: 120_000 }, () =>
     const port = await new Promise<number>((resolve, reject) =>
       feed.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
     );
-    const baseDir = tempBaseDir();
     aperture = await startAperture(configFrom(`
 listenaddr: 127.0.0.1:0
 authenticator:
@@ -98,6 +98,7 @@ services:
     await aperture.close();
     feed.forceShutdown();
     await rest.close();
+    removeDir(baseDir);
   });
 
   async function paidAuthorization(session: ClientHttp2Session, path: string): Promise<string> {

@@ -23,11 +23,11 @@ function idHashOf(macaroonBase64: string): Uint8Array {
   return createHash('sha256').update(Macaroon.fromBase64(macaroonBase64).identifier).digest();
 }
 
-test('garbage collection on its timer: unpaid expired challenges lose root key and ledger row; paid tokens stay valid', { timeout: 30_000 }, async () => {
+test('garbage collection on its timer: unpaid expired challenges lose root key and ledger row; paid tokens stay valid', { timeout: 30_000 }, async (t) => {
   const backend = await startBackend((req, res) => res.end(`ok ${req.url}`));
   const clock = new TestClock(Date.now());
   const { logger, next } = watchedLogger();
-  const dir = tempBaseDir();
+  const dir = tempBaseDir(t);
   const config = configFrom(`
 listenaddr: 127.0.0.1:0
 insecure: true
@@ -86,7 +86,7 @@ type QuotesClient = grpc.Client & {
   Get(req: object, md: grpc.Metadata, cb: (e: grpc.ServiceError | null, r?: { price: string }) => void): void;
 };
 
-test('gRPC through the proxy: a rate-limited call ends RESOURCE_EXHAUSTED "rate limit exceeded" with retry-after', async () => {
+test('gRPC through the proxy: a rate-limited call ends RESOURCE_EXHAUSTED "rate limit exceeded" with retry-after', async (t) => {
   const root = protobuf.parse(PROTO, { keepCase: true }).root;
   const pkg = grpc.loadPackageDefinition(protoLoader.fromJSON(root.toJSON(), { keepCase: true, longs: String })) as unknown as {
     demo: { Quotes: grpc.ServiceClientConstructor };
@@ -102,7 +102,7 @@ test('gRPC through the proxy: a rate-limited call ends RESOURCE_EXHAUSTED "rate 
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
   );
-  const dir = tempBaseDir();
+  const dir = tempBaseDir(t);
   const config = configFrom(`
 listenaddr: 127.0.0.1:0
 authenticator:

@@ -8,7 +8,7 @@ import { DevInvoicer } from '../../src/lightning/dev/dev-invoicer.js';
 import { DevPayer } from '../../src/lightning/dev/dev-payer.js';
 import { startAperture, type RunningAperture } from '../../src/proxy/app/start-aperture.js';
 import { h1, startBackend } from '../proxy/support.js';
-import { challengeOf, configFrom, freePort, quiet, tempBaseDir, wwwAuthenticate } from './support.js';
+import { challengeOf, configFrom, freePort, quiet, removeDir, tempBaseDir, wwwAuthenticate } from './support.js';
 import { TestClock } from '../fixtures/test-clock.js';
 
 describe('aperture over HTTP/1.1', () => {
@@ -19,6 +19,7 @@ describe('aperture over HTTP/1.1', () => {
   const clock = new TestClock(Date.now());
   const held: (() => void)[] = [];
 
+  const baseDir = tempBaseDir();
   before(async () => {
     backend = await startBackend((req, res) => {
       seen.push(req.headers);
@@ -65,7 +66,7 @@ services:
     pathregexp: '^/slow'
     address: ${slow.address}
     auth: 'off'
-`, tempBaseDir());
+`, baseDir);
     aperture = await startAperture(config, { logger: quiet, clock, gcIntervalMs: 0, defaultMetrics: false });
   });
 
@@ -74,6 +75,7 @@ services:
     await aperture.close();
     await backend.close();
     await slow.close();
+    removeDir(baseDir);
   });
 
   async function pay(path: string): Promise<{ authorization: string; macaroon: string; preimage: string; paymentHash: string }> {

@@ -13,7 +13,7 @@ import { test } from 'node:test';
 import { startAperture, type RunningAperture } from '../../src/proxy/app/start-aperture.js';
 import { h1, h2Session, startBackend, until, type SimpleResponse } from '../proxy/support.js';
 import { errorCodeOf, FLAG, FRAME, frame, rawH2, requestHeaders } from '../proxy/raw-h2.js';
-import { configFrom, quiet, tempBaseDir } from './support.js';
+import { configFrom, quiet, tempBaseDir, type CleanupScope } from './support.js';
 
 /**
  * A backend that holds every request until `release()` (except `/marker`, answered at once) and
@@ -53,8 +53,8 @@ async function heldBackend() {
   };
 }
 
-async function aperture(yaml: string): Promise<RunningAperture> {
-  return startAperture(configFrom(yaml, tempBaseDir()), { logger: quiet, gcIntervalMs: 0, defaultMetrics: false });
+async function aperture(t: CleanupScope, yaml: string): Promise<RunningAperture> {
+  return startAperture(configFrom(yaml, tempBaseDir(t)), { logger: quiet, gcIntervalMs: 0, defaultMetrics: false });
 }
 
 /** How a client stream ended. */
@@ -72,7 +72,7 @@ function outcomeOf(stream: ClientHttp2Stream): Promise<Outcome> {
   return new Promise((resolve) => stream.on('close', () => resolve({ ...out, rstCode: stream.rstCode })));
 }
 
-test('maxconcurrentstreams: advertised in SETTINGS (h2c and TLS; 250 by default), streams beyond it refused with REFUSED_STREAM', async () => {
+test('maxconcurrentstreams: advertised in SETTINGS (h2c and TLS; 250 by default), streams beyond it refused with REFUSED_STREAM', async (t) => {
   const backend = await heldBackend();
   const service = `
 authenticator:
@@ -81,9 +81,9 @@ services:
   - name: open
     address: ${backend.address}
 `;
-  const limited = await aperture(`listenaddr: 127.0.0.1:0\ninsecure: true\nmaxconcurrentstreams: 5\n${service}`);
-  const tls = await aperture(`listenaddr: 127.0.0.1:0\nmaxconcurrentstreams: 7\n${service}`);
-  const byDefault = await aperture(`listenaddr: 127.0.0.1:0\ninsecure: true\n${service}`);
+  const limited = await aperture(t, `listenaddr: 127.0.0.1:0\ninsecure: true\nmaxconcurrentstreams: 5\n${service}`);
+  const tls = await aperture(t, `listenaddr: 127.0.0.1:0\nmaxconcurrentstreams: 7\n${service}`);
+  const byDefault = await aperture(t, `listenaddr: 127.0.0.1:0\ninsecure: true\n${service}`);
   try {
     const session = await h2Session(limited.url);
     if (session.remoteSettings.maxConcurrentStreams !== 5) await once(session, 'remoteSettings');
@@ -124,7 +124,7 @@ services:
   }
 });
 
-test('readtimeout: HTTP/2 streams whose body stalls get 408 (gRPC: status 4) and the backend connections they opened close', async () => {
+test('readtimeout: HTTP/2 streams whose body stalls get 408 (gRPC: status 4) and the backend connections they opened close', async (t) => {
   const backend = await heldBackend();
   // An h2c gRPC backend that answers nothing until the call's messages have all arrived.
   const grpcBackend = createH2cServer();
@@ -136,7 +136,7 @@ test('readtimeout: HTTP/2 streams whose body stalls get 408 (gRPC: status 4) and
   });
   grpcBackend.listen(0, '127.0.0.1');
   await once(grpcBackend, 'listening');
-  const running = await aperture(`
+  const running = await aperture(t, `
 listenaddr: 127.0.0.1:0
 insecure: true
 readtimeout: 300ms
@@ -193,7 +193,7 @@ services:
   }
 });
 
-test('rapid reset: streams reset before they are forwarded open no backend connection or stream; Node ends the connection after its burst', async () => {
+test('rapid reset: streams reset before they are forwarded open no backend connection or stream; Node ends the connection after its burst', async (t) => {
   const backend = await heldBackend();
   // An h2c gRPC backend that counts the streams it is asked to open (and answers /test.Marker/Ping).
   const grpcBackend = createH2cServer();
@@ -208,7 +208,7 @@ test('rapid reset: streams reset before they are forwarded open no backend conne
   });
   grpcBackend.listen(0, '127.0.0.1');
   await once(grpcBackend, 'listening');
-  const running = await aperture(`
+  const running = await aperture(t, `
 listenaddr: 127.0.0.1:0
 insecure: true
 authenticator:
@@ -265,9 +265,9 @@ services:
   }
 });
 
-test('upstreamconnections / upstreamqueue: at most N backend connections, M requests wait, more get 503 L402_ERR_UPSTREAM_BUSY', async () => {
+test('upstreamconnections / upstreamqueue: at most N backend connections, M requests wait, more get 503 L402_ERR_UPSTREAM_BUSY', async (t) => {
   const backend = await heldBackend();
-  const running = await aperture(`
+  const running = await aperture(t, `
 listenaddr: 127.0.0.1:0
 insecure: true
 upstreamconnections: 3

@@ -41,9 +41,9 @@ describe('aperture with lnd', { timeout: 120_000 }, () => {
     await backend.close();
   });
 
-  test('lnd goes away and comes back: 503 for new challenges, paid tokens keep working, missed settlements recorded, no restart', async () => {
+  test('lnd goes away and comes back: 503 for new challenges, paid tokens keep working, missed settlements recorded, no restart', async (t) => {
     const fake = await FakeLnd.start();
-    const dir = tempBaseDir();
+    const dir = tempBaseDir(t);
     const aperture = await startAperture(configFrom(apertureYaml(fake, dir, backend), dir), { logger: quiet, gcIntervalMs: 0, defaultMetrics: false });
     try {
       assert.equal(await metricValue(aperture, 'aperture_lightning_up'), 1);
@@ -107,11 +107,11 @@ describe('aperture with lnd', { timeout: 120_000 }, () => {
     }
   });
 
-  test('lnd unreachable at start: startAperture rejects naming host and cause; the CLI exits 1 saying so', async () => {
+  test('lnd unreachable at start: startAperture rejects naming host and cause; the CLI exits 1 saying so', async (t) => {
     const fake = await FakeLnd.start();
     const host = fake.host;
     await fake.stop();
-    const dir = tempBaseDir();
+    const dir = tempBaseDir(t);
     const yaml = apertureYaml(fake, dir, backend);
     await assert.rejects(startAperture(configFrom(yaml, dir), { logger: quiet, gcIntervalMs: 0, defaultMetrics: false }), (error: unknown) => {
       assert.ok(error instanceof L402Error);
@@ -123,16 +123,16 @@ describe('aperture with lnd', { timeout: 120_000 }, () => {
 
     const port = await freePort();
     writeFileSync(join(dir, 'aperture.yaml'), yaml.replace('listenaddr: 127.0.0.1:0\n', `listenaddr: 127.0.0.1:${port}\n`).replace(/prometheus:\n.*\n.*\n/, ''));
-    const p = spawnNode('bin/aperture.js', ['--basedir', dir]);
+    const p = spawnNode('bin/aperture.js', ['--basedir', dir], {}, t);
     const code = await p.exited;
     assert.equal(code, 1, p.output());
     assert.match(p.output(), new RegExp(`cannot connect to lnd at ${host.replace(/\./g, '\\.')}: .*(ECONNREFUSED|UNAVAILABLE).*\\[L402_ERR_LN_CONNECT_FAILED\\]`));
     assert.doesNotMatch(p.output(), /aperture listening/);
   });
 
-  test('strictverify: the right preimage of an unpaid invoice is challenged until lnd settles it; settled invoices load in batches', async () => {
+  test('strictverify: the right preimage of an unpaid invoice is challenged until lnd settles it; settled invoices load in batches', async (t) => {
     const fake = await FakeLnd.start();
-    const dir = tempBaseDir();
+    const dir = tempBaseDir(t);
     // Five invoices exist before the strict instance starts, two of them settled, one in the last batch.
     const loose = await startAperture(configFrom(apertureYaml(fake, dir, backend), dir), { logger: quiet, gcIntervalMs: 0, defaultMetrics: false });
     const early: Awaited<ReturnType<typeof challenge>>[] = [];
@@ -175,9 +175,9 @@ describe('aperture with lnd', { timeout: 120_000 }, () => {
     }
   });
 
-  test('reconcile at start: a challenge paid while aperture was down is marked settled at the next start, even just past its expiry', async () => {
+  test('reconcile at start: a challenge paid while aperture was down is marked settled at the next start, even just past its expiry', async (t) => {
     const fake = await FakeLnd.start();
-    const dir = tempBaseDir();
+    const dir = tempBaseDir(t);
     const yaml = apertureYaml(fake, dir, backend);
     const first = await startAperture(configFrom(yaml, dir), { logger: quiet, gcIntervalMs: 0, defaultMetrics: false });
     let paid: Awaited<ReturnType<typeof challenge>>;

@@ -13,7 +13,7 @@ import { challengeOf, configFrom, tempBaseDir, wwwAuthenticate } from './support
 const identity = (b: Buffer): Buffer => b;
 
 for (const level of ['trace', 'debug'] as DebugLevel[]) {
-  test(`debuglevel ${level}: no macaroon, preimage or Authorization value in any log line; token ids may appear`, async () => {
+  test(`debuglevel ${level}: no macaroon, preimage or Authorization value in any log line; token ids may appear`, async (t) => {
     let text = '';
     const sink = new Writable({
       write(chunk: Buffer, _encoding, callback) {
@@ -52,7 +52,7 @@ services:
     hostregexp: '.*'
     address: ${backend.address}
     price: 3
-`, tempBaseDir());
+`, tempBaseDir(t));
     const aperture = await startAperture(config, { logger: createLogger(level, sink), gcIntervalMs: 0, defaultMetrics: false });
     const secrets: string[] = [];
     const tokenIds: string[] = [];

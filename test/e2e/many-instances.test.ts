@@ -35,7 +35,7 @@ test('two instances share one PostgreSQL schema: cross-instance tokens and revoc
   const schema = `e2e_${randomBytes(6).toString('hex')}`;
   const backend = await startBackend((_req, res) => res.end('ok'));
   const start = async (): Promise<{ url: string; stop: () => Promise<number | null> }> => {
-    const dir = tempBaseDir();
+    const dir = tempBaseDir(t);
     const port = await freePort();
     writeFileSync(join(dir, 'aperture.yaml'), `
 listenaddr: 127.0.0.1:${port}
@@ -55,7 +55,7 @@ services:
     address: ${backend.address}
     price: 2
 `);
-    const p = spawnNode('bin/aperture.js', ['--basedir', dir], { APERTURE_POSTGRES_SCHEMA: schema });
+    const p = spawnNode('bin/aperture.js', ['--basedir', dir], { APERTURE_POSTGRES_SCHEMA: schema }, t);
     await p.waitFor(/aperture listening/);
     return {
       url: `http://127.0.0.1:${port}`,

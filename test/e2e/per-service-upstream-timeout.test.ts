@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startAperture, type RunningAperture } from '../../src/proxy/app/start-aperture.js';
 import { h1, startBackend, until } from '../proxy/support.js';
-import { configFrom, quiet, tempBaseDir } from './support.js';
+import { configFrom, quiet, removeDir, tempBaseDir } from './support.js';
 
 describe('per-service upstream timeout', () => {
   let aperture: RunningAperture;
@@ -12,6 +12,7 @@ describe('per-service upstream timeout', () => {
   // Requests the backend holds until the test answers them, by path.
   const held = new Map<string, () => void>();
 
+  const baseDir = tempBaseDir();
   before(async () => {
     backend = await startBackend((req, res) => {
       held.set(req.url ?? '', () => res.end(`late ${req.url}`));
@@ -34,7 +35,7 @@ services:
   - name: inherits
     pathregexp: '^/inherits'
     address: ${backend.address}
-`, tempBaseDir());
+`, baseDir);
     aperture = await startAperture(config, { logger: quiet, gcIntervalMs: 0, defaultMetrics: false });
   });
 
@@ -42,6 +43,7 @@ services:
     for (const release of held.values()) release();
     await aperture.close();
     await backend.close();
+    removeDir(baseDir);
   });
 
   test('each service applies its own timeout: 150 ms → 504, 2 min still waiting, unset → the top-level 250 ms', async () => {

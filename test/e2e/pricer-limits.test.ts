@@ -8,7 +8,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import protobuf from 'protobufjs';
 import { startAperture, type RunningAperture } from '../../src/proxy/app/start-aperture.js';
 import { h1, h2Session, startBackend } from '../proxy/support.js';
-import { configFrom, quiet, tempBaseDir } from './support.js';
+import { configFrom, quiet, removeDir, tempBaseDir } from './support.js';
 
 const PRICES = `
 syntax = "proto3";
@@ -28,6 +28,7 @@ describe('dynamic pricer behind the rate limits', () => {
   const priceServer = new grpc.Server();
   const asked: Array<{ path: string; text: string }> = [];
 
+  const baseDir = tempBaseDir();
   before(async () => {
     priceServer.addService(Prices.service, {
       GetPrice: (call: grpc.ServerUnaryCall<{ path: string; http_request_text: string }, unknown>, cb: grpc.sendUnaryData<unknown>) => {
@@ -57,7 +58,7 @@ services:
       enabled: true
       grpcaddress: 127.0.0.1:${port}
       insecure: true
-`, tempBaseDir());
+`, baseDir);
     aperture = await startAperture(config, { logger: quiet, gcIntervalMs: 0, defaultMetrics: false });
   });
 
@@ -65,6 +66,7 @@ services:
     await aperture.close();
     priceServer.forceShutdown();
     await backend.close();
+    removeDir(baseDir);
   });
 
   test('unauthenticated requests over the IP rate limit get 429 without a pricer call', async () => {

@@ -62,10 +62,10 @@ describe('Redis-shared rate limits and freebies through the aperture config', ()
     await backend.close();
   });
 
-  test('two instances on one Redis enforce one limit and one freebie count', { skip }, async () => {
+  test('two instances on one Redis enforce one limit and one freebie count', { skip }, async (t) => {
     const prefix = uniquePrefix('aperture-e2e');
     const start = (): Promise<RunningAperture> =>
-      startAperture(configFrom(yamlFor(backend.address, REDIS_URL, 'deny'), tempBaseDir()), {
+      startAperture(configFrom(yamlFor(backend.address, REDIS_URL, 'deny'), tempBaseDir(t)), {
         logger: quiet,
         gcIntervalMs: 0,
         defaultMetrics: false,
@@ -107,11 +107,11 @@ describe('Redis-shared rate limits and freebies through the aperture config', ()
     }
   });
 
-  test('Redis unreachable, onstoreerror allow: requests pass, the error is logged and counted', async () => {
+  test('Redis unreachable, onstoreerror allow: requests pass, the error is logged and counted', async (t) => {
     const lines: string[] = [];
     const logger = createLogger('info', { write: (line: string) => void lines.push(line) });
     const redisUrl = `redis://127.0.0.1:${await freePort()}`;
-    const aperture = await startAperture(configFrom(yamlFor(backend.address, redisUrl, 'allow'), tempBaseDir()), {
+    const aperture = await startAperture(configFrom(yamlFor(backend.address, redisUrl, 'allow'), tempBaseDir(t)), {
       logger,
       gcIntervalMs: 0,
       defaultMetrics: false,
@@ -129,11 +129,11 @@ describe('Redis-shared rate limits and freebies through the aperture config', ()
     }
   });
 
-  test('Redis unreachable, onstoreerror deny: 503 with Retry-After, coded in the log', async () => {
+  test('Redis unreachable, onstoreerror deny: 503 with Retry-After, coded in the log', async (t) => {
     const lines: string[] = [];
     const logger = createLogger('info', { write: (line: string) => void lines.push(line) });
     const redisUrl = `redis://127.0.0.1:${await freePort()}`;
-    const aperture = await startAperture(configFrom(yamlFor(backend.address, redisUrl, 'deny'), tempBaseDir()), {
+    const aperture = await startAperture(configFrom(yamlFor(backend.address, redisUrl, 'deny'), tempBaseDir(t)), {
       logger,
       gcIntervalMs: 0,
       defaultMetrics: false,

@@ -7,7 +7,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import { startAperture, type RunningAperture } from '../../src/proxy/app/start-aperture.js';
 import { startBackend } from '../proxy/support.js';
-import { configFrom, quiet, tempBaseDir } from './support.js';
+import { configFrom, quiet, removeDir, tempBaseDir } from './support.js';
 
 /** A raw client socket that collects everything the proxy writes. */
 async function rawClient(port: number): Promise<{ socket: Socket; received: () => string; closed: Promise<number> }> {
@@ -27,6 +27,7 @@ describe('client timeouts of the aperture listener', () => {
   let aperture: RunningAperture;
   let backend: Awaited<ReturnType<typeof startBackend>>;
   const bodies: number[] = [];
+  const baseDir = tempBaseDir();
 
   before(async () => {
     backend = await startBackend((req, res) => {
@@ -51,13 +52,14 @@ services:
     hostregexp: '.*'
     address: ${backend.address}
     auth: 'off'
-`, tempBaseDir());
+`, baseDir);
     aperture = await startAperture(config, { logger: quiet, gcIntervalMs: 0, defaultMetrics: false });
   });
 
   after(async () => {
     await aperture.close();
     await backend.close();
+    removeDir(baseDir);
   });
 
   test('idletimeout: a keep-alive connection left idle after its response is closed by the proxy', async () => {
@@ -103,7 +105,7 @@ services:
   });
 });
 
-test('readtimeout over TLS (HTTP/1.1 by ALPN): a trickling body is answered 408 and the connection closed', async () => {
+test('readtimeout over TLS (HTTP/1.1 by ALPN): a trickling body is answered 408 and the connection closed', async (t) => {
   const backend = await startBackend((req, res) => {
     req.resume();
     req.on('end', () => res.end('done'));
@@ -118,7 +120,7 @@ services:
     hostregexp: '.*'
     address: ${backend.address}
     auth: 'off'
-`, tempBaseDir()), { logger: quiet, gcIntervalMs: 0, defaultMetrics: false });
+`, tempBaseDir(t)), { logger: quiet, gcIntervalMs: 0, defaultMetrics: false });
   try {
     const socket = tlsConnect({ port: aperture.addresses.proxy.port, host: '127.0.0.1', rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] });
     socket.on('error', () => undefined);

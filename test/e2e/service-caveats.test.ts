@@ -7,7 +7,7 @@ import { DevInvoicer } from '../../src/lightning/dev/dev-invoicer.js';
 import { DevPayer } from '../../src/lightning/dev/dev-payer.js';
 import { startAperture, type RunningAperture } from '../../src/proxy/app/start-aperture.js';
 import { h1, startBackend } from '../proxy/support.js';
-import { challengeOf, configFrom, quiet, tempBaseDir, wwwAuthenticate } from './support.js';
+import { challengeOf, configFrom, quiet, removeDir, tempBaseDir, wwwAuthenticate } from './support.js';
 import { TestClock } from '../fixtures/test-clock.js';
 
 describe('service caveats through aperture', () => {
@@ -15,6 +15,7 @@ describe('service caveats through aperture', () => {
   let backend: Awaited<ReturnType<typeof startBackend>>;
   const clock = new TestClock(Date.now());
 
+  const baseDir = tempBaseDir();
   before(async () => {
     backend = await startBackend((req, res) => res.end(`ok ${req.url}`));
     const config = configFrom(`
@@ -36,13 +37,14 @@ services:
     pathregexp: '^/beta'
     address: ${backend.address}
     price: 2
-`, tempBaseDir());
+`, baseDir);
     aperture = await startAperture(config, { logger: quiet, clock, gcIntervalMs: 0, defaultMetrics: false });
   });
 
   after(async () => {
     await aperture.close();
     await backend.close();
+    removeDir(baseDir);
   });
 
   async function challenge(path: string): Promise<{ macaroon: string; invoice: string }> {

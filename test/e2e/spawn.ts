@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { repoRoot } from './support.js';
+import { deferCleanup, repoRoot, type CleanupScope } from './support.js';
 
 export interface Spawned {
   child: ChildProcess;
@@ -14,8 +14,12 @@ export interface Spawned {
   exited: Promise<number | null>;
 }
 
-/** Starts a Node script of the repository (through tsx for .ts files). */
-export function spawnNode(script: string, args: string[], env: Record<string, string> = {}): Spawned {
+/**
+ * Starts a Node script of the repository (through tsx for .ts files). With `t`,
+ * the process is killed after the test if it still runs (a failed assertion must
+ * not leave it behind: the test file would never end).
+ */
+export function spawnNode(script: string, args: string[], env: Record<string, string> = {}, t?: CleanupScope): Spawned {
   const argv = script.endsWith('.ts') ? ['--import', 'tsx', join(repoRoot, script), ...args] : [join(repoRoot, script), ...args];
   const child = spawn(process.execPath, argv, { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
@@ -53,5 +57,11 @@ export function spawnNode(script: string, args: string[], env: Record<string, st
       waiters.add(check);
       check();
     });
+  if (t !== undefined) {
+    deferCleanup(t, async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    });
+  }
   return { child, output: () => text, waitFor, exited };
 }

@@ -1,6 +1,5 @@
 // `npm start` (src/cli/start-dev.ts) as a child process: start, the printed curl flow done with fetch, SIGTERM.
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { once } from 'node:events';
 import { test } from 'node:test';
@@ -11,14 +10,8 @@ import { freePort, tempBaseDir } from './support.js';
 
 test('npm start: 402 → POST /api/dev/pay → retry with Authorization: L402 → 200, then a clean SIGTERM', async (t) => {
   const port = await freePort();
-  const baseDir = tempBaseDir();
-  const p = spawnNode('src/cli/start-dev.ts', [], { APERTURE_BASEDIR: baseDir, APERTURE_PORT: String(port) });
-  // A failed assertion must not leave the child running (the test would never end), nor its files.
-  t.after(async () => {
-    if (p.child.exitCode === null) p.child.kill('SIGKILL');
-    await p.exited;
-    rmSync(baseDir, { recursive: true, force: true });
-  });
+  const baseDir = tempBaseDir(t);
+  const p = spawnNode('src/cli/start-dev.ts', [], { APERTURE_BASEDIR: baseDir, APERTURE_PORT: String(port) }, t);
   await p.waitFor(/Ctrl-C stops it/);
   const base = `http://127.0.0.1:${port}`;
   assert.ok(p.output().includes(`curl -si ${base}/api/quote`));
@@ -53,12 +46,12 @@ test('npm start: 402 → POST /api/dev/pay → retry with Authorization: L402 �
   assert.equal(await p.exited, 0, p.output());
 });
 
-test('npm start fails clearly when the port is taken', async () => {
+test('npm start fails clearly when the port is taken', async (t) => {
   const blocker = createServer();
   blocker.listen(0, '127.0.0.1');
   await once(blocker, 'listening');
   const port = (blocker.address() as { port: number }).port;
-  const p = spawnNode('src/cli/start-dev.ts', ['--port', String(port)], { APERTURE_BASEDIR: tempBaseDir() });
+  const p = spawnNode('src/cli/start-dev.ts', ['--port', String(port)], { APERTURE_BASEDIR: tempBaseDir(t) }, t);
   assert.equal(await p.exited, 1);
   assert.match(p.output(), /address already in use/);
   blocker.close();

@@ -50,7 +50,7 @@ test('PostgreSQL outage: 503 L402_ERR_STORE_UNAVAILABLE for what needs the store
   const forwarder = new TcpForwarder(5432);
   const port = await forwarder.listen();
   const backend = await startBackend((req, res) => res.end(`ok ${req.url}`));
-  const dir = tempBaseDir();
+  const dir = tempBaseDir(t);
   const config = configFrom(`
 listenaddr: 127.0.0.1:0
 insecure: true

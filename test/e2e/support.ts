@@ -1,20 +1,27 @@
 // Shared helpers of the end-to-end tests: configurations, temp base dirs, challenges, clocks, free ports.
-import { mkdtempSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { checkConfig } from '../../src/proxy/config/check-config.js';
 import { formatConfigReport } from '../../src/proxy/config/format-config-report.js';
 import type { ApertureConfig } from '../../src/proxy/config/aperture-config.js';
 import { parseChallenges } from '../../src/core/challenge.js';
 import { createLogger } from '../../src/proxy/ops/logger.js';
+import { tempDir, type CleanupScope } from '../fixtures/cleanup.js';
 
 export const repoRoot = new URL('../..', import.meta.url).pathname;
 
-/** A fresh temporary base directory. */
-export function tempBaseDir(prefix = 'aperture-e2e-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+/**
+ * A fresh temporary base directory, removed after the test `t` (after what was
+ * registered later with `deferCleanup`, such as a process `spawnNode` started in
+ * it; a `t.after` of the test's own runs in its own order, so stop an aperture
+ * using the directory in the test body). Without `t` (or with only a prefix, the
+ * older form) it is removed when the test file's process exits: for directories
+ * made in `before` hooks, which remove theirs in `after` with {@link removeDir}.
+ */
+export function tempBaseDir(t?: CleanupScope | string, prefix = 'aperture-e2e-'): string {
+  return typeof t === 'string' ? tempDir(t) : tempDir(prefix, t);
 }
+
+export { deferCleanup, removeDir, type CleanupScope } from '../fixtures/cleanup.js';
 
 /**
  * A validated configuration from YAML. The config language refuses port 0, so

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startAperture, type RunningAperture } from '../../src/proxy/app/start-aperture.js';
 import { h2Session, startBackend, until } from '../proxy/support.js';
-import { configFrom, quiet, tempBaseDir } from './support.js';
+import { configFrom, quiet, removeDir, tempBaseDir } from './support.js';
 
 interface Seen {
   status: number | undefined;
@@ -64,6 +64,7 @@ describe('writetimeout (300 ms) on HTTP/1.1 and HTTP/2', () => {
   /** Backend connections that carried a `/silent` request. */
   const silentSockets: Socket[] = [];
 
+  const sharedDir = tempBaseDir();
   before(async () => {
     backend = await startBackend((req, res) => {
       if (req.url === '/silent') {
@@ -111,7 +112,7 @@ services:
     address: 127.0.0.1:${(grpcBackend.address() as AddressInfo).port}
   - name: rest
     address: ${backend.address}
-`, tempBaseDir()), { logger: quiet, gcIntervalMs: 0, defaultMetrics: false });
+`, sharedDir), { logger: quiet, gcIntervalMs: 0, defaultMetrics: false });
   });
 
   after(async () => {
@@ -119,6 +120,7 @@ services:
     await aperture.close();
     await backend.close();
     grpcBackend.close();
+    removeDir(sharedDir);
   });
 
   /** Fails instead of waiting for the 1 min upstream timeout when writetimeout does not act. */
@@ -179,12 +181,12 @@ services:
   });
 });
 
-test('writetimeout over TLS (HTTP/1.1 by ALPN and HTTP/2): silence before the response starts is answered 504', async () => {
+test('writetimeout over TLS (HTTP/1.1 by ALPN and HTTP/2): silence before the response starts is answered 504', async (t) => {
   const held: ServerResponse[] = [];
   const backend = await startBackend((_req, res) => {
     held.push(res);
   });
-  const baseDir = tempBaseDir();
+  const baseDir = tempBaseDir(t);
   const running = await startAperture(configFrom(`
 listenaddr: 127.0.0.1:0
 writetimeout: 300ms

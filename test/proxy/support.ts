@@ -1,16 +1,16 @@
 // Shared helpers of the proxy tests: certificates, backends, a proxy on a real port, clients.
 import { once } from 'node:events';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, request as httpRequest, type IncomingMessage, type RequestListener, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { connect as http2Connect, type ClientHttp2Session, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generate } from 'selfsigned';
 import { Proxy, type ProxyOptions } from '../../src/proxy/proxy.js';
 import type { ProxyService } from '../../src/proxy/proxy-service.js';
 import { ProxyServer, type ProxyServerOptions } from '../../src/proxy/server/proxy-server.js';
+import { tempDir } from '../fixtures/cleanup.js';
 
 export interface Pki {
   caCert: string;
@@ -39,7 +39,7 @@ async function makeCa(cn: string): Promise<{ cert: string; key: string }> {
 /** A test CA, a leaf for 127.0.0.1/localhost signed by it, and an unrelated CA. Created once per process. */
 export function testPki(): Promise<Pki> {
   pki ??= (async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'aperture-proxy-pki-'));
+    const dir = tempDir('aperture-proxy-pki-'); // removed when the test file's process exits
     const ca = await makeCa('aperture test CA');
     const other = await makeCa('unrelated CA');
     const leaf = await generate([{ name: 'commonName', value: 'localhost' }], {

@@ -1,17 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureTlsCertificate } from '../../src/proxy/server/tls-certificate.js';
 import { Proxy } from '../../src/proxy/proxy.js';
 import { ProxyServer } from '../../src/proxy/server/proxy-server.js';
 import { h1, h2, h2Session } from './support.js';
+import { tempDir } from '../fixtures/cleanup.js';
 import { resolveStaticPath } from '../../src/proxy/static-files.js';
 
-test('a self-signed tls.cert/tls.key pair is created once (key 0600) and served with ALPN h2 and http/1.1', async () => {
-  const dir = join(mkdtempSync(join(tmpdir(), 'aperture-basedir-')), 'nested');
+test('a self-signed tls.cert/tls.key pair is created once (key 0600) and served with ALPN h2 and http/1.1', async (t) => {
+  const dir = join(tempDir('aperture-basedir-', t), 'nested');
   const created = await ensureTlsCertificate(dir, { serverName: 'proxy.test' });
   assert.equal(created.created, true);
   assert.equal(statSync(created.keyPath).mode & 0o777, 0o600);
@@ -35,14 +35,14 @@ test('a self-signed tls.cert/tls.key pair is created once (key 0600) and served 
   }
 });
 
-test('a lone tls.cert is refused with L402_ERR_PROXY_TLS_CERT', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'aperture-basedir-'));
+test('a lone tls.cert is refused with L402_ERR_PROXY_TLS_CERT', async (t) => {
+  const dir = tempDir('aperture-basedir-', t);
   writeFileSync(join(dir, 'tls.cert'), 'x');
   await assert.rejects(ensureTlsCertificate(dir), (e: unknown) => (e as { code?: string }).code === 'L402_ERR_PROXY_TLS_CERT');
 });
 
-test('static files: served from the root, traversal refused', async () => {
-  const root = mkdtempSync(join(tmpdir(), 'aperture-static-'));
+test('static files: served from the root, traversal refused', async (t) => {
+  const root = tempDir('aperture-static-', t);
   mkdirSync(join(root, 'sub'));
   writeFileSync(join(root, 'index.html'), '<h1>hi</h1>');
   writeFileSync(join(root, 'sub', 'a.txt'), 'a');

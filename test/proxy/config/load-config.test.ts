@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { ConfigError } from '../../../src/core/errors.js';
 import { checkConfig, formatConfigReport, loadConfig, type LoadConfigOptions } from '../../../src/proxy/config/index.js';
+import { tempDir } from '../../fixtures/cleanup.js';
 
 const SAMPLE = fileURLToPath(new URL('../../fixtures/reference/sample-conf.yaml', import.meta.url));
 const HOME = '/srv/operator';
@@ -167,8 +167,8 @@ test('defaults follow the reference', () => {
   assert.deepEqual(config.services, []);
 });
 
-test('the file is found under --basedir, flags win over the file, and --configfile must exist', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'aperture-conf-'));
+test('the file is found under --basedir, flags win over the file, and --configfile must exist', (t) => {
+  const dir = tempDir('aperture-conf-', t);
   writeFileSync(join(dir, 'aperture.yaml'), `${minimal}readtimeout: 20s\n`);
   const { config } = loadConfig(base({ baseDir: dir, overrides: { listenaddr: '127.0.0.1:9000', 'authenticator.network': 'regtest', strictverify: 'true' } }));
   assert.equal(config.configFileFound, true);
@@ -198,8 +198,8 @@ test('Go durations are parsed exactly; numbers and bad strings are issues', () =
   assert.ok(issuesOf(`${minimal}readtimeout: -1s\n`).has('readtimeout'), 'negative timeouts are refused');
 });
 
-test('headers: ${ENV}, !file+hex: and !file+base64: are resolved at load time', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'aperture-hdr-'));
+test('headers: ${ENV}, !file+hex: and !file+base64: are resolved at load time', (t) => {
+  const dir = tempDir('aperture-hdr-', t);
   const file = join(dir, 'mac.bin');
   writeFileSync(file, Buffer.from([0x02, 0x01, 0xff]));
   const text = `${minimal}services:
