@@ -176,7 +176,12 @@ function sha256Hex(hex: string): string {
   return hexOf(sha256(bytesOfHex(hex) ?? new Uint8Array(0)));
 }
 
-function mentionsL402(values: readonly string[]): boolean {
+/**
+ * Whether `WWW-Authenticate` values name the L402 or LSAT scheme (a challenge
+ * the client must act on, or refuse as unreadable).
+ * @internal
+ */
+export function mentionsL402(values: readonly string[]): boolean {
   return values.some((v) => /(^|[\s,])(l402|lsat)(\s|$)/i.test(v));
 }
 

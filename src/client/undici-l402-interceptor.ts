@@ -7,7 +7,7 @@ import type { Dispatcher } from 'undici';
 import { parseChallenges } from '../core/challenge.js';
 import { L402Error } from '../core/errors.js';
 import { clientErrorContext, withClientContext } from './client-error-context.js';
-import { L402Client, type L402Call, type L402ClientOptions } from './l402-client.js';
+import { L402Client, mentionsL402, type L402Call, type L402ClientOptions } from './l402-client.js';
 
 type Headers = Dispatcher.DispatchOptions['headers'];
 
@@ -100,8 +100,10 @@ class L402Handler implements Dispatcher.DispatchHandler {
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>, statusMessage?: string): void {
     if (statusCode === 402 && isReplayable(this.#opts.body) && !this.#redirected) {
       const challenges = values(headers['www-authenticate']);
-      // Only take over responses that do carry an L402 challenge; anything else goes to the caller as is.
-      if (parseChallenges(challenges).length > 0) {
+      // Only take over responses that carry an L402 challenge, or name L402 in one that cannot be
+      // read (the client refuses that with ChallengeParseError, as wrapFetch does); anything else
+      // goes to the caller as is.
+      if (parseChallenges(challenges).length > 0 || mentionsL402(challenges)) {
         this.#challenge = { status: statusCode, headers: lowerCaseHeaders(headers), challenges };
         return;
       }
