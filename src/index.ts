@@ -13,6 +13,7 @@ export {
   BudgetExceededError,
 } from './core/errors.js';
 export type { L402ErrorOptions, ConfigIssue } from './core/errors.js';
+export type { L402ErrorCode } from './core/error-codes.js';
 export { systemClock } from './core/types.js';
 export type {
   MaybePromise,

@@ -7,6 +7,7 @@
 import { L402Error } from './errors.js';
 import { isHex } from './bytes.js';
 import type { ServiceTier } from './types.js';
+import type { L402ErrorCode } from './error-codes.js';
 
 /** What a custom {@link Satisfier} sees about the request and the token. */
 export interface SatisfierContext {
@@ -49,7 +50,7 @@ export type CaveatCheckResult =
       /** The value of a `preimage=` caveat, lower-case hex, when there is one. */
       preimage: string | undefined;
     }
-  | { ok: false; code: string; reason: string };
+  | { ok: false; code: L402ErrorCode; reason: string };
 
 /** The condition of the services caveat. */
 export const SERVICES_CONDITION = 'services';
@@ -330,7 +331,7 @@ function parseUnixSeconds(value: string): number | undefined {
   return n;
 }
 
-function fail(code: string, reason: string): CaveatCheckResult {
+function fail(code: L402ErrorCode, reason: string): CaveatCheckResult {
   return { ok: false, code, reason };
 }
 

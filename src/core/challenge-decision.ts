@@ -8,6 +8,7 @@ import type { MintedToken } from './minter.js';
 import { refusalOf, type Refusal } from './refusal.js';
 import { rejectDecision, TEXT_PLAIN } from './reject-decision.js';
 import type { ChallengeDecision, RejectDecision } from './types.js';
+import type { L402ErrorCode } from './error-codes.js';
 
 /**
  * The `challenge` decision for a minted token: status 402, the
@@ -26,7 +27,7 @@ import type { ChallengeDecision, RejectDecision } from './types.js';
  */
 export function challengeDecision(
   minted: Pick<MintedToken, 'macaroonBase64' | 'invoice' | 'paymentHash' | 'tokenId'>,
-  code: string,
+  code: L402ErrorCode,
   priceSats: number,
   form: ChallengeForm,
   refusal: Refusal | undefined = refusalOf({ code }),
@@ -58,7 +59,7 @@ export function challengeDecision(
  * @param refusal - the refusal of the request's credential; by default the one `code` implies
  * @returns a `reject` decision, status 401
  */
-export function unauthorizedDecision(code: string, refusal: Refusal | undefined = refusalOf({ code })): RejectDecision {
+export function unauthorizedDecision(code: L402ErrorCode, refusal: Refusal | undefined = refusalOf({ code })): RejectDecision {
   const decision = rejectDecision(401, refusal === undefined ? 'unauthorized\n' : `unauthorized (${refusal.code})\n`, code);
   if (refusal !== undefined) decision.refusal = refusal;
   return decision;

@@ -16,6 +16,7 @@ import { bytesEqual, fromHexStrict, isHex } from './bytes.js';
 import { Macaroon } from './macaroon.js';
 import { PREIMAGE_CONDITION } from './caveats.js';
 import type { RequestView } from './types.js';
+import type { L402ErrorCode } from './error-codes.js';
 
 /** A credential as presented, not yet verified. */
 export interface L402Credential {
@@ -35,14 +36,14 @@ export interface L402Credential {
 export type CredentialResult =
   | { kind: 'none' }
   | { kind: 'credential'; credential: L402Credential }
-  | { kind: 'invalid'; code: string; reason: string };
+  | { kind: 'invalid'; code: L402ErrorCode; reason: string };
 
 /** Most macaroons accepted in one `Authorization` credential. */
 export const MAX_MACAROONS_PER_CREDENTIAL = 8;
 
 const NONE: CredentialResult = { kind: 'none' };
 
-function invalid(code: string, reason: string): CredentialResult {
+function invalid(code: L402ErrorCode, reason: string): CredentialResult {
   return { kind: 'invalid', code, reason };
 }
 
@@ -159,7 +160,7 @@ function isTokenChar(c: number): boolean {
   );
 }
 
-function codeOf(err: unknown): string {
+function codeOf(err: unknown): L402ErrorCode {
   return err instanceof L402Error ? err.code : 'L402_ERR_TOKEN_MALFORMED';
 }
 

@@ -10,6 +10,8 @@
  * infrastructure faults.
  */
 
+import type { L402ErrorCode } from './error-codes.js';
+
 const BRAND = Symbol.for('aperture-ts.L402Error');
 
 /** Options shared by every error constructor. */
@@ -27,17 +29,17 @@ export interface L402ErrorOptions {
  * global symbol brand rather than the prototype chain).
  */
 export class L402Error extends Error {
-  /** Stable machine-readable code, `L402_ERR_<AREA>_<WHAT>`. */
-  readonly code: string;
+  /** Stable machine-readable code, `L402_ERR_<AREA>_<WHAT>`, one of {@link L402ErrorCode}. */
+  readonly code: L402ErrorCode;
   /** HTTP status suggested for a response, when one applies. */
   readonly status: number | undefined;
 
   /**
-   * @param code - the stable error code
+   * @param code - the stable error code, from the code table (docs/errors.md)
    * @param message - a human-readable explanation
    * @param options - HTTP status and cause
    */
-  constructor(code: string, message: string, options: L402ErrorOptions = {}) {
+  constructor(code: L402ErrorCode, message: string, options: L402ErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'L402Error';
     this.code = code;
@@ -101,7 +103,7 @@ export class ConfigError extends L402Error {
 
 /** The Lightning backend could not create or look up an invoice. */
 export class InvoiceError extends L402Error {
-  constructor(code: string, message: string, options: L402ErrorOptions = {}) {
+  constructor(code: L402ErrorCode, message: string, options: L402ErrorOptions = {}) {
     super(code, message, { status: 503, ...options });
     this.name = 'InvoiceError';
   }
@@ -109,7 +111,7 @@ export class InvoiceError extends L402Error {
 
 /** The upstream (backend) service failed. */
 export class UpstreamError extends L402Error {
-  constructor(code: string, message: string, options: L402ErrorOptions = {}) {
+  constructor(code: L402ErrorCode, message: string, options: L402ErrorOptions = {}) {
     super(code, message, { status: 502, ...options });
     this.name = 'UpstreamError';
   }
@@ -117,7 +119,7 @@ export class UpstreamError extends L402Error {
 
 /** A payment could not be made or was refused before it was made. */
 export class PaymentError extends L402Error {
-  constructor(code: string, message: string, options: L402ErrorOptions = {}) {
+  constructor(code: L402ErrorCode, message: string, options: L402ErrorOptions = {}) {
     super(code, message, options);
     this.name = 'PaymentError';
   }

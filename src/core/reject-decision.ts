@@ -3,6 +3,7 @@
  * refuses a request without a challenge.
  */
 import type { RejectDecision } from './types.js';
+import type { L402ErrorCode } from './error-codes.js';
 
 /** `Content-Type` of the plain-text bodies of decisions. */
 export const TEXT_PLAIN = 'text/plain; charset=utf-8';
@@ -14,6 +15,6 @@ export const TEXT_PLAIN = 'text/plain; charset=utf-8';
  * @param code - the stable `L402_ERR_…` code saying why
  * @returns the decision, headers `Content-Type: text/plain; charset=utf-8` and `Cache-Control: no-store`
  */
-export function rejectDecision(status: number, body: string, code: string): RejectDecision {
+export function rejectDecision(status: number, body: string, code: L402ErrorCode): RejectDecision {
   return { kind: 'reject', status, headers: [['Content-Type', TEXT_PLAIN], ['Cache-Control', 'no-store']], body, code };
 }

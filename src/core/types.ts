@@ -6,6 +6,7 @@
  * Nothing here touches the network, a framework or a Lightning SDK.
  */
 import type { Refusal } from './refusal.js';
+import type { L402ErrorCode } from './error-codes.js';
 
 /** A value or a promise of it. Synchronous implementations keep the hot path free of awaits. */
 export type MaybePromise<T> = T | Promise<T>;
@@ -84,7 +85,7 @@ export interface ChallengeDecision {
   /** Plain-text body, `payment required\n`. */
   body: string;
   /** Why the request did not pass (missing, bad, expired credential…), as a stable code. */
-  code: string;
+  code: L402ErrorCode;
   /** Payment hash of the freshly minted invoice, lower-case hex. */
   paymentHash: string;
   /** Token ID of the freshly minted macaroon, lower-case hex. */
@@ -105,7 +106,7 @@ export interface RejectDecision {
   /** Plain-text body. */
   body: string;
   /** Stable code, `L402_ERR_…`. */
-  code: string;
+  code: L402ErrorCode;
   /** Why the request's credential was refused, when this answers a refused credential (401 of a skip-invoice route). */
   refusal?: Refusal;
 }

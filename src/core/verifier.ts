@@ -16,6 +16,7 @@ import { BoundedCache } from './bounded-cache.js';
 import { fingerprintTail, Sightings } from './sightings.js';
 import { systemClock } from './types.js';
 import type { Clock, MaybePromise, RequestView, SecretStore, VerifiedToken } from './types.js';
+import type { L402ErrorCode } from './error-codes.js';
 
 /** What a request wants access to. */
 export interface VerifyTarget {
@@ -32,7 +33,7 @@ export interface VerifyTarget {
 }
 
 /** Outcome of a verification; a failure names its token when the identifier could be read. */
-export type VerifyResult = { ok: true; token: VerifiedToken } | { ok: false; code: string; reason: string; tokenId?: string };
+export type VerifyResult = { ok: true; token: VerifiedToken } | { ok: false; code: L402ErrorCode; reason: string; tokenId?: string };
 
 /** Options of the verified-credential cache. */
 export interface VerifierCacheOptions {
@@ -151,12 +152,12 @@ const CHAIN_SIG = Buffer.alloc(32);
 const MISSING: VerifyResult = { ok: false, code: 'L402_ERR_TOKEN_MISSING', reason: 'no L402 credential' };
 const SEP = '\u0000';
 
-function failure(code: string, reason: string): VerifyResult {
+function failure(code: L402ErrorCode, reason: string): VerifyResult {
   return { ok: false, code, reason };
 }
 
 /** A failure of a token whose identifier was read. */
-function failureOf(tokenIdBytes: Uint8Array, code: string, reason: string): VerifyResult {
+function failureOf(tokenIdBytes: Uint8Array, code: L402ErrorCode, reason: string): VerifyResult {
   return { ok: false, code, reason, tokenId: toHex(tokenIdBytes) };
 }
 

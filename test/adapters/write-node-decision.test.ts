@@ -17,7 +17,7 @@ const decision = challengeDecision(
 function listener(req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): void {
   res.setHeader('access-control-allow-origin', '*');
   writeNodeDecision(res, decision, req);
-  writeNodeDecision(res, { kind: 'reject', status: 500, headers: [], body: 'late\n', code: 'X' });
+  writeNodeDecision(res, { kind: 'reject', status: 500, headers: [], body: 'late\n', code: 'L402_ERR_PROXY_AUTHORIZE_FAILED' });
 }
 
 test('writeNodeDecision over HTTP/1.1: two WWW-Authenticate lines, headers set before kept, no body for HEAD', async () => {

@@ -7,6 +7,7 @@ import {
   L402Error,
   PaymentError,
 } from '../../src/core/errors.js';
+import { isL402ErrorCode, L402_ERROR_CODES } from '../../src/core/error-codes.js';
 
 test('errors carry a stable code, a status and the cause', () => {
   const cause = new Error('socket hang up');
@@ -57,4 +58,18 @@ test('BudgetExceededError is a PaymentError with its own code', () => {
   assert.equal(err.code, 'L402_ERR_CLIENT_BUDGET_EXCEEDED');
   assert.ok(err instanceof PaymentError);
   assert.ok(err instanceof L402Error);
+});
+
+test('the constructors take only codes of the table; a misspelt code fails the type check', () => {
+  // @ts-expect-error: not a code of src/core/error-codes.ts (unused directive = the type check fails)
+  const typo = new L402Error('L402_ERR_LN_UNAVIALABLE', 'misspelt');
+  // @ts-expect-error: the subclasses take the same codes
+  const subclassTypo = new InvoiceError('L402_ERR_STORE_DOWN', 'not a code');
+  assert.equal(typo.code, 'L402_ERR_LN_UNAVIALABLE');
+  assert.equal(subclassTypo.status, 503);
+  assert.ok(isL402ErrorCode('L402_ERR_LN_UNAVAILABLE'));
+  assert.ok(!isL402ErrorCode(typo.code));
+  assert.ok(!isL402ErrorCode('constructor'));
+  assert.ok(!isL402ErrorCode(undefined));
+  assert.equal(L402_ERROR_CODES.L402_ERR_LN_UNAVAILABLE, 'lightning');
 });

@@ -177,7 +177,7 @@ test('grpcStatusFor maps decisions', async () => {
   assert.equal(s.message, 'payment required');
   assert.deepEqual(s.metadata.map(([n]) => n), ['www-authenticate', 'www-authenticate']);
   const rej = (status: number, body: string, headers: Array<[string, string]> = []) =>
-    grpcStatusFor({ kind: 'reject', status, body, headers, code: 'L402_ERR_X' });
+    grpcStatusFor({ kind: 'reject', status, body, headers, code: 'L402_ERR_TOKEN_MISSING' });
   assert.deepEqual(rej(401, 'unauthorized\n'), { code: 16, message: 'unauthorized', metadata: [] });
   assert.deepEqual(rej(429, 'rate limit exceeded\n', [['Retry-After', '3'], ['Content-Type', 'text/plain']]), { code: 8, message: 'rate limit exceeded', metadata: [['retry-after', '3']] });
   assert.equal(rej(403, 'access denied\n').code, 7);

@@ -3,6 +3,7 @@
  * through its `POST /api/dev/pay` endpoint.
  */
 import { createHash } from 'node:crypto';
+import { isL402ErrorCode } from '../../core/error-codes.js';
 import { PaymentError } from '../../core/errors.js';
 import type { Payer, PaymentResult, PayOptions } from '../../core/types.js';
 import { decodeInvoice } from '../decode-invoice.js';
@@ -77,7 +78,7 @@ export class DevHttpPayer implements Payer {
     }
     if (!response.ok) {
       const error = body?.['error'] as { code?: unknown; message?: unknown } | undefined;
-      const code = typeof error?.code === 'string' && error.code.startsWith('L402_ERR_') ? error.code : 'L402_ERR_PAY_UNAVAILABLE';
+      const code = isL402ErrorCode(error?.code) ? error.code : 'L402_ERR_PAY_UNAVAILABLE';
       const message = typeof error?.message === 'string' ? error.message : `HTTP ${response.status}`;
       throw new PaymentError(code, `${this.#url} refused the payment: ${message}`, { status: response.status });
     }

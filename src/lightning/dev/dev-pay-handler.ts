@@ -6,6 +6,7 @@
 import { L402Error } from '../../core/errors.js';
 import type { DevInvoicer } from './dev-invoicer.js';
 import { isLoopback } from './loopback.js';
+import type { L402ErrorCode } from '../../core/error-codes.js';
 
 /** What to answer: an HTTP status and a JSON body. */
 export interface DevPayResponse {
@@ -62,6 +63,6 @@ export function createDevPayHandler(invoicer: DevInvoicer): DevPayHandler {
   };
 }
 
-function failure(status: number, code: string, message: string): DevPayResponse {
+function failure(status: number, code: L402ErrorCode, message: string): DevPayResponse {
   return { status, body: { error: { code, message } } };
 }

@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { DevInvoicer } from './dev-invoicer.js';
 import { createDevPayHandler, type DevPayHandler } from './dev-pay-handler.js';
+import type { L402ErrorCode } from '../../core/error-codes.js';
 
 /** Largest request body read, bytes: a BOLT11 invoice is well under 8 KiB. */
 export const MAX_DEV_PAY_BODY = 64 * 1024;
@@ -62,7 +63,7 @@ export function createDevPayListener(
       res.writeHead(status);
       res.end(text);
     };
-    const fail = (status: number, code: string, message: string): void => send(status, { error: { code, message } });
+    const fail = (status: number, code: L402ErrorCode, message: string): void => send(status, { error: { code, message } });
     if (req.method !== 'POST') {
       res.setHeader('allow', 'POST');
       fail(405, 'L402_ERR_DEV_BAD_REQUEST', '/api/dev/pay only accepts POST');

@@ -2,6 +2,7 @@
  * Payer over an `lnd` handle of the `lightning` / `ln-service` packages.
  */
 import { createHash } from 'node:crypto';
+import type { L402ErrorCode } from '../../core/error-codes.js';
 import { PaymentError } from '../../core/errors.js';
 import type { Payer, PaymentResult, PayOptions } from '../../core/types.js';
 import { decodeInvoice } from '../decode-invoice.js';
@@ -18,7 +19,7 @@ export interface LnServicePayerOptions {
 }
 
 /** lnd's failure names as the package reports them → our codes. */
-const FAILURES: [RegExp, string][] = [
+const FAILURES: [RegExp, L402ErrorCode][] = [
   [/AlreadyPaid|already paid/i, 'L402_ERR_PAY_ALREADY_PAID'],
   [/TimedOut|Timeout/i, 'L402_ERR_PAY_TIMEOUT'],
   [/FailedToFindPossibleRoute|FailedToFindPayableRouteToDestination|NoRoute/i, 'L402_ERR_PAY_NO_ROUTE'],

@@ -4,6 +4,7 @@
  * `TrackPaymentV2` after a crash.
  */
 import type * as grpc from '@grpc/grpc-js';
+import type { L402ErrorCode } from '../../core/error-codes.js';
 import { PaymentError } from '../../core/errors.js';
 import type { Payer, PaymentResult, PayOptions } from '../../core/types.js';
 import { decodeInvoice } from '../decode-invoice.js';
@@ -30,7 +31,7 @@ interface RpcPayment {
 }
 
 /** lnd's PaymentFailureReason → our code and a human explanation. */
-const FAILURES: Record<string, [code: string, text: string]> = {
+const FAILURES: Record<string, [code: L402ErrorCode, text: string]> = {
   FAILURE_REASON_TIMEOUT: ['L402_ERR_PAY_TIMEOUT', 'no route found before the payment timeout'],
   FAILURE_REASON_NO_ROUTE: ['L402_ERR_PAY_NO_ROUTE', 'no route to the payee within the fee limit'],
   FAILURE_REASON_ERROR: ['L402_ERR_PAY_FAILED', 'the payment failed with a non-recoverable error'],

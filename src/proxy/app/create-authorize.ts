@@ -9,6 +9,7 @@
 import { resourceName, serviceCaveats } from '../../core/caveats.js';
 import type { ChallengeForm } from '../../core/challenge.js';
 import { challengeDecision, unauthorizedDecision } from '../../core/challenge-decision.js';
+import type { L402ErrorCode } from '../../core/error-codes.js';
 import { L402Error } from '../../core/errors.js';
 import { isPromise } from '../../core/is-promise.js';
 import type { Minter } from '../../core/minter.js';
@@ -84,7 +85,7 @@ const PASSED: Readonly<Record<PassReason, Decision>> = Object.freeze({
 });
 
 /** 503 naming the coded cause, so that operators and clients see why. */
-function unavailable(error: unknown, fallback: string): RejectDecision {
+function unavailable(error: unknown, fallback: L402ErrorCode): RejectDecision {
   const code = error instanceof L402Error ? error.code : fallback;
   return reject(503, `service unavailable (${code})\n`, code);
 }

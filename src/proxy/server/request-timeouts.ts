@@ -22,6 +22,7 @@ import { constants, type Http2ServerRequest, type Http2ServerResponse, type Serv
 import { Socket } from 'node:net';
 import { applyCors } from '../cors.js';
 import { writeGrpcTrailersOnly } from '../forward/grpc-reply.js';
+import type { L402ErrorCode } from '../../core/error-codes.js';
 
 const GRPC = /^application\/grpc/i;
 
@@ -29,7 +30,7 @@ const READ_TIMEOUT = 'L402_ERR_PROXY_READ_TIMEOUT';
 const WRITE_TIMEOUT = 'L402_ERR_PROXY_WRITE_TIMEOUT';
 
 /** Writes the short plain-text answer of a timeout on a response whose head was not sent. */
-function answer(res: ServerResponse | Http2ServerResponse, status: 408 | 504, code: string, h1: boolean): void {
+function answer(res: ServerResponse | Http2ServerResponse, status: 408 | 504, code: L402ErrorCode, h1: boolean): void {
   const body = `${status === 408 ? 'request timeout' : 'gateway timeout'} (${code})\n`;
   applyCors(res);
   res.setHeader('content-type', 'text/plain; charset=utf-8');
@@ -46,7 +47,7 @@ function answer(res: ServerResponse | Http2ServerResponse, status: 408 | 504, co
  * RFC 9113 §8.1 allows to stop an upload; `INTERNAL_ERROR` for a response cut
  * midway).
  */
-function endStream(req: Http2ServerRequest, res: Http2ServerResponse, status: 408 | 504, code: string): void {
+function endStream(req: Http2ServerRequest, res: Http2ServerResponse, status: 408 | 504, code: L402ErrorCode): void {
   const stream = req.stream;
   if (stream.destroyed || stream.closed) return;
   if (res.writableEnded) {

@@ -1,0 +1,147 @@
+/**
+ * The table of every error code: each `L402_ERR_<AREA>_<WHAT>` code this
+ * package throws or answers with, and the area it belongs to.
+ *
+ * {@link L402Error} takes only a code of this table, so a misspelt code fails
+ * the type check; `docs/errors.md` has one section per area, listing the same
+ * codes in the same order with when each happens and how to fix it (a test
+ * compares the two). Codes are never reused.
+ */
+
+/** The areas of the code table, each with its section heading in `docs/errors.md`. */
+export const L402_ERROR_AREAS = {
+  config: 'Configuration',
+  client: 'Client',
+  cli: 'aperturecli',
+  token: 'Macaroon and token core',
+  lightning: 'Lightning backends',
+  store: 'Storage',
+  ratelimit: 'Rate limiting',
+  proxy: 'Proxy',
+  adapter: 'Adapters',
+  app: 'aperture program',
+} as const;
+
+/** An area of the code table: where in the package a code comes from. */
+export type L402ErrorArea = keyof typeof L402_ERROR_AREAS;
+
+/** Every error code, in the order of `docs/errors.md`, with its area. */
+export const L402_ERROR_CODES = {
+  L402_ERR_CONFIG_INVALID: 'config',
+  L402_ERR_REGEXP_INVALID: 'config',
+  L402_ERR_DEPENDENCY_MISSING: 'config',
+  L402_ERR_CLIENT_BUDGET_EXCEEDED: 'client',
+  L402_ERR_CLIENT_CHALLENGE_INVALID: 'client',
+  L402_ERR_CLIENT_HASH_MISMATCH: 'client',
+  L402_ERR_CLIENT_INVOICE_NO_AMOUNT: 'client',
+  L402_ERR_CLIENT_PAYMENT_VETOED: 'client',
+  L402_ERR_CLIENT_NO_PAYER: 'client',
+  L402_ERR_CLIENT_PAYMENT_FAILED: 'client',
+  L402_ERR_CLIENT_PREIMAGE_MISMATCH: 'client',
+  L402_ERR_CLIENT_PAYMENT_PENDING: 'client',
+  L402_ERR_CLIENT_TOKEN_REJECTED: 'client',
+  L402_ERR_CLIENT_TOKEN_FILE_INVALID: 'client',
+  L402_ERR_CLI_USAGE: 'cli',
+  L402_ERR_CLI_CONNECTION: 'cli',
+  L402_ERR_CLI_HTTP_STATUS: 'cli',
+  L402_ERR_CLI_FAILED: 'cli',
+  L402_ERR_MACAROON_MALFORMED: 'token',
+  L402_ERR_MACAROON_TOO_LARGE: 'token',
+  L402_ERR_MACAROON_BAD_ENCODING: 'token',
+  L402_ERR_MACAROON_UNSUPPORTED_VERSION: 'token',
+  L402_ERR_TOKEN_MISSING: 'token',
+  L402_ERR_TOKEN_MALFORMED: 'token',
+  L402_ERR_TOKEN_CONFLICTING: 'token',
+  L402_ERR_TOKEN_BAD_IDENTIFIER: 'token',
+  L402_ERR_TOKEN_UNKNOWN_VERSION: 'token',
+  L402_ERR_TOKEN_BAD_PREIMAGE: 'token',
+  L402_ERR_TOKEN_REVOKED: 'token',
+  L402_ERR_TOKEN_BAD_SIGNATURE: 'token',
+  L402_ERR_TOKEN_THIRD_PARTY_CAVEAT: 'token',
+  L402_ERR_TOKEN_UNPAID: 'token',
+  L402_ERR_TOKEN_WRONG_SERVICE: 'token',
+  L402_ERR_TOKEN_WRONG_RESOURCE: 'token',
+  L402_ERR_TOKEN_EXPIRED: 'token',
+  L402_ERR_TOKEN_MISSING_CAPABILITY: 'token',
+  L402_ERR_TOKEN_BAD_CAVEAT: 'token',
+  L402_ERR_TOKEN_CAVEAT_WIDENED: 'token',
+  L402_ERR_TOKEN_CAVEAT_UNSATISFIED: 'token',
+  L402_ERR_TOKEN_BAD_PRICE: 'token',
+  L402_ERR_TOKEN_BAD_INVOICE: 'token',
+  L402_ERR_TOKEN_VERIFY_UNAVAILABLE: 'token',
+  L402_ERR_GATE_PRICE_UNAVAILABLE: 'token',
+  L402_ERR_LN_UNAVAILABLE: 'lightning',
+  L402_ERR_LN_INVALID_REQUEST: 'lightning',
+  L402_ERR_LN_INVOICE_NOT_FOUND: 'lightning',
+  L402_ERR_DEV_KEY_INVALID: 'lightning',
+  L402_ERR_DEV_UNKNOWN_INVOICE: 'lightning',
+  L402_ERR_DEV_INVOICE_EXPIRED: 'lightning',
+  L402_ERR_DEV_ALREADY_PAID: 'lightning',
+  L402_ERR_DEV_FORBIDDEN: 'lightning',
+  L402_ERR_DEV_BAD_REQUEST: 'lightning',
+  L402_ERR_DEV_PAY_FAILED: 'lightning',
+  L402_ERR_PAY_INVALID_INVOICE: 'lightning',
+  L402_ERR_PAY_ABORTED: 'lightning',
+  L402_ERR_PAY_UNAVAILABLE: 'lightning',
+  L402_ERR_PAY_BAD_PREIMAGE: 'lightning',
+  L402_ERR_LN_CONNECT_FAILED: 'lightning',
+  L402_ERR_LN_CREDENTIALS: 'lightning',
+  L402_ERR_LN_RPC_FAILED: 'lightning',
+  L402_ERR_LN_SERVICE_MISSING: 'lightning',
+  L402_ERR_PAY_ALREADY_PAID: 'lightning',
+  L402_ERR_PAY_IN_FLIGHT: 'lightning',
+  L402_ERR_PAY_NO_ROUTE: 'lightning',
+  L402_ERR_PAY_TIMEOUT: 'lightning',
+  L402_ERR_PAY_INCORRECT_DETAILS: 'lightning',
+  L402_ERR_PAY_INSUFFICIENT_BALANCE: 'lightning',
+  L402_ERR_PAY_CANCELED: 'lightning',
+  L402_ERR_PAY_FAILED: 'lightning',
+  L402_ERR_PAY_NOT_FOUND: 'lightning',
+  L402_ERR_STORE_UNAVAILABLE: 'store',
+  L402_ERR_STORE_QUERY_FAILED: 'store',
+  L402_ERR_STORE_INVALID_ARGUMENT: 'store',
+  L402_ERR_STORE_SCHEMA_TOO_NEW: 'store',
+  L402_ERR_RATELIMIT_GLOBAL_EXCEEDED: 'ratelimit',
+  L402_ERR_RATELIMIT_EXCEEDED: 'ratelimit',
+  L402_ERR_RATELIMIT_STORE_UNAVAILABLE: 'ratelimit',
+  L402_ERR_RATELIMIT_INVALID_ARGUMENT: 'ratelimit',
+  L402_ERR_PROXY_ADDRESS_IN_USE: 'proxy',
+  L402_ERR_PROXY_LISTEN_FAILED: 'proxy',
+  L402_ERR_PROXY_TLS_CERT: 'proxy',
+  L402_ERR_PROXY_BAD_REGEXP: 'proxy',
+  L402_ERR_PROXY_STATIC_ROOT: 'proxy',
+  L402_ERR_PROXY_BAD_TARGET: 'proxy',
+  L402_ERR_PROXY_NO_ROUTE: 'proxy',
+  L402_ERR_PROXY_READ_TIMEOUT: 'proxy',
+  L402_ERR_PROXY_WRITE_TIMEOUT: 'proxy',
+  L402_ERR_PROXY_AUTHORIZE_FAILED: 'proxy',
+  L402_ERR_UPSTREAM_UNREACHABLE: 'proxy',
+  L402_ERR_UPSTREAM_TIMEOUT: 'proxy',
+  L402_ERR_UPSTREAM_TLS: 'proxy',
+  L402_ERR_UPSTREAM_BUSY: 'proxy',
+  L402_ERR_UPSTREAM_FAILED: 'proxy',
+  L402_ERR_PRICER_TLS: 'proxy',
+  L402_ERR_PRICER_UNAVAILABLE: 'proxy',
+  L402_ERR_ADAPTER_ROUTE_INCOMPLETE: 'adapter',
+  L402_ERR_ADAPTER_GATE_FAILED: 'adapter',
+  L402_ERR_APP_BLOCKED: 'app',
+  L402_ERR_CLI_BAD_ARGUMENT: 'app',
+} as const satisfies Record<`L402_ERR_${string}`, L402ErrorArea>;
+
+/**
+ * A stable error code of this package (`L402_ERR_<AREA>_<WHAT>`): the `code`
+ * of every {@link L402Error} and of every refusing decision. `docs/errors.md`
+ * says when each happens and how to fix it.
+ */
+export type L402ErrorCode = keyof typeof L402_ERROR_CODES;
+
+/**
+ * Whether `value` is a code of the table, e.g. for a code read from another
+ * process's answer.
+ *
+ * @param value - any value
+ * @returns `true` when `value` is an {@link L402ErrorCode}
+ */
+export function isL402ErrorCode(value: unknown): value is L402ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(L402_ERROR_CODES, value);
+}
