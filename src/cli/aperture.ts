@@ -2,7 +2,7 @@
  * The `aperture` program: what operators run instead of the Go aperture, with
  * the same aperture.yaml. `bin/aperture.js` calls {@link main}.
  */
-import { L402Error } from '../core/errors.js';
+import { ConfigError, L402Error } from '../core/errors.js';
 import { checkConfig, type LoadConfigOptions } from '../proxy/config/check-config.js';
 import { closestKey } from '../proxy/config/closest-key.js';
 import { formatConfigReport } from '../proxy/config/format-config-report.js';
@@ -200,7 +200,8 @@ export async function main(argv: readonly string[], io: CliIo = {}): Promise<num
   try {
     heap = io.limitHeapGrowth === false ? 'heap: V8 defaults (left to the embedding program)' : limitHeapGrowth(process.execArgv, env);
   } catch (error) {
-    stderr.write(`aperture: ${(error as Error).message} [L402_ERR_CONFIG_INVALID]\n`);
+    const problems = error instanceof ConfigError ? error.issues.map((i) => `${i.path} ${i.message}`).join('; ') : String(error);
+    stderr.write(`aperture: ${problems} [L402_ERR_CONFIG_INVALID]\n`);
     return 1;
   }
 

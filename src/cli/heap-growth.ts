@@ -15,6 +15,7 @@
  * command line or `NODE_OPTIONS`) are left alone.
  */
 import { setFlagsFromString } from 'node:v8';
+import { ConfigError } from '../core/errors.js';
 
 /** The default: the old generation may grow to 1.5× the live heap between full collections. */
 export const DEFAULT_HEAP_GROWING_PERCENT = 50;
@@ -35,7 +36,8 @@ export type HeapGrowthPlan =
  * @param execArgv - Node's own command-line flags (`process.execArgv`)
  * @param env - the environment (`NODE_OPTIONS`, `APERTURE_HEAP_GROWING_PERCENT`)
  * @returns the percentage to set, or why nothing is set
- * @throws RangeError when `APERTURE_HEAP_GROWING_PERCENT` is not an integer from 0 to 1000
+ * @throws ConfigError (`L402_ERR_CONFIG_INVALID`) when `APERTURE_HEAP_GROWING_PERCENT` is not an
+ *   integer from 0 to 1000; its one issue has the variable's name as `path`
  */
 export function heapGrowthPlan(execArgv: readonly string[], env: Readonly<Record<string, string | undefined>>): HeapGrowthPlan {
   const raw = env[HEAP_GROWING_ENV];
@@ -43,7 +45,7 @@ export function heapGrowthPlan(execArgv: readonly string[], env: Readonly<Record
   if (raw !== undefined && raw.trim() !== '') {
     const value = /^\s*\d{1,4}\s*$/.test(raw) ? Number(raw) : Number.NaN;
     if (!(value >= 0 && value <= 1000)) {
-      throw new RangeError(`${HEAP_GROWING_ENV} must be an integer from 0 to 1000 (got ${JSON.stringify(raw)})`);
+      throw new ConfigError([{ path: HEAP_GROWING_ENV, message: `must be an integer from 0 to 1000 (got ${JSON.stringify(raw)})` }]);
     }
     percent = value;
   }
@@ -58,7 +60,7 @@ export function heapGrowthPlan(execArgv: readonly string[], env: Readonly<Record
  * @param execArgv - Node's flags (default `process.execArgv`)
  * @param env - the environment (default `process.env`)
  * @returns a one-line description for the start-up log
- * @throws RangeError when `APERTURE_HEAP_GROWING_PERCENT` is invalid
+ * @throws ConfigError (`L402_ERR_CONFIG_INVALID`) when `APERTURE_HEAP_GROWING_PERCENT` is invalid
  */
 export function limitHeapGrowth(
   execArgv: readonly string[] = process.execArgv,

@@ -16,6 +16,7 @@
  * codes of the paying side), while a client must read any invoice a server
  * sends, also of chains it does not know, and report it under its own codes.
  */
+import { L402Error } from '../core/errors.js';
 import { hexOf } from './encoding.js';
 
 /** What a client needs to know about an invoice before paying it. */
@@ -38,6 +39,10 @@ const MSAT_PER_UNIT: Record<string, bigint> = { '': 100_000_000_000n, m: 100_000
 const TAG_PAYMENT_HASH = 1;
 const TAG_EXPIRY = 6;
 const SIGNATURE_WORDS = 104;
+
+function notAnInvoice(reason: string): L402Error {
+  return new L402Error('L402_ERR_CLIENT_INVOICE_INVALID', reason);
+}
 
 function polymod(values: readonly number[]): number {
   let chk = 1;
@@ -85,10 +90,10 @@ function amountMsatOf(amount: string | undefined): bigint {
   if (amount === undefined) return 0n;
   const unit = /[munp]$/.test(amount) ? amount.slice(-1) : '';
   const digits = unit === '' ? amount : amount.slice(0, -1);
-  if (digits.length > 1 && digits.startsWith('0')) throw new Error('invoice amount has leading zeros');
+  if (digits.length > 1 && digits.startsWith('0')) throw notAnInvoice('invoice amount has leading zeros');
   const value = BigInt(digits);
   if (unit !== 'p') return value * (MSAT_PER_UNIT[unit] as bigint);
-  if (value % 10n !== 0n) throw new Error('invoice amount is a fraction of a millisatoshi');
+  if (value % 10n !== 0n) throw notAnInvoice('invoice amount is a fraction of a millisatoshi');
   return value / 10n;
 }
 
@@ -96,39 +101,40 @@ function amountMsatOf(amount: string | undefined): bigint {
  * Reads a BOLT11 invoice.
  * @param paymentRequest - the invoice
  * @returns payment hash, amount and expiry
- * @throws Error (plain, with a reason) when it is not a well-formed BOLT11 invoice; callers wrap it
+ * @throws L402Error `L402_ERR_CLIENT_INVOICE_INVALID` (the message says why) when it is not a
+ *   well-formed BOLT11 invoice
  */
 export function readInvoice(paymentRequest: string): InvoiceDetails {
   const lower = paymentRequest.trim().toLowerCase();
-  if (lower.length > MAX_LENGTH) throw new Error(`not a BOLT11 invoice (over ${MAX_LENGTH} characters)`);
+  if (lower.length > MAX_LENGTH) throw notAnInvoice(`not a BOLT11 invoice (over ${MAX_LENGTH} characters)`);
   const separator = lower.lastIndexOf('1');
   const hrp = lower.slice(0, separator);
   const hrpParts = HRP.exec(hrp);
-  if (separator < 0 || hrpParts === null || hrpParts[1] === undefined) throw new Error('not a BOLT11 invoice (bad prefix)');
+  if (separator < 0 || hrpParts === null || hrpParts[1] === undefined) throw notAnInvoice('not a BOLT11 invoice (bad prefix)');
   const words: number[] = [];
   for (const ch of lower.slice(separator + 1)) {
     const w = CHARSET.indexOf(ch);
-    if (w < 0) throw new Error(`not a BOLT11 invoice (character ${JSON.stringify(ch)} is not bech32)`);
+    if (w < 0) throw notAnInvoice(`not a BOLT11 invoice (character ${JSON.stringify(ch)} is not bech32)`);
     words.push(w);
   }
-  if (polymod([...expandHrp(hrp), ...words]) !== 1) throw new Error('not a BOLT11 invoice (bad checksum)');
+  if (polymod([...expandHrp(hrp), ...words]) !== 1) throw notAnInvoice('not a BOLT11 invoice (bad checksum)');
   const data = words.slice(0, -6);
-  if (data.length < 7 + SIGNATURE_WORDS) throw new Error('not a BOLT11 invoice (too short)');
+  if (data.length < 7 + SIGNATURE_WORDS) throw notAnInvoice('not a BOLT11 invoice (too short)');
   const timestamp = wordsToNumber(data.slice(0, 7));
   let paymentHash: string | undefined;
   let expirySeconds = 3600;
   const end = data.length - SIGNATURE_WORDS;
   for (let pos = 7; pos < end;) {
-    if (pos + 3 > end) throw new Error('invoice field truncated');
+    if (pos + 3 > end) throw notAnInvoice('invoice field truncated');
     const type = data[pos] as number;
     const length = (data[pos + 1] as number) * 32 + (data[pos + 2] as number);
     const field = data.slice(pos + 3, pos + 3 + length);
     pos += 3 + length;
-    if (pos > end) throw new Error('invoice field truncated');
+    if (pos > end) throw notAnInvoice('invoice field truncated');
     // Readers skip a p field of another length (BOLT 11), and keep the first valid one.
     if (type === TAG_PAYMENT_HASH && length === 52 && paymentHash === undefined) paymentHash = hexOf(wordsToBytes(field));
     if (type === TAG_EXPIRY) expirySeconds = wordsToNumber(field);
   }
-  if (paymentHash === undefined) throw new Error('invoice has no valid payment hash');
+  if (paymentHash === undefined) throw notAnInvoice('invoice has no valid payment hash');
   return { paymentHash, amountMsat: amountMsatOf(hrpParts[2]), expiresAt: (timestamp + expirySeconds) * 1000 };
 }

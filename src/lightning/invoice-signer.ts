@@ -75,6 +75,8 @@ export class InvoiceSigner {
       true,
     );
     const signed = bolt11.sign(unsigned, this.#privateKeyHex);
+    // Unreachable: bolt11's sign() sets paymentRequest on every path that returns (its type
+    // marks it optional only because decode() shares the type). A programmer-error assertion.
     if (signed.paymentRequest === undefined) throw new Error('bolt11.sign returned no payment request');
     return signed.paymentRequest;
   }

@@ -4,6 +4,7 @@
  * synchronously on the hot path.
  */
 import type { InvoiceStatus } from '../core/types.js';
+import { ConfigError } from '../core/errors.js';
 
 /** One page of a backend's invoices. */
 export interface InvoicePage {
@@ -57,10 +58,13 @@ export class SettledInvoiceIndex {
    * @param options - batch size
    * @returns the loaded index, kept current until {@link SettledInvoiceIndex.close}
    * @throws InvoiceError `L402_ERR_LN_UNAVAILABLE` when the backend is lost during the load
+   * @throws ConfigError `L402_ERR_CONFIG_INVALID` when `batchSize` is not a positive integer
    */
   static async load(source: SettledInvoiceSource, options: SettledInvoiceIndexOptions = {}): Promise<SettledInvoiceIndex> {
     const batchSize = options.batchSize ?? 100_000;
-    if (!Number.isSafeInteger(batchSize) || batchSize <= 0) throw new RangeError('batchSize must be a positive integer');
+    if (!Number.isSafeInteger(batchSize) || batchSize <= 0) {
+      throw new ConfigError([{ path: 'batchSize', message: `must be a positive integer, got ${String(batchSize)}` }]);
+    }
     const index = new SettledInvoiceIndex(source);
     try {
       let offset = 0n;

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DEFAULT_HEAP_GROWING_PERCENT, heapGrowthPlan, limitHeapGrowth } from '../../src/cli/heap-growth.js';
+import { ConfigError } from '../../src/core/errors.js';
 
 test('by default the old generation may grow to 1.5x the live heap', () => {
   assert.deepEqual(heapGrowthPlan([], {}), { apply: true, percent: DEFAULT_HEAP_GROWING_PERCENT });
@@ -22,7 +23,15 @@ test('0 keeps V8 defaults, and heap flags given to node win (command line or NOD
 
 test('values that are not an integer from 0 to 1000 are refused', () => {
   for (const bad of ['lots', '-1', '1001', '2.5', '0x10', 'NaN']) {
-    assert.throws(() => heapGrowthPlan([], { APERTURE_HEAP_GROWING_PERCENT: bad }), /APERTURE_HEAP_GROWING_PERCENT must be an integer from 0 to 1000/, bad);
+    assert.throws(
+      () => heapGrowthPlan([], { APERTURE_HEAP_GROWING_PERCENT: bad }),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        e.code === 'L402_ERR_CONFIG_INVALID' &&
+        e.issues[0]?.path === 'APERTURE_HEAP_GROWING_PERCENT' &&
+        /^must be an integer from 0 to 1000/.test(e.issues[0].message),
+      bad,
+    );
   }
 });
 
