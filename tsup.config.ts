@@ -24,10 +24,15 @@ export const entries: Record<string, string> = {
   'cli/aperturecli': 'src/cli/aperturecli.ts',
 };
 
+/** The public subpaths; the programs get no type declarations. */
+const publicEntries = Object.fromEntries(Object.entries(entries).filter(([entry]) => !entry.startsWith('cli/')));
+
 export default defineConfig({
   entry: entries,
   format: ['esm', 'cjs'],
-  dts: true,
+  // tsconfig.build.json sets stripInternal: what is marked @internal is left out of the declarations.
+  tsconfig: 'tsconfig.build.json',
+  dts: { entry: publicEntries },
   sourcemap: true,
   clean: true,
   target: 'node20',
