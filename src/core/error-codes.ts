@@ -25,8 +25,12 @@ export const L402_ERROR_AREAS = {
 /** An area of the code table: where in the package a code comes from. */
 export type L402ErrorArea = keyof typeof L402_ERROR_AREAS;
 
-/** Every error code, in the order of `docs/errors.md`, with its area. */
-export const L402_ERROR_CODES = {
+/**
+ * Every error code, in the order of `docs/errors.md`, with the area it belongs
+ * to (a key of the areas: `config`, `client`, `cli`, `token`, `lightning`,
+ * `store`, `ratelimit`, `proxy`, `adapter`, `app`).
+ */
+export const L402_ERROR_CODES = Object.freeze({
   L402_ERR_CONFIG_INVALID: 'config',
   L402_ERR_REGEXP_INVALID: 'config',
   L402_ERR_DEPENDENCY_MISSING: 'config',
@@ -127,7 +131,7 @@ export const L402_ERROR_CODES = {
   L402_ERR_ADAPTER_GATE_FAILED: 'adapter',
   L402_ERR_APP_BLOCKED: 'app',
   L402_ERR_CLI_BAD_ARGUMENT: 'app',
-} as const satisfies Record<`L402_ERR_${string}`, L402ErrorArea>;
+} as const satisfies Record<`L402_ERR_${string}`, L402ErrorArea>);
 
 /**
  * A stable error code of this package (`L402_ERR_<AREA>_<WHAT>`): the `code`

@@ -124,7 +124,7 @@ export class Macaroon {
    * @param identifier - public identifier
    * @param location - location hint, default `lsat`; empty means none
    * @returns the new macaroon
-   * @throws L402Error `L402_ERR_MACAROON_TOO_LARGE` when the identifier or location is over {@link MAX_PACKET_BYTES}
+   * @throws L402Error `L402_ERR_MACAROON_TOO_LARGE` when the identifier or location is over 65,535 bytes (`MAX_PACKET_BYTES`)
    */
   static mint(rootKey: Uint8Array, identifier: Uint8Array, location = 'lsat'): Macaroon {
     if (identifier.length > MAX_PACKET_BYTES) throw tooLarge('identifier');
@@ -137,7 +137,7 @@ export class Macaroon {
    * Adds a first-party caveat.
    * @param condition - the caveat, usually `name=value`, as a string (UTF-8) or bytes
    * @returns a new macaroon with the caveat appended and the signature updated
-   * @throws L402Error `L402_ERR_MACAROON_TOO_LARGE` when the caveat is over {@link MAX_PACKET_BYTES}
+   * @throws L402Error `L402_ERR_MACAROON_TOO_LARGE` when the caveat is over 65,535 bytes (`MAX_PACKET_BYTES`)
    */
   withFirstPartyCaveat(condition: string | Uint8Array): Macaroon {
     const id = typeof condition === 'string' ? utf8(condition) : Uint8Array.from(condition);
