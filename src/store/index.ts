@@ -1,17 +1,15 @@
 /**
- * Storage for aperture-ts by role — root keys and revocations, the transaction
- * ledger, the service registry, MPP charges, MPP sessions — each role on
- * memory, SQLite or PostgreSQL, and all of them together as `ApertureStore`.
+ * Storage for aperture-ts (`aperture-ts/store`) by role — root keys and
+ * revocations, the transaction ledger, the service registry, MPP charges, MPP
+ * sessions — each role on memory, SQLite or PostgreSQL, and all of them
+ * together as `ApertureStore`. What is listed here is public: the role
+ * interfaces with their records (to write a store of your own), the three
+ * stores and `openStore`. Migrations, queries and limits are internal.
  * @packageDocumentation
  */
-export { MAX_PAGE_SIZE } from './aperture-store.js';
-export type {
-  ApertureStore,
-  GarbageReport,
-  StoreBackend,
-  StoreHealth,
-  StoreLifecycle,
-} from './aperture-store.js';
+
+// The interfaces a store implements, and their records.
+export type { ApertureStore, GarbageReport, StoreBackend, StoreHealth, StoreLifecycle } from './aperture-store.js';
 export type { RevocationEvent, RootKeyStore } from './root-key-store.js';
 export type {
   AuthType,
@@ -42,13 +40,13 @@ export type {
   SessionStatus,
   SessionStore,
 } from './session-store.js';
+
+// The stores.
 export { MemoryStore } from './memory-store.js';
 export type { MemoryStoreOptions } from './memory-store.js';
-export { SqliteStore, DEFAULT_SQLITE_FILE } from './sqlite-store.js';
+export { SqliteStore } from './sqlite-store.js';
 export type { SqliteStoreOptions } from './sqlite-store.js';
-export { PostgresStore, REVOCATION_CHANNEL } from './postgres-store.js';
+export { PostgresStore } from './postgres-store.js';
 export type { PostgresStoreOptions } from './postgres-store.js';
 export { openStore } from './open-store.js';
 export type { StoreConfig } from './open-store.js';
-export { MIGRATIONS, LATEST_VERSION, BASELINE } from './migrations.js';
-export type { Migration } from './migrations.js';

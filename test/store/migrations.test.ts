@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { BASELINE, LATEST_VERSION, MIGRATIONS, PostgresStore, SqliteStore, type ApertureStore } from '../../src/store/index.js';
-import { MIGRATIONS_TABLE } from '../../src/store/migrations.js';
+import { PostgresStore, SqliteStore, type ApertureStore } from '../../src/store/index.js';
+import { BASELINE, LATEST_VERSION, MIGRATIONS, MIGRATIONS_TABLE } from '../../src/store/migrations.js';
 import { hex } from './conformance/index.js';
 
 const URL = 'postgres://postgres@127.0.0.1:5432/test';

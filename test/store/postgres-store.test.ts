@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { LATEST_VERSION, PostgresStore, SqliteStore, openStore, type RevocationEvent } from '../../src/store/index.js';
+import { PostgresStore, SqliteStore, openStore, type RevocationEvent } from '../../src/store/index.js';
+import { LATEST_VERSION } from '../../src/store/migrations.js';
 import { L402Error } from '../../src/core/errors.js';
 import { hex, idHashOf, storeConformance } from './conformance/index.js';
 

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
-import { LATEST_VERSION, SqliteStore, openStore, type RevocationEvent } from '../../src/store/index.js';
+import { SqliteStore, openStore, type RevocationEvent } from '../../src/store/index.js';
+import { LATEST_VERSION } from '../../src/store/migrations.js';
 import { L402Error } from '../../src/core/errors.js';
 import { hex, idHashOf, storeConformance } from './conformance/index.js';
 
