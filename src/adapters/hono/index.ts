@@ -4,5 +4,4 @@
  */
 export { honoL402 } from './hono-l402.js';
 export type { HonoL402Variables } from './hono-l402.js';
-export { fetchRequestView } from './fetch-request-view.js';
 export type { L402MiddlewareOptions, L402GateSource, L402RouteSettings, L402FreePaths } from '../node/l402-middleware-options.js';
