@@ -4,24 +4,27 @@
  * imports a Node module, so it runs in browsers and edge runtimes too. The
  * gRPC interceptor (`aperture-ts/client/grpc`, loads grpc-js) and the file
  * token store (`aperture-ts/client/file-token-store`, uses `node:fs`) are
- * entries of their own.
+ * entries of their own. What is listed here is public.
  * @packageDocumentation
  */
+
+// The transports.
 export { wrapFetch } from './wrap-fetch.js';
 export type { FetchLike } from './wrap-fetch.js';
 export { undiciL402Interceptor } from './undici-l402-interceptor.js';
-export { L402Client, L402Call } from './l402-client.js';
-export type { L402ClientOptions, ChallengeInfo, ChallengeResponse, Quote } from './l402-client.js';
-export { ChallengeParseError } from './challenge-parse-error.js';
-export { clientErrorContext, withClientContext } from './client-error-context.js';
-export type { ClientErrorContext } from './client-error-context.js';
-export { tokenKey } from './token-store.js';
+
+// The engine they share, and what it is configured with.
+export { L402Client } from './l402-client.js';
+export type { L402Call, L402ClientOptions, ChallengeInfo, ChallengeResponse, Quote } from './l402-client.js';
+export type { BudgetOptions, BudgetSnapshot } from './budget.js';
+export type { PayerLike, PayInvoiceFunction, PayInvoiceLike, PayInvoiceAnswer } from './to-payer.js';
 export type { TokenStore, StoredToken } from './token-store.js';
 export { MemoryTokenStore } from './memory-token-store.js';
-export { Budget } from './budget.js';
-export type { BudgetOptions, BudgetSnapshot, BudgetReservation } from './budget.js';
-export { toPayer } from './to-payer.js';
-export type { PayerLike, PayInvoiceFunction, PayInvoiceLike, PayInvoiceAnswer } from './to-payer.js';
 export { readInvoice } from './read-invoice.js';
 export type { InvoiceDetails } from './read-invoice.js';
-export { PaymentError, BudgetExceededError, L402Error } from '../core/errors.js';
+
+// Errors.
+export { L402Error, PaymentError, BudgetExceededError } from '../core/errors.js';
+export { ChallengeParseError } from './challenge-parse-error.js';
+export { clientErrorContext } from './client-error-context.js';
+export type { ClientErrorContext } from './client-error-context.js';
