@@ -15,8 +15,8 @@ import {
   DevHttpPayer,
   DevInvoicer,
   DevPayer,
-  isLoopback,
 } from '../../src/lightning/dev/index.js';
+import { isLoopback } from '../../src/lightning/dev/loopback.js';
 import { endlessUpload } from '../proxy/endless-body.js';
 import { invoicerConformance } from './invoicer.conformance.js';
 import { payerConformance } from './payer.conformance.js';
