@@ -1,29 +1,59 @@
 /**
- * `aperture-ts/proxy`: the reverse proxy's forwarding part (routing,
- * authorization hook, REST/gRPC/SSE/WebSocket forwarding, the TLS/h2c
- * listener).
+ * `aperture-ts/proxy`: the reverse proxy as a library. The forwarding part
+ * (routing, the authorization hook, REST/gRPC/SSE/WebSocket forwarding, the
+ * TLS/h2c listener), the `aperture.yaml` configuration (load, check, report),
+ * the dynamic pricer, and `startAperture`, the whole program. What is listed
+ * here is public; the YAML tree, the Go duration parser, the program's
+ * request pipeline and its handler, logging and metrics helpers are internal.
+ * @packageDocumentation
  */
+
+// Routing and forwarding.
 export { Router } from './router.js';
 export type { ProxyService } from './proxy-service.js';
-export { Proxy, writeDecision, writeHttpDecision } from './proxy.js';
+export { compileGoRegexp } from '../core/go-regexp.js';
+export type { GoRegexp } from '../core/go-regexp.js';
+export { Proxy } from './proxy.js';
+export type { ProxyOptions, AuthorizeContext, AuthorizeOutcome, AuthorizeResult } from './proxy.js';
+export type { UpstreamTimeouts } from './forward/upstreams.js';
 export type { NodeIncoming, NodeResponse } from './forward/forward-http.js';
 export { readBodyPrefix } from './forward/body-prefix.js';
 export type { BodyPrefix } from './forward/body-prefix.js';
-export type { AuthorizeContext, AuthorizeOutcome, AuthorizeResult, ProxyOptions } from './proxy.js';
-export type { UpstreamTimeouts } from './forward/upstreams.js';
+
+// The listener.
 export { ProxyServer } from './server/proxy-server.js';
 export type { ProxyRequestHandler, ProxyServerOptions } from './server/proxy-server.js';
-export { ensureTlsCertificate, SELF_SIGNED_ORGANIZATION } from './server/tls-certificate.js';
-export type { EnsureTlsCertificateOptions, TlsCertificate, TlsCertificateEvent } from './server/tls-certificate.js';
-export { canonicalAuthorization } from './canonical-authorization.js';
-export { CORS_HEADERS } from './cors.js';
-export * from './config/index.js';
-export { GrpcPricer, MAX_PRICER_BODY_BYTES } from './pricer/grpc-pricer.js';
+export type { TlsCertificateEvent } from './server/tls-certificate.js';
+
+// The configuration of the `aperture` program.
+export { loadConfig } from './config/load-config.js';
+export { checkConfig } from './config/check-config.js';
+export type { LoadConfigOptions, ConfigReport } from './config/check-config.js';
+export { formatConfigReport } from './config/format-config-report.js';
+export type { LocatedConfigIssue } from './config/raw-node.js';
+export type {
+  ApertureConfig,
+  ServiceConfig,
+  ServiceAuth,
+  ServiceRateLimitConfig,
+  DynamicPriceConfig,
+  AuthScheme,
+  AuthenticatorConfig,
+  LightningBackendKind,
+  RateLimitStoreConfig,
+  ConfigPattern,
+  IpRange,
+  ConfigWarning,
+  ConfigWarningKind,
+  LogLevel,
+} from './config/aperture-config.js';
+
+// Dynamic prices.
+export { GrpcPricer } from './pricer/grpc-pricer.js';
 export type { GrpcPricerOptions } from './pricer/grpc-pricer.js';
-export { ProxyMetrics } from './ops/metrics.js';
-export type { RequestOutcome } from './ops/metrics.js';
-export { RequestSeries } from './ops/request-series.js';
-export type { MetricData, RegistryMetric, RequestSeriesNames, MetricSample } from './ops/request-series.js';
-export { createLogger, subsystemLogger, LOG_SUBSYSTEMS, REDACTED_PATHS } from './ops/logger.js';
-export type { DebugLevel, LogSettings, LogSubsystem } from './ops/logger.js';
-export * from './app/index.js';
+
+// The `aperture` program.
+export { startAperture } from './app/start-aperture.js';
+export type { StartApertureOptions, RunningAperture, BucketSetting } from './app/start-aperture.js';
+export type { AppService } from './app/app-service.js';
+export type { ProxyMetrics } from './ops/metrics.js';

@@ -41,13 +41,15 @@ export function exportNames(files: Record<string, string>, options: ts.CompilerO
     if (source === undefined) throw new Error(`${file} is not in the program`);
     const module = checker.getSymbolAtLocation(source);
     const symbols = module === undefined ? [] : checker.getExportsOfModule(module);
-    out[name] = symbols.map((s) => (isTypeOnly(checker, s) ? `type ${s.name}` : s.name)).sort((a, b) => bare(a).localeCompare(bare(b)) || a.localeCompare(b));
+    out[name] = symbols.map((s) => (isTypeOnly(checker, s) ? `type ${s.name}` : s.name)).sort(byName);
   }
   return out;
 }
 
-function bare(name: string): string {
-  return name.startsWith('type ') ? name.slice(5) : name;
+/** Case-insensitive by the name itself, the same in every locale. */
+function byName(a: string, b: string): number {
+  const key = (n: string): string => (n.startsWith('type ') ? n.slice(5) : n).toLowerCase();
+  return key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** The entries of tsup.config.ts with their source files. */
