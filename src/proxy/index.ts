@@ -23,7 +23,7 @@ export type { BodyPrefix } from './forward/body-prefix.js';
 // The listener.
 export { ProxyServer } from './server/proxy-server.js';
 export type { ProxyRequestHandler, ProxyServerOptions } from './server/proxy-server.js';
-export type { TlsCertificateEvent } from './server/tls-certificate.js';
+export type { TlsCertificate, TlsCertificateEvent } from './server/tls-certificate.js';
 
 // The configuration of the `aperture` program.
 export { loadConfig } from './config/load-config.js';
@@ -47,6 +47,7 @@ export type {
   ConfigWarningKind,
   LogLevel,
 } from './config/aperture-config.js';
+export type { LogSubsystem } from './ops/logger.js';
 
 // Dynamic prices.
 export { GrpcPricer } from './pricer/grpc-pricer.js';

@@ -29,8 +29,9 @@ export class ProxyMetrics {
   readonly registry = new Registry();
   /**
    * Requests by service and outcome (`aperture_requests_total`) and the time
-   * until their response head (`aperture_request_duration_seconds`): see
-   * {@link ProxyMetrics.recordRequest}.
+   * until their response head (`aperture_request_duration_seconds`), fed by
+   * the program's request handler.
+   * @internal
    */
   readonly requests: RequestSeries;
   /** 402 challenges issued (fresh invoices), by service. */
@@ -161,6 +162,7 @@ export class ProxyMetrics {
    * @param service - matched service ('' when none)
    * @param outcome - what it ended as
    * @param seconds - time until its response head
+   * @internal
    */
   recordRequest(service: string, outcome: RequestOutcome, seconds: number): void {
     this.requests.record(service, outcome, seconds);
@@ -170,6 +172,7 @@ export class ProxyMetrics {
    * Exports a rate limiter's store errors and evictions (read at each scrape).
    * @param service - the `service` label
    * @param limiter - anything with `stats()`, e.g. a `RateLimiter`
+   * @internal
    */
   trackRateLimiter(service: string, limiter: { stats(): RateLimiterStats }): void {
     this.#limiters.push({ service, source: limiter, seen: { allowed: 0, denied: 0, evictions: 0, storeErrors: 0 } });
@@ -179,6 +182,7 @@ export class ProxyMetrics {
    * Exports a freebie counter's grants, exhaustions, store errors and evictions (read at each scrape).
    * @param service - the `service` label
    * @param counter - a `FreebieCounter`
+   * @internal
    */
   trackFreebies(service: string, counter: { stats(): FreebieStats }): void {
     this.#freebieCounters.push({ service, source: counter, seen: { granted: 0, exhausted: 0, evictions: 0, storeErrors: 0 } });
