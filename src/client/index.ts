@@ -14,8 +14,8 @@ export type { FetchLike } from './wrap-fetch.js';
 export { undiciL402Interceptor } from './undici-l402-interceptor.js';
 
 // The engine they share, and what it is configured with.
-export { L402Client } from './l402-client.js';
-export type { L402Call, L402ClientOptions, ChallengeInfo, ChallengeResponse, Quote } from './l402-client.js';
+export { L402Client, L402Call } from './l402-client.js';
+export type { L402ClientOptions, ChallengeInfo, ChallengeResponse, Quote } from './l402-client.js';
 export type { BudgetOptions, BudgetSnapshot } from './budget.js';
 export type { PayerLike, PayInvoiceFunction, PayInvoiceLike, PayInvoiceAnswer } from './to-payer.js';
 export type { TokenStore, StoredToken } from './token-store.js';

@@ -142,7 +142,15 @@ export class L402Call {
   rounds = 0;
   readonly #client: L402Client;
 
-  /** @internal */
+  /**
+   * Calls are made by {@link L402Client.begin}, not constructed directly. (Not
+   * `@internal`: a stripped constructor would read as a public one without
+   * parameters in the published types.)
+   * @param client - the client the call belongs to
+   * @param url - the request URL
+   * @param key - the token key of `url`
+   * @param token - the stored token to send, if any
+   */
   constructor(client: L402Client, url: URL, key: string, token: StoredToken | undefined) {
     this.#client = client;
     this.url = url;

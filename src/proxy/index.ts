@@ -11,8 +11,7 @@
 // Routing and forwarding.
 export { Router } from './router.js';
 export type { ProxyService } from './proxy-service.js';
-export { compileGoRegexp } from '../core/go-regexp.js';
-export type { GoRegexp } from '../core/go-regexp.js';
+export { compileGoRegexp, GoRegexp } from '../core/go-regexp.js';
 export { Proxy } from './proxy.js';
 export type { ProxyOptions, AuthorizeContext, AuthorizeOutcome, AuthorizeResult } from './proxy.js';
 export type { UpstreamTimeouts } from './forward/upstreams.js';
@@ -57,4 +56,4 @@ export type { GrpcPricerOptions } from './pricer/grpc-pricer.js';
 export { startAperture } from './app/start-aperture.js';
 export type { StartApertureOptions, RunningAperture, BucketSetting } from './app/start-aperture.js';
 export type { AppService } from './app/app-service.js';
-export type { ProxyMetrics } from './ops/metrics.js';
+export { ProxyMetrics } from './ops/metrics.js';

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OPTIONAL_PACKAGES } from '../../src/core/optional-dependency.js';
 import { freePort } from '../e2e/support.js';
+import { exportNames, readPinned } from './public-exports.js';
 
 const root = new URL('../../', import.meta.url).pathname;
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string; exports: Record<string, unknown> };
@@ -141,6 +142,26 @@ export type Client = RedisClient;
     '--typeRoots', join(root, 'node_modules/@types'), '--types', 'node', 'use.ts', 'use.mts',
   ], app);
   assert.equal(tsc.code, 0, tsc.stdout + tsc.stderr);
+});
+
+test('the published declarations export exactly the pinned names, and nothing marked @internal', () => {
+  const installed = join(app, 'node_modules', 'aperture-ts');
+  const entries = Object.keys(readPinned()).filter((entry) => !entry.startsWith('cli/'));
+  const pinned = readPinned();
+  for (const ext of ['d.ts', 'd.cts']) {
+    // A class exported as a type in the source comes out as a value here: pins and declarations must agree.
+    const published = exportNames(Object.fromEntries(entries.map((entry) => [entry, join(installed, 'dist', `${entry}.${ext}`)])));
+    for (const entry of entries) assert.deepEqual(published[entry], pinned[entry], `dist/${entry}.${ext}`);
+  }
+  const declarations = packed.map((f) => f.path).filter((p) => /\.d\.c?ts$/.test(p));
+  assert.ok(declarations.length > entries.length, 'declarations are packed');
+  assert.deepEqual(declarations.filter((p) => p.startsWith('dist/cli/')), [], 'the programs ship no declarations');
+  for (const path of declarations) {
+    const text = readFileSync(join(installed, path), 'utf8');
+    assert.doesNotMatch(text, /@internal/, path);
+    // Internal helpers that once were exported must not come back into the types, even unexported.
+    assert.doesNotMatch(text, /\b(BoundedCache|signatureChain|TEXT_PLAIN|parseYamlConfig|ApertureHandler|createAuthorize)\b/, path);
+  }
 });
 
 test('with better-sqlite3 added, the installed aperture starts and challenges', async () => {
