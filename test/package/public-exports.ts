@@ -18,7 +18,13 @@ export function readPinned(): Record<string, string[]> {
 
 function isTypeOnly(checker: ts.TypeChecker, symbol: ts.Symbol): boolean {
   const declaration = symbol.declarations?.[0];
-  if (declaration !== undefined && ts.isExportSpecifier(declaration) && ts.isTypeOnlyExportDeclaration(declaration)) return true;
+  if (declaration !== undefined && ts.isExportSpecifier(declaration) && ts.isTypeOnlyExportDeclaration(declaration)) {
+    const target = checker.getAliasedSymbol(symbol);
+    // The bundled declarations turn `export type { SomeClass }` into a value export, which has no
+    // value at run time: export classes as values.
+    if (target.flags & ts.SymbolFlags.Class) throw new Error(`class ${symbol.name} is exported as a type only; export it as a value`);
+    return true;
+  }
   const target = symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol;
   return (target.flags & ts.SymbolFlags.Value) === 0;
 }
