@@ -23,7 +23,7 @@ export interface StoredToken {
 
 /**
  * Storage of tokens keyed by a string: the request origin, plus the service
- * name when known (see {@link tokenKey}). Implementations: `MemoryTokenStore`,
+ * name when known (`origin#service`; see `L402Client.keyOf`). Implementations: `MemoryTokenStore`,
  * `FileTokenStore`; a database or a keychain fits the same interface.
  *
  * `put` must be durable when it resolves: the client relies on a pending entry

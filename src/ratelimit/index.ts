@@ -35,3 +35,4 @@ export type { RedisFreebieCounterOptions } from './redis-freebie-counter.js';
 // The client's address.
 export { clientIp } from './client-ip.js';
 export { IpSet } from './ip-set.js';
+export type { ParsedIp } from './parse-ip.js';

@@ -45,7 +45,7 @@ export class MemoryRateLimitStore implements RateLimitStore {
    * @param client - the client key
    * @param rules - the matching rules
    * @param now - current time in ms
-   * @returns the outcome (the shared {@link ALLOWED} object when allowed)
+   * @returns the outcome (one shared frozen object when allowed)
    */
   take(scope: string, client: string, rules: readonly CompiledRateLimitRule[], now: number): TakeResult {
     const cache = this.scopes.get(scope) ?? this.newScope(scope);

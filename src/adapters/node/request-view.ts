@@ -10,7 +10,7 @@ import type { RequestView } from '../../core/types.js';
 /** A Node request the translator understands: HTTP/1.1 or the HTTP/2 compatibility request. */
 export type NodeRequest = IncomingMessage | Http2ServerRequest;
 
-/** Options of {@link nodeRequestView} and {@link http2StreamRequestView}. */
+/** Options of {@link nodeRequestView} (and of the view of a raw HTTP/2 stream the proxy uses). */
 export interface NodeRequestViewOptions {
   /**
    * Turns the socket peer address and the `X-Forwarded-For` and `Forwarded`

@@ -113,7 +113,7 @@ export class GrpcPricer {
    * Asks for the price of one request.
    *
    * @param path - the request path, without the query
-   * @param requestText - request line, headers and up to {@link MAX_PRICER_BODY_BYTES} of body
+   * @param requestText - request line, headers and up to 64 KiB (`MAX_PRICER_BODY_BYTES`) of body
    * @returns the price in satoshis (0 means the request passes for free)
    * @throws L402Error `L402_ERR_PRICER_UNAVAILABLE` (status 503) when the call fails or returns a negative price
    */
