@@ -81,6 +81,10 @@ export interface TransactionFilter {
   start?: number;
   /** Created before this instant. */
   end?: number;
+  /** Settled at or after this instant (only settled rows match when set). */
+  settledStart?: number;
+  /** Settled before this instant (only settled rows match when set). */
+  settledEnd?: number;
   /** Page size, 1–1000; default 100. */
   limit?: number;
   /** Rows to skip; default 0. */

@@ -195,6 +195,8 @@ export class MemoryStore implements ApertureStore {
       if (filter.authType !== undefined && r.authType !== filter.authType) return false;
       if (filter.start !== undefined && r.createdAt < filter.start) return false;
       if (filter.end !== undefined && r.createdAt >= filter.end) return false;
+      if (filter.settledStart !== undefined && (r.settledAt === undefined || r.settledAt < filter.settledStart)) return false;
+      if (filter.settledEnd !== undefined && (r.settledAt === undefined || r.settledAt >= filter.settledEnd)) return false;
       if (filter.state !== undefined && deriveState(r.stored, r.expiresAt, now) !== filter.state) return false;
       return true;
     });

@@ -187,6 +187,8 @@ export function transactionQueries(filter: TransactionFilter, page: Page, now: n
   if (filter.authType !== undefined) b.add((p) => `auth_type = ${p}`, filter.authType);
   if (filter.start !== undefined) b.add((p) => `created_at >= ${p}`, filter.start);
   if (filter.end !== undefined) b.add((p) => `created_at < ${p}`, filter.end);
+  if (filter.settledStart !== undefined) b.add((p) => `settled_at >= ${p}`, filter.settledStart);
+  if (filter.settledEnd !== undefined) b.add((p) => `settled_at < ${p}`, filter.settledEnd);
   if (filter.state === 'settled') b.raw(`state = 'settled'`);
   else if (filter.state === 'pending') b.add((p) => `state = 'pending' AND expires_at > ${p}`, now);
   else if (filter.state === 'expired') b.add((p) => `state = 'pending' AND expires_at <= ${p}`, now);

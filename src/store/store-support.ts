@@ -131,6 +131,8 @@ export function checkFilter(filter: TransactionFilter): Page {
   if (filter.authType !== undefined && filter.authType !== 'l402' && filter.authType !== 'mpp') throw invalidArgument("authType must be 'l402' or 'mpp'");
   if (filter.start !== undefined) checkTime(filter.start, 'start');
   if (filter.end !== undefined) checkTime(filter.end, 'end');
+  if (filter.settledStart !== undefined) checkTime(filter.settledStart, 'settledStart');
+  if (filter.settledEnd !== undefined) checkTime(filter.settledEnd, 'settledEnd');
   return checkPage(filter.limit, filter.offset);
 }
 

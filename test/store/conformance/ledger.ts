@@ -88,6 +88,11 @@ export function ledgerConformance(name: string, harness: RoleHarness<LedgerUnder
       assert.deepEqual(await ids({ state: 'pending' }), [m.tokenId, c.tokenId]);
       assert.deepEqual(await ids({ authType: 'mpp' }), [m.tokenId]);
       assert.deepEqual(await ids({ start: T0 + 1000, end: T0 + 3000 }), [c.tokenId, b.tokenId], 'start inclusive, end exclusive');
+      await store.markSettled(c.paymentHash, T0 + 2500, 20);
+      assert.deepEqual(await ids({ settledStart: T0 + 1500, settledEnd: T0 + 2500 }), [b.tokenId], 'settled range: start inclusive, end exclusive, pending rows out');
+      assert.deepEqual(await ids({ settledStart: T0 + 1501 }), [c.tokenId]);
+      assert.deepEqual(await ids({ settledEnd: T0 + 2501, service: 'a' }), [c.tokenId]);
+      assert.equal((await store.listTransactions({ now, settledStart: T0, limit: 1 })).total, 2);
       const page = await store.listTransactions({ now, limit: 2, offset: 1 });
       assert.deepEqual(page.items.map((r) => r.tokenId), [c.tokenId, b.tokenId]);
       assert.equal(page.total, 4);
