@@ -7,6 +7,7 @@
 import type { GoRegexp } from '../../core/go-regexp.js';
 
 import type { LogSubsystem } from '../ops/logger.js';
+import type { JsonValue } from './raw-node.js';
 
 /** A log level of the reference (`debuglevel`, `logging.console.level`). */
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'critical' | 'off';
@@ -104,6 +105,12 @@ export interface ServiceConfig {
   freebieWindowMs: number;
   /** Extension: how long to wait for the backend's response headers, in ms; 0 = no limit. */
   upstreamTimeoutMs: number;
+  /**
+   * The `services[]` entry this was read from, as JSON: keys as written, header
+   * values unresolved (`${ENV}` and `!file+…` references stay references). What the
+   * admin API stores and shows, and what a copy of the service is built from.
+   */
+  entry: Readonly<Record<string, JsonValue>>;
 }
 
 /** Which Lightning backend issues invoices. */
@@ -184,7 +191,11 @@ export interface ApertureConfig {
   };
   etcd: { host: string; user: string; password: string };
   authenticator: AuthenticatorConfig;
-  admin: { enabled: boolean; macaroonPath: string; corsOrigins: string[] };
+  /**
+   * `admin`: the admin API (library `aperture-ts/admin`). `rootKeyPath` is derived from
+   * `macaroonPath` as the reference does; `corsOrigins` are `*` or `scheme://host[:port]`.
+   */
+  admin: { enabled: boolean; macaroonPath: string; rootKeyPath: string; corsOrigins: string[] };
   hashmail: { enabled: boolean; messageRateMs: number; messageBurstAllowance: number; staleTimeoutMs: number };
   tor: { control: string; listenPort: number; virtualPort: number; v3: boolean };
   prometheus: { enabled: boolean; listenAddr: string };

@@ -197,3 +197,42 @@ function withPos<T extends { pos?: RawPosition }>(node: T, pos: RawPosition | un
   if (pos !== undefined) node.pos = pos;
   return node;
 }
+
+/** A JSON value, as a service entry is stored and shown by the admin API. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+/**
+ * Converts a raw tree back into plain JSON: mappings become objects (keys as
+ * written), sequences arrays, scalars their values (a number too large for a
+ * double keeps its digits as a string).
+ *
+ * @param node - the tree
+ * @returns the JSON value (`null` for an absent node)
+ */
+export function rawToJson(node: RawNode | undefined): JsonValue {
+  if (node === undefined) return null;
+  if (node.kind === 'seq') return node.items.map((item) => rawToJson(item));
+  if (node.kind === 'map') {
+    const out: { [key: string]: JsonValue } = {};
+    for (const entry of node.entries.values()) out[entry.key] = rawToJson(entry.value);
+    return out;
+  }
+  return typeof node.value === 'bigint' ? node.text : node.value;
+}
+
+/**
+ * Converts parsed JSON into a raw tree as it is: unlike {@link rawFromValue},
+ * keys containing dots stay single keys (a header may be named `X-A.b`).
+ *
+ * @param value - a JSON value
+ * @returns the tree
+ */
+export function rawFromJson(value: JsonValue): RawNode {
+  if (Array.isArray(value)) return { kind: 'seq', items: value.map((v) => rawFromJson(v)) };
+  if (value !== null && typeof value === 'object') {
+    const map: RawMap = { kind: 'map', entries: new Map() };
+    for (const [key, v] of Object.entries(value)) map.entries.set(key.toLowerCase(), { key, value: rawFromJson(v) });
+    return map;
+  }
+  return { kind: 'scalar', value, text: value === null ? '' : String(value) };
+}

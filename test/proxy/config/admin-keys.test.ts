@@ -1,0 +1,78 @@
+// The admin section (admin.enabled, admin.macaroonpath, admin.corsorigin) and one
+// services[] entry validated by itself (what the admin API stores).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ConfigError } from '../../../src/core/errors.js';
+import { adminRootKeyPath, loadConfig, rawFromJson, rawToJson, resolveServiceEntry, type LoadConfigOptions } from '../../../src/proxy/config/index.js';
+
+const HOME = '/home/operator';
+const minimal = 'listenaddr: "localhost:8081"\ninsecure: true\nauthenticator:\n  backend: dev\n';
+const load = (text: string, extra: Partial<LoadConfigOptions> = {}): ReturnType<typeof loadConfig> =>
+  loadConfig({ env: { HOME }, home: HOME, cwd: '/srv', fileExists: () => true, text: minimal + text, ...extra });
+
+function issuesOf(text: string): Map<string, string> {
+  try {
+    load(text);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, String(err));
+    return new Map(err.issues.map((i) => [i.path, i.message]));
+  }
+  assert.fail('expected a ConfigError');
+}
+
+test('admin: defaults as the reference (macaroon in the base directory, root key next to it)', () => {
+  const { config } = load('');
+  assert.deepEqual(config.admin, {
+    enabled: false, macaroonPath: `${HOME}/.aperture/admin.macaroon`, rootKeyPath: `${HOME}/.aperture/admin.rootkey`, corsOrigins: [],
+  });
+});
+
+test('admin: the root key path is the macaroon path without .macaroon, plus .rootkey', () => {
+  assert.equal(adminRootKeyPath('/var/lib/aperture/admin.macaroon'), '/var/lib/aperture/admin.rootkey');
+  assert.equal(adminRootKeyPath('/etc/creds'), '/etc/creds.rootkey');
+  assert.equal(adminRootKeyPath('/etc/a.macaroon.bak'), '/etc/a.macaroon.bak.rootkey');
+  const { config } = load('admin:\n  macaroonpath: ~/keys/ops.macaroon\n');
+  assert.equal(config.admin.macaroonPath, `${HOME}/keys/ops.macaroon`);
+  assert.equal(config.admin.rootKeyPath, `${HOME}/keys/ops.rootkey`);
+  const relative = load('admin:\n  macaroonpath: data/admin.macaroon\n');
+  assert.equal(relative.config.admin.macaroonPath, '/srv/data/admin.macaroon');
+});
+
+test('admin: corsorigin takes "*" and origins, and refuses anything else by path', () => {
+  const { config, warnings } = load('admin:\n  enabled: true\n  corsorigin:\n    - https://dash.example.com\n    - "http://127.0.0.1:3000"\n    - "*"\n');
+  assert.deepEqual(config.admin.corsOrigins, ['https://dash.example.com', 'http://127.0.0.1:3000', '*']);
+  // Until the program serves the API, setting it is said to have no effect.
+  assert.deepEqual(warnings.filter((w) => w.path.startsWith('admin')).map((w) => `${w.kind} ${w.path}`), ['not-built admin.enabled', 'not-built admin.corsorigin']);
+  const issues = issuesOf('admin:\n  corsorigin:\n    - https://dash.example.com/app\n    - ftp://x.example\n    - dash.example.com\n    - https://user@x.example\n');
+  assert.match(issues.get('admin.corsorigin[0]') ?? '', /is not an origin/);
+  assert.match(issues.get('admin.corsorigin[1]') ?? '', /is not an origin/);
+  assert.match(issues.get('admin.corsorigin[2]') ?? '', /is not an origin/);
+  assert.match(issues.get('admin.corsorigin[3]') ?? '', /is not an origin/);
+  assert.match(issuesOf('admin:\n  macaroonpath: /var/lib/aperture/\n').get('admin.macaroonpath') ?? '', /is a directory/);
+});
+
+test('resolveServiceEntry validates one entry as a file entry; strict makes unknown keys issues; the entry is kept as written', () => {
+  const entry = { name: 'api', address: '127.0.0.1:8080', PathRegexp: '^/api', headers: { 'X-A.b': 'v' }, ratelimits: [{ requests: 2, per: '1s' }] };
+  const ok = resolveServiceEntry(rawFromJson(entry), { context: { env: {}, cwd: '/srv', home: HOME } });
+  assert.deepEqual(ok.issues, []);
+  assert.equal(ok.service?.pathRegexp?.source, '^/api');
+  assert.deepEqual(ok.service?.headers, { 'X-A.b': 'v' }, 'a dotted header name stays one key');
+  assert.deepEqual(ok.service?.entry, entry);
+  assert.deepEqual(rawToJson(rawFromJson(entry)), entry);
+  const loose = resolveServiceEntry(rawFromJson({ ...entry, tmeout: 3 }));
+  assert.ok(loose.service !== undefined);
+  assert.equal(loose.warnings[0]?.kind, 'unknown-key');
+  const strict = resolveServiceEntry(rawFromJson({ ...entry, tmeout: 3, price: -2 }), { strict: true });
+  assert.equal(strict.service, undefined);
+  assert.deepEqual(strict.issues.map((i) => i.path).sort(), ['price', 'tmeout']);
+  assert.match(strict.issues.find((i) => i.path === 'tmeout')?.message ?? '', /unknown key "tmeout" \(did you mean "timeout"\?\)/);
+  assert.equal(resolveServiceEntry(rawFromJson([1])).issues[0]?.path, '$');
+});
+
+test('services[] entries carry their entry as written; a file with a duplicate name is still refused', () => {
+  const { config } = load('services:\n  - name: a\n    address: 127.0.0.1:1\n    headers:\n      X-K: ${K}\n', { env: { HOME, K: 'v' } });
+  assert.deepEqual(config.services[0]?.entry, { name: 'a', address: '127.0.0.1:1', headers: { 'X-K': '${K}' } });
+  assert.deepEqual(config.services[0]?.headers, { 'X-K': 'v' });
+  const issues = issuesOf('services:\n  - name: a\n    address: 127.0.0.1:1\n  - name: a\n    address: 127.0.0.1:2\n');
+  assert.match(issues.get('services[1].name') ?? '', /duplicate service name "a" \(also services\[0\]\)/);
+});
