@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Checks the dependency direction of src/ (see STYLE: core ← lightning, mpp,
-// ratelimit, store, adapters, client ← proxy, admin ← cli) and that core uses
+// ratelimit, store, adapters, client ← proxy ← admin ← app ← cli) and that core uses
 // nothing Node-specific but node:crypto (and no package but those listed in
 // coreImports). Exits non-zero listing every violation.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -12,8 +12,10 @@ const src = join(root, 'src');
 const rank = {
   core: 0,
   lightning: 1, mpp: 1, ratelimit: 1, store: 1, adapters: 1, client: 1,
-  proxy: 2, admin: 2,
-  cli: 3,
+  proxy: 2,
+  admin: 3, // the admin API validates services as the proxy's configuration does
+  app: 4,
+  cli: 5,
 };
 // Lateral imports allowed between same-rank areas, each with its reason.
 const lateral = new Set([

@@ -60,7 +60,7 @@ test('without the optional packages every entry point imports, and each feature 
     );
   });
   const result = JSON.parse(out) as Record<string, unknown>;
-  assert.deepEqual(result['imported'], ['index', 'express', 'koa', 'fastify', 'hono', 'node', 'client', 'store', 'ratelimit', 'proxy', 'lightning/dev', 'lightning/lnd', 'lightning/ln-service'], JSON.stringify(result, null, 2));
+  assert.deepEqual(result['imported'], ['index', 'express', 'koa', 'fastify', 'hono', 'node', 'client', 'store', 'ratelimit', 'proxy', 'admin', 'lightning/dev', 'lightning/lnd', 'lightning/ln-service'], JSON.stringify(result, null, 2));
   const grpc = 'the packages @grpc/grpc-js, @grpc/proto-loader and protobufjs: npm install @grpc/grpc-js@1 @grpc/proto-loader@0.8 protobufjs@7';
   assert.deepEqual(
     {
@@ -71,6 +71,7 @@ test('without the optional packages every entry point imports, and each feature 
       LndInvoicer: result['LndInvoicer'],
       LndPayer: result['LndPayer'],
       GrpcPricer: result['GrpcPricer'],
+      AdminApi: result['AdminApi'],
       MemoryStore: result['MemoryStore'],
       MemoryRateLimitStore: result['MemoryRateLimitStore'],
       startAperture: result['startAperture'],
@@ -83,6 +84,7 @@ test('without the optional packages every entry point imports, and each feature 
       LndInvoicer: `L402_ERR_DEPENDENCY_MISSING: LndInvoicer needs ${grpc}`,
       LndPayer: `L402_ERR_DEPENDENCY_MISSING: LndPayer needs ${grpc}`,
       GrpcPricer: `L402_ERR_DEPENDENCY_MISSING: GrpcPricer (dynamicprice) needs ${grpc}`,
+      AdminApi: 'L402_ERR_DEPENDENCY_MISSING: the admin API needs the package protobufjs: npm install protobufjs@7',
       MemoryStore: 'no error',
       MemoryRateLimitStore: 'no error',
       // Before anything starts, everything the configuration needs, at once.
