@@ -23,6 +23,7 @@ export type { StatusCode } from './admin-status.js';
 export { AuthFailureLimiter } from './auth-failure-limiter.js';
 export type { AuthFailureLimiterOptions } from './auth-failure-limiter.js';
 export { ADMIN_ROUTES } from './rest-transport.js';
+export type { AdminRoute } from './rest-transport.js';
 export { RESERVED_PATHS, effectiveServices, isTombstone, tombstone } from './service-entries.js';
 export type { EffectiveService, EffectiveServices, ServiceEntry, ServiceRowProblem, ServiceSource } from './service-entries.js';
 export { adminRootKeyPath } from '../proxy/config/resolve-config.js';

@@ -16,18 +16,20 @@ import { AdminStatusError, Code, httpStatusOf, status, toStatusError } from './a
 /** Runs one call of a method: authentication, permission, handler. */
 export type AdminCall = (method: AdminMethod, request: MessageObject, credentials: { macaroon: string | undefined; transport: 'grpc' | 'rest' }) => Promise<MessageObject>;
 
-/** One REST route. */
-interface Route {
+/** One REST route of `adminrpc/admin.yaml`. */
+export interface AdminRoute {
+  /** HTTP verb. */
   verb: 'GET' | 'POST' | 'PUT' | 'DELETE';
   /** Path segments after the prefix; `{field}` binds a segment to a field. */
   segments: readonly string[];
+  /** The method it calls. */
   method: AdminMethod;
   /** Whether the whole body is the request (`body: "*"`). */
   body: boolean;
 }
 
 /** The routes of `adminrpc/admin.yaml`. */
-export const ADMIN_ROUTES: readonly Route[] = [
+export const ADMIN_ROUTES: readonly AdminRoute[] = [
   { verb: 'GET', segments: ['info'], method: 'GetInfo', body: false },
   { verb: 'GET', segments: ['health'], method: 'GetHealth', body: false },
   { verb: 'GET', segments: ['services'], method: 'ListServices', body: false },
@@ -44,7 +46,7 @@ const ALLOW_METHODS = 'GET, POST, PUT, DELETE';
 const ALLOW_HEADERS = 'Content-Type, Accept, Grpc-Metadata-Macaroon';
 
 /** Matches a path (after the prefix) against a route; the bound fields, or undefined. */
-function bind(route: Route, segments: readonly string[]): Record<string, string> | undefined {
+function bind(route: AdminRoute, segments: readonly string[]): Record<string, string> | undefined {
   if (route.segments.length !== segments.length) return undefined;
   const bound: Record<string, string> = {};
   for (let i = 0; i < segments.length; i++) {

@@ -56,7 +56,7 @@ const OTHER_SUBSYSTEMS: Record<string, string> = {
   L402: 'token parsing has no log lines of its own here (refusals are logged under AUTH)',
   MINT: 'minting has no log lines of its own here (its errors are logged under AUTH)',
   LNDC: 'the lnd client logs under CHLL here',
-  ADMN: 'the admin API is not built here',
+  ADMN: 'the aperture program does not serve the admin API yet',
   MPAY: 'MPP (the Payment scheme) is not built here',
 };
 const NETWORKS = ['regtest', 'simnet', 'testnet', 'mainnet', 'signet'];
