@@ -14,8 +14,8 @@ import { verifyAdminMacaroon, ADMIN_ROOT_KEY_BYTES } from './admin-macaroon.js';
 import type { AdminMethod } from './admin-proto.js';
 import { AdminStatusError, Code, status, toStatusError } from './admin-status.js';
 import { AuthFailureLimiter, type AuthFailureLimiterOptions } from './auth-failure-limiter.js';
-import { handleGrpc } from './grpc-transport.js';
-import { handleRest } from './rest-transport.js';
+import { handleGrpc, type GrpcTransportOptions } from './grpc-transport.js';
+import { handleRest, type AdminCall, type RestTransportOptions } from './rest-transport.js';
 
 /** One answered call, for logs and metrics. It never holds the macaroon. */
 export interface AdminCallEvent {
@@ -86,7 +86,8 @@ export class AdminApi {
   readonly #clock: Clock;
   readonly #limiter: AuthFailureLimiter | undefined;
   readonly #options: AdminApiOptions;
-  readonly #maxBytes: number;
+  readonly #grpc: GrpcTransportOptions;
+  readonly #rest: RestTransportOptions;
 
   /**
    * @param options - backend, root key, CORS, limits, hooks
@@ -103,7 +104,11 @@ export class AdminApi {
     this.#handlers = adminHandlers(options.backend);
     this.#clock = options.clock ?? systemClock;
     this.#limiter = options.authFailureLimit === false ? undefined : new AuthFailureLimiter({ clock: this.#clock, ...options.authFailureLimit });
-    this.#maxBytes = options.maxRequestBytes ?? 1 << 20;
+    const maxBytes = options.maxRequestBytes ?? 1 << 20;
+    const call: AdminCall = (method, request, c) => this.call(method, request, { macaroon: c.macaroon, clientAddress: this.#clientAddress(c.req), transport: c.transport });
+    const onError = (error: unknown): void => this.#unexpected(error);
+    this.#grpc = { call, maxMessageBytes: maxBytes, onError };
+    this.#rest = { call, corsOrigins: options.corsOrigins ?? [], maxBodyBytes: maxBytes, onError };
   }
 
   /**
@@ -176,12 +181,7 @@ export class AdminApi {
    * @returns whether the path was the admin API's
    */
   handleGrpc(req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): boolean {
-    const clientAddress = this.#clientAddress(req);
-    return handleGrpc(req, res, {
-      call: (method, request, c) => this.call(method, request, { macaroon: c.macaroon, clientAddress, transport: 'grpc' }),
-      maxMessageBytes: this.#maxBytes,
-      onError: (error) => this.#unexpected(error),
-    });
+    return handleGrpc(req, res, this.#grpc);
   }
 
   /**
@@ -191,13 +191,7 @@ export class AdminApi {
    * @returns whether the path was the admin API's
    */
   handleRest(req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): boolean {
-    const clientAddress = this.#clientAddress(req);
-    return handleRest(req, res, {
-      call: (method, request, c) => this.call(method, request, { macaroon: c.macaroon, clientAddress, transport: 'rest' }),
-      corsOrigins: this.#options.corsOrigins ?? [],
-      maxBodyBytes: this.#maxBytes,
-      onError: (error) => this.#unexpected(error),
-    });
+    return handleRest(req, res, this.#rest);
   }
 
   #clientAddress(req: IncomingMessage | Http2ServerRequest): string {

@@ -94,8 +94,9 @@ export interface GrpcTransportOptions {
  * @returns whether the request was the admin API's (it is then answered)
  */
 export function handleGrpc(req: AdminRequest, res: AdminResponse, options: GrpcTransportOptions): boolean {
-  const path = (req.url ?? '').split('?', 1)[0] ?? '';
-  if (!path.startsWith(ADMIN_GRPC_PREFIX)) return false;
+  const raw = req.url ?? '';
+  if (!raw.startsWith(ADMIN_GRPC_PREFIX)) return false;
+  const path = raw.split('?', 1)[0] ?? raw;
   if (req.httpVersionMajor !== 2) {
     const body = 'gRPC requires HTTP/2\n';
     res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) });
@@ -127,7 +128,7 @@ export function handleGrpc(req: AdminRequest, res: AdminResponse, options: GrpcT
       const types = adminProto().methods.get(method);
       if (types === undefined) throw status(Code.UNIMPLEMENTED, `unknown method ${name}`);
       const request = decodeBinary(types.request, await readMessage(req, options.maxMessageBytes));
-      response = await options.call(method, request, { macaroon: Array.isArray(macaroon) ? macaroon[0] : macaroon, transport: 'grpc' });
+      response = await options.call(method, request, { macaroon: Array.isArray(macaroon) ? macaroon[0] : macaroon, transport: 'grpc', req });
       answer(res as Http2ServerResponse, encodeBinary(types.response, response));
     } catch (error) {
       const e = toStatusError(error);

@@ -14,7 +14,7 @@ import { ADMIN_REST_PREFIX, type AdminMethod } from './admin-proto.js';
 import { AdminStatusError, Code, httpStatusOf, status, toStatusError } from './admin-status.js';
 
 /** Runs one call of a method: authentication, permission, handler. */
-export type AdminCall = (method: AdminMethod, request: MessageObject, credentials: { macaroon: string | undefined; transport: 'grpc' | 'rest' }) => Promise<MessageObject>;
+export type AdminCall = (method: AdminMethod, request: MessageObject, credentials: { macaroon: string | undefined; transport: 'grpc' | 'rest'; req: IncomingMessage | Http2ServerRequest }) => Promise<MessageObject>;
 
 /** One REST route of `adminrpc/admin.yaml`. */
 export interface AdminRoute {
@@ -43,6 +43,7 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
 ];
 
 const ALLOW_METHODS = 'GET, POST, PUT, DELETE';
+const DOT_SEGMENT = /\/(?:\.|%2e)/i;
 const ALLOW_HEADERS = 'Content-Type, Accept, Grpc-Metadata-Macaroon';
 
 /** Matches a path (after the prefix) against a route; the bound fields, or undefined. */
@@ -129,7 +130,11 @@ async function readBody(req: IncomingMessage | Http2ServerRequest, maxBytes: num
  * @returns whether the request was the admin API's (it is then answered)
  */
 export function handleRest(req: IncomingMessage | Http2ServerRequest, res: AnyResponse, options: RestTransportOptions): boolean {
-  const url = new URL(req.url ?? '/', 'http://admin.invalid');
+  const raw = req.url ?? '/';
+  // Every request of the listener passes here: parse only what can be the API's
+  // (dot segments, also percent-encoded, may resolve into the prefix).
+  if (!raw.startsWith(ADMIN_REST_PREFIX) && !DOT_SEGMENT.test(raw)) return false;
+  const url = new URL(raw, 'http://admin.invalid');
   if (!url.pathname.startsWith(ADMIN_REST_PREFIX)) return false;
   const originHeader = req.headers.origin;
   const origin = allowedOrigin(typeof originHeader === 'string' ? originHeader : undefined, options.corsOrigins);
@@ -166,8 +171,8 @@ export function handleRest(req: IncomingMessage | Http2ServerRequest, res: AnyRe
     return true;
   }
   const { route, bound } = match;
-  const raw = req.headers['grpc-metadata-macaroon'];
-  const macaroon = Array.isArray(raw) ? raw[0] : raw;
+  const header = req.headers['grpc-metadata-macaroon'];
+  const macaroon = Array.isArray(header) ? header[0] : header;
   void (async () => {
     try {
       const types = adminProto().methods.get(route.method);
@@ -175,7 +180,7 @@ export function handleRest(req: IncomingMessage | Http2ServerRequest, res: AnyRe
       const request = route.body ? fromJson(types.request, await readBody(req, options.maxBodyBytes)) : {};
       if (!route.body) fromQuery(types.request, url.searchParams, request);
       Object.assign(request, bound);
-      const response = await options.call(route.method, request, { macaroon, transport: 'rest' });
+      const response = await options.call(route.method, request, { macaroon, transport: 'rest', req });
       send(res, 200, toJson(types.response, response), cors);
     } catch (error) {
       sendError(res, toStatusError(error), cors);

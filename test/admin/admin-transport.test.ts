@@ -146,6 +146,10 @@ describe('over plaintext (h2c and HTTP/1.1 on one port)', () => {
     assert.equal((created.json as { auth_scheme: string }).auth_scheme, 'AUTH_SCHEME_L402');
     // Paths outside the prefixes are not the admin API's.
     assert.equal((await rest1(s, '/api/adminx')).text, 'not admin\n');
+    // Dot segments resolve as URLs do, percent-encoded ones too.
+    assert.deepEqual((await rest2(s, '/x/../api/admin/health')).json, { status: 'ok' });
+    assert.deepEqual((await rest2(s, '/x/%2e%2E/api/admin/health')).json, { status: 'ok' });
+    assert.equal((await rest2(s, '/api/admin/../other')).text, 'not admin\n');
     assert.equal((await rest1(s, '/adminrpc.Other/Call')).text, 'not admin\n');
   });
 });
