@@ -3,7 +3,7 @@
 // paths, and two API instances on one database.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AdminApi } from '../../src/admin/admin-api.js';
@@ -16,12 +16,12 @@ import type { ServiceRecord } from '../../src/store/service-registry.js';
 import type { ApertureStore } from '../../src/store/aperture-store.js';
 import { configServices, INFO, openTestStore, postgresSkipReason, RecordingBackend, type StoreKind } from './support.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'aperture-admin-entries-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
 
 const row = (name: string, config: unknown, createdAt: number): ServiceRecord => ({ name, config, version: 1, createdAt, updatedAt: createdAt });
 
 test('the running set: file order with overrides in place, tombstones remove, API services after by creation then name', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'aperture-admin-entries-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
   const fromFile = configServices(`services:
   - name: one
     address: 127.0.0.1:1
@@ -81,9 +81,9 @@ for (const kind of ['sqlite', 'postgres'] as StoreKind[]) {
     let a: ApertureStore;
     let b: ApertureStore;
     let cleanup: () => Promise<void>;
-    const sub = join(dir, kind);
+    let sub: string;
     before(async () => {
-      mkdirSync(sub, { recursive: true });
+      sub = mkdtempSync(join(tmpdir(), 'aperture-admin-instances-'));
       const opened = await openTestStore(kind, sub);
       a = opened.store;
       b = await (opened.reopen as () => Promise<ApertureStore>)();
@@ -92,6 +92,7 @@ for (const kind of ['sqlite', 'postgres'] as StoreKind[]) {
     after(async () => {
       await b.close();
       await cleanup();
+      rmSync(sub, { recursive: true, force: true });
     });
 
     test('one creation of a name wins; a change made through one is what the other lists and applies', async () => {

@@ -160,8 +160,14 @@ export const INFO: AdminInfo = { network: 'regtest', listenAddr: '127.0.0.1:8081
 /** The API on a real listener, answering 404 for anything else. */
 export async function startAdminServer(options: StartOptions): Promise<AdminServer> {
   const dir = mkdtempSync(join(tmpdir(), 'aperture-admin-'));
+  let services: ServiceConfig[];
+  try {
+    services = configServices(options.servicesYaml ?? 'services: []\n', dir);
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
   const { store, reopen, cleanup } = await openTestStore(options.kind, dir, options.clock);
-  const services = configServices(options.servicesYaml ?? 'services: []\n', dir);
   const backend = new RecordingBackend(store, services, dir, INFO);
   const macaroonPath = join(dir, 'admin.macaroon');
   const creds = ensureAdminCredentials({ macaroonPath });
