@@ -14,6 +14,7 @@
  */
 import { createRequire } from 'node:module';
 import type protobufjs from 'protobufjs';
+import { L402Error } from '../core/errors.js';
 import { requireOptional } from '../core/optional-dependency.js';
 import type { JsonValue } from '../proxy/config/raw-node.js';
 import { ADMIN_METHODS, ADMIN_PROTO, STRUCT_PROTO, type AdminMethod } from './admin-proto.js';
@@ -57,7 +58,7 @@ export function adminProto(): AdminProto {
     const methods = new Map<AdminMethod, MethodTypes>();
     for (const name of ADMIN_METHODS) {
       const method = service.methods[name];
-      if (method === undefined) throw new Error(`adminrpc.Admin has no method ${name}`);
+      if (method === undefined) throw new L402Error('L402_ERR_ADMIN_INTERNAL', `the embedded proto has no method adminrpc.Admin/${name}`);
       methods.set(name, { request: root.lookupType(method.requestType), response: root.lookupType(method.responseType) });
     }
     loaded = { root, methods };

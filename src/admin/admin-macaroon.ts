@@ -138,6 +138,10 @@ function ioError(what: string, path: string, cause: unknown): L402Error {
   return new L402Error('L402_ERR_ADMIN_CREDENTIALS_IO', `cannot ${what} ${path}: ${(cause as Error).message}`, { cause });
 }
 
+function missing(path: string): L402Error {
+  return new L402Error('L402_ERR_ADMIN_CREDENTIALS_IO', `cannot read ${path}: no such file`);
+}
+
 function checkRootKey(key: Uint8Array, where: string): void {
   if (key.length !== ADMIN_ROOT_KEY_BYTES) {
     throw new L402Error('L402_ERR_ADMIN_ROOT_KEY_INVALID', `${where} has ${key.length} bytes, expected ${ADMIN_ROOT_KEY_BYTES}; restore it, or delete it and the admin macaroons baked from it to have a new one created`);
@@ -202,7 +206,7 @@ function readIfExists(path: string): Buffer | undefined {
  */
 export function readAdminRootKey(path: string): Uint8Array {
   const key = readIfExists(path);
-  if (key === undefined) throw ioError('read', path, Object.assign(new Error('no such file'), { code: 'ENOENT' }));
+  if (key === undefined) throw missing(path);
   checkRootKey(key, path);
   return Uint8Array.from(key);
 }
@@ -267,7 +271,7 @@ export function ensureAdminCredentials(options: AdminCredentialsOptions): AdminC
     createdRootKey = writeNewFile(rootKeyPath, randomBytes(ADMIN_ROOT_KEY_BYTES));
     // Read back what is there: another process may have created it first.
     key = readIfExists(rootKeyPath);
-    if (key === undefined) throw ioError('read', rootKeyPath, Object.assign(new Error('no such file'), { code: 'ENOENT' }));
+    if (key === undefined) throw missing(rootKeyPath);
   }
   checkRootKey(key, rootKeyPath);
   const rootKey = Uint8Array.from(key);

@@ -3,6 +3,7 @@
  * written as gRPC trailers or, on REST, as grpc-gateway writes them (an HTTP
  * status from the code and a `{"code","message","details"}` body).
  */
+import type { L402ErrorCode } from '../core/error-codes.js';
 import { L402Error } from '../core/errors.js';
 
 /** gRPC status codes (the gRPC specification's numbers). */
@@ -30,7 +31,7 @@ export const Code = {
 export type StatusCode = (typeof Code)[keyof typeof Code];
 
 /** The error codes of {@link AdminStatusError}, one per gRPC status the API answers with. */
-const ERROR_CODES: Partial<Record<StatusCode, string>> = {
+const ERROR_CODES: Partial<Record<StatusCode, L402ErrorCode>> = {
   [Code.INVALID_ARGUMENT]: 'L402_ERR_ADMIN_INVALID_ARGUMENT',
   [Code.NOT_FOUND]: 'L402_ERR_ADMIN_NOT_FOUND',
   [Code.ALREADY_EXISTS]: 'L402_ERR_ADMIN_ALREADY_EXISTS',

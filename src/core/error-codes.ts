@@ -19,6 +19,7 @@ export const L402_ERROR_AREAS = {
   ratelimit: 'Rate limiting',
   proxy: 'Proxy',
   adapter: 'Adapters',
+  admin: 'Admin API',
   app: 'aperture program',
 } as const;
 
@@ -28,7 +29,7 @@ export type L402ErrorArea = keyof typeof L402_ERROR_AREAS;
 /**
  * Every error code, in the order of `docs/errors.md`, with the area it belongs
  * to (a key of the areas: `config`, `client`, `cli`, `token`, `lightning`,
- * `store`, `ratelimit`, `proxy`, `adapter`, `app`).
+ * `store`, `ratelimit`, `proxy`, `adapter`, `admin`, `app`).
  */
 export const L402_ERROR_CODES = Object.freeze({
   L402_ERR_CONFIG_INVALID: 'config',
@@ -129,6 +130,18 @@ export const L402_ERROR_CODES = Object.freeze({
   L402_ERR_PRICER_UNAVAILABLE: 'proxy',
   L402_ERR_ADAPTER_ROUTE_INCOMPLETE: 'adapter',
   L402_ERR_ADAPTER_GATE_FAILED: 'adapter',
+  L402_ERR_ADMIN_INVALID_ARGUMENT: 'admin',
+  L402_ERR_ADMIN_NOT_FOUND: 'admin',
+  L402_ERR_ADMIN_ALREADY_EXISTS: 'admin',
+  L402_ERR_ADMIN_ABORTED: 'admin',
+  L402_ERR_ADMIN_UNAUTHENTICATED: 'admin',
+  L402_ERR_ADMIN_PERMISSION_DENIED: 'admin',
+  L402_ERR_ADMIN_RATE_LIMITED: 'admin',
+  L402_ERR_ADMIN_UNIMPLEMENTED: 'admin',
+  L402_ERR_ADMIN_UNAVAILABLE: 'admin',
+  L402_ERR_ADMIN_INTERNAL: 'admin',
+  L402_ERR_ADMIN_ROOT_KEY_INVALID: 'admin',
+  L402_ERR_ADMIN_CREDENTIALS_IO: 'admin',
   L402_ERR_APP_BLOCKED: 'app',
   L402_ERR_CLI_BAD_ARGUMENT: 'app',
 } as const satisfies Record<`L402_ERR_${string}`, L402ErrorArea>);
