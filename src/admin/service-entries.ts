@@ -8,7 +8,7 @@
  */
 import { compileGoRegexp } from '../core/go-regexp.js';
 import type { ServiceConfig } from '../proxy/config/aperture-config.js';
-import { rawFromJson, type JsonValue, type LocatedConfigIssue } from '../proxy/config/raw-node.js';
+import type { JsonValue, LocatedConfigIssue } from '../proxy/config/raw-node.js';
 import { resolveServiceEntry, type ResolveServiceEntryOptions } from '../proxy/config/resolve-config.js';
 import type { ServiceRecord } from '../store/service-registry.js';
 import type { MessageObject } from './admin-codec.js';
@@ -221,7 +221,7 @@ export function reservedPathCaptured(source: string | undefined): string | undef
  * @returns the service, or the issues with paths inside the entry
  */
 export function validateEntry(entry: ServiceEntry, options: ResolveServiceEntryOptions = {}): { ok: true; service: ServiceConfig } | { ok: false; issues: LocatedConfigIssue[] } {
-  const resolved = resolveServiceEntry(rawFromJson(entry), { ...options, strict: true });
+  const resolved = resolveServiceEntry(entry, { ...options, strict: true });
   if (resolved.service === undefined) return { ok: false, issues: resolved.issues };
   return { ok: true, service: resolved.service };
 }
@@ -253,7 +253,7 @@ export function effectiveServices(configServices: readonly ServiceConfig[], reco
       problems.push({ name: row.name, issues: [{ path: '$', message: 'the stored entry is not a JSON object' }] });
     } else {
       const canonical = canonicalEntry(row.config);
-      const result = canonical.ok ? resolveServiceEntry(rawFromJson(canonical.entry), options) : undefined;
+      const result = canonical.ok ? resolveServiceEntry(canonical.entry, options) : undefined;
       if (!canonical.ok) problems.push({ name: row.name, issues: [{ path: canonical.duplicate, message: 'key given twice' }] });
       else if (result?.service === undefined) problems.push({ name: row.name, issues: result?.issues ?? [] });
       else if (result.service.name !== row.name) problems.push({ name: row.name, issues: [{ path: 'name', message: `the stored entry is named "${result.service.name}"` }] });

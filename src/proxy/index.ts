@@ -29,7 +29,9 @@ export { loadConfig } from './config/load-config.js';
 export { checkConfig } from './config/check-config.js';
 export type { LoadConfigOptions, ConfigReport } from './config/check-config.js';
 export { formatConfigReport } from './config/format-config-report.js';
-export type { LocatedConfigIssue } from './config/raw-node.js';
+export type { JsonValue, LocatedConfigIssue } from './config/raw-node.js';
+export { resolveServiceEntry } from './config/resolve-config.js';
+export type { ResolveConfigContext, ResolveServiceEntryOptions, ResolvedServiceEntry } from './config/resolve-config.js';
 export type {
   ApertureConfig,
   ServiceConfig,

@@ -16,10 +16,10 @@ import { ConfigReader, type ConfigSection, describe, scalarText } from './config
 import { compileGoRegexp } from '../../core/go-regexp.js';
 import { L402Error } from '../../core/errors.js';
 import { parseIpRange } from './ip-range.js';
-import { rawToJson, type JsonValue, type LocatedConfigIssue, type RawNode } from './raw-node.js';
+import { rawFromJson, rawToJson, type JsonValue, type LocatedConfigIssue, type RawNode } from './raw-node.js';
 import { resolveHeaderValue } from './resolve-header-value.js';
 
-/** Environment of {@link resolveConfig}; every part is injectable for tests. */
+/** Environment of `resolveConfig`; every part is injectable for tests. */
 export interface ResolveConfigContext {
   /** Environment variables for `${NAME}` in headers and `$NAME` in paths. */
   env: Readonly<Record<string, string | undefined>>;
@@ -34,7 +34,7 @@ export interface ResolveConfigContext {
   fileExists: (path: string) => boolean;
 }
 
-/** Result of {@link resolveConfig}: the config when there are no issues. */
+/** Result of `resolveConfig`: the config when there are no issues. */
 export interface ResolvedConfig {
   config: ApertureConfig | undefined;
   issues: LocatedConfigIssue[];
@@ -330,7 +330,7 @@ export function resolveConfig(root: RawNode | undefined, context: Partial<Resolv
 
 /** Options of {@link resolveServiceEntry}. */
 export interface ResolveServiceEntryOptions {
-  /** Environment, directories and file access, as for {@link resolveConfig}. */
+  /** Environment, directories and file access, as for `resolveConfig`. */
   context?: Partial<ResolveConfigContext>;
   /** The top-level `freebiewindow` and `upstreamtimeout` (ms) an entry inherits; the reference defaults when absent. */
   defaults?: { freebieWindowMs?: number; upstreamTimeoutMs?: number };
@@ -347,15 +347,16 @@ export interface ResolvedServiceEntry {
 }
 
 /**
- * Validates one `services[]` entry by itself, exactly as {@link resolveConfig}
+ * Validates one `services[]` entry by itself, exactly as `resolveConfig`
  * validates each entry of a file: what the admin API and a program loading
  * services from the store use.
  *
- * @param entry - the entry as a raw tree (see `rawFromJson`)
+ * @param json - the entry as JSON, keys as in aperture.yaml (`{ name, address, pathregexp, headers, … }`)
  * @param options - context, inherited defaults, strictness
  * @returns the service (undefined when there are issues), every issue and warning; never throws
  */
-export function resolveServiceEntry(entry: RawNode | undefined, options: ResolveServiceEntryOptions = {}): ResolvedServiceEntry {
+export function resolveServiceEntry(json: JsonValue, options: ResolveServiceEntryOptions = {}): ResolvedServiceEntry {
+  const entry = rawFromJson(json);
   const context = options.context ?? {};
   const env = context.env ?? process.env;
   const ctx: ResolveConfigContext = {
@@ -373,8 +374,8 @@ export function resolveServiceEntry(entry: RawNode | undefined, options: Resolve
     freebieWindowMs: options.defaults?.freebieWindowMs ?? CONFIG_DEFAULTS.freebieWindowMs,
     upstreamTimeoutMs: options.defaults?.upstreamTimeoutMs ?? CONFIG_DEFAULTS.upstreamTimeoutMs,
   };
-  if (entry === undefined || entry.kind !== 'map') {
-    r.issue('$', `expected a mapping of service keys, found ${entry === undefined ? 'nothing' : describe(entry)}`, entry);
+  if (entry.kind !== 'map') {
+    r.issue('$', `expected a mapping of service keys, found ${describe(entry)}`, entry);
     return { service: undefined, issues: r.issues, warnings: r.warnings };
   }
   const service = readService(r, entry, '', ctx, path, defaults);

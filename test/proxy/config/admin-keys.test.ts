@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { ConfigError } from '../../../src/core/errors.js';
 import { adminRootKeyPath, loadConfig, rawFromJson, rawToJson, resolveServiceEntry, type LoadConfigOptions } from '../../../src/proxy/config/index.js';
 
-const HOME = '/home/operator';
+const HOME = '/srv/operator';
 const minimal = 'listenaddr: "localhost:8081"\ninsecure: true\nauthenticator:\n  backend: dev\n';
 const load = (text: string, extra: Partial<LoadConfigOptions> = {}): ReturnType<typeof loadConfig> =>
   loadConfig({ env: { HOME }, home: HOME, cwd: '/srv', fileExists: () => true, text: minimal + text, ...extra });
@@ -53,20 +53,20 @@ test('admin: corsorigin takes "*" and origins, and refuses anything else by path
 
 test('resolveServiceEntry validates one entry as a file entry; strict makes unknown keys issues; the entry is kept as written', () => {
   const entry = { name: 'api', address: '127.0.0.1:8080', PathRegexp: '^/api', headers: { 'X-A.b': 'v' }, ratelimits: [{ requests: 2, per: '1s' }] };
-  const ok = resolveServiceEntry(rawFromJson(entry), { context: { env: {}, cwd: '/srv', home: HOME } });
+  const ok = resolveServiceEntry(entry, { context: { env: {}, cwd: '/srv', home: HOME } });
   assert.deepEqual(ok.issues, []);
   assert.equal(ok.service?.pathRegexp?.source, '^/api');
   assert.deepEqual(ok.service?.headers, { 'X-A.b': 'v' }, 'a dotted header name stays one key');
   assert.deepEqual(ok.service?.entry, entry);
   assert.deepEqual(rawToJson(rawFromJson(entry)), entry);
-  const loose = resolveServiceEntry(rawFromJson({ ...entry, tmeout: 3 }));
+  const loose = resolveServiceEntry({ ...entry, tmeout: 3 });
   assert.ok(loose.service !== undefined);
   assert.equal(loose.warnings[0]?.kind, 'unknown-key');
-  const strict = resolveServiceEntry(rawFromJson({ ...entry, tmeout: 3, price: -2 }), { strict: true });
+  const strict = resolveServiceEntry({ ...entry, tmeout: 3, price: -2 }, { strict: true });
   assert.equal(strict.service, undefined);
   assert.deepEqual(strict.issues.map((i) => i.path).sort(), ['price', 'tmeout']);
   assert.match(strict.issues.find((i) => i.path === 'tmeout')?.message ?? '', /unknown key "tmeout" \(did you mean "timeout"\?\)/);
-  assert.equal(resolveServiceEntry(rawFromJson([1])).issues[0]?.path, '$');
+  assert.equal(resolveServiceEntry([1]).issues[0]?.path, '$');
 });
 
 test('services[] entries carry their entry as written; a file with a duplicate name is still refused', () => {
