@@ -21,7 +21,8 @@ export function lndFiles(fake: FakeLnd, dir: string): { tlsPath: string; macDir:
   mkdirSync(macDir, { recursive: true });
   const tlsPath = join(dir, 'lnd-tls.cert');
   writeFileSync(tlsPath, fake.cert);
-  writeFileSync(join(macDir, 'invoice.macaroon'), fake.macaroon);
+  // Scoped as lnd's own invoice.macaroon: no GetInfo, no payments.
+  writeFileSync(join(macDir, 'invoice.macaroon'), fake.invoiceMacaroon);
   return {
     tlsPath,
     macDir,

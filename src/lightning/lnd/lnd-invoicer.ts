@@ -49,7 +49,12 @@ export interface LndInvoicerOptions extends LndConnectionOptions {
   onConnectionChange?: (health: BackendHealth) => void;
 }
 
-/** What lnd said about itself at start-up. */
+/**
+ * What lnd said about itself at start-up. With a macaroon that may not call
+ * GetInfo (lnd's `invoice.macaroon`), `alias` and `version` are empty and
+ * `pubkey` and `network` come from lnd's newest invoice (empty and undefined
+ * when it has none yet; the network is then checked on the first invoice).
+ */
 export interface LndNodeInfo {
   /** Node public key, hex. */
   pubkey: string;
@@ -72,6 +77,7 @@ interface RpcInvoice {
   amt_paid_sat: string;
   amt_paid_msat: string;
   state: 'OPEN' | 'SETTLED' | 'CANCELED' | 'ACCEPTED';
+  payment_request: string;
 }
 
 interface RpcGetInfo {
@@ -122,6 +128,8 @@ export class LndInvoicer implements Invoicer {
   #health: BackendHealth;
   #stream: ClientReadableStream<unknown> | undefined;
   #lastSettleIndex = 0n;
+  /** The configured network, while the node could not say its own (checked on the first invoice). */
+  #networkToCheck: LightningNetwork | undefined;
   #reconnectTimer: NodeJS.Timeout | undefined;
   #reconnecting = false;
   #disconnectedAt = 0;
@@ -133,13 +141,15 @@ export class LndInvoicer implements Invoicer {
     this.#clock = options.clock ?? systemClock;
     this.#backoff = backoff;
     this.#callTimeoutMs = options.callTimeoutMs ?? 10_000;
-    this.#health = { ok: true, detail: `connected to lnd ${info.alias || info.pubkey} at ${clients.host}`, since: this.#clock.now() };
+    const name = info.alias || info.pubkey;
+    this.#health = { ok: true, detail: `connected to lnd ${name === '' ? '' : `${name} `}at ${clients.host}`, since: this.#clock.now() };
     if (options.onConnectionChange !== undefined) this.#healthListeners.add(options.onConnectionChange);
   }
 
   /**
-   * Connects to lnd, checks it answers (GetInfo) and is on the expected
-   * network, and starts the invoice subscription.
+   * Connects to lnd, checks it answers (GetInfo; ListInvoices when the
+   * macaroon may not call GetInfo, as lnd's `invoice.macaroon`) and is on the
+   * expected network, and starts the invoice subscription.
    * @param options - host, TLS certificate, macaroon, expected network, timeouts, backoff
    * @returns a connected invoicer
    * @throws L402Error `L402_ERR_LN_CONNECT_FAILED` naming host and cause when lnd cannot be reached
@@ -153,9 +163,9 @@ export class LndInvoicer implements Invoicer {
     }
     const backoff = new Backoff(options.backoff);
     const clients = createLndClients(options, { initialMs: backoff.initialMs, maxMs: backoff.maxMs }, 'LndInvoicer');
-    let info: LndNodeInfo;
+    let info: ProbedInfo;
     try {
-      info = toNodeInfo(await unary<RpcGetInfo>(clients.lightning, 'GetInfo', {}, options.connectTimeoutMs ?? 10_000));
+      info = await probe(clients, options.connectTimeoutMs ?? 10_000);
     } catch (cause) {
       clients.close();
       throw new L402Error('L402_ERR_LN_CONNECT_FAILED', `cannot connect to lnd at ${options.host}: ${describeGrpcError(cause)}`, {
@@ -163,7 +173,8 @@ export class LndInvoicer implements Invoicer {
         cause,
       });
     }
-    if (options.network !== undefined && info.network !== options.network) {
+    // A node that could not say its network (an invoice macaroon, no invoice yet) is checked on its first invoice.
+    if (options.network !== undefined && info.network !== options.network && (info.fromGetInfo || info.network !== undefined)) {
       clients.close();
       throw new ConfigError([
         {
@@ -172,7 +183,8 @@ export class LndInvoicer implements Invoicer {
         },
       ]);
     }
-    const invoicer = new LndInvoicer(clients, info, options, backoff);
+    const invoicer = new LndInvoicer(clients, { pubkey: info.pubkey, alias: info.alias, version: info.version, network: info.network }, options, backoff);
+    if (options.network !== undefined && info.network === undefined) invoicer.#networkToCheck = options.network;
     invoicer.#subscribe();
     return invoicer;
   }
@@ -182,7 +194,9 @@ export class LndInvoicer implements Invoicer {
    * @param request - amount, memo, expiry (lnd's default, 24 h, when absent)
    * @returns the invoice
    * @throws InvoiceError `L402_ERR_LN_UNAVAILABLE` (503) while lnd is unreachable;
-   *   `L402_ERR_LN_INVALID_REQUEST` (400) for a bad request; `L402_ERR_LN_RPC_FAILED` when lnd refuses
+   *   `L402_ERR_LN_INVALID_REQUEST` (400) for a bad request; `L402_ERR_LN_RPC_FAILED` when lnd refuses;
+   *   ConfigError `L402_ERR_CONFIG_INVALID` when the first invoice of a node that could not say its
+   *   network at start-up is for another network than `network`
    */
   async createInvoice(request: CreateInvoiceRequest): Promise<Invoice> {
     validateInvoiceRequest(request);
@@ -196,6 +210,14 @@ export class LndInvoicer implements Invoicer {
     const decoded = decodeInvoice(response.payment_request);
     if (decoded.paymentHash !== paymentHash) {
       throw new InvoiceError('L402_ERR_LN_RPC_FAILED', 'lnd returned an invoice whose hash does not match r_hash');
+    }
+    if (this.#networkToCheck !== undefined) {
+      if (decoded.network !== this.#networkToCheck) {
+        throw new ConfigError([
+          { path: 'authenticator.network', message: `lnd at ${this.#clients.host} is on ${decoded.network} (its invoices say so), not ${this.#networkToCheck}` },
+        ]);
+      }
+      this.#networkToCheck = undefined;
     }
     this.#pending.set(paymentHash, decoded.expiresAt);
     return { paymentRequest: response.payment_request, paymentHash, amountSats: request.amountSats, expiresAt: decoded.expiresAt };
@@ -360,7 +382,7 @@ export class LndInvoicer implements Invoicer {
   async #tryReconnect(): Promise<void> {
     if (this.#closed) return;
     try {
-      await unary<RpcGetInfo>(this.#clients.lightning, 'GetInfo', {}, this.#callTimeoutMs);
+      await probe(this.#clients, this.#callTimeoutMs);
     } catch (cause) {
       if (this.#closed) return;
       this.#health = { ok: false, detail: `cannot reach lnd at ${this.#clients.host}: ${describeGrpcError(cause)}`, since: this.#health.since };
@@ -416,6 +438,34 @@ function toNodeInfo(info: RpcGetInfo): LndNodeInfo {
   const reported = info.chains[0]?.network;
   const network = isLightningNetwork(reported) ? reported : info.testnet ? 'testnet' : undefined;
   return { pubkey: info.identity_pubkey, alias: info.alias, version: info.version, network };
+}
+
+/** What {@link probe} learnt, and whether GetInfo told it. */
+interface ProbedInfo extends LndNodeInfo {
+  fromGetInfo: boolean;
+}
+
+/**
+ * Checks that lnd answers this macaroon. GetInfo when the macaroon may call it
+ * (admin, read-only); lnd's `invoice.macaroon`, what aperture is given, may not
+ * (lnd answers "permission denied"): then ListInvoices, which it may, and the
+ * node and network are read from the newest invoice, if there is one.
+ */
+async function probe(clients: LndClients, timeoutMs: number): Promise<ProbedInfo> {
+  try {
+    return { ...toNodeInfo(await unary<RpcGetInfo>(clients.lightning, 'GetInfo', {}, timeoutMs)), fromGetInfo: true };
+  } catch (cause) {
+    if (!isGrpcError(cause) || !/permission denied/i.test(cause.details)) throw cause;
+  }
+  const page = await unary<{ invoices: RpcInvoice[] }>(clients.lightning, 'ListInvoices', { num_max_invoices: '1', reversed: true }, timeoutMs);
+  const newest = page.invoices[0]?.payment_request;
+  if (newest === undefined || newest === '') return { pubkey: '', alias: '', version: '', network: undefined, fromGetInfo: false };
+  try {
+    const decoded = decodeInvoice(newest);
+    return { pubkey: decoded.payee, alias: '', version: '', network: decoded.network, fromGetInfo: false };
+  } catch {
+    return { pubkey: '', alias: '', version: '', network: undefined, fromGetInfo: false };
+  }
 }
 
 const STATES: Record<RpcInvoice['state'], InvoiceState> = { OPEN: 'open', SETTLED: 'settled', CANCELED: 'canceled', ACCEPTED: 'accepted' };
