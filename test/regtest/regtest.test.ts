@@ -9,8 +9,9 @@ import { goBinaries, mustRun } from './go-binaries.js';
 import { lightningSuites, type NetworkRef } from './lightning.suite.js';
 import { RegtestNetwork } from './network.js';
 import { proxySuites } from './proxy.suite.js';
+import { referenceSuites } from './reference.suite.js';
 
-const binaries = goBinaries(['lnd', 'btcd']);
+const binaries = goBinaries(['lnd', 'btcd', 'aperture', 'l402-grpc-client']);
 
 if (!binaries.ok) {
   if (mustRun) test('regtest network', () => assert.fail(`CI must run the regtest tests: ${binaries.reason}`));
@@ -28,5 +29,6 @@ if (!binaries.ok) {
 
     lightningSuites(ref);
     proxySuites(ref);
+    referenceSuites(ref, { aperture: paths.aperture, l402Client: paths['l402-grpc-client'] });
   });
 }
