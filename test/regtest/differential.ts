@@ -19,7 +19,7 @@ insecure: true
 debuglevel: info
 dbbackend: sqlite
 sqlite:
-  databasefilename: {{DIR}}/aperture.db
+  databasefilename: {{DIR}}/store.db
 blocklist:
   - 127.0.0.2
 authenticator:

@@ -7,7 +7,7 @@
 // our gRPC 402 through the real lnd network.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -120,6 +120,8 @@ export function referenceSuites(ref: NetworkRef, binaries: { aperture: string; l
         const lines: string[] = [];
         for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]?.toLowerCase() === 'authorization') lines.push(req.rawHeaders[i + 1] as string);
         res.setHeader('x-backend', 'rest');
+        // Set, so that the reference's Go server does not sniff one (it does so for some answers, not others).
+        res.setHeader('content-type', 'text/plain; charset=utf-8');
         res.end(`ok ${req.method} ${req.url} authorization=[${lines.join(' | ')}]`);
       });
       grpcServer.addService(Quotes.service, {
@@ -168,6 +170,8 @@ export function referenceSuites(ref: NetworkRef, binaries: { aperture: string; l
       for (const target of [reference, ours]) {
         const invoice = invoiceOf(await send(target.proxy.url, { path: '/api/x' }));
         assert.deepEqual(invoice, { amountMsat: 10_000n, payee: ref.network.seller.pubkey }, target.proxy.name);
+        // Both read sqlite.databasefilename (the key the reference's YAML loader reads).
+        assert.ok(existsSync(join(target.proxy.dir, 'store.db')), `${target.proxy.name} opened store.db`);
       }
     });
 

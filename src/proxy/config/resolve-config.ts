@@ -183,19 +183,24 @@ export function resolveConfig(root: RawNode | undefined, context: Partial<Resolv
   if (dbBackendText === 'sqlite' || dbBackendText === 'postgres' || dbBackendText === 'etcd') dbBackend = dbBackendText;
   else r.issue('dbbackend', `unknown database backend "${dbBackendText}" (sqlite, postgres)`, top.node('dbbackend'));
   if (dbBackend === 'etcd') r.issue('dbbackend', 'the etcd backend is not built here; use sqlite or postgres (tokens are not migrated from etcd)', top.node('dbbackend'));
-  const sqliteSection = top.section('sqlite', ['dbfile', 'skipmigrations']);
+  // The reference's YAML loader reads each key as its field name in lower case: `databasefilename`
+  // and `maxopenconnections`. Its sample writes the command-line names `dbfile` and
+  // `maxconnections`, which its YAML loader ignores. Both are read here, meaning the same.
+  const sqliteSection = top.section('sqlite', ['dbfile', 'databasefilename', 'skipmigrations']);
+  const dbFileKey = aliasOf(r, sqliteSection, 'dbfile', 'databasefilename');
   const sqlite = {
-    dbFile: abs(path(sqliteSection.string('dbfile', join(baseDir, 'aperture.db')))),
+    dbFile: abs(path(sqliteSection.string(dbFileKey, join(baseDir, 'aperture.db')))),
     skipMigrations: sqliteSection.bool('skipmigrations', false),
   };
-  const pg = top.section('postgres', ['host', 'port', 'user', 'password', 'dbname', 'maxconnections', 'requiressl', 'skipmigrations']);
+  const pg = top.section('postgres', ['host', 'port', 'user', 'password', 'dbname', 'maxconnections', 'maxopenconnections', 'requiressl', 'skipmigrations']);
+  const maxConnectionsKey = aliasOf(r, pg, 'maxconnections', 'maxopenconnections');
   const postgres = {
     host: pg.string('host', 'localhost'),
     port: pg.int('port', 5432, 0, 65535) || 5432,
     user: pg.string('user', ''),
     password: pg.string('password', ''),
     dbName: pg.string('dbname', ''),
-    maxConnections: pg.int('maxconnections', 0, 0, 100_000),
+    maxConnections: pg.int(maxConnectionsKey, 0, 0, 100_000),
     requireSsl: pg.bool('requiressl', false),
     skipMigrations: pg.bool('skipmigrations', false),
   };
@@ -384,6 +389,24 @@ export function resolveServiceEntry(json: JsonValue, options: ResolveServiceEntr
   }
   const warnings = options.strict === true ? r.warnings.filter((w) => w.kind !== 'unknown-key') : r.warnings;
   return { service: r.issues.length === 0 ? service : undefined, issues: r.issues, warnings };
+}
+
+/**
+ * Which of two keys that mean the same to read: `reference` (the key the
+ * reference's YAML loader reads) when only it is set, else `ours`. Both set to
+ * different values is an issue.
+ */
+function aliasOf(r: ConfigReader, s: ConfigSection, ours: string, reference: string): string {
+  if (!s.has(reference)) return ours;
+  if (!s.has(ours)) return reference;
+  const text = (key: string): string | undefined => {
+    const node = s.node(key);
+    return node === undefined ? undefined : scalarText(node);
+  };
+  if (text(ours) !== text(reference)) {
+    r.issue(s.path(reference), `${reference} and ${ours} mean the same and differ; keep one`, s.node(reference));
+  }
+  return ours;
 }
 
 function readGlobalChallengeLimit(r: ConfigReader, top: ConfigSection): ApertureConfig['globalChallengeLimit'] {
