@@ -48,8 +48,8 @@ export async function startProxy(name: Proxy['name'], binary: string, template: 
   const args = [`--configfile=${configPath}`, `--basedir=${dir}`];
   const proc =
     name === 'reference'
-      ? startProcess('reference aperture', binary, args, join(dir, 'out.log'))
-      : startProcess('our aperture', process.execPath, [join(repoRoot, 'bin', 'aperture.js'), ...args], join(dir, 'out.log'));
+      ? startProcess('reference aperture', binary, args, join(dir, 'reference.log'))
+      : startProcess('our aperture', process.execPath, [join(repoRoot, 'bin', 'aperture.js'), ...args], join(dir, 'ours.log'));
   const url = `http://127.0.0.1:${port}`;
   await waitFor(`${name} aperture on ${url}`, async () => ((await accepting(port)) ? true : undefined), { proc, limitMs: 60_000 });
   return { name, port, url, dir, proc };
