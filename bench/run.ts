@@ -1,6 +1,7 @@
 // `npm run bench [-- --quick] [--only a,b] [--no-baselines] [--profile name,…]
 //   [--no-micro] [--no-load] [--duration S] [--warmup S] [--connections N]
-//   [--tokens N] [--mem-tokens N] [--mem-requests N] [--repeat N] [--no-pin] [--load-generator wrk|autocannon] [--server-flags "--node-flag …"] [--out FILE] [--update-readme]`
+//   [--tokens N] [--mem-tokens N] [--mem-requests N] [--repeat N] [--no-pin] [--load-generator wrk|autocannon] [--server-flags "--node-flag …"]
+//   [--go-anchor DIR] [--out FILE] [--update-readme]`
 //
 // Micro-benchmarks (bench/micro/*), then load tests in which the load
 // generator, the server under test and the upstream are separate processes.
@@ -48,6 +49,8 @@ async function main(argv: readonly string[]): Promise<void> {
     if (generator !== 'wrk' && generator !== 'autocannon') throw new Error(`--load-generator: wrk or autocannon, not ${generator}`);
     settings.loadGenerator = generator;
   }
+  const goAnchor = argValue(argv, '--go-anchor');
+  if (goAnchor !== undefined) settings.goAnchor = goAnchor;
   const profile = argValue(argv, '--profile');
   if (profile !== undefined) settings.profile = { scenarios: profile.split(','), dir: join(BENCH_DIR, 'results', 'profiles') };
   const started = performance.now();

@@ -27,7 +27,7 @@ const CHILD_SCRIPTS = [
 let bundled = false;
 
 /** util-linux's taskset, which pins a process (and the threads it starts) to CPUs. */
-const TASKSET = '/usr/bin/taskset';
+export const TASKSET = '/usr/bin/taskset';
 
 /**
  * Where the processes of a load scenario run. On a machine with two or more

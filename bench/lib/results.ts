@@ -2,8 +2,9 @@
 // their markdown rendering for bench/README.md.
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
+import { ANCHOR_REFERENCE_RATIOS, ANCHOR_ROWS } from './anchors.js';
 import type { MicroRow } from './micro.js';
-import type { LoadSettings, Measurement, PathFigures } from './scenarios.js';
+import type { LoadSettings, Measurement, PathFigures, SkippedRow } from './scenarios.js';
 import { medianOf } from './percentiles.js';
 
 /** One line of bench/results/latest.json. */
@@ -32,6 +33,12 @@ export interface Entry {
   server_cpu_s: number | null;
   /** Server CPU microseconds per request: steadier than req/s on a shared machine. */
   cpu_us_per_req: number | null;
+  /**
+   * On the anchor rows (`go-aperture`, `go-aperture-tuned`, `nginx`), when
+   * `proxy-l402` ran too: `proxy-l402` req/s ÷ this row's req/s, the median of
+   * the per-round ratios when the rows were repeated. `null` on other rows.
+   */
+  proxy_l402_ratio: number | null;
   params: Record<string, unknown>;
 }
 
@@ -79,7 +86,7 @@ export function toEntries(load: readonly Measurement[], micro: readonly MicroRow
       name: m.name, kind: m.kind, description: m.description, rps: m.rps, p50_ms: m.p50_ms, p99_ms: m.p99_ms, p999_ms: m.p999_ms,
       rss_mb: m.rss_mb, baseline: m.baseline ?? null, baseline_rps: null, ratio: null, p99_added_ms: null,
       requests: m.requests, errors: m.errors, server_cpu_s: m.server_cpu_s,
-      cpu_us_per_req: m.requests > 0 ? (m.server_cpu_s * 1e6) / m.requests : null,
+      cpu_us_per_req: m.requests > 0 ? (m.server_cpu_s * 1e6) / m.requests : null, proxy_l402_ratio: null,
       params: { ...m.params, rss_end_mb: m.rss_end_mb, ...(m.statuses === undefined ? {} : { statuses: m.statuses }) },
     });
   }
@@ -87,7 +94,7 @@ export function toEntries(load: readonly Measurement[], micro: readonly MicroRow
     entries.push({
       name: `micro: ${r.name}`, kind: 'micro', description: r.note, rps: r.opsPerSec, p50_ms: null, p99_ms: null, p999_ms: null,
       rss_mb: r.rssMb, baseline: r.baseline === undefined ? null : `micro: ${r.baseline}`, baseline_rps: null, ratio: null, p99_added_ms: null,
-      requests: null, errors: null, server_cpu_s: null, cpu_us_per_req: null,
+      requests: null, errors: null, server_cpu_s: null, cpu_us_per_req: null, proxy_l402_ratio: null,
       params: r.opsPerCpuSec === undefined ? {} : { ops_per_cpu_s: r.opsPerCpuSec },
     });
   }
@@ -98,6 +105,11 @@ export function toEntries(load: readonly Measurement[], micro: readonly MicroRow
     e.baseline_rps = b.rps;
     e.ratio = e.rps / b.rps;
     if (e.p99_ms !== null && b.p99_ms !== null) e.p99_added_ms = e.p99_ms - b.p99_ms;
+  }
+  const ours = byName.get('proxy-l402');
+  for (const e of entries) {
+    if (ours === undefined || !ANCHOR_ROWS.includes(e.name)) continue;
+    e.proxy_l402_ratio = paired(ours, e, (x, y) => x.rps / y.rps)?.median ?? ours.rps / e.rps;
   }
   return entries;
 }
@@ -234,6 +246,22 @@ export function evaluateTargets(entries: readonly Entry[]): Target[] {
       met: !noise && added <= 0.5,
     });
   }
+  // The anchors: what users compare with. The ratios must not drop below
+  // those measured when the rows were added (ANCHOR_REFERENCE_RATIOS).
+  for (const name of ANCHOR_ROWS) {
+    const anchor = get(name);
+    if (l402 === undefined || anchor?.proxy_l402_ratio == null) continue;
+    const reference = ANCHOR_REFERENCE_RATIOS[name];
+    const rounds = paired(l402, anchor, (x, y) => x.rps / y.rps);
+    const cpu = l402.cpu_us_per_req === null || anchor.cpu_us_per_req === null
+      ? ''
+      : `; server CPU per request ${Math.round(l402.cpu_us_per_req)} vs ${Math.round(anchor.cpu_us_per_req)} µs`;
+    out.push({
+      target: `proxy-l402 / ${name} ≥ ${reference === undefined ? '?' : `${f2(reference.ratio)}× (when the row was added: ${reference.note})`}`,
+      measured: `${f2(anchor.proxy_l402_ratio)}×${rounds === undefined ? '' : `, median of the rounds (${list(rounds.rounds)})`} (${Math.round(l402.rps)} vs ${Math.round(anchor.rps)} req/s${cpu})${unsaturated(l402, anchor)}`,
+      met: reference !== undefined && anchor.proxy_l402_ratio >= reference.ratio,
+    });
+  }
   const mem = get('proxy-l402-100k-tokens');
   if (mem !== undefined) {
     out.push({
@@ -245,8 +273,8 @@ export function evaluateTargets(entries: readonly Entry[]): Target[] {
   return out;
 }
 
-/** The README section: parameters, load table, micro table, targets. */
-export function renderMarkdown(info: RunInfo, entries: readonly Entry[], targets: readonly Target[]): string {
+/** The README section: parameters, load table (and the rows skipped), micro table, targets. */
+export function renderMarkdown(info: RunInfo, entries: readonly Entry[], targets: readonly Target[], skipped: readonly SkippedRow[] = []): string {
   const s = info.settings;
   const fmt = (n: number | null, digits = 0): string => (n === null ? '' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
   const lines: string[] = [];
@@ -268,6 +296,10 @@ export function renderMarkdown(info: RunInfo, entries: readonly Entry[], targets
     const runs = e.params['runs'] as { rps: number }[] | undefined;
     const rps = runs === undefined ? fmt(e.rps) : `${fmt(e.rps)} (${runs.map((r) => fmt(r.rps)).join(' / ')})`;
     lines.push(`| ${e.name} | ${rps} | ${fmt(e.p50_ms, 2)} | ${fmt(e.p99_ms, 2)} | ${fmt(e.rss_mb)} | ${fmt(e.cpu_us_per_req)} | ${serverBusyPct(e) === null ? '' : `${fmt(serverBusyPct(e))} %`} | ${e.baseline ?? ''} | ${e.ratio === null ? '' : `${fmt(e.ratio, 2)}×`} | ${fmt(e.p99_added_ms, 2)} | ${String(e.errors ?? '')} |`);
+  }
+  if (skipped.length > 0) {
+    lines.push('');
+    for (const r of skipped) lines.push(`Not run: \`${r.name}\`: ${r.reason}.`);
   }
   const micro = entries.filter((x) => x.kind === 'micro');
   if (micro.length > 0) {

@@ -3,7 +3,7 @@
 // test/bench/harness.test.ts runs it with tiny parameters.
 import { coreMicro, proxyPathMicro, rateLimitMicro, type MicroRow } from './micro.js';
 import { evaluateTargets, renderMarkdown, runInfo, toEntries, type Entry, type Target } from './results.js';
-import { runScenarios, type LoadSettings, type Measurement } from './scenarios.js';
+import { runScenarios, type LoadSettings, type Measurement, type SkippedRow } from './scenarios.js';
 
 /** Options of {@link runBench}. */
 export interface BenchOptions {
@@ -26,7 +26,7 @@ export function defaultSettings(quick: boolean): LoadSettings {
 }
 
 /** Runs the benchmark and returns the entries and evaluated targets. */
-export async function runBench(options: BenchOptions): Promise<{ entries: Entry[]; targets: Target[]; markdown: string }> {
+export async function runBench(options: BenchOptions): Promise<{ entries: Entry[]; targets: Target[]; markdown: string; skipped: SkippedRow[] }> {
   const log = options.log ?? ((line: string) => console.log(line));
   const settings = { ...defaultSettings(options.quick), ...options.settings };
   const micro: MicroRow[] = [];
@@ -40,13 +40,14 @@ export async function runBench(options: BenchOptions): Promise<{ entries: Entry[
     for (const r of micro) log(`  ${r.name.padEnd(48)} ${Math.round(r.opsPerSec).toLocaleString('en-US').padStart(14)} ops/s`);
   }
   let load: Measurement[] = [];
+  let skipped: SkippedRow[] = [];
   if (options.load) {
     log('load tests…');
-    load = await runScenarios(settings, options.only, log, options.baselines ?? true);
+    ({ measurements: load, skipped } = await runScenarios(settings, options.only, log, options.baselines ?? true));
   }
   const entries = toEntries(load, micro);
   const targets = evaluateTargets(entries);
-  const markdown = renderMarkdown(runInfo(options.quick ? 'quick' : 'full', settings), entries, targets);
-  return { entries, targets, markdown };
+  const markdown = renderMarkdown(runInfo(options.quick ? 'quick' : 'full', settings), entries, targets, skipped);
+  return { entries, targets, markdown, skipped };
 }
 

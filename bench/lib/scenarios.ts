@@ -1,12 +1,17 @@
 // The load-test scenarios: which processes to start, what to send, and which
 // process is "the server" whose memory and CPU are reported. Every scenario
 // starts fresh processes, so peak RSS belongs to that scenario alone.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import {
+  ANCHOR_CACHE_DIR, GO_ANCHOR_FLAGS, GO_ANCHOR_ROWS, NGINX_ROWS, buildGoAnchor, goAnchorArgs, decideGoAnchor, decideNginx, nginxInfo, probeAnchors, type GoAnchorBuild,
+} from './anchors.js';
 import { mintIntoSqlite, writeTokenFile } from './bench-tokens.js';
+import { freePort, startExternal, type ExternalServer } from './external.js';
 import { medianOf } from './percentiles.js';
 import { findWrk } from '../load/wrk-load.js';
+import { nginxConfig } from '../servers/nginx-config.js';
 import { bundleChildren, cpuPlan, cpuSecondsOf, memoryOf, spawnChild, type Child } from './processes.js';
 
 /** Parameters of a load run. */
@@ -40,6 +45,23 @@ export interface LoadSettings {
   loadGenerator?: 'wrk' | 'autocannon';
   /** Write a CPU profile of the aperture process of these scenarios into `profileDir`. */
   profile?: { scenarios: readonly string[]; dir: string };
+  /**
+   * The Go aperture anchor's folder (`--go-anchor`; else `APERTURE_BENCH_GO_ANCHOR`,
+   * else ../shared/anchors/go-aperture beside the repository when it exists).
+   */
+  goAnchor?: string;
+}
+
+/** A row that was selected but not run, and why. */
+export interface SkippedRow {
+  name: string;
+  reason: string;
+}
+
+/** The anchors this run can start (see bench/lib/anchors.ts). */
+interface AnchorRuntime {
+  go?: GoAnchorBuild;
+  nginx?: { binary: string; version: string; without: Set<string> };
 }
 
 /** One measured scenario, before baselines are applied. */
@@ -74,6 +96,7 @@ interface ScenarioContext {
   cpus: { server: string; others: string } | undefined;
   /** wrk's path when saturating HTTP runs use it. */
   wrk: string | undefined;
+  anchors: AnchorRuntime;
 }
 
 /** A scenario: how to run it. */
@@ -125,22 +148,36 @@ interface LoadRun {
   params: Record<string, unknown>;
 }
 
-/** Runs the load generator against a started server and measures the server process. */
+/** CPU seconds of a set of processes (an external server and its children). */
+function cpuOf(pids: readonly number[]): number {
+  return pids.reduce((sum, pid) => sum + cpuSecondsOf(pid), 0);
+}
+
+/**
+ * Runs the load generator against a started server and measures the server
+ * process: a Node child, or an external server (with its children, such as
+ * nginx's worker: their CPU and peak RSS are added up).
+ */
 async function measure(
   ctx: ScenarioContext,
   scenario: Pick<Scenario, 'name' | 'description' | 'baseline'>,
   kind: 'http' | 'grpc',
-  server: Child,
+  server: Child | ExternalServer,
   load: LoadRun,
 ): Promise<Measurement> {
+  const node = 'process' in server ? server : undefined;
   const generator = spawnChild(load.script, load.params, placement(ctx, 'other'));
   await generator.message('measuring');
-  const cpu0 = cpuSecondsOf(server.pid);
+  const pids = node === undefined ? (server as ExternalServer).processIds() : [server.pid];
+  const cpu0 = cpuOf(pids);
   const result = await generator.message('result', 1_800_000);
-  const cpu1 = cpuSecondsOf(server.pid);
-  const memory = memoryOf(server.pid);
-  server.process.send({ type: 'memory' });
-  const usage = await server.message('memory', 10_000);
+  const cpu1 = cpuOf(pids);
+  const memory = pids.map(memoryOf).reduce((a, b) => ({ peakMb: a.peakMb + b.peakMb, currentMb: a.currentMb + b.currentMb }));
+  let usage: Record<string, unknown> | undefined;
+  if (node !== undefined) {
+    node.process.send({ type: 'memory' });
+    usage = await node.message('memory', 10_000);
+  }
   await generator.stop();
   const m: Measurement = {
     name: scenario.name,
@@ -158,10 +195,12 @@ async function measure(
     server_cpu_s: cpu1 - cpu0,
     params: Object.fromEntries(Object.entries(load.params).filter(([k]) => k !== 'tokenFile' && k !== 'url' && k !== 'target')),
   };
-  const mb = (v: unknown): number => Math.round((v as number) / 1048576);
-  m.params['heap_used_mb'] = mb(usage['heapUsed']);
-  m.params['heap_total_mb'] = mb(usage['heapTotal']);
-  m.params['external_mb'] = mb(usage['external']);
+  if (usage !== undefined) {
+    const mb = (v: unknown): number => Math.round((v as number) / 1048576);
+    m.params['heap_used_mb'] = mb(usage['heapUsed']);
+    m.params['heap_total_mb'] = mb(usage['heapTotal']);
+    m.params['external_mb'] = mb(usage['external']);
+  }
   if (result['statuses'] !== undefined) m.statuses = result['statuses'] as Record<string, number>;
   if (result['firstError'] !== undefined) m.params['firstError'] = result['firstError'];
   if (result['generator'] !== undefined) m.params['generator'] = result['generator'];
@@ -266,6 +305,24 @@ export const SCENARIOS: readonly Scenario[] = [
     description: 'aperture, every request with a valid L402 token (verified, then forwarded)',
     baseline: 'proxy-auth-off',
     run: (ctx) => proxied(ctx, 'proxy-l402', 'l402'),
+  },
+  {
+    name: 'go-aperture',
+    description: 'the Go aperture\'s per-request path (../shared/anchors/go-aperture) as the reference runs it: Go\'s 2 idle upstream connections per host, an access-log line and a SQLite root-key read per request; same tokens and upstream, GOMAXPROCS=1',
+    baseline: 'proxy-l402',
+    run: (ctx) => goAperture(ctx, 'go-aperture', GO_ANCHOR_FLAGS['go-aperture']),
+  },
+  {
+    name: 'go-aperture-tuned',
+    description: 'the same Go path tuned: 256 idle upstream connections per host, no access log (`-idle-per-host 256 -accesslog=false`), still a SQLite read per request',
+    baseline: 'proxy-l402',
+    run: (ctx) => goAperture(ctx, 'go-aperture-tuned', GO_ANCHOR_FLAGS['go-aperture-tuned']),
+  },
+  {
+    name: 'nginx',
+    description: 'nginx `proxy_pass`, one worker, keep-alive to the upstream, no access log, no authentication (it cannot verify L402): the ceiling of a C proxy',
+    baseline: 'proxy-l402',
+    run: (ctx) => nginx(ctx, 'nginx'),
   },
   {
     name: 'proxy-auth-off-fixed-rate',
@@ -382,7 +439,7 @@ export interface PathFigures {
 }
 
 /** Scenarios run `repeat` times (the throughput targets compare them); the others once. */
-const REPEATED = new Set(['direct', 'peer-proxy', 'minimal-proxy', 'proxy-auth-off', 'proxy-l402', 'proxy-auth-off-fixed-rate', 'proxy-l402-fixed-rate', 'proxy-mixed-fixed-rate', 'direct-fixed-rate']);
+const REPEATED = new Set(['direct', 'peer-proxy', 'minimal-proxy', 'proxy-auth-off', 'proxy-l402', ...GO_ANCHOR_ROWS, ...NGINX_ROWS, 'proxy-auth-off-fixed-rate', 'proxy-l402-fixed-rate', 'proxy-mixed-fixed-rate', 'direct-fixed-rate']);
 
 /**
  * The run with the median throughput, its latency percentiles replaced by the
@@ -444,6 +501,62 @@ function peer(ctx: ScenarioContext, name: string, kind: 'http-proxy-3' | 'fastif
   });
 }
 
+/**
+ * The Go aperture anchor in front of the upstream (see goAnchorArgs), with the
+ * same tokens as aperture's rows, pinned to the server CPU with GOMAXPROCS=1.
+ */
+function goAperture(ctx: ScenarioContext, name: string, flags: readonly string[]): Promise<Measurement> {
+  const build = ctx.anchors.go;
+  if (build === undefined) throw new Error(`${name}: the Go aperture anchor was not built`);
+  const up = upstream(ctx, 'http');
+  return withChildren([up], async ([upPort]) => {
+    const server = await startExternal({
+      command: build.binary,
+      args: goAnchorArgs({ upstreamPort: upPort as number, db: join(ctx.apertureBaseDir, 'aperture.db'), flags }),
+      env: { ...process.env, GOMAXPROCS: '1' },
+      ...placement(ctx, 'server'),
+      logFile: join(ctx.workDir, `${name}.log`),
+      ready: { line: /go-aperture listening on \S*:(\d+)/ },
+    });
+    try {
+      const m = await measure(ctx, scenario(name), 'http', server, httpLoad(ctx, server.port));
+      m.params['anchor'] = { flags: flags.join(' '), go: build.goVersion, modules: build.modules, GOMAXPROCS: 1 };
+      return m;
+    } finally {
+      await server.stop();
+    }
+  });
+}
+
+/** nginx in front of the upstream, from a generated nginx.conf in a temporary prefix (bench/servers/nginx-config.ts). */
+function nginx(ctx: ScenarioContext, name: string): Promise<Measurement> {
+  const found = ctx.anchors.nginx;
+  if (found === undefined) throw new Error(`${name}: nginx was not found`);
+  const up = upstream(ctx, 'http');
+  return withChildren([up], async ([upPort]) => {
+    const prefix = join(ctx.workDir, name);
+    rmSync(prefix, { recursive: true, force: true });
+    mkdirSync(prefix);
+    const port = await freePort();
+    const conf = join(prefix, 'nginx.conf');
+    writeFileSync(conf, nginxConfig({ prefix, port, upstreamPort: upPort as number, without: found.without }));
+    const server = await startExternal({
+      command: found.binary,
+      args: ['-p', prefix, '-c', conf, '-e', 'stderr'],
+      ...placement(ctx, 'server'),
+      logFile: join(prefix, 'error.log'),
+      ready: { port },
+    });
+    try {
+      const m = await measure(ctx, scenario(name), 'http', server, httpLoad(ctx, server.port));
+      m.params['anchor'] = { nginx: found.version, workers: 1 };
+      return m;
+    } finally {
+      await server.stop();
+    }
+  });
+}
+
 function express(ctx: ScenarioContext, name: string, l402: boolean): Promise<Measurement> {
   const tokenFile = join(ctx.workDir, `${name}.tokens`);
   const app = spawnChild('servers/express-server.ts', { l402, tokens: ctx.settings.tokens, tokenFile }, placement(ctx, 'server'));
@@ -452,18 +565,67 @@ function express(ctx: ScenarioContext, name: string, l402: boolean): Promise<Mea
 }
 
 /**
+ * Finds (and for Go, builds) the anchors of the selected anchor rows, and
+ * removes from `wanted` the rows that cannot run, each with its reason. Under
+ * `CI=true` a missing Go or nginx, or a Go anchor that does not build, is an
+ * error instead; a missing anchor folder is not (see decideGoAnchor).
+ */
+async function prepareAnchors(settings: LoadSettings, wanted: Set<string>, log: (line: string) => void): Promise<{ anchors: AnchorRuntime; skipped: SkippedRow[] }> {
+  const anchors: AnchorRuntime = {};
+  const skipped: SkippedRow[] = [];
+  const skip = (rows: readonly string[], reason: string): void => {
+    for (const name of rows.filter((r) => wanted.has(r))) {
+      wanted.delete(name);
+      skipped.push({ name, reason });
+      log(`skipped ${name}: ${reason}`);
+    }
+  };
+  const wantGo = GO_ANCHOR_ROWS.some((r) => wanted.has(r));
+  const wantNginx = NGINX_ROWS.some((r) => wanted.has(r));
+  if (!wantGo && !wantNginx) return { anchors, skipped };
+  const probe = probeAnchors(settings.goAnchor);
+  if (wantGo) {
+    const decision = decideGoAnchor(probe);
+    if ('skip' in decision) {
+      skip(GO_ANCHOR_ROWS, decision.skip);
+    } else {
+      try {
+        anchors.go = await buildGoAnchor(decision.run.dir, decision.run.go, ANCHOR_CACHE_DIR, log);
+        log(`Go aperture anchor: ${anchors.go.binary} (${anchors.go.goVersion}${anchors.go.built ? ', built now' : ', cached'}; from ${decision.run.dir})`);
+      } catch (error) {
+        if (probe.ci) throw error;
+        skip(GO_ANCHOR_ROWS, `the Go aperture anchor did not build: ${(error as Error).message}`);
+      }
+    }
+  }
+  if (wantNginx) {
+    const decision = decideNginx(probe);
+    if ('skip' in decision) {
+      skip(NGINX_ROWS, decision.skip);
+    } else {
+      const info = await nginxInfo(decision.run.nginx);
+      anchors.nginx = { binary: decision.run.nginx, ...info };
+      log(`nginx: ${decision.run.nginx} (${info.version})`);
+    }
+  }
+  return { anchors, skipped };
+}
+
+/**
  * Runs the selected scenarios in order (their baselines too, unless told not to).
  * @param settings - durations, connections, token counts
  * @param only - scenario names; all when empty
  * @param log - progress lines
  * @param withBaselines - also run the baselines of the selected scenarios
+ * @returns the measurements, and the selected rows that were skipped (anchors whose tools are missing)
+ * @throws Error - under `CI=true`, when Go or nginx is missing for a selected anchor row
  */
 export async function runScenarios(
   settings: LoadSettings,
   only: readonly string[],
   log: (line: string) => void,
   withBaselines = true,
-): Promise<Measurement[]> {
+): Promise<{ measurements: Measurement[]; skipped: SkippedRow[] }> {
   const wanted = new Set(only.length === 0 ? SCENARIOS.map((s) => s.name) : only);
   for (const name of withBaselines ? [...wanted] : []) {
     let s: Scenario | undefined = scenario(name);
@@ -472,6 +634,7 @@ export async function runScenarios(
       s = scenario(s.baseline);
     }
   }
+  const { anchors, skipped } = await prepareAnchors(settings, wanted, log);
   const workDir = mkdtempSync(join(tmpdir(), 'aperture-bench-'));
   try {
     const apertureBaseDir = join(workDir, 'aperture');
@@ -497,7 +660,7 @@ export async function runScenarios(
     const wrk = settings.loadGenerator === 'autocannon' ? undefined : findWrk();
     if (wrk === undefined && settings.loadGenerator === 'wrk') throw new Error('--load-generator wrk: wrk is not installed (Debian: apt install wrk; macOS: brew install wrk)');
     log(`saturating HTTP load: ${wrk === undefined ? `autocannon${settings.loadGenerator === 'autocannon' ? '' : ' (wrk not installed)'}` : `wrk (${wrk})`}; fixed-rate rows paced by bench/load/paced-load.ts`);
-    const ctx: ScenarioContext = { settings, workDir, tokenFile, apertureBaseDir, memTokenFile, memBaseDir, cpus, wrk };
+    const ctx: ScenarioContext = { settings, workDir, tokenFile, apertureBaseDir, memTokenFile, memBaseDir, cpus, wrk, anchors };
     const runs = new Map<string, Measurement[]>();
     const rounds = Math.max(1, settings.repeat);
     for (let round = 1; round <= rounds; round++) {
@@ -521,7 +684,7 @@ export async function runScenarios(
       const list = runs.get(s.name);
       if (list !== undefined) out.push(median(list));
     }
-    return out;
+    return { measurements: out, skipped };
   } finally {
     rmSync(workDir, { recursive: true, force: true });
   }

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { test } from 'node:test';
 import { findWrk } from '../../bench/load/wrk-load.js';
+import { findNginx } from '../../bench/lib/anchors.js';
 import { cpuPlan } from '../../bench/lib/processes.js';
 
 const root = new URL('../..', import.meta.url).pathname;
@@ -48,6 +49,32 @@ test('npm run bench runs a scenario through aperture and writes the result entri
     // The saturating rows use wrk where it is installed (.ci/run installs it), autocannon otherwise.
     assert.equal(params['generator'], findWrk() === undefined ? 'autocannon' : 'wrk');
     assert.match(readFileSync(join(dir, 'result.md'), 'utf8'), findWrk() === undefined ? /Load: autocannon 9/ : /Load: wrk 4 \(one thread/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+const nginxSkip = findNginx() === undefined && process.env['CI'] !== 'true' ? 'nginx is not installed (apt-get install nginx-light)' : false;
+
+test('npm run bench runs the nginx anchor row beside proxy-l402 and writes proxy-l402 / nginx', { skip: nginxSkip, timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-harness-'));
+  try {
+    const out = join(dir, 'result.json');
+    const { code, output } = await runCli([
+      '--quick', '--only', 'proxy-l402,nginx', '--no-baselines', '--no-micro',
+      '--duration', '1', '--warmup', '0', '--connections', '2', '--tokens', '5', '--out', out,
+    ]);
+    assert.equal(code, 0, output);
+    const entries = JSON.parse(readFileSync(out, 'utf8')) as Record<string, unknown>[];
+    assert.deepEqual(entries.map((e) => e['name']), ['proxy-l402', 'nginx'], output);
+    const [ours, nginx] = entries as [Record<string, unknown>, Record<string, unknown>];
+    assert.equal(nginx['baseline'], 'proxy-l402');
+    assert.equal(nginx['errors'], 0, `nginx must forward every request: ${JSON.stringify(nginx)}`);
+    assert.ok((nginx['rps'] as number) > 0 && (nginx['rss_mb'] as number) > 0 && (nginx['server_cpu_s'] as number) > 0, JSON.stringify(nginx));
+    assert.equal(nginx['proxy_l402_ratio'], (ours['rps'] as number) / (nginx['rps'] as number));
+    assert.equal(ours['proxy_l402_ratio'], null);
+    assert.match(JSON.stringify((nginx['params'] as Record<string, unknown>)['anchor']), /"nginx":"\d+\.\d+/);
+    assert.match(readFileSync(join(dir, 'result.md'), 'utf8'), /^\| proxy-l402 \/ nginx ≥ 0\.43× .* \| \d+\.\d\d× \(\d+ vs \d+ req\/s/m);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
