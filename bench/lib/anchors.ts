@@ -48,6 +48,9 @@ export function goAnchorArgs(o: { upstreamPort: number; db: string; flags: reado
   return ['-listen', '127.0.0.1:0', '-upstream', `127.0.0.1:${String(o.upstreamPort)}`, '-mode', 'l402', '-service', 'bench', '-db', o.db, ...o.flags];
 }
 
+/** The wrk connections of the reference ratios (the bench's default is 32; `--connections 64` compares like for like). */
+export const ANCHOR_REFERENCE_CONNECTIONS = 64;
+
 /** The environment variable naming the Go anchor's folder (same as `--go-anchor`). */
 export const GO_ANCHOR_ENV = 'APERTURE_BENCH_GO_ANCHOR';
 

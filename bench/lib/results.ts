@@ -2,7 +2,7 @@
 // their markdown rendering for bench/README.md.
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { ANCHOR_REFERENCE_RATIOS, ANCHOR_ROWS } from './anchors.js';
+import { ANCHOR_REFERENCE_CONNECTIONS, ANCHOR_REFERENCE_RATIOS, ANCHOR_ROWS } from './anchors.js';
 import type { MicroRow } from './micro.js';
 import type { LoadSettings, Measurement, PathFigures, SkippedRow } from './scenarios.js';
 import { medianOf } from './percentiles.js';
@@ -256,9 +256,13 @@ export function evaluateTargets(entries: readonly Entry[]): Target[] {
     const cpu = l402.cpu_us_per_req === null || anchor.cpu_us_per_req === null
       ? ''
       : `; server CPU per request ${Math.round(l402.cpu_us_per_req)} vs ${Math.round(anchor.cpu_us_per_req)} µs`;
+    const connections = anchor.params['connections'];
+    const elsewise = connections === undefined || connections === ANCHOR_REFERENCE_CONNECTIONS
+      ? ''
+      : `; at ${String(connections)} connections, the reference at ${ANCHOR_REFERENCE_CONNECTIONS}`;
     out.push({
-      target: `proxy-l402 / ${name} ≥ ${reference === undefined ? '?' : `${f2(reference.ratio)}× (when the row was added: ${reference.note})`}`,
-      measured: `${f2(anchor.proxy_l402_ratio)}×${rounds === undefined ? '' : `, median of the rounds (${list(rounds.rounds)})`} (${Math.round(l402.rps)} vs ${Math.round(anchor.rps)} req/s${cpu})${unsaturated(l402, anchor)}`,
+      target: `proxy-l402 / ${name} ≥ ${reference === undefined ? '?' : `${f2(reference.ratio)}× (when the row was added: ${reference.note} at ${ANCHOR_REFERENCE_CONNECTIONS} connections)`}`,
+      measured: `${f2(anchor.proxy_l402_ratio)}×${rounds === undefined ? '' : `, median of the rounds (${list(rounds.rounds)})`} (${Math.round(l402.rps)} vs ${Math.round(anchor.rps)} req/s${cpu})${elsewise}${unsaturated(l402, anchor)}`,
       met: reference !== undefined && anchor.proxy_l402_ratio >= reference.ratio,
     });
   }
