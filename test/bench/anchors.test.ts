@@ -267,6 +267,12 @@ test('proxy-l402 / anchor: in each anchor entry, the median of the per-round rat
   const t = evaluateTargets(slower).find((x) => x.target.startsWith('proxy-l402 / go-aperture'));
   assert.equal(t?.met, false);
   assert.match(t?.measured ?? '', /^2\.67× \(8000 vs 3000 req\/s/);
+  // Judged as shown: 9000 / 20,950 = 0.4296 reads 0.43×, met; 9000 / 21,000 = 0.4286 reads 0.43× too; 9000 / 21,500 = 0.42×, not met.
+  const nginxAt = (rps: number): boolean | undefined =>
+    evaluateTargets(toEntries([row('proxy-l402', undefined, 9000), row('nginx', 'proxy-l402', rps)], [])).find((x) => x.target.startsWith('proxy-l402 / nginx'))?.met;
+  assert.equal(nginxAt(20_950), true);
+  assert.equal(nginxAt(21_000), true);
+  assert.equal(nginxAt(21_500), false);
   // Measured at another connection count than the reference: said next to the figure.
   const at32 = toEntries([row('proxy-l402', undefined, 9000), { ...row('go-aperture', 'proxy-l402', 3000), params: { connections: 32 } }], []);
   assert.match(evaluateTargets(at32).find((x) => x.target.startsWith('proxy-l402 / go-aperture'))?.measured ?? '', /; at 32 connections, the reference at 64/);
