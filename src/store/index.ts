@@ -50,3 +50,6 @@ export { PostgresStore } from './postgres-store.js';
 export type { PostgresStoreOptions } from './postgres-store.js';
 export { openStore } from './open-store.js';
 export type { StoreConfig } from './open-store.js';
+
+// What a store found of the Go aperture's database when it opened (`goAperture`).
+export type { GoApertureAdoption, GoApertureSchema, GoImportReport } from './go-aperture-schema.js';

@@ -5,14 +5,16 @@
  * `aperture_migrations`.
  *
  * A database at version 0 (new, or holding only other programs' tables) gets
- * {@link BASELINE}, the schema of version 4 in one step, recorded as versions
- * 1–4, then any later migration; a database at a lower version gets the
+ * {@link BASELINE}, the schema of the latest version in one step, recorded as
+ * versions 1 to {@link LATEST_VERSION}; a database at a lower version gets the
  * missing migrations in order. A test checks that both paths give the same
  * schema.
  * Versions 2 and 3 created `services`, `mpp_charges` and `mpp_sessions`, names
  * the Go aperture uses in its own database; version 4 moved them to
  * `aperture_`-prefixed tables, and the baseline never creates them, so our
- * tables can share a database with the Go aperture's.
+ * tables can share a database with the Go aperture's. Version 5 adds what
+ * reading the Go aperture's tables needs (src/store/go-aperture-schema.ts): the
+ * `source` of a ledger row and the bookkeeping of what was imported.
  *
  * Conventions of both dialects: times are integer milliseconds since the epoch
  * (BIGINT), hashes and token IDs are lower-case hex text, root keys are bytes.
@@ -126,6 +128,28 @@ const ROLE_TABLES = {
       CREATE INDEX aperture_session_credits_session_idx ON aperture_session_credits (session_id);
       INSERT INTO aperture_service_registry (id, version) VALUES (1, 0);`,
 };
+
+/**
+ * What version 5 adds, which is also the latest schema of these parts (part of
+ * {@link BASELINE}): ledger rows imported from the Go aperture's
+ * `l402_transactions` carry `source = 'go-aperture'` (garbage collection leaves
+ * them alone), `aperture_go_import` remembers what the Go ledger looked like at
+ * the last import, and `aperture_go_services` which of the Go aperture's
+ * `services` rows were imported, as of which `updated_at`, with which registry
+ * version. The statements are the same in both dialects.
+ */
+const GO_ADOPTION = `
+      ALTER TABLE transactions ADD COLUMN source TEXT CHECK (source = 'go-aperture');
+      CREATE TABLE aperture_go_import (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        transactions_fingerprint TEXT NOT NULL,
+        imported_at BIGINT NOT NULL
+      );
+      CREATE TABLE aperture_go_services (
+        name TEXT PRIMARY KEY,
+        go_updated_at TEXT NOT NULL,
+        version BIGINT NOT NULL
+      );`;
 
 /** Every migration, in order. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -303,6 +327,12 @@ export const MIGRATIONS: readonly Migration[] = [
         WHERE m.id = (SELECT MIN(o.id) FROM mpp_sessions o WHERE o.payment_hash = m.payment_hash);
       DROP TABLE mpp_sessions;`,
   },
+  {
+    version: 5,
+    name: "the Go aperture's database: ledger row source, import bookkeeping",
+    sqlite: GO_ADOPTION,
+    postgres: GO_ADOPTION,
+  },
 ];
 
 /** The newest schema version this code knows. */
@@ -317,15 +347,15 @@ export const MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS aperture_migrations 
 
 /**
  * The schema of {@link LATEST_VERSION} in one step, for a database at version
- * 0: what versions 1 to 4 leave behind, without ever creating the tables that
+ * 0: what versions 1 to 5 leave behind, without ever creating the tables that
  * versions 2 and 3 created and version 4 dropped (their names belong to the Go
  * aperture's schema). Later versions apply on top of it as on any database;
  * the migration tests compare both paths.
  */
 export const BASELINE: { readonly version: number; readonly sqlite: string; readonly postgres: string } = {
-  version: 4,
-  sqlite: `${MIGRATIONS[0]?.sqlite ?? ''}${ROLE_TABLES.sqlite}`,
-  postgres: `${MIGRATIONS[0]?.postgres ?? ''}${ROLE_TABLES.postgres}`,
+  version: 5,
+  sqlite: `${MIGRATIONS[0]?.sqlite ?? ''}${ROLE_TABLES.sqlite}${GO_ADOPTION}`,
+  postgres: `${MIGRATIONS[0]?.postgres ?? ''}${ROLE_TABLES.postgres}${GO_ADOPTION}`,
 };
 
 /**

@@ -62,10 +62,19 @@ import {
   serviceJson,
 } from './store-support.js';
 import {
+  GO_MIGRATION_QUERY,
+  addGoMigration,
+  describeGoSchema,
+  goColumnsQuery,
+  goImportScript,
+  type GoApertureAdoption,
+} from './go-aperture-schema.js';
+import {
   Rollback,
   creditSessionScript,
   garbageScript,
   idleSessionsQuery,
+  newSecretScript,
   openSessionScript,
   pendingQuery,
   revenueQuery,
@@ -82,9 +91,8 @@ import {
   type Query,
   type Row,
   type Script,
+  type Statements,
 } from './sql-queries.js';
-
-const SQL = sqlFor('postgres');
 
 /** NOTIFY channel of revocations (payload names the schema, so schemas sharing a database stay apart). */
 export const REVOCATION_CHANNEL = 'aperture_revocations';
@@ -122,6 +130,12 @@ export interface PostgresStoreOptions {
   queryTimeoutMs?: number;
   /** Do not apply migrations (the schema is managed elsewhere). */
   skipMigrations?: boolean;
+  /**
+   * Adopt the Go aperture's tables when the schema holds them (docs/storage.md, "The Go
+   * aperture's database"): root keys read from and written to its `secrets`, its
+   * ledger and services imported. Default true.
+   */
+  adoptGoAperture?: boolean;
   /** Clock for timestamps and the default "now"; default the wall clock. */
   clock?: Clock;
 }
@@ -137,6 +151,8 @@ export class PostgresStore implements ApertureStore {
   readonly #pool: pg.Pool;
   readonly #clientConfig: pg.ClientConfig;
   readonly #clock: Clock;
+  #sql: Statements = sqlFor('postgres');
+  #goAperture: GoApertureAdoption | undefined;
   readonly #origin = randomUUID();
   readonly #listeners = new RevocationListeners();
   #schema = '';
@@ -191,9 +207,10 @@ export class PostgresStore implements ApertureStore {
     const store = new PostgresStore(driver, config, options.maxconnections ?? 10, options.clock ?? systemClock);
     try {
       if (options.skipMigrations !== true) await store.#migrate(options.schema);
+      if (options.adoptGoAperture !== false) await store.#adoptGoAperture();
       const info = await store.#query({ text: 'SELECT current_schema() AS s', values: [] }, 'open');
       store.#schema = String(info[0]?.['s'] ?? '');
-      const max = await store.#query({ text: SQL.lastRevocation, values: [] }, 'open');
+      const max = await store.#query({ text: store.#sql.lastRevocation, values: [] }, 'open');
       store.#lastSeq = Number(max[0]?.['n'] ?? 0);
       await store.#listen();
     } catch (error) {
@@ -292,6 +309,35 @@ export class PostgresStore implements ApertureStore {
     });
   }
 
+  // The Go aperture's tables, when the schema holds them: root keys through `secrets`, and its
+  // ledger and services imported in one transaction under the migration lock
+  // (src/store/go-aperture-schema.ts).
+  async #adoptGoAperture(): Promise<void> {
+    const schema = describeGoSchema(await this.#query(goColumnsQuery('postgres'), 'open'));
+    if (schema === undefined) return;
+    if (schema.tables.includes('schema_migrations')) {
+      try {
+        addGoMigration(schema, await this.#query(GO_MIGRATION_QUERY, 'open'));
+      } catch {
+        // Not golang-migrate's table after all: the version stays unknown.
+      }
+    }
+    if (schema.secrets) this.#sql = sqlFor('postgres', { goSecrets: true });
+    const ours = await this.#query({ text: "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'aperture_go_import'", values: [] }, 'open');
+    const imported = ours.length > 0
+      ? await this.#script("import of the Go aperture's database", goImportScript('postgres', this.#sql, schema, this.#clock.now()))
+      : undefined;
+    this.#goAperture = { schema, secrets: schema.secrets, imported };
+  }
+
+  /**
+   * The Go aperture's database as found and adopted at open, or `undefined`
+   * when the schema holds none of its tables (or adoption is off).
+   */
+  get goAperture(): GoApertureAdoption | undefined {
+    return this.#goAperture;
+  }
+
   // Opens the LISTEN connection and replays revocations missed while it was
   // down. On failure it schedules another attempt with capped backoff.
   async #listen(): Promise<void> {
@@ -303,7 +349,7 @@ export class PostgresStore implements ApertureStore {
     try {
       await client.connect();
       await client.query(`LISTEN ${REVOCATION_CHANNEL}`);
-      const missed = await client.query(SQL.revocationsAfter, [this.#lastSeq]);
+      const missed = await client.query(this.#sql.revocationsAfter, [this.#lastSeq]);
       for (const row of missed.rows as Row[]) this.#receive(Number(row['seq']), String(row['origin']), String(row['id_hash']), row['token_id']);
       this.#backoffMs = 100;
     } catch (error) {
@@ -354,14 +400,16 @@ export class PostgresStore implements ApertureStore {
   async newSecret(idHash: Uint8Array): Promise<Uint8Array> {
     checkIdHash(idHash);
     const key = new Uint8Array(randomBytes(32));
-    await this.#query({ text: SQL.newSecret, values: [Buffer.from(idHash), Buffer.from(key), this.#clock.now()] }, 'newSecret');
+    const now = this.#clock.now();
+    if (this.#sql.goSecrets) await this.#script('newSecret', newSecretScript(this.#sql, Buffer.from(idHash), Buffer.from(key), now, now));
+    else await this.#query({ text: this.#sql.newSecret, values: [Buffer.from(idHash), Buffer.from(key), now] }, 'newSecret');
     return key;
   }
 
   /** {@inheritDoc ApertureStore.getSecret} */
   async getSecret(idHash: Uint8Array): Promise<Uint8Array | undefined> {
     checkIdHash(idHash);
-    const rows = await this.#query({ text: SQL.getSecret, values: [Buffer.from(idHash)] }, 'getSecret');
+    const rows = await this.#query({ text: this.#sql.getSecret, values: [Buffer.from(idHash)] }, 'getSecret');
     const key = rows[0]?.['root_key'];
     return key === undefined ? undefined : new Uint8Array(key as Buffer);
   }
@@ -374,10 +422,10 @@ export class PostgresStore implements ApertureStore {
 
   /** {@inheritDoc ApertureStore.revokeToken} */
   async revokeToken(tokenId: string): Promise<boolean> {
-    const row = (await this.#query({ text: SQL.revocationTarget, values: [tokenId] }, 'revokeToken'))[0];
+    const row = (await this.#query({ text: this.#sql.revocationTarget, values: [tokenId] }, 'revokeToken'))[0];
     if (row === undefined) return false;
     const idHash = row['auth_type'] === 'l402' ? identifierHash(String(row['payment_hash']), tokenId) : undefined;
-    if (idHash === undefined) return (await this.#count({ text: SQL.markRevokedByToken, values: [this.#clock.now(), tokenId] }, 'revokeToken')) > 0;
+    if (idHash === undefined) return (await this.#count({ text: this.#sql.markRevokedByToken, values: [this.#clock.now(), tokenId] }, 'revokeToken')) > 0;
     const r = await this.#revoke(idHash, tokenId);
     return r.deleted || r.marked;
   }
@@ -389,7 +437,7 @@ export class PostgresStore implements ApertureStore {
       text: `SELECT pg_notify($1, json_build_object('schema', current_schema(), 'origin', $2::text, 'seq', $3::bigint, 'idHash', $4::text, 'tokenId', $5::text)::text)`,
       values: [REVOCATION_CHANNEL, this.#origin, seq, idHash, tokenId ?? null],
     });
-    const result = await this.#script('revocation', revokeScript(SQL, idHash, knownTokenId, this.#origin, this.#clock.now(), notify));
+    const result = await this.#script('revocation', revokeScript(this.#sql, idHash, knownTokenId, this.#origin, this.#clock.now(), notify));
     if (result.seq > 0) this.#listeners.emit({ idHash, tokenId: result.tokenId, remote: false });
     return result;
   }
@@ -404,18 +452,18 @@ export class PostgresStore implements ApertureStore {
     checkChallenge(record);
     const idHash = record.authType === 'l402' ? identifierHash(record.paymentHash, record.tokenId) : undefined;
     const values = [record.tokenId, record.paymentHash, idHash ?? null, record.service, record.priceSats, record.authType, record.createdAt, record.expiresAt];
-    return (await this.#count({ text: SQL.recordChallenge, values }, 'recordChallenge')) > 0;
+    return (await this.#count({ text: this.#sql.recordChallenge, values }, 'recordChallenge')) > 0;
   }
 
   /** {@inheritDoc ApertureStore.markSettled} */
   async markSettled(paymentHash: string, settledAt: number, amountPaidSats: number): Promise<boolean> {
     checkHash(paymentHash, 'paymentHash');
-    return (await this.#count({ text: SQL.markSettled, values: [settledAt, amountPaidSats, paymentHash] }, 'markSettled')) > 0;
+    return (await this.#count({ text: this.#sql.markSettled, values: [settledAt, amountPaidSats, paymentHash] }, 'markSettled')) > 0;
   }
 
   /** {@inheritDoc ApertureStore.getTransaction} */
   async getTransaction(tokenId: string, now?: number): Promise<TransactionRecord | undefined> {
-    const rows = await this.#query({ text: SQL.getTransaction, values: [tokenId] }, 'getTransaction');
+    const rows = await this.#query({ text: this.#sql.getTransaction, values: [tokenId] }, 'getTransaction');
     return rows[0] === undefined ? undefined : toTransaction(rows[0], now ?? this.#clock.now());
   }
 
@@ -456,12 +504,12 @@ export class PostgresStore implements ApertureStore {
 
   /** {@inheritDoc ApertureStore.listServices} */
   async listServices(): Promise<ServiceRecord[]> {
-    return (await this.#query({ text: SQL.listServices, values: [] }, 'listServices')).map(toService);
+    return (await this.#query({ text: this.#sql.listServices, values: [] }, 'listServices')).map(toService);
   }
 
   /** {@inheritDoc ApertureStore.getService} */
   async getService(name: string): Promise<ServiceRecord | undefined> {
-    const rows = await this.#query({ text: SQL.getService, values: [name] }, 'getService');
+    const rows = await this.#query({ text: this.#sql.getService, values: [name] }, 'getService');
     return rows[0] === undefined ? undefined : toService(rows[0]);
   }
 
@@ -469,24 +517,24 @@ export class PostgresStore implements ApertureStore {
   async createService(name: string, config: unknown): Promise<boolean> {
     const json = serviceJson(name, config);
     const now = this.#clock.now();
-    return this.#script('createService', serviceChangeScript(SQL, (v) => ({ text: SQL.insertService, values: [name, json, v, now] })));
+    return this.#script('createService', serviceChangeScript(this.#sql, (v) => ({ text: this.#sql.insertService, values: [name, json, v, now] })));
   }
 
   /** {@inheritDoc ApertureStore.updateService} */
   async updateService(name: string, config: unknown): Promise<boolean> {
     const json = serviceJson(name, config);
     const now = this.#clock.now();
-    return this.#script('updateService', serviceChangeScript(SQL, (v) => ({ text: SQL.updateService, values: [json, v, now, name] })));
+    return this.#script('updateService', serviceChangeScript(this.#sql, (v) => ({ text: this.#sql.updateService, values: [json, v, now, name] })));
   }
 
   /** {@inheritDoc ApertureStore.deleteService} */
   async deleteService(name: string): Promise<boolean> {
-    return this.#script('deleteService', serviceChangeScript(SQL, () => ({ text: SQL.deleteService, values: [name] })));
+    return this.#script('deleteService', serviceChangeScript(this.#sql, () => ({ text: this.#sql.deleteService, values: [name] })));
   }
 
   /** {@inheritDoc ApertureStore.servicesVersion} */
   async servicesVersion(): Promise<number> {
-    const rows = await this.#query({ text: SQL.registryVersion, values: [] }, 'servicesVersion');
+    const rows = await this.#query({ text: this.#sql.registryVersion, values: [] }, 'servicesVersion');
     return Number(rows[0]?.['version'] ?? 0);
   }
 
@@ -496,35 +544,35 @@ export class PostgresStore implements ApertureStore {
     checkChargeDetails(details);
     const claim: ChargeClaim = { paymentHash, claimId: randomUUID(), consumedAt: details.consumedAt ?? this.#clock.now() };
     const values = [paymentHash, claim.claimId, details.challengeId ?? null, details.expiresAt ?? null, claim.consumedAt];
-    return (await this.#count({ text: SQL.consumeCharge, values }, 'consumeCharge')) > 0 ? claim : undefined;
+    return (await this.#count({ text: this.#sql.consumeCharge, values }, 'consumeCharge')) > 0 ? claim : undefined;
   }
 
   /** {@inheritDoc ApertureStore.releaseCharge} */
   async releaseCharge(claim: ChargeClaim): Promise<boolean> {
     checkHash(claim.paymentHash, 'paymentHash');
-    return (await this.#count({ text: SQL.releaseCharge, values: [claim.paymentHash, claim.claimId] }, 'releaseCharge')) > 0;
+    return (await this.#count({ text: this.#sql.releaseCharge, values: [claim.paymentHash, claim.claimId] }, 'releaseCharge')) > 0;
   }
 
   /** {@inheritDoc ApertureStore.getCharge} */
   async getCharge(paymentHash: string): Promise<ChargeRecord | undefined> {
-    const rows = await this.#query({ text: SQL.getCharge, values: [paymentHash] }, 'getCharge');
+    const rows = await this.#query({ text: this.#sql.getCharge, values: [paymentHash] }, 'getCharge');
     return rows[0] === undefined ? undefined : toCharge(rows[0]);
   }
 
   /** {@inheritDoc ApertureStore.pruneCharges} */
   async pruneCharges(expiredBefore: number): Promise<number> {
-    return this.#count({ text: SQL.pruneCharges, values: [expiredBefore] }, 'pruneCharges');
+    return this.#count({ text: this.#sql.pruneCharges, values: [expiredBefore] }, 'pruneCharges');
   }
 
   /** {@inheritDoc ApertureStore.openSession} */
   async openSession(session: NewSession): Promise<OpenOutcome> {
     const now = checkNewSession(session, this.#clock.now());
-    return this.#script('openSession', openSessionScript(SQL, { ...session, now }));
+    return this.#script('openSession', openSessionScript(this.#sql, { ...session, now }));
   }
 
   /** {@inheritDoc ApertureStore.getSession} */
   async getSession(id: string): Promise<SessionRecord | undefined> {
-    const rows = await this.#query({ text: SQL.getSession, values: [id] }, 'getSession');
+    const rows = await this.#query({ text: this.#sql.getSession, values: [id] }, 'getSession');
     return rows[0] === undefined ? undefined : toSession(rows[0]);
   }
 
@@ -534,7 +582,7 @@ export class PostgresStore implements ApertureStore {
     checkHash(paymentHash, 'paymentHash');
     checkPositive(amountSats, 'amountSats');
     const at = checkedTime(now, this.#clock.now(), 'now');
-    return this.#script('creditSession', creditSessionScript(SQL, id, paymentHash, amountSats, at));
+    return this.#script('creditSession', creditSessionScript(this.#sql, id, paymentHash, amountSats, at));
   }
 
   async #sessionUpdate(what: string, text: string, values: unknown[]): Promise<SessionRecord | undefined> {
@@ -546,51 +594,51 @@ export class PostgresStore implements ApertureStore {
   async debitSession(id: string, amountSats: number, now?: number): Promise<SessionRecord | undefined> {
     checkPositive(amountSats, 'amountSats');
     const at = checkedTime(now, this.#clock.now(), 'now');
-    return this.#sessionUpdate('debitSession', SQL.debitSession, [amountSats, at, id]);
+    return this.#sessionUpdate('debitSession', this.#sql.debitSession, [amountSats, at, id]);
   }
 
   /** {@inheritDoc ApertureStore.settleSession} */
   async settleSession(id: string, deltaSats: number, now?: number): Promise<SessionRecord | undefined> {
     checkDelta(deltaSats);
     const at = checkedTime(now, this.#clock.now(), 'now');
-    return this.#sessionUpdate('settleSession', SQL.settleSession, [deltaSats, at, id]);
+    return this.#sessionUpdate('settleSession', this.#sql.settleSession, [deltaSats, at, id]);
   }
 
   /** {@inheritDoc ApertureStore.closeSession} */
   async closeSession(id: string, now?: number): Promise<SessionRecord | undefined> {
     const at = checkedTime(now, this.#clock.now(), 'now');
-    return this.#sessionUpdate('closeSession', SQL.closeSession, [at, id]);
+    return this.#sessionUpdate('closeSession', this.#sql.closeSession, [at, id]);
   }
 
   /** {@inheritDoc ApertureStore.listIdleSessions} */
   async listIdleSessions(idleBefore: number, limit = 100, after?: SessionCursor): Promise<SessionRecord[]> {
     checkIdlePage(idleBefore, limit, after);
-    return (await this.#query(idleSessionsQuery(SQL, idleBefore, limit, after), 'listIdleSessions')).map(toSession);
+    return (await this.#query(idleSessionsQuery(this.#sql, idleBefore, limit, after), 'listIdleSessions')).map(toSession);
   }
 
   /** {@inheritDoc ApertureStore.beginRefund} */
   async beginRefund(id: string, timing: RefundTiming = {}): Promise<SessionRecord | undefined> {
     const { now, staleBefore } = refundTiming(timing, this.#clock.now());
-    return this.#sessionUpdate('beginRefund', SQL.beginRefund, [now, id, staleBefore]);
+    return this.#sessionUpdate('beginRefund', this.#sql.beginRefund, [now, id, staleBefore]);
   }
 
   /** {@inheritDoc ApertureStore.finishRefund} */
   async finishRefund(id: string, outcome: RefundOutcome, now?: number): Promise<SessionRecord | undefined> {
     const error = refundError(outcome);
     const at = checkedTime(now, this.#clock.now(), 'now');
-    return this.#sessionUpdate('finishRefund', SQL.finishRefund, [outcome.status, error, at, id]);
+    return this.#sessionUpdate('finishRefund', this.#sql.finishRefund, [outcome.status, error, at, id]);
   }
 
   /** {@inheritDoc ApertureStore.listRefundsDue} */
   async listRefundsDue(limit = 100, timing: RefundTiming = {}): Promise<SessionRecord[]> {
     checkPage(limit, 0);
     const { staleBefore } = refundTiming(timing, this.#clock.now());
-    return (await this.#query({ text: SQL.refundsDue, values: [staleBefore, limit] }, 'listRefundsDue')).map(toSession);
+    return (await this.#query({ text: this.#sql.refundsDue, values: [staleBefore, limit] }, 'listRefundsDue')).map(toSession);
   }
 
   /** {@inheritDoc ApertureStore.collectGarbage} */
   async collectGarbage(now: number, graceMs: number): Promise<GarbageReport> {
-    return this.#script('collectGarbage', garbageScript(SQL, now - graceMs));
+    return this.#script('collectGarbage', garbageScript(this.#sql, now - graceMs));
   }
 
   /** {@inheritDoc ApertureStore.health} */

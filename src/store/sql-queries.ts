@@ -82,22 +82,47 @@ export const SERVICE_COLUMNS = 'name, config, version, created_at, updated_at';
 /** The statements of one dialect. */
 export type Statements = ReturnType<typeof sqlFor>;
 
+/** Options of {@link sqlFor}. */
+export interface StatementOptions {
+  /**
+   * The database holds the Go aperture's `secrets` table (src/store/go-aperture-schema.ts):
+   * root keys are read from `root_keys` and then `secrets`, written to both, deleted from both.
+   */
+  goSecrets?: boolean;
+}
+
 /**
  * Every fixed statement, for one dialect.
  * @param dialect - `sqlite` or `postgres`
+ * @param options - whether the Go aperture's `secrets` table is adopted
  * @returns the statements
  */
-export function sqlFor(dialect: Dialect) {
+export function sqlFor(dialect: Dialect, options: StatementOptions = {}) {
   // Code-unit order for text keys, so that every backend pages and sorts alike.
   const binary = dialect === 'postgres' ? ' COLLATE "C"' : '';
   const unhex = (column: string): string => (dialect === 'postgres' ? `decode(${column}, 'hex')` : `unhex(${column})`);
+  const goSecrets = options.goSecrets === true;
+  // Keys of unpaid challenges past their expiry; rows imported from the Go aperture are
+  // never collected (it records settlements only with its admin API on, so they may be paid).
+  const expiredKeys = `SELECT ${unhex('id_hash')} FROM transactions WHERE state = 'pending' AND expires_at < $1 AND id_hash IS NOT NULL AND source IS NULL`;
   return {
     dialect,
     binary,
+    goSecrets,
     newSecret:
       'INSERT INTO root_keys (id_hash, root_key, created_at) VALUES ($1, $2, $3) ON CONFLICT (id_hash) DO UPDATE SET root_key = excluded.root_key, created_at = excluded.created_at',
-    getSecret: 'SELECT root_key FROM root_keys WHERE id_hash = $1',
+    getSecret: goSecrets
+      ? 'SELECT root_key FROM root_keys WHERE id_hash = $1 UNION ALL SELECT secret AS root_key FROM secrets WHERE hash = $1 LIMIT 1'
+      : 'SELECT root_key FROM root_keys WHERE id_hash = $1',
     deleteSecret: 'DELETE FROM root_keys WHERE id_hash = $1',
+    // The Go aperture's table: its created_at is a TIMESTAMP, written as its drivers write one
+    // (SQLite: Go's time.Time.String() text, see goTimeText; PostgreSQL: UTC without time zone).
+    newGoSecret: dialect === 'postgres'
+      ? `INSERT INTO secrets (hash, secret, created_at) VALUES ($1, $2, to_timestamp($3::double precision / 1000) AT TIME ZONE 'UTC')
+        ON CONFLICT (hash) DO UPDATE SET secret = excluded.secret, created_at = excluded.created_at`
+      : 'INSERT INTO secrets (hash, secret, created_at) VALUES ($1, $2, $3) ON CONFLICT (hash) DO UPDATE SET secret = excluded.secret, created_at = excluded.created_at',
+    deleteGoSecret: 'DELETE FROM secrets WHERE hash = $1',
+    gcGoSecrets: `DELETE FROM secrets WHERE hash IN (${expiredKeys})`,
     markRevokedByIdHash: 'UPDATE transactions SET revoked_at = $1 WHERE id_hash = $2 AND revoked_at IS NULL RETURNING token_id',
     markRevokedByToken: 'UPDATE transactions SET revoked_at = $1 WHERE token_id = $2 AND revoked_at IS NULL',
     tokenOfIdHash: 'SELECT token_id FROM transactions WHERE id_hash = $1',
@@ -110,8 +135,8 @@ export function sqlFor(dialect: Dialect) {
       VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8) ON CONFLICT (token_id) DO NOTHING`,
     markSettled: `UPDATE transactions SET state = 'settled', settled_at = $1, amount_paid_sats = $2 WHERE payment_hash = $3 AND state = 'pending'`,
     getTransaction: `SELECT ${TX_COLUMNS} FROM transactions WHERE token_id = $1`,
-    gcRootKeys: `DELETE FROM root_keys WHERE id_hash IN (SELECT ${unhex('id_hash')} FROM transactions WHERE state = 'pending' AND expires_at < $1 AND id_hash IS NOT NULL)`,
-    gcTransactions: `DELETE FROM transactions WHERE state = 'pending' AND expires_at < $1`,
+    gcRootKeys: `DELETE FROM root_keys WHERE id_hash IN (${expiredKeys})`,
+    gcTransactions: `DELETE FROM transactions WHERE state = 'pending' AND expires_at < $1 AND source IS NULL`,
 
     listServices: `SELECT ${SERVICE_COLUMNS} FROM aperture_services ORDER BY name${binary}`,
     getService: `SELECT ${SERVICE_COLUMNS} FROM aperture_services WHERE name = $1`,
@@ -297,7 +322,8 @@ export function* revokeScript(
   now: number,
   notify?: (seq: number, tokenId: string | undefined) => Query,
 ): Script<{ deleted: boolean; marked: boolean; tokenId: string | undefined; seq: number }> {
-  const deleted = (yield { text: sql.deleteSecret, values: [Buffer.from(idHash, 'hex')] }).changes > 0;
+  let deleted = (yield { text: sql.deleteSecret, values: [Buffer.from(idHash, 'hex')] }).changes > 0;
+  if (sql.goSecrets) deleted = (yield { text: sql.deleteGoSecret, values: [Buffer.from(idHash, 'hex')] }).changes > 0 || deleted;
   const marked = yield { text: sql.markRevokedByIdHash, values: [now, idHash] };
   let tokenId = knownTokenId ?? optionalString(marked.rows[0]?.['token_id']);
   if (tokenId === undefined) tokenId = optionalString((yield { text: sql.tokenOfIdHash, values: [idHash] }).rows[0]?.['token_id']);
@@ -310,6 +336,21 @@ export function* revokeScript(
 }
 
 /**
+ * Stores a new root key: in `root_keys`, and also in the Go aperture's `secrets`
+ * when it is adopted, in one transaction.
+ * @param sql - the dialect's statements
+ * @param idHash - sha256 of the identifier
+ * @param key - the root key
+ * @param now - when
+ * @param goTime - `now` as the Go aperture's `secrets.created_at` takes it
+ * @returns nothing
+ */
+export function* newSecretScript(sql: Statements, idHash: Buffer, key: Buffer, now: number, goTime: unknown): Script<void> {
+  yield { text: sql.newSecret, values: [idHash, key, now] };
+  if (sql.goSecrets) yield { text: sql.newGoSecret, values: [idHash, key, goTime] };
+}
+
+/**
  * The ledger's garbage collection and the pruning of expired charges, in one
  * transaction.
  * @param sql - the dialect's statements
@@ -317,6 +358,8 @@ export function* revokeScript(
  * @returns the counts
  */
 export function* garbageScript(sql: Statements, cutoff: number): Script<{ rootKeys: number; transactions: number; charges: number }> {
+  // Every key minted since `secrets` was adopted is in both tables, so `root_keys` counts them.
+  if (sql.goSecrets) yield { text: sql.gcGoSecrets, values: [cutoff] };
   const rootKeys = (yield { text: sql.gcRootKeys, values: [cutoff] }).changes;
   const transactions = (yield { text: sql.gcTransactions, values: [cutoff] }).changes;
   const charges = (yield { text: sql.pruneCharges, values: [cutoff] }).changes;

@@ -61,10 +61,22 @@ import {
   serviceJson,
 } from './store-support.js';
 import {
+  GO_MIGRATION_QUERY,
+  SQLITE_GO_TIME_FUNCTION,
+  addGoMigration,
+  describeGoSchema,
+  goColumnsQuery,
+  goImportScript,
+  goTimeText,
+  parseGoTime,
+  type GoApertureAdoption,
+} from './go-aperture-schema.js';
+import {
   Rollback,
   creditSessionScript,
   garbageScript,
   idleSessionsQuery,
+  newSecretScript,
   openSessionScript,
   pendingQuery,
   positional,
@@ -82,10 +94,9 @@ import {
   type Query,
   type Row,
   type Script,
+  type Statements,
   type StepResult,
 } from './sql-queries.js';
-
-const SQL = sqlFor('sqlite');
 
 /** File name of the database in the base directory, as in the reference proxy. */
 export const DEFAULT_SQLITE_FILE = 'aperture.db';
@@ -105,6 +116,12 @@ export interface SqliteStoreOptions {
   revocationPollMs?: number;
   /** Do not apply migrations (the schema is managed elsewhere). */
   skipMigrations?: boolean;
+  /**
+   * Adopt the Go aperture's tables when the file holds them (docs/storage.md, "The Go
+   * aperture's database"): root keys read from and written to its `secrets`, its
+   * ledger and services imported. Default true.
+   */
+  adoptGoAperture?: boolean;
   /** Clock for timestamps and the default "now"; default the wall clock. */
   clock?: Clock;
 }
@@ -134,6 +151,8 @@ export class SqliteStore implements ApertureStore {
   readonly path: string;
   readonly #db: Database.Database;
   readonly #clock: Clock;
+  #sql: Statements = sqlFor('sqlite');
+  #goAperture: GoApertureAdoption | undefined;
   readonly #origin = randomUUID();
   readonly #listeners = new RevocationListeners();
   readonly #statements = new Map<string, { stmt: Database.Statement; order: number[] | undefined }>();
@@ -168,6 +187,7 @@ export class SqliteStore implements ApertureStore {
       db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
       if (options.skipMigrations !== true) migrate(db, this.#clock.now());
       this.#db = db;
+      if (options.adoptGoAperture !== false) this.#adoptGoAperture();
       // With skipMigrations the table may not exist yet; polling then starts from 0.
       const max = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'revocations'").get() === undefined
         ? undefined
@@ -190,6 +210,34 @@ export class SqliteStore implements ApertureStore {
       this.#poll = setInterval(() => this.#pollRevocations(), pollMs);
       this.#poll.unref();
     }
+  }
+
+  // The Go aperture's tables, when the file holds them: root keys through `secrets`, and
+  // its ledger and services imported in one IMMEDIATE transaction (src/store/go-aperture-schema.ts).
+  #adoptGoAperture(): void {
+    const db = this.#db;
+    db.function(SQLITE_GO_TIME_FUNCTION, { deterministic: true }, (value: unknown) => parseGoTime(value));
+    const schema = describeGoSchema(db.prepare(goColumnsQuery('sqlite').text).all() as Row[]);
+    if (schema === undefined) return;
+    if (schema.tables.includes('schema_migrations')) {
+      try {
+        addGoMigration(schema, db.prepare(GO_MIGRATION_QUERY.text).all() as Row[]);
+      } catch {
+        // Not golang-migrate's table after all: the version stays unknown.
+      }
+    }
+    if (schema.secrets) this.#sql = sqlFor('sqlite', { goSecrets: true });
+    const ours = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'aperture_go_import'").get() !== undefined;
+    const imported = ours ? this.#script('import of the Go aperture\'s database', goImportScript('sqlite', this.#sql, schema, this.#clock.now())) : undefined;
+    this.#goAperture = { schema, secrets: schema.secrets, imported };
+  }
+
+  /**
+   * The Go aperture's database as found and adopted at open, or `undefined`
+   * when the file holds none of its tables (or adoption is off).
+   */
+  get goAperture(): GoApertureAdoption | undefined {
+    return this.#goAperture;
   }
 
   // Prepared statements by their `$n` text; SQLite gets `?` placeholders and
@@ -260,14 +308,16 @@ export class SqliteStore implements ApertureStore {
   async newSecret(idHash: Uint8Array): Promise<Uint8Array> {
     checkIdHash(idHash);
     const key = new Uint8Array(randomBytes(32));
-    this.#do('newSecret', () => this.#run(SQL.newSecret, [Buffer.from(idHash), Buffer.from(key), this.#clock.now()]));
+    const now = this.#clock.now();
+    if (this.#sql.goSecrets) this.#script('newSecret', newSecretScript(this.#sql, Buffer.from(idHash), Buffer.from(key), now, goTimeText(now)));
+    else this.#do('newSecret', () => this.#run(this.#sql.newSecret, [Buffer.from(idHash), Buffer.from(key), now]));
     return key;
   }
 
   /** {@inheritDoc ApertureStore.getSecret} */
   getSecret(idHash: Uint8Array): Uint8Array | undefined {
     checkIdHash(idHash);
-    const row = this.#do('getSecret', () => this.#get(SQL.getSecret, [Buffer.from(idHash)]));
+    const row = this.#do('getSecret', () => this.#get(this.#sql.getSecret, [Buffer.from(idHash)]));
     return row === undefined ? undefined : new Uint8Array(row['root_key'] as Buffer);
   }
 
@@ -279,10 +329,10 @@ export class SqliteStore implements ApertureStore {
 
   /** {@inheritDoc ApertureStore.revokeToken} */
   async revokeToken(tokenId: string): Promise<boolean> {
-    const row = this.#do('revokeToken', () => this.#get(SQL.revocationTarget, [tokenId]));
+    const row = this.#do('revokeToken', () => this.#get(this.#sql.revocationTarget, [tokenId]));
     if (row === undefined) return false;
     const idHash = row['auth_type'] === 'l402' ? identifierHash(String(row['payment_hash']), tokenId) : undefined;
-    if (idHash === undefined) return this.#do('revokeToken', () => this.#run(SQL.markRevokedByToken, [this.#clock.now(), tokenId]) > 0);
+    if (idHash === undefined) return this.#do('revokeToken', () => this.#run(this.#sql.markRevokedByToken, [this.#clock.now(), tokenId]) > 0);
     const r = this.#revoke(idHash, tokenId);
     return r.deleted || r.marked;
   }
@@ -290,7 +340,7 @@ export class SqliteStore implements ApertureStore {
   // Deletes the root key, marks the ledger row and logs the revocation in one
   // transaction, then tells listeners here and in this process's other stores.
   #revoke(idHash: string, knownTokenId: string | undefined): { deleted: boolean; marked: boolean } {
-    const result = this.#script('revocation', revokeScript(SQL, idHash, knownTokenId, this.#origin, this.#clock.now()));
+    const result = this.#script('revocation', revokeScript(this.#sql, idHash, knownTokenId, this.#origin, this.#clock.now()));
     if (result.seq > 0) {
       const tokenId = result.tokenId;
       this.#listeners.emit({ idHash, tokenId, remote: false });
@@ -315,7 +365,7 @@ export class SqliteStore implements ApertureStore {
     if (this.#closed) return;
     let rows: Row[];
     try {
-      rows = this.#all({ text: SQL.revocationsAfter, values: [this.#lastSeq] });
+      rows = this.#all({ text: this.#sql.revocationsAfter, values: [this.#lastSeq] });
     } catch {
       // The file is busy or failing; the next poll tries again and health() reports it.
       return;
@@ -338,7 +388,7 @@ export class SqliteStore implements ApertureStore {
     checkChallenge(record);
     const idHash = record.authType === 'l402' ? identifierHash(record.paymentHash, record.tokenId) : undefined;
     return this.#do('recordChallenge', () =>
-      this.#run(SQL.recordChallenge, [
+      this.#run(this.#sql.recordChallenge, [
         record.tokenId, record.paymentHash, idHash ?? null, record.service, record.priceSats, record.authType, record.createdAt, record.expiresAt,
       ]) > 0,
     );
@@ -347,12 +397,12 @@ export class SqliteStore implements ApertureStore {
   /** {@inheritDoc ApertureStore.markSettled} */
   async markSettled(paymentHash: string, settledAt: number, amountPaidSats: number): Promise<boolean> {
     checkHash(paymentHash, 'paymentHash');
-    return this.#do('markSettled', () => this.#run(SQL.markSettled, [settledAt, amountPaidSats, paymentHash]) > 0);
+    return this.#do('markSettled', () => this.#run(this.#sql.markSettled, [settledAt, amountPaidSats, paymentHash]) > 0);
   }
 
   /** {@inheritDoc ApertureStore.getTransaction} */
   async getTransaction(tokenId: string, now?: number): Promise<TransactionRecord | undefined> {
-    const row = this.#do('getTransaction', () => this.#get(SQL.getTransaction, [tokenId]));
+    const row = this.#do('getTransaction', () => this.#get(this.#sql.getTransaction, [tokenId]));
     return row === undefined ? undefined : toTransaction(row, now ?? this.#clock.now());
   }
 
@@ -390,12 +440,12 @@ export class SqliteStore implements ApertureStore {
 
   /** {@inheritDoc ApertureStore.listServices} */
   async listServices(): Promise<ServiceRecord[]> {
-    return this.#do('listServices', () => this.#all({ text: SQL.listServices, values: [] })).map(toService);
+    return this.#do('listServices', () => this.#all({ text: this.#sql.listServices, values: [] })).map(toService);
   }
 
   /** {@inheritDoc ApertureStore.getService} */
   async getService(name: string): Promise<ServiceRecord | undefined> {
-    const row = this.#do('getService', () => this.#get(SQL.getService, [name]));
+    const row = this.#do('getService', () => this.#get(this.#sql.getService, [name]));
     return row === undefined ? undefined : toService(row);
   }
 
@@ -403,24 +453,24 @@ export class SqliteStore implements ApertureStore {
   async createService(name: string, config: unknown): Promise<boolean> {
     const json = serviceJson(name, config);
     const now = this.#clock.now();
-    return this.#script('createService', serviceChangeScript(SQL, (v) => ({ text: SQL.insertService, values: [name, json, v, now] })));
+    return this.#script('createService', serviceChangeScript(this.#sql, (v) => ({ text: this.#sql.insertService, values: [name, json, v, now] })));
   }
 
   /** {@inheritDoc ApertureStore.updateService} */
   async updateService(name: string, config: unknown): Promise<boolean> {
     const json = serviceJson(name, config);
     const now = this.#clock.now();
-    return this.#script('updateService', serviceChangeScript(SQL, (v) => ({ text: SQL.updateService, values: [json, v, now, name] })));
+    return this.#script('updateService', serviceChangeScript(this.#sql, (v) => ({ text: this.#sql.updateService, values: [json, v, now, name] })));
   }
 
   /** {@inheritDoc ApertureStore.deleteService} */
   async deleteService(name: string): Promise<boolean> {
-    return this.#script('deleteService', serviceChangeScript(SQL, () => ({ text: SQL.deleteService, values: [name] })));
+    return this.#script('deleteService', serviceChangeScript(this.#sql, () => ({ text: this.#sql.deleteService, values: [name] })));
   }
 
   /** {@inheritDoc ApertureStore.servicesVersion} */
   async servicesVersion(): Promise<number> {
-    return Number(this.#do('servicesVersion', () => this.#get(SQL.registryVersion, []))?.['version'] ?? 0);
+    return Number(this.#do('servicesVersion', () => this.#get(this.#sql.registryVersion, []))?.['version'] ?? 0);
   }
 
   /** {@inheritDoc ApertureStore.consumeCharge} */
@@ -429,7 +479,7 @@ export class SqliteStore implements ApertureStore {
     checkChargeDetails(details);
     const claim: ChargeClaim = { paymentHash, claimId: randomUUID(), consumedAt: details.consumedAt ?? this.#clock.now() };
     const inserted = this.#do('consumeCharge', () =>
-      this.#run(SQL.consumeCharge, [paymentHash, claim.claimId, details.challengeId ?? null, details.expiresAt ?? null, claim.consumedAt]),
+      this.#run(this.#sql.consumeCharge, [paymentHash, claim.claimId, details.challengeId ?? null, details.expiresAt ?? null, claim.consumedAt]),
     );
     return inserted > 0 ? claim : undefined;
   }
@@ -437,29 +487,29 @@ export class SqliteStore implements ApertureStore {
   /** {@inheritDoc ApertureStore.releaseCharge} */
   async releaseCharge(claim: ChargeClaim): Promise<boolean> {
     checkHash(claim.paymentHash, 'paymentHash');
-    return this.#do('releaseCharge', () => this.#run(SQL.releaseCharge, [claim.paymentHash, claim.claimId]) > 0);
+    return this.#do('releaseCharge', () => this.#run(this.#sql.releaseCharge, [claim.paymentHash, claim.claimId]) > 0);
   }
 
   /** {@inheritDoc ApertureStore.getCharge} */
   async getCharge(paymentHash: string): Promise<ChargeRecord | undefined> {
-    const row = this.#do('getCharge', () => this.#get(SQL.getCharge, [paymentHash]));
+    const row = this.#do('getCharge', () => this.#get(this.#sql.getCharge, [paymentHash]));
     return row === undefined ? undefined : toCharge(row);
   }
 
   /** {@inheritDoc ApertureStore.pruneCharges} */
   async pruneCharges(expiredBefore: number): Promise<number> {
-    return this.#do('pruneCharges', () => this.#run(SQL.pruneCharges, [expiredBefore]));
+    return this.#do('pruneCharges', () => this.#run(this.#sql.pruneCharges, [expiredBefore]));
   }
 
   /** {@inheritDoc ApertureStore.openSession} */
   async openSession(session: NewSession): Promise<OpenOutcome> {
     const now = checkNewSession(session, this.#clock.now());
-    return this.#script('openSession', openSessionScript(SQL, { ...session, now }));
+    return this.#script('openSession', openSessionScript(this.#sql, { ...session, now }));
   }
 
   /** {@inheritDoc ApertureStore.getSession} */
   async getSession(id: string): Promise<SessionRecord | undefined> {
-    const row = this.#do('getSession', () => this.#get(SQL.getSession, [id]));
+    const row = this.#do('getSession', () => this.#get(this.#sql.getSession, [id]));
     return row === undefined ? undefined : toSession(row);
   }
 
@@ -469,7 +519,7 @@ export class SqliteStore implements ApertureStore {
     checkHash(paymentHash, 'paymentHash');
     checkPositive(amountSats, 'amountSats');
     const at = checkedTime(now, this.#clock.now(), 'now');
-    return this.#script('creditSession', creditSessionScript(SQL, id, paymentHash, amountSats, at));
+    return this.#script('creditSession', creditSessionScript(this.#sql, id, paymentHash, amountSats, at));
   }
 
   #sessionUpdate(what: string, text: string, values: unknown[]): SessionRecord | undefined {
@@ -481,51 +531,51 @@ export class SqliteStore implements ApertureStore {
   async debitSession(id: string, amountSats: number, now?: number): Promise<SessionRecord | undefined> {
     checkPositive(amountSats, 'amountSats');
     const at = checkedTime(now, this.#clock.now(), 'now');
-    return this.#sessionUpdate('debitSession', SQL.debitSession, [amountSats, at, id]);
+    return this.#sessionUpdate('debitSession', this.#sql.debitSession, [amountSats, at, id]);
   }
 
   /** {@inheritDoc ApertureStore.settleSession} */
   async settleSession(id: string, deltaSats: number, now?: number): Promise<SessionRecord | undefined> {
     checkDelta(deltaSats);
     const at = checkedTime(now, this.#clock.now(), 'now');
-    return this.#sessionUpdate('settleSession', SQL.settleSession, [deltaSats, at, id]);
+    return this.#sessionUpdate('settleSession', this.#sql.settleSession, [deltaSats, at, id]);
   }
 
   /** {@inheritDoc ApertureStore.closeSession} */
   async closeSession(id: string, now?: number): Promise<SessionRecord | undefined> {
     const at = checkedTime(now, this.#clock.now(), 'now');
-    return this.#sessionUpdate('closeSession', SQL.closeSession, [at, id]);
+    return this.#sessionUpdate('closeSession', this.#sql.closeSession, [at, id]);
   }
 
   /** {@inheritDoc ApertureStore.listIdleSessions} */
   async listIdleSessions(idleBefore: number, limit = 100, after?: SessionCursor): Promise<SessionRecord[]> {
     checkIdlePage(idleBefore, limit, after);
-    return this.#do('listIdleSessions', () => this.#all(idleSessionsQuery(SQL, idleBefore, limit, after))).map(toSession);
+    return this.#do('listIdleSessions', () => this.#all(idleSessionsQuery(this.#sql, idleBefore, limit, after))).map(toSession);
   }
 
   /** {@inheritDoc ApertureStore.beginRefund} */
   async beginRefund(id: string, timing: RefundTiming = {}): Promise<SessionRecord | undefined> {
     const { now, staleBefore } = refundTiming(timing, this.#clock.now());
-    return this.#sessionUpdate('beginRefund', SQL.beginRefund, [now, id, staleBefore]);
+    return this.#sessionUpdate('beginRefund', this.#sql.beginRefund, [now, id, staleBefore]);
   }
 
   /** {@inheritDoc ApertureStore.finishRefund} */
   async finishRefund(id: string, outcome: RefundOutcome, now?: number): Promise<SessionRecord | undefined> {
     const error = refundError(outcome);
     const at = checkedTime(now, this.#clock.now(), 'now');
-    return this.#sessionUpdate('finishRefund', SQL.finishRefund, [outcome.status, error, at, id]);
+    return this.#sessionUpdate('finishRefund', this.#sql.finishRefund, [outcome.status, error, at, id]);
   }
 
   /** {@inheritDoc ApertureStore.listRefundsDue} */
   async listRefundsDue(limit = 100, timing: RefundTiming = {}): Promise<SessionRecord[]> {
     checkPage(limit, 0);
     const { staleBefore } = refundTiming(timing, this.#clock.now());
-    return this.#do('listRefundsDue', () => this.#all({ text: SQL.refundsDue, values: [staleBefore, limit] })).map(toSession);
+    return this.#do('listRefundsDue', () => this.#all({ text: this.#sql.refundsDue, values: [staleBefore, limit] })).map(toSession);
   }
 
   /** {@inheritDoc ApertureStore.collectGarbage} */
   async collectGarbage(now: number, graceMs: number): Promise<GarbageReport> {
-    return this.#script('collectGarbage', garbageScript(SQL, now - graceMs));
+    return this.#script('collectGarbage', garbageScript(this.#sql, now - graceMs));
   }
 
   /** {@inheritDoc ApertureStore.health} */
