@@ -3,7 +3,7 @@
  * the same aperture.yaml. `bin/aperture.js` calls {@link main}.
  */
 import { ConfigError, L402Error } from '../core/errors.js';
-import { checkConfig, type LoadConfigOptions } from '../proxy/config/check-config.js';
+import { checkConfig, checkDatabase, referenceDatabaseWarning, type LoadConfigOptions } from '../proxy/config/check-config.js';
 import { closestKey } from '../proxy/config/closest-key.js';
 import { formatConfigReport } from '../proxy/config/format-config-report.js';
 import { startAperture, type RunningAperture, type StartApertureOptions } from '../proxy/app/start-aperture.js';
@@ -174,12 +174,21 @@ export async function main(argv: readonly string[], io: CliIo = {}): Promise<num
     return 2;
   }
   const report = checkConfig(load);
+  const schema = env['APERTURE_POSTGRES_SCHEMA'];
+  const postgresSchema = schema !== undefined && schema !== '' ? schema : undefined;
   if (args.checkConfig) {
     (report.ok ? stdout : stderr).write(formatConfigReport(report));
     // The configuration is valid either way; say now what a start would miss.
     const missing = report.config === undefined ? undefined : missingPackagesError(report.config);
     if (missing !== undefined) stdout.write(`note: to start, ${missing.message} [${missing.code}]\n${GLOBAL_INSTALL_NOTE}`);
-    return report.ok ? 0 : 1;
+    // What a start would do to the database (read only; nothing is changed).
+    let dbOk = true;
+    if (report.config !== undefined && missing === undefined) {
+      const db = await checkDatabase(report.config, postgresSchema === undefined ? {} : { postgresSchema });
+      dbOk = db.ok;
+      (db.ok ? stdout : stderr).write(db.lines.map((line) => `${line}\n`).join(''));
+    }
+    return report.ok && dbOk ? 0 : 1;
   }
   if (!report.ok || report.config === undefined) {
     stderr.write(formatConfigReport(report));
@@ -192,9 +201,11 @@ export async function main(argv: readonly string[], io: CliIo = {}): Promise<num
     stdout.write(`warning: ${w.path}${w.line === undefined ? '' : ` (line ${w.line})`} [${w.kind}]: ${w.message}${w.suggestion === undefined ? '' : ` (did you mean ${w.suggestion}?)`}\n`);
   }
 
+  const reference = await referenceDatabaseWarning(config).catch(() => undefined);
+  if (reference !== undefined) stdout.write(`warning: ${reference}\n`);
+
   const options: StartApertureOptions = { ...io.startOptions };
-  const schema = env['APERTURE_POSTGRES_SCHEMA'];
-  if (schema !== undefined && schema !== '' && options.postgresSchema === undefined) options.postgresSchema = schema;
+  if (postgresSchema !== undefined && options.postgresSchema === undefined) options.postgresSchema = postgresSchema;
 
   let heap: string;
   try {
@@ -215,7 +226,7 @@ export async function main(argv: readonly string[], io: CliIo = {}): Promise<num
     return 1;
   }
   const tls = config.insecure ? 'plaintext HTTP/1.1 and h2c' : `TLS, HTTP/1.1 and HTTP/2 (certificate ${config.tlsCertPath})`;
-  stdout.write(`aperture listening on ${aperture.url} (${tls}); ${config.services.length} service(s): ${config.services.map((s) => s.name).join(', ') || 'none'}\n`);
+  stdout.write(`aperture listening on ${aperture.url} (${tls}); ${aperture.services.length} service(s): ${aperture.services.map((s) => s.name).join(', ') || 'none'}\n`);
   stdout.write(`lightning: ${config.authenticator.disable ? 'disabled (every request is forwarded)' : config.authenticator.backend === 'dev' ? 'dev backend (not for production); POST /api/dev/pay pays invoices for loopback clients' : `lnd at ${config.authenticator.lndHost ?? ''}`}\n`);
   stdout.write(`store: ${config.dbBackend === 'postgres' ? `postgres ${config.postgres.host}:${config.postgres.port}/${config.postgres.dbName}` : `sqlite ${config.sqlite.dbFile}`}\n`);
   stdout.write(`${heap}\n`);

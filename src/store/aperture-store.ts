@@ -12,6 +12,7 @@
  * lower-case hex.
  */
 import type { ChargeStore } from './charge-store.js';
+import type { GoApertureAdoption } from './go-aperture-schema.js';
 import type { Ledger, LedgerGarbageReport } from './ledger.js';
 import type { RootKeyStore } from './root-key-store.js';
 import type { ServiceRegistry } from './service-registry.js';
@@ -72,6 +73,12 @@ export type StoreBackend = 'memory' | 'sqlite' | 'postgres';
 export interface StoreLifecycle {
   /** Which implementation this is. */
   readonly backend: StoreBackend;
+
+  /**
+   * The Go aperture's database as the store found and adopted it at open
+   * (SQLite and PostgreSQL; see docs/storage.md), or `undefined` when there was none.
+   */
+  readonly goAperture?: GoApertureAdoption | undefined;
 
   /**
    * Probes the database; never throws.

@@ -43,6 +43,7 @@ import type { AppService } from './app-service.js';
 import { createAuthorize } from './create-authorize.js';
 import { findOpenSecretFiles, formatMode, secretPaths } from './secret-file-modes.js';
 import { missingPackagesError } from './required-packages.js';
+import { mergePersistedServices } from './persisted-services.js';
 import type { NodeRequest } from '../../adapters/node/request-view.js';
 
 /** A token-bucket setting: `requests` per `perMs`, capacity `burst` (default `requests`). */
@@ -110,7 +111,7 @@ export interface RunningAperture {
   readonly metrics: ProxyMetrics;
   /** The logger. */
   readonly logger: Logger;
-  /** The services, as configured. */
+  /** The services, in match order: those stored in the database (they override configured ones of the same name), then the configured ones. */
   readonly services: readonly AppService[];
   /** Resolves with the number of pending ledger rows found settled by the start-up reconciliation. */
   readonly reconciled: Promise<number>;
@@ -327,6 +328,23 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
       if (options.store === undefined) await store.close();
     });
     logger.info({ backend: store.backend }, 'store open');
+    const go = store.goAperture;
+    if (go !== undefined) {
+      logger.info(
+        { goSchemaVersion: go.schema.version, rootKeysInSecrets: go.secrets, imported: go.imported },
+        "the Go aperture's database is adopted: root keys in its secrets table verify (and new ones are written there too); its ledger and services are imported; its tables are not altered",
+      );
+    }
+    // Services stored in the database (imported from the Go aperture, or created through the
+    // admin API) override configured services of the same name, as in the Go aperture.
+    const merged = await mergePersistedServices(config, store).catch((error: unknown) => {
+      // As the Go aperture: without the stored services, the configured ones still run.
+      logger.warn({ err: error }, 'cannot read the services stored in the database; serving the configured services only');
+      return { services: config.services, fromRegistry: [], invalid: [] };
+    });
+    for (const bad of merged.invalid) logger.warn({ service: bad.name, reason: bad.reason }, 'a service stored in the database is not a valid definition; it is not served');
+    if (merged.fromRegistry.length > 0) logger.info({ services: merged.fromRegistry }, 'services loaded from the database');
+    const serviceConfigs = merged.services;
 
     const invoicer = options.invoicer ?? (await openInvoicer(config, lnLog, clock));
     if (options.invoicer === undefined && invoicer !== undefined) cleanups.push(() => invoicer.close());
@@ -349,7 +367,7 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
       cache: { ttlMs: options.verifierCacheTtlMs ?? 5000, admission: 'repeat' },
       ...(isSettled === undefined ? {} : { isSettled }),
       // Constraints are fixed values: a token may not repeat one with another value (max_size=100, then max_size=999999).
-      satisfiers: equalitySatisfiers(config.services.flatMap((s) => Object.keys(s.constraints))),
+      satisfiers: equalitySatisfiers(serviceConfigs.flatMap((s) => Object.keys(s.constraints))),
     });
     const stopRevoked = store.onRevoked((event) => {
       if (event.tokenId !== undefined) verifier.forget(event.tokenId);
@@ -449,7 +467,7 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
     }];
 
     const services: AppService[] = [];
-    for (const s of config.services) {
+    for (const s of serviceConfigs) {
       let freebies: FreebieCounter | undefined;
       if (s.auth.mode === 'freebie') {
         const base = { limit: s.auth.count, windowMs: s.freebieWindowMs, clock };

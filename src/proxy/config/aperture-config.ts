@@ -184,7 +184,17 @@ export interface ApertureConfig {
   /** pprof port of the reference (not built here); 0 = off. */
   profile: number;
   dbBackend: 'sqlite' | 'postgres' | 'etcd';
-  sqlite: { dbFile: string; skipMigrations: boolean };
+  sqlite: {
+    /** The file opened: `sqlite.databasefilename` (the Go aperture's key), else `sqlite.dbfile`, else `<basedir>/aperture.db`. */
+    dbFile: string;
+    /**
+     * The file the Go aperture opens with this configuration: `databasefilename`, else
+     * `aperture.db` in its data directory (`~/.aperture` on Linux), whatever `basedir` and
+     * `dbfile` say. `--check-config` and the start-up look there for its database.
+     */
+    referenceDbFile: string;
+    skipMigrations: boolean;
+  };
   postgres: {
     host: string; port: number; user: string; password: string; dbName: string;
     maxConnections: number; requireSsl: boolean; skipMigrations: boolean;

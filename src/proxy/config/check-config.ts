@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { ApertureConfig, ConfigWarning } from './aperture-config.js';
+import { describeDatabase, inspectDatabase, type DatabaseInspection, type InspectTarget } from '../../store/inspect-database.js';
 import { overlayRaw, parseYamlConfig, rawFromValue, type LocatedConfigIssue, type RawNode } from './raw-node.js';
 import { CONFIG_DEFAULTS, expandPath, resolveConfig } from './resolve-config.js';
 
@@ -118,4 +119,70 @@ export function checkConfig(options: LoadConfigOptions = {}): ConfigReport {
     warnings: resolved.warnings,
     config: resolved.config,
   };
+}
+
+/** The outcome of {@link checkDatabase}. */
+export interface DatabaseCheck {
+  /** False when a start would refuse the database. */
+  ok: boolean;
+  /** What is there and what a start will do with it, one statement per line. */
+  lines: string[];
+  /** The inspection of the configured database. */
+  found: DatabaseInspection;
+}
+
+/**
+ * Reads the configured database without changing it and says what a start
+ * will do with it: create it, migrate it, or adopt the Go aperture's tables in
+ * it (how many root keys keep working, how many transactions and services are
+ * imported). For SQLite it also looks at the file the Go aperture itself opens
+ * with this configuration (`sqlite.referenceDbFile`): when that one holds the
+ * Go aperture's database and the configured one does not, it says so.
+ *
+ * @param config - a valid configuration
+ * @param options - `postgresSchema`: the schema a start would use (`APERTURE_POSTGRES_SCHEMA`)
+ * @returns the lines to print and whether a start would accept the database
+ * @example
+ * ```ts
+ * const db = await checkDatabase(report.config);
+ * for (const line of db.lines) console.log(line);
+ * ```
+ */
+export async function checkDatabase(config: ApertureConfig, options: { postgresSchema?: string } = {}): Promise<DatabaseCheck> {
+  if (config.dbBackend === 'etcd') return { ok: false, lines: ['database: etcd is not built here'], found: { backend: 'sqlite', where: 'etcd', exists: false } };
+  let target: InspectTarget;
+  if (config.dbBackend === 'postgres') {
+    const p = config.postgres;
+    target = { backend: 'postgres', host: p.host, port: p.port, user: p.user, password: p.password, dbname: p.dbName, requiressl: p.requireSsl };
+    if (options.postgresSchema !== undefined) target.schema = options.postgresSchema;
+  } else {
+    target = { backend: 'sqlite', path: config.sqlite.dbFile };
+  }
+  const found = await inspectDatabase(target);
+  const described = describeDatabase(found);
+  const lines = [...described.lines];
+  const warning = config.dbBackend === 'sqlite' && found.go === undefined ? await referenceDatabaseWarning(config) : undefined;
+  if (warning !== undefined) lines.push(`warning: ${warning}`);
+  return { ok: described.refusal === undefined, lines, found };
+}
+
+/**
+ * When the configured SQLite file differs from the one the Go aperture opens
+ * with the same configuration, and that one holds the Go aperture's database:
+ * a sentence saying so and what to set. Reads only that file (read-only).
+ *
+ * @param config - a valid configuration
+ * @returns the warning, or `undefined`
+ */
+export async function referenceDatabaseWarning(config: ApertureConfig): Promise<string | undefined> {
+  if (config.dbBackend !== 'sqlite') return undefined;
+  const { dbFile, referenceDbFile } = config.sqlite;
+  if (resolve(dbFile) === resolve(referenceDbFile) || !existsSync(referenceDbFile)) return undefined;
+  const theirs = await inspectDatabase({ backend: 'sqlite', path: referenceDbFile });
+  if (theirs.go === undefined) return undefined;
+  const ours = existsSync(dbFile) ? await inspectDatabase({ backend: 'sqlite', path: dbFile }) : undefined;
+  if (ours?.go !== undefined) return undefined;
+  return `the Go aperture, with this configuration, opens ${referenceDbFile} (it reads sqlite.databasefilename, ignores sqlite.dbfile in the file and basedir for its database), ` +
+    `which holds its database (${theirs.go.rootKeys} root keys, ${theirs.go.transactions.total} transactions); this configuration opens ${dbFile} instead, where its tokens are unknown. ` +
+    `To keep them, set sqlite.databasefilename: ${referenceDbFile}`;
 }

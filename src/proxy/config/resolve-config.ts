@@ -190,6 +190,11 @@ export function resolveConfig(root: RawNode | undefined, context: Partial<Resolv
   const dbFileKey = aliasOf(r, sqliteSection, 'dbfile', 'databasefilename');
   const sqlite = {
     dbFile: abs(path(sqliteSection.string(dbFileKey, join(baseDir, 'aperture.db')))),
+    // The file the Go aperture opens with this configuration: `databasefilename`, else its data
+    // directory's aperture.db, whatever basedir (and `dbfile`, only its flag) say.
+    referenceDbFile: sqliteSection.has('databasefilename')
+      ? abs(path(sqliteSection.string('databasefilename', '')))
+      : join(goAppDataDir(ctx), 'aperture.db'),
     skipMigrations: sqliteSection.bool('skipmigrations', false),
   };
   const pg = top.section('postgres', ['host', 'port', 'user', 'password', 'dbname', 'maxconnections', 'maxopenconnections', 'requiressl', 'skipmigrations']);
@@ -407,6 +412,18 @@ function aliasOf(r: ConfigReader, s: ConfigSection, ours: string, reference: str
     r.issue(s.path(reference), `${reference} and ${ours} mean the same and differ; keep one`, s.node(reference));
   }
   return ours;
+}
+
+/**
+ * The Go aperture's data directory (btcutil's `AppDataDir("aperture", false)`),
+ * where its SQLite file is unless `sqlite.databasefilename` says otherwise.
+ * @param ctx - home directory and environment
+ * @returns the directory
+ */
+function goAppDataDir(ctx: ResolveConfigContext): string {
+  if (process.platform === 'win32') return join(ctx.env['LOCALAPPDATA'] || join(ctx.home, 'AppData', 'Local'), 'Aperture');
+  if (process.platform === 'darwin') return join(ctx.home, 'Library', 'Application Support', 'Aperture');
+  return join(ctx.home, '.aperture');
 }
 
 function readGlobalChallengeLimit(r: ConfigReader, top: ConfigSection): ApertureConfig['globalChallengeLimit'] {
