@@ -15,7 +15,8 @@
  *   deletes the row) stays revoked here too.
  * - **Ledger, imported.** `l402_transactions` rows are copied into
  *   `transactions` (`source = 'go-aperture'`) at every start at which the Go
- *   ledger changed since the last import (a fingerprint in `aperture_go_import`):
+ *   ledger changed since the last import (a fingerprint in `aperture_go_import`;
+ *   the Go aperture's revocations delete ledger rows, so they change it too):
  *   new rows are added, rows the Go aperture settled since are settled, rows it
  *   revoked since (row and root key gone) are marked revoked. Imported rows are
  *   never garbage-collected: the Go aperture records a settlement only when its
@@ -230,7 +231,9 @@ function dialectOf(dialect: Dialect): { time: (c: string) => string; hex: (c: st
     : {
       time: (c) => `CAST(FLOOR(EXTRACT(EPOCH FROM ${c}) * 1000) AS BIGINT)`,
       hex: (c) => `encode(${c}, 'hex')`,
-      unhex: (c) => `decode(${c}, 'hex')`,
+      // decode() fails on text that is not hex (SQLite's unhex gives NULL): guard it, since
+      // PostgreSQL may evaluate a correlated condition before the ones that exclude such rows.
+      unhex: (c) => `decode(CASE WHEN ${c} ~ '^([0-9a-f][0-9a-f])*$' THEN ${c} END, 'hex')`,
       length: (c) => `octet_length(${c})`,
     };
 }
@@ -253,11 +256,10 @@ export function goImportStatements(dialect: Dialect, schema: GoApertureSchema) {
     FROM l402_transactions g
     WHERE ${where} AND ${d.length('g.payment_hash')} = 32 AND g.price_sats >= 0
     ON CONFLICT (token_id) DO NOTHING`;
-  const secretsCount = schema.secrets ? ', (SELECT COUNT(*) FROM secrets) AS secrets' : '';
   return {
     fingerprint: `SELECT COUNT(*) AS n, COALESCE(MAX(id), 0) AS last_id,
         COALESCE(SUM(CASE WHEN state = 'settled' THEN 1 ELSE 0 END), 0) AS settled,
-        MAX(CAST(created_at AS TEXT)) AS last_created, MAX(CAST(settled_at AS TEXT)) AS last_settled${secretsCount}
+        MAX(CAST(created_at AS TEXT)) AS last_created, MAX(CAST(settled_at AS TEXT)) AS last_settled
       FROM l402_transactions`,
     storedFingerprint: 'SELECT transactions_fingerprint FROM aperture_go_import WHERE id = 1',
     saveFingerprint: `INSERT INTO aperture_go_import (id, transactions_fingerprint, imported_at) VALUES (1, $1, $2)

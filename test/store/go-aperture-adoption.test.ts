@@ -232,6 +232,13 @@ describe("the Go aperture's database", () => {
     } finally {
       await store.close();
     }
+    // What this store wrote to `secrets` is no change of the Go ledger: the next start does not re-import.
+    const again = await b.open();
+    try {
+      assert.equal(again.goAperture?.imported?.ledgerChanged, false);
+    } finally {
+      await again.close();
+    }
   });
 
   both('after a switch back, the next start picks up what the Go aperture did meanwhile', async (_t, go, b) => {
@@ -245,6 +252,8 @@ describe("the Go aperture's database", () => {
       // Fields the Go table cannot hold, set here (as the admin API would).
       const svc = await store.getService('svc');
       assert.equal(await store.updateService('svc', { ...(svc?.config as object), headers: { 'X-Api-Key': 'k' } }), true);
+      // A row of our own whose token ID is not hex (MPP) sits in the ledger the next import compares against.
+      assert.equal(await store.recordChallenge({ tokenId: 'mpp-challenge-1', paymentHash: 'ab'.repeat(32), service: 'svc', priceSats: 1, authType: 'mpp', createdAt: 1, expiresAt: 2 }), true);
     } finally {
       await store.close();
     }
