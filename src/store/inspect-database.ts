@@ -245,9 +245,17 @@ export function describeDatabase(found: DatabaseInspection): { lines: string[]; 
   lines.push(`${what} was written by the Go aperture (${version}): ${plural(go.rootKeys, 'root key')}, ${plural(go.transactions.total, 'transaction')} (${go.transactions.settled} settled), ${plural(go.services.length, 'service')}${go.services.length === 0 ? '' : ` (${go.services.join(', ')})`}`);
   if (own !== undefined) lines.push(`  it also holds aperture-ts's schema version ${own.version} (${plural(own.rootKeys, 'root key')}, ${plural(own.transactions, 'transaction')}, ${plural(own.services, 'service')}): it was opened here before`);
   const reads: string[] = [];
-  if (go.schema.secrets) reads.push(`its ${plural(go.rootKeys, 'root key')} keep verifying (read from secrets; keys of new tokens are written there too, so the Go aperture still accepts them after a switch back)`);
-  if (go.schema.transactions) reads.push(`${plural(go.transactions.toImport, 'transaction')} of l402_transactions ${go.transactions.toImport === 1 ? 'is' : 'are'} imported into the ledger`);
-  if (go.schema.services) reads.push(`${plural(go.servicesToImport, 'service')} of its services table ${go.servicesToImport === 1 ? 'is' : 'are'} imported into the service registry (a service there overrides the config's of the same name)`);
+  if (go.schema.secrets) reads.push(`its ${plural(go.rootKeys, 'root key')} ${go.rootKeys === 1 ? 'keeps' : 'keep'} verifying (read from secrets; keys of new tokens are written there too, so the Go aperture still accepts them after a switch back)`);
+  if (go.schema.transactions) {
+    reads.push(go.transactions.toImport > 0 || go.transactions.total === 0
+      ? `${plural(go.transactions.toImport, 'transaction')} of l402_transactions ${go.transactions.toImport === 1 ? 'is' : 'are'} imported into the ledger`
+      : 'its transactions are in the ledger already');
+  }
+  if (go.schema.services) {
+    reads.push(go.servicesToImport > 0 || go.services.length === 0
+      ? `${plural(go.servicesToImport, 'service')} of its services table ${go.servicesToImport === 1 ? 'is' : 'are'} imported into the service registry (a service there overrides the config's of the same name)`
+      : 'its services are in the service registry already');
+  }
   lines.push(`  at start: ${reads.join('; ')}`);
   lines.push(`  its tables and schema_migrations are not altered; aperture-ts's own tables are ${own === undefined ? 'added next to them' : 'brought up to date'}. Nothing is modified until start.`);
   if (go.schema.version !== undefined && go.schema.version > GO_SCHEMA_TESTED_VERSION) {
