@@ -310,6 +310,8 @@ const GO_SERVICE_KEYS = ['address', 'protocol', 'hostregexp', 'pathregexp', 'pri
 export function goServiceEntry(row: Row, previous: unknown): Record<string, unknown> {
   const base: Record<string, unknown> = previous !== null && typeof previous === 'object' && !Array.isArray(previous) ? { ...(previous as Record<string, unknown>) } : {};
   for (const key of GO_SERVICE_KEYS) delete base[key];
+  // A tombstone (the admin API's `deleted: true`) gives way: the Go aperture has the service.
+  delete base['deleted'];
   const text = (v: unknown): string => (v === null || v === undefined ? '' : String(v).trim());
   const entry: Record<string, unknown> = { ...base, name: String(row['name']) };
   const set = (key: string, value: string): void => {

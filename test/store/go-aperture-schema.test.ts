@@ -34,6 +34,7 @@ test('a Go services row becomes an aperture.yaml entry over the fields the Go ta
     headers: { 'X-K': 'v' }, ratelimits: [{ requests: 1, per: '1s' }],
   }, 'an empty Go column removes the key (its default applies); other keys stay');
   assert.deepEqual(goServiceEntry(row, 'not an object'), goServiceEntry(row, undefined));
+  assert.deepEqual(goServiceEntry(row, { name: 'svc', deleted: true }), goServiceEntry(row, undefined), 'a tombstone gives way to a changed Go row');
 });
 
 test('the Go schema is recognised by its columns, not by table names alone', () => {

@@ -111,7 +111,7 @@ export interface RunningAperture {
   readonly metrics: ProxyMetrics;
   /** The logger. */
   readonly logger: Logger;
-  /** The services, in match order: those stored in the database (they override configured ones of the same name), then the configured ones. */
+  /** The services, in route order: the configured ones (a service stored in the database under the same name in its place), then those only in the database, oldest first. */
   readonly services: readonly AppService[];
   /** Resolves with the number of pending ledger rows found settled by the start-up reconciliation. */
   readonly reconciled: Promise<number>;
@@ -335,15 +335,17 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
         "the Go aperture's database is adopted: root keys in its secrets table verify (and new ones are written there too); its ledger and services are imported; its tables are not altered",
       );
     }
-    // Services stored in the database (imported from the Go aperture, or created through the
-    // admin API) override configured services of the same name, as in the Go aperture.
+    // Services stored in the database (imported from the Go aperture, or set through the admin
+    // API) override configured services of the same name, as in the Go aperture; route order
+    // as the admin API's (src/proxy/app/persisted-services.ts).
     const merged = await mergePersistedServices(config, store).catch((error: unknown) => {
       // As the Go aperture: without the stored services, the configured ones still run.
       logger.warn({ err: error }, 'cannot read the services stored in the database; serving the configured services only');
-      return { services: config.services, fromRegistry: [], invalid: [] };
+      return { services: config.services, fromRegistry: [], deleted: [], invalid: [] };
     });
     for (const bad of merged.invalid) logger.warn({ service: bad.name, reason: bad.reason }, 'a service stored in the database is not a valid definition; it is not served');
     if (merged.fromRegistry.length > 0) logger.info({ services: merged.fromRegistry }, 'services loaded from the database');
+    if (merged.deleted.length > 0) logger.info({ services: merged.deleted }, 'configured services deleted in the database are not served');
     const serviceConfigs = merged.services;
 
     const invoicer = options.invoicer ?? (await openInvoicer(config, lnLog, clock));
