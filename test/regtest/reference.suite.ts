@@ -271,7 +271,6 @@ export function referenceSuites(ref: NetworkRef, binaries: { aperture: string; l
 
     it(
       'the drop-in switch: ours opens the database the reference wrote, with its aperture.yaml, and the reference\'s paid token keeps working',
-      { todo: 'issue 16: our binary does not open the Go aperture\'s database yet (its schema and root-key layout)' },
       async () => {
         const reference = targets.reference as Target;
         await reference.proxy.proc.stop();
