@@ -73,7 +73,7 @@ const NEEDED: Record<'secrets' | 'l402_transactions' | 'services', readonly stri
 
 /** What of the Go aperture's schema a database holds. */
 export interface GoApertureSchema {
-  /** The Go aperture's tables found (of {@link GO_APERTURE_TABLES}). */
+  /** The Go aperture's tables found (of `secrets`, `onion`, `lnc_sessions`, `l402_transactions`, `services`, `mpp_*`, `schema_migrations`). */
   tables: string[];
   /** golang-migrate's version in `schema_migrations`; `undefined` without that table. */
   version: number | undefined;
