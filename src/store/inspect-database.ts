@@ -21,6 +21,7 @@ import {
   type GoApertureSchema,
 } from './go-aperture-schema.js';
 import { LATEST_VERSION } from './migrations.js';
+import { invalidArgument } from './store-errors.js';
 import type { Dialect, Query, Row } from './sql-queries.js';
 
 /** The database to inspect. */
@@ -125,7 +126,7 @@ export async function inspectDatabase(target: InspectTarget): Promise<DatabaseIn
     if (target.dbname !== undefined) config.database = target.dbname;
     if (target.requiressl === true) config.ssl = true;
     if (target.schema !== undefined) {
-      if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(target.schema)) throw new Error('schema must be a plain identifier (letters, digits, underscore)');
+      if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(target.schema)) throw invalidArgument('schema must be a plain identifier (letters, digits, underscore)');
       config.options = `-c search_path=${target.schema}`;
     }
     const c = new driver.Client(config);
