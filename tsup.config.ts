@@ -20,6 +20,7 @@ export const entries: Record<string, string> = {
   'lightning/ln-service': 'src/lightning/ln-service/index.ts',
   'proxy': 'src/proxy/index.ts',
   'admin': 'src/admin/index.ts',
+  'app': 'src/app/index.ts',
   // Programs behind bin/, not public subpaths.
   'cli/aperture': 'src/cli/aperture.ts',
   'cli/aperturecli': 'src/cli/aperturecli.ts',

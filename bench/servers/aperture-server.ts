@@ -4,7 +4,7 @@
 // base directory, dev Lightning backend, h2c listener).
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startAperture } from '../../src/proxy/app/start-aperture.js';
+import { startAperture } from '../../src/app/start-aperture.js';
 import { limitHeapGrowth } from '../../src/cli/heap-growth.js';
 import { checkConfig } from '../../src/proxy/config/check-config.js';
 import { formatConfigReport } from '../../src/proxy/config/format-config-report.js';

@@ -6,8 +6,8 @@ import { ConfigError, L402Error } from '../core/errors.js';
 import { checkConfig, checkDatabase, referenceDatabaseWarning, type LoadConfigOptions } from '../proxy/config/check-config.js';
 import { closestKey } from '../proxy/config/closest-key.js';
 import { formatConfigReport } from '../proxy/config/format-config-report.js';
-import { startAperture, type RunningAperture, type StartApertureOptions } from '../proxy/app/start-aperture.js';
-import { missingPackagesError } from '../proxy/app/required-packages.js';
+import { startAperture, type RunningAperture, type StartApertureOptions } from '../app/start-aperture.js';
+import { missingPackagesError } from '../app/required-packages.js';
 import { limitHeapGrowth } from './heap-growth.js';
 import { packageVersion } from './package-version.js';
 

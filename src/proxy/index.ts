@@ -54,8 +54,5 @@ export type { LogSubsystem } from './ops/logger.js';
 export { GrpcPricer } from './pricer/grpc-pricer.js';
 export type { GrpcPricerOptions } from './pricer/grpc-pricer.js';
 
-// The `aperture` program.
-export { startAperture } from './app/start-aperture.js';
-export type { StartApertureOptions, RunningAperture, BucketSetting } from './app/start-aperture.js';
-export type { AppService } from './app/app-service.js';
+// Metrics of the proxy (the `aperture` program itself is `aperture-ts/app`).
 export { ProxyMetrics } from './ops/metrics.js';

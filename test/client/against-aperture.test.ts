@@ -20,7 +20,7 @@ import { undiciL402Interceptor } from '../../src/client/undici-l402-interceptor.
 import { wrapFetch } from '../../src/client/wrap-fetch.js';
 import { BudgetExceededError } from '../../src/core/errors.js';
 import { DevHttpPayer } from '../../src/lightning/dev/dev-http-payer.js';
-import { startAperture, type RunningAperture } from '../../src/proxy/app/start-aperture.js';
+import { startAperture, type RunningAperture } from '../../src/app/start-aperture.js';
 import { startBackend } from '../proxy/support.js';
 import { configFrom, quiet, tempBaseDir } from '../e2e/support.js';
 

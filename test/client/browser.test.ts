@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { startAperture } from '../../src/proxy/app/start-aperture.js';
+import { startAperture } from '../../src/app/start-aperture.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import { startBackend } from '../proxy/support.js';
 import { configFrom, quiet, tempBaseDir } from '../e2e/support.js';

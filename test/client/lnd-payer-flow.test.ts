@@ -16,7 +16,7 @@ import { wrapFetch } from '../../src/client/wrap-fetch.js';
 import { PaymentError } from '../../src/core/errors.js';
 import type { PayOptions } from '../../src/core/types.js';
 import { LndPayer } from '../../src/lightning/lnd/lnd-payer.js';
-import { startAperture, type RunningAperture } from '../../src/proxy/app/start-aperture.js';
+import { startAperture, type RunningAperture } from '../../src/app/start-aperture.js';
 import { FakeLnd } from '../fixtures/fake-lnd.js';
 import { lndFiles } from '../e2e/lnd-support.js';
 import { configFrom, quiet, tempBaseDir } from '../e2e/support.js';

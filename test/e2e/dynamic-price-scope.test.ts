@@ -11,7 +11,7 @@ import { Macaroon } from '../../src/core/macaroon.js';
 import { Minter } from '../../src/core/minter.js';
 import { DevInvoicer } from '../../src/lightning/dev/dev-invoicer.js';
 import { DevPayer } from '../../src/lightning/dev/dev-payer.js';
-import { startAperture, type RunningAperture } from '../../src/proxy/app/start-aperture.js';
+import { startAperture, type RunningAperture } from '../../src/app/start-aperture.js';
 import { h1, h2, h2Session, startBackend } from '../proxy/support.js';
 import { challengeOf, configFrom, quiet, tempBaseDir, wwwAuthenticate } from './support.js';
 import { TestClock } from '../fixtures/test-clock.js';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { UNREAD_BODY_DRAIN_BYTES } from '../../src/adapters/node/discard-unread-body.js';
-import { startAperture, type RunningAperture } from '../../src/proxy/app/start-aperture.js';
+import { startAperture, type RunningAperture } from '../../src/app/start-aperture.js';
 import { endlessStream, endlessUpload } from '../proxy/endless-body.js';
 import { h1, startBackend } from '../proxy/support.js';
 import { configFrom, quiet, tempBaseDir } from './support.js';

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import type { IncomingHttpHeaders } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { startAperture, type RunningAperture } from '../../src/proxy/app/start-aperture.js';
+import { startAperture, type RunningAperture } from '../../src/app/start-aperture.js';
 import { h1, h2, h2Session, startBackend } from '../proxy/support.js';
 import { configFrom, quiet, removeDir, tempBaseDir } from './support.js';
 

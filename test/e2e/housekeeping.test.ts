@@ -11,7 +11,7 @@ import protobuf from 'protobufjs';
 import { Macaroon } from '../../src/core/macaroon.js';
 import type { DevInvoicer } from '../../src/lightning/dev/dev-invoicer.js';
 import { DevPayer } from '../../src/lightning/dev/dev-payer.js';
-import { startAperture } from '../../src/proxy/app/start-aperture.js';
+import { startAperture } from '../../src/app/start-aperture.js';
 import { watchedLogger } from './log-support.js';
 import { h1, startBackend } from '../proxy/support.js';
 import { ledgerRow, settledInLedger } from './lnd-support.js';

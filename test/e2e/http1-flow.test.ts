@@ -6,7 +6,7 @@ import { Minter } from '../../src/core/minter.js';
 import { MemorySecretStore } from '../../src/core/memory-secret-store.js';
 import { DevInvoicer } from '../../src/lightning/dev/dev-invoicer.js';
 import { DevPayer } from '../../src/lightning/dev/dev-payer.js';
-import { startAperture, type RunningAperture } from '../../src/proxy/app/start-aperture.js';
+import { startAperture, type RunningAperture } from '../../src/app/start-aperture.js';
 import { h1, startBackend } from '../proxy/support.js';
 import { challengeOf, configFrom, freePort, quiet, removeDir, tempBaseDir, wwwAuthenticate } from './support.js';
 import { TestClock } from '../fixtures/test-clock.js';

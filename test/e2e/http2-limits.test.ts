@@ -10,7 +10,7 @@ import { constants, createServer as createH2cServer, type ClientHttp2Stream, typ
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { startAperture, type RunningAperture } from '../../src/proxy/app/start-aperture.js';
+import { startAperture, type RunningAperture } from '../../src/app/start-aperture.js';
 import { h1, h2Session, startBackend, until, type SimpleResponse } from '../proxy/support.js';
 import { errorCodeOf, FLAG, FRAME, frame, rawH2, requestHeaders } from '../proxy/raw-h2.js';
 import { configFrom, quiet, tempBaseDir, type CleanupScope } from './support.js';

@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { L402Error } from '../../src/core/errors.js';
-import { startAperture, type RunningAperture } from '../../src/proxy/app/start-aperture.js';
+import { startAperture, type RunningAperture } from '../../src/app/start-aperture.js';
 import { FakeLnd } from '../fixtures/fake-lnd.js';
 import { h1, startBackend } from '../proxy/support.js';
 import { spawnNode } from './spawn.js';

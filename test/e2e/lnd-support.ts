@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { BackendHealth, InvoiceStatus } from '../../src/core/types.js';
 import { decodeInvoice } from '../../src/lightning/decode-invoice.js';
 import type { LndInvoicer } from '../../src/lightning/lnd/lnd-invoicer.js';
-import type { RunningAperture } from '../../src/proxy/app/start-aperture.js';
+import type { RunningAperture } from '../../src/app/start-aperture.js';
 import type { TransactionRecord } from '../../src/store/aperture-store.js';
 import type { FakeLnd } from '../fixtures/fake-lnd.js';
 import { h1 } from '../proxy/support.js';

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { Macaroon } from '../../src/core/macaroon.js';
 import { decodeIdentifier } from '../../src/core/identifier.js';
-import { startAperture } from '../../src/proxy/app/start-aperture.js';
+import { startAperture } from '../../src/app/start-aperture.js';
 import { createLogger, type DebugLevel } from '../../src/proxy/ops/logger.js';
 import { h1, startBackend } from '../proxy/support.js';
 import { challengeOf, configFrom, tempBaseDir, wwwAuthenticate } from './support.js';

@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { startAperture, type RunningAperture } from '../../src/proxy/app/start-aperture.js';
+import { startAperture, type RunningAperture } from '../../src/app/start-aperture.js';
 import { h1, h2Session, startBackend } from '../proxy/support.js';
 import { configFrom, quiet, tempBaseDir } from './support.js';
 

@@ -2,7 +2,7 @@
 // own setting says (then 504), and a service without one inherits the top-level value.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startAperture, type RunningAperture } from '../../src/proxy/app/start-aperture.js';
+import { startAperture, type RunningAperture } from '../../src/app/start-aperture.js';
 import { h1, startBackend, until } from '../proxy/support.js';
 import { configFrom, quiet, removeDir, tempBaseDir } from './support.js';
 

@@ -6,7 +6,7 @@ import { rmSync } from 'node:fs';
 import { test } from 'node:test';
 import type { InvoiceStatus } from '../../src/core/types.js';
 import { DevInvoicer } from '../../src/lightning/dev/dev-invoicer.js';
-import { startAperture } from '../../src/proxy/app/start-aperture.js';
+import { startAperture } from '../../src/app/start-aperture.js';
 import type { ApertureStore } from '../../src/store/aperture-store.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';

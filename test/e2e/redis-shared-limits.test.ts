@@ -3,7 +3,7 @@
 // and counted; deny: 503), and /metrics exports the counts.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startAperture, type RunningAperture } from '../../src/proxy/app/start-aperture.js';
+import { startAperture, type RunningAperture } from '../../src/app/start-aperture.js';
 import { createLogger } from '../../src/proxy/ops/logger.js';
 import { REDIS_URL, redisSkipReason, uniquePrefix } from '../ratelimit/redis-available.js';
 import { h1, startBackend } from '../proxy/support.js';

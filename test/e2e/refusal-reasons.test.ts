@@ -11,7 +11,7 @@ import { decodeIdentifier } from '../../src/core/identifier.js';
 import { Macaroon } from '../../src/core/macaroon.js';
 import { DevInvoicer } from '../../src/lightning/dev/dev-invoicer.js';
 import { DevPayer } from '../../src/lightning/dev/dev-payer.js';
-import { startAperture, type RunningAperture } from '../../src/proxy/app/start-aperture.js';
+import { startAperture, type RunningAperture } from '../../src/app/start-aperture.js';
 import { createLogger } from '../../src/proxy/ops/logger.js';
 import { h1, startBackend } from '../proxy/support.js';
 import { challengeOf, configFrom, tempBaseDir, wwwAuthenticate } from './support.js';

@@ -6,7 +6,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from
 import { Writable } from 'node:stream';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { startAperture } from '../../src/proxy/app/start-aperture.js';
+import { startAperture } from '../../src/app/start-aperture.js';
 import { createLogger } from '../../src/proxy/ops/logger.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
 import { h1, startBackend } from '../proxy/support.js';

@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { Macaroon } from '../../src/core/macaroon.js';
 import { DevInvoicer } from '../../src/lightning/dev/dev-invoicer.js';
 import { DevPayer } from '../../src/lightning/dev/dev-payer.js';
-import { startAperture, type RunningAperture } from '../../src/proxy/app/start-aperture.js';
+import { startAperture, type RunningAperture } from '../../src/app/start-aperture.js';
 import { h1, startBackend } from '../proxy/support.js';
 import { challengeOf, configFrom, quiet, removeDir, tempBaseDir, wwwAuthenticate } from './support.js';
 import { TestClock } from '../fixtures/test-clock.js';

@@ -8,7 +8,7 @@ import pg from 'pg';
 import type { DevInvoicer } from '../../src/lightning/dev/dev-invoicer.js';
 import { DevPayer } from '../../src/lightning/dev/dev-payer.js';
 import { decodeInvoice } from '../../src/lightning/decode-invoice.js';
-import { startAperture, type RunningAperture } from '../../src/proxy/app/start-aperture.js';
+import { startAperture, type RunningAperture } from '../../src/app/start-aperture.js';
 import { TcpForwarder } from '../fixtures/tcp-forwarder.js';
 import { h1, startBackend } from '../proxy/support.js';
 import { ledgerRow, settledInLedger } from './lnd-support.js';

@@ -12,7 +12,7 @@ import { Macaroon } from '../../src/core/macaroon.js';
 import type { RequestView } from '../../src/core/types.js';
 import type { DevInvoicer } from '../../src/lightning/dev/dev-invoicer.js';
 import { DevPayer } from '../../src/lightning/dev/dev-payer.js';
-import { startAperture, type RunningAperture } from '../../src/proxy/app/start-aperture.js';
+import { startAperture, type RunningAperture } from '../../src/app/start-aperture.js';
 import { h1, h2Session, startBackend } from '../proxy/support.js';
 import { challengeOf, configFrom, quiet, tempBaseDir, wwwAuthenticate } from './support.js';
 

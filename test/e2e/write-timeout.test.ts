@@ -11,7 +11,7 @@ import { constants, createServer as createH2cServer, type ClientHttp2Session, ty
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { startAperture, type RunningAperture } from '../../src/proxy/app/start-aperture.js';
+import { startAperture, type RunningAperture } from '../../src/app/start-aperture.js';
 import { h2Session, startBackend, until } from '../proxy/support.js';
 import { configFrom, quiet, removeDir, tempBaseDir } from './support.js';
 

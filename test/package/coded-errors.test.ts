@@ -31,7 +31,7 @@ const KEPT: ReadonlyArray<[file: string, line: string, why: string]> = [
   ['src/store/postgres-store.ts', 'this.#listenerLost(client, error instanceof Error', 'the health detail of the revocation listener; the caller gets fromPgError\'s code'],
   ['src/client/undici-l402-interceptor.ts', 'unreachable: the challenge was parsed before', 'unreachable: a challenge is kept only when parseChallenges found one, which the client then selects'],
   ['src/proxy/ops/request-series.ts', 'histogram bounds must be ascending', "internal class; its only caller passes the package's constant buckets"],
-  ['src/proxy/app/aperture-handler.ts', 'writeHead of an untracked response', 'internal: installed only on responses it tracks'],
+  ['src/app/aperture-handler.ts', 'writeHead of an untracked response', 'internal: installed only on responses it tracks'],
   ['src/proxy/forward/forward-http.ts', 'client closed the request', 'the abort reason of a forwarded request whose client left; nobody is answered'],
   ['src/proxy/forward/forward-websocket.ts', 'no answer from upstream', 'carries a Node code that upstreamFailure maps to L402_ERR_UPSTREAM_TIMEOUT'],
   ['src/proxy/forward/forward-grpc.ts', 'upstream reset the stream', 'carries a Node code that upstreamFailure maps to an L402_ERR_UPSTREAM_* answer'],

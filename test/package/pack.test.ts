@@ -130,7 +130,7 @@ import { FileTokenStore } from 'aperture-ts/client/file-token-store';
 import { SqliteStore, PostgresStore, openStore } from 'aperture-ts/store';
 import { RedisRateLimitStore, MemoryRateLimitStore, type RedisClient } from 'aperture-ts/ratelimit';
 import { LndInvoicer } from 'aperture-ts/lightning/lnd';
-import { startAperture } from 'aperture-ts/proxy';
+import { startAperture } from 'aperture-ts/app';
 export const used = [Gate, MemorySecretStore, expressL402, wrapFetch, MemoryTokenStore, FileTokenStore, SqliteStore, PostgresStore, openStore, RedisRateLimitStore, MemoryRateLimitStore, LndInvoicer, startAperture];
 export type Client = RedisClient;
 `;

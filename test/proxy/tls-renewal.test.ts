@@ -12,7 +12,7 @@ import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
 import { generate } from 'selfsigned';
-import { startAperture } from '../../src/proxy/app/start-aperture.js';
+import { startAperture } from '../../src/app/start-aperture.js';
 import { createLogger } from '../../src/proxy/ops/logger.js';
 import { Proxy } from '../../src/proxy/proxy.js';
 import { ProxyServer } from '../../src/proxy/server/proxy-server.js';

@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import lightning from 'lightning';
 import { decodeInvoice } from '../../src/lightning/decode-invoice.js';
 import { LndPayer } from '../../src/lightning/lnd/index.js';
-import { startAperture, type RunningAperture } from '../../src/proxy/app/start-aperture.js';
+import { startAperture, type RunningAperture } from '../../src/app/start-aperture.js';
 import { TcpForwarder } from '../fixtures/tcp-forwarder.js';
 import { challenge, ledgerRow, nextHealth, nextSettlement, settledInLedger, type Challenge } from '../e2e/lnd-support.js';
 import { configFrom, quiet, tempBaseDir } from '../e2e/support.js';

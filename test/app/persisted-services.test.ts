@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MemoryStore } from '../../src/store/index.js';
 import { loadConfig } from '../../src/proxy/config/index.js';
-import { mergePersistedServices } from '../../src/proxy/app/persisted-services.js';
+import { mergePersistedServices } from '../../src/app/persisted-services.js';
 
 const config = loadConfig({
   env: { HOME: '/srv/operator' },

@@ -4,9 +4,9 @@
  * one is reported, with every other missing one, before anything starts.
  */
 import { createRequire } from 'node:module';
-import { dependencyMissing, missingOptional, type OptionalPackage } from '../../core/optional-dependency.js';
-import type { L402Error } from '../../core/errors.js';
-import type { ApertureConfig } from '../config/aperture-config.js';
+import { dependencyMissing, missingOptional, type OptionalPackage } from '../core/optional-dependency.js';
+import type { L402Error } from '../core/errors.js';
+import type { ApertureConfig } from '../proxy/config/aperture-config.js';
 
 const GRPC: readonly OptionalPackage[] = ['@grpc/grpc-js', '@grpc/proto-loader', 'protobufjs'];
 

@@ -3,11 +3,11 @@
  * forwards by, plus the per-service parts of the request pipeline (rate
  * limiter, freebie counter, pricer).
  */
-import type { ServiceConfig } from '../config/aperture-config.js';
-import type { GrpcPricer } from '../pricer/grpc-pricer.js';
-import type { ProxyService } from '../proxy-service.js';
-import type { FreebieCounter } from '../../ratelimit/freebie-counter.js';
-import type { RateLimiter } from '../../ratelimit/rate-limiter.js';
+import type { ServiceConfig } from '../proxy/config/aperture-config.js';
+import type { GrpcPricer } from '../proxy/pricer/grpc-pricer.js';
+import type { ProxyService } from '../proxy/proxy-service.js';
+import type { FreebieCounter } from '../ratelimit/freebie-counter.js';
+import type { RateLimiter } from '../ratelimit/rate-limiter.js';
 
 /** One service of a running `aperture`: forwarding fields, its configuration and its runtime parts. */
 export interface AppService extends ProxyService {

@@ -6,25 +6,25 @@
  * Blocklist, OPTIONS, `/api/dev/pay` and routing happen before this hook (see
  * `ApertureHandler` and `Proxy`).
  */
-import { resourceName, serviceCaveats } from '../../core/caveats.js';
-import type { ChallengeForm } from '../../core/challenge.js';
-import { challengeDecision, unauthorizedDecision } from '../../core/challenge-decision.js';
-import type { L402ErrorCode } from '../../core/error-codes.js';
-import { L402Error } from '../../core/errors.js';
-import { isPromise } from '../../core/is-promise.js';
-import type { Minter } from '../../core/minter.js';
-import { refusalOf, type Refusal } from '../../core/refusal.js';
-import { rejectDecision as reject } from '../../core/reject-decision.js';
-import type { Verifier, VerifyResult, VerifyTarget } from '../../core/verifier.js';
-import { systemClock, type Clock, type Decision, type MaybePromise, type RejectDecision, type RequestView, type VerifiedToken } from '../../core/types.js';
-import type { ApertureStore } from '../../store/aperture-store.js';
-import { globalLimitDecision } from '../../ratelimit/global-limit-decision.js';
-import { rateLimitedDecision } from '../../ratelimit/rate-limited-decision.js';
-import { ipRateLimitKey, tokenRateLimitKey, type RateLimiter, type RateLimitResult } from '../../ratelimit/rate-limiter.js';
-import { readBodyPrefix } from '../forward/body-prefix.js';
-import type { ProxyMetrics } from '../ops/metrics.js';
-import { MAX_PRICER_BODY_BYTES } from '../pricer/grpc-pricer.js';
-import type { AuthorizeContext, AuthorizeResult } from '../proxy.js';
+import { resourceName, serviceCaveats } from '../core/caveats.js';
+import type { ChallengeForm } from '../core/challenge.js';
+import { challengeDecision, unauthorizedDecision } from '../core/challenge-decision.js';
+import type { L402ErrorCode } from '../core/error-codes.js';
+import { L402Error } from '../core/errors.js';
+import { isPromise } from '../core/is-promise.js';
+import type { Minter } from '../core/minter.js';
+import { refusalOf, type Refusal } from '../core/refusal.js';
+import { rejectDecision as reject } from '../core/reject-decision.js';
+import type { Verifier, VerifyResult, VerifyTarget } from '../core/verifier.js';
+import { systemClock, type Clock, type Decision, type MaybePromise, type RejectDecision, type RequestView, type VerifiedToken } from '../core/types.js';
+import type { ApertureStore } from '../store/aperture-store.js';
+import { globalLimitDecision } from '../ratelimit/global-limit-decision.js';
+import { rateLimitedDecision } from '../ratelimit/rate-limited-decision.js';
+import { ipRateLimitKey, tokenRateLimitKey, type RateLimiter, type RateLimitResult } from '../ratelimit/rate-limiter.js';
+import { readBodyPrefix } from '../proxy/forward/body-prefix.js';
+import type { ProxyMetrics } from '../proxy/ops/metrics.js';
+import { MAX_PRICER_BODY_BYTES } from '../proxy/pricer/grpc-pricer.js';
+import type { AuthorizeContext, AuthorizeResult } from '../proxy/proxy.js';
 import type { AppService } from './app-service.js';
 
 /** What a request ended as, for metrics and logs; set by the pipeline on the raw request. */

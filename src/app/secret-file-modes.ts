@@ -7,7 +7,7 @@
  */
 import { statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { ApertureConfig } from '../config/aperture-config.js';
+import type { ApertureConfig } from '../proxy/config/aperture-config.js';
 
 /** A file or directory holding secrets that group or others can access. */
 export interface OpenSecretFile {

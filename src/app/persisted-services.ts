@@ -12,10 +12,10 @@
  * names follow, oldest first (ties by name). The Go aperture overrides by name
  * too, but its order follows Go's map iteration.
  */
-import type { ServiceConfig } from '../config/aperture-config.js';
-import type { JsonValue } from '../config/raw-node.js';
-import { resolveServiceEntry, type ResolveConfigContext } from '../config/resolve-config.js';
-import type { ServiceRecord, ServiceRegistry } from '../../store/service-registry.js';
+import type { ServiceConfig } from '../proxy/config/aperture-config.js';
+import type { JsonValue } from '../proxy/config/raw-node.js';
+import { resolveServiceEntry, type ResolveConfigContext } from '../proxy/config/resolve-config.js';
+import type { ServiceRecord, ServiceRegistry } from '../store/service-registry.js';
 
 /** What {@link mergePersistedServices} did. */
 export interface MergedServices {
