@@ -18,6 +18,7 @@ export const entries: Record<string, string> = {
   'lightning/dev': 'src/lightning/dev/index.ts',
   'lightning/lnd': 'src/lightning/lnd/index.ts',
   'lightning/ln-service': 'src/lightning/ln-service/index.ts',
+  'lightning/cln': 'src/lightning/cln/index.ts',
   'proxy': 'src/proxy/index.ts',
   'admin': 'src/admin/index.ts',
   'app': 'src/app/index.ts',
