@@ -19,6 +19,7 @@ export const entries: Record<string, string> = {
   'lightning/lnd': 'src/lightning/lnd/index.ts',
   'lightning/ln-service': 'src/lightning/ln-service/index.ts',
   'lightning/cln': 'src/lightning/cln/index.ts',
+  'lightning/lnbits': 'src/lightning/lnbits/index.ts',
   'proxy': 'src/proxy/index.ts',
   'admin': 'src/admin/index.ts',
   'app': 'src/app/index.ts',

@@ -19,6 +19,7 @@ export const OPTIONAL_PACKAGES = {
   '@grpc/grpc-js': '1',
   '@grpc/proto-loader': '0.8',
   protobufjs: '7',
+  ws: '8',
 } as const;
 
 /** The name of an optional package. */
