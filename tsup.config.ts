@@ -20,6 +20,7 @@ export const entries: Record<string, string> = {
   'lightning/ln-service': 'src/lightning/ln-service/index.ts',
   'lightning/cln': 'src/lightning/cln/index.ts',
   'lightning/lnbits': 'src/lightning/lnbits/index.ts',
+  'lightning/phoenixd': 'src/lightning/phoenixd/index.ts',
   'proxy': 'src/proxy/index.ts',
   'admin': 'src/admin/index.ts',
   'app': 'src/app/index.ts',
