@@ -43,6 +43,7 @@ import type { AppService } from './app-service.js';
 import { createAuthorize } from './create-authorize.js';
 import { findOpenSecretFiles, formatMode, secretPaths } from './secret-file-modes.js';
 import { missingPackagesError } from './required-packages.js';
+import { openHttpInvoicer } from './open-http-invoicer.js';
 import { mergePersistedServices } from './persisted-services.js';
 import type { NodeRequest } from '../adapters/node/request-view.js';
 
@@ -183,6 +184,7 @@ async function openInvoicer(config: ApertureConfig, logger: Logger, clock: Clock
       onWarning: (message) => logger.warn(message),
     });
   }
+  if (a.http !== undefined) return openHttpInvoicer(a.http, logger, clock);
   if (a.lndHost === undefined || a.macDir === undefined || a.tlsPath === undefined) {
     throw new L402Error('L402_ERR_CONFIG_INVALID', 'authenticator: lndhost, tlspath and macdir are required for the lnd backend');
   }

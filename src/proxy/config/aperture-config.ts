@@ -4,6 +4,7 @@
  * expression compiled, every duration converted to milliseconds and every
  * header value resolved. See docs/configuration.md for each key.
  */
+import type { HttpBackendConfig, HttpLightningBackend } from './http-backend-config.js';
 import type { GoRegexp } from '../../core/go-regexp.js';
 
 import type { LogSubsystem } from '../ops/logger.js';
@@ -114,7 +115,7 @@ export interface ServiceConfig {
 }
 
 /** Which Lightning backend issues invoices. */
-export type LightningBackendKind = 'lnd' | 'dev' | 'none';
+export type LightningBackendKind = 'lnd' | 'dev' | HttpLightningBackend | 'none';
 
 /** `authenticator`: the Lightning node that issues invoices. */
 export interface AuthenticatorConfig {
@@ -139,6 +140,8 @@ export interface AuthenticatorConfig {
   enableSessions: boolean;
   sessionDepositMultiplier: number;
   sessionIdleTimeoutSeconds: number;
+  /** Extension: the settings of `backend: cln | lnbits | phoenixd` (http-backend-config.ts). */
+  http?: HttpBackendConfig;
 }
 
 /** `ratelimitstore` (extension): where token buckets live. */

@@ -3,6 +3,7 @@
  * aperture.yaml, plus this implementation's few extensions. Records every
  * problem with its path instead of stopping at the first.
  */
+import { HTTP_BACKEND_KEYS, HTTP_LIGHTNING_BACKENDS, readHttpBackend } from './http-backend-config.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join, normalize, parse, resolve } from 'node:path';
@@ -44,7 +45,7 @@ export interface ResolvedConfig {
 /** Lower-case key names of the Go reference, by section. */
 const REFERENCE_TOP = ['listenaddr', 'servername', 'autocert', 'insecure', 'staticroot', 'servestatic', 'dbbackend', 'sqlite', 'postgres', 'etcd', 'authenticator', 'tor', 'services', 'hashmail', 'prometheus', 'admin', 'debuglevel', 'configfile', 'basedir', 'profile', 'idletimeout', 'readtimeout', 'writetimeout', 'invoicebatchsize', 'strictverify', 'logging', 'wspinginterval', 'wspongwait', 'blocklist'] as const;
 const EXTENSION_TOP = ['challengeform', 'trustedproxies', 'ratelimitstore', 'freebiewindow', 'upstreamtimeout', 'globalchallengelimit', 'maxconcurrentstreams', 'upstreamconnections', 'upstreamqueue'] as const;
-const AUTH_KEYS = ['network', 'disable', 'lndhost', 'tlspath', 'macdir', 'passphrase', 'mailboxaddress', 'devserver', 'enablempp', 'mpprealm', 'enablesessions', 'sessiondepositmultiplier', 'sessionidletimeout', 'wavelengthgateway', 'wavelengthmacaroonpath', 'backend'];
+const AUTH_KEYS = ['network', 'disable', 'lndhost', 'tlspath', 'macdir', 'passphrase', 'mailboxaddress', 'devserver', 'enablempp', 'mpprealm', 'enablesessions', 'sessiondepositmultiplier', 'sessionidletimeout', 'wavelengthgateway', 'wavelengthmacaroonpath', 'backend', ...HTTP_BACKEND_KEYS];
 const SERVICE_KEYS = ['name', 'tlscertpath', 'address', 'protocol', 'auth', 'authscheme', 'hostregexp', 'pathregexp', 'headers', 'timeout', 'capabilities', 'constraints', 'price', 'dynamicprice', 'authwhitelistpaths', 'authskipinvoicecreationpaths', 'ratelimits', 'rewrite', 'tlsinsecureskipverify', 'freebiewindow', 'upstreamtimeout'];
 const DYNAMIC_PRICE_KEYS = ['enabled', 'grpcaddress', 'insecure', 'tlscertpath', 'metered', 'usagetailbytes'];
 const LOGGER_KEYS = ['disable', 'notimestamps', 'callsite', 'level'];
@@ -534,11 +535,16 @@ function readAuthenticator(r: ConfigReader, a: ConfigSection, path: (p: string) 
   if (disable) return result;
 
   let backend: LightningBackendKind;
-  if (backendText !== undefined && backendText !== 'lnd' && backendText !== 'dev') {
-    r.issue(a.path('backend'), `unknown backend "${backendText}" (lnd, dev)`, a.node('backend'));
+  // The HTTP backends (cln, lnbits, phoenixd) are read by http-backend-config.ts.
+  const httpBackend = HTTP_LIGHTNING_BACKENDS.find((kind) => kind === backendText);
+  const http = readHttpBackend(r, a, httpBackend, { env: ctx.env, fileExists: ctx.fileExists, path });
+  if (http !== undefined) result.http = http;
+  if (backendText !== undefined && backendText !== 'lnd' && backendText !== 'dev' && httpBackend === undefined) {
+    r.issue(a.path('backend'), `unknown backend "${backendText}" (lnd, dev, ${HTTP_LIGHTNING_BACKENDS.join(', ')})`, a.node('backend'));
     return result;
   }
-  if (backendText === 'dev') backend = 'dev';
+  if (httpBackend !== undefined) backend = httpBackend;
+  else if (backendText === 'dev') backend = 'dev';
   else if (backendText === 'lnd' || lndHost !== undefined) backend = 'lnd';
   else if (passphrase !== undefined) {
     r.issue(a.path('passphrase'), 'Lightning Node Connect (passphrase) is not built here; connect to lnd directly with lndhost, tlspath and macdir', a.node('passphrase'));
@@ -563,9 +569,9 @@ function readAuthenticator(r: ConfigReader, a: ConfigSection, path: (p: string) 
       r.warn(a.path('passphrase'), 'conflict', 'both lndhost and passphrase are set: lndhost wins (direct lnd connection) and the LNC passphrase is ignored; the Go aperture refuses this combination', a.node('passphrase'));
     }
   } else if (lndHost !== undefined) {
-    r.warn(a.path('lndhost'), 'ignored', 'backend is dev: lndhost is ignored and invoices are issued by the built-in dev Lightning backend', a.node('lndhost'));
+    r.warn(a.path('lndhost'), 'ignored', backend === 'dev' ? 'backend is dev: lndhost is ignored and invoices are issued by the built-in dev Lightning backend' : `backend is ${backend}: lndhost is ignored`, a.node('lndhost'));
   }
-  if (passphrase !== undefined && backend === 'dev') r.warn(a.path('passphrase'), 'ignored', 'backend is dev: passphrase is ignored', a.node('passphrase'));
+  if (passphrase !== undefined && backend !== 'lnd') r.warn(a.path('passphrase'), 'ignored', `backend is ${backend}: passphrase is ignored`, a.node('passphrase'));
   if (a.has('mailboxaddress') || a.has('devserver')) {
     const key = a.has('mailboxaddress') ? 'mailboxaddress' : 'devserver';
     if (passphrase === undefined) r.warn(a.path(key), 'not-built', 'Lightning Node Connect is not built here; LNC settings are ignored', a.node(key));

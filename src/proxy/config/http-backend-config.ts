@@ -1,0 +1,151 @@
+/**
+ * The `authenticator` keys of the Lightning backends reached over HTTP (Core
+ * Lightning's clnrest, LNbits, phoenixd): one URL, one credential (written in
+ * the file as a value with `${ENV}` references, or as a file), one optional CA
+ * certificate per backend. Kept apart from the rest of the section.
+ */
+import { inspect } from 'node:util';
+import type { ConfigReader, ConfigSection } from './config-reader.js';
+
+/** The HTTP backends, by the `backend:` value that selects them. */
+export const HTTP_LIGHTNING_BACKENDS = ['cln', 'lnbits', 'phoenixd'] as const;
+
+/** A backend reached over HTTP. */
+export type HttpLightningBackend = (typeof HTTP_LIGHTNING_BACKENDS)[number];
+
+/** Each backend's keys: URL, credential value, credential file, CA certificate, and how the credential is called. */
+const KEYS: Record<HttpLightningBackend, { url: string; secret: string; secretFile: string; ca: string; what: string; example: string }> = {
+  cln: { url: 'clnresturl', secret: 'clnrune', secretFile: 'clnrunefile', ca: 'clncacertpath', what: 'rune', example: 'https://127.0.0.1:3010' },
+  lnbits: { url: 'lnbitsurl', secret: 'lnbitsinvoicekey', secretFile: 'lnbitsinvoicekeyfile', ca: 'lnbitscacertpath', what: 'invoice key', example: 'https://lnbits.example.com' },
+  phoenixd: { url: 'phoenixdurl', secret: 'phoenixdpassword', secretFile: 'phoenixdpasswordfile', ca: 'phoenixdcacertpath', what: 'http password', example: 'http://127.0.0.1:9740' },
+};
+
+/** Every key this file reads, for the section's list of known keys. */
+export const HTTP_BACKEND_KEYS: readonly string[] = Object.values(KEYS).flatMap((k) => [k.url, k.secret, k.secretFile, k.ca]);
+
+/**
+ * A credential read from the configuration. It prints as `***` (JSON, `util.inspect`,
+ * template strings) so that it never reaches a log by accident; {@link ConfigSecret.reveal} gives it.
+ */
+export class ConfigSecret {
+  readonly #value: string;
+
+  /** @param value - the credential */
+  constructor(value: string) {
+    this.#value = value;
+  }
+
+  /** @returns the credential */
+  reveal(): string {
+    return this.#value;
+  }
+
+  /** @returns `"***"` */
+  toJSON(): string {
+    return '***';
+  }
+
+  /** @returns `***` */
+  toString(): string {
+    return '***';
+  }
+
+  [inspect.custom](): string {
+    return 'ConfigSecret(***)';
+  }
+}
+
+/** The resolved settings of an HTTP backend. */
+export interface HttpBackendConfig {
+  kind: HttpLightningBackend;
+  /** Base URL, without a trailing slash. */
+  url: string;
+  /** The credential given in the file (`${ENV}` expanded). */
+  secret: ConfigSecret | undefined;
+  /** Or the file holding it (read at start, trimmed), `~` expanded. */
+  secretFile: string | undefined;
+  /** PEM CA certificate to trust, `~` expanded. */
+  caCertPath: string | undefined;
+}
+
+/** How {@link readHttpBackend} resolves paths and the environment. */
+export interface HttpBackendConfigContext {
+  env: Readonly<Record<string, string | undefined>>;
+  fileExists: (path: string) => boolean;
+  /** Expands `~` and `$VAR` in a path. */
+  path: (p: string) => string;
+}
+
+/**
+ * Reads the keys of the selected HTTP backend and warns about those of the others.
+ * @param r - where issues and warnings go
+ * @param a - the `authenticator` section
+ * @param selected - the backend `backend:` names, or undefined when it names none of them
+ * @param ctx - environment, paths
+ * @returns the settings of the selected backend (undefined when none is selected or it is unusable)
+ */
+export function readHttpBackend(r: ConfigReader, a: ConfigSection, selected: HttpLightningBackend | undefined, ctx: HttpBackendConfigContext): HttpBackendConfig | undefined {
+  for (const kind of HTTP_LIGHTNING_BACKENDS) {
+    if (kind === selected) continue;
+    const keys = KEYS[kind];
+    for (const key of [keys.url, keys.secret, keys.secretFile, keys.ca]) {
+      if (a.has(key)) r.warn(a.path(key), 'ignored', `${key} is only used with backend: ${kind}${selected === undefined ? '' : ` (backend is ${selected})`}; it has no effect`, a.node(key));
+    }
+  }
+  if (selected === undefined) return undefined;
+  const keys = KEYS[selected];
+  let ok = true;
+  const urlText = a.optString(keys.url);
+  let url = '';
+  if (urlText === undefined) {
+    r.issue(a.path(keys.url), `backend: ${selected} needs ${keys.url} (e.g. ${keys.example})`);
+    ok = false;
+  } else {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(urlText);
+    } catch {
+      parsed = undefined;
+    }
+    if (parsed === undefined || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || parsed.search !== '' || parsed.hash !== '') {
+      r.issue(a.path(keys.url), `${keys.url} must be an http:// or https:// URL without query, got "${urlText}"`, a.node(keys.url));
+      ok = false;
+    } else {
+      url = urlText.replace(/\/+$/, '');
+    }
+  }
+  const secretText = a.optString(keys.secret);
+  const secretFileText = a.optString(keys.secretFile);
+  let secret: ConfigSecret | undefined;
+  if (secretText !== undefined && secretFileText !== undefined) {
+    r.issue(a.path(keys.secret), `set ${keys.secret} or ${keys.secretFile}, not both`, a.node(keys.secret));
+    ok = false;
+  } else if (secretText === undefined && secretFileText === undefined) {
+    r.issue(a.path(keys.secret), `backend: ${selected} needs the ${keys.what}: ${keys.secret} (a value, \${ENV} allowed) or ${keys.secretFile} (a file holding it)`);
+    ok = false;
+  } else if (secretText !== undefined) {
+    const missing: string[] = [];
+    const value = secretText.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_ref, name: string) => {
+      const v = ctx.env[name];
+      if (v === undefined || v === '') missing.push(name);
+      return v ?? '';
+    });
+    if (missing.length > 0) {
+      r.issue(a.path(keys.secret), `environment variable${missing.length > 1 ? 's' : ''} ${missing.map((m) => `\${${m}}`).join(', ')} not set (or empty)`, a.node(keys.secret));
+      ok = false;
+    } else if (value.trim() === '') {
+      r.issue(a.path(keys.secret), `${keys.secret} is empty`, a.node(keys.secret));
+      ok = false;
+    } else {
+      secret = new ConfigSecret(value.trim());
+    }
+  }
+  const secretFile = secretFileText === undefined ? undefined : ctx.path(secretFileText);
+  if (secretFile !== undefined && !ctx.fileExists(secretFile)) r.warn(a.path(keys.secretFile), 'missing-file', `${secretFile} does not exist (yet)`, a.node(keys.secretFile));
+  const caText = a.optString(keys.ca);
+  const caCertPath = caText === undefined ? undefined : ctx.path(caText);
+  if (caCertPath !== undefined && !ctx.fileExists(caCertPath)) r.warn(a.path(keys.ca), 'missing-file', `${caCertPath} does not exist (yet)`, a.node(keys.ca));
+  if (caCertPath !== undefined && url.startsWith('http:')) r.warn(a.path(keys.ca), 'ignored', `${keys.ca} only applies to an https:// ${keys.url}`, a.node(keys.ca));
+  if (!ok) return undefined;
+  return { kind: selected, url, secret, secretFile, caCertPath };
+}

@@ -1,0 +1,126 @@
+// The aperture binary selling through Core Lightning (clnrest), LNbits and phoenixd: a 402 whose
+// invoice comes from the backend, paid with the same backend's Payer, then 200; the credential is
+// read from a file (cln, lnbits) or ${ENV} (phoenixd) and never printed. Backends are the test fakes.
+import assert from 'node:assert/strict';
+import { chmodSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import type { Payer } from '../../src/core/types.js';
+import { ClnPayer } from '../../src/lightning/cln/index.js';
+import { LnbitsPayer } from '../../src/lightning/lnbits/index.js';
+import { PhoenixdPayer } from '../../src/lightning/phoenixd/index.js';
+import { FakeClnRest } from '../fixtures/fake-clnrest.js';
+import { FakeLnbits } from '../fixtures/fake-lnbits.js';
+import { FakePhoenixd } from '../fixtures/fake-phoenixd.js';
+import { h1, startBackend } from '../proxy/support.js';
+import { spawnNode } from './spawn.js';
+import { challengeOf, freePort, tempBaseDir } from './support.js';
+
+interface Case {
+  name: string;
+  start(dir: string): Promise<{ yaml: string; env: Record<string, string>; secret: string; payer: Payer & { close(): Promise<void> }; invoiceExists(hash: string): boolean; stop(): Promise<void> }>;
+}
+
+function secretFile(dir: string, name: string, value: string): string {
+  const file = join(dir, name);
+  writeFileSync(file, `${value}\n`);
+  chmodSync(file, 0o600);
+  return file;
+}
+
+const CASES: Case[] = [
+  {
+    name: 'cln',
+    async start(dir) {
+      const fake = await FakeClnRest.start();
+      const ca = join(dir, 'ca.pem');
+      writeFileSync(ca, fake.caCert);
+      return {
+        yaml: `  backend: cln\n  clnresturl: ${fake.url}\n  clnrunefile: ${secretFile(dir, 'rune', fake.rune)}\n  clncacertpath: ${ca}\n`,
+        env: {},
+        secret: fake.rune,
+        payer: new ClnPayer({ url: fake.url, rune: fake.rune, caCert: fake.caCert }),
+        invoiceExists: (hash) => fake.node.invoices.has(hash),
+        stop: () => fake.server.close(),
+      };
+    },
+  },
+  {
+    name: 'lnbits',
+    async start(dir) {
+      const fake = await FakeLnbits.start();
+      return {
+        yaml: `  backend: lnbits\n  lnbitsurl: ${fake.url}\n  lnbitsinvoicekeyfile: ${secretFile(dir, 'inkey', fake.invoiceKey)}\n`,
+        env: {},
+        secret: fake.invoiceKey,
+        payer: new LnbitsPayer({ url: fake.url, adminKey: fake.adminKey, pollIntervalMs: 10 }),
+        invoiceExists: (hash) => fake.node.invoices.has(hash),
+        stop: () => fake.server.close(),
+      };
+    },
+  },
+  {
+    name: 'phoenixd',
+    async start() {
+      const fake = await FakePhoenixd.start();
+      return {
+        yaml: `  backend: phoenixd\n  phoenixdurl: ${fake.url}\n  phoenixdpassword: "\${PHOENIXD_PASSWORD}"\n`,
+        env: { PHOENIXD_PASSWORD: fake.limitedPassword },
+        secret: fake.limitedPassword,
+        payer: new PhoenixdPayer({ url: fake.url, password: fake.password }),
+        invoiceExists: (hash) => fake.node.invoices.has(hash),
+        stop: () => fake.server.close(),
+      };
+    },
+  },
+];
+
+describe('the aperture binary with an HTTP Lightning backend', { timeout: 120_000 }, () => {
+  for (const c of CASES) {
+    test(`${c.name}: 402 with the backend's invoice → paid with its Payer → 200`, async (t) => {
+      const dir = tempBaseDir(t);
+      const backend = await startBackend((req, res) => res.end(`ok ${req.url}`));
+      const ln = await c.start(dir);
+      try {
+        const config = join(dir, 'aperture.yaml');
+        writeFileSync(config, `listenaddr: 127.0.0.1:${await freePort()}\ninsecure: true\ndebuglevel: debug\nauthenticator:\n${ln.yaml}services:\n  - name: api\n    pathregexp: '^/api'\n    address: ${backend.address}\n    price: 7\n`);
+        const check = spawnNode('bin/aperture.js', ['--check-config', '--config', config, '--basedir', dir], ln.env, t);
+        assert.equal(await check.exited, 0, check.output());
+        const p = spawnNode('bin/aperture.js', ['--config', config, '--basedir', dir], ln.env, t);
+        const url = (await p.waitFor(/aperture listening on (http:\/\/\S+)/))[1] ?? '';
+        const challenged = await h1(`${url}/api/x`);
+        assert.equal(challenged.status, 402, challenged.body);
+        const offer = challengeOf(challenged.headers['www-authenticate']);
+        const paid = await ln.payer.payInvoice(offer.invoice, { maxFeeSats: 10 });
+        assert.ok(ln.invoiceExists(paid.paymentHash), 'the invoice came from the backend');
+        assert.equal(paid.amountSats, 7);
+        const ok = await h1(`${url}/api/x`, { headers: { authorization: `L402 ${offer.macaroon}:${paid.preimage}` } });
+        assert.equal(ok.status, 200);
+        assert.equal(ok.body, 'ok /api/x');
+        p.child.kill('SIGTERM');
+        assert.equal(await p.exited, 0, p.output());
+        assert.ok(!p.output().includes(ln.secret), 'the credential is never printed');
+        assert.ok(!check.output().includes(ln.secret), 'the credential is never printed');
+      } finally {
+        await ln.payer.close();
+        await ln.stop();
+        await backend.close();
+      }
+    });
+  }
+
+  test('a refused credential stops the start with a coded error', async (t) => {
+    const dir = tempBaseDir(t);
+    const fake = await FakeLnbits.start();
+    try {
+      const config = join(dir, 'aperture.yaml');
+      writeFileSync(config, `listenaddr: 127.0.0.1:${await freePort()}\ninsecure: true\nauthenticator:\n  backend: lnbits\n  lnbitsurl: ${fake.url}\n  lnbitsinvoicekey: wrong-key\nservices: []\n`);
+      const p = spawnNode('bin/aperture.js', ['--config', config, '--basedir', dir], {}, t);
+      assert.equal(await p.exited, 1, p.output());
+      assert.match(p.output(), /L402_ERR_LN_AUTH_REFUSED/);
+      assert.doesNotMatch(p.output(), /aperture listening/);
+    } finally {
+      await fake.server.close();
+    }
+  });
+});

@@ -1,0 +1,63 @@
+// authenticator.backend: cln | lnbits | phoenixd and their keys (extensions): URL, credential
+// (a value with ${ENV}, or a file), CA certificate; validated by --check-config.
+import assert from 'node:assert/strict';
+import { inspect } from 'node:util';
+import { test } from 'node:test';
+import { ConfigError } from '../../../src/core/errors.js';
+import { checkConfig, loadConfig, type LoadConfigOptions } from '../../../src/proxy/config/index.js';
+
+const HOME = '/srv/operator';
+const base = (auth: string, env: Record<string, string> = {}, exists = true): LoadConfigOptions => ({
+  text: `listenaddr: "localhost:8081"\nauthenticator:\n${auth}`,
+  env: { HOME, ...env },
+  home: HOME,
+  fileExists: () => exists,
+});
+
+test('cln: URL, rune from ${ENV}, CA; the rune never prints', () => {
+  const { config, warnings } = loadConfig(base('  backend: cln\n  clnresturl: "https://127.0.0.1:3010/"\n  clnrune: "${CLN_RUNE}"\n  clncacertpath: ~/.lightning/regtest/ca.pem\n', { CLN_RUNE: 'secret-rune' }));
+  assert.deepEqual(warnings, []);
+  assert.equal(config.authenticator.backend, 'cln');
+  const http = config.authenticator.http;
+  assert.ok(http !== undefined);
+  assert.equal(http.url, 'https://127.0.0.1:3010');
+  assert.equal(http.secret?.reveal(), 'secret-rune');
+  assert.equal(http.caCertPath, `${HOME}/.lightning/regtest/ca.pem`);
+  assert.ok(!JSON.stringify(config).includes('secret-rune'));
+  assert.ok(!inspect(config, { depth: 10 }).includes('secret-rune'));
+  assert.ok(!`${String(http.secret)}`.includes('secret-rune'));
+});
+
+test('lnbits and phoenixd: credentials from files, `~` expanded; a missing file is a warning', () => {
+  const lnbits = loadConfig(base('  backend: lnbits\n  lnbitsurl: https://lnbits.example.com\n  lnbitsinvoicekeyfile: ~/lnbits.key\n'));
+  assert.equal(lnbits.config.authenticator.http?.secretFile, `${HOME}/lnbits.key`);
+  assert.equal(lnbits.config.authenticator.http?.secret, undefined);
+  const report = checkConfig(base('  backend: phoenixd\n  phoenixdurl: http://127.0.0.1:9740\n  phoenixdpasswordfile: ~/.phoenix/limited\n', {}, false));
+  assert.equal(report.ok, true);
+  assert.deepEqual(report.warnings.map((w) => [w.path, w.kind]), [['authenticator.phoenixdpasswordfile', 'missing-file']]);
+});
+
+test('errors name the key: missing URL or credential, both forms, unset ${ENV}, bad URL, unknown backend', () => {
+  for (const [auth, paths] of [
+    ['  backend: cln\n  clnrune: x\n', ['authenticator.clnresturl']],
+    ['  backend: cln\n  clnresturl: https://h:1\n', ['authenticator.clnrune']],
+    ['  backend: lnbits\n  lnbitsurl: https://h\n  lnbitsinvoicekey: a\n  lnbitsinvoicekeyfile: /k\n', ['authenticator.lnbitsinvoicekey']],
+    ['  backend: phoenixd\n  phoenixdurl: https://h\n  phoenixdpassword: "${NOPE}"\n', ['authenticator.phoenixdpassword']],
+    ['  backend: phoenixd\n  phoenixdurl: ftp://h\n  phoenixdpassword: p\n', ['authenticator.phoenixdurl']],
+    ['  backend: eclair\n', ['authenticator.backend']],
+  ] as const) {
+    assert.throws(() => loadConfig(base(auth)), (err: unknown) => {
+      assert.ok(err instanceof ConfigError, String(err));
+      assert.deepEqual(err.issues.map((i) => i.path), paths, auth);
+      return true;
+    });
+  }
+});
+
+test("another backend's keys are ignored with a warning naming them", () => {
+  const report = checkConfig(base('  backend: dev\n  clnrune: x\n  lnbitsurl: https://h\n'));
+  assert.equal(report.ok, true);
+  assert.deepEqual(report.warnings.map((w) => [w.path, w.kind]).sort(), [['authenticator.clnrune', 'ignored'], ['authenticator.lnbitsurl', 'ignored']]);
+  const cln = checkConfig(base('  backend: cln\n  clnresturl: http://127.0.0.1:3010\n  clnrune: r\n  clncacertpath: /ca.pem\n  lndhost: localhost:10009\n'));
+  assert.deepEqual(cln.warnings.map((w) => [w.path, w.kind]).sort(), [['authenticator.clncacertpath', 'ignored'], ['authenticator.lndhost', 'ignored']]);
+});
