@@ -29,11 +29,19 @@ options:
   -d, --data DATA          request body; @FILE reads it from a file
       --max-price SATS     most one invoice may cost (default 1000)
       --max-fee SATS       routing fee limit (default 10)
-      --payer dev|lnd      how to pay: dev = the server's /api/dev/pay (dev backends
-                           only), lnd = your lnd node (needs the three --lnd-* options)
+      --payer dev|lnd|cln|lnbits|phoenixd
+                           how to pay: dev = the server's /api/dev/pay (dev backends
+                           only), lnd = your lnd node (needs the three --lnd-* options),
+                           cln, lnbits, phoenixd = your node or wallet over HTTP
+                           (needs --payer-url and --payer-secret-file)
       --lnd-host HOST:PORT lnd gRPC address
       --lnd-tls PATH       lnd's tls.cert
       --lnd-macaroon PATH  a macaroon allowed to send payments (admin.macaroon)
+      --payer-url URL      clnrest, LNbits or phoenixd URL
+      --payer-secret-file PATH
+                           file holding the rune (cln), admin key (lnbits) or
+                           http-password (phoenixd); kept out of the command line
+      --payer-ca PATH      CA certificate (PEM) of the payer's https URL (clnrest's ca.pem)
       --token-file PATH    keep the token in this single file (reference format)
       --token-dir DIR      keep tokens per origin in DIR
                            (default $APERTURECLI_DIR/tokens or ~/.aperturecli/tokens)
@@ -53,8 +61,9 @@ interface FetchArgs {
   body: Buffer | undefined;
   maxPriceSats: number;
   maxFeeSats: number;
-  payer: 'dev' | 'lnd' | undefined;
+  payer: 'dev' | 'lnd' | HttpPayerKind | undefined;
   lnd: { host: string; tls: string; macaroon: string } | undefined;
+  http: { url: string; secretFile: string; ca: string | undefined } | undefined;
   store: FileTokenStore;
   insecure: boolean;
   json: boolean;
@@ -84,6 +93,9 @@ async function parse(args: readonly string[], ctx: CliContext): Promise<FetchArg
         'lnd-host': { type: 'string' },
         'lnd-tls': { type: 'string' },
         'lnd-macaroon': { type: 'string' },
+        'payer-url': { type: 'string' },
+        'payer-secret-file': { type: 'string' },
+        'payer-ca': { type: 'string' },
         'token-file': { type: 'string' },
         'token-dir': { type: 'string' },
         insecure: { type: 'boolean', short: 'k' },
@@ -127,7 +139,22 @@ async function parse(args: readonly string[], ctx: CliContext): Promise<FetchArg
   const method = (v.request ?? (body === undefined ? 'GET' : 'POST')).toUpperCase();
   if (!/^[A-Z]+$/.test(method)) throw ctx.usageError(`bad method '${method}'`);
   const payer = v.payer;
-  if (payer !== undefined && payer !== 'dev' && payer !== 'lnd') throw ctx.usageError(`--payer must be dev or lnd, got '${payer}'`);
+  const httpKind = HTTP_PAYERS.find((kind) => kind === payer);
+  if (payer !== undefined && payer !== 'dev' && payer !== 'lnd' && httpKind === undefined) {
+    throw ctx.usageError(`--payer must be dev, lnd, ${HTTP_PAYERS.join(', ')}, got '${payer}'`);
+  }
+  let http: FetchArgs['http'];
+  if (httpKind !== undefined) {
+    const missing = (['payer-url', 'payer-secret-file'] as const).filter((k) => v[k] === undefined);
+    if (missing.length > 0) throw ctx.usageError(`--payer ${httpKind} needs ${missing.map((m) => `--${m}`).join(', ')}`);
+    const payerUrl = v['payer-url'] ?? '';
+    if (!/^https?:\/\/[^/?#]+/.test(payerUrl)) throw ctx.usageError(`--payer-url must be an http:// or https:// URL, got '${payerUrl}'`);
+    http = { url: payerUrl, secretFile: v['payer-secret-file'] ?? '', ca: v['payer-ca'] };
+  } else {
+    for (const k of ['payer-url', 'payer-secret-file', 'payer-ca'] as const) {
+      if (v[k] !== undefined) throw ctx.usageError(`--${k} only goes with --payer ${HTTP_PAYERS.join('|')}`);
+    }
+  }
   let lnd: FetchArgs['lnd'];
   if (payer === 'lnd') {
     const missing = (['lnd-host', 'lnd-tls', 'lnd-macaroon'] as const).filter((k) => v[k] === undefined);
@@ -146,8 +173,9 @@ async function parse(args: readonly string[], ctx: CliContext): Promise<FetchArg
     body,
     maxPriceSats: whole(ctx, 'max-price', v['max-price'], 1000),
     maxFeeSats: whole(ctx, 'max-fee', v['max-fee'], 10),
-    payer,
+    payer: httpKind ?? (payer as 'dev' | 'lnd' | undefined),
     lnd,
+    http,
     store,
     insecure: v.insecure === true,
     json: v.json === true,
@@ -189,6 +217,8 @@ async function run(args: readonly string[], ctx: CliContext): Promise<number> {
       // Loaded only when asked for: it brings grpc-js and lnd's protos.
       const { LndPayer } = await import('../lightning/lnd/lnd-payer.js');
       payer = new LndPayer({ host: parsed.lnd.host, tlsCertPath: parsed.lnd.tls, macaroonPath: parsed.lnd.macaroon });
+    } else if (parsed.http !== undefined && parsed.payer !== undefined && parsed.payer !== 'lnd') {
+      payer = await httpPayer(parsed.payer, parsed.http, ctx);
     }
     let paid: PaymentResult | undefined;
     const client = new L402Client({
@@ -276,3 +306,38 @@ export const fetchCommand: CliCommand = {
   usage: USAGE,
   run,
 };
+
+/** The payers reached over HTTP. */
+const HTTP_PAYERS = ['cln', 'lnbits', 'phoenixd'] as const;
+type HttpPayerKind = (typeof HTTP_PAYERS)[number];
+
+/** Builds the HTTP payer, reading its secret and CA files (a usage error when unreadable). */
+async function httpPayer(kind: HttpPayerKind, http: NonNullable<FetchArgs['http']>, ctx: CliContext): Promise<Payer & { close: () => Promise<void> }> {
+  const read = async (path: string, what: string): Promise<string> => {
+    let text: string;
+    try {
+      text = (await readFile(path, 'utf8')).trim();
+    } catch (error) {
+      throw ctx.usageError(`cannot read ${what} ${path}: ${(error as Error).message}`);
+    }
+    if (text === '') throw ctx.usageError(`${what} ${path} is empty`);
+    return text;
+  };
+  const secret = await read(http.secretFile, '--payer-secret-file');
+  const caCert = http.ca === undefined ? undefined : await read(http.ca, '--payer-ca');
+  const common = { url: http.url, ...(caCert !== undefined ? { caCert } : {}) };
+  switch (kind) {
+    case 'cln': {
+      const { ClnPayer } = await import('../lightning/cln/cln-payer.js');
+      return new ClnPayer({ ...common, rune: secret });
+    }
+    case 'lnbits': {
+      const { LnbitsPayer } = await import('../lightning/lnbits/lnbits-payer.js');
+      return new LnbitsPayer({ ...common, adminKey: secret });
+    }
+    case 'phoenixd': {
+      const { PhoenixdPayer } = await import('../lightning/phoenixd/phoenixd-payer.js');
+      return new PhoenixdPayer({ ...common, password: secret });
+    }
+  }
+}
