@@ -9,10 +9,11 @@ import { L402Error } from '../core/errors.js';
 import type { BackendHealth, Clock, Invoicer } from '../core/types.js';
 import { ClnInvoicer } from '../lightning/cln/cln-invoicer.js';
 import { LnbitsInvoicer } from '../lightning/lnbits/lnbits-invoicer.js';
+import { NwcInvoicer } from '../lightning/nwc/nwc-invoicer.js';
 import { PhoenixdInvoicer } from '../lightning/phoenixd/phoenixd-invoicer.js';
 import type { HttpBackendConfig } from '../proxy/config/http-backend-config.js';
 
-const NAMES = { cln: 'Core Lightning', lnbits: 'LNbits', phoenixd: 'phoenixd' } as const;
+const NAMES = { cln: 'Core Lightning', lnbits: 'LNbits', phoenixd: 'phoenixd', nwc: 'Nostr Wallet Connect' } as const;
 
 /**
  * Connects the configured HTTP Lightning backend.
@@ -43,6 +44,10 @@ export async function openHttpInvoicer(config: HttpBackendConfig, logger: Logger
       return LnbitsInvoicer.connect({ ...common, invoiceKey: secret });
     case 'phoenixd':
       return PhoenixdInvoicer.connect({ ...common, password: secret });
+    case 'nwc': {
+      const { url: _none, ...rest } = common;
+      return NwcInvoicer.connect({ ...rest, uri: secret });
+    }
   }
 }
 

@@ -36,6 +36,9 @@ export function packagesNeeded(config: ApertureConfig, injected: InjectedParts =
   if (injected.invoicer !== true && !config.authenticator.disable && (config.authenticator.backend === 'lnbits' || config.authenticator.backend === 'phoenixd')) {
     needs.push({ feature: `the ${config.authenticator.backend} backend (its settlement WebSocket)`, packages: ['ws'] });
   }
+  if (injected.invoicer !== true && !config.authenticator.disable && config.authenticator.backend === 'nwc') {
+    needs.push({ feature: 'the nwc backend', packages: ['nostr-tools', 'ws'] });
+  }
   if (config.services.some((s) => s.dynamicPrice.enabled)) needs.push({ feature: 'dynamicprice', packages: GRPC });
   if (config.rateLimitStore.backend === 'redis') needs.push({ feature: 'ratelimitstore: redis', packages: ['ioredis'] });
   return needs;

@@ -29,18 +29,21 @@ options:
   -d, --data DATA          request body; @FILE reads it from a file
       --max-price SATS     most one invoice may cost (default 1000)
       --max-fee SATS       routing fee limit (default 10)
-      --payer dev|lnd|cln|lnbits|phoenixd
+      --payer dev|lnd|cln|lnbits|phoenixd|nwc
                            how to pay: dev = the server's /api/dev/pay (dev backends
                            only), lnd = your lnd node (needs the three --lnd-* options),
                            cln, lnbits, phoenixd = your node or wallet over HTTP
-                           (needs --payer-url and --payer-secret-file)
+                           (needs --payer-url and --payer-secret-file), nwc = a wallet
+                           through Nostr Wallet Connect (--payer-secret-file holds the
+                           nostr+walletconnect:// URI)
       --lnd-host HOST:PORT lnd gRPC address
       --lnd-tls PATH       lnd's tls.cert
       --lnd-macaroon PATH  a macaroon allowed to send payments (admin.macaroon)
       --payer-url URL      clnrest, LNbits or phoenixd URL
       --payer-secret-file PATH
-                           file holding the rune (cln), admin key (lnbits) or
-                           http-password (phoenixd); kept out of the command line
+                           file holding the rune (cln), admin key (lnbits),
+                           http-password (phoenixd) or connection URI (nwc); kept out
+                           of the command line
       --payer-ca PATH      CA certificate (PEM) of the payer's https URL (clnrest's ca.pem)
       --token-file PATH    keep the token in this single file (reference format)
       --token-dir DIR      keep tokens per origin in DIR
@@ -145,10 +148,14 @@ async function parse(args: readonly string[], ctx: CliContext): Promise<FetchArg
   }
   let http: FetchArgs['http'];
   if (httpKind !== undefined) {
-    const missing = (['payer-url', 'payer-secret-file'] as const).filter((k) => v[k] === undefined);
+    const needed = httpKind === 'nwc' ? (['payer-secret-file'] as const) : (['payer-url', 'payer-secret-file'] as const);
+    const missing = needed.filter((k) => v[k] === undefined);
     if (missing.length > 0) throw ctx.usageError(`--payer ${httpKind} needs ${missing.map((m) => `--${m}`).join(', ')}`);
+    if (httpKind === 'nwc' && (v['payer-url'] !== undefined || v['payer-ca'] !== undefined)) {
+      throw ctx.usageError('--payer nwc takes its relay from the connection URI in --payer-secret-file; drop --payer-url and --payer-ca');
+    }
     const payerUrl = v['payer-url'] ?? '';
-    if (!/^https?:\/\/[^/?#]+/.test(payerUrl)) throw ctx.usageError(`--payer-url must be an http:// or https:// URL, got '${payerUrl}'`);
+    if (httpKind !== 'nwc' && !/^https?:\/\/[^/?#]+/.test(payerUrl)) throw ctx.usageError(`--payer-url must be an http:// or https:// URL, got '${payerUrl}'`);
     http = { url: payerUrl, secretFile: v['payer-secret-file'] ?? '', ca: v['payer-ca'] };
   } else {
     for (const k of ['payer-url', 'payer-secret-file', 'payer-ca'] as const) {
@@ -308,7 +315,7 @@ export const fetchCommand: CliCommand = {
 };
 
 /** The payers reached over HTTP. */
-const HTTP_PAYERS = ['cln', 'lnbits', 'phoenixd'] as const;
+const HTTP_PAYERS = ['cln', 'lnbits', 'phoenixd', 'nwc'] as const;
 type HttpPayerKind = (typeof HTTP_PAYERS)[number];
 
 /** Builds the HTTP payer, reading its secret and CA files (a usage error when unreadable). */
@@ -338,6 +345,15 @@ async function httpPayer(kind: HttpPayerKind, http: NonNullable<FetchArgs['http'
     case 'phoenixd': {
       const { PhoenixdPayer } = await import('../lightning/phoenixd/phoenixd-payer.js');
       return new PhoenixdPayer({ ...common, password: secret });
+    }
+    case 'nwc': {
+      const { NwcPayer } = await import('../lightning/nwc/nwc-payer.js');
+      try {
+        return new NwcPayer({ uri: secret });
+      } catch (error) {
+        if ((error as { code?: string }).code === 'L402_ERR_LN_CREDENTIALS') throw ctx.usageError(`--payer-secret-file ${http.secretFile}: ${(error as Error).message}`);
+        throw error;
+      }
     }
   }
 }

@@ -20,6 +20,7 @@ export const OPTIONAL_PACKAGES = {
   '@grpc/proto-loader': '0.8',
   protobufjs: '7',
   ws: '8',
+  'nostr-tools': '2',
 } as const;
 
 /** The name of an optional package. */

@@ -54,6 +54,8 @@ export class SettlementFeed {
   #closed = false;
   #disconnectedAt = 0;
   #firstOpen: Promise<void> | undefined;
+  readonly #reconcileBackoff: Backoff;
+  #reconcileTimer: NodeJS.Timeout | undefined;
 
   /**
    * @param options - name, clock, how to open the stream and look invoices up
@@ -61,6 +63,7 @@ export class SettlementFeed {
   constructor(options: SettlementFeedOptions) {
     this.#options = options;
     this.#backoff = new Backoff(options.backoff);
+    this.#reconcileBackoff = new Backoff(options.backoff);
     this.#health = { ok: false, detail: `connecting to ${options.name}`, since: options.clock.now() };
   }
 
@@ -123,6 +126,8 @@ export class SettlementFeed {
     this.#closed = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
+    if (this.#reconcileTimer !== undefined) clearTimeout(this.#reconcileTimer);
+    this.#reconcileTimer = undefined;
     this.#stream?.close();
     this.#stream = undefined;
     this.#listeners.clear();
@@ -186,11 +191,25 @@ export class SettlementFeed {
         if (status.state === 'settled') this.deliver(status);
         else if (status.state === 'canceled') this.#pending.delete(hash);
       } catch (error) {
-        // Unreachable again: the next reconnect reconciles. Otherwise (unknown) forget it.
-        if ((error as { code?: string }).code === 'L402_ERR_LN_UNAVAILABLE') return;
+        // Unreachable or unanswered: try again later (the next reconnect, or a retry while
+        // the stream stays up, e.g. a wallet that was not back yet). Otherwise (unknown) forget it.
+        if ((error as { code?: string }).code === 'L402_ERR_LN_UNAVAILABLE') {
+          this.#scheduleReconcile();
+          return;
+        }
         this.#pending.delete(hash);
       }
     }
+    this.#reconcileBackoff.reset();
+  }
+
+  #scheduleReconcile(): void {
+    if (this.#closed || this.#reconcileTimer !== undefined) return;
+    this.#reconcileTimer = setTimeout(() => {
+      this.#reconcileTimer = undefined;
+      if (this.#health.ok) void this.#reconcile();
+    }, this.#reconcileBackoff.next());
+    this.#reconcileTimer.unref();
   }
 
   #setHealth(health: BackendHealth): void {

@@ -228,16 +228,20 @@ test('the bin shim runs the command in a checkout', async () => {
   assert.equal((JSON.parse(result.stderr) as Record<string, unknown>)['paid'], true);
 });
 
-test('--payer cln|lnbits|phoenixd pays through the node or wallet over HTTP, with the secret read from a file', async () => {
+test('--payer cln|lnbits|phoenixd|nwc pays through the node or wallet over HTTP, with the secret read from a file', async () => {
   const { FakeClnRest } = await import('../fixtures/fake-clnrest.js');
   const { FakeLnbits } = await import('../fixtures/fake-lnbits.js');
   const { FakePhoenixd } = await import('../fixtures/fake-phoenixd.js');
+  const { FakeNostrRelay } = await import('../fixtures/fake-nostr-relay.js');
+  const { FakeNwcWallet } = await import('../fixtures/fake-nwc-wallet.js');
   const { writeFileSync } = await import('node:fs');
   const s = await server();
   const payee = async (bolt11: string): Promise<string> => (await s.invoicer.pay(bolt11)).preimage;
   const cln = await FakeClnRest.start({ payee });
   const lnbits = await FakeLnbits.start({ payee });
   const phoenixd = await FakePhoenixd.start({ payee });
+  const relay = await FakeNostrRelay.start();
+  const nwc = await FakeNwcWallet.start(relay.url, { payee });
   try {
     const write = (name: string, text: string): string => {
       const file = join(dir, name);
@@ -248,6 +252,7 @@ test('--payer cln|lnbits|phoenixd pays through the node or wallet over HTTP, wit
       ['cln', ['--payer-url', cln.url, '--payer-secret-file', write('rune', cln.rune), '--payer-ca', write('ca.pem', cln.caCert)]],
       ['lnbits', ['--payer-url', lnbits.url, '--payer-secret-file', write('adminkey', lnbits.adminKey)]],
       ['phoenixd', ['--payer-url', phoenixd.url, '--payer-secret-file', write('password', phoenixd.password)]],
+      ['nwc', ['--payer-secret-file', write('nwc-uri', nwc.uri())]],
     ];
     for (const [kind, extra] of runs) {
       const run = await cli(['fetch', `${s.url}/quote`, '--payer', kind, ...extra, '--token-file', tokenFile()]);
@@ -256,7 +261,7 @@ test('--payer cln|lnbits|phoenixd pays through the node or wallet over HTTP, wit
       assert.equal(run.errJson()['paidSats'], 100, kind);
       assert.ok(!run.stderr.includes(cln.rune) && !run.stderr.includes(lnbits.adminKey), 'secrets never printed');
     }
-    assert.equal(s.payments(), 3);
+    assert.equal(s.payments(), 4);
     // The wrong secret is a payment refusal (exit 4); missing options are usage errors (exit 2).
     const refused = await cli(['fetch', `${s.url}/quote`, '--payer', 'lnbits', '--payer-url', lnbits.url, '--payer-secret-file', write('inkey', lnbits.invoiceKey), '--token-file', tokenFile()]);
     assert.equal(refused.code, 4, refused.stderr);
@@ -264,9 +269,13 @@ test('--payer cln|lnbits|phoenixd pays through the node or wallet over HTTP, wit
     assert.equal((await cli(['fetch', `${s.url}/quote`, '--payer', 'cln', '--payer-url', cln.url])).code, 2);
     assert.equal((await cli(['fetch', `${s.url}/quote`, '--payer', 'dev', '--payer-url', cln.url])).code, 2);
     assert.equal((await cli(['fetch', `${s.url}/quote`, '--payer', 'eclair'])).code, 2);
+    assert.equal((await cli(['fetch', `${s.url}/quote`, '--payer', 'nwc', '--payer-secret-file', write('not-uri', 'https://x')])).code, 2);
+    assert.equal((await cli(['fetch', `${s.url}/quote`, '--payer', 'nwc', '--payer-url', relay.url, '--payer-secret-file', write('nwc-uri2', nwc.uri())])).code, 2);
   } finally {
     await cln.server.close();
     await lnbits.server.close();
     await phoenixd.server.close();
+    nwc.close();
+    await relay.server.close();
   }
 });

@@ -12,6 +12,9 @@ import { PhoenixdPayer } from '../../src/lightning/phoenixd/index.js';
 import { FakeClnRest } from '../fixtures/fake-clnrest.js';
 import { FakeLnbits } from '../fixtures/fake-lnbits.js';
 import { FakePhoenixd } from '../fixtures/fake-phoenixd.js';
+import { FakeNostrRelay } from '../fixtures/fake-nostr-relay.js';
+import { FakeNwcWallet } from '../fixtures/fake-nwc-wallet.js';
+import { NwcPayer } from '../../src/lightning/nwc/index.js';
 import { h1, startBackend } from '../proxy/support.js';
 import { spawnNode } from './spawn.js';
 import { challengeOf, freePort, tempBaseDir } from './support.js';
@@ -70,6 +73,24 @@ const CASES: Case[] = [
         payer: new PhoenixdPayer({ url: fake.url, password: fake.password }),
         invoiceExists: (hash) => fake.node.invoices.has(hash),
         stop: () => fake.server.close(),
+      };
+    },
+  },
+  {
+    name: 'nwc',
+    async start(dir) {
+      const relay = await FakeNostrRelay.start();
+      const wallet = await FakeNwcWallet.start(relay.url);
+      return {
+        yaml: `  backend: nwc\n  nwcurifile: ${secretFile(dir, 'nwc-uri', wallet.uri())}\n`,
+        env: {},
+        secret: Buffer.from(wallet.clientSecret).toString('hex'),
+        payer: new NwcPayer({ uri: wallet.uri() }),
+        invoiceExists: (hash) => wallet.node.invoices.has(hash),
+        stop: async () => {
+          wallet.close();
+          await relay.server.close();
+        },
       };
     },
   },

@@ -5,23 +5,25 @@
  * certificate per backend. Kept apart from the rest of the section.
  */
 import { inspect } from 'node:util';
+import { parseNwcUri } from '../../lightning/nwc/nwc-uri.js';
 import type { ConfigReader, ConfigSection } from './config-reader.js';
 
-/** The HTTP backends, by the `backend:` value that selects them. */
-export const HTTP_LIGHTNING_BACKENDS = ['cln', 'lnbits', 'phoenixd'] as const;
+/** The remote backends read here, by the `backend:` value that selects them (`nwc` has no URL: its relay is in its URI). */
+export const HTTP_LIGHTNING_BACKENDS = ['cln', 'lnbits', 'phoenixd', 'nwc'] as const;
 
 /** A backend reached over HTTP. */
 export type HttpLightningBackend = (typeof HTTP_LIGHTNING_BACKENDS)[number];
 
 /** Each backend's keys: URL, credential value, credential file, CA certificate, and how the credential is called. */
-const KEYS: Record<HttpLightningBackend, { url: string; secret: string; secretFile: string; ca: string; what: string; example: string }> = {
+const KEYS: Record<HttpLightningBackend, { url?: string; secret: string; secretFile: string; ca?: string; what: string; example: string }> = {
   cln: { url: 'clnresturl', secret: 'clnrune', secretFile: 'clnrunefile', ca: 'clncacertpath', what: 'rune', example: 'https://127.0.0.1:3010' },
   lnbits: { url: 'lnbitsurl', secret: 'lnbitsinvoicekey', secretFile: 'lnbitsinvoicekeyfile', ca: 'lnbitscacertpath', what: 'invoice key', example: 'https://lnbits.example.com' },
   phoenixd: { url: 'phoenixdurl', secret: 'phoenixdpassword', secretFile: 'phoenixdpasswordfile', ca: 'phoenixdcacertpath', what: 'http password', example: 'http://127.0.0.1:9740' },
+  nwc: { secret: 'nwcuri', secretFile: 'nwcurifile', what: 'connection URI (nostr+walletconnect://…)', example: '' },
 };
 
 /** Every key this file reads, for the section's list of known keys. */
-export const HTTP_BACKEND_KEYS: readonly string[] = Object.values(KEYS).flatMap((k) => [k.url, k.secret, k.secretFile, k.ca]);
+export const HTTP_BACKEND_KEYS: readonly string[] = Object.values(KEYS).flatMap((k) => [k.url, k.secret, k.secretFile, k.ca].filter((x): x is string => x !== undefined));
 
 /**
  * A credential read from the configuration. It prints as `***` (JSON, `util.inspect`,
@@ -55,10 +57,20 @@ export class ConfigSecret {
   }
 }
 
+/** Whether a text is a valid NWC URI (parsed again, with the error, when the backend starts). */
+function isNwcUri(text: string): boolean {
+  try {
+    parseNwcUri(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The resolved settings of an HTTP backend. */
 export interface HttpBackendConfig {
   kind: HttpLightningBackend;
-  /** Base URL, without a trailing slash. */
+  /** Base URL, without a trailing slash; empty for `nwc`. */
   url: string;
   /** The credential given in the file (`${ENV}` expanded). */
   secret: ConfigSecret | undefined;
@@ -89,15 +101,17 @@ export function readHttpBackend(r: ConfigReader, a: ConfigSection, selected: Htt
     if (kind === selected) continue;
     const keys = KEYS[kind];
     for (const key of [keys.url, keys.secret, keys.secretFile, keys.ca]) {
-      if (a.has(key)) r.warn(a.path(key), 'ignored', `${key} is only used with backend: ${kind}${selected === undefined ? '' : ` (backend is ${selected})`}; it has no effect`, a.node(key));
+      if (key !== undefined && a.has(key)) r.warn(a.path(key), 'ignored', `${key} is only used with backend: ${kind}${selected === undefined ? '' : ` (backend is ${selected})`}; it has no effect`, a.node(key));
     }
   }
   if (selected === undefined) return undefined;
   const keys = KEYS[selected];
   let ok = true;
-  const urlText = a.optString(keys.url);
+  const urlText = keys.url === undefined ? undefined : a.optString(keys.url);
   let url = '';
-  if (urlText === undefined) {
+  if (keys.url === undefined) {
+    // nwc: the relay is in the connection URI.
+  } else if (urlText === undefined) {
     r.issue(a.path(keys.url), `backend: ${selected} needs ${keys.url} (e.g. ${keys.example})`);
     ok = false;
   } else {
@@ -136,16 +150,21 @@ export function readHttpBackend(r: ConfigReader, a: ConfigSection, selected: Htt
     } else if (value.trim() === '') {
       r.issue(a.path(keys.secret), `${keys.secret} is empty`, a.node(keys.secret));
       ok = false;
+    } else if (selected === 'nwc' && !isNwcUri(value.trim())) {
+      r.issue(a.path(keys.secret), 'not a Nostr Wallet Connect URI: expected nostr+walletconnect://<64-hex wallet pubkey>?relay=wss://…&secret=<64 hex>', a.node(keys.secret));
+      ok = false;
     } else {
       secret = new ConfigSecret(value.trim());
     }
   }
   const secretFile = secretFileText === undefined ? undefined : ctx.path(secretFileText);
   if (secretFile !== undefined && !ctx.fileExists(secretFile)) r.warn(a.path(keys.secretFile), 'missing-file', `${secretFile} does not exist (yet)`, a.node(keys.secretFile));
-  const caText = a.optString(keys.ca);
+  const caText = keys.ca === undefined ? undefined : a.optString(keys.ca);
   const caCertPath = caText === undefined ? undefined : ctx.path(caText);
-  if (caCertPath !== undefined && !ctx.fileExists(caCertPath)) r.warn(a.path(keys.ca), 'missing-file', `${caCertPath} does not exist (yet)`, a.node(keys.ca));
-  if (caCertPath !== undefined && url.startsWith('http:')) r.warn(a.path(keys.ca), 'ignored', `${keys.ca} only applies to an https:// ${keys.url}`, a.node(keys.ca));
+  if (keys.ca !== undefined && caCertPath !== undefined) {
+    if (!ctx.fileExists(caCertPath)) r.warn(a.path(keys.ca), 'missing-file', `${caCertPath} does not exist (yet)`, a.node(keys.ca));
+    if (url.startsWith('http:')) r.warn(a.path(keys.ca), 'ignored', `${keys.ca} only applies to an https:// ${keys.url ?? 'URL'}`, a.node(keys.ca));
+  }
   if (!ok) return undefined;
   return { kind: selected, url, secret, secretFile, caCertPath };
 }

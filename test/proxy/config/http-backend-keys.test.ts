@@ -61,3 +61,18 @@ test("another backend's keys are ignored with a warning naming them", () => {
   const cln = checkConfig(base('  backend: cln\n  clnresturl: http://127.0.0.1:3010\n  clnrune: r\n  clncacertpath: /ca.pem\n  lndhost: localhost:10009\n'));
   assert.deepEqual(cln.warnings.map((w) => [w.path, w.kind]).sort(), [['authenticator.clncacertpath', 'ignored'], ['authenticator.lndhost', 'ignored']]);
 });
+
+test('nwc: the connection URI from ${ENV} or a file, checked at load; no URL or CA keys', () => {
+  const uri = `nostr+walletconnect://${'c'.repeat(64)}?relay=wss://relay.example.com&secret=${'d'.repeat(64)}`;
+  const { config, warnings } = loadConfig(base('  backend: nwc\n  nwcuri: "${NWC_URI}"\n', { NWC_URI: uri }));
+  assert.deepEqual(warnings, []);
+  assert.equal(config.authenticator.backend, 'nwc');
+  assert.equal(config.authenticator.http?.secret?.reveal(), uri);
+  assert.ok(!JSON.stringify(config).includes('d'.repeat(64)));
+  assert.equal(loadConfig(base('  backend: nwc\n  nwcurifile: ~/nwc.uri\n')).config.authenticator.http?.secretFile, `${HOME}/nwc.uri`);
+  assert.throws(() => loadConfig(base('  backend: nwc\n  nwcuri: https://not-nwc\n')), (err: unknown) => {
+    assert.ok(err instanceof ConfigError);
+    assert.deepEqual(err.issues.map((i) => i.path), ['authenticator.nwcuri']);
+    return true;
+  });
+});
