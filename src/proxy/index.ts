@@ -48,6 +48,8 @@ export type {
   ConfigWarningKind,
   LogLevel,
 } from './config/aperture-config.js';
+export { ConfigSecret } from './config/http-backend-config.js';
+export type { HttpBackendConfig, HttpLightningBackend } from './config/http-backend-config.js';
 export type { LogSubsystem } from './ops/logger.js';
 
 // Dynamic prices.

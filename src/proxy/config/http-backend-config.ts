@@ -8,11 +8,14 @@ import { inspect } from 'node:util';
 import { parseNwcUri } from '../../lightning/nwc/nwc-uri.js';
 import type { ConfigReader, ConfigSection } from './config-reader.js';
 
-/** The remote backends read here, by the `backend:` value that selects them (`nwc` has no URL: its relay is in its URI). */
-export const HTTP_LIGHTNING_BACKENDS = ['cln', 'lnbits', 'phoenixd', 'nwc'] as const;
+/** A remote backend configured by the keys read here: Core Lightning (clnrest), LNbits, phoenixd, Nostr Wallet Connect. */
+export type HttpLightningBackend = 'cln' | 'lnbits' | 'phoenixd' | 'nwc';
 
-/** A backend reached over HTTP. */
-export type HttpLightningBackend = (typeof HTTP_LIGHTNING_BACKENDS)[number];
+/**
+ * The remote backends, by the `backend:` value that selects them (`nwc` has no URL: its relay is in its URI).
+ * @internal
+ */
+export const HTTP_LIGHTNING_BACKENDS: readonly HttpLightningBackend[] = ['cln', 'lnbits', 'phoenixd', 'nwc'];
 
 /** Each backend's keys: URL, credential value, credential file, CA certificate, and how the credential is called. */
 const KEYS: Record<HttpLightningBackend, { url?: string; secret: string; secretFile: string; ca?: string; what: string; example: string }> = {

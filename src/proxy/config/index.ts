@@ -22,3 +22,5 @@ export type {
   AuthenticatorConfig, LightningBackendKind, RateLimitStoreConfig, ConfigPattern, IpRange,
   ConfigWarning, ConfigWarningKind, LogLevel,
 } from './aperture-config.js';
+export { ConfigSecret } from './http-backend-config.js';
+export type { HttpBackendConfig, HttpLightningBackend } from './http-backend-config.js';
