@@ -69,7 +69,7 @@ export function openWebSocketStream(options: WebSocketStreamOptions): Promise<Fe
       pinger = setInterval(() => {
         if (!alive) {
           socket.terminate();
-          endWith(new Error('no answer to a ping'));
+          endWith(new InvoiceError('L402_ERR_LN_UNAVAILABLE', `${options.name}'s WebSocket did not answer a ping`));
           return;
         }
         alive = false;
@@ -99,7 +99,7 @@ export function openWebSocketStream(options: WebSocketStreamOptions): Promise<Fe
     });
     socket.on('close', (code, reason) => {
       clearInterval(pinger);
-      endWith(new Error(`WebSocket closed (${code}${reason.length > 0 ? ` ${reason.toString('utf8')}` : ''})`));
+      endWith(new InvoiceError('L402_ERR_LN_UNAVAILABLE', `${options.name}'s WebSocket closed (${code}${reason.length > 0 ? ` ${reason.toString('utf8')}` : ''})`));
     });
   });
 }

@@ -127,7 +127,7 @@ export class NwcConnection {
         p.reject(this.#error('unavailable', `lost the relay ${this.relay} before the wallet answered`));
         this.#pending.delete(id);
       }
-      endWith(new Error(`relay connection closed (${code})`));
+      endWith(this.#error('unavailable', `relay connection closed (${code})`));
     });
     socket.on('error', () => undefined);
     socket.on('message', (data) => {
