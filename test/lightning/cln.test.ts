@@ -118,6 +118,27 @@ describe('ClnInvoicer', () => {
     }
   });
 
+  it('gives up on a call the node does not answer with L402_ERR_LN_UNAVAILABLE (timeout), and ClnPayer with L402_ERR_PAY_TIMEOUT', async () => {
+    const fake = await FakeClnRest.start();
+    const invoicer = await connect(fake, { timeoutMs: 200 });
+    const payer = new ClnPayer({ url: fake.url, rune: fake.rune, caCert: fake.caCert, timeoutMs: 200 });
+    try {
+      fake.hang.add('invoice');
+      await assert.rejects(invoicer.createInvoice({ amountSats: 1 }), (error: unknown) => {
+        assert.equal((error as { code?: string }).code, 'L402_ERR_LN_UNAVAILABLE');
+        assert.match((error as Error).message, /timed out after 200 ms/);
+        return true;
+      });
+      fake.hang.add('listpays');
+      const other = fake.node.createInvoice({ amountMsat: 1000n, expirySeconds: 60 });
+      await assert.rejects(payer.payInvoice(other.bolt11), { code: 'L402_ERR_PAY_TIMEOUT' });
+    } finally {
+      await payer.close();
+      await invoicer.close();
+      await fake.server.close();
+    }
+  });
+
   it('reports an expired unpaid invoice as canceled', async () => {
     const fake = await FakeClnRest.start();
     const invoicer = await connect(fake);
