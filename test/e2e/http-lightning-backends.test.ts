@@ -145,3 +145,62 @@ describe('the aperture binary with an HTTP Lightning backend', { timeout: 120_00
     }
   });
 });
+
+describe('aperture with phoenixd going away and coming back', { timeout: 120_000 }, () => {
+  test('503 for new challenges, paid tokens keep working, a payment made meanwhile reaches the ledger', async (t) => {
+    const { startAperture } = await import('../../src/app/start-aperture.js');
+    const { configFrom, quiet } = await import('./support.js');
+    const { ledgerRow, settledInLedger } = await import('./lnd-support.js');
+    const dir = tempBaseDir(t);
+    const backend = await startBackend((req, res) => res.end(`ok ${req.url}`));
+    const fake = await FakePhoenixd.start();
+    const yaml = `listenaddr: 127.0.0.1:0\ninsecure: true\nauthenticator:\n  backend: phoenixd\n  phoenixdurl: ${fake.url}\n  phoenixdpassword: ${fake.limitedPassword}\nservices:\n  - name: api\n    pathregexp: '^/api'\n    address: ${backend.address}\n    price: 4\n`;
+    const aperture = await startAperture(configFrom(yaml, dir), { logger: quiet, gcIntervalMs: 0, defaultMetrics: false });
+    const invoicer = aperture.invoicer;
+    assert.ok(invoicer !== undefined);
+    const settled = (hash: string): Promise<void> =>
+      new Promise((resolve) => {
+        const off = invoicer.onSettled((s) => {
+          if (s.paymentHash !== hash) return;
+          off();
+          resolve();
+        });
+      });
+    const challenge = async (): Promise<{ macaroon: string; invoice: string; hash: string }> => {
+      const res = await h1(`${aperture.url}/api/x`);
+      assert.equal(res.status, 402, res.body);
+      const offer = challengeOf(res.headers['www-authenticate']);
+      const hash = [...fake.node.invoices.values()].find((i) => i.bolt11 === offer.invoice)?.paymentHash;
+      assert.ok(hash !== undefined, 'the invoice came from phoenixd');
+      return { ...offer, hash };
+    };
+    try {
+      const a = await challenge();
+      const settledA = settled(a.hash);
+      fake.node.settle(a.hash);
+      await settledA;
+      await settledInLedger(aperture, a.hash);
+      const authA = `L402 ${a.macaroon}:${fake.node.invoices.get(a.hash)?.preimage ?? ''}`;
+      const b = await challenge();
+
+      await fake.server.stop();
+      const down = await h1(`${aperture.url}/api/x`);
+      assert.equal(down.status, 503);
+      assert.match(down.body, /L402_ERR_LN_UNAVAILABLE/);
+      assert.equal((await h1(`${aperture.url}/api/x`, { headers: { authorization: authA } })).status, 200, 'a paid token works while phoenixd is down');
+
+      // Paid while aperture cannot hear of it; found by the lookup after the reconnect.
+      fake.node.settle(b.hash);
+      const settledB = settled(b.hash);
+      await fake.server.start();
+      await settledB;
+      assert.equal((await settledInLedger(aperture, b.hash)).state, 'settled');
+      assert.equal((await ledgerRow(aperture, a.hash))?.state, 'settled');
+      assert.equal((await h1(`${aperture.url}/api/x`)).status, 402, 'challenges again once phoenixd is back');
+    } finally {
+      await aperture.close();
+      await fake.server.close();
+      await backend.close();
+    }
+  });
+});
