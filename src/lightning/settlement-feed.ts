@@ -36,6 +36,8 @@ export interface SettlementFeedOptions {
 
 /** Payment hashes remembered as delivered, to deliver each settlement once. */
 const DELIVERED_MEMORY = 10_000;
+/** Pending invoices remembered for reconciliation after an outage. */
+const PENDING_MEMORY = 100_000;
 
 /**
  * One reconnecting settlement stream with its listeners.
@@ -93,7 +95,26 @@ export class SettlementFeed {
    * @param expiresAt - ms since the epoch
    */
   track(paymentHash: string, expiresAt: number): void {
+    if (this.#pending.size >= PENDING_MEMORY) {
+      // Unpaid invoices pile up while the stream stays open (nothing reconciles them): forget
+      // the expired ones, then, down to 90 % so that this scan is rare, the oldest (their
+      // settlements still arrive on the stream; only a lookup after an outage is lost for them).
+      const now = this.#options.clock.now();
+      for (const [hash, expiry] of this.#pending) {
+        if (expiry < now) this.#pending.delete(hash);
+      }
+      while (this.#pending.size >= PENDING_MEMORY * 0.9) {
+        const oldest = this.#pending.keys().next().value;
+        if (oldest === undefined) break;
+        this.#pending.delete(oldest);
+      }
+    }
     this.#pending.set(paymentHash, expiresAt);
+  }
+
+  /** Invoices tracked as pending (for tests and metrics). */
+  get pendingCount(): number {
+    return this.#pending.size;
   }
 
   /**
