@@ -140,7 +140,7 @@ export interface AuthenticatorConfig {
   enableSessions: boolean;
   sessionDepositMultiplier: number;
   sessionIdleTimeoutSeconds: number;
-  /** Extension: the settings of `backend: cln | lnbits | phoenixd` (http-backend-config.ts). */
+  /** Extension: the settings of `backend: cln | lnbits | phoenixd | nwc` (http-backend-config.ts). */
   http?: HttpBackendConfig;
 }
 

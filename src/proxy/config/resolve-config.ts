@@ -535,7 +535,7 @@ function readAuthenticator(r: ConfigReader, a: ConfigSection, path: (p: string) 
   if (disable) return result;
 
   let backend: LightningBackendKind;
-  // The HTTP backends (cln, lnbits, phoenixd) are read by http-backend-config.ts.
+  // The remote backends (cln, lnbits, phoenixd, nwc) are read by http-backend-config.ts.
   const httpBackend = HTTP_LIGHTNING_BACKENDS.find((kind) => kind === backendText);
   const http = readHttpBackend(r, a, httpBackend, { env: ctx.env, fileExists: ctx.fileExists, path });
   if (http !== undefined) result.http = http;
@@ -550,7 +550,7 @@ function readAuthenticator(r: ConfigReader, a: ConfigSection, path: (p: string) 
     r.issue(a.path('passphrase'), 'Lightning Node Connect (passphrase) is not built here; connect to lnd directly with lndhost, tlspath and macdir', a.node('passphrase'));
     return result;
   } else {
-    r.issue(a.basePath, 'no invoice backend: set authenticator.lndhost (with tlspath and macdir), authenticator.backend: dev (test payments), or authenticator.disable: true');
+    r.issue(a.basePath, 'no invoice backend: set authenticator.lndhost (with tlspath and macdir), authenticator.backend: cln, lnbits, phoenixd or nwc (with its keys), authenticator.backend: dev (test payments), or authenticator.disable: true');
     return result;
   }
   result.backend = backend;
