@@ -44,6 +44,7 @@ import { createAuthorize } from './create-authorize.js';
 import { findOpenSecretFiles, formatMode, secretPaths } from './secret-file-modes.js';
 import { missingPackagesError } from './required-packages.js';
 import { openHttpInvoicer } from './open-http-invoicer.js';
+import { ClnInvoicer } from '../lightning/cln/cln-invoicer.js';
 import { mergePersistedServices } from './persisted-services.js';
 import type { NodeRequest } from '../adapters/node/request-view.js';
 
@@ -355,7 +356,7 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
 
     let isSettled: ((hash: string) => boolean | Promise<boolean>) | undefined;
     if (config.strictVerify && invoicer !== undefined) {
-      if (invoicer instanceof LndInvoicer) {
+      if (invoicer instanceof LndInvoicer || invoicer instanceof ClnInvoicer) {
         const index = await SettledInvoiceIndex.load(invoicer, { batchSize: config.invoiceBatchSize });
         cleanups.push(() => index.close());
         isSettled = (hash) => index.isSettled(hash);

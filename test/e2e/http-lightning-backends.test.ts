@@ -204,3 +204,55 @@ describe('aperture with phoenixd going away and coming back', { timeout: 120_000
     }
   });
 });
+
+describe('aperture with Core Lightning and strictverify', { timeout: 120_000 }, () => {
+  test("settled invoices load page by page at start; a right preimage of an unpaid invoice is refused until CLN reports it paid", async (t) => {
+    const { startAperture } = await import('../../src/app/start-aperture.js');
+    const { configFrom, quiet } = await import('./support.js');
+    const dir = tempBaseDir(t);
+    const backend = await startBackend((req, res) => res.end(`ok ${req.url}`));
+    const fake = await FakeClnRest.start();
+    const ca = join(dir, 'ca.pem');
+    writeFileSync(ca, fake.caCert);
+    const yaml = (strict: boolean): string =>
+      `listenaddr: 127.0.0.1:0\ninsecure: true\n${strict ? 'strictverify: true\ninvoicebatchsize: 2\n' : ''}authenticator:\n  backend: cln\n  clnresturl: ${fake.url}\n  clnrune: ${fake.rune}\n  clncacertpath: ${ca}\nservices:\n  - name: api\n    pathregexp: '^/api'\n    address: ${backend.address}\n    price: 3\n`;
+    const challenge = async (url: string): Promise<{ auth: string; hash: string }> => {
+      const res = await h1(`${url}/api/x`);
+      assert.equal(res.status, 402, res.body);
+      const offer = challengeOf(res.headers['www-authenticate']);
+      const invoice = [...fake.node.invoices.values()].find((i) => i.bolt11 === offer.invoice);
+      assert.ok(invoice !== undefined);
+      return { auth: `L402 ${offer.macaroon}:${invoice.preimage}`, hash: invoice.paymentHash };
+    };
+    try {
+      const loose = await startAperture(configFrom(yaml(false), dir), { logger: quiet, gcIntervalMs: 0, defaultMetrics: false });
+      const early = [];
+      try {
+        for (let i = 0; i < 5; i++) early.push(await challenge(loose.url));
+      } finally {
+        await loose.close();
+      }
+      fake.node.settle(early[0]!.hash);
+      fake.node.settle(early[4]!.hash);
+      const listsBefore = fake.calls.filter((c) => c === 'listinvoices').length;
+      const strict = await startAperture(configFrom(yaml(true), dir), { logger: quiet, gcIntervalMs: 0, defaultMetrics: false });
+      try {
+        assert.ok(fake.calls.filter((c) => c === 'listinvoices').length - listsBefore >= 3, 'pages of 2');
+        assert.equal((await h1(`${strict.url}/api/x`, { headers: { authorization: early[0]!.auth } })).status, 200);
+        assert.equal((await h1(`${strict.url}/api/x`, { headers: { authorization: early[4]!.auth } })).status, 200);
+        assert.notEqual((await h1(`${strict.url}/api/x`, { headers: { authorization: early[2]!.auth } })).status, 200, 'unpaid: refused');
+        const invoicer = strict.invoicer;
+        assert.ok(invoicer !== undefined);
+        const settled = new Promise<void>((resolve) => invoicer.onSettled((s) => s.paymentHash === early[2]!.hash && resolve()));
+        fake.node.settle(early[2]!.hash);
+        await settled;
+        assert.equal((await h1(`${strict.url}/api/x`, { headers: { authorization: early[2]!.auth } })).status, 200, 'paid now');
+      } finally {
+        await strict.close();
+      }
+    } finally {
+      await fake.server.close();
+      await backend.close();
+    }
+  });
+});
