@@ -226,7 +226,7 @@ describe('aperture with Core Lightning and strictverify', { timeout: 120_000 }, 
     };
     try {
       const loose = await startAperture(configFrom(yaml(false), dir), { logger: quiet, gcIntervalMs: 0, defaultMetrics: false });
-      const early = [];
+      const early: Array<{ auth: string; hash: string }> = [];
       try {
         for (let i = 0; i < 5; i++) early.push(await challenge(loose.url));
       } finally {
