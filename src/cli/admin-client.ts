@@ -76,12 +76,13 @@ export function errorOfStatus(error: grpcJs.ServiceError | Error): L402Error {
   if (typeof code !== 'number') return new L402Error('L402_ERR_CLI_CONNECTION', message, { cause: error });
   const name = Object.entries(STATUS).find(([, v]) => v === code)?.[0];
   const text = name === undefined ? `rpc error: code = ${code} desc = ${message}` : `rpc error: code = ${name} desc = ${message}`;
+  // The status says it all; grpc-js's error (its message repeats the details) is not kept as the cause.
   switch (code) {
-    case STATUS.NOT_FOUND: return new L402Error('L402_ERR_CLI_NOT_FOUND', message, { cause: error });
-    case STATUS.INVALID_ARGUMENT: return new L402Error('L402_ERR_CLI_USAGE', message, { cause: error });
-    case STATUS.UNAUTHENTICATED: case STATUS.PERMISSION_DENIED: return new L402Error('L402_ERR_CLI_AUTH', text, { cause: error });
-    case STATUS.UNAVAILABLE: case STATUS.DEADLINE_EXCEEDED: return new L402Error('L402_ERR_CLI_CONNECTION', text, { cause: error });
-    default: return new L402Error('L402_ERR_CLI_RPC', text, { cause: error });
+    case STATUS.NOT_FOUND: return new L402Error('L402_ERR_CLI_NOT_FOUND', message);
+    case STATUS.INVALID_ARGUMENT: return new L402Error('L402_ERR_CLI_USAGE', message);
+    case STATUS.UNAUTHENTICATED: case STATUS.PERMISSION_DENIED: return new L402Error('L402_ERR_CLI_AUTH', text);
+    case STATUS.UNAVAILABLE: case STATUS.DEADLINE_EXCEEDED: return new L402Error('L402_ERR_CLI_CONNECTION', text);
+    default: return new L402Error('L402_ERR_CLI_RPC', text);
   }
 }
 
