@@ -38,7 +38,7 @@ const versionCommand: CommandSpec = {
   },
 };
 
-/** The command tree. */
+/** The command tree. @internal */
 export const rootCommand: CommandSpec = {
   name: 'aperturecli',
   summary: 'CLI for the Aperture admin API, and a paying HTTP client',

@@ -4,7 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { main } from '../../src/cli/aperturecli.js';
-import { bakeAdminMacaroon } from '../../src/admin/admin-macaroon.js';
+import { bakeAdminMacaroon, type BakeAdminMacaroonOptions } from '../../src/admin/admin-macaroon.js';
 import type { AdminServer } from '../admin/support.js';
 
 export interface CliRun {
@@ -44,7 +44,7 @@ export function connection(server: AdminServer, macaroonPath = server.macaroonPa
 }
 
 /** Writes a macaroon baked from the server's root key with only some methods. */
-export function scopedMacaroon(server: AdminServer, name: string, methods: 'read-only' | Parameters<typeof bakeAdminMacaroon>[1]['methods']): string {
+export function scopedMacaroon(server: AdminServer, name: string, methods: BakeAdminMacaroonOptions['methods']): string {
   const path = join(server.dir, `${name}.macaroon`);
   writeFileSync(path, bakeAdminMacaroon(server.rootKey, { methods: methods ?? 'all' }).toBinary());
   return path;
