@@ -19,6 +19,7 @@ import { EXIT_CODES, OUTPUT_FLAGS, type CommandSpec } from './cli-spec.js';
 import { fetchCommand } from './fetch-command.js';
 import { healthCommand, infoCommand } from './info-command.js';
 import { statsCommand, tokensCommand, transactionsCommand } from './ledger-commands.js';
+import { macaroonCommand } from './macaroon-command.js';
 import { mcpCommand } from './mcp-command.js';
 import { packageVersion } from './package-version.js';
 import { schemaCommand } from './schema-command.js';
@@ -45,7 +46,7 @@ export const rootCommand: CommandSpec = {
   description: 'aperturecli manages an Aperture L402 reverse proxy (ours or the Go reference) through its admin gRPC API, serves those operations to agents as MCP tools, and fetches paid URLs. Agent-friendly: JSON output when stdout is not a TTY (--json or --human override), semantic exit codes, --dry-run, and a machine-readable schema.',
   subcommands: [
     infoCommand, healthCommand, servicesCommand, transactionsCommand, tokensCommand, statsCommand,
-    schemaCommand(() => rootCommand), mcpCommand, versionCommand, fetchCommand,
+    macaroonCommand, schemaCommand(() => rootCommand), mcpCommand, versionCommand, fetchCommand,
   ],
 };
 

@@ -4,7 +4,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
-import { writeFileSync } from 'node:fs';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { Macaroon } from '../../src/core/macaroon.js';
 import { join } from 'node:path';
 import { hex32, startAdminServer, type AdminServer } from '../admin/support.js';
 import { connection, runCli, scopedMacaroon } from './support.js';
@@ -170,6 +171,32 @@ for (const tls of [true, false]) {
       await expect(['tokens', 'revoke', ...flags, '--token-id', hex32()], 5, 'not_found');
       // 10: a dry run.
       await expect(['tokens', 'revoke', ...flags, '--token-id', hex32(), '--dry-run'], 10, '');
+    });
+
+    test('macaroon bake: a read-only or method-limited, expiring macaroon from the root key, which the server honours', async () => {
+      const rootKey = ['--root-key', join(s.dir, 'admin.rootkey')];
+      const out = join(s.dir, 'baked-readonly.macaroon');
+      const dry = await runCli(['macaroon', 'bake', ...rootKey, '--methods', 'read-only', '--out', out, '--dry-run']);
+      assert.equal(dry.code, 10);
+      assert.equal(existsSync(out), false, 'a dry run writes nothing');
+      const baked = await runCli(['macaroon', 'bake', ...rootKey, '--methods', 'read-only', '--valid-for', '720h', '--out', out]);
+      assert.equal(baked.code, 0, baked.stderr);
+      assert.equal(baked.json()['macaroon'], undefined, 'written to the file, not printed');
+      assert.equal((statSync(out).mode & 0o777).toString(8), '600');
+      const bakedFlags = connection(s, out);
+      assert.equal((await runCli(['stats', ...bakedFlags])).code, 0);
+      const denied = await runCli(['tokens', 'revoke', ...bakedFlags, '--token-id', hex32()]);
+      assert.equal(denied.code, 4, denied.stderr);
+      assert.equal((await runCli(['macaroon', 'bake', ...rootKey, '--out', out])).code, 2, 'never overwrites');
+
+      const printed = await runCli(['macaroon', 'bake', ...rootKey, '--methods', 'GetInfo', '--valid-for', '1h']);
+      assert.equal(printed.code, 0, printed.stderr);
+      const mac = Macaroon.fromHex(String(printed.json()['macaroon']));
+      assert.deepEqual(printed.json()['methods'], ['GetInfo']);
+      assert.equal(mac.firstPartyCaveats()[0], 'admin_methods=GetInfo');
+      assert.match(mac.firstPartyCaveats()[1] ?? '', /^time-before \d{4}-\d\d-\d\dT/);
+      assert.equal((await runCli(['macaroon', 'bake', ...rootKey, '--methods', 'GetInfo,Frobnicate'])).code, 2);
+      assert.equal((await runCli(['macaroon', 'bake', '--root-key', join(s.dir, 'missing.rootkey')])).code, 4);
     });
 
     test('--dry-run prints the request and sends nothing', async () => {

@@ -34,7 +34,7 @@ test('schema --all: the whole tree, each command with flags, types, defaults, de
   visit(schema);
   assert.deepEqual(found, leaves(rootCommand).map((p) => ['aperturecli', ...p].join(' ')));
   assert.deepEqual(found.sort(), [
-    'aperturecli fetch', 'aperturecli health', 'aperturecli info', 'aperturecli mcp serve', 'aperturecli schema',
+    'aperturecli fetch', 'aperturecli health', 'aperturecli info', 'aperturecli macaroon bake', 'aperturecli mcp serve', 'aperturecli schema',
     'aperturecli services create', 'aperturecli services delete', 'aperturecli services list', 'aperturecli services update',
     'aperturecli stats', 'aperturecli tokens list', 'aperturecli tokens revoke', 'aperturecli transactions list', 'aperturecli version',
   ]);
