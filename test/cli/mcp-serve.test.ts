@@ -160,3 +160,66 @@ services:
     assert.equal(payload(badUrl)['code'], 'invalid_args');
   });
 });
+
+describe('aperturecli mcp serve: the session budget spans calls and origins', () => {
+  const apertures: RunningAperture[] = [];
+  let backend: Awaited<ReturnType<typeof startBackend>>;
+  let client: Client;
+  let dir: string;
+  let settlements = 0;
+
+  before(async () => {
+    dir = tempBaseDir('aperturecli-mcp-budget-');
+    backend = await startBackend((_req, res) => res.end('paid content'));
+    for (const name of ['a', 'b']) {
+      const aperture = await startAperture(configFrom(`
+listenaddr: 127.0.0.1:0
+insecure: true
+authenticator:
+  backend: dev
+services:
+  - name: api
+    hostregexp: '.*'
+    pathregexp: '^/api/'
+    address: ${backend.address}
+    price: 21
+`, join(dir, name)), { logger: quiet, gcIntervalMs: 0, defaultMetrics: false });
+      aperture.invoicer?.onSettled(() => settlements++);
+      apertures.push(aperture);
+    }
+    // No admin flags at all: a buyer-only agent needs no admin macaroon.
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [join(repoRoot, 'bin', 'aperturecli.js'), 'mcp', 'serve', '--payer', 'dev', '--token-dir', join(dir, 'tokens'), '--budget', '40'],
+      env: { PATH: process.env['PATH'] ?? '', HOME: dir },
+      stderr: 'pipe',
+    });
+    client = new Client({ name: 'aperture-ts-test', version: '1.0.0' });
+    await client.connect(transport);
+  });
+
+  after(async () => {
+    await client?.close();
+    for (const a of apertures) await a.close();
+    await backend?.close();
+    if (dir !== undefined) removeDir(dir);
+  });
+
+  test('a second origin that would pass the budget is refused, unpaid; quote says it does not fit', async () => {
+    const [a, b] = apertures as [RunningAperture, RunningAperture];
+    const first = payload(await client.callTool({ name: 'fetch', arguments: { url: `${a.url}/api/one` } }));
+    assert.equal(first['paid'], true, JSON.stringify(first));
+    assert.equal(first['session_spent_sats'], 21);
+    const quote = payload(await client.callTool({ name: 'quote', arguments: { url: `${b.url}/api/two` } }));
+    assert.equal(quote['would_pay'], true);
+    assert.equal(quote['within_budget'], false, '21 sat plus the 10 sat fee limit do not fit in the 19 left');
+    assert.equal(quote['budget_left_sats'], 19);
+    const refused = await client.callTool({ name: 'fetch', arguments: { url: `${b.url}/api/two` } }) as ToolAnswer;
+    assert.equal(refused.isError, true);
+    assert.equal(payload(refused)['l402_code'], 'L402_ERR_CLIENT_BUDGET_EXCEEDED');
+    assert.equal(settlements, 1, 'only the first origin was paid');
+    const adminTool = await client.callTool({ name: 'get_info', arguments: {} }) as ToolAnswer;
+    assert.equal(adminTool.isError, true, 'without an admin macaroon the admin tools fail as tool errors');
+    assert.equal(payload(adminTool)['code'], 'auth_failure');
+  });
+});
