@@ -41,13 +41,16 @@ export function buyerTools(z: Zod, session: BuyerSession): { tools: ToolDefiniti
     undiciFetch(input as Parameters<typeof undiciFetch>[0], { ...(init as Parameters<typeof undiciFetch>[1]), dispatcher: agent }) as unknown as Promise<Response>;
   let current: { payer: (Payer & { close?: () => Promise<void> }) | undefined; maxPriceSats: number; paid: PaymentResult | undefined } = { payer: undefined, maxPriceSats: 0, paid: undefined };
   const payers = new Set<Payer & { close?: () => Promise<void> }>();
-  const client = new L402Client({
-    payer: {
-      payInvoice: (invoice, options) => {
-        if (current.payer === undefined) throw new L402Error('L402_ERR_CLIENT_NO_PAYER', 'no payer: start `aperturecli mcp serve` with --payer dev or --payer lnd');
-        return current.payer.payInvoice(invoice, options);
-      },
+  // The payer of the call in progress (the dev payer pays through the URL's origin); none without --payer,
+  // so that the client refuses a challenge before recording anything.
+  const delegate: Payer = {
+    payInvoice: (invoice, options) => {
+      if (current.payer === undefined) return Promise.reject(new L402Error('L402_ERR_CLIENT_NO_PAYER', 'no payer: start `aperturecli mcp serve` with --payer dev or --payer lnd'));
+      return current.payer.payInvoice(invoice, options);
     },
+  };
+  const client = new L402Client({
+    ...(session.settings.payer === undefined ? {} : { payer: delegate }),
     store: session.settings.store,
     maxPriceSats: session.settings.maxPriceSats,
     maxFeeSats: session.settings.maxFeeSats,

@@ -9,6 +9,8 @@ import { Macaroon } from '../../src/core/macaroon.js';
 import { join } from 'node:path';
 import { hex32, startAdminServer, type AdminServer } from '../admin/support.js';
 import { connection, runCli, scopedMacaroon } from './support.js';
+import { bakeAdminMacaroon } from '../../src/admin/admin-macaroon.js';
+import { removeDir, tempBaseDir } from '../e2e/support.js';
 
 const T0 = Date.parse('2026-03-01T00:00:00Z');
 
@@ -235,3 +237,24 @@ async function closedPort(): Promise<number> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
 }
+
+test('--timeout: a server that never answers is DEADLINE_EXCEEDED, exit 3', async () => {
+  const { createServer: createH2c } = await import('node:http2');
+  const streams: Array<{ close(): void }> = [];
+  const silent = createH2c();
+  silent.on('stream', (stream) => streams.push(stream));
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  const dir = tempBaseDir('aperturecli-deadline-');
+  try {
+    const macaroon = join(dir, 'admin.macaroon');
+    writeFileSync(macaroon, bakeAdminMacaroon(new Uint8Array(32)).toBinary());
+    const run = await runCli(['info', '--host', `127.0.0.1:${(silent.address() as { port: number }).port}`, '--insecure', '--macaroon', macaroon, '--timeout', '300ms']);
+    assert.equal(run.code, 3, run.stderr);
+    assert.equal(run.error()['code'], 'connection_error');
+    assert.match(String(run.error()['message']), /DEADLINE_EXCEEDED/);
+  } finally {
+    for (const stream of streams) stream.close();
+    await new Promise<void>((resolve) => silent.close(() => resolve()));
+    removeDir(dir);
+  }
+});
