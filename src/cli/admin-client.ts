@@ -116,7 +116,7 @@ export function readMacaroonHex(path: string): string {
  */
 export function connectAdmin(options: AdminClientOptions): AdminClient {
   const macaroonHex = readMacaroonHex(expandHome(options.macaroonPath, options.home));
-  const [grpc] = requireOptional(createRequire(import.meta.url), 'aperturecli', ['@grpc/grpc-js']) as [typeof grpcJs];
+  const [grpc] = requireOptional(createRequire(import.meta.url), 'aperturecli', ['@grpc/grpc-js', 'protobufjs']) as [typeof grpcJs];
   const proto = adminProto();
   let credentials: grpcJs.ChannelCredentials;
   if (options.insecure) {

@@ -83,6 +83,8 @@ function networkFailure(error: unknown): { reason: string; hint?: string } | und
  */
 function messageWithCauses(error: unknown): string {
   let text = error instanceof Error ? error.message : String(error);
+  // That message names the packages and the install command; the loader's "Cannot find module" adds nothing.
+  if (error instanceof L402Error && error.code === 'L402_ERR_DEPENDENCY_MISSING') return text;
   for (const e of causesOf(error).slice(1)) {
     const m = (e as { message?: unknown }).message;
     if (typeof m === 'string' && m !== '' && !text.includes(m)) text += `: ${m}`;
