@@ -37,8 +37,8 @@ function whole(name: string, value: string | undefined, fallback: number): numbe
 
 /** The buyer's flags, shared with `mcp serve`. */
 export const PAYER_FLAGS: readonly FlagSpec[] = [
-  { name: 'max-price', type: 'string', default: '1000', description: 'Most one invoice may cost, sats' },
-  { name: 'max-fee', type: 'string', default: '10', description: 'Routing fee limit, sats' },
+  { name: 'max-price', type: 'int64', default: '1000', description: 'Most one invoice may cost, sats' },
+  { name: 'max-fee', type: 'int64', default: '10', description: 'Routing fee limit, sats' },
   { name: 'payer', type: 'string', description: "How to pay: dev (the server's /api/dev/pay, dev backends only) or lnd (needs the three --lnd-* flags)" },
   { name: 'lnd-host', type: 'string', description: 'lnd gRPC address HOST:PORT' },
   { name: 'lnd-tls', type: 'string', description: "lnd's tls.cert" },

@@ -68,7 +68,7 @@ export const mcpCommand: CommandSpec = {
       flags: [
         ...CONNECTION_FLAGS,
         ...PAYER_FLAGS,
-        { name: 'budget', type: 'string', default: '10000', description: 'Most the fetch tool may spend in this session, sats (fees included)' },
+        { name: 'budget', type: 'int64', default: '10000', description: 'Most the fetch tool may spend in this session, sats (fees included)' },
         { name: 'fetch-insecure', type: 'bool', default: 'false', description: 'fetch and quote accept self-signed TLS certificates' },
       ],
       run: serve,
