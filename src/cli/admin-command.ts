@@ -41,7 +41,14 @@ export interface AdminCommandOptions {
   check?(request: MessageObject, response: MessageObject): Error | undefined;
 }
 
-/** The connection of an invocation's flags. */
+/**
+ * The admin client of an invocation's connection flags (`--host`, `--macaroon`,
+ * `--tls-cert`, `--insecure`, `--timeout`); warns on stderr for `--insecure`.
+ * @param flags - the flag values
+ * @param context - for `HOME` and the warning
+ * @returns the client
+ * @throws L402Error `L402_ERR_CLI_AUTH` for an unreadable macaroon, `L402_ERR_CLI_CONNECTION` for an unreadable certificate
+ */
 export function adminClientOf(flags: FlagValues, context: CliContext): AdminClient {
   const insecure = flags.bool('insecure');
   const client = connectAdmin({

@@ -3,7 +3,7 @@
  * (tables and sentences on a terminal, JSON when piped or with `--json`), JSON
  * and table writers, and error reporting in the reference's shape.
  */
-import { errorPayload, type ErrorPayload } from './cli-errors.js';
+import { ERROR_KINDS, errorPayload, type ErrorPayload } from './cli-errors.js';
 import { EXIT_CODES } from './cli-spec.js';
 
 /** Where a command reads and writes; `process` streams by default, captured ones in tests. */
@@ -84,7 +84,7 @@ export function makeContext(io: CliIo, output?: 'json' | 'human'): CliContext {
       const payload: ErrorPayload = { ...errorPayload(error), ...override.fields };
       if (override.exitCode !== undefined && override.exitCode !== payload.exit_code) {
         payload.exit_code = override.exitCode;
-        payload.code = ({ 1: 'general_error', 2: 'invalid_args', 3: 'connection_error', 4: 'auth_failure', 5: 'not_found' } as Record<number, string>)[override.exitCode] ?? payload.code;
+        payload.code = ERROR_KINDS[override.exitCode] ?? payload.code;
       }
       // The reference writes JSON when stdout is not a terminal; --json asks for it on one too.
       if (jsonOutput) json('stderr', payload);
