@@ -7,6 +7,7 @@
 import type { MessageObject } from '../admin/admin-codec.js';
 import type { AdminMethod } from '../admin/admin-proto.js';
 import { connectAdmin, type AdminClient } from './admin-client.js';
+import { usageError } from './cli-parse.js';
 import type { CliContext } from './cli-context.js';
 import { READ_FLAGS, WRITE_FLAGS, type ArgSpec, type CommandSpec, type FlagSpec, type FlagValues, type Invocation } from './cli-spec.js';
 import { protoJson } from './proto-json.js';
@@ -51,6 +52,7 @@ export interface AdminCommandOptions {
  */
 export function adminClientOf(flags: FlagValues, context: CliContext): AdminClient {
   const insecure = flags.bool('insecure');
+  if (insecure && flags.given('tls-cert')) throw usageError('--insecure (plaintext) and --tls-cert (TLS) exclude each other; use one');
   const client = connectAdmin({
     host: flags.string('host') ?? 'localhost:8081',
     macaroonPath: flags.string('macaroon') ?? '~/.aperture/admin.macaroon',

@@ -152,6 +152,7 @@ for (const tls of [true, false]) {
       await expect(['services', 'create', ...flags, '--address', '127.0.0.1:11'], 2, 'invalid_args');
       await expect(['services', 'list', ...flags, '--json', '--human'], 2, 'invalid_args');
       await expect(['info', ...flags, '--timeout', 'soon'], 2, 'invalid_args');
+      await expect(['info', ...flags, ...(tls ? ['--insecure'] : ['--tls-cert', join(s.dir, 'tls.cert')])], 2, 'invalid_args');
       await expect(['services', 'create', ...flags, '--name', 'x2', '--address', '127.0.0.1:11', '--price', 'ten'], 2, 'invalid_args');
       const invalid = await expect(['services', 'create', ...flags, '--name', 'bad name', '--address', '127.0.0.1:11'], 2, 'invalid_args');
       assert.match(String(invalid['message']), /name/);
