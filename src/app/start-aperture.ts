@@ -28,8 +28,11 @@ import { ProxyMetrics } from '../proxy/ops/metrics.js';
 import { Proxy, type AuthorizeContext, type AuthorizeResult } from '../proxy/proxy.js';
 import { ProxyServer } from '../proxy/server/proxy-server.js';
 import type { TlsCertificateEvent } from '../proxy/server/tls-certificate.js';
+import { AdminApi } from '../admin/admin-api.js';
+import { ensureAdminCredentials } from '../admin/admin-macaroon.js';
 import { effectiveServices } from '../admin/service-entries.js';
-import type { NodeRequest } from '../adapters/node/request-view.js';
+import { normalizePeerAddress, type NodeRequest } from '../adapters/node/request-view.js';
+import { insecureRemoteAdminMessage, isLoopbackListenAddr } from '../proxy/config/resolve-config.js';
 import { ApertureHandler, type RequestNote } from './aperture-handler.js';
 import type { AppService } from './app-service.js';
 import { createAuthorize } from './create-authorize.js';
@@ -37,6 +40,7 @@ import { startOpsListener } from './ops-listener.js';
 import { missingPackagesError } from './required-packages.js';
 import { RunningServices, type ServicesChange } from './running-services.js';
 import { findOpenSecretFiles, formatMode, secretPaths } from './secret-file-modes.js';
+import { DEFAULT_SERVICES_POLL_MS, ProgramAdminBackend } from './program-admin-backend.js';
 import { ServiceBuilder, type BucketSetting } from './service-builder.js';
 import { DEFAULT_GC_GRACE_MS, DEFAULT_GC_INTERVAL_MS, SettlementLedger } from './settlement-ledger.js';
 
@@ -81,6 +85,12 @@ export interface StartApertureOptions {
    * `aperture:`. Deployments sharing one Redis for separate limits use different prefixes.
    */
   redisKeyPrefix?: string;
+  /**
+   * How often the service registry's version is read, so that services
+   * created, changed or deleted through the admin API of another instance on
+   * the same database are applied here; default 2000 ms, 0 = never.
+   */
+  servicesPollMs?: number;
 }
 
 /** A running `aperture`. */
@@ -119,8 +129,40 @@ export interface RunningAperture {
    * @throws L402Error `L402_ERR_PRICER_TLS`, `L402_ERR_PROXY_BAD_REGEXP`
    */
   replaceServices(services: readonly ServiceConfig[]): ServicesChange;
+  /**
+   * Reads the registry's version now and, when it moved, rebuilds the running
+   * set from the configuration and every registry row (what the poll every
+   * `servicesPollMs` does).
+   * @returns whether the running set was rebuilt
+   */
+  pollServices(): Promise<boolean>;
   /** Stops accepting, drains in-flight requests, closes everything it opened. Idempotent. */
   close(): Promise<void>;
+}
+
+/**
+ * The admin API on the program's listener: credentials created on first start
+ * (0600, never overwritten), calls logged under `ADMN` (never the macaroon).
+ */
+function startAdminApi(config: ApertureConfig, backend: ProgramAdminBackend, clock: Clock, log: Logger, trusted: IpSet | undefined): AdminApi {
+  const credentials = ensureAdminCredentials({ macaroonPath: config.admin.macaroonPath, rootKeyPath: config.admin.rootKeyPath });
+  if (credentials.createdMacaroon) log.info({ path: credentials.macaroonPath }, 'admin macaroon written');
+  else if (!credentials.macaroonMatches) log.warn({ path: credentials.macaroonPath }, 'the admin macaroon file was not made from the admin root key next to it; bake a new one or remove it to have one written');
+  return new AdminApi({
+    backend,
+    rootKey: credentials.rootKey,
+    corsOrigins: config.admin.corsOrigins,
+    clock,
+    // Failed authentications are limited per client: behind a trusted proxy, the forwarded one.
+    clientAddress: (req) => clientIp(normalizePeerAddress(req.socket?.remoteAddress), req.headers['x-forwarded-for'] as string | undefined, trusted, req.headers.forwarded as string | undefined),
+    onCall: (event) => {
+      const fields = { method: event.method, transport: event.transport, client: event.clientAddress, code: event.code, durationMs: event.durationMs };
+      if (event.cause !== undefined) log.error({ ...fields, err: event.cause }, `admin call failed: ${event.message}`);
+      else if (event.code !== 0) log.info({ ...fields, message: event.message }, 'admin call refused');
+      else log.debug(fields, 'admin call');
+    },
+    onError: (error) => log.warn({ err: error }, 'could not write an admin answer'),
+  });
 }
 
 /** Default challenge rate per masked client IP. */
@@ -252,6 +294,9 @@ function upstreamKind(code: string): string {
 export async function startAperture(config: ApertureConfig, options: StartApertureOptions = {}): Promise<RunningAperture> {
   const missing = missingPackagesError(config, { store: options.store !== undefined, invoicer: options.invoicer !== undefined });
   if (missing !== undefined) throw missing;
+  if (config.admin.enabled && config.insecure && !config.admin.allowInsecureRemote && !isLoopbackListenAddr(config.listenAddr)) {
+    throw new L402Error('L402_ERR_ADMIN_INSECURE_REMOTE', insecureRemoteAdminMessage(config.listenAddr));
+  }
   const clock = options.clock ?? systemClock;
   const rootLogger = options.logger ?? createLogger(logSettings(config));
   // One logger per subsystem of the reference (`debuglevel: info,PRXY=debug` sets one of them).
@@ -259,6 +304,7 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
   const proxyLog = subsystemLogger(rootLogger, 'PRXY');
   const authLog = subsystemLogger(rootLogger, 'AUTH');
   const lnLog = subsystemLogger(rootLogger, 'CHLL');
+  const adminLog = subsystemLogger(rootLogger, 'ADMN');
   const cleanups: (() => Promise<void> | void)[] = [];
   const cleanup = async (): Promise<void> => {
     for (const fn of cleanups.splice(0).reverse()) {
@@ -291,7 +337,8 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
         "the Go aperture's database is adopted: root keys in its secrets table verify (and new ones are written there too); its ledger and services are imported; its tables are not altered",
       );
     }
-    const serviceConfigs = await storedServices(config, store, logger);
+    const stored = await storedServices(config, store, logger);
+    const serviceConfigs = stored.services;
 
     const invoicer = options.invoicer ?? (await openInvoicer(config, lnLog, clock));
     if (options.invoicer === undefined && invoicer !== undefined) cleanups.push(() => invoicer.close());
@@ -402,6 +449,14 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
     });
     running.route((services) => proxy.replaceServices(services));
 
+    // The running set follows the registry (changes made through the admin API of any instance).
+    const programBackend = new ProgramAdminBackend({
+      config, store, running, log: adminLog, startVersion: stored.version,
+      network: invoicer instanceof DevInvoicer ? invoicer.network : '',
+    });
+    cleanups.push(() => programBackend.close());
+    const admin = config.admin.enabled ? startAdminApi(config, programBackend, clock, adminLog, trusted) : undefined;
+
     const handler = new ApertureHandler({
       proxy,
       metrics,
@@ -412,6 +467,7 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
         ? { devPay: createDevPayHandler(invoicer), settled: (hash: string) => ledger.settled(hash) }
         : {}),
       onBlocked: (ip) => proxyLog.debug({ ip }, 'blocked request'),
+      ...(admin === undefined ? {} : { admin }),
       ...(config.logging.accessLog ? { accessLog: proxyLog } : {}),
     });
 
@@ -442,6 +498,7 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
     }
 
     const reconciled = ledger.start();
+    programBackend.follow(options.servicesPollMs ?? DEFAULT_SERVICES_POLL_MS);
 
     let closing: Promise<void> | undefined;
     return {
@@ -462,6 +519,7 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
       },
       collectGarbage: () => ledger.collectGarbage(),
       replaceServices: (services) => running.replaceAll(services),
+      pollServices: () => programBackend.poll(),
       close: () => {
         closing ??= (async () => {
           await reconciled;
@@ -510,14 +568,17 @@ function holding(
  * configured service of its name in its place, a tombstone hides it, rows of
  * other names follow, oldest first). Without the registry, the configured ones.
  */
-async function storedServices(config: ApertureConfig, store: ApertureStore, logger: Logger): Promise<ServiceConfig[]> {
+async function storedServices(config: ApertureConfig, store: ApertureStore, logger: Logger): Promise<{ services: ServiceConfig[]; version: number }> {
   let records;
+  let version;
   try {
+    // The version first: a change made while the rows are read moves it, and the next poll applies it.
+    version = await store.servicesVersion();
     records = await store.listServices();
   } catch (error) {
     // As the Go aperture: without the stored services, the configured ones still run.
     logger.warn({ err: error }, 'cannot read the services stored in the database; serving the configured services only');
-    return [...config.services];
+    return { services: [...config.services], version: -1 };
   }
   const merged = effectiveServices(config.services, records, { defaults: { freebieWindowMs: config.freebieWindowMs, upstreamTimeoutMs: config.upstreamTimeoutMs } });
   for (const bad of merged.problems) {
@@ -526,5 +587,5 @@ async function storedServices(config: ApertureConfig, store: ApertureStore, logg
   const fromRegistry = merged.services.filter((s) => s.source === 'api').map((s) => s.config.name);
   if (fromRegistry.length > 0) logger.info({ services: fromRegistry }, 'services loaded from the database');
   if (merged.deleted.length > 0) logger.info({ services: merged.deleted }, 'configured services deleted in the database are not served');
-  return merged.services.map((s) => s.config);
+  return { services: merged.services.map((s) => s.config), version };
 }

@@ -146,6 +146,7 @@ export const L402_ERROR_CODES = Object.freeze({
   L402_ERR_ADMIN_INTERNAL: 'admin',
   L402_ERR_ADMIN_ROOT_KEY_INVALID: 'admin',
   L402_ERR_ADMIN_CREDENTIALS_IO: 'admin',
+  L402_ERR_ADMIN_INSECURE_REMOTE: 'admin',
   L402_ERR_APP_BLOCKED: 'app',
   L402_ERR_CLI_BAD_ARGUMENT: 'app',
 } as const satisfies Record<`L402_ERR_${string}`, L402ErrorArea>);

@@ -50,13 +50,12 @@ const DYNAMIC_PRICE_KEYS = ['enabled', 'grpcaddress', 'insecure', 'tlscertpath',
 const LOGGER_KEYS = ['disable', 'notimestamps', 'callsite', 'level'];
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'critical', 'off'] as const;
 /** The reference's log subsystems this implementation has (see `LogSubsystem`). */
-const BUILT_SUBSYSTEMS: readonly LogSubsystem[] = ['APER', 'PRXY', 'AUTH', 'CHLL'];
+const BUILT_SUBSYSTEMS: readonly LogSubsystem[] = ['APER', 'PRXY', 'AUTH', 'CHLL', 'ADMN'];
 /** The reference's other log subsystems: accepted with a warning saying why they have no lines here. */
 const OTHER_SUBSYSTEMS: Record<string, string> = {
   L402: 'token parsing has no log lines of its own here (refusals are logged under AUTH)',
   MINT: 'minting has no log lines of its own here (its errors are logged under AUTH)',
   LNDC: 'the lnd client logs under CHLL here',
-  ADMN: 'the aperture program does not serve the admin API yet',
   MPAY: 'MPP (the Payment scheme) is not built here',
 };
 const NETWORKS = ['regtest', 'simnet', 'testnet', 'mainnet', 'signet'];
@@ -220,23 +219,7 @@ export function resolveConfig(root: RawNode | undefined, context: Partial<Resolv
 
   const authenticator = readAuthenticator(r, top.section('authenticator', AUTH_KEYS), path, ctx, listenAddr);
 
-  const adminSection = top.section('admin', ['enabled', 'macaroonpath', 'corsorigin']);
-  const macaroonText = adminSection.string('macaroonpath', join(baseDir, 'admin.macaroon'));
-  const macaroonPath = abs(path(macaroonText));
-  const admin = {
-    enabled: adminSection.bool('enabled', false),
-    macaroonPath,
-    rootKeyPath: adminRootKeyPath(macaroonPath),
-    corsOrigins: readCorsOrigins(r, adminSection),
-  };
-  if (macaroonText.endsWith('/') || macaroonPath === parse(macaroonPath).root) {
-    r.issue(adminSection.path('macaroonpath'), `"${macaroonPath}" is a directory; name the file, e.g. ${join(macaroonPath, 'admin.macaroon')}`, adminSection.node('macaroonpath'));
-  }
-  // The admin API is a library (aperture-ts/admin) that the aperture program does not serve yet.
-  if (admin.enabled) r.warn('admin.enabled', 'not-built', 'the aperture program does not serve the admin API yet; admin is ignored', adminSection.node('enabled'));
-  for (const key of ['macaroonpath', 'corsorigin']) {
-    if (adminSection.has(key)) r.warn(adminSection.path(key), 'not-built', `the aperture program does not serve the admin API yet; admin.${key} has no effect`, adminSection.node(key));
-  }
+  const admin = readAdmin(r, top, baseDir, listenAddr, insecure, path, abs);
 
   const hm = top.section('hashmail', ['enabled', 'messagerate', 'messageburstallowance', 'staletimeout']);
   const hashmail = {
@@ -733,6 +716,64 @@ function readService(
  */
 export function adminRootKeyPath(macaroonPath: string): string {
   return `${macaroonPath.endsWith('.macaroon') ? macaroonPath.slice(0, -'.macaroon'.length) : macaroonPath}.rootkey`;
+}
+
+/**
+ * `admin`: the admin API served by the program on its listener. A plaintext
+ * (`insecure: true`) listener on an address other than loopback would carry
+ * the admin macaroon in the clear: refused unless `admin.allowinsecureremote`.
+ */
+function readAdmin(
+  r: ConfigReader, top: ConfigSection, baseDir: string, listenAddr: string, insecure: boolean,
+  path: (p: string) => string, abs: (p: string) => string,
+): ApertureConfig['admin'] {
+  const s = top.section('admin', ['enabled', 'macaroonpath', 'corsorigin', 'allowinsecureremote']);
+  const macaroonText = s.string('macaroonpath', join(baseDir, 'admin.macaroon'));
+  const macaroonPath = abs(path(macaroonText));
+  const admin = {
+    enabled: s.bool('enabled', false),
+    macaroonPath,
+    rootKeyPath: adminRootKeyPath(macaroonPath),
+    corsOrigins: readCorsOrigins(r, s),
+    allowInsecureRemote: s.bool('allowinsecureremote', false),
+  };
+  if (macaroonText.endsWith('/') || macaroonPath === parse(macaroonPath).root) {
+    r.issue(s.path('macaroonpath'), `"${macaroonPath}" is a directory; name the file, e.g. ${join(macaroonPath, 'admin.macaroon')}`, s.node('macaroonpath'));
+  }
+  if (admin.enabled && insecure && listenAddr !== '' && !admin.allowInsecureRemote && !isLoopbackListenAddr(listenAddr)) {
+    r.issue(s.path('enabled'), insecureRemoteAdminMessage(listenAddr), s.node('enabled'));
+  }
+  if (!admin.enabled) {
+    for (const key of ['macaroonpath', 'corsorigin', 'allowinsecureremote']) {
+      if (s.has(key)) r.warn(s.path(key), 'ignored', `admin.enabled is false: admin.${key} has no effect`, s.node(key));
+    }
+  }
+  return admin;
+}
+
+/**
+ * Whether a listen address only accepts connections from this machine:
+ * `localhost`, 127.0.0.0/8 or `[::1]` (an empty host or `0.0.0.0` is every interface).
+ * @param listenAddr - `host:port` or `[v6]:port`
+ * @returns whether it is loopback only
+ */
+export function isLoopbackListenAddr(listenAddr: string): boolean {
+  const v6 = /^\[([^\]]+)\]:\d*$/.exec(listenAddr);
+  const host = (v6?.[1] ?? listenAddr.slice(0, Math.max(0, listenAddr.lastIndexOf(':')))).toLowerCase();
+  if (host === 'localhost' || host.endsWith('.localhost')) return true;
+  if (host === '::1' || host === '0:0:0:0:0:0:0:1') return true;
+  const v4 = host.startsWith('::ffff:') ? host.slice(7) : host;
+  return /^127(\.\d{1,3}){3}$/.test(v4);
+}
+
+/**
+ * Why a plaintext admin listener on a non-loopback address is refused (the
+ * same words in `--check-config` and at start).
+ * @param listenAddr - the listen address
+ * @returns the message, naming the code and the key that allows it
+ */
+export function insecureRemoteAdminMessage(listenAddr: string): string {
+  return `the admin API would be served over plaintext HTTP on ${listenAddr}, which is not loopback: its macaroon would cross the network in the clear (L402_ERR_ADMIN_INSECURE_REMOTE); serve TLS (insecure: false), listen on loopback (e.g. 127.0.0.1), or set admin.allowinsecureremote: true behind a TLS-terminating proxy you trust`;
 }
 
 /** `admin.corsorigin`: `*` or origins `http(s)://host[:port]`, as browsers send them in `Origin`. */
