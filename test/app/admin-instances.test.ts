@@ -72,7 +72,8 @@ describe('two instances on one PostgreSQL database', { skip: pgSkip }, () => {
 
   before(async () => {
     backend = await echoBackend();
-    const options = { servicesPollMs: 100, verifierCacheTtlMs: 200 };
+    // A long verifier cache: only the revocation's announcement (PostgreSQL NOTIFY) can make B refuse in time.
+    const options = { servicesPollMs: 100, verifierCacheTtlMs: 600_000 };
     a = await startProgram({ kind: 'postgres', schema, dir: tempBaseDir('aperture-program-pg-a-'), yaml: servicesYaml(backend.address), options });
     b = await startProgram({ kind: 'postgres', schema, dir: tempBaseDir('aperture-program-pg-b-'), yaml: servicesYaml(backend.address), options });
   });
