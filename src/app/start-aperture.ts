@@ -32,7 +32,7 @@ import { AdminApi } from '../admin/admin-api.js';
 import { ensureAdminCredentials } from '../admin/admin-macaroon.js';
 import { effectiveServices } from '../admin/service-entries.js';
 import { normalizePeerAddress, type NodeRequest } from '../adapters/node/request-view.js';
-import { insecureRemoteAdminMessage, isLoopbackListenAddr } from '../proxy/config/resolve-config.js';
+import { insecureRemoteAdminMessage, isLoopbackListenAddr } from '../proxy/config/resolve-admin.js';
 import { ApertureHandler, type RequestNote } from './aperture-handler.js';
 import type { AppService } from './app-service.js';
 import { createAuthorize } from './create-authorize.js';
