@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { h1 } from '../proxy/support.js';
 import { tempBaseDir } from '../e2e/support.js';
-import { fromStruct, toStruct } from '../admin/support.js';
+import { fromStruct, rest2, toStruct } from '../admin/support.js';
 import { dropSchema, echoBackend, payFor, postgresSkipReason, schemaName, startProgram, type Program, type StoreKind } from './support.js';
 
 type GrpcError = Error & { code: number; details: string };
@@ -194,5 +194,8 @@ describe('the program serves the admin API over TLS (gRPC on HTTP/2, REST on HTT
     assert.match(preflight.headers['access-control-allow-methods'] ?? '', /DELETE/);
     const other = await p.rest('/api/admin/info', { macaroon: p.macaroonHex, headers: { origin: 'https://evil.example' } });
     assert.equal(other.headers['access-control-allow-origin'], undefined);
+    const h2 = await rest2(p.target, '/api/admin/info', { macaroon: p.macaroonHex });
+    assert.equal(h2.status, 200, 'REST over HTTP/2 too');
+    assert.equal((h2.json as { insecure: boolean }).insecure, false);
   });
 });
