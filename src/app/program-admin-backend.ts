@@ -46,6 +46,8 @@ export class ProgramAdminBackend implements AdminBackend {
   #timer: NodeJS.Timeout | undefined;
   #polling: Promise<void> | undefined;
   #closed = false;
+  /** The last poll failed (logged once until one succeeds). */
+  #failing = false;
 
   /** @param options - configuration, store, running services */
   constructor(options: ProgramAdminBackendOptions) {
@@ -119,16 +121,23 @@ export class ProgramAdminBackend implements AdminBackend {
       let version: number;
       try {
         version = await store.servicesVersion();
-        if (version === this.#version) return false;
+        if (version === this.#version) {
+          if (this.#failing) log.info('following the services stored in the database again');
+          this.#failing = false;
+          return false;
+        }
         const merged = effectiveServices(config.services, await store.listServices(), this.entryOptions);
         for (const bad of merged.problems) {
           log.warn({ service: bad.name, reason: bad.issues.map((i) => `${i.path}: ${i.message}`).join('; ') }, 'a service stored in the database is not a valid definition; it is not served');
         }
         running.replaceAll(merged.services.map((s) => s.config));
       } catch (error) {
-        log.warn({ err: error }, 'could not apply the services changed in the database; retrying at the next poll');
+        if (!this.#failing) log.warn({ err: error }, 'cannot follow the services stored in the database; retrying at every poll');
+        this.#failing = true;
         return false;
       }
+      if (this.#failing) log.info('following the services stored in the database again');
+      this.#failing = false;
       this.#version = version;
       return true;
     });

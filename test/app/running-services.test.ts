@@ -21,11 +21,11 @@ const B2 = "  - name: b\n    address: 127.0.0.1:2\n    pathregexp: '^/b'\n    pr
 const C = "  - name: c\n    address: 127.0.0.1:3\n    pathregexp: '^/c'\n";
 
 /** A holder whose built services record when they are closed; `fail` names a service that cannot be built. */
-function holder(): { running: RunningServices; built: string[]; closed: string[]; routed: string[][]; fail: { name?: string; route?: boolean } } {
+function holder(): { running: RunningServices; built: string[]; closed: string[]; routed: string[][]; fail: { name?: string | undefined; route?: boolean } } {
   const built: string[] = [];
   const closed: string[] = [];
   const routed: string[][] = [];
-  const fail: { name?: string; route?: boolean } = {};
+  const fail: { name?: string | undefined; route?: boolean } = {};
   const running = new RunningServices({
     build: (config): BuiltService => {
       if (config.name === fail.name) throw new L402Error('L402_ERR_PRICER_TLS', `cannot build ${config.name}`);
