@@ -156,3 +156,35 @@ export class ProgramAdminBackend implements AdminBackend {
     return run;
   }
 }
+
+/**
+ * The services to run at start: the configuration's, with the store's registry rows
+ * merged in by the admin API's rule (`effectiveServices`: a row overrides the
+ * configured service of its name in its place, a tombstone hides it, rows of
+ * other names follow, oldest first). Without the registry, the configured ones.
+ * @param config - the configuration
+ * @param store - the registry
+ * @param logger - what was loaded, hidden or refused
+ * @returns the services in route order, and the registry version they were read at (-1 when unread)
+ */
+export async function storedServices(config: ApertureConfig, store: ApertureStore, logger: Logger): Promise<{ services: ServiceConfig[]; version: number }> {
+  let records;
+  let version;
+  try {
+    // The version first: a change made while the rows are read moves it, and the next poll applies it.
+    version = await store.servicesVersion();
+    records = await store.listServices();
+  } catch (error) {
+    // As the Go aperture: without the stored services, the configured ones still run.
+    logger.warn({ err: error }, 'cannot read the services stored in the database; serving the configured services only');
+    return { services: [...config.services], version: -1 };
+  }
+  const merged = effectiveServices(config.services, records, { defaults: { freebieWindowMs: config.freebieWindowMs, upstreamTimeoutMs: config.upstreamTimeoutMs } });
+  for (const bad of merged.problems) {
+    logger.warn({ service: bad.name, reason: bad.issues.map((i) => `${i.path}: ${i.message}`).join('; ') }, 'a service stored in the database is not a valid definition; it is not served');
+  }
+  const fromRegistry = merged.services.filter((s) => s.source === 'api').map((s) => s.config.name);
+  if (fromRegistry.length > 0) logger.info({ services: fromRegistry }, 'services loaded from the database');
+  if (merged.deleted.length > 0) logger.info({ services: merged.deleted }, 'configured services deleted in the database are not served');
+  return { services: merged.services.map((s) => s.config), version };
+}

@@ -5,7 +5,6 @@
  * its own module; this one only puts them together.
  */
 import type { Logger } from 'pino';
-import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { L402Error } from '../core/errors.js';
 import { Minter } from '../core/minter.js';
@@ -17,21 +16,17 @@ import { DevInvoicer } from '../lightning/dev/dev-invoicer.js';
 import { createDevPayHandler } from '../lightning/dev/dev-pay-handler.js';
 import { LndInvoicer } from '../lightning/lnd/lnd-invoicer.js';
 import { SettledInvoiceIndex } from '../lightning/settled-invoice-index.js';
-import type { LightningNetwork } from '../lightning/network.js';
 import { clientIp } from '../ratelimit/client-ip.js';
 import { IpSet } from '../ratelimit/ip-set.js';
 import type { ApertureStore, GarbageReport } from '../store/aperture-store.js';
-import { openStore, type StoreConfig } from '../store/open-store.js';
+import { openStore } from '../store/open-store.js';
 import type { ApertureConfig, ServiceConfig } from '../proxy/config/aperture-config.js';
 import { createLogger, subsystemLogger, type LogSettings } from '../proxy/ops/logger.js';
 import { ProxyMetrics } from '../proxy/ops/metrics.js';
 import { Proxy, type AuthorizeContext, type AuthorizeResult } from '../proxy/proxy.js';
 import { ProxyServer } from '../proxy/server/proxy-server.js';
 import type { TlsCertificateEvent } from '../proxy/server/tls-certificate.js';
-import { AdminApi } from '../admin/admin-api.js';
-import { ensureAdminCredentials } from '../admin/admin-macaroon.js';
-import { effectiveServices } from '../admin/service-entries.js';
-import { normalizePeerAddress, type NodeRequest } from '../adapters/node/request-view.js';
+import type { NodeRequest } from '../adapters/node/request-view.js';
 import { insecureRemoteAdminMessage, isLoopbackListenAddr } from '../proxy/config/resolve-admin.js';
 import { ApertureHandler, type RequestNote } from './aperture-handler.js';
 import type { AppService } from './app-service.js';
@@ -40,7 +35,9 @@ import { startOpsListener } from './ops-listener.js';
 import { missingPackagesError } from './required-packages.js';
 import { RunningServices, type ServicesChange } from './running-services.js';
 import { findOpenSecretFiles, formatMode, secretPaths } from './secret-file-modes.js';
-import { DEFAULT_SERVICES_POLL_MS, ProgramAdminBackend } from './program-admin-backend.js';
+import { createProgramAdminApi } from './program-admin-api.js';
+import { DEFAULT_SERVICES_POLL_MS, ProgramAdminBackend, storedServices } from './program-admin-backend.js';
+import { openProgramInvoicer, programStoreConfig } from './program-backends.js';
 import { ServiceBuilder, type BucketSetting } from './service-builder.js';
 import { DEFAULT_GC_GRACE_MS, DEFAULT_GC_INTERVAL_MS, SettlementLedger } from './settlement-ledger.js';
 
@@ -140,86 +137,8 @@ export interface RunningAperture {
   close(): Promise<void>;
 }
 
-/**
- * The admin API on the program's listener: credentials created on first start
- * (0600, never overwritten), calls logged under `ADMN` (never the macaroon).
- */
-function startAdminApi(config: ApertureConfig, backend: ProgramAdminBackend, clock: Clock, log: Logger, trusted: IpSet | undefined): AdminApi {
-  const credentials = ensureAdminCredentials({ macaroonPath: config.admin.macaroonPath, rootKeyPath: config.admin.rootKeyPath });
-  if (credentials.createdMacaroon) log.info({ path: credentials.macaroonPath }, 'admin macaroon written');
-  else if (!credentials.macaroonMatches) log.warn({ path: credentials.macaroonPath }, 'the admin macaroon file was not made from the admin root key next to it; bake a new one or remove it to have one written');
-  return new AdminApi({
-    backend,
-    rootKey: credentials.rootKey,
-    corsOrigins: config.admin.corsOrigins,
-    clock,
-    // Failed authentications are limited per client: behind a trusted proxy, the forwarded one.
-    clientAddress: (req) => clientIp(normalizePeerAddress(req.socket?.remoteAddress), req.headers['x-forwarded-for'] as string | undefined, trusted, req.headers.forwarded as string | undefined),
-    onCall: (event) => {
-      const fields = { method: event.method, transport: event.transport, client: event.clientAddress, code: event.code, durationMs: event.durationMs };
-      if (event.cause !== undefined) log.error({ ...fields, err: event.cause }, `admin call failed: ${event.message}`);
-      else if (event.code !== 0) log.info({ ...fields, message: event.message }, 'admin call refused');
-      else log.debug(fields, 'admin call');
-    },
-    onError: (error) => log.warn({ err: error }, 'could not write an admin answer'),
-  });
-}
-
 /** Default challenge rate per masked client IP. */
 export const DEFAULT_CHALLENGE_RATE_LIMIT: BucketSetting = { requests: 20, perMs: 1000, burst: 100 };
-
-function storeConfig(config: ApertureConfig, options: StartApertureOptions, clock: Clock): StoreConfig {
-  if (config.dbBackend === 'postgres') {
-    const p = config.postgres;
-    const out: StoreConfig = {
-      backend: 'postgres',
-      host: p.host,
-      port: p.port,
-      user: p.user,
-      password: p.password,
-      dbname: p.dbName,
-      requiressl: p.requireSsl,
-      skipMigrations: p.skipMigrations,
-      clock,
-    };
-    if (p.maxConnections > 0) out.maxconnections = p.maxConnections;
-    if (options.postgresSchema !== undefined) out.schema = options.postgresSchema;
-    return out;
-  }
-  if (config.dbBackend === 'etcd') {
-    throw new L402Error('L402_ERR_CONFIG_INVALID', 'dbbackend etcd is not built; use sqlite or postgres');
-  }
-  return { backend: 'sqlite', path: config.sqlite.dbFile, skipMigrations: config.sqlite.skipMigrations, clock };
-}
-
-async function openInvoicer(config: ApertureConfig, logger: Logger, clock: Clock): Promise<Invoicer | undefined> {
-  const a = config.authenticator;
-  if (a.disable) return undefined;
-  const network = a.network as LightningNetwork | undefined;
-  if (a.backend === 'dev') {
-    return new DevInvoicer({
-      keyFile: join(config.baseDir, 'dev-node.key'),
-      ...(network === undefined ? {} : { network: network as Exclude<LightningNetwork, 'mainnet'> }),
-      clock,
-      onWarning: (message) => logger.warn(message),
-    });
-  }
-  if (a.lndHost === undefined || a.macDir === undefined || a.tlsPath === undefined) {
-    throw new L402Error('L402_ERR_CONFIG_INVALID', 'authenticator: lndhost, tlspath and macdir are required for the lnd backend');
-  }
-  return LndInvoicer.connect({
-    host: a.lndHost,
-    tlsCertPath: a.tlsPath,
-    // The reference reads the invoice macaroon by this file name from macdir.
-    macaroonPath: join(a.macDir, 'invoice.macaroon'),
-    ...(network === undefined ? {} : { network }),
-    clock,
-    onConnectionChange: (health) => {
-      if (health.ok) logger.info({ lnd: a.lndHost }, 'lnd connection up');
-      else logger.warn({ lnd: a.lndHost, detail: health.detail }, 'lnd connection lost; challenges answer 503 until it is back');
-    },
-  });
-}
 
 function urlOf(address: AddressInfo, tls: boolean): string {
   const unspecified = address.address === '0.0.0.0' || address.address === '::';
@@ -327,7 +246,7 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
           : `${open.path} holds aperture's secret files and is open to group or others (mode ${mode}); restrict it: chmod 700 ${open.path}`,
       );
     }
-    const store = options.store ?? (await openStore(storeConfig(config, options, clock)));
+    const store = options.store ?? (await openStore(programStoreConfig(config, options.postgresSchema, clock)));
     if (options.store === undefined) cleanups.push(() => store.close());
     logger.info({ backend: store.backend }, 'store open');
     const go = store.goAperture;
@@ -340,7 +259,7 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
     const stored = await storedServices(config, store, logger);
     const serviceConfigs = stored.services;
 
-    const invoicer = options.invoicer ?? (await openInvoicer(config, lnLog, clock));
+    const invoicer = options.invoicer ?? (await openProgramInvoicer(config, lnLog, clock));
     if (options.invoicer === undefined && invoicer !== undefined) cleanups.push(() => invoicer.close());
 
     let isSettled: ((hash: string) => boolean | Promise<boolean>) | undefined;
@@ -455,7 +374,7 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
       network: invoicer instanceof DevInvoicer ? invoicer.network : '',
     });
     cleanups.push(() => programBackend.close());
-    const admin = config.admin.enabled ? startAdminApi(config, programBackend, clock, adminLog, trusted) : undefined;
+    const admin = config.admin.enabled ? createProgramAdminApi(config, programBackend, clock, adminLog, trusted) : undefined;
 
     const handler = new ApertureHandler({
       proxy,
@@ -560,32 +479,4 @@ function holding(
     }
     return result.finally(() => running.release(service));
   };
-}
-
-/**
- * The services to run: the configuration's, with the store's registry rows
- * merged in by the admin API's rule (`effectiveServices`: a row overrides the
- * configured service of its name in its place, a tombstone hides it, rows of
- * other names follow, oldest first). Without the registry, the configured ones.
- */
-async function storedServices(config: ApertureConfig, store: ApertureStore, logger: Logger): Promise<{ services: ServiceConfig[]; version: number }> {
-  let records;
-  let version;
-  try {
-    // The version first: a change made while the rows are read moves it, and the next poll applies it.
-    version = await store.servicesVersion();
-    records = await store.listServices();
-  } catch (error) {
-    // As the Go aperture: without the stored services, the configured ones still run.
-    logger.warn({ err: error }, 'cannot read the services stored in the database; serving the configured services only');
-    return { services: [...config.services], version: -1 };
-  }
-  const merged = effectiveServices(config.services, records, { defaults: { freebieWindowMs: config.freebieWindowMs, upstreamTimeoutMs: config.upstreamTimeoutMs } });
-  for (const bad of merged.problems) {
-    logger.warn({ service: bad.name, reason: bad.issues.map((i) => `${i.path}: ${i.message}`).join('; ') }, 'a service stored in the database is not a valid definition; it is not served');
-  }
-  const fromRegistry = merged.services.filter((s) => s.source === 'api').map((s) => s.config.name);
-  if (fromRegistry.length > 0) logger.info({ services: fromRegistry }, 'services loaded from the database');
-  if (merged.deleted.length > 0) logger.info({ services: merged.deleted }, 'configured services deleted in the database are not served');
-  return { services: merged.services.map((s) => s.config), version };
 }
