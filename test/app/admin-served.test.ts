@@ -132,6 +132,22 @@ services:
       assert.equal(gone.status, 404);
     });
 
+    test('services over the other transport: gRPC create, REST list, update and delete', async () => {
+      const created = await p.grpc.call('CreateService', { name: 'other', address: backend.address, path_regexp: '^/other', auth: 'off', config: toStruct({ headers: { 'X-Svc': 'other' } }) }, mac());
+      assert.equal(created['source'], 'api');
+      assert.equal((await h1(`${p.aperture.url}/other/1`)).body, 'other /other/1');
+      const listed = await p.rest('/api/admin/services', { macaroon: mac() });
+      assert.equal(listed.status, 200);
+      assert.ok((listed.json as { services: Array<{ name: string }> }).services.some((s) => s.name === 'other'));
+      const updated = await p.rest('/api/admin/services/other', { method: 'PUT', macaroon: mac(), body: { config: { headers: { 'X-Svc': 'other-2' } } } });
+      assert.equal(updated.status, 200, updated.text);
+      assert.equal((await h1(`${p.aperture.url}/other/1`)).body, 'other-2 /other/1');
+      const deleted = await p.rest('/api/admin/services/other', { method: 'DELETE', macaroon: mac() });
+      assert.equal(deleted.status, 200, deleted.text);
+      assert.deepEqual(deleted.json, { status: 'deleted' });
+      assert.equal((await h1(`${p.aperture.url}/other/1`)).status, 404);
+    });
+
     test('a service whose path would capture the admin API is refused; admin paths are never proxied', async () => {
       await grpcFails(p.grpc.call('CreateService', { name: 'greedy', address: backend.address, path_regexp: '^/api' }, mac()), 3, /path_regexp/);
       const rest = await p.rest('/api/admin/services', { method: 'POST', macaroon: mac(), body: { name: 'all', address: backend.address } });
@@ -160,6 +176,9 @@ services:
 
       const tokens = await p.grpc.call('ListTokens', {}, mac());
       assert.ok((tokens['tokens'] as Array<Record<string, string>>).some((t) => t['token_id'] === row['token_id']));
+      const restTokens = await p.rest('/api/admin/tokens?limit=10', { macaroon: mac() });
+      assert.equal(restTokens.status, 200);
+      assert.equal((restTokens.json as { total_count: string }).total_count, '1');
       const stats = await p.rest('/api/admin/stats', { macaroon: mac() });
       assert.equal(stats.status, 200);
       const s = stats.json as { total_revenue_sats: string; service_breakdown: Array<{ service_name: string; total_revenue_sats: string }> };
@@ -171,6 +190,15 @@ services:
       const refused = await h1(`${p.aperture.url}/paid/a`, { headers: { authorization: paid.authorization } });
       assert.notEqual(refused.status, 200, 'a revoked token is refused at once');
       assert.equal((await p.grpc.call('GetStats', {}, mac()))['total_revenue_sats'], '7', 'revenue stays true');
+
+      // RevokeToken over gRPC.
+      const second = await payFor(p.aperture.url, '/paid/b');
+      assert.equal((await h1(`${p.aperture.url}/paid/b`, { headers: { authorization: second.authorization } })).status, 200);
+      const all = (await p.grpc.call('ListTransactions', { service: 'paid' }, mac()))['transactions'] as Array<Record<string, string>>;
+      const secondRow = all.find((r) => r['payment_hash'] === second.paymentHash);
+      assert.ok(secondRow !== undefined);
+      assert.deepEqual(await p.grpc.call('RevokeToken', { token_id: secondRow['token_id'] }, mac()), { status: 'revoked' });
+      assert.notEqual((await h1(`${p.aperture.url}/paid/b`, { headers: { authorization: second.authorization } })).status, 200);
     });
   });
 }
