@@ -16,6 +16,7 @@ export const L402_ERROR_AREAS = {
   token: 'Macaroon and token core',
   lightning: 'Lightning backends',
   store: 'Storage',
+  mpp: 'Payment scheme (MPP)',
   ratelimit: 'Rate limiting',
   proxy: 'Proxy',
   adapter: 'Adapters',
@@ -29,7 +30,7 @@ export type L402ErrorArea = keyof typeof L402_ERROR_AREAS;
 /**
  * Every error code, in the order of `docs/errors.md`, with the area it belongs
  * to (a key of the areas: `config`, `client`, `cli`, `token`, `lightning`,
- * `store`, `ratelimit`, `proxy`, `adapter`, `admin`, `app`).
+ * `store`, `mpp`, `ratelimit`, `proxy`, `adapter`, `admin`, `app`).
  */
 export const L402_ERROR_CODES = Object.freeze({
   L402_ERR_CONFIG_INVALID: 'config',
@@ -111,6 +112,21 @@ export const L402_ERROR_CODES = Object.freeze({
   L402_ERR_STORE_QUERY_FAILED: 'store',
   L402_ERR_STORE_INVALID_ARGUMENT: 'store',
   L402_ERR_STORE_SCHEMA_TOO_NEW: 'store',
+  L402_ERR_MPP_INVALID_ARGUMENT: 'mpp',
+  L402_ERR_MPP_MALFORMED: 'mpp',
+  L402_ERR_MPP_METHOD_UNSUPPORTED: 'mpp',
+  L402_ERR_MPP_CHALLENGE_UNKNOWN: 'mpp',
+  L402_ERR_MPP_CHALLENGE_INVALID: 'mpp',
+  L402_ERR_MPP_CHALLENGE_EXPIRED: 'mpp',
+  L402_ERR_MPP_WRONG_SERVICE: 'mpp',
+  L402_ERR_MPP_WRONG_AMOUNT: 'mpp',
+  L402_ERR_MPP_BAD_PREIMAGE: 'mpp',
+  L402_ERR_MPP_REPLAYED: 'mpp',
+  L402_ERR_MPP_FOREIGN_PAYMENT: 'mpp',
+  L402_ERR_MPP_RETURN_INVOICE_INVALID: 'mpp',
+  L402_ERR_MPP_SESSION_NOT_FOUND: 'mpp',
+  L402_ERR_MPP_SESSION_CLOSED: 'mpp',
+  L402_ERR_MPP_INSUFFICIENT_BALANCE: 'mpp',
   L402_ERR_RATELIMIT_GLOBAL_EXCEEDED: 'ratelimit',
   L402_ERR_RATELIMIT_EXCEEDED: 'ratelimit',
   L402_ERR_RATELIMIT_STORE_UNAVAILABLE: 'ratelimit',
