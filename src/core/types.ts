@@ -195,6 +195,12 @@ export interface PayOptions {
   timeoutMs?: number;
   /** Abort the payment attempt (a payment already in flight may still complete). */
   signal?: AbortSignal;
+  /**
+   * Satoshis to pay, for an invoice that carries no amount (an MPP session
+   * refund pays the client's amountless return invoice). Refused with
+   * `L402_ERR_PAY_INVALID_INVOICE` when the invoice has an amount of its own.
+   */
+  amountSats?: number;
 }
 
 /** A completed payment. */
