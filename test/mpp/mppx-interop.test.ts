@@ -1,0 +1,107 @@
+// mppx (the MPP reference SDK, 0.11) as an independent client: its fetch parses our
+// challenge lines (a charge and a session offered together), pays the charge with
+// a small `lightning` method whose payer is the dev backend, and sends a credential
+// our MppScheme verifies, over a real HTTP socket.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Challenge, Credential, Method, Receipt, z } from 'mppx';
+import { Mppx } from 'mppx/client';
+import { DevInvoicer, DevPayer } from '../../src/lightning/dev/index.js';
+import { decodeInvoice } from '../../src/lightning/decode-invoice.js';
+import { MemoryStore } from '../../src/store/memory-store.js';
+import { MppScheme, type MppTarget } from '../../src/mpp/mpp-scheme.js';
+import { quiet } from './support.js';
+
+const server = new DevInvoicer(quiet);
+const store = new MemoryStore();
+const scheme = new MppScheme({
+  realm: '127.0.0.1',
+  secret: Buffer.alloc(32, 9),
+  invoicer: server,
+  network: 'regtest',
+  charges: store,
+  sessions: { store, payer: new DevPayer(new DevInvoicer(quiet)), decodeInvoice },
+});
+const target: MppTarget = { service: 'quotes', priceSats: 21, description: 'Q&A quotes' };
+const seen: string[] = [];
+let lastAuthorization: string | undefined;
+
+async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const authorization = req.headers.authorization;
+  const values = authorization === undefined ? [] : [authorization];
+  lastAuthorization = authorization;
+  const verdict = await scheme.verify({ headerValues: (name) => (name === 'authorization' ? values : []) }, target);
+  seen.push(verdict.kind === 'refused' ? verdict.code : verdict.kind);
+  if (verdict.kind === 'accepted') {
+    for (const [name, value] of scheme.responseHeaders(verdict)) res.setHeader(name, value);
+    res.end('quote of the day');
+    return;
+  }
+  const reply = scheme.challengeResponse(await scheme.offers(target), verdict.kind === 'refused' ? verdict : undefined);
+  res.statusCode = reply.status;
+  const lines = new Map<string, string[]>();
+  for (const [name, value] of reply.headers) lines.set(name, [...(lines.get(name) ?? []), value]);
+  for (const [name, value] of lines) res.setHeader(name, value);
+  res.end(reply.body);
+}
+
+const http = createServer((req, res) => {
+  handle(req, res).catch((error: unknown) => {
+    res.statusCode = 500;
+    res.end(String(error));
+  });
+});
+await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}/quote`;
+after(() => new Promise<void>((resolve) => http.close(() => resolve())));
+
+const lightningCharge = Method.from({
+  name: 'lightning',
+  intent: 'charge',
+  schema: {
+    credential: { payload: z.object({ preimage: z.string() }) },
+    request: z.object({
+      amount: z.string(),
+      currency: z.string(),
+      description: z.optional(z.string()),
+      methodDetails: z.object({ invoice: z.string(), network: z.string(), paymentHash: z.string() }),
+    }),
+  },
+});
+
+test('mppx parses our challenges, pays the charge, and its credential verifies once', async () => {
+  const payer = new DevPayer(server);
+  const paid: string[] = [];
+  const client = Method.toClient(lightningCharge, {
+    async createCredential({ challenge }) {
+      assert.equal(challenge.request.amount, '21');
+      const { preimage } = await payer.payInvoice(challenge.request.methodDetails.invoice);
+      paid.push(challenge.request.methodDetails.paymentHash);
+      return Credential.serialize(Credential.from({ challenge, payload: { preimage } }));
+    },
+  });
+  const mppx = Mppx.create({ methods: [client], polyfill: false });
+  const response = await mppx.fetch(url);
+  assert.equal(response.status, 200, await response.clone().text());
+  assert.equal(await response.text(), 'quote of the day');
+  assert.equal(paid.length, 1);
+  assert.deepEqual(seen.slice(-2), ['none', 'accepted']);
+  assert.equal(response.headers.get('cache-control'), 'private');
+  const receipt = Receipt.fromResponse(response);
+  assert.equal(receipt.status, 'success');
+  assert.equal(receipt.method, 'lightning');
+  assert.equal(receipt.reference, paid[0]);
+  // The credential mppx sent is single use: replayed, it gets a 402 with fresh challenges
+  // and the verification-failed problem, which mppx's own parser reads.
+  assert.match(lastAuthorization ?? '', /^Payment /);
+  const replay = await fetch(url, { headers: { authorization: lastAuthorization as string } });
+  assert.equal(replay.status, 402);
+  assert.equal(replay.headers.get('content-type'), 'application/problem+json');
+  assert.equal(replay.headers.get('cache-control'), 'no-store');
+  assert.equal(((await replay.json()) as { type: string }).type, 'https://paymentauth.org/problems/verification-failed');
+  assert.deepEqual(seen.slice(-1), ['L402_ERR_MPP_REPLAYED']);
+  const offered = Challenge.fromResponseList(replay);
+  assert.deepEqual(offered.map((c) => c.intent), ['charge', 'session']);
+});
