@@ -32,8 +32,25 @@ export const PROBLEM_TYPES = {
 /** A short name of {@link PROBLEM_TYPES}. */
 export type ProblemName = keyof typeof PROBLEM_TYPES;
 
+/** A code a Payment credential can be refused with (see docs/errors.md, "Payment scheme (MPP)"). */
+export type MppRefusalCode =
+  | 'L402_ERR_MPP_MALFORMED'
+  | 'L402_ERR_MPP_METHOD_UNSUPPORTED'
+  | 'L402_ERR_MPP_CHALLENGE_UNKNOWN'
+  | 'L402_ERR_MPP_CHALLENGE_INVALID'
+  | 'L402_ERR_MPP_CHALLENGE_EXPIRED'
+  | 'L402_ERR_MPP_WRONG_SERVICE'
+  | 'L402_ERR_MPP_WRONG_AMOUNT'
+  | 'L402_ERR_MPP_BAD_PREIMAGE'
+  | 'L402_ERR_MPP_REPLAYED'
+  | 'L402_ERR_MPP_FOREIGN_PAYMENT'
+  | 'L402_ERR_MPP_RETURN_INVOICE_INVALID'
+  | 'L402_ERR_MPP_SESSION_NOT_FOUND'
+  | 'L402_ERR_MPP_SESSION_CLOSED'
+  | 'L402_ERR_MPP_INSUFFICIENT_BALANCE';
+
 /** The refusal codes of the `mpp` area, each with its problem type and title. */
-const BY_CODE = {
+const BY_CODE: Readonly<Record<MppRefusalCode, readonly [ProblemName, string]>> = {
   L402_ERR_MPP_MALFORMED: ['malformed-credential', 'Malformed Credential'],
   L402_ERR_MPP_METHOD_UNSUPPORTED: ['method-unsupported', 'Method Unsupported'],
   L402_ERR_MPP_CHALLENGE_UNKNOWN: ['lightning/unknown-challenge', 'Unknown Challenge'],
@@ -48,10 +65,11 @@ const BY_CODE = {
   L402_ERR_MPP_SESSION_NOT_FOUND: ['lightning/session-not-found', 'Session Not Found'],
   L402_ERR_MPP_SESSION_CLOSED: ['lightning/session-closed', 'Session Closed'],
   L402_ERR_MPP_INSUFFICIENT_BALANCE: ['lightning/insufficient-balance', 'Insufficient Balance'],
-} as const satisfies Partial<Record<L402ErrorCode, readonly [ProblemName, string]>>;
+};
 
-/** A code a Payment credential can be refused with. */
-export type MppRefusalCode = keyof typeof BY_CODE;
+// Every refusal code is a code of the table.
+const _codes: readonly L402ErrorCode[] = Object.keys(BY_CODE) as MppRefusalCode[];
+void _codes;
 
 /** An RFC 9457 problem details object. */
 export interface ProblemDetails {
