@@ -9,12 +9,13 @@
  * {@link Clock}. A refused credential is a result (with its problem type), not
  * an exception; exceptions are for bad options and infrastructure faults.
  */
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { systemClock, type Clock, type HeaderList, type Invoicer, type Payer, type RequestView } from '../core/types.js';
 import { L402Error } from '../core/errors.js';
 import type { ChargeClaim, ChargeStore } from './charge-store.js';
 import type { SessionRecord, SessionStore } from './session-store.js';
 import { invalidArgument } from './mpp-error.js';
+import { canonicalize } from './jcs.js';
 import {
   computeChallengeId,
   formatPaymentChallenge,
@@ -26,10 +27,8 @@ import { isPaymentAuthorization, parsePaymentCredential, type PaymentCredential 
 import { encodeChargeReceipt, encodeSessionReceipt, PAYMENT_RECEIPT_HEADER, type ReceiptRefundStatus } from './payment-receipt.js';
 import {
   encodeJcsParam,
-  readBinding,
   readChargeRequest,
   readSessionRequest,
-  type ChallengeBinding,
   type ChargeRequest,
   type SessionRequest,
 } from './payment-request.js';
@@ -86,7 +85,10 @@ export interface MppSessionOptions {
 export interface MppSchemeOptions {
   /** Protection space of the challenges (the reference's `mpprealm`, by default its `listenaddr`). */
   realm: string;
-  /** HMAC secret binding challenge ids, at least 32 bytes, shared by every instance (kept in the database). */
+  /**
+   * HMAC secret binding challenge ids, at least 32 bytes, shared by every instance (kept in the database).
+   * Each target's challenges are signed with a key derived from it and the target's service and resource.
+   */
   secret: Uint8Array;
   /** Creates the charge and deposit invoices. */
   invoicer: Pick<Invoicer, 'createInvoice'>;
@@ -289,7 +291,7 @@ export class MppScheme {
     const now = this.#clock.now();
     const expiresAt = Math.floor(now / 1000) * 1000 + this.#ttlSeconds * 1000;
     const expires = rfc3339(expiresAt);
-    const opaque = encodeJcsParam(bindingOf(target));
+    const key = this.#keyFor(target);
     const offers: MppOffer[] = [];
     for (const intent of this.#intentsOf(target)) {
       const invoiceSats = intent === 'charge' ? target.priceSats : target.priceSats * this.#multiplier;
@@ -315,8 +317,8 @@ export class MppScheme {
               idleTimeout: String(this.#idleSeconds),
               paymentHash: invoice.paymentHash,
             };
-      const unsigned = { realm: this.realm, method: 'lightning', intent, request: encodeJcsParam(request), expires, opaque };
-      const challenge: PaymentChallenge = { id: computeChallengeId(this.#secret, unsigned), ...unsigned };
+      const unsigned = { realm: this.realm, method: 'lightning', intent, request: encodeJcsParam(request), expires };
+      const challenge: PaymentChallenge = { id: computeChallengeId(key, unsigned), ...unsigned };
       if (target.description !== undefined) challenge.description = target.description;
       const bad = unquotableParam(challenge);
       if (bad !== undefined) throw invalidArgument(`challenge parameter ${bad} has a control character a header cannot carry`);
@@ -462,6 +464,17 @@ export class MppScheme {
     return this.#charges.pruneCharges(this.#clock.now() - skewMs);
   }
 
+  /**
+   * The HMAC key of a target's challenges: the secret bound to the service and
+   * resource, so that a challenge made for one verifies for no other. The binding
+   * is in the key rather than in a parameter (`opaque`) because some clients
+   * (Alby's fetchWithMpp) echo only id, realm, method, intent, request and expires.
+   */
+  #keyFor(target: MppTarget): Buffer {
+    const binding = target.resource === undefined ? { service: target.service } : { service: target.service, resource: target.resource };
+    return createHmac('sha256', this.#secret).update(`aperture-ts mpp binding ${canonicalize(binding)}`, 'utf8').digest();
+  }
+
   #intentsOf(target: MppTarget): MppIntent[] {
     return this.intents.filter((intent) => target.intents === undefined || target.intents.includes(intent));
   }
@@ -478,10 +491,8 @@ export class MppScheme {
     if ((intent !== 'charge' && intent !== 'session') || !this.#intentsOf(target).includes(intent)) {
       throw new Refusal('L402_ERR_MPP_METHOD_UNSUPPORTED', `intent ${JSON.stringify(intent)} is not offered here`);
     }
-    if (!verifyChallengeId(this.#secret, challenge)) throw new Refusal('L402_ERR_MPP_CHALLENGE_UNKNOWN', 'the challenge id does not match its parameters');
-    const binding = decode(() => readBinding(challenge.opaque));
-    if (binding.service !== target.service || binding.resource !== target.resource) {
-      throw new Refusal('L402_ERR_MPP_WRONG_SERVICE', 'the challenge was issued for another service or resource');
+    if (!verifyChallengeId(this.#keyFor(target), challenge)) {
+      throw new Refusal('L402_ERR_MPP_CHALLENGE_UNKNOWN', 'the challenge was not issued by this server for this service and resource, or was altered');
     }
     return intent === 'charge' ? this.#verifyCharge(credential, target) : this.#verifySession(credential, target);
   }
@@ -693,10 +704,6 @@ function checkPreimage(value: unknown, paymentHash: string): void {
 function sessionIdOf(value: unknown): string {
   if (typeof value !== 'string' || !PREIMAGE.test(value)) throw new Refusal('L402_ERR_MPP_MALFORMED', 'sessionId is not 64 lower-case hex characters');
   return value;
-}
-
-function bindingOf(target: MppTarget): ChallengeBinding {
-  return target.resource === undefined ? { service: target.service } : { service: target.service, resource: target.resource };
 }
 
 function checkTarget(target: MppTarget): void {

@@ -1,6 +1,6 @@
 /**
- * The `request` and `opaque` objects of Lightning Payment challenges: built as
- * JCS and base64url, read back strictly from an echoed challenge.
+ * The `request` objects of Lightning Payment challenges: built as JCS and
+ * base64url, read back strictly from an echoed challenge.
  */
 import { decodeBase64Url, encodeBase64Url } from './base64url.js';
 import { canonicalize } from './jcs.js';
@@ -39,18 +39,6 @@ export interface SessionRequest {
   idleTimeout: string;
   /** Payment hash of the deposit invoice, lower-case hex. */
   paymentHash: string;
-}
-
-/**
- * The binding carried in `opaque` (under the challenge HMAC): which service,
- * and for a dynamically priced service which resource, the challenge was
- * issued for.
- */
-export interface ChallengeBinding {
-  /** Service name. */
-  service: string;
-  /** The priced resource (path), when the price depends on it. */
-  resource?: string;
 }
 
 /**
@@ -110,22 +98,6 @@ export function readSessionRequest(encoded: string): { amountSats: number; depos
     depositSats: sats(request['depositAmount'], 'depositAmount'),
     paymentHash: hash(request['paymentHash'], 'paymentHash'),
   };
-}
-
-/**
- * Reads the binding of an echoed challenge.
- * @param encoded - the `opaque` parameter, when present
- * @returns the binding
- * @throws L402Error `L402_ERR_MPP_MALFORMED` when absent or malformed
- */
-export function readBinding(encoded: string | undefined): ChallengeBinding {
-  if (encoded === undefined) throw malformed('challenge carries no service binding (opaque)');
-  const opaque = decodeJcsParam(encoded, 'opaque');
-  const service = opaque['service'];
-  const resource = opaque['resource'];
-  if (typeof service !== 'string') throw malformed('challenge opaque has no service');
-  if (resource !== undefined && typeof resource !== 'string') throw malformed('challenge opaque resource is not a string');
-  return resource === undefined ? { service } : { service, resource };
 }
 
 function sats(value: unknown, name: string): number {

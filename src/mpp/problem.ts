@@ -39,7 +39,6 @@ export type MppRefusalCode =
   | 'L402_ERR_MPP_CHALLENGE_UNKNOWN'
   | 'L402_ERR_MPP_CHALLENGE_INVALID'
   | 'L402_ERR_MPP_CHALLENGE_EXPIRED'
-  | 'L402_ERR_MPP_WRONG_SERVICE'
   | 'L402_ERR_MPP_WRONG_AMOUNT'
   | 'L402_ERR_MPP_BAD_PREIMAGE'
   | 'L402_ERR_MPP_REPLAYED'
@@ -56,7 +55,6 @@ const BY_CODE: Readonly<Record<MppRefusalCode, readonly [ProblemName, string]>> 
   L402_ERR_MPP_CHALLENGE_UNKNOWN: ['lightning/unknown-challenge', 'Unknown Challenge'],
   L402_ERR_MPP_CHALLENGE_INVALID: ['invalid-challenge', 'Invalid Challenge'],
   L402_ERR_MPP_CHALLENGE_EXPIRED: ['payment-expired', 'Payment Expired'],
-  L402_ERR_MPP_WRONG_SERVICE: ['invalid-challenge', 'Invalid Challenge'],
   L402_ERR_MPP_WRONG_AMOUNT: ['payment-insufficient', 'Payment Insufficient'],
   L402_ERR_MPP_BAD_PREIMAGE: ['lightning/invalid-preimage', 'Invalid Preimage'],
   L402_ERR_MPP_REPLAYED: ['verification-failed', 'Verification Failed'],

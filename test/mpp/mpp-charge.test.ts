@@ -6,7 +6,7 @@ import { L402Error } from '../../src/core/errors.js';
 import { computeChallengeId, parsePaymentChallenges, verifyChallengeId, type PaymentChallenge } from '../../src/mpp/payment-challenge.js';
 import { decodePaymentReceipt } from '../../src/mpp/payment-receipt.js';
 import { MppScheme, type MppAccepted, type MppRefused, type MppVerification } from '../../src/mpp/mpp-scheme.js';
-import { hashOf, invoiceOf, paymentHeader, quiet, randomPreimage, requestWith, world } from './support.js';
+import { bindingKey, hashOf, invoiceOf, paymentHeader, quiet, randomPreimage, requestWith, world } from './support.js';
 import { DevInvoicer } from '../../src/lightning/dev/index.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 
@@ -40,12 +40,15 @@ describe('MppScheme charge: offers', () => {
     const parsed = parsePaymentChallenges(offers.map((o) => o.header).join(', '));
     assert.deepEqual(parsed, offers.map((o) => o.challenge));
     for (const o of offers) {
-      assert.ok(verifyChallengeId(w.secret, o.challenge));
+      assert.ok(verifyChallengeId(bindingKey(w.secret, 'quotes'), o.challenge));
+      assert.equal(verifyChallengeId(w.secret, o.challenge), false);
+      assert.equal(verifyChallengeId(bindingKey(w.secret, 'other'), o.challenge), false);
       assert.equal(o.challenge.realm, 'api.example.test');
       assert.equal(o.challenge.method, 'lightning');
       assert.equal(o.challenge.expires, new Date(w.clock.ms + 900_000).toISOString().replace('.000Z', 'Z'));
       assert.equal(o.challenge.description, 'Q&A "quotes"');
-      assert.equal(Buffer.from(o.challenge.opaque as string, 'base64url').toString(), '{"service":"quotes"}');
+      // The binding is in the key, not in a parameter some clients do not echo.
+      assert.equal(o.challenge.opaque, undefined);
     }
     const charge = JSON.parse(Buffer.from(offers[0]!.challenge.request, 'base64url').toString()) as Record<string, unknown>;
     assert.equal(Buffer.from(offers[0]!.challenge.request, 'base64url').toString(), JSON.stringify({
@@ -77,7 +80,9 @@ describe('MppScheme charge: offers', () => {
   it('binds the resource of a dynamically priced target', async () => {
     const w = world();
     const [offer] = await w.scheme.offers({ ...target, resource: '/v1/quote?x=1', intents: ['charge'] });
-    assert.equal(Buffer.from(offer!.challenge.opaque as string, 'base64url').toString(), '{"resource":"/v1/quote?x=1","service":"quotes"}');
+    assert.ok(verifyChallengeId(bindingKey(w.secret, 'quotes', '/v1/quote?x=1'), offer!.challenge));
+    assert.equal(verifyChallengeId(bindingKey(w.secret, 'quotes'), offer!.challenge), false);
+    assert.equal(verifyChallengeId(bindingKey(w.secret, 'quotes', '/v1/quote?x=2'), offer!.challenge), false);
   });
 
   it('answers a 402 with every challenge line, problem+json and no-store', async () => {
@@ -161,7 +166,7 @@ describe('MppScheme charge: verification', () => {
     assert.equal(r.problem.challengeId, offer.challenge.id);
     // An authentic challenge without expires (made with the secret) is refused too.
     const { id: _id, expires: _expires, ...rest } = offer.challenge;
-    const noExpiry: PaymentChallenge = { id: computeChallengeId(w.secret, rest), ...rest };
+    const noExpiry: PaymentChallenge = { id: computeChallengeId(bindingKey(w.secret, 'quotes'), rest), ...rest };
     w.clock.advance(-900_000);
     refused(await w.scheme.verify(requestWith(paymentHeader(noExpiry, { preimage })), target), 'L402_ERR_MPP_CHALLENGE_INVALID', 'invalid-challenge');
   });
@@ -186,11 +191,11 @@ describe('MppScheme charge: verification', () => {
     const w = world();
     const cheap = { service: 'cheap', priceSats: 1 };
     const { header } = await paidCharge(w, cheap);
-    refused(await w.scheme.verify(requestWith(header), { service: 'dear', priceSats: 1000 }), 'L402_ERR_MPP_WRONG_SERVICE', 'invalid-challenge');
-    refused(await w.scheme.verify(requestWith(header), { ...cheap, resource: '/a' }), 'L402_ERR_MPP_WRONG_SERVICE', 'invalid-challenge');
+    refused(await w.scheme.verify(requestWith(header), { service: 'dear', priceSats: 1000 }), 'L402_ERR_MPP_CHALLENGE_UNKNOWN', 'lightning/unknown-challenge');
+    refused(await w.scheme.verify(requestWith(header), { ...cheap, resource: '/a' }), 'L402_ERR_MPP_CHALLENGE_UNKNOWN', 'lightning/unknown-challenge');
     refused(await w.scheme.verify(requestWith(header), { service: 'cheap', priceSats: 2 }), 'L402_ERR_MPP_WRONG_AMOUNT', 'payment-insufficient');
     const priced = await paidCharge(w, { service: 'dyn', resource: '/a', priceSats: 5 } as typeof target);
-    refused(await w.scheme.verify(requestWith(priced.header), { service: 'dyn', resource: '/b', priceSats: 5 }), 'L402_ERR_MPP_WRONG_SERVICE', 'invalid-challenge');
+    refused(await w.scheme.verify(requestWith(priced.header), { service: 'dyn', resource: '/b', priceSats: 5 }), 'L402_ERR_MPP_CHALLENGE_UNKNOWN', 'lightning/unknown-challenge');
     // A price that went down is covered.
     accepted(await w.scheme.verify(requestWith(priced.header), { service: 'dyn', resource: '/a', priceSats: 4 }));
     accepted(await w.scheme.verify(requestWith(header), cheap));

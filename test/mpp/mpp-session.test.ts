@@ -151,7 +151,7 @@ describe('MppScheme session: bearer and topUp', () => {
       'L402_ERR_MPP_SESSION_NOT_FOUND',
       'lightning/session-not-found',
     );
-    refused(await w.scheme.verify(requestWith(s.bearer), { service: 'other', priceSats: 3 }), 'L402_ERR_MPP_WRONG_SERVICE', 'invalid-challenge');
+    refused(await w.scheme.verify(requestWith(s.bearer), { service: 'other', priceSats: 3 }), 'L402_ERR_MPP_CHALLENGE_UNKNOWN', 'lightning/unknown-challenge');
     // A bearer outlives its challenge: the session preimage is the credential.
     w.clock.advance(3_600_000);
     accepted(await w.scheme.verify(requestWith(s.bearer), target));

@@ -1,7 +1,7 @@
 // Shared parts of the MPP scheme tests: a dev Lightning backend for the server and
 // one for the client (whose amountless return invoices the server refunds to), the
 // memory store, a test clock, and helpers that pay an offer and build credentials.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import type { RequestView } from '../../src/core/types.js';
 import { decodeInvoice } from '../../src/lightning/decode-invoice.js';
 import { DevInvoicer, DevPayer } from '../../src/lightning/dev/index.js';
@@ -89,4 +89,13 @@ export function invoiceOf(offer: MppOffer): string {
     depositInvoice?: string;
   };
   return request.methodDetails?.invoice ?? (request.depositInvoice as string);
+}
+
+/**
+ * The key a scheme signs a target's challenges with: the secret bound to the
+ * service and resource (pinned here so that a change of derivation is seen).
+ */
+export function bindingKey(secret: Uint8Array, service: string, resource?: string): Buffer {
+  const binding = resource === undefined ? `{"service":${JSON.stringify(service)}}` : `{"resource":${JSON.stringify(resource)},"service":${JSON.stringify(service)}}`;
+  return createHmac('sha256', secret).update(`aperture-ts mpp binding ${binding}`).digest();
 }

@@ -1,13 +1,15 @@
-// mppx (the MPP reference SDK, 0.11) as an independent client: its fetch parses our
-// challenge lines (a charge and a session offered together), pays the charge with
-// a small `lightning` method whose payer is the dev backend, and sends a credential
-// our MppScheme verifies, over a real HTTP socket.
+// Independent clients against MppScheme over a real HTTP socket: mppx (the MPP
+// reference SDK, 0.11), whose fetch parses our challenge lines (a charge and a
+// session offered together) and pays the charge with a small `lightning` method on
+// the dev backend; and Alby's fetchWithMpp (@getalby/lightning-tools), which reads
+// the first Payment challenge. Our scheme verifies each one's credential once.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Challenge, Credential, Method, Receipt, z } from 'mppx';
 import { Mppx } from 'mppx/client';
+import { fetchWithMpp } from '@getalby/lightning-tools';
 import { DevInvoicer, DevPayer } from '../../src/lightning/dev/index.js';
 import { decodeInvoice } from '../../src/lightning/decode-invoice.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
@@ -25,6 +27,8 @@ const scheme = new MppScheme({
   sessions: { store, payer: new DevPayer(new DevInvoicer(quiet)), decodeInvoice },
 });
 const target: MppTarget = { service: 'quotes', priceSats: 21, description: 'Q&A quotes' };
+/** An mpp-only service offering the charge intent alone (Alby's client reads one Payment challenge). */
+const chargeOnly: MppTarget = { service: 'news', priceSats: 5, intents: ['charge'] };
 const seen: string[] = [];
 let lastAuthorization: string | undefined;
 
@@ -32,14 +36,15 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   const authorization = req.headers.authorization;
   const values = authorization === undefined ? [] : [authorization];
   lastAuthorization = authorization;
-  const verdict = await scheme.verify({ headerValues: (name) => (name === 'authorization' ? values : []) }, target);
+  const route = req.url === '/news' ? chargeOnly : target;
+  const verdict = await scheme.verify({ headerValues: (name) => (name === 'authorization' ? values : []) }, route);
   seen.push(verdict.kind === 'refused' ? verdict.code : verdict.kind);
   if (verdict.kind === 'accepted') {
     for (const [name, value] of scheme.responseHeaders(verdict)) res.setHeader(name, value);
-    res.end('quote of the day');
+    res.end(route === target ? 'quote of the day' : 'news of the day');
     return;
   }
-  const reply = scheme.challengeResponse(await scheme.offers(target), verdict.kind === 'refused' ? verdict : undefined);
+  const reply = scheme.challengeResponse(await scheme.offers(route), verdict.kind === 'refused' ? verdict : undefined);
   res.statusCode = reply.status;
   const lines = new Map<string, string[]>();
   for (const [name, value] of reply.headers) lines.set(name, [...(lines.get(name) ?? []), value]);
@@ -54,7 +59,8 @@ const http = createServer((req, res) => {
   });
 });
 await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}/quote`;
+const origin = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+const url = `${origin}/quote`;
 after(() => new Promise<void>((resolve) => http.close(() => resolve())));
 
 const lightningCharge = Method.from({
@@ -104,4 +110,22 @@ test('mppx parses our challenges, pays the charge, and its credential verifies o
   assert.deepEqual(seen.slice(-1), ['L402_ERR_MPP_REPLAYED']);
   const offered = Challenge.fromResponseList(replay);
   assert.deepEqual(offered.map((c) => c.intent), ['charge', 'session']);
+});
+
+test("Alby's fetchWithMpp pays an mpp-only charge, and its credential (echoing fewer parameters) verifies", async () => {
+  const payer = new DevPayer(server);
+  const invoices: string[] = [];
+  const wallet = {
+    async payInvoice({ invoice }: { invoice: string }) {
+      invoices.push(invoice);
+      return { preimage: (await payer.payInvoice(invoice)).preimage };
+    },
+  };
+  const response = await fetchWithMpp(`${origin}/news`, {}, { wallet });
+  assert.equal(response.status, 200, await response.clone().text());
+  assert.equal(await response.text(), 'news of the day');
+  assert.equal(invoices.length, 1);
+  assert.equal(decodeInvoice(invoices[0] as string).amountMsat, 5_000n);
+  assert.deepEqual(seen.slice(-2), ['none', 'accepted']);
+  assert.ok(response.headers.get('payment-receipt'));
 });
