@@ -32,21 +32,11 @@ export const PROBLEM_TYPES = {
 /** A short name of {@link PROBLEM_TYPES}. */
 export type ProblemName = keyof typeof PROBLEM_TYPES;
 
-/** A code a Payment credential can be refused with (see docs/errors.md, "Payment scheme (MPP)"). */
-export type MppRefusalCode =
-  | 'L402_ERR_MPP_MALFORMED'
-  | 'L402_ERR_MPP_METHOD_UNSUPPORTED'
-  | 'L402_ERR_MPP_CHALLENGE_UNKNOWN'
-  | 'L402_ERR_MPP_CHALLENGE_INVALID'
-  | 'L402_ERR_MPP_CHALLENGE_EXPIRED'
-  | 'L402_ERR_MPP_WRONG_AMOUNT'
-  | 'L402_ERR_MPP_BAD_PREIMAGE'
-  | 'L402_ERR_MPP_REPLAYED'
-  | 'L402_ERR_MPP_FOREIGN_PAYMENT'
-  | 'L402_ERR_MPP_RETURN_INVOICE_INVALID'
-  | 'L402_ERR_MPP_SESSION_NOT_FOUND'
-  | 'L402_ERR_MPP_SESSION_CLOSED'
-  | 'L402_ERR_MPP_INSUFFICIENT_BALANCE';
+/**
+ * A code a Payment credential can be refused with: every code of the `mpp`
+ * area but `L402_ERR_MPP_INVALID_ARGUMENT` (see docs/errors.md, "Payment scheme (MPP)").
+ */
+export type MppRefusalCode = Exclude<Extract<L402ErrorCode, `L402_ERR_MPP_${string}`>, 'L402_ERR_MPP_INVALID_ARGUMENT'>;
 
 /** The refusal codes of the `mpp` area, each with its problem type and title. */
 const BY_CODE: Readonly<Record<MppRefusalCode, readonly [ProblemName, string]>> = {
@@ -64,10 +54,6 @@ const BY_CODE: Readonly<Record<MppRefusalCode, readonly [ProblemName, string]>> 
   L402_ERR_MPP_SESSION_CLOSED: ['lightning/session-closed', 'Session Closed'],
   L402_ERR_MPP_INSUFFICIENT_BALANCE: ['lightning/insufficient-balance', 'Insufficient Balance'],
 };
-
-// Every refusal code is a code of the table.
-const _codes: readonly L402ErrorCode[] = Object.keys(BY_CODE) as MppRefusalCode[];
-void _codes;
 
 /** An RFC 9457 problem details object. */
 export interface ProblemDetails {
