@@ -1,7 +1,7 @@
 // Independent clients against MppScheme over a real HTTP socket: mppx (the MPP
 // reference SDK, 0.11), whose fetch parses our challenge lines (a charge and a
-// session offered together) and pays the charge with a small `lightning` method on
-// the dev backend; and Alby's fetchWithMpp (@getalby/lightning-tools), which reads
+// session offered together), pays the charge with a small `lightning` method on
+// the dev backend and opens a session with a `lightning` session method; and Alby's fetchWithMpp (@getalby/lightning-tools), which reads
 // the first Payment challenge. Our scheme verifies each one's credential once.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -128,4 +128,49 @@ test("Alby's fetchWithMpp pays an mpp-only charge, and its credential (echoing f
   assert.equal(decodeInvoice(invoices[0] as string).amountMsat, 5_000n);
   assert.deepEqual(seen.slice(-2), ['none', 'accepted']);
   assert.ok(response.headers.get('payment-receipt'));
+});
+
+test('mppx opens a session on our session line with a lightning session method; the bearer then debits it', async () => {
+  const payer = new DevPayer(server);
+  const wallet = new DevInvoicer(quiet); // the client's node, issuing its return invoice
+  const lightningSession = Method.from({
+    name: 'lightning',
+    intent: 'session',
+    schema: {
+      credential: { payload: z.object({ action: z.string(), preimage: z.string(), returnInvoice: z.string() }) },
+      request: z.object({
+        amount: z.string(),
+        currency: z.string(),
+        depositAmount: z.string(),
+        depositInvoice: z.string(),
+        idleTimeout: z.string(),
+        paymentHash: z.string(),
+      }),
+    },
+  });
+  let opened: { challenge: unknown; sessionId: string; preimage: string } | undefined;
+  const client = Method.toClient(lightningSession, {
+    async createCredential({ challenge }) {
+      assert.equal(challenge.request.depositAmount, String(21 * 20));
+      const { preimage } = await payer.payInvoice(challenge.request.depositInvoice);
+      const returnInvoice = (await wallet.createInvoice({ amountSats: 0 })).paymentRequest;
+      opened = { challenge, sessionId: challenge.request.paymentHash, preimage };
+      return Credential.serialize(Credential.from({ challenge, payload: { action: 'open', preimage, returnInvoice } }));
+    },
+  });
+  const mppx = Mppx.create({ methods: [client], polyfill: false });
+  const response = await mppx.fetch(url);
+  assert.equal(response.status, 200, await response.clone().text());
+  assert.equal(await response.text(), 'quote of the day');
+  assert.deepEqual(seen.slice(-2), ['none', 'accepted']);
+  assert.ok(opened);
+  assert.equal((await store.getSession(opened.sessionId))?.balanceSats, 420 - 21);
+  // The bearer built with mppx's own serializer from the same challenge.
+  const bearer = Credential.serialize(
+    Credential.from({ challenge: opened.challenge as Parameters<typeof Credential.from>[0]['challenge'], payload: { action: 'bearer', sessionId: opened.sessionId, preimage: opened.preimage } }),
+  );
+  const again = await fetch(url, { headers: { authorization: bearer } });
+  assert.equal(again.status, 200);
+  await again.text();
+  assert.equal((await store.getSession(opened.sessionId))?.balanceSats, 420 - 42);
 });
