@@ -1,8 +1,9 @@
 // Independent clients against MppScheme over a real HTTP socket: mppx (the MPP
 // reference SDK, 0.11), whose fetch parses our challenge lines (a charge and a
 // session offered together), pays the charge with a small `lightning` method on
-// the dev backend and opens a session with a `lightning` session method; and Alby's fetchWithMpp (@getalby/lightning-tools), which reads
-// the first Payment challenge. Our scheme verifies each one's credential once.
+// the dev backend and opens a session with a `lightning` session method; and Alby's
+// fetchWithMpp (@getalby/lightning-tools), which reads one Payment challenge. Our
+// scheme verifies each one's credential once.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
