@@ -210,6 +210,7 @@ test('a challenge decision is written as 402 with both WWW-Authenticate lines; r
     ],
     body: 'payment required\n',
     code: 'L402_ERR_TOKEN_MISSING',
+    offers: [],
     paymentHash: '00'.repeat(32),
     tokenId: '11'.repeat(32),
     priceSats: 10,

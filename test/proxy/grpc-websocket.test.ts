@@ -135,6 +135,7 @@ test('a gRPC challenge reaches grpc-js as status 13 "payment required" with www-
     ],
     body: 'payment required\n',
     code: 'L402_ERR_TOKEN_MISSING',
+    offers: [],
     paymentHash: '00'.repeat(32),
     tokenId: '11'.repeat(32),
     priceSats: 1,
