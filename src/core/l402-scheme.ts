@@ -10,7 +10,7 @@ import type { ChallengeForm } from './challenge.js';
 import { formatAuthorization, readCredential, withoutL402Credentials } from './credentials.js';
 import { L402Error } from './errors.js';
 import type { MintOptions, Minter } from './minter.js';
-import type { Offer, OfferRequest, PaymentScheme } from './payment-scheme.js';
+import type { CredentialRecognizer, Offer, OfferRequest, PaymentScheme } from './payment-scheme.js';
 import { fingerprintTail, Sightings } from './sightings.js';
 import type { MaybePromise, RequestView } from './types.js';
 import type { Verifier, VerifyResult, VerifyTarget } from './verifier.js';
@@ -31,6 +31,18 @@ export interface L402SchemeOptions {
 
 /** Request headers that carry only L402 credentials (a macaroon with a `preimage=` caveat, hex). */
 const CREDENTIAL_HEADERS: readonly string[] = Object.freeze(['macaroon', 'grpc-metadata-macaroon']);
+
+/**
+ * What L402 credentials look like in a request, without a minter or verifier:
+ * what a proxy strips when it did not verify one, and how it forwards one it
+ * did (see {@link L402Scheme}). The `Proxy`'s default.
+ */
+export const L402_CREDENTIALS: CredentialRecognizer = Object.freeze({
+  name: 'L402',
+  credentialHeaders: CREDENTIAL_HEADERS,
+  withoutCredentials: (value: string) => withoutL402Credentials(value),
+  forwardedAuthorization: (request: RequestView) => forwardedL402Authorization(request),
+});
 
 /**
  * The L402 payment scheme. Verification reads every credential form deployed

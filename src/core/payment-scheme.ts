@@ -98,8 +98,8 @@ export interface Offer {
   tokenId: string;
   /** When the offer's invoice expires, ms since the epoch. */
   expiresAt: number;
-  /** The ledger's `authType` for this offer, e.g. `l402`. */
-  authType: string;
+  /** The ledger's `authType` for this offer: `l402`, or `mpp` for the Payment scheme. */
+  authType: 'l402' | 'mpp';
   /**
    * A body this offer needs (the first offer that has one supplies the 402's
    * body; none: `payment required\n`).
@@ -120,6 +120,8 @@ export interface ResponseOutcome {
  * take out those it did not verify before forwarding.
  */
 export interface CredentialRecognizer {
+  /** The auth-scheme name, e.g. `L402`. */
+  readonly name: string;
   /**
    * Lower-case names of request headers that carry only this scheme's
    * credentials and never reach a backend (L402: `macaroon`,
@@ -133,6 +135,11 @@ export interface CredentialRecognizer {
    *   `undefined` when nothing is left
    */
   withoutCredentials(value: string): string | undefined;
+  /**
+   * The `Authorization` lines a backend receives for a credential this scheme
+   * accepted, in order, or `undefined` to forward none.
+   */
+  forwardedAuthorization?(request: RequestView): readonly string[] | undefined;
 }
 
 /**
@@ -141,8 +148,6 @@ export interface CredentialRecognizer {
  * its challenge lines appear in a 402.
  */
 export interface PaymentScheme extends CredentialRecognizer {
-  /** The auth-scheme name, e.g. `L402`. */
-  readonly name: string;
   /** The code this scheme's verification answers when the request carries none of its credentials. */
   readonly missingCode: L402ErrorCode;
   /**
@@ -162,11 +167,6 @@ export interface PaymentScheme extends CredentialRecognizer {
    * accepted (a receipt), or `undefined` for none.
    */
   responseHeaders?(accepted: AcceptedCredential, request: RequestView): HeaderList | undefined;
-  /**
-   * The `Authorization` lines a backend receives for a credential this scheme
-   * accepted, in order, or `undefined` to forward none.
-   */
-  forwardedAuthorization?(request: RequestView): readonly string[] | undefined;
   /** Told when the response to a request this scheme's credential paid for has ended (session metering). */
   afterResponse?(accepted: AcceptedCredential, request: RequestView, outcome: ResponseOutcome): void;
 }
