@@ -477,9 +477,12 @@ export class Proxy<S extends ProxyService = ProxyService> {
     grpc: boolean,
     host: string,
     path: string,
-    authorization: readonly string[] | undefined,
+    lines: readonly string[] | undefined,
     responseHeaders: HeaderList | undefined,
   ): void {
+    // node:http2 sends one `authorization` field at most (ERR_HTTP2_HEADER_SINGLE_VALUE):
+    // a gRPC backend gets the last line, the current scheme's (`L402 <m>:<p>`).
+    const authorization = grpc && lines !== undefined && lines.length > 1 ? lines.slice(-1) : lines;
     const headers = upstreamHeaders(req.rawHeaders, {
       clientIp: normalizePeerAddress(req.socket?.remoteAddress),
       proto: isEncrypted(req) ? 'https' : 'http',
