@@ -182,6 +182,8 @@ type Failure = Extract<SchemeVerification, { ok: false }>;
 export class Gate<C = undefined> {
   /** The payment schemes, in challenge order. */
   readonly schemes: readonly PaymentScheme[];
+  /** Whether {@link Gate.responded} does anything (a scheme or the `afterResponse` hook listens): front ends skip watching responses otherwise. */
+  readonly observesResponses: boolean;
   readonly #single: PaymentScheme | undefined;
   readonly #clock: Clock;
   readonly #o: GateOptions<C>;
@@ -219,6 +221,7 @@ export class Gate<C = undefined> {
     this.#single = schemes.length === 1 ? schemes[0] : undefined;
     this.#clock = options.clock ?? systemClock;
     this.#o = options;
+    this.observesResponses = options.afterResponse !== undefined || schemes.some((s) => s.afterResponse !== undefined);
   }
 
   /**
@@ -267,10 +270,6 @@ export class Gate<C = undefined> {
     return this.#verified(single, verified, request, route, context, target);
   }
 
-  /** Whether {@link Gate.responded} does anything: adapters skip watching responses otherwise. */
-  get observesResponses(): boolean {
-    return this.#o.afterResponse !== undefined || this.schemes.some((s) => s.afterResponse !== undefined);
-  }
 
   /**
    * Called by the front end when the response to a decided request has ended:

@@ -113,6 +113,8 @@ export interface ResponseOutcome {
   status: number;
   /** Whether the response was sent in full (`false`: the client went away, or the response was aborted). */
   completed: boolean;
+  /** The gRPC status the call ended with, when the front end knows it (the gRPC adapter). */
+  grpcStatus?: number;
 }
 
 /**

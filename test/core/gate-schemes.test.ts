@@ -13,54 +13,16 @@ import { MemorySecretStore } from '../../src/core/memory-secret-store.js';
 import { formatAuthorization } from '../../src/core/credentials.js';
 import { parseChallenges } from '../../src/core/challenge.js';
 import { L402Error } from '../../src/core/errors.js';
-import type { AcceptedCredential, Offer, OfferRequest, PaymentScheme, ResponseOutcome, SchemeVerification } from '../../src/core/payment-scheme.js';
-import type { ChallengeDecision, Decision, RequestView } from '../../src/core/types.js';
-import type { VerifyTarget } from '../../src/core/verifier.js';
+import type { ChallengeDecision, Decision } from '../../src/core/types.js';
+import { TEST_SCHEME_BODY, TestPaymentScheme } from '../fixtures/test-payment-scheme.js';
 import { FakeInvoicer, TestClock, request } from './support.js';
-
-/** A second scheme: credential `X-Test: good|bad`, offer line `Test id="n"`, a JSON body, a receipt header. */
-class TestScheme implements PaymentScheme {
-  readonly name = 'Test';
-  readonly missingCode = 'L402_ERR_TOKEN_MISSING' as const;
-  readonly credentialHeaders = ['x-test'];
-  readonly offers: OfferRequest[] = [];
-  readonly finished: Array<{ accepted: AcceptedCredential; outcome: ResponseOutcome }> = [];
-  verify(req: RequestView, target: VerifyTarget): SchemeVerification {
-    const value = req.header('x-test');
-    if (value === undefined) return { ok: false, code: this.missingCode, reason: 'no test credential' };
-    if (value !== 'good') return { ok: false, code: 'L402_ERR_TOKEN_MALFORMED', reason: 'not good', tokenId: 'ff'.repeat(32) };
-    return { ok: true, token: { tokenId: 'aa'.repeat(32), paymentHash: 'bb'.repeat(32), caveats: [], services: [{ name: target.service, tier: 0 }] }, credential: { session: 's1' } };
-  }
-  offer(o: OfferRequest): Promise<Offer> {
-    this.offers.push(o);
-    return Promise.resolve({
-      scheme: 'Test',
-      headers: [['WWW-Authenticate', `Test id="${this.offers.length}"`]],
-      priceSats: o.priceSats,
-      paymentHash: 'cc'.repeat(32),
-      tokenId: 'dd'.repeat(32),
-      expiresAt: 123,
-      authType: 'mpp',
-      body: { contentType: 'application/problem+json', text: '{"title":"Payment Required"}' },
-    });
-  }
-  responseHeaders(accepted: AcceptedCredential): [string, string][] {
-    return [['Payment-Receipt', `receipt-${accepted.token.tokenId.slice(0, 4)}`]];
-  }
-  withoutCredentials(value: string): string | undefined {
-    return value.startsWith('Test ') ? undefined : value;
-  }
-  afterResponse(accepted: AcceptedCredential, _request: RequestView, outcome: ResponseOutcome): void {
-    this.finished.push({ accepted, outcome });
-  }
-}
 
 function setup<C = undefined>(hooks: Omit<ConstructorParameters<typeof Gate<C>>[0], 'schemes' | 'minter' | 'verifier'> = {}) {
   const clock = new TestClock();
   const invoicer = new FakeInvoicer();
   const secrets = new MemorySecretStore();
   const l402 = new L402Scheme({ minter: new Minter({ invoicer, secrets, clock }), verifier: new Verifier({ secrets, clock }) });
-  const other = new TestScheme();
+  const other = new TestPaymentScheme();
   const gate = new Gate<C>({ schemes: [l402, other], clock, ...hooks });
   return { gate, invoicer, other, l402 };
 }
@@ -78,7 +40,7 @@ test('two schemes: one 402 with an offer per scheme, L402 lines first, the body 
   const c = asChallenge(await gate.decide(request(), route));
   assert.deepEqual(c.offers.map((o) => o.scheme), ['L402', 'Test']);
   assert.deepEqual(c.headers.filter(([n]) => n === 'WWW-Authenticate').map(([, v]) => v.split(' ')[0]), ['LSAT', 'L402', 'Test']);
-  assert.equal(c.body, '{"title":"Payment Required"}');
+  assert.equal(c.body, TEST_SCHEME_BODY);
   assert.deepEqual(c.headers.filter(([n]) => n !== 'WWW-Authenticate'), [['Content-Type', 'application/problem+json'], ['Cache-Control', 'no-store'], ['X-Content-Type-Options', 'nosniff']]);
   // The first offer's facts stay on the decision; both offers are priced alike.
   assert.equal(c.paymentHash, c.offers[0]?.paymentHash);
@@ -209,7 +171,7 @@ test('the constructor takes schemes or the minter + verifier shorthand, not both
   assert.throws(() => new Gate({ minter }), /verifier/);
   assert.throws(() => new Gate({ schemes: [l402, new L402Scheme({ minter, verifier })] }), /second scheme named L402/);
   assert.throws(() => new Gate({ schemes: [l402], challengeForm: 'spec' }), /challengeForm/);
-  assert.deepEqual(new Gate({ schemes: [l402, new TestScheme()] }).schemes.map((s) => s.name), ['L402', 'Test']);
+  assert.deepEqual(new Gate({ schemes: [l402, new TestPaymentScheme()] }).schemes.map((s) => s.name), ['L402', 'Test']);
 });
 
 test('a paid request with a synchronous verification is decided synchronously by evaluate', async () => {
