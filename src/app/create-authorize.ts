@@ -150,7 +150,9 @@ export function pricerRequestText(context: Pick<AuthorizeContext, 'raw' | 'reque
 }
 
 /**
- * Builds the `authorize` hook of the `aperture` proxy.
+ * Builds the `authorize` hook of the `aperture` proxy: the program's hooks
+ * wired into a {@link Gate} of one `L402Scheme`, the same Gate the adapters
+ * use (the 402, 401 and 503 answers, refusals and prices come from it).
  *
  * Per request, after routing: `authwhitelistpaths` and `auth: off` (or
  * `authenticator.disable`) pass, rate limited by masked IP. Otherwise the
@@ -158,9 +160,11 @@ export function pricerRequestText(context: Pick<AuthorizeContext, 'raw' | 'reque
  * forwarded. Without one, `auth: freebie N` lets the request pass while the
  * masked IP has freebies left; `authskipinvoicecreationpaths` answer 401;
  * else the masked IP's challenge rate (the reference has no such limit), the
- * challenge rate of all clients together, and the service's rate limits are checked, the price is taken (static, or from
- * the dynamic pricer where 0 is a free pass), a token and invoice are minted, the challenge is recorded as
- * pending in the ledger, and a 402 goes out. Infrastructure failures answer
+ * challenge rate of all clients together, and the service's rate limits are
+ * checked (the Gate's `beforeChallenge`), the price is taken (static, or from
+ * the dynamic pricer where 0 is a free pass), a token and invoice are minted,
+ * the challenge is recorded as pending in the ledger (`onChallenge`), and a
+ * 402 goes out. Infrastructure failures answer
  * 503 naming their code; a request is never failed by a bad credential.
  *
  * With `dynamicprice.enabled`, tokens are minted for and verified against the
