@@ -51,6 +51,10 @@ export const L402_ERROR_CODES = Object.freeze({
   L402_ERR_CLI_CONNECTION: 'cli',
   L402_ERR_CLI_HTTP_STATUS: 'cli',
   L402_ERR_CLI_FAILED: 'cli',
+  L402_ERR_CLI_AUTH: 'cli',
+  L402_ERR_CLI_NOT_FOUND: 'cli',
+  L402_ERR_CLI_RPC: 'cli',
+  L402_ERR_CLI_UNSUPPORTED: 'cli',
   L402_ERR_MACAROON_MALFORMED: 'token',
   L402_ERR_MACAROON_TOO_LARGE: 'token',
   L402_ERR_MACAROON_BAD_ENCODING: 'token',
@@ -142,6 +146,7 @@ export const L402_ERROR_CODES = Object.freeze({
   L402_ERR_ADMIN_INTERNAL: 'admin',
   L402_ERR_ADMIN_ROOT_KEY_INVALID: 'admin',
   L402_ERR_ADMIN_CREDENTIALS_IO: 'admin',
+  L402_ERR_ADMIN_INSECURE_REMOTE: 'admin',
   L402_ERR_APP_BLOCKED: 'app',
   L402_ERR_CLI_BAD_ARGUMENT: 'app',
 } as const satisfies Record<`L402_ERR_${string}`, L402ErrorArea>);
