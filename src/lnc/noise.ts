@@ -43,6 +43,8 @@ export const KEY_ROTATION_INTERVAL = 1000;
 export const NOISE_HEADER_BYTES = 18;
 /** Size of the MAC after each ciphertext. */
 export const NOISE_MAC_BYTES = 16;
+/** Largest body the byte-stream writer puts in one message (as the reference's writer, which gets 32 KiB writes). */
+export const NOISE_WRITE_CHUNK = 32 * 1024;
 /** Size of the act-2 payload buffer of handshake version 0. */
 const V0_ACT2_PAYLOAD = 500;
 
@@ -581,6 +583,10 @@ export class NoiseTransport {
   readonly #send: CipherState;
   readonly #recv: CipherState;
   #broken: L402Error | undefined;
+  /** Bytes received by {@link feed} and not yet a whole header or body. */
+  #pending: Buffer = Buffer.alloc(0);
+  /** The length of the body ciphertext due next, once its header was read. */
+  #bodyDue: number | undefined;
 
   /** @internal Made by {@link NoiseHandshake.split}. */
   constructor(send: CipherState, recv: CipherState) {
@@ -636,6 +642,44 @@ export class NoiseTransport {
       this.#fail(`an LNC message of ${message.length} bytes disagrees with its header (${NOISE_HEADER_BYTES + bodyLength})`);
     }
     return this.decryptBody(message.subarray(NOISE_HEADER_BYTES));
+  }
+
+  /**
+   * Encrypts a byte stream: the data cut into bodies of at most 32 KiB, each a message.
+   * @param data - any number of bytes (none gives no message)
+   * @returns the messages, concatenated
+   */
+  encryptStream(data: Uint8Array): Buffer {
+    const out: Buffer[] = [];
+    for (let offset = 0; offset < data.length; offset += NOISE_WRITE_CHUNK) {
+      out.push(this.encrypt(data.subarray(offset, offset + NOISE_WRITE_CHUNK)));
+    }
+    return Buffer.concat(out);
+  }
+
+  /**
+   * Reads received bytes as a stream, however they are cut (the reference may send
+   * a header and its body in separate mailbox messages).
+   * @param chunk - the next received bytes
+   * @returns the bodies completed by them, in order (often none)
+   * @throws L402Error `L402_ERR_LNC_DECRYPT_FAILED` when a header or body does not authenticate
+   */
+  feed(chunk: Uint8Array): Buffer[] {
+    if (this.#broken !== undefined) throw this.#broken;
+    this.#pending = this.#pending.length === 0 ? Buffer.from(chunk) : Buffer.concat([this.#pending, chunk]);
+    const bodies: Buffer[] = [];
+    for (;;) {
+      const need = this.#bodyDue ?? NOISE_HEADER_BYTES;
+      if (this.#pending.length < need) return bodies;
+      const piece = this.#pending.subarray(0, need);
+      this.#pending = this.#pending.subarray(need);
+      if (this.#bodyDue === undefined) {
+        this.#bodyDue = this.decryptHeader(piece);
+      } else {
+        this.#bodyDue = undefined;
+        bodies.push(this.decryptBody(piece));
+      }
+    }
   }
 
   #open(ciphertext: Uint8Array, what: string): Buffer {

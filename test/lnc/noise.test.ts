@@ -370,3 +370,37 @@ test('missing or invalid keys are refused up front', () => {
   const i = initiator('XX', { ephemeral: () => Buffer.alloc(32, 0xff) });
   assert.throws(() => i.writeAct(), { code: 'L402_ERR_LNC_HANDSHAKE_FAILED' });
 });
+
+test('byte streams: bodies cut at 32 KiB on the way out, any cut of the bytes read back', () => {
+  const i = initiator('XX', { ephemeral: undefined });
+  const r = responder('XX', { ephemeral: undefined });
+  handshake(i, r);
+  const ti = i.split();
+  const tr = r.split();
+  const data = Buffer.alloc(100_000);
+  for (let n = 0; n < data.length; n++) data[n] = n % 253;
+  const sealed = ti.encryptStream(data);
+  // 32768 + 32768 + 32768 + 1696: four messages.
+  assert.equal(sealed.length, data.length + 4 * (18 + 16));
+  assert.equal(ti.encryptStream(Buffer.alloc(0)).length, 0);
+  const bodies: Buffer[] = [];
+  for (let offset = 0; offset < sealed.length; offset += 7777) bodies.push(...tr.feed(sealed.subarray(offset, offset + 7777)));
+  assert.deepEqual(bodies.map((b) => b.length), [32_768, 32_768, 32_768, 1696]);
+  assert.ok(Buffer.concat(bodies).equals(data));
+  // Byte by byte, then a tampered stream fails and stays failed.
+  const one = ti.encrypt(Buffer.from('tiny'));
+  const got: Buffer[] = [];
+  for (const byte of one) got.push(...tr.feed(Buffer.of(byte)));
+  assert.deepEqual(got.map(String), ['tiny']);
+  const bad = ti.encrypt(Buffer.from('x'));
+  bad[0] = (bad[0] as number) ^ 1;
+  assert.throws(() => tr.feed(bad), { code: 'L402_ERR_LNC_DECRYPT_FAILED' });
+  assert.throws(() => tr.feed(Buffer.alloc(1)), { code: 'L402_ERR_LNC_DECRYPT_FAILED' });
+});
+
+test('the recorded responder sends header and body as two writes; fed as they came, they give one body', () => {
+  const ours = replay(initiator('KK'), vectors.kk_v2.initiator_writes, vectors.kk_v2.responder_writes.slice(0, 1)).split();
+  const [header, body] = vectors.kk_v2.responder_writes.slice(1).map(unhex);
+  assert.deepEqual(ours.feed(header as Buffer), []);
+  assert.deepEqual(ours.feed(body as Buffer).map(String), ['hello aperture']);
+});
