@@ -296,23 +296,26 @@ export class HashmailCore {
    */
   constructor(options: HashmailCoreOptions = {}) {
     this.#timers = options.timers ?? realTimers;
-    const positive = (value: number | undefined, name: string, fallback: number, zeroMeansDefault = false): number => {
+    const positive = (value: number | undefined, name: string, fallback: number, zeroMeansDefault = false, integer = true): number => {
       if (value === undefined || (zeroMeansDefault && value === 0)) return fallback;
-      if (!Number.isFinite(value) || value <= 0) {
-        throw new L402Error('L402_ERR_HASHMAIL_INVALID_OPTION', `hashmail option ${name} must be a positive number, not ${String(value)}`);
+      if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
+        throw new L402Error(
+          'L402_ERR_HASHMAIL_INVALID_OPTION',
+          `hashmail option ${name} must be a positive ${integer ? 'integer' : 'number'}, not ${String(value)}`,
+        );
       }
       return value;
     };
-    this.#rateMs = positive(options.messageRateMs, 'messageRateMs', 500, true);
-    this.#burst = Math.floor(positive(options.messageBurst, 'messageBurst', 10, true));
+    this.#rateMs = positive(options.messageRateMs, 'messageRateMs', 500, true, false);
+    this.#burst = positive(options.messageBurst, 'messageBurst', 10, true);
     const stale = options.staleTimeoutMs ?? 0;
     if (!Number.isFinite(stale)) throw new L402Error('L402_ERR_HASHMAIL_INVALID_OPTION', `hashmail option staleTimeoutMs must be a number, not ${String(stale)}`);
     this.#staleMs = stale === 0 ? 60 * 60 * 1000 : stale;
-    this.#maxStreams = Math.floor(positive(options.maxStreams, 'maxStreams', 10_000));
-    this.#maxMessage = Math.floor(positive(options.maxMessageBytes, 'maxMessageBytes', 4 * 1024 * 1024));
-    this.#queueMessages = Math.floor(positive(options.queueMessages, 'queueMessages', 4));
-    this.#acquireMs = positive(options.acquireTimeoutMs, 'acquireTimeoutMs', 250);
-    this.#maxActivity = Math.floor(positive(options.maxActivityEntries, 'maxActivityEntries', 10_000));
+    this.#maxStreams = positive(options.maxStreams, 'maxStreams', 10_000);
+    this.#maxMessage = positive(options.maxMessageBytes, 'maxMessageBytes', 4 * 1024 * 1024);
+    this.#queueMessages = positive(options.queueMessages, 'queueMessages', 4);
+    this.#acquireMs = positive(options.acquireTimeoutMs, 'acquireTimeoutMs', 250, false, false);
+    this.#maxActivity = positive(options.maxActivityEntries, 'maxActivityEntries', 10_000);
     this.#lastClassified = this.#timers.now();
   }
 

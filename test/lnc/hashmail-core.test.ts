@@ -380,6 +380,8 @@ test('bad options are refused by name', () => {
   for (const [key, value] of [
     ['messageRateMs', -1],
     ['messageBurst', Number.NaN],
+    ['messageBurst', 0.5],
+    ['maxActivityEntries', 1.5],
     ['maxStreams', 0],
     ['maxMessageBytes', -5],
     ['queueMessages', 0],
