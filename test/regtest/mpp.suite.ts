@@ -39,14 +39,25 @@ interface Seller {
   close(): Promise<void>;
 }
 
+/**
+ * The seller's clock: the system's, set back by `lagMs` while a test needs the
+ * seller to believe an invoice is still valid (a session that outlives its
+ * return invoice, without waiting out a real expiry).
+ */
+const clock = { lagMs: 0, now: (): number => Date.now() - clock.lagMs };
+
 async function startSeller(ref: NetworkRef): Promise<Seller> {
   const { seller } = ref.network;
   const invoicer = await LndInvoicer.connect({ host: seller.host, tlsCert: seller.tlsCert, macaroon: seller.invoiceMacaroon, network: 'regtest' });
-  const payer = new LndPayer({ host: seller.host, tlsCert: seller.tlsCert, macaroon: seller.adminMacaroon });
-  const store = new MemoryStore();
+  // The refunds are paid with a macaroon baked for payments alone (SendPaymentV2 needs
+  // offchain:write, TrackPaymentV2 offchain:read): it can create no invoice and move no coins.
+  const baked = await lightning.grantAccess({ lnd: seller.lnd, permissions: ['offchain:read', 'offchain:write'] });
+  const payer = new LndPayer({ host: seller.host, tlsCert: seller.tlsCert, macaroon: Buffer.from(baked.macaroon, 'base64') });
+  const store = new MemoryStore({ clock });
   const scheme = new MppScheme({
     realm: '127.0.0.1',
     secret: randomBytes(32),
+    clock,
     invoicer,
     network: 'regtest',
     charges: store,
@@ -133,21 +144,28 @@ export function mppSuites(ref: NetworkRef): void {
     };
 
     /** A fresh amountless invoice of the buyer's lnd, and its hash. */
-    const returnInvoice = async (): Promise<{ request: string; id: string }> => {
-      const created = await lightning.createInvoice({ lnd: ref.network.buyer.lnd, description: 'mpp refund' });
+    const returnInvoice = async (expiresAt?: Date): Promise<{ request: string; id: string }> => {
+      const created = await lightning.createInvoice({
+        lnd: ref.network.buyer.lnd,
+        description: 'mpp refund',
+        ...(expiresAt !== undefined ? { expires_at: expiresAt.toISOString() } : {}),
+      });
       assert.equal(decodeInvoice(created.request).amountMsat, 0n);
       return { request: created.request, id: created.id };
     };
 
-    /** Opens a session paying the real deposit invoice, then spends `bearers` requests. */
-    const openSession = async (bearers: number) => {
+    /**
+     * Opens a session paying the real deposit invoice (and giving the return
+     * invoice `makeReturn` makes), then spends `bearers` requests.
+     */
+    const openSession = async (bearers: number, makeReturn = returnInvoice) => {
       const challenge = challengeOf(await h1(seller.url), 'session');
       const request = requestOf(challenge);
       assert.equal(request['depositAmount'], String(DEPOSIT));
       const depositInvoice = request['depositInvoice'] as string;
       assert.equal(decodeInvoice(depositInvoice).amountMsat, BigInt(DEPOSIT) * 1000n);
       const preimage = await pay(depositInvoice);
-      const ret = await returnInvoice();
+      const ret = await makeReturn();
       const opened = await h1(seller.url, withCredential(challenge, { action: 'open', preimage, returnInvoice: ret.request }));
       assert.equal(opened.status, 200, opened.body);
       assert.equal(opened.body, 'served open');
@@ -234,19 +252,53 @@ export function mppSuites(ref: NetworkRef): void {
       assert.equal(invoice.received, 0);
     });
 
+    it('a refund to a return invoice that expired during the session is refused by the seller\'s lnd, and stays failed', async () => {
+      const s = await openSession(0, async () => {
+        // Two seconds of validity, waited out for real: lnd judges expiry on its own clock.
+        const ret = await returnInvoice(new Date(Date.now() + 2_000));
+        const { expiresAt } = decodeInvoice(ret.request);
+        await waitFor('the return invoice to expire', async () => (Date.now() > expiresAt + 1_000 ? true : undefined), { limitMs: 10_000 });
+        // The session began while the invoice was valid: the seller's clock is set back for the open.
+        clock.lagMs = 3_600_000;
+        return ret;
+      }).finally(() => {
+        clock.lagMs = 0;
+      });
+      const closed = await h1(seller.url, s.close);
+      assert.equal(closed.status, 200, closed.body);
+      assert.equal(receiptOf(closed)['refundStatus'], 'failed');
+      const reason = /L402_ERR_PAY_FAILED: lnd refused the payment of [0-9a-f]{64}: .*expired/;
+      assert.match((await seller.store.getSession(s.sessionId))?.refund?.lastError ?? '', reason);
+      const mine = (await seller.scheme.retryRefunds()).refunds.filter((r) => r.sessionId === s.sessionId);
+      assert.equal(mine.length, 1);
+      assert.equal(mine[0]?.status, 'failed');
+      assert.match(mine[0]?.error ?? '', reason);
+      const stored = await seller.store.getSession(s.sessionId);
+      assert.equal(stored?.refund?.status, 'failed');
+      assert.equal(stored?.refund?.attempts, 2);
+      const invoice = await lightning.getInvoice({ lnd: ref.network.buyer.lnd, id: s.returnInvoice.id });
+      assert.equal(invoice.is_confirmed, false);
+      assert.equal(invoice.received, 0);
+    });
+
     it('a refund while the buyer\'s node is offline fails, and is paid by the retry once the buyer is back', async () => {
       const { buyer } = ref.network;
       const s = await openSession(2);
       await buyer.stop();
       try {
+        // Once the seller has seen the peer go, no HTLC can leave on the channel.
+        await waitFor('the seller to see its channel inactive', async () =>
+          (await lightning.getChannels({ lnd: ref.network.seller.lnd, is_active: true })).channels.length === 0 ? true : undefined,
+        );
         const closed = await h1(seller.url, s.close);
         assert.equal(closed.status, 200, closed.body);
         const receipt = receiptOf(closed);
         assert.equal(receipt['refundStatus'], 'failed');
         const stored = await seller.store.getSession(s.sessionId);
         assert.equal(stored?.refund?.status, 'failed');
-        // lnd's own reason (no route, or no usable balance, as the only channel is down).
-        assert.match(stored?.refund?.lastError ?? '', /L402_ERR_PAY_[A-Z_]+: payment [0-9a-f]{64} failed/);
+        // lnd's own reason: its one channel is down, so it has no usable outbound balance
+        // (lnd 0.20 says INSUFFICIENT_BALANCE; NO_ROUTE is the same fact in other versions).
+        assert.match(stored?.refund?.lastError ?? '', /L402_ERR_PAY_(INSUFFICIENT_BALANCE|NO_ROUTE): payment [0-9a-f]{64} failed/);
       } finally {
         await buyer.start();
         await ref.network.waitChannelActive();
