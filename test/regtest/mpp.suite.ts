@@ -1,12 +1,13 @@
 // The Payment scheme (MPP) over real Lightning: the seller runs MppScheme over
 // node:http with LndInvoicer (its invoice macaroon) for the charge and deposit
-// invoices and LndPayer (a macaroon that can pay) for the refunds; the buyer's
-// lnd pays the invoices and issues the amountless return invoices. A session is
-// opened, used and closed, and the refund (SendPaymentV2 with `amt` on an
-// amountless invoice) lands on the buyer's node for exactly the balance. Refunds
-// that fail on the real network — the buyer cancelled its return invoice, the
-// buyer's node is offline — are stored as failed with lnd's reason and retried:
-// the first stays failed, the second is paid once the buyer is back.
+// invoices and LndPayer (a macaroon baked for payments only) for the refunds; the
+// buyer's lnd pays the invoices and issues the amountless return invoices. A
+// charge buys one request. A session is opened, used and closed, and the refund
+// (SendPaymentV2 with `amt` on an amountless invoice) lands on the buyer's node
+// for exactly the balance. Refunds that fail on the real network — the buyer
+// cancelled its return invoice, it expired during the session, the buyer's node
+// is offline — are stored as failed with lnd's reason and retried: the first two
+// stay failed, the last is paid once the buyer is back.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
