@@ -7,7 +7,6 @@
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { L402Client, type ChallengeResponse } from '../client/l402-client.js';
 import { FileTokenStore } from '../client/file-token-store.js';
@@ -15,178 +14,222 @@ import { decodeIdentifier } from '../core/identifier.js';
 import { Macaroon } from '../core/macaroon.js';
 import type { Payer, PaymentResult } from '../core/types.js';
 import { DevHttpPayer } from '../lightning/dev/dev-http-payer.js';
-import type { CliCommand, CliContext } from './aperturecli.js';
+import { L402Error } from '../core/errors.js';
+import type { CliContext } from './cli-context.js';
+import { usageError } from './cli-parse.js';
+import { OUTPUT_FLAGS, type CommandSpec, type FlagSpec, type FlagValues, type Invocation } from './cli-spec.js';
 
-const USAGE = `usage: aperturecli fetch <url> [options]
-
-Sends an HTTP request and pays an L402 challenge (HTTP 402) if one comes back.
-The response body is written to stdout; a summary to stderr (JSON when stdout
-is not a terminal, or with --json).
-
-options:
-  -X, --request METHOD     HTTP method (default GET, or POST with --data)
-  -H, --header 'K: V'      request header; repeatable
-  -d, --data DATA          request body; @FILE reads it from a file
-      --max-price SATS     most one invoice may cost (default 1000)
-      --max-fee SATS       routing fee limit (default 10)
-      --payer dev|lnd|cln|lnbits|phoenixd|nwc
-                           how to pay: dev = the server's /api/dev/pay (dev backends
-                           only), lnd = your lnd node (needs the three --lnd-* options),
-                           cln, lnbits, phoenixd = your node or wallet over HTTP
-                           (needs --payer-url and --payer-secret-file), nwc = a wallet
-                           through Nostr Wallet Connect (--payer-secret-file holds the
-                           nostr+walletconnect:// URI)
-      --lnd-host HOST:PORT lnd gRPC address
-      --lnd-tls PATH       lnd's tls.cert
-      --lnd-macaroon PATH  a macaroon allowed to send payments (admin.macaroon)
-      --payer-url URL      clnrest, LNbits or phoenixd URL
-      --payer-secret-file PATH
-                           file holding the rune (cln), admin key (lnbits),
-                           http-password (phoenixd) or connection URI (nwc); kept out
-                           of the command line
-      --payer-ca PATH      CA certificate (PEM) of the payer's https URL (clnrest's ca.pem)
-      --token-file PATH    keep the token in this single file (reference format)
-      --token-dir DIR      keep tokens per origin in DIR
-                           (default $APERTURECLI_DIR/tokens or ~/.aperturecli/tokens)
-  -k, --insecure           accept self-signed TLS certificates (server and dev payer)
-      --json               JSON summary even on a terminal
-      --dry-run            show what would be paid, pay nothing (exit 10)
-  -h, --help               this text
-
-exit codes: 0 ok, 1 other HTTP error, 2 invalid arguments, 3 connection failed,
-4 payment refused/failed or 401/402/403, 5 not found (404/410), 10 dry run passed.
-`;
-
-interface FetchArgs {
+interface FetchArgs extends PayerSettings {
   url: URL;
   method: string;
   headers: Array<[string, string]>;
   body: Buffer | undefined;
-  maxPriceSats: number;
-  maxFeeSats: number;
-  payer: 'dev' | 'lnd' | HttpPayerKind | undefined;
-  lnd: { host: string; tls: string; macaroon: string } | undefined;
-  http: { url: string; secretFile: string; ca: string | undefined } | undefined;
-  store: FileTokenStore;
   insecure: boolean;
-  json: boolean;
   dryRun: boolean;
+  timeoutMs: number | undefined;
 }
 
-function whole(ctx: CliContext, name: string, value: string | undefined, fallback: number): number {
+function whole(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) throw ctx.usageError(`--${name} must be a whole number of satoshis, got '${value}'`);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) throw usageError(`--${name} must be a whole number of satoshis, got '${value}'`);
   return Number(value);
 }
 
-async function parse(args: readonly string[], ctx: CliContext): Promise<FetchArgs | 'help'> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        request: { type: 'string', short: 'X' },
-        header: { type: 'string', short: 'H', multiple: true },
-        data: { type: 'string', short: 'd' },
-        'max-price': { type: 'string' },
-        'max-fee': { type: 'string' },
-        payer: { type: 'string' },
-        'lnd-host': { type: 'string' },
-        'lnd-tls': { type: 'string' },
-        'lnd-macaroon': { type: 'string' },
-        'payer-url': { type: 'string' },
-        'payer-secret-file': { type: 'string' },
-        'payer-ca': { type: 'string' },
-        'token-file': { type: 'string' },
-        'token-dir': { type: 'string' },
-        insecure: { type: 'boolean', short: 'k' },
-        json: { type: 'boolean' },
-        'dry-run': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (error) {
-    throw ctx.usageError((error as Error).message);
+/** The buyer's flags, shared with `mcp serve`. */
+export const PAYER_FLAGS: readonly FlagSpec[] = [
+  { name: 'max-price', type: 'int64', default: '1000', description: 'Most one invoice may cost, sats' },
+  { name: 'max-fee', type: 'int64', default: '10', description: 'Routing fee limit, sats' },
+  {
+    name: 'payer',
+    type: 'string',
+    description: "How to pay: dev (the server's /api/dev/pay, dev backends only), lnd (needs the three --lnd-* flags), cln, lnbits or phoenixd (your node or wallet over HTTP; needs --payer-url and --payer-secret-file) or nwc (a wallet through Nostr Wallet Connect; --payer-secret-file holds the nostr+walletconnect:// URI)",
+  },
+  { name: 'lnd-host', type: 'string', description: 'lnd gRPC address HOST:PORT' },
+  { name: 'lnd-tls', type: 'string', description: "lnd's tls.cert" },
+  { name: 'lnd-macaroon', type: 'string', description: 'A macaroon allowed to send payments (admin.macaroon)' },
+  { name: 'payer-url', type: 'string', description: 'clnrest, LNbits or phoenixd URL (--payer cln|lnbits|phoenixd)' },
+  { name: 'payer-secret-file', type: 'string', description: 'File holding the rune (cln), admin key (lnbits), http-password (phoenixd) or connection URI (nwc); kept out of the command line' },
+  { name: 'payer-ca', type: 'string', description: "CA certificate (PEM) of the payer's https URL (clnrest's ca.pem)" },
+  { name: 'token-file', type: 'string', description: 'Keep the token in this single file (reference format)' },
+  { name: 'token-dir', type: 'string', description: 'Keep tokens per origin in DIR (default $APERTURECLI_DIR/tokens or ~/.aperturecli/tokens)' },
+];
+
+/** The payers reached over HTTP (or, for nwc, a relay). */
+const HTTP_PAYERS = ['cln', 'lnbits', 'phoenixd', 'nwc'] as const;
+type HttpPayerKind = (typeof HTTP_PAYERS)[number];
+const HTTP_PAYER_FLAGS = ['payer-url', 'payer-secret-file', 'payer-ca'] as const;
+
+/** The payer settings of the buyer's flags. */
+export interface PayerSettings {
+  /** Most one invoice may cost. */
+  maxPriceSats: number;
+  /** Routing fee limit. */
+  maxFeeSats: number;
+  /** How to pay. */
+  payer: 'dev' | 'lnd' | HttpPayerKind | undefined;
+  /** lnd's address and credentials. */
+  lnd: { host: string; tls: string; macaroon: string } | undefined;
+  /** URL (empty for nwc), credential file and CA file of `--payer cln|lnbits|phoenixd|nwc`. */
+  http: { url: string; secretFile: string; ca: string | undefined } | undefined;
+  /** The token store. */
+  store: FileTokenStore;
+}
+
+/**
+ * The buyer's settings from {@link PAYER_FLAGS}.
+ * @param v - the flag values
+ * @param env - `HOME`, `APERTURECLI_DIR`
+ * @returns the settings
+ * @throws L402Error `L402_ERR_CLI_USAGE` for a bad value, a missing `--lnd-*` or `--payer-*` flag, or one
+ *   given without the payer it belongs to
+ */
+export function payerSettings(v: FlagValues, env: Readonly<Record<string, string | undefined>>): PayerSettings {
+  const payerText = v.string('payer');
+  const httpKind = HTTP_PAYERS.find((kind) => kind === payerText);
+  if (payerText !== undefined && payerText !== 'dev' && payerText !== 'lnd' && httpKind === undefined) {
+    throw usageError(`--payer must be dev, lnd, ${HTTP_PAYERS.join(', ')}, got '${payerText}'`);
   }
-  const v = parsed.values;
-  if (v.help === true) return 'help';
-  if (parsed.positionals.length !== 1) throw ctx.usageError('fetch takes exactly one URL; see aperturecli fetch --help');
+  const payer: PayerSettings['payer'] = httpKind ?? (payerText as 'dev' | 'lnd' | undefined);
+  let http: PayerSettings['http'];
+  if (httpKind !== undefined) {
+    const needed = httpKind === 'nwc' ? (['payer-secret-file'] as const) : (['payer-url', 'payer-secret-file'] as const);
+    const missing = needed.filter((k) => v.string(k) === undefined);
+    if (missing.length > 0) throw usageError(`--payer ${httpKind} needs ${missing.map((m) => `--${m}`).join(', ')}`);
+    if (httpKind === 'nwc' && (v.given('payer-url') || v.given('payer-ca'))) {
+      throw usageError('--payer nwc takes its relay from the connection URI in --payer-secret-file; drop --payer-url and --payer-ca');
+    }
+    const payerUrl = v.string('payer-url') ?? '';
+    if (httpKind !== 'nwc' && !/^https?:\/\/[^/?#]+/.test(payerUrl)) throw usageError(`--payer-url must be an http:// or https:// URL, got '${payerUrl}'`);
+    http = { url: payerUrl, secretFile: v.string('payer-secret-file') ?? '', ca: v.string('payer-ca') };
+  } else {
+    const stray = HTTP_PAYER_FLAGS.filter((k) => v.given(k));
+    if (stray.length > 0) throw usageError(`${stray.map((m) => `--${m}`).join(', ')} only apply with --payer ${HTTP_PAYERS.join('|')}`);
+  }
+  let lnd: PayerSettings['lnd'];
+  if (payer === 'lnd') {
+    const missing = (['lnd-host', 'lnd-tls', 'lnd-macaroon'] as const).filter((k) => v.string(k) === undefined);
+    if (missing.length > 0) throw usageError(`--payer lnd needs ${missing.map((m) => `--${m}`).join(', ')}`);
+    lnd = { host: v.string('lnd-host') ?? '', tls: v.string('lnd-tls') ?? '', macaroon: v.string('lnd-macaroon') ?? '' };
+  } else {
+    const stray = (['lnd-host', 'lnd-tls', 'lnd-macaroon'] as const).filter((k) => v.given(k));
+    if (stray.length > 0) throw usageError(`${stray.map((m) => `--${m}`).join(', ')} only apply with --payer lnd`);
+  }
+  if (v.given('token-file') && v.given('token-dir')) throw usageError('use --token-file or --token-dir, not both');
+  const base = env['APERTURECLI_DIR'] ?? join(env['HOME'] ?? homedir(), '.aperturecli');
+  const tokenFile = v.string('token-file');
+  const store = tokenFile !== undefined
+    ? new FileTokenStore({ file: tokenFile })
+    : new FileTokenStore({ directory: v.string('token-dir') ?? join(base, 'tokens') });
+  return {
+    maxPriceSats: whole('max-price', v.string('max-price'), 1000),
+    maxFeeSats: whole('max-fee', v.string('max-fee'), 10),
+    payer,
+    lnd,
+    http,
+    store,
+  };
+}
+
+/**
+ * The payer of the settings for a URL.
+ * @param settings - the buyer's settings
+ * @param url - the URL to pay for (the dev payer pays through its origin)
+ * @param send - the fetch the dev payer uses
+ * @returns the payer, or undefined without `--payer`
+ */
+export async function payerFor(settings: PayerSettings, url: URL, send: typeof globalThis.fetch): Promise<(Payer & { close?: () => Promise<void> }) | undefined> {
+  if (settings.payer === 'dev') return new DevHttpPayer({ url: new URL('/api/dev/pay', url), fetch: send });
+  if (settings.payer === 'lnd' && settings.lnd !== undefined) {
+    // Loaded only when asked for: it brings grpc-js and lnd's protos.
+    const { LndPayer } = await import('../lightning/lnd/lnd-payer.js');
+    return new LndPayer({ host: settings.lnd.host, tlsCertPath: settings.lnd.tls, macaroonPath: settings.lnd.macaroon });
+  }
+  if (settings.http !== undefined && settings.payer !== undefined && settings.payer !== 'lnd') {
+    return httpPayer(settings.payer, settings.http);
+  }
+  return undefined;
+}
+
+/** Builds an HTTP (or NWC) payer, reading its credential and CA files (a usage error when unreadable). */
+async function httpPayer(kind: HttpPayerKind, http: NonNullable<PayerSettings['http']>): Promise<Payer & { close: () => Promise<void> }> {
+  const read = async (path: string, what: string): Promise<string> => {
+    let text: string;
+    try {
+      text = (await readFile(path, 'utf8')).trim();
+    } catch (error) {
+      throw usageError(`cannot read ${what} ${path}: ${(error as Error).message}`);
+    }
+    if (text === '') throw usageError(`${what} ${path} is empty`);
+    return text;
+  };
+  const secret = await read(http.secretFile, '--payer-secret-file');
+  const caCert = http.ca === undefined ? undefined : await read(http.ca, '--payer-ca');
+  const common = { url: http.url, ...(caCert !== undefined ? { caCert } : {}) };
+  // Each loaded only when asked for.
+  switch (kind) {
+    case 'cln': {
+      const { ClnPayer } = await import('../lightning/cln/cln-payer.js');
+      return new ClnPayer({ ...common, rune: secret });
+    }
+    case 'lnbits': {
+      const { LnbitsPayer } = await import('../lightning/lnbits/lnbits-payer.js');
+      return new LnbitsPayer({ ...common, adminKey: secret });
+    }
+    case 'phoenixd': {
+      const { PhoenixdPayer } = await import('../lightning/phoenixd/phoenixd-payer.js');
+      return new PhoenixdPayer({ ...common, password: secret });
+    }
+    case 'nwc': {
+      const { NwcPayer } = await import('../lightning/nwc/nwc-payer.js');
+      try {
+        return new NwcPayer({ uri: secret });
+      } catch (error) {
+        if (error instanceof L402Error && error.code === 'L402_ERR_LN_CREDENTIALS') throw usageError(`--payer-secret-file ${http.secretFile}: ${error.message}`);
+        throw error;
+      }
+    }
+  }
+}
+
+async function parse({ flags: v, args }: Invocation, ctx: CliContext): Promise<FetchArgs> {
   let url: URL;
   try {
-    url = new URL(parsed.positionals[0] ?? '');
+    url = new URL(args[0] ?? '');
   } catch {
-    throw ctx.usageError(`not a URL: '${parsed.positionals[0] ?? ''}'`);
+    throw usageError(`not a URL: '${args[0] ?? ''}'`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw ctx.usageError(`only http and https URLs are supported, got '${url.protocol}'`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw usageError(`only http and https URLs are supported, got '${url.protocol}'`);
   const headers: Array<[string, string]> = [];
-  for (const line of v.header ?? []) {
+  for (const line of v.list('header')) {
     const colon = line.indexOf(':');
     const name = colon > 0 ? line.slice(0, colon).trim() : '';
-    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) throw ctx.usageError(`bad header '${line}'; use -H 'Name: value'`);
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) throw usageError(`bad header '${line}'; use -H 'Name: value'`);
     headers.push([name, line.slice(colon + 1).trim()]);
   }
   let body: Buffer | undefined;
-  if (v.data !== undefined) {
-    if (v.data.startsWith('@')) {
+  const data = v.string('data');
+  if (data !== undefined) {
+    if (data.startsWith('@')) {
       try {
-        body = await readFile(v.data.slice(1));
+        body = await readFile(data.slice(1));
       } catch (error) {
-        throw ctx.usageError(`cannot read --data file: ${(error as Error).message}`);
+        throw usageError(`cannot read --data file: ${(error as Error).message}`);
       }
     } else {
-      body = Buffer.from(v.data, 'utf8');
+      body = Buffer.from(data, 'utf8');
     }
   }
-  const method = (v.request ?? (body === undefined ? 'GET' : 'POST')).toUpperCase();
-  if (!/^[A-Z]+$/.test(method)) throw ctx.usageError(`bad method '${method}'`);
-  const payer = v.payer;
-  const httpKind = HTTP_PAYERS.find((kind) => kind === payer);
-  if (payer !== undefined && payer !== 'dev' && payer !== 'lnd' && httpKind === undefined) {
-    throw ctx.usageError(`--payer must be dev, lnd, ${HTTP_PAYERS.join(', ')}, got '${payer}'`);
-  }
-  let http: FetchArgs['http'];
-  if (httpKind !== undefined) {
-    const needed = httpKind === 'nwc' ? (['payer-secret-file'] as const) : (['payer-url', 'payer-secret-file'] as const);
-    const missing = needed.filter((k) => v[k] === undefined);
-    if (missing.length > 0) throw ctx.usageError(`--payer ${httpKind} needs ${missing.map((m) => `--${m}`).join(', ')}`);
-    if (httpKind === 'nwc' && (v['payer-url'] !== undefined || v['payer-ca'] !== undefined)) {
-      throw ctx.usageError('--payer nwc takes its relay from the connection URI in --payer-secret-file; drop --payer-url and --payer-ca');
-    }
-    const payerUrl = v['payer-url'] ?? '';
-    if (httpKind !== 'nwc' && !/^https?:\/\/[^/?#]+/.test(payerUrl)) throw ctx.usageError(`--payer-url must be an http:// or https:// URL, got '${payerUrl}'`);
-    http = { url: payerUrl, secretFile: v['payer-secret-file'] ?? '', ca: v['payer-ca'] };
-  } else {
-    for (const k of ['payer-url', 'payer-secret-file', 'payer-ca'] as const) {
-      if (v[k] !== undefined) throw ctx.usageError(`--${k} only goes with --payer ${HTTP_PAYERS.join('|')}`);
-    }
-  }
-  let lnd: FetchArgs['lnd'];
-  if (payer === 'lnd') {
-    const missing = (['lnd-host', 'lnd-tls', 'lnd-macaroon'] as const).filter((k) => v[k] === undefined);
-    if (missing.length > 0) throw ctx.usageError(`--payer lnd needs ${missing.map((m) => `--${m}`).join(', ')}`);
-    lnd = { host: v['lnd-host'] ?? '', tls: v['lnd-tls'] ?? '', macaroon: v['lnd-macaroon'] ?? '' };
-  }
-  if (v['token-file'] !== undefined && v['token-dir'] !== undefined) throw ctx.usageError('use --token-file or --token-dir, not both');
-  const base = ctx.io.env['APERTURECLI_DIR'] ?? join(ctx.io.env['HOME'] ?? homedir(), '.aperturecli');
-  const store = v['token-file'] !== undefined
-    ? new FileTokenStore({ file: v['token-file'] })
-    : new FileTokenStore({ directory: v['token-dir'] ?? join(base, 'tokens') });
+  const method = (v.string('request') ?? (body === undefined ? 'GET' : 'POST')).toUpperCase();
+  if (!/^[A-Z]+$/.test(method)) throw usageError(`bad method '${method}'`);
   return {
     url,
     method,
     headers,
     body,
-    maxPriceSats: whole(ctx, 'max-price', v['max-price'], 1000),
-    maxFeeSats: whole(ctx, 'max-fee', v['max-fee'], 10),
-    payer: httpKind ?? (payer as 'dev' | 'lnd' | undefined),
-    lnd,
-    http,
-    store,
-    insecure: v.insecure === true,
-    json: v.json === true,
-    dryRun: v['dry-run'] === true,
+    ...payerSettings(v, ctx.io.env),
+    insecure: v.bool('insecure'),
+    dryRun: v.bool('dry-run'),
+    timeoutMs: v.durationMs('timeout'),
   };
 }
 
@@ -205,28 +248,19 @@ function exitForStatus(ctx: CliContext, status: number): number {
   return ctx.exit.general;
 }
 
-async function run(args: readonly string[], ctx: CliContext): Promise<number> {
-  const parsed = await parse(args, ctx);
-  if (parsed === 'help') {
-    ctx.io.stdout.write(USAGE);
-    return ctx.exit.ok;
-  }
+async function run(invocation: Invocation, ctx: CliContext): Promise<number> {
+  const parsed = await parse(invocation, ctx);
   const { url, io } = { url: parsed.url, io: ctx.io };
-  const jsonSummary = parsed.json || io.stdout.isTTY !== true;
+  const jsonSummary = ctx.jsonOutput;
   const agent = new Agent({ connect: { rejectUnauthorized: !parsed.insecure } });
+  const signal = parsed.timeoutMs === undefined || parsed.timeoutMs === 0 ? undefined : AbortSignal.timeout(parsed.timeoutMs);
   const send: typeof globalThis.fetch = (input, init) =>
-    undiciFetch(input as Parameters<typeof undiciFetch>[0], { ...(init as Parameters<typeof undiciFetch>[1]), dispatcher: agent }) as unknown as Promise<Response>;
+    undiciFetch(input as Parameters<typeof undiciFetch>[0], {
+      ...(init as Parameters<typeof undiciFetch>[1]), dispatcher: agent, ...(signal === undefined ? {} : { signal }),
+    }) as unknown as Promise<Response>;
   let payer: (Payer & { close?: () => Promise<void> }) | undefined;
   try {
-    if (parsed.payer === 'dev') {
-      payer = new DevHttpPayer({ url: new URL('/api/dev/pay', url), fetch: send });
-    } else if (parsed.payer === 'lnd' && parsed.lnd !== undefined) {
-      // Loaded only when asked for: it brings grpc-js and lnd's protos.
-      const { LndPayer } = await import('../lightning/lnd/lnd-payer.js');
-      payer = new LndPayer({ host: parsed.lnd.host, tlsCertPath: parsed.lnd.tls, macaroonPath: parsed.lnd.macaroon });
-    } else if (parsed.http !== undefined && parsed.payer !== undefined && parsed.payer !== 'lnd') {
-      payer = await httpPayer(parsed.payer, parsed.http, ctx);
-    }
+    payer = await payerFor(parsed, url, send);
     let paid: PaymentResult | undefined;
     const client = new L402Client({
       ...(payer === undefined ? {} : { payer }),
@@ -294,8 +328,7 @@ async function run(args: readonly string[], ctx: CliContext): Promise<number> {
     };
     const exitCode = exitForStatus(ctx, response.status);
     if (exitCode !== ctx.exit.ok) {
-      ctx.json('stderr', { error: { code: 'L402_ERR_CLI_HTTP_STATUS', message: `the server answered ${response.status}`, exitCode, status: response.status, summary } });
-      return exitCode;
+      return ctx.fail(new L402Error('L402_ERR_CLI_HTTP_STATUS', `the server answered ${response.status}`), { exitCode, fields: { url: url.href, status: response.status, summary } });
     }
     if (jsonSummary) ctx.json('stderr', summary);
     else if (paid !== undefined) io.stderr.write(`aperturecli: paid ${paid.amountSats} sat (fee ${paid.feeSats} sat) for token ${summary.tokenId ?? '?'}\n`);
@@ -306,54 +339,21 @@ async function run(args: readonly string[], ctx: CliContext): Promise<number> {
   }
 }
 
-/** The `fetch` subcommand. */
-export const fetchCommand: CliCommand = {
+/** The `fetch` command. */
+export const fetchCommand: CommandSpec = {
   name: 'fetch',
-  summary: 'send an HTTP request, paying an L402 challenge if one comes back',
-  usage: USAGE,
+  summary: 'Send an HTTP request, paying an L402 challenge if one comes back',
+  description: 'Sends an HTTP request and pays an L402 challenge (HTTP 402) if one comes back. The response body is written to stdout; a summary (what was paid, which token was used; never the preimage) to stderr, as JSON when stdout is not a terminal or with --json.',
+  args: [{ name: 'url', required: true, description: 'Required: the http or https URL' }],
+  flags: [
+    { name: 'request', short: 'X', type: 'string', description: 'HTTP method (default GET, or POST with --data)' },
+    { name: 'header', short: 'H', type: 'stringArray', description: "Request header 'Name: value'" },
+    { name: 'data', short: 'd', type: 'string', description: 'Request body; @FILE reads it from a file' },
+    ...PAYER_FLAGS,
+    { name: 'insecure', short: 'k', type: 'bool', default: 'false', description: 'Accept self-signed TLS certificates (server and dev payer)' },
+    { name: 'timeout', type: 'duration', description: 'Give up after this long (Go duration: 30s, 2m); no limit by default' },
+    { name: 'dry-run', type: 'bool', default: 'false', description: 'Show what would be paid, pay nothing (exit 10)' },
+    ...OUTPUT_FLAGS,
+  ],
   run,
 };
-
-/** The payers reached over HTTP. */
-const HTTP_PAYERS = ['cln', 'lnbits', 'phoenixd', 'nwc'] as const;
-type HttpPayerKind = (typeof HTTP_PAYERS)[number];
-
-/** Builds the HTTP payer, reading its secret and CA files (a usage error when unreadable). */
-async function httpPayer(kind: HttpPayerKind, http: NonNullable<FetchArgs['http']>, ctx: CliContext): Promise<Payer & { close: () => Promise<void> }> {
-  const read = async (path: string, what: string): Promise<string> => {
-    let text: string;
-    try {
-      text = (await readFile(path, 'utf8')).trim();
-    } catch (error) {
-      throw ctx.usageError(`cannot read ${what} ${path}: ${(error as Error).message}`);
-    }
-    if (text === '') throw ctx.usageError(`${what} ${path} is empty`);
-    return text;
-  };
-  const secret = await read(http.secretFile, '--payer-secret-file');
-  const caCert = http.ca === undefined ? undefined : await read(http.ca, '--payer-ca');
-  const common = { url: http.url, ...(caCert !== undefined ? { caCert } : {}) };
-  switch (kind) {
-    case 'cln': {
-      const { ClnPayer } = await import('../lightning/cln/cln-payer.js');
-      return new ClnPayer({ ...common, rune: secret });
-    }
-    case 'lnbits': {
-      const { LnbitsPayer } = await import('../lightning/lnbits/lnbits-payer.js');
-      return new LnbitsPayer({ ...common, adminKey: secret });
-    }
-    case 'phoenixd': {
-      const { PhoenixdPayer } = await import('../lightning/phoenixd/phoenixd-payer.js');
-      return new PhoenixdPayer({ ...common, password: secret });
-    }
-    case 'nwc': {
-      const { NwcPayer } = await import('../lightning/nwc/nwc-payer.js');
-      try {
-        return new NwcPayer({ uri: secret });
-      } catch (error) {
-        if ((error as { code?: string }).code === 'L402_ERR_LN_CREDENTIALS') throw ctx.usageError(`--payer-secret-file ${http.secretFile}: ${(error as Error).message}`);
-        throw error;
-      }
-    }
-  }
-}

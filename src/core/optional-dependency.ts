@@ -21,6 +21,8 @@ export const OPTIONAL_PACKAGES = {
   protobufjs: '7',
   ws: '8',
   'nostr-tools': '2',
+  '@modelcontextprotocol/server': '2',
+  zod: '4',
 } as const;
 
 /** The name of an optional package. */
