@@ -6,6 +6,7 @@ import { ConfigError, L402Error } from '../core/errors.js';
 import { checkConfig, checkDatabase, referenceDatabaseWarning, type LoadConfigOptions } from '../proxy/config/check-config.js';
 import { closestKey } from '../proxy/config/closest-key.js';
 import { formatConfigReport } from '../proxy/config/format-config-report.js';
+import type { AuthenticatorConfig } from '../proxy/config/aperture-config.js';
 import { startAperture, type RunningAperture, type StartApertureOptions } from '../app/start-aperture.js';
 import { missingPackagesError } from '../app/required-packages.js';
 import { limitHeapGrowth } from './heap-growth.js';
@@ -227,7 +228,7 @@ export async function main(argv: readonly string[], io: CliIo = {}): Promise<num
   }
   const tls = config.insecure ? 'plaintext HTTP/1.1 and h2c' : `TLS, HTTP/1.1 and HTTP/2 (certificate ${config.tlsCertPath})`;
   stdout.write(`aperture listening on ${aperture.url} (${tls}); ${aperture.services.length} service(s): ${aperture.services.map((s) => s.name).join(', ') || 'none'}\n`);
-  stdout.write(`lightning: ${config.authenticator.disable ? 'disabled (every request is forwarded)' : config.authenticator.backend === 'dev' ? 'dev backend (not for production); POST /api/dev/pay pays invoices for loopback clients' : `lnd at ${config.authenticator.lndHost ?? ''}`}\n`);
+  stdout.write(`lightning: ${lightningLine(config.authenticator)}\n`);
   stdout.write(`store: ${config.dbBackend === 'postgres' ? `postgres ${config.postgres.host}:${config.postgres.port}/${config.postgres.dbName}` : `sqlite ${config.sqlite.dbFile}`}\n`);
   if (config.admin.enabled) {
     stdout.write(`admin API: REST ${aperture.url}/api/admin/, gRPC adminrpc.Admin on the same listener; macaroon ${config.admin.macaroonPath}\n`);
@@ -272,4 +273,12 @@ export async function main(argv: readonly string[], io: CliIo = {}): Promise<num
   detach();
   if (code === 0) stdout.write('aperture: stopped\n');
   return code;
+}
+
+/** The start-up line's account of the Lightning backend (never a credential). */
+function lightningLine(a: AuthenticatorConfig): string {
+  if (a.disable) return 'disabled (every request is forwarded)';
+  if (a.backend === 'dev') return 'dev backend (not for production); POST /api/dev/pay pays invoices for loopback clients';
+  if (a.http !== undefined) return a.http.kind === 'nwc' ? 'nwc (the relay of the connection URI)' : `${a.http.kind} at ${a.http.url}`;
+  return `lnd at ${a.lndHost ?? ''}`;
 }

@@ -109,6 +109,7 @@ describe('the aperture binary with an HTTP Lightning backend', { timeout: 120_00
         assert.equal(await check.exited, 0, check.output());
         const p = spawnNode('bin/aperture.js', ['--config', config, '--basedir', dir], ln.env, t);
         const url = (await p.waitFor(/aperture listening on (http:\/\/\S+)/))[1] ?? '';
+        await p.waitFor(new RegExp(`^lightning: ${c.name}( at http|\\b)`, 'm'));
         const challenged = await h1(`${url}/api/x`);
         assert.equal(challenged.status, 402, challenged.body);
         const offer = challengeOf(challenged.headers['www-authenticate']);
