@@ -72,13 +72,17 @@ export class LnbitsPayer implements Payer {
    * @param paymentRequest - BOLT11 invoice with an amount
    * @param options - fee limit (checked afterwards, see the class), timeout, abort signal
    * @returns preimage, amount and fee
-   * @throws PaymentError `L402_ERR_PAY_INVALID_INVOICE`, `L402_ERR_PAY_ABORTED`, `L402_ERR_PAY_ALREADY_PAID`,
+   * @throws PaymentError `L402_ERR_PAY_INVALID_INVOICE` (also when `amountSats` is given: only invoices with an amount are paid), `L402_ERR_PAY_ABORTED`, `L402_ERR_PAY_ALREADY_PAID`,
    *   `L402_ERR_PAY_INSUFFICIENT_BALANCE`, `L402_ERR_PAY_NO_ROUTE`, `L402_ERR_PAY_INCORRECT_DETAILS`,
    *   `L402_ERR_PAY_TIMEOUT`, `L402_ERR_PAY_FAILED`, `L402_ERR_PAY_UNAVAILABLE`, `L402_ERR_PAY_AUTH_REFUSED`,
    *   `L402_ERR_PAY_BAD_PREIMAGE`
    */
   async payInvoice(paymentRequest: string, options: PayOptions = {}): Promise<PaymentResult> {
     const decoded = decodeInvoice(paymentRequest);
+    if (options.amountSats !== undefined) {
+      // Not built for this backend: it pays only the amount an invoice carries (no silent fallback).
+      throw new PaymentError('L402_ERR_PAY_INVALID_INVOICE', 'LNbits payer cannot choose an amount (PayOptions.amountSats): it pays only invoices with one', { status: 400 });
+    }
     if (options.signal?.aborted === true) throw new PaymentError('L402_ERR_PAY_ABORTED', 'payment aborted before it started', { cause: options.signal.reason });
     const signal = options.signal !== undefined ? { signal: options.signal } : {};
     const before = await this.#status(decoded.paymentHash, signal);
