@@ -4,7 +4,7 @@
  * `WWW-Authenticate` values, reading their `request` objects, writing the
  * `Authorization: Payment <token>` credential and reading `Payment-Receipt`.
  * `aperture-ts/mpp` holds the server's codecs (they use `node:crypto` and
- * `Buffer`); `test/client/payment-wire.test.ts` checks that both agree.
+ * Node buffers); `test/client/payment-wire.test.ts` checks that both agree.
  */
 import { base64Of, bytesOfBase64 } from './encoding.js';
 

@@ -58,10 +58,16 @@ function withMethod(error: unknown, url: URL, method: string): Error {
 }
 
 /** The `type` of a problem+json body, when it parses. */
-function problemType(chunks: Buffer[] | undefined): string | undefined {
+function problemType(chunks: Uint8Array[] | undefined): string | undefined {
   if (chunks === undefined) return undefined;
   try {
-    const type = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { type?: unknown }).type;
+    const bytes = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+    let at = 0;
+    for (const chunk of chunks) {
+      bytes.set(chunk, at);
+      at += chunk.length;
+    }
+    const type = (JSON.parse(new TextDecoder().decode(bytes)) as { type?: unknown }).type;
     return typeof type === 'string' ? type : undefined;
   } catch {
     return undefined;
@@ -87,7 +93,7 @@ class L402Handler implements Dispatcher.DispatchHandler {
   /** Set while the current response is a challenge being answered (not forwarded). */
   #challenge: { status: number; headers: Record<string, string>; challenges: string[]; problem?: string } | undefined;
   /** The problem+json body of the challenge being answered, while it is small enough. */
-  #problemBody: Buffer[] | undefined;
+  #problemBody: Uint8Array[] | undefined;
   #problemBytes = 0;
 
   constructor(dispatch: Dispatcher.Dispatch, opts: Dispatcher.DispatchOptions, pairs: Array<[string, string]>, handler: Dispatcher.DispatchHandler, call: L402Call) {
