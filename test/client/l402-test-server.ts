@@ -66,6 +66,8 @@ export interface TestServer {
   receipts: string[];
   /** The MPP problem types of the 402s sent for a refused Payment credential, in order. */
   refusals: string[];
+  /** Closes a session on the server's side, as its idle sweeper would (refunding it). */
+  closeSession(id: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -241,6 +243,9 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     wallet,
     receipts,
     refusals,
+    closeSession: async (id) => {
+      await mppStore.closeSession(id, Date.now());
+    },
     rotate: () => {
       gate = build();
     },

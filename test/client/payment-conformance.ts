@@ -24,6 +24,8 @@ export interface PaymentTransportServer extends TransportServer {
   receipts: string[];
   /** Problem types of refused Payment credentials. */
   refusals: string[];
+  /** Closes a session on the server's side. */
+  closeSession(id: string): Promise<void>;
 }
 
 /** An HTTP client helper under test. */
@@ -139,6 +141,21 @@ export function runPaymentConformance(transport: PaymentTransport): void {
       assert.equal(await client.closeSession(s.url, () => assert.fail('nothing to close')), undefined);
       // The refund arrived at the client's node, paying its return invoice.
       assert.deepEqual(refunds, [PRICE]);
+    });
+
+    test('a session the server closed is forgotten and a new one opened, once', async (t) => {
+      const s = await transport.start(t, { priceSats: PRICE, mpp: { offer: 'only', sessions: true, depositMultiplier: 5 } });
+      const client = new L402Client({ payer: new DevPayer(s.invoicer), mpp: { sessions: { invoicer: s.wallet } } });
+      const send = s.helper(client);
+      assert.equal((await send()).kind, 'ok');
+      const first = client.sessionId(s.url);
+      assert.ok(first);
+      await s.closeSession(first);
+      assert.deepEqual(await send(), { kind: 'ok', body: 'paid content for mpp open\n' });
+      assert.ok(s.refusals.some((p) => p.endsWith('/session-closed')), s.refusals.join());
+      const second = client.sessionId(s.url);
+      assert.ok(second !== undefined && second !== first);
+      assert.equal(s.payments(), 2);
     });
 
     test('sessions are used only when asked for: without mpp.sessions a charge is paid', async (t) => {
