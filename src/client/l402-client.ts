@@ -491,7 +491,7 @@ export class L402Client {
       } else {
         this.#mpp.responded(call.key, call.url.href, mppSent, response.status, response.headers['payment-receipt']);
         throw withClientContext(
-          new PaymentError('L402_ERR_CLIENT_CREDENTIAL_REFUSED', `the server answered ${response.status} again to a freshly paid Payment credential (${mppSent.kind}) for ${call.key}${problem}`),
+          new PaymentError('L402_ERR_CLIENT_CREDENTIAL_REFUSED', `the server answered ${response.status} again to the Payment credential (${mppSent.kind}) just sent for ${call.key}${mppSent.kind === 'bearer' ? ' after several rounds' : ', paid for this call'}${problem}`),
           context,
         );
       }

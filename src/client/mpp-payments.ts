@@ -71,7 +71,7 @@ export interface SessionCloseResult {
   refundStatus: 'succeeded' | 'failed' | 'skipped' | 'unknown';
 }
 
-/** What the engine's limits are, shared with the L402 half. */
+/** What the engine's limits are, shared with the L402 half. @internal */
 export interface MppLimits {
   payer: Payer | undefined;
   budget: Budget;
@@ -97,7 +97,7 @@ interface HeldSession {
   state: 'opening' | 'open';
 }
 
-/** What one call sent with the Payment scheme, kept on the call. */
+/** What one call sent with the Payment scheme, kept on the call. @internal */
 export interface MppSent {
   kind: 'charge' | 'open' | 'bearer' | 'topUp' | 'close';
   session?: HeldSession;
@@ -112,15 +112,21 @@ const GONE = new Set(['session-not-found', 'session-closed']);
 const REMEMBERED_CHARGES = 4096;
 
 /**
- * Whether a 402's `WWW-Authenticate` values hold a Payment challenge with the
- * Lightning method for an intent this client answers.
+ * The Payment challenges of a 402 with the Lightning method and an intent this client answers.
+ * @param values - the `WWW-Authenticate` values
+ * @returns the challenges, in order
  * @internal
  */
 export function lightningOffers(values: readonly string[]): ClientPaymentChallenge[] {
   return readPaymentChallenges(values).filter((c) => c.method.toLowerCase() === 'lightning' && (c.intent === 'charge' || c.intent === 'session'));
 }
 
-/** The last path segment of a problem type URI. */
+/**
+ * The last path segment of a problem type URI (`insufficient-balance`, `session-closed`, …).
+ * @param type - the problem's `type`
+ * @returns its name
+ * @internal
+ */
 export function problemName(type: string | undefined): string | undefined {
   if (type === undefined) return undefined;
   const slash = type.lastIndexOf('/');
