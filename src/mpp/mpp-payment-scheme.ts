@@ -8,7 +8,7 @@ import { isPromise } from '../core/is-promise.js';
 import type { AcceptedCredential, Offer, OfferRequest, PaymentScheme, ResponseOutcome, SchemeVerification } from '../core/payment-scheme.js';
 import type { HeaderList, MaybePromise, RequestView } from '../core/types.js';
 import type { VerifyTarget } from '../core/verifier.js';
-import type { MppAccepted, MppIntent, MppRefused, MppScheme, MppTarget } from './mpp-scheme.js';
+import type { MppAccepted, MppIntent, MppOffer, MppRefused, MppScheme, MppTarget } from './mpp-scheme.js';
 import { isPaymentAuthorization } from './payment-credential.js';
 import { PROBLEM_CONTENT_TYPE } from './problem.js';
 
@@ -83,6 +83,8 @@ export class MppPaymentScheme implements PaymentScheme {
   readonly #o: MppPaymentSchemeOptions;
   /** The refusal of each request's Payment credential, for its 402's problem and headers. */
   readonly #refused = new WeakMap<RequestView, MppRefused>();
+  /** The challenges offered to each request, for a ledger that records every invoice. */
+  readonly #offered = new WeakMap<RequestView, readonly MppOffer[]>();
 
   /** @param options - the scheme, the price of a request, intents, hooks */
   constructor(options: MppPaymentSchemeOptions) {
@@ -126,6 +128,7 @@ export class MppPaymentScheme implements PaymentScheme {
    */
   async offer(o: OfferRequest): Promise<Offer> {
     const offers = await this.scheme.offers(this.#target(o.target, o.priceSats));
+    this.#offered.set(o.request, offers);
     const refused = this.#refused.get(o.request);
     const response = this.scheme.challengeResponse(offers, refused);
     const headers: Array<readonly [string, string]> = offers.map((offer) => ['WWW-Authenticate', offer.header] as const);
@@ -141,6 +144,17 @@ export class MppPaymentScheme implements PaymentScheme {
       authType: 'mpp',
       body: { contentType: PROBLEM_CONTENT_TYPE, text: response.body },
     };
+  }
+
+  /**
+   * The challenges this scheme offered to a request (charge, then session),
+   * each with its invoice: what a ledger records, one row per invoice.
+   * @param request - the request view the offer was made for
+   * @returns the offers, or `undefined` when none was made for it
+   * @internal
+   */
+  offered(request: RequestView): readonly MppOffer[] | undefined {
+    return this.#offered.get(request);
   }
 
   /**
