@@ -13,7 +13,9 @@ import { encodePaymentCredential } from '../../src/mpp/payment-credential.js';
 import { parsePaymentChallenges, type PaymentChallenge } from '../../src/mpp/payment-challenge.js';
 import { decodePaymentReceipt } from '../../src/mpp/payment-receipt.js';
 import { h1, startBackend } from '../proxy/support.js';
-import { configFrom, quiet, removeDir, tempBaseDir, wwwAuthenticate } from './support.js';
+import { configFrom, quiet, removeDir, tempBaseDir, TestClock, wwwAuthenticate } from './support.js';
+import { readFileSync } from 'node:fs';
+import { rest1, type AdminServer } from '../admin/support.js';
 
 interface Requested {
   methodDetails?: { invoice: string; paymentHash: string };
@@ -35,6 +37,7 @@ describe('aperture serves the Payment scheme (MPP)', () => {
   let flaky: Awaited<ReturnType<typeof startBackend>>;
   /** The client's own node: its amountless invoices receive the refunds. */
   const clientNode = new DevInvoicer({ onWarning: () => undefined });
+  const clock = new TestClock(Date.now());
   const seenAuthorization: string[][] = [];
   let failNext = 0;
   const baseDir = tempBaseDir();
@@ -57,6 +60,8 @@ describe('aperture serves the Payment scheme (MPP)', () => {
     const config = configFrom(`
 listenaddr: 127.0.0.1:0
 insecure: true
+admin:
+  enabled: true
 authenticator:
   backend: dev
   enablempp: true
@@ -89,7 +94,7 @@ services:
     price: 7
     authscheme: mpp
 `, baseDir);
-    aperture = await startAperture(config, { logger: quiet, gcIntervalMs: 0, defaultMetrics: false, refundPayer: new DevPayer(clientNode), mppSweepIntervalMs: 0 });
+    aperture = await startAperture(config, { logger: quiet, gcIntervalMs: 0, defaultMetrics: false, refundPayer: new DevPayer(clientNode), mppSweepIntervalMs: 0, clock });
   });
 
   after(async () => {
@@ -214,5 +219,40 @@ services:
     const closed = await h1(`${aperture.url}/only/s`, { headers: { authorization: payment(session, { action: 'bearer', sessionId, preimage }) } });
     assert.equal(closed.status, 402);
     assert.equal(JSON.parse(closed.body).type, 'https://paymentauth.org/problems/lightning/session-closed');
+  });
+
+  test('an idle session is closed and refunded by the sweeper', async () => {
+    const session = (await challenges('/only/idle')).payment.find((c) => c.intent === 'session') as PaymentChallenge;
+    const deposit = requestOf(session);
+    const { preimage } = await server().pay(deposit.depositInvoice as string);
+    const returnInvoice = await clientNode.createInvoice({ amountSats: 0, expirySeconds: 86_400 });
+    const open = await h1(`${aperture.url}/only/idle`, { headers: { authorization: payment(session, { action: 'open', preimage, returnInvoice: returnInvoice.paymentRequest }) } });
+    assert.equal(open.status, 200, open.body);
+    // Not idle yet: nothing to close.
+    assert.equal((await aperture.mpp?.sweepIdleSessions())?.refunds.some((r) => r.sessionId === deposit.paymentHash), false);
+    clock.advance(301_000);
+    const swept = await aperture.mpp?.sweepIdleSessions();
+    const refund = swept?.refunds.find((r) => r.sessionId === deposit.paymentHash);
+    // Deposit 5 × 10, one request of 5.
+    assert.deepEqual(refund, { sessionId: deposit.paymentHash, sats: 45, status: 'succeeded' });
+    assert.equal((await clientNode.lookupInvoice(returnInvoice.paymentHash)).state, 'settled');
+    assert.equal((await aperture.store.getSession(deposit.paymentHash as string))?.status, 'closed');
+  });
+
+  test('the admin API: GetInfo reports MPP; the ledger lists the Payment invoices as mpp', async () => {
+    const admin = { port: aperture.addresses.proxy.port, origin: aperture.url } as AdminServer;
+    const macaroon = readFileSync(aperture.config.admin.macaroonPath).toString('hex');
+    const info = await rest1(admin, '/api/admin/info', { macaroon });
+    assert.equal(info.status, 200);
+    assert.deepEqual(
+      [(info.json as Record<string, unknown>)['mpp_enabled'], (info.json as Record<string, unknown>)['sessions_enabled'], (info.json as Record<string, unknown>)['mpp_realm']],
+      [true, true, 'api.example.test'],
+    );
+    const page = await rest1(admin, '/api/admin/transactions?service=only&limit=100', { macaroon });
+    assert.equal(page.status, 200);
+    const rows = (page.json as { transactions: Array<{ auth_type?: string; authType?: string; state: string }> }).transactions;
+    assert.ok(rows.length > 0);
+    assert.ok(rows.every((r) => (r.auth_type ?? r.authType) === 'mpp'), JSON.stringify(rows[0]));
+    assert.ok(rows.some((r) => /settled/i.test(r.state)), 'paid invoices settle');
   });
 });
