@@ -48,7 +48,7 @@ export interface ProgramMpp {
 /**
  * The HMAC secret of Payment challenges, from the database: the row under
  * `GO_MPP_HMAC_KEY_HASH` (the Go aperture's `secrets` row when its database is
- * adopted, so that its challenges keep verifying), created when there is none.
+ * adopted: one secret for both programs), created when there is none.
  * It is read back after it is written, so that instances starting together
  * converge on the row the database kept.
  * @param store - the program's store
