@@ -1,7 +1,7 @@
 // The program's MPP secret: created once in the database and read back by
 // every later start; in a Go aperture's database, its own key (the `secrets`
-// row under sha256("aperture-mpp-hmac-secret-v1")) is used, so challenges it
-// issued keep verifying after the switch. The sweep timer closes and refunds
+// row under sha256("aperture-mpp-hmac-secret-v1")) is used: one secret for
+// both programs. The sweep timer closes and refunds
 // idle sessions and stops on close; sessions without a refund payer are refused.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
