@@ -11,6 +11,7 @@ import type { Clock, Invoicer, Payer } from '../core/types.js';
 import { decodeInvoice } from '../lightning/decode-invoice.js';
 import { DevInvoicer } from '../lightning/dev/dev-invoicer.js';
 import { DevPayer } from '../lightning/dev/dev-payer.js';
+import { LndInvoicer } from '../lightning/lnd/lnd-invoicer.js';
 import { LndPayer } from '../lightning/lnd/lnd-payer.js';
 import { MppScheme } from '../mpp/mpp-scheme.js';
 import type { ApertureStore } from '../store/aperture-store.js';
@@ -69,6 +70,7 @@ export async function mppSecret(store: Pick<ApertureStore, 'getSecret' | 'newSec
 function networkOf(config: ApertureConfig, invoicer: Invoicer): string {
   if (config.authenticator.network !== undefined) return config.authenticator.network;
   if (invoicer instanceof DevInvoicer) return invoicer.network;
+  if (invoicer instanceof LndInvoicer && invoicer.info.network !== undefined) return invoicer.info.network;
   return 'mainnet';
 }
 
