@@ -54,7 +54,8 @@ export function fieldErrors(message: string): { fields: Partial<Record<Field, st
   const fields: Partial<Record<Field, string>> = {};
   const rest: string[] = [];
   for (const part of message.split('; ')) {
-    const key = /^(?:unknown field ")?([a-z_]+)/.exec(part)?.[1];
+    // `price: …`, `config.timeout: …`, `address is required`, `unknown field "x"`, `invalid value for int64 field price: …`
+    const key = (/\bfield "?([a-z_]+)/.exec(part) ?? /^([a-z_]+)/.exec(part))?.[1];
     const field = key === 'hostregexp' ? 'host_regexp' : key === 'pathregexp' ? 'path_regexp' : key === 'authscheme' ? 'auth_scheme' : key;
     if (field !== undefined && (field in EMPTY)) fields[field as Field] = fields[field as Field] === undefined ? part : `${fields[field as Field]}; ${part}`;
     else rest.push(part);
@@ -243,7 +244,7 @@ export function Services(): JSX.Element {
                   <tr key={s.name} data-service={s.name}>
                     <th scope="row"><Link href={`/services/${encodeURIComponent(s.name)}`}>{s.name}</Link></th>
                     <td><code>{s.protocol}://{s.address}</code></td>
-                    <td><code>{s.host_regexp}</code></td>
+                    <td>{s.host_regexp === '' ? <span class="hint">any</span> : <code>{s.host_regexp}</code>}</td>
                     <td><code>{s.path_regexp}</code></td>
                     <td class="num">{num(s.price)}</td>
                     <td>{s.auth}</td>

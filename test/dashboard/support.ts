@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AdminApi } from '../../src/admin/admin-api.js';
+import type { AdminInfo } from '../../src/admin/admin-backend.js';
 import { ensureAdminCredentials } from '../../src/admin/admin-macaroon.js';
 import { createDashboardHandler, type DashboardOptions } from '../../src/dashboard/dashboard-handler.js';
 import type { ApertureStore } from '../../src/store/aperture-store.js';
@@ -49,13 +50,15 @@ export interface DashboardServerOptions {
   /** The program's predicate. */
   isServiceRequest?: (req: IncomingMessage) => boolean;
   dashboard?: Partial<DashboardOptions>;
+  /** GetInfo's answer, over the defaults (regtest, 127.0.0.1:8081, insecure). */
+  info?: Partial<AdminInfo>;
 }
 
 /** The admin API and the dashboard on one real listener. */
 export async function startDashboardServer(options: DashboardServerOptions): Promise<DashboardServer> {
   const dir = tempDir('aperture-dashboard-');
   const assets = await builtDashboard();
-  const backend = new RecordingBackend(options.store, options.services ?? [], dir, { ...INFO, listenAddr: '127.0.0.1:8081' });
+  const backend = new RecordingBackend(options.store, options.services ?? [], dir, { ...INFO, ...options.info });
   const macaroonPath = join(dir, 'admin.macaroon');
   const { rootKey } = ensureAdminCredentials({ macaroonPath });
   const macaroon = readFileSync(macaroonPath);
