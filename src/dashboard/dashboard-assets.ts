@@ -23,7 +23,7 @@ export interface DashboardAsset {
   etag: string;
 }
 
-/** The built dashboard: `index.html` (the page of every app path) and the files under {@link DASHBOARD_ASSET_PREFIX}. */
+/** The built dashboard: `index.html` (the page of every app path) and the files under `/_dashboard/`. */
 export interface DashboardAssets {
   /** The page. */
   index: DashboardAsset;
@@ -55,7 +55,7 @@ export function defaultDashboardDirs(): string[] {
 
 /**
  * Reads a build of the dashboard.
- * @param dir - its directory; by default the first of {@link defaultDashboardDirs} that holds one
+ * @param dir - its directory; by default `dashboard-app/` next to the package's built code, or `dist/dashboard-app/` of a checkout
  * @returns the files, in memory
  * @throws L402Error `L402_ERR_ADMIN_DASHBOARD_NOT_BUILT` when the directory holds no build (run `npm run build`)
  */

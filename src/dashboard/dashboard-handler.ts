@@ -22,8 +22,11 @@ import { CSRF_HEADER, csrfRefusal, isLoopbackAddress, isSafeHost } from './local
 type AnyRequest = IncomingMessage | Http2ServerRequest;
 type AnyResponse = ServerResponse | Http2ServerResponse;
 
-/** Serves a request when it is the dashboard's; `true` when it answered, `false` when it left the request untouched. */
-export type DashboardHandler = (req: AnyRequest, res: AnyResponse) => boolean;
+/**
+ * Serves a request (HTTP/1.1, or HTTP/2's compatibility API) when it is the
+ * dashboard's; `true` when it answered, `false` when it left the request untouched.
+ */
+export type DashboardHandler = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => boolean;
 
 /** Where the page calls the admin API: `/api/proxy/<the admin REST path>`. */
 export const DASHBOARD_PROXY_PREFIX = '/api/proxy/';
@@ -73,7 +76,7 @@ export interface DashboardOptions {
    * matches a service, or another route of the program such as `/api/dev/pay`);
    * such requests are left untouched, as in the reference, where services win.
    */
-  isServiceRequest?: (req: AnyRequest) => boolean;
+  isServiceRequest?: (req: IncomingMessage | Http2ServerRequest) => boolean;
   /** The built app, or the directory of a build; by default the package's (`dist/dashboard-app/`). */
   assets?: DashboardAssets | string;
   /**

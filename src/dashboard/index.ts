@@ -5,7 +5,7 @@
  * macaroon). Loopback clients only. See docs/dashboard.md.
  * @packageDocumentation
  */
-export { createDashboardHandler, DASHBOARD_CALLS, DASHBOARD_CSP, DASHBOARD_PROXY_PREFIX } from './dashboard-handler.js';
+export { createDashboardHandler } from './dashboard-handler.js';
 export type { DashboardHandler, DashboardOptions } from './dashboard-handler.js';
-export { DASHBOARD_ASSET_PREFIX, loadDashboardAssets } from './dashboard-assets.js';
+export { loadDashboardAssets } from './dashboard-assets.js';
 export type { DashboardAsset, DashboardAssets } from './dashboard-assets.js';
