@@ -4,7 +4,7 @@
 import type { InputHTMLAttributes, JSX } from 'preact';
 import { useState } from 'preact/hooks';
 import { api, ApiError, type JsonObject, type Service } from './api.js';
-import { AUTH_SCHEMES, Empty, Link, num, schemeLabel, Show, useLoad } from './ui.js';
+import { AUTH_SCHEMES, Empty, focusOnMount, Link, num, schemeLabel, Show, useLoad } from './ui.js';
 
 /** Keys of a services[] entry that have their own field. */
 const OWN_KEYS = ['name', 'address', 'protocol', 'hostregexp', 'pathregexp', 'price', 'auth', 'authscheme'];
@@ -143,8 +143,8 @@ function ServiceForm(props: { title: string; initial: Values; nameFixed: boolean
       {Object.keys(errors.fields).length > 0 ? <div class="error" role="alert">Please fix the fields marked below.</div> : null}
       {note === undefined ? null : <p class="notice" role="status">{note}</p>}
       <div class="grid">
-        {input('name', 'Name', { required: true, readOnly: props.nameFixed, autoComplete: 'off' }, props.nameFixed ? 'a service cannot be renamed' : 'letters, digits, - _ .')}
-        {input('address', 'Address', { required: true, placeholder: '127.0.0.1:8080' }, 'host:port of the backend')}
+        {input('name', 'Name', { required: true, readOnly: props.nameFixed, autoComplete: 'off', ...(props.nameFixed ? {} : { ref: focusOnMount }) }, props.nameFixed ? 'a service cannot be renamed' : 'letters, digits, - _ .')}
+        {input('address', 'Address', { required: true, placeholder: '127.0.0.1:8080', ...(props.nameFixed ? { ref: focusOnMount } : {}) }, 'host:port of the backend')}
         <div class={`field${errors.fields.protocol === undefined ? '' : ' invalid'}`}>
           <label for={`${id}-protocol`}>Protocol</label>
           <select id={`${id}-protocol`} name="protocol" value={v.protocol} onChange={(e) => setV({ ...v, protocol: (e.currentTarget as HTMLSelectElement).value })}>
@@ -254,7 +254,7 @@ export function Services(): JSX.Element {
                       {deleting === s.name ? (
                         <span class="confirm" role="group" aria-label={`Confirm deleting ${s.name}`}>
                           Delete {s.name}?{' '}
-                          <button type="button" class="danger" onClick={() => void remove(s.name)}>Delete</button>{' '}
+                          <button type="button" class="danger" ref={focusOnMount} onClick={() => void remove(s.name)}>Delete</button>{' '}
                           <button type="button" onClick={() => { setDeleting(undefined); setDeleteError(undefined); }}>Cancel</button>
                           {deleteError === undefined ? null : <span class="field-error" role="alert"> {deleteError}</span>}
                         </span>

@@ -3,7 +3,7 @@
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
 import { api } from './api.js';
-import { Empty, num, Show, time, useLoad } from './ui.js';
+import { Empty, focusOnMount, num, Show, time, useLoad } from './ui.js';
 
 const PAGE = 25;
 
@@ -51,7 +51,7 @@ export function Tokens(): JSX.Element {
                           {confirming === t.token_id ? (
                             <span class="confirm" role="group" aria-label="Confirm revoking">
                               Revoke it?{' '}
-                              <button type="button" class="danger" onClick={() => void revoke(t.token_id)}>Revoke</button>{' '}
+                              <button type="button" class="danger" ref={focusOnMount} onClick={() => void revoke(t.token_id)}>Revoke</button>{' '}
                               <button type="button" onClick={() => { setConfirming(undefined); setFailure(undefined); }}>Cancel</button>
                               {failure === undefined ? null : <span class="field-error" role="alert"> {failure}</span>}
                             </span>

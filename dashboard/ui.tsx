@@ -85,6 +85,11 @@ export function useLoad<T>(load: () => Promise<T>, deps: readonly unknown[]): Lo
   return { ...state, reload: () => setOwn((n) => n + 1) };
 }
 
+/** A ref that focuses its element once, when it appears (a confirmation's button, a form's first field). */
+export function focusOnMount(el: HTMLElement | null): void {
+  el?.focus();
+}
+
 // ---------------------------------------------------------------- states
 
 export function Loading(): JSX.Element {

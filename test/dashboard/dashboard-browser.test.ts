@@ -247,6 +247,8 @@ services:
 
     await page.getByRole('button', { name: 'Delete news' }).click();
     const confirm = page.getByRole('group', { name: 'Confirm deleting news' });
+    await confirm.waitFor();
+    assert.equal(await confirm.getByRole('button', { name: 'Delete' }).evaluate((el) => el === document.activeElement), true, 'the confirmation takes the focus');
     await confirm.getByRole('button', { name: 'Delete' }).click();
     await page.locator('.notice', { hasText: 'Service news deleted.' }).waitFor();
     await page.locator('tr[data-service="news"]').waitFor({ state: 'detached' });
