@@ -36,6 +36,9 @@ const reason = await missing();
 const ci = process.env['CI'] === 'true';
 const fmt = (v: string | number): string => new Intl.NumberFormat('en-US').format(BigInt(v));
 
+/** The page's `document`, as far as the callbacks run in the browser use it (the tests compile without DOM types). */
+declare const document: { activeElement: { textContent: string | null } | null; documentElement: { scrollWidth: number; clientWidth: number } };
+
 interface Tx { id: number; token_id: string; payment_hash: string; service_name: string; price_sats: string; state: string; settled_at: string }
 
 test('the dashboard in headless Chromium against a running aperture with paid traffic', { skip: ci ? false : (reason ?? false) }, async (t) => {
@@ -78,7 +81,7 @@ services:
     assert.equal((await h1(`${aperture.url}${path}`, { headers: { authorization } })).status, 200);
     return { authorization, paymentHash: paid.paymentHash };
   };
-  const tokens = [];
+  const tokens: Array<{ authorization: string; paymentHash: string }> = [];
   for (let i = 0; i < 3; i++) tokens.push(await pay(`/quotes/${i}`));
   for (let i = 0; i < 2; i++) tokens.push(await pay(`/weather/${i}`));
   // Unpaid challenges: pending rows, enough for a second page of transactions.
