@@ -8,7 +8,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
-import { Socket } from 'node:net';
+import { Socket, type AddressInfo } from 'node:net';
+import { connect as http2Connect, createServer as createHttp2Server } from 'node:http2';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { L402Error } from '../../src/core/errors.js';
 import { createDashboardHandler, DASHBOARD_CSP } from '../../src/dashboard/dashboard-handler.js';
@@ -189,6 +190,45 @@ describe('the dashboard next to the admin API', () => {
     assert.equal(res.status, 403);
     assert.equal(JSON.parse(res.body).error, 'L402_ERR_ADMIN_DASHBOARD_NOT_LOCAL');
     assert.equal((await h1(`${s.url}/api/proxy/info`, { headers: { host: `localhost:${s.port}` } })).status, 200);
+  });
+
+  test('over HTTP/2 (h2c): :authority stands for Host; the page, a call and a refused change', async () => {
+    const handler = createDashboardHandler({ admin: s.admin, macaroon: s.macaroonHex, assets: await builtDashboard() });
+    const server = createHttp2Server((req, res) => {
+      if (!handler(req, res)) {
+        res.writeHead(404);
+        res.end();
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const session = http2Connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    const request = (headers: Record<string, string>, body?: string): Promise<{ status: number; body: string; headers: Record<string, unknown> }> => new Promise((resolve, reject) => {
+      const stream = session.request(headers);
+      let head: Record<string, unknown> = {};
+      const chunks: Buffer[] = [];
+      stream.on('response', (h) => { head = h; });
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => resolve({ status: Number(head[':status']), body: Buffer.concat(chunks).toString(), headers: head }));
+      stream.on('error', reject);
+      stream.end(body);
+    });
+    try {
+      const page = await request({ ':path': '/transactions' });
+      assert.equal(page.status, 200);
+      assert.equal(page.headers['content-security-policy'], DASHBOARD_CSP);
+      const info = await request({ ':path': '/api/proxy/info' });
+      assert.equal(info.status, 200, info.body);
+      assert.equal(JSON.parse(info.body).network, 'regtest');
+      const refused = await request({ ':path': '/api/proxy/services', ':method': 'POST', 'content-type': 'application/json' }, '{}');
+      assert.equal(refused.status, 403);
+      assert.equal(JSON.parse(refused.body).error, 'L402_ERR_ADMIN_DASHBOARD_CSRF');
+      const rebound = await request({ ':path': '/api/proxy/info', ':authority': 'evil.example' });
+      assert.equal(rebound.status, 403);
+      assert.equal(JSON.parse(rebound.body).error, 'L402_ERR_ADMIN_DASHBOARD_NOT_LOCAL');
+    } finally {
+      session.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 
   const external = Object.values(networkInterfaces()).flat().find((i) => i !== undefined && !i.internal && i.family === 'IPv4')?.address;

@@ -3,7 +3,7 @@
 // (real store, backend recording applied services) and the dashboard handler the
 // way a program does: admin API first, then the dashboard, then the program's own
 // routes (here a 404 naming itself).
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -48,7 +48,7 @@ export interface DashboardServerOptions {
   /** Bind address; default 127.0.0.1. */
   host?: string;
   /** The program's predicate. */
-  isServiceRequest?: (req: IncomingMessage) => boolean;
+  isServiceRequest?: NonNullable<DashboardOptions['isServiceRequest']>;
   dashboard?: Partial<DashboardOptions>;
   /** GetInfo's answer, over the defaults (regtest, 127.0.0.1:8081, insecure). */
   info?: Partial<AdminInfo>;
@@ -65,7 +65,7 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
   const admin = new AdminApi({ backend, rootKey });
   const dashboard = createDashboardHandler({
     admin, macaroon, assets,
-    ...(options.isServiceRequest === undefined ? {} : { isServiceRequest: options.isServiceRequest as DashboardOptions['isServiceRequest'] & {} }),
+    ...(options.isServiceRequest === undefined ? {} : { isServiceRequest: options.isServiceRequest }),
     ...options.dashboard,
   });
   const programHits: string[] = [];
