@@ -7,14 +7,18 @@ import { dayBound, daysAgo, navigate, num, Show, useLoad, useLocation } from './
 
 const PRESETS: ReadonlyArray<[string, string]> = [['1', 'Last 24 hours'], ['7', 'Last 7 days'], ['30', 'Last 30 days'], ['90', 'Last 90 days'], ['all', 'All time'], ['custom', 'Custom']];
 
-function rangeOf(search: URLSearchParams): { range: string; from: string | undefined; to: string | undefined; fromDay: string; toDay: string } {
-  const range = search.get('range') ?? '30';
-  const fromDay = search.get('from') ?? '';
-  const toDay = search.get('to') ?? '';
-  if (range === 'custom') return { range, from: dayBound(fromDay, false), to: dayBound(toDay, true), fromDay, toDay };
-  if (range === 'all') return { range, from: undefined, to: undefined, fromDay, toDay };
-  const days = Number(range) > 0 ? Number(range) : 30;
-  return { range, from: `${new Date(Date.now() - days * 86_400_000).toISOString().slice(0, 19)}Z`, to: undefined, fromDay, toDay };
+interface Range { range: string; fromDay: string; toDay: string }
+
+function rangeOf(search: URLSearchParams): Range {
+  return { range: search.get('range') ?? '30', fromDay: search.get('from') ?? '', toDay: search.get('to') ?? '' };
+}
+
+/** The RFC 3339 bounds of a range, now (a preset range ends now). */
+function boundsOf(r: Range): { from: string | undefined; to: string | undefined } {
+  if (r.range === 'custom') return { from: dayBound(r.fromDay, false), to: dayBound(r.toDay, true) };
+  if (r.range === 'all') return { from: undefined, to: undefined };
+  const days = Number(r.range) > 0 ? Number(r.range) : 30;
+  return { from: `${new Date(Date.now() - days * 86_400_000).toISOString().slice(0, 19)}Z`, to: undefined };
 }
 
 function setQuery(changes: Record<string, string>): void {
@@ -42,18 +46,21 @@ function buckets(points: Array<[number, number]>, from: number, to: number): { x
 export function Overview(): JSX.Element {
   const { search } = useLocation();
   const r = rangeOf(search);
+  // The bounds are computed when loading (a preset moves with the clock), so that the
+  // dependencies below stay the same from one render to the next.
   const data = useLoad(async () => {
+    const { from, to } = boundsOf(r);
     const [stats, services, all, settled, pending, expired, settledRows] = await Promise.all([
-      api.stats(r.from, r.to),
+      api.stats(from, to),
       api.services(),
       api.transactions({ limit: 1 }),
       api.transactions({ state: 'settled', limit: 1 }),
       api.transactions({ state: 'pending', limit: 1 }),
       api.transactions({ state: 'expired', limit: 1 }),
-      allTransactions({ state: 'settled', start_date: r.from, end_date: r.to }, 20_000),
+      allTransactions({ state: 'settled', start_date: from, end_date: to }, 20_000),
     ]);
-    return { stats, services, all: Number(all.total_count), settled: Number(settled.total_count), pending: Number(pending.total_count), expired: Number(expired.total_count), settledRows };
-  }, [r.from, r.to]);
+    return { from, to, stats, services, all: Number(all.total_count), settled: Number(settled.total_count), pending: Number(pending.total_count), expired: Number(expired.total_count), settledRows };
+  }, [r.range, r.fromDay, r.toDay]);
 
   return (
     <section aria-labelledby="h-overview">
@@ -78,8 +85,8 @@ export function Overview(): JSX.Element {
         {(d) => {
           const rate = d.all === 0 ? '—' : `${((100 * d.settled) / d.all).toFixed(1)}%`;
           const times = d.settledRows.map((t) => Date.parse(t.settled_at)).filter((t) => Number.isFinite(t));
-          const from = r.from !== undefined ? Date.parse(r.from) : times.length > 0 ? Math.min(...times) : Date.now() - 86_400_000;
-          const to = r.to !== undefined ? Date.parse(r.to) : Date.now();
+          const from = d.from !== undefined ? Date.parse(d.from) : times.length > 0 ? Math.min(...times) : Date.now() - 86_400_000;
+          const to = d.to !== undefined ? Date.parse(d.to) : Date.now();
           const series = buckets(d.settledRows.map((t) => [Date.parse(t.settled_at), Number(t.price_sats)]), from, to);
           const breakdown = [...d.stats.service_breakdown];
           return (
