@@ -16,7 +16,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -98,7 +98,8 @@ function ownSources(dir: string): string[] {
     .flatMap((name) => {
       const full = join(dir, name);
       if (statSync(full).isDirectory()) return ownSources(full);
-      return name.endsWith('.go') ? [`${full}\n${readFileSync(full, 'utf8')}`] : [];
+      // The path relative to the repository, so that every checkout (worktrees, CI's clone) finds the same cached build.
+      return name.endsWith('.go') ? [`${relative(root, full)}\n${readFileSync(full, 'utf8')}`] : [];
     });
 }
 

@@ -13,7 +13,9 @@ import { BENCH_DIR } from './processes.js';
 /** The anchor rows, each compared with `proxy-l402` (see `proxy_l402_ratio` in results.ts). */
 export const GO_ANCHOR_ROWS = ['go-aperture', 'go-aperture-tuned'] as const;
 export const NGINX_ROWS = ['nginx'] as const;
-export const ANCHOR_ROWS: readonly string[] = [...GO_ANCHOR_ROWS, ...NGINX_ROWS];
+/** The reference aperture program itself (v0.5.0, built from test/go/aperture by scripts/build-go-tools.ts). */
+export const REFERENCE_ROWS = ['reference-aperture'] as const;
+export const ANCHOR_ROWS: readonly string[] = [...GO_ANCHOR_ROWS, ...REFERENCE_ROWS, ...NGINX_ROWS];
 
 /**
  * What `proxy-l402 / <anchor>` was when the rows were added (issue 15: one core
@@ -107,6 +109,55 @@ export interface AnchorProbe {
   nginx: string | undefined;
   /** Whether a folder holds the anchor (its main.go). */
   isGoAnchor(dir: string): boolean;
+}
+
+/**
+ * Whether the reference aperture row runs: it needs Go (the binary is built
+ * from the pinned module in test/go/aperture, once per machine, by
+ * scripts/build-go-tools.ts' `buildTool`), so it is skipped without Go, or an
+ * error under `CI=true`. Unlike the anchor folder, the module is part of the
+ * repository: a clean clone has it.
+ * @throws Error - Go missing under `CI=true`
+ */
+export function decideReferenceAperture(p: Pick<AnchorProbe, 'ci' | 'go'>): AnchorDecision<{ go: string }> {
+  if (p.go === undefined) {
+    const reason = 'Go is not installed (https://go.dev/doc/install; the reference aperture is built from test/go/aperture through the Go module proxy)';
+    if (p.ci) throw new Error(`bench: ${reason}, and CI=true requires it`);
+    return { skip: reason };
+  }
+  return { run: { go: p.go } };
+}
+
+/**
+ * The aperture.yaml of the reference row: one L402 service `bench` (the
+ * tokens' `services` caveat) in front of the bench upstream, SQLite in `dir`,
+ * plaintext, lnd at `lnd` (the bench's fake lnd: the reference verifies
+ * tokens without asking lnd, as `strictverify` is off by default, but it
+ * cannot start without a Lightning backend, and with `authenticator.disable`
+ * it dereferences a nil challenger on every request). Everything else is the
+ * reference's default, its access log included.
+ */
+export function referenceApertureConfig(o: { port: number; upstreamPort: number; dir: string; lnd: { host: string; tlsPath: string; macDir: string } }): string {
+  return [
+    `listenaddr: 127.0.0.1:${String(o.port)}`,
+    'insecure: true',
+    'dbbackend: sqlite',
+    'sqlite:',
+    `  databasefilename: ${o.dir}/aperture.db`,
+    'authenticator:',
+    `  lndhost: ${o.lnd.host}`,
+    `  tlspath: ${o.lnd.tlsPath}`,
+    `  macdir: ${o.lnd.macDir}`,
+    '  network: regtest',
+    'services:',
+    '  - name: bench',
+    "    hostregexp: '.*'",
+    "    pathregexp: '^/.*$'",
+    `    address: 127.0.0.1:${String(o.upstreamPort)}`,
+    '    protocol: http',
+    '    price: 10',
+    '',
+  ].join('\n');
 }
 
 /**

@@ -92,3 +92,25 @@ export async function mintIntoSqlite(path: string, service: string | readonly st
   }
   return authorizations;
 }
+
+/**
+ * Copies every root key of an aperture-ts SQLite file (`root_keys`) into the
+ * `secrets` table of a database the reference aperture created (same key:
+ * sha256 of the macaroon identifier), so that the tokens of `mintIntoSqlite`
+ * are valid for the reference too. The reference has its schema in place once
+ * it listens; it reads `secrets` per request, so rows added while it runs count.
+ * @returns the number of keys copied
+ */
+export async function copyRootKeysToGoSecrets(ourPath: string, goPath: string): Promise<number> {
+  const { default: Database } = await import('better-sqlite3');
+  const db = new Database(goPath);
+  try {
+    db.pragma('busy_timeout = 10000');
+    db.prepare('ATTACH DATABASE ? AS ours').run(ourPath);
+    const copied = db.prepare("INSERT INTO secrets (hash, secret, created_at) SELECT id_hash, root_key, datetime('now') FROM ours.root_keys").run().changes;
+    db.prepare('DETACH DATABASE ours').run();
+    return copied;
+  } finally {
+    db.close();
+  }
+}

@@ -252,6 +252,8 @@ export function evaluateTargets(entries: readonly Entry[]): Target[] {
     const anchor = get(name);
     if (l402 === undefined || anchor?.proxy_l402_ratio == null) continue;
     const reference = ANCHOR_REFERENCE_RATIOS[name];
+    // A row without an earlier figure is reported in the table only: there is nothing it must not drop below.
+    if (reference === undefined) continue;
     const rounds = paired(l402, anchor, (x, y) => x.rps / y.rps);
     const cpu = l402.cpu_us_per_req === null || anchor.cpu_us_per_req === null
       ? ''

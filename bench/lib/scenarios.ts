@@ -1,18 +1,21 @@
 // The load-test scenarios: which processes to start, what to send, and which
 // process is "the server" whose memory and CPU are reported. Every scenario
 // starts fresh processes, so peak RSS belongs to that scenario alone.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  ANCHOR_CACHE_DIR, GO_ANCHOR_FLAGS, GO_ANCHOR_ROWS, NGINX_ROWS, buildGoAnchor, goAnchorArgs, decideGoAnchor, decideNginx, nginxInfo, probeAnchors, type GoAnchorBuild,
+  ANCHOR_CACHE_DIR, GO_ANCHOR_FLAGS, GO_ANCHOR_ROWS, NGINX_ROWS, REFERENCE_ROWS, buildGoAnchor, goAnchorArgs, decideGoAnchor, decideNginx, decideReferenceAperture,
+  nginxInfo, probeAnchors, referenceApertureConfig, type GoAnchorBuild,
 } from './anchors.js';
-import { mintIntoSqlite, writeTokenFile } from './bench-tokens.js';
+import { copyRootKeysToGoSecrets, mintIntoSqlite, writeTokenFile } from './bench-tokens.js';
+import { buildTool } from '../../scripts/build-go-tools.js';
+import { FakeLnd } from '../../test/fixtures/fake-lnd.js';
 import { freePort, startExternal, type ExternalServer } from './external.js';
 import { medianOf } from './percentiles.js';
 import { findWrk } from '../load/wrk-load.js';
 import { nginxConfig } from '../servers/nginx-config.js';
-import { bundleChildren, cpuPlan, cpuSecondsOf, memoryOf, spawnChild, type Child } from './processes.js';
+import { BENCH_DIR, bundleChildren, cpuPlan, cpuSecondsOf, memoryOf, spawnChild, type Child } from './processes.js';
 
 /** Parameters of a load run. */
 export interface LoadSettings {
@@ -61,6 +64,8 @@ export interface SkippedRow {
 /** The anchors this run can start (see bench/lib/anchors.ts). */
 interface AnchorRuntime {
   go?: GoAnchorBuild;
+  /** The reference aperture's binary and its version (from test/go/aperture/go.mod). */
+  reference?: { binary: string; version: string };
   nginx?: { binary: string; version: string; without: Set<string> };
 }
 
@@ -319,6 +324,12 @@ export const SCENARIOS: readonly Scenario[] = [
     run: (ctx) => goAperture(ctx, 'go-aperture-tuned', GO_ANCHOR_FLAGS['go-aperture-tuned']),
   },
   {
+    name: 'reference-aperture',
+    description: 'the reference aperture program itself (v0.5.0 from its Go module, test/go/aperture), as shipped: its access log, its upstream pool, a SQLite root-key read per request; lnd faked in the bench process (asked nothing per request: strictverify off, as by default); same tokens and upstream, GOMAXPROCS=1',
+    baseline: 'proxy-l402',
+    run: (ctx) => referenceAperture(ctx, 'reference-aperture'),
+  },
+  {
     name: 'nginx',
     description: 'nginx `proxy_pass`, one worker, keep-alive to the upstream, no access log, no authentication (it cannot verify L402): the ceiling of a C proxy',
     baseline: 'proxy-l402',
@@ -439,7 +450,7 @@ export interface PathFigures {
 }
 
 /** Scenarios run `repeat` times (the throughput targets compare them); the others once. */
-const REPEATED = new Set(['direct', 'peer-proxy', 'minimal-proxy', 'proxy-auth-off', 'proxy-l402', ...GO_ANCHOR_ROWS, ...NGINX_ROWS, 'proxy-auth-off-fixed-rate', 'proxy-l402-fixed-rate', 'proxy-mixed-fixed-rate', 'direct-fixed-rate']);
+const REPEATED = new Set(['direct', 'peer-proxy', 'minimal-proxy', 'proxy-auth-off', 'proxy-l402', ...GO_ANCHOR_ROWS, ...REFERENCE_ROWS, ...NGINX_ROWS, 'proxy-auth-off-fixed-rate', 'proxy-l402-fixed-rate', 'proxy-mixed-fixed-rate', 'direct-fixed-rate']);
 
 /**
  * The run with the median throughput, its latency percentiles replaced by the
@@ -528,6 +539,61 @@ function goAperture(ctx: ScenarioContext, name: string, flags: readonly string[]
   });
 }
 
+/**
+ * The reference aperture (see referenceApertureConfig) in front of the
+ * upstream, with aperture's tokens: once it listens (its schema is in place),
+ * the root keys are copied into its `secrets` table, and one token must pass
+ * before the load starts.
+ */
+function referenceAperture(ctx: ScenarioContext, name: string): Promise<Measurement> {
+  const found = ctx.anchors.reference;
+  if (found === undefined) throw new Error(`${name}: the reference aperture was not built`);
+  const up = upstream(ctx, 'http');
+  return withChildren([up], async ([upPort]) => {
+    const dir = join(ctx.workDir, name);
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir);
+    const port = await freePort();
+    const lnd = await FakeLnd.start();
+    const macDir = join(dir, 'lnd');
+    mkdirSync(macDir);
+    writeFileSync(join(macDir, 'invoice.macaroon'), lnd.invoiceMacaroon);
+    writeFileSync(join(macDir, 'tls.cert'), lnd.cert);
+    const config = join(dir, 'aperture.yaml');
+    writeFileSync(config, referenceApertureConfig({ port, upstreamPort: upPort as number, dir, lnd: { host: lnd.host, tlsPath: join(macDir, 'tls.cert'), macDir } }));
+    const server = await startExternal({
+      command: found.binary,
+      args: [`--configfile=${config}`, `--basedir=${dir}`],
+      env: { ...process.env, GOMAXPROCS: '1' },
+      ...placement(ctx, 'server'),
+      logFile: join(dir, 'stderr.log'),
+      ready: { port },
+      timeoutMs: 60_000,
+    }).catch(async (error: unknown) => {
+      await lnd.stop();
+      throw error;
+    });
+    try {
+      await copyRootKeysToGoSecrets(join(ctx.apertureBaseDir, 'aperture.db'), join(dir, 'aperture.db'));
+      await expectTokenAccepted(`http://127.0.0.1:${String(port)}/`, ctx.tokenFile, name);
+      const m = await measure(ctx, scenario(name), 'http', server, httpLoad(ctx, port));
+      m.params['anchor'] = { aperture: found.version, GOMAXPROCS: 1 };
+      return m;
+    } finally {
+      await server.stop();
+      await lnd.stop();
+    }
+  });
+}
+
+/** One request with the first token of `tokenFile` must be answered 200, or the row would measure refusals. */
+async function expectTokenAccepted(url: string, tokenFile: string, name: string): Promise<void> {
+  const first = readFileSync(tokenFile, 'utf8').split('\n')[0] ?? '';
+  const res = await fetch(url, { headers: { authorization: first } });
+  await res.arrayBuffer();
+  if (res.status !== 200) throw new Error(`${name}: a valid token was answered ${String(res.status)}, not 200`);
+}
+
 /** nginx in front of the upstream, from a generated nginx.conf in a temporary prefix (bench/servers/nginx-config.ts). */
 function nginx(ctx: ScenarioContext, name: string): Promise<Measurement> {
   const found = ctx.anchors.nginx;
@@ -582,7 +648,8 @@ async function prepareAnchors(settings: LoadSettings, wanted: Set<string>, log: 
   };
   const wantGo = GO_ANCHOR_ROWS.some((r) => wanted.has(r));
   const wantNginx = NGINX_ROWS.some((r) => wanted.has(r));
-  if (!wantGo && !wantNginx) return { anchors, skipped };
+  const wantReference = REFERENCE_ROWS.some((r) => wanted.has(r));
+  if (!wantGo && !wantNginx && !wantReference) return { anchors, skipped };
   const probe = probeAnchors(settings.goAnchor);
   if (wantGo) {
     const decision = decideGoAnchor(probe);
@@ -595,6 +662,22 @@ async function prepareAnchors(settings: LoadSettings, wanted: Set<string>, log: 
       } catch (error) {
         if (probe.ci) throw error;
         skip(GO_ANCHOR_ROWS, `the Go aperture anchor did not build: ${(error as Error).message}`);
+      }
+    }
+  }
+  if (wantReference) {
+    const decision = decideReferenceAperture(probe);
+    if ('skip' in decision) {
+      skip(REFERENCE_ROWS, decision.skip);
+    } else {
+      try {
+        const built = buildTool('aperture', decision.run.go);
+        const version = /^\s*github\.com\/lightninglabs\/aperture (\S+)/m.exec(readFileSync(join(BENCH_DIR, '..', 'test', 'go', 'aperture', 'go.mod'), 'utf8'))?.[1] ?? 'unknown';
+        anchors.reference = { binary: built.path, version };
+        log(`reference aperture ${version}: ${built.path}${built.seconds > 0 ? `, built in ${built.seconds.toFixed(0)} s` : ', cached'}`);
+      } catch (error) {
+        if (probe.ci) throw error;
+        skip(REFERENCE_ROWS, `the reference aperture did not build: ${(error as Error).message}`);
       }
     }
   }

@@ -1,13 +1,15 @@
 /**
  * What sits between the listener and the `Proxy` in the `aperture` program:
- * the blocklist (before anything else, as the reference), the dev backend's
- * `POST /api/dev/pay`, and per-request metrics.
+ * the blocklist (before anything else, as the reference), the admin API, the
+ * dev backend's `POST /api/dev/pay`, and per-request metrics.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import { discardUnreadBody } from '../adapters/node/discard-unread-body.js';
+import { writeNodeDecision } from '../adapters/node/write-node-decision.js';
+import { ADMIN_GRPC_PREFIX, ADMIN_REST_PREFIX } from '../admin/admin-proto.js';
 import type { Logger } from 'pino';
 import { normalizePeerAddress, type NodeRequest } from '../adapters/node/request-view.js';
 import type { DevPayHandler } from '../lightning/dev/dev-pay-handler.js';
@@ -49,6 +51,12 @@ export interface ApertureHandlerOptions {
   devPay?: DevPayHandler;
   /** Waits until a settlement seen by `devPay` is durably recorded. */
   settled?: (paymentHash: string) => Promise<void>;
+  /**
+   * The admin API (`/adminrpc.Admin/…`, `/api/admin/…`), answered before the
+   * dev pay endpoint and the proxy's routes (after the blocklist), without the
+   * proxy's CORS headers and request metrics.
+   */
+  admin?: { handleRequest(req: IncomingMessage | Http2ServerRequest, res: NodeResponse): boolean };
   /** Told about each blocked client (for logs). */
   onBlocked?: (ip: string) => void;
   /**
@@ -123,6 +131,13 @@ function onTrackedClose(this: TrackedResponse): void {
   if (track.accessLog !== undefined && track.request !== undefined) track.accessLog.info({ status: this.statusCode }, accessLine(track.request));
 }
 
+const GRPC = /^application\/grpc/i;
+
+/** Whether a request target is the admin API's (gRPC or REST). */
+function isAdminPath(url: string | undefined): boolean {
+  return url !== undefined && (url.startsWith(ADMIN_GRPC_PREFIX) || url.startsWith(ADMIN_REST_PREFIX));
+}
+
 function isDevPayPath(url: string | undefined): boolean {
   if (url === undefined || !url.startsWith(DEV_PAY_PATH)) return false;
   const next = url.charCodeAt(DEV_PAY_PATH.length);
@@ -167,6 +182,15 @@ export class ApertureHandler implements ProxyRequestHandler {
   /** Handles an HTTP/1.1 or HTTP/2 request. Never throws. */
   readonly handleRequest = (req: IncomingMessage | Http2ServerRequest, res: NodeResponse): void => {
     const o = this.#o;
+    if (o.admin !== undefined && isAdminPath(req.url)) {
+      if (this.#blocked(req)) {
+        const decision = { kind: 'reject', status: 403, headers: [], body: 'access denied\n', code: 'L402_ERR_APP_BLOCKED' } as const;
+        if (req.httpVersionMajor === 2 && GRPC.test(String(req.headers['content-type'] ?? ''))) writeDecision(req, res, decision);
+        else writeNodeDecision(res, decision, req);
+        return;
+      }
+      if (o.admin.handleRequest(req, res)) return;
+    }
     const track = new RequestTrack(o.metrics, res);
     if (this.#accessLog !== undefined) {
       track.request = req;

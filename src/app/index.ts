@@ -5,3 +5,4 @@
 export { startAperture } from './start-aperture.js';
 export type { StartApertureOptions, RunningAperture, BucketSetting } from './start-aperture.js';
 export type { AppService } from './app-service.js';
+export type { ServicesChange } from './running-services.js';

@@ -34,6 +34,7 @@ export function packagesNeeded(config: ApertureConfig, injected: InjectedParts =
     needs.push({ feature: 'the lnd backend', packages: GRPC });
   }
   if (config.services.some((s) => s.dynamicPrice.enabled)) needs.push({ feature: 'dynamicprice', packages: GRPC });
+  if (config.admin.enabled) needs.push({ feature: 'admin.enabled', packages: ['protobufjs'] });
   if (config.rateLimitStore.backend === 'redis') needs.push({ feature: 'ratelimitstore: redis', packages: ['ioredis'] });
   return needs;
 }

@@ -1,57 +1,48 @@
 /**
- * The `aperture` program as one function: every part (store, Lightning
- * backend, Minter/Verifier, rate limits, freebies, pricers, proxy, listener,
- * metrics) built from a validated configuration and wired together.
+ * The `aperture` program's wiring: every part (store, Lightning backend,
+ * Minter/Verifier, settlement ledger, services, proxy, listener, operations
+ * listener) built from a validated configuration and connected. Each part has
+ * its own module; this one only puts them together.
  */
-import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import type { Logger } from 'pino';
+import type { AddressInfo } from 'node:net';
 import { L402Error } from '../core/errors.js';
 import { Minter } from '../core/minter.js';
-import { systemClock, type Clock, type InvoiceStatus, type Invoicer } from '../core/types.js';
+import { systemClock, type Clock, type Invoicer } from '../core/types.js';
 import { Verifier } from '../core/verifier.js';
 import { equalitySatisfiers } from '../core/caveats.js';
-import { BoundedCache } from '../core/bounded-cache.js';
+import { isPromise } from '../core/is-promise.js';
 import { DevInvoicer } from '../lightning/dev/dev-invoicer.js';
 import { createDevPayHandler } from '../lightning/dev/dev-pay-handler.js';
 import { LndInvoicer } from '../lightning/lnd/lnd-invoicer.js';
 import { SettledInvoiceIndex } from '../lightning/settled-invoice-index.js';
-import type { LightningNetwork } from '../lightning/network.js';
 import { clientIp } from '../ratelimit/client-ip.js';
-import type { FreebieCounter } from '../ratelimit/freebie-counter.js';
 import { IpSet } from '../ratelimit/ip-set.js';
-import { MemoryFreebieCounter } from '../ratelimit/memory-freebie-counter.js';
-import { MemoryRateLimitStore } from '../ratelimit/memory-rate-limit-store.js';
-import type { CompiledRateLimitRule } from '../ratelimit/rate-limit-rules.js';
-import type { RateLimitStore } from '../ratelimit/rate-limit-store.js';
-import { RateLimiter } from '../ratelimit/rate-limiter.js';
-import { RedisFreebieCounter } from '../ratelimit/redis-freebie-counter.js';
-import { RedisRateLimitStore } from '../ratelimit/redis-rate-limit-store.js';
-import type { ApertureStore, GarbageReport, PendingCursor } from '../store/aperture-store.js';
-import { openStore, type StoreConfig } from '../store/open-store.js';
+import type { ApertureStore, GarbageReport } from '../store/aperture-store.js';
+import { openStore } from '../store/open-store.js';
 import type { ApertureConfig, ServiceConfig } from '../proxy/config/aperture-config.js';
 import { createLogger, subsystemLogger, type LogSettings } from '../proxy/ops/logger.js';
 import { ProxyMetrics } from '../proxy/ops/metrics.js';
-import { GrpcPricer } from '../proxy/pricer/grpc-pricer.js';
-import { Proxy } from '../proxy/proxy.js';
+import { Proxy, type AuthorizeContext, type AuthorizeResult } from '../proxy/proxy.js';
 import { ProxyServer } from '../proxy/server/proxy-server.js';
 import type { TlsCertificateEvent } from '../proxy/server/tls-certificate.js';
+import type { NodeRequest } from '../adapters/node/request-view.js';
+import { insecureRemoteAdminMessage, isLoopbackListenAddr } from '../proxy/config/resolve-admin.js';
 import { ApertureHandler, type RequestNote } from './aperture-handler.js';
 import type { AppService } from './app-service.js';
 import { createAuthorize } from './create-authorize.js';
-import { findOpenSecretFiles, formatMode, secretPaths } from './secret-file-modes.js';
+import { startOpsListener } from './ops-listener.js';
 import { missingPackagesError } from './required-packages.js';
-import { mergePersistedServices } from './persisted-services.js';
-import type { NodeRequest } from '../adapters/node/request-view.js';
+import { RunningServices, type ServicesChange } from './running-services.js';
+import { findOpenSecretFiles, formatMode, secretPaths } from './secret-file-modes.js';
+import { createProgramAdminApi } from './program-admin-api.js';
+import { DEFAULT_SERVICES_POLL_MS, ProgramAdminBackend, storedServices } from './program-admin-backend.js';
+import { openProgramInvoicer, programStoreConfig } from './program-backends.js';
+import { ServiceBuilder, type BucketSetting } from './service-builder.js';
+import { DEFAULT_GC_GRACE_MS, DEFAULT_GC_INTERVAL_MS, SettlementLedger } from './settlement-ledger.js';
 
-/** A token-bucket setting: `requests` per `perMs`, capacity `burst` (default `requests`). */
-export interface BucketSetting {
-  requests: number;
-  perMs: number;
-  burst?: number;
-}
+export type { BucketSetting } from './service-builder.js';
+export { DEFAULT_GC_GRACE_MS, DEFAULT_GC_INTERVAL_MS } from './settlement-ledger.js';
 
 /** Options of {@link startAperture}: what the configuration file does not say. */
 export interface StartApertureOptions {
@@ -91,6 +82,12 @@ export interface StartApertureOptions {
    * `aperture:`. Deployments sharing one Redis for separate limits use different prefixes.
    */
   redisKeyPrefix?: string;
+  /**
+   * How often the service registry's version is read, so that services
+   * created, changed or deleted through the admin API of another instance on
+   * the same database are applied here; default 2000 ms, 0 = never.
+   */
+  servicesPollMs?: number;
 }
 
 /** A running `aperture`. */
@@ -119,104 +116,29 @@ export interface RunningAperture {
   readonly activeRequests: number;
   /** Runs one garbage collection now (the timer does it every `gcIntervalMs`). */
   collectGarbage(): Promise<GarbageReport>;
+  /**
+   * Makes `services` the running set at once (not persisted: the admin API
+   * persists, then calls this). Requests in flight finish on the definitions
+   * they started with; services whose definition did not change keep their
+   * limiter, freebie and pricer state. On a failure nothing changes.
+   * @param services - every service, in route order
+   * @returns what changed
+   * @throws L402Error `L402_ERR_PRICER_TLS`, `L402_ERR_PROXY_BAD_REGEXP`
+   */
+  replaceServices(services: readonly ServiceConfig[]): ServicesChange;
+  /**
+   * Reads the registry's version now and, when it moved, rebuilds the running
+   * set from the configuration and every registry row (what the poll every
+   * `servicesPollMs` does).
+   * @returns whether the running set was rebuilt
+   */
+  pollServices(): Promise<boolean>;
   /** Stops accepting, drains in-flight requests, closes everything it opened. Idempotent. */
   close(): Promise<void>;
 }
 
-/** Default garbage-collection interval: 15 minutes. */
-export const DEFAULT_GC_INTERVAL_MS = 15 * 60_000;
-/** Default grace after invoice expiry before an unpaid challenge is collected: 1 hour. */
-export const DEFAULT_GC_GRACE_MS = 60 * 60_000;
-/** First delay before a settlement the store could not record is written again; doubles per attempt. */
-const SETTLEMENT_RETRY_INITIAL_MS = 250;
-/** Longest delay between attempts to record a settlement. */
-const SETTLEMENT_RETRY_MAX_MS = 30_000;
-/** Pending ledger rows read per page by the start-up reconciliation (it reads every page). */
-const PENDING_PAGE_SIZE = 1000;
 /** Default challenge rate per masked client IP. */
 export const DEFAULT_CHALLENGE_RATE_LIMIT: BucketSetting = { requests: 20, perMs: 1000, burst: 100 };
-
-function compiledRules(config: ServiceConfig): CompiledRateLimitRule[] {
-  return config.rateLimits.map((rule, index) => ({
-    index,
-    id: `${index}:${rule.requests}/${rule.perMs}/${rule.burst}`,
-    pattern: rule.pathRegexp?.regexp,
-    requests: rule.requests,
-    per: rule.perMs,
-    burst: rule.burst,
-  }));
-}
-
-function storeConfig(config: ApertureConfig, options: StartApertureOptions, clock: Clock): StoreConfig {
-  if (config.dbBackend === 'postgres') {
-    const p = config.postgres;
-    const out: StoreConfig = {
-      backend: 'postgres',
-      host: p.host,
-      port: p.port,
-      user: p.user,
-      password: p.password,
-      dbname: p.dbName,
-      requiressl: p.requireSsl,
-      skipMigrations: p.skipMigrations,
-      clock,
-    };
-    if (p.maxConnections > 0) out.maxconnections = p.maxConnections;
-    if (options.postgresSchema !== undefined) out.schema = options.postgresSchema;
-    return out;
-  }
-  if (config.dbBackend === 'etcd') {
-    throw new L402Error('L402_ERR_CONFIG_INVALID', 'dbbackend etcd is not built; use sqlite or postgres');
-  }
-  return { backend: 'sqlite', path: config.sqlite.dbFile, skipMigrations: config.sqlite.skipMigrations, clock };
-}
-
-async function openInvoicer(config: ApertureConfig, logger: Logger, clock: Clock): Promise<Invoicer | undefined> {
-  const a = config.authenticator;
-  if (a.disable) return undefined;
-  const network = a.network as LightningNetwork | undefined;
-  if (a.backend === 'dev') {
-    return new DevInvoicer({
-      keyFile: join(config.baseDir, 'dev-node.key'),
-      ...(network === undefined ? {} : { network: network as Exclude<LightningNetwork, 'mainnet'> }),
-      clock,
-      onWarning: (message) => logger.warn(message),
-    });
-  }
-  if (a.lndHost === undefined || a.macDir === undefined || a.tlsPath === undefined) {
-    throw new L402Error('L402_ERR_CONFIG_INVALID', 'authenticator: lndhost, tlspath and macdir are required for the lnd backend');
-  }
-  return LndInvoicer.connect({
-    host: a.lndHost,
-    tlsCertPath: a.tlsPath,
-    // The reference reads the invoice macaroon by this file name from macdir.
-    macaroonPath: join(a.macDir, 'invoice.macaroon'),
-    ...(network === undefined ? {} : { network }),
-    clock,
-    onConnectionChange: (health) => {
-      if (health.ok) logger.info({ lnd: a.lndHost }, 'lnd connection up');
-      else logger.warn({ lnd: a.lndHost, detail: health.detail }, 'lnd connection lost; challenges answer 503 until it is back');
-    },
-  });
-}
-
-function listen(server: Server, addr: string): Promise<AddressInfo> {
-  const v6 = /^\[([^\]]+)\]:(\d+)$/.exec(addr);
-  const m = v6 ?? /^([^:]*):(\d+)$/.exec(addr);
-  if (m === null) return Promise.reject(new L402Error('L402_ERR_PROXY_LISTEN_FAILED', `listen address ${JSON.stringify(addr)} is not host:port`));
-  server.listen({ host: m[1] === '' ? undefined : m[1], port: Number(m[2]) });
-  return once(server, 'listening').then(
-    () => server.address() as AddressInfo,
-    (cause: unknown) => {
-      const code = (cause as { code?: unknown }).code;
-      throw new L402Error(
-        code === 'EADDRINUSE' ? 'L402_ERR_PROXY_ADDRESS_IN_USE' : 'L402_ERR_PROXY_LISTEN_FAILED',
-        `cannot listen on ${addr} (prometheus.listenaddr): ${code === 'EADDRINUSE' ? 'address already in use' : String(cause)}`,
-        { cause },
-      );
-    },
-  );
-}
 
 function urlOf(address: AddressInfo, tls: boolean): string {
   const unspecified = address.address === '0.0.0.0' || address.address === '::';
@@ -291,6 +213,9 @@ function upstreamKind(code: string): string {
 export async function startAperture(config: ApertureConfig, options: StartApertureOptions = {}): Promise<RunningAperture> {
   const missing = missingPackagesError(config, { store: options.store !== undefined, invoicer: options.invoicer !== undefined });
   if (missing !== undefined) throw missing;
+  if (config.admin.enabled && config.insecure && !config.admin.allowInsecureRemote && !isLoopbackListenAddr(config.listenAddr)) {
+    throw new L402Error('L402_ERR_ADMIN_INSECURE_REMOTE', insecureRemoteAdminMessage(config.listenAddr));
+  }
   const clock = options.clock ?? systemClock;
   const rootLogger = options.logger ?? createLogger(logSettings(config));
   // One logger per subsystem of the reference (`debuglevel: info,PRXY=debug` sets one of them).
@@ -298,6 +223,7 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
   const proxyLog = subsystemLogger(rootLogger, 'PRXY');
   const authLog = subsystemLogger(rootLogger, 'AUTH');
   const lnLog = subsystemLogger(rootLogger, 'CHLL');
+  const adminLog = subsystemLogger(rootLogger, 'ADMN');
   const cleanups: (() => Promise<void> | void)[] = [];
   const cleanup = async (): Promise<void> => {
     for (const fn of cleanups.splice(0).reverse()) {
@@ -320,13 +246,8 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
           : `${open.path} holds aperture's secret files and is open to group or others (mode ${mode}); restrict it: chmod 700 ${open.path}`,
       );
     }
-    // Settlements being written when the listener closed are awaited before the store closes.
-    const settling = new Map<string, Promise<void>>();
-    const store = options.store ?? (await openStore(storeConfig(config, options, clock)));
-    cleanups.push(async () => {
-      await Promise.allSettled([...settling.values()]);
-      if (options.store === undefined) await store.close();
-    });
+    const store = options.store ?? (await openStore(programStoreConfig(config, options.postgresSchema, clock)));
+    if (options.store === undefined) cleanups.push(() => store.close());
     logger.info({ backend: store.backend }, 'store open');
     const go = store.goAperture;
     if (go !== undefined) {
@@ -335,20 +256,10 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
         "the Go aperture's database is adopted: root keys in its secrets table verify (and new ones are written there too); its ledger and services are imported; its tables are not altered",
       );
     }
-    // Services stored in the database (imported from the Go aperture, or set through the admin
-    // API) override configured services of the same name, as in the Go aperture; route order
-    // as the admin API's (src/proxy/app/persisted-services.ts).
-    const merged = await mergePersistedServices(config, store).catch((error: unknown) => {
-      // As the Go aperture: without the stored services, the configured ones still run.
-      logger.warn({ err: error }, 'cannot read the services stored in the database; serving the configured services only');
-      return { services: config.services, fromRegistry: [], deleted: [], invalid: [] };
-    });
-    for (const bad of merged.invalid) logger.warn({ service: bad.name, reason: bad.reason }, 'a service stored in the database is not a valid definition; it is not served');
-    if (merged.fromRegistry.length > 0) logger.info({ services: merged.fromRegistry }, 'services loaded from the database');
-    if (merged.deleted.length > 0) logger.info({ services: merged.deleted }, 'configured services deleted in the database are not served');
-    const serviceConfigs = merged.services;
+    const stored = await storedServices(config, store, logger);
+    const serviceConfigs = stored.services;
 
-    const invoicer = options.invoicer ?? (await openInvoicer(config, lnLog, clock));
+    const invoicer = options.invoicer ?? (await openProgramInvoicer(config, lnLog, clock));
     if (options.invoicer === undefined && invoicer !== undefined) cleanups.push(() => invoicer.close());
 
     let isSettled: ((hash: string) => boolean | Promise<boolean>) | undefined;
@@ -379,150 +290,34 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
     cleanups.push(stopRevoked);
 
     const metrics = new ProxyMetrics({ defaultMetrics: options.defaultMetrics ?? true });
-    const serviceOfHash = new BoundedCache<string, string>(100_000);
-    if (invoicer !== undefined) {
-      const health = (): void => metrics.lightningUp.set(invoicer.health().ok ? 1 : 0);
-      health();
-      // A settlement the store could not record (database down) is retried with backoff while
-      // the process runs: left pending, its row would be garbage-collected (root key and all)
-      // once the invoice expired, and a paid token would stop working.
-      let settlementsStopped = false;
-      const retryTimers = new Set<NodeJS.Timeout>();
-      const record = (hash: string, settledAt: number, amountSats: number, attempt: number): void => {
-        const write = store
-          .markSettled(hash, settledAt, amountSats)
-          .then((changed) => {
-            if (changed) metrics.tokensPaid.inc({ service: serviceOfHash.get(hash) ?? 'unknown' });
-            lnLog.info({ paymentHash: hash, attempt }, 'invoice settled');
-          }, (error: unknown) => {
-            if (settlementsStopped) {
-              lnLog.error({ err: error, paymentHash: hash }, 'could not record a settlement; it is reconciled at the next start');
-              return;
-            }
-            const delayMs = Math.min(SETTLEMENT_RETRY_INITIAL_MS * 2 ** attempt, SETTLEMENT_RETRY_MAX_MS);
-            lnLog.warn({ err: error, paymentHash: hash, attempt, retryInMs: delayMs }, 'could not record a settlement; retrying');
-            const timer = setTimeout(() => {
-              retryTimers.delete(timer);
-              if (!settlementsStopped) record(hash, settledAt, amountSats, attempt + 1);
-            }, delayMs);
-            timer.unref();
-            retryTimers.add(timer);
-          })
-          .finally(() => {
-            if (settling.get(hash) === write) settling.delete(hash);
-          });
-        settling.set(hash, write);
-      };
-      const stopSettled = invoicer.onSettled((status: InvoiceStatus) => {
-        if (status.state !== 'settled') return;
-        record(status.paymentHash, status.settledAt ?? clock.now(), status.amountPaidSats ?? 0, 0);
-      });
-      cleanups.push(() => {
-        settlementsStopped = true;
-        stopSettled();
-        for (const timer of retryTimers) clearTimeout(timer);
-        if (retryTimers.size > 0) lnLog.warn({ unrecorded: retryTimers.size }, 'settlements not yet recorded are reconciled at the next start');
-        retryTimers.clear();
-      });
-    }
+    if (invoicer !== undefined) metrics.lightningUp.set(invoicer.health().ok ? 1 : 0);
+    const ledger = new SettlementLedger({
+      store, invoicer, metrics, clock, lnLog, logger,
+      gcGraceMs: options.gcGraceMs ?? DEFAULT_GC_GRACE_MS,
+      gcIntervalMs: options.gcIntervalMs ?? DEFAULT_GC_INTERVAL_MS,
+    });
+    // Settlements being written when the listener closed are awaited before the store closes.
+    cleanups.push(() => ledger.close());
 
-    // Rate limits: one shared store for every service when Redis is configured.
-    const rl = config.rateLimitStore;
-    let sharedStore: RateLimitStore | undefined;
-    let redisStore: RedisRateLimitStore | undefined;
-    if (rl.backend === 'redis') {
-      const opened = new RedisRateLimitStore({
-        url: rl.redisUrl as string,
-        keyPrefix: `${options.redisKeyPrefix ?? 'aperture:'}rl:`,
-        onConnectionError: (e) => proxyLog.warn({ err: e.message }, 'redis rate-limit store'),
-      });
-      redisStore = opened;
-      sharedStore = opened;
-      cleanups.push(() => opened.close());
-      // Without an offline queue, commands sent before the connection is up fail: wait for it
-      // (briefly) so that the first requests are not answered per `onstoreerror`.
-      try {
-        await opened.ready();
-      } catch (error) {
-        logger.warn({ err: (error as Error).message, onstoreerror: rl.onStoreError }, 'Redis not reachable at start; rate limits follow onstoreerror until it is');
-      }
-    }
-    const limiterOf = (service: string, rules: CompiledRateLimitRule[], localFallback = false): RateLimiter =>
-      new RateLimiter({
-        service,
-        rules,
-        ...(sharedStore === undefined ? {} : { store: sharedStore }),
-        // Challenge limits hold while Redis is down (`onstoreerror: allow`), per process:
-        // an outage must not let anyone mint unlimited invoices.
-        ...(sharedStore !== undefined && localFallback ? { fallbackStore: new MemoryRateLimitStore() } : {}),
-        clock,
-        onStoreError: rl.onStoreError,
-        onError: (e) => proxyLog.warn({ service, code: e.code }, e.message),
-      });
-    const bucketRule = (bucket: BucketSetting): CompiledRateLimitRule[] => [{
-      index: 0,
-      id: `0:${bucket.requests}/${bucket.perMs}/${bucket.burst ?? bucket.requests}`,
-      pattern: undefined,
-      requests: bucket.requests,
-      per: bucket.perMs,
-      burst: bucket.burst ?? bucket.requests,
-    }];
-
-    const services: AppService[] = [];
-    for (const s of serviceConfigs) {
-      let freebies: FreebieCounter | undefined;
-      if (s.auth.mode === 'freebie') {
-        const base = { limit: s.auth.count, windowMs: s.freebieWindowMs, clock };
-        const counter: FreebieCounter = rl.backend === 'redis'
-          ? new RedisFreebieCounter({
-            ...base,
-            // One connection for every counter and the rate limits; the rate-limit store closes it.
-            redis: (redisStore as RedisRateLimitStore).redis,
-            keyPrefix: `${options.redisKeyPrefix ?? 'aperture:'}freebie:`,
-            onError: (e) => proxyLog.warn({ service: s.name, code: e.code }, e.message),
-          })
-          : new MemoryFreebieCounter(base);
-        freebies = counter;
-        metrics.trackFreebies(s.name, counter);
-        cleanups.push(() => counter.close());
-      }
-      let pricer: GrpcPricer | undefined;
-      if (s.dynamicPrice.enabled) {
-        const p = new GrpcPricer({
-          address: s.dynamicPrice.grpcAddress,
-          insecure: s.dynamicPrice.insecure,
-          ...(s.dynamicPrice.tlsCertPath === undefined ? {} : { tlsCertPath: s.dynamicPrice.tlsCertPath }),
-        });
-        pricer = p;
-        cleanups.push(() => p.close());
-      }
-      const rules = compiledRules(s);
-      const limiter = rules.length > 0 ? limiterOf(s.name, rules) : undefined;
-      if (limiter !== undefined) metrics.trackRateLimiter(s.name, limiter);
-      services.push({
-        name: s.name,
-        hostRegexp: s.hostRegexp.regexp,
-        pathRegexp: s.pathRegexp?.regexp,
-        address: s.address,
-        protocol: s.protocol,
-        tlsCertPath: s.tlsCertPath,
-        tlsInsecureSkipVerify: s.tlsInsecureSkipVerify,
-        headers: s.headers,
-        rewritePrefix: s.rewritePrefix,
-        upstreamTimeoutMs: s.upstreamTimeoutMs,
-        config: s,
-        limiter,
-        freebies,
-        pricer,
-      });
-    }
+    const builder = await ServiceBuilder.open({ rateLimitStore: config.rateLimitStore, redisKeyPrefix: options.redisKeyPrefix, clock, metrics, proxyLog, logger });
+    cleanups.push(() => builder.close());
+    const running = new RunningServices({
+      build: (s) => builder.build(s),
+      onChange: (change, services) => {
+        // A service defined live may bring constraint keys of its own; cached verifications may
+        // have been made for a definition that is gone.
+        verifier.addSatisfiers(equalitySatisfiers(services.flatMap((s) => Object.keys(s.config.constraints))));
+        verifier.clearCache();
+        logger.info({ added: change.added, changed: change.changed, removed: change.removed }, 'services replaced');
+      },
+    });
+    cleanups.push(() => running.close());
+    running.replaceAll(serviceConfigs);
 
     const bucket = options.challengeRateLimit ?? DEFAULT_CHALLENGE_RATE_LIMIT;
-    const challengeLimiter = bucket === false ? undefined : limiterOf('challenges', bucketRule(bucket), true);
-    if (challengeLimiter !== undefined) metrics.trackRateLimiter('challenges', challengeLimiter);
+    const challengeLimiter = bucket === false ? undefined : builder.bucketLimiter('challenges', bucket);
     const globalBucket = config.globalChallengeLimit;
-    const globalChallengeLimiter = globalBucket === undefined ? undefined : limiterOf('challenges-global', bucketRule(globalBucket), true);
-    if (globalChallengeLimiter !== undefined) metrics.trackRateLimiter('challenges-global', globalChallengeLimiter);
+    const globalChallengeLimiter = globalBucket === undefined ? undefined : builder.bucketLimiter('challenges-global', globalBucket);
 
     const notes = new WeakMap<NodeRequest, RequestNote>();
     const trusted = config.trustedProxies.length > 0 ? new IpSet(config.trustedProxies.map((r) => r.text), 'trustedproxies') : undefined;
@@ -542,7 +337,7 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
       // Three quarters of readtimeout: the 402 priced on what arrived goes out before readtimeout
       // cuts the request with 408 (HTTP/2 streams are timed from their headers, like this wait).
       pricerBodyTimeoutMs: Math.floor(config.readTimeoutMs * 0.75),
-      onChallenge: (hash, service) => serviceOfHash.set(hash, service),
+      onChallenge: (hash, service) => ledger.noteChallenge(hash, service),
       onError: (error, service) => authLog.warn({ service, code: error.code }, error.message),
       // The token ID and which check failed; never the credential itself.
       onRefusal: (refusal, service) => {
@@ -558,8 +353,8 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
     });
 
     const proxy = new Proxy<AppService>({
-      services,
-      authorize,
+      services: running.services,
+      authorize: holding(running, authorize),
       resolveClientIp: (peer, xff, forwarded) => clientIp(peer, xff, trusted, forwarded),
       // An established WebSocket tunnel is closed after the same silence as an idle connection (`idletimeout`).
       timeouts: { headersMs: config.upstreamTimeoutMs, websocketIdleMs: config.idleTimeoutMs },
@@ -571,6 +366,15 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
         proxyLog.warn({ service, code: error.code }, error.message);
       },
     });
+    running.route((services) => proxy.replaceServices(services));
+
+    // The running set follows the registry (changes made through the admin API of any instance).
+    const programBackend = new ProgramAdminBackend({
+      config, store, running, log: adminLog, startVersion: stored.version,
+      network: invoicer instanceof DevInvoicer ? invoicer.network : '',
+    });
+    cleanups.push(() => programBackend.close());
+    const admin = config.admin.enabled ? createProgramAdminApi(config, programBackend, clock, adminLog, trusted) : undefined;
 
     const handler = new ApertureHandler({
       proxy,
@@ -579,14 +383,10 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
       trustedProxies: trusted,
       notes,
       ...(invoicer instanceof DevInvoicer
-        ? {
-          devPay: createDevPayHandler(invoicer),
-          settled: async (hash: string) => {
-            await settling.get(hash);
-          },
-        }
+        ? { devPay: createDevPayHandler(invoicer), settled: (hash: string) => ledger.settled(hash) }
         : {}),
       onBlocked: (ip) => proxyLog.debug({ ip }, 'blocked request'),
+      ...(admin === undefined ? {} : { admin }),
       ...(config.logging.accessLog ? { accessLog: proxyLog } : {}),
     });
 
@@ -606,106 +406,18 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
     const proxyAddress = await server.listen();
     cleanups.push(() => server.close());
     const url = urlOf(proxyAddress, !config.insecure);
-    logger.info({ url, services: services.map((s) => s.name) }, 'aperture listening');
+    logger.info({ url, services: running.services.map((s) => s.name) }, 'aperture listening');
 
     let metricsAddress: AddressInfo | undefined;
     if (config.prometheus.enabled) {
-      const metricsServer = createServer((req, res) => {
-        const path = (req.url ?? '/').split('?')[0];
-        if (req.method === 'GET' && path === '/metrics') {
-          if (invoicer !== undefined) metrics.lightningUp.set(invoicer.health().ok ? 1 : 0);
-          metrics.render().then(({ contentType, body }) => {
-            res.writeHead(200, { 'content-type': contentType });
-            res.end(body);
-          }, () => {
-            res.writeHead(500);
-            res.end();
-          });
-          return;
-        }
-        if (req.method === 'GET' && path === '/healthz') {
-          store.health().then((db) => {
-            const ln = invoicer?.health();
-            const ok = db.ok && (ln === undefined || ln.ok);
-            const body = JSON.stringify({ ok, store: db, lightning: ln ?? { ok: true, detail: 'authenticator disabled' } });
-            res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
-            res.end(body);
-          }, () => {
-            res.writeHead(503);
-            res.end();
-          });
-          return;
-        }
-        res.writeHead(404, { 'content-type': 'text/plain' });
-        res.end('not found\n');
-      });
-      metricsServer.on('error', () => undefined);
-      metricsAddress = await listen(metricsServer, config.prometheus.listenAddr);
-      cleanups.push(() => new Promise<void>((resolve) => {
-        metricsServer.close(() => resolve());
-        metricsServer.closeAllConnections();
-      }));
+      const ops = await startOpsListener({ listenAddr: config.prometheus.listenAddr, metrics, store, invoicer });
+      cleanups.push(() => ops.close());
+      metricsAddress = ops.address;
       logger.info({ url: urlOf(metricsAddress, false) + '/metrics' }, 'prometheus metrics listening');
     }
 
-    const gcGrace = options.gcGraceMs ?? DEFAULT_GC_GRACE_MS;
-    // Challenges paid while aperture was down: ask the backend about every pending, unexpired row.
-    const reconciled = (async (): Promise<number> => {
-      if (invoicer === undefined) return 0;
-      let found = 0;
-      try {
-        // Rows whose invoice expired less than the GC grace ago are still in the ledger and may
-        // have been paid just before expiry, while aperture was down: look them up too, or
-        // garbage collection would take the root key of a paid token.
-        const since = clock.now() - gcGrace;
-        let pending = 0;
-        let after: PendingCursor | undefined;
-        for (;;) {
-          const page = await store.listPendingUnexpired(since, PENDING_PAGE_SIZE, after);
-          const last = page[page.length - 1];
-          if (last === undefined) break;
-          pending += page.length;
-          after = { createdAt: last.createdAt, tokenId: last.tokenId };
-          for (const row of page) {
-            // Settlements of these rows may also arrive through onSettled (after a restart the
-            // challenge-time mapping is empty): label them with the row's service, not 'unknown'.
-            serviceOfHash.set(row.paymentHash, row.service);
-            try {
-              const status = await invoicer.lookupInvoice(row.paymentHash);
-              if (status.state !== 'settled') continue;
-              // A backend may report a looked-up settlement through onSettled too (LndInvoicer does),
-              // whose write then wins the row and counts the payment: wait for it, count the row once.
-              await settling.get(row.paymentHash);
-              if (await store.markSettled(row.paymentHash, status.settledAt ?? clock.now(), status.amountPaidSats ?? row.priceSats)) {
-                metrics.tokensPaid.inc({ service: row.service });
-              }
-              found++;
-            } catch {
-              // Unknown to the backend (e.g. the dev backend after a restart) or not reachable: left pending.
-            }
-          }
-          if (page.length < PENDING_PAGE_SIZE) break;
-        }
-        if (pending > 0) lnLog.info({ pending, settled: found }, 'reconciled pending challenges');
-      } catch (error) {
-        lnLog.warn({ err: error }, 'could not reconcile pending challenges');
-      }
-      return found;
-    })();
-
-    const collectGarbage = async (): Promise<GarbageReport> => {
-      const report = await store.collectGarbage(clock.now(), gcGrace);
-      if (report.rootKeys + report.transactions + report.charges > 0) logger.info(report, 'garbage collected');
-      return report;
-    };
-    const gcInterval = options.gcIntervalMs ?? DEFAULT_GC_INTERVAL_MS;
-    if (gcInterval > 0) {
-      const timer = setInterval(() => {
-        collectGarbage().catch((error: unknown) => logger.warn({ err: error }, 'garbage collection failed'));
-      }, gcInterval);
-      timer.unref();
-      cleanups.push(() => clearInterval(timer));
-    }
+    const reconciled = ledger.start();
+    programBackend.follow(options.servicesPollMs ?? DEFAULT_SERVICES_POLL_MS);
 
     let closing: Promise<void> | undefined;
     return {
@@ -717,12 +429,16 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
       verifier,
       metrics,
       logger: rootLogger,
-      services,
+      get services() {
+        return running.services;
+      },
       reconciled,
       get activeRequests() {
         return server.activeRequests;
       },
-      collectGarbage,
+      collectGarbage: () => ledger.collectGarbage(),
+      replaceServices: (services) => running.replaceAll(services),
+      pollServices: () => programBackend.poll(),
       close: () => {
         closing ??= (async () => {
           await reconciled;
@@ -736,4 +452,31 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
     await cleanup();
     throw error;
   }
+}
+
+/**
+ * The authorize hook with the matched service held for as long as the hook
+ * runs: a service replaced meanwhile keeps its limiter, freebies and pricer
+ * open until its last request is decided.
+ */
+function holding(
+  running: RunningServices,
+  authorize: (context: AuthorizeContext<AppService>) => AuthorizeResult | Promise<AuthorizeResult>,
+): (context: AuthorizeContext<AppService>) => AuthorizeResult | Promise<AuthorizeResult> {
+  return (context) => {
+    const service = context.service;
+    running.hold(service);
+    let result: AuthorizeResult | Promise<AuthorizeResult>;
+    try {
+      result = authorize(context);
+    } catch (error) {
+      running.release(service);
+      throw error;
+    }
+    if (!isPromise(result)) {
+      running.release(service);
+      return result;
+    }
+    return result.finally(() => running.release(service));
+  };
 }

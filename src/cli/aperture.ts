@@ -229,6 +229,9 @@ export async function main(argv: readonly string[], io: CliIo = {}): Promise<num
   stdout.write(`aperture listening on ${aperture.url} (${tls}); ${aperture.services.length} service(s): ${aperture.services.map((s) => s.name).join(', ') || 'none'}\n`);
   stdout.write(`lightning: ${config.authenticator.disable ? 'disabled (every request is forwarded)' : config.authenticator.backend === 'dev' ? 'dev backend (not for production); POST /api/dev/pay pays invoices for loopback clients' : `lnd at ${config.authenticator.lndHost ?? ''}`}\n`);
   stdout.write(`store: ${config.dbBackend === 'postgres' ? `postgres ${config.postgres.host}:${config.postgres.port}/${config.postgres.dbName}` : `sqlite ${config.sqlite.dbFile}`}\n`);
+  if (config.admin.enabled) {
+    stdout.write(`admin API: REST ${aperture.url}/api/admin/, gRPC adminrpc.Admin on the same listener; macaroon ${config.admin.macaroonPath}\n`);
+  }
   stdout.write(`${heap}\n`);
   if (aperture.addresses.metrics !== undefined) {
     stdout.write(`metrics on http://${config.prometheus.listenAddr.startsWith(':') ? 'localhost' : config.prometheus.listenAddr.replace(/:\d+$/, '')}:${aperture.addresses.metrics.port}/metrics (health: /healthz)\n`);

@@ -7,7 +7,6 @@
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { L402Client, type ChallengeResponse } from '../client/l402-client.js';
 import { FileTokenStore } from '../client/file-token-store.js';
@@ -15,143 +14,143 @@ import { decodeIdentifier } from '../core/identifier.js';
 import { Macaroon } from '../core/macaroon.js';
 import type { Payer, PaymentResult } from '../core/types.js';
 import { DevHttpPayer } from '../lightning/dev/dev-http-payer.js';
-import type { CliCommand, CliContext } from './aperturecli.js';
+import { L402Error } from '../core/errors.js';
+import type { CliContext } from './cli-context.js';
+import { usageError } from './cli-parse.js';
+import { OUTPUT_FLAGS, type CommandSpec, type FlagSpec, type FlagValues, type Invocation } from './cli-spec.js';
 
-const USAGE = `usage: aperturecli fetch <url> [options]
-
-Sends an HTTP request and pays an L402 challenge (HTTP 402) if one comes back.
-The response body is written to stdout; a summary to stderr (JSON when stdout
-is not a terminal, or with --json).
-
-options:
-  -X, --request METHOD     HTTP method (default GET, or POST with --data)
-  -H, --header 'K: V'      request header; repeatable
-  -d, --data DATA          request body; @FILE reads it from a file
-      --max-price SATS     most one invoice may cost (default 1000)
-      --max-fee SATS       routing fee limit (default 10)
-      --payer dev|lnd      how to pay: dev = the server's /api/dev/pay (dev backends
-                           only), lnd = your lnd node (needs the three --lnd-* options)
-      --lnd-host HOST:PORT lnd gRPC address
-      --lnd-tls PATH       lnd's tls.cert
-      --lnd-macaroon PATH  a macaroon allowed to send payments (admin.macaroon)
-      --token-file PATH    keep the token in this single file (reference format)
-      --token-dir DIR      keep tokens per origin in DIR
-                           (default $APERTURECLI_DIR/tokens or ~/.aperturecli/tokens)
-  -k, --insecure           accept self-signed TLS certificates (server and dev payer)
-      --json               JSON summary even on a terminal
-      --dry-run            show what would be paid, pay nothing (exit 10)
-  -h, --help               this text
-
-exit codes: 0 ok, 1 other HTTP error, 2 invalid arguments, 3 connection failed,
-4 payment refused/failed or 401/402/403, 5 not found (404/410), 10 dry run passed.
-`;
-
-interface FetchArgs {
+interface FetchArgs extends PayerSettings {
   url: URL;
   method: string;
   headers: Array<[string, string]>;
   body: Buffer | undefined;
-  maxPriceSats: number;
-  maxFeeSats: number;
-  payer: 'dev' | 'lnd' | undefined;
-  lnd: { host: string; tls: string; macaroon: string } | undefined;
-  store: FileTokenStore;
   insecure: boolean;
-  json: boolean;
   dryRun: boolean;
+  timeoutMs: number | undefined;
 }
 
-function whole(ctx: CliContext, name: string, value: string | undefined, fallback: number): number {
+function whole(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) throw ctx.usageError(`--${name} must be a whole number of satoshis, got '${value}'`);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) throw usageError(`--${name} must be a whole number of satoshis, got '${value}'`);
   return Number(value);
 }
 
-async function parse(args: readonly string[], ctx: CliContext): Promise<FetchArgs | 'help'> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        request: { type: 'string', short: 'X' },
-        header: { type: 'string', short: 'H', multiple: true },
-        data: { type: 'string', short: 'd' },
-        'max-price': { type: 'string' },
-        'max-fee': { type: 'string' },
-        payer: { type: 'string' },
-        'lnd-host': { type: 'string' },
-        'lnd-tls': { type: 'string' },
-        'lnd-macaroon': { type: 'string' },
-        'token-file': { type: 'string' },
-        'token-dir': { type: 'string' },
-        insecure: { type: 'boolean', short: 'k' },
-        json: { type: 'boolean' },
-        'dry-run': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (error) {
-    throw ctx.usageError((error as Error).message);
+/** The buyer's flags, shared with `mcp serve`. */
+export const PAYER_FLAGS: readonly FlagSpec[] = [
+  { name: 'max-price', type: 'int64', default: '1000', description: 'Most one invoice may cost, sats' },
+  { name: 'max-fee', type: 'int64', default: '10', description: 'Routing fee limit, sats' },
+  { name: 'payer', type: 'string', description: "How to pay: dev (the server's /api/dev/pay, dev backends only) or lnd (needs the three --lnd-* flags)" },
+  { name: 'lnd-host', type: 'string', description: 'lnd gRPC address HOST:PORT' },
+  { name: 'lnd-tls', type: 'string', description: "lnd's tls.cert" },
+  { name: 'lnd-macaroon', type: 'string', description: 'A macaroon allowed to send payments (admin.macaroon)' },
+  { name: 'token-file', type: 'string', description: 'Keep the token in this single file (reference format)' },
+  { name: 'token-dir', type: 'string', description: 'Keep tokens per origin in DIR (default $APERTURECLI_DIR/tokens or ~/.aperturecli/tokens)' },
+];
+
+/** The payer settings of the buyer's flags. */
+export interface PayerSettings {
+  /** Most one invoice may cost. */
+  maxPriceSats: number;
+  /** Routing fee limit. */
+  maxFeeSats: number;
+  /** How to pay. */
+  payer: 'dev' | 'lnd' | undefined;
+  /** lnd's address and credentials. */
+  lnd: { host: string; tls: string; macaroon: string } | undefined;
+  /** The token store. */
+  store: FileTokenStore;
+}
+
+/**
+ * The buyer's settings from {@link PAYER_FLAGS}.
+ * @param v - the flag values
+ * @param env - `HOME`, `APERTURECLI_DIR`
+ * @returns the settings
+ * @throws L402Error `L402_ERR_CLI_USAGE` for a bad value or a missing `--lnd-*` flag
+ */
+export function payerSettings(v: FlagValues, env: Readonly<Record<string, string | undefined>>): PayerSettings {
+  const payer = v.string('payer');
+  if (payer !== undefined && payer !== 'dev' && payer !== 'lnd') throw usageError(`--payer must be dev or lnd, got '${payer}'`);
+  let lnd: PayerSettings['lnd'];
+  if (payer === 'lnd') {
+    const missing = (['lnd-host', 'lnd-tls', 'lnd-macaroon'] as const).filter((k) => v.string(k) === undefined);
+    if (missing.length > 0) throw usageError(`--payer lnd needs ${missing.map((m) => `--${m}`).join(', ')}`);
+    lnd = { host: v.string('lnd-host') ?? '', tls: v.string('lnd-tls') ?? '', macaroon: v.string('lnd-macaroon') ?? '' };
+  } else {
+    const stray = (['lnd-host', 'lnd-tls', 'lnd-macaroon'] as const).filter((k) => v.given(k));
+    if (stray.length > 0) throw usageError(`${stray.map((m) => `--${m}`).join(', ')} only apply with --payer lnd`);
   }
-  const v = parsed.values;
-  if (v.help === true) return 'help';
-  if (parsed.positionals.length !== 1) throw ctx.usageError('fetch takes exactly one URL; see aperturecli fetch --help');
+  if (v.given('token-file') && v.given('token-dir')) throw usageError('use --token-file or --token-dir, not both');
+  const base = env['APERTURECLI_DIR'] ?? join(env['HOME'] ?? homedir(), '.aperturecli');
+  const tokenFile = v.string('token-file');
+  const store = tokenFile !== undefined
+    ? new FileTokenStore({ file: tokenFile })
+    : new FileTokenStore({ directory: v.string('token-dir') ?? join(base, 'tokens') });
+  return {
+    maxPriceSats: whole('max-price', v.string('max-price'), 1000),
+    maxFeeSats: whole('max-fee', v.string('max-fee'), 10),
+    payer,
+    lnd,
+    store,
+  };
+}
+
+/**
+ * The payer of the settings for a URL.
+ * @param settings - the buyer's settings
+ * @param url - the URL to pay for (the dev payer pays through its origin)
+ * @param send - the fetch the dev payer uses
+ * @returns the payer, or undefined without `--payer`
+ */
+export async function payerFor(settings: PayerSettings, url: URL, send: typeof globalThis.fetch): Promise<(Payer & { close?: () => Promise<void> }) | undefined> {
+  if (settings.payer === 'dev') return new DevHttpPayer({ url: new URL('/api/dev/pay', url), fetch: send });
+  if (settings.payer === 'lnd' && settings.lnd !== undefined) {
+    // Loaded only when asked for: it brings grpc-js and lnd's protos.
+    const { LndPayer } = await import('../lightning/lnd/lnd-payer.js');
+    return new LndPayer({ host: settings.lnd.host, tlsCertPath: settings.lnd.tls, macaroonPath: settings.lnd.macaroon });
+  }
+  return undefined;
+}
+
+async function parse({ flags: v, args }: Invocation, ctx: CliContext): Promise<FetchArgs> {
   let url: URL;
   try {
-    url = new URL(parsed.positionals[0] ?? '');
+    url = new URL(args[0] ?? '');
   } catch {
-    throw ctx.usageError(`not a URL: '${parsed.positionals[0] ?? ''}'`);
+    throw usageError(`not a URL: '${args[0] ?? ''}'`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw ctx.usageError(`only http and https URLs are supported, got '${url.protocol}'`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw usageError(`only http and https URLs are supported, got '${url.protocol}'`);
   const headers: Array<[string, string]> = [];
-  for (const line of v.header ?? []) {
+  for (const line of v.list('header')) {
     const colon = line.indexOf(':');
     const name = colon > 0 ? line.slice(0, colon).trim() : '';
-    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) throw ctx.usageError(`bad header '${line}'; use -H 'Name: value'`);
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) throw usageError(`bad header '${line}'; use -H 'Name: value'`);
     headers.push([name, line.slice(colon + 1).trim()]);
   }
   let body: Buffer | undefined;
-  if (v.data !== undefined) {
-    if (v.data.startsWith('@')) {
+  const data = v.string('data');
+  if (data !== undefined) {
+    if (data.startsWith('@')) {
       try {
-        body = await readFile(v.data.slice(1));
+        body = await readFile(data.slice(1));
       } catch (error) {
-        throw ctx.usageError(`cannot read --data file: ${(error as Error).message}`);
+        throw usageError(`cannot read --data file: ${(error as Error).message}`);
       }
     } else {
-      body = Buffer.from(v.data, 'utf8');
+      body = Buffer.from(data, 'utf8');
     }
   }
-  const method = (v.request ?? (body === undefined ? 'GET' : 'POST')).toUpperCase();
-  if (!/^[A-Z]+$/.test(method)) throw ctx.usageError(`bad method '${method}'`);
-  const payer = v.payer;
-  if (payer !== undefined && payer !== 'dev' && payer !== 'lnd') throw ctx.usageError(`--payer must be dev or lnd, got '${payer}'`);
-  let lnd: FetchArgs['lnd'];
-  if (payer === 'lnd') {
-    const missing = (['lnd-host', 'lnd-tls', 'lnd-macaroon'] as const).filter((k) => v[k] === undefined);
-    if (missing.length > 0) throw ctx.usageError(`--payer lnd needs ${missing.map((m) => `--${m}`).join(', ')}`);
-    lnd = { host: v['lnd-host'] ?? '', tls: v['lnd-tls'] ?? '', macaroon: v['lnd-macaroon'] ?? '' };
-  }
-  if (v['token-file'] !== undefined && v['token-dir'] !== undefined) throw ctx.usageError('use --token-file or --token-dir, not both');
-  const base = ctx.io.env['APERTURECLI_DIR'] ?? join(ctx.io.env['HOME'] ?? homedir(), '.aperturecli');
-  const store = v['token-file'] !== undefined
-    ? new FileTokenStore({ file: v['token-file'] })
-    : new FileTokenStore({ directory: v['token-dir'] ?? join(base, 'tokens') });
+  const method = (v.string('request') ?? (body === undefined ? 'GET' : 'POST')).toUpperCase();
+  if (!/^[A-Z]+$/.test(method)) throw usageError(`bad method '${method}'`);
   return {
     url,
     method,
     headers,
     body,
-    maxPriceSats: whole(ctx, 'max-price', v['max-price'], 1000),
-    maxFeeSats: whole(ctx, 'max-fee', v['max-fee'], 10),
-    payer,
-    lnd,
-    store,
-    insecure: v.insecure === true,
-    json: v.json === true,
-    dryRun: v['dry-run'] === true,
+    ...payerSettings(v, ctx.io.env),
+    insecure: v.bool('insecure'),
+    dryRun: v.bool('dry-run'),
+    timeoutMs: v.durationMs('timeout'),
   };
 }
 
@@ -170,26 +169,19 @@ function exitForStatus(ctx: CliContext, status: number): number {
   return ctx.exit.general;
 }
 
-async function run(args: readonly string[], ctx: CliContext): Promise<number> {
-  const parsed = await parse(args, ctx);
-  if (parsed === 'help') {
-    ctx.io.stdout.write(USAGE);
-    return ctx.exit.ok;
-  }
+async function run(invocation: Invocation, ctx: CliContext): Promise<number> {
+  const parsed = await parse(invocation, ctx);
   const { url, io } = { url: parsed.url, io: ctx.io };
-  const jsonSummary = parsed.json || io.stdout.isTTY !== true;
+  const jsonSummary = ctx.jsonOutput;
   const agent = new Agent({ connect: { rejectUnauthorized: !parsed.insecure } });
+  const signal = parsed.timeoutMs === undefined || parsed.timeoutMs === 0 ? undefined : AbortSignal.timeout(parsed.timeoutMs);
   const send: typeof globalThis.fetch = (input, init) =>
-    undiciFetch(input as Parameters<typeof undiciFetch>[0], { ...(init as Parameters<typeof undiciFetch>[1]), dispatcher: agent }) as unknown as Promise<Response>;
+    undiciFetch(input as Parameters<typeof undiciFetch>[0], {
+      ...(init as Parameters<typeof undiciFetch>[1]), dispatcher: agent, ...(signal === undefined ? {} : { signal }),
+    }) as unknown as Promise<Response>;
   let payer: (Payer & { close?: () => Promise<void> }) | undefined;
   try {
-    if (parsed.payer === 'dev') {
-      payer = new DevHttpPayer({ url: new URL('/api/dev/pay', url), fetch: send });
-    } else if (parsed.payer === 'lnd' && parsed.lnd !== undefined) {
-      // Loaded only when asked for: it brings grpc-js and lnd's protos.
-      const { LndPayer } = await import('../lightning/lnd/lnd-payer.js');
-      payer = new LndPayer({ host: parsed.lnd.host, tlsCertPath: parsed.lnd.tls, macaroonPath: parsed.lnd.macaroon });
-    }
+    payer = await payerFor(parsed, url, send);
     let paid: PaymentResult | undefined;
     const client = new L402Client({
       ...(payer === undefined ? {} : { payer }),
@@ -257,8 +249,7 @@ async function run(args: readonly string[], ctx: CliContext): Promise<number> {
     };
     const exitCode = exitForStatus(ctx, response.status);
     if (exitCode !== ctx.exit.ok) {
-      ctx.json('stderr', { error: { code: 'L402_ERR_CLI_HTTP_STATUS', message: `the server answered ${response.status}`, exitCode, status: response.status, summary } });
-      return exitCode;
+      return ctx.fail(new L402Error('L402_ERR_CLI_HTTP_STATUS', `the server answered ${response.status}`), { exitCode, fields: { url: url.href, status: response.status, summary } });
     }
     if (jsonSummary) ctx.json('stderr', summary);
     else if (paid !== undefined) io.stderr.write(`aperturecli: paid ${paid.amountSats} sat (fee ${paid.feeSats} sat) for token ${summary.tokenId ?? '?'}\n`);
@@ -269,10 +260,21 @@ async function run(args: readonly string[], ctx: CliContext): Promise<number> {
   }
 }
 
-/** The `fetch` subcommand. */
-export const fetchCommand: CliCommand = {
+/** The `fetch` command. */
+export const fetchCommand: CommandSpec = {
   name: 'fetch',
-  summary: 'send an HTTP request, paying an L402 challenge if one comes back',
-  usage: USAGE,
+  summary: 'Send an HTTP request, paying an L402 challenge if one comes back',
+  description: 'Sends an HTTP request and pays an L402 challenge (HTTP 402) if one comes back. The response body is written to stdout; a summary (what was paid, which token was used; never the preimage) to stderr, as JSON when stdout is not a terminal or with --json.',
+  args: [{ name: 'url', required: true, description: 'Required: the http or https URL' }],
+  flags: [
+    { name: 'request', short: 'X', type: 'string', description: 'HTTP method (default GET, or POST with --data)' },
+    { name: 'header', short: 'H', type: 'stringArray', description: "Request header 'Name: value'" },
+    { name: 'data', short: 'd', type: 'string', description: 'Request body; @FILE reads it from a file' },
+    ...PAYER_FLAGS,
+    { name: 'insecure', short: 'k', type: 'bool', default: 'false', description: 'Accept self-signed TLS certificates (server and dev payer)' },
+    { name: 'timeout', type: 'duration', description: 'Give up after this long (Go duration: 30s, 2m); no limit by default' },
+    { name: 'dry-run', type: 'bool', default: 'false', description: 'Show what would be paid, pay nothing (exit 10)' },
+    ...OUTPUT_FLAGS,
+  ],
   run,
 };

@@ -19,6 +19,8 @@ export const OPTIONAL_PACKAGES = {
   '@grpc/grpc-js': '1',
   '@grpc/proto-loader': '0.8',
   protobufjs: '7',
+  '@modelcontextprotocol/server': '2',
+  zod: '4',
 } as const;
 
 /** The name of an optional package. */

@@ -184,7 +184,7 @@ function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
 export class Verifier {
   private readonly secrets: SecretStore;
   private readonly clock: Clock;
-  private readonly satisfiers: ReadonlyMap<string, Satisfier> | undefined;
+  private satisfiers: ReadonlyMap<string, Satisfier> | undefined;
   private readonly isSettled: ((paymentHash: string) => MaybePromise<boolean>) | undefined;
   private readonly cache: BoundedCache<number, CacheEntry> | undefined;
   private readonly ttlMs: number;
@@ -300,6 +300,25 @@ export class Verifier {
     const id = tokenId.toLowerCase();
     const ofToken = (e: CacheEntry): boolean => e.tokenId === id;
     this.cache?.updateAll((head) => chainWithout(head, ofToken, ENTRIES_PER_FINGERPRINT));
+  }
+
+  /**
+   * Adds satisfiers (e.g. for the constraint keys of a service defined while
+   * the program runs); a condition already satisfied keeps its satisfier.
+   * Cached verifications are dropped, so that every token meets the new checks.
+   * @param satisfiers - satisfiers to add
+   */
+  addSatisfiers(satisfiers: readonly Satisfier[]): void {
+    const next = new Map(this.satisfiers ?? []);
+    let added = false;
+    for (const s of satisfiers) {
+      if (next.has(s.condition)) continue;
+      next.set(s.condition, s);
+      added = true;
+    }
+    if (!added) return;
+    this.satisfiers = next;
+    this.clearCache();
   }
 
   /** Drops every cached verification, and the remembered first links of the signature chains (with their root-key copies). */

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import {
-  ANCHOR_REFERENCE_RATIOS, GO_ANCHOR_FLAGS, buildGoAnchor, decideGoAnchor, decideNginx, findGo, findNginx, goAnchorArgs, nginxInfo, type AnchorProbe,
+  ANCHOR_REFERENCE_RATIOS, GO_ANCHOR_FLAGS, buildGoAnchor, decideGoAnchor, decideNginx, decideReferenceAperture, findGo, findNginx, goAnchorArgs, nginxInfo, type AnchorProbe,
 } from '../../bench/lib/anchors.js';
 import { freePort, startExternal } from '../../bench/lib/external.js';
 import { cpuPlan } from '../../bench/lib/processes.js';
@@ -72,6 +72,14 @@ test('nginx row: runs when nginx is found; missing, it is skipped, or an error u
   assert.ok('skip' in d);
   assert.match(d.skip, /^nginx is not installed \(Debian: apt-get install nginx-light/);
   assert.throws(() => decideNginx(probe({ nginx: undefined, ci: true })), /nginx is not installed .*CI=true requires it/);
+});
+
+test('reference row: runs when Go is found (a clone has its module); without Go it is skipped, or an error under CI=true', () => {
+  assert.deepEqual(decideReferenceAperture(probe({})), { run: { go: '/opt/go/bin/go' } });
+  const d = decideReferenceAperture(probe({ go: undefined }));
+  assert.ok('skip' in d);
+  assert.match(d.skip, /^Go is not installed .*test\/go\/aperture/);
+  assert.throws(() => decideReferenceAperture(probe({ go: undefined, ci: true })), /Go is not installed .*CI=true requires it/);
 });
 
 test('the Go rows: faithful with the anchor\'s defaults, tuned with a 256-connection pool and no access log; L402 for the bench service over aperture\'s SQLite file', () => {

@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import { findWrk } from '../../bench/load/wrk-load.js';
 import { findNginx } from '../../bench/lib/anchors.js';
 import { cpuPlan } from '../../bench/lib/processes.js';
+import { goBinaries, mustRun } from '../regtest/go-binaries.js';
 
 const root = new URL('../..', import.meta.url).pathname;
 
@@ -75,6 +76,32 @@ test('npm run bench runs the nginx anchor row beside proxy-l402 and writes proxy
     assert.equal(ours['proxy_l402_ratio'], null);
     assert.match(JSON.stringify((nginx['params'] as Record<string, unknown>)['anchor']), /"nginx":"\d+\.\d+/);
     assert.match(readFileSync(join(dir, 'result.md'), 'utf8'), /^\| proxy-l402 \/ nginx ≥ 0\.43× .* \| \d+\.\d\d× \(\d+ vs \d+ req\/s/m);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+const referenceBinary = goBinaries(['aperture']);
+const referenceSkip = !referenceBinary.ok && !mustRun ? referenceBinary.reason : false;
+
+test('npm run bench runs the reference aperture row (v0.5.0 itself, on a fake lnd) with aperture\'s tokens and writes its ratio', { skip: referenceSkip, timeout: 300_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-harness-'));
+  try {
+    const out = join(dir, 'result.json');
+    const { code, output } = await runCli([
+      '--quick', '--only', 'proxy-l402,reference-aperture', '--no-baselines', '--no-micro',
+      '--duration', '1', '--warmup', '0', '--connections', '2', '--tokens', '5', '--out', out,
+    ]);
+    assert.equal(code, 0, output);
+    const entries = JSON.parse(readFileSync(out, 'utf8')) as Record<string, unknown>[];
+    assert.deepEqual(entries.map((e) => e['name']), ['proxy-l402', 'reference-aperture'], output);
+    const [ours, reference] = entries as [Record<string, unknown>, Record<string, unknown>];
+    assert.equal(reference['baseline'], 'proxy-l402');
+    // Every request answered 200: the reference verified aperture's tokens (a refused one would be a 402 or, with no challenger, a closed connection).
+    assert.equal(reference['errors'], 0, `the reference must accept every token: ${JSON.stringify(reference)}`);
+    assert.ok((reference['rps'] as number) > 0 && (reference['rss_mb'] as number) > 0, JSON.stringify(reference));
+    assert.equal(reference['proxy_l402_ratio'], (ours['rps'] as number) / (reference['rps'] as number));
+    assert.match(JSON.stringify((reference['params'] as Record<string, unknown>)['anchor']), /"aperture":"v0\.5\.0"/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -105,21 +105,23 @@ test('--dry-run reports what would be paid and pays nothing (exit 10)', async ()
 
   const tooMuch = await cli(['fetch', `${s.url}/quote`, '--dry-run', '--max-price', '41', '--token-file', tokenFile()]);
   assert.equal(tooMuch.code, 4);
-  assert.equal((tooMuch.errJson()['error'] as Record<string, unknown>)['code'], 'L402_ERR_CLIENT_BUDGET_EXCEEDED');
+  assert.equal(tooMuch.errJson()['l402_code'], 'L402_ERR_CLIENT_BUDGET_EXCEEDED');
 });
 
 test('limits and missing payer: exit 4 with a structured error, nothing paid', async () => {
   const s = await server({ priceSats: 100 });
   const over = await cli(['fetch', `${s.url}/quote`, '--payer', 'dev', '--max-price', '99', '--token-file', tokenFile()]);
   assert.equal(over.code, 4);
-  const error = over.errJson()['error'] as Record<string, unknown>;
-  assert.equal(error['code'], 'L402_ERR_CLIENT_BUDGET_EXCEEDED');
-  assert.equal(error['exitCode'], 4);
+  const error = over.errJson();
+  assert.equal(error['l402_code'], 'L402_ERR_CLIENT_BUDGET_EXCEEDED');
+  assert.equal(error['error'], true);
+  assert.equal(error['code'], 'auth_failure', 'the reference\'s kind');
+  assert.equal(error['exit_code'], 4);
   assert.equal(error['url'], `${s.url}/quote`);
   assert.equal(error['status'], 402);
   const none = await cli(['fetch', `${s.url}/quote`, '--token-file', tokenFile()]);
   assert.equal(none.code, 4);
-  assert.equal((none.errJson()['error'] as Record<string, unknown>)['code'], 'L402_ERR_CLIENT_NO_PAYER');
+  assert.equal(none.errJson()['l402_code'], 'L402_ERR_CLIENT_NO_PAYER');
   assert.equal(s.payments(), 0);
 });
 
@@ -135,12 +137,12 @@ test('exit codes: 5 not found, 2 invalid arguments or unknown command, 3 connect
   const missing = await cli(['fetch', `${s.url}/missing`, '--token-file', tokenFile()]);
   assert.equal(missing.code, 5);
   assert.equal(missing.stdout, 'not found\n');
-  assert.equal((missing.errJson()['error'] as Record<string, unknown>)['code'], 'L402_ERR_CLI_HTTP_STATUS');
+  assert.equal(missing.errJson()['l402_code'], 'L402_ERR_CLI_HTTP_STATUS');
 
   for (const args of [['fetch'], ['fetch', 'not a url'], ['fetch', `${s.url}/`, '--max-fee', '-1'], ['fetch', `${s.url}/`, '--payer', 'cash'], ['fetch', `${s.url}/`, '--payer', 'lnd'], ['fetch', `${s.url}/`, '-H', 'no colon'], ['frobnicate'], ['constructor'], ['toString']]) {
     const run = await cli(args);
     assert.equal(run.code, 2, args.join(' '));
-    assert.equal((run.errJson()['error'] as Record<string, unknown>)['code'], 'L402_ERR_CLI_USAGE', args.join(' '));
+    assert.equal(run.errJson()['l402_code'], 'L402_ERR_CLI_USAGE', args.join(' '));
   }
 
   const port = await new Promise<number>((resolve) => {
@@ -151,8 +153,9 @@ test('exit codes: 5 not found, 2 invalid arguments or unknown command, 3 connect
   });
   const refused = await cli(['fetch', `http://127.0.0.1:${port}/`, '--token-file', tokenFile()]);
   assert.equal(refused.code, 3);
-  const error = refused.errJson()['error'] as Record<string, unknown>;
-  assert.equal(error['code'], 'L402_ERR_CLI_CONNECTION');
+  const error = refused.errJson();
+  assert.equal(error['l402_code'], 'L402_ERR_CLI_CONNECTION');
+  assert.equal(error['code'], 'connection_error');
   // The cause is kept: not a bare "fetch failed", but who refused.
   assert.match(String(error['message']), new RegExp(`^fetch failed: connect ECONNREFUSED 127\\.0\\.0\\.1:${port}; connection refused by 127\\.0\\.0\\.1:${port}`));
 });
@@ -160,10 +163,10 @@ test('exit codes: 5 not found, 2 invalid arguments or unknown command, 3 connect
 test('errors name their cause: a port fetch refuses to use, a host that does not resolve', async () => {
   const badPort = await cli(['fetch', 'http://127.0.0.1:1/', '--token-file', tokenFile()]);
   assert.equal(badPort.code, 1);
-  assert.equal((badPort.errJson()['error'] as Record<string, unknown>)['message'], 'fetch failed: bad port');
+  assert.equal(badPort.errJson()['message'], 'fetch failed: bad port');
   const nxdomain = await cli(['fetch', 'http://aperture-test.invalid/', '--token-file', tokenFile()]);
   assert.equal(nxdomain.code, 3);
-  assert.match(String((nxdomain.errJson()['error'] as Record<string, unknown>)['message']), /no such host aperture-test\.invalid/);
+  assert.match(String(nxdomain.errJson()['message']), /no such host aperture-test\.invalid/);
 });
 
 test('--insecure accepts a self-signed certificate; without it the connection fails (exit 3)', async () => {
@@ -174,7 +177,7 @@ test('--insecure accepts a self-signed certificate; without it the connection fa
     const url = `https://127.0.0.1:${(https.address() as AddressInfo).port}/`;
     const strict = await cli(['fetch', url, '--token-file', tokenFile()]);
     assert.equal(strict.code, 3, strict.stderr);
-    const error = strict.errJson()['error'] as Record<string, unknown>;
+    const error = strict.errJson();
     assert.match(String(error['message']), /^fetch failed: self-signed certificate; the server's TLS certificate is not trusted \(DEPTH_ZERO_SELF_SIGNED_CERT\)$/);
     assert.match(String(error['hint']), /--insecure \(-k\)/);
     const insecure = await cli(['fetch', url, '-k', '--token-file', tokenFile()]);
@@ -200,8 +203,9 @@ test('through the bin: a refused connection names who refused (exit 3)', async (
     });
   });
   assert.equal(result.code, 3);
-  const error = (JSON.parse(result.stderr) as { error: Record<string, unknown> }).error;
-  assert.equal(error['code'], 'L402_ERR_CLI_CONNECTION');
+  const error = JSON.parse(result.stderr) as Record<string, unknown>;
+  assert.equal(error['l402_code'], 'L402_ERR_CLI_CONNECTION');
+  assert.equal(error['code'], 'connection_error');
   assert.match(String(error['message']), new RegExp(`connection refused by 127\\.0\\.0\\.1:${port}`));
 });
 
@@ -212,7 +216,7 @@ test('aperturecli --version prints the package version (the bin, as installed pr
     execFile(process.execPath, [bin, '--version'], (error, stdout) => resolve({ code: error === null ? 0 : Number((error as { code?: number }).code), stdout }));
   });
   assert.equal(result.code, 0);
-  assert.equal(result.stdout, `aperturecli ${pkg.version} (aperture-ts)\n`);
+  assert.equal(result.stdout, `aperturecli version ${pkg.version} (aperture-ts)\n`);
 });
 
 test('the bin shim runs the command in a checkout', async () => {

@@ -195,8 +195,9 @@ describe('LndPayer in a client flow against aperture on the fake lnd', { timeout
       );
       assert.equal(run.code, 4, run.stderr);
       assert.equal(run.stdout, '');
-      const error = (JSON.parse(run.stderr.trim()) as { error: { code: string; status: number } }).error;
-      assert.equal(error.code, 'L402_ERR_PAY_NO_ROUTE');
+      const error = JSON.parse(run.stderr.trim()) as { l402_code: string; code: string; status: number };
+      assert.equal(error.l402_code, 'L402_ERR_PAY_NO_ROUTE');
+      assert.equal(error.code, 'auth_failure');
       assert.equal(error.status, 402);
       assert.ok(!existsSync(tokenFile) || readFileSync(tokenFile).length === 0, 'no token file written');
     } finally {

@@ -75,6 +75,9 @@ test('without the optional packages every entry point imports, and each feature 
       MemoryStore: result['MemoryStore'],
       MemoryRateLimitStore: result['MemoryRateLimitStore'],
       startAperture: result['startAperture'],
+      'aperturecli info': result['aperturecli info'],
+      'aperturecli mcp serve': result['aperturecli mcp serve'],
+      'aperturecli schema': result['aperturecli schema'],
     },
     {
       SqliteStore: 'L402_ERR_DEPENDENCY_MISSING: SqliteStore needs the package better-sqlite3: npm install better-sqlite3@12',
@@ -89,6 +92,10 @@ test('without the optional packages every entry point imports, and each feature 
       MemoryRateLimitStore: 'no error',
       // Before anything starts, everything the configuration needs, at once.
       startAperture: 'L402_ERR_DEPENDENCY_MISSING: this configuration (dbbackend: sqlite, the lnd backend, dynamicprice, ratelimitstore: redis) needs the packages better-sqlite3, @grpc/grpc-js, @grpc/proto-loader, protobufjs and ioredis: npm install better-sqlite3@12 @grpc/grpc-js@1 @grpc/proto-loader@0.8 protobufjs@7 ioredis@5',
+      'aperturecli info': '1 L402_ERR_DEPENDENCY_MISSING: aperturecli needs the packages @grpc/grpc-js and protobufjs: npm install @grpc/grpc-js@1 protobufjs@7',
+      'aperturecli mcp serve': '1 L402_ERR_DEPENDENCY_MISSING: aperturecli mcp serve needs the packages @modelcontextprotocol/server and zod: npm install @modelcontextprotocol/server@2 zod@4',
+      // The schema needs nothing optional (it prints, exit 0, no error line).
+      'aperturecli schema': '0 : ',
     },
   );
 });

@@ -79,7 +79,7 @@ test('a plain install brings none of the optional packages', () => {
 test('the installed programs run: --version, and --check-config says which packages a start needs', async () => {
   const bin = join(app, 'node_modules', '.bin');
   assert.equal((await run(join(bin, 'aperture'), ['--version'], app)).stdout, `aperture ${pkg.version} (aperture-ts)\n`);
-  assert.equal((await run(join(bin, 'aperturecli'), ['--version'], app)).stdout, `aperturecli ${pkg.version} (aperture-ts)\n`);
+  assert.equal((await run(join(bin, 'aperturecli'), ['--version'], app)).stdout, `aperturecli version ${pkg.version} (aperture-ts)\n`);
   const unknown = await run(join(bin, 'aperture'), ['--chek-config'], app);
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /did you mean --check-config\?/);

@@ -202,10 +202,12 @@ export interface ApertureConfig {
   etcd: { host: string; user: string; password: string };
   authenticator: AuthenticatorConfig;
   /**
-   * `admin`: the admin API (library `aperture-ts/admin`). `rootKeyPath` is derived from
-   * `macaroonPath` as the reference does; `corsOrigins` are `*` or `scheme://host[:port]`.
+   * `admin`: the admin API, served by the program on its listener when `enabled`.
+   * `rootKeyPath` is derived from `macaroonPath` as the reference does; `corsOrigins`
+   * are `*` or `scheme://host[:port]`; `allowInsecureRemote` (`admin.allowinsecureremote`,
+   * an extension) lets a plaintext listener on a non-loopback address serve it.
    */
-  admin: { enabled: boolean; macaroonPath: string; rootKeyPath: string; corsOrigins: string[] };
+  admin: { enabled: boolean; macaroonPath: string; rootKeyPath: string; corsOrigins: string[]; allowInsecureRemote: boolean };
   hashmail: { enabled: boolean; messageRateMs: number; messageBurstAllowance: number; staleTimeoutMs: number };
   tor: { control: string; listenPort: number; virtualPort: number; v3: boolean };
   prometheus: { enabled: boolean; listenAddr: string };

@@ -45,12 +45,13 @@ export const REDACTED_PATHS = [
  * garbage collection, TLS certificate, shutdown), `PRXY` requests (the access
  * log, upstream and rate-limit store errors, blocked clients), `AUTH` tokens
  * and challenges (minting, pricing and verification errors, revocations),
- * `CHLL` the Lightning backend (connection, settlements).
+ * `CHLL` the Lightning backend (connection, settlements), `ADMN` the admin
+ * API (calls, refusals, services applied live).
  */
-export type LogSubsystem = 'APER' | 'PRXY' | 'AUTH' | 'CHLL';
+export type LogSubsystem = 'APER' | 'PRXY' | 'AUTH' | 'CHLL' | 'ADMN';
 
 /** Every {@link LogSubsystem}. */
-export const LOG_SUBSYSTEMS: readonly LogSubsystem[] = ['APER', 'PRXY', 'AUTH', 'CHLL'];
+export const LOG_SUBSYSTEMS: readonly LogSubsystem[] = ['APER', 'PRXY', 'AUTH', 'CHLL', 'ADMN'];
 
 /** How {@link createLogger} filters and formats, from `debuglevel` and `logging.console`. */
 export interface LogSettings {

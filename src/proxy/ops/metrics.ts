@@ -172,20 +172,32 @@ export class ProxyMetrics {
    * Exports a rate limiter's store errors and evictions (read at each scrape).
    * @param service - the `service` label
    * @param limiter - anything with `stats()`, e.g. a `RateLimiter`
+   * @returns stops reading it (a service replaced live); what it counted stays counted
    * @internal
    */
-  trackRateLimiter(service: string, limiter: { stats(): RateLimiterStats }): void {
-    this.#limiters.push({ service, source: limiter, seen: { allowed: 0, denied: 0, evictions: 0, storeErrors: 0 } });
+  trackRateLimiter(service: string, limiter: { stats(): RateLimiterStats }): () => void {
+    const entry = { service, source: limiter, seen: { allowed: 0, denied: 0, evictions: 0, storeErrors: 0 } };
+    this.#limiters.push(entry);
+    return () => {
+      const i = this.#limiters.indexOf(entry);
+      if (i >= 0) this.#limiters.splice(i, 1);
+    };
   }
 
   /**
    * Exports a freebie counter's grants, exhaustions, store errors and evictions (read at each scrape).
    * @param service - the `service` label
    * @param counter - a `FreebieCounter`
+   * @returns stops reading it (a service replaced live); what it counted stays counted
    * @internal
    */
-  trackFreebies(service: string, counter: { stats(): FreebieStats }): void {
-    this.#freebieCounters.push({ service, source: counter, seen: { granted: 0, exhausted: 0, evictions: 0, storeErrors: 0 } });
+  trackFreebies(service: string, counter: { stats(): FreebieStats }): () => void {
+    const entry = { service, source: counter, seen: { granted: 0, exhausted: 0, evictions: 0, storeErrors: 0 } };
+    this.#freebieCounters.push(entry);
+    return () => {
+      const i = this.#freebieCounters.indexOf(entry);
+      if (i >= 0) this.#freebieCounters.splice(i, 1);
+    };
   }
 
   /** The text exposition format, for a `/metrics` response. */

@@ -1,4 +1,5 @@
-// The admin section (admin.enabled, admin.macaroonpath, admin.corsorigin) and one
+// The admin section (admin.enabled, admin.macaroonpath, admin.corsorigin,
+// admin.allowinsecureremote) and one
 // services[] entry validated by itself (what the admin API stores).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -23,7 +24,7 @@ function issuesOf(text: string): Map<string, string> {
 test('admin: defaults as the reference (macaroon in the base directory, root key next to it)', () => {
   const { config } = load('');
   assert.deepEqual(config.admin, {
-    enabled: false, macaroonPath: `${HOME}/.aperture/admin.macaroon`, rootKeyPath: `${HOME}/.aperture/admin.rootkey`, corsOrigins: [],
+    enabled: false, macaroonPath: `${HOME}/.aperture/admin.macaroon`, rootKeyPath: `${HOME}/.aperture/admin.rootkey`, corsOrigins: [], allowInsecureRemote: false,
   });
 });
 
@@ -41,8 +42,11 @@ test('admin: the root key path is the macaroon path without .macaroon, plus .roo
 test('admin: corsorigin takes "*" and origins, and refuses anything else by path', () => {
   const { config, warnings } = load('admin:\n  enabled: true\n  corsorigin:\n    - https://dash.example.com\n    - "http://127.0.0.1:3000"\n    - "*"\n');
   assert.deepEqual(config.admin.corsOrigins, ['https://dash.example.com', 'http://127.0.0.1:3000', '*']);
-  // Until the program serves the API, setting it is said to have no effect.
-  assert.deepEqual(warnings.filter((w) => w.path.startsWith('admin')).map((w) => `${w.kind} ${w.path}`), ['not-built admin.enabled', 'not-built admin.corsorigin']);
+  // The program serves it: no warning.
+  assert.deepEqual(warnings.filter((w) => w.path.startsWith('admin')), []);
+  // Settings of a disabled API are said to have no effect.
+  const disabled = load('admin:\n  corsorigin: ["*"]\n  allowinsecureremote: true\n');
+  assert.deepEqual(disabled.warnings.filter((w) => w.path.startsWith('admin')).map((w) => `${w.kind} ${w.path}`), ['ignored admin.corsorigin', 'ignored admin.allowinsecureremote']);
   const issues = issuesOf('admin:\n  corsorigin:\n    - https://dash.example.com/app\n    - ftp://x.example\n    - dash.example.com\n    - https://user@x.example\n');
   assert.match(issues.get('admin.corsorigin[0]') ?? '', /is not an origin/);
   assert.match(issues.get('admin.corsorigin[1]') ?? '', /is not an origin/);
@@ -75,4 +79,28 @@ test('services[] entries carry their entry as written; a file with a duplicate n
   assert.deepEqual(config.services[0]?.headers, { 'X-K': 'v' });
   const issues = issuesOf('services:\n  - name: a\n    address: 127.0.0.1:1\n  - name: a\n    address: 127.0.0.1:2\n');
   assert.match(issues.get('services[1].name') ?? '', /duplicate service name "a" \(also services\[0\]\)/);
+});
+
+test('admin: a plaintext listener on a non-loopback address is refused unless admin.allowinsecureremote', () => {
+  const text = (listen: string, insecure: boolean, allow = ''): string =>
+    `listenaddr: "${listen}"\ninsecure: ${insecure}\nauthenticator:\n  backend: dev\nadmin:\n  enabled: true\n${allow}`;
+  const loadOwn = (t: string): ReturnType<typeof loadConfig> => loadConfig({ env: { HOME }, home: HOME, cwd: '/srv', fileExists: () => true, text: t });
+  for (const listen of ['0.0.0.0:8081', ':8081', '192.0.2.7:8081', '[::]:8081', 'gateway.example.com:8081']) {
+    try {
+      loadOwn(text(listen, true));
+      assert.fail(`${listen} should be refused`);
+    } catch (err) {
+      assert.ok(err instanceof ConfigError, String(err));
+      const issue = err.issues.find((i) => i.path === 'admin.enabled');
+      assert.match(issue?.message ?? '', /L402_ERR_ADMIN_INSECURE_REMOTE/, listen);
+      assert.match(issue?.message ?? '', /admin\.allowinsecureremote/);
+    }
+  }
+  for (const listen of ['127.0.0.1:8081', 'localhost:8081', '[::1]:8081', '127.8.9.10:1']) {
+    assert.equal(loadOwn(text(listen, true)).config.admin.enabled, true, listen);
+  }
+  assert.equal(loadOwn(text('0.0.0.0:8081', false)).config.admin.enabled, true, 'TLS on every interface is fine');
+  assert.equal(loadOwn(text('0.0.0.0:8081', true, '  allowinsecureremote: true\n')).config.admin.allowInsecureRemote, true);
+  // The API disabled: nothing to refuse.
+  assert.equal(loadOwn('listenaddr: "0.0.0.0:8081"\ninsecure: true\nauthenticator:\n  backend: dev\n').config.admin.enabled, false);
 });

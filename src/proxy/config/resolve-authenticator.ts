@@ -1,0 +1,98 @@
+/**
+ * The `authenticator` section of aperture.yaml.
+ */
+import { join } from 'node:path';
+import type { AuthenticatorConfig, LightningBackendKind } from './aperture-config.js';
+import { CONFIG_DEFAULTS, checkAddress, type ResolveConfigContext } from './config-context.js';
+import type { ConfigReader, ConfigSection } from './config-reader.js';
+
+/** Keys of `authenticator`. @internal */
+export const AUTH_KEYS = ['network', 'disable', 'lndhost', 'tlspath', 'macdir', 'passphrase', 'mailboxaddress', 'devserver', 'enablempp', 'mpprealm', 'enablesessions', 'sessiondepositmultiplier', 'sessionidletimeout', 'wavelengthgateway', 'wavelengthmacaroonpath', 'backend'];
+
+const NETWORKS = ['regtest', 'simnet', 'testnet', 'mainnet', 'signet'];
+
+/**
+ * `authenticator`: the Lightning backend (lnd, dev, or none), and the
+ * reference's LNC and MPP keys, accepted with a warning naming them.
+ * @internal
+ */
+export function readAuthenticator(r: ConfigReader, a: ConfigSection, path: (p: string) => string, ctx: ResolveConfigContext, listenAddr: string): AuthenticatorConfig {
+  const network = a.optString('network');
+  if (network !== undefined && !NETWORKS.includes(network.toLowerCase())) {
+    r.issue(a.path('network'), `unknown network "${network}" (${NETWORKS.join(', ')})`, a.node('network'));
+  }
+  const disable = a.bool('disable', false);
+  const lndHost = a.optString('lndhost');
+  const tlsPathText = a.optString('tlspath');
+  const macDirText = a.optString('macdir');
+  const passphrase = a.optString('passphrase');
+  const enableMpp = a.bool('enablempp', false);
+  const enableSessions = a.bool('enablesessions', false);
+  const backendText = a.optString('backend')?.toLowerCase();
+  const wavelength = a.optString('wavelengthgateway');
+  a.optString('wavelengthmacaroonpath');
+  const result: AuthenticatorConfig = {
+    network: network?.toLowerCase(),
+    disable,
+    backend: 'none',
+    lndHost,
+    tlsPath: tlsPathText === undefined ? undefined : path(tlsPathText),
+    macDir: macDirText === undefined ? undefined : path(macDirText),
+    passphrase,
+    mailboxAddress: a.string('mailboxaddress', CONFIG_DEFAULTS.mailboxAddress),
+    devServer: a.bool('devserver', false),
+    enableMpp,
+    mppRealm: a.string('mpprealm', listenAddr),
+    enableSessions,
+    sessionDepositMultiplier: a.int('sessiondepositmultiplier', CONFIG_DEFAULTS.sessionDepositMultiplier, 0, 1_000_000) || CONFIG_DEFAULTS.sessionDepositMultiplier,
+    sessionIdleTimeoutSeconds: a.int('sessionidletimeout', CONFIG_DEFAULTS.sessionIdleTimeoutSeconds, 0, 2 ** 31 - 1) || CONFIG_DEFAULTS.sessionIdleTimeoutSeconds,
+  };
+  if (enableMpp) r.warn(a.path('enablempp'), 'not-built', 'MPP (the Payment scheme) is not built here yet; only L402 challenges are sent', a.node('enablempp'));
+  if (enableSessions && !enableMpp) r.issue(a.path('enablesessions'), 'enablesessions requires enablempp');
+  else if (enableSessions) r.warn(a.path('enablesessions'), 'not-built', 'MPP sessions are not built here yet', a.node('enablesessions'));
+  if (wavelength !== undefined) r.warn(a.path('wavelengthgateway'), 'not-built', 'the Wavelength invoice backend is not built here', a.node('wavelengthgateway'));
+  if (a.has('wavelengthmacaroonpath')) r.warn(a.path('wavelengthmacaroonpath'), 'not-built', 'the Wavelength invoice backend is not built here; wavelengthmacaroonpath has no effect', a.node('wavelengthmacaroonpath'));
+  for (const key of ['mpprealm', 'sessiondepositmultiplier', 'sessionidletimeout']) {
+    if (a.has(key)) r.warn(a.path(key), 'not-built', `MPP (the Payment scheme) is not built here yet; ${key} has no effect`, a.node(key));
+  }
+  if (disable) return result;
+
+  let backend: LightningBackendKind;
+  if (backendText !== undefined && backendText !== 'lnd' && backendText !== 'dev') {
+    r.issue(a.path('backend'), `unknown backend "${backendText}" (lnd, dev)`, a.node('backend'));
+    return result;
+  }
+  if (backendText === 'dev') backend = 'dev';
+  else if (backendText === 'lnd' || lndHost !== undefined) backend = 'lnd';
+  else if (passphrase !== undefined) {
+    r.issue(a.path('passphrase'), 'Lightning Node Connect (passphrase) is not built here; connect to lnd directly with lndhost, tlspath and macdir', a.node('passphrase'));
+    return result;
+  } else {
+    r.issue(a.basePath, 'no invoice backend: set authenticator.lndhost (with tlspath and macdir), authenticator.backend: dev (test payments), or authenticator.disable: true');
+    return result;
+  }
+  result.backend = backend;
+  if (backend === 'dev' && result.network === 'mainnet') {
+    // DevInvoicer refuses mainnet at start-up; say so here too, so --check-config does not pass a config that cannot start.
+    r.issue(a.path('network'), 'the dev backend refuses mainnet: it gives invoices away for free; use lnd (lndhost, tlspath, macdir) for real payments, or a test network (regtest, testnet, signet, simnet)', a.node('network'));
+  }
+  if (backend === 'lnd') {
+    if (lndHost === undefined) r.issue(a.path('lndhost'), 'lnd host required (host:port of lnd\'s gRPC)');
+    else checkAddress(r, a, 'lndhost', lndHost, true, 'issue');
+    if (result.tlsPath === undefined) r.issue(a.path('tlspath'), 'lnd tls required (path to lnd\'s tls.cert)');
+    else if (!ctx.fileExists(result.tlsPath)) r.warn(a.path('tlspath'), 'missing-file', `${result.tlsPath} does not exist (yet)`, a.node('tlspath'));
+    if (result.macDir === undefined) r.issue(a.path('macdir'), 'lnd mac dir required (directory holding invoice.macaroon)');
+    else if (!ctx.fileExists(join(result.macDir, 'invoice.macaroon'))) r.warn(a.path('macdir'), 'missing-file', `${join(result.macDir, 'invoice.macaroon')} does not exist (yet)`, a.node('macdir'));
+    if (passphrase !== undefined) {
+      r.warn(a.path('passphrase'), 'conflict', 'both lndhost and passphrase are set: lndhost wins (direct lnd connection) and the LNC passphrase is ignored; the Go aperture refuses this combination', a.node('passphrase'));
+    }
+  } else if (lndHost !== undefined) {
+    r.warn(a.path('lndhost'), 'ignored', 'backend is dev: lndhost is ignored and invoices are issued by the built-in dev Lightning backend', a.node('lndhost'));
+  }
+  if (passphrase !== undefined && backend === 'dev') r.warn(a.path('passphrase'), 'ignored', 'backend is dev: passphrase is ignored', a.node('passphrase'));
+  if (a.has('mailboxaddress') || a.has('devserver')) {
+    const key = a.has('mailboxaddress') ? 'mailboxaddress' : 'devserver';
+    if (passphrase === undefined) r.warn(a.path(key), 'not-built', 'Lightning Node Connect is not built here; LNC settings are ignored', a.node(key));
+  }
+  return result;
+}
