@@ -417,6 +417,7 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
     cleanups.push(() => server.close());
     const url = urlOf(proxyAddress, !config.insecure);
     logger.info({ url, services: running.services.map((s) => s.name) }, 'aperture listening');
+    if (dashboard !== undefined) adminLog.info({ url: `${url}/` }, 'dashboard served to browsers on this machine');
 
     let metricsAddress: AddressInfo | undefined;
     if (config.prometheus.enabled) {
