@@ -7,6 +7,7 @@ export const entries: Record<string, string> = {
   'index': 'src/index.ts',
   'ratelimit': 'src/ratelimit/index.ts',
   'store': 'src/store/index.ts',
+  'mpp': 'src/mpp/index.ts',
   'express': 'src/adapters/express/index.ts',
   'koa': 'src/adapters/koa/index.ts',
   'node': 'src/adapters/node/index.ts',

@@ -39,7 +39,20 @@ export type {
 
 // The Gate and its parts.
 export { Gate } from './core/gate.js';
-export type { RouteOptions, GateOptions } from './core/gate.js';
+export type { RouteOptions, GateOptions, GateEvent, BeforeChallengeEvent, ChallengeEvent, ResponseEvent } from './core/gate.js';
+export { L402Scheme } from './core/l402-scheme.js';
+export type { L402SchemeOptions } from './core/l402-scheme.js';
+export type {
+  PaymentScheme,
+  CredentialRecognizer,
+  SchemeVerification,
+  AcceptedCredential,
+  Offer,
+  OfferBody,
+  OfferRequest,
+  OfferRoute,
+  ResponseOutcome,
+} from './core/payment-scheme.js';
 export { Minter } from './core/minter.js';
 export type { MintOptions, MintedToken, MinterOptions } from './core/minter.js';
 export { Verifier } from './core/verifier.js';

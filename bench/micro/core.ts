@@ -5,6 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { cpus } from 'node:os';
 import { Minter } from '../../src/core/minter.js';
 import { Verifier } from '../../src/core/verifier.js';
+import { Gate } from '../../src/core/gate.js';
 import { MemorySecretStore } from '../../src/core/memory-secret-store.js';
 import { readCredential, formatAuthorization } from '../../src/core/credentials.js';
 import { formatChallenge } from '../../src/core/challenge.js';
@@ -146,5 +147,10 @@ measureSync('verify, cached, header string new per call', () => {
   freshValues[0] = authBytes.toString('latin1');
   return cached.verify(freshReq, target);
 });
+// The whole per-request decision of a paid request (what every adapter and the proxy ask).
+const gate = new Gate({ minter, verifier: cached });
+const route = { service: 'api', priceSats: 10, requiredCapability: 'read' };
+check({ ok: (await gate.decide(req, route)).kind === 'allow' });
+await measureAsync('Gate.decide, paid, cached verify', () => gate.decide(req, route));
 measureSync('readCredential (parse header)', () => readCredential(req));
 measureSync('formatChallenge (reference form)', () => formatChallenge(token.macaroonBase64, token.invoice.paymentRequest));

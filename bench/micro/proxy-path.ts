@@ -9,7 +9,7 @@ import { RE2JS } from 're2js';
 import { nodeRequestView } from '../../src/adapters/node/request-view.js';
 import { compileGoRegexp } from '../../src/core/go-regexp.js';
 import { MemorySecretStore } from '../../src/core/memory-secret-store.js';
-import { canonicalAuthorization } from '../../src/proxy/canonical-authorization.js';
+import { forwardedL402Authorization } from '../../src/core/l402-scheme.js';
 import { upstreamHeaders } from '../../src/proxy/forward/forward-headers.js';
 import { Router } from '../../src/proxy/router.js';
 import { TokenBucket } from '../../src/ratelimit/token-bucket.js';
@@ -64,7 +64,7 @@ const services = [
 const router = new Router(services);
 const oneService = new Router([{ name: 'api', hostRegexp: '.*', address: '127.0.0.1:5' }]);
 const bucket = new TokenBucket({ requests: 1e9, per: 1000 });
-const canonical = canonicalAuthorization(nodeRequestView(req));
+const canonical = forwardedL402Authorization(nodeRequestView(req));
 
 measure('TokenBucket.take (baseline)', '', 'one bucket, always allowed', () => bucket.take());
 measure('Router.match, 1 service', 'TokenBucket.take (baseline)', "hostregexp '.*'", () => oneService.match('api.example.com:8081', '/v1/quotes'));
@@ -89,7 +89,7 @@ for (const [source, input] of expressions) {
   measure(`re2js test '${source}'`, before, 'the RE2 engine alone', () => re2.test(input));
 }
 measure('nodeRequestView + header(authorization)', 'TokenBucket.take (baseline)', '5 request headers', () => nodeRequestView(req).header('authorization'));
-measure('canonicalAuthorization, same header', 'TokenBucket.take (baseline)', 'one client: the re-emitted credential is remembered', () => canonicalAuthorization(nodeRequestView(req)));
+measure('forwardedL402Authorization, same header', 'TokenBucket.take (baseline)', 'one client: the re-emitted credential is remembered', () => forwardedL402Authorization(nodeRequestView(req)));
 /** The request above with another Authorization value. */
 function viewWith(a: string): ReturnType<typeof nodeRequestView> {
   const raw = rawHeaders.map((v, i) => (i > 0 && rawHeaders[i - 1] === 'Authorization' ? a : v));
@@ -97,15 +97,15 @@ function viewWith(a: string): ReturnType<typeof nodeRequestView> {
 }
 // A server gets a new string for the same header on every request (see bench/micro/core.ts).
 const authBytes = Buffer.from(authorization as string, 'latin1');
-measure('canonicalAuthorization, same header, new string per call', 'TokenBucket.take (baseline)', 'as parsed from a socket', () =>
-  canonicalAuthorization(viewWith(authBytes.toString('latin1'))));
-// More distinct headers than canonicalAuthorization remembers (4,096): every call parses and re-encodes.
+measure('forwardedL402Authorization, same header, new string per call', 'TokenBucket.take (baseline)', 'as parsed from a socket', () =>
+  forwardedL402Authorization(viewWith(authBytes.toString('latin1'))));
+// More distinct headers than forwardedL402Authorization remembers (4,096): every call parses and re-encodes.
 const many = await mintAuthorizations(new MemorySecretStore(), 'bench', 5000);
 const views = many.map(viewWith);
 let next = 0;
-measure('canonicalAuthorization, 5,000 headers', 'TokenBucket.take (baseline)', 'round-robin: parse and re-encode each time', () => {
+measure('forwardedL402Authorization, 5,000 headers', 'TokenBucket.take (baseline)', 'round-robin: parse and re-encode each time', () => {
   next = next + 1 === views.length ? 0 : next + 1;
-  return canonicalAuthorization(views[next] as ReturnType<typeof nodeRequestView>);
+  return forwardedL402Authorization(views[next] as ReturnType<typeof nodeRequestView>);
 });
 measure('upstreamHeaders', 'TokenBucket.take (baseline)', '5 headers in, X-Forwarded-* out', () =>
   upstreamHeaders(rawHeaders, {

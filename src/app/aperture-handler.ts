@@ -12,6 +12,7 @@ import { writeNodeDecision } from '../adapters/node/write-node-decision.js';
 import { ADMIN_GRPC_PREFIX, ADMIN_REST_PREFIX } from '../admin/admin-proto.js';
 import type { Logger } from 'pino';
 import { normalizePeerAddress, type NodeRequest } from '../adapters/node/request-view.js';
+import { NOSNIFF } from '../core/reject-decision.js';
 import type { DevPayHandler } from '../lightning/dev/dev-pay-handler.js';
 import { createDevPayListener } from '../lightning/dev/dev-pay-listener.js';
 import { clientIp } from '../ratelimit/client-ip.js';
@@ -218,7 +219,7 @@ export class ApertureHandler implements ProxyRequestHandler {
       writeDecision(req, res, {
         kind: 'reject',
         status: 403,
-        headers: [],
+        headers: [NOSNIFF],
         body: 'access denied\n',
         code: 'L402_ERR_APP_BLOCKED',
       });

@@ -1,29 +1,33 @@
 /**
- * The per-request pipeline of the `aperture` program, in the reference's
- * order: whitelist → auth mode → verify → rate limit → (skip-invoice 401 |
- * price → challenge rate limits → mint → ledger → 402).
+ * The per-request pipeline of the `aperture` program: the program's hooks
+ * (whitelist, auth mode, rate limits, freebies, skip-invoice paths, dynamic
+ * pricer, ledger, metrics) wired into the same {@link Gate} every adapter
+ * uses, in the reference's order: whitelist → auth mode → verify → rate limit
+ * → (freebie | skip-invoice 401 | challenge rate limits → price → mint →
+ * ledger → 402).
  *
  * Blocklist, OPTIONS, `/api/dev/pay` and routing happen before this hook (see
  * `ApertureHandler` and `Proxy`).
  */
-import { resourceName, serviceCaveats } from '../core/caveats.js';
 import type { ChallengeForm } from '../core/challenge.js';
-import { challengeDecision, unauthorizedDecision } from '../core/challenge-decision.js';
+import { unauthorizedDecision } from '../core/challenge-decision.js';
 import type { L402ErrorCode } from '../core/error-codes.js';
-import { L402Error } from '../core/errors.js';
+import type { L402Error } from '../core/errors.js';
+import { Gate, type BeforeChallengeEvent, type ChallengeEvent, type RouteOptions } from '../core/gate.js';
 import { isPromise } from '../core/is-promise.js';
+import { L402Scheme } from '../core/l402-scheme.js';
 import type { Minter } from '../core/minter.js';
-import { refusalOf, type Refusal } from '../core/refusal.js';
-import { rejectDecision as reject } from '../core/reject-decision.js';
-import type { Verifier, VerifyResult, VerifyTarget } from '../core/verifier.js';
-import { systemClock, type Clock, type Decision, type MaybePromise, type RejectDecision, type RequestView, type VerifiedToken } from '../core/types.js';
+import type { PaymentScheme, ResponseOutcome } from '../core/payment-scheme.js';
+import type { Refusal } from '../core/refusal.js';
+import type { Verifier } from '../core/verifier.js';
+import { systemClock, type Clock, type Decision, type MaybePromise, type RequestView } from '../core/types.js';
 import type { ApertureStore } from '../store/aperture-store.js';
 import { globalLimitDecision } from '../ratelimit/global-limit-decision.js';
 import { rateLimitedDecision } from '../ratelimit/rate-limited-decision.js';
 import { ipRateLimitKey, tokenRateLimitKey, type RateLimiter, type RateLimitResult } from '../ratelimit/rate-limiter.js';
 import { readBodyPrefix } from '../proxy/forward/body-prefix.js';
 import type { ProxyMetrics } from '../proxy/ops/metrics.js';
-import { MAX_PRICER_BODY_BYTES } from '../proxy/pricer/grpc-pricer.js';
+import { MAX_PRICER_BODY_BYTES, type GrpcPricer } from '../proxy/pricer/grpc-pricer.js';
 import type { AuthorizeContext, AuthorizeResult } from '../proxy/proxy.js';
 import type { AppService } from './app-service.js';
 
@@ -73,6 +77,19 @@ export interface CreateAuthorizeOptions {
   pricerBodyTimeoutMs?: number;
 }
 
+/**
+ * The `authorize` hook of the `aperture` proxy, with what the `Proxy` needs
+ * besides: the Gate's payment schemes (whose credentials it strips and
+ * forwards) and its after-response hook.
+ */
+export interface ApertureAuthorize {
+  (context: AuthorizeContext<AppService>): MaybePromise<AuthorizeResult>;
+  /** The Gate's payment schemes, for `ProxyOptions.schemes`. */
+  readonly schemes: readonly PaymentScheme[];
+  /** For `ProxyOptions.afterResponse`; `undefined` when nothing in the Gate observes responses. */
+  readonly afterResponse: ((context: AuthorizeContext<AppService>, decision: Decision, outcome: ResponseOutcome) => void) | undefined;
+}
+
 /** Why a request passes without a verified credential. */
 type PassReason = 'free' | 'whitelist' | 'freebie' | 'auth-off';
 
@@ -84,10 +101,15 @@ const PASSED: Readonly<Record<PassReason, Decision>> = Object.freeze({
   'auth-off': Object.freeze({ kind: 'allow', reason: 'auth-off' }),
 });
 
-/** 503 naming the coded cause, so that operators and clients see why. */
-function unavailable(error: unknown, fallback: L402ErrorCode): RejectDecision {
-  const code = error instanceof L402Error ? error.code : fallback;
-  return reject(503, `service unavailable (${code})\n`, code);
+/** Rate-limit codes that are the client's (or every client's) rate, not a fault. */
+const RATE_LIMITED: ReadonlySet<L402ErrorCode> = new Set(['L402_ERR_RATELIMIT_EXCEEDED', 'L402_ERR_RATELIMIT_GLOBAL_EXCEEDED']);
+
+/** What a decision means for metrics and logs. */
+function outcomeOf(decision: Decision): PipelineOutcome {
+  if (decision.kind === 'allow') return 'forwarded';
+  if (decision.kind === 'challenge') return 'challenged';
+  if (RATE_LIMITED.has(decision.code)) return 'rate_limited';
+  return decision.status === 503 ? 'unavailable' : 'rejected';
 }
 
 function pathOnly(path: string): string {
@@ -128,7 +150,9 @@ export function pricerRequestText(context: Pick<AuthorizeContext, 'raw' | 'reque
 }
 
 /**
- * Builds the `authorize` hook of the `aperture` proxy.
+ * Builds the `authorize` hook of the `aperture` proxy: the program's hooks
+ * wired into a {@link Gate} of one `L402Scheme`, the same Gate the adapters
+ * use (the 402, 401 and 503 answers, refusals and prices come from it).
  *
  * Per request, after routing: `authwhitelistpaths` and `auth: off` (or
  * `authenticator.disable`) pass, rate limited by masked IP. Otherwise the
@@ -136,9 +160,11 @@ export function pricerRequestText(context: Pick<AuthorizeContext, 'raw' | 'reque
  * forwarded. Without one, `auth: freebie N` lets the request pass while the
  * masked IP has freebies left; `authskipinvoicecreationpaths` answer 401;
  * else the masked IP's challenge rate (the reference has no such limit), the
- * challenge rate of all clients together, and the service's rate limits are checked, the price is taken (static, or from
- * the dynamic pricer where 0 is a free pass), a token and invoice are minted, the challenge is recorded as
- * pending in the ledger, and a 402 goes out. Infrastructure failures answer
+ * challenge rate of all clients together, and the service's rate limits are
+ * checked (the Gate's `beforeChallenge`), the price is taken (static, or from
+ * the dynamic pricer where 0 is a free pass), a token and invoice are minted,
+ * the challenge is recorded as pending in the ledger (`onChallenge`), and a
+ * 402 goes out. Infrastructure failures answer
  * 503 naming their code; a request is never failed by a bad credential.
  *
  * With `dynamicprice.enabled`, tokens are minted for and verified against the
@@ -151,15 +177,18 @@ export function pricerRequestText(context: Pick<AuthorizeContext, 'raw' | 'reque
  * @param options - the parts of the pipeline
  * @returns the hook for `new Proxy({ authorize })`
  */
-export function createAuthorize(options: CreateAuthorizeOptions): (context: AuthorizeContext<AppService>) => MaybePromise<AuthorizeResult> {
-  const clock = options.clock ?? systemClock;
-  const { metrics, verifier } = options;
+export function createAuthorize(options: CreateAuthorizeOptions): ApertureAuthorize {
+  type Context = AuthorizeContext<AppService>;
+  const { metrics } = options;
   const setOutcome = options.setOutcome ?? (() => undefined);
   const onError = options.onError ?? (() => undefined);
   const onRefusal = options.onRefusal ?? (() => undefined);
+  const clock = options.clock ?? systemClock;
+  const ALLOWED: Decision = PASSED.free;
 
+  /** `then()` when the limiter allows `key` (counted in `metrics.rateLimit`), else the refusal. */
   const limited = (
-    context: AuthorizeContext<AppService>,
+    context: Context,
     limiter: RateLimiter | undefined,
     key: string,
     path: string,
@@ -169,155 +198,147 @@ export function createAuthorize(options: CreateAuthorizeOptions): (context: Auth
     if (limiter === undefined || limiter.rules.length === 0) return then();
     const finish = (r: RateLimitResult): MaybePromise<Decision> => {
       metrics.rateLimit.inc({ service: context.service.name, result: r.allowed ? 'allowed' : 'denied' });
-      if (r.allowed) return then();
-      setOutcome(context, r.storeError === true ? 'unavailable' : 'rate_limited');
-      return refuse(r);
+      return r.allowed ? then() : refuse(r);
     };
     const result = limiter.check(key, path);
     return isPromise(result) ? result.then(finish) : finish(result);
   };
 
-  const pass = (context: AuthorizeContext<AppService>, reason: PassReason, path: string): MaybePromise<Decision> => {
+  const pass = (context: Context, reason: PassReason, path: string): MaybePromise<Decision> => {
     const limiter = context.service.limiter;
     // Without rate-limit rules there is no key to compute (masking the client IP
     // was ~1 % of an auth-off request's CPU) and no closure to allocate.
-    if (limiter === undefined || limiter.rules.length === 0) {
-      setOutcome(context, 'forwarded');
-      return PASSED[reason];
-    }
-    return limited(context, limiter, ipRateLimitKey(context.request.remoteAddress), path, () => {
-      setOutcome(context, 'forwarded');
-      return PASSED[reason];
-    });
+    if (limiter === undefined || limiter.rules.length === 0) return PASSED[reason];
+    return limited(context, limiter, ipRateLimitKey(context.request.remoteAddress), path, () => PASSED[reason]);
   };
 
-  const challenge = async (
-    context: AuthorizeContext<AppService>,
-    verified: Extract<VerifyResult, { ok: false }>,
-    refusal: Refusal | undefined,
-    target: VerifyTarget,
-    path: string,
-  ): Promise<Decision> => {
+  /**
+   * Before a challenge: a freebie passes; a skip-invoice path answers 401; the masked IP's
+   * challenge rate (the reference has no such limit), every client's together, and the
+   * service's rate limits are checked. `undefined` goes on to price and mint.
+   */
+  const beforeChallenge = (event: BeforeChallengeEvent<Context>): MaybePromise<Decision | undefined> => {
+    const context = event.context as Context;
+    const path = pathOnly(context.request.path);
+    const freebies = context.service.freebies;
+    if (freebies === undefined) return challengeGates(context, event, path);
+    const use = (free: boolean): MaybePromise<Decision | undefined> => (free ? pass(context, 'freebie', path) : challengeGates(context, event, path));
+    const granted = freebies.tryUse(context.request.remoteAddress);
+    return isPromise(granted) ? granted.then(use) : use(granted);
+  };
+
+  const challengeGates = async (context: Context, event: BeforeChallengeEvent<Context>, path: string): Promise<Decision | undefined> => {
     const { service, request } = context;
-    const config = service.config;
-    if (anyMatch(config.authSkipInvoiceCreationPaths, path)) {
-      setOutcome(context, 'rejected');
-      return unauthorizedDecision(verified.code, refusal);
-    }
+    if (anyMatch(service.config.authSkipInvoiceCreationPaths, path)) return unauthorizedDecision(event.code, event.refusal);
     const ipKey = ipRateLimitKey(request.remoteAddress);
+    const allowed = (): Decision => ALLOWED;
     // Minting costs an invoice and dynamic pricing a pricer call: limit both per masked IP before
     // either happens. A request the pricer then lets through (price 0) has passed the service limit here.
-    const gate = await limited(context, options.challengeLimiter, ipKey, path, () => ({ kind: 'allow', reason: 'free' }));
-    if (gate.kind !== 'allow') return gate;
+    const gate = await limited(context, options.challengeLimiter, ipKey, path, allowed);
+    if (gate !== ALLOWED) return gate;
     // Many networks, each within its own limit, may not mint without bound together. Checked
     // after the per-network limit, so that a network over its own limit spends none of it.
-    const globalGate = await limited(context, options.globalChallengeLimiter, GLOBAL_CHALLENGE_KEY, path, () => ({ kind: 'allow', reason: 'free' }), globalLimitDecision);
-    if (globalGate.kind !== 'allow') return globalGate;
-    const serviceGate = await limited(context, service.limiter, ipKey, path, () => ({ kind: 'allow', reason: 'free' }));
-    if (serviceGate.kind !== 'allow') return serviceGate;
-    let price: number;
-    if (service.pricer !== undefined) {
-      try {
-        // The bytes read here are forwarded first if the request passes (price 0); the rest is streamed.
-        const prefix = await readBodyPrefix(context.raw, MAX_PRICER_BODY_BYTES, options.pricerBodyTimeoutMs);
-        price = await service.pricer.getPrice(path, pricerRequestText(context, prefix.bytes));
-      } catch (error) {
-        onError(error instanceof L402Error ? error : new L402Error('L402_ERR_PRICER_UNAVAILABLE', String(error), { status: 503, cause: error }), service.name);
-        setOutcome(context, 'unavailable');
-        return unavailable(error, 'L402_ERR_PRICER_UNAVAILABLE');
-      }
-      if (price === 0) {
-        setOutcome(context, 'forwarded');
-        return { kind: 'allow', reason: 'free' };
-      }
-    } else {
-      price = config.price;
-    }
+    const globalGate = await limited(context, options.globalChallengeLimiter, GLOBAL_CHALLENGE_KEY, path, allowed, globalLimitDecision);
+    if (globalGate !== ALLOWED) return globalGate;
+    const serviceGate = await limited(context, service.limiter, ipKey, path, allowed);
+    return serviceGate === ALLOWED ? undefined : serviceGate;
+  };
 
-    const caveats = serviceCaveats(service.name, config, clock.now());
-
-    let minted;
-    try {
-      if (options.minter === undefined) throw new L402Error('L402_ERR_LN_UNAVAILABLE', 'no Lightning backend is configured', { status: 503 });
-      // A dynamically priced token opens the resource it was priced for (target.resource), as the reference's.
-      minted = await options.minter.mint({ services: [{ name: target.resource ?? service.name, tier: 0 }], priceSats: price, caveats, memo: `aperture: ${service.name}` });
-    } catch (error) {
-      if (error instanceof L402Error) onError(error, service.name);
-      setOutcome(context, 'unavailable');
-      return unavailable(error, 'L402_ERR_LN_UNAVAILABLE');
-    }
-    try {
+  /** Each offer is recorded as pending in the ledger before the 402 goes out. */
+  const onChallenge = async (event: ChallengeEvent<Context>): Promise<void> => {
+    const service = (event.context as Context).service;
+    const createdAt = clock.now();
+    for (const offer of event.decision.offers) {
       await options.store.recordChallenge({
-        tokenId: minted.tokenId,
-        paymentHash: minted.paymentHash,
+        tokenId: offer.tokenId,
+        paymentHash: offer.paymentHash,
         service: service.name,
-        priceSats: price,
-        authType: 'l402',
-        createdAt: clock.now(),
-        expiresAt: minted.invoice.expiresAt,
+        priceSats: offer.priceSats,
+        authType: offer.authType,
+        createdAt,
+        expiresAt: offer.expiresAt,
       });
-    } catch (error) {
-      if (error instanceof L402Error) onError(error, service.name);
-      setOutcome(context, 'unavailable');
-      return unavailable(error, 'L402_ERR_STORE_UNAVAILABLE');
     }
-    options.onChallenge?.(minted.paymentHash, service.name);
+    for (const offer of event.decision.offers) options.onChallenge?.(offer.paymentHash, service.name);
     metrics.challenges.inc({ service: service.name });
-    setOutcome(context, 'challenged');
-    return challengeDecision(minted, verified.code, price, options.challengeForm, refusal);
   };
 
-  const forwardPaid = (context: AuthorizeContext<AppService>, token: VerifiedToken): Decision => {
-    setOutcome(context, 'forwarded');
-    return { kind: 'allow', reason: 'paid', token };
+  /** The dynamic price of a request: the pricer sees the request text and the start of its body. */
+  const dynamicPrice = async (_request: RequestView, context: Context): Promise<number> => {
+    const pricer = context.service.pricer as GrpcPricer;
+    // The bytes read here are forwarded first if the request passes (price 0); the rest is streamed.
+    const prefix = await readBodyPrefix(context.raw, MAX_PRICER_BODY_BYTES, options.pricerBodyTimeoutMs);
+    return pricer.getPrice(pathOnly(context.request.path), pricerRequestText(context, prefix.bytes));
   };
 
-  const afterVerify = (context: AuthorizeContext<AppService>, verified: VerifyResult, target: VerifyTarget, path: string): MaybePromise<Decision> => {
-    const { service } = context;
-    if (verified.ok) {
-      const limiter = service.limiter;
+  const schemes: PaymentScheme[] = [new L402Scheme({ minter: options.minter, verifier: options.verifier, challengeForm: options.challengeForm })];
+  const gate = new Gate<Context>({
+    schemes,
+    clock,
+    onRefusal: (refusal, _request, route) => {
+      metrics.refusals.inc({ service: route.service, reason: refusal.reason });
+      onRefusal(refusal, route.service);
+    },
+    beforeChallenge,
+    onChallenge,
+    onError: (error, event) => onError(error, event.route.service),
+  });
+
+  // One route per service object, built on first use: a paid request allocates none.
+  const routes = new WeakMap<AppService, RouteOptions<Context>>();
+  const routeOf = (service: AppService): RouteOptions<Context> => {
+    let route = routes.get(service);
+    if (route === undefined) {
+      const config = service.config;
+      route = {
+        service: service.name,
+        priceSats: service.pricer === undefined ? config.price : dynamicPrice,
+        // A dynamically priced token opens only the resource it was priced for: `<service><path>`, as the reference's.
+        scope: config.dynamicPrice.enabled ? 'path' : 'service',
+        capabilities: config.capabilities,
+        timeoutSeconds: config.timeoutSeconds,
+        constraints: config.constraints,
+        memo: `aperture: ${service.name}`,
+      };
+      routes.set(service, route);
+    }
+    return route;
+  };
+
+  const done = (context: Context, decision: Decision): Decision => {
+    setOutcome(context, outcomeOf(decision));
+    return decision;
+  };
+
+  /** A verified token is rate limited by `token:<id>`; every answer records its outcome. */
+  const decided = (context: Context, decision: Decision, path: string): MaybePromise<Decision> => {
+    if (decision.kind === 'allow' && decision.reason === 'paid' && decision.token !== undefined) {
+      const limiter = context.service.limiter;
       // As in `pass`: without rules, no key string and no closure per paid request.
-      if (limiter === undefined || limiter.rules.length === 0) return forwardPaid(context, verified.token);
-      return limited(context, limiter, tokenRateLimitKey(verified.token.tokenId), path, () => forwardPaid(context, verified.token));
+      if (limiter !== undefined && limiter.rules.length > 0) {
+        const limitedDecision = limited(context, limiter, tokenRateLimitKey(decision.token.tokenId), path, () => decision);
+        return isPromise(limitedDecision) ? limitedDecision.then((d) => done(context, d)) : done(context, limitedDecision);
+      }
     }
-    const refusal = refusalOf(verified);
-    if (refusal !== undefined) {
-      metrics.refusals.inc({ service: service.name, reason: refusal.reason });
-      onRefusal(refusal, service.name);
-    }
-    const freebies = service.freebies;
-    if (freebies !== undefined) {
-      const use = (free: boolean): MaybePromise<Decision> => (free ? pass(context, 'freebie', path) : challenge(context, verified, refusal, target, path));
-      const granted = freebies.tryUse(context.request.remoteAddress);
-      return isPromise(granted) ? granted.then(use) : use(granted);
-    }
-    return challenge(context, verified, refusal, target, path);
+    return done(context, decision);
   };
 
-  return (context) => {
+  const authorize = (context: Context): MaybePromise<AuthorizeResult> => {
     const { service, request } = context;
     const path = pathOnly(request.path);
     const config = service.config;
-    if (options.authDisabled || config.auth.mode === 'off') return pass(context, 'auth-off', path);
-    if (anyMatch(config.authWhitelistPaths, path)) return pass(context, 'whitelist', path);
-    // A dynamically priced token opens only the resource it was priced for: `<service><path>`, as the reference's.
-    const target: VerifyTarget = config.dynamicPrice.enabled ? { service: service.name, resource: resourceName(service.name, path) } : { service: service.name };
-    let verified: MaybePromise<VerifyResult>;
-    try {
-      verified = verifier.verify(request as RequestView, target);
-    } catch (error) {
-      setOutcome(context, 'unavailable');
-      return unavailable(error, 'L402_ERR_TOKEN_VERIFY_UNAVAILABLE');
+    if (options.authDisabled || config.auth.mode === 'off' || anyMatch(config.authWhitelistPaths, path)) {
+      const reason: PassReason = options.authDisabled || config.auth.mode === 'off' ? 'auth-off' : 'whitelist';
+      const passed = pass(context, reason, path);
+      return isPromise(passed) ? passed.then((d) => done(context, d)) : done(context, passed);
     }
-    if (isPromise(verified)) {
-      return verified.then(
-        (v) => afterVerify(context, v, target, path),
-        (error: unknown) => {
-          setOutcome(context, 'unavailable');
-          return unavailable(error, 'L402_ERR_TOKEN_VERIFY_UNAVAILABLE');
-        },
-      );
-    }
-    return afterVerify(context, verified, target, path);
+    const decision = gate.evaluate(request, routeOf(service), context);
+    return isPromise(decision) ? decision.then((d) => decided(context, d, path)) : decided(context, decision, path);
   };
+  return Object.assign(authorize, {
+    schemes: gate.schemes,
+    afterResponse: gate.observesResponses
+      ? (context: Context, decision: Decision, outcome: ResponseOutcome) => gate.responded(context.request, decision, outcome, context)
+      : undefined,
+  });
 }

@@ -362,6 +362,8 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
     const proxy = new Proxy<AppService>({
       services: running.services,
       authorize: holding(running, authorize),
+      schemes: authorize.schemes,
+      afterResponse: authorize.afterResponse,
       resolveClientIp: (peer, xff, forwarded) => clientIp(peer, xff, trusted, forwarded),
       // An established WebSocket tunnel is closed after the same silence as an idle connection (`idletimeout`).
       timeouts: { headersMs: config.upstreamTimeoutMs, websocketIdleMs: config.idleTimeoutMs },

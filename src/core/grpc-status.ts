@@ -24,13 +24,19 @@ export const GrpcCode = {
   UNAUTHENTICATED: 16,
 } as const;
 
-const HTTP_ONLY = new Set(['content-type', 'content-length', 'cache-control']);
+// Headers of the plain-text HTTP answer that mean nothing in gRPC metadata.
+const HTTP_ONLY = new Set(['content-type', 'content-length', 'x-content-type-options']);
 
-function metadataOf(headers: HeaderList): HeaderList {
+/**
+ * The metadata of a decision's headers. `cache-control` stays on a challenge
+ * only: the reference's trailers-only 402 carries `cache-control: no-store`
+ * (a fresh invoice must not be cached), its other gRPC answers none.
+ */
+function metadataOf(headers: HeaderList, challenge: boolean): HeaderList {
   const out: Array<readonly [string, string]> = [];
   for (const [name, value] of headers) {
     const lower = name.toLowerCase();
-    if (!HTTP_ONLY.has(lower)) out.push([lower, value]);
+    if (!HTTP_ONLY.has(lower) && (challenge || lower !== 'cache-control')) out.push([lower, value]);
   }
   return out;
 }
@@ -42,7 +48,7 @@ function messageOf(body: string, fallback: string): string {
 
 /**
  * The gRPC status for a decision: challenge → 13 INTERNAL `payment required` with
- * the `www-authenticate` values (what deployed clients detect; the reference's
+ * the `www-authenticate` values and `cache-control: no-store` (what deployed clients detect; the reference's
  * client looks for `payment required` within the message, so a refused
  * credential's code follows it: `payment required (L402_ERR_TOKEN_EXPIRED)`,
  * and the `error="…"` parameter is in the `www-authenticate` values); 401 → 16
@@ -54,7 +60,7 @@ function messageOf(body: string, fallback: string): string {
  * @returns code, message and metadata
  */
 export function grpcStatusFor(decision: ChallengeDecision | RejectDecision): GrpcStatus {
-  const metadata = metadataOf(decision.headers);
+  const metadata = metadataOf(decision.headers, decision.kind === 'challenge');
   if (decision.kind === 'challenge') {
     const refusal = decision.refusal;
     return { code: GrpcCode.INTERNAL, message: refusal === undefined ? 'payment required' : `payment required (${refusal.code})`, metadata };

@@ -7,6 +7,7 @@
  */
 import type { Refusal } from './refusal.js';
 import type { L402ErrorCode } from './error-codes.js';
+import type { Offer } from './payment-scheme.js';
 
 /** A value or a promise of it. Synchronous implementations keep the hot path free of awaits. */
 export type MaybePromise<T> = T | Promise<T>;
@@ -73,6 +74,12 @@ export interface AllowDecision {
   reason: 'paid' | 'free' | 'whitelist' | 'freebie' | 'auth-off';
   /** The verified token, when the request carried one. */
   token?: VerifiedToken;
+  /** The payment scheme that accepted the credential (`L402`…), when one did. */
+  scheme?: string;
+  /** The accepting scheme's own view of the credential, when it has more to tell than `token`. */
+  credential?: unknown;
+  /** Headers the accepting scheme adds to the response (a receipt), in order. */
+  headers?: HeaderList;
 }
 
 /** Answer with a payment challenge (HTTP 402, or gRPC status 13 over HTTP/2). */
@@ -80,17 +87,19 @@ export interface ChallengeDecision {
   kind: 'challenge';
   /** HTTP status, 402. */
   status: number;
-  /** Headers to send, including one or more `WWW-Authenticate`. */
+  /** Headers to send: every offer's challenge lines in scheme order (L402 first), then the content headers. */
   headers: HeaderList;
-  /** Plain-text body, `payment required\n`. */
+  /** The body: `payment required\n` in plain text, unless an offer supplies its own. */
   body: string;
   /** Why the request did not pass (missing, bad, expired credential…), as a stable code. */
   code: L402ErrorCode;
-  /** Payment hash of the freshly minted invoice, lower-case hex. */
+  /** One offer per payment scheme, in scheme order. */
+  offers: readonly Offer[];
+  /** Payment hash of the first offer's invoice, lower-case hex. */
   paymentHash: string;
-  /** Token ID of the freshly minted macaroon, lower-case hex. */
+  /** Token ID of the first offer, lower-case hex. */
   tokenId: string;
-  /** Price of the invoice in satoshis. */
+  /** Price of the first offer in satoshis. */
   priceSats: number;
   /** Why the request's credential was refused, when it carried one (for logs and metrics; `tokenId` above is the new token's). */
   refusal?: Refusal;
@@ -195,6 +204,12 @@ export interface PayOptions {
   timeoutMs?: number;
   /** Abort the payment attempt (a payment already in flight may still complete). */
   signal?: AbortSignal;
+  /**
+   * Satoshis to pay, for an invoice that carries no amount (an MPP session
+   * refund pays the client's amountless return invoice). Refused with
+   * `L402_ERR_PAY_INVALID_INVOICE` when the invoice has an amount of its own.
+   */
+  amountSats?: number;
 }
 
 /** A completed payment. */

@@ -8,16 +8,18 @@ import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { nodeRequestView, normalizePeerAddress, type NodeRequest, type NodeRequestViewOptions } from '../adapters/node/request-view.js';
 import { discardUnreadBody } from '../adapters/node/discard-unread-body.js';
-import { writeNodeDecision } from '../adapters/node/write-node-decision.js';
+import { groupHeaders, writeNodeDecision } from '../adapters/node/write-node-decision.js';
 import { L402Error, type UpstreamError } from '../core/errors.js';
 import { grpcStatusFor } from '../core/grpc-status.js';
 import { isPromise } from '../core/is-promise.js';
-import type { Decision, MaybePromise, RequestView } from '../core/types.js';
-import { canonicalAuthorization } from './canonical-authorization.js';
+import { L402_CREDENTIALS } from '../core/l402-scheme.js';
+import type { CredentialRecognizer, ResponseOutcome } from '../core/payment-scheme.js';
+import { NOSNIFF } from '../core/reject-decision.js';
+import type { AllowDecision, Decision, HeaderList, MaybePromise, RequestView } from '../core/types.js';
 import { canonicalTarget } from './canonical-target.js';
 import { applyCors } from './cors.js';
 import { resumedBody } from './forward/body-prefix.js';
-import { upstreamHeaders } from './forward/forward-headers.js';
+import { credentialStripper, upstreamHeaders, type CredentialStripper } from './forward/forward-headers.js';
 import { forwardGrpc } from './forward/forward-grpc.js';
 import { forwardHttp, type NodeResponse } from './forward/forward-http.js';
 import { forwardWebSocket, writeRawResponse } from './forward/forward-websocket.js';
@@ -46,13 +48,14 @@ export interface AuthorizeContext<S extends ProxyService = ProxyService> {
 /**
  * A decision plus what to tell the backend. For `allow`, `upstreamAuthorization`
  * replaces the client's `Authorization`; when absent and the decision carries
- * a token, the proxy re-emits the request's credential canonically itself.
+ * a token, the accepting payment scheme re-emits the request's credential
+ * (L402: `LSAT <m>:<p>` then `L402 <m>:<p>`, as the reference forwards it).
  */
 export interface AuthorizeOutcome {
   /** The decision to apply. */
   decision: Decision;
-  /** Value of the backend's `Authorization` header (only used on `allow`). */
-  upstreamAuthorization?: string | undefined;
+  /** Value(s) of the backend's `Authorization` header, in order (only used on `allow`). */
+  upstreamAuthorization?: string | readonly string[] | undefined;
 }
 
 /** What the authorization hook returns: a bare decision or an {@link AuthorizeOutcome}. */
@@ -86,10 +89,26 @@ export interface ProxyOptions<S extends ProxyService = ProxyService> {
   staticRoot?: string;
   /** Receives every upstream failure and hook error, for logs and metrics. */
   onError?: (error: L402Error, service: string | undefined) => void;
+  /**
+   * The payment schemes whose credentials the proxy recognises (the Gate's
+   * `schemes`): their credentials are taken out of requests it forwards
+   * without having verified them, and a verified one is forwarded as its
+   * scheme says. Default: L402 alone.
+   */
+  schemes?: readonly CredentialRecognizer[];
+  /**
+   * Told when the response to an authorized request has ended: the decision,
+   * the status sent and whether the response completed (`false`: the client
+   * went away or the response was aborted). Pass the Gate's `responded` here
+   * (session metering). Nothing is watched per request without it. Its errors are ignored.
+   */
+  afterResponse?: ((context: AuthorizeContext<S>, decision: Decision, outcome: ResponseOutcome) => void) | undefined;
 }
 
 const GRPC = /^application\/grpc/i;
 const AUTH_OFF: Decision = { kind: 'allow', reason: 'auth-off' };
+/** Headers of the proxy's own plain-text answers (404, 400, 500, 502). */
+const PLAIN: HeaderList = [NOSNIFF];
 
 function outcomeOf(result: AuthorizeResult): AuthorizeOutcome {
   return 'kind' in result ? { decision: result } : result;
@@ -155,6 +174,9 @@ export class Proxy<S extends ProxyService = ProxyService> {
   readonly #viewOptions: NodeRequestViewOptions;
   readonly #staticRoot: string | undefined;
   readonly #onError: (error: L402Error, service: string | undefined) => void;
+  readonly #schemes: readonly CredentialRecognizer[];
+  readonly #credentials: CredentialStripper;
+  readonly #afterResponse: ProxyOptions<S>['afterResponse'];
 
   /**
    * @param options - services, hook, timeouts
@@ -169,6 +191,9 @@ export class Proxy<S extends ProxyService = ProxyService> {
     this.#authorize = options.authorize;
     this.#viewOptions = options.resolveClientIp === undefined ? {} : { resolveClientIp: options.resolveClientIp };
     this.#onError = options.onError ?? (() => undefined);
+    this.#schemes = options.schemes === undefined || options.schemes.length === 0 ? [L402_CREDENTIALS] : [...options.schemes];
+    this.#credentials = credentialStripper(this.#schemes);
+    this.#afterResponse = options.afterResponse;
     if (options.staticRoot !== undefined) {
       try {
         this.#staticRoot = realpathSync(options.staticRoot);
@@ -199,6 +224,7 @@ export class Proxy<S extends ProxyService = ProxyService> {
     if (req.method === 'OPTIONS') {
       discardUnreadBody(req, res);
       applyCors(res);
+      res.setHeader(NOSNIFF[0], NOSNIFF[1]);
       res.setHeader('content-length', 0);
       res.writeHead(200);
       res.end();
@@ -229,22 +255,22 @@ export class Proxy<S extends ProxyService = ProxyService> {
     }
     // The paid path stays synchronous when the hook answers synchronously (a
     // cached verification, an in-memory rate limit): no closures, no microtask.
-    const view = nodeRequestView(req, this.#viewOptions);
+    const context: AuthorizeContext<S> = { service, request: nodeRequestView(req, this.#viewOptions), raw: req, grpc };
     let result: MaybePromise<AuthorizeResult>;
     try {
-      result = authorize({ service, request: view, raw: req, grpc });
+      result = authorize(context);
     } catch (cause) {
       this.#hookFailed(req, res, service, grpc, cause);
       return;
     }
     if (isPromise(result)) {
       result.then(
-        (value) => this.#decided(req, res, service, grpc, host, path, view, value),
+        (value) => this.#decided(req, res, service, grpc, host, path, context, value),
         (cause: unknown) => this.#hookFailed(req, res, service, grpc, cause),
       );
       return;
     }
-    this.#decided(req, res, service, grpc, host, path, view, result);
+    this.#decided(req, res, service, grpc, host, path, context, result);
   };
 
   /**
@@ -271,14 +297,23 @@ export class Proxy<S extends ProxyService = ProxyService> {
       writeRawResponse(socket, 404, 'Not Found', 'no service for this host and path\n');
       return;
     }
-    this.#authorized(req, service, false, (outcome) => {
+    this.#authorized(req, service, false, (outcome, context) => {
       const decision = outcome.decision;
+      const observe = this.#afterResponse;
+      if (observe !== undefined && context !== undefined) {
+        socket.once('close', (hadError: boolean) => {
+          try {
+            observe(context, decision, { status: decision.kind === 'allow' ? 101 : decision.status, completed: !hadError });
+          } catch {
+            // An observer must not break the connection's end.
+          }
+        });
+      }
       if (decision.kind !== 'allow') {
         writeRawResponse(socket, decision.status, decision.kind === 'challenge' ? 'Payment Required' : 'Rejected', decision.body, decision.headers);
         return;
       }
-      const authorization =
-        outcome.upstreamAuthorization ?? (decision.token !== undefined ? canonicalAuthorization(nodeRequestView(req)) : undefined);
+      const authorization = this.#upstreamAuthorization(outcome, decision, context?.request ?? nodeRequestView(req));
       forwardWebSocket(socket, head, {
         service,
         method: req.method ?? 'GET',
@@ -292,7 +327,9 @@ export class Proxy<S extends ProxyService = ProxyService> {
           upgrade: true,
           inject: service.headers,
           authorization,
+          credentials: this.#credentials,
         }),
+        responseHeaders: decision.headers,
         connectMs: this.#timeouts.connectMs,
         headersMs: service.upstreamTimeoutMs ?? this.#timeouts.headersMs,
         idleMs: this.#timeouts.websocketIdleMs,
@@ -319,13 +356,14 @@ export class Proxy<S extends ProxyService = ProxyService> {
     grpc: boolean,
     host: string,
     path: string,
-    view: RequestView | undefined,
+    context: AuthorizeContext<S> | undefined,
     result: AuthorizeResult,
   ): void {
     try {
       if (res.destroyed || res.writableEnded) return;
       const outcome = 'kind' in result ? undefined : result;
       const decision = outcome === undefined ? (result as Decision) : outcome.decision;
+      if (context !== undefined && this.#afterResponse !== undefined) this.#observe(req, res, grpc, context, decision);
       if (decision.kind !== 'allow') {
         if (grpc) {
           const status = grpcStatusFor(decision);
@@ -335,12 +373,51 @@ export class Proxy<S extends ProxyService = ProxyService> {
         }
         return;
       }
-      const authorization = outcome?.upstreamAuthorization
-        ?? (decision.token !== undefined ? canonicalAuthorization(view ?? nodeRequestView(req)) : undefined);
-      this.#forward(req, res, service, grpc, host, path, authorization);
+      const authorization = this.#upstreamAuthorization(outcome, decision, context?.request ?? nodeRequestView(req));
+      this.#forward(req, res, service, grpc, host, path, authorization, decision.headers);
     } catch (cause) {
       this.#hookFailed(req, res, service, grpc, cause);
     }
+  }
+
+  /**
+   * What the backend receives as `Authorization` for an allowed request: the
+   * hook's value, else the accepting scheme's re-emission of a verified
+   * credential (L402 when the decision names none), else nothing (the
+   * client's credentials are then stripped).
+   */
+  #upstreamAuthorization(outcome: AuthorizeOutcome | undefined, decision: AllowDecision, request: RequestView): readonly string[] | undefined {
+    const given = outcome?.upstreamAuthorization;
+    if (given !== undefined) return typeof given === 'string' ? [given] : given;
+    if (decision.token === undefined) return undefined;
+    const name = decision.scheme ?? 'L402';
+    const schemes = this.#schemes;
+    for (let i = 0; i < schemes.length; i++) {
+      const scheme = schemes[i] as CredentialRecognizer;
+      if (scheme.name === name) return scheme.forwardedAuthorization?.(request);
+    }
+    return undefined;
+  }
+
+  /** Tells `afterResponse` about the request once its response has ended. */
+  #observe(req: NodeRequest, res: NodeResponse, grpc: boolean, context: AuthorizeContext<S>, decision: Decision): void {
+    const observe = this.#afterResponse as NonNullable<ProxyOptions<S>['afterResponse']>;
+    (res as NodeJS.EventEmitter).once('close', () => {
+      let outcome: ResponseOutcome;
+      if (grpc) {
+        const stream = (req as Http2ServerRequest).stream;
+        const status = Number(stream.sentHeaders?.[':status'] ?? res.statusCode);
+        // A stream ended by the client (CANCEL) or by an error has a non-zero reset code.
+        outcome = { status, completed: (stream.rstCode ?? 0) === 0 };
+      } else {
+        outcome = { status: res.statusCode, completed: res.writableFinished };
+      }
+      try {
+        observe(context, decision, outcome);
+      } catch {
+        // An observer must not break the response path.
+      }
+    });
   }
 
   /** A hook that threw or rejected (or a throw applying its answer): 500, or gRPC status 13. */
@@ -351,19 +428,19 @@ export class Proxy<S extends ProxyService = ProxyService> {
     });
     this.#onError(error, service.name);
     if (grpc) writeGrpcTrailersOnly((req as Http2ServerRequest).stream, 13, `authorization failed [${error.code}]`);
-    else writeHttpDecision(req, res, { kind: 'reject', status: 500, headers: [], body: `internal error (${error.code})\n`, code: error.code });
+    else writeHttpDecision(req, res, { kind: 'reject', status: 500, headers: PLAIN, body: `internal error (${error.code})\n`, code: error.code });
   }
 
   #authorized(
     req: NodeRequest,
     service: S,
     grpc: boolean,
-    then: (outcome: AuthorizeOutcome) => void,
+    then: (outcome: AuthorizeOutcome, context: AuthorizeContext<S> | undefined) => void,
     fail: (error: L402Error) => void,
   ): void {
     const authorize = this.#authorize;
     if (authorize === undefined) {
-      then({ decision: { kind: 'allow', reason: 'auth-off' } });
+      then({ decision: { kind: 'allow', reason: 'auth-off' } }, undefined);
       return;
     }
     const onError = (cause: unknown): void => {
@@ -375,15 +452,16 @@ export class Proxy<S extends ProxyService = ProxyService> {
       fail(error);
     };
     let result: MaybePromise<AuthorizeResult>;
+    const context: AuthorizeContext<S> = { service, request: nodeRequestView(req, this.#viewOptions), raw: req, grpc };
     try {
-      result = authorize({ service, request: nodeRequestView(req, this.#viewOptions), raw: req, grpc });
+      result = authorize(context);
     } catch (cause) {
       onError(cause);
       return;
     }
     const apply = (value: AuthorizeResult): void => {
       try {
-        then(outcomeOf(value));
+        then(outcomeOf(value), context);
       } catch (cause) {
         onError(cause);
       }
@@ -399,8 +477,12 @@ export class Proxy<S extends ProxyService = ProxyService> {
     grpc: boolean,
     host: string,
     path: string,
-    authorization: string | undefined,
+    lines: readonly string[] | undefined,
+    responseHeaders: HeaderList | undefined,
   ): void {
+    // node:http2 sends one `authorization` field at most (ERR_HTTP2_HEADER_SINGLE_VALUE):
+    // a gRPC backend gets the last line, the current scheme's (`L402 <m>:<p>`).
+    const authorization = grpc && lines !== undefined && lines.length > 1 ? lines.slice(-1) : lines;
     const headers = upstreamHeaders(req.rawHeaders, {
       clientIp: normalizePeerAddress(req.socket?.remoteAddress),
       proto: isEncrypted(req) ? 'https' : 'http',
@@ -410,6 +492,7 @@ export class Proxy<S extends ProxyService = ProxyService> {
       upgrade: false,
       inject: service.headers,
       authorization,
+      credentials: this.#credentials,
     });
     const onError = (error: UpstreamError): void => this.#onError(error, service.name);
     const upstreamPath = rewritePath(service, path);
@@ -425,6 +508,7 @@ export class Proxy<S extends ProxyService = ProxyService> {
         headers,
         onError,
         body,
+        responseHeaders,
       });
       return;
     }
@@ -434,9 +518,11 @@ export class Proxy<S extends ProxyService = ProxyService> {
     } catch (cause) {
       const error = cause as UpstreamError;
       onError(error);
-      writeHttpDecision(req, res, { kind: 'reject', status: 502, headers: [], body: `bad gateway (${error.code})\n`, code: error.code });
+      writeHttpDecision(req, res, { kind: 'reject', status: 502, headers: PLAIN, body: `bad gateway (${error.code})\n`, code: error.code });
       return;
     }
+    // The accepting scheme's response headers (a receipt) go on the response before the backend's head.
+    if (responseHeaders !== undefined) for (const [name, values] of groupHeaders(responseHeaders)) res.setHeader(name, values.length === 1 ? (values[0] as string) : values);
     forwardHttp(req, res, {
       pool,
       service: service.name,
@@ -456,7 +542,7 @@ export class Proxy<S extends ProxyService = ProxyService> {
       writeGrpcTrailersOnly((req as Http2ServerRequest).stream, 3, `bad request target: ${reason} [${code}]`);
       return;
     }
-    writeHttpDecision(req, res, { kind: 'reject', status: 400, headers: [], body: `bad request target: ${reason} (${code})\n`, code });
+    writeHttpDecision(req, res, { kind: 'reject', status: 400, headers: PLAIN, body: `bad request target: ${reason} (${code})\n`, code });
   }
 
   #unmatched(req: NodeRequest, res: NodeResponse, grpc: boolean, host: string, path: string): void {
@@ -473,7 +559,7 @@ export class Proxy<S extends ProxyService = ProxyService> {
     writeHttpDecision(req, res, {
       kind: 'reject',
       status: 404,
-      headers: [],
+      headers: PLAIN,
       body: 'no service for this host and path\n',
       code: 'L402_ERR_PROXY_NO_ROUTE',
     });

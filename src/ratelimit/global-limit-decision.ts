@@ -1,3 +1,4 @@
+import { NOSNIFF } from '../core/reject-decision.js';
 import type { RejectDecision } from '../core/types.js';
 import { rateLimitedDecision } from './rate-limited-decision.js';
 import { retryAfterSeconds, type RateLimitResult } from './rate-limiter.js';
@@ -29,6 +30,7 @@ export function globalLimitDecision(result: Pick<RateLimitResult, 'retryAfterMs'
     headers: [
       ['Retry-After', String(retryAfterSeconds(result.retryAfterMs))],
       ['Content-Type', 'text/plain; charset=utf-8'],
+      NOSNIFF,
     ],
     body: 'service unavailable (L402_ERR_RATELIMIT_GLOBAL_EXCEEDED)\n',
     code: 'L402_ERR_RATELIMIT_GLOBAL_EXCEEDED',

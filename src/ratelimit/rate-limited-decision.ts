@@ -1,3 +1,4 @@
+import { NOSNIFF } from '../core/reject-decision.js';
 import type { RejectDecision } from '../core/types.js';
 import { retryAfterSeconds, type RateLimitResult } from './rate-limiter.js';
 
@@ -23,6 +24,7 @@ export function rateLimitedDecision(result: Pick<RateLimitResult, 'retryAfterMs'
     headers: [
       ['Retry-After', String(retryAfterSeconds(result.retryAfterMs))],
       ['Content-Type', 'text/plain; charset=utf-8'],
+      NOSNIFF,
     ],
     // Named like the app's other 503s, so that operators and clients see which part failed.
     body: unavailable ? 'service unavailable (L402_ERR_RATELIMIT_STORE_UNAVAILABLE)\n' : 'rate limit exceeded\n',

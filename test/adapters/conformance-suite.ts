@@ -22,10 +22,15 @@ import { parseChallenges } from '../../src/core/challenge.js';
 import { decodeIdentifier } from '../../src/core/identifier.js';
 import { Macaroon } from '../../src/core/macaroon.js';
 import { MemorySecretStore } from '../../src/core/memory-secret-store.js';
+import { Gate, type ResponseEvent } from '../../src/core/gate.js';
+import { L402Scheme } from '../../src/core/l402-scheme.js';
+import { Minter } from '../../src/core/minter.js';
+import { Verifier } from '../../src/core/verifier.js';
 import { decodeInvoice } from '../../src/lightning/decode-invoice.js';
 import { DevInvoicer, DevPayer } from '../../src/lightning/dev/index.js';
 import { endlessUpload } from '../proxy/endless-body.js';
 import { TestClock } from '../fixtures/test-clock.js';
+import { TEST_SCHEME_BODY, TestPaymentScheme } from '../fixtures/test-payment-scheme.js';
 
 /** How the adapter's server is to listen. */
 export type Transport = { protocol: 'http1' } | { protocol: 'http2'; key: string; cert: string };
@@ -329,6 +334,70 @@ export function runConformance(adapter: AdapterUnderTest): void {
         assert.equal(reply.status, 200, reply.body);
         assert.equal(reply.headers.get('www-authenticate'), undefined);
         assert.deepEqual(JSON.parse(reply.body), { path: '/free/ping', tokenId: null, caveats: [] });
+      });
+    });
+
+    describe(`${adapter.name} over ${protocol === 'http1' ? 'HTTP/1.1' : 'HTTP/2 (TLS)'}, with a second payment scheme`, () => {
+      const invoicer = new DevInvoicer({ onWarning: () => {} });
+      const secrets = new MemorySecretStore();
+      const other = new TestPaymentScheme();
+      const events: ResponseEvent[] = [];
+      const waiting: Array<() => void> = [];
+      const gate = new Gate({
+        schemes: [new L402Scheme({ minter: new Minter({ invoicer, secrets }), verifier: new Verifier({ secrets }) }), other],
+        afterResponse: (event) => {
+          events.push(event);
+          for (const wake of waiting.splice(0)) wake();
+        },
+      });
+      /** Resolves once the Gate has heard of `n` responses (the response's end may follow the client's read). */
+      const heard = async (n: number): Promise<void> => {
+        while (events.length < n) await new Promise<void>((resolve) => waiting.push(resolve));
+      };
+      let server: StartedServer;
+      let ca = '';
+      before(async () => {
+        const options: L402MiddlewareOptions = { gate, service: 'quotes', priceSats: 10 };
+        if (protocol === 'http1') {
+          server = await adapter.start(options, { protocol });
+        } else {
+          const tls = await testCertificate();
+          ca = tls.cert;
+          server = await adapter.start(options, { protocol, ...tls });
+        }
+      });
+      after(async () => {
+        await server.close();
+        await invoicer.close();
+      });
+      const get = (path: string, headers: Record<string, string | string[]> = {}): Promise<Reply> =>
+        protocol === 'http1' ? http1Get(server.port, path, headers) : http2Get(server.port, ca, path, headers);
+
+      it('challenges with one offer per scheme, L402 lines first, and the body the offers choose', async () => {
+        const reply = await get('/quote');
+        assert.equal(reply.status, 402, reply.body);
+        assert.equal(reply.body, TEST_SCHEME_BODY);
+        assert.match(reply.headers.get('content-type')?.[0] ?? '', /^application\/problem\+json/);
+        assert.equal(reply.headers.get('cache-control')?.[0], 'no-store');
+        assert.equal(reply.headers.get('x-content-type-options')?.[0], 'nosniff');
+        // One line each, or (Fetch semantics) one joined line: the order is what counts.
+        const joined = (reply.headers.get('www-authenticate') ?? []).join(', ');
+        const at = ['LSAT macaroon=', 'L402 macaroon=', 'Test id='].map((start) => joined.indexOf(start));
+        assert.ok(at.every((i, k) => i >= 0 && (k === 0 || i > (at[k - 1] as number))), joined);
+        assert.deepEqual(parseChallenges(reply.headers.get('www-authenticate') ?? []).map((c) => c.scheme), ['LSAT', 'L402']);
+      });
+
+      it("lets a credential of the second scheme through with that scheme's response headers; the Gate hears the response end", async () => {
+        const before = events.length;
+        const reply = await get('/quote', { 'x-test': 'good' });
+        assert.equal(reply.status, 200, reply.body);
+        assert.equal(reply.headers.get('payment-receipt')?.[0], 'receipt-aaaa');
+        await heard(before + 1);
+        const event = events[before] as ResponseEvent;
+        assert.equal(event.decision.kind === 'allow' && event.decision.scheme, 'Test');
+        assert.deepEqual(event.outcome, { status: 200, completed: true });
+        assert.deepEqual(other.finished.at(-1)?.outcome, { status: 200, completed: true });
+        assert.deepEqual(other.finished.at(-1)?.accepted.credential, { session: 's1' });
       });
     });
   }

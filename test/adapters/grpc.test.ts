@@ -16,6 +16,11 @@ import { MemorySecretStore } from '../../src/core/memory-secret-store.js';
 import { decodeInvoice } from '../../src/lightning/decode-invoice.js';
 import { DevInvoicer, DevPayer } from '../../src/lightning/dev/index.js';
 import { TestClock } from '../fixtures/test-clock.js';
+import { Gate, type ResponseEvent } from '../../src/core/gate.js';
+import { L402Scheme } from '../../src/core/l402-scheme.js';
+import { Minter } from '../../src/core/minter.js';
+import { Verifier } from '../../src/core/verifier.js';
+import { TEST_SCHEME_TOKEN, TestPaymentScheme } from '../fixtures/test-payment-scheme.js';
 
 interface Reply {
   tokenId: string | null;
@@ -289,5 +294,66 @@ describe('grpcL402Interceptor conformance: expiry, other service, capabilities, 
     const value = await call('admin', write.authorization);
     assert.equal(value.tokenId, write.tokenId);
     assert.ok(value.caveats.includes('quotes_capabilities=write'), JSON.stringify(value.caveats));
+  });
+});
+
+describe('grpcL402Interceptor with a second payment scheme', () => {
+  const invoicer = new DevInvoicer({ onWarning: () => {} });
+  const secrets = new MemorySecretStore();
+  const other = new TestPaymentScheme();
+  const events: ResponseEvent[] = [];
+  const gate = new Gate({
+    schemes: [new L402Scheme({ minter: new Minter({ invoicer, secrets }), verifier: new Verifier({ secrets }) }), other],
+    afterResponse: (event) => events.push(event),
+  });
+  const server = new grpc.Server({ interceptors: [grpcL402Interceptor({ gate, service: 'quotes', priceSats: 10 })] });
+  let client: grpc.Client & Record<string, (...args: unknown[]) => unknown>;
+
+  before(async () => {
+    server.addService(definition, {
+      getQuote: (call: grpc.ServerUnaryCall<unknown, Reply>, callback: grpc.sendUnaryData<Reply>) => callback(null, reply(call)),
+      health: (call: grpc.ServerUnaryCall<unknown, Reply>, callback: grpc.sendUnaryData<Reply>) => callback(null, reply(call)),
+      streamQuotes: (call: grpc.ServerWritableStream<unknown, Reply>) => call.end(),
+    });
+    const port = await new Promise<number>((resolve, reject) => {
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound)));
+    });
+    client = new QuotesClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as typeof client;
+  });
+  after(async () => {
+    client.close();
+    await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+    await invoicer.close();
+  });
+
+  /** A unary call: its answer (or error) and the response metadata. */
+  const call = (metadata: grpc.Metadata): Promise<{ error: grpc.ServiceError | null; value: Reply | undefined; headers: grpc.Metadata }> =>
+    new Promise((resolve) => {
+      let headers = new grpc.Metadata();
+      const c = client.getQuote?.({}, metadata, (error: grpc.ServiceError | null, value: Reply) => resolve({ error, value, headers })) as grpc.ClientUnaryCall;
+      c.on('metadata', (m: grpc.Metadata) => (headers = m));
+    });
+
+  it("challenges with both schemes' lines in the trailers, L402 first", async () => {
+    const { error } = await call(new grpc.Metadata());
+    assert.equal(error?.code, 13);
+    // grpc-js joins repeated metadata values with ", ": the order is what counts.
+    const joined = (error?.metadata.get('www-authenticate').map(String) ?? []).join(', ');
+    const at = ['LSAT macaroon=', 'L402 macaroon=', 'Test id='].map((start) => joined.indexOf(start));
+    assert.ok(at.every((i, k) => i >= 0 && (k === 0 || i > (at[k - 1] as number))), joined);
+    assert.equal(error?.metadata.get('cache-control')[0], 'no-store');
+  });
+
+  it("lets the second scheme's credential through with its response headers in the metadata; the Gate hears the call's status", async () => {
+    const metadata = new grpc.Metadata();
+    metadata.set('x-test', 'good');
+    const before = events.length;
+    const { error, value, headers } = await call(metadata);
+    assert.equal(error, null);
+    assert.equal(value?.tokenId, TEST_SCHEME_TOKEN.tokenId);
+    assert.equal(headers.get('payment-receipt')[0], 'receipt-aaaa');
+    assert.equal(events.length, before + 1, 'told before the status went out');
+    assert.deepEqual(events[before]?.outcome, { status: 200, completed: true, grpcStatus: 0 });
+    assert.equal(other.finished.at(-1)?.outcome.grpcStatus, 0);
   });
 });

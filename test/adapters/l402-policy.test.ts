@@ -7,6 +7,8 @@ import { describe, it } from 'node:test';
 import { L402Policy } from '../../src/adapters/node/l402-policy.js';
 import { ConfigError, L402Error } from '../../src/core/errors.js';
 import { Gate } from '../../src/core/gate.js';
+import { L402Scheme } from '../../src/core/l402-scheme.js';
+import { Verifier } from '../../src/core/verifier.js';
 import type { RouteOptions } from '../../src/core/gate.js';
 import { MemorySecretStore } from '../../src/core/memory-secret-store.js';
 import type { Decision, RequestView } from '../../src/core/types.js';
@@ -21,8 +23,8 @@ const view = (path: string): RequestView => ({
 class RecordingGate extends Gate {
   routes: RouteOptions[] = [];
   constructor() {
-    // Never used: decide() is overridden.
-    super({ minter: undefined as never, verifier: undefined as never });
+    // Never used: decide() is overridden. A verify-only L402 scheme (no minter).
+    super({ schemes: [new L402Scheme({ minter: undefined, verifier: new Verifier({ secrets: new MemorySecretStore() }) })] });
   }
   override async decide(_request: RequestView, route: RouteOptions): Promise<Decision> {
     this.routes.push(route);

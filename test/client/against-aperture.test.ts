@@ -68,7 +68,8 @@ describe('client helpers against aperture (dev backend)', () => {
 
   before(async () => {
     backend = await startBackend((req, res) => {
-      seen.push(String(req.headers.authorization ?? ''));
+      // Every Authorization line, in order (Node's req.headers keeps the first one only).
+      seen.push(req.rawHeaders.filter((_, i) => i % 2 === 1 && req.rawHeaders[i - 1]?.toLowerCase() === 'authorization').join('\n'));
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify({ path: req.url, method: req.method }));
     });
@@ -125,7 +126,8 @@ services:
     assert.deepEqual(await first.json(), { path: '/api/quote', method: 'GET' });
     assert.equal(payer.paid(), 1);
     assert.equal(settlements - before, 1, 'aperture saw exactly one invoice settled');
-    assert.match(seen.at(-1) ?? '', /^L402 [A-Za-z0-9+/=_-]+:[0-9a-f]{64}$/, 'the backend received the paid credential');
+    // As the reference forwards it: "LSAT <m>:<p>" then "L402 <m>:<p>".
+    assert.match(seen.at(-1) ?? '', /^LSAT ([A-Za-z0-9+/=_-]+:[0-9a-f]{64})\nL402 \1$/, 'the backend received the paid credential');
 
     const second = await fetch402(`${aperture.url}/api/other`, { method: 'POST', body: 'x' });
     assert.equal(second.status, 200);

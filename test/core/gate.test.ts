@@ -9,6 +9,7 @@ import { parseChallenges } from '../../src/core/challenge.js';
 import { formatAuthorization } from '../../src/core/credentials.js';
 import { Macaroon } from '../../src/core/macaroon.js';
 import { grpcStatusFor } from '../../src/core/grpc-status.js';
+import { unauthorizedDecision } from '../../src/core/challenge-decision.js';
 import { InvoiceError } from '../../src/core/errors.js';
 import type { ChallengeDecision, Decision } from '../../src/core/types.js';
 import { FakeInvoicer, TestClock, request } from './support.js';
@@ -44,7 +45,7 @@ test('no credential → 402 challenge in the reference form, then paying lets it
   assert.equal(www.length, 2);
   assert.match(www[0]!, /^LSAT macaroon="[A-Za-z0-9+/=]+", invoice="lnbcrt21n1fake1"$/);
   assert.match(www[1]!, /^L402 macaroon="[A-Za-z0-9+/=]+", invoice="lnbcrt21n1fake1"$/);
-  assert.deepEqual(c.headers.filter(([n]) => n !== 'WWW-Authenticate'), [['Content-Type', 'text/plain; charset=utf-8'], ['Cache-Control', 'no-store']]);
+  assert.deepEqual(c.headers.filter(([n]) => n !== 'WWW-Authenticate'), [['Content-Type', 'text/plain; charset=utf-8'], ['Cache-Control', 'no-store'], ['X-Content-Type-Options', 'nosniff']]);
   // The deployed clients' regex.
   const m = /(LSAT|L402) macaroon="(.*?)", invoice="(.*?)"/.exec(www[0]!);
   assert.ok(m);
@@ -175,10 +176,12 @@ test('grpcStatusFor maps decisions', async () => {
   const s = grpcStatusFor(c);
   assert.equal(s.code, 13);
   assert.equal(s.message, 'payment required');
-  assert.deepEqual(s.metadata.map(([n]) => n), ['www-authenticate', 'www-authenticate']);
+  // cache-control stays on the gRPC 402, as on the reference's; the plain-text headers go.
+  assert.deepEqual(s.metadata.map(([n]) => n), ['www-authenticate', 'www-authenticate', 'cache-control']);
   const rej = (status: number, body: string, headers: Array<[string, string]> = []) =>
     grpcStatusFor({ kind: 'reject', status, body, headers, code: 'L402_ERR_TOKEN_MISSING' });
   assert.deepEqual(rej(401, 'unauthorized\n'), { code: 16, message: 'unauthorized', metadata: [] });
+  assert.deepEqual(grpcStatusFor(unauthorizedDecision('L402_ERR_TOKEN_MISSING')).metadata, [], 'no cache-control or nosniff on other gRPC answers');
   assert.deepEqual(rej(429, 'rate limit exceeded\n', [['Retry-After', '3'], ['Content-Type', 'text/plain']]), { code: 8, message: 'rate limit exceeded', metadata: [['retry-after', '3']] });
   assert.equal(rej(403, 'access denied\n').code, 7);
   assert.equal(rej(503, 'service unavailable\n').code, 14);

@@ -16,6 +16,8 @@ describe('aperture over HTTP/1.1', () => {
   let backend: Awaited<ReturnType<typeof startBackend>>;
   let slow: Awaited<ReturnType<typeof startBackend>>;
   const seen: IncomingHttpHeaders[] = [];
+  /** Every Authorization line each request reached the backend with, in order. */
+  const seenAuthorization: string[][] = [];
   const clock = new TestClock(Date.now());
   const held: (() => void)[] = [];
 
@@ -23,6 +25,7 @@ describe('aperture over HTTP/1.1', () => {
   before(async () => {
     backend = await startBackend((req, res) => {
       seen.push(req.headers);
+      seenAuthorization.push(req.rawHeaders.filter((_, i) => i % 2 === 1 && req.rawHeaders[i - 1]?.toLowerCase() === 'authorization'));
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify({ path: req.url }));
     });
@@ -99,15 +102,16 @@ services:
     assert.ok(page.total >= 1);
   });
 
-  test('pay, retry: 200, the backend sees the credential re-emitted canonically, the ledger row is settled', async () => {
+  test('pay, retry: 200, the backend sees the credential as the reference forwards it (LSAT line, then L402 line), the ledger row is settled', async () => {
     const { macaroon, preimage, paymentHash } = await pay('/paid/quote');
     // Lower-case scheme, URL-safe base64 without padding, upper-case preimage: all accepted.
     const sloppy = `l402   ${macaroon.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')}:${preimage.toUpperCase()}`;
     seen.length = 0;
+    seenAuthorization.length = 0;
     const res = await h1(`${aperture.url}/paid/quote`, { headers: { authorization: sloppy } });
     assert.equal(res.status, 200);
     assert.deepEqual(JSON.parse(res.body), { path: '/paid/quote' });
-    assert.equal(seen[0]?.authorization, `L402 ${macaroon}:${preimage}`);
+    assert.deepEqual(seenAuthorization[0], [`LSAT ${macaroon}:${preimage}`, `L402 ${macaroon}:${preimage}`]);
     const rows = await aperture.store.listTransactions({ service: 'paid', state: 'settled' });
     assert.ok(rows.items.some((r) => r.paymentHash === paymentHash));
     const metrics = await h1(`http://127.0.0.1:${aperture.addresses.metrics?.port}/metrics`);

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import { parseChallenges, formatAuthorization } from '../../src/index.js';
+import { decodePaymentReceipt, encodePaymentCredential, parsePaymentChallenges } from '../../src/mpp/index.js';
 
 const root = new URL('../../', import.meta.url).pathname;
 
@@ -74,6 +75,33 @@ for (const dir of ['express', 'koa', 'node-http', 'fastify', 'hono']) {
     }
   });
 }
+
+test('examples/mpp-charge: 402 with a Payment challenge, pay with the dev backend, 200 with a receipt, replay refused', async () => {
+  const { child, match } = await startExample('mpp-charge', /listening on (http:\/\/127\.0\.0\.1:\d+)/);
+  try {
+    const base = match[1];
+    const challenge = await fetch(`${base}/quote`);
+    assert.equal(challenge.status, 402);
+    assert.equal(challenge.headers.get('content-type'), 'application/problem+json');
+    await challenge.text();
+    const [offer] = parsePaymentChallenges(challenge.headers.get('www-authenticate') ?? '');
+    assert.ok(offer, 'a parsable Payment challenge');
+    assert.equal(offer.intent, 'charge');
+    const request = JSON.parse(Buffer.from(offer.request, 'base64url').toString()) as { methodDetails: { invoice: string } };
+    const preimage = await payDev(`${base}/api/dev/pay`, request.methodDetails.invoice);
+    const authorization = `Payment ${encodePaymentCredential({ challenge: offer, payload: { preimage } })}`;
+    const paid = await fetch(`${base}/quote`, { headers: { authorization } });
+    assert.equal(paid.status, 200);
+    assert.equal(paid.headers.get('cache-control'), 'private');
+    assert.equal(decodePaymentReceipt(paid.headers.get('payment-receipt') ?? '')['status'], 'success');
+    assert.match(((await paid.json()) as { quote: string }).quote, /stack sats/);
+    const replay = await fetch(`${base}/quote`, { headers: { authorization } });
+    assert.equal(replay.status, 402);
+    assert.equal(((await replay.json()) as { type: string }).type, 'https://paymentauth.org/problems/verification-failed');
+  } finally {
+    await stop(child);
+  }
+});
 
 test('examples/client: pays once, then reuses the token', async () => {
   const { child, match } = await startExample('express', /listening on (http:\/\/127\.0\.0\.1:\d+)/);

@@ -183,6 +183,23 @@ describe('DevInvoicer', () => {
     assert.equal(paid.feeSats, 0);
   });
 
+  it('pays an amountless invoice the amount the payer chooses, and only that kind of invoice', async () => {
+    const invoicer = new DevInvoicer(quiet);
+    const payer = new DevPayer(invoicer);
+    const open = await invoicer.createInvoice({ amountSats: 0 });
+    assert.equal(decodeInvoice(open.paymentRequest).amountMsat, 0n);
+    await assert.rejects(payer.payInvoice(open.paymentRequest, { amountSats: 0 }), { code: 'L402_ERR_PAY_INVALID_INVOICE' });
+    await assert.rejects(payer.payInvoice(open.paymentRequest, { amountSats: 1.5 }), { code: 'L402_ERR_PAY_INVALID_INVOICE' });
+    const paid = await payer.payInvoice(open.paymentRequest, { amountSats: 21 });
+    assert.equal(paid.amountSats, 21);
+    assert.equal((await invoicer.lookupInvoice(open.paymentHash)).amountPaidSats, 21);
+    const priced = await invoicer.createInvoice({ amountSats: 5 });
+    await assert.rejects(payer.payInvoice(priced.paymentRequest, { amountSats: 5 }), { code: 'L402_ERR_PAY_INVALID_INVOICE' });
+    assert.equal((await invoicer.lookupInvoice(priced.paymentHash)).state, 'open');
+    const http = new DevHttpPayer({ url: 'http://127.0.0.1:9/api/dev/pay' });
+    await assert.rejects(http.payInvoice(open.paymentRequest, { amountSats: 3 }), { code: 'L402_ERR_PAY_INVALID_INVOICE' });
+  });
+
   it('fails createInvoice with L402_ERR_LN_UNAVAILABLE once closed', async () => {
     const invoicer = new DevInvoicer(quiet);
     await invoicer.close();

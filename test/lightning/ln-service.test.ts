@@ -65,3 +65,23 @@ describe('LnServiceInvoicer', () => {
     }
   });
 });
+
+describe('LnServicePayer and amountless invoices', () => {
+  it('pays an amountless invoice the amountSats given (as tokens), and refuses amountSats for an invoice with an amount', async () => {
+    const fake = await FakeLnd.start();
+    const invoicer = await LnServiceInvoicer.create({ lnd: lndFor(fake) });
+    const payer = await LnServicePayer.create({ lnd: lndFor(fake), functions: lightning as unknown as LnServiceFunctions });
+    try {
+      const open = await invoicer.createInvoice({ amountSats: 0 });
+      const paid = await payer.payInvoice(open.paymentRequest, { amountSats: 7 });
+      assert.equal(paid.paymentHash, open.paymentHash);
+      assert.equal(String(fake.lastPaymentRequest?.['amt']), '7');
+      const priced = await invoicer.createInvoice({ amountSats: 5 });
+      await assert.rejects(payer.payInvoice(priced.paymentRequest, { amountSats: 5 }), { code: 'L402_ERR_PAY_INVALID_INVOICE' });
+      await assert.rejects(payer.payInvoice(open.paymentRequest, { amountSats: -1 }), { code: 'L402_ERR_PAY_INVALID_INVOICE' });
+    } finally {
+      await invoicer.close();
+      await fake.stop();
+    }
+  });
+});

@@ -386,6 +386,34 @@ describe('LndPayer fee limit and timeout', () => {
   });
 });
 
+describe('LndPayer and amountless invoices', () => {
+  it('pays an amountless invoice the amountSats given (as amt), and refuses amountSats for an invoice with an amount', async () => {
+    const fake = await FakeLnd.start();
+    const invoicer = await LndInvoicer.connect(optionsFor(fake));
+    const payer = new LndPayer({ host: fake.host, tlsCert: fake.cert, macaroon: fake.macaroon });
+    try {
+      const open = await invoicer.createInvoice({ amountSats: 0 });
+      await assert.rejects(payer.payInvoice(open.paymentRequest), { code: 'L402_ERR_PAY_INVALID_INVOICE' });
+      await assert.rejects(payer.payInvoice(open.paymentRequest, { amountSats: 0 }), { code: 'L402_ERR_PAY_INVALID_INVOICE' });
+      const paid = await payer.payInvoice(open.paymentRequest, { amountSats: 7 });
+      assert.equal(fake.lastPaymentRequest?.['amt'], '7');
+      assert.equal(paid.amountSats, 7);
+      assert.equal(paid.paymentHash, open.paymentHash);
+      const priced = await invoicer.createInvoice({ amountSats: 5 });
+      fake.lastPaymentRequest = undefined;
+      await assert.rejects(payer.payInvoice(priced.paymentRequest, { amountSats: 5 }), { code: 'L402_ERR_PAY_INVALID_INVOICE' });
+      assert.equal(fake.lastPaymentRequest, undefined, 'nothing reached lnd');
+      const whole = await payer.payInvoice(priced.paymentRequest);
+      assert.equal(whole.amountSats, 5);
+      assert.equal(fake.lastPaymentRequest?.['amt'], '0', 'no amt for an invoice with an amount');
+    } finally {
+      await invoicer.close();
+      await payer.close();
+      await fake.stop();
+    }
+  });
+});
+
 describe('the fake lnd speaks lnd\'s wire format', () => {
   it('serves the independent `lightning` client: createInvoice, getInvoice, subscribeToInvoices', async () => {
     const fake = await FakeLnd.start();

@@ -60,7 +60,7 @@ test('without the optional packages every entry point imports, and each feature 
     );
   });
   const result = JSON.parse(out) as Record<string, unknown>;
-  assert.deepEqual(result['imported'], ['index', 'express', 'koa', 'fastify', 'hono', 'node', 'client', 'store', 'ratelimit', 'proxy', 'admin', 'lightning/dev', 'lightning/lnd', 'lightning/ln-service'], JSON.stringify(result, null, 2));
+  assert.deepEqual(result['imported'], ['index', 'express', 'koa', 'fastify', 'hono', 'node', 'client', 'store', 'mpp', 'ratelimit', 'proxy', 'admin', 'lightning/dev', 'lightning/lnd', 'lightning/ln-service'], JSON.stringify(result, null, 2));
   const grpc = 'the packages @grpc/grpc-js, @grpc/proto-loader and protobufjs: npm install @grpc/grpc-js@1 @grpc/proto-loader@0.8 protobufjs@7';
   assert.deepEqual(
     {

@@ -46,17 +46,18 @@ test('upstreamHeaders: WebSocket upgrades keep Connection and Upgrade, gRPC keep
 test('upstreamHeaders: the credential and injected headers replace the client\'s, whatever their case', () => {
   const raw = ['Authorization', 'LSAT a:b', 'x-api-key', 'client', 'X-Forwarded-For', '10.0.0.1', 'x-forwarded-for', '10.0.0.3'];
   const inject = { 'X-Api-Key': 'ours' };
-  const out = pairs(upstreamHeaders(raw, { ...base, authorization: 'L402 m:p', inject }));
+  const out = pairs(upstreamHeaders(raw, { ...base, authorization: ['LSAT m:p', 'L402 m:p'], inject }));
   assert.deepEqual(out, [
     'host: 10.0.0.2:8080',
     'x-forwarded-for: 10.0.0.1, 10.0.0.3, 127.0.0.1',
     'x-forwarded-proto: http',
     'x-forwarded-host: proxy.example',
+    'authorization: LSAT m:p',
     'authorization: L402 m:p',
     'X-Api-Key: ours',
   ]);
   // The per-headers-object cache of injected names answers the same on reuse.
-  assert.deepEqual(pairs(upstreamHeaders(raw, { ...base, authorization: 'L402 m:p', inject })), out);
+  assert.deepEqual(pairs(upstreamHeaders(raw, { ...base, authorization: ['LSAT m:p', 'L402 m:p'], inject })), out);
 });
 
 // A real macaroon (base64), so that the L402 elements below are credentials the verifier reads.

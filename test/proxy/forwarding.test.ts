@@ -210,6 +210,7 @@ test('a challenge decision is written as 402 with both WWW-Authenticate lines; r
     ],
     body: 'payment required\n',
     code: 'L402_ERR_TOKEN_MISSING',
+    offers: [],
     paymentHash: '00'.repeat(32),
     tokenId: '11'.repeat(32),
     priceSats: 10,
@@ -242,7 +243,7 @@ test('a challenge decision is written as 402 with both WWW-Authenticate lines; r
   }
 });
 
-test('allow with a token re-emits the credential canonically; the hook may set it; a throwing hook gives 500', async () => {
+test('allow with a token forwards the credential as the reference does (LSAT line, then L402 line); the hook may set it; a throwing hook gives 500', async () => {
   const backend = await echoBackend();
   const mac = Macaroon.mint(new Uint8Array(32).fill(7), new Uint8Array(66).fill(1));
   const preimage = 'ab'.repeat(32);
@@ -264,7 +265,7 @@ test('allow with a token re-emits the credential canonically; the hook may set i
     assert.equal(r.status, 200, r.body);
     const e = JSON.parse(r.body) as Echo;
     const auth = e.raw.filter((_, i) => i % 2 === 1 && e.raw[i - 1]?.toLowerCase() === 'authorization');
-    assert.deepEqual(auth, [`L402 ${mac.toBase64()}:${preimage}`]);
+    assert.deepEqual(auth, [`LSAT ${mac.toBase64()}:${preimage}`, `L402 ${mac.toBase64()}:${preimage}`]);
     const custom = JSON.parse((await h1(`${p.url}/custom`, { headers: { authorization: 'whatever' } })).body) as Echo;
     assert.equal(custom.headers.authorization, 'L402 custom');
     const failed = await h1(`${p.url}/throw`);

@@ -5,8 +5,9 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import { WebSocket, WebSocketServer } from 'ws';
+import type { ResponseOutcome } from '../../src/core/payment-scheme.js';
 import type { Decision } from '../../src/core/types.js';
-import { h1, service, startBackend, startProxy, testPki } from './support.js';
+import { h1, service, startBackend, startProxy, testPki, until } from './support.js';
 
 const identity = (b: Buffer): Buffer => b;
 const method = (path: string, requestStream: boolean, responseStream: boolean) => ({
@@ -135,6 +136,7 @@ test('a gRPC challenge reaches grpc-js as status 13 "payment required" with www-
     ],
     body: 'payment required\n',
     code: 'L402_ERR_TOKEN_MISSING',
+    offers: [],
     paymentHash: '00'.repeat(32),
     tokenId: '11'.repeat(32),
     priceSats: 1,
@@ -211,4 +213,47 @@ test('WebSocket echo through the proxy; a challenge on upgrade is answered 402',
     await backend.close();
   }
   assert.equal(p.server.connections, 0);
+});
+
+test("an allow's response headers reach gRPC and WebSocket clients, and afterResponse hears how each ended", async () => {
+  const grpcBackend = await startGrpcBackend();
+  const wsBackend = await startBackend((_req, res) => res.end('not a websocket'));
+  const wss = new WebSocketServer({ server: wsBackend.server });
+  wss.on('connection', (ws) => ws.on('message', (data, binary) => ws.send(data, { binary })));
+  const outcomes: Array<{ path: string; outcome: ResponseOutcome }> = [];
+  const allow: Decision = { kind: 'allow', reason: 'paid', headers: [['Payment-Receipt', 'r-1']] };
+  const options = {
+    authorize: () => allow,
+    afterResponse: (context: { request: { path: string } }, _decision: Decision, outcome: ResponseOutcome) => outcomes.push({ path: context.request.path, outcome }),
+  };
+  const grpcProxy = await startProxy({ services: [service(grpcBackend.address)], ...options });
+  const wsProxy = await startProxy({ services: [service(wsBackend.address)], ...options });
+  try {
+    const client = new EchoClient(`127.0.0.1:${grpcProxy.port}`, grpc.credentials.createInsecure()) as unknown as Echo;
+    const headers = await new Promise<grpc.Metadata>((resolve, reject) => {
+      let got: grpc.Metadata | undefined;
+      const call = client.unary(Buffer.from('hi'), new grpc.Metadata(), (error) => (error ? reject(error) : resolve(got as grpc.Metadata)));
+      call.on('metadata', (m: grpc.Metadata) => (got = m));
+    });
+    assert.deepEqual(headers.get('payment-receipt'), ['r-1']);
+    client.close();
+    await until(() => outcomes.length === 1, 'the gRPC call reported');
+    assert.deepEqual(outcomes[0], { path: '/test.Echo/Unary', outcome: { status: 200, completed: true } });
+
+    const ws = new WebSocket(`ws://127.0.0.1:${wsProxy.port}/ws`);
+    const opened = once(ws, 'open');
+    const [upgrade] = (await once(ws, 'upgrade')) as [{ headers: Record<string, string> }];
+    assert.equal(upgrade.headers['payment-receipt'], 'r-1');
+    await opened;
+    ws.close();
+    await once(ws, 'close');
+    await until(() => outcomes.length === 2, 'the tunnel reported');
+    assert.deepEqual(outcomes[1], { path: '/ws', outcome: { status: 101, completed: true } });
+  } finally {
+    wss.close();
+    await grpcProxy.close();
+    await wsProxy.close();
+    await wsBackend.close();
+    grpcBackend.server.forceShutdown();
+  }
 });

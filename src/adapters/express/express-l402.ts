@@ -6,6 +6,7 @@ import type { VerifiedToken } from '../../core/types.js';
 import type { L402MiddlewareOptions } from '../node/l402-middleware-options.js';
 import { L402Policy } from '../node/l402-policy.js';
 import { nodeRequestView } from '../node/request-view.js';
+import { observeResponse, setAllowHeaders } from '../node/observe-response.js';
 import { writeNodeDecision } from '../node/write-node-decision.js';
 
 declare global {
@@ -50,9 +51,12 @@ export type ExpressL402Middleware = (
 export function expressL402(options: L402MiddlewareOptions): ExpressL402Middleware {
   const policy = new L402Policy(options);
   return (req, res, next) => {
-    policy.decide(nodeRequestView(req)).then(
+    const view = nodeRequestView(req);
+    policy.decide(view).then(
       (decision) => {
+        observeResponse(policy.gate, res, view, decision);
         if (decision.kind !== 'allow') return writeNodeDecision(res, decision);
+        setAllowHeaders(res, decision);
         if (decision.token !== undefined) req.l402 = decision.token;
         return next();
       },

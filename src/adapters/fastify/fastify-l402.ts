@@ -7,6 +7,7 @@ import type { L402MiddlewareOptions, L402RouteSettings } from '../node/l402-midd
 import { L402Policy } from '../node/l402-policy.js';
 import { nodeRequestView } from '../node/request-view.js';
 import { discardUnreadBody } from '../node/discard-unread-body.js';
+import { observeResponse } from '../node/observe-response.js';
 import { groupHeaders } from '../node/write-node-decision.js';
 
 declare module 'fastify' {
@@ -51,8 +52,11 @@ export const fastifyL402: FastifyPluginCallback<L402MiddlewareOptions> = (fastif
   if (!fastify.hasRequestDecorator('l402')) fastify.decorateRequest('l402', undefined);
   fastify.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     const override = request.routeOptions.config.l402;
-    const decision = await policy.decide(nodeRequestView(request.raw), override);
+    const view = nodeRequestView(request.raw);
+    const decision = await policy.decide(view, override);
+    observeResponse(policy.gate, reply.raw, view, decision);
     if (decision.kind === 'allow') {
+      for (const [name, values] of groupHeaders(decision.headers ?? [])) reply.header(name, values.length === 1 ? values[0] : values);
       if (decision.token !== undefined) request.l402 = decision.token;
       return;
     }

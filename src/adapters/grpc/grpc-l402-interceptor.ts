@@ -5,7 +5,8 @@
 import { Metadata, ServerInterceptingCall, status } from '@grpc/grpc-js';
 import type { ServerInterceptingCallInterface, ServerInterceptor } from '@grpc/grpc-js';
 import { grpcStatusFor } from '../../core/grpc-status.js';
-import type { RequestView, VerifiedToken } from '../../core/types.js';
+import type { ResponseOutcome } from '../../core/payment-scheme.js';
+import type { AllowDecision, RequestView, VerifiedToken } from '../../core/types.js';
 import type { L402MiddlewareOptions } from '../node/l402-middleware-options.js';
 import { L402Policy } from '../node/l402-policy.js';
 
@@ -80,22 +81,36 @@ export function grpcRequestView(path: string, metadata: Metadata, call: ServerIn
  */
 export function grpcL402Interceptor(options: L402MiddlewareOptions): ServerInterceptor {
   const policy = new L402Policy(options);
-  return (method, call) =>
-    new ServerInterceptingCall(call, {
+  const gate = policy.gate;
+  return (method, call) => {
+    // Set once the Gate allowed the call: its response headers go into the response metadata,
+    // and the Gate hears of the call's end (its status) when the gate observes responses.
+    let allowed: { decision: AllowDecision; view: RequestView } | undefined;
+    let told = false;
+    const ended = (outcome: ResponseOutcome): void => {
+      if (allowed === undefined || told || !gate.observesResponses) return;
+      told = true;
+      gate.responded(allowed.view, allowed.decision, outcome);
+    };
+    return new ServerInterceptingCall(call, {
       start: (next) => {
         next({
+          onCancel: () => ended({ status: 200, completed: false }),
           onReceiveMetadata: (metadata, forward) => {
             metadata.remove(GRPC_TOKEN_ID_METADATA_KEY);
-            policy.decide(grpcRequestView(method.path, metadata, call)).then(
+            const view = grpcRequestView(method.path, metadata, call);
+            policy.decide(view).then(
               (decision) => {
                 if (decision.kind === 'allow') {
                   if (decision.token !== undefined) {
                     tokens.set(metadata, decision.token);
                     metadata.set(GRPC_TOKEN_ID_METADATA_KEY, decision.token.tokenId);
                   }
+                  allowed = { decision, view };
                   forward(metadata);
                   return;
                 }
+                if (gate.observesResponses) gate.responded(view, decision, { status: 200, completed: true, grpcStatus: grpcStatusFor(decision).code });
                 const answer = grpcStatusFor(decision);
                 const trailers = new Metadata();
                 for (const [name, value] of answer.metadata) trailers.add(name.toLowerCase(), value);
@@ -108,5 +123,14 @@ export function grpcL402Interceptor(options: L402MiddlewareOptions): ServerInter
           },
         });
       },
+      sendMetadata: (metadata, next) => {
+        for (const [name, value] of allowed?.decision.headers ?? []) metadata.add(name.toLowerCase(), value);
+        next(metadata);
+      },
+      sendStatus: (callStatus, next) => {
+        ended({ status: 200, completed: callStatus.code === status.OK, grpcStatus: callStatus.code });
+        next(callStatus);
+      },
     });
+  };
 }

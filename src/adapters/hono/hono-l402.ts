@@ -9,6 +9,7 @@ import type { VerifiedToken } from '../../core/types.js';
 import type { L402MiddlewareOptions } from '../node/l402-middleware-options.js';
 import { discardUnreadBody } from '../node/discard-unread-body.js';
 import { L402Policy } from '../node/l402-policy.js';
+import { observeResponse } from '../node/observe-response.js';
 import { groupHeaders } from '../node/write-node-decision.js';
 import { fetchRequestView } from './fetch-request-view.js';
 
@@ -52,11 +53,19 @@ export function honoL402(options: L402MiddlewareOptions): MiddlewareHandler<{ Va
     const node = nodeBindings(c.env);
     const view = fetchRequestView(c.req.raw, node?.incoming.socket?.remoteAddress ?? '');
     const decision = await policy.decide(view);
+    // Under @hono/node-server the Gate hears of the response when the Node response closes;
+    // elsewhere when the handler's response is ready (its status, `completed` then true).
+    const gate = policy.gate;
+    const nodeRes = gate.observesResponses && node !== undefined ? observableResponse(node.outgoing) : undefined;
+    if (nodeRes !== undefined) observeResponse(gate, nodeRes, view, decision);
     if (decision.kind === 'allow') {
       c.set('l402', decision.token);
+      for (const [name, values] of groupHeaders(decision.headers ?? [])) for (const value of values) c.header(name, value, { append: true });
       await next();
+      if (gate.observesResponses && nodeRes === undefined) gate.responded(view, decision, { status: c.res.status, completed: true });
       return undefined;
     }
+    if (gate.observesResponses && nodeRes === undefined) gate.responded(view, decision, { status: decision.status, completed: true });
     // On Node (@hono/node-server) a large body the answer does not use is not read either.
     if (node !== undefined && !node.outgoing.headersSent) {
       discardUnreadBody(node.incoming as IncomingMessage | Http2ServerRequest, node.outgoing as ServerResponse | Http2ServerResponse);
@@ -86,4 +95,10 @@ function nodeBindings(env: unknown): NodeBindings | undefined {
   if (typeof incoming !== 'object' || incoming === null) return undefined;
   if (typeof outgoing?.setHeader !== 'function') return undefined;
   return { incoming, outgoing };
+}
+
+/** The Node response under `@hono/node-server`, when it is one that reports its end. */
+function observableResponse(outgoing: unknown): ServerResponse | Http2ServerResponse | undefined {
+  const res = outgoing as Partial<ServerResponse>;
+  return typeof res.once === 'function' && typeof res.statusCode === 'number' ? (outgoing as ServerResponse) : undefined;
 }

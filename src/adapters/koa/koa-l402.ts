@@ -10,6 +10,7 @@ import type {} from 'koa';
 import { L402Policy } from '../node/l402-policy.js';
 import { nodeRequestView } from '../node/request-view.js';
 import { discardUnreadBody } from '../node/discard-unread-body.js';
+import { observeResponse } from '../node/observe-response.js';
 import { groupHeaders } from '../node/write-node-decision.js';
 
 declare module 'koa' {
@@ -53,8 +54,11 @@ export type KoaL402Middleware = (ctx: KoaL402Context, next: () => Promise<unknow
 export function koaL402(options: L402MiddlewareOptions): KoaL402Middleware {
   const policy = new L402Policy(options);
   return async (ctx, next) => {
-    const decision = await policy.decide(nodeRequestView(ctx.req));
+    const view = nodeRequestView(ctx.req);
+    const decision = await policy.decide(view);
+    observeResponse(policy.gate, ctx.res, view, decision);
     if (decision.kind === 'allow') {
+      for (const [name, values] of groupHeaders(decision.headers ?? [])) ctx.set(name, values.length === 1 ? (values[0] as string) : values);
       if (decision.token !== undefined) ctx.state.l402 = decision.token;
       await next();
       return;

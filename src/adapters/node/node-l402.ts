@@ -8,6 +8,7 @@ import type { VerifiedToken } from '../../core/types.js';
 import type { L402MiddlewareOptions } from './l402-middleware-options.js';
 import { L402Policy } from './l402-policy.js';
 import { nodeRequestView } from './request-view.js';
+import { observeResponse, setAllowHeaders } from './observe-response.js';
 import { writeNodeDecision } from './write-node-decision.js';
 
 declare module 'node:http' {
@@ -58,9 +59,12 @@ export function nodeL402<
   const policy = new L402Policy(options);
   const onError = options.onError ?? answerInternalError;
   return (req, res) => {
-    policy.decide(nodeRequestView(req)).then(
+    const view = nodeRequestView(req);
+    policy.decide(view).then(
       (decision) => {
+        observeResponse(policy.gate, res, view, decision);
         if (decision.kind !== 'allow') return writeNodeDecision(res, decision);
+        setAllowHeaders(res, decision);
         if (decision.token !== undefined) req.l402 = decision.token;
         return listener(req, res);
       },

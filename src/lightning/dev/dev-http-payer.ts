@@ -47,12 +47,16 @@ export class DevHttpPayer implements Payer {
    * @param paymentRequest - BOLT11 invoice
    * @param options - `timeoutMs` and `signal` are honoured
    * @returns the preimage
-   * @throws PaymentError `L402_ERR_PAY_INVALID_INVOICE` for an invalid invoice;
+   * @throws PaymentError `L402_ERR_PAY_INVALID_INVOICE` for an invalid invoice, or when `amountSats` is given
+   *   (the dev pay endpoint pays only the amount an invoice carries);
    *   `L402_ERR_PAY_UNAVAILABLE` when the server cannot be reached or answers garbage;
    *   `L402_ERR_PAY_ABORTED` on abort or timeout; the server's own code (a dev code) when it refuses
    */
   async payInvoice(paymentRequest: string, options: PayOptions = {}): Promise<PaymentResult> {
     const decoded = decodeInvoice(paymentRequest);
+    if (options.amountSats !== undefined) {
+      throw new PaymentError('L402_ERR_PAY_INVALID_INVOICE', 'the dev pay endpoint cannot choose an amount: it pays only invoices with one', { status: 400 });
+    }
     const timeout = AbortSignal.timeout(options.timeoutMs ?? this.#timeoutMs);
     const signal = options.signal === undefined ? timeout : AbortSignal.any([options.signal, timeout]);
     let response: Response;

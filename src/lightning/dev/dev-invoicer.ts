@@ -62,6 +62,8 @@ interface Entry {
   preimage: string;
   state: 'open' | 'settled';
   settledAt?: number;
+  /** Satoshis paid: the invoice's amount, or what the payer chose for an amountless one. */
+  paidSats?: number;
 }
 
 /** Open invoices expired longer than this are forgotten, to bound memory. */
@@ -217,15 +219,26 @@ export class DevInvoicer implements Invoicer {
    * Paying twice is refused, as a real node refuses a second payment of the
    * same invoice: the preimage is revealed once.
    * @param paymentRequest - a BOLT11 invoice from {@link DevInvoicer.createInvoice}
+   * @param amountSats - satoshis to pay an invoice created without an amount (an MPP return invoice);
+   *   not allowed for an invoice with an amount
    * @returns the preimage, amount and a fee of 0
-   * @throws PaymentError `L402_ERR_PAY_INVALID_INVOICE` (400) when it does not decode;
+   * @throws PaymentError `L402_ERR_PAY_INVALID_INVOICE` (400) when it does not decode, when `amountSats`
+   *   is given for an invoice with an amount, or is not a positive whole number;
    *   `L402_ERR_DEV_UNKNOWN_INVOICE` (404) when this node did not issue it (or forgot it, see
    *   {@link DevInvoicer.lookupInvoice});
    *   `L402_ERR_DEV_INVOICE_EXPIRED` (410) past its expiry;
    *   `L402_ERR_DEV_ALREADY_PAID` (409) when it was paid before
    */
-  async pay(paymentRequest: string): Promise<PaymentResult> {
+  async pay(paymentRequest: string, amountSats?: number): Promise<PaymentResult> {
     const decoded = decodeInvoice(paymentRequest);
+    if (amountSats !== undefined) {
+      if (decoded.amountMsat !== 0n) {
+        throw new PaymentError('L402_ERR_PAY_INVALID_INVOICE', 'an amount may only be chosen for an invoice without one', { status: 400 });
+      }
+      if (!Number.isSafeInteger(amountSats) || amountSats <= 0) {
+        throw new PaymentError('L402_ERR_PAY_INVALID_INVOICE', 'the amount to pay must be a positive whole number of satoshis', { status: 400 });
+      }
+    }
     const entry = decoded.payee === this.nodePubkey ? this.#open.get(decoded.paymentHash) ?? this.#settled.get(decoded.paymentHash) : undefined;
     if (entry === undefined || entry.invoice.paymentRequest !== paymentRequest.toLowerCase()) {
       throw new PaymentError('L402_ERR_DEV_UNKNOWN_INVOICE', 'this dev node did not issue that invoice', { status: 404 });
@@ -239,10 +252,11 @@ export class DevInvoicer implements Invoicer {
     }
     entry.state = 'settled';
     entry.settledAt = now;
+    entry.paidSats = amountSats ?? entry.invoice.amountSats;
     this.#open.delete(decoded.paymentHash);
     this.#settled.set(decoded.paymentHash, entry);
     this.#listeners.emit(this.#status(decoded.paymentHash, entry));
-    return { paymentHash: decoded.paymentHash, preimage: entry.preimage, amountSats: entry.invoice.amountSats, feeSats: 0 };
+    return { paymentHash: decoded.paymentHash, preimage: entry.preimage, amountSats: entry.paidSats, feeSats: 0 };
   }
 
   /**
@@ -270,7 +284,7 @@ export class DevInvoicer implements Invoicer {
 
   #status(paymentHash: string, entry: Entry): InvoiceStatus {
     if (entry.state === 'settled') {
-      return { paymentHash, state: 'settled', amountPaidSats: entry.invoice.amountSats, settledAt: entry.settledAt ?? 0 };
+      return { paymentHash, state: 'settled', amountPaidSats: entry.paidSats ?? entry.invoice.amountSats, settledAt: entry.settledAt ?? 0 };
     }
     return { paymentHash, state: this.#clock.now() >= entry.invoice.expiresAt ? 'canceled' : 'open' };
   }

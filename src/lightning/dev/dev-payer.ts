@@ -23,7 +23,8 @@ export class DevPayer implements Payer {
   /**
    * Pays an invoice of the wrapped dev backend.
    * @param paymentRequest - BOLT11 invoice
-   * @param options - `signal` is honoured; fee and timeout limits cannot be exceeded (fees are 0)
+   * @param options - `signal` and `amountSats` (for an invoice without an amount) are honoured; fee and
+   *   timeout limits cannot be exceeded (fees are 0)
    * @returns the preimage
    * @throws PaymentError `L402_ERR_PAY_ABORTED` when `signal` is aborted; otherwise the codes
    *   of {@link DevInvoicer.pay} (dev codes and `L402_ERR_PAY_INVALID_INVOICE`)
@@ -32,7 +33,7 @@ export class DevPayer implements Payer {
     if (options.signal?.aborted === true) {
       throw new PaymentError('L402_ERR_PAY_ABORTED', 'payment aborted before it started', { cause: options.signal.reason });
     }
-    const result = await this.#invoicer.pay(paymentRequest);
+    const result = await this.#invoicer.pay(paymentRequest, options.amountSats);
     this.#paid.set(result.paymentHash, result);
     return result;
   }

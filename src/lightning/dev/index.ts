@@ -7,6 +7,8 @@
 export { DevInvoicer, DEV_BACKEND_WARNING, DEFAULT_MAX_UNPAID_DEV_INVOICES } from './dev-invoicer.js';
 export type { DevInvoicerOptions, DevNetwork } from './dev-invoicer.js';
 export type { LightningNetwork } from '../network.js';
+export { decodeInvoice } from '../decode-invoice.js';
+export type { DecodedInvoice } from '../decode-invoice.js';
 export { DevPayer } from './dev-payer.js';
 export { DevHttpPayer } from './dev-http-payer.js';
 export type { DevHttpPayerOptions } from './dev-http-payer.js';

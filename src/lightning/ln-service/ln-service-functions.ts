@@ -21,7 +21,7 @@ export interface LnServiceFunctions {
     confirmed_at?: string;
   }>;
   subscribeToInvoices(args: { lnd: LnServiceLnd; restart_delay_ms?: number }): EventEmitter;
-  pay(args: { lnd: LnServiceLnd; request: string; max_fee?: number; pathfinding_timeout?: number }): Promise<{
+  pay(args: { lnd: LnServiceLnd; request: string; tokens?: number; max_fee?: number; pathfinding_timeout?: number }): Promise<{
     id: string;
     secret: string;
     fee: number;

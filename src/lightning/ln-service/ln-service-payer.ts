@@ -55,7 +55,8 @@ export class LnServicePayer implements Payer {
   /**
    * Pays an invoice (`pay`).
    * @param paymentRequest - BOLT11 invoice
-   * @param options - fee limit, timeout (as the package's pathfinding timeout), abort signal (checked before paying)
+   * @param options - fee limit, timeout (as the package's pathfinding timeout), abort signal (checked before
+   *   paying), the amount of an amountless invoice (sent as `tokens`; refused for an invoice with an amount)
    * @returns preimage, amount, fee
    * @throws PaymentError `L402_ERR_PAY_INVALID_INVOICE`, `L402_ERR_PAY_ABORTED`, `L402_ERR_PAY_ALREADY_PAID`,
    *   `L402_ERR_PAY_NO_ROUTE`, `L402_ERR_PAY_TIMEOUT`, `L402_ERR_PAY_INSUFFICIENT_BALANCE`,
@@ -63,6 +64,9 @@ export class LnServicePayer implements Payer {
    */
   async payInvoice(paymentRequest: string, options: PayOptions = {}): Promise<PaymentResult> {
     const decoded = decodeInvoice(paymentRequest);
+    if (options.amountSats !== undefined && (decoded.amountMsat !== 0n || !Number.isSafeInteger(options.amountSats) || options.amountSats <= 0)) {
+      throw new PaymentError('L402_ERR_PAY_INVALID_INVOICE', 'an amount may only be chosen, as a positive whole number of satoshis, for an invoice without one', { status: 400 });
+    }
     if (options.signal?.aborted === true) {
       throw new PaymentError('L402_ERR_PAY_ABORTED', 'payment aborted before it started', { cause: options.signal.reason });
     }
@@ -71,6 +75,7 @@ export class LnServicePayer implements Payer {
       paid = await this.#fns.pay({
         lnd: this.#lnd,
         request: paymentRequest,
+        ...(options.amountSats !== undefined ? { tokens: options.amountSats } : {}),
         max_fee: options.maxFeeSats ?? this.#defaultMaxFeeSats,
         ...(options.timeoutMs !== undefined ? { pathfinding_timeout: options.timeoutMs } : {}),
       });

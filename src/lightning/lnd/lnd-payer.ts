@@ -68,10 +68,12 @@ export class LndPayer implements Payer {
 
   /**
    * Pays an invoice and waits for the final outcome.
-   * @param paymentRequest - BOLT11 invoice with an amount
-   * @param options - fee limit (sat), timeout (rounded up to whole seconds), abort signal
+   * @param paymentRequest - BOLT11 invoice with an amount, or without one when `options.amountSats` is given
+   * @param options - fee limit (sat), timeout (rounded up to whole seconds), abort signal, the amount of an
+   *   amountless invoice (sent as `amt`)
    * @returns preimage, amount and fee
-   * @throws PaymentError `L402_ERR_PAY_INVALID_INVOICE`; `L402_ERR_PAY_ALREADY_PAID` when lnd already paid
+   * @throws PaymentError `L402_ERR_PAY_INVALID_INVOICE` (also for an amountless invoice without `amountSats`,
+   *   or `amountSats` for an invoice with an amount); `L402_ERR_PAY_ALREADY_PAID` when lnd already paid
    *   that hash; `L402_ERR_PAY_IN_FLIGHT` when a payment of it is under way; `L402_ERR_PAY_NO_ROUTE`,
    *   `L402_ERR_PAY_TIMEOUT`, `L402_ERR_PAY_INCORRECT_DETAILS`, `L402_ERR_PAY_INSUFFICIENT_BALANCE`,
    *   `L402_ERR_PAY_CANCELED`, `L402_ERR_PAY_FAILED` from lnd's failure reason; `L402_ERR_PAY_UNAVAILABLE`
@@ -80,15 +82,14 @@ export class LndPayer implements Payer {
    */
   async payInvoice(paymentRequest: string, options: PayOptions = {}): Promise<PaymentResult> {
     const decoded = decodeInvoice(paymentRequest);
-    if (decoded.amountMsat === 0n) {
-      throw new PaymentError('L402_ERR_PAY_INVALID_INVOICE', 'invoices without an amount are not paid automatically', { status: 400 });
-    }
+    const amt = chosenAmount(decoded.amountMsat, options.amountSats);
     if (options.signal?.aborted === true) {
       throw new PaymentError('L402_ERR_PAY_ABORTED', 'payment aborted before it started', { cause: options.signal.reason });
     }
     const timeoutSeconds = Math.max(1, Math.ceil((options.timeoutMs ?? this.#defaultTimeoutMs) / 1000));
     const stream = serverStream(this.#clients.router, 'SendPaymentV2', {
       payment_request: paymentRequest,
+      ...(amt !== undefined ? { amt: String(amt) } : {}),
       timeout_seconds: timeoutSeconds,
       fee_limit_sat: String(options.maxFeeSats ?? this.#defaultMaxFeeSats),
       no_inflight_updates: true,
@@ -170,4 +171,24 @@ function mapStreamError(error: unknown, paymentHash: string): PaymentError {
     return new PaymentError('L402_ERR_PAY_NOT_FOUND', `lnd knows no payment ${paymentHash}`, { status: 404, cause: error });
   }
   return new PaymentError('L402_ERR_PAY_FAILED', `lnd refused the payment of ${paymentHash}: ${detail}`, { cause: error });
+}
+
+/**
+ * The amount to send for an invoice: none for an invoice with its own amount,
+ * the caller's for an amountless one (which is never paid without it).
+ */
+function chosenAmount(invoiceMsat: bigint, amountSats: number | undefined): number | undefined {
+  if (invoiceMsat !== 0n) {
+    if (amountSats !== undefined) {
+      throw new PaymentError('L402_ERR_PAY_INVALID_INVOICE', 'an amount may only be chosen for an invoice without one', { status: 400 });
+    }
+    return undefined;
+  }
+  if (amountSats === undefined) {
+    throw new PaymentError('L402_ERR_PAY_INVALID_INVOICE', 'invoices without an amount are not paid automatically', { status: 400 });
+  }
+  if (!Number.isSafeInteger(amountSats) || amountSats <= 0) {
+    throw new PaymentError('L402_ERR_PAY_INVALID_INVOICE', 'the amount to pay must be a positive whole number of satoshis', { status: 400 });
+  }
+  return amountSats;
 }

@@ -14,6 +14,7 @@ import {
 } from 'node:http2';
 import type { Readable } from 'node:stream';
 import type { UpstreamError } from '../../core/errors.js';
+import type { HeaderList } from '../../core/types.js';
 import { CORS_HEADERS } from '../cors.js';
 import { downstreamHeaders } from './forward-headers.js';
 import { addHeaderList, encodeGrpcMessage, writeGrpcTrailersOnly } from './grpc-reply.js';
@@ -37,6 +38,8 @@ export interface GrpcForward {
   onError: (error: UpstreamError) => void;
   /** The request messages to send instead of the client's stream (when part was already read, see `resumedBody`). */
   body?: Readable | undefined;
+  /** Headers the accepting payment scheme adds to the response (a receipt), set over the backend's. */
+  responseHeaders?: HeaderList | undefined;
 }
 
 function toHeaderObject(forward: GrpcForward): OutgoingHttpHeaders {
@@ -120,6 +123,10 @@ export function forwardGrpc(down: ServerHttp2Stream, forward: GrpcForward): void
     if (down.destroyed || down.closed) return;
     const out: OutgoingHttpHeaders = { ...downstreamHeaders(headers), ':status': headers[':status'] ?? 200 };
     addHeaderList(out, CORS_HEADERS);
+    if (forward.responseHeaders !== undefined) {
+      for (const [name] of forward.responseHeaders) delete out[name.toLowerCase()];
+      addHeaderList(out, forward.responseHeaders);
+    }
     try {
       if ((flags & constants.NGHTTP2_FLAG_END_STREAM) !== 0) {
         // Trailers-only answer from the backend: pass it on as one frame.

@@ -5,7 +5,43 @@
  * proxy did not verify dropped.
  */
 import type { OutgoingHttpHeaders } from 'node:http';
-import { withoutL402Credentials } from '../../core/credentials.js';
+import { L402_CREDENTIALS } from '../../core/l402-scheme.js';
+import type { CredentialRecognizer } from '../../core/payment-scheme.js';
+
+/** How the proxy takes out credentials it did not verify: the payment schemes' view, merged once. */
+export interface CredentialStripper {
+  /** Lower-case names of headers that carry only credentials: never forwarded. */
+  readonly headers: ReadonlySet<string>;
+  /** An `Authorization` value without any scheme's credentials, or `undefined` when nothing is left. */
+  without(value: string): string | undefined;
+}
+
+/**
+ * Merges the payment schemes' credential recognition for {@link upstreamHeaders}.
+ * @param schemes - the schemes whose credentials are to be recognised
+ * @returns the stripper
+ */
+export function credentialStripper(schemes: readonly CredentialRecognizer[]): CredentialStripper {
+  const headers = new Set<string>();
+  for (const scheme of schemes) for (const name of scheme.credentialHeaders) headers.add(name.toLowerCase());
+  const list = [...schemes];
+  return {
+    headers,
+    without: list.length === 1
+      ? (value) => (list[0] as CredentialRecognizer).withoutCredentials(value)
+      : (value) => {
+          let rest: string | undefined = value;
+          for (const scheme of list) {
+            if (rest === undefined) return undefined;
+            rest = scheme.withoutCredentials(rest);
+          }
+          return rest;
+        },
+  };
+}
+
+/** The stripper of L402 credentials: the default without a list of schemes. */
+export const L402_STRIPPER: CredentialStripper = credentialStripper([L402_CREDENTIALS]);
 
 const HOP_BY_HOP = new Set([
   'connection',
@@ -56,23 +92,26 @@ export interface UpstreamHeaderOptions {
   /** Per-service headers, set over whatever the client sent. */
   inject: Readonly<Record<string, string>> | undefined;
   /**
-   * Canonical credential to send as `Authorization`, replacing the client's.
-   * Without it the client's credential was not verified, and the L402/LSAT
+   * The `Authorization` line(s) to send, in order, replacing the client's (for
+   * a verified L402 credential: `LSAT <m>:<p>` then `L402 <m>:<p>`). Without
+   * them the client's credential was not verified, and every payment scheme's
    * credentials are taken out of its `Authorization` values.
    */
-  authorization: string | undefined;
+  authorization: readonly string[] | undefined;
+  /** Which credentials the payment schemes recognise; L402's by default. */
+  credentials?: CredentialStripper;
 }
 
 /**
  * Builds the upstream request headers from the client's raw header list.
  *
- * Credentials the proxy did not verify never reach the backend: the client's
- * `Macaroon` and `Grpc-Metadata-Macaroon` are always dropped, and without
- * `options.authorization` every L402/LSAT credential is taken out of its
- * `Authorization` values, split by the parser the verifier reads them with
- * (`Bearer x, L402 <mac>:<preimage>` goes as `Bearer x`; a value left empty
- * goes not at all). Other schemes stay for the backend; the service's
- * injected headers are set over all of this.
+ * Credentials the proxy did not verify never reach the backend: the headers
+ * that carry only credentials (L402: `Macaroon`, `Grpc-Metadata-Macaroon`)
+ * are always dropped, and without `options.authorization` every payment
+ * scheme's credentials are taken out of its `Authorization` values, split by
+ * the parser the scheme reads them with (`Bearer x, L402 <mac>:<preimage>`
+ * goes as `Bearer x`; a value left empty goes not at all). Other schemes stay
+ * for the backend; the service's injected headers are set over all of this.
  *
  * @param raw - the client's flat `[name, value, …]` list (HTTP/2 pseudo-headers are skipped)
  * @param options - what to add
@@ -82,6 +121,7 @@ export function upstreamHeaders(raw: readonly string[], options: UpstreamHeaderO
   const inject = options.inject;
   const injected = inject === undefined ? undefined : injectedNames(inject);
   const replaceAuthorization = options.authorization !== undefined;
+  const credentials = options.credentials ?? L402_STRIPPER;
   // One pass over the raw list, each name lower-cased once. Headers named by a
   // `Connection` value are hop-by-hop too, but may come before it: the rare
   // request whose `Connection` names anything not already dropped gets a second,
@@ -110,14 +150,14 @@ export function upstreamHeaders(raw: readonly string[], options: UpstreamHeaderO
     if (injected?.has(lower) === true) continue;
     if (lower === 'authorization') {
       if (replaceAuthorization) continue;
-      const kept = withoutL402Credentials(value);
+      const kept = credentials.without(value);
       if (kept !== undefined) {
         out.push(name, kept);
         lowers.push(lower);
       }
       continue;
     }
-    if (lower === 'macaroon' || lower === 'grpc-metadata-macaroon') continue;
+    if (credentials.headers.has(lower)) continue;
     if (options.upgrade && (lower === 'upgrade' || lower === 'connection')) {
       out.push(name, value);
       lowers.push('');
@@ -142,7 +182,8 @@ export function upstreamHeaders(raw: readonly string[], options: UpstreamHeaderO
   // A client's `Forwarded` gets this hop appended, so that its last element, like the last
   // `X-Forwarded-For` entry, is what this proxy saw. None is added when the client sent none.
   if (forwarded !== undefined) filtered.push('forwarded', `${forwarded}, ${forwardedElement(options)}`);
-  if (options.authorization !== undefined) filtered.push('authorization', options.authorization);
+  const authorization = options.authorization;
+  if (authorization !== undefined) for (let i = 0; i < authorization.length; i++) filtered.push('authorization', authorization[i] as string);
   if (inject !== undefined) {
     for (const key of Object.keys(inject)) filtered.push(key, inject[key] as string);
   }

@@ -11,6 +11,7 @@ import { isIP, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { closeAfterAnswer } from '../../adapters/node/discard-unread-body.js';
 import { UpstreamError } from '../../core/errors.js';
+import type { HeaderList } from '../../core/types.js';
 import type { ProxyService } from '../proxy-service.js';
 import { classifyUpstreamError } from './upstream-failure.js';
 
@@ -34,6 +35,8 @@ export interface WebSocketForward {
   onError: (error: UpstreamError) => void;
   /** Called when both sides are closed, for connection tracking. */
   onClose?: () => void;
+  /** Headers the accepting payment scheme adds to the backend's answer (a receipt). */
+  responseHeaders?: HeaderList | undefined;
 }
 
 function splitAddress(address: string): { host: string; port: number } {
@@ -128,6 +131,13 @@ function responseHead(res: IncomingMessage, keep: (lower: string) => boolean, ex
 export function forwardWebSocket(client: Duplex, head: Buffer, forward: WebSocketForward): void {
   const { service } = forward;
   const { host, port } = splitAddress(service.address);
+  // The payment scheme's response headers replace the backend's of the same name.
+  const added = new Set<string>();
+  let addedLines = '';
+  for (const [name, value] of forward.responseHeaders ?? []) {
+    added.add(name.toLowerCase());
+    addedLines += `${name}: ${value.replace(/[\r\n]/g, ' ')}\r\n`;
+  }
   let answered = false;
   let closed = 0;
   const onClosed = (): void => {
@@ -204,7 +214,7 @@ export function forwardWebSocket(client: Duplex, head: Buffer, forward: WebSocke
       upstream.destroy();
       return;
     }
-    client.write(responseHead(res, keep, 'connection: close\r\n'));
+    client.write(responseHead(res, (lower) => keep(lower) && !added.has(lower), `connection: close\r\n${addedLines}`));
     res.on('error', () => client.destroy());
     res.on('end', () => {
       client.end();
@@ -231,7 +241,7 @@ export function forwardWebSocket(client: Duplex, head: Buffer, forward: WebSocke
     });
     socket.on('error', () => client.destroy());
     socket.once('close', () => client.destroy());
-    client.write(responseHead(res, () => true, ''));
+    client.write(responseHead(res, (lower) => !added.has(lower), addedLines));
     if (upgradeHead.length > 0) client.write(upgradeHead);
     if (head.length > 0) socket.write(head);
     socket.pipe(client);

@@ -1,0 +1,101 @@
+// Shared parts of the MPP scheme tests: a dev Lightning backend for the server and
+// one for the client (whose amountless return invoices the server refunds to), the
+// memory store, a test clock, and helpers that pay an offer and build credentials.
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import type { RequestView } from '../../src/core/types.js';
+import { decodeInvoice } from '../../src/lightning/decode-invoice.js';
+import { DevInvoicer, DevPayer } from '../../src/lightning/dev/index.js';
+import { MemoryStore } from '../../src/store/memory-store.js';
+import { MppScheme, type MppOffer, type MppSchemeOptions, type MppSessionOptions } from '../../src/mpp/mpp-scheme.js';
+import { encodePaymentCredential } from '../../src/mpp/payment-credential.js';
+import type { PaymentChallenge } from '../../src/mpp/payment-challenge.js';
+import { TestClock } from '../fixtures/test-clock.js';
+
+export const quiet = { onWarning: (): void => {} };
+
+/** A request view carrying these `authorization` values. */
+export function requestWith(...authorization: string[]): Pick<RequestView, 'headerValues'> {
+  return { headerValues: (name: string) => (name === 'authorization' ? authorization : []) };
+}
+
+/** `Payment <token>` of a credential answering `challenge`. */
+export function paymentHeader(challenge: PaymentChallenge, payload: Record<string, unknown>): string {
+  return `Payment ${encodePaymentCredential({ challenge, payload })}`;
+}
+
+/** The sha256 of a hex preimage, hex. */
+export function hashOf(preimageHex: string): string {
+  return createHash('sha256').update(Buffer.from(preimageHex, 'hex')).digest('hex');
+}
+
+/** A random 32-byte preimage, hex. */
+export const randomPreimage = (): string => randomBytes(32).toString('hex');
+
+/** Everything one scheme test needs. */
+export interface World {
+  clock: TestClock;
+  server: DevInvoicer;
+  client: DevInvoicer;
+  store: MemoryStore;
+  scheme: MppScheme;
+  secret: Buffer;
+  /** Settles an offer's invoice (as the client paying it) and returns the preimage. */
+  pay(offer: MppOffer): Promise<string>;
+  /** A fresh amountless return invoice of the client's node. */
+  returnInvoice(expirySeconds?: number): Promise<string>;
+}
+
+/**
+ * Builds a scheme over dev backends and the memory store.
+ * @param overrides - options to change
+ * @param sessionOverrides - session options to change
+ */
+export function world(overrides: Partial<MppSchemeOptions> = {}, sessionOverrides: Partial<MppSessionOptions> = {}): World {
+  const clock = new TestClock();
+  const server = new DevInvoicer({ ...quiet, clock });
+  const client = new DevInvoicer({ ...quiet, clock });
+  const store = new MemoryStore({ clock });
+  const secret = randomBytes(32);
+  const scheme = new MppScheme({
+    realm: 'api.example.test',
+    secret,
+    invoicer: server,
+    network: 'regtest',
+    charges: store,
+    sessions: { store, payer: new DevPayer(client), decodeInvoice, ...sessionOverrides },
+    clock,
+    ...overrides,
+  });
+  return {
+    clock,
+    server,
+    client,
+    store,
+    scheme,
+    secret,
+    async pay(offer) {
+      return (await server.pay(invoiceOf(offer))).preimage;
+    },
+    async returnInvoice(expirySeconds = 86_400) {
+      return (await client.createInvoice({ amountSats: 0, expirySeconds })).paymentRequest;
+    },
+  };
+}
+
+/** The invoice of an offer (charge invoice or deposit invoice). */
+export function invoiceOf(offer: MppOffer): string {
+  const request = JSON.parse(Buffer.from(offer.challenge.request, 'base64url').toString('utf8')) as {
+    methodDetails?: { invoice: string };
+    depositInvoice?: string;
+  };
+  return request.methodDetails?.invoice ?? (request.depositInvoice as string);
+}
+
+/**
+ * The key a scheme signs a target's challenges with: the secret bound to the
+ * service and resource (pinned here so that a change of derivation is seen).
+ */
+export function bindingKey(secret: Uint8Array, service: string, resource?: string): Buffer {
+  const binding = resource === undefined ? `{"service":${JSON.stringify(service)}}` : `{"resource":${JSON.stringify(resource)},"service":${JSON.stringify(service)}}`;
+  return createHmac('sha256', secret).update(`aperture-ts mpp binding ${binding}`).digest();
+}
