@@ -36,6 +36,8 @@ import { missingPackagesError } from './required-packages.js';
 import { RunningServices, type ServicesChange } from './running-services.js';
 import { findOpenSecretFiles, formatMode, secretPaths } from './secret-file-modes.js';
 import { createProgramAdminApi } from './program-admin-api.js';
+import { createProgramDashboard } from './program-dashboard.js';
+import type { DashboardAssets } from '../dashboard/dashboard-assets.js';
 import { DEFAULT_SERVICES_POLL_MS, ProgramAdminBackend, storedServices } from './program-admin-backend.js';
 import { openProgramInvoicer, programStoreConfig } from './program-backends.js';
 import { ServiceBuilder, type BucketSetting } from './service-builder.js';
@@ -88,6 +90,11 @@ export interface StartApertureOptions {
    * the same database are applied here; default 2000 ms, 0 = never.
    */
   servicesPollMs?: number;
+  /**
+   * The web dashboard's build (`admin.dashboard`): a directory, or what
+   * `loadDashboardAssets` read; by default the package's own (`dist/dashboard-app/`).
+   */
+  dashboardAssets?: string | DashboardAssets;
 }
 
 /** A running `aperture`. */
@@ -377,6 +384,8 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
     });
     cleanups.push(() => programBackend.close());
     const admin = config.admin.enabled ? createProgramAdminApi(config, programBackend, clock, adminLog, trusted) : undefined;
+    // The web dashboard (admin.dashboard, on with the admin API unless false): loopback clients only.
+    const dashboard = admin !== undefined && config.admin.dashboard ? createProgramDashboard(config, admin, proxy, adminLog, options.dashboardAssets) : undefined;
 
     const handler = new ApertureHandler({
       proxy,
@@ -389,6 +398,7 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
         : {}),
       onBlocked: (ip) => proxyLog.debug({ ip }, 'blocked request'),
       ...(admin === undefined ? {} : { admin }),
+      ...(dashboard === undefined ? {} : { dashboard }),
       ...(config.logging.accessLog ? { accessLog: proxyLog } : {}),
     });
 
@@ -409,6 +419,7 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
     cleanups.push(() => server.close());
     const url = urlOf(proxyAddress, !config.insecure);
     logger.info({ url, services: running.services.map((s) => s.name) }, 'aperture listening');
+    if (dashboard !== undefined) adminLog.info({ url: `${url}/` }, 'dashboard served to browsers on this machine');
 
     let metricsAddress: AddressInfo | undefined;
     if (config.prometheus.enabled) {
