@@ -38,6 +38,8 @@ import { findOpenSecretFiles, formatMode, secretPaths } from './secret-file-mode
 import { createProgramAdminApi } from './program-admin-api.js';
 import { openProgramMpp } from './program-mpp.js';
 import type { MppScheme } from '../mpp/mpp-scheme.js';
+import { createProgramDashboard } from './program-dashboard.js';
+import type { DashboardAssets } from '../dashboard/dashboard-assets.js';
 import { DEFAULT_SERVICES_POLL_MS, ProgramAdminBackend, storedServices } from './program-admin-backend.js';
 import { openProgramInvoicer, programStoreConfig } from './program-backends.js';
 import { ServiceBuilder, type BucketSetting } from './service-builder.js';
@@ -100,6 +102,11 @@ export interface StartApertureOptions {
    * `sessionidletimeout`, between 1 s and 1 min; 0 = never.
    */
   mppSweepIntervalMs?: number;
+  /**
+   * The web dashboard's build (`admin.dashboard`): a directory, or what
+   * `loadDashboardAssets` read; by default the package's own (`dist/dashboard-app/`).
+   */
+  dashboardAssets?: string | DashboardAssets;
 }
 
 /** A running `aperture`. */
@@ -401,6 +408,8 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
     });
     cleanups.push(() => programBackend.close());
     const admin = config.admin.enabled ? createProgramAdminApi(config, programBackend, clock, adminLog, trusted) : undefined;
+    // The web dashboard (admin.dashboard, on with the admin API unless false): loopback clients only.
+    const dashboard = admin !== undefined && config.admin.dashboard ? createProgramDashboard(config, admin, proxy, adminLog, options.dashboardAssets) : undefined;
 
     const handler = new ApertureHandler({
       proxy,
@@ -413,6 +422,7 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
         : {}),
       onBlocked: (ip) => proxyLog.debug({ ip }, 'blocked request'),
       ...(admin === undefined ? {} : { admin }),
+      ...(dashboard === undefined ? {} : { dashboard }),
       ...(config.logging.accessLog ? { accessLog: proxyLog } : {}),
     });
 
@@ -433,6 +443,7 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
     cleanups.push(() => server.close());
     const url = urlOf(proxyAddress, !config.insecure);
     logger.info({ url, services: running.services.map((s) => s.name) }, 'aperture listening');
+    if (dashboard !== undefined) adminLog.info({ url: `${url}/` }, 'dashboard served to browsers on this machine');
 
     let metricsAddress: AddressInfo | undefined;
     if (config.prometheus.enabled) {

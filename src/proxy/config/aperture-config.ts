@@ -213,7 +213,7 @@ export interface ApertureConfig {
    * are `*` or `scheme://host[:port]`; `allowInsecureRemote` (`admin.allowinsecureremote`,
    * an extension) lets a plaintext listener on a non-loopback address serve it.
    */
-  admin: { enabled: boolean; macaroonPath: string; rootKeyPath: string; corsOrigins: string[]; allowInsecureRemote: boolean };
+  admin: { enabled: boolean; macaroonPath: string; rootKeyPath: string; corsOrigins: string[]; allowInsecureRemote: boolean; dashboard: boolean };
   hashmail: { enabled: boolean; messageRateMs: number; messageBurstAllowance: number; staleTimeoutMs: number };
   tor: { control: string; listenPort: number; virtualPort: number; v3: boolean };
   prometheus: { enabled: boolean; listenAddr: string };
