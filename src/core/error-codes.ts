@@ -15,6 +15,7 @@ export const L402_ERROR_AREAS = {
   cli: 'aperturecli',
   token: 'Macaroon and token core',
   lightning: 'Lightning backends',
+  lnc: 'Lightning Node Connect',
   store: 'Storage',
   mpp: 'Payment scheme (MPP)',
   ratelimit: 'Rate limiting',
@@ -30,7 +31,7 @@ export type L402ErrorArea = keyof typeof L402_ERROR_AREAS;
 /**
  * Every error code, in the order of `docs/errors.md`, with the area it belongs
  * to (a key of the areas: `config`, `client`, `cli`, `token`, `lightning`,
- * `store`, `mpp`, `ratelimit`, `proxy`, `adapter`, `admin`, `app`).
+ * `lnc`, `store`, `mpp`, `ratelimit`, `proxy`, `adapter`, `admin`, `app`).
  */
 export const L402_ERROR_CODES = Object.freeze({
   L402_ERR_CONFIG_INVALID: 'config',
@@ -109,6 +110,21 @@ export const L402_ERROR_CODES = Object.freeze({
   L402_ERR_PAY_CANCELED: 'lightning',
   L402_ERR_PAY_FAILED: 'lightning',
   L402_ERR_PAY_NOT_FOUND: 'lightning',
+  L402_ERR_LNC_PHRASE_INVALID: 'lnc',
+  L402_ERR_LNC_KEY_INVALID: 'lnc',
+  L402_ERR_LNC_HANDSHAKE_FAILED: 'lnc',
+  L402_ERR_LNC_VERSION_UNSUPPORTED: 'lnc',
+  L402_ERR_LNC_MESSAGE_TOO_LARGE: 'lnc',
+  L402_ERR_LNC_DECRYPT_FAILED: 'lnc',
+  L402_ERR_LNC_PACKET_MALFORMED: 'lnc',
+  L402_ERR_HASHMAIL_BAD_REQUEST: 'lnc',
+  L402_ERR_HASHMAIL_STREAM_NOT_FOUND: 'lnc',
+  L402_ERR_HASHMAIL_STREAM_EXISTS: 'lnc',
+  L402_ERR_HASHMAIL_STREAM_OCCUPIED: 'lnc',
+  L402_ERR_HASHMAIL_STREAM_CLOSED: 'lnc',
+  L402_ERR_HASHMAIL_MESSAGE_TOO_LARGE: 'lnc',
+  L402_ERR_HASHMAIL_LIMIT: 'lnc',
+  L402_ERR_HASHMAIL_INVALID_OPTION: 'lnc',
   L402_ERR_STORE_UNAVAILABLE: 'store',
   L402_ERR_STORE_QUERY_FAILED: 'store',
   L402_ERR_STORE_INVALID_ARGUMENT: 'store',
@@ -163,6 +179,10 @@ export const L402_ERROR_CODES = Object.freeze({
   L402_ERR_ADMIN_ROOT_KEY_INVALID: 'admin',
   L402_ERR_ADMIN_CREDENTIALS_IO: 'admin',
   L402_ERR_ADMIN_INSECURE_REMOTE: 'admin',
+  L402_ERR_ADMIN_DASHBOARD_NOT_LOCAL: 'admin',
+  L402_ERR_ADMIN_DASHBOARD_CSRF: 'admin',
+  L402_ERR_ADMIN_DASHBOARD_NOT_ALLOWED: 'admin',
+  L402_ERR_ADMIN_DASHBOARD_NOT_BUILT: 'admin',
   L402_ERR_APP_BLOCKED: 'app',
   L402_ERR_CLI_BAD_ARGUMENT: 'app',
 } as const satisfies Record<`L402_ERR_${string}`, L402ErrorArea>);

@@ -25,6 +25,22 @@ const BURN_ADDRESS = 'bcrt1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqdku202';
 /** The height from which btcd's regtest enforces segwit. */
 const SEGWIT_HEIGHT = 432;
 
+/**
+ * Runs `start` again (up to three times in all) when the program it started
+ * exited because a port that was free when picked was taken before it bound
+ * it: other processes on a shared machine open ports all the time.
+ */
+async function onFreshPorts<T>(start: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (error) {
+      const taken = error instanceof Error && /exited while waiting[\s\S]*address already in use/.test(error.message);
+      if (!taken || attempt === 3) throw error;
+    }
+  }
+}
+
 /** Paths of the binaries. */
 export interface NetworkBinaries {
   btcd: string;
@@ -53,7 +69,12 @@ export class Btcd {
   }
 
   /** Starts a btcd mining to `miningAddress`, optionally peered with `connect` only. */
-  static async start(name: string, binary: string, dir: string, miningAddress: string, connect?: string): Promise<Btcd> {
+  static start(name: string, binary: string, dir: string, miningAddress: string, connect?: string): Promise<Btcd> {
+    return onFreshPorts(() => Btcd.#start(name, binary, dir, miningAddress, connect));
+  }
+
+  static async #start(name: string, binary: string, dir: string, miningAddress: string, connect?: string): Promise<Btcd> {
+    rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
     const btcd = new Btcd(name, dir, binary, await freePort(), await freePort());
     const args = [
@@ -166,11 +187,15 @@ export class LndNode implements LndCredentials {
     this.macaroonDir = join(dir, 'data', 'chain', 'bitcoin', 'regtest');
   }
 
-  static async create(name: string, binary: string, dir: string, btcd: Btcd): Promise<LndNode> {
-    mkdirSync(dir, { recursive: true });
-    const node = new LndNode(name, dir, binary, btcd, await freePort(), await freePort());
-    await node.start({ synced: false });
-    return node;
+  static create(name: string, binary: string, dir: string, btcd: Btcd): Promise<LndNode> {
+    return onFreshPorts(async () => {
+      // A fresh folder: a failed attempt may have left a half-made wallet.
+      rmSync(dir, { recursive: true, force: true });
+      mkdirSync(dir, { recursive: true });
+      const node = new LndNode(name, dir, binary, btcd, await freePort(), await freePort());
+      await node.start({ synced: false });
+      return node;
+    });
   }
 
   get tlsCert(): Buffer {

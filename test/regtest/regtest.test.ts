@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { goBinaries, mustRun } from './go-binaries.js';
 import { lightningSuites, type NetworkRef } from './lightning.suite.js';
+import { mppSuites } from './mpp.suite.js';
 import { RegtestNetwork } from './network.js';
 import { proxySuites } from './proxy.suite.js';
 import { referenceSuites } from './reference.suite.js';
@@ -30,5 +31,7 @@ if (!binaries.ok) {
     lightningSuites(ref);
     proxySuites(ref);
     referenceSuites(ref, { aperture: paths.aperture, l402Client: paths['l402-grpc-client'] });
+    // Last: it stops and restarts the buyer's lnd.
+    mppSuites(ref);
   });
 }
