@@ -1,4 +1,5 @@
 import { defineConfig } from 'tsup';
+import { buildDashboard } from './scripts/build-dashboard.js';
 
 // One entry per public subpath of package.json "exports". Keep the two lists in
 // step: test/package/exports.test.ts checks that they agree.
@@ -26,6 +27,7 @@ export const entries: Record<string, string> = {
   'proxy': 'src/proxy/index.ts',
   'admin': 'src/admin/index.ts',
   'app': 'src/app/index.ts',
+  'dashboard': 'src/dashboard/index.ts',
   // Programs behind bin/, not public subpaths.
   'cli/aperture': 'src/cli/aperture.ts',
   'cli/aperturecli': 'src/cli/aperturecli.ts',
@@ -48,4 +50,9 @@ export default defineConfig({
   shims: true,
   splitting: true,
   treeshake: true,
+  // The web dashboard (dashboard/, a browser bundle) next to the code that serves it.
+  onSuccess: async () => {
+    const out = await buildDashboard({ outDir: 'dist/dashboard-app' });
+    console.log(`dashboard: ${Object.entries(out.bytes).map(([name, bytes]) => `${name} ${bytes} B`).join(', ')}`);
+  },
 });

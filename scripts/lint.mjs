@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Checks the dependency direction of src/ (see STYLE: core ← lightning, lnc, mpp,
-// ratelimit, store, adapters, client ← proxy ← admin ← app ← cli) and that core uses
+// ratelimit, store, adapters, client ← proxy ← admin ← dashboard ← app ← cli) and that core uses
 // nothing Node-specific but node:crypto (and no package but those listed in
 // coreImports). Exits non-zero listing every violation.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -14,6 +14,7 @@ const rank = {
   lightning: 1, lnc: 1, mpp: 1, ratelimit: 1, store: 1, adapters: 1, client: 1,
   proxy: 2,
   admin: 3, // the admin API validates services as the proxy's configuration does
+  dashboard: 3.5, // the web dashboard calls the admin API in-process; the program mounts it
   app: 4,
   cli: 5,
 };

@@ -193,6 +193,7 @@ export const RESERVED_PATHS: readonly string[] = [
   ...ADMIN_METHODS.map((m) => `${ADMIN_GRPC_PREFIX}${m}`),
   '/api/proxy/',
   '/_next/',
+  '/_dashboard/', // this package's dashboard's files (src/dashboard/)
 ];
 
 /**

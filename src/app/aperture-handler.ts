@@ -58,6 +58,13 @@ export interface ApertureHandlerOptions {
    * proxy's CORS headers and request metrics.
    */
   admin?: { handleRequest(req: IncomingMessage | Http2ServerRequest, res: NodeResponse): boolean };
+  /**
+   * The web dashboard (`admin.dashboard`): after the admin API, before the
+   * metrics, the dev pay endpoint and the proxy; it takes only what no service
+   * takes (its own predicate) and only from loopback clients. Blocked clients
+   * are left to the blocklist's answer.
+   */
+  dashboard?: (req: IncomingMessage | Http2ServerRequest, res: NodeResponse) => boolean;
   /** Told about each blocked client (for logs). */
   onBlocked?: (ip: string) => void;
   /**
@@ -192,6 +199,7 @@ export class ApertureHandler implements ProxyRequestHandler {
       }
       if (o.admin.handleRequest(req, res)) return;
     }
+    if (o.dashboard !== undefined && !(o.blocklist !== undefined && o.blocklist.size > 0 && o.blocklist.has(this.#clientOf(req))) && o.dashboard(req, res)) return;
     const track = new RequestTrack(o.metrics, res);
     if (this.#accessLog !== undefined) {
       track.request = req;

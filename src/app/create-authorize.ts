@@ -13,13 +13,15 @@ import type { ChallengeForm } from '../core/challenge.js';
 import { unauthorizedDecision } from '../core/challenge-decision.js';
 import type { L402ErrorCode } from '../core/error-codes.js';
 import type { L402Error } from '../core/errors.js';
-import { Gate, type BeforeChallengeEvent, type ChallengeEvent, type RouteOptions } from '../core/gate.js';
+import { Gate, type GateOptions, type BeforeChallengeEvent, type ChallengeEvent, type RouteOptions } from '../core/gate.js';
 import { isPromise } from '../core/is-promise.js';
 import { L402Scheme } from '../core/l402-scheme.js';
 import type { Minter } from '../core/minter.js';
 import type { PaymentScheme, ResponseOutcome } from '../core/payment-scheme.js';
 import type { Refusal } from '../core/refusal.js';
-import type { Verifier } from '../core/verifier.js';
+import type { Verifier, VerifyTarget } from '../core/verifier.js';
+import { MppPaymentScheme } from '../mpp/mpp-payment-scheme.js';
+import type { MppAccepted, MppScheme } from '../mpp/mpp-scheme.js';
 import { systemClock, type Clock, type Decision, type MaybePromise, type RequestView } from '../core/types.js';
 import type { ApertureStore } from '../store/aperture-store.js';
 import { globalLimitDecision } from '../ratelimit/global-limit-decision.js';
@@ -42,6 +44,13 @@ export interface CreateAuthorizeOptions {
   verifier: Verifier;
   /** Ledger of challenges. */
   store: ApertureStore;
+  /**
+   * The Payment scheme (MPP), offered and accepted on services whose
+   * `authscheme` is `mpp` or `l402+mpp`; `undefined` when `enablempp` is off.
+   */
+  mpp?: MppScheme | undefined;
+  /** Told when a payment could not be given back after a failed response (the store did not answer). */
+  onReleaseError?: (error: unknown, accepted: MppAccepted) => void;
   /** `authenticator.disable`: every request passes (rate limits by IP still apply). */
   authDisabled: boolean;
   /** Challenge form (`challengeform`). */
@@ -248,32 +257,56 @@ export function createAuthorize(options: CreateAuthorizeOptions): ApertureAuthor
   const onChallenge = async (event: ChallengeEvent<Context>): Promise<void> => {
     const service = (event.context as Context).service;
     const createdAt = clock.now();
+    const hashes: string[] = [];
     for (const offer of event.decision.offers) {
-      await options.store.recordChallenge({
-        tokenId: offer.tokenId,
-        paymentHash: offer.paymentHash,
-        service: service.name,
-        priceSats: offer.priceSats,
-        authType: offer.authType,
-        createdAt,
-        expiresAt: offer.expiresAt,
-      });
+      // A Payment offer has an invoice per intent (the charge, the session deposit): one ledger row each.
+      const parts = offer.authType === 'mpp' ? payment?.offered(event.request) : undefined;
+      const rows = parts === undefined
+        ? [{ tokenId: offer.tokenId, paymentHash: offer.paymentHash, priceSats: offer.priceSats, expiresAt: offer.expiresAt }]
+        : parts.map((p) => ({ tokenId: p.paymentHash, paymentHash: p.paymentHash, priceSats: p.invoiceSats, expiresAt: p.expiresAt }));
+      for (const row of rows) {
+        await options.store.recordChallenge({ ...row, service: service.name, authType: offer.authType, createdAt });
+        hashes.push(row.paymentHash);
+      }
     }
-    for (const offer of event.decision.offers) options.onChallenge?.(offer.paymentHash, service.name);
+    for (const hash of hashes) options.onChallenge?.(hash, service.name);
     metrics.challenges.inc({ service: service.name });
   };
 
-  /** The dynamic price of a request: the pricer sees the request text and the start of its body. */
-  const dynamicPrice = async (_request: RequestView, context: Context): Promise<number> => {
-    const pricer = context.service.pricer as GrpcPricer;
-    // The bytes read here are forwarded first if the request passes (price 0); the rest is streamed.
-    const prefix = await readBodyPrefix(context.raw, MAX_PRICER_BODY_BYTES, options.pricerBodyTimeoutMs);
-    return pricer.getPrice(pathOnly(context.request.path), pricerRequestText(context, prefix.bytes));
+  /**
+   * The dynamic price of a request: the pricer sees the request text and the start of its body.
+   * Asked once per request: the Payment scheme verifies at the price the challenge would have.
+   */
+  const prices = new WeakMap<RequestView, Promise<number>>();
+  const dynamicPrice = (request: RequestView, context: Context): Promise<number> => {
+    let price = prices.get(request);
+    if (price === undefined) {
+      price = (async () => {
+        const pricer = context.service.pricer as GrpcPricer;
+        // The bytes read here are forwarded first if the request passes (price 0); the rest is streamed.
+        const prefix = await readBodyPrefix(context.raw, MAX_PRICER_BODY_BYTES, options.pricerBodyTimeoutMs);
+        return pricer.getPrice(pathOnly(context.request.path), pricerRequestText(context, prefix.bytes));
+      })();
+      prices.set(request, price);
+    }
+    return price;
   };
 
-  const schemes: PaymentScheme[] = [new L402Scheme({ minter: options.minter, verifier: options.verifier, challengeForm: options.challengeForm })];
-  const gate = new Gate<Context>({
-    schemes,
+  /** The context of each request the Payment scheme verifies, for its price. */
+  const contexts = new WeakMap<RequestView, Context>();
+  const l402 = new L402Scheme({ minter: options.minter, verifier: options.verifier, challengeForm: options.challengeForm });
+  const payment = options.mpp === undefined
+    ? undefined
+    : new MppPaymentScheme({
+      scheme: options.mpp,
+      priceSats: (request: RequestView, _target: VerifyTarget): MaybePromise<number> => {
+        const context = contexts.get(request) as Context;
+        return context.service.pricer === undefined ? context.service.config.price : dynamicPrice(request, context);
+      },
+      ...(options.onReleaseError === undefined ? {} : { onReleaseError: options.onReleaseError }),
+    });
+  const schemes: PaymentScheme[] = payment === undefined ? [l402] : [l402, payment];
+  const gateOptions: Omit<GateOptions<Context>, 'schemes'> = {
     clock,
     onRefusal: (refusal, _request, route) => {
       metrics.refusals.inc({ service: route.service, reason: refusal.reason });
@@ -282,7 +315,16 @@ export function createAuthorize(options: CreateAuthorizeOptions): ApertureAuthor
     beforeChallenge,
     onChallenge,
     onError: (error, event) => onError(error, event.route.service),
-  });
+  };
+  // One Gate per `authscheme`: a service offers (and mints for) only the schemes it accepts, and accepts only
+  // their credentials. Without the Payment scheme (`enablempp` off), the configuration refuses `mpp` services.
+  const gate = new Gate<Context>({ schemes, ...gateOptions });
+  const l402Gate = payment === undefined ? gate : new Gate<Context>({ schemes: [l402], ...gateOptions });
+  const mppGate = payment === undefined ? l402Gate : new Gate<Context>({ schemes: [payment], ...gateOptions });
+  const gateOf = (service: AppService): Gate<Context> => {
+    const scheme = service.config.authScheme;
+    return scheme === 'l402' ? l402Gate : scheme === 'mpp' ? mppGate : gate;
+  };
 
   // One route per service object, built on first use: a paid request allocates none.
   const routes = new WeakMap<AppService, RouteOptions<Context>>();
@@ -332,7 +374,8 @@ export function createAuthorize(options: CreateAuthorizeOptions): ApertureAuthor
       const passed = pass(context, reason, path);
       return isPromise(passed) ? passed.then((d) => done(context, d)) : done(context, passed);
     }
-    const decision = gate.evaluate(request, routeOf(service), context);
+    if (payment !== undefined) contexts.set(request, context);
+    const decision = gateOf(service).evaluate(request, routeOf(service), context);
     return isPromise(decision) ? decision.then((d) => decided(context, d, path)) : decided(context, decision, path);
   };
   return Object.assign(authorize, {

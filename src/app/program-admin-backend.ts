@@ -25,6 +25,8 @@ export interface ProgramAdminBackendOptions {
   running: RunningServices;
   /** The Lightning network when the configuration does not name it (the dev backend's). */
   network: string;
+  /** The Payment scheme as served: its realm and whether sessions are on; `undefined` when it is off. */
+  mpp?: { realm: string; sessions: boolean } | undefined;
   /** Registry changes and failures (`ADMN`). */
   log: Logger;
   /** The registry version the running set was built from at start (-1 when unknown). */
@@ -55,7 +57,7 @@ export class ProgramAdminBackend implements AdminBackend {
     this.ledger = options.store;
     this.registry = options.store;
     this.#version = options.startVersion;
-    this.entryOptions = { defaults: { freebieWindowMs: options.config.freebieWindowMs, upstreamTimeoutMs: options.config.upstreamTimeoutMs } };
+    this.entryOptions = { defaults: serviceDefaults(options.config) };
   }
 
   /** {@inheritDoc AdminBackend.info} */
@@ -65,10 +67,9 @@ export class ProgramAdminBackend implements AdminBackend {
       network: config.authenticator.network ?? this.#o.network,
       listenAddr: config.listenAddr,
       insecure: config.insecure,
-      // MPP (the Payment scheme) is not built here: its settings are accepted and not served.
-      mppEnabled: false,
-      sessionsEnabled: false,
-      mppRealm: '',
+      mppEnabled: this.#o.mpp !== undefined,
+      sessionsEnabled: this.#o.mpp?.sessions ?? false,
+      mppRealm: this.#o.mpp?.realm ?? '',
     };
   }
 
@@ -179,7 +180,7 @@ export async function storedServices(config: ApertureConfig, store: ApertureStor
     logger.warn({ err: error }, 'cannot read the services stored in the database; serving the configured services only');
     return { services: [...config.services], version: -1 };
   }
-  const merged = effectiveServices(config.services, records, { defaults: { freebieWindowMs: config.freebieWindowMs, upstreamTimeoutMs: config.upstreamTimeoutMs } });
+  const merged = effectiveServices(config.services, records, { defaults: serviceDefaults(config) });
   for (const bad of merged.problems) {
     logger.warn({ service: bad.name, reason: bad.issues.map((i) => `${i.path}: ${i.message}`).join('; ') }, 'a service stored in the database is not a valid definition; it is not served');
   }
@@ -187,4 +188,10 @@ export async function storedServices(config: ApertureConfig, store: ApertureStor
   if (fromRegistry.length > 0) logger.info({ services: fromRegistry }, 'services loaded from the database');
   if (merged.deleted.length > 0) logger.info({ services: merged.deleted }, 'configured services deleted in the database are not served');
   return { services: merged.services.map((s) => s.config), version };
+}
+
+/** What a stored or admin-defined service entry inherits from the configuration. */
+function serviceDefaults(config: ApertureConfig): { freebieWindowMs: number; upstreamTimeoutMs: number; mppEnabled?: boolean } {
+  const defaults = { freebieWindowMs: config.freebieWindowMs, upstreamTimeoutMs: config.upstreamTimeoutMs };
+  return config.authenticator.disable ? defaults : { ...defaults, mppEnabled: config.authenticator.enableMpp };
 }

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { AddressInfo } from 'node:net';
 import { L402Error } from '../core/errors.js';
 import { Minter } from '../core/minter.js';
-import { systemClock, type Clock, type Invoicer } from '../core/types.js';
+import { systemClock, type Clock, type Invoicer, type Payer } from '../core/types.js';
 import { Verifier } from '../core/verifier.js';
 import { equalitySatisfiers } from '../core/caveats.js';
 import { isPromise } from '../core/is-promise.js';
@@ -37,6 +37,10 @@ import { missingPackagesError } from './required-packages.js';
 import { RunningServices, type ServicesChange } from './running-services.js';
 import { findOpenSecretFiles, formatMode, secretPaths } from './secret-file-modes.js';
 import { createProgramAdminApi } from './program-admin-api.js';
+import { openProgramMpp } from './program-mpp.js';
+import type { MppScheme } from '../mpp/mpp-scheme.js';
+import { createProgramDashboard } from './program-dashboard.js';
+import type { DashboardAssets } from '../dashboard/dashboard-assets.js';
 import { DEFAULT_SERVICES_POLL_MS, ProgramAdminBackend, storedServices } from './program-admin-backend.js';
 import { openProgramInvoicer, programStoreConfig } from './program-backends.js';
 import { ServiceBuilder, type BucketSetting } from './service-builder.js';
@@ -89,6 +93,21 @@ export interface StartApertureOptions {
    * the same database are applied here; default 2000 ms, 0 = never.
    */
   servicesPollMs?: number;
+  /**
+   * Pays MPP session refunds instead of the configured payer (the dev
+   * backend itself, or lnd through `authenticator.paymacaroonpath`). Not closed by `close()`.
+   */
+  refundPayer?: Payer;
+  /**
+   * How often idle MPP sessions are looked for (closed and refunded); default a quarter of
+   * `sessionidletimeout`, between 1 s and 1 min; 0 = never.
+   */
+  mppSweepIntervalMs?: number;
+  /**
+   * The web dashboard's build (`admin.dashboard`): a directory, or what
+   * `loadDashboardAssets` read; by default the package's own (`dist/dashboard-app/`).
+   */
+  dashboardAssets?: string | DashboardAssets;
 }
 
 /** A running `aperture`. */
@@ -105,6 +124,8 @@ export interface RunningAperture {
   readonly invoicer: Invoicer | undefined;
   /** The verifier (its cache is dropped for revoked tokens). */
   readonly verifier: Verifier;
+  /** The Payment scheme (MPP), when `authenticator.enablempp` is on. */
+  readonly mpp: MppScheme | undefined;
   /** The metrics registry. */
   readonly metrics: ProxyMetrics;
   /** The logger. */
@@ -324,11 +345,20 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
     const trusted = config.trustedProxies.length > 0 ? new IpSet(config.trustedProxies.map((r) => r.text), 'trustedproxies') : undefined;
     const blocklist = config.blocklist.length > 0 ? new IpSet(config.blocklist.map((r) => r.text), 'blocklist') : undefined;
     const minter = invoicer === undefined ? undefined : new Minter({ invoicer, secrets: store, clock });
+    const mpp = await openProgramMpp(config, store, invoicer, {
+      clock,
+      log: authLog,
+      refundPayer: options.refundPayer,
+      sweepIntervalMs: options.mppSweepIntervalMs,
+    });
+    if (mpp !== undefined) cleanups.push(() => mpp.close());
 
     const authorize = createAuthorize({
       minter,
       verifier,
       store,
+      mpp: mpp?.scheme,
+      onReleaseError: (error, accepted) => authLog.warn({ reference: accepted.reference, code: error instanceof L402Error ? error.code : undefined, err: error instanceof Error ? error.message : String(error) }, 'could not give back a payment after a failed response'),
       authDisabled: config.authenticator.disable,
       challengeForm: config.challengeForm,
       challengeLimiter,
@@ -375,9 +405,12 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
     const programBackend = new ProgramAdminBackend({
       config, store, running, log: adminLog, startVersion: stored.version,
       network: invoicer instanceof DevInvoicer ? invoicer.network : '',
+      mpp: mpp === undefined ? undefined : { realm: mpp.scheme.realm, sessions: mpp.scheme.intents.includes('session') },
     });
     cleanups.push(() => programBackend.close());
     const admin = config.admin.enabled ? createProgramAdminApi(config, programBackend, clock, adminLog, trusted) : undefined;
+    // The web dashboard (admin.dashboard, on with the admin API unless false): loopback clients only.
+    const dashboard = admin !== undefined && config.admin.dashboard ? createProgramDashboard(config, admin, proxy, adminLog, options.dashboardAssets) : undefined;
 
     const handler = new ApertureHandler({
       proxy,
@@ -390,6 +423,7 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
         : {}),
       onBlocked: (ip) => proxyLog.debug({ ip }, 'blocked request'),
       ...(admin === undefined ? {} : { admin }),
+      ...(dashboard === undefined ? {} : { dashboard }),
       ...(config.logging.accessLog ? { accessLog: proxyLog } : {}),
     });
 
@@ -410,6 +444,7 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
     cleanups.push(() => server.close());
     const url = urlOf(proxyAddress, !config.insecure);
     logger.info({ url, services: running.services.map((s) => s.name) }, 'aperture listening');
+    if (dashboard !== undefined) adminLog.info({ url: `${url}/` }, 'dashboard served to browsers on this machine');
 
     let metricsAddress: AddressInfo | undefined;
     if (config.prometheus.enabled) {
@@ -430,6 +465,7 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
       store,
       invoicer,
       verifier,
+      mpp: mpp?.scheme,
       metrics,
       logger: rootLogger,
       get services() {

@@ -27,6 +27,7 @@ interface FetchArgs extends PayerSettings {
   insecure: boolean;
   dryRun: boolean;
   timeoutMs: number | undefined;
+  scheme: 'l402' | 'mpp';
 }
 
 function whole(name: string, value: string | undefined, fallback: number): number {
@@ -221,6 +222,9 @@ async function parse({ flags: v, args }: Invocation, ctx: CliContext): Promise<F
   }
   const method = (v.string('request') ?? (body === undefined ? 'GET' : 'POST')).toUpperCase();
   if (!/^[A-Z]+$/.test(method)) throw usageError(`bad method '${method}'`);
+  const scheme = v.string('scheme') ?? 'l402';
+  if (scheme !== 'l402' && scheme !== 'mpp') throw usageError(`--scheme must be l402 or mpp, got '${scheme}'`);
+  if (scheme === 'mpp' && v.bool('dry-run')) throw usageError('--dry-run quotes L402 challenges only; it cannot be combined with --scheme mpp');
   return {
     url,
     method,
@@ -230,11 +234,13 @@ async function parse({ flags: v, args }: Invocation, ctx: CliContext): Promise<F
     insecure: v.bool('insecure'),
     dryRun: v.bool('dry-run'),
     timeoutMs: v.durationMs('timeout'),
+    scheme,
   };
 }
 
 /** Token ID and payment hash of the token in an `Authorization` value (never the preimage). */
 function tokenOf(authorization: string | undefined): { tokenId: string; paymentHash: string } | undefined {
+  if (authorization !== undefined && !/^(L402|LSAT) /i.test(authorization)) return undefined;
   const credential = authorization?.split(' ')[1]?.split(':')[0];
   if (credential === undefined) return undefined;
   const id = decodeIdentifier(Macaroon.fromBase64(credential).identifier);
@@ -262,7 +268,17 @@ async function run(invocation: Invocation, ctx: CliContext): Promise<number> {
   try {
     payer = await payerFor(parsed, url, send);
     let paid: PaymentResult | undefined;
+    let receipt: Readonly<Record<string, unknown>> | undefined;
     const client = new L402Client({
+      preferScheme: parsed.scheme,
+      mpp: {
+        afterPay: (_info, result) => {
+          paid = result;
+        },
+        onReceipt: (value) => {
+          receipt = value;
+        },
+      },
       ...(payer === undefined ? {} : { payer }),
       store: parsed.store,
       maxPriceSats: parsed.maxPriceSats,
@@ -315,22 +331,28 @@ async function run(invocation: Invocation, ctx: CliContext): Promise<number> {
       ctx.json('stdout', { dryRun: true, url: url.href, wouldPay: false, status: response.status, reason: 'no payment was asked for' });
       return ctx.exit.dryRun;
     }
+    call.responded({ status: response.status, headers: Object.fromEntries(response.headers) });
     io.stdout.write(new Uint8Array(await response.arrayBuffer()));
     const token = tokenOf(call.authorization);
+    const payment = call.authorization !== undefined && /^Payment /i.test(call.authorization);
     const summary = {
       url: url.href,
       status: response.status,
+      scheme: payment ? 'Payment' : token !== undefined ? 'L402' : 'none',
       paid: paid !== undefined,
       paidSats: paid?.amountSats ?? 0,
       feeSats: paid?.feeSats ?? 0,
       reusedToken: paid === undefined && token !== undefined,
       ...(token ?? {}),
+      ...(payment && paid !== undefined ? { paymentHash: paid.paymentHash } : {}),
+      ...(receipt === undefined ? {} : { receipt }),
     };
     const exitCode = exitForStatus(ctx, response.status);
     if (exitCode !== ctx.exit.ok) {
       return ctx.fail(new L402Error('L402_ERR_CLI_HTTP_STATUS', `the server answered ${response.status}`), { exitCode, fields: { url: url.href, status: response.status, summary } });
     }
     if (jsonSummary) ctx.json('stderr', summary);
+    else if (paid !== undefined && payment) io.stderr.write(`aperturecli: paid ${paid.amountSats} sat (fee ${paid.feeSats} sat) for this request (Payment charge ${paid.paymentHash})\n`);
     else if (paid !== undefined) io.stderr.write(`aperturecli: paid ${paid.amountSats} sat (fee ${paid.feeSats} sat) for token ${summary.tokenId ?? '?'}\n`);
     return ctx.exit.ok;
   } finally {
@@ -342,8 +364,8 @@ async function run(invocation: Invocation, ctx: CliContext): Promise<number> {
 /** The `fetch` command. */
 export const fetchCommand: CommandSpec = {
   name: 'fetch',
-  summary: 'Send an HTTP request, paying an L402 challenge if one comes back',
-  description: 'Sends an HTTP request and pays an L402 challenge (HTTP 402) if one comes back. The response body is written to stdout; a summary (what was paid, which token was used; never the preimage) to stderr, as JSON when stdout is not a terminal or with --json.',
+  summary: 'Send an HTTP request, paying an L402 or Payment challenge if one comes back',
+  description: 'Sends an HTTP request and pays an L402 or Payment (MPP charge) challenge (HTTP 402) if one comes back (--scheme picks one when both are offered). The response body is written to stdout; a summary (what was paid, which token was used; never the preimage) to stderr, as JSON when stdout is not a terminal or with --json.',
   args: [{ name: 'url', required: true, description: 'Required: the http or https URL' }],
   flags: [
     { name: 'request', short: 'X', type: 'string', description: 'HTTP method (default GET, or POST with --data)' },
@@ -352,7 +374,8 @@ export const fetchCommand: CommandSpec = {
     ...PAYER_FLAGS,
     { name: 'insecure', short: 'k', type: 'bool', default: 'false', description: 'Accept self-signed TLS certificates (server and dev payer)' },
     { name: 'timeout', type: 'duration', description: 'Give up after this long (Go duration: 30s, 2m); no limit by default' },
-    { name: 'dry-run', type: 'bool', default: 'false', description: 'Show what would be paid, pay nothing (exit 10)' },
+    { name: 'dry-run', type: 'bool', default: 'false', description: 'Show what would be paid, pay nothing (exit 10); L402 challenges only' },
+    { name: 'scheme', type: 'string', default: 'l402', description: 'Scheme to pay when a 402 offers both: l402 (a reusable token) or mpp (a Payment charge for this request); one offered alone is paid either way' },
     ...OUTPUT_FLAGS,
   ],
   run,

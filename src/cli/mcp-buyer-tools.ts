@@ -63,6 +63,17 @@ export function buyerTools(z: Zod, session: BuyerSession): { tools: ToolDefiniti
     afterPay: (_info, result) => {
       current.paid = result;
     },
+    // A Payment charge (offered alone, or by a server preferring it) is held to the same per-call limit.
+    mpp: {
+      beforePay: (info) => {
+        if (info.invoiceSats > current.maxPriceSats) {
+          throw new BudgetExceededError(`the Payment invoice asks ${info.invoiceSats} sat, more than this call's max_price_sats ${current.maxPriceSats}`);
+        }
+      },
+      afterPay: (_info, result) => {
+        current.paid = result;
+      },
+    },
   });
   const paying = wrapFetch(send, client);
   let queue: Promise<unknown> = Promise.resolve();
@@ -92,7 +103,7 @@ export function buyerTools(z: Zod, session: BuyerSession): { tools: ToolDefiniti
   });
   const fetchTool: ToolDefinition = {
     name: 'fetch',
-    description: 'Fetch a URL, paying its L402 challenge (HTTP 402) within max_price_sats and the session budget; a token bought earlier for the origin is reused, never paid twice',
+    description: 'Fetch a URL, paying its L402 challenge (or a Payment charge offered alone) (HTTP 402) within max_price_sats and the session budget; a token bought earlier for the origin is reused, never paid twice',
     inputSchema: request.extend({
       max_price_sats: z.number().int().min(0).optional().describe(`Most this call may pay for one invoice (default and cap: ${session.settings.maxPriceSats})`),
     }).strict(),

@@ -67,6 +67,10 @@ class L402GrpcCall implements CallLike {
   #halfClosedAttempt: CallLike | undefined;
   #readStarted = false;
   #done = false;
+  /** The client call of the current attempt, told the final outcome. */
+  #call: L402Call | undefined;
+  /** Response headers of the current attempt. */
+  #initial: Metadata | undefined;
 
   constructor(options: InterceptorOptions, nextCall: NextCall, begin: Promise<L402Call>) {
     this.#options = options;
@@ -86,6 +90,8 @@ class L402GrpcCall implements CallLike {
   }
 
   #startAttempt(call: L402Call): void {
+    this.#call = call;
+    this.#initial = undefined;
     const metadata = this.#metadata.clone();
     if (call.authorization !== undefined) metadata.set('authorization', call.authorization);
     const attempt = this.#nextCall(this.#options);
@@ -97,6 +103,7 @@ class L402GrpcCall implements CallLike {
     const unaryResponse = this.#options.method_definition.responseStream !== true;
     attempt.start(metadata, {
       onReceiveMetadata: (md: Metadata) => {
+        if (this.#attempt === attempt) this.#initial = md;
         // Hold response headers back until we know this attempt is not a challenge to retry.
         heldMetadata = md;
       },
@@ -141,6 +148,8 @@ class L402GrpcCall implements CallLike {
   #finish(status: StatusObject, heldMetadata: Metadata | undefined, heldNull = false): void {
     if (this.#done) return;
     this.#done = true;
+    const headers = { ...(this.#initial === undefined ? {} : metadataRecord(this.#initial)), ...metadataRecord(status.metadata) };
+    this.#call?.responded({ status: status.code === Status.OK ? 200 : 500, headers });
     if (heldMetadata !== undefined) this.#listener.onReceiveMetadata?.(heldMetadata);
     if (heldNull || (this.#attempt === undefined && this.#options.method_definition.responseStream !== true)) {
       this.#listener.onReceiveMessage?.(null);

@@ -1,5 +1,5 @@
 /**
- * Clients that pay L402 challenges automatically: `wrapFetch` for the Fetch
+ * Clients that pay L402 and Payment (MPP) challenges automatically: `wrapFetch` for the Fetch
  * API, an undici interceptor, the memory token store, budgets. Nothing here
  * imports a Node module, so it runs in browsers and edge runtimes too. The
  * gRPC interceptor (`aperture-ts/client/grpc`, loads grpc-js) and the file
@@ -16,6 +16,7 @@ export { undiciL402Interceptor } from './undici-l402-interceptor.js';
 // The engine they share, and what it is configured with.
 export { L402Client, L402Call } from './l402-client.js';
 export type { L402ClientOptions, ChallengeInfo, ChallengeResponse, Quote } from './l402-client.js';
+export type { MppClientOptions, MppPaymentInfo, SessionCloseResult } from './mpp-payments.js';
 export type { BudgetOptions, BudgetSnapshot } from './budget.js';
 export type { PayerLike, PayInvoiceFunction, PayInvoiceLike, PayInvoiceAnswer } from './to-payer.js';
 export type { TokenStore, StoredToken } from './token-store.js';

@@ -20,8 +20,10 @@ import { MemoryTokenStore } from './memory-token-store.js';
 import { base64Of, bytesOfHex, hexOf } from './encoding.js';
 import { readInvoice } from './read-invoice.js';
 import { readMacaroon, type ClientMacaroon } from './read-macaroon.js';
+import { readJsonParam } from './payment-wire.js';
 import { sha256 } from './sha256.js';
 import { toPayer, type PayerLike } from './to-payer.js';
+import { lightningOffers, MppPayments, problemName, type MppClientOptions, type MppSent, type SessionCloseResult } from './mpp-payments.js';
 import { tokenKey, type StoredToken, type TokenStore } from './token-store.js';
 
 /** A payment challenge the client is about to act on, as hooks see it. */
@@ -91,6 +93,16 @@ export interface L402ClientOptions {
   afterPay?: (info: ChallengeInfo, result: PaymentResult) => void | Promise<void>;
   /** Time source (budget window, token creation time). */
   clock?: Clock;
+  /**
+   * Which scheme answers a 402 that offers both L402 and Payment (MPP):
+   * `'l402'` (the default: a token is reusable, so later requests cost
+   * nothing) or `'mpp'` (pay per request with the `charge` intent, or use a
+   * session when `mpp.sessions` is set). A 402 offering one scheme is answered
+   * with it either way.
+   */
+  preferScheme?: 'l402' | 'mpp';
+  /** The Payment (MPP) scheme: sessions, its hook, receipts. Charges are paid without any option. */
+  mpp?: MppClientOptions;
 }
 
 /** A 402 response (or gRPC status 13) as the transports hand it to the client. */
@@ -101,6 +113,12 @@ export interface ChallengeResponse {
   headers: Readonly<Record<string, string>>;
   /** Every `WWW-Authenticate` value, separately when the transport keeps them apart. */
   challenges: readonly string[];
+  /**
+   * The RFC 9457 problem `type` of the body, when the transport could read it
+   * (`wrapFetch`, the undici interceptor): tells a session's short balance
+   * (`…/insufficient-balance`) from a closed or unknown session.
+   */
+  problem?: string;
 }
 
 /** The decision about a checked challenge: what would be paid. */
@@ -140,6 +158,8 @@ export class L402Call {
   sentHash: string | undefined;
   /** Challenges seen so far. */
   rounds = 0;
+  /** @internal What the current `authorization` is, when it is a Payment credential. */
+  mppSent: MppSent | undefined;
   readonly #client: L402Client;
 
   /**
@@ -161,7 +181,27 @@ export class L402Call {
   /** @internal */
   use(token: StoredToken | undefined): void {
     this.sentHash = token?.paymentHash;
+    this.mppSent = undefined;
     this.authorization = token === undefined ? undefined : this.#client.authorizationOf(this.key, token);
+  }
+
+  /** @internal Sends a Payment credential next. */
+  usePayment(authorization: string, sent: MppSent): void {
+    this.sentHash = undefined;
+    this.mppSent = sent;
+    this.authorization = authorization;
+  }
+
+  /**
+   * Tells the client the final response of this call (one that is not
+   * answered with a retry): confirms a session opened by this call, counts the
+   * session balance, and hands a `Payment-Receipt` to `mpp.onReceipt`. The
+   * transports call it; call it when driving a call by hand. Without a
+   * response (the request failed), pass `undefined`.
+   * @param response - status and headers (lower-case names) of the final response
+   */
+  responded(response: { status: number; headers: Readonly<Record<string, string>> } | undefined): void {
+    this.#client.respondedTo(this, response);
   }
 
   /**
@@ -177,6 +217,11 @@ export class L402Call {
   retryAfterChallenge(response: ChallengeResponse): Promise<boolean> {
     return this.#client.handleChallenge(this, response);
   }
+}
+
+/** The members of a `Payment-Receipt` value, or `undefined` when it does not decode. */
+function readReceipt(value: string): Record<string, unknown> | undefined {
+  return readJsonParam(value);
 }
 
 /** sha256 of a preimage given as 64 hex digits (checked by the caller), as hex. */
@@ -216,6 +261,8 @@ export class L402Client {
   readonly #flights = new Map<string, Promise<FlightOutcome | undefined>>();
   /** Keys whose server offered only `LSAT`. */
   readonly #lsatOnly = new Set<string>();
+  readonly #mpp: MppPayments;
+  readonly #prefer: 'l402' | 'mpp';
 
   /**
    * @param options - payer, store, limits, hooks
@@ -229,7 +276,16 @@ export class L402Client {
     if (!Number.isSafeInteger(maxFee) || maxFee < 0) issues.push({ path: 'maxFeeSats', message: 'must be a non-negative whole number of satoshis' });
     const timeout = options.paymentTimeoutMs ?? 60_000;
     if (!Number.isFinite(timeout) || timeout <= 0) issues.push({ path: 'paymentTimeoutMs', message: 'must be a positive number of milliseconds' });
+    const prefer = options.preferScheme ?? 'l402';
+    if (prefer !== 'l402' && prefer !== 'mpp') issues.push({ path: 'preferScheme', message: "must be 'l402' or 'mpp'" });
+    const sessions = options.mpp?.sessions;
+    if (sessions !== undefined) {
+      if (typeof sessions.invoicer?.createInvoice !== 'function') issues.push({ path: 'mpp.sessions.invoicer', message: 'must have createInvoice (it issues the return invoice)' });
+      const cap = sessions.maxDepositSats;
+      if (cap !== undefined && (!Number.isSafeInteger(cap) || cap < 0)) issues.push({ path: 'mpp.sessions.maxDepositSats', message: 'must be a non-negative whole number of satoshis' });
+    }
     if (issues.length > 0) throw new ConfigError(issues);
+    this.#prefer = prefer;
     this.#options = options;
     this.#payer = options.payer === undefined ? undefined : toPayer(options.payer);
     this.#store = options.store ?? new MemoryTokenStore();
@@ -238,6 +294,10 @@ export class L402Client {
     this.#clock = options.clock ?? systemClock;
     this.#budget = new Budget(options.budget ?? {}, this.#clock);
     this.#timeoutMs = timeout;
+    this.#mpp = new MppPayments(
+      { payer: this.#payer, budget: this.#budget, maxPriceSats: maxPrice, maxFeeSats: maxFee, timeoutMs: timeout },
+      options.mpp ?? {},
+    );
   }
 
   /** The token store in use. */
@@ -287,7 +347,74 @@ export class L402Client {
       );
       token = outcome?.token;
     }
-    return new L402Call(this, parsed, key, token);
+    const call = new L402Call(this, parsed, key, token);
+    if (this.#mpp.sessionsEnabled && (token === undefined || this.#prefer === 'mpp')) {
+      await this.#mpp.settled(key);
+      const bearer = this.#mpp.bearerFor(key);
+      if (bearer !== undefined) call.usePayment(bearer.authorization, bearer.sent);
+    }
+    return call;
+  }
+
+  /**
+   * The id of the Payment session this client holds for a URL's key.
+   * @param url - a URL of the service
+   * @returns the session id (payment hash of its deposit), or `undefined`
+   */
+  sessionId(url: string | URL): string | undefined {
+    return this.#mpp.sessionOf(this.keyOf(typeof url === 'string' ? new URL(url) : url));
+  }
+
+  /**
+   * Closes the Payment session held for a URL's key: sends one request
+   * carrying the close credential (the server charges it as one more request,
+   * closes the session and refunds the balance to the return invoice) and
+   * reads the refund from its `Payment-Receipt`. The session is forgotten
+   * whatever the answer.
+   * @param url - the URL to send the close request to (a resource of the session's service)
+   * @param send - sends the request with this `Authorization` value, e.g.
+   *   `(authorization) => fetch(url, { headers: { authorization } })`
+   * @returns the refund, or `undefined` when no session is held
+   * @throws what `send` throws; L402Error `L402_ERR_CLIENT_CREDENTIAL_REFUSED` when the server
+   *   answers 402 without a receipt (the session was not closed by this request)
+   * @example
+   * ```ts
+   * const result = await client.closeSession(url, (authorization) => fetch(url, { headers: { authorization } }));
+   * console.log(result?.refundSats, result?.refundStatus);
+   * ```
+   */
+  async closeSession(
+    url: string | URL,
+    send: (authorization: string) => Promise<{ status: number; headers: Headers | Readonly<Record<string, string>> }>,
+  ): Promise<SessionCloseResult | undefined> {
+    const parsed = typeof url === 'string' ? new URL(url) : url;
+    const key = this.keyOf(parsed);
+    const taken = await this.#mpp.takeForClose(key);
+    if (taken === undefined) return undefined;
+    const response = await send(taken.authorization);
+    const headers = response.headers;
+    const receiptValue = typeof (headers as Headers).get === 'function' ? ((headers as Headers).get('payment-receipt') ?? undefined) : (headers as Record<string, string>)['payment-receipt'];
+    this.#mpp.responded(key, parsed.href, { kind: 'close', session: taken.session }, response.status, receiptValue);
+    const receipt = receiptValue === undefined ? undefined : readReceipt(receiptValue);
+    if (receipt === undefined && response.status >= 400) {
+      throw withClientContext(
+        new L402Error('L402_ERR_CLIENT_CREDENTIAL_REFUSED', `the server answered ${response.status} to closing session ${taken.session.id} and sent no receipt`),
+        { url: parsed.href, responseStatus: response.status },
+      );
+    }
+    const status = receipt?.['refundStatus'];
+    const sats = receipt?.['refundSats'];
+    return {
+      sessionId: taken.session.id,
+      status: response.status,
+      refundSats: typeof sats === 'number' ? sats : 0,
+      refundStatus: status === 'succeeded' || status === 'failed' || status === 'skipped' ? status : 'unknown',
+    };
+  }
+
+  /** @internal See {@link L402Call.responded}. */
+  respondedTo(call: L402Call, response: { status: number; headers: Readonly<Record<string, string>> } | undefined): void {
+    this.#mpp.responded(call.key, call.url.href, call.mppSent, response?.status, response?.headers['payment-receipt']);
   }
 
   /**
@@ -349,7 +476,46 @@ export class L402Client {
   /** @internal See {@link L402Call.retryAfterChallenge}. */
   async handleChallenge(call: L402Call, response: ChallengeResponse): Promise<boolean> {
     const context = this.#context(call.url.href, response);
-    const selected = this.#select(call.key, response, context);
+    const offers = lightningOffers(response.challenges);
+    const mppSent = call.mppSent;
+    if (mppSent !== undefined && offers.length > 0) {
+      call.rounds++;
+      const problem = response.problem === undefined ? '' : ` (problem ${JSON.stringify(problemName(response.problem))})`;
+      if (mppSent.kind === 'bearer' && call.rounds <= MAX_ROUNDS) {
+        const next = await this.#mpp.afterSessionRefusal(call.url.href, call.key, mppSent, response.problem, offers, context);
+        if (next !== undefined) {
+          call.usePayment(next.authorization, next.sent);
+          if (next.sent.kind === 'topUp') call.paid = true;
+          return true;
+        }
+      } else {
+        this.#mpp.responded(call.key, call.url.href, mppSent, response.status, response.headers['payment-receipt']);
+        throw withClientContext(
+          new PaymentError('L402_ERR_CLIENT_CREDENTIAL_REFUSED', `the server answered ${response.status} again to the Payment credential (${mppSent.kind}) just sent for ${call.key}${mppSent.kind === 'bearer' ? ' after several rounds' : ', paid for this call'}${problem}`),
+          context,
+        );
+      }
+      call.rounds--;
+    }
+    let selected: ParsedChallenge | undefined;
+    try {
+      selected = this.#select(call.key, response, context);
+    } catch (error) {
+      // An unreadable L402 line beside a usable Payment challenge: answer the Payment one.
+      if (offers.length === 0) throw error;
+    }
+    const session = this.#mpp.sessionsEnabled ? offers.find((c) => c.intent === 'session') : undefined;
+    const payment = session ?? offers.find((c) => c.intent === 'charge');
+    if (payment !== undefined && (selected === undefined || this.#prefer === 'mpp')) {
+      call.rounds++;
+      if (call.paid || call.rounds > MAX_ROUNDS) {
+        throw withClientContext(new PaymentError('L402_ERR_CLIENT_TOKEN_REJECTED', `the server answered ${response.status} again after a payment for ${call.key}`), context);
+      }
+      const next = payment.intent === 'session' ? await this.#mpp.open(call.url.href, call.key, payment, context) : await this.#mpp.charge(call.url.href, call.key, payment, context);
+      call.usePayment(next.authorization, next.sent);
+      call.paid = next.sent.kind !== 'bearer';
+      return true;
+    }
     if (selected === undefined) return false;
     call.rounds++;
     const said = selected.error === undefined ? '' : ` (the server says: ${JSON.stringify(selected.error.slice(0, 64))})`;

@@ -8,6 +8,10 @@ import { parseChallenges } from '../core/challenge.js';
 import { L402Error } from '../core/errors.js';
 import { clientErrorContext, withClientContext } from './client-error-context.js';
 import { L402Client, mentionsL402, type L402Call, type L402ClientOptions } from './l402-client.js';
+import { lightningOffers } from './mpp-payments.js';
+
+/** Largest problem body kept from a 402 being answered, bytes. */
+const MAX_PROBLEM_BYTES = 16 * 1024;
 
 type Headers = Dispatcher.DispatchOptions['headers'];
 
@@ -53,6 +57,23 @@ function withMethod(error: unknown, url: URL, method: string): Error {
   return withClientContext(error, { ...(clientErrorContext(error) ?? { url: url.href }), requestMethod: method.toUpperCase() });
 }
 
+/** The `type` of a problem+json body, when it parses. */
+function problemType(chunks: Uint8Array[] | undefined): string | undefined {
+  if (chunks === undefined) return undefined;
+  try {
+    const bytes = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+    let at = 0;
+    for (const chunk of chunks) {
+      bytes.set(chunk, at);
+      at += chunk.length;
+    }
+    const type = (JSON.parse(new TextDecoder().decode(bytes)) as { type?: unknown }).type;
+    return typeof type === 'string' ? type : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function values(header: string | string[] | undefined): string[] {
   return header === undefined ? [] : Array.isArray(header) ? header : [header];
 }
@@ -70,7 +91,10 @@ class L402Handler implements Dispatcher.DispatchHandler {
    */
   #redirected = false;
   /** Set while the current response is a challenge being answered (not forwarded). */
-  #challenge: { status: number; headers: Record<string, string>; challenges: string[] } | undefined;
+  #challenge: { status: number; headers: Record<string, string>; challenges: string[]; problem?: string } | undefined;
+  /** The problem+json body of the challenge being answered, while it is small enough. */
+  #problemBody: Uint8Array[] | undefined;
+  #problemBytes = 0;
 
   constructor(dispatch: Dispatcher.Dispatch, opts: Dispatcher.DispatchOptions, pairs: Array<[string, string]>, handler: Dispatcher.DispatchHandler, call: L402Call) {
     this.#dispatch = dispatch;
@@ -103,17 +127,28 @@ class L402Handler implements Dispatcher.DispatchHandler {
       // Only take over responses that carry an L402 challenge, or name L402 in one that cannot be
       // read (the client refuses that with ChallengeParseError, as wrapFetch does); anything else
       // goes to the caller as is.
-      if (parseChallenges(challenges).length > 0 || mentionsL402(challenges)) {
+      if (parseChallenges(challenges).length > 0 || mentionsL402(challenges) || lightningOffers(challenges).length > 0) {
         this.#challenge = { status: statusCode, headers: lowerCaseHeaders(headers), challenges };
+        const type = this.#challenge.headers['content-type'] ?? '';
+        this.#problemBody = /^application\/problem\+json/i.test(type) ? [] : undefined;
+        this.#problemBytes = 0;
         return;
       }
     }
     this.#challenge = undefined;
+    this.#call.responded({ status: statusCode, headers: lowerCaseHeaders(headers) });
     this.#handler.onResponseStart?.(controller, statusCode, headers, statusMessage);
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (this.#challenge === undefined) this.#handler.onResponseData?.(controller, chunk);
+    if (this.#challenge === undefined) {
+      this.#handler.onResponseData?.(controller, chunk);
+      return;
+    }
+    if (this.#problemBody === undefined) return;
+    this.#problemBytes += chunk.length;
+    if (this.#problemBytes > MAX_PROBLEM_BYTES) this.#problemBody = undefined;
+    else this.#problemBody.push(chunk);
   }
 
   onResponseEnd(controller: Dispatcher.DispatchController, trailers: Record<string, string | string[] | undefined>): void {
@@ -123,16 +158,23 @@ class L402Handler implements Dispatcher.DispatchHandler {
       return;
     }
     this.#challenge = undefined;
+    const type = problemType(this.#problemBody);
+    this.#problemBody = undefined;
+    if (type !== undefined) challenge.problem = type;
     this.#call.retryAfterChallenge(challenge).then(
       (retry) => {
         if (!retry) throw new Error('unreachable: the challenge was parsed before');
         this.send();
       },
-      (error: unknown) => this.#handler.onResponseError?.(controller, withMethod(error, this.#call.url, this.#opts.method)),
+      (error: unknown) => {
+        this.#call.responded(undefined);
+        this.#handler.onResponseError?.(controller, withMethod(error, this.#call.url, this.#opts.method));
+      },
     );
   }
 
   onResponseError(controller: Dispatcher.DispatchController, error: Error): void {
+    this.#call.responded(undefined);
     this.#handler.onResponseError?.(controller, error);
   }
 }

@@ -81,6 +81,24 @@ function redirectedElsewhere(client: L402Client, key: string, response: Response
   return client.keyOf(finalUrl) !== key;
 }
 
+/** Largest problem body read from a 402, bytes. */
+const MAX_PROBLEM_BYTES = 16 * 1024;
+
+/** The RFC 9457 `type` of a problem+json 402, read from a copy (the response stays readable). */
+async function problemOf(response: Response): Promise<{ problem?: string }> {
+  if (!/^application\/problem\+json/i.test(response.headers.get('content-type') ?? '')) return {};
+  const length = Number(response.headers.get('content-length') ?? '0');
+  if (length > MAX_PROBLEM_BYTES) return {};
+  try {
+    const text = await response.clone().text();
+    if (text.length > MAX_PROBLEM_BYTES) return {};
+    const type = (JSON.parse(text) as { type?: unknown }).type;
+    return typeof type === 'string' ? { problem: type } : {};
+  } catch {
+    return {};
+  }
+}
+
 /** Adds the request method (and the response, when there is one) to a client error. */
 async function decorate(error: unknown, url: string, requestMethod: string, response?: Response): Promise<unknown> {
   if (!(error instanceof L402Error)) {
@@ -150,23 +168,31 @@ export function wrapFetch<F extends FetchLike>(fetch: F, options: L402ClientOpti
       }
       return fetch(target, { ...init, headers });
     };
-    let response = await send();
-    while (response.status === 402 && replayable && !redirectedElsewhere(client, call.key, response)) {
-      const challenges = response.headers.get('www-authenticate');
-      let retry: boolean;
-      try {
-        retry = await call.retryAfterChallenge({
-          status: response.status,
-          headers: Object.fromEntries(response.headers),
-          challenges: challenges === null ? [] : [challenges],
-        });
-      } catch (error) {
-        throw await decorate(error, url, method, response);
-      }
-      if (!retry) break;
-      await response.body?.cancel().catch(() => undefined);
+    let response: Response;
+    try {
       response = await send();
+      while (response.status === 402 && replayable && !redirectedElsewhere(client, call.key, response)) {
+        const challenges = response.headers.get('www-authenticate');
+        let retry: boolean;
+        try {
+          retry = await call.retryAfterChallenge({
+            status: response.status,
+            headers: Object.fromEntries(response.headers),
+            challenges: challenges === null ? [] : [challenges],
+            ...(await problemOf(response)),
+          });
+        } catch (error) {
+          throw await decorate(error, url, method, response);
+        }
+        if (!retry) break;
+        await response.body?.cancel().catch(() => undefined);
+        response = await send();
+      }
+    } catch (error) {
+      call.responded(undefined);
+      throw error;
     }
+    call.responded({ status: response.status, headers: Object.fromEntries(response.headers) });
     return response;
   };
   return wrapped as F;

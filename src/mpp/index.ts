@@ -5,7 +5,7 @@
  * {@link MppScheme}, the `charge` and `session` intents over an injected
  * invoicer, payer, stores and clock.
  *
- * Not served by the `aperture` program or the adapters yet: see docs/mpp.md.
+ * {@link MppPaymentScheme} makes it one of the Gate's payment schemes, beside L402 (see docs/mpp.md).
  * The store interfaces it uses (`ChargeStore`, `SessionStore`) are exported by
  * `aperture-ts/store`, whose stores implement them.
  *
@@ -64,3 +64,5 @@ export type {
   MppTarget,
   MppVerification,
 } from './mpp-scheme.js';
+export { MppPaymentScheme, responseServed } from './mpp-payment-scheme.js';
+export type { MppPaymentSchemeOptions } from './mpp-payment-scheme.js';

@@ -409,6 +409,9 @@ export class Proxy<S extends ProxyService = ProxyService> {
         const status = Number(stream.sentHeaders?.[':status'] ?? res.statusCode);
         // A stream ended by the client (CANCEL) or by an error has a non-zero reset code.
         outcome = { status, completed: (stream.rstCode ?? 0) === 0 };
+        // The call's grpc-status: in the trailers, or in the headers of a trailers-only answer.
+        const grpcStatus = stream.sentTrailers?.['grpc-status'] ?? stream.sentHeaders?.['grpc-status'];
+        if (grpcStatus !== undefined && /^\d+$/.test(String(grpcStatus))) outcome.grpcStatus = Number(grpcStatus);
       } else {
         outcome = { status: res.statusCode, completed: res.writableFinished };
       }

@@ -188,7 +188,6 @@ for (const kind of ['memory', 'sqlite', 'postgres'] as StoreKind[]) {
         [{ ...base, path_regexp: 'services' }, /would capture \/api\/admin\/services$/],
         [{ ...base, price: -1 }, /^price: /],
         [{ ...base, auth: 'sometimes' }, /^auth: /],
-        [{ ...base, auth_scheme: 'AUTH_SCHEME_MPP' }, /^auth_scheme: /],
         [{ ...base, name: 'a b' }, /^name: /],
         [{ ...base, config: toStruct({ tmeout: 5 }) }, /^config\.tmeout: unknown key/],
         [{ ...base, config: toStruct({ headers: { 'X-Leak': '${HOME}' } }) }, /^config\.headers\.X-Leak: .*references are read only from aperture\.yaml/],

@@ -68,7 +68,7 @@ test('merge patch (RFC 7396) over canonical entries; fields of issues; header re
   assert.equal(newHeaderReference({ headers: { a: '${TOKEN}' } }, { headers: { A: '${TOKEN}' } }), undefined, 'kept from the file');
   assert.equal(newHeaderReference({ headers: { A: '${TOKEN}' } }, { headers: { A: '${OTHER}' } }), 'A');
 
-  for (const captures of [undefined, '', '.*', '^/api', 'admin', '(?i)^/API/ADMIN', 'GetInfo$', '^/_next/', '^/api/proxy/']) {
+  for (const captures of [undefined, '', '.*', '^/api', 'admin', '(?i)^/API/ADMIN', 'GetInfo$', '^/_next/', '^/api/proxy/', '^/_dashboard/']) {
     assert.ok(reservedPathCaptured(captures) !== undefined, String(captures));
   }
   for (const free of ['^/v1/', '^/api/v1/', '^/api/adminx', '^/admin/']) assert.equal(reservedPathCaptured(free), undefined, free);

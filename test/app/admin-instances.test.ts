@@ -13,6 +13,7 @@ import { dropSchema, echoBackend, eventually, payFor, postgresSkipReason, schema
 
 const servicesYaml = (address: string): string => `admin:
   enabled: true
+  dashboard: false # "not routed" is the proxy's 404 here, not the dashboard's page
 services:
   - name: cfg
     pathregexp: '^/cfg'

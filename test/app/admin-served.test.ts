@@ -43,6 +43,7 @@ for (const kind of ['memory', 'sqlite', 'postgres'] as StoreKind[]) {
         kind, dir, ...(kind === 'postgres' ? { schema } : {}),
         yaml: `admin:
   enabled: true
+  dashboard: false # "not routed" is the proxy's 404 here, not the dashboard's page
 services:
   - name: paid
     pathregexp: '^/paid'

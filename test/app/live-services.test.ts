@@ -27,6 +27,7 @@ describe('live service changes under load (memory store)', () => {
       kind: 'memory', dir,
       yaml: `admin:
   enabled: true
+  dashboard: false # "not routed" is the proxy's 404 here, not the dashboard's page
 services:
   - name: paid
     pathregexp: '^/paid'

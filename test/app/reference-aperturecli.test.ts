@@ -26,6 +26,7 @@ describe('the reference aperturecli against our program', { skip: binaries.ok ||
       kind: 'sqlite', dir,
       yaml: `admin:
   enabled: true
+  dashboard: false # "not routed" is the proxy's 404 here, not the dashboard's page
 services:
   - name: paid
     pathregexp: '^/paid'

@@ -98,12 +98,13 @@ ${storeYaml(o.kind, o.dir)}${o.yaml}`, o.dir);
   };
 }
 
-/** Gets a challenge for `path` and pays it through the program's `/api/dev/pay` (answered once the settlement is in the ledger). */
-export async function payFor(url: string, path: string): Promise<{ authorization: string; paymentHash: string }> {
-  const res = await h1(`${url}${path}`);
+/** Gets a challenge for `path` and pays it through the program's `/api/dev/pay` (answered once the settlement is in the ledger); `ca` for a TLS listener. */
+export async function payFor(url: string, path: string, ca?: string): Promise<{ authorization: string; paymentHash: string }> {
+  const tls = ca === undefined ? {} : { ca };
+  const res = await h1(`${url}${path}`, tls);
   assert.equal(res.status, 402, `expected a challenge for ${path}, got ${res.status} ${res.body}`);
   const { macaroon, invoice } = challengeOf(wwwAuthenticate(res.rawHeaders));
-  const paid = await h1(`${url}/api/dev/pay`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ invoice }) });
+  const paid = await h1(`${url}/api/dev/pay`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ invoice }), ...tls });
   assert.equal(paid.status, 200, paid.body);
   const body = JSON.parse(paid.body) as { preimage: string; payment_hash: string };
   return { authorization: `L402 ${macaroon}:${body.preimage}`, paymentHash: body.payment_hash };

@@ -17,6 +17,7 @@ import { configFrom, quiet, removeDir, repoRoot, tempBaseDir } from '../e2e/supp
 import { startBackend } from '../proxy/support.js';
 import { FakeLnbits } from '../fixtures/fake-lnbits.js';
 import type { DevInvoicer } from '../../src/lightning/dev/dev-invoicer.js';
+import { startTestServer } from '../client/l402-test-server.js';
 
 type ToolAnswer = { isError?: boolean; content: Array<{ type: string; text?: string }> };
 
@@ -131,6 +132,22 @@ services:
     const invalid = await client.callTool({ name: 'create_service', arguments: { name: 'bad name', address: '127.0.0.1:1', price: 1 } }) as ToolAnswer;
     assert.equal(payload(invalid)['code'], 'invalid_args');
     assert.equal((payload(await client.callTool({ name: 'get_health', arguments: {} })) as Record<string, unknown>)['status'] !== undefined, true);
+  });
+
+  test('buyer tools: a Payment charge offered alone is held to the call\'s max_price_sats, then paid', async (t) => {
+    const mpp = await startTestServer({ priceSats: 6, mpp: { offer: 'only' } });
+    t.after(() => mpp.close());
+    const url = `${mpp.url}/quote`;
+    const tooDear = await client.callTool({ name: 'fetch', arguments: { url, max_price_sats: 5 } }) as ToolAnswer;
+    assert.equal(tooDear.isError, true);
+    assert.equal(payload(tooDear)['l402_code'], 'L402_ERR_CLIENT_BUDGET_EXCEEDED');
+    assert.equal(mpp.payments(), 0);
+    const paid = payload(await client.callTool({ name: 'fetch', arguments: { url } }));
+    assert.equal(paid['status'], 200);
+    assert.equal(paid['body'], 'paid content for mpp charge\n');
+    assert.equal(paid['paid'], true);
+    assert.equal(paid['paid_sats'], 6);
+    assert.equal(mpp.payments(), 1);
   });
 
   test('buyer tools: quote pays nothing; fetch pays once within the limits and then reuses the token', async () => {

@@ -283,3 +283,33 @@ test('--payer cln|lnbits|phoenixd|nwc pays through the node or wallet over HTTP,
     await relay.server.close();
   }
 });
+
+test('--scheme picks the scheme when a 402 offers L402 and a Payment charge; a charge is paid per run and never stored', async () => {
+  const s = await server({ priceSats: 12, mpp: { offer: 'both' } });
+  const file = tokenFile();
+  const charge = await cli(['fetch', `${s.url}/quote`, '--payer', 'dev', '--token-file', file, '--scheme', 'mpp']);
+  assert.equal(charge.code, 0, charge.stderr);
+  assert.equal(charge.stdout, 'paid content for mpp charge\n');
+  const summary = charge.errJson();
+  assert.equal(summary['scheme'], 'Payment');
+  assert.equal(summary['paid'], true);
+  assert.equal(summary['paidSats'], 12);
+  assert.match(String(summary['paymentHash']), /^[0-9a-f]{64}$/);
+  assert.equal((summary['receipt'] as Record<string, unknown>)['reference'], summary['paymentHash']);
+  assert.equal(summary['tokenId'], undefined);
+  assert.match(s.authorizations.at(-1) ?? '', /^Payment /);
+  assert.throws(() => readFileSync(file), /ENOENT/);
+  // Again: another charge.
+  assert.equal((await cli(['fetch', `${s.url}/quote`, '--payer', 'dev', '--token-file', file, '--scheme', 'mpp'])).code, 0);
+  assert.equal(s.payments(), 2);
+  // The default buys the reusable L402 token.
+  const l402 = await cli(['fetch', `${s.url}/quote`, '--payer', 'dev', '--token-file', file]);
+  assert.equal(l402.code, 0, l402.stderr);
+  assert.equal(l402.errJson()['scheme'], 'L402');
+  assert.match(l402.stdout, /^paid content for [0-9a-f]{64}\n$/);
+  assert.equal(s.payments(), 3);
+  const bad = await cli(['fetch', `${s.url}/quote`, '--scheme', 'x402']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--scheme must be l402 or mpp/);
+  assert.match((await cli(['fetch', `${s.url}/quote`, '--scheme', 'mpp', '--dry-run'])).stderr, /--dry-run quotes L402 challenges only/);
+});

@@ -12,6 +12,7 @@ import { DevPayer } from '../../src/lightning/dev/dev-payer.js';
 import { L402Client } from '../../src/client/l402-client.js';
 import { deferCleanup } from '../fixtures/cleanup.js';
 import { httpErrorOutcome, runClientConformance } from './client-conformance.js';
+import { runPaymentConformance } from './payment-conformance.js';
 
 runClientConformance({
   name: 'undici interceptor',
@@ -125,4 +126,34 @@ test('redirects: composed inside, a 402 from another origin passes unpaid; compo
   assert.equal(b.payments(), 1);
   assert.deepEqual(outside.spent().byOrigin, { [outside.keyOf(new URL(b.url))]: 20 });
   assert.equal(await outside.store.get(outside.keyOf(new URL(a.url))), undefined);
+});
+
+runPaymentConformance({
+  name: 'undici interceptor',
+  challengeStatus: 402,
+  challengeBody: '',
+  typedErrors: true,
+  reportsUrl: true,
+  async start(t, options) {
+    const s = await startTestServer(options);
+    deferCleanup(t, () => s.close());
+    return {
+      ...s,
+      url: `${s.url}/quote`,
+      helper: (clientOptions) => {
+        const agent = new Agent();
+        deferCleanup(t, () => agent.close());
+        const dispatcher = agent.compose(undiciL402Interceptor(clientOptions));
+        return async () => {
+          try {
+            const res = await request(`${s.url}/quote`, { dispatcher });
+            const body = await res.body.text();
+            return res.statusCode === 200 ? { kind: 'ok', body } : { kind: 'unpaid', status: res.statusCode, body };
+          } catch (error) {
+            return httpErrorOutcome(error);
+          }
+        };
+      },
+    };
+  },
 });

@@ -9,6 +9,7 @@ import { L402Client } from '../../src/client/l402-client.js';
 import { DevPayer } from '../../src/lightning/dev/dev-payer.js';
 import { deferCleanup } from '../fixtures/cleanup.js';
 import { httpErrorOutcome, runClientConformance } from './client-conformance.js';
+import { runPaymentConformance } from './payment-conformance.js';
 
 runClientConformance({
   name: 'wrapFetch',
@@ -96,4 +97,32 @@ test('a 402 after a redirect to another origin is returned unpaid; the first ori
   assert.equal(same.status, 200);
   await same.text();
   assert.equal(a.payments(), 1);
+});
+
+runPaymentConformance({
+  name: 'wrapFetch',
+  challengeStatus: 402,
+  challengeBody: '',
+  typedErrors: true,
+  reportsUrl: true,
+  async start(t, options) {
+    const s = await startTestServer(options);
+    deferCleanup(t, () => s.close());
+    return {
+      ...s,
+      url: `${s.url}/quote`,
+      helper: (clientOptions) => {
+        const fetch402 = wrapFetch(fetch, clientOptions);
+        return async () => {
+          try {
+            const res = await fetch402(`${s.url}/quote`);
+            const body = await res.text();
+            return res.status === 200 ? { kind: 'ok', body } : { kind: 'unpaid', status: res.status, body };
+          } catch (error) {
+            return httpErrorOutcome(error);
+          }
+        };
+      },
+    };
+  },
 });

@@ -66,7 +66,7 @@ after(() => {
 
 test('the tarball has the build, the programs and the README, and no sources, tests or protos', () => {
   const paths = packed.map((f) => f.path);
-  for (const expected of ['package.json', 'README.md', 'CHANGELOG.md', 'LICENSE', 'bin/aperture.js', 'bin/aperturecli.js', 'dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/cli/aperture.js', 'dist/cli/aperturecli.js', 'dist/client.js', 'dist/client/file-token-store.js']) {
+  for (const expected of ['package.json', 'README.md', 'CHANGELOG.md', 'LICENSE', 'bin/aperture.js', 'bin/aperturecli.js', 'dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/cli/aperture.js', 'dist/cli/aperturecli.js', 'dist/client.js', 'dist/client/file-token-store.js', 'dist/dashboard.js', 'dist/dashboard-app/index.html', 'dist/dashboard-app/app.js', 'dist/dashboard-app/app.css', 'dist/dashboard-app/LICENSES.txt']) {
     assert.ok(paths.includes(expected), `${expected} is packed`);
   }
   assert.deepEqual(paths.filter((p) => /^(src|test|proto|docs|bench|examples|scripts)\//.test(p)), []);

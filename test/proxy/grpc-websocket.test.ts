@@ -238,7 +238,7 @@ test("an allow's response headers reach gRPC and WebSocket clients, and afterRes
     assert.deepEqual(headers.get('payment-receipt'), ['r-1']);
     client.close();
     await until(() => outcomes.length === 1, 'the gRPC call reported');
-    assert.deepEqual(outcomes[0], { path: '/test.Echo/Unary', outcome: { status: 200, completed: true } });
+    assert.deepEqual(outcomes[0], { path: '/test.Echo/Unary', outcome: { status: 200, completed: true, grpcStatus: 0 } });
 
     const ws = new WebSocket(`ws://127.0.0.1:${wsProxy.port}/ws`);
     const opened = once(ws, 'open');

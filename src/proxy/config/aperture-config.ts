@@ -134,14 +134,20 @@ export interface AuthenticatorConfig {
   passphrase: string | undefined;
   mailboxAddress: string;
   devServer: boolean;
-  /** MPP fields: accepted, not built here. */
+  /** Offer and accept the Payment scheme (MPP) on services whose `authscheme` names it. */
   enableMpp: boolean;
+  /** Realm of Payment challenges; `listenaddr` by default. */
   mppRealm: string;
+  /** The session intent besides the charge (needs `enableMpp`). */
   enableSessions: boolean;
+  /** Session deposit = price × this; 20 by default (0 means the default). */
   sessionDepositMultiplier: number;
+  /** Idle sessions are closed and refunded after this many seconds; 300 by default (0 means the default). */
   sessionIdleTimeoutSeconds: number;
   /** Extension: the settings of `backend: cln | lnbits | phoenixd | nwc` (http-backend-config.ts). */
   http?: HttpBackendConfig;
+  /** Extension: a macaroon that can pay, for session refunds through lnd (`paymacaroonpath`), `~` expanded. */
+  payMacaroonPath: string | undefined;
 }
 
 /** `ratelimitstore` (extension): where token buckets live. */
@@ -210,7 +216,7 @@ export interface ApertureConfig {
    * are `*` or `scheme://host[:port]`; `allowInsecureRemote` (`admin.allowinsecureremote`,
    * an extension) lets a plaintext listener on a non-loopback address serve it.
    */
-  admin: { enabled: boolean; macaroonPath: string; rootKeyPath: string; corsOrigins: string[]; allowInsecureRemote: boolean };
+  admin: { enabled: boolean; macaroonPath: string; rootKeyPath: string; corsOrigins: string[]; allowInsecureRemote: boolean; dashboard: boolean };
   hashmail: { enabled: boolean; messageRateMs: number; messageBurstAllowance: number; staleTimeoutMs: number };
   tor: { control: string; listenPort: number; virtualPort: number; v3: boolean };
   prometheus: { enabled: boolean; listenAddr: string };

@@ -26,7 +26,7 @@ export function readAdmin(
   r: ConfigReader, top: ConfigSection, baseDir: string, listenAddr: string, insecure: boolean,
   path: (p: string) => string, abs: (p: string) => string,
 ): ApertureConfig['admin'] {
-  const s = top.section('admin', ['enabled', 'macaroonpath', 'corsorigin', 'allowinsecureremote']);
+  const s = top.section('admin', ['enabled', 'macaroonpath', 'corsorigin', 'allowinsecureremote', 'dashboard']);
   const macaroonText = s.string('macaroonpath', join(baseDir, 'admin.macaroon'));
   const macaroonPath = abs(path(macaroonText));
   const admin = {
@@ -35,6 +35,7 @@ export function readAdmin(
     rootKeyPath: adminRootKeyPath(macaroonPath),
     corsOrigins: readCorsOrigins(r, s),
     allowInsecureRemote: s.bool('allowinsecureremote', false),
+    dashboard: s.bool('dashboard', true),
   };
   if (macaroonText.endsWith('/') || macaroonPath === parse(macaroonPath).root) {
     r.issue(s.path('macaroonpath'), `"${macaroonPath}" is a directory; name the file, e.g. ${join(macaroonPath, 'admin.macaroon')}`, s.node('macaroonpath'));
@@ -43,7 +44,7 @@ export function readAdmin(
     r.issue(s.path('enabled'), insecureRemoteAdminMessage(listenAddr), s.node('enabled'));
   }
   if (!admin.enabled) {
-    for (const key of ['macaroonpath', 'corsorigin', 'allowinsecureremote']) {
+    for (const key of ['macaroonpath', 'corsorigin', 'allowinsecureremote', 'dashboard']) {
       if (s.has(key)) r.warn(s.path(key), 'ignored', `admin.enabled is false: admin.${key} has no effect`, s.node(key));
     }
   }

@@ -8,13 +8,14 @@ import type { ConfigReader, ConfigSection } from './config-reader.js';
 import { HTTP_BACKEND_KEYS, HTTP_LIGHTNING_BACKENDS, readHttpBackend } from './http-backend-config.js';
 
 /** Keys of `authenticator`. @internal */
-export const AUTH_KEYS = ['network', 'disable', 'lndhost', 'tlspath', 'macdir', 'passphrase', 'mailboxaddress', 'devserver', 'enablempp', 'mpprealm', 'enablesessions', 'sessiondepositmultiplier', 'sessionidletimeout', 'wavelengthgateway', 'wavelengthmacaroonpath', 'backend', ...HTTP_BACKEND_KEYS];
+export const AUTH_KEYS = ['network', 'disable', 'lndhost', 'tlspath', 'macdir', 'passphrase', 'mailboxaddress', 'devserver', 'enablempp', 'mpprealm', 'enablesessions', 'sessiondepositmultiplier', 'sessionidletimeout', 'wavelengthgateway', 'wavelengthmacaroonpath', 'backend', 'paymacaroonpath', ...HTTP_BACKEND_KEYS];
 
 const NETWORKS = ['regtest', 'simnet', 'testnet', 'mainnet', 'signet'];
 
 /**
- * `authenticator`: the Lightning backend (lnd, dev, cln, lnbits, phoenixd, nwc, or none), and the
- * reference's LNC and MPP keys, accepted with a warning naming them.
+ * `authenticator`: the Lightning backend (lnd, dev, cln, lnbits, phoenixd, nwc, or none), the
+ * Payment scheme (MPP) and its sessions, and the reference's LNC keys, accepted with a warning
+ * naming them.
  * @internal
  */
 export function readAuthenticator(r: ConfigReader, a: ConfigSection, path: (p: string) => string, ctx: ResolveConfigContext, listenAddr: string): AuthenticatorConfig {
@@ -31,6 +32,7 @@ export function readAuthenticator(r: ConfigReader, a: ConfigSection, path: (p: s
   const enableSessions = a.bool('enablesessions', false);
   const backendText = a.optString('backend')?.toLowerCase();
   const wavelength = a.optString('wavelengthgateway');
+  const payMacaroonText = a.optString('paymacaroonpath');
   a.optString('wavelengthmacaroonpath');
   const result: AuthenticatorConfig = {
     network: network?.toLowerCase(),
@@ -47,15 +49,27 @@ export function readAuthenticator(r: ConfigReader, a: ConfigSection, path: (p: s
     enableSessions,
     sessionDepositMultiplier: a.int('sessiondepositmultiplier', CONFIG_DEFAULTS.sessionDepositMultiplier, 0, 1_000_000) || CONFIG_DEFAULTS.sessionDepositMultiplier,
     sessionIdleTimeoutSeconds: a.int('sessionidletimeout', CONFIG_DEFAULTS.sessionIdleTimeoutSeconds, 0, 2 ** 31 - 1) || CONFIG_DEFAULTS.sessionIdleTimeoutSeconds,
+    payMacaroonPath: payMacaroonText === undefined ? undefined : path(payMacaroonText),
   };
-  if (enableMpp) r.warn(a.path('enablempp'), 'not-built', 'MPP (the Payment scheme) is not built here yet; only L402 challenges are sent', a.node('enablempp'));
   if (enableSessions && !enableMpp) r.issue(a.path('enablesessions'), 'enablesessions requires enablempp');
-  else if (enableSessions) r.warn(a.path('enablesessions'), 'not-built', 'MPP sessions are not built here yet', a.node('enablesessions'));
+  if (enableMpp && (result.mppRealm === '' || /[\x00-\x08\x0a-\x1f\x7f]/.test(result.mppRealm))) {
+    r.issue(a.has('mpprealm') ? a.path('mpprealm') : a.path('enablempp'), 'the MPP realm (mpprealm, by default listenaddr) must be a non-empty string without control characters', a.node('mpprealm'));
+  }
+  if (!enableMpp) {
+    for (const key of ['mpprealm', 'sessiondepositmultiplier', 'sessionidletimeout']) {
+      if (a.has(key)) r.warn(a.path(key), 'ignored', `enablempp is off: ${key} has no effect`, a.node(key));
+    }
+  } else if (!enableSessions) {
+    for (const key of ['sessiondepositmultiplier', 'sessionidletimeout']) {
+      if (a.has(key)) r.warn(a.path(key), 'ignored', `enablesessions is off: ${key} has no effect`, a.node(key));
+    }
+  }
+  if (payMacaroonText !== undefined && !enableSessions) {
+    r.warn(a.path('paymacaroonpath'), 'ignored', 'paymacaroonpath pays session refunds: it has no effect without enablesessions', a.node('paymacaroonpath'));
+  }
+  if (enableMpp && disable) r.warn(a.path('enablempp'), 'ignored', 'authenticator.disable is set: every request passes and no Payment challenge is sent', a.node('enablempp'));
   if (wavelength !== undefined) r.warn(a.path('wavelengthgateway'), 'not-built', 'the Wavelength invoice backend is not built here', a.node('wavelengthgateway'));
   if (a.has('wavelengthmacaroonpath')) r.warn(a.path('wavelengthmacaroonpath'), 'not-built', 'the Wavelength invoice backend is not built here; wavelengthmacaroonpath has no effect', a.node('wavelengthmacaroonpath'));
-  for (const key of ['mpprealm', 'sessiondepositmultiplier', 'sessionidletimeout']) {
-    if (a.has(key)) r.warn(a.path(key), 'not-built', `MPP (the Payment scheme) is not built here yet; ${key} has no effect`, a.node(key));
-  }
   if (disable) return result;
 
   let backend: LightningBackendKind;
@@ -89,11 +103,20 @@ export function readAuthenticator(r: ConfigReader, a: ConfigSection, path: (p: s
     else if (!ctx.fileExists(result.tlsPath)) r.warn(a.path('tlspath'), 'missing-file', `${result.tlsPath} does not exist (yet)`, a.node('tlspath'));
     if (result.macDir === undefined) r.issue(a.path('macdir'), 'lnd mac dir required (directory holding invoice.macaroon)');
     else if (!ctx.fileExists(join(result.macDir, 'invoice.macaroon'))) r.warn(a.path('macdir'), 'missing-file', `${join(result.macDir, 'invoice.macaroon')} does not exist (yet)`, a.node('macdir'));
+    if (enableSessions && result.payMacaroonPath === undefined) {
+      r.issue(a.path('paymacaroonpath'), 'enablesessions with lnd pays refunds: set paymacaroonpath to a macaroon that can pay (offchain:read and offchain:write, e.g. admin.macaroon or one baked with `lncli bakemacaroon offchain:read offchain:write`)');
+    } else if (enableSessions && result.payMacaroonPath !== undefined && !ctx.fileExists(result.payMacaroonPath)) {
+      r.warn(a.path('paymacaroonpath'), 'missing-file', `${result.payMacaroonPath} does not exist (yet)`, a.node('paymacaroonpath'));
+    }
     if (passphrase !== undefined) {
       r.warn(a.path('passphrase'), 'conflict', 'both lndhost and passphrase are set: lndhost wins (direct lnd connection) and the LNC passphrase is ignored; the Go aperture refuses this combination', a.node('passphrase'));
     }
   } else if (lndHost !== undefined) {
     r.warn(a.path('lndhost'), 'ignored', backend === 'dev' ? 'backend is dev: lndhost is ignored and invoices are issued by the built-in dev Lightning backend' : `backend is ${backend}: lndhost is ignored`, a.node('lndhost'));
+  }
+  if (enableSessions && httpBackend !== undefined) {
+    // A refund pays the client's amountless return invoice; these payers cannot pay an amountless invoice yet.
+    r.issue(a.path('enablesessions'), `enablesessions pays session refunds to amountless invoices, which the ${httpBackend} payer cannot pay yet: use backend lnd (with paymacaroonpath) or dev for sessions, or leave enablesessions off (charges work with every backend)`, a.node('enablesessions'));
   }
   if (passphrase !== undefined && backend !== 'lnd') r.warn(a.path('passphrase'), 'ignored', `backend is ${backend}: passphrase is ignored`, a.node('passphrase'));
   if (a.has('mailboxaddress') || a.has('devserver')) {

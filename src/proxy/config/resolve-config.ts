@@ -248,7 +248,7 @@ export function resolveConfig(root: RawNode | undefined, context: Partial<Resolv
   const upstreamConnections = top.int('upstreamconnections', CONFIG_DEFAULTS.upstreamConnections, 0, 1_000_000);
   const upstreamQueue = top.int('upstreamqueue', CONFIG_DEFAULTS.upstreamQueue, 0, 1_000_000);
 
-  const services = readServices(r, top, ctx, path, { freebieWindowMs, upstreamTimeoutMs });
+  const services = readServices(r, top, ctx, path, { freebieWindowMs, upstreamTimeoutMs, ...(authenticator.disable ? {} : { mppEnabled: authenticator.enableMpp }) });
 
   if (r.issues.length > 0) return { config: undefined, issues: r.issues, warnings: r.warnings };
   const config: ApertureConfig = {

@@ -24,8 +24,12 @@ const MAX_USAGE_TAIL_BYTES = 1 << 20;
 export interface ResolveServiceEntryOptions {
   /** Environment, directories and file access, as for `resolveConfig`. */
   context?: Partial<ResolveConfigContext>;
-  /** The top-level `freebiewindow` and `upstreamtimeout` (ms) an entry inherits; the reference defaults when absent. */
-  defaults?: { freebieWindowMs?: number; upstreamTimeoutMs?: number };
+  /**
+   * The top-level `freebiewindow` and `upstreamtimeout` (ms) an entry inherits (the reference defaults when
+   * absent), and whether `authenticator.enablempp` is on (an `authscheme` naming mpp is refused when it is off;
+   * not checked when absent).
+   */
+  defaults?: { freebieWindowMs?: number; upstreamTimeoutMs?: number; mppEnabled?: boolean };
   /** Unknown keys are issues instead of warnings (an entry set through the admin API is stored, so a typo must not be). */
   strict?: boolean;
 }
@@ -65,6 +69,7 @@ export function resolveServiceEntry(json: JsonValue, options: ResolveServiceEntr
   const defaults: ServiceDefaults = {
     freebieWindowMs: options.defaults?.freebieWindowMs ?? CONFIG_DEFAULTS.freebieWindowMs,
     upstreamTimeoutMs: options.defaults?.upstreamTimeoutMs ?? CONFIG_DEFAULTS.upstreamTimeoutMs,
+    mppEnabled: options.defaults?.mppEnabled,
   };
   if (entry.kind !== 'map') {
     r.issue('$', `expected a mapping of service keys, found ${describe(entry)}`, entry);
@@ -107,7 +112,12 @@ export function readServices(
 }
 
 /** Per-service defaults that come from top-level keys. */
-interface ServiceDefaults { freebieWindowMs: number; upstreamTimeoutMs: number }
+interface ServiceDefaults {
+  freebieWindowMs: number;
+  upstreamTimeoutMs: number;
+  /** Whether `authenticator.enablempp` is on; `undefined` when unknown (an entry checked by itself). */
+  mppEnabled?: boolean | undefined;
+}
 
 /** Reads one `services[]` entry; undefined when it has issues (recorded in `r`). */
 function readService(
@@ -153,8 +163,9 @@ function readService(
   let authScheme: AuthScheme = 'l402';
   if (authSchemeText === 'l402' || authSchemeText === 'mpp' || authSchemeText === 'l402+mpp') authScheme = authSchemeText;
   else r.issue(s.path('authscheme'), `must be l402, mpp or l402+mpp, not "${authSchemeText}"`, s.node('authscheme'));
-  if (authScheme === 'mpp') r.issue(s.path('authscheme'), 'MPP (the Payment scheme) is not built here yet, so an mpp-only service could never be paid; use l402 or l402+mpp', s.node('authscheme'));
-  if (authScheme === 'l402+mpp') r.warn(s.path('authscheme'), 'not-built', 'MPP is not built here yet; only L402 challenges are sent', s.node('authscheme'));
+  if (authScheme !== 'l402' && defaults.mppEnabled === false) {
+    r.issue(s.path('authscheme'), `authscheme ${authScheme} needs authenticator.enablempp: true (the Payment scheme is off)`, s.node('authscheme'));
+  }
 
   const dp = s.section('dynamicprice', DYNAMIC_PRICE_KEYS);
   const dynamicPrice = {

@@ -1,5 +1,5 @@
 // The admin section (admin.enabled, admin.macaroonpath, admin.corsorigin,
-// admin.allowinsecureremote) and one
+// admin.allowinsecureremote, admin.dashboard) and one
 // services[] entry validated by itself (what the admin API stores).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -24,8 +24,15 @@ function issuesOf(text: string): Map<string, string> {
 test('admin: defaults as the reference (macaroon in the base directory, root key next to it)', () => {
   const { config } = load('');
   assert.deepEqual(config.admin, {
-    enabled: false, macaroonPath: `${HOME}/.aperture/admin.macaroon`, rootKeyPath: `${HOME}/.aperture/admin.rootkey`, corsOrigins: [], allowInsecureRemote: false,
+    enabled: false, macaroonPath: `${HOME}/.aperture/admin.macaroon`, rootKeyPath: `${HOME}/.aperture/admin.rootkey`, corsOrigins: [], allowInsecureRemote: false, dashboard: true,
   });
+});
+
+test('admin.dashboard: on by default with the admin API, off when false', () => {
+  assert.equal(load('admin:\n  enabled: true\n').config.admin.dashboard, true);
+  const off = load('admin:\n  enabled: true\n  dashboard: false\n');
+  assert.equal(off.config.admin.dashboard, false);
+  assert.deepEqual(off.warnings.filter((w) => w.path.startsWith('admin')), []);
 });
 
 test('admin: the root key path is the macaroon path without .macaroon, plus .rootkey', () => {
@@ -45,8 +52,8 @@ test('admin: corsorigin takes "*" and origins, and refuses anything else by path
   // The program serves it: no warning.
   assert.deepEqual(warnings.filter((w) => w.path.startsWith('admin')), []);
   // Settings of a disabled API are said to have no effect.
-  const disabled = load('admin:\n  corsorigin: ["*"]\n  allowinsecureremote: true\n');
-  assert.deepEqual(disabled.warnings.filter((w) => w.path.startsWith('admin')).map((w) => `${w.kind} ${w.path}`), ['ignored admin.corsorigin', 'ignored admin.allowinsecureremote']);
+  const disabled = load('admin:\n  corsorigin: ["*"]\n  allowinsecureremote: true\n  dashboard: false\n');
+  assert.deepEqual(disabled.warnings.filter((w) => w.path.startsWith('admin')).map((w) => `${w.kind} ${w.path}`), ['ignored admin.corsorigin', 'ignored admin.allowinsecureremote', 'ignored admin.dashboard']);
   const issues = issuesOf('admin:\n  corsorigin:\n    - https://dash.example.com/app\n    - ftp://x.example\n    - dash.example.com\n    - https://user@x.example\n');
   assert.match(issues.get('admin.corsorigin[0]') ?? '', /is not an origin/);
   assert.match(issues.get('admin.corsorigin[1]') ?? '', /is not an origin/);

@@ -76,3 +76,20 @@ test('nwc: the connection URI from ${ENV} or a file, checked at load; no URL or 
     return true;
   });
 });
+
+test('enablesessions with a remote backend is refused by name (its payer cannot pay the amountless return invoice of a refund); charges alone are fine', () => {
+  for (const [kind, keys] of [
+    ['cln', '  clnresturl: "https://127.0.0.1:3010/"\n  clnrune: r\n'],
+    ['lnbits', '  lnbitsurl: https://lnbits.example.com\n  lnbitsinvoicekey: k\n'],
+    ['phoenixd', '  phoenixdurl: http://127.0.0.1:9740\n  phoenixdpassword: p\n'],
+    ['nwc', '  nwcuri: "nostr+walletconnect://0000000000000000000000000000000000000000000000000000000000000001?relay=wss://relay.example.com&secret=0000000000000000000000000000000000000000000000000000000000000002"\n'],
+  ] as const) {
+    const sessions = checkConfig(base(`  backend: ${kind}\n${keys}  enablempp: true\n  enablesessions: true\n`));
+    assert.equal(sessions.ok, false, kind);
+    const issue = sessions.issues.find((i) => i.path === 'authenticator.enablesessions');
+    assert.ok(issue !== undefined, `${kind}: ${JSON.stringify(sessions.issues)}`);
+    assert.match(issue.message, new RegExp(`${kind} payer cannot pay`));
+    const charges = checkConfig(base(`  backend: ${kind}\n${keys}  enablempp: true\n`));
+    assert.equal(charges.issues.find((i) => i.path === 'authenticator.enablesessions'), undefined, kind);
+  }
+});
