@@ -25,7 +25,9 @@ if (arg === undefined) {
   console.error('usage: profile-summary.ts FILE.cpuprofile|DIR [--top N]');
   process.exit(2);
 }
-const mainThread = statSync(arg).isDirectory() ? readdirSync(arg).find((f) => /^CPU\.\d+\.\d+\.\d+\.0\.\d+\.cpuprofile$/.test(f)) : undefined;
+const mainThread = statSync(arg).isDirectory()
+  ? readdirSync(arg).find((f) => /^CPU\.\d+\.\d+\.\d+\.0\.\d+\.cpuprofile$/.test(f))
+  : undefined;
 const file = mainThread === undefined ? arg : join(arg, mainThread);
 const topArg = process.argv.indexOf('--top');
 const TOP = topArg > 0 ? Number(process.argv[topArg + 1]) : 25;
@@ -62,7 +64,9 @@ for (const [id, us] of self) {
 
 const pct = (us: number): string => `${((100 * us) / total).toFixed(1).padStart(5)}%`;
 const idle = [...self].filter(([id]) => byId.get(id)?.callFrame.functionName === '(idle)').reduce((a, [, us]) => a + us, 0);
-console.log(`${file}: ${(total / 1e6).toFixed(2)} s sampled, ${((100 * idle) / total).toFixed(1)}% idle; shares below are of all samples\n\nself time by function:`);
+console.log(
+  `${file}: ${(total / 1e6).toFixed(2)} s sampled, ${((100 * idle) / total).toFixed(1)}% idle; shares below are of all samples\n\nself time by function:`,
+);
 for (const [k, us] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, TOP)) console.log(`${pct(us)}  ${k}`);
 console.log('\nself time by file:');
 for (const [k, us] of [...byFile].sort((a, b) => b[1] - a[1]).slice(0, TOP)) console.log(`${pct(us)}  ${k}`);

@@ -24,7 +24,8 @@ const README_END = '<!-- bench:results:end -->';
 async function main(argv: readonly string[]): Promise<void> {
   const only = (argValue(argv, '--only') ?? '').split(',').filter((s) => s !== '');
   for (const name of only) {
-    if (!SCENARIOS.some((s) => s.name === name)) throw new Error(`unknown scenario ${name}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`);
+    if (!SCENARIOS.some((s) => s.name === name))
+      throw new Error(`unknown scenario ${name}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`);
   }
   const settings: Partial<LoadSettings> = {};
   const duration = argValue(argv, '--duration');

@@ -11,18 +11,22 @@ export function TimeChart(props: { label: string; xs: number[]; ys: number[]; un
     const el = box.current;
     if (el === null) return undefined;
     const width = (): number => Math.max(260, el.clientWidth);
-    const plot = new uPlot({
-      width: width(),
-      height: 220,
-      legend: { show: false },
-      cursor: { drag: { x: false, y: false } },
-      scales: { x: { time: true } },
-      axes: [{}, { values: (_u, ticks) => ticks.map((t) => `${t}`), size: 60 }],
-      series: [
-        {},
-        { label: props.label, stroke: '#b45309', fill: 'rgba(245, 158, 11, 0.18)', width: 2, points: { show: true, size: 6 } },
-      ],
-    }, [props.xs, props.ys], el);
+    const plot = new uPlot(
+      {
+        width: width(),
+        height: 220,
+        legend: { show: false },
+        cursor: { drag: { x: false, y: false } },
+        scales: { x: { time: true } },
+        axes: [{}, { values: (_u, ticks) => ticks.map((t) => `${t}`), size: 60 }],
+        series: [
+          {},
+          { label: props.label, stroke: '#b45309', fill: 'rgba(245, 158, 11, 0.18)', width: 2, points: { show: true, size: 6 } },
+        ],
+      },
+      [props.xs, props.ys],
+      el,
+    );
     const observer = new ResizeObserver(() => plot.setSize({ width: width(), height: 220 }));
     observer.observe(el);
     return () => {
@@ -47,7 +51,9 @@ export function Bars(props: { rows: Array<{ label: string; value: number; text: 
       {props.rows.map((r) => (
         <li key={r.label}>
           <span class="bar-label">{r.label}</span>
-          <span class="bar-track"><span class="bar-fill" style={{ width: `${(100 * r.value) / max}%` }} /></span>
+          <span class="bar-track">
+            <span class="bar-fill" style={{ width: `${(100 * r.value) / max}%` }} />
+          </span>
           <span class="bar-value">{r.text}</span>
         </li>
       ))}

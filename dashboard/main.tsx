@@ -16,7 +16,12 @@ import { Empty, Link, RefreshTick, useLoad, useLocation } from './ui.js';
 
 const REFRESH_MS = 15_000;
 
-const NAV: ReadonlyArray<[string, string]> = [['/', 'Overview'], ['/services', 'Services'], ['/transactions', 'Transactions'], ['/tokens', 'Tokens']];
+const NAV: ReadonlyArray<[string, string]> = [
+  ['/', 'Overview'],
+  ['/services', 'Services'],
+  ['/transactions', 'Transactions'],
+  ['/tokens', 'Tokens'],
+];
 
 function Page(props: { path: string }): JSX.Element {
   const { path } = props;
@@ -26,7 +31,14 @@ function Page(props: { path: string }): JSX.Element {
   if (detail?.[1] !== undefined) return <ServiceDetail name={decodeURIComponent(detail[1])} />;
   if (path === '/transactions') return <Transactions />;
   if (path === '/tokens') return <Tokens />;
-  return <section><h1>Not found</h1><Empty>There is no page at {path}. <Link href="/">Go to the overview.</Link></Empty></section>;
+  return (
+    <section>
+      <h1>Not found</h1>
+      <Empty>
+        There is no page at {path}. <Link href="/">Go to the overview.</Link>
+      </Empty>
+    </section>
+  );
 }
 
 function NetworkBadge(props: { ok: boolean | undefined }): JSX.Element {
@@ -61,22 +73,34 @@ function App(): JSX.Element {
   const section = path === '/' ? '/' : `/${path.split('/')[1] ?? ''}`;
   return (
     <RefreshTick.Provider value={{ tick, refresh, loaded }}>
-      <a class="skip" href="#main">Skip to content</a>
+      <a class="skip" href="#main">
+        Skip to content
+      </a>
       <header class="top">
         <span class="brand">aperture</span>
         <nav aria-label="Main">
-          {NAV.map(([href, label]) => <Link key={href} href={href} aria-current={section === href ? 'page' : undefined}>{label}</Link>)}
+          {NAV.map(([href, label]) => (
+            <Link key={href} href={href} aria-current={section === href ? 'page' : undefined}>
+              {label}
+            </Link>
+          ))}
         </nav>
         <span class="status">
           <NetworkBadge ok={ok} />
-          <span class="updated" aria-live="polite">{updated === '' ? '' : `updated ${updated}`}</span>
-          <button type="button" class="small" onClick={refresh} aria-label="Refresh now">↻</button>
+          <span class="updated" aria-live="polite">
+            {updated === '' ? '' : `updated ${updated}`}
+          </span>
+          <button type="button" class="small" onClick={refresh} aria-label="Refresh now">
+            ↻
+          </button>
         </span>
       </header>
       <main id="main" tabIndex={-1}>
         <Page path={path} />
       </main>
-      <footer><a href="/_dashboard/LICENSES.txt">Licenses</a></footer>
+      <footer>
+        <a href="/_dashboard/LICENSES.txt">Licenses</a>
+      </footer>
     </RefreshTick.Provider>
   );
 }

@@ -5,9 +5,20 @@ import { allTransactions, api } from './api.js';
 import { Bars, TimeChart } from './charts.js';
 import { dayBound, daysAgo, navigate, num, Show, useLoad, useLocation } from './ui.js';
 
-const PRESETS: ReadonlyArray<[string, string]> = [['1', 'Last 24 hours'], ['7', 'Last 7 days'], ['30', 'Last 30 days'], ['90', 'Last 90 days'], ['all', 'All time'], ['custom', 'Custom']];
+const PRESETS: ReadonlyArray<[string, string]> = [
+  ['1', 'Last 24 hours'],
+  ['7', 'Last 7 days'],
+  ['30', 'Last 30 days'],
+  ['90', 'Last 90 days'],
+  ['all', 'All time'],
+  ['custom', 'Custom'],
+];
 
-interface Range { range: string; fromDay: string; toDay: string }
+interface Range {
+  range: string;
+  fromDay: string;
+  toDay: string;
+}
 
 function rangeOf(search: URLSearchParams): Range {
   return { range: search.get('range') ?? '30', fromDay: search.get('from') ?? '', toDay: search.get('to') ?? '' };
@@ -59,7 +70,17 @@ export function Overview(): JSX.Element {
       api.transactions({ state: 'expired', limit: 1 }),
       allTransactions({ state: 'settled', start_date: from, end_date: to }, 20_000),
     ]);
-    return { from, to, stats, services, all: Number(all.total_count), settled: Number(settled.total_count), pending: Number(pending.total_count), expired: Number(expired.total_count), settledRows };
+    return {
+      from,
+      to,
+      stats,
+      services,
+      all: Number(all.total_count),
+      settled: Number(settled.total_count),
+      pending: Number(pending.total_count),
+      expired: Number(expired.total_count),
+      settledRows,
+    };
   }, [r.range, r.fromDay, r.toDay]);
 
   return (
@@ -69,14 +90,45 @@ export function Overview(): JSX.Element {
         <form class="range" onSubmit={(e) => e.preventDefault()}>
           <label>
             Date range{' '}
-            <select name="range" value={r.range} onChange={(e) => setQuery({ range: (e.currentTarget as HTMLSelectElement).value, ...(((e.currentTarget as HTMLSelectElement).value === 'custom' && r.fromDay === '') ? { from: daysAgo(30), to: daysAgo(0) } : {}) })}>
-              {PRESETS.map(([v, label]) => <option key={v} value={v}>{label}</option>)}
+            <select
+              name="range"
+              value={r.range}
+              onChange={(e) =>
+                setQuery({
+                  range: (e.currentTarget as HTMLSelectElement).value,
+                  ...((e.currentTarget as HTMLSelectElement).value === 'custom' && r.fromDay === ''
+                    ? { from: daysAgo(30), to: daysAgo(0) }
+                    : {}),
+                })
+              }
+            >
+              {PRESETS.map(([v, label]) => (
+                <option key={v} value={v}>
+                  {label}
+                </option>
+              ))}
             </select>
           </label>
           {r.range === 'custom' ? (
             <>
-              <label>From <input type="date" name="from" value={r.fromDay} onChange={(e) => setQuery({ from: (e.currentTarget as HTMLInputElement).value })} /></label>
-              <label>To <input type="date" name="to" value={r.toDay} onChange={(e) => setQuery({ to: (e.currentTarget as HTMLInputElement).value })} /></label>
+              <label>
+                From{' '}
+                <input
+                  type="date"
+                  name="from"
+                  value={r.fromDay}
+                  onChange={(e) => setQuery({ from: (e.currentTarget as HTMLInputElement).value })}
+                />
+              </label>
+              <label>
+                To{' '}
+                <input
+                  type="date"
+                  name="to"
+                  value={r.toDay}
+                  onChange={(e) => setQuery({ to: (e.currentTarget as HTMLInputElement).value })}
+                />
+              </label>
             </>
           ) : null}
         </form>
@@ -87,36 +139,85 @@ export function Overview(): JSX.Element {
           const times = d.settledRows.map((t) => Date.parse(t.settled_at)).filter((t) => Number.isFinite(t));
           const from = d.from !== undefined ? Date.parse(d.from) : times.length > 0 ? Math.min(...times) : Date.now() - 86_400_000;
           const to = d.to !== undefined ? Date.parse(d.to) : Date.now();
-          const series = buckets(d.settledRows.map((t) => [Date.parse(t.settled_at), Number(t.price_sats)]), from, to);
+          const series = buckets(
+            d.settledRows.map((t) => [Date.parse(t.settled_at), Number(t.price_sats)]),
+            from,
+            to,
+          );
           const breakdown = [...d.stats.service_breakdown];
           return (
             <>
               <div class="tiles">
-                <div class="tile" data-tile="revenue"><span class="tile-label">Revenue</span><span class="tile-value">{num(d.stats.total_revenue_sats)} <small>sat</small></span></div>
-                <div class="tile" data-tile="transactions"><span class="tile-label">Settled transactions</span><span class="tile-value">{num(d.stats.transaction_count)}</span></div>
-                <div class="tile" data-tile="success"><span class="tile-label">Success rate <small>(settled / challenged, all time)</small></span><span class="tile-value">{rate}</span></div>
-                <div class="tile" data-tile="services"><span class="tile-label">Active services</span><span class="tile-value">{num(d.services.length)}</span></div>
+                <div class="tile" data-tile="revenue">
+                  <span class="tile-label">Revenue</span>
+                  <span class="tile-value">
+                    {num(d.stats.total_revenue_sats)} <small>sat</small>
+                  </span>
+                </div>
+                <div class="tile" data-tile="transactions">
+                  <span class="tile-label">Settled transactions</span>
+                  <span class="tile-value">{num(d.stats.transaction_count)}</span>
+                </div>
+                <div class="tile" data-tile="success">
+                  <span class="tile-label">
+                    Success rate <small>(settled / challenged, all time)</small>
+                  </span>
+                  <span class="tile-value">{rate}</span>
+                </div>
+                <div class="tile" data-tile="services">
+                  <span class="tile-label">Active services</span>
+                  <span class="tile-value">{num(d.services.length)}</span>
+                </div>
               </div>
               <div class="panels">
                 <div class="panel wide">
-                  <h2>Revenue over time <small>(sat per {to - from <= 2 * 86_400_000 ? 'hour' : 'day'}, UTC)</small></h2>
-                  {d.settledRows.length === 0 ? <p class="state empty">No settled transactions in this range.</p> : <TimeChart label="Revenue" unit="sat" xs={series.xs} ys={series.ys} />}
+                  <h2>
+                    Revenue over time <small>(sat per {to - from <= 2 * 86_400_000 ? 'hour' : 'day'}, UTC)</small>
+                  </h2>
+                  {d.settledRows.length === 0 ? (
+                    <p class="state empty">No settled transactions in this range.</p>
+                  ) : (
+                    <TimeChart label="Revenue" unit="sat" xs={series.xs} ys={series.ys} />
+                  )}
                 </div>
                 <div class="panel">
                   <h2>Transactions per service</h2>
-                  <Bars empty="No settled transactions in this range." rows={breakdown.map((s) => ({ label: s.service_name, value: Number(s.transaction_count), text: num(s.transaction_count) }))} />
+                  <Bars
+                    empty="No settled transactions in this range."
+                    rows={breakdown.map((s) => ({
+                      label: s.service_name,
+                      value: Number(s.transaction_count),
+                      text: num(s.transaction_count),
+                    }))}
+                  />
                 </div>
                 <div class="panel">
                   <h2>Revenue by service</h2>
-                  <Bars empty="No revenue in this range." rows={breakdown.map((s) => ({ label: s.service_name, value: Number(s.total_revenue_sats), text: `${num(s.total_revenue_sats)} sat` }))} />
+                  <Bars
+                    empty="No revenue in this range."
+                    rows={breakdown.map((s) => ({
+                      label: s.service_name,
+                      value: Number(s.total_revenue_sats),
+                      text: `${num(s.total_revenue_sats)} sat`,
+                    }))}
+                  />
                 </div>
                 <div class="panel">
-                  <h2>States <small>(all time)</small></h2>
-                  <Bars empty="No transactions yet." rows={d.all === 0 ? [] : [
-                    { label: 'settled', value: d.settled, text: num(d.settled) },
-                    { label: 'pending', value: d.pending, text: num(d.pending) },
-                    { label: 'expired', value: d.expired, text: num(d.expired) },
-                  ]} />
+                  <h2>
+                    States <small>(all time)</small>
+                  </h2>
+                  <Bars
+                    empty="No transactions yet."
+                    rows={
+                      d.all === 0
+                        ? []
+                        : [
+                            { label: 'settled', value: d.settled, text: num(d.settled) },
+                            { label: 'pending', value: d.pending, text: num(d.pending) },
+                            { label: 'expired', value: d.expired, text: num(d.expired) },
+                          ]
+                    }
+                  />
                 </div>
               </div>
             </>

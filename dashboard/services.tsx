@@ -11,11 +11,27 @@ const OWN_KEYS = ['name', 'address', 'protocol', 'hostregexp', 'pathregexp', 'pr
 
 type Field = 'name' | 'address' | 'protocol' | 'host_regexp' | 'path_regexp' | 'price' | 'auth' | 'auth_scheme' | 'config';
 const FIELD_KEYS: Record<Exclude<Field, 'config' | 'name'>, string> = {
-  address: 'address', protocol: 'protocol', host_regexp: 'hostregexp', path_regexp: 'pathregexp', price: 'price', auth: 'auth', auth_scheme: 'authscheme',
+  address: 'address',
+  protocol: 'protocol',
+  host_regexp: 'hostregexp',
+  path_regexp: 'pathregexp',
+  price: 'price',
+  auth: 'auth',
+  auth_scheme: 'authscheme',
 };
 type Values = Record<Field, string>;
 
-const EMPTY: Values = { name: '', address: '', protocol: 'http', host_regexp: '', path_regexp: '', price: '', auth: '', auth_scheme: 'AUTH_SCHEME_L402', config: '{}' };
+const EMPTY: Values = {
+  name: '',
+  address: '',
+  protocol: 'http',
+  host_regexp: '',
+  path_regexp: '',
+  price: '',
+  auth: '',
+  auth_scheme: 'AUTH_SCHEME_L402',
+  config: '{}',
+};
 
 /** The entry's keys without those that have their own field. */
 export function extrasOf(service: Service): JsonObject {
@@ -26,8 +42,15 @@ export function extrasOf(service: Service): JsonObject {
 
 function valuesOf(service: Service): Values {
   return {
-    name: service.name, address: service.address, protocol: service.protocol || 'http', host_regexp: service.host_regexp, path_regexp: service.path_regexp,
-    price: service.price, auth: service.auth, auth_scheme: service.auth_scheme, config: JSON.stringify(extrasOf(service), null, 2),
+    name: service.name,
+    address: service.address,
+    protocol: service.protocol || 'http',
+    host_regexp: service.host_regexp,
+    path_regexp: service.path_regexp,
+    price: service.price,
+    auth: service.auth,
+    auth_scheme: service.auth_scheme,
+    config: JSON.stringify(extrasOf(service), null, 2),
   };
 }
 
@@ -57,7 +80,8 @@ export function fieldErrors(message: string): { fields: Partial<Record<Field, st
     // `price: …`, `config.timeout: …`, `address is required`, `unknown field "x"`, `invalid value for int64 field price: …`
     const key = (/\bfield "?([a-z_]+)/.exec(part) ?? /^([a-z_]+)/.exec(part))?.[1];
     const field = key === 'hostregexp' ? 'host_regexp' : key === 'pathregexp' ? 'path_regexp' : key === 'authscheme' ? 'auth_scheme' : key;
-    if (field !== undefined && (field in EMPTY)) fields[field as Field] = fields[field as Field] === undefined ? part : `${fields[field as Field]}; ${part}`;
+    if (field !== undefined && field in EMPTY)
+      fields[field as Field] = fields[field as Field] === undefined ? part : `${fields[field as Field]}; ${part}`;
     else rest.push(part);
   }
   return { fields, rest };
@@ -72,12 +96,21 @@ function parseConfig(text: string): JsonObject {
   }
   if (!isObject(value)) throw new ApiError(400, 'config: must be a JSON object');
   const own = Object.keys(value).filter((k) => OWN_KEYS.includes(k.toLowerCase()));
-  if (own.length > 0) throw new ApiError(400, `config: ${own.join(', ')} ha${own.length > 1 ? 've' : 's'} ${own.length > 1 ? 'their' : 'its'} own field`);
+  if (own.length > 0)
+    throw new ApiError(400, `config: ${own.join(', ')} ha${own.length > 1 ? 've' : 's'} ${own.length > 1 ? 'their' : 'its'} own field`);
   return value;
 }
 
 function createBody(v: Values): JsonObject {
-  const body: JsonObject = { name: v.name.trim(), address: v.address.trim(), protocol: v.protocol, host_regexp: v.host_regexp, path_regexp: v.path_regexp, auth: v.auth.trim(), auth_scheme: v.auth_scheme };
+  const body: JsonObject = {
+    name: v.name.trim(),
+    address: v.address.trim(),
+    protocol: v.protocol,
+    host_regexp: v.host_regexp,
+    path_regexp: v.path_regexp,
+    auth: v.auth.trim(),
+    auth_scheme: v.auth_scheme,
+  };
   if (v.price.trim() !== '') body['price'] = v.price.trim();
   const config = parseConfig(v.config);
   if (Object.keys(config).length > 0) body['config'] = config;
@@ -107,7 +140,14 @@ export function updateBody(before: Service, v: Values): JsonObject | undefined {
   return Object.keys(body).length === 0 ? undefined : body;
 }
 
-function ServiceForm(props: { title: string; initial: Values; nameFixed: boolean; submitLabel: string; onSubmit: (v: Values) => Promise<string | undefined>; onCancel: () => void }): JSX.Element {
+function ServiceForm(props: {
+  title: string;
+  initial: Values;
+  nameFixed: boolean;
+  submitLabel: string;
+  onSubmit: (v: Values) => Promise<string | undefined>;
+  onCancel: () => void;
+}): JSX.Element {
   const [v, setV] = useState<Values>(props.initial);
   const [errors, setErrors] = useState<{ fields: Partial<Record<Field, string>>; rest: string[] }>({ fields: {}, rest: [] });
   const [busy, setBusy] = useState(false);
@@ -116,9 +156,18 @@ function ServiceForm(props: { title: string; initial: Values; nameFixed: boolean
   const input = (field: Field, label: string, attrs: InputHTMLAttributes = {}, hint?: string): JSX.Element => (
     <div class={`field${errors.fields[field] === undefined ? '' : ' invalid'}`}>
       <label for={`${id}-${field}`}>{label}</label>
-      <input id={`${id}-${field}`} name={field} value={v[field]} aria-invalid={errors.fields[field] !== undefined} aria-describedby={`${id}-${field}-msg`}
-        onInput={(e) => setV({ ...v, [field]: (e.currentTarget as HTMLInputElement).value })} {...attrs} />
-      <small id={`${id}-${field}-msg`} class={errors.fields[field] === undefined ? 'hint' : 'field-error'}>{errors.fields[field] ?? hint ?? ''}</small>
+      <input
+        id={`${id}-${field}`}
+        name={field}
+        value={v[field]}
+        aria-invalid={errors.fields[field] !== undefined}
+        aria-describedby={`${id}-${field}-msg`}
+        onInput={(e) => setV({ ...v, [field]: (e.currentTarget as HTMLInputElement).value })}
+        {...attrs}
+      />
+      <small id={`${id}-${field}-msg`} class={errors.fields[field] === undefined ? 'hint' : 'field-error'}>
+        {errors.fields[field] ?? hint ?? ''}
+      </small>
     </div>
   );
   const submit = async (e: Event): Promise<void> => {
@@ -139,15 +188,42 @@ function ServiceForm(props: { title: string; initial: Values; nameFixed: boolean
   return (
     <form class="service-form" aria-label={props.title} onSubmit={(e) => void submit(e)} noValidate>
       <h3>{props.title}</h3>
-      {errors.rest.length > 0 ? <div class="error" role="alert">{errors.rest.join('; ')}</div> : null}
-      {Object.keys(errors.fields).length > 0 ? <div class="error" role="alert">Please fix the fields marked below.</div> : null}
-      {note === undefined ? null : <p class="notice" role="status">{note}</p>}
+      {errors.rest.length > 0 ? (
+        <div class="error" role="alert">
+          {errors.rest.join('; ')}
+        </div>
+      ) : null}
+      {Object.keys(errors.fields).length > 0 ? (
+        <div class="error" role="alert">
+          Please fix the fields marked below.
+        </div>
+      ) : null}
+      {note === undefined ? null : (
+        <p class="notice" role="status">
+          {note}
+        </p>
+      )}
       <div class="grid">
-        {input('name', 'Name', { required: true, readOnly: props.nameFixed, autoComplete: 'off', ...(props.nameFixed ? {} : { ref: focusOnMount }) }, props.nameFixed ? 'a service cannot be renamed' : 'letters, digits, - _ .')}
-        {input('address', 'Address', { required: true, placeholder: '127.0.0.1:8080', ...(props.nameFixed ? { ref: focusOnMount } : {}) }, 'host:port of the backend')}
+        {input(
+          'name',
+          'Name',
+          { required: true, readOnly: props.nameFixed, autoComplete: 'off', ...(props.nameFixed ? {} : { ref: focusOnMount }) },
+          props.nameFixed ? 'a service cannot be renamed' : 'letters, digits, - _ .',
+        )}
+        {input(
+          'address',
+          'Address',
+          { required: true, placeholder: '127.0.0.1:8080', ...(props.nameFixed ? { ref: focusOnMount } : {}) },
+          'host:port of the backend',
+        )}
         <div class={`field${errors.fields.protocol === undefined ? '' : ' invalid'}`}>
           <label for={`${id}-protocol`}>Protocol</label>
-          <select id={`${id}-protocol`} name="protocol" value={v.protocol} onChange={(e) => setV({ ...v, protocol: (e.currentTarget as HTMLSelectElement).value })}>
+          <select
+            id={`${id}-protocol`}
+            name="protocol"
+            value={v.protocol}
+            onChange={(e) => setV({ ...v, protocol: (e.currentTarget as HTMLSelectElement).value })}
+          >
             <option value="http">http</option>
             <option value="https">https</option>
           </select>
@@ -159,21 +235,43 @@ function ServiceForm(props: { title: string; initial: Values; nameFixed: boolean
         {input('auth', 'Auth', { placeholder: 'on' }, 'on, off, or freebie N')}
         <div class={`field${errors.fields.auth_scheme === undefined ? '' : ' invalid'}`}>
           <label for={`${id}-auth_scheme`}>Auth scheme</label>
-          <select id={`${id}-auth_scheme`} name="auth_scheme" value={v.auth_scheme} onChange={(e) => setV({ ...v, auth_scheme: (e.currentTarget as HTMLSelectElement).value })}>
-            {AUTH_SCHEMES.map(([value, label]) => <option key={value} value={value}>{label}</option>)}
+          <select
+            id={`${id}-auth_scheme`}
+            name="auth_scheme"
+            value={v.auth_scheme}
+            onChange={(e) => setV({ ...v, auth_scheme: (e.currentTarget as HTMLSelectElement).value })}
+          >
+            {AUTH_SCHEMES.map(([value, label]) => (
+              <option key={value} value={value}>
+                {label}
+              </option>
+            ))}
           </select>
           <small class="field-error">{errors.fields.auth_scheme ?? ''}</small>
         </div>
       </div>
       <div class={`field${errors.fields.config === undefined ? '' : ' invalid'}`}>
         <label for={`${id}-config`}>Other settings (JSON: headers, ratelimits, timeout, …)</label>
-        <textarea id={`${id}-config`} name="config" rows={6} spellcheck={false} value={v.config} aria-invalid={errors.fields.config !== undefined}
-          onInput={(e) => setV({ ...v, config: (e.currentTarget as HTMLTextAreaElement).value })} />
-        <small class={errors.fields.config === undefined ? 'hint' : 'field-error'}>{errors.fields.config ?? 'keys of a services[] entry in aperture.yaml'}</small>
+        <textarea
+          id={`${id}-config`}
+          name="config"
+          rows={6}
+          spellcheck={false}
+          value={v.config}
+          aria-invalid={errors.fields.config !== undefined}
+          onInput={(e) => setV({ ...v, config: (e.currentTarget as HTMLTextAreaElement).value })}
+        />
+        <small class={errors.fields.config === undefined ? 'hint' : 'field-error'}>
+          {errors.fields.config ?? 'keys of a services[] entry in aperture.yaml'}
+        </small>
       </div>
       <div class="actions">
-        <button type="submit" class="primary" disabled={busy}>{busy ? 'Saving…' : props.submitLabel}</button>
-        <button type="button" onClick={props.onCancel}>Cancel</button>
+        <button type="submit" class="primary" disabled={busy}>
+          {busy ? 'Saving…' : props.submitLabel}
+        </button>
+        <button type="button" onClick={props.onCancel}>
+          Cancel
+        </button>
       </div>
     </form>
   );
@@ -203,12 +301,31 @@ export function Services(): JSX.Element {
     <section aria-labelledby="h-services">
       <div class="page-head">
         <h1 id="h-services">Services</h1>
-        {creating ? null : <button type="button" class="primary" onClick={() => { setCreating(true); setNotice(undefined); }}>New service</button>}
+        {creating ? null : (
+          <button
+            type="button"
+            class="primary"
+            onClick={() => {
+              setCreating(true);
+              setNotice(undefined);
+            }}
+          >
+            New service
+          </button>
+        )}
       </div>
-      {notice === undefined ? null : <p class="notice" role="status">{notice}</p>}
+      {notice === undefined ? null : (
+        <p class="notice" role="status">
+          {notice}
+        </p>
+      )}
       {creating ? (
         <div class="panel">
-          <ServiceForm title="New service" initial={EMPTY} nameFixed={false} submitLabel="Create"
+          <ServiceForm
+            title="New service"
+            initial={EMPTY}
+            nameFixed={false}
+            submitLabel="Create"
             onCancel={() => setCreating(false)}
             onSubmit={async (v) => {
               const created = await api.createService(createBody(v));
@@ -216,61 +333,135 @@ export function Services(): JSX.Element {
               setNotice(`Service ${created.name} created.`);
               data.reload();
               return undefined;
-            }} />
+            }}
+          />
         </div>
       ) : null}
       <Show loaded={data}>
-        {(services) => services.length === 0 ? <Empty>No services yet. Create one, or add it to aperture.yaml.</Empty> : (
-          <div class="table-wrap">
-            <table class="services">
-              <caption class="sr-only">Services in route order</caption>
-              <thead><tr><th scope="col">Name</th><th scope="col">Address</th><th scope="col">Host</th><th scope="col">Path</th><th scope="col" class="num">Price</th><th scope="col">Auth</th><th scope="col">Scheme</th><th scope="col">Source</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
-              <tbody>
-                {services.map((s) => editing === s.name ? (
-                  <tr key={s.name} class="editing"><td colSpan={9}>
-                    <ServiceForm title={`Edit ${s.name}`} initial={valuesOf(s)} nameFixed submitLabel="Save"
-                      onCancel={() => setEditing(undefined)}
-                      onSubmit={async (v) => {
-                        const body = updateBody(s, v);
-                        if (body === undefined) return 'Nothing changed.';
-                        await api.updateService(s.name, body);
-                        setEditing(undefined);
-                        setNotice(`Service ${s.name} saved.`);
-                        data.reload();
-                        return undefined;
-                      }} />
-                  </td></tr>
-                ) : (
-                  <tr key={s.name} data-service={s.name}>
-                    <th scope="row"><Link href={`/services/${encodeURIComponent(s.name)}`}>{s.name}</Link></th>
-                    <td><code>{s.protocol}://{s.address}</code></td>
-                    <td>{s.host_regexp === '' ? <span class="hint">any</span> : <code>{s.host_regexp}</code>}</td>
-                    <td><code>{s.path_regexp}</code></td>
-                    <td class="num">{num(s.price)}</td>
-                    <td>{s.auth}</td>
-                    <td>{schemeLabel(s.auth_scheme)}</td>
-                    <td><span class={`tag ${s.source}`}>{s.source}</span></td>
-                    <td class="row-actions">
-                      {deleting === s.name ? (
-                        <span class="confirm" role="group" aria-label={`Confirm deleting ${s.name}`}>
-                          Delete {s.name}?{' '}
-                          <button type="button" class="danger" ref={focusOnMount} onClick={() => void remove(s.name)}>Delete</button>{' '}
-                          <button type="button" onClick={() => { setDeleting(undefined); setDeleteError(undefined); }}>Cancel</button>
-                          {deleteError === undefined ? null : <span class="field-error" role="alert"> {deleteError}</span>}
-                        </span>
-                      ) : (
-                        <>
-                          <button type="button" aria-label={`Edit ${s.name}`} onClick={() => { setEditing(s.name); setNotice(undefined); }}>Edit</button>{' '}
-                          <button type="button" class="danger" aria-label={`Delete ${s.name}`} onClick={() => { setDeleting(s.name); setDeleteError(undefined); }}>Delete</button>
-                        </>
-                      )}
-                    </td>
+        {(services) =>
+          services.length === 0 ? (
+            <Empty>No services yet. Create one, or add it to aperture.yaml.</Empty>
+          ) : (
+            <div class="table-wrap">
+              <table class="services">
+                <caption class="sr-only">Services in route order</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Name</th>
+                    <th scope="col">Address</th>
+                    <th scope="col">Host</th>
+                    <th scope="col">Path</th>
+                    <th scope="col" class="num">
+                      Price
+                    </th>
+                    <th scope="col">Auth</th>
+                    <th scope="col">Scheme</th>
+                    <th scope="col">Source</th>
+                    <th scope="col">
+                      <span class="sr-only">Actions</span>
+                    </th>
                   </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        )}
+                </thead>
+                <tbody>
+                  {services.map((s) =>
+                    editing === s.name ? (
+                      <tr key={s.name} class="editing">
+                        <td colSpan={9}>
+                          <ServiceForm
+                            title={`Edit ${s.name}`}
+                            initial={valuesOf(s)}
+                            nameFixed
+                            submitLabel="Save"
+                            onCancel={() => setEditing(undefined)}
+                            onSubmit={async (v) => {
+                              const body = updateBody(s, v);
+                              if (body === undefined) return 'Nothing changed.';
+                              await api.updateService(s.name, body);
+                              setEditing(undefined);
+                              setNotice(`Service ${s.name} saved.`);
+                              data.reload();
+                              return undefined;
+                            }}
+                          />
+                        </td>
+                      </tr>
+                    ) : (
+                      <tr key={s.name} data-service={s.name}>
+                        <th scope="row">
+                          <Link href={`/services/${encodeURIComponent(s.name)}`}>{s.name}</Link>
+                        </th>
+                        <td>
+                          <code>
+                            {s.protocol}://{s.address}
+                          </code>
+                        </td>
+                        <td>{s.host_regexp === '' ? <span class="hint">any</span> : <code>{s.host_regexp}</code>}</td>
+                        <td>
+                          <code>{s.path_regexp}</code>
+                        </td>
+                        <td class="num">{num(s.price)}</td>
+                        <td>{s.auth}</td>
+                        <td>{schemeLabel(s.auth_scheme)}</td>
+                        <td>
+                          <span class={`tag ${s.source}`}>{s.source}</span>
+                        </td>
+                        <td class="row-actions">
+                          {deleting === s.name ? (
+                            <span class="confirm" role="group" aria-label={`Confirm deleting ${s.name}`}>
+                              Delete {s.name}?{' '}
+                              <button type="button" class="danger" ref={focusOnMount} onClick={() => void remove(s.name)}>
+                                Delete
+                              </button>{' '}
+                              <button
+                                type="button"
+                                onClick={() => {
+                                  setDeleting(undefined);
+                                  setDeleteError(undefined);
+                                }}
+                              >
+                                Cancel
+                              </button>
+                              {deleteError === undefined ? null : (
+                                <span class="field-error" role="alert">
+                                  {' '}
+                                  {deleteError}
+                                </span>
+                              )}
+                            </span>
+                          ) : (
+                            <>
+                              <button
+                                type="button"
+                                aria-label={`Edit ${s.name}`}
+                                onClick={() => {
+                                  setEditing(s.name);
+                                  setNotice(undefined);
+                                }}
+                              >
+                                Edit
+                              </button>{' '}
+                              <button
+                                type="button"
+                                class="danger"
+                                aria-label={`Delete ${s.name}`}
+                                onClick={() => {
+                                  setDeleting(s.name);
+                                  setDeleteError(undefined);
+                                }}
+                              >
+                                Delete
+                              </button>
+                            </>
+                          )}
+                        </td>
+                      </tr>
+                    ),
+                  )}
+                </tbody>
+              </table>
+            </div>
+          )
+        }
       </Show>
     </section>
   );

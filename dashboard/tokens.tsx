@@ -28,9 +28,15 @@ export function Tokens(): JSX.Element {
 
   return (
     <section aria-labelledby="h-tokens">
-      <div class="page-head"><h1 id="h-tokens">Tokens</h1></div>
+      <div class="page-head">
+        <h1 id="h-tokens">Tokens</h1>
+      </div>
       <p class="hint">Settled L402 tokens that are not revoked, newest first.</p>
-      {notice === undefined ? null : <p class="notice" role="status">{notice}</p>}
+      {notice === undefined ? null : (
+        <p class="notice" role="status">
+          {notice}
+        </p>
+      )}
       <Show loaded={data}>
         {(d) => {
           const total = Number(d.total_count);
@@ -39,11 +45,25 @@ export function Tokens(): JSX.Element {
             <>
               <div class="table-wrap">
                 <table>
-                  <thead><tr><th scope="col">Token ID</th><th scope="col">Service</th><th scope="col" class="num">Paid</th><th scope="col">Settled</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
+                  <thead>
+                    <tr>
+                      <th scope="col">Token ID</th>
+                      <th scope="col">Service</th>
+                      <th scope="col" class="num">
+                        Paid
+                      </th>
+                      <th scope="col">Settled</th>
+                      <th scope="col">
+                        <span class="sr-only">Actions</span>
+                      </th>
+                    </tr>
+                  </thead>
                   <tbody>
                     {d.tokens.map((t) => (
                       <tr key={t.token_id} data-token={t.token_id}>
-                        <td><code class="token-id">{t.token_id}</code></td>
+                        <td>
+                          <code class="token-id">{t.token_id}</code>
+                        </td>
                         <td>{t.service_name}</td>
                         <td class="num">{num(t.price_sats)}</td>
                         <td>{time(t.settled_at)}</td>
@@ -51,12 +71,37 @@ export function Tokens(): JSX.Element {
                           {confirming === t.token_id ? (
                             <span class="confirm" role="group" aria-label="Confirm revoking">
                               Revoke it?{' '}
-                              <button type="button" class="danger" ref={focusOnMount} onClick={() => void revoke(t.token_id)}>Revoke</button>{' '}
-                              <button type="button" onClick={() => { setConfirming(undefined); setFailure(undefined); }}>Cancel</button>
-                              {failure === undefined ? null : <span class="field-error" role="alert"> {failure}</span>}
+                              <button type="button" class="danger" ref={focusOnMount} onClick={() => void revoke(t.token_id)}>
+                                Revoke
+                              </button>{' '}
+                              <button
+                                type="button"
+                                onClick={() => {
+                                  setConfirming(undefined);
+                                  setFailure(undefined);
+                                }}
+                              >
+                                Cancel
+                              </button>
+                              {failure === undefined ? null : (
+                                <span class="field-error" role="alert">
+                                  {' '}
+                                  {failure}
+                                </span>
+                              )}
                             </span>
                           ) : (
-                            <button type="button" class="danger" aria-label={`Revoke ${t.token_id}`} onClick={() => { setConfirming(t.token_id); setNotice(undefined); }}>Revoke</button>
+                            <button
+                              type="button"
+                              class="danger"
+                              aria-label={`Revoke ${t.token_id}`}
+                              onClick={() => {
+                                setConfirming(t.token_id);
+                                setNotice(undefined);
+                              }}
+                            >
+                              Revoke
+                            </button>
                           )}
                         </td>
                       </tr>
@@ -65,9 +110,15 @@ export function Tokens(): JSX.Element {
                 </table>
               </div>
               <nav class="pager" aria-label="Pages">
-                <button type="button" disabled={page === 0} onClick={() => setPage(page - 1)}>Previous</button>
-                <span class="pager-info">{num(page * PAGE + 1)}–{num(page * PAGE + d.tokens.length)} of {num(total)}</span>
-                <button type="button" disabled={(page + 1) * PAGE >= total} onClick={() => setPage(page + 1)}>Next</button>
+                <button type="button" disabled={page === 0} onClick={() => setPage(page - 1)}>
+                  Previous
+                </button>
+                <span class="pager-info">
+                  {num(page * PAGE + 1)}–{num(page * PAGE + d.tokens.length)} of {num(total)}
+                </span>
+                <button type="button" disabled={(page + 1) * PAGE >= total} onClick={() => setPage(page + 1)}>
+                  Next
+                </button>
               </nav>
             </>
           );

@@ -33,19 +33,32 @@ export function useLocation(): { path: string; search: URLSearchParams } {
 }
 
 /** A link that navigates in the app (a modified click opens a tab as usual). */
-export function Link(props: { href: string; children: ComponentChildren; class?: string; 'aria-current'?: 'page' | undefined }): JSX.Element {
+export function Link(props: {
+  href: string;
+  children: ComponentChildren;
+  class?: string;
+  'aria-current'?: 'page' | undefined;
+}): JSX.Element {
   const onClick = (e: MouseEvent): void => {
     if (e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
     e.preventDefault();
     navigate(props.href);
   };
-  return <a href={props.href} class={props.class} aria-current={props['aria-current']} onClick={onClick}>{props.children}</a>;
+  return (
+    <a href={props.href} class={props.class} aria-current={props['aria-current']} onClick={onClick}>
+      {props.children}
+    </a>
+  );
 }
 
 // ---------------------------------------------------------------- data
 
 /** Increments on every auto refresh (and on "Refresh now"); loaders re-run on it. */
-export const RefreshTick = createContext<{ tick: number; refresh: () => void; loaded: (ok: boolean) => void }>({ tick: 0, refresh: () => {}, loaded: () => {} });
+export const RefreshTick = createContext<{ tick: number; refresh: () => void; loaded: (ok: boolean) => void }>({
+  tick: 0,
+  refresh: () => {},
+  loaded: () => {},
+});
 
 export interface Loaded<T> {
   data: T | undefined;
@@ -62,7 +75,11 @@ export interface Loaded<T> {
 export function useLoad<T>(load: () => Promise<T>, deps: readonly unknown[]): Loaded<T> {
   const { tick, loaded } = useContext(RefreshTick);
   const [own, setOwn] = useState(0);
-  const [state, setState] = useState<{ data: T | undefined; error: string | undefined; loading: boolean }>({ data: undefined, error: undefined, loading: true });
+  const [state, setState] = useState<{ data: T | undefined; error: string | undefined; loading: boolean }>({
+    data: undefined,
+    error: undefined,
+    loading: true,
+  });
   useEffect(() => {
     let live = true;
     setState((s) => ({ ...s, loading: true }));
@@ -93,14 +110,22 @@ export function focusOnMount(el: HTMLElement | null): void {
 // ---------------------------------------------------------------- states
 
 export function Loading(): JSX.Element {
-  return <p class="state" role="status">Loading…</p>;
+  return (
+    <p class="state" role="status">
+      Loading…
+    </p>
+  );
 }
 
 export function ErrorBox(props: { error: string; retry?: () => void }): JSX.Element {
   return (
     <div class="error" role="alert">
       <strong>Could not load:</strong> {props.error}
-      {props.retry === undefined ? null : <button type="button" class="small" onClick={props.retry}>Retry</button>}
+      {props.retry === undefined ? null : (
+        <button type="button" class="small" onClick={props.retry}>
+          Retry
+        </button>
+      )}
     </div>
   );
 }

@@ -72,10 +72,14 @@ export async function buildDashboard(options: BuildDashboardOptions): Promise<Da
     logLevel: 'silent',
     tsconfig: join(root, 'dashboard/tsconfig.json'),
   });
-  const packages = [...new Set(Object.keys(result.metafile.inputs).flatMap((input) => {
-    const m = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input);
-    return m?.[1] === undefined ? [] : [m[1]];
-  }))].sort();
+  const packages = [
+    ...new Set(
+      Object.keys(result.metafile.inputs).flatMap((input) => {
+        const m = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input);
+        return m?.[1] === undefined ? [] : [m[1]];
+      }),
+    ),
+  ].sort();
   const unlicensed = packages.filter((p) => LICENSED[p] === undefined);
   if (unlicensed.length > 0) throw new Error(`build-dashboard: the bundle holds ${unlicensed.join(', ')}; add its license to LICENSED`);
   const own = readFileSync(join(root, 'LICENSE'), 'utf8');
@@ -96,5 +100,9 @@ export async function buildDashboard(options: BuildDashboardOptions): Promise<Da
 
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === resolve(new URL(import.meta.url).pathname)) {
   const out = await buildDashboard({ outDir: process.argv[2] ?? join(root, 'dist/dashboard-app') });
-  console.log(`dashboard built into ${out.outDir}: ${Object.entries(out.bytes).map(([n, b]) => `${n} ${b} B`).join(', ')}; bundles ${out.packages.join(', ')}`);
+  console.log(
+    `dashboard built into ${out.outDir}: ${Object.entries(out.bytes)
+      .map(([n, b]) => `${n} ${b} B`)
+      .join(', ')}; bundles ${out.packages.join(', ')}`,
+  );
 }

@@ -46,10 +46,26 @@ const LND_TAGS = ['dev', 'integration', 'signrpc', 'walletrpc', 'chainrpc', 'inv
 
 /** Every Go program of the regtest tests. */
 export const goTools: readonly GoTool[] = [
-  { name: 'lnd', module: 'test/go/lnd', pkg: 'github.com/lightningnetwork/lnd/cmd/lnd', versionOf: 'github.com/lightningnetwork/lnd', tags: LND_TAGS },
+  {
+    name: 'lnd',
+    module: 'test/go/lnd',
+    pkg: 'github.com/lightningnetwork/lnd/cmd/lnd',
+    versionOf: 'github.com/lightningnetwork/lnd',
+    tags: LND_TAGS,
+  },
   { name: 'btcd', module: 'test/go/lnd', pkg: 'github.com/btcsuite/btcd', versionOf: 'github.com/btcsuite/btcd' },
-  { name: 'aperture', module: 'test/go/aperture', pkg: 'github.com/lightninglabs/aperture/cmd/aperture', versionOf: 'github.com/lightninglabs/aperture' },
-  { name: 'aperturecli', module: 'test/go/aperture', pkg: 'github.com/lightninglabs/aperture/cmd/aperturecli', versionOf: 'github.com/lightninglabs/aperture' },
+  {
+    name: 'aperture',
+    module: 'test/go/aperture',
+    pkg: 'github.com/lightninglabs/aperture/cmd/aperture',
+    versionOf: 'github.com/lightninglabs/aperture',
+  },
+  {
+    name: 'aperturecli',
+    module: 'test/go/aperture',
+    pkg: 'github.com/lightninglabs/aperture/cmd/aperturecli',
+    versionOf: 'github.com/lightninglabs/aperture',
+  },
   { name: 'l402-grpc-client', module: 'test/go/aperture', pkg: './cmd/l402-grpc-client' },
 ];
 

@@ -11,7 +11,13 @@ const src = join(root, 'src');
 
 const rank = {
   core: 0,
-  lightning: 1, lnc: 1, mpp: 1, ratelimit: 1, store: 1, adapters: 1, client: 1,
+  lightning: 1,
+  lnc: 1,
+  mpp: 1,
+  ratelimit: 1,
+  store: 1,
+  adapters: 1,
+  client: 1,
   proxy: 2,
   admin: 3, // the admin API validates services as the proxy's configuration does
   dashboard: 3.5, // the web dashboard calls the admin API in-process; the program mounts it
@@ -54,14 +60,23 @@ for (const file of files(src)) {
     const where = `${relative(root, file)}: '${spec}'`;
     if (spec.startsWith('.')) {
       const target = resolve(dirname(file), spec);
-      if (!target.startsWith(src)) { problems.push(`${where} leaves src/`); continue; }
+      if (!target.startsWith(src)) {
+        problems.push(`${where} leaves src/`);
+        continue;
+      }
       const targetArea = areaOf(target.replace(/\.js$/, '.ts'));
-      if (targetArea === area || targetArea === 'index' && area === 'index') continue;
+      if (targetArea === area || (targetArea === 'index' && area === 'index')) continue;
       if (area === 'index') continue;
       const from = rank[area];
       const to = rank[targetArea];
-      if (from === undefined) { problems.push(`${where}: unknown area '${area}' (add it to scripts/lint.mjs)`); continue; }
-      if (to === undefined) { problems.push(`${where}: imports the package root or unknown area '${targetArea}'`); continue; }
+      if (from === undefined) {
+        problems.push(`${where}: unknown area '${area}' (add it to scripts/lint.mjs)`);
+        continue;
+      }
+      if (to === undefined) {
+        problems.push(`${where}: imports the package root or unknown area '${targetArea}'`);
+        continue;
+      }
       if (to > from || (to === from && !lateral.has(`${area}->${targetArea}`))) {
         problems.push(`${where}: ${area} may not depend on ${targetArea}`);
       }

@@ -30,9 +30,7 @@ else await main();
 
 async function main() {
   const filters = process.argv.slice(2);
-  const files = collect(join(root, 'test')).filter(
-    (f) => filters.length === 0 || filters.some((p) => f.includes(p)),
-  );
+  const files = collect(join(root, 'test')).filter((f) => filters.length === 0 || filters.some((p) => f.includes(p)));
   if (files.length === 0) {
     console.error('run-tests: no test file matched');
     process.exit(1);
@@ -56,7 +54,9 @@ async function main() {
   rmSync(tapDir, { recursive: true, force: true });
 
   const survivors = stopSurvivors(testTmp);
-  const leftovers = readdirSync(testTmp).filter((name) => name !== keep).sort();
+  const leftovers = readdirSync(testTmp)
+    .filter((name) => name !== keep)
+    .sort();
   for (const name of leftovers) rmSync(join(testTmp, name), { recursive: true, force: true, maxRetries: 3 });
   rmSync(testTmp, { recursive: true, force: true, maxRetries: 3 });
 
@@ -68,11 +68,15 @@ async function main() {
   let ok = status === 0 && failed === 0;
   if (survivors.length > 0) {
     ok = false;
-    console.error(`run-tests: ${survivors.length} process(es) started by the tests were still running (now stopped):\n  ${survivors.join('\n  ')}`);
+    console.error(
+      `run-tests: ${survivors.length} process(es) started by the tests were still running (now stopped):\n  ${survivors.join('\n  ')}`,
+    );
   }
   if (leftovers.length > 0) {
     ok = false;
-    console.error(`run-tests: the tests left ${leftovers.length} entr${leftovers.length === 1 ? 'y' : 'ies'} in their TMPDIR (now removed):\n  ${leftovers.join('\n  ')}`);
+    console.error(
+      `run-tests: the tests left ${leftovers.length} entr${leftovers.length === 1 ? 'y' : 'ies'} in their TMPDIR (now removed):\n  ${leftovers.join('\n  ')}`,
+    );
   } else {
     console.log('run-tests: TMPDIR left empty');
   }
@@ -188,8 +192,11 @@ async function runFiles(tapFile, files) {
       running.delete(file);
       process.exitCode = 1;
       const names = state.tests.map((t) => t.name).join(' > ');
-      console.error(`\nrun-tests: ${relative(root, file)}: nothing started or finished for ${TEST_TIMEOUT_MS / 1000} s; ${
-        names === '' ? 'no test running (an open handle keeps the file alive?)' : `still running: ${names}`}; stopping the file`);
+      console.error(
+        `\nrun-tests: ${relative(root, file)}: nothing started or finished for ${TEST_TIMEOUT_MS / 1000} s; ${
+          names === '' ? 'no test running (an open handle keeps the file alive?)' : `still running: ${names}`
+        }; stopping the file`,
+      );
       stopFileProcess(file);
     }
   }, 5_000);

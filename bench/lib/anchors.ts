@@ -47,7 +47,19 @@ export const GO_ANCHOR_FLAGS: Readonly<Record<(typeof GO_ANCHOR_ROWS)[number], r
  * `root_keys`), the port chosen by the system and printed.
  */
 export function goAnchorArgs(o: { upstreamPort: number; db: string; flags: readonly string[] }): string[] {
-  return ['-listen', '127.0.0.1:0', '-upstream', `127.0.0.1:${String(o.upstreamPort)}`, '-mode', 'l402', '-service', 'bench', '-db', o.db, ...o.flags];
+  return [
+    '-listen',
+    '127.0.0.1:0',
+    '-upstream',
+    `127.0.0.1:${String(o.upstreamPort)}`,
+    '-mode',
+    'l402',
+    '-service',
+    'bench',
+    '-db',
+    o.db,
+    ...o.flags,
+  ];
 }
 
 /** The wrk connections of the reference ratios (the bench's default is 32; `--connections 64` compares like for like). */
@@ -72,13 +84,15 @@ export const ANCHOR_CACHE_DIR = join(BENCH_DIR, '.cache');
  */
 export function findExecutable(name: string, fallbacks: readonly string[] = []): string | undefined {
   const dirs = [...(process.env['PATH'] ?? '').split(delimiter).filter((d) => d !== ''), ...fallbacks];
-  return dirs.map((d) => join(d, name)).find((p) => {
-    try {
-      return statSync(p).isFile();
-    } catch {
-      return false;
-    }
-  });
+  return dirs
+    .map((d) => join(d, name))
+    .find((p) => {
+      try {
+        return statSync(p).isFile();
+      } catch {
+        return false;
+      }
+    });
 }
 
 /** Go: on the PATH, else where the go.dev tarball installs it. */
@@ -121,7 +135,8 @@ export interface AnchorProbe {
  */
 export function decideReferenceAperture(p: Pick<AnchorProbe, 'ci' | 'go'>): AnchorDecision<{ go: string }> {
   if (p.go === undefined) {
-    const reason = 'Go is not installed (https://go.dev/doc/install; the reference aperture is built from test/go/aperture through the Go module proxy)';
+    const reason =
+      'Go is not installed (https://go.dev/doc/install; the reference aperture is built from test/go/aperture through the Go module proxy)';
     if (p.ci) throw new Error(`bench: ${reason}, and CI=true requires it`);
     return { skip: reason };
   }
@@ -137,7 +152,12 @@ export function decideReferenceAperture(p: Pick<AnchorProbe, 'ci' | 'go'>): Anch
  * it dereferences a nil challenger on every request). Everything else is the
  * reference's default, its access log included.
  */
-export function referenceApertureConfig(o: { port: number; upstreamPort: number; dir: string; lnd: { host: string; tlsPath: string; macDir: string } }): string {
+export function referenceApertureConfig(o: {
+  port: number;
+  upstreamPort: number;
+  dir: string;
+  lnd: { host: string; tlsPath: string; macDir: string };
+}): string {
   return [
     `listenaddr: 127.0.0.1:${String(o.port)}`,
     'insecure: true',
@@ -175,11 +195,14 @@ export function decideGoAnchor(p: AnchorProbe): AnchorDecision<{ dir: string; go
   let dir: string;
   if (p.goAnchorOption !== undefined) {
     dir = resolve(p.goAnchorOption);
-    if (!p.isGoAnchor(dir)) throw new Error(`bench: the Go aperture anchor was named (--go-anchor / ${GO_ANCHOR_ENV}) but ${dir} holds no main.go`);
+    if (!p.isGoAnchor(dir))
+      throw new Error(`bench: the Go aperture anchor was named (--go-anchor / ${GO_ANCHOR_ENV}) but ${dir} holds no main.go`);
   } else {
     dir = p.defaultGoAnchorDir;
     if (!p.isGoAnchor(dir)) {
-      return { skip: `no Go aperture anchor beside the repository (${dir} does not exist; a clone alone has none): name one with --go-anchor DIR or ${GO_ANCHOR_ENV}` };
+      return {
+        skip: `no Go aperture anchor beside the repository (${dir} does not exist; a clone alone has none): name one with --go-anchor DIR or ${GO_ANCHOR_ENV}`,
+      };
     }
   }
   if (p.go === undefined) {
@@ -221,7 +244,12 @@ function run(command: string, args: readonly string[], options: { cwd?: string; 
   return new Promise((resolvePromise, reject) => {
     execFile(command, args, { ...options, maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
       if (error === null) resolvePromise(stdout);
-      else reject(new Error(`${[command, ...args].join(' ')} failed: ${`${stderr}${stdout}`.trim().split('\n').slice(-15).join('\n') || error.message}`));
+      else
+        reject(
+          new Error(
+            `${[command, ...args].join(' ')} failed: ${`${stderr}${stdout}`.trim().split('\n').slice(-15).join('\n') || error.message}`,
+          ),
+        );
     });
   });
 }
@@ -253,7 +281,12 @@ const GO_ANCHOR_PACKAGES = ['gopkg.in/macaroon.v2', 'github.com/mattn/go-sqlite3
  * @returns the binary and what it was built with
  * @throws Error - with the tail of Go's output when the build fails
  */
-export async function buildGoAnchor(dir: string, go: string, cacheDir = ANCHOR_CACHE_DIR, log: (line: string) => void = () => undefined): Promise<GoAnchorBuild> {
+export async function buildGoAnchor(
+  dir: string,
+  go: string,
+  cacheDir = ANCHOR_CACHE_DIR,
+  log: (line: string) => void = () => undefined,
+): Promise<GoAnchorBuild> {
   const env = { ...process.env, GO111MODULE: 'on', GOWORK: 'off', CGO_ENABLED: '1', GOFLAGS: '-mod=mod -buildvcs=false' };
   const goVersion = (await run(go, ['env', 'GOVERSION'], { env })).trim();
   const source = readFileSync(join(dir, 'main.go'));
@@ -273,7 +306,9 @@ export async function buildGoAnchor(dir: string, go: string, cacheDir = ANCHOR_C
     await run(go, ['mod', 'init', 'go-aperture'], { cwd: work, env });
     await run(go, ['get', ...GO_ANCHOR_PACKAGES], { cwd: work, env });
     await run(go, ['build', '-o', 'go-aperture', '.'], { cwd: work, env });
-    const modules = [...readFileSync(join(work, 'go.mod'), 'utf8').matchAll(/^\s+(\S+) (v\S+)/gm)].map((m) => `${m[1] as string} ${m[2] as string}`);
+    const modules = [...readFileSync(join(work, 'go.mod'), 'utf8').matchAll(/^\s+(\S+) (v\S+)/gm)].map(
+      (m) => `${m[1] as string} ${m[2] as string}`,
+    );
     const built: Omit<GoAnchorBuild, 'built' | 'binary'> = { goVersion, modules };
     writeFileSync(join(work, 'build.json'), `${JSON.stringify(built, null, 2)}\n`);
     rmSync(home, { recursive: true, force: true });

@@ -15,7 +15,12 @@ export class BenchInvoicer implements Invoicer {
     const preimage = randomBytes(32);
     const paymentHash = toHex(sha256(preimage));
     this.preimages.set(paymentHash, toHex(preimage));
-    return Promise.resolve({ paymentRequest: `lnbcrt${req.amountSats}n1bench`, paymentHash, amountSats: req.amountSats, expiresAt: Date.now() + 3_600_000 });
+    return Promise.resolve({
+      paymentRequest: `lnbcrt${req.amountSats}n1bench`,
+      paymentHash,
+      amountSats: req.amountSats,
+      expiresAt: Date.now() + 3_600_000,
+    });
   }
   lookupInvoice(paymentHash: string): Promise<{ paymentHash: string; state: 'settled' }> {
     return Promise.resolve({ paymentHash, state: 'settled' });
@@ -107,7 +112,9 @@ export async function copyRootKeysToGoSecrets(ourPath: string, goPath: string): 
   try {
     db.pragma('busy_timeout = 10000');
     db.prepare('ATTACH DATABASE ? AS ours').run(ourPath);
-    const copied = db.prepare("INSERT INTO secrets (hash, secret, created_at) SELECT id_hash, root_key, datetime('now') FROM ours.root_keys").run().changes;
+    const copied = db
+      .prepare("INSERT INTO secrets (hash, secret, created_at) SELECT id_hash, root_key, datetime('now') FROM ours.root_keys")
+      .run().changes;
     db.prepare('DETACH DATABASE ours').run();
     return copied;
   } finally {

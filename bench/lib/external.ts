@@ -96,37 +96,42 @@ export async function startExternal(o: ExternalOptions): Promise<ExternalServer>
   } finally {
     closeSync(log); // the child has its own descriptor
   }
-  const exited = new Promise<string>((resolve) => child.once('exit', (code, signal) => resolve(signal === null ? `code ${String(code)}` : signal)));
+  const exited = new Promise<string>((resolve) =>
+    child.once('exit', (code, signal) => resolve(signal === null ? `code ${String(code)}` : signal)),
+  );
   const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
   let gone: string | undefined;
-  void exited.then((how) => { gone = how; });
+  void exited.then((how) => {
+    gone = how;
+  });
   const name = o.command.split('/').at(-1) ?? o.command;
   const fail = (why: string): Error => new Error(`${name} ${why}${tail(o.logFile) === '' ? '' : `:\n${tail(o.logFile)}`}`);
   const timeoutMs = o.timeoutMs ?? 15_000;
   let port: number;
   let stdout = '';
   child.stdout?.setEncoding('utf8');
-  const ready = 'line' in o.ready
-    ? new Promise<number>((resolve) => {
-      const pattern = o.ready as { line: RegExp };
-      const onData = (chunk: string): void => {
-        stdout += chunk;
-        const found = pattern.line.exec(stdout)?.[1];
-        if (found !== undefined) {
-          child.stdout?.off('data', onData);
-          child.stdout?.resume(); // anything it prints later is read and dropped
-          resolve(Number(found));
-        }
-      };
-      child.stdout?.on('data', onData);
-    })
-    : (async () => {
-      const wanted = (o.ready as { port: number }).port;
-      child.stdout?.resume();
-      // nginx says nothing when it is ready: try to connect until it accepts.
-      while (gone === undefined && !(await accepts(wanted))) await sleep(25);
-      return wanted;
-    })();
+  const ready =
+    'line' in o.ready
+      ? new Promise<number>((resolve) => {
+          const pattern = o.ready as { line: RegExp };
+          const onData = (chunk: string): void => {
+            stdout += chunk;
+            const found = pattern.line.exec(stdout)?.[1];
+            if (found !== undefined) {
+              child.stdout?.off('data', onData);
+              child.stdout?.resume(); // anything it prints later is read and dropped
+              resolve(Number(found));
+            }
+          };
+          child.stdout?.on('data', onData);
+        })
+      : (async () => {
+          const wanted = (o.ready as { port: number }).port;
+          child.stdout?.resume();
+          // nginx says nothing when it is ready: try to connect until it accepts.
+          while (gone === undefined && !(await accepts(wanted))) await sleep(25);
+          return wanted;
+        })();
   let timer: NodeJS.Timeout | undefined;
   try {
     port = await Promise.race([

@@ -17,9 +17,13 @@ export interface MicroRow {
 
 function runScript(script: string, args: readonly string[]): Promise<{ stdout: string; rssMb: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--import', `${BENCH_DIR}lib/report-peak-rss.ts`, `${BENCH_DIR}${script}`, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--import', `${BENCH_DIR}lib/report-peak-rss.ts`, `${BENCH_DIR}${script}`, ...args],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -47,7 +51,14 @@ export async function coreMicro(seconds: number): Promise<MicroRow[]> {
     const m = /^(.+?)\s+([\d,]+) ops\/s wall\s+([\d,]+) ops\/s per CPU-second/.exec(line);
     if (m === null) continue;
     const name = (m[1] as string).trim();
-    rows.push({ name, opsPerSec: num(m[2] as string), opsPerCpuSec: num(m[3] as string), baseline: name === base ? undefined : base, note: 'bench/micro/core.ts', rssMb });
+    rows.push({
+      name,
+      opsPerSec: num(m[2] as string),
+      opsPerCpuSec: num(m[3] as string),
+      baseline: name === base ? undefined : base,
+      note: 'bench/micro/core.ts',
+      rssMb,
+    });
   }
   if (rows.length === 0) throw new Error(`bench/micro/core.ts printed no result line:\n${stdout}`);
   return rows;

@@ -129,7 +129,13 @@ export function spawnChild(script: string, params: object, options: SpawnOptions
       if (i >= 0) return Promise.resolve(inbox.splice(i, 1)[0] as Record<string, unknown>);
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`${script}: no '${type}' message within ${timeoutMs} ms`)), timeoutMs);
-        waiting.push({ type, resolve: (m) => { clearTimeout(timer); resolve(m); } });
+        waiting.push({
+          type,
+          resolve: (m) => {
+            clearTimeout(timer);
+            resolve(m);
+          },
+        });
         void exited.then((code) => {
           clearTimeout(timer);
           reject(new Error(`${script} exited (code ${String(code)}) before sending '${type}'`));
@@ -141,7 +147,10 @@ export function spawnChild(script: string, params: object, options: SpawnOptions
       // The child may exit on its own between the check above and the send
       // (a load generator does once it has reported): a refused send then
       // falls back to a signal instead of an unhandled 'error' event.
-      if (child.connected) child.send({ type: 'stop' }, (error) => { if (error !== null) child.kill('SIGTERM'); });
+      if (child.connected)
+        child.send({ type: 'stop' }, (error) => {
+          if (error !== null) child.kill('SIGTERM');
+        });
       else child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
       await exited;

@@ -83,18 +83,45 @@ export function toEntries(load: readonly Measurement[], micro: readonly MicroRow
   const entries: Entry[] = [];
   for (const m of load) {
     entries.push({
-      name: m.name, kind: m.kind, description: m.description, rps: m.rps, p50_ms: m.p50_ms, p99_ms: m.p99_ms, p999_ms: m.p999_ms,
-      rss_mb: m.rss_mb, baseline: m.baseline ?? null, baseline_rps: null, ratio: null, p99_added_ms: null,
-      requests: m.requests, errors: m.errors, server_cpu_s: m.server_cpu_s,
-      cpu_us_per_req: m.requests > 0 ? (m.server_cpu_s * 1e6) / m.requests : null, proxy_l402_ratio: null,
+      name: m.name,
+      kind: m.kind,
+      description: m.description,
+      rps: m.rps,
+      p50_ms: m.p50_ms,
+      p99_ms: m.p99_ms,
+      p999_ms: m.p999_ms,
+      rss_mb: m.rss_mb,
+      baseline: m.baseline ?? null,
+      baseline_rps: null,
+      ratio: null,
+      p99_added_ms: null,
+      requests: m.requests,
+      errors: m.errors,
+      server_cpu_s: m.server_cpu_s,
+      cpu_us_per_req: m.requests > 0 ? (m.server_cpu_s * 1e6) / m.requests : null,
+      proxy_l402_ratio: null,
       params: { ...m.params, rss_end_mb: m.rss_end_mb, ...(m.statuses === undefined ? {} : { statuses: m.statuses }) },
     });
   }
   for (const r of micro) {
     entries.push({
-      name: `micro: ${r.name}`, kind: 'micro', description: r.note, rps: r.opsPerSec, p50_ms: null, p99_ms: null, p999_ms: null,
-      rss_mb: r.rssMb, baseline: r.baseline === undefined ? null : `micro: ${r.baseline}`, baseline_rps: null, ratio: null, p99_added_ms: null,
-      requests: null, errors: null, server_cpu_s: null, cpu_us_per_req: null, proxy_l402_ratio: null,
+      name: `micro: ${r.name}`,
+      kind: 'micro',
+      description: r.note,
+      rps: r.opsPerSec,
+      p50_ms: null,
+      p99_ms: null,
+      p999_ms: null,
+      rss_mb: r.rssMb,
+      baseline: r.baseline === undefined ? null : `micro: ${r.baseline}`,
+      baseline_rps: null,
+      ratio: null,
+      p99_added_ms: null,
+      requests: null,
+      errors: null,
+      server_cpu_s: null,
+      cpu_us_per_req: null,
+      proxy_l402_ratio: null,
       params: r.opsPerCpuSec === undefined ? {} : { ops_per_cpu_s: r.opsPerCpuSec },
     });
   }
@@ -176,15 +203,22 @@ export function evaluateTargets(entries: readonly Entry[]): Target[] {
   // Server CPU per request: the same comparison as CPU-bound throughput, far
   // less disturbed by other work on the machine than req/s. Shown beside it.
   const cpuRatio = (a: Entry, b: Entry): string =>
-    a.cpu_us_per_req === null || b.cpu_us_per_req === null ? '' : `; by server CPU per request ${f2(b.cpu_us_per_req / a.cpu_us_per_req)}× (${Math.round(a.cpu_us_per_req)} vs ${Math.round(b.cpu_us_per_req)} µs)`;
+    a.cpu_us_per_req === null || b.cpu_us_per_req === null
+      ? ''
+      : `; by server CPU per request ${f2(b.cpu_us_per_req / a.cpu_us_per_req)}× (${Math.round(a.cpu_us_per_req)} vs ${Math.round(b.cpu_us_per_req)} µs)`;
   if (l402 !== undefined && off !== undefined) {
     const rounds = paired(l402, off, (x, y) => x.rps / y.rps);
     const cpuRounds = paired(l402, off, (x, y) => y.cpu_us_per_req / x.cpu_us_per_req);
     const ratio = rounds?.median ?? l402.rps / off.rps;
-    const measured = rounds === undefined
-      ? `${f2(ratio)}× (${Math.round(l402.rps)} vs ${Math.round(off.rps)} req/s)${cpuRatio(l402, off)}`
-      : `${f2(ratio)}×, median of the rounds (${list(rounds.rounds)}); by server CPU per request ${f2(cpuRounds?.median ?? Number.NaN)}× (${list(cpuRounds?.rounds ?? [])})`;
-    out.push({ target: 'L402-authenticated proxying ≥ 0.9× auth off', measured: `${measured}${unsaturated(l402, off)}`, met: ratio >= 0.9 });
+    const measured =
+      rounds === undefined
+        ? `${f2(ratio)}× (${Math.round(l402.rps)} vs ${Math.round(off.rps)} req/s)${cpuRatio(l402, off)}`
+        : `${f2(ratio)}×, median of the rounds (${list(rounds.rounds)}); by server CPU per request ${f2(cpuRounds?.median ?? Number.NaN)}× (${list(cpuRounds?.rounds ?? [])})`;
+    out.push({
+      target: 'L402-authenticated proxying ≥ 0.9× auth off',
+      measured: `${measured}${unsaturated(l402, off)}`,
+      met: ratio >= 0.9,
+    });
   }
   if (off !== undefined && peer !== undefined) {
     const rounds = paired(off, peer, (x, y) => x.rps / y.rps);
@@ -192,12 +226,14 @@ export function evaluateTargets(entries: readonly Entry[]): Target[] {
     const ratio = rounds?.median ?? off.rps / peer.rps;
     // What the same stack reaches with nothing but the headers aperture adds: the floor for this target.
     const minimal = get('minimal-proxy');
-    const floor = minimal === undefined
-      ? ''
-      : `; the minimal node:http + undici proxy (a floor, same headers) reaches ${f2(minimal.rps / peer.rps)}× (${Math.round(minimal.rps)} req/s${minimal.cpu_us_per_req === null ? '' : `, ${Math.round(minimal.cpu_us_per_req)} µs`})`;
-    const measured = rounds === undefined
-      ? `${f2(ratio)}× (${Math.round(off.rps)} vs ${Math.round(peer.rps)} req/s)${cpuRatio(off, peer)}`
-      : `${f2(ratio)}×, median of the rounds (${list(rounds.rounds)}); by server CPU per request ${f2(cpuRounds?.median ?? Number.NaN)}× (${list(cpuRounds?.rounds ?? [])})`;
+    const floor =
+      minimal === undefined
+        ? ''
+        : `; the minimal node:http + undici proxy (a floor, same headers) reaches ${f2(minimal.rps / peer.rps)}× (${Math.round(minimal.rps)} req/s${minimal.cpu_us_per_req === null ? '' : `, ${Math.round(minimal.cpu_us_per_req)} µs`})`;
+    const measured =
+      rounds === undefined
+        ? `${f2(ratio)}× (${Math.round(off.rps)} vs ${Math.round(peer.rps)} req/s)${cpuRatio(off, peer)}`
+        : `${f2(ratio)}×, median of the rounds (${list(rounds.rounds)}); by server CPU per request ${f2(cpuRounds?.median ?? Number.NaN)}× (${list(cpuRounds?.rounds ?? [])})`;
     out.push({ target: 'auth off ≥ 1.5× http-proxy-3', measured: `${measured}${floor}${unsaturated(off, peer)}`, met: ratio >= 1.5 });
   }
   const mixed = get('proxy-mixed-fixed-rate');
@@ -210,13 +246,15 @@ export function evaluateTargets(entries: readonly Entry[]): Target[] {
     // so the difference is what verification adds (its garbage included, but
     // shared: the pauses it causes delay free requests too).
     const runs = runsOf(mixed);
-    const rounds = runs !== undefined && runs.length > 1 && runs.every((r) => r.by_path?.['/paid'] !== undefined && r.by_path['/free'] !== undefined)
-      ? runs.map((r) => (r.by_path?.['/paid']?.p99_ms ?? 0) - (r.by_path?.['/free']?.p99_ms ?? 0))
-      : undefined;
+    const rounds =
+      runs !== undefined && runs.length > 1 && runs.every((r) => r.by_path?.['/paid'] !== undefined && r.by_path['/free'] !== undefined)
+        ? runs.map((r) => (r.by_path?.['/paid']?.p99_ms ?? 0) - (r.by_path?.['/free']?.p99_ms ?? 0))
+        : undefined;
     const added = rounds === undefined ? paid.p99_ms - free.p99_ms : medianOf(rounds);
     out.push({
       target: 'p99 added by verification ≤ 0.5 ms (one process, paid and free requests interleaved at a fixed rate)',
-      measured: `${f2(added)} ms${rounds === undefined ? '' : `, median of the rounds (${list(rounds)})`} (p99 ${f2(paid.p99_ms)} vs ${f2(free.p99_ms)} ms at ${String(mixed.params['rate'])} req/s; p50 added ${f2(paid.p50_ms - free.p50_ms)} ms)` +
+      measured:
+        `${f2(added)} ms${rounds === undefined ? '' : `, median of the rounds (${list(rounds)})`} (p99 ${f2(paid.p99_ms)} vs ${f2(free.p99_ms)} ms at ${String(mixed.params['rate'])} req/s; p50 added ${f2(paid.p50_ms - free.p50_ms)} ms)` +
         (added < -0.5 ? '; inconclusive: p99 dominated by noise' : ''),
       met: added >= -0.5 && added <= 0.5,
     });
@@ -231,7 +269,8 @@ export function evaluateTargets(entries: readonly Entry[]): Target[] {
     const noise = added < -0.5;
     out.push({
       target: `p99 added by verification ≤ 0.5 ms (fixed rate, separate processes${mixed === undefined ? '' : ', for information'})`,
-      measured: `${f2(added)} ms${rounds === undefined ? '' : `, median of the rounds (${list(rounds.rounds)})`} (p99 ${f2(fl.p99_ms)} vs ${f2(fo.p99_ms)} ms at ${String(fl.params['rate'])} req/s; p50 added ${f2((fl.p50_ms ?? 0) - (fo.p50_ms ?? 0))} ms)` +
+      measured:
+        `${f2(added)} ms${rounds === undefined ? '' : `, median of the rounds (${list(rounds.rounds)})`} (p99 ${f2(fl.p99_ms)} vs ${f2(fo.p99_ms)} ms at ${String(fl.params['rate'])} req/s; p50 added ${f2((fl.p50_ms ?? 0) - (fo.p50_ms ?? 0))} ms)` +
         (noise ? '; inconclusive: p99 dominated by noise' : ''),
       met: !noise && added <= 0.5,
     });
@@ -241,7 +280,8 @@ export function evaluateTargets(entries: readonly Entry[]): Target[] {
     const noise = added < -0.5;
     out.push({
       target: 'p99 added by verification ≤ 0.5 ms (saturated, for information)',
-      measured: `${f2(added)} ms (p99 ${f2(l402.p99_ms)} vs ${f2(off.p99_ms)} ms at ${String(l402.params['connections'])} connections)` +
+      measured:
+        `${f2(added)} ms (p99 ${f2(l402.p99_ms)} vs ${f2(off.p99_ms)} ms at ${String(l402.params['connections'])} connections)` +
         (noise ? '; inconclusive: p99 dominated by noise' : ''),
       met: !noise && added <= 0.5,
     });
@@ -255,13 +295,15 @@ export function evaluateTargets(entries: readonly Entry[]): Target[] {
     // A row without an earlier figure is reported in the table only: there is nothing it must not drop below.
     if (reference === undefined) continue;
     const rounds = paired(l402, anchor, (x, y) => x.rps / y.rps);
-    const cpu = l402.cpu_us_per_req === null || anchor.cpu_us_per_req === null
-      ? ''
-      : `; server CPU per request ${Math.round(l402.cpu_us_per_req)} vs ${Math.round(anchor.cpu_us_per_req)} µs`;
+    const cpu =
+      l402.cpu_us_per_req === null || anchor.cpu_us_per_req === null
+        ? ''
+        : `; server CPU per request ${Math.round(l402.cpu_us_per_req)} vs ${Math.round(anchor.cpu_us_per_req)} µs`;
     const connections = anchor.params['connections'];
-    const elsewise = connections === undefined || connections === ANCHOR_REFERENCE_CONNECTIONS
-      ? ''
-      : `; at ${String(connections)} connections, the reference at ${ANCHOR_REFERENCE_CONNECTIONS}`;
+    const elsewise =
+      connections === undefined || connections === ANCHOR_REFERENCE_CONNECTIONS
+        ? ''
+        : `; at ${String(connections)} connections, the reference at ${ANCHOR_REFERENCE_CONNECTIONS}`;
     out.push({
       target: `proxy-l402 / ${name} ≥ ${reference === undefined ? '?' : `${f2(reference.ratio)}× (when the row was added: ${reference.note} at ${ANCHOR_REFERENCE_CONNECTIONS} connections)`}`,
       measured: `${f2(anchor.proxy_l402_ratio)}×${rounds === undefined ? '' : `, median of the rounds (${list(rounds.rounds)})`} (${Math.round(l402.rps)} vs ${Math.round(anchor.rps)} req/s${cpu})${elsewise}${unsaturated(l402, anchor)}`,
@@ -281,28 +323,42 @@ export function evaluateTargets(entries: readonly Entry[]): Target[] {
 }
 
 /** The README section: parameters, load table (and the rows skipped), micro table, targets. */
-export function renderMarkdown(info: RunInfo, entries: readonly Entry[], targets: readonly Target[], skipped: readonly SkippedRow[] = []): string {
+export function renderMarkdown(
+  info: RunInfo,
+  entries: readonly Entry[],
+  targets: readonly Target[],
+  skipped: readonly SkippedRow[] = [],
+): string {
   const s = info.settings;
-  const fmt = (n: number | null, digits = 0): string => (n === null ? '' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
+  const fmt = (n: number | null, digits = 0): string =>
+    n === null ? '' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
   const lines: string[] = [];
   const load = entries.find((e) => e.kind !== 'micro');
-  lines.push(`Node ${info.node}, ${info.cpu} (${info.cores} cores, /proc/cpuinfo), linux/${process.arch}; ${info.mode} run of ${info.date.slice(0, 16).replace('T', ' ')} UTC; load average at the end ${info.loadAverage}.`);
+  lines.push(
+    `Node ${info.node}, ${info.cpu} (${info.cores} cores, /proc/cpuinfo), linux/${process.arch}; ${info.mode} run of ${info.date.slice(0, 16).replace('T', ' ')} UTC; load average at the end ${info.loadAverage}.`,
+  );
   lines.push('');
   const generator = entries.some((e) => e.params['generator'] === 'wrk')
     ? 'wrk 4 (one thread; autocannon 9 for the 402 and memory rows, which need per-status counts or a request count)'
     : 'autocannon 9';
-  lines.push(`Load: ${generator} in its own process, ${s.connections} keep-alive connections, 1 request in flight each, ${s.warmupSec} s warm-up then ${s.durationSec} s measured; ` +
-    `fixed-rate rows ${s.fixedRate} req/s evenly paced over ${s.fixedConnections} keep-alive connections (bench/load/paced-load.ts); gRPC: one grpc-js channel, ${s.grpcConcurrency} calls in flight; ` +
-    `rows marked with several figures ran ${s.repeat} times, interleaved: the median req/s (all runs in parentheses) and the median p50 and p99 of the runs; ` +
-    `${s.tokens} distinct tokens in the L402 rows, ${s.memTokens.toLocaleString('en-US')} tokens and ${s.memRequests.toLocaleString('en-US')} requests in the memory row. ` +
-    `Upstream, server under test and load generator are three processes (${String(load?.params['placement'] ?? 'not pinned')}), each run as ${String(load?.params['runtime'] ?? 'node')}.`);
+  lines.push(
+    `Load: ${generator} in its own process, ${s.connections} keep-alive connections, 1 request in flight each, ${s.warmupSec} s warm-up then ${s.durationSec} s measured; ` +
+      `fixed-rate rows ${s.fixedRate} req/s evenly paced over ${s.fixedConnections} keep-alive connections (bench/load/paced-load.ts); gRPC: one grpc-js channel, ${s.grpcConcurrency} calls in flight; ` +
+      `rows marked with several figures ran ${s.repeat} times, interleaved: the median req/s (all runs in parentheses) and the median p50 and p99 of the runs; ` +
+      `${s.tokens} distinct tokens in the L402 rows, ${s.memTokens.toLocaleString('en-US')} tokens and ${s.memRequests.toLocaleString('en-US')} requests in the memory row. ` +
+      `Upstream, server under test and load generator are three processes (${String(load?.params['placement'] ?? 'not pinned')}), each run as ${String(load?.params['runtime'] ?? 'node')}.`,
+  );
   lines.push('');
-  lines.push('| scenario | req/s | p50 ms | p99 ms | peak RSS MB | server CPU µs/req | server busy | baseline | ratio | p99 added ms | errors |');
+  lines.push(
+    '| scenario | req/s | p50 ms | p99 ms | peak RSS MB | server CPU µs/req | server busy | baseline | ratio | p99 added ms | errors |',
+  );
   lines.push('|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|');
   for (const e of entries.filter((x) => x.kind !== 'micro')) {
     const runs = e.params['runs'] as { rps: number }[] | undefined;
     const rps = runs === undefined ? fmt(e.rps) : `${fmt(e.rps)} (${runs.map((r) => fmt(r.rps)).join(' / ')})`;
-    lines.push(`| ${e.name} | ${rps} | ${fmt(e.p50_ms, 2)} | ${fmt(e.p99_ms, 2)} | ${fmt(e.rss_mb)} | ${fmt(e.cpu_us_per_req)} | ${serverBusyPct(e) === null ? '' : `${fmt(serverBusyPct(e))} %`} | ${e.baseline ?? ''} | ${e.ratio === null ? '' : `${fmt(e.ratio, 2)}×`} | ${fmt(e.p99_added_ms, 2)} | ${String(e.errors ?? '')} |`);
+    lines.push(
+      `| ${e.name} | ${rps} | ${fmt(e.p50_ms, 2)} | ${fmt(e.p99_ms, 2)} | ${fmt(e.rss_mb)} | ${fmt(e.cpu_us_per_req)} | ${serverBusyPct(e) === null ? '' : `${fmt(serverBusyPct(e))} %`} | ${e.baseline ?? ''} | ${e.ratio === null ? '' : `${fmt(e.ratio, 2)}×`} | ${fmt(e.p99_added_ms, 2)} | ${String(e.errors ?? '')} |`,
+    );
   }
   if (skipped.length > 0) {
     lines.push('');
@@ -314,7 +370,9 @@ export function renderMarkdown(info: RunInfo, entries: readonly Entry[], targets
     lines.push('| micro-benchmark | ops/s | peak RSS MB | baseline | ratio |');
     lines.push('|---|---:|---:|---|---:|');
     for (const e of micro) {
-      lines.push(`| ${e.name.replace(/^micro: /, '')} | ${fmt(e.rps)} | ${fmt(e.rss_mb)} | ${(e.baseline ?? '').replace(/^micro: /, '')} | ${e.ratio === null ? '' : `${fmt(e.ratio, 2)}×`} |`);
+      lines.push(
+        `| ${e.name.replace(/^micro: /, '')} | ${fmt(e.rps)} | ${fmt(e.rss_mb)} | ${(e.baseline ?? '').replace(/^micro: /, '')} | ${e.ratio === null ? '' : `${fmt(e.ratio, 2)}×`} |`,
+      );
     }
   }
   if (targets.length > 0) {

@@ -21,12 +21,36 @@ export interface BenchOptions {
 /** The settings of a quick (< 2 min) or full (< 10 min) run. */
 export function defaultSettings(quick: boolean): LoadSettings {
   return quick
-    ? { durationSec: 3, warmupSec: 1, connections: 32, grpcConcurrency: 32, tokens: 1000, memTokens: 20_000, memRequests: 100_000, fixedRate: 2000, fixedConnections: 8, repeat: 1 }
-    : { durationSec: 5, warmupSec: 2, connections: 32, grpcConcurrency: 32, tokens: 1000, memTokens: 100_000, memRequests: 1_000_000, fixedRate: 2000, fixedConnections: 8, repeat: 5 };
+    ? {
+        durationSec: 3,
+        warmupSec: 1,
+        connections: 32,
+        grpcConcurrency: 32,
+        tokens: 1000,
+        memTokens: 20_000,
+        memRequests: 100_000,
+        fixedRate: 2000,
+        fixedConnections: 8,
+        repeat: 1,
+      }
+    : {
+        durationSec: 5,
+        warmupSec: 2,
+        connections: 32,
+        grpcConcurrency: 32,
+        tokens: 1000,
+        memTokens: 100_000,
+        memRequests: 1_000_000,
+        fixedRate: 2000,
+        fixedConnections: 8,
+        repeat: 5,
+      };
 }
 
 /** Runs the benchmark and returns the entries and evaluated targets. */
-export async function runBench(options: BenchOptions): Promise<{ entries: Entry[]; targets: Target[]; markdown: string; skipped: SkippedRow[] }> {
+export async function runBench(
+  options: BenchOptions,
+): Promise<{ entries: Entry[]; targets: Target[]; markdown: string; skipped: SkippedRow[] }> {
   const log = options.log ?? ((line: string) => console.log(line));
   const settings = { ...defaultSettings(options.quick), ...options.settings };
   const micro: MicroRow[] = [];
@@ -50,4 +74,3 @@ export async function runBench(options: BenchOptions): Promise<{ entries: Entry[
   const markdown = renderMarkdown(runInfo(options.quick ? 'quick' : 'full', settings), entries, targets, skipped);
   return { entries, targets, markdown, skipped };
 }
-

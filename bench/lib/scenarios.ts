@@ -5,8 +5,20 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  ANCHOR_CACHE_DIR, GO_ANCHOR_FLAGS, GO_ANCHOR_ROWS, NGINX_ROWS, REFERENCE_ROWS, buildGoAnchor, goAnchorArgs, decideGoAnchor, decideNginx, decideReferenceAperture,
-  nginxInfo, probeAnchors, referenceApertureConfig, type GoAnchorBuild,
+  ANCHOR_CACHE_DIR,
+  GO_ANCHOR_FLAGS,
+  GO_ANCHOR_ROWS,
+  NGINX_ROWS,
+  REFERENCE_ROWS,
+  buildGoAnchor,
+  goAnchorArgs,
+  decideGoAnchor,
+  decideNginx,
+  decideReferenceAperture,
+  nginxInfo,
+  probeAnchors,
+  referenceApertureConfig,
+  type GoAnchorBuild,
 } from './anchors.js';
 import { copyRootKeysToGoSecrets, mintIntoSqlite, writeTokenFile } from './bench-tokens.js';
 import { buildTool } from '../../scripts/build-go-tools.js';
@@ -140,10 +152,14 @@ function aperture(ctx: ScenarioContext, name: string, params: object, baseDir = 
     const dir = join(profile.dir, name);
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
-    return spawnChild('servers/aperture-server.ts', { baseDir, ...params }, {
-      nodeFlags: [...flags, '--cpu-prof', `--cpu-prof-dir=${dir}`],
-      ...placement(ctx, 'server'),
-    });
+    return spawnChild(
+      'servers/aperture-server.ts',
+      { baseDir, ...params },
+      {
+        nodeFlags: [...flags, '--cpu-prof', `--cpu-prof-dir=${dir}`],
+        ...placement(ctx, 'server'),
+      },
+    );
   }
   return spawnChild('servers/aperture-server.ts', { baseDir, ...params }, { nodeFlags: flags, ...placement(ctx, 'server') });
 }
@@ -289,7 +305,8 @@ export const SCENARIOS: readonly Scenario[] = [
   },
   {
     name: 'minimal-proxy',
-    description: 'a floor, not a proxy: node:http + one undici Pool, hop-by-hop filter, the X-Forwarded-* and CORS headers aperture adds; nothing else',
+    description:
+      'a floor, not a proxy: node:http + one undici Pool, hop-by-hop filter, the X-Forwarded-* and CORS headers aperture adds; nothing else',
     baseline: 'direct',
     run: (ctx) => {
       const up = upstream(ctx, 'http');
@@ -313,25 +330,29 @@ export const SCENARIOS: readonly Scenario[] = [
   },
   {
     name: 'go-aperture',
-    description: 'the Go aperture\'s per-request path (../shared/anchors/go-aperture) as the reference runs it: Go\'s 2 idle upstream connections per host, an access-log line and a SQLite root-key read per request; same tokens and upstream, GOMAXPROCS=1',
+    description:
+      "the Go aperture's per-request path (../shared/anchors/go-aperture) as the reference runs it: Go's 2 idle upstream connections per host, an access-log line and a SQLite root-key read per request; same tokens and upstream, GOMAXPROCS=1",
     baseline: 'proxy-l402',
     run: (ctx) => goAperture(ctx, 'go-aperture', GO_ANCHOR_FLAGS['go-aperture']),
   },
   {
     name: 'go-aperture-tuned',
-    description: 'the same Go path tuned: 256 idle upstream connections per host, no access log (`-idle-per-host 256 -accesslog=false`), still a SQLite read per request',
+    description:
+      'the same Go path tuned: 256 idle upstream connections per host, no access log (`-idle-per-host 256 -accesslog=false`), still a SQLite read per request',
     baseline: 'proxy-l402',
     run: (ctx) => goAperture(ctx, 'go-aperture-tuned', GO_ANCHOR_FLAGS['go-aperture-tuned']),
   },
   {
     name: 'reference-aperture',
-    description: 'the reference aperture program itself (v0.5.0 from its Go module, test/go/aperture), as shipped: its access log, its upstream pool, a SQLite root-key read per request; lnd faked in the bench process (asked nothing per request: strictverify off, as by default); same tokens and upstream, GOMAXPROCS=1',
+    description:
+      'the reference aperture program itself (v0.5.0 from its Go module, test/go/aperture), as shipped: its access log, its upstream pool, a SQLite root-key read per request; lnd faked in the bench process (asked nothing per request: strictverify off, as by default); same tokens and upstream, GOMAXPROCS=1',
     baseline: 'proxy-l402',
     run: (ctx) => referenceAperture(ctx, 'reference-aperture'),
   },
   {
     name: 'nginx',
-    description: 'nginx `proxy_pass`, one worker, keep-alive to the upstream, no access log, no authentication (it cannot verify L402): the ceiling of a C proxy',
+    description:
+      'nginx `proxy_pass`, one worker, keep-alive to the upstream, no access log, no authentication (it cannot verify L402): the ceiling of a C proxy',
     baseline: 'proxy-l402',
     run: (ctx) => nginx(ctx, 'nginx'),
   },
@@ -349,16 +370,26 @@ export const SCENARIOS: readonly Scenario[] = [
   },
   {
     name: 'proxy-mixed-fixed-rate',
-    description: 'one aperture at the same fixed rate, requests alternating between a paid path (valid L402 token) and a free one (`auth: off`) on the same connections: what verification adds, with the machine\'s noise shared',
+    description:
+      "one aperture at the same fixed rate, requests alternating between a paid path (valid L402 token) and a free one (`auth: off`) on the same connections: what verification adds, with the machine's noise shared",
     run: (ctx) => {
       const up = upstream(ctx, 'http');
       const s = ctx.settings;
       return withChildren([up], async ([upPort]) => {
         const proxy = aperture(ctx, 'proxy-mixed-fixed-rate', { auth: 'mixed', httpPort: upPort });
         return withChildren([proxy], ([port]) =>
-          measure(ctx, scenario('proxy-mixed-fixed-rate'), 'http', proxy, httpLoad(ctx, port as number, {
-            rate: s.fixedRate, connections: s.fixedConnections, paths: [MIXED_PAID_PATH, MIXED_FREE_PATH],
-          })));
+          measure(
+            ctx,
+            scenario('proxy-mixed-fixed-rate'),
+            'http',
+            proxy,
+            httpLoad(ctx, port as number, {
+              rate: s.fixedRate,
+              connections: s.fixedConnections,
+              paths: [MIXED_PAID_PATH, MIXED_FREE_PATH],
+            }),
+          ),
+        );
       });
     },
   },
@@ -369,7 +400,14 @@ export const SCENARIOS: readonly Scenario[] = [
       const up = upstream(ctx, 'http', 'server');
       const s = ctx.settings;
       return withChildren([up], ([port]) =>
-        measure(ctx, scenario('direct-fixed-rate'), 'http', up, httpLoad(ctx, port as number, { rate: s.fixedRate, connections: s.fixedConnections })));
+        measure(
+          ctx,
+          scenario('direct-fixed-rate'),
+          'http',
+          up,
+          httpLoad(ctx, port as number, { rate: s.fixedRate, connections: s.fixedConnections }),
+        ),
+      );
     },
   },
   {
@@ -450,7 +488,20 @@ export interface PathFigures {
 }
 
 /** Scenarios run `repeat` times (the throughput targets compare them); the others once. */
-const REPEATED = new Set(['direct', 'peer-proxy', 'minimal-proxy', 'proxy-auth-off', 'proxy-l402', ...GO_ANCHOR_ROWS, ...REFERENCE_ROWS, ...NGINX_ROWS, 'proxy-auth-off-fixed-rate', 'proxy-l402-fixed-rate', 'proxy-mixed-fixed-rate', 'direct-fixed-rate']);
+const REPEATED = new Set([
+  'direct',
+  'peer-proxy',
+  'minimal-proxy',
+  'proxy-auth-off',
+  'proxy-l402',
+  ...GO_ANCHOR_ROWS,
+  ...REFERENCE_ROWS,
+  ...NGINX_ROWS,
+  'proxy-auth-off-fixed-rate',
+  'proxy-l402-fixed-rate',
+  'proxy-mixed-fixed-rate',
+  'direct-fixed-rate',
+]);
 
 /**
  * The run with the median throughput, its latency percentiles replaced by the
@@ -470,17 +521,23 @@ function median(list: readonly Measurement[]): Measurement {
     const paths = Object.keys(byPath[0] as Record<string, PathFigures>);
     m.params = {
       ...m.params,
-      by_path: Object.fromEntries(paths.map((path) => {
-        const of = (field: keyof PathFigures): number => medianOf(byPath.map((b) => (b as Record<string, PathFigures>)[path]?.[field] ?? Number.NaN));
-        return [path, { requests: of('requests'), p50_ms: of('p50_ms'), p99_ms: of('p99_ms'), p999_ms: of('p999_ms') }];
-      })),
+      by_path: Object.fromEntries(
+        paths.map((path) => {
+          const of = (field: keyof PathFigures): number =>
+            medianOf(byPath.map((b) => (b as Record<string, PathFigures>)[path]?.[field] ?? Number.NaN));
+          return [path, { requests: of('requests'), p50_ms: of('p50_ms'), p99_ms: of('p99_ms'), p999_ms: of('p999_ms') }];
+        }),
+      ),
     };
   }
   if (list.length > 1) {
     m.params = {
       ...m.params,
       runs: list.map((x) => ({
-        rps: Math.round(x.rps), p50_ms: x.p50_ms, p99_ms: x.p99_ms, cpu_us_per_req: (x.server_cpu_s * 1e6) / Math.max(1, x.requests),
+        rps: Math.round(x.rps),
+        p50_ms: x.p50_ms,
+        p99_ms: x.p99_ms,
+        cpu_us_per_req: (x.server_cpu_s * 1e6) / Math.max(1, x.requests),
         ...(x.params['by_path'] === undefined ? {} : { by_path: x.params['by_path'] }),
       })),
     };
@@ -500,7 +557,14 @@ function proxied(ctx: ScenarioContext, name: string, auth: 'off' | 'l402', fixed
   return withChildren([up], async ([upPort]) => {
     const proxy = aperture(ctx, name, { auth, httpPort: upPort });
     return withChildren([proxy], ([port]) =>
-      measure(ctx, scenario(name), 'http', proxy, httpLoad(ctx, port as number, fixedRate ? { rate: s.fixedRate, connections: s.fixedConnections } : {})));
+      measure(
+        ctx,
+        scenario(name),
+        'http',
+        proxy,
+        httpLoad(ctx, port as number, fixedRate ? { rate: s.fixedRate, connections: s.fixedConnections } : {}),
+      ),
+    );
   });
 }
 
@@ -560,7 +624,15 @@ function referenceAperture(ctx: ScenarioContext, name: string): Promise<Measurem
     writeFileSync(join(macDir, 'invoice.macaroon'), lnd.invoiceMacaroon);
     writeFileSync(join(macDir, 'tls.cert'), lnd.cert);
     const config = join(dir, 'aperture.yaml');
-    writeFileSync(config, referenceApertureConfig({ port, upstreamPort: upPort as number, dir, lnd: { host: lnd.host, tlsPath: join(macDir, 'tls.cert'), macDir } }));
+    writeFileSync(
+      config,
+      referenceApertureConfig({
+        port,
+        upstreamPort: upPort as number,
+        dir,
+        lnd: { host: lnd.host, tlsPath: join(macDir, 'tls.cert'), macDir },
+      }),
+    );
     const server = await startExternal({
       command: found.binary,
       args: [`--configfile=${config}`, `--basedir=${dir}`],
@@ -627,7 +699,8 @@ function express(ctx: ScenarioContext, name: string, l402: boolean): Promise<Mea
   const tokenFile = join(ctx.workDir, `${name}.tokens`);
   const app = spawnChild('servers/express-server.ts', { l402, tokens: ctx.settings.tokens, tokenFile }, placement(ctx, 'server'));
   return withChildren([app], ([port]) =>
-    measure(ctx, scenario(name), 'http', app, httpLoad(ctx, port as number, l402 ? { tokenFile } : {})));
+    measure(ctx, scenario(name), 'http', app, httpLoad(ctx, port as number, l402 ? { tokenFile } : {})),
+  );
 }
 
 /**
@@ -636,7 +709,11 @@ function express(ctx: ScenarioContext, name: string, l402: boolean): Promise<Mea
  * `CI=true` a missing Go or nginx, or a Go anchor that does not build, is an
  * error instead; a missing anchor folder is not (see decideGoAnchor).
  */
-async function prepareAnchors(settings: LoadSettings, wanted: Set<string>, log: (line: string) => void): Promise<{ anchors: AnchorRuntime; skipped: SkippedRow[] }> {
+async function prepareAnchors(
+  settings: LoadSettings,
+  wanted: Set<string>,
+  log: (line: string) => void,
+): Promise<{ anchors: AnchorRuntime; skipped: SkippedRow[] }> {
   const anchors: AnchorRuntime = {};
   const skipped: SkippedRow[] = [];
   const skip = (rows: readonly string[], reason: string): void => {
@@ -658,7 +735,9 @@ async function prepareAnchors(settings: LoadSettings, wanted: Set<string>, log: 
     } else {
       try {
         anchors.go = await buildGoAnchor(decision.run.dir, decision.run.go, ANCHOR_CACHE_DIR, log);
-        log(`Go aperture anchor: ${anchors.go.binary} (${anchors.go.goVersion}${anchors.go.built ? ', built now' : ', cached'}; from ${decision.run.dir})`);
+        log(
+          `Go aperture anchor: ${anchors.go.binary} (${anchors.go.goVersion}${anchors.go.built ? ', built now' : ', cached'}; from ${decision.run.dir})`,
+        );
       } catch (error) {
         if (probe.ci) throw error;
         skip(GO_ANCHOR_ROWS, `the Go aperture anchor did not build: ${(error as Error).message}`);
@@ -672,7 +751,10 @@ async function prepareAnchors(settings: LoadSettings, wanted: Set<string>, log: 
     } else {
       try {
         const built = buildTool('aperture', decision.run.go);
-        const version = /^\s*github\.com\/lightninglabs\/aperture (\S+)/m.exec(readFileSync(join(BENCH_DIR, '..', 'test', 'go', 'aperture', 'go.mod'), 'utf8'))?.[1] ?? 'unknown';
+        const version =
+          /^\s*github\.com\/lightninglabs\/aperture (\S+)/m.exec(
+            readFileSync(join(BENCH_DIR, '..', 'test', 'go', 'aperture', 'go.mod'), 'utf8'),
+          )?.[1] ?? 'unknown';
         anchors.reference = { binary: built.path, version };
         log(`reference aperture ${version}: ${built.path}${built.seconds > 0 ? `, built in ${built.seconds.toFixed(0)} s` : ', cached'}`);
       } catch (error) {
@@ -736,13 +818,17 @@ export async function runScenarios(
     }
     log(`minted tokens in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     const cpus = cpuPlan(settings.pin ?? true);
-    const placement = cpus === undefined
-      ? 'not pinned: the scheduler places them'
-      : `the server under test pinned to CPU ${cpus.server}, the load generator and the upstream behind a proxy to CPU ${cpus.others}`;
+    const placement =
+      cpus === undefined
+        ? 'not pinned: the scheduler places them'
+        : `the server under test pinned to CPU ${cpus.server}, the load generator and the upstream behind a proxy to CPU ${cpus.others}`;
     log(`processes: ${placement}`);
     const wrk = settings.loadGenerator === 'autocannon' ? undefined : findWrk();
-    if (wrk === undefined && settings.loadGenerator === 'wrk') throw new Error('--load-generator wrk: wrk is not installed (Debian: apt install wrk; macOS: brew install wrk)');
-    log(`saturating HTTP load: ${wrk === undefined ? `autocannon${settings.loadGenerator === 'autocannon' ? '' : ' (wrk not installed)'}` : `wrk (${wrk})`}; fixed-rate rows paced by bench/load/paced-load.ts`);
+    if (wrk === undefined && settings.loadGenerator === 'wrk')
+      throw new Error('--load-generator wrk: wrk is not installed (Debian: apt install wrk; macOS: brew install wrk)');
+    log(
+      `saturating HTTP load: ${wrk === undefined ? `autocannon${settings.loadGenerator === 'autocannon' ? '' : ' (wrk not installed)'}` : `wrk (${wrk})`}; fixed-rate rows paced by bench/load/paced-load.ts`,
+    );
     const ctx: ScenarioContext = { settings, workDir, tokenFile, apertureBaseDir, memTokenFile, memBaseDir, cpus, wrk, anchors };
     const runs = new Map<string, Measurement[]>();
     const rounds = Math.max(1, settings.repeat);
@@ -758,8 +844,10 @@ export async function runScenarios(
         runs.set(s.name, [...(runs.get(s.name) ?? []), m]);
         const ms = (v: number | null): string => (typeof v === 'number' ? v.toFixed(2) : '-');
         const firstError = m.params['firstError'] === undefined ? '' : ` first error: ${String(m.params['firstError'])}`;
-        log(`${s.name.padEnd(28)} ${Math.round(m.rps).toString().padStart(7)} req/s  p50 ${ms(m.p50_ms)} ms  p99 ${ms(m.p99_ms)} ms  rss ${m.rss_mb.toFixed(0)} MB  ` +
-          `cpu ${((m.server_cpu_s * 1e6) / Math.max(1, m.requests)).toFixed(0)} us/req  errors ${m.errors}${firstError}  (${((performance.now() - started) / 1000).toFixed(1)} s)`);
+        log(
+          `${s.name.padEnd(28)} ${Math.round(m.rps).toString().padStart(7)} req/s  p50 ${ms(m.p50_ms)} ms  p99 ${ms(m.p99_ms)} ms  rss ${m.rss_mb.toFixed(0)} MB  ` +
+            `cpu ${((m.server_cpu_s * 1e6) / Math.max(1, m.requests)).toFixed(0)} us/req  errors ${m.errors}${firstError}  (${((performance.now() - started) / 1000).toFixed(1)} s)`,
+        );
       }
     }
     const out: Measurement[] = [];

@@ -15,7 +15,12 @@ interface Params {
 }
 
 const params = childParams<Params>();
-const tokens = params.tokenFile === undefined ? [] : readFileSync(params.tokenFile, 'utf8').split('\n').filter((l) => l !== '');
+const tokens =
+  params.tokenFile === undefined
+    ? []
+    : readFileSync(params.tokenFile, 'utf8')
+        .split('\n')
+        .filter((l) => l !== '');
 const identity = (b: Buffer): Buffer => b;
 const Client = grpc.makeGenericClientConstructor(
   {
@@ -32,11 +37,9 @@ const Client = grpc.makeGenericClientConstructor(
   'Echo',
 );
 const client = new Client(params.target, grpc.credentials.createInsecure());
-const ping = (client as unknown as Record<string, (req: Buffer, md: grpc.Metadata, cb: (e: grpc.ServiceError | null) => void) => void>)['Ping'] as (
-  req: Buffer,
-  md: grpc.Metadata,
-  cb: (e: grpc.ServiceError | null) => void,
-) => void;
+const ping = (client as unknown as Record<string, (req: Buffer, md: grpc.Metadata, cb: (e: grpc.ServiceError | null) => void) => void>)[
+  'Ping'
+] as (req: Buffer, md: grpc.Metadata, cb: (e: grpc.ServiceError | null) => void) => void;
 const payload = Buffer.from('ping-0123456789');
 let nextToken = 0;
 
@@ -56,26 +59,34 @@ async function run(durationSec: number): Promise<{ samples: Samples; errors: num
   const start = performance.now();
   const end = start + durationSec * 1000;
   await Promise.all(
-    Array.from({ length: params.concurrency }, () => new Promise<void>((resolve) => {
-      const once = (): void => {
-        if (performance.now() >= end) {
-          resolve();
-          return;
-        }
-        const t0 = performance.now();
-        ping.call(client, payload, metadata(), (error) => {
-          if (error === null) samples.add(performance.now() - t0);
-          else {
-            errors++;
-            firstError ??= `${error.code} ${error.details}`;
-          }
+    Array.from(
+      { length: params.concurrency },
+      () =>
+        new Promise<void>((resolve) => {
+          const once = (): void => {
+            if (performance.now() >= end) {
+              resolve();
+              return;
+            }
+            const t0 = performance.now();
+            ping.call(client, payload, metadata(), (error) => {
+              if (error === null) samples.add(performance.now() - t0);
+              else {
+                errors++;
+                firstError ??= `${error.code} ${error.details}`;
+              }
+              once();
+            });
+          };
           once();
-        });
-      };
-      once();
-    })),
+        }),
+    ),
   );
-  const out: { samples: Samples; errors: number; seconds: number; firstError?: string } = { samples, errors, seconds: (performance.now() - start) / 1000 };
+  const out: { samples: Samples; errors: number; seconds: number; firstError?: string } = {
+    samples,
+    errors,
+    seconds: (performance.now() - start) / 1000,
+  };
   if (firstError !== undefined) out.firstError = firstError;
   return out;
 }

@@ -35,7 +35,12 @@ interface Params {
 }
 
 const params = childParams<Params>();
-const tokens = params.tokenFile === undefined ? [] : readFileSync(params.tokenFile, 'utf8').split('\n').filter((l) => l !== '');
+const tokens =
+  params.tokenFile === undefined
+    ? []
+    : readFileSync(params.tokenFile, 'utf8')
+        .split('\n')
+        .filter((l) => l !== '');
 
 function requests(): autocannon.Request[] {
   if (tokens.length === 0) return [{ method: 'GET', path: new URL(params.url).pathname }];
@@ -91,9 +96,10 @@ function run(durationSec: number, record: boolean, amount?: number): Promise<Out
 // A fixed rate is paced by our own loop (autocannon's overallRate sends each
 // second's quota in one burst); a saturating run of a known length goes to
 // wrk when there is one; everything else is autocannon.
-const wrk = params.wrk !== undefined && params.rate === undefined && params.amount === undefined && params.expectStatus === 200
-  ? params.wrk
-  : undefined;
+const wrk =
+  params.wrk !== undefined && params.rate === undefined && params.amount === undefined && params.expectStatus === 200
+    ? params.wrk
+    : undefined;
 
 interface Measured {
   requests: number;
@@ -108,13 +114,29 @@ interface Measured {
 async function measureRun(durationSec: number, record: boolean, amount?: number): Promise<Measured> {
   if (wrk !== undefined) {
     const r = await wrkRun({ wrk, url: params.url, connections: params.connections, durationSec, tokenFile: params.tokenFile });
-    return { requests: r.requests, durationSec: r.durationSec, percentiles: [r.p50_ms, r.p99_ms, r.p999_ms], errors: r.errors + r.nonSuccess };
+    return {
+      requests: r.requests,
+      durationSec: r.durationSec,
+      percentiles: [r.p50_ms, r.p99_ms, r.p999_ms],
+      errors: r.errors + r.nonSuccess,
+    };
   }
-  const paced = params.rate === undefined
-    ? undefined
-    : await pacedRun({ url: params.url, rate: params.rate, connections: params.connections, durationSec, authorizations: tokens, record, ...(params.paths === undefined ? {} : { paths: params.paths }) });
+  const paced =
+    params.rate === undefined
+      ? undefined
+      : await pacedRun({
+          url: params.url,
+          rate: params.rate,
+          connections: params.connections,
+          durationSec,
+          authorizations: tokens,
+          record,
+          ...(params.paths === undefined ? {} : { paths: params.paths }),
+        });
   const o = paced === undefined ? await run(durationSec, record, amount) : { ...paced, timeouts: 0 };
-  const wrong = Object.entries(o.statuses).filter(([s]) => Number(s) !== params.expectStatus).reduce((n, [, c]) => n + c, 0);
+  const wrong = Object.entries(o.statuses)
+    .filter(([s]) => Number(s) !== params.expectStatus)
+    .reduce((n, [, c]) => n + c, 0);
   const measured: Measured = {
     requests: o.samples.size,
     durationSec: o.durationSec,
@@ -123,11 +145,13 @@ async function measureRun(durationSec: number, record: boolean, amount?: number)
     errors: o.errors + o.timeouts + wrong,
   };
   if (paced !== undefined && params.paths !== undefined) {
-    measured.byPath = Object.fromEntries(params.paths.map((path, i) => {
-      const samples = paced.byPath[i] as Samples;
-      const [p50, p99, p999] = samples.percentiles([50, 99, 99.9]) as [number, number, number];
-      return [path, { requests: samples.size, p50_ms: p50, p99_ms: p99, p999_ms: p999 }];
-    }));
+    measured.byPath = Object.fromEntries(
+      params.paths.map((path, i) => {
+        const samples = paced.byPath[i] as Samples;
+        const [p50, p99, p999] = samples.percentiles([50, 99, 99.9]) as [number, number, number];
+        return [path, { requests: samples.size, p50_ms: p50, p99_ms: p99, p999_ms: p999 }];
+      }),
+    );
   }
   return measured;
 }

@@ -99,18 +99,31 @@ export async function wrkRun(o: WrkOptions): Promise<WrkOutcome> {
     writeFileSync(script, SCRIPT);
     const url = new URL(o.url);
     const args = [
-      '--threads', '1',
-      '--connections', String(o.connections),
-      '--duration', `${Math.max(1, Math.round(o.durationSec))}s`,
-      '--timeout', '10s',
-      '--script', script,
-      o.url, '--', url.pathname, url.host, o.tokenFile ?? '',
+      '--threads',
+      '1',
+      '--connections',
+      String(o.connections),
+      '--duration',
+      `${Math.max(1, Math.round(o.durationSec))}s`,
+      '--timeout',
+      '10s',
+      '--script',
+      script,
+      o.url,
+      '--',
+      url.pathname,
+      url.host,
+      o.tokenFile ?? '',
     ];
     const output = await new Promise<string>((resolve, reject) => {
       const child = spawn(o.wrk, args, { stdio: ['ignore', 'pipe', 'pipe'] });
       let text = '';
-      child.stdout.setEncoding('utf8').on('data', (chunk: string) => { text += chunk; });
-      child.stderr.setEncoding('utf8').on('data', (chunk: string) => { text += chunk; });
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+        text += chunk;
+      });
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+        text += chunk;
+      });
       child.once('error', reject);
       child.once('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`wrk exited with ${String(code)}: ${text.trim()}`))));
     });

@@ -41,11 +41,16 @@ function measure(name: string, baseline: string, note: string, fn: () => unknown
 
 const [authorization] = await mintAuthorizations(new MemorySecretStore(), 'bench', 1);
 const rawHeaders = [
-  'Host', 'api.example.com:8081',
-  'User-Agent', 'bench/1.0',
-  'Accept', '*/*',
-  'Authorization', authorization as string,
-  'Connection', 'keep-alive',
+  'Host',
+  'api.example.com:8081',
+  'User-Agent',
+  'bench/1.0',
+  'Accept',
+  '*/*',
+  'Authorization',
+  authorization as string,
+  'Connection',
+  'keep-alive',
 ];
 const headers: Record<string, string> = {};
 for (let i = 0; i < rawHeaders.length; i += 2) headers[(rawHeaders[i] as string).toLowerCase()] = rawHeaders[i + 1] as string;
@@ -67,8 +72,12 @@ const bucket = new TokenBucket({ requests: 1e9, per: 1000 });
 const canonical = forwardedL402Authorization(nodeRequestView(req));
 
 measure('TokenBucket.take (baseline)', '', 'one bucket, always allowed', () => bucket.take());
-measure('Router.match, 1 service', 'TokenBucket.take (baseline)', "hostregexp '.*'", () => oneService.match('api.example.com:8081', '/v1/quotes'));
-measure('Router.match, 5th of 5 services', 'TokenBucket.take (baseline)', 'host and path regexps', () => router.match('api.example.com:8081', '/v1/quotes'));
+measure('Router.match, 1 service', 'TokenBucket.take (baseline)', "hostregexp '.*'", () =>
+  oneService.match('api.example.com:8081', '/v1/quotes'),
+);
+measure('Router.match, 5th of 5 services', 'TokenBucket.take (baseline)', 'host and path regexps', () =>
+  router.match('api.example.com:8081', '/v1/quotes'),
+);
 // One expression against one input: a V8 RegExp (what routing used before it matched in linear
 // time), GoRegexp (what it uses: string operations for these shapes, RE2 otherwise) and the
 // RE2 engine alone (re2js), for the shapes routing tables are made of and one that needs RE2.
@@ -85,11 +94,20 @@ for (const [source, input] of expressions) {
   const re2 = RE2JS.compile(source);
   const before = `RegExp.test (V8) '${source}'`;
   measure(before, 'TokenBucket.take (baseline)', `input ${input}; what routing used before`, () => v8.test(input));
-  measure(`GoRegexp.test '${source}'`, before, `${go.fastPath ? 'string operations' : 'RE2 (re2js)'}; what routing uses`, () => go.test(input));
+  measure(`GoRegexp.test '${source}'`, before, `${go.fastPath ? 'string operations' : 'RE2 (re2js)'}; what routing uses`, () =>
+    go.test(input),
+  );
   measure(`re2js test '${source}'`, before, 'the RE2 engine alone', () => re2.test(input));
 }
-measure('nodeRequestView + header(authorization)', 'TokenBucket.take (baseline)', '5 request headers', () => nodeRequestView(req).header('authorization'));
-measure('forwardedL402Authorization, same header', 'TokenBucket.take (baseline)', 'one client: the re-emitted credential is remembered', () => forwardedL402Authorization(nodeRequestView(req)));
+measure('nodeRequestView + header(authorization)', 'TokenBucket.take (baseline)', '5 request headers', () =>
+  nodeRequestView(req).header('authorization'),
+);
+measure(
+  'forwardedL402Authorization, same header',
+  'TokenBucket.take (baseline)',
+  'one client: the re-emitted credential is remembered',
+  () => forwardedL402Authorization(nodeRequestView(req)),
+);
 /** The request above with another Authorization value. */
 function viewWith(a: string): ReturnType<typeof nodeRequestView> {
   const raw = rawHeaders.map((v, i) => (i > 0 && rawHeaders[i - 1] === 'Authorization' ? a : v));
@@ -98,7 +116,8 @@ function viewWith(a: string): ReturnType<typeof nodeRequestView> {
 // A server gets a new string for the same header on every request (see bench/micro/core.ts).
 const authBytes = Buffer.from(authorization as string, 'latin1');
 measure('forwardedL402Authorization, same header, new string per call', 'TokenBucket.take (baseline)', 'as parsed from a socket', () =>
-  forwardedL402Authorization(viewWith(authBytes.toString('latin1'))));
+  forwardedL402Authorization(viewWith(authBytes.toString('latin1'))),
+);
 // More distinct headers than forwardedL402Authorization remembers (4,096): every call parses and re-encodes.
 const many = await mintAuthorizations(new MemorySecretStore(), 'bench', 5000);
 const views = many.map(viewWith);
@@ -117,10 +136,12 @@ measure('upstreamHeaders', 'TokenBucket.take (baseline)', '5 headers in, X-Forwa
     upgrade: false,
     inject: undefined,
     authorization: canonical,
-  }));
+  }),
+);
 
 if (JSON_OUT) {
   for (const r of rows) console.log(JSON.stringify(r));
 } else {
-  for (const r of rows) console.log(`${r.name.padEnd(42)} ${Math.round(r.opsPerSec).toLocaleString('en-US').padStart(14)} ops/s  ${r.note}`);
+  for (const r of rows)
+    console.log(`${r.name.padEnd(42)} ${Math.round(r.opsPerSec).toLocaleString('en-US').padStart(14)} ops/s  ${r.note}`);
 }

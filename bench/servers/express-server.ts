@@ -30,7 +30,10 @@ const server = app.listen(0, '127.0.0.1', () => {
   report({ type: 'ready', port: (server.address() as AddressInfo).port });
 });
 server.keepAliveTimeout = 120_000;
-onStop(() => new Promise<void>((resolve) => {
-  server.close(() => resolve());
-  server.closeAllConnections();
-}));
+onStop(
+  () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
+);

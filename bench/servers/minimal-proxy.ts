@@ -47,13 +47,28 @@ const server = createServer((req, res) => {
     if (lower === 'host' || HOP.has(lower)) continue;
     headers.push(raw[i] as string, raw[i + 1] as string);
   }
-  headers.push('host', backend, 'x-forwarded-for', req.socket.remoteAddress ?? '', 'x-forwarded-proto', 'http', 'x-forwarded-host', req.headers.host ?? '');
-  pool.dispatch({ method: req.method as Dispatcher.HttpMethod, path: req.url ?? '/', headers, body: req.method === 'GET' ? null : req }, new Handler(res));
+  headers.push(
+    'host',
+    backend,
+    'x-forwarded-for',
+    req.socket.remoteAddress ?? '',
+    'x-forwarded-proto',
+    'http',
+    'x-forwarded-host',
+    req.headers.host ?? '',
+  );
+  pool.dispatch(
+    { method: req.method as Dispatcher.HttpMethod, path: req.url ?? '/', headers, body: req.method === 'GET' ? null : req },
+    new Handler(res),
+  );
 });
 server.keepAliveTimeout = 120_000;
 server.listen(0, '127.0.0.1', () => report({ type: 'ready', port: (server.address() as AddressInfo).port }));
-onStop(() => new Promise<void>((resolve) => {
-  server.close(() => resolve());
-  server.closeAllConnections();
-  void pool.destroy();
-}));
+onStop(
+  () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+      void pool.destroy();
+    }),
+);

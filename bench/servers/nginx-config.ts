@@ -34,8 +34,9 @@ const TEMP_PATHS: readonly { directive: string; module?: string; folder: string 
  */
 export function nginxConfig(o: NginxConfigOptions): string {
   const q = (path: string): string => `"${path.replace(/["\\]/g, '\\$&')}"`;
-  const temps = TEMP_PATHS.filter((t) => t.module === undefined || !(o.without?.has(t.module) ?? false))
-    .map((t) => `  ${t.directive} ${q(`${o.prefix}/${t.folder}`)};`);
+  const temps = TEMP_PATHS.filter((t) => t.module === undefined || !(o.without?.has(t.module) ?? false)).map(
+    (t) => `  ${t.directive} ${q(`${o.prefix}/${t.folder}`)};`,
+  );
   return `# Generated for one benchmark run (bench/servers/nginx-config.ts).
 daemon off;
 master_process on;

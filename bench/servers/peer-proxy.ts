@@ -33,11 +33,14 @@ if (params.kind === 'http-proxy-3') {
   const server: Server = createServer((req, res) => proxy.web(req, res));
   server.keepAliveTimeout = 120_000;
   server.listen(0, '127.0.0.1', () => report({ type: 'ready', port: (server.address() as AddressInfo).port }));
-  onStop(() => new Promise<void>((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-    agent.destroy();
-  }));
+  onStop(
+    () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+        agent.destroy();
+      }),
+  );
 } else {
   const app = Fastify({ logger: false, keepAliveTimeout: 120_000 });
   await app.register(replyFrom, { base: target });

@@ -33,6 +33,9 @@ declare module 'autocannon' {
     }
   }
 
-  function autocannon(options: autocannon.Options, callback: (error: Error | null | undefined, result: autocannon.Result) => void): autocannon.Instance;
+  function autocannon(
+    options: autocannon.Options,
+    callback: (error: Error | null | undefined, result: autocannon.Result) => void,
+  ): autocannon.Instance;
   export default autocannon;
 }

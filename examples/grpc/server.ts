@@ -9,20 +9,29 @@ import { DevInvoicer, createDevPayListener } from 'aperture-ts/lightning/dev';
 
 const invoicer = new DevInvoicer(); // dev Lightning backend: no node, no real money
 const server = new grpc.Server({
-  interceptors: [grpcL402Interceptor({ invoicer, secrets: new MemorySecretStore(), service: 'quotes', priceSats: 10, timeoutSeconds: 3600 })],
+  interceptors: [
+    grpcL402Interceptor({ invoicer, secrets: new MemorySecretStore(), service: 'quotes', priceSats: 10, timeoutSeconds: 3600 }),
+  ],
 });
 
 const json = { serialize: (v: unknown) => Buffer.from(JSON.stringify(v)), deserialize: (b: Buffer) => JSON.parse(b.toString()) as unknown };
 const getQuote = {
-  path: '/quotes.Quotes/GetQuote', requestStream: false, responseStream: false,
-  requestSerialize: json.serialize, requestDeserialize: json.deserialize,
-  responseSerialize: json.serialize, responseDeserialize: json.deserialize,
+  path: '/quotes.Quotes/GetQuote',
+  requestStream: false,
+  responseStream: false,
+  requestSerialize: json.serialize,
+  requestDeserialize: json.deserialize,
+  responseSerialize: json.serialize,
+  responseDeserialize: json.deserialize,
 };
-server.addService({ getQuote }, {
-  getQuote: (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-    callback(null, { quote: 'Stay humble, stack sats.', tokenId: grpcL402Token(call)?.tokenId });
+server.addService(
+  { getQuote },
+  {
+    getQuote: (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      callback(null, { quote: 'Stay humble, stack sats.', tokenId: grpcL402Token(call)?.tokenId });
+    },
   },
-});
+);
 
 const port = Number(process.env['PORT'] ?? 50051);
 server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (error, bound) => {

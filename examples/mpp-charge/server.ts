@@ -9,7 +9,13 @@ import { DevInvoicer, createDevPayListener } from 'aperture-ts/lightning/dev';
 
 const invoicer = new DevInvoicer(); // dev Lightning backend: no node, no real money
 const payDev = createDevPayListener(invoicer); // the dev backend's "wallet"
-const scheme = new MppScheme({ realm: 'quotes.example', secret: randomBytes(32), invoicer, network: invoicer.network, charges: new MemoryStore() });
+const scheme = new MppScheme({
+  realm: 'quotes.example',
+  secret: randomBytes(32),
+  invoicer,
+  network: invoicer.network,
+  charges: new MemoryStore(),
+});
 const target = { service: 'quotes', priceSats: 10 };
 
 async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

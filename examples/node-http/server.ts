@@ -7,13 +7,22 @@ import { DevInvoicer, createDevPayListener } from 'aperture-ts/lightning/dev';
 
 const invoicer = new DevInvoicer(); // dev Lightning backend: no node, no real money
 const payDev = createDevPayListener(invoicer); // the dev backend's "wallet"
-const paywall = { invoicer, secrets: new MemorySecretStore(), service: 'quotes', priceSats: 10, timeoutSeconds: 3600, freePaths: [/^\/api\/dev\/pay$/] };
+const paywall = {
+  invoicer,
+  secrets: new MemorySecretStore(),
+  service: 'quotes',
+  priceSats: 10,
+  timeoutSeconds: 3600,
+  freePaths: [/^\/api\/dev\/pay$/],
+};
 
-const server = createServer(nodeL402(paywall, (req, res) => {
-  if (req.url === '/api/dev/pay') return payDev(req, res);
-  res.setHeader('content-type', 'application/json');
-  res.end(JSON.stringify({ quote: 'Stay humble, stack sats.', tokenId: req.l402?.tokenId }));
-}));
+const server = createServer(
+  nodeL402(paywall, (req, res) => {
+    if (req.url === '/api/dev/pay') return payDev(req, res);
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ quote: 'Stay humble, stack sats.', tokenId: req.l402?.tokenId }));
+  }),
+);
 
 server.listen(Number(process.env['PORT'] ?? 8080), '127.0.0.1', () => {
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -96,16 +96,21 @@ export class AdminApi {
    */
   constructor(options: AdminApiOptions) {
     if (options.rootKey.length !== ADMIN_ROOT_KEY_BYTES) {
-      throw new L402Error('L402_ERR_ADMIN_ROOT_KEY_INVALID', `the admin root key has ${options.rootKey.length} bytes, expected ${ADMIN_ROOT_KEY_BYTES}`);
+      throw new L402Error(
+        'L402_ERR_ADMIN_ROOT_KEY_INVALID',
+        `the admin root key has ${options.rootKey.length} bytes, expected ${ADMIN_ROOT_KEY_BYTES}`,
+      );
     }
     adminProto();
     this.#options = options;
     this.#rootKey = Uint8Array.from(options.rootKey);
     this.#handlers = adminHandlers(options.backend);
     this.#clock = options.clock ?? systemClock;
-    this.#limiter = options.authFailureLimit === false ? undefined : new AuthFailureLimiter({ clock: this.#clock, ...options.authFailureLimit });
+    this.#limiter =
+      options.authFailureLimit === false ? undefined : new AuthFailureLimiter({ clock: this.#clock, ...options.authFailureLimit });
     const maxBytes = options.maxRequestBytes ?? 1 << 20;
-    const call: AdminCall = (method, request, c) => this.call(method, request, { macaroon: c.macaroon, clientAddress: this.#clientAddress(c.req), transport: c.transport });
+    const call: AdminCall = (method, request, c) =>
+      this.call(method, request, { macaroon: c.macaroon, clientAddress: this.#clientAddress(c.req), transport: c.transport });
     const onError = (error: unknown): void => this.#unexpected(error);
     this.#grpc = { call, maxMessageBytes: maxBytes, onError };
     this.#rest = { call, corsOrigins: options.corsOrigins ?? [], maxBodyBytes: maxBytes, onError };
@@ -127,7 +132,11 @@ export class AdminApi {
     const event = (code: number, message: string, cause?: unknown): void => {
       if (this.#options.onCall === undefined) return;
       const e: AdminCallEvent = {
-        method, transport: credentials.transport ?? 'grpc', clientAddress: credentials.clientAddress, code, message,
+        method,
+        transport: credentials.transport ?? 'grpc',
+        clientAddress: credentials.clientAddress,
+        code,
+        message,
         durationMs: Math.round((performance.now() - started) * 1000) / 1000,
       };
       if (cause !== undefined) e.cause = cause;
@@ -142,7 +151,9 @@ export class AdminApi {
       if (method !== 'GetHealth') {
         const wait = this.#limiter?.blockedFor(credentials.clientAddress) ?? 0;
         if (wait > 0) {
-          throw new AdminStatusError(Code.RESOURCE_EXHAUSTED, `too many failed authentications; try again in ${Math.ceil(wait / 1000)} s`, { retryAfterMs: wait });
+          throw new AdminStatusError(Code.RESOURCE_EXHAUSTED, `too many failed authentications; try again in ${Math.ceil(wait / 1000)} s`, {
+            retryAfterMs: wait,
+          });
         }
         const verified = verifyAdminMacaroon(this.#rootKey, credentials.macaroon, now);
         if (!verified.ok) {

@@ -118,7 +118,8 @@ function toProtobufjs(type: protobufjs.Type, object: MessageObject): MessageObje
     if (value === undefined) continue;
     const nested = field.resolvedType;
     if (nested !== null && 'fieldsArray' in nested) {
-      const one = (v: unknown): unknown => (nested.fullName === STRUCT ? jsonToStruct(v as { [key: string]: JsonValue }) : toProtobufjs(nested, v as MessageObject));
+      const one = (v: unknown): unknown =>
+        nested.fullName === STRUCT ? jsonToStruct(v as { [key: string]: JsonValue }) : toProtobufjs(nested, v as MessageObject);
       if (value === null) continue;
       out[field.name] = field.repeated ? (value as unknown[]).map(one) : one(value);
     } else {
@@ -166,8 +167,11 @@ function jsonToValue(value: JsonValue): ValueObject {
 const LONG_TYPES = new Set(['int64', 'uint64', 'sint64', 'fixed64', 'sfixed64']);
 const INT32_TYPES = new Set(['int32', 'uint32', 'sint32', 'fixed32', 'sfixed32']);
 const INT32_RANGE: Record<string, readonly [number, number]> = {
-  int32: [-(2 ** 31), 2 ** 31 - 1], sint32: [-(2 ** 31), 2 ** 31 - 1], sfixed32: [-(2 ** 31), 2 ** 31 - 1],
-  uint32: [0, 2 ** 32 - 1], fixed32: [0, 2 ** 32 - 1],
+  int32: [-(2 ** 31), 2 ** 31 - 1],
+  sint32: [-(2 ** 31), 2 ** 31 - 1],
+  sfixed32: [-(2 ** 31), 2 ** 31 - 1],
+  uint32: [0, 2 ** 32 - 1],
+  fixed32: [0, 2 ** 32 - 1],
 };
 
 /** Whether a field has presence of its own (proto3 `optional`): such a field is left out while unset. */
@@ -245,7 +249,8 @@ function fieldByKey(type: protobufjs.Type, key: string): protobufjs.Field | unde
  * @throws AdminStatusError `INVALID_ARGUMENT` naming the field
  */
 export function fromJson(type: protobufjs.Type, json: unknown, path = ''): MessageObject {
-  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw invalid(`${path === '' ? 'the body' : path} must be a JSON object`);
+  if (json === null || typeof json !== 'object' || Array.isArray(json))
+    throw invalid(`${path === '' ? 'the body' : path} must be a JSON object`);
   const out: MessageObject = {};
   const seen = new Set<string>();
   for (const [key, value] of Object.entries(json as Record<string, unknown>)) {
@@ -284,7 +289,8 @@ function enumValue(type: protobufjs.Enum, value: unknown, at: string): string | 
     if (Object.hasOwn(type.values, value)) return value;
     throw invalid(`invalid value for enum ${at}: ${JSON.stringify(value)}`);
   }
-  if (typeof value === 'number' && Number.isInteger(value) && value >= -(2 ** 31) && value < 2 ** 31) return type.valuesById[value] ?? value;
+  if (typeof value === 'number' && Number.isInteger(value) && value >= -(2 ** 31) && value < 2 ** 31)
+    return type.valuesById[value] ?? value;
   throw invalid(`invalid value for enum ${at}: ${JSON.stringify(value)}`);
 }
 
@@ -298,7 +304,8 @@ function scalarValue(type: string, value: unknown, at: string): unknown {
     return value;
   }
   if (LONG_TYPES.has(type) || INT32_TYPES.has(type)) {
-    const text = typeof value === 'number' && Number.isInteger(value) ? String(value) : typeof value === 'string' ? value.trim() : undefined;
+    const text =
+      typeof value === 'number' && Number.isInteger(value) ? String(value) : typeof value === 'string' ? value.trim() : undefined;
     if (text === undefined || !/^-?\d{1,20}$/.test(text)) throw invalid(`invalid value for ${type} field ${at}: ${JSON.stringify(value)}`);
     return integerOf(type, text, at);
   }

@@ -13,9 +13,21 @@ import type { AdminMethod } from './admin-proto.js';
 import { Code, status, AdminStatusError } from './admin-status.js';
 import { formatRfc3339, parseRfc3339 } from './rfc3339.js';
 import {
-  canonicalEntry, effectiveServices, FIELD_KEYS, fieldOfIssue, mergePatch, newHeaderReference,
-  reservedPathCaptured, RESERVED_PATHS, schemeOf, serviceMessage, tombstone, validateEntry,
-  type EffectiveService, type EffectiveServices, type ServiceEntry,
+  canonicalEntry,
+  effectiveServices,
+  FIELD_KEYS,
+  fieldOfIssue,
+  mergePatch,
+  newHeaderReference,
+  reservedPathCaptured,
+  RESERVED_PATHS,
+  schemeOf,
+  serviceMessage,
+  tombstone,
+  validateEntry,
+  type EffectiveService,
+  type EffectiveServices,
+  type ServiceEntry,
 } from './service-entries.js';
 
 /** Page size of listings when the request gives none (the reference's). */
@@ -82,7 +94,8 @@ function transactionMessage(row: TransactionRecord): MessageObject {
 /** Names a service created through the API may have: no caveat separators, no `/` (it is a REST path segment). */
 function checkNewName(name: string): void {
   if (name.length > 200) throw invalid('name: at most 200 characters');
-  if (/[,:=\s/\u0000-\u001f\u007f]/.test(name)) throw invalid(`name: "${name}" may not contain ',', ':', '=', '/', spaces or control characters`);
+  if (/[,:=\s/\u0000-\u001f\u007f]/.test(name))
+    throw invalid(`name: "${name}" may not contain ',', ':', '=', '/', spaces or control characters`);
 }
 
 /** The `config` extension field of a request, canonical, or an empty entry. */
@@ -120,7 +133,9 @@ function validated(entry: ServiceEntry, backend: AdminBackend): ServiceConfig {
 function checkReserved(pathRegexp: JsonValue | undefined): void {
   const captured = reservedPathCaptured(typeof pathRegexp === 'string' ? pathRegexp : undefined);
   if (captured !== undefined) {
-    throw invalid(`path_regexp must not match reserved paths (${RESERVED_PATHS.filter((p) => p.endsWith('/')).join(', ')}): it would capture ${captured}`);
+    throw invalid(
+      `path_regexp must not match reserved paths (${RESERVED_PATHS.filter((p) => p.endsWith('/')).join(', ')}): it would capture ${captured}`,
+    );
   }
 }
 
@@ -151,7 +166,9 @@ export function adminHandlers(backend: AdminBackend): Record<AdminMethod, AdminH
     try {
       await backend.applyServices(now.services.map((s) => s.config));
     } catch (cause) {
-      throw new AdminStatusError(Code.INTERNAL, 'the change is saved but could not be applied now; it applies at the next reload', { cause });
+      throw new AdminStatusError(Code.INTERNAL, 'the change is saved but could not be applied now; it applies at the next reload', {
+        cause,
+      });
     }
     return name === undefined ? undefined : now.services.find((s) => s.config.name === name);
   };
@@ -170,8 +187,12 @@ export function adminHandlers(backend: AdminBackend): Record<AdminMethod, AdminH
     async GetInfo() {
       const info = backend.info();
       return {
-        network: info.network, listen_addr: info.listenAddr, insecure: info.insecure,
-        mpp_enabled: info.mppEnabled, sessions_enabled: info.sessionsEnabled, mpp_realm: info.mppRealm,
+        network: info.network,
+        listen_addr: info.listenAddr,
+        insecure: info.insecure,
+        mpp_enabled: info.mppEnabled,
+        sessions_enabled: info.sessionsEnabled,
+        mpp_realm: info.mppRealm,
       };
     },
 
@@ -222,7 +243,7 @@ export function adminHandlers(backend: AdminBackend): Record<AdminMethod, AdminH
         const row = records.find((r) => r.name === name);
         // A row without a running service is a tombstone (or a broken row): the new entry replaces it.
         if (row !== undefined) await put(name, entry, true);
-        else if (!await backend.registry.createService(name, entry)) throw status(Code.ALREADY_EXISTS, 'service already exists');
+        else if (!(await backend.registry.createService(name, entry))) throw status(Code.ALREADY_EXISTS, 'service already exists');
         return answer(await apply(name), service, context.grant);
       });
     },
@@ -231,7 +252,8 @@ export function adminHandlers(backend: AdminBackend): Record<AdminMethod, AdminH
       const name = text(request, 'name');
       if (name === '') throw invalid('missing service name');
       const patch = requestEntry(request);
-      if (Object.hasOwn(patch, 'name') && patch['name'] !== name) throw invalid('config.name: a service cannot be renamed (create the new name, then delete the old one)');
+      if (Object.hasOwn(patch, 'name') && patch['name'] !== name)
+        throw invalid('config.name: a service cannot be renamed (create the new name, then delete the old one)');
       return serialized(async () => {
         const records = await backend.registry.listServices();
         const now = effectiveServices(backend.configServices(), records, backend.entryOptions);
@@ -256,7 +278,12 @@ export function adminHandlers(backend: AdminBackend): Record<AdminMethod, AdminH
         const service = validated(after, backend);
         if (after['pathregexp'] !== before['pathregexp']) checkReserved(after['pathregexp']);
         const unchanged = current.source === 'api' && JSON.stringify(after) === JSON.stringify(before);
-        if (!unchanged) await put(name, after, records.some((r) => r.name === name));
+        if (!unchanged)
+          await put(
+            name,
+            after,
+            records.some((r) => r.name === name),
+          );
         return answer(await apply(name), service, context.grant);
       });
     },
@@ -269,7 +296,12 @@ export function adminHandlers(backend: AdminBackend): Record<AdminMethod, AdminH
         const now = effectiveServices(backend.configServices(), records, backend.entryOptions);
         if (!now.services.some((s) => s.config.name === name)) throw status(Code.NOT_FOUND, 'service not found');
         const inConfig = backend.configServices().some((s) => s.name === name);
-        if (inConfig) await put(name, tombstone(name), records.some((r) => r.name === name));
+        if (inConfig)
+          await put(
+            name,
+            tombstone(name),
+            records.some((r) => r.name === name),
+          );
         else await backend.registry.deleteService(name);
         await apply(undefined);
         return { status: 'deleted' };
@@ -292,7 +324,9 @@ export function adminHandlers(backend: AdminBackend): Record<AdminMethod, AdminH
         ...(start === undefined ? {} : { settledStart: start }),
         // The reference's range includes its end.
         ...(end === undefined ? {} : { settledEnd: end + 1 }),
-        limit, offset, now: context.now,
+        limit,
+        offset,
+        now: context.now,
       });
       return { transactions: result.items.map(transactionMessage), total_count: String(result.total) };
     },
@@ -327,7 +361,9 @@ export function adminHandlers(backend: AdminBackend): Record<AdminMethod, AdminH
         total_revenue_sats: String(stats.totalSats),
         transaction_count: String(stats.count),
         service_breakdown: stats.services.map((s) => ({
-          service_name: s.service, total_revenue_sats: String(s.totalSats), transaction_count: String(s.count),
+          service_name: s.service,
+          total_revenue_sats: String(s.totalSats),
+          transaction_count: String(s.count),
         })),
       };
     },

@@ -33,7 +33,14 @@ export const METHODS_CAVEAT = 'admin_methods';
 export const TIME_BEFORE_CAVEAT = 'time-before';
 
 /** What a read-only macaroon may call: the methods that change nothing. `GetHealth` needs no macaroon. */
-export const READ_ONLY_METHODS: readonly AdminMethod[] = ['GetInfo', 'GetHealth', 'ListServices', 'ListTransactions', 'ListTokens', 'GetStats'];
+export const READ_ONLY_METHODS: readonly AdminMethod[] = [
+  'GetInfo',
+  'GetHealth',
+  'ListServices',
+  'ListTransactions',
+  'ListTokens',
+  'GetStats',
+];
 
 /** The methods that change something. */
 export const WRITE_METHODS: readonly AdminMethod[] = ['CreateService', 'UpdateService', 'DeleteService', 'RevokeToken'];
@@ -68,7 +75,8 @@ export function bakeAdminMacaroon(rootKey: Uint8Array, options: BakeAdminMacaroo
   if (methods !== 'all') {
     const list = methods === 'read-only' ? READ_ONLY_METHODS : methods;
     for (const m of list) {
-      if (!(ADMIN_METHODS as readonly string[]).includes(m)) throw new L402Error('L402_ERR_ADMIN_INVALID_ARGUMENT', `unknown admin method "${m}" (${ADMIN_METHODS.join(', ')})`);
+      if (!(ADMIN_METHODS as readonly string[]).includes(m))
+        throw new L402Error('L402_ERR_ADMIN_INVALID_ARGUMENT', `unknown admin method "${m}" (${ADMIN_METHODS.join(', ')})`);
     }
     mac = mac.withFirstPartyCaveat(`${METHODS_CAVEAT}=${[...new Set(list)].join(',')}`);
   }
@@ -116,7 +124,11 @@ export function verifyAdminMacaroon(rootKey: Uint8Array, macaroonHex: string | u
   let methods = new Set<AdminMethod>(ADMIN_METHODS);
   for (const caveat of mac.firstPartyCaveats()) {
     if (caveat.startsWith(`${METHODS_CAVEAT}=`)) {
-      const listed = caveat.slice(METHODS_CAVEAT.length + 1).split(',').map((m) => m.trim()).filter((m) => m !== '');
+      const listed = caveat
+        .slice(METHODS_CAVEAT.length + 1)
+        .split(',')
+        .map((m) => m.trim())
+        .filter((m) => m !== '');
       if (listed.some((m) => !(ADMIN_METHODS as readonly string[]).includes(m))) {
         return { ok: false, reason: 'macaroon verification failed: unknown method in caveat' };
       }
@@ -144,7 +156,10 @@ function missing(path: string): L402Error {
 
 function checkRootKey(key: Uint8Array, where: string): void {
   if (key.length !== ADMIN_ROOT_KEY_BYTES) {
-    throw new L402Error('L402_ERR_ADMIN_ROOT_KEY_INVALID', `${where} has ${key.length} bytes, expected ${ADMIN_ROOT_KEY_BYTES}; restore it, or delete it and the admin macaroons baked from it to have a new one created`);
+    throw new L402Error(
+      'L402_ERR_ADMIN_ROOT_KEY_INVALID',
+      `${where} has ${key.length} bytes, expected ${ADMIN_ROOT_KEY_BYTES}; restore it, or delete it and the admin macaroons baked from it to have a new one created`,
+    );
   }
 }
 

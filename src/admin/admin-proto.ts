@@ -195,8 +195,16 @@ message ListValue {
 
 /** The methods of `adminrpc.Admin`, in the order of the proto. */
 export const ADMIN_METHODS = [
-  'GetInfo', 'GetHealth', 'ListServices', 'CreateService', 'UpdateService', 'DeleteService',
-  'ListTransactions', 'ListTokens', 'RevokeToken', 'GetStats',
+  'GetInfo',
+  'GetHealth',
+  'ListServices',
+  'CreateService',
+  'UpdateService',
+  'DeleteService',
+  'ListTransactions',
+  'ListTokens',
+  'RevokeToken',
+  'GetStats',
 ] as const;
 
 /** A method of `adminrpc.Admin`. */

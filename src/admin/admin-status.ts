@@ -50,21 +50,36 @@ const ERROR_CODES: Partial<Record<StatusCode, L402ErrorCode>> = {
  */
 export function httpStatusOf(code: number): number {
   switch (code) {
-    case Code.OK: return 200;
-    case Code.CANCELLED: return 499;
-    case Code.INVALID_ARGUMENT: return 400;
-    case Code.DEADLINE_EXCEEDED: return 504;
-    case Code.NOT_FOUND: return 404;
-    case Code.ALREADY_EXISTS: return 409;
-    case Code.PERMISSION_DENIED: return 403;
-    case Code.UNAUTHENTICATED: return 401;
-    case Code.RESOURCE_EXHAUSTED: return 429;
-    case Code.FAILED_PRECONDITION: return 400;
-    case Code.ABORTED: return 409;
-    case Code.OUT_OF_RANGE: return 400;
-    case Code.UNIMPLEMENTED: return 501;
-    case Code.UNAVAILABLE: return 503;
-    default: return 500;
+    case Code.OK:
+      return 200;
+    case Code.CANCELLED:
+      return 499;
+    case Code.INVALID_ARGUMENT:
+      return 400;
+    case Code.DEADLINE_EXCEEDED:
+      return 504;
+    case Code.NOT_FOUND:
+      return 404;
+    case Code.ALREADY_EXISTS:
+      return 409;
+    case Code.PERMISSION_DENIED:
+      return 403;
+    case Code.UNAUTHENTICATED:
+      return 401;
+    case Code.RESOURCE_EXHAUSTED:
+      return 429;
+    case Code.FAILED_PRECONDITION:
+      return 400;
+    case Code.ABORTED:
+      return 409;
+    case Code.OUT_OF_RANGE:
+      return 400;
+    case Code.UNIMPLEMENTED:
+      return 501;
+    case Code.UNAVAILABLE:
+      return 503;
+    default:
+      return 500;
   }
 }
 
@@ -85,7 +100,10 @@ export class AdminStatusError extends L402Error {
    * @param options - cause, for rate limits the retry delay, and an HTTP status other than grpc-gateway's for the code
    */
   constructor(grpcCode: StatusCode, message: string, options: { cause?: unknown; retryAfterMs?: number; httpStatus?: number } = {}) {
-    super(ERROR_CODES[grpcCode] ?? 'L402_ERR_ADMIN_INTERNAL', message, { status: options.httpStatus ?? httpStatusOf(grpcCode), cause: options.cause });
+    super(ERROR_CODES[grpcCode] ?? 'L402_ERR_ADMIN_INTERNAL', message, {
+      status: options.httpStatus ?? httpStatusOf(grpcCode),
+      cause: options.cause,
+    });
     this.name = 'AdminStatusError';
     this.grpcCode = grpcCode;
     this.retryAfterMs = options.retryAfterMs;

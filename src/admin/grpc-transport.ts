@@ -26,7 +26,10 @@ const CONTENT_TYPE = /^application\/grpc(\+proto)?(;.*)?$/i;
 function trailersOnly(stream: ServerHttp2Stream, code: number, message: string): void {
   if (stream.destroyed || stream.closed || stream.headersSent) return;
   const headers: OutgoingHttpHeaders = {
-    ':status': 200, 'content-type': 'application/grpc', 'grpc-status': String(code), 'grpc-message': encodeGrpcMessage(message),
+    ':status': 200,
+    'content-type': 'application/grpc',
+    'grpc-status': String(code),
+    'grpc-message': encodeGrpcMessage(message),
   };
   try {
     stream.respond(headers, { endStream: true });
@@ -67,11 +70,17 @@ async function readMessage(req: AdminRequest, maxBytes: number): Promise<Uint8Ar
   const body = Buffer.concat(chunks, size);
   if (body.length < 5) throw status(Code.INTERNAL, 'grpc: the request has no message');
   if (body[0] !== 0) {
-    throw status(Code.UNIMPLEMENTED, `grpc: compressed messages are not supported (grpc-encoding ${String(req.headers['grpc-encoding'] ?? 'unknown')}); send them uncompressed`);
+    throw status(
+      Code.UNIMPLEMENTED,
+      `grpc: compressed messages are not supported (grpc-encoding ${String(req.headers['grpc-encoding'] ?? 'unknown')}); send them uncompressed`,
+    );
   }
   const length = body.readUInt32BE(1);
   if (body.length !== 5 + length) {
-    throw status(Code.INTERNAL, body.length < 5 + length ? 'grpc: the request message is truncated' : 'grpc: a unary call takes one request message');
+    throw status(
+      Code.INTERNAL,
+      body.length < 5 + length ? 'grpc: the request message is truncated' : 'grpc: a unary call takes one request message',
+    );
   }
   return body.subarray(5);
 }
@@ -128,7 +137,11 @@ export function handleGrpc(req: AdminRequest, res: AdminResponse, options: GrpcT
       const types = adminProto().methods.get(method);
       if (types === undefined) throw status(Code.UNIMPLEMENTED, `unknown method ${name}`);
       const request = decodeBinary(types.request, await readMessage(req, options.maxMessageBytes));
-      response = await options.call(method, request, { macaroon: Array.isArray(macaroon) ? macaroon[0] : macaroon, transport: 'grpc', req });
+      response = await options.call(method, request, {
+        macaroon: Array.isArray(macaroon) ? macaroon[0] : macaroon,
+        transport: 'grpc',
+        req,
+      });
       answer(res as Http2ServerResponse, encodeBinary(types.response, response));
     } catch (error) {
       const e = toStatusError(error);

@@ -12,10 +12,26 @@ export type { AdminBackend, AdminInfo } from './admin-backend.js';
 export type { MessageObject } from './admin-codec.js';
 export { DEFAULT_LIMIT, MAX_LIMIT } from './admin-handlers.js';
 export {
-  ADMIN_MACAROON_ID, ADMIN_MACAROON_LOCATION, ADMIN_ROOT_KEY_BYTES, METHODS_CAVEAT, READ_ONLY_METHODS, TIME_BEFORE_CAVEAT, WRITE_METHODS,
-  bakeAdminMacaroon, ensureAdminCredentials, readAdminRootKey, verifyAdminMacaroon, writeAdminMacaroonFile,
+  ADMIN_MACAROON_ID,
+  ADMIN_MACAROON_LOCATION,
+  ADMIN_ROOT_KEY_BYTES,
+  METHODS_CAVEAT,
+  READ_ONLY_METHODS,
+  TIME_BEFORE_CAVEAT,
+  WRITE_METHODS,
+  bakeAdminMacaroon,
+  ensureAdminCredentials,
+  readAdminRootKey,
+  verifyAdminMacaroon,
+  writeAdminMacaroonFile,
 } from './admin-macaroon.js';
-export type { AdminCredentials, AdminCredentialsOptions, AdminGrant, AdminVerification, BakeAdminMacaroonOptions } from './admin-macaroon.js';
+export type {
+  AdminCredentials,
+  AdminCredentialsOptions,
+  AdminGrant,
+  AdminVerification,
+  BakeAdminMacaroonOptions,
+} from './admin-macaroon.js';
 export { ADMIN_GRPC_PREFIX, ADMIN_METHODS, ADMIN_PROTO, ADMIN_REST_PREFIX, STRUCT_PROTO } from './admin-proto.js';
 export type { AdminMethod } from './admin-proto.js';
 export { AdminStatusError, Code, httpStatusOf } from './admin-status.js';

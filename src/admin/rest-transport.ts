@@ -14,7 +14,11 @@ import { ADMIN_REST_PREFIX, type AdminMethod } from './admin-proto.js';
 import { AdminStatusError, Code, httpStatusOf, status, toStatusError } from './admin-status.js';
 
 /** Runs one call of a method: authentication, permission, handler. */
-export type AdminCall = (method: AdminMethod, request: MessageObject, credentials: { macaroon: string | undefined; transport: 'grpc' | 'rest'; req: IncomingMessage | Http2ServerRequest }) => Promise<MessageObject>;
+export type AdminCall = (
+  method: AdminMethod,
+  request: MessageObject,
+  credentials: { macaroon: string | undefined; transport: 'grpc' | 'rest'; req: IncomingMessage | Http2ServerRequest },
+) => Promise<MessageObject>;
 
 /** One REST route of `adminrpc/admin.yaml`. */
 export interface AdminRoute {
@@ -110,7 +114,8 @@ async function readBody(req: IncomingMessage | Http2ServerRequest, maxBytes: num
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > maxBytes) throw new AdminStatusError(Code.RESOURCE_EXHAUSTED, `request body larger than ${maxBytes} bytes`, { httpStatus: 413 });
+    if (size > maxBytes)
+      throw new AdminStatusError(Code.RESOURCE_EXHAUSTED, `request body larger than ${maxBytes} bytes`, { httpStatus: 413 });
     chunks.push(chunk);
   }
   const text = Buffer.concat(chunks, size).toString('utf8').trim();
@@ -138,7 +143,8 @@ export function handleRest(req: IncomingMessage | Http2ServerRequest, res: AnyRe
   if (!url.pathname.startsWith(ADMIN_REST_PREFIX)) return false;
   const originHeader = req.headers.origin;
   const origin = allowedOrigin(typeof originHeader === 'string' ? originHeader : undefined, options.corsOrigins);
-  const cors: Record<string, string> = origin === undefined ? {} : { 'access-control-allow-origin': origin, vary: 'Origin', 'access-control-expose-headers': 'Retry-After' };
+  const cors: Record<string, string> =
+    origin === undefined ? {} : { 'access-control-allow-origin': origin, vary: 'Origin', 'access-control-expose-headers': 'Retry-After' };
   if (options.corsOrigins.length > 0 && origin === undefined) cors['vary'] = 'Origin';
 
   const segments = url.pathname.slice(ADMIN_REST_PREFIX.length).split('/');
@@ -162,12 +168,19 @@ export function handleRest(req: IncomingMessage | Http2ServerRequest, res: AnyRe
 
   const match = matches.find((m) => m.route.verb === verb);
   if (match === undefined) {
-    const error = matches.length === 0
-      ? new AdminStatusError(Code.NOT_FOUND, 'Not Found')
-      : new AdminStatusError(Code.UNIMPLEMENTED, 'Method Not Allowed');
+    const error =
+      matches.length === 0
+        ? new AdminStatusError(Code.NOT_FOUND, 'Not Found')
+        : new AdminStatusError(Code.UNIMPLEMENTED, 'Method Not Allowed');
     // grpc-gateway answers a known path with another verb 405 (its code is UNIMPLEMENTED).
     if (matches.length === 0) sendError(res, error, cors);
-    else send(res, 405, { code: error.grpcCode, message: error.message, details: [] }, { ...cors, allow: [...new Set(matches.map((m) => m.route.verb))].join(', ') });
+    else
+      send(
+        res,
+        405,
+        { code: error.grpcCode, message: error.message, details: [] },
+        { ...cors, allow: [...new Set(matches.map((m) => m.route.verb))].join(', ') },
+      );
     return true;
   }
   const { route, bound } = match;

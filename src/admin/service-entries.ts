@@ -74,10 +74,17 @@ const SCHEME_NAMES = { l402: 'AUTH_SCHEME_L402', mpp: 'AUTH_SCHEME_MPP', 'l402+m
  */
 export function schemeOf(value: unknown): string | undefined {
   switch (value) {
-    case 'AUTH_SCHEME_L402': case 0: return 'l402';
-    case 'AUTH_SCHEME_MPP': case 1: return 'mpp';
-    case 'AUTH_SCHEME_L402_MPP': case 2: return 'l402+mpp';
-    default: return undefined;
+    case 'AUTH_SCHEME_L402':
+    case 0:
+      return 'l402';
+    case 'AUTH_SCHEME_MPP':
+    case 1:
+      return 'mpp';
+    case 'AUTH_SCHEME_L402_MPP':
+    case 2:
+      return 'l402+mpp';
+    default:
+      return undefined;
   }
 }
 
@@ -133,7 +140,10 @@ export function canonicalEntry(entry: ServiceEntry): { ok: true; entry: ServiceE
   if (Array.isArray(rules)) {
     const out: JsonValue[] = [];
     for (const [i, rule] of rules.entries()) {
-      if (!isObject(rule)) { out.push(rule); continue; }
+      if (!isObject(rule)) {
+        out.push(rule);
+        continue;
+      }
       const l = lower(rule, `ratelimits[${i}]`);
       if (typeof l === 'string') return { ok: false, duplicate: l };
       out.push(l);
@@ -157,7 +167,11 @@ export function mergePatch(target: ServiceEntry, patch: ServiceEntry): ServiceEn
     const out: { [key: string]: JsonValue } = { ...base };
     const caseless = CASELESS_MAPS.has(path);
     for (const [key, value] of Object.entries(change)) {
-      const existing = caseless ? Object.keys(out).find((k) => k.toLowerCase() === key.toLowerCase()) : Object.hasOwn(out, key) ? key : undefined;
+      const existing = caseless
+        ? Object.keys(out).find((k) => k.toLowerCase() === key.toLowerCase())
+        : Object.hasOwn(out, key)
+          ? key
+          : undefined;
       const prior = existing === undefined ? undefined : out[existing];
       if (existing !== undefined) delete out[existing];
       if (value === null) continue;
@@ -188,7 +202,9 @@ export function fieldOfIssue(path: string): string {
  */
 export const RESERVED_PATHS: readonly string[] = [
   ADMIN_REST_PREFIX,
-  ...['info', 'health', 'services', 'services/example', 'transactions', 'tokens', `tokens/${'0'.repeat(64)}`, 'stats'].map((p) => `${ADMIN_REST_PREFIX}${p}`),
+  ...['info', 'health', 'services', 'services/example', 'transactions', 'tokens', `tokens/${'0'.repeat(64)}`, 'stats'].map(
+    (p) => `${ADMIN_REST_PREFIX}${p}`,
+  ),
   ADMIN_GRPC_PREFIX,
   ...ADMIN_METHODS.map((m) => `${ADMIN_GRPC_PREFIX}${m}`),
   '/api/proxy/',
@@ -221,7 +237,10 @@ export function reservedPathCaptured(source: string | undefined): string | undef
  * @param options - context and inherited defaults
  * @returns the service, or the issues with paths inside the entry
  */
-export function validateEntry(entry: ServiceEntry, options: ResolveServiceEntryOptions = {}): { ok: true; service: ServiceConfig } | { ok: false; issues: LocatedConfigIssue[] } {
+export function validateEntry(
+  entry: ServiceEntry,
+  options: ResolveServiceEntryOptions = {},
+): { ok: true; service: ServiceConfig } | { ok: false; issues: LocatedConfigIssue[] } {
   const resolved = resolveServiceEntry(entry, { ...options, strict: true });
   if (resolved.service === undefined) return { ok: false, issues: resolved.issues };
   return { ok: true, service: resolved.service };
@@ -239,7 +258,11 @@ export function validateEntry(entry: ServiceEntry, options: ResolveServiceEntryO
  * @param options - context and inherited defaults for validating rows
  * @returns the services in route order, hidden names, and rows that do not validate
  */
-export function effectiveServices(configServices: readonly ServiceConfig[], records: readonly ServiceRecord[], options: ResolveServiceEntryOptions = {}): EffectiveServices {
+export function effectiveServices(
+  configServices: readonly ServiceConfig[],
+  records: readonly ServiceRecord[],
+  options: ResolveServiceEntryOptions = {},
+): EffectiveServices {
   const rows = new Map<string, ServiceRecord>();
   for (const r of records) rows.set(r.name, r);
   const problems: ServiceRowProblem[] = [];
@@ -257,7 +280,8 @@ export function effectiveServices(configServices: readonly ServiceConfig[], reco
       const result = canonical.ok ? resolveServiceEntry(canonical.entry, options) : undefined;
       if (!canonical.ok) problems.push({ name: row.name, issues: [{ path: canonical.duplicate, message: 'key given twice' }] });
       else if (result?.service === undefined) problems.push({ name: row.name, issues: result?.issues ?? [] });
-      else if (result.service.name !== row.name) problems.push({ name: row.name, issues: [{ path: 'name', message: `the stored entry is named "${result.service.name}"` }] });
+      else if (result.service.name !== row.name)
+        problems.push({ name: row.name, issues: [{ path: 'name', message: `the stored entry is named "${result.service.name}"` }] });
       else service = result.service;
     }
     resolved.set(row.name, service);
@@ -270,13 +294,18 @@ export function effectiveServices(configServices: readonly ServiceConfig[], reco
   for (const config of configServices) {
     configNames.add(config.name);
     const row = rows.get(config.name);
-    if (row === undefined) { services.push({ config, source: 'config' }); continue; }
+    if (row === undefined) {
+      services.push({ config, source: 'config' });
+      continue;
+    }
     const service = resolveRow(row);
     if (service !== null) services.push({ config: service, source: 'api' });
     else if (isTombstone(row.config)) deleted.push(config.name);
     else services.push({ config, source: 'config' }); // a broken row does not take a working service away
   }
-  const extra = records.filter((r) => !configNames.has(r.name)).sort((a, b) => a.createdAt - b.createdAt || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const extra = records
+    .filter((r) => !configNames.has(r.name))
+    .sort((a, b) => a.createdAt - b.createdAt || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const row of extra) {
     const service = resolveRow(row);
     if (service !== null) services.push({ config: service, source: 'api' });

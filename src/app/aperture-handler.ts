@@ -111,7 +111,10 @@ class RequestTrack {
   request: NodeRequest | undefined = undefined;
   accessLog: Logger | undefined = undefined;
 
-  constructor(readonly metrics: ProxyMetrics, res: NodeResponse) {
+  constructor(
+    readonly metrics: ProxyMetrics,
+    res: NodeResponse,
+  ) {
     this.writeHead = res.writeHead as WriteHead;
   }
 
@@ -136,7 +139,8 @@ function onTrackedClose(this: TrackedResponse): void {
   const track = this[TRACK];
   if (track === undefined) return;
   track.observe(this.statusCode);
-  if (track.accessLog !== undefined && track.request !== undefined) track.accessLog.info({ status: this.statusCode }, accessLine(track.request));
+  if (track.accessLog !== undefined && track.request !== undefined)
+    track.accessLog.info({ status: this.statusCode }, accessLine(track.request));
 }
 
 const GRPC = /^application\/grpc/i;
@@ -149,7 +153,7 @@ function isAdminPath(url: string | undefined): boolean {
 function isDevPayPath(url: string | undefined): boolean {
   if (url === undefined || !url.startsWith(DEV_PAY_PATH)) return false;
   const next = url.charCodeAt(DEV_PAY_PATH.length);
-  return Number.isNaN(next) || next === 63 /* ? */;
+  return Number.isNaN(next) || next === 63; /* ? */
 }
 
 /**
@@ -168,9 +172,10 @@ export class ApertureHandler implements ProxyRequestHandler {
     this.#accessLog = options.accessLog?.isLevelEnabled('info') === true ? options.accessLog : undefined;
     const settled = options.settled;
     // Answer only once the settlement is in the ledger, so that a crash right after cannot lose it.
-    this.#devPay = options.devPay === undefined
-      ? undefined
-      : createDevPayListener(options.devPay, settled === undefined ? {} : { afterPay: (paid) => settled(paid.paymentHash) });
+    this.#devPay =
+      options.devPay === undefined
+        ? undefined
+        : createDevPayListener(options.devPay, settled === undefined ? {} : { afterPay: (paid) => settled(paid.paymentHash) });
   }
 
   #clientOf(req: NodeRequest): string {
@@ -199,7 +204,12 @@ export class ApertureHandler implements ProxyRequestHandler {
       }
       if (o.admin.handleRequest(req, res)) return;
     }
-    if (o.dashboard !== undefined && !(o.blocklist !== undefined && o.blocklist.size > 0 && o.blocklist.has(this.#clientOf(req))) && o.dashboard(req, res)) return;
+    if (
+      o.dashboard !== undefined &&
+      !(o.blocklist !== undefined && o.blocklist.size > 0 && o.blocklist.has(this.#clientOf(req))) &&
+      o.dashboard(req, res)
+    )
+      return;
     const track = new RequestTrack(o.metrics, res);
     if (this.#accessLog !== undefined) {
       track.request = req;

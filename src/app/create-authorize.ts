@@ -231,7 +231,8 @@ export function createAuthorize(options: CreateAuthorizeOptions): ApertureAuthor
     const path = pathOnly(context.request.path);
     const freebies = context.service.freebies;
     if (freebies === undefined) return challengeGates(context, event, path);
-    const use = (free: boolean): MaybePromise<Decision | undefined> => (free ? pass(context, 'freebie', path) : challengeGates(context, event, path));
+    const use = (free: boolean): MaybePromise<Decision | undefined> =>
+      free ? pass(context, 'freebie', path) : challengeGates(context, event, path);
     const granted = freebies.tryUse(context.request.remoteAddress);
     return isPromise(granted) ? granted.then(use) : use(granted);
   };
@@ -261,9 +262,10 @@ export function createAuthorize(options: CreateAuthorizeOptions): ApertureAuthor
     for (const offer of event.decision.offers) {
       // A Payment offer has an invoice per intent (the charge, the session deposit): one ledger row each.
       const parts = offer.authType === 'mpp' ? payment?.offered(event.request) : undefined;
-      const rows = parts === undefined
-        ? [{ tokenId: offer.tokenId, paymentHash: offer.paymentHash, priceSats: offer.priceSats, expiresAt: offer.expiresAt }]
-        : parts.map((p) => ({ tokenId: p.paymentHash, paymentHash: p.paymentHash, priceSats: p.invoiceSats, expiresAt: p.expiresAt }));
+      const rows =
+        parts === undefined
+          ? [{ tokenId: offer.tokenId, paymentHash: offer.paymentHash, priceSats: offer.priceSats, expiresAt: offer.expiresAt }]
+          : parts.map((p) => ({ tokenId: p.paymentHash, paymentHash: p.paymentHash, priceSats: p.invoiceSats, expiresAt: p.expiresAt }));
       for (const row of rows) {
         await options.store.recordChallenge({ ...row, service: service.name, authType: offer.authType, createdAt });
         hashes.push(row.paymentHash);
@@ -295,16 +297,17 @@ export function createAuthorize(options: CreateAuthorizeOptions): ApertureAuthor
   /** The context of each request the Payment scheme verifies, for its price. */
   const contexts = new WeakMap<RequestView, Context>();
   const l402 = new L402Scheme({ minter: options.minter, verifier: options.verifier, challengeForm: options.challengeForm });
-  const payment = options.mpp === undefined
-    ? undefined
-    : new MppPaymentScheme({
-      scheme: options.mpp,
-      priceSats: (request: RequestView, _target: VerifyTarget): MaybePromise<number> => {
-        const context = contexts.get(request) as Context;
-        return context.service.pricer === undefined ? context.service.config.price : dynamicPrice(request, context);
-      },
-      ...(options.onReleaseError === undefined ? {} : { onReleaseError: options.onReleaseError }),
-    });
+  const payment =
+    options.mpp === undefined
+      ? undefined
+      : new MppPaymentScheme({
+          scheme: options.mpp,
+          priceSats: (request: RequestView, _target: VerifyTarget): MaybePromise<number> => {
+            const context = contexts.get(request) as Context;
+            return context.service.pricer === undefined ? context.service.config.price : dynamicPrice(request, context);
+          },
+          ...(options.onReleaseError === undefined ? {} : { onReleaseError: options.onReleaseError }),
+        });
   const schemes: PaymentScheme[] = payment === undefined ? [l402] : [l402, payment];
   const gateOptions: Omit<GateOptions<Context>, 'schemes'> = {
     clock,

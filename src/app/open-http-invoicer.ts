@@ -34,7 +34,11 @@ export async function openHttpInvoicer(config: HttpBackendConfig, logger: Logger
     clock,
     onHealthChange: (health: BackendHealth) => {
       if (health.ok) logger.info({ backend: config.kind, url: config.url }, `${name} connection up`);
-      else logger.warn({ backend: config.kind, url: config.url, detail: health.detail }, `${name} connection lost; challenges answer 503 until it is back`);
+      else
+        logger.warn(
+          { backend: config.kind, url: config.url, detail: health.detail },
+          `${name} connection lost; challenges answer 503 until it is back`,
+        );
     },
   };
   switch (config.kind) {

@@ -34,7 +34,8 @@ export interface OpsListener {
 function listenOn(server: ReturnType<typeof createServer>, addr: string): Promise<AddressInfo> {
   const v6 = /^\[([^\]]+)\]:(\d+)$/.exec(addr);
   const m = v6 ?? /^([^:]*):(\d+)$/.exec(addr);
-  if (m === null) return Promise.reject(new L402Error('L402_ERR_PROXY_LISTEN_FAILED', `listen address ${JSON.stringify(addr)} is not host:port`));
+  if (m === null)
+    return Promise.reject(new L402Error('L402_ERR_PROXY_LISTEN_FAILED', `listen address ${JSON.stringify(addr)} is not host:port`));
   server.listen({ host: m[1] === '' ? undefined : m[1], port: Number(m[2]) });
   return once(server, 'listening').then(
     () => server.address() as AddressInfo,
@@ -61,26 +62,32 @@ export async function startOpsListener(options: OpsListenerOptions): Promise<Ops
     const path = (req.url ?? '/').split('?')[0];
     if (req.method === 'GET' && path === '/metrics') {
       if (invoicer !== undefined) metrics.lightningUp.set(invoicer.health().ok ? 1 : 0);
-      metrics.render().then(({ contentType, body }) => {
-        res.writeHead(200, { 'content-type': contentType });
-        res.end(body);
-      }, () => {
-        res.writeHead(500);
-        res.end();
-      });
+      metrics.render().then(
+        ({ contentType, body }) => {
+          res.writeHead(200, { 'content-type': contentType });
+          res.end(body);
+        },
+        () => {
+          res.writeHead(500);
+          res.end();
+        },
+      );
       return;
     }
     if (req.method === 'GET' && path === '/healthz') {
-      store.health().then((db) => {
-        const ln = invoicer?.health();
-        const ok = db.ok && (ln === undefined || ln.ok);
-        const body = JSON.stringify({ ok, store: db, lightning: ln ?? { ok: true, detail: 'authenticator disabled' } });
-        res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
-        res.end(body);
-      }, () => {
-        res.writeHead(503);
-        res.end();
-      });
+      store.health().then(
+        (db) => {
+          const ln = invoicer?.health();
+          const ok = db.ok && (ln === undefined || ln.ok);
+          const body = JSON.stringify({ ok, store: db, lightning: ln ?? { ok: true, detail: 'authenticator disabled' } });
+          res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
+          res.end(body);
+        },
+        () => {
+          res.writeHead(503);
+          res.end();
+        },
+      );
       return;
     }
     res.writeHead(404, { 'content-type': 'text/plain' });
@@ -90,9 +97,10 @@ export async function startOpsListener(options: OpsListenerOptions): Promise<Ops
   const address = await listenOn(server, options.listenAddr);
   return {
     address,
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }

@@ -24,19 +24,41 @@ import type { ApertureConfig } from '../proxy/config/aperture-config.js';
  * @returns the API, for the listener's handler
  * @throws L402Error `L402_ERR_ADMIN_ROOT_KEY_INVALID`, `L402_ERR_ADMIN_CREDENTIALS_IO`, `L402_ERR_DEPENDENCY_MISSING`
  */
-export function createProgramAdminApi(config: ApertureConfig, backend: AdminBackend, clock: Clock, log: Logger, trusted: IpSet | undefined): AdminApi {
+export function createProgramAdminApi(
+  config: ApertureConfig,
+  backend: AdminBackend,
+  clock: Clock,
+  log: Logger,
+  trusted: IpSet | undefined,
+): AdminApi {
   const credentials = ensureAdminCredentials({ macaroonPath: config.admin.macaroonPath, rootKeyPath: config.admin.rootKeyPath });
   if (credentials.createdMacaroon) log.info({ path: credentials.macaroonPath }, 'admin macaroon written');
-  else if (!credentials.macaroonMatches) log.warn({ path: credentials.macaroonPath }, 'the admin macaroon file was not made from the admin root key next to it; bake a new one or remove it to have one written');
+  else if (!credentials.macaroonMatches)
+    log.warn(
+      { path: credentials.macaroonPath },
+      'the admin macaroon file was not made from the admin root key next to it; bake a new one or remove it to have one written',
+    );
   return new AdminApi({
     backend,
     rootKey: credentials.rootKey,
     corsOrigins: config.admin.corsOrigins,
     clock,
     // Failed authentications are limited per client: behind a trusted proxy, the forwarded one.
-    clientAddress: (req) => clientIp(normalizePeerAddress(req.socket?.remoteAddress), req.headers['x-forwarded-for'] as string | undefined, trusted, req.headers.forwarded as string | undefined),
+    clientAddress: (req) =>
+      clientIp(
+        normalizePeerAddress(req.socket?.remoteAddress),
+        req.headers['x-forwarded-for'] as string | undefined,
+        trusted,
+        req.headers.forwarded as string | undefined,
+      ),
     onCall: (event) => {
-      const fields = { method: event.method, transport: event.transport, client: event.clientAddress, code: event.code, durationMs: event.durationMs };
+      const fields = {
+        method: event.method,
+        transport: event.transport,
+        client: event.clientAddress,
+        code: event.code,
+        durationMs: event.durationMs,
+      };
       if (event.cause !== undefined) log.error({ ...fields, err: event.cause }, `admin call failed: ${event.message}`);
       else if (event.code !== 0) log.info({ ...fields, message: event.message }, 'admin call refused');
       else log.debug(fields, 'admin call');

@@ -104,9 +104,11 @@ export class ProgramAdminBackend implements AdminBackend {
   follow(intervalMs: number): void {
     if (intervalMs <= 0 || this.#timer !== undefined) return;
     this.#timer = setInterval(() => {
-      this.#polling ??= this.poll().then(() => undefined).finally(() => {
-        this.#polling = undefined;
-      });
+      this.#polling ??= this.poll()
+        .then(() => undefined)
+        .finally(() => {
+          this.#polling = undefined;
+        });
     }, intervalMs);
     this.#timer.unref();
   }
@@ -129,7 +131,10 @@ export class ProgramAdminBackend implements AdminBackend {
         }
         const merged = effectiveServices(config.services, await store.listServices(), this.entryOptions);
         for (const bad of merged.problems) {
-          log.warn({ service: bad.name, reason: bad.issues.map((i) => `${i.path}: ${i.message}`).join('; ') }, 'a service stored in the database is not a valid definition; it is not served');
+          log.warn(
+            { service: bad.name, reason: bad.issues.map((i) => `${i.path}: ${i.message}`).join('; ') },
+            'a service stored in the database is not a valid definition; it is not served',
+          );
         }
         running.replaceAll(merged.services.map((s) => s.config));
       } catch (error) {
@@ -168,7 +173,11 @@ export class ProgramAdminBackend implements AdminBackend {
  * @param logger - what was loaded, hidden or refused
  * @returns the services in route order, and the registry version they were read at (-1 when unread)
  */
-export async function storedServices(config: ApertureConfig, store: ApertureStore, logger: Logger): Promise<{ services: ServiceConfig[]; version: number }> {
+export async function storedServices(
+  config: ApertureConfig,
+  store: ApertureStore,
+  logger: Logger,
+): Promise<{ services: ServiceConfig[]; version: number }> {
   let records;
   let version;
   try {
@@ -182,7 +191,10 @@ export async function storedServices(config: ApertureConfig, store: ApertureStor
   }
   const merged = effectiveServices(config.services, records, { defaults: serviceDefaults(config) });
   for (const bad of merged.problems) {
-    logger.warn({ service: bad.name, reason: bad.issues.map((i) => `${i.path}: ${i.message}`).join('; ') }, 'a service stored in the database is not a valid definition; it is not served');
+    logger.warn(
+      { service: bad.name, reason: bad.issues.map((i) => `${i.path}: ${i.message}`).join('; ') },
+      'a service stored in the database is not a valid definition; it is not served',
+    );
   }
   const fromRegistry = merged.services.filter((s) => s.source === 'api').map((s) => s.config.name);
   if (fromRegistry.length > 0) logger.info({ services: fromRegistry }, 'services loaded from the database');

@@ -31,7 +31,13 @@ import type { AppService } from './app-service.js';
  * @throws L402Error `L402_ERR_ADMIN_ROOT_KEY_INVALID`, `L402_ERR_ADMIN_CREDENTIALS_IO` (the root key the admin API was just made with),
  *   `L402_ERR_ADMIN_DASHBOARD_NOT_BUILT` (a directory given as `assets` without a build)
  */
-export function createProgramDashboard(config: ApertureConfig, admin: AdminApi, proxy: Proxy<AppService>, log: Logger, assets?: string | DashboardAssets): DashboardHandler {
+export function createProgramDashboard(
+  config: ApertureConfig,
+  admin: AdminApi,
+  proxy: Proxy<AppService>,
+  log: Logger,
+  assets?: string | DashboardAssets,
+): DashboardHandler {
   const macaroon = bakeAdminMacaroon(readAdminRootKey(config.admin.rootKeyPath)).toHex();
   const isServiceRequest = (req: IncomingMessage | Http2ServerRequest): boolean => {
     const raw = req.url ?? '/';
@@ -43,5 +49,11 @@ export function createProgramDashboard(config: ApertureConfig, admin: AdminApi, 
     if (!('path' in target)) return true;
     return proxy.router.match(host, target.path) !== undefined;
   };
-  return createDashboardHandler({ admin, macaroon, isServiceRequest, onWarning: (message) => log.warn(message), ...(assets === undefined ? {} : { assets }) });
+  return createDashboardHandler({
+    admin,
+    macaroon,
+    isServiceRequest,
+    onWarning: (message) => log.warn(message),
+    ...(assets === undefined ? {} : { assets }),
+  });
 }

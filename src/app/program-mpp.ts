@@ -62,7 +62,8 @@ export async function mppSecret(store: Pick<ApertureStore, 'getSecret' | 'newSec
   if (existing !== undefined) return existing;
   await store.newSecret(key);
   const stored = await store.getSecret(key);
-  if (stored === undefined) throw new L402Error('L402_ERR_STORE_UNAVAILABLE', 'the MPP HMAC secret was written but cannot be read back', { status: 503 });
+  if (stored === undefined)
+    throw new L402Error('L402_ERR_STORE_UNAVAILABLE', 'the MPP HMAC secret was written but cannot be read back', { status: 503 });
   return stored;
 }
 
@@ -101,13 +102,22 @@ export async function openProgramMpp(
   if (a.enableSessions) {
     payer = options.refundPayer;
     if (payer === undefined && invoicer instanceof DevInvoicer) payer = new DevPayer(invoicer);
-    if (payer === undefined && a.backend === 'lnd' && a.lndHost !== undefined && a.tlsPath !== undefined && a.payMacaroonPath !== undefined) {
+    if (
+      payer === undefined &&
+      a.backend === 'lnd' &&
+      a.lndHost !== undefined &&
+      a.tlsPath !== undefined &&
+      a.payMacaroonPath !== undefined
+    ) {
       const lnd = new LndPayer({ host: a.lndHost, tlsCertPath: a.tlsPath, macaroonPath: a.payMacaroonPath });
       closers.push(() => lnd.close());
       payer = lnd;
     }
     if (payer === undefined) {
-      throw new L402Error('L402_ERR_CONFIG_INVALID', `authenticator.enablesessions: no payer for session refunds; set authenticator.paymacaroonpath (e.g. ${join(a.macDir ?? '~/.lnd', 'admin.macaroon')})`);
+      throw new L402Error(
+        'L402_ERR_CONFIG_INVALID',
+        `authenticator.enablesessions: no payer for session refunds; set authenticator.paymacaroonpath (e.g. ${join(a.macDir ?? '~/.lnd', 'admin.macaroon')})`,
+      );
     }
   }
   const scheme = new MppScheme({
@@ -138,7 +148,15 @@ export async function openProgramMpp(
     const timer = setInterval(() => {
       running = running.then(job).then(
         (result) => log.debug({ job: what, result }, 'mpp housekeeping'),
-        (error: unknown) => log.warn({ job: what, code: error instanceof L402Error ? error.code : undefined, err: error instanceof Error ? error.message : String(error) }, `mpp ${what} failed`),
+        (error: unknown) =>
+          log.warn(
+            {
+              job: what,
+              code: error instanceof L402Error ? error.code : undefined,
+              err: error instanceof Error ? error.message : String(error),
+            },
+            `mpp ${what} failed`,
+          ),
       );
     }, ms);
     timer.unref();
@@ -151,7 +169,8 @@ export async function openProgramMpp(
     every(sweepMs, 'sweep idle sessions', async () => {
       const swept = await scheme.sweepIdleSessions();
       for (const refund of swept.refunds) {
-        if (refund.status === 'failed') log.warn({ session: refund.sessionId, sats: refund.sats, err: refund.error }, 'refund of an idle session failed; it is retried');
+        if (refund.status === 'failed')
+          log.warn({ session: refund.sessionId, sats: refund.sats, err: refund.error }, 'refund of an idle session failed; it is retried');
       }
       return { closed: swept.closed };
     });

@@ -24,7 +24,10 @@ export interface InjectedParts {
  * @param injected - parts the caller provides
  * @returns e.g. `[{ feature: 'dbbackend: sqlite', packages: ['better-sqlite3'] }]`
  */
-export function packagesNeeded(config: ApertureConfig, injected: InjectedParts = {}): Array<{ feature: string; packages: readonly OptionalPackage[] }> {
+export function packagesNeeded(
+  config: ApertureConfig,
+  injected: InjectedParts = {},
+): Array<{ feature: string; packages: readonly OptionalPackage[] }> {
   const needs: Array<{ feature: string; packages: readonly OptionalPackage[] }> = [];
   if (injected.store !== true) {
     if (config.dbBackend === 'sqlite') needs.push({ feature: 'dbbackend: sqlite', packages: ['better-sqlite3'] });
@@ -33,7 +36,11 @@ export function packagesNeeded(config: ApertureConfig, injected: InjectedParts =
   if (injected.invoicer !== true && !config.authenticator.disable && config.authenticator.backend === 'lnd') {
     needs.push({ feature: 'the lnd backend', packages: GRPC });
   }
-  if (injected.invoicer !== true && !config.authenticator.disable && (config.authenticator.backend === 'lnbits' || config.authenticator.backend === 'phoenixd')) {
+  if (
+    injected.invoicer !== true &&
+    !config.authenticator.disable &&
+    (config.authenticator.backend === 'lnbits' || config.authenticator.backend === 'phoenixd')
+  ) {
     needs.push({ feature: `the ${config.authenticator.backend} backend (its settlement WebSocket)`, packages: ['ws'] });
   }
   if (injected.invoicer !== true && !config.authenticator.disable && config.authenticator.backend === 'nwc') {
@@ -57,7 +64,10 @@ export function missingPackagesError(config: ApertureConfig, injected: InjectedP
   const missing = new Set<OptionalPackage>();
   const features: string[] = [];
   for (const need of packagesNeeded(config, injected)) {
-    const absent = missingOptional(require, need.packages.filter((p) => !missing.has(p)));
+    const absent = missingOptional(
+      require,
+      need.packages.filter((p) => !missing.has(p)),
+    );
     const already = need.packages.some((p) => missing.has(p));
     for (const p of absent) missing.add(p);
     if ((absent.length > 0 || already) && !features.includes(need.feature)) features.push(need.feature);

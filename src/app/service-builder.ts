@@ -64,14 +64,16 @@ function compiledRules(config: ServiceConfig): CompiledRateLimitRule[] {
 
 /** One rule of a single bucket. */
 function bucketRule(bucket: BucketSetting): CompiledRateLimitRule[] {
-  return [{
-    index: 0,
-    id: `0:${bucket.requests}/${bucket.perMs}/${bucket.burst ?? bucket.requests}`,
-    pattern: undefined,
-    requests: bucket.requests,
-    per: bucket.perMs,
-    burst: bucket.burst ?? bucket.requests,
-  }];
+  return [
+    {
+      index: 0,
+      id: `0:${bucket.requests}/${bucket.perMs}/${bucket.burst ?? bucket.requests}`,
+      pattern: undefined,
+      requests: bucket.requests,
+      per: bucket.perMs,
+      burst: bucket.burst ?? bucket.requests,
+    },
+  ];
 }
 
 /**
@@ -123,7 +125,10 @@ export class ServiceBuilder {
     try {
       await redis.ready();
     } catch (error) {
-      options.logger.warn({ err: (error as Error).message, onstoreerror: rl.onStoreError }, 'Redis not reachable at start; rate limits follow onstoreerror until it is');
+      options.logger.warn(
+        { err: (error as Error).message, onstoreerror: rl.onStoreError },
+        'Redis not reachable at start; rate limits follow onstoreerror until it is',
+      );
     }
     return new ServiceBuilder(options, redis);
   }
@@ -169,15 +174,16 @@ export class ServiceBuilder {
       let freebies: FreebieCounter | undefined;
       if (s.auth.mode === 'freebie') {
         const base = { limit: s.auth.count, windowMs: s.freebieWindowMs, clock };
-        const counter: FreebieCounter = this.#redis !== undefined
-          ? new RedisFreebieCounter({
-            ...base,
-            // One connection for every counter and the rate limits; the rate-limit store closes it.
-            redis: this.#redis.redis,
-            keyPrefix: `${this.#o.redisKeyPrefix ?? 'aperture:'}freebie:`,
-            onError: (e) => proxyLog.warn({ service: s.name, code: e.code }, e.message),
-          })
-          : new MemoryFreebieCounter(base);
+        const counter: FreebieCounter =
+          this.#redis !== undefined
+            ? new RedisFreebieCounter({
+                ...base,
+                // One connection for every counter and the rate limits; the rate-limit store closes it.
+                redis: this.#redis.redis,
+                keyPrefix: `${this.#o.redisKeyPrefix ?? 'aperture:'}freebie:`,
+                onError: (e) => proxyLog.warn({ service: s.name, code: e.code }, e.message),
+              })
+            : new MemoryFreebieCounter(base);
         freebies = counter;
         closers.push(metrics.trackFreebies(s.name, counter), () => counter.close());
       }

@@ -124,7 +124,8 @@ export class SettlementLedger {
     this.#stopped = true;
     this.#stopSettled?.();
     clearInterval(this.#gcTimer);
-    if (this.#retryTimers.size > 0) this.#o.lnLog.warn({ unrecorded: this.#retryTimers.size }, 'settlements not yet recorded are reconciled at the next start');
+    if (this.#retryTimers.size > 0)
+      this.#o.lnLog.warn({ unrecorded: this.#retryTimers.size }, 'settlements not yet recorded are reconciled at the next start');
     for (const timer of this.#retryTimers) clearTimeout(timer);
     this.#retryTimers.clear();
     await Promise.allSettled([...this.#settling.values()]);
@@ -140,23 +141,26 @@ export class SettlementLedger {
     const { store, metrics, lnLog } = this.#o;
     const write = store
       .markSettled(hash, settledAt, amountSats)
-      .then((changed) => {
-        if (changed) metrics.tokensPaid.inc({ service: this.#serviceOfHash.get(hash) ?? 'unknown' });
-        lnLog.info({ paymentHash: hash, attempt }, 'invoice settled');
-      }, (error: unknown) => {
-        if (this.#stopped) {
-          lnLog.error({ err: error, paymentHash: hash }, 'could not record a settlement; it is reconciled at the next start');
-          return;
-        }
-        const delayMs = Math.min(SETTLEMENT_RETRY_INITIAL_MS * 2 ** attempt, SETTLEMENT_RETRY_MAX_MS);
-        lnLog.warn({ err: error, paymentHash: hash, attempt, retryInMs: delayMs }, 'could not record a settlement; retrying');
-        const timer = setTimeout(() => {
-          this.#retryTimers.delete(timer);
-          if (!this.#stopped) this.#record(hash, settledAt, amountSats, attempt + 1);
-        }, delayMs);
-        timer.unref();
-        this.#retryTimers.add(timer);
-      })
+      .then(
+        (changed) => {
+          if (changed) metrics.tokensPaid.inc({ service: this.#serviceOfHash.get(hash) ?? 'unknown' });
+          lnLog.info({ paymentHash: hash, attempt }, 'invoice settled');
+        },
+        (error: unknown) => {
+          if (this.#stopped) {
+            lnLog.error({ err: error, paymentHash: hash }, 'could not record a settlement; it is reconciled at the next start');
+            return;
+          }
+          const delayMs = Math.min(SETTLEMENT_RETRY_INITIAL_MS * 2 ** attempt, SETTLEMENT_RETRY_MAX_MS);
+          lnLog.warn({ err: error, paymentHash: hash, attempt, retryInMs: delayMs }, 'could not record a settlement; retrying');
+          const timer = setTimeout(() => {
+            this.#retryTimers.delete(timer);
+            if (!this.#stopped) this.#record(hash, settledAt, amountSats, attempt + 1);
+          }, delayMs);
+          timer.unref();
+          this.#retryTimers.add(timer);
+        },
+      )
       .finally(() => {
         if (this.#settling.get(hash) === write) this.#settling.delete(hash);
       });

@@ -183,9 +183,15 @@ function logCertificateEvent(logger: Logger, event: TlsCertificateEvent): void {
     );
   } else if (event.kind === 'reloaded') logger.info(fields, 'TLS certificate changed on disk; now served');
   else if (event.kind === 'expiring') {
-    logger.warn(fields, `TLS certificate ${c.certPath} expires on ${fields.notAfter}; aperture did not create it and does not renew it: put a new tls.cert and tls.key in place and restart`);
+    logger.warn(
+      fields,
+      `TLS certificate ${c.certPath} expires on ${fields.notAfter}; aperture did not create it and does not renew it: put a new tls.cert and tls.key in place and restart`,
+    );
   } else {
-    logger.error(fields, `TLS certificate ${c.certPath} expired on ${fields.notAfter}; aperture did not create it and does not renew it: put a new tls.cert and tls.key in place and restart`);
+    logger.error(
+      fields,
+      `TLS certificate ${c.certPath} expired on ${fields.notAfter}; aperture did not create it and does not renew it: put a new tls.cert and tls.key in place and restart`,
+    );
   }
 }
 
@@ -291,7 +297,11 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
         cleanups.push(() => index.close());
         isSettled = (hash) => index.isSettled(hash);
       } else {
-        isSettled = (hash) => invoicer.lookupInvoice(hash).then((s) => s.state === 'settled', () => false);
+        isSettled = (hash) =>
+          invoicer.lookupInvoice(hash).then(
+            (s) => s.state === 'settled',
+            () => false,
+          );
       }
     }
 
@@ -314,14 +324,26 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
     const metrics = new ProxyMetrics({ defaultMetrics: options.defaultMetrics ?? true });
     if (invoicer !== undefined) metrics.lightningUp.set(invoicer.health().ok ? 1 : 0);
     const ledger = new SettlementLedger({
-      store, invoicer, metrics, clock, lnLog, logger,
+      store,
+      invoicer,
+      metrics,
+      clock,
+      lnLog,
+      logger,
       gcGraceMs: options.gcGraceMs ?? DEFAULT_GC_GRACE_MS,
       gcIntervalMs: options.gcIntervalMs ?? DEFAULT_GC_INTERVAL_MS,
     });
     // Settlements being written when the listener closed are awaited before the store closes.
     cleanups.push(() => ledger.close());
 
-    const builder = await ServiceBuilder.open({ rateLimitStore: config.rateLimitStore, redisKeyPrefix: options.redisKeyPrefix, clock, metrics, proxyLog, logger });
+    const builder = await ServiceBuilder.open({
+      rateLimitStore: config.rateLimitStore,
+      redisKeyPrefix: options.redisKeyPrefix,
+      clock,
+      metrics,
+      proxyLog,
+      logger,
+    });
     cleanups.push(() => builder.close());
     const running = new RunningServices({
       build: (s) => builder.build(s),
@@ -342,8 +364,20 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
     const globalChallengeLimiter = globalBucket === undefined ? undefined : builder.bucketLimiter('challenges-global', globalBucket);
 
     const notes = new WeakMap<NodeRequest, RequestNote>();
-    const trusted = config.trustedProxies.length > 0 ? new IpSet(config.trustedProxies.map((r) => r.text), 'trustedproxies') : undefined;
-    const blocklist = config.blocklist.length > 0 ? new IpSet(config.blocklist.map((r) => r.text), 'blocklist') : undefined;
+    const trusted =
+      config.trustedProxies.length > 0
+        ? new IpSet(
+            config.trustedProxies.map((r) => r.text),
+            'trustedproxies',
+          )
+        : undefined;
+    const blocklist =
+      config.blocklist.length > 0
+        ? new IpSet(
+            config.blocklist.map((r) => r.text),
+            'blocklist',
+          )
+        : undefined;
     const minter = invoicer === undefined ? undefined : new Minter({ invoicer, secrets: store, clock });
     const mpp = await openProgramMpp(config, store, invoicer, {
       clock,
@@ -358,7 +392,15 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
       verifier,
       store,
       mpp: mpp?.scheme,
-      onReleaseError: (error, accepted) => authLog.warn({ reference: accepted.reference, code: error instanceof L402Error ? error.code : undefined, err: error instanceof Error ? error.message : String(error) }, 'could not give back a payment after a failed response'),
+      onReleaseError: (error, accepted) =>
+        authLog.warn(
+          {
+            reference: accepted.reference,
+            code: error instanceof L402Error ? error.code : undefined,
+            err: error instanceof Error ? error.message : String(error),
+          },
+          'could not give back a payment after a failed response',
+        ),
       authDisabled: config.authenticator.disable,
       challengeForm: config.challengeForm,
       challengeLimiter,
@@ -372,7 +414,11 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
       onError: (error, service) => authLog.warn({ service, code: error.code }, error.message),
       // The token ID and which check failed; never the credential itself.
       onRefusal: (refusal, service) => {
-        if (authLog.isLevelEnabled('debug')) authLog.debug({ service, tokenId: refusal.tokenId, reason: refusal.reason, code: refusal.code, detail: refusal.detail }, 'credential refused');
+        if (authLog.isLevelEnabled('debug'))
+          authLog.debug(
+            { service, tokenId: refusal.tokenId, reason: refusal.reason, code: refusal.code, detail: refusal.detail },
+            'credential refused',
+          );
       },
       setOutcome: (context, outcome) => {
         const note = notes.get(context.raw);
@@ -395,7 +441,8 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
       maxQueuedPerOrigin: config.upstreamQueue,
       ...(config.serveStatic ? { staticRoot: config.staticRoot } : {}),
       onError: (error, service) => {
-        if (error.code.startsWith('L402_ERR_UPSTREAM_')) metrics.upstreamErrors.inc({ service: service ?? '', kind: upstreamKind(error.code) });
+        if (error.code.startsWith('L402_ERR_UPSTREAM_'))
+          metrics.upstreamErrors.inc({ service: service ?? '', kind: upstreamKind(error.code) });
         proxyLog.warn({ service, code: error.code }, error.message);
       },
     });
@@ -403,14 +450,21 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
 
     // The running set follows the registry (changes made through the admin API of any instance).
     const programBackend = new ProgramAdminBackend({
-      config, store, running, log: adminLog, startVersion: stored.version,
+      config,
+      store,
+      running,
+      log: adminLog,
+      startVersion: stored.version,
       network: invoicer instanceof DevInvoicer ? invoicer.network : '',
       mpp: mpp === undefined ? undefined : { realm: mpp.scheme.realm, sessions: mpp.scheme.intents.includes('session') },
     });
     cleanups.push(() => programBackend.close());
     const admin = config.admin.enabled ? createProgramAdminApi(config, programBackend, clock, adminLog, trusted) : undefined;
     // The web dashboard (admin.dashboard, on with the admin API unless false): loopback clients only.
-    const dashboard = admin !== undefined && config.admin.dashboard ? createProgramDashboard(config, admin, proxy, adminLog, options.dashboardAssets) : undefined;
+    const dashboard =
+      admin !== undefined && config.admin.dashboard
+        ? createProgramDashboard(config, admin, proxy, adminLog, options.dashboardAssets)
+        : undefined;
 
     const handler = new ApertureHandler({
       proxy,

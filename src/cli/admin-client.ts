@@ -62,7 +62,14 @@ export function expandHome(path: string, home: string | undefined): string {
 }
 
 /** gRPC status codes (grpc/status.h). */
-const STATUS = { DEADLINE_EXCEEDED: 4, NOT_FOUND: 5, PERMISSION_DENIED: 7, INVALID_ARGUMENT: 3, UNAVAILABLE: 14, UNAUTHENTICATED: 16 } as const;
+const STATUS = {
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  PERMISSION_DENIED: 7,
+  INVALID_ARGUMENT: 3,
+  UNAVAILABLE: 14,
+  UNAUTHENTICATED: 16,
+} as const;
 
 /**
  * The CLI error for a failed call.
@@ -78,11 +85,18 @@ export function errorOfStatus(error: grpcJs.ServiceError | Error): L402Error {
   const text = name === undefined ? `rpc error: code = ${code} desc = ${message}` : `rpc error: code = ${name} desc = ${message}`;
   // The status says it all; grpc-js's error (its message repeats the details) is not kept as the cause.
   switch (code) {
-    case STATUS.NOT_FOUND: return new L402Error('L402_ERR_CLI_NOT_FOUND', message);
-    case STATUS.INVALID_ARGUMENT: return new L402Error('L402_ERR_CLI_USAGE', message);
-    case STATUS.UNAUTHENTICATED: case STATUS.PERMISSION_DENIED: return new L402Error('L402_ERR_CLI_AUTH', text);
-    case STATUS.UNAVAILABLE: case STATUS.DEADLINE_EXCEEDED: return new L402Error('L402_ERR_CLI_CONNECTION', text);
-    default: return new L402Error('L402_ERR_CLI_RPC', text);
+    case STATUS.NOT_FOUND:
+      return new L402Error('L402_ERR_CLI_NOT_FOUND', message);
+    case STATUS.INVALID_ARGUMENT:
+      return new L402Error('L402_ERR_CLI_USAGE', message);
+    case STATUS.UNAUTHENTICATED:
+    case STATUS.PERMISSION_DENIED:
+      return new L402Error('L402_ERR_CLI_AUTH', text);
+    case STATUS.UNAVAILABLE:
+    case STATUS.DEADLINE_EXCEEDED:
+      return new L402Error('L402_ERR_CLI_CONNECTION', text);
+    default:
+      return new L402Error('L402_ERR_CLI_RPC', text);
   }
 }
 
@@ -129,7 +143,8 @@ export function connectAdmin(options: AdminClientOptions): AdminClient {
     } catch (error) {
       throw new L402Error('L402_ERR_CLI_CONNECTION', `unable to read TLS cert: ${(error as Error).message}`, { cause: error });
     }
-    if (!pem.toString('latin1').includes('-----BEGIN CERTIFICATE-----')) throw new L402Error('L402_ERR_CLI_CONNECTION', `unable to parse TLS cert ${path}: no PEM certificate`);
+    if (!pem.toString('latin1').includes('-----BEGIN CERTIFICATE-----'))
+      throw new L402Error('L402_ERR_CLI_CONNECTION', `unable to parse TLS cert ${path}: no PEM certificate`);
     credentials = grpc.credentials.createSsl(pem);
   } else {
     credentials = grpc.credentials.createSsl();

@@ -76,7 +76,20 @@ export function adminCommand(options: AdminCommandOptions): CommandSpec {
     summary: options.summary,
     ...(options.description === undefined ? {} : { description: options.description }),
     ...(options.args === undefined ? {} : { args: options.args }),
-    flags: [...(options.flags ?? []), ...(options.mutating ? WRITE_FLAGS : [...READ_FLAGS, { name: 'dry-run', type: 'bool', default: 'false', description: 'Has no effect: this command changes nothing (a warning says so)' } satisfies FlagSpec])],
+    flags: [
+      ...(options.flags ?? []),
+      ...(options.mutating
+        ? WRITE_FLAGS
+        : [
+            ...READ_FLAGS,
+            {
+              name: 'dry-run',
+              type: 'bool',
+              default: 'false',
+              description: 'Has no effect: this command changes nothing (a warning says so)',
+            } satisfies FlagSpec,
+          ]),
+    ],
     mutating: options.mutating,
     async run(invocation, context) {
       const request = options.request(invocation);

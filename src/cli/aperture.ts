@@ -109,7 +109,8 @@ function parseArgs(argv: readonly string[]): Args {
   return args;
 }
 
-const GLOBAL_INSTALL_NOTE = '(install them where aperture-ts is: in the same project, or with npm install -g when aperture-ts was installed with -g)\n';
+const GLOBAL_INSTALL_NOTE =
+  '(install them where aperture-ts is: in the same project, or with npm install -g when aperture-ts was installed with -g)\n';
 
 /** The flags of the program itself; every other `--<key>` must be a configuration key. */
 const PROGRAM_FLAGS = ['config', 'configfile', 'basedir', 'check-config', 'checkconfig', 'version', 'help'];
@@ -126,11 +127,18 @@ function unknownFlags(overrides: Record<string, string>, load: LoadConfigOptions
   const probe = checkConfig({ ...load, text: '' });
   const problems: string[] = [];
   for (const name of names) {
-    const warning = probe.warnings.find((w) => w.kind === 'unknown-key' && (name === w.path.toLowerCase() || name.startsWith(`${w.path.toLowerCase()}.`)));
+    const warning = probe.warnings.find(
+      (w) => w.kind === 'unknown-key' && (name === w.path.toLowerCase() || name.startsWith(`${w.path.toLowerCase()}.`)),
+    );
     if (warning === undefined) continue;
     const parent = warning.path.includes('.') ? warning.path.slice(0, warning.path.lastIndexOf('.') + 1) : '';
-    const candidates = [...(parent === '' ? PROGRAM_FLAGS : []), ...(warning.suggestion === undefined ? [] : [`${parent}${warning.suggestion}`])];
-    const suggestion = closestKey(warning.path.toLowerCase(), candidates) ?? (warning.suggestion === undefined ? undefined : `${parent}${warning.suggestion}`);
+    const candidates = [
+      ...(parent === '' ? PROGRAM_FLAGS : []),
+      ...(warning.suggestion === undefined ? [] : [`${parent}${warning.suggestion}`]),
+    ];
+    const suggestion =
+      closestKey(warning.path.toLowerCase(), candidates) ??
+      (warning.suggestion === undefined ? undefined : `${parent}${warning.suggestion}`);
     problems.push(`unknown flag --${name}${suggestion === undefined ? '' : ` (did you mean --${suggestion}?)`}`);
   }
   return problems;
@@ -197,9 +205,13 @@ export async function main(argv: readonly string[], io: CliIo = {}): Promise<num
     return 1;
   }
   const config = report.config;
-  stdout.write(`aperture ${packageVersion()}: config ${report.configFileFound ? report.configFile : `${report.configFile} (not found: defaults and flags only)`}\n`);
+  stdout.write(
+    `aperture ${packageVersion()}: config ${report.configFileFound ? report.configFile : `${report.configFile} (not found: defaults and flags only)`}\n`,
+  );
   for (const w of report.warnings) {
-    stdout.write(`warning: ${w.path}${w.line === undefined ? '' : ` (line ${w.line})`} [${w.kind}]: ${w.message}${w.suggestion === undefined ? '' : ` (did you mean ${w.suggestion}?)`}\n`);
+    stdout.write(
+      `warning: ${w.path}${w.line === undefined ? '' : ` (line ${w.line})`} [${w.kind}]: ${w.message}${w.suggestion === undefined ? '' : ` (did you mean ${w.suggestion}?)`}\n`,
+    );
   }
 
   const reference = await referenceDatabaseWarning(config).catch(() => undefined);
@@ -227,15 +239,23 @@ export async function main(argv: readonly string[], io: CliIo = {}): Promise<num
     return 1;
   }
   const tls = config.insecure ? 'plaintext HTTP/1.1 and h2c' : `TLS, HTTP/1.1 and HTTP/2 (certificate ${config.tlsCertPath})`;
-  stdout.write(`aperture listening on ${aperture.url} (${tls}); ${aperture.services.length} service(s): ${aperture.services.map((s) => s.name).join(', ') || 'none'}\n`);
+  stdout.write(
+    `aperture listening on ${aperture.url} (${tls}); ${aperture.services.length} service(s): ${aperture.services.map((s) => s.name).join(', ') || 'none'}\n`,
+  );
   stdout.write(`lightning: ${lightningLine(config.authenticator)}\n`);
-  stdout.write(`store: ${config.dbBackend === 'postgres' ? `postgres ${config.postgres.host}:${config.postgres.port}/${config.postgres.dbName}` : `sqlite ${config.sqlite.dbFile}`}\n`);
+  stdout.write(
+    `store: ${config.dbBackend === 'postgres' ? `postgres ${config.postgres.host}:${config.postgres.port}/${config.postgres.dbName}` : `sqlite ${config.sqlite.dbFile}`}\n`,
+  );
   if (config.admin.enabled) {
-    stdout.write(`admin API: REST ${aperture.url}/api/admin/, gRPC adminrpc.Admin on the same listener; macaroon ${config.admin.macaroonPath}\n`);
+    stdout.write(
+      `admin API: REST ${aperture.url}/api/admin/, gRPC adminrpc.Admin on the same listener; macaroon ${config.admin.macaroonPath}\n`,
+    );
   }
   stdout.write(`${heap}\n`);
   if (aperture.addresses.metrics !== undefined) {
-    stdout.write(`metrics on http://${config.prometheus.listenAddr.startsWith(':') ? 'localhost' : config.prometheus.listenAddr.replace(/:\d+$/, '')}:${aperture.addresses.metrics.port}/metrics (health: /healthz)\n`);
+    stdout.write(
+      `metrics on http://${config.prometheus.listenAddr.startsWith(':') ? 'localhost' : config.prometheus.listenAddr.replace(/:\d+$/, '')}:${aperture.addresses.metrics.port}/metrics (health: /healthz)\n`,
+    );
   }
   io.onStarted?.(aperture);
 
@@ -250,10 +270,13 @@ export async function main(argv: readonly string[], io: CliIo = {}): Promise<num
       }
       stopping = true;
       stdout.write(`aperture: ${why}; draining in-flight requests\n`);
-      aperture.close().then(() => resolve(0), (error: unknown) => {
-        stderr.write(`aperture: error while stopping: ${String(error)}\n`);
-        resolve(1);
-      });
+      aperture.close().then(
+        () => resolve(0),
+        (error: unknown) => {
+          stderr.write(`aperture: error while stopping: ${String(error)}\n`);
+          resolve(1);
+        },
+      );
     };
     const onTerm = (): void => stop('SIGTERM received');
     const onInt = (): void => stop('SIGINT received');

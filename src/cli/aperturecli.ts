@@ -43,10 +43,20 @@ const versionCommand: CommandSpec = {
 export const rootCommand: CommandSpec = {
   name: 'aperturecli',
   summary: 'CLI for the Aperture admin API, and a paying HTTP client',
-  description: 'aperturecli manages an Aperture L402 reverse proxy (ours or the Go reference) through its admin gRPC API, serves those operations to agents as MCP tools, and fetches paid URLs. Agent-friendly: JSON output when stdout is not a TTY (--json or --human override), semantic exit codes, --dry-run, and a machine-readable schema.',
+  description:
+    'aperturecli manages an Aperture L402 reverse proxy (ours or the Go reference) through its admin gRPC API, serves those operations to agents as MCP tools, and fetches paid URLs. Agent-friendly: JSON output when stdout is not a TTY (--json or --human override), semantic exit codes, --dry-run, and a machine-readable schema.',
   subcommands: [
-    infoCommand, healthCommand, servicesCommand, transactionsCommand, tokensCommand, statsCommand,
-    macaroonCommand, schemaCommand(() => rootCommand), mcpCommand, versionCommand, fetchCommand,
+    infoCommand,
+    healthCommand,
+    servicesCommand,
+    transactionsCommand,
+    tokensCommand,
+    statsCommand,
+    macaroonCommand,
+    schemaCommand(() => rootCommand),
+    mcpCommand,
+    versionCommand,
+    fetchCommand,
   ],
 };
 

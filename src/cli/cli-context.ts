@@ -95,7 +95,9 @@ export function makeContext(io: CliIo, output?: 'json' | 'human'): CliContext {
       const widths: number[] = [];
       for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, String(cell).length)));
       for (const row of rows) {
-        io.stdout.write(`${row.map((cell, i) => (i === row.length - 1 ? String(cell) : String(cell).padEnd((widths[i] ?? 0) + 2))).join('')}\n`);
+        io.stdout.write(
+          `${row.map((cell, i) => (i === row.length - 1 ? String(cell) : String(cell).padEnd((widths[i] ?? 0) + 2))).join('')}\n`,
+        );
       }
     },
     line(text) {

@@ -20,15 +20,34 @@ export const ERROR_KINDS: Readonly<Record<number, string>> = {
 };
 
 const CONNECTION_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE',
-  'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT',
-  'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CERT_HAS_EXPIRED',
-  'ERR_TLS_CERT_ALTNAME_INVALID', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'ERR_SSL_WRONG_VERSION_NUMBER',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_SOCKET',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'CERT_HAS_EXPIRED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'ERR_SSL_WRONG_VERSION_NUMBER',
 ]);
 
 const TLS_CODES = new Set([
-  'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CERT_HAS_EXPIRED',
-  'ERR_TLS_CERT_ALTNAME_INVALID', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'CERT_HAS_EXPIRED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
 ]);
 
 /** The errors under `error`: its `cause` chain and, for an `AggregateError`, its first error. */
@@ -61,9 +80,15 @@ function networkFailure(error: unknown): { reason: string; hint?: string } | und
   for (const e of causesOf(error)) {
     const { code, address, port, hostname } = e as { code?: unknown; address?: unknown; port?: unknown; hostname?: unknown };
     if (typeof code !== 'string' || !CONNECTION_CODES.has(code)) continue;
-    const where = typeof address === 'string' ? (typeof port === 'number' ? `${address.includes(':') ? `[${address}]` : address}:${port}` : address) : 'the server';
+    const where =
+      typeof address === 'string'
+        ? typeof port === 'number'
+          ? `${address.includes(':') ? `[${address}]` : address}:${port}`
+          : address
+        : 'the server';
     if (code === 'ECONNREFUSED') return { reason: `connection refused by ${where}: nothing listens there` };
-    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return { reason: `no such host${typeof hostname === 'string' ? ` ${hostname}` : ''} (${code})` };
+    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
+      return { reason: `no such host${typeof hostname === 'string' ? ` ${hostname}` : ''} (${code})` };
     if (code === 'ETIMEDOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') return { reason: `no connection to ${where} in time (${code})` };
     if (TLS_CODES.has(code)) {
       return {
@@ -71,7 +96,8 @@ function networkFailure(error: unknown): { reason: string; hint?: string } | und
         hint: 'pass --insecure (-k) to accept a self-signed certificate, such as the one aperture creates',
       };
     }
-    if (code === 'ERR_SSL_WRONG_VERSION_NUMBER') return { reason: `TLS handshake failed (${code})`, hint: 'is the server plain HTTP? then use an http:// URL' };
+    if (code === 'ERR_SSL_WRONG_VERSION_NUMBER')
+      return { reason: `TLS handshake failed (${code})`, hint: 'is the server plain HTTP? then use an http:// URL' };
     return { reason: code };
   }
   return undefined;

@@ -20,12 +20,20 @@ export function helpText(root: CommandSpec, path: readonly CommandSpec[]): strin
   const lines: string[] = [];
   lines.push(node.description ?? node.summary, '');
   const args = (node.args ?? []).map((a) => (a.required ? `<${a.name}>` : `[${a.name}]`)).join(' ');
-  if (node.subcommands !== undefined) lines.push(`usage: ${full} <command> [flags]`, '', 'commands:', ...node.subcommands.map((c) => `  ${c.name.padEnd(14)} ${c.summary}`));
+  if (node.subcommands !== undefined)
+    lines.push(`usage: ${full} <command> [flags]`, '', 'commands:', ...node.subcommands.map((c) => `  ${c.name.padEnd(14)} ${c.summary}`));
   else lines.push(`usage: ${full}${args === '' ? '' : ` ${args}`} [flags]`);
   if ((node.flags ?? []).length > 0) lines.push('', 'flags:', ...(node.flags ?? []).map(flagLine));
   if ((node.flags ?? []).length === 0) lines.push('', 'flags:');
   if (path.length === 0) lines.push('  -V, --version                  print the version');
-  lines.push('  -h, --help                     this text', '', `exit codes: ${Object.entries(EXIT_CODE_DOCS).map(([code, what]) => `${code} ${what.split(' (')[0] ?? what}`).join(', ')}.`);
-  if (node.subcommands !== undefined) lines.push('', `Run '${full} <command> --help' for a command's flags; 'aperturecli schema --all' for all of it as JSON.`);
+  lines.push(
+    '  -h, --help                     this text',
+    '',
+    `exit codes: ${Object.entries(EXIT_CODE_DOCS)
+      .map(([code, what]) => `${code} ${what.split(' (')[0] ?? what}`)
+      .join(', ')}.`,
+  );
+  if (node.subcommands !== undefined)
+    lines.push('', `Run '${full} <command> --help' for a command's flags; 'aperturecli schema --all' for all of it as JSON.`);
   return `${lines.join('\n')}\n`;
 }

@@ -17,7 +17,7 @@ export function usageError(message: string): L402Error {
   return new L402Error('L402_ERR_CLI_USAGE', message);
 }
 
-const UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /**
  * Parses a Go duration (`300ms`, `1.5h`, `2h45m`, `0`).
@@ -142,7 +142,8 @@ export function parseCommandLine(root: CommandSpec, argv: readonly string[]): Pa
   if (help) return { path, help, invocation: { path: path.map((c) => c.name), flags: valuesOf([], new Map()), args: positionals } };
   if (node.run === undefined) {
     const names = (node.subcommands ?? []).map((c) => c.name).join(', ');
-    if (positionals.length > 0) throw usageError(`unknown command "${positionals[0] ?? ''}" for "${commandPath(path)}"; commands: ${names}`);
+    if (positionals.length > 0)
+      throw usageError(`unknown command "${positionals[0] ?? ''}" for "${commandPath(path)}"; commands: ${names}`);
     throw usageError(`"${commandPath(path)}" needs a subcommand: ${names}`);
   }
   const accepted = new Map((node.flags ?? []).map((f) => [f.name, f]));
@@ -161,7 +162,9 @@ export function parseCommandLine(root: CommandSpec, argv: readonly string[]): Pa
   const required = args.filter((a) => a.required).length;
   if (positionals.length < required || positionals.length > args.length) {
     const shape = args.map((a) => (a.required ? `<${a.name}>` : `[${a.name}]`)).join(' ');
-    throw usageError(`"${commandPath(path)}" takes ${args.length === 0 ? 'no arguments' : shape}, got ${positionals.length === 0 ? 'none' : positionals.map((p) => `"${p}"`).join(' ')}`);
+    throw usageError(
+      `"${commandPath(path)}" takes ${args.length === 0 ? 'no arguments' : shape}, got ${positionals.length === 0 ? 'none' : positionals.map((p) => `"${p}"`).join(' ')}`,
+    );
   }
   return { path, help, invocation: { path: path.map((c) => c.name), flags: valuesOf(node.flags ?? [], values), args: positionals } };
 }

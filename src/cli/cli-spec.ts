@@ -91,7 +91,12 @@ export const OUTPUT_FLAGS: readonly FlagSpec[] = [
 ];
 
 /** `--dry-run`, for commands that change something. */
-export const DRY_RUN_FLAG: FlagSpec = { name: 'dry-run', type: 'bool', default: 'false', description: 'Print the request that would be sent and exit 10 without sending it' };
+export const DRY_RUN_FLAG: FlagSpec = {
+  name: 'dry-run',
+  type: 'bool',
+  default: 'false',
+  description: 'Print the request that would be sent and exit 10 without sending it',
+};
 
 /** The connection flags of every command that calls the admin API. */
 export const CONNECTION_FLAGS: readonly FlagSpec[] = [

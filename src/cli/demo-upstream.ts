@@ -28,12 +28,7 @@ export interface DemoUpstream {
   close(): Promise<void>;
 }
 
-const QUOTES = [
-  'Running bitcoin. — Hal Finney',
-  'Vires in numeris.',
-  'Stay humble, stack sats.',
-  'Lightning is the internet of money.',
-];
+const QUOTES = ['Running bitcoin. — Hal Finney', 'Vires in numeris.', 'Stay humble, stack sats.', 'Lightning is the internet of money.'];
 
 /**
  * Starts the demo API:

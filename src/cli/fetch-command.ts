@@ -32,7 +32,8 @@ interface FetchArgs extends PayerSettings {
 
 function whole(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) throw usageError(`--${name} must be a whole number of satoshis, got '${value}'`);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value)))
+    throw usageError(`--${name} must be a whole number of satoshis, got '${value}'`);
   return Number(value);
 }
 
@@ -43,16 +44,26 @@ export const PAYER_FLAGS: readonly FlagSpec[] = [
   {
     name: 'payer',
     type: 'string',
-    description: "How to pay: dev (the server's /api/dev/pay, dev backends only), lnd (needs the three --lnd-* flags), cln, lnbits or phoenixd (your node or wallet over HTTP; needs --payer-url and --payer-secret-file) or nwc (a wallet through Nostr Wallet Connect; --payer-secret-file holds the nostr+walletconnect:// URI)",
+    description:
+      "How to pay: dev (the server's /api/dev/pay, dev backends only), lnd (needs the three --lnd-* flags), cln, lnbits or phoenixd (your node or wallet over HTTP; needs --payer-url and --payer-secret-file) or nwc (a wallet through Nostr Wallet Connect; --payer-secret-file holds the nostr+walletconnect:// URI)",
   },
   { name: 'lnd-host', type: 'string', description: 'lnd gRPC address HOST:PORT' },
   { name: 'lnd-tls', type: 'string', description: "lnd's tls.cert" },
   { name: 'lnd-macaroon', type: 'string', description: 'A macaroon allowed to send payments (admin.macaroon)' },
   { name: 'payer-url', type: 'string', description: 'clnrest, LNbits or phoenixd URL (--payer cln|lnbits|phoenixd)' },
-  { name: 'payer-secret-file', type: 'string', description: 'File holding the rune (cln), admin key (lnbits), http-password (phoenixd) or connection URI (nwc); kept out of the command line' },
+  {
+    name: 'payer-secret-file',
+    type: 'string',
+    description:
+      'File holding the rune (cln), admin key (lnbits), http-password (phoenixd) or connection URI (nwc); kept out of the command line',
+  },
   { name: 'payer-ca', type: 'string', description: "CA certificate (PEM) of the payer's https URL (clnrest's ca.pem)" },
   { name: 'token-file', type: 'string', description: 'Keep the token in this single file (reference format)' },
-  { name: 'token-dir', type: 'string', description: 'Keep tokens per origin in DIR (default $APERTURECLI_DIR/tokens or ~/.aperturecli/tokens)' },
+  {
+    name: 'token-dir',
+    type: 'string',
+    description: 'Keep tokens per origin in DIR (default $APERTURECLI_DIR/tokens or ~/.aperturecli/tokens)',
+  },
 ];
 
 /** The payers reached over HTTP (or, for nwc, a relay). */
@@ -100,7 +111,8 @@ export function payerSettings(v: FlagValues, env: Readonly<Record<string, string
       throw usageError('--payer nwc takes its relay from the connection URI in --payer-secret-file; drop --payer-url and --payer-ca');
     }
     const payerUrl = v.string('payer-url') ?? '';
-    if (httpKind !== 'nwc' && !/^https?:\/\/[^/?#]+/.test(payerUrl)) throw usageError(`--payer-url must be an http:// or https:// URL, got '${payerUrl}'`);
+    if (httpKind !== 'nwc' && !/^https?:\/\/[^/?#]+/.test(payerUrl))
+      throw usageError(`--payer-url must be an http:// or https:// URL, got '${payerUrl}'`);
     http = { url: payerUrl, secretFile: v.string('payer-secret-file') ?? '', ca: v.string('payer-ca') };
   } else {
     const stray = HTTP_PAYER_FLAGS.filter((k) => v.given(k));
@@ -118,9 +130,10 @@ export function payerSettings(v: FlagValues, env: Readonly<Record<string, string
   if (v.given('token-file') && v.given('token-dir')) throw usageError('use --token-file or --token-dir, not both');
   const base = env['APERTURECLI_DIR'] ?? join(env['HOME'] ?? homedir(), '.aperturecli');
   const tokenFile = v.string('token-file');
-  const store = tokenFile !== undefined
-    ? new FileTokenStore({ file: tokenFile })
-    : new FileTokenStore({ directory: v.string('token-dir') ?? join(base, 'tokens') });
+  const store =
+    tokenFile !== undefined
+      ? new FileTokenStore({ file: tokenFile })
+      : new FileTokenStore({ directory: v.string('token-dir') ?? join(base, 'tokens') });
   return {
     maxPriceSats: whole('max-price', v.string('max-price'), 1000),
     maxFeeSats: whole('max-fee', v.string('max-fee'), 10),
@@ -138,7 +151,11 @@ export function payerSettings(v: FlagValues, env: Readonly<Record<string, string
  * @param send - the fetch the dev payer uses
  * @returns the payer, or undefined without `--payer`
  */
-export async function payerFor(settings: PayerSettings, url: URL, send: typeof globalThis.fetch): Promise<(Payer & { close?: () => Promise<void> }) | undefined> {
+export async function payerFor(
+  settings: PayerSettings,
+  url: URL,
+  send: typeof globalThis.fetch,
+): Promise<(Payer & { close?: () => Promise<void> }) | undefined> {
   if (settings.payer === 'dev') return new DevHttpPayer({ url: new URL('/api/dev/pay', url), fetch: send });
   if (settings.payer === 'lnd' && settings.lnd !== undefined) {
     // Loaded only when asked for: it brings grpc-js and lnd's protos.
@@ -185,7 +202,8 @@ async function httpPayer(kind: HttpPayerKind, http: NonNullable<PayerSettings['h
       try {
         return new NwcPayer({ uri: secret });
       } catch (error) {
-        if (error instanceof L402Error && error.code === 'L402_ERR_LN_CREDENTIALS') throw usageError(`--payer-secret-file ${http.secretFile}: ${error.message}`);
+        if (error instanceof L402Error && error.code === 'L402_ERR_LN_CREDENTIALS')
+          throw usageError(`--payer-secret-file ${http.secretFile}: ${error.message}`);
         throw error;
       }
     }
@@ -199,7 +217,8 @@ async function parse({ flags: v, args }: Invocation, ctx: CliContext): Promise<F
   } catch {
     throw usageError(`not a URL: '${args[0] ?? ''}'`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw usageError(`only http and https URLs are supported, got '${url.protocol}'`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw usageError(`only http and https URLs are supported, got '${url.protocol}'`);
   const headers: Array<[string, string]> = [];
   for (const line of v.list('header')) {
     const colon = line.indexOf(':');
@@ -224,7 +243,8 @@ async function parse({ flags: v, args }: Invocation, ctx: CliContext): Promise<F
   if (!/^[A-Z]+$/.test(method)) throw usageError(`bad method '${method}'`);
   const scheme = v.string('scheme') ?? 'l402';
   if (scheme !== 'l402' && scheme !== 'mpp') throw usageError(`--scheme must be l402 or mpp, got '${scheme}'`);
-  if (scheme === 'mpp' && v.bool('dry-run')) throw usageError('--dry-run quotes L402 challenges only; it cannot be combined with --scheme mpp');
+  if (scheme === 'mpp' && v.bool('dry-run'))
+    throw usageError('--dry-run quotes L402 challenges only; it cannot be combined with --scheme mpp');
   return {
     url,
     method,
@@ -262,7 +282,9 @@ async function run(invocation: Invocation, ctx: CliContext): Promise<number> {
   const signal = parsed.timeoutMs === undefined || parsed.timeoutMs === 0 ? undefined : AbortSignal.timeout(parsed.timeoutMs);
   const send: typeof globalThis.fetch = (input, init) =>
     undiciFetch(input as Parameters<typeof undiciFetch>[0], {
-      ...(init as Parameters<typeof undiciFetch>[1]), dispatcher: agent, ...(signal === undefined ? {} : { signal }),
+      ...(init as Parameters<typeof undiciFetch>[1]),
+      dispatcher: agent,
+      ...(signal === undefined ? {} : { signal }),
     }) as unknown as Promise<Response>;
   let payer: (Payer & { close?: () => Promise<void> }) | undefined;
   try {
@@ -289,7 +311,13 @@ async function run(invocation: Invocation, ctx: CliContext): Promise<number> {
     });
     const call = await client.begin(url);
     if (parsed.dryRun && call.authorization !== undefined) {
-      ctx.json('stdout', { dryRun: true, url: url.href, wouldPay: false, reason: 'a stored token would be sent', ...tokenOf(call.authorization) });
+      ctx.json('stdout', {
+        dryRun: true,
+        url: url.href,
+        wouldPay: false,
+        reason: 'a stored token would be sent',
+        ...tokenOf(call.authorization),
+      });
       return ctx.exit.dryRun;
     }
     const request = (): Promise<Response> => {
@@ -308,18 +336,21 @@ async function run(invocation: Invocation, ctx: CliContext): Promise<number> {
       if (parsed.dryRun) {
         await response.body?.cancel();
         const quote = await client.quote(url, challengeResponse);
-        ctx.json('stdout', quote === undefined
-          ? { dryRun: true, url: url.href, wouldPay: false, status: 402, reason: 'the 402 carries no L402 challenge' }
-          : {
-              dryRun: true,
-              url: url.href,
-              wouldPay: true,
-              priceSats: quote.info.priceSats,
-              maxFeeSats: quote.info.maxFeeSats,
-              paymentHash: quote.info.paymentHash,
-              tokenId: quote.info.tokenId,
-              invoice: quote.info.invoice,
-            });
+        ctx.json(
+          'stdout',
+          quote === undefined
+            ? { dryRun: true, url: url.href, wouldPay: false, status: 402, reason: 'the 402 carries no L402 challenge' }
+            : {
+                dryRun: true,
+                url: url.href,
+                wouldPay: true,
+                priceSats: quote.info.priceSats,
+                maxFeeSats: quote.info.maxFeeSats,
+                paymentHash: quote.info.paymentHash,
+                tokenId: quote.info.tokenId,
+                invoice: quote.info.invoice,
+              },
+        );
         return ctx.exit.dryRun;
       }
       if (!(await call.retryAfterChallenge(challengeResponse))) break;
@@ -349,11 +380,18 @@ async function run(invocation: Invocation, ctx: CliContext): Promise<number> {
     };
     const exitCode = exitForStatus(ctx, response.status);
     if (exitCode !== ctx.exit.ok) {
-      return ctx.fail(new L402Error('L402_ERR_CLI_HTTP_STATUS', `the server answered ${response.status}`), { exitCode, fields: { url: url.href, status: response.status, summary } });
+      return ctx.fail(new L402Error('L402_ERR_CLI_HTTP_STATUS', `the server answered ${response.status}`), {
+        exitCode,
+        fields: { url: url.href, status: response.status, summary },
+      });
     }
     if (jsonSummary) ctx.json('stderr', summary);
-    else if (paid !== undefined && payment) io.stderr.write(`aperturecli: paid ${paid.amountSats} sat (fee ${paid.feeSats} sat) for this request (Payment charge ${paid.paymentHash})\n`);
-    else if (paid !== undefined) io.stderr.write(`aperturecli: paid ${paid.amountSats} sat (fee ${paid.feeSats} sat) for token ${summary.tokenId ?? '?'}\n`);
+    else if (paid !== undefined && payment)
+      io.stderr.write(
+        `aperturecli: paid ${paid.amountSats} sat (fee ${paid.feeSats} sat) for this request (Payment charge ${paid.paymentHash})\n`,
+      );
+    else if (paid !== undefined)
+      io.stderr.write(`aperturecli: paid ${paid.amountSats} sat (fee ${paid.feeSats} sat) for token ${summary.tokenId ?? '?'}\n`);
     return ctx.exit.ok;
   } finally {
     await agent.close();
@@ -365,17 +403,35 @@ async function run(invocation: Invocation, ctx: CliContext): Promise<number> {
 export const fetchCommand: CommandSpec = {
   name: 'fetch',
   summary: 'Send an HTTP request, paying an L402 or Payment challenge if one comes back',
-  description: 'Sends an HTTP request and pays an L402 or Payment (MPP charge) challenge (HTTP 402) if one comes back (--scheme picks one when both are offered). The response body is written to stdout; a summary (what was paid, which token was used; never the preimage) to stderr, as JSON when stdout is not a terminal or with --json.',
+  description:
+    'Sends an HTTP request and pays an L402 or Payment (MPP charge) challenge (HTTP 402) if one comes back (--scheme picks one when both are offered). The response body is written to stdout; a summary (what was paid, which token was used; never the preimage) to stderr, as JSON when stdout is not a terminal or with --json.',
   args: [{ name: 'url', required: true, description: 'Required: the http or https URL' }],
   flags: [
     { name: 'request', short: 'X', type: 'string', description: 'HTTP method (default GET, or POST with --data)' },
     { name: 'header', short: 'H', type: 'stringArray', description: "Request header 'Name: value'" },
     { name: 'data', short: 'd', type: 'string', description: 'Request body; @FILE reads it from a file' },
     ...PAYER_FLAGS,
-    { name: 'insecure', short: 'k', type: 'bool', default: 'false', description: 'Accept self-signed TLS certificates (server and dev payer)' },
+    {
+      name: 'insecure',
+      short: 'k',
+      type: 'bool',
+      default: 'false',
+      description: 'Accept self-signed TLS certificates (server and dev payer)',
+    },
     { name: 'timeout', type: 'duration', description: 'Give up after this long (Go duration: 30s, 2m); no limit by default' },
-    { name: 'dry-run', type: 'bool', default: 'false', description: 'Show what would be paid, pay nothing (exit 10); L402 challenges only' },
-    { name: 'scheme', type: 'string', default: 'l402', description: 'Scheme to pay when a 402 offers both: l402 (a reusable token) or mpp (a Payment charge for this request); one offered alone is paid either way' },
+    {
+      name: 'dry-run',
+      type: 'bool',
+      default: 'false',
+      description: 'Show what would be paid, pay nothing (exit 10); L402 challenges only',
+    },
+    {
+      name: 'scheme',
+      type: 'string',
+      default: 'l402',
+      description:
+        'Scheme to pay when a 402 offers both: l402 (a reusable token) or mpp (a Payment charge for this request); one offered alone is paid either way',
+    },
     ...OUTPUT_FLAGS,
   ],
   run,

@@ -27,9 +27,7 @@ export const HEAP_GROWING_ENV = 'APERTURE_HEAP_GROWING_PERCENT';
 const OPERATOR_HEAP_FLAGS = /(?:^|\s)--(?:heap[-_]growing[-_]percent|max[-_]old[-_]space[-_]size|max[-_]heap[-_]size)\b/;
 
 /** What {@link heapGrowthPlan} decided. */
-export type HeapGrowthPlan =
-  | { apply: true; percent: number }
-  | { apply: false; reason: string };
+export type HeapGrowthPlan = { apply: true; percent: number } | { apply: false; reason: string };
 
 /**
  * Decides the heap growth setting from the process's flags and environment.

@@ -39,14 +39,26 @@ const transactionsList: CommandSpec = adminCommand({
   }),
   human(response, context) {
     context.line(`Total: ${text(response, 'total_count') || '0'} transactions\n`);
-    context.table([HEADER, ...list(response, 'transactions').map((t) => [
-      text(t, 'id') || '0', text(t, 'token_id'), text(t, 'service_name'), text(t, 'price_sats') || '0', text(t, 'state'), text(t, 'created_at'),
-    ])]);
+    context.table([
+      HEADER,
+      ...list(response, 'transactions').map((t) => [
+        text(t, 'id') || '0',
+        text(t, 'token_id'),
+        text(t, 'service_name'),
+        text(t, 'price_sats') || '0',
+        text(t, 'state'),
+        text(t, 'created_at'),
+      ]),
+    ]);
   },
 });
 
 /** The `transactions` command group. */
-export const transactionsCommand: CommandSpec = { name: 'transactions', summary: 'Query L402 transactions', subcommands: [transactionsList] };
+export const transactionsCommand: CommandSpec = {
+  name: 'transactions',
+  summary: 'Query L402 transactions',
+  subcommands: [transactionsList],
+};
 
 const tokensList: CommandSpec = adminCommand({
   name: 'list',
@@ -57,9 +69,17 @@ const tokensList: CommandSpec = adminCommand({
   request: ({ flags }) => ({ limit: flags.int('limit') ?? 0, offset: flags.int('offset') ?? 0 }),
   human(response, context) {
     context.line(`Total: ${text(response, 'total_count') || '0'} tokens\n`);
-    context.table([HEADER, ...list(response, 'tokens').map((t) => [
-      text(t, 'id') || '0', text(t, 'token_id'), text(t, 'service_name'), text(t, 'price_sats') || '0', text(t, 'state'), text(t, 'created_at'),
-    ])]);
+    context.table([
+      HEADER,
+      ...list(response, 'tokens').map((t) => [
+        text(t, 'id') || '0',
+        text(t, 'token_id'),
+        text(t, 'service_name'),
+        text(t, 'price_sats') || '0',
+        text(t, 'state'),
+        text(t, 'created_at'),
+      ]),
+    ]);
   },
 });
 
@@ -95,6 +115,7 @@ export const statsCommand: CommandSpec = adminCommand({
     context.line(`Total Revenue: ${text(response, 'total_revenue_sats') || '0'} sats`);
     context.line(`Transactions:  ${text(response, 'transaction_count') || '0'}\n`);
     const rows = list(response, 'service_breakdown');
-    if (rows.length > 0) context.table([['SERVICE', 'REVENUE (sats)'], ...rows.map((s) => [text(s, 'service_name'), text(s, 'total_revenue_sats') || '0'])]);
+    if (rows.length > 0)
+      context.table([['SERVICE', 'REVENUE (sats)'], ...rows.map((s) => [text(s, 'service_name'), text(s, 'total_revenue_sats') || '0'])]);
   },
 });

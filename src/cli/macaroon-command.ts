@@ -16,11 +16,17 @@ import { DRY_RUN_FLAG, OUTPUT_FLAGS, type CommandSpec } from './cli-spec.js';
 const bake: CommandSpec = {
   name: 'bake',
   summary: 'Bake a read-only, method-limited or expiring admin macaroon',
-  description: 'Bakes an admin macaroon from the root key file (admin.rootkey, next to admin.macaroon) with only the methods given and an expiry, and writes it to --out (0600, never overwriting), or prints its hex without --out. Our admin API understands these caveats; the Go aperture refuses them.',
+  description:
+    'Bakes an admin macaroon from the root key file (admin.rootkey, next to admin.macaroon) with only the methods given and an expiry, and writes it to --out (0600, never overwriting), or prints its hex without --out. Our admin API understands these caveats; the Go aperture refuses them.',
   mutating: true,
   flags: [
     { name: 'root-key', type: 'string', default: '~/.aperture/admin.rootkey', description: 'The admin root key file' },
-    { name: 'methods', type: 'string', default: 'all', description: `all, read-only, or a comma-separated list of ${ADMIN_METHODS.join(', ')}` },
+    {
+      name: 'methods',
+      type: 'string',
+      default: 'all',
+      description: `all, read-only, or a comma-separated list of ${ADMIN_METHODS.join(', ')}`,
+    },
     { name: 'valid-for', type: 'duration', description: 'Refused after this long (Go duration: 720h); no expiry by default' },
     { name: 'out', type: 'string', description: 'Write the macaroon file here (binary, 0600); without it the hex is printed' },
     DRY_RUN_FLAG,
@@ -32,9 +38,15 @@ const bake: CommandSpec = {
     if (raw === 'all' || raw === 'read-only') {
       methods = raw;
     } else {
-      const list = raw.split(',').map((m) => m.trim()).filter((m) => m !== '');
+      const list = raw
+        .split(',')
+        .map((m) => m.trim())
+        .filter((m) => m !== '');
       const unknown = list.filter((m) => !(ADMIN_METHODS as readonly string[]).includes(m));
-      if (list.length === 0 || unknown.length > 0) throw usageError(`--methods: unknown method ${unknown.join(', ') || '(none given)'}; use all, read-only or a list of ${ADMIN_METHODS.join(', ')}`);
+      if (list.length === 0 || unknown.length > 0)
+        throw usageError(
+          `--methods: unknown method ${unknown.join(', ') || '(none given)'}; use all, read-only or a list of ${ADMIN_METHODS.join(', ')}`,
+        );
       methods = list as AdminMethod[];
     }
     const validFor = flags.durationMs('valid-for');
@@ -60,9 +72,13 @@ const bake: CommandSpec = {
     const mac = bakeAdminMacaroon(rootKey, { methods, ...(expiresAt === undefined ? {} : { expiresAt }) });
     if (out !== undefined) {
       const path = expandHome(out, context.io.env['HOME']);
-      if (!writeAdminMacaroonFile(path, mac)) throw usageError(`${path} exists; choose another --out (a macaroon file is never overwritten)`);
+      if (!writeAdminMacaroonFile(path, mac))
+        throw usageError(`${path} exists; choose another --out (a macaroon file is never overwritten)`);
       if (context.jsonOutput) context.json('stdout', summary);
-      else context.line(`Macaroon written to ${path} (${summary.methods.join(', ')}${summary.expires_at === '' ? '' : `; until ${summary.expires_at}`}).`);
+      else
+        context.line(
+          `Macaroon written to ${path} (${summary.methods.join(', ')}${summary.expires_at === '' ? '' : `; until ${summary.expires_at}`}).`,
+        );
     } else if (context.jsonOutput) {
       context.json('stdout', { ...summary, macaroon: mac.toHex() });
     } else {

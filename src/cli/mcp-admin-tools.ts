@@ -59,16 +59,22 @@ const SCHEMES = { l402: 'AUTH_SCHEME_L402', mpp: 'AUTH_SCHEME_MPP', 'l402+mpp': 
  * @returns the tools
  */
 export function adminTools(z: Zod, client: () => AdminClient): ToolDefinition[] {
-  const call = (method: AdminMethod, build: (args: Record<string, unknown>) => MessageObject, mutating = false) => async (args: Record<string, unknown>): Promise<ToolResult> => {
-    try {
-      const request = build(args);
-      if (mutating && args['dry_run'] === true) return ok({ dry_run: true, rpc: method, request: protoJson(method, 'request', request) });
-      return ok(protoJson(method, 'response', await client().call(method, request)));
-    } catch (error) {
-      return toolError(error);
-    }
-  };
-  const int32 = z.number().int().min(0).max(2 ** 31 - 1);
+  const call =
+    (method: AdminMethod, build: (args: Record<string, unknown>) => MessageObject, mutating = false) =>
+    async (args: Record<string, unknown>): Promise<ToolResult> => {
+      try {
+        const request = build(args);
+        if (mutating && args['dry_run'] === true) return ok({ dry_run: true, rpc: method, request: protoJson(method, 'request', request) });
+        return ok(protoJson(method, 'response', await client().call(method, request)));
+      } catch (error) {
+        return toolError(error);
+      }
+    };
+  const int32 = z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 31 - 1);
   const price = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
   const scheme = z.enum(['l402', 'mpp', 'l402+mpp']);
   const config = z.record(z.string(), z.unknown());
@@ -83,42 +89,66 @@ export function adminTools(z: Zod, client: () => AdminClient): ToolDefinition[] 
   const fields = ['name', 'address', 'protocol', 'host_regexp', 'path_regexp', 'price', 'auth'] as const;
   const read = { readOnlyHint: true, openWorldHint: false };
   return [
-    { name: 'get_info', description: 'Get Aperture server information (network, listen address, TLS status)', inputSchema: z.object({}).strict(), annotations: read, handler: call('GetInfo', () => ({})) },
-    { name: 'get_health', description: 'Check Aperture server health', inputSchema: z.object({}).strict(), annotations: read, handler: call('GetHealth', () => ({})) },
-    { name: 'list_services', description: 'List all configured backend services', inputSchema: z.object({}).strict(), annotations: read, handler: call('ListServices', () => ({})) },
+    {
+      name: 'get_info',
+      description: 'Get Aperture server information (network, listen address, TLS status)',
+      inputSchema: z.object({}).strict(),
+      annotations: read,
+      handler: call('GetInfo', () => ({})),
+    },
+    {
+      name: 'get_health',
+      description: 'Check Aperture server health',
+      inputSchema: z.object({}).strict(),
+      annotations: read,
+      handler: call('GetHealth', () => ({})),
+    },
+    {
+      name: 'list_services',
+      description: 'List all configured backend services',
+      inputSchema: z.object({}).strict(),
+      annotations: read,
+      handler: call('ListServices', () => ({})),
+    },
     {
       name: 'create_service',
       description: 'Create a new backend service with pricing and auth configuration',
-      inputSchema: z.object({
-        name: z.string().min(1).describe('Service name'),
-        address: z.string().min(1).describe('Backend address (host:port)'),
-        protocol: z.enum(['http', 'https']).optional().describe('Protocol: http or https'),
-        host_regexp: z.string().optional().describe('Host header regexp pattern'),
-        path_regexp: z.string().optional().describe('URL path regexp pattern'),
-        price: price.describe('Price in satoshis'),
-        auth: z.string().optional().describe('Auth level: on or off or freebie N'),
-        auth_scheme: scheme.optional().describe('Payment scheme (not in the reference): l402, mpp or l402+mpp'),
-        config: config.optional().describe('Further services[] keys of aperture.yaml (headers, ratelimits, timeout, capabilities, …); aperture-ts servers only'),
-        dry_run: dryRun,
-      }).strict(),
+      inputSchema: z
+        .object({
+          name: z.string().min(1).describe('Service name'),
+          address: z.string().min(1).describe('Backend address (host:port)'),
+          protocol: z.enum(['http', 'https']).optional().describe('Protocol: http or https'),
+          host_regexp: z.string().optional().describe('Host header regexp pattern'),
+          path_regexp: z.string().optional().describe('URL path regexp pattern'),
+          price: price.describe('Price in satoshis'),
+          auth: z.string().optional().describe('Auth level: on or off or freebie N'),
+          auth_scheme: scheme.optional().describe('Payment scheme (not in the reference): l402, mpp or l402+mpp'),
+          config: config
+            .optional()
+            .describe('Further services[] keys of aperture.yaml (headers, ratelimits, timeout, capabilities, …); aperture-ts servers only'),
+          dry_run: dryRun,
+        })
+        .strict(),
       annotations: { destructiveHint: false, openWorldHint: false },
       handler: call('CreateService', (a) => ({ protocol: 'http', auth: 'on', ...service(a, fields) }), true),
     },
     {
       name: 'update_service',
       description: 'Update an existing service (e.g. change price, address, auth); only the fields given change',
-      inputSchema: z.object({
-        name: z.string().min(1).describe('Service name to update'),
-        address: z.string().optional().describe('New backend address'),
-        protocol: z.enum(['http', 'https']).optional().describe('New protocol: http or https'),
-        host_regexp: z.string().optional().describe('New host regexp pattern'),
-        path_regexp: z.string().optional().describe('New path regexp pattern'),
-        price: price.optional().describe('New price in satoshis'),
-        auth: z.string().optional().describe('New auth level'),
-        auth_scheme: scheme.optional().describe('New payment scheme'),
-        config: config.optional().describe('JSON merge patch of the services[] entry (null removes a key); aperture-ts servers only'),
-        dry_run: dryRun,
-      }).strict(),
+      inputSchema: z
+        .object({
+          name: z.string().min(1).describe('Service name to update'),
+          address: z.string().optional().describe('New backend address'),
+          protocol: z.enum(['http', 'https']).optional().describe('New protocol: http or https'),
+          host_regexp: z.string().optional().describe('New host regexp pattern'),
+          path_regexp: z.string().optional().describe('New path regexp pattern'),
+          price: price.optional().describe('New price in satoshis'),
+          auth: z.string().optional().describe('New auth level'),
+          auth_scheme: scheme.optional().describe('New payment scheme'),
+          config: config.optional().describe('JSON merge patch of the services[] entry (null removes a key); aperture-ts servers only'),
+          dry_run: dryRun,
+        })
+        .strict(),
       annotations: { destructiveHint: false, idempotentHint: true, openWorldHint: false },
       handler: call('UpdateService', (a) => service(a, fields), true),
     },
@@ -132,23 +162,32 @@ export function adminTools(z: Zod, client: () => AdminClient): ToolDefinition[] 
     {
       name: 'list_transactions',
       description: 'List L402 transactions with optional filters',
-      inputSchema: z.object({
-        service: z.string().optional().describe('Filter by service name'),
-        state: z.string().optional().describe('Filter by state (pending or settled)'),
-        from: z.string().optional().describe('Start date (RFC3339)'),
-        to: z.string().optional().describe('End date (RFC3339)'),
-        limit: int32.optional().describe('Max results to return'),
-        offset: int32.optional().describe('Pagination offset'),
-      }).strict(),
+      inputSchema: z
+        .object({
+          service: z.string().optional().describe('Filter by service name'),
+          state: z.string().optional().describe('Filter by state (pending or settled)'),
+          from: z.string().optional().describe('Start date (RFC3339)'),
+          to: z.string().optional().describe('End date (RFC3339)'),
+          limit: int32.optional().describe('Max results to return'),
+          offset: int32.optional().describe('Pagination offset'),
+        })
+        .strict(),
       annotations: read,
       handler: call('ListTransactions', (a) => ({
-        service: a['service'] ?? '', state: a['state'] ?? '', start_date: a['from'] ?? '', end_date: a['to'] ?? '', limit: a['limit'] ?? 0, offset: a['offset'] ?? 0,
+        service: a['service'] ?? '',
+        state: a['state'] ?? '',
+        start_date: a['from'] ?? '',
+        end_date: a['to'] ?? '',
+        limit: a['limit'] ?? 0,
+        offset: a['offset'] ?? 0,
       })),
     },
     {
       name: 'list_tokens',
       description: 'List all issued L402 tokens',
-      inputSchema: z.object({ limit: int32.optional().describe('Max results to return'), offset: int32.optional().describe('Pagination offset') }).strict(),
+      inputSchema: z
+        .object({ limit: int32.optional().describe('Max results to return'), offset: int32.optional().describe('Pagination offset') })
+        .strict(),
       annotations: read,
       handler: call('ListTokens', (a) => ({ limit: a['limit'] ?? 0, offset: a['offset'] ?? 0 })),
     },
@@ -162,7 +201,9 @@ export function adminTools(z: Zod, client: () => AdminClient): ToolDefinition[] 
     {
       name: 'get_stats',
       description: 'Get revenue statistics with optional date range and per-service breakdown',
-      inputSchema: z.object({ from: z.string().optional().describe('Start date (RFC3339)'), to: z.string().optional().describe('End date (RFC3339)') }).strict(),
+      inputSchema: z
+        .object({ from: z.string().optional().describe('Start date (RFC3339)'), to: z.string().optional().describe('End date (RFC3339)') })
+        .strict(),
       annotations: read,
       handler: call('GetStats', (a) => ({ from: a['from'] ?? '', to: a['to'] ?? '' })),
     },

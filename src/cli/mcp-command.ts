@@ -24,10 +24,14 @@ import { packageVersion } from './package-version.js';
 async function serve(invocation: Invocation, context: CliContext): Promise<number> {
   const { flags } = invocation;
   const budget = flags.string('budget') ?? '10000';
-  if (!/^\d+$/.test(budget) || !Number.isSafeInteger(Number(budget))) throw usageError(`--budget must be a whole number of satoshis, got '${budget}'`);
+  if (!/^\d+$/.test(budget) || !Number.isSafeInteger(Number(budget)))
+    throw usageError(`--budget must be a whole number of satoshis, got '${budget}'`);
   const settings = payerSettings(flags, context.io.env);
   const require = createRequire(import.meta.url);
-  const [mcp, zod] = requireOptional(require, 'aperturecli mcp serve', ['@modelcontextprotocol/server', 'zod']) as [typeof McpServerNs, typeof zodNs];
+  const [mcp, zod] = requireOptional(require, 'aperturecli mcp serve', ['@modelcontextprotocol/server', 'zod']) as [
+    typeof McpServerNs,
+    typeof zodNs,
+  ];
   const { StdioServerTransport } = require('@modelcontextprotocol/server/stdio') as typeof McpStdioNs;
   let admin: AdminClient | undefined;
   const adminClient = (): AdminClient => (admin ??= adminClientOf(flags, context));
@@ -36,7 +40,11 @@ async function serve(invocation: Invocation, context: CliContext): Promise<numbe
   for (const tool of [...adminTools(zod.z, adminClient), ...buyer.tools]) {
     server.registerTool(
       tool.name,
-      { description: tool.description, inputSchema: tool.inputSchema, ...(tool.annotations === undefined ? {} : { annotations: tool.annotations }) },
+      {
+        description: tool.description,
+        inputSchema: tool.inputSchema,
+        ...(tool.annotations === undefined ? {} : { annotations: tool.annotations }),
+      },
       ((args: Record<string, unknown>) => tool.handler(args)) as never,
     );
   }
@@ -64,11 +72,17 @@ export const mcpCommand: CommandSpec = {
     {
       name: 'serve',
       summary: 'Start the MCP server on stdio',
-      description: 'Start an MCP server on stdio exposing the admin API as typed tools (get_info, get_health, list_services, create_service, update_service, delete_service, list_transactions, list_tokens, revoke_token, get_stats) and, for agents that buy, fetch and quote. Logs go to stderr.',
+      description:
+        'Start an MCP server on stdio exposing the admin API as typed tools (get_info, get_health, list_services, create_service, update_service, delete_service, list_transactions, list_tokens, revoke_token, get_stats) and, for agents that buy, fetch and quote. Logs go to stderr.',
       flags: [
         ...CONNECTION_FLAGS,
         ...PAYER_FLAGS,
-        { name: 'budget', type: 'int64', default: '10000', description: 'Most the fetch tool may spend in this session, sats (fees included)' },
+        {
+          name: 'budget',
+          type: 'int64',
+          default: '10000',
+          description: 'Most the fetch tool may spend in this session, sats (fees included)',
+        },
         { name: 'fetch-insecure', type: 'bool', default: 'false', description: 'fetch and quote accept self-signed TLS certificates' },
       ],
       run: serve,

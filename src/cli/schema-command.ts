@@ -34,7 +34,11 @@ export function buildSchema(command: CommandSpec, prefix: string): CommandSchema
   if ((command.args ?? []).length > 0) schema.args = (command.args ?? []).map((a) => ({ ...a }));
   if ((command.flags ?? []).length > 0) {
     schema.flags = (command.flags ?? []).map((f) => ({
-      name: f.name, ...(f.short === undefined ? {} : { short: f.short }), type: f.type, ...(f.default === undefined ? {} : { default: f.default }), description: f.description,
+      name: f.name,
+      ...(f.short === undefined ? {} : { short: f.short }),
+      type: f.type,
+      ...(f.default === undefined ? {} : { default: f.default }),
+      description: f.description,
     }));
   }
   if (command.subcommands !== undefined) schema.subcommands = command.subcommands.map((c) => buildSchema(c, full));
@@ -50,7 +54,8 @@ export function schemaCommand(root: () => CommandSpec): CommandSpec {
   return {
     name: 'schema',
     summary: 'Show machine-readable CLI schema',
-    description: 'Dump the CLI schema as JSON for agent introspection: `schema` lists the commands, `schema services` (or "services create", services.create) shows one, `schema --all` the whole tree. Always JSON.',
+    description:
+      'Dump the CLI schema as JSON for agent introspection: `schema` lists the commands, `schema services` (or "services create", services.create) shows one, `schema --all` the whole tree. Always JSON.',
     args: [{ name: 'command', required: false, description: 'Optional: command path, e.g. "services create" or services.create' }],
     flags: [{ name: 'all', type: 'bool', default: 'false', description: 'Dump the full CLI schema tree' }, ...OUTPUT_FLAGS],
     async run({ flags, args }, context) {
@@ -62,7 +67,10 @@ export function schemaCommand(root: () => CommandSpec): CommandSpec {
         return context.exit.ok;
       }
       if (args.length === 0) {
-        context.json('stdout', (tree.subcommands ?? []).map((c) => ({ name: c.name, full_path: `${tree.name} ${c.name}`, description: c.summary })));
+        context.json(
+          'stdout',
+          (tree.subcommands ?? []).map((c) => ({ name: c.name, full_path: `${tree.name} ${c.name}`, description: c.summary })),
+        );
         return context.exit.ok;
       }
       const names = (args[0] ?? '').includes(' ') ? (args[0] ?? '').split(/\s+/).filter((n) => n !== '') : (args[0] ?? '').split('.');

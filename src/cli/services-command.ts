@@ -18,11 +18,20 @@ const NAME: FlagSpec = { name: 'name', type: 'string', description: 'Service nam
 /** Flags beyond the reference's: keys of the services[] entry, sent in the `config` extension field. */
 const EXTENSION_FLAGS: readonly FlagSpec[] = [
   { name: 'auth-scheme', type: 'string', description: 'Payment scheme: l402, mpp or l402+mpp' },
-  { name: 'header', type: 'stringArray', description: "Header set on every upstream request, 'Name: value'; repeatable (config key headers)" },
+  {
+    name: 'header',
+    type: 'stringArray',
+    description: "Header set on every upstream request, 'Name: value'; repeatable (config key headers)",
+  },
   { name: 'capabilities', type: 'string', description: 'Comma-separated capabilities granted (config key capabilities)' },
   { name: 'constraint', type: 'stringArray', description: 'Extra caveat key=value; repeatable (config key constraints)' },
   { name: 'token-timeout', type: 'int64', description: 'Seconds a token stays valid, 0 = forever (config key timeout)' },
-  { name: 'config', type: 'string', description: 'JSON object of further services[] keys (ratelimits, rewrite, tlscertpath, …); on update a JSON merge patch (null removes a key)' },
+  {
+    name: 'config',
+    type: 'string',
+    description:
+      'JSON object of further services[] keys (ratelimits, rewrite, tlscertpath, …); on update a JSON merge patch (null removes a key)',
+  },
 ];
 
 function serviceFields(updating: boolean): FlagSpec[] {
@@ -49,7 +58,8 @@ function configOf(flags: FlagValues): Record<string, unknown> | undefined {
     } catch (error) {
       throw usageError(`--config is not JSON: ${(error as Error).message}`);
     }
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw usageError('--config must be a JSON object of services[] keys');
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+      throw usageError('--config must be a JSON object of services[] keys');
     config = { ...(parsed as Record<string, unknown>) };
   }
   const set = (key: string, flag: string, value: unknown): void => {
@@ -99,7 +109,10 @@ function extensionCheck(verb: string) {
   return (request: MessageObject, response: MessageObject): Error | undefined => {
     if (request['config'] === undefined || response['config'] !== undefined) return undefined;
     const keys = Object.keys(request['config'] as object).join(', ');
-    return new L402Error('L402_ERR_CLI_UNSUPPORTED', `the server ${verb} the service but ignored the config extension (${keys}): it does not keep these keys (the Go aperture's admin API has only the reference's fields)`);
+    return new L402Error(
+      'L402_ERR_CLI_UNSUPPORTED',
+      `the server ${verb} the service but ignored the config extension (${keys}): it does not keep these keys (the Go aperture's admin API has only the reference's fields)`,
+    );
   };
 }
 
@@ -112,7 +125,13 @@ const list_: CommandSpec = adminCommand({
   human(response, context) {
     context.table([
       ['NAME', 'ADDRESS', 'PROTOCOL', 'PRICE', 'AUTH'],
-      ...list(response, 'services').map((s) => [text(s, 'name'), text(s, 'address'), text(s, 'protocol'), text(s, 'price') || '0', text(s, 'auth')]),
+      ...list(response, 'services').map((s) => [
+        text(s, 'name'),
+        text(s, 'address'),
+        text(s, 'protocol'),
+        text(s, 'price') || '0',
+        text(s, 'auth'),
+      ]),
     ]);
   },
 });
@@ -154,7 +173,14 @@ const update: CommandSpec = adminCommand({
   flags: serviceFields(true),
   request({ flags }) {
     const request: MessageObject = { name: required(flags, 'name') };
-    const fields: Array<[flag: string, field: string]> = [['address', 'address'], ['protocol', 'protocol'], ['host-regexp', 'host_regexp'], ['path-regexp', 'path_regexp'], ['price', 'price'], ['auth', 'auth']];
+    const fields: Array<[flag: string, field: string]> = [
+      ['address', 'address'],
+      ['protocol', 'protocol'],
+      ['host-regexp', 'host_regexp'],
+      ['path-regexp', 'path_regexp'],
+      ['price', 'price'],
+      ['auth', 'auth'],
+    ];
     for (const [flag, field] of fields) if (flags.given(flag)) request[field] = flags.string(flag);
     const scheme = schemeOf(flags);
     if (scheme !== undefined) request['auth_scheme'] = scheme;

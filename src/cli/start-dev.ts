@@ -133,8 +133,11 @@ Ctrl-C stops it. Data: ${baseDir}
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  runDev(process.argv.slice(2)).then((code) => process.exit(code), (error: unknown) => {
-    process.stderr.write(`npm start: ${String(error)}\n`);
-    process.exit(1);
-  });
+  runDev(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      process.stderr.write(`npm start: ${String(error)}\n`);
+      process.exit(1);
+    },
+  );
 }

@@ -45,7 +45,8 @@ interface Spend {
 }
 
 function checkLimit(path: string, value: number | undefined, issues: { path: string; message: string }[]): void {
-  if (value !== undefined && (!Number.isFinite(value) || value < 0)) issues.push({ path, message: 'must be a non-negative number of satoshis' });
+  if (value !== undefined && (!Number.isFinite(value) || value < 0))
+    issues.push({ path, message: 'must be a non-negative number of satoshis' });
 }
 
 /** Tracks spending against {@link BudgetOptions}. */
@@ -98,16 +99,22 @@ export class Budget {
     const { perOriginSats, window, totalSats } = this.#options;
     const originSpent = (this.#byOrigin.get(origin) ?? 0) + (this.#reservedByOrigin.get(origin) ?? 0);
     if (perOriginSats !== undefined && originSpent + sats > perOriginSats) {
-      throw new BudgetExceededError(`paying up to ${sats} sat would exceed the budget of ${perOriginSats} sat for ${origin} (${originSpent} sat spent or reserved)`);
+      throw new BudgetExceededError(
+        `paying up to ${sats} sat would exceed the budget of ${perOriginSats} sat for ${origin} (${originSpent} sat spent or reserved)`,
+      );
     }
     if (window !== undefined) {
       const inWindow = this.#windowTotal(now) + this.#reserved;
       if (inWindow + sats > window.sats) {
-        throw new BudgetExceededError(`paying up to ${sats} sat would exceed the budget of ${window.sats} sat per ${window.windowMs} ms (${inWindow} sat spent or reserved)`);
+        throw new BudgetExceededError(
+          `paying up to ${sats} sat would exceed the budget of ${window.sats} sat per ${window.windowMs} ms (${inWindow} sat spent or reserved)`,
+        );
       }
     }
     if (totalSats !== undefined && this.#total + this.#reserved + sats > totalSats) {
-      throw new BudgetExceededError(`paying up to ${sats} sat would exceed the total budget of ${totalSats} sat (${this.#total + this.#reserved} sat spent or reserved)`);
+      throw new BudgetExceededError(
+        `paying up to ${sats} sat would exceed the total budget of ${totalSats} sat (${this.#total + this.#reserved} sat spent or reserved)`,
+      );
     }
     this.#reserved += sats;
     this.#reservedByOrigin.set(origin, (this.#reservedByOrigin.get(origin) ?? 0) + sats);

@@ -11,7 +11,15 @@
  * client- and bidi-streaming calls can all be retried as long as nothing was
  * received yet; after that a challenge is handed to the caller as is.
  */
-import { Metadata, status as Status, type InterceptingCall, type Interceptor, type InterceptorOptions, type NextCall, InterceptingCall as GrpcInterceptingCall } from '@grpc/grpc-js';
+import {
+  Metadata,
+  status as Status,
+  type InterceptingCall,
+  type Interceptor,
+  type InterceptorOptions,
+  type NextCall,
+  InterceptingCall as GrpcInterceptingCall,
+} from '@grpc/grpc-js';
 import { L402Error } from '../core/errors.js';
 import { L402Client, type L402Call, type L402ClientOptions } from './l402-client.js';
 

@@ -272,17 +272,22 @@ export class L402Client {
     const issues: { path: string; message: string }[] = [];
     const maxPrice = options.maxPriceSats ?? 1000;
     const maxFee = options.maxFeeSats ?? 10;
-    if (!Number.isSafeInteger(maxPrice) || maxPrice < 0) issues.push({ path: 'maxPriceSats', message: 'must be a non-negative whole number of satoshis' });
-    if (!Number.isSafeInteger(maxFee) || maxFee < 0) issues.push({ path: 'maxFeeSats', message: 'must be a non-negative whole number of satoshis' });
+    if (!Number.isSafeInteger(maxPrice) || maxPrice < 0)
+      issues.push({ path: 'maxPriceSats', message: 'must be a non-negative whole number of satoshis' });
+    if (!Number.isSafeInteger(maxFee) || maxFee < 0)
+      issues.push({ path: 'maxFeeSats', message: 'must be a non-negative whole number of satoshis' });
     const timeout = options.paymentTimeoutMs ?? 60_000;
-    if (!Number.isFinite(timeout) || timeout <= 0) issues.push({ path: 'paymentTimeoutMs', message: 'must be a positive number of milliseconds' });
+    if (!Number.isFinite(timeout) || timeout <= 0)
+      issues.push({ path: 'paymentTimeoutMs', message: 'must be a positive number of milliseconds' });
     const prefer = options.preferScheme ?? 'l402';
     if (prefer !== 'l402' && prefer !== 'mpp') issues.push({ path: 'preferScheme', message: "must be 'l402' or 'mpp'" });
     const sessions = options.mpp?.sessions;
     if (sessions !== undefined) {
-      if (typeof sessions.invoicer?.createInvoice !== 'function') issues.push({ path: 'mpp.sessions.invoicer', message: 'must have createInvoice (it issues the return invoice)' });
+      if (typeof sessions.invoicer?.createInvoice !== 'function')
+        issues.push({ path: 'mpp.sessions.invoicer', message: 'must have createInvoice (it issues the return invoice)' });
       const cap = sessions.maxDepositSats;
-      if (cap !== undefined && (!Number.isSafeInteger(cap) || cap < 0)) issues.push({ path: 'mpp.sessions.maxDepositSats', message: 'must be a non-negative whole number of satoshis' });
+      if (cap !== undefined && (!Number.isSafeInteger(cap) || cap < 0))
+        issues.push({ path: 'mpp.sessions.maxDepositSats', message: 'must be a non-negative whole number of satoshis' });
     }
     if (issues.length > 0) throw new ConfigError(issues);
     this.#prefer = prefer;
@@ -393,12 +398,18 @@ export class L402Client {
     if (taken === undefined) return undefined;
     const response = await send(taken.authorization);
     const headers = response.headers;
-    const receiptValue = typeof (headers as Headers).get === 'function' ? ((headers as Headers).get('payment-receipt') ?? undefined) : (headers as Record<string, string>)['payment-receipt'];
+    const receiptValue =
+      typeof (headers as Headers).get === 'function'
+        ? ((headers as Headers).get('payment-receipt') ?? undefined)
+        : (headers as Record<string, string>)['payment-receipt'];
     this.#mpp.responded(key, parsed.href, { kind: 'close', session: taken.session }, response.status, receiptValue);
     const receipt = receiptValue === undefined ? undefined : readReceipt(receiptValue);
     if (receipt === undefined && response.status >= 400) {
       throw withClientContext(
-        new L402Error('L402_ERR_CLIENT_CREDENTIAL_REFUSED', `the server answered ${response.status} to closing session ${taken.session.id} and sent no receipt`),
+        new L402Error(
+          'L402_ERR_CLIENT_CREDENTIAL_REFUSED',
+          `the server answered ${response.status} to closing session ${taken.session.id} and sent no receipt`,
+        ),
         { url: parsed.href, responseStatus: response.status },
       );
     }
@@ -491,7 +502,10 @@ export class L402Client {
       } else {
         this.#mpp.responded(call.key, call.url.href, mppSent, response.status, response.headers['payment-receipt']);
         throw withClientContext(
-          new PaymentError('L402_ERR_CLIENT_CREDENTIAL_REFUSED', `the server answered ${response.status} again to the Payment credential (${mppSent.kind}) just sent for ${call.key}${mppSent.kind === 'bearer' ? ' after several rounds' : ', paid for this call'}${problem}`),
+          new PaymentError(
+            'L402_ERR_CLIENT_CREDENTIAL_REFUSED',
+            `the server answered ${response.status} again to the Payment credential (${mppSent.kind}) just sent for ${call.key}${mppSent.kind === 'bearer' ? ' after several rounds' : ', paid for this call'}${problem}`,
+          ),
           context,
         );
       }
@@ -509,9 +523,18 @@ export class L402Client {
     if (payment !== undefined && (selected === undefined || this.#prefer === 'mpp')) {
       call.rounds++;
       if (call.paid || call.rounds > MAX_ROUNDS) {
-        throw withClientContext(new PaymentError('L402_ERR_CLIENT_TOKEN_REJECTED', `the server answered ${response.status} again after a payment for ${call.key}`), context);
+        throw withClientContext(
+          new PaymentError(
+            'L402_ERR_CLIENT_TOKEN_REJECTED',
+            `the server answered ${response.status} again after a payment for ${call.key}`,
+          ),
+          context,
+        );
       }
-      const next = payment.intent === 'session' ? await this.#mpp.open(call.url.href, call.key, payment, context) : await this.#mpp.charge(call.url.href, call.key, payment, context);
+      const next =
+        payment.intent === 'session'
+          ? await this.#mpp.open(call.url.href, call.key, payment, context)
+          : await this.#mpp.charge(call.url.href, call.key, payment, context);
       call.usePayment(next.authorization, next.sent);
       call.paid = next.sent.kind !== 'bearer';
       return true;
@@ -521,7 +544,10 @@ export class L402Client {
     const said = selected.error === undefined ? '' : ` (the server says: ${JSON.stringify(selected.error.slice(0, 64))})`;
     if (call.paid || call.rounds > MAX_ROUNDS) {
       throw withClientContext(
-        new PaymentError('L402_ERR_CLIENT_TOKEN_REJECTED', `the server answered ${response.status} again to a freshly paid token for ${call.key}${said}`),
+        new PaymentError(
+          'L402_ERR_CLIENT_TOKEN_REJECTED',
+          `the server answered ${response.status} again to a freshly paid token for ${call.key}${said}`,
+        ),
         context,
       );
     }
@@ -540,7 +566,10 @@ export class L402Client {
       }
       if (own) {
         // Our own flight paid this challenge and got back the very token the server just refused.
-        throw withClientContext(new PaymentError('L402_ERR_CLIENT_TOKEN_REJECTED', `the server keeps challenging the token for ${call.key}${said}`), context);
+        throw withClientContext(
+          new PaymentError('L402_ERR_CLIENT_TOKEN_REJECTED', `the server keeps challenging the token for ${call.key}${said}`),
+          context,
+        );
       }
     }
   }
@@ -619,10 +648,16 @@ export class L402Client {
   #checkPrice(prepared: Prepared): void {
     const { info, context } = prepared;
     if (info.amountMsat === 0n) {
-      throw withClientContext(new PaymentError('L402_ERR_CLIENT_INVOICE_NO_AMOUNT', `the invoice for ${info.url} has no amount; refusing to choose one`), context);
+      throw withClientContext(
+        new PaymentError('L402_ERR_CLIENT_INVOICE_NO_AMOUNT', `the invoice for ${info.url} has no amount; refusing to choose one`),
+        context,
+      );
     }
     if (info.priceSats > this.#maxPriceSats) {
-      throw withClientContext(new BudgetExceededError(`the invoice for ${info.url} asks ${info.priceSats} sat, more than maxPriceSats ${this.#maxPriceSats}`), context);
+      throw withClientContext(
+        new BudgetExceededError(`the invoice for ${info.url} asks ${info.priceSats} sat, more than maxPriceSats ${this.#maxPriceSats}`),
+        context,
+      );
     }
   }
 
@@ -638,11 +673,17 @@ export class L402Client {
     }
     try {
       if ((await this.#options.beforePay?.(info)) === false) {
-        throw withClientContext(new PaymentError('L402_ERR_CLIENT_PAYMENT_VETOED', `beforePay refused to pay ${info.priceSats} sat for ${info.url}`), context);
+        throw withClientContext(
+          new PaymentError('L402_ERR_CLIENT_PAYMENT_VETOED', `beforePay refused to pay ${info.priceSats} sat for ${info.url}`),
+          context,
+        );
       }
       const payer = this.#payer;
       if (payer === undefined) {
-        throw withClientContext(new PaymentError('L402_ERR_CLIENT_NO_PAYER', `${info.url} asks ${info.priceSats} sat and no payer is configured`), context);
+        throw withClientContext(
+          new PaymentError('L402_ERR_CLIENT_NO_PAYER', `${info.url} asks ${info.priceSats} sat and no payer is configured`),
+          context,
+        );
       }
       const pending: StoredToken = {
         macaroon: prepared.macaroon,
@@ -664,12 +705,18 @@ export class L402Client {
       }
       if (result === undefined) {
         await this.#dropPending(key, info.paymentHash);
-        const error = failure instanceof L402Error ? failure : new PaymentError('L402_ERR_CLIENT_PAYMENT_FAILED', `payment failed: ${String(failure)}`, { cause: failure });
+        const error =
+          failure instanceof L402Error
+            ? failure
+            : new PaymentError('L402_ERR_CLIENT_PAYMENT_FAILED', `payment failed: ${String(failure)}`, { cause: failure });
         throw withClientContext(error, context);
       }
       if (!/^[0-9a-f]{64}$/i.test(result.preimage) || sha256Hex(result.preimage) !== info.paymentHash) {
         // Keep the pending entry: money may have moved, and trackPayment may still find the real preimage.
-        throw withClientContext(new PaymentError('L402_ERR_CLIENT_PREIMAGE_MISMATCH', `the payer returned a preimage that does not hash to ${info.paymentHash}`), context);
+        throw withClientContext(
+          new PaymentError('L402_ERR_CLIENT_PREIMAGE_MISMATCH', `the payer returned a preimage that does not hash to ${info.paymentHash}`),
+          context,
+        );
       }
       const token = this.#complete(pending, result);
       await this.#store.put(key, token);
@@ -696,7 +743,10 @@ export class L402Client {
     const chosen = parsed.find((c) => c.scheme === 'L402') ?? parsed[0];
     if (chosen === undefined) {
       if (mentionsL402(response.challenges)) {
-        throw new ChallengeParseError(`no usable L402 challenge in WWW-Authenticate: ${response.challenges.join(' | ').slice(0, 300)}`, context);
+        throw new ChallengeParseError(
+          `no usable L402 challenge in WWW-Authenticate: ${response.challenges.join(' | ').slice(0, 300)}`,
+          context,
+        );
       }
       return undefined;
     }
@@ -722,7 +772,9 @@ export class L402Client {
     try {
       invoice = readInvoice(challenge.invoice);
     } catch (cause) {
-      throw new ChallengeParseError(`the challenge's invoice is not a valid BOLT11 invoice: ${(cause as Error).message}`, context, { cause });
+      throw new ChallengeParseError(`the challenge's invoice is not a valid BOLT11 invoice: ${(cause as Error).message}`, context, {
+        cause,
+      });
     }
     if (invoice.paymentHash !== paymentHash) {
       throw withClientContext(

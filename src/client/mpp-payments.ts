@@ -118,7 +118,9 @@ const REMEMBERED_CHARGES = 4096;
  * @internal
  */
 export function lightningOffers(values: readonly string[]): ClientPaymentChallenge[] {
-  return readPaymentChallenges(values).filter((c) => c.method.toLowerCase() === 'lightning' && (c.intent === 'charge' || c.intent === 'session'));
+  return readPaymentChallenges(values).filter(
+    (c) => c.method.toLowerCase() === 'lightning' && (c.intent === 'charge' || c.intent === 'session'),
+  );
 }
 
 /**
@@ -244,9 +246,26 @@ export class MppPayments {
     }
   }
 
-  async #topUp(url: string, key: string, session: HeldSession, offer: ClientPaymentChallenge, context: ClientErrorContext): Promise<{ authorization: string; sent: MppSent }> {
+  async #topUp(
+    url: string,
+    key: string,
+    session: HeldSession,
+    offer: ClientPaymentChallenge,
+    context: ClientErrorContext,
+  ): Promise<{ authorization: string; sent: MppSent }> {
     const request = this.#sessionRequest(offer, context);
-    const result = await this.#pay(url, key, offer, 'topUp', request.depositInvoice, request.paymentHash, request.depositSats, request.unitSats, this.#maxDepositSats, context);
+    const result = await this.#pay(
+      url,
+      key,
+      offer,
+      'topUp',
+      request.depositInvoice,
+      request.paymentHash,
+      request.depositSats,
+      request.unitSats,
+      this.#maxDepositSats,
+      context,
+    );
     session.generation++;
     session.balanceSats += request.depositSats;
     return {
@@ -258,20 +277,37 @@ export class MppPayments {
   /**
    * Pays a charge challenge (once per payment hash) and returns the credential.
    */
-  async charge(url: string, key: string, offer: ClientPaymentChallenge, context: ClientErrorContext): Promise<{ authorization: string; sent: MppSent }> {
+  async charge(
+    url: string,
+    key: string,
+    offer: ClientPaymentChallenge,
+    context: ClientErrorContext,
+  ): Promise<{ authorization: string; sent: MppSent }> {
     const request = readJsonParam(offer.request);
     const details = request?.['methodDetails'];
     const invoice = isRecord(details) ? details['invoice'] : undefined;
     const hash = isRecord(details) ? details['paymentHash'] : undefined;
     const amount = satsOf(request?.['amount']);
-    if (request === undefined || request['currency'] !== 'sat' || typeof invoice !== 'string' || typeof hash !== 'string' || amount === undefined) {
-      throw new ChallengeParseError('the Payment charge challenge has no readable request (amount, currency "sat", methodDetails.invoice and paymentHash)', context);
+    if (
+      request === undefined ||
+      request['currency'] !== 'sat' ||
+      typeof invoice !== 'string' ||
+      typeof hash !== 'string' ||
+      amount === undefined
+    ) {
+      throw new ChallengeParseError(
+        'the Payment charge challenge has no readable request (amount, currency "sat", methodDetails.invoice and paymentHash)',
+        context,
+      );
     }
     const flight = `c:${hash}`;
     let work = this.#flights.get(flight) as Promise<string> | undefined;
     if (work === undefined) {
       const known = this.#paidCharges.get(hash);
-      work = known !== undefined ? Promise.resolve(known) : this.#pay(url, key, offer, 'charge', invoice, hash, amount, amount, this.#limits.maxPriceSats, context).then((r) => r.preimage);
+      work =
+        known !== undefined
+          ? Promise.resolve(known)
+          : this.#pay(url, key, offer, 'charge', invoice, hash, amount, amount, this.#limits.maxPriceSats, context).then((r) => r.preimage);
       this.#flights.set(flight, work);
       work
         .then((preimage) => {
@@ -291,7 +327,12 @@ export class MppPayments {
    * Opens a session on a session challenge, or, when another call of this
    * client opened one meanwhile, returns its bearer.
    */
-  async open(url: string, key: string, offer: ClientPaymentChallenge, context: ClientErrorContext): Promise<{ authorization: string; sent: MppSent }> {
+  async open(
+    url: string,
+    key: string,
+    offer: ClientPaymentChallenge,
+    context: ClientErrorContext,
+  ): Promise<{ authorization: string; sent: MppSent }> {
     const sessions = this.#options.sessions;
     if (sessions === undefined) throw new L402Error('L402_ERR_CLIENT_PAYMENT_VETOED', 'sessions are not enabled');
     const flight = `s:${key}`;
@@ -312,11 +353,24 @@ export class MppPayments {
         returnInvoice = (await sessions.invoicer.createInvoice({ amountSats: 0, memo: `refund of a session with ${key}` })).paymentRequest;
       } catch (cause) {
         throw withClientContext(
-          cause instanceof L402Error ? cause : new PaymentError('L402_ERR_CLIENT_PAYMENT_FAILED', `could not create the return invoice: ${String(cause)}`, { cause }),
+          cause instanceof L402Error
+            ? cause
+            : new PaymentError('L402_ERR_CLIENT_PAYMENT_FAILED', `could not create the return invoice: ${String(cause)}`, { cause }),
           context,
         );
       }
-      const result = await this.#pay(url, key, offer, 'open', request.depositInvoice, request.paymentHash, request.depositSats, request.unitSats, this.#maxDepositSats, context);
+      const result = await this.#pay(
+        url,
+        key,
+        offer,
+        'open',
+        request.depositInvoice,
+        request.paymentHash,
+        request.depositSats,
+        request.unitSats,
+        this.#maxDepositSats,
+        context,
+      );
       let confirm: (ok: boolean) => void = () => undefined;
       const opened = new Promise<boolean>((resolve) => {
         confirm = resolve;
@@ -361,20 +415,40 @@ export class MppPayments {
     if (session === undefined) return undefined;
     if (session.state === 'opening' && !(await session.opened)) return undefined;
     this.#sessions.delete(key);
-    return { authorization: paymentAuthorization(session.challenge, { action: 'close', sessionId: session.id, preimage: session.preimage }), session };
+    return {
+      authorization: paymentAuthorization(session.challenge, { action: 'close', sessionId: session.id, preimage: session.preimage }),
+      session,
+    };
   }
 
-  #sessionRequest(offer: ClientPaymentChallenge, context: ClientErrorContext): { unitSats: number; depositSats: number; depositInvoice: string; paymentHash: string } {
+  #sessionRequest(
+    offer: ClientPaymentChallenge,
+    context: ClientErrorContext,
+  ): { unitSats: number; depositSats: number; depositInvoice: string; paymentHash: string } {
     const request = readJsonParam(offer.request);
     const unitSats = satsOf(request?.['amount']);
     const depositSats = satsOf(request?.['depositAmount']);
     const depositInvoice = request?.['depositInvoice'];
     const paymentHash = request?.['paymentHash'];
-    if (request?.['currency'] !== 'sat' || unitSats === undefined || depositSats === undefined || typeof depositInvoice !== 'string' || typeof paymentHash !== 'string') {
-      throw new ChallengeParseError('the Payment session challenge has no readable request (amount, depositAmount, depositInvoice, paymentHash, currency "sat")', context);
+    if (
+      request?.['currency'] !== 'sat' ||
+      unitSats === undefined ||
+      depositSats === undefined ||
+      typeof depositInvoice !== 'string' ||
+      typeof paymentHash !== 'string'
+    ) {
+      throw new ChallengeParseError(
+        'the Payment session challenge has no readable request (amount, depositAmount, depositInvoice, paymentHash, currency "sat")',
+        context,
+      );
     }
     if (unitSats > this.#limits.maxPriceSats) {
-      throw withClientContext(new BudgetExceededError(`the session for ${context.url} costs ${unitSats} sat a request, more than maxPriceSats ${this.#limits.maxPriceSats}`), context);
+      throw withClientContext(
+        new BudgetExceededError(
+          `the session for ${context.url} costs ${unitSats} sat a request, more than maxPriceSats ${this.#limits.maxPriceSats}`,
+        ),
+        context,
+      );
     }
     return { unitSats, depositSats, depositInvoice, paymentHash };
   }
@@ -396,16 +470,24 @@ export class MppPayments {
     try {
       details = readInvoice(invoice);
     } catch (cause) {
-      throw new ChallengeParseError(`the Payment challenge's invoice is not a valid BOLT11 invoice: ${(cause as Error).message}`, context, { cause });
+      throw new ChallengeParseError(`the Payment challenge's invoice is not a valid BOLT11 invoice: ${(cause as Error).message}`, context, {
+        cause,
+      });
     }
     if (details.paymentHash !== paymentHash.toLowerCase()) {
       throw withClientContext(
-        new PaymentError('L402_ERR_CLIENT_HASH_MISMATCH', `the invoice pays hash ${details.paymentHash} but the challenge names ${paymentHash}: paying would not yield a usable credential`),
+        new PaymentError(
+          'L402_ERR_CLIENT_HASH_MISMATCH',
+          `the invoice pays hash ${details.paymentHash} but the challenge names ${paymentHash}: paying would not yield a usable credential`,
+        ),
         context,
       );
     }
     if (details.amountMsat === 0n) {
-      throw withClientContext(new PaymentError('L402_ERR_CLIENT_INVOICE_NO_AMOUNT', `the invoice for ${url} has no amount; refusing to choose one`), context);
+      throw withClientContext(
+        new PaymentError('L402_ERR_CLIENT_INVOICE_NO_AMOUNT', `the invoice for ${url} has no amount; refusing to choose one`),
+        context,
+      );
     }
     if (details.amountMsat !== BigInt(sats) * 1000n) {
       throw new ChallengeParseError(`the Payment challenge asks ${sats} sat but its invoice is for ${details.amountMsat} msat`, context);
@@ -422,12 +504,28 @@ export class MppPayments {
       throw error instanceof L402Error ? withClientContext(error, context) : error;
     }
     try {
-      const info: MppPaymentInfo = { url, key, action, challengeId: offer.id, invoice, paymentHash: details.paymentHash, invoiceSats: sats, unitSats };
+      const info: MppPaymentInfo = {
+        url,
+        key,
+        action,
+        challengeId: offer.id,
+        invoice,
+        paymentHash: details.paymentHash,
+        invoiceSats: sats,
+        unitSats,
+      };
       if ((await this.#options.beforePay?.(info)) === false) {
-        throw withClientContext(new PaymentError('L402_ERR_CLIENT_PAYMENT_VETOED', `mpp.beforePay refused to pay ${sats} sat for ${url}`), context);
+        throw withClientContext(
+          new PaymentError('L402_ERR_CLIENT_PAYMENT_VETOED', `mpp.beforePay refused to pay ${sats} sat for ${url}`),
+          context,
+        );
       }
       const payer = this.#limits.payer;
-      if (payer === undefined) throw withClientContext(new PaymentError('L402_ERR_CLIENT_NO_PAYER', `${url} asks ${sats} sat and no payer is configured`), context);
+      if (payer === undefined)
+        throw withClientContext(
+          new PaymentError('L402_ERR_CLIENT_NO_PAYER', `${url} asks ${sats} sat and no payer is configured`),
+          context,
+        );
       let result: PaymentResult | undefined;
       let failure: unknown;
       try {
@@ -437,13 +535,22 @@ export class MppPayments {
         result = await payer.trackPayment?.(details.paymentHash).catch(() => undefined);
       }
       if (result === undefined) {
-        const error = failure instanceof L402Error ? failure : new PaymentError('L402_ERR_CLIENT_PAYMENT_FAILED', `payment failed: ${String(failure)}`, { cause: failure });
+        const error =
+          failure instanceof L402Error
+            ? failure
+            : new PaymentError('L402_ERR_CLIENT_PAYMENT_FAILED', `payment failed: ${String(failure)}`, { cause: failure });
         throw withClientContext(error, context);
       }
       const preimage = bytesOfHex(result.preimage);
       if (preimage === undefined || preimage.length !== 32 || hexOf(sha256(preimage)) !== details.paymentHash) {
         reservation.commit(sats);
-        throw withClientContext(new PaymentError('L402_ERR_CLIENT_PREIMAGE_MISMATCH', `the payer returned a preimage that does not hash to ${details.paymentHash}`), context);
+        throw withClientContext(
+          new PaymentError(
+            'L402_ERR_CLIENT_PREIMAGE_MISMATCH',
+            `the payer returned a preimage that does not hash to ${details.paymentHash}`,
+          ),
+          context,
+        );
       }
       reservation.commit(result.amountSats + result.feeSats);
       await this.#options.afterPay?.(info, result);

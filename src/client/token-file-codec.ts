@@ -29,7 +29,10 @@ export function encodeTokenFile(token: StoredToken): Uint8Array {
   const preimage = token.preimage ?? ZERO_PREIMAGE;
   if (!/^[0-9a-f]{64}$/.test(preimage)) throw invalid('preimage must be 64 lower-case hex characters');
   if (token.macaroon.length === 0 || token.macaroon.length > MAX_MACAROON) throw invalid('macaroon length out of range');
-  for (const [name, value] of [['amount', token.amountPaidMsat], ['routing fee', token.routingFeeMsat]] as const) {
+  for (const [name, value] of [
+    ['amount', token.amountPaidMsat],
+    ['routing fee', token.routingFeeMsat],
+  ] as const) {
     if (value < 0n || value > UINT64_MAX) throw invalid(`${name} out of uint64 range`);
   }
   const out = Buffer.alloc(4 + token.macaroon.length + TAIL);

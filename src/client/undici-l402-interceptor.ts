@@ -96,7 +96,13 @@ class L402Handler implements Dispatcher.DispatchHandler {
   #problemBody: Uint8Array[] | undefined;
   #problemBytes = 0;
 
-  constructor(dispatch: Dispatcher.Dispatch, opts: Dispatcher.DispatchOptions, pairs: Array<[string, string]>, handler: Dispatcher.DispatchHandler, call: L402Call) {
+  constructor(
+    dispatch: Dispatcher.Dispatch,
+    opts: Dispatcher.DispatchOptions,
+    pairs: Array<[string, string]>,
+    handler: Dispatcher.DispatchHandler,
+    call: L402Call,
+  ) {
     this.#dispatch = dispatch;
     this.#opts = opts;
     this.#pairs = pairs;
@@ -117,11 +123,21 @@ class L402Handler implements Dispatcher.DispatchHandler {
     this.#handler.onRequestStart?.(controller, context);
   }
 
-  onRequestUpgrade(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>, socket: import('node:stream').Duplex): void {
+  onRequestUpgrade(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+    socket: import('node:stream').Duplex,
+  ): void {
     this.#handler.onRequestUpgrade?.(controller, statusCode, headers, socket);
   }
 
-  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>, statusMessage?: string): void {
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+    statusMessage?: string,
+  ): void {
     if (statusCode === 402 && isReplayable(this.#opts.body) && !this.#redirected) {
       const challenges = values(headers['www-authenticate']);
       // Only take over responses that carry an L402 challenge, or name L402 in one that cannot be

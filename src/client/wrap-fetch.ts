@@ -11,7 +11,13 @@ import { L402Client, type L402ClientOptions } from './l402-client.js';
 export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
 
 function isRequest(input: unknown): input is Request {
-  return typeof input === 'object' && input !== null && !(input instanceof URL) && typeof (input as Request).clone === 'function' && typeof (input as Request).url === 'string';
+  return (
+    typeof input === 'object' &&
+    input !== null &&
+    !(input instanceof URL) &&
+    typeof (input as Request).clone === 'function' &&
+    typeof (input as Request).url === 'string'
+  );
 }
 
 /** Bodies that can be sent twice. Streams and async iterables are consumed by the first attempt. */

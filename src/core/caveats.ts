@@ -71,8 +71,18 @@ function isServiceName(name: string): boolean {
 
 /** Characters a `services` caveat entry cannot hold (or that would make two paths one name), kept percent-encoded. */
 function keptEncoded(code: number): boolean {
-  return code <= 0x20 || code === 0x7f || code === 0x25 /* % */ || code === 0x2c /* , */ || code === 0x3a /* : */ ||
-    code === 0x3d /* = */ || code === 0x2f /* / */ || code === 0x5c /* \ */ || code === 0x3f /* ? */ || code === 0x23 /* # */;
+  return (
+    code <= 0x20 ||
+    code === 0x7f ||
+    code === 0x25 /* % */ ||
+    code === 0x2c /* , */ ||
+    code === 0x3a /* : */ ||
+    code === 0x3d /* = */ ||
+    code === 0x2f /* / */ ||
+    code === 0x5c /* \ */ ||
+    code === 0x3f /* ? */ ||
+    code === 0x23
+  ); /* # */
 }
 
 function hexDigit(code: number): number {
@@ -139,7 +149,8 @@ export function resourceName(service: string, path: string): string {
       continue;
     }
     const ch = raw[i] as string;
-    if (c === 0x2c || c === 0x3a || c === 0x3d || c < 0x20 || c === 0x7f || /\s/.test(ch)) out += c < 0x100 ? escapeOctet(c) : encodeURIComponent(ch);
+    if (c === 0x2c || c === 0x3a || c === 0x3d || c < 0x20 || c === 0x7f || /\s/.test(ch))
+      out += c < 0x100 ? escapeOctet(c) : encodeURIComponent(ch);
     else out += ch;
     i++;
   }
@@ -394,10 +405,12 @@ export function checkCaveats(
       const suffixLen = eq - svcLen;
       if (suffixLen === CAPABILITIES_SUFFIX.length && c.startsWith(CAPABILITIES_SUFFIX, svcLen)) {
         const parsed = parseCapabilities(c.slice(eq + 1));
-        if (parsed === undefined) return fail('L402_ERR_TOKEN_BAD_CAVEAT', `invalid capabilities caveat ${JSON.stringify(c.slice(0, 128))}`);
+        if (parsed === undefined)
+          return fail('L402_ERR_TOKEN_BAD_CAVEAT', `invalid capabilities caveat ${JSON.stringify(c.slice(0, 128))}`);
         if (caps !== undefined) {
           const prev = caps;
-          for (const cap of parsed) if (!prev.includes(cap)) return fail('L402_ERR_TOKEN_CAVEAT_WIDENED', `capabilities caveat adds ${cap}`);
+          for (const cap of parsed)
+            if (!prev.includes(cap)) return fail('L402_ERR_TOKEN_CAVEAT_WIDENED', `capabilities caveat adds ${cap}`);
         }
         caps = parsed;
         continue;
@@ -405,7 +418,8 @@ export function checkCaveats(
       if (suffixLen === VALID_UNTIL_SUFFIX.length && c.startsWith(VALID_UNTIL_SUFFIX, svcLen)) {
         const parsed = parseUnixSeconds(c.slice(eq + 1));
         if (parsed === undefined) return fail('L402_ERR_TOKEN_BAD_CAVEAT', `invalid expiry caveat ${JSON.stringify(c.slice(0, 128))}`);
-        if (validUntil !== undefined && parsed > validUntil) return fail('L402_ERR_TOKEN_CAVEAT_WIDENED', 'expiry caveat extends an earlier one');
+        if (validUntil !== undefined && parsed > validUntil)
+          return fail('L402_ERR_TOKEN_CAVEAT_WIDENED', 'expiry caveat extends an earlier one');
         validUntil = parsed;
         continue;
       }
@@ -414,10 +428,12 @@ export function checkCaveats(
       const suffixLen = eq - resLen;
       if (suffixLen === CAPABILITIES_SUFFIX.length && c.startsWith(CAPABILITIES_SUFFIX, resLen)) {
         const parsed = parseCapabilities(c.slice(eq + 1));
-        if (parsed === undefined) return fail('L402_ERR_TOKEN_BAD_CAVEAT', `invalid capabilities caveat ${JSON.stringify(c.slice(0, 128))}`);
+        if (parsed === undefined)
+          return fail('L402_ERR_TOKEN_BAD_CAVEAT', `invalid capabilities caveat ${JSON.stringify(c.slice(0, 128))}`);
         if (resourceCaps !== undefined) {
           const prev = resourceCaps;
-          for (const cap of parsed) if (!prev.includes(cap)) return fail('L402_ERR_TOKEN_CAVEAT_WIDENED', `capabilities caveat adds ${cap}`);
+          for (const cap of parsed)
+            if (!prev.includes(cap)) return fail('L402_ERR_TOKEN_CAVEAT_WIDENED', `capabilities caveat adds ${cap}`);
         }
         resourceCaps = parsed;
         continue;
@@ -425,7 +441,8 @@ export function checkCaveats(
       if (suffixLen === VALID_UNTIL_SUFFIX.length && c.startsWith(VALID_UNTIL_SUFFIX, resLen)) {
         const parsed = parseUnixSeconds(c.slice(eq + 1));
         if (parsed === undefined) return fail('L402_ERR_TOKEN_BAD_CAVEAT', `invalid expiry caveat ${JSON.stringify(c.slice(0, 128))}`);
-        if (resourceValidUntil !== undefined && parsed > resourceValidUntil) return fail('L402_ERR_TOKEN_CAVEAT_WIDENED', 'expiry caveat extends an earlier one');
+        if (resourceValidUntil !== undefined && parsed > resourceValidUntil)
+          return fail('L402_ERR_TOKEN_CAVEAT_WIDENED', 'expiry caveat extends an earlier one');
         resourceValidUntil = parsed;
         continue;
       }
@@ -461,7 +478,8 @@ export function checkCaveats(
       if (resource !== undefined) {
         // Bought for another path of this service (the reference's `<service>/<path>` names), or for something else.
         const prefix = `${service}/`;
-        if (services.some((s) => s.name.startsWith(prefix))) return fail('L402_ERR_TOKEN_WRONG_RESOURCE', `token not valid for ${resource}`);
+        if (services.some((s) => s.name.startsWith(prefix)))
+          return fail('L402_ERR_TOKEN_WRONG_RESOURCE', `token not valid for ${resource}`);
       }
       return fail('L402_ERR_TOKEN_WRONG_SERVICE', `token not valid for ${resource ?? `service ${service}`}`);
     }

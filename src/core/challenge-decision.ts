@@ -24,7 +24,11 @@ import type { L402ErrorCode } from './error-codes.js';
  *   (none for `L402_ERR_TOKEN_MISSING`)
  * @returns the decision for an adapter or the proxy to write out
  */
-export function offersDecision(offers: readonly Offer[], code: L402ErrorCode, refusal: Refusal | undefined = refusalOf({ code })): ChallengeDecision {
+export function offersDecision(
+  offers: readonly Offer[],
+  code: L402ErrorCode,
+  refusal: Refusal | undefined = refusalOf({ code }),
+): ChallengeDecision {
   const first = offers[0] as Offer;
   let body = first.body;
   const headers: Array<readonly [string, string]> = [];

@@ -34,9 +34,7 @@ export interface L402Credential {
 
 /** Outcome of {@link readCredential}. */
 export type CredentialResult =
-  | { kind: 'none' }
-  | { kind: 'credential'; credential: L402Credential }
-  | { kind: 'invalid'; code: L402ErrorCode; reason: string };
+  { kind: 'none' } | { kind: 'credential'; credential: L402Credential } | { kind: 'invalid'; code: L402ErrorCode; reason: string };
 
 /** Most macaroons accepted in one `Authorization` credential. */
 export const MAX_MACAROONS_PER_CREDENTIAL = 8;
@@ -156,7 +154,17 @@ function isTokenChar(c: number): boolean {
     (c >= 0x30 && c <= 0x39) ||
     (c >= 0x41 && c <= 0x5a) ||
     (c >= 0x61 && c <= 0x7a) ||
-    c === 0x21 || (c >= 0x23 && c <= 0x27) || c === 0x2a || c === 0x2b || c === 0x2d || c === 0x2e || c === 0x5e || c === 0x5f || c === 0x60 || c === 0x7c || c === 0x7e
+    c === 0x21 ||
+    (c >= 0x23 && c <= 0x27) ||
+    c === 0x2a ||
+    c === 0x2b ||
+    c === 0x2d ||
+    c === 0x2e ||
+    c === 0x5e ||
+    c === 0x5f ||
+    c === 0x60 ||
+    c === 0x7c ||
+    c === 0x7e
   );
 }
 
@@ -227,7 +235,8 @@ function fromAuthorization(values: readonly string[]): CredentialResult {
 function fromMacaroonHeaders(values: readonly string[]): CredentialResult {
   const text = (values[0] as string).trim();
   for (let i = 1; i < values.length; i++) {
-    if ((values[i] as string).trim() !== text) return invalid('L402_ERR_TOKEN_CONFLICTING', 'several different macaroon headers in one request');
+    if ((values[i] as string).trim() !== text)
+      return invalid('L402_ERR_TOKEN_CONFLICTING', 'several different macaroon headers in one request');
   }
   let mac: Macaroon;
   try {
@@ -240,7 +249,8 @@ function fromMacaroonHeaders(values: readonly string[]): CredentialResult {
     if (c.length !== PREIMAGE_CONDITION.length + 65 || !c.startsWith(`${PREIMAGE_CONDITION}=`)) continue;
     const bytes = fromHexStrict(c.slice(PREIMAGE_CONDITION.length + 1));
     if (bytes === undefined) continue;
-    if (preimage !== undefined && !bytesEqual(preimage, bytes)) return invalid('L402_ERR_TOKEN_MALFORMED', 'two different preimage caveats');
+    if (preimage !== undefined && !bytesEqual(preimage, bytes))
+      return invalid('L402_ERR_TOKEN_MALFORMED', 'two different preimage caveats');
     preimage = bytes;
   }
   if (preimage === undefined) return invalid('L402_ERR_TOKEN_MALFORMED', 'macaroon header without a preimage= caveat');

@@ -95,7 +95,11 @@ export class ConfigError extends L402Error {
    */
   constructor(issues: readonly ConfigIssue[], options: L402ErrorOptions = {}) {
     const lines = issues.map((i) => `  ${i.path}: ${i.message}`).join('\n');
-    super('L402_ERR_CONFIG_INVALID', `invalid configuration (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n${lines}`, options);
+    super(
+      'L402_ERR_CONFIG_INVALID',
+      `invalid configuration (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n${lines}`,
+      options,
+    );
     this.name = 'ConfigError';
     this.issues = issues;
   }

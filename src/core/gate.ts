@@ -211,7 +211,10 @@ export class Gate<C = undefined> {
       const form = options.challengeForm === undefined ? {} : { challengeForm: options.challengeForm };
       schemes = [new L402Scheme({ minter: options.minter, verifier: options.verifier, ...form })];
     } else {
-      issues.push({ path: shorthand ? (options.minter === undefined ? 'minter' : 'verifier') : 'schemes', message: shorthand ? 'required together with its pair (`minter` + `verifier`)' : 'give `schemes` or `minter` + `verifier`' });
+      issues.push({
+        path: shorthand ? (options.minter === undefined ? 'minter' : 'verifier') : 'schemes',
+        message: shorthand ? 'required together with its pair (`minter` + `verifier`)' : 'give `schemes` or `minter` + `verifier`',
+      });
     }
     if (options.challengeForm !== undefined && options.schemes !== undefined) {
       issues.push({ path: 'challengeForm', message: 'only for the `minter` + `verifier` shorthand: give it to the L402Scheme' });
@@ -249,9 +252,10 @@ export class Gate<C = undefined> {
    */
   evaluate(request: RequestView, route: RouteOptions<C>, context?: C): MaybePromise<Decision> {
     const scope = route.scope ?? (typeof route.priceSats === 'function' ? 'path' : 'service');
-    const target: VerifyTarget = route.requiredCapability === undefined
-      ? { service: route.service }
-      : { service: route.service, capability: route.requiredCapability };
+    const target: VerifyTarget =
+      route.requiredCapability === undefined
+        ? { service: route.service }
+        : { service: route.service, capability: route.requiredCapability };
     if (scope === 'path') target.resource = resourceName(route.service, request.path);
     const single = this.#single;
     if (single === undefined) return this.#verifyEach(request, route, context, target);
@@ -270,7 +274,6 @@ export class Gate<C = undefined> {
     return this.#verified(single, verified, request, route, context, target);
   }
 
-
   /**
    * Called by the front end when the response to a decided request has ended:
    * tells the accepting scheme (for an `allow` with a credential) and the
@@ -284,7 +287,10 @@ export class Gate<C = undefined> {
     if (decision.kind === 'allow' && decision.scheme !== undefined && decision.token !== undefined) {
       const scheme = this.schemes.find((s) => s.name === decision.scheme);
       if (scheme?.afterResponse !== undefined) {
-        const accepted: AcceptedCredential = decision.credential === undefined ? { ok: true, token: decision.token } : { ok: true, token: decision.token, credential: decision.credential };
+        const accepted: AcceptedCredential =
+          decision.credential === undefined
+            ? { ok: true, token: decision.token }
+            : { ok: true, token: decision.token, credential: decision.credential };
         try {
           scheme.afterResponse(accepted, request, outcome);
         } catch {
@@ -320,7 +326,14 @@ export class Gate<C = undefined> {
     return this.#refused((refused ?? missing) as Failure, request, route, context, target);
   }
 
-  #verified(scheme: PaymentScheme, v: SchemeVerification, request: RequestView, route: RouteOptions<C>, context: C | undefined, target: VerifyTarget): MaybePromise<Decision> {
+  #verified(
+    scheme: PaymentScheme,
+    v: SchemeVerification,
+    request: RequestView,
+    route: RouteOptions<C>,
+    context: C | undefined,
+    target: VerifyTarget,
+  ): MaybePromise<Decision> {
     if (v.ok) return this.#allowed(scheme, v, request);
     return this.#refused(v, request, route, context, target);
   }
@@ -335,7 +348,13 @@ export class Gate<C = undefined> {
     return decision;
   }
 
-  #refused(failure: Failure, request: RequestView, route: RouteOptions<C>, context: C | undefined, target: VerifyTarget): MaybePromise<Decision> {
+  #refused(
+    failure: Failure,
+    request: RequestView,
+    route: RouteOptions<C>,
+    context: C | undefined,
+    target: VerifyTarget,
+  ): MaybePromise<Decision> {
     const refusal = refusalOf(failure);
     const onRefusal = this.#o.onRefusal;
     if (refusal !== undefined && onRefusal !== undefined) {
@@ -349,11 +368,19 @@ export class Gate<C = undefined> {
     const before = this.#o.beforeChallenge;
     if (before === undefined) return this.#challenge(failure.code, refusal, request, route, context, target);
     const answer = before({ request, route, context, code: failure.code, refusal });
-    const then = (d: Decision | undefined): MaybePromise<Decision> => d ?? this.#challenge(failure.code, refusal, request, route, context, target);
+    const then = (d: Decision | undefined): MaybePromise<Decision> =>
+      d ?? this.#challenge(failure.code, refusal, request, route, context, target);
     return isPromise(answer) ? answer.then(then) : then(answer);
   }
 
-  async #challenge(code: L402ErrorCode, refusal: Refusal | undefined, request: RequestView, route: RouteOptions<C>, context: C | undefined, target: VerifyTarget): Promise<Decision> {
+  async #challenge(
+    code: L402ErrorCode,
+    refusal: Refusal | undefined,
+    request: RequestView,
+    route: RouteOptions<C>,
+    context: C | undefined,
+    target: VerifyTarget,
+  ): Promise<Decision> {
     let price: number;
     try {
       const p = typeof route.priceSats === 'function' ? route.priceSats(request, context as C) : route.priceSats;
@@ -363,7 +390,11 @@ export class Gate<C = undefined> {
     }
     if (price === 0) return FREE;
     if (!Number.isSafeInteger(price) || price < 0) {
-      const error = new L402Error('L402_ERR_GATE_PRICE_UNAVAILABLE', `service ${route.service}: the price is not a non-negative integer of satoshis: ${String(price)}`, { status: 503 });
+      const error = new L402Error(
+        'L402_ERR_GATE_PRICE_UNAVAILABLE',
+        `service ${route.service}: the price is not a non-negative integer of satoshis: ${String(price)}`,
+        { status: 503 },
+      );
       return this.#unavailable(error, 'L402_ERR_GATE_PRICE_UNAVAILABLE', request, route, context);
     }
 
@@ -389,7 +420,10 @@ export class Gate<C = undefined> {
 
   /** A 503 naming the fault's code (`fallback` when it has none), told to `onError`. */
   #unavailable(error: unknown, fallback: L402ErrorCode, request: RequestView, route: RouteOptions<C>, context: C | undefined): Decision {
-    const coded = error instanceof L402Error ? error : new L402Error(fallback, `service ${route.service}: ${String(error)}`, { status: 503, cause: error });
+    const coded =
+      error instanceof L402Error
+        ? error
+        : new L402Error(fallback, `service ${route.service}: ${String(error)}`, { status: 503, cause: error });
     const onError = this.#o.onError;
     if (onError !== undefined) {
       try {

@@ -57,9 +57,10 @@ function concat(a: readonly Piece[], b: readonly Piece[]): Piece[] {
   const out: Piece[] = [];
   for (const x of a) {
     for (const y of b) {
-      const wild = x.wild === undefined && y.wild === undefined
-        ? undefined
-        : [...(x.wild ?? Array<boolean>(x.text.length).fill(false)), ...(y.wild ?? Array<boolean>(y.text.length).fill(false))];
+      const wild =
+        x.wild === undefined && y.wild === undefined
+          ? undefined
+          : [...(x.wild ?? Array<boolean>(x.text.length).fill(false)), ...(y.wild ?? Array<boolean>(y.text.length).fill(false))];
       out.push({ text: x.text + y.text, wild });
     }
   }
@@ -240,10 +241,16 @@ function general(pl: Plan): (s: string) => boolean {
     return (s) => {
       for (const p of head) {
         const n = p.text.length;
-        if (start && end ? n === s.length && at(s, 0, p, dotAll)
-          : start ? at(s, 0, p, dotAll)
-          : end ? at(s, s.length - n, p, dotAll)
-          : find(s, p, 0, s.length, dotAll) >= 0) return true;
+        if (
+          start && end
+            ? n === s.length && at(s, 0, p, dotAll)
+            : start
+              ? at(s, 0, p, dotAll)
+              : end
+                ? at(s, s.length - n, p, dotAll)
+                : find(s, p, 0, s.length, dotAll) >= 0
+        )
+          return true;
       }
       return false;
     };

@@ -26,7 +26,16 @@ const PREFIX_LINE = 4;
 const ALWAYS = 5;
 const ONE_OF = 6;
 const FUNCTION = 7;
-const KINDS = { equals: EQUALS, prefix: PREFIX, suffix: SUFFIX, contains: CONTAINS, 'prefix-line': PREFIX_LINE, always: ALWAYS, 'one-of': ONE_OF, function: FUNCTION } as const;
+const KINDS = {
+  equals: EQUALS,
+  prefix: PREFIX,
+  suffix: SUFFIX,
+  contains: CONTAINS,
+  'prefix-line': PREFIX_LINE,
+  always: ALWAYS,
+  'one-of': ONE_OF,
+  function: FUNCTION,
+} as const;
 
 /**
  * A compiled Go regular expression. {@link GoRegexp.test} is an unanchored
@@ -74,14 +83,22 @@ export class GoRegexp {
    */
   test(input: string): boolean {
     switch (this.#kind) {
-      case EQUALS: return input === this.#text;
-      case PREFIX: return input.startsWith(this.#text);
-      case SUFFIX: return input.endsWith(this.#text);
-      case CONTAINS: return input.includes(this.#text);
-      case PREFIX_LINE: return input.startsWith(this.#text) && input.indexOf('\n', this.#text.length) < 0;
-      case ALWAYS: return true;
-      case ONE_OF: return (this.#set as ReadonlySet<string>).has(input);
-      default: return this.#match(input);
+      case EQUALS:
+        return input === this.#text;
+      case PREFIX:
+        return input.startsWith(this.#text);
+      case SUFFIX:
+        return input.endsWith(this.#text);
+      case CONTAINS:
+        return input.includes(this.#text);
+      case PREFIX_LINE:
+        return input.startsWith(this.#text) && input.indexOf('\n', this.#text.length) < 0;
+      case ALWAYS:
+        return true;
+      case ONE_OF:
+        return (this.#set as ReadonlySet<string>).has(input);
+      default:
+        return this.#match(input);
     }
   }
 

@@ -63,7 +63,11 @@ export function grpcStatusFor(decision: ChallengeDecision | RejectDecision): Grp
   const metadata = metadataOf(decision.headers, decision.kind === 'challenge');
   if (decision.kind === 'challenge') {
     const refusal = decision.refusal;
-    return { code: GrpcCode.INTERNAL, message: refusal === undefined ? 'payment required' : `payment required (${refusal.code})`, metadata };
+    return {
+      code: GrpcCode.INTERNAL,
+      message: refusal === undefined ? 'payment required' : `payment required (${refusal.code})`,
+      metadata,
+    };
   }
   switch (decision.status) {
     case 401:

@@ -25,7 +25,8 @@ export interface TokenIdentifier {
  *   `L402_ERR_TOKEN_UNKNOWN_VERSION` when the version is not 0
  */
 export function encodeIdentifier(id: TokenIdentifier): Uint8Array {
-  if (id.version !== 0) throw new L402Error('L402_ERR_TOKEN_UNKNOWN_VERSION', `unknown identifier version ${String(id.version)}`, { status: 400 });
+  if (id.version !== 0)
+    throw new L402Error('L402_ERR_TOKEN_UNKNOWN_VERSION', `unknown identifier version ${String(id.version)}`, { status: 400 });
   if (id.paymentHash.length !== 32 || id.tokenId.length !== 32) {
     throw new L402Error('L402_ERR_TOKEN_BAD_IDENTIFIER', 'payment hash and token id must be 32 bytes each', { status: 400 });
   }
@@ -47,7 +48,9 @@ export function decodeIdentifier(bytes: Uint8Array): TokenIdentifier {
   const version = ((bytes[0] as number) << 8) | (bytes[1] as number);
   if (version !== 0) throw new L402Error('L402_ERR_TOKEN_UNKNOWN_VERSION', `unknown identifier version ${version}`, { status: 400 });
   if (bytes.length !== IDENTIFIER_V0_LENGTH) {
-    throw new L402Error('L402_ERR_TOKEN_BAD_IDENTIFIER', `v0 identifier of ${bytes.length} bytes, expected ${IDENTIFIER_V0_LENGTH}`, { status: 400 });
+    throw new L402Error('L402_ERR_TOKEN_BAD_IDENTIFIER', `v0 identifier of ${bytes.length} bytes, expected ${IDENTIFIER_V0_LENGTH}`, {
+      status: 400,
+    });
   }
   return { version: 0, paymentHash: bytes.subarray(2, 34), tokenId: bytes.subarray(34, 66) };
 }

@@ -170,7 +170,11 @@ export function parseMacaroonBinary<T>(bytes: Uint8Array, build: MacaroonBuilder
     return parseV2(bytes) as T;
   }
   if ((first >= 0x30 && first <= 0x39) || (first >= 0x61 && first <= 0x66)) return parseV1(bytes, build);
-  throw new L402Error('L402_ERR_MACAROON_UNSUPPORTED_VERSION', `unsupported macaroon version byte 0x${first.toString(16).padStart(2, '0')}`, { status: 400 });
+  throw new L402Error(
+    'L402_ERR_MACAROON_UNSUPPORTED_VERSION',
+    `unsupported macaroon version byte 0x${first.toString(16).padStart(2, '0')}`,
+    { status: 400 },
+  );
 }
 
 function hexDigit(b: number): number {

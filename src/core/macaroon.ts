@@ -275,7 +275,9 @@ export class Macaroon {
     const obj = value as Record<string, unknown>;
     if ('identifier' in obj || 'signature' in obj) return parseJSONV1(obj);
     if (obj['v'] !== undefined && obj['v'] !== 2) {
-      throw new L402Error('L402_ERR_MACAROON_UNSUPPORTED_VERSION', `unsupported JSON macaroon version ${String(obj['v'])}`, { status: 400 });
+      throw new L402Error('L402_ERR_MACAROON_UNSUPPORTED_VERSION', `unsupported JSON macaroon version ${String(obj['v'])}`, {
+        status: 400,
+      });
     }
     return parseJSONV2(obj);
   }
@@ -362,7 +364,12 @@ function parseJSONV1(obj: Record<string, unknown>): Macaroon {
     if (cl !== '') cav.location = cl;
     return cav;
   });
-  return Macaroon.fromParts(optionalString(obj, 'location'), checkSize('identifier', utf8(optionalString(obj, 'identifier'))), caveats, Uint8Array.from(sig));
+  return Macaroon.fromParts(
+    optionalString(obj, 'location'),
+    checkSize('identifier', utf8(optionalString(obj, 'identifier'))),
+    caveats,
+    Uint8Array.from(sig),
+  );
 }
 
 function parseJSONV2(obj: Record<string, unknown>): Macaroon {

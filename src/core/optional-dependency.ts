@@ -36,7 +36,10 @@ export type OptionalPackage = keyof typeof OPTIONAL_PACKAGES;
  * @returns an `L402_ERR_DEPENDENCY_MISSING` error whose message ends in the `npm install` command
  */
 export function dependencyMissing(feature: string, missing: readonly OptionalPackage[], cause?: unknown): L402Error {
-  const names = missing.length === 1 ? `the package ${missing[0] ?? ''}` : `the packages ${missing.slice(0, -1).join(', ')} and ${missing[missing.length - 1] ?? ''}`;
+  const names =
+    missing.length === 1
+      ? `the package ${missing[0] ?? ''}`
+      : `the packages ${missing.slice(0, -1).join(', ')} and ${missing[missing.length - 1] ?? ''}`;
   const install = `npm install ${missing.map((name) => `${name}@${OPTIONAL_PACKAGES[name]}`).join(' ')}`;
   return new L402Error('L402_ERR_DEPENDENCY_MISSING', `${feature} needs ${names}: ${install}`, cause === undefined ? {} : { cause });
 }

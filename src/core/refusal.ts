@@ -57,24 +57,26 @@ export interface Refusal {
   detail: string;
 }
 
-const BY_CODE: ReadonlyMap<string, RefusalReason> = new Map(Object.entries({
-  L402_ERR_TOKEN_MALFORMED: 'malformed',
-  L402_ERR_TOKEN_BAD_IDENTIFIER: 'malformed',
-  L402_ERR_TOKEN_UNKNOWN_VERSION: 'malformed',
-  L402_ERR_TOKEN_CONFLICTING: 'conflicting',
-  L402_ERR_TOKEN_BAD_PREIMAGE: 'bad_preimage',
-  L402_ERR_TOKEN_REVOKED: 'revoked',
-  L402_ERR_TOKEN_BAD_SIGNATURE: 'bad_signature',
-  L402_ERR_TOKEN_THIRD_PARTY_CAVEAT: 'bad_caveat',
-  L402_ERR_TOKEN_BAD_CAVEAT: 'bad_caveat',
-  L402_ERR_TOKEN_CAVEAT_WIDENED: 'bad_caveat',
-  L402_ERR_TOKEN_WRONG_SERVICE: 'wrong_service',
-  L402_ERR_TOKEN_WRONG_RESOURCE: 'wrong_resource',
-  L402_ERR_TOKEN_EXPIRED: 'expired',
-  L402_ERR_TOKEN_MISSING_CAPABILITY: 'missing_capability',
-  L402_ERR_TOKEN_CAVEAT_UNSATISFIED: 'caveat_unsatisfied',
-  L402_ERR_TOKEN_UNPAID: 'unpaid',
-} satisfies Record<string, RefusalReason>));
+const BY_CODE: ReadonlyMap<string, RefusalReason> = new Map(
+  Object.entries({
+    L402_ERR_TOKEN_MALFORMED: 'malformed',
+    L402_ERR_TOKEN_BAD_IDENTIFIER: 'malformed',
+    L402_ERR_TOKEN_UNKNOWN_VERSION: 'malformed',
+    L402_ERR_TOKEN_CONFLICTING: 'conflicting',
+    L402_ERR_TOKEN_BAD_PREIMAGE: 'bad_preimage',
+    L402_ERR_TOKEN_REVOKED: 'revoked',
+    L402_ERR_TOKEN_BAD_SIGNATURE: 'bad_signature',
+    L402_ERR_TOKEN_THIRD_PARTY_CAVEAT: 'bad_caveat',
+    L402_ERR_TOKEN_BAD_CAVEAT: 'bad_caveat',
+    L402_ERR_TOKEN_CAVEAT_WIDENED: 'bad_caveat',
+    L402_ERR_TOKEN_WRONG_SERVICE: 'wrong_service',
+    L402_ERR_TOKEN_WRONG_RESOURCE: 'wrong_resource',
+    L402_ERR_TOKEN_EXPIRED: 'expired',
+    L402_ERR_TOKEN_MISSING_CAPABILITY: 'missing_capability',
+    L402_ERR_TOKEN_CAVEAT_UNSATISFIED: 'caveat_unsatisfied',
+    L402_ERR_TOKEN_UNPAID: 'unpaid',
+  } satisfies Record<string, RefusalReason>),
+);
 
 /** The code of a request that carried no credential: not a refusal. */
 const MISSING_CODE = 'L402_ERR_TOKEN_MISSING';

@@ -105,7 +105,8 @@ interface CacheSlot {
 
 function entryFor(head: CacheEntry | undefined, credential: string, target: VerifyTarget): CacheEntry | undefined {
   for (let e = head; e !== undefined; e = e.next) {
-    if (e.service === target.service && e.capability === target.capability && e.resource === target.resource && e.credential === credential) return e;
+    if (e.service === target.service && e.capability === target.capability && e.resource === target.resource && e.credential === credential)
+      return e;
   }
   return undefined;
 }
@@ -130,7 +131,8 @@ function chainWithout(head: CacheEntry | undefined, drop: (entry: CacheEntry) =>
 
 /** Selects the entries of one credential and target. */
 function sameVerification(credential: string, target: VerifyTarget): (entry: CacheEntry) => boolean {
-  return (e) => e.credential === credential && e.service === target.service && e.capability === target.capability && e.resource === target.resource;
+  return (e) =>
+    e.credential === credential && e.service === target.service && e.capability === target.capability && e.resource === target.resource;
 }
 
 /** The first link of a token's signature chain, and the root key it was computed from. */
@@ -333,7 +335,12 @@ export class Verifier {
     let result: MaybePromise<VerifyResult>;
     try {
       const read = readCredential(request);
-      result = read.kind === 'credential' ? this.check(read.credential, target, slot) : read.kind === 'none' ? MISSING : failure(read.code, read.reason);
+      result =
+        read.kind === 'credential'
+          ? this.check(read.credential, target, slot)
+          : read.kind === 'none'
+            ? MISSING
+            : failure(read.code, read.reason);
     } catch (error) {
       this.dropEntry(slot, target);
       throw error;
@@ -379,9 +386,13 @@ export class Verifier {
       paymentHash = id.paymentHash;
       tokenIdBytes = id.tokenId;
     } catch (err) {
-      return failure(err instanceof L402Error ? err.code : 'L402_ERR_TOKEN_BAD_IDENTIFIER', err instanceof Error ? err.message : 'bad identifier');
+      return failure(
+        err instanceof L402Error ? err.code : 'L402_ERR_TOKEN_BAD_IDENTIFIER',
+        err instanceof Error ? err.message : 'bad identifier',
+      );
     }
-    if (credential.preimage.length !== 32) return failureOf(tokenIdBytes, 'L402_ERR_TOKEN_BAD_PREIMAGE', 'the preimage does not match the payment hash');
+    if (credential.preimage.length !== 32)
+      return failureOf(tokenIdBytes, 'L402_ERR_TOKEN_BAD_PREIMAGE', 'the preimage does not match the payment hash');
     sha256Into(credential.preimage, PREIMAGE_HASH, 0);
     if (!bytesEqual(PREIMAGE_HASH, paymentHash)) {
       return failureOf(tokenIdBytes, 'L402_ERR_TOKEN_BAD_PREIMAGE', 'the preimage does not match the payment hash');
@@ -429,7 +440,12 @@ export class Verifier {
     const checked = checkCaveats(caveats, target.service, target.capability, now, this.satisfiers, tokenId, target.resource);
     if (!checked.ok) return { ok: false, code: checked.code, reason: checked.reason, tokenId };
     if (checked.preimage !== undefined && checked.preimage !== toHex(credential.preimage)) {
-      return { ok: false, code: 'L402_ERR_TOKEN_BAD_PREIMAGE', reason: 'the preimage caveat differs from the credential preimage', tokenId };
+      return {
+        ok: false,
+        code: 'L402_ERR_TOKEN_BAD_PREIMAGE',
+        reason: 'the preimage caveat differs from the credential preimage',
+        tokenId,
+      };
     }
     const paymentHash = toHex(paymentHashBytes);
     const result: VerifyResult = { ok: true, token: { tokenId, paymentHash, caveats, services: checked.services } };
@@ -468,12 +484,19 @@ export class Verifier {
       if (admit) {
         const others = chainWithout(head, sameVerification(credential, target), ENTRIES_PER_FINGERPRINT - 1);
         const entry: CacheEntry = {
-          credential, result, tokenId, service: target.service, capability: target.capability, resource: target.resource, until, next: others, touched: ++this.ticks,
+          credential,
+          result,
+          tokenId,
+          service: target.service,
+          capability: target.capability,
+          resource: target.resource,
+          until,
+          next: others,
+          touched: ++this.ticks,
         };
         cache.set(key, entry);
       }
     }
     return result;
   }
-
 }

@@ -50,7 +50,10 @@ function asset(body: Buffer, type: string): DashboardAsset {
  * @returns the candidate directories, in order
  */
 export function defaultDashboardDirs(): string[] {
-  return [fileURLToPath(new URL('./dashboard-app/', import.meta.url)), fileURLToPath(new URL('../../dist/dashboard-app/', import.meta.url))];
+  return [
+    fileURLToPath(new URL('./dashboard-app/', import.meta.url)),
+    fileURLToPath(new URL('../../dist/dashboard-app/', import.meta.url)),
+  ];
 }
 
 /**
@@ -63,7 +66,11 @@ export function loadDashboardAssets(dir?: string): DashboardAssets {
   const dirs = dir === undefined ? defaultDashboardDirs() : [dir];
   const found = dirs.find((d) => existsSync(join(d, 'index.html')) && existsSync(join(d, 'app.js')));
   if (found === undefined) {
-    throw new L402Error('L402_ERR_ADMIN_DASHBOARD_NOT_BUILT', `the dashboard is not built: no index.html and app.js in ${dirs.join(' or ')} (run npm run build)`, { status: 503 });
+    throw new L402Error(
+      'L402_ERR_ADMIN_DASHBOARD_NOT_BUILT',
+      `the dashboard is not built: no index.html and app.js in ${dirs.join(' or ')} (run npm run build)`,
+      { status: 503 },
+    );
   }
   const files = new Map<string, DashboardAsset>();
   let index: DashboardAsset | undefined;
@@ -74,6 +81,7 @@ export function loadDashboardAssets(dir?: string): DashboardAssets {
     if (name === 'index.html') index = a;
     else files.set(`${DASHBOARD_ASSET_PREFIX}${name}`, a);
   }
-  if (index === undefined) throw new L402Error('L402_ERR_ADMIN_DASHBOARD_NOT_BUILT', `the dashboard build in ${found} has no index.html`, { status: 503 });
+  if (index === undefined)
+    throw new L402Error('L402_ERR_ADMIN_DASHBOARD_NOT_BUILT', `the dashboard build in ${found} has no index.html`, { status: 503 });
   return { index, files };
 }

@@ -53,7 +53,8 @@ export const DASHBOARD_CALLS: ReadonlyMap<AdminMethod, readonly string[]> = new 
  * The Content-Security-Policy of every answer: scripts, styles and calls from
  * this origin only, no inline script or style, no frames, no plugins.
  */
-export const DASHBOARD_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+export const DASHBOARD_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'content-security-policy': DASHBOARD_CSP,
@@ -114,7 +115,8 @@ function sendJson(res: AnyResponse, status: number, body: unknown, extra: Record
 
 /** A refusal of the dashboard itself: `{"code": <gRPC code>, "message", "error": <L402 code>}`. */
 function refuse(res: AnyResponse, status: number, code: L402ErrorCode, message: string, extra: Record<string, string> = {}): void {
-  const grpc = status === 403 ? Code.PERMISSION_DENIED : status === 404 ? Code.NOT_FOUND : status === 405 ? Code.UNIMPLEMENTED : Code.INVALID_ARGUMENT;
+  const grpc =
+    status === 403 ? Code.PERMISSION_DENIED : status === 404 ? Code.NOT_FOUND : status === 405 ? Code.UNIMPLEMENTED : Code.INVALID_ARGUMENT;
   sendJson(res, status, { code: grpc, message, details: [], error: code }, extra);
 }
 
@@ -123,7 +125,8 @@ async function readJsonBody(req: AnyRequest, maxBytes: number): Promise<unknown>
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > maxBytes) throw new AdminStatusError(Code.RESOURCE_EXHAUSTED, `request body larger than ${maxBytes} bytes`, { httpStatus: 413 });
+    if (size > maxBytes)
+      throw new AdminStatusError(Code.RESOURCE_EXHAUSTED, `request body larger than ${maxBytes} bytes`, { httpStatus: 413 });
     chunks.push(chunk);
   }
   const text = Buffer.concat(chunks, size).toString('utf8').trim();
@@ -192,7 +195,13 @@ export function createDashboardHandler(options: DashboardOptions): DashboardHand
       return;
     }
     if (req.method === 'HEAD') {
-      for (const [name, value] of Object.entries({ ...SECURITY_HEADERS, ...headers, 'content-type': a.type, 'content-length': String(a.body.length) })) res.setHeader(name, value);
+      for (const [name, value] of Object.entries({
+        ...SECURITY_HEADERS,
+        ...headers,
+        'content-type': a.type,
+        'content-length': String(a.body.length),
+      }))
+        res.setHeader(name, value);
       res.writeHead(200);
       res.end();
       return;
@@ -203,11 +212,22 @@ export function createDashboardHandler(options: DashboardOptions): DashboardHand
   const proxy = (req: AnyRequest, res: AnyResponse, url: URL): void => {
     const host = hostOf(req);
     if (!isSafeHost(host, allowedHosts)) {
-      refuse(res, 403, 'L402_ERR_ADMIN_DASHBOARD_NOT_LOCAL', `the dashboard answers only to an IP address or localhost (or admin.dashboard allowed hosts), not to ${host ?? 'a request without Host'}`);
+      refuse(
+        res,
+        403,
+        'L402_ERR_ADMIN_DASHBOARD_NOT_LOCAL',
+        `the dashboard answers only to an IP address or localhost (or admin.dashboard allowed hosts), not to ${host ?? 'a request without Host'}`,
+      );
       return;
     }
     const verb = req.method ?? 'GET';
-    const csrf = csrfRefusal({ method: verb, host, origin: header(req, 'origin'), requestedWith: header(req, CSRF_HEADER), fetchSite: header(req, 'sec-fetch-site') });
+    const csrf = csrfRefusal({
+      method: verb,
+      host,
+      origin: header(req, 'origin'),
+      requestedWith: header(req, CSRF_HEADER),
+      fetchSite: header(req, 'sec-fetch-site'),
+    });
     if (csrf !== undefined) {
       refuse(res, 403, 'L402_ERR_ADMIN_DASHBOARD_CSRF', csrf);
       return;
@@ -234,14 +254,22 @@ export function createDashboardHandler(options: DashboardOptions): DashboardHand
     const match = matches.find((m) => m.route.verb === verb);
     if (match === undefined) {
       if (matches.length === 0) refuse(res, 404, 'L402_ERR_ADMIN_DASHBOARD_NOT_ALLOWED', `no dashboard call at ${url.pathname}`);
-      else refuse(res, 405, 'L402_ERR_ADMIN_DASHBOARD_NOT_ALLOWED', `${verb} is not allowed on ${url.pathname}`, { allow: matches.map((m) => m.route.verb).join(', ') });
+      else
+        refuse(res, 405, 'L402_ERR_ADMIN_DASHBOARD_NOT_ALLOWED', `${verb} is not allowed on ${url.pathname}`, {
+          allow: matches.map((m) => m.route.verb).join(', '),
+        });
       return;
     }
     const { route, bound } = match;
     const allowed = DASHBOARD_CALLS.get(route.method) ?? [];
     const extra = [...new Set(url.searchParams.keys())].filter((k) => !allowed.includes(k));
     if (extra.length > 0) {
-      refuse(res, 400, 'L402_ERR_ADMIN_DASHBOARD_NOT_ALLOWED', `parameter${extra.length > 1 ? 's' : ''} ${extra.join(', ')} not allowed for ${route.method}${allowed.length > 0 ? ` (allowed: ${allowed.join(', ')})` : ''}`);
+      refuse(
+        res,
+        400,
+        'L402_ERR_ADMIN_DASHBOARD_NOT_ALLOWED',
+        `parameter${extra.length > 1 ? 's' : ''} ${extra.join(', ')} not allowed for ${route.method}${allowed.length > 0 ? ` (allowed: ${allowed.join(', ')})` : ''}`,
+      );
       return;
     }
     if (route.body && !/^application\/json\s*(?:;|$)/i.test(header(req, 'content-type') ?? '')) {
@@ -255,7 +283,11 @@ export function createDashboardHandler(options: DashboardOptions): DashboardHand
         const request: MessageObject = route.body ? fromJson(types.request, await readJsonBody(req, MAX_BODY_BYTES)) : {};
         if (!route.body) fromQuery(types.request, url.searchParams, request);
         Object.assign(request, bound);
-        const response = await options.admin.call(route.method, request, { macaroon, clientAddress: req.socket?.remoteAddress ?? '', transport: 'rest' });
+        const response = await options.admin.call(route.method, request, {
+          macaroon,
+          clientAddress: req.socket?.remoteAddress ?? '',
+          transport: 'rest',
+        });
         sendJson(res, 200, toJson(types.response, response));
       } catch (error) {
         const e = toStatusError(error);

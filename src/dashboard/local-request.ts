@@ -90,9 +90,11 @@ export function csrfRefusal(view: CsrfView): string | undefined {
     } catch {
       originHost = undefined;
     }
-    if (originHost === undefined || originHost !== view.host?.toLowerCase()) return `Origin ${view.origin} is not this server (${view.host ?? 'no Host'})`;
+    if (originHost === undefined || originHost !== view.host?.toLowerCase())
+      return `Origin ${view.origin} is not this server (${view.host ?? 'no Host'})`;
   }
-  if (view.fetchSite !== undefined && view.fetchSite !== 'same-origin' && view.fetchSite !== 'none') return `Sec-Fetch-Site is ${view.fetchSite}`;
+  if (view.fetchSite !== undefined && view.fetchSite !== 'same-origin' && view.fetchSite !== 'none')
+    return `Sec-Fetch-Site is ${view.fetchSite}`;
   const changes = view.method !== 'GET' && view.method !== 'HEAD';
   if (changes && (view.requestedWith === undefined || view.requestedWith === '')) return 'a change needs the X-Requested-With header';
   return undefined;

@@ -64,7 +64,8 @@ export class HttpBackend {
     this.#timeoutMs = options.timeoutMs ?? 30_000;
     this.#failure = options.failure;
     this.#dispatcher = new Agent({
-      connect: options.caCert === undefined ? {} : { ca: typeof options.caCert === 'string' ? options.caCert : Buffer.from(options.caCert) },
+      connect:
+        options.caCert === undefined ? {} : { ca: typeof options.caCert === 'string' ? options.caCert : Buffer.from(options.caCert) },
       keepAliveTimeout: 10_000,
     });
   }

@@ -16,14 +16,22 @@ const MAX_SATS = 21_000_000 * 100_000_000;
 export function validateInvoiceRequest(request: CreateInvoiceRequest): void {
   const { amountSats, expirySeconds, memo } = request;
   if (!Number.isSafeInteger(amountSats) || amountSats < 0 || amountSats > MAX_SATS) {
-    throw new InvoiceError('L402_ERR_LN_INVALID_REQUEST', `invoice amount must be a whole number of satoshis ≥ 0, got ${String(amountSats)}`, {
-      status: 400,
-    });
+    throw new InvoiceError(
+      'L402_ERR_LN_INVALID_REQUEST',
+      `invoice amount must be a whole number of satoshis ≥ 0, got ${String(amountSats)}`,
+      {
+        status: 400,
+      },
+    );
   }
   if (expirySeconds !== undefined && (!Number.isSafeInteger(expirySeconds) || expirySeconds <= 0)) {
-    throw new InvoiceError('L402_ERR_LN_INVALID_REQUEST', `invoice expiry must be a positive whole number of seconds, got ${String(expirySeconds)}`, {
-      status: 400,
-    });
+    throw new InvoiceError(
+      'L402_ERR_LN_INVALID_REQUEST',
+      `invoice expiry must be a positive whole number of seconds, got ${String(expirySeconds)}`,
+      {
+        status: 400,
+      },
+    );
   }
   if (memo !== undefined && typeof memo !== 'string') {
     throw new InvoiceError('L402_ERR_LN_INVALID_REQUEST', 'invoice memo must be a string', { status: 400 });

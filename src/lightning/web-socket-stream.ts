@@ -61,7 +61,8 @@ export function openWebSocketStream(options: WebSocketStreamOptions): Promise<Fe
       if (!opened) reject(error);
     });
     socket.on('error', (error) => {
-      if (!opened) reject(new InvoiceError('L402_ERR_LN_UNAVAILABLE', `cannot open ${options.name}'s WebSocket: ${error.message}`, { cause: error }));
+      if (!opened)
+        reject(new InvoiceError('L402_ERR_LN_UNAVAILABLE', `cannot open ${options.name}'s WebSocket: ${error.message}`, { cause: error }));
       else endWith(error);
     });
     socket.on('open', () => {
@@ -91,7 +92,13 @@ export function openWebSocketStream(options: WebSocketStreamOptions): Promise<Fe
       alive = true;
       let parsed: unknown;
       try {
-        parsed = JSON.parse(Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8'));
+        parsed = JSON.parse(
+          Buffer.isBuffer(data)
+            ? data.toString('utf8')
+            : Array.isArray(data)
+              ? Buffer.concat(data).toString('utf8')
+              : Buffer.from(data).toString('utf8'),
+        );
       } catch {
         return;
       }
@@ -99,7 +106,12 @@ export function openWebSocketStream(options: WebSocketStreamOptions): Promise<Fe
     });
     socket.on('close', (code, reason) => {
       clearInterval(pinger);
-      endWith(new InvoiceError('L402_ERR_LN_UNAVAILABLE', `${options.name}'s WebSocket closed (${code}${reason.length > 0 ? ` ${reason.toString('utf8')}` : ''})`));
+      endWith(
+        new InvoiceError(
+          'L402_ERR_LN_UNAVAILABLE',
+          `${options.name}'s WebSocket closed (${code}${reason.length > 0 ? ` ${reason.toString('utf8')}` : ''})`,
+        ),
+      );
     });
   });
 }

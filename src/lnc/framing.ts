@@ -64,7 +64,8 @@ export function encodeGbnPacket(packet: GbnPacket): Buffer {
  */
 export function decodeGbnPacket(bytes: Uint8Array): GbnPacket {
   const need = (n: number, what: string): void => {
-    if (bytes.length < n) throw new L402Error('L402_ERR_LNC_PACKET_MALFORMED', `a gbn ${what} packet has at least ${n} bytes, not ${bytes.length}`);
+    if (bytes.length < n)
+      throw new L402Error('L402_ERR_LNC_PACKET_MALFORMED', `a gbn ${what} packet has at least ${n} bytes, not ${bytes.length}`);
   };
   need(1, 'packet');
   switch (bytes[0]) {
@@ -123,7 +124,10 @@ export function decodeMsgData(bytes: Uint8Array): { version: number; payload: Bu
   }
   const length = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).readUInt32BE(1);
   if (bytes.length < MSG_DATA_HEADER + length) {
-    throw new L402Error('L402_ERR_LNC_PACKET_MALFORMED', `a MsgData announces ${length} bytes but carries ${bytes.length - MSG_DATA_HEADER}`);
+    throw new L402Error(
+      'L402_ERR_LNC_PACKET_MALFORMED',
+      `a MsgData announces ${length} bytes but carries ${bytes.length - MSG_DATA_HEADER}`,
+    );
   }
   return { version: bytes[0] as number, payload: Buffer.from(bytes.subarray(MSG_DATA_HEADER, MSG_DATA_HEADER + length)) };
 }

@@ -309,7 +309,8 @@ export class HashmailCore {
     this.#rateMs = positive(options.messageRateMs, 'messageRateMs', 500, true, false);
     this.#burst = positive(options.messageBurst, 'messageBurst', 10, true);
     const stale = options.staleTimeoutMs ?? 0;
-    if (!Number.isFinite(stale)) throw new L402Error('L402_ERR_HASHMAIL_INVALID_OPTION', `hashmail option staleTimeoutMs must be a number, not ${String(stale)}`);
+    if (!Number.isFinite(stale))
+      throw new L402Error('L402_ERR_HASHMAIL_INVALID_OPTION', `hashmail option staleTimeoutMs must be a number, not ${String(stale)}`);
     this.#staleMs = stale === 0 ? 60 * 60 * 1000 : stale;
     this.#maxStreams = positive(options.maxStreams, 'maxStreams', 10_000);
     this.#maxMessage = positive(options.maxMessageBytes, 'maxMessageBytes', 4 * 1024 * 1024);
@@ -338,7 +339,11 @@ export class HashmailCore {
       throw new HashmailError('L402_ERR_HASHMAIL_STREAM_EXISTS', 'stream already active', HASHMAIL_GRPC_CODE.ALREADY_EXISTS);
     }
     if (this.#streams.size >= this.#maxStreams) {
-      throw new HashmailError('L402_ERR_HASHMAIL_LIMIT', `too many streams (limit ${this.#maxStreams})`, HASHMAIL_GRPC_CODE.RESOURCE_EXHAUSTED);
+      throw new HashmailError(
+        'L402_ERR_HASHMAIL_LIMIT',
+        `too many streams (limit ${this.#maxStreams})`,
+        HASHMAIL_GRPC_CODE.RESOURCE_EXHAUSTED,
+      );
     }
     const stream = new Stream(Buffer.from(streamId), key, new TokenBucket(this.#rateMs, this.#burst, this.#timers.now()));
     this.#streams.set(key, stream);

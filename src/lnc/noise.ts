@@ -259,7 +259,13 @@ export class NoiseHandshake {
 
     let minVersion = options.minVersion ?? MIN_HANDSHAKE_VERSION;
     const maxVersion = options.maxVersion ?? MAX_HANDSHAKE_VERSION;
-    if (!Number.isInteger(minVersion) || !Number.isInteger(maxVersion) || minVersion < 0 || maxVersion > MAX_HANDSHAKE_VERSION || minVersion > maxVersion) {
+    if (
+      !Number.isInteger(minVersion) ||
+      !Number.isInteger(maxVersion) ||
+      minVersion < 0 ||
+      maxVersion > MAX_HANDSHAKE_VERSION ||
+      minVersion > maxVersion
+    ) {
       throw new L402Error(
         'L402_ERR_LNC_VERSION_UNSUPPORTED',
         `LNC handshake versions ${String(minVersion)}-${String(maxVersion)} are not a range within ${MIN_HANDSHAKE_VERSION}-${MAX_HANDSHAKE_VERSION}`,
@@ -349,7 +355,10 @@ export class NoiseHandshake {
       const version = reader.take(1)[0] as number;
       if (act.num === 3) {
         if (version !== this.#version) {
-          throw new L402Error('L402_ERR_LNC_VERSION_UNSUPPORTED', `LNC handshake act 3 has version ${version}, not the agreed ${this.#version}`);
+          throw new L402Error(
+            'L402_ERR_LNC_VERSION_UNSUPPORTED',
+            `LNC handshake act 3 has version ${version}, not the agreed ${this.#version}`,
+          );
         }
       } else {
         if (version < this.#minVersion || version > this.#maxVersion) {
@@ -524,7 +533,10 @@ export class NoiseHandshake {
     if (act.num !== 2) return [this.#encryptAndHash(Buffer.alloc(0))];
     const auth = this.#authData;
     if (auth.length > this.#maxAuthData) {
-      throw new L402Error('L402_ERR_LNC_MESSAGE_TOO_LARGE', `LNC auth data of ${auth.length} bytes is above the limit of ${this.#maxAuthData}`);
+      throw new L402Error(
+        'L402_ERR_LNC_MESSAGE_TOO_LARGE',
+        `LNC auth data of ${auth.length} bytes is above the limit of ${this.#maxAuthData}`,
+      );
     }
     if (this.#version === 0) {
       if (auth.length > V0_ACT2_PAYLOAD - 2) {
@@ -559,7 +571,10 @@ export class NoiseHandshake {
     }
     const length = this.#decryptAndHash(reader.take(4 + NOISE_MAC_BYTES), 'act 2 payload length').readUInt32BE(0);
     if (length > this.#maxAuthData) {
-      throw new L402Error('L402_ERR_LNC_MESSAGE_TOO_LARGE', `LNC act 2 announces ${length} bytes of auth data, above the limit of ${this.#maxAuthData}`);
+      throw new L402Error(
+        'L402_ERR_LNC_MESSAGE_TOO_LARGE',
+        `LNC act 2 announces ${length} bytes of auth data, above the limit of ${this.#maxAuthData}`,
+      );
     }
     this.#receivedAuthData = this.#decryptAndHash(reader.take(length + NOISE_MAC_BYTES), 'act 2 payload');
   }

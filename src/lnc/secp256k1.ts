@@ -202,7 +202,8 @@ export function parseCompressed(bytes: Uint8Array): AffinePoint {
 export function secretScalar(secret: Uint8Array): bigint {
   if (secret.length !== 32) throw new L402Error('L402_ERR_LNC_KEY_INVALID', `a secp256k1 secret key has 32 bytes, not ${secret.length}`);
   const k = bytesToBigInt(secret);
-  if (k === 0n || k >= CURVE_ORDER) throw new L402Error('L402_ERR_LNC_KEY_INVALID', 'a secp256k1 secret key must be between 1 and the curve order');
+  if (k === 0n || k >= CURVE_ORDER)
+    throw new L402Error('L402_ERR_LNC_KEY_INVALID', 'a secp256k1 secret key must be between 1 and the curve order');
   return k;
 }
 

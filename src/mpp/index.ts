@@ -39,13 +39,7 @@ export {
 } from './payment-receipt.js';
 export type { ChargeReceipt, NeedTopUpEvent, ReceiptRefundStatus, SessionReceipt } from './payment-receipt.js';
 export type { ChargeRequest, SessionRequest } from './payment-request.js';
-export {
-  PROBLEM_CONTENT_TYPE,
-  PROBLEM_TYPES,
-  paymentRequiredProblem,
-  problemBody,
-  problemFor,
-} from './problem.js';
+export { PROBLEM_CONTENT_TYPE, PROBLEM_TYPES, paymentRequiredProblem, problemBody, problemFor } from './problem.js';
 export type { MppRefusalCode, ProblemDetails, ProblemName } from './problem.js';
 export { MppScheme } from './mpp-scheme.js';
 export type {

@@ -5,7 +5,14 @@
  * `aperture` proxy drive it through the Gate.
  */
 import { isPromise } from '../core/is-promise.js';
-import type { AcceptedCredential, Offer, OfferRequest, PaymentScheme, ResponseOutcome, SchemeVerification } from '../core/payment-scheme.js';
+import type {
+  AcceptedCredential,
+  Offer,
+  OfferRequest,
+  PaymentScheme,
+  ResponseOutcome,
+  SchemeVerification,
+} from '../core/payment-scheme.js';
 import type { HeaderList, MaybePromise, RequestView } from '../core/types.js';
 import type { VerifyTarget } from '../core/verifier.js';
 import type { MppAccepted, MppIntent, MppOffer, MppRefused, MppScheme, MppTarget } from './mpp-scheme.js';

@@ -25,13 +25,7 @@ import {
 } from './payment-challenge.js';
 import { isPaymentAuthorization, parsePaymentCredential, type PaymentCredential } from './payment-credential.js';
 import { encodeChargeReceipt, encodeSessionReceipt, PAYMENT_RECEIPT_HEADER, type ReceiptRefundStatus } from './payment-receipt.js';
-import {
-  encodeJcsParam,
-  readChargeRequest,
-  readSessionRequest,
-  type ChargeRequest,
-  type SessionRequest,
-} from './payment-request.js';
+import { encodeJcsParam, readChargeRequest, readSessionRequest, type ChargeRequest, type SessionRequest } from './payment-request.js';
 import {
   paymentRequiredProblem,
   problemBody,
@@ -65,7 +59,16 @@ export interface MppSessionOptions {
   /** Balances: open, credit once, debit if covered, close and return the balance, refunds. */
   store: Pick<
     SessionStore,
-    'openSession' | 'getSession' | 'creditSession' | 'debitSession' | 'settleSession' | 'closeSession' | 'listIdleSessions' | 'beginRefund' | 'finishRefund' | 'listRefundsDue'
+    | 'openSession'
+    | 'getSession'
+    | 'creditSession'
+    | 'debitSession'
+    | 'settleSession'
+    | 'closeSession'
+    | 'listIdleSessions'
+    | 'beginRefund'
+    | 'finishRefund'
+    | 'listRefundsDue'
   >;
   /** Pays refunds to the clients' amountless return invoices (with `amountSats`). */
   payer: Payer;
@@ -257,14 +260,19 @@ export class MppScheme {
     if (typeof options.realm !== 'string' || options.realm === '' || /[\x00-\x08\x0a-\x1f\x7f]/.test(options.realm)) {
       throw invalidArgument('realm must be a non-empty string without control characters');
     }
-    if (!(options.secret instanceof Uint8Array) || options.secret.length < 32) throw invalidArgument('the HMAC secret must be at least 32 bytes');
+    if (!(options.secret instanceof Uint8Array) || options.secret.length < 32)
+      throw invalidArgument('the HMAC secret must be at least 32 bytes');
     if (typeof options.network !== 'string' || options.network === '') throw invalidArgument('network must be named');
-    if (options.charges === undefined && options.sessions === undefined) throw invalidArgument('enable at least one intent: charges or sessions');
+    if (options.charges === undefined && options.sessions === undefined)
+      throw invalidArgument('enable at least one intent: charges or sessions');
     this.#ttlSeconds = positive(options.challengeTtlSeconds ?? DEFAULT_TTL_SECONDS, 'challengeTtlSeconds');
     this.#multiplier = positive(options.sessions?.depositMultiplier ?? DEFAULT_MULTIPLIER, 'sessions.depositMultiplier');
     this.#idleSeconds = positive(options.sessions?.idleTimeoutSeconds ?? DEFAULT_IDLE_SECONDS, 'sessions.idleTimeoutSeconds');
     if (options.sessions?.refundTimeoutMs !== undefined) positive(options.sessions.refundTimeoutMs, 'sessions.refundTimeoutMs');
-    if (options.sessions?.maxRefundFeeSats !== undefined && !(Number.isSafeInteger(options.sessions.maxRefundFeeSats) && options.sessions.maxRefundFeeSats >= 0)) {
+    if (
+      options.sessions?.maxRefundFeeSats !== undefined &&
+      !(Number.isSafeInteger(options.sessions.maxRefundFeeSats) && options.sessions.maxRefundFeeSats >= 0)
+    ) {
       throw invalidArgument('sessions.maxRefundFeeSats must be a non-negative whole number');
     }
     this.realm = options.realm;
@@ -274,7 +282,10 @@ export class MppScheme {
     this.#charges = options.charges;
     this.#sessions = options.sessions;
     this.#clock = options.clock ?? systemClock;
-    this.intents = [...(options.charges !== undefined ? ['charge' as const] : []), ...(options.sessions !== undefined ? ['session' as const] : [])];
+    this.intents = [
+      ...(options.charges !== undefined ? ['charge' as const] : []),
+      ...(options.sessions !== undefined ? ['session' as const] : []),
+    ];
   }
 
   /**
@@ -322,7 +333,14 @@ export class MppScheme {
       if (target.description !== undefined) challenge.description = target.description;
       const bad = unquotableParam(challenge);
       if (bad !== undefined) throw invalidArgument(`challenge parameter ${bad} has a control character a header cannot carry`);
-      offers.push({ intent, challenge, header: formatPaymentChallenge(challenge), paymentHash: invoice.paymentHash, invoiceSats, expiresAt });
+      offers.push({
+        intent,
+        challenge,
+        header: formatPaymentChallenge(challenge),
+        paymentHash: invoice.paymentHash,
+        invoiceSats,
+        expiresAt,
+      });
     }
     return offers;
   }
@@ -472,7 +490,9 @@ export class MppScheme {
    */
   #keyFor(target: MppTarget): Buffer {
     const binding = target.resource === undefined ? { service: target.service } : { service: target.service, resource: target.resource };
-    return createHmac('sha256', this.#secret).update(`aperture-ts mpp binding ${canonicalize(binding)}`, 'utf8').digest();
+    return createHmac('sha256', this.#secret)
+      .update(`aperture-ts mpp binding ${canonicalize(binding)}`, 'utf8')
+      .digest();
   }
 
   #intentsOf(target: MppTarget): MppIntent[] {
@@ -486,13 +506,17 @@ export class MppScheme {
 
   async #verify(credential: PaymentCredential, target: MppTarget): Promise<MppAccepted> {
     const { challenge } = credential;
-    if (challenge.method !== 'lightning') throw new Refusal('L402_ERR_MPP_METHOD_UNSUPPORTED', `method ${JSON.stringify(challenge.method)} is not offered`);
+    if (challenge.method !== 'lightning')
+      throw new Refusal('L402_ERR_MPP_METHOD_UNSUPPORTED', `method ${JSON.stringify(challenge.method)} is not offered`);
     const intent = challenge.intent;
     if ((intent !== 'charge' && intent !== 'session') || !this.#intentsOf(target).includes(intent)) {
       throw new Refusal('L402_ERR_MPP_METHOD_UNSUPPORTED', `intent ${JSON.stringify(intent)} is not offered here`);
     }
     if (!verifyChallengeId(this.#keyFor(target), challenge)) {
-      throw new Refusal('L402_ERR_MPP_CHALLENGE_UNKNOWN', 'the challenge was not issued by this server for this service and resource, or was altered');
+      throw new Refusal(
+        'L402_ERR_MPP_CHALLENGE_UNKNOWN',
+        'the challenge was not issued by this server for this service and resource, or was altered',
+      );
     }
     return intent === 'charge' ? this.#verifyCharge(credential, target) : this.#verifySession(credential, target);
   }
@@ -556,7 +580,8 @@ export class MppScheme {
           returnInvoice,
           now: this.#clock.now(),
         });
-        if (outcome === 'foreign') throw new Refusal('L402_ERR_MPP_FOREIGN_PAYMENT', 'this deposit was already credited to another session');
+        if (outcome === 'foreign')
+          throw new Refusal('L402_ERR_MPP_FOREIGN_PAYMENT', 'this deposit was already credited to another session');
         return this.#debit(sessions, id, price, 'open', challenge.id);
       }
       case 'bearer': {
@@ -591,11 +616,23 @@ export class MppScheme {
         });
         if (debited === undefined) {
           // Closed and refunded in full, but the balance could not pay for this request.
-          throw new Refusal('L402_ERR_MPP_INSUFFICIENT_BALANCE', `the session was closed; its balance of ${closed.balanceSats} sat does not cover ${price} sat`, [
-            [PAYMENT_RECEIPT_HEADER, receipt],
-          ]);
+          throw new Refusal(
+            'L402_ERR_MPP_INSUFFICIENT_BALANCE',
+            `the session was closed; its balance of ${closed.balanceSats} sat does not cover ${price} sat`,
+            [[PAYMENT_RECEIPT_HEADER, receipt]],
+          );
         }
-        return { kind: 'accepted', intent: 'session', action: 'close', challengeId: challenge.id, reference: id, chargedSats: price, balanceSats: 0, refund, receipt };
+        return {
+          kind: 'accepted',
+          intent: 'session',
+          action: 'close',
+          challengeId: challenge.id,
+          reference: id,
+          chargedSats: price,
+          balanceSats: 0,
+          refund,
+          receipt,
+        };
       }
       default:
         throw new Refusal('L402_ERR_MPP_MALFORMED', 'session payload action is not open, bearer, topUp or close');
@@ -615,7 +652,8 @@ export class MppScheme {
     if (decoded.network !== this.network) {
       throw new Refusal('L402_ERR_MPP_RETURN_INVOICE_INVALID', `returnInvoice is for ${decoded.network}, not ${this.network}`);
     }
-    if (decoded.amountMsat !== 0n) throw new Refusal('L402_ERR_MPP_RETURN_INVOICE_INVALID', 'returnInvoice carries an amount; it must have none');
+    if (decoded.amountMsat !== 0n)
+      throw new Refusal('L402_ERR_MPP_RETURN_INVOICE_INVALID', 'returnInvoice carries an amount; it must have none');
     if (decoded.expiresAt <= this.#clock.now()) throw new Refusal('L402_ERR_MPP_RETURN_INVOICE_INVALID', 'returnInvoice has expired');
     return value;
   }
@@ -641,7 +679,10 @@ export class MppScheme {
     const session = await sessions.store.getSession(id);
     if (session === undefined) return new Refusal('L402_ERR_MPP_SESSION_NOT_FOUND', 'no such session');
     if (session.status === 'closed') return new Refusal('L402_ERR_MPP_SESSION_CLOSED', 'the session is closed');
-    return new Refusal('L402_ERR_MPP_INSUFFICIENT_BALANCE', `the session's balance of ${session.balanceSats} sat does not cover ${price ?? 0} sat`);
+    return new Refusal(
+      'L402_ERR_MPP_INSUFFICIENT_BALANCE',
+      `the session's balance of ${session.balanceSats} sat does not cover ${price ?? 0} sat`,
+    );
   }
 
   /** Takes a closed session's refund, pays it, and records the outcome. */
@@ -695,20 +736,23 @@ function decode<T>(parse: () => T, code: MppRefusalCode = 'L402_ERR_MPP_CHALLENG
 }
 
 function checkPreimage(value: unknown, paymentHash: string): void {
-  if (typeof value !== 'string' || !PREIMAGE.test(value)) throw new Refusal('L402_ERR_MPP_BAD_PREIMAGE', 'the preimage is not 64 lower-case hex characters');
+  if (typeof value !== 'string' || !PREIMAGE.test(value))
+    throw new Refusal('L402_ERR_MPP_BAD_PREIMAGE', 'the preimage is not 64 lower-case hex characters');
   if (createHash('sha256').update(Buffer.from(value, 'hex')).digest('hex') !== paymentHash) {
     throw new Refusal('L402_ERR_MPP_BAD_PREIMAGE', 'sha256(preimage) is not the payment hash');
   }
 }
 
 function sessionIdOf(value: unknown): string {
-  if (typeof value !== 'string' || !PREIMAGE.test(value)) throw new Refusal('L402_ERR_MPP_MALFORMED', 'sessionId is not 64 lower-case hex characters');
+  if (typeof value !== 'string' || !PREIMAGE.test(value))
+    throw new Refusal('L402_ERR_MPP_MALFORMED', 'sessionId is not 64 lower-case hex characters');
   return value;
 }
 
 function checkTarget(target: MppTarget): void {
   if (typeof target.service !== 'string') throw invalidArgument('target.service must be a string');
-  if (!Number.isSafeInteger(target.priceSats) || target.priceSats <= 0) throw invalidArgument('target.priceSats must be a positive whole number of satoshis');
+  if (!Number.isSafeInteger(target.priceSats) || target.priceSats <= 0)
+    throw invalidArgument('target.priceSats must be a positive whole number of satoshis');
 }
 
 function positive(value: number, name: string): number {

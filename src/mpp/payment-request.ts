@@ -81,7 +81,11 @@ export function readChargeRequest(encoded: string): { amountSats: number; paymen
   const request = decodeJcsParam(encoded, 'request');
   const details = request['methodDetails'];
   const paymentHash = typeof details === 'object' && details !== null ? (details as Record<string, unknown>)['paymentHash'] : undefined;
-  return { amountSats: sats(request['amount'], 'amount'), paymentHash: hash(paymentHash, 'methodDetails.paymentHash'), ...currency(request) };
+  return {
+    amountSats: sats(request['amount'], 'amount'),
+    paymentHash: hash(paymentHash, 'methodDetails.paymentHash'),
+    ...currency(request),
+  };
 }
 
 /**

@@ -24,7 +24,11 @@ export const CORS_HEADER_LIST: readonly string[] = Object.freeze(CORS_HEADERS.fl
 export const CORS_HEADER_NAMES: ReadonlySet<string> = new Set(CORS_HEADERS.map(([name]) => name));
 
 /** The list-valued CORS fields: the backend's entries are kept and ours added (see {@link corsHeadersFor}). */
-const LIST_FIELDS: ReadonlySet<string> = new Set(['access-control-allow-methods', 'access-control-allow-headers', 'access-control-expose-headers']);
+const LIST_FIELDS: ReadonlySet<string> = new Set([
+  'access-control-allow-methods',
+  'access-control-allow-headers',
+  'access-control-expose-headers',
+]);
 
 /**
  * Merges a list-valued CORS field as the reference does: the backend's entries

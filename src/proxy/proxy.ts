@@ -297,47 +297,59 @@ export class Proxy<S extends ProxyService = ProxyService> {
       writeRawResponse(socket, 404, 'Not Found', 'no service for this host and path\n');
       return;
     }
-    this.#authorized(req, service, false, (outcome, context) => {
-      const decision = outcome.decision;
-      const observe = this.#afterResponse;
-      if (observe !== undefined && context !== undefined) {
-        socket.once('close', (hadError: boolean) => {
-          try {
-            observe(context, decision, { status: decision.kind === 'allow' ? 101 : decision.status, completed: !hadError });
-          } catch {
-            // An observer must not break the connection's end.
-          }
+    this.#authorized(
+      req,
+      service,
+      false,
+      (outcome, context) => {
+        const decision = outcome.decision;
+        const observe = this.#afterResponse;
+        if (observe !== undefined && context !== undefined) {
+          socket.once('close', (hadError: boolean) => {
+            try {
+              observe(context, decision, { status: decision.kind === 'allow' ? 101 : decision.status, completed: !hadError });
+            } catch {
+              // An observer must not break the connection's end.
+            }
+          });
+        }
+        if (decision.kind !== 'allow') {
+          writeRawResponse(
+            socket,
+            decision.status,
+            decision.kind === 'challenge' ? 'Payment Required' : 'Rejected',
+            decision.body,
+            decision.headers,
+          );
+          return;
+        }
+        const authorization = this.#upstreamAuthorization(outcome, decision, context?.request ?? nodeRequestView(req));
+        forwardWebSocket(socket, head, {
+          service,
+          method: req.method ?? 'GET',
+          path: rewritePath(service, path),
+          headers: upstreamHeaders(req.rawHeaders, {
+            clientIp: normalizePeerAddress(req.socket.remoteAddress),
+            proto: isEncrypted(req) ? 'https' : 'http',
+            originalHost: host,
+            backendHost: service.address,
+            grpc: false,
+            upgrade: true,
+            inject: service.headers,
+            authorization,
+            credentials: this.#credentials,
+          }),
+          responseHeaders: decision.headers,
+          connectMs: this.#timeouts.connectMs,
+          headersMs: service.upstreamTimeoutMs ?? this.#timeouts.headersMs,
+          idleMs: this.#timeouts.websocketIdleMs,
+          onError: (error) => this.#onError(error, service.name),
         });
-      }
-      if (decision.kind !== 'allow') {
-        writeRawResponse(socket, decision.status, decision.kind === 'challenge' ? 'Payment Required' : 'Rejected', decision.body, decision.headers);
-        return;
-      }
-      const authorization = this.#upstreamAuthorization(outcome, decision, context?.request ?? nodeRequestView(req));
-      forwardWebSocket(socket, head, {
-        service,
-        method: req.method ?? 'GET',
-        path: rewritePath(service, path),
-        headers: upstreamHeaders(req.rawHeaders, {
-          clientIp: normalizePeerAddress(req.socket.remoteAddress),
-          proto: isEncrypted(req) ? 'https' : 'http',
-          originalHost: host,
-          backendHost: service.address,
-          grpc: false,
-          upgrade: true,
-          inject: service.headers,
-          authorization,
-          credentials: this.#credentials,
-        }),
-        responseHeaders: decision.headers,
-        connectMs: this.#timeouts.connectMs,
-        headersMs: service.upstreamTimeoutMs ?? this.#timeouts.headersMs,
-        idleMs: this.#timeouts.websocketIdleMs,
-        onError: (error) => this.#onError(error, service.name),
-      });
-    }, (error) => {
-      writeRawResponse(socket, 500, 'Internal Server Error', `internal error (${error.code})\n`);
-    });
+      },
+      (error) => {
+        writeRawResponse(socket, 500, 'Internal Server Error', `internal error (${error.code})\n`);
+      },
+    );
   };
 
   /**
@@ -386,7 +398,11 @@ export class Proxy<S extends ProxyService = ProxyService> {
    * credential (L402 when the decision names none), else nothing (the
    * client's credentials are then stripped).
    */
-  #upstreamAuthorization(outcome: AuthorizeOutcome | undefined, decision: AllowDecision, request: RequestView): readonly string[] | undefined {
+  #upstreamAuthorization(
+    outcome: AuthorizeOutcome | undefined,
+    decision: AllowDecision,
+    request: RequestView,
+  ): readonly string[] | undefined {
     const given = outcome?.upstreamAuthorization;
     if (given !== undefined) return typeof given === 'string' ? [given] : given;
     if (decision.token === undefined) return undefined;
@@ -431,7 +447,14 @@ export class Proxy<S extends ProxyService = ProxyService> {
     });
     this.#onError(error, service.name);
     if (grpc) writeGrpcTrailersOnly((req as Http2ServerRequest).stream, 13, `authorization failed [${error.code}]`);
-    else writeHttpDecision(req, res, { kind: 'reject', status: 500, headers: PLAIN, body: `internal error (${error.code})\n`, code: error.code });
+    else
+      writeHttpDecision(req, res, {
+        kind: 'reject',
+        status: 500,
+        headers: PLAIN,
+        body: `internal error (${error.code})\n`,
+        code: error.code,
+      });
   }
 
   #authorized(
@@ -525,7 +548,8 @@ export class Proxy<S extends ProxyService = ProxyService> {
       return;
     }
     // The accepting scheme's response headers (a receipt) go on the response before the backend's head.
-    if (responseHeaders !== undefined) for (const [name, values] of groupHeaders(responseHeaders)) res.setHeader(name, values.length === 1 ? (values[0] as string) : values);
+    if (responseHeaders !== undefined)
+      for (const [name, values] of groupHeaders(responseHeaders)) res.setHeader(name, values.length === 1 ? (values[0] as string) : values);
     forwardHttp(req, res, {
       pool,
       service: service.name,

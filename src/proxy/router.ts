@@ -37,9 +37,7 @@ function compileAll<S extends ProxyService>(services: readonly S[]): readonly Co
       service,
       host: compile(service.hostRegexp, 'hostRegexp', service.name),
       path:
-        service.pathRegexp === undefined || service.pathRegexp === ''
-          ? undefined
-          : compile(service.pathRegexp, 'pathRegexp', service.name),
+        service.pathRegexp === undefined || service.pathRegexp === '' ? undefined : compile(service.pathRegexp, 'pathRegexp', service.name),
     })),
   );
 }

@@ -57,4 +57,3 @@ export function freebieOptionProblems(options: FreebieCounterOptions): string | 
   }
   return undefined;
 }
-

@@ -27,11 +27,7 @@ export function globalLimitDecision(result: Pick<RateLimitResult, 'retryAfterMs'
   return {
     kind: 'reject',
     status: 503,
-    headers: [
-      ['Retry-After', String(retryAfterSeconds(result.retryAfterMs))],
-      ['Content-Type', 'text/plain; charset=utf-8'],
-      NOSNIFF,
-    ],
+    headers: [['Retry-After', String(retryAfterSeconds(result.retryAfterMs))], ['Content-Type', 'text/plain; charset=utf-8'], NOSNIFF],
     body: 'service unavailable (L402_ERR_RATELIMIT_GLOBAL_EXCEEDED)\n',
     code: 'L402_ERR_RATELIMIT_GLOBAL_EXCEEDED',
   };

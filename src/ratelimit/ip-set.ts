@@ -149,7 +149,10 @@ export function validateIpList(entries: unknown, path: string): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   entries.forEach((entry: unknown, i) => {
     if (typeof entry !== 'string' || parseCidr(entry) === undefined) {
-      issues.push({ path: `${path}[${i}]`, message: `${JSON.stringify(entry)} is not an IP address or CIDR (e.g. 10.0.0.0/8, 2001:db8::/32)` });
+      issues.push({
+        path: `${path}[${i}]`,
+        message: `${JSON.stringify(entry)} is not an IP address or CIDR (e.g. 10.0.0.0/8, 2001:db8::/32)`,
+      });
     }
   });
   return issues;

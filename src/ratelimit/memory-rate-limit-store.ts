@@ -67,7 +67,8 @@ export class MemoryRateLimitStore implements RateLimitStore {
       const cap = rule.burst * rule.per;
       let u = state[slot] as number;
       const last = state[slot + 1] as number;
-      if (Number.isNaN(u)) u = cap; // never used: full, as a fresh bucket is
+      if (Number.isNaN(u))
+        u = cap; // never used: full, as a fresh bucket is
       else if (now > last) u = Math.min(cap, u + (now - last) * rule.requests);
       if (u > cap) u = cap;
       units[i] = u;

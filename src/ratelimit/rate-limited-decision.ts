@@ -21,11 +21,7 @@ export function rateLimitedDecision(result: Pick<RateLimitResult, 'retryAfterMs'
   return {
     kind: 'reject',
     status: unavailable ? 503 : 429,
-    headers: [
-      ['Retry-After', String(retryAfterSeconds(result.retryAfterMs))],
-      ['Content-Type', 'text/plain; charset=utf-8'],
-      NOSNIFF,
-    ],
+    headers: [['Retry-After', String(retryAfterSeconds(result.retryAfterMs))], ['Content-Type', 'text/plain; charset=utf-8'], NOSNIFF],
     // Named like the app's other 503s, so that operators and clients see which part failed.
     body: unavailable ? 'service unavailable (L402_ERR_RATELIMIT_STORE_UNAVAILABLE)\n' : 'rate limit exceeded\n',
     code: unavailable ? 'L402_ERR_RATELIMIT_STORE_UNAVAILABLE' : 'L402_ERR_RATELIMIT_EXCEEDED',

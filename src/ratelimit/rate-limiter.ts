@@ -114,7 +114,11 @@ export class RateLimiter {
     this.policy = options.onStoreError ?? 'allow';
     this.fallback = options.fallbackStore;
     this.onError = options.onError;
-    this.deniedOnError = Object.freeze({ allowed: false, retryAfterMs: Math.max(1, options.storeErrorRetryAfterMs ?? 1000), storeError: true });
+    this.deniedOnError = Object.freeze({
+      allowed: false,
+      retryAfterMs: Math.max(1, options.storeErrorRetryAfterMs ?? 1000),
+      storeError: true,
+    });
     this.everyPath = this.rules.every((r) => r.pattern === undefined) ? this.rules : undefined;
   }
 
@@ -137,7 +141,11 @@ export class RateLimiter {
     } catch (error) {
       return this.failed(error, key, matching);
     }
-    if (outcome instanceof Promise) return outcome.then((r) => this.record(r), (error: unknown) => this.failed(error, key, matching));
+    if (outcome instanceof Promise)
+      return outcome.then(
+        (r) => this.record(r),
+        (error: unknown) => this.failed(error, key, matching),
+      );
     return this.record(outcome);
   }
 
@@ -165,9 +173,14 @@ export class RateLimiter {
 
   private failed(error: unknown, key: string, matching: readonly CompiledRateLimitRule[]): MaybePromise<RateLimitResult> {
     this.storeErrorCount++;
-    const coded = error instanceof L402Error
-      ? error
-      : new L402Error('L402_ERR_RATELIMIT_STORE_UNAVAILABLE', `rate limit store failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    const coded =
+      error instanceof L402Error
+        ? error
+        : new L402Error(
+            'L402_ERR_RATELIMIT_STORE_UNAVAILABLE',
+            `rate limit store failed: ${error instanceof Error ? error.message : String(error)}`,
+            { cause: error },
+          );
     try {
       this.onError?.(coded);
     } catch {
@@ -177,7 +190,8 @@ export class RateLimiter {
     if (this.fallback === undefined) return this.record(ALLOWED_ON_ERROR);
     // The local limit's refusal is a plain 429 (the client is over it); its pass is still marked
     // as a store error. A failing fallback lets the request through, as without one.
-    const local = (r: RateLimitResult): RateLimitResult => this.record(r.allowed ? ALLOWED_ON_ERROR : { allowed: false, retryAfterMs: r.retryAfterMs });
+    const local = (r: RateLimitResult): RateLimitResult =>
+      this.record(r.allowed ? ALLOWED_ON_ERROR : { allowed: false, retryAfterMs: r.retryAfterMs });
     let outcome: MaybePromise<RateLimitResult>;
     try {
       outcome = this.fallback.take(this.service, key, matching, this.clock.now());

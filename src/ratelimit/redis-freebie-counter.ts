@@ -3,7 +3,15 @@ import { ConfigError, type L402Error } from '../core/errors.js';
 import { systemClock, type Clock } from '../core/types.js';
 import { freebieOptionProblems, type FreebieCounter, type FreebieCounterOptions, type FreebieStats } from './freebie-counter.js';
 import { maskIp } from './mask-ip.js';
-import { closeRedis, openRedis, redisReady, storeUnavailable, type RedisClient, type RedisConnectionOptions, type RedisHandle } from './redis-connection.js';
+import {
+  closeRedis,
+  openRedis,
+  redisReady,
+  storeUnavailable,
+  type RedisClient,
+  type RedisConnectionOptions,
+  type RedisHandle,
+} from './redis-connection.js';
 import type { StoreErrorPolicy } from './rate-limiter.js';
 
 /** Options of {@link RedisFreebieCounter}. */

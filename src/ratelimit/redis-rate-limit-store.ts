@@ -1,7 +1,15 @@
 import type { Redis } from 'ioredis';
 import type { CompiledRateLimitRule } from './rate-limit-rules.js';
 import type { RateLimitStore } from './rate-limit-store.js';
-import { closeRedis, openRedis, redisReady, storeUnavailable, type RedisClient, type RedisConnectionOptions, type RedisHandle } from './redis-connection.js';
+import {
+  closeRedis,
+  openRedis,
+  redisReady,
+  storeUnavailable,
+  type RedisClient,
+  type RedisConnectionOptions,
+  type RedisHandle,
+} from './redis-connection.js';
 import { ALLOWED, type TakeResult } from './token-bucket.js';
 
 /** Options of {@link RedisRateLimitStore}. */

@@ -43,8 +43,15 @@ export const GO_APERTURE_SOURCE = 'go-aperture';
 
 /** Every table of the Go aperture's schema (golang-migrate versions 1–9) and golang-migrate's own. */
 export const GO_APERTURE_TABLES = [
-  'secrets', 'onion', 'lnc_sessions', 'l402_transactions', 'services',
-  'mpp_sessions', 'mpp_session_credits', 'mpp_consumed_charges', 'schema_migrations',
+  'secrets',
+  'onion',
+  'lnc_sessions',
+  'l402_transactions',
+  'services',
+  'mpp_sessions',
+  'mpp_session_credits',
+  'mpp_consumed_charges',
+  'schema_migrations',
 ] as const;
 
 /** The newest golang-migrate version of the Go aperture's schema this release was tested against. */
@@ -67,7 +74,18 @@ export const GO_MPP_HMAC_KEY_HASH = createHash('sha256').update('aperture-mpp-hm
 /** Columns aperture-ts reads (and, for `secrets`, writes) of each Go table. */
 const NEEDED: Record<'secrets' | 'l402_transactions' | 'services', readonly string[]> = {
   secrets: ['hash', 'secret', 'created_at'],
-  l402_transactions: ['id', 'token_id', 'payment_hash', 'identifier_hash', 'service_name', 'price_sats', 'state', 'auth_type', 'created_at', 'settled_at'],
+  l402_transactions: [
+    'id',
+    'token_id',
+    'payment_hash',
+    'identifier_hash',
+    'service_name',
+    'price_sats',
+    'state',
+    'auth_type',
+    'created_at',
+    'settled_at',
+  ],
   services: ['name', 'address', 'protocol', 'host_regexp', 'path_regexp', 'price', 'auth', 'updated_at'],
 };
 
@@ -126,8 +144,14 @@ export interface GoApertureAdoption {
 export function goColumnsQuery(dialect: Dialect): Query {
   const names = GO_APERTURE_TABLES.map((t) => `'${t}'`).join(', ');
   return dialect === 'sqlite'
-    ? { text: `SELECT m.name AS table_name, p.name AS column_name FROM sqlite_master m, pragma_table_info(m.name) p WHERE m.type = 'table' AND m.name IN (${names})`, values: [] }
-    : { text: `SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name IN (${names})`, values: [] };
+    ? {
+        text: `SELECT m.name AS table_name, p.name AS column_name FROM sqlite_master m, pragma_table_info(m.name) p WHERE m.type = 'table' AND m.name IN (${names})`,
+        values: [],
+      }
+    : {
+        text: `SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name IN (${names})`,
+        values: [],
+      };
 }
 
 /** golang-migrate's record: one row, the version and whether it is dirty. */
@@ -172,7 +196,8 @@ export function addGoMigration(schema: GoApertureSchema, rows: readonly Row[]): 
   schema.dirty = dirty === true || dirty === 1 || dirty === '1' || dirty === 't';
 }
 
-const GO_TIME = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?: ?(Z|[+-]\d{2}:?\d{2}))?(?: [A-Za-z][A-Za-z0-9+-]*)?(?: m=[+-][0-9.]+)?$/;
+const GO_TIME =
+  /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?: ?(Z|[+-]\d{2}:?\d{2}))?(?: [A-Za-z][A-Za-z0-9+-]*)?(?: m=[+-][0-9.]+)?$/;
 
 /**
  * Milliseconds since the epoch of a time the Go aperture wrote to SQLite. Its
@@ -220,22 +245,27 @@ export function goTimeText(ms: number): string {
 export const SQLITE_GO_TIME_FUNCTION = 'aperture_go_time';
 
 /** The dialect's spelling of the few expressions the import needs. */
-function dialectOf(dialect: Dialect): { time: (c: string) => string; hex: (c: string) => string; unhex: (c: string) => string; length: (c: string) => string } {
+function dialectOf(dialect: Dialect): {
+  time: (c: string) => string;
+  hex: (c: string) => string;
+  unhex: (c: string) => string;
+  length: (c: string) => string;
+} {
   return dialect === 'sqlite'
     ? {
-      time: (c) => `${SQLITE_GO_TIME_FUNCTION}(${c})`,
-      hex: (c) => `lower(hex(${c}))`,
-      unhex: (c) => `unhex(${c})`,
-      length: (c) => `length(${c})`,
-    }
+        time: (c) => `${SQLITE_GO_TIME_FUNCTION}(${c})`,
+        hex: (c) => `lower(hex(${c}))`,
+        unhex: (c) => `unhex(${c})`,
+        length: (c) => `length(${c})`,
+      }
     : {
-      time: (c) => `CAST(FLOOR(EXTRACT(EPOCH FROM ${c}) * 1000) AS BIGINT)`,
-      hex: (c) => `encode(${c}, 'hex')`,
-      // decode() fails on text that is not hex (SQLite's unhex gives NULL): guard it, since
-      // PostgreSQL may evaluate a correlated condition before the ones that exclude such rows.
-      unhex: (c) => `decode(CASE WHEN ${c} ~ '^([0-9a-f][0-9a-f])*$' THEN ${c} END, 'hex')`,
-      length: (c) => `octet_length(${c})`,
-    };
+        time: (c) => `CAST(FLOOR(EXTRACT(EPOCH FROM ${c}) * 1000) AS BIGINT)`,
+        hex: (c) => `encode(${c}, 'hex')`,
+        // decode() fails on text that is not hex (SQLite's unhex gives NULL): guard it, since
+        // PostgreSQL may evaluate a correlated condition before the ones that exclude such rows.
+        unhex: (c) => `decode(CASE WHEN ${c} ~ '^([0-9a-f][0-9a-f])*$' THEN ${c} END, 'hex')`,
+        length: (c) => `octet_length(${c})`,
+      };
 }
 
 /**
@@ -264,8 +294,12 @@ export function goImportStatements(dialect: Dialect, schema: GoApertureSchema) {
     storedFingerprint: 'SELECT transactions_fingerprint FROM aperture_go_import WHERE id = 1',
     saveFingerprint: `INSERT INTO aperture_go_import (id, transactions_fingerprint, imported_at) VALUES (1, $1, $2)
       ON CONFLICT (id) DO UPDATE SET transactions_fingerprint = excluded.transactions_fingerprint, imported_at = excluded.imported_at`,
-    insertL402: insert(d.hex('g.token_id'), 'l402', `CASE WHEN g.identifier_hash IS NULL THEN NULL ELSE ${d.hex('g.identifier_hash')} END`,
-      `g.auth_type = 'l402' AND g.token_id IS NOT NULL AND ${d.length('g.token_id')} = 32`),
+    insertL402: insert(
+      d.hex('g.token_id'),
+      'l402',
+      `CASE WHEN g.identifier_hash IS NULL THEN NULL ELSE ${d.hex('g.identifier_hash')} END`,
+      `g.auth_type = 'l402' AND g.token_id IS NOT NULL AND ${d.length('g.token_id')} = 32`,
+    ),
     insertMpp: insert(`'go-mpp:' || ${d.hex('g.payment_hash')}`, 'mpp', 'NULL', `g.auth_type LIKE 'mpp%'`),
     settleL402: `UPDATE transactions SET state = 'settled', settled_at = COALESCE(
         (SELECT MAX(${d.time('g.settled_at')}) FROM l402_transactions g WHERE g.token_id = ${d.unhex('transactions.token_id')} AND g.state = 'settled'), $1)
@@ -308,7 +342,8 @@ const GO_SERVICE_KEYS = ['address', 'protocol', 'hostregexp', 'pathregexp', 'pri
  * @returns the entry
  */
 export function goServiceEntry(row: Row, previous: unknown): Record<string, unknown> {
-  const base: Record<string, unknown> = previous !== null && typeof previous === 'object' && !Array.isArray(previous) ? { ...(previous as Record<string, unknown>) } : {};
+  const base: Record<string, unknown> =
+    previous !== null && typeof previous === 'object' && !Array.isArray(previous) ? { ...(previous as Record<string, unknown>) } : {};
   for (const key of GO_SERVICE_KEYS) delete base[key];
   // A tombstone (the admin API's `deleted: true`) gives way: the Go aperture has the service.
   delete base['deleted'];
@@ -346,13 +381,22 @@ const LOCK = 4_020_402;
 export function* goImportScript(dialect: Dialect, sql: RegistrySql, schema: GoApertureSchema, now: number): Script<GoImportReport> {
   const g = goImportStatements(dialect, schema);
   const report: GoImportReport = {
-    ledgerChanged: false, transactionsImported: 0, transactionsSettled: 0, transactionsRevoked: 0,
-    servicesImported: 0, servicesUpdated: 0, servicesRemoved: 0,
+    ledgerChanged: false,
+    transactionsImported: 0,
+    transactionsSettled: 0,
+    transactionsRevoked: 0,
+    servicesImported: 0,
+    servicesUpdated: 0,
+    servicesRemoved: 0,
   };
   if (g.lock !== undefined) yield { text: g.lock, values: [LOCK] };
   if (schema.transactions) {
     const fp = (yield { text: g.fingerprint, values: [] }).rows[0] ?? {};
-    const fingerprint = JSON.stringify(Object.keys(fp).sort().map((k) => [k, fp[k] === null || fp[k] === undefined ? null : String(fp[k])]));
+    const fingerprint = JSON.stringify(
+      Object.keys(fp)
+        .sort()
+        .map((k) => [k, fp[k] === null || fp[k] === undefined ? null : String(fp[k])]),
+    );
     const stored = (yield { text: g.storedFingerprint, values: [] }).rows[0]?.['transactions_fingerprint'];
     if (stored !== fingerprint) {
       report.ledgerChanged = true;
@@ -366,7 +410,12 @@ export function* goImportScript(dialect: Dialect, sql: RegistrySql, schema: GoAp
   }
   if (schema.services) {
     const rows = (yield { text: g.goServices, values: [] }).rows;
-    const seen = new Map((yield { text: g.seenServices, values: [] }).rows.map((r) => [String(r['name']), { updatedAt: String(r['go_updated_at']), version: Number(r['version']) }]));
+    const seen = new Map(
+      (yield { text: g.seenServices, values: [] }).rows.map((r) => [
+        String(r['name']),
+        { updatedAt: String(r['go_updated_at']), version: Number(r['version']) },
+      ]),
+    );
     for (const row of rows) {
       const name = String(row['name']);
       const updated = String(row['updated']);

@@ -28,17 +28,17 @@ import type { Dialect, Query, Row } from './sql-queries.js';
 export type InspectTarget =
   | { backend: 'sqlite'; path: string }
   | {
-    backend: 'postgres';
-    host?: string;
-    port?: number;
-    user?: string;
-    password?: string;
-    dbname?: string;
-    requiressl?: boolean;
-    /** Schema put first on the search_path, as the store's `schema` option. */
-    schema?: string;
-    connectTimeoutMs?: number;
-  };
+      backend: 'postgres';
+      host?: string;
+      port?: number;
+      user?: string;
+      password?: string;
+      dbname?: string;
+      requiressl?: boolean;
+      /** Schema put first on the search_path, as the store's `schema` option. */
+      schema?: string;
+      connectTimeoutMs?: number;
+    };
 
 /** aperture-ts's own tables, when present. */
 export interface OwnSchemaSummary {
@@ -126,7 +126,8 @@ export async function inspectDatabase(target: InspectTarget): Promise<DatabaseIn
     if (target.dbname !== undefined) config.database = target.dbname;
     if (target.requiressl === true) config.ssl = true;
     if (target.schema !== undefined) {
-      if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(target.schema)) throw invalidArgument('schema must be a plain identifier (letters, digits, underscore)');
+      if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(target.schema))
+        throw invalidArgument('schema must be a plain identifier (letters, digits, underscore)');
       config.options = `-c search_path=${target.schema}`;
     }
     const c = new driver.Client(config);
@@ -146,9 +147,15 @@ export async function inspectDatabase(target: InspectTarget): Promise<DatabaseIn
 }
 
 async function summarise(out: DatabaseInspection, dialect: Dialect, read: Reader): Promise<void> {
-  const tables = new Set((await read(dialect === 'sqlite'
-    ? { text: "SELECT name FROM sqlite_master WHERE type = 'table'", values: [] }
-    : { text: 'SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema()', values: [] })).map((r) => String(r['name'])));
+  const tables = new Set(
+    (
+      await read(
+        dialect === 'sqlite'
+          ? { text: "SELECT name FROM sqlite_master WHERE type = 'table'", values: [] }
+          : { text: 'SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema()', values: [] },
+      )
+    ).map((r) => String(r['name'])),
+  );
   const count = async (text: string, values: unknown[] = []): Promise<number> => Number((await read({ text, values }))[0]?.['n'] ?? 0);
 
   if (tables.has('aperture_migrations')) {
@@ -194,7 +201,12 @@ async function summarise(out: DatabaseInspection, dialect: Dialect, read: Reader
     const rows = await read({ text: 'SELECT name, CAST(updated_at AS TEXT) AS updated FROM services ORDER BY name', values: [] });
     go.services = rows.map((r) => String(r['name']));
     if (imported && tables.has('aperture_go_services')) {
-      const seen = new Map((await read({ text: 'SELECT name, go_updated_at FROM aperture_go_services', values: [] })).map((r) => [String(r['name']), String(r['go_updated_at'])]));
+      const seen = new Map(
+        (await read({ text: 'SELECT name, go_updated_at FROM aperture_go_services', values: [] })).map((r) => [
+          String(r['name']),
+          String(r['go_updated_at']),
+        ]),
+      );
       go.servicesToImport = rows.filter((r) => seen.get(String(r['name'])) !== String(r['updated'])).length;
     } else {
       go.servicesToImport = rows.length;
@@ -202,7 +214,12 @@ async function summarise(out: DatabaseInspection, dialect: Dialect, read: Reader
   }
   if (schema.tables.includes('mpp_sessions')) {
     try {
-      const r = (await read({ text: "SELECT COUNT(*) AS n, COALESCE(SUM(deposit_sats - spent_sats), 0) AS unspent FROM mpp_sessions WHERE status = 'open'", values: [] }))[0];
+      const r = (
+        await read({
+          text: "SELECT COUNT(*) AS n, COALESCE(SUM(deposit_sats - spent_sats), 0) AS unspent FROM mpp_sessions WHERE status = 'open'",
+          values: [],
+        })
+      )[0];
       go.openMppSessions = { count: Number(r?.['n'] ?? 0), unspentSats: Number(r?.['unspent'] ?? 0) };
     } catch {
       // Another shape of the table: not reported.
@@ -226,7 +243,10 @@ export function describeDatabase(found: DatabaseInspection): { lines: string[]; 
     return { lines: [`${what}: cannot be read now (${found.error}); a start opens it then`], refusal: undefined };
   }
   if (!found.exists) {
-    return { lines: [`${what} does not exist yet; a start creates it with aperture-ts's schema (version ${LATEST_VERSION})`], refusal: undefined };
+    return {
+      lines: [`${what} does not exist yet; a start creates it with aperture-ts's schema (version ${LATEST_VERSION})`],
+      refusal: undefined,
+    };
   }
   const own = found.aperture;
   const go = found.go;
@@ -235,35 +255,59 @@ export function describeDatabase(found: DatabaseInspection): { lines: string[]; 
     return { lines: [refusal], refusal };
   }
   if (go === undefined) {
-    if (own === undefined) lines.push(`${what} holds no aperture tables; a start adds aperture-ts's (version ${LATEST_VERSION}) next to what is there`);
+    if (own === undefined)
+      lines.push(`${what} holds no aperture tables; a start adds aperture-ts's (version ${LATEST_VERSION}) next to what is there`);
     else {
-      lines.push(`${what} holds aperture-ts's schema version ${own.version}: ${plural(own.rootKeys, 'root key')}, ${plural(own.transactions, 'transaction')}, ${plural(own.services, 'service')}`);
+      lines.push(
+        `${what} holds aperture-ts's schema version ${own.version}: ${plural(own.rootKeys, 'root key')}, ${plural(own.transactions, 'transaction')}, ${plural(own.services, 'service')}`,
+      );
       if (own.version < LATEST_VERSION) lines.push(`  a start migrates it to version ${LATEST_VERSION}`);
     }
     return { lines, refusal: undefined };
   }
-  const version = go.schema.version === undefined ? 'no golang-migrate version recorded' : `schema version ${go.schema.version}${go.schema.dirty === true ? ', marked dirty by golang-migrate' : ''}`;
-  lines.push(`${what} was written by the Go aperture (${version}): ${plural(go.rootKeys, 'root key')}, ${plural(go.transactions.total, 'transaction')} (${go.transactions.settled} settled), ${plural(go.services.length, 'service')}${go.services.length === 0 ? '' : ` (${go.services.join(', ')})`}`);
-  if (own !== undefined) lines.push(`  it also holds aperture-ts's schema version ${own.version} (${plural(own.rootKeys, 'root key')}, ${plural(own.transactions, 'transaction')}, ${plural(own.services, 'service')}): it was opened here before`);
+  const version =
+    go.schema.version === undefined
+      ? 'no golang-migrate version recorded'
+      : `schema version ${go.schema.version}${go.schema.dirty === true ? ', marked dirty by golang-migrate' : ''}`;
+  lines.push(
+    `${what} was written by the Go aperture (${version}): ${plural(go.rootKeys, 'root key')}, ${plural(go.transactions.total, 'transaction')} (${go.transactions.settled} settled), ${plural(go.services.length, 'service')}${go.services.length === 0 ? '' : ` (${go.services.join(', ')})`}`,
+  );
+  if (own !== undefined)
+    lines.push(
+      `  it also holds aperture-ts's schema version ${own.version} (${plural(own.rootKeys, 'root key')}, ${plural(own.transactions, 'transaction')}, ${plural(own.services, 'service')}): it was opened here before`,
+    );
   const reads: string[] = [];
-  if (go.schema.secrets) reads.push(`its ${plural(go.rootKeys, 'root key')} ${go.rootKeys === 1 ? 'keeps' : 'keep'} verifying (read from secrets; keys of new tokens are written there too, so the Go aperture still accepts them after a switch back)`);
+  if (go.schema.secrets)
+    reads.push(
+      `its ${plural(go.rootKeys, 'root key')} ${go.rootKeys === 1 ? 'keeps' : 'keep'} verifying (read from secrets; keys of new tokens are written there too, so the Go aperture still accepts them after a switch back)`,
+    );
   if (go.schema.transactions) {
-    reads.push(go.transactions.toImport > 0 || go.transactions.total === 0
-      ? `${plural(go.transactions.toImport, 'transaction')} of l402_transactions ${go.transactions.toImport === 1 ? 'is' : 'are'} imported into the ledger`
-      : 'its transactions are in the ledger already');
+    reads.push(
+      go.transactions.toImport > 0 || go.transactions.total === 0
+        ? `${plural(go.transactions.toImport, 'transaction')} of l402_transactions ${go.transactions.toImport === 1 ? 'is' : 'are'} imported into the ledger`
+        : 'its transactions are in the ledger already',
+    );
   }
   if (go.schema.services) {
-    reads.push(go.servicesToImport > 0 || go.services.length === 0
-      ? `${plural(go.servicesToImport, 'service')} of its services table ${go.servicesToImport === 1 ? 'is' : 'are'} imported into the service registry (a service there overrides the config's of the same name)`
-      : 'its services are in the service registry already');
+    reads.push(
+      go.servicesToImport > 0 || go.services.length === 0
+        ? `${plural(go.servicesToImport, 'service')} of its services table ${go.servicesToImport === 1 ? 'is' : 'are'} imported into the service registry (a service there overrides the config's of the same name)`
+        : 'its services are in the service registry already',
+    );
   }
   lines.push(`  at start: ${reads.join('; ')}`);
-  lines.push(`  its tables and schema_migrations are not altered; aperture-ts's own tables are ${own === undefined ? 'added next to them' : 'brought up to date'}. Nothing is modified until start.`);
+  lines.push(
+    `  its tables and schema_migrations are not altered; aperture-ts's own tables are ${own === undefined ? 'added next to them' : 'brought up to date'}. Nothing is modified until start.`,
+  );
   if (go.schema.version !== undefined && go.schema.version > GO_SCHEMA_TESTED_VERSION) {
-    lines.push(`  note: schema version ${go.schema.version} is newer than the ${GO_SCHEMA_TESTED_VERSION} this release was tested with; the columns it reads are there`);
+    lines.push(
+      `  note: schema version ${go.schema.version} is newer than the ${GO_SCHEMA_TESTED_VERSION} this release was tested with; the columns it reads are there`,
+    );
   }
   if (go.openMppSessions !== undefined && go.openMppSessions.count > 0) {
-    lines.push(`  note: ${plural(go.openMppSessions.count, 'open MPP session')} holding ${go.openMppSessions.unspentSats} sat unspent ${go.openMppSessions.count === 1 ? 'is' : 'are'} not carried over (aperture-ts does not serve MPP yet); close them with the Go aperture first`);
+    lines.push(
+      `  note: ${plural(go.openMppSessions.count, 'open MPP session')} holding ${go.openMppSessions.unspentSats} sat unspent ${go.openMppSessions.count === 1 ? 'is' : 'are'} not carried over (aperture-ts does not serve MPP yet); close them with the Go aperture first`,
+    );
   }
   return { lines, refusal: undefined };
 }

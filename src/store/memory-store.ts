@@ -20,15 +20,7 @@ import type {
 } from './ledger.js';
 import type { RevocationEvent } from './root-key-store.js';
 import type { ServiceRecord } from './service-registry.js';
-import type {
-  CreditOutcome,
-  NewSession,
-  OpenOutcome,
-  RefundOutcome,
-  RefundTiming,
-  SessionCursor,
-  SessionRecord,
-} from './session-store.js';
+import type { CreditOutcome, NewSession, OpenOutcome, RefundOutcome, RefundTiming, SessionCursor, SessionRecord } from './session-store.js';
 import { unavailable } from './store-errors.js';
 import {
   RevocationListeners,
@@ -241,9 +233,9 @@ export class MemoryStore implements ApertureStore {
       entry.count += 1;
       per.set(r.service, entry);
     }
-    return revenueTotals([...per.entries()]
-      .sort(([a], [b]) => byCodeUnit(a, b))
-      .map(([service, v]) => ({ service, totalSats: v.totalSats, count: v.count })));
+    return revenueTotals(
+      [...per.entries()].sort(([a], [b]) => byCodeUnit(a, b)).map(([service, v]) => ({ service, totalSats: v.totalSats, count: v.count })),
+    );
   }
 
   /** {@inheritDoc ApertureStore.listPendingUnexpired} */
@@ -252,7 +244,12 @@ export class MemoryStore implements ApertureStore {
     checkPendingPage(limit, after);
     return [...this.#rows.values()]
       .filter((r) => r.stored === 'pending' && r.expiresAt > now)
-      .filter((r) => after === undefined || r.createdAt > after.createdAt || (r.createdAt === after.createdAt && byCodeUnit(r.tokenId, after.tokenId) > 0))
+      .filter(
+        (r) =>
+          after === undefined ||
+          r.createdAt > after.createdAt ||
+          (r.createdAt === after.createdAt && byCodeUnit(r.tokenId, after.tokenId) > 0),
+      )
       .sort((a, b) => a.createdAt - b.createdAt || byCodeUnit(a.tokenId, b.tokenId))
       .slice(0, limit)
       .map((r) => toRecord(r, now));
@@ -279,12 +276,17 @@ export class MemoryStore implements ApertureStore {
   /** {@inheritDoc ApertureStore.listServices} */
   async listServices(): Promise<ServiceRecord[]> {
     this.#open();
-    return [...this.#services.keys()].sort(byCodeUnit).map((name) => this.#service(name)).filter((s) => s !== undefined);
+    return [...this.#services.keys()]
+      .sort(byCodeUnit)
+      .map((name) => this.#service(name))
+      .filter((s) => s !== undefined);
   }
 
   #service(name: string): ServiceRecord | undefined {
     const s = this.#services.get(name);
-    return s === undefined ? undefined : { name, config: JSON.parse(s.json) as unknown, version: s.version, createdAt: s.createdAt, updatedAt: s.updatedAt };
+    return s === undefined
+      ? undefined
+      : { name, config: JSON.parse(s.json) as unknown, version: s.version, createdAt: s.createdAt, updatedAt: s.updatedAt };
   }
 
   /** {@inheritDoc ApertureStore.getService} */
@@ -466,7 +468,9 @@ export class MemoryStore implements ApertureStore {
     checkIdlePage(idleBefore, limit, after);
     return [...this.#sessions.values()]
       .filter((s) => s.status === 'open' && s.updatedAt < idleBefore)
-      .filter((s) => after === undefined || s.updatedAt > after.updatedAt || (s.updatedAt === after.updatedAt && byCodeUnit(s.id, after.id) > 0))
+      .filter(
+        (s) => after === undefined || s.updatedAt > after.updatedAt || (s.updatedAt === after.updatedAt && byCodeUnit(s.id, after.id) > 0),
+      )
       .sort((a, b) => a.updatedAt - b.updatedAt || byCodeUnit(a.id, b.id))
       .slice(0, limit)
       .map((s) => copySession(s) as SessionRecord);

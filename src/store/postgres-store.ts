@@ -30,15 +30,7 @@ import type {
 } from './ledger.js';
 import type { RevocationEvent } from './root-key-store.js';
 import type { ServiceRecord } from './service-registry.js';
-import type {
-  CreditOutcome,
-  NewSession,
-  OpenOutcome,
-  RefundOutcome,
-  RefundTiming,
-  SessionCursor,
-  SessionRecord,
-} from './session-store.js';
+import type { CreditOutcome, NewSession, OpenOutcome, RefundOutcome, RefundTiming, SessionCursor, SessionRecord } from './session-store.js';
 import { LATEST_VERSION, MIGRATIONS_TABLE, pendingSteps } from './migrations.js';
 import { STORE_SCHEMA_TOO_NEW, fromPgError, invalidArgument, unavailable } from './store-errors.js';
 import {
@@ -298,12 +290,19 @@ export class PostgresStore implements ApertureStore {
       await c.query(MIGRATIONS_TABLE);
       const current = Number((await c.query('SELECT COALESCE(MAX(version), 0) AS v FROM aperture_migrations')).rows[0]?.v ?? 0);
       if (current > LATEST_VERSION) {
-        throw new L402Error(STORE_SCHEMA_TOO_NEW, `the database is at schema version ${current}; this version of aperture-ts knows up to ${LATEST_VERSION}`);
+        throw new L402Error(
+          STORE_SCHEMA_TOO_NEW,
+          `the database is at schema version ${current}; this version of aperture-ts knows up to ${LATEST_VERSION}`,
+        );
       }
       for (const step of pendingSteps(current)) {
         await c.query(step.postgres);
         for (const m of step.record) {
-          await c.query('INSERT INTO aperture_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, this.#clock.now()]);
+          await c.query('INSERT INTO aperture_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [
+            m.version,
+            m.name,
+            this.#clock.now(),
+          ]);
         }
       }
     });
@@ -323,10 +322,17 @@ export class PostgresStore implements ApertureStore {
       }
     }
     if (schema.secrets) this.#sql = sqlFor('postgres', { goSecrets: true });
-    const ours = await this.#query({ text: "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'aperture_go_import'", values: [] }, 'open');
-    const imported = ours.length > 0
-      ? await this.#script("import of the Go aperture's database", goImportScript('postgres', this.#sql, schema, this.#clock.now()))
-      : undefined;
+    const ours = await this.#query(
+      {
+        text: "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'aperture_go_import'",
+        values: [],
+      },
+      'open',
+    );
+    const imported =
+      ours.length > 0
+        ? await this.#script("import of the Go aperture's database", goImportScript('postgres', this.#sql, schema, this.#clock.now()))
+        : undefined;
     this.#goAperture = { schema, secrets: schema.secrets, imported };
   }
 
@@ -350,7 +356,8 @@ export class PostgresStore implements ApertureStore {
       await client.connect();
       await client.query(`LISTEN ${REVOCATION_CHANNEL}`);
       const missed = await client.query(this.#sql.revocationsAfter, [this.#lastSeq]);
-      for (const row of missed.rows as Row[]) this.#receive(Number(row['seq']), String(row['origin']), String(row['id_hash']), row['token_id']);
+      for (const row of missed.rows as Row[])
+        this.#receive(Number(row['seq']), String(row['origin']), String(row['id_hash']), row['token_id']);
       this.#backoffMs = 100;
     } catch (error) {
       this.#listenerLost(client, error instanceof Error ? error : new Error(String(error)));
@@ -425,7 +432,8 @@ export class PostgresStore implements ApertureStore {
     const row = (await this.#query({ text: this.#sql.revocationTarget, values: [tokenId] }, 'revokeToken'))[0];
     if (row === undefined) return false;
     const idHash = row['auth_type'] === 'l402' ? identifierHash(String(row['payment_hash']), tokenId) : undefined;
-    if (idHash === undefined) return (await this.#count({ text: this.#sql.markRevokedByToken, values: [this.#clock.now(), tokenId] }, 'revokeToken')) > 0;
+    if (idHash === undefined)
+      return (await this.#count({ text: this.#sql.markRevokedByToken, values: [this.#clock.now(), tokenId] }, 'revokeToken')) > 0;
     const r = await this.#revoke(idHash, tokenId);
     return r.deleted || r.marked;
   }
@@ -451,7 +459,16 @@ export class PostgresStore implements ApertureStore {
   async recordChallenge(record: ChallengeRecord): Promise<boolean> {
     checkChallenge(record);
     const idHash = record.authType === 'l402' ? identifierHash(record.paymentHash, record.tokenId) : undefined;
-    const values = [record.tokenId, record.paymentHash, idHash ?? null, record.service, record.priceSats, record.authType, record.createdAt, record.expiresAt];
+    const values = [
+      record.tokenId,
+      record.paymentHash,
+      idHash ?? null,
+      record.service,
+      record.priceSats,
+      record.authType,
+      record.createdAt,
+      record.expiresAt,
+    ];
     return (await this.#count({ text: this.#sql.recordChallenge, values }, 'recordChallenge')) > 0;
   }
 
@@ -517,19 +534,28 @@ export class PostgresStore implements ApertureStore {
   async createService(name: string, config: unknown): Promise<boolean> {
     const json = serviceJson(name, config);
     const now = this.#clock.now();
-    return this.#script('createService', serviceChangeScript(this.#sql, (v) => ({ text: this.#sql.insertService, values: [name, json, v, now] })));
+    return this.#script(
+      'createService',
+      serviceChangeScript(this.#sql, (v) => ({ text: this.#sql.insertService, values: [name, json, v, now] })),
+    );
   }
 
   /** {@inheritDoc ApertureStore.updateService} */
   async updateService(name: string, config: unknown): Promise<boolean> {
     const json = serviceJson(name, config);
     const now = this.#clock.now();
-    return this.#script('updateService', serviceChangeScript(this.#sql, (v) => ({ text: this.#sql.updateService, values: [json, v, now, name] })));
+    return this.#script(
+      'updateService',
+      serviceChangeScript(this.#sql, (v) => ({ text: this.#sql.updateService, values: [json, v, now, name] })),
+    );
   }
 
   /** {@inheritDoc ApertureStore.deleteService} */
   async deleteService(name: string): Promise<boolean> {
-    return this.#script('deleteService', serviceChangeScript(this.#sql, () => ({ text: this.#sql.deleteService, values: [name] })));
+    return this.#script(
+      'deleteService',
+      serviceChangeScript(this.#sql, () => ({ text: this.#sql.deleteService, values: [name] })),
+    );
   }
 
   /** {@inheritDoc ApertureStore.servicesVersion} */
@@ -646,7 +672,8 @@ export class PostgresStore implements ApertureStore {
     if (this.#closed) return { ok: false, backend: 'postgres', detail: 'closed' };
     try {
       await this.#query({ text: 'SELECT 1', values: [] }, 'health');
-      if (this.#listener === undefined) return { ok: false, backend: 'postgres', detail: `revocation listener reconnecting: ${this.#lastError ?? 'unknown error'}` };
+      if (this.#listener === undefined)
+        return { ok: false, backend: 'postgres', detail: `revocation listener reconnecting: ${this.#lastError ?? 'unknown error'}` };
       return { ok: true, backend: 'postgres' };
     } catch (error) {
       return { ok: false, backend: 'postgres', detail: (error as Error).message };

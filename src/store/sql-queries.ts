@@ -117,10 +117,11 @@ export function sqlFor(dialect: Dialect, options: StatementOptions = {}) {
     deleteSecret: 'DELETE FROM root_keys WHERE id_hash = $1',
     // The Go aperture's table: its created_at is a TIMESTAMP, written as its drivers write one
     // (SQLite: Go's time.Time.String() text, see goTimeText; PostgreSQL: UTC without time zone).
-    newGoSecret: dialect === 'postgres'
-      ? `INSERT INTO secrets (hash, secret, created_at) VALUES ($1, $2, to_timestamp($3::double precision / 1000) AT TIME ZONE 'UTC')
+    newGoSecret:
+      dialect === 'postgres'
+        ? `INSERT INTO secrets (hash, secret, created_at) VALUES ($1, $2, to_timestamp($3::double precision / 1000) AT TIME ZONE 'UTC')
         ON CONFLICT (hash) DO UPDATE SET secret = excluded.secret, created_at = excluded.created_at`
-      : 'INSERT INTO secrets (hash, secret, created_at) VALUES ($1, $2, $3) ON CONFLICT (hash) DO UPDATE SET secret = excluded.secret, created_at = excluded.created_at',
+        : 'INSERT INTO secrets (hash, secret, created_at) VALUES ($1, $2, $3) ON CONFLICT (hash) DO UPDATE SET secret = excluded.secret, created_at = excluded.created_at',
     deleteGoSecret: 'DELETE FROM secrets WHERE hash = $1',
     gcGoSecrets: `DELETE FROM secrets WHERE hash IN (${expiredKeys})`,
     markRevokedByIdHash: 'UPDATE transactions SET revoked_at = $1 WHERE id_hash = $2 AND revoked_at IS NULL RETURNING token_id',
@@ -142,7 +143,8 @@ export function sqlFor(dialect: Dialect, options: StatementOptions = {}) {
     getService: `SELECT ${SERVICE_COLUMNS} FROM aperture_services WHERE name = $1`,
     bumpRegistry: 'UPDATE aperture_service_registry SET version = version + 1 WHERE id = 1 RETURNING version',
     registryVersion: 'SELECT version FROM aperture_service_registry WHERE id = 1',
-    insertService: 'INSERT INTO aperture_services (name, config, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) ON CONFLICT (name) DO NOTHING',
+    insertService:
+      'INSERT INTO aperture_services (name, config, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) ON CONFLICT (name) DO NOTHING',
     updateService: 'UPDATE aperture_services SET config = $1, version = $2, updated_at = $3 WHERE name = $4',
     deleteService: 'DELETE FROM aperture_services WHERE name = $1',
 
@@ -240,7 +242,10 @@ function paged(b: Builder, page: Page): { rows: Query; count: Query } {
   const limit = b.param(page.limit);
   const offset = b.param(page.offset);
   return {
-    rows: { text: `SELECT ${TX_COLUMNS} FROM transactions${where} ORDER BY created_at DESC, id DESC LIMIT ${limit} OFFSET ${offset}`, values: b.values },
+    rows: {
+      text: `SELECT ${TX_COLUMNS} FROM transactions${where} ORDER BY created_at DESC, id DESC LIMIT ${limit} OFFSET ${offset}`,
+      values: b.values,
+    },
     count: { text: `SELECT COUNT(*) AS n FROM transactions${where}`, values: countValues },
   };
 }
@@ -300,7 +305,10 @@ export function idleSessionsQuery(sql: Statements, idleBefore: number, limit: nu
     b.add((p) => `(updated_at > ${at} OR (updated_at = ${at} AND id${sql.binary} > ${p}))`, after.id);
   }
   const lim = b.param(limit);
-  return { text: `SELECT ${SESSION_COLUMNS} FROM aperture_sessions${b.where()} ORDER BY updated_at, id${sql.binary} LIMIT ${lim}`, values: b.values };
+  return {
+    text: `SELECT ${SESSION_COLUMNS} FROM aperture_sessions${b.where()} ORDER BY updated_at, id${sql.binary} LIMIT ${lim}`,
+    values: b.values,
+  };
 }
 
 /**
@@ -410,7 +418,13 @@ export function* openSessionScript(
  * @param now - when
  * @returns the outcome
  */
-export function* creditSessionScript(sql: Statements, id: string, paymentHash: string, amountSats: number, now: number): Script<CreditOutcome> {
+export function* creditSessionScript(
+  sql: Statements,
+  id: string,
+  paymentHash: string,
+  amountSats: number,
+  now: number,
+): Script<CreditOutcome> {
   const claimed = yield { text: sql.claimCredit, values: [paymentHash, id, amountSats, now] };
   if (claimed.changes === 0) {
     // Under READ COMMITTED (PostgreSQL) the insert waited for the claiming
@@ -490,7 +504,11 @@ export function toSession(row: Row): SessionRecord {
   if (closedAt !== undefined) s.closedAt = closedAt;
   const refundStatus = optionalString(row['refund_status']);
   if (refundStatus !== undefined) {
-    s.refund = { status: refundStatus as RefundStatus, attempts: Number(row['refund_attempts']), updatedAt: Number(row['refund_updated_at']) };
+    s.refund = {
+      status: refundStatus as RefundStatus,
+      attempts: Number(row['refund_attempts']),
+      updatedAt: Number(row['refund_updated_at']),
+    };
     const lastError = optionalString(row['refund_error']);
     if (lastError !== undefined) s.refund.lastError = lastError;
   }

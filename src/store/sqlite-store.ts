@@ -27,15 +27,7 @@ import type {
 } from './ledger.js';
 import type { RevocationEvent } from './root-key-store.js';
 import type { ServiceRecord } from './service-registry.js';
-import type {
-  CreditOutcome,
-  NewSession,
-  OpenOutcome,
-  RefundOutcome,
-  RefundTiming,
-  SessionCursor,
-  SessionRecord,
-} from './session-store.js';
+import type { CreditOutcome, NewSession, OpenOutcome, RefundOutcome, RefundTiming, SessionCursor, SessionRecord } from './session-store.js';
 import { MIGRATIONS_TABLE, LATEST_VERSION, pendingSteps } from './migrations.js';
 import { STORE_SCHEMA_TOO_NEW, fromSqliteError, invalidArgument, unavailable } from './store-errors.js';
 import { L402Error } from '../core/errors.js';
@@ -189,9 +181,10 @@ export class SqliteStore implements ApertureStore {
       this.#db = db;
       if (options.adoptGoAperture !== false) this.#adoptGoAperture();
       // With skipMigrations the table may not exist yet; polling then starts from 0.
-      const max = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'revocations'").get() === undefined
-        ? undefined
-        : (db.prepare('SELECT COALESCE(MAX(seq), 0) AS n FROM revocations').get() as Row);
+      const max =
+        db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'revocations'").get() === undefined
+          ? undefined
+          : (db.prepare('SELECT COALESCE(MAX(seq), 0) AS n FROM revocations').get() as Row);
       this.#lastSeq = Number(max?.['n'] ?? 0);
     } catch (error) {
       db?.close();
@@ -228,7 +221,9 @@ export class SqliteStore implements ApertureStore {
     }
     if (schema.secrets) this.#sql = sqlFor('sqlite', { goSecrets: true });
     const ours = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'aperture_go_import'").get() !== undefined;
-    const imported = ours ? this.#script('import of the Go aperture\'s database', goImportScript('sqlite', this.#sql, schema, this.#clock.now())) : undefined;
+    const imported = ours
+      ? this.#script("import of the Go aperture's database", goImportScript('sqlite', this.#sql, schema, this.#clock.now()))
+      : undefined;
     this.#goAperture = { schema, secrets: schema.secrets, imported };
   }
 
@@ -291,12 +286,14 @@ export class SqliteStore implements ApertureStore {
   #script<T>(what: string, script: Script<T>): T {
     return this.#do(what, () => {
       try {
-        return this.#db.transaction(() => {
-          let next = script.next();
-          while (next.done !== true) next = script.next(this.#step(next.value));
-          if (next.value instanceof Rollback) throw next.value;
-          return next.value;
-        }).immediate();
+        return this.#db
+          .transaction(() => {
+            let next = script.next();
+            while (next.done !== true) next = script.next(this.#step(next.value));
+            if (next.value instanceof Rollback) throw next.value;
+            return next.value;
+          })
+          .immediate();
       } catch (error) {
         if (error instanceof Rollback) return error.value as T;
         throw error;
@@ -309,7 +306,8 @@ export class SqliteStore implements ApertureStore {
     checkIdHash(idHash);
     const key = new Uint8Array(randomBytes(32));
     const now = this.#clock.now();
-    if (this.#sql.goSecrets) this.#script('newSecret', newSecretScript(this.#sql, Buffer.from(idHash), Buffer.from(key), now, goTimeText(now)));
+    if (this.#sql.goSecrets)
+      this.#script('newSecret', newSecretScript(this.#sql, Buffer.from(idHash), Buffer.from(key), now, goTimeText(now)));
     else this.#do('newSecret', () => this.#run(this.#sql.newSecret, [Buffer.from(idHash), Buffer.from(key), now]));
     return key;
   }
@@ -332,7 +330,8 @@ export class SqliteStore implements ApertureStore {
     const row = this.#do('revokeToken', () => this.#get(this.#sql.revocationTarget, [tokenId]));
     if (row === undefined) return false;
     const idHash = row['auth_type'] === 'l402' ? identifierHash(String(row['payment_hash']), tokenId) : undefined;
-    if (idHash === undefined) return this.#do('revokeToken', () => this.#run(this.#sql.markRevokedByToken, [this.#clock.now(), tokenId]) > 0);
+    if (idHash === undefined)
+      return this.#do('revokeToken', () => this.#run(this.#sql.markRevokedByToken, [this.#clock.now(), tokenId]) > 0);
     const r = this.#revoke(idHash, tokenId);
     return r.deleted || r.marked;
   }
@@ -374,7 +373,11 @@ export class SqliteStore implements ApertureStore {
       const seq = Number(row['seq']);
       this.#lastSeq = Math.max(this.#lastSeq, seq);
       if (this.#delivered.delete(seq) || row['origin'] === this.#origin) continue;
-      this.#listeners.emit({ idHash: String(row['id_hash']), tokenId: row['token_id'] === null ? undefined : String(row['token_id']), remote: true });
+      this.#listeners.emit({
+        idHash: String(row['id_hash']),
+        tokenId: row['token_id'] === null ? undefined : String(row['token_id']),
+        remote: true,
+      });
     }
   }
 
@@ -387,10 +390,19 @@ export class SqliteStore implements ApertureStore {
   async recordChallenge(record: ChallengeRecord): Promise<boolean> {
     checkChallenge(record);
     const idHash = record.authType === 'l402' ? identifierHash(record.paymentHash, record.tokenId) : undefined;
-    return this.#do('recordChallenge', () =>
-      this.#run(this.#sql.recordChallenge, [
-        record.tokenId, record.paymentHash, idHash ?? null, record.service, record.priceSats, record.authType, record.createdAt, record.expiresAt,
-      ]) > 0,
+    return this.#do(
+      'recordChallenge',
+      () =>
+        this.#run(this.#sql.recordChallenge, [
+          record.tokenId,
+          record.paymentHash,
+          idHash ?? null,
+          record.service,
+          record.priceSats,
+          record.authType,
+          record.createdAt,
+          record.expiresAt,
+        ]) > 0,
     );
   }
 
@@ -453,19 +465,28 @@ export class SqliteStore implements ApertureStore {
   async createService(name: string, config: unknown): Promise<boolean> {
     const json = serviceJson(name, config);
     const now = this.#clock.now();
-    return this.#script('createService', serviceChangeScript(this.#sql, (v) => ({ text: this.#sql.insertService, values: [name, json, v, now] })));
+    return this.#script(
+      'createService',
+      serviceChangeScript(this.#sql, (v) => ({ text: this.#sql.insertService, values: [name, json, v, now] })),
+    );
   }
 
   /** {@inheritDoc ApertureStore.updateService} */
   async updateService(name: string, config: unknown): Promise<boolean> {
     const json = serviceJson(name, config);
     const now = this.#clock.now();
-    return this.#script('updateService', serviceChangeScript(this.#sql, (v) => ({ text: this.#sql.updateService, values: [json, v, now, name] })));
+    return this.#script(
+      'updateService',
+      serviceChangeScript(this.#sql, (v) => ({ text: this.#sql.updateService, values: [json, v, now, name] })),
+    );
   }
 
   /** {@inheritDoc ApertureStore.deleteService} */
   async deleteService(name: string): Promise<boolean> {
-    return this.#script('deleteService', serviceChangeScript(this.#sql, () => ({ text: this.#sql.deleteService, values: [name] })));
+    return this.#script(
+      'deleteService',
+      serviceChangeScript(this.#sql, () => ({ text: this.#sql.deleteService, values: [name] })),
+    );
   }
 
   /** {@inheritDoc ApertureStore.servicesVersion} */
@@ -479,7 +500,13 @@ export class SqliteStore implements ApertureStore {
     checkChargeDetails(details);
     const claim: ChargeClaim = { paymentHash, claimId: randomUUID(), consumedAt: details.consumedAt ?? this.#clock.now() };
     const inserted = this.#do('consumeCharge', () =>
-      this.#run(this.#sql.consumeCharge, [paymentHash, claim.claimId, details.challengeId ?? null, details.expiresAt ?? null, claim.consumedAt]),
+      this.#run(this.#sql.consumeCharge, [
+        paymentHash,
+        claim.claimId,
+        details.challengeId ?? null,
+        details.expiresAt ?? null,
+        claim.consumedAt,
+      ]),
     );
     return inserted > 0 ? claim : undefined;
   }
@@ -616,7 +643,10 @@ function migrate(db: Database.Database, now: number): void {
     db.exec(MIGRATIONS_TABLE);
     const current = Number((db.prepare('SELECT COALESCE(MAX(version), 0) AS v FROM aperture_migrations').get() as Row)['v']);
     if (current > LATEST_VERSION) {
-      throw new L402Error(STORE_SCHEMA_TOO_NEW, `the database is at schema version ${current}; this version of aperture-ts knows up to ${LATEST_VERSION}`);
+      throw new L402Error(
+        STORE_SCHEMA_TOO_NEW,
+        `the database is at schema version ${current}; this version of aperture-ts knows up to ${LATEST_VERSION}`,
+      );
     }
     const record = db.prepare('INSERT INTO aperture_migrations (version, name, applied_at) VALUES (?, ?, ?)');
     for (const step of pendingSteps(current)) {

@@ -36,8 +36,16 @@ export function invalidArgument(message: string): L402Error {
 // SQLite result codes (primary code prefix of better-sqlite3's `code`) that
 // mean the file cannot be used right now rather than that the query is wrong.
 const SQLITE_UNAVAILABLE = [
-  'SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_IOERR', 'SQLITE_FULL', 'SQLITE_CANTOPEN',
-  'SQLITE_READONLY', 'SQLITE_CORRUPT', 'SQLITE_NOTADB', 'SQLITE_PROTOCOL', 'SQLITE_NOLFS',
+  'SQLITE_BUSY',
+  'SQLITE_LOCKED',
+  'SQLITE_IOERR',
+  'SQLITE_FULL',
+  'SQLITE_CANTOPEN',
+  'SQLITE_READONLY',
+  'SQLITE_CORRUPT',
+  'SQLITE_NOTADB',
+  'SQLITE_PROTOCOL',
+  'SQLITE_NOLFS',
 ];
 
 /**
@@ -74,7 +82,9 @@ export function isPgUnavailable(error: unknown): boolean {
     if (code.startsWith('08') || code.startsWith('57P') || code.startsWith('53')) return true;
   }
   const message = error instanceof Error ? error.message : '';
-  return /Connection terminated|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error|Connection terminated unexpectedly|Client was closed|Cannot use a pool after calling end/i.test(message);
+  return /Connection terminated|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error|Connection terminated unexpectedly|Client was closed|Cannot use a pool after calling end/i.test(
+    message,
+  );
 }
 
 /**

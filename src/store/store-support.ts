@@ -128,7 +128,8 @@ export function checkPendingPage(limit: number, after: PendingCursor | undefined
  */
 export function checkFilter(filter: TransactionFilter): Page {
   if (filter.state !== undefined && !STATES.includes(filter.state)) throw invalidArgument('state must be pending, settled or expired');
-  if (filter.authType !== undefined && filter.authType !== 'l402' && filter.authType !== 'mpp') throw invalidArgument("authType must be 'l402' or 'mpp'");
+  if (filter.authType !== undefined && filter.authType !== 'l402' && filter.authType !== 'mpp')
+    throw invalidArgument("authType must be 'l402' or 'mpp'");
   if (filter.start !== undefined) checkTime(filter.start, 'start');
   if (filter.end !== undefined) checkTime(filter.end, 'end');
   if (filter.settledStart !== undefined) checkTime(filter.settledStart, 'settledStart');
@@ -229,7 +230,8 @@ export function refundTiming(timing: RefundTiming, now: number): { now: number; 
  * @throws L402Error `L402_ERR_STORE_INVALID_ARGUMENT`
  */
 export function refundError(outcome: RefundOutcome): string | null {
-  if (!['succeeded', 'failed', 'skipped'].includes(outcome.status)) throw invalidArgument('refund status must be succeeded, failed or skipped');
+  if (!['succeeded', 'failed', 'skipped'].includes(outcome.status))
+    throw invalidArgument('refund status must be succeeded, failed or skipped');
   if (outcome.error !== undefined && typeof outcome.error !== 'string') throw invalidArgument('refund error must be a string');
   return outcome.error === undefined ? null : outcome.error.slice(0, 1000);
 }

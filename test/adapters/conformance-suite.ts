@@ -213,7 +213,10 @@ export function runConformance(adapter: AdapterUnderTest): void {
           assert.match(lines[1] as string, new RegExp(`^L402 macaroon="[A-Za-z0-9+/]+=*", invoice="lnbcrt[0-9a-z]+"${tail}$`));
         }
         const parsed = parseChallenges(lines);
-        assert.deepEqual(parsed.map((c) => c.scheme), ['LSAT', 'L402']);
+        assert.deepEqual(
+          parsed.map((c) => c.scheme),
+          ['LSAT', 'L402'],
+        );
         const [lsat, l402] = parsed as [(typeof parsed)[0], (typeof parsed)[0]];
         assert.equal(lsat.macaroon, l402.macaroon);
         assert.equal(lsat.invoice, l402.invoice);
@@ -229,13 +232,17 @@ export function runConformance(adapter: AdapterUnderTest): void {
         return { authorization: formatAuthorization(macaroon, paid.preimage), tokenId, preimage: paid.preimage, macaroon };
       };
 
-      it('stops reading a body the challenge does not use: Connection: close, the connection closed long before 10 GB', { skip: protocol === 'http2' ? 'HTTP/2 streams are reset instead (test/proxy/early-answer-body.test.ts)' : false }, async () => {
-        const limit = 64 * 1024 * 1024;
-        const r = await endlessUpload(server.port, 'POST /quote HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000000\r\n\r\n', limit);
-        assert.match(r.received, /^HTTP\/1\.1 402 /);
-        assert.match(r.received, /\r\nconnection: close\r\n/i);
-        assert.ok(r.closed, `the server read on: ${r.written} bytes sent`);
-      });
+      it(
+        'stops reading a body the challenge does not use: Connection: close, the connection closed long before 10 GB',
+        { skip: protocol === 'http2' ? 'HTTP/2 streams are reset instead (test/proxy/early-answer-body.test.ts)' : false },
+        async () => {
+          const limit = 64 * 1024 * 1024;
+          const r = await endlessUpload(server.port, 'POST /quote HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000000\r\n\r\n', limit);
+          assert.match(r.received, /^HTTP\/1\.1 402 /);
+          assert.match(r.received, /\r\nconnection: close\r\n/i);
+          assert.ok(r.closed, `the server read on: ${r.written} bytes sent`);
+        },
+      );
 
       it('answers a request without a token with the reference 402 challenge', async () => {
         const challenge = expectChallenge(await get('/quote'));
@@ -264,14 +271,21 @@ export function runConformance(adapter: AdapterUnderTest): void {
       });
 
       // Node's HTTP/2 client refuses to send a header twice, so this runs over HTTP/1.1 only.
-      it('accepts two Authorization lines for one token (LSAT then L402, as Go clients send) and refuses two that differ', { skip: protocol === 'http2' && 'node:http2 clients cannot send two Authorization fields' }, async () => {
-        const token = await buyToken('/quote');
-        const lsat = formatAuthorization(token.macaroon, token.preimage, 'LSAT');
-        const same = await get('/quote', { authorization: [lsat, token.authorization] });
-        assert.equal(same.status, 200, same.body);
-        const other = await buyToken('/quote');
-        expectChallenge(await get('/quote', { authorization: [lsat, other.authorization] }), { reason: 'conflicting', code: 'L402_ERR_TOKEN_CONFLICTING' });
-      });
+      it(
+        'accepts two Authorization lines for one token (LSAT then L402, as Go clients send) and refuses two that differ',
+        { skip: protocol === 'http2' && 'node:http2 clients cannot send two Authorization fields' },
+        async () => {
+          const token = await buyToken('/quote');
+          const lsat = formatAuthorization(token.macaroon, token.preimage, 'LSAT');
+          const same = await get('/quote', { authorization: [lsat, token.authorization] });
+          assert.equal(same.status, 200, same.body);
+          const other = await buyToken('/quote');
+          expectChallenge(await get('/quote', { authorization: [lsat, other.authorization] }), {
+            reason: 'conflicting',
+            code: 'L402_ERR_TOKEN_CONFLICTING',
+          });
+        },
+      );
 
       it('answers a wrong preimage with a fresh challenge', async () => {
         const token = await buyToken('/quote');
@@ -286,7 +300,10 @@ export function runConformance(adapter: AdapterUnderTest): void {
         assert.equal((await get('/quote', { authorization: token.authorization })).status, 200);
         clock.advance(61_000);
         try {
-          expectChallenge(await get('/quote', { authorization: token.authorization }), { reason: 'expired', code: 'L402_ERR_TOKEN_EXPIRED' });
+          expectChallenge(await get('/quote', { authorization: token.authorization }), {
+            reason: 'expired',
+            code: 'L402_ERR_TOKEN_EXPIRED',
+          });
         } finally {
           clock.advance(-61_000);
         }
@@ -294,7 +311,10 @@ export function runConformance(adapter: AdapterUnderTest): void {
 
       it('answers a token of another service with a challenge for this one', async () => {
         const token = await buyToken('/quote');
-        const { invoice } = expectChallenge(await get('/other', { authorization: token.authorization }), { reason: 'wrong_service', code: 'L402_ERR_TOKEN_WRONG_SERVICE' });
+        const { invoice } = expectChallenge(await get('/other', { authorization: token.authorization }), {
+          reason: 'wrong_service',
+          code: 'L402_ERR_TOKEN_WRONG_SERVICE',
+        });
         assert.equal(decodeInvoice(invoice).amountMsat, 5_000n, 'price from the route function');
         const other = await buyToken('/other');
         const reply = await get('/other', { authorization: other.authorization });
@@ -304,7 +324,10 @@ export function runConformance(adapter: AdapterUnderTest): void {
 
       it('answers a token without the required capability with a fresh challenge', async () => {
         const read = await buyToken('/quote');
-        expectChallenge(await get('/admin', { authorization: read.authorization }), { reason: 'missing_capability', code: 'L402_ERR_TOKEN_MISSING_CAPABILITY' });
+        expectChallenge(await get('/admin', { authorization: read.authorization }), {
+          reason: 'missing_capability',
+          code: 'L402_ERR_TOKEN_MISSING_CAPABILITY',
+        });
         const write = await buyToken('/admin');
         const reply = await get('/admin', { authorization: write.authorization });
         assert.equal(reply.status, 200, reply.body);
@@ -312,10 +335,16 @@ export function runConformance(adapter: AdapterUnderTest): void {
       });
 
       it('says why a credential was refused: malformed, revoked, bad signature', async () => {
-        expectChallenge(await get('/quote', { authorization: 'L402 bm90IGEgbWFjYXJvb24=:zz' }), { reason: 'malformed', code: 'L402_ERR_TOKEN_MALFORMED' });
+        expectChallenge(await get('/quote', { authorization: 'L402 bm90IGEgbWFjYXJvb24=:zz' }), {
+          reason: 'malformed',
+          code: 'L402_ERR_TOKEN_MALFORMED',
+        });
         const revoked = await buyToken('/quote');
         await secrets.revokeSecret(createHash('sha256').update(Macaroon.fromBase64(revoked.macaroon).identifier).digest());
-        expectChallenge(await get('/quote', { authorization: revoked.authorization }), { reason: 'revoked', code: 'L402_ERR_TOKEN_REVOKED' });
+        expectChallenge(await get('/quote', { authorization: revoked.authorization }), {
+          reason: 'revoked',
+          code: 'L402_ERR_TOKEN_REVOKED',
+        });
         const token = await buyToken('/quote');
         const bytes = Macaroon.fromBase64(token.macaroon).toBinary();
         bytes[bytes.length - 1] = (bytes[bytes.length - 1] as number) ^ 1;
@@ -326,7 +355,10 @@ export function runConformance(adapter: AdapterUnderTest): void {
       it('scopes a token priced by a function to the path it was priced for', async () => {
         const cheap = await buyToken('/other/cheap');
         assert.equal((await get('/other/cheap?x=1', { authorization: cheap.authorization })).status, 200);
-        expectChallenge(await get('/other/expensive', { authorization: cheap.authorization }), { reason: 'wrong_resource', code: 'L402_ERR_TOKEN_WRONG_RESOURCE' });
+        expectChallenge(await get('/other/expensive', { authorization: cheap.authorization }), {
+          reason: 'wrong_resource',
+          code: 'L402_ERR_TOKEN_WRONG_RESOURCE',
+        });
       });
 
       it('lets a free path through without a token', async () => {
@@ -383,8 +415,14 @@ export function runConformance(adapter: AdapterUnderTest): void {
         // One line each, or (Fetch semantics) one joined line: the order is what counts.
         const joined = (reply.headers.get('www-authenticate') ?? []).join(', ');
         const at = ['LSAT macaroon=', 'L402 macaroon=', 'Test id='].map((start) => joined.indexOf(start));
-        assert.ok(at.every((i, k) => i >= 0 && (k === 0 || i > (at[k - 1] as number))), joined);
-        assert.deepEqual(parseChallenges(reply.headers.get('www-authenticate') ?? []).map((c) => c.scheme), ['LSAT', 'L402']);
+        assert.ok(
+          at.every((i, k) => i >= 0 && (k === 0 || i > (at[k - 1] as number))),
+          joined,
+        );
+        assert.deepEqual(
+          parseChallenges(reply.headers.get('www-authenticate') ?? []).map((c) => c.scheme),
+          ['LSAT', 'L402'],
+        );
       });
 
       it("lets a credential of the second scheme through with that scheme's response headers; the Gate hears the response end", async () => {

@@ -23,7 +23,10 @@ describe('expressL402 with the Payment scheme', () => {
   const origin = (): string => `http://127.0.0.1:${server.port}`;
 
   before(async () => {
-    const l402 = new L402Scheme({ minter: new Minter({ invoicer: w.server, secrets: w.store, clock: w.clock }), verifier: new Verifier({ secrets: w.store, clock: w.clock }) });
+    const l402 = new L402Scheme({
+      minter: new Minter({ invoicer: w.server, secrets: w.store, clock: w.clock }),
+      verifier: new Verifier({ secrets: w.store, clock: w.clock }),
+    });
     const gate = new Gate({ schemes: [l402, new MppPaymentScheme({ scheme: w.scheme, priceSats: () => 10 })], clock: w.clock });
     const app = express();
     app.use(expressL402({ gate, service: 'quotes', priceSats: 10 }));
@@ -47,7 +50,9 @@ describe('expressL402 with the Payment scheme', () => {
     assert.equal(res.headers.get('content-type'), 'application/problem+json');
     await res.text();
     const charge = parsePaymentChallenges(values).find((c) => c.intent === 'charge') as PaymentChallenge;
-    const request = JSON.parse(Buffer.from(charge.request, 'base64url').toString('utf8')) as { methodDetails: { invoice: string; paymentHash: string } };
+    const request = JSON.parse(Buffer.from(charge.request, 'base64url').toString('utf8')) as {
+      methodDetails: { invoice: string; paymentHash: string };
+    };
     const { preimage } = await w.server.pay(request.methodDetails.invoice);
     return { header: paymentHeader(charge, { preimage }), paymentHash: request.methodDetails.paymentHash };
   }

@@ -50,7 +50,11 @@ const QuotesClient = grpc.makeGenericClientConstructor(definition, 'Quotes');
 
 function reply(call: { metadata: grpc.Metadata }, extra: Partial<Reply> = {}): Reply {
   const fromMetadata = call.metadata.get(GRPC_TOKEN_ID_METADATA_KEY)[0];
-  return { tokenId: grpcL402Token(call)?.tokenId ?? null, tokenIdMetadata: typeof fromMetadata === 'string' ? fromMetadata : null, ...extra };
+  return {
+    tokenId: grpcL402Token(call)?.tokenId ?? null,
+    tokenIdMetadata: typeof fromMetadata === 'string' ? fromMetadata : null,
+    ...extra,
+  };
 }
 
 describe('grpcL402Interceptor over grpc-js', () => {
@@ -104,7 +108,10 @@ describe('grpcL402Interceptor over grpc-js', () => {
     });
 
   /** Asserts status 13 `payment required` (naming the code of a refused credential) with the challenge in the trailers; returns it. */
-  const expectChallenge = async (pending: Promise<unknown>, refused?: { reason: string; code: string }): Promise<{ macaroon: string; invoice: string }> => {
+  const expectChallenge = async (
+    pending: Promise<unknown>,
+    refused?: { reason: string; code: string },
+  ): Promise<{ macaroon: string; invoice: string }> => {
     const error = await pending.then(
       () => assert.fail('expected the call to fail with payment required'),
       (e: unknown) => e as grpc.ServiceError,
@@ -113,8 +120,14 @@ describe('grpcL402Interceptor over grpc-js', () => {
     assert.equal(error.details, refused === undefined ? 'payment required' : `payment required (${refused.code})`);
     const values = error.metadata.get('www-authenticate').map(String);
     const challenges = parseChallenges(values);
-    assert.deepEqual(challenges.map((c) => c.scheme), ['LSAT', 'L402']);
-    assert.deepEqual(challenges.map((c) => c.error), [refused?.reason, refused?.reason]);
+    assert.deepEqual(
+      challenges.map((c) => c.scheme),
+      ['LSAT', 'L402'],
+    );
+    assert.deepEqual(
+      challenges.map((c) => c.error),
+      [refused?.reason, refused?.reason],
+    );
     const [first] = challenges as [(typeof challenges)[0]];
     assert.match(first.invoice, /^lnbcrt100n1/);
     return first;
@@ -150,10 +163,13 @@ describe('grpcL402Interceptor over grpc-js', () => {
 
   it('answers a wrong preimage with a fresh challenge', async () => {
     const token = await buy();
-    const fresh = await expectChallenge(unary('getQuote', withHeader('authorization', formatAuthorization(token.macaroon, 'ab'.repeat(32)))), {
-      reason: 'bad_preimage',
-      code: 'L402_ERR_TOKEN_BAD_PREIMAGE',
-    });
+    const fresh = await expectChallenge(
+      unary('getQuote', withHeader('authorization', formatAuthorization(token.macaroon, 'ab'.repeat(32)))),
+      {
+        reason: 'bad_preimage',
+        code: 'L402_ERR_TOKEN_BAD_PREIMAGE',
+      },
+    );
     assert.notEqual(fresh.macaroon, token.macaroon);
   });
 
@@ -161,7 +177,14 @@ describe('grpcL402Interceptor over grpc-js', () => {
     await expectChallenge(stream());
     const token = await buy();
     const values = await stream(withHeader('authorization', formatAuthorization(token.macaroon, token.preimage)));
-    assert.deepEqual(values.map((v) => [v.n, v.tokenId]), [[0, token.tokenId], [1, token.tokenId], [2, token.tokenId]]);
+    assert.deepEqual(
+      values.map((v) => [v.n, v.tokenId]),
+      [
+        [0, token.tokenId],
+        [1, token.tokenId],
+        [2, token.tokenId],
+      ],
+    );
   });
 
   it('lets a free method through without a token and drops a client-sent token ID', async () => {
@@ -197,7 +220,8 @@ describe('grpcL402Interceptor conformance: expiry, other service, capabilities, 
         timeoutSeconds: 60,
         route: (request) => {
           if (request.path === '/quotes.Quotes/Admin') return { capabilities: ['write'], requiredCapability: 'write' };
-          if (request.path.startsWith('/other.Other/')) return { service: 'other', priceSats: () => 5, capabilities: [], timeoutSeconds: 0 };
+          if (request.path.startsWith('/other.Other/'))
+            return { service: 'other', priceSats: () => 5, capabilities: [], timeoutSeconds: 0 };
           return undefined;
         },
       }),
@@ -234,7 +258,10 @@ describe('grpcL402Interceptor conformance: expiry, other service, capabilities, 
     });
 
   /** Status 13 with a fresh LSAT + L402 challenge in the trailers (and the refusal, if any); returns the L402 one. */
-  const expectChallenge = async (pending: Promise<unknown>, refused?: { reason: string; code: string }): Promise<{ macaroon: string; invoice: string }> => {
+  const expectChallenge = async (
+    pending: Promise<unknown>,
+    refused?: { reason: string; code: string },
+  ): Promise<{ macaroon: string; invoice: string }> => {
     const error = await pending.then(
       () => assert.fail('expected payment required'),
       (e: unknown) => e as grpc.ServiceError,
@@ -242,15 +269,25 @@ describe('grpcL402Interceptor conformance: expiry, other service, capabilities, 
     assert.equal(error.code, grpc.status.INTERNAL, error.message);
     assert.equal(error.details, refused === undefined ? 'payment required' : `payment required (${refused.code})`);
     const challenges = parseChallenges(error.metadata.get('www-authenticate').map(String));
-    assert.deepEqual(challenges.map((c) => c.scheme), ['LSAT', 'L402']);
-    assert.deepEqual(challenges.map((c) => c.error), [refused?.reason, refused?.reason]);
+    assert.deepEqual(
+      challenges.map((c) => c.scheme),
+      ['LSAT', 'L402'],
+    );
+    assert.deepEqual(
+      challenges.map((c) => c.error),
+      [refused?.reason, refused?.reason],
+    );
     return challenges[1] as (typeof challenges)[1] & object;
   };
 
   const buy = async (name: 'getQuote' | 'admin' | 'other'): Promise<{ authorization: string; tokenId: string; macaroon: string }> => {
     const { macaroon, invoice } = await expectChallenge(call(name));
     const { preimage } = await payer.payInvoice(invoice);
-    return { authorization: formatAuthorization(macaroon, preimage), tokenId: toHex(decodeIdentifier(Macaroon.fromBase64(macaroon).identifier).tokenId), macaroon };
+    return {
+      authorization: formatAuthorization(macaroon, preimage),
+      tokenId: toHex(decodeIdentifier(Macaroon.fromBase64(macaroon).identifier).tokenId),
+      macaroon,
+    };
   };
 
   it('the handler sees the verified token (ID and caveats) through grpcL402Token', async () => {
@@ -259,7 +296,10 @@ describe('grpcL402Interceptor conformance: expiry, other service, capabilities, 
     assert.equal(value.tokenId, token.tokenId);
     assert.ok(value.caveats.includes('services=quotes:0'), JSON.stringify(value.caveats));
     assert.ok(value.caveats.includes('quotes_capabilities=read'), JSON.stringify(value.caveats));
-    assert.ok(value.caveats.some((c) => c.startsWith('quotes_valid_until=')), JSON.stringify(value.caveats));
+    assert.ok(
+      value.caveats.some((c) => c.startsWith('quotes_valid_until=')),
+      JSON.stringify(value.caveats),
+    );
   });
 
   it('answers an expired token (injected clock) with a fresh challenge', async () => {
@@ -277,7 +317,10 @@ describe('grpcL402Interceptor conformance: expiry, other service, capabilities, 
 
   it('answers a token of another service with a challenge for that service', async () => {
     const token = await buy('getQuote');
-    const { invoice } = await expectChallenge(call('other', token.authorization), { reason: 'wrong_service', code: 'L402_ERR_TOKEN_WRONG_SERVICE' });
+    const { invoice } = await expectChallenge(call('other', token.authorization), {
+      reason: 'wrong_service',
+      code: 'L402_ERR_TOKEN_WRONG_SERVICE',
+    });
     assert.equal(decodeInvoice(invoice).amountMsat, 5_000n, 'price from the route function');
     const other = await buy('other');
     const value = await call('other', other.authorization);
@@ -288,7 +331,10 @@ describe('grpcL402Interceptor conformance: expiry, other service, capabilities, 
 
   it('answers a token without the required capability with a fresh challenge', async () => {
     const read = await buy('getQuote');
-    const fresh = await expectChallenge(call('admin', read.authorization), { reason: 'missing_capability', code: 'L402_ERR_TOKEN_MISSING_CAPABILITY' });
+    const fresh = await expectChallenge(call('admin', read.authorization), {
+      reason: 'missing_capability',
+      code: 'L402_ERR_TOKEN_MISSING_CAPABILITY',
+    });
     assert.notEqual(fresh.macaroon, read.macaroon);
     const write = await buy('admin');
     const value = await call('admin', write.authorization);
@@ -330,7 +376,9 @@ describe('grpcL402Interceptor with a second payment scheme', () => {
   const call = (metadata: grpc.Metadata): Promise<{ error: grpc.ServiceError | null; value: Reply | undefined; headers: grpc.Metadata }> =>
     new Promise((resolve) => {
       let headers = new grpc.Metadata();
-      const c = client.getQuote?.({}, metadata, (error: grpc.ServiceError | null, value: Reply) => resolve({ error, value, headers })) as grpc.ClientUnaryCall;
+      const c = client.getQuote?.({}, metadata, (error: grpc.ServiceError | null, value: Reply) =>
+        resolve({ error, value, headers }),
+      ) as grpc.ClientUnaryCall;
       c.on('metadata', (m: grpc.Metadata) => (headers = m));
     });
 
@@ -340,7 +388,10 @@ describe('grpcL402Interceptor with a second payment scheme', () => {
     // grpc-js joins repeated metadata values with ", ": the order is what counts.
     const joined = (error?.metadata.get('www-authenticate').map(String) ?? []).join(', ');
     const at = ['LSAT macaroon=', 'L402 macaroon=', 'Test id='].map((start) => joined.indexOf(start));
-    assert.ok(at.every((i, k) => i >= 0 && (k === 0 || i > (at[k - 1] as number))), joined);
+    assert.ok(
+      at.every((i, k) => i >= 0 && (k === 0 || i > (at[k - 1] as number))),
+      joined,
+    );
     assert.equal(error?.metadata.get('cache-control')[0], 'no-store');
   });
 

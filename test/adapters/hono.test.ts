@@ -12,9 +12,14 @@ runConformance({
     const app = new Hono();
     app.use(honoL402(options));
     app.get('*', (c) => c.body(handlerBody(c.req.path, c.get('l402')), 200, { 'content-type': 'application/json' }));
-    const server = transport.protocol === 'http1'
-      ? createAdaptorServer({ fetch: app.fetch })
-      : createAdaptorServer({ fetch: app.fetch, createServer: createSecureServer, serverOptions: { key: transport.key, cert: transport.cert } });
+    const server =
+      transport.protocol === 'http1'
+        ? createAdaptorServer({ fetch: app.fetch })
+        : createAdaptorServer({
+            fetch: app.fetch,
+            createServer: createSecureServer,
+            serverOptions: { key: transport.key, cert: transport.cert },
+          });
     return listen(server as unknown as Server);
   },
 });

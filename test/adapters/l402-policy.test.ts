@@ -15,8 +15,12 @@ import type { Decision, RequestView } from '../../src/core/types.js';
 import { DevInvoicer } from '../../src/lightning/dev/index.js';
 
 const view = (path: string): RequestView => ({
-  method: 'GET', host: 'example.test', path, remoteAddress: '127.0.0.1',
-  header: () => undefined, headerValues: () => [],
+  method: 'GET',
+  host: 'example.test',
+  path,
+  remoteAddress: '127.0.0.1',
+  header: () => undefined,
+  headerValues: () => [],
 });
 
 /** A Gate that records the route it was asked about instead of minting. */
@@ -44,11 +48,23 @@ const issuesOf = (fn: () => unknown): string[] => {
 
 describe('L402Policy', () => {
   it('reports every configuration problem at once', () => {
-    assert.deepEqual(issuesOf(() => new L402Policy({})), ['gate', 'service', 'priceSats']);
+    assert.deepEqual(
+      issuesOf(() => new L402Policy({})),
+      ['gate', 'service', 'priceSats'],
+    );
     const gate = new RecordingGate();
-    assert.deepEqual(issuesOf(() => new L402Policy({ gate, secrets: new MemorySecretStore(), service: 's', priceSats: 1 })), ['gate']);
-    assert.deepEqual(issuesOf(() => new L402Policy({ secrets: new MemorySecretStore(), service: 's', priceSats: -1 })), ['invoicer', 'priceSats']);
-    assert.deepEqual(issuesOf(() => new L402Policy({ gate, service: 's', priceSats: 1, freePaths: ['/x'] as never })), ['freePaths']);
+    assert.deepEqual(
+      issuesOf(() => new L402Policy({ gate, secrets: new MemorySecretStore(), service: 's', priceSats: 1 })),
+      ['gate'],
+    );
+    assert.deepEqual(
+      issuesOf(() => new L402Policy({ secrets: new MemorySecretStore(), service: 's', priceSats: -1 })),
+      ['invoicer', 'priceSats'],
+    );
+    assert.deepEqual(
+      issuesOf(() => new L402Policy({ gate, service: 's', priceSats: 1, freePaths: ['/x'] as never })),
+      ['freePaths'],
+    );
   });
 
   it('builds a Gate from an invoicer and a secret store', async () => {
@@ -62,7 +78,10 @@ describe('L402Policy', () => {
   it('passes route settings to the Gate: static, then `route`, then the per-route override', async () => {
     const gate = new RecordingGate();
     const policy = new L402Policy({
-      gate, service: 'quotes', priceSats: 10, timeoutSeconds: 60,
+      gate,
+      service: 'quotes',
+      priceSats: 10,
+      timeoutSeconds: 60,
       route: (r) => (r.path === '/admin' ? { requiredCapability: 'write', priceSats: 20 } : undefined),
     });
     await policy.decide(view('/q'));
@@ -78,21 +97,28 @@ describe('L402Policy', () => {
   it('lets free paths, `route` → false and an override of false through without asking the Gate', async () => {
     const gate = new RecordingGate();
     const policy = new L402Policy({
-      gate, service: 'quotes', priceSats: 10,
-      freePaths: [/^\/health$/g], route: (r) => (r.path === '/open' ? false : undefined),
+      gate,
+      service: 'quotes',
+      priceSats: 10,
+      freePaths: [/^\/health$/g],
+      route: (r) => (r.path === '/open' ? false : undefined),
     });
     for (const decision of [
       await policy.decide(view('/health')),
       await policy.decide(view('/health')), // a global regexp keeps no lastIndex between requests
       await policy.decide(view('/open')),
       await policy.decide(view('/q'), false),
-    ]) assert.deepEqual(decision, { kind: 'allow', reason: 'whitelist' });
+    ])
+      assert.deepEqual(decision, { kind: 'allow', reason: 'whitelist' });
     assert.deepEqual(gate.routes, []);
   });
 
   it('throws L402_ERR_ADAPTER_ROUTE_INCOMPLETE when no service or price results for a request', async () => {
     const policy = new L402Policy({ gate: new RecordingGate(), route: (r) => (r.path === '/a' ? { service: 'a' } : undefined) });
-    await assert.rejects(policy.decide(view('/a')), (e: unknown) => e instanceof L402Error && e.code === 'L402_ERR_ADAPTER_ROUTE_INCOMPLETE');
+    await assert.rejects(
+      policy.decide(view('/a')),
+      (e: unknown) => e instanceof L402Error && e.code === 'L402_ERR_ADAPTER_ROUTE_INCOMPLETE',
+    );
   });
 });
 
@@ -102,7 +128,13 @@ describe('L402Policy: static constraints are fixed values', () => {
     const { Macaroon } = await import('../../src/core/macaroon.js');
     const { DevPayer } = await import('../../src/lightning/dev/index.js');
     const invoicer = new DevInvoicer({ onWarning: () => undefined });
-    const policy = new L402Policy({ invoicer, secrets: new MemorySecretStore(), service: 'api', priceSats: 3, constraints: { max_size: '100' } });
+    const policy = new L402Policy({
+      invoicer,
+      secrets: new MemorySecretStore(),
+      service: 'api',
+      priceSats: 3,
+      constraints: { max_size: '100' },
+    });
     const first = await policy.decide(view('/x'));
     assert.equal(first.kind, 'challenge');
     const lines = first.headers.filter(([n]) => n.toLowerCase() === 'www-authenticate').map(([, v]) => v);
@@ -111,7 +143,11 @@ describe('L402Policy: static constraints are fixed values', () => {
     const { preimage } = await new DevPayer(invoicer).payInvoice(challenge.invoice);
     const withAuth = (mac: string): RequestView => {
       const value = `L402 ${mac}:${preimage}`;
-      return { ...view('/x'), header: (n) => (n === 'authorization' ? value : undefined), headerValues: (n) => (n === 'authorization' ? [value] : []) };
+      return {
+        ...view('/x'),
+        header: (n) => (n === 'authorization' ? value : undefined),
+        headerValues: (n) => (n === 'authorization' ? [value] : []),
+      };
     };
     assert.equal((await policy.decide(withAuth(challenge.macaroon))).kind, 'allow');
     const widened = Macaroon.fromBase64(challenge.macaroon).withFirstPartyCaveat('max_size=999999').toBase64();

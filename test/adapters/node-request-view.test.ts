@@ -31,14 +31,17 @@ test('HTTP/1.1: every Authorization line from rawHeaders, host with port, path w
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
   await new Promise<void>((resolve, reject) => {
-    request({
-      port,
-      host: '127.0.0.1',
-      path: '/p?q=1',
-      method: 'post',
-      agent: false,
-      headers: ['Host', `example.test:${port}`, 'Authorization', 'LSAT a:b', 'authorization', 'L402 a:b', 'X-Custom', 'c'],
-    }, (res) => res.resume().on('end', resolve))
+    request(
+      {
+        port,
+        host: '127.0.0.1',
+        path: '/p?q=1',
+        method: 'post',
+        agent: false,
+        headers: ['Host', `example.test:${port}`, 'Authorization', 'LSAT a:b', 'authorization', 'L402 a:b', 'X-Custom', 'c'],
+      },
+      (res) => res.resume().on('end', resolve),
+    )
       .on('error', reject)
       .end();
   });

@@ -37,7 +37,7 @@ function backendHandler(req: IncomingMessage, res: ServerResponse): void {
 }
 
 runConformance({
-  name: 'Proxy (the aperture program\'s forwarding core)',
+  name: "Proxy (the aperture program's forwarding core)",
   protocols: ['http1', 'http2'],
   async start(options, transport) {
     const backend = await startBackend(backendHandler);
@@ -47,7 +47,9 @@ runConformance({
       services: [service(backend.address)],
       authorize: ({ request }) => policy.decide(request),
       schemes: gate.schemes,
-      afterResponse: gate.observesResponses ? (context, decision, outcome) => gate.responded(context.request, decision, outcome) : undefined,
+      afterResponse: gate.observesResponses
+        ? (context, decision, outcome) => gate.responded(context.request, decision, outcome)
+        : undefined,
     });
     const server = new ProxyServer({
       handler: proxy,

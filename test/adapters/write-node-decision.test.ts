@@ -8,7 +8,12 @@ import { challengeDecision } from '../../src/core/challenge-decision.js';
 import { parseChallenges } from '../../src/core/challenge.js';
 
 const decision = challengeDecision(
-  { macaroonBase64: 'AgEEbHNhdA==', invoice: { paymentRequest: 'lnbcrt1', paymentHash: '00', amountSats: 1, expiresAt: 0 }, paymentHash: '00', tokenId: '11' },
+  {
+    macaroonBase64: 'AgEEbHNhdA==',
+    invoice: { paymentRequest: 'lnbcrt1', paymentHash: '00', amountSats: 1, expiresAt: 0 },
+    paymentHash: '00',
+    tokenId: '11',
+  },
   'L402_ERR_TOKEN_MISSING',
   1,
   'reference',
@@ -29,8 +34,14 @@ test('writeNodeDecision over HTTP/1.1: two WWW-Authenticate lines, headers set b
       const { res, body } = await new Promise<{ res: IncomingMessage; body: string }>((resolve, reject) => {
         request({ host: '127.0.0.1', port, method, path: '/' }, (r) => {
           let text = '';
-          r.setEncoding('utf8').on('data', (d: string) => { text += d; }).on('end', () => resolve({ res: r, body: text }));
-        }).on('error', reject).end();
+          r.setEncoding('utf8')
+            .on('data', (d: string) => {
+              text += d;
+            })
+            .on('end', () => resolve({ res: r, body: text }));
+        })
+          .on('error', reject)
+          .end();
       });
       assert.equal(res.statusCode, 402);
       const www = res.rawHeaders.filter((_, i) => i % 2 === 0 && res.rawHeaders[i]?.toLowerCase() === 'www-authenticate');
@@ -54,11 +65,16 @@ test('writeNodeDecision over HTTP/2: status, both challenge values, no body for 
       const stream = client.request({ ':method': method, ':path': '/' });
       const headers = await new Promise<Record<string, unknown>>((resolve) => stream.once('response', resolve));
       let body = '';
-      stream.setEncoding('utf8').on('data', (d: string) => { body += d; });
+      stream.setEncoding('utf8').on('data', (d: string) => {
+        body += d;
+      });
       await new Promise((resolve) => stream.once('end', resolve));
       assert.equal(headers[':status'], 402);
       // node:http2 clients join repeated fields with ", "; a challenge list parses back to both.
-      assert.deepEqual(parseChallenges([String(headers['www-authenticate'])]).map((c) => c.scheme), ['LSAT', 'L402']);
+      assert.deepEqual(
+        parseChallenges([String(headers['www-authenticate'])]).map((c) => c.scheme),
+        ['LSAT', 'L402'],
+      );
       assert.equal(body, method === 'HEAD' ? '' : 'payment required\n');
     }
   } finally {

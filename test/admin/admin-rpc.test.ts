@@ -9,8 +9,19 @@ import { join } from 'node:path';
 import { effectiveServices } from '../../src/admin/service-entries.js';
 import type { ApertureStore } from '../../src/store/aperture-store.js';
 import {
-  fromStruct, grpcClient, hex32, idHashOf, postgresSkipReason, rest1, rest2, startAdminServer, TestClock, toStruct,
-  type AdminGrpcClient, type AdminServer, type StoreKind,
+  fromStruct,
+  grpcClient,
+  hex32,
+  idHashOf,
+  postgresSkipReason,
+  rest1,
+  rest2,
+  startAdminServer,
+  TestClock,
+  toStruct,
+  type AdminGrpcClient,
+  type AdminServer,
+  type StoreKind,
 } from './support.js';
 
 const pgSkip = await postgresSkipReason();
@@ -32,7 +43,10 @@ const CONFIG_YAML = `services:
 const T0 = Date.UTC(2026, 0, 10, 12, 0, 0);
 const iso = (ms: number): string => `${new Date(ms).toISOString().slice(0, 19)}Z`;
 
-interface GrpcError { code: number; details: string }
+interface GrpcError {
+  code: number;
+  details: string;
+}
 const grpcFails = async (promise: Promise<unknown>, code: number, pattern?: RegExp): Promise<GrpcError> => {
   try {
     await promise;
@@ -79,7 +93,14 @@ for (const kind of ['memory', 'sqlite', 'postgres'] as StoreKind[]) {
     });
 
     test('GetInfo: every field, over gRPC and REST', async () => {
-      const expected = { network: 'regtest', listen_addr: '127.0.0.1:8081', insecure: true, mpp_enabled: false, sessions_enabled: false, mpp_realm: '' };
+      const expected = {
+        network: 'regtest',
+        listen_addr: '127.0.0.1:8081',
+        insecure: true,
+        mpp_enabled: false,
+        sessions_enabled: false,
+        mpp_realm: '',
+      };
       assert.deepEqual(await g.call('GetInfo', {}, mac()), expected);
       const r = await rest1(s, '/api/admin/info', { macaroon: mac() });
       assert.equal(r.status, 200);
@@ -88,22 +109,40 @@ for (const kind of ['memory', 'sqlite', 'postgres'] as StoreKind[]) {
       assert.deepEqual((await rest2(s, '/api/admin/info', { macaroon: mac() })).json, expected);
     });
 
-    test('ListServices: the configuration file\'s services with their whole entries', async () => {
+    test("ListServices: the configuration file's services with their whole entries", async () => {
       const grpcList = (await g.call('ListServices', {}, mac()))['services'] as Array<Record<string, unknown>>;
-      assert.deepEqual(grpcList.map((x) => x['name']), ['cfg-one', 'cfg-two']);
+      assert.deepEqual(
+        grpcList.map((x) => x['name']),
+        ['cfg-one', 'cfg-two'],
+      );
       const two = grpcList[1] as Record<string, unknown>;
       assert.equal(two['auth'], 'freebie 3');
       assert.equal(two['price'], '1', 'a price left out is the default of 1 sat');
       assert.equal(two['source'], 'config');
-      assert.deepEqual(fromStruct(grpcList[0]?.['config']), {
-        name: 'cfg-one', address: '127.0.0.1:9001', pathregexp: '^/one', price: 10, headers: { 'X-Key': '${UPSTREAM_KEY}' },
-      }, 'header values as written: the environment reference, not its value');
+      assert.deepEqual(
+        fromStruct(grpcList[0]?.['config']),
+        {
+          name: 'cfg-one',
+          address: '127.0.0.1:9001',
+          pathregexp: '^/one',
+          price: 10,
+          headers: { 'X-Key': '${UPSTREAM_KEY}' },
+        },
+        'header values as written: the environment reference, not its value',
+      );
       const r = await rest1(s, '/api/admin/services', { macaroon: mac() });
       assert.equal(r.status, 200);
       assert.deepEqual((r.json as { services: unknown[] }).services[1], {
-        name: 'cfg-two', address: '127.0.0.1:9002', protocol: 'http', host_regexp: '', path_regexp: '^/two', price: '1',
-        auth: 'freebie 3', auth_scheme: 'AUTH_SCHEME_L402',
-        config: { name: 'cfg-two', address: '127.0.0.1:9002', pathregexp: '^/two', auth: 'freebie 3' }, source: 'config',
+        name: 'cfg-two',
+        address: '127.0.0.1:9002',
+        protocol: 'http',
+        host_regexp: '',
+        path_regexp: '^/two',
+        price: '1',
+        auth: 'freebie 3',
+        auth_scheme: 'AUTH_SCHEME_L402',
+        config: { name: 'cfg-two', address: '127.0.0.1:9002', pathregexp: '^/two', auth: 'freebie 3' },
+        source: 'config',
       });
     });
 
@@ -124,21 +163,39 @@ for (const kind of ['memory', 'sqlite', 'postgres'] as StoreKind[]) {
         freebiewindow: '1h',
         upstreamtimeout: '5s',
       };
-      const created = await g.call('CreateService', {
-        name: 'full', address: 'backend.example:8443', protocol: 'https', host_regexp: '^api\\.example\\.com$', path_regexp: '^/full',
-        price: 21, auth: 'freebie 2', auth_scheme: 'AUTH_SCHEME_L402_MPP', config: toStruct(extra),
-      }, mac());
+      const created = await g.call(
+        'CreateService',
+        {
+          name: 'full',
+          address: 'backend.example:8443',
+          protocol: 'https',
+          host_regexp: '^api\\.example\\.com$',
+          path_regexp: '^/full',
+          price: 21,
+          auth: 'freebie 2',
+          auth_scheme: 'AUTH_SCHEME_L402_MPP',
+          config: toStruct(extra),
+        },
+        mac(),
+      );
       assert.equal(created['name'], 'full');
       assert.equal(created['price'], '21');
       assert.equal(created['auth_scheme'], 'AUTH_SCHEME_L402_MPP');
       assert.equal(created['source'], 'api');
       const entry = {
-        name: 'full', ...extra, address: 'backend.example:8443', protocol: 'https', hostregexp: '^api\\.example\\.com$', pathregexp: '^/full',
-        price: 21, auth: 'freebie 2', authscheme: 'l402+mpp',
+        name: 'full',
+        ...extra,
+        address: 'backend.example:8443',
+        protocol: 'https',
+        hostregexp: '^api\\.example\\.com$',
+        pathregexp: '^/full',
+        price: 21,
+        auth: 'freebie 2',
+        authscheme: 'l402+mpp',
       };
       assert.deepEqual(fromStruct(created['config']), entry);
       assert.deepEqual((await s.store.getService('full'))?.config, entry, 'the registry row holds the whole entry');
-      assert.deepEqual(s.backend.lastApplied(), ['cfg-one', 'cfg-two', 'full'], 'applied at once, after the configuration file\'s services');
+      assert.deepEqual(s.backend.lastApplied(), ['cfg-one', 'cfg-two', 'full'], "applied at once, after the configuration file's services");
       const applied = s.backend.applied.at(-1)?.find((x) => x.name === 'full');
       assert.ok(applied !== undefined);
       assert.equal(applied.rateLimits[0]?.requests, 5);
@@ -161,14 +218,37 @@ for (const kind of ['memory', 'sqlite', 'postgres'] as StoreKind[]) {
     });
 
     test('CreateService over REST, HTTP/1.1 and HTTP/2 (proto and lowerCamelCase names, int64 as string or number)', async () => {
-      const one = await rest1(s, '/api/admin/services', { method: 'POST', macaroon: mac(), body: { name: 'rest-one', address: '127.0.0.1:9101', path_regexp: '^/rest-one', price: '3', config: { timeout: 60 } } });
+      const one = await rest1(s, '/api/admin/services', {
+        method: 'POST',
+        macaroon: mac(),
+        body: { name: 'rest-one', address: '127.0.0.1:9101', path_regexp: '^/rest-one', price: '3', config: { timeout: 60 } },
+      });
       assert.equal(one.status, 200, one.text);
       assert.deepEqual(one.json, {
-        name: 'rest-one', address: '127.0.0.1:9101', protocol: 'http', host_regexp: '.*', path_regexp: '^/rest-one', price: '3', auth: 'on',
-        auth_scheme: 'AUTH_SCHEME_L402', source: 'api',
-        config: { name: 'rest-one', timeout: 60, address: '127.0.0.1:9101', protocol: 'http', hostregexp: '.*', pathregexp: '^/rest-one', price: 3 },
+        name: 'rest-one',
+        address: '127.0.0.1:9101',
+        protocol: 'http',
+        host_regexp: '.*',
+        path_regexp: '^/rest-one',
+        price: '3',
+        auth: 'on',
+        auth_scheme: 'AUTH_SCHEME_L402',
+        source: 'api',
+        config: {
+          name: 'rest-one',
+          timeout: 60,
+          address: '127.0.0.1:9101',
+          protocol: 'http',
+          hostregexp: '.*',
+          pathregexp: '^/rest-one',
+          price: 3,
+        },
       });
-      const two = await rest2(s, '/api/admin/services', { method: 'POST', macaroon: mac(), body: { name: 'rest-two', address: '127.0.0.1:9102', pathRegexp: '^/rest-two', price: 4, authScheme: 'AUTH_SCHEME_L402' } });
+      const two = await rest2(s, '/api/admin/services', {
+        method: 'POST',
+        macaroon: mac(),
+        body: { name: 'rest-two', address: '127.0.0.1:9102', pathRegexp: '^/rest-two', price: 4, authScheme: 'AUTH_SCHEME_L402' },
+      });
       assert.equal(two.status, 200, two.text);
       assert.equal((two.json as Record<string, unknown>)['path_regexp'], '^/rest-two');
       assert.deepEqual(s.backend.lastApplied(), ['cfg-one', 'cfg-two', 'full', 'rest-one', 'rest-two']);
@@ -190,7 +270,10 @@ for (const kind of ['memory', 'sqlite', 'postgres'] as StoreKind[]) {
         [{ ...base, auth: 'sometimes' }, /^auth: /],
         [{ ...base, name: 'a b' }, /^name: /],
         [{ ...base, config: toStruct({ tmeout: 5 }) }, /^config\.tmeout: unknown key/],
-        [{ ...base, config: toStruct({ headers: { 'X-Leak': '${HOME}' } }) }, /^config\.headers\.X-Leak: .*references are read only from aperture\.yaml/],
+        [
+          { ...base, config: toStruct({ headers: { 'X-Leak': '${HOME}' } }) },
+          /^config\.headers\.X-Leak: .*references are read only from aperture\.yaml/,
+        ],
         [{ ...base, config: toStruct({ headers: { 'X-Leak': '!file+hex:/etc/hostname' } }) }, /^config\.headers\.X-Leak: /],
         [{ ...base, config: toStruct({ ratelimits: [{ requests: 0, per: '1s' }] }) }, /^config\.ratelimits\[0\]\.requests: /],
         [{ ...base, price: 6, config: toStruct({ price: 5 }) }, /^config\.price conflicts with price/],
@@ -201,21 +284,38 @@ for (const kind of ['memory', 'sqlite', 'postgres'] as StoreKind[]) {
       assert.equal((r.json as { code: number }).code, 3);
       assert.match((r.json as { message: string }).message, /^host_regexp: /);
       assert.equal(await s.store.servicesVersion(), version, 'nothing was written');
-      assert.equal((await s.store.getService('bad')), undefined);
+      assert.equal(await s.store.getService('bad'), undefined);
     });
 
     test('CreateService of a name that exists is ALREADY_EXISTS / 409', async () => {
-      await grpcFails(g.call('CreateService', { name: 'cfg-one', address: '127.0.0.1:1', path_regexp: '^/x' }, mac()), 6, /service already exists/);
+      await grpcFails(
+        g.call('CreateService', { name: 'cfg-one', address: '127.0.0.1:1', path_regexp: '^/x' }, mac()),
+        6,
+        /service already exists/,
+      );
       await grpcFails(g.call('CreateService', { name: 'full', address: '127.0.0.1:1', path_regexp: '^/x' }, mac()), 6);
-      const r = await rest1(s, '/api/admin/services', { method: 'POST', macaroon: mac(), body: { name: 'rest-one', address: '127.0.0.1:1', path_regexp: '^/x' } });
+      const r = await rest1(s, '/api/admin/services', {
+        method: 'POST',
+        macaroon: mac(),
+        body: { name: 'rest-one', address: '127.0.0.1:1', path_regexp: '^/x' },
+      });
       assert.equal(r.status, 409);
       assert.deepEqual(r.json, { code: 6, message: 'service already exists', details: [] });
     });
 
     test('UpdateService changes only what is present; optional price and auth_scheme are honoured', async () => {
-      await g.call('CreateService', {
-        name: 'upd', address: '127.0.0.1:9300', path_regexp: '^/upd', price: 5, auth_scheme: 'AUTH_SCHEME_L402_MPP', config: toStruct({ headers: { 'X-A': '1' } }),
-      }, mac());
+      await g.call(
+        'CreateService',
+        {
+          name: 'upd',
+          address: '127.0.0.1:9300',
+          path_regexp: '^/upd',
+          price: 5,
+          auth_scheme: 'AUTH_SCHEME_L402_MPP',
+          config: toStruct({ headers: { 'X-A': '1' } }),
+        },
+        mac(),
+      );
       let u = await g.call('UpdateService', { name: 'upd', address: '127.0.0.1:9301' }, mac());
       assert.equal(u['address'], '127.0.0.1:9301');
       assert.equal(u['price'], '5', 'price absent: kept');
@@ -224,13 +324,21 @@ for (const kind of ['memory', 'sqlite', 'postgres'] as StoreKind[]) {
       u = await g.call('UpdateService', { name: 'upd', price: 0 }, mac());
       assert.equal(((await s.store.getService('upd'))?.config as Record<string, unknown>)['price'], 0, 'an explicit 0 is a change');
       u = await g.call('UpdateService', { name: 'upd', auth_scheme: 'AUTH_SCHEME_L402' }, mac());
-      assert.equal(u['auth_scheme'], 'AUTH_SCHEME_L402', 'an explicit L402 (the enum\'s zero) is a change');
-      const r = await rest2(s, '/api/admin/services/upd', { method: 'PUT', macaroon: mac(), body: { auth_scheme: 'AUTH_SCHEME_L402_MPP', config: { headers: { 'x-a': null, 'X-B': 'c' }, timeout: 30 } } });
+      assert.equal(u['auth_scheme'], 'AUTH_SCHEME_L402', "an explicit L402 (the enum's zero) is a change");
+      const r = await rest2(s, '/api/admin/services/upd', {
+        method: 'PUT',
+        macaroon: mac(),
+        body: { auth_scheme: 'AUTH_SCHEME_L402_MPP', config: { headers: { 'x-a': null, 'X-B': 'c' }, timeout: 30 } },
+      });
       assert.equal(r.status, 200, r.text);
       const body = r.json as Record<string, unknown>;
       assert.equal(body['auth_scheme'], 'AUTH_SCHEME_L402_MPP');
       assert.equal(body['address'], '127.0.0.1:9301');
-      assert.deepEqual((body['config'] as Record<string, unknown>)['headers'], { 'X-B': 'c' }, 'a merge patch: null removes a header (names without case)');
+      assert.deepEqual(
+        (body['config'] as Record<string, unknown>)['headers'],
+        { 'X-B': 'c' },
+        'a merge patch: null removes a header (names without case)',
+      );
       assert.equal((body['config'] as Record<string, unknown>)['timeout'], 30);
       const applied = s.backend.applied.at(-1)?.find((x) => x.name === 'upd');
       assert.equal(applied?.timeoutSeconds, 30);
@@ -241,7 +349,11 @@ for (const kind of ['memory', 'sqlite', 'postgres'] as StoreKind[]) {
       assert.equal(missing.status, 404);
       await grpcFails(g.call('UpdateService', { name: 'upd', path_regexp: '^/api/admin/' }, mac()), 3, /reserved/);
       await grpcFails(g.call('UpdateService', { name: 'upd', config: toStruct({ name: 'other' }) }, mac()), 3, /cannot be renamed/);
-      await grpcFails(g.call('UpdateService', { name: 'upd', config: toStruct({ ratelimits: 'many' }) }, mac()), 3, /^config\.ratelimits: /);
+      await grpcFails(
+        g.call('UpdateService', { name: 'upd', config: toStruct({ ratelimits: 'many' }) }, mac()),
+        3,
+        /^config\.ratelimits: /,
+      );
       await grpcFails(g.call('UpdateService', {}, mac()), 3, /missing service name/);
     });
 
@@ -249,9 +361,17 @@ for (const kind of ['memory', 'sqlite', 'postgres'] as StoreKind[]) {
       const u = await g.call('UpdateService', { name: 'cfg-one', price: 11 }, mac());
       assert.equal(u['price'], '11');
       assert.equal(u['source'], 'api');
-      assert.deepEqual(fromStruct(u['config']), {
-        name: 'cfg-one', address: '127.0.0.1:9001', pathregexp: '^/one', price: 11, headers: { 'X-Key': '${UPSTREAM_KEY}' },
-      }, 'the environment reference from the file stays a reference');
+      assert.deepEqual(
+        fromStruct(u['config']),
+        {
+          name: 'cfg-one',
+          address: '127.0.0.1:9001',
+          pathregexp: '^/one',
+          price: 11,
+          headers: { 'X-Key': '${UPSTREAM_KEY}' },
+        },
+        'the environment reference from the file stays a reference',
+      );
       assert.equal(s.backend.lastApplied()[0], 'cfg-one', 'it keeps its place in the route order');
     });
 
@@ -269,21 +389,34 @@ for (const kind of ['memory', 'sqlite', 'postgres'] as StoreKind[]) {
       const gone = await rest2(s, '/api/admin/services/cfg-two', { method: 'DELETE', macaroon: mac() });
       assert.equal(gone.status, 404);
       await g.call('CreateService', { name: 'cfg-two', address: '127.0.0.1:9402', path_regexp: '^/two' }, mac());
-      assert.equal(s.backend.lastApplied()[1], 'cfg-two', 'created again: back in the configuration file\'s place');
+      assert.equal(s.backend.lastApplied()[1], 'cfg-two', "created again: back in the configuration file's place");
     });
 
-    test('a restarted program loads the same services from the store', { skip: kind === 'memory' ? 'the memory store does not outlive its process' : undefined }, async () => {
-      const listed = (await rest1(s, '/api/admin/services', { macaroon: mac() })).json as { services: Array<{ name: string; config: unknown }> };
-      const reopened: ApertureStore = await (s.reopen as () => Promise<ApertureStore>)();
-      try {
-        const loaded = effectiveServices(s.services, await reopened.listServices(), s.backend.entryOptions);
-        assert.deepEqual(loaded.problems, []);
-        assert.deepEqual(loaded.services.map((x) => x.config.name), listed.services.map((x) => x.name));
-        assert.deepEqual(loaded.services.map((x) => x.config.entry), listed.services.map((x) => x.config), 'every field survives');
-      } finally {
-        await reopened.close();
-      }
-    });
+    test(
+      'a restarted program loads the same services from the store',
+      { skip: kind === 'memory' ? 'the memory store does not outlive its process' : undefined },
+      async () => {
+        const listed = (await rest1(s, '/api/admin/services', { macaroon: mac() })).json as {
+          services: Array<{ name: string; config: unknown }>;
+        };
+        const reopened: ApertureStore = await (s.reopen as () => Promise<ApertureStore>)();
+        try {
+          const loaded = effectiveServices(s.services, await reopened.listServices(), s.backend.entryOptions);
+          assert.deepEqual(loaded.problems, []);
+          assert.deepEqual(
+            loaded.services.map((x) => x.config.name),
+            listed.services.map((x) => x.name),
+          );
+          assert.deepEqual(
+            loaded.services.map((x) => x.config.entry),
+            listed.services.map((x) => x.config),
+            'every field survives',
+          );
+        } finally {
+          await reopened.close();
+        }
+      },
+    );
 
     describe('the ledger', () => {
       // 60 challenges, services a and b alternating; even ones settled. Prices 7 (a) and 9 (b).
@@ -291,7 +424,13 @@ for (const kind of ['memory', 'sqlite', 'postgres'] as StoreKind[]) {
       before(async () => {
         for (let i = 0; i < 60; i++) {
           const row = { tokenId: hex32(), paymentHash: hex32(), service: i % 2 === 0 ? 'a' : 'b', price: i % 2 === 0 ? 7 : 9 };
-          await s.store.recordChallenge({ ...row, priceSats: row.price, authType: 'l402', createdAt: T0 + i * 1000, expiresAt: T0 + 3_600_000 });
+          await s.store.recordChallenge({
+            ...row,
+            priceSats: row.price,
+            authType: 'l402',
+            createdAt: T0 + i * 1000,
+            expiresAt: T0 + 3_600_000,
+          });
           rows.push(row);
         }
         for (let i = 0; i < 60; i += 4) {
@@ -306,18 +445,31 @@ for (const kind of ['memory', 'sqlite', 'postgres'] as StoreKind[]) {
         }
       });
 
-      test('ListTransactions: a row\'s fields; default page of 50; total_count', async () => {
+      test("ListTransactions: a row's fields; default page of 50; total_count", async () => {
         const page = await g.call('ListTransactions', {}, mac());
         assert.equal((page['transactions'] as unknown[]).length, 50);
         assert.equal(page['total_count'], '60');
         const newest = (page['transactions'] as Array<Record<string, unknown>>)[0] as Record<string, unknown>;
         const r = rows[59] as (typeof rows)[number];
-        assert.deepEqual({ ...newest, id: 0 }, {
-          id: 0, token_id: r.tokenId, payment_hash: r.paymentHash, service_name: 'b', price_sats: '9', state: 'pending',
-          created_at: iso(T0 + 59_000), settled_at: '', revoked_at: '', auth_type: 'l402',
-        });
+        assert.deepEqual(
+          { ...newest, id: 0 },
+          {
+            id: 0,
+            token_id: r.tokenId,
+            payment_hash: r.paymentHash,
+            service_name: 'b',
+            price_sats: '9',
+            state: 'pending',
+            created_at: iso(T0 + 59_000),
+            settled_at: '',
+            revoked_at: '',
+            auth_type: 'l402',
+          },
+        );
         assert.equal(typeof newest['id'], 'number');
-        const settled = (await rest1(s, `/api/admin/transactions?limit=1&offset=${60 - 57}`, { macaroon: mac() })).json as { transactions: Array<Record<string, unknown>> };
+        const settled = (await rest1(s, `/api/admin/transactions?limit=1&offset=${60 - 57}`, { macaroon: mac() })).json as {
+          transactions: Array<Record<string, unknown>>;
+        };
         assert.equal(settled.transactions[0]?.['token_id'], rows[56]?.tokenId);
         assert.equal(settled.transactions[0]?.['settled_at'], iso(T0 + 100_000 + 56_000));
         assert.equal(settled.transactions[0]?.['state'], 'settled');
@@ -336,15 +488,25 @@ for (const kind of ['memory', 'sqlite', 'postgres'] as StoreKind[]) {
         // Settled at T0+100s+i·1s for i in {0,1,4,5,8,9,…}: from i=10 to i=20 inclusive → 10 (no), 12, 13, 16, 17, 20.
         const range = { start_date: iso(T0 + 110_000), end_date: iso(T0 + 120_000) };
         const inRange = await g.call('ListTransactions', range, mac());
-        assert.deepEqual((inRange['transactions'] as Array<{ token_id: string }>).map((t) => t.token_id).sort(), [12, 13, 16, 17, 20].map((i) => rows[i]?.tokenId).sort(), 'on the settle time, both ends included');
+        assert.deepEqual(
+          (inRange['transactions'] as Array<{ token_id: string }>).map((t) => t.token_id).sort(),
+          [12, 13, 16, 17, 20].map((i) => rows[i]?.tokenId).sort(),
+          'on the settle time, both ends included',
+        );
         assert.deepEqual(await count({ start_date: iso(T0 + 150_000) }), [4, '4'], 'one end alone is enough');
-        const q = await rest1(s, `/api/admin/transactions?service=a&state=settled&limit=5&startDate=${encodeURIComponent(iso(T0))}`, { macaroon: mac() });
+        const q = await rest1(s, `/api/admin/transactions?service=a&state=settled&limit=5&startDate=${encodeURIComponent(iso(T0))}`, {
+          macaroon: mac(),
+        });
         assert.equal(q.status, 200);
         assert.equal((q.json as { transactions: unknown[] }).transactions.length, 5);
         assert.equal((q.json as { total_count: string }).total_count, '15');
         await grpcFails(g.call('ListTransactions', { state: 'bogus' }, mac()), 3, /invalid state "bogus"/);
         await grpcFails(g.call('ListTransactions', { start_date: 'yesterday' }, mac()), 3, /invalid start_date format/);
-        await grpcFails(g.call('ListTransactions', { start_date: iso(T0 + 2000), end_date: iso(T0) }, mac()), 3, /end_date must be >= start_date/);
+        await grpcFails(
+          g.call('ListTransactions', { start_date: iso(T0 + 2000), end_date: iso(T0) }, mac()),
+          3,
+          /end_date must be >= start_date/,
+        );
         await grpcFails(g.call('ListTransactions', { offset: -1 }, mac()), 3, /offset must be >= 0/);
         const bad = await rest2(s, '/api/admin/transactions?limit=abc', { macaroon: mac() });
         assert.equal(bad.status, 400);
@@ -363,21 +525,31 @@ for (const kind of ['memory', 'sqlite', 'postgres'] as StoreKind[]) {
       test('GetStats: totals, per service, on a settle-time range', async () => {
         const all = await g.call('GetStats', {}, mac());
         assert.deepEqual(all, {
-          total_revenue_sats: String(15 * 7 + 15 * 9), transaction_count: '30',
+          total_revenue_sats: String(15 * 7 + 15 * 9),
+          transaction_count: '30',
           service_breakdown: [
             { service_name: 'a', total_revenue_sats: String(15 * 7), transaction_count: '15' },
             { service_name: 'b', total_revenue_sats: String(15 * 9), transaction_count: '15' },
           ],
         });
-        const r = await rest1(s, `/api/admin/stats?from=${encodeURIComponent(iso(T0 + 110_000))}&to=${encodeURIComponent(iso(T0 + 120_000))}`, { macaroon: mac() });
+        const r = await rest1(
+          s,
+          `/api/admin/stats?from=${encodeURIComponent(iso(T0 + 110_000))}&to=${encodeURIComponent(iso(T0 + 120_000))}`,
+          { macaroon: mac() },
+        );
         assert.deepEqual(r.json, {
-          total_revenue_sats: String(3 * 7 + 2 * 9), transaction_count: '5',
+          total_revenue_sats: String(3 * 7 + 2 * 9),
+          transaction_count: '5',
           service_breakdown: [
             { service_name: 'a', total_revenue_sats: String(3 * 7), transaction_count: '3' },
             { service_name: 'b', total_revenue_sats: String(2 * 9), transaction_count: '2' },
           ],
         });
-        await grpcFails(g.call('GetStats', { from: iso(T0 + 1000), to: iso(T0) }, mac()), 3, /'to' must be greater than or equal to 'from'/);
+        await grpcFails(
+          g.call('GetStats', { from: iso(T0 + 1000), to: iso(T0) }, mac()),
+          3,
+          /'to' must be greater than or equal to 'from'/,
+        );
         await grpcFails(g.call('GetStats', { from: '2026-13-01T00:00:00Z' }, mac()), 3, /invalid 'from' time format/);
       });
 

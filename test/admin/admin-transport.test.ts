@@ -8,13 +8,27 @@ import { request as httpRequest } from 'node:http';
 import { grpcClient, rest1, rest2, startAdminServer, type AdminServer } from './support.js';
 
 /** A raw gRPC call: the frames as given, the answer's headers and trailers. */
-async function rawGrpc(s: AdminServer, path: string, body: Buffer, headers: Record<string, string> = {}): Promise<{ headers: IncomingHttpHeaders; trailers: IncomingHttpHeaders; data: Buffer }> {
+async function rawGrpc(
+  s: AdminServer,
+  path: string,
+  body: Buffer,
+  headers: Record<string, string> = {},
+): Promise<{ headers: IncomingHttpHeaders; trailers: IncomingHttpHeaders; data: Buffer }> {
   const session = http2Connect(s.origin, s.cert === undefined ? {} : { ca: s.cert, servername: 'localhost' });
   try {
-    const stream = session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', macaroon: s.macaroonHex, ...headers });
+    const stream = session.request({
+      ':method': 'POST',
+      ':path': path,
+      'content-type': 'application/grpc',
+      te: 'trailers',
+      macaroon: s.macaroonHex,
+      ...headers,
+    });
     stream.end(body);
     let trailers: IncomingHttpHeaders = {};
-    stream.on('trailers', (t) => { trailers = t; });
+    stream.on('trailers', (t) => {
+      trailers = t;
+    });
     const response = await new Promise<IncomingHttpHeaders>((resolve, reject) => {
       stream.once('response', resolve);
       stream.once('error', reject);
@@ -46,7 +60,10 @@ describe('over TLS', () => {
     const g = grpcClient(s);
     try {
       assert.equal((await g.call('GetInfo', {}, s.macaroonHex))['network'], 'regtest');
-      assert.equal((await g.call('CreateService', { name: 'tls', address: '127.0.0.1:9', path_regexp: '^/tls' }, s.macaroonHex))['name'], 'tls');
+      assert.equal(
+        (await g.call('CreateService', { name: 'tls', address: '127.0.0.1:9', path_regexp: '^/tls' }, s.macaroonHex))['name'],
+        'tls',
+      );
     } finally {
       g.close();
     }
@@ -62,17 +79,46 @@ describe('over TLS', () => {
 describe('over plaintext (h2c and HTTP/1.1 on one port)', () => {
   let s: AdminServer;
   before(async () => {
-    s = await startAdminServer({ kind: 'memory', servicesYaml: 'services:\n  - name: cfg\n    address: 127.0.0.1:9\n    pathregexp: ^/cfg\n' });
+    s = await startAdminServer({
+      kind: 'memory',
+      servicesYaml: 'services:\n  - name: cfg\n    address: 127.0.0.1:9\n    pathregexp: ^/cfg\n',
+    });
   });
   after(() => s.close());
 
-  test('a client generated from the reference\'s admin.proto works unchanged (extension fields are skipped)', async () => {
+  test("a client generated from the reference's admin.proto works unchanged (extension fields are skipped)", async () => {
     const g = grpcClient(s, 'reference');
     try {
       const list = await g.call('ListServices', {}, s.macaroonHex);
-      assert.deepEqual(list, { services: [{ name: 'cfg', address: '127.0.0.1:9', protocol: 'http', host_regexp: '', path_regexp: '^/cfg', price: '1', auth: 'on', auth_scheme: 'AUTH_SCHEME_L402' }] });
-      const created = await g.call('CreateService', { name: 'ref', address: '127.0.0.1:10', path_regexp: '^/ref', price: 3, auth: 'freebie 1' }, s.macaroonHex);
-      assert.deepEqual(created, { name: 'ref', address: '127.0.0.1:10', protocol: 'http', host_regexp: '.*', path_regexp: '^/ref', price: '3', auth: 'freebie 1', auth_scheme: 'AUTH_SCHEME_L402' });
+      assert.deepEqual(list, {
+        services: [
+          {
+            name: 'cfg',
+            address: '127.0.0.1:9',
+            protocol: 'http',
+            host_regexp: '',
+            path_regexp: '^/cfg',
+            price: '1',
+            auth: 'on',
+            auth_scheme: 'AUTH_SCHEME_L402',
+          },
+        ],
+      });
+      const created = await g.call(
+        'CreateService',
+        { name: 'ref', address: '127.0.0.1:10', path_regexp: '^/ref', price: 3, auth: 'freebie 1' },
+        s.macaroonHex,
+      );
+      assert.deepEqual(created, {
+        name: 'ref',
+        address: '127.0.0.1:10',
+        protocol: 'http',
+        host_regexp: '.*',
+        path_regexp: '^/ref',
+        price: '3',
+        auth: 'freebie 1',
+        auth_scheme: 'AUTH_SCHEME_L402',
+      });
       const updated = await g.call('UpdateService', { name: 'ref', price: 0 }, s.macaroonHex);
       assert.equal(updated['price'], '1', 'an explicit 0: the default price of 1 sat');
       const tx = await g.call('ListTransactions', {}, s.macaroonHex);
@@ -104,10 +150,14 @@ describe('over plaintext (h2c and HTTP/1.1 on one port)', () => {
     const text = await rawGrpc(s, '/adminrpc.Admin/GetInfo', frame(Buffer.alloc(0)), { 'content-type': 'text/plain' });
     assert.equal(text.headers[':status'], 415);
     const h1 = await new Promise<number>((resolve, reject) => {
-      const req = httpRequest(`${s.origin}/adminrpc.Admin/GetInfo`, { method: 'POST', headers: { 'content-type': 'application/grpc' } }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
+      const req = httpRequest(
+        `${s.origin}/adminrpc.Admin/GetInfo`,
+        { method: 'POST', headers: { 'content-type': 'application/grpc' } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
       req.on('error', reject);
       req.end();
     });
@@ -141,7 +191,11 @@ describe('over plaintext (h2c and HTTP/1.1 on one port)', () => {
     assert.equal(huge.status, 413);
     assert.equal((huge.json as { code: number }).code, 8);
     // null leaves a field unset; a number for an enum is its value.
-    const created = await rest1(s, '/api/admin/services', { method: 'POST', macaroon: s.macaroonHex, body: { name: 'n', address: '127.0.0.1:9', path_regexp: '^/n', price: null, auth_scheme: 0 } });
+    const created = await rest1(s, '/api/admin/services', {
+      method: 'POST',
+      macaroon: s.macaroonHex,
+      body: { name: 'n', address: '127.0.0.1:9', path_regexp: '^/n', price: null, auth_scheme: 0 },
+    });
     assert.equal(created.status, 200, created.text);
     assert.equal((created.json as { auth_scheme: string }).auth_scheme, 'AUTH_SCHEME_L402');
     // Paths outside the prefixes are not the admin API's.
@@ -170,7 +224,11 @@ describe('CORS', () => {
     for (const method of ['PUT', 'DELETE']) {
       const r = await rest1(s, '/api/admin/services/x', {
         method: 'OPTIONS',
-        headers: { origin: 'https://dash.example.com', 'access-control-request-method': method, 'access-control-request-headers': 'grpc-metadata-macaroon, content-type' },
+        headers: {
+          origin: 'https://dash.example.com',
+          'access-control-request-method': method,
+          'access-control-request-headers': 'grpc-metadata-macaroon, content-type',
+        },
       });
       assert.equal(r.status, 204);
       assert.equal(r.headers['access-control-allow-origin'], 'https://dash.example.com');
@@ -181,8 +239,17 @@ describe('CORS', () => {
       assert.equal(r.headers['allow'], 'PUT, DELETE, OPTIONS');
     }
     // And the request itself carries the origin back.
-    await rest1(s, '/api/admin/services', { method: 'POST', macaroon: s.macaroonHex, body: { name: 'x', address: '127.0.0.1:9', path_regexp: '^/x' } });
-    const put = await rest2(s, '/api/admin/services/x', { method: 'PUT', macaroon: s.macaroonHex, body: { price: 2 }, headers: { origin: 'https://dash.example.com' } });
+    await rest1(s, '/api/admin/services', {
+      method: 'POST',
+      macaroon: s.macaroonHex,
+      body: { name: 'x', address: '127.0.0.1:9', path_regexp: '^/x' },
+    });
+    const put = await rest2(s, '/api/admin/services/x', {
+      method: 'PUT',
+      macaroon: s.macaroonHex,
+      body: { price: 2 },
+      headers: { origin: 'https://dash.example.com' },
+    });
     assert.equal(put.status, 200);
     assert.equal(put.headers['access-control-allow-origin'], 'https://dash.example.com');
     const denied = await rest1(s, '/api/admin/info', { headers: { origin: 'https://dash.example.com' } });
@@ -191,20 +258,34 @@ describe('CORS', () => {
   });
 
   test('other origins get no CORS headers; "*" allows any origin; no corsorigin, no CORS', async () => {
-    const other = await rest1(s, '/api/admin/services/x', { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'DELETE' } });
+    const other = await rest1(s, '/api/admin/services/x', {
+      method: 'OPTIONS',
+      headers: { origin: 'https://evil.example', 'access-control-request-method': 'DELETE' },
+    });
     assert.equal(other.status, 204);
     assert.equal(other.headers['access-control-allow-origin'], undefined);
     assert.equal(other.headers['access-control-allow-methods'], undefined);
     const get = await rest1(s, '/api/admin/health', { headers: { origin: 'https://evil.example' } });
     assert.equal(get.headers['access-control-allow-origin'], undefined);
-    const any = await rest1(open, '/api/admin/tokens/ab', { method: 'OPTIONS', headers: { origin: 'https://any.example', 'access-control-request-method': 'DELETE' } });
+    const any = await rest1(open, '/api/admin/tokens/ab', {
+      method: 'OPTIONS',
+      headers: { origin: 'https://any.example', 'access-control-request-method': 'DELETE' },
+    });
     assert.equal(any.headers['access-control-allow-origin'], 'https://any.example');
     const none = await startAdminServer({ kind: 'memory' });
     try {
-      const r = await rest1(none, '/api/admin/services/x', { method: 'OPTIONS', headers: { origin: 'https://dash.example.com', 'access-control-request-method': 'PUT' } });
+      const r = await rest1(none, '/api/admin/services/x', {
+        method: 'OPTIONS',
+        headers: { origin: 'https://dash.example.com', 'access-control-request-method': 'PUT' },
+      });
       assert.equal(r.status, 204);
       assert.equal(r.headers['access-control-allow-origin'], undefined);
-      assert.equal((await rest1(none, '/api/admin/health', { headers: { origin: 'https://dash.example.com' } })).headers['access-control-allow-origin'], undefined);
+      assert.equal(
+        (await rest1(none, '/api/admin/health', { headers: { origin: 'https://dash.example.com' } })).headers[
+          'access-control-allow-origin'
+        ],
+        undefined,
+      );
     } finally {
       await none.close();
     }

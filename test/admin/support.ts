@@ -48,7 +48,11 @@ export async function postgresSkipReason(): Promise<string | undefined> {
  * (what a restarted program sees; undefined for memory), `cleanup` closes the
  * first and drops what it made.
  */
-export async function openTestStore(kind: StoreKind, dir: string, clock?: Clock): Promise<{ store: ApertureStore; reopen: (() => Promise<ApertureStore>) | undefined; cleanup: () => Promise<void> }> {
+export async function openTestStore(
+  kind: StoreKind,
+  dir: string,
+  clock?: Clock,
+): Promise<{ store: ApertureStore; reopen: (() => Promise<ApertureStore>) | undefined; cleanup: () => Promise<void> }> {
   const withClock = clock === undefined ? {} : { clock };
   if (kind === 'memory') {
     const store = new MemoryStore(withClock);
@@ -82,7 +86,10 @@ export const TEST_ENV = { UPSTREAM_KEY: 'from-env' };
 export function configServices(servicesYaml: string, dir: string): ServiceConfig[] {
   const report = checkConfig({
     text: `listenaddr: 127.0.0.1:8081\ninsecure: true\nauthenticator:\n  disable: true\n${servicesYaml}`,
-    env: { HOME: dir, ...TEST_ENV }, cwd: dir, home: dir, baseDir: dir,
+    env: { HOME: dir, ...TEST_ENV },
+    cwd: dir,
+    home: dir,
+    baseDir: dir,
   });
   if (!report.ok || report.config === undefined) throw new Error(`test config invalid: ${JSON.stringify(report.issues)}`);
   return report.config.services;
@@ -97,7 +104,12 @@ export class RecordingBackend implements AdminBackend {
   failApply = false;
   readonly entryOptions: AdminBackend['entryOptions'];
 
-  constructor(readonly store: ApertureStore, private readonly fromConfig: ServiceConfig[], dir: string, readonly infoValue: AdminInfo) {
+  constructor(
+    readonly store: ApertureStore,
+    private readonly fromConfig: ServiceConfig[],
+    dir: string,
+    readonly infoValue: AdminInfo,
+  ) {
     this.ledger = store;
     this.registry = store;
     this.entryOptions = { context: { env: { HOME: dir, ...TEST_ENV }, cwd: dir, home: dir } };
@@ -155,7 +167,14 @@ export interface StartOptions {
   clock?: Clock;
 }
 
-export const INFO: AdminInfo = { network: 'regtest', listenAddr: '127.0.0.1:8081', insecure: true, mppEnabled: false, sessionsEnabled: false, mppRealm: '' };
+export const INFO: AdminInfo = {
+  network: 'regtest',
+  listenAddr: '127.0.0.1:8081',
+  insecure: true,
+  mppEnabled: false,
+  sessionsEnabled: false,
+  mppRealm: '',
+};
 
 /** The API on a real listener, answering 404 for anything else. */
 export async function startAdminServer(options: StartOptions): Promise<AdminServer> {
@@ -173,8 +192,11 @@ export async function startAdminServer(options: StartOptions): Promise<AdminServ
   const creds = ensureAdminCredentials({ macaroonPath });
   const events: AdminCallEvent[] = [];
   const api = new AdminApi({
-    backend, rootKey: creds.rootKey, onCall: (e) => events.push(e),
-    ...(options.clock === undefined ? {} : { clock: options.clock }), ...options.api,
+    backend,
+    rootKey: creds.rootKey,
+    onCall: (e) => events.push(e),
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
+    ...options.api,
   });
   const server = new ProxyServer({
     handler: {
@@ -194,8 +216,19 @@ export async function startAdminServer(options: StartOptions): Promise<AdminServ
   const address = await server.listen();
   const cert = options.tls === true ? readFileSync(join(dir, 'tls.cert'), 'utf8') : undefined;
   return {
-    dir, port: address.port, origin: `${options.tls === true ? 'https' : 'http'}://127.0.0.1:${address.port}`,
-    api, backend, store, rootKey: creds.rootKey, reopen, services, macaroonHex: readFileSync(macaroonPath).toString('hex'), macaroonPath, cert, events,
+    dir,
+    port: address.port,
+    origin: `${options.tls === true ? 'https' : 'http'}://127.0.0.1:${address.port}`,
+    api,
+    backend,
+    store,
+    rootKey: creds.rootKey,
+    reopen,
+    services,
+    macaroonHex: readFileSync(macaroonPath).toString('hex'),
+    macaroonPath,
+    cert,
+    events,
     async close() {
       await server.close();
       await cleanup();
@@ -207,12 +240,17 @@ export async function startAdminServer(options: StartOptions): Promise<AdminServ
 // ---------------------------------------------------------------- gRPC client
 
 /** Our proto text with the extension fields (numbers ≥ 100) taken out: what the reference's admin.proto has. */
-export const REFERENCE_PROTO = ADMIN_PROTO
-  .split('\n')
-  .filter((line) => !/= 1\d\d;/.test(line) && !line.includes('import "google/protobuf/struct.proto"') && !line.trim().startsWith('// Extension'))
+export const REFERENCE_PROTO = ADMIN_PROTO.split('\n')
+  .filter(
+    (line) => !/= 1\d\d;/.test(line) && !line.includes('import "google/protobuf/struct.proto"') && !line.trim().startsWith('// Extension'),
+  )
   .join('\n');
 
-type UnaryFn = (request: object, metadata: grpc.Metadata, callback: (error: grpc.ServiceError | null, response: Record<string, unknown>) => void) => void;
+type UnaryFn = (
+  request: object,
+  metadata: grpc.Metadata,
+  callback: (error: grpc.ServiceError | null, response: Record<string, unknown>) => void,
+) => void;
 
 export interface AdminGrpcClient {
   call(method: string, request: object, macaroonHex?: string): Promise<Record<string, unknown>>;
@@ -235,7 +273,10 @@ export function grpcClient(server: AdminServer, proto: 'ours' | 'reference' = 'o
       if (macaroonHex !== undefined) metadata.set('macaroon', macaroonHex);
       return new Promise((resolve, reject) => {
         const fn = (client as unknown as Record<string, UnaryFn>)[method];
-        if (fn === undefined) { reject(new Error(`no method ${method}`)); return; }
+        if (fn === undefined) {
+          reject(new Error(`no method ${method}`));
+          return;
+        }
         fn.call(client, request, metadata, (error, response) => (error === null ? resolve(response) : reject(error)));
       });
     },
@@ -267,12 +308,16 @@ export async function rest1(server: AdminServer, path: string, request: RestRequ
     if (request.macaroon !== undefined) headers['Grpc-Metadata-Macaroon'] = request.macaroon;
     if (request.body !== undefined) headers['content-type'] = 'application/json';
     const res = await undiciFetch(`${server.origin}${path}`, {
-      method: request.method ?? 'GET', headers, dispatcher,
+      method: request.method ?? 'GET',
+      headers,
+      dispatcher,
       ...(request.body === undefined ? {} : { body: typeof request.body === 'string' ? request.body : JSON.stringify(request.body) }),
     });
     const text = await res.text();
     const out: Record<string, string> = {};
-    res.headers.forEach((value, key) => { out[key] = value; });
+    res.headers.forEach((value, key) => {
+      out[key] = value;
+    });
     return { status: res.status, headers: out, text, json: text === '' ? undefined : safeJson(text) };
   } finally {
     await dispatcher.close();
@@ -334,13 +379,20 @@ export function toStruct(json: Record<string, unknown>): unknown {
 export function fromStruct(struct: unknown): Record<string, unknown> {
   const value = (v: Record<string, unknown>): unknown => {
     switch (v['kind']) {
-      case 'null_value': return null;
-      case 'number_value': return v['number_value'];
-      case 'string_value': return v['string_value'];
-      case 'bool_value': return v['bool_value'];
-      case 'list_value': return ((v['list_value'] as { values?: Record<string, unknown>[] }).values ?? []).map(value);
-      case 'struct_value': return fromStruct(v['struct_value']);
-      default: return undefined;
+      case 'null_value':
+        return null;
+      case 'number_value':
+        return v['number_value'];
+      case 'string_value':
+        return v['string_value'];
+      case 'bool_value':
+        return v['bool_value'];
+      case 'list_value':
+        return ((v['list_value'] as { values?: Record<string, unknown>[] }).values ?? []).map(value);
+      case 'struct_value':
+        return fromStruct(v['struct_value']);
+      default:
+        return undefined;
     }
   };
   const fields = (struct as { fields?: Record<string, Record<string, unknown>> } | null)?.fields ?? {};

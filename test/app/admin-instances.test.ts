@@ -39,11 +39,22 @@ describe('restart persistence (SQLite)', () => {
     const first = await startProgram({ kind: 'sqlite', dir, yaml: servicesYaml(backend.address) });
     try {
       const created = await first.rest('/api/admin/services', {
-        method: 'POST', macaroon: first.macaroonHex,
-        body: { name: 'made', address: backend.address, path_regexp: '^/made', auth: 'off', config: { headers: { 'X-Svc': 'made' }, ratelimits: [{ requests: 100, per: '1s' }] } },
+        method: 'POST',
+        macaroon: first.macaroonHex,
+        body: {
+          name: 'made',
+          address: backend.address,
+          path_regexp: '^/made',
+          auth: 'off',
+          config: { headers: { 'X-Svc': 'made' }, ratelimits: [{ requests: 100, per: '1s' }] },
+        },
       });
       assert.equal(created.status, 200, created.text);
-      const changed = await first.rest('/api/admin/services/cfg', { method: 'PUT', macaroon: first.macaroonHex, body: { config: { headers: { 'X-Svc': 'from-api' } } } });
+      const changed = await first.rest('/api/admin/services/cfg', {
+        method: 'PUT',
+        macaroon: first.macaroonHex,
+        body: { config: { headers: { 'X-Svc': 'from-api' } } },
+      });
       assert.equal(changed.status, 200, changed.text);
     } finally {
       await first.close();
@@ -54,8 +65,19 @@ describe('restart persistence (SQLite)', () => {
       assert.equal((await h1(`${second.aperture.url}/made/1`)).body, 'made /made/1');
       assert.equal((await h1(`${second.aperture.url}/cfg/1`)).body, 'from-api /cfg/1', 'the row overrides the file');
       const listed = await second.grpc.call('ListServices', {}, second.macaroonHex);
-      assert.deepEqual((listed['services'] as Array<Record<string, string>>).map((s) => [s['name'], s['source']]), [['cfg', 'api'], ['paid', 'config'], ['made', 'api']]);
-      assert.deepEqual(second.aperture.services.map((s) => s.name), ['cfg', 'paid', 'made'], 'route order: the file\'s, then the registry\'s');
+      assert.deepEqual(
+        (listed['services'] as Array<Record<string, string>>).map((s) => [s['name'], s['source']]),
+        [
+          ['cfg', 'api'],
+          ['paid', 'config'],
+          ['made', 'api'],
+        ],
+      );
+      assert.deepEqual(
+        second.aperture.services.map((s) => s.name),
+        ['cfg', 'paid', 'made'],
+        "route order: the file's, then the registry's",
+      );
       assert.equal(second.aperture.services[2]?.config.rateLimits[0]?.requests, 100, 'every field survives');
     } finally {
       await second.close();
@@ -75,8 +97,20 @@ describe('two instances on one PostgreSQL database', { skip: pgSkip }, () => {
     backend = await echoBackend();
     // A long verifier cache: only the revocation's announcement (PostgreSQL NOTIFY) can make B refuse in time.
     const options = { servicesPollMs: 100, verifierCacheTtlMs: 600_000 };
-    a = await startProgram({ kind: 'postgres', schema, dir: tempBaseDir('aperture-program-pg-a-'), yaml: servicesYaml(backend.address), options });
-    b = await startProgram({ kind: 'postgres', schema, dir: tempBaseDir('aperture-program-pg-b-'), yaml: servicesYaml(backend.address), options });
+    a = await startProgram({
+      kind: 'postgres',
+      schema,
+      dir: tempBaseDir('aperture-program-pg-a-'),
+      yaml: servicesYaml(backend.address),
+      options,
+    });
+    b = await startProgram({
+      kind: 'postgres',
+      schema,
+      dir: tempBaseDir('aperture-program-pg-b-'),
+      yaml: servicesYaml(backend.address),
+      options,
+    });
   });
   after(async () => {
     await a.close();
@@ -87,10 +121,34 @@ describe('two instances on one PostgreSQL database', { skip: pgSkip }, () => {
 
   test('created, changed and deleted on A: served so by B within seconds', async () => {
     assert.equal((await h1(`${b.aperture.url}/shared/1`)).status, 404);
-    const created = await a.rest('/api/admin/services', { method: 'POST', macaroon: a.macaroonHex, body: { name: 'shared', address: backend.address, path_regexp: '^/shared', auth: 'off', config: { headers: { 'X-Svc': 'shared-1' } } } });
+    const created = await a.rest('/api/admin/services', {
+      method: 'POST',
+      macaroon: a.macaroonHex,
+      body: {
+        name: 'shared',
+        address: backend.address,
+        path_regexp: '^/shared',
+        auth: 'off',
+        config: { headers: { 'X-Svc': 'shared-1' } },
+      },
+    });
     assert.equal(created.status, 200, created.text);
-    await eventually('B serves the service created on A', async () => (await h1(`${b.aperture.url}/shared/1`)).body === 'shared-1 /shared/1');
-    await a.grpc.call('UpdateService', { name: 'cfg', config: { fields: { headers: { kind: 'struct_value', struct_value: { fields: { 'X-Svc': { kind: 'string_value', string_value: 'cfg-on-a' } } } } } } }, a.macaroonHex);
+    await eventually(
+      'B serves the service created on A',
+      async () => (await h1(`${b.aperture.url}/shared/1`)).body === 'shared-1 /shared/1',
+    );
+    await a.grpc.call(
+      'UpdateService',
+      {
+        name: 'cfg',
+        config: {
+          fields: {
+            headers: { kind: 'struct_value', struct_value: { fields: { 'X-Svc': { kind: 'string_value', string_value: 'cfg-on-a' } } } },
+          },
+        },
+      },
+      a.macaroonHex,
+    );
     await eventually('B applies the override made on A', async () => (await h1(`${b.aperture.url}/cfg/1`)).body === 'cfg-on-a /cfg/1');
     await a.grpc.call('DeleteService', { name: 'shared' }, a.macaroonHex);
     await eventually('B stops serving the service deleted on A', async () => (await h1(`${b.aperture.url}/shared/1`)).status === 404);
@@ -100,11 +158,16 @@ describe('two instances on one PostgreSQL database', { skip: pgSkip }, () => {
   test('a token revoked on A is refused on B', async () => {
     const token = await payFor(b.aperture.url, '/paid/x');
     assert.equal((await h1(`${b.aperture.url}/paid/x`, { headers: { authorization: token.authorization } })).status, 200);
-    const rows = (await a.grpc.call('ListTransactions', { service: 'paid' }, a.macaroonHex))['transactions'] as Array<Record<string, string>>;
+    const rows = (await a.grpc.call('ListTransactions', { service: 'paid' }, a.macaroonHex))['transactions'] as Array<
+      Record<string, string>
+    >;
     const row = rows.find((r) => r['payment_hash'] === token.paymentHash);
     assert.ok(row !== undefined, 'A sees the token paid on B');
     await a.grpc.call('RevokeToken', { token_id: row['token_id'] }, a.macaroonHex);
-    await eventually('B refuses the token revoked on A', async () => (await h1(`${b.aperture.url}/paid/x`, { headers: { authorization: token.authorization } })).status !== 200);
+    await eventually(
+      'B refuses the token revoked on A',
+      async () => (await h1(`${b.aperture.url}/paid/x`, { headers: { authorization: token.authorization } })).status !== 200,
+    );
   });
 });
 

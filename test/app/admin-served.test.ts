@@ -40,7 +40,9 @@ for (const kind of ['memory', 'sqlite', 'postgres'] as StoreKind[]) {
       dir = tempBaseDir('aperture-program-admin-');
       backend = await echoBackend();
       p = await startProgram({
-        kind, dir, ...(kind === 'postgres' ? { schema } : {}),
+        kind,
+        dir,
+        ...(kind === 'postgres' ? { schema } : {}),
         yaml: `admin:
   enabled: true
   dashboard: false # "not routed" is the proxy's 404 here, not the dashboard's page
@@ -85,7 +87,14 @@ services:
       assert.equal(info['listen_addr'], '127.0.0.1:0');
       const rest = await p.rest('/api/admin/info', { macaroon: mac() });
       assert.equal(rest.status, 200);
-      assert.deepEqual(rest.json, { network: 'regtest', listen_addr: '127.0.0.1:0', insecure: true, mpp_enabled: false, sessions_enabled: false, mpp_realm: '' });
+      assert.deepEqual(rest.json, {
+        network: 'regtest',
+        listen_addr: '127.0.0.1:0',
+        insecure: true,
+        mpp_enabled: false,
+        sessions_enabled: false,
+        mpp_realm: '',
+      });
       assert.equal(rest.headers['access-control-allow-origin'], undefined, 'no proxy CORS on admin answers');
     });
 
@@ -103,7 +112,8 @@ services:
     test('services: create, update and delete take effect on the proxy at once', async () => {
       assert.equal((await h1(`${p.aperture.url}/new/x`)).status, 404);
       const created = await p.rest('/api/admin/services', {
-        method: 'POST', macaroon: mac(),
+        method: 'POST',
+        macaroon: mac(),
         body: { name: 'new', address: backend.address, path_regexp: '^/new', auth: 'off', config: { headers: { 'X-Svc': 'new' } } },
       });
       assert.equal(created.status, 200, created.text);
@@ -113,7 +123,14 @@ services:
 
       const listed = await p.grpc.call('ListServices', {}, mac());
       const services = listed['services'] as Array<Record<string, unknown>>;
-      assert.deepEqual(services.map((s) => [s['name'], s['source']]), [['paid', 'config'], ['open', 'config'], ['new', 'api']]);
+      assert.deepEqual(
+        services.map((s) => [s['name'], s['source']]),
+        [
+          ['paid', 'config'],
+          ['open', 'config'],
+          ['new', 'api'],
+        ],
+      );
       assert.deepEqual(fromStruct(services[2]?.['config'])['headers'], { 'X-Svc': 'new' });
 
       // Priced now: a challenge for 3 sat.
@@ -134,13 +151,27 @@ services:
     });
 
     test('services over the other transport: gRPC create, REST list, update and delete', async () => {
-      const created = await p.grpc.call('CreateService', { name: 'other', address: backend.address, path_regexp: '^/other', auth: 'off', config: toStruct({ headers: { 'X-Svc': 'other' } }) }, mac());
+      const created = await p.grpc.call(
+        'CreateService',
+        {
+          name: 'other',
+          address: backend.address,
+          path_regexp: '^/other',
+          auth: 'off',
+          config: toStruct({ headers: { 'X-Svc': 'other' } }),
+        },
+        mac(),
+      );
       assert.equal(created['source'], 'api');
       assert.equal((await h1(`${p.aperture.url}/other/1`)).body, 'other /other/1');
       const listed = await p.rest('/api/admin/services', { macaroon: mac() });
       assert.equal(listed.status, 200);
       assert.ok((listed.json as { services: Array<{ name: string }> }).services.some((s) => s.name === 'other'));
-      const updated = await p.rest('/api/admin/services/other', { method: 'PUT', macaroon: mac(), body: { config: { headers: { 'X-Svc': 'other-2' } } } });
+      const updated = await p.rest('/api/admin/services/other', {
+        method: 'PUT',
+        macaroon: mac(),
+        body: { config: { headers: { 'X-Svc': 'other-2' } } },
+      });
       assert.equal(updated.status, 200, updated.text);
       assert.equal((await h1(`${p.aperture.url}/other/1`)).body, 'other-2 /other/1');
       const deleted = await p.rest('/api/admin/services/other', { method: 'DELETE', macaroon: mac() });
@@ -150,8 +181,16 @@ services:
     });
 
     test('a service whose path would capture the admin API is refused; admin paths are never proxied', async () => {
-      await grpcFails(p.grpc.call('CreateService', { name: 'greedy', address: backend.address, path_regexp: '^/api' }, mac()), 3, /path_regexp/);
-      const rest = await p.rest('/api/admin/services', { method: 'POST', macaroon: mac(), body: { name: 'all', address: backend.address } });
+      await grpcFails(
+        p.grpc.call('CreateService', { name: 'greedy', address: backend.address, path_regexp: '^/api' }, mac()),
+        3,
+        /path_regexp/,
+      );
+      const rest = await p.rest('/api/admin/services', {
+        method: 'POST',
+        macaroon: mac(),
+        body: { name: 'all', address: backend.address },
+      });
       assert.equal(rest.status, 400);
       assert.match(rest.text, /would capture/);
       // No route answers under /api/admin/ but the API itself.
@@ -182,9 +221,15 @@ services:
       assert.equal((restTokens.json as { total_count: string }).total_count, '1');
       const stats = await p.rest('/api/admin/stats', { macaroon: mac() });
       assert.equal(stats.status, 200);
-      const s = stats.json as { total_revenue_sats: string; service_breakdown: Array<{ service_name: string; total_revenue_sats: string }> };
+      const s = stats.json as {
+        total_revenue_sats: string;
+        service_breakdown: Array<{ service_name: string; total_revenue_sats: string }>;
+      };
       assert.equal(s.total_revenue_sats, '7');
-      assert.deepEqual(s.service_breakdown.map((b) => [b.service_name, b.total_revenue_sats]), [['paid', '7']]);
+      assert.deepEqual(
+        s.service_breakdown.map((b) => [b.service_name, b.total_revenue_sats]),
+        [['paid', '7']],
+      );
 
       const revoked = await p.rest(`/api/admin/tokens/${row['token_id'] ?? ''}`, { method: 'DELETE', macaroon: mac() });
       assert.equal(revoked.status, 200, revoked.text);
@@ -209,7 +254,12 @@ describe('the program serves the admin API over TLS (gRPC on HTTP/2, REST on HTT
   let dir: string;
   before(async () => {
     dir = tempBaseDir('aperture-program-tls-');
-    p = await startProgram({ kind: 'memory', dir, tls: true, yaml: 'admin:\n  enabled: true\n  corsorigin: ["https://dash.example.com"]\n' });
+    p = await startProgram({
+      kind: 'memory',
+      dir,
+      tls: true,
+      yaml: 'admin:\n  enabled: true\n  corsorigin: ["https://dash.example.com"]\n',
+    });
   });
   after(() => p.close());
 
@@ -218,7 +268,10 @@ describe('the program serves the admin API over TLS (gRPC on HTTP/2, REST on HTT
     const rest = await p.rest('/api/admin/info', { macaroon: p.macaroonHex, headers: { origin: 'https://dash.example.com' } });
     assert.equal(rest.status, 200);
     assert.equal(rest.headers['access-control-allow-origin'], 'https://dash.example.com');
-    const preflight = await p.rest('/api/admin/services/x', { method: 'OPTIONS', headers: { origin: 'https://dash.example.com', 'access-control-request-method': 'DELETE' } });
+    const preflight = await p.rest('/api/admin/services/x', {
+      method: 'OPTIONS',
+      headers: { origin: 'https://dash.example.com', 'access-control-request-method': 'DELETE' },
+    });
     assert.equal(preflight.headers['access-control-allow-origin'], 'https://dash.example.com');
     assert.match(preflight.headers['access-control-allow-methods'] ?? '', /DELETE/);
     const other = await p.rest('/api/admin/info', { macaroon: p.macaroonHex, headers: { origin: 'https://evil.example' } });

@@ -45,20 +45,37 @@ services:
     });
 
     /** Runs aperturecli with the connection flags and `--json`: its exit code, stdout parsed, stderr. */
-    function cli(args: readonly string[], macaroon = join(dir, 'admin.macaroon')): Promise<{ code: number; json: unknown; stderr: string }> {
+    function cli(
+      args: readonly string[],
+      macaroon = join(dir, 'admin.macaroon'),
+    ): Promise<{ code: number; json: unknown; stderr: string }> {
       const connection = transport === 'tls' ? ['--tls-cert', join(dir, 'tls.cert')] : ['--insecure'];
-      const flags = ['--host', `127.0.0.1:${p.aperture.addresses.proxy.port}`, '--macaroon', macaroon, ...connection, '--json', '--timeout', '20s'];
+      const flags = [
+        '--host',
+        `127.0.0.1:${p.aperture.addresses.proxy.port}`,
+        '--macaroon',
+        macaroon,
+        ...connection,
+        '--json',
+        '--timeout',
+        '20s',
+      ];
       return new Promise((resolve) => {
-        execFile(process.execPath, [CLI, ...args, ...flags], { timeout: 60_000, env: { ...process.env, HOME: dir } }, (error, stdout, stderr) => {
-          const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
-          let json: unknown;
-          try {
-            json = stdout.trim() === '' ? undefined : JSON.parse(stdout);
-          } catch {
-            json = stdout;
-          }
-          resolve({ code, json, stderr });
-        });
+        execFile(
+          process.execPath,
+          [CLI, ...args, ...flags],
+          { timeout: 60_000, env: { ...process.env, HOME: dir } },
+          (error, stdout, stderr) => {
+            const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
+            let json: unknown;
+            try {
+              json = stdout.trim() === '' ? undefined : JSON.parse(stdout);
+            } catch {
+              json = stdout;
+            }
+            resolve({ code, json, stderr });
+          },
+        );
       });
     }
 
@@ -76,7 +93,18 @@ services:
       const listed = await cli(['services', 'list']);
       assert.equal(listed.code, 0, listed.stderr);
       assert.match(JSON.stringify(listed.json), /"paid"/);
-      const created = await cli(['services', 'create', '--name', 'made', '--address', backend.address, '--path-regexp', '^/made', '--auth', 'off']);
+      const created = await cli([
+        'services',
+        'create',
+        '--name',
+        'made',
+        '--address',
+        backend.address,
+        '--path-regexp',
+        '^/made',
+        '--auth',
+        'off',
+      ]);
       assert.equal(created.code, 0, created.stderr);
       assert.equal((await h1(`${p.aperture.url}/made/1`, p.target.cert === undefined ? {} : { ca: p.target.cert })).status, 200);
       const updated = await cli(['services', 'update', '--name', 'made', '--auth', 'on', '--price', '9']);
@@ -109,7 +137,10 @@ services:
       assert.equal(String((stats.json as Record<string, unknown>)['totalRevenueSats']), '6');
       const revoked = await cli(['tokens', 'revoke', '--token-id', mine.tokenId]);
       assert.equal(revoked.code, 0, revoked.stderr);
-      const after = await h1(`${p.aperture.url}/paid/x`, { headers: { authorization: token.authorization }, ...(p.target.cert === undefined ? {} : { ca: p.target.cert }) });
+      const after = await h1(`${p.aperture.url}/paid/x`, {
+        headers: { authorization: token.authorization },
+        ...(p.target.cert === undefined ? {} : { ca: p.target.cert }),
+      });
       assert.equal(after.status, 402, 'a revoked token is refused at once');
       const wrong = join(dir, 'wrong.macaroon');
       writeFileSync(wrong, Buffer.from('0201036c6e64', 'hex'));

@@ -21,7 +21,12 @@ test('the program serves the dashboard next to its admin API; services win', asy
   const backend = await echoBackend();
   deferCleanup(t, () => backend.close());
   const dir = tempBaseDir(t);
-  const p = await startProgram({ kind: 'memory', dir, yaml: `admin:\n  enabled: true\n${SERVICES(backend.address)}`, options: { dashboardAssets: await builtDashboard() } });
+  const p = await startProgram({
+    kind: 'memory',
+    dir,
+    yaml: `admin:\n  enabled: true\n${SERVICES(backend.address)}`,
+    options: { dashboardAssets: await builtDashboard() },
+  });
   deferCleanup(t, () => p.close());
   const url = p.aperture.url;
 
@@ -41,7 +46,10 @@ test('the program serves the dashboard next to its admin API; services win', asy
   // The proxy calls the program's admin API with its own macaroon: the paid token is listed.
   const tokens = await h1(`${url}/api/proxy/tokens`);
   assert.equal(tokens.status, 200, tokens.body);
-  assert.deepEqual((JSON.parse(tokens.body) as { tokens: Array<{ payment_hash: string }> }).tokens.map((x) => x.payment_hash), [paid.paymentHash]);
+  assert.deepEqual(
+    (JSON.parse(tokens.body) as { tokens: Array<{ payment_hash: string }> }).tokens.map((x) => x.payment_hash),
+    [paid.paymentHash],
+  );
   // The admin API itself still wants a macaroon.
   assert.equal((await h1(`${url}/api/admin/tokens`)).status, 401);
 
@@ -65,7 +73,12 @@ test('admin.dashboard: false leaves every path to the proxy', async (t) => {
   const backend = await echoBackend();
   deferCleanup(t, () => backend.close());
   const dir = tempBaseDir(t);
-  const p = await startProgram({ kind: 'memory', dir, yaml: `admin:\n  enabled: true\n  dashboard: false\n${SERVICES(backend.address)}`, options: { dashboardAssets: await builtDashboard() } });
+  const p = await startProgram({
+    kind: 'memory',
+    dir,
+    yaml: `admin:\n  enabled: true\n  dashboard: false\n${SERVICES(backend.address)}`,
+    options: { dashboardAssets: await builtDashboard() },
+  });
   deferCleanup(t, () => p.close());
   const url = p.aperture.url;
   assert.equal((await h1(`${url}/`)).status, 404);

@@ -24,7 +24,8 @@ describe('live service changes under load (memory store)', () => {
     backend = await startBackend(echo);
     other = await startBackend(echo);
     p = await startProgram({
-      kind: 'memory', dir,
+      kind: 'memory',
+      dir,
       yaml: `admin:
   enabled: true
   dashboard: false # "not routed" is the proxy's 404 here, not the dashboard's page
@@ -87,8 +88,29 @@ services:
     const changes: Array<() => Promise<unknown>> = [];
     for (let round = 0; round < 8; round++) {
       changes.push(
-        () => p.rest('/api/admin/services', { method: 'POST', macaroon: mac(), body: { name: `extra${round}`, address: backend.address, path_regexp: `^/extra${round}`, auth: 'off' } }),
-        () => p.grpc.call('UpdateService', { name: 'free', address: round % 2 === 0 ? other.address : backend.address, config: { fields: { headers: { kind: 'struct_value', struct_value: { fields: { 'X-Svc': { kind: 'string_value', string_value: `free-${round + 1}` } } } } } } }, mac()),
+        () =>
+          p.rest('/api/admin/services', {
+            method: 'POST',
+            macaroon: mac(),
+            body: { name: `extra${round}`, address: backend.address, path_regexp: `^/extra${round}`, auth: 'off' },
+          }),
+        () =>
+          p.grpc.call(
+            'UpdateService',
+            {
+              name: 'free',
+              address: round % 2 === 0 ? other.address : backend.address,
+              config: {
+                fields: {
+                  headers: {
+                    kind: 'struct_value',
+                    struct_value: { fields: { 'X-Svc': { kind: 'string_value', string_value: `free-${round + 1}` } } },
+                  },
+                },
+              },
+            },
+            mac(),
+          ),
         () => p.grpc.call('UpdateService', { name: `extra${round}`, price: 2, auth: 'on' }, mac()),
         () => p.rest(`/api/admin/services/extra${round}`, { method: 'DELETE', macaroon: mac() }),
       );
@@ -115,7 +137,30 @@ services:
     assert.equal((await h1(`${p.aperture.url}/limited/a`)).status, 429, 'the bucket was not refilled');
 
     // A service whose definition changed starts afresh.
-    await p.grpc.call('UpdateService', { name: 'limited', config: { fields: { ratelimits: { kind: 'list_value', list_value: { values: [{ kind: 'struct_value', struct_value: { fields: { requests: { kind: 'number_value', number_value: 3 }, per: { kind: 'string_value', string_value: '1h' } } } }] } } } } }, mac());
+    await p.grpc.call(
+      'UpdateService',
+      {
+        name: 'limited',
+        config: {
+          fields: {
+            ratelimits: {
+              kind: 'list_value',
+              list_value: {
+                values: [
+                  {
+                    kind: 'struct_value',
+                    struct_value: {
+                      fields: { requests: { kind: 'number_value', number_value: 3 }, per: { kind: 'string_value', string_value: '1h' } },
+                    },
+                  },
+                ],
+              },
+            },
+          },
+        },
+      },
+      mac(),
+    );
     assert.equal((await h1(`${p.aperture.url}/limited/a`)).status, 200);
   });
 });

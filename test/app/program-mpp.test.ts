@@ -45,7 +45,11 @@ test("a Go aperture's database: its MPP HMAC key is the one used", async (t) => 
   await go.migrate(path);
   const goKey = randomBytes(32);
   const db = new Database(path);
-  db.prepare('INSERT INTO secrets (hash, secret, created_at) VALUES (?, ?, ?)').run(Buffer.from(GO_MPP_HMAC_KEY_HASH, 'hex'), goKey, '2026-01-01 00:00:00+00:00');
+  db.prepare('INSERT INTO secrets (hash, secret, created_at) VALUES (?, ?, ?)').run(
+    Buffer.from(GO_MPP_HMAC_KEY_HASH, 'hex'),
+    goKey,
+    '2026-01-01 00:00:00+00:00',
+  );
   db.close();
   const store = new SqliteStore({ path, revocationPollMs: 0 });
   t.after(() => store.close());
@@ -55,7 +59,10 @@ test("a Go aperture's database: its MPP HMAC key is the one used", async (t) => 
 test('the sweep timer closes and refunds an idle session, and stops on close', async (t) => {
   const dir = tempBaseDir(t);
   const clock = new TestClock(Date.now());
-  const config = configFrom('listenaddr: 127.0.0.1:0\ninsecure: true\nauthenticator:\n  backend: dev\n  enablempp: true\n  enablesessions: true\n  sessionidletimeout: 60\n', dir);
+  const config = configFrom(
+    'listenaddr: 127.0.0.1:0\ninsecure: true\nauthenticator:\n  backend: dev\n  enablempp: true\n  enablesessions: true\n  sessionidletimeout: 60\n',
+    dir,
+  );
   const store = new MemoryStore({ clock });
   const invoicer = new DevInvoicer({ clock, onWarning: () => undefined });
   const wallet = new DevInvoicer({ onWarning: () => undefined });
@@ -68,23 +75,43 @@ test('the sweep timer closes and refunds an idle session, and stops on close', a
   assert.deepEqual(mpp.scheme.intents, ['charge', 'session']);
   const returnInvoice = await wallet.createInvoice({ amountSats: 0, expirySeconds: 86_400 });
   const id = 'ab'.repeat(32);
-  assert.equal(await store.openSession({ id, paymentHash: id, depositSats: 30, returnInvoice: returnInvoice.paymentRequest, now: clock.now() }), 'opened');
+  assert.equal(
+    await store.openSession({ id, paymentHash: id, depositSats: 30, returnInvoice: returnInvoice.paymentRequest, now: clock.now() }),
+    'opened',
+  );
   clock.advance(61_000);
-  await eventually('the idle session is closed and refunded', async () => (await store.getSession(id))?.refund?.status === 'succeeded', 10_000, 10);
+  await eventually(
+    'the idle session is closed and refunded',
+    async () => (await store.getSession(id))?.refund?.status === 'succeeded',
+    10_000,
+    10,
+  );
   assert.equal((await wallet.lookupInvoice(returnInvoice.paymentHash)).state, 'settled');
   await mpp.close();
   // Stopped: a session idle after close stays open.
   const later = 'cd'.repeat(32);
-  await store.openSession({ id: later, paymentHash: later, depositSats: 30, returnInvoice: (await wallet.createInvoice({ amountSats: 0, expirySeconds: 86_400 })).paymentRequest, now: clock.now() });
+  await store.openSession({
+    id: later,
+    paymentHash: later,
+    depositSats: 30,
+    returnInvoice: (await wallet.createInvoice({ amountSats: 0, expirySeconds: 86_400 })).paymentRequest,
+    now: clock.now(),
+  });
   clock.advance(61_000);
   await new Promise((resolve) => setTimeout(resolve, 50));
   assert.equal((await store.getSession(later))?.status, 'open');
 });
 
 test('sessions with an injected invoicer and no refund payer are refused at start', async (t) => {
-  const config = configFrom('listenaddr: 127.0.0.1:0\ninsecure: true\nauthenticator:\n  backend: dev\n  enablempp: true\n  enablesessions: true\n', tempBaseDir(t));
+  const config = configFrom(
+    'listenaddr: 127.0.0.1:0\ninsecure: true\nauthenticator:\n  backend: dev\n  enablempp: true\n  enablesessions: true\n',
+    tempBaseDir(t),
+  );
   const invoicer = { createInvoice: () => Promise.reject(new Error('unused')) } as unknown as Parameters<typeof openProgramMpp>[2];
-  await assert.rejects(openProgramMpp(config, new MemoryStore(), invoicer, { clock: new TestClock(), log: quiet }), (e: unknown) => e instanceof L402Error && e.code === 'L402_ERR_CONFIG_INVALID' && /paymacaroonpath/.test(e.message));
+  await assert.rejects(
+    openProgramMpp(config, new MemoryStore(), invoicer, { clock: new TestClock(), log: quiet }),
+    (e: unknown) => e instanceof L402Error && e.code === 'L402_ERR_CONFIG_INVALID' && /paymacaroonpath/.test(e.message),
+  );
   // MPP off: nothing is built.
   const off = configFrom('listenaddr: 127.0.0.1:0\ninsecure: true\nauthenticator:\n  backend: dev\n', tempBaseDir(t));
   assert.equal(await openProgramMpp(off, new MemoryStore(), invoicer, { clock: new TestClock(), log: quiet }), undefined);

@@ -23,7 +23,8 @@ describe('the reference aperturecli against our program', { skip: binaries.ok ||
     dir = tempBaseDir('aperture-program-cli-');
     backend = await echoBackend();
     p = await startProgram({
-      kind: 'sqlite', dir,
+      kind: 'sqlite',
+      dir,
       yaml: `admin:
   enabled: true
   dashboard: false # "not routed" is the proxy's 404 here, not the dashboard's page
@@ -43,7 +44,16 @@ services:
   /** Runs aperturecli with the connection flags and `--json`; its exit code, stdout parsed, stderr. */
   function cli(...args: string[]): Promise<{ code: number; json: unknown; stderr: string }> {
     const bin = binaries.ok ? binaries.paths.aperturecli : '';
-    const flags = ['--host', `127.0.0.1:${p.aperture.addresses.proxy.port}`, '--macaroon', join(dir, 'admin.macaroon'), '--insecure', '--json', '--timeout', '20s'];
+    const flags = [
+      '--host',
+      `127.0.0.1:${p.aperture.addresses.proxy.port}`,
+      '--macaroon',
+      join(dir, 'admin.macaroon'),
+      '--insecure',
+      '--json',
+      '--timeout',
+      '20s',
+    ];
     return new Promise((resolve) => {
       execFile(bin, [...flags, ...args], { timeout: 60_000, env: { ...process.env, HOME: dir } }, (error, stdout, stderr) => {
         const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
@@ -71,7 +81,18 @@ services:
     const listed = await cli('services', 'list');
     assert.equal(listed.code, 0, listed.stderr);
     assert.match(JSON.stringify(listed.json), /"paid"/);
-    const created = await cli('services', 'create', '--name', 'made', '--address', backend.address, '--path-regexp', '^/made', '--auth', 'off');
+    const created = await cli(
+      'services',
+      'create',
+      '--name',
+      'made',
+      '--address',
+      backend.address,
+      '--path-regexp',
+      '^/made',
+      '--auth',
+      'off',
+    );
     assert.equal(created.code, 0, created.stderr);
     assert.equal((await h1(`${p.aperture.url}/made/1`)).status, 200);
     const updated = await cli('services', 'update', '--name', 'made', '--auth', 'on', '--price', '9');

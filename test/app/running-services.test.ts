@@ -12,7 +12,13 @@ import { loadConfig } from '../../src/proxy/config/index.js';
 import type { ServiceConfig } from '../../src/proxy/config/aperture-config.js';
 
 function services(yaml: string): ServiceConfig[] {
-  return loadConfig({ env: { HOME: '/srv' }, home: '/srv', cwd: '/srv', fileExists: () => true, text: `listenaddr: "localhost:8081"\ninsecure: true\nauthenticator:\n  backend: dev\nservices:\n${yaml}` }).config.services;
+  return loadConfig({
+    env: { HOME: '/srv' },
+    home: '/srv',
+    cwd: '/srv',
+    fileExists: () => true,
+    text: `listenaddr: "localhost:8081"\ninsecure: true\nauthenticator:\n  backend: dev\nservices:\n${yaml}`,
+  }).config.services;
 }
 
 const A = "  - name: a\n    address: 127.0.0.1:1\n    pathregexp: '^/a'\n";
@@ -21,7 +27,13 @@ const B2 = "  - name: b\n    address: 127.0.0.1:2\n    pathregexp: '^/b'\n    pr
 const C = "  - name: c\n    address: 127.0.0.1:3\n    pathregexp: '^/c'\n";
 
 /** A holder whose built services record when they are closed; `fail` names a service that cannot be built. */
-function holder(): { running: RunningServices; built: string[]; closed: string[]; routed: string[][]; fail: { name?: string | undefined; route?: boolean } } {
+function holder(): {
+  running: RunningServices;
+  built: string[];
+  closed: string[];
+  routed: string[][];
+  fail: { name?: string | undefined; route?: boolean };
+} {
   const built: string[] = [];
   const closed: string[] = [];
   const routed: string[][] = [];
@@ -31,7 +43,12 @@ function holder(): { running: RunningServices; built: string[]; closed: string[]
       if (config.name === fail.name) throw new L402Error('L402_ERR_PRICER_TLS', `cannot build ${config.name}`);
       built.push(config.name);
       const service = { name: config.name, hostRegexp: config.hostRegexp.regexp, address: config.address, config } as unknown as AppService;
-      return { service, close: async () => { closed.push(config.name); } };
+      return {
+        service,
+        close: async () => {
+          closed.push(config.name);
+        },
+      };
     },
     route: (list) => {
       if (fail.route === true) throw new L402Error('L402_ERR_PROXY_BAD_REGEXP', 'refused');
@@ -83,13 +100,19 @@ test('a replacement that fails changes nothing and closes what it built', async 
   h.running.replaceAll(services(A + B));
   const before = h.running.services;
   h.fail.name = 'c';
-  assert.throws(() => h.running.replaceAll(services(A + B2 + C)), (e: unknown) => e instanceof L402Error && e.code === 'L402_ERR_PRICER_TLS');
+  assert.throws(
+    () => h.running.replaceAll(services(A + B2 + C)),
+    (e: unknown) => e instanceof L402Error && e.code === 'L402_ERR_PRICER_TLS',
+  );
   assert.equal(h.running.services, before);
   await settle();
   assert.deepEqual(h.closed, ['b'], 'the new b, built before c failed, is closed; the running b is not');
   h.fail.name = undefined;
   h.fail.route = true;
-  assert.throws(() => h.running.replaceAll(services(A + C)), (e: unknown) => e instanceof L402Error && e.code === 'L402_ERR_PROXY_BAD_REGEXP');
+  assert.throws(
+    () => h.running.replaceAll(services(A + C)),
+    (e: unknown) => e instanceof L402Error && e.code === 'L402_ERR_PROXY_BAD_REGEXP',
+  );
   assert.equal(h.running.services, before);
   await settle();
   assert.deepEqual(h.closed, ['b', 'c']);
@@ -101,10 +124,13 @@ test('replaceOne replaces by name or appends', () => {
   h.running.replaceAll(services(A + B));
   assert.deepEqual(h.running.replaceOne(services(B2)[0] as ServiceConfig).changed, ['b']);
   assert.deepEqual(h.running.replaceOne(services(C)[0] as ServiceConfig).added, ['c']);
-  assert.deepEqual(h.running.services.map((s) => s.name), ['a', 'b', 'c']);
+  assert.deepEqual(
+    h.running.services.map((s) => s.name),
+    ['a', 'b', 'c'],
+  );
 });
 
-test('sameDefinition: every validated field counts, the entry\'s spelling does not', () => {
+test("sameDefinition: every validated field counts, the entry's spelling does not", () => {
   const [a] = services(A);
   const [spelled] = services("  - Name: a\n    ADDRESS: 127.0.0.1:1\n    PathRegexp: '^/a'\n");
   const [moved] = services("  - name: a\n    address: 127.0.0.1:1\n    pathregexp: '^/a/'\n");

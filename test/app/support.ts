@@ -9,7 +9,16 @@ import pg from 'pg';
 import { startAperture, type RunningAperture, type StartApertureOptions } from '../../src/app/start-aperture.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import { h1, startBackend } from '../proxy/support.js';
-import { grpcClient, PG_URL, rest1, type AdminGrpcClient, type AdminServer, type RestAnswer, type RestRequest, type StoreKind } from '../admin/support.js';
+import {
+  grpcClient,
+  PG_URL,
+  rest1,
+  type AdminGrpcClient,
+  type AdminServer,
+  type RestAnswer,
+  type RestRequest,
+  type StoreKind,
+} from '../admin/support.js';
 import { challengeOf, configFrom, quiet, wwwAuthenticate } from '../e2e/support.js';
 
 export { postgresSkipReason, type StoreKind } from '../admin/support.js';
@@ -70,19 +79,28 @@ export interface ProgramOptions {
 
 /** `startAperture` with `admin.enabled` on 127.0.0.1, the dev backend, and admin clients. */
 export async function startProgram(o: ProgramOptions): Promise<Program> {
-  const config = configFrom(`listenaddr: 127.0.0.1:0
+  const config = configFrom(
+    `listenaddr: 127.0.0.1:0
 insecure: ${o.tls === true ? 'false' : 'true'}
 authenticator:
   backend: dev
-${storeYaml(o.kind, o.dir)}${o.yaml}`, o.dir);
+${storeYaml(o.kind, o.dir)}${o.yaml}`,
+    o.dir,
+  );
   const aperture = await startAperture(config, {
-    logger: quiet, gcIntervalMs: 0, defaultMetrics: false,
+    logger: quiet,
+    gcIntervalMs: 0,
+    defaultMetrics: false,
     ...(o.kind === 'memory' ? { store: o.memory ?? new MemoryStore() } : {}),
     ...(o.schema === undefined ? {} : { postgresSchema: o.schema }),
     ...o.options,
   });
   const cert = o.tls === true ? readFileSync(join(o.dir, 'tls.cert'), 'utf8') : undefined;
-  const target = { port: aperture.addresses.proxy.port, origin: `${o.tls === true ? 'https' : 'http'}://127.0.0.1:${aperture.addresses.proxy.port}`, cert } as AdminServer;
+  const target = {
+    port: aperture.addresses.proxy.port,
+    origin: `${o.tls === true ? 'https' : 'http'}://127.0.0.1:${aperture.addresses.proxy.port}`,
+    cert,
+  } as AdminServer;
   const grpc = grpcClient(target);
   return {
     aperture,
@@ -104,7 +122,12 @@ export async function payFor(url: string, path: string, ca?: string): Promise<{ 
   const res = await h1(`${url}${path}`, tls);
   assert.equal(res.status, 402, `expected a challenge for ${path}, got ${res.status} ${res.body}`);
   const { macaroon, invoice } = challengeOf(wwwAuthenticate(res.rawHeaders));
-  const paid = await h1(`${url}/api/dev/pay`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ invoice }), ...tls });
+  const paid = await h1(`${url}/api/dev/pay`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ invoice }),
+    ...tls,
+  });
   assert.equal(paid.status, 200, paid.body);
   const body = JSON.parse(paid.body) as { preimage: string; payment_hash: string };
   return { authorization: `L402 ${macaroon}:${body.preimage}`, paymentHash: body.payment_hash };

@@ -16,7 +16,10 @@ const root = new URL('../..', import.meta.url).pathname;
 
 function runCli(args: readonly string[]): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'bench/run.ts'), ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'bench/run.ts'), ...args], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
@@ -30,8 +33,21 @@ test('npm run bench runs a scenario through aperture and writes the result entri
   try {
     const out = join(dir, 'result.json');
     const { code, output } = await runCli([
-      '--quick', '--only', 'proxy-l402', '--no-baselines', '--no-micro',
-      '--duration', '1', '--warmup', '0', '--connections', '2', '--tokens', '5', '--out', out,
+      '--quick',
+      '--only',
+      'proxy-l402',
+      '--no-baselines',
+      '--no-micro',
+      '--duration',
+      '1',
+      '--warmup',
+      '0',
+      '--connections',
+      '2',
+      '--tokens',
+      '5',
+      '--out',
+      out,
     ]);
     assert.equal(code, 0, output);
     const entries = JSON.parse(readFileSync(out, 'utf8')) as Record<string, unknown>[];
@@ -55,57 +71,103 @@ test('npm run bench runs a scenario through aperture and writes the result entri
   }
 });
 
-const nginxSkip = findNginx() === undefined && process.env['CI'] !== 'true' ? 'nginx is not installed (apt-get install nginx-light)' : false;
+const nginxSkip =
+  findNginx() === undefined && process.env['CI'] !== 'true' ? 'nginx is not installed (apt-get install nginx-light)' : false;
 
-test('npm run bench runs the nginx anchor row beside proxy-l402 and writes proxy-l402 / nginx', { skip: nginxSkip, timeout: 120_000 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'bench-harness-'));
-  try {
-    const out = join(dir, 'result.json');
-    const { code, output } = await runCli([
-      '--quick', '--only', 'proxy-l402,nginx', '--no-baselines', '--no-micro',
-      '--duration', '1', '--warmup', '0', '--connections', '2', '--tokens', '5', '--out', out,
-    ]);
-    assert.equal(code, 0, output);
-    const entries = JSON.parse(readFileSync(out, 'utf8')) as Record<string, unknown>[];
-    assert.deepEqual(entries.map((e) => e['name']), ['proxy-l402', 'nginx'], output);
-    const [ours, nginx] = entries as [Record<string, unknown>, Record<string, unknown>];
-    assert.equal(nginx['baseline'], 'proxy-l402');
-    assert.equal(nginx['errors'], 0, `nginx must forward every request: ${JSON.stringify(nginx)}`);
-    assert.ok((nginx['rps'] as number) > 0 && (nginx['rss_mb'] as number) > 0 && (nginx['server_cpu_s'] as number) > 0, JSON.stringify(nginx));
-    assert.equal(nginx['proxy_l402_ratio'], (ours['rps'] as number) / (nginx['rps'] as number));
-    assert.equal(ours['proxy_l402_ratio'], null);
-    assert.match(JSON.stringify((nginx['params'] as Record<string, unknown>)['anchor']), /"nginx":"\d+\.\d+/);
-    assert.match(readFileSync(join(dir, 'result.md'), 'utf8'), /^\| proxy-l402 \/ nginx ≥ 0\.43× .* \| \d+\.\d\d× \(\d+ vs \d+ req\/s/m);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+test(
+  'npm run bench runs the nginx anchor row beside proxy-l402 and writes proxy-l402 / nginx',
+  { skip: nginxSkip, timeout: 120_000 },
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bench-harness-'));
+    try {
+      const out = join(dir, 'result.json');
+      const { code, output } = await runCli([
+        '--quick',
+        '--only',
+        'proxy-l402,nginx',
+        '--no-baselines',
+        '--no-micro',
+        '--duration',
+        '1',
+        '--warmup',
+        '0',
+        '--connections',
+        '2',
+        '--tokens',
+        '5',
+        '--out',
+        out,
+      ]);
+      assert.equal(code, 0, output);
+      const entries = JSON.parse(readFileSync(out, 'utf8')) as Record<string, unknown>[];
+      assert.deepEqual(
+        entries.map((e) => e['name']),
+        ['proxy-l402', 'nginx'],
+        output,
+      );
+      const [ours, nginx] = entries as [Record<string, unknown>, Record<string, unknown>];
+      assert.equal(nginx['baseline'], 'proxy-l402');
+      assert.equal(nginx['errors'], 0, `nginx must forward every request: ${JSON.stringify(nginx)}`);
+      assert.ok(
+        (nginx['rps'] as number) > 0 && (nginx['rss_mb'] as number) > 0 && (nginx['server_cpu_s'] as number) > 0,
+        JSON.stringify(nginx),
+      );
+      assert.equal(nginx['proxy_l402_ratio'], (ours['rps'] as number) / (nginx['rps'] as number));
+      assert.equal(ours['proxy_l402_ratio'], null);
+      assert.match(JSON.stringify((nginx['params'] as Record<string, unknown>)['anchor']), /"nginx":"\d+\.\d+/);
+      assert.match(readFileSync(join(dir, 'result.md'), 'utf8'), /^\| proxy-l402 \/ nginx ≥ 0\.43× .* \| \d+\.\d\d× \(\d+ vs \d+ req\/s/m);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
 
 const referenceBinary = goBinaries(['aperture']);
 const referenceSkip = !referenceBinary.ok && !mustRun ? referenceBinary.reason : false;
 
-test('npm run bench runs the reference aperture row (v0.5.0 itself, on a fake lnd) with aperture\'s tokens and writes its ratio', { skip: referenceSkip, timeout: 300_000 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'bench-harness-'));
-  try {
-    const out = join(dir, 'result.json');
-    const { code, output } = await runCli([
-      '--quick', '--only', 'proxy-l402,reference-aperture', '--no-baselines', '--no-micro',
-      '--duration', '1', '--warmup', '0', '--connections', '2', '--tokens', '5', '--out', out,
-    ]);
-    assert.equal(code, 0, output);
-    const entries = JSON.parse(readFileSync(out, 'utf8')) as Record<string, unknown>[];
-    assert.deepEqual(entries.map((e) => e['name']), ['proxy-l402', 'reference-aperture'], output);
-    const [ours, reference] = entries as [Record<string, unknown>, Record<string, unknown>];
-    assert.equal(reference['baseline'], 'proxy-l402');
-    // Every request answered 200: the reference verified aperture's tokens (a refused one would be a 402 or, with no challenger, a closed connection).
-    assert.equal(reference['errors'], 0, `the reference must accept every token: ${JSON.stringify(reference)}`);
-    assert.ok((reference['rps'] as number) > 0 && (reference['rss_mb'] as number) > 0, JSON.stringify(reference));
-    assert.equal(reference['proxy_l402_ratio'], (ours['rps'] as number) / (reference['rps'] as number));
-    assert.match(JSON.stringify((reference['params'] as Record<string, unknown>)['anchor']), /"aperture":"v0\.5\.0"/);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+test(
+  "npm run bench runs the reference aperture row (v0.5.0 itself, on a fake lnd) with aperture's tokens and writes its ratio",
+  { skip: referenceSkip, timeout: 300_000 },
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bench-harness-'));
+    try {
+      const out = join(dir, 'result.json');
+      const { code, output } = await runCli([
+        '--quick',
+        '--only',
+        'proxy-l402,reference-aperture',
+        '--no-baselines',
+        '--no-micro',
+        '--duration',
+        '1',
+        '--warmup',
+        '0',
+        '--connections',
+        '2',
+        '--tokens',
+        '5',
+        '--out',
+        out,
+      ]);
+      assert.equal(code, 0, output);
+      const entries = JSON.parse(readFileSync(out, 'utf8')) as Record<string, unknown>[];
+      assert.deepEqual(
+        entries.map((e) => e['name']),
+        ['proxy-l402', 'reference-aperture'],
+        output,
+      );
+      const [ours, reference] = entries as [Record<string, unknown>, Record<string, unknown>];
+      assert.equal(reference['baseline'], 'proxy-l402');
+      // Every request answered 200: the reference verified aperture's tokens (a refused one would be a 402 or, with no challenger, a closed connection).
+      assert.equal(reference['errors'], 0, `the reference must accept every token: ${JSON.stringify(reference)}`);
+      assert.ok((reference['rps'] as number) > 0 && (reference['rss_mb'] as number) > 0, JSON.stringify(reference));
+      assert.equal(reference['proxy_l402_ratio'], (ours['rps'] as number) / (reference['rps'] as number));
+      assert.match(JSON.stringify((reference['params'] as Record<string, unknown>)['anchor']), /"aperture":"v0\.5\.0"/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
 
 test('the server under test gets the last CPU to itself, the other processes the rest', () => {
   assert.equal(cpuPlan(false), undefined);

@@ -45,7 +45,7 @@ test('pacedRun sends rate x duration requests, spread out, with the credentials 
   }
 });
 
-test('pacedRun with paths sends them in turn and keeps each one\'s latencies apart', async () => {
+test("pacedRun with paths sends them in turn and keeps each one's latencies apart", async () => {
   const byPath = new Map<string, number>();
   const server = createServer((req, res) => {
     byPath.set(String(req.url), (byPath.get(String(req.url)) ?? 0) + 1);
@@ -58,7 +58,13 @@ test('pacedRun with paths sends them in turn and keeps each one\'s latencies apa
   try {
     const { port } = server.address() as AddressInfo;
     const outcome = await pacedRun({
-      url: `http://127.0.0.1:${port}/`, rate: 200, connections: 8, durationSec: 0.5, authorizations: [], record: true, paths: ['/slow', '/fast'],
+      url: `http://127.0.0.1:${port}/`,
+      rate: 200,
+      connections: 8,
+      durationSec: 0.5,
+      authorizations: [],
+      record: true,
+      paths: ['/slow', '/fast'],
     });
     assert.deepEqual(Object.fromEntries(byPath), { '/slow': 50, '/fast': 50 });
     assert.equal(outcome.byPath.length, 2);

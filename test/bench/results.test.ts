@@ -8,8 +8,20 @@ import type { Measurement } from '../../bench/lib/scenarios.js';
 function row(name: string, baseline: string | undefined, rps: number, cpuUsPerReq: number): Measurement {
   const requests = rps * 5;
   return {
-    name, kind: 'http', description: name, baseline, requests, errors: 0, rps, p50_ms: 1, p99_ms: 2, p999_ms: 3,
-    rss_mb: 100, rss_end_mb: 100, server_cpu_s: (cpuUsPerReq * requests) / 1e6, params: {},
+    name,
+    kind: 'http',
+    description: name,
+    baseline,
+    requests,
+    errors: 0,
+    rps,
+    p50_ms: 1,
+    p99_ms: 2,
+    p999_ms: 3,
+    rss_mb: 100,
+    rss_end_mb: 100,
+    server_cpu_s: (cpuUsPerReq * requests) / 1e6,
+    params: {},
   };
 }
 
@@ -32,7 +44,10 @@ test('a comparison whose server was not saturated says so; a saturated one does 
 
 test('the interleaved p99 target is the median of the per-round differences between the paid and the free path', () => {
   const m = row('proxy-mixed-fixed-rate', undefined, 2000, 150);
-  const paths = (paid: number, free: number): Record<string, { p50_ms: number; p99_ms: number }> => ({ '/paid': { p50_ms: 0.7, p99_ms: paid }, '/free': { p50_ms: 0.6, p99_ms: free } });
+  const paths = (paid: number, free: number): Record<string, { p50_ms: number; p99_ms: number }> => ({
+    '/paid': { p50_ms: 0.7, p99_ms: paid },
+    '/free': { p50_ms: 0.6, p99_ms: free },
+  });
   m.params = {
     rate: 2000,
     by_path: paths(5.2, 5.0),

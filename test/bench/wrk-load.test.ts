@@ -49,7 +49,10 @@ test('wrkRun sends the credentials in turn and reports requests, latency and non
   }
 });
 
-test('wrkRun rejects with wrk\'s own message when it cannot run', { skip }, async () => {
+test("wrkRun rejects with wrk's own message when it cannot run", { skip }, async () => {
   assert.ok(wrk !== undefined);
-  await assert.rejects(wrkRun({ wrk, url: 'http://127.0.0.1:1/', connections: 1, durationSec: 1, tokenFile: undefined }), /wrk (exited|printed no result)/);
+  await assert.rejects(
+    wrkRun({ wrk, url: 'http://127.0.0.1:1/', connections: 1, durationSec: 1, tokenFile: undefined }),
+    /wrk (exited|printed no result)/,
+  );
 });

@@ -20,7 +20,11 @@ for (const tls of [true, false]) {
     let flags: string[];
     const tokenIds: string[] = [];
     before(async () => {
-      s = await startAdminServer({ kind: 'sqlite', tls, servicesYaml: "services:\n  - name: quotes\n    pathregexp: '^/quotes'\n    address: 127.0.0.1:9\n    price: 5\n" });
+      s = await startAdminServer({
+        kind: 'sqlite',
+        tls,
+        servicesYaml: "services:\n  - name: quotes\n    pathregexp: '^/quotes'\n    address: 127.0.0.1:9\n    price: 5\n",
+      });
       flags = connection(s);
       for (let i = 0; i < 3; i++) {
         const row = { tokenId: hex32(), paymentHash: hex32(), service: 'quotes' };
@@ -34,7 +38,14 @@ for (const tls of [true, false]) {
     test('info and health', async () => {
       const info = await runCli(['info', ...flags]);
       assert.equal(info.code, 0, info.stderr);
-      assert.deepEqual(info.json(), { network: 'regtest', listenAddr: '127.0.0.1:8081', insecure: true, mppEnabled: false, sessionsEnabled: false, mppRealm: '' });
+      assert.deepEqual(info.json(), {
+        network: 'regtest',
+        listenAddr: '127.0.0.1:8081',
+        insecure: true,
+        mppEnabled: false,
+        sessionsEnabled: false,
+        mppRealm: '',
+      });
       assert.equal(info.stdout.split('\n')[1], '  "network": "regtest",', 'indented protojson, as the reference prints');
       const health = await runCli(['health', ...flags]);
       assert.equal(health.code, 0, health.stderr);
@@ -50,9 +61,31 @@ for (const tls of [true, false]) {
       assert.equal(first?.['price'], '5', 'int64 as a string (protojson)');
       assert.equal(first?.['authScheme'], 'AUTH_SCHEME_L402');
 
-      const created = await runCli(['services', 'create', ...flags, '--name', 'weather', '--address', '127.0.0.1:10', '--path-regexp', '^/weather',
-        '--price', '21', '--auth-scheme', 'l402', '--header', 'X-Api-Key: k-1', '--capabilities', 'read,write', '--constraint', 'tier=gold', '--token-timeout', '3600',
-        '--config', '{"ratelimits":[{"requests":10,"per":"1m"}]}']);
+      const created = await runCli([
+        'services',
+        'create',
+        ...flags,
+        '--name',
+        'weather',
+        '--address',
+        '127.0.0.1:10',
+        '--path-regexp',
+        '^/weather',
+        '--price',
+        '21',
+        '--auth-scheme',
+        'l402',
+        '--header',
+        'X-Api-Key: k-1',
+        '--capabilities',
+        'read,write',
+        '--constraint',
+        'tier=gold',
+        '--token-timeout',
+        '3600',
+        '--config',
+        '{"ratelimits":[{"requests":10,"per":"1m"}]}',
+      ]);
       assert.equal(created.code, 0, created.stderr);
       const service = created.json();
       assert.equal(service['name'], 'weather');
@@ -84,12 +117,33 @@ for (const tls of [true, false]) {
       const all = await runCli(['transactions', 'list', ...flags]);
       assert.equal(all.code, 0, all.stderr);
       assert.equal(all.json()['totalCount'], '3');
-      const settled = await runCli(['transactions', 'list', ...flags, '--service', 'quotes', '--state', 'settled', '--limit', '1', '--offset', '1']);
+      const settled = await runCli([
+        'transactions',
+        'list',
+        ...flags,
+        '--service',
+        'quotes',
+        '--state',
+        'settled',
+        '--limit',
+        '1',
+        '--offset',
+        '1',
+      ]);
       assert.equal(settled.code, 0, settled.stderr);
       assert.equal(settled.json()['totalCount'], '2');
       const page = settled.json()['transactions'] as Array<Record<string, unknown>>;
       assert.equal(page.length, 1);
-      assert.deepEqual(Object.keys(page[0] ?? {}).slice(0, 8), ['id', 'tokenId', 'paymentHash', 'serviceName', 'priceSats', 'state', 'createdAt', 'settledAt']);
+      assert.deepEqual(Object.keys(page[0] ?? {}).slice(0, 8), [
+        'id',
+        'tokenId',
+        'paymentHash',
+        'serviceName',
+        'priceSats',
+        'state',
+        'createdAt',
+        'settledAt',
+      ]);
       const none = await runCli(['transactions', 'list', ...flags, '--from', '2030-01-01T00:00:00Z', '--to', '2030-02-01T00:00:00Z']);
       assert.equal(none.code, 0, none.stderr);
       assert.equal(none.json()['totalCount'], '0');
@@ -107,7 +161,10 @@ for (const tls of [true, false]) {
       assert.equal(stats.code, 0, stats.stderr);
       assert.equal(stats.json()['totalRevenueSats'], '10');
       assert.equal(stats.json()['transactionCount'], '2');
-      assert.deepEqual((stats.json()['serviceBreakdown'] as Array<Record<string, unknown>>).map((b) => [b['serviceName'], b['totalRevenueSats']]), [['quotes', '10']]);
+      assert.deepEqual(
+        (stats.json()['serviceBreakdown'] as Array<Record<string, unknown>>).map((b) => [b['serviceName'], b['totalRevenueSats']]),
+        [['quotes', '10']],
+      );
     });
 
     test('on a terminal: tables and sentences; --json forces JSON there', async () => {
@@ -127,7 +184,7 @@ for (const tls of [true, false]) {
       assert.match(missing.stderr, /^Error: /m, 'a sentence on a terminal, not JSON');
     });
 
-    test('every exit code, with the reference\'s error object', async () => {
+    test("every exit code, with the reference's error object", async () => {
       const expect = async (args: string[], code: number, kind: string): Promise<Record<string, unknown>> => {
         const run = await runCli(args);
         assert.equal(run.code, code, `${args.join(' ')}: ${run.stderr}`);
@@ -144,7 +201,11 @@ for (const tls of [true, false]) {
       // 1: a gRPC status without a meaning of its own (the program refused to apply the services: INTERNAL).
       s.backend.failApply = true;
       try {
-        await expect(['services', 'create', ...flags, '--name', 'x1', '--address', '127.0.0.1:11', '--path-regexp', '^/x1'], 1, 'rpc_error');
+        await expect(
+          ['services', 'create', ...flags, '--name', 'x1', '--address', '127.0.0.1:11', '--path-regexp', '^/x1'],
+          1,
+          'rpc_error',
+        );
       } finally {
         s.backend.failApply = false;
       }
@@ -159,7 +220,8 @@ for (const tls of [true, false]) {
       // 3: nothing listens; TLS expected by the client but not spoken (or the reverse).
       const port = await closedPort();
       await expect(['info', '--host', `127.0.0.1:${port}`, '--macaroon', s.macaroonPath, '--insecure'], 3, 'connection_error');
-      if (tls) await expect(['info', '--host', `127.0.0.1:${s.port}`, '--macaroon', s.macaroonPath, '--timeout', '3s'], 3, 'connection_error');
+      if (tls)
+        await expect(['info', '--host', `127.0.0.1:${s.port}`, '--macaroon', s.macaroonPath, '--timeout', '3s'], 3, 'connection_error');
       // 4: unreadable macaroon, a macaroon of another root key, a read-only macaroon for a change.
       await expect(['info', ...connection(s, join(s.dir, 'missing.macaroon'))], 4, 'auth_failure');
       const garbage = join(s.dir, 'garbage.macaroon');
@@ -215,9 +277,26 @@ for (const tls of [true, false]) {
         assert.equal(run.stderr, '', 'no error output for a dry run');
         assert.equal(run.json()['dry_run'], true);
       }
-      assert.deepEqual(runs.map((r) => r.json()['rpc']), ['CreateService', 'UpdateService', 'DeleteService', 'RevokeToken']);
-      assert.deepEqual(runs[0]?.json()['request'], { name: 'dry', address: '127.0.0.1:12', protocol: 'http', hostRegexp: '', pathRegexp: '', price: '3', auth: 'on', authScheme: 'AUTH_SCHEME_L402', config: null });
-      assert.deepEqual(runs[1]?.json()['request'], { name: 'quotes', address: '', protocol: '', hostRegexp: '', pathRegexp: '', price: '8', auth: '', config: null }, 'only the given optional field appears');
+      assert.deepEqual(
+        runs.map((r) => r.json()['rpc']),
+        ['CreateService', 'UpdateService', 'DeleteService', 'RevokeToken'],
+      );
+      assert.deepEqual(runs[0]?.json()['request'], {
+        name: 'dry',
+        address: '127.0.0.1:12',
+        protocol: 'http',
+        hostRegexp: '',
+        pathRegexp: '',
+        price: '3',
+        auth: 'on',
+        authScheme: 'AUTH_SCHEME_L402',
+        config: null,
+      });
+      assert.deepEqual(
+        runs[1]?.json()['request'],
+        { name: 'quotes', address: '', protocol: '', hostRegexp: '', pathRegexp: '', price: '8', auth: '', config: null },
+        'only the given optional field appears',
+      );
       assert.equal(s.events.length, before, 'the server received no call');
       const stillThere = await runCli(['services', 'list', ...flags]);
       const names = (stillThere.json()['services'] as Array<Record<string, unknown>>).map((x) => x['name']);
@@ -249,7 +328,16 @@ test('--timeout: a server that never answers is DEADLINE_EXCEEDED, exit 3', asyn
   try {
     const macaroon = join(dir, 'admin.macaroon');
     writeFileSync(macaroon, bakeAdminMacaroon(new Uint8Array(32)).toBinary());
-    const run = await runCli(['info', '--host', `127.0.0.1:${(silent.address() as { port: number }).port}`, '--insecure', '--macaroon', macaroon, '--timeout', '300ms']);
+    const run = await runCli([
+      'info',
+      '--host',
+      `127.0.0.1:${(silent.address() as { port: number }).port}`,
+      '--insecure',
+      '--macaroon',
+      macaroon,
+      '--timeout',
+      '300ms',
+    ]);
     assert.equal(run.code, 3, run.stderr);
     assert.equal(run.error()['code'], 'connection_error');
     assert.match(String(run.error()['message']), /DEADLINE_EXCEEDED/);

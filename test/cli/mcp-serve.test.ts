@@ -39,13 +39,26 @@ describe('aperturecli mcp serve over stdio, driven by the MCP SDK client', () =>
 
   before(async () => {
     dir = tempBaseDir('aperturecli-mcp-');
-    admin = await startAdminServer({ kind: 'memory', servicesYaml: "services:\n  - name: quotes\n    pathregexp: '^/quotes'\n    address: 127.0.0.1:9\n    price: 5\n" });
-    await admin.store.recordChallenge({ tokenId, paymentHash: hex32(), service: 'quotes', priceSats: 5, authType: 'l402', createdAt: Date.now(), expiresAt: Date.now() + 3_600_000 });
+    admin = await startAdminServer({
+      kind: 'memory',
+      servicesYaml: "services:\n  - name: quotes\n    pathregexp: '^/quotes'\n    address: 127.0.0.1:9\n    price: 5\n",
+    });
+    await admin.store.recordChallenge({
+      tokenId,
+      paymentHash: hex32(),
+      service: 'quotes',
+      priceSats: 5,
+      authType: 'l402',
+      createdAt: Date.now(),
+      expiresAt: Date.now() + 3_600_000,
+    });
     backend = await startBackend((req, res) => {
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify({ path: req.url, authorized: req.headers.authorization !== undefined }));
     });
-    aperture = await startAperture(configFrom(`
+    aperture = await startAperture(
+      configFrom(
+        `
 listenaddr: 127.0.0.1:0
 insecure: true
 authenticator:
@@ -56,17 +69,38 @@ services:
     pathregexp: '^/api/'
     address: ${backend.address}
     price: 21
-`, join(dir, 'aperture')), { logger: quiet, gcIntervalMs: 0, defaultMetrics: false });
+`,
+        join(dir, 'aperture'),
+      ),
+      { logger: quiet, gcIntervalMs: 0, defaultMetrics: false },
+    );
     aperture.invoicer?.onSettled(() => settlements++);
     transport = new StdioClientTransport({
       command: process.execPath,
-      args: [join(repoRoot, 'bin', 'aperturecli.js'), 'mcp', 'serve',
-        '--host', `127.0.0.1:${admin.port}`, '--insecure', '--macaroon', admin.macaroonPath,
-        '--payer', 'dev', '--token-dir', join(dir, 'tokens'), '--max-price', '50', '--budget', '100'],
+      args: [
+        join(repoRoot, 'bin', 'aperturecli.js'),
+        'mcp',
+        'serve',
+        '--host',
+        `127.0.0.1:${admin.port}`,
+        '--insecure',
+        '--macaroon',
+        admin.macaroonPath,
+        '--payer',
+        'dev',
+        '--token-dir',
+        join(dir, 'tokens'),
+        '--max-price',
+        '50',
+        '--budget',
+        '100',
+      ],
       env: { PATH: process.env['PATH'] ?? '', HOME: dir },
       stderr: 'pipe',
     });
-    transport.stderr?.on('data', (chunk: Buffer) => { stderr += chunk.toString('utf8'); });
+    transport.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString('utf8');
+    });
     client = new Client({ name: 'aperture-ts-test', version: '1.0.0' });
     await client.connect(transport);
   });
@@ -79,10 +113,21 @@ services:
     if (dir !== undefined) removeDir(dir);
   });
 
-  test('lists the reference\'s ten admin tools and the two buyer tools, each with a JSON-schema input', async () => {
+  test("lists the reference's ten admin tools and the two buyer tools, each with a JSON-schema input", async () => {
     const { tools } = await client.listTools();
     assert.deepEqual(tools.map((t) => t.name).sort(), [
-      'create_service', 'delete_service', 'fetch', 'get_health', 'get_info', 'get_stats', 'list_services', 'list_tokens', 'list_transactions', 'quote', 'revoke_token', 'update_service',
+      'create_service',
+      'delete_service',
+      'fetch',
+      'get_health',
+      'get_info',
+      'get_stats',
+      'list_services',
+      'list_tokens',
+      'list_transactions',
+      'quote',
+      'revoke_token',
+      'update_service',
     ]);
     const create = tools.find((t) => t.name === 'create_service');
     assert.equal(create?.inputSchema.type, 'object');
@@ -99,12 +144,28 @@ services:
     };
     assert.equal((await call('get_info'))['network'], 'regtest');
     assert.equal(typeof (await call('get_health'))['status'], 'string');
-    assert.deepEqual(((await call('list_services'))['services'] as Array<Record<string, unknown>>).map((s) => s['name']), ['quotes']);
-    const dry = await call('create_service', { name: 'weather', address: '127.0.0.1:10', path_regexp: '^/weather', price: 3, dry_run: true });
+    assert.deepEqual(
+      ((await call('list_services'))['services'] as Array<Record<string, unknown>>).map((s) => s['name']),
+      ['quotes'],
+    );
+    const dry = await call('create_service', {
+      name: 'weather',
+      address: '127.0.0.1:10',
+      path_regexp: '^/weather',
+      price: 3,
+      dry_run: true,
+    });
     assert.equal(dry['dry_run'], true);
     assert.equal(dry['rpc'], 'CreateService');
     assert.deepEqual(((await call('list_services'))['services'] as unknown[]).length, 1, 'the dry run created nothing');
-    const created = await call('create_service', { name: 'weather', address: '127.0.0.1:10', path_regexp: '^/weather', price: 3, auth_scheme: 'l402', config: { headers: { 'X-Key': 'k' } } });
+    const created = await call('create_service', {
+      name: 'weather',
+      address: '127.0.0.1:10',
+      path_regexp: '^/weather',
+      price: 3,
+      auth_scheme: 'l402',
+      config: { headers: { 'X-Key': 'k' } },
+    });
     assert.equal(created['price'], '3');
     assert.deepEqual((created['config'] as Record<string, unknown>)['headers'], { 'X-Key': 'k' });
     const updated = await call('update_service', { name: 'weather', price: 8 });
@@ -119,26 +180,32 @@ services:
   });
 
   test('bad arguments and server refusals are tool errors; the server keeps serving', async () => {
-    const missing = await client.callTool({ name: 'create_service', arguments: { name: 'x' } }) as ToolAnswer;
+    const missing = (await client.callTool({ name: 'create_service', arguments: { name: 'x' } })) as ToolAnswer;
     assert.equal(missing.isError, true);
     assert.match(missing.content[0]?.text ?? '', /address/);
-    const wrongType = await client.callTool({ name: 'list_tokens', arguments: { limit: 'ten' } }) as ToolAnswer;
+    const wrongType = (await client.callTool({ name: 'list_tokens', arguments: { limit: 'ten' } })) as ToolAnswer;
     assert.equal(wrongType.isError, true);
-    const unknownKey = await client.callTool({ name: 'get_info', arguments: { verbose: true } }) as ToolAnswer;
+    const unknownKey = (await client.callTool({ name: 'get_info', arguments: { verbose: true } })) as ToolAnswer;
     assert.equal(unknownKey.isError, true);
-    const notFound = await client.callTool({ name: 'delete_service', arguments: { name: 'nope' } }) as ToolAnswer;
+    const notFound = (await client.callTool({ name: 'delete_service', arguments: { name: 'nope' } })) as ToolAnswer;
     assert.equal(notFound.isError, true);
     assert.deepEqual([payload(notFound)['code'], payload(notFound)['exit_code']], ['not_found', 5]);
-    const invalid = await client.callTool({ name: 'create_service', arguments: { name: 'bad name', address: '127.0.0.1:1', price: 1 } }) as ToolAnswer;
+    const invalid = (await client.callTool({
+      name: 'create_service',
+      arguments: { name: 'bad name', address: '127.0.0.1:1', price: 1 },
+    })) as ToolAnswer;
     assert.equal(payload(invalid)['code'], 'invalid_args');
-    assert.equal((payload(await client.callTool({ name: 'get_health', arguments: {} })) as Record<string, unknown>)['status'] !== undefined, true);
+    assert.equal(
+      (payload(await client.callTool({ name: 'get_health', arguments: {} })) as Record<string, unknown>)['status'] !== undefined,
+      true,
+    );
   });
 
-  test('buyer tools: a Payment charge offered alone is held to the call\'s max_price_sats, then paid', async (t) => {
+  test("buyer tools: a Payment charge offered alone is held to the call's max_price_sats, then paid", async (t) => {
     const mpp = await startTestServer({ priceSats: 6, mpp: { offer: 'only' } });
     t.after(() => mpp.close());
     const url = `${mpp.url}/quote`;
-    const tooDear = await client.callTool({ name: 'fetch', arguments: { url, max_price_sats: 5 } }) as ToolAnswer;
+    const tooDear = (await client.callTool({ name: 'fetch', arguments: { url, max_price_sats: 5 } })) as ToolAnswer;
     assert.equal(tooDear.isError, true);
     assert.equal(payload(tooDear)['l402_code'], 'L402_ERR_CLIENT_BUDGET_EXCEEDED');
     assert.equal(mpp.payments(), 0);
@@ -158,10 +225,10 @@ services:
     assert.equal(quote['within_max_price'], true);
     assert.equal(settlements, 0, 'a quote pays nothing');
 
-    const tooDear = await client.callTool({ name: 'fetch', arguments: { url, max_price_sats: 10 } }) as ToolAnswer;
+    const tooDear = (await client.callTool({ name: 'fetch', arguments: { url, max_price_sats: 10 } })) as ToolAnswer;
     assert.equal(tooDear.isError, true);
     assert.equal(payload(tooDear)['l402_code'], 'L402_ERR_CLIENT_BUDGET_EXCEEDED');
-    assert.equal(settlements, 0, 'over the call\'s maximum: nothing paid');
+    assert.equal(settlements, 0, "over the call's maximum: nothing paid");
 
     const first = payload(await client.callTool({ name: 'fetch', arguments: { url } }));
     assert.equal(first['status'], 200);
@@ -177,7 +244,7 @@ services:
     const known = payload(await client.callTool({ name: 'quote', arguments: { url } }));
     assert.equal(known['would_pay'], false);
     assert.match(String(known['reason']), /stored token/);
-    const badUrl = await client.callTool({ name: 'fetch', arguments: { url: 'ftp://x' } }) as ToolAnswer;
+    const badUrl = (await client.callTool({ name: 'fetch', arguments: { url: 'ftp://x' } })) as ToolAnswer;
     assert.equal(badUrl.isError, true);
     assert.equal(payload(badUrl)['code'], 'invalid_args');
   });
@@ -194,7 +261,9 @@ describe('aperturecli mcp serve: the session budget spans calls and origins', ()
     dir = tempBaseDir('aperturecli-mcp-budget-');
     backend = await startBackend((_req, res) => res.end('paid content'));
     for (const name of ['a', 'b']) {
-      const aperture = await startAperture(configFrom(`
+      const aperture = await startAperture(
+        configFrom(
+          `
 listenaddr: 127.0.0.1:0
 insecure: true
 authenticator:
@@ -205,14 +274,28 @@ services:
     pathregexp: '^/api/'
     address: ${backend.address}
     price: 21
-`, join(dir, name)), { logger: quiet, gcIntervalMs: 0, defaultMetrics: false });
+`,
+          join(dir, name),
+        ),
+        { logger: quiet, gcIntervalMs: 0, defaultMetrics: false },
+      );
       aperture.invoicer?.onSettled(() => settlements++);
       apertures.push(aperture);
     }
     // No admin flags at all: a buyer-only agent needs no admin macaroon.
     const transport = new StdioClientTransport({
       command: process.execPath,
-      args: [join(repoRoot, 'bin', 'aperturecli.js'), 'mcp', 'serve', '--payer', 'dev', '--token-dir', join(dir, 'tokens'), '--budget', '40'],
+      args: [
+        join(repoRoot, 'bin', 'aperturecli.js'),
+        'mcp',
+        'serve',
+        '--payer',
+        'dev',
+        '--token-dir',
+        join(dir, 'tokens'),
+        '--budget',
+        '40',
+      ],
       env: { PATH: process.env['PATH'] ?? '', HOME: dir },
       stderr: 'pipe',
     });
@@ -236,11 +319,11 @@ services:
     assert.equal(quote['would_pay'], true);
     assert.equal(quote['within_budget'], false, '21 sat plus the 10 sat fee limit do not fit in the 19 left');
     assert.equal(quote['budget_left_sats'], 19);
-    const refused = await client.callTool({ name: 'fetch', arguments: { url: `${b.url}/api/two` } }) as ToolAnswer;
+    const refused = (await client.callTool({ name: 'fetch', arguments: { url: `${b.url}/api/two` } })) as ToolAnswer;
     assert.equal(refused.isError, true);
     assert.equal(payload(refused)['l402_code'], 'L402_ERR_CLIENT_BUDGET_EXCEEDED');
     assert.equal(settlements, 1, 'only the first origin was paid');
-    const adminTool = await client.callTool({ name: 'get_info', arguments: {} }) as ToolAnswer;
+    const adminTool = (await client.callTool({ name: 'get_info', arguments: {} })) as ToolAnswer;
     assert.equal(adminTool.isError, true, 'without an admin macaroon the admin tools fail as tool errors');
     assert.equal(payload(adminTool)['code'], 'auth_failure');
   });
@@ -257,7 +340,9 @@ describe('aperturecli mcp serve --payer lnbits: the buyer tools pay through an H
   before(async () => {
     dir = tempBaseDir('aperturecli-mcp-lnbits-');
     backend = await startBackend((_req, res) => res.end('paid content'));
-    aperture = await startAperture(configFrom(`
+    aperture = await startAperture(
+      configFrom(
+        `
 listenaddr: 127.0.0.1:0
 insecure: true
 authenticator:
@@ -268,19 +353,38 @@ services:
     pathregexp: '^/api/'
     address: ${backend.address}
     price: 21
-`, join(dir, 'aperture')), { logger: quiet, gcIntervalMs: 0, defaultMetrics: false });
+`,
+        join(dir, 'aperture'),
+      ),
+      { logger: quiet, gcIntervalMs: 0, defaultMetrics: false },
+    );
     const invoicer = aperture.invoicer as DevInvoicer;
     lnbits = await FakeLnbits.start({ payee: async (bolt11) => (await invoicer.pay(bolt11)).preimage });
     const keyFile = join(dir, 'lnbits-admin-key');
     writeFileSync(keyFile, `${lnbits.adminKey}\n`, { mode: 0o600 });
     const transport = new StdioClientTransport({
       command: process.execPath,
-      args: [join(repoRoot, 'bin', 'aperturecli.js'), 'mcp', 'serve', '--payer', 'lnbits', '--payer-url', lnbits.url,
-        '--payer-secret-file', keyFile, '--token-dir', join(dir, 'tokens'), '--budget', '100'],
+      args: [
+        join(repoRoot, 'bin', 'aperturecli.js'),
+        'mcp',
+        'serve',
+        '--payer',
+        'lnbits',
+        '--payer-url',
+        lnbits.url,
+        '--payer-secret-file',
+        keyFile,
+        '--token-dir',
+        join(dir, 'tokens'),
+        '--budget',
+        '100',
+      ],
       env: { PATH: process.env['PATH'] ?? '', HOME: dir },
       stderr: 'pipe',
     });
-    transport.stderr?.on('data', (chunk: Buffer) => { stderr += chunk.toString('utf8'); });
+    transport.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString('utf8');
+    });
     client = new Client({ name: 'aperture-ts-test', version: '1.0.0' });
     await client.connect(transport);
   });

@@ -32,34 +32,91 @@ test('schema --all: the whole tree, each command with flags, types, defaults, de
     node.subcommands?.forEach(visit);
   };
   visit(schema);
-  assert.deepEqual(found, leaves(rootCommand).map((p) => ['aperturecli', ...p].join(' ')));
+  assert.deepEqual(
+    found,
+    leaves(rootCommand).map((p) => ['aperturecli', ...p].join(' ')),
+  );
   assert.deepEqual(found.sort(), [
-    'aperturecli fetch', 'aperturecli health', 'aperturecli info', 'aperturecli macaroon bake', 'aperturecli mcp serve', 'aperturecli schema',
-    'aperturecli services create', 'aperturecli services delete', 'aperturecli services list', 'aperturecli services update',
-    'aperturecli stats', 'aperturecli tokens list', 'aperturecli tokens revoke', 'aperturecli transactions list', 'aperturecli version',
+    'aperturecli fetch',
+    'aperturecli health',
+    'aperturecli info',
+    'aperturecli macaroon bake',
+    'aperturecli mcp serve',
+    'aperturecli schema',
+    'aperturecli services create',
+    'aperturecli services delete',
+    'aperturecli services list',
+    'aperturecli services update',
+    'aperturecli stats',
+    'aperturecli tokens list',
+    'aperturecli tokens revoke',
+    'aperturecli transactions list',
+    'aperturecli version',
   ]);
 });
 
-test('schema <command>: one command, by words or dots; the reference\'s flag names and defaults', async () => {
+test("schema <command>: one command, by words or dots; the reference's flag names and defaults", async () => {
   const create = (await runCli(['schema', 'services create'])).json() as unknown as CommandSchema;
   assert.equal(create.full_path, 'aperturecli services create');
   assert.equal(create.mutating, true);
   const flags = new Map((create.flags ?? []).map((f) => [f.name, f]));
-  for (const name of ['name', 'address', 'protocol', 'host-regexp', 'path-regexp', 'price', 'auth', 'auth-scheme', 'host', 'macaroon', 'tls-cert', 'insecure', 'json', 'human', 'dry-run', 'timeout']) {
+  for (const name of [
+    'name',
+    'address',
+    'protocol',
+    'host-regexp',
+    'path-regexp',
+    'price',
+    'auth',
+    'auth-scheme',
+    'host',
+    'macaroon',
+    'tls-cert',
+    'insecure',
+    'json',
+    'human',
+    'dry-run',
+    'timeout',
+  ]) {
     assert.ok(flags.has(name), `--${name}`);
   }
-  assert.deepEqual([flags.get('host')?.default, flags.get('macaroon')?.default, flags.get('timeout')?.default, flags.get('protocol')?.default, flags.get('auth')?.default, flags.get('price')?.type],
-    ['localhost:8081', '~/.aperture/admin.macaroon', '30s', 'http', 'on', 'int64']);
+  assert.deepEqual(
+    [
+      flags.get('host')?.default,
+      flags.get('macaroon')?.default,
+      flags.get('timeout')?.default,
+      flags.get('protocol')?.default,
+      flags.get('auth')?.default,
+      flags.get('price')?.type,
+    ],
+    ['localhost:8081', '~/.aperture/admin.macaroon', '30s', 'http', 'on', 'int64'],
+  );
   const dotted = (await runCli(['schema', 'services.create'])).json();
   assert.deepEqual(dotted, create as unknown as Record<string, unknown>);
   const txs = (await runCli(['schema', 'transactions.list'])).json() as unknown as CommandSchema;
-  assert.deepEqual((txs.flags ?? []).slice(0, 6).map((f) => f.name), ['service', 'state', 'from', 'to', 'limit', 'offset']);
+  assert.deepEqual(
+    (txs.flags ?? []).slice(0, 6).map((f) => f.name),
+    ['service', 'state', 'from', 'to', 'limit', 'offset'],
+  );
   const top = (await runCli(['schema'])).json() as unknown as Array<{ name: string; full_path: string }>;
-  assert.deepEqual(top.map((c) => c.name), (rootCommand.subcommands ?? []).map((c) => c.name));
+  assert.deepEqual(
+    top.map((c) => c.name),
+    (rootCommand.subcommands ?? []).map((c) => c.name),
+  );
   // The buyer's flags, payers over HTTP included, are listed for fetch and for mcp serve alike.
   for (const path of ['fetch', 'mcp.serve']) {
     const buyer = new Map((((await runCli(['schema', path])).json() as unknown as CommandSchema).flags ?? []).map((f) => [f.name, f]));
-    for (const name of ['payer', 'lnd-host', 'lnd-tls', 'lnd-macaroon', 'payer-url', 'payer-secret-file', 'payer-ca', 'max-price', 'max-fee']) {
+    for (const name of [
+      'payer',
+      'lnd-host',
+      'lnd-tls',
+      'lnd-macaroon',
+      'payer-url',
+      'payer-secret-file',
+      'payer-ca',
+      'max-price',
+      'max-fee',
+    ]) {
       assert.ok(buyer.has(name), `${path}: --${name}`);
     }
     assert.match(String(buyer.get('payer')?.description), /cln, lnbits or phoenixd[^]*nwc/);
@@ -92,7 +149,17 @@ test('every flag the parser accepts is in the schema, and flags of one name have
   assert.throws(() => parseCommandLine(rootCommand, ['tokens', 'list', '--limit', '2147483648']), /out of range for int32/);
   assert.throws(() => parseCommandLine(rootCommand, ['services', 'list', 'extra']), /takes no arguments/);
   assert.throws(() => parseCommandLine(rootCommand, ['info', '--host']), /flag needs an argument: --host/);
-  assert.deepEqual([parseGoDuration('1m30s'), parseGoDuration('500ms'), parseGoDuration('0'), parseGoDuration('1.5h'), parseGoDuration('30'), parseGoDuration('')], [90_000, 500, 0, 5_400_000, undefined, undefined]);
+  assert.deepEqual(
+    [
+      parseGoDuration('1m30s'),
+      parseGoDuration('500ms'),
+      parseGoDuration('0'),
+      parseGoDuration('1.5h'),
+      parseGoDuration('30'),
+      parseGoDuration(''),
+    ],
+    [90_000, 500, 0, 5_400_000, undefined, undefined],
+  );
 });
 
 test('help, version, usage errors before the command', async () => {

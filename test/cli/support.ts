@@ -21,15 +21,32 @@ export async function runCli(args: readonly string[], env: Record<string, string
   let stdout = '';
   let stderr = '';
   const code = await main(args, {
-    stdout: { write: (c) => { stdout += String(c); return true; }, isTTY: tty },
-    stderr: { write: (c) => { stderr += String(c); return true; }, isTTY: tty },
+    stdout: {
+      write: (c) => {
+        stdout += String(c);
+        return true;
+      },
+      isTTY: tty,
+    },
+    stderr: {
+      write: (c) => {
+        stderr += String(c);
+        return true;
+      },
+      isTTY: tty,
+    },
     env: { HOME: '/nonexistent-home', ...env },
   });
   return {
-    code, stdout, stderr,
+    code,
+    stdout,
+    stderr,
     json: () => JSON.parse(stdout) as Record<string, unknown>,
     error: () => {
-      const lines = stderr.trim().split('\n').filter((l) => l.startsWith('{'));
+      const lines = stderr
+        .trim()
+        .split('\n')
+        .filter((l) => l.startsWith('{'));
       return JSON.parse(lines[lines.length - 1] ?? 'null') as Record<string, unknown>;
     },
   };

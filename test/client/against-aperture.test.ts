@@ -74,7 +74,8 @@ describe('client helpers against aperture (dev backend)', () => {
       res.end(JSON.stringify({ path: req.url, method: req.method }));
     });
     grpcBackend.addService(quotesService, {
-      get: (call: grpc.ServerUnaryCall<{ symbol: string }, unknown>, cb: grpc.sendUnaryData<unknown>) => cb(null, { symbol: call.request.symbol, price: 100_000 }),
+      get: (call: grpc.ServerUnaryCall<{ symbol: string }, unknown>, cb: grpc.sendUnaryData<unknown>) =>
+        cb(null, { symbol: call.request.symbol, price: 100_000 }),
       watch: (call: grpc.ServerWritableStream<{ symbol: string }, unknown>) => {
         for (let i = 1; i <= 3; i++) call.write({ symbol: call.request.symbol, price: i });
         call.end();
@@ -139,8 +140,14 @@ services:
     const parallel = wrapFetch(fetch, { payer: parallelPayer });
     const settledBefore = settlements;
     const responses = await Promise.all(Array.from({ length: 10 }, (_, i) => parallel(`${aperture.url}/api/p${i}`)));
-    assert.deepEqual(responses.map((r) => r.status), Array(10).fill(200));
-    assert.deepEqual(await Promise.all(responses.map(async (r) => ((await r.json()) as { path: string }).path)), Array.from({ length: 10 }, (_, i) => `/api/p${i}`));
+    assert.deepEqual(
+      responses.map((r) => r.status),
+      Array(10).fill(200),
+    );
+    assert.deepEqual(
+      await Promise.all(responses.map(async (r) => ((await r.json()) as { path: string }).path)),
+      Array.from({ length: 10 }, (_, i) => `/api/p${i}`),
+    );
     assert.equal(parallelPayer.paid(), 1, 'ten concurrent challenges, one payment');
     assert.equal(settlements - settledBefore, 1);
     assert.equal(new Set(seen.slice(-10)).size, 1, 'all ten retried with the same token');
@@ -162,8 +169,13 @@ services:
       const parallelPayer = countingPayer(aperture);
       const parallel = agent.compose(undiciL402Interceptor({ payer: parallelPayer }));
       const before = settlements;
-      const responses = await Promise.all(Array.from({ length: 10 }, (_, i) => request(`${aperture.url}/api/q${i}`, { dispatcher: parallel })));
-      assert.deepEqual(responses.map((r) => r.statusCode), Array(10).fill(200));
+      const responses = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => request(`${aperture.url}/api/q${i}`, { dispatcher: parallel })),
+      );
+      assert.deepEqual(
+        responses.map((r) => r.statusCode),
+        Array(10).fill(200),
+      );
       await Promise.all(responses.map((r) => r.body.text()));
       assert.equal(parallelPayer.paid(), 1);
       assert.equal(settlements - before, 1);
@@ -198,8 +210,11 @@ services:
         stream.on('error', reject);
       });
       assert.equal(status.code, grpc.status.OK);
-      assert.deepEqual(messages, [1, 2, 3].map((price) => ({ symbol: 'ETH', price })));
-      assert.equal(payer.paid(), 1, 'the streaming call reused the unary call\'s token');
+      assert.deepEqual(
+        messages,
+        [1, 2, 3].map((price) => ({ symbol: 'ETH', price })),
+      );
+      assert.equal(payer.paid(), 1, "the streaming call reused the unary call's token");
 
       // A fresh client: the streaming call is the one challenged, paid and retried.
       const freshPayer = countingPayer(aperture);
@@ -215,7 +230,10 @@ services:
           s.on('error', reject);
         });
         assert.equal(end.code, grpc.status.OK);
-        assert.deepEqual(got, [1, 2, 3].map((price) => ({ symbol: 'LTC', price })));
+        assert.deepEqual(
+          got,
+          [1, 2, 3].map((price) => ({ symbol: 'LTC', price })),
+        );
         assert.equal(freshPayer.paid(), 1);
       } finally {
         fresh.close();
@@ -258,7 +276,7 @@ services:
     assert.equal(settlements - before, 1, 'no second payment');
   });
 
-  test('a refused challenge from aperture: the error carries the request method and aperture\'s 402 response', async () => {
+  test("a refused challenge from aperture: the error carries the request method and aperture's 402 response", async () => {
     const payer = countingPayer(aperture);
     const error = await wrapFetch(fetch, { payer, maxPriceSats: 20 })(`${aperture.url}/api/too-dear`, { method: 'POST', body: '{}' }).then(
       () => assert.fail('a 21-sat invoice over maxPriceSats 20 must be refused'),
@@ -276,7 +294,7 @@ services:
     assert.equal(payer.paid(), 0);
   });
 
-  test("a token aperture refuses is dropped and paid for again, once; the reason reaches the hooks and the error", async () => {
+  test('a token aperture refuses is dropped and paid for again, once; the reason reaches the hooks and the error', async () => {
     const payer = countingPayer(aperture);
     const seenChallenges: { tokenId: string; refusal: string | undefined }[] = [];
     let revokeOnPay = false;
@@ -291,11 +309,17 @@ services:
     });
     const fetch402 = wrapFetch(fetch, client);
     assert.equal((await fetch402(`${aperture.url}/api/r1`)).status, 200);
-    assert.deepEqual(seenChallenges.map((c) => c.refusal), [undefined]);
+    assert.deepEqual(
+      seenChallenges.map((c) => c.refusal),
+      [undefined],
+    );
     // Revoked behind the client's back: the next request is refused as revoked, the client pays once more and goes on.
     assert.equal(await aperture.store.revokeToken(seenChallenges[0]!.tokenId), true);
     assert.equal((await fetch402(`${aperture.url}/api/r2`)).status, 200);
-    assert.deepEqual(seenChallenges.map((c) => c.refusal), [undefined, 'revoked']);
+    assert.deepEqual(
+      seenChallenges.map((c) => c.refusal),
+      [undefined, 'revoked'],
+    );
     assert.equal(payer.paid(), 2);
     assert.equal((await fetch402(`${aperture.url}/api/r3`)).status, 200);
     assert.equal(payer.paid(), 2, 'the new token is reused');

@@ -56,7 +56,7 @@ async function cli(args: string[], tty = false): Promise<Run> {
 let files = 0;
 const tokenFile = (): string => join(dir, `t${++files}.token`);
 
-test('pays through the server\'s /api/dev/pay, prints the body, a JSON summary without the preimage, then reuses the token', async () => {
+test("pays through the server's /api/dev/pay, prints the body, a JSON summary without the preimage, then reuses the token", async () => {
   const s = await server();
   const file = tokenFile();
   const first = await cli(['fetch', `${s.url}/quote`, '--payer', 'dev', '--token-file', file]);
@@ -115,7 +115,7 @@ test('limits and missing payer: exit 4 with a structured error, nothing paid', a
   const error = over.errJson();
   assert.equal(error['l402_code'], 'L402_ERR_CLIENT_BUDGET_EXCEEDED');
   assert.equal(error['error'], true);
-  assert.equal(error['code'], 'auth_failure', 'the reference\'s kind');
+  assert.equal(error['code'], 'auth_failure', "the reference's kind");
   assert.equal(error['exit_code'], 4);
   assert.equal(error['url'], `${s.url}/quote`);
   assert.equal(error['status'], 402);
@@ -127,7 +127,20 @@ test('limits and missing payer: exit 4 with a structured error, nothing paid', a
 
 test('method, headers and body are sent (and replayed after paying)', async () => {
   const s = await server();
-  const run = await cli(['fetch', `${s.url}/quote`, '--payer', 'dev', '-X', 'PUT', '-H', 'X-Test: yes', '-d', 'the body', '--token-file', tokenFile()]);
+  const run = await cli([
+    'fetch',
+    `${s.url}/quote`,
+    '--payer',
+    'dev',
+    '-X',
+    'PUT',
+    '-H',
+    'X-Test: yes',
+    '-d',
+    'the body',
+    '--token-file',
+    tokenFile(),
+  ]);
   assert.equal(run.code, 0, run.stderr);
   assert.deepEqual(s.bodies, ['the body']);
 });
@@ -139,7 +152,17 @@ test('exit codes: 5 not found, 2 invalid arguments or unknown command, 3 connect
   assert.equal(missing.stdout, 'not found\n');
   assert.equal(missing.errJson()['l402_code'], 'L402_ERR_CLI_HTTP_STATUS');
 
-  for (const args of [['fetch'], ['fetch', 'not a url'], ['fetch', `${s.url}/`, '--max-fee', '-1'], ['fetch', `${s.url}/`, '--payer', 'cash'], ['fetch', `${s.url}/`, '--payer', 'lnd'], ['fetch', `${s.url}/`, '-H', 'no colon'], ['frobnicate'], ['constructor'], ['toString']]) {
+  for (const args of [
+    ['fetch'],
+    ['fetch', 'not a url'],
+    ['fetch', `${s.url}/`, '--max-fee', '-1'],
+    ['fetch', `${s.url}/`, '--payer', 'cash'],
+    ['fetch', `${s.url}/`, '--payer', 'lnd'],
+    ['fetch', `${s.url}/`, '-H', 'no colon'],
+    ['frobnicate'],
+    ['constructor'],
+    ['toString'],
+  ]) {
     const run = await cli(args);
     assert.equal(run.code, 2, args.join(' '));
     assert.equal(run.errJson()['l402_code'], 'L402_ERR_CLI_USAGE', args.join(' '));
@@ -157,7 +180,10 @@ test('exit codes: 5 not found, 2 invalid arguments or unknown command, 3 connect
   assert.equal(error['l402_code'], 'L402_ERR_CLI_CONNECTION');
   assert.equal(error['code'], 'connection_error');
   // The cause is kept: not a bare "fetch failed", but who refused.
-  assert.match(String(error['message']), new RegExp(`^fetch failed: connect ECONNREFUSED 127\\.0\\.0\\.1:${port}; connection refused by 127\\.0\\.0\\.1:${port}`));
+  assert.match(
+    String(error['message']),
+    new RegExp(`^fetch failed: connect ECONNREFUSED 127\\.0\\.0\\.1:${port}; connection refused by 127\\.0\\.0\\.1:${port}`),
+  );
 });
 
 test('errors name their cause: a port fetch refuses to use, a host that does not resolve', async () => {
@@ -178,7 +204,10 @@ test('--insecure accepts a self-signed certificate; without it the connection fa
     const strict = await cli(['fetch', url, '--token-file', tokenFile()]);
     assert.equal(strict.code, 3, strict.stderr);
     const error = strict.errJson();
-    assert.match(String(error['message']), /^fetch failed: self-signed certificate; the server's TLS certificate is not trusted \(DEPTH_ZERO_SELF_SIGNED_CERT\)$/);
+    assert.match(
+      String(error['message']),
+      /^fetch failed: self-signed certificate; the server's TLS certificate is not trusted \(DEPTH_ZERO_SELF_SIGNED_CERT\)$/,
+    );
     assert.match(String(error['hint']), /--insecure \(-k\)/);
     const insecure = await cli(['fetch', url, '-k', '--token-file', tokenFile()]);
     assert.equal(insecure.code, 0, insecure.stderr);
@@ -213,7 +242,9 @@ test('aperturecli --version prints the package version (the bin, as installed pr
   const bin = new URL('../../bin/aperturecli.js', import.meta.url).pathname;
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
   const result = await new Promise<{ code: number; stdout: string }>((resolve) => {
-    execFile(process.execPath, [bin, '--version'], (error, stdout) => resolve({ code: error === null ? 0 : Number((error as { code?: number }).code), stdout }));
+    execFile(process.execPath, [bin, '--version'], (error, stdout) =>
+      resolve({ code: error === null ? 0 : Number((error as { code?: number }).code), stdout }),
+    );
   });
   assert.equal(result.code, 0);
   assert.equal(result.stdout, `aperturecli version ${pkg.version} (aperture-ts)\n`);
@@ -267,14 +298,39 @@ test('--payer cln|lnbits|phoenixd|nwc pays through the node or wallet over HTTP,
     }
     assert.equal(s.payments(), 4);
     // The wrong secret is a payment refusal (exit 4); missing options are usage errors (exit 2).
-    const refused = await cli(['fetch', `${s.url}/quote`, '--payer', 'lnbits', '--payer-url', lnbits.url, '--payer-secret-file', write('inkey', lnbits.invoiceKey), '--token-file', tokenFile()]);
+    const refused = await cli([
+      'fetch',
+      `${s.url}/quote`,
+      '--payer',
+      'lnbits',
+      '--payer-url',
+      lnbits.url,
+      '--payer-secret-file',
+      write('inkey', lnbits.invoiceKey),
+      '--token-file',
+      tokenFile(),
+    ]);
     assert.equal(refused.code, 4, refused.stderr);
     assert.match(refused.stderr, /L402_ERR_PAY_AUTH_REFUSED/);
     assert.equal((await cli(['fetch', `${s.url}/quote`, '--payer', 'cln', '--payer-url', cln.url])).code, 2);
     assert.equal((await cli(['fetch', `${s.url}/quote`, '--payer', 'dev', '--payer-url', cln.url])).code, 2);
     assert.equal((await cli(['fetch', `${s.url}/quote`, '--payer', 'eclair'])).code, 2);
     assert.equal((await cli(['fetch', `${s.url}/quote`, '--payer', 'nwc', '--payer-secret-file', write('not-uri', 'https://x')])).code, 2);
-    assert.equal((await cli(['fetch', `${s.url}/quote`, '--payer', 'nwc', '--payer-url', relay.url, '--payer-secret-file', write('nwc-uri2', nwc.uri())])).code, 2);
+    assert.equal(
+      (
+        await cli([
+          'fetch',
+          `${s.url}/quote`,
+          '--payer',
+          'nwc',
+          '--payer-url',
+          relay.url,
+          '--payer-secret-file',
+          write('nwc-uri2', nwc.uri()),
+        ])
+      ).code,
+      2,
+    );
   } finally {
     await cln.server.close();
     await lnbits.server.close();

@@ -31,7 +31,15 @@ export type Outcome =
   /** An answer handed to the caller unpaid: HTTP status and body, or gRPC status and details. */
   | { kind: 'unpaid'; status: number; body: string }
   /** The helper's error: its code, and the challenge it was about (status, headers; the URL where the transport says it). */
-  | { kind: 'error'; code: string; message: string; status: number | undefined; headers: Readonly<Record<string, string>> | undefined; url: string | undefined; error: unknown };
+  | {
+      kind: 'error';
+      code: string;
+      message: string;
+      status: number | undefined;
+      headers: Readonly<Record<string, string>> | undefined;
+      url: string | undefined;
+      error: unknown;
+    };
 
 /** A running server of the transport, with the helper under test bound to it. */
 export interface TransportServer {
@@ -85,15 +93,30 @@ function invoiceOf(line: string): string {
 const DIALECTS: Array<[string, (lines: Lines) => Lines, RegExp]> = [
   ['LSAT only (old servers)', (lines) => lines.filter(([, v]) => v.startsWith('LSAT')), /^LSAT /],
   ['one line, LSAT and L402 joined with ", "', (lines) => [['WWW-Authenticate', lines.map(([, v]) => v).join(', ')]], /^L402 /],
-  ['parameters reversed and unquoted', (lines) => lines.map(([n, v]) => [n, `${v.slice(0, 4)} invoice=${invoiceOf(v)}, macaroon=${macaroonOf(v)}`]), /^L402 /],
-  ['lower-case scheme, spec form with version, after a Payment challenge', (lines) => {
-    const l402 = lines[1]?.[1] ?? '';
-    return [['WWW-Authenticate', 'Payment id="abc", realm="x", method="lightning"'], ['WWW-Authenticate', `l402 token="${macaroonOf(l402)}", version="0", invoice="${invoiceOf(l402)}"`]];
-  }, /^L402 /],
+  [
+    'parameters reversed and unquoted',
+    (lines) => lines.map(([n, v]) => [n, `${v.slice(0, 4)} invoice=${invoiceOf(v)}, macaroon=${macaroonOf(v)}`]),
+    /^L402 /,
+  ],
+  [
+    'lower-case scheme, spec form with version, after a Payment challenge',
+    (lines) => {
+      const l402 = lines[1]?.[1] ?? '';
+      return [
+        ['WWW-Authenticate', 'Payment id="abc", realm="x", method="lightning"'],
+        ['WWW-Authenticate', `l402 token="${macaroonOf(l402)}", version="0", invoice="${invoiceOf(l402)}"`],
+      ];
+    },
+    /^L402 /,
+  ],
 ];
 
 /** A payer over the server's dev backend that counts its calls and records the options it was given. */
-function countingPayer(invoicer: DevInvoicer): { payInvoice: DevPayer['payInvoice']; calls: () => number; feeLimits: Array<number | undefined> } {
+function countingPayer(invoicer: DevInvoicer): {
+  payInvoice: DevPayer['payInvoice'];
+  calls: () => number;
+  feeLimits: Array<number | undefined>;
+} {
   const dev = new DevPayer(invoicer);
   let calls = 0;
   const feeLimits: Array<number | undefined> = [];
@@ -109,12 +132,19 @@ function countingPayer(invoicer: DevInvoicer): { payInvoice: DevPayer['payInvoic
 }
 
 /** Asserts an error outcome with `code`, about the challenge the server sent. */
-function assertError(transport: ClientTransport, s: TransportServer, outcome: Outcome, code: string, errorClass?: abstract new (...args: never[]) => L402Error): Extract<Outcome, { kind: 'error' }> {
+function assertError(
+  transport: ClientTransport,
+  s: TransportServer,
+  outcome: Outcome,
+  code: string,
+  errorClass?: abstract new (...args: never[]) => L402Error,
+): Extract<Outcome, { kind: 'error' }> {
   assert.equal(outcome.kind, 'error', `expected ${code}, got ${JSON.stringify(outcome)}`);
   if (outcome.kind !== 'error') throw new Error('unreachable');
   assert.equal(outcome.code, code, outcome.message);
   if (transport.reportsUrl) assert.equal(outcome.url, s.url);
-  if (transport.typedErrors && errorClass !== undefined) assert.ok(outcome.error instanceof errorClass, `${String(outcome.error)} is a ${errorClass.name}`);
+  if (transport.typedErrors && errorClass !== undefined)
+    assert.ok(outcome.error instanceof errorClass, `${String(outcome.error)} is a ${errorClass.name}`);
   return outcome;
 }
 
@@ -198,7 +228,10 @@ export function runClientConformance(transport: ClientTransport): void {
       const payer = countingPayer(s.invoicer);
       const send = s.helper({ payer });
       const outcomes = await Promise.all(Array.from({ length: 20 }, () => send()));
-      assert.deepEqual(outcomes.map((o) => o.kind), Array(20).fill('ok'));
+      assert.deepEqual(
+        outcomes.map((o) => o.kind),
+        Array(20).fill('ok'),
+      );
       assert.equal(payer.calls(), 1);
       assert.equal(s.payments(), 1);
       assert.equal(s.served(), 20);
@@ -217,7 +250,12 @@ export function runClientConformance(transport: ClientTransport): void {
       assertAboutChallenge(transport, assertError(transport, s, outcome, 'L402_ERR_CLIENT_BUDGET_EXCEEDED', BudgetExceededError));
       assert.equal(s.payments(), 0);
       const low = await transport.start(t, { priceSats: 20 });
-      assertError(transport, low, await low.helper({ payer: new DevPayer(low.invoicer), maxPriceSats: 19 })(), 'L402_ERR_CLIENT_BUDGET_EXCEEDED');
+      assertError(
+        transport,
+        low,
+        await low.helper({ payer: new DevPayer(low.invoicer), maxPriceSats: 19 })(),
+        'L402_ERR_CLIENT_BUDGET_EXCEEDED',
+      );
       assert.equal(low.payments(), 0);
 
       const cheap = await transport.start(t, { priceSats: 5 });
@@ -291,7 +329,7 @@ export function runClientConformance(transport: ClientTransport): void {
       assertError(transport, s, await s.helper({})(), 'L402_ERR_CLIENT_NO_PAYER', PaymentError);
     });
 
-    test("payer failures keep their code (a plain error is L402_ERR_CLIENT_PAYMENT_FAILED), nothing is stored, the next request pays", async (t) => {
+    test('payer failures keep their code (a plain error is L402_ERR_CLIENT_PAYMENT_FAILED), nothing is stored, the next request pays', async (t) => {
       const s = await transport.start(t);
       const dev = new DevPayer(s.invoicer);
       let failWith: Error | undefined = new PaymentError('L402_ERR_PAY_NO_ROUTE', 'no route to the destination');
@@ -350,7 +388,13 @@ export function runClientConformance(transport: ClientTransport): void {
 
       for (const bad of ['L402 macaroon="bm90IGEgbWFjYXJvb24=", invoice="lnbcrt1nope"', 'L402 garbage']) {
         const s = await transport.start(t, { rewrite: () => [['WWW-Authenticate', bad]] });
-        const refused = assertError(transport, s, await s.helper({ payer: new DevPayer(s.invoicer) })(), 'L402_ERR_CLIENT_CHALLENGE_INVALID', ChallengeParseError);
+        const refused = assertError(
+          transport,
+          s,
+          await s.helper({ payer: new DevPayer(s.invoicer) })(),
+          'L402_ERR_CLIENT_CHALLENGE_INVALID',
+          ChallengeParseError,
+        );
         assert.equal(refused.status, transport.challengeStatus);
         assert.equal(s.payments(), 0);
       }
@@ -370,5 +414,13 @@ export function runClientConformance(transport: ClientTransport): void {
 export function httpErrorOutcome(error: unknown): Outcome {
   if (!(error instanceof L402Error)) throw error;
   const context = clientErrorContext(error);
-  return { kind: 'error', code: error.code, message: error.message, status: context?.responseStatus, headers: context?.responseHeaders, url: context?.url, error };
+  return {
+    kind: 'error',
+    code: error.code,
+    message: error.message,
+    status: context?.responseStatus,
+    headers: context?.responseHeaders,
+    url: context?.url,
+    error,
+  };
 }

@@ -38,7 +38,14 @@ async function crashedAfterPaying(pay: boolean): Promise<{ s: TestServer; store:
   assert.ok(challenge);
   const mac = Macaroon.fromBase64(challenge.macaroon);
   const hash = Buffer.from(mac.identifier.subarray(2, 34)).toString('hex');
-  await store.put(`${s.url}`, { macaroon: mac.toBinary(), paymentHash: hash, preimage: undefined, amountPaidMsat: 0n, routingFeeMsat: 0n, createdNs: 1n });
+  await store.put(`${s.url}`, {
+    macaroon: mac.toBinary(),
+    paymentHash: hash,
+    preimage: undefined,
+    amountPaidMsat: 0n,
+    routingFeeMsat: 0n,
+    createdNs: 1n,
+  });
   const first = new DevPayer(s.invoicer);
   if (pay) await first.payInvoice(challenge.invoice);
   return { s, store, first, hash };
@@ -60,7 +67,10 @@ test('a pending entry whose payment went through is completed via trackPayment, 
   };
   const fetch402 = wrapFetch(fetch, { payer, store });
   const results = await Promise.all(Array.from({ length: 5 }, () => fetch402(`${s.url}/quote`)));
-  assert.deepEqual(results.map((r) => r.status), [200, 200, 200, 200, 200]);
+  assert.deepEqual(
+    results.map((r) => r.status),
+    [200, 200, 200, 200, 200],
+  );
   assert.equal(payCalls, 0);
   assert.equal(s.payments(), 1);
   assert.deepEqual(tracked, [hash], 'resolved once, under the single flight');
@@ -73,11 +83,22 @@ test('a pending entry whose payment went through is completed via trackPayment, 
 
 test('resolvePending() at start-up completes entries; a payer without trackPayment refuses to guess', async () => {
   const { s, store, first } = await crashedAfterPaying(true);
-  const blind = new L402Client({ store, payer: async () => { throw new Error('must not pay'); } });
+  const blind = new L402Client({
+    store,
+    payer: async () => {
+      throw new Error('must not pay');
+    },
+  });
   await assert.rejects(blind.resolvePending(), (e: unknown) => e instanceof PaymentError && e.code === 'L402_ERR_CLIENT_PAYMENT_PENDING');
-  await assert.rejects(wrapFetch(fetch, blind)(`${s.url}/quote`), (e: unknown) => e instanceof PaymentError && e.code === 'L402_ERR_CLIENT_PAYMENT_PENDING');
+  await assert.rejects(
+    wrapFetch(fetch, blind)(`${s.url}/quote`),
+    (e: unknown) => e instanceof PaymentError && e.code === 'L402_ERR_CLIENT_PAYMENT_PENDING',
+  );
   assert.equal(s.payments(), 1);
-  const client = new L402Client({ store, payer: { payInvoice: () => Promise.reject(new Error('must not pay')), trackPayment: (h: string) => first.trackPayment(h) } });
+  const client = new L402Client({
+    store,
+    payer: { payInvoice: () => Promise.reject(new Error('must not pay')), trackPayment: (h: string) => first.trackPayment(h) },
+  });
   assert.deepEqual(await client.resolvePending(), { completed: 1, dropped: 0 });
   assert.equal(client.spent().totalSats, 100);
   assert.equal((await wrapFetch(fetch, client)(`${s.url}/quote`)).status, 200);
@@ -115,7 +136,12 @@ test('a payment that fails ambiguously (timeout) is looked up before anything is
   // A payment that really failed drops the pending entry and reports the payer's error.
   const t = await startTestServer();
   servers.push(t);
-  const failing = new L402Client({ payer: { payInvoice: () => Promise.reject(new PaymentError('L402_ERR_PAY_NO_ROUTE', 'no route')), trackPayment: async () => undefined } });
-  await assert.rejects(wrapFetch(fetch, failing)(`${t.url}/quote`), (e: unknown) => e instanceof PaymentError && e.code === 'L402_ERR_PAY_NO_ROUTE');
+  const failing = new L402Client({
+    payer: { payInvoice: () => Promise.reject(new PaymentError('L402_ERR_PAY_NO_ROUTE', 'no route')), trackPayment: async () => undefined },
+  });
+  await assert.rejects(
+    wrapFetch(fetch, failing)(`${t.url}/quote`),
+    (e: unknown) => e instanceof PaymentError && e.code === 'L402_ERR_PAY_NO_ROUTE',
+  );
   assert.deepEqual(await failing.store.keys(), []);
 });

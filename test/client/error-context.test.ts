@@ -76,7 +76,7 @@ test('wrapFetch: the error carries URL, method, status, headers and the 402 as a
   assert.equal(await ctx.response.text(), `payment required for POST /quote?x=1\n`);
 });
 
-test('wrapFetch: a Request object\'s method is reported', async () => {
+test("wrapFetch: a Request object's method is reported", async () => {
   const fetch402 = wrapFetch(fetch, {});
   const error = await rejection(fetch402(new Request(`${base}/r`, { method: 'PUT', body: 'b' })));
   assert.equal(clientErrorContext(error)?.requestMethod, 'PUT');
@@ -130,8 +130,17 @@ test('undici interceptor: the error carries URL, method, status and headers', as
 });
 
 test('withClientContext adds fields without dropping the ones already there', () => {
-  const error = withClientContext(new PaymentError('L402_ERR_CLIENT_PAYMENT_FAILED', 'x'), { url: 'https://a/b', responseStatus: 402, responseHeaders: { a: '1' } });
+  const error = withClientContext(new PaymentError('L402_ERR_CLIENT_PAYMENT_FAILED', 'x'), {
+    url: 'https://a/b',
+    responseStatus: 402,
+    responseHeaders: { a: '1' },
+  });
   withClientContext(error, { url: 'https://a/b', requestMethod: 'GET' });
-  assert.deepEqual(clientErrorContext(error), { url: 'https://a/b', requestMethod: 'GET', responseStatus: 402, responseHeaders: { a: '1' } });
+  assert.deepEqual(clientErrorContext(error), {
+    url: 'https://a/b',
+    requestMethod: 'GET',
+    responseStatus: 402,
+    responseHeaders: { a: '1' },
+  });
   assert.equal(clientErrorContext(new Error('plain')), undefined);
 });

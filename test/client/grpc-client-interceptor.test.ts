@@ -50,7 +50,9 @@ runClientConformance({
       url: `grpc://${s.address}/test.Quotes/Get`,
       helper: (clientOptions) => {
         // Options name the server; a shared L402Client keys its tokens as grpc://default.
-        const interceptor = grpcL402ClientInterceptor(clientOptions instanceof L402Client ? clientOptions : { ...clientOptions, origin: `grpc://${s.address}` });
+        const interceptor = grpcL402ClientInterceptor(
+          clientOptions instanceof L402Client ? clientOptions : { ...clientOptions, origin: `grpc://${s.address}` },
+        );
         const client = new QuotesClient(s.address, grpc.credentials.createInsecure(), { interceptors: [interceptor] }) as AnyQuotesClient;
         deferCleanup(t, () => client.close());
         return (call) =>
@@ -101,7 +103,9 @@ test('client and bidi streaming: the sent messages are replayed after paying', a
   const before = server.payments();
   const c = client();
   const sum = await new Promise<unknown>((resolve, reject) => {
-    const stream = c['collect']!((e: grpc.ServiceError | null, r: unknown) => (e ? reject(e) : resolve(r))) as grpc.ClientWritableStream<unknown>;
+    const stream = c['collect']!((e: grpc.ServiceError | null, r: unknown) =>
+      e ? reject(e) : resolve(r),
+    ) as grpc.ClientWritableStream<unknown>;
     stream.write({ n: 1 });
     stream.write({ n: 2 });
     stream.end({ n: 3 });

@@ -21,7 +21,9 @@ import { QuotesClient, quotesService, type AnyQuotesClient } from './l402-grpc-t
 const quiet = { onWarning: (): void => undefined };
 const PRICE = 7;
 
-async function startServer(sessions: boolean): Promise<{ address: string; invoicer: DevInvoicer; wallet: DevInvoicer; seen: string[]; close(): Promise<void> }> {
+async function startServer(
+  sessions: boolean,
+): Promise<{ address: string; invoicer: DevInvoicer; wallet: DevInvoicer; seen: string[]; close(): Promise<void> }> {
   const invoicer = new DevInvoicer(quiet);
   const wallet = new DevInvoicer(quiet);
   const store = new MemoryStore();
@@ -82,7 +84,9 @@ after(async () => {
 
 function get(client: AnyQuotesClient): Promise<string> {
   return new Promise((resolve, reject) => {
-    client['get']!({ n: 1 }, (error: grpc.ServiceError | null, reply: { text: string }) => (error === null ? resolve(reply.text) : reject(error)));
+    client['get']!({ n: 1 }, (error: grpc.ServiceError | null, reply: { text: string }) =>
+      error === null ? resolve(reply.text) : reject(error),
+    );
   });
 }
 
@@ -90,7 +94,11 @@ test('gRPC: a Payment charge is paid per call, sent in the authorization metadat
   const s = await startServer(false);
   servers.push(s);
   const receipts: Array<Readonly<Record<string, unknown>>> = [];
-  const interceptor = grpcL402ClientInterceptor({ payer: new DevPayer(s.invoicer), origin: `grpc://${s.address}`, mpp: { onReceipt: (r) => receipts.push(r) } });
+  const interceptor = grpcL402ClientInterceptor({
+    payer: new DevPayer(s.invoicer),
+    origin: `grpc://${s.address}`,
+    mpp: { onReceipt: (r) => receipts.push(r) },
+  });
   const client = new QuotesClient(s.address, grpc.credentials.createInsecure(), { interceptors: [interceptor] }) as AnyQuotesClient;
   deferCleanup(t, () => client.close());
   assert.equal(await get(client), 'paid content for mpp charge');
@@ -122,7 +130,9 @@ test('gRPC: a session opens once, its bearer is reused, it is topped up from the
     md.set('authorization', authorization);
     return new Promise((resolve) => {
       const headers: Record<string, string> = {};
-      const call = client['get']!({ n: 1 }, md, (error: grpc.ServiceError | null) => resolve({ status: error === null ? 200 : 500, headers }));
+      const call = client['get']!({ n: 1 }, md, (error: grpc.ServiceError | null) =>
+        resolve({ status: error === null ? 200 : 500, headers }),
+      );
       (call as grpc.ClientUnaryCall).on('metadata', (m: grpc.Metadata) => {
         for (const [name, value] of Object.entries(m.toJSON())) headers[name] = value.map(String).join(', ');
       });

@@ -69,7 +69,13 @@ export async function startGrpcTestServer(options: TestServerOptions = {}): Prom
   const authorizations: Array<string | undefined> = [];
   // Rotating builds a new guard: new root keys, and a verifier without the old one's cache.
   const build = (): grpc.ServerInterceptor =>
-    grpcL402Interceptor({ invoicer, secrets: new MemorySecretStore(), service: 'quotes', priceSats, challengeForm: options.form ?? 'reference' });
+    grpcL402Interceptor({
+      invoicer,
+      secrets: new MemorySecretStore(),
+      service: 'quotes',
+      priceSats,
+      challengeForm: options.form ?? 'reference',
+    });
   let guard = build();
 
   /** What the client sent, and what the switches do to it and to the challenges. */

@@ -118,18 +118,26 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const bodies: string[] = [];
   const wallet = new DevInvoicer({ onWarning: () => undefined });
   const mppStore = new MemoryStore();
-  const mpp = options.mpp === undefined
-    ? undefined
-    : new MppScheme({
-        realm: 'test',
-        secret: new Uint8Array(32).fill(7),
-        invoicer,
-        network: 'regtest',
-        charges: mppStore,
-        ...(options.mpp.sessions === true
-          ? { sessions: { store: mppStore, payer: new DevPayer(wallet), decodeInvoice, depositMultiplier: options.mpp.depositMultiplier ?? 3 } }
-          : {}),
-      });
+  const mpp =
+    options.mpp === undefined
+      ? undefined
+      : new MppScheme({
+          realm: 'test',
+          secret: new Uint8Array(32).fill(7),
+          invoicer,
+          network: 'regtest',
+          charges: mppStore,
+          ...(options.mpp.sessions === true
+            ? {
+                sessions: {
+                  store: mppStore,
+                  payer: new DevPayer(wallet),
+                  decodeInvoice,
+                  depositMultiplier: options.mpp.depositMultiplier ?? 3,
+                },
+              }
+            : {}),
+        });
   const target: MppTarget = { service: 'quotes', priceSats: options.priceSats ?? 100 };
   let cachedOffers: MppOffer[] | undefined;
   const receipts: string[] = [];
@@ -149,11 +157,17 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     challenges++;
     const offers = options.mpp?.sameChallenges === true ? (cachedOffers ??= await mpp.offers(target)) : await mpp.offers(target);
     // alwaysChallenge: an accepted credential is answered as if it had been replayed.
-    const refused: MppRefused | undefined = verdict.kind === 'refused'
-      ? verdict
-      : verdict.kind === 'accepted'
-        ? { kind: 'refused', code: 'L402_ERR_MPP_REPLAYED', problem: problemFor('L402_ERR_MPP_REPLAYED', 'refused by the test server'), headers: [] }
-        : undefined;
+    const refused: MppRefused | undefined =
+      verdict.kind === 'refused'
+        ? verdict
+        : verdict.kind === 'accepted'
+          ? {
+              kind: 'refused',
+              code: 'L402_ERR_MPP_REPLAYED',
+              problem: problemFor('L402_ERR_MPP_REPLAYED', 'refused by the test server'),
+              headers: [],
+            }
+          : undefined;
     if (refused !== undefined) refusals.push(refused.problem.type);
     const reply = mpp.challengeResponse(offers, refused);
     res.statusCode = reply.status;
@@ -189,7 +203,10 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     if (await serveMpp(request, res, body)) return;
     let decision = await gate.decide(request, { service: 'quotes', priceSats: options.priceSats ?? 100 });
     if (decision.kind === 'allow' && options.alwaysChallenge === true) {
-      decision = await gate.decide({ ...request, header: () => undefined, headerValues: () => [] }, { service: 'quotes', priceSats: options.priceSats ?? 100 });
+      decision = await gate.decide(
+        { ...request, header: () => undefined, headerValues: () => [] },
+        { service: 'quotes', priceSats: options.priceSats ?? 100 },
+      );
     }
     if (decision.kind === 'allow') {
       served++;
@@ -201,7 +218,9 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     if (decision.kind === 'challenge' && mpp !== undefined) {
       // L402 first, then the Payment lines (a fresh charge, and a session when offered).
       challenges++;
-      const reply = mpp.challengeResponse(options.mpp?.sameChallenges === true ? (cachedOffers ??= await mpp.offers(target)) : await mpp.offers(target));
+      const reply = mpp.challengeResponse(
+        options.mpp?.sameChallenges === true ? (cachedOffers ??= await mpp.offers(target)) : await mpp.offers(target),
+      );
       res.statusCode = 402;
       for (const [name, value] of headers) if (name.toLowerCase() === 'www-authenticate') res.appendHeader(name, value);
       for (const [name, value] of reply.headers) res.appendHeader(name, value);

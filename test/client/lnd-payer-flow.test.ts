@@ -128,7 +128,20 @@ describe('LndPayer in a client flow against aperture on the fake lnd', { timeout
     try {
       const tokenFile = join(s.dir, 'cli.token');
       const run = await cli(
-        ['fetch', `${s.aperture.url}/api/cli`, '--payer', 'lnd', '--lnd-host', s.fake.host, '--lnd-tls', s.tlsPath, '--lnd-macaroon', s.macaroonPath, '--token-file', tokenFile],
+        [
+          'fetch',
+          `${s.aperture.url}/api/cli`,
+          '--payer',
+          'lnd',
+          '--lnd-host',
+          s.fake.host,
+          '--lnd-tls',
+          s.tlsPath,
+          '--lnd-macaroon',
+          s.macaroonPath,
+          '--token-file',
+          tokenFile,
+        ],
         s.dir,
       );
       assert.equal(run.code, 0, run.stderr);
@@ -172,7 +185,7 @@ describe('LndPayer in a client flow against aperture on the fake lnd', { timeout
     }
   });
 
-  test('default fee limit: an invoice needing an 11-sat fee fails with the payer\'s code, no token stored, nothing charged', async () => {
+  test("default fee limit: an invoice needing an 11-sat fee fails with the payer's code, no token stored, nothing charged", async () => {
     const s = await setup(11_000n);
     try {
       const store = new MemoryTokenStore();
@@ -190,7 +203,20 @@ describe('LndPayer in a client flow against aperture on the fake lnd', { timeout
       // The command line has the same default: exit 4, the code on stderr, no token file.
       const tokenFile = join(s.dir, 'fee.token');
       const run = await cli(
-        ['fetch', `${s.aperture.url}/api/fee`, '--payer', 'lnd', '--lnd-host', s.fake.host, '--lnd-tls', s.tlsPath, '--lnd-macaroon', s.macaroonPath, '--token-file', tokenFile],
+        [
+          'fetch',
+          `${s.aperture.url}/api/fee`,
+          '--payer',
+          'lnd',
+          '--lnd-host',
+          s.fake.host,
+          '--lnd-tls',
+          s.tlsPath,
+          '--lnd-macaroon',
+          s.macaroonPath,
+          '--token-file',
+          tokenFile,
+        ],
         s.dir,
       );
       assert.equal(run.code, 4, run.stderr);

@@ -25,7 +25,10 @@ test('bad Payment options are a ConfigError naming each', () => {
     () => new L402Client({ preferScheme: 'x402' as 'mpp', mpp: { sessions: { invoicer: {} as never, maxDepositSats: -1 } } }),
     (e: unknown) => {
       assert.ok(e instanceof ConfigError);
-      assert.deepEqual(e.issues.map((i) => i.path), ['preferScheme', 'mpp.sessions.invoicer', 'mpp.sessions.maxDepositSats']);
+      assert.deepEqual(
+        e.issues.map((i) => i.path),
+        ['preferScheme', 'mpp.sessions.invoicer', 'mpp.sessions.maxDepositSats'],
+      );
       return true;
     },
   );

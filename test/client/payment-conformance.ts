@@ -60,7 +60,10 @@ export function runPaymentConformance(transport: PaymentTransport): void {
       assert.equal((await send()).kind, 'ok');
       assert.equal(s.payments(), 1);
       const sent = s.authorizations.filter((a) => a !== undefined);
-      assert.ok(sent.every((a) => a.startsWith('L402 ')), sent.join('\n'));
+      assert.ok(
+        sent.every((a) => a.startsWith('L402 ')),
+        sent.join('\n'),
+      );
     });
 
     test("offered both, preferScheme 'mpp' pays the charge", async (t) => {
@@ -121,10 +124,11 @@ export function runPaymentConformance(transport: PaymentTransport): void {
       const client = new L402Client({ payer: new DevPayer(s.invoicer), maxFeeSats: 0, mpp: { sessions: { invoicer: s.wallet } } });
       const send = s.helper(client);
       const first = await Promise.all([send(), send(), send()]);
-      assert.deepEqual(
-        first.map((o) => (o.kind === 'ok' ? o.body.trim() : o.kind)).sort(),
-        ['paid content for mpp bearer', 'paid content for mpp bearer', 'paid content for mpp open'],
-      );
+      assert.deepEqual(first.map((o) => (o.kind === 'ok' ? o.body.trim() : o.kind)).sort(), [
+        'paid content for mpp bearer',
+        'paid content for mpp bearer',
+        'paid content for mpp open',
+      ]);
       assert.equal(s.payments(), 1, 'one deposit');
       assert.equal((await send()).kind === 'ok' ? 'ok' : 'no', 'ok');
       assert.equal(s.payments(), 2, 'one top-up');
@@ -152,7 +156,10 @@ export function runPaymentConformance(transport: PaymentTransport): void {
       assert.ok(first);
       await s.closeSession(first);
       assert.deepEqual(await send(), { kind: 'ok', body: 'paid content for mpp open\n' });
-      assert.ok(s.refusals.some((p) => p.endsWith('/session-closed')), s.refusals.join());
+      assert.ok(
+        s.refusals.some((p) => p.endsWith('/session-closed')),
+        s.refusals.join(),
+      );
       const second = client.sessionId(s.url);
       assert.ok(second !== undefined && second !== first);
       assert.equal(s.payments(), 2);

@@ -36,7 +36,11 @@ test('credentials are written as the server encoder writes them, and parse back'
     if (v.error === true) continue;
     const want = JSON.parse(v.credentialJson) as { challenge: ClientPaymentChallenge; source?: string; payload: Record<string, string> };
     if (want.source !== undefined || Object.values(want.payload).some((x) => typeof x !== 'string')) continue;
-    assert.equal(paymentAuthorization(want.challenge, want.payload), `Payment ${encodePaymentCredential({ challenge: want.challenge, payload: want.payload })}`, v.name);
+    assert.equal(
+      paymentAuthorization(want.challenge, want.payload),
+      `Payment ${encodePaymentCredential({ challenge: want.challenge, payload: want.payload })}`,
+      v.name,
+    );
     const back = parsePaymentCredential(paymentAuthorization(want.challenge, want.payload));
     assert.deepEqual(back.challenge, want.challenge);
     assert.deepEqual(back.payload, want.payload);
@@ -46,7 +50,15 @@ test('credentials are written as the server encoder writes them, and parse back'
 });
 
 test('quotes, backslashes and commas in parameters survive the round trip through a header', () => {
-  const challenge: ClientPaymentChallenge = { id: 'abc', realm: 'r "x", \\y', method: 'lightning', intent: 'charge', request: 'e30', description: 'a, b="c"', expires: '2030-01-01T00:00:00Z' };
+  const challenge: ClientPaymentChallenge = {
+    id: 'abc',
+    realm: 'r "x", \\y',
+    method: 'lightning',
+    intent: 'charge',
+    request: 'e30',
+    description: 'a, b="c"',
+    expires: '2030-01-01T00:00:00Z',
+  };
   const line = `L402 macaroon="AGIAJEemVQUTEyNCR0exk7ek90Cg==", invoice="lnbc1", ${formatPaymentChallenge(challenge)}, Payment id="only-id"`;
   assert.deepEqual(readPaymentChallenges([line]), [challenge]);
 });

@@ -29,7 +29,8 @@ function signerFor(network: LightningNetwork): InvoiceSigner {
 }
 
 test('BOLT 11 example: $3 for a cup of coffee within one minute (2500u, expiry 60)', () => {
-  const invoice = 'lnbc2500u1pvjluezpp5qqqsyqcyq5rqwzqfqqqsyqcyq5rqwzqfqqqsyqcyq5rqwzqfqypqdq5xysxxatsyp3k7enxv4jsxqzpuaztrnwngzn3kdzw5hydlzf03qdgm2hdq27cqv3agm2awhz5se903vruatfhq77w3ls4evs3ch9zw97j25emudupq63nyw24cg27h2rspfj9srp';
+  const invoice =
+    'lnbc2500u1pvjluezpp5qqqsyqcyq5rqwzqfqqqsyqcyq5rqwzqfqqqsyqcyq5rqwzqfqypqdq5xysxxatsyp3k7enxv4jsxqzpuaztrnwngzn3kdzw5hydlzf03qdgm2hdq27cqv3agm2awhz5se903vruatfhq77w3ls4evs3ch9zw97j25emudupq63nyw24cg27h2rspfj9srp';
   assert.deepEqual(readInvoice(invoice), {
     paymentHash: '0001020304050607080900010203040506070809000102030405060708090102',
     amountMsat: 250_000_000n,
@@ -51,7 +52,12 @@ test('signed invoices of every network, amount and expiry read as the bolt11 pac
       fc.string({ maxLength: 40 }),
       (network, hash, amountMsat, expirySeconds, timestampSeconds, memo) => {
         const invoice = signerFor(network).sign({ paymentHash: hash, amountMsat, expirySeconds, timestampSeconds, memo });
-        const decoded = bolt11.decode(invoice, { bech32: invoice.slice(2, invoice.lastIndexOf('1')).replace(/\d+[munp]?$/, ''), pubKeyHash: 0x6f, scriptHash: 0xc4, validWitnessVersions: [0, 1] });
+        const decoded = bolt11.decode(invoice, {
+          bech32: invoice.slice(2, invoice.lastIndexOf('1')).replace(/\d+[munp]?$/, ''),
+          pubKeyHash: 0x6f,
+          scriptHash: 0xc4,
+          validWitnessVersions: [0, 1],
+        });
         const read = readInvoice(invoice);
         assert.equal(read.paymentHash, decoded.tagsObject.payment_hash);
         assert.equal(read.paymentHash, Buffer.from(hash).toString('hex'));
@@ -76,7 +82,11 @@ function polymod(values: number[]): number {
   }
   return chk;
 }
-const hrpWords = (hrp: string): number[] => [...[...hrp].map((c) => c.charCodeAt(0) >>> 5), 0, ...[...hrp].map((c) => c.charCodeAt(0) & 31)];
+const hrpWords = (hrp: string): number[] => [
+  ...[...hrp].map((c) => c.charCodeAt(0) >>> 5),
+  0,
+  ...[...hrp].map((c) => c.charCodeAt(0) & 31),
+];
 const bech32 = {
   encode(hrp: string, words: number[], _limit?: number): string {
     const mod = polymod([...hrpWords(hrp), ...words, 0, 0, 0, 0, 0, 0]) ^ 1;
@@ -96,7 +106,12 @@ function withPrefix(invoice: string, hrp: string): string {
 }
 
 test('what is not a well-formed invoice is refused with a reason', () => {
-  const good = signerFor('regtest').sign({ paymentHash: new Uint8Array(32).fill(7), amountMsat: 10_000n, expirySeconds: 600, timestampSeconds: 1_700_000_000 });
+  const good = signerFor('regtest').sign({
+    paymentHash: new Uint8Array(32).fill(7),
+    amountMsat: 10_000n,
+    expirySeconds: 600,
+    timestampSeconds: 1_700_000_000,
+  });
   const flipped = `${good.slice(0, 40)}${good[40] === 'q' ? 'p' : 'q'}${good.slice(41)}`;
   const cases: Array<[string, RegExp]> = [
     [flipped, /bad checksum/],

@@ -15,12 +15,22 @@ import { L402Error } from '../../src/core/errors.js';
 
 const hash = 'ab'.repeat(32);
 const preimage = 'cd'.repeat(32);
-const macaroon = Uint8Array.from(Macaroon.mint(randomBytes(32), encodeIdentifier({ version: 0, paymentHash: Buffer.from(hash, 'hex'), tokenId: randomBytes(32) }))
-  .withFirstPartyCaveat('services=quotes:0')
-  .toBinary());
+const macaroon = Uint8Array.from(
+  Macaroon.mint(randomBytes(32), encodeIdentifier({ version: 0, paymentHash: Buffer.from(hash, 'hex'), tokenId: randomBytes(32) }))
+    .withFirstPartyCaveat('services=quotes:0')
+    .toBinary(),
+);
 
 function token(overrides: Partial<StoredToken> = {}): StoredToken {
-  return { macaroon, paymentHash: hash, preimage, amountPaidMsat: 100_000n, routingFeeMsat: 1_500n, createdNs: 1_700_000_000_123_456_789n, ...overrides };
+  return {
+    macaroon,
+    paymentHash: hash,
+    preimage,
+    amountPaidMsat: 100_000n,
+    routingFeeMsat: 1_500n,
+    createdNs: 1_700_000_000_123_456_789n,
+    ...overrides,
+  };
 }
 
 test('encodes exactly: uint32 BE length | macaroon | hash | preimage | amount | fee | created (all big-endian)', () => {
@@ -48,8 +58,17 @@ test('a pending token is written with a zero preimage and read back as pending',
 
 test('truncated, padded and nonsense files are refused with a code', () => {
   const good = Buffer.from(encodeTokenFile(token()));
-  for (const bad of [good.subarray(0, good.length - 1), Buffer.concat([good, Buffer.from([0])]), Buffer.from([0, 0, 0, 0]), Buffer.from([0xff, 0xff, 0xff, 0xff, 1]), Buffer.alloc(2)]) {
-    assert.throws(() => decodeTokenFile(bad), (e: unknown) => e instanceof L402Error && e.code === 'L402_ERR_CLIENT_TOKEN_FILE_INVALID');
+  for (const bad of [
+    good.subarray(0, good.length - 1),
+    Buffer.concat([good, Buffer.from([0])]),
+    Buffer.from([0, 0, 0, 0]),
+    Buffer.from([0xff, 0xff, 0xff, 0xff, 1]),
+    Buffer.alloc(2),
+  ]) {
+    assert.throws(
+      () => decodeTokenFile(bad),
+      (e: unknown) => e instanceof L402Error && e.code === 'L402_ERR_CLIENT_TOKEN_FILE_INVALID',
+    );
   }
   assert.throws(() => encodeTokenFile(token({ paymentHash: 'xyz' })), L402Error);
   assert.throws(() => encodeTokenFile(token({ amountPaidMsat: -1n })), L402Error);

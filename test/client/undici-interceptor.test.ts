@@ -47,7 +47,9 @@ runClientConformance({
 
 const servers: TestServer[] = [];
 const agents: Agent[] = [];
-async function setup(options: Parameters<typeof startTestServer>[0] = {}): Promise<{ s: TestServer; dispatcher: ReturnType<Agent['compose']> }> {
+async function setup(
+  options: Parameters<typeof startTestServer>[0] = {},
+): Promise<{ s: TestServer; dispatcher: ReturnType<Agent['compose']> }> {
   const s = await startTestServer(options);
   servers.push(s);
   const agent = new Agent();

@@ -27,7 +27,10 @@ runClientConformance({
         const fetch402 = wrapFetch(fetch, clientOptions);
         return async (request) => {
           try {
-            const res = await fetch402(`${s.url}/quote`, request?.authorization === undefined ? undefined : { headers: { authorization: request.authorization } });
+            const res = await fetch402(
+              `${s.url}/quote`,
+              request?.authorization === undefined ? undefined : { headers: { authorization: request.authorization } },
+            );
             const body = await res.text();
             return res.status === 200 ? { kind: 'ok', body } : { kind: 'unpaid', status: res.status, body };
           } catch (error) {
@@ -60,7 +63,12 @@ test('replayable bodies are sent again after paying; streaming bodies are not re
 
   const t = await server();
   const f = wrapFetch(fetch, { payer: new DevPayer(t.invoicer) });
-  const stream = new ReadableStream({ start: (c) => { c.enqueue(new TextEncoder().encode('streamed')); c.close(); } });
+  const stream = new ReadableStream({
+    start: (c) => {
+      c.enqueue(new TextEncoder().encode('streamed'));
+      c.close();
+    },
+  });
   const res3 = await f(`${t.url}/quote`, { method: 'POST', body: stream, duplex: 'half' } as RequestInit);
   assert.equal(res3.status, 402);
   await res3.text();
@@ -73,7 +81,10 @@ test('a 402 after a redirect to another origin is returned unpaid; the first ori
   const payA = new DevPayer(a.invoicer);
   const payB = new DevPayer(b.invoicer);
   // A payer that could pay either server's invoice: only the client's checks stand in the way.
-  const client = new L402Client({ payer: (invoice: string) => payA.payInvoice(invoice).catch(() => payB.payInvoice(invoice)), budget: { perOriginSats: 2000 } });
+  const client = new L402Client({
+    payer: (invoice: string) => payA.payInvoice(invoice).catch(() => payB.payInvoice(invoice)),
+    budget: { perOriginSats: 2000 },
+  });
   const f = wrapFetch(fetch, client);
   const first = await f(`${a.url}/quote`);
   assert.equal(first.status, 200);

@@ -28,7 +28,10 @@ test('BoundedCache.updateAll replaces or removes values and keeps the recency or
   cache.set(4, 'four');
   cache.set(5, 'five'); // 1 is still the oldest: updating it did not refresh it
   assert.deepEqual([cache.peek(1), cache.peek(3), cache.peek(4), cache.peek(5)], [undefined, 'three', 'four', 'five']);
-  assert.equal(cache.deleteWhere((v) => v.startsWith('f')), 2);
+  assert.equal(
+    cache.deleteWhere((v) => v.startsWith('f')),
+    2,
+  );
   assert.equal(cache.size, 1);
   cache.clear();
   assert.equal(cache.size, 0);

@@ -20,19 +20,24 @@ test('hmac32 equals node:crypto HMAC-SHA256 for any key and message length', () 
 });
 
 test('sha256 equals node:crypto createHash', () => {
-  fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (d) => {
-    assert.equal(sha256(d).toString('hex'), createHash('sha256').update(d).digest('hex'));
-  }));
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 300 }), (d) => {
+      assert.equal(sha256(d).toString('hex'), createHash('sha256').update(d).digest('hex'));
+    }),
+  );
 });
 
 test('strict base64 and hex decoding', () => {
-  fc.assert(fc.property(fc.uint8Array({ maxLength: 100 }), (b) => {
-    const buf = Buffer.from(b);
-    for (const text of [buf.toString('base64'), buf.toString('base64url'), buf.toString('base64').replace(/=+$/, '')]) {
-      assert.deepEqual(Buffer.from(fromBase64Strict(text)!), buf);
-    }
-    assert.deepEqual(Buffer.from(fromHexStrict(buf.toString('hex').toUpperCase())!), buf);
-  }));
-  for (const bad of ['A', 'AB=C', 'AB C', 'AB\nCD', 'ABC===', 'ABC.', 'AAA\u00e9', 'AB=']) assert.equal(fromBase64Strict(bad), undefined, JSON.stringify(bad));
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 100 }), (b) => {
+      const buf = Buffer.from(b);
+      for (const text of [buf.toString('base64'), buf.toString('base64url'), buf.toString('base64').replace(/=+$/, '')]) {
+        assert.deepEqual(Buffer.from(fromBase64Strict(text)!), buf);
+      }
+      assert.deepEqual(Buffer.from(fromHexStrict(buf.toString('hex').toUpperCase())!), buf);
+    }),
+  );
+  for (const bad of ['A', 'AB=C', 'AB C', 'AB\nCD', 'ABC===', 'ABC.', 'AAA\u00e9', 'AB='])
+    assert.equal(fromBase64Strict(bad), undefined, JSON.stringify(bad));
   for (const bad of ['0', 'zz', '0g', ' 00']) assert.equal(fromHexStrict(bad), undefined, bad);
 });

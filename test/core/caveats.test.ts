@@ -1,6 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { capabilitiesCaveat, checkCaveats, parseServices, serviceCaveats, servicesCaveat, validUntilCaveat } from '../../src/core/caveats.js';
+import {
+  capabilitiesCaveat,
+  checkCaveats,
+  parseServices,
+  serviceCaveats,
+  servicesCaveat,
+  validUntilCaveat,
+} from '../../src/core/caveats.js';
 import { decodeIdentifier, encodeIdentifier, newTokenId } from '../../src/core/identifier.js';
 
 test('services grammar: the invalid forms of PROTOCOL §1 are rejected', () => {
@@ -8,12 +15,21 @@ test('services grammar: the invalid forms of PROTOCOL §1 are rejected', () => {
     assert.equal(parseServices(bad), undefined, bad);
   }
   assert.deepEqual(parseServices('a:0'), [{ name: 'a', tier: 0 }]);
-  assert.deepEqual(parseServices('loop:0,pool:1'), [{ name: 'loop', tier: 0 }, { name: 'pool', tier: 1 }]);
+  assert.deepEqual(parseServices('loop:0,pool:1'), [
+    { name: 'loop', tier: 0 },
+    { name: 'pool', tier: 1 },
+  ]);
   assert.deepEqual(parseServices('a:255'), [{ name: 'a', tier: 255 }]);
 });
 
 test('builders', () => {
-  assert.equal(servicesCaveat([{ name: 'a', tier: 0 }, { name: 'b', tier: 1 }]), 'services=a:0,b:1');
+  assert.equal(
+    servicesCaveat([
+      { name: 'a', tier: 0 },
+      { name: 'b', tier: 1 },
+    ]),
+    'services=a:0,b:1',
+  );
   assert.equal(capabilitiesCaveat('api', ['read', 'write']), 'api_capabilities=read,write');
   assert.equal(validUntilCaveat('api', 1900000000), 'api_valid_until=1900000000');
   assert.throws(() => servicesCaveat([]), { code: 'L402_ERR_TOKEN_BAD_CAVEAT' });
@@ -68,7 +84,11 @@ test('serviceCaveats: capabilities, expiry and constraints keyed by the service,
   const now = 1_800_000_000_500;
   assert.deepEqual(serviceCaveats('api', {}, now), []);
   assert.deepEqual(
-    serviceCaveats('api', { capabilities: ['read', 'write'], timeoutSeconds: 60.9, constraints: { tier: 'gold', valid_until: '1682483169' } }, now),
+    serviceCaveats(
+      'api',
+      { capabilities: ['read', 'write'], timeoutSeconds: 60.9, constraints: { tier: 'gold', valid_until: '1682483169' } },
+      now,
+    ),
     ['api_capabilities=read,write', 'api_valid_until=1800000060', 'tier=gold', 'valid_until=1682483169'],
   );
   assert.deepEqual(serviceCaveats('api', { capabilities: [], timeoutSeconds: 0 }, now), []);

@@ -22,12 +22,22 @@ test('challengeDecision: 402 with both reference lines, plain text, no-store, an
   assert.equal(d.tokenId, minted.tokenId);
   const www = d.headers.filter(([n]) => n === 'WWW-Authenticate').map(([, v]) => v);
   assert.equal(www.length, 2);
-  assert.deepEqual(parseChallenges(www).map((c) => [c.scheme, c.macaroon, c.invoice]), [
-    ['LSAT', minted.macaroonBase64, minted.invoice.paymentRequest],
-    ['L402', minted.macaroonBase64, minted.invoice.paymentRequest],
+  assert.deepEqual(
+    parseChallenges(www).map((c) => [c.scheme, c.macaroon, c.invoice]),
+    [
+      ['LSAT', minted.macaroonBase64, minted.invoice.paymentRequest],
+      ['L402', minted.macaroonBase64, minted.invoice.paymentRequest],
+    ],
+  );
+  assert.deepEqual(d.headers.slice(-3), [
+    ['Content-Type', TEXT_PLAIN],
+    ['Cache-Control', 'no-store'],
+    ['X-Content-Type-Options', 'nosniff'],
   ]);
-  assert.deepEqual(d.headers.slice(-3), [['Content-Type', TEXT_PLAIN], ['Cache-Control', 'no-store'], ['X-Content-Type-Options', 'nosniff']]);
-  assert.deepEqual(d.offers.map((o) => [o.scheme, o.paymentHash, o.tokenId, o.priceSats, o.authType]), [['L402', minted.paymentHash, minted.tokenId, 10, 'l402']]);
+  assert.deepEqual(
+    d.offers.map((o) => [o.scheme, o.paymentHash, o.tokenId, o.priceSats, o.authType]),
+    [['L402', minted.paymentHash, minted.tokenId, 10, 'l402']],
+  );
 });
 
 test('challengeDecision: spec form sends one L402 line with version and token', () => {
@@ -42,7 +52,11 @@ test('rejectDecision: status, body and code as given, plain text that no cache k
   assert.deepEqual(rejectDecision(401, 'unauthorized\n', 'L402_ERR_TOKEN_MISSING'), {
     kind: 'reject',
     status: 401,
-    headers: [['Content-Type', 'text/plain; charset=utf-8'], ['Cache-Control', 'no-store'], ['X-Content-Type-Options', 'nosniff']],
+    headers: [
+      ['Content-Type', 'text/plain; charset=utf-8'],
+      ['Cache-Control', 'no-store'],
+      ['X-Content-Type-Options', 'nosniff'],
+    ],
     body: 'unauthorized\n',
     code: 'L402_ERR_TOKEN_MISSING',
   });

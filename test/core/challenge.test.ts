@@ -14,13 +14,33 @@ test('formatChallenge: reference form, LSAT line first', () => {
 });
 
 const cases: Array<[string, string | string[], Array<{ scheme: string; macaroon: string; invoice: string; version?: string }>]> = [
-  ['both reference lines', formatChallenge(MAC, INV).map(([, v]) => v), [{ scheme: 'LSAT', macaroon: MAC, invoice: INV }, { scheme: 'L402', macaroon: MAC, invoice: INV }]],
-  ['joined by fetch', formatChallenge(MAC, INV).map(([, v]) => v).join(', '), [{ scheme: 'LSAT', macaroon: MAC, invoice: INV }, { scheme: 'L402', macaroon: MAC, invoice: INV }]],
+  [
+    'both reference lines',
+    formatChallenge(MAC, INV).map(([, v]) => v),
+    [
+      { scheme: 'LSAT', macaroon: MAC, invoice: INV },
+      { scheme: 'L402', macaroon: MAC, invoice: INV },
+    ],
+  ],
+  [
+    'joined by fetch',
+    formatChallenge(MAC, INV)
+      .map(([, v]) => v)
+      .join(', '),
+    [
+      { scheme: 'LSAT', macaroon: MAC, invoice: INV },
+      { scheme: 'L402', macaroon: MAC, invoice: INV },
+    ],
+  ],
   ['spec form', `L402 version="0", token="${MAC}", invoice="${INV}"`, [{ scheme: 'L402', macaroon: MAC, invoice: INV, version: '0' }]],
   ['parameter order and case', `l402 Invoice="${INV}", MACAROON="${MAC}"`, [{ scheme: 'L402', macaroon: MAC, invoice: INV }]],
   ['unquoted values', `LSAT macaroon=${MAC}, invoice=${INV}`, [{ scheme: 'LSAT', macaroon: MAC, invoice: INV }]],
   ['no space after comma', `L402 macaroon="${MAC}",invoice="${INV}"`, [{ scheme: 'L402', macaroon: MAC, invoice: INV }]],
-  ['other schemes around', `Payment id="x", realm="r", method="lightning", Bearer realm="a", L402 macaroon="${MAC}", invoice="${INV}", Basic abc==`, [{ scheme: 'L402', macaroon: MAC, invoice: INV }]],
+  [
+    'other schemes around',
+    `Payment id="x", realm="r", method="lightning", Bearer realm="a", L402 macaroon="${MAC}", invoice="${INV}", Basic abc==`,
+    [{ scheme: 'L402', macaroon: MAC, invoice: INV }],
+  ],
   ['Bearer token68 first', `Bearer abc==, LSAT macaroon="${MAC}", invoice="${INV}"`, [{ scheme: 'LSAT', macaroon: MAC, invoice: INV }]],
   ['escaped quote', `L402 macaroon="${MAC}", invoice="a\\"b"`, [{ scheme: 'L402', macaroon: MAC, invoice: 'a"b' }]],
   ['missing invoice is skipped', `L402 macaroon="${MAC}"`, []],

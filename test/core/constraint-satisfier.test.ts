@@ -33,9 +33,15 @@ test('equalitySatisfiers: a repeated constraint must keep its value; other condi
 
 test('constraintSatisfier: rejects an empty key or one with =', () => {
   for (const bad of ['', 'a=b']) {
-    assert.throws(() => constraintSatisfier(bad), (e: unknown) => e instanceof L402Error && e.code === 'L402_ERR_TOKEN_BAD_CAVEAT');
+    assert.throws(
+      () => constraintSatisfier(bad),
+      (e: unknown) => e instanceof L402Error && e.code === 'L402_ERR_TOKEN_BAD_CAVEAT',
+    );
   }
-  assert.equal(constraintSatisfier('max_size').satisfyFinal('anything', { service: 'api', capability: undefined, now: NOW, tokenId: '' }), true);
+  assert.equal(
+    constraintSatisfier('max_size').satisfyFinal('anything', { service: 'api', capability: undefined, now: NOW, tokenId: '' }),
+    true,
+  );
 });
 
 test('Verifier with equalitySatisfiers: an appended max_size is refused, the minted token passes', async () => {

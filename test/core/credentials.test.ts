@@ -51,7 +51,11 @@ const rows: Row[] = [
   ['both macaroon headers, same', { macaroon: withPreimage, 'grpc-metadata-macaroon': withPreimage }, 'Macaroon'],
   ['Macaroon header without preimage caveat', { macaroon: vectors.macaroons[0]!.hex }, 'L402_ERR_TOKEN_MALFORMED'],
   ['Macaroon header not hex', { macaroon: 'xyz' }, 'L402_ERR_MACAROON_BAD_ENCODING'],
-  ['different macaroon headers', { macaroon: withPreimage, 'grpc-metadata-macaroon': vectors.macaroons[0]!.hex }, 'L402_ERR_TOKEN_CONFLICTING'],
+  [
+    'different macaroon headers',
+    { macaroon: withPreimage, 'grpc-metadata-macaroon': vectors.macaroons[0]!.hex },
+    'L402_ERR_TOKEN_CONFLICTING',
+  ],
   ['Authorization wins over Macaroon', { authorization: `L402 ${B64}:${PRE}`, macaroon: 'xyz' }, 'L402'],
 ];
 
@@ -93,6 +97,11 @@ test('formatAuthorization round-trips and lower-cases the preimage', () => {
 });
 
 test('a RequestView that throws gives an invalid result, not an exception', () => {
-  const bad = { ...request(), headerValues: () => { throw new Error('boom'); } };
+  const bad = {
+    ...request(),
+    headerValues: () => {
+      throw new Error('boom');
+    },
+  };
   assert.equal(readCredential(bad).kind, 'invalid');
 });

@@ -1,12 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  BudgetExceededError,
-  ConfigError,
-  InvoiceError,
-  L402Error,
-  PaymentError,
-} from '../../src/core/errors.js';
+import { BudgetExceededError, ConfigError, InvoiceError, L402Error, PaymentError } from '../../src/core/errors.js';
 import { isL402ErrorCode, L402_ERROR_CODES } from '../../src/core/error-codes.js';
 
 test('errors carry a stable code, a status and the cause', () => {

@@ -38,17 +38,36 @@ function asChallenge(d: Decision): ChallengeDecision {
 test('two schemes: one 402 with an offer per scheme, L402 lines first, the body the offers choose', async () => {
   const { gate, invoicer } = setup();
   const c = asChallenge(await gate.decide(request(), route));
-  assert.deepEqual(c.offers.map((o) => o.scheme), ['L402', 'Test']);
-  assert.deepEqual(c.headers.filter(([n]) => n === 'WWW-Authenticate').map(([, v]) => v.split(' ')[0]), ['LSAT', 'L402', 'Test']);
+  assert.deepEqual(
+    c.offers.map((o) => o.scheme),
+    ['L402', 'Test'],
+  );
+  assert.deepEqual(
+    c.headers.filter(([n]) => n === 'WWW-Authenticate').map(([, v]) => v.split(' ')[0]),
+    ['LSAT', 'L402', 'Test'],
+  );
   assert.equal(c.body, TEST_SCHEME_BODY);
-  assert.deepEqual(c.headers.filter(([n]) => n !== 'WWW-Authenticate'), [['Content-Type', 'application/problem+json'], ['Cache-Control', 'no-store'], ['X-Content-Type-Options', 'nosniff']]);
+  assert.deepEqual(
+    c.headers.filter(([n]) => n !== 'WWW-Authenticate'),
+    [
+      ['Content-Type', 'application/problem+json'],
+      ['Cache-Control', 'no-store'],
+      ['X-Content-Type-Options', 'nosniff'],
+    ],
+  );
   // The first offer's facts stay on the decision; both offers are priced alike.
   assert.equal(c.paymentHash, c.offers[0]?.paymentHash);
-  assert.deepEqual(c.offers.map((o) => o.priceSats), [21, 21]);
+  assert.deepEqual(
+    c.offers.map((o) => o.priceSats),
+    [21, 21],
+  );
   assert.equal(invoicer.requests.length, 1, 'L402 minted once');
   // The L402 offer still pays as before.
   const [l402] = parseChallenges(c.headers.map(([, v]) => v));
-  const paid = await gate.decide(request({ authorization: formatAuthorization(l402!.macaroon, invoicer.preimageOf(c.paymentHash)) }), route);
+  const paid = await gate.decide(
+    request({ authorization: formatAuthorization(l402!.macaroon, invoicer.preimageOf(c.paymentHash)) }),
+    route,
+  );
   assert.equal(paid.kind, 'allow');
   assert.equal(paid.kind === 'allow' && paid.scheme, 'L402');
 });
@@ -94,10 +113,19 @@ test('beforeChallenge may answer instead of the challenge (nothing minted) or le
   assert.equal(invoicer.requests.length, 0);
   const c = asChallenge(await gate.decide(request(), r, { id: 2 }));
   assert.equal(c.priceSats, 20, 'the price function saw the context');
-  assert.deepEqual(seen.map((e) => [e.context?.id, e.code, e.refusal]), [[1, 'L402_ERR_TOKEN_MISSING', undefined], [2, 'L402_ERR_TOKEN_MISSING', undefined]]);
+  assert.deepEqual(
+    seen.map((e) => [e.context?.id, e.code, e.refusal]),
+    [
+      [1, 'L402_ERR_TOKEN_MISSING', undefined],
+      [2, 'L402_ERR_TOKEN_MISSING', undefined],
+    ],
+  );
   assert.equal(challenged.length, 1);
   assert.equal(challenged[0]?.decision, c);
-  assert.deepEqual(challenged[0]?.decision.offers.map((o) => o.authType), ['l402', 'mpp']);
+  assert.deepEqual(
+    challenged[0]?.decision.offers.map((o) => o.authType),
+    ['l402', 'mpp'],
+  );
 });
 
 test('a skip-invoice route answers 401 before beforeChallenge runs', async () => {
@@ -117,10 +145,26 @@ test('faults answer 503 "service unavailable (<code>)" and reach onError: price,
       if (ledgerDown) throw new Error('disk full');
     },
   });
-  const price = await gate.decide(request(), { service: 'api', priceSats: () => { throw new Error('pricer down'); } });
-  assert.deepEqual(price.kind === 'reject' && [price.status, price.body, price.code], [503, 'service unavailable (L402_ERR_GATE_PRICE_UNAVAILABLE)\n', 'L402_ERR_GATE_PRICE_UNAVAILABLE']);
-  const coded = await gate.decide(request(), { service: 'api', priceSats: () => Promise.reject(new L402Error('L402_ERR_PRICER_UNAVAILABLE', 'price server down')) });
-  assert.equal(coded.kind === 'reject' && coded.body, 'service unavailable (L402_ERR_PRICER_UNAVAILABLE)\n', 'a coded fault keeps its code');
+  const price = await gate.decide(request(), {
+    service: 'api',
+    priceSats: () => {
+      throw new Error('pricer down');
+    },
+  });
+  assert.deepEqual(price.kind === 'reject' && [price.status, price.body, price.code], [
+    503,
+    'service unavailable (L402_ERR_GATE_PRICE_UNAVAILABLE)\n',
+    'L402_ERR_GATE_PRICE_UNAVAILABLE',
+  ]);
+  const coded = await gate.decide(request(), {
+    service: 'api',
+    priceSats: () => Promise.reject(new L402Error('L402_ERR_PRICER_UNAVAILABLE', 'price server down')),
+  });
+  assert.equal(
+    coded.kind === 'reject' && coded.body,
+    'service unavailable (L402_ERR_PRICER_UNAVAILABLE)\n',
+    'a coded fault keeps its code',
+  );
   const invalid = await gate.decide(request(), { service: 'api', priceSats: () => -1 });
   assert.equal(invalid.kind === 'reject' && invalid.code, 'L402_ERR_GATE_PRICE_UNAVAILABLE');
   invoicer.failWith = new Error('lnd down');
@@ -146,8 +190,14 @@ test('responded tells the accepting scheme and the afterResponse hook; nothing o
   const req = request({ 'x-test': 'good' });
   const d = await gate.decide(req, stringRoute, 'ctx');
   gate.responded(req, d, { status: 200, completed: false }, 'ctx');
-  assert.deepEqual(other.finished.map((f) => [f.accepted.token.tokenId, f.accepted.credential, f.outcome]), [['aa'.repeat(32), { session: 's1' }, { status: 200, completed: false }]]);
-  assert.deepEqual(events.map((e) => [e.decision, e.outcome.status, e.context]), [[d, 200, 'ctx']]);
+  assert.deepEqual(
+    other.finished.map((f) => [f.accepted.token.tokenId, f.accepted.credential, f.outcome]),
+    [['aa'.repeat(32), { session: 's1' }, { status: 200, completed: false }]],
+  );
+  assert.deepEqual(
+    events.map((e) => [e.decision, e.outcome.status, e.context]),
+    [[d, 200, 'ctx']],
+  );
   // A challenge reaches the hook, not the scheme.
   const c = await gate.decide(request(), stringRoute);
   gate.responded(request(), c, { status: 402, completed: true });
@@ -171,7 +221,10 @@ test('the constructor takes schemes or the minter + verifier shorthand, not both
   assert.throws(() => new Gate({ minter }), /verifier/);
   assert.throws(() => new Gate({ schemes: [l402, new L402Scheme({ minter, verifier })] }), /second scheme named L402/);
   assert.throws(() => new Gate({ schemes: [l402], challengeForm: 'spec' }), /challengeForm/);
-  assert.deepEqual(new Gate({ schemes: [l402, new TestPaymentScheme()] }).schemes.map((s) => s.name), ['L402', 'Test']);
+  assert.deepEqual(
+    new Gate({ schemes: [l402, new TestPaymentScheme()] }).schemes.map((s) => s.name),
+    ['L402', 'Test'],
+  );
 });
 
 test('a paid request with a synchronous verification is decided synchronously by evaluate', async () => {

@@ -45,7 +45,14 @@ test('no credential → 402 challenge in the reference form, then paying lets it
   assert.equal(www.length, 2);
   assert.match(www[0]!, /^LSAT macaroon="[A-Za-z0-9+/=]+", invoice="lnbcrt21n1fake1"$/);
   assert.match(www[1]!, /^L402 macaroon="[A-Za-z0-9+/=]+", invoice="lnbcrt21n1fake1"$/);
-  assert.deepEqual(c.headers.filter(([n]) => n !== 'WWW-Authenticate'), [['Content-Type', 'text/plain; charset=utf-8'], ['Cache-Control', 'no-store'], ['X-Content-Type-Options', 'nosniff']]);
+  assert.deepEqual(
+    c.headers.filter(([n]) => n !== 'WWW-Authenticate'),
+    [
+      ['Content-Type', 'text/plain; charset=utf-8'],
+      ['Cache-Control', 'no-store'],
+      ['X-Content-Type-Options', 'nosniff'],
+    ],
+  );
   // The deployed clients' regex.
   const m = /(LSAT|L402) macaroon="(.*?)", invoice="(.*?)"/.exec(www[0]!);
   assert.ok(m);
@@ -86,17 +93,19 @@ test('a bad credential gets a fresh 402 carrying the failure code', async () => 
 
 test('mint caveats: tier, capabilities, timeout, constraints, extra caveats', async () => {
   const { gate, clock, invoicer } = setup();
-  const c = asChallenge(await gate.decide(request(), {
-    service: 'api',
-    priceSats: 3,
-    tier: 2,
-    capabilities: ['read', 'write'],
-    timeoutSeconds: 60,
-    constraints: { max_size: '100' },
-    caveats: ['note=x'],
-    memo: 'hello',
-    invoiceExpirySeconds: 600,
-  }));
+  const c = asChallenge(
+    await gate.decide(request(), {
+      service: 'api',
+      priceSats: 3,
+      tier: 2,
+      capabilities: ['read', 'write'],
+      timeoutSeconds: 60,
+      constraints: { max_size: '100' },
+      caveats: ['note=x'],
+      memo: 'hello',
+      invoiceExpirySeconds: 600,
+    }),
+  );
   const mac = Macaroon.fromBase64(c.headers[0]![1].match(/macaroon="(.*?)"/)![1]!);
   assert.deepEqual(mac.firstPartyCaveats(), [
     'services=api:2',
@@ -108,11 +117,19 @@ test('mint caveats: tier, capabilities, timeout, constraints, extra caveats', as
   assert.deepEqual(invoicer.requests[0], { amountSats: 3, memo: 'hello', expirySeconds: 600 });
   // requiredCapability is enforced.
   const auth = formatAuthorization(mac.toBase64(), invoicer.preimageOf(c.paymentHash));
-  const denied = asChallenge(await gate.decide(request({ authorization: auth }), { service: 'api', priceSats: 3, requiredCapability: 'admin' }));
+  const denied = asChallenge(
+    await gate.decide(request({ authorization: auth }), { service: 'api', priceSats: 3, requiredCapability: 'admin' }),
+  );
   assert.equal(denied.code, 'L402_ERR_TOKEN_MISSING_CAPABILITY');
-  assert.equal((await gate.decide(request({ authorization: auth }), { service: 'api', priceSats: 3, requiredCapability: 'read' })).kind, 'allow');
+  assert.equal(
+    (await gate.decide(request({ authorization: auth }), { service: 'api', priceSats: 3, requiredCapability: 'read' })).kind,
+    'allow',
+  );
   clock.ms += 60_000;
-  assert.equal(asChallenge(await gate.decide(request({ authorization: auth }), { service: 'api', priceSats: 3 })).code, 'L402_ERR_TOKEN_EXPIRED');
+  assert.equal(
+    asChallenge(await gate.decide(request({ authorization: auth }), { service: 'api', priceSats: 3 })).code,
+    'L402_ERR_TOKEN_EXPIRED',
+  );
 });
 
 test('skipInvoiceCreation → 401 unauthorized without minting', async () => {
@@ -133,7 +150,12 @@ test('price functions: 0 is a free pass, async prices work, a throwing pricer is
   assert.deepEqual(free, { kind: 'allow', reason: 'free' });
   const c = asChallenge(await gate.decide(request(), { service: 'api', priceSats: (r) => Promise.resolve(r.path.length) }));
   assert.equal(c.priceSats, '/v1/thing'.length);
-  const failed = await gate.decide(request(), { service: 'api', priceSats: () => { throw new Error('pricer down'); } });
+  const failed = await gate.decide(request(), {
+    service: 'api',
+    priceSats: () => {
+      throw new Error('pricer down');
+    },
+  });
   assert.equal(failed.kind, 'reject');
   if (failed.kind === 'reject') {
     assert.equal(failed.status, 503);
@@ -161,7 +183,14 @@ test('invoicer failure → 503 with its code, no internals in the body', async (
 test('a failing secret store → 503, not an exception', async () => {
   const invoicer = new FakeInvoicer();
   const secrets = new MemorySecretStore();
-  const broken = { ...secrets, newSecret: (h: Uint8Array) => secrets.newSecret(h), revokeSecret: (h: Uint8Array) => secrets.revokeSecret(h), getSecret: () => { throw new Error('db down'); } };
+  const broken = {
+    ...secrets,
+    newSecret: (h: Uint8Array) => secrets.newSecret(h),
+    revokeSecret: (h: Uint8Array) => secrets.revokeSecret(h),
+    getSecret: () => {
+      throw new Error('db down');
+    },
+  };
   const gate = new Gate({ minter: new Minter({ invoicer, secrets }), verifier: new Verifier({ secrets: broken }) });
   const c = asChallenge(await gate.decide(request(), route));
   const mac = c.headers[0]![1].match(/macaroon="(.*?)"/)![1]!;
@@ -177,12 +206,25 @@ test('grpcStatusFor maps decisions', async () => {
   assert.equal(s.code, 13);
   assert.equal(s.message, 'payment required');
   // cache-control stays on the gRPC 402, as on the reference's; the plain-text headers go.
-  assert.deepEqual(s.metadata.map(([n]) => n), ['www-authenticate', 'www-authenticate', 'cache-control']);
+  assert.deepEqual(
+    s.metadata.map(([n]) => n),
+    ['www-authenticate', 'www-authenticate', 'cache-control'],
+  );
   const rej = (status: number, body: string, headers: Array<[string, string]> = []) =>
     grpcStatusFor({ kind: 'reject', status, body, headers, code: 'L402_ERR_TOKEN_MISSING' });
   assert.deepEqual(rej(401, 'unauthorized\n'), { code: 16, message: 'unauthorized', metadata: [] });
-  assert.deepEqual(grpcStatusFor(unauthorizedDecision('L402_ERR_TOKEN_MISSING')).metadata, [], 'no cache-control or nosniff on other gRPC answers');
-  assert.deepEqual(rej(429, 'rate limit exceeded\n', [['Retry-After', '3'], ['Content-Type', 'text/plain']]), { code: 8, message: 'rate limit exceeded', metadata: [['retry-after', '3']] });
+  assert.deepEqual(
+    grpcStatusFor(unauthorizedDecision('L402_ERR_TOKEN_MISSING')).metadata,
+    [],
+    'no cache-control or nosniff on other gRPC answers',
+  );
+  assert.deepEqual(
+    rej(429, 'rate limit exceeded\n', [
+      ['Retry-After', '3'],
+      ['Content-Type', 'text/plain'],
+    ]),
+    { code: 8, message: 'rate limit exceeded', metadata: [['retry-after', '3']] },
+  );
   assert.equal(rej(403, 'access denied\n').code, 7);
   assert.equal(rej(503, 'service unavailable\n').code, 14);
   assert.equal(rej(500, '').code, 2);

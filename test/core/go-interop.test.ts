@@ -120,8 +120,11 @@ test('our macaroons verify in Go, Go macaroons verify here, byte for byte', (t) 
 
     // A wrong root key is refused by Go too.
     const rootKey = randomBytes(32);
-    const mac = Macaroon.mint(rootKey, encodeIdentifier({ version: 0, paymentHash: randomBytes(32), tokenId: randomBytes(32) }), 'lsat')
-      .withFirstPartyCaveat('services=svc:0');
+    const mac = Macaroon.mint(
+      rootKey,
+      encodeIdentifier({ version: 0, paymentHash: randomBytes(32), tokenId: randomBytes(32) }),
+      'lsat',
+    ).withFirstPartyCaveat('services=svc:0');
     const wrong = await go.call({ op: 'verify', rootKeyHex: hex(randomBytes(32)), macHex: mac.toHex() });
     assert.equal(wrong.ok, false);
   }));

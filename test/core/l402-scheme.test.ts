@@ -35,7 +35,10 @@ test('headers ending alike each get their own lines, however often they alternat
   const narrowed = [1, 2, 3].map((n) => base.withFirstPartyCaveat(`n=${n}`));
   for (let round = 0; round < 4; round++) {
     for (const m of narrowed) {
-      assert.deepEqual(forwardedL402Authorization(request({ authorization: `LSAT ${m.toBase64()}:${preimage}` })), twoLines(m.toBase64(), preimage));
+      assert.deepEqual(
+        forwardedL402Authorization(request({ authorization: `LSAT ${m.toBase64()}:${preimage}` })),
+        twoLines(m.toBase64(), preimage),
+      );
     }
   }
 });
@@ -56,7 +59,7 @@ test('recognises its own credentials: the Macaroon headers, and L402/LSAT creden
   assert.equal(L402_CREDENTIALS.withoutCredentials('Payment abc'), 'Payment abc');
 });
 
-test('the offer mints a token for the target (the resource of a path-scoped route) with the route\'s caveats', async () => {
+test("the offer mints a token for the target (the resource of a path-scoped route) with the route's caveats", async () => {
   const secrets = new MemorySecretStore();
   const invoicer = new FakeInvoicer();
   const scheme = new L402Scheme({ minter: new Minter({ invoicer, secrets }), verifier: new Verifier({ secrets }), challengeForm: 'spec' });
@@ -73,7 +76,11 @@ test('the offer mints a token for the target (the resource of a path-scoped rout
   assert.equal(offer.priceSats, 7);
   assert.equal(offer.headers.length, 1, 'the spec form is one line');
   const [challenge] = parseChallenges(offer.headers.map(([, v]) => v));
-  assert.deepEqual(Macaroon.fromBase64(challenge!.macaroon).firstPartyCaveats(), ['services=api/v1/x:0', 'api_capabilities=read', 'extra=1']);
+  assert.deepEqual(Macaroon.fromBase64(challenge!.macaroon).firstPartyCaveats(), [
+    'services=api/v1/x:0',
+    'api_capabilities=read',
+    'extra=1',
+  ]);
 });
 
 test('without a minter the scheme only verifies: its offer fails with L402_ERR_LN_UNAVAILABLE', async () => {

@@ -6,7 +6,15 @@ import { Macaroon } from '../../src/core/macaroon.js';
 import { L402Error } from '../../src/core/errors.js';
 
 const vectors = JSON.parse(readFileSync(new URL('../fixtures/vectors/macaroon-vectors.json', import.meta.url), 'utf8')) as {
-  macaroons: Array<{ rootKeyHex: string; idHex: string; location: string; caveats: string[]; base64: string; hex: string; signatureHex: string }>;
+  macaroons: Array<{
+    rootKeyHex: string;
+    idHex: string;
+    location: string;
+    caveats: string[];
+    base64: string;
+    hex: string;
+    signatureHex: string;
+  }>;
   libmacaroonsV1Json: { json: string };
 };
 const hex = (s: string) => Buffer.from(s, 'hex');
@@ -61,7 +69,12 @@ test('libmacaroons V1 JSON parses, reports the third-party caveat, and its chain
   assert.ok(mac.verifySignature(Buffer.from('this is a different super-secret key; never use the same secret twice')));
   // And it round-trips through V2 binary.
   const again = Macaroon.fromBinary(mac.toBinary());
-  const hexOf = (m: Macaroon) => m.caveats.map((c) => [Buffer.from(c.id).toString('hex'), c.verificationId && Buffer.from(c.verificationId).toString('hex'), c.location]);
+  const hexOf = (m: Macaroon) =>
+    m.caveats.map((c) => [
+      Buffer.from(c.id).toString('hex'),
+      c.verificationId && Buffer.from(c.verificationId).toString('hex'),
+      c.location,
+    ]);
   assert.deepEqual(hexOf(again), hexOf(mac));
   assert.ok(again.verifySignature(Buffer.from('this is a different super-secret key; never use the same secret twice')));
 });
@@ -82,8 +95,14 @@ test('V1 binary reads (go-macaroon packet layout)', () => {
   assert.ok(mac.verifySignature(hex(v.rootKeyHex)));
   // libmacaroons serializes V1 as URL-safe base64.
   assert.equal(Macaroon.fromBase64(bytes.toString('base64url')).toHex(), v.hex);
-  assert.equal(codeOf(() => Macaroon.fromBinary(Buffer.concat([bytes, Buffer.from('x')]))), 'L402_ERR_MACAROON_MALFORMED');
-  assert.equal(codeOf(() => Macaroon.fromBinary(bytes.subarray(0, bytes.length - 3))), 'L402_ERR_MACAROON_MALFORMED');
+  assert.equal(
+    codeOf(() => Macaroon.fromBinary(Buffer.concat([bytes, Buffer.from('x')]))),
+    'L402_ERR_MACAROON_MALFORMED',
+  );
+  assert.equal(
+    codeOf(() => Macaroon.fromBinary(bytes.subarray(0, bytes.length - 3))),
+    'L402_ERR_MACAROON_MALFORMED',
+  );
 });
 
 test('V2 JSON reads, including i64/s64 binary fields', () => {
@@ -97,33 +116,85 @@ test('V2 JSON reads, including i64/s64 binary fields', () => {
   };
   assert.equal(Macaroon.fromJSON(json).toHex(), v.hex);
   assert.equal(Macaroon.fromJSON(JSON.stringify({ ...json, i64: undefined, iH: v.idHex })).toHex(), v.hex);
-  assert.equal(codeOf(() => Macaroon.fromJSON({ ...json, v: 3 })), 'L402_ERR_MACAROON_UNSUPPORTED_VERSION');
-  assert.equal(codeOf(() => Macaroon.fromJSON({ ...json, iH: 'abcd' })), 'L402_ERR_MACAROON_MALFORMED');
-  assert.equal(codeOf(() => Macaroon.fromJSON('{not json')), 'L402_ERR_MACAROON_BAD_ENCODING');
-  assert.equal(codeOf(() => Macaroon.fromJSON({ ...json, s64: 'AAAA' })), 'L402_ERR_MACAROON_MALFORMED');
+  assert.equal(
+    codeOf(() => Macaroon.fromJSON({ ...json, v: 3 })),
+    'L402_ERR_MACAROON_UNSUPPORTED_VERSION',
+  );
+  assert.equal(
+    codeOf(() => Macaroon.fromJSON({ ...json, iH: 'abcd' })),
+    'L402_ERR_MACAROON_MALFORMED',
+  );
+  assert.equal(
+    codeOf(() => Macaroon.fromJSON('{not json')),
+    'L402_ERR_MACAROON_BAD_ENCODING',
+  );
+  assert.equal(
+    codeOf(() => Macaroon.fromJSON({ ...json, s64: 'AAAA' })),
+    'L402_ERR_MACAROON_MALFORMED',
+  );
 });
 
 test('strict V2 parsing: trailing, truncated, oversized, bad version, bad structure', () => {
   const good = hex(vectors.macaroons[0]!.hex);
-  assert.equal(codeOf(() => Macaroon.fromBinary(Buffer.concat([good, Buffer.of(0)]))), 'L402_ERR_MACAROON_MALFORMED');
+  assert.equal(
+    codeOf(() => Macaroon.fromBinary(Buffer.concat([good, Buffer.of(0)]))),
+    'L402_ERR_MACAROON_MALFORMED',
+  );
   for (let cut = 1; cut < good.length; cut += 7) {
-    assert.equal(codeOf(() => Macaroon.fromBinary(good.subarray(0, cut))), 'L402_ERR_MACAROON_MALFORMED', `cut at ${cut}`);
+    assert.equal(
+      codeOf(() => Macaroon.fromBinary(good.subarray(0, cut))),
+      'L402_ERR_MACAROON_MALFORMED',
+      `cut at ${cut}`,
+    );
   }
-  assert.equal(codeOf(() => Macaroon.fromBinary(Buffer.alloc(0))), 'L402_ERR_MACAROON_MALFORMED');
-  assert.equal(codeOf(() => Macaroon.fromBinary(Buffer.of(3, 1, 0))), 'L402_ERR_MACAROON_UNSUPPORTED_VERSION');
-  assert.equal(codeOf(() => Macaroon.fromBinary(Buffer.of(1))), 'L402_ERR_MACAROON_UNSUPPORTED_VERSION');
+  assert.equal(
+    codeOf(() => Macaroon.fromBinary(Buffer.alloc(0))),
+    'L402_ERR_MACAROON_MALFORMED',
+  );
+  assert.equal(
+    codeOf(() => Macaroon.fromBinary(Buffer.of(3, 1, 0))),
+    'L402_ERR_MACAROON_UNSUPPORTED_VERSION',
+  );
+  assert.equal(
+    codeOf(() => Macaroon.fromBinary(Buffer.of(1))),
+    'L402_ERR_MACAROON_UNSUPPORTED_VERSION',
+  );
   // An identifier packet claiming 1 MiB.
-  assert.equal(codeOf(() => Macaroon.fromBinary(Buffer.of(2, 2, 0x80, 0x80, 0x40, 1, 2))), 'L402_ERR_MACAROON_TOO_LARGE');
+  assert.equal(
+    codeOf(() => Macaroon.fromBinary(Buffer.of(2, 2, 0x80, 0x80, 0x40, 1, 2))),
+    'L402_ERR_MACAROON_TOO_LARGE',
+  );
   // A varint longer than 5 bytes.
-  assert.equal(codeOf(() => Macaroon.fromBinary(Buffer.of(2, 2, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01))), 'L402_ERR_MACAROON_TOO_LARGE');
+  assert.equal(
+    codeOf(() => Macaroon.fromBinary(Buffer.of(2, 2, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01))),
+    'L402_ERR_MACAROON_TOO_LARGE',
+  );
   // Fields out of order in the header: identifier before location.
-  assert.equal(codeOf(() => Macaroon.fromBinary(Buffer.of(2, 2, 1, 0x61, 1, 1, 0x62, 0))), 'L402_ERR_MACAROON_MALFORMED');
+  assert.equal(
+    codeOf(() => Macaroon.fromBinary(Buffer.of(2, 2, 1, 0x61, 1, 1, 0x62, 0))),
+    'L402_ERR_MACAROON_MALFORMED',
+  );
   // A signature of the wrong length.
-  assert.equal(codeOf(() => Macaroon.fromBinary(Buffer.of(2, 2, 1, 0x61, 0, 0, 6, 1, 0))), 'L402_ERR_MACAROON_MALFORMED');
-  assert.equal(codeOf(() => Macaroon.fromBase64('not base64!')), 'L402_ERR_MACAROON_BAD_ENCODING');
-  assert.equal(codeOf(() => Macaroon.fromBase64('AgE===')), 'L402_ERR_MACAROON_BAD_ENCODING');
-  assert.equal(codeOf(() => Macaroon.fromHex('02zz')), 'L402_ERR_MACAROON_BAD_ENCODING');
-  assert.equal(codeOf(() => Macaroon.fromHex('020')), 'L402_ERR_MACAROON_BAD_ENCODING');
+  assert.equal(
+    codeOf(() => Macaroon.fromBinary(Buffer.of(2, 2, 1, 0x61, 0, 0, 6, 1, 0))),
+    'L402_ERR_MACAROON_MALFORMED',
+  );
+  assert.equal(
+    codeOf(() => Macaroon.fromBase64('not base64!')),
+    'L402_ERR_MACAROON_BAD_ENCODING',
+  );
+  assert.equal(
+    codeOf(() => Macaroon.fromBase64('AgE===')),
+    'L402_ERR_MACAROON_BAD_ENCODING',
+  );
+  assert.equal(
+    codeOf(() => Macaroon.fromHex('02zz')),
+    'L402_ERR_MACAROON_BAD_ENCODING',
+  );
+  assert.equal(
+    codeOf(() => Macaroon.fromHex('020')),
+    'L402_ERR_MACAROON_BAD_ENCODING',
+  );
 });
 
 test('the location packet is omitted when empty', () => {

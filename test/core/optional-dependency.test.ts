@@ -29,15 +29,24 @@ test('a missing package is a coded error naming it and the command that installs
 test('every missing package of a group is named in one error; present ones are not', () => {
   assert.throws(
     () => requireOptional(requireOnly({ protobufjs: {} }), 'LndInvoicer', ['@grpc/grpc-js', '@grpc/proto-loader', 'protobufjs']),
-    { code: 'L402_ERR_DEPENDENCY_MISSING', message: 'LndInvoicer needs the packages @grpc/grpc-js and @grpc/proto-loader: npm install @grpc/grpc-js@1 @grpc/proto-loader@0.8' },
+    {
+      code: 'L402_ERR_DEPENDENCY_MISSING',
+      message: 'LndInvoicer needs the packages @grpc/grpc-js and @grpc/proto-loader: npm install @grpc/grpc-js@1 @grpc/proto-loader@0.8',
+    },
   );
-  assert.equal(dependencyMissing('X', ['pg', 'ioredis', 'protobufjs']).message, 'X needs the packages pg, ioredis and protobufjs: npm install pg@8 ioredis@5 protobufjs@7');
+  assert.equal(
+    dependencyMissing('X', ['pg', 'ioredis', 'protobufjs']).message,
+    'X needs the packages pg, ioredis and protobufjs: npm install pg@8 ioredis@5 protobufjs@7',
+  );
 });
 
 test('present packages are returned in order; other load failures are not disguised as missing packages', () => {
   const a = { name: 'grpc' };
   const b = { name: 'loader' };
-  assert.deepEqual(requireOptional(requireOnly({ '@grpc/grpc-js': a, '@grpc/proto-loader': b }), 'f', ['@grpc/proto-loader', '@grpc/grpc-js']), [b, a]);
+  assert.deepEqual(
+    requireOptional(requireOnly({ '@grpc/grpc-js': a, '@grpc/proto-loader': b }), 'f', ['@grpc/proto-loader', '@grpc/grpc-js']),
+    [b, a],
+  );
   // A native module built for another Node, or a missing file inside the package: the real error.
   const broken = (): never => {
     throw Object.assign(new Error('The module was compiled against a different Node.js version'), { code: 'ERR_DLOPEN_FAILED' });

@@ -29,8 +29,14 @@ const good = Buffer.from(
 );
 
 test('Macaroon.fromBinary: random bytes', () => {
-  fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (b) => codedOrValue(() => Macaroon.fromBinary(b))), RUNS);
-  fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (b) => codedOrValue(() => Macaroon.fromBinary(Buffer.concat([Buffer.of(2), b])))), RUNS);
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 300 }), (b) => codedOrValue(() => Macaroon.fromBinary(b))),
+    RUNS,
+  );
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 300 }), (b) => codedOrValue(() => Macaroon.fromBinary(Buffer.concat([Buffer.of(2), b])))),
+    RUNS,
+  );
 });
 
 test('Macaroon.fromBinary: mutated valid macaroons; a parsed one re-encodes to the same bytes', () => {
@@ -58,10 +64,16 @@ test('Macaroon text parsers: random strings', () => {
     }),
     RUNS,
   );
-  fc.assert(fc.property(fc.jsonValue(), (v) => codedOrValue(() => Macaroon.fromJSON(typeof v === 'object' && v !== null ? v : JSON.stringify(v)))), RUNS);
+  fc.assert(
+    fc.property(fc.jsonValue(), (v) => codedOrValue(() => Macaroon.fromJSON(typeof v === 'object' && v !== null ? v : JSON.stringify(v)))),
+    RUNS,
+  );
   fc.assert(
     fc.property(
-      fc.record({ identifier: fc.anything(), signature: fc.anything(), location: fc.anything(), caveats: fc.anything() }, { requiredKeys: [] }),
+      fc.record(
+        { identifier: fc.anything(), signature: fc.anything(), location: fc.anything(), caveats: fc.anything() },
+        { requiredKeys: [] },
+      ),
       (v) => codedOrValue(() => Macaroon.fromJSON(v)),
     ),
     RUNS,
@@ -69,7 +81,10 @@ test('Macaroon text parsers: random strings', () => {
 });
 
 test('identifier: random bytes decode or give a coded error; encode/decode round-trip', () => {
-  fc.assert(fc.property(fc.uint8Array({ maxLength: 80 }), (b) => codedOrValue(() => decodeIdentifier(b))), RUNS);
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 80 }), (b) => codedOrValue(() => decodeIdentifier(b))),
+    RUNS,
+  );
   fc.assert(
     fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ minLength: 32, maxLength: 32 }), (h, t) => {
       const id = decodeIdentifier(encodeIdentifier({ version: 0, paymentHash: h, tokenId: t }));
@@ -83,7 +98,14 @@ test('identifier: random bytes decode or give a coded error; encode/decode round
 const headerText = fc.oneof(
   fc.string({ maxLength: 200 }),
   fc.tuple(fc.constantFrom('L402 ', 'LSAT ', 'l402  ', 'Bearer '), fc.string({ maxLength: 200 })).map(([a, b]) => a + b),
-  fc.tuple(fc.constantFrom('L402 ', 'LSAT '), fc.base64String({ maxLength: 300 }), fc.constantFrom(':', ','), fc.stringMatching(/^[0-9a-fA-F]{0,70}$/)).map((p) => p.join('')),
+  fc
+    .tuple(
+      fc.constantFrom('L402 ', 'LSAT '),
+      fc.base64String({ maxLength: 300 }),
+      fc.constantFrom(':', ','),
+      fc.stringMatching(/^[0-9a-fA-F]{0,70}$/),
+    )
+    .map((p) => p.join('')),
 );
 
 test('readCredential: random headers never throw', () => {
@@ -110,11 +132,24 @@ test('Verifier.verify: random headers give a result', () => {
 });
 
 test('parseChallenges: random strings never throw; formatted challenges parse back', () => {
-  fc.assert(fc.property(fc.array(fc.string({ maxLength: 200 }), { maxLength: 3 }), (v) => void parseChallenges(v)), RUNS);
+  fc.assert(
+    fc.property(fc.array(fc.string({ maxLength: 200 }), { maxLength: 3 }), (v) => void parseChallenges(v)),
+    RUNS,
+  );
   fc.assert(
     fc.property(fc.base64String({ minLength: 4, maxLength: 100 }), fc.stringMatching(/^ln[a-z0-9]{1,60}$/), (mac, inv) => {
-      const parsed = parseChallenges(formatChallenge(mac, inv).map(([, v]) => v).join(', '));
-      assert.deepEqual(parsed.map((p) => [p.scheme, p.macaroon, p.invoice]), [['LSAT', mac, inv], ['L402', mac, inv]]);
+      const parsed = parseChallenges(
+        formatChallenge(mac, inv)
+          .map(([, v]) => v)
+          .join(', '),
+      );
+      assert.deepEqual(
+        parsed.map((p) => [p.scheme, p.macaroon, p.invoice]),
+        [
+          ['LSAT', mac, inv],
+          ['L402', mac, inv],
+        ],
+      );
     }),
     { numRuns: 200 },
   );
@@ -129,9 +164,18 @@ test('caveats: random conditions give a result; services round-trip', () => {
     RUNS,
   );
   fc.assert(
-    fc.property(fc.array(fc.record({ name: fc.stringMatching(/^[a-z0-9_.-]{1,10}$/), tier: fc.integer({ min: 0, max: 255 }) }), { minLength: 1, maxLength: 4 }), (svcs) => {
-      assert.deepEqual(parseServices(servicesCaveat(svcs).slice('services='.length)), svcs.map((s) => ({ name: s.name, tier: s.tier })));
-    }),
+    fc.property(
+      fc.array(fc.record({ name: fc.stringMatching(/^[a-z0-9_.-]{1,10}$/), tier: fc.integer({ min: 0, max: 255 }) }), {
+        minLength: 1,
+        maxLength: 4,
+      }),
+      (svcs) => {
+        assert.deepEqual(
+          parseServices(servicesCaveat(svcs).slice('services='.length)),
+          svcs.map((s) => ({ name: s.name, tier: s.tier })),
+        );
+      },
+    ),
     { numRuns: 200 },
   );
 });

@@ -44,7 +44,10 @@ function setup(options: { isSettled?: (hash: string) => boolean } = {}) {
   });
   const gate = new Gate({ minter: new Minter({ invoicer, secrets, clock }), verifier, clock, onRefusal: (r) => refusals.push(r) });
   /** Asks for a challenge at `path` and pays it: the Authorization value, macaroon and token ID. */
-  const buy = async (route: RouteOptions, path = '/v1/thing'): Promise<{ authorization: string; macaroon: string; preimage: string; tokenId: string }> => {
+  const buy = async (
+    route: RouteOptions,
+    path = '/v1/thing',
+  ): Promise<{ authorization: string; macaroon: string; preimage: string; tokenId: string }> => {
     const c = asChallenge(await gate.decide(at(path), route));
     const macaroon = parseChallenges(c.headers.filter(([n]) => n === 'WWW-Authenticate').map(([, v]) => v))[0]!.macaroon;
     const preimage = invoicer.preimageOf(c.paymentHash);
@@ -120,14 +123,23 @@ test('the error parameter follows macaroon and invoice: the reference clients st
   const pairs = Object.fromEntries([...lines[1]!.slice(5).matchAll(/(\w+)=("([^"]*)"|([^,]*))/g)].map((m) => [m[1], m[3] ?? m[4]]));
   assert.deepEqual(pairs, { macaroon: MAC, invoice: INVOICE, error: 'expired' });
   const parsed = parseChallenges(lines);
-  assert.deepEqual(parsed.map((c) => [c.scheme, c.macaroon, c.invoice, c.error]), [
-    ['LSAT', MAC, INVOICE, 'expired'],
-    ['L402', MAC, INVOICE, 'expired'],
-  ]);
+  assert.deepEqual(
+    parsed.map((c) => [c.scheme, c.macaroon, c.invoice, c.error]),
+    [
+      ['LSAT', MAC, INVOICE, 'expired'],
+      ['L402', MAC, INVOICE, 'expired'],
+    ],
+  );
   // Without a refusal, nothing changes; the spec form gets the parameter last too.
-  assert.deepEqual(formatChallenge(MAC, INVOICE).map(([, v]) => v), [`LSAT macaroon="${MAC}", invoice="${INVOICE}"`, `L402 macaroon="${MAC}", invoice="${INVOICE}"`]);
+  assert.deepEqual(
+    formatChallenge(MAC, INVOICE).map(([, v]) => v),
+    [`LSAT macaroon="${MAC}", invoice="${INVOICE}"`, `L402 macaroon="${MAC}", invoice="${INVOICE}"`],
+  );
   assert.equal(parseChallenges(formatChallenge(MAC, INVOICE).map(([, v]) => v))[0]?.error, undefined);
-  assert.equal(formatChallenge(MAC, INVOICE, 'spec', 'revoked')[0]![1], `L402 version="0", token="${MAC}", invoice="${INVOICE}", error="revoked"`);
+  assert.equal(
+    formatChallenge(MAC, INVOICE, 'spec', 'revoked')[0]![1],
+    `L402 version="0", token="${MAC}", invoice="${INVOICE}", error="revoked"`,
+  );
   // A value is always a well-formed quoted-string.
   assert.equal(formatChallenge(MAC, INVOICE, 'spec', 'a"b\\c\r\n')[0]![1].endsWith(', error="a\\"b\\\\c"'), true);
   assert.equal(parseChallenges(formatChallenge(MAC, INVOICE, 'spec', 'a"b\\c')[0]![1])[0]?.error, 'a"b\\c');
@@ -162,21 +174,49 @@ test('the Gate says why for each check, and tells onRefusal the token ID (never 
 
   const a = await buy(route);
   const b = await buy(route);
-  expectRefused(await gate.decide(request({ authorization: [a.authorization, b.authorization] }), route), 'conflicting', 'L402_ERR_TOKEN_CONFLICTING');
-  expectRefused(await gate.decide(request({ authorization: formatAuthorization(a.macaroon, '00'.repeat(32)) }), route), 'bad_preimage', 'L402_ERR_TOKEN_BAD_PREIMAGE');
+  expectRefused(
+    await gate.decide(request({ authorization: [a.authorization, b.authorization] }), route),
+    'conflicting',
+    'L402_ERR_TOKEN_CONFLICTING',
+  );
+  expectRefused(
+    await gate.decide(request({ authorization: formatAuthorization(a.macaroon, '00'.repeat(32)) }), route),
+    'bad_preimage',
+    'L402_ERR_TOKEN_BAD_PREIMAGE',
+  );
   assert.equal(refusals.at(-1)?.tokenId, a.tokenId);
 
   const bytes = Macaroon.fromBase64(a.macaroon).toBinary();
   bytes[bytes.length - 1] = (bytes[bytes.length - 1] as number) ^ 1;
-  expectRefused(await gate.decide(request({ authorization: formatAuthorization(Buffer.from(bytes).toString('base64'), a.preimage) }), route), 'bad_signature', 'L402_ERR_TOKEN_BAD_SIGNATURE');
+  expectRefused(
+    await gate.decide(request({ authorization: formatAuthorization(Buffer.from(bytes).toString('base64'), a.preimage) }), route),
+    'bad_signature',
+    'L402_ERR_TOKEN_BAD_SIGNATURE',
+  );
 
   const widened = Macaroon.fromBase64(a.macaroon).withFirstPartyCaveat('services=api:0,other:0').toBase64();
-  expectRefused(await gate.decide(request({ authorization: formatAuthorization(widened, a.preimage) }), route), 'bad_caveat', 'L402_ERR_TOKEN_CAVEAT_WIDENED');
+  expectRefused(
+    await gate.decide(request({ authorization: formatAuthorization(widened, a.preimage) }), route),
+    'bad_caveat',
+    'L402_ERR_TOKEN_CAVEAT_WIDENED',
+  );
   const elsewhere = Macaroon.fromBase64(a.macaroon).withFirstPartyCaveat('region=us').toBase64();
-  expectRefused(await gate.decide(request({ authorization: formatAuthorization(elsewhere, a.preimage) }), route), 'caveat_unsatisfied', 'L402_ERR_TOKEN_CAVEAT_UNSATISFIED');
+  expectRefused(
+    await gate.decide(request({ authorization: formatAuthorization(elsewhere, a.preimage) }), route),
+    'caveat_unsatisfied',
+    'L402_ERR_TOKEN_CAVEAT_UNSATISFIED',
+  );
 
-  expectRefused(await gate.decide(request({ authorization: a.authorization }), { ...route, service: 'other' }), 'wrong_service', 'L402_ERR_TOKEN_WRONG_SERVICE');
-  expectRefused(await gate.decide(request({ authorization: a.authorization }), { ...route, requiredCapability: 'write' }), 'missing_capability', 'L402_ERR_TOKEN_MISSING_CAPABILITY');
+  expectRefused(
+    await gate.decide(request({ authorization: a.authorization }), { ...route, service: 'other' }),
+    'wrong_service',
+    'L402_ERR_TOKEN_WRONG_SERVICE',
+  );
+  expectRefused(
+    await gate.decide(request({ authorization: a.authorization }), { ...route, requiredCapability: 'write' }),
+    'missing_capability',
+    'L402_ERR_TOKEN_MISSING_CAPABILITY',
+  );
 
   await secrets.revokeSecret(createHash('sha256').update(Macaroon.fromBase64(b.macaroon).identifier).digest());
   expectRefused(await gate.decide(request({ authorization: b.authorization }), route), 'revoked', 'L402_ERR_TOKEN_REVOKED');
@@ -189,7 +229,8 @@ test('the Gate says why for each check, and tells onRefusal the token ID (never 
   assert.equal(last.tokenId, a.tokenId);
   assert.match(last.detail, /expired/);
   // The hook is told which check failed, never the credential.
-  for (const r of refusals) for (const secret of [a.preimage, b.preimage, a.macaroon, b.macaroon]) assert.ok(!JSON.stringify(r).includes(secret));
+  for (const r of refusals)
+    for (const secret of [a.preimage, b.preimage, a.macaroon, b.macaroon]) assert.ok(!JSON.stringify(r).includes(secret));
 
   // A skip-invoice route answers 401 with the code; nothing is minted.
   const before = invoicer.requests.length;
@@ -202,14 +243,25 @@ test('the Gate says why for each check, and tells onRefusal the token ID (never 
   assert.equal(invoicer.requests.length, before);
 
   // A throwing hook changes nothing.
-  const loud = new Gate({ minter: new Minter({ invoicer, secrets, clock }), verifier: new Verifier({ secrets, clock }), clock, onRefusal: () => { throw new Error('log down'); } });
+  const loud = new Gate({
+    minter: new Minter({ invoicer, secrets, clock }),
+    verifier: new Verifier({ secrets, clock }),
+    clock,
+    onRefusal: () => {
+      throw new Error('log down');
+    },
+  });
   expectRefused(await loud.decide(request({ authorization: 'L402 garbage' }), route), 'malformed', 'L402_ERR_TOKEN_MALFORMED');
 });
 
 test('strict verification refuses an unpaid token as unpaid', async () => {
   const { gate, buy } = setup({ isSettled: () => false });
   const t = await buy({ service: 'api', priceSats: 1 });
-  expectRefused(await gate.decide(request({ authorization: t.authorization }), { service: 'api', priceSats: 1 }), 'unpaid', 'L402_ERR_TOKEN_UNPAID');
+  expectRefused(
+    await gate.decide(request({ authorization: t.authorization }), { service: 'api', priceSats: 1 }),
+    'unpaid',
+    'L402_ERR_TOKEN_UNPAID',
+  );
 });
 
 test('a token priced by a function opens the path it was priced for, at any query, and nothing dearer', async () => {
@@ -222,22 +274,41 @@ test('a token priced by a function opens the path it was priced for, at any quer
   for (const path of ['/dyn/cheap', '/dyn/cheap', '/dyn/cheap?page=2']) {
     assert.equal((await gate.decide(at(path, { authorization: cheap.authorization }), route)).kind, 'allow', path);
   }
-  const dear = expectRefused(await gate.decide(at('/dyn/expensive', { authorization: cheap.authorization }), route), 'wrong_resource', 'L402_ERR_TOKEN_WRONG_RESOURCE');
+  const dear = expectRefused(
+    await gate.decide(at('/dyn/expensive', { authorization: cheap.authorization }), route),
+    'wrong_resource',
+    'L402_ERR_TOKEN_WRONG_RESOURCE',
+  );
   assert.equal(dear.priceSats, 1000);
   // A token with the reference's form for that resource (what its proxy mints) opens it.
   const expensive = await buy(route, '/dyn/expensive');
   assert.equal((await gate.decide(at('/dyn/expensive', { authorization: expensive.authorization }), route)).kind, 'allow');
-  expectRefused(await gate.decide(at('/dyn/cheap', { authorization: expensive.authorization }), route), 'wrong_resource', 'L402_ERR_TOKEN_WRONG_RESOURCE');
+  expectRefused(
+    await gate.decide(at('/dyn/cheap', { authorization: expensive.authorization }), route),
+    'wrong_resource',
+    'L402_ERR_TOKEN_WRONG_RESOURCE',
+  );
   // A fixed price keeps service-wide tokens; `scope` overrides either default.
   const flat = await buy({ service: 'flat', priceSats: 3 }, '/a');
   assert.equal((await gate.decide(at('/b', { authorization: flat.authorization }), { service: 'flat', priceSats: 3 })).kind, 'allow');
   const wide = await buy({ service: 'wide', priceSats: () => 3, scope: 'service' }, '/a');
   assert.deepEqual(Macaroon.fromBase64(wide.macaroon).firstPartyCaveats(), ['services=wide:0']);
-  assert.equal((await gate.decide(at('/b', { authorization: wide.authorization }), { service: 'wide', priceSats: () => 3, scope: 'service' })).kind, 'allow');
+  assert.equal(
+    (await gate.decide(at('/b', { authorization: wide.authorization }), { service: 'wide', priceSats: () => 3, scope: 'service' })).kind,
+    'allow',
+  );
   const narrow = await buy({ service: 'narrow', priceSats: 3, scope: 'path' }, '/a');
-  expectRefused(await gate.decide(at('/b', { authorization: narrow.authorization }), { service: 'narrow', priceSats: 3, scope: 'path' }), 'wrong_resource', 'L402_ERR_TOKEN_WRONG_RESOURCE');
+  expectRefused(
+    await gate.decide(at('/b', { authorization: narrow.authorization }), { service: 'narrow', priceSats: 3, scope: 'path' }),
+    'wrong_resource',
+    'L402_ERR_TOKEN_WRONG_RESOURCE',
+  );
   // A service-wide token of the same service does not open a path-scoped route (as the reference).
-  expectRefused(await gate.decide(at('/a', { authorization: flat.authorization }), { service: 'flat', priceSats: () => 3 }), 'wrong_service', 'L402_ERR_TOKEN_WRONG_SERVICE');
+  expectRefused(
+    await gate.decide(at('/a', { authorization: flat.authorization }), { service: 'flat', priceSats: () => 3 }),
+    'wrong_service',
+    'L402_ERR_TOKEN_WRONG_SERVICE',
+  );
 });
 
 test('resourceName: the reference name for ordinary paths, percent-encoding where a services entry could not hold it', () => {
@@ -261,12 +332,16 @@ test('resourceName: the reference name for ordinary paths, percent-encoding wher
 
 test('resourceName: any path gives a name that fits a services caveat and reads back the same', () => {
   fc.assert(
-    fc.property(fc.oneof(fc.string({ maxLength: 40 }), fc.string({ unit: 'binary', maxLength: 40 })), fc.array(fc.integer({ min: 0, max: 255 }), { maxLength: 6 }), (text, bytes) => {
-      const path = `/${text}${bytes.map((b) => `%${b.toString(16).padStart(2, '0')}`).join('')}`;
-      const name = resourceName('svc', path);
-      const caveat = servicesCaveat([{ name, tier: 0 }]);
-      assert.deepEqual(parseServices(caveat.slice('services='.length)), [{ name, tier: 0 }]);
-    }),
+    fc.property(
+      fc.oneof(fc.string({ maxLength: 40 }), fc.string({ unit: 'binary', maxLength: 40 })),
+      fc.array(fc.integer({ min: 0, max: 255 }), { maxLength: 6 }),
+      (text, bytes) => {
+        const path = `/${text}${bytes.map((b) => `%${b.toString(16).padStart(2, '0')}`).join('')}`;
+        const name = resourceName('svc', path);
+        const caveat = servicesCaveat([{ name, tier: 0 }]);
+        assert.deepEqual(parseServices(caveat.slice('services='.length)), [{ name, tier: 0 }]);
+      },
+    ),
     { numRuns: 500 },
   );
 });

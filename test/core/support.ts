@@ -33,7 +33,12 @@ export class FakeInvoicer implements Invoicer {
     const paymentHash = createHash('sha256').update(preimage).digest('hex');
     this.preimages.set(paymentHash, preimage.toString('hex'));
     this.n++;
-    return Promise.resolve({ paymentRequest: `lnbcrt${req.amountSats}n1fake${this.n}`, paymentHash, amountSats: req.amountSats, expiresAt: 0 });
+    return Promise.resolve({
+      paymentRequest: `lnbcrt${req.amountSats}n1fake${this.n}`,
+      paymentHash,
+      amountSats: req.amountSats,
+      expiresAt: 0,
+    });
   }
   lookupInvoice(paymentHash: string): Promise<InvoiceStatus> {
     return Promise.resolve({ paymentHash, state: 'open' });

@@ -12,7 +12,9 @@ import { sha256 } from '../../src/core/bytes.js';
 import type { SecretStore } from '../../src/core/types.js';
 import { FakeInvoicer, TestClock, request } from './support.js';
 
-function setup(opts: { cache?: false | { ttlMs?: number; maxEntries?: number; admission?: 'always' | 'repeat' }; secrets?: SecretStore } = {}) {
+function setup(
+  opts: { cache?: false | { ttlMs?: number; maxEntries?: number; admission?: 'always' | 'repeat' }; secrets?: SecretStore } = {},
+) {
   const clock = new TestClock();
   const invoicer = new FakeInvoicer();
   const secrets = opts.secrets ?? new MemorySecretStore();
@@ -77,13 +79,17 @@ test('a paid token verifies synchronously with a memory store', async () => {
 test('verification failures carry codes', async () => {
   const { paid, verifier, secrets, invoicer } = setup({ cache: false });
   const t = await paid();
-  const v = (headers: Record<string, string | string[]>, service = 'api') => code(verifier.verify(request(headers), { service }) as VerifyResult);
+  const v = (headers: Record<string, string | string[]>, service = 'api') =>
+    code(verifier.verify(request(headers), { service }) as VerifyResult);
   assert.equal(v({}), 'L402_ERR_TOKEN_MISSING');
   assert.equal(v({ authorization: formatAuthorization(t.macaroonBase64, 'ab'.repeat(32)) }), 'L402_ERR_TOKEN_BAD_PREIMAGE');
   assert.equal(v({ authorization: t.header }, 'other'), 'L402_ERR_TOKEN_WRONG_SERVICE');
   // A caveat added by the client but re-signed wrongly: strip the last caveat keeping the signature.
   const forged = Macaroon.fromParts('lsat', t.macaroon.identifier, [], t.macaroon.signature);
-  assert.equal(v({ authorization: formatAuthorization(forged.toBase64(), invoicer.preimageOf(t.paymentHash)) }), 'L402_ERR_TOKEN_BAD_SIGNATURE');
+  assert.equal(
+    v({ authorization: formatAuthorization(forged.toBase64(), invoicer.preimageOf(t.paymentHash)) }),
+    'L402_ERR_TOKEN_BAD_SIGNATURE',
+  );
   await secrets.revokeSecret(sha256(t.macaroon.identifier));
   assert.equal(v({ authorization: t.header }), 'L402_ERR_TOKEN_REVOKED');
   assert.equal(v({ authorization: 'L402 zz:00' }), 'L402_ERR_TOKEN_MALFORMED');
@@ -97,8 +103,16 @@ test('an unknown identifier version and a third-party caveat are rejected with c
   const badVersion = Macaroon.mint(Buffer.alloc(32), Buffer.concat([Buffer.of(0, 1), hash, Buffer.alloc(32)]));
   const cred = { macaroons: [badVersion], preimage: pre, scheme: 'L402' as const };
   assert.equal(code(verifier.verifyCredential(cred, { service: 'api' }) as VerifyResult), 'L402_ERR_TOKEN_UNKNOWN_VERSION');
-  const third = Macaroon.fromParts('lsat', Buffer.concat([Buffer.alloc(2), hash, Buffer.alloc(32)]), [{ id: Buffer.from('c'), verificationId: Buffer.alloc(72), location: 'x' }], Buffer.alloc(32));
-  assert.equal(code(verifier.verifyCredential({ ...cred, macaroons: [third] }, { service: 'api' }) as VerifyResult), 'L402_ERR_TOKEN_THIRD_PARTY_CAVEAT');
+  const third = Macaroon.fromParts(
+    'lsat',
+    Buffer.concat([Buffer.alloc(2), hash, Buffer.alloc(32)]),
+    [{ id: Buffer.from('c'), verificationId: Buffer.alloc(72), location: 'x' }],
+    Buffer.alloc(32),
+  );
+  assert.equal(
+    code(verifier.verifyCredential({ ...cred, macaroons: [third] }, { service: 'api' }) as VerifyResult),
+    'L402_ERR_TOKEN_THIRD_PARTY_CAVEAT',
+  );
 });
 
 test('capabilities and valid_until caveats, with narrowing', async () => {
@@ -107,7 +121,12 @@ test('capabilities and valid_until caveats, with narrowing', async () => {
   const t = await paid([capabilitiesCaveat('api', ['read', 'write']), validUntilCaveat('api', now + 60)]);
   const pre = invoicer.preimageOf(t.paymentHash);
   const check = (mac: Macaroon, capability?: string) =>
-    code(verifier.verify(request({ authorization: formatAuthorization(mac.toBase64(), pre) }), capability === undefined ? { service: 'api' } : { service: 'api', capability }) as VerifyResult);
+    code(
+      verifier.verify(
+        request({ authorization: formatAuthorization(mac.toBase64(), pre) }),
+        capability === undefined ? { service: 'api' } : { service: 'api', capability },
+      ) as VerifyResult,
+    );
   assert.equal(check(t.macaroon, 'read'), 'ok');
   assert.equal(check(t.macaroon, 'admin'), 'L402_ERR_TOKEN_MISSING_CAPABILITY');
   assert.equal(check(t.macaroon.withFirstPartyCaveat('api_capabilities=read'), 'write'), 'L402_ERR_TOKEN_MISSING_CAPABILITY');
@@ -137,7 +156,10 @@ test('the Macaroon header form verifies, and a wrong preimage caveat does not', 
   const good = t.macaroon.withFirstPartyCaveat(`preimage=${invoicer.preimageOf(t.paymentHash)}`);
   assert.equal(code(verifier.verify(request({ 'grpc-metadata-macaroon': good.toHex() }), { service: 'api' }) as VerifyResult), 'ok');
   const bad = t.macaroon.withFirstPartyCaveat(`preimage=${'00'.repeat(32)}`);
-  assert.equal(code(verifier.verify(request({ macaroon: bad.toHex() }), { service: 'api' }) as VerifyResult), 'L402_ERR_TOKEN_BAD_PREIMAGE');
+  assert.equal(
+    code(verifier.verify(request({ macaroon: bad.toHex() }), { service: 'api' }) as VerifyResult),
+    'L402_ERR_TOKEN_BAD_PREIMAGE',
+  );
 });
 
 test('custom satisfiers: final check and narrowing', async () => {
@@ -149,15 +171,18 @@ test('custom satisfiers: final check and narrowing', async () => {
     secrets,
     clock,
     cache: false,
-    satisfiers: [{
-      condition: 'max_size',
-      satisfyPrevious: (prev, cur) => Number(cur) <= Number(prev),
-      satisfyFinal: (value, ctx) => ctx.service === 'api' && Number(value) >= 10,
-    }],
+    satisfiers: [
+      {
+        condition: 'max_size',
+        satisfyPrevious: (prev, cur) => Number(cur) <= Number(prev),
+        satisfyFinal: (value, ctx) => ctx.service === 'api' && Number(value) >= 10,
+      },
+    ],
   });
   const t = await minter.mint({ services: [{ name: 'api', tier: 0 }], priceSats: 1, caveats: ['max_size=100'] });
   const pre = invoicer.preimageOf(t.paymentHash);
-  const v = (m: Macaroon) => code(verifier.verify(request({ authorization: formatAuthorization(m.toBase64(), pre) }), { service: 'api' }) as VerifyResult);
+  const v = (m: Macaroon) =>
+    code(verifier.verify(request({ authorization: formatAuthorization(m.toBase64(), pre) }), { service: 'api' }) as VerifyResult);
   assert.equal(v(t.macaroon), 'ok');
   assert.equal(v(t.macaroon.withFirstPartyCaveat('max_size=200')), 'L402_ERR_TOKEN_CAVEAT_WIDENED');
   assert.equal(v(t.macaroon.withFirstPartyCaveat('max_size=5')), 'L402_ERR_TOKEN_CAVEAT_UNSATISFIED');
@@ -195,7 +220,13 @@ test('cache: hits skip the store, re-check expiry, expire after ttl, and forget(
 
 test('cache: one credential used for several targets keeps each cached; expiry and forget() act per target and per token', async () => {
   const { paid, verifier, clock, secrets } = setup({ cache: { ttlMs: 5000 } });
-  const t = await paid([], [{ name: 'api', tier: 0 }, { name: 'other', tier: 0 }]);
+  const t = await paid(
+    [],
+    [
+      { name: 'api', tier: 0 },
+      { name: 'other', tier: 0 },
+    ],
+  );
   const req = request({ authorization: t.header });
   const api = { service: 'api' };
   const other = { service: 'other' };
@@ -258,7 +289,10 @@ test('cache is bounded', async () => {
   for (const t of tokens) assert.ok((verifier.verify(request({ authorization: t.header }), { service: 'api' }) as VerifyResult).ok);
   for (const t of tokens) await secrets.revokeSecret(sha256(t.macaroon.identifier));
   // The first was evicted; the last two are still cached.
-  assert.equal(code(verifier.verify(request({ authorization: tokens[0]!.header }), { service: 'api' }) as VerifyResult), 'L402_ERR_TOKEN_REVOKED');
+  assert.equal(
+    code(verifier.verify(request({ authorization: tokens[0]!.header }), { service: 'api' }) as VerifyResult),
+    'L402_ERR_TOKEN_REVOKED',
+  );
   assert.ok((verifier.verify(request({ authorization: tokens[2]!.header }), { service: 'api' }) as VerifyResult).ok);
 });
 
@@ -339,5 +373,9 @@ test('the derived-key cache never outlives a changed or deleted root key (store 
   assert.equal(code(await verifier.verify(view, { service: 'api' })), 'ok', 'the original key verifies again');
 
   await secrets.revokeSecret(sha256(t.macaroon.identifier));
-  assert.equal(code(await verifier.verify(view, { service: 'api' })), 'L402_ERR_TOKEN_REVOKED', 'a revoked key is never served from the cache');
+  assert.equal(
+    code(await verifier.verify(view, { service: 'api' })),
+    'L402_ERR_TOKEN_REVOKED',
+    'a revoked key is never served from the cache',
+  );
 });

@@ -22,13 +22,26 @@ import { removeDir, tempDir } from '../fixtures/cleanup.js';
 import { builtDashboard, startDashboardServer, type DashboardServer } from './support.js';
 
 test('loopback addresses are told from the others', () => {
-  for (const a of ['127.0.0.1', '127.8.9.10', '::1', '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1', '::FFFF:127.0.0.2']) assert.equal(isLoopbackAddress(a), true, a);
-  for (const a of ['10.0.0.1', '192.0.2.2', '::2', '::ffff:10.0.0.1', 'fe80::1', '', undefined, 'localhost', '128.0.0.1']) assert.equal(isLoopbackAddress(a), false, String(a));
+  for (const a of ['127.0.0.1', '127.8.9.10', '::1', '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1', '::FFFF:127.0.0.2'])
+    assert.equal(isLoopbackAddress(a), true, a);
+  for (const a of ['10.0.0.1', '192.0.2.2', '::2', '::ffff:10.0.0.1', 'fe80::1', '', undefined, 'localhost', '128.0.0.1'])
+    assert.equal(isLoopbackAddress(a), false, String(a));
 });
 
 test('safe hosts: IP literals, localhost, allowed names; never a name a DNS rebinding controls', () => {
-  for (const h of ['127.0.0.1:8081', '[::1]:8081', 'localhost', 'LOCALHOST:1', 'app.localhost:9', '192.0.2.2', 'aperture.lan']) assert.equal(isSafeHost(h, ['aperture.lan']), true, h);
-  for (const h of ['evil.example', 'evil.example:8081', '127.0.0.1.evil.example', undefined, '', 'a b', 'x@127.0.0.1', 'localhost.evil.example']) assert.equal(isSafeHost(h, ['aperture.lan']), false, String(h));
+  for (const h of ['127.0.0.1:8081', '[::1]:8081', 'localhost', 'LOCALHOST:1', 'app.localhost:9', '192.0.2.2', 'aperture.lan'])
+    assert.equal(isSafeHost(h, ['aperture.lan']), true, h);
+  for (const h of [
+    'evil.example',
+    'evil.example:8081',
+    '127.0.0.1.evil.example',
+    undefined,
+    '',
+    'a b',
+    'x@127.0.0.1',
+    'localhost.evil.example',
+  ])
+    assert.equal(isSafeHost(h, ['aperture.lan']), false, String(h));
 });
 
 test('CSRF: changes need X-Requested-With; a foreign Origin or cross-site fetch is refused on every call', () => {
@@ -36,7 +49,10 @@ test('CSRF: changes need X-Requested-With; a foreign Origin or cross-site fetch 
   assert.equal(csrfRefusal({ ...base, method: 'GET' }), undefined);
   assert.match(String(csrfRefusal({ ...base, method: 'POST' })), /X-Requested-With/);
   assert.match(String(csrfRefusal({ ...base, method: 'DELETE' })), /X-Requested-With/);
-  assert.equal(csrfRefusal({ ...base, method: 'PUT', requestedWith: 'x', origin: 'http://127.0.0.1:8081', fetchSite: 'same-origin' }), undefined);
+  assert.equal(
+    csrfRefusal({ ...base, method: 'PUT', requestedWith: 'x', origin: 'http://127.0.0.1:8081', fetchSite: 'same-origin' }),
+    undefined,
+  );
   assert.match(String(csrfRefusal({ ...base, method: 'PUT', requestedWith: 'x', origin: 'http://evil.example' })), /Origin/);
   assert.match(String(csrfRefusal({ ...base, method: 'GET', origin: 'http://127.0.0.1:9999' })), /Origin/);
   assert.match(String(csrfRefusal({ ...base, method: 'GET', origin: 'null' })), /Origin/);
@@ -47,7 +63,10 @@ test('CSRF: changes need X-Requested-With; a foreign Origin or cross-site fetch 
 test('a directory without a build is a coded error', () => {
   const dir = tempDir('aperture-dashboard-empty-');
   try {
-    assert.throws(() => loadDashboardAssets(dir), (e: unknown) => e instanceof L402Error && e.code === 'L402_ERR_ADMIN_DASHBOARD_NOT_BUILT' && e.message.includes('npm run build'));
+    assert.throws(
+      () => loadDashboardAssets(dir),
+      (e: unknown) => e instanceof L402Error && e.code === 'L402_ERR_ADMIN_DASHBOARD_NOT_BUILT' && e.message.includes('npm run build'),
+    );
   } finally {
     removeDir(dir);
   }
@@ -67,7 +86,12 @@ describe('the dashboard next to the admin API', () => {
   before(async () => {
     dir = tempDir('aperture-dashboard-unit-');
     store = new SqliteStore({ path: join(dir, 'aperture.db'), revocationPollMs: 0 });
-    s = await startDashboardServer({ store, services: configServices(SERVICES, dir), host: '0.0.0.0', isServiceRequest: (req) => /^\/quotes/.test(req.url ?? '') });
+    s = await startDashboardServer({
+      store,
+      services: configServices(SERVICES, dir),
+      host: '0.0.0.0',
+      isServiceRequest: (req) => /^\/quotes/.test(req.url ?? ''),
+    });
   });
   after(async () => {
     await s.close();
@@ -121,7 +145,10 @@ describe('the dashboard next to the admin API', () => {
     assert.equal(info.headers['cache-control'], 'no-store');
     assert.equal(JSON.parse(info.body).network, 'regtest');
     const services = JSON.parse((await h1(`${s.url}/api/proxy/services`)).body) as { services: Array<{ name: string; price: string }> };
-    assert.deepEqual(services.services.map((x) => [x.name, x.price]), [['quotes', '10']]);
+    assert.deepEqual(
+      services.services.map((x) => [x.name, x.price]),
+      [['quotes', '10']],
+    );
     const tx = await h1(`${s.url}/api/proxy/transactions?service=quotes&state=settled&limit=5&offset=0`);
     assert.deepEqual(JSON.parse(tx.body), { transactions: [], total_count: '0' });
     // The admin API's own errors come through as they are.
@@ -139,7 +166,10 @@ describe('the dashboard next to the admin API', () => {
     assert.equal(res.status, 200, res.body);
     assert.equal((await store.getService('weather'))?.name, 'weather');
     assert.deepEqual(s.backend.lastApplied(), ['quotes', 'weather']);
-    const del = await h1(`${s.url}/api/proxy/services/weather`, { method: 'DELETE', headers: { 'x-requested-with': 'aperture-dashboard' } });
+    const del = await h1(`${s.url}/api/proxy/services/weather`, {
+      method: 'DELETE',
+      headers: { 'x-requested-with': 'aperture-dashboard' },
+    });
     assert.equal(del.status, 200, del.body);
     assert.deepEqual(s.backend.lastApplied(), ['quotes']);
   });
@@ -161,7 +191,11 @@ describe('the dashboard next to the admin API', () => {
     const revoke = await h1(`${s.url}/api/proxy/tokens/${'ab'.repeat(32)}`, { method: 'DELETE' });
     assert.equal(revoke.status, 403);
     // A form post cannot send JSON: a body of another type is refused even with the header.
-    const form = await h1(`${s.url}/api/proxy/services`, { method: 'POST', headers: { 'content-type': 'text/plain', 'x-requested-with': 'x' }, body });
+    const form = await h1(`${s.url}/api/proxy/services`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain', 'x-requested-with': 'x' },
+      body,
+    });
     assert.equal(form.status, 415);
     assert.equal(JSON.parse(form.body).error, 'L402_ERR_ADMIN_DASHBOARD_NOT_ALLOWED');
     assert.equal(await store.getService('evil'), undefined);
@@ -180,7 +214,11 @@ describe('the dashboard next to the admin API', () => {
     assert.match(JSON.parse(param.body).message, /sort not allowed for ListTransactions/);
     const onInfo = await h1(`${s.url}/api/proxy/info?limit=1`);
     assert.equal(onInfo.status, 400);
-    const field = await h1(`${s.url}/api/proxy/services`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-requested-with': 'x' }, body: JSON.stringify({ name: 'a', address: '127.0.0.1:1', secret: 1 }) });
+    const field = await h1(`${s.url}/api/proxy/services`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-requested-with': 'x' },
+      body: JSON.stringify({ name: 'a', address: '127.0.0.1:1', secret: 1 }),
+    });
     assert.equal(field.status, 400);
     assert.match(JSON.parse(field.body).message, /unknown field "secret"/);
   });
@@ -202,16 +240,22 @@ describe('the dashboard next to the admin API', () => {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const session = http2Connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-    const request = (headers: Record<string, string>, body?: string): Promise<{ status: number; body: string; headers: Record<string, unknown> }> => new Promise((resolve, reject) => {
-      const stream = session.request(headers);
-      let head: Record<string, unknown> = {};
-      const chunks: Buffer[] = [];
-      stream.on('response', (h) => { head = h; });
-      stream.on('data', (c: Buffer) => chunks.push(c));
-      stream.on('end', () => resolve({ status: Number(head[':status']), body: Buffer.concat(chunks).toString(), headers: head }));
-      stream.on('error', reject);
-      stream.end(body);
-    });
+    const request = (
+      headers: Record<string, string>,
+      body?: string,
+    ): Promise<{ status: number; body: string; headers: Record<string, unknown> }> =>
+      new Promise((resolve, reject) => {
+        const stream = session.request(headers);
+        let head: Record<string, unknown> = {};
+        const chunks: Buffer[] = [];
+        stream.on('response', (h) => {
+          head = h;
+        });
+        stream.on('data', (c: Buffer) => chunks.push(c));
+        stream.on('end', () => resolve({ status: Number(head[':status']), body: Buffer.concat(chunks).toString(), headers: head }));
+        stream.on('error', reject);
+        stream.end(body);
+      });
     try {
       const page = await request({ ':path': '/transactions' });
       assert.equal(page.status, 200);
@@ -231,34 +275,60 @@ describe('the dashboard next to the admin API', () => {
     }
   });
 
-  const external = Object.values(networkInterfaces()).flat().find((i) => i !== undefined && !i.internal && i.family === 'IPv4')?.address;
-  test('a client at a non-loopback address: 403 on the proxy, the rest left to the program', { skip: external === undefined ? 'this machine has no non-loopback IPv4 address to connect from' : false }, async () => {
-    const url = `http://${external}:${s.port}`;
-    const res = await h1(`${url}/api/proxy/info`);
-    assert.equal(res.status, 403);
-    assert.equal(JSON.parse(res.body).error, 'L402_ERR_ADMIN_DASHBOARD_NOT_LOCAL');
-    const before = s.programHits.length;
-    assert.equal((await h1(`${url}/`)).body, 'program\n');
-    assert.deepEqual(s.programHits.slice(before), ['GET /']);
-  });
+  const external = Object.values(networkInterfaces())
+    .flat()
+    .find((i) => i !== undefined && !i.internal && i.family === 'IPv4')?.address;
+  test(
+    'a client at a non-loopback address: 403 on the proxy, the rest left to the program',
+    { skip: external === undefined ? 'this machine has no non-loopback IPv4 address to connect from' : false },
+    async () => {
+      const url = `http://${external}:${s.port}`;
+      const res = await h1(`${url}/api/proxy/info`);
+      assert.equal(res.status, 403);
+      assert.equal(JSON.parse(res.body).error, 'L402_ERR_ADMIN_DASHBOARD_NOT_LOCAL');
+      const before = s.programHits.length;
+      assert.equal((await h1(`${url}/`)).body, 'program\n');
+      assert.deepEqual(s.programHits.slice(before), ['GET /']);
+    },
+  );
 });
 
 test('without a real remote client: the socket address decides, not a forwarding header', async () => {
   const assets = loadDashboardAssets(await builtDashboard());
   const calls: string[] = [];
-  const admin = { call: async () => { calls.push('call'); return {}; } } as unknown as Parameters<typeof createDashboardHandler>[0]['admin'];
+  const admin = {
+    call: async () => {
+      calls.push('call');
+      return {};
+    },
+  } as unknown as Parameters<typeof createDashboardHandler>[0]['admin'];
   const handler = createDashboardHandler({ admin, macaroon: 'aa', assets });
-  const answer = (remoteAddress: string, url: string, headers: Record<string, string> = {}): { handled: boolean; status: number | undefined } => {
+  const answer = (
+    remoteAddress: string,
+    url: string,
+    headers: Record<string, string> = {},
+  ): { handled: boolean; status: number | undefined } => {
     const socket = new Socket();
     Object.defineProperty(socket, 'remoteAddress', { value: remoteAddress });
     const req = { url, method: 'GET', headers: { host: '127.0.0.1:8081', ...headers }, socket } as unknown as IncomingMessage;
     let status: number | undefined;
-    const res = { headersSent: false, destroyed: false, setHeader() {}, writeHead(code: number) { status = code; }, end() {} } as unknown as ServerResponse;
+    const res = {
+      headersSent: false,
+      destroyed: false,
+      setHeader() {},
+      writeHead(code: number) {
+        status = code;
+      },
+      end() {},
+    } as unknown as ServerResponse;
     const handled = handler(req, res);
     socket.destroy();
     return { handled, status };
   };
-  assert.deepEqual(answer('203.0.113.7', '/api/proxy/info', { 'x-forwarded-for': '127.0.0.1', forwarded: 'for=127.0.0.1' }), { handled: true, status: 403 });
+  assert.deepEqual(answer('203.0.113.7', '/api/proxy/info', { 'x-forwarded-for': '127.0.0.1', forwarded: 'for=127.0.0.1' }), {
+    handled: true,
+    status: 403,
+  });
   assert.deepEqual(answer('203.0.113.7', '/'), { handled: false, status: undefined });
   assert.deepEqual(answer('::ffff:127.0.0.1', '/'), { handled: true, status: 200 });
   assert.deepEqual(calls, []);

@@ -64,7 +64,9 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
   const macaroon = readFileSync(macaroonPath);
   const admin = new AdminApi({ backend, rootKey });
   const dashboard = createDashboardHandler({
-    admin, macaroon, assets,
+    admin,
+    macaroon,
+    assets,
     ...(options.isServiceRequest === undefined ? {} : { isServiceRequest: options.isServiceRequest }),
     ...options.dashboard,
   });
@@ -79,7 +81,13 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
   await new Promise<void>((resolve) => server.listen(0, options.host ?? '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`, port, server, admin, backend, macaroonHex: macaroon.toString('hex'), programHits,
+    url: `http://127.0.0.1:${port}`,
+    port,
+    server,
+    admin,
+    backend,
+    macaroonHex: macaroon.toString('hex'),
+    programHits,
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -19,7 +19,9 @@ test('--check-config accepts the reference sample unchanged (warnings printed, e
 test('a configuration with many mistakes: every one listed, non-zero exit, nothing started', async (t) => {
   const dir = tempBaseDir(t);
   const file = join(dir, 'bad.yaml');
-  writeFileSync(file, `
+  writeFileSync(
+    file,
+    `
 listenaddr: nonsense
 dbbackend: etcd
 readtimeout: 15
@@ -33,13 +35,22 @@ services:
     ratelimits:
       - requests: 0
         per: 1s
-`);
+`,
+  );
   for (const flag of ['--check-config', undefined]) {
     const p = spawnNode('bin/aperture.js', ['--config', file, '--basedir', dir, ...(flag === undefined ? [] : [flag])]);
     const code = await p.exited;
     assert.equal(code, 1, p.output());
     const out = p.output();
-    for (const path of ['listenaddr', 'dbbackend', 'readtimeout', 'services[0].name', 'services[0].auth', 'services[0].price', 'services[0].ratelimits[0].requests']) {
+    for (const path of [
+      'listenaddr',
+      'dbbackend',
+      'readtimeout',
+      'services[0].name',
+      'services[0].auth',
+      'services[0].price',
+      'services[0].ratelimits[0].requests',
+    ]) {
       assert.ok(out.includes(path), `${path} missing from:\n${out}`);
     }
     assert.match(out, /FAILED/);
@@ -58,13 +69,16 @@ test('an unknown --flag is refused before anything starts, naming the closest kn
   const dir = tempBaseDir(t);
   const port = await freePort();
   // A valid configuration: without the check, --chek-config would start the proxy on it.
-  writeFileSync(join(dir, 'aperture.yaml'), `
+  writeFileSync(
+    join(dir, 'aperture.yaml'),
+    `
 listenaddr: 127.0.0.1:${port}
 insecure: true
 authenticator:
   disable: true
 services: []
-`);
+`,
+  );
   const cases: Array<[string[], RegExp]> = [
     [['--chek-config'], /unknown flag --chek-config \(did you mean --check-config\?\)/],
     [['--lisenaddr=127.0.0.1:1'], /unknown flag --lisenaddr \(did you mean --listenaddr\?\)/],
@@ -75,7 +89,10 @@ services: []
   for (const [args, message] of cases) {
     const p = spawnNode('bin/aperture.js', ['--basedir', dir, ...args]);
     // Without the check the proxy starts: stop it then, and fail.
-    const started = p.waitFor(/aperture listening/).then(() => 'started', () => 'exited');
+    const started = p.waitFor(/aperture listening/).then(
+      () => 'started',
+      () => 'exited',
+    );
     if ((await Promise.race([started, p.exited])) === 'started') {
       p.child.kill('SIGKILL');
       await p.exited;
@@ -111,7 +128,9 @@ test('SIGTERM drains an in-flight request, then exits 0; a second instance on th
   });
   const dir = tempBaseDir(t);
   const port = await freePort();
-  writeFileSync(join(dir, 'aperture.yaml'), `
+  writeFileSync(
+    join(dir, 'aperture.yaml'),
+    `
 listenaddr: 127.0.0.1:${port}
 insecure: true
 debuglevel: warn
@@ -121,14 +140,18 @@ services:
   - name: slow
     hostregexp: '.*'
     address: ${backend.address}
-`);
+`,
+  );
   const p = spawnNode('bin/aperture.js', ['--basedir', dir], {}, t);
   await p.waitFor(/aperture listening on http:\/\/127\.0\.0\.1:\d+/);
   await p.waitFor(/heap: the old generation grows to 1\.50× the live heap between full collections \(APERTURE_HEAP_GROWING_PERCENT=50\)/);
 
   const second = spawnNode('bin/aperture.js', ['--basedir', dir], {}, t);
   assert.equal(await second.exited, 1);
-  assert.match(second.output(), new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: address already in use \\[L402_ERR_PROXY_ADDRESS_IN_USE\\]`));
+  assert.match(
+    second.output(),
+    new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: address already in use \\[L402_ERR_PROXY_ADDRESS_IN_USE\\]`),
+  );
 
   const pending = h1(`http://127.0.0.1:${port}/work`);
   await reached;
@@ -145,13 +168,16 @@ services:
 
 test('a bad APERTURE_HEAP_GROWING_PERCENT is refused with a coded error before anything starts', async (t) => {
   const dir = tempBaseDir(t);
-  writeFileSync(join(dir, 'aperture.yaml'), `
+  writeFileSync(
+    join(dir, 'aperture.yaml'),
+    `
 listenaddr: 127.0.0.1:1
 insecure: true
 authenticator:
   disable: true
 services: []
-`);
+`,
+  );
   const p = spawnNode('bin/aperture.js', ['--basedir', dir], { APERTURE_HEAP_GROWING_PERCENT: 'lots' });
   assert.equal(await p.exited, 1, p.output());
   assert.match(p.output(), /APERTURE_HEAP_GROWING_PERCENT must be an integer from 0 to 1000 \(got "lots"\) \[L402_ERR_CONFIG_INVALID\]/);

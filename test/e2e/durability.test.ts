@@ -19,7 +19,9 @@ async function durableSetup(t: CleanupScope) {
   const backend = await startBackend((_req, res) => res.end('ok'));
   const dir = tempBaseDir(t);
   const port = await freePort();
-  writeFileSync(join(dir, 'aperture.yaml'), `
+  writeFileSync(
+    join(dir, 'aperture.yaml'),
+    `
 listenaddr: 127.0.0.1:${port}
 insecure: true
 debuglevel: error
@@ -30,7 +32,8 @@ services:
     hostregexp: '.*'
     address: ${backend.address}
     price: 1
-`);
+`,
+  );
   const start = async (): Promise<Spawned> => {
     const p = spawnNode('bin/aperture.js', ['--basedir', dir], {}, t);
     await p.waitFor(/aperture listening/);

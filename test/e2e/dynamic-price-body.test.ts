@@ -22,9 +22,11 @@ message GetPriceResponse { int64 price_sats = 1; }
 service Prices { rpc GetPrice (GetPriceRequest) returns (GetPriceResponse); }
 `;
 const root = protobuf.parse(PRICES, { keepCase: true }).root;
-const Prices = (grpc.loadPackageDefinition(protoLoader.fromJSON(root.toJSON(), { keepCase: true, longs: String })) as unknown as {
-  pricesrpc: { Prices: grpc.ServiceClientConstructor };
-}).pricesrpc.Prices;
+const Prices = (
+  grpc.loadPackageDefinition(protoLoader.fromJSON(root.toJSON(), { keepCase: true, longs: String })) as unknown as {
+    pricesrpc: { Prices: grpc.ServiceClientConstructor };
+  }
+).pricesrpc.Prices;
 
 /** The body part of a request text: everything after the blank line. */
 function bodyOf(text: string): string {
@@ -68,7 +70,8 @@ describe('dynamic price from the request body', () => {
         res.end(JSON.stringify({ sha256: hash.digest('hex'), length }));
       });
     });
-    const config = configFrom(`
+    const config = configFrom(
+      `
 listenaddr: 127.0.0.1:0
 insecure: true
 authenticator:
@@ -81,7 +84,9 @@ services:
       enabled: true
       grpcaddress: 127.0.0.1:${port}
       insecure: true
-`, baseDir);
+`,
+      baseDir,
+    );
     aperture = await startAperture(config, { logger: quiet, gcIntervalMs: 0, defaultMetrics: false });
   });
 
@@ -94,7 +99,11 @@ services:
 
   test('a JSON field in the body sets the price: {"units":7} → 402 for 7 sats, body seen by the pricer', async () => {
     asked.length = 0;
-    const res = await h1(`${aperture.url}/v1/job`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"units":7}' });
+    const res = await h1(`${aperture.url}/v1/job`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"units":7}',
+    });
     assert.equal(res.status, 402);
     assert.match(challengeOf(wwwAuthenticate(res.rawHeaders)).invoice, /^lnbcrt70n1/);
     assert.equal(asked.length, 1);

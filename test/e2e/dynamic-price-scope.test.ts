@@ -24,9 +24,11 @@ message GetPriceResponse { int64 price_sats = 1; }
 service Prices { rpc GetPrice (GetPriceRequest) returns (GetPriceResponse); }
 `;
 const root = protobuf.parse(PRICES, { keepCase: true }).root;
-const Prices = (grpc.loadPackageDefinition(protoLoader.fromJSON(root.toJSON(), { keepCase: true, longs: String })) as unknown as {
-  pricesrpc: { Prices: grpc.ServiceClientConstructor };
-}).pricesrpc.Prices;
+const Prices = (
+  grpc.loadPackageDefinition(protoLoader.fromJSON(root.toJSON(), { keepCase: true, longs: String })) as unknown as {
+    pricesrpc: { Prices: grpc.ServiceClientConstructor };
+  }
+).pricesrpc.Prices;
 
 /** Sats by path; anything else costs 50. */
 const PRICE_OF: Record<string, number> = { '/dyn/cheap': 1, '/dyn/expensive': 1000, '/demo.Q/Cheap': 1, '/demo.Q/Dear': 1000 };
@@ -59,15 +61,19 @@ describe('dynamic prices: a token opens the resource it was priced for', () => {
     const pricePort = await new Promise<number>((resolve, reject) =>
       priceServer.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
     );
-    grpcBackend.addService({ Cheap: unaryMethod('/demo.Q/Cheap'), Dear: unaryMethod('/demo.Q/Dear') }, {
-      Cheap: (_call: unknown, cb: grpc.sendUnaryData<Buffer>) => cb(null, Buffer.from('cheap')),
-      Dear: (_call: unknown, cb: grpc.sendUnaryData<Buffer>) => cb(null, Buffer.from('dear')),
-    });
+    grpcBackend.addService(
+      { Cheap: unaryMethod('/demo.Q/Cheap'), Dear: unaryMethod('/demo.Q/Dear') },
+      {
+        Cheap: (_call: unknown, cb: grpc.sendUnaryData<Buffer>) => cb(null, Buffer.from('cheap')),
+        Dear: (_call: unknown, cb: grpc.sendUnaryData<Buffer>) => cb(null, Buffer.from('dear')),
+      },
+    );
     const grpcPort = await new Promise<number>((resolve, reject) =>
       grpcBackend.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
     );
     backend = await startBackend((req, res) => res.end(`${req.method} ${req.url}`));
-    const config = configFrom(`
+    const config = configFrom(
+      `
 listenaddr: 127.0.0.1:0
 insecure: true
 authenticator:
@@ -90,7 +96,9 @@ services:
       enabled: true
       grpcaddress: 127.0.0.1:${pricePort}
       insecure: true
-`, baseDir);
+`,
+      baseDir,
+    );
     aperture = await startAperture(config, { logger: quiet, clock, gcIntervalMs: 0, defaultMetrics: false, challengeRateLimit: false });
   });
 
@@ -102,7 +110,8 @@ services:
     rmSync(baseDir, { recursive: true, force: true });
   });
 
-  const pay = async (invoice: string): Promise<string> => (await new DevPayer(aperture.invoicer as DevInvoicer).payInvoice(invoice)).preimage;
+  const pay = async (invoice: string): Promise<string> =>
+    (await new DevPayer(aperture.invoicer as DevInvoicer).payInvoice(invoice)).preimage;
 
   /** Asks for `path`'s challenge and pays it. */
   async function buy(path: string): Promise<{ authorization: string; macaroon: string }> {
@@ -182,7 +191,11 @@ services:
   test('gRPC: a token priced for one method does not open a dearer one', async () => {
     const client = new grpc.Client(`127.0.0.1:${aperture.addresses.proxy.port}`, grpc.credentials.createInsecure());
     const call = (path: string, md = new grpc.Metadata()): Promise<{ error: grpc.ServiceError | null; reply?: Buffer }> =>
-      new Promise((resolve) => client.makeUnaryRequest(path, identity, identity, Buffer.from('q'), md, (error, reply) => resolve(reply === undefined ? { error } : { error, reply })));
+      new Promise((resolve) =>
+        client.makeUnaryRequest(path, identity, identity, Buffer.from('q'), md, (error, reply) =>
+          resolve(reply === undefined ? { error } : { error, reply }),
+        ),
+      );
     try {
       const first = await call('/demo.Q/Cheap');
       assert.equal(first.error?.code, grpc.status.INTERNAL);

@@ -36,7 +36,8 @@ describe('aperture stops reading a body it answered without', () => {
       req.resume();
       req.on('end', () => res.end('ok\n'));
     });
-    const config = configFrom(`
+    const config = configFrom(
+      `
 listenaddr: 127.0.0.1:0
 insecure: true
 blocklist: ['203.0.113.0/24']
@@ -55,7 +56,9 @@ services:
     ratelimits:
       - requests: 1
         per: 1h
-`, baseDir);
+`,
+      baseDir,
+    );
     aperture = await startAperture(config, { logger: quiet, gcIntervalMs: 0, defaultMetrics: false });
     // Spend the rate limit's one request.
     assert.equal((await h1(`${aperture.url}/limited`)).status, 200);
@@ -74,7 +77,7 @@ services:
     ['402, chunked', 'POST /api/secret HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n', true, 402],
     ['429 rate limited', `POST /limited HTTP/1.1\r\nHost: x\r\n${huge}\r\n`, false, 429],
     ['403 blocked', `POST /api/secret HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 203.0.113.5\r\n${huge}\r\n`, false, 403],
-    ['405 from the dev backend\'s pay endpoint to a GET', `GET /api/dev/pay HTTP/1.1\r\nHost: x\r\n${huge}\r\n`, false, 405],
+    ["405 from the dev backend's pay endpoint to a GET", `GET /api/dev/pay HTTP/1.1\r\nHost: x\r\n${huge}\r\n`, false, 405],
   ] as const) {
     test(`HTTP/1.1 ${name}: the answer, then the connection closed after a bounded drain`, async () => {
       const before = bytesRead();

@@ -93,20 +93,23 @@ function forBoth(title: string, body: (t: TestContext, go: GoApertureDb, kind: '
   }
 }
 
-describe("switching from the Go aperture keeps its database", () => {
-  forBoth('its paid token is accepted, its transaction listed, its stored service served; tokens sold here work in the Go aperture after a switch back', async (t, go, kind) => {
-    const dir = baseDir();
-    const target = await goDatabase(kind, dir);
-    const stored = await startBackend((req, res) => res.end(`stored backend ${req.url ?? ''}`));
-    const configured = await startBackend((req, res) => res.end(`configured backend ${req.url ?? ''}`));
-    t.after(() => Promise.all([stored.close(), configured.close()]));
+describe('switching from the Go aperture keeps its database', () => {
+  forBoth(
+    'its paid token is accepted, its transaction listed, its stored service served; tokens sold here work in the Go aperture after a switch back',
+    async (t, go, kind) => {
+      const dir = baseDir();
+      const target = await goDatabase(kind, dir);
+      const stored = await startBackend((req, res) => res.end(`stored backend ${req.url ?? ''}`));
+      const configured = await startBackend((req, res) => res.end(`configured backend ${req.url ?? ''}`));
+      t.after(() => Promise.all([stored.close(), configured.close()]));
 
-    // What the Go aperture left behind: its schema, a paid token, its service edited through its admin API.
-    await go.migrate(target.db);
-    const token = await go.mint(target.db, { service: 'quotes', price: 21, settle: true, validForSeconds: 3600 });
-    await go.service(target.db, { name: 'quotes', address: stored.address, pathregexp: '^/quotes', price: 21 });
+      // What the Go aperture left behind: its schema, a paid token, its service edited through its admin API.
+      await go.migrate(target.db);
+      const token = await go.mint(target.db, { service: 'quotes', price: 21, settle: true, validForSeconds: 3600 });
+      await go.service(target.db, { name: 'quotes', address: stored.address, pathregexp: '^/quotes', price: 21 });
 
-    const config = configFrom(`
+      const config = configFrom(
+        `
 listenaddr: 127.0.0.1:0
 insecure: true
 authenticator:
@@ -121,40 +124,60 @@ services:
     pathregexp: '^/weather'
     address: ${configured.address}
     price: 3
-`, dir);
-    const aperture: RunningAperture = await startAperture(config, {
-      logger: quiet, gcIntervalMs: 0, defaultMetrics: false,
-      ...(target.postgresSchema === undefined ? {} : { postgresSchema: target.postgresSchema }),
-    });
-    t.after(() => aperture.close());
+`,
+        dir,
+      );
+      const aperture: RunningAperture = await startAperture(config, {
+        logger: quiet,
+        gcIntervalMs: 0,
+        defaultMetrics: false,
+        ...(target.postgresSchema === undefined ? {} : { postgresSchema: target.postgresSchema }),
+      });
+      t.after(() => aperture.close());
 
-    assert.deepEqual(aperture.services.map((s) => [s.name, s.address]), [['quotes', stored.address], ['weather', configured.address]],
-      "the stored service overrides the config's of the same name and comes first");
+      assert.deepEqual(
+        aperture.services.map((s) => [s.name, s.address]),
+        [
+          ['quotes', stored.address],
+          ['weather', configured.address],
+        ],
+        "the stored service overrides the config's of the same name and comes first",
+      );
 
-    const ok = await h1(`${aperture.url}/quotes/today`, { headers: { authorization: `L402 ${token.macaroon}:${token.preimage}` } });
-    assert.equal(ok.status, 200, ok.body);
-    assert.equal(ok.body, 'stored backend /quotes/today');
-    const forged = await h1(`${aperture.url}/quotes/today`, { headers: { authorization: `L402 ${token.macaroon}:${'00'.repeat(32)}` } });
-    assert.equal(forged.status, 402);
+      const ok = await h1(`${aperture.url}/quotes/today`, { headers: { authorization: `L402 ${token.macaroon}:${token.preimage}` } });
+      assert.equal(ok.status, 200, ok.body);
+      assert.equal(ok.body, 'stored backend /quotes/today');
+      const forged = await h1(`${aperture.url}/quotes/today`, { headers: { authorization: `L402 ${token.macaroon}:${'00'.repeat(32)}` } });
+      assert.equal(forged.status, 402);
 
-    const page = await aperture.store.listTransactions({ service: 'quotes', state: 'settled' });
-    assert.deepEqual(page.items.map((r) => [r.tokenId, r.paymentHash, r.priceSats]), [[token.tokenId, token.paymentHash, 21]]);
-    assert.equal((await aperture.store.revenueStats()).totalSats, 21);
+      const page = await aperture.store.listTransactions({ service: 'quotes', state: 'settled' });
+      assert.deepEqual(
+        page.items.map((r) => [r.tokenId, r.paymentHash, r.priceSats]),
+        [[token.tokenId, token.paymentHash, 21]],
+      );
+      assert.equal((await aperture.store.revenueStats()).totalSats, 21);
 
-    // A token sold here: the Go aperture, run again on this database, accepts it.
-    const challenge = await h1(`${aperture.url}/weather/now`);
-    assert.equal(challenge.status, 402);
-    const { macaroon, invoice } = challengeOf(wwwAuthenticate(challenge.rawHeaders));
-    const paid = await new DevPayer(aperture.invoicer as DevInvoicer).payInvoice(invoice);
-    assert.equal((await h1(`${aperture.url}/weather/now`, { headers: { authorization: `L402 ${macaroon}:${paid.preimage}` } })).status, 200);
-    assert.deepEqual(await go.verify(target.db, { macaroon, preimage: paid.preimage }, 'weather'), { ok: true, caveats: ['services=weather:0'] });
+      // A token sold here: the Go aperture, run again on this database, accepts it.
+      const challenge = await h1(`${aperture.url}/weather/now`);
+      assert.equal(challenge.status, 402);
+      const { macaroon, invoice } = challengeOf(wwwAuthenticate(challenge.rawHeaders));
+      const paid = await new DevPayer(aperture.invoicer as DevInvoicer).payInvoice(invoice);
+      assert.equal(
+        (await h1(`${aperture.url}/weather/now`, { headers: { authorization: `L402 ${macaroon}:${paid.preimage}` } })).status,
+        200,
+      );
+      assert.deepEqual(await go.verify(target.db, { macaroon, preimage: paid.preimage }, 'weather'), {
+        ok: true,
+        caveats: ['services=weather:0'],
+      });
 
-    // Revoked here: refused here at once, and by the Go aperture after a switch back.
-    assert.equal(await aperture.store.revokeToken(token.tokenId), true);
-    const revoked = await h1(`${aperture.url}/quotes/today`, { headers: { authorization: `L402 ${token.macaroon}:${token.preimage}` } });
-    assert.equal(revoked.status, 402);
-    assert.deepEqual(await go.verify(target.db, token, 'quotes'), { ok: false, reason: 'secret not found' });
-  });
+      // Revoked here: refused here at once, and by the Go aperture after a switch back.
+      assert.equal(await aperture.store.revokeToken(token.tokenId), true);
+      const revoked = await h1(`${aperture.url}/quotes/today`, { headers: { authorization: `L402 ${token.macaroon}:${token.preimage}` } });
+      assert.equal(revoked.status, 402);
+      assert.deepEqual(await go.verify(target.db, token, 'quotes'), { ok: false, reason: 'secret not found' });
+    },
+  );
 
   test('--check-config says what a start would do to the Go database, and changes nothing', async (t) => {
     const go = goApertureDb(t);
@@ -172,8 +195,16 @@ services:
     const p = spawnNode('bin/aperture.js', ['--check-config', '--configfile', file]);
     assert.equal(await p.exited, 0, p.output());
     const out = p.output();
-    assert.match(out, new RegExp(`database ${target.db.replace(/[.]/g, '\\.')} was written by the Go aperture \\(schema version 9\\): 2 root keys, 2 transactions \\(1 settled\\), 1 service \\(quotes\\)`));
-    assert.match(out, /at start: its 2 root keys keep verifying .*; 2 transactions of l402_transactions are imported into the ledger; 1 service of its services table is imported/);
+    assert.match(
+      out,
+      new RegExp(
+        `database ${target.db.replace(/[.]/g, '\\.')} was written by the Go aperture \\(schema version 9\\): 2 root keys, 2 transactions \\(1 settled\\), 1 service \\(quotes\\)`,
+      ),
+    );
+    assert.match(
+      out,
+      /at start: its 2 root keys keep verifying .*; 2 transactions of l402_transactions are imported into the ledger; 1 service of its services table is imported/,
+    );
     assert.match(out, /Nothing is modified until start/);
 
     assert.equal(createHash('sha256').update(readFileSync(target.db)).digest('hex'), before, 'the file is unchanged');
@@ -194,8 +225,13 @@ services:
     await go.mint(goFile, { service: 'quotes', settle: true });
     const dir = baseDir();
     const file = join(dir, 'aperture.yaml');
-    writeFileSync(file, `listenaddr: localhost:8081\ninsecure: true\nauthenticator:\n  backend: dev\nsqlite:\n  dbfile: ${join(dir, 'other.db')}\n`);
-    const warning = new RegExp(`warning: the Go aperture, with this configuration, opens ${goFile.replace(/[.]/g, '\\.')} .* set sqlite\\.databasefilename: `);
+    writeFileSync(
+      file,
+      `listenaddr: localhost:8081\ninsecure: true\nauthenticator:\n  backend: dev\nsqlite:\n  dbfile: ${join(dir, 'other.db')}\n`,
+    );
+    const warning = new RegExp(
+      `warning: the Go aperture, with this configuration, opens ${goFile.replace(/[.]/g, '\\.')} .* set sqlite\\.databasefilename: `,
+    );
     const p = spawnNode('bin/aperture.js', ['--check-config', '--configfile', file], { HOME: home });
     assert.equal(await p.exited, 0, p.output());
     assert.match(p.output(), warning);
@@ -224,8 +260,14 @@ services:
     assert.equal(config.postgres.maxConnections, 4, "the Go aperture's key maxopenconnections");
     const check = await checkDatabase(config, { postgresSchema: target.postgresSchema as string });
     assert.equal(check.ok, true);
-    assert.match(check.lines[0] ?? '', /^database postgres 127\.0\.0\.1:5432\/test \(schema \S+\) was written by the Go aperture \(schema version 9\): 1 root key, 1 transaction \(1 settled\), 0 services$/);
-    const ours = await admin!.query("SELECT table_name FROM information_schema.tables WHERE table_schema = $1 AND (table_name LIKE 'aperture%' OR table_name IN ('root_keys', 'transactions'))", [target.postgresSchema]);
+    assert.match(
+      check.lines[0] ?? '',
+      /^database postgres 127\.0\.0\.1:5432\/test \(schema \S+\) was written by the Go aperture \(schema version 9\): 1 root key, 1 transaction \(1 settled\), 0 services$/,
+    );
+    const ours = await admin!.query(
+      "SELECT table_name FROM information_schema.tables WHERE table_schema = $1 AND (table_name LIKE 'aperture%' OR table_name IN ('root_keys', 'transactions'))",
+      [target.postgresSchema],
+    );
     assert.deepEqual(ours.rows, []);
   });
 });

@@ -81,7 +81,8 @@ describe('aperture over TLS: HTTP/2 and gRPC', () => {
     const grpcAddress = await bind(grpcBackend);
     const priceAddress = await bind(priceServer);
     rest = await startBackend((req, res) => res.end(`rest ${req.url}`));
-    const config = configFrom(`
+    const config = configFrom(
+      `
 listenaddr: 127.0.0.1:0
 authenticator:
   backend: dev
@@ -104,7 +105,9 @@ services:
     hostregexp: '.*'
     address: ${rest.address}
     price: 3
-`, baseDir);
+`,
+      baseDir,
+    );
     aperture = await startAperture(config, { logger: quiet, gcIntervalMs: 0, defaultMetrics: false });
     ca = readFileSync(join(baseDir, 'tls.cert'));
   });
@@ -139,14 +142,18 @@ services:
 
   test('gRPC unary: payment required (status 13 + www-authenticate), pay, then OK; streaming with the token', async () => {
     const c = client();
-    const err = await new Promise<grpc.ServiceError>((resolve) => c.Get({ symbol: 'BTC' }, new grpc.Metadata(), (e) => resolve(e as grpc.ServiceError)));
+    const err = await new Promise<grpc.ServiceError>((resolve) =>
+      c.Get({ symbol: 'BTC' }, new grpc.Metadata(), (e) => resolve(e as grpc.ServiceError)),
+    );
     assert.equal(err.code, grpc.status.INTERNAL);
     assert.equal(err.details, 'payment required');
     const { macaroon, invoice } = challengeOf(err.metadata.get('www-authenticate') as string[]);
     const preimage = await pay(invoice);
     const md = new grpc.Metadata();
     md.set('authorization', `L402 ${macaroon}:${preimage}`);
-    const reply = await new Promise<{ price: string }>((resolve, reject) => c.Get({ symbol: 'BTC' }, md, (e, r) => (e ? reject(e) : resolve(r as { price: string }))));
+    const reply = await new Promise<{ price: string }>((resolve, reject) =>
+      c.Get({ symbol: 'BTC' }, md, (e, r) => (e ? reject(e) : resolve(r as { price: string }))),
+    );
     assert.equal(reply.price, '100000');
 
     const noToken = c.Watch({ symbol: 'BTC' }, new grpc.Metadata());

@@ -17,7 +17,10 @@ import { challengeOf, configFrom, freePort, quiet, removeDir, tempBaseDir, wwwAu
 import { TestClock } from '../fixtures/test-clock.js';
 
 /** An HTTP/2 request whose raw header list is kept (node:http2 joins repeated headers in the object). */
-function h2(session: ClientHttp2Session, headers: OutgoingHttpHeaders): Promise<{ headers: IncomingHttpHeaders; rawHeaders: string[]; body: string }> {
+function h2(
+  session: ClientHttp2Session,
+  headers: OutgoingHttpHeaders,
+): Promise<{ headers: IncomingHttpHeaders; rawHeaders: string[]; body: string }> {
   return new Promise((resolve, reject) => {
     const stream = session.request(headers);
     let head: IncomingHttpHeaders = {};
@@ -100,7 +103,8 @@ describe('aperture over TLS: HTTP/2 and gRPC refusals', () => {
       held.push(() => res.end('late'));
     });
     const downPort = await freePort();
-    const config = configFrom(`
+    const config = configFrom(
+      `
 listenaddr: 127.0.0.1:0
 blocklist: ['203.0.113.0/24']
 trustedproxies: ['127.0.0.1']
@@ -147,7 +151,9 @@ services:
     timeout: 60
     authwhitelistpaths: ['^/open']
     authskipinvoicecreationpaths: ['^/nochallenge']
-`, baseDir);
+`,
+      baseDir,
+    );
     aperture = await startAperture(config, { logger: quiet, clock, gcIntervalMs: 0, defaultMetrics: false, challengeRateLimit: false });
     ca = readFileSync(join(baseDir, 'tls.cert')).toString();
   });
@@ -170,7 +176,8 @@ services:
   function unary(c: grpc.Client, path: string, md = new grpc.Metadata()): Promise<{ error: grpc.ServiceError | null; reply?: Buffer }> {
     return new Promise((resolve) => {
       c.makeUnaryRequest(path, identity, identity, Buffer.from('ask'), md, (error, reply) =>
-        resolve(reply === undefined ? { error } : { error, reply }));
+        resolve(reply === undefined ? { error } : { error, reply }),
+      );
     });
   }
 

@@ -24,9 +24,11 @@ message Ask { int32 count = 1; }
 message Item { int32 seq = 1; bytes data = 2; }
 `;
 const root = protobuf.parse(PROTO, { keepCase: true }).root;
-const Feed = (grpc.loadPackageDefinition(protoLoader.fromJSON(root.toJSON(), { keepCase: true })) as unknown as {
-  bulk: { Feed: grpc.ServiceClientConstructor };
-}).bulk.Feed;
+const Feed = (
+  grpc.loadPackageDefinition(protoLoader.fromJSON(root.toJSON(), { keepCase: true })) as unknown as {
+    bulk: { Feed: grpc.ServiceClientConstructor };
+  }
+).bulk.Feed;
 type FeedClient = grpc.Client & { Stream(req: object, md: grpc.Metadata): grpc.ClientReadableStream<{ seq: number; data: Buffer }> };
 
 const SIZE = 10 * 1024 * 1024;
@@ -76,7 +78,9 @@ describe('HTTP/2 and gRPC, 10 MB with a paid token', { timeout: 120_000 }, () =>
     const port = await new Promise<number>((resolve, reject) =>
       feed.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
     );
-    aperture = await startAperture(configFrom(`
+    aperture = await startAperture(
+      configFrom(
+        `
 listenaddr: 127.0.0.1:0
 authenticator:
   backend: dev
@@ -90,7 +94,11 @@ services:
     hostregexp: '.*'
     address: ${rest.address}
     price: 3
-`, baseDir), { logger: quiet, gcIntervalMs: 0, defaultMetrics: false });
+`,
+        baseDir,
+      ),
+      { logger: quiet, gcIntervalMs: 0, defaultMetrics: false },
+    );
     ca = readFileSync(join(baseDir, 'tls.cert'), 'utf8');
   });
 
@@ -146,7 +154,10 @@ services:
   });
 
   test(`gRPC server streaming: ${MESSAGES} messages of 2 KiB with a paid token, paused reader, all in order`, async () => {
-    const client = new Feed(`localhost:${aperture.addresses.proxy.port}`, grpc.credentials.createSsl(Buffer.from(ca))) as unknown as FeedClient;
+    const client = new Feed(
+      `localhost:${aperture.addresses.proxy.port}`,
+      grpc.credentials.createSsl(Buffer.from(ca)),
+    ) as unknown as FeedClient;
     const denied = client.Stream({ count: 1 }, new grpc.Metadata());
     const challenge = await new Promise<grpc.ServiceError>((resolve) => denied.on('error', resolve));
     assert.equal(challenge.code, grpc.status.INTERNAL);

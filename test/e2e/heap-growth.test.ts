@@ -13,7 +13,12 @@ test('by default the old generation may grow to 1.5x the live heap', () => {
 
 test('0 keeps V8 defaults, and heap flags given to node win (command line or NODE_OPTIONS, dashes or underscores)', () => {
   assert.deepEqual(heapGrowthPlan([], { APERTURE_HEAP_GROWING_PERCENT: '0' }), { apply: false, reason: 'APERTURE_HEAP_GROWING_PERCENT=0' });
-  for (const flags of [['--max-old-space-size=512'], ['--max_old_space_size', '512'], ['--heap-growing-percent=20'], ['--max-heap-size=300']]) {
+  for (const flags of [
+    ['--max-old-space-size=512'],
+    ['--max_old_space_size', '512'],
+    ['--heap-growing-percent=20'],
+    ['--max-heap-size=300'],
+  ]) {
     assert.equal(heapGrowthPlan(flags, {}).apply, false, flags.join(' '));
   }
   assert.equal(heapGrowthPlan([], { NODE_OPTIONS: '--enable-source-maps --max-old-space-size=2048' }).apply, false);

@@ -23,12 +23,16 @@ function idHashOf(macaroonBase64: string): Uint8Array {
   return createHash('sha256').update(Macaroon.fromBase64(macaroonBase64).identifier).digest();
 }
 
-test('garbage collection on its timer: unpaid expired challenges lose root key and ledger row; paid tokens stay valid', { timeout: 30_000 }, async (t) => {
-  const backend = await startBackend((req, res) => res.end(`ok ${req.url}`));
-  const clock = new TestClock(Date.now());
-  const { logger, next } = watchedLogger();
-  const dir = tempBaseDir(t);
-  const config = configFrom(`
+test(
+  'garbage collection on its timer: unpaid expired challenges lose root key and ledger row; paid tokens stay valid',
+  { timeout: 30_000 },
+  async (t) => {
+    const backend = await startBackend((req, res) => res.end(`ok ${req.url}`));
+    const clock = new TestClock(Date.now());
+    const { logger, next } = watchedLogger();
+    const dir = tempBaseDir(t);
+    const config = configFrom(
+      `
 listenaddr: 127.0.0.1:0
 insecure: true
 authenticator:
@@ -38,41 +42,44 @@ services:
     pathregexp: '^/api'
     address: ${backend.address}
     price: 10
-`, dir);
-  const aperture = await startAperture(config, { logger, clock, gcIntervalMs: 20, gcGraceMs: 1000, defaultMetrics: false });
-  try {
-    const unpaidRes = await h1(`${aperture.url}/api/x`);
-    assert.equal(unpaidRes.status, 402);
-    const unpaid = challengeOf(wwwAuthenticate(unpaidRes.rawHeaders));
-    const unpaidHash = decodeInvoice(unpaid.invoice).paymentHash;
-    const expiresAt = (await ledgerRow(aperture, unpaidHash))?.expiresAt;
-    assert.ok(expiresAt !== undefined && expiresAt > clock.now(), 'pending row with its invoice expiry');
-    assert.ok((await aperture.store.getSecret(idHashOf(unpaid.macaroon))) !== undefined);
+`,
+      dir,
+    );
+    const aperture = await startAperture(config, { logger, clock, gcIntervalMs: 20, gcGraceMs: 1000, defaultMetrics: false });
+    try {
+      const unpaidRes = await h1(`${aperture.url}/api/x`);
+      assert.equal(unpaidRes.status, 402);
+      const unpaid = challengeOf(wwwAuthenticate(unpaidRes.rawHeaders));
+      const unpaidHash = decodeInvoice(unpaid.invoice).paymentHash;
+      const expiresAt = (await ledgerRow(aperture, unpaidHash))?.expiresAt;
+      assert.ok(expiresAt !== undefined && expiresAt > clock.now(), 'pending row with its invoice expiry');
+      assert.ok((await aperture.store.getSecret(idHashOf(unpaid.macaroon))) !== undefined);
 
-    const paidRes = await h1(`${aperture.url}/api/x`);
-    const paidChallenge = challengeOf(wwwAuthenticate(paidRes.rawHeaders));
-    const paid = await new DevPayer(aperture.invoicer as DevInvoicer).payInvoice(paidChallenge.invoice);
-    await settledInLedger(aperture, paid.paymentHash);
-    const authorization = `L402 ${paidChallenge.macaroon}:${paid.preimage}`;
-    assert.equal((await h1(`${aperture.url}/api/x`, { headers: { authorization } })).status, 200);
+      const paidRes = await h1(`${aperture.url}/api/x`);
+      const paidChallenge = challengeOf(wwwAuthenticate(paidRes.rawHeaders));
+      const paid = await new DevPayer(aperture.invoicer as DevInvoicer).payInvoice(paidChallenge.invoice);
+      await settledInLedger(aperture, paid.paymentHash);
+      const authorization = `L402 ${paidChallenge.macaroon}:${paid.preimage}`;
+      assert.equal((await h1(`${aperture.url}/api/x`, { headers: { authorization } })).status, 200);
 
-    // The timer has been running all along without collecting anything; now the invoice is past expiry + grace.
-    const collected = next('garbage collected');
-    clock.advance(expiresAt - clock.now() + 1001);
-    const report = await collected;
-    assert.equal(report['rootKeys'], 1);
-    assert.equal(report['transactions'], 1);
+      // The timer has been running all along without collecting anything; now the invoice is past expiry + grace.
+      const collected = next('garbage collected');
+      clock.advance(expiresAt - clock.now() + 1001);
+      const report = await collected;
+      assert.equal(report['rootKeys'], 1);
+      assert.equal(report['transactions'], 1);
 
-    assert.equal(await ledgerRow(aperture, unpaidHash), undefined, 'pending row removed');
-    assert.equal(await aperture.store.getSecret(idHashOf(unpaid.macaroon)), undefined, 'root key removed');
-    assert.equal((await ledgerRow(aperture, paid.paymentHash))?.state, 'settled', 'settled row kept');
-    // The verifier cache has long expired on the test clock: this reads the kept root key.
-    assert.equal((await h1(`${aperture.url}/api/x`, { headers: { authorization } })).status, 200);
-  } finally {
-    await aperture.close();
-    await backend.close();
-  }
-});
+      assert.equal(await ledgerRow(aperture, unpaidHash), undefined, 'pending row removed');
+      assert.equal(await aperture.store.getSecret(idHashOf(unpaid.macaroon)), undefined, 'root key removed');
+      assert.equal((await ledgerRow(aperture, paid.paymentHash))?.state, 'settled', 'settled row kept');
+      // The verifier cache has long expired on the test clock: this reads the kept root key.
+      assert.equal((await h1(`${aperture.url}/api/x`, { headers: { authorization } })).status, 200);
+    } finally {
+      await aperture.close();
+      await backend.close();
+    }
+  },
+);
 
 const PROTO = `
 syntax = "proto3";
@@ -103,7 +110,8 @@ test('gRPC through the proxy: a rate-limited call ends RESOURCE_EXHAUSTED "rate 
     server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
   );
   const dir = tempBaseDir(t);
-  const config = configFrom(`
+  const config = configFrom(
+    `
 listenaddr: 127.0.0.1:0
 authenticator:
   backend: dev
@@ -116,9 +124,14 @@ services:
     ratelimits:
       - requests: 2
         per: 1m
-`, dir);
+`,
+    dir,
+  );
   const aperture = await startAperture(config, { logger: quiet, gcIntervalMs: 0, defaultMetrics: false });
-  const client = new pkg.demo.Quotes(`localhost:${aperture.addresses.proxy.port}`, grpc.credentials.createSsl(readFileSync(join(dir, 'tls.cert')))) as unknown as QuotesClient;
+  const client = new pkg.demo.Quotes(
+    `localhost:${aperture.addresses.proxy.port}`,
+    grpc.credentials.createSsl(readFileSync(join(dir, 'tls.cert'))),
+  ) as unknown as QuotesClient;
   const call = (): Promise<{ error: grpc.ServiceError | null; price: string | undefined }> =>
     new Promise((resolve) => client.Get({ symbol: 'BTC' }, new grpc.Metadata(), (error, reply) => resolve({ error, price: reply?.price })));
   try {

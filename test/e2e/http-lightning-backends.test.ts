@@ -21,7 +21,14 @@ import { challengeOf, freePort, tempBaseDir } from './support.js';
 
 interface Case {
   name: string;
-  start(dir: string): Promise<{ yaml: string; env: Record<string, string>; secret: string; payer: Payer & { close(): Promise<void> }; invoiceExists(hash: string): boolean; stop(): Promise<void> }>;
+  start(dir: string): Promise<{
+    yaml: string;
+    env: Record<string, string>;
+    secret: string;
+    payer: Payer & { close(): Promise<void> };
+    invoiceExists(hash: string): boolean;
+    stop(): Promise<void>;
+  }>;
 }
 
 function secretFile(dir: string, name: string, value: string): string {
@@ -104,7 +111,10 @@ describe('the aperture binary with an HTTP Lightning backend', { timeout: 120_00
       const ln = await c.start(dir);
       try {
         const config = join(dir, 'aperture.yaml');
-        writeFileSync(config, `listenaddr: 127.0.0.1:${await freePort()}\ninsecure: true\ndebuglevel: debug\nauthenticator:\n${ln.yaml}services:\n  - name: api\n    pathregexp: '^/api'\n    address: ${backend.address}\n    price: 7\n`);
+        writeFileSync(
+          config,
+          `listenaddr: 127.0.0.1:${await freePort()}\ninsecure: true\ndebuglevel: debug\nauthenticator:\n${ln.yaml}services:\n  - name: api\n    pathregexp: '^/api'\n    address: ${backend.address}\n    price: 7\n`,
+        );
         const check = spawnNode('bin/aperture.js', ['--check-config', '--config', config, '--basedir', dir], ln.env, t);
         assert.equal(await check.exited, 0, check.output());
         const p = spawnNode('bin/aperture.js', ['--config', config, '--basedir', dir], ln.env, t);
@@ -136,7 +146,10 @@ describe('the aperture binary with an HTTP Lightning backend', { timeout: 120_00
     const fake = await FakeLnbits.start();
     try {
       const config = join(dir, 'aperture.yaml');
-      writeFileSync(config, `listenaddr: 127.0.0.1:${await freePort()}\ninsecure: true\nauthenticator:\n  backend: lnbits\n  lnbitsurl: ${fake.url}\n  lnbitsinvoicekey: wrong-key\nservices: []\n`);
+      writeFileSync(
+        config,
+        `listenaddr: 127.0.0.1:${await freePort()}\ninsecure: true\nauthenticator:\n  backend: lnbits\n  lnbitsurl: ${fake.url}\n  lnbitsinvoicekey: wrong-key\nservices: []\n`,
+      );
       const p = spawnNode('bin/aperture.js', ['--config', config, '--basedir', dir], {}, t);
       assert.equal(await p.exited, 1, p.output());
       assert.match(p.output(), /L402_ERR_LN_AUTH_REFUSED/);
@@ -188,7 +201,11 @@ describe('aperture with phoenixd going away and coming back', { timeout: 120_000
       const down = await h1(`${aperture.url}/api/x`);
       assert.equal(down.status, 503);
       assert.match(down.body, /L402_ERR_LN_UNAVAILABLE/);
-      assert.equal((await h1(`${aperture.url}/api/x`, { headers: { authorization: authA } })).status, 200, 'a paid token works while phoenixd is down');
+      assert.equal(
+        (await h1(`${aperture.url}/api/x`, { headers: { authorization: authA } })).status,
+        200,
+        'a paid token works while phoenixd is down',
+      );
 
       // Paid while aperture cannot hear of it; found by the lookup after the reconnect.
       fake.node.settle(b.hash);
@@ -207,7 +224,7 @@ describe('aperture with phoenixd going away and coming back', { timeout: 120_000
 });
 
 describe('aperture with Core Lightning and strictverify', { timeout: 120_000 }, () => {
-  test("settled invoices load page by page at start; a right preimage of an unpaid invoice is refused until CLN reports it paid", async (t) => {
+  test('settled invoices load page by page at start; a right preimage of an unpaid invoice is refused until CLN reports it paid', async (t) => {
     const { startAperture } = await import('../../src/app/start-aperture.js');
     const { configFrom, quiet } = await import('./support.js');
     const dir = tempBaseDir(t);

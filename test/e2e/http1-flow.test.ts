@@ -33,7 +33,8 @@ describe('aperture over HTTP/1.1', () => {
       held.push(() => res.end('late'));
     });
     const downPort = await freePort();
-    const config = configFrom(`
+    const config = configFrom(
+      `
 listenaddr: 127.0.0.1:0
 insecure: true
 blocklist: ['203.0.113.0/24', '2001:db8:dead::1']
@@ -69,7 +70,9 @@ services:
     pathregexp: '^/slow'
     address: ${slow.address}
     auth: 'off'
-`, baseDir);
+`,
+      baseDir,
+    );
     aperture = await startAperture(config, { logger: quiet, clock, gcIntervalMs: 0, defaultMetrics: false });
   });
 
@@ -132,7 +135,9 @@ services:
       priceSats: 10,
     });
     const foreignPaid = await otherInvoicer.pay(foreign.invoice.paymentRequest);
-    const res = await h1(`${aperture.url}/paid/quote`, { headers: { authorization: `L402 ${foreign.macaroonBase64}:${foreignPaid.preimage}` } });
+    const res = await h1(`${aperture.url}/paid/quote`, {
+      headers: { authorization: `L402 ${foreign.macaroonBase64}:${foreignPaid.preimage}` },
+    });
     assert.equal(res.status, 402);
     await otherInvoicer.close();
 
@@ -186,7 +191,8 @@ services:
 
   test('rate limit by token: 429 with Retry-After once the bucket is empty, other tokens unaffected', async () => {
     const a = await pay('/paid/limited');
-    for (let i = 0; i < 2; i++) assert.equal((await h1(`${aperture.url}/paid/limited`, { headers: { authorization: a.authorization } })).status, 200);
+    for (let i = 0; i < 2; i++)
+      assert.equal((await h1(`${aperture.url}/paid/limited`, { headers: { authorization: a.authorization } })).status, 200);
     const denied = await h1(`${aperture.url}/paid/limited`, { headers: { authorization: a.authorization } });
     assert.equal(denied.status, 429);
     assert.equal(denied.body, 'rate limit exceeded\n');

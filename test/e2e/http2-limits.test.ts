@@ -6,7 +6,13 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
-import { constants, createServer as createH2cServer, type ClientHttp2Stream, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import {
+  constants,
+  createServer as createH2cServer,
+  type ClientHttp2Stream,
+  type IncomingHttpHeaders,
+  type ServerHttp2Stream,
+} from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -136,7 +142,9 @@ test('readtimeout: HTTP/2 streams whose body stalls get 408 (gRPC: status 4) and
   });
   grpcBackend.listen(0, '127.0.0.1');
   await once(grpcBackend, 'listening');
-  const running = await aperture(t, `
+  const running = await aperture(
+    t,
+    `
 listenaddr: 127.0.0.1:0
 insecure: true
 readtimeout: 300ms
@@ -148,7 +156,8 @@ services:
     address: 127.0.0.1:${(grpcBackend.address() as AddressInfo).port}
   - name: open
     address: ${backend.address}
-`);
+`,
+  );
   try {
     const session = await h2Session(running.url);
     const started = performance.now();
@@ -208,7 +217,9 @@ test('rapid reset: streams reset before they are forwarded open no backend conne
   });
   grpcBackend.listen(0, '127.0.0.1');
   await once(grpcBackend, 'listening');
-  const running = await aperture(t, `
+  const running = await aperture(
+    t,
+    `
 listenaddr: 127.0.0.1:0
 insecure: true
 authenticator:
@@ -219,7 +230,8 @@ services:
     address: 127.0.0.1:${(grpcBackend.address() as AddressInfo).port}
   - name: open
     address: ${backend.address}
-`);
+`,
+  );
   try {
     const cancel = Buffer.alloc(4);
     cancel.writeUInt32BE(constants.NGHTTP2_CANCEL);
@@ -250,7 +262,12 @@ services:
     // connection (and read every stream) the proxy began to open before.
     assert.equal((await h1(`${running.url}/marker`)).body, 'marker');
     const session = await h2Session(running.url);
-    const ping = outcomeOf(session.request({ ':method': 'POST', ':path': '/test.Marker/Ping', 'content-type': 'application/grpc', te: 'trailers' }, { endStream: true }));
+    const ping = outcomeOf(
+      session.request(
+        { ':method': 'POST', ':path': '/test.Marker/Ping', 'content-type': 'application/grpc', te: 'trailers' },
+        { endStream: true },
+      ),
+    );
     assert.equal((await ping).headers?.['grpc-status'], '0');
     session.close();
     // Each stream was reset in the same read as its HEADERS, before the proxy forwarded it.
@@ -267,7 +284,9 @@ services:
 
 test('upstreamconnections / upstreamqueue: at most N backend connections, M requests wait, more get 503 L402_ERR_UPSTREAM_BUSY', async (t) => {
   const backend = await heldBackend();
-  const running = await aperture(t, `
+  const running = await aperture(
+    t,
+    `
 listenaddr: 127.0.0.1:0
 insecure: true
 upstreamconnections: 3
@@ -277,7 +296,8 @@ authenticator:
 services:
   - name: open
     address: ${backend.address}
-`);
+`,
+  );
   try {
     const answers: SimpleResponse[] = [];
     const pending = Array.from({ length: 8 }, (_, i) => h1(`${running.url}/r${i}`).then((r) => answers.push(r)));

@@ -9,7 +9,16 @@ import { startAperture, type RunningAperture } from '../../src/app/start-apertur
 import { FakeLnd } from '../fixtures/fake-lnd.js';
 import { h1, startBackend } from '../proxy/support.js';
 import { spawnNode } from './spawn.js';
-import { authorizationFor, challenge, ledgerRow, lndFiles, metricValue, nextHealth, nextSettlement, settledInLedger } from './lnd-support.js';
+import {
+  authorizationFor,
+  challenge,
+  ledgerRow,
+  lndFiles,
+  metricValue,
+  nextHealth,
+  nextSettlement,
+  settledInLedger,
+} from './lnd-support.js';
 import { configFrom, freePort, quiet, tempBaseDir } from './support.js';
 import { TestClock } from '../fixtures/test-clock.js';
 
@@ -44,7 +53,11 @@ describe('aperture with lnd', { timeout: 120_000 }, () => {
   test('lnd goes away and comes back: 503 for new challenges, paid tokens keep working, missed settlements recorded, no restart', async (t) => {
     const fake = await FakeLnd.start();
     const dir = tempBaseDir(t);
-    const aperture = await startAperture(configFrom(apertureYaml(fake, dir, backend), dir), { logger: quiet, gcIntervalMs: 0, defaultMetrics: false });
+    const aperture = await startAperture(configFrom(apertureYaml(fake, dir, backend), dir), {
+      logger: quiet,
+      gcIntervalMs: 0,
+      defaultMetrics: false,
+    });
     try {
       assert.equal(await metricValue(aperture, 'aperture_lightning_up'), 1);
 
@@ -76,10 +89,21 @@ describe('aperture with lnd', { timeout: 120_000 }, () => {
       assert.equal(down.body, 'service unavailable (L402_ERR_LN_UNAVAILABLE)\n');
       assert.equal(down.headers['cache-control'], 'no-store');
       assert.equal(down.headers['www-authenticate'], undefined);
-      assert.equal((await h1(`${aperture.url}/api/x`, { headers: { authorization: authA } })).status, 200, 'a paid token works while lnd is down');
-      assert.equal((await h1(`${aperture.url}/api/x`, { headers: { authorization: authorizationFor(fake, b) } })).status, 200, 'a paid token never seen before works while lnd is down');
+      assert.equal(
+        (await h1(`${aperture.url}/api/x`, { headers: { authorization: authA } })).status,
+        200,
+        'a paid token works while lnd is down',
+      );
+      assert.equal(
+        (await h1(`${aperture.url}/api/x`, { headers: { authorization: authorizationFor(fake, b) } })).status,
+        200,
+        'a paid token never seen before works while lnd is down',
+      );
       // A wrong preimage needs a fresh challenge: also 503, not a crash.
-      assert.equal((await h1(`${aperture.url}/api/x`, { headers: { authorization: `L402 ${c.macaroon}:${'00'.repeat(32)}` } })).status, 503);
+      assert.equal(
+        (await h1(`${aperture.url}/api/x`, { headers: { authorization: `L402 ${c.macaroon}:${'00'.repeat(32)}` } })).status,
+        503,
+      );
       assert.equal(await metricValue(aperture, 'aperture_lightning_up'), 0);
       const health = await h1(`http://127.0.0.1:${aperture.addresses.metrics?.port}/healthz`);
       assert.equal(health.status, 503);
@@ -113,20 +137,29 @@ describe('aperture with lnd', { timeout: 120_000 }, () => {
     await fake.stop();
     const dir = tempBaseDir(t);
     const yaml = apertureYaml(fake, dir, backend);
-    await assert.rejects(startAperture(configFrom(yaml, dir), { logger: quiet, gcIntervalMs: 0, defaultMetrics: false }), (error: unknown) => {
-      assert.ok(error instanceof L402Error);
-      assert.equal(error.code, 'L402_ERR_LN_CONNECT_FAILED');
-      assert.ok(error.message.includes(`cannot connect to lnd at ${host}`), error.message);
-      assert.match(error.message, /ECONNREFUSED|UNAVAILABLE/);
-      return true;
-    });
+    await assert.rejects(
+      startAperture(configFrom(yaml, dir), { logger: quiet, gcIntervalMs: 0, defaultMetrics: false }),
+      (error: unknown) => {
+        assert.ok(error instanceof L402Error);
+        assert.equal(error.code, 'L402_ERR_LN_CONNECT_FAILED');
+        assert.ok(error.message.includes(`cannot connect to lnd at ${host}`), error.message);
+        assert.match(error.message, /ECONNREFUSED|UNAVAILABLE/);
+        return true;
+      },
+    );
 
     const port = await freePort();
-    writeFileSync(join(dir, 'aperture.yaml'), yaml.replace('listenaddr: 127.0.0.1:0\n', `listenaddr: 127.0.0.1:${port}\n`).replace(/prometheus:\n.*\n.*\n/, ''));
+    writeFileSync(
+      join(dir, 'aperture.yaml'),
+      yaml.replace('listenaddr: 127.0.0.1:0\n', `listenaddr: 127.0.0.1:${port}\n`).replace(/prometheus:\n.*\n.*\n/, ''),
+    );
     const p = spawnNode('bin/aperture.js', ['--basedir', dir], {}, t);
     const code = await p.exited;
     assert.equal(code, 1, p.output());
-    assert.match(p.output(), new RegExp(`cannot connect to lnd at ${host.replace(/\./g, '\\.')}: .*(ECONNREFUSED|UNAVAILABLE).*\\[L402_ERR_LN_CONNECT_FAILED\\]`));
+    assert.match(
+      p.output(),
+      new RegExp(`cannot connect to lnd at ${host.replace(/\./g, '\\.')}: .*(ECONNREFUSED|UNAVAILABLE).*\\[L402_ERR_LN_CONNECT_FAILED\\]`),
+    );
     assert.doesNotMatch(p.output(), /aperture listening/);
   });
 
@@ -134,14 +167,18 @@ describe('aperture with lnd', { timeout: 120_000 }, () => {
     const fake = await FakeLnd.start();
     const dir = tempBaseDir(t);
     // Five invoices exist before the strict instance starts, two of them settled, one in the last batch.
-    const loose = await startAperture(configFrom(apertureYaml(fake, dir, backend), dir), { logger: quiet, gcIntervalMs: 0, defaultMetrics: false });
+    const loose = await startAperture(configFrom(apertureYaml(fake, dir, backend), dir), {
+      logger: quiet,
+      gcIntervalMs: 0,
+      defaultMetrics: false,
+    });
     const early: Awaited<ReturnType<typeof challenge>>[] = [];
     try {
       for (let i = 0; i < 5; i++) early.push(await challenge(loose));
     } finally {
       await loose.close();
     }
-    const [first, , , , last] = early as [typeof early[0], unknown, unknown, unknown, typeof early[0]];
+    const [first, , , , last] = early as [(typeof early)[0], unknown, unknown, unknown, (typeof early)[0]];
     fake.settle(first.paymentHash);
     fake.settle(last.paymentHash);
 
@@ -156,7 +193,11 @@ describe('aperture with lnd', { timeout: 120_000 }, () => {
       // start-up probe (ListInvoices of the newest invoice: the invoice macaroon may not call GetInfo).
       assert.equal(fake.calls.filter((c) => c === 'ListInvoices').length - listsBefore, 5);
       for (const c of [first, last]) {
-        assert.equal((await h1(`${aperture.url}/api/x`, { headers: { authorization: authorizationFor(fake, c) } })).status, 200, 'settled before start: accepted');
+        assert.equal(
+          (await h1(`${aperture.url}/api/x`, { headers: { authorization: authorizationFor(fake, c) } })).status,
+          200,
+          'settled before start: accepted',
+        );
       }
       const unpaidEarly = early[2] as typeof first;
       assert.equal((await h1(`${aperture.url}/api/x`, { headers: { authorization: authorizationFor(fake, unpaidEarly) } })).status, 402);

@@ -23,20 +23,25 @@ for (const level of ['trace', 'debug'] as DebugLevel[]) {
     });
     const backend = await startBackend((req, res) => res.end(`ok ${req.url}`));
     const grpcBackend = new grpc.Server();
-    grpcBackend.addService({
-      Get: {
-        path: '/demo.Q/Get',
-        requestStream: false,
-        responseStream: false,
-        requestSerialize: identity,
-        requestDeserialize: identity,
-        responseSerialize: identity,
-        responseDeserialize: identity,
+    grpcBackend.addService(
+      {
+        Get: {
+          path: '/demo.Q/Get',
+          requestStream: false,
+          responseStream: false,
+          requestSerialize: identity,
+          requestDeserialize: identity,
+          responseSerialize: identity,
+          responseDeserialize: identity,
+        },
       },
-    }, { Get: (_call: unknown, cb: grpc.sendUnaryData<Buffer>) => cb(null, Buffer.from('q')) });
+      { Get: (_call: unknown, cb: grpc.sendUnaryData<Buffer>) => cb(null, Buffer.from('q')) },
+    );
     const grpcPort = await new Promise<number>((resolve, reject) =>
-      grpcBackend.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
-    const config = configFrom(`
+      grpcBackend.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+    );
+    const config = configFrom(
+      `
 listenaddr: 127.0.0.1:0
 insecure: true
 debuglevel: ${level}
@@ -52,7 +57,9 @@ services:
     hostregexp: '.*'
     address: ${backend.address}
     price: 3
-`, tempBaseDir(t));
+`,
+      tempBaseDir(t),
+    );
     const aperture = await startAperture(config, { logger: createLogger(level, sink), gcIntervalMs: 0, defaultMetrics: false });
     const secrets: string[] = [];
     const tokenIds: string[] = [];
@@ -90,7 +97,13 @@ services:
 
       for (const m of [macaroon, g.macaroon]) {
         const mac = Macaroon.fromBase64(m);
-        secrets.push(m, m.replace(/=+$/, ''), mac.toHex(), Buffer.from(mac.signature).toString('hex'), Buffer.from(mac.signature).toString('base64'));
+        secrets.push(
+          m,
+          m.replace(/=+$/, ''),
+          mac.toHex(),
+          Buffer.from(mac.signature).toString('hex'),
+          Buffer.from(mac.signature).toString('base64'),
+        );
         tokenIds.push(Buffer.from(decodeIdentifier(mac.identifier).tokenId).toString('hex'));
       }
       secrets.push(preimage, gPreimage, badPreimage, authorization, garbage, 'bm90LWEtbWFjYXJvb24tYXQtYWxs', gHex);
@@ -107,14 +120,21 @@ services:
     for (const secret of secrets) {
       assert.equal(lower.includes(secret.toLowerCase()), false, `a credential (${secret.slice(0, 12)}…) appears in the log`);
       // Also no long fragment of it (a truncated macaroon is still a leak of its signature-bearing tail).
-      if (secret.length > 64) assert.equal(lower.includes(secret.slice(-48).toLowerCase()), false, `a credential tail (${secret.slice(-12)}) appears in the log`);
+      if (secret.length > 64)
+        assert.equal(lower.includes(secret.slice(-48).toLowerCase()), false, `a credential tail (${secret.slice(-12)}) appears in the log`);
     }
     // Token ids are not secrets: a refused credential is logged at debug with its token ID and which check failed.
     assert.ok(tokenIds.length === 2);
-    const refused = text.split('\n').filter((l) => l.includes('"msg":"credential refused"')).map((l) => JSON.parse(l) as Record<string, unknown>);
-    assert.deepEqual(refused.map((l) => [l['reason'], l['code'], l['tokenId']]), [
-      ['bad_preimage', 'L402_ERR_TOKEN_BAD_PREIMAGE', tokenIds[0]],
-      ['malformed', 'L402_ERR_TOKEN_MALFORMED', undefined],
-    ]);
+    const refused = text
+      .split('\n')
+      .filter((l) => l.includes('"msg":"credential refused"'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.deepEqual(
+      refused.map((l) => [l['reason'], l['code'], l['tokenId']]),
+      [
+        ['bad_preimage', 'L402_ERR_TOKEN_BAD_PREIMAGE', tokenIds[0]],
+        ['malformed', 'L402_ERR_TOKEN_MALFORMED', undefined],
+      ],
+    );
   });
 }

@@ -37,7 +37,9 @@ test('two instances share one PostgreSQL schema: cross-instance tokens and revoc
   const start = async (): Promise<{ url: string; stop: () => Promise<number | null> }> => {
     const dir = tempBaseDir(t);
     const port = await freePort();
-    writeFileSync(join(dir, 'aperture.yaml'), `
+    writeFileSync(
+      join(dir, 'aperture.yaml'),
+      `
 listenaddr: 127.0.0.1:${port}
 insecure: true
 debuglevel: error
@@ -54,7 +56,8 @@ services:
     hostregexp: '.*'
     address: ${backend.address}
     price: 2
-`);
+`,
+    );
     const p = spawnNode('bin/aperture.js', ['--basedir', dir], { APERTURE_POSTGRES_SCHEMA: schema }, t);
     await p.waitFor(/aperture listening/);
     return {
@@ -73,7 +76,10 @@ services:
     assert.equal(r.status, 402);
     const c = parseChallenges(r.headers.get('www-authenticate') ?? '')[0];
     assert.ok(c !== undefined);
-    const paid = (await (await fetch(`${a.url}/api/dev/pay`, { method: 'POST', body: JSON.stringify({ invoice: c.invoice }) })).json()) as { preimage: string; payment_hash: string };
+    const paid = (await (await fetch(`${a.url}/api/dev/pay`, { method: 'POST', body: JSON.stringify({ invoice: c.invoice }) })).json()) as {
+      preimage: string;
+      payment_hash: string;
+    };
     const authorization = `L402 ${c.macaroon}:${paid.preimage}`;
     assert.equal((await fetch(`${b.url}/q`, { headers: { authorization } })).status, 200);
     assert.equal((await fetch(`${a.url}/q`, { headers: { authorization } })).status, 200);

@@ -57,7 +57,8 @@ describe('aperture serves the Payment scheme (MPP)', () => {
       }
       res.end('ok');
     });
-    const config = configFrom(`
+    const config = configFrom(
+      `
 listenaddr: 127.0.0.1:0
 insecure: true
 admin:
@@ -93,8 +94,17 @@ services:
     address: ${flaky.address}
     price: 7
     authscheme: mpp
-`, baseDir);
-    aperture = await startAperture(config, { logger: quiet, gcIntervalMs: 0, defaultMetrics: false, refundPayer: new DevPayer(clientNode), mppSweepIntervalMs: 0, clock });
+`,
+      baseDir,
+    );
+    aperture = await startAperture(config, {
+      logger: quiet,
+      gcIntervalMs: 0,
+      defaultMetrics: false,
+      refundPayer: new DevPayer(clientNode),
+      mppSweepIntervalMs: 0,
+      clock,
+    });
   });
 
   after(async () => {
@@ -107,11 +117,18 @@ services:
 
   const server = (): DevInvoicer => aperture.invoicer as DevInvoicer;
 
-  async function challenges(path: string): Promise<{ lines: string[]; payment: PaymentChallenge[]; body: string; contentType: string | undefined }> {
+  async function challenges(
+    path: string,
+  ): Promise<{ lines: string[]; payment: PaymentChallenge[]; body: string; contentType: string | undefined }> {
     const res = await h1(`${aperture.url}${path}`);
     assert.equal(res.status, 402, res.body);
     const lines = wwwAuthenticate(res.rawHeaders);
-    return { lines, payment: parsePaymentChallenges(lines.filter((l) => l.startsWith('Payment '))), body: res.body, contentType: res.headers['content-type'] as string | undefined };
+    return {
+      lines,
+      payment: parsePaymentChallenges(lines.filter((l) => l.startsWith('Payment '))),
+      body: res.body,
+      contentType: res.headers['content-type'] as string | undefined,
+    };
   }
 
   async function paidCharge(path: string): Promise<string> {
@@ -123,8 +140,17 @@ services:
 
   test('an l402+mpp service: L402 lines first, then the charge, then the session, and a problem+json body', async () => {
     const { lines, payment: offered, body, contentType } = await challenges('/both/x');
-    assert.deepEqual(lines.map((l) => l.split(' ')[0]), ['LSAT', 'L402', 'Payment', 'Payment']);
-    assert.deepEqual(offered.map((c) => [c.intent, c.realm, c.method]), [['charge', 'api.example.test', 'lightning'], ['session', 'api.example.test', 'lightning']]);
+    assert.deepEqual(
+      lines.map((l) => l.split(' ')[0]),
+      ['LSAT', 'L402', 'Payment', 'Payment'],
+    );
+    assert.deepEqual(
+      offered.map((c) => [c.intent, c.realm, c.method]),
+      [
+        ['charge', 'api.example.test', 'lightning'],
+        ['session', 'api.example.test', 'lightning'],
+      ],
+    );
     assert.ok(offered.every((c) => typeof c.expires === 'string'));
     assert.equal(contentType, 'application/problem+json');
     assert.equal(JSON.parse(body).type, 'https://paymentauth.org/problems/payment-required');
@@ -165,14 +191,23 @@ services:
     const header = await paidCharge('/both/x');
     const res = await h1(`${aperture.url}/plain/x`, { headers: { authorization: header } });
     assert.equal(res.status, 402);
-    assert.deepEqual(wwwAuthenticate(res.rawHeaders).map((l) => l.split(' ')[0]), ['LSAT', 'L402']);
+    assert.deepEqual(
+      wwwAuthenticate(res.rawHeaders).map((l) => l.split(' ')[0]),
+      ['LSAT', 'L402'],
+    );
     assert.equal(res.body, 'payment required\n');
   });
 
   test('an mpp-only service offers no L402 challenge', async () => {
     const { lines, payment: offered } = await challenges('/only/x');
-    assert.deepEqual(lines.map((l) => l.split(' ')[0]), ['Payment', 'Payment']);
-    assert.deepEqual(offered.map((c) => c.intent), ['charge', 'session']);
+    assert.deepEqual(
+      lines.map((l) => l.split(' ')[0]),
+      ['Payment', 'Payment'],
+    );
+    assert.deepEqual(
+      offered.map((c) => c.intent),
+      ['charge', 'session'],
+    );
   });
 
   test('an upstream 502 gives the charge back: the same credential pays the retry, once', async () => {
@@ -191,24 +226,32 @@ services:
     assert.equal((await h1(`${aperture.url}/flaky/x`, { headers: { authorization: header } })).status, 402, 'served once: spent');
   });
 
-  test('a session: open, bearer, top up, close with the refund paid to the client\'s return invoice', async () => {
+  test("a session: open, bearer, top up, close with the refund paid to the client's return invoice", async () => {
     const { payment: offered } = await challenges('/only/s');
     const session = offered.find((c) => c.intent === 'session') as PaymentChallenge;
     const deposit = requestOf(session);
     const { preimage } = await server().pay(deposit.depositInvoice as string);
     const returnInvoice = await clientNode.createInvoice({ amountSats: 0, expirySeconds: 86_400 });
-    const open = await h1(`${aperture.url}/only/s`, { headers: { authorization: payment(session, { action: 'open', preimage, returnInvoice: returnInvoice.paymentRequest }) } });
+    const open = await h1(`${aperture.url}/only/s`, {
+      headers: { authorization: payment(session, { action: 'open', preimage, returnInvoice: returnInvoice.paymentRequest }) },
+    });
     assert.equal(open.status, 200, open.body);
     const sessionId = deposit.paymentHash as string;
-    const bearer = await h1(`${aperture.url}/only/s`, { headers: { authorization: payment(session, { action: 'bearer', sessionId, preimage }) } });
+    const bearer = await h1(`${aperture.url}/only/s`, {
+      headers: { authorization: payment(session, { action: 'bearer', sessionId, preimage }) },
+    });
     assert.equal(bearer.status, 200, bearer.body);
     assert.equal(decodePaymentReceipt(bearer.headers['payment-receipt'] as string).reference, sessionId);
     // Top up with a fresh session challenge's deposit invoice.
     const next = (await challenges('/only/s')).payment.find((c) => c.intent === 'session') as PaymentChallenge;
     const topUp = await server().pay(requestOf(next).depositInvoice as string);
-    const topped = await h1(`${aperture.url}/only/s`, { headers: { authorization: payment(next, { action: 'topUp', sessionId, topUpPreimage: topUp.preimage }) } });
+    const topped = await h1(`${aperture.url}/only/s`, {
+      headers: { authorization: payment(next, { action: 'topUp', sessionId, topUpPreimage: topUp.preimage }) },
+    });
     assert.equal(topped.status, 200, topped.body);
-    const close = await h1(`${aperture.url}/only/s`, { headers: { authorization: payment(session, { action: 'close', sessionId, preimage }) } });
+    const close = await h1(`${aperture.url}/only/s`, {
+      headers: { authorization: payment(session, { action: 'close', sessionId, preimage }) },
+    });
     assert.equal(close.status, 200, close.body);
     const receipt = decodePaymentReceipt(close.headers['payment-receipt'] as string) as { refundSats?: number; refundStatus?: string };
     // Deposit 5 × 10 twice, four requests of 5.
@@ -216,7 +259,9 @@ services:
     assert.equal(receipt.refundStatus, 'succeeded');
     const refunded = await clientNode.lookupInvoice(returnInvoice.paymentHash);
     assert.equal(refunded.state, 'settled');
-    const closed = await h1(`${aperture.url}/only/s`, { headers: { authorization: payment(session, { action: 'bearer', sessionId, preimage }) } });
+    const closed = await h1(`${aperture.url}/only/s`, {
+      headers: { authorization: payment(session, { action: 'bearer', sessionId, preimage }) },
+    });
     assert.equal(closed.status, 402);
     assert.equal(JSON.parse(closed.body).type, 'https://paymentauth.org/problems/lightning/session-closed');
   });
@@ -226,10 +271,15 @@ services:
     const deposit = requestOf(session);
     const { preimage } = await server().pay(deposit.depositInvoice as string);
     const returnInvoice = await clientNode.createInvoice({ amountSats: 0, expirySeconds: 86_400 });
-    const open = await h1(`${aperture.url}/only/idle`, { headers: { authorization: payment(session, { action: 'open', preimage, returnInvoice: returnInvoice.paymentRequest }) } });
+    const open = await h1(`${aperture.url}/only/idle`, {
+      headers: { authorization: payment(session, { action: 'open', preimage, returnInvoice: returnInvoice.paymentRequest }) },
+    });
     assert.equal(open.status, 200, open.body);
     // Not idle yet: nothing to close.
-    assert.equal((await aperture.mpp?.sweepIdleSessions())?.refunds.some((r) => r.sessionId === deposit.paymentHash), false);
+    assert.equal(
+      (await aperture.mpp?.sweepIdleSessions())?.refunds.some((r) => r.sessionId === deposit.paymentHash),
+      false,
+    );
     clock.advance(301_000);
     const swept = await aperture.mpp?.sweepIdleSessions();
     const refund = swept?.refunds.find((r) => r.sessionId === deposit.paymentHash);
@@ -245,14 +295,24 @@ services:
     const info = await rest1(admin, '/api/admin/info', { macaroon });
     assert.equal(info.status, 200);
     assert.deepEqual(
-      [(info.json as Record<string, unknown>)['mpp_enabled'], (info.json as Record<string, unknown>)['sessions_enabled'], (info.json as Record<string, unknown>)['mpp_realm']],
+      [
+        (info.json as Record<string, unknown>)['mpp_enabled'],
+        (info.json as Record<string, unknown>)['sessions_enabled'],
+        (info.json as Record<string, unknown>)['mpp_realm'],
+      ],
       [true, true, 'api.example.test'],
     );
     const page = await rest1(admin, '/api/admin/transactions?service=only&limit=100', { macaroon });
     assert.equal(page.status, 200);
     const rows = (page.json as { transactions: Array<{ auth_type?: string; authType?: string; state: string }> }).transactions;
     assert.ok(rows.length > 0);
-    assert.ok(rows.every((r) => (r.auth_type ?? r.authType) === 'mpp'), JSON.stringify(rows[0]));
-    assert.ok(rows.some((r) => /settled/i.test(r.state)), 'paid invoices settle');
+    assert.ok(
+      rows.every((r) => (r.auth_type ?? r.authType) === 'mpp'),
+      JSON.stringify(rows[0]),
+    );
+    assert.ok(
+      rows.some((r) => /settled/i.test(r.state)),
+      'paid invoices settle',
+    );
   });
 });

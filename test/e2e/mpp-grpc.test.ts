@@ -38,7 +38,10 @@ service Prices { rpc GetPrice (GetPriceRequest) returns (GetPriceResponse); }
 
 function load(text: string): Record<string, Record<string, grpc.ServiceClientConstructor>> {
   const root = protobuf.parse(text, { keepCase: true }).root;
-  return grpc.loadPackageDefinition(protoLoader.fromJSON(root.toJSON(), { keepCase: true, longs: String })) as unknown as Record<string, Record<string, grpc.ServiceClientConstructor>>;
+  return grpc.loadPackageDefinition(protoLoader.fromJSON(root.toJSON(), { keepCase: true, longs: String })) as unknown as Record<
+    string,
+    Record<string, grpc.ServiceClientConstructor>
+  >;
 }
 const Quotes = (load(PROTO)['demo'] as { Quotes: grpc.ServiceClientConstructor }).Quotes;
 const Prices = (load(PRICES)['pricesrpc'] as { Prices: grpc.ServiceClientConstructor }).Prices;
@@ -50,7 +53,9 @@ type QuotesClient = grpc.Client & {
 };
 
 async function bind(server: grpc.Server): Promise<string> {
-  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+  );
   return `127.0.0.1:${port}`;
 }
 
@@ -65,7 +70,8 @@ function schemesOf(values: readonly string[]): string[] {
 }
 
 function invoiceOf(challenge: PaymentChallenge): string {
-  return (JSON.parse(Buffer.from(challenge.request, 'base64url').toString('utf8')) as { methodDetails: { invoice: string } }).methodDetails.invoice;
+  return (JSON.parse(Buffer.from(challenge.request, 'base64url').toString('utf8')) as { methodDetails: { invoice: string } }).methodDetails
+    .invoice;
 }
 
 describe('aperture serves the Payment scheme over HTTP/2 and gRPC', () => {
@@ -97,7 +103,8 @@ describe('aperture serves the Payment scheme over HTTP/2 and gRPC', () => {
     const grpcAddress = await bind(backend);
     const priceAddress = await bind(priceServer);
     rest = await startBackend((req, res) => res.end(`rest ${req.url}`));
-    const config = configFrom(`
+    const config = configFrom(
+      `
 listenaddr: 127.0.0.1:0
 authenticator:
   backend: dev
@@ -118,7 +125,9 @@ services:
       enabled: true
       grpcaddress: ${priceAddress}
       insecure: true
-`, baseDir);
+`,
+      baseDir,
+    );
     aperture = await startAperture(config, { logger: quiet, gcIntervalMs: 0, defaultMetrics: false });
     ca = readFileSync(join(baseDir, 'tls.cert'));
   });
@@ -131,14 +140,21 @@ services:
     removeDir(baseDir);
   });
 
-  const client = (): QuotesClient => new Quotes(`localhost:${aperture.addresses.proxy.port}`, grpc.credentials.createSsl(ca)) as unknown as QuotesClient;
+  const client = (): QuotesClient =>
+    new Quotes(`localhost:${aperture.addresses.proxy.port}`, grpc.credentials.createSsl(ca)) as unknown as QuotesClient;
   const server = (): DevInvoicer => aperture.invoicer as DevInvoicer;
 
-  function call(c: QuotesClient, method: 'Get' | 'Flaky', md: grpc.Metadata): Promise<{ error: grpc.ServiceError | null; headers: grpc.Metadata | undefined }> {
+  function call(
+    c: QuotesClient,
+    method: 'Get' | 'Flaky',
+    md: grpc.Metadata,
+  ): Promise<{ error: grpc.ServiceError | null; headers: grpc.Metadata | undefined }> {
     return new Promise((resolve) => {
       let headers: grpc.Metadata | undefined;
       const unary = c[method]({ symbol: 'BTC' }, md, (error) => resolve({ error, headers }));
-      unary.on('metadata', (m) => { headers = m; });
+      unary.on('metadata', (m) => {
+        headers = m;
+      });
     });
   }
 

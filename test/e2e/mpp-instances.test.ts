@@ -48,7 +48,8 @@ test('two instances on PostgreSQL: one shared MPP secret, and a charge credentia
     await client.end();
   });
   const start = async (): Promise<RunningAperture> => {
-    const config = configFrom(`
+    const config = configFrom(
+      `
 listenaddr: 127.0.0.1:0
 insecure: true
 dbbackend: postgres
@@ -66,8 +67,16 @@ services:
     address: ${backend.address}
     price: 2
     authscheme: mpp
-`, tempBaseDir(t));
-    const a = await startAperture(config, { logger: quiet, gcIntervalMs: 0, defaultMetrics: false, postgresSchema: schema, servicesPollMs: 0 });
+`,
+      tempBaseDir(t),
+    );
+    const a = await startAperture(config, {
+      logger: quiet,
+      gcIntervalMs: 0,
+      defaultMetrics: false,
+      postgresSchema: schema,
+      servicesPollMs: 0,
+    });
     instances.push(a);
     return a;
   };
@@ -81,7 +90,8 @@ services:
     const res = await h1(`${a.url}/x`);
     assert.equal(res.status, 402);
     const charge = parsePaymentChallenges(wwwAuthenticate(res.rawHeaders))[0] as PaymentChallenge;
-    const invoice = (JSON.parse(Buffer.from(charge.request, 'base64url').toString('utf8')) as { methodDetails: { invoice: string } }).methodDetails.invoice;
+    const invoice = (JSON.parse(Buffer.from(charge.request, 'base64url').toString('utf8')) as { methodDetails: { invoice: string } })
+      .methodDetails.invoice;
     const { preimage } = await (a.invoicer as DevInvoicer).pay(invoice);
     return `Payment ${encodePaymentCredential({ challenge: charge, payload: { preimage } })}`;
   };
@@ -89,7 +99,9 @@ services:
   assert.equal((await h1(`${b.url}/x`, { headers: { authorization: await paid() } })).status, 200);
 
   const authorization = await paid();
-  const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => h1(`${(i % 2 === 0 ? a : b).url}/x`, { headers: { authorization } })));
+  const answers = await Promise.all(
+    Array.from({ length: 50 }, (_, i) => h1(`${(i % 2 === 0 ? a : b).url}/x`, { headers: { authorization } })),
+  );
   const statuses = answers.map((r) => r.status);
   assert.equal(statuses.filter((s) => s === 200).length, 1, `one 200 of ${JSON.stringify(statuses)}`);
   assert.equal(statuses.filter((s) => s === 402).length, 49);

@@ -34,7 +34,8 @@ describe('MPP clients against the aperture program', () => {
 
   before(async () => {
     backend = await startBackend((req, res) => res.end(`served ${req.url}`));
-    const config = configFrom(`
+    const config = configFrom(
+      `
 listenaddr: 127.0.0.1:0
 insecure: true
 authenticator:
@@ -51,7 +52,9 @@ services:
     address: ${backend.address}
     price: 5
     authscheme: mpp
-`, baseDir);
+`,
+      baseDir,
+    );
     aperture = await startAperture(config, { logger: quiet, gcIntervalMs: 0, defaultMetrics: false });
   });
 

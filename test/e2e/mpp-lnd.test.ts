@@ -23,7 +23,8 @@ test('lnd: a closed session is refunded through SendPaymentV2 with the paymacaro
   const files = lndFiles(fake, dir);
   const payMacaroon = join(dir, 'admin.macaroon');
   writeFileSync(payMacaroon, fake.macaroon);
-  const config = configFrom(`
+  const config = configFrom(
+    `
 listenaddr: 127.0.0.1:0
 insecure: true
 ${files.yaml}  enablempp: true
@@ -35,7 +36,9 @@ services:
     address: ${backend.address}
     price: 3
     authscheme: mpp
-`, dir);
+`,
+    dir,
+  );
   const aperture = await startAperture(config, { logger: quiet, gcIntervalMs: 0, defaultMetrics: false });
   t.after(async () => {
     await aperture.close();
@@ -52,7 +55,9 @@ services:
   assert.equal(request.depositAmount, '60');
   const preimage = fake.invoice(request.paymentHash)?.r_preimage.toString('hex') as string;
   const returnInvoice = await wallet.createInvoice({ amountSats: 0, expirySeconds: 86_400 });
-  const auth = (payload: Record<string, unknown>): { authorization: string } => ({ authorization: `Payment ${encodePaymentCredential({ challenge: session, payload })}` });
+  const auth = (payload: Record<string, unknown>): { authorization: string } => ({
+    authorization: `Payment ${encodePaymentCredential({ challenge: session, payload })}`,
+  });
   const open = await h1(`${aperture.url}/x`, { headers: auth({ action: 'open', preimage, returnInvoice: returnInvoice.paymentRequest }) });
   assert.equal(open.status, 200, open.body);
   const close = await h1(`${aperture.url}/x`, { headers: auth({ action: 'close', sessionId: request.paymentHash, preimage }) });

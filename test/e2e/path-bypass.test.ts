@@ -63,7 +63,8 @@ describe('paths with more than one meaning are refused before routing', () => {
       seen.push(`upgrade ${req.url ?? ''}`);
       socket.destroy();
     });
-    const config = configFrom(`
+    const config = configFrom(
+      `
 listenaddr: 127.0.0.1:0
 insecure: true
 authenticator:
@@ -77,7 +78,9 @@ services:
     pathregexp: '^/free'
     address: ${backend.address}
     auth: 'off'
-`, baseDir);
+`,
+      baseDir,
+    );
     aperture = await startAperture(config, { logger: quiet, gcIntervalMs: 0, defaultMetrics: false });
   });
 

@@ -17,7 +17,8 @@ describe('per-service upstream timeout', () => {
     backend = await startBackend((req, res) => {
       held.set(req.url ?? '', () => res.end(`late ${req.url}`));
     });
-    const config = configFrom(`
+    const config = configFrom(
+      `
 listenaddr: 127.0.0.1:0
 insecure: true
 upstreamtimeout: 250ms
@@ -35,7 +36,9 @@ services:
   - name: inherits
     pathregexp: '^/inherits'
     address: ${backend.address}
-`, baseDir);
+`,
+      baseDir,
+    );
     aperture = await startAperture(config, { logger: quiet, gcIntervalMs: 0, defaultMetrics: false });
   });
 

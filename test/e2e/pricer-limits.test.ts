@@ -18,9 +18,11 @@ message GetPriceResponse { int64 price_sats = 1; }
 service Prices { rpc GetPrice (GetPriceRequest) returns (GetPriceResponse); }
 `;
 const root = protobuf.parse(PRICES, { keepCase: true }).root;
-const Prices = (grpc.loadPackageDefinition(protoLoader.fromJSON(root.toJSON(), { keepCase: true, longs: String })) as unknown as {
-  pricesrpc: { Prices: grpc.ServiceClientConstructor };
-}).pricesrpc.Prices;
+const Prices = (
+  grpc.loadPackageDefinition(protoLoader.fromJSON(root.toJSON(), { keepCase: true, longs: String })) as unknown as {
+    pricesrpc: { Prices: grpc.ServiceClientConstructor };
+  }
+).pricesrpc.Prices;
 
 describe('dynamic pricer behind the rate limits', () => {
   let aperture: RunningAperture;
@@ -40,7 +42,8 @@ describe('dynamic pricer behind the rate limits', () => {
       priceServer.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
     );
     backend = await startBackend((_req, res) => res.end('ok'));
-    const config = configFrom(`
+    const config = configFrom(
+      `
 listenaddr: 127.0.0.1:0
 insecure: true
 readtimeout: 300ms
@@ -58,7 +61,9 @@ services:
       enabled: true
       grpcaddress: 127.0.0.1:${port}
       insecure: true
-`, baseDir);
+`,
+      baseDir,
+    );
     aperture = await startAperture(config, { logger: quiet, gcIntervalMs: 0, defaultMetrics: false });
   });
 
@@ -77,19 +82,23 @@ services:
     assert.equal(asked.filter((a) => a.path === '/limited/x').length, 2);
   });
 
-  test('HTTP/2: a body that stalls is priced on what arrived within three quarters of readtimeout, before the 408', { timeout: 10_000 }, async () => {
-    asked.length = 0;
-    const session = await h2Session(aperture.url);
-    try {
-      const stream = session.request({ ':method': 'POST', ':path': '/stalled', 'content-type': 'text/plain' });
-      stream.write('first bytes');
-      const [headers] = (await once(stream, 'response')) as [Record<string, unknown>];
-      assert.equal(headers[':status'], 402);
-      assert.equal(asked.length, 1);
-      assert.match(asked[0]?.text ?? '', /\r\n\r\nfirst bytes$/);
-      stream.close();
-    } finally {
-      session.close();
-    }
-  });
+  test(
+    'HTTP/2: a body that stalls is priced on what arrived within three quarters of readtimeout, before the 408',
+    { timeout: 10_000 },
+    async () => {
+      asked.length = 0;
+      const session = await h2Session(aperture.url);
+      try {
+        const stream = session.request({ ':method': 'POST', ':path': '/stalled', 'content-type': 'text/plain' });
+        stream.write('first bytes');
+        const [headers] = (await once(stream, 'response')) as [Record<string, unknown>];
+        assert.equal(headers[':status'], 402);
+        assert.equal(asked.length, 1);
+        assert.match(asked[0]?.text ?? '', /\r\n\r\nfirst bytes$/);
+        stream.close();
+      } finally {
+        session.close();
+      }
+    },
+  );
 });

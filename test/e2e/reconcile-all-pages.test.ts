@@ -21,25 +21,29 @@ class AllPaidInvoicer extends DevInvoicer {
 }
 
 for (const kind of ['memory', 'sqlite'] as const) {
-  test(`reconcile at start (${kind} store): all 2,345 pending rows are looked up and marked settled (pages of 1,000)`, { timeout: 60_000 }, async () => {
-    const baseDir = tempBaseDir();
-    const backend = await startBackend((_req, res) => res.end('ok'));
-    const store: ApertureStore = kind === 'memory' ? new MemoryStore() : new SqliteStore({ baseDir, revocationPollMs: 0 });
-    const now = Date.now();
-    for (let i = 0; i < 2345; i++) {
-      // Groups of equal creation times exercise the cursor's tie-break.
-      await store.recordChallenge({
-        tokenId: randomBytes(32).toString('hex'),
-        paymentHash: randomBytes(32).toString('hex'),
-        service: 'api',
-        priceSats: 10,
-        authType: 'l402',
-        createdAt: now - 10_000 + Math.floor(i / 7),
-        expiresAt: now + 3_600_000,
-      });
-    }
-    const invoicer = new AllPaidInvoicer({ onWarning: () => undefined });
-    const config = configFrom(`
+  test(
+    `reconcile at start (${kind} store): all 2,345 pending rows are looked up and marked settled (pages of 1,000)`,
+    { timeout: 60_000 },
+    async () => {
+      const baseDir = tempBaseDir();
+      const backend = await startBackend((_req, res) => res.end('ok'));
+      const store: ApertureStore = kind === 'memory' ? new MemoryStore() : new SqliteStore({ baseDir, revocationPollMs: 0 });
+      const now = Date.now();
+      for (let i = 0; i < 2345; i++) {
+        // Groups of equal creation times exercise the cursor's tie-break.
+        await store.recordChallenge({
+          tokenId: randomBytes(32).toString('hex'),
+          paymentHash: randomBytes(32).toString('hex'),
+          service: 'api',
+          priceSats: 10,
+          authType: 'l402',
+          createdAt: now - 10_000 + Math.floor(i / 7),
+          expiresAt: now + 3_600_000,
+        });
+      }
+      const invoicer = new AllPaidInvoicer({ onWarning: () => undefined });
+      const config = configFrom(
+        `
 listenaddr: 127.0.0.1:0
 insecure: true
 authenticator:
@@ -49,18 +53,21 @@ services:
     pathregexp: '^/api'
     address: ${backend.address}
     price: 10
-`, baseDir);
-    const aperture = await startAperture(config, { logger: quiet, store, invoicer, gcIntervalMs: 0, defaultMetrics: false });
-    try {
-      assert.equal(await aperture.reconciled, 2345);
-      assert.deepEqual(await store.listPendingUnexpired(now), []);
-      assert.equal((await store.listTransactions({ state: 'settled', now })).total, 2345);
-    } finally {
-      await aperture.close();
-      await invoicer.close();
-      await backend.close();
-      await store.close();
-      rmSync(baseDir, { recursive: true, force: true });
-    }
-  });
+`,
+        baseDir,
+      );
+      const aperture = await startAperture(config, { logger: quiet, store, invoicer, gcIntervalMs: 0, defaultMetrics: false });
+      try {
+        assert.equal(await aperture.reconciled, 2345);
+        assert.deepEqual(await store.listPendingUnexpired(now), []);
+        assert.equal((await store.listTransactions({ state: 'settled', now })).total, 2345);
+      } finally {
+        await aperture.close();
+        await invoicer.close();
+        await backend.close();
+        await store.close();
+        rmSync(baseDir, { recursive: true, force: true });
+      }
+    },
+  );
 }

@@ -120,7 +120,10 @@ describe('Redis-shared rate limits and freebies through the aperture config', ()
       for (let i = 0; i < 5; i++) assert.equal((await h1(`${aperture.url}/limited/${i}`)).status, 200);
       const text = await scrape(aperture);
       assert.ok(sample(text, 'aperture_rate_limit_total', 'service="limited",result="store_error"') >= 5);
-      assert.ok(lines.some((l) => l.includes('L402_ERR_RATELIMIT_STORE_UNAVAILABLE') && l.includes('"service":"limited"')), lines.join(''));
+      assert.ok(
+        lines.some((l) => l.includes('L402_ERR_RATELIMIT_STORE_UNAVAILABLE') && l.includes('"service":"limited"')),
+        lines.join(''),
+      );
       // Freebies are not granted while the count cannot be kept: the client is challenged instead.
       assert.equal((await h1(`${aperture.url}/freebie/1`)).status, 402);
       assert.ok(sample(await scrape(aperture), 'aperture_freebies_total', 'service="freebie",result="store_error"') >= 1);

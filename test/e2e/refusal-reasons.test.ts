@@ -38,11 +38,23 @@ describe('aperture says why a credential was refused', () => {
   const secrets: string[] = [];
 
   before(async () => {
-    grpcBackend.addService({
-      Get: { path: '/demo.Q/Get', requestStream: false, responseStream: false, requestSerialize: identity, requestDeserialize: identity, responseSerialize: identity, responseDeserialize: identity },
-    }, { Get: (_call: unknown, cb: grpc.sendUnaryData<Buffer>) => cb(null, Buffer.from('q')) });
+    grpcBackend.addService(
+      {
+        Get: {
+          path: '/demo.Q/Get',
+          requestStream: false,
+          responseStream: false,
+          requestSerialize: identity,
+          requestDeserialize: identity,
+          responseSerialize: identity,
+          responseDeserialize: identity,
+        },
+      },
+      { Get: (_call: unknown, cb: grpc.sendUnaryData<Buffer>) => cb(null, Buffer.from('q')) },
+    );
     const grpcPort = await new Promise<number>((resolve, reject) =>
-      grpcBackend.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+      grpcBackend.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+    );
     backend = await startBackend((req, res) => res.end(`ok ${req.url}`));
     const sink = new Writable({
       write(chunk: Buffer, _encoding, callback) {
@@ -51,7 +63,8 @@ describe('aperture says why a credential was refused', () => {
         callback();
       },
     });
-    const config = configFrom(`
+    const config = configFrom(
+      `
 listenaddr: 127.0.0.1:0
 insecure: true
 prometheus:
@@ -77,8 +90,16 @@ services:
     price: 3
     timeout: 60
     authskipinvoicecreationpaths: ['^/stream']
-`, baseDir);
-    aperture = await startAperture(config, { logger: createLogger('debug', sink), clock, gcIntervalMs: 0, defaultMetrics: false, challengeRateLimit: false });
+`,
+      baseDir,
+    );
+    aperture = await startAperture(config, {
+      logger: createLogger('debug', sink),
+      clock,
+      gcIntervalMs: 0,
+      defaultMetrics: false,
+      challengeRateLimit: false,
+    });
   });
 
   after(async () => {
@@ -91,7 +112,12 @@ services:
   function tokenOf(macaroon: string, preimage: string): Token {
     const mac = Macaroon.fromBase64(macaroon);
     secrets.push(macaroon, preimage, Buffer.from(mac.signature).toString('hex'), Buffer.from(mac.signature).toString('base64'));
-    return { authorization: `L402 ${macaroon}:${preimage}`, macaroon, preimage, tokenId: Buffer.from(decodeIdentifier(mac.identifier).tokenId).toString('hex') };
+    return {
+      authorization: `L402 ${macaroon}:${preimage}`,
+      macaroon,
+      preimage,
+      tokenId: Buffer.from(decodeIdentifier(mac.identifier).tokenId).toString('hex'),
+    };
   }
 
   async function buy(path: string): Promise<Token> {
@@ -156,10 +182,20 @@ services:
 
     const metrics = await refusalsMetric();
     for (const [service, reason, count] of [
-      ['api', 'malformed', 1], ['api', 'conflicting', 1], ['api', 'bad_preimage', 1], ['api', 'bad_signature', 1],
-      ['api', 'bad_caveat', 1], ['other', 'wrong_service', 1], ['api', 'revoked', 1], ['api', 'expired', 2],
+      ['api', 'malformed', 1],
+      ['api', 'conflicting', 1],
+      ['api', 'bad_preimage', 1],
+      ['api', 'bad_signature', 1],
+      ['api', 'bad_caveat', 1],
+      ['other', 'wrong_service', 1],
+      ['api', 'revoked', 1],
+      ['api', 'expired', 2],
     ] as const) {
-      assert.match(metrics, new RegExp(`^aperture_credential_refusals_total\\{service="${service}",reason="${reason}"\\} ${count}$`, 'm'), `${service} ${reason}`);
+      assert.match(
+        metrics,
+        new RegExp(`^aperture_credential_refusals_total\\{service="${service}",reason="${reason}"\\} ${count}$`, 'm'),
+        `${service} ${reason}`,
+      );
     }
     // A request without a credential is not a refusal.
     assert.doesNotMatch(metrics, /reason="missing"/);
@@ -226,7 +262,8 @@ services:
     const lower = logText.toLowerCase();
     for (const secret of secrets) {
       assert.equal(lower.includes(secret.toLowerCase()), false, `a credential (${secret.slice(0, 12)}…) appears in the log`);
-      if (secret.length > 64) assert.equal(lower.includes(secret.slice(-48).toLowerCase()), false, `a credential tail (${secret.slice(-12)}) appears in the log`);
+      if (secret.length > 64)
+        assert.equal(lower.includes(secret.slice(-48).toLowerCase()), false, `a credential tail (${secret.slice(-12)}) appears in the log`);
     }
   });
 });

@@ -14,7 +14,9 @@ test('--check-config refuses what Go refuses, naming every key', async () => {
   const dir = tempBaseDir();
   try {
     const file = join(dir, 'aperture.yaml');
-    writeFileSync(file, `
+    writeFileSync(
+      file,
+      `
 listenaddr: 127.0.0.1:8081
 authenticator:
   backend: dev
@@ -29,7 +31,8 @@ services:
       - pathregexp: '\\Z'
         requests: 1
         per: 1s
-`);
+`,
+    );
     const p = spawnNode('bin/aperture.js', ['--check-config', '--config', file, '--basedir', dir]);
     assert.equal(await p.exited, 1, p.output());
     const out = p.output();
@@ -66,7 +69,9 @@ test('a request built to make the path or host expression backtrack is answered,
   const dir = tempBaseDir();
   const port = await freePort();
   // Each service tells the backend its name, so the answers show where routing sent each request.
-  writeFileSync(join(dir, 'aperture.yaml'), `
+  writeFileSync(
+    join(dir, 'aperture.yaml'),
+    `
 listenaddr: 127.0.0.1:${port}
 insecure: true
 debuglevel: info
@@ -85,7 +90,8 @@ services:
     hostregexp: '.*'
     address: ${backend.address}
     headers: { X-Service: rest }
-`);
+`,
+  );
   const p = spawnNode('bin/aperture.js', ['--basedir', dir]);
   try {
     await p.waitFor(/aperture listening/);
@@ -93,19 +99,26 @@ services:
     // 40 characters, then one that fails the match: 2^40 steps for a backtracking engine.
     const evilPath = `/${'a'.repeat(40)}!`;
     const evilHost = `${'h'.repeat(40)}x`;
-    const answers = await within(Promise.all([
-      h1(`${url}${evilPath}`),
-      h1(`${url}/x`, { headers: ['Host', evilHost] }),
-      // Sent while the two above are being routed: a blocked process would answer neither.
-      h1(`${url}/${'a'.repeat(40)}`),
-      h1(`${url}/y`, { headers: ['Host', 'hhhh'] }),
-    ]), 30_000, 'the process is blocked (a backtracking engine needs hours for these requests)');
-    assert.deepEqual(answers.map((a) => [a.status, a.body]), [
-      [200, `rest ${evilPath}`],
-      [200, 'rest /x'],
-      [200, `evilpath /${'a'.repeat(40)}`],
-      [200, 'evilhost /y'],
-    ]);
+    const answers = await within(
+      Promise.all([
+        h1(`${url}${evilPath}`),
+        h1(`${url}/x`, { headers: ['Host', evilHost] }),
+        // Sent while the two above are being routed: a blocked process would answer neither.
+        h1(`${url}/${'a'.repeat(40)}`),
+        h1(`${url}/y`, { headers: ['Host', 'hhhh'] }),
+      ]),
+      30_000,
+      'the process is blocked (a backtracking engine needs hours for these requests)',
+    );
+    assert.deepEqual(
+      answers.map((a) => [a.status, a.body]),
+      [
+        [200, `rest ${evilPath}`],
+        [200, 'rest /x'],
+        [200, `evilpath /${'a'.repeat(40)}`],
+        [200, 'evilhost /y'],
+      ],
+    );
   } finally {
     // SIGKILL: a process blocked in a regexp would never run its SIGTERM handler.
     p.child.kill('SIGKILL');

@@ -40,7 +40,8 @@ describe('client timeouts of the aperture listener', () => {
         res.end(`got ${n}`);
       });
     });
-    const config = configFrom(`
+    const config = configFrom(
+      `
 listenaddr: 127.0.0.1:0
 insecure: true
 idletimeout: 200ms
@@ -52,7 +53,9 @@ services:
     hostregexp: '.*'
     address: ${backend.address}
     auth: 'off'
-`, baseDir);
+`,
+      baseDir,
+    );
     aperture = await startAperture(config, { logger: quiet, gcIntervalMs: 0, defaultMetrics: false });
   });
 
@@ -110,7 +113,9 @@ test('readtimeout over TLS (HTTP/1.1 by ALPN): a trickling body is answered 408 
     req.resume();
     req.on('end', () => res.end('done'));
   });
-  const aperture = await startAperture(configFrom(`
+  const aperture = await startAperture(
+    configFrom(
+      `
 listenaddr: 127.0.0.1:0
 readtimeout: 300ms
 authenticator:
@@ -120,9 +125,18 @@ services:
     hostregexp: '.*'
     address: ${backend.address}
     auth: 'off'
-`, tempBaseDir(t)), { logger: quiet, gcIntervalMs: 0, defaultMetrics: false });
+`,
+      tempBaseDir(t),
+    ),
+    { logger: quiet, gcIntervalMs: 0, defaultMetrics: false },
+  );
   try {
-    const socket = tlsConnect({ port: aperture.addresses.proxy.port, host: '127.0.0.1', rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] });
+    const socket = tlsConnect({
+      port: aperture.addresses.proxy.port,
+      host: '127.0.0.1',
+      rejectUnauthorized: false,
+      ALPNProtocols: ['http/1.1'],
+    });
     socket.on('error', () => undefined);
     await once(socket, 'secureConnect');
     let text = '';

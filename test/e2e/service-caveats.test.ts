@@ -18,7 +18,8 @@ describe('service caveats through aperture', () => {
   const baseDir = tempBaseDir();
   before(async () => {
     backend = await startBackend((req, res) => res.end(`ok ${req.url}`));
-    const config = configFrom(`
+    const config = configFrom(
+      `
 listenaddr: 127.0.0.1:0
 insecure: true
 authenticator:
@@ -37,7 +38,9 @@ services:
     pathregexp: '^/beta'
     address: ${backend.address}
     price: 2
-`, baseDir);
+`,
+      baseDir,
+    );
     aperture = await startAperture(config, { logger: quiet, clock, gcIntervalMs: 0, defaultMetrics: false });
   });
 

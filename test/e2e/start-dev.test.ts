@@ -17,14 +17,19 @@ test('npm start: 402 → POST /api/dev/pay → retry with Authorization: L402 �
   assert.ok(p.output().includes(`curl -si ${base}/api/quote`));
 
   // What a payment buys is said, and is not a lifetime pass.
-  assert.match(p.output(), /a token \(a pass\) for the demo service, good for any number of requests\nto \/api\/quote and \/api\/stream for 60 minutes \(timeout: 3600 in /);
+  assert.match(
+    p.output(),
+    /a token \(a pass\) for the demo service, good for any number of requests\nto \/api\/quote and \/api\/stream for 60 minutes \(timeout: 3600 in /,
+  );
 
   const before = Math.floor(Date.now() / 1000);
   const challenged = await fetch(`${base}/api/quote`);
   assert.equal(challenged.status, 402);
   const c = parseChallenges(challenged.headers.get('www-authenticate') ?? '')[0];
   assert.ok(c !== undefined);
-  const validUntil = Macaroon.fromBase64(c.macaroon).firstPartyCaveats().find((cav) => cav.startsWith('demo_valid_until='));
+  const validUntil = Macaroon.fromBase64(c.macaroon)
+    .firstPartyCaveats()
+    .find((cav) => cav.startsWith('demo_valid_until='));
   assert.ok(validUntil !== undefined, 'the demo token expires');
   const expires = Number(validUntil.slice('demo_valid_until='.length));
   assert.ok(expires >= before + 3600 && expires <= Math.ceil(Date.now() / 1000) + 3600, `expires ${expires}, now ${before}`);

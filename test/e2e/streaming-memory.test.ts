@@ -91,7 +91,11 @@ services:
     const challenged = await h1(`${url}/files/up`);
     assert.equal(challenged.status, 402);
     const { macaroon, invoice } = challengeOf(wwwAuthenticate(challenged.rawHeaders));
-    const paid = await h1(`${url}/api/dev/pay`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ invoice }) });
+    const paid = await h1(`${url}/api/dev/pay`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ invoice }),
+    });
     assert.equal(paid.status, 200, paid.body);
     authorization = `L402 ${macaroon}:${(JSON.parse(paid.body) as { preimage: string }).preimage}`;
   });
@@ -110,7 +114,14 @@ services:
     const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {
       const u = new URL(`${url}/files/up`);
       const req = httpRequest(
-        { host: u.hostname, port: u.port, path: u.pathname, method: 'POST', agent: false, headers: { authorization, 'content-length': TOTAL } },
+        {
+          host: u.hostname,
+          port: u.port,
+          path: u.pathname,
+          method: 'POST',
+          agent: false,
+          headers: { authorization, 'content-length': TOTAL },
+        },
         (r) => {
           let body = '';
           r.setEncoding('utf8');

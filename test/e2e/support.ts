@@ -54,7 +54,8 @@ export function challengeOf(values: string | string[] | undefined): { macaroon: 
 /** Every `WWW-Authenticate` value of a raw header list. */
 export function wwwAuthenticate(rawHeaders: string[]): string[] {
   const out: string[] = [];
-  for (let i = 0; i + 1 < rawHeaders.length; i += 2) if (rawHeaders[i]?.toLowerCase() === 'www-authenticate') out.push(rawHeaders[i + 1] as string);
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2)
+    if (rawHeaders[i]?.toLowerCase() === 'www-authenticate') out.push(rawHeaders[i + 1] as string);
   return out;
 }
 

@@ -47,7 +47,8 @@ describe('unverified L402 credentials never reach the backend', () => {
       received.push(req.rawHeaders);
       socket.end('HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
     });
-    const config = configFrom(`
+    const config = configFrom(
+      `
 listenaddr: 127.0.0.1:0
 insecure: true
 authenticator:
@@ -61,7 +62,9 @@ services:
     pathregexp: '^/free'
     address: ${backend.address}
     auth: 'off'
-`, baseDir);
+`,
+      baseDir,
+    );
     aperture = await startAperture(config, { logger: quiet, gcIntervalMs: 0, defaultMetrics: false });
     const challenge = await h1(`${aperture.url}/api/secret`);
     assert.equal(challenge.status, 402);
@@ -114,7 +117,10 @@ services:
   test('HTTP/2 (h2c)', async () => {
     const session = await h2Session(aperture.url);
     try {
-      for (const [value, expected] of [[`Bearer x, L402 ${credential}`, ['Bearer x']], [`bearer q,lsat ${credential}`, ['bearer q']]] as const) {
+      for (const [value, expected] of [
+        [`Bearer x, L402 ${credential}`, ['Bearer x']],
+        [`bearer q,lsat ${credential}`, ['bearer q']],
+      ] as const) {
         received.length = 0;
         const stream = session.request({ ':path': '/free/x', authorization: value, macaroon: macaroonHex });
         stream.resume();

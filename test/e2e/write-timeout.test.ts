@@ -7,7 +7,13 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { request as httpRequest, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { constants, createServer as createH2cServer, type ClientHttp2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import {
+  constants,
+  createServer as createH2cServer,
+  type ClientHttp2Session,
+  type IncomingHttpHeaders,
+  type ServerHttp2Stream,
+} from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -99,7 +105,9 @@ describe('writetimeout (300 ms) on HTTP/1.1 and HTTP/2', () => {
     });
     grpcBackend.listen(0, '127.0.0.1');
     await once(grpcBackend, 'listening');
-    aperture = await startAperture(configFrom(`
+    aperture = await startAperture(
+      configFrom(
+        `
 listenaddr: 127.0.0.1:0
 insecure: true
 writetimeout: 300ms
@@ -112,7 +120,11 @@ services:
     address: 127.0.0.1:${(grpcBackend.address() as AddressInfo).port}
   - name: rest
     address: ${backend.address}
-`, sharedDir), { logger: quiet, gcIntervalMs: 0, defaultMetrics: false });
+`,
+        sharedDir,
+      ),
+      { logger: quiet, gcIntervalMs: 0, defaultMetrics: false },
+    );
   });
 
   after(async () => {
@@ -125,7 +137,10 @@ services:
 
   /** Fails instead of waiting for the 1 min upstream timeout when writetimeout does not act. */
   function within<T>(promise: Promise<T>, what: string): Promise<T> {
-    return Promise.race([promise, new Promise<never>((_r, reject) => setTimeout(() => reject(new Error(`${what}: nothing after 5 s`)), 5_000))]);
+    return Promise.race([
+      promise,
+      new Promise<never>((_r, reject) => setTimeout(() => reject(new Error(`${what}: nothing after 5 s`)), 5_000)),
+    ]);
   }
 
   test('silence before the response starts: 504 L402_ERR_PROXY_WRITE_TIMEOUT and the backend request aborted', async () => {
@@ -139,7 +154,11 @@ services:
       assert.match(seen.body, /gateway timeout \(L402_ERR_PROXY_WRITE_TIMEOUT\)/);
       assert.equal(seen.complete, true);
     }
-    await until(() => silentSockets.length === 2 && silentSockets.every((s) => s.destroyed), 'the backend connections of /silent closed', 2_000);
+    await until(
+      () => silentSockets.length === 2 && silentSockets.every((s) => s.destroyed),
+      'the backend connections of /silent closed',
+      2_000,
+    );
     session.close();
   });
 
@@ -187,7 +206,9 @@ test('writetimeout over TLS (HTTP/1.1 by ALPN and HTTP/2): silence before the re
     held.push(res);
   });
   const baseDir = tempBaseDir(t);
-  const running = await startAperture(configFrom(`
+  const running = await startAperture(
+    configFrom(
+      `
 listenaddr: 127.0.0.1:0
 writetimeout: 300ms
 authenticator:
@@ -195,7 +216,11 @@ authenticator:
 services:
   - name: rest
     address: ${backend.address}
-`, baseDir), { logger: quiet, gcIntervalMs: 0, defaultMetrics: false });
+`,
+      baseDir,
+    ),
+    { logger: quiet, gcIntervalMs: 0, defaultMetrics: false },
+  );
   try {
     const ca = readFileSync(join(baseDir, 'tls.cert'), 'utf8');
     const h1 = await new Promise<Seen>((resolve) => {

@@ -129,10 +129,7 @@ test('examples/client: pays once, then reuses the token', async () => {
 });
 
 test('examples/grpc: status 13 with a challenge, pay, then the call succeeds', async () => {
-  const { child, match } = await startExample(
-    'grpc',
-    /gRPC listening on (127\.0\.0\.1:\d+)[\s\S]*?curl -s -X POST (http:\/\/\S+)/,
-  );
+  const { child, match } = await startExample('grpc', /gRPC listening on (127\.0\.0\.1:\d+)[\s\S]*?curl -s -X POST (http:\/\/\S+)/);
   const client = new grpc.Client(match[1] ?? '', grpc.credentials.createInsecure());
   const call = (metadata: grpc.Metadata) =>
     new Promise<{ error: grpc.ServiceError | null; value?: { quote: string } }>((resolve) => {

@@ -84,7 +84,10 @@ describe('ClnInvoicer', () => {
   it('refuses a wrong rune with L402_ERR_LN_AUTH_REFUSED', async () => {
     const fake = await FakeClnRest.start();
     try {
-      await assert.rejects(ClnInvoicer.connect({ url: fake.url, rune: 'wrong', caCert: fake.caCert }), { name: 'InvoiceError', code: 'L402_ERR_LN_AUTH_REFUSED' });
+      await assert.rejects(ClnInvoicer.connect({ url: fake.url, rune: 'wrong', caCert: fake.caCert }), {
+        name: 'InvoiceError',
+        code: 'L402_ERR_LN_AUTH_REFUSED',
+      });
     } finally {
       await fake.server.close();
     }
@@ -250,7 +253,10 @@ describe('ClnPayer', () => {
     const payer = new ClnPayer({ url: fake.url, rune: fake.rune, caCert: fake.caCert });
     try {
       const invoice = await payee.createInvoice({ amountSats: 10 });
-      await assert.rejects(payer.payInvoice(invoice.paymentRequest, { maxFeeSats: 5 }), { name: 'PaymentError', code: 'L402_ERR_PAY_NO_ROUTE' });
+      await assert.rejects(payer.payInvoice(invoice.paymentRequest, { maxFeeSats: 5 }), {
+        name: 'PaymentError',
+        code: 'L402_ERR_PAY_NO_ROUTE',
+      });
       fake.node.failNext = new NodePayError('failed', 'all routes failed');
       const second = await payee.createInvoice({ amountSats: 10 });
       await assert.rejects(payer.payInvoice(second.paymentRequest, { maxFeeSats: 50 }), { code: 'L402_ERR_PAY_FAILED' });

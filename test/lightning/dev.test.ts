@@ -282,7 +282,12 @@ describe('createDevPayHandler', () => {
     try {
       const invoice = await invoicer.createInvoice({ amountSats: 3 });
       const body = JSON.stringify({ invoice: invoice.paymentRequest });
-      for (const headers of [{ 'x-forwarded-for': '203.0.113.9' }, { forwarded: 'for=203.0.113.9' }, { 'x-real-ip': '203.0.113.9' }, { 'X-Forwarded-For': '127.0.0.1' }]) {
+      for (const headers of [
+        { 'x-forwarded-for': '203.0.113.9' },
+        { forwarded: 'for=203.0.113.9' },
+        { 'x-real-ip': '203.0.113.9' },
+        { 'X-Forwarded-For': '127.0.0.1' },
+      ]) {
         const refused = await fetch(`${base}/api/dev/pay`, { method: 'POST', headers, body });
         assert.equal(refused.status, 403, JSON.stringify(headers));
         assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'L402_ERR_DEV_FORBIDDEN');
@@ -301,9 +306,13 @@ describe('createDevPayHandler', () => {
     const seen: Array<{ paymentHash: string; amountSats: number }> = [];
     const sentBeforeAfterPayEnded: boolean[] = [];
     let release: () => void = () => undefined;
-    const gate = new Promise<void>((resolve) => { release = resolve; });
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
     let called: () => void = () => undefined;
-    const calledOnce = new Promise<void>((resolve) => { called = resolve; });
+    const calledOnce = new Promise<void>((resolve) => {
+      called = resolve;
+    });
     let failing = false;
     let current: ServerResponse | undefined;
     const listener = createDevPayListener(createDevPayHandler(invoicer), {
@@ -398,7 +407,11 @@ describe('DevHttpPayer', () => {
 describe('createDevPayListener and bodies it does not read', () => {
   for (const [name, head, status] of [
     ['over 64 KiB: 413 once the limit is passed', 'POST /api/dev/pay HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000000\r\n\r\n', 413],
-    ['relayed by a proxy: 403 without reading it', 'POST /api/dev/pay HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 203.0.113.9\r\nContent-Length: 10000000000\r\n\r\n', 403],
+    [
+      'relayed by a proxy: 403 without reading it',
+      'POST /api/dev/pay HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 203.0.113.9\r\nContent-Length: 10000000000\r\n\r\n',
+      403,
+    ],
   ] as const) {
     it(`a 10 GB body ${name}, and the connection closed`, async () => {
       const invoicer = new DevInvoicer(quiet);

@@ -61,7 +61,10 @@ export function invoicerConformance(harness: InvoicerHarness): void {
       assert.ok(invoice.expiresAt >= Math.floor(before / 1000) * 1000 + 600_000, 'expiry honoured');
       assert.ok(invoice.expiresAt <= Date.now() + 601_000, 'expiry not longer than asked');
       // Independent check of the signature with the bolt11 package.
-      const raw = bolt11.decode(invoice.paymentRequest, decoded.network === 'signet' ? { bech32: 'tbs', pubKeyHash: 0x6f, scriptHash: 0xc4, validWitnessVersions: [0, 1] } : undefined);
+      const raw = bolt11.decode(
+        invoice.paymentRequest,
+        decoded.network === 'signet' ? { bech32: 'tbs', pubKeyHash: 0x6f, scriptHash: 0xc4, validWitnessVersions: [0, 1] } : undefined,
+      );
       assert.equal(raw.complete, true);
     });
 
@@ -132,14 +135,22 @@ export function invoicerConformance(harness: InvoicerHarness): void {
 
     it('rejects a bad amount or expiry with L402_ERR_LN_INVALID_REQUEST', async () => {
       for (const request of [{ amountSats: -1 }, { amountSats: 1.5 }, { amountSats: 1, expirySeconds: 0 }]) {
-        await assert.rejects(subject.invoicer.createInvoice(request), { name: 'InvoiceError', code: 'L402_ERR_LN_INVALID_REQUEST', status: 400 });
+        await assert.rejects(subject.invoicer.createInvoice(request), {
+          name: 'InvoiceError',
+          code: 'L402_ERR_LN_INVALID_REQUEST',
+          status: 400,
+        });
       }
     });
 
     it('rejects a malformed hash and reports an unknown one as not found', async () => {
       await assert.rejects(subject.invoicer.lookupInvoice('xyz'), { code: 'L402_ERR_LN_INVALID_REQUEST' });
       const unknown = createHash('sha256').update('never issued').digest('hex');
-      await assert.rejects(subject.invoicer.lookupInvoice(unknown), { name: 'InvoiceError', code: 'L402_ERR_LN_INVOICE_NOT_FOUND', status: 404 });
+      await assert.rejects(subject.invoicer.lookupInvoice(unknown), {
+        name: 'InvoiceError',
+        code: 'L402_ERR_LN_INVOICE_NOT_FOUND',
+        status: 404,
+      });
     });
 
     it('is healthy', () => {

@@ -9,7 +9,11 @@ import { invoicerConformance } from './invoicer.conformance.js';
 import { payerConformance } from './payer.conformance.js';
 
 function lndFor(fake: FakeLnd): object {
-  return lightning.authenticatedLndGrpc({ cert: Buffer.from(fake.cert).toString('base64'), macaroon: fake.macaroon.toString('hex'), socket: fake.host }).lnd;
+  return lightning.authenticatedLndGrpc({
+    cert: Buffer.from(fake.cert).toString('base64'),
+    macaroon: fake.macaroon.toString('hex'),
+    socket: fake.host,
+  }).lnd;
 }
 
 invoicerConformance({

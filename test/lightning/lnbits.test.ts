@@ -26,10 +26,11 @@ function healthWatch(): { onHealthChange: (h: BackendHealth) => void; next: (ok:
   const waiters: Array<{ ok: boolean; resolve: () => void }> = [];
   return {
     onHealthChange: (h) => {
-      for (const w of [...waiters]) if (w.ok === h.ok) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve();
-      }
+      for (const w of [...waiters])
+        if (w.ok === h.ok) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve();
+        }
     },
     next: (ok) => new Promise<void>((resolve) => waiters.push({ ok, resolve })),
   };
@@ -72,7 +73,10 @@ describe('LnbitsInvoicer', () => {
   it('refuses a wrong key with L402_ERR_LN_AUTH_REFUSED and an unreachable server with L402_ERR_LN_UNAVAILABLE', async () => {
     const fake = await FakeLnbits.start();
     try {
-      await assert.rejects(LnbitsInvoicer.connect({ url: fake.url, invoiceKey: 'wrong' }), { name: 'InvoiceError', code: 'L402_ERR_LN_AUTH_REFUSED' });
+      await assert.rejects(LnbitsInvoicer.connect({ url: fake.url, invoiceKey: 'wrong' }), {
+        name: 'InvoiceError',
+        code: 'L402_ERR_LN_AUTH_REFUSED',
+      });
       await fake.server.stop();
       await assert.rejects(LnbitsInvoicer.connect({ url: fake.url, invoiceKey: fake.invoiceKey }), { code: 'L402_ERR_LN_UNAVAILABLE' });
     } finally {
@@ -101,7 +105,12 @@ describe('LnbitsInvoicer', () => {
   it('loses the WebSocket, answers 503 meanwhile, and reconciles a payment missed while it was down', async () => {
     const fake = await FakeLnbits.start();
     const health = healthWatch();
-    const invoicer = await LnbitsInvoicer.connect({ url: fake.url, invoiceKey: fake.invoiceKey, backoff: FAST, onHealthChange: health.onHealthChange });
+    const invoicer = await LnbitsInvoicer.connect({
+      url: fake.url,
+      invoiceKey: fake.invoiceKey,
+      backoff: FAST,
+      onHealthChange: health.onHealthChange,
+    });
     try {
       const invoice = await invoicer.createInvoice({ amountSats: 9 });
       const down = health.next(false);

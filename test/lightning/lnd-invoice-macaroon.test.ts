@@ -57,16 +57,27 @@ describe('LndInvoicer with an invoice macaroon', () => {
   it('refuses an lnd on another network: at start when it has invoices, else on the first invoice', async () => {
     const fake = await FakeLnd.start({ network: 'testnet' });
     try {
-      const invoicer = await LndInvoicer.connect({ host: fake.host, tlsCert: fake.cert, macaroon: fake.invoiceMacaroon, network: 'regtest' });
+      const invoicer = await LndInvoicer.connect({
+        host: fake.host,
+        tlsCert: fake.cert,
+        macaroon: fake.invoiceMacaroon,
+        network: 'regtest',
+      });
       try {
-        await assert.rejects(invoicer.createInvoice({ amountSats: 1 }), { code: 'L402_ERR_CONFIG_INVALID', message: /testnet.*not regtest/ });
+        await assert.rejects(invoicer.createInvoice({ amountSats: 1 }), {
+          code: 'L402_ERR_CONFIG_INVALID',
+          message: /testnet.*not regtest/,
+        });
       } finally {
         await invoicer.close();
       }
-      await assert.rejects(LndInvoicer.connect({ host: fake.host, tlsCert: fake.cert, macaroon: fake.invoiceMacaroon, network: 'regtest' }), {
-        code: 'L402_ERR_CONFIG_INVALID',
-        message: /is on testnet, not regtest/,
-      });
+      await assert.rejects(
+        LndInvoicer.connect({ host: fake.host, tlsCert: fake.cert, macaroon: fake.invoiceMacaroon, network: 'regtest' }),
+        {
+          code: 'L402_ERR_CONFIG_INVALID',
+          message: /is on testnet, not regtest/,
+        },
+      );
     } finally {
       await fake.stop();
     }
@@ -74,7 +85,12 @@ describe('LndInvoicer with an invoice macaroon', () => {
 
   it('reconnects after lnd comes back', async () => {
     const fake = await FakeLnd.start();
-    const invoicer = await LndInvoicer.connect({ host: fake.host, tlsCert: fake.cert, macaroon: fake.invoiceMacaroon, backoff: { initialMs: 20, maxMs: 200 } });
+    const invoicer = await LndInvoicer.connect({
+      host: fake.host,
+      tlsCert: fake.cert,
+      macaroon: fake.invoiceMacaroon,
+      backoff: { initialMs: 20, maxMs: 200 },
+    });
     try {
       const lost = nextHealth(invoicer, false);
       await fake.stop();

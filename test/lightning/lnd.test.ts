@@ -81,7 +81,7 @@ describe('LndInvoicer start-up', () => {
     });
   });
 
-  it('refuses a macaroon lnd does not accept, with lnd\'s reason', async () => {
+  it("refuses a macaroon lnd does not accept, with lnd's reason", async () => {
     const fake = await FakeLnd.start();
     try {
       await assert.rejects(LndInvoicer.connect(optionsFor(fake, { macaroon: fake.foreignMacaroon() })), {
@@ -113,7 +113,9 @@ describe('LndInvoicer start-up', () => {
       const good = await LndInvoicer.connect(optionsFor(fake, { serverName: 'fake-lnd' }));
       assert.equal(good.info.pubkey, fake.pubkey);
       await good.close();
-      await assert.rejects(LndInvoicer.connect(optionsFor(fake, { serverName: 'not-in-cert.example' })), { code: 'L402_ERR_LN_CONNECT_FAILED' });
+      await assert.rejects(LndInvoicer.connect(optionsFor(fake, { serverName: 'not-in-cert.example' })), {
+        code: 'L402_ERR_LN_CONNECT_FAILED',
+      });
     } finally {
       await fake.stop();
     }
@@ -128,7 +130,11 @@ describe('LndInvoicer start-up', () => {
     try {
       writeFileSync(join(dir, 'tls.cert'), fake.cert);
       writeFileSync(join(dir, 'invoice.macaroon'), fake.macaroon);
-      const invoicer = await LndInvoicer.connect({ host: fake.host, tlsCertPath: join(dir, 'tls.cert'), macaroonPath: join(dir, 'invoice.macaroon') });
+      const invoicer = await LndInvoicer.connect({
+        host: fake.host,
+        tlsCertPath: join(dir, 'tls.cert'),
+        macaroonPath: join(dir, 'invoice.macaroon'),
+      });
       assert.equal(invoicer.health().ok, true);
       await invoicer.close();
       await assert.rejects(
@@ -144,7 +150,10 @@ describe('LndInvoicer start-up', () => {
   it('refuses an lnd on another network than configured', async () => {
     const fake = await FakeLnd.start({ network: 'testnet' });
     try {
-      await assert.rejects(LndInvoicer.connect(optionsFor(fake, { network: 'regtest' })), { code: 'L402_ERR_CONFIG_INVALID', message: /testnet/ });
+      await assert.rejects(LndInvoicer.connect(optionsFor(fake, { network: 'regtest' })), {
+        code: 'L402_ERR_CONFIG_INVALID',
+        message: /testnet/,
+      });
       const ok = await LndInvoicer.connect(optionsFor(fake, { network: 'testnet' }));
       assert.equal(ok.info.network, 'testnet');
       await ok.close();
@@ -165,7 +174,11 @@ describe('LndInvoicer when lnd goes away', () => {
       const down = await lost;
       assert.match(down.detail ?? '', new RegExp(fake.host));
       assert.equal(invoicer.health().ok, false);
-      await assert.rejects(invoicer.createInvoice({ amountSats: 1 }), { name: 'InvoiceError', code: 'L402_ERR_LN_UNAVAILABLE', status: 503 });
+      await assert.rejects(invoicer.createInvoice({ amountSats: 1 }), {
+        name: 'InvoiceError',
+        code: 'L402_ERR_LN_UNAVAILABLE',
+        status: 503,
+      });
       // Paid while we were away: no subscriber saw it.
       fake.settle(invoice.paymentHash);
       const settled = nextSettlement(invoicer, invoice.paymentHash);
@@ -339,7 +352,7 @@ describe('LndPayer fee limit and timeout', () => {
     }
   });
 
-  it('sends timeoutMs as whole timeout_seconds and surfaces lnd\'s timeout as L402_ERR_PAY_TIMEOUT', async () => {
+  it("sends timeoutMs as whole timeout_seconds and surfaces lnd's timeout as L402_ERR_PAY_TIMEOUT", async () => {
     const fake = await FakeLnd.start();
     const payer = new LndPayer({ host: fake.host, tlsCert: fake.cert, macaroon: fake.macaroon });
     const invoicer = await LndInvoicer.connect(optionsFor(fake));
@@ -414,11 +427,15 @@ describe('LndPayer and amountless invoices', () => {
   });
 });
 
-describe('the fake lnd speaks lnd\'s wire format', () => {
+describe("the fake lnd speaks lnd's wire format", () => {
   it('serves the independent `lightning` client: createInvoice, getInvoice, subscribeToInvoices', async () => {
     const fake = await FakeLnd.start();
     try {
-      const { lnd } = lightning.authenticatedLndGrpc({ cert: Buffer.from(fake.cert).toString('base64'), macaroon: fake.macaroon.toString('hex'), socket: fake.host });
+      const { lnd } = lightning.authenticatedLndGrpc({
+        cert: Buffer.from(fake.cert).toString('base64'),
+        macaroon: fake.macaroon.toString('hex'),
+        socket: fake.host,
+      });
       const created = await lightning.createInvoice({ lnd, tokens: 12, description: 'wire' });
       assert.ok(created.request.startsWith('lnbcrt120n1'));
       const got = await lightning.getInvoice({ lnd, id: created.id });
@@ -437,8 +454,14 @@ describe('the fake lnd speaks lnd\'s wire format', () => {
       fake.settle(created.id);
       assert.equal(await confirmed, created.id);
       sub.removeAllListeners();
-      const wrong = lightning.authenticatedLndGrpc({ cert: Buffer.from(fake.cert).toString('base64'), macaroon: fake.foreignMacaroon().toString('hex'), socket: fake.host });
-      await assert.rejects(lightning.getInvoice({ lnd: wrong.lnd, id: created.id }), (error: unknown) => JSON.stringify(error).includes('verification failed'));
+      const wrong = lightning.authenticatedLndGrpc({
+        cert: Buffer.from(fake.cert).toString('base64'),
+        macaroon: fake.foreignMacaroon().toString('hex'),
+        socket: fake.host,
+      });
+      await assert.rejects(lightning.getInvoice({ lnd: wrong.lnd, id: created.id }), (error: unknown) =>
+        JSON.stringify(error).includes('verification failed'),
+      );
     } finally {
       await fake.stop();
     }

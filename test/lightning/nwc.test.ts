@@ -27,10 +27,11 @@ function healthWatch(): { onHealthChange: (h: BackendHealth) => void; next: (ok:
   const waiters: Array<{ ok: boolean; resolve: () => void }> = [];
   return {
     onHealthChange: (h) => {
-      for (const w of [...waiters]) if (w.ok === h.ok) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve();
-      }
+      for (const w of [...waiters])
+        if (w.ok === h.ok) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve();
+        }
     },
     next: (ok) => new Promise<void>((resolve) => waiters.push({ ok, resolve })),
   };
@@ -50,7 +51,10 @@ for (const encryptions of [['nip44', 'nip04'], ['nip04']] as const) {
         settle: async (invoice) => void wallet.node.settle(invoice.paymentHash),
         cleanup: async () => {
           await invoicer.close();
-          assert.ok(wallet.requests.every((r) => r.encryption === encryptions[0]), 'every request used the chosen encryption');
+          assert.ok(
+            wallet.requests.every((r) => r.encryption === encryptions[0]),
+            'every request used the chosen encryption',
+          );
           wallet.close();
           await relay.server.close();
         },
@@ -63,7 +67,11 @@ for (const encryptions of [['nip44', 'nip04'], ['nip04']] as const) {
     async create() {
       const payee = new DevInvoicer({ onWarning: () => {} });
       const relay = await FakeNostrRelay.start();
-      const wallet = await FakeNwcWallet.start(relay.url, { encryptions: [...encryptions], payee: async (bolt11) => (await payee.pay(bolt11)).preimage, feeMsat: 3000n });
+      const wallet = await FakeNwcWallet.start(relay.url, {
+        encryptions: [...encryptions],
+        payee: async (bolt11) => (await payee.pay(bolt11)).preimage,
+        feeMsat: 3000n,
+      });
       const payer = new NwcPayer({ uri: wallet.uri(), timeoutMs: 5000 });
       return {
         payer,
@@ -81,16 +89,27 @@ for (const encryptions of [['nip44', 'nip04'], ['nip04']] as const) {
 describe('parseNwcUri', () => {
   it('reads the wallet key, relays and secret, and refuses malformed URIs without echoing the secret', () => {
     const secret = 'aa'.repeat(32);
-    const uri = parseNwcUri(`nostr+walletconnect://${'b'.repeat(64)}?relay=wss%3A%2F%2Frelay.example.com&relay=wss://two.example&secret=${secret}&lud16=x@y.z`);
+    const uri = parseNwcUri(
+      `nostr+walletconnect://${'b'.repeat(64)}?relay=wss%3A%2F%2Frelay.example.com&relay=wss://two.example&secret=${secret}&lud16=x@y.z`,
+    );
     assert.equal(uri.walletPubkey, 'b'.repeat(64));
     assert.deepEqual(uri.relays, ['wss://relay.example.com', 'wss://two.example']);
     assert.equal(Buffer.from(uri.secret).toString('hex'), secret);
-    for (const bad of ['', 'https://x', `nostr+walletconnect://${'b'.repeat(64)}?secret=${secret}`, `nostr+walletconnect://${'b'.repeat(64)}?relay=https://x&secret=${secret}`, `nostr+walletconnect://${'b'.repeat(64)}?relay=wss://x&secret=zz`]) {
-      assert.throws(() => parseNwcUri(bad), (error: unknown) => {
-        assert.equal((error as { code?: string }).code, 'L402_ERR_LN_CREDENTIALS');
-        assert.ok(!String((error as Error).message).includes(secret));
-        return true;
-      });
+    for (const bad of [
+      '',
+      'https://x',
+      `nostr+walletconnect://${'b'.repeat(64)}?secret=${secret}`,
+      `nostr+walletconnect://${'b'.repeat(64)}?relay=https://x&secret=${secret}`,
+      `nostr+walletconnect://${'b'.repeat(64)}?relay=wss://x&secret=zz`,
+    ]) {
+      assert.throws(
+        () => parseNwcUri(bad),
+        (error: unknown) => {
+          assert.equal((error as { code?: string }).code, 'L402_ERR_LN_CREDENTIALS');
+          assert.ok(!String((error as Error).message).includes(secret));
+          return true;
+        },
+      );
     }
   });
 });
@@ -100,7 +119,10 @@ describe('NwcInvoicer', () => {
     const relay = await FakeNostrRelay.start();
     const wallet = await FakeNwcWallet.start(relay.url);
     try {
-      await assert.rejects(NwcInvoicer.connect({ uri: wallet.uri(generateSecretKey()), timeoutMs: 5000 }), { name: 'InvoiceError', code: 'L402_ERR_LN_AUTH_REFUSED' });
+      await assert.rejects(NwcInvoicer.connect({ uri: wallet.uri(generateSecretKey()), timeoutMs: 5000 }), {
+        name: 'InvoiceError',
+        code: 'L402_ERR_LN_AUTH_REFUSED',
+      });
       wallet.close();
       await relay.server.stop();
       await assert.rejects(NwcInvoicer.connect({ uri: wallet.uri(), timeoutMs: 5000 }), { code: 'L402_ERR_LN_UNAVAILABLE' });
@@ -122,7 +144,11 @@ describe('NwcInvoicer', () => {
       await assert.rejects(invoicer.createInvoice({ amountSats: 1 }), { code: 'L402_ERR_LN_BAD_RESPONSE' });
       wallet.answerNext.set('make_invoice', { result_type: 'make_invoice', error: null, result: null });
       await assert.rejects(invoicer.createInvoice({ amountSats: 1 }), { code: 'L402_ERR_LN_BAD_RESPONSE' });
-      wallet.answerNext.set('make_invoice', { result_type: 'make_invoice', error: { code: 'QUOTA_EXCEEDED', message: 'no more' }, result: null });
+      wallet.answerNext.set('make_invoice', {
+        result_type: 'make_invoice',
+        error: { code: 'QUOTA_EXCEEDED', message: 'no more' },
+        result: null,
+      });
       await assert.rejects(invoicer.createInvoice({ amountSats: 1 }), { code: 'L402_ERR_LN_RPC_FAILED' });
       assert.equal(invoicer.health().ok, true);
     } finally {
@@ -136,7 +162,12 @@ describe('NwcInvoicer', () => {
     const relay = await FakeNostrRelay.start();
     const wallet = await FakeNwcWallet.start(relay.url);
     const health = healthWatch();
-    const invoicer = await NwcInvoicer.connect({ uri: wallet.uri(), backoff: FAST, timeoutMs: 1000, onHealthChange: health.onHealthChange });
+    const invoicer = await NwcInvoicer.connect({
+      uri: wallet.uri(),
+      backoff: FAST,
+      timeoutMs: 1000,
+      onHealthChange: health.onHealthChange,
+    });
     try {
       const invoice = await invoicer.createInvoice({ amountSats: 21 });
       const down = health.next(false);
@@ -189,9 +220,17 @@ describe('NwcPayer', () => {
       await assert.rejects(stranger.payInvoice(invoice.paymentRequest), { name: 'PaymentError', code: 'L402_ERR_PAY_AUTH_REFUSED' });
       wallet.node.failNext = new NodePayError('no-route', 'no route');
       await assert.rejects(payer.payInvoice(invoice.paymentRequest), { code: 'L402_ERR_PAY_FAILED' });
-      wallet.answerNext.set('pay_invoice', { result_type: 'pay_invoice', error: { code: 'INSUFFICIENT_BALANCE', message: 'empty' }, result: null });
+      wallet.answerNext.set('pay_invoice', {
+        result_type: 'pay_invoice',
+        error: { code: 'INSUFFICIENT_BALANCE', message: 'empty' },
+        result: null,
+      });
       await assert.rejects(payer.payInvoice(invoice.paymentRequest), { code: 'L402_ERR_PAY_INSUFFICIENT_BALANCE' });
-      wallet.answerNext.set('pay_invoice', { result_type: 'pay_invoice', error: null, result: { preimage: '00'.repeat(32), fees_paid: 0 } });
+      wallet.answerNext.set('pay_invoice', {
+        result_type: 'pay_invoice',
+        error: null,
+        result: { preimage: '00'.repeat(32), fees_paid: 0 },
+      });
       await assert.rejects(payer.payInvoice(invoice.paymentRequest), { code: 'L402_ERR_PAY_BAD_PREIMAGE' });
       wallet.silent.add('pay_invoice');
       await assert.rejects(payer.payInvoice(invoice.paymentRequest, { timeoutMs: 200 }), { code: 'L402_ERR_PAY_TIMEOUT' });

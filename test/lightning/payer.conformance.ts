@@ -62,7 +62,9 @@ export function payerConformance(harness: PayerHarness): void {
 
     it('does not start a payment whose signal is already aborted', async () => {
       const invoice = await subject.issue(4);
-      await assert.rejects(subject.payer.payInvoice(invoice.paymentRequest, { signal: AbortSignal.abort() }), { code: 'L402_ERR_PAY_ABORTED' });
+      await assert.rejects(subject.payer.payInvoice(invoice.paymentRequest, { signal: AbortSignal.abort() }), {
+        code: 'L402_ERR_PAY_ABORTED',
+      });
       // Nothing was paid: the invoice can still be paid.
       const result = await subject.payer.payInvoice(invoice.paymentRequest);
       assert.equal(result.paymentHash, invoice.paymentHash);

@@ -25,10 +25,11 @@ function healthWatch(): { onHealthChange: (h: BackendHealth) => void; next: (ok:
   const waiters: Array<{ ok: boolean; resolve: () => void }> = [];
   return {
     onHealthChange: (h) => {
-      for (const w of [...waiters]) if (w.ok === h.ok) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve();
-      }
+      for (const w of [...waiters])
+        if (w.ok === h.ok) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve();
+        }
     },
     next: (ok) => new Promise<void>((resolve) => waiters.push({ ok, resolve })),
   };
@@ -71,7 +72,10 @@ describe('PhoenixdInvoicer', () => {
   it('refuses a wrong password with L402_ERR_LN_AUTH_REFUSED and an unreachable server with L402_ERR_LN_UNAVAILABLE', async () => {
     const fake = await FakePhoenixd.start();
     try {
-      await assert.rejects(PhoenixdInvoicer.connect({ url: fake.url, password: 'wrong' }), { name: 'InvoiceError', code: 'L402_ERR_LN_AUTH_REFUSED' });
+      await assert.rejects(PhoenixdInvoicer.connect({ url: fake.url, password: 'wrong' }), {
+        name: 'InvoiceError',
+        code: 'L402_ERR_LN_AUTH_REFUSED',
+      });
       await fake.server.stop();
       await assert.rejects(PhoenixdInvoicer.connect({ url: fake.url, password: fake.password }), { code: 'L402_ERR_LN_UNAVAILABLE' });
     } finally {
@@ -100,7 +104,12 @@ describe('PhoenixdInvoicer', () => {
   it('loses /websocket, answers 503 meanwhile, and reconciles a payment missed while it was down', async () => {
     const fake = await FakePhoenixd.start();
     const health = healthWatch();
-    const invoicer = await PhoenixdInvoicer.connect({ url: fake.url, password: fake.password, backoff: FAST, onHealthChange: health.onHealthChange });
+    const invoicer = await PhoenixdInvoicer.connect({
+      url: fake.url,
+      password: fake.password,
+      backoff: FAST,
+      onHealthChange: health.onHealthChange,
+    });
     try {
       const invoice = await invoicer.createInvoice({ amountSats: 12 });
       const down = health.next(false);

@@ -14,7 +14,12 @@ function stream(): FeedStream & { end: (reason: unknown) => void } {
 
 test('delivers each settlement once and forgets pending invoices past a bound, expired ones first', async () => {
   const clock = new TestClock(1_000_000);
-  const feed = new SettlementFeed({ name: 'test', clock, open: async () => stream(), lookup: async (hash) => ({ paymentHash: hash, state: 'open' }) });
+  const feed = new SettlementFeed({
+    name: 'test',
+    clock,
+    open: async () => stream(),
+    lookup: async (hash) => ({ paymentHash: hash, state: 'open' }),
+  });
   await feed.start();
   const seen: InvoiceStatus[] = [];
   feed.onSettled((s) => seen.push(s));

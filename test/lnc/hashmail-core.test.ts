@@ -4,7 +4,13 @@
 // the 2 MiB message, the limits, and the session activity gauges.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { HashmailCore, HashmailError, requestStreamId, type HashmailCoreOptions, type HashmailTimers } from '../../src/lnc/hashmail-core.js';
+import {
+  HashmailCore,
+  HashmailError,
+  requestStreamId,
+  type HashmailCoreOptions,
+  type HashmailTimers,
+} from '../../src/lnc/hashmail-core.js';
 
 /** Timers that move only when told; due callbacks run in order, with promise jobs flushed between. */
 class FakeTimers implements HashmailTimers {
@@ -80,16 +86,28 @@ test('creating, duplicating, deleting: the reference texts and codes', async () 
   const { mail } = core();
   mail.createStream(id(1));
   assert.equal(mail.streamCount, 1);
-  assert.throws(() => mail.createStream(id(1)), (e) => (expectHashmail(e, 'L402_ERR_HASHMAIL_STREAM_EXISTS', 'stream already active', 6), true));
-  assert.throws(() => mail.deleteStream(id(2)), (e) => (expectHashmail(e, 'L402_ERR_HASHMAIL_STREAM_NOT_FOUND', 'stream not found'), true));
+  assert.throws(
+    () => mail.createStream(id(1)),
+    (e) => (expectHashmail(e, 'L402_ERR_HASHMAIL_STREAM_EXISTS', 'stream already active', 6), true),
+  );
+  assert.throws(
+    () => mail.deleteStream(id(2)),
+    (e) => (expectHashmail(e, 'L402_ERR_HASHMAIL_STREAM_NOT_FOUND', 'stream not found'), true),
+  );
   await assert.rejects(mail.openReader(id(2)), (e) => (expectHashmail(e, 'L402_ERR_HASHMAIL_STREAM_NOT_FOUND', 'stream not found'), true));
   await assert.rejects(mail.openWriter(id(2)), (e) => (expectHashmail(e, 'L402_ERR_HASHMAIL_STREAM_NOT_FOUND', 'stream not found'), true));
   mail.deleteStream(id(1));
   assert.equal(mail.streamCount, 0);
   await assert.rejects(mail.openReader(id(1)), { message: 'stream not found' });
   // IDs that are not 64 bytes (the reference pads or truncates them silently).
-  assert.throws(() => mail.createStream(Buffer.alloc(0)), (e) => (expectHashmail(e, 'L402_ERR_HASHMAIL_BAD_REQUEST', 'stream_id required'), true));
-  assert.throws(() => mail.createStream(Buffer.alloc(65)), { code: 'L402_ERR_HASHMAIL_BAD_REQUEST', message: 'stream_id must be 64 bytes, not 65' });
+  assert.throws(
+    () => mail.createStream(Buffer.alloc(0)),
+    (e) => (expectHashmail(e, 'L402_ERR_HASHMAIL_BAD_REQUEST', 'stream_id required'), true),
+  );
+  assert.throws(() => mail.createStream(Buffer.alloc(65)), {
+    code: 'L402_ERR_HASHMAIL_BAD_REQUEST',
+    message: 'stream_id must be 64 bytes, not 65',
+  });
 });
 
 test('request validation in the reference order and texts; a missing descriptor is an answer, not a crash', () => {
@@ -97,7 +115,10 @@ test('request validation in the reference order and texts; a missing descriptor 
   assert.throws(() => requestStreamId(undefined, true), { message: 'cipher box descriptor required' });
   assert.throws(() => requestStreamId({ desc: null }, false), { message: 'cipher box descriptor required' });
   assert.throws(() => requestStreamId({ desc: {} }, true), { message: 'stream_id required' });
-  assert.throws(() => requestStreamId({ desc: { stream_id: sid } }, true), { code: 'L402_ERR_HASHMAIL_BAD_REQUEST', message: 'auth type required' });
+  assert.throws(() => requestStreamId({ desc: { stream_id: sid } }, true), {
+    code: 'L402_ERR_HASHMAIL_BAD_REQUEST',
+    message: 'auth type required',
+  });
   assert.equal(requestStreamId({ desc: { stream_id: sid }, auth: {} }, true), sid);
   assert.equal(requestStreamId({ desc: { stream_id: sid } }, false), sid);
 });
@@ -324,7 +345,10 @@ test('limits: message size and number of streams', async () => {
   const { mail } = core({ maxMessageBytes: 10, maxStreams: 2 });
   mail.createStream(id(1));
   mail.createStream(id(2));
-  assert.throws(() => mail.createStream(id(3)), (e) => (expectHashmail(e, 'L402_ERR_HASHMAIL_LIMIT', 'too many streams (limit 2)', 8), true));
+  assert.throws(
+    () => mail.createStream(id(3)),
+    (e) => (expectHashmail(e, 'L402_ERR_HASHMAIL_LIMIT', 'too many streams (limit 2)', 8), true),
+  );
   const writer = await mail.openWriter(id(1));
   await assert.rejects(writer.write(Buffer.alloc(11)), (e) => {
     expectHashmail(e, 'L402_ERR_HASHMAIL_MESSAGE_TOO_LARGE', 'message of 11 bytes is above the limit of 10', 8);

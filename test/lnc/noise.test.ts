@@ -225,7 +225,12 @@ test('the version matrix of the upstream handshake test, with large auth data fr
     }
     if (expected === 2) {
       // Then a KK re-handshake with the keys each side learnt.
-      const ki = new NoiseHandshake({ initiator: true, pattern: 'KK', localStaticSecret: INITIATOR_SECRET, remoteStatic: i.result().remoteStatic });
+      const ki = new NoiseHandshake({
+        initiator: true,
+        pattern: 'KK',
+        localStaticSecret: INITIATOR_SECRET,
+        remoteStatic: i.result().remoteStatic,
+      });
       const kr = new NoiseHandshake({
         initiator: false,
         pattern: 'KK',
@@ -235,7 +240,13 @@ test('the version matrix of the upstream handshake test, with large auth data fr
       });
       handshake(ki, kr);
       assert.equal(ki.result().authData.toString(), AUTH.toString());
-      assert.equal(kr.split().decrypt(ki.split().encrypt(Buffer.from('again'))).toString(), 'again');
+      assert.equal(
+        kr
+          .split()
+          .decrypt(ki.split().encrypt(Buffer.from('again')))
+          .toString(),
+        'again',
+      );
     }
   }
 });
@@ -260,12 +271,15 @@ test('auth data above the limit is refused on both sides', () => {
 test('a wrong pairing phrase fails act 1 on the responder', async () => {
   const other = await stretchPairingEntropy(pairingPhraseToEntropy('satoshi light zoo abandon tiger bridge ocean piano hammer zoo'));
   const r = responder('XX', { pairingSecret: other });
-  assert.throws(() => r.readAct(unhex(vectors.xx_v2.initiator_writes[0] as string)), (error: unknown) => {
-    assert.ok(error instanceof L402Error);
-    assert.equal(error.code, 'L402_ERR_LNC_HANDSHAKE_FAILED');
-    assert.match(error.message, /act 1 payload does not authenticate/);
-    return true;
-  });
+  assert.throws(
+    () => r.readAct(unhex(vectors.xx_v2.initiator_writes[0] as string)),
+    (error: unknown) => {
+      assert.ok(error instanceof L402Error);
+      assert.equal(error.code, 'L402_ERR_LNC_HANDSHAKE_FAILED');
+      assert.match(error.message, /act 1 payload does not authenticate/);
+      return true;
+    },
+  );
   assert.equal(r.nextStep(), 'failed');
   assert.throws(() => r.writeAct(), { code: 'L402_ERR_LNC_HANDSHAKE_FAILED', message: /earlier step failed/ });
 });
@@ -363,7 +377,9 @@ test('acts of the wrong length and steps out of turn are refused', () => {
 test('missing or invalid keys are refused up front', () => {
   assert.throws(() => initiator('XX', { pairingSecret: undefined }), { code: 'L402_ERR_LNC_KEY_INVALID' });
   assert.throws(() => initiator('KK', { remoteStatic: undefined }), { code: 'L402_ERR_LNC_KEY_INVALID' });
-  assert.throws(() => initiator('KK', { remoteStatic: Buffer.concat([Buffer.of(2), Buffer.alloc(32, 0xff)]) }), { code: 'L402_ERR_LNC_KEY_INVALID' });
+  assert.throws(() => initiator('KK', { remoteStatic: Buffer.concat([Buffer.of(2), Buffer.alloc(32, 0xff)]) }), {
+    code: 'L402_ERR_LNC_KEY_INVALID',
+  });
   assert.throws(() => initiator('XX', { localStaticSecret: Buffer.alloc(32) }), { code: 'L402_ERR_LNC_KEY_INVALID' });
   assert.throws(() => initiator('XX', { localStaticSecret: Buffer.alloc(31, 1) }), { code: 'L402_ERR_LNC_KEY_INVALID' });
   // An ephemeral generator giving an invalid key fails the act, not the process.
@@ -385,7 +401,10 @@ test('byte streams: bodies cut at 32 KiB on the way out, any cut of the bytes re
   assert.equal(ti.encryptStream(Buffer.alloc(0)).length, 0);
   const bodies: Buffer[] = [];
   for (let offset = 0; offset < sealed.length; offset += 7777) bodies.push(...tr.feed(sealed.subarray(offset, offset + 7777)));
-  assert.deepEqual(bodies.map((b) => b.length), [32_768, 32_768, 32_768, 1696]);
+  assert.deepEqual(
+    bodies.map((b) => b.length),
+    [32_768, 32_768, 32_768, 1696],
+  );
   assert.ok(Buffer.concat(bodies).equals(data));
   // Byte by byte, then a tampered stream fails and stays failed.
   const one = ti.encrypt(Buffer.from('tiny'));

@@ -14,7 +14,9 @@ const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 test('the embedded word list is the BIP-39 English list', () => {
   assert.equal(BIP39_ENGLISH_WORDS.length, 2048);
   assert.equal(
-    createHash('sha256').update(`${BIP39_ENGLISH_WORDS.join('\n')}\n`).digest('hex'),
+    createHash('sha256')
+      .update(`${BIP39_ENGLISH_WORDS.join('\n')}\n`)
+      .digest('hex'),
     '2f5eed53a4727b4bf8880d8f3f199efc90e58503646d9ff8eff3a2ed3b24dbda',
   );
   assert.deepEqual(
@@ -33,8 +35,14 @@ test('phrase → entropy → SID → stream IDs', () => {
     'dc80ddcc8f87fb72e61d3f0cab4505126feb3c15a96f6c0286eddbdb2bfabceed653c74eade7bcd56a2078c8bd018346fabd4ade67baf42733bf6200c429d995',
   );
   const streams = sessionStreams(sid);
-  assert.equal(streams.clientReceive.toString('base64'), '3IDdzI+H+3LmHT8Mq0UFEm/rPBWpb2wChu3b2yv6vO7WU8dOree81WogeMi9AYNG+r1K3me69Cczv2IAxCnZlQ==');
-  assert.equal(streams.clientSend.toString('base64'), '3IDdzI+H+3LmHT8Mq0UFEm/rPBWpb2wChu3b2yv6vO7WU8dOree81WogeMi9AYNG+r1K3me69Cczv2IAxCnZlA==');
+  assert.equal(
+    streams.clientReceive.toString('base64'),
+    '3IDdzI+H+3LmHT8Mq0UFEm/rPBWpb2wChu3b2yv6vO7WU8dOree81WogeMi9AYNG+r1K3me69Cczv2IAxCnZlQ==',
+  );
+  assert.equal(
+    streams.clientSend.toString('base64'),
+    '3IDdzI+H+3LmHT8Mq0UFEm/rPBWpb2wChu3b2yv6vO7WU8dOree81WogeMi9AYNG+r1K3me69Cczv2IAxCnZlA==',
+  );
   // Fresh copies: changing one leaves the SID alone.
   streams.clientSend[0] = 0;
   assert.equal(sid[0], 0xdc);

@@ -110,7 +110,10 @@ test('mppx parses our challenges, pays the charge, and its credential verifies o
   assert.equal(((await replay.json()) as { type: string }).type, 'https://paymentauth.org/problems/verification-failed');
   assert.deepEqual(seen.slice(-1), ['L402_ERR_MPP_REPLAYED']);
   const offered = Challenge.fromResponseList(replay);
-  assert.deepEqual(offered.map((c) => c.intent), ['charge', 'session']);
+  assert.deepEqual(
+    offered.map((c) => c.intent),
+    ['charge', 'session'],
+  );
 });
 
 test("Alby's fetchWithMpp pays an mpp-only charge, and its credential (echoing fewer parameters) verifies", async () => {
@@ -168,7 +171,10 @@ test('mppx opens a session on our session line with a lightning session method; 
   assert.equal((await store.getSession(opened.sessionId))?.balanceSats, 420 - 21);
   // The bearer built with mppx's own serializer from the same challenge.
   const bearer = Credential.serialize(
-    Credential.from({ challenge: opened.challenge as Parameters<typeof Credential.from>[0]['challenge'], payload: { action: 'bearer', sessionId: opened.sessionId, preimage: opened.preimage } }),
+    Credential.from({
+      challenge: opened.challenge as Parameters<typeof Credential.from>[0]['challenge'],
+      payload: { action: 'bearer', sessionId: opened.sessionId, preimage: opened.preimage },
+    }),
   );
   const again = await fetch(url, { headers: { authorization: bearer } });
   assert.equal(again.status, 200);

@@ -15,7 +15,12 @@ import {
   verifyChallengeId,
   type PaymentChallenge,
 } from '../../src/mpp/payment-challenge.js';
-import { encodePaymentCredential, isPaymentAuthorization, MAX_CREDENTIAL_TOKEN_LENGTH, parsePaymentCredential } from '../../src/mpp/payment-credential.js';
+import {
+  encodePaymentCredential,
+  isPaymentAuthorization,
+  MAX_CREDENTIAL_TOKEN_LENGTH,
+  parsePaymentCredential,
+} from '../../src/mpp/payment-credential.js';
 import { decodePaymentReceipt, encodeChargeReceipt, encodeSessionReceipt, needTopUpEventJson } from '../../src/mpp/payment-receipt.js';
 import { PROBLEM_TYPES, paymentRequiredProblem, problemBody, problemFor } from '../../src/mpp/problem.js';
 import { L402_ERROR_CODES } from '../../src/core/error-codes.js';
@@ -33,21 +38,25 @@ function codedOrValue(fn: () => unknown): void {
 }
 
 /** Printable values a header can carry (tab and non-ASCII included), and quote/backslash. */
-const headerText = fc.string({ unit: fc.oneof(fc.constantFrom('\t', '"', '\\', ',', '=', ' ', 'é', '😀'), fc.string({ minLength: 1, maxLength: 1 })) }).filter((s) => !/[\x00-\x08\x0a-\x1f\x7f]/.test(s));
-const challengeArb: fc.Arbitrary<PaymentChallenge> = fc.record(
-  {
-    id: headerText.filter((s) => s !== ''),
-    realm: headerText.filter((s) => s !== ''),
-    method: headerText.filter((s) => s !== ''),
-    intent: headerText.filter((s) => s !== ''),
-    request: headerText.filter((s) => s !== ''),
-    expires: headerText.filter((s) => s !== ''),
-    digest: headerText.filter((s) => s !== ''),
-    description: headerText.filter((s) => s !== ''),
-    opaque: headerText.filter((s) => s !== ''),
-  },
-  { requiredKeys: ['id', 'realm', 'method', 'intent', 'request'] },
-).map((c) => ({ ...c }));
+const headerText = fc
+  .string({ unit: fc.oneof(fc.constantFrom('\t', '"', '\\', ',', '=', ' ', 'é', '😀'), fc.string({ minLength: 1, maxLength: 1 })) })
+  .filter((s) => !/[\x00-\x08\x0a-\x1f\x7f]/.test(s));
+const challengeArb: fc.Arbitrary<PaymentChallenge> = fc
+  .record(
+    {
+      id: headerText.filter((s) => s !== ''),
+      realm: headerText.filter((s) => s !== ''),
+      method: headerText.filter((s) => s !== ''),
+      intent: headerText.filter((s) => s !== ''),
+      request: headerText.filter((s) => s !== ''),
+      expires: headerText.filter((s) => s !== ''),
+      digest: headerText.filter((s) => s !== ''),
+      description: headerText.filter((s) => s !== ''),
+      opaque: headerText.filter((s) => s !== ''),
+    },
+    { requiredKeys: ['id', 'realm', 'method', 'intent', 'request'] },
+  )
+  .map((c) => ({ ...c }));
 
 describe('MPP codecs: properties', () => {
   it('base64url round-trips any bytes and decodes only its one spelling', () => {
@@ -59,7 +68,10 @@ describe('MPP codecs: properties', () => {
       }),
       RUNS,
     );
-    fc.assert(fc.property(fc.string(), (s) => codedOrValue(() => decodeBase64Url(s))), RUNS);
+    fc.assert(
+      fc.property(fc.string(), (s) => codedOrValue(() => decodeBase64Url(s))),
+      RUNS,
+    );
   });
 
   it('a challenge line parses back to its parameters, alone or in a list with other schemes', () => {
@@ -75,23 +87,42 @@ describe('MPP codecs: properties', () => {
   });
 
   it('random header values give challenges or a coded error', () => {
-    fc.assert(fc.property(fc.string(), (s) => codedOrValue(() => parsePaymentChallenges(s))), RUNS);
-    fc.assert(fc.property(fc.string(), (s) => codedOrValue(() => parsePaymentChallenges(`Payment ${s}`))), RUNS);
+    fc.assert(
+      fc.property(fc.string(), (s) => codedOrValue(() => parsePaymentChallenges(s))),
+      RUNS,
+    );
+    fc.assert(
+      fc.property(fc.string(), (s) => codedOrValue(() => parsePaymentChallenges(`Payment ${s}`))),
+      RUNS,
+    );
   });
 
   it('a credential round-trips, and random tokens give a credential or a coded error', () => {
     fc.assert(
-      fc.property(challengeArb, fc.option(fc.string({ minLength: 1 }), { nil: undefined }), fc.dictionary(fc.string(), fc.jsonValue()), (challenge, source, payload) => {
-        const credential = { challenge, payload, ...(source !== undefined ? { source } : {}) };
-        const parsed = parsePaymentCredential(`Payment ${encodePaymentCredential(credential)}`);
-        assert.deepEqual(parsed.challenge, challenge);
-        assert.equal(parsed.source, source);
-        assert.deepEqual(JSON.stringify(parsed.payload), JSON.stringify(payload));
-      }),
+      fc.property(
+        challengeArb,
+        fc.option(fc.string({ minLength: 1 }), { nil: undefined }),
+        fc.dictionary(fc.string(), fc.jsonValue()),
+        (challenge, source, payload) => {
+          const credential = { challenge, payload, ...(source !== undefined ? { source } : {}) };
+          const parsed = parsePaymentCredential(`Payment ${encodePaymentCredential(credential)}`);
+          assert.deepEqual(parsed.challenge, challenge);
+          assert.equal(parsed.source, source);
+          assert.deepEqual(JSON.stringify(parsed.payload), JSON.stringify(payload));
+        },
+      ),
       RUNS,
     );
-    fc.assert(fc.property(fc.string(), (s) => codedOrValue(() => parsePaymentCredential(`Payment ${s}`))), RUNS);
-    fc.assert(fc.property(fc.jsonValue(), (v) => codedOrValue(() => parsePaymentCredential(`Payment ${encodeBase64Url(Buffer.from(JSON.stringify(v) ?? 'null'))}`))), RUNS);
+    fc.assert(
+      fc.property(fc.string(), (s) => codedOrValue(() => parsePaymentCredential(`Payment ${s}`))),
+      RUNS,
+    );
+    fc.assert(
+      fc.property(fc.jsonValue(), (v) =>
+        codedOrValue(() => parsePaymentCredential(`Payment ${encodeBase64Url(Buffer.from(JSON.stringify(v) ?? 'null'))}`)),
+      ),
+      RUNS,
+    );
   });
 
   it('JCS is a fixed point and agrees with JSON.parse on every JSON value', () => {
@@ -103,7 +134,10 @@ describe('MPP codecs: properties', () => {
       }),
       RUNS,
     );
-    fc.assert(fc.property(fc.string(), (s) => codedOrValue(() => canonicalizeJson(s))), RUNS);
+    fc.assert(
+      fc.property(fc.string(), (s) => codedOrValue(() => canonicalizeJson(s))),
+      RUNS,
+    );
   });
 
   it('the challenge id changes with every covered parameter, and not with the description', () => {
@@ -181,18 +215,32 @@ describe('MPP codecs: rules', () => {
 
   it('encodes receipts without empty members and refuses bad amounts', () => {
     const base = { method: 'lightning', reference: 'r', status: 'success' as const, timestamp: 't' };
-    assert.equal(Buffer.from(encodeSessionReceipt({ ...base, refundSats: 0 }), 'base64url').toString(), '{"method":"lightning","reference":"r","status":"success","timestamp":"t"}');
+    assert.equal(
+      Buffer.from(encodeSessionReceipt({ ...base, refundSats: 0 }), 'base64url').toString(),
+      '{"method":"lightning","reference":"r","status":"success","timestamp":"t"}',
+    );
     assert.throws(() => encodeSessionReceipt({ ...base, refundSats: -1 }), isCode('L402_ERR_MPP_INVALID_ARGUMENT'));
     assert.throws(() => encodeSessionReceipt({ ...base, refundSats: 1.5 }), isCode('L402_ERR_MPP_INVALID_ARGUMENT'));
-    assert.throws(() => needTopUpEventJson({ sessionId: 's', balanceSpent: -1n, balanceRequired: 1 }), isCode('L402_ERR_MPP_INVALID_ARGUMENT'));
-    assert.equal(Buffer.from(encodeChargeReceipt({ status: 'success', method: 'lightning', timestamp: 't', reference: 'r', challengeId: '' }), 'base64url').toString(), '{"status":"success","method":"lightning","timestamp":"t","reference":"r"}');
+    assert.throws(
+      () => needTopUpEventJson({ sessionId: 's', balanceSpent: -1n, balanceRequired: 1 }),
+      isCode('L402_ERR_MPP_INVALID_ARGUMENT'),
+    );
+    assert.equal(
+      Buffer.from(
+        encodeChargeReceipt({ status: 'success', method: 'lightning', timestamp: 't', reference: 'r', challengeId: '' }),
+        'base64url',
+      ).toString(),
+      '{"status":"success","method":"lightning","timestamp":"t","reference":"r"}',
+    );
     assert.throws(() => decodePaymentReceipt(encodeBase64Url(Buffer.from('{"status":"failed"}'))), isCode('L402_ERR_MPP_MALFORMED'));
     assert.throws(() => decodePaymentReceipt(encodeBase64Url(Buffer.from('[1]'))), isCode('L402_ERR_MPP_MALFORMED'));
     assert.throws(() => decodePaymentReceipt('not base64!'), isCode('L402_ERR_MPP_MALFORMED'));
   });
 
   it('maps every refusal code of the table to a problem type of the drafts', () => {
-    const refusalCodes = Object.keys(L402_ERROR_CODES).filter((c) => c.startsWith('L402_ERR_MPP_') && c !== 'L402_ERR_MPP_INVALID_ARGUMENT');
+    const refusalCodes = Object.keys(L402_ERROR_CODES).filter(
+      (c) => c.startsWith('L402_ERR_MPP_') && c !== 'L402_ERR_MPP_INVALID_ARGUMENT',
+    );
     const types = new Set<string>(Object.values(PROBLEM_TYPES));
     for (const code of refusalCodes) {
       const problem = problemFor(code as Parameters<typeof problemFor>[0], 'why', 'cid');

@@ -36,9 +36,15 @@ describe('MppScheme charge: offers', () => {
   it('offers charge then session, each an authentic, bound, expiring challenge with a fresh invoice', async () => {
     const w = world();
     const offers = await w.scheme.offers({ ...target, description: 'Q&A "quotes"' });
-    assert.deepEqual(offers.map((o) => o.intent), ['charge', 'session']);
+    assert.deepEqual(
+      offers.map((o) => o.intent),
+      ['charge', 'session'],
+    );
     const parsed = parsePaymentChallenges(offers.map((o) => o.header).join(', '));
-    assert.deepEqual(parsed, offers.map((o) => o.challenge));
+    assert.deepEqual(
+      parsed,
+      offers.map((o) => o.challenge),
+    );
     for (const o of offers) {
       assert.ok(verifyChallengeId(bindingKey(w.secret, 'quotes'), o.challenge));
       assert.equal(verifyChallengeId(w.secret, o.challenge), false);
@@ -51,12 +57,15 @@ describe('MppScheme charge: offers', () => {
       assert.equal(o.challenge.opaque, undefined);
     }
     const charge = JSON.parse(Buffer.from(offers[0]!.challenge.request, 'base64url').toString()) as Record<string, unknown>;
-    assert.equal(Buffer.from(offers[0]!.challenge.request, 'base64url').toString(), JSON.stringify({
-      amount: '10',
-      currency: 'sat',
-      description: 'Q&A "quotes"',
-      methodDetails: { invoice: invoiceOf(offers[0]!), network: 'regtest', paymentHash: offers[0]!.paymentHash },
-    }));
+    assert.equal(
+      Buffer.from(offers[0]!.challenge.request, 'base64url').toString(),
+      JSON.stringify({
+        amount: '10',
+        currency: 'sat',
+        description: 'Q&A "quotes"',
+        methodDetails: { invoice: invoiceOf(offers[0]!), network: 'regtest', paymentHash: offers[0]!.paymentHash },
+      }),
+    );
     assert.equal(charge['amount'], '10');
     const session = JSON.parse(Buffer.from(offers[1]!.challenge.request, 'base64url').toString()) as Record<string, string>;
     assert.deepEqual(Object.keys(session), ['amount', 'currency', 'depositAmount', 'depositInvoice', 'idleTimeout', 'paymentHash']);
@@ -71,10 +80,23 @@ describe('MppScheme charge: offers', () => {
 
   it('offers only the intents a target accepts and the scheme has', async () => {
     const w = world();
-    assert.deepEqual((await w.scheme.offers({ ...target, intents: ['session'] })).map((o) => o.intent), ['session']);
-    const chargeOnly = new MppScheme({ realm: 'r', secret: w.secret, invoicer: w.server, network: 'regtest', charges: w.store, clock: w.clock });
+    assert.deepEqual(
+      (await w.scheme.offers({ ...target, intents: ['session'] })).map((o) => o.intent),
+      ['session'],
+    );
+    const chargeOnly = new MppScheme({
+      realm: 'r',
+      secret: w.secret,
+      invoicer: w.server,
+      network: 'regtest',
+      charges: w.store,
+      clock: w.clock,
+    });
     assert.deepEqual(chargeOnly.intents, ['charge']);
-    assert.deepEqual((await chargeOnly.offers(target)).map((o) => o.intent), ['charge']);
+    assert.deepEqual(
+      (await chargeOnly.offers(target)).map((o) => o.intent),
+      ['charge'],
+    );
   });
 
   it('binds the resource of a dynamically priced target', async () => {
@@ -128,7 +150,10 @@ describe('MppScheme charge: verification', () => {
     assert.equal(ok.reference, offer.paymentHash);
     assert.equal(ok.chargedSats, 10);
     const headers = w.scheme.responseHeaders(ok);
-    assert.deepEqual(headers.map(([n]) => n), ['Payment-Receipt', 'Cache-Control']);
+    assert.deepEqual(
+      headers.map(([n]) => n),
+      ['Payment-Receipt', 'Cache-Control'],
+    );
     assert.equal(headers[1]![1], 'private');
     const receipt = decodePaymentReceipt(headers[0]![1]);
     assert.deepEqual(receipt, {
@@ -168,21 +193,52 @@ describe('MppScheme charge: verification', () => {
     const { id: _id, expires: _expires, ...rest } = offer.challenge;
     const noExpiry: PaymentChallenge = { id: computeChallengeId(bindingKey(w.secret, 'quotes'), rest), ...rest };
     w.clock.advance(-900_000);
-    refused(await w.scheme.verify(requestWith(paymentHeader(noExpiry, { preimage })), target), 'L402_ERR_MPP_CHALLENGE_INVALID', 'invalid-challenge');
+    refused(
+      await w.scheme.verify(requestWith(paymentHeader(noExpiry, { preimage })), target),
+      'L402_ERR_MPP_CHALLENGE_INVALID',
+      'invalid-challenge',
+    );
   });
 
   it('refuses an altered challenge (HMAC), a wrong or malformed preimage', async () => {
     const w = world();
     const { offer, preimage } = await paidCharge(w);
-    const cheaper = { ...offer.challenge, request: Buffer.from(Buffer.from(offer.challenge.request, 'base64url').toString().replace('"10"', '"1"')).toString('base64url') };
-    refused(await w.scheme.verify(requestWith(paymentHeader(cheaper, { preimage })), target), 'L402_ERR_MPP_CHALLENGE_UNKNOWN', 'lightning/unknown-challenge');
+    const cheaper = {
+      ...offer.challenge,
+      request: Buffer.from(Buffer.from(offer.challenge.request, 'base64url').toString().replace('"10"', '"1"')).toString('base64url'),
+    };
+    refused(
+      await w.scheme.verify(requestWith(paymentHeader(cheaper, { preimage })), target),
+      'L402_ERR_MPP_CHALLENGE_UNKNOWN',
+      'lightning/unknown-challenge',
+    );
     const longer = { ...offer.challenge, expires: '2099-01-01T00:00:00Z' };
-    refused(await w.scheme.verify(requestWith(paymentHeader(longer, { preimage })), target), 'L402_ERR_MPP_CHALLENGE_UNKNOWN', 'lightning/unknown-challenge');
+    refused(
+      await w.scheme.verify(requestWith(paymentHeader(longer, { preimage })), target),
+      'L402_ERR_MPP_CHALLENGE_UNKNOWN',
+      'lightning/unknown-challenge',
+    );
     const other = world();
-    refused(await other.scheme.verify(requestWith(paymentHeader(offer.challenge, { preimage })), target), 'L402_ERR_MPP_CHALLENGE_UNKNOWN', 'lightning/unknown-challenge');
-    refused(await w.scheme.verify(requestWith(paymentHeader(offer.challenge, { preimage: randomPreimage() })), target), 'L402_ERR_MPP_BAD_PREIMAGE', 'lightning/invalid-preimage');
-    refused(await w.scheme.verify(requestWith(paymentHeader(offer.challenge, { preimage: preimage.toUpperCase() })), target), 'L402_ERR_MPP_BAD_PREIMAGE', 'lightning/invalid-preimage');
-    refused(await w.scheme.verify(requestWith(paymentHeader(offer.challenge, {})), target), 'L402_ERR_MPP_BAD_PREIMAGE', 'lightning/invalid-preimage');
+    refused(
+      await other.scheme.verify(requestWith(paymentHeader(offer.challenge, { preimage })), target),
+      'L402_ERR_MPP_CHALLENGE_UNKNOWN',
+      'lightning/unknown-challenge',
+    );
+    refused(
+      await w.scheme.verify(requestWith(paymentHeader(offer.challenge, { preimage: randomPreimage() })), target),
+      'L402_ERR_MPP_BAD_PREIMAGE',
+      'lightning/invalid-preimage',
+    );
+    refused(
+      await w.scheme.verify(requestWith(paymentHeader(offer.challenge, { preimage: preimage.toUpperCase() })), target),
+      'L402_ERR_MPP_BAD_PREIMAGE',
+      'lightning/invalid-preimage',
+    );
+    refused(
+      await w.scheme.verify(requestWith(paymentHeader(offer.challenge, {})), target),
+      'L402_ERR_MPP_BAD_PREIMAGE',
+      'lightning/invalid-preimage',
+    );
     // None of those consumed the payment.
     accepted(await w.scheme.verify(requestWith(paymentHeader(offer.challenge, { preimage })), target));
   });
@@ -191,11 +247,27 @@ describe('MppScheme charge: verification', () => {
     const w = world();
     const cheap = { service: 'cheap', priceSats: 1 };
     const { header } = await paidCharge(w, cheap);
-    refused(await w.scheme.verify(requestWith(header), { service: 'dear', priceSats: 1000 }), 'L402_ERR_MPP_CHALLENGE_UNKNOWN', 'lightning/unknown-challenge');
-    refused(await w.scheme.verify(requestWith(header), { ...cheap, resource: '/a' }), 'L402_ERR_MPP_CHALLENGE_UNKNOWN', 'lightning/unknown-challenge');
-    refused(await w.scheme.verify(requestWith(header), { service: 'cheap', priceSats: 2 }), 'L402_ERR_MPP_WRONG_AMOUNT', 'payment-insufficient');
+    refused(
+      await w.scheme.verify(requestWith(header), { service: 'dear', priceSats: 1000 }),
+      'L402_ERR_MPP_CHALLENGE_UNKNOWN',
+      'lightning/unknown-challenge',
+    );
+    refused(
+      await w.scheme.verify(requestWith(header), { ...cheap, resource: '/a' }),
+      'L402_ERR_MPP_CHALLENGE_UNKNOWN',
+      'lightning/unknown-challenge',
+    );
+    refused(
+      await w.scheme.verify(requestWith(header), { service: 'cheap', priceSats: 2 }),
+      'L402_ERR_MPP_WRONG_AMOUNT',
+      'payment-insufficient',
+    );
     const priced = await paidCharge(w, { service: 'dyn', resource: '/a', priceSats: 5 } as typeof target);
-    refused(await w.scheme.verify(requestWith(priced.header), { service: 'dyn', resource: '/b', priceSats: 5 }), 'L402_ERR_MPP_CHALLENGE_UNKNOWN', 'lightning/unknown-challenge');
+    refused(
+      await w.scheme.verify(requestWith(priced.header), { service: 'dyn', resource: '/b', priceSats: 5 }),
+      'L402_ERR_MPP_CHALLENGE_UNKNOWN',
+      'lightning/unknown-challenge',
+    );
     // A price that went down is covered.
     accepted(await w.scheme.verify(requestWith(priced.header), { service: 'dyn', resource: '/a', priceSats: 4 }));
     accepted(await w.scheme.verify(requestWith(header), cheap));
@@ -214,9 +286,28 @@ describe('MppScheme charge: verification', () => {
     // The same credential twice is one credential.
     accepted(await w.scheme.verify(requestWith(header, header), target));
     const onchain = { ...offer.challenge, method: 'tempo' };
-    refused(await w.scheme.verify(requestWith(paymentHeader(onchain, { preimage })), target), 'L402_ERR_MPP_METHOD_UNSUPPORTED', 'method-unsupported');
-    refused(await w.scheme.verify(requestWith(second.header), { ...target, intents: ['session'] }), 'L402_ERR_MPP_METHOD_UNSUPPORTED', 'method-unsupported');
-    const sessionsOnly = new MppScheme({ realm: 'api.example.test', secret: w.secret, invoicer: w.server, network: 'regtest', sessions: { store: w.store, payer: { payInvoice: () => Promise.reject(new Error('unused')) }, decodeInvoice: () => ({ network: 'regtest', amountMsat: 0n, expiresAt: 0 }) }, clock: w.clock });
+    refused(
+      await w.scheme.verify(requestWith(paymentHeader(onchain, { preimage })), target),
+      'L402_ERR_MPP_METHOD_UNSUPPORTED',
+      'method-unsupported',
+    );
+    refused(
+      await w.scheme.verify(requestWith(second.header), { ...target, intents: ['session'] }),
+      'L402_ERR_MPP_METHOD_UNSUPPORTED',
+      'method-unsupported',
+    );
+    const sessionsOnly = new MppScheme({
+      realm: 'api.example.test',
+      secret: w.secret,
+      invoicer: w.server,
+      network: 'regtest',
+      sessions: {
+        store: w.store,
+        payer: { payInvoice: () => Promise.reject(new Error('unused')) },
+        decodeInvoice: () => ({ network: 'regtest', amountMsat: 0n, expiresAt: 0 }),
+      },
+      clock: w.clock,
+    });
     refused(await sessionsOnly.verify(requestWith(second.header), target), 'L402_ERR_MPP_METHOD_UNSUPPORTED', 'method-unsupported');
     assert.equal(w.scheme.isOwnAuthorization('PAYMENT abc'), true);
     assert.equal(w.scheme.isOwnAuthorization('L402 abc'), false);
@@ -256,6 +347,8 @@ describe('MppScheme charge: verification', () => {
     const { preimage } = await server.pay(invoiceOf(offer!));
     assert.equal(hashOf(preimage), offer!.paymentHash);
     await store.close();
-    await assert.rejects(scheme.verify(requestWith(paymentHeader(offer!.challenge, { preimage })), target), { code: 'L402_ERR_STORE_UNAVAILABLE' });
+    await assert.rejects(scheme.verify(requestWith(paymentHeader(offer!.challenge, { preimage })), target), {
+      code: 'L402_ERR_STORE_UNAVAILABLE',
+    });
   });
 });

@@ -20,7 +20,10 @@ import { invoiceOf, paymentHeader, world } from './support.js';
 function setup(priceSats = 21) {
   const w = world();
   const secrets = new MemorySecretStore();
-  const l402 = new L402Scheme({ minter: new Minter({ invoicer: w.server, secrets, clock: w.clock }), verifier: new Verifier({ secrets, clock: w.clock }) });
+  const l402 = new L402Scheme({
+    minter: new Minter({ invoicer: w.server, secrets, clock: w.clock }),
+    verifier: new Verifier({ secrets, clock: w.clock }),
+  });
   const released: unknown[] = [];
   const mpp = new MppPaymentScheme({ scheme: w.scheme, priceSats: () => priceSats, onReleaseError: (e) => released.push(e) });
   const gate = new Gate({ schemes: [l402, mpp], clock: w.clock });
@@ -47,10 +50,19 @@ async function payCharge(w: ReturnType<typeof world>, challenge: PaymentChalleng
 test('one 402 offers L402, then the charge, then the session, with the problem+json body', async () => {
   const { gate } = setup();
   const c = asChallenge(await gate.decide(request(), route));
-  assert.deepEqual(c.offers.map((o) => [o.scheme, o.authType]), [['L402', 'l402'], ['Payment', 'mpp']]);
+  assert.deepEqual(
+    c.offers.map((o) => [o.scheme, o.authType]),
+    [
+      ['L402', 'l402'],
+      ['Payment', 'mpp'],
+    ],
+  );
   const lines = c.headers.filter(([n]) => n === 'WWW-Authenticate').map(([, v]) => v.split(' ')[0]);
   assert.deepEqual(lines, ['LSAT', 'L402', 'Payment', 'Payment']);
-  assert.deepEqual(paymentChallenges(c).map((p) => p.intent), ['charge', 'session']);
+  assert.deepEqual(
+    paymentChallenges(c).map((p) => p.intent),
+    ['charge', 'session'],
+  );
   assert.equal(c.headers.find(([n]) => n === 'Content-Type')?.[1], 'application/problem+json');
   assert.equal(JSON.parse(c.body).type, 'https://paymentauth.org/problems/payment-required');
 });
@@ -64,7 +76,10 @@ test('a paid charge is accepted once, with a receipt from the Payment scheme onl
   if (ok.kind !== 'allow') return;
   assert.equal(ok.scheme, 'Payment');
   assert.equal(ok.headers?.find(([n]) => n === 'Payment-Receipt') !== undefined, true);
-  assert.deepEqual(ok.headers?.find(([n]) => n === 'Cache-Control'), ['Cache-Control', 'private']);
+  assert.deepEqual(
+    ok.headers?.find(([n]) => n === 'Cache-Control'),
+    ['Cache-Control', 'private'],
+  );
   const replay = asChallenge(await gate.decide(request({ authorization: header }), route));
   assert.equal(replay.code, 'L402_ERR_MPP_REPLAYED');
   assert.equal(JSON.parse(replay.body).type, 'https://paymentauth.org/problems/verification-failed');
@@ -72,7 +87,7 @@ test('a paid charge is accepted once, with a receipt from the Payment scheme onl
   assert.equal(paymentChallenges(replay).length, 2);
 });
 
-test('an L402 credential beside an unverified Payment header gets no Payment-Receipt (the reference\'s issue #272)', async () => {
+test("an L402 credential beside an unverified Payment header gets no Payment-Receipt (the reference's issue #272)", async () => {
   const { w, gate } = setup();
   const c = asChallenge(await gate.decide(request(), route));
   const [l402] = parseChallenges(c.headers.map(([, v]) => v));
@@ -127,7 +142,10 @@ test('a free request spends no Payment credential', async () => {
   const c = asChallenge(await gate.decide(request(), route));
   const header = await payCharge(w, paymentChallenges(c)[0] as PaymentChallenge);
   const free = new Gate({ schemes: [new MppPaymentScheme({ scheme: w.scheme, priceSats: () => 0 })], clock: w.clock });
-  assert.deepEqual(await free.decide(request({ authorization: header }), { service: 'api', priceSats: 0 }), { kind: 'allow', reason: 'free' });
+  assert.deepEqual(await free.decide(request({ authorization: header }), { service: 'api', priceSats: 0 }), {
+    kind: 'allow',
+    reason: 'free',
+  });
   assert.equal((await gate.decide(request({ authorization: header }), route)).kind, 'allow', 'still unspent');
 });
 
@@ -137,7 +155,10 @@ test('session through the Gate: open, bearer, close with the refund in the recei
   const session = paymentChallenges(c)[1] as PaymentChallenge;
   const deposit = invoiceOf({ challenge: session } as never);
   const { preimage } = await w.server.pay(deposit);
-  const open = await gate.decide(request({ authorization: paymentHeader(session, { action: 'open', preimage, returnInvoice: await w.returnInvoice() }) }), route);
+  const open = await gate.decide(
+    request({ authorization: paymentHeader(session, { action: 'open', preimage, returnInvoice: await w.returnInvoice() }) }),
+    route,
+  );
   assert.equal(open.kind, 'allow');
   const sessionId = open.kind === 'allow' ? open.token?.tokenId : undefined;
   const bearer = await gate.decide(request({ authorization: paymentHeader(session, { action: 'bearer', sessionId, preimage }) }), route);

@@ -59,7 +59,12 @@ describe('MppScheme session: open', () => {
     assert.equal(stored?.depositSats, 60);
     assert.equal(stored?.returnInvoice, s.returnInvoice);
     // Sending the same open again is an honest retry: no second deposit credit.
-    accepted(await w.scheme.verify(requestWith(paymentHeader(s.offer.challenge, { action: 'open', preimage: s.preimage, returnInvoice: s.returnInvoice })), target));
+    accepted(
+      await w.scheme.verify(
+        requestWith(paymentHeader(s.offer.challenge, { action: 'open', preimage: s.preimage, returnInvoice: s.returnInvoice })),
+        target,
+      ),
+    );
     assert.equal((await w.store.getSession(s.sessionId))?.depositSats, 60);
   });
 
@@ -67,7 +72,8 @@ describe('MppScheme session: open', () => {
     const w = world();
     const offer = await sessionOffer(w);
     const preimage = await w.pay(offer);
-    const tryOpen = (returnInvoice: unknown) => w.scheme.verify(requestWith(paymentHeader(offer.challenge, { action: 'open', preimage, returnInvoice })), target);
+    const tryOpen = (returnInvoice: unknown) =>
+      w.scheme.verify(requestWith(paymentHeader(offer.challenge, { action: 'open', preimage, returnInvoice })), target);
     const invalid = async (returnInvoice: unknown) =>
       refused(await tryOpen(returnInvoice), 'L402_ERR_MPP_RETURN_INVOICE_INVALID', 'lightning/invalid-return-invoice');
     await invalid((await w.client.createInvoice({ amountSats: 5 })).paymentRequest);
@@ -89,13 +95,21 @@ describe('MppScheme session: open', () => {
     const preimage = await w.pay(offer);
     const returnInvoice = await w.returnInvoice();
     refused(
-      await w.scheme.verify(requestWith(paymentHeader(offer.challenge, { action: 'open', preimage: randomPreimage(), returnInvoice })), target),
+      await w.scheme.verify(
+        requestWith(paymentHeader(offer.challenge, { action: 'open', preimage: randomPreimage(), returnInvoice })),
+        target,
+      ),
       'L402_ERR_MPP_BAD_PREIMAGE',
       'lightning/invalid-preimage',
     );
     // The deposit credited as a top-up of another session cannot open one.
     const other = await open(w);
-    accepted(await w.scheme.verify(requestWith(paymentHeader(offer.challenge, { action: 'topUp', sessionId: other.sessionId, topUpPreimage: preimage })), target));
+    accepted(
+      await w.scheme.verify(
+        requestWith(paymentHeader(offer.challenge, { action: 'topUp', sessionId: other.sessionId, topUpPreimage: preimage })),
+        target,
+      ),
+    );
     refused(
       await w.scheme.verify(requestWith(paymentHeader(offer.challenge, { action: 'open', preimage, returnInvoice })), target),
       'L402_ERR_MPP_FOREIGN_PAYMENT',
@@ -105,7 +119,10 @@ describe('MppScheme session: open', () => {
     const latePreimage = await w.pay(late);
     w.clock.advance(900_000);
     refused(
-      await w.scheme.verify(requestWith(paymentHeader(late.challenge, { action: 'open', preimage: latePreimage, returnInvoice: await w.returnInvoice() })), target),
+      await w.scheme.verify(
+        requestWith(paymentHeader(late.challenge, { action: 'open', preimage: latePreimage, returnInvoice: await w.returnInvoice() })),
+        target,
+      ),
       'L402_ERR_MPP_CHALLENGE_EXPIRED',
       'payment-expired',
     );
@@ -114,8 +131,19 @@ describe('MppScheme session: open', () => {
   it('refuses an unknown action as malformed', async () => {
     const w = world();
     const offer = await sessionOffer(w);
-    refused(await w.scheme.verify(requestWith(paymentHeader(offer.challenge, { action: 'drain' })), target), 'L402_ERR_MPP_MALFORMED', 'malformed-credential');
-    refused(await w.scheme.verify(requestWith(paymentHeader(offer.challenge, { action: 'bearer', sessionId: 'x', preimage: randomPreimage() })), target), 'L402_ERR_MPP_MALFORMED', 'malformed-credential');
+    refused(
+      await w.scheme.verify(requestWith(paymentHeader(offer.challenge, { action: 'drain' })), target),
+      'L402_ERR_MPP_MALFORMED',
+      'malformed-credential',
+    );
+    refused(
+      await w.scheme.verify(
+        requestWith(paymentHeader(offer.challenge, { action: 'bearer', sessionId: 'x', preimage: randomPreimage() })),
+        target,
+      ),
+      'L402_ERR_MPP_MALFORMED',
+      'malformed-credential',
+    );
   });
 });
 
@@ -130,7 +158,11 @@ describe('MppScheme session: bearer and topUp', () => {
       assert.equal(ok.balanceSats, balance);
       assert.equal(ok.action, 'bearer');
     }
-    const r = refused(await w.scheme.verify(requestWith(s.bearer), target), 'L402_ERR_MPP_INSUFFICIENT_BALANCE', 'lightning/insufficient-balance');
+    const r = refused(
+      await w.scheme.verify(requestWith(s.bearer), target),
+      'L402_ERR_MPP_INSUFFICIENT_BALANCE',
+      'lightning/insufficient-balance',
+    );
     assert.match(r.problem.detail ?? '', /balance of 0 sat/);
     // A dearer price on the same service debits more.
     const t = await open(w);
@@ -141,17 +173,27 @@ describe('MppScheme session: bearer and topUp', () => {
     const w = world();
     const s = await open(w);
     refused(
-      await w.scheme.verify(requestWith(paymentHeader(s.offer.challenge, { action: 'bearer', sessionId: s.sessionId, preimage: randomPreimage() })), target),
+      await w.scheme.verify(
+        requestWith(paymentHeader(s.offer.challenge, { action: 'bearer', sessionId: s.sessionId, preimage: randomPreimage() })),
+        target,
+      ),
       'L402_ERR_MPP_BAD_PREIMAGE',
       'lightning/invalid-preimage',
     );
     const stranger = randomPreimage();
     refused(
-      await w.scheme.verify(requestWith(paymentHeader(s.offer.challenge, { action: 'bearer', sessionId: hashOf(stranger), preimage: stranger })), target),
+      await w.scheme.verify(
+        requestWith(paymentHeader(s.offer.challenge, { action: 'bearer', sessionId: hashOf(stranger), preimage: stranger })),
+        target,
+      ),
       'L402_ERR_MPP_SESSION_NOT_FOUND',
       'lightning/session-not-found',
     );
-    refused(await w.scheme.verify(requestWith(s.bearer), { service: 'other', priceSats: 3 }), 'L402_ERR_MPP_CHALLENGE_UNKNOWN', 'lightning/unknown-challenge');
+    refused(
+      await w.scheme.verify(requestWith(s.bearer), { service: 'other', priceSats: 3 }),
+      'L402_ERR_MPP_CHALLENGE_UNKNOWN',
+      'lightning/unknown-challenge',
+    );
     // A bearer outlives its challenge: the session preimage is the credential.
     w.clock.advance(3_600_000);
     accepted(await w.scheme.verify(requestWith(s.bearer), target));
@@ -171,20 +213,31 @@ describe('MppScheme session: bearer and topUp', () => {
     assert.equal(replay.balanceSats, 57 + 60 - 6);
     assert.equal((await w.store.getSession(a.sessionId))?.depositSats, 120);
     refused(
-      await w.scheme.verify(requestWith(paymentHeader(topUp.challenge, { action: 'topUp', sessionId: b.sessionId, topUpPreimage: preimage })), target),
+      await w.scheme.verify(
+        requestWith(paymentHeader(topUp.challenge, { action: 'topUp', sessionId: b.sessionId, topUpPreimage: preimage })),
+        target,
+      ),
       'L402_ERR_MPP_FOREIGN_PAYMENT',
       'verification-failed',
     );
     assert.equal((await w.store.getSession(b.sessionId))?.depositSats, 60);
     refused(
-      await w.scheme.verify(requestWith(paymentHeader(topUp.challenge, { action: 'topUp', sessionId: a.sessionId, topUpPreimage: randomPreimage() })), target),
+      await w.scheme.verify(
+        requestWith(paymentHeader(topUp.challenge, { action: 'topUp', sessionId: a.sessionId, topUpPreimage: randomPreimage() })),
+        target,
+      ),
       'L402_ERR_MPP_BAD_PREIMAGE',
       'lightning/invalid-preimage',
     );
     const stranger = await sessionOffer(w);
     const strangerPreimage = await w.pay(stranger);
     refused(
-      await w.scheme.verify(requestWith(paymentHeader(stranger.challenge, { action: 'topUp', sessionId: hashOf(randomPreimage()), topUpPreimage: strangerPreimage })), target),
+      await w.scheme.verify(
+        requestWith(
+          paymentHeader(stranger.challenge, { action: 'topUp', sessionId: hashOf(randomPreimage()), topUpPreimage: strangerPreimage }),
+        ),
+        target,
+      ),
       'L402_ERR_MPP_SESSION_NOT_FOUND',
       'lightning/session-not-found',
     );
@@ -237,7 +290,11 @@ describe('MppScheme session: close and refunds', () => {
     const w = world();
     const s = await open(w);
     for (let i = 0; i < 19; i++) accepted(await w.scheme.verify(requestWith(s.bearer), target));
-    const r = refused(await w.scheme.verify(requestWith(s.close), target), 'L402_ERR_MPP_INSUFFICIENT_BALANCE', 'lightning/insufficient-balance');
+    const r = refused(
+      await w.scheme.verify(requestWith(s.close), target),
+      'L402_ERR_MPP_INSUFFICIENT_BALANCE',
+      'lightning/insufficient-balance',
+    );
     const receipt = decodePaymentReceipt(r.headers.find(([n]) => n === 'Payment-Receipt')![1]);
     assert.equal(receipt['refundStatus'], 'skipped');
     assert.equal(receipt['refundSats'], undefined);
@@ -254,7 +311,9 @@ describe('MppScheme session: close and refunds', () => {
     const wrapped: { payer?: Payer } = {};
     const payer: Payer = {
       payInvoice: (invoice, options) =>
-        fail ? Promise.reject(new PaymentError('L402_ERR_PAY_NO_ROUTE', 'no route to the client')) : (wrapped.payer as Payer).payInvoice(invoice, options),
+        fail
+          ? Promise.reject(new PaymentError('L402_ERR_PAY_NO_ROUTE', 'no route to the client'))
+          : (wrapped.payer as Payer).payInvoice(invoice, options),
     };
     const w = world({}, { payer });
     wrapped.payer = new DevPayer(w.client);

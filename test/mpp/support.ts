@@ -96,6 +96,9 @@ export function invoiceOf(offer: MppOffer): string {
  * service and resource (pinned here so that a change of derivation is seen).
  */
 export function bindingKey(secret: Uint8Array, service: string, resource?: string): Buffer {
-  const binding = resource === undefined ? `{"service":${JSON.stringify(service)}}` : `{"resource":${JSON.stringify(resource)},"service":${JSON.stringify(service)}}`;
+  const binding =
+    resource === undefined
+      ? `{"service":${JSON.stringify(service)}}`
+      : `{"resource":${JSON.stringify(resource)},"service":${JSON.stringify(service)}}`;
   return createHmac('sha256', secret).update(`aperture-ts mpp binding ${binding}`).digest();
 }

@@ -33,7 +33,15 @@ const secret = Buffer.from(vectors.hmacSecretHex, 'hex');
 const mppCode = (code: string) => (e: unknown) => e instanceof L402Error && e.code === code;
 
 test('every vector group is present and non-empty', () => {
-  for (const group of ['canonicalization', 'base64url', 'challengeHeaders', 'challengeLists', 'challengeIds', 'credentials', 'receipts'] as const) {
+  for (const group of [
+    'canonicalization',
+    'base64url',
+    'challengeHeaders',
+    'challengeLists',
+    'challengeIds',
+    'credentials',
+    'receipts',
+  ] as const) {
     assert.ok(vectors[group].length > 0, group);
   }
 });

@@ -21,21 +21,69 @@ const BARE = /\bnew (?:Error|TypeError|RangeError|SyntaxError|ReferenceError)\(/
  * reason no caller of a public function receives them.
  */
 const KEPT: ReadonlyArray<[file: string, line: string, why: string]> = [
-  ['src/ratelimit/redis-connection.ts', 'no connection within', 'the cause of the L402_ERR_RATELIMIT_STORE_UNAVAILABLE that redisReady rejects with'],
-  ['src/lightning/invoice-signer.ts', 'bolt11.sign returned no payment request', "unreachable: bolt11's sign() sets paymentRequest on every path that returns"],
-  ['src/lightning/lnd/lnd-grpc.ts', 'reject(new Error(`lnd client has no method', "unreachable: the method names are this package's literals, in the protos it ships"],
-  ['src/lightning/lnd/lnd-grpc.ts', 'throw new Error(`lnd client has no method', "unreachable: the method names are this package's literals, in the protos it ships"],
+  [
+    'src/ratelimit/redis-connection.ts',
+    'no connection within',
+    'the cause of the L402_ERR_RATELIMIT_STORE_UNAVAILABLE that redisReady rejects with',
+  ],
+  [
+    'src/lightning/invoice-signer.ts',
+    'bolt11.sign returned no payment request',
+    "unreachable: bolt11's sign() sets paymentRequest on every path that returns",
+  ],
+  [
+    'src/lightning/lnd/lnd-grpc.ts',
+    'reject(new Error(`lnd client has no method',
+    "unreachable: the method names are this package's literals, in the protos it ships",
+  ],
+  [
+    'src/lightning/lnd/lnd-grpc.ts',
+    'throw new Error(`lnd client has no method',
+    "unreachable: the method names are this package's literals, in the protos it ships",
+  ],
   ['src/lightning/lnd/lnd-invoicer.ts', 'invoice subscription ended', 'the cause of a reconnection and the health detail; never thrown'],
-  ['src/store/postgres-store.ts', 'broken = error instanceof Error', "given to pg's client.release() to discard a broken connection; the caller gets fromPgError's code"],
+  [
+    'src/store/postgres-store.ts',
+    'broken = error instanceof Error',
+    "given to pg's client.release() to discard a broken connection; the caller gets fromPgError's code",
+  ],
   ['src/store/postgres-store.ts', 'LISTEN connection ended', 'the health detail of the revocation listener; never thrown'],
-  ['src/store/postgres-store.ts', 'this.#listenerLost(client, error instanceof Error', 'the health detail of the revocation listener; the caller gets fromPgError\'s code'],
-  ['src/client/undici-l402-interceptor.ts', 'unreachable: the challenge was parsed before', 'unreachable: a challenge is kept only when parseChallenges found one, which the client then selects'],
-  ['src/proxy/ops/request-series.ts', 'histogram bounds must be ascending', "internal class; its only caller passes the package's constant buckets"],
+  [
+    'src/store/postgres-store.ts',
+    'this.#listenerLost(client, error instanceof Error',
+    "the health detail of the revocation listener; the caller gets fromPgError's code",
+  ],
+  [
+    'src/client/undici-l402-interceptor.ts',
+    'unreachable: the challenge was parsed before',
+    'unreachable: a challenge is kept only when parseChallenges found one, which the client then selects',
+  ],
+  [
+    'src/proxy/ops/request-series.ts',
+    'histogram bounds must be ascending',
+    "internal class; its only caller passes the package's constant buckets",
+  ],
   ['src/app/aperture-handler.ts', 'writeHead of an untracked response', 'internal: installed only on responses it tracks'],
-  ['src/proxy/forward/forward-http.ts', 'client closed the request', 'the abort reason of a forwarded request whose client left; nobody is answered'],
-  ['src/proxy/forward/forward-websocket.ts', 'no answer from upstream', 'carries a Node code that upstreamFailure maps to L402_ERR_UPSTREAM_TIMEOUT'],
-  ['src/proxy/forward/forward-grpc.ts', 'upstream reset the stream', 'carries a Node code that upstreamFailure maps to an L402_ERR_UPSTREAM_* answer'],
-  ['src/proxy/forward/forward-grpc.ts', 'upstream closed the stream', 'carries an undici code that upstreamFailure maps to an L402_ERR_UPSTREAM_* answer'],
+  [
+    'src/proxy/forward/forward-http.ts',
+    'client closed the request',
+    'the abort reason of a forwarded request whose client left; nobody is answered',
+  ],
+  [
+    'src/proxy/forward/forward-websocket.ts',
+    'no answer from upstream',
+    'carries a Node code that upstreamFailure maps to L402_ERR_UPSTREAM_TIMEOUT',
+  ],
+  [
+    'src/proxy/forward/forward-grpc.ts',
+    'upstream reset the stream',
+    'carries a Node code that upstreamFailure maps to an L402_ERR_UPSTREAM_* answer',
+  ],
+  [
+    'src/proxy/forward/forward-grpc.ts',
+    'upstream closed the stream',
+    'carries an undici code that upstreamFailure maps to an L402_ERR_UPSTREAM_* answer',
+  ],
 ];
 
 function sourceFiles(dir: string): string[] {
@@ -61,7 +109,10 @@ test('src/ creates no plain Error beyond the justified ones', () => {
 test('every justified plain Error is still there (the list does not go stale)', () => {
   for (const [file, piece] of KEPT) {
     const lines = readFileSync(join(root, file), 'utf8').split('\n');
-    assert.ok(lines.some((l) => BARE.test(l) && l.includes(piece)), `${file}: ${piece}`);
+    assert.ok(
+      lines.some((l) => BARE.test(l) && l.includes(piece)),
+      `${file}: ${piece}`,
+    );
   }
 });
 
@@ -79,7 +130,7 @@ test('readInvoice refuses what is not an invoice with L402_ERR_CLIENT_INVOICE_IN
   }
 });
 
-test("a pay function wrapped by toPayer, given something that is not an invoice: a coded error", async () => {
+test('a pay function wrapped by toPayer, given something that is not an invoice: a coded error', async () => {
   const payer = toPayer(async () => 'ab'.repeat(32));
   await assert.rejects(payer.payInvoice('not an invoice'), coded('L402_ERR_CLIENT_INVOICE_INVALID'));
 });
@@ -105,9 +156,12 @@ test('SettledInvoiceIndex.load refuses a batch size that is not a positive integ
 });
 
 test('a bad APERTURE_HEAP_GROWING_PERCENT is a ConfigError naming the variable', () => {
-  assert.throws(() => heapGrowthPlan([], { APERTURE_HEAP_GROWING_PERCENT: 'lots' }), (e: unknown) => {
-    assert.ok(e instanceof ConfigError);
-    assert.equal(e.issues[0]?.path, 'APERTURE_HEAP_GROWING_PERCENT');
-    return true;
-  });
+  assert.throws(
+    () => heapGrowthPlan([], { APERTURE_HEAP_GROWING_PERCENT: 'lots' }),
+    (e: unknown) => {
+      assert.ok(e instanceof ConfigError);
+      assert.equal(e.issues[0]?.path, 'APERTURE_HEAP_GROWING_PERCENT');
+      return true;
+    },
+  );
 });

@@ -70,7 +70,10 @@ test('every code written in src/ is in the code table', () => {
 
 test('the code table holds no code that src/ does not use', () => {
   const used = codesInSource();
-  const stale = table.map(([code]) => code).filter((c) => !used.has(c)).sort();
+  const stale = table
+    .map(([code]) => code)
+    .filter((c) => !used.has(c))
+    .sort();
   assert.deepEqual(stale, [], `remove from src/core/error-codes.ts and docs/errors.md, or restore: ${stale.join(', ')}`);
 });
 

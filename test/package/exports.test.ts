@@ -20,7 +20,9 @@ function subpathOf(entry: string): string {
 const publicEntries = Object.entries(entries).filter(([entry]) => !entry.startsWith('cli/'));
 
 test('every public tsup entry is an export with ESM, CJS and types, and vice versa', () => {
-  const subpaths = Object.keys(pkg.exports).filter((k) => k !== './package.json').sort();
+  const subpaths = Object.keys(pkg.exports)
+    .filter((k) => k !== './package.json')
+    .sort();
   assert.deepEqual(subpaths, publicEntries.map(([entry]) => subpathOf(entry)).sort());
   for (const [entry, source] of publicEntries) {
     assert.ok(existsSync(join(root, source)), `${source} exists`);

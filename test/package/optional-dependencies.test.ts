@@ -27,7 +27,10 @@ test('each optional package is an optional peer dependency (and a devDependency 
     assert.ok(pkg.devDependencies[name] !== undefined, `${name} is installed for the tests`);
     // The version the error tells users to install lies in the peer range.
     const range = (pkg.peerDependencies[name] as string).replace(/^[\^~]/, '');
-    assert.ok(range.startsWith(`${OPTIONAL_PACKAGES[name]}.`), `${name}@${OPTIONAL_PACKAGES[name]} matches ${pkg.peerDependencies[name] as string}`);
+    assert.ok(
+      range.startsWith(`${OPTIONAL_PACKAGES[name]}.`),
+      `${name}@${OPTIONAL_PACKAGES[name]} matches ${pkg.peerDependencies[name] as string}`,
+    );
   }
   assert.equal(pkg.sideEffects, false);
 });
@@ -43,7 +46,10 @@ test('no module imports an optional package at load time, except the gRPC entry 
   // The gRPC server adapter and client interceptor are entry points of their own for grpc-js users.
   const allowed = new Set(['src/adapters/grpc/grpc-l402-interceptor.ts', 'src/client/grpc-l402-client-interceptor.ts']);
   const names = optional.map((n) => n.replace(/[/.]/g, '\\$&')).join('|');
-  const valueImport = new RegExp(`^\\s*import\\s+(?!type\\s)[^;]*?from\\s+['"](${names})(/[^'"]*)?['"]|require\\(\\s*['"](${names})['"]\\s*\\)|(?<!typeof\\s+)import\\(\\s*['"](${names})['"]\\s*\\)`, 'm');
+  const valueImport = new RegExp(
+    `^\\s*import\\s+(?!type\\s)[^;]*?from\\s+['"](${names})(/[^'"]*)?['"]|require\\(\\s*['"](${names})['"]\\s*\\)|(?<!typeof\\s+)import\\(\\s*['"](${names})['"]\\s*\\)`,
+    'm',
+  );
   const offenders = sourceFiles(join(root, 'src'))
     .map((file) => relative(root, file))
     .filter((file) => !allowed.has(file) && valueImport.test(readFileSync(join(root, file), 'utf8')));
@@ -60,8 +66,29 @@ test('without the optional packages every entry point imports, and each feature 
     );
   });
   const result = JSON.parse(out) as Record<string, unknown>;
-  assert.deepEqual(result['imported'], ['index', 'express', 'koa', 'fastify', 'hono', 'node', 'client', 'store', 'mpp', 'ratelimit', 'proxy', 'admin', 'lightning/dev', 'lightning/lnd', 'lightning/ln-service'], JSON.stringify(result, null, 2));
-  const grpc = 'the packages @grpc/grpc-js, @grpc/proto-loader and protobufjs: npm install @grpc/grpc-js@1 @grpc/proto-loader@0.8 protobufjs@7';
+  assert.deepEqual(
+    result['imported'],
+    [
+      'index',
+      'express',
+      'koa',
+      'fastify',
+      'hono',
+      'node',
+      'client',
+      'store',
+      'mpp',
+      'ratelimit',
+      'proxy',
+      'admin',
+      'lightning/dev',
+      'lightning/lnd',
+      'lightning/ln-service',
+    ],
+    JSON.stringify(result, null, 2),
+  );
+  const grpc =
+    'the packages @grpc/grpc-js, @grpc/proto-loader and protobufjs: npm install @grpc/grpc-js@1 @grpc/proto-loader@0.8 protobufjs@7';
   assert.deepEqual(
     {
       SqliteStore: result['SqliteStore'],
@@ -91,9 +118,12 @@ test('without the optional packages every entry point imports, and each feature 
       MemoryStore: 'no error',
       MemoryRateLimitStore: 'no error',
       // Before anything starts, everything the configuration needs, at once.
-      startAperture: 'L402_ERR_DEPENDENCY_MISSING: this configuration (dbbackend: sqlite, the lnd backend, dynamicprice, ratelimitstore: redis) needs the packages better-sqlite3, @grpc/grpc-js, @grpc/proto-loader, protobufjs and ioredis: npm install better-sqlite3@12 @grpc/grpc-js@1 @grpc/proto-loader@0.8 protobufjs@7 ioredis@5',
-      'aperturecli info': '1 L402_ERR_DEPENDENCY_MISSING: aperturecli needs the packages @grpc/grpc-js and protobufjs: npm install @grpc/grpc-js@1 protobufjs@7',
-      'aperturecli mcp serve': '1 L402_ERR_DEPENDENCY_MISSING: aperturecli mcp serve needs the packages @modelcontextprotocol/server and zod: npm install @modelcontextprotocol/server@2 zod@4',
+      startAperture:
+        'L402_ERR_DEPENDENCY_MISSING: this configuration (dbbackend: sqlite, the lnd backend, dynamicprice, ratelimitstore: redis) needs the packages better-sqlite3, @grpc/grpc-js, @grpc/proto-loader, protobufjs and ioredis: npm install better-sqlite3@12 @grpc/grpc-js@1 @grpc/proto-loader@0.8 protobufjs@7 ioredis@5',
+      'aperturecli info':
+        '1 L402_ERR_DEPENDENCY_MISSING: aperturecli needs the packages @grpc/grpc-js and protobufjs: npm install @grpc/grpc-js@1 protobufjs@7',
+      'aperturecli mcp serve':
+        '1 L402_ERR_DEPENDENCY_MISSING: aperturecli mcp serve needs the packages @modelcontextprotocol/server and zod: npm install @modelcontextprotocol/server@2 zod@4',
       // The schema needs nothing optional (it prints, exit 0, no error line).
       'aperturecli schema': '0 : ',
     },

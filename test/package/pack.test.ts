@@ -25,8 +25,16 @@ interface Run {
 // `npm test` runs this file with npm's variables for this project (npm_config_local_prefix,
 // npm_package_*): the npm commands below must work on their own directories, so only the
 // settings of npm itself (cache, registry, certificates) are passed on.
-const KEEP_NPM = new Set(['npm_config_cache', 'npm_config_registry', 'npm_config_userconfig', 'npm_config_globalconfig', 'npm_config_cafile']);
-const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.toLowerCase().startsWith('npm_') || KEEP_NPM.has(key.toLowerCase())));
+const KEEP_NPM = new Set([
+  'npm_config_cache',
+  'npm_config_registry',
+  'npm_config_userconfig',
+  'npm_config_globalconfig',
+  'npm_config_cafile',
+]);
+const baseEnv = Object.fromEntries(
+  Object.entries(process.env).filter(([key]) => !key.toLowerCase().startsWith('npm_') || KEEP_NPM.has(key.toLowerCase())),
+);
 
 function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<Run> {
   return new Promise((resolve) => {
@@ -56,7 +64,11 @@ before(async () => {
   await run('mkdir', ['-p', app], work);
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'pack-test-app', version: '1.0.0', private: true }));
   // From npm's cache when it has the dependencies (it does after npm ci); install scripts are not what is tested here.
-  const install = await run(npm, ['install', join(work, info.filename), '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts'], app);
+  const install = await run(
+    npm,
+    ['install', join(work, info.filename), '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts'],
+    app,
+  );
   assert.equal(install.code, 0, install.stderr);
 });
 
@@ -66,10 +78,32 @@ after(() => {
 
 test('the tarball has the build, the programs and the README, and no sources, tests or protos', () => {
   const paths = packed.map((f) => f.path);
-  for (const expected of ['package.json', 'README.md', 'CHANGELOG.md', 'LICENSE', 'bin/aperture.js', 'bin/aperturecli.js', 'dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/cli/aperture.js', 'dist/cli/aperturecli.js', 'dist/client.js', 'dist/client/file-token-store.js', 'dist/dashboard.js', 'dist/dashboard-app/index.html', 'dist/dashboard-app/app.js', 'dist/dashboard-app/app.css', 'dist/dashboard-app/LICENSES.txt']) {
+  for (const expected of [
+    'package.json',
+    'README.md',
+    'CHANGELOG.md',
+    'LICENSE',
+    'bin/aperture.js',
+    'bin/aperturecli.js',
+    'dist/index.js',
+    'dist/index.cjs',
+    'dist/index.d.ts',
+    'dist/cli/aperture.js',
+    'dist/cli/aperturecli.js',
+    'dist/client.js',
+    'dist/client/file-token-store.js',
+    'dist/dashboard.js',
+    'dist/dashboard-app/index.html',
+    'dist/dashboard-app/app.js',
+    'dist/dashboard-app/app.css',
+    'dist/dashboard-app/LICENSES.txt',
+  ]) {
     assert.ok(paths.includes(expected), `${expected} is packed`);
   }
-  assert.deepEqual(paths.filter((p) => /^(src|test|proto|docs|bench|examples|scripts)\//.test(p)), []);
+  assert.deepEqual(
+    paths.filter((p) => /^(src|test|proto|docs|bench|examples|scripts)\//.test(p)),
+    [],
+  );
 });
 
 test('a plain install brings none of the optional packages', () => {
@@ -86,34 +120,60 @@ test('the installed programs run: --version, and --check-config says which packa
 
   const port = await freePort();
   const config = join(work, 'aperture.yaml');
-  writeFileSync(config, `listenaddr: 127.0.0.1:${port}\ninsecure: true\nauthenticator:\n  backend: dev\nservices:\n  - name: api\n    hostregexp: '.*'\n    address: 127.0.0.1:9\n    price: 10\n    timeout: 600\n`);
+  writeFileSync(
+    config,
+    `listenaddr: 127.0.0.1:${port}\ninsecure: true\nauthenticator:\n  backend: dev\nservices:\n  - name: api\n    hostregexp: '.*'\n    address: 127.0.0.1:9\n    price: 10\n    timeout: 600\n`,
+  );
   const check = await run(join(bin, 'aperture'), ['--check-config', '--config', config, '--basedir', join(work, 'base')], app);
   assert.equal(check.code, 0, check.stderr);
   assert.match(check.stdout, /OK: configuration is valid/);
-  assert.match(check.stdout, /note: to start, this configuration \(dbbackend: sqlite\) needs the package better-sqlite3: npm install better-sqlite3@12 \[L402_ERR_DEPENDENCY_MISSING\]/);
+  assert.match(
+    check.stdout,
+    /note: to start, this configuration \(dbbackend: sqlite\) needs the package better-sqlite3: npm install better-sqlite3@12 \[L402_ERR_DEPENDENCY_MISSING\]/,
+  );
 
   const start = await run(join(bin, 'aperture'), ['--config', config, '--basedir', join(work, 'base')], app);
   assert.equal(start.code, 1);
-  assert.match(start.stderr, /aperture: cannot start: this configuration \(dbbackend: sqlite\) needs the package better-sqlite3: npm install better-sqlite3@12 \[L402_ERR_DEPENDENCY_MISSING\]/);
+  assert.match(
+    start.stderr,
+    /aperture: cannot start: this configuration \(dbbackend: sqlite\) needs the package better-sqlite3: npm install better-sqlite3@12 \[L402_ERR_DEPENDENCY_MISSING\]/,
+  );
   assert.doesNotMatch(start.stdout, /listening/);
 });
 
 test('every entry point loads in ESM and CJS without the optional packages; the features that need one say so', async () => {
-  const subpaths = Object.keys(pkg.exports).filter((k) => k !== './package.json').map((k) => (k === '.' ? 'aperture-ts' : `aperture-ts/${k.slice(2)}`));
+  const subpaths = Object.keys(pkg.exports)
+    .filter((k) => k !== './package.json')
+    .map((k) => (k === '.' ? 'aperture-ts' : `aperture-ts/${k.slice(2)}`));
   // The gRPC entries are for grpc-js users and load it; everything else must load without it.
   const loadable = subpaths.filter((s) => s !== 'aperture-ts/grpc' && s !== 'aperture-ts/client/grpc');
-  const esm = await run(process.execPath, ['--input-type=module', '-e', `
+  const esm = await run(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `
     for (const s of ${JSON.stringify(loadable)}) await import(s);
     const { SqliteStore } = await import('aperture-ts/store');
     try { new SqliteStore({ path: ${JSON.stringify(join(work, 'x.db'))} }); } catch (e) { console.log(e.code + ': ' + e.message); }
-  `], app);
+  `,
+    ],
+    app,
+  );
   assert.equal(esm.code, 0, esm.stderr);
   assert.equal(esm.stdout, 'L402_ERR_DEPENDENCY_MISSING: SqliteStore needs the package better-sqlite3: npm install better-sqlite3@12\n');
-  const cjs = await run(process.execPath, ['-e', `
+  const cjs = await run(
+    process.execPath,
+    [
+      '-e',
+      `
     for (const s of ${JSON.stringify(loadable)}) require(s);
     const { RedisRateLimitStore } = require('aperture-ts/ratelimit');
     try { new RedisRateLimitStore({ url: 'redis://127.0.0.1:1' }); } catch (e) { console.log(e.code + ': ' + e.message); }
-  `], app);
+  `,
+    ],
+    app,
+  );
   assert.equal(cjs.code, 0, cjs.stderr);
   assert.equal(cjs.stdout, 'L402_ERR_DEPENDENCY_MISSING: RedisRateLimitStore needs the package ioredis: npm install ioredis@5\n');
   const grpc = await run(process.execPath, ['--input-type=module', '-e', "await import('aperture-ts/grpc')"], app);
@@ -136,11 +196,29 @@ export type Client = RedisClient;
 `;
   writeFileSync(join(app, 'use.ts'), source);
   writeFileSync(join(app, 'use.mts'), source);
-  const tsc = await run(process.execPath, [
-    join(root, 'node_modules/typescript/bin/tsc'), '--noEmit', '--strict', '--skipLibCheck', 'false',
-    '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022',
-    '--typeRoots', join(root, 'node_modules/@types'), '--types', 'node', 'use.ts', 'use.mts',
-  ], app);
+  const tsc = await run(
+    process.execPath,
+    [
+      join(root, 'node_modules/typescript/bin/tsc'),
+      '--noEmit',
+      '--strict',
+      '--skipLibCheck',
+      'false',
+      '--module',
+      'nodenext',
+      '--moduleResolution',
+      'nodenext',
+      '--target',
+      'es2022',
+      '--typeRoots',
+      join(root, 'node_modules/@types'),
+      '--types',
+      'node',
+      'use.ts',
+      'use.mts',
+    ],
+    app,
+  );
   assert.equal(tsc.code, 0, tsc.stdout + tsc.stderr);
 });
 
@@ -155,7 +233,11 @@ test('the published declarations export exactly the pinned names, and nothing ma
   }
   const declarations = packed.map((f) => f.path).filter((p) => /\.d\.c?ts$/.test(p));
   assert.ok(declarations.length > entries.length, 'declarations are packed');
-  assert.deepEqual(declarations.filter((p) => p.startsWith('dist/cli/')), [], 'the programs ship no declarations');
+  assert.deepEqual(
+    declarations.filter((p) => p.startsWith('dist/cli/')),
+    [],
+    'the programs ship no declarations',
+  );
   for (const path of declarations) {
     const text = readFileSync(join(installed, path), 'utf8');
     assert.doesNotMatch(text, /@internal/, path);
@@ -169,8 +251,14 @@ test('with better-sqlite3 added, the installed aperture starts and challenges', 
   symlinkSync(join(root, 'node_modules', 'better-sqlite3'), join(app, 'node_modules', 'better-sqlite3'));
   const port = await freePort();
   const config = join(work, 'started.yaml');
-  writeFileSync(config, `listenaddr: 127.0.0.1:${port}\ninsecure: true\ndebuglevel: warn\nauthenticator:\n  backend: dev\nservices:\n  - name: api\n    hostregexp: '.*'\n    address: 127.0.0.1:9\n    price: 10\n    timeout: 600\n`);
-  const child = spawn(join(app, 'node_modules', '.bin', 'aperture'), ['--config', config, '--basedir', join(work, 'started')], { cwd: app, stdio: ['ignore', 'pipe', 'pipe'] });
+  writeFileSync(
+    config,
+    `listenaddr: 127.0.0.1:${port}\ninsecure: true\ndebuglevel: warn\nauthenticator:\n  backend: dev\nservices:\n  - name: api\n    hostregexp: '.*'\n    address: 127.0.0.1:9\n    price: 10\n    timeout: 600\n`,
+  );
+  const child = spawn(join(app, 'node_modules', '.bin', 'aperture'), ['--config', config, '--basedir', join(work, 'started')], {
+    cwd: app,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   try {
     await new Promise<void>((resolve, reject) => {

@@ -26,6 +26,10 @@ test('entry points list their exports by name: no `export *`', () => {
   for (const [entry, file] of Object.entries(sources)) {
     const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.ES2022);
     const star = source.statements.filter((s) => ts.isExportDeclaration(s) && s.exportClause === undefined);
-    assert.deepEqual(star.map((s) => s.getText(source)), [], `${entry}`);
+    assert.deepEqual(
+      star.map((s) => s.getText(source)),
+      [],
+      `${entry}`,
+    );
   }
 });

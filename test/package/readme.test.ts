@@ -23,9 +23,18 @@ function exampleSources(): string[] {
 test('every TypeScript snippet in the README stands, line for line, in an example', () => {
   const snippets = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
   assert.ok(snippets.length >= 2, 'the README shows code');
-  const sources = exampleSources().map((s) => s.split('\n').map((l) => l.trim()).join('\n'));
+  const sources = exampleSources().map((s) =>
+    s
+      .split('\n')
+      .map((l) => l.trim())
+      .join('\n'),
+  );
   for (const snippet of snippets) {
-    const lines = snippet.split('\n').map((l) => l.trim()).join('\n').trim();
+    const lines = snippet
+      .split('\n')
+      .map((l) => l.trim())
+      .join('\n')
+      .trim();
     assert.ok(
       sources.some((source) => source.includes(lines)),
       `README snippet not found in examples/:\n${snippet}`,
@@ -47,13 +56,26 @@ test('every TypeScript snippet starts with the imports of what it uses, so that 
   const imports = new Map<string, string>();
   for (const source of exampleSources()) {
     for (const m of source.matchAll(/^import (?:type )?(?:(\w+)|\{([^}]*)\}) from '[^']+';$/gm)) {
-      const names = m[1] !== undefined ? [m[1]] : (m[2] ?? '').split(',').map((n) => n.trim().replace(/^type /, '').split(' as ').pop() ?? '');
+      const names =
+        m[1] !== undefined
+          ? [m[1]]
+          : (m[2] ?? '').split(',').map(
+              (n) =>
+                n
+                  .trim()
+                  .replace(/^type /, '')
+                  .split(' as ')
+                  .pop() ?? '',
+            );
       for (const name of names) if (name !== '') imports.set(name, m[0]);
     }
   }
   for (const snippet of snippets) {
     assert.match(snippet, /^import /, `snippet without its imports:\n${snippet}`);
-    const code = snippet.split('\n').filter((l) => !l.startsWith('import ')).join('\n');
+    const code = snippet
+      .split('\n')
+      .filter((l) => !l.startsWith('import '))
+      .join('\n');
     for (const [name, line] of imports) {
       if (new RegExp(`\\b${name}\\b`).test(code)) assert.ok(snippet.includes(line), `snippet uses ${name} without '${line}':\n${snippet}`);
     }
@@ -63,7 +85,11 @@ test('every TypeScript snippet starts with the imports of what it uses, so that 
 const REPO = 'https://github.com/aperture-ts/aperture-ts';
 
 test('README links work from the npm page: absolute, and those into this repository name files that exist', () => {
-  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { repository: { url: string }; homepage: string; bugs: { url: string } };
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+    repository: { url: string };
+    homepage: string;
+    bugs: { url: string };
+  };
   assert.equal(pkg.repository.url, `git+${REPO}.git`);
   assert.equal(pkg.homepage, `${REPO}#readme`);
   assert.equal(pkg.bugs.url, `${REPO}/issues`);
@@ -82,7 +108,12 @@ test('the demo URLs in the README and docs are ones npm start serves', () => {
   const served = new Set([...demo.matchAll(/path === '([^']+)'/g)].map((m) => m[1]));
   served.add(DEV_PAY_PATH);
   assert.deepEqual([...served].sort(), ['/api/dev/pay', '/api/free', '/api/quote', '/api/stream']);
-  const docs = ['README.md', ...readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+  const docs = [
+    'README.md',
+    ...readdirSync(join(root, 'docs'))
+      .filter((f) => f.endsWith('.md'))
+      .map((f) => `docs/${f}`),
+  ];
   let seen = 0;
   for (const file of docs) {
     const text = readFileSync(join(root, file), 'utf8');

@@ -23,7 +23,9 @@ test('the CA list of a service with tlscertpath holds every default root and the
 test('a backend signed by our own CA (tlscertpath) is reached over a real socket', async () => {
   const pki = await testPki();
   const backend = await startBackend((_req, res) => res.end('own CA'), pki);
-  const p = await startProxy({ services: [{ name: 'tls', hostRegexp: '.*', address: backend.address, protocol: 'https', tlsCertPath: pki.caPath }] });
+  const p = await startProxy({
+    services: [{ name: 'tls', hostRegexp: '.*', address: backend.address, protocol: 'https', tlsCertPath: pki.caPath }],
+  });
   try {
     const res = await h1(`${p.url}/`);
     assert.equal(res.status, 200);

@@ -29,7 +29,15 @@ async function setup(): Promise<{ seen: string[]; port: number; url: string; clo
     ],
     authorize,
   });
-  return { seen, port: p.port, url: p.url, close: async () => { await p.close(); await backend.close(); } };
+  return {
+    seen,
+    port: p.port,
+    url: p.url,
+    close: async () => {
+      await p.close();
+      await backend.close();
+    },
+  };
 }
 
 /** Sends one raw HTTP/1.1 request and returns the status line and body. */
@@ -145,7 +153,8 @@ test('percent-encoded unreserved characters, encoded slashes and dot segments ar
 test('a WebSocket upgrade is routed by the same canonical path', async () => {
   const s = await setup();
   try {
-    const up = 'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n';
+    const up =
+      'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n';
     const r = await raw(s.port, `GET /api/premium?x=.png HTTP/1.1\r\nHost: x\r\n${up}`);
     assert.match(r.status, /^HTTP\/1\.1 402 /);
     const bad = await raw(s.port, `GET http://evil.example/api/premium HTTP/1.1\r\nHost: x\r\n${up}`);

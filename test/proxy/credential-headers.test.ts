@@ -24,7 +24,13 @@ async function setup(inject?: Record<string, string>) {
     for (let i = 0; i + 1 < raw.length; i += 2) pairs.push([raw[i]!.toLowerCase(), raw[i + 1]!]);
     return pairs;
   };
-  return { seen, close: async () => { await p.close(); await backend.close(); } };
+  return {
+    seen,
+    close: async () => {
+      await p.close();
+      await backend.close();
+    },
+  };
 }
 
 const named = (pairs: Array<[string, string]>, name: string): string[] => pairs.filter(([n]) => n === name).map(([, v]) => v);
@@ -32,7 +38,14 @@ const named = (pairs: Array<[string, string]>, name: string): string[] => pairs.
 test('without a verified token: forged L402/LSAT Authorization and macaroon headers are dropped, Bearer kept', async () => {
   const s = await setup();
   try {
-    const forged = await s.seen('/free', ['Authorization', `L402 forged:${'00'.repeat(32)}`, 'Macaroon', 'deadbeef', 'Grpc-Metadata-Macaroon', 'cafe']);
+    const forged = await s.seen('/free', [
+      'Authorization',
+      `L402 forged:${'00'.repeat(32)}`,
+      'Macaroon',
+      'deadbeef',
+      'Grpc-Metadata-Macaroon',
+      'cafe',
+    ]);
     assert.deepEqual(named(forged, 'authorization'), []);
     assert.deepEqual(named(forged, 'macaroon'), []);
     assert.deepEqual(named(forged, 'grpc-metadata-macaroon'), []);

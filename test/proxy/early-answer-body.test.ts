@@ -96,7 +96,9 @@ describe('answers given without forwarding do not read the request body', () => 
       socket.write(`POST /paid HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n${'b'.repeat(100)}`);
       await answers(1);
       assert.doesNotMatch(text, /connection: close/i);
-      socket.write(`POST /paid HTTP/1.1\r\nHost: x\r\nContent-Length: ${UNREAD_BODY_DRAIN_BYTES}\r\n\r\n${'b'.repeat(UNREAD_BODY_DRAIN_BYTES)}`);
+      socket.write(
+        `POST /paid HTTP/1.1\r\nHost: x\r\nContent-Length: ${UNREAD_BODY_DRAIN_BYTES}\r\n\r\n${'b'.repeat(UNREAD_BODY_DRAIN_BYTES)}`,
+      );
       await answers(2);
       assert.doesNotMatch(text, /connection: close/i);
       assert.equal(socket.destroyed, false);

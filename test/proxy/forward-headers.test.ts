@@ -24,7 +24,22 @@ function pairs(flat: readonly string[]): string[] {
 }
 
 test('upstreamHeaders: a header named by a later Connection line is dropped too; order and duplicates of the rest are kept', () => {
-  const raw = ['X-Early', 'drop', 'Accept', 'a', 'X-Dup', '1', 'Connection', 'X-Early, close', 'X-Late', 'drop', 'X-Dup', '2', 'connection', 'x-late'];
+  const raw = [
+    'X-Early',
+    'drop',
+    'Accept',
+    'a',
+    'X-Dup',
+    '1',
+    'Connection',
+    'X-Early, close',
+    'X-Late',
+    'drop',
+    'X-Dup',
+    '2',
+    'connection',
+    'x-late',
+  ];
   assert.deepEqual(pairs(upstreamHeaders(raw, base)), [
     'Accept: a',
     'X-Dup: 1',
@@ -37,13 +52,23 @@ test('upstreamHeaders: a header named by a later Connection line is dropped too;
 });
 
 test('upstreamHeaders: WebSocket upgrades keep Connection and Upgrade, gRPC keeps te: trailers, even when Connection names them', () => {
-  const ws = upstreamHeaders(['Upgrade', 'websocket', 'Connection', 'Upgrade, X-Gone', 'X-Gone', '1'], { ...base, upgrade: true, originalHost: '' });
-  assert.deepEqual(pairs(ws), ['Upgrade: websocket', 'Connection: Upgrade, X-Gone', 'host: 10.0.0.2:8080', 'x-forwarded-for: 127.0.0.1', 'x-forwarded-proto: http']);
+  const ws = upstreamHeaders(['Upgrade', 'websocket', 'Connection', 'Upgrade, X-Gone', 'X-Gone', '1'], {
+    ...base,
+    upgrade: true,
+    originalHost: '',
+  });
+  assert.deepEqual(pairs(ws), [
+    'Upgrade: websocket',
+    'Connection: Upgrade, X-Gone',
+    'host: 10.0.0.2:8080',
+    'x-forwarded-for: 127.0.0.1',
+    'x-forwarded-proto: http',
+  ]);
   const grpc = upstreamHeaders(['te', 'trailers', 'connection', 'te', ':path', '/x'], { ...base, grpc: true, originalHost: '' });
   assert.deepEqual(pairs(grpc).slice(0, 1), ['te: trailers']);
 });
 
-test('upstreamHeaders: the credential and injected headers replace the client\'s, whatever their case', () => {
+test("upstreamHeaders: the credential and injected headers replace the client's, whatever their case", () => {
   const raw = ['Authorization', 'LSAT a:b', 'x-api-key', 'client', 'X-Forwarded-For', '10.0.0.1', 'x-forwarded-for', '10.0.0.3'];
   const inject = { 'X-Api-Key': 'ours' };
   const out = pairs(upstreamHeaders(raw, { ...base, authorization: ['LSAT m:p', 'L402 m:p'], inject }));
@@ -89,7 +114,10 @@ test('upstreamHeaders without a verified credential: every L402/LSAT credential 
     assert.equal(readCredential(request({ authorization: forwarded })).kind, 'none');
   }
   // Without an L402/LSAT credential a value goes as it came, separators and all.
-  assert.deepEqual(authorizationOf(upstreamHeaders(['Authorization', 'Bearer a,b, c', 'authorization', 'Basic x'], base)), ['Bearer a,b, c', 'Basic x']);
+  assert.deepEqual(authorizationOf(upstreamHeaders(['Authorization', 'Bearer a,b, c', 'authorization', 'Basic x'], base)), [
+    'Bearer a,b, c',
+    'Basic x',
+  ]);
   // Macaroon headers go whatever they hold.
   const mac = upstreamHeaders(['Macaroon', 'aa', 'grpc-metadata-macaroon', 'bb', 'X-Other', '1'], base);
   assert.deepEqual(pairs(mac).slice(0, 1), ['X-Other: 1']);
@@ -100,15 +128,26 @@ test('upstreamHeaders without a verified credential: random Authorization values
     fc.constantFrom(`L402 ${MAC}:${PRE}`, `LSAT ${MAC}:${PRE}`, `l402 ${MAC},${MAC}:${PRE}`, 'L402 x:y', 'lsat', 'L402'),
     fc.constantFrom('Bearer x', 'Basic YTpi', 'Digest a="1", b=2', 'Negotiate', 'Custom "q, L402 m:p"'),
     fc.string({ maxLength: 30 }),
-    fc.tuple(fc.constantFrom('L402', 'LSAT', 'Bearer', '\u00a0L402', 'x'), fc.constantFrom(' ', '\t', '  ', ''), fc.string({ maxLength: 20 })).map((p) => p.join('')),
+    fc
+      .tuple(
+        fc.constantFrom('L402', 'LSAT', 'Bearer', '\u00a0L402', 'x'),
+        fc.constantFrom(' ', '\t', '  ', ''),
+        fc.string({ maxLength: 20 }),
+      )
+      .map((p) => p.join('')),
   );
   const separator = fc.constantFrom(', ', ',', ' , ', ',\t', ',,', ' ');
-  const value = fc.tuple(fc.array(element, { minLength: 1, maxLength: 5 }), fc.array(separator, { minLength: 5, maxLength: 5 })).map(
-    ([parts, seps]) => parts.map((p, i) => (i === 0 ? p : (seps[i] as string) + p)).join(''),
-  );
+  const value = fc
+    .tuple(fc.array(element, { minLength: 1, maxLength: 5 }), fc.array(separator, { minLength: 5, maxLength: 5 }))
+    .map(([parts, seps]) => parts.map((p, i) => (i === 0 ? p : (seps[i] as string) + p)).join(''));
   fc.assert(
     fc.property(fc.array(value, { minLength: 1, maxLength: 3 }), (values) => {
-      const forwarded = authorizationOf(upstreamHeaders(values.flatMap((v) => ['Authorization', v]), base));
+      const forwarded = authorizationOf(
+        upstreamHeaders(
+          values.flatMap((v) => ['Authorization', v]),
+          base,
+        ),
+      );
       assert.equal(readCredential(request({ authorization: forwarded })).kind, 'none', JSON.stringify({ values, forwarded }));
       // A value without an L402/LSAT credential is forwarded as it came.
       for (const v of values) {

@@ -117,7 +117,12 @@ test('a backend with its own CORS headers: one Allow-Origin (ours), its list ent
     }
     // One field line each on HTTP/1.1 (two Allow-Origin lines make a browser reject the response).
     const names = r1.rawHeaders.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
-    for (const name of ['access-control-allow-origin', 'access-control-allow-methods', 'access-control-allow-headers', 'access-control-expose-headers']) {
+    for (const name of [
+      'access-control-allow-origin',
+      'access-control-allow-methods',
+      'access-control-allow-headers',
+      'access-control-expose-headers',
+    ]) {
       assert.equal(names.filter((n) => n === name).length, 1, name);
     }
   } finally {
@@ -134,15 +139,24 @@ test('hop-by-hop headers are stripped both ways; X-Forwarded-For is appended; se
   try {
     const r = await h1(`${p.url}/v1/items?q=2`, {
       headers: [
-        'Connection', 'x-custom-hop, keep-alive',
-        'X-Custom-Hop', 'drop me',
-        'Keep-Alive', 'timeout=5',
-        'Proxy-Authorization', 'Basic Zm9v',
-        'TE', 'gzip',
-        'Upgrade', 'foo',
-        'X-Forwarded-For', '10.0.0.1',
-        'X-Override', 'theirs',
-        'X-Kept', 'kept',
+        'Connection',
+        'x-custom-hop, keep-alive',
+        'X-Custom-Hop',
+        'drop me',
+        'Keep-Alive',
+        'timeout=5',
+        'Proxy-Authorization',
+        'Basic Zm9v',
+        'TE',
+        'gzip',
+        'Upgrade',
+        'foo',
+        'X-Forwarded-For',
+        '10.0.0.1',
+        'X-Override',
+        'theirs',
+        'X-Kept',
+        'kept',
       ],
     });
     assert.equal(r.status, 200);
@@ -219,7 +233,13 @@ test('a challenge decision is written as 402 with both WWW-Authenticate lines; r
     services: [service(backend.address)],
     authorize: ({ request }) =>
       request.path === '/reject'
-        ? { kind: 'reject', status: 429, headers: [['Retry-After', '3']], body: 'rate limit exceeded\n', code: 'L402_ERR_RATELIMIT_EXCEEDED' }
+        ? {
+            kind: 'reject',
+            status: 429,
+            headers: [['Retry-After', '3']],
+            body: 'rate limit exceeded\n',
+            code: 'L402_ERR_RATELIMIT_EXCEEDED',
+          }
         : challenge,
   });
   try {
@@ -444,12 +464,16 @@ test('a 10 MB upload streams: the backend sees bytes before the client has sent 
     const chunk = Buffer.alloc(64 * 1024, 0x62);
     const sent = createHash('sha256');
     const body = await new Promise<string>((resolve, reject) => {
-      const req = httpRequest(`${p.url}/upload`, { method: 'POST', agent: false, headers: { 'content-length': String(10 * MB) } }, (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (text += c));
-        res.on('end', () => resolve(text));
-      });
+      const req = httpRequest(
+        `${p.url}/upload`,
+        { method: 'POST', agent: false, headers: { 'content-length': String(10 * MB) } },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (text += c));
+          res.on('end', () => resolve(text));
+        },
+      );
       req.on('error', reject);
       void (async () => {
         req.write(chunk);

@@ -188,7 +188,13 @@ test('WebSocket echo through the proxy; a challenge on upgrade is answered 402',
     services: [service(backend.address)],
     authorize: ({ request }) =>
       request.path === '/paid'
-        ? { kind: 'reject', status: 402, headers: [['WWW-Authenticate', 'L402 macaroon="x", invoice="y"']], body: 'payment required\n', code: 'L402_ERR_TOKEN_MISSING' }
+        ? {
+            kind: 'reject',
+            status: 402,
+            headers: [['WWW-Authenticate', 'L402 macaroon="x", invoice="y"']],
+            body: 'payment required\n',
+            code: 'L402_ERR_TOKEN_MISSING',
+          }
         : { kind: 'allow', reason: 'auth-off' },
   });
   try {
@@ -224,7 +230,8 @@ test("an allow's response headers reach gRPC and WebSocket clients, and afterRes
   const allow: Decision = { kind: 'allow', reason: 'paid', headers: [['Payment-Receipt', 'r-1']] };
   const options = {
     authorize: () => allow,
-    afterResponse: (context: { request: { path: string } }, _decision: Decision, outcome: ResponseOutcome) => outcomes.push({ path: context.request.path, outcome }),
+    afterResponse: (context: { request: { path: string } }, _decision: Decision, outcome: ResponseOutcome) =>
+      outcomes.push({ path: context.request.path, outcome }),
   };
   const grpcProxy = await startProxy({ services: [service(grpcBackend.address)], ...options });
   const wsProxy = await startProxy({ services: [service(wsBackend.address)], ...options });

@@ -44,7 +44,11 @@ test('REST over HTTP/2: a backend that dies after part of its body resets the st
       const outcome = await collect(session.request({ ':path': '/big' }));
       assert.equal(outcome.headers[':status'], 200);
       assert.equal(outcome.body, 'partial-body;');
-      assert.equal(outcome.rstCode, constants.NGHTTP2_INTERNAL_ERROR, `stream closed with code ${outcome.rstCode} (${tls ? 'TLS' : 'h2c'})`);
+      assert.equal(
+        outcome.rstCode,
+        constants.NGHTTP2_INTERNAL_ERROR,
+        `stream closed with code ${outcome.rstCode} (${tls ? 'TLS' : 'h2c'})`,
+      );
       assert.equal(outcome.error, 'ERR_HTTP2_STREAM_ERROR');
       assert.equal(outcome.ended, false, 'the truncated body must not end cleanly');
       session.close();
@@ -94,7 +98,12 @@ test('gRPC: a backend whose connection dies mid-stream ends the call with grpc-s
   const p = await startProxy({ services: [service(address)] });
   try {
     const session = await h2Session(p.url);
-    const call = session.request({ ':path': '/test.Echo/ServerStream', ':method': 'POST', 'content-type': 'application/grpc', te: 'trailers' });
+    const call = session.request({
+      ':path': '/test.Echo/ServerStream',
+      ':method': 'POST',
+      'content-type': 'application/grpc',
+      te: 'trailers',
+    });
     call.end(Buffer.from([0, 0, 0, 0, 0])); // one empty request message
     const outcome = await collect(call);
     assert.equal(outcome.headers[':status'], 200);

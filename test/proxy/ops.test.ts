@@ -61,7 +61,12 @@ test('request counts and latencies render exactly as prom-client renders the sam
   ours.registerMetric(series.counter as never);
   ours.registerMetric(series.histogram as never);
   const theirs = new Registry();
-  const counter = new Counter({ name: 'x_requests_total', help: 'Requests.', labelNames: ['service', 'outcome'] as const, registers: [theirs] });
+  const counter = new Counter({
+    name: 'x_requests_total',
+    help: 'Requests.',
+    labelNames: ['service', 'outcome'] as const,
+    registers: [theirs],
+  });
   const histogram = new Histogram({
     name: 'x_duration_seconds',
     help: 'Latency.',
@@ -71,7 +76,12 @@ test('request counts and latencies render exactly as prom-client renders the sam
   });
   // Values on and around every bound, and beyond the last one.
   const values = [0, 0.0004, 0.0005, 0.00051, 0.001, 0.003, 0.01, 0.7, 1, 2.5, 9.99, 10, 10.01, 120];
-  const labels = [['api', 'forwarded'], ['api', 'challenged'], ['', 'not_found'], ['other', 'forwarded']] as const;
+  const labels = [
+    ['api', 'forwarded'],
+    ['api', 'challenged'],
+    ['', 'not_found'],
+    ['other', 'forwarded'],
+  ] as const;
   for (const [i, v] of values.entries()) {
     const [service, outcome] = labels[i % labels.length] as readonly [string, string];
     series.record(service, outcome, v);
@@ -88,5 +98,8 @@ test('request counts and latencies render exactly as prom-client renders the sam
 });
 
 test('request series refuse bounds that are not ascending', () => {
-  assert.throws(() => new RequestSeries([0.1, 0.1], { counter: { name: 'a', help: 'a' }, histogram: { name: 'b', help: 'b' } }), RangeError);
+  assert.throws(
+    () => new RequestSeries([0.1, 0.1], { counter: { name: 'a', help: 'a' }, histogram: { name: 'b', help: 'b' } }),
+    RangeError,
+  );
 });

@@ -77,7 +77,14 @@ export async function rawH2(port: number): Promise<RawH2> {
   });
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
   socket.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), frame(FRAME.SETTINGS, 0, 0)]));
-  return { socket, frames, closed, write: (data) => { if (!socket.destroyed) socket.write(data); } };
+  return {
+    socket,
+    frames,
+    closed,
+    write: (data) => {
+      if (!socket.destroyed) socket.write(data);
+    },
+  };
 }
 
 /** The value of one setting in a SETTINGS frame's payload, if present. */

@@ -30,12 +30,18 @@ test('replace swaps atomically; a bad table is refused with a code and the old o
   r.replace([svc('two', '.*')]);
   assert.equal(matched, first, 'a matched service object is not changed by a replace');
   assert.equal(r.match('h', '/')?.name, 'two');
-  assert.throws(() => r.replace([svc('bad', '(')]), (e: unknown) => (e as { code?: string }).code === 'L402_ERR_PROXY_BAD_REGEXP');
+  assert.throws(
+    () => r.replace([svc('bad', '(')]),
+    (e: unknown) => (e as { code?: string }).code === 'L402_ERR_PROXY_BAD_REGEXP',
+  );
   assert.equal(r.match('h', '/')?.name, 'two');
-  assert.deepEqual(r.services().map((s) => s.name), ['two']);
+  assert.deepEqual(
+    r.services().map((s) => s.name),
+    ['two'],
+  );
 });
 
-test('string expressions are Go syntax, matched in linear time; Go\'s limits are refused with a code', () => {
+test("string expressions are Go syntax, matched in linear time; Go's limits are refused with a code", () => {
   const r = new Router([svc('ci', '(?i)^API\\.test$'), svc('evil', '^(h|h)*$', '^/(a+)+$'), svc('rest', '.*')]);
   assert.equal(r.match('api.TEST', '/')?.name, 'ci', '(?i) is a Go flag group (a JavaScript RegExp refuses it)');
   // 2^40 steps for a backtracking engine: routing would block the process for hours.
@@ -43,10 +49,13 @@ test('string expressions are Go syntax, matched in linear time; Go\'s limits are
   assert.equal(r.match('hhh', `/${'a'.repeat(40)}!`)?.name, 'rest');
   assert.equal(r.match('hhh', `/${'a'.repeat(40)}`)?.name, 'evil');
   for (const bad of ['a{1001}', '(?=x)', '\\Z']) {
-    assert.throws(() => new Router([svc('bad', '.*', bad)]), (e: unknown) => {
-      assert.equal((e as { code?: string }).code, 'L402_ERR_PROXY_BAD_REGEXP');
-      assert.match((e as Error).message, /service bad: invalid pathRegexp/);
-      return true;
-    });
+    assert.throws(
+      () => new Router([svc('bad', '.*', bad)]),
+      (e: unknown) => {
+        assert.equal((e as { code?: string }).code, 'L402_ERR_PROXY_BAD_REGEXP');
+        assert.match((e as Error).message, /service bad: invalid pathRegexp/);
+        return true;
+      },
+    );
   }
 });

@@ -1,7 +1,13 @@
 // Shared helpers of the proxy tests: certificates, backends, a proxy on a real port, clients.
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
-import { createServer as createHttpServer, request as httpRequest, type IncomingMessage, type RequestListener, type Server } from 'node:http';
+import {
+  createServer as createHttpServer,
+  request as httpRequest,
+  type IncomingMessage,
+  type RequestListener,
+  type Server,
+} from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { connect as http2Connect, type ClientHttp2Session, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import type { AddressInfo } from 'node:net';
@@ -50,7 +56,13 @@ export function testPki(): Promise<Pki> {
         { name: 'basicConstraints', cA: false },
         { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
         { name: 'extKeyUsage', serverAuth: true },
-        { name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] },
+        {
+          name: 'subjectAltName',
+          altNames: [
+            { type: 2, value: 'localhost' },
+            { type: 7, ip: '127.0.0.1' },
+          ],
+        },
       ],
     });
     const caPath = join(dir, 'ca.pem');
@@ -63,7 +75,10 @@ export function testPki(): Promise<Pki> {
 }
 
 /** Starts an HTTP/1.1 backend (TLS with the test leaf when `tls`). */
-export async function startBackend(handler: RequestListener, tls?: Pki): Promise<{ server: Server; address: string; close: () => Promise<void> }> {
+export async function startBackend(
+  handler: RequestListener,
+  tls?: Pki,
+): Promise<{ server: Server; address: string; close: () => Promise<void> }> {
   const server = tls === undefined ? createHttpServer(handler) : createHttpsServer({ cert: tls.cert, key: tls.key }, handler);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -143,7 +158,12 @@ export function h1(
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, rawHeaders: res.rawHeaders, body: Buffer.concat(chunks).toString() }),
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            rawHeaders: res.rawHeaders,
+            body: Buffer.concat(chunks).toString(),
+          }),
         );
         res.on('error', reject);
       },

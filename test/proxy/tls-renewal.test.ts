@@ -17,7 +17,11 @@ import { createLogger } from '../../src/proxy/ops/logger.js';
 import { Proxy } from '../../src/proxy/proxy.js';
 import { ProxyServer } from '../../src/proxy/server/proxy-server.js';
 import {
-  SELF_SIGNED_ORGANIZATION, certificateEvents, ensureTlsCertificate, renewalTime, type TlsCertificateEvent,
+  SELF_SIGNED_ORGANIZATION,
+  certificateEvents,
+  ensureTlsCertificate,
+  renewalTime,
+  type TlsCertificateEvent,
 } from '../../src/proxy/server/tls-certificate.js';
 import { configFrom } from '../e2e/support.js';
 import { h2 } from './support.js';
@@ -82,7 +86,10 @@ test('start-up: a self-signed pair past half of its validity, or expired, is rep
     assert.equal(readFileSync(join(dir, 'tls.cert'), 'utf8'), renewed.cert);
     assert.equal(readFileSync(join(dir, 'tls.key'), 'utf8'), renewed.key);
     assert.equal(statSync(join(dir, 'tls.key')).mode & 0o777, 0o600);
-    assert.deepEqual(certificateEvents(renewed).map((e) => e.kind), ['renewed']);
+    assert.deepEqual(
+      certificateEvents(renewed).map((e) => e.kind),
+      ['renewed'],
+    );
 
     // 100 days later (before half): kept.
     const kept = await ensureTlsCertificate(dir, { clock: at(now + 100 * DAY) });
@@ -129,9 +136,15 @@ test("start-up: an operator's certificate is never replaced, even expired; it is
     assert.equal(expired.renewed, false);
     assert.equal(expired.cert, pair.cert);
     assert.equal(readFileSync(join(dir, 'tls.cert'), 'utf8'), pair.cert);
-    assert.deepEqual(certificateEvents(expired).map((e) => e.kind), ['expired']);
+    assert.deepEqual(
+      certificateEvents(expired).map((e) => e.kind),
+      ['expired'],
+    );
     // 10 days before its end: expiring; 60 days before: nothing.
-    assert.deepEqual(certificateEvents(expired, { clock: at(expired.notAfter - 10 * DAY) }).map((e) => e.kind), ['expiring']);
+    assert.deepEqual(
+      certificateEvents(expired, { clock: at(expired.notAfter - 10 * DAY) }).map((e) => e.kind),
+      ['expiring'],
+    );
     assert.deepEqual(certificateEvents(expired, { clock: at(expired.notAfter - 60 * DAY) }), []);
     // Its key must match it: an operator's mismatched pair is refused, not replaced.
     const stranger = await operatorPair(now, now + 100 * DAY);
@@ -143,45 +156,52 @@ test("start-up: an operator's certificate is never replaced, even expired; it is
   }
 });
 
-test('while running: a short-lived self-signed certificate is renewed at half-life and hot-swapped; open connections keep working', { timeout: 20_000 }, async () => {
-  const dir = tempDir();
-  const events: TlsCertificateEvent[] = [];
-  let renewed!: (event: TlsCertificateEvent) => void;
-  const renewal = new Promise<TlsCertificateEvent>((resolve) => (renewed = resolve));
-  const server = new ProxyServer({
-    handler: new Proxy(),
-    listenAddr: '127.0.0.1:0',
-    baseDir: dir,
-    certificate: {
-      validityMs: 6000,
-      onEvent: (event) => {
-        events.push(event);
-        if (event.kind === 'renewed') renewed(event);
+test(
+  'while running: a short-lived self-signed certificate is renewed at half-life and hot-swapped; open connections keep working',
+  { timeout: 20_000 },
+  async () => {
+    const dir = tempDir();
+    const events: TlsCertificateEvent[] = [];
+    let renewed!: (event: TlsCertificateEvent) => void;
+    const renewal = new Promise<TlsCertificateEvent>((resolve) => (renewed = resolve));
+    const server = new ProxyServer({
+      handler: new Proxy(),
+      listenAddr: '127.0.0.1:0',
+      baseDir: dir,
+      certificate: {
+        validityMs: 6000,
+        onEvent: (event) => {
+          events.push(event);
+          if (event.kind === 'renewed') renewed(event);
+        },
       },
-    },
-  });
-  const { port } = await server.listen();
-  try {
-    assert.deepEqual(events.map((e) => e.kind), ['created']);
-    const first = await servedCertificate(port);
-    assert.equal(first.raw.toString('base64'), new X509Certificate(readFileSync(join(dir, 'tls.cert'))).raw.toString('base64'));
-    const session = http2Connect(`https://127.0.0.1:${port}`, { rejectUnauthorized: false });
-    session.on('error', () => undefined);
-    await once(session, 'connect');
+    });
+    const { port } = await server.listen();
+    try {
+      assert.deepEqual(
+        events.map((e) => e.kind),
+        ['created'],
+      );
+      const first = await servedCertificate(port);
+      assert.equal(first.raw.toString('base64'), new X509Certificate(readFileSync(join(dir, 'tls.cert'))).raw.toString('base64'));
+      const session = http2Connect(`https://127.0.0.1:${port}`, { rejectUnauthorized: false });
+      session.on('error', () => undefined);
+      await once(session, 'connect');
 
-    const event = await within(renewal, 10_000, 'renewal');
-    assert.equal(event.kind, 'renewed');
-    const second = await servedCertificate(port);
-    assert.notEqual(second.serialNumber, first.serialNumber);
-    assert.equal(second.raw.toString('base64'), new X509Certificate(readFileSync(join(dir, 'tls.cert'))).raw.toString('base64'));
-    // The session opened before the swap still answers.
-    assert.equal((await h2(session, { ':path': '/nothing' })).headers[':status'], 404);
-    session.close();
-  } finally {
-    await server.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+      const event = await within(renewal, 10_000, 'renewal');
+      assert.equal(event.kind, 'renewed');
+      const second = await servedCertificate(port);
+      assert.notEqual(second.serialNumber, first.serialNumber);
+      assert.equal(second.raw.toString('base64'), new X509Certificate(readFileSync(join(dir, 'tls.cert'))).raw.toString('base64'));
+      // The session opened before the swap still answers.
+      assert.equal((await h2(session, { ':path': '/nothing' })).headers[':status'], 404);
+      session.close();
+    } finally {
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
 
 test("while running: an operator's certificate entering its last 30 days is reported, not replaced", { timeout: 20_000 }, async () => {
   const dir = tempDir();
@@ -212,7 +232,10 @@ test("while running: an operator's certificate entering its last 30 days is repo
     try {
       assert.equal(events.length, 0, 'nothing to say at start: 30 days and more are left');
       await within(warning, 10_000, 'expiry warning');
-      assert.deepEqual(events.map((e) => e.kind), ['expiring']);
+      assert.deepEqual(
+        events.map((e) => e.kind),
+        ['expiring'],
+      );
       assert.equal(readFileSync(join(dir, 'tls.cert'), 'utf8'), pair.cert);
       assert.equal((await servedCertificate(port)).serialNumber, new X509Certificate(pair.cert).serialNumber);
     } finally {
@@ -234,11 +257,14 @@ test('startAperture renews a self-signed certificate past half-life at start-up 
         callback();
       },
     });
-    const config = configFrom(`
+    const config = configFrom(
+      `
 listenaddr: 127.0.0.1:0
 authenticator:
   disable: true
-`, dir);
+`,
+      dir,
+    );
     const aperture = await startAperture(config, { logger: createLogger('info', sink), gcIntervalMs: 0, defaultMetrics: false });
     try {
       const line = lines.find((l) => l['msg'] === 'TLS certificate renewed (self-signed, past half of its validity)');

@@ -36,7 +36,10 @@ test('waiting requests whose clients went away free their places; none of them r
 
     // The places are back: one running and three waiting again, all answered.
     const answers = await Promise.all([0, 1, 2, 3].map(() => h1(`${p.url}/fine`)));
-    assert.deepEqual(answers.map((a) => a.status), [200, 200, 200, 200]);
+    assert.deepEqual(
+      answers.map((a) => a.status),
+      [200, 200, 200, 200],
+    );
     assert.deepEqual(paths, ['/hold', '/fine', '/fine', '/fine', '/fine']);
   } finally {
     for (const res of held) res.destroy();

@@ -36,39 +36,42 @@ function collect(socket: Socket): { text: () => string; closed: Promise<void>; d
   return {
     text: () => out,
     closed,
-    data: (match) =>
-      match.test(out) ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ match, resolve })),
+    data: (match) => (match.test(out) ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ match, resolve }))),
   };
 }
 
-test('a backend without WebSocket support: its answer is relayed with Connection: close, later bytes never reach it', { timeout: 10_000 }, async () => {
-  const seen: string[] = [];
-  let smuggled!: () => void;
-  const reachedPremium = new Promise<void>((resolve) => (smuggled = resolve));
-  const backend = await startBackend((req, res) => {
-    seen.push(req.url ?? '');
-    if (req.url === '/api/premium') smuggled();
-    res.end(`backend served ${req.url}\n`);
-  });
-  const p = await startProxy({ services: [service(backend.address)], authorize });
-  try {
-    const socket = connect(p.port, '127.0.0.1');
-    const got = collect(socket);
-    socket.write(UPGRADE);
-    await got.data(/backend served \/public\n/);
-    if (!socket.destroyed && socket.writable) socket.write(SMUGGLED);
-    // Either the proxy closes the connection (fixed) or the smuggled request arrives (vulnerable).
-    await Promise.race([got.closed, reachedPremium]);
-    socket.destroy();
-    assert.deepEqual(seen, ['/public']);
-    assert.match(got.text(), /^HTTP\/1\.1 200 OK\r\n/);
-    assert.match(got.text(), /\r\nconnection: close\r\n/i);
-    assert.doesNotMatch(got.text(), /keep-alive/i);
-  } finally {
-    await p.close();
-    await backend.close();
-  }
-});
+test(
+  'a backend without WebSocket support: its answer is relayed with Connection: close, later bytes never reach it',
+  { timeout: 10_000 },
+  async () => {
+    const seen: string[] = [];
+    let smuggled!: () => void;
+    const reachedPremium = new Promise<void>((resolve) => (smuggled = resolve));
+    const backend = await startBackend((req, res) => {
+      seen.push(req.url ?? '');
+      if (req.url === '/api/premium') smuggled();
+      res.end(`backend served ${req.url}\n`);
+    });
+    const p = await startProxy({ services: [service(backend.address)], authorize });
+    try {
+      const socket = connect(p.port, '127.0.0.1');
+      const got = collect(socket);
+      socket.write(UPGRADE);
+      await got.data(/backend served \/public\n/);
+      if (!socket.destroyed && socket.writable) socket.write(SMUGGLED);
+      // Either the proxy closes the connection (fixed) or the smuggled request arrives (vulnerable).
+      await Promise.race([got.closed, reachedPremium]);
+      socket.destroy();
+      assert.deepEqual(seen, ['/public']);
+      assert.match(got.text(), /^HTTP\/1\.1 200 OK\r\n/);
+      assert.match(got.text(), /\r\nconnection: close\r\n/i);
+      assert.doesNotMatch(got.text(), /keep-alive/i);
+    } finally {
+      await p.close();
+      await backend.close();
+    }
+  },
+);
 
 test('bytes pipelined behind the upgrade request are not sent when the backend refuses the upgrade', { timeout: 10_000 }, async () => {
   const seen: string[] = [];
@@ -191,7 +194,9 @@ test('an idle tunnel is closed after timeouts.websocketIdleMs', { timeout: 10_00
     const [code] = (await once(ws, 'close')) as [number];
     assert.equal(code, 1006); // cut, not a closing handshake
     assert.ok(Date.now() - opened >= 100);
-    await new Promise<void>((resolve) => (backendClosed ? resolve() : wss.clients.size === 0 ? resolve() : [...wss.clients][0]?.once('close', () => resolve())));
+    await new Promise<void>((resolve) =>
+      backendClosed ? resolve() : wss.clients.size === 0 ? resolve() : [...wss.clients][0]?.once('close', () => resolve()),
+    );
   } finally {
     wss.close();
     await p.close();

@@ -26,25 +26,45 @@ describe('parseIp / formatIp', () => {
   });
 
   test('malformed forms', () => {
-    for (const bad of ['', '1.2.3', '1.2.3.4.5', '256.1.1.1', '01.2.3.4', '1.2.3.4 ', ':::', '1::2::3', '1:2:3:4:5:6:7:8:9', '12345::', 'g::1', '::1%', '[::1]', '1.2.3.4/32', '1:2:3:4:5:6:7::8:9'])
+    for (const bad of [
+      '',
+      '1.2.3',
+      '1.2.3.4.5',
+      '256.1.1.1',
+      '01.2.3.4',
+      '1.2.3.4 ',
+      ':::',
+      '1::2::3',
+      '1:2:3:4:5:6:7:8:9',
+      '12345::',
+      'g::1',
+      '::1%',
+      '[::1]',
+      '1.2.3.4/32',
+      '1:2:3:4:5:6:7::8:9',
+    ])
       assert.equal(parseIp(bad), undefined, bad);
   });
 
   test('property: never throws, and agrees with node:net on what is an address', () => {
-    fc.assert(fc.property(fc.string({ maxLength: 50 }), (s) => {
-      const ip = parseIp(s);
-      if (ip !== undefined && !s.includes('%')) assert.notEqual(isIP(s), 0, s);
-    }));
+    fc.assert(
+      fc.property(fc.string({ maxLength: 50 }), (s) => {
+        const ip = parseIp(s);
+        if (ip !== undefined && !s.includes('%')) assert.notEqual(isIP(s), 0, s);
+      }),
+    );
     const v4 = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map((b) => b.join('.'));
     const v6 = fc.array(fc.nat(0xffff), { minLength: 8, maxLength: 8 }).map((g) => g.map((x) => x.toString(16)).join(':'));
-    fc.assert(fc.property(fc.oneof(v4, v6), (s) => {
-      const ip = parseIp(s);
-      assert.ok(ip !== undefined, s);
-      const text = formatIp(ip);
-      assert.notEqual(isIP(text), 0, text);
-      assert.deepEqual(parseIp(text), ip, 'formatting round-trips');
-      assert.equal(maskIp(maskIp(s).split('/')[0] ?? ''), maskIp(s), 'masking is idempotent');
-    }));
+    fc.assert(
+      fc.property(fc.oneof(v4, v6), (s) => {
+        const ip = parseIp(s);
+        assert.ok(ip !== undefined, s);
+        const text = formatIp(ip);
+        assert.notEqual(isIP(text), 0, text);
+        assert.deepEqual(parseIp(text), ip, 'formatting round-trips');
+        assert.equal(maskIp(maskIp(s).split('/')[0] ?? ''), maskIp(s), 'masking is idempotent');
+      }),
+    );
   });
 });
 
@@ -75,21 +95,27 @@ describe('IpSet', () => {
   });
 
   test('bad entries are reported all at once with their paths', () => {
-    assert.deepEqual(validateIpList(['1.1.1.1', '1.1.1.1/33', 'nope', 7, '::/129', '::ffff:1.2.3.4/95'], 'blocklist').map((i) => i.path), [
-      'blocklist[1]', 'blocklist[2]', 'blocklist[3]', 'blocklist[4]', 'blocklist[5]',
-    ]);
-    assert.throws(() => new IpSet(['x'], 'trustedproxies'), (e: unknown) => e instanceof ConfigError && e.issues[0]?.path === 'trustedproxies[0]');
+    assert.deepEqual(
+      validateIpList(['1.1.1.1', '1.1.1.1/33', 'nope', 7, '::/129', '::ffff:1.2.3.4/95'], 'blocklist').map((i) => i.path),
+      ['blocklist[1]', 'blocklist[2]', 'blocklist[3]', 'blocklist[4]', 'blocklist[5]'],
+    );
+    assert.throws(
+      () => new IpSet(['x'], 'trustedproxies'),
+      (e: unknown) => e instanceof ConfigError && e.issues[0]?.path === 'trustedproxies[0]',
+    );
     assert.equal(parseCidr('10.1.2.3/8')?.network.bytes.join('.'), '10.0.0.0');
   });
 
   test('property: a CIDR contains every address sharing its prefix, and no other', () => {
-    fc.assert(fc.property(fc.nat(0xffffffff), fc.nat(0xffffffff), fc.integer({ min: 0, max: 32 }), (a, b, prefix) => {
-      const text = (n: number) => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
-      const s = new IpSet([`${text(a)}/${prefix}`]);
-      const same = prefix === 0 || (a >>> (32 - prefix)) === (b >>> (32 - prefix));
-      assert.equal(s.has(text(b)), same);
-      assert.equal(s.has(text(a)), true);
-    }));
+    fc.assert(
+      fc.property(fc.nat(0xffffffff), fc.nat(0xffffffff), fc.integer({ min: 0, max: 32 }), (a, b, prefix) => {
+        const text = (n: number) => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+        const s = new IpSet([`${text(a)}/${prefix}`]);
+        const same = prefix === 0 || a >>> (32 - prefix) === b >>> (32 - prefix);
+        assert.equal(s.has(text(b)), same);
+        assert.equal(s.has(text(a)), true);
+      }),
+    );
   });
 });
 
@@ -118,10 +144,12 @@ describe('clientIp', () => {
   });
 
   test('property: never throws, and returns the peer or an address from the header', () => {
-    fc.assert(fc.property(fc.string({ maxLength: 80 }), fc.constantFrom('10.0.0.2', '203.0.113.1', 'garbage', ''), (xff, peer) => {
-      const got = clientIp(peer, xff, trusted);
-      const peerText = parseIp(peer) === undefined ? peer : formatIp(parseIp(peer)!);
-      assert.ok(got === peerText || parseIp(got) !== undefined, got);
-    }));
+    fc.assert(
+      fc.property(fc.string({ maxLength: 80 }), fc.constantFrom('10.0.0.2', '203.0.113.1', 'garbage', ''), (xff, peer) => {
+        const got = clientIp(peer, xff, trusted);
+        const peerText = parseIp(peer) === undefined ? peer : formatIp(parseIp(peer)!);
+        assert.ok(got === peerText || parseIp(got) !== undefined, got);
+      }),
+    );
   });
 });

@@ -72,11 +72,39 @@ describe('clientIp with Forwarded', () => {
   });
 
   test('property: never throws, and returns the peer or an address from the header', () => {
-    const token = fc.constantFrom('for', 'For', '=', '"', '\\', ';', ',', ' ', '[', ']', ':', '_x', 'unknown', '198.51.100.7', '2001:db8::1', '10.0.0.1', 'proto=https', '4711');
-    fc.assert(fc.property(fc.oneof(fc.string({ maxLength: 80 }), fc.array(token, { maxLength: 30 }).map((t) => t.join(''))), (value) => {
-      const got = viaForwarded(value);
-      assert.ok(got === '10.0.0.2' || (parseIp(got) !== undefined && formatIp(parseIp(got)!) === got), got);
-    }), { numRuns: 2000 });
+    const token = fc.constantFrom(
+      'for',
+      'For',
+      '=',
+      '"',
+      '\\',
+      ';',
+      ',',
+      ' ',
+      '[',
+      ']',
+      ':',
+      '_x',
+      'unknown',
+      '198.51.100.7',
+      '2001:db8::1',
+      '10.0.0.1',
+      'proto=https',
+      '4711',
+    );
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.string({ maxLength: 80 }),
+          fc.array(token, { maxLength: 30 }).map((t) => t.join('')),
+        ),
+        (value) => {
+          const got = viaForwarded(value);
+          assert.ok(got === '10.0.0.2' || (parseIp(got) !== undefined && formatIp(parseIp(got)!) === got), got);
+        },
+      ),
+      { numRuns: 2000 },
+    );
   });
 
   test('a 64 KB header of elements, or one long quoted value, is read whole', () => {

@@ -10,36 +10,54 @@ describe('rate limit rules', () => {
       { pathregexp: '^/api/v1/expensive.*$', requests: 5, per: '1m', burst: 5 },
       { requests: 2, per: 1500 },
     ]);
-    assert.deepEqual(rules.map((r) => [r.index, r.requests, r.per, r.burst, r.pattern?.source]), [
-      [0, 100, 1000, 100, undefined],
-      [1, 5, 60_000, 5, '^/api/v1/expensive.*$'],
-      [2, 2, 1500, 2, undefined],
-    ]);
+    assert.deepEqual(
+      rules.map((r) => [r.index, r.requests, r.per, r.burst, r.pattern?.source]),
+      [
+        [0, 100, 1000, 100, undefined],
+        [1, 5, 60_000, 5, '^/api/v1/expensive.*$'],
+        [2, 2, 1500, 2, undefined],
+      ],
+    );
     assert.deepEqual(compileRateLimitRules(undefined), []);
   });
 
   test('every problem is reported with its path', () => {
-    const issues = validateRateLimitRules([
-      { requests: 0, per: '1s' },
-      { requests: 5, per: -1, burst: 0 },
-      { requests: 5, per: '1 fortnight' },
-      { pathregexp: '(', requests: 1, per: 1 },
-      'oops',
-    ], 'services[0].ratelimits');
-    assert.deepEqual(issues.map((i) => i.path), [
-      'services[0].ratelimits[0].requests',
-      'services[0].ratelimits[1].per',
-      'services[0].ratelimits[1].burst',
-      'services[0].ratelimits[2].per',
-      'services[0].ratelimits[3].pathregexp',
-      'services[0].ratelimits[4]',
-    ]);
-    assert.deepEqual(validateRateLimitRules({}, 'x').map((i) => i.path), ['x']);
-    assert.throws(() => compileRateLimitRules([{ requests: 1 }], 'services[2].ratelimits'), (e: unknown) => {
-      assert.ok(e instanceof ConfigError);
-      assert.deepEqual(e.issues.map((i) => i.path), ['services[2].ratelimits[0].per']);
-      return true;
-    });
+    const issues = validateRateLimitRules(
+      [
+        { requests: 0, per: '1s' },
+        { requests: 5, per: -1, burst: 0 },
+        { requests: 5, per: '1 fortnight' },
+        { pathregexp: '(', requests: 1, per: 1 },
+        'oops',
+      ],
+      'services[0].ratelimits',
+    );
+    assert.deepEqual(
+      issues.map((i) => i.path),
+      [
+        'services[0].ratelimits[0].requests',
+        'services[0].ratelimits[1].per',
+        'services[0].ratelimits[1].burst',
+        'services[0].ratelimits[2].per',
+        'services[0].ratelimits[3].pathregexp',
+        'services[0].ratelimits[4]',
+      ],
+    );
+    assert.deepEqual(
+      validateRateLimitRules({}, 'x').map((i) => i.path),
+      ['x'],
+    );
+    assert.throws(
+      () => compileRateLimitRules([{ requests: 1 }], 'services[2].ratelimits'),
+      (e: unknown) => {
+        assert.ok(e instanceof ConfigError);
+        assert.deepEqual(
+          e.issues.map((i) => i.path),
+          ['services[2].ratelimits[0].per'],
+        );
+        return true;
+      },
+    );
   });
 
   test('Go durations', () => {

@@ -71,7 +71,10 @@ export function rateLimitStoreConformance(name: string, factory: StoreFactory): 
     test('when one matching rule denies, no bucket is charged', async () => {
       const store = await make();
       const clock = new TestClock();
-      const both = rules([{ requests: 3, per: 1000 }, { pathregexp: '^/x', requests: 1, per: 60_000 }]);
+      const both = rules([
+        { requests: 3, per: 1000 },
+        { pathregexp: '^/x', requests: 1, per: 60_000 },
+      ]);
       const global = [both[0] as CompiledRateLimitRule];
       assert.equal((await store.take('svc', 'c', both, clock.now())).allowed, true); // global 2 left, strict 0
       for (let i = 0; i < 5; i++) {
@@ -87,7 +90,10 @@ export function rateLimitStoreConformance(name: string, factory: StoreFactory): 
     test('retryAfterMs is the longest wait among the denying rules', async () => {
       const store = await make();
       const clock = new TestClock();
-      const r = rules([{ requests: 1, per: 1000 }, { requests: 1, per: 60_000 }]);
+      const r = rules([
+        { requests: 1, per: 1000 },
+        { requests: 1, per: 60_000 },
+      ]);
       await store.take('svc', 'c', r, clock.now());
       clock.advance(400);
       const denied = await store.take('svc', 'c', r, clock.now());

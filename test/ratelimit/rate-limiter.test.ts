@@ -35,7 +35,14 @@ describe('RateLimiter', () => {
 
   test('a path no rule matches is allowed without touching the store', () => {
     let calls = 0;
-    const store: RateLimitStore = { evictions: 0, take: () => { calls++; return { allowed: false, retryAfterMs: 1 }; }, close: async () => {} };
+    const store: RateLimitStore = {
+      evictions: 0,
+      take: () => {
+        calls++;
+        return { allowed: false, retryAfterMs: 1 };
+      },
+      close: async () => {},
+    };
     const limiter = new RateLimiter({ service: 's', rules: [{ pathregexp: '^/paid', requests: 1, per: 1 }], store });
     assert.equal((limiter.check('k', '/free') as { allowed: boolean }).allowed, true);
     assert.equal(calls, 0);
@@ -50,9 +57,23 @@ describe('RateLimiter', () => {
   });
 
   test('a store that throws synchronously, or a logger that throws, never escapes check()', () => {
-    const store: RateLimitStore = { evictions: 0, take: () => { throw new Error('boom'); }, close: async () => {} };
+    const store: RateLimitStore = {
+      evictions: 0,
+      take: () => {
+        throw new Error('boom');
+      },
+      close: async () => {},
+    };
     const seen: L402Error[] = [];
-    const limiter = new RateLimiter({ service: 's', rules: [{ requests: 1, per: 1 }], store, onError: (e) => { seen.push(e); throw new Error('logger down'); } });
+    const limiter = new RateLimiter({
+      service: 's',
+      rules: [{ requests: 1, per: 1 }],
+      store,
+      onError: (e) => {
+        seen.push(e);
+        throw new Error('logger down');
+      },
+    });
     const r = limiter.check('k', '/');
     assert.deepEqual({ ...r }, { allowed: true, retryAfterMs: 0, storeError: true });
     assert.equal(seen[0]?.code, 'L402_ERR_RATELIMIT_STORE_UNAVAILABLE');
@@ -60,7 +81,11 @@ describe('RateLimiter', () => {
   });
 
   test('with a fallback store, a failing store under onStoreError allow limits by the fallback instead of letting everything through', async () => {
-    const down: RateLimitStore = { evictions: 0, take: () => Promise.reject(new L402Error('L402_ERR_RATELIMIT_STORE_UNAVAILABLE', 'redis down')), close: async () => {} };
+    const down: RateLimitStore = {
+      evictions: 0,
+      take: () => Promise.reject(new L402Error('L402_ERR_RATELIMIT_STORE_UNAVAILABLE', 'redis down')),
+      close: async () => {},
+    };
     const clock = new TestClock();
     const rules = [{ requests: 1, per: 60_000, burst: 2 }];
     const local = new RateLimiter({ service: 's', rules, store: down, fallbackStore: new MemoryRateLimitStore(), clock });
@@ -71,23 +96,41 @@ describe('RateLimiter', () => {
       { allowed: true, retryAfterMs: 0, storeError: true },
       { allowed: false, retryAfterMs: 60_000 },
     ]);
-    assert.equal(rateLimitedDecision(answers[2] as { retryAfterMs: number }).status, 429, 'over the local limit: the client\'s fault, not the store\'s');
-    assert.deepEqual({ ...(await local.check('net-b', '/')) }, { allowed: true, retryAfterMs: 0, storeError: true }, 'per client, as the shared store');
+    assert.equal(
+      rateLimitedDecision(answers[2] as { retryAfterMs: number }).status,
+      429,
+      "over the local limit: the client's fault, not the store's",
+    );
+    assert.deepEqual(
+      { ...(await local.check('net-b', '/')) },
+      { allowed: true, retryAfterMs: 0, storeError: true },
+      'per client, as the shared store',
+    );
     assert.equal(local.stats().storeErrors, 4);
     // Without a fallback, `allow` lets every request through; `deny` ignores the fallback.
     const open = new RateLimiter({ service: 's', rules, store: down, clock });
     for (let i = 0; i < 3; i++) assert.equal((await open.check('net-a', '/')).allowed, true);
-    const strict = new RateLimiter({ service: 's', rules, store: down, fallbackStore: new MemoryRateLimitStore(), onStoreError: 'deny', clock });
+    const strict = new RateLimiter({
+      service: 's',
+      rules,
+      store: down,
+      fallbackStore: new MemoryRateLimitStore(),
+      onStoreError: 'deny',
+      clock,
+    });
     assert.deepEqual({ ...(await strict.check('net-a', '/')) }, { allowed: false, retryAfterMs: 1000, storeError: true });
   });
 
   test('invalid rules throw a ConfigError with the configured path', () => {
-    assert.throws(() => new RateLimiter({ service: 's', rules: [{ requests: 1, per: 0 }], configPath: 'services[3].ratelimits' }), (e: unknown) => {
-      assert.ok(e instanceof L402Error);
-      assert.equal(e.code, 'L402_ERR_CONFIG_INVALID');
-      assert.match(e.message, /services\[3\]\.ratelimits\[0\]\.per/);
-      return true;
-    });
+    assert.throws(
+      () => new RateLimiter({ service: 's', rules: [{ requests: 1, per: 0 }], configPath: 'services[3].ratelimits' }),
+      (e: unknown) => {
+        assert.ok(e instanceof L402Error);
+        assert.equal(e.code, 'L402_ERR_CONFIG_INVALID');
+        assert.match(e.message, /services\[3\]\.ratelimits\[0\]\.per/);
+        return true;
+      },
+    );
   });
 
   test('keys: token:<id> for authenticated clients, the masked network otherwise', () => {
@@ -102,8 +145,14 @@ describe('RateLimiter', () => {
     assert.equal(d.status, 429);
     assert.equal(d.body, 'rate limit exceeded\n');
     assert.equal(d.code, 'L402_ERR_RATELIMIT_EXCEEDED');
-    assert.deepEqual(d.headers.find(([n]) => n === 'Retry-After'), ['Retry-After', '2']);
+    assert.deepEqual(
+      d.headers.find(([n]) => n === 'Retry-After'),
+      ['Retry-After', '2'],
+    );
     const down = rateLimitedDecision({ retryAfterMs: 1000, storeError: true });
-    assert.deepEqual([down.status, down.code, down.body], [503, 'L402_ERR_RATELIMIT_STORE_UNAVAILABLE', 'service unavailable (L402_ERR_RATELIMIT_STORE_UNAVAILABLE)\n']);
+    assert.deepEqual(
+      [down.status, down.code, down.body],
+      [503, 'L402_ERR_RATELIMIT_STORE_UNAVAILABLE', 'service unavailable (L402_ERR_RATELIMIT_STORE_UNAVAILABLE)\n'],
+    );
   });
 });

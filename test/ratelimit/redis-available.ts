@@ -10,9 +10,17 @@ export async function redisSkipReason(): Promise<string | false> {
   const reachable = await new Promise<boolean>((resolve) => {
     const socket = connect({ host: '127.0.0.1', port: 6379 });
     socket.setTimeout(1000);
-    socket.once('connect', () => { socket.write('PING\r\n'); });
-    socket.once('data', (data) => { socket.destroy(); resolve(data.toString().startsWith('+PONG')); });
-    socket.once('timeout', () => { socket.destroy(); resolve(false); });
+    socket.once('connect', () => {
+      socket.write('PING\r\n');
+    });
+    socket.once('data', (data) => {
+      socket.destroy();
+      resolve(data.toString().startsWith('+PONG'));
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
     socket.once('error', () => resolve(false));
   });
   if (reachable || process.env['CI'] !== undefined) return false;

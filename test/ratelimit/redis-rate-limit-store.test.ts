@@ -31,7 +31,10 @@ describe('RedisRateLimitStore with Redis running', { skip }, () => {
 
   test('buckets carry a TTL of the time to refill plus the slack, under one hash tag per client', async () => {
     await store.ready();
-    const r = compileRateLimitRules([{ requests: 1, per: 10_000 }, { requests: 5, per: 1000 }]);
+    const r = compileRateLimitRules([
+      { requests: 1, per: 10_000 },
+      { requests: 5, per: 1000 },
+    ]);
     assert.equal((await store.take('svc', 'token:ab', r, 1_000_000)).allowed, true);
     const keys = (await (store.redis as Redis).keys(`${prefix}*`)).sort();
     assert.deepEqual(keys, [`${prefix}{svc|token:ab}:0:1/10000/1`, `${prefix}{svc|token:ab}:1:5/1000/5`]);
@@ -110,8 +113,12 @@ describe('RedisRateLimitStore when Redis stops answering mid-connection', { skip
     relay = createServer((client) => {
       const upstream = connect(6379, '127.0.0.1');
       sockets.push(client, upstream);
-      client.on('data', (d) => { if (!frozen) upstream.write(d); });
-      upstream.on('data', (d) => { if (!frozen) client.write(d); });
+      client.on('data', (d) => {
+        if (!frozen) upstream.write(d);
+      });
+      upstream.on('data', (d) => {
+        if (!frozen) client.write(d);
+      });
       client.on('error', () => upstream.destroy());
       upstream.on('error', () => client.destroy());
       client.on('close', () => upstream.destroy());
@@ -139,43 +146,55 @@ describe('RedisRateLimitStore when Redis stops answering mid-connection', { skip
 });
 
 describe('RedisRateLimitStore when the replies of an open connection are lost', { skip }, () => {
-  test('after a few command timeouts the client reconnects (through the forwarder) and commands succeed again', { timeout: 15_000 }, async () => {
-    const forwarder = new TcpForwarder(6379);
-    const port = await forwarder.listen();
-    const connectionErrors: string[] = [];
-    // Default timeouts: 250 ms per command, the connection is dropped after 1 s without a reply.
-    const store = new RedisRateLimitStore({
-      url: `redis://127.0.0.1:${port}`,
-      keyPrefix: uniquePrefix('blackhole'),
-      onConnectionError: (e) => connectionErrors.push(e.message),
-    });
-    const rules = compileRateLimitRules([{ requests: 1000, per: 1000 }]);
-    try {
-      await store.ready();
-      assert.equal((await store.take('svc', 'k', rules, 1000)).allowed, true);
-      assert.equal(forwarder.accepted, 1);
-      const reconnected = new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no reconnection; connection errors: ${JSON.stringify(connectionErrors)}`)), 8000);
-        (store.redis as Redis).once('ready', () => {
-          clearTimeout(timer);
-          resolve();
-        });
+  test(
+    'after a few command timeouts the client reconnects (through the forwarder) and commands succeed again',
+    { timeout: 15_000 },
+    async () => {
+      const forwarder = new TcpForwarder(6379);
+      const port = await forwarder.listen();
+      const connectionErrors: string[] = [];
+      // Default timeouts: 250 ms per command, the connection is dropped after 1 s without a reply.
+      const store = new RedisRateLimitStore({
+        url: `redis://127.0.0.1:${port}`,
+        keyPrefix: uniquePrefix('blackhole'),
+        onConnectionError: (e) => connectionErrors.push(e.message),
       });
-      reconnected.catch(() => undefined);
-      assert.equal(forwarder.blackhole(), 1);
-      // The connection stays open; every command now times out.
-      for (let i = 0; i < 3; i++) {
-        await assert.rejects(store.take('svc', 'k', rules, 1000 + i), (e: unknown) =>
-          e instanceof L402Error && e.code === 'L402_ERR_RATELIMIT_STORE_UNAVAILABLE' && /timed out/.test(e.message));
+      const rules = compileRateLimitRules([{ requests: 1000, per: 1000 }]);
+      try {
+        await store.ready();
+        assert.equal((await store.take('svc', 'k', rules, 1000)).allowed, true);
+        assert.equal(forwarder.accepted, 1);
+        const reconnected = new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(
+            () => reject(new Error(`no reconnection; connection errors: ${JSON.stringify(connectionErrors)}`)),
+            8000,
+          );
+          (store.redis as Redis).once('ready', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+        reconnected.catch(() => undefined);
+        assert.equal(forwarder.blackhole(), 1);
+        // The connection stays open; every command now times out.
+        for (let i = 0; i < 3; i++) {
+          await assert.rejects(
+            store.take('svc', 'k', rules, 1000 + i),
+            (e: unknown) => e instanceof L402Error && e.code === 'L402_ERR_RATELIMIT_STORE_UNAVAILABLE' && /timed out/.test(e.message),
+          );
+        }
+        // Dropped for its silence and opened again through the forwarder, which passes new connections.
+        await reconnected;
+        assert.equal(forwarder.accepted, 2);
+        assert.ok(
+          connectionErrors.some((m) => /Socket timeout/.test(m)),
+          JSON.stringify(connectionErrors),
+        );
+        assert.equal((await store.take('svc', 'k', rules, 2000)).allowed, true);
+      } finally {
+        await store.close();
+        await forwarder.close();
       }
-      // Dropped for its silence and opened again through the forwarder, which passes new connections.
-      await reconnected;
-      assert.equal(forwarder.accepted, 2);
-      assert.ok(connectionErrors.some((m) => /Socket timeout/.test(m)), JSON.stringify(connectionErrors));
-      assert.equal((await store.take('svc', 'k', rules, 2000)).allowed, true);
-    } finally {
-      await store.close();
-      await forwarder.close();
-    }
-  });
+    },
+  );
 });

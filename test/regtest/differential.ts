@@ -12,7 +12,11 @@ import { decodeInvoice } from '../../src/lightning/decode-invoice.js';
 import { send, type Proxy, type Shot } from './reference.js';
 
 /** The configuration template both proxies read; backends filled in by {@link template}. */
-export function template(rest: string, grpcBackend: { address: string; caPath: string }, lnd: { host: string; tlsPath: string; macDir: string }): string {
+export function template(
+  rest: string,
+  grpcBackend: { address: string; caPath: string },
+  lnd: { host: string; tlsPath: string; macDir: string },
+): string {
   return `
 listenaddr: {{LISTEN}}
 insecure: true
@@ -111,7 +115,8 @@ export function compare(reference: Normal, ours: Normal): Difference[] {
   const out: Difference[] = [];
   if (reference.status !== ours.status) out.push({ field: 'status', reference: reference.status, ours: ours.status });
   for (const name of [...new Set([...Object.keys(reference.headers), ...Object.keys(ours.headers)])].sort()) {
-    if (reference.headers[name] !== ours.headers[name]) out.push({ field: `header ${name}`, reference: reference.headers[name], ours: ours.headers[name] });
+    if (reference.headers[name] !== ours.headers[name])
+      out.push({ field: `header ${name}`, reference: reference.headers[name], ours: ours.headers[name] });
   }
   if (reference.body !== ours.body) out.push({ field: 'body', reference: reference.body, ours: ours.body });
   return out;
@@ -140,11 +145,17 @@ export interface Case {
   run(target: Target): Promise<Shot[]>;
 }
 
-const get = (path: string, headers: string[] = [], extra: { method?: string; localAddress?: string } = {}) => (t: Target) =>
-  send(t.proxy.url, { path, headers, ...extra }).then((s) => [s]);
-const auth = (value: (t: Target) => string, path = '/api/paid') => (t: Target) => send(t.proxy.url, { path, headers: ['Authorization', value(t)] }).then((s) => [s]);
+const get =
+  (path: string, headers: string[] = [], extra: { method?: string; localAddress?: string } = {}) =>
+  (t: Target) =>
+    send(t.proxy.url, { path, headers, ...extra }).then((s) => [s]);
+const auth =
+  (value: (t: Target) => string, path = '/api/paid') =>
+  (t: Target) =>
+    send(t.proxy.url, { path, headers: ['Authorization', value(t)] }).then((s) => [s]);
 const toUrlSafe = (b64: string): string => b64.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-const withPreimageCaveat = (t: Target): string => Macaroon.fromBase64(t.token.macaroon).withFirstPartyCaveat(`preimage=${t.token.preimage}`).toHex();
+const withPreimageCaveat = (t: Target): string =>
+  Macaroon.fromBase64(t.token.macaroon).withFirstPartyCaveat(`preimage=${t.token.preimage}`).toHex();
 
 /** The REST matrix. */
 export const restCases: Case[] = [
@@ -153,7 +164,11 @@ export const restCases: Case[] = [
   { name: 'no credential, POST', run: get('/api/x', [], { method: 'POST' }) },
   {
     name: 'CORS preflight',
-    run: get('/api/x', ['Origin', 'https://app.example', 'Access-Control-Request-Method', 'GET', 'Access-Control-Request-Headers', 'authorization'], { method: 'OPTIONS' }),
+    run: get(
+      '/api/x',
+      ['Origin', 'https://app.example', 'Access-Control-Request-Method', 'GET', 'Access-Control-Request-Headers', 'authorization'],
+      { method: 'OPTIONS' },
+    ),
   },
   { name: 'whitelisted path: forwarded without a credential', run: get('/api/open/thing') },
   { name: 'skip-invoice path without a credential: 401', run: get('/api/skip/stream') },
@@ -161,7 +176,11 @@ export const restCases: Case[] = [
   { name: 'blocklisted client: 403', run: get('/api/x', [], { localAddress: '127.0.0.2' }) },
   {
     name: 'freebies: two free requests, then 402',
-    run: async (t) => [await send(t.proxy.url, { path: '/freebie/1' }), await send(t.proxy.url, { path: '/freebie/2' }), await send(t.proxy.url, { path: '/freebie/3' })],
+    run: async (t) => [
+      await send(t.proxy.url, { path: '/freebie/1' }),
+      await send(t.proxy.url, { path: '/freebie/2' }),
+      await send(t.proxy.url, { path: '/freebie/3' }),
+    ],
   },
   {
     name: 'rate limit: the second request within the window is 429',
@@ -173,17 +192,39 @@ export const restCases: Case[] = [
   { name: 'preimage in upper case', run: auth((t) => `L402 ${t.token.macaroon}:${t.token.preimage.toUpperCase()}`) },
   { name: 'macaroon in URL-safe base64 without padding', run: auth((t) => `L402 ${toUrlSafe(t.token.macaroon)}:${t.token.preimage}`) },
   { name: 'two spaces after the scheme', run: auth((t) => `L402  ${t.token.macaroon}:${t.token.preimage}`) },
-  { name: 'Macaroon header (hex, preimage caveat)', run: (t) => send(t.proxy.url, { path: '/api/paid', headers: ['Macaroon', withPreimageCaveat(t)] }).then((s) => [s]) },
-  { name: 'Grpc-Metadata-Macaroon header', run: (t) => send(t.proxy.url, { path: '/api/paid', headers: ['Grpc-Metadata-Macaroon', withPreimageCaveat(t)] }).then((s) => [s]) },
+  {
+    name: 'Macaroon header (hex, preimage caveat)',
+    run: (t) => send(t.proxy.url, { path: '/api/paid', headers: ['Macaroon', withPreimageCaveat(t)] }).then((s) => [s]),
+  },
+  {
+    name: 'Grpc-Metadata-Macaroon header',
+    run: (t) => send(t.proxy.url, { path: '/api/paid', headers: ['Grpc-Metadata-Macaroon', withPreimageCaveat(t)] }).then((s) => [s]),
+  },
   {
     name: 'the same credential twice (LSAT then L402)',
     run: (t) =>
-      send(t.proxy.url, { path: '/api/paid', headers: ['Authorization', `LSAT ${t.token.macaroon}:${t.token.preimage}`, 'Authorization', `L402 ${t.token.macaroon}:${t.token.preimage}`] }).then((s) => [s]),
+      send(t.proxy.url, {
+        path: '/api/paid',
+        headers: [
+          'Authorization',
+          `LSAT ${t.token.macaroon}:${t.token.preimage}`,
+          'Authorization',
+          `L402 ${t.token.macaroon}:${t.token.preimage}`,
+        ],
+      }).then((s) => [s]),
   },
   {
     name: 'two different credentials',
     run: (t) =>
-      send(t.proxy.url, { path: '/api/paid', headers: ['Authorization', `L402 ${t.token.macaroon}:${t.token.preimage}`, 'Authorization', `L402 ${t.token.macaroon}:${'0'.repeat(64)}`] }).then((s) => [s]),
+      send(t.proxy.url, {
+        path: '/api/paid',
+        headers: [
+          'Authorization',
+          `L402 ${t.token.macaroon}:${t.token.preimage}`,
+          'Authorization',
+          `L402 ${t.token.macaroon}:${'0'.repeat(64)}`,
+        ],
+      }).then((s) => [s]),
   },
   { name: 'wrong preimage', run: auth((t) => `L402 ${t.token.macaroon}:${'0'.repeat(64)}`) },
   { name: 'preimage not hex', run: auth((t) => `L402 ${t.token.macaroon}:${'z'.repeat(64)}`) },
@@ -191,8 +232,17 @@ export const restCases: Case[] = [
   { name: 'macaroon not base64', run: auth((t) => `L402 !!!!:${t.token.preimage}`) },
   { name: 'no colon', run: auth((t) => `L402 ${t.token.macaroon}`) },
   { name: 'unknown scheme', run: auth((t) => `Bearer ${t.token.macaroon}`) },
-  { name: 'macaroon with a caveat added by the client', run: auth((t) => `L402 ${Buffer.from(Macaroon.fromBase64(t.token.macaroon).withFirstPartyCaveat('services=api:0').toBinary()).toString('base64')}:${t.token.preimage}`) },
-  { name: 'token of the api service on another service', run: auth((t) => `L402 ${t.token.macaroon}:${t.token.preimage}`, '/limited/paid') },
+  {
+    name: 'macaroon with a caveat added by the client',
+    run: auth(
+      (t) =>
+        `L402 ${Buffer.from(Macaroon.fromBase64(t.token.macaroon).withFirstPartyCaveat('services=api:0').toBinary()).toString('base64')}:${t.token.preimage}`,
+    ),
+  },
+  {
+    name: 'token of the api service on another service',
+    run: auth((t) => `L402 ${t.token.macaroon}:${t.token.preimage}`, '/limited/paid'),
+  },
   { name: 'paid token on a whitelisted path', run: auth((t) => `L402 ${t.token.macaroon}:${t.token.preimage}`, '/api/open/x') },
 ];
 
@@ -236,8 +286,13 @@ export interface GrpcNormal {
 }
 
 /** Calls a unary method and reduces the outcome. */
-export function grpcCall(proxy: Proxy, method: 'Get' | 'Limited' | 'Skip', metadata: grpc.Metadata = new grpc.Metadata()): Promise<GrpcNormal> {
-  const client = new Quotes(`127.0.0.1:${proxy.port}`, grpc.credentials.createInsecure()) as grpc.Client & Record<string, (...args: unknown[]) => grpc.ClientUnaryCall>;
+export function grpcCall(
+  proxy: Proxy,
+  method: 'Get' | 'Limited' | 'Skip',
+  metadata: grpc.Metadata = new grpc.Metadata(),
+): Promise<GrpcNormal> {
+  const client = new Quotes(`127.0.0.1:${proxy.port}`, grpc.credentials.createInsecure()) as grpc.Client &
+    Record<string, (...args: unknown[]) => grpc.ClientUnaryCall>;
   return new Promise((resolve) => {
     const collected: Record<string, string> = {};
     const keep = (md: grpc.Metadata): void => {
@@ -248,13 +303,18 @@ export function grpcCall(proxy: Proxy, method: 'Get' | 'Limited' | 'Skip', metad
         void v;
       }
     };
-    const call = client[method]?.({ symbol: 'BTC' }, metadata, { deadline: Date.now() + 10_000 }, (error: grpc.ServiceError | null, reply?: { price: string }) => {
-      client.close();
-      if (error !== null) {
-        keep(error.metadata);
-        resolve({ code: error.code, details: error.details, metadata: collected });
-      } else resolve({ code: 0, details: `price ${reply?.price ?? ''}`, metadata: collected });
-    });
+    const call = client[method]?.(
+      { symbol: 'BTC' },
+      metadata,
+      { deadline: Date.now() + 10_000 },
+      (error: grpc.ServiceError | null, reply?: { price: string }) => {
+        client.close();
+        if (error !== null) {
+          keep(error.metadata);
+          resolve({ code: error.code, details: error.details, metadata: collected });
+        } else resolve({ code: 0, details: `price ${reply?.price ?? ''}`, metadata: collected });
+      },
+    );
     call?.on('metadata', keep);
   });
 }

@@ -11,7 +11,11 @@ export type GoBinaries<N extends GoToolName> = { ok: true; paths: Record<N, stri
 /** Looks up the cached binaries of `names`. */
 export function goBinaries<N extends GoToolName>(names: readonly N[]): GoBinaries<N> {
   const go = goCommand();
-  if (go === undefined) return { ok: false, reason: 'Go is not installed (the Go module proxy builds lnd, btcd and the reference aperture: see README, Development)' };
+  if (go === undefined)
+    return {
+      ok: false,
+      reason: 'Go is not installed (the Go module proxy builds lnd, btcd and the reference aperture: see README, Development)',
+    };
   const paths = {} as Record<N, string>;
   const missing: string[] = [];
   for (const name of names) {
@@ -19,7 +23,11 @@ export function goBinaries<N extends GoToolName>(names: readonly N[]): GoBinarie
     if (existsSync(path)) paths[name] = path;
     else missing.push(name);
   }
-  if (missing.length > 0) return { ok: false, reason: `${missing.join(', ')} not built: run node --import tsx scripts/build-go-tools.ts (several minutes, once per machine)` };
+  if (missing.length > 0)
+    return {
+      ok: false,
+      reason: `${missing.join(', ')} not built: run node --import tsx scripts/build-go-tools.ts (several minutes, once per machine)`,
+    };
   return { ok: true, paths };
 }
 

@@ -26,7 +26,12 @@ export function lightningSuites(ref: NetworkRef): void {
     name: 'LndInvoicer on a real lnd (seller, invoice macaroon)',
     async create() {
       const { seller, buyer } = ref.network;
-      const invoicer = await LndInvoicer.connect({ host: seller.host, tlsCert: seller.tlsCert, macaroon: seller.invoiceMacaroon, network: 'regtest' });
+      const invoicer = await LndInvoicer.connect({
+        host: seller.host,
+        tlsCert: seller.tlsCert,
+        macaroon: seller.invoiceMacaroon,
+        network: 'regtest',
+      });
       return {
         invoicer,
         // Paid for real: by the buyer, over the channel.
@@ -43,7 +48,12 @@ export function lightningSuites(ref: NetworkRef): void {
     async create() {
       const { seller, buyer } = ref.network;
       const payer = new LndPayer({ host: buyer.host, tlsCert: buyer.tlsCert, macaroon: buyer.adminMacaroon });
-      const payee = await LndInvoicer.connect({ host: seller.host, tlsCert: seller.tlsCert, macaroon: seller.invoiceMacaroon, network: 'regtest' });
+      const payee = await LndInvoicer.connect({
+        host: seller.host,
+        tlsCert: seller.tlsCert,
+        macaroon: seller.invoiceMacaroon,
+        network: 'regtest',
+      });
       return {
         payer,
         issue: (amountSats) => payee.createInvoice({ amountSats }),
@@ -58,7 +68,12 @@ export function lightningSuites(ref: NetworkRef): void {
   describe('lnd macaroons', () => {
     it('the invoice macaroon lets the seller create, look up and follow invoices, and nothing else', async () => {
       const { seller } = ref.network;
-      const invoicer = await LndInvoicer.connect({ host: seller.host, tlsCert: seller.tlsCert, macaroon: seller.invoiceMacaroon, network: 'regtest' });
+      const invoicer = await LndInvoicer.connect({
+        host: seller.host,
+        tlsCert: seller.tlsCert,
+        macaroon: seller.invoiceMacaroon,
+        network: 'regtest',
+      });
       try {
         const invoice = await invoicer.createInvoice({ amountSats: 9 });
         assert.equal((await invoicer.lookupInvoice(invoice.paymentHash)).state, 'open');
@@ -78,12 +93,16 @@ export function lightningSuites(ref: NetworkRef): void {
       }
     });
 
-    it('a read-only macaroon cannot create invoices: the refusal is lnd\'s, with its reason', async () => {
+    it("a read-only macaroon cannot create invoices: the refusal is lnd's, with its reason", async () => {
       const { seller } = ref.network;
       const dir = mkdtempSync(join(tmpdir(), 'regtest-mac-'));
       try {
         writeFileSync(join(dir, 'invoice.macaroon'), seller.readonlyMacaroon);
-        const invoicer = await LndInvoicer.connect({ host: seller.host, tlsCert: seller.tlsCert, macaroonPath: join(dir, 'invoice.macaroon') });
+        const invoicer = await LndInvoicer.connect({
+          host: seller.host,
+          tlsCert: seller.tlsCert,
+          macaroonPath: join(dir, 'invoice.macaroon'),
+        });
         try {
           await assert.rejects(invoicer.createInvoice({ amountSats: 1 }), { code: 'L402_ERR_LN_RPC_FAILED', message: /permission denied/ });
         } finally {

@@ -49,7 +49,12 @@ const clock = { lagMs: 0, now: (): number => Date.now() - clock.lagMs };
 
 async function startSeller(ref: NetworkRef): Promise<Seller> {
   const { seller } = ref.network;
-  const invoicer = await LndInvoicer.connect({ host: seller.host, tlsCert: seller.tlsCert, macaroon: seller.invoiceMacaroon, network: 'regtest' });
+  const invoicer = await LndInvoicer.connect({
+    host: seller.host,
+    tlsCert: seller.tlsCert,
+    macaroon: seller.invoiceMacaroon,
+    network: 'regtest',
+  });
   // The refunds are paid with a macaroon baked for payments alone (SendPaymentV2 needs
   // offchain:write, TrackPaymentV2 offchain:read): it can create no invoice and move no coins.
   const baked = await lightning.grantAccess({ lnd: seller.lnd, permissions: ['offchain:read', 'offchain:write'] });
@@ -98,7 +103,9 @@ async function startSeller(ref: NetworkRef): Promise<Seller> {
 /** The challenge of `intent` in a 402. */
 function challengeOf(response: SimpleResponse, intent: 'charge' | 'session'): PaymentChallenge {
   assert.equal(response.status, 402, response.body);
-  const found = parsePaymentChallenges(wwwAuthenticate(response.rawHeaders).filter((v) => v.startsWith('Payment '))).find((c) => c.intent === intent);
+  const found = parsePaymentChallenges(wwwAuthenticate(response.rawHeaders).filter((v) => v.startsWith('Payment '))).find(
+    (c) => c.intent === intent,
+  );
   assert.ok(found, `a ${intent} challenge`);
   return found;
 }
@@ -180,7 +187,15 @@ export function mppSuites(ref: NetworkRef): void {
       // The open request and each bearer request cost the price.
       const balance = DEPOSIT - target.priceSats * (1 + bearers);
       assert.equal((await seller.store.getSession(sessionId))?.balanceSats, balance);
-      return { challenge, sessionId, preimage, returnInvoice: ret, bearer, balance, close: withCredential(challenge, { action: 'close', sessionId, preimage }) };
+      return {
+        challenge,
+        sessionId,
+        preimage,
+        returnInvoice: ret,
+        bearer,
+        balance,
+        close: withCredential(challenge, { action: 'close', sessionId, preimage }),
+      };
     };
 
     it('a charge paid over the network buys one request', async () => {
@@ -202,7 +217,7 @@ export function mppSuites(ref: NetworkRef): void {
       assert.match(again.body, /already bought a request/);
     });
 
-    it('a session: the deposit paid, bearer requests debited, the close refunds the balance to the buyer\'s return invoice', async () => {
+    it("a session: the deposit paid, bearer requests debited, the close refunds the balance to the buyer's return invoice", async () => {
       const s = await openSession(3);
       assert.equal(s.balance, 42);
       const closed = await h1(seller.url, s.close);
@@ -228,7 +243,7 @@ export function mppSuites(ref: NetworkRef): void {
       assert.deepEqual((await seller.scheme.retryRefunds()).refunds, []);
     });
 
-    it('a refund to a return invoice the buyer cancelled fails with lnd\'s reason, is retried, and stays failed', async () => {
+    it("a refund to a return invoice the buyer cancelled fails with lnd's reason, is retried, and stays failed", async () => {
       const s = await openSession(1);
       await lightning.cancelHodlInvoice({ lnd: ref.network.buyer.lnd, id: s.returnInvoice.id });
       const closed = await h1(seller.url, s.close);
@@ -253,7 +268,7 @@ export function mppSuites(ref: NetworkRef): void {
       assert.equal(invoice.received, 0);
     });
 
-    it('a refund to a return invoice that expired during the session is refused by the seller\'s lnd, and stays failed', async () => {
+    it("a refund to a return invoice that expired during the session is refused by the seller's lnd, and stays failed", async () => {
       const s = await openSession(0, async () => {
         // Two seconds of validity, waited out for real: lnd judges expiry on its own clock.
         const ret = await returnInvoice(new Date(Date.now() + 2_000));
@@ -282,7 +297,7 @@ export function mppSuites(ref: NetworkRef): void {
       assert.equal(invoice.received, 0);
     });
 
-    it('a refund while the buyer\'s node is offline fails, and is paid by the retry once the buyer is back', async () => {
+    it("a refund while the buyer's node is offline fails, and is paid by the retry once the buyer is back", async () => {
       const { buyer } = ref.network;
       const s = await openSession(2);
       await buyer.stop();
@@ -324,7 +339,10 @@ export function mppSuites(ref: NetworkRef): void {
       assert.equal(invoice.received, due);
       assert.equal(invoice.received_mtokens, `${due}000`);
       // Paid once: no more refunds due for it.
-      assert.equal((await seller.scheme.retryRefunds()).refunds.some((r) => r.sessionId === s.sessionId), false);
+      assert.equal(
+        (await seller.scheme.retryRefunds()).refunds.some((r) => r.sessionId === s.sessionId),
+        false,
+      );
     });
   });
 }

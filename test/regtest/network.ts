@@ -96,7 +96,9 @@ export class Btcd {
     ];
     if (connect !== undefined) args.push(`--connect=${connect}`);
     btcd.#proc = startProcess(name, binary, args, join(dir, 'btcd.out'));
-    await waitFor(`${name} RPC`, async () => (existsSync(btcd.certPath) ? await btcd.rpc<number>('getblockcount') : undefined), { proc: btcd.#proc });
+    await waitFor(`${name} RPC`, async () => (existsSync(btcd.certPath) ? await btcd.rpc<number>('getblockcount') : undefined), {
+      proc: btcd.#proc,
+    });
     return btcd;
   }
 
@@ -256,7 +258,11 @@ export class LndNode implements LndCredentials {
     ];
     this.#proc = startProcess(`lnd ${this.name}`, this.binary, args, join(this.dir, 'lnd.out'));
     const proc = this.#proc;
-    await waitFor(`lnd ${this.name} credentials`, async () => (existsSync(join(this.macaroonDir, 'admin.macaroon')) && existsSync(this.tlsCertPath) ? true : undefined), { proc });
+    await waitFor(
+      `lnd ${this.name} credentials`,
+      async () => (existsSync(join(this.macaroonDir, 'admin.macaroon')) && existsSync(this.tlsCertPath) ? true : undefined),
+      { proc },
+    );
     this.#lnd = undefined;
     const info = await waitFor(`lnd ${this.name} to answer`, () => lightning.getWalletInfo({ lnd: this.lnd }), { proc });
     this.pubkey = info.public_key;
@@ -326,17 +332,29 @@ export class RegtestNetwork {
       const start = await btcd.rpc<number>('getblockcount');
       await waitFor('the miner to sync', async () => ((await miner?.rpc<number>('getblockcount')) === start ? true : undefined));
       await miner.mine(1);
-      await waitFor('the chain btcd to take the miner\'s block', async () => ((await btcd?.rpc<number>('getblockcount')) === start + 1 ? true : undefined));
+      await waitFor("the chain btcd to take the miner's block", async () =>
+        (await btcd?.rpc<number>('getblockcount')) === start + 1 ? true : undefined,
+      );
       await miner.stop();
       miner = undefined;
       // Coinbase maturity.
       await btcd.mine(100);
-      await waitFor('the buyer\'s funds', async () => ((await lightning.getChainBalance({ lnd: buyer.lnd })).chain_balance > 0 ? true : undefined));
+      await waitFor("the buyer's funds", async () =>
+        (await lightning.getChainBalance({ lnd: buyer.lnd })).chain_balance > 0 ? true : undefined,
+      );
       await seller.waitSynced();
 
       await lightning.addPeer({ lnd: buyer.lnd, public_key: seller.pubkey, socket: seller.p2pHost });
-      await lightning.openChannel({ lnd: buyer.lnd, partner_public_key: seller.pubkey, local_tokens: channelSats, give_tokens: pushSats, chain_fee_tokens_per_vbyte: 2 });
-      await waitFor('the funding transaction in the mempool', async () => ((await btcd?.rpc<string[]>('getrawmempool'))?.length ?? 0) > 0 ? true : undefined);
+      await lightning.openChannel({
+        lnd: buyer.lnd,
+        partner_public_key: seller.pubkey,
+        local_tokens: channelSats,
+        give_tokens: pushSats,
+        chain_fee_tokens_per_vbyte: 2,
+      });
+      await waitFor('the funding transaction in the mempool', async () =>
+        ((await btcd?.rpc<string[]>('getrawmempool'))?.length ?? 0) > 0 ? true : undefined,
+      );
       // Six confirmations: the channel is announced, as on a live network.
       await btcd.mine(6);
       const network = new RegtestNetwork(dir, btcd, seller, buyer);
@@ -349,16 +367,22 @@ export class RegtestNetwork {
       const logs = nodes.map((n) => `--- lnd ${n.name}:\n${n.tail(20)}`).join('\n');
       // APERTURE_REGTEST_KEEP=1 keeps the folder (logs, data) of a failed start for a look.
       if (process.env['APERTURE_REGTEST_KEEP'] === undefined) rmSync(dir, { recursive: true, force: true });
-      throw new Error(`the regtest network did not start: ${error instanceof Error ? error.message : String(error)}\n${logs}`, { cause: error });
+      throw new Error(`the regtest network did not start: ${error instanceof Error ? error.message : String(error)}\n${logs}`, {
+        cause: error,
+      });
     }
   }
 
   /** Waits until the buyer and the seller both see their channel active. */
   async waitChannelActive(): Promise<void> {
     for (const node of [this.buyer, this.seller]) {
-      await waitFor(`an active channel on ${node.name}`, async () => ((await lightning.getChannels({ lnd: node.lnd, is_active: true })).channels.length > 0 ? true : undefined), {
-        limitMs: 60_000,
-      });
+      await waitFor(
+        `an active channel on ${node.name}`,
+        async () => ((await lightning.getChannels({ lnd: node.lnd, is_active: true })).channels.length > 0 ? true : undefined),
+        {
+          limitMs: 60_000,
+        },
+      );
     }
   }
 

@@ -95,7 +95,11 @@ export function startProcess(name: string, binary: string, args: string[], logPa
  * with the last error and `proc`'s log once `limitMs` has passed or `proc` exited.
  * Starting programs announce readiness only by answering, so this polls.
  */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, options: { limitMs?: number; proc?: Proc | undefined; everyMs?: number } = {}): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  options: { limitMs?: number; proc?: Proc | undefined; everyMs?: number } = {},
+): Promise<T> {
   const limit = Date.now() + (options.limitMs ?? 60_000);
   let last: unknown;
   for (;;) {

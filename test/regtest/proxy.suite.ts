@@ -83,7 +83,7 @@ export function proxySuites(ref: NetworkRef): void {
       for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
     });
 
-    it('402 with the seller\'s real invoice, paid by the buyer, the token accepted, the ledger settled', async () => {
+    it("402 with the seller's real invoice, paid by the buyer, the token accepted, the ledger settled", async () => {
       const { seller } = ref.network;
       const dir = baseDir();
       const aperture = await start(yamlFor(seller, dir, backend), dir);
@@ -92,7 +92,7 @@ export function proxySuites(ref: NetworkRef): void {
         const decoded = decodeInvoice(c.invoice);
         assert.equal(decoded.network, 'regtest');
         assert.equal(decoded.amountMsat, 10_000n);
-        assert.equal(decoded.payee, seller.pubkey, 'issued by the seller\'s node');
+        assert.equal(decoded.payee, seller.pubkey, "issued by the seller's node");
         const onNode = await lightning.getInvoice({ lnd: seller.lnd, id: c.paymentHash });
         assert.equal(onNode.is_confirmed, false);
         assert.equal((await ledgerRow(aperture, c.paymentHash))?.state, 'pending');
@@ -221,7 +221,11 @@ export function proxySuites(ref: NetworkRef): void {
         const down = await h1(`${aperture.url}/api/x`);
         assert.equal(down.status, 503);
         assert.equal(down.headers['www-authenticate'], undefined);
-        assert.equal((await h1(`${aperture.url}/api/x`, { headers: { authorization } })).status, 200, 'a paid token works while lnd is down');
+        assert.equal(
+          (await h1(`${aperture.url}/api/x`, { headers: { authorization } })).status,
+          200,
+          'a paid token works while lnd is down',
+        );
 
         const back = nextHealth(aperture, true);
         await seller.start();

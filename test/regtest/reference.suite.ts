@@ -15,7 +15,19 @@ import * as grpc from '@grpc/grpc-js';
 import { LndPayer } from '../../src/lightning/lnd/index.js';
 import { startBackend, testPki } from '../proxy/support.js';
 import { Macaroon } from '../../src/core/macaroon.js';
-import { compare, grpcCall, invoiceOf, normalise, Quotes, restCases, template, type Difference, type Normal, type PaidToken, type Target } from './differential.js';
+import {
+  compare,
+  grpcCall,
+  invoiceOf,
+  normalise,
+  Quotes,
+  restCases,
+  template,
+  type Difference,
+  type Normal,
+  type PaidToken,
+  type Target,
+} from './differential.js';
 import type { NetworkRef } from './lightning.suite.js';
 import { send, startProxy, type Proxy } from './reference.js';
 
@@ -32,36 +44,46 @@ interface Tolerated {
 const INTENDED: Tolerated[] = [
   {
     field: /^header access-control-(allow-methods|allow-headers|expose-headers)$/,
-    reason: 'CORS lists name every method and header our clients use (Macaroon, Content-Type, gRPC-web headers; Retry-After, Grpc-Status readable)',
+    reason:
+      'CORS lists name every method and header our clients use (Macaroon, Content-Type, gRPC-web headers; Retry-After, Grpc-Status readable)',
   },
-  { field: /^header access-control-/, cases: /^no service matches$/, reason: 'CORS headers on every answer, the 404 of an unrouted path included' },
+  {
+    field: /^header access-control-/,
+    cases: /^no service matches$/,
+    reason: 'CORS headers on every answer, the 404 of an unrouted path included',
+  },
   { field: 'body', cases: /^no service matches$/, reason: 'the 404 says why: no service for this host and path' },
   { field: /^(header content-type|body)$/, cases: /^CORS preflight$/, reason: 'a preflight answer has no body' },
   { field: 'header cache-control', cases: /skip-invoice/, reason: 'the 401 depends on the credential: no-store, like the 402' },
   {
     field: /^(status|header .*|body)$/,
     cases: /^(scheme in lower case|preimage in upper case|macaroon in URL-safe base64 without padding|two spaces after the scheme)$/,
-    reason: 'every credential form the L402 text allows is accepted (scheme in any case, preimage either case, URL-safe base64, several spaces); the reference answers 402',
+    reason:
+      'every credential form the L402 text allows is accepted (scheme in any case, preimage either case, URL-safe base64, several spaces); the reference answers 402',
   },
   {
     field: /^(header www-authenticate|body)$/,
-    cases: /^(two different credentials|wrong preimage|preimage not hex|preimage too short|macaroon not base64|no colon|grpc: token of another service)$/,
+    cases:
+      /^(two different credentials|wrong preimage|preimage not hex|preimage too short|macaroon not base64|no colon|grpc: token of another service)$/,
     reason: 'a refused credential says why: error="<reason>" on the challenge lines, the code in the body',
   },
   {
     field: /^(status|header .*|body)$/,
     cases: /^(rate limit: the second request|token of the api service on another service|grpc: rate limit)/,
-    reason: "a service's ratelimits also hold for requests that would get a challenge, keyed by masked IP unless a token is verified (the reference mints unlimited invoices and gives any unverified token its own bucket)",
+    reason:
+      "a service's ratelimits also hold for requests that would get a challenge, keyed by masked IP unless a token is verified (the reference mints unlimited invoices and gives any unverified token its own bucket)",
   },
   {
     field: 'status',
     cases: /^grpc: skip-invoice/,
-    reason: 'over gRPC each answer has its own status: 401 is 16 UNAUTHENTICATED, 403 is 7 PERMISSION_DENIED (the reference sends 13 INTERNAL with the message for all of them; 402 stays 13 payment required for its clients)',
+    reason:
+      'over gRPC each answer has its own status: 401 is 16 UNAUTHENTICATED, 403 is 7 PERMISSION_DENIED (the reference sends 13 INTERNAL with the message for all of them; 402 stays 13 payment required for its clients)',
   },
   {
     field: 'body',
     cases: /^paid token on a whitelisted path$/,
-    reason: 'credentials the proxy did not verify never reach the backend: a whitelisted path gets no Authorization line (the reference forwards it)',
+    reason:
+      'credentials the proxy did not verify never reach the backend: a whitelisted path gets no Authorization line (the reference forwards it)',
   },
 ];
 
@@ -121,7 +143,8 @@ export function referenceSuites(ref: NetworkRef, binaries: { aperture: string; l
       dir = mkdtempSync(join(tmpdir(), 'aperture-reference-'));
       rest = await startBackend((req, res) => {
         const lines: string[] = [];
-        for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]?.toLowerCase() === 'authorization') lines.push(req.rawHeaders[i + 1] as string);
+        for (let i = 0; i + 1 < req.rawHeaders.length; i += 2)
+          if (req.rawHeaders[i]?.toLowerCase() === 'authorization') lines.push(req.rawHeaders[i + 1] as string);
         res.setHeader('x-backend', 'rest');
         // Set, so that the reference's Go server does not sniff one (it does so for some answers, not others).
         res.setHeader('content-type', 'text/plain; charset=utf-8');
@@ -136,14 +159,20 @@ export function referenceSuites(ref: NetworkRef, binaries: { aperture: string; l
       const pki = await testPki();
       pkiDir = pki.dir;
       const grpcPort = await new Promise<number>((resolve, reject) =>
-        grpcServer.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createSsl(null, [{ private_key: Buffer.from(pki.key), cert_chain: Buffer.from(pki.cert) }]), (e, p) =>
-          e ? reject(e) : resolve(p),
+        grpcServer.bindAsync(
+          '127.0.0.1:0',
+          grpc.ServerCredentials.createSsl(null, [{ private_key: Buffer.from(pki.key), cert_chain: Buffer.from(pki.cert) }]),
+          (e, p) => (e ? reject(e) : resolve(p)),
         ),
       );
       const macDir = join(dir, 'macaroons');
       mkdirSync(macDir);
       copyFileSync(join(seller.macaroonDir, 'invoice.macaroon'), join(macDir, 'invoice.macaroon'));
-      const config = template(rest.address, { address: `127.0.0.1:${grpcPort}`, caPath: pki.caPath }, { host: seller.host, tlsPath: seller.tlsCertPath, macDir });
+      const config = template(
+        rest.address,
+        { address: `127.0.0.1:${grpcPort}`, caPath: pki.caPath },
+        { host: seller.host, tlsPath: seller.tlsCertPath, macDir },
+      );
       payer = new LndPayer({ host: buyer.host, tlsCert: buyer.tlsCert, macaroon: buyer.adminMacaroon });
       for (const name of ['reference', 'ours'] as const) {
         const proxy = await startProxy(name, binaries.aperture, config, join(dir, name));
@@ -168,7 +197,7 @@ export function referenceSuites(ref: NetworkRef, binaries: { aperture: string; l
       if (pkiDir !== undefined) rmSync(pkiDir, { recursive: true, force: true });
     });
 
-    it('both challenge with a real invoice of the seller\'s node for the price', async () => {
+    it("both challenge with a real invoice of the seller's node for the price", async () => {
       const { reference, ours } = targets as Record<Proxy['name'], Target>;
       for (const target of [reference, ours]) {
         const invoice = invoiceOf(await send(target.proxy.url, { path: '/api/x' }));
@@ -186,12 +215,19 @@ export function referenceSuites(ref: NetworkRef, binaries: { aperture: string; l
         assert.equal(mine.length, theirs.length);
         const diffs = theirs.flatMap((r, i) => compare(r, mine[i] as Normal));
         seen.push({ name: kase.name, diffs });
-        assert.deepEqual(unexplained(kase.name, diffs), [], `unexplained differences from the reference:\n${JSON.stringify(diffs, null, 2)}`);
+        assert.deepEqual(
+          unexplained(kase.name, diffs),
+          [],
+          `unexplained differences from the reference:\n${JSON.stringify(diffs, null, 2)}`,
+        );
       });
     }
 
     const grpcCases: Array<{ name: string; run: (t: Target) => Promise<Normal[]> }> = [
-      { name: 'grpc: no credential: status 13 payment required with the challenge', run: async (t) => [grpcNormal(await grpcCall(t.proxy, 'Get'))] },
+      {
+        name: 'grpc: no credential: status 13 payment required with the challenge',
+        run: async (t) => [grpcNormal(await grpcCall(t.proxy, 'Get'))],
+      },
       {
         name: 'grpc: paid token in the authorization metadata',
         run: async (t) => {
@@ -217,7 +253,10 @@ export function referenceSuites(ref: NetworkRef, binaries: { aperture: string; l
         },
       },
       { name: 'grpc: skip-invoice method without a credential', run: async (t) => [grpcNormal(await grpcCall(t.proxy, 'Skip'))] },
-      { name: 'grpc: rate limit: the second call within the window', run: async (t) => [grpcNormal(await grpcCall(t.proxy, 'Limited')), grpcNormal(await grpcCall(t.proxy, 'Limited'))] },
+      {
+        name: 'grpc: rate limit: the second call within the window',
+        run: async (t) => [grpcNormal(await grpcCall(t.proxy, 'Limited')), grpcNormal(await grpcCall(t.proxy, 'Limited'))],
+      },
     ];
     for (const kase of grpcCases) {
       it(kase.name, async () => {
@@ -226,7 +265,11 @@ export function referenceSuites(ref: NetworkRef, binaries: { aperture: string; l
         const mine = await kase.run(ours);
         const diffs = theirs.flatMap((r, i) => compare(r, mine[i] as Normal));
         seen.push({ name: kase.name, diffs });
-        assert.deepEqual(unexplained(kase.name, diffs), [], `unexplained differences from the reference:\n${JSON.stringify(diffs, null, 2)}`);
+        assert.deepEqual(
+          unexplained(kase.name, diffs),
+          [],
+          `unexplained differences from the reference:\n${JSON.stringify(diffs, null, 2)}`,
+        );
       });
     }
 
@@ -234,7 +277,11 @@ export function referenceSuites(ref: NetworkRef, binaries: { aperture: string; l
       it(`same as the reference: ${field.name}`, () => {
         assert.ok(seen.length > 0, 'the cases above ran');
         // Cases whose whole answer differs on purpose (INTENDED: a credential form we accept) do not count.
-        const hits = seen.flatMap(({ name, diffs }) => unexplained(name, diffs).filter((d) => matches(field, name, d)).map((d) => ({ case: name, ...d })));
+        const hits = seen.flatMap(({ name, diffs }) =>
+          unexplained(name, diffs)
+            .filter((d) => matches(field, name, d))
+            .map((d) => ({ case: name, ...d })),
+        );
         assert.deepEqual(hits, [], field.reason);
       });
     }
@@ -248,7 +295,12 @@ export function referenceSuites(ref: NetworkRef, binaries: { aperture: string; l
       const tlsDir = join(dir, 'ours-tls');
       mkdirSync(tlsDir);
       const port = (targets.ours as Target).proxy.port;
-      const proxy = await startProxy('ours', '', tlsTemplate.replace(`127.0.0.1:${port}`, '{{LISTEN}}').replaceAll(join(dir, 'ours'), '{{DIR}}'), tlsDir);
+      const proxy = await startProxy(
+        'ours',
+        '',
+        tlsTemplate.replace(`127.0.0.1:${port}`, '{{LISTEN}}').replaceAll(join(dir, 'ours'), '{{DIR}}'),
+        tlsDir,
+      );
       try {
         const lines = await runGo(binaries.l402Client, [
           `--target=127.0.0.1:${proxy.port}`,
@@ -274,26 +326,26 @@ export function referenceSuites(ref: NetworkRef, binaries: { aperture: string; l
       }
     });
 
-    it(
-      'the drop-in switch: ours opens the database the reference wrote, with its aperture.yaml, and the reference\'s paid token keeps working',
-      async () => {
-        const reference = targets.reference as Target;
-        await reference.proxy.proc.stop();
-        const config = readFileSync(join(reference.proxy.dir, 'aperture.yaml'), 'utf8')
-          .replace(`127.0.0.1:${reference.proxy.port}`, '{{LISTEN}}')
-          .replaceAll(reference.proxy.dir, '{{DIR}}');
-        const switched = await startProxy('ours', '', config, reference.proxy.dir);
-        try {
-          const paid = await send(switched.url, { path: '/api/paid', headers: ['Authorization', `L402 ${reference.token.macaroon}:${reference.token.preimage}`] });
-          assert.equal(paid.status, 200, paid.body);
-          const grpcPaid = new grpc.Metadata();
-          grpcPaid.set('authorization', `L402 ${reference.grpcToken.macaroon}:${reference.grpcToken.preimage}`);
-          assert.equal((await grpcCall(switched, 'Get', grpcPaid)).code, 0);
-        } finally {
-          await switched.proc.stop();
-        }
-      },
-    );
+    it("the drop-in switch: ours opens the database the reference wrote, with its aperture.yaml, and the reference's paid token keeps working", async () => {
+      const reference = targets.reference as Target;
+      await reference.proxy.proc.stop();
+      const config = readFileSync(join(reference.proxy.dir, 'aperture.yaml'), 'utf8')
+        .replace(`127.0.0.1:${reference.proxy.port}`, '{{LISTEN}}')
+        .replaceAll(reference.proxy.dir, '{{DIR}}');
+      const switched = await startProxy('ours', '', config, reference.proxy.dir);
+      try {
+        const paid = await send(switched.url, {
+          path: '/api/paid',
+          headers: ['Authorization', `L402 ${reference.token.macaroon}:${reference.token.preimage}`],
+        });
+        assert.equal(paid.status, 200, paid.body);
+        const grpcPaid = new grpc.Metadata();
+        grpcPaid.set('authorization', `L402 ${reference.grpcToken.macaroon}:${reference.grpcToken.preimage}`);
+        assert.equal((await grpcCall(switched, 'Get', grpcPaid)).code, 0);
+      } finally {
+        await switched.proc.stop();
+      }
+    });
   });
 }
 
@@ -308,7 +360,13 @@ function runGo(binary: string, args: string[]): Promise<string[]> {
     const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
     child.on('exit', (code) => {
       clearTimeout(timer);
-      if (code === 0) resolve(out.trim().split('\n').filter((l) => l !== ''));
+      if (code === 0)
+        resolve(
+          out
+            .trim()
+            .split('\n')
+            .filter((l) => l !== ''),
+        );
       else reject(new Error(`${binary} exited ${code}: ${err}${out}`));
     });
   });

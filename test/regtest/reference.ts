@@ -65,7 +65,12 @@ export interface Shot {
 /** One HTTP/1.1 request; `headers` as a flat [name, value, …] list keeps duplicates. */
 export function send(
   base: string,
-  { method = 'GET', path = '/', headers = [], localAddress }: { method?: string; path?: string; headers?: string[]; localAddress?: string } = {},
+  {
+    method = 'GET',
+    path = '/',
+    headers = [],
+    localAddress,
+  }: { method?: string; path?: string; headers?: string[]; localAddress?: string } = {},
 ): Promise<Shot> {
   const u = new URL(base);
   return new Promise((resolve, reject) => {

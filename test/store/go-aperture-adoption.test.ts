@@ -80,9 +80,19 @@ const sqliteBackend = (): Backend => {
     name: 'SQLite',
     db: path,
     open: async (options = {}) => new SqliteStore({ path, revocationPollMs: 0, ...options }),
-    rows: async (sql, values = []) => withDb((db) => db.prepare(sql.replace(/\$\d+/g, '?')).all(...values) as Array<Record<string, unknown>>),
+    rows: async (sql, values = []) =>
+      withDb((db) => db.prepare(sql.replace(/\$\d+/g, '?')).all(...values) as Array<Record<string, unknown>>),
     exec: async (sql) => withDb((db) => void db.exec(sql), false),
-    goSchema: async () => withDb((db) => (db.prepare(`SELECT type, name, sql FROM sqlite_master WHERE tbl_name IN (${GO_APERTURE_TABLES.map((t) => `'${t}'`).join(', ')}) ORDER BY type, name`).all() as Array<{ type: string; name: string; sql: string | null }>).map((r) => `${r.type} ${r.name}: ${r.sql ?? ''}`)),
+    goSchema: async () =>
+      withDb((db) =>
+        (
+          db
+            .prepare(
+              `SELECT type, name, sql FROM sqlite_master WHERE tbl_name IN (${GO_APERTURE_TABLES.map((t) => `'${t}'`).join(', ')}) ORDER BY type, name`,
+            )
+            .all() as Array<{ type: string; name: string; sql: string | null }>
+        ).map((r) => `${r.type} ${r.name}: ${r.sql ?? ''}`),
+      ),
   };
 };
 
@@ -109,7 +119,10 @@ const postgresBackend = async (): Promise<Backend> => {
          WHERE table_schema = $1 AND table_name = ANY($2) ORDER BY table_name, column_name`,
         [schema, [...GO_APERTURE_TABLES]],
       );
-      const indexes = await admin!.query('SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = ANY($2) ORDER BY indexname', [schema, [...GO_APERTURE_TABLES]]);
+      const indexes = await admin!.query(
+        'SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = ANY($2) ORDER BY indexname',
+        [schema, [...GO_APERTURE_TABLES]],
+      );
       return [
         ...(columns.rows as Array<Record<string, unknown>>).map((r) => Object.values(r).join(' ')),
         ...(indexes.rows as Array<Record<string, unknown>>).map((r) => Object.values(r).join(' ')),
@@ -141,67 +154,112 @@ const goRows = async (b: Backend): Promise<Record<string, unknown>> => {
 };
 
 describe("the Go aperture's database", () => {
-  both('opens as it is: its root keys verify, its ledger and services are read, its tables and schema_migrations are untouched', async (_t, go, b) => {
-    assert.deepEqual(await go.migrate(b.db), { version: 9, dirty: false });
-    const paid = await go.mint(b.db, { service: 'quotes', price: 21, settle: true, validForSeconds: 3600 });
-    const unpaid = await go.mint(b.db, { service: 'quotes', price: 21 });
-    await go.service(b.db, { name: 'quotes', address: '127.0.0.1:9001', pathregexp: '^/quotes', price: 21, auth: 'on' });
-    await go.service(b.db, { name: 'free', address: '127.0.0.1:9002', auth: 'off' });
-    const schemaBefore = await b.goSchema();
-    const rowsBefore = await goRows(b);
-    const secretsBefore = await b.rows('SELECT id, hash, secret, created_at FROM secrets ORDER BY id');
+  both(
+    'opens as it is: its root keys verify, its ledger and services are read, its tables and schema_migrations are untouched',
+    async (_t, go, b) => {
+      assert.deepEqual(await go.migrate(b.db), { version: 9, dirty: false });
+      const paid = await go.mint(b.db, { service: 'quotes', price: 21, settle: true, validForSeconds: 3600 });
+      const unpaid = await go.mint(b.db, { service: 'quotes', price: 21 });
+      await go.service(b.db, { name: 'quotes', address: '127.0.0.1:9001', pathregexp: '^/quotes', price: 21, auth: 'on' });
+      await go.service(b.db, { name: 'free', address: '127.0.0.1:9002', auth: 'off' });
+      const schemaBefore = await b.goSchema();
+      const rowsBefore = await goRows(b);
+      const secretsBefore = await b.rows('SELECT id, hash, secret, created_at FROM secrets ORDER BY id');
 
-    const store = await b.open();
-    try {
-      assert.deepEqual(store.goAperture?.schema, {
-        tables: [...GO_APERTURE_TABLES], version: 9, dirty: false, secrets: true, transactions: true, services: true, servicesAuthScheme: true,
-      });
-      assert.deepEqual(store.goAperture?.imported, {
-        ledgerChanged: true, transactionsImported: 2, transactionsSettled: 0, transactionsRevoked: 0, servicesImported: 2, servicesUpdated: 0, servicesRemoved: 0,
-      });
+      const store = await b.open();
+      try {
+        assert.deepEqual(store.goAperture?.schema, {
+          tables: [...GO_APERTURE_TABLES],
+          version: 9,
+          dirty: false,
+          secrets: true,
+          transactions: true,
+          services: true,
+          servicesAuthScheme: true,
+        });
+        assert.deepEqual(store.goAperture?.imported, {
+          ledgerChanged: true,
+          transactionsImported: 2,
+          transactionsSettled: 0,
+          transactionsRevoked: 0,
+          servicesImported: 2,
+          servicesUpdated: 0,
+          servicesRemoved: 0,
+        });
 
-      // The Go token's root key, found under sha256 of its identifier, verifies the Go macaroon.
-      const mac = Macaroon.fromBase64(paid.macaroon);
-      const key = await store.getSecret(sha256(mac.identifier));
-      assert.equal(Buffer.from(key ?? []).toString('hex'), paid.rootKey);
-      assert.ok(mac.verifySignature(key as Uint8Array));
+        // The Go token's root key, found under sha256 of its identifier, verifies the Go macaroon.
+        const mac = Macaroon.fromBase64(paid.macaroon);
+        const key = await store.getSecret(sha256(mac.identifier));
+        assert.equal(Buffer.from(key ?? []).toString('hex'), paid.rootKey);
+        assert.ok(mac.verifySignature(key as Uint8Array));
 
-      const page = await store.listTransactions({ now: paid.createdAt + 1000 });
-      assert.equal(page.total, 2);
-      const byToken = new Map(page.items.map((r) => [r.tokenId, r]));
-      const p = byToken.get(paid.tokenId);
-      assert.deepEqual(p && [p.paymentHash, p.service, p.priceSats, p.authType, p.state, p.createdAt, p.expiresAt], [paid.paymentHash, 'quotes', 21, 'l402', 'settled', paid.createdAt, paid.createdAt + GO_INVOICE_EXPIRY_MS]);
-      assert.ok(p?.settledAt !== undefined && p.settledAt >= paid.createdAt);
-      assert.equal(byToken.get(unpaid.tokenId)?.state, 'pending');
-      assert.deepEqual(await store.revenueStats(), { totalSats: 21, count: 1, services: [{ service: 'quotes', totalSats: 21, count: 1 }] });
-      assert.deepEqual((await store.listTokens()).items.map((r) => r.tokenId), [paid.tokenId]);
+        const page = await store.listTransactions({ now: paid.createdAt + 1000 });
+        assert.equal(page.total, 2);
+        const byToken = new Map(page.items.map((r) => [r.tokenId, r]));
+        const p = byToken.get(paid.tokenId);
+        assert.deepEqual(p && [p.paymentHash, p.service, p.priceSats, p.authType, p.state, p.createdAt, p.expiresAt], [
+          paid.paymentHash,
+          'quotes',
+          21,
+          'l402',
+          'settled',
+          paid.createdAt,
+          paid.createdAt + GO_INVOICE_EXPIRY_MS,
+        ]);
+        assert.ok(p?.settledAt !== undefined && p.settledAt >= paid.createdAt);
+        assert.equal(byToken.get(unpaid.tokenId)?.state, 'pending');
+        assert.deepEqual(await store.revenueStats(), {
+          totalSats: 21,
+          count: 1,
+          services: [{ service: 'quotes', totalSats: 21, count: 1 }],
+        });
+        assert.deepEqual(
+          (await store.listTokens()).items.map((r) => r.tokenId),
+          [paid.tokenId],
+        );
 
-      assert.deepEqual((await store.listServices()).map((s) => s.config), [
-        { name: 'free', address: '127.0.0.1:9002', protocol: 'http', hostregexp: '.*', auth: 'off', authscheme: 'l402' },
-        { name: 'quotes', address: '127.0.0.1:9001', protocol: 'http', hostregexp: '.*', pathregexp: '^/quotes', price: 21, auth: 'on', authscheme: 'l402' },
-      ]);
-    } finally {
-      await store.close();
-    }
+        assert.deepEqual(
+          (await store.listServices()).map((s) => s.config),
+          [
+            { name: 'free', address: '127.0.0.1:9002', protocol: 'http', hostregexp: '.*', auth: 'off', authscheme: 'l402' },
+            {
+              name: 'quotes',
+              address: '127.0.0.1:9001',
+              protocol: 'http',
+              hostregexp: '.*',
+              pathregexp: '^/quotes',
+              price: 21,
+              auth: 'on',
+              authscheme: 'l402',
+            },
+          ],
+        );
+      } finally {
+        await store.close();
+      }
 
-    // Opening again changes nothing: the import is idempotent.
-    const again = await b.open();
-    try {
-      assert.equal(again.goAperture?.imported?.ledgerChanged, false);
-      assert.equal(again.goAperture?.imported?.servicesImported, 0);
-      assert.equal((await again.listTransactions()).total, 2);
-      assert.equal(await again.servicesVersion(), 2);
-    } finally {
-      await again.close();
-    }
+      // Opening again changes nothing: the import is idempotent.
+      const again = await b.open();
+      try {
+        assert.equal(again.goAperture?.imported?.ledgerChanged, false);
+        assert.equal(again.goAperture?.imported?.servicesImported, 0);
+        assert.equal((await again.listTransactions()).total, 2);
+        assert.equal(await again.servicesVersion(), 2);
+      } finally {
+        await again.close();
+      }
 
-    assert.deepEqual(await b.goSchema(), schemaBefore, 'the Go tables are defined as before');
-    assert.deepEqual(await goRows(b), rowsBefore, 'the Go tables hold the same rows');
-    assert.deepEqual(await b.rows('SELECT id, hash, secret, created_at FROM secrets ORDER BY id'), secretsBefore);
-    assert.deepEqual((await b.rows('SELECT version, dirty FROM schema_migrations')).map((r) => [Number(r['version']), Boolean(r['dirty'])]), [[9, false]]);
-    // …and golang-migrate, run again as the Go aperture does at every start, finds nothing to do.
-    assert.deepEqual(await go.migrate(b.db), { version: 9, dirty: false });
-  });
+      assert.deepEqual(await b.goSchema(), schemaBefore, 'the Go tables are defined as before');
+      assert.deepEqual(await goRows(b), rowsBefore, 'the Go tables hold the same rows');
+      assert.deepEqual(await b.rows('SELECT id, hash, secret, created_at FROM secrets ORDER BY id'), secretsBefore);
+      assert.deepEqual(
+        (await b.rows('SELECT version, dirty FROM schema_migrations')).map((r) => [Number(r['version']), Boolean(r['dirty'])]),
+        [[9, false]],
+      );
+      // …and golang-migrate, run again as the Go aperture does at every start, finds nothing to do.
+      assert.deepEqual(await go.migrate(b.db), { version: 9, dirty: false });
+    },
+  );
 
   both('tokens minted here are written where the Go aperture finds them; revocations hold in both directions', async (_t, go, b) => {
     await go.migrate(b.db);
@@ -218,7 +276,15 @@ describe("the Go aperture's database", () => {
       assert.equal(created.length, 1);
 
       // Revoked here: gone for the Go aperture too.
-      await store.recordChallenge({ tokenId: ours.tokenId, paymentHash: ours.paymentHash, service: 'svc', priceSats: 5, authType: 'l402', createdAt: Date.now(), expiresAt: Date.now() + 3_600_000 });
+      await store.recordChallenge({
+        tokenId: ours.tokenId,
+        paymentHash: ours.paymentHash,
+        service: 'svc',
+        priceSats: 5,
+        authType: 'l402',
+        createdAt: Date.now(),
+        expiresAt: Date.now() + 3_600_000,
+      });
       assert.equal(await store.revokeToken(ours.tokenId), true);
       assert.deepEqual(await go.verify(b.db, ourToken, 'svc'), { ok: false, reason: 'secret not found' });
 
@@ -253,14 +319,27 @@ describe("the Go aperture's database", () => {
       const svc = await store.getService('svc');
       assert.equal(await store.updateService('svc', { ...(svc?.config as object), headers: { 'X-Api-Key': 'k' } }), true);
       // A row of our own whose token ID is not hex (MPP) sits in the ledger the next import compares against.
-      assert.equal(await store.recordChallenge({ tokenId: 'mpp-challenge-1', paymentHash: 'ab'.repeat(32), service: 'svc', priceSats: 1, authType: 'mpp', createdAt: 1, expiresAt: 2 }), true);
+      assert.equal(
+        await store.recordChallenge({
+          tokenId: 'mpp-challenge-1',
+          paymentHash: 'ab'.repeat(32),
+          service: 'svc',
+          priceSats: 1,
+          authType: 'mpp',
+          createdAt: 1,
+          expiresAt: 2,
+        }),
+        true,
+      );
     } finally {
       await store.close();
     }
 
     // The Go aperture runs again: a new token, a settlement, a revocation, a changed and a deleted service.
     const fresh = await go.mint(b.db, { service: 'svc', price: 3, settle: true });
-    await b.exec(`UPDATE l402_transactions SET state = 'settled', settled_at = created_at WHERE token_id = ${b.name === 'SQLite' ? `X'${later.tokenId}'` : `'\\x${later.tokenId}'`}`);
+    await b.exec(
+      `UPDATE l402_transactions SET state = 'settled', settled_at = created_at WHERE token_id = ${b.name === 'SQLite' ? `X'${later.tokenId}'` : `'\\x${later.tokenId}'`}`,
+    );
     assert.deepEqual(await go.revoke(b.db, kept.tokenId), { secretsDeleted: 1 });
     await go.service(b.db, { name: 'svc', address: '127.0.0.1:9009', price: 4 });
     await b.exec("DELETE FROM services WHERE name = 'gone'");
@@ -268,40 +347,71 @@ describe("the Go aperture's database", () => {
     store = await b.open();
     try {
       assert.deepEqual(store.goAperture?.imported, {
-        ledgerChanged: true, transactionsImported: 1, transactionsSettled: 1, transactionsRevoked: 1, servicesImported: 0, servicesUpdated: 1, servicesRemoved: 1,
+        ledgerChanged: true,
+        transactionsImported: 1,
+        transactionsSettled: 1,
+        transactionsRevoked: 1,
+        servicesImported: 0,
+        servicesUpdated: 1,
+        servicesRemoved: 1,
       });
       assert.equal((await store.getTransaction(fresh.tokenId))?.state, 'settled');
       assert.equal((await store.getTransaction(later.tokenId))?.state, 'settled');
       assert.ok((await store.getTransaction(kept.tokenId))?.revokedAt !== undefined, 'revoked by the Go aperture');
       assert.equal(await store.getSecret(Buffer.from(kept.idHash, 'hex')), undefined);
-      assert.deepEqual((await store.getService('svc'))?.config, {
-        name: 'svc', address: '127.0.0.1:9009', protocol: 'http', hostregexp: '.*', price: 4, authscheme: 'l402', headers: { 'X-Api-Key': 'k' },
-      }, "the Go aperture's columns over the fields set here");
+      assert.deepEqual(
+        (await store.getService('svc'))?.config,
+        {
+          name: 'svc',
+          address: '127.0.0.1:9009',
+          protocol: 'http',
+          hostregexp: '.*',
+          price: 4,
+          authscheme: 'l402',
+          headers: { 'X-Api-Key': 'k' },
+        },
+        "the Go aperture's columns over the fields set here",
+      );
       assert.equal(await store.getService('gone'), undefined);
     } finally {
       await store.close();
     }
   });
 
-  both('garbage collection never takes an imported row or its key (the Go aperture may not have recorded the payment)', async (_t, go, b) => {
-    await go.migrate(b.db);
-    const pending = await go.mint(b.db, { service: 'svc' });
-    const store = await b.open();
-    try {
-      // Our own unpaid challenge, whose key is in both tables, is collected from both.
-      const invoicer = new FakeInvoicer();
-      const ours = await new Minter({ invoicer, secrets: store }).mint({ services: [{ name: 'svc', tier: 0 }], priceSats: 1 });
-      await store.recordChallenge({ tokenId: ours.tokenId, paymentHash: ours.paymentHash, service: 'svc', priceSats: 1, authType: 'l402', createdAt: 1000, expiresAt: 2000 });
-      const later = pending.createdAt + 30 * GO_INVOICE_EXPIRY_MS;
-      const report = await store.collectGarbage(later, 0);
-      assert.deepEqual(report, { rootKeys: 1, transactions: 1, charges: 0 });
-      assert.equal((await b.rows('SELECT COUNT(*) AS n FROM secrets WHERE hash = $1', [Buffer.from(sha256(ours.macaroon.identifier))]))[0]?.['n'] == 0, true);
-      assert.ok(await store.getSecret(Buffer.from(pending.idHash, 'hex')), 'the Go key stays');
-      assert.equal((await store.getTransaction(pending.tokenId, later))?.state, 'expired');
-    } finally {
-      await store.close();
-    }
-  });
+  both(
+    'garbage collection never takes an imported row or its key (the Go aperture may not have recorded the payment)',
+    async (_t, go, b) => {
+      await go.migrate(b.db);
+      const pending = await go.mint(b.db, { service: 'svc' });
+      const store = await b.open();
+      try {
+        // Our own unpaid challenge, whose key is in both tables, is collected from both.
+        const invoicer = new FakeInvoicer();
+        const ours = await new Minter({ invoicer, secrets: store }).mint({ services: [{ name: 'svc', tier: 0 }], priceSats: 1 });
+        await store.recordChallenge({
+          tokenId: ours.tokenId,
+          paymentHash: ours.paymentHash,
+          service: 'svc',
+          priceSats: 1,
+          authType: 'l402',
+          createdAt: 1000,
+          expiresAt: 2000,
+        });
+        const later = pending.createdAt + 30 * GO_INVOICE_EXPIRY_MS;
+        const report = await store.collectGarbage(later, 0);
+        assert.deepEqual(report, { rootKeys: 1, transactions: 1, charges: 0 });
+        assert.equal(
+          (await b.rows('SELECT COUNT(*) AS n FROM secrets WHERE hash = $1', [Buffer.from(sha256(ours.macaroon.identifier))]))[0]?.['n'] ==
+            0,
+          true,
+        );
+        assert.ok(await store.getSecret(Buffer.from(pending.idHash, 'hex')), 'the Go key stays');
+        assert.equal((await store.getTransaction(pending.tokenId, later))?.state, 'expired');
+      } finally {
+        await store.close();
+      }
+    },
+  );
 
   both('the import is one transaction: a failure half-way leaves nothing, and the next start imports once', async (_t, go, b) => {
     await go.migrate(b.db);
@@ -319,7 +429,10 @@ describe("the Go aperture's database", () => {
         CREATE TRIGGER refuse BEFORE INSERT ON transactions FOR EACH ROW EXECUTE FUNCTION refuse()`);
     }
     // (A store that opens after all is closed, so that a failing assertion leaves no pool behind.)
-    const refused = await b.open().then(async (s) => void (await s.close()), (e: unknown) => e);
+    const refused = await b.open().then(
+      async (s) => void (await s.close()),
+      (e: unknown) => e,
+    );
     assert.equal((refused as { code?: string } | undefined)?.code, 'L402_ERR_STORE_QUERY_FAILED');
     assert.deepEqual(await b.rows('SELECT COUNT(*) AS n FROM transactions').then((r) => Number(r[0]?.['n'])), 0);
     assert.deepEqual(await b.rows('SELECT COUNT(*) AS n FROM aperture_go_import').then((r) => Number(r[0]?.['n'])), 0);

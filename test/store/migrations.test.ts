@@ -46,8 +46,15 @@ after(async () => {
 
 /** The table names of the Go aperture's schema (golang-migrate versions 1–9) and of golang-migrate itself. */
 const GO_TABLES = [
-  'secrets', 'onion', 'lnc_sessions', 'l402_transactions', 'services',
-  'mpp_sessions', 'mpp_session_credits', 'mpp_consumed_charges', 'schema_migrations',
+  'secrets',
+  'onion',
+  'lnc_sessions',
+  'l402_transactions',
+  'services',
+  'mpp_sessions',
+  'mpp_session_credits',
+  'mpp_consumed_charges',
+  'schema_migrations',
 ];
 
 /** The same operations on both backends: a database at version 3 with a row of every kind. */
@@ -67,7 +74,12 @@ async function checkMovedForward(store: ApertureStore): Promise<void> {
   await store.createService('new', {});
   assert.equal(await store.servicesVersion(), 2);
 
-  assert.deepEqual(await store.getCharge('a'.repeat(64)), { paymentHash: 'a'.repeat(64), challengeId: 'ch-1', expiresAt: 1000, consumedAt: 900 });
+  assert.deepEqual(await store.getCharge('a'.repeat(64)), {
+    paymentHash: 'a'.repeat(64),
+    challengeId: 'ch-1',
+    expiresAt: 1000,
+    consumedAt: 900,
+  });
   assert.equal(await store.consumeCharge('a'.repeat(64)), undefined, 'a consumed charge stays consumed');
   assert.equal(await store.consumeCharge('b'.repeat(64)), undefined);
   assert.equal(await store.pruneCharges(1001), 1);
@@ -76,13 +88,26 @@ async function checkMovedForward(store: ApertureStore): Promise<void> {
   assert.deepEqual(open && [open.status, open.depositSats, open.spentSats, open.balanceSats, open.updatedAt], ['open', 100, 60, 40, 20]);
   assert.equal((await store.debitSession('s-open', 40, 30))?.balanceSats, 0, 'the balance carried over');
   const closing = await store.getSession('s-closing');
-  assert.deepEqual(closing && [closing.status, closing.balanceSats, closing.closedAt, closing.refund], ['closed', 50, 21, { status: 'pending', attempts: 0, updatedAt: 21 }]);
-  assert.deepEqual((await store.listRefundsDue(10, { now: 100 })).map((s) => s.id), ['s-closing'], 'a refund that was under way is retried');
+  assert.deepEqual(closing && [closing.status, closing.balanceSats, closing.closedAt, closing.refund], [
+    'closed',
+    50,
+    21,
+    { status: 'pending', attempts: 0, updatedAt: 21 },
+  ]);
+  assert.deepEqual(
+    (await store.listRefundsDue(10, { now: 100 })).map((s) => s.id),
+    ['s-closing'],
+    'a refund that was under way is retried',
+  );
   const closed = await store.getSession('s-closed');
   assert.deepEqual(closed && [closed.status, closed.closedAt, closed.refund], ['closed', 22, undefined]);
   const odd = await store.getSession('s-odd');
   assert.deepEqual(odd && [odd.depositSats, odd.spentSats, odd.balanceSats], [8, 0, 8], 'a balance above the deposit raises the deposit');
-  assert.equal(await store.openSession({ id: 'x', paymentHash: '1'.repeat(64), depositSats: 1, returnInvoice: 'lnbc' }), 'foreign', 'deposits stay claimed');
+  assert.equal(
+    await store.openSession({ id: 'x', paymentHash: '1'.repeat(64), depositSats: 1, returnInvoice: 'lnbc' }),
+    'foreign',
+    'deposits stay claimed',
+  );
   assert.equal(await store.openSession({ id: 's-open', paymentHash: '1'.repeat(64), depositSats: 1, returnInvoice: 'lnbc' }), 'replayed');
 }
 
@@ -90,7 +115,9 @@ async function checkMovedForward(store: ApertureStore): Promise<void> {
 function sqliteSchema(path: string): string[] {
   const db = new Database(path, { readonly: true });
   try {
-    const rows = db.prepare("SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_autoindex%' ORDER BY type, name").all() as Array<{ type: string; name: string; sql: string | null }>;
+    const rows = db
+      .prepare("SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_autoindex%' ORDER BY type, name")
+      .all() as Array<{ type: string; name: string; sql: string | null }>;
     return rows.map((r) => `${r.type} ${r.name}: ${(r.sql ?? '').replace(/\s+/g, ' ')}`);
   } finally {
     db.close();
@@ -130,10 +157,15 @@ describe('SQLite migrations', () => {
     }
     const db = new Database(path, { readonly: true });
     const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{ name: string }>).map((r) => r.name);
-    const versions = (db.prepare('SELECT version FROM aperture_migrations ORDER BY version').all() as Array<{ version: number }>).map((r) => r.version);
+    const versions = (db.prepare('SELECT version FROM aperture_migrations ORDER BY version').all() as Array<{ version: number }>).map(
+      (r) => r.version,
+    );
     db.close();
     for (const gone of ['services', 'mpp_charges', 'mpp_sessions']) assert.ok(!tables.includes(gone), `${gone} dropped`);
-    assert.deepEqual(versions, Array.from({ length: LATEST_VERSION }, (_, i) => i + 1));
+    assert.deepEqual(
+      versions,
+      Array.from({ length: LATEST_VERSION }, (_, i) => i + 1),
+    );
   });
 
   test('the baseline of a new file equals every migration applied one by one', async () => {
@@ -145,7 +177,7 @@ describe('SQLite migrations', () => {
     assert.deepEqual(sqliteSchema(fresh), sqliteSchema(stepwise));
   });
 
-  test('our tables share a file with the Go aperture\'s and leave them alone', async () => {
+  test("our tables share a file with the Go aperture's and leave them alone", async () => {
     const path = file();
     const db = new Database(path);
     for (const t of GO_TABLES) db.exec(`CREATE TABLE ${t} (id INTEGER PRIMARY KEY, marker TEXT); INSERT INTO ${t} (marker) VALUES ('go')`);
@@ -161,7 +193,11 @@ describe('SQLite migrations', () => {
       for (const t of GO_TABLES) {
         assert.deepEqual(check.prepare(`SELECT * FROM ${t}`).all(), [{ id: 1, marker: 'go' }], `${t} untouched`);
       }
-      const ours = (check.prepare("SELECT name FROM sqlite_master WHERE type IN ('table', 'index') AND name NOT LIKE 'sqlite_%'").all() as Array<{ name: string }>).map((r) => r.name);
+      const ours = (
+        check.prepare("SELECT name FROM sqlite_master WHERE type IN ('table', 'index') AND name NOT LIKE 'sqlite_%'").all() as Array<{
+          name: string;
+        }>
+      ).map((r) => r.name);
       assertNoGoNames(ours.filter((n) => !GO_TABLES.includes(n)));
     } finally {
       check.close();
@@ -180,7 +216,10 @@ async function exercise(store: ApertureStore): Promise<void> {
 
 function assertNoGoNames(names: string[]): void {
   for (const n of names) {
-    assert.ok(!GO_TABLES.includes(n) && !/^(mpp|l402|lnc)_/.test(n) && n !== 'secrets' && n !== 'onion', `${n} is clear of the Go aperture's names`);
+    assert.ok(
+      !GO_TABLES.includes(n) && !/^(mpp|l402|lnc)_/.test(n) && n !== 'secrets' && n !== 'onion',
+      `${n} is clear of the Go aperture's names`,
+    );
   }
 }
 
@@ -224,8 +263,12 @@ describe('PostgreSQL migrations', () => {
       [schema],
     );
     return [
-      ...(columns.rows as Array<Record<string, string | null>>).map((r) => `column ${r['table_name']}.${r['column_name']} ${r['data_type']} ${r['is_nullable']} ${r['column_default']}`),
-      ...(indexes.rows as Array<{ indexname: string; indexdef: string }>).map((r) => `index ${r.indexname}: ${r.indexdef.replaceAll(schema, 'S')}`),
+      ...(columns.rows as Array<Record<string, string | null>>).map(
+        (r) => `column ${r['table_name']}.${r['column_name']} ${r['data_type']} ${r['is_nullable']} ${r['column_default']}`,
+      ),
+      ...(indexes.rows as Array<{ indexname: string; indexdef: string }>).map(
+        (r) => `index ${r.indexname}: ${r.indexdef.replaceAll(schema, 'S')}`,
+      ),
       ...(checks.rows as Array<{ conname: string; def: string }>).map((r) => `constraint ${r.conname}: ${r.def}`),
     ];
   }
@@ -249,10 +292,13 @@ describe('PostgreSQL migrations', () => {
     const fresh = `${schema}_fresh`;
     await (await open(fresh)).close();
     const stepwise = (await pgSchema(schema)).map((line) => line.replaceAll(schema, 'S'));
-    assert.deepEqual((await pgSchema(fresh)).map((line) => line.replaceAll(fresh, 'S')), stepwise);
+    assert.deepEqual(
+      (await pgSchema(fresh)).map((line) => line.replaceAll(fresh, 'S')),
+      stepwise,
+    );
   });
 
-  pgTest('our tables share a schema with the Go aperture\'s and leave them alone', async (schema) => {
+  pgTest("our tables share a schema with the Go aperture's and leave them alone", async (schema) => {
     await admin!.query(`CREATE SCHEMA "${schema}"`);
     for (const t of GO_TABLES) {
       await admin!.query(`CREATE TABLE "${schema}".${t} (id INTEGER PRIMARY KEY, marker TEXT)`);

@@ -36,7 +36,7 @@ before(async () => {
 
 after(async () => {
   if (admin === undefined) return;
-  const rows = await admin.query("SELECT nspname FROM pg_namespace WHERE nspname LIKE $1", [`${prefix}%`]);
+  const rows = await admin.query('SELECT nspname FROM pg_namespace WHERE nspname LIKE $1', [`${prefix}%`]);
   for (const r of rows.rows as Array<{ nspname: string }>) await admin.query(`DROP SCHEMA "${r.nspname}" CASCADE`);
   await admin.end();
 });
@@ -89,7 +89,10 @@ pgTest('openStore with the reference keys applies every migration once, even whe
     openStore({ backend: 'postgres', connectionString: URL, schema }),
   ]);
   const rows = await admin!.query(`SELECT version FROM "${schema}".aperture_migrations ORDER BY version`);
-  assert.deepEqual(rows.rows.map((r: { version: number }) => r.version), Array.from({ length: LATEST_VERSION }, (_, i) => i + 1));
+  assert.deepEqual(
+    rows.rows.map((r: { version: number }) => r.version),
+    Array.from({ length: LATEST_VERSION }, (_, i) => i + 1),
+  );
   await a.close();
   await b.close();
   await admin!.query(`INSERT INTO "${schema}".aperture_migrations VALUES ($1, 'future', 0)`, [LATEST_VERSION + 1]);
@@ -97,7 +100,7 @@ pgTest('openStore with the reference keys applies every migration once, even whe
   await assert.rejects(PostgresStore.open({ connectionString: URL, schema: 'bad;name' }), isCode('L402_ERR_STORE_INVALID_ARGUMENT'));
 });
 
-pgTest('two instances on one schema share secrets and see each other\'s revocations', async () => {
+pgTest("two instances on one schema share secrets and see each other's revocations", async () => {
   const schema = newSchema();
   const a = await open(schema);
   const b = await open(schema);
@@ -109,7 +112,15 @@ pgTest('two instances on one schema share secrets and see each other\'s revocati
     const tokenId = hex();
     const paymentHash = hex();
     const idHash = idHashOf(paymentHash, tokenId);
-    await a.recordChallenge({ tokenId, paymentHash, service: 's', priceSats: 3, authType: 'l402', createdAt: Date.now(), expiresAt: Date.now() + 60_000 });
+    await a.recordChallenge({
+      tokenId,
+      paymentHash,
+      service: 's',
+      priceSats: 3,
+      authType: 'l402',
+      createdAt: Date.now(),
+      expiresAt: Date.now() + 60_000,
+    });
     const key = await a.newSecret(idHash);
     assert.deepEqual(Buffer.from((await b.getSecret(idHash))!), Buffer.from(key), 'b reads what a wrote');
     assert.equal(await b.markSettled(paymentHash, Date.now(), 3), true);
@@ -188,7 +199,15 @@ pgTest('an outage gives L402_ERR_STORE_UNAVAILABLE without crashing, and the sto
   const schema = newSchema();
   const forwarder = new Forwarder();
   const port = await forwarder.listen();
-  const store = await PostgresStore.open({ host: '127.0.0.1', port, user: 'postgres', dbname: 'test', schema, maxconnections: 3, connectTimeoutMs: 2000 });
+  const store = await PostgresStore.open({
+    host: '127.0.0.1',
+    port,
+    user: 'postgres',
+    dbname: 'test',
+    schema,
+    maxconnections: 3,
+    connectTimeoutMs: 2000,
+  });
   const direct = await open(schema);
   try {
     const idHash = randomBytes(32);
@@ -198,7 +217,10 @@ pgTest('an outage gives L402_ERR_STORE_UNAVAILABLE without crashing, and the sto
     await Promise.all([1, 2, 3].map(() => store.listServices()));
 
     forwarder.cut();
-    await assert.rejects(async () => store.getSecret(idHash), (e: unknown) => e instanceof L402Error && e.code === 'L402_ERR_STORE_UNAVAILABLE' && e.status === 503);
+    await assert.rejects(
+      async () => store.getSecret(idHash),
+      (e: unknown) => e instanceof L402Error && e.code === 'L402_ERR_STORE_UNAVAILABLE' && e.status === 503,
+    );
     await assert.rejects(store.newSecret(randomBytes(32)), isCode('L402_ERR_STORE_UNAVAILABLE'));
     await assert.rejects(store.revokeToken(hex()), isCode('L402_ERR_STORE_UNAVAILABLE'));
     await assert.rejects(store.collectGarbage(Date.now(), 0), isCode('L402_ERR_STORE_UNAVAILABLE'));
@@ -234,22 +256,28 @@ pgTest('opening against an unreachable database is L402_ERR_STORE_UNAVAILABLE', 
   const port = await forwarder.listen();
   forwarder.cut();
   try {
-    await assert.rejects(PostgresStore.open({ host: '127.0.0.1', port, user: 'postgres', dbname: 'test', schema: newSchema(), connectTimeoutMs: 1000 }), isCode('L402_ERR_STORE_UNAVAILABLE'));
+    await assert.rejects(
+      PostgresStore.open({ host: '127.0.0.1', port, user: 'postgres', dbname: 'test', schema: newSchema(), connectTimeoutMs: 1000 }),
+      isCode('L402_ERR_STORE_UNAVAILABLE'),
+    );
   } finally {
     await forwarder.close();
   }
 });
 
-pgTest('skipMigrations on an absent schema: open fails with L402_ERR_STORE_QUERY_FAILED naming the missing table, and creates nothing', async () => {
-  const schema = newSchema();
-  await assert.rejects(open(schema, { skipMigrations: true }), (error: unknown) => {
-    assert.ok(isCode('L402_ERR_STORE_QUERY_FAILED')(error), String(error));
-    assert.match((error as Error).message, /revocations.*does not exist/);
-    return true;
-  });
-  const found = await admin!.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
-  assert.equal(found.rowCount, 0, 'skipMigrations did not create the schema');
-});
+pgTest(
+  'skipMigrations on an absent schema: open fails with L402_ERR_STORE_QUERY_FAILED naming the missing table, and creates nothing',
+  async () => {
+    const schema = newSchema();
+    await assert.rejects(open(schema, { skipMigrations: true }), (error: unknown) => {
+      assert.ok(isCode('L402_ERR_STORE_QUERY_FAILED')(error), String(error));
+      assert.match((error as Error).message, /revocations.*does not exist/);
+      return true;
+    });
+    const found = await admin!.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
+    assert.equal(found.rowCount, 0, 'skipMigrations did not create the schema');
+  },
+);
 
 pgTest('skipMigrations on a migrated schema works and applies nothing', async () => {
   const schema = newSchema();
@@ -263,7 +291,10 @@ pgTest('skipMigrations on a migrated schema works and applies nothing', async ()
     const key = await store.newSecret(idHash);
     assert.deepEqual(Buffer.from((await store.getSecret(idHash))!), Buffer.from(key));
     assert.equal(await store.createService('skip-migrations', { price: 1 }), true);
-    assert.deepEqual((await store.listServices()).map((s) => s.name), ['skip-migrations']);
+    assert.deepEqual(
+      (await store.listServices()).map((s) => s.name),
+      ['skip-migrations'],
+    );
     const after = await admin!.query(`SELECT version, applied_at FROM "${schema}".aperture_migrations ORDER BY version`);
     assert.deepEqual(after.rows, before.rows);
   } finally {
@@ -291,17 +322,23 @@ pgTest('after every migration, SQLite and PostgreSQL have the same tables with t
     const db = new Database(path, { readonly: true });
     const sqliteTables = new Map<string, string[]>();
     try {
-      const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").all() as Array<{ name: string }>;
+      const tables = db
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+        .all() as Array<{ name: string }>;
       for (const { name } of tables) {
         const columns = db.prepare('SELECT name FROM pragma_table_info(?) ORDER BY name').all(name) as Array<{ name: string }>;
-        sqliteTables.set(name, columns.map((c) => c.name));
+        sqliteTables.set(
+          name,
+          columns.map((c) => c.name),
+        );
       }
     } finally {
       db.close();
     }
     assert.ok(sqliteTables.has('aperture_migrations') && sqliteTables.size >= 5, `sqlite tables: ${[...sqliteTables.keys()].join(', ')}`);
     // Sorted the same way on both sides (JS code-unit order), whatever the server's collation.
-    const sorted = (m: Map<string, string[]>) => Object.fromEntries([...m].map(([t, c]) => [t, [...c].sort()] as const).sort(([a], [b]) => (a < b ? -1 : 1)));
+    const sorted = (m: Map<string, string[]>) =>
+      Object.fromEntries([...m].map(([t, c]) => [t, [...c].sort()] as const).sort(([a], [b]) => (a < b ? -1 : 1)));
     assert.deepEqual(sorted(pgTables), sorted(sqliteTables));
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -10,7 +10,15 @@ for (;;) {
   const paymentHash = randomBytes(32).toString('hex');
   const idHash = randomBytes(32);
   const key = await store.newSecret(idHash);
-  await store.recordChallenge({ tokenId, paymentHash, service: 'burst', priceSats: 1, authType: 'l402', createdAt: Date.now(), expiresAt: Date.now() + 60_000 });
+  await store.recordChallenge({
+    tokenId,
+    paymentHash,
+    service: 'burst',
+    priceSats: 1,
+    authType: 'l402',
+    createdAt: Date.now(),
+    expiresAt: Date.now() + 60_000,
+  });
   // Pipes are written synchronously on Linux, so a printed line is out before the next write starts.
   process.stdout.write(`${tokenId} ${idHash.toString('hex')} ${Buffer.from(key).toString('hex')}\n`);
 }

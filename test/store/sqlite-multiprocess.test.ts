@@ -54,14 +54,19 @@ test('two processes on one file: each charge consumed once, each credit applied 
   const setup = new SqliteStore({ path, revocationPollMs: 0 });
   const deposit = randomBytes(32).toString('hex');
   assert.equal(await setup.openSession({ id: 'shared', paymentHash: deposit, depositSats: 1000, returnInvoice: 'lnbcrt1' }), 'opened');
-  assert.equal(await setup.openSession({ id: 'credited', paymentHash: randomBytes(32).toString('hex'), depositSats: 0, returnInvoice: 'lnbcrt1' }), 'opened');
+  assert.equal(
+    await setup.openSession({ id: 'credited', paymentHash: randomBytes(32).toString('hex'), depositSats: 0, returnInvoice: 'lnbcrt1' }),
+    'opened',
+  );
   await setup.close();
 
   // 150 rounds in each process: 300 debits of 7 sats on a deposit of 1000 run it dry.
   const hashes = Array.from({ length: 150 }, () => randomBytes(32).toString('hex'));
   const children = [false, true].map((reverse) => {
     const job = JSON.stringify({ hashes, reverse, debitSessionId: 'shared', creditSessionId: 'credited', debitSats: 7 });
-    return spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'sqlite-race-child.ts'), path, job], { stdio: ['pipe', 'pipe', 'inherit'] });
+    return spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'sqlite-race-child.ts'), path, job], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
   });
   t.after(() => {
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
@@ -73,7 +78,9 @@ test('two processes on one file: each charge consumed once, each credit applied 
   for (const out of outputs) results.push(JSON.parse((await out.next()).value as string) as Result);
 
   const consumed = results.flatMap((r) => r.consumed);
-  t.diagnostic(`charges consumed per process: ${results.map((r) => r.consumed.length).join(' / ')}; debits: ${results.map((r) => r.debited).join(' / ')}`);
+  t.diagnostic(
+    `charges consumed per process: ${results.map((r) => r.consumed.length).join(' / ')}; debits: ${results.map((r) => r.debited).join(' / ')}`,
+  );
   assert.equal(consumed.length, hashes.length, 'every hash consumed by exactly one process');
   assert.equal(new Set(consumed).size, hashes.length);
   assert.equal(results[0]!.debited + results[1]!.debited, Math.floor(1000 / 7), 'debits stop exactly when the balance runs out');

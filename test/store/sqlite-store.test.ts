@@ -31,7 +31,14 @@ storeConformance('SqliteStore', {
     const path = join(freshDir(), 'shared.db');
     const a = new SqliteStore({ path, revocationPollMs: 0 });
     const b = new SqliteStore({ path, revocationPollMs: 0 });
-    return { a, b, cleanup: async () => { await a.close(); await b.close(); } };
+    return {
+      a,
+      b,
+      cleanup: async () => {
+        await a.close();
+        await b.close();
+      },
+    };
   },
 });
 
@@ -46,7 +53,10 @@ test('creates aperture.db in the base directory with WAL and the latest schema',
   const db = new Database(store.path);
   assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
   const versions = db.prepare('SELECT version FROM aperture_migrations ORDER BY version').all() as Array<{ version: number }>;
-  assert.deepEqual(versions.map((v) => v.version), Array.from({ length: LATEST_VERSION }, (_, i) => i + 1));
+  assert.deepEqual(
+    versions.map((v) => v.version),
+    Array.from({ length: LATEST_VERSION }, (_, i) => i + 1),
+  );
   db.close();
 });
 
@@ -97,7 +107,10 @@ test('a file locked by another connection is unavailable, and works again once r
   const key = await store.newSecret(existing);
   const other = new Database(path);
   other.exec('BEGIN EXCLUSIVE');
-  await assert.rejects(store.newSecret(randomBytes(32)), (e: unknown) => e instanceof L402Error && e.code === 'L402_ERR_STORE_UNAVAILABLE' && e.status === 503);
+  await assert.rejects(
+    store.newSecret(randomBytes(32)),
+    (e: unknown) => e instanceof L402Error && e.code === 'L402_ERR_STORE_UNAVAILABLE' && e.status === 503,
+  );
   // WAL: readers are not blocked by a writer, so the hot path keeps working.
   assert.deepEqual(Buffer.from(store.getSecret(existing)!), Buffer.from(key));
   other.exec('ROLLBACK');

@@ -52,15 +52,12 @@ export function expressL402(options: L402MiddlewareOptions): ExpressL402Middlewa
   const policy = new L402Policy(options);
   return (req, res, next) => {
     const view = nodeRequestView(req);
-    policy.decide(view).then(
-      (decision) => {
-        observeResponse(policy.gate, res, view, decision);
-        if (decision.kind !== 'allow') return writeNodeDecision(res, decision);
-        setAllowHeaders(res, decision);
-        if (decision.token !== undefined) req.l402 = decision.token;
-        return next();
-      },
-      next,
-    );
+    policy.decide(view).then((decision) => {
+      observeResponse(policy.gate, res, view, decision);
+      if (decision.kind !== 'allow') return writeNodeDecision(res, decision);
+      setAllowHeaders(res, decision);
+      if (decision.token !== undefined) req.l402 = decision.token;
+      return next();
+    }, next);
   };
 }

@@ -110,7 +110,8 @@ export function grpcL402Interceptor(options: L402MiddlewareOptions): ServerInter
                   forward(metadata);
                   return;
                 }
-                if (gate.observesResponses) gate.responded(view, decision, { status: 200, completed: true, grpcStatus: grpcStatusFor(decision).code });
+                if (gate.observesResponses)
+                  gate.responded(view, decision, { status: 200, completed: true, grpcStatus: grpcStatusFor(decision).code });
                 const answer = grpcStatusFor(decision);
                 const trailers = new Metadata();
                 for (const [name, value] of answer.metadata) trailers.add(name.toLowerCase(), value);

@@ -60,7 +60,8 @@ export function honoL402(options: L402MiddlewareOptions): MiddlewareHandler<{ Va
     if (nodeRes !== undefined) observeResponse(gate, nodeRes, view, decision);
     if (decision.kind === 'allow') {
       c.set('l402', decision.token);
-      for (const [name, values] of groupHeaders(decision.headers ?? [])) for (const value of values) c.header(name, value, { append: true });
+      for (const [name, values] of groupHeaders(decision.headers ?? []))
+        for (const value of values) c.header(name, value, { append: true });
       await next();
       if (gate.observesResponses && nodeRes === undefined) gate.responded(view, decision, { status: c.res.status, completed: true });
       return undefined;

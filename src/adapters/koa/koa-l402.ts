@@ -58,7 +58,8 @@ export function koaL402(options: L402MiddlewareOptions): KoaL402Middleware {
     const decision = await policy.decide(view);
     observeResponse(policy.gate, ctx.res, view, decision);
     if (decision.kind === 'allow') {
-      for (const [name, values] of groupHeaders(decision.headers ?? [])) ctx.set(name, values.length === 1 ? (values[0] as string) : values);
+      for (const [name, values] of groupHeaders(decision.headers ?? []))
+        ctx.set(name, values.length === 1 ? (values[0] as string) : values);
       if (decision.token !== undefined) ctx.state.l402 = decision.token;
       await next();
       return;

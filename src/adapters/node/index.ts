@@ -15,4 +15,10 @@ export { nodeRequestView } from './request-view.js';
 export type { NodeRequest, NodeRequestViewOptions } from './request-view.js';
 export { writeNodeDecision } from './write-node-decision.js';
 export type { NodeResponse } from './write-node-decision.js';
-export { discardUnreadBody, closeRequestStream, closeAfterAnswer, UNREAD_BODY_DRAIN_BYTES, UNREAD_BODY_LINGER_MS } from './discard-unread-body.js';
+export {
+  discardUnreadBody,
+  closeRequestStream,
+  closeAfterAnswer,
+  UNREAD_BODY_DRAIN_BYTES,
+  UNREAD_BODY_LINGER_MS,
+} from './discard-unread-body.js';

@@ -13,9 +13,7 @@ import { Verifier } from '../../core/verifier.js';
 import type { L402FreePaths, L402MiddlewareOptions, L402RouteSettings } from './l402-middleware-options.js';
 
 /** Option keys that are not route settings; everything else is handed to the Gate as the route. */
-const NON_ROUTE_KEYS = new Set([
-  'gate', 'minter', 'verifier', 'invoicer', 'secrets', 'clock', 'challengeForm', 'route', 'freePaths',
-]);
+const NON_ROUTE_KEYS = new Set(['gate', 'minter', 'verifier', 'invoicer', 'secrets', 'clock', 'challengeForm', 'route', 'freePaths']);
 
 /**
  * What an adapter asks per request. Built once per middleware from
@@ -111,9 +109,10 @@ function buildGate(options: L402MiddlewareOptions, issues: ConfigIssue[]): Gate 
   if (forms !== 1) {
     issues.push({
       path: 'gate',
-      message: forms === 0
-        ? 'give one of: `gate`, `minter` + `verifier`, or `invoicer` + `secrets`'
-        : 'give only one of: `gate`, `minter` + `verifier`, or `invoicer` + `secrets`',
+      message:
+        forms === 0
+          ? 'give one of: `gate`, `minter` + `verifier`, or `invoicer` + `secrets`'
+          : 'give only one of: `gate`, `minter` + `verifier`, or `invoicer` + `secrets`',
     });
   } else if (options.gate !== undefined) {
     return options.gate;
@@ -124,13 +123,22 @@ function buildGate(options: L402MiddlewareOptions, issues: ConfigIssue[]): Gate 
     // Constraints are fixed values: a token may not repeat one with another value. Keys known
     // here (the static `constraints`) get that check; a `route` function's keys are not known in advance.
     const keys = options.constraints === undefined ? [] : Object.keys(options.constraints);
-    const verifier = new Verifier({ secrets: options.secrets, ...extra, ...(keys.length === 0 ? {} : { satisfiers: equalitySatisfiers(keys) }) });
+    const verifier = new Verifier({
+      secrets: options.secrets,
+      ...extra,
+      ...(keys.length === 0 ? {} : { satisfiers: equalitySatisfiers(keys) }),
+    });
     return new Gate({ minter, verifier, ...form, ...extra });
   } else {
     issues.push({
-      path: options.minter === undefined && options.verifier !== undefined ? 'minter'
-        : options.verifier === undefined && options.minter !== undefined ? 'verifier'
-        : options.invoicer === undefined ? 'invoicer' : 'secrets',
+      path:
+        options.minter === undefined && options.verifier !== undefined
+          ? 'minter'
+          : options.verifier === undefined && options.minter !== undefined
+            ? 'verifier'
+            : options.invoicer === undefined
+              ? 'invoicer'
+              : 'secrets',
       message: 'required together with its pair (`minter` + `verifier`, `invoicer` + `secrets`)',
     });
   }

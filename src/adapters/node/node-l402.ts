@@ -74,5 +74,11 @@ export function nodeL402<
 }
 
 function answerInternalError(_error: unknown, _req: unknown, res: ServerResponse | Http2ServerResponse): void {
-  writeNodeDecision(res, { kind: 'reject', status: 500, headers: [], body: 'internal server error\n', code: 'L402_ERR_ADAPTER_GATE_FAILED' });
+  writeNodeDecision(res, {
+    kind: 'reject',
+    status: 500,
+    headers: [],
+    body: 'internal server error\n',
+    code: 'L402_ERR_ADAPTER_GATE_FAILED',
+  });
 }

@@ -131,14 +131,7 @@ class NodeRequestView implements RequestView {
 export function nodeRequestView(request: NodeRequest, options?: NodeRequestViewOptions): RequestView {
   const headers = request.headers;
   const path = request.url ?? firstValue(headers[':path']) ?? '/';
-  return new NodeRequestView(
-    request.method ?? 'GET',
-    path,
-    headers,
-    request.rawHeaders,
-    request.socket?.remoteAddress,
-    options,
-  );
+  return new NodeRequestView(request.method ?? 'GET', path, headers, request.rawHeaders, request.socket?.remoteAddress, options);
 }
 
 /**

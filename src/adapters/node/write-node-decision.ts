@@ -41,7 +41,11 @@ export function groupHeaders(headers: HeaderList): Map<string, string[]> {
  * @param decision - a challenge or reject decision from the Gate
  * @param req - the request, when known: its method decides whether a body is sent
  */
-export function writeNodeDecision(res: NodeResponse, decision: ChallengeDecision | RejectDecision, req?: { readonly method?: string | undefined }): void {
+export function writeNodeDecision(
+  res: NodeResponse,
+  decision: ChallengeDecision | RejectDecision,
+  req?: { readonly method?: string | undefined },
+): void {
   if (res.headersSent || res.destroyed) return;
   const grouped = groupHeaders(decision.headers);
   for (const [name, values] of grouped) {

@@ -104,7 +104,10 @@ export class ClnInvoicer implements Invoicer {
     if (options.lastPayIndex !== undefined && (!Number.isSafeInteger(options.lastPayIndex) || options.lastPayIndex < 0)) {
       throw new InvoiceError('L402_ERR_LN_INVALID_REQUEST', 'lastPayIndex must be a whole number ≥ 0', { status: 400 });
     }
-    if (options.waitTimeoutSeconds !== undefined && (!Number.isSafeInteger(options.waitTimeoutSeconds) || options.waitTimeoutSeconds <= 0)) {
+    if (
+      options.waitTimeoutSeconds !== undefined &&
+      (!Number.isSafeInteger(options.waitTimeoutSeconds) || options.waitTimeoutSeconds <= 0)
+    ) {
       throw new InvoiceError('L402_ERR_LN_INVALID_REQUEST', 'waitTimeoutSeconds must be a positive whole number', { status: 400 });
     }
     const invoicer = new ClnInvoicer(options);
@@ -167,8 +170,11 @@ export class ClnInvoicer implements Invoicer {
     const result = await this.#call('listinvoices', { payment_hash: hash });
     const list = result['invoices'];
     if (!Array.isArray(list)) throw badResponse('listinvoices', 'no invoices array');
-    const found = (list as unknown[]).find((i) => typeof i === 'object' && i !== null && String((i as Record<string, unknown>)['payment_hash']).toLowerCase() === hash);
-    if (found === undefined) throw new InvoiceError('L402_ERR_LN_INVOICE_NOT_FOUND', `Core Lightning has no invoice with payment hash ${hash}`, { status: 404 });
+    const found = (list as unknown[]).find(
+      (i) => typeof i === 'object' && i !== null && String((i as Record<string, unknown>)['payment_hash']).toLowerCase() === hash,
+    );
+    if (found === undefined)
+      throw new InvoiceError('L402_ERR_LN_INVOICE_NOT_FOUND', `Core Lightning has no invoice with payment hash ${hash}`, { status: 404 });
     const status = toStatus(found as Record<string, unknown>, 'listinvoices');
     if (status.state === 'settled') this.#feed.deliver(status);
     return status;
@@ -228,7 +234,10 @@ export class ClnInvoicer implements Invoicer {
   async #call(method: string, params: Record<string, unknown>): Promise<Record<string, unknown>> {
     const answer = await this.#rest.call(method, params);
     if ('error' in answer) {
-      throw new InvoiceError('L402_ERR_LN_RPC_FAILED', `Core Lightning refused ${method}: ${answer.error.message}${answer.error.code !== undefined ? ` (code ${answer.error.code})` : ''}`);
+      throw new InvoiceError(
+        'L402_ERR_LN_RPC_FAILED',
+        `Core Lightning refused ${method}: ${answer.error.message}${answer.error.code !== undefined ? ` (code ${answer.error.code})` : ''}`,
+      );
     }
     return answer.result;
   }
@@ -308,7 +317,12 @@ function toStatus(item: Record<string, unknown>, method: string): InvoiceStatus 
       const received = toBigInt(item['amount_received_msat']);
       const paidAt = toBigInt(item['paid_at']);
       if (received === undefined) throw badResponse(method, 'a paid invoice without amount_received_msat');
-      return { paymentHash, state: 'settled', amountPaidSats: Number(received / 1000n), settledAt: paidAt === undefined ? 0 : Number(paidAt) * 1000 };
+      return {
+        paymentHash,
+        state: 'settled',
+        amountPaidSats: Number(received / 1000n),
+        settledAt: paidAt === undefined ? 0 : Number(paidAt) * 1000,
+      };
     }
     case 'unpaid':
       return { paymentHash, state: 'open' };

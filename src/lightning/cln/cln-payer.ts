@@ -77,9 +77,14 @@ export class ClnPayer implements Payer {
     const decoded = decodeInvoice(paymentRequest);
     if (options.amountSats !== undefined) {
       // Not built for this backend: it pays only the amount an invoice carries (no silent fallback).
-      throw new PaymentError('L402_ERR_PAY_INVALID_INVOICE', 'Core Lightning payer cannot choose an amount (PayOptions.amountSats): it pays only invoices with one', { status: 400 });
+      throw new PaymentError(
+        'L402_ERR_PAY_INVALID_INVOICE',
+        'Core Lightning payer cannot choose an amount (PayOptions.amountSats): it pays only invoices with one',
+        { status: 400 },
+      );
     }
-    if (options.signal?.aborted === true) throw new PaymentError('L402_ERR_PAY_ABORTED', 'payment aborted before it started', { cause: options.signal.reason });
+    if (options.signal?.aborted === true)
+      throw new PaymentError('L402_ERR_PAY_ABORTED', 'payment aborted before it started', { cause: options.signal.reason });
     const earlier = await this.#pays(decoded.paymentHash, options.signal);
     if (earlier.some((p) => p['status'] === 'complete')) {
       throw new PaymentError('L402_ERR_PAY_ALREADY_PAID', `Core Lightning already paid ${decoded.paymentHash}`, { status: 409 });
@@ -91,12 +96,23 @@ export class ClnPayer implements Payer {
     const maxFeeMsat = (options.maxFeeSats ?? this.#defaultMaxFeeSats) * 1000;
     const answer = await this.#rest.call(
       this.#command,
-      { [this.#command === 'pay' ? 'bolt11' : 'invstring']: paymentRequest, maxfee: maxFeeMsat, retry_for: Math.max(1, Math.ceil(timeoutMs / 1000)) },
+      {
+        [this.#command === 'pay' ? 'bolt11' : 'invstring']: paymentRequest,
+        maxfee: maxFeeMsat,
+        retry_for: Math.max(1, Math.ceil(timeoutMs / 1000)),
+      },
       { timeoutMs: timeoutMs + this.#callTimeoutMs, ...(options.signal !== undefined ? { signal: options.signal } : {}) },
     );
     if ('error' in answer) {
-      const [code, text] = (answer.error.code !== undefined ? PAY_ERRORS[answer.error.code] : undefined) ?? ['L402_ERR_PAY_FAILED', 'payment failed'];
-      throw new PaymentError(code, `Core Lightning: ${text} for ${decoded.paymentHash}: ${answer.error.message}`, code === 'L402_ERR_PAY_ALREADY_PAID' || code === 'L402_ERR_PAY_IN_FLIGHT' ? { status: 409 } : {});
+      const [code, text] = (answer.error.code !== undefined ? PAY_ERRORS[answer.error.code] : undefined) ?? [
+        'L402_ERR_PAY_FAILED',
+        'payment failed',
+      ];
+      throw new PaymentError(
+        code,
+        `Core Lightning: ${text} for ${decoded.paymentHash}: ${answer.error.message}`,
+        code === 'L402_ERR_PAY_ALREADY_PAID' || code === 'L402_ERR_PAY_IN_FLIGHT' ? { status: 409 } : {},
+      );
     }
     const result = answer.result;
     if (this.#command === 'pay' && result['status'] !== undefined && result['status'] !== 'complete') {
@@ -133,7 +149,8 @@ export class ClnPayer implements Payer {
   #toResult(paymentHash: string, preimage: unknown, paid: Record<string, unknown>, invoiceMsat: bigint | undefined): PaymentResult {
     const amount = toBigInt(paid['amount_msat']) ?? invoiceMsat;
     const sent = toBigInt(paid['amount_sent_msat']);
-    if (amount === undefined || sent === undefined) throw new PaymentError('L402_ERR_PAY_UNAVAILABLE', 'Core Lightning reported a payment without amount_msat or amount_sent_msat');
+    if (amount === undefined || sent === undefined)
+      throw new PaymentError('L402_ERR_PAY_UNAVAILABLE', 'Core Lightning reported a payment without amount_msat or amount_sent_msat');
     return paymentResult('Core Lightning', paymentHash, preimage, amount, sent - amount);
   }
 }

@@ -69,23 +69,38 @@ export class ClnRest {
    * @returns the result object, or the RPC error CLN answered
    * @throws InvoiceError / PaymentError: unreachable, timeout, refused rune, malformed answer
    */
-  async call(method: string, params: Record<string, unknown>, call: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<{ result: Record<string, unknown> } | { error: ClnRpcFailure }> {
+  async call(
+    method: string,
+    params: Record<string, unknown>,
+    call: { timeoutMs?: number; signal?: AbortSignal } = {},
+  ): Promise<{ result: Record<string, unknown> } | { error: ClnRpcFailure }> {
     const answer = await this.#http.call('POST', `/v1/${method}`, { json: params, ...call });
     if (answer.status === 401 || answer.status === 403) {
-      throw this.#error(this.#side === 'invoice' ? 'L402_ERR_LN_AUTH_REFUSED' : 'L402_ERR_PAY_AUTH_REFUSED', `Core Lightning refused the rune for ${method}: ${describeAnswer(answer)}`);
+      throw this.#error(
+        this.#side === 'invoice' ? 'L402_ERR_LN_AUTH_REFUSED' : 'L402_ERR_PAY_AUTH_REFUSED',
+        `Core Lightning refused the rune for ${method}: ${describeAnswer(answer)}`,
+      );
     }
     const body = answer.body;
     const isObject = typeof body === 'object' && body !== null && !Array.isArray(body);
     if (answer.status === 200 || answer.status === 201) {
-      if (!isObject) throw this.#error(this.#side === 'invoice' ? 'L402_ERR_LN_BAD_RESPONSE' : 'L402_ERR_PAY_UNAVAILABLE', `Core Lightning answered ${method} with something that is not a JSON object: ${describeAnswer(answer)}`);
+      if (!isObject)
+        throw this.#error(
+          this.#side === 'invoice' ? 'L402_ERR_LN_BAD_RESPONSE' : 'L402_ERR_PAY_UNAVAILABLE',
+          `Core Lightning answered ${method} with something that is not a JSON object: ${describeAnswer(answer)}`,
+        );
       return { result: body as Record<string, unknown> };
     }
     if (isObject && typeof (body as { message?: unknown }).message === 'string') {
       const code = (body as { code?: unknown }).code;
       return { error: { code: typeof code === 'number' ? code : undefined, message: (body as { message: string }).message } };
     }
-    if (answer.status >= 502 && answer.status <= 504) throw this.#failure('unreachable', `Core Lightning (${method}): ${describeAnswer(answer)}`, undefined);
-    throw this.#error(this.#side === 'invoice' ? 'L402_ERR_LN_BAD_RESPONSE' : 'L402_ERR_PAY_UNAVAILABLE', `Core Lightning answered ${method} with ${describeAnswer(answer)}`);
+    if (answer.status >= 502 && answer.status <= 504)
+      throw this.#failure('unreachable', `Core Lightning (${method}): ${describeAnswer(answer)}`, undefined);
+    throw this.#error(
+      this.#side === 'invoice' ? 'L402_ERR_LN_BAD_RESPONSE' : 'L402_ERR_PAY_UNAVAILABLE',
+      `Core Lightning answered ${method} with ${describeAnswer(answer)}`,
+    );
   }
 
   /** Closes the connections. */
@@ -95,7 +110,11 @@ export class ClnRest {
 
   #failure(kind: HttpFailureKind, message: string, cause: unknown): L402Error {
     if (this.#side === 'invoice') return new InvoiceError('L402_ERR_LN_UNAVAILABLE', message, { cause });
-    return new PaymentError(kind === 'aborted' ? 'L402_ERR_PAY_ABORTED' : kind === 'timeout' ? 'L402_ERR_PAY_TIMEOUT' : 'L402_ERR_PAY_UNAVAILABLE', message, { cause });
+    return new PaymentError(
+      kind === 'aborted' ? 'L402_ERR_PAY_ABORTED' : kind === 'timeout' ? 'L402_ERR_PAY_TIMEOUT' : 'L402_ERR_PAY_UNAVAILABLE',
+      message,
+      { cause },
+    );
   }
 
   #error(code: L402ErrorCode, message: string): L402Error {

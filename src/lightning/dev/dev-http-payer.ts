@@ -55,7 +55,11 @@ export class DevHttpPayer implements Payer {
   async payInvoice(paymentRequest: string, options: PayOptions = {}): Promise<PaymentResult> {
     const decoded = decodeInvoice(paymentRequest);
     if (options.amountSats !== undefined) {
-      throw new PaymentError('L402_ERR_PAY_INVALID_INVOICE', 'the dev pay endpoint cannot choose an amount: it pays only invoices with one', { status: 400 });
+      throw new PaymentError(
+        'L402_ERR_PAY_INVALID_INVOICE',
+        'the dev pay endpoint cannot choose an amount: it pays only invoices with one',
+        { status: 400 },
+      );
     }
     const timeout = AbortSignal.timeout(options.timeoutMs ?? this.#timeoutMs);
     const signal = options.signal === undefined ? timeout : AbortSignal.any([options.signal, timeout]);

@@ -236,10 +236,13 @@ export class DevInvoicer implements Invoicer {
         throw new PaymentError('L402_ERR_PAY_INVALID_INVOICE', 'an amount may only be chosen for an invoice without one', { status: 400 });
       }
       if (!Number.isSafeInteger(amountSats) || amountSats <= 0) {
-        throw new PaymentError('L402_ERR_PAY_INVALID_INVOICE', 'the amount to pay must be a positive whole number of satoshis', { status: 400 });
+        throw new PaymentError('L402_ERR_PAY_INVALID_INVOICE', 'the amount to pay must be a positive whole number of satoshis', {
+          status: 400,
+        });
       }
     }
-    const entry = decoded.payee === this.nodePubkey ? this.#open.get(decoded.paymentHash) ?? this.#settled.get(decoded.paymentHash) : undefined;
+    const entry =
+      decoded.payee === this.nodePubkey ? (this.#open.get(decoded.paymentHash) ?? this.#settled.get(decoded.paymentHash)) : undefined;
     if (entry === undefined || entry.invoice.paymentRequest !== paymentRequest.toLowerCase()) {
       throw new PaymentError('L402_ERR_DEV_UNKNOWN_INVOICE', 'this dev node did not issue that invoice', { status: 404 });
     }

@@ -73,7 +73,11 @@ export function createDevPayListener(
       // A reverse proxy on the same host makes every client a loopback socket peer: refuse whatever came through one.
       // The body is not read (HTTP/1.1 closes the connection instead; HTTP/2 resets the stream).
       if (req.httpVersionMajor < 2) res.setHeader('connection', 'close');
-      fail(403, 'L402_ERR_DEV_FORBIDDEN', '/api/dev/pay does not serve requests relayed by a proxy (X-Forwarded-For, Forwarded or X-Real-IP present)');
+      fail(
+        403,
+        'L402_ERR_DEV_FORBIDDEN',
+        '/api/dev/pay does not serve requests relayed by a proxy (X-Forwarded-For, Forwarded or X-Real-IP present)',
+      );
       return;
     }
     const chunks: Buffer[] = [];

@@ -11,7 +11,12 @@ export type LnServiceLnd = object;
 
 /** The subset of `lightning` / `ln-service` exports used. */
 export interface LnServiceFunctions {
-  createInvoice(args: { lnd: LnServiceLnd; tokens: number; description?: string; expires_at?: string }): Promise<{ id: string; request: string; tokens: number }>;
+  createInvoice(args: {
+    lnd: LnServiceLnd;
+    tokens: number;
+    description?: string;
+    expires_at?: string;
+  }): Promise<{ id: string; request: string; tokens: number }>;
   getInvoice(args: { lnd: LnServiceLnd; id: string }): Promise<{
     id: string;
     is_confirmed: boolean;
@@ -52,7 +57,10 @@ export async function importLnServiceFunctions(): Promise<LnServiceFunctions> {
       // Not installed: try the next one.
     }
   }
-  throw new L402Error('L402_ERR_LN_SERVICE_MISSING', 'the ln-service adapter needs the `lightning` or `ln-service` package: npm install lightning');
+  throw new L402Error(
+    'L402_ERR_LN_SERVICE_MISSING',
+    'the ln-service adapter needs the `lightning` or `ln-service` package: npm install lightning',
+  );
 }
 
 /**
@@ -63,7 +71,11 @@ export async function importLnServiceFunctions(): Promise<LnServiceFunctions> {
  */
 export function describeLnServiceError(error: unknown): { status: number | undefined; grpcCode: number | undefined; message: string } {
   if (Array.isArray(error)) {
-    const [status, message, extra] = error as [unknown, unknown, { err?: { code?: unknown; details?: string; message?: string } } | undefined];
+    const [status, message, extra] = error as [
+      unknown,
+      unknown,
+      { err?: { code?: unknown; details?: string; message?: string } } | undefined,
+    ];
     const details = extra?.err?.details ?? extra?.err?.message;
     return {
       status: typeof status === 'number' ? status : undefined,

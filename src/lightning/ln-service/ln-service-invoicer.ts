@@ -103,7 +103,9 @@ export class LnServiceInvoicer implements Invoicer {
         lnd: this.#lnd,
         tokens: request.amountSats,
         ...(request.memo !== undefined ? { description: request.memo } : {}),
-        ...(request.expirySeconds !== undefined ? { expires_at: new Date(this.#clock.now() + request.expirySeconds * 1000).toISOString() } : {}),
+        ...(request.expirySeconds !== undefined
+          ? { expires_at: new Date(this.#clock.now() + request.expirySeconds * 1000).toISOString() }
+          : {}),
       }),
     );
     const decoded = decodeInvoice(created.request);
@@ -169,7 +171,10 @@ export class LnServiceInvoicer implements Invoicer {
     } catch (error) {
       const { status, grpcCode, message } = describeLnServiceError(error);
       if (/unable to locate invoice|no existing invoices|InvoiceNotFound/i.test(message)) {
-        throw new InvoiceError('L402_ERR_LN_INVOICE_NOT_FOUND', `lnd does not know that invoice: ${message}`, { status: 404, cause: error });
+        throw new InvoiceError('L402_ERR_LN_INVOICE_NOT_FOUND', `lnd does not know that invoice: ${message}`, {
+          status: 404,
+          cause: error,
+        });
       }
       if (status === 400) throw new InvoiceError('L402_ERR_LN_INVALID_REQUEST', message, { status: 400, cause: error });
       // gRPC UNAVAILABLE (14) or DEADLINE_EXCEEDED (4): the node is unreachable, not refusing.

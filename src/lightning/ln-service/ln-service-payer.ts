@@ -64,8 +64,15 @@ export class LnServicePayer implements Payer {
    */
   async payInvoice(paymentRequest: string, options: PayOptions = {}): Promise<PaymentResult> {
     const decoded = decodeInvoice(paymentRequest);
-    if (options.amountSats !== undefined && (decoded.amountMsat !== 0n || !Number.isSafeInteger(options.amountSats) || options.amountSats <= 0)) {
-      throw new PaymentError('L402_ERR_PAY_INVALID_INVOICE', 'an amount may only be chosen, as a positive whole number of satoshis, for an invoice without one', { status: 400 });
+    if (
+      options.amountSats !== undefined &&
+      (decoded.amountMsat !== 0n || !Number.isSafeInteger(options.amountSats) || options.amountSats <= 0)
+    ) {
+      throw new PaymentError(
+        'L402_ERR_PAY_INVALID_INVOICE',
+        'an amount may only be chosen, as a positive whole number of satoshis, for an invoice without one',
+        { status: 400 },
+      );
     }
     if (options.signal?.aborted === true) {
       throw new PaymentError('L402_ERR_PAY_ABORTED', 'payment aborted before it started', { cause: options.signal.reason });
@@ -101,17 +108,24 @@ export class LnServicePayer implements Payer {
     } catch (error) {
       const { status, message } = describeLnServiceError(error);
       if (status === 404 || /NotFound/i.test(message)) return undefined;
-      throw new PaymentError('L402_ERR_PAY_UNAVAILABLE', `looking up payment ${paymentHash} failed: ${message}`, { status: 503, cause: error });
+      throw new PaymentError('L402_ERR_PAY_UNAVAILABLE', `looking up payment ${paymentHash} failed: ${message}`, {
+        status: 503,
+        cause: error,
+      });
     }
   }
 }
 
-function toResult(paymentHash: string, paid: { secret: string; fee: number; fee_mtokens?: string; tokens: number; mtokens?: string }): PaymentResult {
+function toResult(
+  paymentHash: string,
+  paid: { secret: string; fee: number; fee_mtokens?: string; tokens: number; mtokens?: string },
+): PaymentResult {
   const preimage = paid.secret.toLowerCase();
   if (createHash('sha256').update(Buffer.from(preimage, 'hex')).digest('hex') !== paymentHash) {
     throw new PaymentError('L402_ERR_PAY_BAD_PREIMAGE', `the node returned a preimage that does not match ${paymentHash}`);
   }
   const feeSats = paid.fee_mtokens !== undefined ? Number((BigInt(paid.fee_mtokens) + 999n) / 1000n) : paid.fee;
-  const amountSats = paid.mtokens !== undefined ? Number((BigInt(paid.mtokens) - BigInt(paid.fee_mtokens ?? '0')) / 1000n) : paid.tokens - paid.fee;
+  const amountSats =
+    paid.mtokens !== undefined ? Number((BigInt(paid.mtokens) - BigInt(paid.fee_mtokens ?? '0')) / 1000n) : paid.tokens - paid.fee;
   return { paymentHash, preimage, amountSats, feeSats };
 }

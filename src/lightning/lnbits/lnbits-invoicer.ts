@@ -151,7 +151,8 @@ export class LnbitsInvoicer implements Invoicer {
     const hash = normalizePaymentHash(paymentHash);
     this.#assertOpen();
     const answer = await this.#http.call('GET', `/api/v1/payments/${hash}`);
-    if (answer.status === 404) throw new InvoiceError('L402_ERR_LN_INVOICE_NOT_FOUND', `LNbits has no payment with hash ${hash}`, { status: 404 });
+    if (answer.status === 404)
+      throw new InvoiceError('L402_ERR_LN_INVOICE_NOT_FOUND', `LNbits has no payment with hash ${hash}`, { status: 404 });
     const body = checked(answer, 'GET /api/v1/payments/{hash}');
     const paid = field(body, 'paid');
     if (typeof paid !== 'boolean') throw badResponse('GET /api/v1/payments/{hash}', 'no paid flag');
@@ -159,7 +160,12 @@ export class LnbitsInvoicer implements Invoicer {
     if (paid) {
       const amount = toBigInt(field(details, 'amount'));
       if (amount === undefined) throw badResponse('GET /api/v1/payments/{hash}', 'a paid invoice without details.amount');
-      const status: InvoiceStatus = { paymentHash: hash, state: 'settled', amountPaidSats: Number(amount / 1000n), settledAt: timeOf(details, this.#clock) };
+      const status: InvoiceStatus = {
+        paymentHash: hash,
+        state: 'settled',
+        amountPaidSats: Number(amount / 1000n),
+        settledAt: timeOf(details, this.#clock),
+      };
       this.#feed.deliver(status);
       return status;
     }
@@ -211,7 +217,12 @@ export class LnbitsInvoicer implements Invoicer {
     const status = field(payment, 'status');
     const pending = field(payment, 'pending');
     if (status !== undefined ? status !== 'success' : pending !== false) return;
-    this.#feed.deliver({ paymentHash: hash.toLowerCase(), state: 'settled', amountPaidSats: Number(amount / 1000n), settledAt: timeOf(payment, this.#clock) });
+    this.#feed.deliver({
+      paymentHash: hash.toLowerCase(),
+      state: 'settled',
+      amountPaidSats: Number(amount / 1000n),
+      settledAt: timeOf(payment, this.#clock),
+    });
   }
 }
 
@@ -222,7 +233,8 @@ function checked(answer: HttpAnswer, what: string): unknown {
   }
   if (answer.status >= 500) throw new InvoiceError('L402_ERR_LN_UNAVAILABLE', `LNbits failed ${what}: ${describeAnswer(answer)}`);
   if (answer.status >= 400) throw new InvoiceError('L402_ERR_LN_RPC_FAILED', `LNbits refused ${what}: ${describeAnswer(answer)}`);
-  if (typeof answer.body !== 'object' || answer.body === null) throw badResponse(what, `something that is not JSON (${describeAnswer(answer)})`);
+  if (typeof answer.body !== 'object' || answer.body === null)
+    throw badResponse(what, `something that is not JSON (${describeAnswer(answer)})`);
   return answer.body;
 }
 

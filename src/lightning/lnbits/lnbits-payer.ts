@@ -61,7 +61,11 @@ export class LnbitsPayer implements Payer {
       headers: { 'x-api-key': options.adminKey },
       ...(options.caCert !== undefined ? { caCert: options.caCert } : {}),
       failure: (kind, message, cause) =>
-        new PaymentError(kind === 'aborted' ? 'L402_ERR_PAY_ABORTED' : kind === 'timeout' ? 'L402_ERR_PAY_TIMEOUT' : 'L402_ERR_PAY_UNAVAILABLE', `LNbits: ${message}`, { cause }),
+        new PaymentError(
+          kind === 'aborted' ? 'L402_ERR_PAY_ABORTED' : kind === 'timeout' ? 'L402_ERR_PAY_TIMEOUT' : 'L402_ERR_PAY_UNAVAILABLE',
+          `LNbits: ${message}`,
+          { cause },
+        ),
     });
     this.#defaultTimeoutMs = options.defaultTimeoutMs ?? 60_000;
     this.#pollMs = options.pollIntervalMs ?? 500;
@@ -81,9 +85,14 @@ export class LnbitsPayer implements Payer {
     const decoded = decodeInvoice(paymentRequest);
     if (options.amountSats !== undefined) {
       // Not built for this backend: it pays only the amount an invoice carries (no silent fallback).
-      throw new PaymentError('L402_ERR_PAY_INVALID_INVOICE', 'LNbits payer cannot choose an amount (PayOptions.amountSats): it pays only invoices with one', { status: 400 });
+      throw new PaymentError(
+        'L402_ERR_PAY_INVALID_INVOICE',
+        'LNbits payer cannot choose an amount (PayOptions.amountSats): it pays only invoices with one',
+        { status: 400 },
+      );
     }
-    if (options.signal?.aborted === true) throw new PaymentError('L402_ERR_PAY_ABORTED', 'payment aborted before it started', { cause: options.signal.reason });
+    if (options.signal?.aborted === true)
+      throw new PaymentError('L402_ERR_PAY_ABORTED', 'payment aborted before it started', { cause: options.signal.reason });
     const signal = options.signal !== undefined ? { signal: options.signal } : {};
     const before = await this.#status(decoded.paymentHash, signal);
     if (before !== undefined && field(before, 'paid') === true) {
@@ -99,13 +108,20 @@ export class LnbitsPayer implements Payer {
       if (status !== undefined && field(status, 'paid') === true) {
         const result = toResult(decoded.paymentHash, status, decoded.amountMsat);
         if (options.maxFeeSats !== undefined && result.feeSats > options.maxFeeSats) {
-          process.emitWarning(`LNbits paid ${decoded.paymentHash} with a fee of ${result.feeSats} sat, above maxFeeSats ${options.maxFeeSats}: LNbits takes no fee limit`, { code: 'APERTURE_LNBITS_FEE' });
+          process.emitWarning(
+            `LNbits paid ${decoded.paymentHash} with a fee of ${result.feeSats} sat, above maxFeeSats ${options.maxFeeSats}: LNbits takes no fee limit`,
+            { code: 'APERTURE_LNBITS_FEE' },
+          );
         }
         return result;
       }
       const state = field(status, 'status') ?? field(field(status, 'details'), 'status');
       if (state === 'failed') throw new PaymentError('L402_ERR_PAY_FAILED', `LNbits reports the payment of ${decoded.paymentHash} failed`);
-      if (Date.now() >= deadline) throw new PaymentError('L402_ERR_PAY_TIMEOUT', `the payment of ${decoded.paymentHash} is still pending after ${timeoutMs} ms; check it with trackPayment`);
+      if (Date.now() >= deadline)
+        throw new PaymentError(
+          'L402_ERR_PAY_TIMEOUT',
+          `the payment of ${decoded.paymentHash} is still pending after ${timeoutMs} ms; check it with trackPayment`,
+        );
       await new Promise((resolve) => setTimeout(resolve, this.#pollMs));
     }
   }
@@ -131,7 +147,8 @@ export class LnbitsPayer implements Payer {
   async #status(hash: string, call: { signal?: AbortSignal }): Promise<unknown> {
     const answer = await this.#http.call('GET', `/api/v1/payments/${hash}`, call);
     if (answer.status === 404) return undefined;
-    if (answer.status === 401 || answer.status === 403) throw new PaymentError('L402_ERR_PAY_AUTH_REFUSED', `LNbits refused the admin key: ${describeAnswer(answer)}`);
+    if (answer.status === 401 || answer.status === 403)
+      throw new PaymentError('L402_ERR_PAY_AUTH_REFUSED', `LNbits refused the admin key: ${describeAnswer(answer)}`);
     if (answer.status >= 400 || typeof answer.body !== 'object' || answer.body === null) {
       throw new PaymentError('L402_ERR_PAY_UNAVAILABLE', `LNbits answered a payment status with ${describeAnswer(answer)}`);
     }
@@ -141,12 +158,21 @@ export class LnbitsPayer implements Payer {
 
 function failure(answer: HttpAnswer, paymentHash: string): PaymentError {
   if (answer.status === 401 || answer.status === 403) {
-    return new PaymentError('L402_ERR_PAY_AUTH_REFUSED', `LNbits refused to pay with this key (the admin key is needed): ${describeAnswer(answer)}`);
+    return new PaymentError(
+      'L402_ERR_PAY_AUTH_REFUSED',
+      `LNbits refused to pay with this key (the admin key is needed): ${describeAnswer(answer)}`,
+    );
   }
   const detail = field(answer.body, 'detail');
   const text = typeof detail === 'string' ? detail : describeAnswer(answer);
-  const code = FAILURES.find(([pattern]) => pattern.test(text))?.[1] ?? (answer.status >= 500 && typeof detail !== 'string' ? 'L402_ERR_PAY_UNAVAILABLE' : 'L402_ERR_PAY_FAILED');
-  return new PaymentError(code, `LNbits could not pay ${paymentHash}: ${text}`, code === 'L402_ERR_PAY_ALREADY_PAID' ? { status: 409 } : {});
+  const code =
+    FAILURES.find(([pattern]) => pattern.test(text))?.[1] ??
+    (answer.status >= 500 && typeof detail !== 'string' ? 'L402_ERR_PAY_UNAVAILABLE' : 'L402_ERR_PAY_FAILED');
+  return new PaymentError(
+    code,
+    `LNbits could not pay ${paymentHash}: ${text}`,
+    code === 'L402_ERR_PAY_ALREADY_PAID' ? { status: 409 } : {},
+  );
 }
 
 /** Outgoing amounts and fees are negative msat in LNbits' details. */

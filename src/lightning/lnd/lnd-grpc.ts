@@ -57,15 +57,33 @@ export interface GrpcModules {
  * @throws L402Error `L402_ERR_DEPENDENCY_MISSING` naming every one not installed
  */
 export function loadGrpc(feature: string): GrpcModules {
-  const [grpcJs, loader, protobuf] = requireOptional(createRequire(import.meta.url), feature, ['@grpc/grpc-js', '@grpc/proto-loader', 'protobufjs']);
+  const [grpcJs, loader, protobuf] = requireOptional(createRequire(import.meta.url), feature, [
+    '@grpc/grpc-js',
+    '@grpc/proto-loader',
+    'protobufjs',
+  ]);
   return { grpc: grpcJs as typeof grpc, protoLoader: loader as typeof protoLoader, protobuf: protobuf as typeof protobufjs };
 }
 
 /** gRPC status codes, by name (from the gRPC specification; grpc-js's `status` enum has the same values). */
 export const GRPC_STATUS_NAMES = [
-  'OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND', 'ALREADY_EXISTS', 'PERMISSION_DENIED',
-  'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION', 'ABORTED', 'OUT_OF_RANGE', 'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE',
-  'DATA_LOSS', 'UNAUTHENTICATED',
+  'OK',
+  'CANCELLED',
+  'UNKNOWN',
+  'INVALID_ARGUMENT',
+  'DEADLINE_EXCEEDED',
+  'NOT_FOUND',
+  'ALREADY_EXISTS',
+  'PERMISSION_DENIED',
+  'RESOURCE_EXHAUSTED',
+  'FAILED_PRECONDITION',
+  'ABORTED',
+  'OUT_OF_RANGE',
+  'UNIMPLEMENTED',
+  'INTERNAL',
+  'UNAVAILABLE',
+  'DATA_LOSS',
+  'UNAUTHENTICATED',
 ] as const;
 
 /** The gRPC status codes this package acts on. */
@@ -77,7 +95,10 @@ const LOADER_OPTIONS = { keepCase: true, longs: String, enums: String, defaults:
 let services: { Lightning: grpc.ServiceClientConstructor; Router: grpc.ServiceClientConstructor } | undefined;
 
 /** Parses the embedded protos once. */
-function lndServices({ grpc, protoLoader, protobuf }: GrpcModules): { Lightning: grpc.ServiceClientConstructor; Router: grpc.ServiceClientConstructor } {
+function lndServices({ grpc, protoLoader, protobuf }: GrpcModules): {
+  Lightning: grpc.ServiceClientConstructor;
+  Router: grpc.ServiceClientConstructor;
+} {
   if (services === undefined) {
     const root = new protobuf.Root();
     protobuf.parse(LND_PROTO, root, { keepCase: true });

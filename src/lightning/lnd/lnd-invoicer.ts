@@ -183,7 +183,12 @@ export class LndInvoicer implements Invoicer {
         },
       ]);
     }
-    const invoicer = new LndInvoicer(clients, { pubkey: info.pubkey, alias: info.alias, version: info.version, network: info.network }, options, backoff);
+    const invoicer = new LndInvoicer(
+      clients,
+      { pubkey: info.pubkey, alias: info.alias, version: info.version, network: info.network },
+      options,
+      backoff,
+    );
     if (options.network !== undefined && info.network === undefined) invoicer.#networkToCheck = options.network;
     invoicer.#subscribe();
     return invoicer;
@@ -214,7 +219,10 @@ export class LndInvoicer implements Invoicer {
     if (this.#networkToCheck !== undefined) {
       if (decoded.network !== this.#networkToCheck) {
         throw new ConfigError([
-          { path: 'authenticator.network', message: `lnd at ${this.#clients.host} is on ${decoded.network} (its invoices say so), not ${this.#networkToCheck}` },
+          {
+            path: 'authenticator.network',
+            message: `lnd at ${this.#clients.host} is on ${decoded.network} (its invoices say so), not ${this.#networkToCheck}`,
+          },
         ]);
       }
       this.#networkToCheck = undefined;
@@ -307,7 +315,10 @@ export class LndInvoicer implements Invoicer {
   #assertConnected(): void {
     if (this.#closed) throw new InvoiceError('L402_ERR_LN_UNAVAILABLE', 'the lnd invoicer is closed');
     if (!this.#health.ok) {
-      throw new InvoiceError('L402_ERR_LN_UNAVAILABLE', `lnd at ${this.#clients.host} is unavailable: ${this.#health.detail ?? 'disconnected'}`);
+      throw new InvoiceError(
+        'L402_ERR_LN_UNAVAILABLE',
+        `lnd at ${this.#clients.host} is unavailable: ${this.#health.detail ?? 'disconnected'}`,
+      );
     }
   }
 
@@ -317,9 +328,14 @@ export class LndInvoicer implements Invoicer {
     } catch (cause) {
       if (isConnectivityError(cause)) {
         this.#lost(cause);
-        throw new InvoiceError('L402_ERR_LN_UNAVAILABLE', `lnd at ${this.#clients.host} is unavailable: ${describeGrpcError(cause)}`, { cause });
+        throw new InvoiceError('L402_ERR_LN_UNAVAILABLE', `lnd at ${this.#clients.host} is unavailable: ${describeGrpcError(cause)}`, {
+          cause,
+        });
       }
-      if (isGrpcError(cause) && (cause.code === GrpcStatusCode.NOT_FOUND || /unable to locate invoice|no existing invoices/i.test(cause.details))) {
+      if (
+        isGrpcError(cause) &&
+        (cause.code === GrpcStatusCode.NOT_FOUND || /unable to locate invoice|no existing invoices/i.test(cause.details))
+      ) {
         throw new InvoiceError('L402_ERR_LN_INVOICE_NOT_FOUND', `lnd does not know that invoice: ${cause.details}`, { status: 404, cause });
       }
       throw new InvoiceError('L402_ERR_LN_RPC_FAILED', `lnd ${method} failed: ${describeGrpcError(cause)}`, { cause });
@@ -385,7 +401,11 @@ export class LndInvoicer implements Invoicer {
       await probe(this.#clients, this.#callTimeoutMs);
     } catch (cause) {
       if (this.#closed) return;
-      this.#health = { ok: false, detail: `cannot reach lnd at ${this.#clients.host}: ${describeGrpcError(cause)}`, since: this.#health.since };
+      this.#health = {
+        ok: false,
+        detail: `cannot reach lnd at ${this.#clients.host}: ${describeGrpcError(cause)}`,
+        since: this.#health.since,
+      };
       this.#scheduleReconnect();
       return;
     }
@@ -408,7 +428,12 @@ export class LndInvoicer implements Invoicer {
         continue;
       }
       try {
-        const invoice = await unary<RpcInvoice>(this.#clients.lightning, 'LookupInvoice', { r_hash: Buffer.from(hash, 'hex') }, this.#callTimeoutMs);
+        const invoice = await unary<RpcInvoice>(
+          this.#clients.lightning,
+          'LookupInvoice',
+          { r_hash: Buffer.from(hash, 'hex') },
+          this.#callTimeoutMs,
+        );
         const status = toStatus(invoice);
         if (status.state === 'settled') this.#deliver(status, invoice);
         else if (status.state === 'canceled') this.#pending.delete(hash);
@@ -457,7 +482,12 @@ async function probe(clients: LndClients, timeoutMs: number): Promise<ProbedInfo
   } catch (cause) {
     if (!isGrpcError(cause) || !/permission denied/i.test(cause.details)) throw cause;
   }
-  const page = await unary<{ invoices: RpcInvoice[] }>(clients.lightning, 'ListInvoices', { num_max_invoices: '1', reversed: true }, timeoutMs);
+  const page = await unary<{ invoices: RpcInvoice[] }>(
+    clients.lightning,
+    'ListInvoices',
+    { num_max_invoices: '1', reversed: true },
+    timeoutMs,
+  );
   const newest = page.invoices[0]?.payment_request;
   if (newest === undefined || newest === '') return { pubkey: '', alias: '', version: '', network: undefined, fromGetInfo: false };
   try {

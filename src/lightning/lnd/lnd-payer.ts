@@ -8,7 +8,16 @@ import type { L402ErrorCode } from '../../core/error-codes.js';
 import { PaymentError } from '../../core/errors.js';
 import type { Payer, PaymentResult, PayOptions } from '../../core/types.js';
 import { decodeInvoice } from '../decode-invoice.js';
-import { GrpcStatusCode, createLndClients, describeGrpcError, isConnectivityError, isGrpcError, serverStream, type LndClients, type LndConnectionOptions } from './lnd-grpc.js';
+import {
+  GrpcStatusCode,
+  createLndClients,
+  describeGrpcError,
+  isConnectivityError,
+  isGrpcError,
+  serverStream,
+  type LndClients,
+  type LndConnectionOptions,
+} from './lnd-grpc.js';
 
 /** Options of {@link LndPayer}. */
 export interface LndPayerOptions extends LndConnectionOptions {
@@ -35,7 +44,10 @@ const FAILURES: Record<string, [code: L402ErrorCode, text: string]> = {
   FAILURE_REASON_TIMEOUT: ['L402_ERR_PAY_TIMEOUT', 'no route found before the payment timeout'],
   FAILURE_REASON_NO_ROUTE: ['L402_ERR_PAY_NO_ROUTE', 'no route to the payee within the fee limit'],
   FAILURE_REASON_ERROR: ['L402_ERR_PAY_FAILED', 'the payment failed with a non-recoverable error'],
-  FAILURE_REASON_INCORRECT_PAYMENT_DETAILS: ['L402_ERR_PAY_INCORRECT_DETAILS', 'the payee rejected the payment (unknown, expired or already paid invoice, or wrong amount)'],
+  FAILURE_REASON_INCORRECT_PAYMENT_DETAILS: [
+    'L402_ERR_PAY_INCORRECT_DETAILS',
+    'the payee rejected the payment (unknown, expired or already paid invoice, or wrong amount)',
+  ],
   FAILURE_REASON_INSUFFICIENT_BALANCE: ['L402_ERR_PAY_INSUFFICIENT_BALANCE', 'not enough outbound balance'],
   FAILURE_REASON_CANCELED: ['L402_ERR_PAY_CANCELED', 'the payment was canceled'],
 };
@@ -134,7 +146,11 @@ export class LndPayer implements Payer {
         action();
       };
       const onAbort = (): void =>
-        finish(() => reject(new PaymentError('L402_ERR_PAY_ABORTED', `payment ${paymentHash} aborted; it may still complete`, { cause: signal?.reason })));
+        finish(() =>
+          reject(
+            new PaymentError('L402_ERR_PAY_ABORTED', `payment ${paymentHash} aborted; it may still complete`, { cause: signal?.reason }),
+          ),
+        );
       signal?.addEventListener('abort', onAbort, { once: true });
       stream.on('data', (payment: RpcPayment) => {
         if (payment.status === 'SUCCEEDED') {
@@ -161,7 +177,8 @@ export class LndPayer implements Payer {
 
 function mapStreamError(error: unknown, paymentHash: string): PaymentError {
   const detail = describeGrpcError(error);
-  if (isConnectivityError(error)) return new PaymentError('L402_ERR_PAY_UNAVAILABLE', `lnd is unavailable: ${detail}`, { status: 503, cause: error });
+  if (isConnectivityError(error))
+    return new PaymentError('L402_ERR_PAY_UNAVAILABLE', `lnd is unavailable: ${detail}`, { status: 503, cause: error });
   if (isGrpcError(error) && error.code === GrpcStatusCode.ALREADY_EXISTS) {
     return /already paid/i.test(error.details)
       ? new PaymentError('L402_ERR_PAY_ALREADY_PAID', `invoice ${paymentHash} is already paid`, { status: 409, cause: error })
@@ -188,7 +205,9 @@ function chosenAmount(invoiceMsat: bigint, amountSats: number | undefined): numb
     throw new PaymentError('L402_ERR_PAY_INVALID_INVOICE', 'invoices without an amount are not paid automatically', { status: 400 });
   }
   if (!Number.isSafeInteger(amountSats) || amountSats <= 0) {
-    throw new PaymentError('L402_ERR_PAY_INVALID_INVOICE', 'the amount to pay must be a positive whole number of satoshis', { status: 400 });
+    throw new PaymentError('L402_ERR_PAY_INVALID_INVOICE', 'the amount to pay must be a positive whole number of satoshis', {
+      status: 400,
+    });
   }
   return amountSats;
 }

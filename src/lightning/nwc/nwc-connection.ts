@@ -38,7 +38,10 @@ export interface NwcConnectionOptions {
 
 /** A NIP-47 error a wallet answered. */
 export class NwcWalletError {
-  constructor(readonly code: string, readonly message: string) {}
+  constructor(
+    readonly code: string,
+    readonly message: string,
+  ) {}
 }
 
 interface Pending {
@@ -74,7 +77,10 @@ export class NwcConnection {
    */
   constructor(options: NwcConnectionOptions) {
     this.#options = options;
-    const [nostr, ws] = requireOptional(createRequire(import.meta.url), options.feature, ['nostr-tools', 'ws']) as [typeof NostrTools, typeof WebSocketType];
+    const [nostr, ws] = requireOptional(createRequire(import.meta.url), options.feature, ['nostr-tools', 'ws']) as [
+      typeof NostrTools,
+      typeof WebSocketType,
+    ];
     this.#nostr = nostr;
     this.#WebSocket = ws;
     this.#clientPubkey = nostr.getPublicKey(options.uri.secret);
@@ -136,7 +142,16 @@ export class NwcConnection {
     });
     this.#socket = socket;
     const since = Math.floor(Date.now() / 1000) - 10;
-    this.#send(['REQ', 'nwc', { kinds: [KIND_RESPONSE, KIND_NOTIFICATION_NIP04, KIND_NOTIFICATION_NIP44], authors: [this.#options.uri.walletPubkey], '#p': [this.#clientPubkey], since }]);
+    this.#send([
+      'REQ',
+      'nwc',
+      {
+        kinds: [KIND_RESPONSE, KIND_NOTIFICATION_NIP04, KIND_NOTIFICATION_NIP44],
+        authors: [this.#options.uri.walletPubkey],
+        '#p': [this.#clientPubkey],
+        since,
+      },
+    ]);
     if (this.#encryption === undefined) {
       try {
         this.#encryption = await this.#readInfo();
@@ -173,7 +188,10 @@ export class NwcConnection {
         kind: KIND_REQUEST,
         created_at: Math.floor(Date.now() / 1000),
         tags: [['p', this.#options.uri.walletPubkey], ...(encryption === 'nip44' ? [['encryption', 'nip44_v2']] : [])],
-        content: encryption === 'nip44' ? this.#nostr.nip44.v2.encrypt(content, this.#conversationKey) : this.#nostr.nip04.encrypt(this.#options.uri.secret, this.#options.uri.walletPubkey, content),
+        content:
+          encryption === 'nip44'
+            ? this.#nostr.nip44.v2.encrypt(content, this.#conversationKey)
+            : this.#nostr.nip04.encrypt(this.#options.uri.secret, this.#options.uri.walletPubkey, content),
       },
       this.#options.uri.secret,
     );
@@ -185,7 +203,9 @@ export class NwcConnection {
       this.#pending.set(event.id, { resolve, reject, timer });
     });
     const accepted = new Promise<void>((resolve, reject) => {
-      this.#okWaiters.set(event.id, (ok, message) => (ok ? resolve() : reject(this.#error('unavailable', `the relay ${this.relay} refused the ${method} request: ${message}`))));
+      this.#okWaiters.set(event.id, (ok, message) =>
+        ok ? resolve() : reject(this.#error('unavailable', `the relay ${this.relay} refused the ${method} request: ${message}`)),
+      );
     });
     this.#send(['EVENT', event]);
     // A relay that refuses the event ends the request at once; one that never says OK does not block it.
@@ -205,7 +225,8 @@ export class NwcConnection {
         throw new NwcWalletError(typeof code === 'string' ? code : 'OTHER', typeof message === 'string' ? message : JSON.stringify(error));
       }
       const result = field(response, 'result');
-      if (typeof result !== 'object' || result === null || Array.isArray(result)) throw this.#error('bad', `the wallet answered ${method} without a result object`);
+      if (typeof result !== 'object' || result === null || Array.isArray(result))
+        throw this.#error('bad', `the wallet answered ${method} without a result object`);
       return result as Record<string, unknown>;
     } finally {
       this.#okWaiters.delete(event.id);
@@ -265,7 +286,13 @@ export class NwcConnection {
   #onRelayMessage(data: WebSocketType.RawData): void {
     let message: unknown;
     try {
-      message = JSON.parse(Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8'));
+      message = JSON.parse(
+        Buffer.isBuffer(data)
+          ? data.toString('utf8')
+          : Array.isArray(data)
+            ? Buffer.concat(data).toString('utf8')
+            : Buffer.from(data).toString('utf8'),
+      );
     } catch {
       return;
     }
@@ -278,12 +305,15 @@ export class NwcConnection {
     if (message[0] !== 'EVENT' || message[1] !== 'nwc') return;
     const event = message[2] as NostrTools.Event;
     // Only the wallet's own, correctly signed events addressed to us count.
-    if (typeof event !== 'object' || event === null || event.pubkey !== this.#options.uri.walletPubkey || !this.#nostr.verifyEvent(event)) return;
+    if (typeof event !== 'object' || event === null || event.pubkey !== this.#options.uri.walletPubkey || !this.#nostr.verifyEvent(event))
+      return;
     if (!event.tags.some((t) => t[0] === 'p' && t[1] === this.#clientPubkey)) return;
     let payload: unknown;
     try {
       const nip04 = event.kind === KIND_NOTIFICATION_NIP04 || (event.kind === KIND_RESPONSE && event.content.includes('?iv='));
-      const text = nip04 ? this.#nostr.nip04.decrypt(this.#options.uri.secret, this.#options.uri.walletPubkey, event.content) : this.#nostr.nip44.v2.decrypt(event.content, this.#conversationKey);
+      const text = nip04
+        ? this.#nostr.nip04.decrypt(this.#options.uri.secret, this.#options.uri.walletPubkey, event.content)
+        : this.#nostr.nip44.v2.decrypt(event.content, this.#conversationKey);
       payload = JSON.parse(text);
     } catch {
       return;
@@ -307,7 +337,11 @@ export class NwcConnection {
   #error(kind: 'unavailable' | 'timeout' | 'bad', message: string, cause?: unknown): L402Error {
     const options = cause === undefined ? {} : { cause };
     if (this.#options.side === 'invoice') {
-      return new InvoiceError(kind === 'bad' ? 'L402_ERR_LN_BAD_RESPONSE' : 'L402_ERR_LN_UNAVAILABLE', `Nostr Wallet Connect: ${message}`, options);
+      return new InvoiceError(
+        kind === 'bad' ? 'L402_ERR_LN_BAD_RESPONSE' : 'L402_ERR_LN_UNAVAILABLE',
+        `Nostr Wallet Connect: ${message}`,
+        options,
+      );
     }
     const code: L402ErrorCode = kind === 'timeout' ? 'L402_ERR_PAY_TIMEOUT' : 'L402_ERR_PAY_UNAVAILABLE';
     return new PaymentError(code, `Nostr Wallet Connect: ${message}`, options);

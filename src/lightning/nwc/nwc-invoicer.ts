@@ -64,7 +64,10 @@ export class NwcInvoicer implements Invoicer {
   private constructor(options: NwcInvoicerOptions) {
     const uri = parseNwcUri(options.uri);
     if (uri.relays.length > 1) {
-      process.emitWarning(`Nostr Wallet Connect: only the first relay (${uri.relays[0] ?? ''}) is used; ignored: ${uri.relays.slice(1).join(', ')}`, { code: 'APERTURE_NWC_RELAYS' });
+      process.emitWarning(
+        `Nostr Wallet Connect: only the first relay (${uri.relays[0] ?? ''}) is used; ignored: ${uri.relays.slice(1).join(', ')}`,
+        { code: 'APERTURE_NWC_RELAYS' },
+      );
     }
     this.#clock = options.clock ?? systemClock;
     this.#connection = new NwcConnection({
@@ -139,7 +142,10 @@ export class NwcInvoicer implements Invoicer {
       throw badResponse('make_invoice', `an invoice that does not decode: ${(cause as Error).message}`);
     }
     const hash = field(result, 'payment_hash');
-    if ((hash !== undefined && (!isHex32(hash) || hash.toLowerCase() !== decoded.paymentHash)) || decoded.amountMsat !== BigInt(request.amountSats) * 1000n) {
+    if (
+      (hash !== undefined && (!isHex32(hash) || hash.toLowerCase() !== decoded.paymentHash)) ||
+      decoded.amountMsat !== BigInt(request.amountSats) * 1000n
+    ) {
       throw badResponse('make_invoice', 'an invoice without the payment hash or amount asked for');
     }
     this.#feed.track(decoded.paymentHash, decoded.expiresAt);
@@ -161,12 +167,18 @@ export class NwcInvoicer implements Invoicer {
     if (state === 'settled' || (state === undefined && settledAt !== undefined && settledAt > 0n)) {
       const amount = toBigInt(field(result, 'amount'));
       if (amount === undefined) throw badResponse('lookup_invoice', 'a settled invoice without amount');
-      const status: InvoiceStatus = { paymentHash: hash, state: 'settled', amountPaidSats: Number(amount / 1000n), settledAt: settledAt === undefined ? this.#clock.now() : Number(settledAt) * 1000 };
+      const status: InvoiceStatus = {
+        paymentHash: hash,
+        state: 'settled',
+        amountPaidSats: Number(amount / 1000n),
+        settledAt: settledAt === undefined ? this.#clock.now() : Number(settledAt) * 1000,
+      };
       this.#feed.deliver(status);
       return status;
     }
     const expiresAt = toBigInt(field(result, 'expires_at'));
-    if (state === 'expired' || state === 'failed' || (expiresAt !== undefined && Number(expiresAt) * 1000 <= this.#clock.now())) return { paymentHash: hash, state: 'canceled' };
+    if (state === 'expired' || state === 'failed' || (expiresAt !== undefined && Number(expiresAt) * 1000 <= this.#clock.now()))
+      return { paymentHash: hash, state: 'canceled' };
     return { paymentHash: hash, state: 'open' };
   }
 
@@ -202,9 +214,13 @@ export class NwcInvoicer implements Invoicer {
       return await this.#connection.request(method, params);
     } catch (error) {
       if (!(error instanceof NwcWalletError)) throw error;
-      if (error.code === 'NOT_FOUND') throw new InvoiceError('L402_ERR_LN_INVOICE_NOT_FOUND', `the wallet does not know that invoice: ${error.message}`, { status: 404 });
+      if (error.code === 'NOT_FOUND')
+        throw new InvoiceError('L402_ERR_LN_INVOICE_NOT_FOUND', `the wallet does not know that invoice: ${error.message}`, { status: 404 });
       if (error.code === 'UNAUTHORIZED' || error.code === 'RESTRICTED') {
-        throw new InvoiceError('L402_ERR_LN_AUTH_REFUSED', `the wallet refuses ${method} to this connection (${error.code}): ${error.message}`);
+        throw new InvoiceError(
+          'L402_ERR_LN_AUTH_REFUSED',
+          `the wallet refuses ${method} to this connection (${error.code}): ${error.message}`,
+        );
       }
       throw new InvoiceError('L402_ERR_LN_RPC_FAILED', `the wallet refused ${method} (${error.code}): ${error.message}`);
     }
@@ -218,7 +234,12 @@ export class NwcInvoicer implements Invoicer {
     const amount = toBigInt(field(n, 'amount'));
     if (!isHex32(hash) || amount === undefined) return;
     const settledAt = toBigInt(field(n, 'settled_at'));
-    this.#feed.deliver({ paymentHash: hash.toLowerCase(), state: 'settled', amountPaidSats: Number(amount / 1000n), settledAt: settledAt === undefined ? this.#clock.now() : Number(settledAt) * 1000 });
+    this.#feed.deliver({
+      paymentHash: hash.toLowerCase(),
+      state: 'settled',
+      amountPaidSats: Number(amount / 1000n),
+      settledAt: settledAt === undefined ? this.#clock.now() : Number(settledAt) * 1000,
+    });
   }
 }
 

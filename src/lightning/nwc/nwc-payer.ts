@@ -62,7 +62,10 @@ export class NwcPayer implements Payer {
   constructor(options: NwcPayerOptions) {
     const uri = parseNwcUri(options.uri);
     if (uri.relays.length > 1) {
-      process.emitWarning(`Nostr Wallet Connect: only the first relay (${uri.relays[0] ?? ''}) is used; ignored: ${uri.relays.slice(1).join(', ')}`, { code: 'APERTURE_NWC_RELAYS' });
+      process.emitWarning(
+        `Nostr Wallet Connect: only the first relay (${uri.relays[0] ?? ''}) is used; ignored: ${uri.relays.slice(1).join(', ')}`,
+        { code: 'APERTURE_NWC_RELAYS' },
+      );
     }
     this.#connection = new NwcConnection({
       uri,
@@ -88,26 +91,40 @@ export class NwcPayer implements Payer {
     const decoded = decodeInvoice(paymentRequest);
     if (options.amountSats !== undefined) {
       // Not built for this backend: it pays only the amount an invoice carries (no silent fallback).
-      throw new PaymentError('L402_ERR_PAY_INVALID_INVOICE', 'Nostr Wallet Connect payer cannot choose an amount (PayOptions.amountSats): it pays only invoices with one', { status: 400 });
+      throw new PaymentError(
+        'L402_ERR_PAY_INVALID_INVOICE',
+        'Nostr Wallet Connect payer cannot choose an amount (PayOptions.amountSats): it pays only invoices with one',
+        { status: 400 },
+      );
     }
-    if (options.signal?.aborted === true) throw new PaymentError('L402_ERR_PAY_ABORTED', 'payment aborted before it started', { cause: options.signal.reason });
+    if (options.signal?.aborted === true)
+      throw new PaymentError('L402_ERR_PAY_ABORTED', 'payment aborted before it started', { cause: options.signal.reason });
     await this.#open();
     const earlier = await this.#lookup(decoded.paymentHash);
-    if (earlier !== undefined && isPaidOutgoing(earlier)) throw new PaymentError('L402_ERR_PAY_ALREADY_PAID', `the wallet already paid ${decoded.paymentHash}`, { status: 409 });
-    if (aborted(options.signal)) throw new PaymentError('L402_ERR_PAY_ABORTED', 'payment aborted before it started', { cause: options.signal?.reason });
+    if (earlier !== undefined && isPaidOutgoing(earlier))
+      throw new PaymentError('L402_ERR_PAY_ALREADY_PAID', `the wallet already paid ${decoded.paymentHash}`, { status: 409 });
+    if (aborted(options.signal))
+      throw new PaymentError('L402_ERR_PAY_ABORTED', 'payment aborted before it started', { cause: options.signal?.reason });
     const request = this.#connection.request('pay_invoice', { invoice: paymentRequest }, options.timeoutMs ?? this.#defaultTimeoutMs);
     let result: Record<string, unknown>;
     try {
       result = await (options.signal === undefined ? request : abortable(request, options.signal));
     } catch (error) {
       if (!(error instanceof NwcWalletError)) throw error;
-      const code = /already paid/i.test(error.message) ? 'L402_ERR_PAY_ALREADY_PAID' : WALLET_ERRORS[error.code] ?? 'L402_ERR_PAY_FAILED';
-      throw new PaymentError(code, `the wallet could not pay ${decoded.paymentHash} (${error.code}): ${error.message}`, code === 'L402_ERR_PAY_ALREADY_PAID' ? { status: 409 } : {});
+      const code = /already paid/i.test(error.message) ? 'L402_ERR_PAY_ALREADY_PAID' : (WALLET_ERRORS[error.code] ?? 'L402_ERR_PAY_FAILED');
+      throw new PaymentError(
+        code,
+        `the wallet could not pay ${decoded.paymentHash} (${error.code}): ${error.message}`,
+        code === 'L402_ERR_PAY_ALREADY_PAID' ? { status: 409 } : {},
+      );
     }
     const fees = toBigInt(field(result, 'fees_paid')) ?? 0n;
     const paid = paymentResult('Nostr Wallet Connect', decoded.paymentHash, field(result, 'preimage'), decoded.amountMsat, fees);
     if (options.maxFeeSats !== undefined && paid.feeSats > options.maxFeeSats) {
-      process.emitWarning(`the NWC wallet paid ${decoded.paymentHash} with a fee of ${paid.feeSats} sat, above maxFeeSats ${options.maxFeeSats}: NIP-47 takes no fee limit`, { code: 'APERTURE_NWC_FEE' });
+      process.emitWarning(
+        `the NWC wallet paid ${decoded.paymentHash} with a fee of ${paid.feeSats} sat, above maxFeeSats ${options.maxFeeSats}: NIP-47 takes no fee limit`,
+        { code: 'APERTURE_NWC_FEE' },
+      );
     }
     return paid;
   }
@@ -156,7 +173,10 @@ export class NwcPayer implements Payer {
     } catch (error) {
       if (!(error instanceof NwcWalletError)) throw error;
       if (error.code === 'NOT_FOUND' || error.code === 'NOT_IMPLEMENTED') return undefined;
-      throw new PaymentError(WALLET_ERRORS[error.code] === 'L402_ERR_PAY_AUTH_REFUSED' ? 'L402_ERR_PAY_AUTH_REFUSED' : 'L402_ERR_PAY_UNAVAILABLE', `the wallet refused lookup_invoice (${error.code}): ${error.message}`);
+      throw new PaymentError(
+        WALLET_ERRORS[error.code] === 'L402_ERR_PAY_AUTH_REFUSED' ? 'L402_ERR_PAY_AUTH_REFUSED' : 'L402_ERR_PAY_UNAVAILABLE',
+        `the wallet refused lookup_invoice (${error.code}): ${error.message}`,
+      );
     }
   }
 }
@@ -169,12 +189,21 @@ function aborted(signal: AbortSignal | undefined): boolean {
 function isPaidOutgoing(tx: Record<string, unknown>): boolean {
   const settled = toBigInt(field(tx, 'settled_at'));
   const state = field(tx, 'state');
-  return field(tx, 'type') !== 'incoming' && typeof field(tx, 'preimage') === 'string' && (state === 'settled' || (state === undefined && settled !== undefined && settled > 0n));
+  return (
+    field(tx, 'type') !== 'incoming' &&
+    typeof field(tx, 'preimage') === 'string' &&
+    (state === 'settled' || (state === undefined && settled !== undefined && settled > 0n))
+  );
 }
 
 function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(new PaymentError('L402_ERR_PAY_ABORTED', 'payment aborted while the wallet was paying; it may still complete (use trackPayment)', { cause: signal.reason }));
+    const onAbort = (): void =>
+      reject(
+        new PaymentError('L402_ERR_PAY_ABORTED', 'payment aborted while the wallet was paying; it may still complete (use trackPayment)', {
+          cause: signal.reason,
+        }),
+      );
     signal.addEventListener('abort', onAbort, { once: true });
     promise.then(
       (value) => {

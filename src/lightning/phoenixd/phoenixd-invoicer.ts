@@ -164,7 +164,12 @@ export class PhoenixdInvoicer implements Invoicer {
       const received = toBigInt(field(body, 'receivedSat'));
       if (received === undefined) throw badResponse('GET /payments/incoming/{hash}', 'a paid invoice without receivedSat');
       const completedAt = toBigInt(field(body, 'completedAt'));
-      const status: InvoiceStatus = { paymentHash: hash, state: 'settled', amountPaidSats: Number(received), settledAt: completedAt === undefined ? this.#clock.now() : Number(completedAt) };
+      const status: InvoiceStatus = {
+        paymentHash: hash,
+        state: 'settled',
+        amountPaidSats: Number(received),
+        settledAt: completedAt === undefined ? this.#clock.now() : Number(completedAt),
+      };
       this.#feed.deliver(status);
       return status;
     }
@@ -213,7 +218,12 @@ export class PhoenixdInvoicer implements Invoicer {
     const amount = toBigInt(field(message, 'amountSat'));
     if (!isHex32(hash) || amount === undefined) return;
     const timestamp = toBigInt(field(message, 'timestamp'));
-    this.#feed.deliver({ paymentHash: hash.toLowerCase(), state: 'settled', amountPaidSats: Number(amount), settledAt: timestamp === undefined ? this.#clock.now() : Number(timestamp) });
+    this.#feed.deliver({
+      paymentHash: hash.toLowerCase(),
+      state: 'settled',
+      amountPaidSats: Number(amount),
+      settledAt: timestamp === undefined ? this.#clock.now() : Number(timestamp),
+    });
   }
 }
 
@@ -224,7 +234,8 @@ function checked(answer: HttpAnswer, what: string): unknown {
   }
   if (answer.status >= 500) throw new InvoiceError('L402_ERR_LN_UNAVAILABLE', `phoenixd failed ${what}: ${describeAnswer(answer)}`);
   if (answer.status >= 400) throw new InvoiceError('L402_ERR_LN_RPC_FAILED', `phoenixd refused ${what}: ${describeAnswer(answer)}`);
-  if (typeof answer.body !== 'object' || answer.body === null) throw badResponse(what, `something that is not JSON (${describeAnswer(answer)})`);
+  if (typeof answer.body !== 'object' || answer.body === null)
+    throw badResponse(what, `something that is not JSON (${describeAnswer(answer)})`);
   return answer.body;
 }
 

@@ -56,7 +56,11 @@ export class PhoenixdPayer implements Payer {
       headers: { authorization: phoenixdAuthorization(options.password) },
       ...(options.caCert !== undefined ? { caCert: options.caCert } : {}),
       failure: (kind, message, cause) =>
-        new PaymentError(kind === 'aborted' ? 'L402_ERR_PAY_ABORTED' : kind === 'timeout' ? 'L402_ERR_PAY_TIMEOUT' : 'L402_ERR_PAY_UNAVAILABLE', `phoenixd: ${message}`, { cause }),
+        new PaymentError(
+          kind === 'aborted' ? 'L402_ERR_PAY_ABORTED' : kind === 'timeout' ? 'L402_ERR_PAY_TIMEOUT' : 'L402_ERR_PAY_UNAVAILABLE',
+          `phoenixd: ${message}`,
+          { cause },
+        ),
     });
     this.#defaultTimeoutMs = options.defaultTimeoutMs ?? 60_000;
   }
@@ -75,32 +79,53 @@ export class PhoenixdPayer implements Payer {
     const decoded = decodeInvoice(paymentRequest);
     if (options.amountSats !== undefined) {
       // Not built for this backend: it pays only the amount an invoice carries (no silent fallback).
-      throw new PaymentError('L402_ERR_PAY_INVALID_INVOICE', 'phoenixd payer cannot choose an amount (PayOptions.amountSats): it pays only invoices with one', { status: 400 });
+      throw new PaymentError(
+        'L402_ERR_PAY_INVALID_INVOICE',
+        'phoenixd payer cannot choose an amount (PayOptions.amountSats): it pays only invoices with one',
+        { status: 400 },
+      );
     }
-    if (options.signal?.aborted === true) throw new PaymentError('L402_ERR_PAY_ABORTED', 'payment aborted before it started', { cause: options.signal.reason });
+    if (options.signal?.aborted === true)
+      throw new PaymentError('L402_ERR_PAY_ABORTED', 'payment aborted before it started', { cause: options.signal.reason });
     const signal = options.signal !== undefined ? { signal: options.signal } : {};
     const earlier = await this.#outgoing(decoded.paymentHash, signal);
     if (earlier !== undefined && field(earlier, 'isPaid') === true) {
       throw new PaymentError('L402_ERR_PAY_ALREADY_PAID', `phoenixd already paid ${decoded.paymentHash}`, { status: 409 });
     }
-    const answer = await this.#http.call('POST', '/payinvoice', { form: { invoice: paymentRequest }, timeoutMs: options.timeoutMs ?? this.#defaultTimeoutMs, ...signal });
+    const answer = await this.#http.call('POST', '/payinvoice', {
+      form: { invoice: paymentRequest },
+      timeoutMs: options.timeoutMs ?? this.#defaultTimeoutMs,
+      ...signal,
+    });
     if (answer.status === 401 || answer.status === 403) {
-      throw new PaymentError('L402_ERR_PAY_AUTH_REFUSED', `phoenixd refused to pay with this password (the full http-password is needed): ${describeAnswer(answer)}`);
+      throw new PaymentError(
+        'L402_ERR_PAY_AUTH_REFUSED',
+        `phoenixd refused to pay with this password (the full http-password is needed): ${describeAnswer(answer)}`,
+      );
     }
     const preimage = field(answer.body, 'paymentPreimage');
     if (answer.status >= 400 || typeof preimage !== 'string') {
       const reason = field(answer.body, 'reason');
       const text = typeof reason === 'string' ? reason : describeAnswer(answer);
-      if (answer.status < 400 && typeof reason !== 'string') throw new PaymentError('L402_ERR_PAY_UNAVAILABLE', `phoenixd answered /payinvoice with ${text}`);
+      if (answer.status < 400 && typeof reason !== 'string')
+        throw new PaymentError('L402_ERR_PAY_UNAVAILABLE', `phoenixd answered /payinvoice with ${text}`);
       const code = FAILURES.find(([pattern]) => pattern.test(text))?.[1] ?? 'L402_ERR_PAY_FAILED';
-      throw new PaymentError(code, `phoenixd could not pay ${decoded.paymentHash}: ${text}`, code === 'L402_ERR_PAY_ALREADY_PAID' || code === 'L402_ERR_PAY_IN_FLIGHT' ? { status: 409 } : {});
+      throw new PaymentError(
+        code,
+        `phoenixd could not pay ${decoded.paymentHash}: ${text}`,
+        code === 'L402_ERR_PAY_ALREADY_PAID' || code === 'L402_ERR_PAY_IN_FLIGHT' ? { status: 409 } : {},
+      );
     }
     const amountSat = toBigInt(field(answer.body, 'recipientAmountSat'));
     const feeSat = toBigInt(field(answer.body, 'routingFeeSat'));
-    if (amountSat === undefined || feeSat === undefined) throw new PaymentError('L402_ERR_PAY_UNAVAILABLE', 'phoenixd answered /payinvoice without recipientAmountSat or routingFeeSat');
+    if (amountSat === undefined || feeSat === undefined)
+      throw new PaymentError('L402_ERR_PAY_UNAVAILABLE', 'phoenixd answered /payinvoice without recipientAmountSat or routingFeeSat');
     const result = paymentResult('phoenixd', decoded.paymentHash, preimage, amountSat * 1000n, feeSat * 1000n);
     if (options.maxFeeSats !== undefined && result.feeSats > options.maxFeeSats) {
-      process.emitWarning(`phoenixd paid ${decoded.paymentHash} with a fee of ${result.feeSats} sat, above maxFeeSats ${options.maxFeeSats}: phoenixd takes no fee limit`, { code: 'APERTURE_PHOENIXD_FEE' });
+      process.emitWarning(
+        `phoenixd paid ${decoded.paymentHash} with a fee of ${result.feeSats} sat, above maxFeeSats ${options.maxFeeSats}: phoenixd takes no fee limit`,
+        { code: 'APERTURE_PHOENIXD_FEE' },
+      );
     }
     return result;
   }
@@ -117,7 +142,8 @@ export class PhoenixdPayer implements Payer {
     if (payment === undefined || field(payment, 'isPaid') !== true) return undefined;
     const sent = toBigInt(field(payment, 'sent'));
     const fees = toBigInt(field(payment, 'fees'));
-    if (sent === undefined || fees === undefined) throw new PaymentError('L402_ERR_PAY_UNAVAILABLE', 'phoenixd reported a payment without sent or fees');
+    if (sent === undefined || fees === undefined)
+      throw new PaymentError('L402_ERR_PAY_UNAVAILABLE', 'phoenixd reported a payment without sent or fees');
     // `sent` is the total in sat, fees included; `fees` is in msat.
     return paymentResult('phoenixd', hash, field(payment, 'preimage'), sent * 1000n - fees, fees);
   }
@@ -130,7 +156,8 @@ export class PhoenixdPayer implements Payer {
   async #outgoing(hash: string, call: { signal?: AbortSignal }): Promise<unknown> {
     const answer = await this.#http.call('GET', `/payments/outgoingbyhash/${hash}`, call);
     if (answer.status === 404 || (answer.status === 200 && (answer.body === '' || answer.body === null))) return undefined;
-    if (answer.status === 401 || answer.status === 403) throw new PaymentError('L402_ERR_PAY_AUTH_REFUSED', `phoenixd refused the password: ${describeAnswer(answer)}`);
+    if (answer.status === 401 || answer.status === 403)
+      throw new PaymentError('L402_ERR_PAY_AUTH_REFUSED', `phoenixd refused the password: ${describeAnswer(answer)}`);
     if (answer.status >= 400 || typeof answer.body !== 'object' || answer.body === null) {
       throw new PaymentError('L402_ERR_PAY_UNAVAILABLE', `phoenixd answered an outgoing payment lookup with ${describeAnswer(answer)}`);
     }

@@ -205,8 +205,14 @@ export interface ApertureConfig {
     skipMigrations: boolean;
   };
   postgres: {
-    host: string; port: number; user: string; password: string; dbName: string;
-    maxConnections: number; requireSsl: boolean; skipMigrations: boolean;
+    host: string;
+    port: number;
+    user: string;
+    password: string;
+    dbName: string;
+    maxConnections: number;
+    requireSsl: boolean;
+    skipMigrations: boolean;
   };
   etcd: { host: string; user: string; password: string };
   authenticator: AuthenticatorConfig;
@@ -216,7 +222,14 @@ export interface ApertureConfig {
    * are `*` or `scheme://host[:port]`; `allowInsecureRemote` (`admin.allowinsecureremote`,
    * an extension) lets a plaintext listener on a non-loopback address serve it.
    */
-  admin: { enabled: boolean; macaroonPath: string; rootKeyPath: string; corsOrigins: string[]; allowInsecureRemote: boolean; dashboard: boolean };
+  admin: {
+    enabled: boolean;
+    macaroonPath: string;
+    rootKeyPath: string;
+    corsOrigins: string[];
+    allowInsecureRemote: boolean;
+    dashboard: boolean;
+  };
   hashmail: { enabled: boolean; messageRateMs: number; messageBurstAllowance: number; staleTimeoutMs: number };
   tor: { control: string; listenPort: number; virtualPort: number; v3: boolean };
   prometheus: { enabled: boolean; listenAddr: string };
@@ -262,13 +275,13 @@ export interface ApertureConfig {
 
 /** What a {@link ConfigWarning} is about, so tools can filter or count them. */
 export type ConfigWarningKind =
-  | 'unknown-key'      // not a key of the reference nor an extension (a typo?)
-  | 'not-built'        // a reference feature this implementation does not have
-  | 'ignored'          // a key with no effect where it is
-  | 'conflict'         // two settings disagree; the message says which wins
-  | 'address'          // an address that cannot resolve or looks wrong
-  | 'missing-file'     // a referenced file does not exist (yet)
-  | 'behaviour-change';// the same setting behaves differently from the reference
+  | 'unknown-key' // not a key of the reference nor an extension (a typo?)
+  | 'not-built' // a reference feature this implementation does not have
+  | 'ignored' // a key with no effect where it is
+  | 'conflict' // two settings disagree; the message says which wins
+  | 'address' // an address that cannot resolve or looks wrong
+  | 'missing-file' // a referenced file does not exist (yet)
+  | 'behaviour-change'; // the same setting behaves differently from the reference
 
 /** A problem that does not stop aperture from starting. */
 export interface ConfigWarning {

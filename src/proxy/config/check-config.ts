@@ -78,11 +78,16 @@ export function checkConfig(options: LoadConfigOptions = {}): ConfigReport {
   const overridesRaw = rawFromValue(options.overrides ?? {});
   const overrideText = (key: string): string | undefined => {
     const entry = overridesRaw?.kind === 'map' ? overridesRaw.entries.get(key) : undefined;
-    return entry?.value.kind === 'scalar' && typeof entry.value.value === 'string' && entry.value.value !== '' ? entry.value.value : undefined;
+    return entry?.value.kind === 'scalar' && typeof entry.value.value === 'string' && entry.value.value !== ''
+      ? entry.value.value
+      : undefined;
   };
   const explicitFile = options.configFile ?? overrideText('configfile');
   const baseDirFlag = options.baseDir ?? overrideText('basedir');
-  const configFile = explicitFile !== undefined ? expand(explicitFile) : join(expand(baseDirFlag ?? CONFIG_DEFAULTS.baseDir), CONFIG_DEFAULTS.configFileName);
+  const configFile =
+    explicitFile !== undefined
+      ? expand(explicitFile)
+      : join(expand(baseDirFlag ?? CONFIG_DEFAULTS.baseDir), CONFIG_DEFAULTS.configFileName);
 
   const issues: LocatedConfigIssue[] = [];
   let fileRoot: RawNode | undefined;
@@ -95,7 +100,13 @@ export function checkConfig(options: LoadConfigOptions = {}): ConfigReport {
     } catch (err) {
       const code = (err as { code?: unknown }).code;
       if (code !== 'ENOENT' || explicitFile !== undefined) {
-        issues.push({ path: 'configfile', message: code === 'ENOENT' ? `config file ${configFile} does not exist` : `config file ${configFile} cannot be read (${String(code ?? err)})` });
+        issues.push({
+          path: 'configfile',
+          message:
+            code === 'ENOENT'
+              ? `config file ${configFile} does not exist`
+              : `config file ${configFile} cannot be read (${String(code ?? err)})`,
+        });
       }
     }
   } else {
@@ -149,11 +160,20 @@ export interface DatabaseCheck {
  * ```
  */
 export async function checkDatabase(config: ApertureConfig, options: { postgresSchema?: string } = {}): Promise<DatabaseCheck> {
-  if (config.dbBackend === 'etcd') return { ok: false, lines: ['database: etcd is not built here'], found: { backend: 'sqlite', where: 'etcd', exists: false } };
+  if (config.dbBackend === 'etcd')
+    return { ok: false, lines: ['database: etcd is not built here'], found: { backend: 'sqlite', where: 'etcd', exists: false } };
   let target: InspectTarget;
   if (config.dbBackend === 'postgres') {
     const p = config.postgres;
-    target = { backend: 'postgres', host: p.host, port: p.port, user: p.user, password: p.password, dbname: p.dbName, requiressl: p.requireSsl };
+    target = {
+      backend: 'postgres',
+      host: p.host,
+      port: p.port,
+      user: p.user,
+      password: p.password,
+      dbname: p.dbName,
+      requiressl: p.requireSsl,
+    };
     if (options.postgresSchema !== undefined) target.schema = options.postgresSchema;
   } else {
     target = { backend: 'sqlite', path: config.sqlite.dbFile };
@@ -182,7 +202,9 @@ export async function referenceDatabaseWarning(config: ApertureConfig): Promise<
   if (theirs.go === undefined) return undefined;
   const ours = existsSync(dbFile) ? await inspectDatabase({ backend: 'sqlite', path: dbFile }) : undefined;
   if (ours?.go !== undefined) return undefined;
-  return `the Go aperture, with this configuration, opens ${referenceDbFile} (it reads sqlite.databasefilename, ignores sqlite.dbfile in the file and basedir for its database), ` +
+  return (
+    `the Go aperture, with this configuration, opens ${referenceDbFile} (it reads sqlite.databasefilename, ignores sqlite.dbfile in the file and basedir for its database), ` +
     `which holds its database (${theirs.go.rootKeys} root keys, ${theirs.go.transactions.total} transactions); this configuration opens ${dbFile} instead, where its tokens are unknown. ` +
-    `To keep them, set sqlite.databasefilename: ${referenceDbFile}`;
+    `To keep them, set sqlite.databasefilename: ${referenceDbFile}`
+  );
 }

@@ -16,7 +16,10 @@ export function closestKey(unknown: string, known: readonly string[]): string | 
   let bestDistance = Number.POSITIVE_INFINITY;
   for (const candidate of known) {
     const d = editDistance(word, candidate);
-    if (d < bestDistance) { best = candidate; bestDistance = d; }
+    if (d < bestDistance) {
+      best = candidate;
+      bestDistance = d;
+    }
   }
   if (best === undefined) return undefined;
   const limit = Math.max(1, Math.min(3, Math.floor(Math.max(word.length, best.length) / 3)));

@@ -63,7 +63,10 @@ export function expandPath(path: string, home: string, env: Readonly<Record<stri
   if (path === '') return '';
   let p = path;
   if (p === '~' || p.startsWith('~/')) p = home + p.slice(1);
-  p = p.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (_m, a: string | undefined, b: string | undefined) => env[a ?? b ?? ''] ?? '');
+  p = p.replace(
+    /\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g,
+    (_m, a: string | undefined, b: string | undefined) => env[a ?? b ?? ''] ?? '',
+  );
   return normalize(p);
 }
 
@@ -71,7 +74,14 @@ export function expandPath(path: string, home: string, env: Readonly<Record<stri
  * Records a `host:port` that cannot name an endpoint, as an issue or a warning.
  * @internal
  */
-export function checkAddress(r: ConfigReader, s: ConfigSection, key: string, value: string, portRequired: boolean, severity: 'issue' | 'warn'): void {
+export function checkAddress(
+  r: ConfigReader,
+  s: ConfigSection,
+  key: string,
+  value: string,
+  portRequired: boolean,
+  severity: 'issue' | 'warn',
+): void {
   const problem = checkHostPort(value, portRequired);
   if (problem === undefined) return;
   if (severity === 'issue') r.issue(s.path(key), problem, s.node(key));

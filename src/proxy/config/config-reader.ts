@@ -26,7 +26,10 @@ export class ConfigReader {
    */
   issue(path: string, message: string, node?: RawNode): void {
     const issue: LocatedConfigIssue = { path, message };
-    if (node?.pos !== undefined) { issue.line = node.pos.line; issue.column = node.pos.column; }
+    if (node?.pos !== undefined) {
+      issue.line = node.pos.line;
+      issue.column = node.pos.column;
+    }
     this.issues.push(issue);
   }
 
@@ -80,7 +83,11 @@ export class ConfigSection {
    * @param map - the mapping, or undefined for an absent/empty section
    * @param basePath - its path
    */
-  constructor(private readonly reader: ConfigReader, private readonly map: RawMap | undefined, readonly basePath: string) {}
+  constructor(
+    private readonly reader: ConfigReader,
+    private readonly map: RawMap | undefined,
+    readonly basePath: string,
+  ) {}
 
   /** Path of a key of this section. */
   path(key: string): string {
@@ -109,7 +116,10 @@ export class ConfigSection {
     const node = this.node(key);
     if (node === undefined) return undefined;
     const text = scalarText(node);
-    if (text === undefined) { this.reader.issue(this.path(key), `expected a string, found ${describe(node)}`, node); return undefined; }
+    if (text === undefined) {
+      this.reader.issue(this.path(key), `expected a string, found ${describe(node)}`, node);
+      return undefined;
+    }
     return text === '' ? undefined : text;
   }
 
@@ -132,7 +142,10 @@ export class ConfigSection {
     const node = this.node(key);
     if (node === undefined) return fallback;
     const value = integerOf(node);
-    if (value === undefined) { this.reader.issue(this.path(key), `expected a whole number, found ${describe(node)}`, node); return fallback; }
+    if (value === undefined) {
+      this.reader.issue(this.path(key), `expected a whole number, found ${describe(node)}`, node);
+      return fallback;
+    }
     if (value < min || value > max) {
       this.reader.issue(this.path(key), `${value} is out of range (${min} to ${max})`, node);
       return fallback;
@@ -155,7 +168,10 @@ export class ConfigSection {
       return fallbackMs;
     }
     const parsed = parseGoDuration(text.trim());
-    if (!parsed.ok) { this.reader.issue(this.path(key), parsed.reason, node); return fallbackMs; }
+    if (!parsed.ok) {
+      this.reader.issue(this.path(key), parsed.reason, node);
+      return fallbackMs;
+    }
     if (parsed.ms < minMs) {
       this.reader.issue(this.path(key), minMs === 0 ? 'must not be negative' : `must be at least ${minMs}ms`, node);
       return fallbackMs;
@@ -185,12 +201,18 @@ export class ConfigSection {
   stringMap(key: string): { key: string; value: string; path: string; node: RawNode }[] {
     const node = this.node(key);
     if (node === undefined) return [];
-    if (node.kind !== 'map') { this.reader.issue(this.path(key), `expected a mapping, found ${describe(node)}`, node); return []; }
+    if (node.kind !== 'map') {
+      this.reader.issue(this.path(key), `expected a mapping, found ${describe(node)}`, node);
+      return [];
+    }
     const out: { key: string; value: string; path: string; node: RawNode }[] = [];
     for (const entry of node.entries.values()) {
       const entryPath = join(this.path(key), entry.key);
       const text = entry.value.kind === 'scalar' && entry.value.value === null ? '' : scalarText(entry.value);
-      if (text === undefined) { this.reader.issue(entryPath, `expected a string or number, found ${describe(entry.value)}`, entry.value); continue; }
+      if (text === undefined) {
+        this.reader.issue(entryPath, `expected a string or number, found ${describe(entry.value)}`, entry.value);
+        continue;
+      }
       out.push({ key: entry.key, value: text, path: entryPath, node: entry.value });
     }
     return out;

@@ -26,7 +26,9 @@ export function formatConfigReport(report: ConfigReport): string {
   lines.push('');
   if (report.ok) {
     const services = report.config?.services.length ?? 0;
-    lines.push(`OK: configuration is valid (${services} service${services === 1 ? '' : 's'}, ${report.warnings.length} warning${report.warnings.length === 1 ? '' : 's'})`);
+    lines.push(
+      `OK: configuration is valid (${services} service${services === 1 ? '' : 's'}, ${report.warnings.length} warning${report.warnings.length === 1 ? '' : 's'})`,
+    );
   } else {
     lines.push(`FAILED: ${report.issues.length} error${report.issues.length === 1 ? '' : 's'}; aperture would not start`);
   }

@@ -55,7 +55,8 @@ export function parseGoDuration(text: string): GoDurationResult {
     if (unitMatch === null) return { ok: false, reason: `missing unit in duration "${original}" (use ns, us, ms, s, m or h)` };
     const unitName = unitMatch[0];
     const unit = UNIT_NS.get(unitName);
-    if (unit === undefined) return { ok: false, reason: `unknown unit "${unitName}" in duration "${original}" (use ns, us, ms, s, m or h)` };
+    if (unit === undefined)
+      return { ok: false, reason: `unknown unit "${unitName}" in duration "${original}" (use ns, us, ms, s, m or h)` };
     s = s.slice(unitName.length);
     const whole = BigInt(intDigits === '' ? '0' : intDigits) * BigInt(unit);
     let part = whole;

@@ -18,15 +18,39 @@ export type HttpLightningBackend = 'cln' | 'lnbits' | 'phoenixd' | 'nwc';
 export const HTTP_LIGHTNING_BACKENDS: readonly HttpLightningBackend[] = ['cln', 'lnbits', 'phoenixd', 'nwc'];
 
 /** Each backend's keys: URL, credential value, credential file, CA certificate, and how the credential is called. */
-const KEYS: Record<HttpLightningBackend, { url?: string; secret: string; secretFile: string; ca?: string; what: string; example: string }> = {
-  cln: { url: 'clnresturl', secret: 'clnrune', secretFile: 'clnrunefile', ca: 'clncacertpath', what: 'rune', example: 'https://127.0.0.1:3010' },
-  lnbits: { url: 'lnbitsurl', secret: 'lnbitsinvoicekey', secretFile: 'lnbitsinvoicekeyfile', ca: 'lnbitscacertpath', what: 'invoice key', example: 'https://lnbits.example.com' },
-  phoenixd: { url: 'phoenixdurl', secret: 'phoenixdpassword', secretFile: 'phoenixdpasswordfile', ca: 'phoenixdcacertpath', what: 'http password', example: 'http://127.0.0.1:9740' },
-  nwc: { secret: 'nwcuri', secretFile: 'nwcurifile', what: 'connection URI (nostr+walletconnect://…)', example: '' },
-};
+const KEYS: Record<HttpLightningBackend, { url?: string; secret: string; secretFile: string; ca?: string; what: string; example: string }> =
+  {
+    cln: {
+      url: 'clnresturl',
+      secret: 'clnrune',
+      secretFile: 'clnrunefile',
+      ca: 'clncacertpath',
+      what: 'rune',
+      example: 'https://127.0.0.1:3010',
+    },
+    lnbits: {
+      url: 'lnbitsurl',
+      secret: 'lnbitsinvoicekey',
+      secretFile: 'lnbitsinvoicekeyfile',
+      ca: 'lnbitscacertpath',
+      what: 'invoice key',
+      example: 'https://lnbits.example.com',
+    },
+    phoenixd: {
+      url: 'phoenixdurl',
+      secret: 'phoenixdpassword',
+      secretFile: 'phoenixdpasswordfile',
+      ca: 'phoenixdcacertpath',
+      what: 'http password',
+      example: 'http://127.0.0.1:9740',
+    },
+    nwc: { secret: 'nwcuri', secretFile: 'nwcurifile', what: 'connection URI (nostr+walletconnect://…)', example: '' },
+  };
 
 /** Every key this file reads, for the section's list of known keys. */
-export const HTTP_BACKEND_KEYS: readonly string[] = Object.values(KEYS).flatMap((k) => [k.url, k.secret, k.secretFile, k.ca].filter((x): x is string => x !== undefined));
+export const HTTP_BACKEND_KEYS: readonly string[] = Object.values(KEYS).flatMap((k) =>
+  [k.url, k.secret, k.secretFile, k.ca].filter((x): x is string => x !== undefined),
+);
 
 /**
  * A credential read from the configuration. It prints as `***` (JSON, `util.inspect`,
@@ -99,12 +123,23 @@ export interface HttpBackendConfigContext {
  * @param ctx - environment, paths
  * @returns the settings of the selected backend (undefined when none is selected or it is unusable)
  */
-export function readHttpBackend(r: ConfigReader, a: ConfigSection, selected: HttpLightningBackend | undefined, ctx: HttpBackendConfigContext): HttpBackendConfig | undefined {
+export function readHttpBackend(
+  r: ConfigReader,
+  a: ConfigSection,
+  selected: HttpLightningBackend | undefined,
+  ctx: HttpBackendConfigContext,
+): HttpBackendConfig | undefined {
   for (const kind of HTTP_LIGHTNING_BACKENDS) {
     if (kind === selected) continue;
     const keys = KEYS[kind];
     for (const key of [keys.url, keys.secret, keys.secretFile, keys.ca]) {
-      if (key !== undefined && a.has(key)) r.warn(a.path(key), 'ignored', `${key} is only used with backend: ${kind}${selected === undefined ? '' : ` (backend is ${selected})`}; it has no effect`, a.node(key));
+      if (key !== undefined && a.has(key))
+        r.warn(
+          a.path(key),
+          'ignored',
+          `${key} is only used with backend: ${kind}${selected === undefined ? '' : ` (backend is ${selected})`}; it has no effect`,
+          a.node(key),
+        );
     }
   }
   if (selected === undefined) return undefined;
@@ -124,7 +159,12 @@ export function readHttpBackend(r: ConfigReader, a: ConfigSection, selected: Htt
     } catch {
       parsed = undefined;
     }
-    if (parsed === undefined || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || parsed.search !== '' || parsed.hash !== '') {
+    if (
+      parsed === undefined ||
+      (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') ||
+      parsed.search !== '' ||
+      parsed.hash !== ''
+    ) {
       r.issue(a.path(keys.url), `${keys.url} must be an http:// or https:// URL without query, got "${urlText}"`, a.node(keys.url));
       ok = false;
     } else {
@@ -138,7 +178,10 @@ export function readHttpBackend(r: ConfigReader, a: ConfigSection, selected: Htt
     r.issue(a.path(keys.secret), `set ${keys.secret} or ${keys.secretFile}, not both`, a.node(keys.secret));
     ok = false;
   } else if (secretText === undefined && secretFileText === undefined) {
-    r.issue(a.path(keys.secret), `backend: ${selected} needs the ${keys.what}: ${keys.secret} (a value, \${ENV} allowed) or ${keys.secretFile} (a file holding it)`);
+    r.issue(
+      a.path(keys.secret),
+      `backend: ${selected} needs the ${keys.what}: ${keys.secret} (a value, \${ENV} allowed) or ${keys.secretFile} (a file holding it)`,
+    );
     ok = false;
   } else if (secretText !== undefined) {
     const missing: string[] = [];
@@ -148,25 +191,35 @@ export function readHttpBackend(r: ConfigReader, a: ConfigSection, selected: Htt
       return v ?? '';
     });
     if (missing.length > 0) {
-      r.issue(a.path(keys.secret), `environment variable${missing.length > 1 ? 's' : ''} ${missing.map((m) => `\${${m}}`).join(', ')} not set (or empty)`, a.node(keys.secret));
+      r.issue(
+        a.path(keys.secret),
+        `environment variable${missing.length > 1 ? 's' : ''} ${missing.map((m) => `\${${m}}`).join(', ')} not set (or empty)`,
+        a.node(keys.secret),
+      );
       ok = false;
     } else if (value.trim() === '') {
       r.issue(a.path(keys.secret), `${keys.secret} is empty`, a.node(keys.secret));
       ok = false;
     } else if (selected === 'nwc' && !isNwcUri(value.trim())) {
-      r.issue(a.path(keys.secret), 'not a Nostr Wallet Connect URI: expected nostr+walletconnect://<64-hex wallet pubkey>?relay=wss://…&secret=<64 hex>', a.node(keys.secret));
+      r.issue(
+        a.path(keys.secret),
+        'not a Nostr Wallet Connect URI: expected nostr+walletconnect://<64-hex wallet pubkey>?relay=wss://…&secret=<64 hex>',
+        a.node(keys.secret),
+      );
       ok = false;
     } else {
       secret = new ConfigSecret(value.trim());
     }
   }
   const secretFile = secretFileText === undefined ? undefined : ctx.path(secretFileText);
-  if (secretFile !== undefined && !ctx.fileExists(secretFile)) r.warn(a.path(keys.secretFile), 'missing-file', `${secretFile} does not exist (yet)`, a.node(keys.secretFile));
+  if (secretFile !== undefined && !ctx.fileExists(secretFile))
+    r.warn(a.path(keys.secretFile), 'missing-file', `${secretFile} does not exist (yet)`, a.node(keys.secretFile));
   const caText = keys.ca === undefined ? undefined : a.optString(keys.ca);
   const caCertPath = caText === undefined ? undefined : ctx.path(caText);
   if (keys.ca !== undefined && caCertPath !== undefined) {
     if (!ctx.fileExists(caCertPath)) r.warn(a.path(keys.ca), 'missing-file', `${caCertPath} does not exist (yet)`, a.node(keys.ca));
-    if (url.startsWith('http:')) r.warn(a.path(keys.ca), 'ignored', `${keys.ca} only applies to an https:// ${keys.url ?? 'URL'}`, a.node(keys.ca));
+    if (url.startsWith('http:'))
+      r.warn(a.path(keys.ca), 'ignored', `${keys.ca} only applies to an https:// ${keys.url ?? 'URL'}`, a.node(keys.ca));
   }
   if (!ok) return undefined;
   return { kind: selected, url, secret, secretFile, caCertPath };

@@ -18,9 +18,20 @@ export type { HeaderResolveContext } from './resolve-header-value.js';
 export { parseYamlConfig, rawFromValue, rawFromJson, rawToJson, overlayRaw } from './raw-node.js';
 export type { JsonValue, RawNode, RawMap, RawSeq, RawScalar, RawEntry, RawPosition, LocatedConfigIssue, ParsedYaml } from './raw-node.js';
 export type {
-  ApertureConfig, ServiceConfig, ServiceAuth, ServiceRateLimitConfig, DynamicPriceConfig, AuthScheme,
-  AuthenticatorConfig, LightningBackendKind, RateLimitStoreConfig, ConfigPattern, IpRange,
-  ConfigWarning, ConfigWarningKind, LogLevel,
+  ApertureConfig,
+  ServiceConfig,
+  ServiceAuth,
+  ServiceRateLimitConfig,
+  DynamicPriceConfig,
+  AuthScheme,
+  AuthenticatorConfig,
+  LightningBackendKind,
+  RateLimitStoreConfig,
+  ConfigPattern,
+  IpRange,
+  ConfigWarning,
+  ConfigWarningKind,
+  LogLevel,
 } from './aperture-config.js';
 export { ConfigSecret } from './http-backend-config.js';
 export type { HttpBackendConfig, HttpLightningBackend } from './http-backend-config.js';

@@ -8,24 +8,48 @@ import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Docum
 import type { ConfigIssue } from '../../core/errors.js';
 
 /** Where a node came from in the file (1-based), when it came from a file. */
-export interface RawPosition { line: number; column: number }
+export interface RawPosition {
+  line: number;
+  column: number;
+}
 
 /** A mapping; `entries` is keyed by the lower-cased key. */
-export interface RawMap { kind: 'map'; entries: Map<string, RawEntry>; pos?: RawPosition }
+export interface RawMap {
+  kind: 'map';
+  entries: Map<string, RawEntry>;
+  pos?: RawPosition;
+}
 /** One key of a mapping, with the spelling used in the file. */
-export interface RawEntry { key: string; value: RawNode; pos?: RawPosition }
+export interface RawEntry {
+  key: string;
+  value: RawNode;
+  pos?: RawPosition;
+}
 /** A sequence. */
-export interface RawSeq { kind: 'seq'; items: RawNode[]; pos?: RawPosition }
+export interface RawSeq {
+  kind: 'seq';
+  items: RawNode[];
+  pos?: RawPosition;
+}
 /** A scalar: its parsed value and the exact source text (numbers keep every digit). */
-export interface RawScalar { kind: 'scalar'; value: string | number | boolean | bigint | null; text: string; pos?: RawPosition }
+export interface RawScalar {
+  kind: 'scalar';
+  value: string | number | boolean | bigint | null;
+  text: string;
+  pos?: RawPosition;
+}
 /** Any node of the raw tree. */
 export type RawNode = RawMap | RawSeq | RawScalar;
 
 /** A {@link ConfigIssue} that may also say where in the file it is. */
-export interface LocatedConfigIssue extends ConfigIssue { line?: number; column?: number }
+export interface LocatedConfigIssue extends ConfigIssue {
+  line?: number;
+  column?: number;
+}
 
 /** Result of {@link parseYamlConfig}. */
-export type ParsedYaml = { ok: true; root: RawNode | undefined; issues: LocatedConfigIssue[] } | { ok: false; issues: LocatedConfigIssue[] };
+export type ParsedYaml =
+  { ok: true; root: RawNode | undefined; issues: LocatedConfigIssue[] } | { ok: false; issues: LocatedConfigIssue[] };
 
 /**
  * Parses YAML text into a raw tree. Syntax errors come back as issues with
@@ -49,8 +73,14 @@ export function parseYamlConfig(text: string): ParsedYaml {
         const at = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
         const where = at === undefined ? '' : ` at line ${at.line}, column ${at.col}`;
         const firstLine = e.message.split('\n')[0] ?? e.message;
-        const issue: LocatedConfigIssue = { path: '$', message: `YAML syntax error${where}: ${firstLine.replace(/ at line \d+, column \d+:?$/, '')}` };
-        if (at !== undefined) { issue.line = at.line; issue.column = at.col; }
+        const issue: LocatedConfigIssue = {
+          path: '$',
+          message: `YAML syntax error${where}: ${firstLine.replace(/ at line \d+, column \d+:?$/, '')}`,
+        };
+        if (at !== undefined) {
+          issue.line = at.line;
+          issue.column = at.col;
+        }
         return issue;
       }),
     };
@@ -70,7 +100,10 @@ export function parseYamlConfig(text: string): ParsedYaml {
     if (budget === 0) issues.push({ path: path === '' ? '$' : path, message: 'the document expands to too many nodes (YAML aliases?)' });
     if (budget <= 0) return undefined;
     if (isAlias(node)) {
-      if (seen.has(node)) { issues.push({ path, message: 'recursive YAML alias' }); return undefined; }
+      if (seen.has(node)) {
+        issues.push({ path, message: 'recursive YAML alias' });
+        return undefined;
+      }
       seen.add(node);
       const target = node.resolve(doc);
       const result = convert(target, path);
@@ -80,7 +113,10 @@ export function parseYamlConfig(text: string): ParsedYaml {
     if (isScalar(node)) {
       const value = node.value;
       const text = typeof node.source === 'string' ? node.source : String(value);
-      const scalarValue = typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint' || value === null ? value : String(value);
+      const scalarValue =
+        typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint' || value === null
+          ? value
+          : String(value);
       return withPos<RawScalar>({ kind: 'scalar', value: scalarValue, text }, position(node));
     }
     if (isSeq(node)) {
@@ -108,8 +144,14 @@ export function parseYamlConfig(text: string): ParsedYaml {
         const existing = entries.get(lower);
         const keyPos = position(isScalar(keyNode) ? keyNode : undefined);
         if (existing !== undefined) {
-          const issue: LocatedConfigIssue = { path: childPath, message: `key "${keyText}" repeats "${existing.key}" (keys are case-insensitive)` };
-          if (keyPos !== undefined) { issue.line = keyPos.line; issue.column = keyPos.column; }
+          const issue: LocatedConfigIssue = {
+            path: childPath,
+            message: `key "${keyText}" repeats "${existing.key}" (keys are case-insensitive)`,
+          };
+          if (keyPos !== undefined) {
+            issue.line = keyPos.line;
+            issue.column = keyPos.column;
+          }
           issues.push(issue);
           continue;
         }
@@ -118,7 +160,10 @@ export function parseYamlConfig(text: string): ParsedYaml {
       for (const merged of merges) {
         const sources = merged.kind === 'seq' ? merged.items : [merged];
         for (const source of sources) {
-          if (source.kind !== 'map') { issues.push({ path: path === '' ? '<<' : `${path}.<<`, message: 'a YAML merge key must refer to a mapping' }); continue; }
+          if (source.kind !== 'map') {
+            issues.push({ path: path === '' ? '<<' : `${path}.<<`, message: 'a YAML merge key must refer to a mapping' });
+            continue;
+          }
           for (const [k, v] of source.entries) if (!entries.has(k)) entries.set(k, v);
         }
       }
@@ -153,7 +198,10 @@ export function rawFromValue(value: unknown): RawNode | undefined {
       for (const part of parts.slice(0, -1)) {
         const lower = part.toLowerCase();
         const existing = target.entries.get(lower);
-        if (existing !== undefined && existing.value.kind === 'map') { target = existing.value; continue; }
+        if (existing !== undefined && existing.value.kind === 'map') {
+          target = existing.value;
+          continue;
+        }
         const next: RawMap = { kind: 'map', entries: new Map() };
         target.entries.set(lower, { key: part, value: next });
         target = next;

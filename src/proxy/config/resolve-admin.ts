@@ -23,8 +23,13 @@ export function adminRootKeyPath(macaroonPath: string): string {
  * the admin macaroon in the clear: refused unless `admin.allowinsecureremote`.
  */
 export function readAdmin(
-  r: ConfigReader, top: ConfigSection, baseDir: string, listenAddr: string, insecure: boolean,
-  path: (p: string) => string, abs: (p: string) => string,
+  r: ConfigReader,
+  top: ConfigSection,
+  baseDir: string,
+  listenAddr: string,
+  insecure: boolean,
+  path: (p: string) => string,
+  abs: (p: string) => string,
 ): ApertureConfig['admin'] {
   const s = top.section('admin', ['enabled', 'macaroonpath', 'corsorigin', 'allowinsecureremote', 'dashboard']);
   const macaroonText = s.string('macaroonpath', join(baseDir, 'admin.macaroon'));
@@ -38,7 +43,11 @@ export function readAdmin(
     dashboard: s.bool('dashboard', true),
   };
   if (macaroonText.endsWith('/') || macaroonPath === parse(macaroonPath).root) {
-    r.issue(s.path('macaroonpath'), `"${macaroonPath}" is a directory; name the file, e.g. ${join(macaroonPath, 'admin.macaroon')}`, s.node('macaroonpath'));
+    r.issue(
+      s.path('macaroonpath'),
+      `"${macaroonPath}" is a directory; name the file, e.g. ${join(macaroonPath, 'admin.macaroon')}`,
+      s.node('macaroonpath'),
+    );
   }
   if (admin.enabled && insecure && listenAddr !== '' && !admin.allowInsecureRemote && !isLoopbackListenAddr(listenAddr)) {
     r.issue(s.path('enabled'), insecureRemoteAdminMessage(listenAddr), s.node('enabled'));
@@ -81,15 +90,28 @@ function readCorsOrigins(r: ConfigReader, s: ConfigSection): string[] {
   const out: string[] = [];
   for (const item of s.stringList('corsorigin')) {
     const origin = item.value.trim();
-    if (origin === '*') { out.push(origin); continue; }
+    if (origin === '*') {
+      out.push(origin);
+      continue;
+    }
     let url: URL | undefined;
     try {
       url = new URL(origin);
     } catch {
       url = undefined;
     }
-    if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.origin !== origin.replace(/\/$/, '').toLowerCase() || url.username !== '' || url.password !== '') {
-      r.issue(item.path, `"${item.value}" is not an origin: write "*" or scheme://host[:port] without a path, e.g. https://dashboard.example.com`, item.node);
+    if (
+      url === undefined ||
+      (url.protocol !== 'http:' && url.protocol !== 'https:') ||
+      url.origin !== origin.replace(/\/$/, '').toLowerCase() ||
+      url.username !== '' ||
+      url.password !== ''
+    ) {
+      r.issue(
+        item.path,
+        `"${item.value}" is not an origin: write "*" or scheme://host[:port] without a path, e.g. https://dashboard.example.com`,
+        item.node,
+      );
       continue;
     }
     out.push(url.origin);

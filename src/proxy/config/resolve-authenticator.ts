@@ -8,7 +8,26 @@ import type { ConfigReader, ConfigSection } from './config-reader.js';
 import { HTTP_BACKEND_KEYS, HTTP_LIGHTNING_BACKENDS, readHttpBackend } from './http-backend-config.js';
 
 /** Keys of `authenticator`. @internal */
-export const AUTH_KEYS = ['network', 'disable', 'lndhost', 'tlspath', 'macdir', 'passphrase', 'mailboxaddress', 'devserver', 'enablempp', 'mpprealm', 'enablesessions', 'sessiondepositmultiplier', 'sessionidletimeout', 'wavelengthgateway', 'wavelengthmacaroonpath', 'backend', 'paymacaroonpath', ...HTTP_BACKEND_KEYS];
+export const AUTH_KEYS = [
+  'network',
+  'disable',
+  'lndhost',
+  'tlspath',
+  'macdir',
+  'passphrase',
+  'mailboxaddress',
+  'devserver',
+  'enablempp',
+  'mpprealm',
+  'enablesessions',
+  'sessiondepositmultiplier',
+  'sessionidletimeout',
+  'wavelengthgateway',
+  'wavelengthmacaroonpath',
+  'backend',
+  'paymacaroonpath',
+  ...HTTP_BACKEND_KEYS,
+];
 
 const NETWORKS = ['regtest', 'simnet', 'testnet', 'mainnet', 'signet'];
 
@@ -18,7 +37,13 @@ const NETWORKS = ['regtest', 'simnet', 'testnet', 'mainnet', 'signet'];
  * naming them.
  * @internal
  */
-export function readAuthenticator(r: ConfigReader, a: ConfigSection, path: (p: string) => string, ctx: ResolveConfigContext, listenAddr: string): AuthenticatorConfig {
+export function readAuthenticator(
+  r: ConfigReader,
+  a: ConfigSection,
+  path: (p: string) => string,
+  ctx: ResolveConfigContext,
+  listenAddr: string,
+): AuthenticatorConfig {
   const network = a.optString('network');
   if (network !== undefined && !NETWORKS.includes(network.toLowerCase())) {
     r.issue(a.path('network'), `unknown network "${network}" (${NETWORKS.join(', ')})`, a.node('network'));
@@ -47,13 +72,19 @@ export function readAuthenticator(r: ConfigReader, a: ConfigSection, path: (p: s
     enableMpp,
     mppRealm: a.string('mpprealm', listenAddr),
     enableSessions,
-    sessionDepositMultiplier: a.int('sessiondepositmultiplier', CONFIG_DEFAULTS.sessionDepositMultiplier, 0, 1_000_000) || CONFIG_DEFAULTS.sessionDepositMultiplier,
-    sessionIdleTimeoutSeconds: a.int('sessionidletimeout', CONFIG_DEFAULTS.sessionIdleTimeoutSeconds, 0, 2 ** 31 - 1) || CONFIG_DEFAULTS.sessionIdleTimeoutSeconds,
+    sessionDepositMultiplier:
+      a.int('sessiondepositmultiplier', CONFIG_DEFAULTS.sessionDepositMultiplier, 0, 1_000_000) || CONFIG_DEFAULTS.sessionDepositMultiplier,
+    sessionIdleTimeoutSeconds:
+      a.int('sessionidletimeout', CONFIG_DEFAULTS.sessionIdleTimeoutSeconds, 0, 2 ** 31 - 1) || CONFIG_DEFAULTS.sessionIdleTimeoutSeconds,
     payMacaroonPath: payMacaroonText === undefined ? undefined : path(payMacaroonText),
   };
   if (enableSessions && !enableMpp) r.issue(a.path('enablesessions'), 'enablesessions requires enablempp');
   if (enableMpp && (result.mppRealm === '' || /[\x00-\x08\x0a-\x1f\x7f]/.test(result.mppRealm))) {
-    r.issue(a.has('mpprealm') ? a.path('mpprealm') : a.path('enablempp'), 'the MPP realm (mpprealm, by default listenaddr) must be a non-empty string without control characters', a.node('mpprealm'));
+    r.issue(
+      a.has('mpprealm') ? a.path('mpprealm') : a.path('enablempp'),
+      'the MPP realm (mpprealm, by default listenaddr) must be a non-empty string without control characters',
+      a.node('mpprealm'),
+    );
   }
   if (!enableMpp) {
     for (const key of ['mpprealm', 'sessiondepositmultiplier', 'sessionidletimeout']) {
@@ -65,11 +96,29 @@ export function readAuthenticator(r: ConfigReader, a: ConfigSection, path: (p: s
     }
   }
   if (payMacaroonText !== undefined && !enableSessions) {
-    r.warn(a.path('paymacaroonpath'), 'ignored', 'paymacaroonpath pays session refunds: it has no effect without enablesessions', a.node('paymacaroonpath'));
+    r.warn(
+      a.path('paymacaroonpath'),
+      'ignored',
+      'paymacaroonpath pays session refunds: it has no effect without enablesessions',
+      a.node('paymacaroonpath'),
+    );
   }
-  if (enableMpp && disable) r.warn(a.path('enablempp'), 'ignored', 'authenticator.disable is set: every request passes and no Payment challenge is sent', a.node('enablempp'));
-  if (wavelength !== undefined) r.warn(a.path('wavelengthgateway'), 'not-built', 'the Wavelength invoice backend is not built here', a.node('wavelengthgateway'));
-  if (a.has('wavelengthmacaroonpath')) r.warn(a.path('wavelengthmacaroonpath'), 'not-built', 'the Wavelength invoice backend is not built here; wavelengthmacaroonpath has no effect', a.node('wavelengthmacaroonpath'));
+  if (enableMpp && disable)
+    r.warn(
+      a.path('enablempp'),
+      'ignored',
+      'authenticator.disable is set: every request passes and no Payment challenge is sent',
+      a.node('enablempp'),
+    );
+  if (wavelength !== undefined)
+    r.warn(a.path('wavelengthgateway'), 'not-built', 'the Wavelength invoice backend is not built here', a.node('wavelengthgateway'));
+  if (a.has('wavelengthmacaroonpath'))
+    r.warn(
+      a.path('wavelengthmacaroonpath'),
+      'not-built',
+      'the Wavelength invoice backend is not built here; wavelengthmacaroonpath has no effect',
+      a.node('wavelengthmacaroonpath'),
+    );
   if (disable) return result;
 
   let backend: LightningBackendKind;
@@ -85,43 +134,77 @@ export function readAuthenticator(r: ConfigReader, a: ConfigSection, path: (p: s
   else if (backendText === 'dev') backend = 'dev';
   else if (backendText === 'lnd' || lndHost !== undefined) backend = 'lnd';
   else if (passphrase !== undefined) {
-    r.issue(a.path('passphrase'), 'Lightning Node Connect (passphrase) is not built here; connect to lnd directly with lndhost, tlspath and macdir', a.node('passphrase'));
+    r.issue(
+      a.path('passphrase'),
+      'Lightning Node Connect (passphrase) is not built here; connect to lnd directly with lndhost, tlspath and macdir',
+      a.node('passphrase'),
+    );
     return result;
   } else {
-    r.issue(a.basePath, 'no invoice backend: set authenticator.lndhost (with tlspath and macdir), authenticator.backend: cln, lnbits, phoenixd or nwc (with its keys), authenticator.backend: dev (test payments), or authenticator.disable: true');
+    r.issue(
+      a.basePath,
+      'no invoice backend: set authenticator.lndhost (with tlspath and macdir), authenticator.backend: cln, lnbits, phoenixd or nwc (with its keys), authenticator.backend: dev (test payments), or authenticator.disable: true',
+    );
     return result;
   }
   result.backend = backend;
   if (backend === 'dev' && result.network === 'mainnet') {
     // DevInvoicer refuses mainnet at start-up; say so here too, so --check-config does not pass a config that cannot start.
-    r.issue(a.path('network'), 'the dev backend refuses mainnet: it gives invoices away for free; use lnd (lndhost, tlspath, macdir) for real payments, or a test network (regtest, testnet, signet, simnet)', a.node('network'));
+    r.issue(
+      a.path('network'),
+      'the dev backend refuses mainnet: it gives invoices away for free; use lnd (lndhost, tlspath, macdir) for real payments, or a test network (regtest, testnet, signet, simnet)',
+      a.node('network'),
+    );
   }
   if (backend === 'lnd') {
-    if (lndHost === undefined) r.issue(a.path('lndhost'), 'lnd host required (host:port of lnd\'s gRPC)');
+    if (lndHost === undefined) r.issue(a.path('lndhost'), "lnd host required (host:port of lnd's gRPC)");
     else checkAddress(r, a, 'lndhost', lndHost, true, 'issue');
-    if (result.tlsPath === undefined) r.issue(a.path('tlspath'), 'lnd tls required (path to lnd\'s tls.cert)');
-    else if (!ctx.fileExists(result.tlsPath)) r.warn(a.path('tlspath'), 'missing-file', `${result.tlsPath} does not exist (yet)`, a.node('tlspath'));
+    if (result.tlsPath === undefined) r.issue(a.path('tlspath'), "lnd tls required (path to lnd's tls.cert)");
+    else if (!ctx.fileExists(result.tlsPath))
+      r.warn(a.path('tlspath'), 'missing-file', `${result.tlsPath} does not exist (yet)`, a.node('tlspath'));
     if (result.macDir === undefined) r.issue(a.path('macdir'), 'lnd mac dir required (directory holding invoice.macaroon)');
-    else if (!ctx.fileExists(join(result.macDir, 'invoice.macaroon'))) r.warn(a.path('macdir'), 'missing-file', `${join(result.macDir, 'invoice.macaroon')} does not exist (yet)`, a.node('macdir'));
+    else if (!ctx.fileExists(join(result.macDir, 'invoice.macaroon')))
+      r.warn(a.path('macdir'), 'missing-file', `${join(result.macDir, 'invoice.macaroon')} does not exist (yet)`, a.node('macdir'));
     if (enableSessions && result.payMacaroonPath === undefined) {
-      r.issue(a.path('paymacaroonpath'), 'enablesessions with lnd pays refunds: set paymacaroonpath to a macaroon that can pay (offchain:read and offchain:write, e.g. admin.macaroon or one baked with `lncli bakemacaroon offchain:read offchain:write`)');
+      r.issue(
+        a.path('paymacaroonpath'),
+        'enablesessions with lnd pays refunds: set paymacaroonpath to a macaroon that can pay (offchain:read and offchain:write, e.g. admin.macaroon or one baked with `lncli bakemacaroon offchain:read offchain:write`)',
+      );
     } else if (enableSessions && result.payMacaroonPath !== undefined && !ctx.fileExists(result.payMacaroonPath)) {
       r.warn(a.path('paymacaroonpath'), 'missing-file', `${result.payMacaroonPath} does not exist (yet)`, a.node('paymacaroonpath'));
     }
     if (passphrase !== undefined) {
-      r.warn(a.path('passphrase'), 'conflict', 'both lndhost and passphrase are set: lndhost wins (direct lnd connection) and the LNC passphrase is ignored; the Go aperture refuses this combination', a.node('passphrase'));
+      r.warn(
+        a.path('passphrase'),
+        'conflict',
+        'both lndhost and passphrase are set: lndhost wins (direct lnd connection) and the LNC passphrase is ignored; the Go aperture refuses this combination',
+        a.node('passphrase'),
+      );
     }
   } else if (lndHost !== undefined) {
-    r.warn(a.path('lndhost'), 'ignored', backend === 'dev' ? 'backend is dev: lndhost is ignored and invoices are issued by the built-in dev Lightning backend' : `backend is ${backend}: lndhost is ignored`, a.node('lndhost'));
+    r.warn(
+      a.path('lndhost'),
+      'ignored',
+      backend === 'dev'
+        ? 'backend is dev: lndhost is ignored and invoices are issued by the built-in dev Lightning backend'
+        : `backend is ${backend}: lndhost is ignored`,
+      a.node('lndhost'),
+    );
   }
   if (enableSessions && httpBackend !== undefined) {
     // A refund pays the client's amountless return invoice; these payers cannot pay an amountless invoice yet.
-    r.issue(a.path('enablesessions'), `enablesessions pays session refunds to amountless invoices, which the ${httpBackend} payer cannot pay yet: use backend lnd (with paymacaroonpath) or dev for sessions, or leave enablesessions off (charges work with every backend)`, a.node('enablesessions'));
+    r.issue(
+      a.path('enablesessions'),
+      `enablesessions pays session refunds to amountless invoices, which the ${httpBackend} payer cannot pay yet: use backend lnd (with paymacaroonpath) or dev for sessions, or leave enablesessions off (charges work with every backend)`,
+      a.node('enablesessions'),
+    );
   }
-  if (passphrase !== undefined && backend !== 'lnd') r.warn(a.path('passphrase'), 'ignored', `backend is ${backend}: passphrase is ignored`, a.node('passphrase'));
+  if (passphrase !== undefined && backend !== 'lnd')
+    r.warn(a.path('passphrase'), 'ignored', `backend is ${backend}: passphrase is ignored`, a.node('passphrase'));
   if (a.has('mailboxaddress') || a.has('devserver')) {
     const key = a.has('mailboxaddress') ? 'mailboxaddress' : 'devserver';
-    if (passphrase === undefined) r.warn(a.path(key), 'not-built', 'Lightning Node Connect is not built here; LNC settings are ignored', a.node(key));
+    if (passphrase === undefined)
+      r.warn(a.path(key), 'not-built', 'Lightning Node Connect is not built here; LNC settings are ignored', a.node(key));
   }
   return result;
 }

@@ -32,8 +32,48 @@ export interface ResolvedConfig {
 }
 
 /** Lower-case key names of the Go reference, by section. */
-const REFERENCE_TOP = ['listenaddr', 'servername', 'autocert', 'insecure', 'staticroot', 'servestatic', 'dbbackend', 'sqlite', 'postgres', 'etcd', 'authenticator', 'tor', 'services', 'hashmail', 'prometheus', 'admin', 'debuglevel', 'configfile', 'basedir', 'profile', 'idletimeout', 'readtimeout', 'writetimeout', 'invoicebatchsize', 'strictverify', 'logging', 'wspinginterval', 'wspongwait', 'blocklist'] as const;
-const EXTENSION_TOP = ['challengeform', 'trustedproxies', 'ratelimitstore', 'freebiewindow', 'upstreamtimeout', 'globalchallengelimit', 'maxconcurrentstreams', 'upstreamconnections', 'upstreamqueue'] as const;
+const REFERENCE_TOP = [
+  'listenaddr',
+  'servername',
+  'autocert',
+  'insecure',
+  'staticroot',
+  'servestatic',
+  'dbbackend',
+  'sqlite',
+  'postgres',
+  'etcd',
+  'authenticator',
+  'tor',
+  'services',
+  'hashmail',
+  'prometheus',
+  'admin',
+  'debuglevel',
+  'configfile',
+  'basedir',
+  'profile',
+  'idletimeout',
+  'readtimeout',
+  'writetimeout',
+  'invoicebatchsize',
+  'strictverify',
+  'logging',
+  'wspinginterval',
+  'wspongwait',
+  'blocklist',
+] as const;
+const EXTENSION_TOP = [
+  'challengeform',
+  'trustedproxies',
+  'ratelimitstore',
+  'freebiewindow',
+  'upstreamtimeout',
+  'globalchallengelimit',
+  'maxconcurrentstreams',
+  'upstreamconnections',
+  'upstreamqueue',
+] as const;
 const LOGGER_KEYS = ['disable', 'notimestamps', 'callsite', 'level'];
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'critical', 'off'] as const;
 /** The reference's log subsystems this implementation has (see `LogSubsystem`). */
@@ -70,11 +110,17 @@ export function resolveConfig(root: RawNode | undefined, context: Partial<Resolv
 
   const baseDir = abs(path(top.string('basedir', CONFIG_DEFAULTS.baseDir)));
   if (top.has('configfile') && ctx.configFileFound) {
-    r.warn(top.path('configfile'), 'ignored', 'configfile inside a config file has no effect (the file is already being read); pass --configfile instead', top.node('configfile'));
+    r.warn(
+      top.path('configfile'),
+      'ignored',
+      'configfile inside a config file has no effect (the file is already being read); pass --configfile instead',
+      top.node('configfile'),
+    );
   }
 
   const listenAddr = top.string('listenaddr', '');
-  if (listenAddr === '') r.issue('listenaddr', 'missing listen address for the server (e.g. "localhost:8081"); the reference has no default either');
+  if (listenAddr === '')
+    r.issue('listenaddr', 'missing listen address for the server (e.g. "localhost:8081"); the reference has no default either');
   else checkAddress(r, top, 'listenaddr', listenAddr, true, 'issue');
 
   const debugLevel = top.string('debuglevel', 'info');
@@ -89,19 +135,36 @@ export function resolveConfig(root: RawNode | undefined, context: Partial<Resolv
     r.issue('wspongwait', `must be less than wspinginterval (${wsPongWaitMs}ms >= ${wsPingIntervalMs}ms)`, top.node('wspongwait'));
   }
   for (const key of ['wspinginterval', 'wspongwait']) {
-    if (top.has(key)) r.warn(key, 'not-built', `${key} applies to the reference's LNC WebSocket connections, which are not built here; it has no effect`, top.node(key));
+    if (top.has(key))
+      r.warn(
+        key,
+        'not-built',
+        `${key} applies to the reference's LNC WebSocket connections, which are not built here; it has no effect`,
+        top.node(key),
+      );
   }
 
   const invoiceBatchSize = top.int('invoicebatchsize', CONFIG_DEFAULTS.invoiceBatchSize, 1, 2 ** 31 - 1);
   const strictVerify = top.bool('strictverify', false);
   const profile = top.int('profile', 0, 0, 65535);
   if (profile !== 0 && profile < 1024) r.issue('profile', 'the profile port must be between 1024 and 65535', top.node('profile'));
-  else if (profile !== 0) r.warn('profile', 'not-built', 'the pprof profile server is not built here; profile is ignored (use node --inspect)', top.node('profile'));
+  else if (profile !== 0)
+    r.warn(
+      'profile',
+      'not-built',
+      'the pprof profile server is not built here; profile is ignored (use node --inspect)',
+      top.node('profile'),
+    );
 
   const autoCert = top.bool('autocert', false);
   const serverName = top.string('servername', '');
   if (autoCert) {
-    r.warn('autocert', 'not-built', "Let's Encrypt autocert is not built here; a self-signed <basedir>/tls.cert is used instead", top.node('autocert'));
+    r.warn(
+      'autocert',
+      'not-built',
+      "Let's Encrypt autocert is not built here; a self-signed <basedir>/tls.cert is used instead",
+      top.node('autocert'),
+    );
     if (serverName === '') r.issue('servername', 'autocert needs servername');
   }
   const insecure = top.bool('insecure', false);
@@ -111,7 +174,11 @@ export function resolveConfig(root: RawNode | undefined, context: Partial<Resolv
     const keyPath = join(baseDir, 'tls.key');
     const haveCert = ctx.fileExists(certPath);
     if (haveCert !== ctx.fileExists(keyPath)) {
-      r.issue('basedir', `found ${haveCert ? certPath : keyPath} without ${haveCert ? keyPath : certPath}; remove it to have a new pair created, or add the missing file`, top.node('basedir'));
+      r.issue(
+        'basedir',
+        `found ${haveCert ? certPath : keyPath} without ${haveCert ? keyPath : certPath}; remove it to have a new pair created, or add the missing file`,
+        top.node('basedir'),
+      );
     }
   }
   const serveStatic = top.bool('servestatic', false);
@@ -123,7 +190,12 @@ export function resolveConfig(root: RawNode | undefined, context: Partial<Resolv
   let dbBackend: ApertureConfig['dbBackend'] = 'sqlite';
   if (dbBackendText === 'sqlite' || dbBackendText === 'postgres' || dbBackendText === 'etcd') dbBackend = dbBackendText;
   else r.issue('dbbackend', `unknown database backend "${dbBackendText}" (sqlite, postgres)`, top.node('dbbackend'));
-  if (dbBackend === 'etcd') r.issue('dbbackend', 'the etcd backend is not built here; use sqlite or postgres (tokens are not migrated from etcd)', top.node('dbbackend'));
+  if (dbBackend === 'etcd')
+    r.issue(
+      'dbbackend',
+      'the etcd backend is not built here; use sqlite or postgres (tokens are not migrated from etcd)',
+      top.node('dbbackend'),
+    );
   // The reference's YAML loader reads each key as its field name in lower case: `databasefilename`
   // and `maxopenconnections`. Its sample writes the command-line names `dbfile` and
   // `maxconnections`, which its YAML loader ignores. Both are read here, meaning the same.
@@ -138,7 +210,17 @@ export function resolveConfig(root: RawNode | undefined, context: Partial<Resolv
       : join(goAppDataDir(ctx), 'aperture.db'),
     skipMigrations: sqliteSection.bool('skipmigrations', false),
   };
-  const pg = top.section('postgres', ['host', 'port', 'user', 'password', 'dbname', 'maxconnections', 'maxopenconnections', 'requiressl', 'skipmigrations']);
+  const pg = top.section('postgres', [
+    'host',
+    'port',
+    'user',
+    'password',
+    'dbname',
+    'maxconnections',
+    'maxopenconnections',
+    'requiressl',
+    'skipmigrations',
+  ]);
   const maxConnectionsKey = aliasOf(r, pg, 'maxconnections', 'maxopenconnections');
   const postgres = {
     host: pg.string('host', 'localhost'),
@@ -155,7 +237,13 @@ export function resolveConfig(root: RawNode | undefined, context: Partial<Resolv
   const etcd = { host: etcdSection.string('host', ''), user: etcdSection.string('user', ''), password: etcdSection.string('password', '') };
   if (dbBackend !== 'etcd') {
     for (const key of ['host', 'user', 'password']) {
-      if (etcdSection.has(key)) r.warn(etcdSection.path(key), 'not-built', `etcd.${key} is only used by dbbackend: etcd, which is not built here; it has no effect`, etcdSection.node(key));
+      if (etcdSection.has(key))
+        r.warn(
+          etcdSection.path(key),
+          'not-built',
+          `etcd.${key} is only used by dbbackend: etcd, which is not built here; it has no effect`,
+          etcdSection.node(key),
+        );
     }
   }
 
@@ -170,9 +258,11 @@ export function resolveConfig(root: RawNode | undefined, context: Partial<Resolv
     messageBurstAllowance: hm.int('messageburstallowance', 0, 0, 2 ** 31 - 1),
     staleTimeoutMs: hm.duration('staletimeout', 0),
   };
-  if (hashmail.enabled) r.warn('hashmail.enabled', 'not-built', 'the LNC hashmail server is not built here; hashmail is ignored', hm.node('enabled'));
+  if (hashmail.enabled)
+    r.warn('hashmail.enabled', 'not-built', 'the LNC hashmail server is not built here; hashmail is ignored', hm.node('enabled'));
   for (const key of ['messagerate', 'messageburstallowance', 'staletimeout']) {
-    if (hm.has(key)) r.warn(hm.path(key), 'not-built', `the LNC hashmail server is not built here; hashmail.${key} has no effect`, hm.node(key));
+    if (hm.has(key))
+      r.warn(hm.path(key), 'not-built', `the LNC hashmail server is not built here; hashmail.${key} has no effect`, hm.node(key));
   }
 
   const torSection = top.section('tor', ['control', 'listenport', 'virtualport', 'v3']);
@@ -184,7 +274,13 @@ export function resolveConfig(root: RawNode | undefined, context: Partial<Resolv
   };
   if (tor.control !== '' || tor.v3) r.warn('tor', 'not-built', 'Tor onion services are not built here; tor is ignored', top.node('tor'));
   for (const key of ['listenport', 'virtualport']) {
-    if (torSection.has(key)) r.warn(torSection.path(key), 'not-built', `Tor onion services are not built here; tor.${key} has no effect (nothing listens on it)`, torSection.node(key));
+    if (torSection.has(key))
+      r.warn(
+        torSection.path(key),
+        'not-built',
+        `Tor onion services are not built here; tor.${key} has no effect (nothing listens on it)`,
+        torSection.node(key),
+      );
   }
 
   const prom = top.section('prometheus', ['enabled', 'listenaddr']);
@@ -205,19 +301,40 @@ export function resolveConfig(root: RawNode | undefined, context: Partial<Resolv
   const fileLevel = fileSection.optString('level');
   if (fileLevel !== undefined) parseLevel(r, fileSection, 'level', fileLevel);
   if (consoleSection.bool('style', false)) {
-    r.warn(consoleSection.path('style'), 'not-built', 'styled (coloured) console lines are not built here; log lines are JSON', consoleSection.node('style'));
+    r.warn(
+      consoleSection.path('style'),
+      'not-built',
+      'styled (coloured) console lines are not built here; log lines are JSON',
+      consoleSection.node('style'),
+    );
   }
   const callSite = consoleSection.string('callsite', 'off').toLowerCase();
-  if (!['off', 'short', 'long'].includes(callSite)) r.issue(consoleSection.path('callsite'), `must be off, short or long, not "${callSite}"`, consoleSection.node('callsite'));
-  else if (callSite !== 'off') r.warn(consoleSection.path('callsite'), 'not-built', 'call sites in log lines are not built here; lines carry a subsystem field instead', consoleSection.node('callsite'));
+  if (!['off', 'short', 'long'].includes(callSite))
+    r.issue(consoleSection.path('callsite'), `must be off, short or long, not "${callSite}"`, consoleSection.node('callsite'));
+  else if (callSite !== 'off')
+    r.warn(
+      consoleSection.path('callsite'),
+      'not-built',
+      'call sites in log lines are not built here; lines carry a subsystem field instead',
+      consoleSection.node('callsite'),
+    );
   fileSection.string('callsite', '');
   const logging: ApertureConfig['logging'] = {
-    console: { disable: consoleSection.bool('disable', false), level: consoleLevel, noTimestamps: consoleSection.bool('notimestamps', false) },
+    console: {
+      disable: consoleSection.bool('disable', false),
+      level: consoleLevel,
+      noTimestamps: consoleSection.bool('notimestamps', false),
+    },
     fileDisable: fileSection.bool('disable', false),
     accessLog: logSection.bool('accesslog', true),
   };
   if (logSection.has('file') && !logging.fileDisable) {
-    r.warn('logging.file', 'not-built', 'file logging is not built here; logs go to stdout (redirect or use a log collector)', logSection.node('file'));
+    r.warn(
+      'logging.file',
+      'not-built',
+      'file logging is not built here; logs go to stdout (redirect or use a log collector)',
+      logSection.node('file'),
+    );
   }
 
   // Extensions.
@@ -229,11 +346,14 @@ export function resolveConfig(root: RawNode | undefined, context: Partial<Resolv
   const rlBackend = rls.string('backend', 'memory').toLowerCase();
   const onStoreError = rls.string('onstoreerror', 'allow').toLowerCase();
   const redisUrl = rls.optString('redisurl');
-  if (rlBackend !== 'memory' && rlBackend !== 'redis') r.issue('ratelimitstore.backend', `must be "memory" or "redis", not "${rlBackend}"`, rls.node('backend'));
-  if (onStoreError !== 'allow' && onStoreError !== 'deny') r.issue('ratelimitstore.onstoreerror', `must be "allow" or "deny", not "${onStoreError}"`, rls.node('onstoreerror'));
+  if (rlBackend !== 'memory' && rlBackend !== 'redis')
+    r.issue('ratelimitstore.backend', `must be "memory" or "redis", not "${rlBackend}"`, rls.node('backend'));
+  if (onStoreError !== 'allow' && onStoreError !== 'deny')
+    r.issue('ratelimitstore.onstoreerror', `must be "allow" or "deny", not "${onStoreError}"`, rls.node('onstoreerror'));
   if (rlBackend === 'redis') {
     if (redisUrl === undefined) r.issue('ratelimitstore.redisurl', 'the redis backend needs redisurl (e.g. redis://127.0.0.1:6379)');
-    else if (!/^rediss?:\/\//i.test(redisUrl)) r.issue('ratelimitstore.redisurl', `"${redisUrl}" is not a redis:// or rediss:// URL`, rls.node('redisurl'));
+    else if (!/^rediss?:\/\//i.test(redisUrl))
+      r.issue('ratelimitstore.redisurl', `"${redisUrl}" is not a redis:// or rediss:// URL`, rls.node('redisurl'));
   }
   const rateLimitStore: ApertureConfig['rateLimitStore'] = {
     backend: rlBackend === 'redis' ? 'redis' : 'memory',
@@ -248,17 +368,57 @@ export function resolveConfig(root: RawNode | undefined, context: Partial<Resolv
   const upstreamConnections = top.int('upstreamconnections', CONFIG_DEFAULTS.upstreamConnections, 0, 1_000_000);
   const upstreamQueue = top.int('upstreamqueue', CONFIG_DEFAULTS.upstreamQueue, 0, 1_000_000);
 
-  const services = readServices(r, top, ctx, path, { freebieWindowMs, upstreamTimeoutMs, ...(authenticator.disable ? {} : { mppEnabled: authenticator.enableMpp }) });
+  const services = readServices(r, top, ctx, path, {
+    freebieWindowMs,
+    upstreamTimeoutMs,
+    ...(authenticator.disable ? {} : { mppEnabled: authenticator.enableMpp }),
+  });
 
   if (r.issues.length > 0) return { config: undefined, issues: r.issues, warnings: r.warnings };
   const config: ApertureConfig = {
-    configFile: ctx.configFile, configFileFound: ctx.configFileFound, baseDir,
-    tlsCertPath: join(baseDir, 'tls.cert'), tlsKeyPath: join(baseDir, 'tls.key'),
-    listenAddr, serverName, autoCert, insecure, staticRoot: staticRoot === '' ? '' : abs(staticRoot), serveStatic,
-    debugLevel, logLevel, logSubsystems, idleTimeoutMs, readTimeoutMs, writeTimeoutMs, wsPingIntervalMs, wsPongWaitMs,
-    invoiceBatchSize, strictVerify, profile, dbBackend, sqlite, postgres, etcd, authenticator, admin,
-    hashmail, tor, prometheus, blocklist, logging, services, challengeForm, trustedProxies, rateLimitStore,
-    freebieWindowMs, upstreamTimeoutMs, globalChallengeLimit, maxConcurrentStreams, upstreamConnections, upstreamQueue,
+    configFile: ctx.configFile,
+    configFileFound: ctx.configFileFound,
+    baseDir,
+    tlsCertPath: join(baseDir, 'tls.cert'),
+    tlsKeyPath: join(baseDir, 'tls.key'),
+    listenAddr,
+    serverName,
+    autoCert,
+    insecure,
+    staticRoot: staticRoot === '' ? '' : abs(staticRoot),
+    serveStatic,
+    debugLevel,
+    logLevel,
+    logSubsystems,
+    idleTimeoutMs,
+    readTimeoutMs,
+    writeTimeoutMs,
+    wsPingIntervalMs,
+    wsPongWaitMs,
+    invoiceBatchSize,
+    strictVerify,
+    profile,
+    dbBackend,
+    sqlite,
+    postgres,
+    etcd,
+    authenticator,
+    admin,
+    hashmail,
+    tor,
+    prometheus,
+    blocklist,
+    logging,
+    services,
+    challengeForm,
+    trustedProxies,
+    rateLimitStore,
+    freebieWindowMs,
+    upstreamTimeoutMs,
+    globalChallengeLimit,
+    maxConcurrentStreams,
+    upstreamConnections,
+    upstreamQueue,
   };
   return { config, issues: [], warnings: r.warnings };
 }
@@ -297,7 +457,12 @@ function readGlobalChallengeLimit(r: ConfigReader, top: ConfigSection): Aperture
   if (!top.has('globalchallengelimit')) return { ...CONFIG_DEFAULTS.globalChallengeLimit };
   const s = top.section('globalchallengelimit', ['requests', 'per', 'burst']);
   const before = r.issues.length;
-  if (!s.has('requests')) r.issue(s.path('requests'), 'requests is required: fresh challenges per window across all clients, or 0 for no global limit', top.node('globalchallengelimit'));
+  if (!s.has('requests'))
+    r.issue(
+      s.path('requests'),
+      'requests is required: fresh challenges per window across all clients, or 0 for no global limit',
+      top.node('globalchallengelimit'),
+    );
   const requests = s.int('requests', 0, 0, 2 ** 31 - 1);
   const beforePer = r.issues.length;
   const perMs = s.duration('per', CONFIG_DEFAULTS.globalChallengeLimit.perMs);
@@ -320,10 +485,17 @@ function parseLevel(r: ConfigReader, s: ConfigSection, key: string, text: string
  * reference's others are accepted with a warning naming them; unknown ones are refused, as the
  * reference refuses them.
  */
-function parseDebugLevel(r: ConfigReader, s: ConfigSection, text: string): { global: LogLevel; subsystems: Partial<Record<LogSubsystem, LogLevel>> } {
+function parseDebugLevel(
+  r: ConfigReader,
+  s: ConfigSection,
+  text: string,
+): { global: LogLevel; subsystems: Partial<Record<LogSubsystem, LogLevel>> } {
   let global: LogLevel = 'info';
   const subsystems: Partial<Record<LogSubsystem, LogLevel>> = {};
-  for (const part of text.split(',').map((p) => p.trim()).filter((p) => p !== '')) {
+  for (const part of text
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '')) {
     const eq = part.indexOf('=');
     const level = parseLevel(r, s, 'debuglevel', eq < 0 ? part : part.slice(eq + 1));
     if (eq < 0) {
@@ -334,9 +506,18 @@ function parseDebugLevel(r: ConfigReader, s: ConfigSection, text: string): { glo
     if ((BUILT_SUBSYSTEMS as readonly string[]).includes(name)) {
       if (level !== undefined) subsystems[name as LogSubsystem] = level;
     } else if (Object.hasOwn(OTHER_SUBSYSTEMS, name)) {
-      r.warn(s.path('debuglevel'), 'not-built', `subsystem ${name}: ${OTHER_SUBSYSTEMS[name] ?? ''}; its level has no effect`, s.node('debuglevel'));
+      r.warn(
+        s.path('debuglevel'),
+        'not-built',
+        `subsystem ${name}: ${OTHER_SUBSYSTEMS[name] ?? ''}; its level has no effect`,
+        s.node('debuglevel'),
+      );
     } else {
-      r.issue(s.path('debuglevel'), `unknown subsystem "${part.slice(0, eq).trim()}" (${[...BUILT_SUBSYSTEMS, ...Object.keys(OTHER_SUBSYSTEMS)].join(', ')})`, s.node('debuglevel'));
+      r.issue(
+        s.path('debuglevel'),
+        `unknown subsystem "${part.slice(0, eq).trim()}" (${[...BUILT_SUBSYSTEMS, ...Object.keys(OTHER_SUBSYSTEMS)].join(', ')})`,
+        s.node('debuglevel'),
+      );
     }
   }
   return { global, subsystems };

@@ -24,7 +24,10 @@ const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
  * @param context - environment, file reader and working directory
  * @returns the resolved value, or why it cannot be resolved; never throws
  */
-export function resolveHeaderValue(value: string, context: HeaderResolveContext): { ok: true; value: string } | { ok: false; reason: string } {
+export function resolveHeaderValue(
+  value: string,
+  context: HeaderResolveContext,
+): { ok: true; value: string } | { ok: false; reason: string } {
   const missing: string[] = [];
   const expanded = value.replace(ENV_REF, (_ref, name: string) => {
     const envValue = context.env[name];
@@ -32,7 +35,10 @@ export function resolveHeaderValue(value: string, context: HeaderResolveContext)
     return envValue ?? '';
   });
   if (missing.length > 0) {
-    return { ok: false, reason: `environment variable${missing.length > 1 ? 's' : ''} ${missing.map((m) => `\${${m}}`).join(', ')} not set (or empty)` };
+    return {
+      ok: false,
+      reason: `environment variable${missing.length > 1 ? 's' : ''} ${missing.map((m) => `\${${m}}`).join(', ')} not set (or empty)`,
+    };
   }
   if (!expanded.startsWith('!file')) return checkHeaderText(expanded);
   const parts = expanded.split(':');
@@ -47,7 +53,10 @@ export function resolveHeaderValue(value: string, context: HeaderResolveContext)
     bytes = context.readFile(resolve(context.cwd, fileName));
   } catch (err) {
     const code = (err as { code?: unknown }).code;
-    return { ok: false, reason: code === 'ENOENT' ? `file "${fileName}" does not exist` : `file "${fileName}" cannot be read (${String(code ?? err)})` };
+    return {
+      ok: false,
+      reason: code === 'ENOENT' ? `file "${fileName}" does not exist` : `file "${fileName}" cannot be read (${String(code ?? err)})`,
+    };
   }
   const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   return { ok: true, value: prefix === '!file+hex' ? buffer.toString('hex') : buffer.toString('base64') };

@@ -12,7 +12,29 @@ import { ConfigReader, type ConfigSection, describe, scalarText } from './config
 import { rawFromJson, rawToJson, type JsonValue, type LocatedConfigIssue, type RawNode } from './raw-node.js';
 import { resolveHeaderValue } from './resolve-header-value.js';
 
-const SERVICE_KEYS = ['name', 'tlscertpath', 'address', 'protocol', 'auth', 'authscheme', 'hostregexp', 'pathregexp', 'headers', 'timeout', 'capabilities', 'constraints', 'price', 'dynamicprice', 'authwhitelistpaths', 'authskipinvoicecreationpaths', 'ratelimits', 'rewrite', 'tlsinsecureskipverify', 'freebiewindow', 'upstreamtimeout'];
+const SERVICE_KEYS = [
+  'name',
+  'tlscertpath',
+  'address',
+  'protocol',
+  'auth',
+  'authscheme',
+  'hostregexp',
+  'pathregexp',
+  'headers',
+  'timeout',
+  'capabilities',
+  'constraints',
+  'price',
+  'dynamicprice',
+  'authwhitelistpaths',
+  'authskipinvoicecreationpaths',
+  'ratelimits',
+  'rewrite',
+  'tlsinsecureskipverify',
+  'freebiewindow',
+  'upstreamtimeout',
+];
 
 const DYNAMIC_PRICE_KEYS = ['enabled', 'grpcaddress', 'insecure', 'tlscertpath', 'metered', 'usagetailbytes'];
 
@@ -77,7 +99,8 @@ export function resolveServiceEntry(json: JsonValue, options: ResolveServiceEntr
   }
   const service = readService(r, entry, '', ctx, path, defaults);
   if (options.strict === true) {
-    for (const w of r.warnings) if (w.kind === 'unknown-key') r.issues.push({ path: w.path, message: w.message.replace(' is ignored', '') });
+    for (const w of r.warnings)
+      if (w.kind === 'unknown-key') r.issues.push({ path: w.path, message: w.message.replace(' is ignored', '') });
   }
   const warnings = options.strict === true ? r.warnings.filter((w) => w.kind !== 'unknown-key') : r.warnings;
   return { service: r.issues.length === 0 ? service : undefined, issues: r.issues, warnings };
@@ -88,12 +111,18 @@ export function resolveServiceEntry(json: JsonValue, options: ResolveServiceEntr
  * @internal
  */
 export function readServices(
-  r: ConfigReader, top: ConfigSection, ctx: ResolveConfigContext, path: (p: string) => string,
+  r: ConfigReader,
+  top: ConfigSection,
+  ctx: ResolveConfigContext,
+  path: (p: string) => string,
   defaults: ServiceDefaults,
 ): ServiceConfig[] {
   const node = top.node('services');
   if (node === undefined) return [];
-  if (node.kind !== 'seq') { r.issue('services', `expected a list of services, found ${describe(node)}`, node); return []; }
+  if (node.kind !== 'seq') {
+    r.issue('services', `expected a list of services, found ${describe(node)}`, node);
+    return [];
+  }
   const names = new Map<string, number>();
   const out: ServiceConfig[] = [];
   node.items.forEach((item, index) => {
@@ -121,7 +150,11 @@ interface ServiceDefaults {
 
 /** Reads one `services[]` entry; undefined when it has issues (recorded in `r`). */
 function readService(
-  r: ConfigReader, item: RawNode, base: string, ctx: ResolveConfigContext, path: (p: string) => string,
+  r: ConfigReader,
+  item: RawNode,
+  base: string,
+  ctx: ResolveConfigContext,
+  path: (p: string) => string,
   defaults: ServiceDefaults,
 ): ServiceConfig | undefined {
   const s = r.section(item, base, SERVICE_KEYS);
@@ -129,7 +162,12 @@ function readService(
   const issuesBefore = r.issues.length;
   const name = s.optString('name');
   if (name === undefined) r.issue(s.path('name'), 'every service needs a name', item);
-  else if (/[,:=\s]/.test(name)) r.issue(s.path('name'), `service name "${name}" may not contain ',', ':', '=' or spaces (it is written into the token's services caveat)`, s.node('name'));
+  else if (/[,:=\s]/.test(name))
+    r.issue(
+      s.path('name'),
+      `service name "${name}" may not contain ',', ':', '=' or spaces (it is written into the token's services caveat)`,
+      s.node('name'),
+    );
   const hostRegexp = compilePattern(r, s.string('hostregexp', ''), s.path('hostregexp'), s.node('hostregexp'));
   const pathText = s.optString('pathregexp');
   const pathRegexp = pathText === undefined ? undefined : compilePattern(r, pathText, s.path('pathregexp'), s.node('pathregexp'));
@@ -142,7 +180,8 @@ function readService(
   else checkAddress(r, s, 'address', address, false, 'warn');
 
   const protocolText = s.string('protocol', 'http').toLowerCase();
-  if (protocolText !== 'http' && protocolText !== 'https') r.issue(s.path('protocol'), `must be http or https, not "${protocolText}"`, s.node('protocol'));
+  if (protocolText !== 'http' && protocolText !== 'https')
+    r.issue(s.path('protocol'), `must be http or https, not "${protocolText}"`, s.node('protocol'));
   const protocol = protocolText === 'https' ? 'https' : 'http';
   const tlsCertText = s.optString('tlscertpath');
   const tlsCertPath = tlsCertText === undefined ? undefined : path(tlsCertText);
@@ -152,10 +191,20 @@ function readService(
       r.warn(s.path('tlscertpath'), 'missing-file', `${tlsCertPath} does not exist (yet)`, s.node('tlscertpath'));
     }
     if (tlsCertPath === undefined && !tlsInsecureSkipVerify) {
-      r.warn(s.path('protocol'), 'behaviour-change', "the backend's TLS certificate is verified against the system roots (the Go aperture never verified it); set tlscertpath to its certificate, or tlsinsecureskipverify: true", s.node('protocol'));
+      r.warn(
+        s.path('protocol'),
+        'behaviour-change',
+        "the backend's TLS certificate is verified against the system roots (the Go aperture never verified it); set tlscertpath to its certificate, or tlsinsecureskipverify: true",
+        s.node('protocol'),
+      );
     }
   } else if (tlsCertPath !== undefined || tlsInsecureSkipVerify) {
-    r.warn(s.path(tlsCertPath !== undefined ? 'tlscertpath' : 'tlsinsecureskipverify'), 'ignored', 'has no effect with protocol http', s.node('tlscertpath'));
+    r.warn(
+      s.path(tlsCertPath !== undefined ? 'tlscertpath' : 'tlsinsecureskipverify'),
+      'ignored',
+      'has no effect with protocol http',
+      s.node('tlscertpath'),
+    );
   }
 
   const auth = readAuth(r, s);
@@ -164,7 +213,11 @@ function readService(
   if (authSchemeText === 'l402' || authSchemeText === 'mpp' || authSchemeText === 'l402+mpp') authScheme = authSchemeText;
   else r.issue(s.path('authscheme'), `must be l402, mpp or l402+mpp, not "${authSchemeText}"`, s.node('authscheme'));
   if (authScheme !== 'l402' && defaults.mppEnabled === false) {
-    r.issue(s.path('authscheme'), `authscheme ${authScheme} needs authenticator.enablempp: true (the Payment scheme is off)`, s.node('authscheme'));
+    r.issue(
+      s.path('authscheme'),
+      `authscheme ${authScheme} needs authenticator.enablempp: true (the Payment scheme is off)`,
+      s.node('authscheme'),
+    );
   }
 
   const dp = s.section('dynamicprice', DYNAMIC_PRICE_KEYS);
@@ -177,14 +230,22 @@ function readService(
     usageTailBytes: dp.int('usagetailbytes', CONFIG_DEFAULTS.usageTailBytes, 0, MAX_USAGE_TAIL_BYTES) || CONFIG_DEFAULTS.usageTailBytes,
   };
   if (dynamicPrice.metered && !dynamicPrice.enabled) r.issue(dp.path('metered'), 'dynamicprice.metered requires dynamicprice.enabled');
-  else if (dynamicPrice.metered) r.warn(dp.path('metered'), 'not-built', 'metered pricing is not built here; the pricer is asked for prices only', dp.node('metered'));
-  if (dp.has('usagetailbytes')) r.warn(dp.path('usagetailbytes'), 'not-built', 'metered pricing is not built here; usagetailbytes has no effect', dp.node('usagetailbytes'));
+  else if (dynamicPrice.metered)
+    r.warn(dp.path('metered'), 'not-built', 'metered pricing is not built here; the pricer is asked for prices only', dp.node('metered'));
+  if (dp.has('usagetailbytes'))
+    r.warn(
+      dp.path('usagetailbytes'),
+      'not-built',
+      'metered pricing is not built here; usagetailbytes has no effect',
+      dp.node('usagetailbytes'),
+    );
   if (dynamicPrice.enabled) {
     if (dynamicPrice.grpcAddress === '') r.issue(dp.path('grpcaddress'), 'dynamicprice is enabled but grpcaddress is empty');
     else checkAddress(r, dp, 'grpcaddress', dynamicPrice.grpcAddress, true, 'warn');
     if (!dynamicPrice.insecure) {
       if (dynamicPrice.tlsCertPath === undefined) r.issue(dp.path('tlscertpath'), 'dynamicprice needs tlscertpath unless insecure is true');
-      else if (!ctx.fileExists(resolve(ctx.cwd, dynamicPrice.tlsCertPath))) r.warn(dp.path('tlscertpath'), 'missing-file', `${dynamicPrice.tlsCertPath} does not exist (yet)`, dp.node('tlscertpath'));
+      else if (!ctx.fileExists(resolve(ctx.cwd, dynamicPrice.tlsCertPath)))
+        r.warn(dp.path('tlscertpath'), 'missing-file', `${dynamicPrice.tlsCertPath} does not exist (yet)`, dp.node('tlscertpath'));
     }
   }
 
@@ -192,7 +253,12 @@ function readService(
   let price = s.int('price', 0, 0, MAX_PRICE_SATS);
   if (!dynamicPrice.enabled && price === 0) {
     if (priceNode !== undefined && r.issues.length === issuesBefore) {
-      r.warn(s.path('price'), 'behaviour-change', 'price 0 means the default price of 1 sat (as in the Go aperture); for free access use auth: off', priceNode);
+      r.warn(
+        s.path('price'),
+        'behaviour-change',
+        'price 0 means the default price of 1 sat (as in the Go aperture); for free access use auth: off',
+        priceNode,
+      );
     }
     price = CONFIG_DEFAULTS.servicePrice;
   }
@@ -202,17 +268,26 @@ function readService(
   let capabilities: string[] = [];
   if (capsNode !== undefined) {
     const text = scalarText(capsNode);
-    if (text === undefined) r.issue(s.path('capabilities'), `expected a comma-separated string such as "add,subtract", found ${describe(capsNode)}`, capsNode);
-    else capabilities = text.split(',').map((c) => c.trim()).filter((c) => c !== '');
+    if (text === undefined)
+      r.issue(s.path('capabilities'), `expected a comma-separated string such as "add,subtract", found ${describe(capsNode)}`, capsNode);
+    else
+      capabilities = text
+        .split(',')
+        .map((c) => c.trim())
+        .filter((c) => c !== '');
   }
   const constraints: Record<string, string> = {};
   for (const c of s.stringMap('constraints')) {
-    if (c.key.includes('=') || c.key.trim() === '') r.issue(c.path, 'a constraint key may not be empty or contain "=" (it becomes a key=value caveat)', c.node);
+    if (c.key.includes('=') || c.key.trim() === '')
+      r.issue(c.path, 'a constraint key may not be empty or contain "=" (it becomes a key=value caveat)', c.node);
     else constraints[c.key] = c.value;
   }
   const headers: Record<string, string> = {};
   for (const h of s.stringMap('headers')) {
-    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(h.key)) { r.issue(h.path, `"${h.key}" is not a valid HTTP header name`, h.node); continue; }
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(h.key)) {
+      r.issue(h.path, `"${h.key}" is not a valid HTTP header name`, h.node);
+      continue;
+    }
     const resolved = resolveHeaderValue(h.value, { env: ctx.env, readFile: ctx.readFile, cwd: ctx.cwd });
     if (resolved.ok) headers[h.key] = resolved.value;
     else r.issue(h.path, resolved.reason, h.node);
@@ -222,13 +297,32 @@ function readService(
   const rateLimits = readRateLimits(r, s);
   const freebieWindowMs = s.duration('freebiewindow', defaults.freebieWindowMs, 0);
   const upstreamTimeoutMs = s.duration('upstreamtimeout', defaults.upstreamTimeoutMs, 0);
-  if (s.has('freebiewindow') && auth.mode !== 'freebie') r.warn(s.path('freebiewindow'), 'ignored', 'has no effect unless auth is "freebie N"', s.node('freebiewindow'));
+  if (s.has('freebiewindow') && auth.mode !== 'freebie')
+    r.warn(s.path('freebiewindow'), 'ignored', 'has no effect unless auth is "freebie N"', s.node('freebiewindow'));
 
   if (r.issues.length > issuesBefore || name === undefined || hostRegexp === undefined || address === undefined) return undefined;
   return {
-    name, hostRegexp, pathRegexp, address, protocol, tlsCertPath, tlsInsecureSkipVerify, auth,
-    authWhitelistPaths, authSkipInvoiceCreationPaths, price, timeoutSeconds, capabilities, constraints,
-    headers, rewritePrefix, dynamicPrice, authScheme, rateLimits, freebieWindowMs, upstreamTimeoutMs,
+    name,
+    hostRegexp,
+    pathRegexp,
+    address,
+    protocol,
+    tlsCertPath,
+    tlsInsecureSkipVerify,
+    auth,
+    authWhitelistPaths,
+    authSkipInvoiceCreationPaths,
+    price,
+    timeoutSeconds,
+    capabilities,
+    constraints,
+    headers,
+    rewritePrefix,
+    dynamicPrice,
+    authScheme,
+    rateLimits,
+    freebieWindowMs,
+    upstreamTimeoutMs,
     entry: rawToJson(item) as Record<string, JsonValue>,
   };
 }
@@ -261,7 +355,14 @@ function readRewritePrefix(r: ConfigReader, s: ConfigSection): string | undefine
     r.issue(s.path('prefix'), `invalid prefix format "${prefix}"`, s.node('prefix'));
     return undefined;
   }
-  if (!prefix.startsWith('/') || prefix.startsWith('//') || url.search !== '' || url.hash !== '' || prefix.includes('?') || prefix.includes('#')) {
+  if (
+    !prefix.startsWith('/') ||
+    prefix.startsWith('//') ||
+    url.search !== '' ||
+    url.hash !== '' ||
+    prefix.includes('?') ||
+    prefix.includes('#')
+  ) {
     r.issue(s.path('prefix'), `expected an absolute path such as /api/v1, got "${prefix}"`, s.node('prefix'));
     return undefined;
   }
@@ -271,7 +372,10 @@ function readRewritePrefix(r: ConfigReader, s: ConfigSection): string | undefine
 function readRateLimits(r: ConfigReader, s: ConfigSection): ServiceRateLimitConfig[] {
   const node = s.node('ratelimits');
   if (node === undefined) return [];
-  if (node.kind !== 'seq') { r.issue(s.path('ratelimits'), `expected a list of {pathregexp, requests, per, burst}, found ${describe(node)}`, node); return []; }
+  if (node.kind !== 'seq') {
+    r.issue(s.path('ratelimits'), `expected a list of {pathregexp, requests, per, burst}, found ${describe(node)}`, node);
+    return [];
+  }
   const out: ServiceRateLimitConfig[] = [];
   node.items.forEach((item, i) => {
     const at = `${s.path('ratelimits')}[${i}]`;
@@ -279,12 +383,14 @@ function readRateLimits(r: ConfigReader, s: ConfigSection): ServiceRateLimitConf
     if (item.kind !== 'map') return;
     const before = r.issues.length;
     const patternText = rule.optString('pathregexp');
-    const pathRegexp = patternText === undefined ? undefined : compilePattern(r, patternText, rule.path('pathregexp'), rule.node('pathregexp'));
+    const pathRegexp =
+      patternText === undefined ? undefined : compilePattern(r, patternText, rule.path('pathregexp'), rule.node('pathregexp'));
     if (!rule.has('requests')) r.issue(rule.path('requests'), 'requests is required and must be positive', item);
     const requests = rule.int('requests', 0, 1, 2 ** 31 - 1);
     if (!rule.has('per')) r.issue(rule.path('per'), 'per is required and must be a positive duration such as 1s', item);
     const perMs = rule.duration('per', 0);
-    if (rule.has('per') && perMs <= 0 && r.issues.length === before) r.issue(rule.path('per'), 'per must be a positive duration', rule.node('per'));
+    if (rule.has('per') && perMs <= 0 && r.issues.length === before)
+      r.issue(rule.path('per'), 'per must be a positive duration', rule.node('per'));
     const burstRaw = rule.int('burst', 0, 0, 2 ** 31 - 1);
     if (r.issues.length > before) return;
     out.push({ pathRegexp, requests, perMs, burst: burstRaw === 0 ? requests : burstRaw });

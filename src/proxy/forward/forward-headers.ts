@@ -27,31 +27,24 @@ export function credentialStripper(schemes: readonly CredentialRecognizer[]): Cr
   const list = [...schemes];
   return {
     headers,
-    without: list.length === 1
-      ? (value) => (list[0] as CredentialRecognizer).withoutCredentials(value)
-      : (value) => {
-          let rest: string | undefined = value;
-          for (const scheme of list) {
-            if (rest === undefined) return undefined;
-            rest = scheme.withoutCredentials(rest);
-          }
-          return rest;
-        },
+    without:
+      list.length === 1
+        ? (value) => (list[0] as CredentialRecognizer).withoutCredentials(value)
+        : (value) => {
+            let rest: string | undefined = value;
+            for (const scheme of list) {
+              if (rest === undefined) return undefined;
+              rest = scheme.withoutCredentials(rest);
+            }
+            return rest;
+          },
   };
 }
 
 /** The stripper of L402 credentials: the default without a list of schemes. */
 export const L402_STRIPPER: CredentialStripper = credentialStripper([L402_CREDENTIALS]);
 
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'http2-settings',
-]);
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'http2-settings']);
 
 const KEEP_ALIVE = /^\s*keep-alive\s*$/i;
 
@@ -183,7 +176,8 @@ export function upstreamHeaders(raw: readonly string[], options: UpstreamHeaderO
   // `X-Forwarded-For` entry, is what this proxy saw. None is added when the client sent none.
   if (forwarded !== undefined) filtered.push('forwarded', `${forwarded}, ${forwardedElement(options)}`);
   const authorization = options.authorization;
-  if (authorization !== undefined) for (let i = 0; i < authorization.length; i++) filtered.push('authorization', authorization[i] as string);
+  if (authorization !== undefined)
+    for (let i = 0; i < authorization.length; i++) filtered.push('authorization', authorization[i] as string);
   if (inject !== undefined) {
     for (const key of Object.keys(inject)) filtered.push(key, inject[key] as string);
   }

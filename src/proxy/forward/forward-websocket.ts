@@ -155,7 +155,12 @@ export function forwardWebSocket(client: Duplex, head: Buffer, forward: WebSocke
     forward.onError(error);
     upstream.destroy();
     const status = error.status ?? 502;
-    writeRawResponse(client, status, status === 504 ? 'Gateway Timeout' : 'Bad Gateway', `${status === 504 ? 'gateway timeout' : 'bad gateway'} (${error.code})\n`);
+    writeRawResponse(
+      client,
+      status,
+      status === 504 ? 'Gateway Timeout' : 'Bad Gateway',
+      `${status === 504 ? 'gateway timeout' : 'bad gateway'} (${error.code})\n`,
+    );
   };
   try {
     const options: RequestOptions = {
@@ -226,7 +231,12 @@ export function forwardWebSocket(client: Duplex, head: Buffer, forward: WebSocke
     const valid = res.statusCode === 101 && hasToken(res.headers.upgrade, 'websocket') && hasToken(res.headers.connection, 'upgrade');
     if (!valid) {
       socket.destroy();
-      fail(new UpstreamError('L402_ERR_UPSTREAM_FAILED', `service ${service.name}: backend answered ${res.statusCode ?? 0} without a WebSocket upgrade`));
+      fail(
+        new UpstreamError(
+          'L402_ERR_UPSTREAM_FAILED',
+          `service ${service.name}: backend answered ${res.statusCode ?? 0} without a WebSocket upgrade`,
+        ),
+      );
       return;
     }
     answered = true;

@@ -14,14 +14,7 @@ const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0
 
 /** What happened to a request, as a bounded set of label values. */
 export type RequestOutcome =
-  | 'forwarded'
-  | 'challenged'
-  | 'rejected'
-  | 'rate_limited'
-  | 'blocked'
-  | 'not_found'
-  | 'upstream_error'
-  | 'unavailable';
+  'forwarded' | 'challenged' | 'rejected' | 'rate_limited' | 'blocked' | 'not_found' | 'upstream_error' | 'unavailable';
 
 /** The proxy's metrics, registered on their own registry. */
 export class ProxyMetrics {

@@ -16,7 +16,11 @@ class Series {
   sum = 0;
   count = 0;
 
-  constructor(readonly service: string, readonly outcome: string, buckets: number) {
+  constructor(
+    readonly service: string,
+    readonly outcome: string,
+    buckets: number,
+  ) {
     this.counts = new Float64Array(buckets + 1); // the last one is +Inf
   }
 }
@@ -87,7 +91,8 @@ export class RequestSeries {
       ...names.histogram,
       type: 'histogram',
       aggregator: 'sum',
-      get: () => Promise.resolve({ ...names.histogram, type: 'histogram', aggregator: 'sum', values: this.#histogramSamples(names.histogram.name) }),
+      get: () =>
+        Promise.resolve({ ...names.histogram, type: 'histogram', aggregator: 'sum', values: this.#histogramSamples(names.histogram.name) }),
       reset,
     };
   }

@@ -120,23 +120,25 @@ export class GrpcPricer {
   getPrice(path: string, requestText: string): Promise<number> {
     return new Promise((resolve, reject) => {
       const deadline = Date.now() + this.timeoutMs;
-      this.client.GetPrice(
-        { path, http_request_text: requestText },
-        new this.grpc.Metadata(),
-        { deadline },
-        (error, response) => {
-          if (error !== null || response === undefined) {
-            reject(new L402Error('L402_ERR_PRICER_UNAVAILABLE', `price server call failed: ${error?.details ?? 'no response'}`, { status: 503, cause: error }));
-            return;
-          }
-          const price = Number(response.price_sats);
-          if (!Number.isSafeInteger(price) || price < 0) {
-            reject(new L402Error('L402_ERR_PRICER_UNAVAILABLE', `price server returned an invalid price ${response.price_sats}`, { status: 503 }));
-            return;
-          }
-          resolve(price);
-        },
-      );
+      this.client.GetPrice({ path, http_request_text: requestText }, new this.grpc.Metadata(), { deadline }, (error, response) => {
+        if (error !== null || response === undefined) {
+          reject(
+            new L402Error('L402_ERR_PRICER_UNAVAILABLE', `price server call failed: ${error?.details ?? 'no response'}`, {
+              status: 503,
+              cause: error,
+            }),
+          );
+          return;
+        }
+        const price = Number(response.price_sats);
+        if (!Number.isSafeInteger(price) || price < 0) {
+          reject(
+            new L402Error('L402_ERR_PRICER_UNAVAILABLE', `price server returned an invalid price ${response.price_sats}`, { status: 503 }),
+          );
+          return;
+        }
+        resolve(price);
+      });
     });
   }
 

@@ -345,9 +345,16 @@ export class ProxyServer {
       for (const event of certificateEvents(current, options)) c?.onEvent?.(event);
       tls = current;
       // Renewed while running: new connections get the new pair, open ones keep theirs.
-      watch = (server) => watchTlsCertificate(baseDir, current, options, (next) => server.setSecureContext({ cert: next.cert, key: next.key }), c?.onEvent);
+      watch = (server) =>
+        watchTlsCertificate(baseDir, current, options, (next) => server.setSecureContext({ cert: next.cert, key: next.key }), c?.onEvent);
     }
-    const server = createSecureServer({ cert: tls.cert, key: tls.key, allowHTTP1: true, ALPNProtocols: ['h2', 'http/1.1'], ...this.#http2Options() });
+    const server = createSecureServer({
+      cert: tls.cert,
+      key: tls.key,
+      allowHTTP1: true,
+      ALPNProtocols: ['h2', 'http/1.1'],
+      ...this.#http2Options(),
+    });
     this.#stopCertificateWatch = watch?.(server);
     server.on('request', this.#onRequest);
     server.on('session', this.#onSession);

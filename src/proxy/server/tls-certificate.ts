@@ -112,7 +112,10 @@ async function createPair(options: EnsureTlsCertificateOptions, now: number): Pr
   // Back-dated a little for clients whose clock lags (a minute, less for very short validities).
   const notBeforeDate = new Date(now - Math.min(60_000, Math.floor(validityMs / 10)));
   const pems = await generate(
-    [{ name: 'organizationName', value: SELF_SIGNED_ORGANIZATION }, { name: 'commonName', value: options.serverName || 'aperture' }],
+    [
+      { name: 'organizationName', value: SELF_SIGNED_ORGANIZATION },
+      { name: 'commonName', value: options.serverName || 'aperture' },
+    ],
     {
       keyType: 'ec',
       curve: 'P-256',
@@ -191,17 +194,46 @@ export async function ensureTlsCertificate(baseDir: string, options: EnsureTlsCe
       const parsed = parse(cert, key, certPath);
       if (!parsed.selfSigned) {
         if (!parsed.matchesKey) throw new L402Error('L402_ERR_PROXY_TLS_CERT', `${keyPath} is not the key of ${certPath}`);
-        return { cert, key, certPath, keyPath, created: false, renewed: false, selfSigned: false, notBefore: parsed.notBefore, notAfter: parsed.notAfter };
+        return {
+          cert,
+          key,
+          certPath,
+          keyPath,
+          created: false,
+          renewed: false,
+          selfSigned: false,
+          notBefore: parsed.notBefore,
+          notAfter: parsed.notAfter,
+        };
       }
       if (parsed.matchesKey && now < renewalTime(parsed)) {
-        return { cert, key, certPath, keyPath, created: false, renewed: false, selfSigned: true, notBefore: parsed.notBefore, notAfter: parsed.notAfter };
+        return {
+          cert,
+          key,
+          certPath,
+          keyPath,
+          created: false,
+          renewed: false,
+          selfSigned: true,
+          notBefore: parsed.notBefore,
+          notAfter: parsed.notAfter,
+        };
       }
       previousNotAfter = parsed.notAfter;
     }
     const pair = await createPair(options, now);
     writePair(baseDir, certPath, keyPath, pair);
     const parsed = parse(pair.cert, pair.key, certPath);
-    const out: TlsCertificate = { ...pair, certPath, keyPath, created: !haveCert, renewed: haveCert, selfSigned: true, notBefore: parsed.notBefore, notAfter: parsed.notAfter };
+    const out: TlsCertificate = {
+      ...pair,
+      certPath,
+      keyPath,
+      created: !haveCert,
+      renewed: haveCert,
+      selfSigned: true,
+      notBefore: parsed.notBefore,
+      notAfter: parsed.notAfter,
+    };
     if (previousNotAfter !== undefined) out.previousNotAfter = previousNotAfter;
     return out;
   } catch (cause) {

@@ -4,7 +4,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ConfigError } from '../../../src/core/errors.js';
-import { adminRootKeyPath, loadConfig, rawFromJson, rawToJson, resolveServiceEntry, type LoadConfigOptions } from '../../../src/proxy/config/index.js';
+import {
+  adminRootKeyPath,
+  loadConfig,
+  rawFromJson,
+  rawToJson,
+  resolveServiceEntry,
+  type LoadConfigOptions,
+} from '../../../src/proxy/config/index.js';
 
 const HOME = '/srv/operator';
 const minimal = 'listenaddr: "localhost:8081"\ninsecure: true\nauthenticator:\n  backend: dev\n';
@@ -24,7 +31,12 @@ function issuesOf(text: string): Map<string, string> {
 test('admin: defaults as the reference (macaroon in the base directory, root key next to it)', () => {
   const { config } = load('');
   assert.deepEqual(config.admin, {
-    enabled: false, macaroonPath: `${HOME}/.aperture/admin.macaroon`, rootKeyPath: `${HOME}/.aperture/admin.rootkey`, corsOrigins: [], allowInsecureRemote: false, dashboard: true,
+    enabled: false,
+    macaroonPath: `${HOME}/.aperture/admin.macaroon`,
+    rootKeyPath: `${HOME}/.aperture/admin.rootkey`,
+    corsOrigins: [],
+    allowInsecureRemote: false,
+    dashboard: true,
   });
 });
 
@@ -32,7 +44,10 @@ test('admin.dashboard: on by default with the admin API, off when false', () => 
   assert.equal(load('admin:\n  enabled: true\n').config.admin.dashboard, true);
   const off = load('admin:\n  enabled: true\n  dashboard: false\n');
   assert.equal(off.config.admin.dashboard, false);
-  assert.deepEqual(off.warnings.filter((w) => w.path.startsWith('admin')), []);
+  assert.deepEqual(
+    off.warnings.filter((w) => w.path.startsWith('admin')),
+    [],
+  );
 });
 
 test('admin: the root key path is the macaroon path without .macaroon, plus .rootkey', () => {
@@ -47,14 +62,24 @@ test('admin: the root key path is the macaroon path without .macaroon, plus .roo
 });
 
 test('admin: corsorigin takes "*" and origins, and refuses anything else by path', () => {
-  const { config, warnings } = load('admin:\n  enabled: true\n  corsorigin:\n    - https://dash.example.com\n    - "http://127.0.0.1:3000"\n    - "*"\n');
+  const { config, warnings } = load(
+    'admin:\n  enabled: true\n  corsorigin:\n    - https://dash.example.com\n    - "http://127.0.0.1:3000"\n    - "*"\n',
+  );
   assert.deepEqual(config.admin.corsOrigins, ['https://dash.example.com', 'http://127.0.0.1:3000', '*']);
   // The program serves it: no warning.
-  assert.deepEqual(warnings.filter((w) => w.path.startsWith('admin')), []);
+  assert.deepEqual(
+    warnings.filter((w) => w.path.startsWith('admin')),
+    [],
+  );
   // Settings of a disabled API are said to have no effect.
   const disabled = load('admin:\n  corsorigin: ["*"]\n  allowinsecureremote: true\n  dashboard: false\n');
-  assert.deepEqual(disabled.warnings.filter((w) => w.path.startsWith('admin')).map((w) => `${w.kind} ${w.path}`), ['ignored admin.corsorigin', 'ignored admin.allowinsecureremote', 'ignored admin.dashboard']);
-  const issues = issuesOf('admin:\n  corsorigin:\n    - https://dash.example.com/app\n    - ftp://x.example\n    - dash.example.com\n    - https://user@x.example\n');
+  assert.deepEqual(
+    disabled.warnings.filter((w) => w.path.startsWith('admin')).map((w) => `${w.kind} ${w.path}`),
+    ['ignored admin.corsorigin', 'ignored admin.allowinsecureremote', 'ignored admin.dashboard'],
+  );
+  const issues = issuesOf(
+    'admin:\n  corsorigin:\n    - https://dash.example.com/app\n    - ftp://x.example\n    - dash.example.com\n    - https://user@x.example\n',
+  );
   assert.match(issues.get('admin.corsorigin[0]') ?? '', /is not an origin/);
   assert.match(issues.get('admin.corsorigin[1]') ?? '', /is not an origin/);
   assert.match(issues.get('admin.corsorigin[2]') ?? '', /is not an origin/);
@@ -63,7 +88,13 @@ test('admin: corsorigin takes "*" and origins, and refuses anything else by path
 });
 
 test('resolveServiceEntry validates one entry as a file entry; strict makes unknown keys issues; the entry is kept as written', () => {
-  const entry = { name: 'api', address: '127.0.0.1:8080', PathRegexp: '^/api', headers: { 'X-A.b': 'v' }, ratelimits: [{ requests: 2, per: '1s' }] };
+  const entry = {
+    name: 'api',
+    address: '127.0.0.1:8080',
+    PathRegexp: '^/api',
+    headers: { 'X-A.b': 'v' },
+    ratelimits: [{ requests: 2, per: '1s' }],
+  };
   const ok = resolveServiceEntry(entry, { context: { env: {}, cwd: '/srv', home: HOME } });
   assert.deepEqual(ok.issues, []);
   assert.equal(ok.service?.pathRegexp?.source, '^/api');
@@ -91,7 +122,8 @@ test('services[] entries carry their entry as written; a file with a duplicate n
 test('admin: a plaintext listener on a non-loopback address is refused unless admin.allowinsecureremote', () => {
   const text = (listen: string, insecure: boolean, allow = ''): string =>
     `listenaddr: "${listen}"\ninsecure: ${insecure}\nauthenticator:\n  backend: dev\nadmin:\n  enabled: true\n${allow}`;
-  const loadOwn = (t: string): ReturnType<typeof loadConfig> => loadConfig({ env: { HOME }, home: HOME, cwd: '/srv', fileExists: () => true, text: t });
+  const loadOwn = (t: string): ReturnType<typeof loadConfig> =>
+    loadConfig({ env: { HOME }, home: HOME, cwd: '/srv', fileExists: () => true, text: t });
   for (const listen of ['0.0.0.0:8081', ':8081', '192.0.2.7:8081', '[::]:8081', 'gateway.example.com:8081']) {
     try {
       loadOwn(text(listen, true));

@@ -36,10 +36,17 @@ test('out-of-range or non-integer values are errors naming the key', () => {
     ['upstreamqueue: 1.5', 'upstreamqueue'],
     ['upstreamconnections: many', 'upstreamconnections'],
   ] as const) {
-    assert.throws(() => loadConfig(base(`${minimal}${line}\n`)), (err: unknown) => {
-      assert.ok(err instanceof ConfigError);
-      assert.deepEqual(err.issues.map((i) => i.path), [key], line);
-      return true;
-    });
+    assert.throws(
+      () => loadConfig(base(`${minimal}${line}\n`)),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.deepEqual(
+          err.issues.map((i) => i.path),
+          [key],
+          line,
+        );
+        return true;
+      },
+    );
   }
 });

@@ -6,9 +6,22 @@ import { checkHostPort, compileGoRegexp, parseGoDuration } from '../../../src/pr
 
 test('Go durations: the table of time.ParseDuration', () => {
   const ok: [string, number][] = [
-    ['0', 0], ['2m', 120_000], ['15s', 15_000], ['20ms', 20], ['1h30m', 5_400_000], ['-1s', -1000], ['+3s', 3000],
-    ['1.5h', 5_400_000], ['.5s', 500], ['1.s', 1000], ['1us', 0.001], ['1µs', 0.001], ['1μs', 0.001], ['1ns', 0.000001],
-    ['1h2m3s4ms5us6ns', 3_723_004.005006], ['2562047h', 2562047 * 3_600_000],
+    ['0', 0],
+    ['2m', 120_000],
+    ['15s', 15_000],
+    ['20ms', 20],
+    ['1h30m', 5_400_000],
+    ['-1s', -1000],
+    ['+3s', 3000],
+    ['1.5h', 5_400_000],
+    ['.5s', 500],
+    ['1.s', 1000],
+    ['1us', 0.001],
+    ['1µs', 0.001],
+    ['1μs', 0.001],
+    ['1ns', 0.000001],
+    ['1h2m3s4ms5us6ns', 3_723_004.005006],
+    ['2562047h', 2562047 * 3_600_000],
   ];
   for (const [text, ms] of ok) {
     const r = parseGoDuration(text);
@@ -17,13 +30,36 @@ test('Go durations: the table of time.ParseDuration', () => {
   }
   const exact = parseGoDuration('1h2m3s4ms5us6ns');
   assert.ok(exact.ok && exact.nanoseconds === 3_723_004_005_006n);
-  for (const bad of ['', '-', '1', '15', 's', '.s', '1x', '1 s', '1s ', 'ms1', '1..5s', '9999999999h', '1e3s', '0valueOf', '1__proto__', '2constructor', '3toString']) {
+  for (const bad of [
+    '',
+    '-',
+    '1',
+    '15',
+    's',
+    '.s',
+    '1x',
+    '1 s',
+    '1s ',
+    'ms1',
+    '1..5s',
+    '9999999999h',
+    '1e3s',
+    '0valueOf',
+    '1__proto__',
+    '2constructor',
+    '3toString',
+  ]) {
     assert.equal(parseGoDuration(bad).ok, false, JSON.stringify(bad));
   }
 });
 
 test('Go durations: never throw on any input', () => {
-  fc.assert(fc.property(fc.string(), (s) => { parseGoDuration(s); }), { numRuns: 2000 });
+  fc.assert(
+    fc.property(fc.string(), (s) => {
+      parseGoDuration(s);
+    }),
+    { numRuns: 2000 },
+  );
 });
 
 test('Go regexps: common constructs keep their Go meaning', () => {
@@ -68,31 +104,51 @@ test('Go regexps: common constructs keep their Go meaning', () => {
   }
 });
 
-test('Go regexps: what Go refuses is refused with a code and the parser\'s reason', () => {
+test("Go regexps: what Go refuses is refused with a code and the parser's reason", () => {
   const refused: [string, RegExp][] = [
-    ['(?=a)', /Perl syntax/], ['a(?!b)', /Perl syntax/], ['(?<=a)b', /named capture/], ['(a)\\1', /escape/],
-    ['a\\Z', /escape/], ['\\C', /escape/], ['[[:nope:]]', /class range/], ['[[:toString:]]', /class range/],
-    ['[[:constructor:]]', /class range/], ['(unclosed', /missing closing \)/], ['x)', /unexpected \)/],
-    ['[abc', /missing closing \]/], ['\\', /trailing backslash/], ['\\q', /escape/], ['a**', /nested repetition/],
-    ['a{1001}', /invalid repeat count/], ['a{2,1001}', /invalid repeat count/], ['(?:a{100}){11}', /invalid repeat count/],
-    ['x{2,1}', /invalid repeat count/], [`${'('.repeat(1001)}a${')'.repeat(1001)}`, /nests too deeply/],
+    ['(?=a)', /Perl syntax/],
+    ['a(?!b)', /Perl syntax/],
+    ['(?<=a)b', /named capture/],
+    ['(a)\\1', /escape/],
+    ['a\\Z', /escape/],
+    ['\\C', /escape/],
+    ['[[:nope:]]', /class range/],
+    ['[[:toString:]]', /class range/],
+    ['[[:constructor:]]', /class range/],
+    ['(unclosed', /missing closing \)/],
+    ['x)', /unexpected \)/],
+    ['[abc', /missing closing \]/],
+    ['\\', /trailing backslash/],
+    ['\\q', /escape/],
+    ['a**', /nested repetition/],
+    ['a{1001}', /invalid repeat count/],
+    ['a{2,1001}', /invalid repeat count/],
+    ['(?:a{100}){11}', /invalid repeat count/],
+    ['x{2,1}', /invalid repeat count/],
+    [`${'('.repeat(1001)}a${')'.repeat(1001)}`, /nests too deeply/],
   ];
   for (const [bad, reason] of refused) {
-    assert.throws(() => compileGoRegexp(bad), (e: unknown) => {
-      assert.ok(e instanceof L402Error, bad);
-      assert.equal(e.code, 'L402_ERR_REGEXP_INVALID', bad);
-      assert.match(e.message, reason, bad);
-      return true;
-    });
+    assert.throws(
+      () => compileGoRegexp(bad),
+      (e: unknown) => {
+        assert.ok(e instanceof L402Error, bad);
+        assert.equal(e.code, 'L402_ERR_REGEXP_INVALID', bad);
+        assert.match(e.message, reason, bad);
+        return true;
+      },
+    );
   }
   assert.equal(compileGoRegexp('a{1000}').test('a'.repeat(1000)), true, 'a repeat count of 1000 is allowed, as in Go');
-  fc.assert(fc.property(fc.string({ maxLength: 20 }), (s) => {
-    try {
-      compileGoRegexp(s);
-    } catch (e) {
-      assert.ok(e instanceof L402Error && e.code === 'L402_ERR_REGEXP_INVALID', `${JSON.stringify(s)}: ${String(e)}`);
-    }
-  }), { numRuns: 3000 });
+  fc.assert(
+    fc.property(fc.string({ maxLength: 20 }), (s) => {
+      try {
+        compileGoRegexp(s);
+      } catch (e) {
+        assert.ok(e instanceof L402Error && e.code === 'L402_ERR_REGEXP_INVALID', `${JSON.stringify(s)}: ${String(e)}`);
+      }
+    }),
+    { numRuns: 3000 },
+  );
 });
 
 test('addresses are checked offline', () => {

@@ -15,7 +15,12 @@ const base = (auth: string, env: Record<string, string> = {}, exists = true): Lo
 });
 
 test('cln: URL, rune from ${ENV}, CA; the rune never prints', () => {
-  const { config, warnings } = loadConfig(base('  backend: cln\n  clnresturl: "https://127.0.0.1:3010/"\n  clnrune: "${CLN_RUNE}"\n  clncacertpath: ~/.lightning/regtest/ca.pem\n', { CLN_RUNE: 'secret-rune' }));
+  const { config, warnings } = loadConfig(
+    base(
+      '  backend: cln\n  clnresturl: "https://127.0.0.1:3010/"\n  clnrune: "${CLN_RUNE}"\n  clncacertpath: ~/.lightning/regtest/ca.pem\n',
+      { CLN_RUNE: 'secret-rune' },
+    ),
+  );
   assert.deepEqual(warnings, []);
   assert.equal(config.authenticator.backend, 'cln');
   const http = config.authenticator.http;
@@ -32,9 +37,14 @@ test('lnbits and phoenixd: credentials from files, `~` expanded; a missing file 
   const lnbits = loadConfig(base('  backend: lnbits\n  lnbitsurl: https://lnbits.example.com\n  lnbitsinvoicekeyfile: ~/lnbits.key\n'));
   assert.equal(lnbits.config.authenticator.http?.secretFile, `${HOME}/lnbits.key`);
   assert.equal(lnbits.config.authenticator.http?.secret, undefined);
-  const report = checkConfig(base('  backend: phoenixd\n  phoenixdurl: http://127.0.0.1:9740\n  phoenixdpasswordfile: ~/.phoenix/limited\n', {}, false));
+  const report = checkConfig(
+    base('  backend: phoenixd\n  phoenixdurl: http://127.0.0.1:9740\n  phoenixdpasswordfile: ~/.phoenix/limited\n', {}, false),
+  );
   assert.equal(report.ok, true);
-  assert.deepEqual(report.warnings.map((w) => [w.path, w.kind]), [['authenticator.phoenixdpasswordfile', 'missing-file']]);
+  assert.deepEqual(
+    report.warnings.map((w) => [w.path, w.kind]),
+    [['authenticator.phoenixdpasswordfile', 'missing-file']],
+  );
 });
 
 test('errors name the key: missing URL or credential, both forms, unset ${ENV}, bad URL, unknown backend', () => {
@@ -46,20 +56,35 @@ test('errors name the key: missing URL or credential, both forms, unset ${ENV}, 
     ['  backend: phoenixd\n  phoenixdurl: ftp://h\n  phoenixdpassword: p\n', ['authenticator.phoenixdurl']],
     ['  backend: eclair\n', ['authenticator.backend']],
   ] as const) {
-    assert.throws(() => loadConfig(base(auth)), (err: unknown) => {
-      assert.ok(err instanceof ConfigError, String(err));
-      assert.deepEqual(err.issues.map((i) => i.path), paths, auth);
-      return true;
-    });
+    assert.throws(
+      () => loadConfig(base(auth)),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError, String(err));
+        assert.deepEqual(
+          err.issues.map((i) => i.path),
+          paths,
+          auth,
+        );
+        return true;
+      },
+    );
   }
 });
 
 test("another backend's keys are ignored with a warning naming them", () => {
   const report = checkConfig(base('  backend: dev\n  clnrune: x\n  lnbitsurl: https://h\n'));
   assert.equal(report.ok, true);
-  assert.deepEqual(report.warnings.map((w) => [w.path, w.kind]).sort(), [['authenticator.clnrune', 'ignored'], ['authenticator.lnbitsurl', 'ignored']]);
-  const cln = checkConfig(base('  backend: cln\n  clnresturl: http://127.0.0.1:3010\n  clnrune: r\n  clncacertpath: /ca.pem\n  lndhost: localhost:10009\n'));
-  assert.deepEqual(cln.warnings.map((w) => [w.path, w.kind]).sort(), [['authenticator.clncacertpath', 'ignored'], ['authenticator.lndhost', 'ignored']]);
+  assert.deepEqual(report.warnings.map((w) => [w.path, w.kind]).sort(), [
+    ['authenticator.clnrune', 'ignored'],
+    ['authenticator.lnbitsurl', 'ignored'],
+  ]);
+  const cln = checkConfig(
+    base('  backend: cln\n  clnresturl: http://127.0.0.1:3010\n  clnrune: r\n  clncacertpath: /ca.pem\n  lndhost: localhost:10009\n'),
+  );
+  assert.deepEqual(cln.warnings.map((w) => [w.path, w.kind]).sort(), [
+    ['authenticator.clncacertpath', 'ignored'],
+    ['authenticator.lndhost', 'ignored'],
+  ]);
 });
 
 test('nwc: the connection URI from ${ENV} or a file, checked at load; no URL or CA keys', () => {
@@ -70,11 +95,17 @@ test('nwc: the connection URI from ${ENV} or a file, checked at load; no URL or 
   assert.equal(config.authenticator.http?.secret?.reveal(), uri);
   assert.ok(!JSON.stringify(config).includes('d'.repeat(64)));
   assert.equal(loadConfig(base('  backend: nwc\n  nwcurifile: ~/nwc.uri\n')).config.authenticator.http?.secretFile, `${HOME}/nwc.uri`);
-  assert.throws(() => loadConfig(base('  backend: nwc\n  nwcuri: https://not-nwc\n')), (err: unknown) => {
-    assert.ok(err instanceof ConfigError);
-    assert.deepEqual(err.issues.map((i) => i.path), ['authenticator.nwcuri']);
-    return true;
-  });
+  assert.throws(
+    () => loadConfig(base('  backend: nwc\n  nwcuri: https://not-nwc\n')),
+    (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.deepEqual(
+        err.issues.map((i) => i.path),
+        ['authenticator.nwcuri'],
+      );
+      return true;
+    },
+  );
 });
 
 test('enablesessions with a remote backend is refused by name (its payer cannot pay the amountless return invoice of a refund); charges alone are fine', () => {
@@ -82,7 +113,10 @@ test('enablesessions with a remote backend is refused by name (its payer cannot 
     ['cln', '  clnresturl: "https://127.0.0.1:3010/"\n  clnrune: r\n'],
     ['lnbits', '  lnbitsurl: https://lnbits.example.com\n  lnbitsinvoicekey: k\n'],
     ['phoenixd', '  phoenixdurl: http://127.0.0.1:9740\n  phoenixdpassword: p\n'],
-    ['nwc', '  nwcuri: "nostr+walletconnect://0000000000000000000000000000000000000000000000000000000000000001?relay=wss://relay.example.com&secret=0000000000000000000000000000000000000000000000000000000000000002"\n'],
+    [
+      'nwc',
+      '  nwcuri: "nostr+walletconnect://0000000000000000000000000000000000000000000000000000000000000001?relay=wss://relay.example.com&secret=0000000000000000000000000000000000000000000000000000000000000002"\n',
+    ],
   ] as const) {
     const sessions = checkConfig(base(`  backend: ${kind}\n${keys}  enablempp: true\n  enablesessions: true\n`));
     assert.equal(sessions.ok, false, kind);
@@ -90,6 +124,10 @@ test('enablesessions with a remote backend is refused by name (its payer cannot 
     assert.ok(issue !== undefined, `${kind}: ${JSON.stringify(sessions.issues)}`);
     assert.match(issue.message, new RegExp(`${kind} payer cannot pay`));
     const charges = checkConfig(base(`  backend: ${kind}\n${keys}  enablempp: true\n`));
-    assert.equal(charges.issues.find((i) => i.path === 'authenticator.enablesessions'), undefined, kind);
+    assert.equal(
+      charges.issues.find((i) => i.path === 'authenticator.enablesessions'),
+      undefined,
+      kind,
+    );
   }
 });

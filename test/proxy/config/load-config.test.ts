@@ -10,7 +10,12 @@ import { tempDir } from '../../fixtures/cleanup.js';
 
 const SAMPLE = fileURLToPath(new URL('../../fixtures/reference/sample-conf.yaml', import.meta.url));
 const HOME = '/srv/operator';
-const base = (extra: Partial<LoadConfigOptions> = {}): LoadConfigOptions => ({ env: { HOME }, home: HOME, fileExists: () => true, ...extra });
+const base = (extra: Partial<LoadConfigOptions> = {}): LoadConfigOptions => ({
+  env: { HOME },
+  home: HOME,
+  fileExists: () => true,
+  ...extra,
+});
 const minimal = 'listenaddr: "localhost:8081"\nauthenticator:\n  backend: dev\n';
 
 function issuesOf(text: string, extra: Partial<LoadConfigOptions> = {}): Map<string, string> {
@@ -68,14 +73,23 @@ test('the reference sample config passes --check-config unchanged, with each exp
   assert.equal(c.authenticator.network, 'simnet');
   assert.equal(c.hashmail.messageRateMs, 20);
   assert.equal(c.hashmail.staleTimeoutMs, -1000);
-  assert.deepEqual(c.services.map((s) => s.name), ['service1', 'service2', 'service3']);
+  assert.deepEqual(
+    c.services.map((s) => s.name),
+    ['service1', 'service2', 'service3'],
+  );
   const [s1, s2, s3] = c.services;
   assert.ok(s1 && s2 && s3);
   assert.deepEqual(s1.capabilities, ['add', 'subtract']);
   assert.deepEqual(s1.constraints, { valid_until: '1682483169' });
   assert.equal(s1.timeoutSeconds, 31557600);
   assert.equal(s1.dynamicPrice.enabled, true);
-  assert.deepEqual(s1.rateLimits.map((r) => [r.requests, r.perMs, r.burst]), [[5, 1000, 100], [2, 1000, 2]]);
+  assert.deepEqual(
+    s1.rateLimits.map((r) => [r.requests, r.perMs, r.burst]),
+    [
+      [5, 1000, 100],
+      [2, 1000, 2],
+    ],
+  );
   assert.equal(s1.rateLimits[0]?.pathRegexp?.regexp.test('/looprpc.SwapServer/LoopOutTerms'), true);
   assert.equal(s1.authWhitelistPaths[0]?.regexp.test('/freebieservice/x'), true);
   assert.equal(s1.hostRegexp.regexp.test('service1.com'), true);
@@ -83,7 +97,10 @@ test('the reference sample config passes --check-config unchanged, with each exp
   assert.equal(s2.price, 1);
   assert.equal(s3.dynamicPrice.enabled, false, 'the misspelt "enbled" does not enable it');
   assert.equal(s3.price, 1, 'no price = the reference default of 1 sat');
-  assert.deepEqual(c.blocklist.map((b) => `${b.address}/${b.prefixLength}`), ['1.1.1.1/32', '1.0.0.1/32']);
+  assert.deepEqual(
+    c.blocklist.map((b) => `${b.address}/${b.prefixLength}`),
+    ['1.1.1.1/32', '1.0.0.1/32'],
+  );
   assert.match(formatConfigReport(report), /OK: configuration is valid \(3 services, 26 warnings\)/);
 });
 
@@ -127,13 +144,34 @@ services:
 `;
   const issues = issuesOf(text);
   for (const path of [
-    'listenaddr', 'idletimeout', 'readtimeout', 'invoicebatchsize', 'debuglevel', 'dbbackend',
-    'blocklist[1]', 'blocklist[2]', 'authenticator.tlspath', 'authenticator.macdir', 'challengeform',
-    'ratelimitstore.redisurl', 'services[0].hostregexp', 'services[0].price', 'services[1].name',
-    'services[1].auth', 'services[1].protocol', 'services[1].timeout', 'services[1].authwhitelistpaths[1]',
-    'services[1].headers.X-Key', 'services[1].headers.X-Mac', 'services[1].rewrite.prefix',
-    'services[1].ratelimits[0].requests', 'services[1].ratelimits[0].per', 'services[1].ratelimits[1].per',
-    'services[2].name', 'services[2].dynamicprice.grpcaddress', 'services[2].dynamicprice.tlscertpath',
+    'listenaddr',
+    'idletimeout',
+    'readtimeout',
+    'invoicebatchsize',
+    'debuglevel',
+    'dbbackend',
+    'blocklist[1]',
+    'blocklist[2]',
+    'authenticator.tlspath',
+    'authenticator.macdir',
+    'challengeform',
+    'ratelimitstore.redisurl',
+    'services[0].hostregexp',
+    'services[0].price',
+    'services[1].name',
+    'services[1].auth',
+    'services[1].protocol',
+    'services[1].timeout',
+    'services[1].authwhitelistpaths[1]',
+    'services[1].headers.X-Key',
+    'services[1].headers.X-Mac',
+    'services[1].rewrite.prefix',
+    'services[1].ratelimits[0].requests',
+    'services[1].ratelimits[0].per',
+    'services[1].ratelimits[1].per',
+    'services[2].name',
+    'services[2].dynamicprice.grpcaddress',
+    'services[2].dynamicprice.tlscertpath',
     'services[2].authscheme',
   ]) {
     assert.ok(issues.has(path), `missing issue at ${path}; got:\n${[...issues].map(([p, m]) => `${p}: ${m}`).join('\n')}`);
@@ -170,7 +208,9 @@ test('defaults follow the reference', () => {
 test('the file is found under --basedir, flags win over the file, and --configfile must exist', (t) => {
   const dir = tempDir('aperture-conf-', t);
   writeFileSync(join(dir, 'aperture.yaml'), `${minimal}readtimeout: 20s\n`);
-  const { config } = loadConfig(base({ baseDir: dir, overrides: { listenaddr: '127.0.0.1:9000', 'authenticator.network': 'regtest', strictverify: 'true' } }));
+  const { config } = loadConfig(
+    base({ baseDir: dir, overrides: { listenaddr: '127.0.0.1:9000', 'authenticator.network': 'regtest', strictverify: 'true' } }),
+  );
   assert.equal(config.configFileFound, true);
   assert.equal(config.readTimeoutMs, 20_000);
   assert.equal(config.listenAddr, '127.0.0.1:9000');
@@ -180,13 +220,26 @@ test('the file is found under --basedir, flags win over the file, and --configfi
   const missing = issuesOf('', { text: undefined as unknown as string, configFile: join(dir, 'nope.yaml') } as Partial<LoadConfigOptions>);
   assert.match(missing.get('configfile') ?? '', /does not exist/);
   // An absent default file is fine: flags alone can configure aperture.
-  const { config: flagsOnly } = loadConfig(base({ baseDir: join(dir, 'empty'), overrides: { listenaddr: ':8081', 'authenticator.disable': true } }));
+  const { config: flagsOnly } = loadConfig(
+    base({ baseDir: join(dir, 'empty'), overrides: { listenaddr: ':8081', 'authenticator.disable': true } }),
+  );
   assert.equal(flagsOnly.configFileFound, false);
   assert.equal(flagsOnly.authenticator.backend, 'none');
 });
 
 test('Go durations are parsed exactly; numbers and bad strings are issues', () => {
-  const table: [string, number][] = [['2m', 120_000], ['15s', 15_000], ['20ms', 20], ['1h30m', 5_400_000], ['-1s', -1000], ['1.5h', 5_400_000], ['500us', 0.5], ['500µs', 0.5], ['1000000ns', 1], ['0', 0]];
+  const table: [string, number][] = [
+    ['2m', 120_000],
+    ['15s', 15_000],
+    ['20ms', 20],
+    ['1h30m', 5_400_000],
+    ['-1s', -1000],
+    ['1.5h', 5_400_000],
+    ['500us', 0.5],
+    ['500µs', 0.5],
+    ['1000000ns', 1],
+    ['0', 0],
+  ];
   for (const [text, ms] of table) {
     const { config } = loadConfig(base({ text: `${minimal}hashmail: { staletimeout: "${text}" }\n` }));
     assert.equal(config.hashmail.staleTimeoutMs, ms, text);
@@ -213,7 +266,10 @@ test('headers: ${ENV}, !file+hex: and !file+base64: are resolved at load time', 
 `;
   const { config } = loadConfig(base({ text, env: { HOME, API_TOKEN: 's3cret' }, cwd: dir }));
   assert.deepEqual(config.services[0]?.headers, {
-    Authorization: 'Bearer s3cret', 'Grpc-Metadata-Macaroon': '0201ff', 'X-B64': 'AgH/', 'X-Number': '42',
+    Authorization: 'Bearer s3cret',
+    'Grpc-Metadata-Macaroon': '0201ff',
+    'X-B64': 'AgH/',
+    'X-Number': '42',
   });
   const issues = issuesOf(text.replace('base64:mac.bin"', 'base64:gone.bin"'), { env: { HOME, API_TOKEN: '' }, cwd: dir });
   assert.match(issues.get('services[0].headers.Authorization') ?? '', /API_TOKEN/);
@@ -224,8 +280,14 @@ test('headers: ${ENV}, !file+hex: and !file+base64: are resolved at load time', 
 
 test('auth forms: on / empty / true, off / false, freebie N', () => {
   const forms: [string, unknown][] = [
-    ['on', { mode: 'on' }], ['""', { mode: 'on' }], ['true', { mode: 'on' }], ['"ON"', { mode: 'on' }],
-    ['off', { mode: 'off' }], ['false', { mode: 'off' }], ['"freebie 5"', { mode: 'freebie', count: 5 }], ['"FREEBIE 0"', { mode: 'freebie', count: 0 }],
+    ['on', { mode: 'on' }],
+    ['""', { mode: 'on' }],
+    ['true', { mode: 'on' }],
+    ['"ON"', { mode: 'on' }],
+    ['off', { mode: 'off' }],
+    ['false', { mode: 'off' }],
+    ['"freebie 5"', { mode: 'freebie', count: 5 }],
+    ['"FREEBIE 0"', { mode: 'freebie', count: 0 }],
   ];
   for (const [yaml, expected] of forms) {
     const { config } = loadConfig(base({ text: `${minimal}services: [{ name: s, address: "h:1", auth: ${yaml} }]\n` }));
@@ -237,7 +299,9 @@ test('auth forms: on / empty / true, off / false, freebie N', () => {
 });
 
 test('keys are case-insensitive; keys that repeat in another case are an issue', () => {
-  const { config } = loadConfig(base({ text: 'ListenAddr: "localhost:1"\nAuthenticator: { Backend: dev }\nPostgres: { requireSSL: yes }\n' }));
+  const { config } = loadConfig(
+    base({ text: 'ListenAddr: "localhost:1"\nAuthenticator: { Backend: dev }\nPostgres: { requireSSL: yes }\n' }),
+  );
   assert.equal(config.listenAddr, 'localhost:1');
   assert.equal(config.postgres.requireSsl, true);
   const issues = issuesOf(`${minimal}services: [{ name: s, Name: t, address: "h:1" }]\n`);
@@ -258,11 +322,22 @@ test('YAML syntax errors are a ConfigError with line and column', () => {
 });
 
 test('unknown keys warn with the closest known key; extensions are documented keys, not unknown', () => {
-  const { warnings, config } = loadConfig(base({
-    text: `${minimal}listenadr: x\ntrustedproxies: ["10.0.0.0/8", "::1"]\nfreebiewindow: 1h\nservices:\n  - name: s\n    address: "h:1"\n    auth: "freebie 3"\n    freebiewindow: 10m\n    upstreamtimeout: 5s\n    pricee: 3\n`,
-  }));
-  assert.deepEqual(warnings.map((w) => [w.path, w.suggestion]), [['listenadr', 'listenaddr'], ['services[0].pricee', 'price']]);
-  assert.deepEqual(config.trustedProxies.map((t) => `${t.family} ${t.address}/${t.prefixLength}`), ['ipv4 10.0.0.0/8', 'ipv6 ::1/128']);
+  const { warnings, config } = loadConfig(
+    base({
+      text: `${minimal}listenadr: x\ntrustedproxies: ["10.0.0.0/8", "::1"]\nfreebiewindow: 1h\nservices:\n  - name: s\n    address: "h:1"\n    auth: "freebie 3"\n    freebiewindow: 10m\n    upstreamtimeout: 5s\n    pricee: 3\n`,
+    }),
+  );
+  assert.deepEqual(
+    warnings.map((w) => [w.path, w.suggestion]),
+    [
+      ['listenadr', 'listenaddr'],
+      ['services[0].pricee', 'price'],
+    ],
+  );
+  assert.deepEqual(
+    config.trustedProxies.map((t) => `${t.family} ${t.address}/${t.prefixLength}`),
+    ['ipv4 10.0.0.0/8', 'ipv6 ::1/128'],
+  );
   assert.equal(config.freebieWindowMs, 3_600_000);
   assert.equal(config.services[0]?.freebieWindowMs, 600_000);
   assert.equal(config.services[0]?.upstreamTimeoutMs, 5_000);
@@ -274,40 +349,123 @@ test('authenticator: lnd needs tlspath and macdir; LNC alone and etcd are refuse
   assert.ok(issuesOf('listenaddr: "a:1"\nauthenticator: { passphrase: "words" }\n').has('authenticator.passphrase'));
   assert.ok(issuesOf('listenaddr: "a:1"\n').has('authenticator'));
   assert.ok(issuesOf(`${minimal}dbbackend: etcd\n`).has('dbbackend'));
-  const { config } = loadConfig(base({ text: 'listenaddr: "a:1"\nauthenticator: { lndhost: "h:10009", tlspath: "~/.lnd/tls.cert", macdir: "$LNDDIR/mac" }\n', env: { HOME, LNDDIR: '/srv/lnd' } }));
+  const { config } = loadConfig(
+    base({
+      text: 'listenaddr: "a:1"\nauthenticator: { lndhost: "h:10009", tlspath: "~/.lnd/tls.cert", macdir: "$LNDDIR/mac" }\n',
+      env: { HOME, LNDDIR: '/srv/lnd' },
+    }),
+  );
   assert.equal(config.authenticator.tlsPath, `${HOME}/.lnd/tls.cert`);
   assert.equal(config.authenticator.macDir, '/srv/lnd/mac');
 });
 
 test('property: random YAML-ish junk never throws anything but ConfigError', () => {
-  const token = fc.constantFrom('listenaddr', 'services', 'name', 'auth', 'price', 'headers', 'ratelimits', 'per', ':', '-', ' ', '\n', '  ', '[', ']', '{', '}', ',', '"', "'", '&a', '*a', '<<', '!file+hex:', '${X}', '(?i)', '\\', '#', '|', '>', '?', '0', '-1', '1.5', 'true', '~', 'null', '\t', 'µs');
-  fc.assert(fc.property(fc.array(fc.oneof(token, fc.string({ maxLength: 6 })), { maxLength: 40 }), (parts) => {
-    const text = parts.join('');
-    try {
-      checkConfig(base({ text }));
-      loadConfig(base({ text }));
-    } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-    }
-  }), { numRuns: 1500 });
+  const token = fc.constantFrom(
+    'listenaddr',
+    'services',
+    'name',
+    'auth',
+    'price',
+    'headers',
+    'ratelimits',
+    'per',
+    ':',
+    '-',
+    ' ',
+    '\n',
+    '  ',
+    '[',
+    ']',
+    '{',
+    '}',
+    ',',
+    '"',
+    "'",
+    '&a',
+    '*a',
+    '<<',
+    '!file+hex:',
+    '${X}',
+    '(?i)',
+    '\\',
+    '#',
+    '|',
+    '>',
+    '?',
+    '0',
+    '-1',
+    '1.5',
+    'true',
+    '~',
+    'null',
+    '\t',
+    'µs',
+  );
+  fc.assert(
+    fc.property(fc.array(fc.oneof(token, fc.string({ maxLength: 6 })), { maxLength: 40 }), (parts) => {
+      const text = parts.join('');
+      try {
+        checkConfig(base({ text }));
+        loadConfig(base({ text }));
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+      }
+    }),
+    { numRuns: 1500 },
+  );
 });
 
 test('property: arbitrary values under every known key never throw anything but ConfigError', () => {
-  const key = fc.constantFrom('listenaddr', 'services', 'authenticator', 'blocklist', 'readtimeout', 'postgres', 'ratelimitstore', 'logging', 'debuglevel', 'freebiewindow');
-  const serviceKey = fc.constantFrom('name', 'address', 'auth', 'price', 'headers', 'ratelimits', 'hostregexp', 'constraints', 'capabilities', 'dynamicprice', 'rewrite', 'timeout');
-  const value = fc.oneof(fc.string({ maxLength: 8 }), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.array(fc.string({ maxLength: 4 }), { maxLength: 3 }), fc.dictionary(fc.string({ maxLength: 5 }), fc.oneof(fc.string({ maxLength: 5 }), fc.integer()), { maxKeys: 3 }));
+  const key = fc.constantFrom(
+    'listenaddr',
+    'services',
+    'authenticator',
+    'blocklist',
+    'readtimeout',
+    'postgres',
+    'ratelimitstore',
+    'logging',
+    'debuglevel',
+    'freebiewindow',
+  );
+  const serviceKey = fc.constantFrom(
+    'name',
+    'address',
+    'auth',
+    'price',
+    'headers',
+    'ratelimits',
+    'hostregexp',
+    'constraints',
+    'capabilities',
+    'dynamicprice',
+    'rewrite',
+    'timeout',
+  );
+  const value = fc.oneof(
+    fc.string({ maxLength: 8 }),
+    fc.integer(),
+    fc.double(),
+    fc.boolean(),
+    fc.constant(null),
+    fc.array(fc.string({ maxLength: 4 }), { maxLength: 3 }),
+    fc.dictionary(fc.string({ maxLength: 5 }), fc.oneof(fc.string({ maxLength: 5 }), fc.integer()), { maxKeys: 3 }),
+  );
   const service = fc.dictionary(serviceKey, value, { maxKeys: 6 });
-  fc.assert(fc.property(fc.dictionary(key, value, { maxKeys: 5 }), fc.array(service, { maxLength: 3 }), (top, services) => {
-    try {
-      loadConfig(base({ text: '', overrides: { ...top, services } }));
-    } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      assert.ok(err.issues.length > 0 && err.issues.every((i) => typeof i.path === 'string' && i.path !== ''));
-    }
-  }), { numRuns: 1000 });
+  fc.assert(
+    fc.property(fc.dictionary(key, value, { maxKeys: 5 }), fc.array(service, { maxLength: 3 }), (top, services) => {
+      try {
+        loadConfig(base({ text: '', overrides: { ...top, services } }));
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        assert.ok(err.issues.length > 0 && err.issues.every((i) => typeof i.path === 'string' && i.path !== ''));
+      }
+    }),
+    { numRuns: 1000 },
+  );
 });
 
-test('every regular expression of a config is compiled as Go compiles it: Go\'s refusals are ConfigError issues at their key', () => {
+test("every regular expression of a config is compiled as Go compiles it: Go's refusals are ConfigError issues at their key", () => {
   const issues = issuesOf(`${minimal}services:
   - name: api
     address: 127.0.0.1:8080
@@ -330,6 +488,8 @@ test('every regular expression of a config is compiled as Go compiles it: Go\'s 
   assert.match(issues.get('services[0].hostregexp') ?? '', /invalid repeat count/);
   assert.match(issues.get('services[0].authwhitelistpaths[1]') ?? '', /invalid repeat count/);
   // What Go accepts and a JavaScript RegExp would not: flag groups anywhere.
-  const { config } = loadConfig(base({ text: `${minimal}services:\n  - name: api\n    address: 127.0.0.1:8080\n    hostregexp: 'a(?i)pi'\n` }));
+  const { config } = loadConfig(
+    base({ text: `${minimal}services:\n  - name: api\n    address: 127.0.0.1:8080\n    hostregexp: 'a(?i)pi'\n` }),
+  );
   assert.equal(config.services[0]?.hostRegexp.regexp.test('aPI'), true);
 });

@@ -21,17 +21,23 @@ function issuesOf(text: string, extra: Partial<LoadConfigOptions> = {}): Map<str
   assert.fail('expected a ConfigError');
 }
 
-const service = (scheme: string): string => `services:\n  - name: s\n    pathregexp: '^/s'\n    address: 127.0.0.1:1\n    price: 3\n    authscheme: ${scheme}\n`;
+const service = (scheme: string): string =>
+  `services:\n  - name: s\n    pathregexp: '^/s'\n    address: 127.0.0.1:1\n    price: 3\n    authscheme: ${scheme}\n`;
 
 test('defaults as the reference: off, realm = listenaddr, deposit ×20, idle 300 s', () => {
   const { config, warnings } = load('authenticator:\n  backend: dev\n');
   const a = config.authenticator;
-  assert.deepEqual([a.enableMpp, a.enableSessions, a.mppRealm, a.sessionDepositMultiplier, a.sessionIdleTimeoutSeconds, a.payMacaroonPath], [false, false, 'localhost:8081', 20, 300, undefined]);
+  assert.deepEqual(
+    [a.enableMpp, a.enableSessions, a.mppRealm, a.sessionDepositMultiplier, a.sessionIdleTimeoutSeconds, a.payMacaroonPath],
+    [false, false, 'localhost:8081', 20, 300, undefined],
+  );
   assert.deepEqual(warnings, []);
 });
 
 test('enablempp and enablesessions are served: no warning, every key read', () => {
-  const { config, warnings } = load(`authenticator:\n  backend: dev\n  enablempp: true\n  enablesessions: true\n  mpprealm: api.example.com\n  sessiondepositmultiplier: 5\n  sessionidletimeout: 60\n${service('l402+mpp')}`);
+  const { config, warnings } = load(
+    `authenticator:\n  backend: dev\n  enablempp: true\n  enablesessions: true\n  mpprealm: api.example.com\n  sessiondepositmultiplier: 5\n  sessionidletimeout: 60\n${service('l402+mpp')}`,
+  );
   assert.deepEqual(warnings, []);
   assert.equal(config.authenticator.mppRealm, 'api.example.com');
   assert.equal(config.authenticator.sessionDepositMultiplier, 5);
@@ -41,10 +47,22 @@ test('enablempp and enablesessions are served: no warning, every key read', () =
 });
 
 test('a service naming mpp needs enablempp; sessions need enablempp', () => {
-  assert.match(issuesOf(`authenticator:\n  backend: dev\n${service('mpp')}`).get('services[0].authscheme') ?? '', /needs authenticator\.enablempp: true/);
-  assert.match(issuesOf(`authenticator:\n  backend: dev\n${service('l402+mpp')}`).get('services[0].authscheme') ?? '', /needs authenticator\.enablempp/);
-  assert.match(issuesOf('authenticator:\n  backend: dev\n  enablesessions: true\n').get('authenticator.enablesessions') ?? '', /requires enablempp/);
-  assert.match(issuesOf(`authenticator:\n  backend: dev\n${service('bitcoin')}`).get('services[0].authscheme') ?? '', /must be l402, mpp or l402\+mpp/);
+  assert.match(
+    issuesOf(`authenticator:\n  backend: dev\n${service('mpp')}`).get('services[0].authscheme') ?? '',
+    /needs authenticator\.enablempp: true/,
+  );
+  assert.match(
+    issuesOf(`authenticator:\n  backend: dev\n${service('l402+mpp')}`).get('services[0].authscheme') ?? '',
+    /needs authenticator\.enablempp/,
+  );
+  assert.match(
+    issuesOf('authenticator:\n  backend: dev\n  enablesessions: true\n').get('authenticator.enablesessions') ?? '',
+    /requires enablempp/,
+  );
+  assert.match(
+    issuesOf(`authenticator:\n  backend: dev\n${service('bitcoin')}`).get('services[0].authscheme') ?? '',
+    /must be l402, mpp or l402\+mpp/,
+  );
   // With payments disabled, nothing is charged: the scheme is not checked.
   assert.equal(load(`authenticator:\n  disable: true\n${service('mpp')}`).config.services.length, 1);
 });
@@ -52,22 +70,31 @@ test('a service naming mpp needs enablempp; sessions need enablempp', () => {
 test('keys without effect are named: MPP keys with enablempp off, session keys with sessions off, paymacaroonpath without sessions', () => {
   const off = load('authenticator:\n  backend: dev\n  mpprealm: x\n  sessionidletimeout: 10\n').warnings.map((w) => `${w.kind} ${w.path}`);
   assert.deepEqual(off, ['ignored authenticator.mpprealm', 'ignored authenticator.sessionidletimeout']);
-  const noSessions = load('authenticator:\n  backend: dev\n  enablempp: true\n  sessiondepositmultiplier: 3\n  paymacaroonpath: /x/admin.macaroon\n').warnings.map((w) => `${w.kind} ${w.path}`);
+  const noSessions = load(
+    'authenticator:\n  backend: dev\n  enablempp: true\n  sessiondepositmultiplier: 3\n  paymacaroonpath: /x/admin.macaroon\n',
+  ).warnings.map((w) => `${w.kind} ${w.path}`);
   assert.deepEqual(noSessions, ['ignored authenticator.sessiondepositmultiplier', 'ignored authenticator.paymacaroonpath']);
 });
 
 test('lnd with sessions needs paymacaroonpath, a macaroon that can pay refunds', () => {
-  const lnd = 'authenticator:\n  lndhost: localhost:10009\n  tlspath: /lnd/tls.cert\n  macdir: /lnd\n  enablempp: true\n  enablesessions: true\n';
+  const lnd =
+    'authenticator:\n  lndhost: localhost:10009\n  tlspath: /lnd/tls.cert\n  macdir: /lnd\n  enablempp: true\n  enablesessions: true\n';
   assert.match(issuesOf(lnd).get('authenticator.paymacaroonpath') ?? '', /offchain:write/);
   const { config, warnings } = load(`${lnd}  paymacaroonpath: ~/lnd/admin.macaroon\n`);
   assert.equal(config.authenticator.payMacaroonPath, `${HOME}/lnd/admin.macaroon`);
   assert.deepEqual(warnings, []);
   const missing = load(`${lnd}  paymacaroonpath: /nowhere/admin.macaroon\n`, { fileExists: (p) => p !== '/nowhere/admin.macaroon' });
-  assert.deepEqual(missing.warnings.map((w) => `${w.kind} ${w.path}`), ['missing-file authenticator.paymacaroonpath']);
+  assert.deepEqual(
+    missing.warnings.map((w) => `${w.kind} ${w.path}`),
+    ['missing-file authenticator.paymacaroonpath'],
+  );
 });
 
 test('a realm with a control character is refused (a challenge line could not carry it)', () => {
-  assert.match(issuesOf('authenticator:\n  backend: dev\n  enablempp: true\n  mpprealm: "api\\nexample"\n').get('authenticator.mpprealm') ?? '', /without control characters/);
+  assert.match(
+    issuesOf('authenticator:\n  backend: dev\n  enablempp: true\n  mpprealm: "api\\nexample"\n').get('authenticator.mpprealm') ?? '',
+    /without control characters/,
+  );
 });
 
 test('one entry by itself (the admin API): mpp refused when the program has it off, accepted when on or unknown', () => {

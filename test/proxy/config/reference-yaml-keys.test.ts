@@ -8,7 +8,13 @@ import { test } from 'node:test';
 import { checkConfig, formatConfigReport } from '../../../src/proxy/config/index.js';
 
 const HOME = '/srv/operator';
-const check = (text: string) => checkConfig({ text: `listenaddr: "localhost:8081"\nauthenticator:\n  backend: dev\n${text}`, env: { HOME }, home: HOME, fileExists: () => true });
+const check = (text: string) =>
+  checkConfig({
+    text: `listenaddr: "localhost:8081"\nauthenticator:\n  backend: dev\n${text}`,
+    env: { HOME },
+    home: HOME,
+    fileExists: () => true,
+  });
 
 test('sqlite.databasefilename names the database file, as for the reference', () => {
   const report = check('sqlite:\n  databasefilename: /srv/aperture/aperture.db\n');

@@ -34,7 +34,10 @@ describe('--check-config catches start-up refusals', () => {
       assert.equal(issue.line, 5, 'points at the network line');
     }
     // The start-up refusal this mirrors.
-    assert.throws(() => new DevInvoicer({ network: 'mainnet' as never }), (error: unknown) => error instanceof ConfigError && error.code === 'L402_ERR_CONFIG_INVALID');
+    assert.throws(
+      () => new DevInvoicer({ network: 'mainnet' as never }),
+      (error: unknown) => error instanceof ConfigError && error.code === 'L402_ERR_CONFIG_INVALID',
+    );
   });
 
   it('dev on a test network and lnd on mainnet stay valid', () => {
@@ -50,7 +53,9 @@ describe('--check-config catches start-up refusals', () => {
   });
 
   it('a disabled authenticator on mainnet is not checked against the dev backend', () => {
-    const report = check('listenaddr: "localhost:8081"\ninsecure: true\nauthenticator:\n  disable: true\n  backend: dev\n  network: mainnet\n');
+    const report = check(
+      'listenaddr: "localhost:8081"\ninsecure: true\nauthenticator:\n  disable: true\n  backend: dev\n  network: mainnet\n',
+    );
     assert.equal(report.ok, true, formatConfigReport(report));
   });
 
@@ -83,8 +88,11 @@ describe('--check-config catches start-up refusals', () => {
   });
 
   it('etcd and an lnd backend without lndhost/tlspath/macdir are issues (start-up refuses both)', () => {
-    assert.ok(issuePaths('listenaddr: "localhost:8081"\ninsecure: true\ndbbackend: etcd\nauthenticator:\n  backend: dev\n').includes('dbbackend'));
+    assert.ok(
+      issuePaths('listenaddr: "localhost:8081"\ninsecure: true\ndbbackend: etcd\nauthenticator:\n  backend: dev\n').includes('dbbackend'),
+    );
     const paths = issuePaths('listenaddr: "localhost:8081"\ninsecure: true\nauthenticator:\n  backend: lnd\n');
-    for (const p of ['authenticator.lndhost', 'authenticator.tlspath', 'authenticator.macdir']) assert.ok(paths.includes(p), `${p} in ${paths.join(', ')}`);
+    for (const p of ['authenticator.lndhost', 'authenticator.tlspath', 'authenticator.macdir'])
+      assert.ok(paths.includes(p), `${p} in ${paths.join(', ')}`);
   });
 });

@@ -66,7 +66,11 @@ export function bind<S>(harness: RoleHarness<S>): {
   it(title: string, body: (store: S) => Promise<void>): void;
   itPair(title: string, body: (pair: OpenedPair<S>) => Promise<void>): void;
 } {
-  const run = <O extends { cleanup(): Promise<void> }>(title: string, opener: () => Promise<O>, body: (opened: O) => Promise<void>): void => {
+  const run = <O extends { cleanup(): Promise<void> }>(
+    title: string,
+    opener: () => Promise<O>,
+    body: (opened: O) => Promise<void>,
+  ): void => {
     test(title, async (t) => {
       const reason = harness.skip?.();
       if (reason !== undefined) {
@@ -82,7 +86,12 @@ export function bind<S>(harness: RoleHarness<S>): {
     });
   };
   return {
-    it: (title, body) => run(title, () => harness.open(), (o) => body(o.store)),
+    it: (title, body) =>
+      run(
+        title,
+        () => harness.open(),
+        (o) => body(o.store),
+      ),
     itPair: (title, body) => run(title, () => harness.openPair(), body),
   };
 }

@@ -39,7 +39,15 @@ export function storeConformance(name: string, harness: StoreHarness): void {
     it('collectGarbage covers the ledger and expired charges in one call', async (store) => {
       const tokenId = hex();
       const paymentHash = hex();
-      await store.recordChallenge({ tokenId, paymentHash, service: 's', priceSats: 1, authType: 'l402', createdAt: T0, expiresAt: T0 + HOUR });
+      await store.recordChallenge({
+        tokenId,
+        paymentHash,
+        service: 's',
+        priceSats: 1,
+        authType: 'l402',
+        createdAt: T0,
+        expiresAt: T0 + HOUR,
+      });
       const old = hex();
       const kept = hex();
       await store.consumeCharge(old, { expiresAt: T0 + HOUR });

@@ -8,7 +8,15 @@ import { HOUR, T0, bind, hex, idHashOf, race, rejectsWith, type RoleHarness } fr
 /** The ledger revokes and collects root keys, so its suite needs them too. */
 export type LedgerUnderTest = Ledger & RootKeyStore;
 
-type Over = Partial<{ tokenId: string; paymentHash: string; service: string; priceSats: number; authType: 'l402' | 'mpp'; createdAt: number; expiresAt: number }>;
+type Over = Partial<{
+  tokenId: string;
+  paymentHash: string;
+  service: string;
+  priceSats: number;
+  authType: 'l402' | 'mpp';
+  createdAt: number;
+  expiresAt: number;
+}>;
 
 async function challenge(store: Ledger, over: Over = {}): Promise<{ tokenId: string; paymentHash: string; idHash: Uint8Array }> {
   const tokenId = over.tokenId ?? hex();
@@ -38,7 +46,15 @@ export function ledgerConformance(name: string, harness: RoleHarness<LedgerUnder
     const { it, itPair } = bind(harness);
 
     it('rejects malformed input with L402_ERR_STORE_INVALID_ARGUMENT', async (store) => {
-      const base = { tokenId: hex(), paymentHash: hex(), service: 's', priceSats: 1, authType: 'l402' as const, createdAt: T0, expiresAt: T0 + 1 };
+      const base = {
+        tokenId: hex(),
+        paymentHash: hex(),
+        service: 's',
+        priceSats: 1,
+        authType: 'l402' as const,
+        createdAt: T0,
+        expiresAt: T0 + 1,
+      };
       await rejectsWith(store.recordChallenge({ ...base, tokenId: 'XYZ' }), 'L402_ERR_STORE_INVALID_ARGUMENT');
       await rejectsWith(store.recordChallenge({ ...base, paymentHash: hex().toUpperCase() }), 'L402_ERR_STORE_INVALID_ARGUMENT');
       await rejectsWith(store.recordChallenge({ ...base, priceSats: -1 }), 'L402_ERR_STORE_INVALID_ARGUMENT');
@@ -54,12 +70,30 @@ export function ledgerConformance(name: string, harness: RoleHarness<LedgerUnder
 
     it('records a challenge as pending and settles it once', async (store) => {
       const { tokenId, paymentHash } = await challenge(store, { priceSats: 21, service: 'quotes' });
-      const again = await store.recordChallenge({ tokenId, paymentHash: hex(), service: 'x', priceSats: 1, authType: 'l402', createdAt: T0, expiresAt: T0 + 1 });
+      const again = await store.recordChallenge({
+        tokenId,
+        paymentHash: hex(),
+        service: 'x',
+        priceSats: 1,
+        authType: 'l402',
+        createdAt: T0,
+        expiresAt: T0 + 1,
+      });
       assert.equal(again, false, 'a duplicate token id changes nothing');
       const pending = await store.getTransaction(tokenId, T0 + 1);
       assert.deepEqual(
         { ...pending, id: 0 },
-        { id: 0, tokenId, paymentHash, service: 'quotes', priceSats: 21, authType: 'l402', state: 'pending', createdAt: T0, expiresAt: T0 + HOUR },
+        {
+          id: 0,
+          tokenId,
+          paymentHash,
+          service: 'quotes',
+          priceSats: 21,
+          authType: 'l402',
+          state: 'pending',
+          createdAt: T0,
+          expiresAt: T0 + HOUR,
+        },
       );
       assert.equal((await store.getTransaction(tokenId, T0 + HOUR))?.state, 'expired');
       assert.equal(await store.markSettled(paymentHash, T0 + 5, 21), true);
@@ -76,7 +110,13 @@ export function ledgerConformance(name: string, harness: RoleHarness<LedgerUnder
       const a = await challenge(store, { service: 'a', createdAt: T0, expiresAt: T0 + HOUR });
       const b = await challenge(store, { service: 'b', createdAt: T0 + 1000, expiresAt: T0 + 2 * HOUR });
       const c = await challenge(store, { service: 'a', createdAt: T0 + 2000, expiresAt: T0 + 10 * HOUR });
-      const m = await challenge(store, { service: 'b', createdAt: T0 + 3000, expiresAt: T0 + 10 * HOUR, authType: 'mpp', tokenId: 'challenge-id_1' });
+      const m = await challenge(store, {
+        service: 'b',
+        createdAt: T0 + 3000,
+        expiresAt: T0 + 10 * HOUR,
+        authType: 'mpp',
+        tokenId: 'challenge-id_1',
+      });
       await store.markSettled(b.paymentHash, T0 + 1500, 10);
       const now = T0 + 90 * 60_000; // a expired, c and m pending, b settled
       const ids = async (f: Parameters<Ledger['listTransactions']>[0]): Promise<string[]> =>
@@ -89,12 +129,19 @@ export function ledgerConformance(name: string, harness: RoleHarness<LedgerUnder
       assert.deepEqual(await ids({ authType: 'mpp' }), [m.tokenId]);
       assert.deepEqual(await ids({ start: T0 + 1000, end: T0 + 3000 }), [c.tokenId, b.tokenId], 'start inclusive, end exclusive');
       await store.markSettled(c.paymentHash, T0 + 2500, 20);
-      assert.deepEqual(await ids({ settledStart: T0 + 1500, settledEnd: T0 + 2500 }), [b.tokenId], 'settled range: start inclusive, end exclusive, pending rows out');
+      assert.deepEqual(
+        await ids({ settledStart: T0 + 1500, settledEnd: T0 + 2500 }),
+        [b.tokenId],
+        'settled range: start inclusive, end exclusive, pending rows out',
+      );
       assert.deepEqual(await ids({ settledStart: T0 + 1501 }), [c.tokenId]);
       assert.deepEqual(await ids({ settledEnd: T0 + 2501, service: 'a' }), [c.tokenId]);
       assert.equal((await store.listTransactions({ now, settledStart: T0, limit: 1 })).total, 2);
       const page = await store.listTransactions({ now, limit: 2, offset: 1 });
-      assert.deepEqual(page.items.map((r) => r.tokenId), [c.tokenId, b.tokenId]);
+      assert.deepEqual(
+        page.items.map((r) => r.tokenId),
+        [c.tokenId, b.tokenId],
+      );
       assert.equal(page.total, 4);
       const filtered = await store.listTransactions({ now, service: 'a', limit: 1 });
       assert.equal(filtered.total, 2);
@@ -109,13 +156,25 @@ export function ledgerConformance(name: string, harness: RoleHarness<LedgerUnder
       const mpp = await challenge(store, { authType: 'mpp', tokenId: 'mpp-1', createdAt: T0 + 3 });
       for (const r of [x, y, mpp]) await store.markSettled(r.paymentHash, T0 + 10, 10);
       const tokens = await store.listTokens();
-      assert.deepEqual(tokens.items.map((r) => r.tokenId), [y.tokenId, x.tokenId]);
+      assert.deepEqual(
+        tokens.items.map((r) => r.tokenId),
+        [y.tokenId, x.tokenId],
+      );
       assert.equal(tokens.total, 2);
-      assert.deepEqual((await store.listTokens({ service: 'a' })).items.map((r) => r.tokenId), [x.tokenId]);
+      assert.deepEqual(
+        (await store.listTokens({ service: 'a' })).items.map((r) => r.tokenId),
+        [x.tokenId],
+      );
       assert.equal(await store.revokeToken(x.tokenId), true);
-      assert.deepEqual((await store.listTokens()).items.map((r) => r.tokenId), [y.tokenId]);
+      assert.deepEqual(
+        (await store.listTokens()).items.map((r) => r.tokenId),
+        [y.tokenId],
+      );
       const all = await store.listTokens({ includeRevoked: true });
-      assert.deepEqual(all.items.map((r) => r.tokenId), [y.tokenId, x.tokenId]);
+      assert.deepEqual(
+        all.items.map((r) => r.tokenId),
+        [y.tokenId, x.tokenId],
+      );
       assert.equal(typeof all.items[1]?.revokedAt, 'number');
       assert.equal(await store.revokeToken(mpp.tokenId), true, 'an MPP row is marked revoked (it has no root key)');
       assert.equal(await store.revokeToken(mpp.tokenId), false);
@@ -151,9 +210,18 @@ export function ledgerConformance(name: string, harness: RoleHarness<LedgerUnder
       await challenge(store, { createdAt: T0 + 1, expiresAt: T0 + 10 });
       const paid = await challenge(store, { createdAt: T0 + 2, expiresAt: T0 + HOUR });
       await store.markSettled(paid.paymentHash, T0 + 3, 10);
-      assert.deepEqual((await store.listPendingUnexpired(T0 + 100)).map((r) => r.tokenId), [live1.tokenId, live2.tokenId]);
-      assert.deepEqual((await store.listPendingUnexpired(T0 + 100, 1)).map((r) => r.tokenId), [live1.tokenId]);
-      assert.deepEqual((await store.listPendingUnexpired(T0 + HOUR)).map((r) => r.tokenId), [live2.tokenId]);
+      assert.deepEqual(
+        (await store.listPendingUnexpired(T0 + 100)).map((r) => r.tokenId),
+        [live1.tokenId, live2.tokenId],
+      );
+      assert.deepEqual(
+        (await store.listPendingUnexpired(T0 + 100, 1)).map((r) => r.tokenId),
+        [live1.tokenId],
+      );
+      assert.deepEqual(
+        (await store.listPendingUnexpired(T0 + HOUR)).map((r) => r.tokenId),
+        [live2.tokenId],
+      );
     });
 
     it('pages through every pending row with a cursor, ties by token ID, while earlier rows get settled', async (store) => {
@@ -165,9 +233,7 @@ export function ledgerConformance(name: string, harness: RoleHarness<LedgerUnder
       await challenge(store, { createdAt: T0 + 1, expiresAt: T0 + 10 });
       const settledEarly = await challenge(store, { createdAt: T0 + 1, expiresAt: T0 + HOUR });
       await store.markSettled(settledEarly.paymentHash, T0 + 2, 10);
-      const expected = [...rows]
-        .sort((a, b) => a.createdAt - b.createdAt || (a.tokenId < b.tokenId ? -1 : 1))
-        .map((r) => r.tokenId);
+      const expected = [...rows].sort((a, b) => a.createdAt - b.createdAt || (a.tokenId < b.tokenId ? -1 : 1)).map((r) => r.tokenId);
       const seen: string[] = [];
       let after: { createdAt: number; tokenId: string } | undefined;
       for (;;) {
@@ -183,7 +249,10 @@ export function ledgerConformance(name: string, harness: RoleHarness<LedgerUnder
         after = { createdAt: last.createdAt, tokenId: last.tokenId };
       }
       assert.deepEqual(seen, expected);
-      assert.deepEqual((await store.listPendingUnexpired(T0 + 100)).map((r) => r.tokenId), expected.filter((_, i) => i % 2 === 1));
+      assert.deepEqual(
+        (await store.listPendingUnexpired(T0 + 100)).map((r) => r.tokenId),
+        expected.filter((_, i) => i % 2 === 1),
+      );
       await rejectsWith(store.listPendingUnexpired(T0, 0), 'L402_ERR_STORE_INVALID_ARGUMENT');
       await rejectsWith(store.listPendingUnexpired(T0, 10, { createdAt: Number.NaN, tokenId: 'x' }), 'L402_ERR_STORE_INVALID_ARGUMENT');
     });
@@ -240,7 +309,15 @@ export function ledgerConformance(name: string, harness: RoleHarness<LedgerUnder
       assert.equal(settled.filter(Boolean).length, 1);
       const tokenId = hex();
       const recorded = await race(pair, 20, (s) =>
-        s.recordChallenge({ tokenId, paymentHash: hex(), service: 's', priceSats: 1, authType: 'l402', createdAt: T0, expiresAt: T0 + HOUR }),
+        s.recordChallenge({
+          tokenId,
+          paymentHash: hex(),
+          service: 's',
+          priceSats: 1,
+          authType: 'l402',
+          createdAt: T0,
+          expiresAt: T0 + HOUR,
+        }),
       );
       assert.equal(recorded.filter(Boolean).length, 1);
       assert.equal((await pair.b.getTransaction(tokenId))?.tokenId, tokenId, 'b reads what a wrote');

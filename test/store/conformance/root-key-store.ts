@@ -72,7 +72,7 @@ export function rootKeyStoreConformance(name: string, harness: RoleHarness<RootK
       assert.equal(events.length, 1);
     });
 
-    itPair('two instances share keys and hear each other\'s revocations', async ({ a, b }) => {
+    itPair("two instances share keys and hear each other's revocations", async ({ a, b }) => {
       const idHash = randomBytes(32);
       const key = await a.newSecret(idHash);
       assert.deepEqual(Buffer.from((await b.getSecret(idHash))!), Buffer.from(key), 'b reads what a wrote');

@@ -18,10 +18,13 @@ export function serviceRegistryConformance(name: string, harness: RoleHarness<Se
       assert.equal(await store.createService('b-svc', { price: 5, hosts: ['x'] }), true);
       assert.equal(await store.createService('a-svc', { price: 1 }), true);
       assert.equal(await store.createService('a-svc', { price: 2 }), false, 'name taken');
-      assert.deepEqual((await store.listServices()).map((s) => [s.name, s.config]), [
-        ['a-svc', { price: 1 }],
-        ['b-svc', { price: 5, hosts: ['x'] }],
-      ]);
+      assert.deepEqual(
+        (await store.listServices()).map((s) => [s.name, s.config]),
+        [
+          ['a-svc', { price: 1 }],
+          ['b-svc', { price: 5, hosts: ['x'] }],
+        ],
+      );
       assert.equal(await store.updateService('a-svc', { price: 3, nested: { ok: true } }), true);
       assert.deepEqual((await store.getService('a-svc'))?.config, { price: 3, nested: { ok: true } });
       assert.equal(await store.updateService('nope', {}), false);
@@ -35,7 +38,10 @@ export function serviceRegistryConformance(name: string, harness: RoleHarness<Se
 
     it('sorts names by code unit, whatever the database collation', async (store) => {
       for (const n of ['b', 'B', 'a', '_x', 'Z1']) await store.createService(n, {});
-      assert.deepEqual((await store.listServices()).map((s) => s.name), ['B', 'Z1', '_x', 'a', 'b']);
+      assert.deepEqual(
+        (await store.listServices()).map((s) => s.name),
+        ['B', 'Z1', '_x', 'a', 'b'],
+      );
     });
 
     it('moves the registry version with every change and only then', async (store) => {
@@ -73,7 +79,10 @@ export function serviceRegistryConformance(name: string, harness: RoleHarness<Se
       assert.equal(await b.servicesVersion(), before + 1);
       assert.deepEqual((await b.getService('shared'))?.config, { price: 1 });
       await b.updateService('shared', { price: 2 });
-      assert.deepEqual((await a.listServices()).map((s) => s.config), [{ price: 2 }]);
+      assert.deepEqual(
+        (await a.listServices()).map((s) => s.config),
+        [{ price: 2 }],
+      );
       assert.equal(await a.servicesVersion(), before + 2);
     });
 

@@ -38,7 +38,11 @@ export function sessionStoreConformance(name: string, harness: RoleHarness<Sessi
       } satisfies SessionRecord);
       assert.equal(await store.openSession({ ...s, depositSats: 999, now: T0 + 1 }), 'replayed', 'the same deposit again: an honest retry');
       assert.equal((await store.getSession(s.id))?.depositSats, 100, 'a replay changes nothing');
-      assert.equal(await store.openSession(session({ id: 'other-session', paymentHash: s.paymentHash })), 'foreign', 'a deposit opens one session');
+      assert.equal(
+        await store.openSession(session({ id: 'other-session', paymentHash: s.paymentHash })),
+        'foreign',
+        'a deposit opens one session',
+      );
       assert.equal(await store.openSession(session({ id: s.id })), 'foreign', 'an id taken with another deposit');
       assert.equal(await store.getSession('other-session'), undefined);
       assert.equal(await store.getSession('none'), undefined);
@@ -56,7 +60,7 @@ export function sessionStoreConformance(name: string, harness: RoleHarness<Sessi
         { depositSats: 150, balanceSats: 150, updatedAt: T0 + 1 },
       );
       assert.equal(await store.creditSession(a.id, topUp, 50, T0 + 2), 'replayed', 'a retried top-up');
-      assert.equal(await store.creditSession(b.id, topUp, 50, T0 + 2), 'foreign', 'another session\'s top-up');
+      assert.equal(await store.creditSession(b.id, topUp, 50, T0 + 2), 'foreign', "another session's top-up");
       assert.equal(await store.creditSession(b.id, a.paymentHash, 50, T0 + 2), 'foreign', 'a deposit is a credit of its session');
       assert.equal(await store.creditSession(a.id, a.paymentHash, 50, T0 + 2), 'replayed');
       assert.equal((await store.getSession(a.id))?.depositSats, 150);
@@ -66,7 +70,11 @@ export function sessionStoreConformance(name: string, harness: RoleHarness<Sessi
       await store.closeSession(b.id, T0 + 3);
       assert.equal(await store.creditSession(b.id, unused, 50, T0 + 4), 'not-open');
       assert.equal(await store.creditSession(a.id, unused, 50, T0 + 5), 'applied', 'a refused credit leaves the payment unused');
-      assert.equal(await store.openSession(session({ paymentHash: topUp, id: 'from-top-up' })), 'foreign', 'a top-up cannot open a session');
+      assert.equal(
+        await store.openSession(session({ paymentHash: topUp, id: 'from-top-up' })),
+        'foreign',
+        'a top-up cannot open a session',
+      );
     });
 
     it('debits only what the balance covers', async (store) => {
@@ -125,7 +133,10 @@ export function sessionStoreConformance(name: string, harness: RoleHarness<Sessi
       await store.debitSession('s-a', 1, T0 + 10 * MIN); // used recently: not idle
       await store.closeSession('s-e', T0 + 1); // closed: not listed
       const idleBefore = T0 + 5 * MIN;
-      assert.deepEqual((await store.listIdleSessions(idleBefore)).map((s) => s.id), ['s-b', 's-c', 's-d']);
+      assert.deepEqual(
+        (await store.listIdleSessions(idleBefore)).map((s) => s.id),
+        ['s-b', 's-c', 's-d'],
+      );
       const seen: string[] = [];
       let after: { updatedAt: number; id: string } | undefined;
       for (;;) {
@@ -141,12 +152,15 @@ export function sessionStoreConformance(name: string, harness: RoleHarness<Sessi
       await rejectsWith(store.listIdleSessions(T0, 10, { updatedAt: 1.5, id: 'x' }), 'L402_ERR_STORE_INVALID_ARGUMENT');
     });
 
-    it('records a refund\'s outcome and lets a failed or abandoned one be retried', async (store) => {
+    it("records a refund's outcome and lets a failed or abandoned one be retried", async (store) => {
       const s = session();
       await store.openSession(s);
       assert.equal(await store.beginRefund(s.id, { now: T0 + 1 }), undefined, 'an open session has no refund');
       await store.closeSession(s.id, T0 + 1);
-      assert.deepEqual((await store.listRefundsDue(100, { now: T0 + 1 })).map((r) => r.id), [s.id]);
+      assert.deepEqual(
+        (await store.listRefundsDue(100, { now: T0 + 1 })).map((r) => r.id),
+        [s.id],
+      );
       const taken = await store.beginRefund(s.id, { now: T0 + 2 });
       assert.deepEqual(taken?.refund, { status: 'in-flight', attempts: 1, updatedAt: T0 + 2 });
       assert.equal(await store.beginRefund(s.id, { now: T0 + 3 }), undefined, 'one refunder at a time');
@@ -154,17 +168,32 @@ export function sessionStoreConformance(name: string, harness: RoleHarness<Sessi
       const failed = await store.finishRefund(s.id, { status: 'failed', error: 'no route' }, T0 + 4);
       assert.deepEqual(failed?.refund, { status: 'failed', attempts: 1, lastError: 'no route', updatedAt: T0 + 4 });
       assert.equal(await store.finishRefund(s.id, { status: 'succeeded' }, T0 + 5), undefined, 'not in flight');
-      assert.deepEqual((await store.listRefundsDue(100, { now: T0 + 5 })).map((r) => r.id), [s.id], 'a failed refund is due again');
+      assert.deepEqual(
+        (await store.listRefundsDue(100, { now: T0 + 5 })).map((r) => r.id),
+        [s.id],
+        'a failed refund is due again',
+      );
       assert.equal((await store.beginRefund(s.id, { now: T0 + 6 }))?.refund?.attempts, 2);
       // The refunder died: after staleAfterMs the refund may be taken again.
       assert.equal(await store.beginRefund(s.id, { now: T0 + 6 + 10 * MIN - 1 }), undefined);
-      assert.deepEqual((await store.listRefundsDue(100, { now: T0 + 6 + 10 * MIN })).map((r) => r.id), [s.id]);
+      assert.deepEqual(
+        (await store.listRefundsDue(100, { now: T0 + 6 + 10 * MIN })).map((r) => r.id),
+        [s.id],
+      );
       assert.equal((await store.beginRefund(s.id, { now: T0 + 7, staleAfterMs: 1 }))?.refund?.attempts, 3);
       const done = await store.finishRefund(s.id, { status: 'succeeded' }, T0 + 8);
       assert.deepEqual(done?.refund, { status: 'succeeded', attempts: 3, updatedAt: T0 + 8 }, 'success clears the last error');
-      assert.equal(await store.beginRefund(s.id, { now: T0 + HOURS, staleAfterMs: 0 }), undefined, 'a finished refund is never taken again');
+      assert.equal(
+        await store.beginRefund(s.id, { now: T0 + HOURS, staleAfterMs: 0 }),
+        undefined,
+        'a finished refund is never taken again',
+      );
       assert.deepEqual(await store.listRefundsDue(100, { now: T0 + HOURS, staleAfterMs: 0 }), []);
-      assert.equal(await store.finishRefund(s.id, { status: 'failed', error: 'x' }, T0 + 9), undefined, 'a finished refund keeps its outcome');
+      assert.equal(
+        await store.finishRefund(s.id, { status: 'failed', error: 'x' }, T0 + 9),
+        undefined,
+        'a finished refund keeps its outcome',
+      );
     });
 
     it('keeps a long refund error to 1000 characters; a skipped refund is final', async (store) => {
@@ -240,7 +269,9 @@ export function sessionStoreConformance(name: string, harness: RoleHarness<Sessi
       const s = session({ depositSats: 1000 });
       await pair.a.openSession(s);
       const closeAt = 10;
-      const results = await race(pair, 41, (store, i) => (i === closeAt ? store.closeSession(s.id, T0 + 2) : store.debitSession(s.id, 3, T0 + 1)));
+      const results = await race(pair, 41, (store, i) =>
+        i === closeAt ? store.closeSession(s.id, T0 + 2) : store.debitSession(s.id, 3, T0 + 1),
+      );
       const closed = results[closeAt];
       assert.ok(closed !== undefined && closed.status === 'closed');
       const final = await pair.b.getSession(s.id);
