@@ -15,7 +15,7 @@ import {
   type Invoicer,
 } from '../../core/types.js';
 import type { BackoffOptions } from '../backoff.js';
-import { decodeInvoice } from '../decode-invoice.js';
+import { returnedInvoice } from '../returned-invoice.js';
 import { isHex32, toBigInt } from '../http-backend.js';
 import type { InvoicePage } from '../settled-invoice-index.js';
 import { SettlementFeed, type FeedStream } from '../settlement-feed.js';
@@ -145,17 +145,9 @@ export class ClnInvoicer implements Invoicer {
     const bolt11 = result['bolt11'];
     const hash = result['payment_hash'];
     if (typeof bolt11 !== 'string' || !isHex32(hash)) throw badResponse('invoice', 'no bolt11 or payment_hash');
-    let decoded;
-    try {
-      decoded = decodeInvoice(bolt11);
-    } catch (cause) {
-      throw badResponse('invoice', `its bolt11 does not decode: ${(cause as Error).message}`);
-    }
-    if (decoded.paymentHash !== hash.toLowerCase() || decoded.amountMsat !== BigInt(request.amountSats) * 1000n) {
-      throw badResponse('invoice', 'its bolt11 does not carry the payment hash or amount asked for');
-    }
-    this.#feed.track(decoded.paymentHash, decoded.expiresAt);
-    return { paymentRequest: bolt11, paymentHash: decoded.paymentHash, amountSats: request.amountSats, expiresAt: decoded.expiresAt };
+    const invoice = returnedInvoice(bolt11, hash, request.amountSats, (detail) => badResponse('invoice', detail));
+    this.#feed.track(invoice.paymentHash, invoice.expiresAt);
+    return invoice;
   }
 
   /**

@@ -14,7 +14,7 @@ import {
   type Invoicer,
 } from '../../core/types.js';
 import type { BackoffOptions } from '../backoff.js';
-import { decodeInvoice } from '../decode-invoice.js';
+import { returnedInvoice } from '../returned-invoice.js';
 import { field, isHex32, toBigInt } from '../http-backend.js';
 import { SettlementFeed } from '../settlement-feed.js';
 import { normalizePaymentHash, validateInvoiceRequest } from '../validate-invoice-request.js';
@@ -135,21 +135,13 @@ export class NwcInvoicer implements Invoicer {
     });
     const bolt11 = field(result, 'invoice');
     if (typeof bolt11 !== 'string') throw badResponse('make_invoice', 'no invoice');
-    let decoded;
-    try {
-      decoded = decodeInvoice(bolt11);
-    } catch (cause) {
-      throw badResponse('make_invoice', `an invoice that does not decode: ${(cause as Error).message}`);
-    }
+    // The payment hash beside the invoice is optional in NIP-47; when given, it must be the invoice's.
     const hash = field(result, 'payment_hash');
-    if (
-      (hash !== undefined && (!isHex32(hash) || hash.toLowerCase() !== decoded.paymentHash)) ||
-      decoded.amountMsat !== BigInt(request.amountSats) * 1000n
-    ) {
-      throw badResponse('make_invoice', 'an invoice without the payment hash or amount asked for');
-    }
-    this.#feed.track(decoded.paymentHash, decoded.expiresAt);
-    return { paymentRequest: bolt11, paymentHash: decoded.paymentHash, amountSats: request.amountSats, expiresAt: decoded.expiresAt };
+    const invoice = returnedInvoice(bolt11, hash === undefined ? undefined : String(hash), request.amountSats, (detail) =>
+      badResponse('make_invoice', detail),
+    );
+    this.#feed.track(invoice.paymentHash, invoice.expiresAt);
+    return invoice;
   }
 
   /**

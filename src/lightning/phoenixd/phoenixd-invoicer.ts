@@ -15,6 +15,7 @@ import {
 } from '../../core/types.js';
 import type { BackoffOptions } from '../backoff.js';
 import { decodeInvoice } from '../decode-invoice.js';
+import { returnedInvoice } from '../returned-invoice.js';
 import { describeAnswer, field, HttpBackend, isHex32, toBigInt, type HttpAnswer } from '../http-backend.js';
 import { SettlementFeed } from '../settlement-feed.js';
 import { normalizePaymentHash, validateInvoiceRequest } from '../validate-invoice-request.js';
@@ -131,17 +132,9 @@ export class PhoenixdInvoicer implements Invoicer {
     const bolt11 = field(body, 'serialized');
     const hash = field(body, 'paymentHash');
     if (typeof bolt11 !== 'string' || !isHex32(hash)) throw badResponse('POST /createinvoice', 'no paymentHash or serialized invoice');
-    let decoded;
-    try {
-      decoded = decodeInvoice(bolt11);
-    } catch (cause) {
-      throw badResponse('POST /createinvoice', `an invoice that does not decode: ${(cause as Error).message}`);
-    }
-    if (decoded.paymentHash !== hash.toLowerCase() || decoded.amountMsat !== BigInt(request.amountSats) * 1000n) {
-      throw badResponse('POST /createinvoice', 'an invoice without the payment hash or amount asked for');
-    }
-    this.#feed.track(decoded.paymentHash, decoded.expiresAt);
-    return { paymentRequest: bolt11, paymentHash: decoded.paymentHash, amountSats: request.amountSats, expiresAt: decoded.expiresAt };
+    const invoice = returnedInvoice(bolt11, hash, request.amountSats, (detail) => badResponse('POST /createinvoice', detail));
+    this.#feed.track(invoice.paymentHash, invoice.expiresAt);
+    return invoice;
   }
 
   /**
