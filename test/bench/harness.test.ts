@@ -74,51 +74,61 @@ test('npm run bench runs a scenario through aperture and writes the result entri
 const nginxSkip =
   findNginx() === undefined && process.env['CI'] !== 'true' ? 'nginx is not installed (apt-get install nginx-light)' : false;
 
+/**
+ * Runs `npm run bench` on proxy-l402 and one anchor row (short, 2 connections, 5 tokens) and
+ * checks what every anchor row must be: both rows present in order, the anchor measured against
+ * proxy-l402 with no error, its `proxy_l402_ratio` ours ÷ its req/s.
+ * @returns the anchor's entry and the result.md text
+ */
+async function runAnchorRow(row: string): Promise<{ anchor: Record<string, unknown>; markdown: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-harness-'));
+  try {
+    const out = join(dir, 'result.json');
+    const { code, output } = await runCli([
+      '--quick',
+      '--only',
+      `proxy-l402,${row}`,
+      '--no-baselines',
+      '--no-micro',
+      '--duration',
+      '1',
+      '--warmup',
+      '0',
+      '--connections',
+      '2',
+      '--tokens',
+      '5',
+      '--out',
+      out,
+    ]);
+    assert.equal(code, 0, output);
+    const entries = JSON.parse(readFileSync(out, 'utf8')) as Record<string, unknown>[];
+    assert.deepEqual(
+      entries.map((e) => e['name']),
+      ['proxy-l402', row],
+      output,
+    );
+    const [ours, anchor] = entries as [Record<string, unknown>, Record<string, unknown>];
+    assert.equal(anchor['baseline'], 'proxy-l402');
+    // Every request answered 200: forwarded (nginx), or verified with aperture's tokens (a refused one would be a 402).
+    assert.equal(anchor['errors'], 0, `${row} must answer every request: ${JSON.stringify(anchor)}`);
+    assert.ok((anchor['rps'] as number) > 0 && (anchor['rss_mb'] as number) > 0, JSON.stringify(anchor));
+    assert.equal(anchor['proxy_l402_ratio'], (ours['rps'] as number) / (anchor['rps'] as number));
+    assert.equal(ours['proxy_l402_ratio'], null);
+    return { anchor, markdown: readFileSync(join(dir, 'result.md'), 'utf8') };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 test(
   'npm run bench runs the nginx anchor row beside proxy-l402 and writes proxy-l402 / nginx',
   { skip: nginxSkip, timeout: 120_000 },
   async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'bench-harness-'));
-    try {
-      const out = join(dir, 'result.json');
-      const { code, output } = await runCli([
-        '--quick',
-        '--only',
-        'proxy-l402,nginx',
-        '--no-baselines',
-        '--no-micro',
-        '--duration',
-        '1',
-        '--warmup',
-        '0',
-        '--connections',
-        '2',
-        '--tokens',
-        '5',
-        '--out',
-        out,
-      ]);
-      assert.equal(code, 0, output);
-      const entries = JSON.parse(readFileSync(out, 'utf8')) as Record<string, unknown>[];
-      assert.deepEqual(
-        entries.map((e) => e['name']),
-        ['proxy-l402', 'nginx'],
-        output,
-      );
-      const [ours, nginx] = entries as [Record<string, unknown>, Record<string, unknown>];
-      assert.equal(nginx['baseline'], 'proxy-l402');
-      assert.equal(nginx['errors'], 0, `nginx must forward every request: ${JSON.stringify(nginx)}`);
-      assert.ok(
-        (nginx['rps'] as number) > 0 && (nginx['rss_mb'] as number) > 0 && (nginx['server_cpu_s'] as number) > 0,
-        JSON.stringify(nginx),
-      );
-      assert.equal(nginx['proxy_l402_ratio'], (ours['rps'] as number) / (nginx['rps'] as number));
-      assert.equal(ours['proxy_l402_ratio'], null);
-      assert.match(JSON.stringify((nginx['params'] as Record<string, unknown>)['anchor']), /"nginx":"\d+\.\d+/);
-      assert.match(readFileSync(join(dir, 'result.md'), 'utf8'), /^\| proxy-l402 \/ nginx ≥ 0\.43× .* \| \d+\.\d\d× \(\d+ vs \d+ req\/s/m);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const { anchor: nginx, markdown } = await runAnchorRow('nginx');
+    assert.ok((nginx['server_cpu_s'] as number) > 0, JSON.stringify(nginx));
+    assert.match(JSON.stringify((nginx['params'] as Record<string, unknown>)['anchor']), /"nginx":"\d+\.\d+/);
+    assert.match(markdown, /^\| proxy-l402 \/ nginx ≥ 0\.43× .* \| \d+\.\d\d× \(\d+ vs \d+ req\/s/m);
   },
 );
 
@@ -129,43 +139,8 @@ test(
   "npm run bench runs the reference aperture row (v0.5.0 itself, on a fake lnd) with aperture's tokens and writes its ratio",
   { skip: referenceSkip, timeout: 300_000 },
   async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'bench-harness-'));
-    try {
-      const out = join(dir, 'result.json');
-      const { code, output } = await runCli([
-        '--quick',
-        '--only',
-        'proxy-l402,reference-aperture',
-        '--no-baselines',
-        '--no-micro',
-        '--duration',
-        '1',
-        '--warmup',
-        '0',
-        '--connections',
-        '2',
-        '--tokens',
-        '5',
-        '--out',
-        out,
-      ]);
-      assert.equal(code, 0, output);
-      const entries = JSON.parse(readFileSync(out, 'utf8')) as Record<string, unknown>[];
-      assert.deepEqual(
-        entries.map((e) => e['name']),
-        ['proxy-l402', 'reference-aperture'],
-        output,
-      );
-      const [ours, reference] = entries as [Record<string, unknown>, Record<string, unknown>];
-      assert.equal(reference['baseline'], 'proxy-l402');
-      // Every request answered 200: the reference verified aperture's tokens (a refused one would be a 402 or, with no challenger, a closed connection).
-      assert.equal(reference['errors'], 0, `the reference must accept every token: ${JSON.stringify(reference)}`);
-      assert.ok((reference['rps'] as number) > 0 && (reference['rss_mb'] as number) > 0, JSON.stringify(reference));
-      assert.equal(reference['proxy_l402_ratio'], (ours['rps'] as number) / (reference['rps'] as number));
-      assert.match(JSON.stringify((reference['params'] as Record<string, unknown>)['anchor']), /"aperture":"v0\.5\.0"/);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const { anchor: reference } = await runAnchorRow('reference-aperture');
+    assert.match(JSON.stringify((reference['params'] as Record<string, unknown>)['anchor']), /"aperture":"v0\.5\.0"/);
   },
 );
 
