@@ -8,6 +8,7 @@
  */
 import type { BackendHealth, Clock, InvoiceStatus } from '../core/types.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
+import { PendingInvoices } from './pending-invoices.js';
 import { SettlementListeners } from './settlement-listeners.js';
 
 /** An open settlement stream. */
@@ -36,8 +37,6 @@ export interface SettlementFeedOptions {
 
 /** Payment hashes remembered as delivered, to deliver each settlement once. */
 const DELIVERED_MEMORY = 10_000;
-/** Pending invoices remembered for reconciliation after an outage. */
-const PENDING_MEMORY = 100_000;
 
 /**
  * One reconnecting settlement stream with its listeners.
@@ -47,8 +46,8 @@ export class SettlementFeed {
   readonly #options: SettlementFeedOptions;
   readonly #listeners = new SettlementListeners();
   readonly #delivered = new Set<string>();
-  /** Invoices created here and not yet seen settled: payment hash → expiry (ms). */
-  readonly #pending = new Map<string, number>();
+  /** Invoices created here and not yet seen settled, within a bound. */
+  readonly #pending: PendingInvoices;
   readonly #backoff: Backoff;
   #health: BackendHealth;
   #stream: FeedStream | undefined;
@@ -64,6 +63,7 @@ export class SettlementFeed {
    */
   constructor(options: SettlementFeedOptions) {
     this.#options = options;
+    this.#pending = new PendingInvoices(() => options.clock.now());
     this.#backoff = new Backoff(options.backoff);
     this.#reconcileBackoff = new Backoff(options.backoff);
     this.#health = { ok: false, detail: `connecting to ${options.name}`, since: options.clock.now() };
@@ -95,21 +95,7 @@ export class SettlementFeed {
    * @param expiresAt - ms since the epoch
    */
   track(paymentHash: string, expiresAt: number): void {
-    if (this.#pending.size >= PENDING_MEMORY) {
-      // Unpaid invoices pile up while the stream stays open (nothing reconciles them): forget
-      // the expired ones, then, down to 90 % so that this scan is rare, the oldest (their
-      // settlements still arrive on the stream; only a lookup after an outage is lost for them).
-      const now = this.#options.clock.now();
-      for (const [hash, expiry] of this.#pending) {
-        if (expiry < now) this.#pending.delete(hash);
-      }
-      while (this.#pending.size >= PENDING_MEMORY * 0.9) {
-        const oldest = this.#pending.keys().next().value;
-        if (oldest === undefined) break;
-        this.#pending.delete(oldest);
-      }
-    }
-    this.#pending.set(paymentHash, expiresAt);
+    this.#pending.add(paymentHash, expiresAt);
   }
 
   /** Invoices tracked as pending (for tests and metrics). */
@@ -200,7 +186,7 @@ export class SettlementFeed {
   /** Looks up every invoice created here that may have been paid while disconnected. */
   async #reconcile(): Promise<void> {
     const cutoff = this.#disconnectedAt;
-    for (const [hash, expiresAt] of [...this.#pending]) {
+    for (const [hash, expiresAt] of this.#pending.snapshot()) {
       if (this.#closed || !this.#health.ok) return;
       // Unpaid and expired before the stream was lost: it cannot have been paid since.
       if (expiresAt < cutoff) {

@@ -242,6 +242,46 @@ describe('LndInvoicer when lnd goes away', () => {
   });
 });
 
+describe('LndInvoicer memory of pending invoices', () => {
+  it('keeps at most pendingLimit, forgetting expired invoices first, then the oldest', async () => {
+    const fake = await FakeLnd.start();
+    let offsetMs = 0;
+    const invoicer = await LndInvoicer.connect(optionsFor(fake, { pendingLimit: 10, clock: { now: () => Date.now() + offsetMs } }));
+    try {
+      for (let i = 0; i < 5; i++) await invoicer.createInvoice({ amountSats: 1, expirySeconds: 60 });
+      for (let i = 0; i < 5; i++) await invoicer.createInvoice({ amountSats: 1 });
+      assert.equal(invoicer.pendingCount, 10);
+      offsetMs = 120_000; // the five short invoices have expired
+      await invoicer.createInvoice({ amountSats: 1 });
+      assert.equal(invoicer.pendingCount, 6, 'the expired ones went first');
+      for (let i = 0; i < 4; i++) await invoicer.createInvoice({ amountSats: 1 });
+      assert.equal(invoicer.pendingCount, 10);
+      await invoicer.createInvoice({ amountSats: 1 });
+      assert.equal(invoicer.pendingCount, 9, 'down to 90 % by forgetting the oldest');
+      // A settlement leaves the memory as before.
+      const last = await invoicer.createInvoice({ amountSats: 2 });
+      const settled = nextSettlement(invoicer, last.paymentHash);
+      fake.settle(last.paymentHash);
+      await settled;
+      assert.equal(invoicer.pendingCount, 9);
+    } finally {
+      await invoicer.close();
+      await fake.stop();
+    }
+  });
+
+  it('refuses a pendingLimit that is not a positive integer', async () => {
+    const fake = await FakeLnd.start();
+    try {
+      for (const pendingLimit of [0, -1, 1.5, Number.NaN]) {
+        await assert.rejects(LndInvoicer.connect(optionsFor(fake, { pendingLimit })), { code: 'L402_ERR_CONFIG_INVALID' });
+      }
+    } finally {
+      await fake.stop();
+    }
+  });
+});
+
 describe('SettledInvoiceIndex (strict verification)', () => {
   it('loads settled invoices in batches and follows new settlements', async () => {
     const fake = await FakeLnd.start();

@@ -19,6 +19,7 @@ import { Backoff, type BackoffOptions } from '../backoff.js';
 import { decodeInvoice } from '../decode-invoice.js';
 import { isLightningNetwork, type LightningNetwork } from '../network.js';
 import type { InvoicePage } from '../settled-invoice-index.js';
+import { PendingInvoices } from '../pending-invoices.js';
 import { SettlementListeners } from '../settlement-listeners.js';
 import { normalizePaymentHash, validateInvoiceRequest } from '../validate-invoice-request.js';
 import {
@@ -47,6 +48,12 @@ export interface LndInvoicerOptions extends LndConnectionOptions {
   clock?: Clock;
   /** Told about connection changes, for logs. */
   onConnectionChange?: (health: BackendHealth) => void;
+  /**
+   * Most invoices created here and not yet settled that are remembered, to be looked up after a lost
+   * connection; 100 000 by default. Past it the expired ones are forgotten first, then the oldest (their
+   * settlements still arrive on the invoice subscription; only the lookup after an outage is lost for them).
+   */
+  pendingLimit?: number;
 }
 
 /**
@@ -122,8 +129,8 @@ export class LndInvoicer implements Invoicer {
   readonly #callTimeoutMs: number;
   readonly #listeners = new SettlementListeners();
   readonly #healthListeners = new Set<(health: BackendHealth) => void>();
-  /** Invoices created here and not yet seen settled: payment hash → expiry (ms). */
-  readonly #pending = new Map<string, number>();
+  /** Invoices created here and not yet seen settled, within `pendingLimit`. */
+  readonly #pending: PendingInvoices;
   readonly #delivered = new Set<string>();
   #health: BackendHealth;
   #stream: ClientReadableStream<unknown> | undefined;
@@ -141,6 +148,7 @@ export class LndInvoicer implements Invoicer {
     this.#clock = options.clock ?? systemClock;
     this.#backoff = backoff;
     this.#callTimeoutMs = options.callTimeoutMs ?? 10_000;
+    this.#pending = new PendingInvoices(() => this.#clock.now(), options.pendingLimit);
     const name = info.alias || info.pubkey;
     this.#health = { ok: true, detail: `connected to lnd ${name === '' ? '' : `${name} `}at ${clients.host}`, since: this.#clock.now() };
     if (options.onConnectionChange !== undefined) this.#healthListeners.add(options.onConnectionChange);
@@ -154,12 +162,16 @@ export class LndInvoicer implements Invoicer {
    * @returns a connected invoicer
    * @throws L402Error `L402_ERR_LN_CONNECT_FAILED` naming host and cause when lnd cannot be reached
    *   or refuses the macaroon; `L402_ERR_LN_CREDENTIALS` when the certificate or macaroon cannot be
-   *   read; ConfigError `L402_ERR_CONFIG_INVALID` when lnd is on another network than `network`;
+   *   read; ConfigError `L402_ERR_CONFIG_INVALID` when lnd is on another network than `network`
+   *   (L402Error `L402_ERR_CONFIG_INVALID` for a `pendingLimit` that is not a positive integer);
    *   L402Error `L402_ERR_DEPENDENCY_MISSING` when the gRPC packages are not installed
    */
   static async connect(options: LndInvoicerOptions): Promise<LndInvoicer> {
     if (options.network !== undefined && !isLightningNetwork(options.network)) {
       throw new ConfigError([{ path: 'authenticator.network', message: `unknown network ${JSON.stringify(options.network)}` }]);
+    }
+    if (options.pendingLimit !== undefined && !(Number.isSafeInteger(options.pendingLimit) && options.pendingLimit > 0)) {
+      throw new L402Error('L402_ERR_CONFIG_INVALID', `LndInvoicer: pendingLimit must be a positive integer, got ${options.pendingLimit}`);
     }
     const backoff = new Backoff(options.backoff);
     const clients = createLndClients(options, { initialMs: backoff.initialMs, maxMs: backoff.maxMs }, 'LndInvoicer');
@@ -227,8 +239,13 @@ export class LndInvoicer implements Invoicer {
       }
       this.#networkToCheck = undefined;
     }
-    this.#pending.set(paymentHash, decoded.expiresAt);
+    this.#pending.add(paymentHash, decoded.expiresAt);
     return { paymentRequest: response.payment_request, paymentHash, amountSats: request.amountSats, expiresAt: decoded.expiresAt };
+  }
+
+  /** Invoices created here and not yet seen settled that are remembered for a lookup after an outage (for tests and metrics). */
+  get pendingCount(): number {
+    return this.#pending.size;
   }
 
   /**
@@ -420,7 +437,7 @@ export class LndInvoicer implements Invoicer {
   /** Looks up every invoice created here that may have been paid while disconnected. */
   async #reconcile(): Promise<void> {
     const cutoff = this.#disconnectedAt;
-    for (const [hash, expiresAt] of [...this.#pending]) {
+    for (const [hash, expiresAt] of this.#pending.snapshot()) {
       if (this.#closed || !this.#health.ok) return;
       // Unpaid and expired before the connection was lost: it cannot have been paid since.
       if (expiresAt < cutoff) {
