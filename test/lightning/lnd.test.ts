@@ -314,6 +314,27 @@ describe('SettledInvoiceIndex (strict verification)', () => {
 });
 
 describe('LndPayer failures', () => {
+  it('reports an invoice lnd refuses as expired with L402_ERR_PAY_INVOICE_EXPIRED, paying nothing', async () => {
+    const fake = await FakeLnd.start();
+    const payer = new LndPayer({ host: fake.host, tlsCert: fake.cert, macaroon: fake.macaroon });
+    // An invoice of another node, dated two hours ago, valid for one minute.
+    const past = new DevInvoicer({ onWarning: () => {}, clock: { now: () => Date.now() - 2 * 3600_000 } });
+    try {
+      const invoice = await past.createInvoice({ amountSats: 10, expirySeconds: 60 });
+      await assert.rejects(payer.payInvoice(invoice.paymentRequest), (error: unknown) => {
+        assert.ok(error instanceof PaymentError);
+        assert.equal(error.code, 'L402_ERR_PAY_INVOICE_EXPIRED');
+        assert.equal(error.status, 410);
+        assert.match(error.message, /expired/);
+        return true;
+      });
+      assert.equal(await payer.trackPayment(invoice.paymentHash), undefined, 'nothing was sent');
+    } finally {
+      await payer.close();
+      await fake.stop();
+    }
+  });
+
   it('maps lnd failure reasons to codes', async () => {
     const fake = await FakeLnd.start();
     const payer = new LndPayer({ host: fake.host, tlsCert: fake.cert, macaroon: fake.macaroon });

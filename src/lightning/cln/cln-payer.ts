@@ -27,7 +27,7 @@ const PAY_ERRORS: Record<number, [L402ErrorCode, string]> = {
   203: ['L402_ERR_PAY_INCORRECT_DETAILS', 'the destination refused the payment'],
   205: ['L402_ERR_PAY_NO_ROUTE', 'no route'],
   206: ['L402_ERR_PAY_NO_ROUTE', 'no route within the fee limit'],
-  207: ['L402_ERR_PAY_INCORRECT_DETAILS', 'the invoice expired'],
+  207: ['L402_ERR_PAY_INVOICE_EXPIRED', 'the invoice expired'],
   209: ['L402_ERR_PAY_FAILED', 'payment failed'],
   210: ['L402_ERR_PAY_FAILED', 'all attempts failed'],
 };
@@ -70,7 +70,7 @@ export class ClnPayer implements Payer {
    * @param options - fee limit (sat, sent as `maxfee` in msat), timeout (`retry_for`, whole seconds), abort signal
    * @returns preimage, amount and fee
    * @throws PaymentError `L402_ERR_PAY_INVALID_INVOICE` (also when `amountSats` is given: only invoices with an amount are paid), `L402_ERR_PAY_ABORTED`, `L402_ERR_PAY_ALREADY_PAID`,
-   *   `L402_ERR_PAY_IN_FLIGHT`, `L402_ERR_PAY_NO_ROUTE`, `L402_ERR_PAY_INCORRECT_DETAILS`, `L402_ERR_PAY_FAILED`,
+   *   `L402_ERR_PAY_IN_FLIGHT`, `L402_ERR_PAY_NO_ROUTE`, `L402_ERR_PAY_INCORRECT_DETAILS`, `L402_ERR_PAY_INVOICE_EXPIRED`, `L402_ERR_PAY_FAILED`,
    *   `L402_ERR_PAY_TIMEOUT`, `L402_ERR_PAY_UNAVAILABLE`, `L402_ERR_PAY_AUTH_REFUSED`, `L402_ERR_PAY_BAD_PREIMAGE`
    */
   async payInvoice(paymentRequest: string, options: PayOptions = {}): Promise<PaymentResult> {

@@ -27,7 +27,7 @@ export interface LnbitsPayerOptions {
 const FAILURES: [RegExp, L402ErrorCode][] = [
   [/insufficient balance/i, 'L402_ERR_PAY_INSUFFICIENT_BALANCE'],
   [/already (been )?paid|already exists|duplicate/i, 'L402_ERR_PAY_ALREADY_PAID'],
-  [/expired/i, 'L402_ERR_PAY_INCORRECT_DETAILS'],
+  [/expired/i, 'L402_ERR_PAY_INVOICE_EXPIRED'],
   [/no route|route not found|unable to find/i, 'L402_ERR_PAY_NO_ROUTE'],
   [/timed? ?out/i, 'L402_ERR_PAY_TIMEOUT'],
 ];
@@ -77,7 +77,7 @@ export class LnbitsPayer implements Payer {
    * @param options - fee limit (checked afterwards, see the class), timeout, abort signal
    * @returns preimage, amount and fee
    * @throws PaymentError `L402_ERR_PAY_INVALID_INVOICE` (also when `amountSats` is given: only invoices with an amount are paid), `L402_ERR_PAY_ABORTED`, `L402_ERR_PAY_ALREADY_PAID`,
-   *   `L402_ERR_PAY_INSUFFICIENT_BALANCE`, `L402_ERR_PAY_NO_ROUTE`, `L402_ERR_PAY_INCORRECT_DETAILS`,
+   *   `L402_ERR_PAY_INSUFFICIENT_BALANCE`, `L402_ERR_PAY_NO_ROUTE`, `L402_ERR_PAY_INCORRECT_DETAILS`, `L402_ERR_PAY_INVOICE_EXPIRED`,
    *   `L402_ERR_PAY_TIMEOUT`, `L402_ERR_PAY_FAILED`, `L402_ERR_PAY_UNAVAILABLE`, `L402_ERR_PAY_AUTH_REFUSED`,
    *   `L402_ERR_PAY_BAD_PREIMAGE`
    */

@@ -88,6 +88,7 @@ export class LndPayer implements Payer {
    *   or `amountSats` for an invoice with an amount); `L402_ERR_PAY_ALREADY_PAID` when lnd already paid
    *   that hash; `L402_ERR_PAY_IN_FLIGHT` when a payment of it is under way; `L402_ERR_PAY_NO_ROUTE`,
    *   `L402_ERR_PAY_TIMEOUT`, `L402_ERR_PAY_INCORRECT_DETAILS`, `L402_ERR_PAY_INSUFFICIENT_BALANCE`,
+   *   `L402_ERR_PAY_INVOICE_EXPIRED` (410) when lnd refuses the invoice as expired,
    *   `L402_ERR_PAY_CANCELED`, `L402_ERR_PAY_FAILED` from lnd's failure reason; `L402_ERR_PAY_UNAVAILABLE`
    *   when lnd cannot be reached; `L402_ERR_PAY_ABORTED` when `signal` fires (the payment may still
    *   complete: use {@link LndPayer.trackPayment})
@@ -183,6 +184,13 @@ function mapStreamError(error: unknown, paymentHash: string): PaymentError {
     return /already paid/i.test(error.details)
       ? new PaymentError('L402_ERR_PAY_ALREADY_PAID', `invoice ${paymentHash} is already paid`, { status: 409, cause: error })
       : new PaymentError('L402_ERR_PAY_IN_FLIGHT', `a payment of ${paymentHash} is already under way`, { status: 409, cause: error });
+  }
+  // lnd's router refuses an expired invoice before sending anything: `invoice expired. Valid until …`.
+  if (isGrpcError(error) && /invoice expired/i.test(error.details)) {
+    return new PaymentError('L402_ERR_PAY_INVOICE_EXPIRED', `invoice ${paymentHash} has expired; lnd sent nothing: ${error.details}`, {
+      status: 410,
+      cause: error,
+    });
   }
   if (isGrpcError(error) && error.code === GrpcStatusCode.NOT_FOUND) {
     return new PaymentError('L402_ERR_PAY_NOT_FOUND', `lnd knows no payment ${paymentHash}`, { status: 404, cause: error });

@@ -26,7 +26,8 @@ const FAILURES: [RegExp, L402ErrorCode][] = [
   [/already paid|AlreadyPaid/i, 'L402_ERR_PAY_ALREADY_PAID'],
   [/in progress|pending/i, 'L402_ERR_PAY_IN_FLIGHT'],
   [/insufficient|not enough|balance/i, 'L402_ERR_PAY_INSUFFICIENT_BALANCE'],
-  [/expired|incorrect|unknown payment/i, 'L402_ERR_PAY_INCORRECT_DETAILS'],
+  [/expired/i, 'L402_ERR_PAY_INVOICE_EXPIRED'],
+  [/incorrect|unknown payment/i, 'L402_ERR_PAY_INCORRECT_DETAILS'],
   [/route/i, 'L402_ERR_PAY_NO_ROUTE'],
   [/timed? ?out/i, 'L402_ERR_PAY_TIMEOUT'],
 ];
@@ -71,7 +72,7 @@ export class PhoenixdPayer implements Payer {
    * @param options - fee limit (checked afterwards), timeout, abort signal
    * @returns preimage, amount and fee
    * @throws PaymentError `L402_ERR_PAY_INVALID_INVOICE` (also when `amountSats` is given: only invoices with an amount are paid), `L402_ERR_PAY_ABORTED`, `L402_ERR_PAY_ALREADY_PAID`,
-   *   `L402_ERR_PAY_IN_FLIGHT`, `L402_ERR_PAY_INSUFFICIENT_BALANCE`, `L402_ERR_PAY_INCORRECT_DETAILS`,
+   *   `L402_ERR_PAY_IN_FLIGHT`, `L402_ERR_PAY_INSUFFICIENT_BALANCE`, `L402_ERR_PAY_INCORRECT_DETAILS`, `L402_ERR_PAY_INVOICE_EXPIRED`,
    *   `L402_ERR_PAY_NO_ROUTE`, `L402_ERR_PAY_TIMEOUT`, `L402_ERR_PAY_FAILED`, `L402_ERR_PAY_UNAVAILABLE`,
    *   `L402_ERR_PAY_AUTH_REFUSED`, `L402_ERR_PAY_BAD_PREIMAGE`
    */
