@@ -23,6 +23,7 @@ export const entries: Record<string, string> = {
   'lightning/cln': 'src/lightning/cln/index.ts',
   'lightning/lnbits': 'src/lightning/lnbits/index.ts',
   'lightning/phoenixd': 'src/lightning/phoenixd/index.ts',
+  'lightning/wavelength': 'src/lightning/wavelength/index.ts',
   'lightning/nwc': 'src/lightning/nwc/index.ts',
   proxy: 'src/proxy/index.ts',
   admin: 'src/admin/index.ts',

@@ -8,6 +8,7 @@ import type { Clock, Invoicer } from '../core/types.js';
 import { DevInvoicer } from '../lightning/dev/dev-invoicer.js';
 import { LndInvoicer } from '../lightning/lnd/lnd-invoicer.js';
 import type { LightningNetwork } from '../lightning/network.js';
+import { WavelengthInvoicer } from '../lightning/wavelength/wavelength-invoicer.js';
 import type { StoreConfig } from '../store/open-store.js';
 import type { ApertureConfig } from '../proxy/config/aperture-config.js';
 import { openHttpInvoicer } from './open-http-invoicer.js';
@@ -46,12 +47,14 @@ export function programStoreConfig(config: ApertureConfig, postgresSchema: strin
 
 /**
  * Connects the configured Lightning backend: the dev backend (its key in
- * `<basedir>/dev-node.key`) or lnd (`invoice.macaroon` from `macdir`).
+ * `<basedir>/dev-node.key`), a remote backend (open-http-invoicer.ts), a
+ * Wavelength gateway, or lnd (`invoice.macaroon` from `macdir`).
  * @param config - the configuration
  * @param logger - connection changes (`CHLL`)
  * @param clock - invoice times
  * @returns the backend; undefined when `authenticator.disable`
- * @throws L402Error `L402_ERR_CONFIG_INVALID`, `L402_ERR_LN_CONNECT_FAILED`
+ * @throws L402Error `L402_ERR_CONFIG_INVALID`, `L402_ERR_LN_CONNECT_FAILED`, `L402_ERR_LN_CREDENTIALS` (a Wavelength
+ *   macaroon file that cannot be read or is not a macaroon)
  */
 export async function openProgramInvoicer(config: ApertureConfig, logger: Logger, clock: Clock): Promise<Invoicer | undefined> {
   const a = config.authenticator;
@@ -66,6 +69,26 @@ export async function openProgramInvoicer(config: ApertureConfig, logger: Logger
     });
   }
   if (a.http !== undefined) return openHttpInvoicer(a.http, logger, clock);
+  if (a.wavelength !== undefined) {
+    const { gateway, macaroonPath } = a.wavelength;
+    logger.info(
+      { backend: 'wavelength', gateway },
+      'Wavelength gateway: invoices only; settlement is not tracked (the ledger keeps these challenges pending, strictverify is refused)',
+    );
+    return WavelengthInvoicer.connect({
+      gateway,
+      ...(macaroonPath === undefined ? {} : { macaroonPath }),
+      clock,
+      onHealthChange: (health) => {
+        if (health.ok) logger.info({ backend: 'wavelength', gateway }, 'Wavelength gateway answering again');
+        else
+          logger.warn(
+            { backend: 'wavelength', gateway, detail: health.detail },
+            'Wavelength gateway failing; challenges answer 503 until it answers',
+          );
+      },
+    });
+  }
   if (a.lndHost === undefined || a.macDir === undefined || a.tlsPath === undefined) {
     throw new L402Error('L402_ERR_CONFIG_INVALID', 'authenticator: lndhost, tlspath and macdir are required for the lnd backend');
   }

@@ -36,6 +36,8 @@ export function secretPaths(config: ApertureConfig, ownStore: boolean): { files:
   if (!config.authenticator.disable && config.authenticator.backend === 'dev') files.push(join(config.baseDir, 'dev-node.key'));
   const credentialFile = config.authenticator.disable ? undefined : config.authenticator.http?.secretFile;
   if (credentialFile !== undefined) files.push(credentialFile);
+  const wavelengthMacaroon = config.authenticator.disable ? undefined : config.authenticator.wavelength?.macaroonPath;
+  if (wavelengthMacaroon !== undefined) files.push(wavelengthMacaroon);
   // The base directory matters only when a secret lives in it (not with PostgreSQL, plaintext and lnd).
   const inBaseDir = files.some((f) => dirname(f) === config.baseDir);
   return { files, directories: inBaseDir ? [config.baseDir] : [] };

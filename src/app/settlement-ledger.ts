@@ -2,7 +2,8 @@
  * The program's settlement ledger: records every settlement the Lightning
  * backend reports (retrying while the store cannot write), reconciles the
  * challenges paid while the program was down, and garbage-collects unpaid,
- * expired challenges on a timer.
+ * expired challenges on a timer; with a backend that reports no settlement
+ * (`tracksSettlement: false`, Wavelength) it does none of these.
  */
 import type { Logger } from 'pino';
 import { BoundedCache } from '../core/bounded-cache.js';
@@ -88,6 +89,15 @@ export class SettlementLedger {
    */
   start(): Promise<number> {
     const { invoicer, clock, gcIntervalMs } = this.#o;
+    if (invoicer?.tracksSettlement === false) {
+      // A backend that reports no settlement (Wavelength): a pending row may be a paid token, so neither
+      // reconciliation (nothing to ask) nor garbage collection (it would take the root key of a paid token).
+      this.#o.lnLog.info(
+        'the Lightning backend reports no settlement: challenges stay pending in the ledger and are never garbage-collected',
+      );
+      this.#reconciled = Promise.resolve(0);
+      return this.#reconciled;
+    }
     if (invoicer !== undefined) {
       this.#stopSettled = invoicer.onSettled((status: InvoiceStatus) => {
         if (status.state !== 'settled') return;
@@ -105,10 +115,12 @@ export class SettlementLedger {
   }
 
   /**
-   * Runs one garbage collection now.
+   * Runs one garbage collection now (none with a backend that reports no settlement: a pending row may be a
+   * paid token; MPP charges are pruned by the Payment scheme's own timer).
    * @returns what was removed
    */
   async collectGarbage(): Promise<GarbageReport> {
+    if (this.#o.invoicer?.tracksSettlement === false) return { rootKeys: 0, transactions: 0, charges: 0 };
     const report = await this.#o.store.collectGarbage(this.#o.clock.now(), this.#o.gcGraceMs);
     if (report.rootKeys + report.transactions + report.charges > 0) this.#o.logger.info(report, 'garbage collected');
     return report;

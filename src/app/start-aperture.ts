@@ -291,6 +291,12 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
     if (options.invoicer === undefined && invoicer !== undefined) cleanups.push(() => invoicer.close());
 
     let isSettled: ((hash: string) => boolean | Promise<boolean>) | undefined;
+    if (config.strictVerify && invoicer?.tracksSettlement === false) {
+      throw new L402Error(
+        'L402_ERR_CONFIG_INVALID',
+        'strictverify is not supported with a Lightning backend that reports no settlement (Wavelength): there is nothing to verify against',
+      );
+    }
     if (config.strictVerify && invoicer !== undefined) {
       if (invoicer instanceof LndInvoicer || invoicer instanceof ClnInvoicer) {
         const index = await SettledInvoiceIndex.load(invoicer, { batchSize: config.invoiceBatchSize });

@@ -303,5 +303,6 @@ function lightningLine(a: AuthenticatorConfig): string {
   if (a.disable) return 'disabled (every request is forwarded)';
   if (a.backend === 'dev') return 'dev backend (not for production); POST /api/dev/pay pays invoices for loopback clients';
   if (a.http !== undefined) return a.http.kind === 'nwc' ? 'nwc (the relay of the connection URI)' : `${a.http.kind} at ${a.http.url}`;
+  if (a.wavelength !== undefined) return `wavelength at ${a.wavelength.gateway} (settlement not tracked)`;
   return `lnd at ${a.lndHost ?? ''}`;
 }

@@ -114,6 +114,7 @@ export const L402_ERROR_CODES = Object.freeze({
   L402_ERR_LN_BAD_RESPONSE: 'lightning',
   L402_ERR_PAY_AUTH_REFUSED: 'lightning',
   L402_ERR_PAY_INVOICE_EXPIRED: 'lightning',
+  L402_ERR_LN_UNSUPPORTED: 'lightning',
   L402_ERR_LNC_PHRASE_INVALID: 'lnc',
   L402_ERR_LNC_KEY_INVALID: 'lnc',
   L402_ERR_LNC_HANDSHAKE_FAILED: 'lnc',

@@ -194,6 +194,12 @@ export interface Invoicer {
   health(): BackendHealth;
   /** Releases connections and timers. */
   close(): Promise<void>;
+  /**
+   * `false` for a backend that cannot report settlement (`WavelengthInvoicer`): `onSettled` never fires
+   * and `lookupInvoice` refuses, so strict verification is refused with it and the `aperture` program
+   * neither reconciles nor garbage-collects its pending challenges. Absent or `true`: settlement is reported.
+   */
+  readonly tracksSettlement?: boolean;
 }
 
 /** Options for paying an invoice. */

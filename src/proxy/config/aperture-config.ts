@@ -5,6 +5,7 @@
  * header value resolved. See docs/configuration.md for each key.
  */
 import type { HttpBackendConfig, HttpLightningBackend } from './http-backend-config.js';
+import type { WavelengthConfig } from './wavelength-config.js';
 import type { GoRegexp } from '../../core/go-regexp.js';
 
 import type { LogSubsystem } from '../ops/logger.js';
@@ -115,7 +116,7 @@ export interface ServiceConfig {
 }
 
 /** Which Lightning backend issues invoices. */
-export type LightningBackendKind = 'lnd' | 'dev' | HttpLightningBackend | 'none';
+export type LightningBackendKind = 'lnd' | 'dev' | HttpLightningBackend | 'wavelength' | 'none';
 
 /** `authenticator`: the Lightning node that issues invoices. */
 export interface AuthenticatorConfig {
@@ -146,6 +147,8 @@ export interface AuthenticatorConfig {
   sessionIdleTimeoutSeconds: number;
   /** Extension: the settings of `backend: cln | lnbits | phoenixd | nwc` (http-backend-config.ts). */
   http?: HttpBackendConfig;
+  /** The reference's `wavelengthgateway` and `wavelengthmacaroonpath`, when they select the Wavelength backend (wavelength-config.ts). */
+  wavelength?: WavelengthConfig;
   /** Extension: a macaroon that can pay, for session refunds through lnd (`paymacaroonpath`), `~` expanded. */
   payMacaroonPath: string | undefined;
 }

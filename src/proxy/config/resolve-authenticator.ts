@@ -6,6 +6,7 @@ import type { AuthenticatorConfig, LightningBackendKind } from './aperture-confi
 import { CONFIG_DEFAULTS, checkAddress, type ResolveConfigContext } from './config-context.js';
 import type { ConfigReader, ConfigSection } from './config-reader.js';
 import { HTTP_BACKEND_KEYS, HTTP_LIGHTNING_BACKENDS, readHttpBackend } from './http-backend-config.js';
+import { readWavelength } from './wavelength-config.js';
 
 /** Keys of `authenticator`. @internal */
 export const AUTH_KEYS = [
@@ -32,7 +33,7 @@ export const AUTH_KEYS = [
 const NETWORKS = ['regtest', 'simnet', 'testnet', 'mainnet', 'signet'];
 
 /**
- * `authenticator`: the Lightning backend (lnd, dev, cln, lnbits, phoenixd, nwc, or none), the
+ * `authenticator`: the Lightning backend (lnd, dev, cln, lnbits, phoenixd, nwc, wavelength, or none), the
  * Payment scheme (MPP) and its sessions, and the reference's LNC keys, accepted with a warning
  * naming them.
  * @internal
@@ -58,7 +59,6 @@ export function readAuthenticator(
   const backendText = a.optString('backend')?.toLowerCase();
   const wavelength = a.optString('wavelengthgateway');
   const payMacaroonText = a.optString('paymacaroonpath');
-  a.optString('wavelengthmacaroonpath');
   const result: AuthenticatorConfig = {
     network: network?.toLowerCase(),
     disable,
@@ -110,15 +110,6 @@ export function readAuthenticator(
       'authenticator.disable is set: every request passes and no Payment challenge is sent',
       a.node('enablempp'),
     );
-  if (wavelength !== undefined)
-    r.warn(a.path('wavelengthgateway'), 'not-built', 'the Wavelength invoice backend is not built here', a.node('wavelengthgateway'));
-  if (a.has('wavelengthmacaroonpath'))
-    r.warn(
-      a.path('wavelengthmacaroonpath'),
-      'not-built',
-      'the Wavelength invoice backend is not built here; wavelengthmacaroonpath has no effect',
-      a.node('wavelengthmacaroonpath'),
-    );
   if (disable) return result;
 
   let backend: LightningBackendKind;
@@ -126,8 +117,43 @@ export function readAuthenticator(
   const httpBackend = HTTP_LIGHTNING_BACKENDS.find((kind) => kind === backendText);
   const http = readHttpBackend(r, a, httpBackend, { env: ctx.env, fileExists: ctx.fileExists, path });
   if (http !== undefined) result.http = http;
-  if (backendText !== undefined && backendText !== 'lnd' && backendText !== 'dev' && httpBackend === undefined) {
-    r.issue(a.path('backend'), `unknown backend "${backendText}" (lnd, dev, ${HTTP_LIGHTNING_BACKENDS.join(', ')})`, a.node('backend'));
+  if (
+    backendText !== undefined &&
+    backendText !== 'lnd' &&
+    backendText !== 'dev' &&
+    backendText !== 'wavelength' &&
+    httpBackend === undefined
+  ) {
+    r.issue(
+      a.path('backend'),
+      `unknown backend "${backendText}" (lnd, dev, ${HTTP_LIGHTNING_BACKENDS.join(', ')}, wavelength)`,
+      a.node('backend'),
+    );
+    return result;
+  }
+  // As the reference: wavelengthgateway selects the Wavelength backend (before lndhost), unless backend: names another.
+  const isWavelength = backendText === 'wavelength' || (backendText === undefined && wavelength !== undefined);
+  const wl = readWavelength(r, a, isWavelength ? true : (backendText ?? (lndHost !== undefined ? 'lnd' : 'none')), {
+    fileExists: ctx.fileExists,
+    path,
+  });
+  if (isWavelength) {
+    if (wl === undefined) return result;
+    result.backend = 'wavelength';
+    result.wavelength = wl;
+    // The reference refuses these with a Wavelength gateway: they describe a node this backend does not use.
+    for (const key of ['lndhost', 'passphrase']) {
+      if (a.has(key))
+        r.issue(a.path(key), `${key} cannot be set when invoices come from a Wavelength wallet (wavelengthgateway)`, a.node(key));
+    }
+    if (enableSessions) {
+      r.issue(
+        a.path('enablesessions'),
+        'enablesessions pays session refunds, and the Wavelength backend has no payer: use backend lnd (with paymacaroonpath) or dev for sessions, or leave enablesessions off (charges work with Wavelength)',
+        a.node('enablesessions'),
+      );
+    }
+    warnLncKeys(r, a, passphrase);
     return result;
   }
   if (httpBackend !== undefined) backend = httpBackend;
@@ -143,7 +169,7 @@ export function readAuthenticator(
   } else {
     r.issue(
       a.basePath,
-      'no invoice backend: set authenticator.lndhost (with tlspath and macdir), authenticator.backend: cln, lnbits, phoenixd or nwc (with its keys), authenticator.backend: dev (test payments), or authenticator.disable: true',
+      'no invoice backend: set authenticator.lndhost (with tlspath and macdir), authenticator.backend: cln, lnbits, phoenixd or nwc (with its keys), authenticator.wavelengthgateway (a Wavelength wallet), authenticator.backend: dev (test payments), or authenticator.disable: true',
     );
     return result;
   }
@@ -201,10 +227,15 @@ export function readAuthenticator(
   }
   if (passphrase !== undefined && backend !== 'lnd')
     r.warn(a.path('passphrase'), 'ignored', `backend is ${backend}: passphrase is ignored`, a.node('passphrase'));
+  warnLncKeys(r, a, passphrase);
+  return result;
+}
+
+/** The LNC keys without a passphrase: not built, ignored. */
+function warnLncKeys(r: ConfigReader, a: ConfigSection, passphrase: string | undefined): void {
   if (a.has('mailboxaddress') || a.has('devserver')) {
     const key = a.has('mailboxaddress') ? 'mailboxaddress' : 'devserver';
     if (passphrase === undefined)
       r.warn(a.path(key), 'not-built', 'Lightning Node Connect is not built here; LNC settings are ignored', a.node(key));
   }
-  return result;
 }

@@ -248,6 +248,14 @@ export function resolveConfig(root: RawNode | undefined, context: Partial<Resolv
   }
 
   const authenticator = readAuthenticator(r, top.section('authenticator', AUTH_KEYS), path, ctx, listenAddr);
+  if (strictVerify && authenticator.backend === 'wavelength') {
+    // As the reference: strict verification needs every invoice's state, which the Wavelength gateway does not report.
+    r.issue(
+      top.path('strictverify'),
+      'strictverify is not supported with the Wavelength backend (wavelengthgateway): the wallet gateway reports no settlement to verify against',
+      top.node('strictverify'),
+    );
+  }
 
   const admin = readAdmin(r, top, baseDir, listenAddr, insecure, path, abs);
 
