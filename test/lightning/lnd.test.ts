@@ -325,7 +325,7 @@ describe('LndPayer failures', () => {
         assert.ok(error instanceof PaymentError);
         assert.equal(error.code, 'L402_ERR_PAY_INVOICE_EXPIRED');
         assert.equal(error.status, 410);
-        assert.match(error.message, /expired/);
+        assert.match(error.message, /has expired; lnd sent nothing: UNKNOWN: invoice expired\. Valid until/);
         return true;
       });
       assert.equal(await payer.trackPayment(invoice.paymentHash), undefined, 'nothing was sent');

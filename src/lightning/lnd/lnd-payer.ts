@@ -186,8 +186,8 @@ function mapStreamError(error: unknown, paymentHash: string): PaymentError {
       : new PaymentError('L402_ERR_PAY_IN_FLIGHT', `a payment of ${paymentHash} is already under way`, { status: 409, cause: error });
   }
   // lnd's router refuses an expired invoice before sending anything: `invoice expired. Valid until …`.
-  if (isGrpcError(error) && /invoice expired/i.test(error.details)) {
-    return new PaymentError('L402_ERR_PAY_INVOICE_EXPIRED', `invoice ${paymentHash} has expired; lnd sent nothing: ${error.details}`, {
+  if (isGrpcError(error) && /invoice expired/i.test(detail)) {
+    return new PaymentError('L402_ERR_PAY_INVOICE_EXPIRED', `invoice ${paymentHash} has expired; lnd sent nothing: ${detail}`, {
       status: 410,
       cause: error,
     });
