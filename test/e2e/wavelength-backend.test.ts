@@ -6,9 +6,11 @@
 import assert from 'node:assert/strict';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { startAperture } from '../../src/app/start-aperture.js';
 import { WavelengthInvoicer } from '../../src/lightning/wavelength/index.js';
+import { createLogger } from '../../src/proxy/ops/logger.js';
 import { FakeWavelength } from '../fixtures/fake-wavelength.js';
 import { h1, startBackend } from '../proxy/support.js';
 import { challenge, ledgerRow } from './lnd-support.js';
@@ -84,6 +86,34 @@ describe('aperture with a Wavelength gateway', { timeout: 120_000 }, () => {
       await aperture.close();
       await fake.server.close();
       await backend.close();
+    }
+  });
+
+  test('a macaroon file open to group or others is reported at start, by path', { skip: process.platform === 'win32' }, async (t) => {
+    const dir = tempBaseDir(t);
+    const fake = await FakeWavelength.start();
+    const file = macaroonFile(dir, fake);
+    chmodSync(file, 0o644);
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        lines.push(chunk.toString());
+        callback();
+      },
+    });
+    const yaml = `listenaddr: 127.0.0.1:0\ninsecure: true\nauthenticator:\n  wavelengthgateway: ${fake.url}\n  wavelengthmacaroonpath: ${file}\nservices: []\n`;
+    const aperture = await startAperture(configFrom(yaml, dir), {
+      logger: createLogger('info', sink),
+      gcIntervalMs: 0,
+      defaultMetrics: false,
+    });
+    try {
+      const output = lines.join('');
+      assert.match(output, new RegExp(`chmod 600 ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+      assert.ok(!output.includes(Buffer.from(fake.macaroon).toString('hex')), 'the macaroon is never logged');
+    } finally {
+      await aperture.close();
+      await fake.server.close();
     }
   });
 
