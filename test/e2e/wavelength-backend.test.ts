@@ -11,11 +11,13 @@ import { describe, test } from 'node:test';
 import { startAperture } from '../../src/app/start-aperture.js';
 import { WavelengthInvoicer } from '../../src/lightning/wavelength/index.js';
 import { createLogger } from '../../src/proxy/ops/logger.js';
+import { encodePaymentCredential } from '../../src/mpp/payment-credential.js';
+import { parsePaymentChallenges, type PaymentChallenge } from '../../src/mpp/payment-challenge.js';
 import { FakeWavelength } from '../fixtures/fake-wavelength.js';
 import { h1, startBackend } from '../proxy/support.js';
 import { challenge, ledgerRow } from './lnd-support.js';
 import { spawnNode } from './spawn.js';
-import { TestClock, challengeOf, configFrom, freePort, quiet, tempBaseDir } from './support.js';
+import { TestClock, challengeOf, configFrom, freePort, quiet, tempBaseDir, wwwAuthenticate } from './support.js';
 
 function macaroonFile(dir: string, fake: FakeWavelength): string {
   const file = join(dir, 'wallet.macaroon');
@@ -82,6 +84,42 @@ describe('aperture with a Wavelength gateway', { timeout: 120_000 }, () => {
       assert.ok((await ledgerRow(aperture, c.paymentHash)) !== undefined, 'the row is kept');
       const again = await h1(`${aperture.url}/api/x`, { headers: { authorization } });
       assert.equal(again.status, 200, 'the paid token still works');
+    } finally {
+      await aperture.close();
+      await fake.server.close();
+      await backend.close();
+    }
+  });
+
+  test('a Payment (MPP) charge is served: the invoice from the gateway, paid, one request answered', async (t) => {
+    const dir = tempBaseDir(t);
+    const backend = await startBackend((req, res) => res.end(`ok ${req.url}`));
+    const fake = await FakeWavelength.start();
+    const yaml = `listenaddr: 127.0.0.1:0\ninsecure: true\nauthenticator:\n  wavelengthgateway: ${fake.url}\n  wavelengthmacaroonpath: ${macaroonFile(dir, fake)}\n  enablempp: true\n  network: regtest\n  mpprealm: api.example.test\nservices:\n  - name: api\n    pathregexp: '^/api'\n    address: ${backend.address}\n    price: 4\n    authscheme: mpp\n`;
+    const aperture = await startAperture(configFrom(yaml, dir), {
+      logger: quiet,
+      gcIntervalMs: 0,
+      defaultMetrics: false,
+      mppSweepIntervalMs: 0,
+    });
+    try {
+      const res = await h1(`${aperture.url}/api/x`);
+      assert.equal(res.status, 402, res.body);
+      const offers = parsePaymentChallenges(wwwAuthenticate(res.rawHeaders).filter((l) => l.startsWith('Payment ')));
+      const charge = offers.find((c) => c.intent === 'charge') as PaymentChallenge;
+      assert.ok(charge !== undefined, 'a charge is offered');
+      assert.equal(
+        offers.find((c) => c.intent === 'session'),
+        undefined,
+        'no session without a payer',
+      );
+      const request = JSON.parse(Buffer.from(charge.request, 'base64url').toString('utf8')) as { methodDetails: { invoice: string } };
+      assert.equal(fake.calls.at(-1)?.body['amt_sat'], 4);
+      const paid = await fake.node.pay(request.methodDetails.invoice, 0n);
+      const authorization = `Payment ${encodePaymentCredential({ challenge: charge, payload: { preimage: paid.preimage } })}`;
+      const ok = await h1(`${aperture.url}/api/x`, { headers: { authorization } });
+      assert.equal(ok.status, 200, ok.body);
+      assert.equal((await h1(`${aperture.url}/api/x`, { headers: { authorization } })).status, 402, 'a charge buys one request');
     } finally {
       await aperture.close();
       await fake.server.close();
