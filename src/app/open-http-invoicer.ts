@@ -55,7 +55,12 @@ export async function openHttpInvoicer(config: HttpBackendConfig, logger: Logger
   }
 }
 
-function readText(path: string | undefined, what: string): string {
+/**
+ * Reads a credential or CA file, trimmed.
+ * @internal
+ * @throws L402Error `L402_ERR_LN_CREDENTIALS` when it is missing, unreadable or empty
+ */
+export function readText(path: string | undefined, what: string): string {
   if (path === undefined) throw new L402Error('L402_ERR_LN_CREDENTIALS', `no ${what} configured`);
   try {
     const text = readFileSync(path, 'utf8').trim();

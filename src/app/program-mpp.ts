@@ -14,6 +14,8 @@ import { DevPayer } from '../lightning/dev/dev-payer.js';
 import { LndInvoicer } from '../lightning/lnd/lnd-invoicer.js';
 import { LndPayer } from '../lightning/lnd/lnd-payer.js';
 import { MppScheme } from '../mpp/mpp-scheme.js';
+import { refundPayerKeys } from '../proxy/config/http-backend-config.js';
+import { openHttpRefundPayer } from './open-http-payer.js';
 import type { ApertureStore } from '../store/aperture-store.js';
 import { GO_MPP_HMAC_KEY_HASH } from '../store/go-aperture-schema.js';
 import type { ApertureConfig } from '../proxy/config/aperture-config.js';
@@ -79,7 +81,8 @@ function networkOf(config: ApertureConfig, invoicer: Invoicer): string {
  * Builds the program's {@link MppScheme} when `authenticator.enablempp` is on
  * (and payments are not disabled): charges in the store, sessions (with
  * `enablesessions`) in the store with refunds paid by `refundPayer`, else the
- * dev backend itself, else lnd through `paymacaroonpath`.
+ * dev backend itself, else lnd through `paymacaroonpath`, else the remote backend's
+ * paying credential (`clnpayrune`, `phoenixdpaypassword`, `nwcpayuri`).
  * @param config - the configuration
  * @param store - the program's store (secret, charges, sessions)
  * @param invoicer - the Lightning backend
@@ -113,10 +116,22 @@ export async function openProgramMpp(
       closers.push(() => lnd.close());
       payer = lnd;
     }
+    if (payer === undefined && a.http !== undefined) {
+      const remote = openHttpRefundPayer(a.http);
+      if (remote !== undefined) {
+        closers.push(() => remote.close());
+        payer = remote;
+      }
+    }
     if (payer === undefined) {
+      const keys = a.http === undefined ? undefined : refundPayerKeys(a.http.kind);
       throw new L402Error(
         'L402_ERR_CONFIG_INVALID',
-        `authenticator.enablesessions: no payer for session refunds; set authenticator.paymacaroonpath (e.g. ${join(a.macDir ?? '~/.lnd', 'admin.macaroon')})`,
+        a.http === undefined
+          ? `authenticator.enablesessions: no payer for session refunds; set authenticator.paymacaroonpath (e.g. ${join(a.macDir ?? '~/.lnd', 'admin.macaroon')})`
+          : keys === undefined
+            ? `authenticator.enablesessions: backend ${a.http.kind} cannot pay session refunds (amountless invoices)`
+            : `authenticator.enablesessions: no payer for session refunds; set authenticator.${keys.secret} or ${keys.secretFile}`,
       );
     }
   }

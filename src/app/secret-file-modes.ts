@@ -34,8 +34,8 @@ export function secretPaths(config: ApertureConfig, ownStore: boolean): { files:
   }
   if (!config.insecure) files.push(join(config.baseDir, 'tls.key'));
   if (!config.authenticator.disable && config.authenticator.backend === 'dev') files.push(join(config.baseDir, 'dev-node.key'));
-  const credentialFile = config.authenticator.disable ? undefined : config.authenticator.http?.secretFile;
-  if (credentialFile !== undefined) files.push(credentialFile);
+  const http = config.authenticator.disable ? undefined : config.authenticator.http;
+  for (const credentialFile of [http?.secretFile, http?.paySecretFile]) if (credentialFile !== undefined) files.push(credentialFile);
   const wavelengthMacaroon = config.authenticator.disable ? undefined : config.authenticator.wavelength?.macaroonPath;
   if (wavelengthMacaroon !== undefined) files.push(wavelengthMacaroon);
   // The base directory matters only when a secret lives in it (not with PostgreSQL, plaintext and lnd).

@@ -6,7 +6,7 @@ import { DevInvoicer } from '../../src/lightning/dev/index.js';
 import { FakeClnRest } from '../fixtures/fake-clnrest.js';
 import { NodePayError } from '../fixtures/fake-wallet-node.js';
 import { invoicerConformance } from './invoicer.conformance.js';
-import { payerConformance } from './payer.conformance.js';
+import { payerConformance, payThrough, receivedBy } from './payer.conformance.js';
 
 const FAST = { initialMs: 20, maxMs: 100 };
 
@@ -48,13 +48,15 @@ invoicerConformance({
 
 payerConformance({
   name: 'ClnPayer (pay) against a fake clnrest',
+  amountless: 'pays',
   async create() {
     const payee = new DevInvoicer({ onWarning: () => {} });
-    const fake = await FakeClnRest.start({ payee: async (bolt11) => (await payee.pay(bolt11)).preimage, feeMsat: 1500n });
+    const fake = await FakeClnRest.start({ payee: payThrough(payee), feeMsat: 1500n });
     const payer = new ClnPayer({ url: fake.url, rune: fake.rune, caCert: fake.caCert });
     return {
       payer,
       issue: (amountSats) => payee.createInvoice({ amountSats }),
+      received: (hash) => receivedBy(payee, hash),
       cleanup: async () => {
         await payer.close();
         await fake.server.close();
@@ -65,13 +67,15 @@ payerConformance({
 
 payerConformance({
   name: 'ClnPayer (xpay) against a fake clnrest',
+  amountless: 'pays',
   async create() {
     const payee = new DevInvoicer({ onWarning: () => {} });
-    const fake = await FakeClnRest.start({ payee: async (bolt11) => (await payee.pay(bolt11)).preimage });
+    const fake = await FakeClnRest.start({ payee: payThrough(payee) });
     const payer = new ClnPayer({ url: fake.url, rune: fake.rune, caCert: fake.caCert, command: 'xpay' });
     return {
       payer,
       issue: (amountSats) => payee.createInvoice({ amountSats }),
+      received: (hash) => receivedBy(payee, hash),
       cleanup: async () => {
         await payer.close();
         await fake.server.close();
@@ -249,7 +253,7 @@ describe('ClnInvoicer', () => {
 describe('ClnPayer', () => {
   it('maps CLN pay errors and a wrong rune to coded errors', async () => {
     const payee = new DevInvoicer({ onWarning: () => {} });
-    const fake = await FakeClnRest.start({ payee: async (bolt11) => (await payee.pay(bolt11)).preimage, feeMsat: 20_000n });
+    const fake = await FakeClnRest.start({ payee: payThrough(payee), feeMsat: 20_000n });
     const payer = new ClnPayer({ url: fake.url, rune: fake.rune, caCert: fake.caCert });
     try {
       const invoice = await payee.createInvoice({ amountSats: 10 });

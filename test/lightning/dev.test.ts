@@ -19,7 +19,7 @@ import {
 import { isLoopback } from '../../src/lightning/dev/loopback.js';
 import { endlessUpload } from '../proxy/endless-body.js';
 import { invoicerConformance } from './invoicer.conformance.js';
-import { payerConformance } from './payer.conformance.js';
+import { payerConformance, receivedBy } from './payer.conformance.js';
 import { TestClock } from '../fixtures/test-clock.js';
 
 const quiet = { onWarning: () => {} };
@@ -50,11 +50,13 @@ invoicerConformance({
 
 payerConformance({
   name: 'DevPayer',
+  amountless: 'pays',
   async create() {
     const invoicer = new DevInvoicer(quiet);
     return {
       payer: new DevPayer(invoicer),
       issue: (amountSats) => invoicer.createInvoice({ amountSats }),
+      received: (hash) => receivedBy(invoicer, hash),
       cleanup: () => invoicer.close(),
     };
   },
@@ -62,6 +64,7 @@ payerConformance({
 
 payerConformance({
   name: 'DevHttpPayer over /api/dev/pay',
+  amountless: 'refuses',
   async create() {
     const invoicer = new DevInvoicer(quiet);
     const server = createServer(createDevPayListener(invoicer));
@@ -69,6 +72,7 @@ payerConformance({
     return {
       payer: new DevHttpPayer({ url: `${base}/api/dev/pay` }),
       issue: (amountSats) => invoicer.createInvoice({ amountSats }),
+      received: (hash) => receivedBy(invoicer, hash),
       cleanup: async () => {
         await close(server);
         await invoicer.close();

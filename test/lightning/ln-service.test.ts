@@ -6,7 +6,7 @@ import { DevInvoicer } from '../../src/lightning/dev/index.js';
 import { LnServiceInvoicer, LnServicePayer, type LnServiceFunctions } from '../../src/lightning/ln-service/index.js';
 import { FakeLnd } from '../fixtures/fake-lnd.js';
 import { invoicerConformance } from './invoicer.conformance.js';
-import { payerConformance } from './payer.conformance.js';
+import { payerConformance, payThrough, receivedBy } from './payer.conformance.js';
 
 function lndFor(fake: FakeLnd): object {
   return lightning.authenticatedLndGrpc({
@@ -34,13 +34,15 @@ invoicerConformance({
 
 payerConformance({
   name: 'LnServicePayer (lightning package, injected) against the fake lnd',
+  amountless: 'pays',
   async create() {
     const payee = new DevInvoicer({ onWarning: () => {} });
-    const fake = await FakeLnd.start({ payee: async (request) => (await payee.pay(request)).preimage, feeMsat: 2000n });
+    const fake = await FakeLnd.start({ payee: payThrough(payee), feeMsat: 2000n });
     const payer = await LnServicePayer.create({ lnd: lndFor(fake), functions: lightning as unknown as LnServiceFunctions });
     return {
       payer,
       issue: (amountSats) => payee.createInvoice({ amountSats }),
+      received: (hash) => receivedBy(payee, hash),
       cleanup: () => fake.stop(),
     };
   },

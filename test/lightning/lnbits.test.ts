@@ -7,7 +7,7 @@ import { FakeLnbits } from '../fixtures/fake-lnbits.js';
 import { NodePayError } from '../fixtures/fake-wallet-node.js';
 import { TestClock } from '../fixtures/test-clock.js';
 import { invoicerConformance } from './invoicer.conformance.js';
-import { payerConformance } from './payer.conformance.js';
+import { payerConformance, payThrough, receivedBy } from './payer.conformance.js';
 
 const FAST = { initialMs: 20, maxMs: 100 };
 
@@ -54,13 +54,15 @@ invoicerConformance({
 
 payerConformance({
   name: 'LnbitsPayer against a fake LNbits',
+  amountless: 'refuses',
   async create() {
     const payee = new DevInvoicer({ onWarning: () => {} });
-    const fake = await FakeLnbits.start({ payee: async (bolt11) => (await payee.pay(bolt11)).preimage, feeMsat: 1000n });
+    const fake = await FakeLnbits.start({ payee: payThrough(payee), feeMsat: 1000n });
     const payer = new LnbitsPayer({ url: fake.url, adminKey: fake.adminKey, pollIntervalMs: 10 });
     return {
       payer,
       issue: (amountSats) => payee.createInvoice({ amountSats }),
+      received: (hash) => receivedBy(payee, hash),
       cleanup: async () => {
         await payer.close();
         await fake.server.close();
@@ -150,7 +152,7 @@ describe('LnbitsInvoicer', () => {
 describe('LnbitsPayer', () => {
   it('needs the admin key, and maps failures to coded errors', async () => {
     const payee = new DevInvoicer({ onWarning: () => {} });
-    const fake = await FakeLnbits.start({ payee: async (bolt11) => (await payee.pay(bolt11)).preimage });
+    const fake = await FakeLnbits.start({ payee: payThrough(payee) });
     const withInvoiceKey = new LnbitsPayer({ url: fake.url, adminKey: fake.invoiceKey });
     const payer = new LnbitsPayer({ url: fake.url, adminKey: fake.adminKey, pollIntervalMs: 10 });
     try {

@@ -8,7 +8,7 @@ import { DevInvoicer } from '../../src/lightning/dev/index.js';
 import { LndInvoicer, LndPayer, SettledInvoiceIndex, type LndInvoicerOptions } from '../../src/lightning/lnd/index.js';
 import { FakeLnd } from '../fixtures/fake-lnd.js';
 import { invoicerConformance } from './invoicer.conformance.js';
-import { payerConformance } from './payer.conformance.js';
+import { payerConformance, payThrough, receivedBy } from './payer.conformance.js';
 
 function optionsFor(fake: FakeLnd, extra: Partial<LndInvoicerOptions> = {}): LndInvoicerOptions {
   return { host: fake.host, tlsCert: fake.cert, macaroon: fake.macaroon, backoff: { initialMs: 20, maxMs: 200 }, ...extra };
@@ -52,13 +52,15 @@ invoicerConformance({
 
 payerConformance({
   name: 'LndPayer against the fake lnd (paying a dev node)',
+  amountless: 'pays',
   async create() {
     const payee = new DevInvoicer({ onWarning: () => {} });
-    const fake = await FakeLnd.start({ payee: async (request) => (await payee.pay(request)).preimage, feeMsat: 1000n });
+    const fake = await FakeLnd.start({ payee: payThrough(payee), feeMsat: 1000n });
     const payer = new LndPayer({ host: fake.host, tlsCert: fake.cert, macaroon: fake.macaroon });
     return {
       payer,
       issue: (amountSats) => payee.createInvoice({ amountSats }),
+      received: (hash) => receivedBy(payee, hash),
       cleanup: async () => {
         await payer.close();
         await fake.stop();

@@ -9,7 +9,7 @@ import { FakeNwcWallet } from '../fixtures/fake-nwc-wallet.js';
 import { NodePayError } from '../fixtures/fake-wallet-node.js';
 import { TestClock } from '../fixtures/test-clock.js';
 import { invoicerConformance } from './invoicer.conformance.js';
-import { payerConformance } from './payer.conformance.js';
+import { payerConformance, payThrough, receivedBy } from './payer.conformance.js';
 
 const FAST = { initialMs: 20, maxMs: 100 };
 
@@ -64,18 +64,20 @@ for (const encryptions of [['nip44', 'nip04'], ['nip04']] as const) {
 
   payerConformance({
     name: `NwcPayer, ${label}`,
+    amountless: 'pays',
     async create() {
       const payee = new DevInvoicer({ onWarning: () => {} });
       const relay = await FakeNostrRelay.start();
       const wallet = await FakeNwcWallet.start(relay.url, {
         encryptions: [...encryptions],
-        payee: async (bolt11) => (await payee.pay(bolt11)).preimage,
+        payee: payThrough(payee),
         feeMsat: 3000n,
       });
       const payer = new NwcPayer({ uri: wallet.uri(), timeoutMs: 5000 });
       return {
         payer,
         issue: (amountSats) => payee.createInvoice({ amountSats }),
+        received: (hash) => receivedBy(payee, hash),
         cleanup: async () => {
           await payer.close();
           wallet.close();
@@ -212,7 +214,7 @@ describe('NwcPayer', () => {
   it('maps wallet errors, a stranger key and a silent wallet to coded errors', async () => {
     const payee = new DevInvoicer({ onWarning: () => {} });
     const relay = await FakeNostrRelay.start();
-    const wallet = await FakeNwcWallet.start(relay.url, { payee: async (bolt11) => (await payee.pay(bolt11)).preimage });
+    const wallet = await FakeNwcWallet.start(relay.url, { payee: payThrough(payee) });
     const payer = new NwcPayer({ uri: wallet.uri(), timeoutMs: 5000 });
     const stranger = new NwcPayer({ uri: wallet.uri(generateSecretKey()), timeoutMs: 5000 });
     try {

@@ -7,7 +7,7 @@ import { FakePhoenixd } from '../fixtures/fake-phoenixd.js';
 import { NodePayError } from '../fixtures/fake-wallet-node.js';
 import { TestClock } from '../fixtures/test-clock.js';
 import { invoicerConformance } from './invoicer.conformance.js';
-import { payerConformance } from './payer.conformance.js';
+import { payerConformance, payThrough, receivedBy } from './payer.conformance.js';
 
 const FAST = { initialMs: 20, maxMs: 100 };
 
@@ -53,13 +53,15 @@ invoicerConformance({
 
 payerConformance({
   name: 'PhoenixdPayer against a fake phoenixd',
+  amountless: 'pays',
   async create() {
     const payee = new DevInvoicer({ onWarning: () => {} });
-    const fake = await FakePhoenixd.start({ payee: async (bolt11) => (await payee.pay(bolt11)).preimage, feeMsat: 2000n });
+    const fake = await FakePhoenixd.start({ payee: payThrough(payee), feeMsat: 2000n });
     const payer = new PhoenixdPayer({ url: fake.url, password: fake.password });
     return {
       payer,
       issue: (amountSats) => payee.createInvoice({ amountSats }),
+      received: (hash) => receivedBy(payee, hash),
       cleanup: async () => {
         await payer.close();
         await fake.server.close();
@@ -147,7 +149,7 @@ describe('PhoenixdInvoicer', () => {
 describe('PhoenixdPayer', () => {
   it('cannot pay with the limited password, and maps failures to coded errors', async () => {
     const payee = new DevInvoicer({ onWarning: () => {} });
-    const fake = await FakePhoenixd.start({ payee: async (bolt11) => (await payee.pay(bolt11)).preimage });
+    const fake = await FakePhoenixd.start({ payee: payThrough(payee) });
     const limited = new PhoenixdPayer({ url: fake.url, password: fake.limitedPassword });
     const payer = new PhoenixdPayer({ url: fake.url, password: fake.password });
     try {

@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import lightning from 'lightning';
 import { LndInvoicer, LndPayer } from '../../src/lightning/lnd/index.js';
 import { invoicerConformance } from '../lightning/invoicer.conformance.js';
-import { payerConformance } from '../lightning/payer.conformance.js';
+import { payerConformance, receivedBy } from '../lightning/payer.conformance.js';
 import type { RegtestNetwork } from './network.js';
 
 /** The network, once the group's `before` has started it. */
@@ -45,6 +45,7 @@ export function lightningSuites(ref: NetworkRef): void {
 
   payerConformance({
     name: 'LndPayer on a real lnd (buyer paying the seller)',
+    amountless: 'pays',
     async create() {
       const { seller, buyer } = ref.network;
       const payer = new LndPayer({ host: buyer.host, tlsCert: buyer.tlsCert, macaroon: buyer.adminMacaroon });
@@ -57,6 +58,7 @@ export function lightningSuites(ref: NetworkRef): void {
       return {
         payer,
         issue: (amountSats) => payee.createInvoice({ amountSats }),
+        received: (hash) => receivedBy(payee, hash),
         cleanup: async () => {
           await payer.close();
           await payee.close();

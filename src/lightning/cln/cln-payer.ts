@@ -6,6 +6,7 @@ import type { L402ErrorCode } from '../../core/error-codes.js';
 import { PaymentError } from '../../core/errors.js';
 import type { Payer, PaymentResult, PayOptions } from '../../core/types.js';
 import { decodeInvoice } from '../decode-invoice.js';
+import { payAmount } from '../pay-amount.js';
 import { toBigInt } from '../http-backend.js';
 import { paymentResult } from '../payment-result.js';
 import { ClnRest, type ClnConnectionOptions } from './cln-rest.js';
@@ -66,23 +67,18 @@ export class ClnPayer implements Payer {
 
   /**
    * Pays an invoice.
-   * @param paymentRequest - BOLT11 invoice with an amount
-   * @param options - fee limit (sat, sent as `maxfee` in msat), timeout (`retry_for`, whole seconds), abort signal
+   * @param paymentRequest - BOLT11 invoice with an amount, or without one when `options.amountSats` is given
+   * @param options - fee limit (sat, sent as `maxfee` in msat), timeout (`retry_for`, whole seconds), abort signal,
+   *   the amount of an amountless invoice (sent as `amount_msat`)
    * @returns preimage, amount and fee
-   * @throws PaymentError `L402_ERR_PAY_INVALID_INVOICE` (also when `amountSats` is given: only invoices with an amount are paid), `L402_ERR_PAY_ABORTED`, `L402_ERR_PAY_ALREADY_PAID`,
+   * @throws PaymentError `L402_ERR_PAY_INVALID_INVOICE` (also for an amountless invoice without `amountSats`, or
+   *   `amountSats` for an invoice with an amount), `L402_ERR_PAY_ABORTED`, `L402_ERR_PAY_ALREADY_PAID`,
    *   `L402_ERR_PAY_IN_FLIGHT`, `L402_ERR_PAY_NO_ROUTE`, `L402_ERR_PAY_INCORRECT_DETAILS`, `L402_ERR_PAY_INVOICE_EXPIRED`, `L402_ERR_PAY_FAILED`,
    *   `L402_ERR_PAY_TIMEOUT`, `L402_ERR_PAY_UNAVAILABLE`, `L402_ERR_PAY_AUTH_REFUSED`, `L402_ERR_PAY_BAD_PREIMAGE`
    */
   async payInvoice(paymentRequest: string, options: PayOptions = {}): Promise<PaymentResult> {
     const decoded = decodeInvoice(paymentRequest);
-    if (options.amountSats !== undefined) {
-      // Not built for this backend: it pays only the amount an invoice carries (no silent fallback).
-      throw new PaymentError(
-        'L402_ERR_PAY_INVALID_INVOICE',
-        'Core Lightning payer cannot choose an amount (PayOptions.amountSats): it pays only invoices with one',
-        { status: 400 },
-      );
-    }
+    const amountSats = payAmount(decoded.amountMsat, options.amountSats);
     if (options.signal?.aborted === true)
       throw new PaymentError('L402_ERR_PAY_ABORTED', 'payment aborted before it started', { cause: options.signal.reason });
     const earlier = await this.#pays(decoded.paymentHash, options.signal);
@@ -98,6 +94,8 @@ export class ClnPayer implements Payer {
       this.#command,
       {
         [this.#command === 'pay' ? 'bolt11' : 'invstring']: paymentRequest,
+        // Both commands take `amount_msat` for an invoice without an amount (and refuse it for one with an amount).
+        ...(amountSats !== undefined ? { amount_msat: amountSats * 1000 } : {}),
         maxfee: maxFeeMsat,
         retry_for: Math.max(1, Math.ceil(timeoutMs / 1000)),
       },
@@ -118,7 +116,12 @@ export class ClnPayer implements Payer {
     if (this.#command === 'pay' && result['status'] !== undefined && result['status'] !== 'complete') {
       throw new PaymentError('L402_ERR_PAY_FAILED', `Core Lightning answered pay with status ${String(result['status'])}`);
     }
-    return this.#toResult(decoded.paymentHash, result['payment_preimage'], result, decoded.amountMsat);
+    return this.#toResult(
+      decoded.paymentHash,
+      result['payment_preimage'],
+      result,
+      amountSats !== undefined ? BigInt(amountSats) * 1000n : decoded.amountMsat,
+    );
   }
 
   /**

@@ -47,17 +47,17 @@ export class DevHttpPayer implements Payer {
    * @param paymentRequest - BOLT11 invoice
    * @param options - `timeoutMs` and `signal` are honoured
    * @returns the preimage
-   * @throws PaymentError `L402_ERR_PAY_INVALID_INVOICE` for an invalid invoice, or when `amountSats` is given
-   *   (the dev pay endpoint pays only the amount an invoice carries);
+   * @throws PaymentError `L402_ERR_PAY_INVALID_INVOICE` for an invalid invoice, an invoice without an amount, or
+   *   when `amountSats` is given (the dev pay endpoint pays only the amount an invoice carries);
    *   `L402_ERR_PAY_UNAVAILABLE` when the server cannot be reached or answers garbage;
    *   `L402_ERR_PAY_ABORTED` on abort or timeout; the server's own code (a dev code) when it refuses
    */
   async payInvoice(paymentRequest: string, options: PayOptions = {}): Promise<PaymentResult> {
     const decoded = decodeInvoice(paymentRequest);
-    if (options.amountSats !== undefined) {
+    if (options.amountSats !== undefined || decoded.amountMsat === 0n) {
       throw new PaymentError(
         'L402_ERR_PAY_INVALID_INVOICE',
-        'the dev pay endpoint cannot choose an amount: it pays only invoices with one',
+        'the dev pay endpoint cannot choose an amount: it pays only invoices with one (PayOptions.amountSats is refused)',
         { status: 400 },
       );
     }

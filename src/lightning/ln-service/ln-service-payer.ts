@@ -6,6 +6,7 @@ import type { L402ErrorCode } from '../../core/error-codes.js';
 import { PaymentError } from '../../core/errors.js';
 import type { Payer, PaymentResult, PayOptions } from '../../core/types.js';
 import { decodeInvoice } from '../decode-invoice.js';
+import { payAmount } from '../pay-amount.js';
 import { describeLnServiceError, importLnServiceFunctions, type LnServiceFunctions, type LnServiceLnd } from './ln-service-functions.js';
 
 /** Options of {@link LnServicePayer.create}. */
@@ -64,16 +65,7 @@ export class LnServicePayer implements Payer {
    */
   async payInvoice(paymentRequest: string, options: PayOptions = {}): Promise<PaymentResult> {
     const decoded = decodeInvoice(paymentRequest);
-    if (
-      options.amountSats !== undefined &&
-      (decoded.amountMsat !== 0n || !Number.isSafeInteger(options.amountSats) || options.amountSats <= 0)
-    ) {
-      throw new PaymentError(
-        'L402_ERR_PAY_INVALID_INVOICE',
-        'an amount may only be chosen, as a positive whole number of satoshis, for an invoice without one',
-        { status: 400 },
-      );
-    }
+    const tokens = payAmount(decoded.amountMsat, options.amountSats);
     if (options.signal?.aborted === true) {
       throw new PaymentError('L402_ERR_PAY_ABORTED', 'payment aborted before it started', { cause: options.signal.reason });
     }
@@ -82,7 +74,7 @@ export class LnServicePayer implements Payer {
       paid = await this.#fns.pay({
         lnd: this.#lnd,
         request: paymentRequest,
-        ...(options.amountSats !== undefined ? { tokens: options.amountSats } : {}),
+        ...(tokens !== undefined ? { tokens } : {}),
         max_fee: options.maxFeeSats ?? this.#defaultMaxFeeSats,
         ...(options.timeoutMs !== undefined ? { pathfinding_timeout: options.timeoutMs } : {}),
       });

@@ -35,6 +35,11 @@ const FAILURES: [RegExp, L402ErrorCode][] = [
 /**
  * {@link Payer} backed by an LNbits wallet.
  *
+ * Amountless invoices: LNbits' `POST /api/v1/payments` (`out: true`) takes
+ * only the invoice and refuses one without an amount, so this payer refuses
+ * them (and `PayOptions.amountSats`) before asking LNbits anything; MPP session
+ * refunds, which pay such invoices, therefore need another backend.
+ *
  * Fee limit: LNbits' payment API takes none; the server applies its own fee
  * reserve (`LNBITS_RESERVE_FEE_MIN`, `LNBITS_RESERVE_FEE_PERCENT`). A
  * `maxFeeSats` is checked against the fee LNbits reports after paying, and
@@ -73,21 +78,24 @@ export class LnbitsPayer implements Payer {
 
   /**
    * Pays an invoice.
-   * @param paymentRequest - BOLT11 invoice with an amount
+   * @param paymentRequest - BOLT11 invoice with an amount (LNbits' API pays no invoice without one)
    * @param options - fee limit (checked afterwards, see the class), timeout, abort signal
    * @returns preimage, amount and fee
-   * @throws PaymentError `L402_ERR_PAY_INVALID_INVOICE` (also when `amountSats` is given: only invoices with an amount are paid), `L402_ERR_PAY_ABORTED`, `L402_ERR_PAY_ALREADY_PAID`,
+   * @throws PaymentError `L402_ERR_PAY_INVALID_INVOICE` (also for an invoice without an amount, and when
+   *   `amountSats` is given), `L402_ERR_PAY_ABORTED`, `L402_ERR_PAY_ALREADY_PAID`,
    *   `L402_ERR_PAY_INSUFFICIENT_BALANCE`, `L402_ERR_PAY_NO_ROUTE`, `L402_ERR_PAY_INCORRECT_DETAILS`, `L402_ERR_PAY_INVOICE_EXPIRED`,
    *   `L402_ERR_PAY_TIMEOUT`, `L402_ERR_PAY_FAILED`, `L402_ERR_PAY_UNAVAILABLE`, `L402_ERR_PAY_AUTH_REFUSED`,
    *   `L402_ERR_PAY_BAD_PREIMAGE`
    */
   async payInvoice(paymentRequest: string, options: PayOptions = {}): Promise<PaymentResult> {
     const decoded = decodeInvoice(paymentRequest);
-    if (options.amountSats !== undefined) {
-      // Not built for this backend: it pays only the amount an invoice carries (no silent fallback).
+    if (options.amountSats !== undefined || decoded.amountMsat === 0n) {
+      // LNbits' payment API cannot choose an amount: nothing is sent (no silent fallback to another amount).
       throw new PaymentError(
         'L402_ERR_PAY_INVALID_INVOICE',
-        'LNbits payer cannot choose an amount (PayOptions.amountSats): it pays only invoices with one',
+        decoded.amountMsat === 0n
+          ? 'LNbits cannot pay an invoice without an amount: POST /api/v1/payments (out: true) takes no amount and refuses such invoices'
+          : 'an amount may only be chosen for an invoice without one, and LNbits cannot pay those (PayOptions.amountSats)',
         { status: 400 },
       );
     }

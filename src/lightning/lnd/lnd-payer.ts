@@ -8,6 +8,7 @@ import type { L402ErrorCode } from '../../core/error-codes.js';
 import { PaymentError } from '../../core/errors.js';
 import type { Payer, PaymentResult, PayOptions } from '../../core/types.js';
 import { decodeInvoice } from '../decode-invoice.js';
+import { payAmount } from '../pay-amount.js';
 import {
   GrpcStatusCode,
   createLndClients,
@@ -95,7 +96,7 @@ export class LndPayer implements Payer {
    */
   async payInvoice(paymentRequest: string, options: PayOptions = {}): Promise<PaymentResult> {
     const decoded = decodeInvoice(paymentRequest);
-    const amt = chosenAmount(decoded.amountMsat, options.amountSats);
+    const amt = payAmount(decoded.amountMsat, options.amountSats);
     if (options.signal?.aborted === true) {
       throw new PaymentError('L402_ERR_PAY_ABORTED', 'payment aborted before it started', { cause: options.signal.reason });
     }
@@ -196,26 +197,4 @@ function mapStreamError(error: unknown, paymentHash: string): PaymentError {
     return new PaymentError('L402_ERR_PAY_NOT_FOUND', `lnd knows no payment ${paymentHash}`, { status: 404, cause: error });
   }
   return new PaymentError('L402_ERR_PAY_FAILED', `lnd refused the payment of ${paymentHash}: ${detail}`, { cause: error });
-}
-
-/**
- * The amount to send for an invoice: none for an invoice with its own amount,
- * the caller's for an amountless one (which is never paid without it).
- */
-function chosenAmount(invoiceMsat: bigint, amountSats: number | undefined): number | undefined {
-  if (invoiceMsat !== 0n) {
-    if (amountSats !== undefined) {
-      throw new PaymentError('L402_ERR_PAY_INVALID_INVOICE', 'an amount may only be chosen for an invoice without one', { status: 400 });
-    }
-    return undefined;
-  }
-  if (amountSats === undefined) {
-    throw new PaymentError('L402_ERR_PAY_INVALID_INVOICE', 'invoices without an amount are not paid automatically', { status: 400 });
-  }
-  if (!Number.isSafeInteger(amountSats) || amountSats <= 0) {
-    throw new PaymentError('L402_ERR_PAY_INVALID_INVOICE', 'the amount to pay must be a positive whole number of satoshis', {
-      status: 400,
-    });
-  }
-  return amountSats;
 }

@@ -5,6 +5,7 @@ import type { L402ErrorCode } from '../../core/error-codes.js';
 import { PaymentError } from '../../core/errors.js';
 import type { Payer, PaymentResult, PayOptions } from '../../core/types.js';
 import { decodeInvoice } from '../decode-invoice.js';
+import { payAmount } from '../pay-amount.js';
 import { field, toBigInt } from '../http-backend.js';
 import { paymentResult } from '../payment-result.js';
 import { NwcConnection, NwcWalletError, type NwcEncryption } from './nwc-connection.js';
@@ -80,23 +81,19 @@ export class NwcPayer implements Payer {
 
   /**
    * Pays an invoice (`pay_invoice`).
-   * @param paymentRequest - BOLT11 invoice with an amount
-   * @param options - fee limit (checked afterwards), timeout (how long to wait for the wallet's answer), abort signal
+   * @param paymentRequest - BOLT11 invoice with an amount, or without one when `options.amountSats` is given
+   * @param options - fee limit (checked afterwards), timeout (how long to wait for the wallet's answer), abort signal,
+   *   the amount of an amountless invoice (sent as `amount`, msat)
    * @returns preimage, amount and fee
-   * @throws PaymentError `L402_ERR_PAY_INVALID_INVOICE` (also when `amountSats` is given: only invoices with an amount are paid), `L402_ERR_PAY_ABORTED`, `L402_ERR_PAY_ALREADY_PAID`,
+   * @throws PaymentError `L402_ERR_PAY_INVALID_INVOICE` (also for an amountless invoice without `amountSats`, or
+   *   `amountSats` for an invoice with an amount), `L402_ERR_PAY_ABORTED`, `L402_ERR_PAY_ALREADY_PAID`,
    *   `L402_ERR_PAY_INSUFFICIENT_BALANCE`, `L402_ERR_PAY_AUTH_REFUSED`, `L402_ERR_PAY_FAILED`, `L402_ERR_PAY_TIMEOUT`
    *   (the payment may still complete: use trackPayment), `L402_ERR_PAY_UNAVAILABLE`, `L402_ERR_PAY_BAD_PREIMAGE`
    */
   async payInvoice(paymentRequest: string, options: PayOptions = {}): Promise<PaymentResult> {
     const decoded = decodeInvoice(paymentRequest);
-    if (options.amountSats !== undefined) {
-      // Not built for this backend: it pays only the amount an invoice carries (no silent fallback).
-      throw new PaymentError(
-        'L402_ERR_PAY_INVALID_INVOICE',
-        'Nostr Wallet Connect payer cannot choose an amount (PayOptions.amountSats): it pays only invoices with one',
-        { status: 400 },
-      );
-    }
+    const amountSats = payAmount(decoded.amountMsat, options.amountSats);
+    const amountMsat = amountSats !== undefined ? BigInt(amountSats) * 1000n : decoded.amountMsat;
     if (options.signal?.aborted === true)
       throw new PaymentError('L402_ERR_PAY_ABORTED', 'payment aborted before it started', { cause: options.signal.reason });
     await this.#open();
@@ -105,7 +102,9 @@ export class NwcPayer implements Payer {
       throw new PaymentError('L402_ERR_PAY_ALREADY_PAID', `the wallet already paid ${decoded.paymentHash}`, { status: 409 });
     if (aborted(options.signal))
       throw new PaymentError('L402_ERR_PAY_ABORTED', 'payment aborted before it started', { cause: options.signal?.reason });
-    const request = this.#connection.request('pay_invoice', { invoice: paymentRequest }, options.timeoutMs ?? this.#defaultTimeoutMs);
+    // NIP-47's `amount` (msat) pays an invoice without an amount.
+    const params = { invoice: paymentRequest, ...(amountSats !== undefined ? { amount: Number(amountMsat) } : {}) };
+    const request = this.#connection.request('pay_invoice', params, options.timeoutMs ?? this.#defaultTimeoutMs);
     let result: Record<string, unknown>;
     try {
       result = await (options.signal === undefined ? request : abortable(request, options.signal));
@@ -119,7 +118,7 @@ export class NwcPayer implements Payer {
       );
     }
     const fees = toBigInt(field(result, 'fees_paid')) ?? 0n;
-    const paid = paymentResult('Nostr Wallet Connect', decoded.paymentHash, field(result, 'preimage'), decoded.amountMsat, fees);
+    const paid = paymentResult('Nostr Wallet Connect', decoded.paymentHash, field(result, 'preimage'), amountMsat, fees);
     if (options.maxFeeSats !== undefined && paid.feeSats > options.maxFeeSats) {
       process.emitWarning(
         `the NWC wallet paid ${decoded.paymentHash} with a fee of ${paid.feeSats} sat, above maxFeeSats ${options.maxFeeSats}: NIP-47 takes no fee limit`,

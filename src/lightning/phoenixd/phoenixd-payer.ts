@@ -5,6 +5,7 @@ import type { L402ErrorCode } from '../../core/error-codes.js';
 import { PaymentError } from '../../core/errors.js';
 import type { Payer, PaymentResult, PayOptions } from '../../core/types.js';
 import { decodeInvoice } from '../decode-invoice.js';
+import { payAmount } from '../pay-amount.js';
 import { describeAnswer, field, HttpBackend, toBigInt } from '../http-backend.js';
 import { paymentResult } from '../payment-result.js';
 import { phoenixdAuthorization } from './phoenixd-invoicer.js';
@@ -68,24 +69,19 @@ export class PhoenixdPayer implements Payer {
 
   /**
    * Pays an invoice (`POST /payinvoice`).
-   * @param paymentRequest - BOLT11 invoice with an amount
-   * @param options - fee limit (checked afterwards), timeout, abort signal
+   * @param paymentRequest - BOLT11 invoice with an amount, or without one when `options.amountSats` is given
+   * @param options - fee limit (checked afterwards), timeout, abort signal, the amount of an amountless invoice
+   *   (sent as `amountSat`)
    * @returns preimage, amount and fee
-   * @throws PaymentError `L402_ERR_PAY_INVALID_INVOICE` (also when `amountSats` is given: only invoices with an amount are paid), `L402_ERR_PAY_ABORTED`, `L402_ERR_PAY_ALREADY_PAID`,
+   * @throws PaymentError `L402_ERR_PAY_INVALID_INVOICE` (also for an amountless invoice without `amountSats`, or
+   *   `amountSats` for an invoice with an amount), `L402_ERR_PAY_ABORTED`, `L402_ERR_PAY_ALREADY_PAID`,
    *   `L402_ERR_PAY_IN_FLIGHT`, `L402_ERR_PAY_INSUFFICIENT_BALANCE`, `L402_ERR_PAY_INCORRECT_DETAILS`, `L402_ERR_PAY_INVOICE_EXPIRED`,
    *   `L402_ERR_PAY_NO_ROUTE`, `L402_ERR_PAY_TIMEOUT`, `L402_ERR_PAY_FAILED`, `L402_ERR_PAY_UNAVAILABLE`,
    *   `L402_ERR_PAY_AUTH_REFUSED`, `L402_ERR_PAY_BAD_PREIMAGE`
    */
   async payInvoice(paymentRequest: string, options: PayOptions = {}): Promise<PaymentResult> {
     const decoded = decodeInvoice(paymentRequest);
-    if (options.amountSats !== undefined) {
-      // Not built for this backend: it pays only the amount an invoice carries (no silent fallback).
-      throw new PaymentError(
-        'L402_ERR_PAY_INVALID_INVOICE',
-        'phoenixd payer cannot choose an amount (PayOptions.amountSats): it pays only invoices with one',
-        { status: 400 },
-      );
-    }
+    const chosenSat = payAmount(decoded.amountMsat, options.amountSats);
     if (options.signal?.aborted === true)
       throw new PaymentError('L402_ERR_PAY_ABORTED', 'payment aborted before it started', { cause: options.signal.reason });
     const signal = options.signal !== undefined ? { signal: options.signal } : {};
@@ -94,7 +90,8 @@ export class PhoenixdPayer implements Payer {
       throw new PaymentError('L402_ERR_PAY_ALREADY_PAID', `phoenixd already paid ${decoded.paymentHash}`, { status: 409 });
     }
     const answer = await this.#http.call('POST', '/payinvoice', {
-      form: { invoice: paymentRequest },
+      // `amountSat` pays an invoice without an amount (phoenixd answers "missing amountSat" without it).
+      form: { invoice: paymentRequest, ...(chosenSat !== undefined ? { amountSat: String(chosenSat) } : {}) },
       timeoutMs: options.timeoutMs ?? this.#defaultTimeoutMs,
       ...signal,
     });

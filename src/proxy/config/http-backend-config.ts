@@ -17,40 +17,67 @@ export type HttpLightningBackend = 'cln' | 'lnbits' | 'phoenixd' | 'nwc';
  */
 export const HTTP_LIGHTNING_BACKENDS: readonly HttpLightningBackend[] = ['cln', 'lnbits', 'phoenixd', 'nwc'];
 
-/** Each backend's keys: URL, credential value, credential file, CA certificate, and how the credential is called. */
-const KEYS: Record<HttpLightningBackend, { url?: string; secret: string; secretFile: string; ca?: string; what: string; example: string }> =
-  {
-    cln: {
-      url: 'clnresturl',
-      secret: 'clnrune',
-      secretFile: 'clnrunefile',
-      ca: 'clncacertpath',
-      what: 'rune',
-      example: 'https://127.0.0.1:3010',
-    },
-    lnbits: {
-      url: 'lnbitsurl',
-      secret: 'lnbitsinvoicekey',
-      secretFile: 'lnbitsinvoicekeyfile',
-      ca: 'lnbitscacertpath',
-      what: 'invoice key',
-      example: 'https://lnbits.example.com',
-    },
-    phoenixd: {
-      url: 'phoenixdurl',
-      secret: 'phoenixdpassword',
-      secretFile: 'phoenixdpasswordfile',
-      ca: 'phoenixdcacertpath',
-      what: 'http password',
-      example: 'http://127.0.0.1:9740',
-    },
-    nwc: { secret: 'nwcuri', secretFile: 'nwcurifile', what: 'connection URI (nostr+walletconnect://…)', example: '' },
-  };
+/** A credential's two keys: the value (`${ENV}` allowed) or a file holding it. */
+interface SecretKeys {
+  secret: string;
+  secretFile: string;
+  /** How the credential is called in messages. */
+  what: string;
+}
+
+/**
+ * Each backend's keys: URL, credential value, credential file, CA certificate, how the credential is
+ * called, and the credential that pays MPP session refunds (none for LNbits, whose API cannot pay them).
+ */
+const KEYS: Record<HttpLightningBackend, SecretKeys & { url?: string; ca?: string; example: string; pay?: SecretKeys }> = {
+  cln: {
+    url: 'clnresturl',
+    secret: 'clnrune',
+    secretFile: 'clnrunefile',
+    ca: 'clncacertpath',
+    what: 'rune',
+    example: 'https://127.0.0.1:3010',
+    pay: { secret: 'clnpayrune', secretFile: 'clnpayrunefile', what: 'rune allowed to pay (pay or xpay, and listpays)' },
+  },
+  lnbits: {
+    url: 'lnbitsurl',
+    secret: 'lnbitsinvoicekey',
+    secretFile: 'lnbitsinvoicekeyfile',
+    ca: 'lnbitscacertpath',
+    what: 'invoice key',
+    example: 'https://lnbits.example.com',
+  },
+  phoenixd: {
+    url: 'phoenixdurl',
+    secret: 'phoenixdpassword',
+    secretFile: 'phoenixdpasswordfile',
+    ca: 'phoenixdcacertpath',
+    what: 'http password',
+    example: 'http://127.0.0.1:9740',
+    pay: { secret: 'phoenixdpaypassword', secretFile: 'phoenixdpaypasswordfile', what: 'full http-password (the limited one cannot pay)' },
+  },
+  nwc: {
+    secret: 'nwcuri',
+    secretFile: 'nwcurifile',
+    what: 'connection URI (nostr+walletconnect://…)',
+    example: '',
+    pay: { secret: 'nwcpayuri', secretFile: 'nwcpayurifile', what: 'connection URI allowed pay_invoice and lookup_invoice' },
+  },
+};
 
 /** Every key this file reads, for the section's list of known keys. */
 export const HTTP_BACKEND_KEYS: readonly string[] = Object.values(KEYS).flatMap((k) =>
-  [k.url, k.secret, k.secretFile, k.ca].filter((x): x is string => x !== undefined),
+  [k.url, k.secret, k.secretFile, k.ca, k.pay?.secret, k.pay?.secretFile].filter((x): x is string => x !== undefined),
 );
+
+/**
+ * The keys of the credential that pays MPP session refunds with a backend, or `undefined` for a
+ * backend whose API cannot pay them (LNbits: its payment API takes no amount for an amountless invoice).
+ * @internal
+ */
+export function refundPayerKeys(kind: HttpLightningBackend): Readonly<SecretKeys> | undefined {
+  return KEYS[kind].pay;
+}
 
 /**
  * A credential read from the configuration. It prints as `***` (JSON, `util.inspect`,
@@ -105,6 +132,10 @@ export interface HttpBackendConfig {
   secretFile: string | undefined;
   /** PEM CA certificate to trust, `~` expanded. */
   caCertPath: string | undefined;
+  /** The credential that pays MPP session refunds (`clnpayrune`, `phoenixdpaypassword`, `nwcpayuri`), `${ENV}` expanded. */
+  paySecret?: ConfigSecret | undefined;
+  /** Or the file holding it (`clnpayrunefile`, `phoenixdpaypasswordfile`, `nwcpayurifile`), `~` expanded. */
+  paySecretFile?: string | undefined;
 }
 
 /** How {@link readHttpBackend} resolves paths and the environment. */
@@ -132,7 +163,7 @@ export function readHttpBackend(
   for (const kind of HTTP_LIGHTNING_BACKENDS) {
     if (kind === selected) continue;
     const keys = KEYS[kind];
-    for (const key of [keys.url, keys.secret, keys.secretFile, keys.ca]) {
+    for (const key of [keys.url, keys.secret, keys.secretFile, keys.ca, keys.pay?.secret, keys.pay?.secretFile]) {
       if (key !== undefined && a.has(key))
         r.warn(
           a.path(key),
@@ -171,18 +202,57 @@ export function readHttpBackend(
       url = urlText.replace(/\/+$/, '');
     }
   }
+  const main = readSecret(r, a, selected, keys, true, ctx);
+  if (!main.ok) ok = false;
+  const pay =
+    keys.pay === undefined ? { ok: true, secret: undefined, secretFile: undefined } : readSecret(r, a, selected, keys.pay, false, ctx);
+  if (!pay.ok) ok = false;
+  const caText = keys.ca === undefined ? undefined : a.optString(keys.ca);
+  const caCertPath = caText === undefined ? undefined : ctx.path(caText);
+  if (keys.ca !== undefined && caCertPath !== undefined) {
+    if (!ctx.fileExists(caCertPath)) r.warn(a.path(keys.ca), 'missing-file', `${caCertPath} does not exist (yet)`, a.node(keys.ca));
+    if (url.startsWith('http:'))
+      r.warn(a.path(keys.ca), 'ignored', `${keys.ca} only applies to an https:// ${keys.url ?? 'URL'}`, a.node(keys.ca));
+  }
+  if (!ok) return undefined;
+  return {
+    kind: selected,
+    url,
+    secret: main.secret,
+    secretFile: main.secretFile,
+    caCertPath,
+    ...(pay.secret !== undefined ? { paySecret: pay.secret } : {}),
+    ...(pay.secretFile !== undefined ? { paySecretFile: pay.secretFile } : {}),
+  };
+}
+
+/**
+ * Reads one credential: its value (with `${ENV}` references) or its file, not both.
+ * @returns whether it is usable, and the value or file (neither when it is optional and absent)
+ */
+function readSecret(
+  r: ConfigReader,
+  a: ConfigSection,
+  selected: HttpLightningBackend,
+  keys: SecretKeys,
+  required: boolean,
+  ctx: HttpBackendConfigContext,
+): { ok: boolean; secret: ConfigSecret | undefined; secretFile: string | undefined } {
   const secretText = a.optString(keys.secret);
   const secretFileText = a.optString(keys.secretFile);
+  let ok = true;
   let secret: ConfigSecret | undefined;
   if (secretText !== undefined && secretFileText !== undefined) {
     r.issue(a.path(keys.secret), `set ${keys.secret} or ${keys.secretFile}, not both`, a.node(keys.secret));
     ok = false;
   } else if (secretText === undefined && secretFileText === undefined) {
-    r.issue(
-      a.path(keys.secret),
-      `backend: ${selected} needs the ${keys.what}: ${keys.secret} (a value, \${ENV} allowed) or ${keys.secretFile} (a file holding it)`,
-    );
-    ok = false;
+    if (required) {
+      r.issue(
+        a.path(keys.secret),
+        `backend: ${selected} needs the ${keys.what}: ${keys.secret} (a value, \${ENV} allowed) or ${keys.secretFile} (a file holding it)`,
+      );
+      ok = false;
+    }
   } else if (secretText !== undefined) {
     const missing: string[] = [];
     const value = secretText.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_ref, name: string) => {
@@ -214,13 +284,5 @@ export function readHttpBackend(
   const secretFile = secretFileText === undefined ? undefined : ctx.path(secretFileText);
   if (secretFile !== undefined && !ctx.fileExists(secretFile))
     r.warn(a.path(keys.secretFile), 'missing-file', `${secretFile} does not exist (yet)`, a.node(keys.secretFile));
-  const caText = keys.ca === undefined ? undefined : a.optString(keys.ca);
-  const caCertPath = caText === undefined ? undefined : ctx.path(caText);
-  if (keys.ca !== undefined && caCertPath !== undefined) {
-    if (!ctx.fileExists(caCertPath)) r.warn(a.path(keys.ca), 'missing-file', `${caCertPath} does not exist (yet)`, a.node(keys.ca));
-    if (url.startsWith('http:'))
-      r.warn(a.path(keys.ca), 'ignored', `${keys.ca} only applies to an https:// ${keys.url ?? 'URL'}`, a.node(keys.ca));
-  }
-  if (!ok) return undefined;
-  return { kind: selected, url, secret, secretFile, caCertPath };
+  return { ok, secret, secretFile };
 }

@@ -5,7 +5,13 @@ import { join } from 'node:path';
 import type { AuthenticatorConfig, LightningBackendKind } from './aperture-config.js';
 import { CONFIG_DEFAULTS, checkAddress, type ResolveConfigContext } from './config-context.js';
 import type { ConfigReader, ConfigSection } from './config-reader.js';
-import { HTTP_BACKEND_KEYS, HTTP_LIGHTNING_BACKENDS, readHttpBackend } from './http-backend-config.js';
+import {
+  HTTP_BACKEND_KEYS,
+  HTTP_LIGHTNING_BACKENDS,
+  readHttpBackend,
+  refundPayerKeys,
+  type HttpLightningBackend,
+} from './http-backend-config.js';
 import { readWavelength } from './wavelength-config.js';
 
 /** Keys of `authenticator`. @internal */
@@ -217,14 +223,7 @@ export function readAuthenticator(
       a.node('lndhost'),
     );
   }
-  if (enableSessions && httpBackend !== undefined) {
-    // A refund pays the client's amountless return invoice; these payers cannot pay an amountless invoice yet.
-    r.issue(
-      a.path('enablesessions'),
-      `enablesessions pays session refunds to amountless invoices, which the ${httpBackend} payer cannot pay yet: use backend lnd (with paymacaroonpath) or dev for sessions, or leave enablesessions off (charges work with every backend)`,
-      a.node('enablesessions'),
-    );
-  }
+  if (httpBackend !== undefined) checkRefundPayer(r, a, httpBackend, enableSessions);
   if (passphrase !== undefined && backend !== 'lnd')
     r.warn(a.path('passphrase'), 'ignored', `backend is ${backend}: passphrase is ignored`, a.node('passphrase'));
   warnLncKeys(r, a, passphrase);
@@ -238,4 +237,32 @@ function warnLncKeys(r: ConfigReader, a: ConfigSection, passphrase: string | und
     if (passphrase === undefined)
       r.warn(a.path(key), 'not-built', 'Lightning Node Connect is not built here; LNC settings are ignored', a.node(key));
   }
+}
+
+/**
+ * The credential that pays MPP session refunds with a remote backend: required with `enablesessions`
+ * (a refund pays the client's amountless return invoice), ignored without; LNbits cannot pay them.
+ */
+function checkRefundPayer(r: ConfigReader, a: ConfigSection, kind: HttpLightningBackend, enableSessions: boolean): void {
+  const keys = refundPayerKeys(kind);
+  if (keys === undefined) {
+    if (enableSessions)
+      r.issue(
+        a.path('enablesessions'),
+        `enablesessions pays session refunds to amountless invoices, which LNbits cannot pay (POST /api/v1/payments takes no amount and refuses such invoices): use backend cln, phoenixd, nwc, lnd or dev for sessions, or leave enablesessions off (charges work with every backend)`,
+        a.node('enablesessions'),
+      );
+    return;
+  }
+  const given = a.has(keys.secret) ? keys.secret : a.has(keys.secretFile) ? keys.secretFile : undefined;
+  if (!enableSessions) {
+    if (given !== undefined)
+      r.warn(a.path(given), 'ignored', `${given} pays session refunds: it has no effect without enablesessions`, a.node(given));
+    return;
+  }
+  if (given === undefined)
+    r.issue(
+      a.path(keys.secret),
+      `enablesessions with backend ${kind} pays refunds: set ${keys.secret} or ${keys.secretFile} to the ${keys.what} (it may be the same as the selling one when that one can pay)`,
+    );
 }

@@ -1,5 +1,6 @@
-// authenticator.backend: cln | lnbits | phoenixd and their keys (extensions): URL, credential
-// (a value with ${ENV}, or a file), CA certificate; validated by --check-config.
+// authenticator.backend: cln | lnbits | phoenixd | nwc and their keys (extensions): URL, credential
+// (a value with ${ENV}, or a file), CA certificate, the credential paying session refunds;
+// validated by --check-config.
 import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
 import { test } from 'node:test';
@@ -108,26 +109,72 @@ test('nwc: the connection URI from ${ENV} or a file, checked at load; no URL or 
   );
 });
 
-test('enablesessions with a remote backend is refused by name (its payer cannot pay the amountless return invoice of a refund); charges alone are fine', () => {
-  for (const [kind, keys] of [
-    ['cln', '  clnresturl: "https://127.0.0.1:3010/"\n  clnrune: r\n'],
-    ['lnbits', '  lnbitsurl: https://lnbits.example.com\n  lnbitsinvoicekey: k\n'],
-    ['phoenixd', '  phoenixdurl: http://127.0.0.1:9740\n  phoenixdpassword: p\n'],
+const NWC_URI = (n: string): string =>
+  `nostr+walletconnect://0000000000000000000000000000000000000000000000000000000000000001?relay=wss://relay.example.com&secret=${n.repeat(64)}`;
+
+test('enablesessions with cln, phoenixd or nwc needs the paying credential, named; from ${ENV} or a file, never printed', () => {
+  for (const [kind, keys, payKey, payFileKey, payValue] of [
+    ['cln', '  clnresturl: "https://127.0.0.1:3010/"\n  clnrune: r\n', 'clnpayrune', 'clnpayrunefile', 'pay-rune'],
     [
-      'nwc',
-      '  nwcuri: "nostr+walletconnect://0000000000000000000000000000000000000000000000000000000000000001?relay=wss://relay.example.com&secret=0000000000000000000000000000000000000000000000000000000000000002"\n',
+      'phoenixd',
+      '  phoenixdurl: http://127.0.0.1:9740\n  phoenixdpassword: p\n',
+      'phoenixdpaypassword',
+      'phoenixdpaypasswordfile',
+      'full-password',
     ],
+    ['nwc', `  nwcuri: "${NWC_URI('2')}"\n`, 'nwcpayuri', 'nwcpayurifile', NWC_URI('3')],
   ] as const) {
-    const sessions = checkConfig(base(`  backend: ${kind}\n${keys}  enablempp: true\n  enablesessions: true\n`));
-    assert.equal(sessions.ok, false, kind);
-    const issue = sessions.issues.find((i) => i.path === 'authenticator.enablesessions');
-    assert.ok(issue !== undefined, `${kind}: ${JSON.stringify(sessions.issues)}`);
-    assert.match(issue.message, new RegExp(`${kind} payer cannot pay`));
-    const charges = checkConfig(base(`  backend: ${kind}\n${keys}  enablempp: true\n`));
-    assert.equal(
-      charges.issues.find((i) => i.path === 'authenticator.enablesessions'),
-      undefined,
+    const missing = checkConfig(base(`  backend: ${kind}\n${keys}  enablempp: true\n  enablesessions: true\n`));
+    assert.equal(missing.ok, false, kind);
+    const issue = missing.issues.find((i) => i.path === `authenticator.${payKey}`);
+    assert.ok(issue !== undefined, `${kind}: ${JSON.stringify(missing.issues)}`);
+    assert.match(issue.message, new RegExp(`${payKey} or ${payFileKey}`));
+
+    const fromEnv = loadConfig(
+      base(`  backend: ${kind}\n${keys}  enablempp: true\n  enablesessions: true\n  ${payKey}: "\${PAY}"\n`, { PAY: payValue }),
+    );
+    assert.deepEqual(fromEnv.warnings, [], kind);
+    assert.equal(fromEnv.config.authenticator.http?.paySecret?.reveal(), payValue, kind);
+    assert.ok(!JSON.stringify(fromEnv.config).includes(payValue), `${kind}: never printed`);
+    assert.ok(!inspect(fromEnv.config, { depth: 10 }).includes(payValue), `${kind}: never printed`);
+
+    const fromFile = loadConfig(base(`  backend: ${kind}\n${keys}  enablempp: true\n  enablesessions: true\n  ${payFileKey}: ~/pay\n`));
+    assert.equal(fromFile.config.authenticator.http?.paySecretFile, `${HOME}/pay`, kind);
+
+    const both = checkConfig(
+      base(`  backend: ${kind}\n${keys}  enablempp: true\n  enablesessions: true\n  ${payKey}: x\n  ${payFileKey}: ~/pay\n`),
+    );
+    assert.ok(
+      both.issues.some((i) => i.path === `authenticator.${payKey}` && /not both/.test(i.message)),
+      `${kind}: ${JSON.stringify(both.issues)}`,
+    );
+
+    const unused = checkConfig(base(`  backend: ${kind}\n${keys}  enablempp: true\n  ${payFileKey}: ~/pay\n`));
+    assert.equal(unused.ok, true, kind);
+    assert.deepEqual(
+      unused.warnings.map((w) => [w.path, w.kind]),
+      [[`authenticator.${payFileKey}`, 'ignored']],
       kind,
     );
   }
+  const badUri = checkConfig(
+    base(`  backend: nwc\n  nwcuri: "${NWC_URI('2')}"\n  enablempp: true\n  enablesessions: true\n  nwcpayuri: "not a uri"\n`),
+  );
+  assert.ok(badUri.issues.some((i) => i.path === 'authenticator.nwcpayuri' && /Nostr Wallet Connect URI/.test(i.message)));
+  const otherBackend = checkConfig(base(`  backend: cln\n  clnresturl: "https://127.0.0.1:3010/"\n  clnrune: r\n  nwcpayuri: x\n`));
+  assert.deepEqual(
+    otherBackend.warnings.map((w) => [w.path, w.kind]),
+    [['authenticator.nwcpayuri', 'ignored']],
+  );
+});
+
+test('enablesessions with lnbits is refused by name (LNbits cannot pay the amountless return invoice of a refund); charges alone are fine', () => {
+  const keys = '  backend: lnbits\n  lnbitsurl: https://lnbits.example.com\n  lnbitsinvoicekey: k\n  enablempp: true\n';
+  const sessions = checkConfig(base(`${keys}  enablesessions: true\n`));
+  assert.equal(sessions.ok, false);
+  const issue = sessions.issues.find((i) => i.path === 'authenticator.enablesessions');
+  assert.ok(issue !== undefined, JSON.stringify(sessions.issues));
+  assert.match(issue.message, /LNbits cannot pay/);
+  const charges = checkConfig(base(keys));
+  assert.equal(charges.ok, true, JSON.stringify(charges.issues));
 });
