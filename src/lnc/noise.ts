@@ -697,6 +697,11 @@ export class NoiseTransport {
     }
   }
 
+  /** Whether {@link feed} holds part of a message (a header or body not yet whole). */
+  get midMessage(): boolean {
+    return this.#pending.length > 0 || this.#bodyDue !== undefined;
+  }
+
   #open(ciphertext: Uint8Array, what: string): Buffer {
     if (this.#broken !== undefined) throw this.#broken;
     const plaintext = this.#recv.decrypt(Buffer.alloc(0), ciphertext);
