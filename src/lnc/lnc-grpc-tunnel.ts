@@ -143,6 +143,8 @@ export class LncGrpcTunnel {
 
   async #dial(): Promise<LncDialResult> {
     const result = await this.#options.dial();
+    // A connection waiting to be bridged may fail meanwhile: noticed when bridged (it is destroyed by then).
+    result.stream.on('error', () => {});
     try {
       this.#metadata = authDataToMetadata(result.authData);
     } catch (error) {
@@ -164,8 +166,9 @@ export class LncGrpcTunnel {
     this.#parked = undefined;
     pending.then(
       ({ stream }) => {
-        if (this.#closed || socket.destroyed) {
+        if (this.#closed || socket.destroyed || stream.destroyed) {
           stream.destroy();
+          socket.destroy();
           return;
         }
         pair.stream = stream;

@@ -5,14 +5,17 @@
 // other's key) and a node side serving the fake lnd over HTTP/2 on the stream.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { stat } from 'node:fs/promises';
 import type { InvoiceStatus } from '../../src/core/types.js';
-import { LndInvoicer } from '../../src/lightning/lnd/index.js';
+import { DevInvoicer } from '../../src/lightning/dev/index.js';
+import { LndInvoicer, LndPayer } from '../../src/lightning/lnd/index.js';
+import { createLndClients, serverStream, unary } from '../../src/lightning/lnd/lnd-grpc.js';
 import { LncGrpcTunnel, authDataToMetadata, type LncDialResult } from '../../src/lnc/lnc-grpc-tunnel.js';
 import { openNoiseStream } from '../../src/lnc/noise-stream.js';
 import { pairingPhraseToEntropy, stretchPairingEntropy } from '../../src/lnc/pairing-phrase.js';
-import { FakeLnd } from '../fixtures/fake-lnd.js';
+import { FakeLnd, type FakeLndOptions } from '../fixtures/fake-lnd.js';
 import { deferCleanup } from '../fixtures/cleanup.js';
 import { messagePipe, type PipeEnd } from '../fixtures/lnc-message-pipe.js';
 
@@ -72,8 +75,8 @@ function nextSettlement(invoicer: LndInvoicer, hash: string): Promise<InvoiceSta
   });
 }
 
-async function setUp(t: { after(fn: () => unknown): void }, macaroon?: (fake: FakeLnd) => Buffer) {
-  const fake = await FakeLnd.start();
+async function setUp(t: { after(fn: () => unknown): void }, macaroon?: (fake: FakeLnd) => Buffer, options?: FakeLndOptions) {
+  const fake = await FakeLnd.start(options);
   deferCleanup(t, () => fake.stop());
   const secret = await stretchPairingEntropy(pairingPhraseToEntropy(PHRASE));
   const session = new Session(fake, secret, Buffer.from(`Macaroon: ${(macaroon ?? ((f) => f.invoiceMacaroon))(fake).toString('hex')}`));
@@ -133,6 +136,30 @@ describe('LndInvoicer over Lightning Node Connect (in memory)', () => {
     assert.equal(page.count, 300);
     // Each invoice carries its memo twice (memo and payment request): the response is over 300 × 1200 bytes.
     assert.ok(fake.calls.filter((c) => c === 'AddInvoice').length === 300);
+  });
+
+  it('LndPayer pays through the Router service over LNC', async (t) => {
+    const payee = new DevInvoicer({ onWarning: () => {} });
+    const { session, tunnel } = await setUp(t, (f) => f.macaroon, { payee: async (request) => (await payee.pay(request)).preimage });
+    const payer = new LndPayer({ host: 'mailbox.test:443', tunnel });
+    deferCleanup(t, () => payer.close());
+    const invoice = await payee.createInvoice({ amountSats: 34 });
+    const paid = await payer.payInvoice(invoice.paymentRequest, { maxFeeSats: 1 });
+    assert.equal(createHash('sha256').update(Buffer.from(paid.preimage, 'hex')).digest('hex'), invoice.paymentHash);
+    assert.deepEqual(session.patterns, ['XX']);
+  });
+
+  it('both services go over one LNC connection (a session carries one at a time)', async (t) => {
+    const { fake, session, tunnel } = await setUp(t, (f) => f.macaroon);
+    const clients = createLndClients({ host: 'mailbox.test:443', tunnel }, { initialMs: 20, maxMs: 200 }, 'test');
+    deferCleanup(t, () => clients.close());
+    const info = await unary<{ identity_pubkey: string }>(clients.lightning, 'GetInfo', {}, 5000);
+    assert.equal(info.identity_pubkey, fake.pubkey);
+    const tracked = serverStream(clients.router, 'TrackPaymentV2', { payment_hash: randomBytes(32) });
+    const [error] = (await once(tracked, 'error')) as [{ code: number }];
+    assert.equal(error.code, 5, 'NOT_FOUND from the fake');
+    assert.deepEqual(fake.calls, ['GetInfo', 'TrackPaymentV2']);
+    assert.deepEqual(session.patterns, ['XX']);
   });
 
   it('a node that cannot be reached fails the start-up with L402_ERR_LN_CONNECT_FAILED naming the cause', async (t) => {
