@@ -18,6 +18,9 @@ import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { L402Error } from '../core/errors.js';
 
+/** How long one dial may take by default, ms. */
+export const DIAL_TIMEOUT_MS = 10_000;
+
 /** One dialled LNC connection: the Noise stream and the auth data of its handshake. */
 export interface LncDialResult {
   stream: Duplex;
@@ -28,6 +31,12 @@ export interface LncDialResult {
 export interface LncGrpcTunnelOptions {
   /** Dials the mailbox, runs go-back-N and the Noise handshake. */
   dial: () => Promise<LncDialResult>;
+  /**
+   * How long one dial may take, ms; 10 000 by default (the reference's connection timeout).
+   * A dial still running then fails with `L402_ERR_LNC_HANDSHAKE_TIMEOUT`; its connection,
+   * should it come later, is closed.
+   */
+  dialTimeoutMs?: number | undefined;
   /** Told when a dial fails (the gRPC call over it fails UNAVAILABLE and the channel retries). */
   onDialError?: ((error: unknown) => void) | undefined;
 }
@@ -142,7 +151,26 @@ export class LncGrpcTunnel {
   }
 
   async #dial(): Promise<LncDialResult> {
-    const result = await this.#options.dial();
+    const timeoutMs = this.#options.dialTimeoutMs ?? DIAL_TIMEOUT_MS;
+    let timer: NodeJS.Timeout | undefined;
+    let timedOut = false;
+    const dialling = this.#options.dial();
+    // A connection made after the timeout has nobody to use it.
+    dialling.then(
+      (late) => {
+        if (timedOut) late.stream.destroy();
+      },
+      () => {},
+    );
+    const result = await Promise.race([
+      dialling,
+      new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => {
+          timedOut = true;
+          reject(new L402Error('L402_ERR_LNC_HANDSHAKE_TIMEOUT', `no LNC connection within ${timeoutMs} ms`));
+        }, timeoutMs);
+      }),
+    ]).finally(() => clearTimeout(timer));
     // A connection waiting to be bridged may fail meanwhile: noticed when bridged (it is destroyed by then).
     result.stream.on('error', () => {});
     try {

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { stat } from 'node:fs/promises';
+import { Duplex } from 'node:stream';
 import type { InvoiceStatus } from '../../src/core/types.js';
 import { DevInvoicer } from '../../src/lightning/dev/index.js';
 import { LndInvoicer, LndPayer } from '../../src/lightning/lnd/index.js';
@@ -171,6 +172,34 @@ describe('LndInvoicer over Lightning Node Connect (in memory)', () => {
       assert.match(e.message, /UNAVAILABLE.*stream not found/);
       return true;
     });
+  });
+
+  it('a dial that does not finish in time fails the call instead of holding it (L402_ERR_LNC_HANDSHAKE_TIMEOUT)', async (t) => {
+    let release = (): void => {};
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const lateClosed: Promise<void>[] = [];
+    const tunnel = await LncGrpcTunnel.open({
+      dialTimeoutMs: 50,
+      dial: () => {
+        let closed = (): void => {};
+        lateClosed.push(new Promise<void>((resolve) => (closed = resolve)));
+        return released.then(() => ({
+          stream: new Duplex({ read() {}, write: (_chunk, _encoding, callback) => callback() }).once('close', () => closed()),
+          authData: Buffer.from('Macaroon: 00'),
+        }));
+      },
+    });
+    deferCleanup(t, () => tunnel.close());
+    await assert.rejects(tunnel.metadata(), { code: 'L402_ERR_LNC_HANDSHAKE_TIMEOUT' });
+    await assert.rejects(LndInvoicer.connect({ host: 'mailbox.test:443', tunnel, connectTimeoutMs: 5000 }), (error: unknown) => {
+      assert.equal((error as { code: string }).code, 'L402_ERR_LN_CONNECT_FAILED');
+      assert.match((error as Error).message, /UNAVAILABLE.*no LNC connection within 50 ms/);
+      return true;
+    });
+    // The connections that come too late are closed, not leaked.
+    release();
+    assert.ok(lateClosed.length >= 2);
+    await Promise.all(lateClosed);
   });
 
   it('the tunnel socket lives in a private directory, removed on close', async () => {
