@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import type { Duplex } from 'node:stream';
+import fc from 'fast-check';
 import { L402Error } from '../../src/core/errors.js';
 import { encodeMsgData } from '../../src/lnc/framing.js';
 import { openNoiseStream, type NoiseConnection, type NoiseStreamOptions } from '../../src/lnc/noise-stream.js';
@@ -119,6 +120,28 @@ test('bytes cut and joined at random places by the transport are reassembled (a 
     client.stream.destroy();
     node.stream.destroy();
   }
+});
+
+test('property: any writes, cut and joined anywhere by the transport, arrive whole and in order', async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.integer({ min: 0, max: 70_000 }), { minLength: 1, maxLength: 8 }),
+      fc.integer({ min: 1, max: 2 ** 30 }),
+      fc.integer({ min: 64, max: 70_000 }),
+      async (sizes, seed, maxCut) => {
+        const { client, node } = await connect({ recutAfter: 2, seed, maxCut });
+        const writes = sizes.map((size) => randomBytes(size));
+        const data = Buffer.concat(writes);
+        const got = data.length === 0 ? Promise.resolve(Buffer.alloc(0)) : readBytes(node.stream, data.length);
+        for (const write of writes) client.stream.write(write);
+        const received = await got;
+        client.stream.destroy();
+        node.stream.destroy();
+        return received.equals(data);
+      },
+    ),
+    { numRuns: 12 },
+  );
 });
 
 test('a reader that stops reading holds the writer back instead of buffering without bound', async () => {
