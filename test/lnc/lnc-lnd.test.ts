@@ -202,6 +202,24 @@ describe('LndInvoicer over Lightning Node Connect (in memory)', () => {
     await Promise.all(lateClosed);
   });
 
+  it('a call whose deadline passes while its connection is dialled fails DEADLINE_EXCEEDED then, not after the dial', async (t) => {
+    let release = (): void => {};
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const tunnel = await LncGrpcTunnel.open({
+      dialTimeoutMs: 60_000,
+      dial: () => released.then(() => Promise.reject(new Error('gave up'))),
+    });
+    deferCleanup(t, () => tunnel.close());
+    deferCleanup(t, () => release());
+    const clients = createLndClients({ host: 'mailbox.test:443', tunnel }, { initialMs: 20, maxMs: 200 }, 'test');
+    deferCleanup(t, () => clients.close());
+    await assert.rejects(unary(clients.lightning, 'GetInfo', {}, 50), (error: unknown) => {
+      assert.equal((error as { code: number }).code, 4);
+      assert.match((error as Error).message, /deadline exceeded while connecting to lnd through mailbox\.test:443/);
+      return true;
+    });
+  });
+
   it('the tunnel socket lives in a private directory, removed on close', async () => {
     const tunnel = await LncGrpcTunnel.open({ dial: () => Promise.reject(new Error('unused')) });
     const path = tunnel.target.slice('unix:'.length);

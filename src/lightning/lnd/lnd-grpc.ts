@@ -248,17 +248,37 @@ function createTunnelClients(host: string, tunnel: LndTunnel, backoff: ChannelBa
     const call = nextCall(options);
     return new grpc.InterceptingCall(call, {
       start(metadata, listener, next) {
+        // grpc-js starts the deadline when the call is made, but reports it only once started: while the
+        // metadata is awaited, the deadline is ours to report.
+        let done = false;
+        const finish = (code: number, details: string): void => {
+          if (done) return;
+          done = true;
+          clearTimeout(timer);
+          call.cancelWithStatus(code, details);
+          listener.onReceiveStatus?.({ code, details, metadata: new grpc.Metadata() });
+        };
+        const deadline = options.deadline instanceof Date ? options.deadline.getTime() : (options.deadline ?? Infinity);
+        const timer = Number.isFinite(deadline)
+          ? setTimeout(
+              () => finish(GrpcStatusCode.DEADLINE_EXCEEDED, `deadline exceeded while connecting to lnd through ${host}`),
+              Math.max(0, deadline - Date.now()),
+            )
+          : undefined;
         tunnel.metadata().then(
           (values) => {
+            if (done) return;
+            done = true;
+            clearTimeout(timer);
             for (const [name, value] of Object.entries(values)) metadata.set(name, value);
             next(metadata, listener);
           },
-          (cause: unknown) => {
-            // No connection could be made: the call fails as a lost lnd does.
-            const details = `cannot reach lnd through ${host}: ${cause instanceof Error ? cause.message : String(cause)}`;
-            call.cancelWithStatus(GrpcStatusCode.UNAVAILABLE, details);
-            listener.onReceiveStatus?.({ code: GrpcStatusCode.UNAVAILABLE, details, metadata: new grpc.Metadata() });
-          },
+          // No connection could be made: the call fails as a lost lnd does.
+          (cause: unknown) =>
+            finish(
+              GrpcStatusCode.UNAVAILABLE,
+              `cannot reach lnd through ${host}: ${cause instanceof Error ? cause.message : String(cause)}`,
+            ),
         );
       },
     });
