@@ -600,6 +600,9 @@ export class NoiseTransport {
   #broken: L402Error | undefined;
   /** Bytes received by {@link feed} and not yet a whole header or body. */
   #pending: Buffer = Buffer.alloc(0);
+  /** Chunks received after {@link #pending} while it was short, joined once enough arrived (no copy per tiny chunk). */
+  #parts: Buffer[] = [];
+  #partsLength = 0;
   /** The length of the body ciphertext due next, once its header was read. */
   #bodyDue: number | undefined;
 
@@ -681,11 +684,18 @@ export class NoiseTransport {
    */
   feed(chunk: Uint8Array): Buffer[] {
     if (this.#broken !== undefined) throw this.#broken;
-    this.#pending = this.#pending.length === 0 ? Buffer.from(chunk) : Buffer.concat([this.#pending, chunk]);
+    this.#parts.push(Buffer.from(chunk));
+    this.#partsLength += chunk.length;
     const bodies: Buffer[] = [];
     for (;;) {
       const need = this.#bodyDue ?? NOISE_HEADER_BYTES;
-      if (this.#pending.length < need) return bodies;
+      if (this.#pending.length < need) {
+        // Join only once the piece is whole: a peer cutting its bytes into tiny messages costs linear time.
+        if (this.#pending.length + this.#partsLength < need) return bodies;
+        this.#pending = Buffer.concat([this.#pending, ...this.#parts]);
+        this.#parts = [];
+        this.#partsLength = 0;
+      }
       const piece = this.#pending.subarray(0, need);
       this.#pending = this.#pending.subarray(need);
       if (this.#bodyDue === undefined) {
@@ -695,6 +705,11 @@ export class NoiseTransport {
         bodies.push(this.decryptBody(piece));
       }
     }
+  }
+
+  /** Whether {@link feed} holds part of a message (a header or body not yet whole). */
+  get midMessage(): boolean {
+    return this.#pending.length > 0 || this.#partsLength > 0 || this.#bodyDue !== undefined;
   }
 
   #open(ciphertext: Uint8Array, what: string): Buffer {

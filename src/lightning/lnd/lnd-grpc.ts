@@ -31,6 +31,26 @@ export interface LndConnectionOptions {
    * in it; `tlsextradomain` adds more).
    */
   serverName?: string;
+  /**
+   * Reach lnd through a local gRPC target that carries its own encryption and
+   * authentication instead of TLS and a macaroon file: Lightning Node Connect.
+   * `host` then only names the connection in messages; `tlsCert*`,
+   * `macaroon*` and `serverName` are not used.
+   * @internal Not yet reachable from the configuration.
+   */
+  tunnel?: LndTunnel;
+}
+
+/**
+ * A local gRPC target reaching lnd (Lightning Node Connect's bridge): an
+ * insecure channel to `target`, every call carrying `metadata()`.
+ * @internal
+ */
+export interface LndTunnel {
+  /** The gRPC target, e.g. `unix:/tmp/…/grpc.sock`. */
+  target: string;
+  /** The metadata of every call (lnd's macaroon), awaited before the call goes out. */
+  metadata(): Promise<Record<string, string>>;
 }
 
 /** Backoff settings of the underlying channel, kept in line with ours. */
@@ -179,6 +199,7 @@ export function createLndClients(options: LndConnectionOptions, backoff: Channel
   if (typeof options.host !== 'string' || options.host.length === 0) {
     throw new L402Error('L402_ERR_LN_CREDENTIALS', 'lnd host is required, e.g. localhost:10009');
   }
+  if (options.tunnel !== undefined) return createTunnelClients(options.host, options.tunnel, backoff, modules);
   const { cert, macaroonHex } = readCredentials(options);
   // lnd's certificate is self-signed: trust it, and only it, as the root.
   const ssl = grpc.credentials.createSsl(cert);
@@ -211,6 +232,73 @@ export function createLndClients(options: LndConnectionOptions, backoff: Channel
       lightning.close();
       router.close();
     },
+  };
+}
+
+/**
+ * The clients over a tunnel: one insecure channel shared by both services (a
+ * Lightning Node Connect session carries one connection at a time), the
+ * metadata added by an interceptor that waits for it, no gRPC keepalive (the
+ * tunnel pings by itself, and litd's gRPC server answers frequent pings with
+ * GOAWAY), responses up to 200 MiB as the reference allows.
+ */
+function createTunnelClients(host: string, tunnel: LndTunnel, backoff: ChannelBackoff, modules: GrpcModules): LndClients {
+  const { grpc } = modules;
+  const withMetadata: grpc.Interceptor = (options, nextCall) => {
+    const call = nextCall(options);
+    return new grpc.InterceptingCall(call, {
+      start(metadata, listener, next) {
+        // grpc-js starts the deadline when the call is made, but reports it only once started: while the
+        // metadata is awaited, the deadline is ours to report.
+        let done = false;
+        const finish = (code: number, details: string): void => {
+          if (done) return;
+          done = true;
+          clearTimeout(timer);
+          call.cancelWithStatus(code, details);
+          listener.onReceiveStatus?.({ code, details, metadata: new grpc.Metadata() });
+        };
+        const deadline = options.deadline instanceof Date ? options.deadline.getTime() : (options.deadline ?? Infinity);
+        const timer = Number.isFinite(deadline)
+          ? setTimeout(
+              () => finish(GrpcStatusCode.DEADLINE_EXCEEDED, `deadline exceeded while connecting to lnd through ${host}`),
+              Math.max(0, deadline - Date.now()),
+            )
+          : undefined;
+        tunnel.metadata().then(
+          (values) => {
+            if (done) return;
+            done = true;
+            clearTimeout(timer);
+            for (const [name, value] of Object.entries(values)) metadata.set(name, value);
+            next(metadata, listener);
+          },
+          // No connection could be made: the call fails as a lost lnd does.
+          (cause: unknown) =>
+            finish(
+              GrpcStatusCode.UNAVAILABLE,
+              `cannot reach lnd through ${host}: ${cause instanceof Error ? cause.message : String(cause)}`,
+            ),
+        );
+      },
+    });
+  };
+  const channelOptions: grpc.ClientOptions = {
+    'grpc.initial_reconnect_backoff_ms': backoff.initialMs,
+    'grpc.max_reconnect_backoff_ms': backoff.maxMs,
+    'grpc.max_receive_message_length': 200 * 1024 * 1024,
+    'grpc.default_authority': host,
+    interceptors: [withMetadata],
+  };
+  const credentials = grpc.credentials.createInsecure();
+  const { Lightning, Router } = lndServices(modules);
+  const lightning = new Lightning(tunnel.target, credentials, channelOptions);
+  const router = new Router(tunnel.target, credentials, { ...channelOptions, channelOverride: lightning.getChannel() });
+  return {
+    lightning,
+    router,
+    host,
+    close: () => lightning.close(),
   };
 }
 
