@@ -12,7 +12,10 @@
  * after it. Closing sends a FIN (best effort, `finSendTimeoutMs`) unless the
  * peer sent one first. All as the reference (lightning-node-connect's gbn).
  *
- * Unlike the reference: messages already received are still handed out after
+ * Unlike the reference: the resend timer restarts when the window moves (an
+ * ACK or NACK that frees or rewinds it), not on every packet received (with
+ * the reference, a peer that pings more often than the resend timeout keeps a
+ * lost last packet from ever being resent); messages already received are still handed out after
  * the peer's FIN; a client ignores a stray SYN or SYNACK after the handshake
  * (a duplicate of the handshake) instead of closing; and everything is bounded
  * (N received messages waiting for {@link GbnConn.recv}, `maxPendingSends`
@@ -33,6 +36,8 @@ export interface GbnConnParts {
   readonly role: 'client' | 'server';
   /** The window size agreed in the handshake. */
   readonly n: number;
+  /** A DATA packet the server's handshake ended with, processed before anything else. */
+  readonly first?: GbnPacket | undefined;
   readonly transport: GbnTransport;
   readonly reader: GbnPacketReader;
   /** Aborting it ends every transport call; the connection aborts it when it closes. */
@@ -352,7 +357,8 @@ export class GbnConn {
   }
 
   async #receiveLoop(): Promise<void> {
-    const { reader } = this.#parts;
+    const { reader, first } = this.#parts;
+    if (first !== undefined) await this.#onPacket(first);
     while (this.#reason === undefined) {
       let bytes: Uint8Array;
       try {
@@ -383,7 +389,6 @@ export class GbnConn {
     timeouts.received(packet);
     this.#restartPingTimer();
     this.#stopPong();
-    this.#restartResendTimer();
     switch (packet.type) {
       case 'DATA':
         if (packet.seq === this.#recvSeq) {
@@ -398,12 +403,18 @@ export class GbnConn {
         this.#lastNackSeq = this.#recvSeq;
         return;
       case 'ACK':
-        if (this.#queue.processAck(packet.seq)) this.#wakeSender();
+        if (this.#queue.processAck(packet.seq)) {
+          this.#restartResendTimer();
+          this.#wakeSender();
+        }
         return;
       case 'NACK': {
         const { resend, bumped } = this.#queue.processNack(packet.seq);
         if (resend) this.#resendSignal = true;
-        if (resend || bumped) this.#wakeSender();
+        if (resend || bumped) {
+          this.#restartResendTimer();
+          this.#wakeSender();
+        }
         return;
       }
       case 'FIN':

@@ -11,8 +11,12 @@
  *   a restart a SYNACK or a DATA packet also completes the handshake (the
  *   client, connected, already sends data), and a repeated SYN is echoed again.
  *
- * Unlike the reference, a server refuses a window of 0 or 255 (which would
- * stall or overflow the sequence space), and either side can be given a
+ * Unlike the reference: a DATA packet while the server waits for SYNACK
+ * completes the handshake too, before a restart as after it (the reference
+ * fails the handshake there, so a lost SYNACK followed at once by the client's
+ * first message costs both sides a reconnect), and that DATA is handed to the
+ * connection instead of dropped; a server refuses a window of 0 or 255 (which
+ * would stall or overflow the sequence space); and either side can be given a
  * deadline through `signal`.
  *
  * @internal Not exported from the package.
@@ -81,7 +85,7 @@ export function gbnConnect(transport: GbnTransport, options: GbnOptions = {}): P
  * @param options - timeouts, limits, clock (the window comes from the client)
  * @returns the connection, once the client's SYNACK (or, after a restart, its first DATA) arrived
  * @throws L402Error as {@link gbnConnect}; `L402_ERR_LNC_GBN_HANDSHAKE_FAILED` also for a window of 0 or 255
- *   or a packet other than SYN or SYNACK while waiting for SYNACK
+ *   or an ACK, NACK or FIN while waiting for SYNACK
  */
 export function gbnAccept(transport: GbnTransport, options: GbnOptions = {}): Promise<GbnConn> {
   return open('server', transport, options);
@@ -123,9 +127,9 @@ async function open(role: 'client' | 'server', transport: GbnTransport, options:
   const onAbort = (): void => abort.abort();
   if (outer?.aborted === true) abort.abort();
   outer?.addEventListener('abort', onAbort, { once: true });
-  let n: number;
+  let opened: Opened;
   try {
-    n = role === 'client' ? await clientHandshake(link, options.n ?? GBN_DEFAULT_N) : await serverHandshake(link);
+    opened = role === 'client' ? { n: await clientHandshake(link, options.n ?? GBN_DEFAULT_N) } : await serverHandshake(link);
   } catch (error) {
     const aborted = abort.signal.aborted;
     outer?.removeEventListener('abort', onAbort);
@@ -137,7 +141,8 @@ async function open(role: 'client' | 'server', transport: GbnTransport, options:
   }
   const conn = new GbnConn({
     role,
-    n,
+    n: opened.n,
+    first: opened.first,
     transport,
     reader: link.reader,
     abort,
@@ -177,7 +182,13 @@ async function clientHandshake(link: Link, n: number): Promise<number> {
   }
 }
 
-async function serverHandshake(link: Link): Promise<number> {
+/** The window, and the client's first DATA when it ended the server's handshake. */
+interface Opened {
+  readonly n: number;
+  readonly first?: GbnPacket | undefined;
+}
+
+async function serverHandshake(link: Link): Promise<Opened> {
   let resent = false;
   let n = 0;
   for (;;) {
@@ -186,7 +197,7 @@ async function serverHandshake(link: Link): Promise<number> {
     if (packet.type !== 'SYN') {
       // After a restart the client may already be connected: its SYNACK was lost.
       link.timeouts.received(packet);
-      return n;
+      return { n, first: packet.type === 'DATA' ? packet : undefined };
     }
     for (;;) {
       n = (packet as Extract<GbnPacket, { type: 'SYN' }>).n;
@@ -201,9 +212,10 @@ async function serverHandshake(link: Link): Promise<number> {
         resent = true;
         break;
       }
-      if (answer.type === 'SYNACK') {
+      if (answer.type === 'SYNACK' || answer.type === 'DATA') {
+        // DATA: the client is connected and its SYNACK was lost (the reference fails here unless it restarted).
         link.timeouts.received(answer);
-        return n;
+        return { n, first: answer.type === 'DATA' ? answer : undefined };
       }
       if (answer.type !== 'SYN') {
         throw new L402Error('L402_ERR_LNC_GBN_HANDSHAKE_FAILED', `a gbn ${answer.type} packet while waiting for the client's SYNACK`);

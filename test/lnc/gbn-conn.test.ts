@@ -352,21 +352,26 @@ test('handshake: a lost SYN echo makes the client resend SYN and the waiting ser
   await client.close();
 });
 
-test('handshake: a lost SYNACK; the restarted server takes the client first DATA as its end, and the DATA is resent', async () => {
-  const link = newLink();
-  link.up.fault = dropFirst('SYNACK', 1);
-  const s = track(gbnAccept(link.serverTransport, { timers: link.timers }));
-  const client = await gbnConnect(link.clientTransport, { timers: link.timers, n: 3 });
-  await link.timers.advance(1500);
-  assert.equal(s.state, 'pending', 'the server timed out waiting for SYNACK and waits again');
-  await client.send(Buffer.from('first'));
-  await link.timers.advance(0);
-  assert.equal(s.state, 'resolved');
-  const server = s.value as NonNullable<typeof s.value>;
-  assert.equal(server.n, 3);
-  assert.deepEqual(await receiveAll(link.timers, server, 1), ['first']);
-  await noMore(link, server);
-  await client.close();
+test('handshake: a lost SYNACK; the server takes the client first DATA as the end of its handshake, and keeps that DATA', async () => {
+  for (const restartFirst of [false, true]) {
+    const link = newLink();
+    link.up.fault = dropFirst('SYNACK', 1);
+    const s = track(gbnAccept(link.serverTransport, { timers: link.timers }));
+    const client = await gbnConnect(link.clientTransport, { timers: link.timers, n: 3 });
+    if (restartFirst) {
+      await link.timers.advance(1500);
+      assert.equal(s.state, 'pending', 'the server timed out waiting for SYNACK and waits again');
+    }
+    await client.send(Buffer.from('first'));
+    await link.timers.advance(0);
+    assert.equal(s.state, 'resolved');
+    const server = s.value as NonNullable<typeof s.value>;
+    assert.equal(server.n, 3);
+    assert.deepEqual(await receiveAll(link.timers, server, 1), ['first']);
+    assert.equal(link.up.count('DATA'), 1, 'not resent: the handshake handed it over');
+    await noMore(link, server);
+    await client.close();
+  }
 });
 
 test('handshake: a SYNACK delayed past the server timeout still completes it (ServerHandshakeTimeout)', async () => {
