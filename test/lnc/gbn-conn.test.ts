@@ -222,6 +222,21 @@ test('a lost last packet is resent when the resend timer (1 s) fires', async () 
   await client.close();
 });
 
+test('a lost last packet is resent even while the peer pings more often than the resend timeout', async () => {
+  // The reference restarts the resend timer on every packet received, so pings every 800 ms kept
+  // a 1 s resend timer from ever firing; here only a moving window restarts it.
+  const link = newLink();
+  const { client, server } = await connectBoth(link, { n: 20 }, { pingMs: 800 });
+  link.up.fault = dropFirst('DATA', 1);
+  await client.send(Buffer.from('payload 1'));
+  const got = track(server.recv());
+  await link.timers.advance(3000);
+  assert.ok(link.down.count('DATA') >= 3, 'the server pinged meanwhile');
+  assert.equal(got.state, 'resolved');
+  assert.equal(String(got.value), 'payload 1');
+  await client.close();
+});
+
 test('payload splitting: 4000 bytes in DATA packets of at most 1000, reassembled', async () => {
   const link = newLink();
   const { client, server } = await connectBoth(link, { n: 2 }, { maxChunkSize: 1000 });
