@@ -111,8 +111,11 @@ export class GbnConn {
     });
     this.#restartResendTimer();
     this.#restartPingTimer();
-    void this.#receiveLoop();
-    void this.#sendLoop();
+    // Neither loop throws by design; should one, the connection closes rather than the process crashing.
+    const crashed = (error: unknown): void =>
+      void this.#shutdown(new L402Error('L402_ERR_LNC_GBN_CLOSED', `the gbn connection failed: ${message(error)}`, { cause: error }));
+    this.#receiveLoop().catch(crashed);
+    this.#sendLoop().catch(crashed);
   }
 
   /** Why the connection closed, or undefined while it is open. */
@@ -419,7 +422,11 @@ export class GbnConn {
       }
       case 'FIN':
         this.#remoteClosed = true;
-        this.#parts.onFin?.();
+        try {
+          this.#parts.onFin?.();
+        } catch {
+          // The caller's hook; the FIN closes the connection either way.
+        }
         void this.#shutdown(new L402Error('L402_ERR_LNC_GBN_REMOTE_CLOSED', 'the gbn peer closed the connection (FIN)'));
         return;
       case 'SYN':

@@ -305,7 +305,16 @@ test('keepalive: no pong within pongMs after a ping closes with L402_ERR_LNC_GBN
 test('close: FIN to the peer, messages before it still delivered, coded errors after, transports released', async () => {
   const link = newLink();
   let fins = 0;
-  const { client, server } = await connectBoth(link, {}, { onFin: () => fins++ });
+  const { client, server } = await connectBoth(
+    link,
+    {},
+    {
+      onFin: () => {
+        fins++;
+        throw new Error('a throwing hook does not crash anything');
+      },
+    },
+  );
   await client.send(Buffer.from('last words'));
   await client.close();
   assert.equal(link.up.sent.at(-1)?.type, 'FIN');
