@@ -2,7 +2,8 @@
 /**
  * Builds the Go programs the regtest tests run (test/regtest/): lnd and btcd
  * (test/go/lnd), the reference aperture and aperturecli and our small client of
- * its `l402` package (test/go/aperture), each at the version its go.mod/go.sum
+ * its `l402` package (test/go/aperture), and our runner of lightning-node-connect's
+ * gbn for the LNC interop test (test/go/lnc), each at the version its go.mod/go.sum
  * pin, once per machine, into a cache outside the repository:
  * `$APERTURE_TS_GO_BIN` or `~/.cache/aperture-ts/go-bin/<name>-<version>-<key>/<name>`,
  * where the key hashes the Go version, the module's go.mod and go.sum, the
@@ -67,10 +68,12 @@ export const goTools: readonly GoTool[] = [
     versionOf: 'github.com/lightninglabs/aperture',
   },
   { name: 'l402-grpc-client', module: 'test/go/aperture', pkg: './cmd/l402-grpc-client' },
+  // Our runner of lightning-node-connect's gbn over stdin/stdout (test/lnc/gbn-go-interop.test.ts).
+  { name: 'gbn-peer', module: 'test/go/lnc', pkg: './cmd/gbn-peer' },
 ];
 
 /** Names of the programs. */
-export type GoToolName = 'lnd' | 'btcd' | 'aperture' | 'aperturecli' | 'l402-grpc-client';
+export type GoToolName = 'lnd' | 'btcd' | 'aperture' | 'aperturecli' | 'l402-grpc-client' | 'gbn-peer';
 
 /** Where the binaries are cached. */
 export function cacheRoot(): string {

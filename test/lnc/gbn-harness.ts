@@ -1,0 +1,265 @@
+// The test bench of gbn: a fake clock that moves only when told, and an
+// in-memory link of two one-way pipes that can drop, duplicate or hold back
+// (reorder) any packet, recording what was sent.
+import { decodeGbnPacket, type GbnPacket } from '../../src/lnc/framing.js';
+import { gbnAccept, gbnConnect, type GbnOptions } from '../../src/lnc/gbn-connect.js';
+import type { GbnConn } from '../../src/lnc/gbn-conn.js';
+import type { GbnTimers } from '../../src/lnc/gbn-timers.js';
+import type { GbnTransport } from '../../src/lnc/gbn-transport.js';
+
+/** Timers that move only when told; due callbacks run in order, with promise jobs flushed between. */
+export class FakeTimers implements GbnTimers {
+  ms = 0;
+  #seq = 0;
+  readonly #pending = new Map<number, { at: number; fn: () => void }>();
+
+  now = (): number => this.ms;
+
+  setTimeout = (fn: () => void, ms: number): unknown => {
+    const id = ++this.#seq;
+    this.#pending.set(id, { at: this.ms + ms, fn });
+    return id;
+  };
+
+  clearTimeout = (handle: unknown): void => {
+    this.#pending.delete(handle as number);
+  };
+
+  /** Timers not yet run. */
+  get pending(): number {
+    return this.#pending.size;
+  }
+
+  /** Moves the clock `ms` forward, running every timer due on the way. */
+  async advance(ms: number): Promise<void> {
+    const end = this.ms + ms;
+    for (;;) {
+      await settle();
+      const due = [...this.#pending.entries()].filter(([, t]) => t.at <= end).sort((a, b) => a[1].at - b[1].at || a[0] - b[0])[0];
+      if (due === undefined) break;
+      this.#pending.delete(due[0]);
+      this.ms = due[1].at;
+      due[1].fn();
+    }
+    this.ms = end;
+    await settle();
+  }
+
+  /** Advances in steps of `step` ms until `done()` holds; false when `limitMs` of fake time passed first. */
+  async until(done: () => boolean, limitMs: number, step = 50): Promise<boolean> {
+    const end = this.ms + limitMs;
+    await settle();
+    while (!done()) {
+      if (this.ms >= end) return false;
+      await this.advance(step);
+    }
+    return true;
+  }
+}
+
+/** Lets every queued promise job run. */
+export async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+}
+
+/** What happens to one packet on a pipe. */
+export type Fault = 'deliver' | 'drop' | 'duplicate' | 'hold';
+
+/** One direction of the link. */
+export class Pipe {
+  /** Every packet sent into the pipe, decoded, in order (dropped ones too). */
+  readonly sent: GbnPacket[] = [];
+  /** The fake time of each packet of {@link Pipe.sent}. */
+  readonly sentAt: number[] = [];
+  /** Decides each packet's fate (by default every packet is delivered). */
+  fault: (packet: GbnPacket, index: number) => Fault = () => 'deliver';
+  readonly #queue: Buffer[] = [];
+  readonly #waiters: { resolve: (b: Buffer) => void; reject: (e: Error) => void }[] = [];
+  #held: Buffer | undefined;
+  #closed = false;
+
+  constructor(private readonly now: () => number = () => 0) {}
+
+  /** Packets of `type` sent so far. */
+  count(type: GbnPacket['type']): number {
+    return this.sent.filter((p) => p.type === type).length;
+  }
+
+  /** Puts a packet in, subject to {@link Pipe.fault}. */
+  push(bytes: Uint8Array): void {
+    const copy = Buffer.from(bytes);
+    const packet = decodeGbnPacket(copy);
+    const fate = this.fault(packet, this.sent.length);
+    this.sent.push(packet);
+    this.sentAt.push(this.now());
+    if (fate === 'drop') return;
+    if (fate === 'hold') {
+      // Held back until the next packet passes: two packets swap places.
+      if (this.#held !== undefined) this.#deliver(this.#held);
+      this.#held = copy;
+      return;
+    }
+    this.#deliver(copy);
+    if (fate === 'duplicate') this.#deliver(copy);
+    if (this.#held !== undefined) {
+      const held = this.#held;
+      this.#held = undefined;
+      this.#deliver(held);
+    }
+  }
+
+  /** Delivers raw bytes as they are (not decoded, no fault applied). */
+  inject(bytes: Uint8Array): void {
+    this.#deliver(Buffer.from(bytes));
+  }
+
+  /** Delivers a packet that was held back, if any. */
+  release(): void {
+    if (this.#held === undefined) return;
+    const held = this.#held;
+    this.#held = undefined;
+    this.#deliver(held);
+  }
+
+  #deliver(bytes: Buffer): void {
+    if (this.#closed) return;
+    const waiter = this.#waiters.shift();
+    if (waiter !== undefined) waiter.resolve(bytes);
+    else this.#queue.push(bytes);
+  }
+
+  receive(signal: AbortSignal): Promise<Buffer> {
+    if (signal.aborted || this.#closed) return Promise.reject(new Error('pipe closed'));
+    const next = this.#queue.shift();
+    if (next !== undefined) return Promise.resolve(next);
+    return new Promise<Buffer>((resolve, reject) => {
+      const onAbort = (): void => {
+        const at = this.#waiters.indexOf(waiter);
+        if (at >= 0) this.#waiters.splice(at, 1);
+        reject(new Error('receive aborted'));
+      };
+      const waiter = {
+        resolve: (b: Buffer): void => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(b);
+        },
+        reject: (e: Error): void => {
+          signal.removeEventListener('abort', onAbort);
+          reject(e);
+        },
+      };
+      this.#waiters.push(waiter);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** Ends the pipe: waiting receives reject, later packets vanish. */
+  close(): void {
+    this.#closed = true;
+    for (const waiter of this.#waiters.splice(0)) waiter.reject(new Error('pipe closed'));
+  }
+}
+
+/** A transport whose packets go into `out` and come from `inbox`. */
+export class PipeTransport implements GbnTransport {
+  closed = false;
+  /** When set, sends fail with this error. */
+  failSends: Error | undefined;
+
+  constructor(
+    readonly out: Pipe,
+    readonly inbox: Pipe,
+  ) {}
+
+  send(packet: Uint8Array): Promise<void> {
+    if (this.failSends !== undefined) return Promise.reject(this.failSends);
+    if (this.closed) return Promise.reject(new Error('transport closed'));
+    this.out.push(packet);
+    return Promise.resolve();
+  }
+
+  receive(signal: AbortSignal): Promise<Uint8Array> {
+    return this.inbox.receive(signal);
+  }
+
+  close(): void {
+    this.closed = true;
+    this.inbox.close();
+  }
+}
+
+/** Both ends of an in-memory link. */
+export interface Link {
+  readonly timers: FakeTimers;
+  /** Client → server. */
+  readonly up: Pipe;
+  /** Server → client. */
+  readonly down: Pipe;
+  readonly clientTransport: PipeTransport;
+  readonly serverTransport: PipeTransport;
+}
+
+/** A fresh link on a fresh fake clock. */
+export function newLink(): Link {
+  const timers = new FakeTimers();
+  const up = new Pipe(timers.now);
+  const down = new Pipe(timers.now);
+  return { timers, up, down, clientTransport: new PipeTransport(up, down), serverTransport: new PipeTransport(down, up) };
+}
+
+/** Tracks a promise's state without awaiting it. */
+export function track<T>(promise: Promise<T>): { state: 'pending' | 'resolved' | 'rejected'; value?: T; error?: unknown } {
+  const t: { state: 'pending' | 'resolved' | 'rejected'; value?: T; error?: unknown } = { state: 'pending' };
+  promise.then(
+    (value) => Object.assign(t, { state: 'resolved', value }),
+    (error: unknown) => Object.assign(t, { state: 'rejected', error }),
+  );
+  return t;
+}
+
+/** Connects a client and a server over `link`; fails when they are not connected within `limitMs` of fake time. */
+export async function connectBoth(
+  link: Link,
+  client: GbnOptions = {},
+  server: GbnOptions = {},
+  limitMs = 60_000,
+): Promise<{ client: GbnConn; server: GbnConn }> {
+  const s = track(gbnAccept(link.serverTransport, { timers: link.timers, ...server }));
+  const c = track(gbnConnect(link.clientTransport, { timers: link.timers, ...client }));
+  const ok = await link.timers.until(() => s.state !== 'pending' && c.state !== 'pending', limitMs);
+  if (!ok) throw new Error(`not connected within ${limitMs} ms of fake time`);
+  if (s.state === 'rejected') throw s.error;
+  if (c.state === 'rejected') throw c.error;
+  return { client: c.value as GbnConn, server: s.value as GbnConn };
+}
+
+/** Receives `count` messages from `conn`, advancing the clock; fails after `limitMs` of fake time. */
+export async function receiveAll(timers: FakeTimers, conn: GbnConn, count: number, limitMs = 120_000): Promise<string[]> {
+  const got: string[] = [];
+  let failure: unknown;
+  let waiting = false;
+  const pump = (): void => {
+    if (waiting || got.length >= count || failure !== undefined) return;
+    waiting = true;
+    conn.recv().then(
+      (m) => {
+        waiting = false;
+        got.push(m.toString());
+        pump();
+      },
+      (e: unknown) => {
+        failure = e;
+      },
+    );
+  };
+  pump();
+  const ok = await timers.until(() => got.length >= count || failure !== undefined, limitMs);
+  if (failure !== undefined) throw failure;
+  if (!ok) throw new Error(`received ${got.length} of ${count} messages within ${limitMs} ms of fake time`);
+  return got;
+}
+
+/** Sends every message in order (each awaited, as a stream writer does), advancing the clock as needed. */
+export function sendAll(conn: GbnConn, messages: readonly string[]): Promise<void> {
+  return messages.reduce<Promise<void>>((chain, m) => chain.then(() => conn.send(Buffer.from(m))), Promise.resolve());
+}
