@@ -5,7 +5,9 @@
  * built afresh; a replaced or removed one is closed once no request is using
  * it, so requests in flight finish on the definition they started with.
  */
+import { isPromise } from '../core/is-promise.js';
 import type { ServiceConfig } from '../proxy/config/aperture-config.js';
+import type { AuthorizeContext, AuthorizeResult } from '../proxy/proxy.js';
 import type { AppService } from './app-service.js';
 import { sameDefinition, type BuiltService } from './service-builder.js';
 
@@ -151,6 +153,29 @@ export class RunningServices {
       this.#slots.delete(service);
       this.#close(slot.built);
     }
+  }
+
+  /**
+   * The authorize hook with the matched service held for as long as the hook
+   * runs: a service replaced meanwhile keeps its limiter, freebies and pricer
+   * open until its last request is decided. A hook that answers synchronously
+   * (a cached verification, auth off) cannot see the service replaced while it
+   * runs, so only an answer still pending holds it: the hold starts in the
+   * same turn, before anything else can retire the service. The synchronous
+   * path (most paid requests, every auth-off one) thus costs no lookups here.
+   * @param authorize - the hook
+   * @returns the hook holding the services of pending answers
+   */
+  holding(
+    authorize: (context: AuthorizeContext<AppService>) => AuthorizeResult | Promise<AuthorizeResult>,
+  ): (context: AuthorizeContext<AppService>) => AuthorizeResult | Promise<AuthorizeResult> {
+    return (context) => {
+      const result = authorize(context);
+      if (!isPromise(result)) return result;
+      const service = context.service;
+      this.hold(service);
+      return result.finally(() => this.release(service));
+    };
   }
 
   #retire(service: AppService): void {

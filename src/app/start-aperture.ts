@@ -11,7 +11,6 @@ import { Minter } from '../core/minter.js';
 import { systemClock, type Clock, type Invoicer, type Payer } from '../core/types.js';
 import { Verifier } from '../core/verifier.js';
 import { equalitySatisfiers } from '../core/caveats.js';
-import { isPromise } from '../core/is-promise.js';
 import { DevInvoicer } from '../lightning/dev/dev-invoicer.js';
 import { createDevPayHandler } from '../lightning/dev/dev-pay-handler.js';
 import { LndInvoicer } from '../lightning/lnd/lnd-invoicer.js';
@@ -24,7 +23,7 @@ import { openStore } from '../store/open-store.js';
 import type { ApertureConfig, ServiceConfig } from '../proxy/config/aperture-config.js';
 import { createLogger, subsystemLogger, type LogSettings } from '../proxy/ops/logger.js';
 import { ProxyMetrics } from '../proxy/ops/metrics.js';
-import { Proxy, type AuthorizeContext, type AuthorizeResult } from '../proxy/proxy.js';
+import { Proxy } from '../proxy/proxy.js';
 import { ProxyServer } from '../proxy/server/proxy-server.js';
 import type { TlsCertificateEvent } from '../proxy/server/tls-certificate.js';
 import type { NodeRequest } from '../adapters/node/request-view.js';
@@ -437,7 +436,7 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
 
     const proxy = new Proxy<AppService>({
       services: running.services,
-      authorize: holding(running, authorize),
+      authorize: running.holding(authorize),
       schemes: authorize.schemes,
       afterResponse: authorize.afterResponse,
       resolveClientIp: (peer, xff, forwarded) => clientIp(peer, xff, trusted, forwarded),
@@ -551,31 +550,4 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
     await cleanup();
     throw error;
   }
-}
-
-/**
- * The authorize hook with the matched service held for as long as the hook
- * runs: a service replaced meanwhile keeps its limiter, freebies and pricer
- * open until its last request is decided.
- */
-function holding(
-  running: RunningServices,
-  authorize: (context: AuthorizeContext<AppService>) => AuthorizeResult | Promise<AuthorizeResult>,
-): (context: AuthorizeContext<AppService>) => AuthorizeResult | Promise<AuthorizeResult> {
-  return (context) => {
-    const service = context.service;
-    running.hold(service);
-    let result: AuthorizeResult | Promise<AuthorizeResult>;
-    try {
-      result = authorize(context);
-    } catch (error) {
-      running.release(service);
-      throw error;
-    }
-    if (!isPromise(result)) {
-      running.release(service);
-      return result;
-    }
-    return result.finally(() => running.release(service));
-  };
 }

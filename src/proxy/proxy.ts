@@ -323,7 +323,7 @@ export class Proxy<S extends ProxyService = ProxyService> {
           );
           return;
         }
-        const authorization = this.#upstreamAuthorization(outcome, decision, context?.request ?? nodeRequestView(req));
+        const authorization = this.#upstreamAuthorization(outcome, decision, req, context);
         forwardWebSocket(socket, head, {
           service,
           method: req.method ?? 'GET',
@@ -385,7 +385,7 @@ export class Proxy<S extends ProxyService = ProxyService> {
         }
         return;
       }
-      const authorization = this.#upstreamAuthorization(outcome, decision, context?.request ?? nodeRequestView(req));
+      const authorization = this.#upstreamAuthorization(outcome, decision, req, context);
       this.#forward(req, res, service, grpc, host, path, authorization, decision.headers);
     } catch (cause) {
       this.#hookFailed(req, res, service, grpc, cause);
@@ -396,16 +396,19 @@ export class Proxy<S extends ProxyService = ProxyService> {
    * What the backend receives as `Authorization` for an allowed request: the
    * hook's value, else the accepting scheme's re-emission of a verified
    * credential (L402 when the decision names none), else nothing (the
-   * client's credentials are then stripped).
+   * client's credentials are then stripped). The request view is the hook's,
+   * or one built only for a verified credential (an auth-off request builds none).
    */
   #upstreamAuthorization(
     outcome: AuthorizeOutcome | undefined,
     decision: AllowDecision,
-    request: RequestView,
+    req: NodeRequest,
+    context: AuthorizeContext<S> | undefined,
   ): readonly string[] | undefined {
     const given = outcome?.upstreamAuthorization;
     if (given !== undefined) return typeof given === 'string' ? [given] : given;
     if (decision.token === undefined) return undefined;
+    const request = context?.request ?? nodeRequestView(req);
     const name = decision.scheme ?? 'L402';
     const schemes = this.#schemes;
     for (let i = 0; i < schemes.length; i++) {

@@ -9,7 +9,11 @@ import { http2StreamRequestView, nodeRequestView, normalizePeerAddress } from '.
 import type { RequestView } from '../../src/core/types.js';
 
 function snapshot(v: RequestView) {
+  // The credential headers are read together on first use: asked before Authorization here.
+  const macaroon = v.headerValues('macaroon');
   return {
+    macaroon,
+    grpcMacaroon: v.headerValues('grpc-metadata-macaroon'),
     method: v.method,
     host: v.host,
     path: v.path,
@@ -38,7 +42,22 @@ test('HTTP/1.1: every Authorization line from rawHeaders, host with port, path w
         path: '/p?q=1',
         method: 'post',
         agent: false,
-        headers: ['Host', `example.test:${port}`, 'Authorization', 'LSAT a:b', 'authorization', 'L402 a:b', 'X-Custom', 'c'],
+        headers: [
+          'Host',
+          `example.test:${port}`,
+          'Authorization',
+          'LSAT a:b',
+          'MACAROON',
+          'm1',
+          'authorization',
+          'L402 a:b',
+          'X-Custom',
+          'c',
+          'Grpc-Metadata-Macaroon',
+          'g1',
+          'macaroon',
+          'm2',
+        ],
       },
       (res) => res.resume().on('end', resolve),
     )
@@ -47,6 +66,8 @@ test('HTTP/1.1: every Authorization line from rawHeaders, host with port, path w
   });
   server.close();
   assert.deepEqual(seen, {
+    macaroon: ['m1', 'm2'],
+    grpcMacaroon: ['g1'],
     method: 'POST',
     host: `example.test:${port}`,
     path: '/p?q=1',
@@ -72,7 +93,13 @@ test('HTTP/2: :authority as host, compat request and raw stream agree; resolveCl
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
   const session = connect(`http://127.0.0.1:${port}`);
-  const stream = session.request({ ':path': '/svc/M', ':method': 'POST', authorization: 'L402 a:b', 'x-forwarded-for': '9.9.9.9' });
+  const stream = session.request({
+    ':path': '/svc/M',
+    ':method': 'POST',
+    authorization: 'L402 a:b',
+    macaroon: 'm3',
+    'x-forwarded-for': '9.9.9.9',
+  });
   stream.resume();
   stream.end();
   await once(stream, 'close');
@@ -85,6 +112,8 @@ test('HTTP/2: :authority as host, compat request and raw stream agree; resolveCl
     assert.equal(v.path, '/svc/M');
     // Node's HTTP/2 client refuses to send two; one is read from the raw list.
     assert.deepEqual(v.auth, ['L402 a:b']);
+    assert.deepEqual(v.macaroon, ['m3']);
+    assert.deepEqual(v.grpcMacaroon, []);
   }
   assert.equal(views[0]?.remoteAddress, '127.0.0.1');
   assert.equal(views[1]?.remoteAddress, '9.9.9.9|127.0.0.1');

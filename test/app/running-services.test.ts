@@ -10,6 +10,7 @@ import { sameDefinition, type BuiltService } from '../../src/app/service-builder
 import { L402Error } from '../../src/core/errors.js';
 import { loadConfig } from '../../src/proxy/config/index.js';
 import type { ServiceConfig } from '../../src/proxy/config/aperture-config.js';
+import type { AuthorizeContext, AuthorizeResult } from '../../src/proxy/proxy.js';
 
 function services(yaml: string): ServiceConfig[] {
   return loadConfig({
@@ -92,6 +93,42 @@ test('a replaced service held by a request is closed with its last release', asy
   h.running.release(b0);
   await settle();
   assert.deepEqual(h.closed, ['b']);
+  await h.running.close();
+});
+
+test('the authorize hook holds its service only while its answer is pending', async () => {
+  const h = holder();
+  h.running.replaceAll(services(A + B));
+  const b0 = h.running.services[1] as AppService;
+  const allow: AuthorizeResult = { kind: 'allow', reason: 'auth-off' };
+  const waiting: { resolve: (value: AuthorizeResult) => void; reject: (error: Error) => void }[] = [];
+  let pending = false;
+  const hook = h.running.holding(() =>
+    pending ? new Promise<AuthorizeResult>((resolve, reject) => waiting.push({ resolve, reject })) : allow,
+  );
+  const context = { service: b0 } as AuthorizeContext<AppService>;
+  // A synchronous answer holds nothing: the replaced service closes at once.
+  assert.equal(hook(context), allow);
+  pending = true;
+  const first = hook(context) as Promise<AuthorizeResult>;
+  const second = hook(context) as Promise<AuthorizeResult>;
+  h.running.replaceAll(services(A + B2));
+  await settle();
+  assert.deepEqual(h.closed, [], 'two answers pending: b stays open');
+  waiting[0]?.resolve(allow);
+  assert.equal(await first, allow);
+  await settle();
+  assert.deepEqual(h.closed, [], 'one answer pending');
+  waiting[1]?.reject(new Error('hook failed'));
+  await assert.rejects(second, /hook failed/);
+  await settle();
+  assert.deepEqual(h.closed, ['b'], 'closed with the last answer, a rejection included');
+  pending = false;
+  const b1 = h.running.services[1] as AppService;
+  assert.equal(hook({ service: b1 } as AuthorizeContext<AppService>), allow);
+  h.running.replaceAll(services(A + B));
+  await settle();
+  assert.deepEqual(h.closed, ['b', 'b'], 'nothing held after a synchronous answer');
   await h.running.close();
 });
 

@@ -55,8 +55,14 @@ class NodeRequestView implements RequestView {
   readonly host: string;
   readonly path: string;
   #remote: string | undefined;
-  /** Every Authorization line, read once: the verifier and the credential re-emission both ask. */
+  /**
+   * Every line of the three credential headers, read in one pass on first
+   * use: the verifier and the credential re-emission both ask for all three
+   * (`Authorization`, `Macaroon`, `Grpc-Metadata-Macaroon`) on every paid request.
+   */
   #authorization: readonly string[] | undefined;
+  #macaroon: readonly string[] = NONE;
+  #grpcMacaroon: readonly string[] = NONE;
   readonly #headers: IncomingHttpHeaders | Http2Headers;
   readonly #raw: readonly string[];
   readonly #peer: string | undefined;
@@ -94,15 +100,51 @@ class NodeRequestView implements RequestView {
   }
 
   headerValues(name: string): readonly string[] {
-    if (name === 'authorization') return (this.#authorization ??= this.#values(name));
+    if (name === 'authorization') return this.#authorization ?? this.#readCredentialHeaders();
+    if (name === 'macaroon') {
+      if (this.#authorization === undefined) this.#readCredentialHeaders();
+      return this.#macaroon;
+    }
+    if (name === 'grpc-metadata-macaroon') {
+      if (this.#authorization === undefined) this.#readCredentialHeaders();
+      return this.#grpcMacaroon;
+    }
     return this.#values(name);
+  }
+
+  /** Reads the three credential headers in one pass over the raw list; returns the Authorization lines. */
+  #readCredentialHeaders(): readonly string[] {
+    const raw = this.#raw;
+    let authorization: string[] | undefined;
+    let macaroon: string[] | undefined;
+    let grpcMacaroon: string[] | undefined;
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      const key = raw[i] as string;
+      // Only names of the three lengths are lower-cased: most headers are skipped on their length.
+      const length = key.length;
+      if (length !== 13 && length !== 8 && length !== 22) continue;
+      const lower = key.toLowerCase();
+      const value = raw[i + 1] as string;
+      if (lower === 'authorization') (authorization ??= []).push(value);
+      else if (lower === 'macaroon') (macaroon ??= []).push(value);
+      else if (lower === 'grpc-metadata-macaroon') (grpcMacaroon ??= []).push(value);
+    }
+    this.#macaroon = macaroon ?? this.#joined('macaroon');
+    this.#grpcMacaroon = grpcMacaroon ?? this.#joined('grpc-metadata-macaroon');
+    const lines = authorization ?? this.#joined('authorization');
+    this.#authorization = lines;
+    return lines;
   }
 
   #values(name: string): readonly string[] {
     const values = rawValues(this.#raw, name);
-    if (values.length > 0) return values;
+    return values.length > 0 ? values : this.#joined(name);
+  }
+
+  /** The parsed headers' value(s) of `name`, for a request whose raw list has none. */
+  #joined(name: string): readonly string[] {
     const joined = this.#headers[name];
-    if (joined === undefined) return values;
+    if (joined === undefined) return NONE;
     return Array.isArray(joined) ? joined : [joined];
   }
 }
