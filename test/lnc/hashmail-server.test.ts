@@ -171,8 +171,8 @@ async function metric(run: Running, name: string): Promise<number> {
   return Number(line.split(' ')[1]);
 }
 
-function ws(port: number, path: 'receive' | 'send', headers: Record<string, string> = {}): Promise<WebSocket> {
-  const socket = new WebSocket(`ws://127.0.0.1:${port}/v1/lightning-node-connect/hashmail/${path}?method=POST`, { headers });
+function ws(port: number, path: 'receive' | 'send', headers: Record<string, string> = {}, autoPong = true): Promise<WebSocket> {
+  const socket = new WebSocket(`ws://127.0.0.1:${port}/v1/lightning-node-connect/hashmail/${path}?method=POST`, { headers, autoPong });
   return new Promise((resolve, reject) => {
     socket.once('open', () => resolve(socket));
     socket.once('error', reject);
@@ -468,6 +468,38 @@ describe('hashmail timing', () => {
       assert.equal(Buffer.from((await got)[0]?.['msg'] as Buffer).toString(), 'later');
       hangUp(reader);
       writer.end();
+    } finally {
+      await run.close();
+    }
+  });
+
+  test('wspinginterval and wspongwait act: a WebSocket that answers no ping is closed, one that answers stays', async () => {
+    const run = await start('wspinginterval: 150ms\nwspongwait: 100ms\n');
+    try {
+      const pings: string[] = [];
+      const silent = await ws(run.port, 'send', {}, false);
+      silent.on('ping', (data: Buffer) => pings.push(data.toString()));
+      const alive = await ws(run.port, 'send');
+      const started = performance.now();
+      await closed(silent);
+      const waited = performance.now() - started;
+      assert.ok(waited >= 100 && waited < 2000, `closed after ${waited} ms`);
+      assert.equal(pings[0], 'are you there?');
+      assert.equal(alive.readyState, WebSocket.OPEN);
+      alive.close();
+      await closed(alive);
+    } finally {
+      await run.close();
+    }
+  });
+
+  test('the blocklist applies to the mailbox: a gRPC call and a WebSocket upgrade from a blocked client are refused', async () => {
+    const run = await start('blocklist: ["127.0.0.1"]\n');
+    try {
+      const refused = await failure(call((cb) => run.client.NewCipherBox(auth(newId()), cb)));
+      assert.equal(refused.code, 7);
+      assert.equal(await metric(run, 'hashmail_mailbox_count'), 0);
+      await assert.rejects(ws(run.port, 'receive'), /Unexpected server response: 403/);
     } finally {
       await run.close();
     }

@@ -337,6 +337,25 @@ test('unknown keys warn with the closest known key; extensions are documented ke
   assert.equal(config.services[0]?.upstreamTimeoutMs, 5_000);
 });
 
+test('hashmail: its keys and the WebSocket pings act when enabled (no warning), and warn ignored by name when it is off', () => {
+  const keys = 'wspinginterval: 10s\nwspongwait: 5s\nhashmail:\n  messagerate: 20ms\n  messageburstallowance: 1000\n  staletimeout: -1s\n';
+  const on = loadConfig(base({ text: `${minimal}${keys}  enabled: true\n` }));
+  assert.deepEqual(on.warnings, []);
+  assert.deepEqual(on.config.hashmail, { enabled: true, messageRateMs: 20, messageBurstAllowance: 1000, staleTimeoutMs: -1000 });
+  assert.equal(on.config.wsPingIntervalMs, 10_000);
+  assert.equal(on.config.wsPongWaitMs, 5_000);
+  const off = loadConfig(base({ text: `${minimal}${keys}` }));
+  assert.deepEqual(off.warnings.map((w) => `${w.kind} ${w.path}`).sort(), [
+    'ignored hashmail.messageburstallowance',
+    'ignored hashmail.messagerate',
+    'ignored hashmail.staletimeout',
+    'ignored wspinginterval',
+    'ignored wspongwait',
+  ]);
+  assert.match(issuesOf(`${minimal}hashmail:\n  messageburstallowance: -1\n`).get('hashmail.messageburstallowance') ?? '', /./);
+  assert.match(issuesOf(`${minimal}hashmail:\n  messagerate: -1s\n`).get('hashmail.messagerate') ?? '', /./);
+});
+
 test('authenticator: lnd needs tlspath and macdir; LNC alone and etcd are refused; dev needs nothing', () => {
   const lnd = issuesOf('listenaddr: "a:1"\nauthenticator: { lndhost: "localhost:10009" }\n');
   assert.deepEqual([...lnd.keys()].sort(), ['authenticator.macdir', 'authenticator.tlspath']);
