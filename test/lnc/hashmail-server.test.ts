@@ -452,7 +452,7 @@ describe('hashmail timing', () => {
     }
   });
 
-  test('readtimeout and writetimeout of the listener do not cut a quiet RecvStream or SendStream', async () => {
+  test('readtimeout and writetimeout of the listener do not cut a quiet RecvStream or SendStream; a request message must still come within readtimeout', async () => {
     const run = await start('readtimeout: 200ms\nwritetimeout: 200ms\n');
     try {
       const id = newId();
@@ -468,6 +468,31 @@ describe('hashmail timing', () => {
       assert.equal(Buffer.from((await got)[0]?.['msg'] as Buffer).toString(), 'later');
       hangUp(reader);
       writer.end();
+
+      // What must still arrive within readtimeout: a RecvStream's request message, and a /receive socket's.
+      const session = http2Connect(`http://127.0.0.1:${run.port}`);
+      try {
+        const stuck = session.request({
+          ':method': 'POST',
+          ':path': '/hashmailrpc.HashMail/RecvStream',
+          'content-type': 'application/grpc',
+          te: 'trailers',
+        });
+        const status = await new Promise<unknown>((resolve) => {
+          let headers: Record<string, unknown> = {};
+          stuck.on('response', (h) => (headers = { ...h }));
+          stuck.on('trailers', (t) => (headers = { ...headers, ...t }));
+          stuck.on('data', () => undefined);
+          stuck.on('close', () => resolve(headers['grpc-status']));
+          stuck.on('error', () => undefined);
+          stuck.write(Buffer.from([0, 0, 0, 0]));
+        });
+        assert.equal(status, '4');
+      } finally {
+        session.close();
+      }
+      const silentReceiver = await ws(run.port, 'receive');
+      assert.equal(await closed(silentReceiver), 1008);
     } finally {
       await run.close();
     }
