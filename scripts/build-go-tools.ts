@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
  * Builds the Go programs the regtest tests run (test/regtest/): lnd and btcd
- * (test/go/lnd), the reference aperture and aperturecli and our small client of
- * its `l402` package (test/go/aperture), and our runner of lightning-node-connect's
+ * (test/go/lnd), the reference aperture and aperturecli, our small client of
+ * its `l402` package and our two-ended LNC session over the Go LNC `mailbox`
+ * package (test/go/aperture), and our runner of lightning-node-connect's
  * gbn for the LNC interop test (test/go/lnc), each at the version its go.mod/go.sum
  * pin, once per machine, into a cache outside the repository:
  * `$APERTURE_TS_GO_BIN` or `~/.cache/aperture-ts/go-bin/<name>-<version>-<key>/<name>`,
@@ -70,10 +71,12 @@ export const goTools: readonly GoTool[] = [
   { name: 'l402-grpc-client', module: 'test/go/aperture', pkg: './cmd/l402-grpc-client' },
   // Our runner of lightning-node-connect's gbn over stdin/stdout (test/lnc/gbn-go-interop.test.ts).
   { name: 'gbn-peer', module: 'test/go/lnc', pkg: './cmd/gbn-peer' },
+  // Both ends of an LNC session with the Go LNC code, through our hashmail server (test/lnc/).
+  { name: 'lnc-mailbox-peer', module: 'test/go/aperture', pkg: './cmd/lnc-mailbox-peer' },
 ];
 
 /** Names of the programs. */
-export type GoToolName = 'lnd' | 'btcd' | 'aperture' | 'aperturecli' | 'l402-grpc-client' | 'gbn-peer';
+export type GoToolName = 'lnd' | 'btcd' | 'aperture' | 'aperturecli' | 'l402-grpc-client' | 'gbn-peer' | 'lnc-mailbox-peer';
 
 /** Where the binaries are cached. */
 export function cacheRoot(): string {

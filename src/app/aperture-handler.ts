@@ -65,6 +65,17 @@ export interface ApertureHandlerOptions {
    * are left to the blocklist's answer.
    */
   dashboard?: (req: IncomingMessage | Http2ServerRequest, res: NodeResponse) => boolean;
+  /**
+   * The hashmail mailbox (`hashmail.enabled`): its gRPC, REST and WebSocket
+   * paths that no service takes (`takes`), after the admin API and the
+   * blocklist, without the proxy's request metrics; its calls are long-lived,
+   * so the listener does not time them.
+   */
+  hashmail?: {
+    takes(req: IncomingMessage | Http2ServerRequest): boolean;
+    handleRequest(req: IncomingMessage | Http2ServerRequest, res: NodeResponse): void;
+    handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  };
   /** Told about each blocked client (for logs). */
   onBlocked?: (ip: string) => void;
   /**
@@ -192,17 +203,37 @@ export class ApertureHandler implements ProxyRequestHandler {
     return true;
   }
 
+  /** The blocklist's 403 outside the proxy's pipeline (admin API, hashmail): a gRPC status for a gRPC call. */
+  #refuseBlocked(req: IncomingMessage | Http2ServerRequest, res: NodeResponse): void {
+    const decision = { kind: 'reject', status: 403, headers: [], body: 'access denied\n', code: 'L402_ERR_APP_BLOCKED' } as const;
+    if (req.httpVersionMajor === 2 && GRPC.test(String(req.headers['content-type'] ?? ''))) writeDecision(req, res, decision);
+    else writeNodeDecision(res, decision, req);
+  }
+
+  /**
+   * Whether the listener leaves a request untimed (`readtimeout`, `writetimeout`):
+   * the hashmail mailbox's calls, which last as long as an LNC session.
+   */
+  readonly isLongLived = (req: IncomingMessage | Http2ServerRequest): boolean => this.#o.hashmail?.takes(req) === true;
+
   /** Handles an HTTP/1.1 or HTTP/2 request. Never throws. */
   readonly handleRequest = (req: IncomingMessage | Http2ServerRequest, res: NodeResponse): void => {
     const o = this.#o;
     if (o.admin !== undefined && isAdminPath(req.url)) {
       if (this.#blocked(req)) {
-        const decision = { kind: 'reject', status: 403, headers: [], body: 'access denied\n', code: 'L402_ERR_APP_BLOCKED' } as const;
-        if (req.httpVersionMajor === 2 && GRPC.test(String(req.headers['content-type'] ?? ''))) writeDecision(req, res, decision);
-        else writeNodeDecision(res, decision, req);
+        this.#refuseBlocked(req, res);
         return;
       }
       if (o.admin.handleRequest(req, res)) return;
+    }
+    if (o.hashmail !== undefined && o.hashmail.takes(req)) {
+      this.#accessLog?.info(accessLine(req));
+      if (this.#blocked(req)) {
+        this.#refuseBlocked(req, res);
+        return;
+      }
+      o.hashmail.handleRequest(req, res);
+      return;
     }
     if (
       o.dashboard !== undefined &&
@@ -258,6 +289,10 @@ export class ApertureHandler implements ProxyRequestHandler {
     if (this.#blocked(req)) {
       socket.on('error', () => undefined);
       writeRawResponse(socket, 403, 'Forbidden', 'access denied\n');
+      return;
+    }
+    if (this.#o.hashmail?.takes(req) === true) {
+      this.#o.hashmail.handleUpgrade(req, socket, head);
       return;
     }
     this.#o.proxy.handleUpgrade(req, socket, head);

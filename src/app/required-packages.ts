@@ -48,6 +48,7 @@ export function packagesNeeded(
   }
   if (config.services.some((s) => s.dynamicPrice.enabled)) needs.push({ feature: 'dynamicprice', packages: GRPC });
   if (config.admin.enabled) needs.push({ feature: 'admin.enabled', packages: ['protobufjs'] });
+  if (config.hashmail.enabled) needs.push({ feature: 'hashmail.enabled (its WebSocket endpoints)', packages: ['ws'] });
   if (config.rateLimitStore.backend === 'redis') needs.push({ feature: 'ratelimitstore: redis', packages: ['ioredis'] });
   return needs;
 }

@@ -39,6 +39,7 @@ import { createProgramAdminApi } from './program-admin-api.js';
 import { openProgramMpp } from './program-mpp.js';
 import type { MppScheme } from '../mpp/mpp-scheme.js';
 import { createProgramDashboard } from './program-dashboard.js';
+import { createProgramHashmail } from './program-hashmail.js';
 import type { DashboardAssets } from '../dashboard/dashboard-assets.js';
 import { DEFAULT_SERVICES_POLL_MS, ProgramAdminBackend, storedServices } from './program-admin-backend.js';
 import { openProgramInvoicer, programStoreConfig } from './program-backends.js';
@@ -471,6 +472,10 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
         ? createProgramDashboard(config, admin, proxy, adminLog, options.dashboardAssets)
         : undefined;
 
+    // The LNC mailbox (hashmail.enabled) on this listener, for its paths no service takes.
+    const hashmail = config.hashmail.enabled ? createProgramHashmail(config, proxy, metrics, logger) : undefined;
+    if (hashmail !== undefined) cleanups.push(() => hashmail.server.close());
+
     const handler = new ApertureHandler({
       proxy,
       metrics,
@@ -483,6 +488,15 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
       onBlocked: (ip) => proxyLog.debug({ ip }, 'blocked request'),
       ...(admin === undefined ? {} : { admin }),
       ...(dashboard === undefined ? {} : { dashboard }),
+      ...(hashmail === undefined
+        ? {}
+        : {
+            hashmail: {
+              takes: hashmail.takes,
+              handleRequest: (req, res) => hashmail.server.handleRequest(req, res),
+              handleUpgrade: (req, socket, head) => hashmail.server.handleUpgrade(req, socket, head),
+            },
+          }),
       ...(config.logging.accessLog ? { accessLog: proxyLog } : {}),
     });
 
@@ -501,9 +515,12 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
     });
     const proxyAddress = await server.listen();
     cleanups.push(() => server.close());
+    // Before the listener drains: the mailbox's calls last as long as their sessions, so they are ended first.
+    if (hashmail !== undefined) cleanups.push(() => hashmail.server.close());
     const url = urlOf(proxyAddress, !config.insecure);
     logger.info({ url, services: running.services.map((s) => s.name) }, 'aperture listening');
     if (dashboard !== undefined) adminLog.info({ url: `${url}/` }, 'dashboard served to browsers on this machine');
+    if (hashmail !== undefined) logger.info({ url }, 'hashmail mailbox (LNC) served on this listener');
 
     let metricsAddress: AddressInfo | undefined;
     if (config.prometheus.enabled) {

@@ -1,7 +1,7 @@
 /**
  * The hashmail mailbox, framework-free: what aperture's `hashmailrpc.HashMail`
- * service does, without a transport. The gRPC and WebSocket front ends (not built
- * yet) call it.
+ * service does, without a transport. The gRPC and WebSocket front ends
+ * (`hashmail-server.ts`) call it.
  *
  * - A stream is one simplex pipe keyed by a 64-byte ID; an LNC session uses two
  *   (the SID and the SID with bit 0 of byte 63 flipped).
@@ -27,7 +27,7 @@ import { L402Error } from '../core/errors.js';
 import type { L402ErrorCode } from '../core/error-codes.js';
 
 /** gRPC status codes the front ends answer with. */
-export const HASHMAIL_GRPC_CODE = { UNKNOWN: 2, ALREADY_EXISTS: 6, RESOURCE_EXHAUSTED: 8 } as const;
+export const HASHMAIL_GRPC_CODE = { UNKNOWN: 2, ALREADY_EXISTS: 6, RESOURCE_EXHAUSTED: 8, UNIMPLEMENTED: 12, INTERNAL: 13 } as const;
 
 /**
  * A hashmail failure. Its `message` is the exact text the reference sends

@@ -189,7 +189,9 @@ export interface ApertureConfig {
   idleTimeoutMs: number;
   readTimeoutMs: number;
   writeTimeoutMs: number;
+  /** Ping interval of the hashmail WebSockets (`wspinginterval`); 0 = none. */
   wsPingIntervalMs: number;
+  /** How long past a ping a silent hashmail WebSocket is kept (`wspongwait`). */
   wsPongWaitMs: number;
   invoiceBatchSize: number;
   strictVerify: boolean;
@@ -233,6 +235,7 @@ export interface ApertureConfig {
     allowInsecureRemote: boolean;
     dashboard: boolean;
   };
+  /** The LNC mailbox server (`hashmail.*`); 0 means the reference's default for each number, a negative stale timeout none. */
   hashmail: { enabled: boolean; messageRateMs: number; messageBurstAllowance: number; staleTimeoutMs: number };
   tor: { control: string; listenPort: number; virtualPort: number; v3: boolean };
   prometheus: { enabled: boolean; listenAddr: string };

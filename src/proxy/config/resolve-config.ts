@@ -134,16 +134,6 @@ export function resolveConfig(root: RawNode | undefined, context: Partial<Resolv
   if (wsPingIntervalMs > 0 && wsPongWaitMs >= wsPingIntervalMs) {
     r.issue('wspongwait', `must be less than wspinginterval (${wsPongWaitMs}ms >= ${wsPingIntervalMs}ms)`, top.node('wspongwait'));
   }
-  for (const key of ['wspinginterval', 'wspongwait']) {
-    if (top.has(key))
-      r.warn(
-        key,
-        'not-built',
-        `${key} applies to the reference's LNC WebSocket connections, which are not built here; it has no effect`,
-        top.node(key),
-      );
-  }
-
   const invoiceBatchSize = top.int('invoicebatchsize', CONFIG_DEFAULTS.invoiceBatchSize, 1, 2 ** 31 - 1);
   const strictVerify = top.bool('strictverify', false);
   const profile = top.int('profile', 0, 0, 65535);
@@ -266,11 +256,14 @@ export function resolveConfig(root: RawNode | undefined, context: Partial<Resolv
     messageBurstAllowance: hm.int('messageburstallowance', 0, 0, 2 ** 31 - 1),
     staleTimeoutMs: hm.duration('staletimeout', 0),
   };
-  if (hashmail.enabled)
-    r.warn('hashmail.enabled', 'not-built', 'the LNC hashmail server is not built here; hashmail is ignored', hm.node('enabled'));
-  for (const key of ['messagerate', 'messageburstallowance', 'staletimeout']) {
-    if (hm.has(key))
-      r.warn(hm.path(key), 'not-built', `the LNC hashmail server is not built here; hashmail.${key} has no effect`, hm.node(key));
+  if (!hashmail.enabled) {
+    for (const key of ['messagerate', 'messageburstallowance', 'staletimeout']) {
+      if (hm.has(key)) r.warn(hm.path(key), 'ignored', `hashmail.enabled is false: hashmail.${key} has no effect`, hm.node(key));
+    }
+    for (const key of ['wspinginterval', 'wspongwait']) {
+      if (top.has(key))
+        r.warn(key, 'ignored', `${key} applies to the hashmail WebSockets, and hashmail.enabled is false; it has no effect`, top.node(key));
+    }
   }
 
   const torSection = top.section('tor', ['control', 'listenport', 'virtualport', 'v3']);

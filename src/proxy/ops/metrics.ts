@@ -193,6 +193,40 @@ export class ProxyMetrics {
     };
   }
 
+  /**
+   * Exports the hashmail mailbox's gauges under the reference's names (read at
+   * each scrape): `hashmail_mailbox_count` (streams, about two per session)
+   * and `hashmail_mailbox_{active,standby,inuse}_sessions` (the last 10-second
+   * classification of session reads). No labels, so the series stay bounded.
+   * @param mailbox - the stream count and the last classification
+   * @internal
+   */
+  trackHashmail(mailbox: { streamCount(): number; sessions(): { active: number; inUse: number; standby: number } }): void {
+    const registers = [this.registry];
+    const gauge = (name: string, help: string, read: () => number): void => {
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(read());
+        },
+      });
+    };
+    gauge('hashmail_mailbox_count', 'Hashmail streams (two per LNC session).', () => mailbox.streamCount());
+    gauge(
+      'hashmail_mailbox_active_sessions',
+      'Hashmail sessions read in the last 10 s (in use + standby).',
+      () => mailbox.sessions().active,
+    );
+    gauge(
+      'hashmail_mailbox_standby_sessions',
+      'Hashmail sessions read less than every 2 s in the last 10 s.',
+      () => mailbox.sessions().standby,
+    );
+    gauge('hashmail_mailbox_inuse_sessions', 'Hashmail sessions read at least every 2 s in the last 10 s.', () => mailbox.sessions().inUse);
+  }
+
   /** The text exposition format, for a `/metrics` response. */
   async render(): Promise<{ contentType: string; body: string }> {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };

@@ -32,6 +32,11 @@ export interface ProxyRequestHandler {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   /** Closes backend connections after the listener drained; `force` destroys them. */
   close?(force?: boolean): Promise<void>;
+  /**
+   * Requests the listener does not time (`readTimeoutMs`, `writeTimeoutMs`):
+   * long-lived calls (the hashmail mailbox's streams) that bound themselves.
+   */
+  isLongLived?(req: IncomingMessage | Http2ServerRequest): boolean;
 }
 
 /** Options of {@link ProxyServer}. */
@@ -246,7 +251,8 @@ export class ProxyServer {
       if (write > 0) (req.socket as Socket).setTimeout(write);
       // While draining, answer and close rather than keep the connection alive.
       if (this.#draining) res.setHeader('connection', 'close');
-    } else {
+    } else if (this.#options.handler.isLongLived?.(req) !== true) {
+      // HTTP/2 streams are timed one by one; long-lived calls (only HTTP/2 has them) are left alone.
       const o = this.#options;
       watchHttp2Request(req as Http2ServerRequest, res as Http2ServerResponse, o.readTimeoutMs ?? 15_000, o.writeTimeoutMs ?? 30_000);
     }

@@ -47,18 +47,12 @@ test('the reference sample config passes --check-config unchanged, with each exp
     'not-built etcd.host',
     'not-built etcd.password',
     'not-built etcd.user',
-    'not-built hashmail.enabled',
-    'not-built hashmail.messageburstallowance',
-    'not-built hashmail.messagerate',
-    'not-built hashmail.staletimeout',
     'not-built logging.console.style',
     'not-built logging.file',
     'not-built profile',
     'not-built tor',
     'not-built tor.listenport',
     'not-built tor.virtualport',
-    'not-built wspinginterval',
-    'not-built wspongwait',
     'unknown-key services[2].dynamicprice.enbled',
   ]);
   const typo = report.warnings.find((w) => w.kind === 'unknown-key');
@@ -101,7 +95,7 @@ test('the reference sample config passes --check-config unchanged, with each exp
     c.blocklist.map((b) => `${b.address}/${b.prefixLength}`),
     ['1.1.1.1/32', '1.0.0.1/32'],
   );
-  assert.match(formatConfigReport(report), /OK: configuration is valid \(3 services, 26 warnings\)/);
+  assert.match(formatConfigReport(report), /OK: configuration is valid \(3 services, 20 warnings\)/);
 });
 
 test('a config with many mistakes lists every one at once, each with its path', () => {
@@ -341,6 +335,25 @@ test('unknown keys warn with the closest known key; extensions are documented ke
   assert.equal(config.freebieWindowMs, 3_600_000);
   assert.equal(config.services[0]?.freebieWindowMs, 600_000);
   assert.equal(config.services[0]?.upstreamTimeoutMs, 5_000);
+});
+
+test('hashmail: its keys and the WebSocket pings act when enabled (no warning), and warn ignored by name when it is off', () => {
+  const keys = 'wspinginterval: 10s\nwspongwait: 5s\nhashmail:\n  messagerate: 20ms\n  messageburstallowance: 1000\n  staletimeout: -1s\n';
+  const on = loadConfig(base({ text: `${minimal}${keys}  enabled: true\n` }));
+  assert.deepEqual(on.warnings, []);
+  assert.deepEqual(on.config.hashmail, { enabled: true, messageRateMs: 20, messageBurstAllowance: 1000, staleTimeoutMs: -1000 });
+  assert.equal(on.config.wsPingIntervalMs, 10_000);
+  assert.equal(on.config.wsPongWaitMs, 5_000);
+  const off = loadConfig(base({ text: `${minimal}${keys}` }));
+  assert.deepEqual(off.warnings.map((w) => `${w.kind} ${w.path}`).sort(), [
+    'ignored hashmail.messageburstallowance',
+    'ignored hashmail.messagerate',
+    'ignored hashmail.staletimeout',
+    'ignored wspinginterval',
+    'ignored wspongwait',
+  ]);
+  assert.match(issuesOf(`${minimal}hashmail:\n  messageburstallowance: -1\n`).get('hashmail.messageburstallowance') ?? '', /./);
+  assert.match(issuesOf(`${minimal}hashmail:\n  messagerate: -1s\n`).get('hashmail.messagerate') ?? '', /./);
 });
 
 test('authenticator: lnd needs tlspath and macdir; LNC alone and etcd are refused; dev needs nothing', () => {
