@@ -49,22 +49,17 @@ export interface ProgramMpp {
 /**
  * The HMAC secret of Payment challenges, from the database: the row under
  * `GO_MPP_HMAC_KEY_HASH` (the Go aperture's `secrets` row when its database is
- * adopted: one secret for both programs), created when there is none.
- * It is read back after it is written, so that instances starting together
- * converge on the row the database kept.
+ * adopted: one secret for both programs), created when there is none. The
+ * creation is an insert that does nothing when a row exists, then a read, so
+ * that instances starting together on an empty database all get the one row
+ * the database kept.
  * @param store - the program's store
  * @returns the 32-byte secret
  * @throws L402Error `L402_ERR_STORE_UNAVAILABLE` when the store cannot answer
  */
-export async function mppSecret(store: Pick<ApertureStore, 'getSecret' | 'newSecret'>): Promise<Uint8Array> {
+export async function mppSecret(store: Pick<ApertureStore, 'getSecret' | 'newSecretIfAbsent'>): Promise<Uint8Array> {
   const key = Buffer.from(GO_MPP_HMAC_KEY_HASH, 'hex');
-  const existing = await store.getSecret(key);
-  if (existing !== undefined) return existing;
-  await store.newSecret(key);
-  const stored = await store.getSecret(key);
-  if (stored === undefined)
-    throw new L402Error('L402_ERR_STORE_UNAVAILABLE', 'the MPP HMAC secret was written but cannot be read back', { status: 503 });
-  return stored;
+  return (await store.getSecret(key)) ?? store.newSecretIfAbsent(key);
 }
 
 /** The network Payment challenges name, and return invoices must be on. */

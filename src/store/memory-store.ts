@@ -108,6 +108,19 @@ export class MemoryStore implements ApertureStore {
     return key.slice();
   }
 
+  /** {@inheritDoc ApertureStore.newSecretIfAbsent} */
+  async newSecretIfAbsent(idHash: Uint8Array): Promise<Uint8Array> {
+    this.#open();
+    checkIdHash(idHash);
+    const hex = Buffer.from(idHash).toString('hex');
+    let key = this.#keys.get(hex);
+    if (key === undefined) {
+      key = new Uint8Array(randomBytes(32));
+      this.#keys.set(hex, key);
+    }
+    return key.slice();
+  }
+
   /** {@inheritDoc ApertureStore.getSecret} */
   getSecret(idHash: Uint8Array): Uint8Array | undefined {
     this.#open();
