@@ -119,6 +119,23 @@ export interface MppTarget {
   description?: string;
   /** Intents this target accepts and offers; default every intent the scheme has. */
   intents?: readonly MppIntent[];
+  /**
+   * A metered session's price (a dynamic pricer's `QuoteSession`), asked once per
+   * challenge (with no session) and once per session request (with its id):
+   * its unit price is what a session challenge advertises and what a session
+   * request is debited; its deposit, when above 0, replaces price × deposit
+   * multiplier. `undefined` (or a unit price of 0) leaves `priceSats`. After the
+   * response, {@link MppScheme.settle} corrects the debit to the true cost.
+   */
+  sessionQuote?: (sessionId: string | undefined) => Promise<MppSessionQuote | undefined>;
+}
+
+/** A metered session's price for one request. */
+export interface MppSessionQuote {
+  /** Satoshis one request is estimated to cost. */
+  unitSats: number;
+  /** Satoshis to ask as a fresh session's deposit; 0 for price × deposit multiplier. */
+  depositSats?: number;
 }
 
 /** One Payment challenge made for a target. */
@@ -305,7 +322,15 @@ export class MppScheme {
     const key = this.#keyFor(target);
     const offers: MppOffer[] = [];
     for (const intent of this.#intentsOf(target)) {
-      const invoiceSats = intent === 'charge' ? target.priceSats : target.priceSats * this.#multiplier;
+      const quote = intent === 'session' && target.sessionQuote !== undefined ? await target.sessionQuote(undefined) : undefined;
+      const unitSats = quoted(quote) ?? target.priceSats;
+      const deposit = quote?.depositSats;
+      const invoiceSats =
+        intent === 'charge'
+          ? target.priceSats
+          : deposit !== undefined && Number.isSafeInteger(deposit) && deposit > 0
+            ? Math.max(deposit, unitSats)
+            : unitSats * this.#multiplier;
       if (!Number.isSafeInteger(invoiceSats)) throw invalidArgument('the session deposit (price × deposit multiplier) is too large');
       const invoice = await this.#invoicer.createInvoice({
         amountSats: invoiceSats,
@@ -321,7 +346,7 @@ export class MppScheme {
               methodDetails: { invoice: invoice.paymentRequest, network: this.network, paymentHash: invoice.paymentHash },
             }
           : {
-              amount: String(target.priceSats),
+              amount: String(unitSats),
               currency: 'sat',
               depositAmount: String(invoiceSats),
               depositInvoice: invoice.paymentRequest,
@@ -399,6 +424,28 @@ export class MppScheme {
     if ('claim' in undo) return this.#charges !== undefined && (await this.#charges.releaseCharge(undo.claim));
     if (this.#sessions === undefined) return false;
     return (await this.#sessions.store.settleSession(undo.sessionId, -undo.sats, this.#clock.now())) !== undefined;
+  }
+
+  /**
+   * Settles a metered session request once its true cost is known: the session
+   * was debited `accepted.chargedSats` (the quote) before the request was
+   * served; the difference is charged or given back, in one atomic step,
+   * clamped so the spend stays within `[0, deposit]` (an under-estimate the
+   * balance cannot cover is the server's loss, bounded by the balance). A
+   * `close` is final and settles nothing, as does a closed session.
+   * @param accepted - an accepted `open`, `bearer` or `topUp` of this request
+   * @param costSats - what the request cost, a non-negative whole number
+   * @returns the session after the settlement, or `undefined` when nothing was settled
+   * @throws L402Error `L402_ERR_MPP_INVALID_ARGUMENT` for a bad cost or without sessions; store errors
+   */
+  async settle(accepted: MppAccepted, costSats: number): Promise<SessionRecord | undefined> {
+    const sessions = this.#needSessions();
+    if (!Number.isSafeInteger(costSats) || costSats < 0) throw invalidArgument('costSats must be a non-negative whole number');
+    const undo = accepted.undo;
+    if (accepted.intent !== 'session' || undo === undefined || 'claim' in undo) return undefined;
+    const delta = costSats - undo.sats;
+    if (delta === 0) return sessions.store.getSession(undo.sessionId);
+    return sessions.store.settleSession(undo.sessionId, delta, this.#clock.now());
   }
 
   /**
@@ -566,13 +613,13 @@ export class MppScheme {
     const { challenge, payload } = credential;
     const request = decode(() => readSessionRequest(challenge.request));
     const action = payload['action'];
-    const price = target.priceSats;
     switch (action) {
       case 'open': {
         this.#checkExpiry(challenge);
         checkPreimage(payload['preimage'], request.paymentHash);
         const returnInvoice = this.#checkReturnInvoice(payload['returnInvoice'], sessions);
         const id = request.paymentHash;
+        const price = await this.#sessionPrice(target, id);
         const outcome = await sessions.store.openSession({
           id,
           paymentHash: request.paymentHash,
@@ -587,7 +634,7 @@ export class MppScheme {
       case 'bearer': {
         const id = sessionIdOf(payload['sessionId']);
         checkPreimage(payload['preimage'], id);
-        return this.#debit(sessions, id, price, 'bearer', challenge.id);
+        return this.#debit(sessions, id, await this.#sessionPrice(target, id), 'bearer', challenge.id);
       }
       case 'topUp': {
         this.#checkExpiry(challenge);
@@ -596,11 +643,12 @@ export class MppScheme {
         const outcome = await sessions.store.creditSession(id, request.paymentHash, request.depositSats, this.#clock.now());
         if (outcome === 'foreign') throw new Refusal('L402_ERR_MPP_FOREIGN_PAYMENT', 'this top-up was already credited to another session');
         if (outcome === 'not-open') throw await this.#notOpen(sessions, id);
-        return this.#debit(sessions, id, price, 'topUp', challenge.id);
+        return this.#debit(sessions, id, await this.#sessionPrice(target, id), 'topUp', challenge.id);
       }
       case 'close': {
         const id = sessionIdOf(payload['sessionId']);
         checkPreimage(payload['preimage'], id);
+        const price = await this.#sessionPrice(target, id);
         const now = this.#clock.now();
         const debited = await sessions.store.debitSession(id, price, now);
         const closed = await sessions.store.closeSession(id, now);
@@ -637,6 +685,12 @@ export class MppScheme {
       default:
         throw new Refusal('L402_ERR_MPP_MALFORMED', 'session payload action is not open, bearer, topUp or close');
     }
+  }
+
+  /** What a session request is debited: the metered quote when the target has one, else its price. */
+  async #sessionPrice(target: MppTarget, id: string): Promise<number> {
+    if (target.sessionQuote === undefined) return target.priceSats;
+    return quoted(await target.sessionQuote(id)) ?? target.priceSats;
   }
 
   #checkReturnInvoice(value: unknown, sessions: MppSessionOptions): string {
@@ -719,6 +773,12 @@ export class MppScheme {
     await sessions.store.finishRefund(id, { status: 'succeeded' }, this.#clock.now());
     return { sessionId: id, sats: taken.balanceSats, status: 'succeeded' };
   }
+}
+
+/** A quote's unit price when it is a positive whole number. */
+function quoted(quote: MppSessionQuote | undefined): number | undefined {
+  const unit = quote?.unitSats;
+  return unit !== undefined && Number.isSafeInteger(unit) && unit > 0 ? unit : undefined;
 }
 
 function readCredential(value: string): PaymentCredential {
