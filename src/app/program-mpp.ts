@@ -13,7 +13,7 @@ import { DevInvoicer } from '../lightning/dev/dev-invoicer.js';
 import { DevPayer } from '../lightning/dev/dev-payer.js';
 import { LndInvoicer } from '../lightning/lnd/lnd-invoicer.js';
 import { LndPayer } from '../lightning/lnd/lnd-payer.js';
-import { MppScheme } from '../mpp/mpp-scheme.js';
+import { MppScheme, type MppRefundReport } from '../mpp/mpp-scheme.js';
 import type { ApertureStore } from '../store/aperture-store.js';
 import { GO_MPP_HMAC_KEY_HASH } from '../store/go-aperture-schema.js';
 import type { ApertureConfig } from '../proxy/config/aperture-config.js';
@@ -158,6 +158,12 @@ export async function openProgramMpp(
     timers.push(timer);
   };
   every(MPP_PRUNE_INTERVAL_MS, 'prune charges', () => scheme.pruneCharges());
+  /** A refund given up is the operator's to settle with the client: said once, at warn. */
+  const warnAbandoned = (refund: MppRefundReport): void =>
+    log.warn(
+      { session: refund.sessionId, sats: refund.sats, err: refund.error },
+      'refund given up (abandoned): the balance stays with the server',
+    );
   if (payer !== undefined) {
     const idleMs = a.sessionIdleTimeoutSeconds * 1000;
     const sweepMs = options.sweepIntervalMs ?? Math.min(60_000, Math.max(1000, Math.floor(idleMs / 4)));
@@ -166,11 +172,13 @@ export async function openProgramMpp(
       for (const refund of swept.refunds) {
         if (refund.status === 'failed')
           log.warn({ session: refund.sessionId, sats: refund.sats, err: refund.error }, 'refund of an idle session failed; it is retried');
+        else if (refund.status === 'abandoned') warnAbandoned(refund);
       }
       return { closed: swept.closed };
     });
     every(MPP_REFUND_RETRY_INTERVAL_MS, 'retry refunds', async () => {
       const retried = await scheme.retryRefunds();
+      for (const refund of retried.refunds) if (refund.status === 'abandoned') warnAbandoned(refund);
       return { attempted: retried.refunds.length, failed: retried.refunds.filter((r) => r.status === 'failed').length };
     });
   }

@@ -82,6 +82,13 @@ export interface MppSessionOptions {
   maxRefundFeeSats?: number;
   /** Give up on one refund attempt after this long; default 60 000 ms. */
   refundTimeoutMs?: number;
+  /** Attempts after which a failing refund is `abandoned` (final); default 10. */
+  maxRefundAttempts?: number;
+  /**
+   * Wait before retrying a failed refund: this after the first failure, doubling
+   * with each further one, at most an hour; default 60 000 ms.
+   */
+  refundBackoffMs?: number;
 }
 
 /** Options of {@link MppScheme}. */
@@ -163,7 +170,10 @@ export interface MppRefundReport {
   sessionId: string;
   /** Satoshis the refund is (or was) for. */
   sats: number;
-  /** `succeeded`, `failed` (not paid yet: retried by {@link MppScheme.retryRefunds}) or `skipped` (nothing to refund). */
+  /**
+   * `succeeded`, `failed` (not paid yet: retried by {@link MppScheme.retryRefunds}), `skipped` (nothing
+   * to refund) or `abandoned` (given up: the return invoice expired, or `maxRefundAttempts` failed).
+   */
   status: ReceiptRefundStatus;
   /** Why it failed. */
   error?: string;
@@ -227,6 +237,9 @@ export interface MppSweepResult {
 const DEFAULT_TTL_SECONDS = 900;
 const DEFAULT_MULTIPLIER = 20;
 const DEFAULT_IDLE_SECONDS = 300;
+const DEFAULT_MAX_REFUND_ATTEMPTS = 10;
+const DEFAULT_REFUND_BACKOFF_MS = 60_000;
+const MAX_REFUND_BACKOFF_MS = 60 * 60 * 1000;
 const PREIMAGE = /^[0-9a-f]{64}$/;
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 /** Longest BOLT11 invoice a client's `readInvoice` accepts. */
@@ -286,6 +299,8 @@ export class MppScheme {
     this.#multiplier = positive(options.sessions?.depositMultiplier ?? DEFAULT_MULTIPLIER, 'sessions.depositMultiplier');
     this.#idleSeconds = positive(options.sessions?.idleTimeoutSeconds ?? DEFAULT_IDLE_SECONDS, 'sessions.idleTimeoutSeconds');
     if (options.sessions?.refundTimeoutMs !== undefined) positive(options.sessions.refundTimeoutMs, 'sessions.refundTimeoutMs');
+    if (options.sessions?.maxRefundAttempts !== undefined) positive(options.sessions.maxRefundAttempts, 'sessions.maxRefundAttempts');
+    if (options.sessions?.refundBackoffMs !== undefined) positive(options.sessions.refundBackoffMs, 'sessions.refundBackoffMs');
     if (
       options.sessions?.maxRefundFeeSats !== undefined &&
       !(Number.isSafeInteger(options.sessions.maxRefundFeeSats) && options.sessions.maxRefundFeeSats >= 0)
@@ -511,9 +526,20 @@ export class MppScheme {
    */
   async retryRefunds(limit = 100): Promise<MppSweepResult> {
     const sessions = this.#needSessions();
-    const due = await sessions.store.listRefundsDue(limit, { now: this.#clock.now() });
+    const now = this.#clock.now();
+    const due = await sessions.store.listRefundsDue(limit, { now });
     const result: MppSweepResult = { closed: 0, refunds: [] };
-    for (const session of due) result.refunds.push(await this.#refund(session));
+    const base = sessions.refundBackoffMs ?? DEFAULT_REFUND_BACKOFF_MS;
+    for (const session of due) {
+      const refund = session.refund;
+      // A failed refund waits base × 2^(failures - 1), at most an hour, before its next attempt.
+      if (
+        refund?.status === 'failed' &&
+        now < refund.updatedAt + Math.min(MAX_REFUND_BACKOFF_MS, base * 2 ** Math.max(0, refund.attempts - 1))
+      )
+        continue;
+      result.refunds.push(await this.#refund(session));
+    }
     return result;
   }
 
@@ -739,6 +765,17 @@ export class MppScheme {
     );
   }
 
+  /** Why a return invoice can no longer be paid (expired, or no longer decodes), or `undefined`. */
+  #returnInvoiceExpiry(returnInvoice: string, sessions: MppSessionOptions): string | undefined {
+    let expiresAt: number;
+    try {
+      expiresAt = sessions.decodeInvoice(returnInvoice).expiresAt;
+    } catch {
+      return 'the return invoice does not decode';
+    }
+    return expiresAt <= this.#clock.now() ? `the return invoice expired at ${new Date(expiresAt).toISOString()}` : undefined;
+  }
+
   /** Takes a closed session's refund, pays it, and records the outcome. */
   async #refund(closed: SessionRecord): Promise<MppRefundReport> {
     const sessions = this.#needSessions();
@@ -748,11 +785,21 @@ export class MppScheme {
       // Another refunder holds it (or it is already final): report where it stands.
       const current = await sessions.store.getSession(id);
       const status = current?.refund?.status;
-      return { sessionId: id, sats: closed.balanceSats, status: status === 'succeeded' || status === 'skipped' ? status : 'failed' };
+      return {
+        sessionId: id,
+        sats: closed.balanceSats,
+        status: status === 'succeeded' || status === 'skipped' || status === 'abandoned' ? status : 'failed',
+      };
     }
     if (taken.balanceSats === 0) {
       await sessions.store.finishRefund(id, { status: 'skipped' }, this.#clock.now());
       return { sessionId: id, sats: 0, status: 'skipped' };
+    }
+    // A return invoice that expired can never be paid: give up rather than retry forever.
+    const expired = this.#returnInvoiceExpiry(taken.returnInvoice, sessions);
+    if (expired !== undefined) {
+      await sessions.store.finishRefund(id, { status: 'abandoned', error: expired }, this.#clock.now());
+      return { sessionId: id, sats: taken.balanceSats, status: 'abandoned', error: expired };
     }
     try {
       await sessions.payer.payInvoice(taken.returnInvoice, {
@@ -767,6 +814,12 @@ export class MppScheme {
         return { sessionId: id, sats: taken.balanceSats, status: 'succeeded' };
       }
       const message = error instanceof Error ? `${error instanceof L402Error ? `${error.code}: ` : ''}${error.message}` : String(error);
+      const attempts = taken.refund?.attempts ?? 1;
+      if (attempts >= (sessions.maxRefundAttempts ?? DEFAULT_MAX_REFUND_ATTEMPTS)) {
+        const reason = `gave up after ${attempts} attempts; the last: ${message}`;
+        await sessions.store.finishRefund(id, { status: 'abandoned', error: reason }, this.#clock.now());
+        return { sessionId: id, sats: taken.balanceSats, status: 'abandoned', error: reason };
+      }
       await sessions.store.finishRefund(id, { status: 'failed', error: message }, this.#clock.now());
       return { sessionId: id, sats: taken.balanceSats, status: 'failed', error: message };
     }

@@ -208,6 +208,18 @@ export function sessionStoreConformance(name: string, harness: RoleHarness<Sessi
       assert.deepEqual(await store.listRefundsDue(100, { now: T0 + HOURS, staleAfterMs: 0 }), []);
     });
 
+    it('an abandoned refund is final, with its reason: never due, never taken again', async (store) => {
+      const s = session();
+      await store.openSession(s);
+      await store.closeSession(s.id, T0 + 1);
+      await store.beginRefund(s.id, { now: T0 + 2 });
+      const abandoned = await store.finishRefund(s.id, { status: 'abandoned', error: 'the return invoice expired' }, T0 + 3);
+      assert.deepEqual([abandoned?.refund?.status, abandoned?.refund?.lastError], ['abandoned', 'the return invoice expired']);
+      assert.deepEqual(await store.listRefundsDue(100, { now: T0 + HOURS, staleAfterMs: 0 }), []);
+      assert.equal(await store.beginRefund(s.id, { now: T0 + HOURS, staleAfterMs: 0 }), undefined);
+      assert.equal((await store.getSession(s.id))?.refund?.status, 'abandoned');
+    });
+
     it('rejects malformed input with L402_ERR_STORE_INVALID_ARGUMENT', async (store) => {
       await rejectsWith(store.openSession(session({ id: '' })), 'L402_ERR_STORE_INVALID_ARGUMENT');
       await rejectsWith(store.openSession(session({ paymentHash: 'xyz', id: 'x' })), 'L402_ERR_STORE_INVALID_ARGUMENT');
