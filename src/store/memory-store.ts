@@ -206,9 +206,18 @@ export class MemoryStore implements ApertureStore {
       return true;
     });
     return {
-      items: matching.slice(page.offset, page.offset + page.limit).map((r) => toRecord(r, now)),
+      items: matching.slice(page.offset, page.offset + page.limit).map((r) => this.#withRefund(toRecord(r, now))),
       total: matching.length,
     };
+  }
+
+  /** A deposit row with the refund of the closed session it opened. */
+  #withRefund(record: TransactionRecord): TransactionRecord {
+    const session = record.authType === 'mpp' ? this.#sessions.get(record.paymentHash) : undefined;
+    if (session?.status !== 'closed' || session.refund === undefined) return record;
+    record.refund = { status: session.refund.status, sats: session.balanceSats };
+    if (session.refund.lastError !== undefined) record.refund.error = session.refund.lastError;
+    return record;
   }
 
   /** {@inheritDoc ApertureStore.listTokens} */

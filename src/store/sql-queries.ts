@@ -234,8 +234,13 @@ export function transactionQueries(filter: TransactionFilter, page: Page, now: n
   if (filter.state === 'settled') b.raw(`state = 'settled'`);
   else if (filter.state === 'pending') b.add((p) => `state = 'pending' AND expires_at > ${p}`, now);
   else if (filter.state === 'expired') b.add((p) => `state = 'pending' AND expires_at <= ${p}`, now);
-  return paged(b, page);
+  return paged(b, page, REFUND_COLUMNS);
 }
+
+/** The refund of the session a deposit row opened (its payment hash is the session id), for `listTransactions`. */
+const refundOf = (column: string): string =>
+  `(SELECT ${column} FROM aperture_sessions s WHERE s.id = transactions.payment_hash AND transactions.auth_type = 'mpp' AND s.status = 'closed')`;
+const REFUND_COLUMNS = `, ${refundOf('refund_status')} AS refund_status, ${refundOf('deposit_sats - spent_sats')} AS refund_sats, ${refundOf('refund_error')} AS refund_error`;
 
 /**
  * The page and count queries of a token listing (settled L402 rows).
@@ -251,14 +256,14 @@ export function tokenQueries(filter: TokenFilter, page: Page): { rows: Query; co
   return paged(b, page);
 }
 
-function paged(b: Builder, page: Page): { rows: Query; count: Query } {
+function paged(b: Builder, page: Page, extraColumns = ''): { rows: Query; count: Query } {
   const where = b.where();
   const countValues = [...b.values];
   const limit = b.param(page.limit);
   const offset = b.param(page.offset);
   return {
     rows: {
-      text: `SELECT ${TX_COLUMNS} FROM transactions${where} ORDER BY created_at DESC, id DESC LIMIT ${limit} OFFSET ${offset}`,
+      text: `SELECT ${TX_COLUMNS}${extraColumns} FROM transactions${where} ORDER BY created_at DESC, id DESC LIMIT ${limit} OFFSET ${offset}`,
       values: b.values,
     },
     count: { text: `SELECT COUNT(*) AS n FROM transactions${where}`, values: countValues },
@@ -512,6 +517,12 @@ export function toTransaction(row: Row, now: number): TransactionRecord {
   if (settledAt !== undefined) rec.settledAt = settledAt;
   if (amount !== undefined) rec.amountPaidSats = amount;
   if (revokedAt !== undefined) rec.revokedAt = revokedAt;
+  const refundStatus = optionalString(row['refund_status']);
+  if (refundStatus !== undefined) {
+    rec.refund = { status: refundStatus as RefundStatus, sats: Number(row['refund_sats']) };
+    const error = optionalString(row['refund_error']);
+    if (error !== undefined) rec.refund.error = error;
+  }
   return rec;
 }
 
