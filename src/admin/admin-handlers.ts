@@ -88,6 +88,9 @@ function transactionMessage(row: TransactionRecord): MessageObject {
     settled_at: row.settledAt === undefined ? '' : formatRfc3339(row.settledAt),
     revoked_at: row.revokedAt === undefined ? '' : formatRfc3339(row.revokedAt),
     auth_type: row.authType,
+    refund_status: row.refund?.status ?? '',
+    refund_sats: String(row.refund?.sats ?? 0),
+    refund_error: row.refund?.error ?? '',
   };
 }
 

@@ -124,6 +124,13 @@ message Transaction {
   string revoked_at = 100;
   // Extension: "l402" or "mpp".
   string auth_type = 101;
+  // Extension: for the deposit of a closed MPP session, its refund: pending, in-flight, succeeded,
+  // failed, skipped or abandoned (given up); empty otherwise.
+  string refund_status = 102;
+  // Extension: the satoshis of that refund (the balance at close).
+  int64 refund_sats = 103;
+  // Extension: why it failed or was given up.
+  string refund_error = 104;
 }
 
 message ListTokensRequest {

@@ -12,7 +12,7 @@
 import type { ChallengeForm } from '../core/challenge.js';
 import { unauthorizedDecision } from '../core/challenge-decision.js';
 import type { L402ErrorCode } from '../core/error-codes.js';
-import type { L402Error } from '../core/errors.js';
+import { L402Error } from '../core/errors.js';
 import { Gate, type GateOptions, type BeforeChallengeEvent, type ChallengeEvent, type RouteOptions } from '../core/gate.js';
 import { isPromise } from '../core/is-promise.js';
 import { L402Scheme } from '../core/l402-scheme.js';
@@ -280,18 +280,85 @@ export function createAuthorize(options: CreateAuthorizeOptions): ApertureAuthor
    * Asked once per request: the Payment scheme verifies at the price the challenge would have.
    */
   const prices = new WeakMap<RequestView, Promise<number>>();
+  const texts = new WeakMap<RequestView, Promise<string>>();
+  /** The request text the pricer sees, read once per request (a metered session's settlement sends it again). */
+  const requestText = (request: RequestView, context: Context): Promise<string> => {
+    let text = texts.get(request);
+    if (text === undefined) {
+      // The bytes read here are forwarded first if the request passes (price 0); the rest is streamed.
+      text = readBodyPrefix(context.raw, MAX_PRICER_BODY_BYTES, options.pricerBodyTimeoutMs).then((prefix) =>
+        pricerRequestText(context, prefix.bytes),
+      );
+      texts.set(request, text);
+    }
+    return text;
+  };
   const dynamicPrice = (request: RequestView, context: Context): Promise<number> => {
     let price = prices.get(request);
     if (price === undefined) {
       price = (async () => {
         const pricer = context.service.pricer as GrpcPricer;
-        // The bytes read here are forwarded first if the request passes (price 0); the rest is streamed.
-        const prefix = await readBodyPrefix(context.raw, MAX_PRICER_BODY_BYTES, options.pricerBodyTimeoutMs);
-        return pricer.getPrice(pathOnly(context.request.path), pricerRequestText(context, prefix.bytes));
+        return pricer.getPrice(pathOnly(context.request.path), await requestText(request, context));
       })();
       prices.set(request, price);
     }
     return price;
+  };
+
+  /** A service whose sessions are metered: `dynamicprice.enabled` and `dynamicprice.metered`. */
+  const metered = (service: AppService): boolean => service.pricer !== undefined && service.config.dynamicPrice.metered;
+  const pricerFailed = (error: unknown, service: string, what: string): void => {
+    const coded =
+      error instanceof L402Error ? error : new L402Error('L402_ERR_PRICER_UNAVAILABLE', `${what}: ${String(error)}`, { cause: error });
+    onError(coded, service);
+  };
+
+  /**
+   * A metered session's quote (`QuoteSession`); `undefined` (the ordinary price stands) when the
+   * service is not metered, the pricer does not implement it, or it fails (told to `onError`).
+   */
+  const sessionQuote = async (request: RequestView, _target: VerifyTarget, sessionId: string | undefined) => {
+    const context = contexts.get(request) as Context;
+    const service = context.service;
+    if (!metered(service)) return undefined;
+    try {
+      return await (service.pricer as GrpcPricer).quoteSession({
+        path: pathOnly(context.request.path),
+        requestText: await requestText(request, context),
+        serviceName: service.name,
+        sessionId: sessionId ?? '',
+      });
+    } catch (error) {
+      pricerFailed(error, service.name, 'QuoteSession');
+      return undefined;
+    }
+  };
+
+  /**
+   * A metered session request's true cost (`SettleSession`) from the end of its response;
+   * `undefined` (the estimate stands) when the pricer does not implement it or fails (told to `onError`).
+   */
+  const settleSession = async (accepted: MppAccepted, request: RequestView, outcome: ResponseOutcome) => {
+    const context = contexts.get(request);
+    if (context === undefined || !metered(context.service)) return undefined;
+    const service = context.service;
+    try {
+      return await (service.pricer as GrpcPricer).settleSession({
+        sessionId: accepted.reference,
+        path: pathOnly(context.request.path),
+        serviceName: service.name,
+        httpStatus: outcome.status,
+        contentType: outcome.contentType ?? '',
+        contentEncoding: outcome.contentEncoding ?? '',
+        complete: outcome.completed,
+        responseTail: outcome.tail ?? new Uint8Array(0),
+        estimateSats: accepted.chargedSats,
+        requestText: await requestText(request, context),
+      });
+    } catch (error) {
+      pricerFailed(error, service.name, 'SettleSession');
+      return undefined;
+    }
   };
 
   /** The context of each request the Payment scheme verifies, for its price. */
@@ -307,6 +374,10 @@ export function createAuthorize(options: CreateAuthorizeOptions): ApertureAuthor
             return context.service.pricer === undefined ? context.service.config.price : dynamicPrice(request, context);
           },
           ...(options.onReleaseError === undefined ? {} : { onReleaseError: options.onReleaseError }),
+          sessionQuote,
+          settleSession,
+          onSettleError: (error, _accepted, request) =>
+            pricerFailed(error, contexts.get(request)?.service.name ?? '', 'settling a metered session'),
         });
   const schemes: PaymentScheme[] = payment === undefined ? [l402] : [l402, payment];
   const gateOptions: Omit<GateOptions<Context>, 'schemes'> = {
@@ -379,7 +450,22 @@ export function createAuthorize(options: CreateAuthorizeOptions): ApertureAuthor
     }
     if (payment !== undefined) contexts.set(request, context);
     const decision = gateOf(service).evaluate(request, routeOf(service), context);
-    return isPromise(decision) ? decision.then((d) => decided(context, d, path)) : decided(context, decision, path);
+    // Without the Payment scheme no request is metered: no closure per request.
+    if (payment === undefined)
+      return isPromise(decision) ? decision.then((d) => decided(context, d, path)) : decided(context, decision, path);
+    const answer = (d: Decision): MaybePromise<AuthorizeResult> => {
+      const out = decided(context, d, path);
+      return isPromise(out) ? out.then((o) => capturing(context, o)) : capturing(context, out);
+    };
+    return isPromise(decision) ? decision.then(answer) : answer(decision);
+  };
+
+  /** A metered session request keeps the end of its response for `SettleSession` (`usagetailbytes`). */
+  const capturing = (context: Context, decision: Decision): AuthorizeResult => {
+    if (decision.kind !== 'allow' || decision.scheme !== 'Payment' || !metered(context.service)) return decision;
+    const credential = decision.credential as MppAccepted | undefined;
+    if (credential?.intent !== 'session' || credential.action === 'close') return decision;
+    return { decision, captureTailBytes: context.service.config.dynamicPrice.usageTailBytes };
   };
   return Object.assign(authorize, {
     schemes: gate.schemes,

@@ -13,7 +13,7 @@ import { DevInvoicer } from '../lightning/dev/dev-invoicer.js';
 import { DevPayer } from '../lightning/dev/dev-payer.js';
 import { LndInvoicer } from '../lightning/lnd/lnd-invoicer.js';
 import { LndPayer } from '../lightning/lnd/lnd-payer.js';
-import { MppScheme } from '../mpp/mpp-scheme.js';
+import { MppScheme, type MppRefundReport } from '../mpp/mpp-scheme.js';
 import { refundPayerKeys } from '../proxy/config/http-backend-config.js';
 import { openHttpRefundPayer } from './open-http-payer.js';
 import type { ApertureStore } from '../store/aperture-store.js';
@@ -51,22 +51,17 @@ export interface ProgramMpp {
 /**
  * The HMAC secret of Payment challenges, from the database: the row under
  * `GO_MPP_HMAC_KEY_HASH` (the Go aperture's `secrets` row when its database is
- * adopted: one secret for both programs), created when there is none.
- * It is read back after it is written, so that instances starting together
- * converge on the row the database kept.
+ * adopted: one secret for both programs), created when there is none. The
+ * creation is an insert that does nothing when a row exists, then a read, so
+ * that instances starting together on an empty database all get the one row
+ * the database kept.
  * @param store - the program's store
  * @returns the 32-byte secret
  * @throws L402Error `L402_ERR_STORE_UNAVAILABLE` when the store cannot answer
  */
-export async function mppSecret(store: Pick<ApertureStore, 'getSecret' | 'newSecret'>): Promise<Uint8Array> {
+export async function mppSecret(store: Pick<ApertureStore, 'getSecret' | 'newSecretIfAbsent'>): Promise<Uint8Array> {
   const key = Buffer.from(GO_MPP_HMAC_KEY_HASH, 'hex');
-  const existing = await store.getSecret(key);
-  if (existing !== undefined) return existing;
-  await store.newSecret(key);
-  const stored = await store.getSecret(key);
-  if (stored === undefined)
-    throw new L402Error('L402_ERR_STORE_UNAVAILABLE', 'the MPP HMAC secret was written but cannot be read back', { status: 503 });
-  return stored;
+  return (await store.getSecret(key)) ?? store.newSecretIfAbsent(key);
 }
 
 /** The network Payment challenges name, and return invoices must be on. */
@@ -178,6 +173,12 @@ export async function openProgramMpp(
     timers.push(timer);
   };
   every(MPP_PRUNE_INTERVAL_MS, 'prune charges', () => scheme.pruneCharges());
+  /** A refund given up is the operator's to settle with the client: said once, at warn. */
+  const warnAbandoned = (refund: MppRefundReport): void =>
+    log.warn(
+      { session: refund.sessionId, sats: refund.sats, err: refund.error },
+      'refund given up (abandoned): the balance stays with the server',
+    );
   if (payer !== undefined) {
     const idleMs = a.sessionIdleTimeoutSeconds * 1000;
     const sweepMs = options.sweepIntervalMs ?? Math.min(60_000, Math.max(1000, Math.floor(idleMs / 4)));
@@ -186,11 +187,13 @@ export async function openProgramMpp(
       for (const refund of swept.refunds) {
         if (refund.status === 'failed')
           log.warn({ session: refund.sessionId, sats: refund.sats, err: refund.error }, 'refund of an idle session failed; it is retried');
+        else if (refund.status === 'abandoned') warnAbandoned(refund);
       }
       return { closed: swept.closed };
     });
     every(MPP_REFUND_RETRY_INTERVAL_MS, 'retry refunds', async () => {
       const retried = await scheme.retryRefunds();
+      for (const refund of retried.refunds) if (refund.status === 'abandoned') warnAbandoned(refund);
       return { attempted: retried.refunds.length, failed: retried.refunds.filter((r) => r.status === 'failed').length };
     });
   }

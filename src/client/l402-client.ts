@@ -419,7 +419,7 @@ export class L402Client {
       sessionId: taken.session.id,
       status: response.status,
       refundSats: typeof sats === 'number' ? sats : 0,
-      refundStatus: status === 'succeeded' || status === 'failed' || status === 'skipped' ? status : 'unknown',
+      refundStatus: status === 'succeeded' || status === 'failed' || status === 'skipped' || status === 'abandoned' ? status : 'unknown',
     };
   }
 

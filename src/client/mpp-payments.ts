@@ -68,7 +68,7 @@ export interface SessionCloseResult {
   /** Satoshis the server refunded (0 when there was nothing to refund or it did not say). */
   refundSats: number;
   /** `succeeded`, `failed` (the server keeps it and retries), `skipped`, or `unknown` without a receipt. */
-  refundStatus: 'succeeded' | 'failed' | 'skipped' | 'unknown';
+  refundStatus: 'succeeded' | 'failed' | 'skipped' | 'abandoned' | 'unknown';
 }
 
 /** What the engine's limits are, shared with the L402 half. @internal */

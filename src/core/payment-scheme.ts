@@ -115,6 +115,16 @@ export interface ResponseOutcome {
   completed: boolean;
   /** The gRPC status the call ended with, when the front end knows it (the gRPC adapter). */
   grpcStatus?: number;
+  /** `Content-Type` of the response, when the front end captured the response (see `tail`). */
+  contentType?: string;
+  /** `Content-Encoding` of the response, when the front end captured it: anything but identity means `tail` is encoded. */
+  contentEncoding?: string;
+  /**
+   * The last bytes of the response body, when the front end was asked to keep
+   * them (the proxy, for a metered session: `AuthorizeOutcome.captureTailBytes`),
+   * e.g. the usage object at the end of an event stream.
+   */
+  tail?: Uint8Array;
 }
 
 /**

@@ -55,6 +55,7 @@ export type {
   MppSchemeOptions,
   MppSessionOptions,
   MppSweepResult,
+  MppSessionQuote,
   MppTarget,
   MppVerification,
 } from './mpp-scheme.js';

@@ -15,7 +15,7 @@ import type {
 } from '../core/payment-scheme.js';
 import type { HeaderList, MaybePromise, RequestView } from '../core/types.js';
 import type { VerifyTarget } from '../core/verifier.js';
-import type { MppAccepted, MppIntent, MppOffer, MppRefused, MppScheme, MppTarget } from './mpp-scheme.js';
+import type { MppAccepted, MppIntent, MppOffer, MppRefused, MppScheme, MppSessionQuote, MppTarget } from './mpp-scheme.js';
 import { isPaymentAuthorization } from './payment-credential.js';
 import { PROBLEM_CONTENT_TYPE } from './problem.js';
 
@@ -37,6 +37,25 @@ export interface MppPaymentSchemeOptions {
   description?: string;
   /** Told when giving back a charge or debit after a failed response fails (the store could not answer). */
   onReleaseError?: (error: unknown, accepted: MppAccepted) => void;
+  /**
+   * Metered sessions: the estimated cost of one request against a session (a
+   * dynamic pricer's `QuoteSession`; `sessionId` is `undefined` for a fresh
+   * challenge). Its unit price is what the session challenge advertises and
+   * what a session request is debited. `undefined` (or a throw, which the hook
+   * should log) leaves `priceSats`.
+   */
+  sessionQuote?: (request: RequestView, target: VerifyTarget, sessionId: string | undefined) => MaybePromise<MppSessionQuote | undefined>;
+  /**
+   * Metered sessions: what a session request actually cost, once its response
+   * ended (a dynamic pricer's `SettleSession`, reading `outcome.tail`). Asked
+   * for `open`, `bearer` and `topUp` requests the backend answered (below 500,
+   * complete or not); the debit is then corrected to it ({@link MppScheme.settle}).
+   * `undefined` or a rejection (told to `onSettleError`) leaves the estimate when
+   * the response was served, and gives the debit back when it was not.
+   */
+  settleSession?: (accepted: MppAccepted, request: RequestView, outcome: ResponseOutcome) => MaybePromise<number | undefined>;
+  /** Told when settling a metered session request fails (the pricer or the store could not answer). */
+  onSettleError?: (error: unknown, accepted: MppAccepted, request: RequestView) => void;
 }
 
 /** gRPC statuses that mean the backend did not serve the call: UNKNOWN is the handler's own, so it counts. */
@@ -52,7 +71,12 @@ const GRPC_NOT_SERVED: ReadonlySet<number> = new Set([4 /* DEADLINE_EXCEEDED */,
  * @returns `true` when the request was served
  */
 export function responseServed(outcome: ResponseOutcome): boolean {
-  if (outcome.status >= 500 || !outcome.completed) return false;
+  return outcome.completed && backendAnswered(outcome);
+}
+
+/** Whether the backend answered (below 500, no failing gRPC status), complete or not: what a metering pricer may cost. */
+function backendAnswered(outcome: ResponseOutcome): boolean {
+  if (outcome.status >= 500) return false;
   return outcome.grpcStatus === undefined || !GRPC_NOT_SERVED.has(outcome.grpcStatus);
 }
 
@@ -117,7 +141,7 @@ export class MppPaymentScheme implements PaymentScheme {
   async #verify(request: RequestView, target: VerifyTarget, priceSats: number): Promise<SchemeVerification> {
     // A free request spends nothing: the Gate lets it through.
     if (priceSats === 0) return { ok: false, code: this.missingCode, reason: 'the request is free' };
-    const verdict = await this.scheme.verify(request, this.#target(target, priceSats));
+    const verdict = await this.scheme.verify(request, this.#target(target, priceSats, request));
     if (verdict.kind === 'none') return { ok: false, code: this.missingCode, reason: 'no Payment credential' };
     if (verdict.kind === 'refused') {
       this.#refused.set(request, verdict);
@@ -134,7 +158,7 @@ export class MppPaymentScheme implements PaymentScheme {
    * @throws the invoicer's errors (the Gate answers 503)
    */
   async offer(o: OfferRequest): Promise<Offer> {
-    const offers = await this.scheme.offers(this.#target(o.target, o.priceSats));
+    const offers = await this.scheme.offers(this.#target(o.target, o.priceSats, o.request));
     this.#offered.set(o.request, offers);
     const refused = this.#refused.get(o.request);
     const response = this.scheme.challengeResponse(offers, refused);
@@ -180,16 +204,41 @@ export class MppPaymentScheme implements PaymentScheme {
    * @param _request - the request
    * @param outcome - what the front end reported
    */
-  afterResponse(accepted: AcceptedCredential, _request: RequestView, outcome: ResponseOutcome): void {
+  afterResponse(accepted: AcceptedCredential, request: RequestView, outcome: ResponseOutcome): void {
     const credential = accepted.credential as MppAccepted | undefined;
-    if (credential?.kind !== 'accepted' || responseServed(outcome)) return;
-    this.scheme.release(credential).catch((error: unknown) => {
+    if (credential?.kind !== 'accepted') return;
+    const settle = this.#o.settleSession;
+    if (settle !== undefined && credential.intent === 'session' && credential.action !== 'close' && backendAnswered(outcome)) {
+      void this.#settle(settle, credential, request, outcome);
+      return;
+    }
+    if (!responseServed(outcome)) this.#release(credential);
+  }
+
+  /** Costs a metered session request and corrects its debit; without a cost, the unmetered rule. */
+  async #settle(
+    settle: NonNullable<MppPaymentSchemeOptions['settleSession']>,
+    credential: MppAccepted,
+    request: RequestView,
+    outcome: ResponseOutcome,
+  ): Promise<void> {
+    let cost: number | undefined;
+    try {
+      cost = await settle(credential, request, outcome);
+      if (cost !== undefined) await this.scheme.settle(credential, cost);
+    } catch (error) {
       try {
-        this.#o.onReleaseError?.(error, credential);
+        this.#o.onSettleError?.(error, credential, request);
       } catch {
         // A logging hook must not break the response path.
       }
-    });
+      cost = undefined;
+    }
+    if (cost === undefined && !responseServed(outcome)) this.#release(credential);
+  }
+
+  #release(credential: MppAccepted): void {
+    this.scheme.release(credential).catch((error: unknown) => tell(this.#o.onReleaseError, error, credential));
   }
 
   /**
@@ -211,11 +260,22 @@ export class MppPaymentScheme implements PaymentScheme {
     return lines.length === 0 ? undefined : lines;
   }
 
-  #target(target: VerifyTarget, priceSats: number): MppTarget {
+  #target(target: VerifyTarget, priceSats: number, request: RequestView): MppTarget {
     const t: MppTarget = { service: target.service, priceSats };
+    const quote = this.#o.sessionQuote;
+    if (quote !== undefined) t.sessionQuote = async (sessionId) => quote(request, target, sessionId);
     if (target.resource !== undefined) t.resource = target.resource;
     if (this.#o.description !== undefined) t.description = this.#o.description;
     if (this.#o.intents !== undefined) t.intents = this.#o.intents;
     return t;
+  }
+}
+
+/** Tells a logging hook, which must not break the response path. */
+function tell(hook: ((error: unknown, accepted: MppAccepted) => void) | undefined, error: unknown, accepted: MppAccepted): void {
+  try {
+    hook?.(error, accepted);
+  } catch {
+    // Ignored, as documented.
   }
 }

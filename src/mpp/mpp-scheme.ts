@@ -82,6 +82,13 @@ export interface MppSessionOptions {
   maxRefundFeeSats?: number;
   /** Give up on one refund attempt after this long; default 60 000 ms. */
   refundTimeoutMs?: number;
+  /** Attempts after which a failing refund is `abandoned` (final); default 10. */
+  maxRefundAttempts?: number;
+  /**
+   * Wait before retrying a failed refund: this after the first failure, doubling
+   * with each further one, at most an hour; default 60 000 ms.
+   */
+  refundBackoffMs?: number;
 }
 
 /** Options of {@link MppScheme}. */
@@ -119,6 +126,23 @@ export interface MppTarget {
   description?: string;
   /** Intents this target accepts and offers; default every intent the scheme has. */
   intents?: readonly MppIntent[];
+  /**
+   * A metered session's price (a dynamic pricer's `QuoteSession`), asked once per
+   * challenge (with no session) and once per session request (with its id):
+   * its unit price is what a session challenge advertises and what a session
+   * request is debited; its deposit, when above 0, replaces price × deposit
+   * multiplier. `undefined` (or a unit price of 0) leaves `priceSats`. After the
+   * response, {@link MppScheme.settle} corrects the debit to the true cost.
+   */
+  sessionQuote?: (sessionId: string | undefined) => Promise<MppSessionQuote | undefined>;
+}
+
+/** A metered session's price for one request. */
+export interface MppSessionQuote {
+  /** Satoshis one request is estimated to cost. */
+  unitSats: number;
+  /** Satoshis to ask as a fresh session's deposit; 0 for price × deposit multiplier. */
+  depositSats?: number;
 }
 
 /** One Payment challenge made for a target. */
@@ -146,7 +170,10 @@ export interface MppRefundReport {
   sessionId: string;
   /** Satoshis the refund is (or was) for. */
   sats: number;
-  /** `succeeded`, `failed` (not paid yet: retried by {@link MppScheme.retryRefunds}) or `skipped` (nothing to refund). */
+  /**
+   * `succeeded`, `failed` (not paid yet: retried by {@link MppScheme.retryRefunds}), `skipped` (nothing
+   * to refund) or `abandoned` (given up: the return invoice expired, or `maxRefundAttempts` failed).
+   */
   status: ReceiptRefundStatus;
   /** Why it failed. */
   error?: string;
@@ -210,6 +237,9 @@ export interface MppSweepResult {
 const DEFAULT_TTL_SECONDS = 900;
 const DEFAULT_MULTIPLIER = 20;
 const DEFAULT_IDLE_SECONDS = 300;
+const DEFAULT_MAX_REFUND_ATTEMPTS = 10;
+const DEFAULT_REFUND_BACKOFF_MS = 60_000;
+const MAX_REFUND_BACKOFF_MS = 60 * 60 * 1000;
 const PREIMAGE = /^[0-9a-f]{64}$/;
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 /** Longest BOLT11 invoice a client's `readInvoice` accepts. */
@@ -269,6 +299,8 @@ export class MppScheme {
     this.#multiplier = positive(options.sessions?.depositMultiplier ?? DEFAULT_MULTIPLIER, 'sessions.depositMultiplier');
     this.#idleSeconds = positive(options.sessions?.idleTimeoutSeconds ?? DEFAULT_IDLE_SECONDS, 'sessions.idleTimeoutSeconds');
     if (options.sessions?.refundTimeoutMs !== undefined) positive(options.sessions.refundTimeoutMs, 'sessions.refundTimeoutMs');
+    if (options.sessions?.maxRefundAttempts !== undefined) positive(options.sessions.maxRefundAttempts, 'sessions.maxRefundAttempts');
+    if (options.sessions?.refundBackoffMs !== undefined) positive(options.sessions.refundBackoffMs, 'sessions.refundBackoffMs');
     if (
       options.sessions?.maxRefundFeeSats !== undefined &&
       !(Number.isSafeInteger(options.sessions.maxRefundFeeSats) && options.sessions.maxRefundFeeSats >= 0)
@@ -305,7 +337,15 @@ export class MppScheme {
     const key = this.#keyFor(target);
     const offers: MppOffer[] = [];
     for (const intent of this.#intentsOf(target)) {
-      const invoiceSats = intent === 'charge' ? target.priceSats : target.priceSats * this.#multiplier;
+      const quote = intent === 'session' && target.sessionQuote !== undefined ? await target.sessionQuote(undefined) : undefined;
+      const unitSats = quoted(quote) ?? target.priceSats;
+      const deposit = quote?.depositSats;
+      const invoiceSats =
+        intent === 'charge'
+          ? target.priceSats
+          : deposit !== undefined && Number.isSafeInteger(deposit) && deposit > 0
+            ? Math.max(deposit, unitSats)
+            : unitSats * this.#multiplier;
       if (!Number.isSafeInteger(invoiceSats)) throw invalidArgument('the session deposit (price × deposit multiplier) is too large');
       const invoice = await this.#invoicer.createInvoice({
         amountSats: invoiceSats,
@@ -321,7 +361,7 @@ export class MppScheme {
               methodDetails: { invoice: invoice.paymentRequest, network: this.network, paymentHash: invoice.paymentHash },
             }
           : {
-              amount: String(target.priceSats),
+              amount: String(unitSats),
               currency: 'sat',
               depositAmount: String(invoiceSats),
               depositInvoice: invoice.paymentRequest,
@@ -402,6 +442,28 @@ export class MppScheme {
   }
 
   /**
+   * Settles a metered session request once its true cost is known: the session
+   * was debited `accepted.chargedSats` (the quote) before the request was
+   * served; the difference is charged or given back, in one atomic step,
+   * clamped so the spend stays within `[0, deposit]` (an under-estimate the
+   * balance cannot cover is the server's loss, bounded by the balance). A
+   * `close` is final and settles nothing, as does a closed session.
+   * @param accepted - an accepted `open`, `bearer` or `topUp` of this request
+   * @param costSats - what the request cost, a non-negative whole number
+   * @returns the session after the settlement, or `undefined` when nothing was settled
+   * @throws L402Error `L402_ERR_MPP_INVALID_ARGUMENT` for a bad cost or without sessions; store errors
+   */
+  async settle(accepted: MppAccepted, costSats: number): Promise<SessionRecord | undefined> {
+    const sessions = this.#needSessions();
+    if (!Number.isSafeInteger(costSats) || costSats < 0) throw invalidArgument('costSats must be a non-negative whole number');
+    const undo = accepted.undo;
+    if (accepted.intent !== 'session' || undo === undefined || 'claim' in undo) return undefined;
+    const delta = costSats - undo.sats;
+    if (delta === 0) return sessions.store.getSession(undo.sessionId);
+    return sessions.store.settleSession(undo.sessionId, delta, this.#clock.now());
+  }
+
+  /**
    * The 402 for a request: its challenges, `Content-Type: application/problem+json`,
    * `Cache-Control: no-store`, and the problem (`payment-required`, or the refusal's).
    * @param offers - from {@link MppScheme.offers}
@@ -464,9 +526,20 @@ export class MppScheme {
    */
   async retryRefunds(limit = 100): Promise<MppSweepResult> {
     const sessions = this.#needSessions();
-    const due = await sessions.store.listRefundsDue(limit, { now: this.#clock.now() });
+    const now = this.#clock.now();
+    const due = await sessions.store.listRefundsDue(limit, { now });
     const result: MppSweepResult = { closed: 0, refunds: [] };
-    for (const session of due) result.refunds.push(await this.#refund(session));
+    const base = sessions.refundBackoffMs ?? DEFAULT_REFUND_BACKOFF_MS;
+    for (const session of due) {
+      const refund = session.refund;
+      // A failed refund waits base × 2^(failures - 1), at most an hour, before its next attempt.
+      if (
+        refund?.status === 'failed' &&
+        now < refund.updatedAt + Math.min(MAX_REFUND_BACKOFF_MS, base * 2 ** Math.max(0, refund.attempts - 1))
+      )
+        continue;
+      result.refunds.push(await this.#refund(session));
+    }
     return result;
   }
 
@@ -566,13 +639,13 @@ export class MppScheme {
     const { challenge, payload } = credential;
     const request = decode(() => readSessionRequest(challenge.request));
     const action = payload['action'];
-    const price = target.priceSats;
     switch (action) {
       case 'open': {
         this.#checkExpiry(challenge);
         checkPreimage(payload['preimage'], request.paymentHash);
         const returnInvoice = this.#checkReturnInvoice(payload['returnInvoice'], sessions);
         const id = request.paymentHash;
+        const price = await this.#sessionPrice(target, id);
         const outcome = await sessions.store.openSession({
           id,
           paymentHash: request.paymentHash,
@@ -587,7 +660,7 @@ export class MppScheme {
       case 'bearer': {
         const id = sessionIdOf(payload['sessionId']);
         checkPreimage(payload['preimage'], id);
-        return this.#debit(sessions, id, price, 'bearer', challenge.id);
+        return this.#debit(sessions, id, await this.#sessionPrice(target, id), 'bearer', challenge.id);
       }
       case 'topUp': {
         this.#checkExpiry(challenge);
@@ -596,11 +669,12 @@ export class MppScheme {
         const outcome = await sessions.store.creditSession(id, request.paymentHash, request.depositSats, this.#clock.now());
         if (outcome === 'foreign') throw new Refusal('L402_ERR_MPP_FOREIGN_PAYMENT', 'this top-up was already credited to another session');
         if (outcome === 'not-open') throw await this.#notOpen(sessions, id);
-        return this.#debit(sessions, id, price, 'topUp', challenge.id);
+        return this.#debit(sessions, id, await this.#sessionPrice(target, id), 'topUp', challenge.id);
       }
       case 'close': {
         const id = sessionIdOf(payload['sessionId']);
         checkPreimage(payload['preimage'], id);
+        const price = await this.#sessionPrice(target, id);
         const now = this.#clock.now();
         const debited = await sessions.store.debitSession(id, price, now);
         const closed = await sessions.store.closeSession(id, now);
@@ -637,6 +711,12 @@ export class MppScheme {
       default:
         throw new Refusal('L402_ERR_MPP_MALFORMED', 'session payload action is not open, bearer, topUp or close');
     }
+  }
+
+  /** What a session request is debited: the metered quote when the target has one, else its price. */
+  async #sessionPrice(target: MppTarget, id: string): Promise<number> {
+    if (target.sessionQuote === undefined) return target.priceSats;
+    return quoted(await target.sessionQuote(id)) ?? target.priceSats;
   }
 
   #checkReturnInvoice(value: unknown, sessions: MppSessionOptions): string {
@@ -685,6 +765,17 @@ export class MppScheme {
     );
   }
 
+  /** Why a return invoice can no longer be paid (expired, or no longer decodes), or `undefined`. */
+  #returnInvoiceExpiry(returnInvoice: string, sessions: MppSessionOptions): string | undefined {
+    let expiresAt: number;
+    try {
+      expiresAt = sessions.decodeInvoice(returnInvoice).expiresAt;
+    } catch {
+      return 'the return invoice does not decode';
+    }
+    return expiresAt <= this.#clock.now() ? `the return invoice expired at ${new Date(expiresAt).toISOString()}` : undefined;
+  }
+
   /** Takes a closed session's refund, pays it, and records the outcome. */
   async #refund(closed: SessionRecord): Promise<MppRefundReport> {
     const sessions = this.#needSessions();
@@ -694,11 +785,21 @@ export class MppScheme {
       // Another refunder holds it (or it is already final): report where it stands.
       const current = await sessions.store.getSession(id);
       const status = current?.refund?.status;
-      return { sessionId: id, sats: closed.balanceSats, status: status === 'succeeded' || status === 'skipped' ? status : 'failed' };
+      return {
+        sessionId: id,
+        sats: closed.balanceSats,
+        status: status === 'succeeded' || status === 'skipped' || status === 'abandoned' ? status : 'failed',
+      };
     }
     if (taken.balanceSats === 0) {
       await sessions.store.finishRefund(id, { status: 'skipped' }, this.#clock.now());
       return { sessionId: id, sats: 0, status: 'skipped' };
+    }
+    // A return invoice that expired can never be paid: give up rather than retry forever.
+    const expired = this.#returnInvoiceExpiry(taken.returnInvoice, sessions);
+    if (expired !== undefined) {
+      await sessions.store.finishRefund(id, { status: 'abandoned', error: expired }, this.#clock.now());
+      return { sessionId: id, sats: taken.balanceSats, status: 'abandoned', error: expired };
     }
     try {
       await sessions.payer.payInvoice(taken.returnInvoice, {
@@ -713,12 +814,24 @@ export class MppScheme {
         return { sessionId: id, sats: taken.balanceSats, status: 'succeeded' };
       }
       const message = error instanceof Error ? `${error instanceof L402Error ? `${error.code}: ` : ''}${error.message}` : String(error);
+      const attempts = taken.refund?.attempts ?? 1;
+      if (attempts >= (sessions.maxRefundAttempts ?? DEFAULT_MAX_REFUND_ATTEMPTS)) {
+        const reason = `gave up after ${attempts} attempts; the last: ${message}`;
+        await sessions.store.finishRefund(id, { status: 'abandoned', error: reason }, this.#clock.now());
+        return { sessionId: id, sats: taken.balanceSats, status: 'abandoned', error: reason };
+      }
       await sessions.store.finishRefund(id, { status: 'failed', error: message }, this.#clock.now());
       return { sessionId: id, sats: taken.balanceSats, status: 'failed', error: message };
     }
     await sessions.store.finishRefund(id, { status: 'succeeded' }, this.#clock.now());
     return { sessionId: id, sats: taken.balanceSats, status: 'succeeded' };
   }
+}
+
+/** A quote's unit price when it is a positive whole number. */
+function quoted(quote: MppSessionQuote | undefined): number | undefined {
+  const unit = quote?.unitSats;
+  return unit !== undefined && Number.isSafeInteger(unit) && unit > 0 ? unit : undefined;
 }
 
 function readCredential(value: string): PaymentCredential {

@@ -23,7 +23,7 @@ export interface ChargeReceipt {
 }
 
 /** How a session refund went: paid, failed (kept for retry), or nothing to pay. */
-export type ReceiptRefundStatus = 'succeeded' | 'failed' | 'skipped';
+export type ReceiptRefundStatus = 'succeeded' | 'failed' | 'skipped' | 'abandoned';
 
 /** A session receipt (draft-lightning-session §15). */
 export interface SessionReceipt {

@@ -12,9 +12,11 @@ export type SessionStatus = 'open' | 'closed';
 /**
  * Where the refund of a closed session stands: `pending` until a refunder
  * takes it, `in-flight` while one pays, then `succeeded`, `failed` (to be
- * retried) or `skipped` (nothing to refund, or no way to).
+ * retried), `skipped` (nothing to refund) or `abandoned` (given up: the return
+ * invoice expired, or too many attempts failed; `lastError` says which). The
+ * last three are final.
  */
-export type RefundStatus = 'pending' | 'in-flight' | 'succeeded' | 'failed' | 'skipped';
+export type RefundStatus = 'pending' | 'in-flight' | 'succeeded' | 'failed' | 'skipped' | 'abandoned';
 
 /** The refund of a closed session. */
 export interface SessionRefund {
@@ -95,8 +97,8 @@ export interface SessionCursor {
 
 /** The outcome of a refund attempt, for {@link SessionStore.finishRefund}. */
 export interface RefundOutcome {
-  /** `succeeded`, `failed` (may be retried) or `skipped`. */
-  status: 'succeeded' | 'failed' | 'skipped';
+  /** `succeeded`, `failed` (may be retried), `skipped` or `abandoned` (final, with the reason in `error`). */
+  status: 'succeeded' | 'failed' | 'skipped' | 'abandoned';
   /** Why it failed; stored up to 1000 characters. */
   error?: string;
 }

@@ -54,7 +54,7 @@ export type { LogSubsystem } from './ops/logger.js';
 
 // Dynamic prices.
 export { GrpcPricer } from './pricer/grpc-pricer.js';
-export type { GrpcPricerOptions } from './pricer/grpc-pricer.js';
+export type { GrpcPricerOptions, SessionQuote, SessionQuoteRequest, SessionUsage } from './pricer/grpc-pricer.js';
 
 // Metrics of the proxy (the `aperture` program itself is `aperture-ts/app`).
 export { ProxyMetrics } from './ops/metrics.js';

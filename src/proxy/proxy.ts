@@ -24,6 +24,7 @@ import { forwardGrpc } from './forward/forward-grpc.js';
 import { forwardHttp, type NodeResponse } from './forward/forward-http.js';
 import { forwardWebSocket, writeRawResponse } from './forward/forward-websocket.js';
 import { writeGrpcTrailersOnly } from './forward/grpc-reply.js';
+import { TailBuffer } from './forward/tail-buffer.js';
 import { resolveTimeouts, Upstreams, type ResolvedTimeouts, type UpstreamTimeouts } from './forward/upstreams.js';
 import type { ProxyService } from './proxy-service.js';
 import { Router } from './router.js';
@@ -56,6 +57,14 @@ export interface AuthorizeOutcome {
   decision: Decision;
   /** Value(s) of the backend's `Authorization` header, in order (only used on `allow`). */
   upstreamAuthorization?: string | readonly string[] | undefined;
+  /**
+   * Keep the last this many bytes of the response body for `afterResponse`
+   * (`ResponseOutcome.tail`, with its `Content-Type` and `Content-Encoding`), for a
+   * pricer that costs a response by its end (only used on `allow`, for HTTP
+   * backends; a gRPC call is observed without its tail). The client's
+   * `Accept-Encoding` is then not forwarded, so that the tail is plain.
+   */
+  captureTailBytes?: number | undefined;
 }
 
 /** What the authorization hook returns: a bare decision or an {@link AuthorizeOutcome}. */
@@ -109,6 +118,16 @@ const GRPC = /^application\/grpc/i;
 const AUTH_OFF: Decision = { kind: 'allow', reason: 'auth-off' };
 /** Headers of the proxy's own plain-text answers (404, 400, 500, 502). */
 const PLAIN: HeaderList = [NOSNIFF];
+
+/** A response header's value as one string ('' when absent). */
+function headerText(value: number | string | string[] | undefined): string {
+  return value === undefined ? '' : Array.isArray(value) ? value.join(', ') : String(value);
+}
+
+/** Takes every `name` field out of a flat `[name, value, …]` list, in place. */
+function withoutHeader(headers: string[], name: string): void {
+  for (let i = headers.length - 2; i >= 0; i -= 2) if ((headers[i] as string).toLowerCase() === name) headers.splice(i, 2);
+}
 
 function outcomeOf(result: AuthorizeResult): AuthorizeOutcome {
   return 'kind' in result ? { decision: result } : result;
@@ -375,7 +394,9 @@ export class Proxy<S extends ProxyService = ProxyService> {
       if (res.destroyed || res.writableEnded) return;
       const outcome = 'kind' in result ? undefined : result;
       const decision = outcome === undefined ? (result as Decision) : outcome.decision;
-      if (context !== undefined && this.#afterResponse !== undefined) this.#observe(req, res, grpc, context, decision);
+      const capture = outcome?.captureTailBytes;
+      const tail = capture !== undefined && capture > 0 && !grpc && decision.kind === 'allow' ? new TailBuffer(capture) : undefined;
+      if (context !== undefined && this.#afterResponse !== undefined) this.#observe(req, res, grpc, context, decision, tail);
       if (decision.kind !== 'allow') {
         if (grpc) {
           const status = grpcStatusFor(decision);
@@ -386,7 +407,7 @@ export class Proxy<S extends ProxyService = ProxyService> {
         return;
       }
       const authorization = this.#upstreamAuthorization(outcome, decision, req, context);
-      this.#forward(req, res, service, grpc, host, path, authorization, decision.headers);
+      this.#forward(req, res, service, grpc, host, path, authorization, decision.headers, tail);
     } catch (cause) {
       this.#hookFailed(req, res, service, grpc, cause);
     }
@@ -419,7 +440,14 @@ export class Proxy<S extends ProxyService = ProxyService> {
   }
 
   /** Tells `afterResponse` about the request once its response has ended. */
-  #observe(req: NodeRequest, res: NodeResponse, grpc: boolean, context: AuthorizeContext<S>, decision: Decision): void {
+  #observe(
+    req: NodeRequest,
+    res: NodeResponse,
+    grpc: boolean,
+    context: AuthorizeContext<S>,
+    decision: Decision,
+    tail: TailBuffer | undefined,
+  ): void {
     const observe = this.#afterResponse as NonNullable<ProxyOptions<S>['afterResponse']>;
     (res as NodeJS.EventEmitter).once('close', () => {
       let outcome: ResponseOutcome;
@@ -433,6 +461,11 @@ export class Proxy<S extends ProxyService = ProxyService> {
         if (grpcStatus !== undefined && /^\d+$/.test(String(grpcStatus))) outcome.grpcStatus = Number(grpcStatus);
       } else {
         outcome = { status: res.statusCode, completed: res.writableFinished };
+        if (tail !== undefined) {
+          outcome.tail = tail.bytes();
+          outcome.contentType = headerText(res.getHeader('content-type'));
+          outcome.contentEncoding = headerText(res.getHeader('content-encoding'));
+        }
       }
       try {
         observe(context, decision, outcome);
@@ -508,6 +541,7 @@ export class Proxy<S extends ProxyService = ProxyService> {
     path: string,
     lines: readonly string[] | undefined,
     responseHeaders: HeaderList | undefined,
+    tail?: TailBuffer,
   ): void {
     // node:http2 sends one `authorization` field at most (ERR_HTTP2_HEADER_SINGLE_VALUE):
     // a gRPC backend gets the last line, the current scheme's (`L402 <m>:<p>`).
@@ -523,6 +557,8 @@ export class Proxy<S extends ProxyService = ProxyService> {
       authorization,
       credentials: this.#credentials,
     });
+    // A captured tail is read by a pricer: ask the backend for an unencoded body.
+    if (tail !== undefined) withoutHeader(headers, 'accept-encoding');
     const onError = (error: UpstreamError): void => this.#onError(error, service.name);
     const upstreamPath = rewritePath(service, path);
     // Set when the hook read the start of the body (a dynamic price): those bytes go first.
@@ -562,6 +598,7 @@ export class Proxy<S extends ProxyService = ProxyService> {
       onError,
       body,
       headersTimeoutMs: service.upstreamTimeoutMs,
+      tail,
     });
   }
 

@@ -31,6 +31,7 @@ export type {
   TransactionFilter,
   TransactionPage,
   TransactionRecord,
+  TransactionRefund,
   TransactionState,
 } from './ledger.js';
 export type { RevocationEvent, RootKeyStore } from './root-key-store.js';

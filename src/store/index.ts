@@ -23,6 +23,7 @@ export type {
   TransactionFilter,
   TransactionPage,
   TransactionRecord,
+  TransactionRefund,
   TransactionState,
 } from './ledger.js';
 export type { ServiceRecord, ServiceRegistry } from './service-registry.js';

@@ -6,6 +6,7 @@
  * Times are milliseconds since the Unix epoch; hashes and token IDs are
  * lower-case hex.
  */
+import type { RefundStatus } from '../mpp/session-store.js';
 import type { RootKeyStore } from './root-key-store.js';
 
 /** How a challenge was offered: an L402 macaroon or an MPP `Payment` challenge. */
@@ -64,6 +65,22 @@ export interface TransactionRecord {
   amountPaidSats?: number;
   /** When the token was revoked, if it was. */
   revokedAt?: number;
+  /**
+   * The refund of the MPP session this row's deposit opened, once the session
+   * is closed (`listTransactions` only): where it stands, the satoshis it is
+   * for, and the reason it failed or was given up.
+   */
+  refund?: TransactionRefund;
+}
+
+/** The refund of a closed MPP session, on its deposit's ledger row. */
+export interface TransactionRefund {
+  /** `pending`, `in-flight`, `succeeded`, `failed`, `skipped` or `abandoned`. */
+  status: RefundStatus;
+  /** Satoshis refunded or to refund: the balance at close. */
+  sats: number;
+  /** Why the last attempt failed, or why it was given up. */
+  error?: string;
 }
 
 /** Page size limit of every listing. */

@@ -108,6 +108,19 @@ export class MemoryStore implements ApertureStore {
     return key.slice();
   }
 
+  /** {@inheritDoc ApertureStore.newSecretIfAbsent} */
+  async newSecretIfAbsent(idHash: Uint8Array): Promise<Uint8Array> {
+    this.#open();
+    checkIdHash(idHash);
+    const hex = Buffer.from(idHash).toString('hex');
+    let key = this.#keys.get(hex);
+    if (key === undefined) {
+      key = new Uint8Array(randomBytes(32));
+      this.#keys.set(hex, key);
+    }
+    return key.slice();
+  }
+
   /** {@inheritDoc ApertureStore.getSecret} */
   getSecret(idHash: Uint8Array): Uint8Array | undefined {
     this.#open();
@@ -193,9 +206,18 @@ export class MemoryStore implements ApertureStore {
       return true;
     });
     return {
-      items: matching.slice(page.offset, page.offset + page.limit).map((r) => toRecord(r, now)),
+      items: matching.slice(page.offset, page.offset + page.limit).map((r) => this.#withRefund(toRecord(r, now))),
       total: matching.length,
     };
+  }
+
+  /** A deposit row with the refund of the closed session it opened. */
+  #withRefund(record: TransactionRecord): TransactionRecord {
+    const session = record.authType === 'mpp' ? this.#sessions.get(record.paymentHash) : undefined;
+    if (session?.status !== 'closed' || session.refund === undefined) return record;
+    record.refund = { status: session.refund.status, sats: session.balanceSats };
+    if (session.refund.lastError !== undefined) record.refund.error = session.refund.lastError;
+    return record;
   }
 
   /** {@inheritDoc ApertureStore.listTokens} */

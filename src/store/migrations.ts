@@ -333,6 +333,37 @@ export const MIGRATIONS: readonly Migration[] = [
     sqlite: GO_ADOPTION,
     postgres: GO_ADOPTION,
   },
+  {
+    version: 6,
+    name: 'session refunds: the abandoned state',
+    // SQLite cannot change a CHECK constraint: the table is rebuilt with the same columns and indexes.
+    sqlite: `
+      CREATE TABLE aperture_sessions_v6 (
+        id TEXT PRIMARY KEY,
+        payment_hash TEXT NOT NULL,
+        deposit_sats INTEGER NOT NULL CHECK (deposit_sats >= 0),
+        spent_sats INTEGER NOT NULL CHECK (spent_sats >= 0 AND spent_sats <= deposit_sats),
+        return_invoice TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('open', 'closed')),
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        closed_at INTEGER,
+        refund_status TEXT CHECK (refund_status IN ('pending', 'in-flight', 'succeeded', 'failed', 'skipped', 'abandoned')),
+        refund_attempts INTEGER NOT NULL DEFAULT 0,
+        refund_error TEXT,
+        refund_updated_at INTEGER
+      );
+      INSERT INTO aperture_sessions_v6 SELECT id, payment_hash, deposit_sats, spent_sats, return_invoice, status, created_at,
+        updated_at, closed_at, refund_status, refund_attempts, refund_error, refund_updated_at FROM aperture_sessions;
+      DROP TABLE aperture_sessions;
+      ALTER TABLE aperture_sessions_v6 RENAME TO aperture_sessions;
+      CREATE INDEX aperture_sessions_idle_idx ON aperture_sessions (status, updated_at);
+      CREATE INDEX aperture_sessions_refund_idx ON aperture_sessions (refund_status, refund_updated_at);`,
+    postgres: `
+      ALTER TABLE aperture_sessions DROP CONSTRAINT aperture_sessions_refund_status_check;
+      ALTER TABLE aperture_sessions ADD CONSTRAINT aperture_sessions_refund_status_check
+        CHECK (refund_status IN ('pending', 'in-flight', 'succeeded', 'failed', 'skipped', 'abandoned'));`,
+  },
 ];
 
 /** The newest schema version this code knows. */
@@ -347,15 +378,15 @@ export const MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS aperture_migrations 
 
 /**
  * The schema of {@link LATEST_VERSION} in one step, for a database at version
- * 0: what versions 1 to 5 leave behind, without ever creating the tables that
+ * 0: what versions 1 to 6 leave behind, without ever creating the tables that
  * versions 2 and 3 created and version 4 dropped (their names belong to the Go
  * aperture's schema). Later versions apply on top of it as on any database;
  * the migration tests compare both paths.
  */
 export const BASELINE: { readonly version: number; readonly sqlite: string; readonly postgres: string } = {
-  version: 5,
-  sqlite: `${MIGRATIONS[0]?.sqlite ?? ''}${ROLE_TABLES.sqlite}${GO_ADOPTION}`,
-  postgres: `${MIGRATIONS[0]?.postgres ?? ''}${ROLE_TABLES.postgres}${GO_ADOPTION}`,
+  version: 6,
+  sqlite: `${MIGRATIONS[0]?.sqlite ?? ''}${ROLE_TABLES.sqlite}${GO_ADOPTION}${MIGRATIONS[5]?.sqlite ?? ''}`,
+  postgres: `${MIGRATIONS[0]?.postgres ?? ''}${ROLE_TABLES.postgres}${GO_ADOPTION}${MIGRATIONS[5]?.postgres ?? ''}`,
 };
 
 /**

@@ -66,6 +66,7 @@ import {
   creditSessionScript,
   garbageScript,
   idleSessionsQuery,
+  newSecretIfAbsentScript,
   newSecretScript,
   openSessionScript,
   pendingQuery,
@@ -411,6 +412,14 @@ export class PostgresStore implements ApertureStore {
     if (this.#sql.goSecrets) await this.#script('newSecret', newSecretScript(this.#sql, Buffer.from(idHash), Buffer.from(key), now, now));
     else await this.#query({ text: this.#sql.newSecret, values: [Buffer.from(idHash), Buffer.from(key), now] }, 'newSecret');
     return key;
+  }
+
+  /** {@inheritDoc ApertureStore.newSecretIfAbsent} */
+  async newSecretIfAbsent(idHash: Uint8Array): Promise<Uint8Array> {
+    checkIdHash(idHash);
+    const now = this.#clock.now();
+    const key = randomBytes(32);
+    return new Uint8Array(await this.#script('newSecretIfAbsent', newSecretIfAbsentScript(this.#sql, Buffer.from(idHash), key, now, now)));
   }
 
   /** {@inheritDoc ApertureStore.getSecret} */

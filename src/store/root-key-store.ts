@@ -35,6 +35,17 @@ export interface RootKeyStore extends SecretStore {
   getSecret(idHash: Uint8Array): MaybePromise<Uint8Array | undefined>;
 
   /**
+   * The key under `idHash`, created only when there is none: of any number of
+   * callers on any number of instances sharing the database, every one gets
+   * the key the database kept (an insert that does nothing on conflict, then a
+   * read). For a key every instance must share, such as the MPP HMAC secret.
+   * @param idHash - sha256 of what the key is for (32 bytes)
+   * @returns the stored key
+   * @throws L402Error `L402_ERR_STORE_INVALID_ARGUMENT` when `idHash` is not 32 bytes; `L402_ERR_STORE_UNAVAILABLE`
+   */
+  newSecretIfAbsent(idHash: Uint8Array): Promise<Uint8Array>;
+
+  /**
    * Registers a listener for revocations made through this store or another
    * instance on the same database; returns a function that removes it.
    * Listener errors are swallowed.

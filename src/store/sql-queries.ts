@@ -111,6 +111,16 @@ export function sqlFor(dialect: Dialect, options: StatementOptions = {}) {
     goSecrets,
     newSecret:
       'INSERT INTO root_keys (id_hash, root_key, created_at) VALUES ($1, $2, $3) ON CONFLICT (id_hash) DO UPDATE SET root_key = excluded.root_key, created_at = excluded.created_at',
+    // With the Go aperture's `secrets` adopted, a key already there is the one copied (getSecret reads root_keys first).
+    newSecretIfAbsent: goSecrets
+      ? dialect === 'postgres'
+        ? `INSERT INTO root_keys (id_hash, root_key, created_at)
+        SELECT $1::bytea, COALESCE((SELECT secret FROM secrets WHERE hash = $1::bytea), $2::bytea), $3::bigint
+        ON CONFLICT (id_hash) DO NOTHING`
+        : `INSERT INTO root_keys (id_hash, root_key, created_at)
+        SELECT $1, COALESCE((SELECT secret FROM secrets WHERE hash = $1), $2), $3 WHERE true
+        ON CONFLICT (id_hash) DO NOTHING`
+      : 'INSERT INTO root_keys (id_hash, root_key, created_at) VALUES ($1, $2, $3) ON CONFLICT (id_hash) DO NOTHING',
     getSecret: goSecrets
       ? 'SELECT root_key FROM root_keys WHERE id_hash = $1 UNION ALL SELECT secret AS root_key FROM secrets WHERE hash = $1 LIMIT 1'
       : 'SELECT root_key FROM root_keys WHERE id_hash = $1',
@@ -122,6 +132,11 @@ export function sqlFor(dialect: Dialect, options: StatementOptions = {}) {
         ? `INSERT INTO secrets (hash, secret, created_at) VALUES ($1, $2, to_timestamp($3::double precision / 1000) AT TIME ZONE 'UTC')
         ON CONFLICT (hash) DO UPDATE SET secret = excluded.secret, created_at = excluded.created_at`
         : 'INSERT INTO secrets (hash, secret, created_at) VALUES ($1, $2, $3) ON CONFLICT (hash) DO UPDATE SET secret = excluded.secret, created_at = excluded.created_at',
+    newGoSecretIfAbsent:
+      dialect === 'postgres'
+        ? `INSERT INTO secrets (hash, secret, created_at) VALUES ($1, $2, to_timestamp($3::double precision / 1000) AT TIME ZONE 'UTC')
+        ON CONFLICT (hash) DO NOTHING`
+        : 'INSERT INTO secrets (hash, secret, created_at) VALUES ($1, $2, $3) ON CONFLICT (hash) DO NOTHING',
     deleteGoSecret: 'DELETE FROM secrets WHERE hash = $1',
     gcGoSecrets: `DELETE FROM secrets WHERE hash IN (${expiredKeys})`,
     markRevokedByIdHash: 'UPDATE transactions SET revoked_at = $1 WHERE id_hash = $2 AND revoked_at IS NULL RETURNING token_id',
@@ -219,8 +234,13 @@ export function transactionQueries(filter: TransactionFilter, page: Page, now: n
   if (filter.state === 'settled') b.raw(`state = 'settled'`);
   else if (filter.state === 'pending') b.add((p) => `state = 'pending' AND expires_at > ${p}`, now);
   else if (filter.state === 'expired') b.add((p) => `state = 'pending' AND expires_at <= ${p}`, now);
-  return paged(b, page);
+  return paged(b, page, REFUND_COLUMNS);
 }
+
+/** The refund of the session a deposit row opened (its payment hash is the session id), for `listTransactions`. */
+const refundOf = (column: string): string =>
+  `(SELECT ${column} FROM aperture_sessions s WHERE s.id = transactions.payment_hash AND transactions.auth_type = 'mpp' AND s.status = 'closed')`;
+const REFUND_COLUMNS = `, ${refundOf('refund_status')} AS refund_status, ${refundOf('deposit_sats - spent_sats')} AS refund_sats, ${refundOf('refund_error')} AS refund_error`;
 
 /**
  * The page and count queries of a token listing (settled L402 rows).
@@ -236,14 +256,14 @@ export function tokenQueries(filter: TokenFilter, page: Page): { rows: Query; co
   return paged(b, page);
 }
 
-function paged(b: Builder, page: Page): { rows: Query; count: Query } {
+function paged(b: Builder, page: Page, extraColumns = ''): { rows: Query; count: Query } {
   const where = b.where();
   const countValues = [...b.values];
   const limit = b.param(page.limit);
   const offset = b.param(page.offset);
   return {
     rows: {
-      text: `SELECT ${TX_COLUMNS} FROM transactions${where} ORDER BY created_at DESC, id DESC LIMIT ${limit} OFFSET ${offset}`,
+      text: `SELECT ${TX_COLUMNS}${extraColumns} FROM transactions${where} ORDER BY created_at DESC, id DESC LIMIT ${limit} OFFSET ${offset}`,
       values: b.values,
     },
     count: { text: `SELECT COUNT(*) AS n FROM transactions${where}`, values: countValues },
@@ -356,6 +376,25 @@ export function* revokeScript(
 export function* newSecretScript(sql: Statements, idHash: Buffer, key: Buffer, now: number, goTime: unknown): Script<void> {
   yield { text: sql.newSecret, values: [idHash, key, now] };
   if (sql.goSecrets) yield { text: sql.newGoSecret, values: [idHash, key, goTime] };
+}
+
+/**
+ * A key created only when there is none (in `root_keys`, and in the Go
+ * aperture's `secrets` when adopted), then the key the database kept.
+ * @param sql - the dialect's statements
+ * @param idHash - what the key is for
+ * @param key - the key to store when there is none
+ * @param now - created at, ms
+ * @param goTime - created at, as the Go table stores it
+ * @returns the stored key
+ */
+export function* newSecretIfAbsentScript(sql: Statements, idHash: Buffer, key: Buffer, now: number, goTime: unknown): Script<Buffer> {
+  // Both inserts do nothing when a key exists; one already in `secrets` is the one `root_keys` gets.
+  if (sql.goSecrets) yield { text: sql.newGoSecretIfAbsent, values: [idHash, key, goTime] };
+  yield { text: sql.newSecretIfAbsent, values: [idHash, key, now] };
+  const stored = (yield { text: sql.getSecret, values: [idHash] }).rows[0]?.['root_key'];
+  if (stored === undefined) throw new Error('the key was written but cannot be read back');
+  return stored as Buffer;
 }
 
 /**
@@ -478,6 +517,12 @@ export function toTransaction(row: Row, now: number): TransactionRecord {
   if (settledAt !== undefined) rec.settledAt = settledAt;
   if (amount !== undefined) rec.amountPaidSats = amount;
   if (revokedAt !== undefined) rec.revokedAt = revokedAt;
+  const refundStatus = optionalString(row['refund_status']);
+  if (refundStatus !== undefined) {
+    rec.refund = { status: refundStatus as RefundStatus, sats: Number(row['refund_sats']) };
+    const error = optionalString(row['refund_error']);
+    if (error !== undefined) rec.refund.error = error;
+  }
   return rec;
 }
 

@@ -68,6 +68,7 @@ import {
   creditSessionScript,
   garbageScript,
   idleSessionsQuery,
+  newSecretIfAbsentScript,
   newSecretScript,
   openSessionScript,
   pendingQuery,
@@ -310,6 +311,16 @@ export class SqliteStore implements ApertureStore {
       this.#script('newSecret', newSecretScript(this.#sql, Buffer.from(idHash), Buffer.from(key), now, goTimeText(now)));
     else this.#do('newSecret', () => this.#run(this.#sql.newSecret, [Buffer.from(idHash), Buffer.from(key), now]));
     return key;
+  }
+
+  /** {@inheritDoc ApertureStore.newSecretIfAbsent} */
+  async newSecretIfAbsent(idHash: Uint8Array): Promise<Uint8Array> {
+    checkIdHash(idHash);
+    const now = this.#clock.now();
+    const key = randomBytes(32);
+    return new Uint8Array(
+      this.#script('newSecretIfAbsent', newSecretIfAbsentScript(this.#sql, Buffer.from(idHash), key, now, goTimeText(now))),
+    );
   }
 
   /** {@inheritDoc ApertureStore.getSecret} */

@@ -230,8 +230,8 @@ export function refundTiming(timing: RefundTiming, now: number): { now: number; 
  * @throws L402Error `L402_ERR_STORE_INVALID_ARGUMENT`
  */
 export function refundError(outcome: RefundOutcome): string | null {
-  if (!['succeeded', 'failed', 'skipped'].includes(outcome.status))
-    throw invalidArgument('refund status must be succeeded, failed or skipped');
+  if (!['succeeded', 'failed', 'skipped', 'abandoned'].includes(outcome.status))
+    throw invalidArgument('refund status must be succeeded, failed, skipped or abandoned');
   if (outcome.error !== undefined && typeof outcome.error !== 'string') throw invalidArgument('refund error must be a string');
   return outcome.error === undefined ? null : outcome.error.slice(0, 1000);
 }

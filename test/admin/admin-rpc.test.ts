@@ -464,6 +464,9 @@ for (const kind of ['memory', 'sqlite', 'postgres'] as StoreKind[]) {
             settled_at: '',
             revoked_at: '',
             auth_type: 'l402',
+            refund_status: '',
+            refund_sats: '0',
+            refund_error: '',
           },
         );
         assert.equal(typeof newest['id'], 'number');

@@ -54,6 +54,17 @@ test("a Go aperture's database: its MPP HMAC key is the one used", async (t) => 
   const store = new SqliteStore({ path, revocationPollMs: 0 });
   t.after(() => store.close());
   assert.deepEqual(Buffer.from(await mppSecret(store)), goKey);
+  // Created only when absent: the Go key is the one kept, in both tables.
+  assert.deepEqual(Buffer.from(await store.newSecretIfAbsent(Buffer.from(GO_MPP_HMAC_KEY_HASH, 'hex'))), goKey);
+  assert.deepEqual(Buffer.from(await mppSecret(store)), goKey);
+});
+
+test('instances starting together on an empty database all get the one secret it kept', async (t) => {
+  const path = join(tempBaseDir(t), 'aperture.db');
+  const stores = [0, 1, 2].map(() => new SqliteStore({ path, revocationPollMs: 0 }));
+  t.after(() => Promise.all(stores.map((s) => s.close())));
+  const secrets = await Promise.all(stores.flatMap((s) => [mppSecret(s), mppSecret(s)]));
+  for (const secret of secrets) assert.deepEqual(Buffer.from(secret), Buffer.from(secrets[0]!));
 });
 
 test('the sweep timer closes and refunds an idle session, and stops on close', async (t) => {

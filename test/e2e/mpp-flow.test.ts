@@ -314,5 +314,13 @@ services:
       rows.some((r) => /settled/i.test(r.state)),
       'paid invoices settle',
     );
+    // The deposit row of a closed session carries its refund; no other row does.
+    const refunded = rows.map((r) => r as Record<string, unknown>).filter((r) => (r['refund_status'] ?? r['refundStatus']) !== '');
+    assert.ok(refunded.length >= 2, JSON.stringify(rows));
+    for (const r of refunded) {
+      assert.equal(r['refund_status'] ?? r['refundStatus'], 'succeeded');
+      assert.ok(Number(r['refund_sats'] ?? r['refundSats']) > 0);
+      assert.equal(r['refund_error'] ?? r['refundError'], '');
+    }
   });
 });

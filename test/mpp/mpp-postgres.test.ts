@@ -1,6 +1,7 @@
 // The Payment scheme on two instances sharing PostgreSQL: the same charge credential
 // sent 50 times at once through both is accepted exactly once, and a session debited
-// concurrently through both never goes below zero. Runs when PostgreSQL answers at
+// concurrently through both never goes below zero; a metered session's debits and
+// settlements interleaved through both end at the sum of the costs. Runs when PostgreSQL answers at
 // 127.0.0.1:5432; under CI it must.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,7 +11,7 @@ import { PostgresStore } from '../../src/store/index.js';
 import { DevInvoicer, DevPayer } from '../../src/lightning/dev/index.js';
 import { decodeInvoice } from '../../src/lightning/decode-invoice.js';
 import { MppScheme } from '../../src/mpp/mpp-scheme.js';
-import { invoiceOf, paymentHeader, quiet, requestWith } from './support.js';
+import { invoiceOf, meteredSessionRace, paymentHeader, quiet, requestWith } from './support.js';
 
 const URL = 'postgres://postgres@127.0.0.1:5432/test';
 const schema = `aperture_mpp_${randomBytes(4).toString('hex')}`;
@@ -99,4 +100,10 @@ test('a session debited concurrently through two instances never goes below zero
   const codes = closes.map((r) => (r.kind === 'refused' ? r.code : r.kind)).sort();
   assert.deepEqual(codes, ['L402_ERR_MPP_INSUFFICIENT_BALANCE', 'L402_ERR_MPP_SESSION_CLOSED']);
   assert.equal((await a.getSession(offer!.paymentHash))?.refund?.status, 'skipped');
+});
+
+test('a metered session debited and settled concurrently through two instances ends at the sum of its costs, clamped', async (t) => {
+  if (unreachable !== undefined) return t.skip(unreachable);
+  const { server, client, a, one, two } = await twoInstances();
+  await meteredSessionRace(one, two, server, client, a);
 });

@@ -32,10 +32,10 @@ async function sessionOffer(w: World, t: { service: string; priceSats: number } 
 }
 
 /** Opens a session: pays a deposit and sends `open`. */
-async function open(w: World, t = target) {
+async function open(w: World, t = target, returnExpirySeconds?: number) {
   const offer = await sessionOffer(w, t);
   const preimage = await w.pay(offer);
-  const returnInvoice = await w.returnInvoice();
+  const returnInvoice = await w.returnInvoice(returnExpirySeconds);
   const result = await w.scheme.verify(requestWith(paymentHeader(offer.challenge, { action: 'open', preimage, returnInvoice })), t);
   const sessionId = offer.paymentHash;
   const bearer = paymentHeader(offer.challenge, { action: 'bearer', sessionId, preimage });
@@ -326,11 +326,60 @@ describe('MppScheme session: close and refunds', () => {
     assert.equal(stored?.refund?.status, 'failed');
     assert.equal(stored?.refund?.attempts, 1);
     fail = false;
+    // Not before the backoff (60 s after the first failure).
+    assert.deepEqual((await w.scheme.retryRefunds()).refunds, []);
+    w.clock.advance(60_000);
     const retried = await w.scheme.retryRefunds();
     assert.deepEqual(retried.refunds, [{ sessionId: s.sessionId, sats: 54, status: 'succeeded' }]);
     assert.equal((await w.store.getSession(s.sessionId))?.refund?.status, 'succeeded');
     assert.equal((await w.client.lookupInvoice(decodeInvoice(s.returnInvoice).paymentHash)).amountPaidSats, 54);
     assert.deepEqual((await w.scheme.retryRefunds()).refunds, []);
+  });
+
+  it('retries a failing refund with a doubling backoff, then abandons it after maxRefundAttempts, with the reason', async () => {
+    const payer: Payer = { payInvoice: () => Promise.reject(new PaymentError('L402_ERR_PAY_NO_ROUTE', 'no route to the client')) };
+    const w = world({}, { payer, maxRefundAttempts: 3, refundBackoffMs: 1000 });
+    const s = await open(w);
+    assert.equal(accepted(await w.scheme.verify(requestWith(s.close), target)).refund?.status, 'failed');
+    w.clock.advance(999);
+    assert.deepEqual((await w.scheme.retryRefunds()).refunds, [], 'attempt 2 waits 1 s');
+    w.clock.advance(1);
+    assert.equal((await w.scheme.retryRefunds()).refunds[0]?.status, 'failed');
+    w.clock.advance(1999);
+    assert.deepEqual((await w.scheme.retryRefunds()).refunds, [], 'attempt 3 waits 2 s');
+    w.clock.advance(1);
+    const last = (await w.scheme.retryRefunds()).refunds[0];
+    assert.equal(last?.status, 'abandoned');
+    assert.match(last?.error ?? '', /gave up after 3 attempts; the last: L402_ERR_PAY_NO_ROUTE/);
+    const stored = await w.store.getSession(s.sessionId);
+    assert.deepEqual([stored?.refund?.status, stored?.refund?.attempts, stored?.balanceSats], ['abandoned', 3, 54]);
+    assert.match(stored?.refund?.lastError ?? '', /gave up after 3 attempts/);
+    // Final: never taken again.
+    w.clock.advance(24 * 3600_000);
+    assert.deepEqual((await w.scheme.retryRefunds()).refunds, []);
+    assert.deepEqual(await w.store.listRefundsDue(), []);
+  });
+
+  it('abandons a refund whose return invoice expired, without paying', async () => {
+    let paid = 0;
+    const payer: Payer = {
+      payInvoice: () => {
+        paid++;
+        return Promise.reject(new PaymentError('L402_ERR_PAY_FAILED', 'invoice expired'));
+      },
+    };
+    const w = world({}, { payer });
+    const s = await open(w, target, 120);
+    assert.equal(accepted(await w.scheme.verify(requestWith(s.close), target)).refund?.status, 'failed');
+    assert.equal(paid, 1);
+    w.clock.advance(121_000);
+    const refunds = (await w.scheme.retryRefunds()).refunds;
+    assert.equal(refunds[0]?.status, 'abandoned');
+    assert.match(refunds[0]?.error ?? '', /the return invoice expired at /);
+    assert.equal(paid, 1, 'not paid again');
+    const stored = await w.store.getSession(s.sessionId);
+    assert.equal(stored?.refund?.status, 'abandoned');
+    assert.match(stored?.refund?.lastError ?? '', /expired/);
   });
 
   it('counts a refund the node reports already paid as succeeded', async () => {

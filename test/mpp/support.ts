@@ -1,6 +1,7 @@
 // Shared parts of the MPP scheme tests: a dev Lightning backend for the server and
 // one for the client (whose amountless return invoices the server refunds to), the
 // memory store, a test clock, and helpers that pay an offer and build credentials.
+import assert from 'node:assert/strict';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import type { RequestView } from '../../src/core/types.js';
 import { decodeInvoice } from '../../src/lightning/decode-invoice.js';
@@ -9,6 +10,7 @@ import { MemoryStore } from '../../src/store/memory-store.js';
 import { MppScheme, type MppOffer, type MppSchemeOptions, type MppSessionOptions } from '../../src/mpp/mpp-scheme.js';
 import { encodePaymentCredential } from '../../src/mpp/payment-credential.js';
 import type { PaymentChallenge } from '../../src/mpp/payment-challenge.js';
+import type { SessionStore } from '../../src/mpp/session-store.js';
 import { TestClock } from '../fixtures/test-clock.js';
 
 export const quiet = { onWarning: (): void => {} };
@@ -101,4 +103,55 @@ export function bindingKey(secret: Uint8Array, service: string, resource?: strin
       ? `{"service":${JSON.stringify(service)}}`
       : `{"resource":${JSON.stringify(resource)},"service":${JSON.stringify(service)}}`;
   return createHmac('sha256', secret).update(`aperture-ts mpp binding ${binding}`).digest();
+}
+
+/**
+ * Metered session requests debited and settled concurrently through two
+ * instances sharing a store: the spend ends exactly at the sum of the costs,
+ * and an under-estimate race ends clamped at the deposit, never below zero.
+ * @param one - the first instance's scheme
+ * @param two - the second instance's scheme, on the same database
+ * @param server - the node both invoice on
+ * @param client - the client's node (its return invoice)
+ * @param store - the database, to read the session
+ */
+export async function meteredSessionRace(
+  one: MppScheme,
+  two: MppScheme,
+  server: DevInvoicer,
+  client: DevInvoicer,
+  store: Pick<SessionStore, 'getSession'>,
+): Promise<void> {
+  const target = { service: 'chat', priceSats: 50, sessionQuote: async () => ({ unitSats: 5, depositSats: 200 }) };
+  const [offer] = await one.offers({ ...target, intents: ['session'] });
+  assert.equal(offer?.invoiceSats, 200);
+  const { preimage } = await server.pay(invoiceOf(offer!));
+  const returnInvoice = (await client.createInvoice({ amountSats: 0 })).paymentRequest;
+  const open = await two.verify(requestWith(paymentHeader(offer!.challenge, { action: 'open', preimage, returnInvoice })), target);
+  assert.ok(open.kind === 'accepted');
+  await one.settle(open, 2);
+  const bearer = paymentHeader(offer!.challenge, { action: 'bearer', sessionId: offer!.paymentHash, preimage });
+  // 30 requests, each debited 5 then settled at i % 7, interleaved across both instances.
+  const costs = Array.from({ length: 30 }, (_, i) => i % 7);
+  await Promise.all(
+    costs.map(async (cost, i) => {
+      const scheme = i % 2 === 0 ? one : two;
+      const verdict = await scheme.verify(requestWith(bearer), target);
+      assert.ok(verdict.kind === 'accepted', JSON.stringify(verdict));
+      await (i % 3 === 0 ? two : one).settle(verdict, cost);
+    }),
+  );
+  const spent = 2 + costs.reduce((a, b) => a + b, 0);
+  assert.equal((await store.getSession(offer!.paymentHash))?.spentSats, spent);
+  // Under-estimates beyond the balance: every delta is a charge, so the spend ends clamped at the deposit.
+  const results = await Promise.all(
+    Array.from({ length: 20 }, async (_, i) => {
+      const verdict = await (i % 2 === 0 ? two : one).verify(requestWith(bearer), target);
+      if (verdict.kind === 'accepted') await (i % 2 === 0 ? one : two).settle(verdict, 50);
+      return verdict.kind;
+    }),
+  );
+  assert.ok(results.includes('accepted'));
+  const session = await store.getSession(offer!.paymentHash);
+  assert.deepEqual([session?.spentSats, session?.balanceSats], [200, 0]);
 }

@@ -460,4 +460,24 @@ describe("the Go aperture's database", () => {
       await store.close();
     }
   });
+  both('a key created only when absent: one the Go aperture wrote is kept; a new one is written to both tables', async (_t, go, b) => {
+    await go.migrate(b.db);
+    const goHash = randomBytes(32);
+    const goKey = randomBytes(32);
+    const store = await b.open();
+    try {
+      // The Go aperture's secret (as its MPP HMAC secret is): the one newSecretIfAbsent keeps.
+      const lit = (bytes: Buffer): string => (b.name === 'SQLite' ? `X'${bytes.toString('hex')}'` : `'\\x${bytes.toString('hex')}'`);
+      await b.exec(`INSERT INTO secrets (hash, secret, created_at) VALUES (${lit(goHash)}, ${lit(goKey)}, '2026-01-01 00:00:00')`);
+      assert.deepEqual(Buffer.from(await store.newSecretIfAbsent(goHash)), goKey);
+      assert.deepEqual(Buffer.from((await store.getSecret(goHash))!), goKey);
+      const fresh = randomBytes(32);
+      const made = Buffer.from(await store.newSecretIfAbsent(fresh));
+      assert.deepEqual(Buffer.from(await store.newSecretIfAbsent(fresh)), made);
+      const [row] = await b.rows('SELECT secret FROM secrets WHERE hash = $1', [fresh]);
+      assert.deepEqual(Buffer.from(row?.['secret'] as Uint8Array), made);
+    } finally {
+      await store.close();
+    }
+  });
 });

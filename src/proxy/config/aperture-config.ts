@@ -58,9 +58,9 @@ export interface DynamicPriceConfig {
   insecure: boolean;
   /** The pricer's TLS certificate (used when not insecure). */
   tlsCertPath: string | undefined;
-  /** Metered mode of the reference (accepted, not built here: a warning says so). */
+  /** Metered MPP sessions: a session request is debited the pricer's `QuoteSession` and settled by its `SettleSession`. */
   metered: boolean;
-  /** Metered mode: trailing response bytes captured for usage reports (default 16384). */
+  /** Metered sessions: trailing response bytes captured for `SettleSession` (default 16384). */
   usageTailBytes: number;
 }
 

@@ -231,14 +231,14 @@ function readService(
   };
   if (dynamicPrice.metered && !dynamicPrice.enabled) r.issue(dp.path('metered'), 'dynamicprice.metered requires dynamicprice.enabled');
   else if (dynamicPrice.metered)
-    r.warn(dp.path('metered'), 'not-built', 'metered pricing is not built here; the pricer is asked for prices only', dp.node('metered'));
-  if (dp.has('usagetailbytes'))
     r.warn(
-      dp.path('usagetailbytes'),
+      dp.path('metered'),
       'not-built',
-      'metered pricing is not built here; usagetailbytes has no effect',
-      dp.node('usagetailbytes'),
+      "metered: MPP sessions are metered (QuoteSession, SettleSession); the reference's metered L402 token bundles (ChallengeMinted, AuthorizeRequest, ReportUsage) and reusable metered charge credentials are not built: an L402 token or a Payment charge buys what GetPrice priced",
+      dp.node('metered'),
     );
+  if (dp.has('usagetailbytes') && !dynamicPrice.metered)
+    r.warn(dp.path('usagetailbytes'), 'ignored', 'usagetailbytes has no effect without dynamicprice.metered', dp.node('usagetailbytes'));
   if (dynamicPrice.enabled) {
     if (dynamicPrice.grpcAddress === '') r.issue(dp.path('grpcaddress'), 'dynamicprice is enabled but grpcaddress is empty');
     else checkAddress(r, dp, 'grpcaddress', dynamicPrice.grpcAddress, true, 'warn');

@@ -13,6 +13,7 @@ import { requestHasBody } from './body-prefix.js';
 import { downstreamHeaderList, downstreamHeaders } from './forward-headers.js';
 import { classifyUpstreamError } from './upstream-failure.js';
 import { UpstreamPool } from './upstreams.js';
+import type { TailBuffer } from './tail-buffer.js';
 
 /** A Node response of either protocol. */
 export type NodeResponse = ServerResponse | Http2ServerResponse;
@@ -79,6 +80,8 @@ export interface HttpForward {
   body?: Readable | undefined;
   /** Longest wait for the backend's response head, in ms (0 = none); the pool's setting by default. */
   headersTimeoutMs?: number | undefined;
+  /** Keeps the last bytes of the response body (a metered request). */
+  tail?: TailBuffer | undefined;
 }
 
 /**
@@ -221,6 +224,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.#forward.tail?.write(chunk);
     if ((this.#res as ServerResponse).write(chunk)) return;
     controller.pause();
     if (!this.#draining) {

@@ -506,3 +506,35 @@ test("every regular expression of a config is compiled as Go compiles it: Go's r
   );
   assert.equal(config.services[0]?.hostRegexp.regexp.test('aPI'), true);
 });
+
+test('dynamicprice.metered acts (its warning names only what is not built); usagetailbytes is ignored without it', () => {
+  const yaml = (dp: string): string => `
+listenaddr: 127.0.0.1:8081
+insecure: true
+authenticator:
+  backend: dev
+services:
+  - name: llm
+    pathregexp: '^/llm'
+    address: 127.0.0.1:9
+    dynamicprice:
+      enabled: true
+      grpcaddress: 127.0.0.1:10010
+      insecure: true
+${dp}`;
+  const metered = checkConfig({ text: yaml('      metered: true\n      usagetailbytes: 4096\n') });
+  assert.equal(metered.ok, true, JSON.stringify(metered.issues));
+  assert.equal(metered.config?.services[0]?.dynamicPrice.metered, true);
+  assert.equal(metered.config?.services[0]?.dynamicPrice.usageTailBytes, 4096);
+  const warned = metered.warnings.filter((w) => w.path.startsWith('services[0].dynamicprice'));
+  assert.deepEqual(
+    warned.map((w) => [w.path, w.kind]),
+    [['services[0].dynamicprice.metered', 'not-built']],
+  );
+  assert.match(warned[0]?.message ?? '', /MPP sessions are metered.*ChallengeMinted, AuthorizeRequest, ReportUsage/);
+  const plain = checkConfig({ text: yaml('      usagetailbytes: 4096\n') });
+  assert.deepEqual(
+    plain.warnings.filter((w) => w.path.startsWith('services[0].dynamicprice')).map((w) => [w.path, w.kind]),
+    [['services[0].dynamicprice.usagetailbytes', 'ignored']],
+  );
+});

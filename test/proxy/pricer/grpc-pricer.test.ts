@@ -91,3 +91,126 @@ test('a missing certificate file is a coded error', () => {
     code: 'L402_ERR_PRICER_TLS',
   });
 });
+
+// The metered-session RPCs, on a server defined with the reference's field numbers.
+const SESSION_PROTO = `
+syntax = "proto3";
+package pricesrpc;
+service Prices {
+  rpc GetPrice (GetPriceRequest) returns (GetPriceResponse);
+  rpc QuoteSession (QuoteSessionRequest) returns (QuoteSessionResponse);
+  rpc SettleSession (SettleSessionRequest) returns (SettleSessionResponse);
+}
+message GetPriceRequest { string path = 1; string http_request_text = 2; }
+message GetPriceResponse { int64 price_sats = 1; }
+message QuoteSessionRequest { string path = 1; string http_request_text = 2; string service_name = 3; string session_id = 4; }
+message QuoteSessionResponse { int64 unit_price_sats = 1; int64 deposit_sats = 2; }
+message SettleSessionRequest {
+  string session_id = 1; string path = 2; string service_name = 3; int32 http_status = 4; string content_type = 5;
+  string content_encoding = 6; bool complete = 7; bytes response_tail = 8; int64 estimate_sats = 9; string http_request_text = 10;
+}
+message SettleSessionResponse { int64 cost_sats = 1; }
+`;
+
+async function startSessionServer(handlers: grpc.UntypedServiceImplementation): Promise<{ address: string; stop: () => Promise<void> }> {
+  const root = protobuf.parse(SESSION_PROTO, { keepCase: true }).root;
+  const def = protoLoader.fromJSON(root.toJSON(), { keepCase: true, longs: String });
+  const pkg = grpc.loadPackageDefinition(def) as unknown as { pricesrpc: { Prices: grpc.ServiceClientConstructor } };
+  const server = new grpc.Server();
+  server.addService(pkg.pricesrpc.Prices.service, handlers);
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+  );
+  return { address: `127.0.0.1:${port}`, stop: () => new Promise((resolve) => server.tryShutdown(() => resolve())) };
+}
+
+const USAGE = {
+  sessionId: 'ab'.repeat(32),
+  path: '/v1/chat',
+  serviceName: 'llm',
+  httpStatus: 200,
+  contentType: 'text/event-stream',
+  contentEncoding: '',
+  complete: false,
+  responseTail: Buffer.from('data: {"usage":{"tokens":42}}\n\n'),
+  estimateSats: 5,
+  requestText: 'POST /v1/chat HTTP/1.1\r\n\r\n{"model":"m"}',
+};
+
+test('QuoteSession and SettleSession carry every field and return the quote and the cost', async () => {
+  const seen: Array<Record<string, unknown>> = [];
+  const server = await startSessionServer({
+    QuoteSession(call: grpc.ServerUnaryCall<Record<string, unknown>, unknown>, callback: grpc.sendUnaryData<unknown>) {
+      seen.push(call.request);
+      callback(null, { unit_price_sats: '7', deposit_sats: '300' });
+    },
+    SettleSession(call: grpc.ServerUnaryCall<Record<string, unknown>, unknown>, callback: grpc.sendUnaryData<unknown>) {
+      seen.push(call.request);
+      callback(null, { cost_sats: '42' });
+    },
+  });
+  const pricer = new GrpcPricer({ address: server.address, insecure: true });
+  try {
+    const quote = await pricer.quoteSession({ path: '/v1/chat', requestText: 'GET / HTTP/1.1\r\n\r\n', serviceName: 'llm', sessionId: '' });
+    assert.deepEqual(quote, { unitSats: 7, depositSats: 300 });
+    assert.deepEqual(seen[0], { path: '/v1/chat', http_request_text: 'GET / HTTP/1.1\r\n\r\n', service_name: 'llm', session_id: '' });
+    assert.equal(await pricer.settleSession(USAGE), 42);
+    assert.deepEqual(seen[1], {
+      session_id: USAGE.sessionId,
+      path: '/v1/chat',
+      service_name: 'llm',
+      http_status: 200,
+      content_type: 'text/event-stream',
+      content_encoding: '',
+      complete: false,
+      response_tail: USAGE.responseTail,
+      estimate_sats: '5',
+      http_request_text: USAGE.requestText,
+    });
+  } finally {
+    pricer.close();
+    await server.stop();
+  }
+});
+
+test('a price server without the session RPCs answers UNIMPLEMENTED: no quote, no cost, no error', async () => {
+  const server = await startSessionServer({
+    GetPrice(_call: unknown, callback: grpc.sendUnaryData<unknown>) {
+      callback(null, { price_sats: '1' });
+    },
+  });
+  const pricer = new GrpcPricer({ address: server.address, insecure: true });
+  try {
+    assert.equal(await pricer.quoteSession({ path: '/', requestText: '', serviceName: 's', sessionId: '' }), undefined);
+    assert.equal(await pricer.settleSession(USAGE), undefined);
+  } finally {
+    pricer.close();
+    await server.stop();
+  }
+});
+
+test('a failing, negative or unreachable session pricer is a coded 503 error', async () => {
+  const server = await startSessionServer({
+    QuoteSession(_call: unknown, callback: grpc.sendUnaryData<unknown>) {
+      callback(null, { unit_price_sats: '-1', deposit_sats: '0' });
+    },
+    SettleSession(_call: unknown, callback: grpc.sendUnaryData<unknown>) {
+      callback({ code: grpc.status.INTERNAL, details: 'meter broke' });
+    },
+  });
+  const pricer = new GrpcPricer({ address: server.address, insecure: true });
+  const unavailable = (e: unknown) => e instanceof L402Error && e.code === 'L402_ERR_PRICER_UNAVAILABLE' && e.status === 503;
+  try {
+    await assert.rejects(pricer.quoteSession({ path: '/', requestText: '', serviceName: 's', sessionId: '' }), unavailable);
+    await assert.rejects(pricer.settleSession(USAGE), (e: unknown) => unavailable(e) && /meter broke/.test((e as Error).message));
+  } finally {
+    pricer.close();
+    await server.stop();
+  }
+  const gone = new GrpcPricer({ address: server.address, insecure: true, timeoutMs: 300 });
+  try {
+    await assert.rejects(gone.settleSession(USAGE), unavailable);
+  } finally {
+    gone.close();
+  }
+});

@@ -46,6 +46,19 @@ export function rootKeyStoreConformance(name: string, harness: RoleHarness<RootK
       assert.deepEqual(Buffer.from((await store.getSecret(idHash))!), Buffer.from(second));
     });
 
+    it('newSecretIfAbsent creates a key once and returns the stored one afterwards', async (store) => {
+      const idHash = randomBytes(32);
+      const first = await store.newSecretIfAbsent(idHash);
+      assert.equal(first.length, 32);
+      assert.deepEqual(Buffer.from(await store.newSecretIfAbsent(idHash)), Buffer.from(first));
+      assert.deepEqual(Buffer.from((await store.getSecret(idHash))!), Buffer.from(first));
+      // A key made by newSecret is kept too.
+      const other = randomBytes(32);
+      const made = await store.newSecret(other);
+      assert.deepEqual(Buffer.from(await store.newSecretIfAbsent(other)), Buffer.from(made));
+      await rejectsWith(store.newSecretIfAbsent(randomBytes(31)), 'L402_ERR_STORE_INVALID_ARGUMENT');
+    });
+
     it('rejects a malformed identifier hash with L402_ERR_STORE_INVALID_ARGUMENT', async (store) => {
       await rejectsWith(store.newSecret(randomBytes(31)), 'L402_ERR_STORE_INVALID_ARGUMENT');
       await rejectsWith(() => store.getSecret(new Uint8Array(33)), 'L402_ERR_STORE_INVALID_ARGUMENT');
@@ -81,6 +94,14 @@ export function rootKeyStoreConformance(name: string, harness: RoleHarness<RootK
       assert.deepEqual(await onB, { idHash: idHash.toString('hex'), tokenId: undefined, remote: harness.separateInstances });
       assert.equal(await b.getSecret(idHash), undefined);
       assert.equal(await b.revokeSecret(idHash), false);
+    });
+
+    itPair('newSecretIfAbsent from both instances at once: every caller gets the one key the database kept', async (pair) => {
+      const idHash = randomBytes(32);
+      const keys = await race(pair, 20, (s) => s.newSecretIfAbsent(idHash));
+      const stored = Buffer.from((await pair.b.getSecret(idHash))!);
+      for (const key of keys) assert.deepEqual(Buffer.from(key), stored);
+      assert.deepEqual(Buffer.from((await pair.a.getSecret(idHash))!), stored);
     });
 
     itPair('a key revoked from both instances at once is revoked once', async (pair) => {

@@ -3,7 +3,7 @@
 // clamped, close-and-return-balance, idle listing, refund outcome and retry).
 import { describe } from 'node:test';
 import assert from 'node:assert/strict';
-import type { NewSession, SessionRecord, SessionStore } from '../../../src/store/index.js';
+import type { Ledger, NewSession, SessionRecord, SessionStore } from '../../../src/store/index.js';
 import { T0, bind, hex, race, rejectsWith, type RoleHarness } from './harness.js';
 
 const MIN = 60_000;
@@ -206,6 +206,52 @@ export function sessionStoreConformance(name: string, harness: RoleHarness<Sessi
       await store.beginRefund(s.id, { now: T0 + 4 });
       assert.equal((await store.finishRefund(s.id, { status: 'skipped' }, T0 + 5))?.refund?.status, 'skipped');
       assert.deepEqual(await store.listRefundsDue(100, { now: T0 + HOURS, staleAfterMs: 0 }), []);
+    });
+
+    it('an abandoned refund is final, with its reason: never due, never taken again', async (store) => {
+      const s = session();
+      await store.openSession(s);
+      await store.closeSession(s.id, T0 + 1);
+      await store.beginRefund(s.id, { now: T0 + 2 });
+      const abandoned = await store.finishRefund(s.id, { status: 'abandoned', error: 'the return invoice expired' }, T0 + 3);
+      assert.deepEqual([abandoned?.refund?.status, abandoned?.refund?.lastError], ['abandoned', 'the return invoice expired']);
+      assert.deepEqual(await store.listRefundsDue(100, { now: T0 + HOURS, staleAfterMs: 0 }), []);
+      assert.equal(await store.beginRefund(s.id, { now: T0 + HOURS, staleAfterMs: 0 }), undefined);
+      assert.equal((await store.getSession(s.id))?.refund?.status, 'abandoned');
+    });
+
+    it("the ledger shows a closed session's refund on its deposit row, and on no other", async (store) => {
+      const ledger = store as unknown as Ledger;
+      const s = session({ depositSats: 100 });
+      // The deposit's invoice and an unrelated MPP row, as a 402 records them.
+      for (const paymentHash of [s.paymentHash, hex()]) {
+        await ledger.recordChallenge({
+          tokenId: paymentHash,
+          paymentHash,
+          service: 'svc',
+          priceSats: 100,
+          authType: 'mpp',
+          createdAt: T0,
+          expiresAt: T0 + HOURS,
+        });
+      }
+      await store.openSession(s);
+      assert.ok(await store.debitSession(s.id, 30, T0 + 1));
+      const open = await ledger.listTransactions({ now: T0 + 2 });
+      assert.ok(
+        open.items.every((r) => r.refund === undefined),
+        'an open session has no refund',
+      );
+      await store.closeSession(s.id, T0 + 3);
+      await store.beginRefund(s.id, { now: T0 + 4 });
+      await store.finishRefund(s.id, { status: 'abandoned', error: 'the return invoice expired' }, T0 + 5);
+      const rows = (await ledger.listTransactions({ now: T0 + 6 })).items;
+      assert.deepEqual(rows.find((r) => r.paymentHash === s.paymentHash)?.refund, {
+        status: 'abandoned',
+        sats: 70,
+        error: 'the return invoice expired',
+      });
+      assert.equal(rows.find((r) => r.paymentHash !== s.paymentHash)?.refund, undefined);
     });
 
     it('rejects malformed input with L402_ERR_STORE_INVALID_ARGUMENT', async (store) => {
