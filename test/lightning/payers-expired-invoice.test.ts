@@ -1,18 +1,21 @@
 // An expired invoice is reported as L402_ERR_PAY_INVOICE_EXPIRED by the payers
 // whose backend names the expiry (Core Lightning's error 207, LNbits' and
-// phoenixd's failure texts), not as a generic failure; nothing is paid.
+// phoenixd's failure texts, an NWC wallet's message), not as a generic failure; nothing is paid.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Payer } from '../../src/core/types.js';
 import { ClnPayer } from '../../src/lightning/cln/index.js';
 import { LnbitsPayer } from '../../src/lightning/lnbits/index.js';
+import { NwcPayer } from '../../src/lightning/nwc/index.js';
 import { PhoenixdPayer } from '../../src/lightning/phoenixd/index.js';
 import { FakeClnRest } from '../fixtures/fake-clnrest.js';
 import { FakeLnbits } from '../fixtures/fake-lnbits.js';
+import { FakeNostrRelay } from '../fixtures/fake-nostr-relay.js';
+import { FakeNwcWallet } from '../fixtures/fake-nwc-wallet.js';
 import { FakePhoenixd } from '../fixtures/fake-phoenixd.js';
 import { FakeWalletNode } from '../fixtures/fake-wallet-node.js';
 
-test('ClnPayer, LnbitsPayer and PhoenixdPayer report an expired invoice as L402_ERR_PAY_INVOICE_EXPIRED', async (t) => {
+test('ClnPayer, LnbitsPayer, PhoenixdPayer and NwcPayer report an expired invoice as L402_ERR_PAY_INVOICE_EXPIRED', async (t) => {
   const payee = new FakeWalletNode();
   const cln = await FakeClnRest.start();
   t.after(() => cln.server.close());
@@ -20,10 +23,15 @@ test('ClnPayer, LnbitsPayer and PhoenixdPayer report an expired invoice as L402_
   t.after(() => lnbits.server.close());
   const phoenixd = await FakePhoenixd.start();
   t.after(() => phoenixd.server.close());
+  const relay = await FakeNostrRelay.start();
+  t.after(() => relay.server.close());
+  const wallet = await FakeNwcWallet.start(relay.url);
+  t.after(() => wallet.close());
   const cases: Array<[string, Payer & { close(): Promise<void> }]> = [
     ['Core Lightning', new ClnPayer({ url: cln.url, rune: cln.rune, caCert: cln.caCert })],
     ['LNbits', new LnbitsPayer({ url: lnbits.url, adminKey: lnbits.adminKey })],
     ['phoenixd', new PhoenixdPayer({ url: phoenixd.url, password: phoenixd.password })],
+    ['NWC', new NwcPayer({ uri: wallet.uri(), timeoutMs: 5000 })],
   ];
   const invoices = cases.map(() => payee.createInvoice({ amountMsat: 5000n, expirySeconds: 1 }));
   await new Promise((resolve) => setTimeout(resolve, 1100));

@@ -23,6 +23,17 @@ export interface NwcPayerOptions {
   defaultTimeoutMs?: number;
 }
 
+/**
+ * Our code for a wallet's refusal of `pay_invoice`. NIP-47 has no code for an
+ * already paid or an expired invoice: wallets say so in the message (under
+ * `PAYMENT_FAILED` or `OTHER`), so those two are told by their text.
+ */
+function walletPayErrorCode(error: NwcWalletError): L402ErrorCode {
+  if (/already paid/i.test(error.message)) return 'L402_ERR_PAY_ALREADY_PAID';
+  if (/expired/i.test(error.message)) return 'L402_ERR_PAY_INVOICE_EXPIRED';
+  return WALLET_ERRORS[error.code] ?? 'L402_ERR_PAY_FAILED';
+}
+
 /** NIP-47 error codes → ours. */
 const WALLET_ERRORS: Record<string, L402ErrorCode> = {
   INSUFFICIENT_BALANCE: 'L402_ERR_PAY_INSUFFICIENT_BALANCE',
@@ -87,7 +98,7 @@ export class NwcPayer implements Payer {
    * @returns preimage, amount and fee
    * @throws PaymentError `L402_ERR_PAY_INVALID_INVOICE` (also for an amountless invoice without `amountSats`, or
    *   `amountSats` for an invoice with an amount), `L402_ERR_PAY_ABORTED`, `L402_ERR_PAY_ALREADY_PAID`,
-   *   `L402_ERR_PAY_INSUFFICIENT_BALANCE`, `L402_ERR_PAY_AUTH_REFUSED`, `L402_ERR_PAY_FAILED`, `L402_ERR_PAY_TIMEOUT`
+   *   `L402_ERR_PAY_INSUFFICIENT_BALANCE`, `L402_ERR_PAY_AUTH_REFUSED`, `L402_ERR_PAY_INVOICE_EXPIRED`, `L402_ERR_PAY_FAILED`, `L402_ERR_PAY_TIMEOUT`
    *   (the payment may still complete: use trackPayment), `L402_ERR_PAY_UNAVAILABLE`, `L402_ERR_PAY_BAD_PREIMAGE`
    */
   async payInvoice(paymentRequest: string, options: PayOptions = {}): Promise<PaymentResult> {
@@ -110,7 +121,7 @@ export class NwcPayer implements Payer {
       result = await (options.signal === undefined ? request : abortable(request, options.signal));
     } catch (error) {
       if (!(error instanceof NwcWalletError)) throw error;
-      const code = /already paid/i.test(error.message) ? 'L402_ERR_PAY_ALREADY_PAID' : (WALLET_ERRORS[error.code] ?? 'L402_ERR_PAY_FAILED');
+      const code = walletPayErrorCode(error);
       throw new PaymentError(
         code,
         `the wallet could not pay ${decoded.paymentHash} (${error.code}): ${error.message}`,
