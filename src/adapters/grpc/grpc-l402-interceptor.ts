@@ -95,7 +95,8 @@ export function grpcL402Interceptor(options: L402MiddlewareOptions): ServerInter
     return new ServerInterceptingCall(call, {
       start: (next) => {
         next({
-          onCancel: () => ended({ status: 200, completed: false }),
+          // The client cancelled the call (or its deadline passed) before the handler's status: it left.
+          onCancel: () => ended({ status: 200, completed: false, clientAborted: true }),
           onReceiveMetadata: (metadata, forward) => {
             metadata.remove(GRPC_TOKEN_ID_METADATA_KEY);
             const view = grpcRequestView(method.path, metadata, call);
