@@ -256,11 +256,40 @@ test("an allow's response headers reach gRPC and WebSocket clients, and afterRes
     await once(ws, 'close');
     await until(() => outcomes.length === 2, 'the tunnel reported');
     assert.deepEqual(outcomes[1], { path: '/ws', outcome: { status: 101, completed: true } });
+
+    // A client that drops its connection mid-tunnel left: it is not the backend's failure.
+    const dropped = new WebSocket(`ws://127.0.0.1:${wsProxy.port}/ws`);
+    await once(dropped, 'open');
+    dropped.terminate();
+    await until(() => outcomes.length === 3, 'the dropped tunnel reported');
+    assert.deepEqual(outcomes[2], { path: '/ws', outcome: { status: 101, completed: false, clientAborted: true } });
   } finally {
     wss.close();
     await grpcProxy.close();
     await wsProxy.close();
     await wsBackend.close();
     grpcBackend.server.forceShutdown();
+  }
+});
+
+test('afterResponse hears the 502 of an allowed WebSocket upgrade whose backend cannot be reached, not a 101', async () => {
+  const gone = await startBackend((_req, res) => res.end());
+  await gone.close();
+  const outcomes: ResponseOutcome[] = [];
+  const proxy = await startProxy({
+    services: [service(gone.address)],
+    authorize: (): Decision => ({ kind: 'allow', reason: 'paid' }),
+    afterResponse: (_context, _decision, outcome) => outcomes.push(outcome),
+  });
+  try {
+    const ws = new WebSocket(`ws://127.0.0.1:${proxy.port}/ws`);
+    ws.on('error', () => undefined);
+    const [, res] = (await once(ws, 'unexpected-response')) as [unknown, { statusCode: number; resume: () => void }];
+    res.resume();
+    assert.equal(res.statusCode, 502);
+    await until(() => outcomes.length === 1, 'the upgrade reported');
+    assert.deepEqual(outcomes[0], { status: 502, completed: true });
+  } finally {
+    await proxy.close();
   }
 });
