@@ -1,26 +1,30 @@
 /**
  * Which responses the proxy cut because of the backend (an upstream that
  * failed or aborted after the head was sent, a backend that stalled until the
- * `writetimeout`): any other response that closes before its end was left by
- * the client. `ResponseOutcome.clientAborted` is read from here.
+ * `writetimeout` while the client was reading): any other HTTP response (or
+ * gRPC call) that closes before its end was left by the client. The proxy's
+ * `ResponseOutcome.clientAborted` is read from here; a WebSocket tunnel tracks
+ * which side ended first itself (`forwardWebSocket`).
  */
+import type { ServerResponse } from 'node:http';
+import type { Http2ServerResponse } from 'node:http2';
 
-/** Responses, HTTP/2 streams and raw sockets cut for the backend. */
-const cut = new WeakSet<object>();
+/** Client responses cut for the backend. */
+const cut = new WeakSet<ServerResponse | Http2ServerResponse>();
 
 /**
- * Records that the proxy is cutting this response (or stream, or socket) because of the backend.
- * @param target - the client response, its HTTP/2 stream, or a WebSocket's client socket
+ * Records that the proxy is cutting this response because of the backend.
+ * @param target - the client response (HTTP/1.1 or HTTP/2 compatibility response)
  */
-export function markBackendCut(target: object): void {
+export function markBackendCut(target: ServerResponse | Http2ServerResponse): void {
   cut.add(target);
 }
 
 /**
  * Whether the proxy cut this response because of the backend.
- * @param target - the client response, its HTTP/2 stream, or a WebSocket's client socket
+ * @param target - the client response
  * @returns `true` when {@link markBackendCut} was called for it
  */
-export function cutByBackend(target: object): boolean {
+export function cutByBackend(target: ServerResponse | Http2ServerResponse): boolean {
   return cut.has(target);
 }
