@@ -113,6 +113,16 @@ export interface ResponseOutcome {
   status: number;
   /** Whether the response was sent in full (`false`: the client went away, or the response was aborted). */
   completed: boolean;
+  /**
+   * Who ended a response that did not complete: `true` when the client went
+   * away (closed or reset its connection or stream, cancelled the call) while
+   * the backend was still answering or about to; `false` or absent when the
+   * backend, the handler or the front end cut it (an upstream that failed or
+   * aborted mid-response, a handler that errored). A client that leaves does
+   * not get its payment back (see the Payment scheme's `responseServed`).
+   * Ignored when `completed` is `true`.
+   */
+  clientAborted?: boolean;
   /** The gRPC status the call ended with, when the front end knows it (the gRPC adapter). */
   grpcStatus?: number;
   /** `Content-Type` of the response, when the front end captured the response (see `tail`). */

@@ -49,7 +49,7 @@ export interface MppPaymentSchemeOptions {
    * Metered sessions: what a session request actually cost, once its response
    * ended (a dynamic pricer's `SettleSession`, reading `outcome.tail`). Asked
    * for `open`, `bearer` and `topUp` requests the backend answered (below 500,
-   * complete or not); the debit is then corrected to it ({@link MppScheme.settle}).
+   * complete, cut or left by the client); the debit is then corrected to it ({@link MppScheme.settle}).
    * `undefined` or a rejection (told to `onSettleError`) leaves the estimate when
    * the response was served, and gives the debit back when it was not.
    */
@@ -64,14 +64,17 @@ const GRPC_NOT_SERVED: ReadonlySet<number> = new Set([4 /* DEADLINE_EXCEEDED */,
 /**
  * Whether a response counts as served: a payment is spent only when it does.
  * Not served: a status of 500 or more (the backend failed, or the proxy
- * answered 502/503/504 for it), a response that did not complete (the
- * backend or the client went away mid-way), a gRPC call ending in
- * `DEADLINE_EXCEEDED`, `INTERNAL` or `UNAVAILABLE`.
+ * answered 502/503/504 for it), a response the backend (or the handler, or
+ * the front end for it) cut mid-way, a gRPC call ending in
+ * `DEADLINE_EXCEEDED`, `INTERNAL` or `UNAVAILABLE`. A response the client
+ * left before its end (`clientAborted`) counts when the backend answered it
+ * (or had not answered yet): the request was forwarded, and a client must not
+ * get its payment back by resetting the connection before the last byte.
  * @param outcome - what the front end reported
  * @returns `true` when the request was served
  */
 export function responseServed(outcome: ResponseOutcome): boolean {
-  return outcome.completed && backendAnswered(outcome);
+  return (outcome.completed || outcome.clientAborted === true) && backendAnswered(outcome);
 }
 
 /** Whether the backend answered (below 500, no failing gRPC status), complete or not: what a metering pricer may cost. */
@@ -91,10 +94,11 @@ function backendAnswered(outcome: ResponseOutcome): boolean {
  *
  * An accepted credential gets `Payment-Receipt` and `Cache-Control: private`
  * in its response (from this scheme only, for the credential this request
- * verified). When the response is not served (see {@link responseServed}), the
- * payment is given back: a charge's consumption is released, so that the same
- * credential pays for the retry while its challenge has not expired; a
- * session's debit is credited back. A `close` is final.
+ * verified). When the response is not served (see {@link responseServed}: the
+ * backend failed; a client that went away is served), the payment is given back: a
+ * charge's consumption is released, so that the same credential pays for the
+ * retry while its challenge has not expired; a session's debit is credited
+ * back. A `close` is final.
  *
  * A backend behind a proxy receives the verified `Payment` line as sent.
  *

@@ -8,6 +8,7 @@ import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { nodeRequestView, normalizePeerAddress, type NodeRequest, type NodeRequestViewOptions } from '../adapters/node/request-view.js';
 import { discardUnreadBody } from '../adapters/node/discard-unread-body.js';
+import { responseCompleted } from '../adapters/node/observe-response.js';
 import { groupHeaders, writeNodeDecision } from '../adapters/node/write-node-decision.js';
 import { L402Error, type UpstreamError } from '../core/errors.js';
 import { grpcStatusFor } from '../core/grpc-status.js';
@@ -22,6 +23,7 @@ import { resumedBody } from './forward/body-prefix.js';
 import { credentialStripper, upstreamHeaders, type CredentialStripper } from './forward/forward-headers.js';
 import { forwardGrpc } from './forward/forward-grpc.js';
 import { forwardHttp, type NodeResponse } from './forward/forward-http.js';
+import { cutByBackend } from './forward/backend-cut.js';
 import { forwardWebSocket, writeRawResponse } from './forward/forward-websocket.js';
 import { writeGrpcTrailersOnly } from './forward/grpc-reply.js';
 import { TailBuffer } from './forward/tail-buffer.js';
@@ -107,8 +109,11 @@ export interface ProxyOptions<S extends ProxyService = ProxyService> {
   schemes?: readonly CredentialRecognizer[];
   /**
    * Told when the response to an authorized request has ended: the decision,
-   * the status sent and whether the response completed (`false`: the client
-   * went away or the response was aborted). Pass the Gate's `responded` here
+   * the status sent, whether the response completed and, when it did not,
+   * whether the client went away (`clientAborted`) rather than the proxy
+   * cutting it for a backend that failed, aborted or stalled mid-response.
+   * A client that leaves before the backend's head counts as having gone
+   * away (the request was forwarded). Pass the Gate's `responded` here
    * (session metering). Nothing is watched per request without it. Its errors are ignored.
    */
   afterResponse?: ((context: AuthorizeContext<S>, decision: Decision, outcome: ResponseOutcome) => void) | undefined;
@@ -323,16 +328,18 @@ export class Proxy<S extends ProxyService = ProxyService> {
       (outcome, context) => {
         const decision = outcome.decision;
         const observe = this.#afterResponse;
-        if (observe !== undefined && context !== undefined) {
-          socket.once('close', (hadError: boolean) => {
-            try {
-              observe(context, decision, { status: decision.kind === 'allow' ? 101 : decision.status, completed: !hadError });
-            } catch {
-              // An observer must not break the connection's end.
-            }
-          });
-        }
+        const tell =
+          observe === undefined || context === undefined
+            ? undefined
+            : (ended: ResponseOutcome): void => {
+                try {
+                  observe(context, decision, ended);
+                } catch {
+                  // An observer must not break the connection's end.
+                }
+              };
         if (decision.kind !== 'allow') {
+          if (tell !== undefined) socket.once('close', () => tell({ status: decision.status, completed: true }));
           writeRawResponse(
             socket,
             decision.status,
@@ -363,6 +370,7 @@ export class Proxy<S extends ProxyService = ProxyService> {
           headersMs: service.upstreamTimeoutMs ?? this.#timeouts.headersMs,
           idleMs: this.#timeouts.websocketIdleMs,
           onError: (error) => this.#onError(error, service.name),
+          onEnd: tell,
         });
       },
       (error) => {
@@ -456,11 +464,14 @@ export class Proxy<S extends ProxyService = ProxyService> {
         const status = Number(stream.sentHeaders?.[':status'] ?? res.statusCode);
         // A stream ended by the client (CANCEL) or by an error has a non-zero reset code.
         outcome = { status, completed: (stream.rstCode ?? 0) === 0 };
+        if (!outcome.completed) outcome.clientAborted = !cutByBackend(res);
         // The call's grpc-status: in the trailers, or in the headers of a trailers-only answer.
         const grpcStatus = stream.sentTrailers?.['grpc-status'] ?? stream.sentHeaders?.['grpc-status'];
         if (grpcStatus !== undefined && /^\d+$/.test(String(grpcStatus))) outcome.grpcStatus = Number(grpcStatus);
       } else {
-        outcome = { status: res.statusCode, completed: res.writableFinished };
+        outcome = { status: res.statusCode, completed: responseCompleted(res) };
+        // Not cut by the proxy for the backend (see abortResponse): the client left.
+        if (!outcome.completed) outcome.clientAborted = !cutByBackend(res);
         if (tail !== undefined) {
           outcome.tail = tail.bytes();
           outcome.contentType = headerText(res.getHeader('content-type'));

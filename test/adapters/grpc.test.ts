@@ -359,7 +359,11 @@ describe('grpcL402Interceptor with a second payment scheme', () => {
     server.addService(definition, {
       getQuote: (call: grpc.ServerUnaryCall<unknown, Reply>, callback: grpc.sendUnaryData<Reply>) => callback(null, reply(call)),
       health: (call: grpc.ServerUnaryCall<unknown, Reply>, callback: grpc.sendUnaryData<Reply>) => callback(null, reply(call)),
-      streamQuotes: (call: grpc.ServerWritableStream<unknown, Reply>) => call.end(),
+      streamQuotes: (call: grpc.ServerWritableStream<unknown, Reply>) => {
+        // `x-hold`: one message, then nothing until the call is cancelled or its deadline passes.
+        if (call.metadata.get('x-hold').length > 0) call.write(reply(call));
+        else call.end();
+      },
     });
     const port = await new Promise<number>((resolve, reject) => {
       server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound)));
@@ -406,5 +410,28 @@ describe('grpcL402Interceptor with a second payment scheme', () => {
     assert.equal(events.length, before + 1, 'told before the status went out');
     assert.deepEqual(events[before]?.outcome, { status: 200, completed: true, grpcStatus: 0 });
     assert.equal(other.finished.at(-1)?.outcome.grpcStatus, 0);
+  });
+
+  /** A paid streaming call that the handler holds open, ended by the client: cancelled after the first message, or by its deadline. */
+  async function held(end: 'cancel' | 'deadline'): Promise<ResponseEvent['outcome'] | undefined> {
+    const metadata = new grpc.Metadata();
+    metadata.set('x-test', 'good');
+    metadata.set('x-hold', '1');
+    const before = events.length;
+    const options = end === 'deadline' ? { deadline: Date.now() + 300 } : {};
+    const stream = client.streamQuotes?.({}, metadata, options) as grpc.ClientReadableStream<Reply>;
+    stream.on('error', () => undefined);
+    await new Promise<void>((resolve) => stream.once('data', () => resolve()));
+    if (end === 'cancel') stream.cancel();
+    for (const until = Date.now() + 5000; events.length === before && Date.now() < until;) await new Promise((r) => setTimeout(r, 10));
+    return events[before]?.outcome;
+  }
+
+  it('a call the client cancels mid-stream is told as the client leaving (its payment kept)', async () => {
+    assert.deepEqual(await held('cancel'), { status: 200, completed: false, clientAborted: true });
+  });
+
+  it('a call whose deadline passes is told as DEADLINE_EXCEEDED, not as a client that left', async () => {
+    assert.deepEqual(await held('deadline'), { status: 200, completed: false, grpcStatus: 4 });
   });
 });

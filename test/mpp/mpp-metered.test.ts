@@ -117,6 +117,7 @@ test('no cost (UNIMPLEMENTED) or a failing settlement: the estimate stands when 
       throw new Error('meter down');
     },
     () => undefined,
+    () => undefined,
   ];
   const s = setup({ settleSession: () => (answers.shift() as () => number | undefined)() });
   const { id, open, bearer } = await opened(s);
@@ -128,6 +129,10 @@ test('no cost (UNIMPLEMENTED) or a failing settlement: the estimate stands when 
   assert.match(String(s.errors[0]), /meter down/);
   await serve(s.gate, bearer, { status: 200, completed: false });
   await settled(s.w, id, 32);
+  // A client that left before the end: served, the estimate stands without a cost.
+  await serve(s.gate, bearer, { status: 200, completed: false, clientAborted: true });
+  await settled(s.w, id, 28);
+  assert.equal(s.errors.length, 1);
   // A 5xx is not costed at all: given back, the pricer not asked.
   let asked = 0;
   const t = setup({

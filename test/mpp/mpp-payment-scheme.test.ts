@@ -171,11 +171,16 @@ test('session through the Gate: open, bearer, close with the refund in the recei
   assert.equal(decoded.refundStatus, 'succeeded');
 });
 
-test('responseServed: 5xx, an incomplete response and gRPC UNAVAILABLE/INTERNAL/DEADLINE_EXCEEDED are not served', () => {
+test('responseServed: 5xx, a response the backend cut and gRPC UNAVAILABLE/INTERNAL/DEADLINE_EXCEEDED are not served', () => {
   assert.equal(responseServed({ status: 200, completed: true }), true);
   assert.equal(responseServed({ status: 404, completed: true }), true);
   assert.equal(responseServed({ status: 500, completed: true }), false);
   assert.equal(responseServed({ status: 200, completed: false }), false);
+  assert.equal(responseServed({ status: 200, completed: false, clientAborted: false }), false);
+  // The client left before the end (or before the head): the backend answered, it counts.
+  assert.equal(responseServed({ status: 200, completed: false, clientAborted: true }), true);
+  assert.equal(responseServed({ status: 502, completed: false, clientAborted: true }), false);
+  assert.equal(responseServed({ status: 200, completed: false, clientAborted: true, grpcStatus: 14 }), false);
   assert.equal(responseServed({ status: 200, completed: true, grpcStatus: 14 }), false);
   assert.equal(responseServed({ status: 200, completed: true, grpcStatus: 5 }), true);
 });

@@ -47,6 +47,11 @@ async function startGrpcBackend(): Promise<{ address: string; server: grpc.Serve
       cb(null, Buffer.from(`echo:${call.request.toString()}`), trailer);
     },
     serverStream: (call: grpc.ServerWritableStream<Buffer, Buffer>) => {
+      // `hold`: one message, then nothing until the client cancels.
+      if (call.request.toString() === 'hold') {
+        call.write(Buffer.from('held'));
+        return;
+      }
       const n = Number(call.request.toString());
       for (let i = 0; i < n; i++) call.write(Buffer.from(`msg${i}`));
       call.end();
@@ -247,6 +252,17 @@ test("an allow's response headers reach gRPC and WebSocket clients, and afterRes
     await until(() => outcomes.length === 1, 'the gRPC call reported');
     assert.deepEqual(outcomes[0], { path: '/test.Echo/Unary', outcome: { status: 200, completed: true, grpcStatus: 0 } });
 
+    // A call the client cancels mid-stream: the client left, the backend had not failed.
+    const held = new EchoClient(`127.0.0.1:${grpcProxy.port}`, grpc.credentials.createInsecure()) as unknown as Echo;
+    const stream = held.serverStream(Buffer.from('hold'), new grpc.Metadata());
+    stream.on('error', () => undefined);
+    await once(stream, 'data');
+    stream.cancel();
+    await until(() => outcomes.length === 2, 'the cancelled call reported');
+    held.close();
+    assert.deepEqual(outcomes[1], { path: '/test.Echo/ServerStream', outcome: { status: 200, completed: false, clientAborted: true } });
+    outcomes.splice(0, 2);
+
     const ws = new WebSocket(`ws://127.0.0.1:${wsProxy.port}/ws`);
     const opened = once(ws, 'open');
     const [upgrade] = (await once(ws, 'upgrade')) as [{ headers: Record<string, string> }];
@@ -254,13 +270,42 @@ test("an allow's response headers reach gRPC and WebSocket clients, and afterRes
     await opened;
     ws.close();
     await once(ws, 'close');
-    await until(() => outcomes.length === 2, 'the tunnel reported');
-    assert.deepEqual(outcomes[1], { path: '/ws', outcome: { status: 101, completed: true } });
+    await until(() => outcomes.length === 1, 'the tunnel reported');
+    assert.deepEqual(outcomes[0], { path: '/ws', outcome: { status: 101, completed: true } });
+
+    // A client that drops its connection mid-tunnel left: it is not the backend's failure.
+    const dropped = new WebSocket(`ws://127.0.0.1:${wsProxy.port}/ws`);
+    await once(dropped, 'open');
+    dropped.terminate();
+    await until(() => outcomes.length === 2, 'the dropped tunnel reported');
+    assert.deepEqual(outcomes[1], { path: '/ws', outcome: { status: 101, completed: false, clientAborted: true } });
   } finally {
     wss.close();
     await grpcProxy.close();
     await wsProxy.close();
     await wsBackend.close();
     grpcBackend.server.forceShutdown();
+  }
+});
+
+test('afterResponse hears the 502 of an allowed WebSocket upgrade whose backend cannot be reached, not a 101', async () => {
+  const gone = await startBackend((_req, res) => res.end());
+  await gone.close();
+  const outcomes: ResponseOutcome[] = [];
+  const proxy = await startProxy({
+    services: [service(gone.address)],
+    authorize: (): Decision => ({ kind: 'allow', reason: 'paid' }),
+    afterResponse: (_context, _decision, outcome) => outcomes.push(outcome),
+  });
+  try {
+    const ws = new WebSocket(`ws://127.0.0.1:${proxy.port}/ws`);
+    ws.on('error', () => undefined);
+    const [, res] = (await once(ws, 'unexpected-response')) as [unknown, { statusCode: number; resume: () => void }];
+    res.resume();
+    assert.equal(res.statusCode, 502);
+    await until(() => outcomes.length === 1, 'the upgrade reported');
+    assert.deepEqual(outcomes[0], { status: 502, completed: true });
+  } finally {
+    await proxy.close();
   }
 });

@@ -7,7 +7,7 @@ import type { L402MiddlewareOptions, L402RouteSettings } from '../node/l402-midd
 import { L402Policy } from '../node/l402-policy.js';
 import { nodeRequestView } from '../node/request-view.js';
 import { discardUnreadBody } from '../node/discard-unread-body.js';
-import { observeResponse } from '../node/observe-response.js';
+import { markHandlerFailed, observeResponse } from '../node/observe-response.js';
 import { groupHeaders } from '../node/write-node-decision.js';
 
 declare module 'fastify' {
@@ -50,6 +50,18 @@ export const fastifyL402: FastifyPluginCallback<L402MiddlewareOptions> = (fastif
     return;
   }
   if (!fastify.hasRequestDecorator('l402')) fastify.decorateRequest('l402', undefined);
+  if (policy.gate.observesResponses) {
+    // A handler that fails, or a streamed payload that errors (Fastify then cuts a
+    // response under way), is the handler's failure, not a client that left.
+    fastify.addHook('onError', async (_request: FastifyRequest, reply: FastifyReply) => {
+      markHandlerFailed(reply.raw);
+    });
+    fastify.addHook('onSend', async (_request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
+      if (typeof payload === 'object' && payload !== null && typeof (payload as { once?: unknown }).once === 'function')
+        (payload as NodeJS.EventEmitter).once('error', () => markHandlerFailed(reply.raw));
+      return payload;
+    });
+  }
   fastify.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     const override = request.routeOptions.config.l402;
     const view = nodeRequestView(request.raw);

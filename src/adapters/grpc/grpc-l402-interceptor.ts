@@ -95,7 +95,14 @@ export function grpcL402Interceptor(options: L402MiddlewareOptions): ServerInter
     return new ServerInterceptingCall(call, {
       start: (next) => {
         next({
-          onCancel: () => ended({ status: 200, completed: false }),
+          // Cancelled before the handler's status: the call's deadline passed (DEADLINE_EXCEEDED,
+          // as a backend behind the proxy reports it), or else the client cancelled it: it left.
+          onCancel: () =>
+            ended(
+              deadlinePassed(call.getDeadline())
+                ? { status: 200, completed: false, grpcStatus: status.DEADLINE_EXCEEDED }
+                : { status: 200, completed: false, clientAborted: true },
+            ),
           onReceiveMetadata: (metadata, forward) => {
             metadata.remove(GRPC_TOKEN_ID_METADATA_KEY);
             const view = grpcRequestView(method.path, metadata, call);
@@ -134,4 +141,10 @@ export function grpcL402Interceptor(options: L402MiddlewareOptions): ServerInter
       },
     });
   };
+}
+
+/** Whether a call's deadline (a `Date`, milliseconds, or `Infinity` for none) has passed. */
+function deadlinePassed(deadline: Date | number): boolean {
+  const at = deadline instanceof Date ? deadline.getTime() : deadline;
+  return Number.isFinite(at) && Date.now() >= at;
 }

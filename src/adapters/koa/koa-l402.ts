@@ -10,7 +10,7 @@ import type {} from 'koa';
 import { L402Policy } from '../node/l402-policy.js';
 import { nodeRequestView } from '../node/request-view.js';
 import { discardUnreadBody } from '../node/discard-unread-body.js';
-import { observeResponse } from '../node/observe-response.js';
+import { markHandlerFailed, observeResponse } from '../node/observe-response.js';
 import { groupHeaders } from '../node/write-node-decision.js';
 
 declare module 'koa' {
@@ -61,7 +61,15 @@ export function koaL402(options: L402MiddlewareOptions): KoaL402Middleware {
       for (const [name, values] of groupHeaders(decision.headers ?? []))
         ctx.set(name, values.length === 1 ? (values[0] as string) : values);
       if (decision.token !== undefined) ctx.state.l402 = decision.token;
-      await next();
+      try {
+        await next();
+      } catch (error) {
+        markHandlerFailed(ctx.res);
+        throw error;
+      }
+      // A streamed body that fails is the handler's failure, not a client that left.
+      const body = ctx.body;
+      if (isEmitter(body)) body.once('error', () => markHandlerFailed(ctx.res));
       return;
     }
     // The answer does not read the body: a large one still to come is not read either.
@@ -73,4 +81,9 @@ export function koaL402(options: L402MiddlewareOptions): KoaL402Middleware {
     // A string body makes Koa answer text/plain unless the decision named a type.
     ctx.body = decision.body;
   };
+}
+
+/** Whether a body is a stream (an event emitter) whose errors can be heard. */
+function isEmitter(body: unknown): body is NodeJS.EventEmitter {
+  return typeof body === 'object' && body !== null && typeof (body as { once?: unknown }).once === 'function';
 }

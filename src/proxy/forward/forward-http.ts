@@ -9,6 +9,7 @@ import type { Readable } from 'node:stream';
 import type { Dispatcher, Pool } from 'undici';
 import { UpstreamError } from '../../core/errors.js';
 import { applyCors, corsHeadersFor, CORS_HEADER_NAMES } from '../cors.js';
+import { markBackendCut } from './backend-cut.js';
 import { requestHasBody } from './body-prefix.js';
 import { downstreamHeaderList, downstreamHeaders } from './forward-headers.js';
 import { classifyUpstreamError } from './upstream-failure.js';
@@ -26,14 +27,18 @@ export type NodeIncoming = IncomingMessage | Http2ServerRequest;
  * shorter than its `content-length`, or a chunked body without its last
  * chunk), HTTP/2 gets `RST_STREAM(INTERNAL_ERROR)` (destroying the compatibility
  * response would reset with NO_ERROR, which clients read as a clean end).
+ * A response still open is marked as cut for the backend (see `cutByBackend`);
+ * one the client already left stays the client's.
  * @param res - the client response
  */
 export function abortResponse(res: NodeResponse): void {
   const stream = (res as Http2ServerResponse).stream as Http2ServerResponse['stream'] | undefined;
   if (stream !== undefined && !stream.destroyed) {
+    markBackendCut(res);
     stream.close(h2constants.NGHTTP2_INTERNAL_ERROR);
     return;
   }
+  if (stream === undefined && !res.destroyed) markBackendCut(res);
   res.destroy();
 }
 

@@ -11,6 +11,7 @@ import { isIP, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { closeAfterAnswer } from '../../adapters/node/discard-unread-body.js';
 import { UpstreamError } from '../../core/errors.js';
+import type { ResponseOutcome } from '../../core/payment-scheme.js';
 import type { HeaderList } from '../../core/types.js';
 import type { ProxyService } from '../proxy-service.js';
 import { classifyUpstreamError } from './upstream-failure.js';
@@ -33,8 +34,13 @@ export interface WebSocketForward {
   idleMs?: number;
   /** Called with every upstream failure, for logs and metrics. */
   onError: (error: UpstreamError) => void;
-  /** Called when both sides are closed, for connection tracking. */
-  onClose?: () => void;
+  /**
+   * Called once, when the client socket has closed: the status the client got
+   * (101 for a tunnel, the backend's status for a refused upgrade, 502/504 when
+   * the backend could not be reached), whether the backend ended it in order
+   * (`completed`), and whether the client left first (`clientAborted`).
+   */
+  onEnd?: ((outcome: ResponseOutcome) => void) | undefined;
   /** Headers the accepting payment scheme adds to the backend's answer (a receipt). */
   responseHeaders?: HeaderList | undefined;
 }
@@ -139,13 +145,18 @@ export function forwardWebSocket(client: Duplex, head: Buffer, forward: WebSocke
     addedLines += `${name}: ${value.replace(/[\r\n]/g, ' ')}\r\n`;
   }
   let answered = false;
-  let closed = 0;
-  const onClosed = (): void => {
-    if (++closed === 2) forward.onClose?.();
+  // What the client got, and how the backend's side ended before the client's closed:
+  // `done` in order (a relayed answer's end, a tunnel the backend or the idle limit closed),
+  // `cut` by a backend failure; still `undefined` when the client left first.
+  let status = 101;
+  let ended: 'done' | 'cut' | undefined;
+  const endedBy = (how: 'done' | 'cut'): void => {
+    ended ??= how;
   };
   let upstream: ClientRequest;
   const fail = (cause: unknown): void => {
     if (answered) {
+      endedBy('cut');
       client.destroy();
       upstream.destroy();
       return;
@@ -154,7 +165,8 @@ export function forwardWebSocket(client: Duplex, head: Buffer, forward: WebSocke
     const error = classifyUpstreamError(cause, service.name);
     forward.onError(error);
     upstream.destroy();
-    const status = error.status ?? 502;
+    status = error.status ?? 502;
+    endedBy('done');
     writeRawResponse(
       client,
       status,
@@ -190,6 +202,8 @@ export function forwardWebSocket(client: Duplex, head: Buffer, forward: WebSocke
       service.name,
     );
     forward.onError(error);
+    status = 502;
+    endedBy('done');
     writeRawResponse(client, 502, 'Bad Gateway', `bad gateway (${error.code})\n`);
     return;
   }
@@ -198,7 +212,6 @@ export function forwardWebSocket(client: Duplex, head: Buffer, forward: WebSocke
   };
   upstream.setTimeout(forward.connectMs, timedOut);
   upstream.once('socket', (socket: Socket) => {
-    socket.once('close', onClosed);
     socket.once(service.protocol === 'https' ? 'secureConnect' : 'connect', () => {
       if (!answered) upstream.setTimeout(forward.headersMs, timedOut);
     });
@@ -207,11 +220,14 @@ export function forwardWebSocket(client: Duplex, head: Buffer, forward: WebSocke
   client.on('error', () => upstream.destroy());
   client.once('close', () => {
     upstream.destroy();
-    onClosed();
+    const outcome: ResponseOutcome = { status, completed: ended === 'done' };
+    if (ended !== 'done') outcome.clientAborted = ended === undefined;
+    forward.onEnd?.(outcome);
   });
   upstream.on('response', (res: IncomingMessage) => {
     // Not an upgrade: relay the answer, then close both sides.
     answered = true;
+    status = res.statusCode ?? 502;
     upstream.setTimeout(0);
     const chunked = res.headers['transfer-encoding'] !== undefined;
     const keep = (lower: string): boolean => !HOP_BY_HOP_RESPONSE.has(lower) && !(chunked && lower === 'content-length');
@@ -220,8 +236,12 @@ export function forwardWebSocket(client: Duplex, head: Buffer, forward: WebSocke
       return;
     }
     client.write(responseHead(res, (lower) => keep(lower) && !added.has(lower), `connection: close\r\n${addedLines}`));
-    res.on('error', () => client.destroy());
+    res.on('error', () => {
+      endedBy('cut');
+      client.destroy();
+    });
     res.on('end', () => {
+      endedBy('done');
       client.end();
       upstream.destroy();
     });
@@ -246,11 +266,18 @@ export function forwardWebSocket(client: Duplex, head: Buffer, forward: WebSocke
     }
     // An idle tunnel is closed; activity in either direction passes through the backend socket.
     socket.setTimeout(forward.idleMs ?? 0, () => {
+      endedBy('done');
       socket.destroy();
       client.destroy();
     });
-    socket.on('error', () => client.destroy());
-    socket.once('close', () => client.destroy());
+    socket.on('error', () => {
+      endedBy('cut');
+      client.destroy();
+    });
+    socket.once('close', (hadError: boolean) => {
+      endedBy(hadError ? 'cut' : 'done');
+      client.destroy();
+    });
     client.write(responseHead(res, (lower) => !added.has(lower), addedLines));
     if (upgradeHead.length > 0) client.write(upgradeHead);
     if (head.length > 0) socket.write(head);

@@ -15,12 +15,15 @@
  * or the stream reset with `INTERNAL_ERROR` (HTTP/2; as Go's server does on a
  * write timeout: node:http2 clients take `CANCEL` for a clean end, and a cut
  * response must never look complete). Either way the response's `close`
- * event aborts the backend request.
+ * event aborts the backend request. A response cut midway while nothing
+ * waited to be written to the client (the backend stalled, not the client's
+ * reading) is marked as cut for the backend: its payment is given back.
  */
 import type { ServerResponse } from 'node:http';
 import { constants, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Stream } from 'node:http2';
 import { Socket } from 'node:net';
 import { applyCors } from '../cors.js';
+import { markBackendCut } from '../forward/backend-cut.js';
 import { writeGrpcTrailersOnly } from '../forward/grpc-reply.js';
 import type { L402ErrorCode } from '../../core/error-codes.js';
 
@@ -56,6 +59,8 @@ function endStream(req: Http2ServerRequest, res: Http2ServerResponse, status: 40
     return;
   }
   if (stream.headersSent) {
+    // Silent while the client reads (nothing waits to be written): the backend stalled.
+    if (!stream.writableNeedDrain) markBackendCut(res);
     stream.close(constants.NGHTTP2_INTERNAL_ERROR);
     return;
   }
@@ -114,6 +119,8 @@ export function onHttp1Timeout(socket: unknown): void {
   }
   const res = (socket as { _httpMessage?: ServerResponse | null })._httpMessage;
   if (res === undefined || res === null || res.headersSent || res.writableEnded || !socket.writable) {
+    // A body under way that the client reads (nothing waits to be written): the backend stalled.
+    if (res?.headersSent === true && !res.writableEnded && !res.writableNeedDrain && socket.writable) markBackendCut(res);
     socket.destroy();
     return;
   }
