@@ -123,6 +123,14 @@ export interface ResponseOutcome {
    * Ignored when `completed` is `true`.
    */
   clientAborted?: boolean;
+  /**
+   * A gRPC call that ended `DEADLINE_EXCEEDED` under a deadline the client set
+   * (`grpc-timeout`), after the backend had begun answering (response headers
+   * or messages sent): the client's choice of how long to listen, as leaving is.
+   * Such a call counts as served; a deadline that passes before any answer, or
+   * one the backend imposed, does not.
+   */
+  clientDeadline?: boolean;
   /** The gRPC status the call ended with, when the front end knows it (the gRPC adapter). */
   grpcStatus?: number;
   /** `Content-Type` of the response, when the front end captured the response (see `tail`). */

@@ -66,7 +66,8 @@ const GRPC_NOT_SERVED: ReadonlySet<number> = new Set([4 /* DEADLINE_EXCEEDED */,
  * Not served: a status of 500 or more (the backend failed, or the proxy
  * answered 502/503/504 for it), a response the backend (or the handler, or
  * the front end for it) cut mid-way, a gRPC call ending in
- * `DEADLINE_EXCEEDED`, `INTERNAL` or `UNAVAILABLE`. A response the client
+ * `DEADLINE_EXCEEDED` (unless under the client's own deadline after the
+ * backend began answering: `clientDeadline`), `INTERNAL` or `UNAVAILABLE`. A response the client
  * left before its end (`clientAborted`) counts when the backend answered it
  * (or had not answered yet): the request was forwarded, and a client must not
  * get its payment back by resetting the connection before the last byte.
@@ -74,13 +75,16 @@ const GRPC_NOT_SERVED: ReadonlySet<number> = new Set([4 /* DEADLINE_EXCEEDED */,
  * @returns `true` when the request was served
  */
 export function responseServed(outcome: ResponseOutcome): boolean {
-  return (outcome.completed || outcome.clientAborted === true) && backendAnswered(outcome);
+  return (outcome.completed || outcome.clientAborted === true || outcome.clientDeadline === true) && backendAnswered(outcome);
 }
 
 /** Whether the backend answered (below 500, no failing gRPC status), complete or not: what a metering pricer may cost. */
 function backendAnswered(outcome: ResponseOutcome): boolean {
   if (outcome.status >= 500) return false;
-  return outcome.grpcStatus === undefined || !GRPC_NOT_SERVED.has(outcome.grpcStatus);
+  if (outcome.grpcStatus === undefined) return true;
+  // The client's own deadline, passed while the backend was answering, is the client's choice.
+  if (outcome.grpcStatus === 4 && outcome.clientDeadline === true) return true;
+  return !GRPC_NOT_SERVED.has(outcome.grpcStatus);
 }
 
 /**

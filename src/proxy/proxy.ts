@@ -468,6 +468,10 @@ export class Proxy<S extends ProxyService = ProxyService> {
         // The call's grpc-status: in the trailers, or in the headers of a trailers-only answer.
         const grpcStatus = stream.sentTrailers?.['grpc-status'] ?? stream.sentHeaders?.['grpc-status'];
         if (grpcStatus !== undefined && /^\d+$/.test(String(grpcStatus))) outcome.grpcStatus = Number(grpcStatus);
+        // DEADLINE_EXCEEDED in trailers after a response head (not trailers-only), under the client's grpc-timeout:
+        // the backend was answering when the client's own deadline ran out.
+        if (outcome.grpcStatus === 4 && stream.sentTrailers?.['grpc-status'] !== undefined && req.headers['grpc-timeout'] !== undefined)
+          outcome.clientDeadline = true;
       } else {
         outcome = { status: res.statusCode, completed: responseCompleted(res) };
         // Not cut by the proxy for the backend (see abortResponse): the client left.

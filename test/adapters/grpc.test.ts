@@ -21,6 +21,7 @@ import { L402Scheme } from '../../src/core/l402-scheme.js';
 import { Minter } from '../../src/core/minter.js';
 import { Verifier } from '../../src/core/verifier.js';
 import { TEST_SCHEME_TOKEN, TestPaymentScheme } from '../fixtures/test-payment-scheme.js';
+import { responseServed } from '../../src/mpp/mpp-payment-scheme.js';
 
 interface Reply {
   tokenId: string | null;
@@ -431,7 +432,18 @@ describe('grpcL402Interceptor with a second payment scheme', () => {
     assert.deepEqual(await held('cancel'), { status: 200, completed: false, clientAborted: true });
   });
 
-  it('a call whose deadline passes is told as DEADLINE_EXCEEDED, not as a client that left', async () => {
-    assert.deepEqual(await held('deadline'), { status: 200, completed: false, grpcStatus: 4 });
+  it("a call whose deadline passes after the handler began answering is the client's: it counts", async () => {
+    // The client's timer and the server's (started when the call arrived) race: the server sees either
+    // the deadline pass (DEADLINE_EXCEEDED under the client's deadline) or the client's cancel first.
+    const outcome = await held('deadline');
+    const forms = [
+      { status: 200, completed: false, grpcStatus: 4, clientDeadline: true },
+      { status: 200, completed: false, clientAborted: true },
+    ];
+    assert.ok(
+      forms.some((form) => JSON.stringify(form) === JSON.stringify(outcome)),
+      JSON.stringify(outcome),
+    );
+    assert.equal(responseServed(outcome as ResponseEvent['outcome'] & object), true);
   });
 });

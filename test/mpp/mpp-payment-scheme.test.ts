@@ -183,4 +183,10 @@ test('responseServed: 5xx, a response the backend cut and gRPC UNAVAILABLE/INTER
   assert.equal(responseServed({ status: 200, completed: false, clientAborted: true, grpcStatus: 14 }), false);
   assert.equal(responseServed({ status: 200, completed: true, grpcStatus: 14 }), false);
   assert.equal(responseServed({ status: 200, completed: true, grpcStatus: 5 }), true);
+  // DEADLINE_EXCEEDED: the backend's failure, unless the client's own deadline ran out while it was answering.
+  assert.equal(responseServed({ status: 200, completed: true, grpcStatus: 4 }), false);
+  assert.equal(responseServed({ status: 200, completed: false, grpcStatus: 4 }), false);
+  assert.equal(responseServed({ status: 200, completed: true, grpcStatus: 4, clientDeadline: true }), true);
+  assert.equal(responseServed({ status: 200, completed: false, grpcStatus: 4, clientDeadline: true }), true);
+  assert.equal(responseServed({ status: 200, completed: false, grpcStatus: 14, clientDeadline: true }), false);
 });

@@ -52,6 +52,12 @@ async function startGrpcBackend(): Promise<{ address: string; server: grpc.Serve
         call.write(Buffer.from('held'));
         return;
       }
+      // `expire`: one message, then DEADLINE_EXCEEDED, as a backend whose deadline ran out mid-stream ends it.
+      if (call.request.toString() === 'expire') {
+        call.write(Buffer.from('partial'));
+        call.emit('error', { code: grpc.status.DEADLINE_EXCEEDED, details: 'Deadline exceeded' });
+        return;
+      }
       const n = Number(call.request.toString());
       for (let i = 0; i < n; i++) call.write(Buffer.from(`msg${i}`));
       call.end();
@@ -261,6 +267,25 @@ test("an allow's response headers reach gRPC and WebSocket clients, and afterRes
     await until(() => outcomes.length === 2, 'the cancelled call reported');
     held.close();
     assert.deepEqual(outcomes[1], { path: '/test.Echo/ServerStream', outcome: { status: 200, completed: false, clientAborted: true } });
+    outcomes.splice(0, 2);
+
+    // DEADLINE_EXCEEDED after a first message: under the client's own deadline (grpc-timeout) it is the
+    // client's choice and counts; without one the backend gave up, and it does not.
+    const expiring = new EchoClient(`127.0.0.1:${grpcProxy.port}`, grpc.credentials.createInsecure()) as unknown as Echo;
+    for (const deadline of [Date.now() + 30_000, undefined]) {
+      const call = (expiring as unknown as grpc.Client & { serverStream: Function }).serverStream(
+        Buffer.from('expire'),
+        new grpc.Metadata(),
+        deadline === undefined ? {} : { deadline },
+      ) as grpc.ClientReadableStream<Buffer>;
+      const failed = new Promise<grpc.ServiceError>((resolve) => call.on('error', resolve));
+      call.on('data', () => undefined);
+      assert.equal((await failed).code, grpc.status.DEADLINE_EXCEEDED);
+    }
+    await until(() => outcomes.length === 2, 'the expired calls reported');
+    expiring.close();
+    assert.deepEqual(outcomes[0]?.outcome, { status: 200, completed: true, grpcStatus: 4, clientDeadline: true });
+    assert.deepEqual(outcomes[1]?.outcome, { status: 200, completed: true, grpcStatus: 4 });
     outcomes.splice(0, 2);
 
     const ws = new WebSocket(`ws://127.0.0.1:${wsProxy.port}/ws`);

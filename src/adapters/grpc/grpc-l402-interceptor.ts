@@ -87,6 +87,9 @@ export function grpcL402Interceptor(options: L402MiddlewareOptions): ServerInter
     // and the Gate hears of the call's end (its status) when the gate observes responses.
     let allowed: { decision: AllowDecision; view: RequestView } | undefined;
     let told = false;
+    // Whether the handler began its answer (response metadata sent): a deadline of the
+    // client's that passes after that is the client's choice (ResponseOutcome.clientDeadline).
+    let answering = false;
     const ended = (outcome: ResponseOutcome): void => {
       if (allowed === undefined || told || !gate.observesResponses) return;
       told = true;
@@ -100,7 +103,7 @@ export function grpcL402Interceptor(options: L402MiddlewareOptions): ServerInter
           onCancel: () =>
             ended(
               deadlinePassed(call.getDeadline())
-                ? { status: 200, completed: false, grpcStatus: status.DEADLINE_EXCEEDED }
+                ? { status: 200, completed: false, grpcStatus: status.DEADLINE_EXCEEDED, ...(answering ? { clientDeadline: true } : {}) }
                 : { status: 200, completed: false, clientAborted: true },
             ),
           onReceiveMetadata: (metadata, forward) => {
@@ -133,10 +136,17 @@ export function grpcL402Interceptor(options: L402MiddlewareOptions): ServerInter
       },
       sendMetadata: (metadata, next) => {
         for (const [name, value] of allowed?.decision.headers ?? []) metadata.add(name.toLowerCase(), value);
+        answering = true;
         next(metadata);
       },
       sendStatus: (callStatus, next) => {
-        ended({ status: 200, completed: callStatus.code === status.OK, grpcStatus: callStatus.code });
+        const clientDeadline = callStatus.code === status.DEADLINE_EXCEEDED && answering && deadlinePassed(call.getDeadline());
+        ended({
+          status: 200,
+          completed: callStatus.code === status.OK,
+          grpcStatus: callStatus.code,
+          ...(clientDeadline ? { clientDeadline } : {}),
+        });
         next(callStatus);
       },
     });
