@@ -109,4 +109,14 @@ export interface ApertureStore extends RootKeyStore, Ledger, ServiceRegistry, Ch
    * @returns what was removed
    */
   collectGarbage(now: number, graceMs: number): Promise<GarbageReport>;
+
+  /**
+   * Whether the Go aperture whose database this is already consumed the charge
+   * of this payment (a row of its `mpp_consumed_charges`): such a charge must not
+   * buy a request here too. False without that table (no Go database, or a Go
+   * schema older than migration 9).
+   * @param paymentHash - 64 lower-case hex characters
+   * @throws L402Error `L402_ERR_STORE_INVALID_ARGUMENT` for a malformed hash
+   */
+  goChargeConsumed(paymentHash: string): Promise<boolean>;
 }

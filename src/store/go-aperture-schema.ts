@@ -71,6 +71,12 @@ export const GO_INVOICE_EXPIRY_MS = 24 * 60 * 60 * 1000;
  */
 export const GO_MPP_HMAC_KEY_HASH = createHash('sha256').update('aperture-mpp-hmac-secret-v1').digest('hex');
 
+/**
+ * Whether the Go aperture consumed a charge (its `mpp_consumed_charges`, Go migration 9):
+ * a row when it did. `$1` is the payment hash as bytes.
+ */
+export const GO_CHARGE_CONSUMED_QUERY = 'SELECT 1 AS found FROM mpp_consumed_charges WHERE payment_hash = $1';
+
 /** Columns aperture-ts reads (and, for `secrets`, writes) of each Go table. */
 const NEEDED: Record<'secrets' | 'l402_transactions' | 'services', readonly string[]> = {
   secrets: ['hash', 'secret', 'created_at'],

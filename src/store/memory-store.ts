@@ -382,6 +382,13 @@ export class MemoryStore implements ApertureStore {
     return record;
   }
 
+  /** {@inheritDoc ApertureStore.goChargeConsumed}: a memory store holds no Go database, so false. */
+  async goChargeConsumed(paymentHash: string): Promise<boolean> {
+    this.#open();
+    checkHash(paymentHash, 'paymentHash');
+    return false;
+  }
+
   /** {@inheritDoc ApertureStore.pruneCharges} */
   async pruneCharges(expiredBefore: number): Promise<number> {
     this.#open();

@@ -60,6 +60,7 @@ import {
   goColumnsQuery,
   goImportScript,
   type GoApertureAdoption,
+  GO_CHARGE_CONSUMED_QUERY,
 } from './go-aperture-schema.js';
 import {
   Rollback,
@@ -592,6 +593,14 @@ export class PostgresStore implements ApertureStore {
   async getCharge(paymentHash: string): Promise<ChargeRecord | undefined> {
     const rows = await this.#query({ text: this.#sql.getCharge, values: [paymentHash] }, 'getCharge');
     return rows[0] === undefined ? undefined : toCharge(rows[0]);
+  }
+
+  /** {@inheritDoc ApertureStore.goChargeConsumed} */
+  async goChargeConsumed(paymentHash: string): Promise<boolean> {
+    checkHash(paymentHash, 'paymentHash');
+    if (this.#goAperture?.schema.tables.includes('mpp_consumed_charges') !== true) return false;
+    const rows = await this.#query({ text: GO_CHARGE_CONSUMED_QUERY, values: [Buffer.from(paymentHash, 'hex')] }, 'goChargeConsumed');
+    return rows.length > 0;
   }
 
   /** {@inheritDoc ApertureStore.pruneCharges} */

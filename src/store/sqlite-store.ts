@@ -62,6 +62,7 @@ import {
   goTimeText,
   parseGoTime,
   type GoApertureAdoption,
+  GO_CHARGE_CONSUMED_QUERY,
 } from './go-aperture-schema.js';
 import {
   Rollback,
@@ -532,6 +533,13 @@ export class SqliteStore implements ApertureStore {
   async getCharge(paymentHash: string): Promise<ChargeRecord | undefined> {
     const row = this.#do('getCharge', () => this.#get(this.#sql.getCharge, [paymentHash]));
     return row === undefined ? undefined : toCharge(row);
+  }
+
+  /** {@inheritDoc ApertureStore.goChargeConsumed} */
+  async goChargeConsumed(paymentHash: string): Promise<boolean> {
+    checkHash(paymentHash, 'paymentHash');
+    if (this.#goAperture?.schema.tables.includes('mpp_consumed_charges') !== true) return false;
+    return this.#do('goChargeConsumed', () => this.#get(GO_CHARGE_CONSUMED_QUERY, [Buffer.from(paymentHash, 'hex')])) !== undefined;
   }
 
   /** {@inheritDoc ApertureStore.pruneCharges} */

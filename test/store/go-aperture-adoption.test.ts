@@ -481,3 +481,28 @@ describe("the Go aperture's database", () => {
     }
   });
 });
+
+describe("the Go aperture's consumed charges", () => {
+  both('goChargeConsumed finds a charge the Go aperture consumed (mpp_consumed_charges), and only with adoption', async (_t, go, b) => {
+    await go.migrate(b.db);
+    const spent = randomBytes(32).toString('hex');
+    const bytes = b.name === 'SQLite' ? `X'${spent}'` : `'\\x${spent}'::bytea`;
+    await b.exec(
+      `INSERT INTO mpp_consumed_charges (payment_hash, challenge_id, expires_at, consumed_at) VALUES (${bytes}, 'go-id', '2026-01-01 00:15:00', '2026-01-01 00:00:00')`,
+    );
+    const store = await b.open();
+    try {
+      assert.equal(await store.goChargeConsumed(spent), true);
+      assert.equal(await store.goChargeConsumed(randomBytes(32).toString('hex')), false);
+      await assert.rejects(store.goChargeConsumed('XYZ'), { code: 'L402_ERR_STORE_INVALID_ARGUMENT' });
+    } finally {
+      await store.close();
+    }
+    const unadopted = await b.open({ adoptGoAperture: false });
+    try {
+      assert.equal(await unadopted.goChargeConsumed(spent), false);
+    } finally {
+      await unadopted.close();
+    }
+  });
+});
