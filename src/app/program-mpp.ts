@@ -77,7 +77,9 @@ function networkOf(config: ApertureConfig, invoicer: Invoicer): string {
  * (and payments are not disabled): charges in the store, sessions (with
  * `enablesessions`) in the store with refunds paid by `refundPayer`, else the
  * dev backend itself, else lnd through `paymacaroonpath`, else the remote backend's
- * paying credential (`clnpayrune`, `phoenixdpaypassword`, `nwcpayuri`).
+ * paying credential (`clnpayrune`, `phoenixdpaypassword`, `nwcpayuri`). Challenges
+ * the Go aperture issued are accepted too with `acceptgochallenges`, by default
+ * when the database was adopted from it.
  * @param config - the configuration
  * @param store - the program's store (secret, charges, sessions)
  * @param invoicer - the Lightning backend
@@ -130,8 +132,12 @@ export async function openProgramMpp(
       );
     }
   }
+  // On by default where Go-issued challenges can exist: a database adopted from the Go aperture.
+  const acceptGoChallenges = a.acceptGoChallenges ?? store.goAperture !== undefined;
   const scheme = new MppScheme({
     realm: a.mppRealm,
+    acceptGoChallenges,
+    goChargeConsumed: (paymentHash) => store.goChargeConsumed(paymentHash),
     secret: await mppSecret(store),
     invoicer,
     network: networkOf(config, invoicer),
@@ -197,7 +203,7 @@ export async function openProgramMpp(
       return { attempted: retried.refunds.length, failed: retried.refunds.filter((r) => r.status === 'failed').length };
     });
   }
-  log.info({ realm: scheme.realm, network: scheme.network, intents: scheme.intents }, 'Payment scheme (MPP) enabled');
+  log.info({ realm: scheme.realm, network: scheme.network, intents: scheme.intents, acceptGoChallenges }, 'Payment scheme (MPP) enabled');
   return {
     scheme,
     close: async () => {

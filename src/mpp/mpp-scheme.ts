@@ -112,6 +112,20 @@ export interface MppSchemeOptions {
   challengeTtlSeconds?: number;
   /** Time source. */
   clock?: Clock;
+  /**
+   * Also accept challenges the Go aperture issued with this secret (their id is
+   * HMAC'd with the secret itself, not a per-service key), so that a client who
+   * paid one before a switch is served after it. Without the service binding,
+   * such a challenge must be unexpired, of this realm, and its request's amount
+   * at least this request's price. Default false.
+   */
+  acceptGoChallenges?: boolean;
+  /**
+   * Whether the Go aperture already consumed a charge (its own record, on the
+   * shared database), asked before a Go-issued charge challenge is accepted, so
+   * that one payment does not buy a request from each program.
+   */
+  goChargeConsumed?: (paymentHash: string) => Promise<boolean>;
 }
 
 /** What a request is priced at, and for what. */
@@ -280,6 +294,8 @@ export class MppScheme {
   readonly #multiplier: number;
   readonly #idleSeconds: number;
   readonly #clock: Clock;
+  readonly #acceptGo: boolean;
+  readonly #goChargeConsumed: MppSchemeOptions['goChargeConsumed'];
 
   /**
    * @param options - realm, secret, invoicer, network, stores, policy
@@ -314,6 +330,8 @@ export class MppScheme {
     this.#charges = options.charges;
     this.#sessions = options.sessions;
     this.#clock = options.clock ?? systemClock;
+    this.#acceptGo = options.acceptGoChallenges === true;
+    this.#goChargeConsumed = options.goChargeConsumed;
     this.intents = [
       ...(options.charges !== undefined ? ['charge' as const] : []),
       ...(options.sessions !== undefined ? ['session' as const] : []),
@@ -585,13 +603,28 @@ export class MppScheme {
     if ((intent !== 'charge' && intent !== 'session') || !this.#intentsOf(target).includes(intent)) {
       throw new Refusal('L402_ERR_MPP_METHOD_UNSUPPORTED', `intent ${JSON.stringify(intent)} is not offered here`);
     }
-    if (!verifyChallengeId(this.#keyFor(target), challenge)) {
+    const goIssued = !verifyChallengeId(this.#keyFor(target), challenge) && this.#checkGoChallenge(challenge);
+    return intent === 'charge' ? this.#verifyCharge(credential, target, goIssued) : this.#verifySession(credential, target, goIssued);
+  }
+
+  /**
+   * A challenge that is not ours for this target passes only as one the Go
+   * aperture issued with the shared secret (when accepted): the reference's id,
+   * this realm, unexpired. The amount is checked by the intent.
+   * @returns true (it is Go-issued), or throws the refusal
+   */
+  #checkGoChallenge(challenge: PaymentChallenge): true {
+    if (!this.#acceptGo || !verifyChallengeId(this.#secret, challenge)) {
       throw new Refusal(
         'L402_ERR_MPP_CHALLENGE_UNKNOWN',
         'the challenge was not issued by this server for this service and resource, or was altered',
       );
     }
-    return intent === 'charge' ? this.#verifyCharge(credential, target) : this.#verifySession(credential, target);
+    if (challenge.realm !== this.realm) {
+      throw new Refusal('L402_ERR_MPP_CHALLENGE_UNKNOWN', `the challenge is for realm ${JSON.stringify(challenge.realm)}, not this one`);
+    }
+    this.#checkExpiry(challenge);
+    return true;
   }
 
   /** Requires `expires`, and that it has not passed; returns it in ms. */
@@ -603,7 +636,7 @@ export class MppScheme {
     return expiresAt;
   }
 
-  async #verifyCharge(credential: PaymentCredential, target: MppTarget): Promise<MppAccepted> {
+  async #verifyCharge(credential: PaymentCredential, target: MppTarget, goIssued: boolean): Promise<MppAccepted> {
     const charges = this.#charges;
     if (charges === undefined) throw new Refusal('L402_ERR_MPP_METHOD_UNSUPPORTED', 'the charge intent is not offered');
     const { challenge } = credential;
@@ -613,6 +646,9 @@ export class MppScheme {
       throw new Refusal('L402_ERR_MPP_WRONG_AMOUNT', `the charge paid ${request.amountSats} sat, the price is ${target.priceSats} sat`);
     }
     checkPreimage(credential.payload['preimage'], request.paymentHash);
+    if (goIssued && this.#goChargeConsumed !== undefined && (await this.#goChargeConsumed(request.paymentHash))) {
+      throw new Refusal('L402_ERR_MPP_REPLAYED', 'this payment already bought a request from the Go aperture');
+    }
     const claim = await charges.consumeCharge(request.paymentHash, { challengeId: challenge.id, expiresAt, consumedAt: this.#clock.now() });
     if (claim === undefined) throw new Refusal('L402_ERR_MPP_REPLAYED', 'this payment already bought a request');
     return {
@@ -633,11 +669,22 @@ export class MppScheme {
     };
   }
 
-  async #verifySession(credential: PaymentCredential, target: MppTarget): Promise<MppAccepted> {
+  async #verifySession(credential: PaymentCredential, target: MppTarget, goIssued: boolean): Promise<MppAccepted> {
     const sessions = this.#sessions;
     if (sessions === undefined) throw new Refusal('L402_ERR_MPP_METHOD_UNSUPPORTED', 'the session intent is not offered');
     const { challenge, payload } = credential;
     const request = decode(() => readSessionRequest(challenge.request));
+    if (goIssued) {
+      // Not bound to this service: its unit price must be at least this request's.
+      const given = payload['sessionId'];
+      const price = await this.#sessionPrice(target, typeof given === 'string' && PREIMAGE.test(given) ? given : request.paymentHash);
+      if (request.amountSats < price) {
+        throw new Refusal(
+          'L402_ERR_MPP_WRONG_AMOUNT',
+          `the challenge's unit price is ${request.amountSats} sat, this request's is ${price} sat`,
+        );
+      }
+    }
     const action = payload['action'];
     switch (action) {
       case 'open': {

@@ -9,7 +9,8 @@ import { DevInvoicer, DevPayer } from '../../src/lightning/dev/index.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import { MppScheme, type MppOffer, type MppSchemeOptions, type MppSessionOptions } from '../../src/mpp/mpp-scheme.js';
 import { encodePaymentCredential } from '../../src/mpp/payment-credential.js';
-import type { PaymentChallenge } from '../../src/mpp/payment-challenge.js';
+import { computeChallengeId, type PaymentChallenge } from '../../src/mpp/payment-challenge.js';
+import { encodeJcsParam } from '../../src/mpp/payment-request.js';
 import type { SessionStore } from '../../src/mpp/session-store.js';
 import { TestClock } from '../fixtures/test-clock.js';
 
@@ -154,4 +155,57 @@ export async function meteredSessionRace(
   assert.ok(results.includes('accepted'));
   const session = await store.getSession(offer!.paymentHash);
   assert.deepEqual([session?.spentSats, session?.balanceSats], [200, 0]);
+}
+
+/** What {@link goChallenge} made. */
+export interface GoChallenge {
+  challenge: PaymentChallenge;
+  /** The charge or deposit invoice. */
+  invoice: string;
+  paymentHash: string;
+}
+
+/**
+ * A Payment challenge made the Go aperture's way (as the vectors pin it): the id is
+ * HMAC-SHA256 of `realm|method|intent|request|expires|digest|opaque` keyed with the
+ * secret itself, bound to no service.
+ * @param invoicer - the node whose invoice the challenge carries
+ * @param secret - the shared HMAC secret
+ * @param options - realm, intent, amount (the unit price of a session), expiry (ms since the epoch)
+ */
+export async function goChallenge(
+  invoicer: Pick<DevInvoicer, 'createInvoice'>,
+  secret: Uint8Array,
+  options: { realm: string; intent?: 'charge' | 'session'; amountSats: number; expiresAt: number; network?: string },
+): Promise<GoChallenge> {
+  const intent = options.intent ?? 'charge';
+  const invoiceSats = intent === 'charge' ? options.amountSats : options.amountSats * 20;
+  const invoice = await invoicer.createInvoice({ amountSats: invoiceSats, memo: 'go aperture' });
+  const request =
+    intent === 'charge'
+      ? {
+          amount: String(options.amountSats),
+          currency: 'sat',
+          methodDetails: { invoice: invoice.paymentRequest, network: options.network ?? 'regtest', paymentHash: invoice.paymentHash },
+        }
+      : {
+          amount: String(options.amountSats),
+          currency: 'sat',
+          depositAmount: String(invoiceSats),
+          depositInvoice: invoice.paymentRequest,
+          idleTimeout: '300',
+          paymentHash: invoice.paymentHash,
+        };
+  const unsigned = {
+    realm: options.realm,
+    method: 'lightning',
+    intent,
+    request: encodeJcsParam(request),
+    expires: new Date(Math.floor(options.expiresAt / 1000) * 1000).toISOString().replace('.000Z', 'Z'),
+  };
+  return {
+    challenge: { id: computeChallengeId(secret, unsigned), ...unsigned },
+    invoice: invoice.paymentRequest,
+    paymentHash: invoice.paymentHash,
+  };
 }

@@ -141,6 +141,11 @@ export interface AuthenticatorConfig {
   mppRealm: string;
   /** The session intent besides the charge (needs `enableMpp`). */
   enableSessions: boolean;
+  /**
+   * Extension: also accept Payment challenges the Go aperture issued with the shared secret (lossless switch);
+   * `undefined` (unset) = on when the database was adopted from the Go aperture.
+   */
+  acceptGoChallenges: boolean | undefined;
   /** Session deposit = price × this; 20 by default (0 means the default). */
   sessionDepositMultiplier: number;
   /** Idle sessions are closed and refunded after this many seconds; 300 by default (0 means the default). */

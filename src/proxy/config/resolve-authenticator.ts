@@ -33,6 +33,7 @@ export const AUTH_KEYS = [
   'wavelengthmacaroonpath',
   'backend',
   'paymacaroonpath',
+  'acceptgochallenges',
   ...HTTP_BACKEND_KEYS,
 ];
 
@@ -62,6 +63,7 @@ export function readAuthenticator(
   const passphrase = a.optString('passphrase');
   const enableMpp = a.bool('enablempp', false);
   const enableSessions = a.bool('enablesessions', false);
+  const acceptGoChallenges = a.has('acceptgochallenges') ? a.bool('acceptgochallenges', false) : undefined;
   const backendText = a.optString('backend')?.toLowerCase();
   const wavelength = a.optString('wavelengthgateway');
   const payMacaroonText = a.optString('paymacaroonpath');
@@ -78,6 +80,7 @@ export function readAuthenticator(
     enableMpp,
     mppRealm: a.string('mpprealm', listenAddr),
     enableSessions,
+    acceptGoChallenges,
     sessionDepositMultiplier:
       a.int('sessiondepositmultiplier', CONFIG_DEFAULTS.sessionDepositMultiplier, 0, 1_000_000) || CONFIG_DEFAULTS.sessionDepositMultiplier,
     sessionIdleTimeoutSeconds:
@@ -93,7 +96,7 @@ export function readAuthenticator(
     );
   }
   if (!enableMpp) {
-    for (const key of ['mpprealm', 'sessiondepositmultiplier', 'sessionidletimeout']) {
+    for (const key of ['mpprealm', 'sessiondepositmultiplier', 'sessionidletimeout', 'acceptgochallenges']) {
       if (a.has(key)) r.warn(a.path(key), 'ignored', `enablempp is off: ${key} has no effect`, a.node(key));
     }
   } else if (!enableSessions) {

@@ -1,5 +1,5 @@
 // The Payment scheme's keys (authenticator.enablempp, enablesessions, mpprealm,
-// sessiondepositmultiplier, sessionidletimeout, paymacaroonpath) and per-service
+// sessiondepositmultiplier, sessionidletimeout, paymacaroonpath, acceptgochallenges) and per-service
 // authscheme, as --check-config sees them.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -74,6 +74,18 @@ test('keys without effect are named: MPP keys with enablempp off, session keys w
     'authenticator:\n  backend: dev\n  enablempp: true\n  sessiondepositmultiplier: 3\n  paymacaroonpath: /x/admin.macaroon\n',
   ).warnings.map((w) => `${w.kind} ${w.path}`);
   assert.deepEqual(noSessions, ['ignored authenticator.sessiondepositmultiplier', 'ignored authenticator.paymacaroonpath']);
+});
+
+test('acceptgochallenges: unset leaves the default to the database, a value is read, and it is named when enablempp is off', () => {
+  const mpp = 'authenticator:\n  backend: dev\n  enablempp: true\n';
+  assert.equal(load(mpp).config.authenticator.acceptGoChallenges, undefined);
+  for (const value of [true, false]) {
+    const { config, warnings } = load(`${mpp}  acceptgochallenges: ${value}\n`);
+    assert.equal(config.authenticator.acceptGoChallenges, value);
+    assert.deepEqual(warnings, []);
+  }
+  const off = load('authenticator:\n  backend: dev\n  acceptgochallenges: true\n').warnings.map((w) => `${w.kind} ${w.path}`);
+  assert.deepEqual(off, ['ignored authenticator.acceptgochallenges']);
 });
 
 test('lnd with sessions needs paymacaroonpath, a macaroon that can pay refunds', () => {
