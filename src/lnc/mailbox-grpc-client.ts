@@ -115,10 +115,10 @@ export class HashmailGrpcClient {
       },
       'HashMail',
     );
+    // No gRPC keepalive: gbn pings through the streams every few seconds, and grpc-go
+    // servers (the reference's mailbox) answer pings more often than every 5 minutes with GOAWAY.
     this.#stub = new Stub(options.address, credentials, {
       'grpc.max_receive_message_length': MAX_RECEIVE_BYTES,
-      // The streams are long-lived and idle between packets; gbn pings through them.
-      'grpc.keepalive_time_ms': 60_000,
     }) as unknown as HashMailStub;
     this.#retryWaitMs = options.retryWaitMs ?? MAILBOX_RETRY_WAIT_MS;
   }
