@@ -30,6 +30,7 @@ const lateral = new Set([
   'adapters->mpp', // adapters may offer the Payment scheme
   'client->mpp', // the client pays Payment challenges too
   'store->mpp', // the store persists MPP charges and sessions
+  'store->lnc', // the store persists LNC sessions (the role is defined beside the LNC client)
   'lnc->adapters', // the hashmail server ends its HTTP/2 calls as the Node adapter does
 ]);
 

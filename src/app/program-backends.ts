@@ -12,6 +12,9 @@ import { WavelengthInvoicer } from '../lightning/wavelength/wavelength-invoicer.
 import type { StoreConfig } from '../store/open-store.js';
 import type { ApertureConfig } from '../proxy/config/aperture-config.js';
 import { openHttpInvoicer } from './open-http-invoicer.js';
+import { LncSession } from '../lnc/lnc-session.js';
+import type { ApertureStore } from '../store/aperture-store.js';
+import { lncSessionStoreOf } from '../store/lnc-session-store.js';
 
 /**
  * What `openStore` opens for a configuration (`dbbackend`, `sqlite`, `postgres`).
@@ -48,15 +51,22 @@ export function programStoreConfig(config: ApertureConfig, postgresSchema: strin
 /**
  * Connects the configured Lightning backend: the dev backend (its key in
  * `<basedir>/dev-node.key`), a remote backend (open-http-invoicer.ts), a
- * Wavelength gateway, or lnd (`invoice.macaroon` from `macdir`).
+ * Wavelength gateway, or lnd (`invoice.macaroon` from `macdir`, or over
+ * Lightning Node Connect with `passphrase`).
  * @param config - the configuration
  * @param logger - connection changes (`CHLL`)
  * @param clock - invoice times
+ * @param lnc - what lnd over Lightning Node Connect needs (`authenticator.passphrase` without `lndhost`)
  * @returns the backend; undefined when `authenticator.disable`
  * @throws L402Error `L402_ERR_CONFIG_INVALID`, `L402_ERR_LN_CONNECT_FAILED`, `L402_ERR_LN_CREDENTIALS` (a Wavelength
  *   macaroon file that cannot be read or is not a macaroon)
  */
-export async function openProgramInvoicer(config: ApertureConfig, logger: Logger, clock: Clock): Promise<Invoicer | undefined> {
+export async function openProgramInvoicer(
+  config: ApertureConfig,
+  logger: Logger,
+  clock: Clock,
+  lnc?: LncContext,
+): Promise<Invoicer | undefined> {
   const a = config.authenticator;
   if (a.disable) return undefined;
   const network = a.network as LightningNetwork | undefined;
@@ -89,6 +99,7 @@ export async function openProgramInvoicer(config: ApertureConfig, logger: Logger
       },
     });
   }
+  if (a.lndHost === undefined && a.passphrase !== undefined) return openLncInvoicer(config, logger, clock, lnc);
   if (a.lndHost === undefined || a.macDir === undefined || a.tlsPath === undefined) {
     throw new L402Error('L402_ERR_CONFIG_INVALID', 'authenticator: lndhost, tlspath and macdir are required for the lnd backend');
   }
@@ -102,6 +113,55 @@ export async function openProgramInvoicer(config: ApertureConfig, logger: Logger
     onConnectionChange: (health) => {
       if (health.ok) logger.info({ lnd: a.lndHost }, 'lnd connection up');
       else logger.warn({ lnd: a.lndHost, detail: health.detail }, 'lnd connection lost; challenges answer 503 until it is back');
+    },
+  });
+}
+
+/** What lnd over Lightning Node Connect needs from the program. */
+export interface LncContext {
+  /** The program's store: the session is kept there (SQLite or PostgreSQL). */
+  store: ApertureStore;
+  /** Registers what to close at shutdown (the session, after the invoicer). */
+  defer: (close: () => Promise<void>) => void;
+}
+
+/**
+ * lnd through a Lightning Node Connect mailbox: the session found or created
+ * in the store (the phrase pairs once; the node's key is kept), its tunnel
+ * under an unchanged LndInvoicer.
+ */
+async function openLncInvoicer(config: ApertureConfig, logger: Logger, clock: Clock, lnc: LncContext | undefined): Promise<Invoicer> {
+  const a = config.authenticator;
+  const store = lnc === undefined ? undefined : lncSessionStoreOf(lnc.store);
+  if (lnc === undefined || store === undefined) {
+    throw new L402Error(
+      'L402_ERR_CONFIG_INVALID',
+      'Lightning Node Connect (authenticator.passphrase) needs the SQLite or PostgreSQL store: the pairing phrase works once, and the session it sets up must outlive a restart',
+    );
+  }
+  const session = await LncSession.open({
+    passphrase: a.passphrase as string,
+    mailboxAddress: a.mailboxAddress,
+    devServer: a.devServer,
+    store,
+    now: () => clock.now(),
+    onWarning: (message) => logger.warn(message),
+  });
+  lnc.defer(() => session.close());
+  const mailbox = session.record.mailboxAddr;
+  logger.info(
+    { mailbox, paired: session.record.remoteStaticPubKey !== undefined },
+    session.record.remoteStaticPubKey === undefined ? 'lnd over LNC: pairing with the phrase' : 'lnd over LNC: the stored pairing is used',
+  );
+  const network = a.network as LightningNetwork | undefined;
+  return LndInvoicer.connect({
+    host: mailbox,
+    tunnel: session.tunnel,
+    ...(network === undefined ? {} : { network }),
+    clock,
+    onConnectionChange: (health) => {
+      if (health.ok) logger.info({ lnc: mailbox }, 'lnd connection over LNC up');
+      else logger.warn({ lnc: mailbox, detail: health.detail }, 'lnd connection over LNC lost; challenges answer 503 until it is back');
     },
   });
 }

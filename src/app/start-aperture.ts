@@ -287,7 +287,8 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
     const stored = await storedServices(config, store, logger);
     const serviceConfigs = stored.services;
 
-    const invoicer = options.invoicer ?? (await openProgramInvoicer(config, lnLog, clock));
+    const invoicer =
+      options.invoicer ?? (await openProgramInvoicer(config, lnLog, clock, { store, defer: (close) => void cleanups.push(close) }));
     if (options.invoicer === undefined && invoicer !== undefined) cleanups.push(() => invoicer.close());
 
     let isSettled: ((hash: string) => boolean | Promise<boolean>) | undefined;

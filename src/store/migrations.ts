@@ -14,7 +14,8 @@
  * `aperture_`-prefixed tables, and the baseline never creates them, so our
  * tables can share a database with the Go aperture's. Version 5 adds what
  * reading the Go aperture's tables needs (src/store/go-aperture-schema.ts): the
- * `source` of a ledger row and the bookkeeping of what was imported.
+ * `source` of a ledger row and the bookkeeping of what was imported. Version 6
+ * adds the LNC sessions (`aperture_lnc_sessions`).
  *
  * Conventions of both dialects: times are integer milliseconds since the epoch
  * (BIGINT), hashes and token IDs are lower-case hex text, root keys are bytes.
@@ -150,6 +151,39 @@ const GO_ADOPTION = `
         go_updated_at TEXT NOT NULL,
         version BIGINT NOT NULL
       );`;
+
+/**
+ * What version 6 adds, which is also the latest schema of this part (part of
+ * {@link BASELINE}): the LNC sessions (the Go aperture's `lnc_sessions`, its
+ * columns, with this schema's millisecond times; the name prefixed so as not to
+ * meet the Go aperture's table in a shared database).
+ */
+const LNC_SESSIONS = {
+  sqlite: `
+      CREATE TABLE aperture_lnc_sessions (
+        id INTEGER PRIMARY KEY,
+        passphrase_words TEXT NOT NULL UNIQUE,
+        passphrase_entropy BLOB NOT NULL UNIQUE,
+        remote_static_pub_key BLOB UNIQUE,
+        local_static_priv_key BLOB NOT NULL,
+        mailbox_addr TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expiry INTEGER,
+        dev_server INTEGER NOT NULL CHECK (dev_server IN (0, 1))
+      );`,
+  postgres: `
+      CREATE TABLE aperture_lnc_sessions (
+        id BIGSERIAL PRIMARY KEY,
+        passphrase_words TEXT NOT NULL UNIQUE,
+        passphrase_entropy BYTEA NOT NULL UNIQUE,
+        remote_static_pub_key BYTEA UNIQUE,
+        local_static_priv_key BYTEA NOT NULL,
+        mailbox_addr TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        expiry BIGINT,
+        dev_server BOOLEAN NOT NULL
+      );`,
+};
 
 /** Every migration, in order. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -364,6 +398,12 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE aperture_sessions ADD CONSTRAINT aperture_sessions_refund_status_check
         CHECK (refund_status IN ('pending', 'in-flight', 'succeeded', 'failed', 'skipped', 'abandoned'));`,
   },
+  {
+    version: 7,
+    name: 'lnc sessions',
+    sqlite: LNC_SESSIONS.sqlite,
+    postgres: LNC_SESSIONS.postgres,
+  },
 ];
 
 /** The newest schema version this code knows. */
@@ -378,15 +418,15 @@ export const MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS aperture_migrations 
 
 /**
  * The schema of {@link LATEST_VERSION} in one step, for a database at version
- * 0: what versions 1 to 6 leave behind, without ever creating the tables that
+ * 0: what versions 1 to 7 leave behind, without ever creating the tables that
  * versions 2 and 3 created and version 4 dropped (their names belong to the Go
  * aperture's schema). Later versions apply on top of it as on any database;
  * the migration tests compare both paths.
  */
 export const BASELINE: { readonly version: number; readonly sqlite: string; readonly postgres: string } = {
-  version: 6,
-  sqlite: `${MIGRATIONS[0]?.sqlite ?? ''}${ROLE_TABLES.sqlite}${GO_ADOPTION}${MIGRATIONS[5]?.sqlite ?? ''}`,
-  postgres: `${MIGRATIONS[0]?.postgres ?? ''}${ROLE_TABLES.postgres}${GO_ADOPTION}${MIGRATIONS[5]?.postgres ?? ''}`,
+  version: 7,
+  sqlite: `${MIGRATIONS[0]?.sqlite ?? ''}${ROLE_TABLES.sqlite}${GO_ADOPTION}${MIGRATIONS[5]?.sqlite ?? ''}${LNC_SESSIONS.sqlite}`,
+  postgres: `${MIGRATIONS[0]?.postgres ?? ''}${ROLE_TABLES.postgres}${GO_ADOPTION}${MIGRATIONS[5]?.postgres ?? ''}${LNC_SESSIONS.postgres}`,
 };
 
 /**

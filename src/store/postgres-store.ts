@@ -87,6 +87,8 @@ import {
   type Script,
   type Statements,
 } from './sql-queries.js';
+import { addLncSessionQuery, getLncSessionQuery, lncSessionFromRow, setLncExpiryQuery, setLncRemoteKeyQuery } from './lnc-session-sql.js';
+import type { LncSessionRecord, LncSessionStore } from './lnc-session-store.js';
 
 /** NOTIFY channel of revocations (payload names the schema, so schemas sharing a database stay apart). */
 export const REVOCATION_CHANNEL = 'aperture_revocations';
@@ -139,7 +141,7 @@ export interface PostgresStoreOptions {
  * @example
  * const store = await PostgresStore.open({ host: 'db', user: 'aperture', dbname: 'aperture' });
  */
-export class PostgresStore implements ApertureStore {
+export class PostgresStore implements ApertureStore, LncSessionStore {
   /** Always `postgres`. */
   readonly backend = 'postgres' as const;
   readonly #pool: pg.Pool;
@@ -707,5 +709,26 @@ export class PostgresStore implements ApertureStore {
     const listener = this.#listener;
     this.#listener = undefined;
     await Promise.all([listener?.end().catch(() => undefined), this.#pool.end().catch(() => undefined)]);
+  }
+
+  /** {@inheritDoc LncSessionStore.getLncSession} */
+  async getLncSession(entropy: Uint8Array): Promise<LncSessionRecord | undefined> {
+    const rows = await this.#query(getLncSessionQuery(entropy), 'getLncSession');
+    return rows[0] === undefined ? undefined : lncSessionFromRow(rows[0]);
+  }
+
+  /** {@inheritDoc LncSessionStore.addLncSession} */
+  async addLncSession(session: LncSessionRecord): Promise<boolean> {
+    return (await this.#query(addLncSessionQuery(session, 'postgres'), 'addLncSession')).length > 0;
+  }
+
+  /** {@inheritDoc LncSessionStore.setLncRemoteKey} */
+  async setLncRemoteKey(entropy: Uint8Array, remoteStaticPubKey: Uint8Array): Promise<boolean> {
+    return (await this.#query(setLncRemoteKeyQuery(entropy, remoteStaticPubKey), 'setLncRemoteKey')).length > 0;
+  }
+
+  /** {@inheritDoc LncSessionStore.setLncExpiry} */
+  async setLncExpiry(entropy: Uint8Array, expiry: number): Promise<boolean> {
+    return (await this.#query(setLncExpiryQuery(entropy, expiry), 'setLncExpiry')).length > 0;
   }
 }

@@ -91,6 +91,8 @@ import {
   type Statements,
   type StepResult,
 } from './sql-queries.js';
+import { addLncSessionQuery, getLncSessionQuery, lncSessionFromRow, setLncExpiryQuery, setLncRemoteKeyQuery } from './lnc-session-sql.js';
+import type { LncSessionRecord, LncSessionStore } from './lnc-session-store.js';
 
 /** File name of the database in the base directory, as in the reference proxy. */
 export const DEFAULT_SQLITE_FILE = 'aperture.db';
@@ -138,7 +140,7 @@ const sameFile = new Map<string, Set<SqliteStore>>();
  * @example
  * const store = new SqliteStore({ baseDir: '/var/lib/aperture' });
  */
-export class SqliteStore implements ApertureStore {
+export class SqliteStore implements ApertureStore, LncSessionStore {
   /** Always `sqlite`. */
   readonly backend = 'sqlite' as const;
   /** Absolute path of the database file. */
@@ -646,6 +648,31 @@ export class SqliteStore implements ApertureStore {
     if (peers?.size === 0) sameFile.delete(this.path);
     this.#statements.clear();
     this.#db.close();
+  }
+
+  /** {@inheritDoc LncSessionStore.getLncSession} */
+  async getLncSession(entropy: Uint8Array): Promise<LncSessionRecord | undefined> {
+    const rows = this.#lnc(getLncSessionQuery(entropy), 'getLncSession');
+    return rows[0] === undefined ? undefined : lncSessionFromRow(rows[0]);
+  }
+
+  /** {@inheritDoc LncSessionStore.addLncSession} */
+  async addLncSession(session: LncSessionRecord): Promise<boolean> {
+    return this.#lnc(addLncSessionQuery(session, 'sqlite'), 'addLncSession').length > 0;
+  }
+
+  /** {@inheritDoc LncSessionStore.setLncRemoteKey} */
+  async setLncRemoteKey(entropy: Uint8Array, remoteStaticPubKey: Uint8Array): Promise<boolean> {
+    return this.#lnc(setLncRemoteKeyQuery(entropy, remoteStaticPubKey), 'setLncRemoteKey').length > 0;
+  }
+
+  /** {@inheritDoc LncSessionStore.setLncExpiry} */
+  async setLncExpiry(entropy: Uint8Array, expiry: number): Promise<boolean> {
+    return this.#lnc(setLncExpiryQuery(entropy, expiry), 'setLncExpiry').length > 0;
+  }
+
+  #lnc(q: Query, what: string): Row[] {
+    return this.#do(what, () => this.#all(q));
   }
 }
 

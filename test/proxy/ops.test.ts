@@ -20,8 +20,10 @@ test('the logger never writes a credential, even in objects logged whole', () =>
   log.info({ headers: { authorization: `L402 ${secretMac}:${secretPreimage}`, 'grpc-metadata-macaroon': 'cafe' } }, 'request');
   log.info({ credential: { macaroon: secretMac, preimage: secretPreimage } }, 'nested');
   log.info({ preimage: secretPreimage }, 'top level');
+  log.info({ authenticator: { passphrase: 'abandon ability able about above absent absorb abstract absurd abuse' } }, 'lnc');
   const text = lines.join('');
-  assert.equal(lines.length, 3);
+  assert.equal(lines.length, 4);
+  assert.ok(!text.includes('absorb abstract'), text);
   assert.ok(!text.includes(secretMac), text);
   assert.ok(!text.includes(secretPreimage), text);
   assert.ok(!text.includes('cafe'), text);

@@ -6,6 +6,7 @@ import { L402Error } from '../../src/core/errors.js';
 import { storeConformance } from './conformance/index.js';
 
 storeConformance('MemoryStore', {
+  lncSessions: false,
   syncGetSecret: true,
   separateInstances: false,
   async open() {

@@ -47,6 +47,7 @@ const open = (schema: string, extra: Parameters<typeof PostgresStore.open>[0] = 
 const isCode = (code: string) => (e: unknown) => e instanceof L402Error && e.code === code;
 
 storeConformance('PostgresStore', {
+  lncSessions: true,
   syncGetSecret: false,
   separateInstances: true,
   skip: () => unreachable,

@@ -19,6 +19,7 @@ let n = 0;
 const freshDir = (): string => join(root, `case-${++n}`);
 
 storeConformance('SqliteStore', {
+  lncSessions: true,
   syncGetSecret: true,
   separateInstances: true,
   async open() {

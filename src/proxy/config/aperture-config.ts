@@ -131,9 +131,11 @@ export interface AuthenticatorConfig {
   tlsPath: string | undefined;
   /** lnd's macaroon directory (invoice.macaroon is read from it), `~` expanded. */
   macDir: string | undefined;
-  /** LNC fields: accepted, not built here. */
+  /** Lightning Node Connect: with no `lndhost`, lnd is reached through the mailbox with this pairing phrase. */
   passphrase: string | undefined;
+  /** The LNC mailbox, `host:port` (the reference's by default). */
   mailboxAddress: string;
+  /** Leave the LNC mailbox's TLS certificate unverified (tests, development mailboxes). */
   devServer: boolean;
   /** Offer and accept the Payment scheme (MPP) on services whose `authscheme` names it. */
   enableMpp: boolean;

@@ -13,6 +13,7 @@ import {
   type HttpLightningBackend,
 } from './http-backend-config.js';
 import { readWavelength } from './wavelength-config.js';
+import { pairingPhraseToEntropy } from '../../lnc/pairing-phrase.js';
 
 /** Keys of `authenticator`. @internal */
 export const AUTH_KEYS = [
@@ -167,15 +168,8 @@ export function readAuthenticator(
   }
   if (httpBackend !== undefined) backend = httpBackend;
   else if (backendText === 'dev') backend = 'dev';
-  else if (backendText === 'lnd' || lndHost !== undefined) backend = 'lnd';
-  else if (passphrase !== undefined) {
-    r.issue(
-      a.path('passphrase'),
-      'Lightning Node Connect (passphrase) is not built here; connect to lnd directly with lndhost, tlspath and macdir',
-      a.node('passphrase'),
-    );
-    return result;
-  } else {
+  else if (backendText === 'lnd' || lndHost !== undefined || passphrase !== undefined) backend = 'lnd';
+  else {
     r.issue(
       a.basePath,
       'no invoice backend: set authenticator.lndhost (with tlspath and macdir), authenticator.backend: cln, lnbits, phoenixd or nwc (with its keys), authenticator.wavelengthgateway (a Wavelength wallet), authenticator.backend: dev (test payments), or authenticator.disable: true',
@@ -191,7 +185,9 @@ export function readAuthenticator(
       a.node('network'),
     );
   }
-  if (backend === 'lnd') {
+  if (backend === 'lnd' && lndHost === undefined && passphrase !== undefined) {
+    checkLnc(r, a, passphrase, result.mailboxAddress, enableSessions);
+  } else if (backend === 'lnd') {
     if (lndHost === undefined) r.issue(a.path('lndhost'), "lnd host required (host:port of lnd's gRPC)");
     else checkAddress(r, a, 'lndhost', lndHost, true, 'issue');
     if (result.tlsPath === undefined) r.issue(a.path('tlspath'), "lnd tls required (path to lnd's tls.cert)");
@@ -233,12 +229,42 @@ export function readAuthenticator(
   return result;
 }
 
-/** The LNC keys without a passphrase: not built, ignored. */
+/** The LNC keys without a passphrase: ignored. */
 function warnLncKeys(r: ConfigReader, a: ConfigSection, passphrase: string | undefined): void {
-  if (a.has('mailboxaddress') || a.has('devserver')) {
-    const key = a.has('mailboxaddress') ? 'mailboxaddress' : 'devserver';
-    if (passphrase === undefined)
-      r.warn(a.path(key), 'not-built', 'Lightning Node Connect is not built here; LNC settings are ignored', a.node(key));
+  if (passphrase !== undefined) return;
+  for (const key of ['mailboxaddress', 'devserver']) {
+    if (a.has(key))
+      r.warn(a.path(key), 'ignored', `${key} applies to Lightning Node Connect (authenticator.passphrase), which is not set`, a.node(key));
+  }
+}
+
+/** lnd over Lightning Node Connect: a valid ten-word phrase, a mailbox host:port, no session refunds. */
+function checkLnc(r: ConfigReader, a: ConfigSection, passphrase: string, mailboxAddress: string, enableSessions: boolean): void {
+  try {
+    pairingPhraseToEntropy(passphrase);
+  } catch (error) {
+    r.issue(
+      a.path('passphrase'),
+      `not an LNC pairing phrase: ${error instanceof Error ? error.message : String(error)}`,
+      a.node('passphrase'),
+    );
+  }
+  checkAddress(r, a, 'mailboxaddress', mailboxAddress, true, 'issue');
+  for (const key of ['tlspath', 'macdir', 'paymacaroonpath']) {
+    if (a.has(key))
+      r.warn(
+        a.path(key),
+        'ignored',
+        `${key} is not used with Lightning Node Connect (the node's macaroon comes with the pairing)`,
+        a.node(key),
+      );
+  }
+  if (enableSessions) {
+    r.issue(
+      a.path('enablesessions'),
+      'enablesessions pays session refunds, which is not built over Lightning Node Connect: connect to lnd directly (lndhost, tlspath, macdir, paymacaroonpath) for sessions, or leave enablesessions off',
+      a.node('enablesessions'),
+    );
   }
 }
 

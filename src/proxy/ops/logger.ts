@@ -37,6 +37,7 @@ export const REDACTED_PATHS = [
   '*.preimage',
   '*.signature',
   '*.password',
+  '*.passphrase',
 ];
 
 /**

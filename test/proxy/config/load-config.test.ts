@@ -356,7 +356,7 @@ test('hashmail: its keys and the WebSocket pings act when enabled (no warning), 
   assert.match(issuesOf(`${minimal}hashmail:\n  messagerate: -1s\n`).get('hashmail.messagerate') ?? '', /./);
 });
 
-test('authenticator: lnd needs tlspath and macdir; LNC alone and etcd are refused; dev needs nothing', () => {
+test('authenticator: lnd needs tlspath and macdir; a passphrase that is not a pairing phrase and etcd are refused; dev needs nothing', () => {
   const lnd = issuesOf('listenaddr: "a:1"\nauthenticator: { lndhost: "localhost:10009" }\n');
   assert.deepEqual([...lnd.keys()].sort(), ['authenticator.macdir', 'authenticator.tlspath']);
   assert.ok(issuesOf('listenaddr: "a:1"\nauthenticator: { passphrase: "words" }\n').has('authenticator.passphrase'));

@@ -8,6 +8,7 @@ import type { ApertureStore } from '../../../src/store/index.js';
 import { chargeStoreConformance } from './charge-store.js';
 import { bind, hex, T0, HOUR, type RoleHarness } from './harness.js';
 import { ledgerConformance } from './ledger.js';
+import { lncSessionStoreConformance } from './lnc-session-store.js';
 import { rootKeyStoreConformance } from './root-key-store.js';
 import { serviceRegistryConformance } from './service-registry.js';
 import { sessionStoreConformance } from './session-store.js';
@@ -19,6 +20,8 @@ export type { RoleHarness } from './harness.js';
 export interface StoreHarness extends RoleHarness<ApertureStore> {
   /** Whether getSecret answers synchronously. */
   syncGetSecret: boolean;
+  /** Whether the store keeps LNC sessions (not the memory store). */
+  lncSessions: boolean;
 }
 
 /**
@@ -32,6 +35,7 @@ export function storeConformance(name: string, harness: StoreHarness): void {
   serviceRegistryConformance(name, harness);
   chargeStoreConformance(name, harness);
   sessionStoreConformance(name, harness);
+  lncSessionStoreConformance(name, harness, harness.lncSessions);
 
   describe(`ApertureStore lifecycle: ${name}`, () => {
     const { it } = bind(harness);

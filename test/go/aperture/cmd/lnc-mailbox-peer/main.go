@@ -8,6 +8,10 @@
 // node side echoes them back. The tests (test/lnc/) point it at our
 // hashmail server: it shows that the Go LNC code works through it unchanged.
 //
+// With -node-only it runs the node side alone, for a client written
+// elsewhere (ours): it pairs with the -phrase given, sends -auth as the
+// handshake's auth data, echoes -bytes bytes and exits.
+//
 // The mailbox is dialled over TLS without checking the certificate (the
 // tests' listener has a self-signed one), as litd does with `devserver`.
 //
@@ -30,6 +34,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/btcsuite/btcd/btcec/v2"
@@ -51,10 +56,19 @@ func main() {
 	transport := flag.String("transport", "grpc", "the client side's transport: grpc or ws")
 	size := flag.Int("bytes", 100_000, "bytes the client sends and the node side echoes")
 	timeout := flag.Duration("timeout", 60*time.Second, "time allowed for the whole exchange")
+	nodeOnly := flag.Bool("node-only", false, "run the node side alone (pairs with -phrase, sends -auth)")
+	phrase := flag.String("phrase", "", "the ten-word pairing phrase (with -node-only)")
+	auth := flag.String("auth", "Macaroon: 00", "the node side's auth data (with -node-only)")
 	flag.Parse()
 
 	res := result{Transport: *transport}
-	if err := run(*addr, *transport, *size, *timeout); err != nil {
+	var err error
+	if *nodeOnly {
+		err = runNode(*addr, *phrase, *auth, *size, *timeout)
+	} else {
+		err = run(*addr, *transport, *size, *timeout)
+	}
+	if err != nil {
 		res.Error = err.Error()
 	} else {
 		res.OK = true
@@ -110,7 +124,7 @@ func run(addr, transport string, size int, timeout time.Duration) error {
 	}
 	defer server.Close()
 	echoed := make(chan error, 1)
-	go func() { echoed <- echo(server, nodeData, size) }()
+	go func() { echoed <- echo(server, nodeData, size, false) }()
 
 	var client *mailbox.Client
 	if transport == "grpc" {
@@ -158,9 +172,48 @@ func run(addr, transport string, size int, timeout time.Duration) error {
 	}
 }
 
+// runNode is the node side alone: it creates the session's streams, waits
+// for one client, completes the handshake as the responder and echoes.
+func runNode(addr, phrase, auth string, size int, timeout time.Duration) error {
+	if addr == "" {
+		return errors.New("-mailbox is required")
+	}
+	words := strings.Split(phrase, " ")
+	if len(words) != mailbox.NumPassphraseWords {
+		return fmt.Errorf("-phrase needs %d words", mailbox.NumPassphraseWords)
+	}
+	var mnemonic [mailbox.NumPassphraseWords]string
+	copy(mnemonic[:], words)
+	entropy := mailbox.PassphraseMnemonicToEntropy(mnemonic)
+	nodeKey, err := btcec.NewPrivateKey()
+	if err != nil {
+		return err
+	}
+	nodeData := mailbox.NewConnData(
+		&keychain.PrivKeyECDH{PrivKey: nodeKey}, nil, entropy[:],
+		[]byte(auth), func(*btcec.PublicKey) error { return nil }, nil,
+	)
+	tlsConfig := &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the tests' self-signed listener
+	server, err := mailbox.NewServer(addr, nodeData, func(mailbox.ServerStatus) {},
+		grpc.WithTransportCredentials(credentials.NewTLS(tlsConfig)))
+	if err != nil {
+		return fmt.Errorf("node side: %w", err)
+	}
+	defer server.Close()
+	echoed := make(chan error, 1)
+	go func() { echoed <- echo(server, nodeData, size, true) }()
+	select {
+	case err := <-echoed:
+		return err
+	case <-time.After(timeout):
+		return errors.New("no client within the timeout")
+	}
+}
+
 // echo accepts the client, completes the handshake as the responder and
-// sends back the bytes it reads.
-func echo(server *mailbox.Server, data *mailbox.ConnData, size int) error {
+// sends back the bytes it reads. With linger it then waits for the client to
+// close (a write returns once gbn's window took it, not once it arrived).
+func echo(server *mailbox.Server, data *mailbox.ConnData, size int, linger bool) error {
 	raw, err := server.Accept()
 	if err != nil {
 		return fmt.Errorf("node accept: %w", err)
@@ -175,6 +228,9 @@ func echo(server *mailbox.Server, data *mailbox.ConnData, size int) error {
 	}
 	if err := writeChunks(conn, buf); err != nil {
 		return fmt.Errorf("node write: %w", err)
+	}
+	if linger {
+		_, _ = io.Copy(io.Discard, conn)
 	}
 	return nil
 }

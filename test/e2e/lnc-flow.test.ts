@@ -1,0 +1,102 @@
+// The aperture program with lnd over Lightning Node Connect: a paid request
+// whose invoice came through OUR hashmail server (a second aperture on a TLS
+// listener, reached with devserver) from a node side of ours serving the fake
+// lnd. The first start pairs with the phrase and keeps the session in its
+// SQLite store; a restart on the same base directory reaches the node with the
+// stored keys (the node side no longer answers the phrase).
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startAperture } from '../../src/app/start-aperture.js';
+import { HashmailGrpcClient } from '../../src/lnc/mailbox-grpc-client.js';
+import { pairingPhraseToEntropy } from '../../src/lnc/pairing-phrase.js';
+import { lncSessionStoreOf } from '../../src/store/lnc-session-store.js';
+import { MemoryStore } from '../../src/store/memory-store.js';
+import { FakeLnd } from '../fixtures/fake-lnd.js';
+import { LncNodeSide } from '../fixtures/lnc-node-side.js';
+import { h1, startBackend } from '../proxy/support.js';
+import { authorizationFor, challenge } from './lnd-support.js';
+import { configFrom, deferCleanup, quiet, tempBaseDir } from './support.js';
+
+const PHRASE = 'ability abandon able about above absent absorb abstract absurd abuse';
+
+describe('aperture with lnd over Lightning Node Connect', { timeout: 120_000 }, () => {
+  let backend: Awaited<ReturnType<typeof startBackend>>;
+  before(async () => {
+    backend = await startBackend((req, res) => res.end(`ok ${req.url}`));
+  });
+  after(async () => {
+    await backend.close();
+  });
+
+  test('a paid request whose invoice came over LNC through our mailbox; a restart uses the stored pairing', async (t) => {
+    const mailboxDir = tempBaseDir(t, 'aperture-lnc-mailbox-');
+    const mailbox = await startAperture(
+      configFrom(
+        'listenaddr: 127.0.0.1:0\nauthenticator:\n  disable: true\nhashmail:\n  enabled: true\n  messagerate: 1ms\n  messageburstallowance: 1000\n',
+        mailboxDir,
+      ),
+      { store: new MemoryStore(), logger: quiet, gcIntervalMs: 0, defaultMetrics: false },
+    );
+    deferCleanup(t, () => mailbox.close());
+    const address = `localhost:${mailbox.addresses.proxy.port}`;
+    const fake = await FakeLnd.start();
+    deferCleanup(t, () => fake.stop());
+    const nodeMailbox = new HashmailGrpcClient({ address, tls: { mode: 'skip-verify' }, retryWaitMs: 200 });
+    deferCleanup(t, () => nodeMailbox.close());
+    const node = new LncNodeSide(nodeMailbox, pairingPhraseToEntropy(PHRASE), fake, fake.invoiceMacaroon);
+    deferCleanup(t, () => node.stop());
+
+    const dir = tempBaseDir(t, 'aperture-lnc-proxy-');
+    const yaml = `
+listenaddr: 127.0.0.1:0
+insecure: true
+authenticator:
+  passphrase: ${PHRASE}
+  mailboxaddress: ${address}
+  devserver: true
+  network: regtest
+services:
+  - name: api
+    pathregexp: '^/api'
+    address: ${backend.address}
+    price: 10
+`;
+    const start = () => startAperture(configFrom(yaml, dir), { logger: quiet, gcIntervalMs: 0, defaultMetrics: false });
+
+    const first = await start();
+    try {
+      const c = await challenge(first);
+      assert.equal(fake.invoice(c.paymentHash)?.value_msat, 10_000n, 'the invoice was created by the node over LNC');
+      fake.settle(c.paymentHash);
+      const res = await h1(`${first.url}/api/x`, { headers: { authorization: authorizationFor(fake, c) } });
+      assert.equal(res.status, 200);
+      assert.equal(res.body, 'ok /api/x');
+      const row = await lncSessionStoreOf(first.store)?.getLncSession(pairingPhraseToEntropy(PHRASE));
+      assert.equal(row?.remoteStaticPubKey?.length, 33, 'the pairing is stored');
+    } finally {
+      await first.close();
+    }
+
+    const second = await start();
+    try {
+      const c = await challenge(second);
+      assert.ok(fake.invoice(c.paymentHash));
+      assert.equal(node.accepted, 2);
+    } finally {
+      await second.close();
+    }
+  });
+
+  test('refused on the memory store: the pairing would not survive a restart (L402_ERR_CONFIG_INVALID), and nothing is left open', async (t) => {
+    const dir = tempBaseDir(t, 'aperture-lnc-memory-');
+    const yaml = `listenaddr: 127.0.0.1:0\ninsecure: true\nauthenticator:\n  passphrase: ${PHRASE}\n  mailboxaddress: 127.0.0.1:1\nservices:\n  - name: api\n    pathregexp: '^/api'\n    address: ${backend.address}\n    price: 1\n`;
+    await assert.rejects(
+      startAperture(configFrom(yaml, dir), { store: new MemoryStore(), logger: quiet, gcIntervalMs: 0, defaultMetrics: false }),
+      (error: unknown) => {
+        assert.equal((error as { code: string }).code, 'L402_ERR_CONFIG_INVALID');
+        assert.match((error as Error).message, /SQLite or PostgreSQL store/);
+        return true;
+      },
+    );
+  });
+});
