@@ -91,6 +91,20 @@ describe('WavelengthPayer', () => {
     assert.deepEqual(await payer.trackPayment(invoice.paymentHash), result);
   });
 
+  it('follows the entry by the id the send answered with, for a send drawn from credit whose id is not the hash', async () => {
+    const { fake, payee, payer } = await setup();
+    fake.creditIdNext = 'credit-op-7';
+    const invoice = await payee.createInvoice({ amountSats: 8 });
+    const result = await payer.payInvoice(invoice.paymentRequest);
+    assert.equal(result.paymentHash, invoice.paymentHash);
+    assert.equal(result.amountSats, 8);
+    assert.deepEqual(fake.payCalls.at(-1), {
+      path: '/v1/wallet/inspect/activity',
+      body: { id: 'credit-op-7' },
+      macaroon: fake.payCalls[0]?.macaroon,
+    });
+  });
+
   it('refuses an invoice without an amount before calling the gateway', async () => {
     const { fake, payee, payer } = await setup();
     const invoice = await payee.createInvoice({ amountSats: 0 });

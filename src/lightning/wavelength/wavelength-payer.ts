@@ -174,9 +174,13 @@ export class WavelengthPayer implements Payer {
       hash,
     );
     let entry: unknown = field(sent, 'entry');
+    // The entry is followed by the id the wallet gave it: the payment hash for a swap-backed send (the proto),
+    // possibly another id for one drawn from credit. The preimage is checked against the invoice's hash anyway.
+    const sentId = field(entry, 'id');
+    const id = typeof sentId === 'string' && sentId !== '' ? sentId : hash;
     let completeWithoutPreimage = false;
     for (;;) {
-      if (entry !== undefined && entryId(entry) === hash) {
+      if (entry !== undefined && sameEntry(entry, id)) {
         const status = field(entry, 'status');
         // The proto: the preimage is empty until it is durably known (and absent before the wallet's June 2026 API).
         completeWithoutPreimage = status === 'ENTRY_STATUS_COMPLETE';
@@ -200,7 +204,7 @@ export class WavelengthPayer implements Payer {
             : `the payment of ${hash} is still pending after ${timeoutMs} ms; check it with trackPayment`,
         );
       await sleep(Math.min(this.#pollMs, remaining(deadline)), options.signal, hash);
-      entry = await this.#entry(hash, signal);
+      entry = await this.#entry(id, signal);
     }
   }
 
@@ -224,13 +228,13 @@ export class WavelengthPayer implements Payer {
     await this.#http.close();
   }
 
-  /** The wallet's entry for a payment hash; `undefined` when it has none (NotFound). */
-  async #entry(hash: string, call: { signal?: AbortSignal }): Promise<unknown> {
-    const answer = await this.#http.call('POST', INSPECT_PATH, { json: { id: hash }, ...call });
+  /** The wallet's entry of an id (a payment hash for swap-backed sends); `undefined` when it has none (NotFound). */
+  async #entry(id: string, call: { signal?: AbortSignal }): Promise<unknown> {
+    const answer = await this.#http.call('POST', INSPECT_PATH, { json: { id }, ...call });
     if (answer.status === 404) return undefined;
-    const body = this.#checked(answer, INSPECT_PATH, hash);
+    const body = this.#checked(answer, INSPECT_PATH, id);
     const entry = field(body, 'entry');
-    return entryId(entry) === hash ? entry : undefined;
+    return sameEntry(entry, id) ? entry : undefined;
   }
 
   #checked(answer: HttpAnswer, path: string, hash: string): unknown {
@@ -282,11 +286,10 @@ function sleep(ms: number, signal: AbortSignal | undefined, hash: string): Promi
   });
 }
 
-function entryId(entry: unknown): string | undefined {
-  const id = field(entry, 'id');
-  if (isHex32(id)) return id.toLowerCase();
-  const progress = field(field(entry, 'progress'), 'payment_hash');
-  return isHex32(progress) ? progress.toLowerCase() : undefined;
+/** Whether an entry is the one of `id` (compared without case when both are hashes). */
+function sameEntry(entry: unknown, id: string): boolean {
+  const own = field(entry, 'id');
+  return typeof own === 'string' && (own === id || (isHex32(own) && isHex32(id) && own.toLowerCase() === id.toLowerCase()));
 }
 
 function isSend(entry: unknown): boolean {
