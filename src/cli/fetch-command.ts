@@ -45,17 +45,21 @@ export const PAYER_FLAGS: readonly FlagSpec[] = [
     name: 'payer',
     type: 'string',
     description:
-      "How to pay: dev (the server's /api/dev/pay, dev backends only), lnd (needs the three --lnd-* flags), cln, lnbits or phoenixd (your node or wallet over HTTP; needs --payer-url and --payer-secret-file) or nwc (a wallet through Nostr Wallet Connect; --payer-secret-file holds the nostr+walletconnect:// URI)",
+      "How to pay: dev (the server's /api/dev/pay, dev backends only), lnd (needs the three --lnd-* flags), cln, lnbits, phoenixd or wavelength (your node or wallet over HTTP; needs --payer-url and --payer-secret-file) or nwc (a wallet through Nostr Wallet Connect; --payer-secret-file holds the nostr+walletconnect:// URI)",
   },
   { name: 'lnd-host', type: 'string', description: 'lnd gRPC address HOST:PORT' },
   { name: 'lnd-tls', type: 'string', description: "lnd's tls.cert" },
   { name: 'lnd-macaroon', type: 'string', description: 'A macaroon allowed to send payments (admin.macaroon)' },
-  { name: 'payer-url', type: 'string', description: 'clnrest, LNbits or phoenixd URL (--payer cln|lnbits|phoenixd)' },
+  {
+    name: 'payer-url',
+    type: 'string',
+    description: 'clnrest, LNbits, phoenixd or Wavelength gateway URL (--payer cln|lnbits|phoenixd|wavelength)',
+  },
   {
     name: 'payer-secret-file',
     type: 'string',
     description:
-      'File holding the rune (cln), admin key (lnbits), http-password (phoenixd) or connection URI (nwc); kept out of the command line',
+      'File holding the rune (cln), admin key (lnbits), http-password (phoenixd), macaroon (wavelength, binary) or connection URI (nwc); kept out of the command line',
   },
   { name: 'payer-ca', type: 'string', description: "CA certificate (PEM) of the payer's https URL (clnrest's ca.pem)" },
   { name: 'token-file', type: 'string', description: 'Keep the token in this single file (reference format)' },
@@ -67,7 +71,7 @@ export const PAYER_FLAGS: readonly FlagSpec[] = [
 ];
 
 /** The payers reached over HTTP (or, for nwc, a relay). */
-const HTTP_PAYERS = ['cln', 'lnbits', 'phoenixd', 'nwc'] as const;
+const HTTP_PAYERS = ['cln', 'lnbits', 'phoenixd', 'wavelength', 'nwc'] as const;
 type HttpPayerKind = (typeof HTTP_PAYERS)[number];
 const HTTP_PAYER_FLAGS = ['payer-url', 'payer-secret-file', 'payer-ca'] as const;
 
@@ -81,7 +85,7 @@ export interface PayerSettings {
   payer: 'dev' | 'lnd' | HttpPayerKind | undefined;
   /** lnd's address and credentials. */
   lnd: { host: string; tls: string; macaroon: string } | undefined;
-  /** URL (empty for nwc), credential file and CA file of `--payer cln|lnbits|phoenixd|nwc`. */
+  /** URL (empty for nwc), credential file and CA file of `--payer cln|lnbits|phoenixd|wavelength|nwc`. */
   http: { url: string; secretFile: string; ca: string | undefined } | undefined;
   /** The token store. */
   store: FileTokenStore;
@@ -180,8 +184,19 @@ async function httpPayer(kind: HttpPayerKind, http: NonNullable<PayerSettings['h
     if (text === '') throw usageError(`${what} ${path} is empty`);
     return text;
   };
-  const secret = await read(http.secretFile, '--payer-secret-file');
   const caCert = http.ca === undefined ? undefined : await read(http.ca, '--payer-ca');
+  if (kind === 'wavelength') {
+    // The macaroon file is binary: the payer reads and checks it (a file that is not a macaroon is a usage error).
+    const { WavelengthPayer } = await import('../lightning/wavelength/wavelength-payer.js');
+    try {
+      return new WavelengthPayer({ gateway: http.url, macaroonPath: http.secretFile, ...(caCert !== undefined ? { caCert } : {}) });
+    } catch (error) {
+      if (error instanceof L402Error && error.code === 'L402_ERR_LN_CREDENTIALS')
+        throw usageError(`--payer-secret-file ${http.secretFile}: ${error.message}`);
+      throw error;
+    }
+  }
+  const secret = await read(http.secretFile, '--payer-secret-file');
   const common = { url: http.url, ...(caCert !== undefined ? { caCert } : {}) };
   // Each loaded only when asked for.
   switch (kind) {

@@ -119,7 +119,7 @@ test("schema <command>: one command, by words or dots; the reference's flag name
     ]) {
       assert.ok(buyer.has(name), `${path}: --${name}`);
     }
-    assert.match(String(buyer.get('payer')?.description), /cln, lnbits or phoenixd[^]*nwc/);
+    assert.match(String(buyer.get('payer')?.description), /cln, lnbits, phoenixd or wavelength[^]*nwc/);
   }
   const unknown = await runCli(['schema', 'services.frobnicate']);
   assert.equal(unknown.code, 2);

@@ -263,10 +263,11 @@ test('the bin shim runs the command in a checkout', async () => {
   assert.equal((JSON.parse(result.stderr) as Record<string, unknown>)['paid'], true);
 });
 
-test('--payer cln|lnbits|phoenixd|nwc pays through the node or wallet over HTTP, with the secret read from a file', async () => {
+test('--payer cln|lnbits|phoenixd|wavelength|nwc pays through the node or wallet over HTTP, with the secret read from a file', async () => {
   const { FakeClnRest } = await import('../fixtures/fake-clnrest.js');
   const { FakeLnbits } = await import('../fixtures/fake-lnbits.js');
   const { FakePhoenixd } = await import('../fixtures/fake-phoenixd.js');
+  const { FakeWavelength } = await import('../fixtures/fake-wavelength.js');
   const { FakeNostrRelay } = await import('../fixtures/fake-nostr-relay.js');
   const { FakeNwcWallet } = await import('../fixtures/fake-nwc-wallet.js');
   const { writeFileSync } = await import('node:fs');
@@ -275,6 +276,7 @@ test('--payer cln|lnbits|phoenixd|nwc pays through the node or wallet over HTTP,
   const cln = await FakeClnRest.start({ payee });
   const lnbits = await FakeLnbits.start({ payee });
   const phoenixd = await FakePhoenixd.start({ payee });
+  const wavelength = await FakeWavelength.start({ payee });
   const relay = await FakeNostrRelay.start();
   const nwc = await FakeNwcWallet.start(relay.url, { payee });
   try {
@@ -283,10 +285,16 @@ test('--payer cln|lnbits|phoenixd|nwc pays through the node or wallet over HTTP,
       writeFileSync(file, `${text}\n`, { mode: 0o600 });
       return file;
     };
+    const writeBytes = (name: string, bytes: Uint8Array): string => {
+      const file = join(dir, name);
+      writeFileSync(file, bytes, { mode: 0o600 });
+      return file;
+    };
     const runs: Array<[string, string[]]> = [
       ['cln', ['--payer-url', cln.url, '--payer-secret-file', write('rune', cln.rune), '--payer-ca', write('ca.pem', cln.caCert)]],
       ['lnbits', ['--payer-url', lnbits.url, '--payer-secret-file', write('adminkey', lnbits.adminKey)]],
       ['phoenixd', ['--payer-url', phoenixd.url, '--payer-secret-file', write('password', phoenixd.password)]],
+      ['wavelength', ['--payer-url', wavelength.url, '--payer-secret-file', writeBytes('wallet.macaroon', wavelength.macaroon)]],
       ['nwc', ['--payer-secret-file', write('nwc-uri', nwc.uri())]],
     ];
     for (const [kind, extra] of runs) {
@@ -296,7 +304,13 @@ test('--payer cln|lnbits|phoenixd|nwc pays through the node or wallet over HTTP,
       assert.equal(run.errJson()['paidSats'], 100, kind);
       assert.ok(!run.stderr.includes(cln.rune) && !run.stderr.includes(lnbits.adminKey), 'secrets never printed');
     }
-    assert.equal(s.payments(), 4);
+    assert.equal(s.payments(), 5);
+    // A Wavelength macaroon file that is not a macaroon is a usage error; a foreign one a payment refusal.
+    const wave = ['fetch', `${s.url}/quote`, '--payer', 'wavelength', '--payer-url', wavelength.url, '--payer-secret-file'];
+    assert.equal((await cli([...wave, write('not-macaroon', 'hello'), '--token-file', tokenFile()])).code, 2);
+    const foreign = await cli([...wave, writeBytes('foreign.macaroon', wavelength.foreignMacaroon()), '--token-file', tokenFile()]);
+    assert.equal(foreign.code, 4, foreign.stderr);
+    assert.match(foreign.stderr, /L402_ERR_PAY_AUTH_REFUSED/);
     // The wrong secret is a payment refusal (exit 4); missing options are usage errors (exit 2).
     const refused = await cli([
       'fetch',
@@ -335,6 +349,7 @@ test('--payer cln|lnbits|phoenixd|nwc pays through the node or wallet over HTTP,
     await cln.server.close();
     await lnbits.server.close();
     await phoenixd.server.close();
+    await wavelength.server.close();
     nwc.close();
     await relay.server.close();
   }

@@ -208,8 +208,11 @@ export class WavelengthInvoicer implements Invoicer {
   }
 }
 
-/** The gateway URL without a trailing slash, or a coded error. */
-function checkGateway(gateway: string): string {
+/**
+ * The gateway URL without a trailing slash, or a coded error.
+ * @internal
+ */
+export function checkGateway(gateway: string): string {
   let url: URL | undefined;
   try {
     url = new URL(gateway);
@@ -231,8 +234,11 @@ function checkGateway(gateway: string): string {
   return gateway.replace(/\/+$/, '');
 }
 
-/** The macaroon as hex, checked to be a macaroon; undefined when none is configured. */
-function readMacaroonHex(options: WavelengthInvoicerOptions): string | undefined {
+/**
+ * The macaroon as hex, checked to be a macaroon; undefined when none is configured.
+ * @internal
+ */
+export function readMacaroonHex(options: Pick<WavelengthInvoicerOptions, 'macaroon' | 'macaroonPath'>): string | undefined {
   if (options.macaroon !== undefined && options.macaroonPath !== undefined) {
     throw new L402Error('L402_ERR_LN_CREDENTIALS', 'give the Wavelength macaroon or its path, not both');
   }

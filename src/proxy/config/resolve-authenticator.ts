@@ -159,7 +159,7 @@ export function readAuthenticator(
     if (enableSessions) {
       r.issue(
         a.path('enablesessions'),
-        'enablesessions pays session refunds, and the Wavelength backend has no payer: use backend lnd (with paymacaroonpath) or dev for sessions, or leave enablesessions off (charges work with Wavelength)',
+        'enablesessions pays session refunds to invoices without an amount, which the Wavelength wallet cannot pay (prepare-send refuses them): use backend lnd (with paymacaroonpath), cln, phoenixd, nwc or dev for sessions, or leave enablesessions off (charges work with Wavelength)',
         a.node('enablesessions'),
       );
     }

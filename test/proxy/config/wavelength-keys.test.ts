@@ -1,7 +1,7 @@
 // authenticator.wavelengthgateway and wavelengthmacaroonpath (the reference's keys): setting the gateway
 // selects the Wavelength backend, as in the reference; --check-config validates them and refuses what the
 // reference refuses (lndhost or passphrase beside it, strictverify) and what this backend cannot serve
-// (enablesessions: no payer for refunds).
+// (enablesessions: refunds are amountless invoices, which the Wavelength payer cannot pay).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { checkConfig, loadConfig, type LoadConfigOptions } from '../../../src/proxy/config/index.js';
@@ -47,7 +47,12 @@ test('refused: a bad gateway URL, backend: wavelength without one, lndhost or pa
     ['  wavelengthgateway: http://h:1\n  lndhost: localhost:10009\n', '', 'authenticator.lndhost', /Wavelength/],
     ['  wavelengthgateway: http://h:1\n  passphrase: a b c\n', '', 'authenticator.passphrase', /Wavelength/],
     ['  wavelengthgateway: http://h:1\n', 'strictverify: true\n', 'strictverify', /reports no settlement/],
-    ['  wavelengthgateway: http://h:1\n  enablempp: true\n  enablesessions: true\n', '', 'authenticator.enablesessions', /no payer/],
+    [
+      '  wavelengthgateway: http://h:1\n  enablempp: true\n  enablesessions: true\n',
+      '',
+      'authenticator.enablesessions',
+      /without an amount, which the Wavelength wallet cannot pay/,
+    ],
   ] as const) {
     const report = checkConfig(base(auth, top));
     assert.equal(report.ok, false, auth);
