@@ -9,10 +9,12 @@
  * Row decoding lives here too: `pg` returns BIGINT as strings, SQLite as
  * numbers; both pass through `Number`.
  */
+import { L402Error } from '../core/errors.js';
 import type { ChargeRecord } from './charge-store.js';
 import type { PendingCursor, RevenueStats, TokenFilter, TransactionFilter, TransactionRecord } from './ledger.js';
 import type { ServiceRecord } from './service-registry.js';
 import type { CreditOutcome, OpenOutcome, RefundStatus, SessionCursor, SessionRecord } from './session-store.js';
+import { STORE_QUERY_FAILED } from './store-errors.js';
 import { deriveState, revenueTotals, type Page } from './store-support.js';
 
 /** A database row. */
@@ -393,7 +395,7 @@ export function* newSecretIfAbsentScript(sql: Statements, idHash: Buffer, key: B
   if (sql.goSecrets) yield { text: sql.newGoSecretIfAbsent, values: [idHash, key, goTime] };
   yield { text: sql.newSecretIfAbsent, values: [idHash, key, now] };
   const stored = (yield { text: sql.getSecret, values: [idHash] }).rows[0]?.['root_key'];
-  if (stored === undefined) throw new Error('the key was written but cannot be read back');
+  if (stored === undefined) throw new L402Error(STORE_QUERY_FAILED, 'the key was written but cannot be read back', { status: 500 });
   return stored as Buffer;
 }
 
