@@ -119,4 +119,16 @@ export interface ApertureStore extends RootKeyStore, Ledger, ServiceRegistry, Ch
    * @throws L402Error `L402_ERR_STORE_INVALID_ARGUMENT` for a malformed hash
    */
   goChargeConsumed(paymentHash: string): Promise<boolean>;
+
+  /**
+   * Carries over a session the Go aperture whose database this is opened: when
+   * its `mpp_sessions` row is `open`, closes it there and opens it here with its
+   * deposit, spend, return invoice and credited payment hashes, in one
+   * transaction (see docs/storage.md). Does nothing when a session of this id
+   * exists here, when the Go row is missing or closed, or without a Go database.
+   * @param id - session id
+   * @returns whether this call imported it (a concurrent caller's import is false here)
+   * @throws L402Error `L402_ERR_STORE_INVALID_ARGUMENT` for a malformed id
+   */
+  importGoSession(id: string): Promise<boolean>;
 }

@@ -389,6 +389,13 @@ export class MemoryStore implements ApertureStore {
     return false;
   }
 
+  /** {@inheritDoc ApertureStore.importGoSession}: a memory store holds no Go database, so false. */
+  async importGoSession(id: string): Promise<boolean> {
+    this.#open();
+    checkId(id, 'session id');
+    return false;
+  }
+
   /** {@inheritDoc ApertureStore.pruneCharges} */
   async pruneCharges(expiredBefore: number): Promise<number> {
     this.#open();
