@@ -149,7 +149,12 @@ export async function openProgramMpp(
             store,
             payer,
             // The Go aperture's open sessions, carried over on first use under the same switch as its challenges.
-            ...(acceptGoChallenges ? { importGoSession: (id: string) => store.importGoSession(id) } : {}),
+            ...(acceptGoChallenges
+              ? {
+                  importGoSession: (id: string) => store.importGoSession(id),
+                  goCreditOwner: (paymentHash: string) => store.goCreditOwner(paymentHash),
+                }
+              : {}),
             decodeInvoice,
             depositMultiplier: a.sessionDepositMultiplier,
             idleTimeoutSeconds: a.sessionIdleTimeoutSeconds,

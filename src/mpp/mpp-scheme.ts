@@ -97,6 +97,13 @@ export interface MppSessionOptions {
    * action is applied as usual. Resolves whether it imported the session.
    */
   importGoSession?: (id: string) => Promise<boolean>;
+  /**
+   * The session the Go aperture credited a payment to (see
+   * `ApertureStore.goCreditOwner`), asked before a Go-issued open or topUp: a
+   * payment the Go aperture credited to a session that is not (or cannot be)
+   * carried over here credits nothing here.
+   */
+  goCreditOwner?: (paymentHash: string) => Promise<string | undefined>;
 }
 
 /** Options of {@link MppScheme}. */
@@ -701,8 +708,8 @@ export class MppScheme {
         const returnInvoice = this.#checkReturnInvoice(payload['returnInvoice'], sessions);
         const id = request.paymentHash;
         const price = await this.#sessionPrice(target, id);
-        // A deposit paid to the Go aperture may have opened a session there: carry it over, and this open is its replay.
-        if (goIssued) await sessions.importGoSession?.(id);
+        // A deposit paid to the Go aperture may have opened a session there: carried over, this open is its replay.
+        if (goIssued) await this.#checkGoCredit(sessions, id, request.paymentHash);
         const outcome = await sessions.store.openSession({
           id,
           paymentHash: request.paymentHash,
@@ -723,6 +730,7 @@ export class MppScheme {
         this.#checkExpiry(challenge);
         const id = sessionIdOf(payload['sessionId']);
         checkPreimage(payload['topUpPreimage'], request.paymentHash);
+        if (goIssued) await this.#checkGoCredit(sessions, id, request.paymentHash);
         const credit = () => sessions.store.creditSession(id, request.paymentHash, request.depositSats, this.#clock.now());
         let outcome = await credit();
         if (outcome === 'not-open' && (await this.#importedFromGo(sessions, id))) outcome = await credit();
@@ -832,6 +840,22 @@ export class MppScheme {
       session = await sessions.store.getSession(id);
     }
     return session?.status === 'open';
+  }
+
+  /**
+   * Before a Go-issued open or topUp: carries session `id` over when the Go
+   * aperture has it open, and refuses a payment the Go aperture credited unless
+   * it was to that session and the session is here now (closed there before
+   * the switch, or credited to another session, it must not credit again).
+   */
+  async #checkGoCredit(sessions: MppSessionOptions, id: string, paymentHash: string): Promise<void> {
+    if ((await sessions.store.getSession(id)) === undefined) await sessions.importGoSession?.(id);
+    const owner = await sessions.goCreditOwner?.(paymentHash);
+    if (owner === undefined) return;
+    if (owner !== id) throw new Refusal('L402_ERR_MPP_FOREIGN_PAYMENT', 'the Go aperture credited this payment to another session');
+    if ((await sessions.store.getSession(id)) === undefined) {
+      throw new Refusal('L402_ERR_MPP_FOREIGN_PAYMENT', 'the Go aperture credited this payment to a session it closed');
+    }
   }
 
   /** Why a session could not be used: missing, closed, or (with a price) short. */

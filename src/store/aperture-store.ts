@@ -131,4 +131,14 @@ export interface ApertureStore extends RootKeyStore, Ledger, ServiceRegistry, Ch
    * @throws L402Error `L402_ERR_STORE_INVALID_ARGUMENT` for a malformed id
    */
   importGoSession(id: string): Promise<boolean>;
+
+  /**
+   * The session the Go aperture whose database this is credited a payment to
+   * (its `mpp_session_credits`, Go migration 8): a deposit or top-up it took
+   * must not credit another session here.
+   * @param paymentHash - 64 lower-case hex characters
+   * @returns the session id, or `undefined` (none, or no such Go table)
+   * @throws L402Error `L402_ERR_STORE_INVALID_ARGUMENT` for a malformed hash
+   */
+  goCreditOwner(paymentHash: string): Promise<string | undefined>;
 }

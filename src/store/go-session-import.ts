@@ -50,6 +50,7 @@ export function goSessionStatements(dialect: Dialect, schema: GoApertureSchema) 
         FROM mpp_session_credits c WHERE c.session_id = $1 AND ${length('c.payment_hash')} = 32 AND c.amount_sats >= 0
         ON CONFLICT (payment_hash) DO NOTHING`
       : undefined,
+    creditOwner: schema.sessionCredits ? `SELECT session_id FROM mpp_session_credits WHERE payment_hash = $1` : undefined,
     claimDeposit:
       'INSERT INTO aperture_session_credits (payment_hash, session_id, amount_sats, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (payment_hash) DO NOTHING',
   };

@@ -396,6 +396,13 @@ export class MemoryStore implements ApertureStore {
     return false;
   }
 
+  /** {@inheritDoc ApertureStore.goCreditOwner}: a memory store holds no Go database, so none. */
+  async goCreditOwner(paymentHash: string): Promise<string | undefined> {
+    this.#open();
+    checkHash(paymentHash, 'paymentHash');
+    return undefined;
+  }
+
   /** {@inheritDoc ApertureStore.pruneCharges} */
   async pruneCharges(expiredBefore: number): Promise<number> {
     this.#open();

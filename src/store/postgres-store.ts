@@ -614,6 +614,15 @@ export class PostgresStore implements ApertureStore {
     return this.#script('importGoSession', goSessionImportScript(this.#goSessions, id, now, now));
   }
 
+  /** {@inheritDoc ApertureStore.goCreditOwner} */
+  async goCreditOwner(paymentHash: string): Promise<string | undefined> {
+    checkHash(paymentHash, 'paymentHash');
+    const text = this.#goSessions?.creditOwner;
+    if (text === undefined) return undefined;
+    const rows = await this.#query({ text, values: [Buffer.from(paymentHash, 'hex')] }, 'goCreditOwner');
+    return rows[0] === undefined ? undefined : String(rows[0]['session_id']);
+  }
+
   /** {@inheritDoc ApertureStore.pruneCharges} */
   async pruneCharges(expiredBefore: number): Promise<number> {
     return this.#count({ text: this.#sql.pruneCharges, values: [expiredBefore] }, 'pruneCharges');

@@ -553,6 +553,15 @@ export class SqliteStore implements ApertureStore {
     return this.#script('importGoSession', goSessionImportScript(this.#goSessions, id, now, goTimeText(now)));
   }
 
+  /** {@inheritDoc ApertureStore.goCreditOwner} */
+  async goCreditOwner(paymentHash: string): Promise<string | undefined> {
+    checkHash(paymentHash, 'paymentHash');
+    const text = this.#goSessions?.creditOwner;
+    if (text === undefined) return undefined;
+    const row = this.#do('goCreditOwner', () => this.#get(text, [Buffer.from(paymentHash, 'hex')]));
+    return row === undefined ? undefined : String(row['session_id']);
+  }
+
   /** {@inheritDoc ApertureStore.pruneCharges} */
   async pruneCharges(expiredBefore: number): Promise<number> {
     return this.#do('pruneCharges', () => this.#run(this.#sql.pruneCharges, [expiredBefore]));

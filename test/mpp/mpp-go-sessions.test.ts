@@ -123,7 +123,9 @@ function schemeOn(store: AnyStore, world: ReturnType<typeof nodes>, importGo = t
       store,
       payer: new DevPayer(world.client),
       decodeInvoice,
-      ...(importGo ? { importGoSession: (id: string) => store.importGoSession(id) } : {}),
+      ...(importGo
+        ? { importGoSession: (id: string) => store.importGoSession(id), goCreditOwner: (hash: string) => store.goCreditOwner(hash) }
+        : {}),
     },
   });
 }
@@ -294,6 +296,52 @@ describe("the Go aperture's open sessions, carried over", () => {
     assert.equal(ok.balanceSats, 200 - 150 - 10, 'the Go balance, not a fresh deposit');
     assert.equal((await b.goRow(open.paymentHash))?.status, 'closed');
   });
+
+  both(
+    'a Go-issued open of a deposit whose Go session was closed, or a top-up the Go aperture credited elsewhere, credits nothing',
+    async (go, b) => {
+      await go.migrate(b.db);
+      const world = nodes();
+      const open = await goChallenge(world.server, world.secret, {
+        realm: REALM,
+        intent: 'session',
+        amountSats: 10,
+        expiresAt: Date.now() + 600_000,
+      });
+      const { preimage } = await world.server.pay(open.invoice);
+      const returnInvoice = (await world.client.createInvoice({ amountSats: 0, expirySeconds: 86_400 })).paymentRequest;
+      // Closed (and refunded) by the Go aperture before the switch, within the challenge's lifetime.
+      await go.session(b.db, { id: open.paymentHash, depositSats: 200, returnInvoice, closed: true });
+      const store = await b.open();
+      assert.equal(await store.goCreditOwner(open.paymentHash), open.paymentHash);
+      assert.equal(await store.goCreditOwner(randomBytes(32).toString('hex')), undefined);
+      await assert.rejects(store.goCreditOwner('XYZ'), { code: 'L402_ERR_STORE_INVALID_ARGUMENT' });
+      const scheme = schemeOn(store, world);
+      refused(
+        await scheme.verify(requestWith(paymentHeader(open.challenge, { action: 'open', preimage, returnInvoice })), quotes),
+        'L402_ERR_MPP_FOREIGN_PAYMENT',
+      );
+      assert.equal(await store.getSession(open.paymentHash), undefined);
+      // A Go session took a top-up; presented to a session of this program, it credits nothing.
+      const s = await goSession(go, b, world);
+      const offer = await ourChallenge(scheme);
+      const ours = await world.server.pay(invoiceOf(offer));
+      const opened = accepted(
+        await scheme.verify(
+          requestWith(paymentHeader(offer.challenge, { action: 'open', preimage: ours.preimage, returnInvoice })),
+          quotes,
+        ),
+      );
+      refused(
+        await scheme.verify(
+          requestWith(paymentHeader(s.topUp.challenge, { action: 'topUp', sessionId: opened.reference, topUpPreimage: s.topUpPreimage })),
+          quotes,
+        ),
+        'L402_ERR_MPP_FOREIGN_PAYMENT',
+      );
+      assert.equal((await store.getSession(opened.reference))?.balanceSats, opened.balanceSats);
+    },
+  );
 
   both('concurrent first uses on two instances import the session once and debit each request', async (go, b) => {
     await go.migrate(b.db);
