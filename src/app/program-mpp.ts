@@ -148,6 +148,13 @@ export async function openProgramMpp(
           sessions: {
             store,
             payer,
+            // The Go aperture's open sessions, carried over on first use under the same switch as its challenges.
+            ...(acceptGoChallenges
+              ? {
+                  importGoSession: (id: string) => store.importGoSession(id),
+                  goCreditOwner: (paymentHash: string) => store.goCreditOwner(paymentHash),
+                }
+              : {}),
             decodeInvoice,
             depositMultiplier: a.sessionDepositMultiplier,
             idleTimeoutSeconds: a.sessionIdleTimeoutSeconds,

@@ -89,6 +89,21 @@ export interface MppSessionOptions {
    * with each further one, at most an hour; default 60 000 ms.
    */
   refundBackoffMs?: number;
+  /**
+   * Carries over a session the Go aperture opened on the shared database (see
+   * `ApertureStore.importGoSession`): asked when a bearer, topUp or close names
+   * a session this store does not have, and before a Go-issued `open` (whose
+   * deposit may have opened a Go session of the same id), after which the
+   * action is applied as usual. Resolves whether it imported the session.
+   */
+  importGoSession?: (id: string) => Promise<boolean>;
+  /**
+   * The session the Go aperture credited a payment to (see
+   * `ApertureStore.goCreditOwner`), asked before a Go-issued open or topUp: a
+   * payment the Go aperture credited to a session that is not (or cannot be)
+   * carried over here credits nothing here.
+   */
+  goCreditOwner?: (paymentHash: string) => Promise<string | undefined>;
 }
 
 /** Options of {@link MppScheme}. */
@@ -693,6 +708,8 @@ export class MppScheme {
         const returnInvoice = this.#checkReturnInvoice(payload['returnInvoice'], sessions);
         const id = request.paymentHash;
         const price = await this.#sessionPrice(target, id);
+        // A deposit paid to the Go aperture may have opened a session there: carried over, this open is its replay.
+        if (goIssued) await this.#checkGoCredit(sessions, id, request.paymentHash);
         const outcome = await sessions.store.openSession({
           id,
           paymentHash: request.paymentHash,
@@ -713,7 +730,10 @@ export class MppScheme {
         this.#checkExpiry(challenge);
         const id = sessionIdOf(payload['sessionId']);
         checkPreimage(payload['topUpPreimage'], request.paymentHash);
-        const outcome = await sessions.store.creditSession(id, request.paymentHash, request.depositSats, this.#clock.now());
+        if (goIssued) await this.#checkGoCredit(sessions, id, request.paymentHash);
+        const credit = () => sessions.store.creditSession(id, request.paymentHash, request.depositSats, this.#clock.now());
+        let outcome = await credit();
+        if (outcome === 'not-open' && (await this.#importedFromGo(sessions, id))) outcome = await credit();
         if (outcome === 'foreign') throw new Refusal('L402_ERR_MPP_FOREIGN_PAYMENT', 'this top-up was already credited to another session');
         if (outcome === 'not-open') throw await this.#notOpen(sessions, id);
         return this.#debit(sessions, id, await this.#sessionPrice(target, id), 'topUp', challenge.id);
@@ -723,7 +743,9 @@ export class MppScheme {
         checkPreimage(payload['preimage'], id);
         const price = await this.#sessionPrice(target, id);
         const now = this.#clock.now();
-        const debited = await sessions.store.debitSession(id, price, now);
+        let debited = await sessions.store.debitSession(id, price, now);
+        if (debited === undefined && (await this.#importedFromGo(sessions, id)))
+          debited = await sessions.store.debitSession(id, price, now);
         const closed = await sessions.store.closeSession(id, now);
         if (closed === undefined) throw await this.#notOpen(sessions, id);
         const refund = await this.#refund(closed);
@@ -786,7 +808,9 @@ export class MppScheme {
   }
 
   async #debit(sessions: MppSessionOptions, id: string, price: number, action: MppAction, challengeId: string): Promise<MppAccepted> {
-    const session = await sessions.store.debitSession(id, price, this.#clock.now());
+    let session = await sessions.store.debitSession(id, price, this.#clock.now());
+    if (session === undefined && (await this.#importedFromGo(sessions, id)))
+      session = await sessions.store.debitSession(id, price, this.#clock.now());
     if (session === undefined) throw await this.#notOpen(sessions, id, price);
     return {
       kind: 'accepted',
@@ -799,6 +823,39 @@ export class MppScheme {
       receipt: encodeSessionReceipt({ method: 'lightning', reference: id, status: 'success', timestamp: rfc3339(this.#clock.now()) }),
       undo: { sessionId: id, sats: price },
     };
+  }
+
+  /**
+   * After an action found no usable session: whether to try it once more,
+   * because the session may have just been carried over from the Go aperture,
+   * by this call or by a concurrent request (which may have imported it after
+   * this action's attempt). False when nothing is to be carried over, or the
+   * session here is closed (the action's failure stands).
+   */
+  async #importedFromGo(sessions: MppSessionOptions, id: string): Promise<boolean> {
+    if (sessions.importGoSession === undefined) return false;
+    let session = await sessions.store.getSession(id);
+    if (session === undefined) {
+      await sessions.importGoSession(id);
+      session = await sessions.store.getSession(id);
+    }
+    return session?.status === 'open';
+  }
+
+  /**
+   * Before a Go-issued open or topUp: carries session `id` over when the Go
+   * aperture has it open, and refuses a payment the Go aperture credited unless
+   * it was to that session and the session is here now (closed there before
+   * the switch, or credited to another session, it must not credit again).
+   */
+  async #checkGoCredit(sessions: MppSessionOptions, id: string, paymentHash: string): Promise<void> {
+    if ((await sessions.store.getSession(id)) === undefined) await sessions.importGoSession?.(id);
+    const owner = await sessions.goCreditOwner?.(paymentHash);
+    if (owner === undefined) return;
+    if (owner !== id) throw new Refusal('L402_ERR_MPP_FOREIGN_PAYMENT', 'the Go aperture credited this payment to another session');
+    if ((await sessions.store.getSession(id)) === undefined) {
+      throw new Refusal('L402_ERR_MPP_FOREIGN_PAYMENT', 'the Go aperture credited this payment to a session it closed');
+    }
   }
 
   /** Why a session could not be used: missing, closed, or (with a price) short. */

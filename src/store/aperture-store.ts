@@ -119,4 +119,26 @@ export interface ApertureStore extends RootKeyStore, Ledger, ServiceRegistry, Ch
    * @throws L402Error `L402_ERR_STORE_INVALID_ARGUMENT` for a malformed hash
    */
   goChargeConsumed(paymentHash: string): Promise<boolean>;
+
+  /**
+   * Carries over a session the Go aperture whose database this is opened: when
+   * its `mpp_sessions` row is `open`, closes it there and opens it here with its
+   * deposit, spend, return invoice and credited payment hashes, in one
+   * transaction (see docs/storage.md). Does nothing when a session of this id
+   * exists here, when the Go row is missing or closed, or without a Go database.
+   * @param id - session id
+   * @returns whether this call imported it (a concurrent caller's import is false here)
+   * @throws L402Error `L402_ERR_STORE_INVALID_ARGUMENT` for a malformed id
+   */
+  importGoSession(id: string): Promise<boolean>;
+
+  /**
+   * The session the Go aperture whose database this is credited a payment to
+   * (its `mpp_session_credits`, Go migration 8): a deposit or top-up it took
+   * must not credit another session here.
+   * @param paymentHash - 64 lower-case hex characters
+   * @returns the session id, or `undefined` (none, or no such Go table)
+   * @throws L402Error `L402_ERR_STORE_INVALID_ARGUMENT` for a malformed hash
+   */
+  goCreditOwner(paymentHash: string): Promise<string | undefined>;
 }

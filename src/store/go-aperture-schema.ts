@@ -30,7 +30,9 @@
  * Nothing here alters the Go aperture's tables or `schema_migrations`: the
  * import only reads them, and the only writes to `secrets` are the root keys of
  * tokens aperture-ts mints and the deletions of revoked and garbage-collected
- * ones — what the Go aperture itself does to that table. The import runs in one
+ * ones — what the Go aperture itself does to that table. (Open MPP sessions are
+ * carried over one by one on first use, which closes their Go row: see
+ * go-session-import.ts.) The import runs in one
  * transaction (SQLite `BEGIN IMMEDIATE`; PostgreSQL under the migration lock), so
  * a crash leaves it undone and the next start does it again; every step is
  * idempotent.
@@ -78,7 +80,7 @@ export const GO_MPP_HMAC_KEY_HASH = createHash('sha256').update('aperture-mpp-hm
 export const GO_CHARGE_CONSUMED_QUERY = 'SELECT 1 AS found FROM mpp_consumed_charges WHERE payment_hash = $1';
 
 /** Columns aperture-ts reads (and, for `secrets`, writes) of each Go table. */
-const NEEDED: Record<'secrets' | 'l402_transactions' | 'services', readonly string[]> = {
+const NEEDED: Record<'secrets' | 'l402_transactions' | 'services' | 'mpp_sessions' | 'mpp_session_credits', readonly string[]> = {
   secrets: ['hash', 'secret', 'created_at'],
   l402_transactions: [
     'id',
@@ -93,6 +95,8 @@ const NEEDED: Record<'secrets' | 'l402_transactions' | 'services', readonly stri
     'settled_at',
   ],
   services: ['name', 'address', 'protocol', 'host_regexp', 'path_regexp', 'price', 'auth', 'updated_at'],
+  mpp_sessions: ['session_id', 'payment_hash', 'deposit_sats', 'spent_sats', 'return_invoice', 'status', 'created_at', 'updated_at'],
+  mpp_session_credits: ['payment_hash', 'session_id', 'amount_sats', 'created_at'],
 };
 
 /** What of the Go aperture's schema a database holds. */
@@ -111,6 +115,10 @@ export interface GoApertureSchema {
   services: boolean;
   /** `services.auth_scheme` exists (Go migration 7). */
   servicesAuthScheme: boolean;
+  /** `mpp_sessions` has the columns an open session is imported from (Go migration 6). */
+  sessions: boolean;
+  /** `mpp_session_credits` has the columns the credited payment hashes are read from (Go migration 8). */
+  sessionCredits: boolean;
 }
 
 /** What one import changed. */
@@ -185,6 +193,8 @@ export function describeGoSchema(rows: readonly Row[]): GoApertureSchema | undef
     transactions: has('l402_transactions'),
     services: has('services'),
     servicesAuthScheme: columns.get('services')?.has('auth_scheme') === true,
+    sessions: has('mpp_sessions'),
+    sessionCredits: has('mpp_session_credits'),
   };
   return schema.secrets || schema.transactions || schema.services ? schema : undefined;
 }

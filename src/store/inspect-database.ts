@@ -297,7 +297,7 @@ export function describeDatabase(found: DatabaseInspection): { lines: string[]; 
   }
   lines.push(`  at start: ${reads.join('; ')}`);
   lines.push(
-    `  its tables and schema_migrations are not altered; aperture-ts's own tables are ${own === undefined ? 'added next to them' : 'brought up to date'}. Nothing is modified until start.`,
+    `  its tables and schema_migrations are not altered (but for the root keys of tokens sold here, and the status of an MPP session carried over); aperture-ts's own tables are ${own === undefined ? 'added next to them' : 'brought up to date'}. Nothing is modified until start.`,
   );
   if (go.schema.version !== undefined && go.schema.version > GO_SCHEMA_TESTED_VERSION) {
     lines.push(
@@ -306,7 +306,7 @@ export function describeDatabase(found: DatabaseInspection): { lines: string[]; 
   }
   if (go.openMppSessions !== undefined && go.openMppSessions.count > 0) {
     lines.push(
-      `  note: ${plural(go.openMppSessions.count, 'open MPP session')} holding ${go.openMppSessions.unspentSats} sat unspent ${go.openMppSessions.count === 1 ? 'is' : 'are'} not carried over (aperture-ts does not serve MPP yet); close them with the Go aperture first`,
+      `  note: ${plural(go.openMppSessions.count, 'open MPP session')} holding ${go.openMppSessions.unspentSats} sat unspent ${go.openMppSessions.count === 1 ? 'is' : 'are'} carried over each on its first use here (with MPP sessions on and acceptgochallenges not false), which marks it closed in mpp_sessions for the Go aperture`,
     );
   }
   return { lines, refusal: undefined };

@@ -389,6 +389,20 @@ export class MemoryStore implements ApertureStore {
     return false;
   }
 
+  /** {@inheritDoc ApertureStore.importGoSession}: a memory store holds no Go database, so false. */
+  async importGoSession(id: string): Promise<boolean> {
+    this.#open();
+    checkId(id, 'session id');
+    return false;
+  }
+
+  /** {@inheritDoc ApertureStore.goCreditOwner}: a memory store holds no Go database, so none. */
+  async goCreditOwner(paymentHash: string): Promise<string | undefined> {
+    this.#open();
+    checkHash(paymentHash, 'paymentHash');
+    return undefined;
+  }
+
   /** {@inheritDoc ApertureStore.pruneCharges} */
   async pruneCharges(expiredBefore: number): Promise<number> {
     this.#open();

@@ -14,6 +14,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type pg from 'pg';
 import { L402Error } from '../core/errors.js';
+import { goSessionImportScript, goSessionStatements, type GoSessionStatements } from './go-session-import.js';
 import { requireOptional } from '../core/optional-dependency.js';
 import type { Clock } from '../core/types.js';
 import { systemClock } from '../core/types.js';
@@ -149,6 +150,7 @@ export class PostgresStore implements ApertureStore, LncSessionStore {
   readonly #clock: Clock;
   #sql: Statements = sqlFor('postgres');
   #goAperture: GoApertureAdoption | undefined;
+  #goSessions: GoSessionStatements | undefined;
   readonly #origin = randomUUID();
   readonly #listeners = new RevocationListeners();
   #schema = '';
@@ -338,6 +340,7 @@ export class PostgresStore implements ApertureStore, LncSessionStore {
         ? await this.#script("import of the Go aperture's database", goImportScript('postgres', this.#sql, schema, this.#clock.now()))
         : undefined;
     this.#goAperture = { schema, secrets: schema.secrets, imported };
+    this.#goSessions = goSessionStatements('postgres', schema);
   }
 
   /**
@@ -603,6 +606,23 @@ export class PostgresStore implements ApertureStore, LncSessionStore {
     if (this.#goAperture?.schema.tables.includes('mpp_consumed_charges') !== true) return false;
     const rows = await this.#query({ text: GO_CHARGE_CONSUMED_QUERY, values: [Buffer.from(paymentHash, 'hex')] }, 'goChargeConsumed');
     return rows.length > 0;
+  }
+
+  /** {@inheritDoc ApertureStore.importGoSession} */
+  async importGoSession(id: string): Promise<boolean> {
+    checkId(id, 'session id');
+    if (this.#goSessions === undefined) return false;
+    const now = this.#clock.now();
+    return this.#script('importGoSession', goSessionImportScript(this.#goSessions, id, now, now));
+  }
+
+  /** {@inheritDoc ApertureStore.goCreditOwner} */
+  async goCreditOwner(paymentHash: string): Promise<string | undefined> {
+    checkHash(paymentHash, 'paymentHash');
+    const text = this.#goSessions?.creditOwner;
+    if (text === undefined) return undefined;
+    const rows = await this.#query({ text, values: [Buffer.from(paymentHash, 'hex')] }, 'goCreditOwner');
+    return rows[0] === undefined ? undefined : String(rows[0]['session_id']);
   }
 
   /** {@inheritDoc ApertureStore.pruneCharges} */

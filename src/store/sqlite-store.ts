@@ -31,6 +31,7 @@ import type { CreditOutcome, NewSession, OpenOutcome, RefundOutcome, RefundTimin
 import { MIGRATIONS_TABLE, LATEST_VERSION, pendingSteps } from './migrations.js';
 import { STORE_SCHEMA_TOO_NEW, fromSqliteError, invalidArgument, unavailable } from './store-errors.js';
 import { L402Error } from '../core/errors.js';
+import { goSessionImportScript, goSessionStatements, type GoSessionStatements } from './go-session-import.js';
 import { requireOptional } from '../core/optional-dependency.js';
 import {
   RevocationListeners,
@@ -149,6 +150,7 @@ export class SqliteStore implements ApertureStore, LncSessionStore {
   readonly #clock: Clock;
   #sql: Statements = sqlFor('sqlite');
   #goAperture: GoApertureAdoption | undefined;
+  #goSessions: GoSessionStatements | undefined;
   readonly #origin = randomUUID();
   readonly #listeners = new RevocationListeners();
   readonly #statements = new Map<string, { stmt: Database.Statement; order: number[] | undefined }>();
@@ -229,6 +231,7 @@ export class SqliteStore implements ApertureStore, LncSessionStore {
       ? this.#script("import of the Go aperture's database", goImportScript('sqlite', this.#sql, schema, this.#clock.now()))
       : undefined;
     this.#goAperture = { schema, secrets: schema.secrets, imported };
+    this.#goSessions = goSessionStatements('sqlite', schema);
   }
 
   /**
@@ -542,6 +545,23 @@ export class SqliteStore implements ApertureStore, LncSessionStore {
     checkHash(paymentHash, 'paymentHash');
     if (this.#goAperture?.schema.tables.includes('mpp_consumed_charges') !== true) return false;
     return this.#do('goChargeConsumed', () => this.#get(GO_CHARGE_CONSUMED_QUERY, [Buffer.from(paymentHash, 'hex')])) !== undefined;
+  }
+
+  /** {@inheritDoc ApertureStore.importGoSession} */
+  async importGoSession(id: string): Promise<boolean> {
+    checkId(id, 'session id');
+    if (this.#goSessions === undefined) return false;
+    const now = this.#clock.now();
+    return this.#script('importGoSession', goSessionImportScript(this.#goSessions, id, now, goTimeText(now)));
+  }
+
+  /** {@inheritDoc ApertureStore.goCreditOwner} */
+  async goCreditOwner(paymentHash: string): Promise<string | undefined> {
+    checkHash(paymentHash, 'paymentHash');
+    const text = this.#goSessions?.creditOwner;
+    if (text === undefined) return undefined;
+    const row = this.#do('goCreditOwner', () => this.#get(text, [Buffer.from(paymentHash, 'hex')]));
+    return row === undefined ? undefined : String(row['session_id']);
   }
 
   /** {@inheritDoc ApertureStore.pruneCharges} */

@@ -3,16 +3,20 @@
 // the Go aperture issued (id keyed with the secret itself, as the vectors pin it) is
 // served by startAperture once, on a service whose price the amount covers; a dearer
 // service and a replay get 402. With `acceptgochallenges: false` the same credential
-// gets 402, and so does one the Go aperture recorded as consumed. Needs Go (the database tool); skipped without it, except under CI.
+// gets 402, and so does one the Go aperture recorded as consumed. A session the Go aperture
+// opened (written as its session store does) is debited here and its balance refunded on
+// close. Needs Go (the database tool); skipped without it, except under CI.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import Database from 'better-sqlite3';
-import type { DevInvoicer } from '../../src/lightning/dev/dev-invoicer.js';
+import { DevInvoicer } from '../../src/lightning/dev/dev-invoicer.js';
+import { DevPayer } from '../../src/lightning/dev/dev-payer.js';
+import { decodeInvoice } from '../../src/lightning/decode-invoice.js';
 import { startAperture, type RunningAperture } from '../../src/app/start-aperture.js';
 import { GO_MPP_HMAC_KEY_HASH } from '../../src/store/go-aperture-schema.js';
-import { goApertureDb } from '../fixtures/go-aperture-db.js';
+import { goApertureDb, type GoApertureDb } from '../fixtures/go-aperture-db.js';
 import { goChallenge, paymentHeader } from '../mpp/support.js';
 import { h1, startBackend } from '../proxy/support.js';
 import { configFrom, quiet, tempBaseDir } from './support.js';
@@ -23,7 +27,8 @@ const REALM = 'api.example.test';
 async function startOnGoDatabase(
   t: TestContext,
   extra = '',
-): Promise<{ aperture: RunningAperture; secret: Buffer; file: string } | undefined> {
+  options: { refundPayer?: DevPayer } = {},
+): Promise<{ aperture: RunningAperture; secret: Buffer; file: string; go: GoApertureDb } | undefined> {
   const go = goApertureDb(t);
   if (go === undefined) return undefined;
   const dir = tempBaseDir(t);
@@ -67,9 +72,16 @@ services:
 `,
     dir,
   );
-  const aperture = await startAperture(config, { logger: quiet, gcIntervalMs: 0, defaultMetrics: false, servicesPollMs: 0 });
+  const aperture = await startAperture(config, {
+    logger: quiet,
+    gcIntervalMs: 0,
+    defaultMetrics: false,
+    servicesPollMs: 0,
+    mppSweepIntervalMs: 0,
+    ...options,
+  });
   t.after(() => aperture.close());
-  return { aperture, secret, file };
+  return { aperture, secret, file, go };
 }
 
 /** A paid charge credential for a challenge the Go aperture issued with `secret`, for `amountSats`. */
@@ -121,4 +133,46 @@ test("on the Go aperture's database, a Go-issued charge the Go aperture already 
   );
   db.close();
   assert.equal((await h1(`${aperture.url}/cheap`, { headers: { authorization } })).status, 402);
+});
+
+test("on the Go aperture's database, a session the Go aperture opened is debited here and its balance refunded on close", async (t) => {
+  const clientNode = new DevInvoicer({ onWarning: () => undefined });
+  t.after(() => clientNode.close());
+  const started = await startOnGoDatabase(t, '  enablesessions: true', { refundPayer: new DevPayer(clientNode) });
+  if (started === undefined) return;
+  const { aperture, secret, file, go } = started;
+  const invoicer = aperture.invoicer as DevInvoicer;
+  // Opened on the Go aperture before the switch: a deposit of 40 paid, 6 spent.
+  const deposit = await invoicer.createInvoice({ amountSats: 40, memo: 'go deposit' });
+  const { preimage } = await invoicer.pay(deposit.paymentRequest);
+  const returnInvoice = (await clientNode.createInvoice({ amountSats: 0, expirySeconds: 86_400 })).paymentRequest;
+  const sessionId = deposit.paymentHash;
+  await go.session(file, { id: sessionId, depositSats: 40, returnInvoice, spentSats: 6 });
+  // The client still holds a session challenge of the Go aperture.
+  const { challenge } = await goChallenge(invoicer, secret, {
+    realm: REALM,
+    intent: 'session',
+    amountSats: 2,
+    expiresAt: Date.now() + 600_000,
+  });
+  const bearer = await h1(`${aperture.url}/cheap`, {
+    headers: { authorization: paymentHeader(challenge, { action: 'bearer', sessionId, preimage }) },
+  });
+  assert.equal(bearer.status, 200, bearer.body);
+  assert.equal(bearer.body, 'served');
+  const close = await h1(`${aperture.url}/cheap`, {
+    headers: { authorization: paymentHeader(challenge, { action: 'close', sessionId, preimage }) },
+  });
+  assert.equal(close.status, 200, close.body);
+  const refunded = await clientNode.lookupInvoice(decodeInvoice(returnInvoice).paymentHash);
+  assert.equal(refunded.amountPaidSats, 40 - 6 - 2 - 2, 'the Go balance less the two requests');
+  const db = new Database(file, { readonly: true });
+  try {
+    assert.equal(
+      (db.prepare('SELECT status FROM mpp_sessions WHERE session_id = ?').get(sessionId) as { status: string }).status,
+      'closed',
+    );
+  } finally {
+    db.close();
+  }
 });

@@ -176,6 +176,8 @@ describe("the Go aperture's database", () => {
           transactions: true,
           services: true,
           servicesAuthScheme: true,
+          sessions: true,
+          sessionCredits: true,
         });
         assert.deepEqual(store.goAperture?.imported, {
           ledgerChanged: true,

@@ -90,6 +90,8 @@ test('the Go schema is recognised by its columns, not by table names alone', () 
     transactions: false,
     services: true,
     servicesAuthScheme: false,
+    sessions: false,
+    sessionCredits: false,
   });
   assert.equal(GO_MPP_HMAC_KEY_HASH.length, 64);
 });
