@@ -154,6 +154,7 @@ async function openLncInvoicer(config: ApertureConfig, logger: Logger, clock: Cl
     store,
     now: () => clock.now(),
     onWarning: (message) => logger.warn(message),
+    onExpired: (error) => logger.error({ code: error.code }, `lnd over LNC stopped: ${error.message}`),
   });
   lnc.defer(() => session.close());
   const mailbox = session.record.mailboxAddr;
