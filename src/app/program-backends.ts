@@ -4,9 +4,10 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { L402Error } from '../core/errors.js';
-import type { Clock, Invoicer } from '../core/types.js';
+import type { Clock, Invoicer, Payer } from '../core/types.js';
 import { DevInvoicer } from '../lightning/dev/dev-invoicer.js';
 import { LndInvoicer } from '../lightning/lnd/lnd-invoicer.js';
+import { LndPayer } from '../lightning/lnd/lnd-payer.js';
 import type { LightningNetwork } from '../lightning/network.js';
 import { WavelengthInvoicer } from '../lightning/wavelength/wavelength-invoicer.js';
 import type { StoreConfig } from '../store/open-store.js';
@@ -123,12 +124,19 @@ export interface LncContext {
   store: ApertureStore;
   /** Registers what to close at shutdown (the session, after the invoicer). */
   defer: (close: () => Promise<void>) => void;
+  /**
+   * Set by {@link openProgramInvoicer} with `enablesessions`: the `LndPayer` paying session refunds over
+   * the same LNC connection as the invoicer (closed through `defer`).
+   */
+  refundPayer?: Payer | undefined;
 }
 
 /**
  * lnd through a Lightning Node Connect mailbox: the session found or created
  * in the store (the phrase pairs once; the node's key is kept), its tunnel
- * under an unchanged LndInvoicer.
+ * under an unchanged LndInvoicer and, with `enablesessions`, an LndPayer for
+ * refunds on the same tunnel (they share its one gRPC channel, hence its one
+ * LNC connection: a session carries one at a time).
  */
 async function openLncInvoicer(config: ApertureConfig, logger: Logger, clock: Clock, lnc: LncContext | undefined): Promise<Invoicer> {
   const a = config.authenticator;
@@ -146,6 +154,7 @@ async function openLncInvoicer(config: ApertureConfig, logger: Logger, clock: Cl
     store,
     now: () => clock.now(),
     onWarning: (message) => logger.warn(message),
+    onExpired: (error) => logger.error({ code: error.code }, `lnd over LNC stopped: ${error.message}`),
   });
   lnc.defer(() => session.close());
   const mailbox = session.record.mailboxAddr;
@@ -154,7 +163,7 @@ async function openLncInvoicer(config: ApertureConfig, logger: Logger, clock: Cl
     session.record.remoteStaticPubKey === undefined ? 'lnd over LNC: pairing with the phrase' : 'lnd over LNC: the stored pairing is used',
   );
   const network = a.network as LightningNetwork | undefined;
-  return LndInvoicer.connect({
+  const invoicer = await LndInvoicer.connect({
     host: mailbox,
     tunnel: session.tunnel,
     ...(network === undefined ? {} : { network }),
@@ -164,4 +173,11 @@ async function openLncInvoicer(config: ApertureConfig, logger: Logger, clock: Cl
       else logger.warn({ lnc: mailbox, detail: health.detail }, 'lnd connection over LNC lost; challenges answer 503 until it is back');
     },
   });
+  if (a.enableMpp && a.enableSessions) {
+    // Made after the invoicer, whose channel settings the shared channel keeps.
+    const payer = new LndPayer({ host: mailbox, tunnel: session.tunnel });
+    lnc.defer(() => payer.close());
+    lnc.refundPayer = payer;
+  }
+  return invoicer;
 }

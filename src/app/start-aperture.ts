@@ -42,7 +42,7 @@ import { createProgramDashboard } from './program-dashboard.js';
 import { createProgramHashmail } from './program-hashmail.js';
 import type { DashboardAssets } from '../dashboard/dashboard-assets.js';
 import { DEFAULT_SERVICES_POLL_MS, ProgramAdminBackend, storedServices } from './program-admin-backend.js';
-import { openProgramInvoicer, programStoreConfig } from './program-backends.js';
+import { openProgramInvoicer, programStoreConfig, type LncContext } from './program-backends.js';
 import { ServiceBuilder, type BucketSetting } from './service-builder.js';
 import { DEFAULT_GC_GRACE_MS, DEFAULT_GC_INTERVAL_MS, SettlementLedger } from './settlement-ledger.js';
 
@@ -287,8 +287,8 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
     const stored = await storedServices(config, store, logger);
     const serviceConfigs = stored.services;
 
-    const invoicer =
-      options.invoicer ?? (await openProgramInvoicer(config, lnLog, clock, { store, defer: (close) => void cleanups.push(close) }));
+    const lncContext: LncContext = { store, defer: (close) => void cleanups.push(close) };
+    const invoicer = options.invoicer ?? (await openProgramInvoicer(config, lnLog, clock, lncContext));
     if (options.invoicer === undefined && invoicer !== undefined) cleanups.push(() => invoicer.close());
 
     let isSettled: ((hash: string) => boolean | Promise<boolean>) | undefined;
@@ -389,7 +389,7 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
     const mpp = await openProgramMpp(config, store, invoicer, {
       clock,
       log: authLog,
-      refundPayer: options.refundPayer,
+      refundPayer: options.refundPayer ?? lncContext.refundPayer,
       sweepIntervalMs: options.mppSweepIntervalMs,
     });
     if (mpp !== undefined) cleanups.push(() => mpp.close());

@@ -7,6 +7,12 @@
  * the row has none yet, the expiry of the node's macaroon (the earliest
  * first-party `time-before` caveat), as the reference does.
  *
+ * Past that expiry the node refuses the session: opening it then, or dialling
+ * a new connection (a reconnect), fails with `L402_ERR_LNC_SESSION_EXPIRED`
+ * telling the operator to pair again with a new phrase. The first such dial
+ * closes the dialler and the mailbox channel, so that nothing is sent to the
+ * mailbox again; later dials fail at once with the same error.
+ *
  * As the reference, an existing row's mailbox and `devserver` win over the
  * configured ones (they belong to the pairing); a difference is reported.
  *
@@ -39,6 +45,8 @@ export interface LncSessionOptions {
   now?: (() => number) | undefined;
   /** Told of a configured mailbox or devserver that the stored session overrides. */
   onWarning?: ((message: string) => void) | undefined;
+  /** Told once when a dial finds the session expired (the connection is not dialled again). */
+  onExpired?: ((error: L402Error) => void) | undefined;
   /** The wait before a failed mailbox stream is opened again, ms (2000). */
   retryWaitMs?: number | undefined;
   /** gbn settings over the client preset (tests shorten the keepalive). */
@@ -67,6 +75,19 @@ export function macaroonExpiry(macaroon: Uint8Array): number | undefined {
   return earliest;
 }
 
+/**
+ * The error of a session past its expiry.
+ * @param expiry - the expiry, ms since the epoch
+ * @returns `L402_ERR_LNC_SESSION_EXPIRED` saying what to do
+ */
+export function lncSessionExpired(expiry: number): L402Error {
+  return new L402Error(
+    'L402_ERR_LNC_SESSION_EXPIRED',
+    `the LNC session of this pairing phrase expired at ${new Date(expiry).toISOString()} (its macaroon's time-before): ` +
+      'create a new LNC session on the node (litd) and set authenticator.passphrase to its new pairing phrase',
+  );
+}
+
 /** An open session; see the module comment. */
 export class LncSession {
   /** The row as stored (updated as the pairing completes). */
@@ -88,7 +109,8 @@ export class LncSession {
    * Finds or creates the phrase's session and opens its tunnel (no connection is dialled yet).
    * @param options - the phrase, mailbox, store
    * @returns the session
-   * @throws L402Error `L402_ERR_LNC_PHRASE_INVALID` for a phrase that is not ten known words, the store's errors
+   * @throws L402Error `L402_ERR_LNC_PHRASE_INVALID` for a phrase that is not ten known words,
+   *   `L402_ERR_LNC_SESSION_EXPIRED` for a stored session past its expiry, the store's errors
    */
   static async open(options: LncSessionOptions): Promise<LncSession> {
     const entropy = pairingPhraseToEntropy(options.passphrase);
@@ -115,6 +137,9 @@ export class LncSession {
       );
     }
     const session = record;
+    const now = options.now ?? Date.now;
+    const isExpired = (): boolean => session.expiry !== undefined && now() >= session.expiry;
+    if (isExpired()) throw lncSessionExpired(session.expiry as number);
     const mailbox = new HashmailGrpcClient({
       address: session.mailboxAddr,
       tls: session.devServer ? { mode: 'skip-verify' } : { mode: 'verify' },
@@ -130,7 +155,18 @@ export class LncSession {
         session.remoteStaticPubKey = key;
       },
     });
+    let expired: L402Error | undefined;
+    const expire = (): L402Error => {
+      if (expired === undefined) {
+        expired = lncSessionExpired(session.expiry as number);
+        dialer.close();
+        mailbox.close();
+        options.onExpired?.(expired);
+      }
+      return expired;
+    };
     const dial = async (): Promise<LncDialResult> => {
+      if (expired !== undefined || isExpired()) throw expire();
       const result = await dialer.dial();
       if (session.expiry === undefined) {
         try {
@@ -144,6 +180,11 @@ export class LncSession {
           result.stream.destroy();
           throw error;
         }
+      }
+      // A macaroon already past its time-before (or a session that expired while dialling).
+      if (isExpired()) {
+        result.stream.destroy();
+        throw expire();
       }
       return result;
     };

@@ -3,19 +3,26 @@
 // listener, reached with devserver) from a node side of ours serving the fake
 // lnd. The first start pairs with the phrase and keeps the session in its
 // SQLite store; a restart on the same base directory reaches the node with the
-// stored keys (the node side no longer answers the phrase).
+// stored keys (the node side no longer answers the phrase). With enablesessions,
+// an MPP session's refund is paid over the same LNC connection (the fake lnd pays).
 import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { createLogger } from '../../src/proxy/ops/logger.js';
 import { after, before, describe, test } from 'node:test';
 import { startAperture } from '../../src/app/start-aperture.js';
 import { HashmailGrpcClient } from '../../src/lnc/mailbox-grpc-client.js';
 import { pairingPhraseToEntropy } from '../../src/lnc/pairing-phrase.js';
 import { lncSessionStoreOf } from '../../src/store/lnc-session-store.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
+import { DevInvoicer } from '../../src/lightning/dev/dev-invoicer.js';
+import { encodePaymentCredential } from '../../src/mpp/payment-credential.js';
+import { parsePaymentChallenges, type PaymentChallenge } from '../../src/mpp/payment-challenge.js';
+import { decodePaymentReceipt } from '../../src/mpp/payment-receipt.js';
 import { FakeLnd } from '../fixtures/fake-lnd.js';
 import { LncNodeSide } from '../fixtures/lnc-node-side.js';
 import { h1, startBackend } from '../proxy/support.js';
 import { authorizationFor, challenge } from './lnd-support.js';
-import { configFrom, deferCleanup, quiet, tempBaseDir } from './support.js';
+import { configFrom, deferCleanup, quiet, tempBaseDir, wwwAuthenticate } from './support.js';
 
 const PHRASE = 'ability abandon able about above absent absorb abstract absurd abuse';
 
@@ -85,6 +92,88 @@ services:
     } finally {
       await second.close();
     }
+  });
+
+  test('enablesessions: a session opened and closed, its refund paid over the same LNC connection', async (t) => {
+    const mailboxDir = tempBaseDir(t, 'aperture-lnc-mailbox-');
+    const mailbox = await startAperture(
+      configFrom(
+        'listenaddr: 127.0.0.1:0\nauthenticator:\n  disable: true\nhashmail:\n  enabled: true\n  messagerate: 1ms\n  messageburstallowance: 1000\n',
+        mailboxDir,
+      ),
+      { store: new MemoryStore(), logger: quiet, gcIntervalMs: 0, defaultMetrics: false },
+    );
+    deferCleanup(t, () => mailbox.close());
+    const address = `localhost:${mailbox.addresses.proxy.port}`;
+    const wallet = new DevInvoicer({ onWarning: () => undefined });
+    deferCleanup(t, () => wallet.close());
+    const fake = await FakeLnd.start({ payee: async (pr) => (await wallet.pay(pr)).preimage });
+    deferCleanup(t, () => fake.stop());
+    const nodeMailbox = new HashmailGrpcClient({ address, tls: { mode: 'skip-verify' }, retryWaitMs: 200 });
+    deferCleanup(t, () => nodeMailbox.close());
+    // The session's macaroon may pay (litd's admin session).
+    const node = new LncNodeSide(nodeMailbox, pairingPhraseToEntropy(PHRASE), fake, fake.macaroon);
+    deferCleanup(t, () => node.stop());
+
+    const dir = tempBaseDir(t, 'aperture-lnc-sessions-');
+    const yaml = `
+listenaddr: 127.0.0.1:0
+insecure: true
+authenticator:
+  passphrase: ${PHRASE}
+  mailboxaddress: ${address}
+  devserver: true
+  network: regtest
+  enablempp: true
+  enablesessions: true
+services:
+  - name: api
+    pathregexp: '^/api'
+    address: ${backend.address}
+    price: 3
+    authscheme: mpp
+`;
+    // Warnings kept for the failure message (a refund that fails says why there).
+    const warnings: string[] = [];
+    const sink = new Writable({
+      write: (chunk: Buffer, _encoding, callback) => {
+        warnings.push(chunk.toString());
+        callback();
+      },
+    });
+    const aperture = await startAperture(configFrom(yaml, dir), {
+      logger: createLogger('warn', sink),
+      gcIntervalMs: 0,
+      defaultMetrics: false,
+    });
+    deferCleanup(t, () => aperture.close());
+    const res = await h1(`${aperture.url}/api/x`);
+    assert.equal(res.status, 402);
+    const session = parsePaymentChallenges(wwwAuthenticate(res.rawHeaders)).find((c) => c.intent === 'session') as PaymentChallenge;
+    const request = JSON.parse(Buffer.from(session.request, 'base64url').toString('utf8')) as {
+      paymentHash: string;
+      depositAmount: string;
+    };
+    assert.equal(request.depositAmount, '60');
+    const preimage = fake.invoice(request.paymentHash)?.r_preimage.toString('hex') as string;
+    assert.ok(preimage, 'the deposit invoice was created by the node over LNC');
+    fake.settle(request.paymentHash);
+    const returnInvoice = await wallet.createInvoice({ amountSats: 0, expirySeconds: 86_400 });
+    const auth = (payload: Record<string, unknown>): { authorization: string } => ({
+      authorization: `Payment ${encodePaymentCredential({ challenge: session, payload })}`,
+    });
+    const open = await h1(`${aperture.url}/api/x`, {
+      headers: auth({ action: 'open', preimage, returnInvoice: returnInvoice.paymentRequest }),
+    });
+    assert.equal(open.status, 200, open.body);
+    const close = await h1(`${aperture.url}/api/x`, { headers: auth({ action: 'close', sessionId: request.paymentHash, preimage }) });
+    assert.equal(close.status, 200, close.body);
+    const receipt = decodePaymentReceipt(close.headers['payment-receipt'] as string);
+    assert.equal(receipt['refundSats'], 60 - 2 * 3);
+    assert.equal(receipt['refundStatus'], 'succeeded', warnings.join(''));
+    assert.equal((await wallet.lookupInvoice(returnInvoice.paymentHash)).state, 'settled');
+    assert.equal(String(fake.lastPaymentRequest?.['amt']), '54', 'the fake lnd paid the balance over LNC');
+    assert.equal(node.accepted, 1, 'the invoicer and the refund payer shared one LNC connection');
   });
 
   test('refused on the memory store: the pairing would not survive a restart (L402_ERR_CONFIG_INVALID), and nothing is left open', async (t) => {

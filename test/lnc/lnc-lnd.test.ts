@@ -163,6 +163,41 @@ describe('LndInvoicer over Lightning Node Connect (in memory)', () => {
     assert.deepEqual(session.patterns, ['XX']);
   });
 
+  it('an LndInvoicer and an LndPayer on one tunnel share its one LNC connection; closing the payer leaves the invoicer working', async (t) => {
+    const payee = new DevInvoicer({ onWarning: () => {} });
+    const { fake, session, tunnel } = await setUp(t, (f) => f.macaroon, { payee: async (request) => (await payee.pay(request)).preimage });
+    const invoicer = await LndInvoicer.connect({ host: 'mailbox.test:443', tunnel });
+    deferCleanup(t, () => invoicer.close());
+    const payer = new LndPayer({ host: 'mailbox.test:443', tunnel });
+    const bill = await payee.createInvoice({ amountSats: 13 });
+    const paid = await payer.payInvoice(bill.paymentRequest, { maxFeeSats: 1 });
+    assert.equal(createHash('sha256').update(Buffer.from(paid.preimage, 'hex')).digest('hex'), bill.paymentHash);
+    // A second channel would have dialled a second connection (KK) that takes the first one's mailbox streams.
+    assert.deepEqual(session.patterns, ['XX']);
+    await payer.close();
+    const invoice = await invoicer.createInvoice({ amountSats: 8 });
+    const settled = nextSettlement(invoicer, invoice.paymentHash);
+    fake.settle(invoice.paymentHash);
+    assert.equal((await settled).amountPaidSats, 8);
+    assert.deepEqual(session.patterns, ['XX'], 'still the one connection after the payer closed');
+  });
+
+  it('client sets with different channel settings on one tunnel still share its one LNC connection', async (t) => {
+    const { fake, session, tunnel } = await setUp(t, (f) => f.macaroon);
+    // grpc-js shares a subchannel between channels only when their settings match; the tunnel's channel does not depend on it.
+    const first = createLndClients({ host: 'mailbox.test:443', tunnel }, { initialMs: 20, maxMs: 200 }, 'test');
+    deferCleanup(t, () => first.close());
+    const second = createLndClients({ host: 'mailbox.test:443', tunnel }, { initialMs: 300, maxMs: 3000 }, 'test');
+    deferCleanup(t, () => second.close());
+    await unary(first.lightning, 'GetInfo', {}, 5000);
+    const info = await unary<{ identity_pubkey: string }>(second.lightning, 'GetInfo', {}, 5000);
+    assert.equal(info.identity_pubkey, fake.pubkey);
+    assert.deepEqual(session.patterns, ['XX']);
+    second.close();
+    await unary(first.lightning, 'GetInfo', {}, 5000);
+    assert.deepEqual(session.patterns, ['XX']);
+  });
+
   it('a node that cannot be reached fails the start-up with L402_ERR_LN_CONNECT_FAILED naming the cause', async (t) => {
     const { session, tunnel } = await setUp(t);
     session.refuse = new Error('stream not found');

@@ -4,6 +4,8 @@
 // macaroon's expiry; a restart on the same database reaches the node with KK,
 // without the phrase working again. A stored session's mailbox wins over the
 // configured one (reported); a macaroon expiry is its earliest time-before.
+// Past the stored expiry, opening the session (the program's start) and a
+// reconnect fail with L402_ERR_LNC_SESSION_EXPIRED, and nothing is dialled again.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
@@ -11,6 +13,7 @@ import { join } from 'node:path';
 import { startAperture } from '../../src/app/start-aperture.js';
 import { LndInvoicer } from '../../src/lightning/lnd/index.js';
 import { LncSession, macaroonExpiry } from '../../src/lnc/lnc-session.js';
+import type { L402Error } from '../../src/core/errors.js';
 import { HashmailGrpcClient } from '../../src/lnc/mailbox-grpc-client.js';
 import { pairingPhraseToEntropy } from '../../src/lnc/pairing-phrase.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
@@ -108,6 +111,122 @@ describe('an LNC session kept in the store', () => {
     assert.deepEqual(Buffer.from(second.record.localStaticPrivKey), Buffer.from(first.record.localStaticPrivKey));
     assert.equal(warnings.length, 1);
     assert.match(warnings[0] ?? '', /stored LNC session uses mailbox 127\.0\.0\.1:1.*mailbox\.example:443 \(devserver\) is not used/);
+  });
+
+  it('a stored session past its expiry: the program does not start (L402_ERR_LNC_SESSION_EXPIRED, pair again), nothing dialled', async (t) => {
+    const dbPath = join(tempBaseDir(t, 'aperture-lnc-db-'), 'store.db');
+    const store = new SqliteStore({ path: dbPath, revocationPollMs: 0 });
+    deferCleanup(t, () => store.close());
+    const entropy = pairingPhraseToEntropy(PHRASE);
+    assert.equal(
+      await store.addLncSession({
+        passphraseWords: PHRASE,
+        passphraseEntropy: entropy,
+        remoteStaticPubKey: undefined,
+        localStaticPrivKey: Buffer.alloc(32, 7),
+        mailboxAddr: '127.0.0.1:1',
+        createdAt: Date.parse('2024-01-01T00:00:00Z'),
+        expiry: undefined,
+        devServer: true,
+      }),
+      true,
+    );
+    await store.setLncExpiry(entropy, Date.parse('2025-01-01T00:00:00Z'));
+    const dir = tempBaseDir(t, 'aperture-lnc-expired-');
+    const yaml = `listenaddr: 127.0.0.1:0\ninsecure: true\nauthenticator:\n  passphrase: ${PHRASE}\n  mailboxaddress: 127.0.0.1:1\n  devserver: true\nservices:\n  - name: api\n    pathregexp: '^/api'\n    address: 127.0.0.1:9\n    price: 1\n`;
+    await assert.rejects(
+      startAperture(configFrom(yaml, dir), { store, logger: quiet, gcIntervalMs: 0, defaultMetrics: false }),
+      (error: unknown) => {
+        assert.equal((error as { code: string }).code, 'L402_ERR_LNC_SESSION_EXPIRED');
+        assert.match(
+          (error as Error).message,
+          /expired at 2025-01-01T00:00:00\.000Z.*new LNC session.*authenticator\.passphrase.*new pairing phrase/,
+        );
+        return true;
+      },
+    );
+    // A second before the expiry the session opens (nothing is dialled until a call).
+    const before = await LncSession.open({
+      passphrase: PHRASE,
+      mailboxAddress: '127.0.0.1:1',
+      devServer: true,
+      store,
+      now: () => Date.parse('2024-12-31T23:59:59Z'),
+    });
+    await before.close();
+  });
+
+  it('expiring while paired: the reconnect fails L402_ERR_LNC_SESSION_EXPIRED once, reported once, the mailbox never dialled again', async (t) => {
+    const address = await mailbox(t);
+    const fake = await FakeLnd.start();
+    deferCleanup(t, () => fake.stop());
+    const nodeMailbox = new HashmailGrpcClient({ address, tls: { mode: 'skip-verify' }, retryWaitMs: 100 });
+    deferCleanup(t, () => nodeMailbox.close());
+    const node = new LncNodeSide(
+      nodeMailbox,
+      pairingPhraseToEntropy(PHRASE),
+      fake,
+      withCaveats(fake.invoiceMacaroon, [`time-before ${EXPIRY}`]),
+    );
+    deferCleanup(t, () => node.stop());
+    const store = new SqliteStore({ path: join(tempBaseDir(t, 'aperture-lnc-db-'), 'store.db'), revocationPollMs: 0 });
+    deferCleanup(t, () => store.close());
+    let now = Date.parse(EXPIRY) - 60_000;
+    const expired: L402Error[] = [];
+    const session = await LncSession.open({
+      passphrase: PHRASE,
+      mailboxAddress: address,
+      devServer: true,
+      store,
+      retryWaitMs: 100,
+      now: () => now,
+      onExpired: (error) => expired.push(error),
+    });
+    deferCleanup(t, () => session.close());
+    const invoicer = await LndInvoicer.connect({ host: address, tunnel: session.tunnel, backoff: { initialMs: 20, maxMs: 100 } });
+    deferCleanup(t, () => invoicer.close());
+    await invoicer.createInvoice({ amountSats: 2 });
+    now = Date.parse(EXPIRY) + 1;
+    const lost = new Promise<string>((resolve) => {
+      const off = invoicer.onHealthChange((health) => {
+        if (health.ok) return;
+        off();
+        resolve(health.detail ?? '');
+      });
+    });
+    // The node side goes away: the invoicer's connection ends and is dialled again.
+    await node.stop();
+    await lost;
+    // The invoicer dials again (with backoff): the first dial finds the session expired.
+    const deadline = Date.now() + 20_000;
+    while (expired.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    // Several reconnect attempts later: reported once, the dialler closed after the one XX dial.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.equal(expired.length, 1);
+    assert.equal(expired[0]?.code, 'L402_ERR_LNC_SESSION_EXPIRED');
+    assert.deepEqual(session.dialer.patterns, ['XX']);
+    assert.equal(invoicer.health().ok, false);
+  });
+
+  it('a macaroon already past its time-before at pairing: the connection fails L402_ERR_LNC_SESSION_EXPIRED', async (t) => {
+    const address = await mailbox(t);
+    const fake = await FakeLnd.start();
+    deferCleanup(t, () => fake.stop());
+    const nodeMailbox = new HashmailGrpcClient({ address, tls: { mode: 'skip-verify' }, retryWaitMs: 100 });
+    deferCleanup(t, () => nodeMailbox.close());
+    const node = new LncNodeSide(
+      nodeMailbox,
+      pairingPhraseToEntropy(PHRASE),
+      fake,
+      withCaveats(fake.invoiceMacaroon, ['time-before 2020-01-01T00:00:00Z']),
+    );
+    deferCleanup(t, () => node.stop());
+    const store = new SqliteStore({ path: join(tempBaseDir(t, 'aperture-lnc-db-'), 'store.db'), revocationPollMs: 0 });
+    deferCleanup(t, () => store.close());
+    const session = await LncSession.open({ passphrase: PHRASE, mailboxAddress: address, devServer: true, store, retryWaitMs: 100 });
+    deferCleanup(t, () => session.close());
+    await assert.rejects(session.tunnel.metadata(), { code: 'L402_ERR_LNC_SESSION_EXPIRED' });
+    assert.equal((await store.getLncSession(pairingPhraseToEntropy(PHRASE)))?.expiry, Date.parse('2020-01-01T00:00:00Z'));
   });
 
   it('a macaroon expiry is its earliest first-party time-before; none without one; a malformed one is refused', () => {

@@ -236,8 +236,18 @@ export function createLndClients(options: LndConnectionOptions, backoff: Channel
 }
 
 /**
- * The clients over a tunnel: one insecure channel shared by both services (a
- * Lightning Node Connect session carries one connection at a time), the
+ * The channel of each tunnel, shared by every client set made on it (an
+ * `LndInvoicer` and an `LndPayer`): a Lightning Node Connect session carries one
+ * connection at a time (the mailbox has one reader and one writer per stream,
+ * and the node serves one connection per session), so a second channel would
+ * dial a second connection that takes the first one's streams. Closed when the
+ * last client set closes.
+ */
+const tunnelChannels = new WeakMap<LndTunnel, { channel: grpc.Channel; users: number }>();
+
+/**
+ * The clients over a tunnel: one insecure channel shared by both services and
+ * by every client set on the same tunnel (see {@link tunnelChannels}), the
  * metadata added by an interceptor that waits for it, no gRPC keepalive (the
  * tunnel pings by itself, and litd's gRPC server answers frequent pings with
  * GOAWAY), responses up to 200 MiB as the reference allows.
@@ -292,13 +302,30 @@ function createTunnelClients(host: string, tunnel: LndTunnel, backoff: ChannelBa
   };
   const credentials = grpc.credentials.createInsecure();
   const { Lightning, Router } = lndServices(modules);
-  const lightning = new Lightning(tunnel.target, credentials, channelOptions);
-  const router = new Router(tunnel.target, credentials, { ...channelOptions, channelOverride: lightning.getChannel() });
+  let shared = tunnelChannels.get(tunnel);
+  if (shared === undefined) {
+    // The first client set's backoff is the channel's.
+    const { interceptors: _interceptors, ...channelArgs } = channelOptions;
+    shared = { channel: new grpc.Channel(tunnel.target, credentials, channelArgs), users: 0 };
+    tunnelChannels.set(tunnel, shared);
+  }
+  const entry = shared;
+  entry.users++;
+  const lightning = new Lightning(tunnel.target, credentials, { ...channelOptions, channelOverride: entry.channel });
+  const router = new Router(tunnel.target, credentials, { ...channelOptions, channelOverride: entry.channel });
+  let closed = false;
   return {
     lightning,
     router,
     host,
-    close: () => lightning.close(),
+    close: () => {
+      if (closed) return;
+      closed = true;
+      entry.users--;
+      if (entry.users > 0) return;
+      if (tunnelChannels.get(tunnel) === entry) tunnelChannels.delete(tunnel);
+      entry.channel.close();
+    },
   };
 }
 

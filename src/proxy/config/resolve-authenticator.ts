@@ -186,7 +186,7 @@ export function readAuthenticator(
     );
   }
   if (backend === 'lnd' && lndHost === undefined && passphrase !== undefined) {
-    checkLnc(r, a, passphrase, result.mailboxAddress, enableSessions);
+    checkLnc(r, a, passphrase, result.mailboxAddress);
   } else if (backend === 'lnd') {
     if (lndHost === undefined) r.issue(a.path('lndhost'), "lnd host required (host:port of lnd's gRPC)");
     else checkAddress(r, a, 'lndhost', lndHost, true, 'issue');
@@ -238,8 +238,8 @@ function warnLncKeys(r: ConfigReader, a: ConfigSection, passphrase: string | und
   }
 }
 
-/** lnd over Lightning Node Connect: a valid ten-word phrase, a mailbox host:port, no session refunds. */
-function checkLnc(r: ConfigReader, a: ConfigSection, passphrase: string, mailboxAddress: string, enableSessions: boolean): void {
+/** lnd over Lightning Node Connect: a valid ten-word phrase, a mailbox host:port (session refunds are paid over the same LNC connection). */
+function checkLnc(r: ConfigReader, a: ConfigSection, passphrase: string, mailboxAddress: string): void {
   try {
     pairingPhraseToEntropy(passphrase);
   } catch (error) {
@@ -258,13 +258,6 @@ function checkLnc(r: ConfigReader, a: ConfigSection, passphrase: string, mailbox
         `${key} is not used with Lightning Node Connect (the node's macaroon comes with the pairing)`,
         a.node(key),
       );
-  }
-  if (enableSessions) {
-    r.issue(
-      a.path('enablesessions'),
-      'enablesessions pays session refunds, which is not built over Lightning Node Connect: connect to lnd directly (lndhost, tlspath, macdir, paymacaroonpath) for sessions, or leave enablesessions off',
-      a.node('enablesessions'),
-    );
   }
 }
 

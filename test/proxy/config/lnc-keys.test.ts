@@ -1,7 +1,7 @@
 // authenticator.passphrase, mailboxaddress and devserver (the reference's LNC keys): a pairing phrase
 // without lndhost selects lnd over Lightning Node Connect; --check-config refuses a phrase that is not
-// ten known words, a mailbox that is not host:port and enablesessions (no refunds over LNC yet), and
-// warns by name about lnd file keys that LNC does not use and about LNC keys without a phrase.
+// ten known words and a mailbox that is not host:port, accepts enablesessions (refunds are paid over the
+// LNC connection), and warns by name about lnd file keys that LNC does not use and about LNC keys without a phrase.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { checkConfig, loadConfig, type LoadConfigOptions } from '../../../src/proxy/config/index.js';
@@ -29,14 +29,11 @@ test('a pairing phrase without lndhost selects lnd over LNC, with the reference 
   assert.equal(dev.config.authenticator.devServer, true);
 });
 
-test('refused: a phrase of unknown words or the wrong count, a mailbox without a port, enablesessions', () => {
+test('refused: a phrase of unknown words or the wrong count, a mailbox without a port; enablesessions is accepted', () => {
   assert.match(issues('  passphrase: words\n').get('authenticator.passphrase') ?? '', /not an LNC pairing phrase/);
   assert.match(issues(`  passphrase: ${PHRASE.replace('able', 'xyzzy')}\n`).get('authenticator.passphrase') ?? '', /xyzzy|word/);
   assert.ok(issues(`  passphrase: ${PHRASE}\n  mailboxaddress: mailbox.example\n`).has('authenticator.mailboxaddress'));
-  assert.match(
-    issues(`  passphrase: ${PHRASE}\n  enablesessions: true\n`).get('authenticator.enablesessions') ?? '',
-    /Lightning Node Connect/,
-  );
+  assert.deepEqual([...issues(`  passphrase: ${PHRASE}\n  enablempp: true\n  enablesessions: true\n`).keys()], []);
 });
 
 test('warned by name: lnd file keys beside a phrase, LNC keys without one', () => {
