@@ -209,7 +209,7 @@ export class MppPaymentScheme implements PaymentScheme {
   /**
    * Gives the payment back when the response was not served (see {@link responseServed}).
    * @param accepted - the accepted verification
-   * @param _request - the request
+   * @param request - the request
    * @param outcome - what the front end reported
    */
   afterResponse(accepted: AcceptedCredential, request: RequestView, outcome: ResponseOutcome): void {

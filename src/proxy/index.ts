@@ -50,6 +50,7 @@ export type {
 } from './config/aperture-config.js';
 export { ConfigSecret } from './config/http-backend-config.js';
 export type { HttpBackendConfig, HttpLightningBackend } from './config/http-backend-config.js';
+export type { WavelengthConfig } from './config/wavelength-config.js';
 export type { LogSubsystem } from './ops/logger.js';
 
 // Dynamic prices.

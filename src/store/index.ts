@@ -41,6 +41,8 @@ export type {
   SessionStatus,
   SessionStore,
 } from './session-store.js';
+// The Lightning Node Connect session role (the pairing kept across restarts), implemented by the SQLite and PostgreSQL stores.
+export type { LncSessionRecord, LncSessionStore } from '../lnc/lnc-session-store.js';
 
 // The stores.
 export { MemoryStore } from './memory-store.js';

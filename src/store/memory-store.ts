@@ -382,21 +382,33 @@ export class MemoryStore implements ApertureStore {
     return record;
   }
 
-  /** {@inheritDoc ApertureStore.goChargeConsumed}: a memory store holds no Go database, so false. */
+  /**
+   * Whether the Go aperture recorded a charge as consumed: a memory store holds no Go database, so false.
+   * @param paymentHash - the charge's payment hash
+   * @returns false
+   */
   async goChargeConsumed(paymentHash: string): Promise<boolean> {
     this.#open();
     checkHash(paymentHash, 'paymentHash');
     return false;
   }
 
-  /** {@inheritDoc ApertureStore.importGoSession}: a memory store holds no Go database, so false. */
+  /**
+   * Carries a Go aperture's open session over: a memory store holds no Go database, so false.
+   * @param id - the session id
+   * @returns false
+   */
   async importGoSession(id: string): Promise<boolean> {
     this.#open();
     checkId(id, 'session id');
     return false;
   }
 
-  /** {@inheritDoc ApertureStore.goCreditOwner}: a memory store holds no Go database, so none. */
+  /**
+   * The session the Go aperture credited a payment to: a memory store holds no Go database, so none.
+   * @param paymentHash - the payment hash
+   * @returns undefined
+   */
   async goCreditOwner(paymentHash: string): Promise<string | undefined> {
     this.#open();
     checkHash(paymentHash, 'paymentHash');

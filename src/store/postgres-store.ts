@@ -731,23 +731,41 @@ export class PostgresStore implements ApertureStore, LncSessionStore {
     await Promise.all([listener?.end().catch(() => undefined), this.#pool.end().catch(() => undefined)]);
   }
 
-  /** {@inheritDoc LncSessionStore.getLncSession} */
+  /**
+   * The LNC session of a pairing phrase.
+   * @param entropy - the phrase's 14-byte entropy
+   * @returns the session, or undefined when none is stored
+   */
   async getLncSession(entropy: Uint8Array): Promise<LncSessionRecord | undefined> {
     const rows = await this.#query(getLncSessionQuery(entropy), 'getLncSession');
     return rows[0] === undefined ? undefined : lncSessionFromRow(rows[0]);
   }
 
-  /** {@inheritDoc LncSessionStore.addLncSession} */
+  /**
+   * Stores a new LNC session.
+   * @param session - the session
+   * @returns false when one with this phrase or entropy exists (it is left alone)
+   */
   async addLncSession(session: LncSessionRecord): Promise<boolean> {
     return (await this.#query(addLncSessionQuery(session, 'postgres'), 'addLncSession')).length > 0;
   }
 
-  /** {@inheritDoc LncSessionStore.setLncRemoteKey} */
+  /**
+   * Records the node's static key, learnt by pairing.
+   * @param entropy - the session's entropy
+   * @param remoteStaticPubKey - 33 bytes
+   * @returns false when no such session exists
+   */
   async setLncRemoteKey(entropy: Uint8Array, remoteStaticPubKey: Uint8Array): Promise<boolean> {
     return (await this.#query(setLncRemoteKeyQuery(entropy, remoteStaticPubKey), 'setLncRemoteKey')).length > 0;
   }
 
-  /** {@inheritDoc LncSessionStore.setLncExpiry} */
+  /**
+   * Records when the LNC session expires.
+   * @param entropy - the session's entropy
+   * @param expiry - milliseconds since the epoch
+   * @returns false when no such session exists
+   */
   async setLncExpiry(entropy: Uint8Array, expiry: number): Promise<boolean> {
     return (await this.#query(setLncExpiryQuery(entropy, expiry), 'setLncExpiry')).length > 0;
   }
