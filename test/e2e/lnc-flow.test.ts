@@ -10,7 +10,6 @@ import { Writable } from 'node:stream';
 import { createLogger } from '../../src/proxy/ops/logger.js';
 import { after, before, describe, test } from 'node:test';
 import { startAperture } from '../../src/app/start-aperture.js';
-import { HashmailGrpcClient } from '../../src/lnc/mailbox-grpc-client.js';
 import { pairingPhraseToEntropy } from '../../src/lnc/pairing-phrase.js';
 import { lncSessionStoreOf } from '../../src/store/lnc-session-store.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
@@ -19,8 +18,8 @@ import { encodePaymentCredential } from '../../src/mpp/payment-credential.js';
 import { parsePaymentChallenges, type PaymentChallenge } from '../../src/mpp/payment-challenge.js';
 import { decodePaymentReceipt } from '../../src/mpp/payment-receipt.js';
 import { FakeLnd } from '../fixtures/fake-lnd.js';
-import { LncNodeSide } from '../fixtures/lnc-node-side.js';
 import { h1, startBackend } from '../proxy/support.js';
+import { lncProgramYaml, serveNodeOverMailbox } from './lnc-support.js';
 import { authorizationFor, challenge } from './lnd-support.js';
 import { configFrom, deferCleanup, quiet, tempBaseDir, wwwAuthenticate } from './support.js';
 
@@ -48,26 +47,10 @@ describe('aperture with lnd over Lightning Node Connect', { timeout: 120_000 }, 
     const address = `localhost:${mailbox.addresses.proxy.port}`;
     const fake = await FakeLnd.start();
     deferCleanup(t, () => fake.stop());
-    const nodeMailbox = new HashmailGrpcClient({ address, tls: { mode: 'skip-verify' }, retryWaitMs: 200 });
-    deferCleanup(t, () => nodeMailbox.close());
-    const node = new LncNodeSide(nodeMailbox, pairingPhraseToEntropy(PHRASE), fake, fake.invoiceMacaroon);
-    deferCleanup(t, () => node.stop());
+    const node = serveNodeOverMailbox(t, address, PHRASE, fake, fake.invoiceMacaroon);
 
     const dir = tempBaseDir(t, 'aperture-lnc-proxy-');
-    const yaml = `
-listenaddr: 127.0.0.1:0
-insecure: true
-authenticator:
-  passphrase: ${PHRASE}
-  mailboxaddress: ${address}
-  devserver: true
-  network: regtest
-services:
-  - name: api
-    pathregexp: '^/api'
-    address: ${backend.address}
-    price: 10
-`;
+    const yaml = lncProgramYaml(PHRASE, address, backend.address);
     const start = () => startAperture(configFrom(yaml, dir), { logger: quiet, gcIntervalMs: 0, defaultMetrics: false });
 
     const first = await start();
@@ -109,11 +92,8 @@ services:
     deferCleanup(t, () => wallet.close());
     const fake = await FakeLnd.start({ payee: async (pr) => (await wallet.pay(pr)).preimage });
     deferCleanup(t, () => fake.stop());
-    const nodeMailbox = new HashmailGrpcClient({ address, tls: { mode: 'skip-verify' }, retryWaitMs: 200 });
-    deferCleanup(t, () => nodeMailbox.close());
     // The session's macaroon may pay (litd's admin session).
-    const node = new LncNodeSide(nodeMailbox, pairingPhraseToEntropy(PHRASE), fake, fake.macaroon);
-    deferCleanup(t, () => node.stop());
+    const node = serveNodeOverMailbox(t, address, PHRASE, fake, fake.macaroon);
 
     const dir = tempBaseDir(t, 'aperture-lnc-sessions-');
     const yaml = `

@@ -11,14 +11,13 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startAperture } from '../../src/app/start-aperture.js';
-import { HashmailGrpcClient } from '../../src/lnc/mailbox-grpc-client.js';
 import { pairingPhraseToEntropy } from '../../src/lnc/pairing-phrase.js';
 import { lncSessionStoreOf } from '../../src/store/lnc-session-store.js';
 import { FakeLnd } from '../fixtures/fake-lnd.js';
-import { LncNodeSide } from '../fixtures/lnc-node-side.js';
 import { h1, startBackend } from '../proxy/support.js';
 import { goBinaries, mustRun } from '../regtest/go-binaries.js';
 import { startProcess, waitFor } from '../regtest/processes.js';
+import { lncProgramYaml, serveNodeOverMailbox } from './lnc-support.js';
 import { authorizationFor, challenge } from './lnd-support.js';
 import { configFrom, deferCleanup, freePort, quiet, tempBaseDir } from './support.js';
 
@@ -86,26 +85,10 @@ services:
 
       const fake = await FakeLnd.start();
       deferCleanup(t, () => fake.stop());
-      const nodeMailbox = new HashmailGrpcClient({ address, tls: { mode: 'skip-verify' }, retryWaitMs: 200 });
-      deferCleanup(t, () => nodeMailbox.close());
-      const node = new LncNodeSide(nodeMailbox, pairingPhraseToEntropy(PHRASE), fake, fake.invoiceMacaroon);
-      deferCleanup(t, () => node.stop());
+      const node = serveNodeOverMailbox(t, address, PHRASE, fake, fake.invoiceMacaroon);
 
       const dir = tempBaseDir(t, 'aperture-lnc-refclient-');
-      const yaml = `
-listenaddr: 127.0.0.1:0
-insecure: true
-authenticator:
-  passphrase: ${PHRASE}
-  mailboxaddress: ${address}
-  devserver: true
-  network: regtest
-services:
-  - name: api
-    pathregexp: '^/api'
-    address: ${backend.address}
-    price: 10
-`;
+      const yaml = lncProgramYaml(PHRASE, address, backend.address);
       const running = await startAperture(configFrom(yaml, dir), { logger: quiet, gcIntervalMs: 0, defaultMetrics: false });
       try {
         const c = await challenge(running);
