@@ -2,6 +2,7 @@
  * Typed, path-aware reading of a raw config tree. Every problem is recorded
  * (never thrown) so that one pass reports all of them with their paths.
  */
+import { L402Error } from '../../core/errors.js';
 import type { ConfigWarning, ConfigWarningKind } from './aperture-config.js';
 import { closestKey } from './closest-key.js';
 import { parseGoDuration } from './go-duration.js';
@@ -59,10 +60,10 @@ export class ConfigReader {
    * @returns a reader for the section
    */
   section(node: RawNode | undefined, path: string, known: readonly string[]): ConfigSection {
-    if (node === undefined || (node.kind === 'scalar' && node.value === null)) return new ConfigSection(this, undefined, path);
+    if (node === undefined || (node.kind === 'scalar' && node.value === null)) return new ConfigSection(this, undefined, path, known);
     if (node.kind !== 'map') {
       this.issue(path === '' ? '$' : path, `expected a mapping of keys, found ${describe(node)}`, node);
-      return new ConfigSection(this, undefined, path);
+      return new ConfigSection(this, undefined, path, known);
     }
     for (const [lower, entry] of node.entries) {
       if (known.includes(lower)) continue;
@@ -72,21 +73,28 @@ export class ConfigReader {
       const fake: RawNode = entry.pos === undefined ? entry.value : { ...entry.value, pos: entry.pos };
       this.warn(keyPath, 'unknown-key', `unknown key "${entry.key}" is ignored${hint}`, fake, suggestion);
     }
-    return new ConfigSection(this, node, path);
+    return new ConfigSection(this, node, path, known);
   }
 }
 
-/** Typed accessors for the keys of one mapping. */
+/**
+ * Typed accessors for the keys of one mapping. Only the section's known keys
+ * can be read: a key read but missing from the list would be applied while
+ * the operator is told it is ignored, so reading one is a programming error
+ * that every load of a configuration shows at once.
+ */
 export class ConfigSection {
   /**
    * @param reader - where problems go
    * @param map - the mapping, or undefined for an absent/empty section
    * @param basePath - its path
+   * @param known - the lower-case keys allowed here (those the section warns about are not readable)
    */
   constructor(
     private readonly reader: ConfigReader,
     private readonly map: RawMap | undefined,
     readonly basePath: string,
+    private readonly known: readonly string[],
   ) {}
 
   /** Path of a key of this section. */
@@ -94,8 +102,16 @@ export class ConfigSection {
     return join(this.basePath, key);
   }
 
-  /** The node under `key`, or undefined when absent or null. */
+  /**
+   * The node under `key`, or undefined when absent or null.
+   * @throws L402Error `L402_ERR_CONFIG_INVALID` when `key` is not one of the section's known keys (a defect of the reading code)
+   */
   node(key: string): RawNode | undefined {
+    if (!this.known.includes(key))
+      throw new L402Error(
+        'L402_ERR_CONFIG_INVALID',
+        `internal: the key "${this.path(key)}" is read but is not among its section's known keys (it would be reported as ignored)`,
+      );
     const value = this.map?.entries.get(key)?.value;
     if (value === undefined || (value.kind === 'scalar' && value.value === null)) return undefined;
     return value;
