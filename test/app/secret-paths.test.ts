@@ -7,7 +7,7 @@ import { loadConfig } from '../../src/proxy/config/index.js';
 
 test('secretPaths lists the credential file and the paying credential file of a remote backend', () => {
   const { config } = loadConfig({
-    text: 'listenaddr: "localhost:8081"\ninsecure: true\ndbbackend: postgres\npostgres:\n  host: db\n  dbname: aperture\nauthenticator:\n  backend: cln\n  clnresturl: https://127.0.0.1:3010\n  clnrunefile: /srv/keys/rune\n  enablempp: true\n  enablesessions: true\n  clnpayrunefile: /srv/keys/pay-rune\n',
+    text: 'listenaddr: "localhost:8081"\ninsecure: true\ndbbackend: postgres\npostgres:\n  host: db\n  dbname: aperture\nauthenticator:\n  backend: cln\n  clnresturl: https://127.0.0.1:3010\n  clnrunefile: /srv/keys/rune\n  enablempp: true\n  network: regtest\n  enablesessions: true\n  clnpayrunefile: /srv/keys/pay-rune\n',
     env: { HOME: '/srv' },
     home: '/srv',
     fileExists: () => true,

@@ -163,11 +163,14 @@ export function readAuthenticator(
         a.node('enablesessions'),
       );
     }
+    requireMppNetwork(r, a, result, 'the Wavelength wallet');
     warnLncKeys(r, a, passphrase);
     return result;
   }
-  if (httpBackend !== undefined) backend = httpBackend;
-  else if (backendText === 'dev') backend = 'dev';
+  if (httpBackend !== undefined) {
+    backend = httpBackend;
+    requireMppNetwork(r, a, result, `the ${httpBackend} backend`);
+  } else if (backendText === 'dev') backend = 'dev';
   else if (backendText === 'lnd' || lndHost !== undefined || passphrase !== undefined) backend = 'lnd';
   else {
     r.issue(
@@ -230,6 +233,21 @@ export function readAuthenticator(
 }
 
 /** The LNC keys without a passphrase: ignored. */
+/**
+ * The Payment scheme names the network in its challenges and checks return
+ * invoices against it. lnd and the dev backend report theirs; the remote
+ * backends do not, and assuming mainnet would break every test network
+ * (clients refuse the challenge, return invoices are refused).
+ */
+function requireMppNetwork(r: ConfigReader, a: ConfigSection, result: AuthenticatorConfig, backend: string): void {
+  if (!result.enableMpp || result.network !== undefined) return;
+  r.issue(
+    a.path('network'),
+    `enablempp with ${backend} needs authenticator.network (mainnet, testnet, signet or regtest): Payment challenges name the network and return invoices are checked against it, and this backend does not report it`,
+    a.node('enablempp'),
+  );
+}
+
 function warnLncKeys(r: ConfigReader, a: ConfigSection, passphrase: string | undefined): void {
   if (passphrase !== undefined) return;
   for (const key of ['mailboxaddress', 'devserver']) {

@@ -124,32 +124,38 @@ test('enablesessions with cln, phoenixd or nwc needs the paying credential, name
     ],
     ['nwc', `  nwcuri: "${NWC_URI('2')}"\n`, 'nwcpayuri', 'nwcpayurifile', NWC_URI('3')],
   ] as const) {
-    const missing = checkConfig(base(`  backend: ${kind}\n${keys}  enablempp: true\n  enablesessions: true\n`));
+    const missing = checkConfig(base(`  backend: ${kind}\n${keys}  enablempp: true\n  network: regtest\n  enablesessions: true\n`));
     assert.equal(missing.ok, false, kind);
     const issue = missing.issues.find((i) => i.path === `authenticator.${payKey}`);
     assert.ok(issue !== undefined, `${kind}: ${JSON.stringify(missing.issues)}`);
     assert.match(issue.message, new RegExp(`${payKey} or ${payFileKey}`));
 
     const fromEnv = loadConfig(
-      base(`  backend: ${kind}\n${keys}  enablempp: true\n  enablesessions: true\n  ${payKey}: "\${PAY}"\n`, { PAY: payValue }),
+      base(`  backend: ${kind}\n${keys}  enablempp: true\n  network: regtest\n  enablesessions: true\n  ${payKey}: "\${PAY}"\n`, {
+        PAY: payValue,
+      }),
     );
     assert.deepEqual(fromEnv.warnings, [], kind);
     assert.equal(fromEnv.config.authenticator.http?.paySecret?.reveal(), payValue, kind);
     assert.ok(!JSON.stringify(fromEnv.config).includes(payValue), `${kind}: never printed`);
     assert.ok(!inspect(fromEnv.config, { depth: 10 }).includes(payValue), `${kind}: never printed`);
 
-    const fromFile = loadConfig(base(`  backend: ${kind}\n${keys}  enablempp: true\n  enablesessions: true\n  ${payFileKey}: ~/pay\n`));
+    const fromFile = loadConfig(
+      base(`  backend: ${kind}\n${keys}  enablempp: true\n  network: regtest\n  enablesessions: true\n  ${payFileKey}: ~/pay\n`),
+    );
     assert.equal(fromFile.config.authenticator.http?.paySecretFile, `${HOME}/pay`, kind);
 
     const both = checkConfig(
-      base(`  backend: ${kind}\n${keys}  enablempp: true\n  enablesessions: true\n  ${payKey}: x\n  ${payFileKey}: ~/pay\n`),
+      base(
+        `  backend: ${kind}\n${keys}  enablempp: true\n  network: regtest\n  enablesessions: true\n  ${payKey}: x\n  ${payFileKey}: ~/pay\n`,
+      ),
     );
     assert.ok(
       both.issues.some((i) => i.path === `authenticator.${payKey}` && /not both/.test(i.message)),
       `${kind}: ${JSON.stringify(both.issues)}`,
     );
 
-    const unused = checkConfig(base(`  backend: ${kind}\n${keys}  enablempp: true\n  ${payFileKey}: ~/pay\n`));
+    const unused = checkConfig(base(`  backend: ${kind}\n${keys}  enablempp: true\n  network: regtest\n  ${payFileKey}: ~/pay\n`));
     assert.equal(unused.ok, true, kind);
     assert.deepEqual(
       unused.warnings.map((w) => [w.path, w.kind]),
@@ -158,7 +164,9 @@ test('enablesessions with cln, phoenixd or nwc needs the paying credential, name
     );
   }
   const badUri = checkConfig(
-    base(`  backend: nwc\n  nwcuri: "${NWC_URI('2')}"\n  enablempp: true\n  enablesessions: true\n  nwcpayuri: "not a uri"\n`),
+    base(
+      `  backend: nwc\n  nwcuri: "${NWC_URI('2')}"\n  enablempp: true\n  network: regtest\n  enablesessions: true\n  nwcpayuri: "not a uri"\n`,
+    ),
   );
   assert.ok(badUri.issues.some((i) => i.path === 'authenticator.nwcpayuri' && /Nostr Wallet Connect URI/.test(i.message)));
   const otherBackend = checkConfig(base(`  backend: cln\n  clnresturl: "https://127.0.0.1:3010/"\n  clnrune: r\n  nwcpayuri: x\n`));
@@ -169,7 +177,7 @@ test('enablesessions with cln, phoenixd or nwc needs the paying credential, name
 });
 
 test('enablesessions with lnbits is refused by name (LNbits cannot pay the amountless return invoice of a refund); charges alone are fine', () => {
-  const keys = '  backend: lnbits\n  lnbitsurl: https://lnbits.example.com\n  lnbitsinvoicekey: k\n  enablempp: true\n';
+  const keys = '  backend: lnbits\n  lnbitsurl: https://lnbits.example.com\n  lnbitsinvoicekey: k\n  enablempp: true\n  network: regtest\n';
   const sessions = checkConfig(base(`${keys}  enablesessions: true\n`));
   assert.equal(sessions.ok, false);
   const issue = sessions.issues.find((i) => i.path === 'authenticator.enablesessions');
@@ -177,4 +185,21 @@ test('enablesessions with lnbits is refused by name (LNbits cannot pay the amoun
   assert.match(issue.message, /LNbits cannot pay/);
   const charges = checkConfig(base(keys));
   assert.equal(charges.ok, true, JSON.stringify(charges.issues));
+});
+
+test('enablempp with a remote backend needs authenticator.network, which these backends do not report (mainnet is not assumed)', () => {
+  for (const keys of [
+    '  backend: cln\n  clnresturl: "https://127.0.0.1:3010/"\n  clnrune: r\n',
+    '  backend: lnbits\n  lnbitsurl: https://lnbits.example.com\n  lnbitsinvoicekey: k\n',
+    '  backend: phoenixd\n  phoenixdurl: http://127.0.0.1:9740\n  phoenixdpassword: p\n',
+    `  backend: nwc\n  nwcuri: "${NWC_URI('2')}"\n`,
+  ]) {
+    const missing = checkConfig(base(`${keys}  enablempp: true\n`));
+    assert.equal(missing.ok, false, keys);
+    const issue = missing.issues.find((i) => i.path === 'authenticator.network');
+    assert.ok(issue !== undefined, `${keys}: ${JSON.stringify(missing.issues)}`);
+    assert.match(issue.message, /enablempp with the \w+ backend needs authenticator\.network/);
+    assert.equal(checkConfig(base(`${keys}  enablempp: true\n  network: mainnet\n`)).ok, true, keys);
+    assert.equal(checkConfig(base(keys)).ok, true, `${keys}: L402 alone needs no network`);
+  }
 });

@@ -48,7 +48,7 @@ test('refused: a bad gateway URL, backend: wavelength without one, lndhost or pa
     ['  wavelengthgateway: http://h:1\n  passphrase: a b c\n', '', 'authenticator.passphrase', /Wavelength/],
     ['  wavelengthgateway: http://h:1\n', 'strictverify: true\n', 'strictverify', /reports no settlement/],
     [
-      '  wavelengthgateway: http://h:1\n  enablempp: true\n  enablesessions: true\n',
+      '  wavelengthgateway: http://h:1\n  enablempp: true\n  network: regtest\n  enablesessions: true\n',
       '',
       'authenticator.enablesessions',
       /without an amount, which the Wavelength wallet cannot pay/,
@@ -61,7 +61,17 @@ test('refused: a bad gateway URL, backend: wavelength without one, lndhost or pa
     assert.match(issue.message, message);
   }
   // MPP charges are fine: they are verified by the preimage.
-  assert.equal(checkConfig(base('  wavelengthgateway: http://h:1\n  wavelengthmacaroonpath: /m\n  enablempp: true\n')).ok, true);
+  assert.equal(
+    checkConfig(base('  wavelengthgateway: http://h:1\n  wavelengthmacaroonpath: /m\n  enablempp: true\n  network: regtest\n')).ok,
+    true,
+  );
+  const noNetwork = checkConfig(base('  wavelengthgateway: http://h:1\n  wavelengthmacaroonpath: /m\n  enablempp: true\n'));
+  assert.ok(
+    noNetwork.issues.some(
+      (i) => i.path === 'authenticator.network' && /the Wavelength wallet needs authenticator\.network/.test(i.message),
+    ),
+    JSON.stringify(noNetwork.issues),
+  );
 });
 
 test('another backend named: the Wavelength keys are warned about as ignored', () => {
