@@ -97,6 +97,8 @@ export interface ApertureAuthorize {
   readonly schemes: readonly PaymentScheme[];
   /** For `ProxyOptions.afterResponse`; `undefined` when nothing in the Gate observes responses. */
   readonly afterResponse: ((context: AuthorizeContext<AppService>, decision: Decision, outcome: ResponseOutcome) => void) | undefined;
+  /** For `ProxyOptions.observes`: the decisions whose responses `afterResponse` must see. */
+  readonly observes: (decision: Decision) => boolean;
 }
 
 /** Why a request passes without a verified credential. */
@@ -472,5 +474,7 @@ export function createAuthorize(options: CreateAuthorizeOptions): ApertureAuthor
     afterResponse: gate.observesResponses
       ? (context: Context, decision: Decision, outcome: ResponseOutcome) => gate.responded(context.request, decision, outcome, context)
       : undefined,
+    // The combined Gate holds every scheme (the per-authscheme Gates share them and their hooks).
+    observes: (decision: Decision) => gate.observes(decision),
   });
 }

@@ -441,6 +441,7 @@ export async function startAperture(config: ApertureConfig, options: StartApertu
       authorize: running.holding(authorize),
       schemes: authorize.schemes,
       afterResponse: authorize.afterResponse,
+      observes: authorize.observes,
       resolveClientIp: (peer, xff, forwarded) => clientIp(peer, xff, trusted, forwarded),
       // An established WebSocket tunnel is closed after the same silence as an idle connection (`idletimeout`).
       timeouts: { headersMs: config.upstreamTimeoutMs, websocketIdleMs: config.idleTimeoutMs },

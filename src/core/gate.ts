@@ -185,6 +185,8 @@ export class Gate<C = undefined> {
   /** Whether {@link Gate.responded} does anything (a scheme or the `afterResponse` hook listens): front ends skip watching responses otherwise. */
   readonly observesResponses: boolean;
   readonly #single: PaymentScheme | undefined;
+  /** Names of the schemes that meter responses (`afterResponse`). */
+  readonly #metering: ReadonlySet<string>;
   readonly #clock: Clock;
   readonly #o: GateOptions<C>;
 
@@ -224,7 +226,24 @@ export class Gate<C = undefined> {
     this.#single = schemes.length === 1 ? schemes[0] : undefined;
     this.#clock = options.clock ?? systemClock;
     this.#o = options;
-    this.observesResponses = options.afterResponse !== undefined || schemes.some((s) => s.afterResponse !== undefined);
+    this.#metering = new Set(schemes.filter((s) => s.afterResponse !== undefined).map((s) => s.name));
+    this.observesResponses = options.afterResponse !== undefined || this.#metering.size > 0;
+  }
+
+  /**
+   * Whether {@link Gate.responded} does anything for this decision: the
+   * `afterResponse` hook is set, or the decision accepted a credential of a
+   * scheme that meters responses. Front ends watch only those responses, so
+   * that an auth-off or L402 request costs nothing more when a metering scheme
+   * (MPP) is also served.
+   * @param decision - the decision made
+   * @returns whether to call `responded` once the response has ended
+   */
+  observes(decision: Decision): boolean {
+    if (this.#o.afterResponse !== undefined) return true;
+    return (
+      decision.kind === 'allow' && decision.scheme !== undefined && decision.token !== undefined && this.#metering.has(decision.scheme)
+    );
   }
 
   /**

@@ -117,6 +117,11 @@ export interface ProxyOptions<S extends ProxyService = ProxyService> {
    * (session metering). Nothing is watched per request without it. Its errors are ignored.
    */
   afterResponse?: ((context: AuthorizeContext<S>, decision: Decision, outcome: ResponseOutcome) => void) | undefined;
+  /**
+   * Which decisions `afterResponse` is told about (pass the Gate's `observes`):
+   * the responses of the others are not watched. Every decision by default.
+   */
+  observes?: ((decision: Decision) => boolean) | undefined;
 }
 
 const GRPC = /^application\/grpc/i;
@@ -201,6 +206,7 @@ export class Proxy<S extends ProxyService = ProxyService> {
   readonly #schemes: readonly CredentialRecognizer[];
   readonly #credentials: CredentialStripper;
   readonly #afterResponse: ProxyOptions<S>['afterResponse'];
+  readonly #observes: ProxyOptions<S>['observes'];
 
   /**
    * @param options - services, hook, timeouts
@@ -218,6 +224,7 @@ export class Proxy<S extends ProxyService = ProxyService> {
     this.#schemes = options.schemes === undefined || options.schemes.length === 0 ? [L402_CREDENTIALS] : [...options.schemes];
     this.#credentials = credentialStripper(this.#schemes);
     this.#afterResponse = options.afterResponse;
+    this.#observes = options.observes;
     if (options.staticRoot !== undefined) {
       try {
         this.#staticRoot = realpathSync(options.staticRoot);
@@ -329,7 +336,7 @@ export class Proxy<S extends ProxyService = ProxyService> {
         const decision = outcome.decision;
         const observe = this.#afterResponse;
         const tell =
-          observe === undefined || context === undefined
+          observe === undefined || context === undefined || this.#observes?.(decision) === false
             ? undefined
             : (ended: ResponseOutcome): void => {
                 try {
@@ -404,7 +411,8 @@ export class Proxy<S extends ProxyService = ProxyService> {
       const decision = outcome === undefined ? (result as Decision) : outcome.decision;
       const capture = outcome?.captureTailBytes;
       const tail = capture !== undefined && capture > 0 && !grpc && decision.kind === 'allow' ? new TailBuffer(capture) : undefined;
-      if (context !== undefined && this.#afterResponse !== undefined) this.#observe(req, res, grpc, context, decision, tail);
+      if (context !== undefined && this.#afterResponse !== undefined && this.#observes?.(decision) !== false)
+        this.#observe(req, res, grpc, context, decision, tail);
       if (decision.kind !== 'allow') {
         if (grpc) {
           const status = grpcStatusFor(decision);

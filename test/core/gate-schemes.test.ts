@@ -210,6 +210,19 @@ test('responded tells the accepting scheme and the afterResponse hook; nothing o
   assert.equal(plain.schemes[0]?.name, 'L402');
 });
 
+test('observes: only a credential of a metering scheme is watched, unless the afterResponse hook is set', async () => {
+  const { gate } = setup();
+  const req = request({ 'x-test': 'good' });
+  const metered = await gate.decide(req, route);
+  assert.equal(metered.kind === 'allow' && metered.scheme, 'Test');
+  assert.equal(gate.observes(metered), true);
+  assert.equal(gate.observes({ kind: 'allow', reason: 'auth-off' }), false);
+  assert.equal(gate.observes(await gate.decide(request(), route)), false, 'a challenge');
+  assert.equal(gate.observes({ ...metered, scheme: 'L402' } as Decision), false, 'L402 meters nothing');
+  const hooked = setup({ afterResponse: () => undefined }).gate;
+  assert.equal(hooked.observes({ kind: 'allow', reason: 'auth-off' }), true);
+});
+
 test('the constructor takes schemes or the minter + verifier shorthand, not both, not neither, no duplicate names', () => {
   const secrets = new MemorySecretStore();
   const minter = new Minter({ invoicer: new FakeInvoicer(), secrets });

@@ -334,3 +334,35 @@ test('afterResponse hears the 502 of an allowed WebSocket upgrade whose backend 
     await proxy.close();
   }
 });
+
+test('observes picks the decisions afterResponse hears: the others are not watched (HTTP and WebSocket)', async () => {
+  const backend = await startBackend((_req, res) => res.end('ok'));
+  const wss = new WebSocketServer({ noServer: true });
+  backend.server.on('upgrade', (req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => ws.close()));
+  const heard: string[] = [];
+  const proxy = await startProxy({
+    services: [service(backend.address)],
+    authorize: (context): Decision =>
+      context.request.path.includes('metered')
+        ? { kind: 'allow', reason: 'paid', scheme: 'Metered' }
+        : { kind: 'allow', reason: 'auth-off' },
+    afterResponse: (context) => heard.push(context.request.path),
+    observes: (decision) => decision.kind === 'allow' && decision.scheme === 'Metered',
+  });
+  try {
+    assert.equal((await h1(`http://127.0.0.1:${proxy.port}/free`)).status, 200);
+    assert.equal((await h1(`http://127.0.0.1:${proxy.port}/metered`)).status, 200);
+    for (const path of ['/free-ws', '/metered-ws']) {
+      const ws = new WebSocket(`ws://127.0.0.1:${proxy.port}${path}`);
+      ws.on('error', () => undefined);
+      await once(ws, 'close');
+    }
+    await until(() => heard.length === 2, 'the metered requests reported');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.deepEqual(heard.sort(), ['/metered', '/metered-ws']);
+  } finally {
+    await proxy.close();
+    wss.close();
+    await backend.close();
+  }
+});

@@ -81,14 +81,14 @@ function destroyedWithError(res: NodeResponse): boolean {
 /**
  * Calls `gate.responded` once the response has ended (its `close` event),
  * with what {@link nodeResponseOutcome} reads. Nothing is watched when
- * nothing in the Gate observes responses.
+ * nothing in the Gate observes this decision's response ({@link Gate.observes}).
  * @param gate - the Gate that decided
  * @param res - the response
  * @param request - the request view the decision was made on
  * @param decision - the decision
  */
 export function observeResponse(gate: Gate, res: NodeResponse, request: RequestView, decision: Decision): void {
-  if (!gate.observesResponses) return;
+  if (!gate.observes(decision)) return;
   (res as NodeJS.EventEmitter).once('close', () => {
     gate.responded(request, decision, nodeResponseOutcome(res));
   });
