@@ -26,12 +26,44 @@ function payload(answer: unknown): Record<string, unknown> {
   return JSON.parse(first?.text ?? 'null') as Record<string, unknown>;
 }
 
+/** A dev-backend aperture in `dir` selling `/api/` of `backendAddress` at 21 sat. */
+function startPaidApi(backendAddress: string, dir: string): Promise<RunningAperture> {
+  const yaml = `listenaddr: 127.0.0.1:0
+insecure: true
+authenticator:
+  backend: dev
+services:
+  - name: api
+    hostregexp: '.*'
+    pathregexp: '^/api/'
+    address: ${backendAddress}
+    price: 21
+`;
+  return startAperture(configFrom(yaml, dir), { logger: quiet, gcIntervalMs: 0, defaultMetrics: false });
+}
+
+/**
+ * The MCP SDK's client over stdio to `aperturecli mcp serve <args>`, with HOME
+ * set to `home`; the CLI's stderr goes to `onStderr`.
+ */
+async function connectMcp(args: readonly string[], home: string, onStderr?: (text: string) => void): Promise<Client> {
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [join(repoRoot, 'bin', 'aperturecli.js'), 'mcp', 'serve', ...args],
+    env: { PATH: process.env['PATH'] ?? '', HOME: home },
+    stderr: 'pipe',
+  });
+  if (onStderr !== undefined) transport.stderr?.on('data', (chunk: Buffer) => onStderr(chunk.toString('utf8')));
+  const client = new Client({ name: 'aperture-ts-test', version: '1.0.0' });
+  await client.connect(transport);
+  return client;
+}
+
 describe('aperturecli mcp serve over stdio, driven by the MCP SDK client', () => {
   let admin: AdminServer;
   let aperture: RunningAperture;
   let backend: Awaited<ReturnType<typeof startBackend>>;
   let client: Client;
-  let transport: StdioClientTransport;
   let stderr = '';
   let settlements = 0;
   let dir: string;
@@ -56,31 +88,10 @@ describe('aperturecli mcp serve over stdio, driven by the MCP SDK client', () =>
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify({ path: req.url, authorized: req.headers.authorization !== undefined }));
     });
-    aperture = await startAperture(
-      configFrom(
-        `
-listenaddr: 127.0.0.1:0
-insecure: true
-authenticator:
-  backend: dev
-services:
-  - name: api
-    hostregexp: '.*'
-    pathregexp: '^/api/'
-    address: ${backend.address}
-    price: 21
-`,
-        join(dir, 'aperture'),
-      ),
-      { logger: quiet, gcIntervalMs: 0, defaultMetrics: false },
-    );
+    aperture = await startPaidApi(backend.address, join(dir, 'aperture'));
     aperture.invoicer?.onSettled(() => settlements++);
-    transport = new StdioClientTransport({
-      command: process.execPath,
-      args: [
-        join(repoRoot, 'bin', 'aperturecli.js'),
-        'mcp',
-        'serve',
+    client = await connectMcp(
+      [
         '--host',
         `127.0.0.1:${admin.port}`,
         '--insecure',
@@ -95,14 +106,11 @@ services:
         '--budget',
         '100',
       ],
-      env: { PATH: process.env['PATH'] ?? '', HOME: dir },
-      stderr: 'pipe',
-    });
-    transport.stderr?.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString('utf8');
-    });
-    client = new Client({ name: 'aperture-ts-test', version: '1.0.0' });
-    await client.connect(transport);
+      dir,
+      (text) => {
+        stderr += text;
+      },
+    );
   });
 
   after(async () => {
@@ -261,46 +269,12 @@ describe('aperturecli mcp serve: the session budget spans calls and origins', ()
     dir = tempBaseDir('aperturecli-mcp-budget-');
     backend = await startBackend((_req, res) => res.end('paid content'));
     for (const name of ['a', 'b']) {
-      const aperture = await startAperture(
-        configFrom(
-          `
-listenaddr: 127.0.0.1:0
-insecure: true
-authenticator:
-  backend: dev
-services:
-  - name: api
-    hostregexp: '.*'
-    pathregexp: '^/api/'
-    address: ${backend.address}
-    price: 21
-`,
-          join(dir, name),
-        ),
-        { logger: quiet, gcIntervalMs: 0, defaultMetrics: false },
-      );
+      const aperture = await startPaidApi(backend.address, join(dir, name));
       aperture.invoicer?.onSettled(() => settlements++);
       apertures.push(aperture);
     }
     // No admin flags at all: a buyer-only agent needs no admin macaroon.
-    const transport = new StdioClientTransport({
-      command: process.execPath,
-      args: [
-        join(repoRoot, 'bin', 'aperturecli.js'),
-        'mcp',
-        'serve',
-        '--payer',
-        'dev',
-        '--token-dir',
-        join(dir, 'tokens'),
-        '--budget',
-        '40',
-      ],
-      env: { PATH: process.env['PATH'] ?? '', HOME: dir },
-      stderr: 'pipe',
-    });
-    client = new Client({ name: 'aperture-ts-test', version: '1.0.0' });
-    await client.connect(transport);
+    client = await connectMcp(['--payer', 'dev', '--token-dir', join(dir, 'tokens'), '--budget', '40'], dir);
   });
 
   after(async () => {
@@ -340,34 +314,13 @@ describe('aperturecli mcp serve --payer lnbits: the buyer tools pay through an H
   before(async () => {
     dir = tempBaseDir('aperturecli-mcp-lnbits-');
     backend = await startBackend((_req, res) => res.end('paid content'));
-    aperture = await startAperture(
-      configFrom(
-        `
-listenaddr: 127.0.0.1:0
-insecure: true
-authenticator:
-  backend: dev
-services:
-  - name: api
-    hostregexp: '.*'
-    pathregexp: '^/api/'
-    address: ${backend.address}
-    price: 21
-`,
-        join(dir, 'aperture'),
-      ),
-      { logger: quiet, gcIntervalMs: 0, defaultMetrics: false },
-    );
+    aperture = await startPaidApi(backend.address, join(dir, 'aperture'));
     const invoicer = aperture.invoicer as DevInvoicer;
     lnbits = await FakeLnbits.start({ payee: async (bolt11) => (await invoicer.pay(bolt11)).preimage });
     const keyFile = join(dir, 'lnbits-admin-key');
     writeFileSync(keyFile, `${lnbits.adminKey}\n`, { mode: 0o600 });
-    const transport = new StdioClientTransport({
-      command: process.execPath,
-      args: [
-        join(repoRoot, 'bin', 'aperturecli.js'),
-        'mcp',
-        'serve',
+    client = await connectMcp(
+      [
         '--payer',
         'lnbits',
         '--payer-url',
@@ -379,14 +332,11 @@ services:
         '--budget',
         '100',
       ],
-      env: { PATH: process.env['PATH'] ?? '', HOME: dir },
-      stderr: 'pipe',
-    });
-    transport.stderr?.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString('utf8');
-    });
-    client = new Client({ name: 'aperture-ts-test', version: '1.0.0' });
-    await client.connect(transport);
+      dir,
+      (text) => {
+        stderr += text;
+      },
+    );
   });
 
   after(async () => {
