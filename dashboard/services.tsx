@@ -4,7 +4,7 @@
 import type { InputHTMLAttributes, JSX } from 'preact';
 import { useState } from 'preact/hooks';
 import { api, ApiError, type JsonObject, type Service } from './api.js';
-import { AUTH_SCHEMES, Empty, focusOnMount, Link, num, schemeLabel, Show, useLoad } from './ui.js';
+import { AUTH_SCHEMES, ConfirmAction, Empty, focusOnMount, Link, num, schemeLabel, Show, useLoad } from './ui.js';
 
 /** Keys of a services[] entry that have their own field. */
 const OWN_KEYS = ['name', 'address', 'protocol', 'hostregexp', 'pathregexp', 'price', 'auth', 'authscheme'];
@@ -407,27 +407,17 @@ export function Services(): JSX.Element {
                         </td>
                         <td class="row-actions">
                           {deleting === s.name ? (
-                            <span class="confirm" role="group" aria-label={`Confirm deleting ${s.name}`}>
-                              Delete {s.name}?{' '}
-                              <button type="button" class="danger" ref={focusOnMount} onClick={() => void remove(s.name)}>
-                                Delete
-                              </button>{' '}
-                              <button
-                                type="button"
-                                onClick={() => {
-                                  setDeleting(undefined);
-                                  setDeleteError(undefined);
-                                }}
-                              >
-                                Cancel
-                              </button>
-                              {deleteError === undefined ? null : (
-                                <span class="field-error" role="alert">
-                                  {' '}
-                                  {deleteError}
-                                </span>
-                              )}
-                            </span>
+                            <ConfirmAction
+                              label={`Confirm deleting ${s.name}`}
+                              question={`Delete ${s.name}?`}
+                              action="Delete"
+                              error={deleteError}
+                              onConfirm={() => void remove(s.name)}
+                              onCancel={() => {
+                                setDeleting(undefined);
+                                setDeleteError(undefined);
+                              }}
+                            />
                           ) : (
                             <>
                               <button

@@ -3,7 +3,7 @@
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
 import { api } from './api.js';
-import { Empty, focusOnMount, num, Show, time, useLoad } from './ui.js';
+import { ConfirmAction, Empty, num, Show, time, useLoad } from './ui.js';
 
 const PAGE = 25;
 
@@ -69,27 +69,17 @@ export function Tokens(): JSX.Element {
                         <td>{time(t.settled_at)}</td>
                         <td class="row-actions">
                           {confirming === t.token_id ? (
-                            <span class="confirm" role="group" aria-label="Confirm revoking">
-                              Revoke it?{' '}
-                              <button type="button" class="danger" ref={focusOnMount} onClick={() => void revoke(t.token_id)}>
-                                Revoke
-                              </button>{' '}
-                              <button
-                                type="button"
-                                onClick={() => {
-                                  setConfirming(undefined);
-                                  setFailure(undefined);
-                                }}
-                              >
-                                Cancel
-                              </button>
-                              {failure === undefined ? null : (
-                                <span class="field-error" role="alert">
-                                  {' '}
-                                  {failure}
-                                </span>
-                              )}
-                            </span>
+                            <ConfirmAction
+                              label="Confirm revoking"
+                              question="Revoke it?"
+                              action="Revoke"
+                              error={failure}
+                              onConfirm={() => void revoke(t.token_id)}
+                              onCancel={() => {
+                                setConfirming(undefined);
+                                setFailure(undefined);
+                              }}
+                            />
                           ) : (
                             <button
                               type="button"

@@ -107,6 +107,38 @@ export function focusOnMount(el: HTMLElement | null): void {
   el?.focus();
 }
 
+/**
+ * An inline confirmation of a destructive action in a table row: the
+ * question, the action's button (focused, so Enter confirms), Cancel, and
+ * the error of a failed attempt.
+ */
+export function ConfirmAction(props: {
+  label: string;
+  question: string;
+  action: string;
+  error: string | undefined;
+  onConfirm: () => void;
+  onCancel: () => void;
+}): JSX.Element {
+  return (
+    <span class="confirm" role="group" aria-label={props.label}>
+      {props.question}{' '}
+      <button type="button" class="danger" ref={focusOnMount} onClick={props.onConfirm}>
+        {props.action}
+      </button>{' '}
+      <button type="button" onClick={props.onCancel}>
+        Cancel
+      </button>
+      {props.error === undefined ? null : (
+        <span class="field-error" role="alert">
+          {' '}
+          {props.error}
+        </span>
+      )}
+    </span>
+  );
+}
+
 // ---------------------------------------------------------------- states
 
 export function Loading(): JSX.Element {
