@@ -1,27 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { InvoiceStatus } from '../../src/core/types.js';
 import { ClnInvoicer, ClnPayer } from '../../src/lightning/cln/index.js';
 import { DevInvoicer } from '../../src/lightning/dev/index.js';
 import { FakeClnRest } from '../fixtures/fake-clnrest.js';
 import { NodePayError } from '../fixtures/fake-wallet-node.js';
 import { invoicerConformance } from './invoicer.conformance.js';
-import { payerConformance, payThrough, receivedBy } from './payer.conformance.js';
-
-const FAST = { initialMs: 20, maxMs: 100 };
+import { invoicerOnFake, payerOnFake } from './fake-backend-subjects.js';
+import { FAST_BACKOFF, nextSettled } from './invoicer-events.js';
+import { payerConformance, payThrough } from './payer.conformance.js';
 
 function connect(fake: FakeClnRest, extra: Partial<Parameters<typeof ClnInvoicer.connect>[0]> = {}): Promise<ClnInvoicer> {
-  return ClnInvoicer.connect({ url: fake.url, rune: fake.rune, caCert: fake.caCert, backoff: FAST, ...extra });
-}
-
-function nextSettled(invoicer: ClnInvoicer, hash: string): Promise<InvoiceStatus> {
-  return new Promise((resolve) => {
-    const off = invoicer.onSettled((s) => {
-      if (s.paymentHash !== hash) return;
-      off();
-      resolve(s);
-    });
-  });
+  return ClnInvoicer.connect({ url: fake.url, rune: fake.rune, caCert: fake.caCert, backoff: FAST_BACKOFF, ...extra });
 }
 
 function healthChange(ok: boolean): { options: { onHealthChange: (h: { ok: boolean }) => void }; reached: Promise<void> } {
@@ -34,54 +23,28 @@ invoicerConformance({
   name: 'ClnInvoicer against a fake clnrest (HTTPS, rune)',
   async create() {
     const fake = await FakeClnRest.start();
-    const invoicer = await connect(fake);
-    return {
-      invoicer,
-      settle: async (invoice) => void fake.node.settle(invoice.paymentHash),
-      cleanup: async () => {
-        await invoicer.close();
-        await fake.server.close();
-      },
-    };
+    return invoicerOnFake(fake, await connect(fake));
   },
 });
 
 payerConformance({
   name: 'ClnPayer (pay) against a fake clnrest',
   amountless: 'pays',
-  async create() {
-    const payee = new DevInvoicer({ onWarning: () => {} });
-    const fake = await FakeClnRest.start({ payee: payThrough(payee), feeMsat: 1500n });
-    const payer = new ClnPayer({ url: fake.url, rune: fake.rune, caCert: fake.caCert });
-    return {
-      payer,
-      issue: (amountSats) => payee.createInvoice({ amountSats }),
-      received: (hash) => receivedBy(payee, hash),
-      cleanup: async () => {
-        await payer.close();
-        await fake.server.close();
-      },
-    };
-  },
+  create: () =>
+    payerOnFake(
+      (payee) => FakeClnRest.start({ payee, feeMsat: 1500n }),
+      (fake) => new ClnPayer({ url: fake.url, rune: fake.rune, caCert: fake.caCert }),
+    ),
 });
 
 payerConformance({
   name: 'ClnPayer (xpay) against a fake clnrest',
   amountless: 'pays',
-  async create() {
-    const payee = new DevInvoicer({ onWarning: () => {} });
-    const fake = await FakeClnRest.start({ payee: payThrough(payee) });
-    const payer = new ClnPayer({ url: fake.url, rune: fake.rune, caCert: fake.caCert, command: 'xpay' });
-    return {
-      payer,
-      issue: (amountSats) => payee.createInvoice({ amountSats }),
-      received: (hash) => receivedBy(payee, hash),
-      cleanup: async () => {
-        await payer.close();
-        await fake.server.close();
-      },
-    };
-  },
+  create: () =>
+    payerOnFake(
+      (payee) => FakeClnRest.start({ payee }),
+      (fake) => new ClnPayer({ url: fake.url, rune: fake.rune, caCert: fake.caCert, command: 'xpay' }),
+    ),
 });
 
 describe('ClnInvoicer', () => {

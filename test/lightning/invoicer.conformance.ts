@@ -6,8 +6,9 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import bolt11 from 'bolt11';
-import type { Invoice, InvoiceStatus, Invoicer } from '../../src/core/types.js';
+import type { Invoice, Invoicer } from '../../src/core/types.js';
 import { decodeInvoice } from '../../src/lightning/decode-invoice.js';
+import { nextSettled } from './invoicer-events.js';
 
 /** One implementation under test. */
 export interface InvoicerSubject {
@@ -29,16 +30,6 @@ export interface InvoicerHarness {
   tracksSettlement?: false;
   /** `false` for a backend whose API takes no expiry (Wavelength): the invoice's own expiry is reported, not checked against the one asked for. */
   honoursExpiry?: false;
-}
-
-function nextSettlement(invoicer: Invoicer, paymentHash: string): Promise<InvoiceStatus> {
-  return new Promise((resolve) => {
-    const off = invoicer.onSettled((status) => {
-      if (status.paymentHash !== paymentHash) return;
-      off();
-      resolve(status);
-    });
-  });
 }
 
 /**
@@ -107,7 +98,7 @@ export function invoicerConformance(harness: InvoicerHarness): void {
       { skip: harness.tracksSettlement === false ? 'the backend reports no settlement' : false },
       async () => {
         const invoice = await subject.invoicer.createInvoice({ amountSats: 42 });
-        const settled = nextSettlement(subject.invoicer, invoice.paymentHash);
+        const settled = nextSettled(subject.invoicer, invoice.paymentHash);
         await subject.settle(invoice);
         const event = await settled;
         assert.equal(event.state, 'settled');
@@ -127,7 +118,7 @@ export function invoicerConformance(harness: InvoicerHarness): void {
         const off = subject.invoicer.onSettled((s) => seen.push(s.paymentHash));
         off();
         const invoice = await subject.invoicer.createInvoice({ amountSats: 7 });
-        const settled = nextSettlement(subject.invoicer, invoice.paymentHash);
+        const settled = nextSettled(subject.invoicer, invoice.paymentHash);
         await subject.settle(invoice);
         await settled;
         assert.deepEqual(seen, []);
@@ -142,7 +133,7 @@ export function invoicerConformance(harness: InvoicerHarness): void {
           throw new Error('listener bug');
         });
         const invoice = await subject.invoicer.createInvoice({ amountSats: 8 });
-        const settled = nextSettlement(subject.invoicer, invoice.paymentHash);
+        const settled = nextSettled(subject.invoicer, invoice.paymentHash);
         const warned = new Promise<void>((resolve) => {
           const onWarning = (warning: Error): void => {
             if (!warning.message.includes('listener bug')) return;

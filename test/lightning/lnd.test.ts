@@ -8,7 +8,7 @@ import { DevInvoicer } from '../../src/lightning/dev/index.js';
 import { LndInvoicer, LndPayer, SettledInvoiceIndex, type LndInvoicerOptions } from '../../src/lightning/lnd/index.js';
 import { FakeLnd } from '../fixtures/fake-lnd.js';
 import { invoicerConformance } from './invoicer.conformance.js';
-import { payerConformance, payThrough, receivedBy } from './payer.conformance.js';
+import { payerConformance, payerSubject, payThrough } from './payer.conformance.js';
 
 function optionsFor(fake: FakeLnd, extra: Partial<LndInvoicerOptions> = {}): LndInvoicerOptions {
   return { host: fake.host, tlsCert: fake.cert, macaroon: fake.macaroon, backoff: { initialMs: 20, maxMs: 200 }, ...extra };
@@ -57,15 +57,7 @@ payerConformance({
     const payee = new DevInvoicer({ onWarning: () => {} });
     const fake = await FakeLnd.start({ payee: payThrough(payee), feeMsat: 1000n });
     const payer = new LndPayer({ host: fake.host, tlsCert: fake.cert, macaroon: fake.macaroon });
-    return {
-      payer,
-      issue: (amountSats) => payee.createInvoice({ amountSats }),
-      received: (hash) => receivedBy(payee, hash),
-      cleanup: async () => {
-        await payer.close();
-        await fake.stop();
-      },
-    };
+    return payerSubject(payer, payee, () => fake.stop());
   },
 });
 

@@ -1,41 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { generateSecretKey } from 'nostr-tools';
-import type { BackendHealth, InvoiceStatus, Invoicer } from '../../src/core/types.js';
 import { DevInvoicer } from '../../src/lightning/dev/index.js';
 import { NwcInvoicer, NwcPayer, parseNwcUri } from '../../src/lightning/nwc/index.js';
 import { FakeNostrRelay } from '../fixtures/fake-nostr-relay.js';
 import { FakeNwcWallet } from '../fixtures/fake-nwc-wallet.js';
 import { NodePayError } from '../fixtures/fake-wallet-node.js';
 import { TestClock } from '../fixtures/test-clock.js';
+import { FAST_BACKOFF, healthWatch, nextSettled } from './invoicer-events.js';
 import { invoicerConformance } from './invoicer.conformance.js';
-import { payerConformance, payThrough, receivedBy } from './payer.conformance.js';
-
-const FAST = { initialMs: 20, maxMs: 100 };
-
-function nextSettled(invoicer: Invoicer, hash: string): Promise<InvoiceStatus> {
-  return new Promise((resolve) => {
-    const off = invoicer.onSettled((s) => {
-      if (s.paymentHash !== hash) return;
-      off();
-      resolve(s);
-    });
-  });
-}
-
-function healthWatch(): { onHealthChange: (h: BackendHealth) => void; next: (ok: boolean) => Promise<void> } {
-  const waiters: Array<{ ok: boolean; resolve: () => void }> = [];
-  return {
-    onHealthChange: (h) => {
-      for (const w of [...waiters])
-        if (w.ok === h.ok) {
-          waiters.splice(waiters.indexOf(w), 1);
-          w.resolve();
-        }
-    },
-    next: (ok) => new Promise<void>((resolve) => waiters.push({ ok, resolve })),
-  };
-}
+import { payerConformance, payerSubject, payThrough } from './payer.conformance.js';
 
 for (const encryptions of [['nip44', 'nip04'], ['nip04']] as const) {
   const label = encryptions.length === 2 ? 'NIP-44 (offered first)' : 'NIP-04 (a wallet without NIP-44)';
@@ -44,7 +18,7 @@ for (const encryptions of [['nip44', 'nip04'], ['nip04']] as const) {
     async create() {
       const relay = await FakeNostrRelay.start();
       const wallet = await FakeNwcWallet.start(relay.url, { encryptions: [...encryptions] });
-      const invoicer = await NwcInvoicer.connect({ uri: wallet.uri(), backoff: FAST, timeoutMs: 5000 });
+      const invoicer = await NwcInvoicer.connect({ uri: wallet.uri(), backoff: FAST_BACKOFF, timeoutMs: 5000 });
       assert.equal(invoicer.encryption, encryptions[0]);
       return {
         invoicer,
@@ -73,17 +47,10 @@ for (const encryptions of [['nip44', 'nip04'], ['nip04']] as const) {
         payee: payThrough(payee),
         feeMsat: 3000n,
       });
-      const payer = new NwcPayer({ uri: wallet.uri(), timeoutMs: 5000 });
-      return {
-        payer,
-        issue: (amountSats) => payee.createInvoice({ amountSats }),
-        received: (hash) => receivedBy(payee, hash),
-        cleanup: async () => {
-          await payer.close();
-          wallet.close();
-          await relay.server.close();
-        },
-      };
+      return payerSubject(new NwcPayer({ uri: wallet.uri(), timeoutMs: 5000 }), payee, async () => {
+        wallet.close();
+        await relay.server.close();
+      });
     },
   });
 }
@@ -166,7 +133,7 @@ describe('NwcInvoicer', () => {
     const health = healthWatch();
     const invoicer = await NwcInvoicer.connect({
       uri: wallet.uri(),
-      backoff: FAST,
+      backoff: FAST_BACKOFF,
       timeoutMs: 1000,
       onHealthChange: health.onHealthChange,
     });

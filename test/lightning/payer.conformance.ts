@@ -46,6 +46,29 @@ export async function receivedBy(invoicer: Pick<Invoicer, 'lookupInvoice'>, paym
 }
 
 /**
+ * The subject of a payer paying `payee`'s invoices.
+ * @param payer - the payer under test
+ * @param payee - issues the invoices and reports what it received
+ * @param release - releases the rest of the setup, after the payer is closed
+ * @returns the subject
+ */
+export function payerSubject(
+  payer: Payer & { close(): Promise<void> },
+  payee: Pick<Invoicer, 'createInvoice' | 'lookupInvoice'>,
+  release: () => Promise<void>,
+): PayerSubject {
+  return {
+    payer,
+    issue: (amountSats) => payee.createInvoice({ amountSats }),
+    received: (hash) => receivedBy(payee, hash),
+    cleanup: async () => {
+      await payer.close();
+      await release();
+    },
+  };
+}
+
+/**
  * Runs the suite.
  * @param harness - builds the implementation under test
  */

@@ -1,73 +1,31 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { BackendHealth, InvoiceStatus, Invoicer } from '../../src/core/types.js';
 import { DevInvoicer } from '../../src/lightning/dev/index.js';
 import { PhoenixdInvoicer, PhoenixdPayer } from '../../src/lightning/phoenixd/index.js';
 import { FakePhoenixd } from '../fixtures/fake-phoenixd.js';
 import { NodePayError } from '../fixtures/fake-wallet-node.js';
-import { TestClock } from '../fixtures/test-clock.js';
+import { invoicerOnFake, payerOnFake } from './fake-backend-subjects.js';
+import { FAST_BACKOFF } from './invoicer-events.js';
 import { invoicerConformance } from './invoicer.conformance.js';
-import { payerConformance, payThrough, receivedBy } from './payer.conformance.js';
-
-const FAST = { initialMs: 20, maxMs: 100 };
-
-function nextSettled(invoicer: Invoicer, hash: string): Promise<InvoiceStatus> {
-  return new Promise((resolve) => {
-    const off = invoicer.onSettled((s) => {
-      if (s.paymentHash !== hash) return;
-      off();
-      resolve(s);
-    });
-  });
-}
-
-function healthWatch(): { onHealthChange: (h: BackendHealth) => void; next: (ok: boolean) => Promise<void> } {
-  const waiters: Array<{ ok: boolean; resolve: () => void }> = [];
-  return {
-    onHealthChange: (h) => {
-      for (const w of [...waiters])
-        if (w.ok === h.ok) {
-          waiters.splice(waiters.indexOf(w), 1);
-          w.resolve();
-        }
-    },
-    next: (ok) => new Promise<void>((resolve) => waiters.push({ ok, resolve })),
-  };
-}
+import { payerConformance, payThrough } from './payer.conformance.js';
+import { webSocketInvoicerCases } from './web-socket-invoicer.cases.js';
 
 invoicerConformance({
   name: 'PhoenixdInvoicer (limited-access password) against a fake phoenixd',
   async create() {
     const fake = await FakePhoenixd.start();
-    const invoicer = await PhoenixdInvoicer.connect({ url: fake.url, password: fake.limitedPassword, backoff: FAST });
-    return {
-      invoicer,
-      settle: async (invoice) => void fake.node.settle(invoice.paymentHash),
-      cleanup: async () => {
-        await invoicer.close();
-        await fake.server.close();
-      },
-    };
+    return invoicerOnFake(fake, await PhoenixdInvoicer.connect({ url: fake.url, password: fake.limitedPassword, backoff: FAST_BACKOFF }));
   },
 });
 
 payerConformance({
   name: 'PhoenixdPayer against a fake phoenixd',
   amountless: 'pays',
-  async create() {
-    const payee = new DevInvoicer({ onWarning: () => {} });
-    const fake = await FakePhoenixd.start({ payee: payThrough(payee), feeMsat: 2000n });
-    const payer = new PhoenixdPayer({ url: fake.url, password: fake.password });
-    return {
-      payer,
-      issue: (amountSats) => payee.createInvoice({ amountSats }),
-      received: (hash) => receivedBy(payee, hash),
-      cleanup: async () => {
-        await payer.close();
-        await fake.server.close();
-      },
-    };
-  },
+  create: () =>
+    payerOnFake(
+      (payee) => FakePhoenixd.start({ payee, feeMsat: 2000n }),
+      (fake) => new PhoenixdPayer({ url: fake.url, password: fake.password }),
+    ),
 });
 
 describe('PhoenixdInvoicer', () => {
@@ -103,46 +61,10 @@ describe('PhoenixdInvoicer', () => {
     }
   });
 
-  it('loses /websocket, answers 503 meanwhile, and reconciles a payment missed while it was down', async () => {
-    const fake = await FakePhoenixd.start();
-    const health = healthWatch();
-    const invoicer = await PhoenixdInvoicer.connect({
-      url: fake.url,
-      password: fake.password,
-      backoff: FAST,
-      onHealthChange: health.onHealthChange,
-    });
-    try {
-      const invoice = await invoicer.createInvoice({ amountSats: 12 });
-      const down = health.next(false);
-      await fake.server.stop();
-      await down;
-      await assert.rejects(invoicer.createInvoice({ amountSats: 1 }), { code: 'L402_ERR_LN_UNAVAILABLE', status: 503 });
-      fake.node.settle(invoice.paymentHash);
-      const settled = nextSettled(invoicer, invoice.paymentHash);
-      const up = health.next(true);
-      await fake.server.start();
-      await up;
-      assert.equal((await settled).amountPaidSats, 12);
-    } finally {
-      await invoicer.close();
-      await fake.server.close();
-    }
-  });
-
-  it('reports an expired unpaid invoice as canceled', async () => {
-    const fake = await FakePhoenixd.start();
-    const clock = new TestClock(Date.now());
-    const invoicer = await PhoenixdInvoicer.connect({ url: fake.url, password: fake.password, clock });
-    try {
-      const invoice = await invoicer.createInvoice({ amountSats: 1, expirySeconds: 60 });
-      assert.equal((await invoicer.lookupInvoice(invoice.paymentHash)).state, 'open');
-      clock.advance(61_000);
-      assert.equal((await invoicer.lookupInvoice(invoice.paymentHash)).state, 'canceled');
-    } finally {
-      await invoicer.close();
-      await fake.server.close();
-    }
+  webSocketInvoicerCases({
+    stream: '/websocket',
+    start: () => FakePhoenixd.start(),
+    connect: (fake, options) => PhoenixdInvoicer.connect({ url: fake.url, password: fake.password, ...options }),
   });
 });
 

@@ -11,6 +11,7 @@ import { DevInvoicer } from '../../src/lightning/dev/index.js';
 import { WavelengthPayer } from '../../src/lightning/wavelength/index.js';
 import { FakeWavelength } from '../fixtures/fake-wavelength.js';
 import { NodePayError } from '../fixtures/fake-wallet-node.js';
+import { payerOnFake } from './fake-backend-subjects.js';
 import { payerConformance, payThrough, receivedBy } from './payer.conformance.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'wavelength-payer-test-'));
@@ -19,20 +20,11 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 payerConformance({
   name: 'WavelengthPayer against a fake gateway',
   amountless: 'refuses',
-  async create() {
-    const payee = new DevInvoicer({ onWarning: () => {} });
-    const fake = await FakeWavelength.start({ payee: payThrough(payee), feeMsat: 1000n });
-    const payer = new WavelengthPayer({ gateway: fake.url, macaroon: fake.macaroon, pollIntervalMs: 10 });
-    return {
-      payer,
-      issue: (amountSats) => payee.createInvoice({ amountSats }),
-      received: (hash) => receivedBy(payee, hash),
-      cleanup: async () => {
-        await payer.close();
-        await fake.server.close();
-      },
-    };
-  },
+  create: () =>
+    payerOnFake(
+      (payee) => FakeWavelength.start({ payee, feeMsat: 1000n }),
+      (fake) => new WavelengthPayer({ gateway: fake.url, macaroon: fake.macaroon, pollIntervalMs: 10 }),
+    ),
 });
 
 interface Setup {

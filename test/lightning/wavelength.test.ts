@@ -12,6 +12,7 @@ import { WavelengthInvoicer } from '../../src/lightning/wavelength/index.js';
 import { selfSignedCert } from '../fixtures/fake-http-server.js';
 import { FAKE_WAVELENGTH_EXPIRY_SECONDS, FakeWavelength } from '../fixtures/fake-wavelength.js';
 import { FakeWalletNode } from '../fixtures/fake-wallet-node.js';
+import { invoicerOnFake } from './fake-backend-subjects.js';
 import { invoicerConformance } from './invoicer.conformance.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'wavelength-test-'));
@@ -23,15 +24,7 @@ invoicerConformance({
   honoursExpiry: false,
   async create() {
     const fake = await FakeWavelength.start();
-    const invoicer = await WavelengthInvoicer.connect({ gateway: fake.url, macaroon: fake.macaroon });
-    return {
-      invoicer,
-      settle: async (invoice) => void fake.node.settle(invoice.paymentHash),
-      cleanup: async () => {
-        await invoicer.close();
-        await fake.server.close();
-      },
-    };
+    return invoicerOnFake(fake, await WavelengthInvoicer.connect({ gateway: fake.url, macaroon: fake.macaroon }));
   },
 });
 

@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import lightning from 'lightning';
 import { LndInvoicer, LndPayer } from '../../src/lightning/lnd/index.js';
 import { invoicerConformance } from '../lightning/invoicer.conformance.js';
-import { payerConformance, receivedBy } from '../lightning/payer.conformance.js';
+import { payerConformance, payerSubject } from '../lightning/payer.conformance.js';
 import type { RegtestNetwork } from './network.js';
 
 /** The network, once the group's `before` has started it. */
@@ -55,15 +55,7 @@ export function lightningSuites(ref: NetworkRef): void {
         macaroon: seller.invoiceMacaroon,
         network: 'regtest',
       });
-      return {
-        payer,
-        issue: (amountSats) => payee.createInvoice({ amountSats }),
-        received: (hash) => receivedBy(payee, hash),
-        cleanup: async () => {
-          await payer.close();
-          await payee.close();
-        },
-      };
+      return payerSubject(payer, payee, () => payee.close());
     },
   });
 

@@ -18,7 +18,8 @@ import type { BackoffOptions } from '../backoff.js';
 import { returnedInvoice } from '../returned-invoice.js';
 import { isHex32, toBigInt } from '../http-backend.js';
 import type { InvoicePage } from '../settled-invoice-index.js';
-import { SettlementFeed, type FeedStream } from '../settlement-feed.js';
+import { FeedInvoicerCore } from '../feed-invoicer-core.js';
+import type { FeedStream } from '../settlement-feed.js';
 import { normalizePaymentHash, validateInvoiceRequest } from '../validate-invoice-request.js';
 import { ClnRest, type ClnConnectionOptions } from './cln-rest.js';
 
@@ -69,7 +70,7 @@ const PAGE = 1000;
 export class ClnInvoicer implements Invoicer {
   readonly #rest: ClnRest;
   readonly #clock: Clock;
-  readonly #feed: SettlementFeed;
+  readonly #core: FeedInvoicerCore;
   readonly #waitSeconds: number;
   readonly #labelPrefix: string;
   readonly #callTimeoutMs: number;
@@ -82,13 +83,13 @@ export class ClnInvoicer implements Invoicer {
     this.#labelPrefix = options.labelPrefix ?? 'aperture-';
     this.#callTimeoutMs = options.timeoutMs ?? 30_000;
     this.#lastPayIndex = options.lastPayIndex;
-    this.#feed = new SettlementFeed({
+    this.#core = new FeedInvoicerCore(options, {
+      backend: 'Core Lightning',
       name: `Core Lightning at ${this.#rest.url}`,
       clock: this.#clock,
       open: () => this.#openStream(),
       lookup: (hash) => this.lookupInvoice(hash),
-      ...(options.backoff !== undefined ? { backoff: options.backoff } : {}),
-      ...(options.onHealthChange !== undefined ? { onHealthChange: options.onHealthChange } : {}),
+      closeTransport: () => this.#rest.close(),
     });
   }
 
@@ -111,12 +112,7 @@ export class ClnInvoicer implements Invoicer {
       throw new InvoiceError('L402_ERR_LN_INVALID_REQUEST', 'waitTimeoutSeconds must be a positive whole number', { status: 400 });
     }
     const invoicer = new ClnInvoicer(options);
-    try {
-      await invoicer.#feed.start();
-    } catch (error) {
-      await invoicer.close();
-      throw error;
-    }
+    await invoicer.#core.connect();
     return invoicer;
   }
 
@@ -134,7 +130,7 @@ export class ClnInvoicer implements Invoicer {
    */
   async createInvoice(request: CreateInvoiceRequest): Promise<Invoice> {
     validateInvoiceRequest(request);
-    this.#assertOpen();
+    this.#core.assertOpen();
     const label = `${this.#labelPrefix}${this.#clock.now()}-${randomBytes(8).toString('hex')}`;
     const result = await this.#call('invoice', {
       amount_msat: request.amountSats === 0 ? 'any' : request.amountSats * 1000,
@@ -146,7 +142,7 @@ export class ClnInvoicer implements Invoicer {
     const hash = result['payment_hash'];
     if (typeof bolt11 !== 'string' || !isHex32(hash)) throw badResponse('invoice', 'no bolt11 or payment_hash');
     const invoice = returnedInvoice(bolt11, hash, request.amountSats, (detail) => badResponse('invoice', detail));
-    this.#feed.track(invoice.paymentHash, invoice.expiresAt);
+    this.#core.feed.track(invoice.paymentHash, invoice.expiresAt);
     return invoice;
   }
 
@@ -158,7 +154,7 @@ export class ClnInvoicer implements Invoicer {
    */
   async lookupInvoice(paymentHash: string): Promise<InvoiceStatus> {
     const hash = normalizePaymentHash(paymentHash);
-    this.#assertOpen();
+    this.#core.assertOpen();
     const result = await this.#call('listinvoices', { payment_hash: hash });
     const list = result['invoices'];
     if (!Array.isArray(list)) throw badResponse('listinvoices', 'no invoices array');
@@ -168,7 +164,7 @@ export class ClnInvoicer implements Invoicer {
     if (found === undefined)
       throw new InvoiceError('L402_ERR_LN_INVOICE_NOT_FOUND', `Core Lightning has no invoice with payment hash ${hash}`, { status: 404 });
     const status = toStatus(found as Record<string, unknown>, 'listinvoices');
-    if (status.state === 'settled') this.#feed.deliver(status);
+    if (status.state === 'settled') this.#core.feed.deliver(status);
     return status;
   }
 
@@ -181,7 +177,7 @@ export class ClnInvoicer implements Invoicer {
    * @throws InvoiceError as {@link ClnInvoicer.lookupInvoice}
    */
   async listInvoices(indexOffset: bigint, max: number): Promise<InvoicePage> {
-    this.#assertOpen();
+    this.#core.assertOpen();
     const result = await this.#call('listinvoices', { index: 'created', start: Number(indexOffset) + 1, limit: max });
     const list = result['invoices'];
     if (!Array.isArray(list)) throw badResponse('listinvoices', 'no invoices array');
@@ -202,7 +198,7 @@ export class ClnInvoicer implements Invoicer {
    * @returns a function that removes it
    */
   onSettled(listener: (status: InvoiceStatus) => void): () => void {
-    return this.#feed.onSettled(listener);
+    return this.#core.onSettled(listener);
   }
 
   /**
@@ -210,17 +206,12 @@ export class ClnInvoicer implements Invoicer {
    * @returns ok while the node answers
    */
   health(): BackendHealth {
-    return this.#feed.health();
+    return this.#core.health();
   }
 
   /** Stops the long-poll and closes the connections. */
-  async close(): Promise<void> {
-    this.#feed.close();
-    await this.#rest.close();
-  }
-
-  #assertOpen(): void {
-    if (this.#feed.closed) throw new InvoiceError('L402_ERR_LN_UNAVAILABLE', 'the Core Lightning invoicer is closed');
+  close(): Promise<void> {
+    return this.#core.close();
   }
 
   async #call(method: string, params: Record<string, unknown>): Promise<Record<string, unknown>> {
@@ -272,7 +263,7 @@ export class ClnInvoicer implements Invoicer {
     const payIndex = toBigInt(answer.result['pay_index']);
     if (payIndex === undefined || status.state !== 'settled') throw badResponse('waitanyinvoice', 'a paid invoice without pay_index');
     this.#lastPayIndex = Math.max(this.#lastPayIndex ?? 0, Number(payIndex));
-    this.#feed.deliver(status);
+    this.#core.feed.deliver(status);
     return 'settled';
   }
 

@@ -15,11 +15,11 @@ import {
 } from '../../core/types.js';
 import type { BackoffOptions } from '../backoff.js';
 import { decodeInvoice } from '../decode-invoice.js';
+import type { FeedInvoicerCore } from '../feed-invoicer-core.js';
 import { returnedInvoice } from '../returned-invoice.js';
-import { describeAnswer, field, HttpBackend, isHex32, toBigInt, type HttpAnswer } from '../http-backend.js';
-import { SettlementFeed } from '../settlement-feed.js';
+import { describeAnswer, field, isHex32, toBigInt, type HttpAnswer, type HttpBackend } from '../http-backend.js';
+import { httpWebSocketInvoicer } from '../http-web-socket-invoicer.js';
 import { normalizePaymentHash, validateInvoiceRequest } from '../validate-invoice-request.js';
-import { openWebSocketStream } from '../web-socket-stream.js';
 
 /** Options of {@link LnbitsInvoicer.connect}. */
 export interface LnbitsInvoicerOptions {
@@ -55,36 +55,20 @@ export interface LnbitsInvoicerOptions {
  */
 export class LnbitsInvoicer implements Invoicer {
   readonly #http: HttpBackend;
-  readonly #feed: SettlementFeed;
+  readonly #core: FeedInvoicerCore;
   readonly #clock: Clock;
 
   private constructor(options: LnbitsInvoicerOptions) {
     this.#clock = options.clock ?? systemClock;
-    this.#http = new HttpBackend({
-      baseUrl: options.url,
-      headers: { 'x-api-key': options.invoiceKey },
-      ...(options.caCert !== undefined ? { caCert: options.caCert } : {}),
-      ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
-      failure: (_kind, message, cause) => new InvoiceError('L402_ERR_LN_UNAVAILABLE', `LNbits: ${message}`, { cause }),
-    });
-    const wsUrl = `${this.#http.baseUrl.replace(/^http/, 'ws')}/api/v1/ws/${encodeURIComponent(options.invoiceKey)}`;
-    this.#feed = new SettlementFeed({
-      name: `LNbits at ${this.#http.baseUrl}`,
+    ({ http: this.#http, core: this.#core } = httpWebSocketInvoicer(options, {
+      backend: 'LNbits',
+      feature: 'LnbitsInvoicer',
       clock: this.#clock,
-      open: () =>
-        openWebSocketStream({
-          url: wsUrl,
-          ...(options.caCert !== undefined ? { caCert: options.caCert } : {}),
-          feature: 'LnbitsInvoicer',
-          name: 'LNbits',
-          openTimeoutMs: options.timeoutMs ?? 30_000,
-          pingIntervalMs: options.pingIntervalMs ?? 30_000,
-          onMessage: (message) => this.#onMessage(message),
-        }),
+      headers: { 'x-api-key': options.invoiceKey },
+      webSocketPath: `/api/v1/ws/${encodeURIComponent(options.invoiceKey)}`,
+      onMessage: (message) => this.#onMessage(message),
       lookup: (hash) => this.lookupInvoice(hash),
-      ...(options.backoff !== undefined ? { backoff: options.backoff } : {}),
-      ...(options.onHealthChange !== undefined ? { onHealthChange: options.onHealthChange } : {}),
-    });
+    }));
   }
 
   /**
@@ -96,13 +80,9 @@ export class LnbitsInvoicer implements Invoicer {
    */
   static async connect(options: LnbitsInvoicerOptions): Promise<LnbitsInvoicer> {
     const invoicer = new LnbitsInvoicer(options);
-    try {
-      checked(await invoicer.#http.call('GET', '/api/v1/wallet'), 'GET /api/v1/wallet');
-      await invoicer.#feed.start();
-    } catch (error) {
-      await invoicer.close();
-      throw error;
-    }
+    await invoicer.#core.connect({
+      before: async () => checked(await invoicer.#http.call('GET', '/api/v1/wallet'), 'GET /api/v1/wallet'),
+    });
     return invoicer;
   }
 
@@ -115,7 +95,7 @@ export class LnbitsInvoicer implements Invoicer {
    */
   async createInvoice(request: CreateInvoiceRequest): Promise<Invoice> {
     validateInvoiceRequest(request);
-    this.#assertOpen();
+    this.#core.assertOpen();
     const answer = await this.#http.call('POST', '/api/v1/payments', {
       json: {
         out: false,
@@ -130,7 +110,7 @@ export class LnbitsInvoicer implements Invoicer {
     const hash = field(body, 'payment_hash');
     if (typeof bolt11 !== 'string' || !isHex32(hash)) throw badResponse('POST /api/v1/payments', 'no payment_hash or bolt11');
     const invoice = returnedInvoice(bolt11, hash, request.amountSats, (detail) => badResponse('POST /api/v1/payments', detail));
-    this.#feed.track(invoice.paymentHash, invoice.expiresAt);
+    this.#core.feed.track(invoice.paymentHash, invoice.expiresAt);
     return invoice;
   }
 
@@ -142,7 +122,7 @@ export class LnbitsInvoicer implements Invoicer {
    */
   async lookupInvoice(paymentHash: string): Promise<InvoiceStatus> {
     const hash = normalizePaymentHash(paymentHash);
-    this.#assertOpen();
+    this.#core.assertOpen();
     const answer = await this.#http.call('GET', `/api/v1/payments/${hash}`);
     if (answer.status === 404)
       throw new InvoiceError('L402_ERR_LN_INVOICE_NOT_FOUND', `LNbits has no payment with hash ${hash}`, { status: 404 });
@@ -159,7 +139,7 @@ export class LnbitsInvoicer implements Invoicer {
         amountPaidSats: Number(amount / 1000n),
         settledAt: timeOf(details, this.#clock),
       };
-      this.#feed.deliver(status);
+      this.#core.feed.deliver(status);
       return status;
     }
     if (field(body, 'status') === 'failed' || field(details, 'status') === 'failed') return { paymentHash: hash, state: 'canceled' };
@@ -180,7 +160,7 @@ export class LnbitsInvoicer implements Invoicer {
    * @returns a function that removes it
    */
   onSettled(listener: (status: InvoiceStatus) => void): () => void {
-    return this.#feed.onSettled(listener);
+    return this.#core.onSettled(listener);
   }
 
   /**
@@ -188,17 +168,12 @@ export class LnbitsInvoicer implements Invoicer {
    * @returns ok while it is open
    */
   health(): BackendHealth {
-    return this.#feed.health();
+    return this.#core.health();
   }
 
   /** Closes the WebSocket and the connections. */
-  async close(): Promise<void> {
-    this.#feed.close();
-    await this.#http.close();
-  }
-
-  #assertOpen(): void {
-    if (this.#feed.closed) throw new InvoiceError('L402_ERR_LN_UNAVAILABLE', 'the LNbits invoicer is closed');
+  close(): Promise<void> {
+    return this.#core.close();
   }
 
   /** `{"payment": {...}, "wallet_balance": n}` for each payment of the wallet; incoming and settled ones are delivered. */
@@ -210,7 +185,7 @@ export class LnbitsInvoicer implements Invoicer {
     const status = field(payment, 'status');
     const pending = field(payment, 'pending');
     if (status !== undefined ? status !== 'success' : pending !== false) return;
-    this.#feed.deliver({
+    this.#core.feed.deliver({
       paymentHash: hash.toLowerCase(),
       state: 'settled',
       amountPaidSats: Number(amount / 1000n),

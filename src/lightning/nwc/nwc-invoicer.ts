@@ -16,7 +16,7 @@ import {
 import type { BackoffOptions } from '../backoff.js';
 import { returnedInvoice } from '../returned-invoice.js';
 import { field, isHex32, toBigInt } from '../http-backend.js';
-import { SettlementFeed } from '../settlement-feed.js';
+import { FeedInvoicerCore } from '../feed-invoicer-core.js';
 import { normalizePaymentHash, validateInvoiceRequest } from '../validate-invoice-request.js';
 import { NwcConnection, NwcWalletError, type NwcEncryption } from './nwc-connection.js';
 import { parseNwcUri } from './nwc-uri.js';
@@ -58,7 +58,7 @@ export interface NwcInvoicerOptions {
  */
 export class NwcInvoicer implements Invoicer {
   readonly #connection: NwcConnection;
-  readonly #feed: SettlementFeed;
+  readonly #core: FeedInvoicerCore;
   readonly #clock: Clock;
 
   private constructor(options: NwcInvoicerOptions) {
@@ -79,13 +79,13 @@ export class NwcInvoicer implements Invoicer {
       ...(options.encryption !== undefined ? { encryption: options.encryption } : {}),
       onNotification: (n) => this.#onNotification(n),
     });
-    this.#feed = new SettlementFeed({
+    this.#core = new FeedInvoicerCore(options, {
+      backend: 'Nostr Wallet Connect',
       name: `Nostr Wallet Connect through ${this.#connection.relay}`,
       clock: this.#clock,
       open: () => this.#connection.open(),
       lookup: (hash) => this.lookupInvoice(hash),
-      ...(options.backoff !== undefined ? { backoff: options.backoff } : {}),
-      ...(options.onHealthChange !== undefined ? { onHealthChange: options.onHealthChange } : {}),
+      closeTransport: () => this.#connection.close(),
     });
   }
 
@@ -100,16 +100,14 @@ export class NwcInvoicer implements Invoicer {
    */
   static async connect(options: NwcInvoicerOptions): Promise<NwcInvoicer> {
     const invoicer = new NwcInvoicer(options);
-    try {
-      await invoicer.#feed.start();
-      const probe = createHash('sha256').update(randomBytes(32)).digest('hex');
-      await invoicer.lookupInvoice(probe).catch((error: unknown) => {
-        if ((error as { code?: string }).code !== 'L402_ERR_LN_INVOICE_NOT_FOUND') throw error;
-      });
-    } catch (error) {
-      await invoicer.close();
-      throw error;
-    }
+    await invoicer.#core.connect({
+      after: async () => {
+        const probe = createHash('sha256').update(randomBytes(32)).digest('hex');
+        await invoicer.lookupInvoice(probe).catch((error: unknown) => {
+          if ((error as { code?: string }).code !== 'L402_ERR_LN_INVOICE_NOT_FOUND') throw error;
+        });
+      },
+    });
     return invoicer;
   }
 
@@ -127,7 +125,7 @@ export class NwcInvoicer implements Invoicer {
    */
   async createInvoice(request: CreateInvoiceRequest): Promise<Invoice> {
     validateInvoiceRequest(request);
-    this.#assertOpen();
+    this.#core.assertOpen();
     const result = await this.#call('make_invoice', {
       amount: request.amountSats * 1000,
       description: request.memo ?? '',
@@ -140,7 +138,7 @@ export class NwcInvoicer implements Invoicer {
     const invoice = returnedInvoice(bolt11, hash === undefined ? undefined : String(hash), request.amountSats, (detail) =>
       badResponse('make_invoice', detail),
     );
-    this.#feed.track(invoice.paymentHash, invoice.expiresAt);
+    this.#core.feed.track(invoice.paymentHash, invoice.expiresAt);
     return invoice;
   }
 
@@ -152,7 +150,7 @@ export class NwcInvoicer implements Invoicer {
    */
   async lookupInvoice(paymentHash: string): Promise<InvoiceStatus> {
     const hash = normalizePaymentHash(paymentHash);
-    this.#assertOpen();
+    this.#core.assertOpen();
     const result = await this.#call('lookup_invoice', { payment_hash: hash });
     const settledAt = toBigInt(field(result, 'settled_at'));
     const state = field(result, 'state');
@@ -165,7 +163,7 @@ export class NwcInvoicer implements Invoicer {
         amountPaidSats: Number(amount / 1000n),
         settledAt: settledAt === undefined ? this.#clock.now() : Number(settledAt) * 1000,
       };
-      this.#feed.deliver(status);
+      this.#core.feed.deliver(status);
       return status;
     }
     const expiresAt = toBigInt(field(result, 'expires_at'));
@@ -180,7 +178,7 @@ export class NwcInvoicer implements Invoicer {
    * @returns a function that removes it
    */
   onSettled(listener: (status: InvoiceStatus) => void): () => void {
-    return this.#feed.onSettled(listener);
+    return this.#core.onSettled(listener);
   }
 
   /**
@@ -188,17 +186,12 @@ export class NwcInvoicer implements Invoicer {
    * @returns ok while it is open
    */
   health(): BackendHealth {
-    return this.#feed.health();
+    return this.#core.health();
   }
 
   /** Closes the relay connection. */
-  async close(): Promise<void> {
-    this.#feed.close();
-    this.#connection.close();
-  }
-
-  #assertOpen(): void {
-    if (this.#feed.closed) throw new InvoiceError('L402_ERR_LN_UNAVAILABLE', 'the Nostr Wallet Connect invoicer is closed');
+  close(): Promise<void> {
+    return this.#core.close();
   }
 
   async #call(method: string, params: Record<string, unknown>): Promise<Record<string, unknown>> {
@@ -226,7 +219,7 @@ export class NwcInvoicer implements Invoicer {
     const amount = toBigInt(field(n, 'amount'));
     if (!isHex32(hash) || amount === undefined) return;
     const settledAt = toBigInt(field(n, 'settled_at'));
-    this.#feed.deliver({
+    this.#core.feed.deliver({
       paymentHash: hash.toLowerCase(),
       state: 'settled',
       amountPaidSats: Number(amount / 1000n),

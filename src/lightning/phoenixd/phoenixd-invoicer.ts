@@ -15,11 +15,11 @@ import {
 } from '../../core/types.js';
 import type { BackoffOptions } from '../backoff.js';
 import { decodeInvoice } from '../decode-invoice.js';
+import type { FeedInvoicerCore } from '../feed-invoicer-core.js';
 import { returnedInvoice } from '../returned-invoice.js';
-import { describeAnswer, field, HttpBackend, isHex32, toBigInt, type HttpAnswer } from '../http-backend.js';
-import { SettlementFeed } from '../settlement-feed.js';
+import { describeAnswer, field, isHex32, toBigInt, type HttpAnswer, type HttpBackend } from '../http-backend.js';
+import { httpWebSocketInvoicer } from '../http-web-socket-invoicer.js';
 import { normalizePaymentHash, validateInvoiceRequest } from '../validate-invoice-request.js';
-import { openWebSocketStream } from '../web-socket-stream.js';
 
 /** Options of {@link PhoenixdInvoicer.connect}. */
 export interface PhoenixdInvoicerOptions {
@@ -63,37 +63,22 @@ export function phoenixdAuthorization(password: string): string {
  */
 export class PhoenixdInvoicer implements Invoicer {
   readonly #http: HttpBackend;
-  readonly #feed: SettlementFeed;
+  readonly #core: FeedInvoicerCore;
   readonly #clock: Clock;
 
   private constructor(options: PhoenixdInvoicerOptions) {
     this.#clock = options.clock ?? systemClock;
     const authorization = phoenixdAuthorization(options.password);
-    this.#http = new HttpBackend({
-      baseUrl: options.url,
-      headers: { authorization },
-      ...(options.caCert !== undefined ? { caCert: options.caCert } : {}),
-      ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
-      failure: (_kind, message, cause) => new InvoiceError('L402_ERR_LN_UNAVAILABLE', `phoenixd: ${message}`, { cause }),
-    });
-    this.#feed = new SettlementFeed({
-      name: `phoenixd at ${this.#http.baseUrl}`,
+    ({ http: this.#http, core: this.#core } = httpWebSocketInvoicer(options, {
+      backend: 'phoenixd',
+      feature: 'PhoenixdInvoicer',
       clock: this.#clock,
-      open: () =>
-        openWebSocketStream({
-          url: `${this.#http.baseUrl.replace(/^http/, 'ws')}/websocket`,
-          headers: { authorization },
-          ...(options.caCert !== undefined ? { caCert: options.caCert } : {}),
-          feature: 'PhoenixdInvoicer',
-          name: 'phoenixd',
-          openTimeoutMs: options.timeoutMs ?? 30_000,
-          pingIntervalMs: options.pingIntervalMs ?? 30_000,
-          onMessage: (message) => this.#onMessage(message),
-        }),
+      headers: { authorization },
+      webSocketPath: '/websocket',
+      webSocketHeaders: { authorization },
+      onMessage: (message) => this.#onMessage(message),
       lookup: (hash) => this.lookupInvoice(hash),
-      ...(options.backoff !== undefined ? { backoff: options.backoff } : {}),
-      ...(options.onHealthChange !== undefined ? { onHealthChange: options.onHealthChange } : {}),
-    });
+    }));
   }
 
   /**
@@ -105,13 +90,7 @@ export class PhoenixdInvoicer implements Invoicer {
    */
   static async connect(options: PhoenixdInvoicerOptions): Promise<PhoenixdInvoicer> {
     const invoicer = new PhoenixdInvoicer(options);
-    try {
-      checked(await invoicer.#http.call('GET', '/getinfo'), 'GET /getinfo');
-      await invoicer.#feed.start();
-    } catch (error) {
-      await invoicer.close();
-      throw error;
-    }
+    await invoicer.#core.connect({ before: async () => checked(await invoicer.#http.call('GET', '/getinfo'), 'GET /getinfo') });
     return invoicer;
   }
 
@@ -124,7 +103,7 @@ export class PhoenixdInvoicer implements Invoicer {
    */
   async createInvoice(request: CreateInvoiceRequest): Promise<Invoice> {
     validateInvoiceRequest(request);
-    this.#assertOpen();
+    this.#core.assertOpen();
     const form: Record<string, string> = { description: request.memo ?? '' };
     if (request.amountSats > 0) form['amountSat'] = String(request.amountSats);
     if (request.expirySeconds !== undefined) form['expirySeconds'] = String(request.expirySeconds);
@@ -133,7 +112,7 @@ export class PhoenixdInvoicer implements Invoicer {
     const hash = field(body, 'paymentHash');
     if (typeof bolt11 !== 'string' || !isHex32(hash)) throw badResponse('POST /createinvoice', 'no paymentHash or serialized invoice');
     const invoice = returnedInvoice(bolt11, hash, request.amountSats, (detail) => badResponse('POST /createinvoice', detail));
-    this.#feed.track(invoice.paymentHash, invoice.expiresAt);
+    this.#core.feed.track(invoice.paymentHash, invoice.expiresAt);
     return invoice;
   }
 
@@ -145,7 +124,7 @@ export class PhoenixdInvoicer implements Invoicer {
    */
   async lookupInvoice(paymentHash: string): Promise<InvoiceStatus> {
     const hash = normalizePaymentHash(paymentHash);
-    this.#assertOpen();
+    this.#core.assertOpen();
     const answer = await this.#http.call('GET', `/payments/incoming/${hash}`);
     if (answer.status === 404 || (answer.status === 200 && (answer.body === '' || answer.body === null))) {
       throw new InvoiceError('L402_ERR_LN_INVOICE_NOT_FOUND', `phoenixd has no incoming payment with hash ${hash}`, { status: 404 });
@@ -163,7 +142,7 @@ export class PhoenixdInvoicer implements Invoicer {
         amountPaidSats: Number(received),
         settledAt: completedAt === undefined ? this.#clock.now() : Number(completedAt),
       };
-      this.#feed.deliver(status);
+      this.#core.feed.deliver(status);
       return status;
     }
     const invoice = field(body, 'invoice');
@@ -183,7 +162,7 @@ export class PhoenixdInvoicer implements Invoicer {
    * @returns a function that removes it
    */
   onSettled(listener: (status: InvoiceStatus) => void): () => void {
-    return this.#feed.onSettled(listener);
+    return this.#core.onSettled(listener);
   }
 
   /**
@@ -191,17 +170,12 @@ export class PhoenixdInvoicer implements Invoicer {
    * @returns ok while it is open
    */
   health(): BackendHealth {
-    return this.#feed.health();
+    return this.#core.health();
   }
 
   /** Closes the WebSocket and the connections. */
-  async close(): Promise<void> {
-    this.#feed.close();
-    await this.#http.close();
-  }
-
-  #assertOpen(): void {
-    if (this.#feed.closed) throw new InvoiceError('L402_ERR_LN_UNAVAILABLE', 'the phoenixd invoicer is closed');
+  close(): Promise<void> {
+    return this.#core.close();
   }
 
   /** `{"type":"payment_received","amountSat":n,"paymentHash":"…","timestamp":ms,…}`. */
@@ -211,7 +185,7 @@ export class PhoenixdInvoicer implements Invoicer {
     const amount = toBigInt(field(message, 'amountSat'));
     if (!isHex32(hash) || amount === undefined) return;
     const timestamp = toBigInt(field(message, 'timestamp'));
-    this.#feed.deliver({
+    this.#core.feed.deliver({
       paymentHash: hash.toLowerCase(),
       state: 'settled',
       amountPaidSats: Number(amount),
