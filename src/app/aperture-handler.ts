@@ -298,6 +298,11 @@ export class ApertureHandler implements ProxyRequestHandler {
     this.#o.proxy.handleUpgrade(req, socket, head);
   };
 
+  /** Tells the proxy that the listener's shutdown is cutting what is still open. */
+  cutting(): void {
+    this.#o.proxy.cutting();
+  }
+
   /** Closes the proxy's backend connections. */
   close(force?: boolean): Promise<void> {
     return this.#o.proxy.close(force);

@@ -207,6 +207,8 @@ export class Proxy<S extends ProxyService = ProxyService> {
   readonly #credentials: CredentialStripper;
   readonly #afterResponse: ProxyOptions<S>['afterResponse'];
   readonly #observes: ProxyOptions<S>['observes'];
+  /** Set by {@link Proxy.cutting}: what ends early from now on was cut by the shutdown. */
+  #cutting = false;
 
   /**
    * @param options - services, hook, timeouts
@@ -387,6 +389,16 @@ export class Proxy<S extends ProxyService = ProxyService> {
   };
 
   /**
+   * Told by the listener that its shutdown's drain time ran out and it is
+   * cutting what is still open: from now on, a response that ends early was
+   * cut by the proxy, not left by its client (`ResponseOutcome.clientAborted`
+   * is `false`, so a payment scheme gives its payment back).
+   */
+  cutting(): void {
+    this.#cutting = true;
+  }
+
+  /**
    * Closes every backend connection: in-flight requests finish first unless `force`.
    * @param force - destroy connections instead of waiting
    */
@@ -472,7 +484,7 @@ export class Proxy<S extends ProxyService = ProxyService> {
         const status = Number(stream.sentHeaders?.[':status'] ?? res.statusCode);
         // A stream ended by the client (CANCEL) or by an error has a non-zero reset code.
         outcome = { status, completed: (stream.rstCode ?? 0) === 0 };
-        if (!outcome.completed) outcome.clientAborted = !cutByBackend(res);
+        if (!outcome.completed) outcome.clientAborted = !this.#cutting && !cutByBackend(res);
         // The call's grpc-status: in the trailers, or in the headers of a trailers-only answer.
         const grpcStatus = stream.sentTrailers?.['grpc-status'] ?? stream.sentHeaders?.['grpc-status'];
         if (grpcStatus !== undefined && /^\d+$/.test(String(grpcStatus))) outcome.grpcStatus = Number(grpcStatus);
@@ -482,8 +494,8 @@ export class Proxy<S extends ProxyService = ProxyService> {
           outcome.clientDeadline = true;
       } else {
         outcome = { status: res.statusCode, completed: responseCompleted(res) };
-        // Not cut by the proxy for the backend (see abortResponse): the client left.
-        if (!outcome.completed) outcome.clientAborted = !cutByBackend(res);
+        // Not cut by the proxy for the backend (see abortResponse) nor by a shutdown: the client left.
+        if (!outcome.completed) outcome.clientAborted = !this.#cutting && !cutByBackend(res);
         if (tail !== undefined) {
           outcome.tail = tail.bytes();
           outcome.contentType = headerText(res.getHeader('content-type'));

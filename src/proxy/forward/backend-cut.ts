@@ -1,10 +1,10 @@
 /**
  * Which responses the proxy cut because of the backend (an upstream that
  * failed or aborted after the head was sent, a backend that stalled until the
- * `writetimeout` while the client was reading), or cut by a shutdown whose
- * drain time ran out (`ProxyServer.close`): any other HTTP response (or
+ * `writetimeout` while the client was reading): any other HTTP response (or
  * gRPC call) that closes before its end was left by the client. The proxy's
- * `ResponseOutcome.clientAborted` is read from here; a WebSocket tunnel tracks
+ * `ResponseOutcome.clientAborted` is read from here and from `Proxy.cutting`
+ * (a shutdown cutting what is still open); a WebSocket tunnel tracks
  * which side ended first itself (`forwardWebSocket`).
  */
 import type { ServerResponse } from 'node:http';
