@@ -13,6 +13,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import pg from 'pg';
+import { connectTestPostgres, dropSchemasAndEnd } from '../fixtures/test-postgres.js';
 import Database from 'better-sqlite3';
 import type { DevInvoicer } from '../../src/lightning/dev/dev-invoicer.js';
 import { DevPayer } from '../../src/lightning/dev/dev-payer.js';
@@ -31,23 +32,12 @@ let schemas = 0;
 const dirs: string[] = [];
 
 before(async () => {
-  const client = new pg.Client({ connectionString: URL, connectionTimeoutMillis: 3000 });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-    admin = client;
-  } catch (error) {
-    if (process.env['CI']) throw new Error(`PostgreSQL must be reachable under CI: ${(error as Error).message}`);
-    unreachable = `PostgreSQL unreachable at ${URL}: ${(error as Error).message}`;
-  }
+  ({ admin, unreachable } = await connectTestPostgres(URL));
 });
 
 after(async () => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-  if (admin === undefined) return;
-  const rows = await admin.query('SELECT nspname FROM pg_namespace WHERE nspname LIKE $1', [`${prefix}%`]);
-  for (const r of rows.rows as Array<{ nspname: string }>) await admin.query(`DROP SCHEMA "${r.nspname}" CASCADE`);
-  await admin.end();
+  if (admin !== undefined) await dropSchemasAndEnd(admin, prefix);
 });
 
 function baseDir(): string {

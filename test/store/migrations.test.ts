@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import pg from 'pg';
+import { connectTestPostgres, dropSchemasAndEnd } from '../fixtures/test-postgres.js';
 import { PostgresStore, SqliteStore, type ApertureStore } from '../../src/store/index.js';
 import { BASELINE, LATEST_VERSION, MIGRATIONS, MIGRATIONS_TABLE } from '../../src/store/migrations.js';
 import { hex } from './conformance/index.js';
@@ -25,23 +26,12 @@ const root = mkdtempSync(join(tmpdir(), 'aperture-migrations-'));
 let files = 0;
 
 before(async () => {
-  const client = new pg.Client({ connectionString: URL, connectionTimeoutMillis: 3000 });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-    admin = client;
-  } catch (error) {
-    if (process.env['CI']) throw new Error(`PostgreSQL must be reachable under CI: ${(error as Error).message}`);
-    unreachable = `PostgreSQL unreachable at ${URL}: ${(error as Error).message}`;
-  }
+  ({ admin, unreachable } = await connectTestPostgres(URL));
 });
 
 after(async () => {
   rmSync(root, { recursive: true, force: true });
-  if (admin === undefined) return;
-  const rows = await admin.query('SELECT nspname FROM pg_namespace WHERE nspname LIKE $1', [`${prefix}%`]);
-  for (const r of rows.rows as Array<{ nspname: string }>) await admin.query(`DROP SCHEMA "${r.nspname}" CASCADE`);
-  await admin.end();
+  if (admin !== undefined) await dropSchemasAndEnd(admin, prefix);
 });
 
 /** The table names of the Go aperture's schema (golang-migrate versions 1–9) and of golang-migrate itself. */

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
+import { connectTestPostgres, dropSchemasAndEnd } from '../fixtures/test-postgres.js';
 import { PostgresStore, SqliteStore, openStore, type RevocationEvent } from '../../src/store/index.js';
 import { LATEST_VERSION } from '../../src/store/migrations.js';
 import { L402Error } from '../../src/core/errors.js';
@@ -23,22 +24,11 @@ let admin: pg.Client | undefined;
 let schemas = 0;
 
 before(async () => {
-  const client = new pg.Client({ connectionString: URL, connectionTimeoutMillis: 3000 });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-    admin = client;
-  } catch (error) {
-    if (process.env['CI']) throw new Error(`PostgreSQL must be reachable under CI: ${(error as Error).message}`);
-    unreachable = `PostgreSQL unreachable at ${URL}: ${(error as Error).message}`;
-  }
+  ({ admin, unreachable } = await connectTestPostgres(URL));
 });
 
 after(async () => {
-  if (admin === undefined) return;
-  const rows = await admin.query('SELECT nspname FROM pg_namespace WHERE nspname LIKE $1', [`${prefix}%`]);
-  for (const r of rows.rows as Array<{ nspname: string }>) await admin.query(`DROP SCHEMA "${r.nspname}" CASCADE`);
-  await admin.end();
+  if (admin !== undefined) await dropSchemasAndEnd(admin, prefix);
 });
 
 const newSchema = (): string => `${prefix}_${++schemas}`;
