@@ -4,63 +4,10 @@
 import { decodeGbnPacket, type GbnPacket } from '../../src/lnc/framing.js';
 import { gbnAccept, gbnConnect, type GbnOptions } from '../../src/lnc/gbn-connect.js';
 import type { GbnConn } from '../../src/lnc/gbn-conn.js';
-import type { GbnTimers } from '../../src/lnc/gbn-timers.js';
 import type { GbnTransport } from '../../src/lnc/gbn-transport.js';
+import { FakeTimers, settle, track } from '../fixtures/fake-timers.js';
 
-/** Timers that move only when told; due callbacks run in order, with promise jobs flushed between. */
-export class FakeTimers implements GbnTimers {
-  ms = 0;
-  #seq = 0;
-  readonly #pending = new Map<number, { at: number; fn: () => void }>();
-
-  now = (): number => this.ms;
-
-  setTimeout = (fn: () => void, ms: number): unknown => {
-    const id = ++this.#seq;
-    this.#pending.set(id, { at: this.ms + ms, fn });
-    return id;
-  };
-
-  clearTimeout = (handle: unknown): void => {
-    this.#pending.delete(handle as number);
-  };
-
-  /** Timers not yet run. */
-  get pending(): number {
-    return this.#pending.size;
-  }
-
-  /** Moves the clock `ms` forward, running every timer due on the way. */
-  async advance(ms: number): Promise<void> {
-    const end = this.ms + ms;
-    for (;;) {
-      await settle();
-      const due = [...this.#pending.entries()].filter(([, t]) => t.at <= end).sort((a, b) => a[1].at - b[1].at || a[0] - b[0])[0];
-      if (due === undefined) break;
-      this.#pending.delete(due[0]);
-      this.ms = due[1].at;
-      due[1].fn();
-    }
-    this.ms = end;
-    await settle();
-  }
-
-  /** Advances in steps of `step` ms until `done()` holds; false when `limitMs` of fake time passed first. */
-  async until(done: () => boolean, limitMs: number, step = 50): Promise<boolean> {
-    const end = this.ms + limitMs;
-    await settle();
-    while (!done()) {
-      if (this.ms >= end) return false;
-      await this.advance(step);
-    }
-    return true;
-  }
-}
-
-/** Lets every queued promise job run. */
-export async function settle(): Promise<void> {
-  for (let i = 0; i < 5; i++) await new Promise<void>((resolve) => setImmediate(resolve));
-}
+export { FakeTimers, settle, track };
 
 /** What happens to one packet on a pipe. */
 export type Fault = 'deliver' | 'drop' | 'duplicate' | 'hold';
@@ -205,16 +152,6 @@ export function newLink(): Link {
   const up = new Pipe(timers.now);
   const down = new Pipe(timers.now);
   return { timers, up, down, clientTransport: new PipeTransport(up, down), serverTransport: new PipeTransport(down, up) };
-}
-
-/** Tracks a promise's state without awaiting it. */
-export function track<T>(promise: Promise<T>): { state: 'pending' | 'resolved' | 'rejected'; value?: T; error?: unknown } {
-  const t: { state: 'pending' | 'resolved' | 'rejected'; value?: T; error?: unknown } = { state: 'pending' };
-  promise.then(
-    (value) => Object.assign(t, { state: 'resolved', value }),
-    (error: unknown) => Object.assign(t, { state: 'rejected', error }),
-  );
-  return t;
 }
 
 /** Connects a client and a server over `link`; fails when they are not connected within `limitMs` of fake time. */

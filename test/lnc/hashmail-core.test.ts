@@ -4,65 +4,8 @@
 // the 2 MiB message, the limits, and the session activity gauges.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  HashmailCore,
-  HashmailError,
-  requestStreamId,
-  type HashmailCoreOptions,
-  type HashmailTimers,
-} from '../../src/lnc/hashmail-core.js';
-
-/** Timers that move only when told; due callbacks run in order, with promise jobs flushed between. */
-class FakeTimers implements HashmailTimers {
-  ms = 0;
-  #seq = 0;
-  readonly #pending = new Map<number, { at: number; fn: () => void }>();
-
-  now = (): number => this.ms;
-
-  setTimeout = (fn: () => void, ms: number): unknown => {
-    const id = ++this.#seq;
-    this.#pending.set(id, { at: this.ms + ms, fn });
-    return id;
-  };
-
-  clearTimeout = (handle: unknown): void => {
-    this.#pending.delete(handle as number);
-  };
-
-  get pending(): number {
-    return this.#pending.size;
-  }
-
-  async advance(ms: number): Promise<void> {
-    const end = this.ms + ms;
-    for (;;) {
-      await settle();
-      const due = [...this.#pending.entries()].filter(([, t]) => t.at <= end).sort((a, b) => a[1].at - b[1].at || a[0] - b[0])[0];
-      if (due === undefined) break;
-      this.#pending.delete(due[0]);
-      this.ms = due[1].at;
-      due[1].fn();
-    }
-    this.ms = end;
-    await settle();
-  }
-}
-
-/** Lets every queued promise job run. */
-async function settle(): Promise<void> {
-  for (let i = 0; i < 10; i++) await new Promise<void>((resolve) => setImmediate(resolve));
-}
-
-/** Tracks a promise's state without awaiting it. */
-function track<T>(promise: Promise<T>): { state: 'pending' | 'resolved' | 'rejected'; value?: T; error?: unknown } {
-  const t: { state: 'pending' | 'resolved' | 'rejected'; value?: T; error?: unknown } = { state: 'pending' };
-  promise.then(
-    (value) => Object.assign(t, { state: 'resolved', value }),
-    (error: unknown) => Object.assign(t, { state: 'rejected', error }),
-  );
-  return t;
-}
+import { HashmailCore, HashmailError, requestStreamId, type HashmailCoreOptions } from '../../src/lnc/hashmail-core.js';
+import { FakeTimers, settle, track } from '../fixtures/fake-timers.js';
 
 function id(last: number, first = 0xab): Buffer {
   const b = Buffer.alloc(64, first);
