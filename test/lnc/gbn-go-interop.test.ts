@@ -17,6 +17,7 @@ import { decodeGbnPacket, type GbnPacket } from '../../src/lnc/framing.js';
 import { gbnAccept, gbnConnect, LNC_CLIENT_GBN_OPTIONS, LNC_SERVER_GBN_OPTIONS } from '../../src/lnc/gbn-connect.js';
 import type { GbnConn } from '../../src/lnc/gbn-conn.js';
 import type { GbnTransport } from '../../src/lnc/gbn-transport.js';
+import { PacketInbox } from '../fixtures/packet-inbox.js';
 
 function gbnPeer(): { path: string } | { reason: string } {
   const go = goCommand();
@@ -45,10 +46,9 @@ function dropper(positions: readonly number[]): (packet: GbnPacket) => boolean {
 
 /** gbn packets over the child's stdin/stdout, with optional losses both ways. */
 class ChildTransport implements GbnTransport {
-  readonly #queue: Buffer[] = [];
-  readonly #waiters: { resolve: (b: Buffer) => void; reject: (e: Error) => void }[] = [];
+  // Packets read before gbn-peer's stdout ended are still received after it.
+  readonly #inbox = new PacketInbox('gbn-peer transport closed', true);
   #buffered = Buffer.alloc(0);
-  #ended = false;
   #peerGone = false;
   dropped = 0;
 
@@ -66,9 +66,7 @@ class ChildTransport implements GbnTransport {
           this.dropped++;
           continue;
         }
-        const waiter = this.#waiters.shift();
-        if (waiter !== undefined) waiter.resolve(Buffer.from(packet));
-        else this.#queue.push(Buffer.from(packet));
+        this.#inbox.deliver(Buffer.from(packet));
       }
     });
     child.stdout.on('end', () => this.#end());
@@ -78,7 +76,7 @@ class ChildTransport implements GbnTransport {
   }
 
   send(packet: Uint8Array): Promise<void> {
-    if (this.#ended) return Promise.reject(new Error('gbn-peer is gone'));
+    if (this.#inbox.closed) return Promise.reject(new Error('gbn-peer is gone'));
     if (this.dropOut(decodeGbnPacket(packet))) {
       this.dropped++;
       return Promise.resolve();
@@ -92,28 +90,7 @@ class ChildTransport implements GbnTransport {
   }
 
   receive(signal: AbortSignal): Promise<Uint8Array> {
-    const next = this.#queue.shift();
-    if (next !== undefined) return Promise.resolve(next);
-    if (this.#ended || signal.aborted) return Promise.reject(new Error('gbn-peer transport closed'));
-    return new Promise<Buffer>((resolve, reject) => {
-      const onAbort = (): void => {
-        const at = this.#waiters.indexOf(waiter);
-        if (at >= 0) this.#waiters.splice(at, 1);
-        reject(new Error('receive aborted'));
-      };
-      const waiter = {
-        resolve: (b: Buffer): void => {
-          signal.removeEventListener('abort', onAbort);
-          resolve(b);
-        },
-        reject: (e: Error): void => {
-          signal.removeEventListener('abort', onAbort);
-          reject(e);
-        },
-      };
-      this.#waiters.push(waiter);
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
+    return this.#inbox.receive(signal);
   }
 
   close(): void {
@@ -121,8 +98,7 @@ class ChildTransport implements GbnTransport {
   }
 
   #end(): void {
-    this.#ended = true;
-    for (const waiter of this.#waiters.splice(0)) waiter.reject(new Error('gbn-peer transport closed'));
+    this.#inbox.close();
   }
 }
 

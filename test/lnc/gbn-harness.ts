@@ -6,6 +6,7 @@ import { gbnAccept, gbnConnect, type GbnOptions } from '../../src/lnc/gbn-connec
 import type { GbnConn } from '../../src/lnc/gbn-conn.js';
 import type { GbnTransport } from '../../src/lnc/gbn-transport.js';
 import { FakeTimers, settle, track } from '../fixtures/fake-timers.js';
+import { PacketInbox } from '../fixtures/packet-inbox.js';
 
 export { FakeTimers, settle, track };
 
@@ -20,10 +21,8 @@ export class Pipe {
   readonly sentAt: number[] = [];
   /** Decides each packet's fate (by default every packet is delivered). */
   fault: (packet: GbnPacket, index: number) => Fault = () => 'deliver';
-  readonly #queue: Buffer[] = [];
-  readonly #waiters: { resolve: (b: Buffer) => void; reject: (e: Error) => void }[] = [];
+  readonly #inbox = new PacketInbox('pipe closed', false);
   #held: Buffer | undefined;
-  #closed = false;
 
   constructor(private readonly now: () => number = () => 0) {}
 
@@ -69,41 +68,16 @@ export class Pipe {
   }
 
   #deliver(bytes: Buffer): void {
-    if (this.#closed) return;
-    const waiter = this.#waiters.shift();
-    if (waiter !== undefined) waiter.resolve(bytes);
-    else this.#queue.push(bytes);
+    this.#inbox.deliver(bytes);
   }
 
   receive(signal: AbortSignal): Promise<Buffer> {
-    if (signal.aborted || this.#closed) return Promise.reject(new Error('pipe closed'));
-    const next = this.#queue.shift();
-    if (next !== undefined) return Promise.resolve(next);
-    return new Promise<Buffer>((resolve, reject) => {
-      const onAbort = (): void => {
-        const at = this.#waiters.indexOf(waiter);
-        if (at >= 0) this.#waiters.splice(at, 1);
-        reject(new Error('receive aborted'));
-      };
-      const waiter = {
-        resolve: (b: Buffer): void => {
-          signal.removeEventListener('abort', onAbort);
-          resolve(b);
-        },
-        reject: (e: Error): void => {
-          signal.removeEventListener('abort', onAbort);
-          reject(e);
-        },
-      };
-      this.#waiters.push(waiter);
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
+    return this.#inbox.receive(signal);
   }
 
   /** Ends the pipe: waiting receives reject, later packets vanish. */
   close(): void {
-    this.#closed = true;
-    for (const waiter of this.#waiters.splice(0)) waiter.reject(new Error('pipe closed'));
+    this.#inbox.close();
   }
 }
 
