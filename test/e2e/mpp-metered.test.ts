@@ -9,9 +9,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
 import pino from 'pino';
-import protobuf from 'protobufjs';
 import { startAperture, type RunningAperture } from '../../src/app/start-aperture.js';
 import type { DevInvoicer } from '../../src/lightning/dev/dev-invoicer.js';
 import { DevInvoicer as ClientNode } from '../../src/lightning/dev/dev-invoicer.js';
@@ -19,33 +17,9 @@ import { DevPayer } from '../../src/lightning/dev/dev-payer.js';
 import { encodePaymentCredential } from '../../src/mpp/payment-credential.js';
 import { parsePaymentChallenges, type PaymentChallenge } from '../../src/mpp/payment-challenge.js';
 import { eventually } from '../app/support.js';
+import { startPriceServer } from '../fixtures/fake-price-server.js';
 import { h1, startBackend } from '../proxy/support.js';
 import { configFrom, removeDir, tempBaseDir, wwwAuthenticate } from './support.js';
-
-const PRICES = `
-syntax = "proto3";
-package pricesrpc;
-service Prices {
-  rpc GetPrice (GetPriceRequest) returns (GetPriceResponse);
-  rpc QuoteSession (QuoteSessionRequest) returns (QuoteSessionResponse);
-  rpc SettleSession (SettleSessionRequest) returns (SettleSessionResponse);
-}
-message GetPriceRequest { string path = 1; string http_request_text = 2; }
-message GetPriceResponse { int64 price_sats = 1; }
-message QuoteSessionRequest { string path = 1; string http_request_text = 2; string service_name = 3; string session_id = 4; }
-message QuoteSessionResponse { int64 unit_price_sats = 1; int64 deposit_sats = 2; }
-message SettleSessionRequest {
-  string session_id = 1; string path = 2; string service_name = 3; int32 http_status = 4; string content_type = 5;
-  string content_encoding = 6; bool complete = 7; bytes response_tail = 8; int64 estimate_sats = 9; string http_request_text = 10;
-}
-message SettleSessionResponse { int64 cost_sats = 1; }
-`;
-const root = protobuf.parse(PRICES, { keepCase: true }).root;
-const Prices = (
-  grpc.loadPackageDefinition(protoLoader.fromJSON(root.toJSON(), { keepCase: true, longs: String })) as unknown as {
-    pricesrpc: { Prices: grpc.ServiceClientConstructor };
-  }
-).pricesrpc.Prices;
 
 interface Settled {
   session_id: string;
@@ -58,18 +32,6 @@ interface Settled {
   response_tail: Buffer;
   estimate_sats: string;
   http_request_text: string;
-}
-
-type Handler = (call: grpc.ServerUnaryCall<Record<string, unknown>, unknown>, cb: grpc.sendUnaryData<unknown>) => void;
-
-/** A price server on a free port with the given RPCs (the others answer UNIMPLEMENTED). */
-async function priceServer(handlers: Record<string, Handler>): Promise<{ server: grpc.Server; address: string }> {
-  const server = new grpc.Server();
-  server.addService(Prices.service, handlers as grpc.UntypedServiceImplementation);
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
-  );
-  return { server, address: `127.0.0.1:${port}` };
 }
 
 function requestOf(challenge: PaymentChallenge): Record<string, string> {
@@ -104,7 +66,7 @@ describe('metered MPP sessions through the aperture program', () => {
       res.write(`data: ${'x'.repeat(pad)}\n\n`);
       res.end(`data: {"usage":{"cost":${url.searchParams.get('cost') ?? '0'}}}\n\n`);
     });
-    const metered = await priceServer({
+    const metered = await startPriceServer({
       GetPrice: (_call, cb) => cb(null, { price_sats: '100' }),
       QuoteSession: (call, cb) => {
         quotes.push(call.request);
@@ -117,8 +79,8 @@ describe('metered MPP sessions through the aperture program', () => {
         cb(null, { cost_sats: cost === null ? '0' : cost[1] });
       },
     });
-    const legacy = await priceServer({ GetPrice: (_call, cb) => cb(null, { price_sats: '4' }) });
-    const failing = await priceServer({
+    const legacy = await startPriceServer({ GetPrice: (_call, cb) => cb(null, { price_sats: '4' }) });
+    const failing = await startPriceServer({
       GetPrice: (_call, cb) => cb(null, { price_sats: '100' }),
       QuoteSession: (_call, cb) => cb(null, { unit_price_sats: '5', deposit_sats: '0' }),
       SettleSession: (_call, cb) => cb({ code: grpc.status.UNAVAILABLE, details: 'meter is down' }),

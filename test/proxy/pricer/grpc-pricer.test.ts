@@ -7,6 +7,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import protobuf from 'protobufjs';
 import { GrpcPricer } from '../../../src/proxy/pricer/grpc-pricer.js';
 import { L402Error } from '../../../src/core/errors.js';
+import { startPriceServer as startSessionServer } from '../../fixtures/fake-price-server.js';
 
 // The server side is defined independently here (same field numbers as the
 // reference's prices.proto), so a wrong number in the client would show.
@@ -91,38 +92,6 @@ test('a missing certificate file is a coded error', () => {
     code: 'L402_ERR_PRICER_TLS',
   });
 });
-
-// The metered-session RPCs, on a server defined with the reference's field numbers.
-const SESSION_PROTO = `
-syntax = "proto3";
-package pricesrpc;
-service Prices {
-  rpc GetPrice (GetPriceRequest) returns (GetPriceResponse);
-  rpc QuoteSession (QuoteSessionRequest) returns (QuoteSessionResponse);
-  rpc SettleSession (SettleSessionRequest) returns (SettleSessionResponse);
-}
-message GetPriceRequest { string path = 1; string http_request_text = 2; }
-message GetPriceResponse { int64 price_sats = 1; }
-message QuoteSessionRequest { string path = 1; string http_request_text = 2; string service_name = 3; string session_id = 4; }
-message QuoteSessionResponse { int64 unit_price_sats = 1; int64 deposit_sats = 2; }
-message SettleSessionRequest {
-  string session_id = 1; string path = 2; string service_name = 3; int32 http_status = 4; string content_type = 5;
-  string content_encoding = 6; bool complete = 7; bytes response_tail = 8; int64 estimate_sats = 9; string http_request_text = 10;
-}
-message SettleSessionResponse { int64 cost_sats = 1; }
-`;
-
-async function startSessionServer(handlers: grpc.UntypedServiceImplementation): Promise<{ address: string; stop: () => Promise<void> }> {
-  const root = protobuf.parse(SESSION_PROTO, { keepCase: true }).root;
-  const def = protoLoader.fromJSON(root.toJSON(), { keepCase: true, longs: String });
-  const pkg = grpc.loadPackageDefinition(def) as unknown as { pricesrpc: { Prices: grpc.ServiceClientConstructor } };
-  const server = new grpc.Server();
-  server.addService(pkg.pricesrpc.Prices.service, handlers);
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
-  );
-  return { address: `127.0.0.1:${port}`, stop: () => new Promise((resolve) => server.tryShutdown(() => resolve())) };
-}
 
 const USAGE = {
   sessionId: 'ab'.repeat(32),
