@@ -25,6 +25,7 @@
  */
 import { L402Error } from '../core/errors.js';
 import type { L402ErrorCode } from '../core/error-codes.js';
+import { realGbnTimers, type GbnTimers } from './gbn-timers.js';
 
 /** gRPC status codes the front ends answer with. */
 export const HASHMAIL_GRPC_CODE = { UNKNOWN: 2, ALREADY_EXISTS: 6, RESOURCE_EXHAUSTED: 8, UNIMPLEMENTED: 12, INTERNAL: 13 } as const;
@@ -49,26 +50,8 @@ export class HashmailError extends L402Error {
   }
 }
 
-/** The timers the mailbox uses; tests pass a fake. */
-export interface HashmailTimers {
-  /** Milliseconds on a monotonic or wall clock. */
-  now(): number;
-  /** Runs `fn` after `ms`; the handle is given to {@link clearTimeout}. */
-  setTimeout(fn: () => void, ms: number): unknown;
-  /** Cancels a timer. */
-  clearTimeout(handle: unknown): void;
-}
-
-const realTimers: HashmailTimers = {
-  now: () => performance.now(),
-  setTimeout: (fn, ms) => {
-    const handle = setTimeout(fn, ms);
-    // A stale or rate timer never keeps the process alive by itself.
-    handle.unref();
-    return handle;
-  },
-  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
-};
+/** The timers the mailbox uses: gbn's (unref'd, so a stale or rate timer never keeps the process alive); tests pass a fake. */
+export type HashmailTimers = GbnTimers;
 
 /** Options of a {@link HashmailCore}; the first three are the reference's `hashmail` keys. */
 export interface HashmailCoreOptions {
@@ -295,7 +278,7 @@ export class HashmailCore {
    * @throws L402Error `L402_ERR_HASHMAIL_INVALID_OPTION` for a negative or non-integer limit
    */
   constructor(options: HashmailCoreOptions = {}) {
-    this.#timers = options.timers ?? realTimers;
+    this.#timers = options.timers ?? realGbnTimers;
     const positive = (value: number | undefined, name: string, fallback: number, zeroMeansDefault = false, integer = true): number => {
       if (value === undefined || (zeroMeansDefault && value === 0)) return fallback;
       if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
